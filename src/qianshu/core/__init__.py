@@ -1,0 +1,1 @@
+"""Foundations every capability uses: settings, database, errors, i18n, identifiers, money, signing."""

@@ -1,0 +1,59 @@
+"""Bilingual text: English message ids, Chinese from each capability's ``zh.toml``.
+
+The gettext convention (the English text is the key) keeps templates readable:
+``{{ _("Sign in") }}``. Each capability folder holds a ``zh.toml`` of ``"English" = "中文"``
+pairs; they are read from the package folder, so core imports no capability. A test fails
+when a string used in code or templates has no Chinese.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+LANG_COOKIE = "qs_lang"
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in sorted(_PACKAGE_ROOT.glob("*/zh.toml")):
+        merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+    return merged
+
+
+def translate(message: str, lang: str, **params: Any) -> str:
+    text = catalog().get(message, message) if lang == "zh" else message
+    if params:
+        # Parameters are shown in the user's language where they are message ids themselves.
+        rendered = {k: (translate(v, lang) if isinstance(v, str) and v in catalog() else v)
+                    for k, v in params.items()}
+        try:
+            return text.format(**rendered)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text
+
+
+def negotiate(accept_language: str | None, cookie: str | None = None) -> str:
+    """The language cookie wins; else the first supported tag of Accept-Language; else Chinese."""
+    if cookie in LANGUAGES:
+        return cookie
+    if accept_language:
+        weighted: list[tuple[float, str]] = []
+        for part in accept_language.split(",")[:20]:
+            tag, _, q = part.strip().partition(";q=")
+            try:
+                weight = float(q) if q else 1.0
+            except ValueError:
+                weight = 0.0
+            weighted.append((weight, tag.strip().lower()[:2]))
+        for _weight, tag in sorted(weighted, key=lambda item: -item[0]):
+            if tag in LANGUAGES:
+                return tag
+    return DEFAULT_LANGUAGE

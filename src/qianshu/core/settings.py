@@ -1,0 +1,107 @@
+"""Settings from the data folder's ``qianshu.toml`` and ``QIANSHU_*`` environment variables.
+
+Precedence (highest first): explicit arguments, environment, the settings file, defaults.
+Nothing is read at import time; call :func:`get_settings` (cached) or build ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE = "qianshu.toml"
+DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-data")).resolve()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QIANSHU_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""  # empty: SQLite (WAL) in the data folder
+    secret_key: str = DEV_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_language: Literal["zh", "en"] = "zh"
+    # Sign-in throttling: this many failures for one account or address within the window.
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    session_hours: int = 12
+    upload_max_bytes: int = 10 * 1024**3
+    public_notice_days: int = 10
+    exchange_name_zh: str = "黔数数据交易所"
+    exchange_name_en: str = "Qianshu Data Exchange"
+    run_jobs_in_process: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        data_dir = Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-data"))
+        init_dir = getattr(init_settings, "init_kwargs", {}).get("data_dir")
+        if init_dir is not None:
+            data_dir = Path(init_dir)
+        toml_source = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / SETTINGS_FILE)
+        return (init_settings, env_settings, toml_source)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'qianshu.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    def check_production_safe(self) -> None:
+        """Refuse to run a production deployment on the development secret."""
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise RuntimeError(
+                "QIANSHU_SECRET_KEY must be set in production / 生产环境必须设置 QIANSHU_SECRET_KEY"
+            )
+
+
+def read_settings_file(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / SETTINGS_FILE
+    if not path.exists():
+        return {}
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,127 @@
+"""Test harness: real databases, migrated once per session, every test rolled back.
+
+``QIANSHU_TEST_DATABASE_URL`` selects PostgreSQL (CI runs the suite on both); otherwise a
+temporary SQLite file is used. Each pytest-xdist worker gets its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from qianshu.core.db import Database, bind_to_connection
+from qianshu.core.migrate import upgrade
+from qianshu.core.settings import Settings
+from tests.factories import Factories
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _create_pg_database(server_url: str, name: str) -> str:
+    url = make_url(server_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(server_url: str, name: str) -> None:
+    admin = create_engine(make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head once for the whole session."""
+    server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
+    if server:
+        name = f"qs_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+        url = _create_pg_database(server, name)
+        upgrade(url)
+        yield url
+        _drop_pg_database(server, name)
+    else:
+        path = tmp_path_factory.mktemp("db") / "qianshu.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:  # fold the WAL into the file so it can be copied
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def shared_database(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
+                    secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False)
+
+
+@pytest.fixture
+def database(shared_database: Database) -> Iterator[Database]:
+    """A Database whose every commit is a savepoint inside one rolled-back transaction."""
+    connection = shared_database.engine.connect()
+    outer = connection.begin()
+    test_database = Database.__new__(Database)
+    test_database.url = shared_database.url
+    test_database.is_sqlite = shared_database.is_sqlite
+    test_database.engine = shared_database.engine
+    test_database.read_engine = shared_database.engine
+    bind_to_connection(test_database, connection)
+    yield test_database
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Session]:
+    session = database.session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def make(db: Session) -> Factories:
+    return Factories(db)
+
+
+@pytest.fixture
+def isolated_database(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of its own whose commits are real: for concurrency and crash tests."""
+    server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
+    if server:
+        name = f"qs_iso_{uuid.uuid4().hex[:12]}"
+        url = _create_pg_database(server, name)
+        upgrade(url)
+        database = Database(url)
+        yield database
+        database.dispose()
+        _drop_pg_database(server, name)
+    else:
+        source = Path(make_url(database_url).database or "")
+        target = tmp_path / "isolated.db"
+        shutil.copyfile(source, target)  # already migrated; copying beats migrating again
+        database = Database(f"sqlite:///{target}")
+        yield database
+        database.dispose()

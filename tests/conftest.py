@@ -125,3 +125,33 @@ def isolated_database(database_url: str, tmp_path: Path) -> Iterator[Database]:
         database = Database(f"sqlite:///{target}")
         yield database
         database.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database):  # type: ignore[no-untyped-def]
+    from qianshu.web.app import create_app
+
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def bearer(db: Session):  # type: ignore[no-untyped-def]
+    """``bearer(user, scopes=("read","write"))`` → Authorization headers for a fresh API token."""
+    from qianshu.accounts import service
+    from qianshu.accounts.schemas import TokenIn
+
+    def _headers(user, scopes=("read", "write")):  # type: ignore[no-untyped-def]
+        actor = service.actor_for(user, via="api", ip="127.0.0.1")
+        _token, raw = service.create_token(db, actor, TokenIn(name="test", scopes=list(scopes)))
+        db.flush()
+        return {"Authorization": f"Bearer {raw}"}
+
+    return _headers

@@ -29,7 +29,13 @@ class QianshuError(Exception):
     def __init__(
         self, message: str, *, code: str | None = None, field: str | None = None, **params: Any
     ) -> None:
-        super().__init__(message.format(**params) if params else message)
+        if field is not None:
+            params.setdefault("field", field)
+        try:
+            text = message.format(**params) if params else message
+        except (KeyError, IndexError, ValueError):
+            text = message
+        super().__init__(text)
         self.message = message
         self.code = code or self.default_code
         self.field = field

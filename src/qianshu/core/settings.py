@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     public_notice_days: int = 10
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
+    exchange_uscc: str = "91520100MA6DQ7JX0W"
     run_jobs_in_process: bool = True
 
     @field_validator("data_dir")

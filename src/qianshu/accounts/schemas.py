@@ -1,0 +1,138 @@
+"""Input and output shapes of the accounts API and forms (Pydantic; separate from the tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from qianshu.core.identifiers import validate_division_code, validate_uscc
+from qianshu.core.text import clean_text
+
+OrgType = Literal["data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator"]
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, Field(min_length=10, max_length=256)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OrganisationApplication(Strict):
+    name: Name
+    name_en: Annotated[str, Field(max_length=200)] = ""
+    org_type: OrgType
+    uscc: Annotated[str, Field(max_length=64)]
+    division_code: Annotated[str, Field(max_length=32)]
+    contact_name: Annotated[str, Field(min_length=1, max_length=100)]
+    contact_email: Email
+    contact_phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")] = ""
+    admin_name: Annotated[str, Field(min_length=1, max_length=100)]
+    admin_email: Email
+    password: Password
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, v: str) -> str:
+        return validate_uscc(v)
+
+    @field_validator("division_code")
+    @classmethod
+    def _division(cls, v: str) -> str:
+        return validate_division_code(v)
+
+    @field_validator("name", "name_en", "contact_name", "admin_name")
+    @classmethod
+    def _text(cls, v: str, info: ValidationInfo) -> str:
+        return clean_text(v, info.field_name or "text")
+
+    @field_validator("contact_email", "admin_email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        return v.lower()
+
+
+class ReviewDecision(Strict):
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class InvitationIn(Strict):
+    email: Email
+    display_name: Annotated[str, Field(min_length=1, max_length=100)]
+    org_role: Literal["admin", "member"] = "member"
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        return v.lower()
+
+
+class AcceptInvitation(Strict):
+    password: Password
+
+
+class TokenIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"], max_length=2)
+    days: Annotated[int, Field(ge=1, le=366)] = 90
+
+
+class OrganisationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    name_en: str
+    org_type: str
+    uscc: str
+    division_code: str
+    status: str
+    review_reason: str
+    created_at: datetime
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    display_name: str
+    org_role: str
+    staff_role: str | None
+    is_active: bool
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewToken(TokenOut):
+    token: str  # shown once
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_user_id: int | None
+    actor_org_id: int | None
+    actor_label: str
+    via: str
+    action: str
+    target_type: str
+    target_id: str
+    target_org_id: int | None
+    ip: str | None
+    detail: dict[str, object]

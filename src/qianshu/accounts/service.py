@@ -1,0 +1,339 @@
+"""Rules of the accounts capability: organisations, users, sign-in, sessions, API tokens.
+
+Every function takes a database session and the acting user, checks permission first and
+writes an audit row for every change. None commits: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import permissions
+from qianshu.accounts.models import ApiToken, Invitation, LoginAttempt, Organisation, User, WebSession
+from qianshu.accounts.passwords import hash_password, needs_rehash, verify_password
+from qianshu.accounts.schemas import InvitationIn, OrganisationApplication, TokenIn
+from qianshu.core import audit
+from qianshu.core.actor import Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
+from qianshu.core.settings import Settings
+from qianshu.core.timeutil import as_utc, utcnow
+
+TOKEN_PREFIX = "qs_"
+INVITATION_DAYS = 7
+
+
+def token_hash(raw: str) -> str:
+    """Tokens are high-entropy random strings, so a plain SHA-256 is a sound at-rest hash."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def actor_for(user: User, *, via: str, ip: str | None, scopes: frozenset[str] | None = None) -> Actor:
+    org = user.organisation
+    return Actor(user_id=user.id, org_id=org.id, org_role=user.org_role, staff_role=user.staff_role,
+                 org_status=org.status, org_type=org.org_type, ip=ip, via=via,
+                 scopes=scopes if scopes is not None else frozenset({"read", "write"}),
+                 display_name=user.display_name)
+
+
+# --- organisations -----------------------------------------------------------------------
+
+def apply_organisation(db: Session, actor: Actor, data: OrganisationApplication) -> Organisation:
+    """Anyone may apply; the organisation waits for an operator, its admin can sign in and look."""
+    if data.org_type == "exchange_operator":
+        raise InvalidInput("{field}: {reason}", field="org_type", reason="cannot be applied for")
+    if db.scalar(select(Organisation.id).where(Organisation.uscc == data.uscc)) is not None:
+        raise Conflict("An organisation with this Unified Social Credit Code already exists.",
+                       code="organisation_exists", field="uscc")
+    if db.scalar(select(User.id).where(User.email == data.admin_email)) is not None:
+        raise Conflict("This e-mail address is already in use.", code="email_in_use", field="admin_email")
+    org = Organisation(name=data.name, name_en=data.name_en, org_type=data.org_type, uscc=data.uscc,
+                       division_code=data.division_code, contact_name=data.contact_name,
+                       contact_email=data.contact_email, contact_phone=data.contact_phone, status="pending")
+    org.users.append(User(email=data.admin_email, display_name=data.admin_name,
+                          password_hash=hash_password(data.password), org_role="admin"))
+    db.add(org)
+    db.flush()
+    audit.record(db, actor, "organisation.applied", target_type="organisation", target_id=org.id,
+                 target_org_id=org.id, name=org.name, uscc=org.uscc)
+    return org
+
+
+def get_organisation(db: Session, actor: Actor, org_id: int) -> Organisation:
+    permissions.require_signed_in(actor)
+    org = db.get(Organisation, org_id)
+    if org is None or not permissions.can_see_organisation(actor, org_id):
+        raise NotFound("Organisation not found.", code="organisation_not_found")
+    return org
+
+
+def list_organisations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Organisation]:
+    permissions.require_staff(actor)
+    query = select(Organisation).order_by(Organisation.created_at.desc(), Organisation.id.desc()).limit(limit)
+    if status:
+        query = query.where(Organisation.status == status)
+    return list(db.scalars(query))
+
+
+_TRANSITIONS = {
+    "approve": ({"pending", "suspended"}, "approved", "organisation.approved"),
+    "reject": ({"pending"}, "rejected", "organisation.rejected"),
+    "suspend": ({"approved"}, "suspended", "organisation.suspended"),
+}
+
+
+def review_organisation(db: Session, actor: Actor, org_id: int, decision: str, reason: str = "") -> Organisation:
+    """Approve, reject or suspend. A conditional UPDATE makes concurrent decisions safe:
+    of two operators deciding at once, exactly one wins and the other gets a 409."""
+    permissions.require_staff(actor, "operator")
+    if decision not in _TRANSITIONS:
+        raise InvalidInput("{field}: {reason}", field="decision", reason="is not a known decision")
+    allowed_from, new_status, action = _TRANSITIONS[decision]
+    if decision in ("reject", "suspend") and not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    org = db.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("Organisation not found.", code="organisation_not_found")
+    if org.org_type == "exchange_operator":
+        raise PermissionDenied("The exchange operator cannot be reviewed.")
+    result = db.execute(
+        update(Organisation)
+        .where(Organisation.id == org_id, Organisation.status.in_(allowed_from))
+        .values(status=new_status, review_reason=reason, reviewed_by=actor.user_id, reviewed_at=utcnow(),
+                version=Organisation.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.refresh(org)
+        raise Conflict("This organisation is already {status}; the decision was not applied.",
+                       code="organisation_state_changed", status=org.status)
+    db.refresh(org)
+    audit.record(db, actor, action, target_type="organisation", target_id=org.id, target_org_id=org.id,
+                 reason=reason)
+    return org
+
+
+# --- sign-in and sessions ----------------------------------------------------------------
+
+def _email_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _check_throttle(db: Session, settings: Settings, email: str, ip: str) -> None:
+    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    by_email = db.scalar(select(func.count()).select_from(LoginAttempt)
+                         .where(LoginAttempt.email_key == _email_key(email), LoginAttempt.at >= since)) or 0
+    by_ip = db.scalar(select(func.count()).select_from(LoginAttempt)
+                      .where(LoginAttempt.ip == ip, LoginAttempt.at >= since)) or 0
+    if by_email >= settings.login_max_failures or by_ip >= settings.login_max_failures * 4:
+        raise TooManyRequests("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
+                              code="sign_in_throttled", minutes=settings.login_window_seconds // 60)
+
+
+def authenticate(db: Session, settings: Settings, email: str, password: str, ip: str) -> User | None:
+    """The user for a correct e-mail and password, else None after recording the failure.
+
+    Returns rather than raises on failure so that the caller's transaction keeps the failed
+    attempt; the same answer for unknown e-mail and wrong password reveals nothing.
+    """
+    email = email.strip().lower()[:254]
+    _check_throttle(db, settings, email, ip)
+    user = db.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else None, password[:1024])
+    if user is None or not ok or not user.is_active or user.organisation.status == "rejected":
+        db.add(LoginAttempt(email_key=_email_key(email), ip=ip))
+        return None
+    db.execute(delete(LoginAttempt).where(LoginAttempt.email_key == _email_key(email)))
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def start_session(db: Session, settings: Settings, user: User, ip: str, user_agent: str) -> str:
+    raw = secrets.token_urlsafe(32)
+    db.add(WebSession(token_hash=token_hash(raw), user_id=user.id, ip=ip, user_agent=user_agent[:300],
+                      expires_at=utcnow() + timedelta(hours=settings.session_hours)))
+    audit.record(db, actor_for(user, via="portal", ip=ip), "user.signed_in", target_type="user",
+                 target_id=user.id, target_org_id=user.org_id)
+    return raw
+
+
+def session_user(db: Session, raw: str) -> tuple[User, WebSession] | None:
+    if not raw or len(raw) > 200:
+        return None
+    found = db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(raw)))
+    if found is None or as_utc(found.expires_at) <= utcnow():
+        return None
+    user = db.get(User, found.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, found
+
+
+def end_session(db: Session, raw: str) -> None:
+    db.execute(delete(WebSession).where(WebSession.token_hash == token_hash(raw)))
+
+
+# --- users ---------------------------------------------------------------------------------
+
+def list_users(db: Session, actor: Actor, org_id: int) -> list[User]:
+    permissions.require_signed_in(actor)
+    if not permissions.can_see_organisation(actor, org_id):
+        raise NotFound("Organisation not found.", code="organisation_not_found")
+    return list(db.scalars(select(User).where(User.org_id == org_id).order_by(User.id)))
+
+
+def invite_user(db: Session, actor: Actor, data: InvitationIn) -> tuple[Invitation, str]:
+    """The admin gets a one-time link to hand to the colleague (no e-mail on an intranet)."""
+    permissions.require_org_admin(actor)
+    permissions.require_scope(actor, "write")
+    if db.scalar(select(User.id).where(User.email == data.email)) is not None:
+        raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation(org_id=actor.org_id, email=data.email, display_name=data.display_name,
+                            org_role=data.org_role, token_hash=token_hash(raw), invited_by=actor.user_id,
+                            expires_at=utcnow() + timedelta(days=INVITATION_DAYS))
+    db.add(invitation)
+    db.flush()
+    audit.record(db, actor, "user.invited", target_type="invitation", target_id=invitation.id,
+                 target_org_id=actor.org_id, email=data.email, role=data.org_role)
+    return invitation, raw
+
+
+def pending_invitation(db: Session, raw: str) -> Invitation:
+    invitation = db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(raw[:200])))
+    if invitation is None or invitation.accepted_at is not None or as_utc(invitation.expires_at) <= utcnow():
+        raise NotFound("This invitation is invalid or has expired.", code="invitation_invalid")
+    return invitation
+
+
+def accept_invitation(db: Session, actor: Actor, raw: str, password: str) -> User:
+    invitation = pending_invitation(db, raw)
+    if db.scalar(select(User.id).where(User.email == invitation.email)) is not None:
+        raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
+    user = User(org_id=invitation.org_id, email=invitation.email, display_name=invitation.display_name,
+                org_role=invitation.org_role, password_hash=hash_password(password))
+    db.add(user)
+    invitation.accepted_at = utcnow()
+    db.flush()
+    audit.record(db, actor, "user.joined", target_type="user", target_id=user.id,
+                 target_org_id=invitation.org_id, invitation=invitation.id)
+    return user
+
+
+def remove_user(db: Session, actor: Actor, user_id: int) -> None:
+    permissions.require_org_admin(actor)
+    permissions.require_scope(actor, "write")
+    user = db.get(User, user_id)
+    if user is None or user.org_id != actor.org_id:
+        raise NotFound("User not found.", code="user_not_found")
+    if user.id == actor.user_id:
+        raise Conflict("You cannot remove yourself.", code="cannot_remove_self")
+    if not user.is_active:
+        raise Conflict("This user has already been removed.", code="user_already_removed")
+    user.is_active = False
+    db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    db.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+               .values(revoked_at=utcnow()))
+    audit.record(db, actor, "user.removed", target_type="user", target_id=user.id,
+                 target_org_id=user.org_id, email=user.email)
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResolvedToken:
+    user: User
+    token: ApiToken
+
+
+def create_token(db: Session, actor: Actor, data: TokenIn) -> tuple[ApiToken, str]:
+    permissions.require_signed_in(actor)
+    permissions.require_scope(actor, "write")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=actor.user_id, name=data.name, prefix=raw[:10], token_hash=token_hash(raw),
+                     scopes=sorted(set(data.scopes)), expires_at=utcnow() + timedelta(days=data.days))
+    db.add(token)
+    db.flush()
+    audit.record(db, actor, "token.created", target_type="api_token", target_id=token.id,
+                 target_org_id=actor.org_id, name=data.name, scopes=token.scopes)
+    return token, raw
+
+
+def list_tokens(db: Session, actor: Actor) -> list[ApiToken]:
+    permissions.require_signed_in(actor)
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(db: Session, actor: Actor, token_id: int) -> ApiToken:
+    permissions.require_signed_in(actor)
+    token = db.get(ApiToken, token_id)
+    if token is None or token.user_id != actor.user_id:
+        raise NotFound("API token not found.", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(db, actor, "token.revoked", target_type="api_token", target_id=token.id,
+                     target_org_id=actor.org_id)
+    return token
+
+
+def resolve_token(db: Session, raw: str) -> ResolvedToken:
+    """The user behind a bearer token; expired and revoked tokens say so."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        raise NotAuthenticated("The API token is not valid.", code="token_invalid")
+    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw)))
+    # compare_digest for form's sake: the lookup is by hash, so timing reveals nothing useful
+    if token is None or not hmac.compare_digest(token.token_hash, token_hash(raw)):
+        raise NotAuthenticated("The API token is not valid.", code="token_invalid")
+    if token.revoked_at is not None:
+        raise NotAuthenticated("The API token has been revoked.", code="token_revoked")
+    if as_utc(token.expires_at) <= utcnow():
+        raise NotAuthenticated("The API token has expired.", code="token_expired")
+    user = db.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("The API token is not valid.", code="token_invalid")
+    return ResolvedToken(user=user, token=token)
+
+
+def touch_token(db: Session, token: ApiToken, now: datetime | None = None) -> None:
+    """Record use at most once a minute, so read requests rarely need to write."""
+    now = now or utcnow()
+    if token.last_used_at is None or now - as_utc(token.last_used_at) > timedelta(minutes=1):
+        db.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+
+
+# --- operators -----------------------------------------------------------------------------
+
+def ensure_exchange_operator(db: Session, settings: Settings, uscc: str) -> Organisation:
+    """The exchange's own organisation, created by ``qianshu init``."""
+    org = db.scalar(select(Organisation).where(Organisation.org_type == "exchange_operator"))
+    if org is None:
+        org = Organisation(name=settings.exchange_name_zh, name_en=settings.exchange_name_en,
+                           org_type="exchange_operator", uscc=uscc, division_code="520100",
+                           contact_name="", contact_email="", status="approved")
+        db.add(org)
+        db.flush()
+    return org
+
+
+def create_staff_user(db: Session, actor: Actor, org: Organisation, email: str, name: str, password: str,
+                      staff_role: str) -> User:
+    if staff_role not in ("operator", "reviewer", "auditor"):
+        raise InvalidInput("{field}: {reason}", field="staff_role", reason="is not a known role")
+    email = email.strip().lower()
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
+    user = User(org_id=org.id, email=email, display_name=name, password_hash=hash_password(password),
+                org_role="admin", staff_role=staff_role)
+    db.add(user)
+    db.flush()
+    audit.record(db, actor, "user.staff_created", target_type="user", target_id=user.id,
+                 target_org_id=org.id, role=staff_role)
+    return user

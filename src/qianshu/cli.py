@@ -1,0 +1,81 @@
+"""The ``qianshu`` command: init, serve, demo, plus every capability's commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qianshu.capabilities import capability_modules
+from qianshu.core.cli_support import console, handle_errors
+from qianshu.core.settings import Settings, get_settings
+
+app = typer.Typer(name="qianshu", help="Qianshu (黔数): a regional data exchange platform.",
+                  no_args_is_help=True, add_completion=False)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./qianshu-data).")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["QIANSHU_DATA_DIR"] = str(data_dir)
+        get_settings.cache_clear()
+    return get_settings()
+
+
+@app.command()
+@handle_errors
+def init(data_dir: DataDir = None) -> None:
+    """Create or upgrade a data folder: settings file, signing keys, database schema."""
+    from qianshu.bootstrap import initialise
+
+    settings = _settings(data_dir)
+    initialise(settings)
+    console.print(f"[green]✓[/] data folder ready: {settings.data_dir}")
+
+
+@app.command()
+@handle_errors
+def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1) -> None:
+    """Run the portal and the REST API."""
+    import uvicorn
+
+    from qianshu.bootstrap import initialise
+
+    settings = _settings(data_dir)
+    initialise(settings)
+    host, port = host or settings.host, port or settings.port
+    console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
+    uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+@handle_errors
+def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0.0.1",
+         port: Annotated[int, typer.Option()] = 8000,
+         seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False) -> None:
+    """Create a seeded demonstration exchange and open the portal on 127.0.0.1."""
+    import uvicorn
+
+    from qianshu.demo.seed import DEMO_LOGINS, seed_demo
+
+    settings = _settings(data_dir or Path("qianshu-demo"))
+    seed_demo(settings)
+    console.rule("[bold]Qianshu demo / 黔数演示")
+    console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
+    for login in DEMO_LOGINS:
+        console.print(f"  {login.role:<28} {login.email:<32} {login.password}")
+    if not seed_only:
+        uvicorn.run("qianshu.web.asgi:app", host=host, port=port, log_level="warning")
+
+
+for _module in capability_modules("cli"):
+    _module.install(app)
+
+
+def main() -> None:
+    app()

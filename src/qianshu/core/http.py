@@ -1,0 +1,130 @@
+"""HTTP glue shared by every capability's ``api.py`` and ``pages.py``.
+
+- ``DbSession``: the request's unit of work. Unsafe methods get a write transaction (on
+  SQLite ``BEGIN IMMEDIATE``), safe ones a read transaction; it commits before the response
+  is sent (``scope="function"``) and rolls back on any error.
+- ``Lang``: the request's language (cookie, then Accept-Language, then Chinese).
+- ``render``: a portal page from any capability's ``templates/`` folder, with ``_()``.
+- ``problem_response``: RFC 9457 problem+json for a domain error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from qianshu.core.db import Database
+from qianshu.core.errors import QianshuError
+from qianshu.core.i18n import translate
+from qianshu.core.settings import Settings
+from qianshu.core.signing import Ed25519Signer
+from qianshu.core.timeutil import local_display
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_signer(request: Request) -> Ed25519Signer:
+    return request.app.state.signer  # type: ignore[no-any-return]
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    database = get_database(request)
+    with database.unit_of_work(write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+def get_lang(request: Request) -> str:
+    return getattr(request.state, "lang", "zh")
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+Lang = Annotated[str, Depends(get_lang)]
+AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+Signer = Annotated[Ed25519Signer, Depends(get_signer)]
+
+
+def build_templates() -> Jinja2Templates:
+    """One Jinja environment over every capability's ``templates/`` folder (web's first)."""
+    folders = [_PACKAGE_ROOT / "web" / "templates"]
+    folders += [p for p in sorted(_PACKAGE_ROOT.glob("*/templates")) if p not in folders]
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["localtime"] = local_display
+    return Jinja2Templates(env=env)
+
+
+def _context_dict(context: Any) -> dict[str, Any]:
+    if context is None:
+        return {}
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return {f.name: getattr(context, f.name) for f in dataclasses.fields(context)}
+    if isinstance(context, Mapping):
+        return dict(context)
+    raise TypeError("page context must be a dataclass or a mapping")
+
+
+def render(request: Request, template: str, context: Any = None, *, status_code: int = 200) -> HTMLResponse:
+    lang = get_lang(request)
+    values = _context_dict(context)
+
+    def _(message: str, **params: Any) -> str:
+        return translate(message, lang, **params)
+
+    values.update(
+        request=request, lang=lang, _=_, actor=getattr(request.state, "actor", None),
+        csrf_token=getattr(request.state, "csrf_token", ""),
+        settings=request.app.state.settings,
+    )
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def problem_body(error: QianshuError, lang: str, instance: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"https://qianshu.dev/problems/{error.code}",
+        "title": error.code.replace("_", " "),
+        "status": error.status,
+        "code": error.code,
+        "detail": error.render(lang),
+        "instance": instance,
+    }
+    if error.field:
+        body["field"] = error.field
+    return body
+
+
+def problem_response(error: QianshuError, lang: str, instance: str = "",
+                     extra: dict[str, Any] | None = None) -> JSONResponse:
+    body = problem_body(error, lang, instance)
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=error.status, media_type="application/problem+json",
+                        headers={"Content-Language": lang})
+
+
+class NavItem:
+    """A link in the portal's top bar, shown to the actors ``visible`` accepts."""
+
+    def __init__(self, href: str, label: str, visible: Any = None, order: int = 50) -> None:
+        self.href, self.label, self.order = href, label, order
+        self._visible = visible
+
+    def visible(self, actor: Any) -> bool:
+        return True if self._visible is None else bool(self._visible(actor))

@@ -1,0 +1,59 @@
+"""Pydantic's validation errors, turned into bilingual domain errors naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from qianshu.core.errors import InvalidInput, QianshuError
+
+_MESSAGES = {
+    "missing": "{field} is required.",
+    "string_too_long": "{field} is too long (at most {max} characters).",
+    "too_long": "{field} is too long (at most {max} characters).",
+    "extra_forbidden": "Unknown field: {field}.",
+    "string_too_short": "{field} is too short (at least {min} characters).",
+    "string_pattern_mismatch": "{field} is not in the expected format.",
+    "literal_error": "{field} must be one of: {expected}.",
+    "int_parsing": "{field} must be a whole number.",
+    "less_than_equal": "{field} must be at most {max}.",
+    "greater_than_equal": "{field} must be at least {min}.",
+    "json_invalid": "The request body is not valid JSON.",
+}
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
+    return ".".join(parts) or "body"
+
+
+def error_from_details(details: Sequence[Any]) -> QianshuError:
+    """The first problem, as an ``InvalidInput`` (the others are listed by the API handler)."""
+    first = details[0] if details else {"type": "value_error", "loc": (), "ctx": {}}
+    err_type = first.get("type", "")
+    ctx = first.get("ctx") or {}
+    field = _field_name(first.get("loc", ()))
+    original = ctx.get("error")
+    if isinstance(original, QianshuError):
+        return original
+    template = _MESSAGES.get(err_type, "{field} is invalid.")
+    params: dict[str, Any] = {"field": field}
+    params["max"] = ctx.get("max_length", ctx.get("le", ""))
+    params["min"] = ctx.get("min_length", ctx.get("ge", ""))
+    params["expected"] = ctx.get("expected", "")
+    return InvalidInput(template, field=field, code="invalid_input", **params)
+
+
+def all_errors(details: Sequence[Any]) -> list[QianshuError]:
+    return [error_from_details([d]) for d in details]
+
+
+def parse_form(model: type[BaseModel], form: dict[str, Any]) -> BaseModel:
+    """Validate a portal form into the API's schema; raise a domain error on bad input."""
+    data = {k: v for k, v in form.items() if k != "csrf_token"}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error_from_details(exc.errors()) from None

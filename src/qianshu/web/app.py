@@ -1,0 +1,176 @@
+"""The application factory: one FastAPI app serving the REST API and the portal.
+
+``create_app(settings)`` builds everything from its arguments (no import-time engine or
+settings). Each capability listed in ``qianshu.capabilities`` contributes its ``api`` and
+``pages`` routers, its ``static/`` folder (at ``/static/<capability>/``) and its nav links.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qianshu import __version__
+from qianshu.accounts.deps import load_actor
+from qianshu.capabilities import capability_modules
+from qianshu.core import jobs
+from qianshu.core.csrf import CSRF_COOKIE, new_cookie_value, token_for
+from qianshu.core.db import Database
+from qianshu.core.errors import Conflict, NotFound, QianshuError
+from qianshu.core.http import NavItem, build_templates, problem_response, render
+from qianshu.core.i18n import LANG_COOKIE, negotiate, translate
+from qianshu.core.settings import Settings
+from qianshu.core.signing import load_signer
+from qianshu.core.validation import all_errors, error_from_details
+from qianshu.web import pages as web_pages
+
+log = logging.getLogger(__name__)
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# 'self' only: nothing is fetched from outside (intranet deployments); inline styles for charts.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def job_handlers() -> dict[str, jobs.Handler]:
+    handlers: dict[str, jobs.Handler] = {}
+    for module in capability_modules("jobs"):
+        handlers.update(module.HANDLERS)
+    return handlers
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    settings.check_production_safe()
+    database = database or Database(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.run_jobs_in_process:
+            worker = jobs.Worker(database, job_handlers())
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+
+    app = FastAPI(title="Qianshu API", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.signer = load_signer(settings.key_dir)
+    app.state.templates = build_templates()
+    app.state.job_handlers = job_handlers()
+
+    _install_middleware(app, settings)
+    _install_error_handlers(app)
+    _mount_static(app)
+    nav: list[NavItem] = []
+    app.include_router(web_pages.router, dependencies=[Depends(load_actor)])
+    for module in capability_modules("api"):
+        app.include_router(module.router)
+    for module in capability_modules("pages"):
+        app.include_router(module.router, dependencies=[Depends(load_actor)])
+        nav.extend(getattr(module, "NAV", []))
+    app.state.nav_items = sorted(nav, key=lambda item: item.order)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Qianshu API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def language_and_csrf(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.lang = negotiate(request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
+        cookie = request.cookies.get(CSRF_COOKIE)
+        fresh = cookie is None or len(cookie) > 100
+        if fresh:
+            cookie = new_cookie_value()
+        request.state.csrf_token = token_for(settings.secret_key, cookie or "")
+        response = await call_next(request)
+        if fresh and not request.url.path.startswith(("/api/", "/static/")):
+            response.set_cookie(CSRF_COOKIE, cookie or "", httponly=True, samesite="lax",
+                                secure=settings.environment == "production")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, error: QianshuError, extra: dict[str, Any] | None = None) -> Response:
+    lang = getattr(request.state, "lang", "zh")
+    if _wants_json(request):
+        return problem_response(error, lang, request.url.path, extra)
+    headline = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+                429: "Too many requests"}.get(error.status, "Something went wrong")
+    return render(request, "error.html", {"status": error.status, "headline": headline,
+                                          "message": error.render(lang)}, status_code=error.status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QianshuError)
+    async def domain_error(request: Request, exc: QianshuError) -> Response:
+        return _error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        lang = getattr(request.state, "lang", "zh")
+        errors = [{"field": e.field, "detail": e.render(lang)} for e in all_errors(exc.errors())][:20]
+        return _error_response(request, error_from_details(exc.errors()), {"errors": errors})
+
+    @app.exception_handler(IntegrityError)
+    @app.exception_handler(StaleDataError)
+    async def conflict(request: Request, exc: Exception) -> Response:
+        return _error_response(request, Conflict(
+            "The request conflicts with a concurrent change; please reload and try again."))
+
+    @app.exception_handler(OperationalError)
+    async def busy(request: Request, exc: OperationalError) -> Response:
+        log.warning("database operational error: %s", exc)
+        error = QianshuError("The database is busy; please try again.", code="database_busy")
+        error.status = 503  # type: ignore[misc]
+        return _error_response(request, error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error_response(request, NotFound("Not found."))
+        error = QianshuError(str(exc.detail), code=f"http_{exc.status_code}")
+        error.status = exc.status_code  # type: ignore[misc]
+        return _error_response(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        lang = getattr(request.state, "lang", "zh")
+        return JSONResponse({"type": "about:blank", "status": 500, "code": "internal",
+                             "detail": translate("Internal error; it has been logged.", lang)},
+                            status_code=500, media_type="application/problem+json")
+
+
+def _mount_static(app: FastAPI) -> None:
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    for folder in sorted(PACKAGE_ROOT.glob("*/static")):
+        app.mount(f"/static/{folder.parent.name}", StaticFiles(directory=folder), name=f"static-{folder.parent.name}")

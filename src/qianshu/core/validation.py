@@ -39,7 +39,7 @@ def error_from_details(details: Sequence[Any]) -> QianshuError:
     if isinstance(original, QianshuError):
         return original
     template = _MESSAGES.get(err_type, "{field} is invalid.")
-    params: dict[str, Any] = {"field": field}
+    params: dict[str, Any] = {}
     params["max"] = ctx.get("max_length", ctx.get("le", ""))
     params["min"] = ctx.get("min_length", ctx.get("ge", ""))
     params["expected"] = ctx.get("expected", "")

@@ -63,7 +63,8 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
 
     from qianshu.demo.seed import DEMO_LOGINS, seed_demo
 
-    settings = _settings(data_dir or Path("qianshu-demo"))
+    # A demo folder of its own, so a demo never mixes with a real data folder.
+    settings = _settings(data_dir or Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-demo")))
     seed_demo(settings)
     console.rule("[bold]Qianshu demo / 黔数演示")
     console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
@@ -79,3 +80,7 @@ for _module in capability_modules("cli"):
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

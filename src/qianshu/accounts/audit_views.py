@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ class AuditPage:
     pages: int
 
 
-def _filtered(f: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _filtered(f: AuditFilter) -> Select[Any]:
     query = select(AuditEvent)
     if f.action:
         query = query.where(AuditEvent.action.startswith(f.action[:80], autoescape=True))

@@ -110,7 +110,8 @@ class LoginAttempt(Base):
     """Failed sign-ins, keyed by a hash of the e-mail (so the table holds no address) and the IP."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email_key", "at"), Index("ix_login_attempts_ip_at", "ip", "at"))
+    __table_args__ = (Index("ix_login_attempts_email_at", "email_key", "at"),
+                      Index("ix_login_attempts_ip_at", "ip", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email_key: Mapped[str] = mapped_column(String(64))

@@ -75,7 +75,7 @@ class AcceptInvitation(Strict):
 
 class TokenIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"], max_length=2)
+    scopes: list[Literal["read", "write"]] = Field(default=["read"], min_length=1, max_length=2)
     days: Annotated[int, Field(ge=1, le=366)] = 90
 
 

@@ -25,7 +25,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFou
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 
-TOKEN_PREFIX = "qs_"
+TOKEN_PREFIX = "qs_"  # noqa: S105 - a public prefix, not a secret
 INVITATION_DAYS = 7
 
 

@@ -26,10 +26,11 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
-    "71 81 82".split()
-)
+PROVINCE_PREFIXES = frozenset([
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34",
+    "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52",
+    "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+])
 _DIVISIONS_CSV = Path(__file__).resolve().parent.parent / "demo" / "data" / "guizhou_divisions.csv"
 _PREFECTURES_CSV = _DIVISIONS_CSV.with_name("guizhou_prefectures.csv")
 

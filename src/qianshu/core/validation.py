@@ -31,7 +31,7 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 def error_from_details(details: Sequence[Any]) -> QianshuError:
     """The first problem, as an ``InvalidInput`` (the others are listed by the API handler)."""
-    first = details[0] if details else {"type": "value_error", "loc": (), "ctx": {}}
+    first: dict[str, Any] = dict(details[0]) if details else {"type": "value_error", "loc": (), "ctx": {}}
     err_type = first.get("type", "")
     ctx = first.get("ctx") or {}
     field = _field_name(first.get("loc", ()))

@@ -24,7 +24,7 @@ from qianshu.core.db import Database
 from qianshu.core.identifiers import uscc_check_char
 from qianshu.core.settings import Settings
 
-DEMO_PASSWORD = "qianshu-demo-2026"
+DEMO_PASSWORD = "qianshu-demo-2026"  # noqa: S105 - printed to the demo user on purpose
 STEPS = ("translog_seed", "registry_seed", "catalog_seed")
 
 

@@ -10,6 +10,14 @@ from qianshu.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Database objects made by hand in migrations (op.execute) that autogenerate must not compare:
+# full-text indexes (SQLite FTS5 tables and their shadow tables, PostgreSQL GIN expression
+# indexes). Their names start with one of these prefixes.
+UNMANAGED_PREFIXES = ("catalog_fts",)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (type_ in ("table", "index") and name is not None and name.startswith(UNMANAGED_PREFIXES))
 
 
 def run_migrations_offline() -> None:
@@ -24,7 +32,8 @@ def run_migrations_online() -> None:
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                          include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

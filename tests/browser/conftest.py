@@ -1,0 +1,90 @@
+"""Browser tests: a real server on a seeded demo folder, driven by headless Chromium.
+
+Chromium comes from the system (Debian's ``chromium``); Playwright only drives it. Without
+Chromium these tests are skipped, unless ``QIANSHU_REQUIRE_BROWSER=1`` (CI) makes that a
+failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("browser") / "data"
+    env = {**os.environ, "QIANSHU_DATA_DIR": str(data_dir), "QIANSHU_LOGIN_MAX_FAILURES": "50"}
+    env.pop("QIANSHU_TEST_DATABASE_URL", None)
+    if url := os.environ.get("QIANSHU_BROWSER_DATABASE_URL"):
+        env["QIANSHU_DATABASE_URL"] = url
+    subprocess.run([sys.executable, "-m", "qianshu.cli", "demo", "--seed-only", "--data-dir", str(data_dir)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    port = _free_port()
+    log = (data_dir / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "qianshu.web.asgi:app", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(Path(data_dir / "server.log").read_text())
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    executable = _chromium()
+    if executable is None:
+        if os.environ.get("QIANSHU_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_server, locale="zh-CN")
+    tab = context.new_page()
+    yield tab
+    context.close()

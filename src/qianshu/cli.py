@@ -61,15 +61,21 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     """Create a seeded demonstration exchange and open the portal on 127.0.0.1."""
     import uvicorn
 
-    from qianshu.demo.seed import DEMO_LOGINS, seed_demo
+    from qianshu.demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 
     # A demo folder of its own, so a demo never mixes with a real data folder.
     settings = _settings(data_dir or Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-demo")))
     seed_demo(settings)
-    console.rule("[bold]Qianshu demo / 黔数演示")
-    console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
+    from rich.table import Table
+
+    table = Table(title=f"Demo sign-ins / 演示账号 — password / 密码: {DEMO_PASSWORD}")
+    table.add_column("e-mail / 邮箱", no_wrap=True)
+    table.add_column("role / 角色")
     for login in DEMO_LOGINS:
-        console.print(f"  {login.role:<28} {login.email:<32} {login.password}")
+        table.add_row(login.email, login.role)
+    console.rule("[bold]Qianshu demo / 黔数演示")
+    console.print(table)
+    console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
     if not seed_only:
         uvicorn.run("qianshu.web.asgi:app", host=host, port=port, log_level="warning")
 

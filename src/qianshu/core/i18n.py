@@ -45,15 +45,21 @@ def negotiate(accept_language: str | None, cookie: str | None = None) -> str:
     if cookie in LANGUAGES:
         return cookie
     if accept_language:
-        weighted: list[tuple[float, str]] = []
-        for part in accept_language.split(",")[:20]:
-            tag, _, q = part.strip().partition(";q=")
-            try:
-                weight = float(q) if q else 1.0
-            except ValueError:
-                weight = 0.0
-            weighted.append((weight, tag.strip().lower()[:2]))
-        for _weight, tag in sorted(weighted, key=lambda item: -item[0]):
+        weighted: list[tuple[float, int, str]] = []
+        for position, part in enumerate(accept_language.split(",")[:20]):
+            tag, *params = [p.strip() for p in part.split(";")]
+            weight = 1.0
+            for param in params:
+                if param.lower().startswith("q="):
+                    try:
+                        weight = float(param[2:])
+                    except ValueError:
+                        weight = 0.0
+                    if weight != weight:  # NaN
+                        weight = 0.0
+            if weight > 0:  # q=0 means "not acceptable" (RFC 9110 section 12.4.2)
+                weighted.append((weight, position, tag.lower()[:2]))
+        for _weight, _position, tag in sorted(weighted, key=lambda item: (-item[0], item[1])):
             if tag in LANGUAGES:
                 return tag
     return DEFAULT_LANGUAGE

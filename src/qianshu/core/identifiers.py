@@ -40,7 +40,7 @@ def _reject(field: str, reason: str) -> InvalidInput:
                         reason=reason)
 
 
-def _clean(value: str, field: str, label: str) -> str:
+def _clean(value: str, field: str) -> str:
     """Trim surrounding white space; refuse full-width forms and inner spaces with a clear reason."""
     text = value.strip()
     if any(unicodedata.east_asian_width(ch) in ("F", "W") for ch in text):
@@ -56,7 +56,7 @@ def uscc_check_char(first17: str) -> str:
 
 
 def validate_uscc(value: str, field: str = "uscc") -> str:
-    code = _clean(value, field, "Unified Social Credit Code").upper()
+    code = _clean(value, field).upper()
     if len(code) != 18:
         raise _reject(field, "must be 18 characters")
     if any(ch not in USCC_ALPHABET for ch in code):
@@ -80,7 +80,7 @@ def resident_id_check_char(first17: str) -> str:
 
 
 def validate_resident_id(value: str, field: str = "resident_id") -> str:
-    code = _clean(value, field, "Resident ID").upper()
+    code = _clean(value, field).upper()
     if len(code) != 18:
         raise _reject(field, "must be 18 characters")
     if not (code[:17].isascii() and code[:17].isdigit()) or code[17] not in "0123456789X":
@@ -94,12 +94,12 @@ def validate_resident_id(value: str, field: str = "resident_id") -> str:
     return code
 
 
-_ID_SHAPE = re.compile(r"^\d{17}[\dXx]$")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
 def is_valid_resident_id(value: str) -> bool:
     """Fast path for scanning millions of values: shape, then check digit, then date."""
-    if not _ID_SHAPE.match(value):
+    if not _ID_SHAPE.fullmatch(value):
         return False
     if resident_id_check_char(value[:17]) != value[17].upper():
         return False
@@ -132,7 +132,7 @@ def guizhou_parents() -> dict[str, str]:
 
 
 def validate_division_code(value: str, field: str = "division_code") -> str:
-    code = _clean(value, field, "Division code")
+    code = _clean(value, field)
     if len(code) != 6 or not (code.isascii() and code.isdigit()):
         raise _reject(field, "must be 6 digits")
     if code[:2] not in PROVINCE_PREFIXES or (code[:2] == "52" and code not in guizhou_divisions()):
@@ -150,7 +150,7 @@ def is_valid_division_code(value: str) -> bool:
 
 def luhn_ok(digits: str) -> bool:
     """Bank card numbers (ISO/IEC 7812) end in a Luhn check digit."""
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):

@@ -106,7 +106,7 @@ def run_job(database: Database, job_id: int, handler: Handler) -> None:
     try:
         handler(database, job_id, progress)
     except QianshuError as exc:
-        _finish(database, job_id, "failed", exc.code, exc.message)
+        _finish(database, job_id, "failed", exc.code, exc.bilingual())
     except Exception as exc:  # a handler bug must not kill the worker; it is logged and shown
         log.exception("job %s failed", job_id)
         _finish(database, job_id, "failed", "internal", f"{type(exc).__name__}: {exc}"[:2000])
@@ -123,10 +123,18 @@ def _finish(database: Database, job_id: int, status: str, code: str, message: st
         db.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
+def _queued(database: Database, handlers: Mapping[str, Handler]) -> bool:
+    with database.unit_of_work(write=False) as db:
+        query = select(Job.id).where(Job.status == "queued", Job.kind.in_(list(handlers))).limit(1)
+        return db.scalar(query) is not None
+
+
 def run_pending(database: Database, handlers: Mapping[str, Handler]) -> int:
     """Run queued jobs until none is left (the CLI and tests call this)."""
     done = 0
-    while (job_id := claim_next(database, handlers)) is not None:
+    while (job_id := claim_next(database, handlers)) is not None or _queued(database, handlers):
+        if job_id is None:  # lost a claim race to another worker; others are still queued
+            continue
         with database.unit_of_work(write=False) as db:
             kind = db.get_one(Job, job_id).kind
         run_job(database, job_id, handlers[kind])

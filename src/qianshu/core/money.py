@@ -29,7 +29,10 @@ class Money:
     @classmethod
     def from_yuan(cls, text: str | int, field: str = "amount") -> Money:
         """Parse '1234.5', '1,234.50' or '¥12' exactly; more than two decimals is an error."""
-        raw = str(text).strip().replace(",", "").removeprefix("¥").removeprefix("￥").strip()
+        raw = str(text).strip().replace(",", "")
+        negative = raw.startswith("-")
+        raw = raw.removeprefix("-").strip().removeprefix("¥").removeprefix("￥").strip()
+        raw = ("-" if negative else "") + raw
         if len(raw) > 40:
             raise InvalidInput("{field}: {reason}", field=field, reason="is too large")
         try:
@@ -37,6 +40,8 @@ class Money:
         except InvalidOperation:
             raise InvalidInput("{field}: {reason}", field=field,
                                reason="must be an amount in yuan with at most two decimals") from None
+        if value.is_finite() and abs(value) > Decimal(MAX_FEN) / 100:
+            raise InvalidInput("{field}: {reason}", field=field, reason="is too large")
         if not value.is_finite() or value != value.quantize(Decimal("0.01")):
             raise InvalidInput("{field}: {reason}", field=field,
                                reason="must be an amount in yuan with at most two decimals")

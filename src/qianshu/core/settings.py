@@ -90,9 +90,10 @@ class Settings(BaseSettings):
 
     def check_production_safe(self) -> None:
         """Refuse to run a production deployment on the development secret."""
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
+        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
             raise RuntimeError(
-                "QIANSHU_SECRET_KEY must be set in production / 生产环境必须设置 QIANSHU_SECRET_KEY"
+                "QIANSHU_SECRET_KEY must be set (32+ characters) in production / "
+                "生产环境必须设置 QIANSHU_SECRET_KEY（至少 32 个字符）"
             )
 
 

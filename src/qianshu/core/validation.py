@@ -25,8 +25,10 @@ _MESSAGES = {
 
 
 def _field_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
-    return ".".join(parts) or "body"
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "form", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
 
 
 def error_from_details(details: Sequence[Any]) -> QianshuError:

@@ -98,7 +98,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def language_and_csrf(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.lang = negotiate(request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE))
+        # The portal is Chinese until the user switches; API clients choose with Accept-Language.
+        accept = request.headers.get("accept-language") if request.url.path.startswith("/api/") else None
+        request.state.lang = negotiate(accept, request.cookies.get(LANG_COOKIE) or
+                                       (None if accept else settings.default_language))
         cookie = request.cookies.get(CSRF_COOKIE)
         fresh = cookie is None or len(cookie) > 100
         if fresh:

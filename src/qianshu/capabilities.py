@@ -18,6 +18,8 @@ def capability_modules(module: str) -> list[ModuleType]:
     """Import ``qianshu.<capability>.<module>`` for every capability that has one."""
     found = []
     for name in CAPABILITIES:
+        if importlib.util.find_spec(f"qianshu.{name}") is None:  # a capability not installed
+            continue
         dotted = f"qianshu.{name}.{module}"
         if importlib.util.find_spec(dotted) is not None:
             found.append(importlib.import_module(dotted))

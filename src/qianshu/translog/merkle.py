@@ -122,7 +122,8 @@ def assemble(plan: Sequence[Range], nodes: dict[Node, bytes]) -> list[bytes]:
 # --- verification (RFC 9162 2.1.3.2 and 2.1.4.2), used by the CLI's audit and the portal ---
 
 
-def root_from_inclusion_proof(index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
+def root_from_inclusion_proof(index: int, tree_size: int, leaf: bytes,
+                              proof: Sequence[bytes]) -> bytes | None:
     """The root that ``proof`` implies for leaf hash ``leaf``, or None if the proof is malformed."""
     if not 0 <= index < tree_size or any(len(p) != HASH_SIZE for p in proof):
         return None

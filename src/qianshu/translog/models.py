@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qianshu.core.db import Base
@@ -31,7 +31,8 @@ class LogEntry(Base):
     index: Mapped[int] = mapped_column("leaf_index", BigIntegerKey, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by the database: batch appends then bind three plain values per row.
+    created_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
 
     @property
     def leaf_hash(self) -> str:

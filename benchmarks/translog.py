@@ -1,0 +1,154 @@
+"""Benchmark of the public log: batch appends, proof latency, full verification.
+
+    python benchmarks/translog.py                      # 1M, then 10M leaves (SQLite in a temp dir)
+    python benchmarks/translog.py --sizes 100000,1000000 --batch 20000
+    python benchmarks/translog.py --url postgresql+psycopg://postgres@127.0.0.1/qs_bench
+
+Figures are printed with a ratio against bare hashlib over the same leaves in the same run.
+Goals (issue 4): appends >= 50,000 leaves/s in batches; proofs < 1 ms p99 at 10M leaves;
+full verify >= half the speed of bare hashing of the same leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from qianshu.core.db import Database
+from qianshu.core.migrate import upgrade
+from qianshu.translog import service
+from qianshu.translog.models import LogEntry
+from qianshu.translog.verify import verify_log
+
+
+def events(start: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """Registration events shaped like the registry's (~330 bytes of canonical JSON each)."""
+    return [("registration.issued", {
+        "number": f"QS-520100-2026-{i:08d}",
+        "holder_uscc": "91520100MA6DQ6XK2T",
+        "holder_name": "贵州黔数数据科技有限公司",
+        "title": "贵阳市公共交通刷卡数据（脱敏）",
+        "rights": ["holding", "processing_use"],
+        "grade": "general",
+        "facts_sha256": hashlib.sha256(i.to_bytes(8, "big")).hexdigest(),
+        "rows": 1000 + i % 5000,
+    }) for i in range(start, start + count)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def grow(database: Database, target: int, batch: int) -> float:
+    """Append until the log has ``target`` leaves; returns leaves/s (appends and commits only)."""
+    with database.unit_of_work(write=False) as db:
+        size = service.tree_size(db)
+    spent, added = 0.0, 0
+    report_every = max(batch, (target - size) // 10)
+    next_report = size + report_every
+    while size < target:
+        count = min(batch, target - size)
+        todo = events(size, count)
+        started = time.perf_counter()
+        with database.unit_of_work() as db:
+            service.append_events(db, todo)
+        spent += time.perf_counter() - started
+        size += count
+        added += count
+        if size >= next_report:
+            print(f"  … {size:>11,} leaves, {added / spent:,.0f} leaves/s so far", flush=True)
+            next_report += report_every
+    return added / spent if spent else 0.0
+
+
+def proof_latency(database: Database, size: int, samples: int) -> dict[str, float]:
+    rng = random.Random(size)
+    inclusion: list[float] = []
+    consistency: list[float] = []
+    with database.unit_of_work(write=False) as db:
+        for _ in range(samples):
+            index = rng.randrange(size)
+            started = time.perf_counter()
+            service.inclusion_proof(db, index, size)
+            inclusion.append(time.perf_counter() - started)
+            first = rng.randrange(1, size)
+            started = time.perf_counter()
+            service.consistency_proof(db, first, size)
+            consistency.append(time.perf_counter() - started)
+    ms = 1000.0
+    return {"inclusion_p50": statistics.median(inclusion) * ms, "inclusion_p99": percentile(inclusion, 0.99) * ms,
+            "consistency_p50": statistics.median(consistency) * ms,
+            "consistency_p99": percentile(consistency, 0.99) * ms}
+
+
+def bare_hashing(database: Database, size: int) -> float:
+    """Seconds that bare hashlib takes to hash every leaf (the database read is not counted)."""
+    spent = 0.0
+    position = 0
+    sha256 = hashlib.sha256
+    with database.unit_of_work(write=False) as db:
+        while position < size:
+            leaves = list(db.scalars(select(LogEntry.leaf).where(LogEntry.index >= position)
+                                     .order_by(LogEntry.index).limit(65536)))
+            started = time.perf_counter()
+            for leaf in leaves:
+                sha256(b"\x00" + leaf).digest()
+            spent += time.perf_counter() - started
+            position += len(leaves)
+    return spent
+
+
+def full_verify(database: Database, size: int) -> float:
+    with database.unit_of_work(write=False) as db:
+        started = time.perf_counter()
+        report = verify_log(db, None)
+        spent = time.perf_counter() - started
+    if not report.ok or report.leaves_checked != size:
+        sys.exit(f"verify failed: {report.problems}")
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,10000000", help="comma-separated tree sizes to measure at")
+    parser.add_argument("--batch", type=int, default=50_000, help="leaves per append_events call and commit")
+    parser.add_argument("--samples", type=int, default=2000, help="proofs timed at each size")
+    parser.add_argument("--url", default="", help="database URL (default: SQLite in a temporary folder)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the full verification")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    with tempfile.TemporaryDirectory(prefix="qs-bench-") as tmp:
+        url = args.url or f"sqlite:///{Path(tmp) / 'log.db'}"
+        upgrade(url)
+        database = Database(url)
+        print(f"database: {database.engine.dialect.name}; batch {args.batch:,}; {args.samples} proofs per size")
+        for size in sizes:
+            print(f"\n== {size:,} leaves ==", flush=True)
+            rate = grow(database, size, args.batch)
+            print(f"append (batches of {args.batch:,}): {rate:,.0f} leaves/s  (goal >= 50,000)")
+            latency = proof_latency(database, size, args.samples)
+            print(f"inclusion proof:   p50 {latency['inclusion_p50']:.3f} ms  p99 {latency['inclusion_p99']:.3f} ms")
+            print(f"consistency proof: p50 {latency['consistency_p50']:.3f} ms  "
+                  f"p99 {latency['consistency_p99']:.3f} ms  (goal p99 < 1 ms at 10M)")
+            if not args.no_verify:
+                bare = bare_hashing(database, size)
+                verify = full_verify(database, size)
+                print(f"bare hashlib:  {size / bare:,.0f} leaves/s ({bare:.1f} s)")
+                print(f"full verify:   {size / verify:,.0f} leaves/s ({verify:.1f} s); "
+                      f"ratio {bare / verify:.2f} of bare hashing (goal >= 0.5)")
+        database.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""REST routes of the catalogue under /api/v1/catalog. Handlers only translate HTTP.
+
+The DCAT-AP export has stable public URLs: ``/api/v1/catalog/dcat.jsonld`` and
+``/api/v1/catalog/dcat.ttl`` (the whole catalogue), ``/api/v1/catalog/listings/{id}/dcat.jsonld``
+and ``.ttl`` (one product).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.catalog import dcat, demand, follows, service
+from qianshu.catalog import schemas as s
+from qianshu.catalog.models import Listing
+from qianshu.catalog.search import MAX_QUERY_LENGTH, DemandQuery, SearchQuery, search_listings
+from qianshu.catalog.views import facet_label, notification_out
+from qianshu.core.http import DbSession, Lang
+
+router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
+Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
+Short = Annotated[str, Query(max_length=16)]
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _listing_out(listing: Listing, request: Request) -> s.ListingOut:
+    out = s.ListingOut.model_validate(listing)
+    out.url = f"{base_url(request)}/catalog/{listing.id}"
+    return out
+
+
+@router.get("/search", response_model=s.SearchOut)
+def search(
+    request: Request,
+    db: DbSession,
+    lang: Lang,
+    q: Text = "",
+    industry: Short = "",
+    region: Short = "",
+    data_type: Short = "",
+    delivery: Short = "",
+    price: Short = "",
+    classification: Short = "",
+    frequency: Short = "",
+    sort: Short = "relevance",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> s.SearchOut:
+    result = search_listings(
+        db,
+        SearchQuery(q, industry, region, data_type, delivery, price, classification, frequency, sort, page, per_page),
+    )
+    facets = {
+        name: [
+            s.FacetValueOut(value=v.value, label=facet_label(name, v.value, lang), count=v.count, selected=v.selected)
+            for v in values
+        ]
+        for name, values in result.facets.items()
+    }
+    return s.SearchOut(
+        total=result.total,
+        page=page,
+        per_page=per_page,
+        pages=result.pages,
+        items=[_listing_out(x, request) for x in result.items],
+        facets=facets,
+    )
+
+
+@router.get("/listings/{listing_id}", response_model=s.ListingDetailOut)
+def listing(listing_id: int, db: DbSession, actor: CurrentActor) -> object:
+    return service.get_listing(db, actor, listing_id)
+
+
+@router.get("/listings/{listing_id}/history", response_model=list[s.ChangeOut])
+def listing_history(listing_id: int, db: DbSession, actor: CurrentActor) -> object:
+    return service.history(db, actor, listing_id)
+
+
+@router.get("/mine", response_model=list[s.ListingOut])
+def mine(db: DbSession, actor: SignedInActor) -> object:
+    return service.my_listings(db, actor)
+
+
+@router.post("/listings", status_code=201, response_model=s.ListingDetailOut)
+def create(data: s.ListingIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.create_listing(db, actor, data)
+
+
+@router.patch("/listings/{listing_id}", response_model=s.ListingDetailOut)
+def update(listing_id: int, data: s.ListingUpdate, db: DbSession, actor: SignedInActor) -> object:
+    return service.update_listing(db, actor, listing_id, data)
+
+
+@router.post("/listings/{listing_id}/plans", status_code=201, response_model=s.PlanOut)
+def add_plan(listing_id: int, data: s.PlanIn, request: Request, db: DbSession, actor: SignedInActor) -> object:
+    return service.add_plan(db, actor, listing_id, data, base_url=base_url(request))
+
+
+@router.delete("/listings/{listing_id}/plans/{plan_id}", response_model=s.PlanOut)
+def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.withdraw_plan(db, actor, listing_id, plan_id)
+
+
+@router.post("/listings/{listing_id}/submit", response_model=s.ListingOut)
+def submit(listing_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.submit_listing(db, actor, listing_id)
+
+
+@router.post("/listings/{listing_id}/pause", response_model=s.ListingOut)
+def pause(listing_id: int, data: s.Decision, db: DbSession, actor: SignedInActor) -> object:
+    return service.pause_listing(db, actor, listing_id, data.reason)
+
+
+@router.post("/listings/{listing_id}/resume", response_model=s.ListingOut)
+def resume(listing_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.resume_listing(db, actor, listing_id)
+
+
+@router.post("/listings/{listing_id}/delist", response_model=s.ListingOut)
+def delist(listing_id: int, data: s.Decision, db: DbSession, actor: SignedInActor) -> object:
+    return service.delist_listing(db, actor, listing_id, data.reason)
+
+
+@router.get("/review", response_model=list[s.ListingOut])
+def review_queue(db: DbSession, actor: SignedInActor) -> object:
+    return service.review_queue(db, actor)
+
+
+@router.post("/listings/{listing_id}/review/{decision}", response_model=s.ListingOut)
+def review(listing_id: int, decision: str, data: s.Decision, db: DbSession, actor: SignedInActor) -> object:
+    return service.review_listing(db, actor, listing_id, decision[:16], data.reason)
+
+
+# --- follows, saved searches, notifications ----------------------------------------------------
+
+
+@router.put("/listings/{listing_id}/follow", status_code=204)
+def follow(listing_id: int, db: DbSession, actor: SignedInActor) -> None:
+    follows.follow(db, actor, listing_id)
+
+
+@router.delete("/listings/{listing_id}/follow", status_code=204)
+def unfollow(listing_id: int, db: DbSession, actor: SignedInActor) -> None:
+    follows.unfollow(db, actor, listing_id)
+
+
+@router.get("/follows", response_model=list[s.ListingOut])
+def followed(db: DbSession, actor: SignedInActor) -> object:
+    return follows.followed_listings(db, actor)
+
+
+@router.get("/notifications", response_model=list[s.NotificationOut])
+def notifications(db: DbSession, actor: SignedInActor, lang: Lang, unread: bool = False) -> object:
+    return [notification_out(n, lang) for n in follows.notifications(db, actor, unread_only=unread)]
+
+
+@router.post("/notifications/read")
+def mark_read(db: DbSession, actor: SignedInActor) -> dict[str, int]:
+    return {"marked": follows.mark_read(db, actor)}
+
+
+@router.get("/saved-searches")
+def saved_searches(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [{"id": x.id, "name": x.name, "params": x.params} for x in follows.saved_searches(db, actor)]
+
+
+@router.post("/saved-searches", status_code=201)
+def save_search(data: s.SavedSearchIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    row = follows.save_search(db, actor, data.name, dict(data.params))
+    return {"id": row.id, "name": row.name, "params": row.params}
+
+
+@router.delete("/saved-searches/{search_id}", status_code=204)
+def delete_saved_search(search_id: int, db: DbSession, actor: SignedInActor) -> None:
+    follows.delete_saved_search(db, actor, search_id)
+
+
+# --- demand pool ---------------------------------------------------------------------------------
+
+
+@router.get("/demands", response_model=list[s.DemandOut])
+def demands(
+    db: DbSession,
+    q: Text = "",
+    industry: Short = "",
+    region: Short = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> object:
+    from qianshu.catalog.search import search_demands
+
+    return search_demands(db, DemandQuery(q, industry, region, page, per_page))[0]
+
+
+@router.get("/demands/matching", response_model=list[s.DemandOut])
+def matching(db: DbSession, actor: SignedInActor) -> object:
+    return demand.matching_demands(db, actor)
+
+
+@router.post("/demands", status_code=201, response_model=s.DemandOut)
+def post_demand(data: s.DemandIn, db: DbSession, actor: SignedInActor) -> object:
+    return demand.post_demand(db, actor, data)
+
+
+@router.get("/demands/{demand_id}")
+def get_demand(demand_id: int, db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    found = demand.get_demand(db, actor, demand_id)
+    return {
+        **s.DemandOut.model_validate(found).model_dump(mode="json"),
+        "responses": [
+            s.DemandResponseOut.model_validate(r).model_dump(mode="json")
+            for r in demand.visible_responses(actor, found)
+        ],
+    }
+
+
+@router.post("/demands/{demand_id}/responses", status_code=201, response_model=s.DemandResponseOut)
+def respond(demand_id: int, data: s.DemandResponseIn, db: DbSession, actor: SignedInActor) -> object:
+    return demand.respond(db, actor, demand_id, data)
+
+
+@router.post("/demands/{demand_id}/choose/{response_id}", response_model=s.DemandOut)
+def choose(demand_id: int, response_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return demand.choose_response(db, actor, demand_id, response_id)
+
+
+@router.post("/demands/{demand_id}/close", response_model=s.DemandOut)
+def close(demand_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return demand.close_demand(db, actor, demand_id)
+
+
+# --- DCAT-AP 3 ---------------------------------------------------------------------------------------
+
+JSONLD = "application/ld+json"
+TURTLE = "text/turtle; charset=utf-8"
+
+
+@router.get("/dcat.jsonld")
+def dcat_jsonld(request: Request, db: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    return JSONResponse(dcat.catalogue_jsonld(db, base_url(request), page), media_type=JSONLD)
+
+
+@router.get("/dcat.ttl")
+def dcat_turtle(request: Request, db: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    return Response(dcat.to_turtle(dcat.catalogue_jsonld(db, base_url(request), page)), media_type=TURTLE)
+
+
+@router.get("/listings/{listing_id}/dcat.jsonld")
+def listing_dcat_jsonld(listing_id: int, request: Request, db: DbSession) -> Response:
+    service.get_public_listing(db, listing_id)
+    return JSONResponse(dcat.catalogue_jsonld(db, base_url(request), listing_id=listing_id), media_type=JSONLD)
+
+
+@router.get("/listings/{listing_id}/dcat.ttl")
+def listing_dcat_turtle(listing_id: int, request: Request, db: DbSession) -> Response:
+    service.get_public_listing(db, listing_id)
+    return Response(
+        dcat.to_turtle(dcat.catalogue_jsonld(db, base_url(request), listing_id=listing_id)), media_type=TURTLE
+    )

@@ -1,0 +1,538 @@
+"""Portal pages of the catalogue: search, product page, listing editor, listing review,
+follows and notifications, demand pool. Each handler parses input, calls the service, renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.catalog import demand, follows, policy, pricing, product, service
+from qianshu.catalog import schemas as s
+from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
+from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
+from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
+from qianshu.catalog.vocab import (
+    CLASSIFICATION_LABELS,
+    DATA_TYPE_LABELS,
+    DELIVERY_LABELS,
+    FREQUENCY_LABELS,
+    STATUS_LABELS,
+    industry_name,
+    region_name,
+)
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.http import AppSettings, DbSession, NavItem, render
+from qianshu.core.i18n import translate
+from qianshu.core.money import Money
+from qianshu.core.validation import parse_form
+from qianshu.registry.models import Registration
+
+router = APIRouter(include_in_schema=False)
+SEARCH_PARAMS = ("q", "industry", "region", "data_type", "delivery", "price", "classification", "frequency", "sort")
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _lang(request: Request) -> str:
+    return getattr(request.state, "lang", "zh")
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    out: dict[str, Any] = {}
+    for key in form:
+        values = [v for v in form.getlist(key) if isinstance(v, str)]
+        out[key] = values if key in ("delivery_modes", "purposes") else (values[0] if values else "")
+    return out
+
+
+def _parse(model: type[BaseModel], form: dict[str, Any]) -> Any:
+    return parse_form(model, form)
+
+
+class Labels:
+    """Label look-ups for templates (one object instead of many dicts)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def industry(self, code: str) -> str:
+        return industry_name(code, self.lang)
+
+    def region(self, code: str) -> str:
+        return region_name(code, self.lang)
+
+    def facet(self, name: str, value: str) -> str:
+        return facet_label(name, value, self.lang)
+
+    def status(self, value: str) -> str:
+        return translate(STATUS_LABELS.get(value, value), self.lang)
+
+    def delivery(self, value: str) -> str:
+        return translate(DELIVERY_LABELS.get(value, value), self.lang)
+
+    def data_type(self, value: str) -> str:
+        return translate(DATA_TYPE_LABELS.get(value, value), self.lang)
+
+    def classification(self, value: str) -> str:
+        return translate(CLASSIFICATION_LABELS.get(value, value), self.lang)
+
+    def frequency(self, value: str) -> str:
+        return translate(FREQUENCY_LABELS.get(value, value), self.lang)
+
+    def price(self, kind: str, fen: int | None) -> str:
+        return pricing.price_label(kind, fen, lambda m: translate(m, self.lang))
+
+    def from_price(self, fen: int | None) -> str:
+        if fen is None:
+            return translate("Price on request", self.lang)
+        return (
+            translate("Free", self.lang)
+            if fen == 0
+            else translate("from {price}", self.lang, price=Money(fen).display())
+        )
+
+    def policy(self, odrl: dict[str, Any]) -> list[str]:
+        return policy.describe(policy.terms_from_odrl(odrl), self.lang)
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+class SearchLinks:
+    """Links that change one search parameter (a facet value, the page) and keep the others."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.params = params
+
+    def _url(self, **changes: str) -> str:
+        params = {**self.params, "page": "", **changes}
+        return "/catalog?" + urlencode({k: v for k, v in params.items() if v})
+
+    def with_(self, name: str, value: str) -> str:
+        return self._url(**{name: value})
+
+    def without(self, name: str) -> str:
+        return self._url(**{name: ""})
+
+    def page(self, number: int) -> str:
+        return self._url(page=str(number))
+
+
+@dataclass
+class SearchPage:
+    result: SearchResult | None
+    params: dict[str, str]
+    labels: Labels
+    facet_titles: dict[str, str]
+    links: SearchLinks
+    error: str = ""
+
+
+def _int(value: str, default: int) -> int:
+    return int(value) if value.lstrip("-").isdigit() and len(value) < 9 else default
+
+
+@router.get("/catalog", response_class=HTMLResponse)
+def search_page(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    params = {k: request.query_params.get(k, "")[:600] for k in (*SEARCH_PARAMS, "page")}
+    query = SearchQuery(
+        q=params["q"],
+        industry=params["industry"],
+        region=params["region"],
+        data_type=params["data_type"],
+        delivery=params["delivery"],
+        price=params["price"],
+        classification=params["classification"],
+        frequency=params["frequency"],
+        sort=params["sort"] or "relevance",
+        page=_int(params["page"], 1),
+        per_page=20,
+    )
+    labels = Labels(_lang(request))
+    try:
+        result = search_listings(db, query)
+    except InvalidInput as exc:
+        return render(
+            request,
+            "catalog/search.html",
+            SearchPage(None, params, labels, FACET_TITLES, SearchLinks(params), exc.render(_lang(request))),
+            status_code=422,
+        )
+    return render(request, "catalog/search.html", SearchPage(result, params, labels, FACET_TITLES, SearchLinks(params)))
+
+
+# --- my products, editor ----------------------------------------------------------------------------
+
+
+@dataclass
+class MinePage:
+    listings: list[Listing]
+    registrations: list[Registration]
+    labels: Labels
+    data_types: tuple[str, ...] = DATA_TYPES
+    error: str = ""
+
+
+def _mine(request: Request, db: DbSession, actor: Any, error: str = "", status: int = 200) -> Response:
+    page = MinePage(
+        service.my_listings(db, actor), service.listable_registrations(db, actor), Labels(_lang(request)), error=error
+    )
+    return render(request, "catalog/mine.html", page, status_code=status)
+
+
+@router.get("/catalog/mine", response_class=HTMLResponse)
+def mine_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return _mine(request, db, actor)
+
+
+@router.post("/catalog/mine", response_class=HTMLResponse)
+async def create_listing(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
+    try:
+        listing = service.create_listing(db, actor, _parse(s.ListingIn, form))
+    except QianshuError as exc:
+        db.rollback()
+        return _mine(request, db, actor, exc.render(_lang(request)), exc.status)
+    return _see_other(f"/catalog/{listing.id}/edit")
+
+
+@dataclass
+class EditorPage:
+    listing: Listing
+    history: list[ListingChange]
+    labels: Labels
+    plan_kinds: dict[str, str] = field(default_factory=lambda: dict(pricing.PLAN_KINDS))
+    delivery_modes: tuple[str, ...] = DELIVERY_MODES
+    purposes: dict[str, str] = field(default_factory=lambda: dict(policy.PURPOSES))
+    territories: dict[str, str] = field(default_factory=lambda: dict(policy.TERRITORIES))
+    data_types: tuple[str, ...] = DATA_TYPES
+    error: str = ""
+
+
+def _editor(
+    request: Request, db: DbSession, actor: Any, listing_id: int, error: str = "", status: int = 200
+) -> Response:
+    listing = service.get_listing(db, actor, listing_id)
+    if not service.can_manage(actor, listing):
+        return _see_other(f"/catalog/{listing_id}")
+    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(_lang(request)), error=error)
+    return render(request, "catalog/editor.html", page, status_code=status)
+
+
+@router.get("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
+def editor_page(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return _editor(request, db, actor, listing_id)
+
+
+@router.post("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
+async def edit_listing(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
+    try:
+        service.update_listing(db, actor, listing_id, _parse(s.ListingUpdate, form))
+    except QianshuError as exc:
+        db.rollback()
+        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
+    return _see_other(f"/catalog/{listing_id}/edit")
+
+
+@router.post("/catalog/{listing_id:int}/plans", response_class=HTMLResponse)
+async def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    term = str(form.pop("term_days", "") or "")
+    form["policy"] = {
+        "purposes": form.pop("purposes", []) or ["research"],
+        "term_days": int(term) if term.isdigit() and len(term) < 7 else None,
+        "territory": form.pop("territory", "CN"),
+        "onward_transfer": form.pop("onward_transfer", "") == "on",
+        "resale": form.pop("resale", "") == "on",
+        "attribution": form.pop("attribution", "") == "on",
+    }
+    try:
+        service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=str(request.base_url).rstrip("/"))
+    except QianshuError as exc:
+        db.rollback()
+        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
+    return _see_other(f"/catalog/{listing_id}/edit")
+
+
+@router.post("/catalog/{listing_id:int}/plans/{plan_id:int}/withdraw")
+def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInActor) -> Response:
+    service.withdraw_plan(db, actor, listing_id, plan_id)
+    return _see_other(f"/catalog/{listing_id}/edit")
+
+
+@router.post("/catalog/{listing_id:int}/{action}", response_class=HTMLResponse)
+async def listing_action(
+    listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor
+) -> Response:
+    reason = str((await _form(request)).get("reason", ""))[:2000]
+    try:
+        if action == "submit":
+            service.submit_listing(db, actor, listing_id)
+        elif action == "pause":
+            service.pause_listing(db, actor, listing_id, reason)
+        elif action == "resume":
+            service.resume_listing(db, actor, listing_id)
+        elif action == "delist":
+            service.delist_listing(db, actor, listing_id, reason)
+        elif action == "follow":
+            follows.follow(db, actor, listing_id)
+            return _see_other(f"/catalog/{listing_id}")
+        elif action == "unfollow":
+            follows.unfollow(db, actor, listing_id)
+            return _see_other(f"/catalog/{listing_id}")
+        else:
+            raise InvalidInput(
+                "{field} must be one of: {expected}.",
+                field="action",
+                expected="submit, pause, resume, delist, follow, unfollow",
+            )
+    except QianshuError as exc:
+        db.rollback()
+        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
+    return _see_other(f"/catalog/{listing_id}/edit")
+
+
+# --- product page ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductPage:
+    listing: Listing
+    registration: Registration
+    labels: Labels
+    sample: product.Sample
+    profiles: list[Any]
+    top_values: dict[str, list[list[Any]]]
+    quality: list[Any]
+    reports: list[Any]
+    certificate: Any
+    following: bool
+    can_manage: bool
+
+
+@router.get("/catalog/{listing_id:int}", response_class=HTMLResponse)
+def product_page(
+    listing_id: int, request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings
+) -> Response:
+    listing = service.get_listing(db, actor, listing_id)
+    reg = product.registration(db, listing)
+    profiles = product.column_profiles(db, reg.id)
+    sample = product.masked_sample(db, settings, actor, listing)
+    page = ProductPage(
+        listing,
+        reg,
+        Labels(_lang(request)),
+        sample,
+        profiles,
+        {p.name: product.masked_top_values(p, sample.masked_columns) for p in profiles},
+        product.quality_scores(db, reg.id),
+        product.provider_reports(db, reg.id),
+        product.certificate(db, reg.id),
+        follows.is_following(db, actor, listing.id),
+        service.can_manage(actor, listing),
+    )
+    _count_view(request, listing)
+    return render(request, "catalog/product.html", page)
+
+
+def _count_view(request: Request, listing: Listing) -> None:
+    """Views are counted in a short write of their own (the page itself only reads)."""
+    if listing.status != "listed":
+        return
+    try:
+        with request.app.state.database.unit_of_work() as db:
+            service.record_view(db, listing.id)
+    except Exception:  # noqa: S110 - a lost view count must never break the page
+        pass
+
+
+# --- listing review --------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewPage:
+    listings: list[Listing]
+    labels: Labels
+    error: str = ""
+
+
+@router.get("/operator/listings", response_class=HTMLResponse)
+def review_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "catalog/review.html", ReviewPage(service.review_queue(db, actor), Labels(_lang(request))))
+
+
+@router.post("/operator/listings/{listing_id:int}/{decision}", response_class=HTMLResponse)
+async def review(listing_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    reason = str((await _form(request)).get("reason", ""))[:2000]
+    try:
+        service.review_listing(db, actor, listing_id, decision[:16], reason)
+    except QianshuError as exc:
+        db.rollback()
+        return render(
+            request,
+            "catalog/review.html",
+            ReviewPage(service.review_queue(db, actor), Labels(_lang(request)), exc.render(_lang(request))),
+            status_code=exc.status,
+        )
+    return _see_other("/operator/listings")
+
+
+# --- follows and notifications ------------------------------------------------------------------------
+
+
+@dataclass
+class FollowsPage:
+    listings: list[Listing]
+    notifications: list[s.NotificationOut]
+    saved: list[Any]
+    labels: Labels
+
+
+@router.get("/catalog/follows", response_class=HTMLResponse)
+def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    lang = _lang(request)
+    page = FollowsPage(
+        follows.followed_listings(db, actor),
+        [notification_out(n, lang) for n in follows.notifications(db, actor)],
+        follows.saved_searches(db, actor),
+        Labels(lang),
+    )
+    return render(request, "catalog/follows.html", page)
+
+
+@router.post("/catalog/notifications/read")
+def mark_read(db: DbSession, actor: SignedInActor) -> Response:
+    follows.mark_read(db, actor)
+    return _see_other("/catalog/follows")
+
+
+@router.post("/catalog/saved-searches")
+async def save_search(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    name = (
+        str(form.get("name", "")).strip()[:100]
+        or str(form.get("q", ""))[:100]
+        or translate("Saved search", _lang(request))
+    )
+    follows.save_search(db, actor, name, {k: form.get(k, "") for k in SEARCH_PARAMS})
+    return _see_other("/catalog/follows")
+
+
+@router.post("/catalog/saved-searches/{search_id:int}/delete")
+def delete_saved_search(search_id: int, db: DbSession, actor: SignedInActor) -> Response:
+    follows.delete_saved_search(db, actor, search_id)
+    return _see_other("/catalog/follows")
+
+
+# --- demand pool -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DemandsPage:
+    demands: list[Demand]
+    total: int
+    q: str
+    matching: list[Demand]
+    mine: list[Demand]
+    labels: Labels
+    error: str = ""
+
+
+@router.get("/demands", response_class=HTMLResponse)
+def demands_page(
+    request: Request, db: DbSession, actor: CurrentActor, q: str = "", error: str = "", status: int = 200
+) -> Response:
+    q = q[:500]
+    rows, total = search_demands(db, DemandQuery(q=q))
+    matching = demand.matching_demands(db, actor) if actor.org_active and actor.org_type == "data_merchant" else []
+    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
+    return render(
+        request,
+        "catalog/demands.html",
+        DemandsPage(rows, total, q, matching, mine, Labels(_lang(request)), error),
+        status_code=status,
+    )
+
+
+@router.post("/demands", response_class=HTMLResponse)
+async def post_demand(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    form["is_public"] = form.get("is_public", "") == "on"
+    form["deadline"] = form.get("deadline") or None
+    try:
+        created = demand.post_demand(db, actor, _parse(s.DemandIn, form))
+    except QianshuError as exc:
+        db.rollback()
+        return demands_page(request, db, actor, error=exc.render(_lang(request)), status=exc.status)
+    return _see_other(f"/demands/{created.id}")
+
+
+@dataclass
+class DemandPage:
+    demand: Demand
+    responses: list[Any]
+    my_products: list[Listing]
+    labels: Labels
+    error: str = ""
+
+
+def _demand(
+    request: Request, db: DbSession, actor: Any, demand_id: int, error: str = "", status: int = 200
+) -> Response:
+    found = demand.get_demand(db, actor, demand_id)
+    products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
+    return render(
+        request,
+        "catalog/demand.html",
+        DemandPage(found, demand.visible_responses(actor, found), products, Labels(_lang(request)), error),
+        status_code=status,
+    )
+
+
+@router.get("/demands/{demand_id:int}", response_class=HTMLResponse)
+def demand_page(demand_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    return _demand(request, db, actor, demand_id)
+
+
+@router.post("/demands/{demand_id:int}/{action}", response_class=HTMLResponse)
+async def demand_action(demand_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    try:
+        if action == "respond":
+            form["listing_id"] = form.get("listing_id") or None
+            demand.respond(db, actor, demand_id, _parse(s.DemandResponseIn, form))
+        elif action == "choose":
+            demand.choose_response(db, actor, demand_id, _int(str(form.get("response_id", "")), 0))
+        elif action == "close":
+            demand.close_demand(db, actor, demand_id)
+        else:
+            raise InvalidInput("{field} must be one of: {expected}.", field="action", expected="respond, choose, close")
+    except QianshuError as exc:
+        db.rollback()
+        return _demand(request, db, actor, demand_id, exc.render(_lang(request)), exc.status)
+    return _see_other(f"/demands/{demand_id}")
+
+
+def _merchant(actor: Any) -> bool:
+    return actor is not None and actor.user_id is not None and actor.org_type in ("data_merchant", "government")
+
+
+NAV = [
+    NavItem("/catalog", "Catalogue", order=20),
+    NavItem("/demands", "Demand pool", order=25),
+    NavItem("/catalog/mine", "My products", _merchant, order=30),
+    NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None, order=35),
+    NavItem("/operator/listings", "Listing review", lambda a: a is not None and a.staff_role == "operator", order=88),
+]

@@ -1,0 +1,127 @@
+"""What a product page shows from the registration behind it: the column profile, the
+quality report, the service providers' reports, the certificate and its log proof, and a
+sample preview masked wherever the registration scan found personal information.
+
+Sample data of a registration flagged with personal information is audited on every access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qianshu.catalog.masking import mask_rows
+from qianshu.catalog.models import Listing
+from qianshu.core import audit
+from qianshu.core.actor import Actor
+from qianshu.core.settings import Settings
+from qianshu.registry.models import Certificate, ColumnProfile, PiiFinding, ProviderReport, QualityScore, Registration
+
+SAMPLE_LIMIT = 20
+
+
+@dataclass
+class Sample:
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    masked_columns: dict[str, str] = field(default_factory=dict)  # column → PII kind
+    available: bool = True
+
+
+def column_profiles(db: Session, registration_id: int) -> list[ColumnProfile]:
+    return list(
+        db.scalars(
+            select(ColumnProfile)
+            .where(ColumnProfile.registration_id == registration_id)
+            .order_by(ColumnProfile.position)
+        )
+    )
+
+
+def pii_columns(db: Session, registration_id: int) -> dict[str, str]:
+    """Column → the kind of personal information found (a sensitive kind wins)."""
+    found: dict[str, str] = {}
+    rows = db.scalars(
+        select(PiiFinding)
+        .where(PiiFinding.registration_id == registration_id)
+        .order_by(PiiFinding.sensitive.desc(), PiiFinding.share.desc())
+    )
+    for row in rows:
+        found.setdefault(row.column_name, row.kind)
+    return found
+
+
+def quality_scores(db: Session, registration_id: int) -> list[QualityScore]:
+    return list(
+        db.scalars(
+            select(QualityScore).where(QualityScore.registration_id == registration_id).order_by(QualityScore.id)
+        )
+    )
+
+
+def provider_reports(db: Session, registration_id: int) -> list[ProviderReport]:
+    return list(
+        db.scalars(
+            select(ProviderReport)
+            .where(ProviderReport.registration_id == registration_id)
+            .order_by(ProviderReport.created_at)
+        )
+    )
+
+
+def certificate(db: Session, registration_id: int) -> Certificate | None:
+    return db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
+
+
+def registration(db: Session, listing: Listing) -> Registration:
+    return db.get_one(Registration, listing.registration_id)
+
+
+def _registry_sample(db: Session, settings: Settings, registration_id: int, limit: int) -> tuple[list[str], list[Any]]:
+    """The registry's sample rows (its ``sample_rows`` service), or nothing when unavailable."""
+    try:
+        registry_service: Any = importlib.import_module("qianshu.registry.service")
+    except ImportError:
+        return [], []
+    sample_rows = getattr(registry_service, "sample_rows", None)
+    if sample_rows is None:
+        return [], []
+    columns, rows = sample_rows(db, settings, registration_id, limit)
+    return [str(c) for c in columns], [list(r) for r in rows]
+
+
+def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listing, limit: int = SAMPLE_LIMIT) -> Sample:
+    """The sample preview of a product, every personal-information column masked."""
+    pii = pii_columns(db, listing.registration_id)
+    try:
+        columns, rows = _registry_sample(db, settings, listing.registration_id, max(1, min(limit, SAMPLE_LIMIT)))
+    except (OSError, LookupError, ValueError):
+        return Sample(masked_columns=pii, available=False)
+    if not columns:
+        return Sample(masked_columns=pii, available=False)
+    if pii or listing.personal_info != "none":
+        audit.record(
+            db,
+            actor,
+            "listing.sample_viewed",
+            target_type="listing",
+            target_id=listing.id,
+            target_org_id=listing.org_id,
+            registration_id=listing.registration_id,
+            masked_columns=sorted(pii),
+            personal_info=listing.personal_info,
+        )
+    return Sample(columns, mask_rows(columns, rows, pii), pii)
+
+
+def masked_top_values(profile: ColumnProfile, pii: dict[str, str]) -> list[list[Any]]:
+    """A column's most frequent values for the distribution chart, masked if it holds PII."""
+    from qianshu.catalog.masking import mask_value
+
+    kind = pii.get(profile.name)
+    values = [list(v) for v in (profile.top_values or []) if isinstance(v, list | tuple) and len(v) == 2]
+    return [[mask_value(v, kind), n] for v, n in values] if kind else values

@@ -1,0 +1,184 @@
+"""Full-text search in Chinese and English, facets, sorting, pages — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from qianshu.catalog.schemas import PlanIn
+from qianshu.catalog.search import SearchQuery, search_listings
+from qianshu.catalog.tokens import index_tokens, query_tokens
+from qianshu.core.errors import InvalidInput
+
+
+def test_tokens_for_chinese_english_and_digits() -> None:
+    assert query_tokens("贵阳 traffic 2024") == ["贵阳", "traffic", "2024"]
+    assert query_tokens("交通数据") == ["交通", "通数", "数据"]
+    assert query_tokens("医") == ["医"]
+    assert query_tokens('"a" OR NEAR(b*) ) -- ; DROP') == ["a", "or", "near", "b", "drop"]
+    assert "气象" in index_tokens("贵州气象观测").split()
+    assert query_tokens("😀\x00\x1f") == []
+
+
+@pytest.fixture
+def corpus(listed, merchant):  # type: ignore[no-untyped-def]
+    traffic = listed(
+        merchant,
+        title_zh="贵阳市交通流量数据",
+        title_en="Guiyang traffic flow 2024",
+        description_zh="主要道路卡口车流量，按小时汇总。",
+        description_en="Hourly vehicle counts.",
+        industry_code="G54",
+        division_code="520102",
+        tags=["交通", "traffic"],
+        data_type="time_series",
+    )
+    insurance = listed(
+        merchant,
+        title_zh="遵义市医保结算统计",
+        title_en="Zunyi medical insurance settlements",
+        description_zh="按月统计的医保结算数据。",
+        industry_code="S93",
+        division_code="520302",
+        classification="important",
+        update_frequency="monthly",
+        plans=[PlanIn(kind="monthly", price="20000", delivery_modes=["sandbox"])],
+    )
+    weather = listed(
+        merchant,
+        title_zh="贵州气象观测数据",
+        title_en="Guizhou weather observations",
+        description_en="Temperature and rainfall from 80 stations.",
+        industry_code="M74",
+        division_code="520000",
+        update_frequency="realtime",
+        data_type="time_series",
+        plans=[PlanIn(kind="free", delivery_modes=["api", "download"])],
+    )
+    listed(merchant, title_zh="待审核的交通数据", status="pending", division_code="520102")
+    return {"traffic": traffic, "insurance": insurance, "weather": weather}
+
+
+def _ids(db: Session, **kwargs) -> set[int]:  # type: ignore[no-untyped-def]
+    return {x.id for x in search_listings(db, SearchQuery(**kwargs)).items}
+
+
+@pytest.mark.parametrize(
+    ("q", "key"),
+    [
+        ("交通", "traffic"),
+        ("医保", "insurance"),
+        ("气象", "weather"),
+        ("TRAFFIC", "traffic"),
+        ("weather", "weather"),
+        ("贵阳", "traffic"),
+        ("遵义 insurance", "insurance"),
+    ],
+)
+def test_words_are_found(db: Session, corpus, q: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    assert _ids(db, q=q) == {corpus[key].id}
+
+
+def test_mixed_query(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    assert _ids(db, q="贵阳 traffic 2024") == {corpus["traffic"].id}
+    assert _ids(db, q="贵阳 traffic 2023") == set()
+
+
+def test_only_listed_products_are_found(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    assert _ids(db, q="待审核") == set()
+    assert len(_ids(db)) == 3
+
+
+def test_facets_and_filters(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    result = search_listings(db, SearchQuery())
+    assert result.total == 3
+    regions = {v.value: v.count for v in result.facets["region"]}
+    assert regions == {"520100": 1, "520300": 1, "520000": 1}
+    assert {v.value: v.count for v in result.facets["delivery"]} == {"download": 2, "sandbox": 1, "api": 1}
+    assert {v.value for v in result.facets["price"]} == {"free", "1k_10k", "10k_100k"}
+    assert _ids(db, region="520100") == {corpus["traffic"].id}
+    assert _ids(db, region="520102") == {corpus["traffic"].id}
+    assert _ids(db, industry="S") == {corpus["insurance"].id}
+    assert _ids(db, industry="S93") == {corpus["insurance"].id}
+    assert _ids(db, delivery="api") == {corpus["weather"].id}
+    assert _ids(db, price="free") == {corpus["weather"].id}
+    assert _ids(db, classification="important") == {corpus["insurance"].id}
+    assert _ids(db, frequency="realtime") == {corpus["weather"].id}
+    assert _ids(db, data_type="time_series") == {corpus["traffic"].id, corpus["weather"].id}
+    county = search_listings(db, SearchQuery(region="520100"))
+    assert [v.value for v in county.facets["region"]] == ["520102"]
+
+
+def test_sorting(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    by_price = [x.id for x in search_listings(db, SearchQuery(sort="price_asc")).items]
+    assert by_price == [corpus["weather"].id, corpus["traffic"].id, corpus["insurance"].id]
+    by_price_desc = [x.id for x in search_listings(db, SearchQuery(sort="price_desc")).items]
+    assert by_price_desc == by_price[::-1]
+    newest = [x.id for x in search_listings(db, SearchQuery(sort="newest")).items]
+    assert newest[0] == corpus["weather"].id
+    assert len(search_listings(db, SearchQuery(q="数据", sort="relevance")).items) == 3
+
+
+def test_pagination(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    first = search_listings(db, SearchQuery(per_page=2, sort="newest"))
+    second = search_listings(db, SearchQuery(per_page=2, page=2, sort="newest"))
+    assert first.total == second.total == 3
+    assert first.pages == 2
+    assert len(first.items) == 2
+    assert len(second.items) == 1
+    assert not {x.id for x in first.items} & {x.id for x in second.items}
+    beyond = search_listings(db, SearchQuery(page=500))
+    assert beyond.items == []
+    assert beyond.total == 3
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "x" * 500,
+        '"',
+        '""',
+        "***",
+        "NEAR(交通 数据)",
+        "(((",
+        "交通 AND OR NOT",
+        "'; DROP TABLE catalog_listings; --",
+        "1=1 OR 'a'='a'",
+        "😀🚗",
+        "\x00\x07交通",
+        "交通\u202e",
+        "-交通",
+        "^交通",
+        "交通:*",
+        "title:交通",
+        "{a b}",
+    ],
+)
+def test_hostile_queries_never_fail(db: Session, corpus, q: str) -> None:  # type: ignore[no-untyped-def]
+    result = search_listings(db, SearchQuery(q=q))
+    assert result.total == len(result.items) or result.total > len(result.items)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"q": "x" * 10_000},
+        {"page": -1},
+        {"page": 0},
+        {"per_page": 1000},
+        {"region": "abc"},
+        {"industry": "交通"},
+        {"sort": "random"},
+        {"delivery": "pigeon"},
+        {"price": "cheap"},
+    ],
+)
+def test_malformed_parameters_are_refused(db: Session, kwargs) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput):
+        search_listings(db, SearchQuery(**kwargs))
+
+
+def test_unknown_but_wellformed_values_match_nothing(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    assert _ids(db, industry="T") == set()
+    assert _ids(db, region="110000") == set()
+    assert _ids(db, region="520199") == set()

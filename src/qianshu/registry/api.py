@@ -1,0 +1,236 @@
+"""REST routes of the registry, under /api/v1/registrations. Handlers only translate HTTP.
+
+File uploads are a raw-body ``PUT /api/v1/registrations/{id}/files/{name}``, streamed into
+the blob store chunk by chunk (never held in memory) with the size limit of the settings;
+the database is not held open while the bytes arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
+from qianshu.core.errors import InvalidInput
+from qianshu.core.http import AppSettings, DbSession, Signer, get_database
+from qianshu.registry import certificate, review, schemas, service
+from qianshu.registry.verification import verify_online
+
+router = APIRouter(prefix="/api/v1/registrations", tags=["registry"])
+
+
+def _out(reg: Any) -> schemas.RegistrationOut:
+    return schemas.RegistrationOut.model_validate(reg)
+
+
+@router.get("/notices", response_model=list[schemas.RegistrationOut])
+def notices(db: DbSession, actor: CurrentActor) -> object:
+    return service.public_notices(db)
+
+
+@router.post("/certificates/verify")
+async def verify(request: Request, db: DbSession, signer: Signer, actor: CurrentActor) -> dict[str, Any]:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > certificate.MAX_CERTIFICATE_BYTES:
+            raise InvalidInput("The certificate file is too large.", field="certificate")
+    result = verify_online(db, signer.public_key(), certificate.parse_certificate_json(raw))
+    return {k: v for k, v in result.__dict__.items() if k != "document"}
+
+
+@router.get("/certificates/{number}")
+def certificate_json(number: str, db: DbSession, signer: Signer, actor: CurrentActor) -> JSONResponse:
+    cert = review.certificate_by_number(db, number)
+    return JSONResponse(_signed(cert), headers={
+        "Content-Disposition": f'attachment; filename="{cert.number}.json"'})
+
+
+def _signed(cert: Any) -> dict[str, Any]:
+    return {"certificate": cert.document,
+            "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
+
+
+@router.post("", status_code=201, response_model=schemas.RegistrationOut)
+def create(data: schemas.RegistrationCreate, db: DbSession, actor: SignedInActor) -> object:
+    return service.create_registration(db, actor, data)
+
+
+@router.get("", response_model=list[schemas.RegistrationOut])
+def list_mine(db: DbSession, actor: SignedInActor,
+              status: Annotated[str | None, Query(max_length=20)] = None) -> object:
+    return service.list_registrations(db, actor, status)
+
+
+@router.get("/{registration_id}", response_model=schemas.RegistrationOut)
+def detail(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
+    return service.get_registration(db, actor, registration_id)
+
+
+def _sync_chunks(request: Request) -> Iterator[bytes]:
+    """The request body as a blocking iterator, for the blob store running in a worker thread."""
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
+
+
+@router.put("/{registration_id}/files/{name}", status_code=201, response_model=schemas.FileOut)
+async def upload(registration_id: int, name: str, request: Request, settings: AppSettings) -> object:
+    database = get_database(request)
+    with database.unit_of_work() as db:  # a short transaction: who is this, may they upload?
+        actor = await load_actor(request, db)
+        service.get_editable(db, actor, registration_id)
+        service.clean_file_name(name)
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.upload_max_bytes:
+        from qianshu.core.errors import PayloadTooLarge
+
+        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=settings.upload_max_bytes)
+    store = service.blob_store(settings)
+    try:
+        digest, size = await anyio.to_thread.run_sync(
+            lambda: service.store_upload(store, _sync_chunks(request), settings.upload_max_bytes))
+    except ClientDisconnect:
+        return Response(status_code=499)
+    try:
+        with database.unit_of_work() as db:
+            item = service.add_file(db, actor, registration_id, name, digest, size)
+            return schemas.FileOut.model_validate(item)
+    except BaseException:
+        with database.unit_of_work(write=False) as db:
+            service.forget_blob(db, store, digest)
+        raise
+
+
+@router.delete("/{registration_id}/files/{file_id}", status_code=204)
+def delete_file(registration_id: int, file_id: int, db: DbSession, actor: SignedInActor) -> None:
+    service.remove_file(db, actor, registration_id, file_id)
+
+
+@router.post("/{registration_id}/process", status_code=202, response_model=schemas.JobOut)
+def process(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:
+    service.start_processing(db, actor, settings, registration_id)
+    return service.job_status(db, actor, registration_id)
+
+
+@router.get("/{registration_id}/job", response_model=schemas.JobOut)
+def job(registration_id: int, db: DbSession, actor: SignedInActor, request: Request) -> object:
+    out = service.job_status(db, actor, registration_id)
+    reg = service.get_registration(db, actor, registration_id)
+    out.error = service.pipeline_error(reg, getattr(request.state, "lang", "zh"))
+    return out
+
+
+@router.put("/{registration_id}/declaration", response_model=schemas.RegistrationOut)
+def declare(registration_id: int, data: schemas.Declaration, db: DbSession, actor: SignedInActor) -> object:
+    return service.update_declaration(db, actor, registration_id, data)
+
+
+@router.post("/{registration_id}/submit", response_model=schemas.RegistrationOut)
+def submit(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return review.submit(db, actor, registration_id)
+
+
+@router.get("/{registration_id}/columns", response_model=list[schemas.ColumnOut])
+def columns(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
+    service.get_registration(db, actor, registration_id)
+    return service.column_profiles(db, registration_id)
+
+
+@router.get("/{registration_id}/pii", response_model=list[schemas.PiiOut])
+def pii(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.pii_findings(db, actor, registration_id)
+
+
+@router.get("/{registration_id}/quality", response_model=list[schemas.QualityOut])
+def quality(registration_id: int, db: DbSession, actor: CurrentActor, request: Request) -> object:
+    from qianshu.core.i18n import translate
+
+    service.get_registration(db, actor, registration_id)
+    lang = getattr(request.state, "lang", "zh")
+    return [schemas.QualityOut(indicator=q.indicator, score=q.score, basis=q.basis,
+                               reason=translate(q.reason, lang, **(q.detail or {}).get("params", {})))
+            for q in service.quality_report(db, registration_id)]
+
+
+@router.get("/{registration_id}/history")
+def history(registration_id: int, db: DbSession, actor: CurrentActor) -> list[dict[str, Any]]:
+    service.get_registration(db, actor, registration_id)
+    return [{"at": h.at, "action": h.action, "from": h.from_status, "to": h.to_status, "by": h.actor_label,
+             "reason": h.reason} for h in service.history(db, registration_id)]
+
+
+@router.post("/{registration_id}/review/take", response_model=schemas.RegistrationOut)
+def take(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return review.take(db, actor, registration_id)
+
+
+@router.post("/{registration_id}/review/approve", response_model=schemas.RegistrationOut)
+def approve(registration_id: int, data: schemas.Approval, db: DbSession, actor: SignedInActor,
+            settings: AppSettings) -> object:
+    return review.approve(db, actor, settings, registration_id, data)
+
+
+@router.post("/{registration_id}/review/return", response_model=schemas.RegistrationOut)
+def return_(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> object:
+    return review.return_for_changes(db, actor, registration_id, data.reason)
+
+
+@router.post("/{registration_id}/review/reject", response_model=schemas.RegistrationOut)
+def reject(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> object:
+    return review.reject(db, actor, registration_id, data.reason)
+
+
+@router.post("/{registration_id}/objections", status_code=201)
+def object_to(registration_id: int, data: schemas.ObjectionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    objection = review.file_objection(db, actor, registration_id, data.grounds)
+    return {"id": objection.id, "status": objection.status}
+
+
+@router.post("/objections/{objection_id}/decision")
+def decide(objection_id: int, data: schemas.ObjectionDecision, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    objection = review.decide_objection(db, actor, objection_id, data.uphold, data.reason)
+    return {"id": objection.id, "status": objection.status}
+
+
+@router.post("/{registration_id}/reports", status_code=201)
+def attach_report(registration_id: int, data: schemas.ReportIn, db: DbSession, actor: SignedInActor,
+                  signer: Signer) -> dict[str, Any]:
+    report = review.attach_report(db, actor, signer, registration_id, data)
+    return {"id": report.id, "signature": report.signature, "key_id": report.key_id}
+
+
+@router.post("/{registration_id}/issue")
+def issue(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings,
+          signer: Signer) -> dict[str, Any]:
+    return _signed(review.issue_certificate(db, actor, settings, signer, registration_id))
+
+
+@router.post("/{registration_id}/revoke")
+def revoke(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    cert = review.revoke(db, actor, registration_id, data.reason)
+    return {"number": cert.number, "revoked_at": cert.revoked_at, "reason": cert.revocation_reason}
+
+
+@router.post("/{registration_id}/follow-ups", status_code=201, response_model=schemas.RegistrationOut)
+def follow_up(registration_id: int, data: schemas.FollowUpIn, db: DbSession, actor: SignedInActor) -> object:
+    return review.start_follow_up(db, actor, registration_id, data)
+
+
+@router.post("/{registration_id}/confirm-transfer", response_model=schemas.RegistrationOut)
+def confirm_transfer(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return review.confirm_transfer(db, actor, registration_id)

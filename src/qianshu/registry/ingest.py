@@ -1,0 +1,372 @@
+"""Read the uploaded files and write one normalised Parquet file.
+
+Formats: CSV (UTF-8, UTF-8 with BOM, GB18030/GBK — what Excel in China writes), XLSX,
+Parquet and JSON Lines. Everything streams: DuckDB reads CSV, Parquet and JSON Lines in
+parallel with a memory limit; a GB18030 CSV is first transcoded to UTF-8 in 4 MB chunks
+(DuckDB reads GB18030 only through a downloadable extension, which intranet deployments
+do not have); an XLSX sheet is read row by row (openpyxl read-only mode) into a UTF-8 CSV
+after a zip-bomb check. Several files are stacked by column name.
+
+Every failure is an ``InvalidInput`` with a bilingual message naming the file; nothing here
+touches the database.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from qianshu.core.errors import InvalidInput
+
+SAMPLE_BYTES = 1024 * 1024
+TRANSCODE_CHUNK = 4 * 1024 * 1024
+MAX_LINE_BYTES = 128 * 1024 * 1024  # a 50 MB cell is legitimate (a document in a CSV)
+MAX_COLUMNS = 20_000
+XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
+XLSX_MAX_RATIO = 200  # real workbooks compress 5-20x; zip bombs compress 1000x and more
+FORMATS = ("csv", "xlsx", "parquet", "jsonl")
+_CSV_LINE = re.compile(r"Line:\s*(\d+)")
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    name: str
+
+
+@dataclass
+class IngestedFile:
+    name: str
+    file_format: str
+    encoding: str
+    row_count: int
+
+
+@dataclass
+class IngestResult:
+    parquet_path: Path
+    files: list[IngestedFile]
+    columns: list[str]
+    source_names: list[str]
+    renamed_headers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def connect(work_dir: Path, memory_limit: str = "1GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-process DuckDB with bounded memory that never downloads an extension."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(config={
+        "memory_limit": memory_limit, "threads": threads, "temp_directory": str(work_dir / "duckdb.tmp"),
+        "preserve_insertion_order": False, "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False, "enable_external_access": True,
+    })
+
+
+def bad_file(message: str, name: str, **params: Any) -> InvalidInput:
+    return InvalidInput(message, field="files", code="unreadable_file", file=name, **params)
+
+
+def detect_format(path: Path, name: str) -> str:
+    """By content first (magic bytes), then by the name's extension."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise bad_file("{file}: the file is empty.", name)
+    lower = name.lower()
+    if head[:4] == b"PAR1" or lower.endswith(".parquet"):
+        return "parquet"
+    if head[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
+        return "xlsx"
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    return "csv"
+
+
+def detect_encoding(path: Path, name: str) -> str:
+    """``utf-8-sig``, ``utf-8`` or ``gb18030``; binary content is refused.
+
+    Only the first megabyte is examined; a file that changes encoding later is caught while
+    it is read (DuckDB validates UTF-8, the transcoder decodes strictly).
+    """
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+        more = bool(fh.read(1))
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise bad_file("{file}: UTF-16 text is not supported; save the file as UTF-8 or GB18030.", name)
+    if b"\x00" in sample:
+        raise bad_file("{file}: this is a binary file, not CSV text.", name)
+    for encoding in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        try:
+            decoder.decode(sample, final=not more)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise bad_file("{file}: the text encoding is neither UTF-8 nor GB18030 (GBK); it may be a binary "
+                   "file or mix several encodings.", name)
+
+
+def transcode_to_utf8(src: Path, dst: Path, encoding: str, name: str) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while True:
+            block = fin.read(TRANSCODE_CHUNK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise bad_file("{file}: bytes at offset {offset} are not valid {encoding}; the file mixes "
+                               "text encodings.", name, offset=offset + exc.start, encoding=encoding) from None
+            fout.write(text.encode("utf-8"))
+            if not block:
+                break
+            offset += len(block)
+
+
+def clean_names(raw: list[str]) -> tuple[list[str], int]:
+    """Unique, non-empty column names; returns them and how many had to be changed."""
+    seen: set[str] = set()
+    names: list[str] = []
+    changed = 0
+    for i, original in enumerate(raw):
+        name = (original or "").strip()[:200] or f"column_{i + 1}"
+        base, n = name, 2
+        while name.lower() in seen:
+            name = f"{base}_{n}"
+            n += 1
+        if name != original:
+            changed += 1
+        seen.add(name.lower())
+        names.append(name)
+    return names, changed
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _raw_csv_header(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        line = fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(line)))
+    except (StopIteration, csv.Error):
+        return []
+
+
+def _copy_relation(con: duckdb.DuckDBPyConnection, source_sql: str, out: Path,
+                   raw_names: list[str] | None = None) -> tuple[list[str], list[str], int, int]:
+    """COPY the rows of ``source_sql`` to Parquet under clean column names."""
+    rel = con.sql(source_sql)
+    columns = list(rel.columns)
+    if len(columns) > MAX_COLUMNS:
+        raise InvalidInput("The data has {count} columns; at most {max} are supported.", field="files",
+                           code="too_many_columns", count=len(columns), max=MAX_COLUMNS)
+    sources = raw_names if raw_names is not None and len(raw_names) == len(columns) else columns
+    names, changed = clean_names(sources)
+    select = ", ".join(f"{_quote(c)} AS {_quote(n)}" for c, n in zip(columns, names, strict=True))
+    con.execute(f"COPY (SELECT {select} FROM ({source_sql})) TO '{_sql_path(out)}' "  # noqa: S608 - paths are ours
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(out)}')").fetchone()  # noqa: S608
+    return names, list(sources), changed, int(rows[0]) if rows else 0
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _csv_sql(path: Path, *, all_varchar: bool = False, null_padding: bool = False,
+             long_lines: bool = False) -> str:
+    opts = ["header=true", "sample_size=20480"]
+    if long_lines:  # only when needed: DuckDB allocates buffers of this size per thread
+        opts += [f"max_line_size={MAX_LINE_BYTES}", f"buffer_size={MAX_LINE_BYTES * 2}"]
+    if all_varchar:
+        opts.append("all_varchar=true")
+    if null_padding:
+        opts.append("null_padding=true")
+    return f"SELECT * FROM read_csv('{_sql_path(path)}', {', '.join(opts)})"  # noqa: S608
+
+
+def _csv_error(exc: duckdb.Error, name: str) -> InvalidInput:
+    text = str(exc)
+    line = _CSV_LINE.search(text)
+    where = line.group(1) if line else "?"
+    if "unicode" in text.lower():
+        return bad_file("{file}: line {line} is not valid UTF-8; the file mixes text encodings.", name,
+                        line=where)
+    if "sniff" in text.lower() or "dialect" in text.lower():
+        return bad_file("{file}: this does not look like CSV text.", name)
+    if "maximum line size" in text.lower():
+        return bad_file("{file}: line {line} is longer than the limit of 128 MB.", name, line=where)
+    return bad_file("{file}: the CSV cannot be read near line {line}.", name, line=where)
+
+
+def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
+               work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
+    encoding = detect_encoding(path, name)
+    source = path
+    if encoding == "gb18030":
+        source = work / (out.stem + ".utf8.csv")
+        transcode_to_utf8(path, source, encoding, name)
+    raw = _raw_csv_header(source)
+    attempts: list[dict[str, bool]] = [{}, {"all_varchar": True}]
+    if len(raw) > 1:
+        # A ragged file makes the sniffer fall back to one column; pad short rows instead.
+        attempts = [{"null_padding": True}, {"null_padding": True, "all_varchar": True}]
+    last: duckdb.Error | None = None
+    long_lines = False
+    while attempts:
+        opts = attempts[0]
+        try:
+            names, sources, changed, rows = _copy_relation(
+                con, _csv_sql(source, long_lines=long_lines, **opts), out, raw if len(raw) > 1 else None)
+        except duckdb.ConversionException as exc:  # the sniffer guessed a type a later row breaks
+            last = exc
+            attempts.pop(0)
+            continue
+        except duckdb.Error as exc:
+            if "maximum line size" in str(exc).lower() and not long_lines:
+                long_lines = True  # a huge cell: retry with DuckDB's larger (costlier) buffers
+                continue
+            raise _csv_error(exc, name) from None
+        break
+    else:
+        raise _csv_error(last or duckdb.Error("unreadable"), name)
+    if source != path:
+        source.unlink(missing_ok=True)
+    if rows == 0:
+        raise bad_file("{file}: the file has a header but no data rows.", name)
+    shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030"}[encoding]
+    return IngestedFile(name, "csv", shown, rows), names, sources, changed
+
+
+def check_zip_bomb(path: Path, name: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
+    total = sum(i.file_size for i in infos)
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > XLSX_MAX_RATIO and info.file_size > 10 * 1024 * 1024:
+            raise bad_file("{file}: the workbook expands to far more than its size (a zip bomb); refused.", name)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise bad_file("{file}: the workbook expands to far more than its size (a zip bomb); refused.", name)
+
+
+def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
+    import openpyxl  # imported here: only XLSX uploads pay for it
+
+    check_zip_bomb(path, name)
+    handle = path.open("rb")  # a file object: blob paths carry no .xlsx extension for openpyxl to check
+    try:
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, ...)
+        handle.close()
+        raise bad_file("{file}: the XLSX workbook cannot be opened.", name) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        with dst.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            for row in sheet.iter_rows(values_only=True):
+                if row is None or all(v is None for v in row):
+                    continue
+                writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
+                                 for v in row])
+    except zipfile.BadZipFile:
+        raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
+    finally:
+        workbook.close()
+        handle.close()
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
+                work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
+    fmt = detect_format(src.path, src.name)
+    if fmt == "csv":
+        return ingest_csv(con, src.path, src.name, out, work)
+    if fmt == "xlsx":
+        tmp = work / (out.stem + ".xlsx.csv")
+        xlsx_to_csv(src.path, src.name, tmp)
+        if tmp.stat().st_size == 0:
+            raise bad_file("{file}: the workbook's first sheet is empty.", src.name)
+        info, names, sources, changed = ingest_csv(con, tmp, src.name, out, work)
+        tmp.unlink(missing_ok=True)
+        return IngestedFile(src.name, "xlsx", "", info.row_count), names, sources, changed
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pq.ParquetFile(src.path).metadata  # noqa: B018 - reading the footer is the check
+            names, sources, changed, rows = _copy_relation(
+                con, f"SELECT * FROM read_parquet('{_sql_path(src.path)}')", out)  # noqa: S608
+        except (duckdb.Error, OSError, ValueError) as exc:
+            raise bad_file("{file}: the Parquet file is damaged (its footer or data cannot be read).",
+                           src.name) from exc
+        except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
+            raise bad_file("{file}: the Parquet file is damaged (its footer or data cannot be read).",
+                           src.name) from exc
+        if rows == 0:
+            raise bad_file("{file}: the file has no data rows.", src.name)
+        return IngestedFile(src.name, "parquet", "", rows), names, sources, changed
+    detect_encoding(src.path, src.name)  # refuses binary content with a clear message
+    try:
+        names, sources, changed, rows = _copy_relation(
+            con, f"SELECT * FROM read_json('{_sql_path(src.path)}', format='newline_delimited', "  # noqa: S608
+                 f"maximum_object_size={MAX_LINE_BYTES})", out)
+    except duckdb.Error as exc:
+        raise bad_file("{file}: the JSON Lines file cannot be read (each line must be one JSON object).",
+                       src.name) from exc
+    if rows == 0:
+        raise bad_file("{file}: the file has no data rows.", src.name)
+    return IngestedFile(src.name, "jsonl", "UTF-8", rows), names, sources, changed
+
+
+def normalise(con: duckdb.DuckDBPyConnection, sources: list[SourceFile], work: Path,
+              progress: Callable[[float, str], None] | None = None) -> IngestResult:
+    """Every file to Parquet, stacked by column name into ``work/normalised.parquet``."""
+    if not sources:
+        raise InvalidInput("Upload at least one file.", field="files", code="no_files")
+    parts: list[Path] = []
+    files: list[IngestedFile] = []
+    names: list[str] = []
+    source_names: list[str] = []
+    renamed = 0
+    for i, src in enumerate(sources):
+        if progress:
+            progress(i / len(sources), src.name)
+        part = work / f"part-{i}.parquet"
+        info, cols, raw, changed = ingest_file(con, src, part, work)
+        files.append(info)
+        parts.append(part)
+        renamed += changed
+        for col, raw_name in zip(cols, raw, strict=True):
+            if col not in names:
+                names.append(col)
+                source_names.append(raw_name)
+    final = work / "normalised.parquet"
+    if len(parts) == 1:
+        parts[0].replace(final)
+    else:
+        listing = ", ".join(f"'{_sql_path(p)}'" for p in parts)
+        try:
+            con.execute(f"COPY (SELECT * FROM read_parquet([{listing}], union_by_name=true)) "  # noqa: S608
+                        f"TO '{_sql_path(final)}' (FORMAT parquet, COMPRESSION zstd)")
+        except duckdb.Error as exc:
+            raise InvalidInput("The files cannot be combined: the same column has incompatible types.",
+                               field="files", code="incompatible_files") from exc
+        for p in parts:
+            p.unlink(missing_ok=True)
+    return IngestResult(final, files, names, source_names, renamed)

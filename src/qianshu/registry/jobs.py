@@ -1,0 +1,132 @@
+"""The pipeline as a durable background job (``registry.pipeline``).
+
+Idempotent, so a job requeued after its worker died simply runs again: the work folder of
+the job is wiped at start, the Parquet goes into the content-addressed store (same bytes,
+same name), and the results replace earlier ones in a single transaction that also moves
+the registration from ``processing`` to ``ready`` (or ``failed`` with a bilingual reason).
+If that transaction fails, the Parquet blob is removed again unless something refers to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from qianshu.core.actor import SYSTEM
+from qianshu.core.blobs import LocalBlobStore
+from qianshu.core.db import Database
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.jobs import Handler, Job, Progress
+from qianshu.registry.ingest import SourceFile
+from qianshu.registry.models import ColumnProfile, PiiFinding, Registration, RegistrationFile
+from qianshu.registry.pipeline import PipelineResult, run_pipeline
+from qianshu.registry.service import PIPELINE_JOB, forget_blob, record_step, rescore
+
+log = logging.getLogger(__name__)
+
+
+def run_registration_pipeline(database: Database, job_id: int, progress: Progress) -> None:
+    with database.unit_of_work(write=False) as db:
+        job = db.get_one(Job, job_id)
+        registration_id = int(job.payload["registration_id"])
+        data_dir = Path(str(job.payload["data_dir"]))
+        reg = db.get(Registration, registration_id)
+        if reg is None or reg.status != "processing" or reg.job_id != job_id:
+            return  # superseded or already finished: nothing to do
+        files = [(f.id, f.sha256, f.name) for f in reg.files]
+    store = LocalBlobStore(data_dir / "blobs")
+    work = data_dir / "work" / "registry" / f"job-{job_id}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        sources = [SourceFile(store.path(sha), name) for _id, sha, name in files]
+        for src in sources:
+            if not src.path.exists():
+                raise InvalidInput("{file}: the uploaded bytes are missing from the blob store.",
+                                   field="files", file=src.name)
+        result = run_pipeline(sources, work, lambda f, stage: progress(f, stage))
+        digest, size = store.put_file(result.parquet_path)
+        try:
+            _save(database, registration_id, job_id, files, result, digest, size)
+        except BaseException:
+            with database.unit_of_work(write=False) as db:
+                forget_blob(db, store, digest)
+            raise
+    except QianshuError as exc:
+        _fail(database, registration_id, job_id, exc.code, exc.message, exc.params)
+        raise
+    except Exception as exc:
+        log.exception("registration pipeline %s failed", registration_id)
+        _fail(database, registration_id, job_id, "internal",
+              "The data could not be processed because of an internal error; it has been logged.", {})
+        raise QianshuError("The data could not be processed because of an internal error; it has been logged.",
+                           code="pipeline_failed") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _save(database: Database, registration_id: int, job_id: int, files: list[tuple[int, str, str]],
+          result: PipelineResult, digest: str, size: int) -> None:
+    with database.unit_of_work() as db:
+        reg = db.get(Registration, registration_id)
+        if reg is None or reg.status != "processing" or reg.job_id != job_id:
+            return
+        db.execute(delete(ColumnProfile).where(ColumnProfile.registration_id == reg.id))
+        db.execute(delete(PiiFinding).where(PiiFinding.registration_id == reg.id))
+        by_id = {f.id: f for f in db.scalars(select(RegistrationFile).where(
+            RegistrationFile.registration_id == reg.id))}
+        for (file_id, _sha, _name), info in zip(files, result.files, strict=True):
+            row = by_id.get(file_id)
+            if row is not None:
+                row.file_format, row.detected_encoding, row.row_count = (
+                    info.file_format, info.encoding, info.row_count)
+        sources = result.source_names
+        for col in result.stats.columns:
+            masked_top = col.top_values
+            if any(f.column == col.name for f in result.findings):
+                masked_top = []  # top values of a personal-data column would be raw values
+            db.add(ColumnProfile(
+                registration_id=reg.id, position=col.position, name=col.name,
+                source_name=(sources[col.position] if col.position < len(sources) else col.name)[:255],
+                inferred_type=col.inferred_type[:32], null_count=col.null_count, null_rate=col.null_rate,
+                distinct_count=col.distinct_count, distinct_is_estimate=True,
+                min_value=None if masked_top is not col.top_values else col.min_value,
+                max_value=None if masked_top is not col.top_values else col.max_value,
+                mean=col.mean, top_values=masked_top, min_length=col.min_length, max_length=col.max_length,
+                mean_length=col.mean_length, histogram=col.histogram, type_conformance=col.type_conformance))
+        for f in result.findings:
+            db.add(PiiFinding(registration_id=reg.id, column_name=f.column[:255], kind=f.kind,
+                              sensitive=f.sensitive, share=f.share, scanned=f.scanned, matched=f.matched,
+                              masked_example=f.masked_example[:100]))
+        reg.parquet_sha256, reg.parquet_size = digest, size
+        reg.row_count, reg.column_count = result.stats.row_count, len(result.stats.columns)
+        reg.measurements = _jsonable(result.measurements)
+        reg.suggested_personal_info = result.suggested_personal_info
+        reg.suggested_classification = result.suggested_classification
+        reg.pipeline_error_code, reg.pipeline_error = "", ""
+        record_step(db, SYSTEM, reg, "processing_finished", "ready")
+        db.flush()
+        rescore(db, reg)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _fail(database: Database, registration_id: int, job_id: int, code: str, message: str,
+          params: dict[str, Any]) -> None:
+    with database.unit_of_work() as db:
+        reg = db.get(Registration, registration_id)
+        if reg is None or reg.job_id != job_id or reg.status != "processing":
+            return
+        reg.pipeline_error_code = code
+        reg.pipeline_error = json.dumps({"message": message, "params": _jsonable(params)}, ensure_ascii=False)
+        record_step(db, SYSTEM, reg, "processing_failed", "failed", reason=message)
+
+
+HANDLERS: dict[str, Handler] = {PIPELINE_JOB: run_registration_pipeline}

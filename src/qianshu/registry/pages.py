@@ -1,0 +1,300 @@
+"""Portal pages of the registry. Handlers parse the form, call one service function, redirect
+or render; a domain error re-renders the registration page with the message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.core.actor import Actor
+from qianshu.core.errors import QianshuError
+from qianshu.core.http import AppSettings, DbSession, NavItem, Signer, render
+from qianshu.core.identifiers import guizhou_divisions
+from qianshu.core.settings import Settings
+from qianshu.core.signing import Ed25519Signer
+from qianshu.core.validation import parse_form
+from qianshu.registry import certificate, review, schemas, service
+from qianshu.registry.models import (
+    CLASSIFICATIONS,
+    EDITABLE_STATUSES,
+    PERSONAL_INFO,
+    QUALITY_INDICATORS,
+    RIGHTS,
+    SOURCES,
+    UPDATE_FREQUENCIES,
+    Certificate,
+    Registration,
+)
+from qianshu.registry.verification import OnlineVerification, verify_online
+
+router = APIRouter(include_in_schema=False)
+NAV = [
+    NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
+    NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),
+    NavItem("/registry/notices", "Public notices", order=32),
+    NavItem("/registry/verify", "Verify a certificate", order=33),
+]
+
+
+def _lang(request: Request) -> str:
+    return getattr(request.state, "lang", "zh")
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            if key in ("rights",):
+                data.setdefault(key, []).append(value)
+            else:
+                data[key] = value
+    return data
+
+
+@dataclass
+class ListPage:
+    registrations: list[Registration]
+    title: str
+    can_register: bool = False
+
+
+@router.get("/registry")
+def my_registrations(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    if actor.user_id is None:
+        return _see_other("/registry/notices")
+    regs = service.list_registrations(db, actor)
+    return render(request, "registry/list.html", ListPage(regs, "My registrations",
+                                                          actor.org_type in service.MERCHANT_ORG_TYPES))
+
+
+@router.get("/registry/review")
+def review_queue(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "registry/list.html", ListPage(review.review_queue(db, actor), "Registration review"))
+
+
+@router.get("/registry/notices")
+def notices(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    page = ListPage(service.public_notices(db) + service.issued_registrations(db, 50), "Public notices")
+    return render(request, "registry/list.html", page)
+
+
+@router.post("/registry/new")
+async def create(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    data = parse_form(schemas.RegistrationCreate, {k: form.get(k, "") for k in ("title_zh", "title_en")})
+    assert isinstance(data, schemas.RegistrationCreate)
+    reg = service.create_registration(db, actor, data)
+    return _see_other(f"/registry/{reg.id}")
+
+
+@dataclass
+class DetailPage:
+    reg: Registration
+    editable: bool
+    is_holder: bool
+    is_reviewer: bool
+    is_operator: bool
+    is_provider: bool
+    columns: list[Any]
+    pii: list[Any]
+    quality: list[Any]
+    history: list[Any]
+    objections: list[Any]
+    reports: list[Any]
+    cert: Certificate | None
+    pipeline_error: str
+    error: str = ""
+    divisions: dict[str, str] = field(default_factory=guizhou_divisions)
+    rights: tuple[str, ...] = RIGHTS
+    sources: tuple[str, ...] = SOURCES
+    frequencies: tuple[str, ...] = UPDATE_FREQUENCIES
+    classifications: tuple[str, ...] = CLASSIFICATIONS
+    personal_info: tuple[str, ...] = PERSONAL_INFO
+    indicators: tuple[str, ...] = QUALITY_INDICATORS
+
+
+def _detail(db: Session, actor: Actor, request: Request, registration_id: int, error: str = "") -> DetailPage:
+    reg = service.get_registration(db, actor, registration_id)
+    holder = service.is_holder(actor, reg)
+    sees_pii = holder or actor.is_staff or actor.org_type == "service_provider"
+    return DetailPage(
+        reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
+        is_reviewer=service.is_reviewer(actor), is_operator=actor.has_staff_role("operator"),
+        is_provider=actor.org_type == "service_provider", columns=service.column_profiles(db, reg.id),
+        pii=service.pii_findings(db, actor, reg.id) if sees_pii else [],
+        quality=service.quality_report(db, reg.id), history=service.history(db, reg.id),
+        objections=review.objections(db, reg.id), reports=review.reports(db, reg.id),
+        cert=review.certificate_of(db, reg.id), pipeline_error=service.pipeline_error(reg, _lang(request)),
+        error=error)
+
+
+@router.get("/registry/{registration_id}")
+def detail(registration_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    return render(request, "registry/detail.html", _detail(db, actor, request, registration_id))
+
+
+def _declaration(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
+                 form: dict[str, Any]) -> None:
+    data = parse_form(schemas.Declaration, {k: (v or None) if k.startswith("time_") else v
+                                            for k, v in form.items()})
+    assert isinstance(data, schemas.Declaration)
+    service.update_declaration(db, actor, rid, data)
+
+
+def _approve(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
+             form: dict[str, Any]) -> None:
+    quality = {i: {"score": form[f"q_{i}"], "reason": form.get(f"q_{i}_reason") or "-"}
+               for i in QUALITY_INDICATORS if form.get(f"q_{i}")}
+    data = parse_form(schemas.Approval, {"classification": form.get("classification") or None,
+                                         "personal_info": form.get("personal_info") or None,
+                                         "reason": form.get("reason", ""), "quality": quality})
+    assert isinstance(data, schemas.Approval)
+    review.approve(db, actor, settings, rid, data)
+
+
+def _report(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
+            form: dict[str, Any]) -> None:
+    data = parse_form(schemas.ReportIn, {k: form.get(k) for k in ("kind", "title", "conclusion")}
+                      | ({"score": form["score"]} if form.get("score") else {}))
+    assert isinstance(data, schemas.ReportIn)
+    review.attach_report(db, actor, signer, rid, data)
+
+
+def _follow_up(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
+               form: dict[str, Any]) -> int:
+    data = parse_form(schemas.FollowUpIn, {k: form.get(k, "") for k in ("reg_type", "transferee_uscc", "reason")})
+    assert isinstance(data, schemas.FollowUpIn)
+    return review.start_follow_up(db, actor, rid, data).id
+
+
+def _reason(form: dict[str, Any]) -> str:
+    data = parse_form(schemas.Reason, {"reason": form.get("reason", "")})
+    assert isinstance(data, schemas.Reason)
+    return data.reason
+
+
+Action = Callable[[Session, Actor, Settings, Ed25519Signer, int, dict[str, Any]], Any]
+ACTIONS: dict[str, Action] = {
+    "declaration": _declaration,
+    "process": lambda db, a, s, g, rid, f: service.start_processing(db, a, s, rid),
+    "submit": lambda db, a, s, g, rid, f: review.submit(db, a, rid),
+    "take": lambda db, a, s, g, rid, f: review.take(db, a, rid),
+    "approve": _approve,
+    "return": lambda db, a, s, g, rid, f: review.return_for_changes(db, a, rid, _reason(f)),
+    "reject": lambda db, a, s, g, rid, f: review.reject(db, a, rid, _reason(f)),
+    "issue": lambda db, a, s, g, rid, f: review.issue_certificate(db, a, s, g, rid),
+    "revoke": lambda db, a, s, g, rid, f: review.revoke(db, a, rid, _reason(f)),
+    "objection": lambda db, a, s, g, rid, f: review.file_objection(db, a, rid, _reason({"reason": f.get("grounds")})),
+    "report": _report,
+    "follow-up": _follow_up,
+    "confirm-transfer": lambda db, a, s, g, rid, f: review.confirm_transfer(db, a, rid),
+    "remove-file": lambda db, a, s, g, rid, f: service.remove_file(db, a, rid, int(f.get("file_id") or 0)),
+}
+
+
+@router.post("/registry/{registration_id}/{action}")
+async def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
+              settings: AppSettings, signer: Signer) -> Response:
+    handler = ACTIONS.get(action)
+    form = await _form(request)
+    if handler is None:
+        return _see_other(f"/registry/{registration_id}")
+    try:
+        result = handler(db, actor, settings, signer, registration_id, form)
+    except QianshuError as exc:
+        db.rollback()
+        page = _detail(db, actor, request, registration_id, exc.render(_lang(request)))
+        return render(request, "registry/detail.html", page, status_code=exc.status)
+    if action == "follow-up" and isinstance(result, int):
+        return _see_other(f"/registry/{result}")
+    return _see_other(f"/registry/{registration_id}")
+
+
+@router.post("/registry/objections/{objection_id}/decision")
+async def decide(objection_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    form = await _form(request)
+    objection = review.decide_objection(db, actor, objection_id, form.get("uphold") == "yes", _reason(form))
+    return _see_other(f"/registry/{objection.registration_id}")
+
+
+@dataclass
+class CertificatePage:
+    cert: Certificate
+    reg: Registration
+    qr_svg: str
+    verify_url: str
+    proof_json: str = ""
+    proof: list[str] = field(default_factory=list)
+    head: Any = None
+
+
+def _verify_url(request: Request, number: str) -> str:
+    return str(request.url_for("certificate_page", number=number))
+
+
+@router.get("/registry/certificates/{number}")
+def certificate_page(number: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    cert = review.certificate_by_number(db, number)
+    reg = db.get_one(Registration, cert.registration_id)
+    url = _verify_url(request, cert.number)
+    page = CertificatePage(cert, reg, certificate.qr_svg(url), url)
+    if cert.log_index is not None:
+        try:
+            from qianshu.translog import service as log
+            from qianshu.translog.pages import proof_bundle
+
+            entry = log.get_leaf(db, cert.log_index)
+            bundle = proof_bundle(db, entry)
+            if bundle:
+                page.proof_json, page.proof = json.dumps(bundle), bundle["inclusion_path"]
+                page.head = log.latest_tree_head(db)
+        except (ImportError, QianshuError):
+            pass
+    return render(request, "registry/certificate.html", page)
+
+
+@router.get("/registry/certificates/{number}/pdf")
+def certificate_pdf(number: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    cert = review.certificate_by_number(db, number)
+    signed = {"certificate": cert.document,
+              "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
+    body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{cert.number}.pdf"'})
+
+
+@dataclass
+class VerifyPage:
+    result: OnlineVerification | None = None
+    error: str = ""
+
+
+@router.get("/registry/verify")
+def verify_page(request: Request, actor: CurrentActor) -> Response:
+    return render(request, "registry/verify.html", VerifyPage())
+
+
+@router.post("/registry/verify")
+async def verify(request: Request, db: DbSession, signer: Signer, actor: CurrentActor) -> Response:
+    form = await request.form()
+    upload = form.get("certificate")
+    try:
+        raw = await upload.read(certificate.MAX_CERTIFICATE_BYTES + 1) if upload is not None and \
+            not isinstance(upload, str) else str(upload or "").encode()
+        result = verify_online(db, signer.public_key(), certificate.parse_certificate_json(raw))
+    except QianshuError as exc:
+        return render(request, "registry/verify.html", VerifyPage(error=exc.render(_lang(request))),
+                      status_code=exc.status)
+    return render(request, "registry/verify.html", VerifyPage(result=result))

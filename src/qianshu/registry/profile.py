@@ -1,0 +1,328 @@
+"""Profile every column of the normalised Parquet with DuckDB.
+
+Two passes over the Parquet, columns in batches (a file of 10,000 columns makes many small
+queries rather than one huge one):
+
+1. count of non-null values, distinct count (HyperLogLog estimate, ``approx_count_distinct``),
+   min / max / mean, string length statistics, the most frequent values (``approx_top_k``),
+   and the number of exact duplicate rows (an exact distinct count over row hashes);
+2. a ten-bucket equi-width histogram for numbers, dates and timestamps, and the exact counts
+   of the top values.
+
+Type conformance of text columns (how many values would parse as a number or date) is
+measured on a bounded reservoir sample (``SAMPLE_ROWS``), which the PII scan reuses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SAMPLE_ROWS = 100_000
+BATCH = 40
+WIDE = 300  # more columns than this: profile in long format (see _profile_long)
+BUCKETS = 10
+TEXT_LIMIT = 200
+NUMERIC = ("integer", "decimal")
+TEMPORAL = ("date", "timestamp")
+
+
+@dataclass
+class ColumnStats:
+    position: int
+    name: str
+    duck_type: str
+    inferred_type: str
+    null_count: int = 0
+    null_rate: float = 0.0
+    distinct_count: int = 0
+    min_value: str | None = None
+    max_value: str | None = None
+    mean: float | None = None
+    top_values: list[list[Any]] = field(default_factory=list)
+    min_length: int | None = None
+    max_length: int | None = None
+    mean_length: float | None = None
+    histogram: list[list[Any]] = field(default_factory=list)
+    type_conformance: float = 1.0
+    raw_min: Any = None
+    raw_max: Any = None
+
+
+@dataclass
+class DatasetStats:
+    row_count: int
+    columns: list[ColumnStats]
+    duplicate_rows: int
+    latest_date: date | None = None
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def classify_type(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT",
+             "UTINYINT", "UHUGEINT"):
+        return "integer"
+    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
+        return "decimal"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t == "VARCHAR":
+        return "text"
+    return "other"
+
+
+def _short(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+    return text[:TEXT_LIMIT]
+
+
+def describe(con: duckdb.DuckDBPyConnection, parquet: Path) -> list[ColumnStats]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(str(parquet))})").fetchall()  # noqa: S608
+    return [ColumnStats(i, r[0], r[1], classify_type(r[1])) for i, r in enumerate(rows)]
+
+
+def _first_pass_exprs(col: ColumnStats) -> list[str]:
+    q = quote(col.name)
+    kind = col.inferred_type
+    exprs = [f"count({q})", f"approx_count_distinct({q})"]
+    if kind in NUMERIC:
+        exprs += [f"min({q})", f"max({q})", f"avg({q})::DOUBLE"]
+    elif kind in TEMPORAL:
+        exprs += [f"min({q})", f"max({q})", "NULL"]
+    elif kind == "text":
+        exprs += [f"left(min({q}), {TEXT_LIMIT})", f"left(max({q}), {TEXT_LIMIT})", "NULL",
+                  f"min(length({q}))", f"max(length({q}))", f"avg(length({q}))::DOUBLE"]
+    else:
+        exprs += ["NULL", "NULL", "NULL"]
+    return exprs
+
+
+def _bounds(col: ColumnStats) -> list[float] | None:
+    lo, hi = col.raw_min, col.raw_max
+    if lo is None or hi is None:
+        return None
+    if isinstance(lo, datetime | date):
+        lo_n = _epoch(lo)
+        hi_n = _epoch(hi)
+    else:
+        lo_n, hi_n = float(lo), float(hi)
+    if not (math.isfinite(lo_n) and math.isfinite(hi_n)) or hi_n <= lo_n:
+        return None
+    step = (hi_n - lo_n) / BUCKETS
+    return [lo_n + step * (i + 1) for i in range(BUCKETS - 1)] + [hi_n]
+
+
+def _epoch(value: date | datetime) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp() if value.tzinfo else value.replace(tzinfo=None).timestamp()
+    return float((value - date(1970, 1, 1)).days * 86400)
+
+
+def _label(col: ColumnStats, bound: float) -> Any:
+    if col.inferred_type == "date":
+        return date.fromordinal(date(1970, 1, 1).toordinal() + int(bound // 86400)).isoformat()
+    if col.inferred_type == "timestamp":
+        return datetime.fromtimestamp(bound).isoformat(timespec="seconds")
+    return round(bound, 6)
+
+
+def profile_parquet(con: duckdb.DuckDBPyConnection, parquet: Path,
+                    progress: Any = None) -> DatasetStats:
+    src = f"read_parquet({literal(str(parquet))})"
+    columns = describe(con, parquet)
+    total_row = con.execute(f"SELECT count(*) FROM {src}").fetchone()  # noqa: S608
+    total = int(total_row[0]) if total_row else 0
+    if len(columns) > WIDE:
+        _profile_long(con, src, columns, total, progress)
+        return DatasetStats(total, columns, 0, _latest(columns))
+    batches = [columns[i:i + BATCH] for i in range(0, len(columns), BATCH)]
+    for b, batch in enumerate(batches):
+        if progress:
+            progress(b / max(len(batches), 1) / 2)
+        exprs: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for col in batch:
+            e = _first_pass_exprs(col)
+            spans.append((len(exprs), len(e)))
+            exprs += e
+        row = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone() or ()  # noqa: S608
+        for col, (start, n) in zip(batch, spans, strict=True):
+            _read_first_pass(col, list(row[start:start + n]), total)
+    for b, batch in enumerate(batches):
+        if progress:
+            progress(0.5 + b / max(len(batches), 1) / 2)
+        _second_pass(con, src, batch)
+    duplicates = 0
+    if total and len(columns) <= 2000:
+        dup = con.execute(f"SELECT count(*) - count(DISTINCT hash(t)) FROM {src} t").fetchone()  # noqa: S608
+        duplicates = int(dup[0]) if dup else 0
+    return DatasetStats(total, columns, duplicates, _latest(columns))
+
+
+def _latest(columns: list[ColumnStats]) -> date | None:
+    latest = None
+    for col in columns:
+        if col.inferred_type in TEMPORAL and col.raw_max is not None:
+            d = col.raw_max.date() if isinstance(col.raw_max, datetime) else col.raw_max
+            latest = d if latest is None or d > latest else latest
+    return latest
+
+
+def _profile_long(con: duckdb.DuckDBPyConnection, src: str, columns: list[ColumnStats], total: int,
+                  progress: Any) -> None:
+    """Wide data: unpivot each type group into (col, v) in small chunks, then one GROUP BY.
+
+    A statement with thousands of expressions costs DuckDB more to plan than to run, so a
+    file of 10,000 columns would otherwise spend minutes planning. Duplicate rows are not
+    counted for wide data.
+    """
+    groups = {"num": [c for c in columns if c.inferred_type in NUMERIC],
+              "time": [c for c in columns if c.inferred_type in TEMPORAL],
+              "text": [c for c in columns if c.inferred_type not in NUMERIC + TEMPORAL]}
+    casts = {"num": "DOUBLE", "time": "TIMESTAMP", "text": "VARCHAR"}
+    by_name = {c.name: c for c in columns}
+    for g, (group, members) in enumerate(groups.items()):
+        if progress:
+            progress(g / 3)
+        if not members:
+            continue
+        table = f"registry_long_{group}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (col VARCHAR, v {casts[group]})")
+        for i in range(0, len(members), 100):
+            select = ", ".join(f"{quote(c.name)}::{casts[group]} AS {quote(c.name)}" for c in members[i:i + 100])
+            con.execute(f"INSERT INTO {table} SELECT col, v FROM (UNPIVOT (SELECT {select} FROM {src}) "  # noqa: S608
+                        "ON COLUMNS(*) INTO NAME col VALUE v)")
+        extra = {"num": "min(v), max(v), avg(v), NULL, NULL, NULL",
+                 "time": "min(v), max(v), NULL, NULL, NULL, NULL",
+                 "text": f"left(min(v), {TEXT_LIMIT}), left(max(v), {TEXT_LIMIT}), NULL, min(length(v)), "
+                         "max(length(v)), avg(length(v))"}[group]
+        rows = con.execute(f"SELECT col, count(v), approx_count_distinct(v), {extra}, approx_top_k(v, 5) "  # noqa: S608
+                           f"FROM {table} GROUP BY col").fetchall()
+        for row in rows:
+            col = by_name[row[0]]
+            values = list(row[1:6])
+            if col.inferred_type == "text":
+                values += list(row[6:9])
+            if col.inferred_type in ("text", "integer", "boolean"):
+                values.append(row[9])
+            _read_first_pass(col, values, total)
+        for col in members:
+            if col.null_count == 0 and not col.raw_max and col.distinct_count == 0:
+                col.null_count, col.null_rate = total, 1.0 if total else 0.0
+        con.execute(f"DROP TABLE {table}")
+
+
+def _read_first_pass(col: ColumnStats, values: list[Any], total: int) -> None:
+    non_null = int(values[0] or 0)
+    col.null_count = total - non_null
+    col.null_rate = round(col.null_count / total, 6) if total else 0.0
+    col.distinct_count = min(int(values[1] or 0), non_null)
+    col.raw_min, col.raw_max = values[2], values[3]
+    col.min_value, col.max_value = _short(values[2]), _short(values[3])
+    col.mean = float(values[4]) if values[4] is not None and math.isfinite(float(values[4])) else None
+    rest = values[5:]
+    if col.inferred_type == "text":
+        col.min_length, col.max_length = rest[0], rest[1]
+        col.mean_length = round(float(rest[2]), 3) if rest[2] is not None else None
+        rest = rest[3:]
+    if rest:
+        col.top_values = [[_short(v), None] for v in (rest[0] or [])]
+
+
+def _second_pass(con: duckdb.DuckDBPyConnection, src: str, batch: list[ColumnStats]) -> None:
+    exprs: list[str] = []
+    plan: list[tuple[ColumnStats, str, Any]] = []
+    for col in batch:
+        q = quote(col.name)
+        if col.inferred_type in NUMERIC + TEMPORAL:
+            bounds = _bounds(col)
+            if bounds:
+                value = f"epoch({q})" if col.inferred_type in TEMPORAL else f"{q}::DOUBLE"
+                exprs.append(f"histogram({value}, [{', '.join(repr(float(x)) for x in bounds)}]::DOUBLE[])")
+                plan.append((col, "hist", bounds))
+    if not exprs:
+        return
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone() or ()  # noqa: S608
+    for (col, _what, extra), value in zip(plan, row, strict=True):
+        counts = value or {}
+        lower = _epoch(col.raw_min) if col.inferred_type in TEMPORAL else float(col.raw_min)
+        buckets = []
+        for bound in extra:
+            buckets.append([_label(col, lower), _label(col, bound), int(counts.get(bound, 0))])
+            lower = bound
+        col.histogram = buckets
+
+
+def sample_top_values(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats], sampled: int,
+                      total: int, k: int = 5) -> None:
+    """The most frequent values, counted on the sample and scaled to the whole (estimates).
+
+    ``approx_top_k`` over the full data costs more than the rest of the profile together; the
+    reservoir sample gives the frequent values with counts at a fraction of that cost.
+    """
+    if not sampled or len(columns) > WIDE:
+        return  # wide data: the long-format profile already took approx_top_k
+    scale = total / sampled
+    for col in columns:
+        if col.inferred_type not in ("text", "integer", "boolean") and not col.inferred_type.startswith("text"):
+            continue
+        q = quote(col.name)
+        rows = con.execute(f"SELECT {q}, count(*) AS n FROM registry_sample WHERE {q} IS NOT NULL "  # noqa: S608
+                           f"GROUP BY {q} ORDER BY n DESC, {q} LIMIT {int(k)}").fetchall()
+        col.top_values = [[_short(v), round(n * scale)] for v, n in rows if n > 1 or sampled == total]
+
+
+def measure_conformance(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats]) -> None:
+    """For text columns: does (nearly) every sampled value parse as a number or a date?"""
+    text_cols = [c for c in columns if c.inferred_type == "text"]
+    for i in range(0, len(text_cols), BATCH):
+        batch = text_cols[i:i + BATCH]
+        exprs = []
+        for col in batch:
+            q = quote(col.name)
+            exprs += [f"count({q})", f"count(TRY_CAST({q} AS DOUBLE))", f"count(TRY_CAST({q} AS DATE))"]
+        row = con.execute(f"SELECT {', '.join(exprs)} FROM registry_sample").fetchone() or ()  # noqa: S608
+        for j, col in enumerate(batch):
+            non_null, numeric, dates = (int(x or 0) for x in row[j * 3:j * 3 + 3])
+            if not non_null:
+                continue
+            best = max(numeric, dates)
+            share = best / non_null
+            # Mostly numbers or dates, with a few that are not: the stray ones break conformance.
+            if 0.9 <= share < 1.0:
+                col.type_conformance = round(share, 6)
+                col.inferred_type = "text (mostly number)" if numeric >= dates else "text (mostly date)"
+
+
+def create_sample(con: duckdb.DuckDBPyConnection, parquet: Path, stats: DatasetStats,
+                  rows: int = SAMPLE_ROWS) -> int:
+    """A reservoir sample, smaller for wide tables (the sample's memory is rows x columns)."""
+    rows = min(rows, max(2048, 10_000_000 // max(len(stats.columns), 1)))
+    con.execute("DROP TABLE IF EXISTS registry_sample")
+    src = f"read_parquet({literal(str(parquet))})"
+    if stats.row_count <= rows:
+        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src}")  # noqa: S608
+    else:
+        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src} "  # noqa: S608
+                    f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (42)")
+    got = con.execute("SELECT count(*) FROM registry_sample").fetchone()
+    return int(got[0]) if got else 0

@@ -1,0 +1,432 @@
+"""Registration rules, part 2: submission, review, public notice, objections, reports,
+certificates, revocation and the later registrations of an asset (change, transfer,
+renewal, cancellation). Every step is kept in ``registration_history``; every step that
+matters to a third party is also a leaf of the public log, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import permissions
+from qianshu.accounts.models import Organisation
+from qianshu.core import audit
+from qianshu.core.actor import Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.events import publish
+from qianshu.core.identifiers import validate_uscc
+from qianshu.core.settings import Settings
+from qianshu.core.signing import Signer, sign_document
+from qianshu.core.timeutil import utcnow
+from qianshu.registry import schemas
+from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
+from qianshu.registry.models import (
+    Certificate,
+    ColumnProfile,
+    Objection,
+    PiiFinding,
+    ProviderReport,
+    QualityScore,
+    Registration,
+    RegistrationFile,
+)
+from qianshu.registry.service import _load, get_registration, is_holder, is_reviewer, record_step, rescore
+from qianshu.translog.service import append_event
+
+VALIDITY_YEARS = 3
+REVIEWABLE = ("submitted", "under_review")
+
+
+def _require_reviewer(actor: Actor) -> None:
+    permissions.require_staff(actor, "operator", "reviewer")
+
+
+def _require_operator(actor: Actor) -> None:
+    permissions.require_staff(actor, "operator")
+
+
+def _holder_reg(db: Session, actor: Actor, registration_id: int) -> Registration:
+    permissions.require_active_member(actor)
+    reg = _load(db, registration_id)
+    if not is_holder(actor, reg):
+        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    return reg
+
+
+def _data_fingerprint(db: Session, reg: Registration) -> set[str]:
+    files = db.scalars(select(RegistrationFile.sha256).where(RegistrationFile.registration_id == reg.id))
+    return set(files) | ({reg.parquet_sha256} if reg.parquet_sha256 else set())
+
+
+def disputed_by(db: Session, reg: Registration) -> Registration | None:
+    """Another organisation's live registration of the very same data: the rights are disputed."""
+    mine = _data_fingerprint(db, reg)
+    if not mine or reg.reg_type == "transfer":
+        return None
+    others = db.scalars(select(Registration).where(
+        Registration.id != reg.id, Registration.holder_org_id != reg.holder_org_id,
+        Registration.status.in_(("submitted", "under_review", "public_notice", "issued"))))
+    for other in others:
+        if other.id != reg.previous_id and mine & _data_fingerprint(db, other):
+            return other
+    return None
+
+
+def submit(db: Session, actor: Actor, registration_id: int) -> Registration:
+    reg = _holder_reg(db, actor, registration_id)
+    if reg.status not in ("ready", "returned"):
+        raise Conflict("The registration cannot be submitted while it is {status}.", status=reg.status)
+    missing = [f for f in ("title_zh", "title_en", "industry_code", "division_code", "update_frequency",
+                           "source", "lawful_basis") if not getattr(reg, f)]
+    if not reg.rights:
+        missing.append("rights")
+    if missing:
+        raise InvalidInput("{field} is required.", field=missing[0])
+    if reg.source == "purchased" and not reg.contract_sha256 and "contract" not in reg.lawful_basis.lower() \
+            and "合同" not in reg.lawful_basis:
+        raise InvalidInput("{field}: purchased data needs the purchase contract.", field="lawful_basis")
+    if reg.reg_type == "transfer" and reg.transferee_confirmed_at is None:
+        raise Conflict("The receiving organisation has not yet confirmed the transfer.")
+    other = disputed_by(db, reg)
+    if other is not None:
+        raise Conflict("The rights are disputed: another organisation has registered the same data.",
+                       code="rights_disputed")
+    reg.submitted_at = utcnow()
+    record_step(db, actor, reg, "resubmitted" if reg.status == "returned" else "submitted", "submitted")
+    db.flush()
+    return reg
+
+
+def review_queue(db: Session, actor: Actor) -> list[Registration]:
+    permissions.require_staff(actor)
+    return list(db.scalars(select(Registration).where(Registration.status.in_(
+        ("submitted", "under_review", "public_notice"))).order_by(Registration.submitted_at)))
+
+
+def take(db: Session, actor: Actor, registration_id: int) -> Registration:
+    _require_reviewer(actor)
+    reg = _load(db, registration_id)
+    if reg.status != "submitted":
+        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+    reg.reviewer_id = actor.user_id
+    record_step(db, actor, reg, "review_started", "under_review")
+    db.flush()
+    return reg
+
+
+def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
+            data: schemas.Approval, now: datetime | None = None) -> Registration:
+    """Confirm the classification; start the public notice (or finish a cancellation)."""
+    _require_reviewer(actor)
+    reg = _load(db, registration_id)
+    if reg.status not in REVIEWABLE:
+        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+    classification = data.classification or reg.suggested_classification
+    if classification == "core":
+        raise Conflict("National core data cannot be registered for trading; reject the registration.",
+                       code="core_data")
+    if disputed_by(db, reg) is not None:
+        raise Conflict("The rights are disputed: another organisation has registered the same data.",
+                       code="rights_disputed")
+    reg.classification = classification
+    reg.personal_info = data.personal_info or reg.suggested_personal_info
+    if data.quality:
+        reg.declared_quality = {**(reg.declared_quality or {}),
+                                "reviewer": {k: v.model_dump() for k, v in data.quality.items()}}
+        rescore(db, reg)
+    reg.review_reason = data.reason
+    reg.reviewer_id = actor.user_id
+    now = now or utcnow()
+    if reg.reg_type == "cancellation":
+        return _finish_cancellation(db, actor, reg, data.reason or "cancelled by the holder")
+    reg.notice_starts_at = now
+    reg.notice_ends_at = now + timedelta(days=settings.public_notice_days)
+    record_step(db, actor, reg, "approved", "public_notice", data.reason)
+    db.flush()
+    return reg
+
+
+def return_for_changes(db: Session, actor: Actor, registration_id: int, reason: str) -> Registration:
+    _require_reviewer(actor)
+    reg = _load(db, registration_id)
+    if reg.status not in REVIEWABLE:
+        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+    reg.review_reason = reason
+    record_step(db, actor, reg, "returned", "returned", reason)
+    db.flush()
+    return reg
+
+
+def reject(db: Session, actor: Actor, registration_id: int, reason: str) -> Registration:
+    _require_reviewer(actor)
+    reg = _load(db, registration_id)
+    if reg.status not in (*REVIEWABLE, "public_notice"):
+        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+    reg.review_reason = reason
+    record_step(db, actor, reg, "rejected", "rejected", reason)
+    db.flush()
+    return reg
+
+
+def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str,
+                   evidence: tuple[str, str] | None = None) -> Objection:
+    """Anyone signed in may object during the public notice, with evidence (a stored blob)."""
+    permissions.require_signed_in(actor)
+    reg = _load(db, registration_id)
+    if reg.status != "public_notice":
+        raise Conflict("Objections can only be filed during the public notice.")
+    objection = Objection(registration_id=reg.id, filed_by_user_id=actor.user_id, filed_by_org_id=actor.org_id,
+                          grounds=grounds, evidence_sha256=evidence[0] if evidence else None,
+                          evidence_name=evidence[1][:255] if evidence else "")
+    db.add(objection)
+    db.flush()
+    audit.record(db, actor, "registration.objection_filed", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id, objection_id=objection.id)
+    return objection
+
+
+def objections(db: Session, registration_id: int) -> list[Objection]:
+    return list(db.scalars(select(Objection).where(Objection.registration_id == registration_id)
+                           .order_by(Objection.id)))
+
+
+def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool, reason: str) -> Objection:
+    """Upheld: the rights are disputed and the registration is refused. Dismissed: notice goes on."""
+    _require_operator(actor)
+    objection = db.get(Objection, objection_id)
+    if objection is None:
+        raise NotFound("Not found.")
+    if objection.status != "open":
+        raise Conflict("This objection has already been decided.")
+    reg = _load(db, objection.registration_id)
+    objection.status = "upheld" if uphold else "dismissed"
+    objection.decided_by, objection.decided_at, objection.decision_reason = actor.user_id, utcnow(), reason
+    if uphold and reg.status == "public_notice":
+        reg.review_reason = reason
+        record_step(db, actor, reg, "objection_upheld", "rejected", reason)
+    else:
+        record_step(db, actor, reg, "objection_dismissed", reg.status, reason)
+    db.flush()
+    return objection
+
+
+def attach_report(db: Session, actor: Actor, signer: Signer, registration_id: int, data: schemas.ReportIn,
+                  document: tuple[str, str] | None = None) -> ProviderReport:
+    """A service provider's compliance, quality or appraisal report, attested with the exchange key."""
+    permissions.require_active_member(actor)
+    if actor.org_type != "service_provider":
+        raise PermissionDenied("Only service providers attach reports.")
+    reg = get_registration(db, actor, registration_id)
+    if reg.status not in ("submitted", "under_review", "public_notice", "issued"):
+        raise Conflict("Reports can be attached once the registration is submitted.")
+    statement = {"registration_id": reg.id, "kind": data.kind, "title": data.title, "conclusion": data.conclusion,
+                 "score": data.score, "provider_org_id": actor.org_id, "submitted_by": actor.user_id,
+                 "document_sha256": document[0] if document else None, "at": utcnow().isoformat(timespec="seconds")}
+    report = ProviderReport(registration_id=reg.id, provider_org_id=actor.org_id, submitted_by=actor.user_id,
+                            kind=data.kind, title=data.title, conclusion=data.conclusion, score=data.score,
+                            document_sha256=statement["document_sha256"],
+                            document_name=document[1][:255] if document else "", statement=statement,
+                            signature=sign_document(signer, statement), key_id=signer.key_id)
+    db.add(report)
+    record_step(db, actor, reg, f"report_{data.kind}", reg.status, data.title)
+    db.flush()
+    return report
+
+
+def reports(db: Session, registration_id: int) -> list[ProviderReport]:
+    return list(db.scalars(select(ProviderReport).where(ProviderReport.registration_id == registration_id)
+                           .order_by(ProviderReport.id)))
+
+
+def _next_number(db: Session, year: int) -> str:
+    prefix = f"QS-DR-{year}-"
+    last = db.scalar(select(func.max(Registration.number)).where(Registration.number.like(prefix + "%")))
+    return f"{prefix}{(int(last[-6:]) + 1 if last else 1):06d}"
+
+
+def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Signer, registration_id: int,
+                      now: datetime | None = None) -> Certificate:
+    """After the public notice, with no open or upheld objection: number, sign, log."""
+    _require_operator(actor)
+    now = now or utcnow()
+    reg = _load(db, registration_id)
+    if reg.status != "public_notice":
+        raise Conflict("The registration cannot be issued while it is {status}.", status=reg.status)
+    if reg.notice_ends_at and reg.notice_ends_at > now:
+        raise Conflict("The public notice runs until {date}.", date=reg.notice_ends_at.date().isoformat())
+    if any(o.status == "open" for o in objections(db, reg.id)):
+        raise Conflict("Open objections must be decided before the certificate is issued.")
+    data_reg = _load(db, reg.data_from_id) if reg.data_from_id else reg
+    holder_id = reg.transferee_org_id if reg.reg_type == "transfer" and reg.transferee_org_id else reg.holder_org_id
+    holder = db.get_one(Organisation, holder_id)
+    number = _next_number(db, now.year)
+    valid_until = now.date().replace(year=now.year + VALIDITY_YEARS)
+    files = list(data_reg.files)
+    facts = certificate_facts(number=number, reg=reg, holder=holder, files=files, issued_at=now,
+                              valid_until=valid_until, exchange_name=settings.exchange_name_zh,
+                              exchange_uscc=settings.exchange_uscc)
+    if reg.previous_id:
+        previous = _load(db, reg.previous_id)
+        facts["previous_number"] = previous.number
+    facts["data"]["parquet_sha256"] = data_reg.parquet_sha256
+    facts["data"]["rows"], facts["data"]["columns"] = data_reg.row_count, data_reg.column_count
+    event = {"initial": "registration.issued", "change": "registration.amended",
+             "transfer": "registration.transferred", "renewal": "registration.issued"}.get(
+        reg.reg_type, "registration.issued")
+    entry = append_event(db, event, {**_log_facts(facts), "facts_sha256": facts_digest(facts)})
+    document = {**facts, "log": {"index": entry.index, "leaf_hash": entry.leaf_hash}}
+    signed = signed_certificate(signer, document)
+    cert = Certificate(registration_id=reg.id, number=number, document=document,
+                       signature=signed["signature"]["value"], algorithm=signer.algorithm, key_id=signer.key_id,
+                       log_index=entry.index, leaf_hash=entry.leaf_hash, issued_at=now)
+    db.add(cert)
+    reg.number, reg.issued_at, reg.valid_until = number, now, valid_until
+    if reg.reg_type == "transfer" and reg.transferee_org_id:
+        reg.holder_org_id, reg.transferee_org_id = reg.transferee_org_id, reg.holder_org_id
+    record_step(db, actor, reg, "issued", "issued")
+    if reg.previous_id:
+        _close_previous(db, actor, reg)
+    db.flush()
+    return cert
+
+
+def _log_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    return {"number": facts["number"], "type": facts["type"], "holder_uscc": facts["holder"]["uscc"],
+            "rights": facts["rights"], "parquet_sha256": facts["data"]["parquet_sha256"],
+            "files_sha256": [f["sha256"] for f in facts["data"]["files"]], "rows": facts["data"]["rows"],
+            "classification": facts["classification"], "valid_until": facts["valid_until"],
+            "previous_number": facts["previous_number"]}
+
+
+def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
+    previous = _load(db, reg.previous_id or 0)
+    to_status = {"change": "superseded", "transfer": "transferred", "renewal": "superseded"}[reg.reg_type]
+    record_step(db, actor, previous, f"{to_status}_by", to_status, reg.number or "")
+    if reg.reg_type == "transfer":
+        publish(db, "registration.revoked", registration_id=previous.id, reason="transferred")
+
+
+def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: str) -> Registration:
+    previous = _load(db, reg.previous_id or 0)
+    if previous.status != "issued":
+        raise Conflict("Only an issued registration can be cancelled.")
+    entry = append_event(db, "registration.cancelled", {"number": previous.number, "reason": reason})
+    cert = db.scalar(select(Certificate).where(Certificate.registration_id == previous.id))
+    if cert is not None:
+        cert.revoked_at, cert.revocation_reason, cert.revocation_log_index = utcnow(), reason, entry.index
+    previous.revoked_at = utcnow()
+    record_step(db, actor, previous, "cancelled", "cancelled", reason)
+    record_step(db, actor, reg, "cancellation_approved", "issued", reason)
+    reg.issued_at = utcnow()
+    publish(db, "registration.revoked", registration_id=previous.id, reason=reason)
+    db.flush()
+    return reg
+
+
+def issue_due(db: Session, actor: Actor, settings: Settings, signer: Signer, now: datetime | None = None) -> int:
+    """Issue every registration whose public notice has ended without open objections."""
+    now = now or utcnow()
+    due = db.scalars(select(Registration).where(Registration.status == "public_notice",
+                                                Registration.notice_ends_at <= now))
+    issued = 0
+    for reg in list(due):
+        if not any(o.status == "open" for o in objections(db, reg.id)):
+            issue_certificate(db, actor, settings, signer, reg.id, now)
+            issued += 1
+    return issued
+
+
+def revoke(db: Session, actor: Actor, registration_id: int, reason: str) -> Certificate:
+    _require_operator(actor)
+    reg = _load(db, registration_id)
+    cert = db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
+    if reg.status != "issued" or cert is None:
+        raise Conflict("Only an issued registration can be revoked.")
+    entry = append_event(db, "registration.revoked", {"number": reg.number, "reason": reason})
+    now = utcnow()
+    cert.revoked_at, cert.revocation_reason, cert.revocation_log_index = now, reason, entry.index
+    reg.revoked_at, reg.review_reason = now, reason
+    record_step(db, actor, reg, "revoked", "revoked", reason)
+    publish(db, "registration.revoked", registration_id=reg.id, reason=reason)
+    db.flush()
+    return cert
+
+
+def certificate_of(db: Session, registration_id: int) -> Certificate | None:
+    return db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
+
+
+def certificate_by_number(db: Session, number: str) -> Certificate:
+    cert = db.scalar(select(Certificate).where(Certificate.number == number.strip().upper()))
+    if cert is None:
+        raise NotFound("No certificate has the number {number}.", number=number[:30])
+    return cert
+
+
+def start_follow_up(db: Session, actor: Actor, previous_id: int, data: schemas.FollowUpIn) -> Registration:
+    """A later registration of an issued asset. A change needs new data; the others reuse it."""
+    previous = _holder_reg(db, actor, previous_id)
+    if previous.status != "issued":
+        raise Conflict("Only an issued registration can be changed, transferred, renewed or cancelled.")
+    reg = Registration(holder_org_id=previous.holder_org_id, created_by=actor.user_id, reg_type=data.reg_type,
+                       previous_id=previous.id, status="draft")
+    for key in ("title_zh", "title_en", "description_zh", "description_en", "industry_code", "division_code",
+                "time_coverage_start", "time_coverage_end", "update_frequency", "source", "lawful_basis",
+                "contract_sha256", "contract_name", "rights", "classification", "personal_info",
+                "suggested_classification", "suggested_personal_info"):
+        setattr(reg, key, getattr(previous, key))
+    if data.reg_type == "transfer":
+        uscc = validate_uscc(data.transferee_uscc, "transferee_uscc")
+        transferee = db.scalar(select(Organisation).where(Organisation.uscc == uscc))
+        if transferee is None or transferee.status != "approved" or transferee.id == previous.holder_org_id:
+            raise InvalidInput("{field}: no other approved organisation has this code.", field="transferee_uscc")
+        reg.transferee_org_id, reg.transferor_confirmed_at = transferee.id, utcnow()
+    db.add(reg)
+    db.flush()
+    if data.reg_type != "change":
+        _copy_data(db, previous, reg)
+        reg.status = "ready"
+    record_step(db, actor, reg, f"{data.reg_type}_started", reg.status, data.reason)
+    return reg
+
+
+def _copyable(model: type[Any]) -> list[str]:
+    return [str(c.key) for c in model.__table__.columns if c.key not in ("id", "registration_id")]
+
+
+def _copy_data(db: Session, source: Registration, target: Registration) -> None:
+    origin = _load(db, source.data_from_id) if source.data_from_id else source
+    target.data_from_id = origin.id
+    target.parquet_sha256, target.parquet_size = origin.parquet_sha256, origin.parquet_size
+    target.row_count, target.column_count = origin.row_count, origin.column_count
+    target.measurements = dict(origin.measurements or {})
+    for f in origin.files:
+        db.add(RegistrationFile(registration_id=target.id, position=f.position, name=f.name, sha256=f.sha256,
+                                size=f.size, file_format=f.file_format, detected_encoding=f.detected_encoding,
+                                row_count=f.row_count))
+    for c in db.scalars(select(ColumnProfile).where(ColumnProfile.registration_id == origin.id)):
+        db.add(ColumnProfile(**{k: getattr(c, k) for k in _copyable(ColumnProfile)}, registration_id=target.id))
+    for p in db.scalars(select(PiiFinding).where(PiiFinding.registration_id == origin.id)):
+        db.add(PiiFinding(**{k: getattr(p, k) for k in _copyable(PiiFinding)}, registration_id=target.id))
+    for q in db.scalars(select(QualityScore).where(QualityScore.registration_id == origin.id)):
+        db.add(QualityScore(**{k: getattr(q, k) for k in _copyable(QualityScore)}, registration_id=target.id))
+
+
+def confirm_transfer(db: Session, actor: Actor, registration_id: int) -> Registration:
+    permissions.require_active_member(actor)
+    reg = _load(db, registration_id)
+    if reg.reg_type != "transfer" or actor.org_id != reg.transferee_org_id:
+        raise PermissionDenied("Only the receiving organisation confirms a transfer.")
+    if reg.transferee_confirmed_at is not None:
+        raise Conflict("The transfer is already confirmed.")
+    reg.transferee_confirmed_at = utcnow()
+    record_step(db, actor, reg, "transfer_confirmed", reg.status)
+    db.flush()
+    return reg
+
+
+__all__ = ["is_reviewer"]

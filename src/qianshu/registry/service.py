@@ -1,0 +1,341 @@
+"""Registration rules, part 1: drafts, uploads, the pipeline job, the declaration, queries.
+
+Services take ``(db, actor, ...)``, check permissions, never commit. The review workflow,
+objections, reports and certificates are in :mod:`qianshu.registry.review`.
+
+Permissions: a member of the holder organisation sees and edits its registrations; staff
+(operator, reviewer, auditor) see all; anyone — even anonymous — sees the public facts of a
+registration in public notice or later (never raw values). Every read of personal-data
+findings is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import permissions
+from qianshu.core import audit, jobs
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
+from qianshu.core.i18n import translate
+from qianshu.core.settings import Settings
+from qianshu.core.timeutil import utcnow
+from qianshu.registry import schemas
+from qianshu.registry.models import (
+    EDITABLE_STATUSES,
+    PUBLIC_STATUSES,
+    ColumnProfile,
+    HistoryEntry,
+    Objection,
+    PiiFinding,
+    ProviderReport,
+    QualityScore,
+    Registration,
+    RegistrationFile,
+)
+from qianshu.registry.quality import score_quality
+
+PIPELINE_JOB = "registry.pipeline"
+MAX_FILES = 20
+MERCHANT_ORG_TYPES = ("data_merchant", "government")
+
+
+def blob_store(settings: Settings) -> LocalBlobStore:
+    return LocalBlobStore(settings.blob_dir)
+
+
+def is_reviewer(actor: Actor) -> bool:
+    return actor.has_staff_role("operator", "reviewer")
+
+
+def is_holder(actor: Actor, reg: Registration) -> bool:
+    return actor.org_id is not None and actor.org_id in (reg.holder_org_id, reg.transferee_org_id)
+
+
+def record_step(db: Session, actor: Actor, reg: Registration, action: str, to_status: str,
+                reason: str = "") -> None:
+    """Change the status and keep the step in the history (and the audit trail)."""
+    db.add(HistoryEntry(registration_id=reg.id, actor_user_id=actor.user_id, actor_org_id=actor.org_id,
+                        actor_label=actor.display_name[:200], action=action, from_status=reg.status,
+                        to_status=to_status, reason=reason[:5000]))
+    audit.record(db, actor, f"registration.{action}", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id, from_status=reg.status, to_status=to_status)
+    reg.status = to_status
+
+
+def _load(db: Session, registration_id: int) -> Registration:
+    reg = db.get(Registration, registration_id)
+    if reg is None:
+        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    return reg
+
+
+def get_registration(db: Session, actor: Actor, registration_id: int) -> Registration:
+    """The registration, if the actor may see it (holder, staff, or public once in notice)."""
+    reg = _load(db, registration_id)
+    if is_holder(actor, reg) or actor.is_staff or reg.status in PUBLIC_STATUSES:
+        return reg
+    if actor.org_type == "service_provider" and reg.status in ("submitted", "under_review"):
+        return reg  # providers assess registrations under review
+    raise NotFound("Registration {id} does not exist.", id=registration_id)
+
+
+def get_editable(db: Session, actor: Actor, registration_id: int) -> Registration:
+    permissions.require_active_member(actor)
+    reg = _load(db, registration_id)
+    if not is_holder(actor, reg):
+        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    if reg.status == "processing" and _job_gave_up(db, reg):
+        reg.status = "failed"  # the worker crashed too often; let the merchant try again
+    if reg.status not in EDITABLE_STATUSES:
+        raise Conflict("The registration cannot be changed while it is {status}.", status=reg.status)
+    return reg
+
+
+def _job_gave_up(db: Session, reg: Registration) -> bool:
+    job = db.get(jobs.Job, reg.job_id) if reg.job_id else None
+    return job is None or job.status == "failed"
+
+
+def public_registration(db: Session, registration_id: int) -> Registration:
+    """For the catalogue: an issued registration, no actor needed."""
+    reg = db.get(Registration, registration_id)
+    if reg is None or reg.status != "issued":
+        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    return reg
+
+
+def list_registrations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Registration]:
+    permissions.require_signed_in(actor)
+    query = select(Registration).order_by(Registration.id.desc()).limit(limit)
+    if not actor.is_staff:
+        query = query.where(or_(Registration.holder_org_id == actor.org_id,
+                                Registration.transferee_org_id == actor.org_id))
+    if status:
+        query = query.where(Registration.status == status)
+    return list(db.scalars(query))
+
+
+def public_notices(db: Session, limit: int = 200) -> list[Registration]:
+    return list(db.scalars(select(Registration).where(Registration.status == "public_notice")
+                           .order_by(Registration.notice_ends_at).limit(limit)))
+
+
+def issued_registrations(db: Session, limit: int = 200) -> list[Registration]:
+    return list(db.scalars(select(Registration).where(Registration.status == "issued")
+                           .order_by(Registration.issued_at.desc()).limit(limit)))
+
+
+def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
+    permissions.require_active_member(actor)
+    if actor.org_type not in MERCHANT_ORG_TYPES:
+        raise PermissionDenied("Only data merchants and government departments register data.")
+    reg = Registration(holder_org_id=actor.org_id, created_by=actor.user_id, title_zh=data.title_zh,
+                       title_en=data.title_en, status="draft")
+    db.add(reg)
+    db.flush()
+    db.add(HistoryEntry(registration_id=reg.id, actor_user_id=actor.user_id, actor_org_id=actor.org_id,
+                        actor_label=actor.display_name[:200], action="created", to_status="draft"))
+    audit.record(db, actor, "registration.created", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id)
+    return reg
+
+
+def clean_file_name(name: str) -> str:
+    base = Path(name.replace("\\", "/")).name.strip()
+    if not base or base in (".", "..") or any(ord(c) < 32 for c in base):
+        raise InvalidInput("The file name is not allowed.", field="name")
+    return base[:255]
+
+
+def store_upload(store: BlobStore, chunks: Iterable[bytes], max_bytes: int) -> tuple[str, int]:
+    """Stream an upload into the blob store; a broken stream leaves nothing behind."""
+    try:
+        return store.put_stream(chunks, max_bytes=max_bytes)
+    except BlobTooLarge:
+        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes) from None
+
+
+def blob_in_use(db: Session, digest: str) -> bool:
+    checks = [
+        select(RegistrationFile.id).where(RegistrationFile.sha256 == digest),
+        select(Registration.id).where(or_(Registration.parquet_sha256 == digest,
+                                          Registration.contract_sha256 == digest)),
+        select(Objection.id).where(Objection.evidence_sha256 == digest),
+        select(ProviderReport.id).where(ProviderReport.document_sha256 == digest),
+    ]
+    return any(db.scalar(q.limit(1)) is not None for q in checks)
+
+
+def forget_blob(db: Session, store: BlobStore, digest: str) -> bool:
+    """Delete a blob no registry row refers to (after a failed transaction). True if deleted."""
+    if blob_in_use(db, digest):
+        return False
+    store.delete(digest)
+    return True
+
+
+def sweep_orphan_blobs(db: Session, store: LocalBlobStore, candidates: Iterable[str]) -> int:
+    """Remove the given blobs (e.g. those written by a crashed upload) that nothing refers to."""
+    return sum(1 for d in candidates if store.exists(d) and forget_blob(db, store, d))
+
+
+def add_file(db: Session, actor: Actor, registration_id: int, name: str, digest: str, size: int) -> RegistrationFile:
+    reg = get_editable(db, actor, registration_id)
+    if size == 0:
+        raise InvalidInput("{file}: the file is empty.", field="files", code="unreadable_file", file=name)
+    count = db.scalar(select(func.count()).select_from(RegistrationFile)
+                      .where(RegistrationFile.registration_id == reg.id)) or 0
+    if count >= MAX_FILES:
+        raise InvalidInput("At most {max} files per registration.", field="files", max=MAX_FILES)
+    position = (db.scalar(select(func.max(RegistrationFile.position))
+                          .where(RegistrationFile.registration_id == reg.id)) or 0) + 1
+    item = RegistrationFile(registration_id=reg.id, position=position, name=clean_file_name(name),
+                            sha256=digest, size=size)
+    db.add(item)
+    if reg.status != "draft":  # new data: the profile must be computed again
+        reg.status = "draft"
+    reg.pipeline_error_code, reg.pipeline_error = "", ""
+    audit.record(db, actor, "registration.file_added", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id, name=item.name, sha256=digest, size=size)
+    db.flush()
+    return item
+
+
+def remove_file(db: Session, actor: Actor, registration_id: int, file_id: int) -> str:
+    reg = get_editable(db, actor, registration_id)
+    item = db.get(RegistrationFile, file_id)
+    if item is None or item.registration_id != reg.id:
+        raise NotFound("Not found.")
+    digest = item.sha256
+    db.delete(item)
+    reg.status = "draft"
+    db.flush()
+    return digest
+
+
+def start_processing(db: Session, actor: Actor, settings: Settings, registration_id: int) -> jobs.Job:
+    """Queue the pipeline (normalise, profile, scan, score) as a background job."""
+    reg = get_editable(db, actor, registration_id)
+    if not reg.files:
+        raise InvalidInput("Upload at least one file.", field="files", code="no_files")
+    job = jobs.enqueue(db, PIPELINE_JOB, {"registration_id": reg.id, "data_dir": str(settings.data_dir)},
+                       org_id=reg.holder_org_id, created_by=actor.user_id)
+    reg.job_id = job.id
+    record_step(db, actor, reg, "processing_started", "processing")
+    return job
+
+
+def job_status(db: Session, actor: Actor, registration_id: int) -> schemas.JobOut:
+    reg = get_registration(db, actor, registration_id)
+    job = db.get(jobs.Job, reg.job_id) if reg.job_id else None
+    lang_error = pipeline_error(reg, "en")
+    return schemas.JobOut(id=job.id if job else 0, status=job.status if job else "none",
+                          progress=job.progress if job else 0.0, stage=job.stage if job else "",
+                          error_code=reg.pipeline_error_code, error=lang_error, registration_status=reg.status)
+
+
+def pipeline_error(reg: Registration, lang: str) -> str:
+    if not reg.pipeline_error:
+        return ""
+    try:
+        stored = json.loads(reg.pipeline_error)
+        return translate(stored["message"], lang, **stored.get("params", {}))
+    except (ValueError, KeyError, TypeError):
+        return reg.pipeline_error
+
+
+def declaration_dict(reg: Registration) -> dict[str, Any]:
+    return {"time_coverage_start": reg.time_coverage_start, "time_coverage_end": reg.time_coverage_end,
+            "update_frequency": reg.update_frequency, "description_zh": reg.description_zh,
+            "description_en": reg.description_en}
+
+
+def rescore(db: Session, reg: Registration, today: date | None = None) -> None:
+    """Recompute the six quality scores from the measurements, declaration and reviewer."""
+    if not reg.measurements:
+        return
+    db.execute(delete(QualityScore).where(QualityScore.registration_id == reg.id))
+    reviewer = reg.declared_quality.get("reviewer") if reg.declared_quality else None
+    for s in score_quality(reg.measurements, declaration_dict(reg), today or utcnow().date(), reviewer):
+        db.add(QualityScore(registration_id=reg.id, indicator=s.indicator, score=s.score, basis=s.basis,
+                            reason=s.reason, detail={"params": s.params}))
+    db.flush()
+
+
+def update_declaration(db: Session, actor: Actor, registration_id: int, data: schemas.Declaration) -> Registration:
+    reg = get_editable(db, actor, registration_id)
+    if data.time_coverage_start and data.time_coverage_end and data.time_coverage_start > data.time_coverage_end:
+        raise InvalidInput("{field}: the end of the time coverage is before its start.",
+                           field="time_coverage_end")
+    for key, value in data.model_dump().items():
+        setattr(reg, key, value)
+    rescore(db, reg)
+    audit.record(db, actor, "registration.declared", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id)
+    db.flush()
+    return reg
+
+
+def column_profiles(db: Session, registration_id: int) -> list[ColumnProfile]:
+    return list(db.scalars(select(ColumnProfile).where(ColumnProfile.registration_id == registration_id)
+                           .order_by(ColumnProfile.position)))
+
+
+def pii_columns(db: Session, registration_id: int) -> dict[str, str]:
+    """Column → the PII kind found there (the most frequent one when several)."""
+    found: dict[str, tuple[str, float]] = {}
+    for f in db.scalars(select(PiiFinding).where(PiiFinding.registration_id == registration_id)):
+        if f.column_name not in found or f.share > found[f.column_name][1]:
+            found[f.column_name] = (f.kind, f.share)
+    return {column: kind for column, (kind, _share) in found.items()}
+
+
+def pii_findings(db: Session, actor: Actor, registration_id: int) -> list[PiiFinding]:
+    """The findings (masked examples only); every access is audited."""
+    reg = get_registration(db, actor, registration_id)
+    if not (is_holder(actor, reg) or actor.is_staff or actor.org_type == "service_provider"):
+        raise PermissionDenied("Only the holder and exchange staff may see personal-data findings.")
+    audit.record(db, actor, "registration.pii_viewed", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id)
+    return list(db.scalars(select(PiiFinding).where(PiiFinding.registration_id == reg.id)
+                           .order_by(PiiFinding.column_name, PiiFinding.kind)))
+
+
+def quality_report(db: Session, registration_id: int) -> list[QualityScore]:
+    return list(db.scalars(select(QualityScore).where(QualityScore.registration_id == registration_id)
+                           .order_by(QualityScore.id)))
+
+
+def history(db: Session, registration_id: int) -> list[HistoryEntry]:
+    return list(db.scalars(select(HistoryEntry).where(HistoryEntry.registration_id == registration_id)
+                           .order_by(HistoryEntry.id)))
+
+
+def sample_rows(db: Session, settings: Settings, registration_id: int,
+                limit: int = 20) -> tuple[list[str], list[list[object]]]:
+    """Raw rows of the normalised Parquet (the catalogue masks them before showing them)."""
+    reg = _load(db, registration_id)
+    data = _load(db, reg.data_from_id) if reg.data_from_id else reg
+    if not data.parquet_sha256:
+        return [], []
+    path = blob_store(settings).path(data.parquet_sha256)
+    con = duckdb.connect(config={"memory_limit": "256MB", "threads": 1, "autoload_known_extensions": False,
+                                 "autoinstall_known_extensions": False})
+    try:
+        escaped = str(path).replace("'", "''")
+        cursor = con.execute(f"SELECT * FROM read_parquet('{escaped}') LIMIT {max(0, min(int(limit), 1000))}")  # noqa: S608
+        names = [d[0] for d in cursor.description or []]
+        rows = [list(r) for r in cursor.fetchall()]
+    finally:
+        con.close()
+    return names, rows

@@ -1,0 +1,42 @@
+"""Drive a registration through the real services and the real pipeline job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from qianshu.core import jobs
+from qianshu.core.actor import Actor
+from qianshu.core.db import Database
+from qianshu.core.settings import Settings
+from qianshu.registry import schemas, service
+from qianshu.registry.jobs import HANDLERS
+from qianshu.registry.models import Registration
+
+DECLARATION = schemas.Declaration(
+    title_zh="贵阳市居民样本数据", title_en="Guiyang residents sample",
+    description_zh="测试用的居民数据，含身份证号与手机号。",
+    description_en="Test data.", industry_code="I64", division_code="520102",
+    time_coverage_start=dt.date(2025, 1, 1), time_coverage_end=dt.date(2025, 12, 31), update_frequency="monthly",
+    source="own_collection", lawful_basis="自行采集，已取得授权", rights=["holding", "processing_use"])
+
+
+def upload(db: Session, settings: Settings, actor: Actor, paths: list[Path], title: str = "测试") -> Registration:
+    reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=title, title_en="Test"))
+    store = service.blob_store(settings)
+    for path in paths:
+        digest, size = service.store_upload(store, [path.read_bytes()], settings.upload_max_bytes)
+        service.add_file(db, actor, reg.id, path.name, digest, size)
+    service.start_processing(db, actor, settings, reg.id)
+    db.commit()
+    return reg
+
+
+def process(database: Database, db: Session, settings: Settings, actor: Actor, paths: list[Path],
+            title: str = "测试") -> Registration:
+    reg = upload(db, settings, actor, paths, title)
+    jobs.run_pending(database, HANDLERS)
+    db.expire_all()
+    return db.get_one(Registration, reg.id)

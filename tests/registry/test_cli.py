@@ -1,0 +1,78 @@
+"""The CLI: register a GB18030 CSV with progress; verify a certificate offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qianshu.cli import app
+from qianshu.core.settings import get_settings
+from qianshu.core.signing import PUBLIC_KEY_FILE, load_signer
+from qianshu.registry import review, schemas, service
+from qianshu.registry.models import Registration
+from tests.factories import OrganisationFactory, UserFactory
+from tests.registry.helpers import DECLARATION, process
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tmp_path, isolated_database):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("QIANSHU_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.setenv("QIANSHU_DATABASE_URL", isolated_database.url)
+    get_settings.cache_clear()
+    yield isolated_database
+    get_settings.cache_clear()
+
+
+def test_register_from_the_cli(cli_env, gb_csv) -> None:
+    with cli_env.unit_of_work() as db:
+        OrganisationFactory._meta.sqlalchemy_session = db
+        UserFactory._meta.sqlalchemy_session = db
+        user = UserFactory(email="cli@example.cn", organisation=OrganisationFactory(org_type="data_merchant"))
+        email = user.email
+    result = runner.invoke(app, ["register", str(gb_csv), "--title", "居民", "--org-user", email])
+    assert result.exit_code == 0, result.output
+    assert "GB18030" in result.output
+    assert "resident_id" in result.output
+    with cli_env.unit_of_work(write=False) as db:
+        assert db.query(Registration).one().status == "ready"
+
+
+def test_register_refuses_a_bad_file(cli_env, tmp_path) -> None:
+    with cli_env.unit_of_work() as db:
+        OrganisationFactory._meta.sqlalchemy_session = db
+        UserFactory._meta.sqlalchemy_session = db
+        email = UserFactory(organisation=OrganisationFactory(org_type="data_merchant")).email
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(bytes(range(256)) * 10)
+    result = runner.invoke(app, ["register", str(bad), "--title", "坏", "--org-user", email])
+    assert result.exit_code == 1
+    assert "二进制文件" in result.output
+    assert "binary file" in result.output
+
+
+def test_verify_offline(database, db, settings, make, merchant, reviewer, operator, gb_csv, tmp_path) -> None:
+    m = make.actor(merchant)
+    reg = process(database, db, settings, m, [gb_csv])
+    service.update_declaration(db, m, reg.id, DECLARATION)
+    review.submit(db, m, reg.id)
+    review.approve(db, make.actor(reviewer), settings, reg.id, schemas.Approval())
+    cert = review.issue_certificate(db, make.actor(operator), settings, load_signer(settings.key_dir), reg.id,
+                                    now=reg.notice_ends_at + dt.timedelta(seconds=1))
+    signed = {"certificate": cert.document,
+              "signature": {"algorithm": "Ed25519", "key_id": cert.key_id, "value": cert.signature}}
+    path = tmp_path / "cert.json"
+    path.write_text(json.dumps(signed, ensure_ascii=False), encoding="utf-8")
+    key = settings.key_dir / PUBLIC_KEY_FILE
+    ok = runner.invoke(app, ["certificate", "verify", str(path), "--public-key", str(key)])
+    assert ok.exit_code == 0, ok.output
+    assert cert.number in ok.output
+    signed["certificate"]["holder"]["uscc"] = "91520100MA6DQ7JX0W"
+    path.write_text(json.dumps(signed), encoding="utf-8")
+    bad = runner.invoke(app, ["certificate", "verify", str(path), "--public-key", str(key)])
+    assert bad.exit_code == 1
+    assert "签名不匹配" in bad.output

@@ -87,3 +87,17 @@ def test_nothing_is_loaded_from_the_internet() -> None:
                      path.read_text(encoding="utf-8")):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders
+
+
+def test_no_message_is_translated_two_ways() -> None:
+    """Capabilities' zh.toml files merge into one catalogue: a key may not mean two things."""
+    import tomllib
+
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in sorted(SRC.glob("*/zh.toml")):
+        for key, value in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            if key in seen and seen[key][0] != value:
+                clashes.append(f"{key!r}: {seen[key][1]} says {seen[key][0]!r}, {path.parent.name} says {value!r}")
+            seen.setdefault(key, (value, path.parent.name))
+    assert not clashes, clashes

@@ -42,3 +42,11 @@ def test_event_is_type_at_payload() -> None:
     leaf = encode_event("registration.issued", "2026-11-22T06:00:00.000000Z", {"number": "QS-1", "n": 2})
     assert leaf == (b'{"at":"2026-11-22T06:00:00.000000Z","payload":{"n":2,"number":"QS-1"},'
                     b'"type":"registration.issued"}')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.dictionaries(st.text(), json_values, max_size=5))
+def test_event_fast_path_equals_rfc8785(event_type: str, at: str, payload: dict[str, Any]) -> None:
+    """The outer object is assembled around the encoded payload: still the reference's bytes."""
+    document = {"type": event_type, "at": at, "payload": payload}
+    assert _outcome(lambda _: encode_event(event_type, at, payload), None) == _outcome(canonical_json, document)

@@ -190,3 +190,25 @@ def test_signed_tree_heads(db: Session, signer: Ed25519Signer) -> None:
                    {k: v for k, v in doc.items() if k != "root_hash"},
                    {**doc, "root_hash": "AAAA"}, [], "sth", None]:
         assert not service.verify_tree_head(signer.public_key(), forged)
+
+
+def test_find_leaf_by_hash_across_generations(db: Session) -> None:
+    """The lookup key starts with the leaf's generation (index >> 18): every one is probed."""
+    from sqlalchemy import text
+
+    from qianshu.translog.merkle import leaf_hash
+    from qianshu.translog.models import KEY_GENERATION_BITS, hash_key
+
+    late = (5 << KEY_GENERATION_BITS) + 7
+    rows = [(3, b"early"), (late, b"late"), (late + 1, b"early")]  # a leaf repeated later
+    for index, leaf in rows:
+        digest = leaf_hash(leaf)
+        db.execute(text("INSERT INTO translog_leaves (leaf_index, hash, hash_key, leaf) VALUES (:i, :h, :k, :l)"),
+                   {"i": index, "h": digest, "k": hash_key(index, digest), "l": leaf})
+    found = service.find_leaf_by_hash(db, leaf_hash(b"late"))
+    assert found is not None
+    assert found.index == late
+    again = service.find_leaf_by_hash(db, leaf_hash(b"early"))
+    assert again is not None
+    assert again.index == 3  # the earliest
+    assert service.find_leaf_by_hash(db, leaf_hash(b"absent")) is None

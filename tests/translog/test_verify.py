@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from qianshu.core.signing import Ed25519Signer
 from qianshu.translog import service
 from qianshu.translog.merkle import leaf_hash
-from qianshu.translog.models import LogEntry, LogTile, SignedTreeHead
+from qianshu.translog.models import LogEntry, LogTile, SignedTreeHead, hash_key
 from qianshu.translog.verify import verify_log
 
 
@@ -100,8 +100,8 @@ def test_inserted_leaf_is_named(db: Session, signer: Ed25519Signer) -> None:
     for index in range(599, 99, -1):  # shift 100.. up by one, highest first (primary key)
         db.execute(update(LogEntry).where(LogEntry.index == index).values(index=index + 1))
     leaf = b'{"type":"registration.issued","payload":{"number":"BACKDATED"}}'
-    db.execute(text("INSERT INTO translog_leaves (leaf_index, hash, leaf) VALUES (100, :h, :l)"),
-               {"h": leaf_hash(leaf), "l": leaf})
+    db.execute(text("INSERT INTO translog_leaves (leaf_index, hash, hash_key, leaf) VALUES (100, :h, :k, :l)"),
+               {"h": leaf_hash(leaf), "k": hash_key(100, leaf_hash(leaf)), "l": leaf})
     problem = verify_log(db, signer.public_key()).first_problem
     assert problem is not None
     assert (problem.kind, problem.leaf_index) == ("reordered", 100)

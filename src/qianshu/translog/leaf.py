@@ -26,26 +26,63 @@ from qianshu.core.canonical import canonical_json
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _BMP_END = "\uffff"
+_string = json.encoder.encode_basestring  # the C string encoder, no ASCII escaping
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
                            allow_nan=False, check_circular=False).encode
 
 
 def _plain(value: Any) -> bool:
     kind = type(value)
+    if kind is dict:
+        return _plain_dict(value)
+    if kind is list:
+        return _plain_list(value)
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
         return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or (not key.isascii() and max(key) > _BMP_END):
-                return False
-            if not _plain(item):
-                return False
-        return True
-    if kind is list:
-        return all(_plain(item) for item in value)
     return False
+
+
+# _plain_dict and _plain_list inline the scalar cases: one call per container, not per value.
+def _plain_dict(value: dict[Any, Any]) -> bool:
+    for key, item in value.items():
+        if type(key) is not str or (not key.isascii() and max(key) > _BMP_END):
+            return False
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            if not _plain_dict(item):
+                return False
+        elif kind is list:
+            if not _plain_list(item):
+                return False
+        else:
+            return False
+    return True
+
+
+def _plain_list(value: list[Any]) -> bool:
+    for item in value:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            if not _plain_dict(item):
+                return False
+        elif kind is list:
+            if not _plain_list(item):
+                return False
+        else:
+            return False
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -64,4 +101,11 @@ def format_at(at: datetime) -> str:
 
 
 def encode_event(event_type: str, at: str, payload: dict[str, Any]) -> bytes:
-    return canonical_bytes({"type": event_type, "at": at, "payload": payload})
+    if type(event_type) is str and type(at) is str and type(payload) is dict and _plain_dict(payload):
+        # The outer object's keys are already in order ("at" < "payload" < "type"): encode
+        # the payload alone and the two strings with the same C string encoder.
+        try:
+            return f'{{"at":{_string(at)},"payload":{_encode(payload)},"type":{_string(event_type)}}}'.encode()
+        except (UnicodeEncodeError, RecursionError):
+            pass
+    return canonical_json({"type": event_type, "at": at, "payload": payload})

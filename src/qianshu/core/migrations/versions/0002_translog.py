@@ -24,13 +24,14 @@ def upgrade() -> None:
         sa.Column("leaf_index", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                   autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("hash_key", sa.BigInteger(), nullable=False),
         sa.Column("leaf", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", qianshu.core.db.UTCDateTime(timezone=True),
                   server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
         sa.PrimaryKeyConstraint("leaf_index", name=op.f("pk_translog_leaves")),
     )
     with op.batch_alter_table("translog_leaves", schema=None) as batch_op:
-        batch_op.create_index("ix_translog_leaves_hash", ["hash"], unique=False)
+        batch_op.create_index("ix_translog_leaves_hash_key", ["hash_key"], unique=False)
 
     op.create_table(
         "translog_tiles",
@@ -63,5 +64,5 @@ def downgrade() -> None:
     op.drop_table("translog_tree_heads")
     op.drop_table("translog_tiles")
     with op.batch_alter_table("translog_leaves", schema=None) as batch_op:
-        batch_op.drop_index("ix_translog_leaves_hash")
+        batch_op.drop_index("ix_translog_leaves_hash_key")
     op.drop_table("translog_leaves")

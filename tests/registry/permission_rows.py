@@ -1,0 +1,125 @@
+"""Registration routes by role. Drafts are seen only by their holder and staff; public
+notices, issued certificates and verification are public; reviewing needs a reviewer or
+operator, issuing, revoking and deciding objections an operator; personal-data findings
+only the holder, staff and service providers (the role users here belong to a data
+merchant that does not hold the registration, so they are refused)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from qianshu.core.actor import Actor
+from qianshu.core.signing import load_signer
+from qianshu.registry import review, schemas, service
+from qianshu.registry.models import Registration
+from tests.permission_support import EVERYONE, NOBODY, SIGNED_IN, STAFF, Row
+from tests.registry.helpers import DECLARATION, process
+
+REVIEWERS = frozenset({"operator", "reviewer"})
+OPERATOR = frozenset({"operator"})
+HOLDERS = frozenset({"member", "admin"})
+OWN = lambda c: {"registration_id": c["own_draft"]}  # noqa: E731 - table of small lambdas
+SUBMITTED = lambda c: {"registration_id": c["submitted"]}  # noqa: E731
+NOTICE = lambda c: {"registration_id": c["notice"]}  # noqa: E731
+REASON = lambda c: {"reason": "材料不全"}  # noqa: E731
+
+ROWS = {
+    ("GET", "/api/v1/registrations/notices"): Row(EVERYONE),
+    ("POST", "/api/v1/registrations/certificates/verify"): Row(EVERYONE, body=lambda c: c["certificate_json"]),
+    ("GET", "/api/v1/registrations/certificates/{number}"): Row(EVERYONE, params=lambda c: {"number": c["number"]}),
+    ("POST", "/api/v1/registrations"): Row(HOLDERS, body=lambda c: {"title_zh": "新登记", "title_en": "New"}),
+    ("GET", "/api/v1/registrations"): Row(SIGNED_IN),
+    # A pending or suspended organisation may still read its own registrations (not change them).
+    ("GET", "/api/v1/registrations/{registration_id}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("PUT", "/api/v1/registrations/{registration_id}/files/{name}"): Row(
+        HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "name": "a.csv"}),
+    ("DELETE", "/api/v1/registrations/{registration_id}/files/{file_id}"): Row(
+        HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]}),
+    ("POST", "/api/v1/registrations/{registration_id}/process"): Row(HOLDERS, params=OWN, body=lambda c: {}),
+    ("GET", "/api/v1/registrations/{registration_id}/job"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("PUT", "/api/v1/registrations/{registration_id}/declaration"): Row(
+        HOLDERS, params=OWN, body=lambda c: DECLARATION.model_dump(mode="json")),
+    ("POST", "/api/v1/registrations/{registration_id}/submit"): Row(HOLDERS, params=OWN, body=lambda c: {}),
+    ("GET", "/api/v1/registrations/{registration_id}/columns"): Row(EVERYONE, params=NOTICE),
+    ("GET", "/api/v1/registrations/{registration_id}/pii"): Row(STAFF, params=NOTICE),
+    ("GET", "/api/v1/registrations/{registration_id}/quality"): Row(EVERYONE, params=NOTICE),
+    ("GET", "/api/v1/registrations/{registration_id}/history"): Row(EVERYONE, params=NOTICE),
+    ("POST", "/api/v1/registrations/{registration_id}/review/take"): Row(REVIEWERS, params=SUBMITTED,
+                                                                          body=lambda c: {}),
+    ("POST", "/api/v1/registrations/{registration_id}/review/approve"): Row(REVIEWERS, params=SUBMITTED,
+                                                                             body=lambda c: {}),
+    ("POST", "/api/v1/registrations/{registration_id}/review/return"): Row(REVIEWERS, params=SUBMITTED, body=REASON),
+    ("POST", "/api/v1/registrations/{registration_id}/review/reject"): Row(REVIEWERS, params=SUBMITTED, body=REASON),
+    ("POST", "/api/v1/registrations/{registration_id}/objections"): Row(
+        SIGNED_IN, params=NOTICE, body=lambda c: {"grounds": "该数据由我方采集"}),
+    ("POST", "/api/v1/registrations/objections/{objection_id}/decision"): Row(
+        OPERATOR, params=lambda c: {"objection_id": c["objection"]}, body=lambda c: {"uphold": False, "reason": "x"}),
+    ("POST", "/api/v1/registrations/{registration_id}/reports"): Row(
+        NOBODY, params=NOTICE, body=lambda c: {"kind": "compliance", "title": "合规评估", "conclusion": "合规"}),
+    ("POST", "/api/v1/registrations/{registration_id}/issue"): Row(OPERATOR, params=NOTICE, body=lambda c: {}),
+    ("POST", "/api/v1/registrations/{registration_id}/revoke"): Row(
+        OPERATOR, params=lambda c: {"registration_id": c["issued"]}, body=REASON),
+    ("POST", "/api/v1/registrations/{registration_id}/follow-ups"): Row(
+        NOBODY, params=lambda c: {"registration_id": c["issued"]}, body=lambda c: {"reg_type": "renewal"}),
+    ("POST", "/api/v1/registrations/{registration_id}/confirm-transfer"): Row(NOBODY, params=NOTICE,
+                                                                               body=lambda c: {}),
+    # portal pages
+    ("GET", "/registry"): Row(EVERYONE),
+    ("GET", "/registry/review"): Row(STAFF),
+    ("GET", "/registry/notices"): Row(EVERYONE),
+    ("POST", "/registry/new"): Row(HOLDERS, body=lambda c: {"title_zh": "新登记"}),
+    ("GET", "/registry/{registration_id}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("POST", "/registry/{registration_id}/{action}"): Row(
+        REVIEWERS, params=lambda c: {"registration_id": c["submitted"], "action": "take"}),
+    ("POST", "/registry/objections/{objection_id}/decision"): Row(
+        OPERATOR, params=lambda c: {"objection_id": c["objection"]}, body=lambda c: {"uphold": "0", "reason": "x"}),
+    ("GET", "/registry/certificates/{number}"): Row(EVERYONE, params=lambda c: {"number": c["number"]}),
+    ("GET", "/registry/certificates/{number}/pdf"): Row(EVERYONE, params=lambda c: {"number": c["number"]}),
+    ("GET", "/registry/verify"): Row(EVERYONE),
+    ("POST", "/registry/verify"): Row(EVERYONE, body=lambda c: {"certificate": "{}"}),
+}
+
+_CSV = "姓名,金额,区划\n张三,12.5,520102\n李四,8,520103\n王五,30,520111\n"
+
+
+def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dict[str, Any]) -> None:
+    database, settings, tmp = env["database"], env["settings"], Path(env["tmp_path"])
+    holder = make.actor(make.user())
+    operator = make.actor(make.operator())
+    reviewer = make.actor(make.operator(staff_role="reviewer"))
+    path = tmp / "matrix.csv"
+    path.write_bytes(_CSV.encode("gb18030"))
+
+    def submitted() -> Registration:
+        reg = process(database, db, settings, holder, [path])
+        service.update_declaration(db, holder, reg.id, DECLARATION)
+        return review.submit(db, holder, reg.id)
+
+    ctx["submitted"] = submitted().id
+    notice = submitted()
+    review.take(db, reviewer, notice.id)
+    review.approve(db, reviewer, settings, notice.id, schemas.Approval())
+    ctx["notice"] = notice.id
+    ctx["objection"] = review.file_objection(db, holder, notice.id, "测试异议").id
+    issued = submitted()
+    review.take(db, reviewer, issued.id)
+    issued = review.approve(db, reviewer, settings, issued.id, schemas.Approval())
+    certificate = review.issue_certificate(db, operator, settings, load_signer(settings.key_dir), issued.id,
+                                           now=issued.notice_ends_at + dt.timedelta(seconds=1))
+    ctx["issued"], ctx["number"] = issued.id, certificate.number
+    ctx["certificate_json"] = {"certificate": certificate.document,
+                               "signature": {"algorithm": certificate.algorithm, "key_id": certificate.key_id,
+                                             "value": certificate.signature}}
+    # "Own" is the acting user's organisation; staff (whose organisation registers no data)
+    # and anonymous users get a draft of another organisation instead.
+    owner = actor if actor is not None and not actor.is_staff else holder
+    draft = Registration(holder_org_id=owner.org_id, status="draft", title_zh="矩阵草稿", title_en="Matrix draft")
+    db.add(draft)
+    db.flush()
+    ctx["own_draft"] = draft.id
+    stand_in = Actor(user_id=owner.user_id, org_id=owner.org_id, org_role="admin", org_status="approved",
+                     org_type=owner.org_type, via="api")
+    digest, size = service.store_upload(service.blob_store(settings), [_CSV.encode()], 10_000)
+    ctx["own_file"] = service.add_file(db, stand_in, draft.id, "own.csv", digest, size).id

@@ -152,6 +152,8 @@ def test_matrix(role: str, app, client, make: Factories, db, settings, database,
         allowed = status not in REFUSED
         if allowed != (role in row.allowed):
             failures.append(f"{method} {url}: {status} ({'allowed' if allowed else 'refused'})")
+        elif allowed and method == "GET" and status >= 400:  # a page or resource one may see must work
+            failures.append(f"{method} {url}: {status} (allowed but failed)")
     assert not failures, f"role {role}: " + "; ".join(failures)
 
 

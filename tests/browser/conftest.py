@@ -40,7 +40,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    env = {**os.environ, "QIANSHU_DATA_DIR": str(data_dir), "QIANSHU_LOGIN_MAX_FAILURES": "50"}
+    # A public notice of 0 days lets the journey reach the certificate within one test.
+    env = {**os.environ, "QIANSHU_DATA_DIR": str(data_dir), "QIANSHU_LOGIN_MAX_FAILURES": "50",
+           "QIANSHU_PUBLIC_NOTICE_DAYS": "0"}
     env.pop("QIANSHU_TEST_DATABASE_URL", None)
     if url := os.environ.get("QIANSHU_BROWSER_DATABASE_URL"):
         env["QIANSHU_DATABASE_URL"] = url
@@ -51,6 +53,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "qianshu.web.asgi:app", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    os.environ["QIANSHU_LIVE_DATA_DIR"] = str(data_dir)  # tests read the public key from here
     try:
         for _ in range(100):
             try:
@@ -62,6 +65,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError(Path(data_dir / "server.log").read_text())
         yield base
     finally:
+        os.environ.pop("QIANSHU_LIVE_DATA_DIR", None)
         server.terminate()
         server.wait(timeout=10)
         log.close()

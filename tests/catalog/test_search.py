@@ -182,3 +182,26 @@ def test_unknown_but_wellformed_values_match_nothing(db: Session, corpus) -> Non
     assert _ids(db, industry="T") == set()
     assert _ids(db, region="110000") == set()
     assert _ids(db, region="520199") == set()
+
+
+def test_facets_are_estimated_above_the_limit(db: Session, corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.catalog import search
+
+    monkeypatch.setattr(search, "FACET_EXACT_LIMIT", 2)
+    result = search_listings(db, SearchQuery(q="数据"))
+    assert result.total == 3  # the total stays exact
+    assert not result.facets_exact
+    assert all(v.count >= 1 for values in result.facets.values() for v in values)
+    assert search_listings(db, SearchQuery(q="交通")).facets_exact  # one match: exact
+
+
+def test_a_change_is_seen_by_the_next_search(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core.timeutil import utcnow
+
+    assert search_listings(db, SearchQuery(q="交通")).total == 1
+    assert search_listings(db, SearchQuery(q="交通")).total == 1  # cached
+    traffic = corpus["traffic"]
+    traffic.status, traffic.updated_at = "paused", utcnow()
+    db.flush()
+    again = search_listings(db, SearchQuery(q="交通"))
+    assert (again.total, again.items) == (0, [])

@@ -70,8 +70,8 @@ ROWS = {
     ("GET", "/registry/review"): Row(STAFF),
     ("GET", "/registry/notices"): Row(EVERYONE),
     ("POST", "/registry/new"): Row(HOLDERS, body=lambda c: {"title_zh": "新登记"}),
-    ("GET", "/registry/{registration_id}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
-    ("POST", "/registry/{registration_id}/{action}"): Row(
+    ("GET", "/registry/{registration_id:int}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("POST", "/registry/{registration_id:int}/{action}"): Row(
         REVIEWERS, params=lambda c: {"registration_id": c["submitted"], "action": "take"}),
     ("POST", "/registry/objections/{objection_id}/decision"): Row(
         OPERATOR, params=lambda c: {"objection_id": c["objection"]}, body=lambda c: {"uphold": "0", "reason": "x"}),

@@ -16,7 +16,7 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.catalog import dcat, demand, follows, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import Listing
-from qianshu.catalog.search import MAX_QUERY_LENGTH, DemandQuery, SearchQuery, search_listings
+from qianshu.catalog.search import MAX_QUERY_LENGTH, DemandQuery, SearchQuery, SearchResult, search_rendered
 from qianshu.catalog.views import facet_label, notification_out
 from qianshu.core.http import DbSession, Lang
 
@@ -51,26 +51,36 @@ def search(
     sort: Short = "relevance",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> s.SearchOut:
-    result = search_listings(
-        db,
-        SearchQuery(q, industry, region, data_type, delivery, price, classification, frequency, sort, page, per_page),
+) -> Response:
+    query = SearchQuery(
+        q, industry, region, data_type, delivery, price, classification, frequency, sort, page, per_page
     )
-    facets = {
-        name: [
-            s.FacetValueOut(value=v.value, label=facet_label(name, v.value, lang), count=v.count, selected=v.selected)
-            for v in values
-        ]
-        for name, values in result.facets.items()
-    }
-    return s.SearchOut(
-        total=result.total,
-        page=page,
-        per_page=per_page,
-        pages=result.pages,
-        items=[_listing_out(x, request) for x in result.items],
-        facets=facets,
-    )
+
+    def render(result: SearchResult) -> bytes:
+        facets = {
+            name: [
+                s.FacetValueOut(
+                    value=v.value, label=facet_label(name, v.value, lang), count=v.count, selected=v.selected
+                )
+                for v in values
+            ]
+            for name, values in result.facets.items()
+        }
+        out = s.SearchOut(
+            total=result.total,
+            page=page,
+            per_page=per_page,
+            pages=result.pages,
+            items=[_listing_out(x, request) for x in result.items],
+            facets=facets,
+            facets_exact=result.facets_exact,
+        )
+        return out.model_dump_json().encode()
+
+    # Serialised once (FastAPI would dump, re-validate and dump a returned model) and cached by
+    # the catalogue's generation like the search itself (see catalog/search.py).
+    body = search_rendered(db, query, (lang, base_url(request)), render)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/listings/{listing_id}", response_model=s.ListingDetailOut)

@@ -56,6 +56,24 @@ class Listing(Base):
         Index("ix_catalog_listings_status_price", "status", "min_price_fen"),
         Index("ix_catalog_listings_org_status", "org_id", "status"),
         Index("ix_catalog_listings_updated_at", "updated_at"),  # the search cache's generation
+        # Covering index for search: ranking, counts and facet counts of a set of ids never read
+        # the wide rows (titles, descriptions, tokens), only the page's rows are loaded.
+        Index(
+            "ix_catalog_listings_search",
+            "id",
+            "status",
+            "popularity",
+            "listed_at",
+            "min_price_fen",
+            "industry_section",
+            "industry_code",
+            "prefecture_code",
+            "division_code",
+            "data_type",
+            "classification",
+            "update_frequency",
+            "delivery_mask",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

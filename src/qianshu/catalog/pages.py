@@ -26,7 +26,7 @@ from qianshu.catalog.vocab import (
     industry_name,
     region_name,
 )
-from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
 from qianshu.core.http import AppSettings, DbSession, NavItem, render
 from qianshu.core.i18n import translate
 from qianshu.core.money import Money
@@ -223,8 +223,8 @@ def _editor(
     request: Request, db: DbSession, actor: Any, listing_id: int, error: str = "", status: int = 200
 ) -> Response:
     listing = service.get_listing(db, actor, listing_id)
-    if not service.can_manage(actor, listing):
-        return _see_other(f"/catalog/{listing_id}")
+    if not service.can_manage(actor, listing):  # say so plainly rather than redirect silently
+        raise PermissionDenied("Only the holder of the registration may manage this product.")
     page = EditorPage(listing, service.history(db, actor, listing_id), Labels(_lang(request)), error=error)
     return render(request, "catalog/editor.html", page, status_code=status)
 

@@ -177,6 +177,9 @@ class SearchOut(BaseModel):
     pages: int
     items: list[ListingOut]
     facets: dict[str, list[FacetValueOut]]
+    # False when a text query matched more than FACET_EXACT_LIMIT products: the facet counts are
+    # then estimated from that many matches (the total is always exact).
+    facets_exact: bool = True
 
 
 class DemandResponseOut(BaseModel):

@@ -140,7 +140,7 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, e
         error=error)
 
 
-@router.get("/registry/{registration_id}")
+@router.get("/registry/{registration_id:int}")
 def detail(registration_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
     return render(request, "registry/detail.html", _detail(db, actor, request, registration_id))
 
@@ -204,7 +204,7 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-@router.post("/registry/{registration_id}/{action}")
+@router.post("/registry/{registration_id:int}/{action}")
 async def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
               settings: AppSettings, signer: Signer) -> Response:
     handler = ACTIONS.get(action)

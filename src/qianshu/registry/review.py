@@ -35,7 +35,7 @@ from qianshu.registry.models import (
     RegistrationFile,
 )
 from qianshu.registry.service import _load, get_registration, is_holder, is_reviewer, record_step, rescore
-from qianshu.translog.service import append_event
+from qianshu.translog.service import append_event, sign_tree_head
 
 VALIDITY_YEARS = 3
 REVIEWABLE = ("submitted", "under_review")
@@ -291,6 +291,9 @@ def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Sig
     if reg.previous_id:
         _close_previous(db, actor, reg)
     db.flush()
+    # Publish a signed tree head covering the new leaf at once, so the certificate's inclusion
+    # proof can be checked the moment it is issued (one signature per certificate).
+    sign_tree_head(db, signer)
     return cert
 
 

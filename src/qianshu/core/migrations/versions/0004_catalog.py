@@ -145,6 +145,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_catalog_listings_registration_id'), 'catalog_listings', ['registration_id'], unique=False)
     op.create_index('ix_catalog_listings_status_listed_at', 'catalog_listings', ['status', 'listed_at'], unique=False)
     op.create_index('ix_catalog_listings_status_popularity', 'catalog_listings', ['status', 'popularity'], unique=False)
+    # Search reads only this narrow covering index for ranking, counts and facets (see catalog/search.py).
+    op.create_index('ix_catalog_listings_search', 'catalog_listings', ['id', 'status', 'popularity', 'listed_at', 'min_price_fen', 'industry_section', 'industry_code', 'prefecture_code', 'division_code', 'data_type', 'classification', 'update_frequency', 'delivery_mask'], unique=False)
     op.create_index('ix_catalog_listings_status_price', 'catalog_listings', ['status', 'min_price_fen'], unique=False)
     op.create_index('ix_catalog_listings_updated_at', 'catalog_listings', ['updated_at'], unique=False)
     op.create_table('catalog_demand_responses',
@@ -240,6 +242,7 @@ def downgrade() -> None:
     op.drop_table('catalog_follows')
     op.drop_index(op.f('ix_catalog_demand_responses_demand_id'), table_name='catalog_demand_responses')
     op.drop_table('catalog_demand_responses')
+    op.drop_index('ix_catalog_listings_search', table_name='catalog_listings')
     op.drop_index('ix_catalog_listings_updated_at', table_name='catalog_listings')
     op.drop_index('ix_catalog_listings_status_price', table_name='catalog_listings')
     op.drop_index('ix_catalog_listings_status_popularity', table_name='catalog_listings')

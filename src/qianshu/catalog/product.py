@@ -7,7 +7,6 @@ Sample data of a registration flagged with personal information is audited on ev
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from qianshu.catalog.models import Listing
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
+from qianshu.registry import service as registry_service
 from qianshu.registry.models import Certificate, ColumnProfile, PiiFinding, ProviderReport, QualityScore, Registration
 
 SAMPLE_LIMIT = 20
@@ -56,11 +56,7 @@ def pii_columns(db: Session, registration_id: int) -> dict[str, str]:
 
 
 def quality_scores(db: Session, registration_id: int) -> list[QualityScore]:
-    return list(
-        db.scalars(
-            select(QualityScore).where(QualityScore.registration_id == registration_id).order_by(QualityScore.id)
-        )
-    )
+    return registry_service.quality_report(db, registration_id)
 
 
 def provider_reports(db: Session, registration_id: int) -> list[ProviderReport]:
@@ -82,15 +78,8 @@ def registration(db: Session, listing: Listing) -> Registration:
 
 
 def _registry_sample(db: Session, settings: Settings, registration_id: int, limit: int) -> tuple[list[str], list[Any]]:
-    """The registry's sample rows (its ``sample_rows`` service), or nothing when unavailable."""
-    try:
-        registry_service: Any = importlib.import_module("qianshu.registry.service")
-    except ImportError:
-        return [], []
-    sample_rows = getattr(registry_service, "sample_rows", None)
-    if sample_rows is None:
-        return [], []
-    columns, rows = sample_rows(db, settings, registration_id, limit)
+    """The registry's sample rows (raw: the caller masks them)."""
+    columns, rows = registry_service.sample_rows(db, settings, registration_id, limit)
     return [str(c) for c in columns], [list(r) for r in rows]
 
 

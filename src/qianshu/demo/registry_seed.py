@@ -202,26 +202,35 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             (health, "遵义药店销售汇总.parquet", _pharmacy, _declaration(
                 "遵义市药店月度销售汇总", "Monthly pharmacy sales in Zunyi", "F52", zy, "monthly",
                 dt.date(2026, 1, 1), dt.date(2026, 10, 31), "连锁药店分门店、分品类的月度销售额汇总，不含个人信息。")),
+            (health, "遵义医保结算研究样本.xlsx", _claims, _declaration(
+                "遵义市医保结算研究样本（经授权）", "Zunyi medical insurance settlements, licensed research sample",
+                "J68", zy, "monthly", dt.date(2026, 1, 1), dt.date(2026, 6, 30),
+                "经参保人授权用于精算研究的结算样本，含身份证号与手机号；目录预览自动脱敏。",
+                source="authorised")),
         ]
         ids = []
         for actor, name, make_file, decl in specs:
             path = folder / name
             make_file(path, r)
             ids.append(_register(database, settings, actor, path, decl))
-    traffic_id, weather_id, claims_id, bus_id, warn_id, taxi_id, pharmacy_id = ids
+    traffic_id, weather_id, claims_id, bus_id, warn_id, taxi_id, pharmacy_id, research_id = ids
     past = utcnow() - dt.timedelta(days=settings.public_notice_days + 1)
     with database.unit_of_work() as db:
         for reg_id, actor in ((traffic_id, traffic), (weather_id, weather), (claims_id, health), (bus_id, traffic),
-                              (warn_id, weather), (taxi_id, traffic), (pharmacy_id, health)):
+                              (warn_id, weather), (taxi_id, traffic), (pharmacy_id, health), (research_id, health)):
             review.submit(db, actor, reg_id)
         for reg_id in (traffic_id, weather_id, pharmacy_id):
             review.take(db, reviewer, reg_id)
             review.approve(db, reviewer, settings, reg_id, schemas.Approval(reason="材料齐全，同意公示。"), now=past)
+        review.take(db, reviewer, research_id)
+        review.approve(db, reviewer, settings, research_id, schemas.Approval(
+            classification="important", personal_info="sensitive",
+            reason="含敏感个人信息（医疗健康），确认为重要数据；仅限授权研究用途。"), now=past)
         review.attach_report(db, provider, signer, traffic_id, schemas.ReportIn(
             kind="compliance", title="数据合规评估报告", conclusion="数据来源合法，不含个人信息，符合登记要求。"))
         review.attach_report(db, provider, signer, weather_id, schemas.ReportIn(
             kind="quality", title="数据质量评估报告", conclusion="完整性与时效性良好。", score=92))
-        for reg_id in (traffic_id, weather_id, pharmacy_id):
+        for reg_id in (traffic_id, weather_id, pharmacy_id, research_id):
             review.issue_certificate(db, operator, settings, signer, reg_id)
         review.revoke(db, operator, pharmacy_id, "经核查，部分门店数据未取得授权，撤销登记。")
         review.take(db, reviewer, claims_id)  # stays under review

@@ -221,8 +221,9 @@ def issue(registration_id: int, db: DbSession, actor: SignedInActor, settings: A
 
 
 @router.post("/{registration_id}/revoke")
-def revoke(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    cert = review.revoke(db, actor, registration_id, data.reason)
+def revoke(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor,
+           signer: Signer) -> dict[str, Any]:
+    cert = review.revoke(db, actor, registration_id, data.reason, signer)
     return {"number": cert.number, "revoked_at": cert.revoked_at, "reason": cert.revocation_reason}
 
 

@@ -195,7 +195,7 @@ ACTIONS: dict[str, Action] = {
     "return": lambda db, a, s, g, rid, f: review.return_for_changes(db, a, rid, _reason(f)),
     "reject": lambda db, a, s, g, rid, f: review.reject(db, a, rid, _reason(f)),
     "issue": lambda db, a, s, g, rid, f: review.issue_certificate(db, a, s, g, rid),
-    "revoke": lambda db, a, s, g, rid, f: review.revoke(db, a, rid, _reason(f)),
+    "revoke": lambda db, a, s, g, rid, f: review.revoke(db, a, rid, _reason(f), g),
     "objection": lambda db, a, s, g, rid, f: review.file_objection(db, a, rid, _reason({"reason": f.get("grounds")})),
     "report": _report,
     "follow-up": _follow_up,

@@ -343,7 +343,7 @@ def issue_due(db: Session, actor: Actor, settings: Settings, signer: Signer, now
     return issued
 
 
-def revoke(db: Session, actor: Actor, registration_id: int, reason: str) -> Certificate:
+def revoke(db: Session, actor: Actor, registration_id: int, reason: str, signer: Signer | None = None) -> Certificate:
     _require_operator(actor)
     reg = _load(db, registration_id)
     cert = db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
@@ -356,6 +356,8 @@ def revoke(db: Session, actor: Actor, registration_id: int, reason: str) -> Cert
     record_step(db, actor, reg, "revoked", "revoked", reason)
     publish(db, "registration.revoked", registration_id=reg.id, reason=reason)
     db.flush()
+    if signer is not None:  # a bank checking encumbrances should see the revocation in a signed head
+        sign_tree_head(db, signer)
     return cert
 
 

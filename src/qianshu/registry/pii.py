@@ -1,6 +1,6 @@
 """Scan the data for personal and sensitive personal information (PIPL, GB/T 35273).
 
-The scan runs on a bounded sample (``PII_SAMPLE`` rows of the reservoir sample that the
+The scan runs on a bounded sample (``PII_SAMPLE`` rows of the uniform random sample that the
 profile draws), so a share is an estimate with a few tenths of a percent of error; that is
 enough to classify a column and keeps the scan's cost flat whatever the file's size.
 

@@ -10,7 +10,7 @@ queries rather than one huge one):
    of the top values.
 
 Type conformance of text columns (how many values would parse as a number or date) is
-measured on a bounded reservoir sample (``SAMPLE_ROWS``), which the PII scan reuses.
+measured on a bounded uniform random sample (``SAMPLE_ROWS``), which the PII scan reuses.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def sample_top_values(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats]
     """The most frequent values, counted on the sample and scaled to the whole (estimates).
 
     ``approx_top_k`` over the full data costs more than the rest of the profile together; the
-    reservoir sample gives the frequent values with counts at a fraction of that cost.
+    random sample gives the frequent values with counts at a fraction of that cost.
     """
     if not sampled or len(columns) > WIDE:
         return  # wide data: the long-format profile already took approx_top_k
@@ -315,14 +315,18 @@ def measure_conformance(con: duckdb.DuckDBPyConnection, columns: list[ColumnStat
 
 def create_sample(con: duckdb.DuckDBPyConnection, parquet: Path, stats: DatasetStats,
                   rows: int = SAMPLE_ROWS) -> int:
-    """A reservoir sample, smaller for wide tables (the sample's memory is rows x columns)."""
+    """A uniform random sample, smaller for wide tables (the sample's memory is rows x columns)."""
     rows = min(rows, max(2048, 10_000_000 // max(len(stats.columns), 1)))
     con.execute("DROP TABLE IF EXISTS registry_sample")
     src = f"read_parquet({literal(str(parquet))})"
     if stats.row_count <= rows:
         con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src}")  # noqa: S608
     else:
+        # Bernoulli sampling keeps each row with the same probability (uniform like a reservoir)
+        # but runs in parallel over the whole file: about 1.5x faster on 10M rows. The size is
+        # ``rows`` on average, not exactly.
+        percent = 100.0 * rows / stats.row_count
         con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src} "  # noqa: S608
-                    f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (42)")
+                    f"USING SAMPLE {percent:.6f}% (bernoulli, 42)")
     got = con.execute("SELECT count(*) FROM registry_sample").fetchone()
     return int(got[0]) if got else 0

@@ -15,7 +15,7 @@ from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.models import ApiToken, Organisation, User
 from qianshu.core.errors import QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, render
+from qianshu.core.http import AppSettings, DbSession, NavItem, render, safe_local_path
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.validation import parse_form
 
@@ -43,19 +43,14 @@ class SignInPage:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Response:
-    return render(request, "accounts/sign_in.html", SignInPage(next=_safe_next(next)))
-
-
-def _safe_next(target: str) -> str:
-    """Only same-site paths: never an open redirect."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    return render(request, "accounts/sign_in.html", SignInPage(next=safe_local_path(next)))
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request, db: DbSession, settings: AppSettings, actor: CurrentActor) -> Response:
     form = await _form(request)
     email, password = form.get("email", "")[:254], form.get("password", "")
-    next_url = _safe_next(form.get("next", "/"))
+    next_url = safe_local_path(form.get("next", "/"))
     try:
         user = service.authenticate(db, settings, email, password, client_ip(request))
     except QianshuError as exc:

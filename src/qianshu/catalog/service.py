@@ -434,27 +434,21 @@ def listable_registrations(db: Session, actor: Actor) -> list[Registration]:
     )
 
 
-def record_view(db: Session, listing_id: int) -> None:
-    """Count a view of a product page; a plain UPDATE, so it never conflicts with editors."""
+def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:
+    """A plain UPDATE of a counter and the popularity, so it never conflicts with editors."""
     db.execute(
         update(Listing)
         .where(Listing.id == listing_id)
-        .values(
-            views=Listing.views + 1,
-            popularity=Listing.popularity + follows.VIEW_WEIGHT,
-        )
+        .values({counter: counter + 1, Listing.popularity: Listing.popularity + weight})
         .execution_options(synchronize_session=False)
     )
+
+
+def record_view(db: Session, listing_id: int) -> None:
+    """Count a view of a product page."""
+    _bump(db, listing_id, Listing.views, follows.VIEW_WEIGHT)
 
 
 def record_transaction(db: Session, listing_id: int) -> None:
     """For the exchange: a completed order of this product makes it more popular."""
-    db.execute(
-        update(Listing)
-        .where(Listing.id == listing_id)
-        .values(
-            transaction_count=Listing.transaction_count + 1,
-            popularity=Listing.popularity + follows.TRANSACTION_WEIGHT,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    _bump(db, listing_id, Listing.transaction_count, follows.TRANSACTION_WEIGHT)

@@ -81,14 +81,17 @@ class LocalBlobStore:
                         progress(size)
                 fh.flush()
                 os.fsync(fh.fileno())
-            digest = hasher.hexdigest()
-            final = self.path(digest)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            return digest, size
+            return self._commit(tmp, hasher.hexdigest()), size
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _commit(self, tmp: Path, digest: str) -> str:
+        """Move a finished, fsynced temporary file to its content address (atomic rename)."""
+        final = self.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        return digest
 
     def put_file(self, path: Path) -> tuple[str, int]:
         """Store a local file: a kernel-side copy (``copy_file_range``/``sendfile``), then the
@@ -106,11 +109,7 @@ class LocalBlobStore:
                     hasher.update(block)
                     size += len(block)
                 os.fsync(fh.fileno())
-            digest = hasher.hexdigest()
-            final = self.path(digest)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            return digest, size
+            return self._commit(tmp, hasher.hexdigest()), size
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

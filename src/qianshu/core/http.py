@@ -60,6 +60,12 @@ AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Signer = Annotated[Ed25519Signer, Depends(get_signer)]
 
 
+def safe_local_path(target: str) -> str:
+    """A redirect target limited to this site's paths: never an open redirect."""
+    same_site = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if same_site else "/"
+
+
 def build_templates() -> Jinja2Templates:
     """One Jinja environment over every capability's ``templates/`` folder (web's first)."""
     folders = [_PACKAGE_ROOT / "web" / "templates"]

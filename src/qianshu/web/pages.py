@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from qianshu.core.http import render
+from qianshu.core.http import render, safe_local_path
 from qianshu.core.i18n import LANG_COOKIE, LANGUAGES
 
 router = APIRouter(include_in_schema=False)
@@ -41,8 +41,7 @@ def home(request: Request) -> Response:
 @router.get("/lang/{code}")
 def switch_language(code: str, next: str = "/") -> Response:
     """Remember the language for a year; go back where the user was (same site only)."""
-    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(safe_local_path(next), status_code=303)
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
     return response

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import random
 import statistics
@@ -95,6 +96,26 @@ def proof_latency(database: Database, size: int, samples: int) -> dict[str, floa
             "consistency_p99": percentile(consistency, 0.99) * ms}
 
 
+def _proofs_worker(url: str, size: int, samples: int, out: Any) -> None:
+    database = Database(url)
+    cold = proof_latency(database, size, samples)
+    warm = proof_latency(database, size, samples)  # same process, OS and SQLite caches warm
+    out.put({**{f"cold_{k}": v for k, v in cold.items()}, **warm})
+    database.dispose()
+
+
+def proofs_in_fresh_process(url: str, size: int, samples: int) -> dict[str, float]:
+    """Proofs are served by web workers, not by the process that just bulk-appended millions
+    of leaves (whose heap and caches are full of that work): measure them in a new process."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    worker = context.Process(target=_proofs_worker, args=(url, size, samples, out))
+    worker.start()
+    result: dict[str, float] = out.get(timeout=600)
+    worker.join()
+    return result
+
+
 def bare_hashing(database: Database, size: int) -> tuple[float, float]:
     """Bare hashlib over every leaf, read the way verify reads them: (read + hash s, hash-only s).
 
@@ -152,7 +173,13 @@ def main() -> None:
             rate, cpu_rate = grow(database, size, args.batch)
             print(f"append (batches of {args.batch:,}): {rate:,.0f} leaves/s  (goal >= 50,000); "
                   f"{cpu_rate:,.0f} leaves per CPU second")
-            latency = proof_latency(database, size, args.samples)
+            os.sync()  # let the kernel finish writing back the appends before timing reads
+            latency = proofs_in_fresh_process(url, size, args.samples)
+            print("proofs (after os.sync(), in a fresh reader process, as a web worker serves them)")
+            print(f"  first pass (cold caches): inclusion p50 {latency['cold_inclusion_p50']:.3f} ms  "
+                  f"p99 {latency['cold_inclusion_p99']:.3f} ms; "
+                  f"consistency p99 {latency['cold_consistency_p99']:.3f} ms")
+            print("  second pass (warm):")
             print(f"inclusion proof:   p50 {latency['inclusion_p50']:.3f} ms  p99 {latency['inclusion_p99']:.3f} ms")
             print(f"consistency proof: p50 {latency['consistency_p50']:.3f} ms  "
                   f"p99 {latency['consistency_p99']:.3f} ms  (goal p99 < 1 ms at 10M)")

@@ -232,7 +232,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             kind="quality", title="数据质量评估报告", conclusion="完整性与时效性良好。", score=92))
         for reg_id in (traffic_id, weather_id, pharmacy_id, research_id):
             review.issue_certificate(db, operator, settings, signer, reg_id)
-        review.revoke(db, operator, pharmacy_id, "经核查，部分门店数据未取得授权，撤销登记。")
+        review.revoke(db, operator, pharmacy_id, "经核查，部分门店数据未取得授权，撤销登记。", signer)
         review.take(db, reviewer, claims_id)  # stays under review
         review.approve(db, reviewer, settings, bus_id, schemas.Approval(reason="同意公示。"))
         review.file_objection(db, buyer, bus_id, "部分站点数据与我司采集的数据重复，请核实权属。")

@@ -8,14 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from qianshu.accounts import schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.models import ApiToken, Organisation, User
 from qianshu.core.errors import QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, render, safe_local_path
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    NavItem,
+    form_fields,
+    get_lang,
+    render,
+    safe_local_path,
+    see_other,
+)
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.validation import parse_form
 
@@ -24,14 +33,6 @@ ORG_TYPE_LABELS = {
     "data_merchant": "Data merchant", "buyer": "Buyer", "service_provider": "Service provider",
     "bank": "Bank", "government": "Government department", "exchange_operator": "Exchange operator",
 }
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 @dataclass
@@ -48,27 +49,23 @@ def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Resp
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request, db: DbSession, settings: AppSettings, actor: CurrentActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     email, password = form.get("email", "")[:254], form.get("password", "")
     next_url = safe_local_path(form.get("next", "/"))
     try:
         user = service.authenticate(db, settings, email, password, client_ip(request))
     except QianshuError as exc:
-        return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(actor_lang(request)), next_url),
+        return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
                       status_code=exc.status)
     if user is None:
         message = "The e-mail address or password is wrong."
         return render(request, "accounts/sign_in.html", SignInPage(email, message, next_url), status_code=401)
     raw = service.start_session(db, settings, user, client_ip(request), request.headers.get("user-agent", ""))
-    response = _see_other(next_url)
+    response = see_other(next_url)
     response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax",
                         secure=settings.environment == "production",
                         max_age=settings.session_hours * 3600)
     return response
-
-
-def actor_lang(request: Request) -> str:
-    return getattr(request.state, "lang", "zh")
 
 
 @router.post("/sign-out")
@@ -76,7 +73,7 @@ def sign_out(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
         service.end_session(db, raw)
-    response = _see_other("/")
+    response = see_other("/")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -98,7 +95,7 @@ def apply_page(request: Request, actor: CurrentActor) -> Response:
 
 @router.post("/apply", response_class=HTMLResponse)
 async def apply(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         data = parse_form(schemas.OrganisationApplication, form)
         assert isinstance(data, schemas.OrganisationApplication)
@@ -106,7 +103,7 @@ async def apply(request: Request, db: DbSession, actor: CurrentActor) -> Respons
     except QianshuError as exc:
         db.rollback()
         form.pop("password", None)
-        return render(request, "accounts/apply.html", ApplyPage(form=form, error=exc.render(actor_lang(request))),
+        return render(request, "accounts/apply.html", ApplyPage(form=form, error=exc.render(get_lang(request))),
                       status_code=exc.status)
     return render(request, "accounts/apply.html", ApplyPage(done=org), status_code=201)
 
@@ -136,19 +133,19 @@ def my_organisation(request: Request, db: DbSession, actor: SignedInActor) -> Re
 @router.post("/org/invitations", response_class=HTMLResponse)
 async def invite(request: Request, db: DbSession, actor: SignedInActor) -> Response:
     try:
-        data = parse_form(schemas.InvitationIn, await _form(request))
+        data = parse_form(schemas.InvitationIn, await form_fields(request))
         assert isinstance(data, schemas.InvitationIn)
         _invitation, raw = service.invite_user(db, actor, data)
     except QianshuError as exc:
         db.rollback()
-        return _org_page(request, db, actor, error=exc.render(actor_lang(request)), status=exc.status)
+        return _org_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
     return _org_page(request, db, actor, invite_url=str(request.url_for("accept_invitation_page", token=raw)))
 
 
 @router.post("/org/users/{user_id}/remove")
 def remove_user(user_id: int, db: DbSession, actor: SignedInActor) -> Response:
     service.remove_user(db, actor, user_id)
-    return _see_other("/org")
+    return see_other("/org")
 
 
 @dataclass
@@ -168,7 +165,7 @@ def accept_invitation_page(token: str, request: Request, db: DbSession, actor: C
 
 @router.post("/invite/{token}", response_class=HTMLResponse)
 async def accept_invitation(token: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         data = parse_form(schemas.AcceptInvitation, {"password": form.get("password", "")})
         assert isinstance(data, schemas.AcceptInvitation)
@@ -178,9 +175,9 @@ async def accept_invitation(token: str, request: Request, db: DbSession, actor: 
         invitation = service.pending_invitation(db, token)
         org = db.get_one(Organisation, invitation.org_id)
         return render(request, "accounts/invitation.html",
-                      InvitationPage(token, invitation.email, org.name, exc.render(actor_lang(request))),
+                      InvitationPage(token, invitation.email, org.name, exc.render(get_lang(request))),
                       status_code=exc.status)
-    return _see_other("/sign-in")
+    return see_other("/sign-in")
 
 
 @dataclass
@@ -207,7 +204,7 @@ async def create_token(request: Request, db: DbSession, actor: SignedInActor) ->
     except QianshuError as exc:
         db.rollback()
         return render(request, "accounts/tokens.html",
-                      TokensPage(service.list_tokens(db, actor), error=exc.render(actor_lang(request))),
+                      TokensPage(service.list_tokens(db, actor), error=exc.render(get_lang(request))),
                       status_code=exc.status)
     return render(request, "accounts/tokens.html", TokensPage(service.list_tokens(db, actor), new_token=raw))
 
@@ -215,7 +212,7 @@ async def create_token(request: Request, db: DbSession, actor: SignedInActor) ->
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(token_id: int, db: DbSession, actor: SignedInActor) -> Response:
     service.revoke_token(db, actor, token_id)
-    return _see_other("/tokens")
+    return see_other("/tokens")
 
 
 @dataclass
@@ -237,7 +234,7 @@ def review_page(request: Request, db: DbSession, actor: SignedInActor, status: s
 
 @router.post("/operator/organisations/{org_id}/{decision}", response_class=HTMLResponse)
 async def review(org_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         service.review_organisation(db, actor, org_id, decision, form.get("reason", "")[:2000])
     except QianshuError as exc:
@@ -245,8 +242,8 @@ async def review(org_id: int, decision: str, request: Request, db: DbSession, ac
         orgs = service.list_organisations(db, actor, "pending")
         return render(request, "accounts/review.html",
                       ReviewPage(orgs, "pending", ORG_TYPE_LABELS, guizhou_divisions(),
-                                 exc.render(actor_lang(request))), status_code=exc.status)
-    return _see_other("/operator/organisations")
+                                 exc.render(get_lang(request))), status_code=exc.status)
+    return see_other("/operator/organisations")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
@@ -27,31 +27,15 @@ from qianshu.catalog.vocab import (
     region_name,
 )
 from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, render
+from qianshu.core.http import AppSettings, DbSession, NavItem, form_fields, get_lang, render, see_other
 from qianshu.core.i18n import translate
 from qianshu.core.money import Money
 from qianshu.core.validation import parse_form
 from qianshu.registry.models import Registration
 
+LIST_FIELDS = ("delivery_modes", "purposes")  # checkbox groups keep every value
 router = APIRouter(include_in_schema=False)
 SEARCH_PARAMS = ("q", "industry", "region", "data_type", "delivery", "price", "classification", "frequency", "sort")
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def _lang(request: Request) -> str:
-    return getattr(request.state, "lang", "zh")
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    out: dict[str, Any] = {}
-    for key in form:
-        values = [v for v in form.getlist(key) if isinstance(v, str)]
-        out[key] = values if key in ("delivery_modes", "purposes") else (values[0] if values else "")
-    return out
 
 
 def _parse(model: type[BaseModel], form: dict[str, Any]) -> Any:
@@ -157,14 +141,14 @@ def search_page(request: Request, db: DbSession, actor: CurrentActor) -> Respons
         page=_int(params["page"], 1),
         per_page=20,
     )
-    labels = Labels(_lang(request))
+    labels = Labels(get_lang(request))
     try:
         result = search_listings(db, query)
     except InvalidInput as exc:
         return render(
             request,
             "catalog/search.html",
-            SearchPage(None, params, labels, FACET_TITLES, SearchLinks(params), exc.render(_lang(request))),
+            SearchPage(None, params, labels, FACET_TITLES, SearchLinks(params), exc.render(get_lang(request))),
             status_code=422,
         )
     return render(request, "catalog/search.html", SearchPage(result, params, labels, FACET_TITLES, SearchLinks(params)))
@@ -184,7 +168,8 @@ class MinePage:
 
 def _mine(request: Request, db: DbSession, actor: Any, error: str = "", status: int = 200) -> Response:
     page = MinePage(
-        service.my_listings(db, actor), service.listable_registrations(db, actor), Labels(_lang(request)), error=error
+        service.my_listings(db, actor), service.listable_registrations(db, actor), Labels(get_lang(request)),
+        error=error
     )
     return render(request, "catalog/mine.html", page, status_code=status)
 
@@ -196,14 +181,14 @@ def mine_page(request: Request, db: DbSession, actor: SignedInActor) -> Response
 
 @router.post("/catalog/mine", response_class=HTMLResponse)
 async def create_listing(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
     try:
         listing = service.create_listing(db, actor, _parse(s.ListingIn, form))
     except QianshuError as exc:
         db.rollback()
-        return _mine(request, db, actor, exc.render(_lang(request)), exc.status)
-    return _see_other(f"/catalog/{listing.id}/edit")
+        return _mine(request, db, actor, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/catalog/{listing.id}/edit")
 
 
 @dataclass
@@ -225,7 +210,7 @@ def _editor(
     listing = service.get_listing(db, actor, listing_id)
     if not service.can_manage(actor, listing):  # say so plainly rather than redirect silently
         raise PermissionDenied("Only the holder of the registration may manage this product.")
-    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(_lang(request)), error=error)
+    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)), error=error)
     return render(request, "catalog/editor.html", page, status_code=status)
 
 
@@ -236,19 +221,19 @@ def editor_page(listing_id: int, request: Request, db: DbSession, actor: SignedI
 
 @router.post("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
 async def edit_listing(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
     try:
         service.update_listing(db, actor, listing_id, _parse(s.ListingUpdate, form))
     except QianshuError as exc:
         db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
-    return _see_other(f"/catalog/{listing_id}/edit")
+        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/catalog/{listing_id}/edit")
 
 
 @router.post("/catalog/{listing_id:int}/plans", response_class=HTMLResponse)
 async def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     term = str(form.pop("term_days", "") or "")
     form["policy"] = {
         "purposes": form.pop("purposes", []) or ["research"],
@@ -262,21 +247,21 @@ async def add_plan(listing_id: int, request: Request, db: DbSession, actor: Sign
         service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=str(request.base_url).rstrip("/"))
     except QianshuError as exc:
         db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
-    return _see_other(f"/catalog/{listing_id}/edit")
+        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/catalog/{listing_id}/edit")
 
 
 @router.post("/catalog/{listing_id:int}/plans/{plan_id:int}/withdraw")
 def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInActor) -> Response:
     service.withdraw_plan(db, actor, listing_id, plan_id)
-    return _see_other(f"/catalog/{listing_id}/edit")
+    return see_other(f"/catalog/{listing_id}/edit")
 
 
 @router.post("/catalog/{listing_id:int}/{action}", response_class=HTMLResponse)
 async def listing_action(
     listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor
 ) -> Response:
-    reason = str((await _form(request)).get("reason", ""))[:2000]
+    reason = str((await form_fields(request, lists=LIST_FIELDS)).get("reason", ""))[:2000]
     try:
         if action == "submit":
             service.submit_listing(db, actor, listing_id)
@@ -288,10 +273,10 @@ async def listing_action(
             service.delist_listing(db, actor, listing_id, reason)
         elif action == "follow":
             follows.follow(db, actor, listing_id)
-            return _see_other(f"/catalog/{listing_id}")
+            return see_other(f"/catalog/{listing_id}")
         elif action == "unfollow":
             follows.unfollow(db, actor, listing_id)
-            return _see_other(f"/catalog/{listing_id}")
+            return see_other(f"/catalog/{listing_id}")
         else:
             raise InvalidInput(
                 "{field} must be one of: {expected}.",
@@ -300,8 +285,8 @@ async def listing_action(
             )
     except QianshuError as exc:
         db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(_lang(request)), exc.status)
-    return _see_other(f"/catalog/{listing_id}/edit")
+        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/catalog/{listing_id}/edit")
 
 
 # --- product page ----------------------------------------------------------------------------------
@@ -333,7 +318,7 @@ def product_page(
     page = ProductPage(
         listing,
         reg,
-        Labels(_lang(request)),
+        Labels(get_lang(request)),
         sample,
         profiles,
         {p.name: product.masked_top_values(p, sample.masked_columns) for p in profiles},
@@ -370,12 +355,13 @@ class ReviewPage:
 
 @router.get("/operator/listings", response_class=HTMLResponse)
 def review_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return render(request, "catalog/review.html", ReviewPage(service.review_queue(db, actor), Labels(_lang(request))))
+    page = ReviewPage(service.review_queue(db, actor), Labels(get_lang(request)))
+    return render(request, "catalog/review.html", page)
 
 
 @router.post("/operator/listings/{listing_id:int}/{decision}", response_class=HTMLResponse)
 async def review(listing_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    reason = str((await _form(request)).get("reason", ""))[:2000]
+    reason = str((await form_fields(request, lists=LIST_FIELDS)).get("reason", ""))[:2000]
     try:
         service.review_listing(db, actor, listing_id, decision[:16], reason)
     except QianshuError as exc:
@@ -383,10 +369,10 @@ async def review(listing_id: int, decision: str, request: Request, db: DbSession
         return render(
             request,
             "catalog/review.html",
-            ReviewPage(service.review_queue(db, actor), Labels(_lang(request)), exc.render(_lang(request))),
+            ReviewPage(service.review_queue(db, actor), Labels(get_lang(request)), exc.render(get_lang(request))),
             status_code=exc.status,
         )
-    return _see_other("/operator/listings")
+    return see_other("/operator/listings")
 
 
 # --- follows and notifications ------------------------------------------------------------------------
@@ -402,7 +388,7 @@ class FollowsPage:
 
 @router.get("/catalog/follows", response_class=HTMLResponse)
 def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    lang = _lang(request)
+    lang = get_lang(request)
     page = FollowsPage(
         follows.followed_listings(db, actor),
         [notification_out(n, lang) for n in follows.notifications(db, actor)],
@@ -415,25 +401,25 @@ def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Respo
 @router.post("/catalog/notifications/read")
 def mark_read(db: DbSession, actor: SignedInActor) -> Response:
     follows.mark_read(db, actor)
-    return _see_other("/catalog/follows")
+    return see_other("/catalog/follows")
 
 
 @router.post("/catalog/saved-searches")
 async def save_search(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     name = (
         str(form.get("name", "")).strip()[:100]
         or str(form.get("q", ""))[:100]
-        or translate("Saved search", _lang(request))
+        or translate("Saved search", get_lang(request))
     )
     follows.save_search(db, actor, name, {k: form.get(k, "") for k in SEARCH_PARAMS})
-    return _see_other("/catalog/follows")
+    return see_other("/catalog/follows")
 
 
 @router.post("/catalog/saved-searches/{search_id:int}/delete")
 def delete_saved_search(search_id: int, db: DbSession, actor: SignedInActor) -> Response:
     follows.delete_saved_search(db, actor, search_id)
-    return _see_other("/catalog/follows")
+    return see_other("/catalog/follows")
 
 
 # --- demand pool -------------------------------------------------------------------------------------
@@ -461,22 +447,22 @@ def demands_page(
     return render(
         request,
         "catalog/demands.html",
-        DemandsPage(rows, total, q, matching, mine, Labels(_lang(request)), error),
+        DemandsPage(rows, total, q, matching, mine, Labels(get_lang(request)), error),
         status_code=status,
     )
 
 
 @router.post("/demands", response_class=HTMLResponse)
 async def post_demand(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     form["is_public"] = form.get("is_public", "") == "on"
     form["deadline"] = form.get("deadline") or None
     try:
         created = demand.post_demand(db, actor, _parse(s.DemandIn, form))
     except QianshuError as exc:
         db.rollback()
-        return demands_page(request, db, actor, error=exc.render(_lang(request)), status=exc.status)
-    return _see_other(f"/demands/{created.id}")
+        return demands_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
+    return see_other(f"/demands/{created.id}")
 
 
 @dataclass
@@ -496,7 +482,7 @@ def _demand(
     return render(
         request,
         "catalog/demand.html",
-        DemandPage(found, demand.visible_responses(actor, found), products, Labels(_lang(request)), error),
+        DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)), error),
         status_code=status,
     )
 
@@ -508,7 +494,7 @@ def demand_page(demand_id: int, request: Request, db: DbSession, actor: CurrentA
 
 @router.post("/demands/{demand_id:int}/{action}", response_class=HTMLResponse)
 async def demand_action(demand_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=LIST_FIELDS)
     try:
         if action == "respond":
             form["listing_id"] = form.get("listing_id") or None
@@ -521,8 +507,8 @@ async def demand_action(demand_id: int, action: str, request: Request, db: DbSes
             raise InvalidInput("{field} must be one of: {expected}.", field="action", expected="respond, choose, close")
     except QianshuError as exc:
         db.rollback()
-        return _demand(request, db, actor, demand_id, exc.render(_lang(request)), exc.status)
-    return _see_other(f"/demands/{demand_id}")
+        return _demand(request, db, actor, demand_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/demands/{demand_id}")
 
 
 def _merchant(actor: Any) -> bool:

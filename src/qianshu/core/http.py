@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -58,6 +58,26 @@ DbSession = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_lang)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Signer = Annotated[Ed25519Signer, Depends(get_signer)]
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The redirect after a successful form post (POST → 303 → GET)."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def form_fields(request: Request, lists: Collection[str] = ()) -> dict[str, Any]:
+    """A submitted form's text fields (file parts are skipped); fields named in ``lists``
+    (checkbox groups) keep every value as a list, the others their first value."""
+    form = await request.form()
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key in lists:
+            data.setdefault(key, []).append(value)
+        else:
+            data.setdefault(key, value)
+    return data
 
 
 def safe_local_path(target: str) -> str:

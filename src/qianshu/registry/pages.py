@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.errors import QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, Signer, render
+from qianshu.core.http import AppSettings, DbSession, NavItem, Signer, form_fields, get_lang, render, see_other
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
@@ -43,26 +43,6 @@ NAV = [
 ]
 
 
-def _lang(request: Request) -> str:
-    return getattr(request.state, "lang", "zh")
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    data: dict[str, Any] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            if key in ("rights",):
-                data.setdefault(key, []).append(value)
-            else:
-                data[key] = value
-    return data
-
-
 @dataclass
 class ListPage:
     registrations: list[Registration]
@@ -73,7 +53,7 @@ class ListPage:
 @router.get("/registry")
 def my_registrations(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     if actor.user_id is None:
-        return _see_other("/registry/notices")
+        return see_other("/registry/notices")
     regs = service.list_registrations(db, actor)
     return render(request, "registry/list.html", ListPage(regs, "My registrations",
                                                           actor.org_type in service.MERCHANT_ORG_TYPES))
@@ -92,11 +72,11 @@ def notices(request: Request, db: DbSession, actor: CurrentActor) -> Response:
 
 @router.post("/registry/new")
 async def create(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=("rights",))
     data = parse_form(schemas.RegistrationCreate, {k: form.get(k, "") for k in ("title_zh", "title_en")})
     assert isinstance(data, schemas.RegistrationCreate)
     reg = service.create_registration(db, actor, data)
-    return _see_other(f"/registry/{reg.id}")
+    return see_other(f"/registry/{reg.id}")
 
 
 @dataclass
@@ -136,7 +116,7 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, e
         pii=service.pii_findings(db, actor, reg.id) if sees_pii else [],
         quality=service.quality_report(db, reg.id), history=service.history(db, reg.id),
         objections=review.objections(db, reg.id), reports=review.reports(db, reg.id),
-        cert=review.certificate_of(db, reg.id), pipeline_error=service.pipeline_error(reg, _lang(request)),
+        cert=review.certificate_of(db, reg.id), pipeline_error=service.pipeline_error(reg, get_lang(request)),
         error=error)
 
 
@@ -208,25 +188,25 @@ ACTIONS: dict[str, Action] = {
 async def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
               settings: AppSettings, signer: Signer) -> Response:
     handler = ACTIONS.get(action)
-    form = await _form(request)
+    form = await form_fields(request, lists=("rights",))
     if handler is None:
-        return _see_other(f"/registry/{registration_id}")
+        return see_other(f"/registry/{registration_id}")
     try:
         result = handler(db, actor, settings, signer, registration_id, form)
     except QianshuError as exc:
         db.rollback()
-        page = _detail(db, actor, request, registration_id, exc.render(_lang(request)))
+        page = _detail(db, actor, request, registration_id, exc.render(get_lang(request)))
         return render(request, "registry/detail.html", page, status_code=exc.status)
     if action == "follow-up" and isinstance(result, int):
-        return _see_other(f"/registry/{result}")
-    return _see_other(f"/registry/{registration_id}")
+        return see_other(f"/registry/{result}")
+    return see_other(f"/registry/{registration_id}")
 
 
 @router.post("/registry/objections/{objection_id}/decision")
 async def decide(objection_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await _form(request)
+    form = await form_fields(request, lists=("rights",))
     objection = review.decide_objection(db, actor, objection_id, form.get("uphold") == "yes", _reason(form))
-    return _see_other(f"/registry/{objection.registration_id}")
+    return see_other(f"/registry/{objection.registration_id}")
 
 
 @dataclass
@@ -295,6 +275,6 @@ async def verify(request: Request, db: DbSession, signer: Signer, actor: Current
             not isinstance(upload, str) else str(upload or "").encode()
         result = verify_online(db, signer.public_key(), certificate.parse_certificate_json(raw))
     except QianshuError as exc:
-        return render(request, "registry/verify.html", VerifyPage(error=exc.render(_lang(request))),
+        return render(request, "registry/verify.html", VerifyPage(error=exc.render(get_lang(request))),
                       status_code=exc.status)
     return render(request, "registry/verify.html", VerifyPage(result=result))

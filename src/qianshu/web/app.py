@@ -59,7 +59,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_jobs_in_process:
-            worker = jobs.Worker(database, job_handlers())
+            worker = jobs.Worker(database, app.state.job_handlers)
             worker.start()
         yield
         if worker:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore
+from qianshu.core import blobs
+from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore, SourceChanged
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -164,3 +165,46 @@ def test_sweep_removes_only_old_temporary_files(store: LocalBlobStore) -> None:
     assert store.sweep_temporary(older_than_seconds=5) == 1
     assert temporary_files(store) == []
     assert store.sweep_temporary() == 0
+
+
+def test_put_file_reports_progress_and_refuses_files_over_the_limit(
+        store: LocalBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blobs, "COPY_CHUNK", 1000)
+    source = tmp_path / "data.csv"
+    source.write_bytes(b"x" * 2500)
+    seen: list[int] = []
+    assert store.put_file(source, progress=seen.append)[1] == 2500
+    assert seen == [1000, 2000, 2500]
+    with pytest.raises(BlobTooLarge):
+        store.put_file(source, max_bytes=2499)
+    assert temporary_files(store) == []
+
+
+def test_put_file_refuses_a_file_written_to_while_it_is_stored(
+        store: LocalBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blobs, "COPY_CHUNK", 1000)
+    source = tmp_path / "growing.csv"
+    source.write_bytes(b"a,b\n" * 1000)
+
+    def another_writer(_done: int) -> None:
+        with source.open("ab") as fh:
+            fh.write(b"1,2\n")
+
+    with pytest.raises(SourceChanged):
+        store.put_file(source, progress=another_writer)
+    assert temporary_files(store) == []
+    assert stored_blobs(store) == []
+
+
+def test_put_file_copies_by_reading_where_the_kernel_cannot(
+        store: LocalBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    source = tmp_path / "other-fs.csv"
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    source.write_bytes(data)
+    digest, size = store.put_file(source)
+    assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert store.path(digest).read_bytes() == data

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 from sqlalchemy import select
 
 from qianshu.core.cli_support import console, fail, handle_errors, open_database
@@ -26,11 +26,8 @@ def _actor_for_email(db, email: str):  # type: ignore[no-untyped-def]
     return actor_for(user, via="cli", ip=None)
 
 
-def _file_chunks(path: Path, progress: Progress, task: int) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while block := fh.read(1024 * 1024):
-            progress.advance(task, len(block))  # type: ignore[arg-type]
-            yield block
+def _advance(progress: Progress, task: TaskID, done: int) -> None:
+    progress.update(task, completed=done)
 
 
 def register(
@@ -57,8 +54,8 @@ def register(
         with Progress(*columns, console=console) as progress:
             for path in files:
                 task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
-                digest, size = service.store_upload(store, _file_chunks(path, progress, task),
-                                                    settings.upload_max_bytes)
+                digest, size = service.store_local_file(store, path, settings.upload_max_bytes,
+                                                        partial(_advance, progress, task))
                 try:
                     with database.unit_of_work() as db:
                         service.add_file(db, actor, registration_id, path.name, digest, size)

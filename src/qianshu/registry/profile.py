@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 
 SAMPLE_ROWS = 100_000
+SAMPLE_SCALE = 1_000_000_000  # resolution of the sampling probability
+SAMPLE_SEED = 42
 BATCH = 40
 WIDE = 300  # more columns than this: profile in long format (see _profile_long)
 BUCKETS = 10
@@ -171,11 +173,22 @@ def profile_parquet(con: duckdb.DuckDBPyConnection, parquet: Path,
         if progress:
             progress(0.5 + b / max(len(batches), 1) / 2)
         _second_pass(con, src, batch)
-    duplicates = 0
-    if total and len(columns) <= 2000:
-        dup = con.execute(f"SELECT count(*) - count(DISTINCT hash(t)) FROM {src} t").fetchone()  # noqa: S608
-        duplicates = int(dup[0]) if dup else 0
+    duplicates = count_duplicate_rows(con, src, columns, total)
     return DatasetStats(total, columns, duplicates, _latest(columns))
+
+
+def count_duplicate_rows(con: duckdb.DuckDBPyConnection, src: str, columns: list[ColumnStats],
+                         total: int) -> int:
+    """Rows that repeat an earlier row exactly: the row count minus the distinct 64-bit row
+    hashes (a collision among 10M distinct rows has a probability of about 3e-6).
+
+    ``hash(a, b, ...)`` over the columns, not ``hash(t)`` over the row as a struct: building
+    the struct costs more than hashing (1.8 s → 1.1 s on 10M rows)."""
+    if not total or not columns or len(columns) > 2000:
+        return 0
+    row_hash = f"hash({', '.join(quote(c.name) for c in columns)})"
+    dup = con.execute(f"SELECT count(*) - count(DISTINCT {row_hash}) FROM {src}").fetchone()  # noqa: S608
+    return int(dup[0]) if dup else 0
 
 
 def _latest(columns: list[ColumnStats]) -> date | None:
@@ -315,18 +328,25 @@ def measure_conformance(con: duckdb.DuckDBPyConnection, columns: list[ColumnStat
 
 def create_sample(con: duckdb.DuckDBPyConnection, parquet: Path, stats: DatasetStats,
                   rows: int = SAMPLE_ROWS) -> int:
-    """A uniform random sample, smaller for wide tables (the sample's memory is rows x columns)."""
+    """A uniform random sample, smaller for wide tables (the sample's memory is rows x columns).
+
+    Each row is kept with the same probability, decided by a hash of its position in the file:
+    Bernoulli sampling that is reproducible and, unlike ``USING SAMPLE ... (bernoulli)``, runs
+    as a parallel filter (0.5 s → 0.2 s on 10M rows). The size is ``rows`` on average, not
+    exactly.
+    """
     rows = min(rows, max(2048, 10_000_000 // max(len(stats.columns), 1)))
     con.execute("DROP TABLE IF EXISTS registry_sample")
-    src = f"read_parquet({literal(str(parquet))})"
+    path = literal(str(parquet))
     if stats.row_count <= rows:
-        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src}")  # noqa: S608
+        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM read_parquet({path})")  # noqa: S608
+    elif any(c.name.lower() == "file_row_number" for c in stats.columns):  # the name the option would add
+        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM read_parquet({path}) "  # noqa: S608
+                    f"USING SAMPLE {100.0 * rows / stats.row_count:.6f}% (bernoulli, {SAMPLE_SEED})")
     else:
-        # Bernoulli sampling keeps each row with the same probability (uniform like a reservoir)
-        # but runs in parallel over the whole file: about 1.5x faster on 10M rows. The size is
-        # ``rows`` on average, not exactly.
-        percent = 100.0 * rows / stats.row_count
-        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * FROM {src} "  # noqa: S608
-                    f"USING SAMPLE {percent:.6f}% (bernoulli, 42)")
+        threshold = round(SAMPLE_SCALE * rows / stats.row_count)
+        con.execute(f"CREATE TEMP TABLE registry_sample AS SELECT * EXCLUDE (file_row_number) "  # noqa: S608
+                    f"FROM read_parquet({path}, file_row_number = true) "
+                    f"WHERE hash(file_row_number, {SAMPLE_SEED}) % {SAMPLE_SCALE} < {threshold}")
     got = con.execute("SELECT count(*) FROM registry_sample").fetchone()
     return int(got[0]) if got else 0

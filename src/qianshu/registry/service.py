@@ -12,7 +12,7 @@ findings is audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import permissions
 from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore
+from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore, SourceChanged
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
@@ -163,6 +163,18 @@ def store_upload(store: BlobStore, chunks: Iterable[bytes], max_bytes: int) -> t
         return store.put_stream(chunks, max_bytes=max_bytes)
     except BlobTooLarge:
         raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes) from None
+
+
+def store_local_file(store: BlobStore, path: Path, max_bytes: int,
+                     progress: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """Store a file of this machine (the CLI): a kernel copy, hashed alongside."""
+    try:
+        return store.put_file(path, max_bytes=max_bytes, progress=progress)
+    except BlobTooLarge:
+        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes) from None
+    except SourceChanged:
+        raise InvalidInput("{file}: the file changed while it was being stored; try again when nothing is "
+                           "writing to it.", field="files", code="file_changed", file=path.name) from None
 
 
 def blob_in_use(db: Session, digest: str) -> bool:

@@ -33,6 +33,7 @@ def _own_org(ctx: dict[str, Any]) -> dict[str, Any]:
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(EVERYONE),
     ("GET", "/healthz"): Row(EVERYONE),
+    ("GET", "/readyz"): Row(EVERYONE),
     ("GET", "/lang/{code}"): Row(EVERYONE, params=lambda c: {"code": "en"}),
     ("GET", "/api/docs"): Row(EVERYONE),
     ("GET", "/api/openapi.json"): Row(EVERYONE),

@@ -184,15 +184,58 @@ def test_unknown_but_wellformed_values_match_nothing(db: Session, corpus) -> Non
     assert _ids(db, region="520199") == set()
 
 
-def test_facets_are_estimated_above_the_limit(db: Session, corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from qianshu.catalog import search
+def test_relevance_puts_title_matches_first_and_breaks_ties_by_popularity(  # type: ignore[no-untyped-def]
+        db: Session, listed, merchant) -> None:
+    body_only = listed(merchant, title_zh="贵阳路网", description_zh="包含交通卡口的流量数据。")
+    quiet = listed(merchant, title_zh="毕节交通数据")
+    popular = listed(merchant, title_zh="遵义交通数据")  # as long as "quiet": the same score
+    popular.popularity = 500
+    db.flush()
+    ranked = [x.id for x in search_listings(db, SearchQuery(q="交通")).items]
+    assert ranked == [popular.id, quiet.id, body_only.id]
 
-    monkeypatch.setattr(search, "FACET_EXACT_LIMIT", 2)
-    result = search_listings(db, SearchQuery(q="数据"))
-    assert result.total == 3  # the total stays exact
-    assert not result.facets_exact
-    assert all(v.count >= 1 for values in result.facets.values() for v in values)
-    assert search_listings(db, SearchQuery(q="交通")).facets_exact  # one match: exact
+
+@pytest.mark.parametrize("sort", ["relevance", "newest", "price_asc", "price_desc", "popular"])
+def test_pages_neither_repeat_nor_skip(db: Session, listed, merchant, sort: str) -> None:  # type: ignore[no-untyped-def]
+    prices = ["100", "100", "2500", None, "100", "88000", None]  # ties, and products asking for a quote
+    made = {listed(merchant, title_zh=f"贵阳交通数据{i}", plans=[
+        PlanIn(kind="one_time", price=p, delivery_modes=["download"]) if p
+        else PlanIn(kind="quote", delivery_modes=["sandbox"])]).id
+        for i, p in enumerate(prices)}
+    seen: list[int] = []
+    for page in (1, 2, 3):
+        seen += [x.id for x in search_listings(db, SearchQuery(q="交通", sort=sort, per_page=3, page=page)).items]
+    assert sorted(seen) == sorted(made)
+    if sort.startswith("price"):
+        by_price = {x.id: x.min_price_fen for x in search_listings(db, SearchQuery(sort=sort, per_page=20)).items}
+        priced = [by_price[i] for i in seen if by_price[i] is not None]
+        assert priced == sorted(priced, reverse=sort == "price_desc")
+        assert all(by_price[i] is None for i in seen[len(priced):])  # quotes last, both ways
+
+
+def test_popularity_moved_by_views_is_caught_up(db: Session, corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.catalog import search_index, service
+
+    top = search_listings(db, SearchQuery(sort="popular", per_page=1)).items
+    assert top[0].id != corpus["insurance"].id
+    for _ in range(5):
+        service.record_view(db, corpus["insurance"].id)  # counters: updated_at does not move
+    db.flush()
+    assert [x.id for x in search_listings(db, SearchQuery(sort="popular", per_page=1)).items] == [top[0].id]
+    monkeypatch.setattr(search_index, "COUNTERS_SECONDS", 0.0)  # as if ten seconds had passed
+    top = search_listings(db, SearchQuery(sort="popular", per_page=1)).items
+    assert [x.id for x in top] == [corpus["insurance"].id]
+
+
+def test_the_index_is_warmed_up_and_the_same_for_every_search(database, corpus) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.catalog.search_index import listing_index, warm_up
+
+    warm_up(database)
+    with database.unit_of_work(write=False) as db:
+        index = listing_index(db)
+        assert search_listings(db, SearchQuery(q="气象")).total == 1
+    with database.unit_of_work(write=False) as db:
+        assert listing_index(db) is index
 
 
 def test_a_change_is_seen_by_the_next_search(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]

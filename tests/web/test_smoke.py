@@ -22,3 +22,40 @@ def test_authenticated_api_call(client, make, bearer) -> None:
     op = make.operator()
     r = client.get("/api/v1/organisations", headers=bearer(op))
     assert r.status_code == 200, r.text
+
+
+def test_probes(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_every_response_carries_the_security_headers(client) -> None:
+    for path in ("/", "/api/v1/catalog/search?q=交通", "/api/v1/organisations", "/no-such-page", "/healthz"):
+        r = client.get(path)
+        assert "default-src 'self'" in r.headers["content-security-policy"], path
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"] == "same-origin"
+
+
+def test_the_csrf_cookie_is_given_to_portal_pages_only(client) -> None:
+    assert "qs_csrf" not in client.get("/api/v1/catalog/search").cookies
+    page = client.get("/")
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("qs_csrf=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # only in production (HTTPS)
+    assert "set-cookie" not in client.get("/").headers  # kept, not replaced on every page
+    client.cookies.clear()
+    client.cookies.set("qs_csrf", "x" * 500)  # not one of ours: replaced
+    assert client.get("/").headers["set-cookie"].startswith("qs_csrf=")
+
+
+def test_language_of_pages_and_api(client) -> None:
+    assert 'lang="zh-CN"' in client.get("/", headers={"Accept-Language": "en"}).text  # the portal: cookie only
+    r = client.get("/api/v1/organisations", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert r.json()["detail"] == "Please sign in first."
+    assert r.headers["content-language"] == "en"
+    client.cookies.set("qs_lang", "en")
+    assert 'lang="en"' in client.get("/").text

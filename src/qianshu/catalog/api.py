@@ -11,34 +11,52 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import dcat, demand, follows, service
+from qianshu.catalog import dcat, demand, follows, search_cache, search_index, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import Listing
-from qianshu.catalog.search import MAX_QUERY_LENGTH, DemandQuery, SearchQuery, SearchResult, search_rendered
+from qianshu.catalog.search import (
+    MAX_QUERY_LENGTH,
+    DemandQuery,
+    SearchQuery,
+    SearchResult,
+    cached_search,
+    search_rendered,
+)
 from qianshu.catalog.views import facet_label, notification_out
-from qianshu.core.http import DbSession, Lang
+from qianshu.core.db import Database
+from qianshu.core.http import DbSession, Lang, get_database, read_in_thread
+from qianshu.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
 Short = Annotated[str, Query(max_length=16)]
 
 
+def warm_up(database: Database) -> None:
+    """Called on a thread when the app starts: the search index is built before the first search."""
+    search_index.warm_up(database)
+
+
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Scheme, host and root path, as the client addressed us (cheaper than ``request.base_url``)."""
+    host = request.headers.get("host")
+    if not host:  # HTTP/1.0 or a unix socket: Starlette's full rules
+        return str(request.base_url).rstrip("/")
+    return f"{request.scope['scheme']}://{host}{request.scope.get('root_path', '')}".rstrip("/")
 
 
-def _listing_out(listing: Listing, request: Request) -> s.ListingOut:
+def _listing_out(listing: Listing, base: str) -> s.ListingOut:
     out = s.ListingOut.model_validate(listing)
-    out.url = f"{base_url(request)}/catalog/{listing.id}"
+    out.url = f"{base}/catalog/{listing.id}"
     return out
 
 
 @router.get("/search", response_model=s.SearchOut)
-def search(
+async def search(
     request: Request,
-    db: DbSession,
     lang: Lang,
     q: Text = "",
     industry: Short = "",
@@ -55,6 +73,7 @@ def search(
     query = SearchQuery(
         q, industry, region, data_type, delivery, price, classification, frequency, sort, page, per_page
     )
+    base = base_url(request)
 
     def render(result: SearchResult) -> bytes:
         facets = {
@@ -71,16 +90,23 @@ def search(
             page=page,
             per_page=per_page,
             pages=result.pages,
-            items=[_listing_out(x, request) for x in result.items],
+            items=[_listing_out(x, base) for x in result.items],
             facets=facets,
             facets_exact=result.facets_exact,
         )
         return out.model_dump_json().encode()
 
     # Serialised once (FastAPI would dump, re-validate and dump a returned model) and cached by
-    # the catalogue's generation like the search itself (see catalog/search.py).
-    body = search_rendered(db, query, (lang, base_url(request)), render)
-    return Response(body, media_type="application/json")
+    # the catalogue's generation like the search itself (see catalog/search_cache.py). The
+    # hottest public route: a page this process rendered at the current generation is sent
+    # from the event loop; otherwise one thread hop (core.http.read_in_thread).
+    variant = (lang, base)
+    settings: Settings = request.app.state.settings
+    body = cached_search(get_database(request), query, variant, settings.search_refresh_seconds)
+    if body is None:
+        body = await read_in_thread(request, lambda db: search_rendered(db, query, variant, render))
+    renew = search_cache.renewal(get_database(request), settings.search_refresh_seconds)
+    return Response(body, media_type="application/json", background=BackgroundTask(renew) if renew else None)
 
 
 @router.get("/listings/{listing_id}", response_model=s.ListingDetailOut)

@@ -80,6 +80,7 @@ def _recount(db: Session, listing: Listing) -> None:
             popularity=Listing.views * VIEW_WEIGHT
             + count * FOLLOW_WEIGHT
             + Listing.transaction_count * TRANSACTION_WEIGHT,
+            counters_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
     )

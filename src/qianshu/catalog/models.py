@@ -10,9 +10,11 @@
 ``catalog_demand_responses``  merchants' answers to a demand
 
 Listings and demands carry their search text pre-tokenised (``search_title``/``search_body``,
-see :mod:`qianshu.catalog.tokens`). The full-text index over those columns is not in this
-metadata: an FTS5 table kept by triggers on SQLite, a GIN expression index on PostgreSQL
-(both named ``catalog_fts*``, created in migration 0004 and left out of ``alembic check``).
+see :mod:`qianshu.catalog.tokens`). Listings are searched in an in-memory index built from
+these columns (:mod:`qianshu.catalog.search_index`); demands in the database, through a
+full-text index that is not in this metadata: an FTS5 table kept by triggers on SQLite, a GIN
+expression index on PostgreSQL (named ``catalog_fts*``, made in migration 0004 and left out of
+``alembic check``).
 
 Listing status::
 
@@ -56,24 +58,7 @@ class Listing(Base):
         Index("ix_catalog_listings_status_price", "status", "min_price_fen"),
         Index("ix_catalog_listings_org_status", "org_id", "status"),
         Index("ix_catalog_listings_updated_at", "updated_at"),  # the search cache's generation
-        # Covering index for search: ranking, counts and facet counts of a set of ids never read
-        # the wide rows (titles, descriptions, tokens), only the page's rows are loaded.
-        Index(
-            "ix_catalog_listings_search",
-            "id",
-            "status",
-            "popularity",
-            "listed_at",
-            "min_price_fen",
-            "industry_section",
-            "industry_code",
-            "prefecture_code",
-            "division_code",
-            "data_type",
-            "classification",
-            "update_frequency",
-            "delivery_mask",
-        ),
+        Index("ix_catalog_listings_counters_at", "counters_at"),  # the search index catches up from it
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +91,9 @@ class Listing(Base):
     follower_count: Mapped[int] = mapped_column(default=0)
     transaction_count: Mapped[int] = mapped_column(default=0)
     popularity: Mapped[int] = mapped_column(BigInteger, default=0)
+    # When a counter (views, followers, transactions) last moved popularity; unlike updated_at it
+    # does not invalidate cached searches, but the search index re-reads the popularity from it.
+    counters_at: Mapped[datetime | None]
 
     search_title: Mapped[str] = mapped_column(Text, default="")
     search_body: Mapped[str] = mapped_column(Text, default="")

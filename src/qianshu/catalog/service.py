@@ -439,7 +439,8 @@ def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:
     db.execute(
         update(Listing)
         .where(Listing.id == listing_id)
-        .values({counter: counter + 1, Listing.popularity: Listing.popularity + weight})
+        .values({counter: counter + 1, Listing.popularity: Listing.popularity + weight,
+                 Listing.counters_at: utcnow()})
         .execution_options(synchronize_session=False)
     )
 

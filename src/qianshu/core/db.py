@@ -9,6 +9,7 @@ PostgreSQL both are ordinary transactions.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -74,6 +75,12 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
 
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        # Requests run on up to 40 threads (anyio's default limit). With the default pool of 5 + 10
+        # overflow, a busy worker closed and reopened connections all the time (each open reads
+        # the schema and sets the pragmas) or queued for one; 20 kept + 20 overflow avoids both.
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _sqlite_pragmas(engine, immediate=immediate)
         return engine
@@ -81,8 +88,23 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+_EPOCH_LOCK = threading.Lock()
+
+
 class Database:
-    """Engines and session factories for one database URL; created by the app factory or CLI."""
+    """Engines and session factories for one database URL; created by the app factory or CLI.
+
+    ``write_epoch`` counts the write units of work this process has committed, and ``memo``
+    holds what read models cache about the database in this process (the catalogue's
+    generation): together they let a cache know it is stale without asking the database.
+    Sessions carry their ``Database`` in ``session.info["database"]``.
+    """
+
+    write_epoch: int = 0
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_memo", {})  # type: ignore[no-any-return]
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
@@ -95,7 +117,9 @@ class Database:
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> Session:
-        return (self._write if write else self._read)()
+        session = (self._write if write else self._read)()
+        session.info["database"] = self
+        return session
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
@@ -104,6 +128,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if write:
+                with _EPOCH_LOCK:  # += on an attribute is not atomic across threads
+                    self.write_epoch += 1
         except BaseException:
             session.rollback()
             raise

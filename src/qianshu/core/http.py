@@ -3,6 +3,7 @@
 - ``DbSession``: the request's unit of work. Unsafe methods get a write transaction (on
   SQLite ``BEGIN IMMEDIATE``), safe ones a read transaction; it commits before the response
   is sent (``scope="function"``) and rolls back on any error.
+- ``read_in_thread``: the same read transaction for ``async`` routes, in one thread hop.
 - ``Lang``: the request's language (cookie, then Accept-Language, then Chinese).
 - ``render``: a portal page from any capability's ``templates/`` folder, with ``_()``.
 - ``problem_response``: RFC 9457 problem+json for a domain error.
@@ -11,11 +12,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
@@ -29,6 +31,7 @@ from qianshu.core.signing import Ed25519Signer
 from qianshu.core.timeutil import local_display
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,10 +57,40 @@ def get_lang(request: Request) -> str:
     return getattr(request.state, "lang", "zh")
 
 
+async def read_in_thread(request: Request, work: Callable[[Session], T]) -> T:
+    """``work(session)`` in one read transaction, on one worker thread.
+
+    For hot read-only routes (catalogue search): ``DbSession`` with a sync endpoint hops to the
+    thread pool three times per request (open the session, run the endpoint, close it); an
+    ``async`` endpoint that calls this hops once, which is a fifth of a cached search's cost.
+    """
+    database = get_database(request)
+
+    def run() -> T:
+        with database.unit_of_work(write=False) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+# FastAPI runs a plain ``def`` dependency on a worker thread; these only read the request, so
+# they are ``async`` and run inline (a thread hop costs more than a cached search).
+async def _lang(request: Request) -> str:
+    return get_lang(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings_dep(request)
+
+
+async def _signer(request: Request) -> Ed25519Signer:
+    return get_signer(request)
+
+
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
-Lang = Annotated[str, Depends(get_lang)]
-AppSettings = Annotated[Settings, Depends(get_settings_dep)]
-Signer = Annotated[Ed25519Signer, Depends(get_signer)]
+Lang = Annotated[str, Depends(_lang)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Signer = Annotated[Ed25519Signer, Depends(_signer)]
 
 
 def see_other(url: str) -> RedirectResponse:

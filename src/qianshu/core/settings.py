@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
     run_jobs_in_process: bool = True
+    # How long a worker process may answer a repeated catalogue search from its cache without
+    # asking the database whether the catalogue changed (see catalog/search_cache.py); 0: always ask.
+    search_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @field_validator("data_dir")
     @classmethod

@@ -8,7 +8,8 @@ settings). Each capability listed in ``qianshu.capabilities`` contributes its ``
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,21 +28,18 @@ from qianshu import __version__
 from qianshu.accounts.deps import load_actor
 from qianshu.capabilities import capability_modules
 from qianshu.core import jobs
-from qianshu.core.csrf import CSRF_COOKIE, new_cookie_value, token_for
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, NotFound, QianshuError
 from qianshu.core.http import NavItem, build_templates, problem_response, render
-from qianshu.core.i18n import LANG_COOKIE, negotiate, translate
+from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.core.validation import all_errors, error_from_details
 from qianshu.web import pages as web_pages
+from qianshu.web.middleware import LanguageAndSecurityMiddleware
 
 log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-# 'self' only: nothing is fetched from outside (intranet deployments); inline styles for charts.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 def job_handlers() -> dict[str, jobs.Handler]:
@@ -61,6 +59,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         if settings.run_jobs_in_process:
             worker = jobs.Worker(database, app.state.job_handlers)
             worker.start()
+        if settings.environment != "test":  # tests build what they use, from their own data
+            _warm_up(database)
         yield
         if worker:
             worker.stop()
@@ -73,10 +73,11 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.templates = build_templates()
     app.state.job_handlers = job_handlers()
 
-    _install_middleware(app, settings)
+    app.add_middleware(LanguageAndSecurityMiddleware, settings=settings)
     _install_error_handlers(app)
     _mount_static(app)
     nav: list[NavItem] = []
+    app.include_router(web_pages.probes)
     app.include_router(web_pages.router, dependencies=[Depends(load_actor)])
     for module in capability_modules("api"):
         app.include_router(module.router)
@@ -95,27 +96,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     return app
 
 
-def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    @app.middleware("http")
-    async def language_and_csrf(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # The portal is Chinese until the user switches; API clients choose with Accept-Language.
-        accept = request.headers.get("accept-language") if request.url.path.startswith("/api/") else None
-        request.state.lang = negotiate(accept, request.cookies.get(LANG_COOKIE) or
-                                       (None if accept else settings.default_language))
-        cookie = request.cookies.get(CSRF_COOKIE)
-        fresh = cookie is None or len(cookie) > 100
-        if fresh:
-            cookie = new_cookie_value()
-        request.state.csrf_token = token_for(settings.secret_key, cookie or "")
-        response = await call_next(request)
-        if fresh and not request.url.path.startswith(("/api/", "/static/")):
-            response.set_cookie(CSRF_COOKIE, cookie or "", httponly=True, samesite="lax",
-                                secure=settings.environment == "production")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+def _warm_up(database: Database) -> None:
+    """Capabilities' ``api.warm_up(database)`` (e.g. the catalogue's search index), each on a
+    thread of its own, so that the first requests do not pay for it and start-up does not wait."""
+    for module in capability_modules("api"):
+        warm = getattr(module, "warm_up", None)
+        if warm is not None:
+            threading.Thread(target=warm, args=(database,), name=f"warm-up {module.__name__}", daemon=True).start()
 
 
 def _wants_json(request: Request) -> bool:

@@ -1,13 +1,15 @@
-"""Pages that belong to no capability: home, language switch, health."""
+"""Pages that belong to no capability: home, language switch; the health probes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
-from qianshu.core.http import render, safe_local_path
+from qianshu.core.http import get_database, render, safe_local_path
 from qianshu.core.i18n import LANG_COOKIE, LANGUAGES
 
 router = APIRouter(include_in_schema=False)
@@ -47,6 +49,22 @@ def switch_language(code: str, next: str = "/") -> Response:
     return response
 
 
-@router.get("/healthz")
-def health() -> dict[str, str]:
+# Probes for load balancers and orchestrators: no actor, no session.
+probes = APIRouter(include_in_schema=False)
+
+
+@probes.get("/healthz")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers (touches nothing, so it is also the benchmarks' ceiling)."""
     return {"status": "ok"}
+
+
+@probes.get("/readyz")
+def ready(request: Request) -> Response:
+    """Readiness: the database answers too (503 while it does not)."""
+    try:
+        with get_database(request).unit_of_work(write=False) as session:
+            session.execute(text("SELECT 1"))
+    except OperationalError:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})

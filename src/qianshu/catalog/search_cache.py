@@ -1,0 +1,143 @@
+"""Per-process cache of rendered search pages, keyed by the catalogue's generation.
+
+The generation is the newest ``updated_at`` of any listing: every change that moves a count or
+adds, removes or edits a product sets it (an index makes reading it one B-tree probe), so a key
+that contains it can never serve a page from before such a change. Pages also expire after
+``TTL_PAGES`` (60 s), because views, follows and transactions move ``popularity`` (the
+"popular" sort and relevance ties) without touching ``updated_at``; on PostgreSQL after
+``TTL_POSTGRESQL`` (10 s), because a transaction that commits after a newer one could hide
+behind the newer generation.
+
+Reading the generation costs a transaction and, for an ``async`` route, a hop to a worker
+thread: more than the rest of a cached search. So the API may answer from the rendered-page
+cache with the generation this process read last (:func:`cached_page`), while that reading is
+younger than the refresh interval (setting ``search_refresh_seconds``, 1 s by default, like
+Elasticsearch's ``refresh_interval``) and this process has committed no write since. Changes
+made by other worker processes therefore show within the refresh interval, a process's own
+changes at once. A busy worker renews the reading after half the interval, in the background
+of one response (:func:`renewal`), so its searches do not all fall back to the database at
+once when the reading expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from qianshu.core.db import Database
+
+TTL_POSTGRESQL = 10.0
+TTL_PAGES = 60.0
+_GENERATION_SQL = "SELECT max(updated_at) FROM catalog_listings"
+_MEMO = "catalog.generation"
+_RENEWING = "catalog.generation.renewing"
+_RENEWING_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+class ResultCache:
+    """A bounded LRU map whose entries expire after a time to live given at each read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], ttl: float) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or time.monotonic() - found[0] > ttl:
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), value)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+RENDERED_CACHE = ResultCache(size=1024)  # API responses (about 20 kB each), see search.search_rendered
+
+
+def page_ttl(sqlite: bool) -> float:
+    return TTL_PAGES if sqlite else TTL_POSTGRESQL
+
+
+@dataclass(frozen=True)
+class _Reading:
+    generation: Any
+    at: float  # time.monotonic()
+    write_epoch: int  # Database.write_epoch when it was read
+
+
+def database_key(db: Session) -> str:
+    """Which database a cache entry belongs to (one process may serve several, as the tests do)."""
+    database = db.info.get("database")
+    return database.url if isinstance(database, Database) else str(db.get_bind().engine.url)
+
+
+def read_generation(db: Session) -> Any:
+    """The generation, read now (and remembered for :func:`cached_page`)."""
+    database = db.info.get("database")
+    epoch = database.write_epoch if isinstance(database, Database) else 0
+    # Plain SQL: this runs on every search, and the raw value is as good a key as a datetime.
+    generation = db.connection().exec_driver_sql(_GENERATION_SQL).scalar()
+    if isinstance(database, Database):
+        database.memo[_MEMO] = _Reading(generation, time.monotonic(), epoch)
+    return generation
+
+
+def cached_page(database: Database, page_key: tuple[Any, ...], variant: tuple[Any, ...],
+                refresh: float) -> bytes | None:
+    """A rendered page for ``page_key`` (without its leading database and generation) if this
+    process rendered it at the generation it last read, and that reading is still trusted."""
+    reading: _Reading | None = database.memo.get(_MEMO)
+    if (refresh <= 0 or reading is None or reading.write_epoch != database.write_epoch
+            or time.monotonic() - reading.at > refresh):
+        return None
+    key = (database.url, reading.generation, *page_key, variant)
+    body: bytes | None = RENDERED_CACHE.get(key, page_ttl(database.is_sqlite))
+    return body
+
+
+def renewal(database: Database, refresh: float) -> Callable[[], None] | None:
+    """A task that renews this process's reading of the generation, for the one caller that
+    should run it (after its response is sent): the reading is past half its interval and no
+    renewal is under way. Busy workers thus keep answering from the cache instead of all
+    asking the database at once when the reading expires."""
+    reading: _Reading | None = database.memo.get(_MEMO)
+    if refresh <= 0 or reading is None or time.monotonic() - reading.at < refresh / 2:
+        return None
+    with _RENEWING_LOCK:
+        if database.memo.get(_RENEWING):
+            return None
+        database.memo[_RENEWING] = True
+
+    def renew() -> None:
+        try:
+            with database.unit_of_work(write=False) as db:
+                read_generation(db)
+        except SQLAlchemyError:  # the next search reads it itself
+            log.warning("could not renew the catalogue generation", exc_info=True)
+        finally:
+            database.memo.pop(_RENEWING, None)
+
+    return renew
+
+
+def clear() -> None:
+    RENDERED_CACHE.clear()

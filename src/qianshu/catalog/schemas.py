@@ -177,8 +177,7 @@ class SearchOut(BaseModel):
     pages: int
     items: list[ListingOut]
     facets: dict[str, list[FacetValueOut]]
-    # False when a text query matched more than FACET_EXACT_LIMIT products: the facet counts are
-    # then estimated from that many matches (the total is always exact).
+    # Always true since the search index counts facets exactly; kept for clients of the first API.
     facets_exact: bool = True
 
 

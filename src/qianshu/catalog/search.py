@@ -28,7 +28,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing
 from qianshu.catalog.pricing import PRICE_BUCKETS
@@ -192,7 +192,8 @@ def _search(db: Session, query: SearchQuery, tokens: list[str], generation: Any)
                         limit=query.per_page, facet_region=facet_region)
     items: list[Listing] = []
     if hits.ids:  # read now, and only those still listed, in the index's order
-        rows = db.scalars(select(Listing).where(Listing.id.in_(hits.ids), Listing.status == "listed"))
+        rows = db.scalars(select(Listing).where(Listing.id.in_(hits.ids), Listing.status == "listed")
+                          .options(defer(Listing.search_title), defer(Listing.search_body)))  # long, never shown
         by_id = {x.id: x for x in rows}
         items = [by_id[i] for i in hits.ids if i in by_id]
     return SearchResult(query, items, hits.total, _facet_values(query, hits.facets), tokens)

@@ -259,3 +259,21 @@ def test_worker_puts_back_a_job_left_running_by_a_dead_process(isolated_database
         worker.join(timeout=5)
     job = fetch(isolated_database, job_id)
     assert (job.status, job.attempts) == ("succeeded", 2)
+
+
+def test_periodic_tasks_run_at_their_interval_and_survive_each_other(database: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+
+    def broken(_database: Database, _settings: object) -> None:
+        calls.append("broken")
+        raise RuntimeError("a bug in one task")
+
+    def fine(_database: Database, _settings: object) -> None:
+        calls.append("fine")
+
+    worker = Worker(database, {}, periodic={"broken": (60.0, broken), "fine": (10.0, fine)}, settings=settings)
+    assert worker.run_periodic(now=1000.0) == ["broken", "fine"]
+    assert worker.run_periodic(now=1005.0) == []
+    assert worker.run_periodic(now=1011.0) == ["fine"]
+    assert worker.run_periodic(now=1061.0) == ["broken", "fine"]
+    assert calls == ["broken", "fine", "fine", "broken", "fine"]

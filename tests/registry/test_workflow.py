@@ -193,3 +193,50 @@ def test_strangers_see_nothing_before_notice(database, db, settings, make, merch
         service.get_registration(db, make.actor(make.user()), reg.id)
     with pytest.raises(NotFound):
         service.public_registration(db, reg.id)
+
+
+def test_a_pipeline_that_keeps_crashing_fails_the_registration_cleanly(  # type: ignore[no-untyped-def]
+        isolated_database, settings, gb_csv) -> None:
+    from tests.factories import OrganisationFactory, UserFactory
+
+    database = isolated_database
+    with database.unit_of_work() as db:
+        OrganisationFactory._meta.sqlalchemy_session = db
+        UserFactory._meta.sqlalchemy_session = db
+        from qianshu.accounts.service import actor_for
+
+        actor = actor_for(UserFactory(organisation=OrganisationFactory(org_type="data_merchant")), via="api", ip=None)
+    with database.unit_of_work() as db:
+        reg = upload(db, settings, actor, [gb_csv])
+        reg_id, job_id = reg.id, reg.job_id
+    # the last allowed attempt died too
+    with database.unit_of_work() as db:
+        db.execute(update(jobs.Job).where(jobs.Job.id == job_id).values(
+            status="running", attempts=jobs.MAX_ATTEMPTS, heartbeat_at=utcnow() - dt.timedelta(minutes=10)))
+    assert jobs.requeue_stale(database) == 1
+    with database.unit_of_work(write=False) as db:
+        failed = db.get_one(Registration, reg_id)
+        assert failed.status == "failed"  # at once, not when its holder next opens it
+        assert failed.pipeline_error_code == "job_crashed"
+        assert "内存不足" in service.pipeline_error(failed, "zh")
+        assert "out of memory" in service.pipeline_error(failed, "en")
+        assert [h.action for h in service.history(db, reg_id)][-1] == "processing_failed"
+        assert len(failed.files) == 1  # the uploaded data is kept for a re-run
+
+
+def test_certificates_are_issued_when_the_notice_ends(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, reviewer, gb_csv) -> None:
+    from qianshu.registry.jobs import PERIODIC, issue_due_certificates
+
+    assert "registry.issue_due" in PERIODIC  # the serving process runs it every few minutes
+    m, rv = make.actor(merchant), make.actor(reviewer)
+    quiet = _submitted(database, db, settings, m, [gb_csv])
+    review.take(db, rv, quiet.id)
+    review.approve(db, rv, settings, quiet.id, schemas.Approval(reason="ok"))
+    assert issue_due_certificates(database, settings) == 0  # the notice is still running
+    quiet.notice_ends_at = utcnow() - dt.timedelta(minutes=1)
+    db.flush()
+    assert issue_due_certificates(database, settings) == 1
+    db.expire_all()
+    assert db.get_one(Registration, quiet.id).status == "issued"
+    assert issue_due_certificates(database, settings) == 0  # nothing twice

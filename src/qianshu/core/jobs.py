@@ -3,17 +3,22 @@
 A job row is claimed with a conditional UPDATE (``status='queued'`` → ``running``), so two
 workers never run the same job. A running job beats a heartbeat; at start-up and while
 polling, a worker puts back jobs whose heartbeat went stale (their process died) until they
-have used ``MAX_ATTEMPTS``, then fails them with a clear error. Handlers must therefore be
-idempotent: re-running a job after a crash must finish it or fail it cleanly.
+have used ``MAX_ATTEMPTS``, then fails them with a clear error and publishes ``job.crashed``
+(``job_id``, ``kind``, ``payload``) so that the capability can settle what waited on the job.
+Handlers must therefore be idempotent: re-running a job after a crash must finish it or fail
+it cleanly.
 
 Handlers come from each capability's ``jobs`` module: ``HANDLERS = {"kind": handler}``, a
-handler being ``handler(database, job_id, progress)``; it owns its own transactions.
+handler being ``handler(database, job_id, progress)``; it owns its own transactions. The same
+module may list ``PERIODIC = {"name": (seconds, task)}``, ``task(database, settings)``, which
+the in-process worker runs at that interval.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,8 +26,10 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from qianshu.core import events
 from qianshu.core.db import Base, Database
 from qianshu.core.errors import QianshuError
+from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,7 @@ class Progress(Protocol):
 
 
 Handler = Callable[[Database, int, Progress], None]
+Periodic = Callable[[Database, Settings], object]
 
 
 def enqueue(db: Session, kind: str, payload: dict[str, Any], *, org_id: int | None = None,
@@ -78,6 +86,8 @@ def requeue_stale(database: Database, now: datetime | None = None) -> int:
                 job.status, job.finished_at = "failed", now
                 job.error_code = "job_crashed"
                 job.error_message = "The job stopped unexpectedly too many times."
+                # The capability whose job it was settles what waited on it, in this transaction.
+                events.publish(db, "job.crashed", job_id=job.id, kind=job.kind, payload=dict(job.payload or {}))
             else:
                 job.status = "queued"
         return len(stale)
@@ -143,22 +153,46 @@ def run_pending(database: Database, handlers: Mapping[str, Handler]) -> int:
 
 
 class Worker(threading.Thread):
-    """An in-process worker thread for ``qianshu serve``; several processes may each run one."""
+    """An in-process worker thread for ``qianshu serve``; several processes may each run one.
 
-    def __init__(self, database: Database, handlers: Mapping[str, Handler], poll_seconds: float = 1.0):
+    Besides queued jobs it runs ``periodic`` tasks (name → (interval in seconds, task)), such as
+    issuing the certificates whose public notice has ended. Every worker process runs them, so a
+    task must be safe to run twice at once (conditional updates, unique constraints).
+    """
+
+    def __init__(self, database: Database, handlers: Mapping[str, Handler], poll_seconds: float = 1.0,
+                 periodic: Mapping[str, tuple[float, Periodic]] | None = None, settings: Settings | None = None):
         super().__init__(name="qianshu-jobs", daemon=True)
         self.database, self.handlers, self.poll_seconds = database, handlers, poll_seconds
+        self.periodic, self.settings = dict(periodic or {}), settings
+        self._next_run = dict.fromkeys(self.periodic, 0.0)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
                 requeue_stale(self.database)
+                self.run_periodic()
                 if not run_pending(self.database, self.handlers):
                     self._stop_event.wait(self.poll_seconds)
             except Exception:  # keep the worker alive through a transient database error
                 log.exception("job worker loop")
                 self._stop_event.wait(self.poll_seconds)
+
+    def run_periodic(self, now: float | None = None) -> list[str]:
+        """Run the periodic tasks that are due; returns their names."""
+        now = time.monotonic() if now is None else now
+        ran = []
+        for name, (interval, task) in self.periodic.items():
+            if now < self._next_run[name] or self.settings is None:
+                continue
+            self._next_run[name] = now + interval
+            try:
+                task(self.database, self.settings)
+            except Exception:  # one failing task must not stop the others or the jobs
+                log.exception("periodic task %s", name)
+            ran.append(name)
+        return ran
 
     def stop(self) -> None:
         self._stop_event.set()

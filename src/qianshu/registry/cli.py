@@ -143,14 +143,13 @@ registry_app = typer.Typer(help="Registration housekeeping.", no_args_is_help=Tr
 @registry_app.command("issue-due")
 @handle_errors
 def issue_due() -> None:
-    """Issue certificates whose public notice has ended without open objections (run daily)."""
-    from qianshu.core.actor import SYSTEM
-    from qianshu.core.signing import load_signer
-    from qianshu.registry import review
+    """Issue certificates whose public notice has ended without open objections (`serve` does it
+    every 5 minutes; run this from cron when jobs do not run in the web process)."""
+    from qianshu.registry.jobs import issue_due_certificates
 
     settings = get_settings()
-    with open_database(settings) as database, database.unit_of_work() as db:
-        count = review.issue_due(db, SYSTEM, settings, load_signer(settings.key_dir))
+    with open_database(settings) as database:
+        count = issue_due_certificates(database, settings)
     console.print(f"[green]✓[/] issued {count}")
 
 

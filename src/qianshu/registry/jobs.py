@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from qianshu.core.actor import SYSTEM
 from qianshu.core.blobs import LocalBlobStore
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, Progress
+from qianshu.core.jobs import Handler, Job, Periodic, Progress
+from qianshu.core.settings import Settings
 from qianshu.registry.ingest import SourceFile
 from qianshu.registry.models import ColumnProfile, PiiFinding, Registration, RegistrationFile
 from qianshu.registry.pipeline import PipelineResult, run_pipeline
@@ -121,12 +124,41 @@ def _jsonable(value: Any) -> Any:
 def _fail(database: Database, registration_id: int, job_id: int, code: str, message: str,
           params: dict[str, Any]) -> None:
     with database.unit_of_work() as db:
-        reg = db.get(Registration, registration_id)
-        if reg is None or reg.job_id != job_id or reg.status != "processing":
-            return
-        reg.pipeline_error_code = code
-        reg.pipeline_error = json.dumps({"message": message, "params": _jsonable(params)}, ensure_ascii=False)
-        record_step(db, SYSTEM, reg, "processing_failed", "failed", reason=message)
+        fail_registration(db, registration_id, job_id, code, message, params)
+
+
+def fail_registration(db: Session, registration_id: int, job_id: int, code: str, message: str,
+                      params: dict[str, Any]) -> None:
+    """Move a registration still waiting on this job from ``processing`` to ``failed``."""
+    reg = db.get(Registration, registration_id)
+    if reg is None or reg.job_id != job_id or reg.status != "processing":
+        return
+    reg.pipeline_error_code = code
+    reg.pipeline_error = json.dumps({"message": message, "params": _jsonable(params)}, ensure_ascii=False)
+    record_step(db, SYSTEM, reg, "processing_failed", "failed", reason=message)
+
+
+def issue_due_certificates(database: Database, settings: Settings) -> int:
+    """Issue the certificates whose public notice has ended without an open objection, each in a
+    transaction of its own (one that cannot be issued does not hold up the others). Safe to run
+    in several processes at once: a registration has at most one certificate (unique)."""
+    from qianshu.core.signing import load_signer
+    from qianshu.registry import review
+
+    signer = load_signer(settings.key_dir)
+    with database.unit_of_work(write=False) as db:
+        due = review.due_for_issue(db)
+    issued = 0
+    for registration_id in due:
+        try:
+            with database.unit_of_work() as db:
+                review.issue_certificate(db, SYSTEM, settings, signer, registration_id)
+            issued += 1
+        except (QianshuError, IntegrityError) as exc:  # decided meanwhile, or issued by another process
+            log.info("registration %s not issued: %s", registration_id, exc)
+    return issued
 
 
 HANDLERS: dict[str, Handler] = {PIPELINE_JOB: run_registration_pipeline}
+ISSUE_DUE_SECONDS = 300.0
+PERIODIC: dict[str, tuple[float, Periodic]] = {"registry.issue_due": (ISSUE_DUE_SECONDS, issue_due_certificates)}

@@ -330,17 +330,12 @@ def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: s
     return reg
 
 
-def issue_due(db: Session, actor: Actor, settings: Settings, signer: Signer, now: datetime | None = None) -> int:
-    """Issue every registration whose public notice has ended without open objections."""
-    now = now or utcnow()
-    due = db.scalars(select(Registration).where(Registration.status == "public_notice",
-                                                Registration.notice_ends_at <= now))
-    issued = 0
-    for reg in list(due):
-        if not any(o.status == "open" for o in objections(db, reg.id)):
-            issue_certificate(db, actor, settings, signer, reg.id, now)
-            issued += 1
-    return issued
+def due_for_issue(db: Session, now: datetime | None = None) -> list[int]:
+    """Registrations whose public notice has ended without an open objection."""
+    due = db.scalars(select(Registration.id).where(Registration.status == "public_notice",
+                                                   Registration.notice_ends_at <= (now or utcnow()))
+                     .order_by(Registration.id))
+    return [i for i in due if not any(o.status == "open" for o in objections(db, i))]
 
 
 def revoke(db: Session, actor: Actor, registration_id: int, reason: str, signer: Signer | None = None) -> Certificate:

@@ -49,6 +49,13 @@ def job_handlers() -> dict[str, jobs.Handler]:
     return handlers
 
 
+def periodic_tasks() -> dict[str, tuple[float, jobs.Periodic]]:
+    tasks: dict[str, tuple[float, jobs.Periodic]] = {}
+    for module in capability_modules("jobs"):
+        tasks.update(getattr(module, "PERIODIC", {}))
+    return tasks
+
+
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     settings.check_production_safe()
     database = database or Database(settings.effective_database_url)
@@ -57,7 +64,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_jobs_in_process:
-            worker = jobs.Worker(database, app.state.job_handlers)
+            worker = jobs.Worker(database, app.state.job_handlers, periodic=periodic_tasks(), settings=settings)
             worker.start()
         if settings.environment != "test":  # tests build what they use, from their own data
             _warm_up(database)

@@ -55,3 +55,15 @@ def test_operator_approves_a_pending_organisation(page) -> None:  # type: ignore
     page.goto("/operator/organisations?status=approved")
     assert page.locator("tr", has_text="安顺文旅数据有限公司").count() == 1
 
+
+
+@pytest.mark.parametrize(("query", "expected"), [("交通", "交通"), ("医保", "医保"), ("气象", "气象"),
+                                                 ("贵阳 traffic 2024", "贵阳市道路交通流量数据")])
+def test_the_demo_catalogue_answers_a_newcomers_searches(page, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/catalog")
+    page.fill("input[name=q]", query)
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    products = page.locator("article.product")
+    assert products.count() >= 1
+    assert expected in products.first.inner_text() or page.locator("article.product", has_text=expected).count()

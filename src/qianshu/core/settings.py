@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
     session_hours: int = 12
     upload_max_bytes: int = 10 * 1024**3
+    # Supporting documents of a registration: purchase contract, objection evidence, report document.
+    document_max_bytes: int = Field(default=50 * 1024**2, gt=0)
     public_notice_days: int = 10
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"

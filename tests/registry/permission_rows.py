@@ -2,7 +2,13 @@
 notices, issued certificates and verification are public; reviewing needs a reviewer or
 operator, issuing, revoking and deciding objections an operator; personal-data findings
 only the holder, staff and service providers (the role users here belong to a data
-merchant that does not hold the registration, so they are refused)."""
+merchant that does not hold the registration, so they are refused).
+
+Supporting documents: the purchase contract is uploaded by the holder and downloaded by the
+holder and staff; an objection's evidence is uploaded by whoever filed it and downloaded by the
+objector, the holder and staff (the row's objection is a third party's, so only staff); a
+report's document is uploaded by its service provider (no role here is one) and downloaded by
+whoever may see the registration (it is in public notice: everyone)."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ OWN = lambda c: {"registration_id": c["own_draft"]}  # noqa: E731 - table of sma
 SUBMITTED = lambda c: {"registration_id": c["submitted"]}  # noqa: E731
 NOTICE = lambda c: {"registration_id": c["notice"]}  # noqa: E731
 REASON = lambda c: {"reason": "材料不全"}  # noqa: E731
+REPORT = lambda c: {"kind": "compliance", "title": "合规评估", "conclusion": "合规"}  # noqa: E731
 
 ROWS = {
     ("GET", "/api/v1/registrations/notices"): Row(EVERYONE),
@@ -38,6 +45,17 @@ ROWS = {
     ("DELETE", "/api/v1/registrations/{registration_id}/files/{file_id}"): Row(
         HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]}),
     ("POST", "/api/v1/registrations/{registration_id}/process"): Row(HOLDERS, params=OWN, body=lambda c: {}),
+    ("PUT", "/api/v1/registrations/{registration_id}/contract/{name:path}"): Row(
+        HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "name": "采购合同.pdf"}),
+    ("GET", "/api/v1/registrations/{registration_id}/contract"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("PUT", "/api/v1/registrations/objections/{objection_id}/evidence/{name:path}"): Row(
+        SIGNED_IN, params=lambda c: {"objection_id": c["own_objection"], "name": "证据.jpg"}),
+    ("GET", "/api/v1/registrations/objections/{objection_id}/evidence"): Row(
+        STAFF, params=lambda c: {"objection_id": c["evidence_objection"]}),
+    ("PUT", "/api/v1/registrations/{registration_id}/reports/{report_id}/document/{name:path}"): Row(
+        NOBODY, params=lambda c: {"registration_id": c["submitted"], "report_id": c["bare_report"], "name": "r.pdf"}),
+    ("GET", "/api/v1/registrations/{registration_id}/reports/{report_id}/document"): Row(
+        EVERYONE, params=lambda c: {"registration_id": c["notice"], "report_id": c["document_report"]}),
     ("GET", "/api/v1/registrations/{registration_id}/job"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
     ("PUT", "/api/v1/registrations/{registration_id}/declaration"): Row(
         HOLDERS, params=OWN, body=lambda c: DECLARATION.model_dump(mode="json")),
@@ -57,7 +75,7 @@ ROWS = {
     ("POST", "/api/v1/registrations/objections/{objection_id}/decision"): Row(
         OPERATOR, params=lambda c: {"objection_id": c["objection"]}, body=lambda c: {"uphold": False, "reason": "x"}),
     ("POST", "/api/v1/registrations/{registration_id}/reports"): Row(
-        NOBODY, params=NOTICE, body=lambda c: {"kind": "compliance", "title": "合规评估", "conclusion": "合规"}),
+        NOBODY, params=NOTICE, body=REPORT),
     ("POST", "/api/v1/registrations/{registration_id}/issue"): Row(OPERATOR, params=NOTICE, body=lambda c: {}),
     ("POST", "/api/v1/registrations/{registration_id}/revoke"): Row(
         OPERATOR, params=lambda c: {"registration_id": c["issued"]}, body=REASON),
@@ -103,10 +121,22 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     review.approve(db, reviewer, settings, notice.id, schemas.Approval())
     ctx["notice"] = notice.id
     ctx["objection"] = review.file_objection(db, holder, notice.id, "测试异议").id
+    store = service.blob_store(settings)
+    document, _size = service.store_upload(store, [b"%PDF-1.4 matrix document"], 10_000)
+    ctx["own_objection"] = review.file_objection(db, actor or holder, notice.id, "我方的异议").id
+    third_party = make.actor(make.user())
+    ctx["evidence_objection"] = review.file_objection(db, third_party, notice.id, "附证据的异议",
+                                                      evidence=(document, "证据.pdf")).id
+    provider = make.actor(make.user(organisation=make.org(org_type="service_provider")))
+    signer = load_signer(settings.key_dir)
+    report = schemas.ReportIn(**REPORT(ctx))
+    ctx["bare_report"] = review.attach_report(db, provider, signer, ctx["submitted"], report).id
+    ctx["document_report"] = review.attach_report(db, provider, signer, notice.id, report,
+                                                  document=(document, "评估报告.pdf")).id
     issued = submitted()
     review.take(db, reviewer, issued.id)
     issued = review.approve(db, reviewer, settings, issued.id, schemas.Approval())
-    certificate = review.issue_certificate(db, operator, settings, load_signer(settings.key_dir), issued.id,
+    certificate = review.issue_certificate(db, operator, settings, signer, issued.id,
                                            now=issued.notice_ends_at + dt.timedelta(seconds=1))
     ctx["issued"], ctx["number"] = issued.id, certificate.number
     ctx["certificate_json"] = {"certificate": certificate.document,
@@ -115,7 +145,8 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     # "Own" is the acting user's organisation; staff (whose organisation registers no data)
     # and anonymous users get a draft of another organisation instead.
     owner = actor if actor is not None and not actor.is_staff else holder
-    draft = Registration(holder_org_id=owner.org_id, status="draft", title_zh="矩阵草稿", title_en="Matrix draft")
+    draft = Registration(holder_org_id=owner.org_id, status="draft", title_zh="矩阵草稿", title_en="Matrix draft",
+                         source="purchased", contract_sha256=document, contract_name="采购合同.pdf")
     db.add(draft)
     db.flush()
     ctx["own_draft"] = draft.id

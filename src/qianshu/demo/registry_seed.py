@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import random
 import tempfile
@@ -33,7 +34,7 @@ from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.core.timeutil import utcnow
-from qianshu.registry import review, schemas, service
+from qianshu.registry import documents, review, schemas, service
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Registration
 
@@ -151,6 +152,26 @@ def _declaration(title_zh: str, title_en: str, industry: str, division: str, fre
         rights=["holding", "processing_use", "operation"])
 
 
+def _contract_pdf(number: str) -> bytes:
+    """A one-page purchase contract: purchased data is submitted with its contract."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    pdf.setFont("STSong-Light", 16)
+    pdf.drawString(72, 770, f"数据采购合同（编号 {number}）")
+    pdf.setFont("STSong-Light", 11)
+    pdf.drawString(72, 740, "卖方：贵阳某出行服务有限公司　买方：贵阳交通大数据有限公司（演示）")
+    pdf.drawString(72, 720, "标的：2026年10月出租车GPS轨迹数据，用于交通流量分析。")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
 def _register(database: Database, settings: Settings, actor: Actor, path: Path, decl: schemas.Declaration) -> int:
     store = service.blob_store(settings)
     with database.unit_of_work() as db:
@@ -163,6 +184,10 @@ def _register(database: Database, settings: Settings, actor: Actor, path: Path, 
     jobs.run_pending(database, HANDLERS)
     with database.unit_of_work() as db:
         service.update_declaration(db, actor, reg_id, decl)
+        if decl.source == "purchased":
+            digest, size = service.store_upload(store, [_contract_pdf("QS-2026-018")], settings.document_max_bytes)
+            contract = documents.Received("数据采购合同_QS-2026-018.pdf", digest, size)
+            documents.attach_contract(db, actor, reg_id, contract)
     return reg_id
 
 

@@ -1,27 +1,38 @@
 """REST routes of the registry, under /api/v1/registrations. Handlers only translate HTTP.
 
-File uploads are a raw-body ``PUT /api/v1/registrations/{id}/files/{name}``, streamed into
-the blob store chunk by chunk (never held in memory) with the size limit of the settings;
-the database is not held open while the bytes arrive.
+Uploads — data files (``PUT /{id}/files/{name}``) and supporting documents (the purchase
+contract, an objection's evidence, a report's document) — are a raw body streamed into the
+blob store chunk by chunk (never held in memory) with the size limit of the settings; the
+database is not held open while the bytes arrive (:func:`_receive`). Documents are sent as
+attachments, never shown inline, and every download is audited (:func:`_send`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+import logging
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 import anyio.from_thread
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
-from qianshu.core.errors import InvalidInput
+from qianshu.core.actor import Actor
+from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from qianshu.core.http import AppSettings, DbSession, Signer, get_database
-from qianshu.registry import certificate, review, schemas, service
+from qianshu.core.settings import Settings
+from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.verification import verify_online
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# What a download may do in a browser that opens it anyway: nothing.
+DOWNLOAD_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"}
 router = APIRouter(prefix="/api/v1/registrations", tags=["registry"])
 
 
@@ -88,32 +99,117 @@ def _sync_chunks(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-@router.put("/{registration_id}/files/{name}", status_code=201, response_model=schemas.FileOut)
-async def upload(registration_id: int, name: str, request: Request, settings: AppSettings) -> object:
+async def _receive(request: Request, settings: Settings, max_bytes: int,
+                   authorise: Callable[[Session, Actor], object],
+                   record: Callable[[Session, Actor, str, int], tuple[T, str | None]]) -> T | Response:
+    """A raw-body upload. Who is this and may they (``authorise``, a short transaction); the bytes
+    into the blob store on a worker thread, no transaction open; then ``record(db, actor, digest,
+    size)`` in a second transaction, answering with the response body and the blob the new one
+    replaced (forgotten after the commit). A disconnect or an over-limit body leaves no blob; if
+    ``record`` fails, the new blob is forgotten unless something else refers to it."""
     database = get_database(request)
     with database.unit_of_work() as db:  # a short transaction: who is this, may they upload?
         actor = await load_actor(request, db)
-        service.get_editable(db, actor, registration_id)
-        service.clean_file_name(name)
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > settings.upload_max_bytes:
-        from qianshu.core.errors import PayloadTooLarge
-
-        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=settings.upload_max_bytes)
+        authorise(db, actor)
+    if int(request.headers.get("content-length") or 0) > max_bytes:
+        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes)
     store = service.blob_store(settings)
     try:
         digest, size = await anyio.to_thread.run_sync(
-            lambda: service.store_upload(store, _sync_chunks(request), settings.upload_max_bytes))
+            lambda: service.store_upload(store, _sync_chunks(request), max_bytes))
     except ClientDisconnect:
         return Response(status_code=499)
     try:
         with database.unit_of_work() as db:
-            item = service.add_file(db, actor, registration_id, name, digest, size)
-            return schemas.FileOut.model_validate(item)
+            answer, replaced = record(db, actor, digest, size)
     except BaseException:
-        with database.unit_of_work(write=False) as db:
-            service.forget_blob(db, store, digest)
+        documents.forget_unused(database, store, digest)
         raise
+    documents.forget_unused(database, store, replaced)
+    return answer
+
+
+def _attachment(name: str) -> str:
+    """Content-Disposition for a download (RFC 6266): an ASCII fallback name, and the real one
+    in RFC 5987's UTF-8 form, which is how a Chinese name reaches the browser intact."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _send(request: Request, settings: Settings, actor: Actor,
+          find: Callable[[Session, Actor], documents.Stored]) -> Response:
+    """A stored document as an attachment of bytes, never rendered inline. ``find`` checks who
+    may have it and writes the audit row, in a write transaction of its own (GET requests get a
+    read session, which on SQLite may not turn into a writer)."""
+    store = service.blob_store(settings)
+    with get_database(request).unit_of_work() as db:
+        stored = find(db, actor)
+        if not store.exists(stored.sha256):
+            log.error("document %s (%s) is missing from the blob store", stored.sha256, stored.name)
+            raise NotFound("Not found.")
+    return FileResponse(store.path(stored.sha256), media_type="application/octet-stream",
+                        headers={"Content-Disposition": _attachment(stored.name), **DOWNLOAD_HEADERS})
+
+
+def _document_out(attached: documents.Attached) -> tuple[schemas.DocumentOut, str | None]:
+    return schemas.DocumentOut.model_validate(attached), attached.replaced
+
+
+@router.put("/{registration_id}/files/{name}", status_code=201, response_model=schemas.FileOut)
+async def upload(registration_id: int, name: str, request: Request, settings: AppSettings) -> object:
+    def may_upload(db: Session, actor: Actor) -> None:
+        service.get_editable(db, actor, registration_id)
+        service.clean_file_name(name)
+
+    def record(db: Session, actor: Actor, digest: str, size: int) -> tuple[schemas.FileOut, None]:
+        return schemas.FileOut.model_validate(service.add_file(db, actor, registration_id, name, digest, size)), None
+
+    return await _receive(request, settings, settings.upload_max_bytes, may_upload, record)
+
+
+def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
+    """``PUT {prefix}/{name}`` stores, ``GET {prefix}`` sends the one document of this kind that an
+    owner (a registration, an objection: the path parameter ``owner``) has; a new one replaces it.
+    The name is a ``:path`` parameter so that a name with a slash ("..%2Fx") reaches the name check
+    and is refused with a 422 naming the field, rather than matching no route."""
+    # Path() as a default, not in Annotated: annotations are strings here (PEP 563), resolved in
+    # the module's namespace, where a local alias could not be found.
+    async def upload(name: str, request: Request, settings: AppSettings, owner_id: int = Path(alias=owner)) -> object:
+        return await _receive(
+            request, settings, settings.document_max_bytes,
+            lambda db, actor: kind.may_upload(db, actor, owner_id, name),
+            lambda db, actor, digest, size: _document_out(
+                kind.attach(db, actor, owner_id, documents.Received(name, digest, size))))
+
+    def download(request: Request, actor: CurrentActor, settings: AppSettings,
+                 owner_id: int = Path(alias=owner)) -> Response:
+        return _send(request, settings, actor, lambda db, a: kind.download(db, a, owner_id))
+
+    router.add_api_route(f"{prefix}/{{name:path}}", upload, methods=["PUT"], status_code=201,
+                         response_model=schemas.DocumentOut, name=f"upload_{kind.label}")
+    router.add_api_route(prefix, download, methods=["GET"], name=f"download_{kind.label}")
+
+
+_document_routes("/{registration_id}/contract", "registration_id", documents.CONTRACT)
+_document_routes("/objections/{objection_id}/evidence", "objection_id", documents.EVIDENCE)
+
+
+@router.put("/{registration_id}/reports/{report_id}/document/{name:path}", status_code=201,
+            response_model=schemas.ReportDocumentOut)
+async def upload_report_document(registration_id: int, report_id: int, name: str, request: Request,
+                                 settings: AppSettings, signer: Signer) -> object:
+    return await _receive(
+        request, settings, settings.document_max_bytes,
+        lambda db, actor: documents.may_upload_report_document(db, actor, registration_id, report_id, name),
+        lambda db, actor, digest, size: (schemas.ReportDocumentOut.model_validate(documents.attach_report_document(
+            db, actor, signer, registration_id, report_id, documents.Received(name, digest, size))), None))
+
+
+@router.get("/{registration_id}/reports/{report_id}/document")
+def download_report_document(registration_id: int, report_id: int, request: Request, actor: CurrentActor,
+                             settings: AppSettings) -> Response:
+    return _send(request, settings, actor,
+                 lambda db, a: documents.report_document(db, a, registration_id, report_id))
 
 
 @router.delete("/{registration_id}/files/{file_id}", status_code=204)

@@ -86,9 +86,8 @@ def submit(db: Session, actor: Actor, registration_id: int) -> Registration:
         missing.append("rights")
     if missing:
         raise InvalidInput("{field} is required.", field=missing[0])
-    if reg.source == "purchased" and not reg.contract_sha256 and "contract" not in reg.lawful_basis.lower() \
-            and "合同" not in reg.lawful_basis:
-        raise InvalidInput("{field}: purchased data needs the purchase contract.", field="lawful_basis")
+    if reg.source == "purchased" and not reg.contract_sha256:  # the uploaded file (documents.py), not a mention
+        raise InvalidInput("{field}: purchased data needs the purchase contract.", field="contract")
     if reg.reg_type == "transfer" and reg.transferee_confirmed_at is None:
         raise Conflict("The receiving organisation has not yet confirmed the transfer.")
     other = disputed_by(db, reg)

@@ -104,6 +104,27 @@ class FileOut(BaseModel):
     row_count: int | None
 
 
+class DocumentOut(BaseModel):
+    """A supporting document just stored (contract, objection evidence)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    sha256: str
+    size: int
+
+
+class ReportDocumentOut(BaseModel):
+    """A report with its document: the statement now carries the document's SHA-256 and is signed again."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    document_name: str
+    document_sha256: str | None
+    statement: dict[str, Any]
+    signature: str
+    key_id: str
+
+
 class RegistrationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,7 @@ from qianshu.core.settings import Settings
 from qianshu.registry import schemas, service
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Registration
+from tests.factories import TEST_PASSWORD
 
 DECLARATION = schemas.Declaration(
     title_zh="贵阳市居民样本数据", title_en="Guiyang residents sample",
@@ -40,3 +43,18 @@ def process(database: Database, db: Session, settings: Settings, actor: Actor, p
     jobs.run_pending(database, HANDLERS)
     db.expire_all()
     return db.get_one(Registration, reg.id)
+
+
+def csrf_of(page: Any) -> str:
+    """The CSRF token a portal page embeds for its scripts and forms."""
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found.group(1)
+
+
+def sign_in(client: Any, user: Any) -> str:
+    """Sign ``user`` in to the portal; returns the CSRF token of the session's pages."""
+    r = client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD,
+                                      "csrf_token": csrf_of(client.get("/sign-in"))}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    return csrf_of(client.get("/registry"))

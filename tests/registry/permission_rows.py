@@ -89,6 +89,11 @@ ROWS = {
     ("GET", "/registry/notices"): Row(EVERYONE),
     ("POST", "/registry/new"): Row(HOLDERS, body=lambda c: {"title_zh": "新登记"}),
     ("GET", "/registry/{registration_id:int}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
+    ("POST", "/registry/{registration_id:int}/declaration"): Row(
+        HOLDERS, params=OWN, body=lambda c: DECLARATION.model_dump(mode="json")),
+    ("POST", "/registry/{registration_id:int}/objection"): Row(
+        SIGNED_IN, params=NOTICE, body=lambda c: {"grounds": "该数据由我方采集"}),
+    ("POST", "/registry/{registration_id:int}/report"): Row(NOBODY, params=NOTICE, body=REPORT),
     ("POST", "/registry/{registration_id:int}/{action}"): Row(
         REVIEWERS, params=lambda c: {"registration_id": c["submitted"], "action": "take"}),
     ("POST", "/registry/objections/{objection_id}/decision"): Row(

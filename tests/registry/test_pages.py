@@ -7,20 +7,7 @@ import json
 
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas, service
-from tests.factories import TEST_PASSWORD
-from tests.registry.helpers import DECLARATION, process
-
-
-def sign_in(client, user) -> None:  # type: ignore[no-untyped-def]
-    client.get("/sign-in")
-    token = client.cookies.get("qs_csrf")
-    page = client.get("/sign-in")
-    import re
-
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    r = client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": csrf},
-                    follow_redirects=False)
-    assert r.status_code == 303, (token, r.text[:500])
+from tests.registry.helpers import DECLARATION, process, sign_in
 
 
 def _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv):  # type: ignore[no-untyped-def]

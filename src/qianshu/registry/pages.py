@@ -1,26 +1,50 @@
 """Portal pages of the registry. Handlers parse the form, call one service function, redirect
-or render; a domain error re-renders the registration page with the message."""
+or render; a domain error re-renders the registration page with the message.
+
+Three forms carry a file: the declaration (the purchase contract), the objection (its evidence)
+and the report (its document). They are multipart, with the CSRF token in the action URL's query
+string (core/csrf.py). Their routes declare the file as a parameter, so FastAPI reads the whole
+body, spooling the file to a temporary file, before the route's dependencies open the request's
+transaction: a slow upload never holds the database (only the local copy of at most
+``document_max_bytes`` into the blob store happens inside it). The price is that the body is read
+before the sender is known; each route's body limit bounds that, refusing a larger body with 413
+as soon as it is known to be larger (at once when the body declares its length).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+import anyio
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import CHUNK
 from qianshu.core.errors import QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, Signer, form_fields, get_lang, render, see_other
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    NavItem,
+    Signer,
+    form_fields,
+    get_database,
+    get_lang,
+    get_settings_dep,
+    render,
+    see_other,
+)
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.validation import parse_form
-from qianshu.registry import certificate, review, schemas, service
+from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.models import (
     CLASSIFICATIONS,
     EDITABLE_STATUSES,
@@ -41,6 +65,11 @@ NAV = [
     NavItem("/registry/notices", "Public notices", order=32),
     NavItem("/registry/verify", "Verify a certificate", order=33),
 ]
+# A route's body limit is fixed when the route is built, so it cannot follow the setting: it is
+# the default ``document_max_bytes`` and room for the form's text fields. Each file is checked
+# against the setting itself; a larger document goes through the REST API.
+FORM_MAX_BYTES = int(Settings.model_fields["document_max_bytes"].default) + 1024**2
+FormFile = Annotated[UploadFile | None, File()]
 
 
 @dataclass
@@ -95,6 +124,9 @@ class DetailPage:
     reports: list[Any]
     cert: Certificate | None
     pipeline_error: str
+    sees_contract: bool = False
+    evidence_for: frozenset[int] = frozenset()  # objections whose evidence this reader may download
+    document_limit: str = ""
     error: str = ""
     divisions: dict[str, str] = field(default_factory=guizhou_divisions)
     rights: tuple[str, ...] = RIGHTS
@@ -109,15 +141,20 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, e
     reg = service.get_registration(db, actor, registration_id)
     holder = service.is_holder(actor, reg)
     sees_pii = holder or actor.is_staff or actor.org_type == "service_provider"
+    objections = review.objections(db, reg.id)
+    limit = get_settings_dep(request).document_max_bytes
     return DetailPage(
         reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
         is_reviewer=service.is_reviewer(actor), is_operator=actor.has_staff_role("operator"),
         is_provider=actor.org_type == "service_provider", columns=service.column_profiles(db, reg.id),
         pii=service.pii_findings(db, actor, reg.id) if sees_pii else [],
         quality=service.quality_report(db, reg.id), history=service.history(db, reg.id),
-        objections=review.objections(db, reg.id), reports=review.reports(db, reg.id),
+        objections=objections, reports=review.reports(db, reg.id),
         cert=review.certificate_of(db, reg.id), pipeline_error=service.pipeline_error(reg, get_lang(request)),
-        error=error)
+        sees_contract=documents.may_download_contract(actor, reg),
+        evidence_for=frozenset(o.id for o in objections if o.evidence_sha256
+                               and documents.may_download_evidence(actor, reg, o)),
+        document_limit=f"{limit / 1024**2:.3g} MiB", error=error)
 
 
 @router.get("/registry/{registration_id:int}")
@@ -125,12 +162,13 @@ def detail(registration_id: int, request: Request, db: DbSession, actor: Current
     return render(request, "registry/detail.html", _detail(db, actor, request, registration_id))
 
 
-def _declaration(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
-                 form: dict[str, Any]) -> None:
+def _declaration(db: Session, actor: Actor, rid: int, form: dict[str, Any],
+                 contract: documents.Received | None) -> str | None:
     data = parse_form(schemas.Declaration, {k: (v or None) if k.startswith("time_") else v
                                             for k, v in form.items()})
     assert isinstance(data, schemas.Declaration)
     service.update_declaration(db, actor, rid, data)
+    return documents.attach_contract(db, actor, rid, contract).replaced if contract else None
 
 
 def _approve(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
@@ -144,12 +182,19 @@ def _approve(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signe
     review.approve(db, actor, settings, rid, data)
 
 
-def _report(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
-            form: dict[str, Any]) -> None:
+def _objection(db: Session, actor: Actor, rid: int, form: dict[str, Any],
+               evidence: documents.Received | None) -> None:
+    data = parse_form(schemas.ObjectionIn, {"grounds": form.get("grounds", "")})
+    assert isinstance(data, schemas.ObjectionIn)
+    documents.file_objection(db, actor, rid, data.grounds, evidence)
+
+
+def _report(db: Session, actor: Actor, signer: Ed25519Signer, rid: int, form: dict[str, Any],
+            document: documents.Received | None) -> None:
     data = parse_form(schemas.ReportIn, {k: form.get(k) for k in ("kind", "title", "conclusion")}
                       | ({"score": form["score"]} if form.get("score") else {}))
     assert isinstance(data, schemas.ReportIn)
-    review.attach_report(db, actor, signer, rid, data)
+    documents.attach_report(db, actor, signer, rid, data, document)
 
 
 def _follow_up(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
@@ -167,7 +212,6 @@ def _reason(form: dict[str, Any]) -> str:
 
 Action = Callable[[Session, Actor, Settings, Ed25519Signer, int, dict[str, Any]], Any]
 ACTIONS: dict[str, Action] = {
-    "declaration": _declaration,
     "process": lambda db, a, s, g, rid, f: service.start_processing(db, a, s, rid),
     "submit": lambda db, a, s, g, rid, f: review.submit(db, a, rid),
     "take": lambda db, a, s, g, rid, f: review.take(db, a, rid),
@@ -176,12 +220,77 @@ ACTIONS: dict[str, Action] = {
     "reject": lambda db, a, s, g, rid, f: review.reject(db, a, rid, _reason(f)),
     "issue": lambda db, a, s, g, rid, f: review.issue_certificate(db, a, s, g, rid),
     "revoke": lambda db, a, s, g, rid, f: review.revoke(db, a, rid, _reason(f), g),
-    "objection": lambda db, a, s, g, rid, f: review.file_objection(db, a, rid, _reason({"reason": f.get("grounds")})),
-    "report": _report,
     "follow-up": _follow_up,
     "confirm-transfer": lambda db, a, s, g, rid, f: review.confirm_transfer(db, a, rid),
     "remove-file": lambda db, a, s, g, rid, f: service.remove_file(db, a, rid, int(f.get("file_id") or 0)),
 }
+
+
+def _refused(request: Request, db: Session, actor: Actor, registration_id: int, exc: QianshuError) -> Response:
+    """The registration page again, with the message and the status of the refusal."""
+    db.rollback()
+    page = _detail(db, actor, request, registration_id, exc.render(get_lang(request)))
+    return render(request, "registry/detail.html", page, status_code=exc.status)
+
+
+async def _store_document(settings: Settings, upload: UploadFile | None) -> documents.Received | None:
+    """A form's file (already spooled by the form parser) into the blob store, on a worker thread."""
+    if upload is None:
+        return None
+    store = service.blob_store(settings)
+    chunks = iter(lambda: upload.file.read(CHUNK), b"")
+    digest, size = await anyio.to_thread.run_sync(
+        lambda: service.store_upload(store, chunks, settings.document_max_bytes))
+    return documents.Received(upload.filename or "", digest, size)
+
+
+async def _with_document(request: Request, db: Session, actor: Actor, settings: Settings, registration_id: int,
+                         upload: UploadFile | None,
+                         work: Callable[[documents.Received | None], str | None]) -> Response:
+    """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
+    the page with the message. ``work`` answers with the blob its change replaced, which is
+    forgotten once the request has committed (a background task runs after the response)."""
+    store = service.blob_store(settings)
+    received = None
+    try:
+        received = await _store_document(settings, upload)
+        replaced = work(received)
+    except BaseException as exc:
+        db.rollback()
+        if received is not None:
+            service.forget_blob(db, store, received.sha256)
+        if isinstance(exc, QianshuError):
+            return _refused(request, db, actor, registration_id, exc)
+        raise
+    response = see_other(f"/registry/{registration_id}")
+    if replaced:
+        response.background = BackgroundTask(documents.forget_unused, get_database(request), store, replaced)
+    return response
+
+
+# These three are declared before the generic action route, which would otherwise take their paths.
+@router.post("/registry/{registration_id:int}/declaration", max_body_size=FORM_MAX_BYTES)
+async def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                  settings: AppSettings, contract: FormFile = None) -> Response:
+    form = await form_fields(request, lists=("rights",))
+    return await _with_document(request, db, actor, settings, registration_id, contract,
+                                lambda received: _declaration(db, actor, registration_id, form, received))
+
+
+@router.post("/registry/{registration_id:int}/objection", max_body_size=FORM_MAX_BYTES)
+async def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                    settings: AppSettings, evidence: FormFile = None) -> Response:
+    form = await form_fields(request)
+    return await _with_document(request, db, actor, settings, registration_id, evidence,
+                                lambda received: _objection(db, actor, registration_id, form, received))
+
+
+@router.post("/registry/{registration_id:int}/report", max_body_size=FORM_MAX_BYTES)
+async def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                        settings: AppSettings, signer: Signer, document: FormFile = None) -> Response:
+    form = await form_fields(request)
+    return await _with_document(request, db, actor, settings, registration_id, document,
+                                lambda received: _report(db, actor, signer, registration_id, form, received))
 
 
 @router.post("/registry/{registration_id:int}/{action}")
@@ -194,9 +303,7 @@ async def act(registration_id: int, action: str, request: Request, db: DbSession
     try:
         result = handler(db, actor, settings, signer, registration_id, form)
     except QianshuError as exc:
-        db.rollback()
-        page = _detail(db, actor, request, registration_id, exc.render(get_lang(request)))
-        return render(request, "registry/detail.html", page, status_code=exc.status)
+        return _refused(request, db, actor, registration_id, exc)
     if action == "follow-up" and isinstance(result, int):
         return see_other(f"/registry/{result}")
     return see_other(f"/registry/{registration_id}")

@@ -39,6 +39,15 @@
     });
   }
 
+  // A document over the limit is refused before it is sent (the server refuses it too).
+  Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-max-bytes]"), function (input) {
+    input.addEventListener("change", function () {
+      var f = input.files[0], max = Number(input.getAttribute("data-max-bytes"));
+      input.setCustomValidity(f && f.size > max ? input.getAttribute("data-text-too-large") : "");
+      input.reportValidity();
+    });
+  });
+
   var job = document.getElementById("job");
   if (job) {
     var jid = job.getAttribute("data-registration"), prog = document.getElementById("job-progress"),

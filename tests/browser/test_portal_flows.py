@@ -62,8 +62,8 @@ def test_operator_approves_a_pending_organisation(page) -> None:  # type: ignore
 def test_the_demo_catalogue_answers_a_newcomers_searches(page, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     page.goto("/catalog")
     page.fill("input[name=q]", query)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     products = page.locator("article.product")
     assert products.count() >= 1
     assert expected in products.first.inner_text() or page.locator("article.product", has_text=expected).count()

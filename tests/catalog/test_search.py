@@ -248,3 +248,68 @@ def test_a_change_is_seen_by_the_next_search(db: Session, corpus) -> None:  # ty
     db.flush()
     again = search_listings(db, SearchQuery(q="交通"))
     assert (again.total, again.items) == (0, [])
+
+
+def test_ties_go_to_the_more_popular_then_the_newer_and_stay_put_after_edits(  # type: ignore[no-untyped-def]
+        db: Session, listed, merchant) -> None:
+    from qianshu.core.timeutil import utcnow
+
+    same = [listed(merchant, title_zh=f"毕节交通数据{n}") for n in "一二三四五六"]  # equal length, equal score
+    same[2].popularity = 9
+    db.flush()
+    expected = [same[2].id, *sorted((x.id for x in same if x is not same[2]), reverse=True)]
+
+    def ranked() -> list[int]:
+        pages = [search_listings(db, SearchQuery(q="毕节 交通", per_page=2, page=p)).items for p in (1, 2, 3)]
+        return [x.id for page in pages for x in page]
+
+    assert ranked() == expected
+    for product in same[:2]:  # edits move documents within the index; the order must not care
+        product.description_zh, product.updated_at = "更新", utcnow()
+    db.flush()
+    assert ranked() == expected
+
+
+def test_busy_edits_do_not_starve_the_popularity(db: Session, corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.catalog import search_index, service
+    from qianshu.core.timeutil import utcnow
+
+    search_listings(db, SearchQuery())
+    for _ in range(5):
+        service.record_view(db, corpus["insurance"].id)
+    monkeypatch.setattr(search_index, "COUNTERS_SECONDS", 0.0)
+    corpus["traffic"].updated_at = utcnow()  # somebody edits something at every search
+    db.flush()
+    top = search_listings(db, SearchQuery(sort="popular", per_page=1)).items
+    assert [x.id for x in top] == [corpus["insurance"].id]
+
+
+def test_a_search_on_an_older_snapshot_leaves_the_index_alone(db: Session, corpus) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.catalog.search_cache import read_generation
+    from qianshu.catalog.search_index import listing_index
+    from qianshu.core.timeutil import utcnow
+
+    search_listings(db, SearchQuery())
+    older = read_generation(db)
+    corpus["weather"].status, corpus["weather"].updated_at = "paused", utcnow()
+    db.flush()
+    assert _ids(db) == {corpus["traffic"].id, corpus["insurance"].id}
+    listing_index(db).ensure_current(db, older)  # a request that began before the pause, arriving late
+    assert _ids(db) == {corpus["traffic"].id, corpus["insurance"].id}
+
+
+def test_a_change_the_syncs_missed_is_repaired(db: Session, corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from qianshu.catalog import search_index
+    from qianshu.catalog.tokens import index_tokens
+
+    assert _ids(db, q="茶叶") == set()
+    # committed very late: its updated_at lies far behind the newest the index has read
+    weather = corpus["weather"]
+    weather.search_title = index_tokens("贵州茶叶气象观测数据")
+    weather.updated_at = weather.updated_at - dt.timedelta(hours=1)
+    db.flush()
+    assert _ids(db, q="茶叶") == set()
+    monkeypatch.setattr(search_index, "RECONCILE_SECONDS", 0.0)
+    assert _ids(db, q="茶叶") == {weather.id}

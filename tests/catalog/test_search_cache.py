@@ -105,3 +105,15 @@ def test_a_busy_worker_renews_its_reading_before_it_expires(  # type: ignore[no-
     assert titles(client.get(SEARCH, params={"q": "交通"})) == ["贵阳交通卡口数据"]
     assert [s for s in statements[asked:] if s.startswith("SELECT")] == ["SELECT max(updated_at) FROM catalog_listings"]
     assert len(titles(client.get(SEARCH, params={"q": "交通"}))) == 2  # well before the 0.4 s are up
+
+
+def test_views_and_other_writes_keep_the_cache_valid(  # type: ignore[no-untyped-def]
+        refreshing, listed, merchant, make, bearer, statements) -> None:
+    product = listed(merchant, title_zh="贵阳交通卡口数据")
+    client = refreshing(60)
+    first = client.get(SEARCH, params={"q": "交通"})
+    assert client.get(f"/catalog/{product.id}").status_code == 200  # a view: a counter moves
+    assert client.get("/api/v1/tokens", headers=bearer(make.user())).status_code == 200  # a write elsewhere
+    asked = len(statements)
+    assert client.get(SEARCH, params={"q": "交通"}).content == first.content
+    assert len(statements) == asked

@@ -208,3 +208,15 @@ def test_put_file_copies_by_reading_where_the_kernel_cannot(
     digest, size = store.put_file(source)
     assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert store.path(digest).read_bytes() == data
+
+
+def test_put_file_of_a_missing_file_leaks_no_descriptor(store: LocalBlobStore, tmp_path: Path) -> None:
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    for _ in range(20):
+        with pytest.raises(FileNotFoundError):
+            store.put_file(tmp_path / "gone.csv")
+    assert open_descriptors() == before
+    assert temporary_files(store) == []

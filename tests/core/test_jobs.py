@@ -271,9 +271,31 @@ def test_periodic_tasks_run_at_their_interval_and_survive_each_other(database: D
     def fine(_database: Database, _settings: object) -> None:
         calls.append("fine")
 
-    worker = Worker(database, {}, periodic={"broken": (60.0, broken), "fine": (10.0, fine)}, settings=settings)
+    worker = Worker(database, {}, periodic={"broken": (60.0, broken), "fine": (10.0, fine)}, settings=settings,
+                    stagger=False)
     assert worker.run_periodic(now=1000.0) == ["broken", "fine"]
     assert worker.run_periodic(now=1005.0) == []
     assert worker.run_periodic(now=1011.0) == ["fine"]
     assert worker.run_periodic(now=1061.0) == ["broken", "fine"]
     assert calls == ["broken", "fine", "fine", "broken", "fine"]
+
+
+def test_a_long_queue_does_not_hold_up_periodic_tasks(isolated_database: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    ticks: list[float] = []
+
+    def slow(db: Database, job_id: int, progress: Progress) -> None:
+        time.sleep(0.15)
+
+    jobs = [add_job(isolated_database, kind="test.slow") for _ in range(6)]
+    worker = Worker(isolated_database, {"test.slow": slow}, poll_seconds=0.02, settings=settings, stagger=False,
+                    periodic={"tick": (0.1, lambda _db, _settings: ticks.append(time.monotonic()))})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while fetch(isolated_database, jobs[-1]).status != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+        worker.join(timeout=5)
+    assert fetch(isolated_database, jobs[-1]).status == "succeeded"
+    assert len(ticks) >= 4  # between the jobs, not only once the queue was empty

@@ -82,7 +82,7 @@ def _recount(db: Session, listing: Listing) -> None:
             + Listing.transaction_count * TRANSACTION_WEIGHT,
             counters_at=utcnow(),
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, counters_only=True)  # see core.db: no cache keys on it
     )
     db.expire(listing, ["follower_count", "popularity"])
 

@@ -12,7 +12,8 @@ Reading the generation costs a transaction and, for an ``async`` route, a hop to
 thread: more than the rest of a cached search. So the API may answer from the rendered-page
 cache with the generation this process read last (:func:`cached_page`), while that reading is
 younger than the refresh interval (setting ``search_refresh_seconds``, 1 s by default, like
-Elasticsearch's ``refresh_interval``) and this process has committed no write since. Changes
+Elasticsearch's ``refresh_interval``) and this process has committed no change to the listings
+since (``Database.epoch``; counter bumps such as views do not count). Changes
 made by other worker processes therefore show within the refresh interval, a process's own
 changes at once. A busy worker renews the reading after half the interval, in the background
 of one response (:func:`renewal`), so its searches do not all fall back to the database at
@@ -36,7 +37,8 @@ from qianshu.core.db import Database
 
 TTL_POSTGRESQL = 10.0
 TTL_PAGES = 60.0
-_GENERATION_SQL = "SELECT max(updated_at) FROM catalog_listings"
+_TABLE = "catalog_listings"
+_GENERATION_SQL = f"SELECT max(updated_at) FROM {_TABLE}"  # noqa: S608 - a constant
 _MEMO = "catalog.generation"
 _RENEWING = "catalog.generation.renewing"
 _RENEWING_LOCK = threading.Lock()
@@ -81,7 +83,7 @@ def page_ttl(sqlite: bool) -> float:
 class _Reading:
     generation: Any
     at: float  # time.monotonic()
-    write_epoch: int  # Database.write_epoch when it was read
+    write_epoch: int  # Database.epoch("catalog_listings") when it was read
 
 
 def database_key(db: Session) -> str:
@@ -93,7 +95,7 @@ def database_key(db: Session) -> str:
 def read_generation(db: Session) -> Any:
     """The generation, read now (and remembered for :func:`cached_page`)."""
     database = db.info.get("database")
-    epoch = database.write_epoch if isinstance(database, Database) else 0
+    epoch = database.epoch(_TABLE) if isinstance(database, Database) else 0
     # Plain SQL: this runs on every search, and the raw value is as good a key as a datetime.
     generation = db.connection().exec_driver_sql(_GENERATION_SQL).scalar()
     if isinstance(database, Database):
@@ -106,7 +108,7 @@ def cached_page(database: Database, page_key: tuple[Any, ...], variant: tuple[An
     """A rendered page for ``page_key`` (without its leading database and generation) if this
     process rendered it at the generation it last read, and that reading is still trusted."""
     reading: _Reading | None = database.memo.get(_MEMO)
-    if (refresh <= 0 or reading is None or reading.write_epoch != database.write_epoch
+    if (refresh <= 0 or reading is None or reading.write_epoch != database.epoch(_TABLE)
             or time.monotonic() - reading.at > refresh):
         return None
     key = (database.url, reading.generation, *page_key, variant)

@@ -9,29 +9,32 @@ and both databases give the same results, because both feed the same index.
 One index per worker process and database (in ``Database.memo``), built at the first search
 (or by :func:`warm_up` when the app starts), then kept in step with the database:
 
-- at each search, if the catalogue's generation (the newest ``updated_at``) moved, or on
-  PostgreSQL every ``LATE_COMMIT_SECONDS``, the listings changed since the last sync, less
-  ``LATE_COMMIT_SECONDS`` (a transaction may commit after a newer one), are read and replaced;
+- at each search, if the catalogue's generation (the newest ``updated_at``) moved, the listings
+  changed since the last sync are read and replaced. The read reaches ``LATE_COMMIT_SECONDS``
+  further back than the newest ``updated_at`` seen, and on PostgreSQL it also runs every
+  ``LATE_COMMIT_SECONDS``, because a transaction may commit after a newer one;
 - every ``COUNTERS_SECONDS``, the products whose popularity moved since (views, follows and
-  transactions move it without touching ``updated_at``, but set ``counters_at``) are read again.
+  transactions move it without touching ``updated_at``, but set ``counters_at``) are read again;
+- every ``RECONCILE_SECONDS``, the version (``updated_at``, ``counters_at``) and status of every
+  listing is compared with the index, and what differs is read again: whatever the two steps
+  above missed (a transaction that committed very late, a clock set back) is repaired.
 
-Listings are never deleted (a product leaves the catalogue by changing status), so the index
-never has to look for rows that are gone.
+A search whose transaction saw an older generation than the index already reflects (two
+requests racing on SQLite's snapshots) leaves the index alone instead of rolling it back.
 
 Text: the tokens of :mod:`qianshu.catalog.tokens`, stored with each listing in
 ``search_title`` / ``search_body``, split on spaces. Every query token must occur (AND).
 Relevance is BM25 over the title (weight 4) and the body, as SQLite's
-``bm25(catalog_fts, 4.0, 1.0)`` was; equal scores go to the more popular product: each
-document carries a weight ``tie`` below 1e-4, rising with its popularity, which tantivy
-multiplies into the score as ``log2(2 + tie)`` — too little to reorder products whose scores
-differ, enough to order the equal ones. The other sorts are one packed unsigned key each
-(value << 31 | tie-break by id), because tantivy orders by one fast field.
+``bm25(catalog_fts, 4.0, 1.0)`` was; equal scores go to the more popular product, then to the
+newer one (the ranked hits are fetched until the page's last score is no longer tied, and
+ordered in Python). The other sorts are one packed unsigned key each (value << 31 | tie-break
+by id), because tantivy orders by one fast field; prices above ``VALUE_CAP`` fen (¥42.9
+million) sort as equal among themselves.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -51,11 +54,11 @@ log = logging.getLogger(__name__)
 
 LATE_COMMIT_SECONDS = 10.0
 COUNTERS_SECONDS = 10.0
+RECONCILE_SECONDS = 300.0
 ID_BITS = 31  # listing ids below 2**31 (the tie-break part of the packed keys)
 ID_MASK = (1 << ID_BITS) - 1
 VALUE_CAP = (1 << 32) - 1  # sort values above this (prices in fen beyond ¥42.9 million) sort as equal
 TITLE_WEIGHT = 4.0
-TIE_WEIGHT = 1e-4
 FACET_FIELDS = ("industry", "region", "data_type", "classification", "frequency", "price", "delivery")
 WRITER_HEAP = 64 * 1024 * 1024  # tantivy's indexing buffer (it flushes a segment when full)
 _MEMO = "catalog.search_index"
@@ -78,7 +81,6 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
     for name in SORT_FIELDS.values():
         builder.add_unsigned_field(name, fast=True)
-    builder.add_float_field("tie", fast=True)
     return builder.build()
 
 
@@ -109,11 +111,6 @@ def sort_keys(listing_id: int, popularity: int, price_fen: int | None, listed: d
     }
 
 
-def tie_weight(popularity: int) -> float:
-    """Below ``TIE_WEIGHT``, rising with popularity (log scale, saturating at a billion)."""
-    return TIE_WEIGHT * math.log1p(max(popularity, 0)) / math.log1p(1e9)
-
-
 @dataclass
 class IndexHits:
     total: int
@@ -135,8 +132,8 @@ class ListingIndex:
         self._generation: Any = None
         self._upto: datetime | None = None  # newest updated_at read so far
         self._counters_upto: datetime | None = None  # newest counters_at read so far
-        self._synced = self._counted = time.monotonic()
-        self._listed: set[int] = set()  # the ids in the index
+        self._synced = self._counted = self._reconciled = time.monotonic()
+        self._versions: dict[int, tuple[Any, Any]] = {}  # id → (updated_at, counters_at) of the indexed products
 
     # --- keeping in step with the database ---------------------------------------------------
 
@@ -146,30 +143,40 @@ class ListingIndex:
         with self._lock:
             if not self._due(generation):
                 return
+            if self._built and _older(generation, self._generation):
+                return  # this transaction saw less than the index already holds
             now = time.monotonic()
-            changed = 0
             if not self._built:
                 self._rebuild(db)
+                self._synced = self._counted = self._reconciled = now
             else:
-                if generation != self._generation or not self.sqlite:
+                changed = 0
+                if generation != self._generation or (not self.sqlite and now - self._synced > LATE_COMMIT_SECONDS):
                     changed += self._read_since(db, Listing.updated_at, self._upto)
+                    self._synced = now
                 if now - self._counted > COUNTERS_SECONDS:
                     changed += self._read_since(db, Listing.counters_at, self._counters_upto)
+                    self._counted = now
+                if now - self._reconciled > RECONCILE_SECONDS:
+                    changed += self._reconcile(db)
+                    self._reconciled = now
                 if changed:
                     self._commit()
-            self._generation, self._synced, self._counted = generation, now, now
+            self._generation = generation
 
     def _due(self, generation: Any) -> bool:
         now = time.monotonic()
         return (not self._built or generation != self._generation or now - self._counted > COUNTERS_SECONDS
+                or now - self._reconciled > RECONCILE_SECONDS
                 or (not self.sqlite and now - self._synced > LATE_COMMIT_SECONDS))
 
     def _rebuild(self, db: Session) -> None:
         started = time.perf_counter()
         self._writer.delete_all_documents()
-        self._listed.clear()
+        self._versions.clear()
         # Streamed in batches: 100,000 products held as Python rows at once cost 150 MB more.
-        rows = db.execute(select(*_COLUMNS).where(Listing.status == "listed").execution_options(yield_per=2000))
+        rows = db.execute(select(*_COLUMNS).where(Listing.status == "listed").order_by(Listing.id)
+                          .execution_options(yield_per=2000))
         count = self._replace(rows)
         self._commit()
         self._built = True
@@ -182,21 +189,48 @@ class ListingIndex:
             query = query.where(column >= since - timedelta(seconds=LATE_COMMIT_SECONDS))
         return self._replace(db.execute(query))
 
+    def _reconcile(self, db: Session) -> int:
+        """Compare every listing's version and status with the index; re-read what differs."""
+        listed: set[int] = set()
+        differs: list[int] = []
+        for listing_id, status, updated_at, counters_at in db.execute(
+                select(Listing.id, Listing.status, Listing.updated_at, Listing.counters_at)):
+            if status == "listed":
+                listed.add(listing_id)
+                if self._versions.get(listing_id) != (updated_at, counters_at):
+                    differs.append(listing_id)
+        gone = [i for i in self._versions if i not in listed]
+        for listing_id in gone:  # rows that left the table (none do in production; a safeguard)
+            self._writer.delete_documents_by_term("id", listing_id)
+            del self._versions[listing_id]
+        changed = len(gone)
+        for start in range(0, len(differs), 500):
+            changed += self._replace(db.execute(select(*_COLUMNS).where(Listing.id.in_(differs[start:start + 500]))))
+        if changed:
+            log.warning("catalogue search index repaired %d products that the incremental syncs missed", changed)
+        return changed
+
     def _replace(self, rows: Iterable[Any]) -> int:  # rows of _COLUMNS
-        count = 0
+        """Put the rows' current state into the index; returns how many products changed."""
+        changed = 0
         for row in rows:
-            count += 1
             if row.updated_at is not None and (self._upto is None or row.updated_at > self._upto):
                 self._upto = row.updated_at
             if row.counters_at is not None and (self._counters_upto is None or row.counters_at > self._counters_upto):
                 self._counters_upto = row.counters_at
-            if row.id in self._listed:
+            version = (row.updated_at, row.counters_at)
+            known = self._versions.get(row.id)
+            if row.status == "listed" and known == version:
+                continue  # read again (the late-commit margin) but unchanged
+            if known is not None:
                 self._writer.delete_documents_by_term("id", row.id)
-                self._listed.discard(row.id)
+                del self._versions[row.id]
+                changed += 1
             if row.status == "listed":
                 self._writer.add_document(self._document(row))
-                self._listed.add(row.id)
-        return count
+                self._versions[row.id] = version
+                changed += 1
+        return changed
 
     def _document(self, row: Row[Any]) -> tantivy.Document:
         doc = tantivy.Document()
@@ -216,7 +250,6 @@ class ListingIndex:
         keys = sort_keys(row.id, int(row.popularity or 0), row.min_price_fen, row.listed_at or row.created_at)
         for name, value in keys.items():
             doc.add_unsigned(name, value)
-        doc.add_float("tie", tie_weight(int(row.popularity or 0)))
         return doc
 
     def _commit(self) -> None:
@@ -237,13 +270,34 @@ class ListingIndex:
             found = searcher.search(query, limit, count=True, order_by_field=SORT_FIELDS[sort], offset=offset,
                                     order=tantivy.Order.Asc if sort == "price_asc" else tantivy.Order.Desc)
         elif tokens:
-            found = searcher.search(query, limit, count=True, offset=offset, weight_by_field="tie")
+            return self._ranked(searcher, query, offset, limit, facet_region)
         else:  # relevance without text: the most popular first
             found = searcher.search(query, limit, count=True, order_by_field="popular", offset=offset)
         addresses = [address for _key, address in found.hits]
-        ids = [int(v) for v in searcher.fast_field_values("id", addresses) if v is not None] if addresses else []
-        total = int(found.count or 0)  # type: ignore[attr-defined]  # the stub omits it; present since 0.20
-        return IndexHits(total, ids, self._facets(searcher, query, facet_region))
+        return IndexHits(_count(found), self._ids(searcher, addresses), self._facets(searcher, query, facet_region))
+
+    def _ranked(self, searcher: tantivy.Searcher, query: tantivy.Query, offset: int, limit: int,
+                facet_region: str) -> IndexHits:
+        """BM25, then popularity, then the newer id: tantivy ranks by score only, so the hits are
+        fetched until every hit tied with the page's last one is in, and ordered here."""
+        wanted = offset + limit
+        fetch = wanted + max(limit, 16)
+        while True:
+            found = searcher.search(query, fetch, count=True)
+            hits = found.hits
+            total = _count(found)
+            if len(hits) <= wanted or fetch >= total or hits[-1][0] != hits[wanted - 1][0]:
+                break
+            fetch *= 2
+        addresses = [address for _score, address in hits]
+        popular = searcher.fast_field_values("popular", addresses) if addresses else []
+        order = sorted(range(len(hits)), key=lambda i: (-hits[i][0], -int(popular[i] or 0)))
+        page = [addresses[i] for i in order[offset:wanted]]
+        return IndexHits(total, self._ids(searcher, page), self._facets(searcher, query, facet_region))
+
+    @staticmethod
+    def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[int]:
+        return [int(v) for v in searcher.fast_field_values("id", addresses) if v is not None] if addresses else []
 
     def _query(self, tokens: Sequence[str], filters: dict[str, str]) -> tantivy.Query:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
@@ -267,6 +321,15 @@ class ListingIndex:
         result = searcher.aggregate(query, aggregations)
         return {name: [(str(b["key"]), int(b["doc_count"])) for b in result.get(name, {}).get("buckets", [])]
                 for name in FACET_FIELDS}
+
+
+def _count(found: tantivy.SearchResult) -> int:
+    return int(found.count or 0)  # type: ignore[attr-defined]  # the stub omits it; present since 0.20
+
+
+def _older(generation: Any, than: Any) -> bool:
+    """Generations are comparable (datetimes, or SQLite's fixed-width timestamp text)."""
+    return generation is not None and than is not None and generation < than
 
 
 def listing_index(db: Session) -> ListingIndex:

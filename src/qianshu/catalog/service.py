@@ -441,7 +441,7 @@ def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:
         .where(Listing.id == listing_id)
         .values({counter: counter + 1, Listing.popularity: Listing.popularity + weight,
                  Listing.counters_at: utcnow()})
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, counters_only=True)  # see core.db: no cache keys on it
     )
 
 

@@ -53,10 +53,12 @@ class SourceChanged(Exception):
 COPY_CHUNK = 16 * 1024 * 1024
 
 
-def _copy(src: BinaryIO, dst: BinaryIO, size: int, progress: Callable[[int], None] | None) -> int:
+def _copy(src: BinaryIO, dst: int, size: int, hashing: _TrailingHasher,
+          progress: Callable[[int], None] | None) -> int:
     """Copy ``size`` bytes (the size when we began: a file that keeps growing cannot keep us
-    here) by the kernel, in chunks with progress between them; by plain reads where the
-    kernel cannot. Returns the bytes copied (fewer if the file shrank)."""
+    here) into the descriptor ``dst`` by the kernel, in chunks, telling the hasher and
+    ``progress`` after each; by plain reads where the kernel cannot. Returns the bytes copied
+    (fewer if the file shrank)."""
     copied = 0
     kernel_copy = getattr(os, "copy_file_range", None)  # Linux only
     while copied < size:
@@ -64,41 +66,68 @@ def _copy(src: BinaryIO, dst: BinaryIO, size: int, progress: Callable[[int], Non
         try:
             if kernel_copy is None:
                 raise OSError("no copy_file_range")
-            n = kernel_copy(src.fileno(), dst.fileno(), want)
+            n = kernel_copy(src.fileno(), dst, want)
         except OSError:  # another OS, or a file system that refuses (EXDEV, ENOSYS, EINVAL)
             kernel_copy = None
             block = src.read(want)
             n = len(block)
-            dst.write(block)
+            view = memoryview(block)
+            while view:
+                view = view[os.write(dst, view):]
         if not n:
             break
         copied += n
+        hashing.advance(copied)
         if progress:
             progress(copied)
     return copied
 
 
-class _SourceHasher(threading.Thread):
-    """SHA-256 of a file's first ``size`` bytes by positional reads (``pread``: independent of
-    the copy's offset).
-    hashlib releases the GIL for large buffers, so this runs beside the copy."""
+class _TrailingHasher(threading.Thread):
+    """SHA-256 of the copy itself, read back (``pread``, from the page cache) right behind the
+    copy as it grows, so the digest is of the bytes kept. hashlib releases the GIL for large
+    buffers, so this runs beside the copy."""
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int) -> None:
         super().__init__(name="blob-hash", daemon=True)
-        self.fd, self.size = fd, size
+        self.fd = fd
+        self._written = 0
+        self._finished = False
+        self._cancelled = False
+        self._ready = threading.Condition()
         self._digest = ""
         self._size = 0
         self._error: BaseException | None = None
-        self.cancelled = False
+
+    def advance(self, written: int) -> None:
+        with self._ready:
+            self._written = written
+            self._ready.notify()
+
+    def finish(self, *, cancelled: bool = False) -> None:
+        with self._ready:
+            self._finished, self._cancelled = True, cancelled
+            self._ready.notify()
 
     def run(self) -> None:
         try:
             hasher = hashlib.sha256()
             offset = 0
-            while not self.cancelled and offset < self.size and (
-                    block := os.pread(self.fd, min(CHUNK, self.size - offset), offset)):
-                hasher.update(block)
-                offset += len(block)
+            while True:
+                with self._ready:
+                    while offset >= self._written and not self._finished:
+                        self._ready.wait()
+                    limit, finished, cancelled = self._written, self._finished, self._cancelled
+                if cancelled:
+                    return
+                while offset < limit:
+                    block = os.pread(self.fd, min(CHUNK, limit - offset), offset)
+                    if not block:
+                        raise OSError(f"the copy is shorter than the {limit} bytes written")
+                    hasher.update(block)
+                    offset += len(block)
+                if finished:
+                    break
             self._digest, self._size = hasher.hexdigest(), offset
         except BaseException as exc:  # re-raised in the caller's thread by result()
             self._error = exc
@@ -163,42 +192,45 @@ class LocalBlobStore:
         self, path: Path, *, max_bytes: int | None = None, progress: Callable[[int], None] | None = None,
     ) -> tuple[str, int]:
         """Store a local file: the kernel copies it (``copy_file_range``) while a second thread
-        hashes the source through the same descriptor. About 2x faster than hashing the stored
-        copy afterwards, and 2-3x faster than streaming it through Python.
+        hashes the copy right behind it. About twice as fast as copying, then hashing the copy,
+        and 2-3x faster than streaming the file through Python; the digest is still of the
+        bytes kept, so a blob's name always matches its content.
 
-        Hashing the source instead of the copy is safe because the source's size and
-        modification time are compared before and after: a file changed meanwhile raises
-        ``SourceChanged`` and nothing is stored, so a blob's name always matches its bytes.
+        The source's size and modification time are compared before and after: a file written
+        to meanwhile raises ``SourceChanged`` and nothing is stored.
         """
-        fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp")
-        tmp = Path(tmp_name)
-        try:
-            with path.open("rb") as src, os.fdopen(fd, "wb") as dst:
-                before = os.fstat(src.fileno())
-                if max_bytes is not None and before.st_size > max_bytes:
-                    raise BlobTooLarge(max_bytes)
-                hashing = _SourceHasher(src.fileno(), before.st_size)
+        with path.open("rb") as src:
+            before = os.fstat(src.fileno())
+            if max_bytes is not None and before.st_size > max_bytes:
+                raise BlobTooLarge(max_bytes)
+            fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp")  # read-write: the hasher reads it back
+            tmp = Path(tmp_name)
+            hashing = _TrailingHasher(fd)
+            try:
                 hashing.start()
                 try:
-                    copied = _copy(src, dst, before.st_size, progress)
-                    dst.flush()
-                    os.fsync(dst.fileno())
+                    copied = _copy(src, fd, before.st_size, hashing, progress)
+                    os.fsync(fd)
                 except BaseException:
-                    hashing.cancelled = True  # don't read the rest of a large file for nothing
+                    hashing.finish(cancelled=True)  # don't read the rest for nothing
                     raise
+                else:
+                    hashing.finish()
                 finally:
                     hashing.join()
                 after = os.fstat(src.fileno())
-            digest, hashed = hashing.result()
-            if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or not (
-                    copied == hashed == after.st_size):
-                raise SourceChanged(str(path))
-            if max_bytes is not None and copied > max_bytes:
-                raise BlobTooLarge(max_bytes)
-            return self._commit(tmp, digest), copied
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+                digest, hashed = hashing.result()
+                if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or not (
+                        copied == hashed == after.st_size):
+                    raise SourceChanged(str(path))
+                os.close(fd)
+                fd = -1
+                return self._commit(tmp, digest), copied
+            except BaseException:
+                if fd >= 0:
+                    os.close(fd)
+                tmp.unlink(missing_ok=True)
+                raise
 
     def open(self, digest: str) -> BinaryIO:
         return self.path(digest).open("rb")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -78,7 +78,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
         # Requests run on up to 40 threads (anyio's default limit). With the default pool of 5 + 10
         # overflow, a busy worker closed and reopened connections all the time (each open reads
         # the schema and sets the pragmas) or queued for one; 20 kept + 20 overflow avoids both.
-        if "poolclass" not in kwargs:
+        if "poolclass" not in kwargs and make_url(url).database not in (None, "", ":memory:"):  # file databases
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
@@ -89,22 +89,52 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
 
 _EPOCH_LOCK = threading.Lock()
+_WRITTEN = "written_tables"
+
+
+def _note_flushed_tables(session: Session, _context: Any) -> None:
+    tables = session.info.setdefault(_WRITTEN, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__table__", None)
+        if table is not None:
+            tables.add(table.name)
+
+
+def _note_statement_tables(state: Any) -> None:
+    """Bulk INSERT/UPDATE/DELETE through the session; ``counters_only=True`` in a statement's
+    execution options marks one that moves only counters, which no cache keys on."""
+    if (state.is_insert or state.is_update or state.is_delete) and not state.execution_options.get("counters_only"):
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            state.session.info.setdefault(_WRITTEN, set()).add(table.name)
+
+
+def _track_writes(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    event.listen(factory, "after_flush", _note_flushed_tables)
+    event.listen(factory, "do_orm_execute", _note_statement_tables)
+    return factory
 
 
 class Database:
     """Engines and session factories for one database URL; created by the app factory or CLI.
 
-    ``write_epoch`` counts the write units of work this process has committed, and ``memo``
-    holds what read models cache about the database in this process (the catalogue's
-    generation): together they let a cache know it is stale without asking the database.
-    Sessions carry their ``Database`` in ``session.info["database"]``.
+    ``epoch(table)`` counts the units of work this process has committed that wrote to that
+    table (through the ORM or a bulk statement of the session), and ``memo`` holds what read
+    models cache about the database in this process (the catalogue's generation): together they
+    let a cache know it is stale without asking the database. Sessions carry their ``Database``
+    in ``session.info["database"]``.
     """
-
-    write_epoch: int = 0
 
     @property
     def memo(self) -> dict[str, Any]:
         return self.__dict__.setdefault("_memo", {})  # type: ignore[no-any-return]
+
+    @property
+    def _epochs(self) -> dict[str, int]:
+        return self.__dict__.setdefault("_epoch_counts", {})  # type: ignore[no-any-return]
+
+    def epoch(self, table: str) -> int:
+        return self._epochs.get(table, 0)
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
@@ -113,8 +143,8 @@ class Database:
         self.read_engine = (
             make_engine(url, immediate=False, **engine_kwargs) if self.is_sqlite else self.engine
         )
-        self._write = sessionmaker(self.engine, expire_on_commit=False)
-        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write = _track_writes(sessionmaker(self.engine, expire_on_commit=False))
+        self._read = _track_writes(sessionmaker(self.read_engine, expire_on_commit=False))
 
     def session(self, *, write: bool = True) -> Session:
         session = (self._write if write else self._read)()
@@ -128,9 +158,11 @@ class Database:
         try:
             yield session
             session.commit()
-            if write:
-                with _EPOCH_LOCK:  # += on an attribute is not atomic across threads
-                    self.write_epoch += 1
+            written = session.info.pop(_WRITTEN, ())
+            if written:
+                with _EPOCH_LOCK:  # += is not atomic across threads
+                    for table in written:
+                        self._epochs[table] = self._epochs.get(table, 0) + 1
         except BaseException:
             session.rollback()
             raise
@@ -149,7 +181,8 @@ def bind_to_connection(database: Database, connection: Any) -> Database:
     The tests wrap every test in an outer transaction on that connection and roll it back,
     so services and requests commit as usual while nothing survives the test.
     """
-    factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    factory = _track_writes(sessionmaker(bind=connection, expire_on_commit=False,
+                                         join_transaction_mode="create_savepoint"))
     database._write = factory
     database._read = factory
     return database

@@ -17,6 +17,7 @@ the in-process worker runs at that interval.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -139,15 +140,21 @@ def _queued(database: Database, handlers: Mapping[str, Handler]) -> bool:
         return db.scalar(query) is not None
 
 
+def run_one(database: Database, handlers: Mapping[str, Handler]) -> bool:
+    """Claim and run the next queued job; False when none could be claimed."""
+    job_id = claim_next(database, handlers)
+    if job_id is None:
+        return False
+    with database.unit_of_work(write=False) as db:
+        kind = db.get_one(Job, job_id).kind
+    run_job(database, job_id, handlers[kind])
+    return True
+
+
 def run_pending(database: Database, handlers: Mapping[str, Handler]) -> int:
     """Run queued jobs until none is left (the CLI and tests call this)."""
     done = 0
-    while (job_id := claim_next(database, handlers)) is not None or _queued(database, handlers):
-        if job_id is None:  # lost a claim race to another worker; others are still queued
-            continue
-        with database.unit_of_work(write=False) as db:
-            kind = db.get_one(Job, job_id).kind
-        run_job(database, job_id, handlers[kind])
+    while run_one(database, handlers) or _queued(database, handlers):  # a lost claim race: others remain
         done += 1
     return done
 
@@ -161,19 +168,24 @@ class Worker(threading.Thread):
     """
 
     def __init__(self, database: Database, handlers: Mapping[str, Handler], poll_seconds: float = 1.0,
-                 periodic: Mapping[str, tuple[float, Periodic]] | None = None, settings: Settings | None = None):
+                 periodic: Mapping[str, tuple[float, Periodic]] | None = None, settings: Settings | None = None,
+                 *, stagger: bool = True):
         super().__init__(name="qianshu-jobs", daemon=True)
         self.database, self.handlers, self.poll_seconds = database, handlers, poll_seconds
         self.periodic, self.settings = dict(periodic or {}), settings
-        self._next_run = dict.fromkeys(self.periodic, 0.0)
+        # Staggered first runs: worker processes started together do not all run a task at once.
+        now = time.monotonic()
+        self._next_run = {name: now + random.uniform(0, interval) if stagger else 0.0  # noqa: S311 - not security
+                          for name, (interval, _task) in self.periodic.items()}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
+                # One job at a time, so that a long queue does not hold up stale jobs or periodic tasks.
                 requeue_stale(self.database)
                 self.run_periodic()
-                if not run_pending(self.database, self.handlers):
+                if not run_one(self.database, self.handlers) and not _queued(self.database, self.handlers):
                     self._stop_event.wait(self.poll_seconds)
             except Exception:  # keep the worker alive through a transient database error
                 log.exception("job worker loop")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core.actor import SYSTEM
 from qianshu.core.blobs import LocalBlobStore
@@ -141,7 +142,8 @@ def fail_registration(db: Session, registration_id: int, job_id: int, code: str,
 def issue_due_certificates(database: Database, settings: Settings) -> int:
     """Issue the certificates whose public notice has ended without an open objection, each in a
     transaction of its own (one that cannot be issued does not hold up the others). Safe to run
-    in several processes at once: a registration has at most one certificate (unique)."""
+    in several processes at once: a registration has at most one certificate (unique), and a
+    registration changed by another process meanwhile fails its version check (PostgreSQL)."""
     from qianshu.core.signing import load_signer
     from qianshu.registry import review
 
@@ -154,7 +156,7 @@ def issue_due_certificates(database: Database, settings: Settings) -> int:
             with database.unit_of_work() as db:
                 review.issue_certificate(db, SYSTEM, settings, signer, registration_id)
             issued += 1
-        except (QianshuError, IntegrityError) as exc:  # decided meanwhile, or issued by another process
+        except (QianshuError, IntegrityError, StaleDataError) as exc:  # decided or issued meanwhile elsewhere
             log.info("registration %s not issued: %s", registration_id, exc)
     return issued
 

@@ -184,7 +184,8 @@ def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str
     db.add(objection)
     db.flush()
     audit.record(db, actor, "registration.objection_filed", target_type="registration", target_id=reg.id,
-                 target_org_id=reg.holder_org_id, objection_id=objection.id)
+                 target_org_id=reg.holder_org_id, objection_id=objection.id,
+                 evidence_sha256=objection.evidence_sha256, evidence_name=objection.evidence_name)
     return objection
 
 

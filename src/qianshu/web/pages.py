@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from qianshu.core.http import get_database, render, safe_local_path
 from qianshu.core.i18n import LANG_COOKIE, LANGUAGES
@@ -65,6 +65,6 @@ def ready(request: Request) -> Response:
     try:
         with get_database(request).unit_of_work(write=False) as session:
             session.execute(text("SELECT 1"))
-    except OperationalError:
+    except SQLAlchemyError:  # unreachable, refusing, or every pooled connection busy
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -23,6 +23,7 @@ once when the reading expires.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -46,24 +47,30 @@ log = logging.getLogger(__name__)
 
 
 class ResultCache:
-    """A bounded LRU map whose entries expire after a time to live given at each read."""
+    """A bounded LRU map whose entries expire after a time to live given at each read.
+
+    Each entry lives between 80 and 100 % of that time (chosen when it is stored), so pages
+    filled together — after a restart, or by the same burst of traffic — do not all expire in
+    the same second and fall on the database and the index at once.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[float, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...], ttl: float) -> Any:
         with self._lock:
             found = self._entries.get(key)
-            if found is None or time.monotonic() - found[0] > ttl:
+            if found is None or time.monotonic() - found[0] > ttl * found[1]:
                 return None
             self._entries.move_to_end(key)
-            return found[1]
+            return found[2]
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
+        share = random.uniform(0.8, 1.0)  # noqa: S311 - spreading expiries, not security
         with self._lock:
-            self._entries[key] = (time.monotonic(), value)
+            self._entries[key] = (time.monotonic(), share, value)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 

@@ -27,8 +27,7 @@ from qianshu.catalog.search import (
 )
 from qianshu.catalog.views import facet_label, notification_out
 from qianshu.core.db import Database
-from qianshu.core.http import DbSession, Lang, get_database, read_in_thread
-from qianshu.core.settings import Settings
+from qianshu.core.http import DbSession, Lang, get_database, get_settings_dep, read_in_thread
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
@@ -100,12 +99,12 @@ async def search(
     # the catalogue's generation like the search itself (see catalog/search_cache.py). The
     # hottest public route: a page this process rendered at the current generation is sent
     # from the event loop; otherwise one thread hop (core.http.read_in_thread).
-    variant = (lang, base)
-    settings: Settings = request.app.state.settings
-    body = cached_search(get_database(request), query, variant, settings.search_refresh_seconds)
+    variant, database = (lang, base), get_database(request)
+    refresh = get_settings_dep(request).search_refresh_seconds
+    body = cached_search(database, query, variant, refresh)
     if body is None:
         body = await read_in_thread(request, lambda db: search_rendered(db, query, variant, render))
-    renew = search_cache.renewal(get_database(request), settings.search_refresh_seconds)
+    renew = search_cache.renewal(database, refresh)
     return Response(body, media_type="application/json", background=BackgroundTask(renew) if renew else None)
 
 

@@ -38,6 +38,16 @@ PRICE_BUCKET_LABELS = {
 }
 
 
+def price_bucket(price_fen: int | None) -> str:
+    """The key of ``PRICE_BUCKETS`` a lowest price falls in; ``quote`` when there is none."""
+    if price_fen is None:
+        return "quote"
+    for key, (low, high) in PRICE_BUCKETS.items():
+        if price_fen >= low and (high is None or price_fen < high):
+            return key
+    return "quote"
+
+
 def check_plan(kind: str, price_fen: int | None, delivery_modes: list[str]) -> int | None:
     """Validate a plan's price for its kind; returns the price to store."""
     if kind not in PLAN_KINDS:

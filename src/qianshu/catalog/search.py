@@ -32,13 +32,7 @@ from sqlalchemy.orm import Session, defer
 
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing
 from qianshu.catalog.pricing import PRICE_BUCKETS
-from qianshu.catalog.search_cache import (
-    RENDERED_CACHE,
-    cached_page,
-    database_key,
-    page_ttl,
-    read_generation,
-)
+from qianshu.catalog.search_cache import cached_page, read_generation, store_page, stored_page
 from qianshu.catalog.search_index import listing_index
 from qianshu.catalog.tokens import fts5_match, query_tokens
 from qianshu.core.db import Database
@@ -187,8 +181,7 @@ def _search(db: Session, query: SearchQuery, tokens: list[str], generation: Any)
     if filters is None:
         return SearchResult(query, [], 0, {}, tokens)
     facet_region = "division" if query.region and region_level(query.region) != "province" else "prefecture"
-    sort = query.sort if query.sort != "relevance" else "relevance"
-    hits = index.search(tokens=tokens, filters=filters, sort=sort, offset=(query.page - 1) * query.per_page,
+    hits = index.search(tokens=tokens, filters=filters, sort=query.sort, offset=(query.page - 1) * query.per_page,
                         limit=query.per_page, facet_region=facet_region)
     items: list[Listing] = []
     if hits.ids:  # read now, and only those still listed, in the index's order
@@ -199,12 +192,24 @@ def _search(db: Session, query: SearchQuery, tokens: list[str], generation: Any)
     return SearchResult(query, items, hits.total, _facet_values(query, hits.facets), tokens)
 
 
-def search_listings(db: Session, query: SearchQuery) -> SearchResult:
+def _prepared(query: SearchQuery) -> tuple[SearchQuery, list[str]] | None:
+    """The validated query and its tokens; None when the text has no searchable token (only
+    punctuation, emoji or operators): nothing can match."""
     query = query.validated()
     tokens = query_tokens(query.q)
-    if query.q.strip() and not tokens:  # only punctuation, emoji or operators: nothing can match
-        return SearchResult(query, [], 0, {}, [])
-    return _search(db, query, tokens, read_generation(db))
+    return None if query.q.strip() and not tokens else (query, tokens)
+
+
+def _page(query: SearchQuery, tokens: list[str]) -> tuple[Any, ...]:
+    """What a cached page is keyed by, besides the database, generation and rendering variant."""
+    return (tuple(tokens), replace(query, q=""))
+
+
+def search_listings(db: Session, query: SearchQuery) -> SearchResult:
+    prepared = _prepared(query)
+    if prepared is None:
+        return SearchResult(query.validated(), [], 0, {}, [])
+    return _search(db, *prepared, read_generation(db))
 
 
 def search_rendered(
@@ -213,16 +218,15 @@ def search_rendered(
     """``render(search_listings(db, query))``, cached by the catalogue's generation and ``variant``
     (language, base URL) for the pages' time to live. Counters shown with each product (views,
     followers, popularity) do not move the generation, so they may lag by up to that."""
-    query = query.validated()
-    tokens = query_tokens(query.q)
-    if query.q.strip() and not tokens:
-        return render(SearchResult(query, [], 0, {}, []))
+    prepared = _prepared(query)
+    if prepared is None:
+        return render(SearchResult(query.validated(), [], 0, {}, []))
+    query, tokens = prepared
     generation = read_generation(db)
-    key = (database_key(db), generation, tuple(tokens), replace(query, q=""), variant)
-    body: bytes | None = RENDERED_CACHE.get(key, page_ttl(db.get_bind().dialect.name != "postgresql"))
+    body = stored_page(db, generation, _page(query, tokens), variant)
     if body is None:
         body = render(_search(db, query, tokens, generation))
-        RENDERED_CACHE.put(key, body)
+        store_page(db, generation, _page(query, tokens), variant, body)
     return body
 
 
@@ -230,11 +234,8 @@ def cached_search(database: Database, query: SearchQuery, variant: tuple[Any, ..
     """What ``search_rendered`` would return, if it is in this process's cache and the catalogue
     has not changed since (as far as this process can tell without asking the database: see
     :mod:`qianshu.catalog.search_cache`); otherwise None."""
-    query = query.validated()
-    tokens = query_tokens(query.q)
-    if query.q.strip() and not tokens:
-        return None
-    return cached_page(database, (tuple(tokens), replace(query, q="")), variant, refresh)
+    prepared = _prepared(query)
+    return None if prepared is None else cached_page(database, _page(*prepared), variant, refresh)
 
 
 @dataclass(frozen=True)

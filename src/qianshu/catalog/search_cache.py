@@ -93,10 +93,29 @@ class _Reading:
     write_epoch: int  # Database.epoch("catalog_listings") when it was read
 
 
-def database_key(db: Session) -> str:
-    """Which database a cache entry belongs to (one process may serve several, as the tests do)."""
+def _database(db: Session) -> tuple[str, bool]:
+    """Which database a cache entry belongs to (one process may serve several, as the tests do),
+    and whether it is SQLite."""
     database = db.info.get("database")
-    return database.url if isinstance(database, Database) else str(db.get_bind().engine.url)
+    if isinstance(database, Database):
+        return database.url, database.is_sqlite
+    return str(db.get_bind().engine.url), db.get_bind().dialect.name != "postgresql"
+
+
+def _page_key(url: str, generation: Any, page: tuple[Any, ...], variant: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (url, generation, *page, variant)
+
+
+def stored_page(db: Session, generation: Any, page: tuple[Any, ...], variant: tuple[Any, ...]) -> bytes | None:
+    """The page rendered for ``page`` (the query without its text, its tokens) and ``variant``
+    (language, base URL) at ``generation``, if still kept."""
+    url, sqlite = _database(db)
+    body: bytes | None = RENDERED_CACHE.get(_page_key(url, generation, page, variant), page_ttl(sqlite))
+    return body
+
+
+def store_page(db: Session, generation: Any, page: tuple[Any, ...], variant: tuple[Any, ...], body: bytes) -> None:
+    RENDERED_CACHE.put(_page_key(_database(db)[0], generation, page, variant), body)
 
 
 def read_generation(db: Session) -> Any:
@@ -110,16 +129,16 @@ def read_generation(db: Session) -> Any:
     return generation
 
 
-def cached_page(database: Database, page_key: tuple[Any, ...], variant: tuple[Any, ...],
+def cached_page(database: Database, page: tuple[Any, ...], variant: tuple[Any, ...],
                 refresh: float) -> bytes | None:
-    """A rendered page for ``page_key`` (without its leading database and generation) if this
-    process rendered it at the generation it last read, and that reading is still trusted."""
+    """:func:`stored_page` without asking the database: at the generation this process read
+    last, while that reading is still trusted (see the module docstring)."""
     reading: _Reading | None = database.memo.get(_MEMO)
     if (refresh <= 0 or reading is None or reading.write_epoch != database.epoch(_TABLE)
             or time.monotonic() - reading.at > refresh):
         return None
-    key = (database.url, reading.generation, *page_key, variant)
-    body: bytes | None = RENDERED_CACHE.get(key, page_ttl(database.is_sqlite))
+    body: bytes | None = RENDERED_CACHE.get(_page_key(database.url, reading.generation, page, variant),
+                                            page_ttl(database.is_sqlite))
     return body
 
 

@@ -46,8 +46,8 @@ import tantivy
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from qianshu.catalog.models import DELIVERY_MODES, Listing
-from qianshu.catalog.pricing import PRICE_BUCKETS
+from qianshu.catalog.models import Listing, delivery_modes_of
+from qianshu.catalog.pricing import price_bucket
 from qianshu.core.db import Database
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ _COLUMNS = (Listing.id, Listing.status, Listing.search_title, Listing.search_bod
             Listing.popularity, Listing.listed_at, Listing.created_at, Listing.updated_at, Listing.counters_at)
 _KEYWORD_FIELDS = ("industry", "industry_code", "prefecture", "division", "data_type", "classification",
                    "frequency", "price", "delivery")
-SORT_FIELDS = {"newest": "newest", "popular": "popular", "price_asc": "price_asc", "price_desc": "price_desc"}
+SORT_FIELDS = ("newest", "popular", "price_asc", "price_desc")  # each a fast field of the same name
 
 
 def _schema() -> tantivy.Schema:
@@ -79,18 +79,9 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
     for name in _KEYWORD_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
-    for name in SORT_FIELDS.values():
+    for name in SORT_FIELDS:
         builder.add_unsigned_field(name, fast=True)
     return builder.build()
-
-
-def price_bucket(price_fen: int | None) -> str:
-    if price_fen is None:
-        return "quote"
-    for key, (low, high) in PRICE_BUCKETS.items():
-        if price_fen >= low and (high is None or price_fen < high):
-            return key
-    return "quote"
 
 
 def _pack(value: int, tie: int) -> int:
@@ -244,9 +235,8 @@ class ListingIndex:
         for name, value in keywords.items():
             if value:
                 doc.add_text(name, value)
-        for i, mode in enumerate(DELIVERY_MODES):
-            if int(row.delivery_mask or 0) & (1 << i):
-                doc.add_text("delivery", mode)
+        for mode in delivery_modes_of(int(row.delivery_mask or 0)):
+            doc.add_text("delivery", mode)
         keys = sort_keys(row.id, int(row.popularity or 0), row.min_price_fen, row.listed_at or row.created_at)
         for name, value in keys.items():
             doc.add_unsigned(name, value)
@@ -267,7 +257,7 @@ class ListingIndex:
         searcher = self._searcher  # a snapshot: a sync meanwhile does not change it
         query = self._query(tokens, filters)
         if sort in SORT_FIELDS:
-            found = searcher.search(query, limit, count=True, order_by_field=SORT_FIELDS[sort], offset=offset,
+            found = searcher.search(query, limit, count=True, order_by_field=sort, offset=offset,
                                     order=tantivy.Order.Asc if sort == "price_asc" else tantivy.Order.Desc)
         elif tokens:
             return self._ranked(searcher, query, offset, limit, facet_region)

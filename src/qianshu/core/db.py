@@ -125,6 +125,8 @@ class Database:
     in ``session.info["database"]``.
     """
 
+    # Made on first use rather than in __init__: the tests build a Database around one open
+    # connection without running __init__ (bind_to_connection).
     @property
     def memo(self) -> dict[str, Any]:
         return self.__dict__.setdefault("_memo", {})  # type: ignore[no-any-return]

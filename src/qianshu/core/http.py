@@ -43,7 +43,7 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_signer(request: Request) -> Ed25519Signer:
+async def get_signer(request: Request) -> Ed25519Signer:  # async: FastAPI runs it inline (see below)
     return request.app.state.signer  # type: ignore[no-any-return]
 
 
@@ -83,14 +83,10 @@ async def _settings(request: Request) -> Settings:
     return get_settings_dep(request)
 
 
-async def _signer(request: Request) -> Ed25519Signer:
-    return get_signer(request)
-
-
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(_lang)]
 AppSettings = Annotated[Settings, Depends(_settings)]
-Signer = Annotated[Ed25519Signer, Depends(_signer)]
+Signer = Annotated[Ed25519Signer, Depends(get_signer)]
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -24,7 +24,6 @@ commit (:func:`forget_unused`), never before it: a rolled-back change still refe
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,10 +39,6 @@ from qianshu.core.signing import Signer, sign_document
 from qianshu.registry import review, schemas, service
 from qianshu.registry.models import Objection, ProviderReport, Registration
 
-NAME_MAX = 255
-# Control characters, invisible formatting (bidirectional overrides that disguise ".exe" as
-# ".pdf", zero-width spaces), surrogates and line or paragraph separators.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # A report's document is added while the registration is on its way to a certificate and a
 # provider can see it (service.get_registration).
 REPORT_DOCUMENT_STATUSES = ("submitted", "under_review", "public_notice")
@@ -78,10 +73,9 @@ class Stored:
 
 def clean_name(name: str) -> str:
     """The name as given (outer spaces trimmed), or a 422: a document name is one name, not a
-    path, and holds nothing that could disguise it."""
-    text = unicodedata.normalize("NFC", name).strip()
-    if (not text or text in (".", "..") or len(text) > NAME_MAX
-            or any(c in "/\\" or unicodedata.category(c) in _REFUSED_CATEGORIES for c in text)):
+    path, and holds nothing that could disguise it (``service.plain_file_name``)."""
+    text = service.plain_file_name(name)
+    if text is None:
         raise InvalidInput("{field}: the document name is not allowed (one file name without folders or control "
                            "characters, at most 255 characters).", field="name")
     return text

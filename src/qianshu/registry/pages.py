@@ -271,7 +271,7 @@ async def _with_document(request: Request, db: Session, actor: Actor, settings: 
 # These three are declared before the generic action route, which would otherwise take their paths.
 @router.post("/registry/{registration_id:int}/declaration", max_body_size=FORM_MAX_BYTES)
 async def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                  settings: AppSettings, contract: FormFile = None) -> Response:
+                           settings: AppSettings, contract: FormFile = None) -> Response:
     form = await form_fields(request, lists=("rights",))
     return await _with_document(request, db, actor, settings, registration_id, contract,
                                 lambda received: _declaration(db, actor, registration_id, form, received))
@@ -279,7 +279,7 @@ async def declaration_form(registration_id: int, request: Request, db: DbSession
 
 @router.post("/registry/{registration_id:int}/objection", max_body_size=FORM_MAX_BYTES)
 async def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                    settings: AppSettings, evidence: FormFile = None) -> Response:
+                         settings: AppSettings, evidence: FormFile = None) -> Response:
     form = await form_fields(request)
     return await _with_document(request, db, actor, settings, registration_id, evidence,
                                 lambda received: _objection(db, actor, registration_id, form, received))
@@ -287,7 +287,7 @@ async def objection_form(registration_id: int, request: Request, db: DbSession, 
 
 @router.post("/registry/{registration_id:int}/report", max_body_size=FORM_MAX_BYTES)
 async def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                        settings: AppSettings, signer: Signer, document: FormFile = None) -> Response:
+                      settings: AppSettings, signer: Signer, document: FormFile = None) -> Response:
     form = await form_fields(request)
     return await _with_document(request, db, actor, settings, registration_id, document,
                                 lambda received: _report(db, actor, signer, registration_id, form, received))

@@ -12,6 +12,7 @@ findings is audited.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -150,11 +151,28 @@ def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCre
     return reg
 
 
+FILE_NAME_MAX = 255
+# Control characters, invisible formatting (bidirectional overrides that disguise ".exe" as
+# ".pdf", zero-width spaces), surrogates and line or paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def plain_file_name(name: str) -> str | None:
+    """The name (NFC, outer spaces trimmed) if it is one plain file name: no folder, nothing
+    invisible or disguising, at most ``FILE_NAME_MAX`` characters; otherwise None."""
+    text = unicodedata.normalize("NFC", name).strip()
+    if (not text or text in (".", "..") or len(text) > FILE_NAME_MAX
+            or any(c in "/\\" or unicodedata.category(c) in _REFUSED_CATEGORIES for c in text)):
+        return None
+    return text
+
+
 def clean_file_name(name: str) -> str:
-    base = Path(name.replace("\\", "/")).name.strip()
-    if not base or base in (".", "..") or any(ord(c) < 32 for c in base):
+    """A data file's name: the folder part is dropped (tools send paths), the rest must be plain."""
+    base = plain_file_name(Path(name.replace("\\", "/")).name[:FILE_NAME_MAX])
+    if base is None:
         raise InvalidInput("The file name is not allowed.", field="name")
-    return base[:255]
+    return base
 
 
 def store_upload(store: BlobStore, chunks: Iterable[bytes], max_bytes: int) -> tuple[str, int]:

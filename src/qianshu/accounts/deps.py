@@ -1,15 +1,26 @@
-"""FastAPI dependencies: who is making this request (session cookie or bearer token)."""
+"""FastAPI dependencies: who is making this request (session cookie or bearer token).
+
+The actor is resolved in a short read transaction of its own, on a worker thread: never on the
+event loop (a database call there stalls every request of the process, including the one holding
+the lock it waits for), and never inside the request's own unit of work, so a write request takes
+the write lock only when its handler first writes. Resolving who someone is writes nothing: token
+uses are noted in memory (``accounts.usage``) and written rarely, off the request path.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from qianshu.accounts import permissions, service
+from qianshu.accounts.usage import TokenUsage
 from qianshu.core.actor import ANONYMOUS, Actor
 from qianshu.core.csrf import SAFE_METHODS, verify_csrf
-from qianshu.core.http import DbSession
+from qianshu.core.db import Database
+from qianshu.core.http import get_database
 
 SESSION_COOKIE = "qs_session"
 
@@ -18,20 +29,46 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def load_actor(request: Request, db: DbSession) -> Actor:
+def token_usage(request: Request) -> TokenUsage:
+    usage: TokenUsage | None = getattr(request.app.state, "token_usage", None)
+    if usage is None:
+        usage = request.app.state.token_usage = TokenUsage()
+    return usage
+
+
+def _resolve(database: Database, bearer: str | None, session_cookie: str | None, ip: str,
+             ) -> tuple[Actor | None, int | None]:
+    """(actor, token id) in one read transaction; (None, None) for an anonymous request."""
+    with database.unit_of_work(write=False) as db:
+        if bearer is not None:
+            resolved = service.resolve_token(db, bearer)
+            actor = service.actor_for(resolved.user, via="api", ip=ip,
+                                      scopes=frozenset(str(s) for s in resolved.token.scopes))
+            return actor, resolved.token.id
+        if session_cookie and (found := service.session_user(db, session_cookie)):
+            return service.actor_for(found[0], via="portal", ip=ip), None
+    return None, None
+
+
+async def load_actor(request: Request) -> Actor:
     """Resolve the actor once per request and keep it on ``request.state`` for templates."""
+    cached: Actor | None = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
     ip = client_ip(request)
     auth = request.headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    session_cookie = request.cookies.get(SESSION_COOKIE)
+    found, token_id = await run_in_threadpool(_resolve, get_database(request), bearer, session_cookie, ip)
     actor: Actor
-    if auth.lower().startswith("bearer "):
-        resolved = service.resolve_token(db, auth[7:].strip())
-        service.touch_token(db, resolved.token)
-        actor = service.actor_for(resolved.user, via="api", ip=ip,
-                                  scopes=frozenset(str(s) for s in resolved.token.scopes))
+    if found is not None and bearer is not None:
+        actor = found
         if request.method not in SAFE_METHODS:
             permissions.require_scope(actor, "write")
-    elif (raw := request.cookies.get(SESSION_COOKIE)) and (found := service.session_user(db, raw)):
-        actor = service.actor_for(found[0], via="portal", ip=ip)
+        if token_id is not None and token_usage(request).note(token_id):
+            _flush_after_response(request)
+    elif found is not None:
+        actor = found
         await verify_csrf(request)
     else:
         actor = Actor(user_id=None, via="anonymous", ip=ip, scopes=ANONYMOUS.scopes)
@@ -39,6 +76,12 @@ async def load_actor(request: Request, db: DbSession) -> Actor:
             await verify_csrf(request)
     request.state.actor = actor
     return actor
+
+
+def _flush_after_response(request: Request) -> None:
+    """Write noted token uses on a thread of their own: the request does not wait for it."""
+    threading.Thread(target=token_usage(request).flush, args=(get_database(request),),
+                     name="token-usage-flush", daemon=True).start()
 
 
 def _signed_in(actor: Annotated[Actor, Depends(load_actor)]) -> Actor:

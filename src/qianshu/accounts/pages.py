@@ -19,6 +19,7 @@ from qianshu.core.http import (
     AppSettings,
     DbSession,
     NavItem,
+    PostedForm,
     form_fields,
     get_lang,
     render,
@@ -48,8 +49,9 @@ def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Resp
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request, db: DbSession, settings: AppSettings, actor: CurrentActor) -> Response:
-    form = await form_fields(request)
+def sign_in(request: Request, db: DbSession, settings: AppSettings, actor: CurrentActor, posted: PostedForm,
+            ) -> Response:
+    form = form_fields(posted)
     email, password = form.get("email", "")[:254], form.get("password", "")
     next_url = safe_local_path(form.get("next", "/"))
     try:
@@ -94,8 +96,8 @@ def apply_page(request: Request, actor: CurrentActor) -> Response:
 
 
 @router.post("/apply", response_class=HTMLResponse)
-async def apply(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    form = await form_fields(request)
+def apply(request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm) -> Response:
+    form = form_fields(posted)
     try:
         data = parse_form(schemas.OrganisationApplication, form)
         assert isinstance(data, schemas.OrganisationApplication)
@@ -131,9 +133,9 @@ def my_organisation(request: Request, db: DbSession, actor: SignedInActor) -> Re
 
 
 @router.post("/org/invitations", response_class=HTMLResponse)
-async def invite(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def invite(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     try:
-        data = parse_form(schemas.InvitationIn, await form_fields(request))
+        data = parse_form(schemas.InvitationIn, form_fields(posted))
         assert isinstance(data, schemas.InvitationIn)
         _invitation, raw = service.invite_user(db, actor, data)
     except QianshuError as exc:
@@ -164,8 +166,9 @@ def accept_invitation_page(token: str, request: Request, db: DbSession, actor: C
 
 
 @router.post("/invite/{token}", response_class=HTMLResponse)
-async def accept_invitation(token: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    form = await form_fields(request)
+def accept_invitation(token: str, request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm,
+                      ) -> Response:
+    form = form_fields(posted)
     try:
         data = parse_form(schemas.AcceptInvitation, {"password": form.get("password", "")})
         assert isinstance(data, schemas.AcceptInvitation)
@@ -193,8 +196,7 @@ def tokens_page(request: Request, db: DbSession, actor: SignedInActor) -> Respon
 
 
 @router.post("/tokens", response_class=HTMLResponse)
-async def create_token(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await request.form()
+def create_token(request: Request, db: DbSession, actor: SignedInActor, form: PostedForm) -> Response:
     payload = {"name": form.get("name", ""), "days": form.get("days", "90"),
                "scopes": [s for s in form.getlist("scopes") if isinstance(s, str)] or ["read"]}
     try:
@@ -233,8 +235,9 @@ def review_page(request: Request, db: DbSession, actor: SignedInActor, status: s
 
 
 @router.post("/operator/organisations/{org_id}/{decision}", response_class=HTMLResponse)
-async def review(org_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request)
+def review(org_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor,
+           posted: PostedForm) -> Response:
+    form = form_fields(posted)
     try:
         service.review_organisation(db, actor, org_id, decision, form.get("reason", "")[:2000])
     except QianshuError as exc:

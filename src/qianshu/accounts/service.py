@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -300,13 +300,6 @@ def resolve_token(db: Session, raw: str) -> ResolvedToken:
     if user is None or not user.is_active:
         raise NotAuthenticated("The API token is not valid.", code="token_invalid")
     return ResolvedToken(user=user, token=token)
-
-
-def touch_token(db: Session, token: ApiToken, now: datetime | None = None) -> None:
-    """Record use at most once a minute, so read requests rarely need to write."""
-    now = now or utcnow()
-    if token.last_used_at is None or now - as_utc(token.last_used_at) > timedelta(minutes=1):
-        db.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
 
 
 # --- operators -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from qianshu.catalog.vocab import (
     region_name,
 )
 from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, form_fields, get_lang, render, see_other
+from qianshu.core.http import AppSettings, DbSession, NavItem, PostedForm, form_fields, get_lang, render, see_other
 from qianshu.core.i18n import translate
 from qianshu.core.money import Money
 from qianshu.core.validation import parse_form
@@ -180,8 +180,8 @@ def mine_page(request: Request, db: DbSession, actor: SignedInActor) -> Response
 
 
 @router.post("/catalog/mine", response_class=HTMLResponse)
-async def create_listing(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def create_listing(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
     try:
         listing = service.create_listing(db, actor, _parse(s.ListingIn, form))
@@ -220,8 +220,9 @@ def editor_page(listing_id: int, request: Request, db: DbSession, actor: SignedI
 
 
 @router.post("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
-async def edit_listing(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def edit_listing(listing_id: int,
+    request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
     try:
         service.update_listing(db, actor, listing_id, _parse(s.ListingUpdate, form))
@@ -232,8 +233,8 @@ async def edit_listing(listing_id: int, request: Request, db: DbSession, actor: 
 
 
 @router.post("/catalog/{listing_id:int}/plans", response_class=HTMLResponse)
-async def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     term = str(form.pop("term_days", "") or "")
     form["policy"] = {
         "purposes": form.pop("purposes", []) or ["research"],
@@ -258,10 +259,10 @@ def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInA
 
 
 @router.post("/catalog/{listing_id:int}/{action}", response_class=HTMLResponse)
-async def listing_action(
-    listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor
+def listing_action(
+    listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm,
 ) -> Response:
-    reason = str((await form_fields(request, lists=LIST_FIELDS)).get("reason", ""))[:2000]
+    reason = str(form_fields(posted, lists=LIST_FIELDS).get("reason", ""))[:2000]
     try:
         if action == "submit":
             service.submit_listing(db, actor, listing_id)
@@ -360,8 +361,9 @@ def review_page(request: Request, db: DbSession, actor: SignedInActor) -> Respon
 
 
 @router.post("/operator/listings/{listing_id:int}/{decision}", response_class=HTMLResponse)
-async def review(listing_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    reason = str((await form_fields(request, lists=LIST_FIELDS)).get("reason", ""))[:2000]
+def review(listing_id: int, decision: str,
+    request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    reason = str(form_fields(posted, lists=LIST_FIELDS).get("reason", ""))[:2000]
     try:
         service.review_listing(db, actor, listing_id, decision[:16], reason)
     except QianshuError as exc:
@@ -405,8 +407,8 @@ def mark_read(db: DbSession, actor: SignedInActor) -> Response:
 
 
 @router.post("/catalog/saved-searches")
-async def save_search(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def save_search(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     name = (
         str(form.get("name", "")).strip()[:100]
         or str(form.get("q", ""))[:100]
@@ -453,8 +455,8 @@ def demands_page(
 
 
 @router.post("/demands", response_class=HTMLResponse)
-async def post_demand(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def post_demand(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     form["is_public"] = form.get("is_public", "") == "on"
     form["deadline"] = form.get("deadline") or None
     try:
@@ -493,8 +495,9 @@ def demand_page(demand_id: int, request: Request, db: DbSession, actor: CurrentA
 
 
 @router.post("/demands/{demand_id:int}/{action}", response_class=HTMLResponse)
-async def demand_action(demand_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=LIST_FIELDS)
+def demand_action(demand_id: int, action: str,
+    request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=LIST_FIELDS)
     try:
         if action == "respond":
             form["listing_id"] = form.get("listing_id") or None

@@ -9,6 +9,8 @@ PostgreSQL both are ordinary transactions.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from qianshu.core.timeutil import as_utc
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +77,28 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class DatabaseCallOnEventLoop(RuntimeError):
+    """A statement was about to run on the thread of a running asyncio event loop."""
+
+
+def _forbid_event_loop(engine: Engine) -> None:
+    """Refuse any statement issued from the event loop's thread.
+
+    A blocking database call there stalls every request of the process, including the one that
+    holds the lock the call waits for: two signed-in writers froze the server that way. Requests
+    reach the database on worker threads only (sync routes and dependencies, ``read_in_thread``,
+    ``run_in_threadpool``); this makes a slip fail loudly in every test instead of under load.
+    """
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(*_args: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop on this thread: a worker thread, the CLI, a job
+        log.error("database call on the event loop", stack_info=True)
+        raise DatabaseCallOnEventLoop("database call on the event loop")
+
+
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         # Requests run on up to 40 threads (anyio's default limit). With the default pool of 5 + 10
@@ -83,9 +109,12 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _sqlite_pragmas(engine, immediate=immediate)
+        _forbid_event_loop(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _forbid_event_loop(engine)
+    return engine
 
 
 _EPOCH_LOCK = threading.Lock()

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
@@ -94,10 +95,18 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def form_fields(request: Request, lists: Collection[str] = ()) -> dict[str, Any]:
+async def _posted_form(request: Request) -> FormData:
+    """The submitted form, parsed on the event loop (it only reads the request) so that the
+    handler can be a plain ``def``, run on a worker thread: no database call on the event loop."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(_posted_form)]
+
+
+def form_fields(form: FormData, lists: Collection[str] = ()) -> dict[str, Any]:
     """A submitted form's text fields (file parts are skipped); fields named in ``lists``
     (checkbox groups) keep every value as a list, the others their first value."""
-    form = await request.form()
     data: dict[str, Any] = {}
     for key, value in form.multi_items():
         if not isinstance(value, str):

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import anyio
 import anyio.from_thread
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
@@ -24,7 +25,7 @@ from starlette.requests import ClientDisconnect
 from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, Signer, get_database
+from qianshu.core.http import AppSettings, DbSession, Signer, get_database, read_in_thread
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.verification import verify_online
@@ -46,13 +47,14 @@ def notices(db: DbSession, actor: CurrentActor) -> object:
 
 
 @router.post("/certificates/verify")
-async def verify(request: Request, db: DbSession, signer: Signer, actor: CurrentActor) -> dict[str, Any]:
+async def verify(request: Request, signer: Signer, actor: CurrentActor) -> dict[str, Any]:
     raw = b""
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # no transaction is open while the body arrives
         raw += chunk
         if len(raw) > certificate.MAX_CERTIFICATE_BYTES:
             raise InvalidInput("The certificate file is too large.", field="certificate")
-    result = verify_online(db, signer.public_key(), certificate.parse_certificate_json(raw))
+    parsed = certificate.parse_certificate_json(raw)
+    result = await read_in_thread(request, lambda db: verify_online(db, signer.public_key(), parsed))
     return {k: v for k, v in result.__dict__.items() if k != "document"}
 
 
@@ -108,9 +110,13 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
     replaced (forgotten after the commit). A disconnect or an over-limit body leaves no blob; if
     ``record`` fails, the new blob is forgotten unless something else refers to it."""
     database = get_database(request)
-    with database.unit_of_work() as db:  # a short transaction: who is this, may they upload?
-        actor = await load_actor(request, db)
-        authorise(db, actor)
+    actor = await load_actor(request)
+
+    def may_they() -> None:  # a short transaction: may they upload?
+        with database.unit_of_work() as db:
+            authorise(db, actor)
+
+    await run_in_threadpool(may_they)
     if int(request.headers.get("content-length") or 0) > max_bytes:
         raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes)
     store = service.blob_store(settings)
@@ -119,13 +125,16 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
             lambda: service.store_upload(store, _sync_chunks(request), max_bytes))
     except ClientDisconnect:
         return Response(status_code=499)
-    try:
+    def record_it() -> tuple[T, str | None]:
         with database.unit_of_work() as db:
-            answer, replaced = record(db, actor, digest, size)
+            return record(db, actor, digest, size)
+
+    try:
+        answer, replaced = await run_in_threadpool(record_it)
     except BaseException:
-        documents.forget_unused(database, store, digest)
+        await run_in_threadpool(documents.forget_unused, database, store, digest)
         raise
-    documents.forget_unused(database, store, replaced)
+    await run_in_threadpool(documents.forget_unused, database, store, replaced)
     return answer
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ from qianshu.core.http import (
     AppSettings,
     DbSession,
     NavItem,
+    PostedForm,
     Signer,
     form_fields,
     get_database,
@@ -100,8 +100,8 @@ def notices(request: Request, db: DbSession, actor: CurrentActor) -> Response:
 
 
 @router.post("/registry/new")
-async def create(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=("rights",))
+def create(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("rights",))
     data = parse_form(schemas.RegistrationCreate, {k: form.get(k, "") for k in ("title_zh", "title_en")})
     assert isinstance(data, schemas.RegistrationCreate)
     reg = service.create_registration(db, actor, data)
@@ -233,18 +233,17 @@ def _refused(request: Request, db: Session, actor: Actor, registration_id: int, 
     return render(request, "registry/detail.html", page, status_code=exc.status)
 
 
-async def _store_document(settings: Settings, upload: UploadFile | None) -> documents.Received | None:
-    """A form's file (already spooled by the form parser) into the blob store, on a worker thread."""
+def _store_document(settings: Settings, upload: UploadFile | None) -> documents.Received | None:
+    """A form's file (already spooled by the form parser) into the blob store."""
     if upload is None:
         return None
     store = service.blob_store(settings)
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
-    digest, size = await anyio.to_thread.run_sync(
-        lambda: service.store_upload(store, chunks, settings.document_max_bytes))
+    digest, size = service.store_upload(store, chunks, settings.document_max_bytes)
     return documents.Received(upload.filename or "", digest, size)
 
 
-async def _with_document(request: Request, db: Session, actor: Actor, settings: Settings, registration_id: int,
+def _with_document(request: Request, db: Session, actor: Actor, settings: Settings, registration_id: int,
                          upload: UploadFile | None,
                          work: Callable[[documents.Received | None], str | None]) -> Response:
     """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
@@ -253,7 +252,7 @@ async def _with_document(request: Request, db: Session, actor: Actor, settings: 
     store = service.blob_store(settings)
     received = None
     try:
-        received = await _store_document(settings, upload)
+        received = _store_document(settings, upload)
         replaced = work(received)
     except BaseException as exc:
         db.rollback()
@@ -270,34 +269,34 @@ async def _with_document(request: Request, db: Session, actor: Actor, settings: 
 
 # These three are declared before the generic action route, which would otherwise take their paths.
 @router.post("/registry/{registration_id:int}/declaration", max_body_size=FORM_MAX_BYTES)
-async def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                           settings: AppSettings, contract: FormFile = None) -> Response:
-    form = await form_fields(request, lists=("rights",))
-    return await _with_document(request, db, actor, settings, registration_id, contract,
+def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                     settings: AppSettings, posted: PostedForm, contract: FormFile = None) -> Response:
+    form = form_fields(posted, lists=("rights",))
+    return _with_document(request, db, actor, settings, registration_id, contract,
                                 lambda received: _declaration(db, actor, registration_id, form, received))
 
 
 @router.post("/registry/{registration_id:int}/objection", max_body_size=FORM_MAX_BYTES)
-async def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                         settings: AppSettings, evidence: FormFile = None) -> Response:
-    form = await form_fields(request)
-    return await _with_document(request, db, actor, settings, registration_id, evidence,
+def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                   settings: AppSettings, posted: PostedForm, evidence: FormFile = None) -> Response:
+    form = form_fields(posted)
+    return _with_document(request, db, actor, settings, registration_id, evidence,
                                 lambda received: _objection(db, actor, registration_id, form, received))
 
 
 @router.post("/registry/{registration_id:int}/report", max_body_size=FORM_MAX_BYTES)
-async def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                      settings: AppSettings, signer: Signer, document: FormFile = None) -> Response:
-    form = await form_fields(request)
-    return await _with_document(request, db, actor, settings, registration_id, document,
+def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                settings: AppSettings, signer: Signer, posted: PostedForm, document: FormFile = None) -> Response:
+    form = form_fields(posted)
+    return _with_document(request, db, actor, settings, registration_id, document,
                                 lambda received: _report(db, actor, signer, registration_id, form, received))
 
 
 @router.post("/registry/{registration_id:int}/{action}")
-async def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
-              settings: AppSettings, signer: Signer) -> Response:
+def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
+        settings: AppSettings, signer: Signer, posted: PostedForm) -> Response:
     handler = ACTIONS.get(action)
-    form = await form_fields(request, lists=("rights",))
+    form = form_fields(posted, lists=("rights",))
     if handler is None:
         return see_other(f"/registry/{registration_id}")
     try:
@@ -310,8 +309,8 @@ async def act(registration_id: int, action: str, request: Request, db: DbSession
 
 
 @router.post("/registry/objections/{objection_id}/decision")
-async def decide(objection_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    form = await form_fields(request, lists=("rights",))
+def decide(objection_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("rights",))
     objection = review.decide_objection(db, actor, objection_id, form.get("uphold") == "yes", _reason(form))
     return see_other(f"/registry/{objection.registration_id}")
 
@@ -374,11 +373,10 @@ def verify_page(request: Request, actor: CurrentActor) -> Response:
 
 
 @router.post("/registry/verify")
-async def verify(request: Request, db: DbSession, signer: Signer, actor: CurrentActor) -> Response:
-    form = await request.form()
+def verify(request: Request, db: DbSession, signer: Signer, actor: CurrentActor, form: PostedForm) -> Response:
     upload = form.get("certificate")
     try:
-        raw = await upload.read(certificate.MAX_CERTIFICATE_BYTES + 1) if upload is not None and \
+        raw = upload.file.read(certificate.MAX_CERTIFICATE_BYTES + 1) if upload is not None and \
             not isinstance(upload, str) else str(upload or "").encode()
         result = verify_online(db, signer.public_key(), certificate.parse_certificate_json(raw))
     except QianshuError as exc:

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
     run_jobs_in_process: bool = True
+    # Admission control per web worker process (web/admission.py): requests in progress at once,
+    # how many more may wait for a turn, and for how long, before a 503 with Retry-After.
+    max_concurrent_requests: int = Field(default=32, ge=1, le=1000)
+    request_queue_max: int = Field(default=128, ge=0, le=100_000)
+    request_queue_seconds: float = Field(default=3.0, ge=0, le=60)
+    # How long a request waits for a database lock (SQLite's write lock, a PostgreSQL row lock)
+    # before it is answered 503 with Retry-After instead of hanging.
+    database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # How long a worker process may answer a repeated catalogue search from its cache without
     # asking the database whether the catalogue changed (see catalog/search_cache.py); 0: always ask.
     search_refresh_seconds: float = Field(default=1.0, ge=0, le=60)

@@ -16,11 +16,13 @@ from typing import Any
 
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,6 +38,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.core.validation import all_errors, error_from_details
 from qianshu.web import pages as web_pages
+from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
 from qianshu.web.middleware import LanguageAndSecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,8 @@ def periodic_tasks() -> dict[str, tuple[float, jobs.Periodic]]:
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     settings.check_production_safe()
-    database = database or Database(settings.effective_database_url)
+    database = database or Database(settings.effective_database_url,
+                                    lock_timeout=settings.database_lock_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +75,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         yield
         if worker:
             worker.stop()
+        usage = getattr(app.state, "token_usage", None)
+        if usage is not None:  # the token uses noted since the last flush
+            await run_in_threadpool(usage.flush, database)
 
     app = FastAPI(title="Qianshu API", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", lifespan=lifespan)
@@ -81,6 +88,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.job_handlers = job_handlers()
 
     app.add_middleware(LanguageAndSecurityMiddleware, settings=settings)
+    # Added last, so it runs first: a refused request costs nothing else.
+    app.add_middleware(AdmissionControl, max_concurrent=settings.max_concurrent_requests,
+                       queue_max=settings.request_queue_max, queue_seconds=settings.request_queue_seconds)
     _install_error_handlers(app)
     _mount_static(app)
     nav: list[NavItem] = []
@@ -144,11 +154,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             "The request conflicts with a concurrent change; please reload and try again."))
 
     @app.exception_handler(OperationalError)
-    async def busy(request: Request, exc: OperationalError) -> Response:
-        log.warning("database operational error: %s", exc)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def busy(request: Request, exc: Exception) -> Response:
+        # A lock or a pooled connection not had in time (or the database unreachable): say when
+        # to try again rather than hang; the client's retry usually finds the lock free.
+        log.warning("database busy or unavailable: %s", exc)
         error = QianshuError("The database is busy; please try again.", code="database_busy")
         error.status = 503  # type: ignore[misc]
-        return _error_response(request, error)
+        response = _error_response(request, error)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -21,6 +21,7 @@ from qianshu.core.http import (
     NavItem,
     PostedForm,
     form_fields,
+    get_database,
     get_lang,
     render,
     safe_local_path,
@@ -49,20 +50,25 @@ def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Resp
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-def sign_in(request: Request, db: DbSession, settings: AppSettings, actor: CurrentActor, posted: PostedForm,
-            ) -> Response:
+def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted: PostedForm) -> Response:
+    """The password is checked in a read transaction and the outcome recorded in a short write
+    transaction after it, so sign-ins do not queue behind each other's password hashing."""
     form = form_fields(posted)
     email, password = form.get("email", "")[:254], form.get("password", "")
-    next_url = safe_local_path(form.get("next", "/"))
+    next_url, ip = safe_local_path(form.get("next", "/")), client_ip(request)
+    database = get_database(request)
     try:
-        user = service.authenticate(db, settings, email, password, client_ip(request))
+        with database.unit_of_work(write=False) as db:
+            checked = service.check_credentials(db, settings, email, password, ip)
     except QianshuError as exc:
         return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
                       status_code=exc.status)
-    if user is None:
+    with database.unit_of_work() as db:
+        user = service.record_sign_in(db, checked, password, ip)
+        raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None
+    if raw is None:
         message = "The e-mail address or password is wrong."
         return render(request, "accounts/sign_in.html", SignInPage(email, message, next_url), status_code=401)
-    raw = service.start_session(db, settings, user, client_ip(request), request.headers.get("user-agent", ""))
     response = see_other(next_url)
     response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax",
                         secure=settings.environment == "production",

@@ -26,8 +26,19 @@ from qianshu.catalog.vocab import (
     industry_name,
     region_name,
 )
+from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
-from qianshu.core.http import AppSettings, DbSession, NavItem, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    NavItem,
+    PostedForm,
+    form_fields,
+    get_database,
+    get_lang,
+    render,
+    see_other,
+)
 from qianshu.core.i18n import translate
 from qianshu.core.money import Money
 from qianshu.core.validation import parse_form
@@ -329,19 +340,23 @@ def product_page(
         follows.is_following(db, actor, listing.id),
         service.can_manage(actor, listing),
     )
-    _count_view(request, listing)
+    _record_view(request, actor, listing, sample)
     return render(request, "catalog/product.html", page)
 
 
-def _count_view(request: Request, listing: Listing) -> None:
-    """Views are counted in a short write of their own (the page itself only reads)."""
-    if listing.status != "listed":
+def _record_view(request: Request, actor: Actor, listing: Listing, sample: product.Sample) -> None:
+    """The page's writes, in one short write transaction of their own: the audit row of a sample
+    with personal information, and the view count. The page itself runs in a read transaction; a
+    write inside it took SQLite's write lock in the middle of the read, and a second write
+    transaction opened here then waited 30 s on its own request's lock. If the audit row cannot be
+    written the page is not shown (503, retry): personal data is never shown unaudited."""
+    shows_personal = sample.available and bool(sample.masked_columns or listing.personal_info != "none")
+    if not shows_personal and listing.status != "listed":
         return
-    try:
-        with request.app.state.database.unit_of_work() as db:
+    with get_database(request).unit_of_work() as db:
+        product.record_sample_view(db, actor, listing, sample)
+        if listing.status == "listed":
             service.record_view(db, listing.id)
-    except Exception:  # noqa: S110 - a lost view count must never break the page
-        pass
 
 
 # --- listing review --------------------------------------------------------------------------------

@@ -92,7 +92,12 @@ def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listin
         return Sample(masked_columns=pii, available=False)
     if not columns:
         return Sample(masked_columns=pii, available=False)
-    if pii or listing.personal_info != "none":
+    return Sample(columns, mask_rows(columns, rows, pii), pii)
+
+
+def record_sample_view(db: Session, actor: Actor, listing: Listing, sample: Sample) -> None:
+    """Audit a view of a sample that holds personal information (masked as it is shown)."""
+    if sample.available and (sample.masked_columns or listing.personal_info != "none"):
         audit.record(
             db,
             actor,
@@ -101,10 +106,9 @@ def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listin
             target_id=listing.id,
             target_org_id=listing.org_id,
             registration_id=listing.registration_id,
-            masked_columns=sorted(pii),
+            masked_columns=sorted(sample.masked_columns),
             personal_info=listing.personal_info,
         )
-    return Sample(columns, mask_rows(columns, rows, pii), pii)
 
 
 def masked_top_values(profile: ColumnProfile, pii: dict[str, str]) -> list[list[Any]]:

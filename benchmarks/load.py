@@ -112,8 +112,9 @@ class LoadConfig:
     drip_interval: float = 0.5
     probe_interval: float = 0.05
     health_limit_ms: float = 100.0
-    # After a restart answers /healthz once, its other workers may still be starting.
-    restart_grace_seconds: float = 1.0
+    # Seconds after a restart first answered during which probes are still excused (0: none; the
+    # workers share one socket, so a worker still starting takes no connections).
+    restart_grace_seconds: float = 0.0
     request_timeout: float = 10.0
     baseline_seconds: float = 5.0
     seed: int | None = None
@@ -160,9 +161,14 @@ def prepare_environment(config: LoadConfig) -> Environment:
         return Environment(data_dir, f"sqlite:///{data_dir / 'qianshu.db'}", secret)
     name = f"qs_load_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin(config.pg_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    finally:
+        admin.dispose()
     url = make_url(config.pg_url).set(database=name).render_as_string(hide_password=False)
     return Environment(data_dir, url, secret, pg_server=config.pg_url, pg_name=name)
 
@@ -327,6 +333,21 @@ class Sample:
         return self.status >= 500 and not (self.status == 503 and self.retry_after)
 
 
+class Clock:
+    """When the load ends: ``seconds`` of the server being up, so each down window moves the end
+    later by its length (bounded: a restart that does not answer within its time-out ends the run)."""
+
+    def __init__(self, begin: float, seconds: float) -> None:
+        self.begin, self.stop_at, self.downtime = begin, begin + seconds, 0.0
+
+    def add_downtime(self, seconds: float) -> None:
+        self.downtime += seconds
+        self.stop_at += seconds
+
+    def running(self) -> bool:
+        return time.monotonic() < self.stop_at
+
+
 @dataclass
 class Recorder:
     samples: list[Sample] = field(default_factory=list)
@@ -378,7 +399,8 @@ class LoadClient:
         except httpx.HTTPError as exc:  # refused or reset: the server is down or was killed mid-request
             self.rec.add(route, start, CONNECTION_ERROR)
             self.rec.errors[type(exc).__name__] += 1
-            self.pause = 0.2
+            # Refused: the server is restarting; hammering it would only slow its start.
+            self.pause = 0.5 if isinstance(exc, httpx.ConnectError) else 0.2
             return None
         retry_after = "retry-after" in response.headers
         self.rec.add(route, start, response.status_code, retry_after)
@@ -389,10 +411,10 @@ class LoadClient:
                 self.pause = 0.5
         return response
 
-    async def run(self, stop_at: float) -> None:
+    async def run(self, clock: Clock) -> None:
         actions, weights = list(self.mix), list(self.mix.values())
         try:
-            while time.monotonic() < stop_at:
+            while clock.running():
                 action = self.rng.choices(actions, weights)[0]
                 await getattr(self, "do_" + action.replace(".", "_").replace("-", "_"))()
                 if self.pause:
@@ -473,7 +495,7 @@ class LoadClient:
 
 # --- the slow attacker, the killer, the prober ----------------------------------------------
 
-async def slow_attacker(kind: str, port: int, token: str, stop_at: float, rec: Recorder, interval: float,
+async def slow_attacker(kind: str, port: int, token: str, clock: Clock, rec: Recorder, interval: float,
                         hold_seconds: float = 30.0) -> None:
     """Hold a connection with a body that never finishes, a byte every ``interval`` seconds; note
     any answer; reconnect when the server hangs up or after ``hold_seconds``."""
@@ -489,7 +511,7 @@ async def slow_attacker(kind: str, port: int, token: str, stop_at: float, rec: R
                 f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {length}\r\n\r\n")
         body = b'{"certificate": {"number": "' + b"1" * length
-    while time.monotonic() < stop_at:
+    while clock.running():
         writer = None
         start = time.monotonic()
         try:
@@ -498,7 +520,7 @@ async def slow_attacker(kind: str, port: int, token: str, stop_at: float, rec: R
             writer.write(head.encode())
             await writer.drain()
             sent = 0
-            while time.monotonic() < min(stop_at, start + hold_seconds):
+            while clock.running() and time.monotonic() < start + hold_seconds:
                 writer.write(body[sent:sent + 1])
                 sent += 1
                 await writer.drain()
@@ -519,17 +541,19 @@ async def slow_attacker(kind: str, port: int, token: str, stop_at: float, rec: R
                     await writer.wait_closed()
 
 
-async def killer(server: Server, times: list[float], rec: Recorder, rng: random.Random) -> None:
-    """SIGKILL the server at each of ``times`` (monotonic), restart it, wait until it answers. A
-    kill due while the server was still restarting waits until it has served for a moment."""
+async def killer(server: Server, offsets: list[float], clock: Clock, rec: Recorder, rng: random.Random) -> None:
+    """SIGKILL the server at each of ``offsets`` (seconds of up time since the load began), restart
+    it, wait until it answers; the clock's end moves by the time it was down."""
     answering_since = time.monotonic()
-    for at in times:
+    for offset in offsets:
+        at = clock.begin + offset + clock.downtime
         await asyncio.sleep(max(at, answering_since + rng.uniform(1.0, 3.0)) - time.monotonic())
         killed = time.monotonic()
         await asyncio.to_thread(server.kill)
         await asyncio.to_thread(server.start)
         answering_since = await asyncio.to_thread(server.wait_ready)
         rec.down.append((killed, answering_since))
+        clock.add_downtime(answering_since - killed)
 
 
 def health_prober(base_url: str, interval: float, stop: Any, results: Any) -> None:
@@ -537,7 +561,7 @@ def health_prober(base_url: str, interval: float, stop: Any, results: Any) -> No
     status) triples. Runs in a process of its own: what it measures is the server, not the load
     generator's busy event loop."""
     samples: list[tuple[float, float, int]] = []
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
         while not stop.is_set():
             start = time.monotonic()
             try:
@@ -590,6 +614,11 @@ class LoadResult:
     settle_seconds: float = 0.0
 
     @property
+    def up_seconds(self) -> float:
+        """The load's duration less the down windows: the time throughput is measured over."""
+        return self.load_seconds - sum(up - killed for killed, up in self.recorder.down)
+
+    @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
@@ -607,18 +636,18 @@ async def drive(config: LoadConfig, server: Server, seeded: Seeded, rec: Recorde
     probes: list[tuple[float, float, int]] = []
     try:
         begin = time.monotonic()
-        stop_at = begin + config.seconds
-        kill_times = sorted(begin + rng.uniform(0.1, 0.85) * config.seconds for _ in range(config.kills))
+        clock = Clock(begin, config.seconds)
+        kill_offsets = sorted(rng.uniform(0.1, 0.85) * config.seconds for _ in range(config.kills))
         clients = [LoadClient(i, server.base_url, seeded, rec, config, random.Random(rng.random()))
                    for i in range(config.clients)]
-        tasks = [asyncio.create_task(c.run(stop_at)) for c in clients]
+        tasks = [asyncio.create_task(c.run(clock)) for c in clients]
         tasks += [asyncio.create_task(slow_attacker("sign-in" if i % 2 == 0 else "verify", server.port,
-                                                    seeded.tokens[0], stop_at, rec, config.drip_interval))
+                                                    seeded.tokens[0], clock, rec, config.drip_interval))
                   for i in range(config.attackers)]
-        kill_task = asyncio.create_task(killer(server, kill_times, rec, rng))
-        # Bounded: a client still waiting a time-out after the end is cut off there.
-        await asyncio.wait(tasks, timeout=config.seconds + config.request_timeout + 5)
+        kill_task = asyncio.create_task(killer(server, kill_offsets, clock, rec, rng))
         await kill_task
+        # Bounded: a client still waiting a time-out after the end is cut off there.
+        await asyncio.wait(tasks, timeout=max(0.0, clock.stop_at - time.monotonic()) + config.request_timeout + 5)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -790,9 +819,9 @@ def route_rows(result: LoadResult) -> list[dict[str, Any]]:
     for route in sorted(groups):
         samples = groups[route]
         answered = sorted(s.latency * 1000 for s in samples if s.status > 0)
-        seconds = result.baseline_seconds if route == "healthz.baseline" else result.load_seconds
+        seconds = result.baseline_seconds if route == "healthz.baseline" else result.up_seconds
         rows.append({
-            "route": route, "count": len(samples), "rate": len(samples) / seconds if seconds else 0.0,
+            "route": route, "count": len(samples), "rate": len(answered) / seconds if seconds else 0.0,
             "ok": sum(1 for s in samples if 200 <= s.status < 400),
             "4xx": sum(1 for s in samples if 400 <= s.status < 500),
             "503": sum(1 for s in samples if s.status == 503), "5xx": sum(1 for s in samples if s.bad_5xx),
@@ -804,9 +833,10 @@ def route_rows(result: LoadResult) -> list[dict[str, Any]]:
 
 def report(result: LoadResult, console: Console) -> None:
     config = result.config
-    table = Table(title=f"{result.database}: {config.clients} clients, {result.load_seconds:.0f} s, "
+    table = Table(title=f"{result.database}: {config.clients} clients, {result.load_seconds:.0f} s "
+                        f"({result.up_seconds:.0f} s up), "
                         f"{len(result.recorder.down)} kills, {config.worker_count} worker(s)")
-    for column in ("route", "requests", "req/s", "2xx/3xx", "4xx", "503", "other 5xx", "no answer",
+    for column in ("route", "requests", "answers/s", "2xx/3xx", "4xx", "503", "other 5xx", "no answer",
                    "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "route" else "right")
     rows = route_rows(result)
@@ -818,8 +848,8 @@ def report(result: LoadResult, console: Console) -> None:
     base = next((r["rate"] for r in rows if r["route"] == "healthz.baseline"), 0.0)
     mixed = sum(r["rate"] for r in rows if not r["route"].startswith(("healthz.", "attack.")))
     ratio = mixed / base if base else 0.0
-    console.print(f"mixed load {mixed:.1f} req/s; bare /healthz baseline {base:.1f} req/s at the same "
-                  f"concurrency; ratio {ratio:.3f}")
+    console.print(f"mixed load {mixed:.1f} answers/s while up; bare /healthz baseline {base:.1f} answers/s at "
+                  f"the same concurrency; ratio {ratio:.3f}")
     probes = [p[1] * 1000 for p in result.probes if p[2] == 200]
     if probes:
         console.print(f"/healthz prober: {len(result.probes)} probes, p50 {_percentile(probes, 50):.1f} ms, "

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from sqlalchemy import select
 
 from qianshu.core.cli_support import console, fail, handle_errors, open_database
+from qianshu.core.errors import InvalidInput
 from qianshu.core.settings import get_settings
 
 
@@ -46,25 +47,35 @@ def register(
     settings = get_settings()
     with open_database(settings) as database:
         store = service.blob_store(settings)
-        with database.unit_of_work() as db:
+        # Everything that can be checked is checked before any byte is stored, and the draft, its
+        # files and the queued job are written in one transaction after the last byte: a failure
+        # before the pipeline starts leaves neither a draft nor a blob behind.
+        with database.unit_of_work(write=False) as db:
             actor = _actor_for_email(db, org_user)
-            reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=title, title_en=title_en))
-            registration_id = reg.id
-        columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
-        with Progress(*columns, console=console) as progress:
-            for path in files:
-                task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
-                digest, size = service.store_local_file(store, path, settings.upload_max_bytes,
-                                                        partial(_advance, progress, task))
-                try:
-                    with database.unit_of_work() as db:
-                        service.add_file(db, actor, registration_id, path.name, digest, size)
-                except BaseException:
-                    with database.unit_of_work(write=False) as db:
-                        service.forget_blob(db, store, digest)
-                    raise
-        with database.unit_of_work() as db:
-            service.start_processing(db, actor, settings, registration_id)
+            service.require_may_register(actor)
+        data = schemas.RegistrationCreate(title_zh=title, title_en=title_en)
+        names = [service.clean_file_name(path.name) for path in files]
+        if len(files) > service.MAX_FILES:
+            raise InvalidInput("At most {max} files per registration.", field="files", max=service.MAX_FILES)
+        stored: list[tuple[str, int]] = []
+        try:
+            columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+            with Progress(*columns, console=console) as progress:
+                for path in files:
+                    task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
+                    stored.append(service.store_local_file(store, path, settings.upload_max_bytes,
+                                                           partial(_advance, progress, task)))
+            with database.unit_of_work() as db:
+                reg = service.create_registration(db, actor, data)
+                registration_id = reg.id
+                for name, (digest, size) in zip(names, stored, strict=True):
+                    service.add_file(db, actor, registration_id, name, digest, size)
+                service.start_processing(db, actor, settings, registration_id)
+        except BaseException:
+            with database.unit_of_work(write=False) as db:
+                for digest, _size in stored:
+                    service.forget_blob(db, store, digest)
+            raise
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       console=console) as progress:
             task = progress.add_task("处理 pipeline", total=1.0)

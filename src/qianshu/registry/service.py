@@ -136,10 +136,14 @@ def issued_registrations(db: Session, limit: int = 200) -> list[Registration]:
                            .order_by(Registration.issued_at.desc()).limit(limit)))
 
 
-def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
+def require_may_register(actor: Actor) -> None:
     permissions.require_active_member(actor)
     if actor.org_type not in MERCHANT_ORG_TYPES:
         raise PermissionDenied("Only data merchants and government departments register data.")
+
+
+def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
+    require_may_register(actor)
     reg = Registration(holder_org_id=actor.org_id, created_by=actor.user_id, title_zh=data.title_zh,
                        title_en=data.title_en, status="draft")
     db.add(reg)
@@ -169,7 +173,12 @@ def plain_file_name(name: str) -> str | None:
 
 def clean_file_name(name: str) -> str:
     """A data file's name: the folder part is dropped (tools send paths), the rest must be plain."""
-    base = plain_file_name(Path(name.replace("\\", "/")).name[:FILE_NAME_MAX])
+    base_name = Path(name.replace("\\", "/")).name
+    # Refused rather than cut: a cut name loses its extension, which names the file's format.
+    if len(unicodedata.normalize("NFC", base_name).strip()) > FILE_NAME_MAX:
+        raise InvalidInput("The file name is too long (at most {max} characters).", field="name",
+                           code="file_name_too_long", max=FILE_NAME_MAX)
+    base = plain_file_name(base_name)
     if base is None:
         raise InvalidInput("The file name is not allowed.", field="name")
     return base

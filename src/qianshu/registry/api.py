@@ -106,7 +106,8 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
     into the blob store on a worker thread, no transaction open; then ``record(db, actor, digest,
     size)`` in a second transaction, answering with the response body and the blob the new one
     replaced (forgotten after the commit). A disconnect or an over-limit body leaves no blob; if
-    ``record`` fails, the new blob is forgotten unless something else refers to it."""
+    ``record`` fails, the new blob is forgotten if this request created it and nothing else
+    refers to it (otherwise the orphan sweep takes it later)."""
     database = get_database(request)
     with database.unit_of_work() as db:  # a short transaction: who is this, may they upload?
         actor = await load_actor(request, db)
@@ -123,7 +124,7 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
         with database.unit_of_work() as db:
             answer, replaced = record(db, actor, digest, size)
     except BaseException:
-        documents.forget_unused(database, store, digest)
+        documents.forget_new(database, store, digest)
         raise
     documents.forget_unused(database, store, replaced)
     return answer

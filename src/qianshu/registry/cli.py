@@ -1,5 +1,5 @@
 """CLI of the registry: ``qianshu register``, ``qianshu certificate verify|show``,
-``qianshu registry issue-due``."""
+``qianshu registry issue-due|sweep-blobs``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ def register(
                     task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
                     stored.append(service.store_local_file(store, path, settings.upload_max_bytes,
                                                            partial(_advance, progress, task)))
+            for index, path in enumerate(files):
+                # Stored a while ago (a long upload): restart the orphan sweep's grace period, or
+                # store it again if the sweep has just taken it.
+                if not store.touch(stored[index][0]):
+                    stored[index] = service.store_local_file(store, path, settings.upload_max_bytes)
             with database.unit_of_work() as db:
                 reg = service.create_registration(db, actor, data)
                 registration_id = reg.id
@@ -74,7 +79,7 @@ def register(
         except BaseException:
             with database.unit_of_work(write=False) as db:
                 for digest, _size in stored:
-                    service.forget_blob(db, store, digest)
+                    service.forget_new_blob(db, store, digest)
             raise
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       console=console) as progress:
@@ -162,6 +167,22 @@ def issue_due() -> None:
     with open_database(settings) as database:
         count = issue_due_certificates(database, settings)
     console.print(f"[green]✓[/] issued {count}")
+
+
+@registry_app.command("sweep-blobs")
+@handle_errors
+def sweep_blobs(
+    grace_seconds: Annotated[float, typer.Option("--grace-seconds", min=0,
+                                                 help="Keep blobs stored more recently than this.")] = 3600.0,
+) -> None:
+    """Remove stored files that no registration, objection or report refers to and that were
+    stored more than an hour ago (left by a process killed mid-upload). `serve` does it hourly."""
+    from qianshu.registry.jobs import sweep_orphan_blobs
+
+    settings = get_settings()
+    with open_database(settings) as database:
+        count = sweep_orphan_blobs(database, settings, grace_seconds=grace_seconds)
+    console.print(f"[green]✓[/] removed {count} orphan blobs / 已删除 {count} 个孤立文件")
 
 
 def install(root: typer.Typer) -> None:

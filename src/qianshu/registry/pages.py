@@ -26,7 +26,7 @@ from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import CHUNK
+from qianshu.core.blobs import CHUNK, LocalBlobStore
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
@@ -233,11 +233,11 @@ def _refused(request: Request, db: Session, actor: Actor, registration_id: int, 
     return render(request, "registry/detail.html", page, status_code=exc.status)
 
 
-async def _store_document(settings: Settings, upload: UploadFile | None) -> documents.Received | None:
+async def _store_document(settings: Settings, store: LocalBlobStore,
+                          upload: UploadFile | None) -> documents.Received | None:
     """A form's file (already spooled by the form parser) into the blob store, on a worker thread."""
     if upload is None:
         return None
-    store = service.blob_store(settings)
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
     digest, size = await anyio.to_thread.run_sync(
         lambda: service.store_upload(store, chunks, settings.document_max_bytes))
@@ -253,12 +253,12 @@ async def _with_document(request: Request, db: Session, actor: Actor, settings: 
     store = service.blob_store(settings)
     received = None
     try:
-        received = await _store_document(settings, upload)
+        received = await _store_document(settings, store, upload)
         replaced = work(received)
     except BaseException as exc:
         db.rollback()
         if received is not None:
-            service.forget_blob(db, store, received.sha256)
+            service.forget_new_blob(db, store, received.sha256)
         if isinstance(exc, QianshuError):
             return _refused(request, db, actor, registration_id, exc)
         raise

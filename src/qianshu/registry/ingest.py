@@ -294,11 +294,10 @@ class _DiskStrings:
     openpyxl keeps the table as a list of Python strings, about eight times the XML."""
 
     def __init__(self, source: Any, folder: Path) -> None:
-        from openpyxl.cell.text import Text
         from openpyxl.xml.constants import SHEET_MAIN_NS
         from openpyxl.xml.functions import iterparse
 
-        tag = f"{{{SHEET_MAIN_NS}}}si"
+        tag, text_tag, run_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("si", "t", "r"))
         folder.mkdir(parents=True, exist_ok=True)
         self._files = [(folder / "shared-strings.txt").open("w+b"), (folder / "shared-strings.idx").open("w+b")]
         text_file, index_file = self._files
@@ -310,8 +309,17 @@ class _DiskStrings:
                 root = node
             if event != "end" or node.tag != tag:
                 continue
-            # as openpyxl's read_string_table does
-            data = Text.from_tree(node).content.replace("x005F_", "").encode("utf-8", "surrogatepass")
+            # What openpyxl's read_string_table makes of it (``Text.content``: the plain text, then
+            # the runs' text; phonetic guides left out), without building its objects.
+            parts = []
+            for child in node:
+                if child.tag == text_tag:
+                    parts.append(child.text or "")
+                elif child.tag == run_tag:
+                    run_text = child.find(text_tag)
+                    if run_text is not None:
+                        parts.append(run_text.text or "")
+            data = "".join(parts).replace("x005F_", "").encode("utf-8", "surrogatepass")
             text_file.write(data)
             position += len(data)
             ends.append(position)

@@ -358,7 +358,8 @@ class _RowGuard:
     """A worksheet's XML on its way to the parser, refused as soon as one row grows beyond
     Excel's column limit or ``XLSX_MAX_ROW_BYTES`` (the parser holds a whole row in memory, at
     about 20 times its XML), or the XML holds what Excel never writes and could hide rows
-    (comments, CDATA, a DOCTYPE)."""
+    (comments, CDATA, a DOCTYPE). The parts before the first row and after the last (column
+    widths, merged cells, hyperlinks: parsed whole as well) count as rows of their own."""
 
     def __init__(self, raw: Any, name: str) -> None:
         self.raw, self.name = raw, name
@@ -390,8 +391,8 @@ class _RowGuard:
         return data
 
     def _too_large(self) -> InvalidInput:
-        return bad_file("{file}: a row of the worksheet has more than {columns} cells or {mb} MB of data, more than "
-                        "can be read; save the sheet as CSV (UTF-8) and upload that.", self.name,
+        return bad_file("{file}: a row (or another part) of the worksheet has more than {columns} cells or {mb} MB "
+                        "of data, more than can be read; save the sheet as CSV (UTF-8) and upload that.", self.name,
                         columns=XLSX_MAX_COLUMNS, mb=XLSX_MAX_ROW_BYTES // 2**20)
 
     def close(self) -> None:

@@ -29,8 +29,8 @@ from qianshu import __version__
 from qianshu.accounts.deps import load_actor
 from qianshu.capabilities import capability_modules
 from qianshu.core import jobs
-from qianshu.core.db import Database
 from qianshu.core.body_rules import BodyRule
+from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, QianshuError
 from qianshu.core.http import NavItem, build_templates, problem_response, render
 from qianshu.core.i18n import translate
@@ -191,6 +191,10 @@ def _out_of_range(exc: BaseException) -> bool:
     return False
 
 
+def _past_32_bits(segment: str) -> bool:
+    return segment.lstrip("-").isdigit() and not -(2**31) <= int(segment) < 2**31
+
+
 def _internal_error(request: Request) -> Response:
     lang = getattr(request.state, "lang", "zh")
     body = {"type": "https://qianshu.dev/problems/internal", "title": "internal", "status": 500,
@@ -237,6 +241,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def number_out_of_range(request: Request, exc: Exception) -> Response:
         if not _out_of_range(exc):
             return await unexpected(request, exc)
+        if any(_past_32_bits(part) for part in request.url.path.split("/")):
+            # e.g. an id past PostgreSQL's 32-bit INTEGER keys in the path: no such thing exists.
+            return _error_response(request, NotFound("Not found."))
         return _error_response(request, InvalidInput("A number in the request is out of range.",
                                                       code="number_out_of_range"))
 

@@ -102,10 +102,16 @@ def integer_query_names(app: Any) -> frozenset[str]:
         for sub in getattr(dependant, "dependencies", ()):
             visit(sub)
 
-    for route in getattr(app, "routes", ()):
-        dependant = getattr(route, "dependant", None)
-        if dependant is not None:
-            visit(dependant)
+    def walk(routes: Iterable[Any]) -> None:
+        for route in routes:
+            dependant = getattr(route, "dependant", None)
+            if dependant is not None:
+                visit(dependant)
+            included = getattr(route, "original_router", None)  # an included router's own routes
+            if included is not None:
+                walk(included.routes)
+
+    walk(getattr(app, "routes", ()))
     return frozenset(integers - others)
 
 

@@ -158,7 +158,7 @@ _PARSER_MESSAGES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(r'The Content-Disposition header field "name" must be provided\.'),
      "A part of the form has no name.", "form_part_unnamed", ""),
     (re.compile(r"Missing boundary in multipart\."),
-     "The form's multipart boundary is missing.", "form_no_boundary", ""),
+     "The multipart boundary of the form is missing.", "form_no_boundary", ""),
     (re.compile(r"Invalid multipart data\."), "The form data is malformed.", "form_malformed", ""),
     (re.compile(r"There was an error parsing the body"), "The request body could not be read.",
      "body_unreadable", ""),

@@ -147,7 +147,8 @@ def test_a_large_body_waits_on_disk_and_reaches_the_app_whole(settings, monkeypa
     chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
     r = call(middleware, "POST", "/up", {"content-length": str(len(data))}, chunks)
     assert r.json() == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    assert len(spools) == 1 and spools[0].closed
+    assert len(spools) == 1
+    assert spools[0].closed
     small = call(middleware, "POST", "/up", {"content-length": "5"}, [b"hello"])
     assert small.json()["size"] == 5
     assert len(spools) == 1  # small bodies stay in memory
@@ -185,7 +186,8 @@ def test_form_parser_refusals_are_bilingual_with_stable_codes(client, lang: str)
     page = client.post("/registry/1/objection", content=b"--x--",
                        headers={"Content-Type": "multipart/form-data"})
     assert page.status_code == 400
-    assert {"zh": "表单缺少 multipart 分隔符。", "en": "The multipart boundary of the form is missing."}[lang] in page.text
+    missing = {"zh": "表单缺少 multipart 分隔符。", "en": "The multipart boundary of the form is missing."}
+    assert missing[lang] in page.text
     assert "Missing boundary" not in page.text
 
 

@@ -244,8 +244,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if any(_past_32_bits(part) for part in request.url.path.split("/")):
             # e.g. an id past PostgreSQL's 32-bit INTEGER keys in the path: no such thing exists.
             return _error_response(request, NotFound("Not found."))
-        return _error_response(request, InvalidInput("A number in the request is out of range.",
-                                                      code="number_out_of_range"))
+        return _error_response(request, InvalidInput("A number in the request is out of range."))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -209,7 +209,7 @@ class RequestLimitsMiddleware:
 
 
 def _number_error(field: str) -> InvalidInput:
-    return InvalidInput("{field} is out of range.", field=field, code="number_out_of_range")
+    return InvalidInput("{field} is out of range.", field=field)
 
 
 def _is_json(headers: Headers) -> bool:

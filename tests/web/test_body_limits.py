@@ -204,3 +204,17 @@ def test_an_unexpected_error_is_a_real_problem(app) -> None:
             assert r.json() == {"type": "https://qianshu.dev/problems/internal", "title": "internal",
                                 "status": 500, "code": "internal", "detail": detail, "instance": "/api/v1/boom"}
             assert "a bug" not in r.text
+
+
+def test_a_streamed_upload_is_never_read_as_a_form_for_its_csrf_token(client, app, make) -> None:
+    from tests.registry.helpers import sign_in
+
+    user = make.user(organisation=make.org(org_type="data_merchant"))
+    token = sign_in(client, user)
+    rid = client.post("/api/v1/registrations", json={}, headers={"X-CSRF-Token": token}).json()["id"]
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    r = call(app, "PUT", f"/api/v1/registrations/{rid}/files/a.csv",
+             {"cookie": cookie, "content-type": "application/x-www-form-urlencoded", "content-length": "100000"},
+             endless(1000))
+    assert r.status == 403  # the token must come in the header; the body was not touched
+    assert r.consumed == 0

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 
 from qianshu.core.settings import Settings
 
+# Set in the ASGI scope when the request's body is already in hand (read whole, or there is none):
+# reading it then waits on no one. A streamed upload's body is not, and nothing may parse it as a form.
+BODY_IN_HAND = "qianshu.body_in_hand"
+
 
 @dataclass(frozen=True)
 class BodyRule:

@@ -16,6 +16,7 @@ import secrets
 
 from fastapi import Request
 
+from qianshu.core.body_rules import BODY_IN_HAND
 from qianshu.core.errors import PermissionDenied
 
 CSRF_COOKIE = "qs_csrf"
@@ -40,7 +41,8 @@ async def submitted_token(request: Request) -> str:
     if header:
         return header
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
+    # Never parse a streamed upload as a form: that would read it, inside a transaction.
+    if content_type.startswith("application/x-www-form-urlencoded") and request.scope.get(BODY_IN_HAND):
         form = await request.form()
         value = form.get(CSRF_FIELD)
         return value if isinstance(value, str) else ""

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qianshu.core.body_rules import BodyRule
+from qianshu.core.body_rules import BODY_IN_HAND, BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge, QianshuError, RequestTimeout
 from qianshu.core.settings import Settings
 
@@ -134,7 +134,8 @@ class RequestLimitsMiddleware:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared in (None, "0") and "transfer-encoding" not in headers:
-            await self.app(scope, receive, send)  # no body
+            scope[BODY_IN_HAND] = True  # there is no body
+            await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         rule = next((r for r in self.rules if r.matches(method, path)), None)
@@ -193,6 +194,7 @@ class RequestLimitsMiddleware:
                     if field is not None:
                         await self._refuse(scope, receive, send, _number_error(field))
                         return
+            scope[BODY_IN_HAND] = True
             await self.app(scope, _replay(receive, memory, spool, total), send)
         finally:
             if spool is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,7 +68,20 @@ def call(app: Any, method: str, path: str, headers: dict[str, str], chunks: Iter
              "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
-    anyio.run(app, scope, receive, send)
+    # On a thread of its own: a browser test in the same worker may leave an event loop running here.
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            anyio.run(app, scope, receive, send)
+        except BaseException as exc:  # re-raised below, in the test thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if failures:
+        raise failures[0]
     return sent
 
 

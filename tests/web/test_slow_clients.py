@@ -89,13 +89,13 @@ class Drip(threading.Thread):
             self.status = int(found.group(1)) if found else -1
 
 
-def _quick(call, status: int):  # type: ignore[no-untyped-def]
-    """``call()``'s response, asserting its status and that it came within a second."""
+def _quick(call, status: int, within: float = 1.0):  # type: ignore[no-untyped-def]
+    """``call()``'s response, asserting its status and that it came ``within`` seconds."""
     start = time.monotonic()
     response = call()
     took = time.monotonic() - start
     assert response.status_code == status, response.text[:300]
-    assert took < 1, took
+    assert took < within, took
     return response
 
 
@@ -131,7 +131,9 @@ def test_dripped_bodies_hold_no_lock(server: str, isolated_database: Database) -
             _quick(lambda: client.post("/api/v1/registrations", json={"title_zh": "并发"}, headers=bearer), 201)
             client.cookies.clear()
             form = {"email": email, "password": TEST_PASSWORD, "csrf_token": _csrf(client.get("/sign-in"))}
-            _quick(lambda: client.post("/sign-in", data=form), 303)  # noqa: B023 - called at once
+            # Signing in hashes a password (CPU-bound, slower on a loaded machine); it only has to succeed
+            # while the drips go on. The writes and the probe must answer within a second.
+            _quick(lambda: client.post("/sign-in", data=form), 303, within=3)  # noqa: B023 - called at once
             form = {"title_zh": "门户登记", "csrf_token": _csrf(client.get("/registry"))}
             _quick(lambda: client.post("/registry/new", data=form), 303)  # noqa: B023 - called at once
             overlapped += all(drip.status == 0 for drip in drips)

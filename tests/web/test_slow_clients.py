@@ -3,8 +3,9 @@
 A dripped form to ``POST /sign-in`` with a bogus session cookie, and a dripped certificate to the
 API's verification with a bearer token, used to open the request's write transaction (on SQLite
 the database's one write lock) and then wait for the body. Now bodies are read before any
-transaction opens: while they drip, another client signs in, writes, and ``/healthz`` answers,
-each within a second; the drips end with 408 once ``body_read_timeout_seconds`` has passed.
+transaction opens: while they drip, another client signs in and writes, its writes and
+``/healthz`` answering within a second; the drips end with 408 once ``body_read_timeout_seconds``
+has passed.
 """
 
 from __future__ import annotations

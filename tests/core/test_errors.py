@@ -20,6 +20,7 @@ from qianshu.core.validation import all_errors, error_from_details, parse_form
         (errors.NotAuthenticated, 401, "not_authenticated"),
         (errors.PermissionDenied, 403, "permission_denied"),
         (errors.NotFound, 404, "not_found"),
+        (errors.RequestTimeout, 408, "request_timeout"),
         (errors.Conflict, 409, "conflict"),
         (errors.PayloadTooLarge, 413, "payload_too_large"),
         (errors.UnsupportedMedia, 415, "unsupported_media"),

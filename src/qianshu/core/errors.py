@@ -5,6 +5,7 @@
     ├── NotAuthenticated             401 not_authenticated
     ├── PermissionDenied             403 permission_denied
     ├── NotFound                     404 not_found
+    ├── RequestTimeout               408 request_timeout
     ├── Conflict                     409 conflict
     ├── PayloadTooLarge              413 payload_too_large
     ├── UnsupportedMedia             415 unsupported_media
@@ -68,6 +69,11 @@ class PermissionDenied(QianshuError):
 class NotFound(QianshuError):
     status = 404
     default_code = "not_found"
+
+
+class RequestTimeout(QianshuError):
+    status = 408
+    default_code = "request_timeout"
 
 
 class Conflict(QianshuError):

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_hours: int = 12
+    # Request bodies are read whole before a route runs: at most this many bytes (JSON, forms;
+    # routes that take files have their own limits), within this many seconds.
+    request_max_bytes: int = Field(default=1024**2, gt=0)
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
     upload_max_bytes: int = 10 * 1024**3
     # Supporting documents of a registration: purchase contract, objection evidence, report document.
     document_max_bytes: int = Field(default=50 * 1024**2, gt=0)

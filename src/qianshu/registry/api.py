@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import anyio
 import anyio.from_thread
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -24,8 +24,9 @@ from starlette.requests import ClientDisconnect
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
 from qianshu.core.actor import Actor
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, Signer, get_database, read_in_thread
+from qianshu.core.http import AppSettings, DbSession, Signer, get_database
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.verification import verify_online
@@ -35,6 +36,18 @@ T = TypeVar("T")
 # What a download may do in a browser that opens it anyway: nothing.
 DOWNLOAD_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"}
 router = APIRouter(prefix="/api/v1/registrations", tags=["registry"])
+_PREFIX = "/api/v1/registrations"
+# Uploads stream into the blob store outside any transaction (``_receive``), bounded while they are
+# read; the certificate check's body is read whole before the route runs (core/body_rules.py).
+BODY_RULES = [
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/files/.+", lambda settings: settings.upload_max_bytes, stream=True),
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/contract/.+", lambda settings: settings.document_max_bytes, stream=True),
+    BodyRule("PUT", rf"{_PREFIX}/objections/[^/]+/evidence/.+", lambda settings: settings.document_max_bytes,
+             stream=True),
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/reports/[^/]+/document/.+", lambda settings: settings.document_max_bytes,
+             stream=True),
+    BodyRule("POST", rf"{_PREFIX}/certificates/verify", lambda settings: certificate.MAX_CERTIFICATE_BYTES),
+]
 
 
 def _out(reg: Any) -> schemas.RegistrationOut:
@@ -46,15 +59,20 @@ def notices(db: DbSession, actor: CurrentActor) -> object:
     return service.public_notices(db)
 
 
+async def _certificate_body(request: Request) -> bytes:
+    """The body, read before the route's transaction opens (the first dependency of the route)."""
+    raw = await request.body()
+    if len(raw) > certificate.MAX_CERTIFICATE_BYTES:
+        raise InvalidInput("The certificate file is too large.", field="certificate")
+    return raw
+
+
 @router.post("/certificates/verify")
-async def verify(request: Request, signer: Signer, actor: CurrentActor) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():  # no transaction is open while the body arrives
-        raw += chunk
-        if len(raw) > certificate.MAX_CERTIFICATE_BYTES:
-            raise InvalidInput("The certificate file is too large.", field="certificate")
+def verify(raw: Annotated[bytes, Depends(_certificate_body)], request: Request, signer: Signer,
+           actor: CurrentActor) -> dict[str, Any]:
     parsed = certificate.parse_certificate_json(raw)
-    result = await read_in_thread(request, lambda db: verify_online(db, signer.public_key(), parsed))
+    with get_database(request).unit_of_work(write=False) as db:  # checking writes nothing
+        result = verify_online(db, signer.public_key(), parsed)
     return {k: v for k, v in result.__dict__.items() if k != "document"}
 
 

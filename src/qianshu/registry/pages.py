@@ -3,12 +3,12 @@ or render; a domain error re-renders the registration page with the message.
 
 Three forms carry a file: the declaration (the purchase contract), the objection (its evidence)
 and the report (its document). They are multipart, with the CSRF token in the action URL's query
-string (core/csrf.py). Their routes declare the file as a parameter, so FastAPI reads the whole
-body, spooling the file to a temporary file, before the route's dependencies open the request's
-transaction: a slow upload never holds the database (only the local copy of at most
-``document_max_bytes`` into the blob store happens inside it). The price is that the body is read
-before the sender is known; each route's body limit bounds that, refusing a larger body with 413
-as soon as it is known to be larger (at once when the body declares its length).
+string (core/csrf.py). Like every request body, theirs is read whole before the route runs
+(web/body_limits.py), so a slow upload never holds the database (only the local copy of at most
+``document_max_bytes`` into the blob store happens inside the transaction). The price is that the
+body is read before the sender is known; each route's body limit (``BODY_RULES``) bounds that,
+refusing a larger body with 413 as soon as it is known to be larger (at once when the body
+declares its length).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK, LocalBlobStore
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
@@ -65,10 +66,15 @@ NAV = [
     NavItem("/registry/notices", "Public notices", order=32),
     NavItem("/registry/verify", "Verify a certificate", order=33),
 ]
-# A route's body limit is fixed when the route is built, so it cannot follow the setting: it is
-# the default ``document_max_bytes`` and room for the form's text fields. Each file is checked
-# against the setting itself; a larger document goes through the REST API.
-FORM_MAX_BYTES = int(Settings.model_fields["document_max_bytes"].default) + 1024**2
+# The three forms that carry a document may be as large as the document and room for the form's
+# text fields; the certificate check, a certificate and room for the multipart framing. Bodies are
+# read whole (and bounded) before any route runs: core/body_rules.py, web/body_limits.py.
+FORM_ROOM_BYTES = 1024**2
+BODY_RULES = [
+    BodyRule("POST", r"/registry/\d+/(declaration|objection|report)",
+             lambda settings: settings.document_max_bytes + FORM_ROOM_BYTES),
+    BodyRule("POST", r"/registry/verify", lambda settings: certificate.MAX_CERTIFICATE_BYTES + 64 * 1024),
+]
 FormFile = Annotated[UploadFile | None, File()]
 
 
@@ -268,23 +274,23 @@ def _with_document(request: Request, db: Session, actor: Actor, settings: Settin
 
 
 # These three are declared before the generic action route, which would otherwise take their paths.
-@router.post("/registry/{registration_id:int}/declaration", max_body_size=FORM_MAX_BYTES)
+@router.post("/registry/{registration_id:int}/declaration")
 def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                      settings: AppSettings, posted: PostedForm, contract: FormFile = None) -> Response:
     form = form_fields(posted, lists=("rights",))
     return _with_document(request, db, actor, settings, registration_id, contract,
-                                lambda received: _declaration(db, actor, registration_id, form, received))
+                          lambda received: _declaration(db, actor, registration_id, form, received))
 
 
-@router.post("/registry/{registration_id:int}/objection", max_body_size=FORM_MAX_BYTES)
+@router.post("/registry/{registration_id:int}/objection")
 def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                    settings: AppSettings, posted: PostedForm, evidence: FormFile = None) -> Response:
     form = form_fields(posted)
     return _with_document(request, db, actor, settings, registration_id, evidence,
-                                lambda received: _objection(db, actor, registration_id, form, received))
+                          lambda received: _objection(db, actor, registration_id, form, received))
 
 
-@router.post("/registry/{registration_id:int}/report", max_body_size=FORM_MAX_BYTES)
+@router.post("/registry/{registration_id:int}/report")
 def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                 settings: AppSettings, signer: Signer, posted: PostedForm, document: FormFile = None) -> Response:
     form = form_fields(posted)

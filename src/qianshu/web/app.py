@@ -8,6 +8,7 @@ settings). Each capability listed in ``qianshu.capabilities`` contributes its ``
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,8 +31,9 @@ from qianshu import __version__
 from qianshu.accounts.deps import load_actor
 from qianshu.capabilities import capability_modules
 from qianshu.core import jobs
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.db import Database, serve_requests_on_this_loop
-from qianshu.core.errors import Conflict, NotFound, QianshuError
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, QianshuError
 from qianshu.core.http import NavItem, build_templates, problem_response, render
 from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
@@ -39,6 +41,7 @@ from qianshu.core.signing import load_signer
 from qianshu.core.validation import all_errors, error_from_details
 from qianshu.web import pages as web_pages
 from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
+from qianshu.web.body_limits import RequestLimitsMiddleware
 from qianshu.web.middleware import LanguageAndSecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -88,10 +91,14 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.templates = build_templates()
     app.state.job_handlers = job_handlers()
 
-    app.add_middleware(LanguageAndSecurityMiddleware, settings=settings)
-    # Added last, so it runs first: a refused request costs nothing else.
+    # Middleware added later runs earlier. Outermost the language (refusals are in the reader's
+    # language), then the request limits (a body is read whole before anything else, so a client
+    # dripping its body holds no admission slot, no thread and no transaction), then admission
+    # control (a bounded number of requests in progress, 503 + Retry-After beyond).
     app.add_middleware(AdmissionControl, max_concurrent=settings.max_concurrent_requests,
                        queue_max=settings.request_queue_max, queue_seconds=settings.request_queue_seconds)
+    app.add_middleware(RequestLimitsMiddleware, settings=settings, rules=body_rules(), respond=_error_response)
+    app.add_middleware(LanguageAndSecurityMiddleware, settings=settings)
     _install_error_handlers(app)
     _mount_static(app)
     nav: list[NavItem] = []
@@ -112,6 +119,16 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     return app
+
+
+def body_rules() -> list[BodyRule]:
+    """The capabilities' body limits for routes that take more than a small form or JSON
+    document (``BODY_RULES`` in their ``api`` and ``pages`` modules; core/body_rules.py)."""
+    rules: list[BodyRule] = []
+    for kind in ("api", "pages"):
+        for module in capability_modules(kind):
+            rules.extend(getattr(module, "BODY_RULES", ()))
+    return rules
 
 
 def _warm_up(database: Database) -> None:
@@ -137,7 +154,75 @@ def _error_response(request: Request, error: QianshuError, extra: dict[str, Any]
                                           "message": error.render(lang)}, status_code=error.status)
 
 
+class BadRequest(QianshuError):
+    status = 400
+    default_code = "bad_request"
+
+
+# What Starlette's and FastAPI's body parsers say (in English, as HTTPException details), as
+# message ids with stable codes: (pattern of their text, our message, code, parameter name).
+_PARSER_MESSAGES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (re.compile(r"(?:Field|Part) exceeded maximum size of (\d+)KB\."),
+     "A form field is larger than the limit of {limit} KB.", "form_field_too_large", "limit"),
+    (re.compile(r"Too many fields\. Maximum number of fields is (\d+)\."),
+     "The form has too many fields (at most {max}).", "form_too_many_fields", "max"),
+    (re.compile(r"Too many files\. Maximum number of files is (\d+)\."),
+     "The form has too many files (at most {max}).", "form_too_many_files", "max"),
+    (re.compile(r'The Content-Disposition header field "name" must be provided\.'),
+     "A part of the form has no name.", "form_part_unnamed", ""),
+    (re.compile(r"Missing boundary in multipart\."),
+     "The multipart boundary of the form is missing.", "form_no_boundary", ""),
+    (re.compile(r"Invalid multipart data\."), "The form data is malformed.", "form_malformed", ""),
+    (re.compile(r"There was an error parsing the body"), "The request body could not be read.",
+     "body_unreadable", ""),
+)
+_HTTP_MESSAGES = {405: ("This method is not allowed here.", "method_not_allowed")}
+
+
+def http_error_for(status: int, detail: str) -> QianshuError:
+    """A framework's HTTPException as a domain error with a message id and a stable code."""
+    for pattern, message, code, param in _PARSER_MESSAGES:
+        match = pattern.fullmatch(detail)
+        if match:
+            return BadRequest(message, code=code, **({param: match.group(1)} if param else {}))
+    message, code = _HTTP_MESSAGES.get(status, (detail, f"http_{status}"))
+    error = QianshuError(message, code=code)
+    error.status = status  # type: ignore[misc]
+    return error
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    """Whether a database error is a number the column cannot hold (SQLite: the driver's
+    OverflowError; PostgreSQL: SQLSTATE 22003 numeric_value_out_of_range)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OverflowError) or getattr(current, "sqlstate", None) == "22003":
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def _past_32_bits(segment: str) -> bool:
+    return segment.lstrip("-").isdigit() and not -(2**31) <= int(segment) < 2**31
+
+
+def _internal_error(request: Request) -> Response:
+    lang = getattr(request.state, "lang", "zh")
+    body = {"type": "https://qianshu.dev/problems/internal", "title": "internal", "status": 500,
+            "code": "internal", "detail": translate("Internal error; it has been logged.", lang),
+            "instance": request.url.path}
+    return JSONResponse(body, status_code=500, media_type="application/problem+json",
+                        headers={"Content-Language": lang})
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _internal_error(request)
+
     @app.exception_handler(QianshuError)
     async def domain_error(request: Request, exc: QianshuError) -> Response:
         return _error_response(request, exc)
@@ -166,21 +251,24 @@ def _install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
+    # A number beyond what the database holds that no earlier check saw (web/body_limits.py
+    # refuses most of them before routing): the request's fault, not the server's.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    @app.exception_handler(StatementError)
+    async def number_out_of_range(request: Request, exc: Exception) -> Response:
+        if not _out_of_range(exc):
+            return await unexpected(request, exc)
+        if any(_past_32_bits(part) for part in request.url.path.split("/")):
+            # e.g. an id past PostgreSQL's 32-bit INTEGER keys in the path: no such thing exists.
+            return _error_response(request, NotFound("Not found."))
+        return _error_response(request, InvalidInput("A number in the request is out of range."))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return _error_response(request, NotFound("Not found."))
-        error = QianshuError(str(exc.detail), code=f"http_{exc.status_code}")
-        error.status = exc.status_code  # type: ignore[misc]
-        return _error_response(request, error)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
-        lang = getattr(request.state, "lang", "zh")
-        return JSONResponse({"type": "about:blank", "status": 500, "code": "internal",
-                             "detail": translate("Internal error; it has been logged.", lang)},
-                            status_code=500, media_type="application/problem+json")
+        return _error_response(request, http_error_for(exc.status_code, str(exc.detail)))
 
 
 def _mount_static(app: FastAPI) -> None:

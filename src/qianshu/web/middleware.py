@@ -14,7 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qianshu.core.csrf import CSRF_COOKIE, new_cookie_value, token_for
+from qianshu.core.csrf import CSRF_COOKIE, SESSION_COOKIE, new_cookie_value, token_for
 from qianshu.core.i18n import LANG_COOKIE, negotiate
 from qianshu.core.settings import Settings
 
@@ -61,7 +61,10 @@ class LanguageAndSecurityMiddleware:
             cookie = new_cookie_value()
         elif fresh:
             cookie = None  # nothing a page could embed
-        state["csrf_token"] = token_for(self.settings.secret_key, cookie) if cookie else ""
+        # Bound to the session cookie as the browser sent it: a page rendered in one session
+        # carries a token that another session (or signing out) no longer accepts.
+        session = cookies.get(SESSION_COOKIE, "")
+        state["csrf_token"] = token_for(self.settings.secret_key, cookie, session) if cookie else ""
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,0 +1,38 @@
+"""How large a request body may be, and whether it is read before the route runs.
+
+Every request body is read whole before the application sees it (``web/body_limits.py``), so
+that no route waits on the network while its transaction holds a lock. By default a body may be
+``request_max_bytes`` (JSON, forms). A capability that takes files declares its routes in a
+module-level ``BODY_RULES`` list of its ``api`` or ``pages`` module: a larger limit (read from
+the settings on each request, so a changed setting applies at once), or ``stream=True`` for a
+route that streams its raw body into the blob store outside any transaction itself (the body
+then reaches the route unread, refused at once only when its declared length is over the limit;
+the route bounds what it reads).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qianshu.core.settings import Settings
+
+# Set in the ASGI scope when the request's body is already in hand (read whole, or there is none):
+# reading it then waits on no one. A streamed upload's body is not, and nothing may parse it as a form.
+BODY_IN_HAND = "qianshu.body_in_hand"
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    method: str
+    path: str  # a regular expression the whole path must match
+    limit: Callable[[Settings], int]
+    stream: bool = False
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", re.compile(self.path))
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and self.pattern.fullmatch(path) is not None

@@ -24,7 +24,7 @@ from qianshu.core.actor import SYSTEM
 from qianshu.core.blobs import LocalBlobStore
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, Periodic, Progress
+from qianshu.core.jobs import Handler, Job, Progress
 from qianshu.core.settings import Settings
 from qianshu.registry.ingest import SourceFile
 from qianshu.registry.models import ColumnProfile, PiiFinding, Registration, RegistrationFile
@@ -161,6 +161,6 @@ def issue_due_certificates(database: Database, settings: Settings) -> int:
     return issued
 
 
+# The registry's jobs, for callers that run them directly (the CLI, the demo, tests); the worker
+# finds them through the manifest.
 HANDLERS: dict[str, Handler] = {PIPELINE_JOB: run_registration_pipeline}
-ISSUE_DUE_SECONDS = 300.0
-PERIODIC: dict[str, tuple[float, Periodic]] = {"registry.issue_due": (ISSUE_DUE_SECONDS, issue_due_certificates)}

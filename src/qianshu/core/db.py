@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -78,11 +79,22 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool, lock_timeout: float) -> 
 
 
 class DatabaseCallOnEventLoop(RuntimeError):
-    """A statement was about to run on the thread of a running asyncio event loop."""
+    """A statement was about to run on the thread of an event loop that serves requests."""
+
+
+# The event loops that serve HTTP requests (the app registers its loop at start-up). Other loops
+# (a test driving a browser through Playwright's sync API runs one on the main thread) may run
+# statements.
+_SERVING_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def serve_requests_on_this_loop() -> None:
+    """Called on the event loop that will serve requests: statements on its thread are refused."""
+    _SERVING_LOOPS.add(asyncio.get_running_loop())
 
 
 def _forbid_event_loop(engine: Engine) -> None:
-    """Refuse any statement issued from the event loop's thread.
+    """Refuse any statement issued from the thread of a request-serving event loop.
 
     A blocking database call there stalls every request of the process, including the one that
     holds the lock the call waits for: two signed-in writers froze the server that way. Requests
@@ -92,11 +104,12 @@ def _forbid_event_loop(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _check(*_args: Any) -> None:
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop on this thread: a worker thread, the CLI, a job
-        log.error("database call on the event loop", stack_info=True)
-        raise DatabaseCallOnEventLoop("database call on the event loop")
+        if loop in _SERVING_LOOPS:
+            log.error("database call on the event loop", stack_info=True)
+            raise DatabaseCallOnEventLoop("database call on the event loop")
 
 
 DEFAULT_LOCK_TIMEOUT = 30.0

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qianshu import __version__, capabilities
 from qianshu.accounts.deps import load_actor
 from qianshu.core import jobs
-from qianshu.core.db import Database
+from qianshu.core.db import Database, serve_requests_on_this_loop
 from qianshu.core.errors import Conflict, NotFound, QianshuError
 from qianshu.core.http import build_templates, problem_response, render
 from qianshu.core.i18n import translate
@@ -52,6 +52,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        serve_requests_on_this_loop()  # from now on, a database call on this loop's thread fails
         worker = None
         if settings.run_jobs_in_process:
             worker = jobs.Worker(database, app.state.job_handlers, periodic=capabilities.periodic_tasks(),

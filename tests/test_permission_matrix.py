@@ -17,9 +17,9 @@ import pytest
 from starlette.routing import Mount
 
 from qianshu.accounts import service
-from qianshu.capabilities import manifests
 from qianshu.accounts.models import User
 from qianshu.accounts.schemas import InvitationIn, TokenIn
+from qianshu.capabilities import manifests
 from tests.factories import TEST_PASSWORD, Factories
 from tests.permission_support import EVERYONE, ROLES, SIGNED_IN, STAFF, Row
 

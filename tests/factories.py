@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from qianshu.accounts.models import Organisation, User
 from qianshu.accounts.passwords import hash_password
+from qianshu.accounts.service import staff_org_role
 from qianshu.core.actor import Actor
 from qianshu.core.identifiers import USCC_ALPHABET, uscc_check_char
 
@@ -82,7 +83,9 @@ class Factories:
 
     def operator(self, **kwargs: Any) -> User:
         org = self.org(org_type="exchange_operator", name="黔数数据交易所")
-        return self.user(organisation=org, staff_role=kwargs.pop("staff_role", "operator"), **kwargs)
+        staff_role = kwargs.pop("staff_role", "operator")
+        kwargs.setdefault("org_role", staff_org_role(staff_role))
+        return self.user(organisation=org, staff_role=staff_role, **kwargs)
 
     def actor(self, user: User, via: str = "api") -> Actor:
         org = user.organisation

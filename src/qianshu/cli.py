@@ -15,6 +15,7 @@ from qianshu.core.settings import Settings, get_settings
 app = typer.Typer(name="qianshu", help="Qianshu (黔数): a regional data exchange platform.",
                   no_args_is_help=True, add_completion=False)
 
+WORKER_HEALTHCHECK_SECONDS = 60
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./qianshu-data).")]
 
 
@@ -50,7 +51,10 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     initialise(settings)
     host, port = host or settings.host, port or settings.port
     console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
-    uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    # A worker that is still starting (building its search index) on a busy machine can miss
+    # uvicorn's 5 s health ping and be killed over and over; give it time.
+    uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info",
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 @app.command()

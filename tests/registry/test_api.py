@@ -99,3 +99,18 @@ def test_other_merchants_cannot_see_a_draft(client, make, merchant, bearer) -> N
     rid = client.post(API, json={}, headers=bearer(merchant)).json()["id"]
     stranger = make.user(organisation=make.org(org_type="data_merchant"))
     assert client.get(f"{API}/{rid}", headers=bearer(stranger)).status_code == 404
+
+
+def test_a_file_name_over_255_characters_is_refused_not_cut(client, db, merchant, bearer) -> None:
+    h = bearer(merchant)
+    rid = client.post(API, json={"title_zh": "长名"}, headers=h).json()["id"]
+    name = "数" * 296 + ".csv"
+    r = client.put(f"{API}/{rid}/files/{name}", content=b"a,b\n1,2\n", headers={**h, "Accept-Language": "zh"})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "name"
+    assert "文件名过长" in r.json()["detail"]
+    assert "255" in r.json()["detail"]
+    assert client.get(f"{API}/{rid}", headers=h).json()["files"] == []
+    ok = client.put(f"{API}/{rid}/files/{'数' * 251}.csv", content=b"a,b\n1,2\n", headers=h)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["name"] == "数" * 251 + ".csv"

@@ -76,3 +76,53 @@ def test_verify_offline(database, db, settings, make, merchant, reviewer, operat
     bad = runner.invoke(app, ["certificate", "verify", str(path), "--public-key", str(key)])
     assert bad.exit_code == 1
     assert "签名不匹配" in bad.output
+
+
+def _merchant_email(database) -> str:  # type: ignore[no-untyped-def]
+    with database.unit_of_work() as db:
+        OrganisationFactory._meta.sqlalchemy_session = db
+        UserFactory._meta.sqlalchemy_session = db
+        return str(UserFactory(organisation=OrganisationFactory(org_type="data_merchant")).email)
+
+
+def _left_behind(database) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
+    with database.unit_of_work(write=False) as db:
+        drafts = db.query(Registration).count()
+    blobs = [p.name for p in get_settings().blob_dir.rglob("*") if p.is_file() and p.parent.name != "tmp"]
+    return drafts, blobs
+
+
+def test_a_failed_cli_registration_leaves_no_draft_and_no_blob(cli_env, gb_csv, tmp_path) -> None:
+    email = _merchant_email(cli_env)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    # the first file is stored, the second (empty) is refused when the files are recorded
+    result = runner.invoke(app, ["register", str(gb_csv), str(empty), "--title", "空", "--org-user", email])
+    assert result.exit_code == 1, result.output
+    assert "文件为空" in result.output or "empty" in result.output
+    assert _left_behind(cli_env) == (0, [])
+
+
+def test_a_cli_registration_by_a_user_who_may_not_register_leaves_nothing(cli_env, gb_csv) -> None:
+    with cli_env.unit_of_work() as db:
+        OrganisationFactory._meta.sqlalchemy_session = db
+        UserFactory._meta.sqlalchemy_session = db
+        email = UserFactory(organisation=OrganisationFactory(org_type="buyer")).email
+    result = runner.invoke(app, ["register", str(gb_csv), "--title", "买", "--org-user", email])
+    assert result.exit_code == 1, result.output
+    assert _left_behind(cli_env) == (0, [])
+
+
+def test_a_file_name_over_the_limit_is_refused_not_cut(cli_env, gb_csv, tmp_path, monkeypatch) -> None:
+    # Linux file systems allow 255 bytes, so no local name exceeds 255 characters: a lower limit
+    # stands in for it here (tests/registry/test_api.py sends a 300-character name).
+    monkeypatch.setattr(service, "FILE_NAME_MAX", 20)
+    email = _merchant_email(cli_env)
+    long_name = tmp_path / ("居民数据" * 5 + ".csv")
+    long_name.write_bytes(gb_csv.read_bytes())
+    result = runner.invoke(app, ["register", str(long_name), "--title", "长", "--org-user", email])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "文件名过长" in output
+    assert "too long" in output
+    assert _left_behind(cli_env) == (0, [])

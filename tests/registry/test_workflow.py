@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import update
@@ -183,7 +184,8 @@ def test_orphan_blobs_are_removed(db, settings, make, merchant, tmp_path) -> Non
     store = service.blob_store(settings)
     digest, _size = service.store_upload(store, [b"orphan,data\n1,2\n"], 10**6)
     assert store.exists(digest)
-    assert service.sweep_orphan_blobs(db, store, [digest]) == 1
+    assert service.sweep_orphan_blobs(db, store, [digest], stored_before=time.time() - 3600) == 0  # too young
+    assert service.sweep_orphan_blobs(db, store, [digest], stored_before=time.time() + 1) == 1
     assert not store.exists(digest)
 
 

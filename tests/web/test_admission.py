@@ -8,6 +8,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from qianshu.web.admission import AdmissionControl
+from tests.async_support import run_async
 
 
 class SlowApp:
@@ -36,7 +37,7 @@ async def _burst(app: AdmissionControl, paths: list[str], headers: dict[str, str
 def test_a_burst_beyond_the_queue_is_refused_at_once_and_the_rest_served() -> None:
     inner = SlowApp(0.3)
     app = AdmissionControl(inner, max_concurrent=2, queue_max=2, queue_seconds=5)
-    started = asyncio.run(asyncio.wait_for(_burst(app, ["/api/v1/x"] * 10), 10))
+    started = run_async(lambda: asyncio.wait_for(_burst(app, ["/api/v1/x"] * 10), 10))
     served = [r for r in started if r.status_code == 200]
     refused = [r for r in started if r.status_code == 503]
     assert len(served) == 4
@@ -51,7 +52,7 @@ def test_a_burst_beyond_the_queue_is_refused_at_once_and_the_rest_served() -> No
 
 def test_waiting_longer_than_the_queue_allows_is_refused_in_english_when_asked() -> None:
     app = AdmissionControl(SlowApp(1.0), max_concurrent=1, queue_max=10, queue_seconds=0.1)
-    answers = asyncio.run(_burst(app, ["/api/v1/x"] * 3, headers={"Accept-Language": "en"}))
+    answers = run_async(lambda: _burst(app, ["/api/v1/x"] * 3, headers={"Accept-Language": "en"}))
     assert sorted(r.status_code for r in answers) == [200, 503, 503]
     refused = next(r for r in answers if r.status_code == 503)
     assert refused.json()["detail"] == "The server is busy; please try again in a moment."
@@ -60,7 +61,7 @@ def test_waiting_longer_than_the_queue_allows_is_refused_in_english_when_asked()
 def test_the_portal_gets_a_page_and_health_bypasses_the_queue() -> None:
     inner = SlowApp(0.3)
     app = AdmissionControl(inner, max_concurrent=1, queue_max=0, queue_seconds=0)
-    answers = asyncio.run(_burst(app, ["/catalog", "/catalog", "/healthz", "/static/x.css"]))
+    answers = run_async(lambda: _burst(app, ["/catalog", "/catalog", "/healthz", "/static/x.css"]))
     statuses = [r.status_code for r in answers]
     assert statuses.count(503) == 1
     assert statuses[2:] == [200, 200]
@@ -77,5 +78,5 @@ def test_after_a_burst_the_server_answers_at_once() -> None:
         await _burst(app, ["/api/v1/x"] * 200)
         return (await _burst(app, ["/api/v1/x"]))[0]
 
-    assert asyncio.run(burst_then_one()).status_code == 200
+    assert run_async(burst_then_one).status_code == 200
     assert inner.running == 0

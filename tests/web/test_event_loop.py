@@ -9,6 +9,7 @@ from fastapi import Request
 from sqlalchemy import text
 
 from qianshu.core.db import Database, DatabaseCallOnEventLoop, serve_requests_on_this_loop
+from tests.async_support import run_async
 
 
 def test_a_statement_from_the_event_loop_is_refused(shared_database: Database) -> None:
@@ -18,7 +19,7 @@ def test_a_statement_from_the_event_loop_is_refused(shared_database: Database) -
             conn.execute(text("SELECT 1"))
 
     with pytest.raises(DatabaseCallOnEventLoop):
-        asyncio.run(on_the_loop())
+        run_async(on_the_loop)
 
 
 def test_a_statement_from_a_worker_thread_of_the_loop_runs(shared_database: Database) -> None:
@@ -30,7 +31,7 @@ def test_a_statement_from_a_worker_thread_of_the_loop_runs(shared_database: Data
         serve_requests_on_this_loop()
         return await asyncio.to_thread(query)
 
-    assert asyncio.run(from_a_thread()) == 1
+    assert run_async(from_a_thread) == 1
 
 
 def test_another_event_loop_may_run_statements(shared_database: Database) -> None:
@@ -39,7 +40,7 @@ def test_another_event_loop_may_run_statements(shared_database: Database) -> Non
         with shared_database.engine.connect() as conn:
             return int(conn.execute(text("SELECT 1")).scalar_one())
 
-    assert asyncio.run(elsewhere()) == 1
+    assert run_async(elsewhere) == 1
 
 
 def test_the_app_refuses_a_route_that_queries_on_the_loop(app, client) -> None:  # type: ignore[no-untyped-def]

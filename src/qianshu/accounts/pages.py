@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts import schemas, service
+from qianshu.accounts import permissions, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.models import ApiToken, Organisation, User
@@ -122,6 +122,7 @@ class OrgPage:
     org_type_label: str
     invite_url: str = ""
     error: str = ""
+    administers_users: bool = False
 
 
 def _org_page(request: Request, db: DbSession, actor: Any, invite_url: str = "", error: str = "",
@@ -129,7 +130,8 @@ def _org_page(request: Request, db: DbSession, actor: Any, invite_url: str = "",
     org = service.get_organisation(db, actor, actor.org_id)
     users = service.list_users(db, actor, org.id)
     return render(request, "accounts/organisation.html",
-                  OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url, error), status_code=status)
+                  OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url, error,
+                          permissions.administers_users(actor)), status_code=status)
 
 
 @router.get("/org", response_class=HTMLResponse)

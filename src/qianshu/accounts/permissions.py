@@ -30,9 +30,20 @@ def require_active_member(actor: Actor) -> None:
         raise PermissionDenied("Your organisation is not approved (or is suspended).")
 
 
+def administers_users(actor: Actor) -> bool:
+    """Whether ``actor`` may invite and remove users of their own organisation.
+
+    In the exchange's own organisation only operators do: reviewers and auditors have exactly
+    their staff rights, whatever ``org_role`` an older release gave them.
+    """
+    if actor.org_role != "admin" or not actor.org_active:
+        return False
+    return actor.org_type != "exchange_operator" or actor.has_staff_role("operator")
+
+
 def require_org_admin(actor: Actor, org_id: int | None = None) -> None:
     require_active_member(actor)
-    if actor.org_role != "admin" or (org_id is not None and actor.org_id != org_id):
+    if not administers_users(actor) or (org_id is not None and actor.org_id != org_id):
         raise PermissionDenied("Only an administrator of the organisation may do this.")
 
 

@@ -369,6 +369,11 @@ def ensure_exchange_operator(db: Session, settings: Settings, uscc: str) -> Orga
     return org
 
 
+def staff_org_role(staff_role: str) -> str:
+    """Operators administer the exchange organisation's users; reviewers and auditors do not."""
+    return "admin" if staff_role == "operator" else "member"
+
+
 def create_staff_user(db: Session, actor: Actor, org: Organisation, email: str, name: str, password: str,
                       staff_role: str) -> User:
     if staff_role not in ("operator", "reviewer", "auditor"):
@@ -377,7 +382,7 @@ def create_staff_user(db: Session, actor: Actor, org: Organisation, email: str, 
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
     user = User(org_id=org.id, email=email, display_name=name, password_hash=hash_password(password),
-                org_role="admin", staff_role=staff_role)
+                org_role=staff_org_role(staff_role), staff_role=staff_role)
     db.add(user)
     db.flush()
     audit.record(db, actor, "user.staff_created", target_type="user", target_id=user.id,

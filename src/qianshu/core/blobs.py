@@ -8,13 +8,14 @@ local folder is the embedded default; an S3-compatible store is the production c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -38,6 +39,12 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool: ...
 
     def delete(self, digest: str) -> None: ...
+
+    def stat(self, digest: str) -> os.stat_result | None: ...
+
+    def remove_if(self, digest: str, unchanged: Callable[[os.stat_result], bool]) -> bool: ...
+
+    def discard_new(self, digest: str) -> bool: ...
 
 
 class BlobTooLarge(Exception):
@@ -138,6 +145,10 @@ class _TrailingHasher(threading.Thread):
         return self._digest, self._size
 
 
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
 def _valid_digest(digest: str) -> str:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError("not a SHA-256 hex digest")
@@ -148,6 +159,7 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._created: dict[str, tuple[int, int]] = {}  # blobs this object's writes created
 
     def path(self, digest: str) -> Path:
         digest = _valid_digest(digest)
@@ -182,10 +194,27 @@ class LocalBlobStore:
             raise
 
     def _commit(self, tmp: Path, digest: str) -> str:
-        """Move a finished, fsynced temporary file to its content address (atomic rename)."""
+        """Move a finished, fsynced temporary file to its content address (atomic).
+
+        The blob's modification time is when it was last stored, which the orphan sweep's grace
+        period counts from. A link, unlike a rename, fails if the address is taken, so the store
+        knows whether this write created the blob (``discard_new`` may then take it back) or
+        joined bytes someone else stored, whose row may still be on its way.
+        """
         final = self.path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        os.utime(tmp)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            os.replace(tmp, final)
+            self._created.pop(digest, None)
+        except OSError:  # a file system without hard links: never claim the blob as our own
+            os.replace(tmp, final)
+            self._created.pop(digest, None)
+        else:
+            tmp.unlink()
+            self._created[digest] = _identity(final.stat())
         return digest
 
     def put_file(
@@ -237,6 +266,65 @@ class LocalBlobStore:
 
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[str]:
+        """Every stored blob (not the temporary files), in no particular order."""
+        for first in sorted(self.root.iterdir()):
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for blob in second.iterdir():
+                    name = blob.name
+                    if len(name) == 64 and name.startswith(first.name + second.name) and \
+                            all(c in "0123456789abcdef" for c in name):
+                        yield name
+
+    def stat(self, digest: str) -> os.stat_result | None:
+        try:
+            return self.path(digest).stat()
+        except FileNotFoundError:
+            return None
+
+    def touch(self, digest: str) -> bool:
+        """Mark the blob as just stored (it restarts the sweep's grace period); False if it is gone."""
+        try:
+            os.utime(self.path(digest))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove_if(self, digest: str, unchanged: Callable[[os.stat_result], bool]) -> bool:
+        """Remove the blob if ``unchanged(its stat)`` holds, safely against a concurrent store of
+        the same bytes: the blob is first renamed away (atomic), then the copy taken is checked
+        again; if someone stored the bytes just before the rename, the copy is put back."""
+        final = self.path(digest)
+        before = self.stat(digest)
+        if before is None or not unchanged(before):
+            return False
+        taken = self.root / "tmp" / f"removing-{digest}-{os.getpid()}-{threading.get_ident()}"
+        try:
+            os.rename(final, taken)
+        except FileNotFoundError:  # removed meanwhile by another sweeper
+            return False
+        try:
+            if unchanged(taken.stat()):
+                taken.unlink()
+                return True
+        except FileNotFoundError:  # a starting process swept it from tmp/ as a leftover
+            return True
+        with contextlib.suppress(FileExistsError):  # stored yet again after the rename: that copy stays
+            os.link(taken, final)
+        taken.unlink()
+        return False
+
+    def discard_new(self, digest: str) -> bool:
+        """Delete a blob this store object created, unless someone has stored the same bytes
+        since (which gives the address a new file). A blob that already existed when this
+        store wrote it is left alone: another upload of the same bytes may be recording it."""
+        identity = self._created.pop(digest, None)
+        if identity is None:
+            return False
+        return self.remove_if(digest, lambda st: _identity(st) == identity)
 
     def sweep_temporary(self, older_than_seconds: float = 3600) -> int:
         """Remove temporary files left by killed writers."""

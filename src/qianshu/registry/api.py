@@ -108,7 +108,8 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
     into the blob store on a worker thread, no transaction open; then ``record(db, actor, digest,
     size)`` in a second transaction, answering with the response body and the blob the new one
     replaced (forgotten after the commit). A disconnect or an over-limit body leaves no blob; if
-    ``record`` fails, the new blob is forgotten unless something else refers to it."""
+    ``record`` fails, the new blob is forgotten if this request created it and nothing else
+    refers to it (otherwise the orphan sweep takes it later)."""
     database = get_database(request)
     actor = await load_actor(request)
 
@@ -132,7 +133,7 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
     try:
         answer, replaced = await run_in_threadpool(record_it)
     except BaseException:
-        await run_in_threadpool(documents.forget_unused, database, store, digest)
+        await run_in_threadpool(documents.forget_new, database, store, digest)
         raise
     await run_in_threadpool(documents.forget_unused, database, store, replaced)
     return answer

@@ -9,13 +9,13 @@ leaf that recorded the issue, so anyone can also check the certificate against t
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from qianshu.core import safejson
 from qianshu.core.canonical import canonical_json, sha256_hex
 from qianshu.core.errors import InvalidInput
 from qianshu.core.signing import Signer, sign_document, verify_document
@@ -79,7 +79,10 @@ def parse_certificate_json(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_CERTIFICATE_BYTES:
         raise InvalidInput("The certificate file is too large.", field="certificate")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = safejson.loads(raw.decode("utf-8-sig"))
+    except safejson.TooDeeplyNested as exc:
+        raise InvalidInput("The certificate file is nested too deeply (more than {max} levels).",
+                           field="certificate", max=exc.max_depth) from None
     except (UnicodeDecodeError, ValueError):
         raise InvalidInput("The certificate file is not valid JSON.", field="certificate") from None
     if not (isinstance(data, dict) and isinstance(data.get("certificate"), dict)

@@ -1,5 +1,5 @@
 """CLI of the registry: ``qianshu register``, ``qianshu certificate verify|show``,
-``qianshu registry issue-due``."""
+``qianshu registry issue-due|sweep-blobs``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from qianshu.core.cli_support import console, fail, handle_errors, open_database
+from qianshu.core.errors import InvalidInput
 from qianshu.core.settings import get_settings
 
 
@@ -44,25 +45,40 @@ def register(
     settings = get_settings()
     with open_database(settings) as database:
         store = service.blob_store(settings)
-        with database.unit_of_work() as db:
+        # Everything that can be checked is checked before any byte is stored, and the draft, its
+        # files and the queued job are written in one transaction after the last byte: a failure
+        # before the pipeline starts leaves neither a draft nor a blob behind.
+        with database.unit_of_work(write=False) as db:
             actor = _actor_for_email(db, org_user)
-            reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=title, title_en=title_en))
-            registration_id = reg.id
-        columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
-        with Progress(*columns, console=console) as progress:
-            for path in files:
-                task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
-                digest, size = service.store_local_file(store, path, settings.upload_max_bytes,
-                                                        partial(_advance, progress, task))
-                try:
-                    with database.unit_of_work() as db:
-                        service.add_file(db, actor, registration_id, path.name, digest, size)
-                except BaseException:
-                    with database.unit_of_work(write=False) as db:
-                        service.forget_blob(db, store, digest)
-                    raise
-        with database.unit_of_work() as db:
-            service.start_processing(db, actor, settings, registration_id)
+            service.require_may_register(actor)
+        data = schemas.RegistrationCreate(title_zh=title, title_en=title_en)
+        names = [service.clean_file_name(path.name) for path in files]
+        if len(files) > service.MAX_FILES:
+            raise InvalidInput("At most {max} files per registration.", field="files", max=service.MAX_FILES)
+        stored: list[tuple[str, int]] = []
+        try:
+            columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+            with Progress(*columns, console=console) as progress:
+                for path in files:
+                    task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
+                    stored.append(service.store_local_file(store, path, settings.upload_max_bytes,
+                                                           partial(_advance, progress, task)))
+            for index, path in enumerate(files):
+                # Stored a while ago (a long upload): restart the orphan sweep's grace period, or
+                # store it again if the sweep has just taken it.
+                if not store.touch(stored[index][0]):
+                    stored[index] = service.store_local_file(store, path, settings.upload_max_bytes)
+            with database.unit_of_work() as db:
+                reg = service.create_registration(db, actor, data)
+                registration_id = reg.id
+                for name, (digest, size) in zip(names, stored, strict=True):
+                    service.add_file(db, actor, registration_id, name, digest, size)
+                service.start_processing(db, actor, settings, registration_id)
+        except BaseException:
+            with database.unit_of_work(write=False) as db:
+                for digest, _size in stored:
+                    service.forget_new_blob(db, store, digest)
+            raise
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       console=console) as progress:
             task = progress.add_task("处理 pipeline", total=1.0)
@@ -149,6 +165,22 @@ def issue_due() -> None:
     with open_database(settings) as database:
         count = issue_due_certificates(database, settings)
     console.print(f"[green]✓[/] issued {count}")
+
+
+@registry_app.command("sweep-blobs")
+@handle_errors
+def sweep_blobs(
+    grace_seconds: Annotated[float, typer.Option("--grace-seconds", min=0,
+                                                 help="Keep blobs stored more recently than this.")] = 3600.0,
+) -> None:
+    """Remove stored files that no registration, objection or report refers to and that were
+    stored more than an hour ago (left by a process killed mid-upload). `serve` does it hourly."""
+    from qianshu.registry.jobs import sweep_orphan_blobs
+
+    settings = get_settings()
+    with open_database(settings) as database:
+        count = sweep_orphan_blobs(database, settings, grace_seconds=grace_seconds)
+    console.print(f"[green]✓[/] removed {count} orphan blobs / 已删除 {count} 个孤立文件")
 
 
 def install(root: typer.Typer) -> None:

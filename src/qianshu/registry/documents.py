@@ -97,6 +97,12 @@ def forget_unused(database: Database, store: BlobStore, digest: str | None) -> N
             service.forget_blob(db, store, digest)
 
 
+def forget_new(database: Database, store: BlobStore, digest: str) -> None:
+    """After the transaction that was to record a blob this request stored has failed."""
+    with database.unit_of_work(write=False) as db:
+        service.forget_new_blob(db, store, digest)
+
+
 def _audit_download(db: Session, actor: Actor, reg: Registration, what: str, stored: Stored,
                     **detail: object) -> Stored:
     audit.record(db, actor, f"registration.{what}_downloaded", target_type="registration", target_id=reg.id,

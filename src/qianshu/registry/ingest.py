@@ -5,7 +5,8 @@ Parquet and JSON Lines. Everything streams: DuckDB reads CSV, Parquet and JSON L
 parallel with a memory limit; a GB18030 CSV is first transcoded to UTF-8 in 4 MB chunks
 (DuckDB reads GB18030 only through a downloadable extension, which intranet deployments
 do not have); an XLSX sheet is read row by row (openpyxl read-only mode) into a UTF-8 CSV
-after a zip-bomb check. Several files are stacked by column name.
+after a zip-bomb check, with its shared strings on disk and its rows bounded, so that no
+workbook can take the pipeline beyond its memory goal. Several files are stacked by column name.
 
 Every failure is an ``InvalidInput`` with a bilingual message naming the file; nothing here
 touches the database.
@@ -13,10 +14,14 @@ touches the database.
 
 from __future__ import annotations
 
+import array
 import codecs
 import csv
 import io
+import mmap
 import re
+import shutil
+import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from qianshu.core.errors import InvalidInput
+from qianshu.core.errors import InvalidInput, QianshuError
 
 SAMPLE_BYTES = 1024 * 1024
 TRANSCODE_CHUNK = 4 * 1024 * 1024
@@ -33,6 +38,15 @@ MAX_LINE_BYTES = 128 * 1024 * 1024  # a 50 MB cell is legitimate (a document in 
 MAX_COLUMNS = 20_000
 XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
 XLSX_MAX_RATIO = 200  # real workbooks compress 5-20x; zip bombs compress 1000x and more
+# The shared-string table is kept on disk (``_DiskStrings``), so its size costs disk and time,
+# not memory; a real workbook's table is well under this (a million rows of four text columns
+# make about 200 MB).
+XLSX_MAX_SHARED_STRINGS = 1024**3
+# Memory while reading a worksheet is that of one row (about 20 times its XML): rows are held
+# to Excel's own limits (16,384 columns, 1,048,576 rows) and to a few megabytes of XML.
+XLSX_MAX_ROW_BYTES = 16 * 1024 * 1024
+XLSX_MAX_COLUMNS = 16_384
+XLSX_MAX_ROWS = 1_048_576
 FORMATS = ("csv", "xlsx", "parquet", "jsonl")
 # Snappy, Parquet's most widely read codec: writing and the profile's four scans of the file are
 # about 1 s faster on 1 GB of CSV than with zstd, for a file about a third larger (288 vs 215 MB).
@@ -262,6 +276,11 @@ def check_zip_bomb(path: Path, name: str) -> None:
         raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
     total = sum(i.file_size for i in infos)
     for info in infos:
+        if info.filename.lower().endswith("sharedstrings.xml") and info.file_size > XLSX_MAX_SHARED_STRINGS:
+            raise bad_file("{file}: the workbook's text table expands to {size} MB, more than the {limit} MB "
+                           "that can be read; save the sheet as CSV (UTF-8) and upload that.", name,
+                           size=info.file_size // 2**20, limit=XLSX_MAX_SHARED_STRINGS // 2**20)
+    for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > XLSX_MAX_RATIO and info.file_size > 10 * 1024 * 1024:
             raise bad_file("{file}: the workbook expands to far more than its size (a zip bomb); refused.", name)
@@ -269,13 +288,172 @@ def check_zip_bomb(path: Path, name: str) -> None:
         raise bad_file("{file}: the workbook expands to far more than its size (a zip bomb); refused.", name)
 
 
-def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
-    import openpyxl  # imported here: only XLSX uploads pay for it
+class _DiskStrings:
+    """An XLSX shared-string table kept in two files (the UTF-8 text, and the offsets where each
+    string ends), read through ``mmap``: a table of any size costs a few megabytes of memory.
+    openpyxl keeps the table as a list of Python strings, about eight times the XML."""
 
+    def __init__(self, source: Any, folder: Path) -> None:
+        from openpyxl.xml.constants import SHEET_MAIN_NS
+        from openpyxl.xml.functions import iterparse
+
+        tag, text_tag, run_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("si", "t", "r"))
+        folder.mkdir(parents=True, exist_ok=True)
+        self._files = [(folder / "shared-strings.txt").open("w+b"), (folder / "shared-strings.idx").open("w+b")]
+        text_file, index_file = self._files
+        ends = array.array("q", [0])
+        position = 0
+        root = None
+        for event, node in iterparse(source, events=("start", "end")):
+            if root is None:
+                root = node
+            if event != "end" or node.tag != tag:
+                continue
+            # What openpyxl's read_string_table makes of it (``Text.content``: the plain text, then
+            # the runs' text; phonetic guides left out), without building its objects.
+            parts = []
+            for child in node:
+                if child.tag == text_tag:
+                    parts.append(child.text or "")
+                elif child.tag == run_tag:
+                    run_text = child.find(text_tag)
+                    if run_text is not None:
+                        parts.append(run_text.text or "")
+            data = "".join(parts).replace("x005F_", "").encode("utf-8", "surrogatepass")
+            text_file.write(data)
+            position += len(data)
+            ends.append(position)
+            root.clear()  # the strings read so far: iterparse would otherwise keep them all
+            if len(ends) >= 65_536:
+                index_file.write(ends.tobytes())
+                ends = array.array("q")
+        index_file.write(ends.tobytes())
+        text_file.flush()
+        index_file.flush()
+        self._count = index_file.tell() // 8 - 1
+        self._text = mmap.mmap(text_file.fileno(), 0, access=mmap.ACCESS_READ) if position else b""
+        self._ends = mmap.mmap(index_file.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> str:
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        start, end = struct.unpack_from("<qq", self._ends, index * 8)
+        return self._text[start:end].decode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        if isinstance(self._text, mmap.mmap):
+            self._text.close()
+        self._ends.close()
+        for fh in self._files:
+            fh.close()
+
+
+_XML_MARK = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]{0,30}:)?(row|c)[\s/>]|<!")
+
+
+class _RowGuard:
+    """A worksheet's XML on its way to the parser, refused as soon as one row grows beyond
+    Excel's column limit or ``XLSX_MAX_ROW_BYTES`` (the parser holds a whole row in memory, at
+    about 20 times its XML), or the XML holds what Excel never writes and could hide rows
+    (comments, CDATA, a DOCTYPE). The parts before the first row and after the last (column
+    widths, merged cells, hyperlinks: parsed whole as well) count as rows of their own."""
+
+    def __init__(self, raw: Any, name: str) -> None:
+        self.raw, self.name = raw, name
+        self.position = 0  # bytes read so far
+        self.row_start = 0  # where the current row (or the text before the first) began
+        self.cells = 0
+        self.tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size if size and size > 0 else 1024 * 1024)
+        buffer = self.tail + data
+        offset = self.position - len(self.tail)
+        for match in _XML_MARK.finditer(buffer):
+            if match.end() <= len(self.tail):
+                continue  # seen with the previous block
+            if match.group() == b"<!":
+                raise bad_file("{file}: the worksheet holds XML that Excel does not write (comments, CDATA or a "
+                               "document type); save the sheet as CSV (UTF-8) and upload that.", self.name)
+            if match.group(2) == b"row":
+                self.row_start, self.cells = offset + match.start(), 0
+            elif not match.group(1):
+                self.cells += 1
+                if self.cells > XLSX_MAX_COLUMNS:
+                    raise self._too_large()
+        self.position += len(data)
+        self.tail = buffer[-40:]
+        if self.position - self.row_start > XLSX_MAX_ROW_BYTES:
+            raise self._too_large()
+        return data
+
+    def _too_large(self) -> InvalidInput:
+        return bad_file("{file}: a row (or another part) of the worksheet has more than {columns} cells or {mb} MB "
+                        "of data, more than can be read; save the sheet as CSV (UTF-8) and upload that.", self.name,
+                        columns=XLSX_MAX_COLUMNS, mb=XLSX_MAX_ROW_BYTES // 2**20)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> _RowGuard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _GuardedArchive:
+    """The workbook's zip archive as openpyxl's read-only worksheets see it: worksheets come
+    through ``_RowGuard``."""
+
+    def __init__(self, archive: zipfile.ZipFile, name: str) -> None:
+        self._archive, self._name = archive, name
+
+    def open(self, member: str, *args: Any, **kwargs: Any) -> Any:
+        raw = self._archive.open(member, *args, **kwargs)
+        return _RowGuard(raw, self._name) if "worksheets/" in member else raw
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._archive, attribute)
+
+
+def _open_workbook(handle: Any, folder: Path, name: str) -> Any:
+    """openpyxl's ``load_workbook(read_only=True, data_only=True)``, with the shared strings on
+    disk and the worksheets' rows bounded."""
+    from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
+
+    class Reader(ExcelReader):  # type: ignore[misc]
+        def read_strings(self) -> None:
+            part = self.package.find(SHARED_STRINGS)
+            if part is not None:
+                with self.archive.open(part.PartName[1:]) as src:
+                    self.shared_strings = _DiskStrings(src, folder)
+
+    reader = Reader(handle, read_only=True, data_only=True)
+    # Before reading: openpyxl already walks each worksheet once to find its size.
+    reader.archive = _GuardedArchive(reader.archive, name)
+    try:
+        reader.read()
+    except BaseException:
+        if isinstance(reader.shared_strings, _DiskStrings):
+            reader.shared_strings.close()
+        reader.archive.close()
+        raise
+    return reader.wb, reader.shared_strings
+
+
+def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
     check_zip_bomb(path, name)
     handle = path.open("rb")  # a file object: blob paths carry no .xlsx extension for openpyxl to check
+    folder = dst.parent / (dst.name + ".strings")
     try:
-        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        workbook, strings = _open_workbook(handle, folder, name)
+    except QianshuError:
+        handle.close()
+        raise
     except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, ...)
         handle.close()
         raise bad_file("{file}: the XLSX workbook cannot be opened.", name) from exc
@@ -283,15 +461,23 @@ def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
         sheet = workbook.worksheets[0]
         with dst.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            for row in sheet.iter_rows(values_only=True):
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if number > XLSX_MAX_ROWS:  # also stops a row number of 10^12 from being walked to
+                    raise bad_file("{file}: the worksheet has more than {max} rows; save the sheet as CSV (UTF-8) "
+                                   "and upload that.", name, max=XLSX_MAX_ROWS)
                 if row is None or all(v is None for v in row):
                     continue
                 writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
                                  for v in row])
     except zipfile.BadZipFile:
         raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
+    except (IndexError, ValueError, KeyError, TypeError) as exc:  # e.g. a cell naming a string that is not there
+        raise bad_file("{file}: the XLSX workbook cannot be opened.", name) from exc
     finally:
         workbook.close()
+        if isinstance(strings, _DiskStrings):
+            strings.close()
+        shutil.rmtree(folder, ignore_errors=True)
         handle.close()
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,18 @@ from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.jobs import Handler, Job, Progress
 from qianshu.core.settings import Settings
+from qianshu.registry import service
 from qianshu.registry.ingest import SourceFile
 from qianshu.registry.models import ColumnProfile, PiiFinding, Registration, RegistrationFile
 from qianshu.registry.pipeline import PipelineResult, run_pipeline
-from qianshu.registry.service import PIPELINE_JOB, forget_blob, record_step, rescore
+from qianshu.registry.service import (
+    ORPHAN_GRACE_SECONDS,
+    PIPELINE_JOB,
+    blob_store,
+    forget_new_blob,
+    record_step,
+    rescore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +69,7 @@ def run_registration_pipeline(database: Database, job_id: int, progress: Progres
             _save(database, registration_id, job_id, files, result, digest, size)
         except BaseException:
             with database.unit_of_work(write=False) as db:
-                forget_blob(db, store, digest)
+                forget_new_blob(db, store, digest)
             raise
     except QianshuError as exc:
         _fail(database, registration_id, job_id, exc.code, exc.message, exc.params)
@@ -161,6 +171,24 @@ def issue_due_certificates(database: Database, settings: Settings) -> int:
     return issued
 
 
+def sweep_orphan_blobs(database: Database, settings: Settings, *, grace_seconds: float = ORPHAN_GRACE_SECONDS,
+                       now: float | None = None) -> int:
+    """Remove the blobs no row refers to that were stored more than ``grace_seconds`` ago: what a
+    process killed between storing an upload and recording it left behind. Walks the whole
+    store, in short read transactions of a few hundred blobs each."""
+    store = blob_store(settings)
+    stored_before = (time.time() if now is None else now) - grace_seconds
+    removed = 0
+    digests = store.digests()
+    while batch := list(islice(digests, SWEEP_BATCH)):
+        with database.unit_of_work(write=False) as db:
+            removed += service.sweep_orphan_blobs(db, store, batch, stored_before=stored_before)
+    if removed:
+        log.info("removed %d orphan blobs", removed)
+    return removed
+
+
 # The registry's jobs, for callers that run them directly (the CLI, the demo, tests); the worker
-# finds them through the manifest.
+# finds them and the periodic tasks through the manifest.
 HANDLERS: dict[str, Handler] = {PIPELINE_JOB: run_registration_pipeline}
+SWEEP_BATCH = 500

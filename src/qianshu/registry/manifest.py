@@ -20,7 +20,10 @@ MANIFEST = Manifest(
         NavItem("/registry/verify", "Verify a certificate", order=33),
     ),
     jobs={"registry.pipeline": "qianshu.registry.jobs:run_registration_pipeline"},
-    periodic={"registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates")},
+    periodic={
+        "registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates"),
+        "registry.sweep_blobs": Periodic(3600.0, "qianshu.registry.jobs:sweep_orphan_blobs"),
+    },
     events=("registration.revoked",),
     subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed"},
     demo="qianshu.demo.registry_seed:seed",

@@ -25,7 +25,7 @@ from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import CHUNK
+from qianshu.core.blobs import CHUNK, LocalBlobStore
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
@@ -226,31 +226,31 @@ def _refused(request: Request, db: Session, actor: Actor, registration_id: int, 
     return render(request, "registry/detail.html", page, status_code=exc.status)
 
 
-def _store_document(settings: Settings, upload: UploadFile | None) -> documents.Received | None:
+def _store_document(settings: Settings, store: LocalBlobStore,
+                    upload: UploadFile | None) -> documents.Received | None:
     """A form's file (already spooled by the form parser) into the blob store."""
     if upload is None:
         return None
-    store = service.blob_store(settings)
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
     digest, size = service.store_upload(store, chunks, settings.document_max_bytes)
     return documents.Received(upload.filename or "", digest, size)
 
 
 def _with_document(request: Request, db: Session, actor: Actor, settings: Settings, registration_id: int,
-                         upload: UploadFile | None,
-                         work: Callable[[documents.Received | None], str | None]) -> Response:
+                   upload: UploadFile | None,
+                   work: Callable[[documents.Received | None], str | None]) -> Response:
     """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
     the page with the message. ``work`` answers with the blob its change replaced, which is
     forgotten once the request has committed (a background task runs after the response)."""
     store = service.blob_store(settings)
     received = None
     try:
-        received = _store_document(settings, upload)
+        received = _store_document(settings, store, upload)
         replaced = work(received)
     except BaseException as exc:
         db.rollback()
         if received is not None:
-            service.forget_blob(db, store, received.sha256)
+            service.forget_new_blob(db, store, received.sha256)
         if isinstance(exc, QianshuError):
             return _refused(request, db, actor, registration_id, exc)
         raise

@@ -12,6 +12,7 @@ findings is audited.
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -148,10 +149,14 @@ def issued_registrations(db: Session, limit: int = 200) -> list[Registration]:
                            .order_by(Registration.issued_at.desc()).limit(limit)))
 
 
-def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
+def require_may_register(actor: Actor) -> None:
     permissions.require_active_member(actor)
     if actor.org_type not in MERCHANT_ORG_TYPES:
         raise PermissionDenied("Only data merchants and government departments register data.")
+
+
+def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
+    require_may_register(actor)
     reg = Registration(holder_org_id=actor.org_id, created_by=actor.user_id, title_zh=data.title_zh,
                        title_en=data.title_en, status="draft")
     db.add(reg)
@@ -181,7 +186,12 @@ def plain_file_name(name: str) -> str | None:
 
 def clean_file_name(name: str) -> str:
     """A data file's name: the folder part is dropped (tools send paths), the rest must be plain."""
-    base = plain_file_name(Path(name.replace("\\", "/")).name[:FILE_NAME_MAX])
+    base_name = Path(name.replace("\\", "/")).name
+    # Refused rather than cut: a cut name loses its extension, which names the file's format.
+    if len(unicodedata.normalize("NFC", base_name).strip()) > FILE_NAME_MAX:
+        raise InvalidInput("The file name is too long (at most {max} characters).", field="name",
+                           code="file_name_too_long", max=FILE_NAME_MAX)
+    base = plain_file_name(base_name)
     if base is None:
         raise InvalidInput("The file name is not allowed.", field="name")
     return base
@@ -219,16 +229,49 @@ def blob_in_use(db: Session, digest: str) -> bool:
 
 
 def forget_blob(db: Session, store: BlobStore, digest: str) -> bool:
-    """Delete a blob no registry row refers to (after a failed transaction). True if deleted."""
+    """Delete a blob no registry row refers to any more (one a change replaced). True if deleted.
+
+    Removed only if nobody stored the bytes again between the check and the removal; the one
+    case left is a concurrent upload of the same bytes that stored them before the check and
+    has not committed yet."""
+    before = store.stat(digest)
+    if before is None or blob_in_use(db, digest):
+        return False
+    same = (before.st_dev, before.st_ino, before.st_mtime_ns)
+    return store.remove_if(digest, lambda st: (st.st_dev, st.st_ino, st.st_mtime_ns) == same)
+
+
+def forget_new_blob(db: Session, store: BlobStore, digest: str) -> bool:
+    """After the transaction recording a blob this request stored has failed: delete it if this
+    request created it, nothing refers to it, and nobody has stored the same bytes meanwhile.
+    A blob that existed before is left alone (an upload of the same bytes may be about to record
+    it); if nothing ever does, the orphan sweep removes it."""
     if blob_in_use(db, digest):
         return False
-    store.delete(digest)
-    return True
+    return store.discard_new(digest)
 
 
-def sweep_orphan_blobs(db: Session, store: LocalBlobStore, candidates: Iterable[str]) -> int:
-    """Remove the given blobs (e.g. those written by a crashed upload) that nothing refers to."""
-    return sum(1 for d in candidates if store.exists(d) and forget_blob(db, store, d))
+ORPHAN_GRACE_SECONDS = 3600.0
+
+
+def sweep_orphan_blobs(db: Session, store: BlobStore, digests: Iterable[str], *, stored_before: float) -> int:
+    """Remove those of ``digests`` that no row refers to and that were last stored before
+    ``stored_before`` (a Unix time). Returns how many were removed.
+
+    A younger blob may belong to an upload still being recorded, so it stays. An older one that
+    a concurrent transaction is recording must have been stored again by that upload, which
+    made it young: the removal checks the age again after taking the blob away atomically
+    (``LocalBlobStore.remove_if``) and puts it back if so. Two sweepers at once are safe: only
+    one can take a blob."""
+    def old(st: os.stat_result) -> bool:
+        return st.st_mtime < stored_before
+
+    removed = 0
+    for digest in digests:
+        st = store.stat(digest)
+        if st is not None and old(st) and not blob_in_use(db, digest) and store.remove_if(digest, old):
+            removed += 1
+    return removed
 
 
 def add_file(db: Session, actor: Actor, registration_id: int, name: str, digest: str, size: int) -> RegistrationFile:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
+from qianshu.core import safejson
 from qianshu.core.cli_support import console, fail, handle_errors, open_database, print_json
 from qianshu.core.errors import InvalidInput
 from qianshu.core.settings import Settings, get_settings
@@ -65,7 +66,7 @@ def verify(data_dir: DataDir = None) -> None:
 
 def _load_head(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = safejson.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InvalidInput("Cannot read the tree head file {path}.", field="sth", path=str(path)) from exc
     service.parse_tree_head(value)

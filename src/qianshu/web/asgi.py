@@ -1,6 +1,7 @@
 """ASGI entry point for uvicorn workers: settings come from the environment and data folder."""
 
 import gc
+import sys
 
 from qianshu.core.settings import get_settings
 from qianshu.web.app import create_app
@@ -15,3 +16,9 @@ app = create_app(get_settings())
 gc.collect()
 gc.freeze()
 gc.set_threshold(5000, 10, 10)
+
+# The event loop shares the GIL with up to max_concurrent_requests worker threads (handlers,
+# rendering, the job worker). With the default 5 ms switch interval a thread that holds the GIL
+# makes the loop wait that long at every hand-over, and under load /healthz and every accept
+# queued behind several such waits; handing over every millisecond keeps the loop responsive.
+sys.setswitchinterval(0.001)

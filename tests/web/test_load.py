@@ -1,0 +1,51 @@
+"""The load test of ``benchmarks/load.py``, bounded for CI: 16 clients for about 30 s on the database
+the suite runs on, the server SIGKILLed twice, slow-body attackers alongside (docs/load.md)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from benchmarks import load
+from rich.console import Console
+
+
+@pytest.mark.slow
+def test_sixteen_clients_with_two_kills_and_slow_attackers_lose_nothing_and_stay_responsive(tmp_path: Path) -> None:
+    server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
+    config = load.LoadConfig(database="postgres" if server else "sqlite", pg_url=server or load.DEFAULT_PG_URL,
+                             clients=16, seconds=30, kills=2, attackers=4, log_dir=tmp_path)
+    out = io.StringIO()
+    console = Console(file=out, width=160)
+    # run_load stops the server's process group and drops its data folder and database in a
+    # finally block, so a failing or interrupted run leaves no process or database behind.
+    result = load.run_load(config, console)
+    load.report(result, console)
+    failed = [f"{check.name}: {check.detail}" for check in result.checks if not check.passed]
+    log = tmp_path / f"serve-{config.database}.log"
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+    assert not failed, "\n".join(failed) + "\n\n" + out.getvalue() + "\nserver log (tail):\n" + tail
+
+
+def test_a_request_that_hung_until_a_kill_is_not_excused_by_the_down_window() -> None:
+    down = [(100.0, 110.0)]  # killed at 100 s, answering again at 110 s
+    assert load.started_while_down(105.0, down, before=0.1, grace=0)  # refused while down
+    assert load.started_while_down(99.95, down, before=0.1, grace=0)  # cut off by the kill
+    assert not load.started_while_down(90.0, down, before=0.1, grace=0)  # up for 10 s, no answer
+    assert not load.started_while_down(110.5, down, before=0.1, grace=0)  # after the restart answered
+
+
+def test_only_a_503_with_retry_after_is_an_acceptable_5xx() -> None:
+    assert load.Sample("r", 0, 0.01, 503, retry_after=True).bad_5xx is False
+    assert load.Sample("r", 0, 0.01, 503).bad_5xx is True
+    assert load.Sample("r", 0, 0.01, 500, retry_after=True).bad_5xx is True
+    assert load.Sample("r", 0, 0.01, 429).bad_5xx is False
+
+
+def test_the_clock_gives_the_clients_their_seconds_of_up_time() -> None:
+    clock = load.Clock(begin=0.0, seconds=30)
+    clock.add_downtime(7.5)
+    clock.add_downtime(2.5)
+    assert (clock.stop_at, clock.downtime) == (40.0, 10.0)

@@ -1,26 +1,207 @@
-"""The capability folders that make up the platform, in the order of DESIGN.md's table.
+"""The capabilities that make up the platform, in the order of DESIGN.md's table.
 
-A new capability slots in by adding its folder name here: the web app mounts its ``api``
-and ``pages`` routers, the CLI adds its ``cli`` commands and the migration environment
-loads its ``models``, each only where the module exists.
+Adding a capability means one folder with a ``manifest.py`` and one line here. Everything that
+needs to know the capabilities (web app, CLI, job worker, migrations, demo, translations,
+templates, events, the permission matrix and the docs tests) asks this module, which reads the
+manifests. A listed capability that cannot be imported fails loudly, naming it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
+from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-CAPABILITIES: tuple[str, ...] = ("accounts", "translog", "registry", "catalog")
+from qianshu.core.capability import FILE_PARTS, FOLDER_PARTS, MODULE_PARTS, Manifest, NavItem, resolve
+
+CAPABILITIES: tuple[str, ...] = (
+    "accounts",
+    "translog",
+    "registry",
+    "catalog",
+)
+# What every capability may use without declaring it (DESIGN.md: "Every capability may use core
+# and accounts"); ``web`` and ``demo`` sit on top of all capabilities and are not capabilities.
+IMPLICIT_USES = ("core", "accounts")
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
-def capability_modules(module: str) -> list[ModuleType]:
-    """Import ``qianshu.<capability>.<module>`` for every capability that has one."""
+class ManifestError(Exception):
+    """A manifest that does not match its folder (raised at start-up and in the tests)."""
+
+
+@lru_cache(maxsize=1)
+def manifests() -> tuple[Manifest, ...]:
+    """Every capability's manifest, in dependency order."""
     found = []
     for name in CAPABILITIES:
-        if importlib.util.find_spec(f"qianshu.{name}") is None:  # a capability not installed
-            continue
-        dotted = f"qianshu.{name}.{module}"
-        if importlib.util.find_spec(dotted) is not None:
-            found.append(importlib.import_module(dotted))
-    return found
+        try:
+            module = importlib.import_module(f"qianshu.{name}.manifest")
+        except ModuleNotFoundError as exc:
+            raise ManifestError(f"capability {name!r} is listed but has no manifest ({exc})") from exc
+        manifest = getattr(module, "MANIFEST", None)
+        if not isinstance(manifest, Manifest) or manifest.name != name:
+            raise ManifestError(f"capability {name!r}: manifest.py must define MANIFEST = Manifest(name={name!r}, ...)")
+        found.append(manifest)
+    return tuple(found)
+
+
+def manifest(name: str) -> Manifest:
+    for found in manifests():
+        if found.name == name:
+            return found
+    raise ManifestError(f"no capability named {name!r}")
+
+
+def with_part(part: str) -> list[Manifest]:
+    """The capabilities that declare ``part`` (``"api"``, ``"templates"``, a non-empty ``"jobs"`` ...)."""
+    return [m for m in manifests() if getattr(m, part)]
+
+
+def folder(m: Manifest) -> Path:
+    return PACKAGE_ROOT / m.name
+
+
+def declared_events() -> dict[str, str]:
+    """Event name → the capability that publishes it (core publishes ``job.crashed``)."""
+    events = {"job.crashed": "core"}
+    for m in manifests():
+        for event in m.events:
+            events[event] = m.name
+    return events
+
+
+def check(*, imports: bool = True) -> list[str]:
+    """Every way a manifest can disagree with its folder, as messages naming the capability.
+
+    Declared parts must exist and parts that exist must be declared; uses must name earlier
+    capabilities; subscriptions must name declared events; with ``imports``, the folder's modules
+    may import only the capabilities the manifest uses (read with ``ast``: nothing is imported).
+    """
+    problems: list[str] = []
+    names = [m.name for m in manifests()]
+    for position, m in enumerate(manifests()):
+        base = folder(m)
+        for part, module in MODULE_PARTS.items():
+            exists = (base / f"{module}.py").exists()
+            if getattr(m, part) and not exists:
+                problems.append(f"{m.name}: declares {part} but has no {module}.py")
+            if exists and not getattr(m, part):
+                problems.append(f"{m.name}: has {module}.py but its manifest does not declare {part}")
+        for part, sub in {**FOLDER_PARTS, **FILE_PARTS}.items():
+            exists = (base / sub).exists()
+            if getattr(m, part) and not exists:
+                problems.append(f"{m.name}: declares {part} but has no {sub}")
+            if exists and not getattr(m, part):
+                problems.append(f"{m.name}: has {sub} but its manifest does not declare {part}")
+        for used in m.uses:
+            if used not in names[:position]:
+                problems.append(f"{m.name}: uses {used!r}, which is not a capability listed before it")
+        refs = [*m.jobs.values(), *(p.task for p in m.periodic.values()), *m.subscriptions.values()]
+        refs += [m.demo] if m.demo else []
+        for ref in refs:
+            module_name = ref.partition(":")[0]
+            if importlib.util.find_spec(module_name) is None:
+                problems.append(f"{m.name}: refers to {ref!r}, whose module does not exist")
+        for extra in ("jobs", "hooks"):
+            if (base / f"{extra}.py").exists() and not any(r.startswith(f"{m.package}.{extra}:") for r in refs):
+                problems.append(f"{m.name}: has {extra}.py but its manifest refers to nothing in it")
+        events = declared_events()
+        for event in m.subscriptions:
+            if event not in events:
+                problems.append(f"{m.name}: subscribes to {event!r}, which no manifest declares")
+        if imports:
+            problems += _undeclared_imports(m, names)
+    return problems
+
+
+def allowed_uses(m: Manifest) -> set[str]:
+    """What a capability may import: itself, core, accounts, what it uses and what those use."""
+    allowed = {m.name, *IMPLICIT_USES}
+    pending = list(m.uses)
+    while pending:
+        used = pending.pop()
+        if used not in allowed:
+            allowed.add(used)
+            pending.extend(manifest(used).uses if used not in IMPLICIT_USES else ())
+    return allowed
+
+
+def _undeclared_imports(m: Manifest, names: list[str]) -> list[str]:
+    allowed = allowed_uses(m)
+    problems = []
+    for path in sorted(folder(m).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            for target in targets:
+                parts = target.split(".")
+                if len(parts) >= 2 and parts[0] == "qianshu" and parts[1] in names and parts[1] not in allowed:
+                    where = path.relative_to(PACKAGE_ROOT.parent)
+                    line = getattr(node, "lineno", 0)
+                    problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
+                                    f"declare uses={parts[1]!r}")
+    return problems
+
+
+def check_or_fail() -> None:
+    """Start-up check: refuse to start with a manifest that disagrees with its folder."""
+    problems = check(imports=False)
+    if problems:
+        raise ManifestError("capability manifests do not match their folders:\n  " + "\n  ".join(problems))
+
+
+# --- the parts, resolved for the web app, the CLI, the worker and the migrations ---------------
+
+def job_handlers() -> dict[str, Any]:
+    """Job kind → handler, from every manifest (a kind declared twice is an error)."""
+    handlers: dict[str, Any] = {}
+    for m in manifests():
+        for kind, ref in m.jobs.items():
+            if kind in handlers:
+                raise ManifestError(f"{m.name}: job kind {kind!r} is declared twice")
+            handlers[kind] = resolve(ref)
+    return handlers
+
+
+def periodic_tasks() -> dict[str, tuple[float, Any]]:
+    """Task name → (interval in seconds, task) from every manifest."""
+    return {name: (p.seconds, resolve(p.task)) for m in manifests() for name, p in m.periodic.items()}
+
+
+def subscriptions() -> dict[str, list[Any]]:
+    """Event → its handlers, in capability order."""
+    table: dict[str, list[Any]] = {}
+    for m in manifests():
+        for event, ref in m.subscriptions.items():
+            table.setdefault(event, []).append(resolve(ref))
+    return table
+
+
+def model_modules() -> list[ModuleType]:
+    return [m.module("models") for m in with_part("models")]
+
+
+def translation_files() -> list[Path]:
+    return [folder(m) / "zh.toml" for m in with_part("translations")]
+
+
+def template_folders() -> list[Path]:
+    return [folder(m) / "templates" for m in with_part("templates")]
+
+
+def static_folders() -> dict[str, Path]:
+    return {m.name: folder(m) / "static" for m in with_part("static")}
+
+
+def nav_items() -> list[NavItem]:
+    return sorted((item for m in manifests() for item in m.nav), key=lambda item: item.order)
+
+
+def demo_steps() -> list[Any]:
+    return [resolve(m.demo) for m in manifests() if m.demo]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qianshu.capabilities import capability_modules
+from qianshu.capabilities import with_part
 from qianshu.core.cli_support import console, handle_errors
 from qianshu.core.settings import Settings, get_settings
 
@@ -84,8 +84,8 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
         uvicorn.run("qianshu.web.asgi:app", host=host, port=port, log_level="warning")
 
 
-for _module in capability_modules("cli"):
-    _module.install(app)
+for _manifest in with_part("cli"):
+    _manifest.module("cli").install(app)
 
 
 def main() -> None:

@@ -4,11 +4,11 @@ This module sits on top of the capabilities (like ``web`` and ``demo``); core's 
 environment imports it so that one metadata holds all tables.
 """
 
-from qianshu.capabilities import capability_modules
+from qianshu.capabilities import model_modules
 from qianshu.core import audit as core_audit
 from qianshu.core import jobs as core_jobs
 from qianshu.core.db import Base
 
-MODEL_MODULES = [core_audit, core_jobs, *capability_modules("models")]
+MODEL_MODULES = [core_audit, core_jobs, *model_modules()]
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from qianshu.capabilities import periodic_tasks
 from qianshu.cli import app
 from qianshu.core.blobs import LocalBlobStore
 from qianshu.core.jobs import Worker
@@ -38,13 +39,13 @@ def test_the_periodic_sweep_removes_an_unrecorded_blob_after_the_grace_period(da
     _age(store, recorded, 2 * HOUR)
     _age(store, young, HOUR - 60)
 
-    worker = Worker(database, registry_jobs.HANDLERS, periodic=registry_jobs.PERIODIC, settings=settings,
+    worker = Worker(database, registry_jobs.HANDLERS, periodic=periodic_tasks(), settings=settings,
                     stagger=False)
     assert "registry.sweep_blobs" in worker.run_periodic()
     assert not store.exists(orphan)
     assert store.exists(recorded)
     assert store.exists(young)
-    assert registry_jobs.PERIODIC["registry.sweep_blobs"][0] == HOUR
+    assert periodic_tasks()["registry.sweep_blobs"][0] == HOUR
 
 
 def test_a_blob_stored_again_while_being_swept_is_put_back(tmp_path: Path) -> None:

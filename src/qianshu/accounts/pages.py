@@ -18,7 +18,6 @@ from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
     DbSession,
-    NavItem,
     PostedForm,
     form_fields,
     get_database,
@@ -283,10 +282,3 @@ def audit_page(request: Request, db: DbSession, actor: SignedInActor, action: st
                                                                  until[:10]))
 
 
-NAV = [
-    NavItem("/org", "My organisation", lambda a: a is not None and a.user_id is not None, order=80),
-    NavItem("/tokens", "API tokens", lambda a: a is not None and a.user_id is not None, order=85),
-    NavItem("/operator/organisations", "Organisation review",
-            lambda a: a is not None and a.staff_role == "operator", order=90),
-    NavItem("/audit", "Audit trail", lambda a: a is not None and a.staff_role in ("operator", "auditor"), order=95),
-]

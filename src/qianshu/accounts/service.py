@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -325,6 +326,33 @@ def resolve_token(db: Session, raw: str) -> ResolvedToken:
     if user is None or not user.is_active:
         raise NotAuthenticated("The API token is not valid.", code="token_invalid")
     return ResolvedToken(user=user, token=token)
+
+
+# --- lookups for other capabilities' services (they read accounts' tables only through these) ---
+
+def organisation_by_id(db: Session, org_id: int) -> Organisation:
+    """An organisation's public facts (name, USCC, division) for another service's document."""
+    org = db.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("Organisation not found.", code="organisation_not_found")
+    return org
+
+
+def organisation_by_uscc(db: Session, uscc: str) -> Organisation | None:
+    return db.scalar(select(Organisation).where(Organisation.uscc == uscc))
+
+
+def organisations_by_id(db: Session, org_ids: Iterable[int]) -> dict[int, Organisation]:
+    wanted = set(org_ids)
+    if not wanted:
+        return {}
+    return {o.id: o for o in db.scalars(select(Organisation).where(Organisation.id.in_(wanted)))}
+
+
+def active_user_by_email(db: Session, email: str) -> User | None:
+    """For CLI commands acting as a named user."""
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    return user if user is not None and user.is_active else None
 
 
 # --- operators -----------------------------------------------------------------------------

@@ -11,17 +11,20 @@ ODRL policies of the plans that offer that mode. Large catalogues are paged
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts.models import Organisation
+from qianshu.accounts import service as accounts
 from qianshu.catalog import policy
 from qianshu.catalog.models import Listing, PricingPlan
 from qianshu.catalog.vocab import DELIVERY_LABELS, PREFECTURES_EN, industry_name, region_name
 from qianshu.core.i18n import translate
+
+if TYPE_CHECKING:
+    from qianshu.accounts.models import Organisation
 
 PAGE_SIZE = 1000
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
@@ -130,7 +133,7 @@ def catalogue_jsonld(db: Session, base: str, page: int = 1, listing_id: int | No
         stmt = stmt.where(Listing.id == listing_id)
     listings = list(db.scalars(stmt.order_by(Listing.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     orgs = (
-        {o.id: o for o in db.scalars(select(Organisation).where(Organisation.id.in_({x.org_id for x in listings})))}
+        accounts.organisations_by_id(db, {x.org_id for x in listings})
         if listings
         else {}
     )

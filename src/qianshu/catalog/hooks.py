@@ -1,4 +1,4 @@
-"""What the catalogue does when other capabilities announce something (see core.events)."""
+"""What the catalogue does when other capabilities announce something (its manifest subscribes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,3 @@ from qianshu.core.actor import SYSTEM
 def on_registration_revoked(db: Session, registration_id: int, reason: str = "", **_: object) -> None:
     service.delist_for_registration(db, SYSTEM, registration_id, reason)
 
-
-SUBSCRIPTIONS = {
-    "registration.revoked": on_registration_revoked,
-}

@@ -4,7 +4,7 @@ follows and notifications, demand pool. Each handler parses input, calls the ser
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -31,7 +31,6 @@ from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
 from qianshu.core.http import (
     AppSettings,
     DbSession,
-    NavItem,
     PostedForm,
     form_fields,
     get_database,
@@ -42,7 +41,9 @@ from qianshu.core.http import (
 from qianshu.core.i18n import translate
 from qianshu.core.money import Money
 from qianshu.core.validation import parse_form
-from qianshu.registry.models import Registration
+
+if TYPE_CHECKING:
+    from qianshu.registry.models import Registration
 
 LIST_FIELDS = ("delivery_modes", "purposes")  # checkbox groups keep every value
 router = APIRouter(include_in_schema=False)
@@ -529,14 +530,5 @@ def demand_action(demand_id: int, action: str,
     return see_other(f"/demands/{demand_id}")
 
 
-def _merchant(actor: Any) -> bool:
-    return actor is not None and actor.user_id is not None and actor.org_type in ("data_merchant", "government")
 
 
-NAV = [
-    NavItem("/catalog", "Catalogue", order=20),
-    NavItem("/demands", "Demand pool", order=25),
-    NavItem("/catalog/mine", "My products", _merchant, order=30),
-    NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None, order=35),
-    NavItem("/operator/listings", "Listing review", lambda a: a is not None and a.staff_role == "operator", order=88),
-]

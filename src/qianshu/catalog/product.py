@@ -8,9 +8,8 @@ Sample data of a registration flagged with personal information is audited on ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.catalog.masking import mask_rows
@@ -18,8 +17,11 @@ from qianshu.catalog.models import Listing
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
+from qianshu.registry import review as registry_review
 from qianshu.registry import service as registry_service
-from qianshu.registry.models import Certificate, ColumnProfile, PiiFinding, ProviderReport, QualityScore, Registration
+
+if TYPE_CHECKING:
+    from qianshu.registry.models import Certificate, ColumnProfile, ProviderReport, QualityScore, Registration
 
 SAMPLE_LIMIT = 20
 
@@ -33,26 +35,12 @@ class Sample:
 
 
 def column_profiles(db: Session, registration_id: int) -> list[ColumnProfile]:
-    return list(
-        db.scalars(
-            select(ColumnProfile)
-            .where(ColumnProfile.registration_id == registration_id)
-            .order_by(ColumnProfile.position)
-        )
-    )
+    return registry_service.column_profiles(db, registration_id)
 
 
 def pii_columns(db: Session, registration_id: int) -> dict[str, str]:
     """Column → the kind of personal information found (a sensitive kind wins)."""
-    found: dict[str, str] = {}
-    rows = db.scalars(
-        select(PiiFinding)
-        .where(PiiFinding.registration_id == registration_id)
-        .order_by(PiiFinding.sensitive.desc(), PiiFinding.share.desc())
-    )
-    for row in rows:
-        found.setdefault(row.column_name, row.kind)
-    return found
+    return registry_service.pii_columns(db, registration_id, sensitive_first=True)
 
 
 def quality_scores(db: Session, registration_id: int) -> list[QualityScore]:
@@ -60,21 +48,15 @@ def quality_scores(db: Session, registration_id: int) -> list[QualityScore]:
 
 
 def provider_reports(db: Session, registration_id: int) -> list[ProviderReport]:
-    return list(
-        db.scalars(
-            select(ProviderReport)
-            .where(ProviderReport.registration_id == registration_id)
-            .order_by(ProviderReport.created_at)
-        )
-    )
+    return registry_review.reports(db, registration_id)
 
 
 def certificate(db: Session, registration_id: int) -> Certificate | None:
-    return db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
+    return registry_review.certificate_of(db, registration_id)
 
 
 def registration(db: Session, listing: Listing) -> Registration:
-    return db.get_one(Registration, listing.registration_id)
+    return registry_service.load_registration(db, listing.registration_id)
 
 
 def _registry_sample(db: Session, settings: Settings, registration_id: int, limit: int) -> tuple[list[str], list[Any]]:

@@ -14,7 +14,7 @@ editing the same product never silently overwrite each other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +31,10 @@ from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.money import Money
 from qianshu.core.timeutil import utcnow
-from qianshu.registry.models import Registration
+from qianshu.registry import service as registry
+
+if TYPE_CHECKING:
+    from qianshu.registry.models import Registration
 
 EDITABLE_FIELDS = ("title_zh", "title_en", "description_zh", "description_en", "tags", "data_type")
 MAX_TAG_LENGTH = 30
@@ -164,7 +167,7 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 def create_listing(db: Session, actor: Actor, data: ListingIn) -> Listing:
     permissions.require_active_member(actor)
-    registration = db.get(Registration, data.registration_id)
+    registration = registry.find_registration(db, data.registration_id)
     if registration is None or registration.holder_org_id != actor.org_id:
         raise NotFound("No such registration of your organisation.")
     if registration.status != "issued":
@@ -333,7 +336,7 @@ def submit_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
     _require_manager(actor, listing)
     if not any(p.active for p in listing.plans):
         raise Conflict("Add at least one pricing plan before submitting the product for review.")
-    registration = db.get_one(Registration, listing.registration_id)
+    registration = registry.load_registration(db, listing.registration_id)
     if registration.status != "issued":
         raise Conflict("Only a registration with an issued certificate can be listed.")
     listing.submitted_at = utcnow()
@@ -355,7 +358,7 @@ def review_listing(db: Session, actor: Actor, listing_id: int, decision: str, re
         raise InvalidInput("{field} is required.", field="reason")
     listing.reviewed_by, listing.reviewed_at, listing.review_reason = actor.user_id, utcnow(), reason
     if decision == "approve":
-        registration = db.get_one(Registration, listing.registration_id)
+        registration = registry.load_registration(db, listing.registration_id)
         if registration.status != "issued":
             raise Conflict("Only a registration with an issued certificate can be listed.")
         listing.listed_at = listing.listed_at or utcnow()
@@ -425,13 +428,7 @@ def listable_registrations(db: Session, actor: Actor) -> list[Registration]:
     permissions.require_signed_in(actor)
     if actor.org_id is None:
         return []
-    return list(
-        db.scalars(
-            select(Registration)
-            .where(Registration.holder_org_id == actor.org_id, Registration.status == "issued")
-            .order_by(Registration.issued_at.desc())
-        )
-    )
+    return registry.issued_of_holder(db, actor.org_id)
 
 
 def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:

@@ -2,14 +2,15 @@
 
 A lower capability announces what happened (``publish(db, "registration.revoked", ...)``)
 without importing the higher ones that care (the catalogue delists the products). Handlers
-live in each capability's ``hooks.py`` as ``SUBSCRIPTIONS = {"event.name": handler}`` and
-are found through ``qianshu.capabilities``, so nothing depends on import order. A handler
+are declared in each capability's manifest (``events`` it publishes, ``subscriptions`` it
+handles), so nothing depends on import order, and publishing an undeclared event fails. A handler
 that raises aborts the whole transaction: the change and its consequences stand or fall
 together.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -20,16 +21,16 @@ Handler = Callable[..., None]
 
 
 @lru_cache(maxsize=1)
-def _subscriptions() -> dict[str, list[Handler]]:
-    from qianshu.capabilities import capability_modules  # the capability list sits above core
-
-    table: dict[str, list[Handler]] = {}
-    for module in capability_modules("hooks"):
-        for event, handler in module.SUBSCRIPTIONS.items():
-            table.setdefault(event, []).append(handler)
-    return table
+def _table() -> tuple[frozenset[str], dict[str, list[Handler]]]:
+    # The capability list sits above core: imported by name, at first use, so that core depends
+    # on no capability (the one place core looks up; see docs/architecture.md).
+    capabilities = importlib.import_module("qianshu.capabilities")
+    return frozenset(capabilities.declared_events()), capabilities.subscriptions()
 
 
 def publish(db: Session, event: str, **data: Any) -> None:
-    for handler in _subscriptions().get(event, []):
+    declared, handlers = _table()
+    if event not in declared:
+        raise LookupError(f"event {event!r} is declared by no capability manifest")
+    for handler in handlers.get(event, []):
         handler(db, **data)

@@ -33,7 +33,6 @@ from qianshu.core.timeutil import local_display
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def get_database(request: Request) -> Database:
@@ -124,10 +123,8 @@ def safe_local_path(target: str) -> str:
     return target if same_site else "/"
 
 
-def build_templates() -> Jinja2Templates:
-    """One Jinja environment over every capability's ``templates/`` folder (web's first)."""
-    folders = [_PACKAGE_ROOT / "web" / "templates"]
-    folders += [p for p in sorted(_PACKAGE_ROOT.glob("*/templates")) if p not in folders]
+def build_templates(folders: list[Path]) -> Jinja2Templates:
+    """One Jinja environment over the given ``templates/`` folders (the first wins a name)."""
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["localtime"] = local_display
@@ -181,14 +178,3 @@ def problem_response(error: QianshuError, lang: str, instance: str = "",
         body.update(extra)
     return JSONResponse(body, status_code=error.status, media_type="application/problem+json",
                         headers={"Content-Language": lang})
-
-
-class NavItem:
-    """A link in the portal's top bar, shown to the actors ``visible`` accepts."""
-
-    def __init__(self, href: str, label: str, visible: Any = None, order: int = 50) -> None:
-        self.href, self.label, self.order = href, label, order
-        self._visible = visible
-
-    def visible(self, actor: Any) -> bool:
-        return True if self._visible is None else bool(self._visible(actor))

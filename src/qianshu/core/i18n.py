@@ -8,6 +8,7 @@ when a string used in code or templates has no Chinese.
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +22,12 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, str]:
+    # core's and the web layer's own texts, then each capability's as its manifest declares them;
+    # the capability list sits above core, so it is imported by name at first use.
+    capabilities = importlib.import_module("qianshu.capabilities")
+    files = [_PACKAGE_ROOT / "core" / "zh.toml", _PACKAGE_ROOT / "web" / "zh.toml", *capabilities.translation_files()]
     merged: dict[str, str] = {}
-    for path in sorted(_PACKAGE_ROOT.glob("*/zh.toml")):
+    for path in files:
         merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
     return merged
 

@@ -1,14 +1,12 @@
 """``qianshu demo``: a data folder seeded with a realistic Guizhou exchange.
 
 Seeding is idempotent (a second run finds the marker and only starts the portal). Each
-later capability adds a step module in this folder (``demo/<capability>_seed.py`` with a
-``seed(database, settings, orgs)`` function), listed in ``STEPS``.
+capability's step is a ``seed(database, settings, org_ids)`` function named by its manifest
+(``demo=``), run in the manifests' order after the accounts.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,6 +16,7 @@ from qianshu.accounts.models import Organisation, User
 from qianshu.accounts.passwords import hash_password
 from qianshu.accounts.service import create_staff_user, ensure_exchange_operator
 from qianshu.bootstrap import initialise
+from qianshu.capabilities import demo_steps
 from qianshu.core import audit
 from qianshu.core.actor import SYSTEM
 from qianshu.core.db import Database
@@ -25,7 +24,6 @@ from qianshu.core.identifiers import uscc_check_char
 from qianshu.core.settings import Settings
 
 DEMO_PASSWORD = "qianshu-demo-2026"  # noqa: S105 - printed to the demo user on purpose
-STEPS = ("translog_seed", "registry_seed", "catalog_seed")
 
 
 @dataclass(frozen=True)
@@ -112,10 +110,8 @@ def seed_demo(settings: Settings) -> bool:
                 return False
             orgs = seed_accounts(db, settings)
             org_ids = {key: org.id for key, org in orgs.items()}
-        for step in STEPS:
-            dotted = f"qianshu.demo.{step}"
-            if importlib.util.find_spec(dotted) is not None:
-                importlib.import_module(dotted).seed(database, settings, org_ids)
+        for step in demo_steps():  # each capability's seeding step, as its manifest declares it
+            step(database, settings, org_ids)
         return True
     finally:
         database.dispose()

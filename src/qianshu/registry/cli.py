@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
-from sqlalchemy import select
 
 from qianshu.core.cli_support import console, fail, handle_errors, open_database
 from qianshu.core.errors import InvalidInput
@@ -18,11 +17,10 @@ from qianshu.core.settings import get_settings
 
 
 def _actor_for_email(db, email: str):  # type: ignore[no-untyped-def]
-    from qianshu.accounts.models import User
-    from qianshu.accounts.service import actor_for
+    from qianshu.accounts.service import active_user_by_email, actor_for
 
-    user = db.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active:
+    user = active_user_by_email(db, email)
+    if user is None:
         raise fail(f"未找到用户 / no such user: {email}")
     return actor_for(user, via="cli", ip=None)
 

@@ -1,4 +1,4 @@
-"""What the registry does when the base announces something (see core.events)."""
+"""What the registry does when the base announces something (its manifest subscribes)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,3 @@ def on_job_crashed(db: Session, job_id: int, kind: str, payload: dict[str, Any],
     if kind == PIPELINE_JOB and "registration_id" in payload:
         fail_registration(db, int(payload["registration_id"]), job_id, "job_crashed", CRASHED, {})
 
-
-SUBSCRIPTIONS = {
-    "job.crashed": on_job_crashed,
-}

@@ -26,7 +26,7 @@ from qianshu.core.actor import SYSTEM
 from qianshu.core.blobs import LocalBlobStore
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, Periodic, Progress
+from qianshu.core.jobs import Handler, Job, Progress
 from qianshu.core.settings import Settings
 from qianshu.registry import service
 from qianshu.registry.ingest import SourceFile
@@ -188,9 +188,7 @@ def sweep_orphan_blobs(database: Database, settings: Settings, *, grace_seconds:
     return removed
 
 
+# The registry's jobs, for callers that run them directly (the CLI, the demo, tests); the worker
+# finds them and the periodic tasks through the manifest.
 HANDLERS: dict[str, Handler] = {PIPELINE_JOB: run_registration_pipeline}
-ISSUE_DUE_SECONDS = 300.0
-SWEEP_BLOBS_SECONDS = 3600.0
 SWEEP_BATCH = 500
-PERIODIC: dict[str, tuple[float, Periodic]] = {"registry.issue_due": (ISSUE_DUE_SECONDS, issue_due_certificates),
-                                               "registry.sweep_blobs": (SWEEP_BLOBS_SECONDS, sweep_orphan_blobs)}

@@ -31,7 +31,6 @@ from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
     DbSession,
-    NavItem,
     PostedForm,
     Signer,
     form_fields,
@@ -60,12 +59,6 @@ from qianshu.registry.models import (
 from qianshu.registry.verification import OnlineVerification, verify_online
 
 router = APIRouter(include_in_schema=False)
-NAV = [
-    NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
-    NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),
-    NavItem("/registry/notices", "Public notices", order=32),
-    NavItem("/registry/verify", "Verify a certificate", order=33),
-]
 # The three forms that carry a document may be as large as the document and room for the form's
 # text fields; the certificate check, a certificate and room for the multipart framing. Bodies are
 # read whole (and bounded) before any route runs: core/body_rules.py, web/body_limits.py.
@@ -345,10 +338,9 @@ def certificate_page(number: str, request: Request, db: DbSession, actor: Curren
     if cert.log_index is not None:
         try:
             from qianshu.translog import service as log
-            from qianshu.translog.pages import proof_bundle
 
             entry = log.get_leaf(db, cert.log_index)
-            bundle = proof_bundle(db, entry)
+            bundle = log.proof_bundle(db, entry)
             if bundle:
                 page.proof_json, page.proof = json.dumps(bundle), bundle["inclusion_path"]
                 page.head = log.latest_tree_head(db)

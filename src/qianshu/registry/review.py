@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import permissions
-from qianshu.accounts.models import Organisation
+from qianshu.accounts import service as accounts
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -34,7 +34,7 @@ from qianshu.registry.models import (
     Registration,
     RegistrationFile,
 )
-from qianshu.registry.service import _load, get_registration, is_holder, is_reviewer, record_step, rescore
+from qianshu.registry.service import get_registration, is_holder, is_reviewer, load_registration, record_step, rescore
 from qianshu.translog.service import append_event, sign_tree_head
 
 VALIDITY_YEARS = 3
@@ -51,7 +51,7 @@ def _require_operator(actor: Actor) -> None:
 
 def _holder_reg(db: Session, actor: Actor, registration_id: int) -> Registration:
     permissions.require_active_member(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if not is_holder(actor, reg):
         raise NotFound("Registration {id} does not exist.", id=registration_id)
     return reg
@@ -108,7 +108,7 @@ def review_queue(db: Session, actor: Actor) -> list[Registration]:
 
 def take(db: Session, actor: Actor, registration_id: int) -> Registration:
     _require_reviewer(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status != "submitted":
         raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
     reg.reviewer_id = actor.user_id
@@ -121,7 +121,7 @@ def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
             data: schemas.Approval, now: datetime | None = None) -> Registration:
     """Confirm the classification; start the public notice (or finish a cancellation)."""
     _require_reviewer(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status not in REVIEWABLE:
         raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
     classification = data.classification or reg.suggested_classification
@@ -151,7 +151,7 @@ def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
 
 def return_for_changes(db: Session, actor: Actor, registration_id: int, reason: str) -> Registration:
     _require_reviewer(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status not in REVIEWABLE:
         raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
     reg.review_reason = reason
@@ -162,7 +162,7 @@ def return_for_changes(db: Session, actor: Actor, registration_id: int, reason: 
 
 def reject(db: Session, actor: Actor, registration_id: int, reason: str) -> Registration:
     _require_reviewer(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status not in (*REVIEWABLE, "public_notice"):
         raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
     reg.review_reason = reason
@@ -175,7 +175,7 @@ def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str
                    evidence: tuple[str, str] | None = None) -> Objection:
     """Anyone signed in may object during the public notice, with evidence (a stored blob)."""
     permissions.require_signed_in(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status != "public_notice":
         raise Conflict("Objections can only be filed during the public notice.")
     objection = Objection(registration_id=reg.id, filed_by_user_id=actor.user_id, filed_by_org_id=actor.org_id,
@@ -202,7 +202,7 @@ def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool,
         raise NotFound("Not found.")
     if objection.status != "open":
         raise Conflict("This objection has already been decided.")
-    reg = _load(db, objection.registration_id)
+    reg = load_registration(db, objection.registration_id)
     objection.status = "upheld" if uphold else "dismissed"
     objection.decided_by, objection.decided_at, objection.decision_reason = actor.user_id, utcnow(), reason
     if uphold and reg.status == "public_notice":
@@ -253,16 +253,16 @@ def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Sig
     """After the public notice, with no open or upheld objection: number, sign, log."""
     _require_operator(actor)
     now = now or utcnow()
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.status != "public_notice":
         raise Conflict("The registration cannot be issued while it is {status}.", status=reg.status)
     if reg.notice_ends_at and reg.notice_ends_at > now:
         raise Conflict("The public notice runs until {date}.", date=reg.notice_ends_at.date().isoformat())
     if any(o.status == "open" for o in objections(db, reg.id)):
         raise Conflict("Open objections must be decided before the certificate is issued.")
-    data_reg = _load(db, reg.data_from_id) if reg.data_from_id else reg
+    data_reg = load_registration(db, reg.data_from_id) if reg.data_from_id else reg
     holder_id = reg.transferee_org_id if reg.reg_type == "transfer" and reg.transferee_org_id else reg.holder_org_id
-    holder = db.get_one(Organisation, holder_id)
+    holder = accounts.organisation_by_id(db, holder_id)
     number = _next_number(db, now.year)
     valid_until = now.date().replace(year=now.year + VALIDITY_YEARS)
     files = list(data_reg.files)
@@ -270,7 +270,7 @@ def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Sig
                               valid_until=valid_until, exchange_name=settings.exchange_name_zh,
                               exchange_uscc=settings.exchange_uscc)
     if reg.previous_id:
-        previous = _load(db, reg.previous_id)
+        previous = load_registration(db, reg.previous_id)
         facts["previous_number"] = previous.number
     facts["data"]["parquet_sha256"] = data_reg.parquet_sha256
     facts["data"]["rows"], facts["data"]["columns"] = data_reg.row_count, data_reg.column_count
@@ -306,7 +306,7 @@ def _log_facts(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
-    previous = _load(db, reg.previous_id or 0)
+    previous = load_registration(db, reg.previous_id or 0)
     to_status = {"change": "superseded", "transfer": "transferred", "renewal": "superseded"}[reg.reg_type]
     record_step(db, actor, previous, f"{to_status}_by", to_status, reg.number or "")
     if reg.reg_type == "transfer":
@@ -314,7 +314,7 @@ def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
 
 
 def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: str) -> Registration:
-    previous = _load(db, reg.previous_id or 0)
+    previous = load_registration(db, reg.previous_id or 0)
     if previous.status != "issued":
         raise Conflict("Only an issued registration can be cancelled.")
     entry = append_event(db, "registration.cancelled", {"number": previous.number, "reason": reason})
@@ -340,7 +340,7 @@ def due_for_issue(db: Session, now: datetime | None = None) -> list[int]:
 
 def revoke(db: Session, actor: Actor, registration_id: int, reason: str, signer: Signer | None = None) -> Certificate:
     _require_operator(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     cert = db.scalar(select(Certificate).where(Certificate.registration_id == registration_id))
     if reg.status != "issued" or cert is None:
         raise Conflict("Only an issued registration can be revoked.")
@@ -381,7 +381,7 @@ def start_follow_up(db: Session, actor: Actor, previous_id: int, data: schemas.F
         setattr(reg, key, getattr(previous, key))
     if data.reg_type == "transfer":
         uscc = validate_uscc(data.transferee_uscc, "transferee_uscc")
-        transferee = db.scalar(select(Organisation).where(Organisation.uscc == uscc))
+        transferee = accounts.organisation_by_uscc(db, uscc)
         if transferee is None or transferee.status != "approved" or transferee.id == previous.holder_org_id:
             raise InvalidInput("{field}: no other approved organisation has this code.", field="transferee_uscc")
         reg.transferee_org_id, reg.transferor_confirmed_at = transferee.id, utcnow()
@@ -399,7 +399,7 @@ def _copyable(model: type[Any]) -> list[str]:
 
 
 def _copy_data(db: Session, source: Registration, target: Registration) -> None:
-    origin = _load(db, source.data_from_id) if source.data_from_id else source
+    origin = load_registration(db, source.data_from_id) if source.data_from_id else source
     target.data_from_id = origin.id
     target.parquet_sha256, target.parquet_size = origin.parquet_sha256, origin.parquet_size
     target.row_count, target.column_count = origin.row_count, origin.column_count
@@ -418,7 +418,7 @@ def _copy_data(db: Session, source: Registration, target: Registration) -> None:
 
 def confirm_transfer(db: Session, actor: Actor, registration_id: int) -> Registration:
     permissions.require_active_member(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if reg.reg_type != "transfer" or actor.org_id != reg.transferee_org_id:
         raise PermissionDenied("Only the receiving organisation confirms a transfer.")
     if reg.transferee_confirmed_at is not None:

@@ -74,7 +74,7 @@ def record_step(db: Session, actor: Actor, reg: Registration, action: str, to_st
     reg.status = to_status
 
 
-def _load(db: Session, registration_id: int) -> Registration:
+def load_registration(db: Session, registration_id: int) -> Registration:
     reg = db.get(Registration, registration_id)
     if reg is None:
         raise NotFound("Registration {id} does not exist.", id=registration_id)
@@ -83,7 +83,7 @@ def _load(db: Session, registration_id: int) -> Registration:
 
 def get_registration(db: Session, actor: Actor, registration_id: int) -> Registration:
     """The registration, if the actor may see it (holder, staff, or public once in notice)."""
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if is_holder(actor, reg) or actor.is_staff or reg.status in PUBLIC_STATUSES:
         return reg
     if actor.org_type == "service_provider" and reg.status in ("submitted", "under_review"):
@@ -93,7 +93,7 @@ def get_registration(db: Session, actor: Actor, registration_id: int) -> Registr
 
 def get_editable(db: Session, actor: Actor, registration_id: int) -> Registration:
     permissions.require_active_member(actor)
-    reg = _load(db, registration_id)
+    reg = load_registration(db, registration_id)
     if not is_holder(actor, reg):
         raise NotFound("Registration {id} does not exist.", id=registration_id)
     if reg.status == "processing" and _job_gave_up(db, reg):
@@ -106,6 +106,18 @@ def get_editable(db: Session, actor: Actor, registration_id: int) -> Registratio
 def _job_gave_up(db: Session, reg: Registration) -> bool:
     job = db.get(jobs.Job, reg.job_id) if reg.job_id else None
     return job is None or job.status == "failed"
+
+
+def find_registration(db: Session, registration_id: int) -> Registration | None:
+    """A registration by id, or None: for other services that check its holder and status."""
+    return db.get(Registration, registration_id)
+
+
+def issued_of_holder(db: Session, org_id: int) -> list[Registration]:
+    """An organisation's registrations with an issued certificate, newest first."""
+    return list(db.scalars(select(Registration)
+                           .where(Registration.holder_org_id == org_id, Registration.status == "issued")
+                           .order_by(Registration.issued_at.desc())))
 
 
 def public_registration(db: Session, registration_id: int) -> Registration:
@@ -364,13 +376,15 @@ def column_profiles(db: Session, registration_id: int) -> list[ColumnProfile]:
                            .order_by(ColumnProfile.position)))
 
 
-def pii_columns(db: Session, registration_id: int) -> dict[str, str]:
-    """Column → the PII kind found there (the most frequent one when several)."""
-    found: dict[str, tuple[str, float]] = {}
+def pii_columns(db: Session, registration_id: int, *, sensitive_first: bool = False) -> dict[str, str]:
+    """Column → the PII kind found there: the most frequent one when several, or with
+    ``sensitive_first`` a sensitive kind before any other (what masking needs)."""
+    found: dict[str, tuple[bool, float, str]] = {}
     for f in db.scalars(select(PiiFinding).where(PiiFinding.registration_id == registration_id)):
-        if f.column_name not in found or f.share > found[f.column_name][1]:
-            found[f.column_name] = (f.kind, f.share)
-    return {column: kind for column, (kind, _share) in found.items()}
+        rank = (f.sensitive and sensitive_first, f.share, f.kind)
+        if f.column_name not in found or rank[:2] > found[f.column_name][:2]:
+            found[f.column_name] = rank
+    return {column: kind for column, (_sensitive, _share, kind) in found.items()}
 
 
 def pii_findings(db: Session, actor: Actor, registration_id: int) -> list[PiiFinding]:
@@ -397,8 +411,8 @@ def history(db: Session, registration_id: int) -> list[HistoryEntry]:
 def sample_rows(db: Session, settings: Settings, registration_id: int,
                 limit: int = 20) -> tuple[list[str], list[list[object]]]:
     """Raw rows of the normalised Parquet (the catalogue masks them before showing them)."""
-    reg = _load(db, registration_id)
-    data = _load(db, reg.data_from_id) if reg.data_from_id else reg
+    reg = load_registration(db, registration_id)
+    data = load_registration(db, reg.data_from_id) if reg.data_from_id else reg
     if not data.parquet_sha256:
         return [], []
     path = blob_store(settings).path(data.parquet_sha256)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from qianshu.core.errors import QianshuError
-from qianshu.core.http import DbSession, NavItem, render
+from qianshu.core.http import DbSession, render
 from qianshu.translog import service
 from qianshu.translog.models import LogEntry
 
 router = APIRouter(include_in_schema=False)
-NAV = [NavItem("/log", "Public log", order=80)]
 
 
 @dataclass
@@ -52,17 +50,6 @@ def _head(db: DbSession) -> HeadView | None:
     return HeadView(head.tree_size, doc["root_hash"], head.timestamp, head.key_id, head.signature)
 
 
-def proof_bundle(db: DbSession, entry: LogEntry) -> dict[str, Any] | None:
-    """Everything the browser needs to check ``entry`` against the latest signed head."""
-    head = service.latest_tree_head(db)
-    if head is None or head.tree_size <= entry.index:
-        return None
-    proof = service.inclusion_proof(db, entry.index, head.tree_size)
-    return {"leaf_index": entry.index, "tree_size": head.tree_size, "leaf": entry.leaf.decode("utf-8"),
-            "leaf_hash": service.b64(entry.hash), "inclusion_path": [service.b64(h) for h in proof],
-            "root_hash": service.b64(head.root_hash)}
-
-
 @router.get("/log")
 def log_home(request: Request, db: DbSession, q: str = "") -> Response:
     page = LogPage(_head(db), service.tree_size(db), service.recent_leaves(db, 20), lookup=q[:100])
@@ -83,7 +70,7 @@ def log_home(request: Request, db: DbSession, q: str = "") -> Response:
 @router.get("/log/leaves/{index}")
 def leaf_page(request: Request, index: int, db: DbSession) -> Response:
     entry = service.get_leaf(db, index)
-    bundle = proof_bundle(db, entry)
+    bundle = service.proof_bundle(db, entry)
     return render(request, "translog/leaf.html", LeafPage(
         entry, _head(db), json.dumps(bundle) if bundle else "", bundle["inclusion_path"] if bundle else []))
 

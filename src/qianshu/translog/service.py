@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_EVENT_TYPE = 60
 # pg_advisory_xact_lock key of the log's sequencer ("qslog" in ASCII).
 SEQUENCER_LOCK_KEY = 0x71736C6F67
-_sha256 = merkle._sha256
+_sha256 = hashlib.sha256
 
 
 class LogCorruptedError(QianshuError):
@@ -447,3 +448,14 @@ def verify_tree_head(public_key: Ed25519PublicKey, sth_dict: Any) -> bool:
     except InvalidInput:
         return False
     return verify_document(public_key, _signed_part(size, b64(root), timestamp), signature)
+
+
+def proof_bundle(db: Session, entry: LogEntry) -> dict[str, Any] | None:
+    """Everything the browser needs to check ``entry`` against the latest signed head."""
+    head = latest_tree_head(db)
+    if head is None or head.tree_size <= entry.index:
+        return None
+    proof = inclusion_proof(db, entry.index, head.tree_size)
+    return {"leaf_index": entry.index, "tree_size": head.tree_size, "leaf": entry.leaf.decode("utf-8"),
+            "leaf_hash": b64(entry.hash), "inclusion_path": [b64(h) for h in proof],
+            "root_hash": b64(head.root_hash)}

@@ -27,14 +27,13 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qianshu import __version__
+from qianshu import __version__, capabilities
 from qianshu.accounts.deps import load_actor
-from qianshu.capabilities import capability_modules
 from qianshu.core import jobs
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.db import Database, serve_requests_on_this_loop
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, QianshuError
-from qianshu.core.http import NavItem, build_templates, problem_response, render
+from qianshu.core.http import build_templates, problem_response, render
 from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
@@ -48,22 +47,9 @@ log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def job_handlers() -> dict[str, jobs.Handler]:
-    handlers: dict[str, jobs.Handler] = {}
-    for module in capability_modules("jobs"):
-        handlers.update(module.HANDLERS)
-    return handlers
-
-
-def periodic_tasks() -> dict[str, tuple[float, jobs.Periodic]]:
-    tasks: dict[str, tuple[float, jobs.Periodic]] = {}
-    for module in capability_modules("jobs"):
-        tasks.update(getattr(module, "PERIODIC", {}))
-    return tasks
-
-
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     settings.check_production_safe()
+    capabilities.check_or_fail()
     database = database or Database(settings.effective_database_url,
                                     lock_timeout=settings.database_lock_timeout_seconds)
 
@@ -72,7 +58,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         serve_requests_on_this_loop()  # from now on, a database call on this loop's thread fails
         worker = None
         if settings.run_jobs_in_process:
-            worker = jobs.Worker(database, app.state.job_handlers, periodic=periodic_tasks(), settings=settings)
+            worker = jobs.Worker(database, app.state.job_handlers, periodic=capabilities.periodic_tasks(),
+                                 settings=settings)
             worker.start()
         if settings.environment != "test":  # tests build what they use, from their own data
             _warm_up(database)
@@ -88,8 +75,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.signer = load_signer(settings.key_dir)
-    app.state.templates = build_templates()
-    app.state.job_handlers = job_handlers()
+    app.state.templates = build_templates([PACKAGE_ROOT / "web" / "templates", *capabilities.template_folders()])
+    app.state.job_handlers = capabilities.job_handlers()
 
     # Middleware added later runs earlier. Outermost the language (refusals are in the reader's
     # language), then the request limits (a body is read whole before anything else, so a client
@@ -101,15 +88,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.add_middleware(LanguageAndSecurityMiddleware, settings=settings)
     _install_error_handlers(app)
     _mount_static(app)
-    nav: list[NavItem] = []
     app.include_router(web_pages.probes)
     app.include_router(web_pages.router, dependencies=[Depends(load_actor)])
-    for module in capability_modules("api"):
-        app.include_router(module.router)
-    for module in capability_modules("pages"):
-        app.include_router(module.router, dependencies=[Depends(load_actor)])
-        nav.extend(getattr(module, "NAV", []))
-    app.state.nav_items = sorted(nav, key=lambda item: item.order)
+    for manifest in capabilities.with_part("api"):
+        app.include_router(manifest.module("api").router)
+    for manifest in capabilities.with_part("pages"):
+        app.include_router(manifest.module("pages").router, dependencies=[Depends(load_actor)])
+    app.state.nav_items = capabilities.nav_items()
 
     @app.get("/api/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
@@ -126,15 +111,16 @@ def body_rules() -> list[BodyRule]:
     document (``BODY_RULES`` in their ``api`` and ``pages`` modules; core/body_rules.py)."""
     rules: list[BodyRule] = []
     for kind in ("api", "pages"):
-        for module in capability_modules(kind):
-            rules.extend(getattr(module, "BODY_RULES", ()))
+        for manifest in capabilities.with_part(kind):
+            rules.extend(getattr(manifest.module(kind), "BODY_RULES", ()))
     return rules
 
 
 def _warm_up(database: Database) -> None:
     """Capabilities' ``api.warm_up(database)`` (e.g. the catalogue's search index), each on a
     thread of its own, so that the first requests do not pay for it and start-up does not wait."""
-    for module in capability_modules("api"):
+    for manifest in capabilities.with_part("api"):
+        module = manifest.module("api")
         warm = getattr(module, "warm_up", None)
         if warm is not None:
             threading.Thread(target=warm, args=(database,), name=f"warm-up {module.__name__}", daemon=True).start()
@@ -273,5 +259,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _mount_static(app: FastAPI) -> None:
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
-    for folder in sorted(PACKAGE_ROOT.glob("*/static")):
-        app.mount(f"/static/{folder.parent.name}", StaticFiles(directory=folder), name=f"static-{folder.parent.name}")
+    app.mount("/static/web", StaticFiles(directory=PACKAGE_ROOT / "web" / "static"), name="static-web")
+    for name, folder in capabilities.static_folders().items():
+        app.mount(f"/static/{name}", StaticFiles(directory=folder), name=f"static-{name}")

@@ -1,0 +1,31 @@
+"""The catalogue: listings, pricing plans, usage policies, search, follows, demands, DCAT export."""
+
+from qianshu.core.capability import Manifest, NavItem
+
+
+def _merchant(actor: object) -> bool:
+    return (actor is not None and getattr(actor, "user_id", None) is not None
+            and getattr(actor, "org_type", None) in ("data_merchant", "government"))
+
+
+MANIFEST = Manifest(
+    name="catalog",
+    title="Catalogue",
+    uses=("registry",),
+    models=True,
+    api=True,
+    pages=True,
+    templates=True,
+    static=True,
+    translations=True,
+    nav=(
+        NavItem("/catalog", "Catalogue", order=20),
+        NavItem("/demands", "Demand pool", order=25),
+        NavItem("/catalog/mine", "My products", _merchant, order=30),
+        NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None, order=35),
+        NavItem("/operator/listings", "Listing review", lambda a: a is not None and a.staff_role == "operator",
+                order=88),
+    ),
+    subscriptions={"registration.revoked": "qianshu.catalog.hooks:on_registration_revoked"},
+    demo="qianshu.demo.catalog_seed:seed",
+)

@@ -1,0 +1,82 @@
+"""The manifest: how a capability declares itself, once, in code.
+
+Each capability folder holds ``manifest.py`` with ``MANIFEST = Manifest(...)``: its name, the
+capabilities it uses, and every part it contributes. The web app, the CLI, the job worker, the
+migration environment, the demo, the permission matrix and the docs tests read the manifests;
+nothing else lists capabilities or globs for their files.
+
+Parts are referenced as ``"module:attribute"`` strings and imported only when used, so reading
+every manifest costs almost nothing (the CLI starts without importing FastAPI or the services).
+``qianshu.capabilities.check`` verifies, at start-up and in the tests, that every declared part
+exists, that every part present is declared, and that a capability uses only what it declares.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# The parts a capability folder may hold: manifest field → module (or folder) name.
+MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli"}
+FOLDER_PARTS = {"templates": "templates", "static": "static"}
+FILE_PARTS = {"translations": "zh.toml"}
+
+
+def resolve(ref: str) -> Any:
+    """Import ``"package.module:attribute"`` (or a whole module when there is no colon)."""
+    module, _, attribute = ref.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the portal's top bar, shown to the actors ``audience`` accepts (everyone if None)."""
+
+    href: str
+    label: str
+    audience: Callable[[Any], bool] | None = None
+    order: int = 50
+
+    def visible(self, actor: Any) -> bool:
+        return True if self.audience is None else bool(self.audience(actor))
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A task the job worker runs every ``seconds``: ``task(database, settings)``."""
+
+    seconds: float
+    task: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str
+    uses: tuple[str, ...] = ()
+    models: bool = False
+    api: bool = False  # api.py with ``router`` (and optionally ``warm_up(database)``)
+    pages: bool = False  # pages.py with ``router``
+    cli: bool = False  # cli.py with ``install(app)``
+    nav: tuple[NavItem, ...] = ()
+    jobs: dict[str, str] = field(default_factory=dict)  # job kind → "module:handler"
+    periodic: dict[str, Periodic] = field(default_factory=dict)
+    events: tuple[str, ...] = ()  # the events this capability publishes
+    subscriptions: dict[str, str] = field(default_factory=dict)  # event → "module:handler"
+    demo: str | None = None  # "module:seed", a ``seed(database, settings, org_ids)`` step
+    templates: bool = False  # templates/<name>/
+    static: bool = False  # static/, served at /static/<name>/
+    translations: bool = False  # zh.toml
+
+    @property
+    def package(self) -> str:
+        return f"qianshu.{self.name}"
+
+    def module(self, part: str) -> Any:
+        """The imported part (``"api"``, ``"pages"`` ...), which the manifest must declare."""
+        if not getattr(self, part):
+            raise LookupError(f"capability {self.name!r} does not declare {part!r}")
+        return importlib.import_module(f"{self.package}.{MODULE_PARTS[part]}")

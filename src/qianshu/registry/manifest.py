@@ -1,0 +1,30 @@
+"""Data registration: ingest, profile, scan for personal data, grade, review, certify."""
+
+from qianshu.core.capability import Manifest, NavItem, Periodic
+
+MANIFEST = Manifest(
+    name="registry",
+    title="Data registration",
+    uses=("translog",),
+    models=True,
+    api=True,
+    pages=True,
+    cli=True,
+    templates=True,
+    static=True,
+    translations=True,
+    nav=(
+        NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
+        NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),
+        NavItem("/registry/notices", "Public notices", order=32),
+        NavItem("/registry/verify", "Verify a certificate", order=33),
+    ),
+    jobs={"registry.pipeline": "qianshu.registry.jobs:run_registration_pipeline"},
+    periodic={
+        "registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates"),
+        "registry.sweep_blobs": Periodic(3600.0, "qianshu.registry.jobs:sweep_orphan_blobs"),
+    },
+    events=("registration.revoked",),
+    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed"},
+    demo="qianshu.demo.registry_seed:seed",
+)

@@ -1,0 +1,72 @@
+"""The manifests are the one place a capability is declared; a manifest that lies fails loudly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from qianshu import capabilities
+from qianshu.core.capability import Manifest, Periodic
+
+
+def test_every_manifest_matches_its_folder_and_imports() -> None:
+    assert capabilities.check() == []
+
+
+def test_every_capability_folder_is_listed() -> None:
+    folders = {p.parent.name for p in capabilities.PACKAGE_ROOT.glob("*/manifest.py")}
+    assert folders == set(capabilities.CAPABILITIES)
+
+
+def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> list[str]:
+    found = tuple(replace(m, **changes) if m.name == name else m for m in capabilities.manifests())
+    monkeypatch.setattr(capabilities, "manifests", lambda: found)
+    return capabilities.check()
+
+
+@pytest.mark.parametrize(("name", "changes", "expected"), [
+    ("catalog", {"cli": True}, "catalog: declares cli but has no cli.py"),
+    ("registry", {"api": False}, "registry: has api.py but its manifest does not declare api"),
+    ("translog", {"static": False}, "translog: has static but its manifest does not declare static"),
+    ("accounts", {"static": True}, "accounts: declares static but has no static"),
+    ("registry", {"uses": ("catalog",)}, "registry: uses 'catalog', which is not a capability listed before it"),
+    ("catalog", {"subscriptions": {"listing.sold": "qianshu.catalog.hooks:on_registration_revoked"}},
+     "catalog: subscribes to 'listing.sold', which no manifest declares"),
+    ("registry", {"periodic": {"x": Periodic(1.0, "qianshu.registry.nowhere:task")}},
+     "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
+    ("registry", {"jobs": {}, "periodic": {}, "demo": None},
+     "registry: has jobs.py but its manifest refers to nothing in it"),
+])
+def test_a_manifest_that_does_not_match_its_folder_is_named(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                            changes: dict[str, object], expected: str) -> None:
+    assert expected in _check_with(monkeypatch, name, **changes)
+
+
+def test_an_import_of_an_undeclared_capability_is_named_with_file_and_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    problems = _check_with(monkeypatch, "catalog", uses=())
+    assert any(p.startswith("catalog: qianshu/catalog/") and "imports qianshu.registry" in p
+               and "does not declare uses='registry'" in p for p in problems), problems
+
+
+def test_start_up_refuses_a_manifest_that_lies(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = tuple(replace(m, cli=True) if m.name == "catalog" else m for m in capabilities.manifests())
+    monkeypatch.setattr(capabilities, "manifests", lambda: found)
+    with pytest.raises(capabilities.ManifestError, match=r"catalog: declares cli but has no cli\.py"):
+        capabilities.check_or_fail()
+
+
+def test_publishing_an_undeclared_event_fails(db) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core.events import publish
+
+    with pytest.raises(LookupError, match=r"listing\.sold"):
+        publish(db, "listing.sold", listing_id=1)
+
+
+def test_the_parts_are_read_from_the_manifests() -> None:
+    assert "registry.pipeline" in capabilities.job_handlers()
+    assert "registry.issue_due" in capabilities.periodic_tasks()
+    assert [h.__name__ for h in capabilities.subscriptions()["registration.revoked"]] == ["on_registration_revoked"]
+    assert {f.parent.name for f in capabilities.template_folders()} == {"accounts", "translog", "registry", "catalog"}
+    assert [item.href for item in capabilities.nav_items()][:2] == ["/catalog", "/demands"]
+    assert isinstance(capabilities.manifest("registry"), Manifest)

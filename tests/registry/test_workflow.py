@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from qianshu.core import jobs
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import Conflict, NotFound, PermissionDenied
 from qianshu.core.signing import load_signer
 from qianshu.core.timeutil import utcnow
@@ -128,11 +129,11 @@ def test_change_links_previous(database, db, settings, make, merchant, reviewer,
     _issue(db, settings, op, reg)
     change = review.start_follow_up(db, m, reg.id, schemas.FollowUpIn(reg_type="change"))
     v2 = write_csv(tmp_path / "v2.csv", people_rows(400, seed=9))
-    digest, size = service.store_upload(service.blob_store(settings), [v2.read_bytes()], 10**9)
+    digest, size = service.store_upload(open_blob_store(settings), [v2.read_bytes()], 10**9)
     service.add_file(db, m, change.id, v2.name, digest, size)
     service.start_processing(db, m, settings, change.id)
     db.commit()
-    jobs.run_pending(database, HANDLERS)
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
     db.expire_all()
     service.update_declaration(db, m, change.id, DECLARATION)
     review.submit(db, m, change.id)
@@ -162,7 +163,7 @@ def test_killed_pipeline_is_requeued_and_completes(isolated_database, settings, 
             status="running", attempts=1, heartbeat_at=utcnow() - dt.timedelta(minutes=10)))
     (settings.work_dir / "registry" / f"job-{job_id}").mkdir(parents=True)  # its half-written work
     assert jobs.requeue_stale(database) == 1
-    assert jobs.run_pending(database, HANDLERS) == 1
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
     with database.unit_of_work(write=False) as db:
         assert db.get_one(Registration, reg_id).status == "ready"
     assert not (settings.work_dir / "registry" / f"job-{job_id}").exists()
@@ -180,7 +181,7 @@ def test_failed_pipeline_is_clean_and_bilingual(database, db, settings, make, me
 
 
 def test_orphan_blobs_are_removed(db, settings, make, merchant, tmp_path) -> None:
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     digest, _size = service.store_upload(store, [b"orphan,data\n1,2\n"], 10**6)
     assert store.exists(digest)
     assert service.sweep_orphan_blobs(db, store, [digest]) == 1

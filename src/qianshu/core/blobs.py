@@ -4,6 +4,8 @@ Writes go to a temporary file in the store, are fsynced, then renamed into place
 process killed mid-write leaves at most a ``tmp/`` file (swept by ``sweep_temporary``) and
 never a blob whose name does not match its content. ``BlobStore`` is a Protocol: the
 local folder is the embedded default; an S3-compatible store is the production choice.
+:func:`open_blob_store` is the one place that builds a store (setting ``blob_store``): services,
+job handlers and commands get their store from it, and job payloads carry blob ids, never paths.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
 
 CHUNK = 8 * 1024 * 1024
 
@@ -38,6 +43,8 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool: ...
 
     def delete(self, digest: str) -> None: ...
+
+    def sweep_temporary(self, older_than_seconds: float = 3600) -> int: ...
 
 
 class BlobTooLarge(Exception):
@@ -250,3 +257,10 @@ class LocalBlobStore:
                     tmp.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings choose (``blob_store``): the only place a store is built."""
+    if settings.blob_store == "local":
+        return LocalBlobStore(settings.blob_dir)
+    raise ValueError(f"unknown blob_store {settings.blob_store!r}")  # pragma: no cover - settings validate it

@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core.actor import SYSTEM
-from qianshu.core.blobs import LocalBlobStore
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, Progress
+from qianshu.core.jobs import Handler, Job, JobContext, Progress
 from qianshu.core.settings import Settings
 from qianshu.registry.ingest import SourceFile
 from qianshu.registry.models import ColumnProfile, PiiFinding, Registration, RegistrationFile
@@ -34,17 +33,23 @@ from qianshu.registry.service import PIPELINE_JOB, forget_blob, record_step, res
 log = logging.getLogger(__name__)
 
 
-def run_registration_pipeline(database: Database, job_id: int, progress: Progress) -> None:
+def run_registration_pipeline(context: JobContext, job_id: int, progress: Progress) -> None:
+    """The payload names the registration; the files are blobs of the context's store, and the
+    work folder is the settings' (payloads queued by earlier versions also carry ``data_dir``, which is
+    no longer read: such a job runs against this process's store like any other)."""
+    database, store = context.database, context.blobs
     with database.unit_of_work(write=False) as db:
         job = db.get_one(Job, job_id)
         registration_id = int(job.payload["registration_id"])
-        data_dir = Path(str(job.payload["data_dir"]))
+        old_data_dir = job.payload.get("data_dir")
         reg = db.get(Registration, registration_id)
         if reg is None or reg.status != "processing" or reg.job_id != job_id:
             return  # superseded or already finished: nothing to do
         files = [(f.id, f.sha256, f.name) for f in reg.files]
-    store = LocalBlobStore(data_dir / "blobs")
-    work = data_dir / "work" / "registry" / f"job-{job_id}"
+    if old_data_dir is not None and Path(str(old_data_dir)).resolve() != context.settings.data_dir:
+        log.warning("job %s was queued for the data folder %s; running it against %s", job_id, old_data_dir,
+                    context.settings.data_dir)
+    work = context.settings.work_dir / "registry" / f"job-{job_id}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:

@@ -25,7 +25,7 @@ from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import CHUNK
+from qianshu.core.blobs import CHUNK, open_blob_store
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
@@ -230,7 +230,7 @@ def _store_document(settings: Settings, upload: UploadFile | None) -> documents.
     """A form's file (already spooled by the form parser) into the blob store."""
     if upload is None:
         return None
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
     digest, size = service.store_upload(store, chunks, settings.document_max_bytes)
     return documents.Received(upload.filename or "", digest, size)
@@ -242,7 +242,7 @@ def _with_document(request: Request, db: Session, actor: Actor, settings: Settin
     """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
     the page with the message. ``work`` answers with the blob its change replaced, which is
     forgotten once the request has committed (a background task runs after the response)."""
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     received = None
     try:
         received = _store_document(settings, upload)

@@ -35,7 +35,8 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
      "catalog: subscribes to 'listing.sold', which no manifest declares"),
     ("registry", {"periodic": {"x": Periodic(1.0, "qianshu.registry.nowhere:task")}},
      "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
-    ("registry", {"jobs": {}, "periodic": {}, "demo": None}, "registry: has jobs.py but its manifest refers to nothing in it"),
+    ("registry", {"jobs": {}, "periodic": {}, "demo": None},
+     "registry: has jobs.py but its manifest refers to nothing in it"),
     ("registry", {"jobs": {"registry.pipeline": JobKind("qianshu.registry.nowhere:run", concurrency=2)}},
      "registry: refers to 'qianshu.registry.nowhere:run', whose module does not exist"),
     ("registry", {"jobs": {"registry.pipeline": JobKind("qianshu.registry.jobs:run_registration_pipeline",
@@ -58,14 +59,14 @@ def test_an_import_of_an_undeclared_capability_is_named_with_file_and_line(monke
 def test_start_up_refuses_a_manifest_that_lies(monkeypatch: pytest.MonkeyPatch) -> None:
     found = tuple(replace(m, cli=True) if m.name == "catalog" else m for m in capabilities.manifests())
     monkeypatch.setattr(capabilities, "manifests", lambda: found)
-    with pytest.raises(capabilities.ManifestError, match="catalog: declares cli but has no cli.py"):
+    with pytest.raises(capabilities.ManifestError, match=r"catalog: declares cli but has no cli\.py"):
         capabilities.check_or_fail()
 
 
 def test_publishing_an_undeclared_event_fails(db) -> None:  # type: ignore[no-untyped-def]
     from qianshu.core.events import publish
 
-    with pytest.raises(LookupError, match="listing.sold"):
+    with pytest.raises(LookupError, match=r"listing\.sold"):
         publish(db, "listing.sold", listing_id=1)
 
 

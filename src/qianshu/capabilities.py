@@ -76,8 +76,8 @@ def folder(m: Manifest) -> Path:
 
 
 def declared_events() -> dict[str, str]:
-    """Event name → the capability that publishes it (core publishes ``job.crashed``)."""
-    events = {"job.crashed": "core"}
+    """Event name → the capability that publishes it (core publishes ``job.crashed`` and ``job.retried``)."""
+    events = {"job.crashed": "core", "job.retried": "core"}
     for m in manifests():
         for event in m.events:
             events[event] = m.name

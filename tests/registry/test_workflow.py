@@ -242,3 +242,40 @@ def test_certificates_are_issued_when_the_notice_ends(  # type: ignore[no-untype
     db.expire_all()
     assert db.get_one(Registration, quiet.id).status == "issued"
     assert issue_due_certificates(database, settings) == 0  # nothing twice
+
+
+def test_the_pipeline_job_carries_ids_and_a_job_queued_with_a_data_dir_still_runs(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, gb_csv) -> None:
+    reg = upload(db, settings, make.actor(merchant), [gb_csv])
+    job = db.get_one(jobs.Job, reg.job_id)
+    assert job.payload == {"registration_id": reg.id}  # no path: the handler's context has the store
+    # A job queued by an earlier version named the data folder; it runs against the configured store.
+    db.execute(update(jobs.Job).where(jobs.Job.id == job.id).values(
+        payload={"registration_id": reg.id, "data_dir": str(settings.data_dir)}))
+    db.commit()
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "ready"
+    assert db.get_one(jobs.Job, job.id).status == "succeeded"
+
+
+def test_an_operator_retrying_a_crashed_pipeline_processes_the_registration_again(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, operator, gb_csv) -> None:
+    from qianshu.accounts.job_views import retry_job
+
+    reg = upload(db, settings, make.actor(merchant), [gb_csv])
+    db.execute(update(jobs.Job).where(jobs.Job.id == reg.job_id).values(
+        status="running", attempts=jobs.MAX_ATTEMPTS, heartbeat_at=utcnow() - dt.timedelta(minutes=10)))
+    db.commit()
+    assert jobs.requeue_stale(database) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "failed"
+    retried = retry_job(db, make.actor(operator), reg.job_id, "en")
+    assert retried.status == "queued"
+    db.commit()
+    db.expire_all()
+    again = db.get_one(Registration, reg.id)
+    assert (again.status, again.pipeline_error_code) == ("processing", "")
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "ready"

@@ -231,6 +231,21 @@ def beat(database: Database, job_ids: list[int]) -> None:
             db.execute(update(Job).where(Job.id.in_(job_ids), Job.status == "running").values(heartbeat_at=utcnow()))
 
 
+def retry(db: Session, job_id: int) -> Job | None:
+    """Put a failed job back in the queue with fresh attempts (None if it is not failed now:
+    a conditional update, so of two operators retrying at once one wins). Publishes
+    ``job.retried`` so that the capability can reopen what the failure settled."""
+    result = db.execute(update(Job).where(Job.id == job_id, Job.status == "failed").values(
+        status="queued", attempts=0, progress=0.0, stage="", error_code="", error_message="", error_detail=None,
+        started_at=None, finished_at=None, heartbeat_at=None))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    job = db.get_one(Job, job_id)
+    db.refresh(job)
+    events.publish(db, "job.retried", job_id=job.id, kind=job.kind, payload=dict(job.payload or {}))
+    return job
+
+
 def _queued(database: Database, kinds: Mapping[str, object] | list[str]) -> bool:
     with database.unit_of_work(write=False) as db:
         query = select(Job.id).where(Job.status == "queued", Job.kind.in_(list(kinds))).limit(1)

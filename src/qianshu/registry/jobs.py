@@ -144,6 +144,15 @@ def fail_registration(db: Session, registration_id: int, job_id: int, code: str,
     record_step(db, SYSTEM, reg, "processing_failed", "failed", reason=message)
 
 
+def reopen_registration(db: Session, registration_id: int, job_id: int) -> None:
+    """Move a registration that this job failed back to ``processing`` (its job was retried)."""
+    reg = db.get(Registration, registration_id)
+    if reg is None or reg.job_id != job_id or reg.status != "failed":
+        return
+    reg.pipeline_error_code, reg.pipeline_error = "", ""
+    record_step(db, SYSTEM, reg, "processing_started", "processing")
+
+
 def issue_due_certificates(database: Database, settings: Settings) -> int:
     """Issue the certificates whose public notice has ended without an open objection, each in a
     transaction of its own (one that cannot be issued does not hold up the others). Safe to run

@@ -23,6 +23,7 @@ MANIFEST = Manifest(
     jobs={"registry.pipeline": JobKind("qianshu.registry.jobs:run_registration_pipeline", concurrency=2)},
     periodic={"registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates")},
     events=("registration.revoked",),
-    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed"},
+    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed",
+                   "job.retried": "qianshu.registry.hooks:on_job_retried"},
     demo="qianshu.demo.registry_seed:seed",
 )

@@ -46,6 +46,8 @@ def run_worker(settings: Settings, database: Database, threads: int | None = Non
             ready.set()
         while not stop.wait(0.5):
             pass
+        for sig, handler in previous.items():  # a second Ctrl-C ends the process at once
+            signal.signal(sig, handler)
         return worker.stop()
     finally:
         for sig, handler in previous.items():

@@ -392,8 +392,8 @@ class Worker:
         """Stop claiming; wait up to ``grace_seconds`` for running jobs; give back the rest
         (returned). Safe to call twice."""
         grace = self.grace_seconds if grace_seconds is None else grace_seconds
-        self._stopping.set()
-        with self._changed:
+        with self._changed:  # under the lock: a claim in flight is either seen below or given back
+            self._stopping.set()
             self._changed.notify_all()
             deadline = time.monotonic() + grace
             while self._running and time.monotonic() < deadline:
@@ -440,7 +440,12 @@ class Worker:
                 self._stopping.wait(self.poll_seconds)
                 continue
             with self._changed:
-                self._running[claimed.id] = claimed
+                stopping = self._stopping.is_set()
+                if not stopping:
+                    self._running[claimed.id] = claimed
+            if stopping:  # claimed while stop() began: not ours to start any more
+                release(self.database, claimed.id, claimed.attempt)
+                return
             self._tasks.put(claimed)
 
     def _run(self) -> None:

@@ -51,3 +51,22 @@ def test_the_worker_command_runs_a_queued_job_and_stops_on_sigterm(isolated_data
     assert process.returncode == 0, output
     assert "2 threads" in output
     assert "worker stopped; 0 unfinished job(s) given back to the queue" in output
+
+
+def test_serve_runs_a_worker_in_process_by_default(isolated_database: Database, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from qianshu.core.settings import Settings
+    from qianshu.web.app import create_app
+
+    ensure_keys(tmp_path / "data" / "keys")
+    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
+                        secret_key="test-secret-" + "x" * 32, worker_stop_seconds=1)
+    assert settings.run_jobs_in_process  # the embedded default
+    with isolated_database.unit_of_work() as db:
+        job_id = enqueue(db, "registry.pipeline", {"registration_id": 987654}).id
+    with TestClient(create_app(settings, database=isolated_database)):
+        deadline = time.monotonic() + 20
+        while _status(isolated_database, job_id) != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert _status(isolated_database, job_id) == "succeeded"

@@ -75,6 +75,7 @@ from qianshu.accounts.models import Organisation, User, WebSession  # noqa: E402
 from qianshu.accounts.schemas import TokenIn  # noqa: E402
 from qianshu.catalog.models import Listing  # noqa: E402
 from qianshu.core import jobs  # noqa: E402
+from qianshu.core.blobs import open_blob_store  # noqa: E402
 from qianshu.core.db import Database  # noqa: E402
 from qianshu.core.settings import Settings  # noqa: E402
 from qianshu.core.signing import PUBLIC_KEY_FILE, load_public_key  # noqa: E402
@@ -206,7 +207,7 @@ def seed(env: Environment, clients: int) -> Seeded:
     settings = env.settings()
     seed_demo(settings)
     database = Database(env.database_url)
-    store = registry.blob_store(settings)
+    store = open_blob_store(settings)
     try:
         with database.unit_of_work() as db:
             users = [db.scalars(select(User).where(User.email == email)).one() for email in MERCHANTS]
@@ -738,7 +739,7 @@ def check_state(env: Environment, result: LoadResult) -> list[Check]:
             # scheduled sweep removes such blobs once they are older than its grace period (an hour).
             # Run it here as it will run then, and check that it clears exactly those: none is left,
             # and no blob a row refers to is gone.
-            store = registry.blob_store(settings)
+            store = open_blob_store(settings)
             left = _orphans(db, store)
             swept = sweep_orphan_blobs(database, settings, grace_seconds=0)
             temporary = store.sweep_temporary(older_than_seconds=0)

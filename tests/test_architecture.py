@@ -24,7 +24,7 @@ import pytest
 from qianshu import capabilities
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-TOP_LEVEL = {"cli", "models", "bootstrap", "web", "demo", "capabilities"}
+TOP_LEVEL = {"cli", "models", "bootstrap", "web", "demo", "capabilities", "worker"}
 HTTP_MODULES = {"api", "pages", "deps"}
 CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py"}
 

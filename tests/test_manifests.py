@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from qianshu import capabilities
-from qianshu.core.capability import Manifest, Periodic
+from qianshu.core.capability import JobKind, Manifest, Periodic
 
 
 def test_every_manifest_matches_its_folder_and_imports() -> None:
@@ -37,6 +37,13 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
      "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
     ("registry", {"jobs": {}, "periodic": {}, "demo": None},
      "registry: has jobs.py but its manifest refers to nothing in it"),
+    ("registry", {"jobs": {"registry.pipeline": JobKind("qianshu.registry.nowhere:run", concurrency=2)}},
+     "registry: refers to 'qianshu.registry.nowhere:run', whose module does not exist"),
+    ("registry", {"jobs": {"registry.pipeline": JobKind("qianshu.registry.jobs:run_registration_pipeline",
+                                                        concurrency=0)}},
+     "registry: job kind 'registry.pipeline' has concurrency 0; it must be a whole number of at least 1"),
+    ("registry", {"jobs": {"registry.pipeline": 42}},
+     "registry: job kind 'registry.pipeline' must be a 'module:handler' string or a JobKind"),
 ])
 def test_a_manifest_that_does_not_match_its_folder_is_named(monkeypatch: pytest.MonkeyPatch, name: str,
                                                             changes: dict[str, object], expected: str) -> None:
@@ -65,6 +72,14 @@ def test_publishing_an_undeclared_event_fails(db) -> None:  # type: ignore[no-un
 
 def test_the_parts_are_read_from_the_manifests() -> None:
     assert "registry.pipeline" in capabilities.job_handlers()
+    assert capabilities.job_concurrency()["registry.pipeline"] == 2  # declared as a JobKind
+
+
+def test_a_job_kind_may_be_a_plain_string_without_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = {"registry.pipeline": "qianshu.registry.jobs:run_registration_pipeline"}
+    assert _check_with(monkeypatch, "registry", jobs=plain) == []
+    assert capabilities.job_handlers()["registry.pipeline"].__name__ == "run_registration_pipeline"
+    assert "registry.pipeline" not in capabilities.job_concurrency()
     assert "registry.issue_due" in capabilities.periodic_tasks()
     assert [h.__name__ for h in capabilities.subscriptions()["registration.revoked"]] == ["on_registration_revoked"]
     assert {f.parent.name for f in capabilities.template_folders()} == {"accounts", "translog", "registry", "catalog"}

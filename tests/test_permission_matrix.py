@@ -75,6 +75,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/operator/organisations/{org_id}/{decision}"): Row(
         {"operator"}, params=lambda c: {"org_id": c["target_org_id"], "decision": "approve"}),
     ("GET", "/audit"): Row({"operator", "auditor"}),
+    ("GET", "/operator/jobs"): Row({"operator"}),
+    ("POST", "/operator/jobs/{job_id}/retry"): Row({"operator"}, params=lambda c: {"job_id": c["failed_job_id"]}),
+    ("GET", "/api/v1/jobs"): Row({"operator"}),
+    ("POST", "/api/v1/jobs/{job_id}/retry"): Row({"operator"}, body=lambda c: {},
+                                                 params=lambda c: {"job_id": c["failed_job_id"]}),
 }
 
 # Routes whose permission rules need the capability's own objects (registrations, log
@@ -113,6 +118,16 @@ def test_every_route_is_in_the_matrix(app) -> None:
     assert not missing, f"routes without a permission-matrix row: {missing}"
 
 
+def _failed_job(db: Any) -> int:
+    """A failed job of a kind nothing waits on, for the retry routes (each retry needs its own)."""
+    from qianshu.core.jobs import Job
+
+    job = Job(kind="matrix.test", payload={}, status="failed", error_code="internal", error_message="x")
+    db.add(job)
+    db.flush()
+    return job.id
+
+
 def _user_for(role: str, make: Factories) -> User | None:
     if role == "anonymous":
         return None
@@ -141,6 +156,7 @@ def test_matrix(role: str, app, client, make: Factories, db, settings, database,
     inviter = make.user(organisation=make.org(), org_role="admin")
     _inv, ctx["invitation"] = service.invite_user(db, service.actor_for(inviter, via="api", ip=None),
                                                   InvitationIn(email=f"m-{role}@x.cn", display_name="m"))
+    ctx["failed_job_id"] = _failed_job(db)
     acting = service.actor_for(user, via="api", ip="127.0.0.1") if user is not None else None
     for extension in EXTENSIONS:
         extension.setup(ctx, db, make, acting, {"database": database, "settings": settings, "tmp_path": tmp_path})

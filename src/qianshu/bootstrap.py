@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from qianshu.accounts.service import ensure_exchange_operator
-from qianshu.core.blobs import LocalBlobStore
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.migrate import upgrade
 from qianshu.core.settings import SETTINGS_FILE, Settings, get_settings
@@ -32,7 +32,7 @@ def initialise(settings: Settings) -> Settings:
         get_settings.cache_clear()
         settings = Settings(data_dir=settings.data_dir)
     ensure_keys(settings.key_dir)
-    LocalBlobStore(settings.blob_dir).sweep_temporary()
+    open_blob_store(settings).sweep_temporary()
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     database = Database(settings.effective_database_url)

@@ -16,7 +16,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from qianshu.core.capability import FILE_PARTS, FOLDER_PARTS, MODULE_PARTS, Manifest, NavItem, resolve
+from qianshu.core.capability import (
+    FILE_PARTS,
+    FOLDER_PARTS,
+    MODULE_PARTS,
+    JobKind,
+    Manifest,
+    NavItem,
+    job_kind,
+    resolve,
+)
 
 CAPABILITIES: tuple[str, ...] = (
     "accounts",
@@ -67,8 +76,8 @@ def folder(m: Manifest) -> Path:
 
 
 def declared_events() -> dict[str, str]:
-    """Event name → the capability that publishes it (core publishes ``job.crashed``)."""
-    events = {"job.crashed": "core"}
+    """Event name → the capability that publishes it (core publishes ``job.crashed`` and ``job.retried``)."""
+    events = {"job.crashed": "core", "job.retried": "core"}
     for m in manifests():
         for event in m.events:
             events[event] = m.name
@@ -101,7 +110,9 @@ def check(*, imports: bool = True) -> list[str]:
         for used in m.uses:
             if used not in names[:position]:
                 problems.append(f"{m.name}: uses {used!r}, which is not a capability listed before it")
-        refs = [*m.jobs.values(), *(p.task for p in m.periodic.values()), *m.subscriptions.values()]
+        problems += _job_problems(m)
+        refs = [job_kind(j).handler for j in m.jobs.values() if isinstance(j, (str, JobKind))]
+        refs += [*(p.task for p in m.periodic.values()), *m.subscriptions.values()]
         refs += [m.demo] if m.demo else []
         for ref in refs:
             module_name = ref.partition(":")[0]
@@ -116,6 +127,20 @@ def check(*, imports: bool = True) -> list[str]:
                 problems.append(f"{m.name}: subscribes to {event!r}, which no manifest declares")
         if imports:
             problems += _undeclared_imports(m, names)
+    return problems
+
+
+def _job_problems(m: Manifest) -> list[str]:
+    problems = []
+    for kind, declared in m.jobs.items():
+        if not isinstance(declared, (str, JobKind)):
+            problems.append(f"{m.name}: job kind {kind!r} must be a 'module:handler' string or a JobKind")
+        elif not job_kind(declared).handler.partition(":")[2]:
+            problems.append(f"{m.name}: job kind {kind!r} names no handler ('module:handler')")
+        elif isinstance(declared, JobKind) and declared.concurrency is not None and (
+                not isinstance(declared.concurrency, int) or declared.concurrency < 1):
+            problems.append(f"{m.name}: job kind {kind!r} has concurrency {declared.concurrency!r}; "
+                            "it must be a whole number of at least 1")
     return problems
 
 
@@ -158,15 +183,25 @@ def check_or_fail() -> None:
 
 # --- the parts, resolved for the web app, the CLI, the worker and the migrations ---------------
 
-def job_handlers() -> dict[str, Any]:
-    """Job kind → handler, from every manifest (a kind declared twice is an error)."""
-    handlers: dict[str, Any] = {}
+def job_kinds() -> dict[str, JobKind]:
+    """Job kind → its declaration, from every manifest (a kind declared twice is an error)."""
+    kinds: dict[str, JobKind] = {}
     for m in manifests():
-        for kind, ref in m.jobs.items():
-            if kind in handlers:
+        for kind, declared in m.jobs.items():
+            if kind in kinds:
                 raise ManifestError(f"{m.name}: job kind {kind!r} is declared twice")
-            handlers[kind] = resolve(ref)
-    return handlers
+            kinds[kind] = job_kind(declared)
+    return kinds
+
+
+def job_handlers() -> dict[str, Any]:
+    """Job kind → handler, from every manifest."""
+    return {kind: resolve(declared.handler) for kind, declared in job_kinds().items()}
+
+
+def job_concurrency() -> dict[str, int]:
+    """Job kind → how many jobs of it one worker process runs at once (kinds without a limit are absent)."""
+    return {kind: declared.concurrency for kind, declared in job_kinds().items() if declared.concurrency}
 
 
 def periodic_tasks() -> dict[str, tuple[float, Any]]:

@@ -1,4 +1,4 @@
-"""The ``qianshu`` command: init, serve, demo, plus every capability's commands."""
+"""The ``qianshu`` command: init, serve, worker, demo, plus every capability's commands."""
 
 from __future__ import annotations
 
@@ -55,6 +55,27 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     # uvicorn's 5 s health ping and be killed over and over; give it time.
     uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info",
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+
+
+@app.command()
+@handle_errors
+def worker(data_dir: DataDir = None,
+           threads: Annotated[int | None, typer.Option(min=1, max=64,
+                                                       help="Jobs run at once (default: worker_threads).")] = None,
+           ) -> None:
+    """Run background jobs and periodic tasks until SIGTERM or Ctrl-C (several may run, on several machines)."""
+    import logging
+
+    from qianshu.core.cli_support import open_database
+    from qianshu.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(data_dir)
+    with open_database(settings) as database:
+        console.print(f"Qianshu worker: {threads or settings.worker_threads} threads on {settings.data_dir}",
+                      highlight=False)
+        released = run_worker(settings, database, threads)
+    console.print(f"worker stopped; {len(released)} unfinished job(s) given back to the queue", highlight=False)
 
 
 @app.command()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,19 +16,26 @@ from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.jobs import (
     MAX_ATTEMPTS,
     STALE_AFTER,
+    Handler,
     Job,
+    JobContext,
+    Periodic,
+    PeriodicRun,
     Progress,
     Worker,
     claim_next,
+    claim_periodic,
     enqueue,
     requeue_stale,
     run_job,
     run_pending,
+    run_periodic,
 )
+from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 
 
-def noop(database: Database, job_id: int, progress: Progress) -> None:
+def noop(context: JobContext, job_id: int, progress: Progress) -> None:
     progress(0.5, "halfway")
 
 
@@ -68,17 +76,17 @@ def test_claim_marks_running_and_counts_the_attempt(database: Database) -> None:
     assert claim_next(database, {"test.noop": noop}) is None  # other kinds are not ours
 
 
-def test_run_job_succeeds_with_full_progress(database: Database) -> None:
+def test_run_job_succeeds_with_full_progress(database: Database, settings: Settings) -> None:
     seen: list[int] = []
 
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         seen.append(job_id)
         progress(0.25, "reading")
-        assert fetch(db, job_id).stage == "reading"
+        assert fetch(context.database, job_id).stage == "reading"
 
     job_id = add_job(database)
     assert claim_next(database, {"test.noop": handler}) == job_id
-    run_job(database, job_id, handler)
+    run_job(JobContext.build(database, settings), job_id, handler)
     job = fetch(database, job_id)
     assert seen == [job_id]
     assert (job.status, job.progress, job.error_code, job.error_message) == ("succeeded", 1.0, "", "")
@@ -86,48 +94,49 @@ def test_run_job_succeeds_with_full_progress(database: Database) -> None:
 
 
 @pytest.mark.parametrize(("fraction", "stored"), [(-0.5, 0.0), (0.3, 0.3), (7.0, 1.0)])
-def test_progress_is_clamped_and_stage_truncated(database: Database, fraction: float, stored: float) -> None:
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+def test_progress_is_clamped_and_stage_truncated(database: Database, settings: Settings, fraction: float,
+                                                  stored: float) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         progress(fraction, "阶段" * 100)
         raise NotFound("Not found.")
 
     job_id = add_job(database)
-    run_job(database, job_id, handler)
+    run_job(JobContext.build(database, settings), job_id, handler)
     job = fetch(database, job_id)
     assert job.progress == pytest.approx(stored)
     assert job.stage == ("阶段" * 100)[:80]
 
 
-def test_a_domain_error_fails_the_job_with_its_code(database: Database) -> None:
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+def test_a_domain_error_fails_the_job_with_its_code(database: Database, settings: Settings) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         raise NotFound("Not found.")
 
     job_id = add_job(database)
-    run_job(database, job_id, handler)
+    run_job(JobContext.build(database, settings), job_id, handler)
     job = fetch(database, job_id)
     assert (job.status, job.error_code, job.error_message) == ("failed", "not_found", "未找到。 / Not found.")
     assert job.finished_at is not None
 
 
-def test_a_domain_error_message_keeps_its_parameters(database: Database) -> None:
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+def test_a_domain_error_message_keeps_its_parameters(database: Database, settings: Settings) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         raise InvalidInput("{field}: {reason}", field="amount", reason="is too large")
 
     job_id = add_job(database)
-    run_job(database, job_id, handler)
+    run_job(JobContext.build(database, settings), job_id, handler)
     job = fetch(database, job_id)
     assert job.error_code == "invalid_input"
     assert "amount" in job.error_message
     assert "is too large" in job.error_message
 
 
-def test_any_other_exception_fails_the_job_as_internal(database: Database,
+def test_any_other_exception_fails_the_job_as_internal(database: Database, settings: Settings,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         raise ValueError("x" * 5000)
 
     job_id = add_job(database)
-    run_job(database, job_id, handler)  # does not raise
+    run_job(JobContext.build(database, settings), job_id, handler)  # does not raise
     job = fetch(database, job_id)
     assert (job.status, job.error_code) == ("failed", "internal")
     assert job.error_message.startswith("ValueError: xxx")
@@ -135,21 +144,21 @@ def test_any_other_exception_fails_the_job_as_internal(database: Database,
     assert f"job {job_id} failed" in caplog.text
 
 
-def test_run_pending_runs_every_queued_job_of_known_kinds(database: Database) -> None:
+def test_run_pending_runs_every_queued_job_of_known_kinds(database: Database, settings: Settings) -> None:
     ran: list[int] = []
 
-    def handler(db: Database, job_id: int, progress: Progress) -> None:
+    def handler(context: JobContext, job_id: int, progress: Progress) -> None:
         ran.append(job_id)
         if len(ran) == 2:
             raise RuntimeError("the second one breaks")
 
     ids = [add_job(database) for _ in range(3)]
     foreign = add_job(database, kind="someone.else")
-    assert run_pending(database, {"test.noop": handler}) == 3
+    assert run_pending(JobContext.build(database, settings), {"test.noop": handler}) == 3
     assert ran == ids
     assert [fetch(database, i).status for i in ids] == ["succeeded", "failed", "succeeded"]
     assert fetch(database, foreign).status == "queued"
-    assert run_pending(database, {"test.noop": handler}) == 0
+    assert run_pending(JobContext.build(database, settings), {"test.noop": handler}) == 0
 
 
 def test_a_stale_running_job_is_requeued_and_a_fresh_one_is_left_alone(database: Database) -> None:
@@ -214,15 +223,15 @@ def test_two_claimers_never_claim_the_same_job(isolated_database: Database) -> N
         assert set(s.scalars(select(Job.status))) == {"running"}
 
 
-def test_worker_survives_a_broken_handler_and_keeps_working(isolated_database: Database,
+def test_worker_survives_a_broken_handler_and_keeps_working(isolated_database: Database, settings: Settings,
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    def broken(db: Database, job_id: int, progress: Progress) -> None:
+    def broken(context: JobContext, job_id: int, progress: Progress) -> None:
         raise ZeroDivisionError("division by zero")
 
     handlers = {"test.broken": broken, "test.noop": noop}
     broken_id = add_job(isolated_database, kind="test.broken")
     first_ok = add_job(isolated_database)
-    worker = Worker(isolated_database, handlers, poll_seconds=0.02)
+    worker = Worker(JobContext.build(isolated_database, settings), handlers, poll_seconds=0.02)
     worker.start()
     try:
         deadline = time.monotonic() + 10
@@ -243,12 +252,13 @@ def test_worker_survives_a_broken_handler_and_keeps_working(isolated_database: D
     assert fetch(isolated_database, later_ok).status == "succeeded"
 
 
-def test_worker_puts_back_a_job_left_running_by_a_dead_process(isolated_database: Database) -> None:
+def test_worker_puts_back_a_job_left_running_by_a_dead_process(isolated_database: Database,
+                                                              settings: Settings) -> None:
     job_id = add_job(isolated_database)
     with isolated_database.unit_of_work() as s:
         s.execute(update(Job).where(Job.id == job_id).values(
             status="running", attempts=1, heartbeat_at=utcnow() - 2 * STALE_AFTER))
-    worker = Worker(isolated_database, {"test.noop": noop}, poll_seconds=0.02)
+    worker = Worker(JobContext.build(isolated_database, settings), {"test.noop": noop}, poll_seconds=0.02)
     worker.start()
     try:
         deadline = time.monotonic() + 10
@@ -261,7 +271,8 @@ def test_worker_puts_back_a_job_left_running_by_a_dead_process(isolated_database
     assert (job.status, job.attempts) == ("succeeded", 2)
 
 
-def test_periodic_tasks_run_at_their_interval_and_survive_each_other(database: Database, settings) -> None:  # type: ignore[no-untyped-def]
+def test_periodic_tasks_run_at_their_interval_and_survive_each_other(database: Database,
+                                                                   settings: Settings) -> None:
     calls: list[str] = []
 
     def broken(_database: Database, _settings: object) -> None:
@@ -271,23 +282,33 @@ def test_periodic_tasks_run_at_their_interval_and_survive_each_other(database: D
     def fine(_database: Database, _settings: object) -> None:
         calls.append("fine")
 
-    worker = Worker(database, {}, periodic={"broken": (60.0, broken), "fine": (10.0, fine)}, settings=settings,
-                    stagger=False)
-    assert worker.run_periodic(now=1000.0) == ["broken", "fine"]
-    assert worker.run_periodic(now=1005.0) == []
-    assert worker.run_periodic(now=1011.0) == ["fine"]
-    assert worker.run_periodic(now=1061.0) == ["broken", "fine"]
+    context = JobContext.build(database, settings)
+    periodic: dict[str, tuple[float, Periodic]] = {"broken": (60.0, broken), "fine": (10.0, fine)}
+    start = utcnow()
+
+    def at(seconds: float) -> list[str]:
+        return run_periodic(context, periodic, now=start + timedelta(seconds=seconds))
+
+    assert at(0) == ["broken", "fine"]
+    assert at(5) == []
+    assert at(11) == ["fine"]
+    assert at(61) == ["broken", "fine"]
     assert calls == ["broken", "fine", "fine", "broken", "fine"]
+    with database.unit_of_work(write=False) as s:
+        runs = {r.name: r for r in s.scalars(select(PeriodicRun))}
+    assert runs["broken"].last_error == "RuntimeError: a bug in one task"
+    assert runs["fine"].last_error == ""
+    assert runs["fine"].next_run_at == start + timedelta(seconds=71)
 
 
-def test_a_long_queue_does_not_hold_up_periodic_tasks(isolated_database: Database, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_queue_does_not_hold_up_periodic_tasks(isolated_database: Database, settings: Settings) -> None:
     ticks: list[float] = []
 
-    def slow(db: Database, job_id: int, progress: Progress) -> None:
+    def slow(context: JobContext, job_id: int, progress: Progress) -> None:
         time.sleep(0.15)
 
     jobs = [add_job(isolated_database, kind="test.slow") for _ in range(6)]
-    worker = Worker(isolated_database, {"test.slow": slow}, poll_seconds=0.02, settings=settings, stagger=False,
+    worker = Worker(JobContext.build(isolated_database, settings), {"test.slow": slow}, poll_seconds=0.02,
                     periodic={"tick": (0.1, lambda _db, _settings: ticks.append(time.monotonic()))})
     worker.start()
     try:
@@ -299,3 +320,155 @@ def test_a_long_queue_does_not_hold_up_periodic_tasks(isolated_database: Databas
         worker.join(timeout=5)
     assert fetch(isolated_database, jobs[-1]).status == "succeeded"
     assert len(ticks) >= 4  # between the jobs, not only once the queue was empty
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_long_job_never_delays_periodic_work(isolated_database: Database, settings: Settings) -> None:
+    """A registration-sized job holds a thread until it is released; the periodic task keeps its
+    interval meanwhile (the old worker ran nothing else until the job ended)."""
+    release = threading.Event()
+    ticks: list[float] = []
+
+    def long_job(context: JobContext, job_id: int, progress: Progress) -> None:
+        release.wait(20)
+
+    job_id = add_job(isolated_database, kind="test.long")
+    worker = Worker(JobContext.build(isolated_database, settings), {"test.long": long_job}, poll_seconds=0.02,
+                    periodic={"tick": (0.05, lambda _db, _settings: ticks.append(time.monotonic()))})
+    worker.start()
+    try:
+        assert _wait_for(lambda: fetch(isolated_database, job_id).status == "running")
+        before = len(ticks)
+        # Five more runs while the job holds its thread (the old worker ran none until it ended).
+        assert _wait_for(lambda: len(ticks) >= before + 5, 15), f"{len(ticks) - before} runs while the job ran"
+        assert fetch(isolated_database, job_id).status == "running"  # still held
+        release.set()
+        assert _wait_for(lambda: fetch(isolated_database, job_id).status == "succeeded")
+    finally:
+        release.set()
+        worker.stop()
+        worker.join(timeout=5)
+
+
+def test_jobs_run_at_once_within_each_kinds_limit(isolated_database: Database, settings: Settings) -> None:
+    lock = threading.Lock()
+    now_running: dict[str, int] = {"test.heavy": 0, "test.light": 0}
+    most: dict[str, int] = {"test.heavy": 0, "test.light": 0}
+    most_total = [0]
+
+    def handler_for(kind: str) -> Handler:
+        def handler(context: JobContext, job_id: int, progress: Progress) -> None:
+            with lock:
+                now_running[kind] += 1
+                most[kind] = max(most[kind], now_running[kind])
+                most_total[0] = max(most_total[0], sum(now_running.values()))
+            time.sleep(0.15)
+            with lock:
+                now_running[kind] -= 1
+        return handler
+
+    ids = [add_job(isolated_database, kind=kind) for kind in ["test.heavy", "test.light"] * 4]
+    worker = Worker(JobContext.build(isolated_database, settings),
+                    {"test.heavy": handler_for("test.heavy"), "test.light": handler_for("test.light")},
+                    threads=3, concurrency={"test.heavy": 1}, poll_seconds=0.02)
+    worker.start()
+    try:
+        assert _wait_for(lambda: all(fetch(isolated_database, i).status == "succeeded" for i in ids))
+    finally:
+        worker.stop()
+        worker.join(timeout=5)
+    assert most["test.heavy"] == 1  # its limit
+    assert most["test.light"] >= 2  # the other threads were used: jobs ran at once
+    assert most_total[0] <= 3  # the worker's threads
+
+
+def test_a_stopping_worker_gives_back_what_it_cannot_finish(isolated_database: Database,
+                                                            settings: Settings) -> None:
+    release = threading.Event()
+
+    def long_job(context: JobContext, job_id: int, progress: Progress) -> None:
+        release.wait(20)
+
+    job_id = add_job(isolated_database, kind="test.long")
+    worker = Worker(JobContext.build(isolated_database, settings), {"test.long": long_job}, poll_seconds=0.02)
+    worker.start()
+    assert _wait_for(lambda: fetch(isolated_database, job_id).status == "running")
+    assert worker.stop(grace_seconds=0.1) == [job_id]
+    job = fetch(isolated_database, job_id)
+    assert (job.status, job.attempts) == ("queued", 0)  # a stop is not a crash
+    release.set()  # the abandoned run ends late: it must not overwrite the queued job
+    worker.join(timeout=5)
+    time.sleep(0.05)
+    assert fetch(isolated_database, job_id).status == "queued"
+    assert run_pending(JobContext.build(isolated_database, settings), {"test.long": long_job}) == 1
+    assert (fetch(isolated_database, job_id).status, fetch(isolated_database, job_id).attempts) == ("succeeded", 1)
+
+
+def test_a_periodic_interval_is_claimed_by_exactly_one_of_many(isolated_database: Database) -> None:
+    """Eight claimers (threads, each its own connection) at the same instant: one wins the interval."""
+    now = utcnow()
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def claimer() -> None:
+        try:
+            barrier.wait()
+            results.append(claim_periodic(isolated_database, "test.tick", 60.0, now)[0])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claimer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted(results) == [False] * 7 + [True]
+    assert claim_periodic(isolated_database, "test.tick", 60.0, now + timedelta(seconds=59))[0] is False
+    assert claim_periodic(isolated_database, "test.tick", 60.0, now + timedelta(seconds=60))[0] is True
+
+
+def test_two_workers_never_run_the_same_job_or_periodic_task_in_one_interval(isolated_database: Database,
+                                                                             settings: Settings) -> None:
+    """Two worker processes' worth (each its own engine and pool of threads) on one database."""
+    ran: list[int] = []
+    ticks: list[datetime] = []
+    lock = threading.Lock()
+
+    def quick(context: JobContext, job_id: int, progress: Progress) -> None:
+        with lock:
+            ran.append(job_id)
+        time.sleep(0.005)
+
+    def tick(_db: Database, _settings: Settings) -> None:
+        with lock:
+            ticks.append(utcnow())
+
+    ids = [add_job(isolated_database, kind="test.quick") for _ in range(40)]
+    second = Database(isolated_database.url)
+    workers = [Worker(JobContext.build(database, settings), {"test.quick": quick}, threads=3, poll_seconds=0.01,
+                      periodic={"test.tick": (0.25, tick)}) for database in (isolated_database, second)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    try:
+        assert _wait_for(lambda: all(fetch(isolated_database, i).status == "succeeded" for i in ids), 20)
+        time.sleep(1.0)
+    finally:
+        for worker in workers:
+            worker.stop()
+            worker.join(timeout=5)
+        elapsed = time.monotonic() - started
+        second.dispose()
+    assert sorted(ran) == sorted(ids)  # every job ran, and exactly once
+    # Each worker alone would run the task every 0.25 s; together they still run it once per interval.
+    assert 2 <= len(ticks) <= elapsed / 0.25 + 1, (len(ticks), elapsed)

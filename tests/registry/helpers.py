@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from qianshu.core import jobs
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.registry import schemas, service
@@ -28,7 +29,7 @@ DECLARATION = schemas.Declaration(
 
 def upload(db: Session, settings: Settings, actor: Actor, paths: list[Path], title: str = "测试") -> Registration:
     reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=title, title_en="Test"))
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     for path in paths:
         digest, size = service.store_upload(store, [path.read_bytes()], settings.upload_max_bytes)
         service.add_file(db, actor, reg.id, path.name, digest, size)
@@ -40,7 +41,7 @@ def upload(db: Session, settings: Settings, actor: Actor, paths: list[Path], tit
 def process(database: Database, db: Session, settings: Settings, actor: Actor, paths: list[Path],
             title: str = "测试") -> Registration:
     reg = upload(db, settings, actor, paths, title)
-    jobs.run_pending(database, HANDLERS)
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
     db.expire_all()
     return db.get_one(Registration, reg.id)
 

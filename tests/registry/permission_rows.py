@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas, service
 from qianshu.registry.models import Registration
@@ -126,7 +127,7 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     review.approve(db, reviewer, settings, notice.id, schemas.Approval())
     ctx["notice"] = notice.id
     ctx["objection"] = review.file_objection(db, holder, notice.id, "测试异议").id
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     document, _size = service.store_upload(store, [b"%PDF-1.4 matrix document"], 10_000)
     ctx["own_objection"] = review.file_objection(db, actor or holder, notice.id, "我方的异议").id
     third_party = make.actor(make.user())
@@ -157,5 +158,5 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     ctx["own_draft"] = draft.id
     stand_in = Actor(user_id=owner.user_id, org_id=owner.org_id, org_role="admin", org_status="approved",
                      org_type=owner.org_type, via="api")
-    digest, size = service.store_upload(service.blob_store(settings), [_CSV.encode()], 10_000)
+    digest, size = service.store_upload(open_blob_store(settings), [_CSV.encode()], 10_000)
     ctx["own_file"] = service.add_file(db, stand_in, draft.id, "own.csv", digest, size).id

@@ -20,7 +20,8 @@ def _chunks(data: bytes, size: int = 1000):  # type: ignore[no-untyped-def]
         yield data[i:i + size]
 
 
-def test_register_through_the_api(client, database, db, make, merchant, reviewer, operator, bearer, gb_csv) -> None:
+def test_register_through_the_api(client, database, db, settings, make, merchant, reviewer, operator, bearer,
+                                  gb_csv) -> None:
     h = bearer(merchant)
     reg = client.post(API, json={"title_zh": "居民", "title_en": "Residents"}, headers=h)
     assert reg.status_code == 201, reg.text
@@ -29,7 +30,7 @@ def test_register_through_the_api(client, database, db, make, merchant, reviewer
     assert up.status_code == 201, up.text
     assert up.json()["size"] == gb_csv.stat().st_size
     assert client.post(f"{API}/{rid}/process", headers=h).status_code == 202
-    jobs.run_pending(database, HANDLERS)
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
     job = client.get(f"{API}/{rid}/job", headers=h).json()
     assert job["status"] == "succeeded"
     assert job["registration_status"] == "ready"

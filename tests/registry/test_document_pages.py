@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.signing import load_signer, verify_document
-from qianshu.registry import review, service
+from qianshu.registry import review
 from qianshu.registry.models import Objection, ProviderReport, Registration
 from qianshu.registry.pages import FORM_ROOM_BYTES
 from tests.registry.helpers import DECLARATION, process, sign_in
@@ -62,7 +63,7 @@ def test_declaration_form_carries_the_contract(client, database, db, settings, m
 
     # Saving the declaration again with a new file replaces the contract and forgets the old one.
     client.post(url, data=form, files={"contract": ("扫描件.jpg", SCAN, "image/jpeg")}, follow_redirects=False)
-    assert not service.blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())
+    assert not open_blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())
     assert client.post(f"/registry/{reg.id}/submit", data={"csrf_token": csrf}, follow_redirects=False) \
         .status_code == 303
     db.expire_all()
@@ -172,4 +173,4 @@ def test_portal_document_routes_refuse_the_wrong_people(client, database, db, se
     assert db.query(ProviderReport).count() == 0
     assert db.get_one(Registration, reg.id).contract_sha256 is None
     assert db.query(Objection).count() == 0
-    assert not service.blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())
+    assert not open_blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from qianshu.core.audit import AuditEvent
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.signing import load_signer, verify_document
 from qianshu.registry import review, schemas, service
 from qianshu.registry.models import HistoryEntry, Objection, ProviderReport, Registration
@@ -109,7 +110,7 @@ def test_no_contract_is_a_clear_404(client, merchant, bearer) -> None:
 
 def test_replacing_the_contract_forgets_the_old_blob(client, settings, merchant, bearer) -> None:
     h = bearer(merchant)
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     first, second = client.post(API, json={}, headers=h).json()["id"], client.post(API, json={}, headers=h).json()["id"]
     old = client.put(f"{API}/{first}/contract/old.pdf", content=PDF, headers=h).json()["sha256"]
     assert client.put(f"{API}/{first}/contract/new.jpg", content=SCAN, headers=h).status_code == 201
@@ -167,7 +168,7 @@ def test_objection_evidence(client, database, db, settings, make, merchant, revi
     colleague = make.user(organisation=objector.organisation, org_role="member")
     up = client.put(f"{API}/objections/{oid}/evidence/现场照片.jpg", content=SCAN, headers=bearer(colleague))
     assert up.status_code == 201, up.text
-    assert not service.blob_store(settings).exists(first)
+    assert not open_blob_store(settings).exists(first)
     stranger = make.user(organisation=make.org(org_type="data_merchant"))
     assert client.put(f"{API}/objections/{oid}/evidence/x.pdf", content=PDF, headers=bearer(stranger)).status_code \
         == 403
@@ -257,7 +258,7 @@ def test_report_document_not_after_issue(client, database, db, settings, make, m
                    headers=bearer(provider) | {"Accept-Language": "en"})
     assert r.status_code == 409
     assert r.json()["detail"] == "A report's document cannot be added while the registration is issued."
-    assert not service.blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())
+    assert not open_blob_store(settings).exists(hashlib.sha256(PDF).hexdigest())
     none = client.get(f"{API}/{reg.id}/reports/{late.id}/document", headers={"Accept-Language": "en"})
     assert none.status_code == 404
     assert none.json()["detail"] == "The report has no document."

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qianshu.capabilities import periodic_tasks
 from qianshu.cli import app
-from qianshu.core.blobs import LocalBlobStore
+from qianshu.core.blobs import LocalBlobStore, open_blob_store
 from qianshu.core.jobs import Worker
 from qianshu.core.settings import get_settings
 from qianshu.registry import jobs as registry_jobs
@@ -27,7 +27,7 @@ def _age(store: LocalBlobStore, digest: str, seconds: float) -> None:
 
 def test_the_periodic_sweep_removes_an_unrecorded_blob_after_the_grace_period(database, db, settings, make,
                                                                               merchant) -> None:
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     orphan, _ = service.store_upload(store, [b"killed,before\n1,recording\n"], 10**6)
     young, _ = service.store_upload(store, [b"still,being\n1,recorded\n"], 10**6)
     actor = make.actor(merchant)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from qianshu.core import jobs
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import Conflict, NotFound, PermissionDenied
 from qianshu.core.signing import load_signer
 from qianshu.core.timeutil import utcnow
@@ -129,11 +130,11 @@ def test_change_links_previous(database, db, settings, make, merchant, reviewer,
     _issue(db, settings, op, reg)
     change = review.start_follow_up(db, m, reg.id, schemas.FollowUpIn(reg_type="change"))
     v2 = write_csv(tmp_path / "v2.csv", people_rows(400, seed=9))
-    digest, size = service.store_upload(service.blob_store(settings), [v2.read_bytes()], 10**9)
+    digest, size = service.store_upload(open_blob_store(settings), [v2.read_bytes()], 10**9)
     service.add_file(db, m, change.id, v2.name, digest, size)
     service.start_processing(db, m, settings, change.id)
     db.commit()
-    jobs.run_pending(database, HANDLERS)
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
     db.expire_all()
     service.update_declaration(db, m, change.id, DECLARATION)
     review.submit(db, m, change.id)
@@ -163,7 +164,7 @@ def test_killed_pipeline_is_requeued_and_completes(isolated_database, settings, 
             status="running", attempts=1, heartbeat_at=utcnow() - dt.timedelta(minutes=10)))
     (settings.work_dir / "registry" / f"job-{job_id}").mkdir(parents=True)  # its half-written work
     assert jobs.requeue_stale(database) == 1
-    assert jobs.run_pending(database, HANDLERS) == 1
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
     with database.unit_of_work(write=False) as db:
         assert db.get_one(Registration, reg_id).status == "ready"
     assert not (settings.work_dir / "registry" / f"job-{job_id}").exists()
@@ -181,7 +182,7 @@ def test_failed_pipeline_is_clean_and_bilingual(database, db, settings, make, me
 
 
 def test_orphan_blobs_are_removed(db, settings, make, merchant, tmp_path) -> None:
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     digest, _size = service.store_upload(store, [b"orphan,data\n1,2\n"], 10**6)
     assert store.exists(digest)
     assert service.sweep_orphan_blobs(db, store, [digest], stored_before=time.time() - 3600) == 0  # too young
@@ -243,3 +244,40 @@ def test_certificates_are_issued_when_the_notice_ends(  # type: ignore[no-untype
     db.expire_all()
     assert db.get_one(Registration, quiet.id).status == "issued"
     assert issue_due_certificates(database, settings) == 0  # nothing twice
+
+
+def test_the_pipeline_job_carries_ids_and_a_job_queued_with_a_data_dir_still_runs(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, gb_csv) -> None:
+    reg = upload(db, settings, make.actor(merchant), [gb_csv])
+    job = db.get_one(jobs.Job, reg.job_id)
+    assert job.payload == {"registration_id": reg.id}  # no path: the handler's context has the store
+    # A job queued by an earlier version named the data folder; it runs against the configured store.
+    db.execute(update(jobs.Job).where(jobs.Job.id == job.id).values(
+        payload={"registration_id": reg.id, "data_dir": str(settings.data_dir)}))
+    db.commit()
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "ready"
+    assert db.get_one(jobs.Job, job.id).status == "succeeded"
+
+
+def test_an_operator_retrying_a_crashed_pipeline_processes_the_registration_again(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, operator, gb_csv) -> None:
+    from qianshu.accounts.job_views import retry_job
+
+    reg = upload(db, settings, make.actor(merchant), [gb_csv])
+    db.execute(update(jobs.Job).where(jobs.Job.id == reg.job_id).values(
+        status="running", attempts=jobs.MAX_ATTEMPTS, heartbeat_at=utcnow() - dt.timedelta(minutes=10)))
+    db.commit()
+    assert jobs.requeue_stale(database) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "failed"
+    retried = retry_job(db, make.actor(operator), reg.job_id, "en")
+    assert retried.status == "queued"
+    db.commit()
+    db.expire_all()
+    again = db.get_one(Registration, reg.id)
+    assert (again.status, again.pipeline_error_code) == ("processing", "")
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1
+    db.expire_all()
+    assert db.get_one(Registration, reg.id).status == "ready"

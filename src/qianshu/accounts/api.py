@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 from qianshu.accounts import schemas, service
 from qianshu.accounts.audit_views import AuditFilter, browse_audit
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core.http import DbSession
+from qianshu.accounts.job_views import list_jobs, retry_job
+from qianshu.core.http import DbSession, Lang
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -79,3 +80,16 @@ def audit_trail(db: DbSession, actor: SignedInActor,
                 org_id: int | None = None, user_id: int | None = None,
                 page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> object:
     return browse_audit(db, actor, AuditFilter(action=action, org_id=org_id, user_id=user_id, page=page)).events
+
+
+@router.get("/jobs", response_model=list[schemas.JobOut])
+def jobs(db: DbSession, actor: SignedInActor, lang: Lang,
+         status: Annotated[str, Query(pattern="^(|queued|running|failed)$")] = "") -> object:
+    """Queued, running and failed background jobs, newest first (operators)."""
+    return list_jobs(db, actor, lang, status)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=schemas.JobOut)
+def retry(job_id: int, db: DbSession, actor: SignedInActor, lang: Lang) -> object:
+    """Put a failed job back in the queue (operators; audited)."""
+    return retry_job(db, actor, job_id, lang)

@@ -21,6 +21,7 @@ MANIFEST = Manifest(
         NavItem("/tokens", "API tokens", _signed_in, order=85),
         NavItem("/operator/organisations", "Organisation review",
                 lambda a: a is not None and a.staff_role == "operator", order=90),
+        NavItem("/operator/jobs", "Background jobs", lambda a: a is not None and a.staff_role == "operator", order=92),
         NavItem("/audit", "Audit trail", lambda a: a is not None and a.staff_role in ("operator", "auditor"), order=95),
     ),
 )

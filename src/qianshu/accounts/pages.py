@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from qianshu.accounts import permissions, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
+from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
 from qianshu.accounts.models import ApiToken, Organisation, User
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
@@ -282,3 +283,31 @@ def audit_page(request: Request, db: DbSession, actor: SignedInActor, action: st
                                                                  until[:10]))
 
 
+
+
+@dataclass
+class JobsPage:
+    jobs: list[JobView]
+    status: str
+    statuses: tuple[str, ...] = LISTED_STATUSES
+    error: str = ""
+
+
+@router.get("/operator/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request, db: DbSession, actor: SignedInActor, status: str = "") -> Response:
+    status = status if status in LISTED_STATUSES else ""
+    return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, get_lang(request), status), status))
+
+
+@router.post("/operator/jobs/{job_id}/retry", response_class=HTMLResponse)
+def retry_job_page(job_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    lang = get_lang(request)
+    try:
+        retry_job(db, actor, job_id, lang)
+    except QianshuError as exc:
+        db.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, lang), "", error=exc.render(lang)),
+                      status_code=exc.status)
+    return see_other("/operator/jobs")

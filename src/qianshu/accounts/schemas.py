@@ -136,3 +136,22 @@ class AuditOut(BaseModel):
     target_org_id: int | None
     ip: str | None
     detail: dict[str, object]
+
+
+class JobOut(BaseModel):
+    """A background job as operators see it; ``error`` is in the client's language."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    status: str
+    progress: float
+    stage: str
+    attempts: int
+    error_code: str
+    error: str
+    org_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

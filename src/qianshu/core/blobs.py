@@ -4,6 +4,8 @@ Writes go to a temporary file in the store, are fsynced, then renamed into place
 process killed mid-write leaves at most a ``tmp/`` file (swept by ``sweep_temporary``) and
 never a blob whose name does not match its content. ``BlobStore`` is a Protocol: the
 local folder is the embedded default; an S3-compatible store is the production choice.
+:func:`open_blob_store` is the one place that builds a store (setting ``blob_store``): services,
+job handlers and commands get their store from it, and job payloads carry blob ids, never paths.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
 
 CHUNK = 8 * 1024 * 1024
 
@@ -45,6 +50,12 @@ class BlobStore(Protocol):
     def remove_if(self, digest: str, unchanged: Callable[[os.stat_result], bool]) -> bool: ...
 
     def discard_new(self, digest: str) -> bool: ...
+
+    def sweep_temporary(self, older_than_seconds: float = 3600) -> int: ...
+
+    def digests(self) -> Iterator[str]: ...
+
+    def touch(self, digest: str) -> bool: ...
 
 
 class BlobTooLarge(Exception):
@@ -338,3 +349,10 @@ class LocalBlobStore:
                     tmp.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings choose (``blob_store``): the only place a store is built."""
+    if settings.blob_store == "local":
+        return LocalBlobStore(settings.blob_dir)
+    raise ValueError(f"unknown blob_store {settings.blob_store!r}")  # pragma: no cover - settings validate it

@@ -45,6 +45,20 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """A job kind's handler (``handler(context, job_id, progress)``) and how many jobs of the kind
+    one worker process runs at once (None: as many as it has threads)."""
+
+    handler: str
+    concurrency: int | None = None
+
+
+def job_kind(declared: str | JobKind) -> JobKind:
+    """A manifest's job entry as a ``JobKind`` (a plain string is the handler)."""
+    return declared if isinstance(declared, JobKind) else JobKind(handler=declared)
+
+
+@dataclass(frozen=True)
 class Periodic:
     """A task the job worker runs every ``seconds``: ``task(database, settings)``."""
 
@@ -62,7 +76,7 @@ class Manifest:
     pages: bool = False  # pages.py with ``router``
     cli: bool = False  # cli.py with ``install(app)``
     nav: tuple[NavItem, ...] = ()
-    jobs: dict[str, str] = field(default_factory=dict)  # job kind → "module:handler"
+    jobs: dict[str, str | JobKind] = field(default_factory=dict)  # job kind → "module:handler" or JobKind
     periodic: dict[str, Periodic] = field(default_factory=dict)
     events: tuple[str, ...] = ()  # the events this capability publishes
     subscriptions: dict[str, str] = field(default_factory=dict)  # event → "module:handler"

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
     run_jobs_in_process: bool = True
+    # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
+    # a stopping worker lets running jobs finish before it gives them back to the queue.
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    worker_stop_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Where blobs (uploads, Parquet, documents) are kept: "local" is blob_dir in the data folder.
+    blob_store: Literal["local"] = "local"
     # Admission control per web worker process (web/admission.py): requests in progress at once,
     # how many more may wait for a turn, and for how long, before a 503 with Retry-After.
     max_concurrent_requests: int = Field(default=32, ge=1, le=1000)

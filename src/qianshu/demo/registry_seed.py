@@ -29,6 +29,7 @@ from qianshu.accounts.models import User
 from qianshu.accounts.service import actor_for
 from qianshu.core import jobs
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.settings import Settings
@@ -173,7 +174,7 @@ def _contract_pdf(number: str) -> bytes:
 
 
 def _register(database: Database, settings: Settings, actor: Actor, path: Path, decl: schemas.Declaration) -> int:
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     with database.unit_of_work() as db:
         reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=decl.title_zh,
                                                                                 title_en=decl.title_en))
@@ -181,7 +182,7 @@ def _register(database: Database, settings: Settings, actor: Actor, path: Path, 
         service.add_file(db, actor, reg.id, path.name, digest, size)
         service.start_processing(db, actor, settings, reg.id)
         reg_id = reg.id
-    jobs.run_pending(database, HANDLERS)
+    jobs.run_pending(jobs.JobContext(database, settings, store), HANDLERS)
     with database.unit_of_work() as db:
         service.update_declaration(db, actor, reg_id, decl)
         if decl.source == "purchased":

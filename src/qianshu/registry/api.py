@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from qianshu.core.http import AppSettings, DbSession, Signer, get_database
@@ -138,7 +139,7 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
     await run_in_threadpool(may_they)
     if int(request.headers.get("content-length") or 0) > max_bytes:
         raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes)
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     try:
         digest, size = await anyio.to_thread.run_sync(
             lambda: service.store_upload(store, _sync_chunks(request), max_bytes))
@@ -169,7 +170,7 @@ def _send(request: Request, settings: Settings, actor: Actor,
     """A stored document as an attachment of bytes, never rendered inline. ``find`` checks who
     may have it and writes the audit row, in a write transaction of its own (GET requests get a
     read session, which on SQLite may not turn into a writer)."""
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     with get_database(request).unit_of_work() as db:
         stored = find(db, actor)
         if not store.exists(stored.sha256):

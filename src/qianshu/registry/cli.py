@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.cli_support import console, fail, handle_errors, open_database
 from qianshu.core.errors import InvalidInput
 from qianshu.core.settings import get_settings
@@ -44,7 +45,7 @@ def register(
 
     settings = get_settings()
     with open_database(settings) as database:
-        store = service.blob_store(settings)
+        store = open_blob_store(settings)
         # Everything that can be checked is checked before any byte is stored, and the draft, its
         # files and the queued job are written in one transaction after the last byte: a failure
         # before the pipeline starts leaves neither a draft nor a blob behind.
@@ -83,14 +84,14 @@ def register(
                       console=console) as progress:
             task = progress.add_task("处理 pipeline", total=1.0)
 
-            def handler(db: object, job_id: int, report: jobs.Progress) -> None:
+            def handler(context: jobs.JobContext, job_id: int, report: jobs.Progress) -> None:
                 def both(fraction: float, stage: str = "") -> None:
                     report(fraction, stage)
                     progress.update(task, completed=fraction, description=f"处理 pipeline: {stage}")
 
-                run_registration_pipeline(database, job_id, both)
+                run_registration_pipeline(context, job_id, both)
 
-            jobs.run_pending(database, {service.PIPELINE_JOB: handler})
+            jobs.run_pending(jobs.JobContext(database, settings, store), {service.PIPELINE_JOB: handler})
         with database.unit_of_work(write=False) as db:
             reg = db.get_one(Registration, registration_id)
             if reg.status != "ready":

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core.actor import SYSTEM
-from qianshu.core.blobs import LocalBlobStore
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, Progress
+from qianshu.core.jobs import Handler, Job, JobContext, Progress
 from qianshu.core.settings import Settings
 from qianshu.registry import service
 from qianshu.registry.ingest import SourceFile
@@ -35,7 +35,6 @@ from qianshu.registry.pipeline import PipelineResult, run_pipeline
 from qianshu.registry.service import (
     ORPHAN_GRACE_SECONDS,
     PIPELINE_JOB,
-    blob_store,
     forget_new_blob,
     record_step,
     rescore,
@@ -44,17 +43,23 @@ from qianshu.registry.service import (
 log = logging.getLogger(__name__)
 
 
-def run_registration_pipeline(database: Database, job_id: int, progress: Progress) -> None:
+def run_registration_pipeline(context: JobContext, job_id: int, progress: Progress) -> None:
+    """The payload names the registration; the files are blobs of the context's store, and the
+    work folder is the settings' (payloads queued by earlier versions also carry ``data_dir``, which is
+    no longer read: such a job runs against this process's store like any other)."""
+    database, store = context.database, context.blobs
     with database.unit_of_work(write=False) as db:
         job = db.get_one(Job, job_id)
         registration_id = int(job.payload["registration_id"])
-        data_dir = Path(str(job.payload["data_dir"]))
+        old_data_dir = job.payload.get("data_dir")
         reg = db.get(Registration, registration_id)
         if reg is None or reg.status != "processing" or reg.job_id != job_id:
             return  # superseded or already finished: nothing to do
         files = [(f.id, f.sha256, f.name) for f in reg.files]
-    store = LocalBlobStore(data_dir / "blobs")
-    work = data_dir / "work" / "registry" / f"job-{job_id}"
+    if old_data_dir is not None and Path(str(old_data_dir)).resolve() != context.settings.data_dir:
+        log.warning("job %s was queued for the data folder %s; running it against %s", job_id, old_data_dir,
+                    context.settings.data_dir)
+    work = context.settings.work_dir / "registry" / f"job-{job_id}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
@@ -149,6 +154,15 @@ def fail_registration(db: Session, registration_id: int, job_id: int, code: str,
     record_step(db, SYSTEM, reg, "processing_failed", "failed", reason=message)
 
 
+def reopen_registration(db: Session, registration_id: int, job_id: int) -> None:
+    """Move a registration that this job failed back to ``processing`` (its job was retried)."""
+    reg = db.get(Registration, registration_id)
+    if reg is None or reg.job_id != job_id or reg.status != "failed":
+        return
+    reg.pipeline_error_code, reg.pipeline_error = "", ""
+    record_step(db, SYSTEM, reg, "processing_started", "processing")
+
+
 def issue_due_certificates(database: Database, settings: Settings) -> int:
     """Issue the certificates whose public notice has ended without an open objection, each in a
     transaction of its own (one that cannot be issued does not hold up the others). Safe to run
@@ -176,7 +190,7 @@ def sweep_orphan_blobs(database: Database, settings: Settings, *, grace_seconds:
     """Remove the blobs no row refers to that were stored more than ``grace_seconds`` ago: what a
     process killed between storing an upload and recording it left behind. Walks the whole
     store, in short read transactions of a few hundred blobs each."""
-    store = blob_store(settings)
+    store = open_blob_store(settings)
     stored_before = (time.time() if now is None else now) - grace_seconds
     removed = 0
     digests = store.digests()

@@ -1,6 +1,6 @@
 """Data registration: ingest, profile, scan for personal data, grade, review, certify."""
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
 
 MANIFEST = Manifest(
     name="registry",
@@ -19,12 +19,14 @@ MANIFEST = Manifest(
         NavItem("/registry/notices", "Public notices", order=32),
         NavItem("/registry/verify", "Verify a certificate", order=33),
     ),
-    jobs={"registry.pipeline": "qianshu.registry.jobs:run_registration_pipeline"},
+    # A pipeline holds a DuckDB database and a file's worth of memory: two at a time per worker.
+    jobs={"registry.pipeline": JobKind("qianshu.registry.jobs:run_registration_pipeline", concurrency=2)},
     periodic={
         "registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates"),
         "registry.sweep_blobs": Periodic(3600.0, "qianshu.registry.jobs:sweep_orphan_blobs"),
     },
     events=("registration.revoked",),
-    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed"},
+    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed",
+                   "job.retried": "qianshu.registry.hooks:on_job_retried"},
     demo="qianshu.demo.registry_seed:seed",
 )

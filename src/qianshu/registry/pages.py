@@ -25,7 +25,7 @@ from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import CHUNK, LocalBlobStore
+from qianshu.core.blobs import CHUNK, BlobStore, open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
@@ -232,7 +232,7 @@ def _refused(request: Request, db: Session, actor: Actor, registration_id: int, 
     return render(request, "registry/detail.html", page, status_code=exc.status)
 
 
-def _store_document(settings: Settings, store: LocalBlobStore,
+def _store_document(settings: Settings, store: BlobStore,
                     upload: UploadFile | None) -> documents.Received | None:
     """A form's file (already spooled by the form parser) into the blob store."""
     if upload is None:
@@ -248,7 +248,7 @@ def _with_document(request: Request, db: Session, actor: Actor, settings: Settin
     """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
     the page with the message. ``work`` answers with the blob its change replaced, which is
     forgotten once the request has committed (a background task runs after the response)."""
-    store = service.blob_store(settings)
+    store = open_blob_store(settings)
     received = None
     try:
         received = _store_document(settings, store, upload)

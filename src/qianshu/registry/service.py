@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import permissions
 from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import BlobStore, BlobTooLarge, LocalBlobStore, SourceChanged
+from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
@@ -49,10 +49,6 @@ from qianshu.registry.quality import score_quality
 PIPELINE_JOB = "registry.pipeline"
 MAX_FILES = 20
 MERCHANT_ORG_TYPES = ("data_merchant", "government")
-
-
-def blob_store(settings: Settings) -> LocalBlobStore:
-    return LocalBlobStore(settings.blob_dir)
 
 
 def is_reviewer(actor: Actor) -> bool:
@@ -313,7 +309,7 @@ def start_processing(db: Session, actor: Actor, settings: Settings, registration
     reg = get_editable(db, actor, registration_id)
     if not reg.files:
         raise InvalidInput("Upload at least one file.", field="files", code="no_files")
-    job = jobs.enqueue(db, PIPELINE_JOB, {"registration_id": reg.id, "data_dir": str(settings.data_dir)},
+    job = jobs.enqueue(db, PIPELINE_JOB, {"registration_id": reg.id},
                        org_id=reg.holder_org_id, created_by=actor.user_id)
     reg.job_id = job.id
     record_step(db, actor, reg, "processing_started", "processing")
@@ -415,7 +411,7 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     data = load_registration(db, reg.data_from_id) if reg.data_from_id else reg
     if not data.parquet_sha256:
         return [], []
-    path = blob_store(settings).path(data.parquet_sha256)
+    path = open_blob_store(settings).path(data.parquet_sha256)
     con = duckdb.connect(config={"memory_limit": "256MB", "threads": 1, "autoload_known_extensions": False,
                                  "autoinstall_known_extensions": False})
     try:

@@ -29,7 +29,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianshu import __version__, capabilities
 from qianshu.accounts.deps import load_actor
-from qianshu.core import jobs
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.db import Database, serve_requests_on_this_loop
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, QianshuError
@@ -42,6 +41,7 @@ from qianshu.web import pages as web_pages
 from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
 from qianshu.web.body_limits import RequestLimitsMiddleware
 from qianshu.web.middleware import LanguageAndSecurityMiddleware
+from qianshu.worker import build_worker
 
 log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +57,14 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         serve_requests_on_this_loop()  # from now on, a database call on this loop's thread fails
         worker = None
-        if settings.run_jobs_in_process:
-            worker = jobs.Worker(database, app.state.job_handlers, periodic=capabilities.periodic_tasks(),
-                                 settings=settings)
+        if settings.run_jobs_in_process:  # the embedded default; otherwise `qianshu worker` processes
+            worker = build_worker(settings, database)
             worker.start()
         if settings.environment != "test":  # tests build what they use, from their own data
             _warm_up(database)
         yield
         if worker:
-            worker.stop()
+            await run_in_threadpool(worker.stop)  # running jobs finish or go back to the queue
         usage = getattr(app.state, "token_usage", None)
         if usage is not None:  # the token uses noted since the last flush
             await run_in_threadpool(usage.flush, database)

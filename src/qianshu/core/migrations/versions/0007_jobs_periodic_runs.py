@@ -8,9 +8,6 @@ Create Date: 2026-11-30
 conditional UPDATE moves that time on, so a task runs once per interval across all worker
 processes (core/jobs.py). ``jobs.error_detail`` keeps a failed job's message id and parameters,
 so the operators' job list shows the error in the reader's language.
-
-(Numbered 0007 and chained after 0005 while another change brings a 0006; the chain is set when
-both are merged.)
 """
 
 from collections.abc import Sequence

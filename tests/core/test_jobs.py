@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from qianshu.core import jobs
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.jobs import (
@@ -472,3 +475,18 @@ def test_two_workers_never_run_the_same_job_or_periodic_task_in_one_interval(iso
     assert sorted(ran) == sorted(ids)  # every job ran, and exactly once
     # Each worker alone would run the task every 0.25 s; together they still run it once per interval.
     assert 2 <= len(ticks) <= elapsed / 0.25 + 1, (len(ticks), elapsed)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_job_threads_run_at_a_lower_priority_than_requests() -> None:
+    seen: list[int] = []
+
+    def job_thread() -> None:
+        jobs._lower_priority(jobs.JOB_NICENESS)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=job_thread)
+    thread.start()
+    thread.join()
+    assert seen == [jobs.JOB_NICENESS]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < jobs.JOB_NICENESS  # the rest untouched

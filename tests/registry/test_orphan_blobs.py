@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 from qianshu.capabilities import periodic_tasks
 from qianshu.cli import app
 from qianshu.core.blobs import LocalBlobStore, open_blob_store
-from qianshu.core.jobs import Worker
+from qianshu.core.jobs import JobContext, run_periodic
 from qianshu.core.settings import get_settings
-from qianshu.registry import jobs as registry_jobs
 from qianshu.registry import schemas, service
 
 HOUR = 3600
@@ -39,9 +38,7 @@ def test_the_periodic_sweep_removes_an_unrecorded_blob_after_the_grace_period(da
     _age(store, recorded, 2 * HOUR)
     _age(store, young, HOUR - 60)
 
-    worker = Worker(database, registry_jobs.HANDLERS, periodic=periodic_tasks(), settings=settings,
-                    stagger=False)
-    assert "registry.sweep_blobs" in worker.run_periodic()
+    assert "registry.sweep_blobs" in run_periodic(JobContext.build(database, settings), periodic_tasks())
     assert not store.exists(orphan)
     assert store.exists(recorded)
     assert store.exists(young)
@@ -113,7 +110,7 @@ def test_sweep_blobs_from_the_cli(monkeypatch, tmp_path, isolated_database) -> N
     monkeypatch.setenv("QIANSHU_DATABASE_URL", isolated_database.url)
     get_settings.cache_clear()
     try:
-        store = service.blob_store(get_settings())
+        store = open_blob_store(get_settings())
         digest, _ = store.put_stream([b"orphan"])
         result = CliRunner().invoke(app, ["registry", "sweep-blobs"])
         assert result.exit_code == 0, result.output

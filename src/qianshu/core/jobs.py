@@ -25,6 +25,7 @@ UPDATE.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -338,6 +339,20 @@ def run_periodic(context: JobContext, periodic: Mapping[str, tuple[float, Period
 
 # --- the worker -----------------------------------------------------------------------------------
 
+# Background jobs (a registration pipeline runs DuckDB on every core) yield the CPU to the web
+# requests of the same process: their threads, and the threads DuckDB starts from them, run at a
+# lower scheduling priority (Linux schedules threads one by one; elsewhere this does nothing).
+JOB_NICENESS = 10
+
+
+def _lower_priority(niceness: int) -> None:
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, niceness))
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass
+
+
 class Worker:
     """Runs queued jobs on ``threads`` threads and periodic tasks on a schedule thread of its own.
 
@@ -449,6 +464,7 @@ class Worker:
             self._tasks.put(claimed)
 
     def _run(self) -> None:
+        _lower_priority(JOB_NICENESS)
         while True:
             claimed = self._tasks.get()
             if claimed is None:

@@ -20,6 +20,7 @@ from qianshu.accounts.models import ORG_STATUSES, ORG_TYPES
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, DEMAND_STATUSES, LISTING_STATUSES
 from qianshu.core import errors
 from qianshu.core.actor import ORG_ROLES, STAFF_ROLES
+from qianshu.core.http import build_templates
 from qianshu.core.i18n import Label, catalogue, label, locale_folders, ngettext, pgettext, po_file, translate
 from qianshu.core.l10n import format_datetime, format_money, format_number
 from qianshu.registry import models as registry_models
@@ -32,8 +33,8 @@ ERROR_CLASSES = sorted(name for name, obj in vars(errors).items()
 # What ``pybabel extract`` is given with ``-k``: the domain errors and our helpers take a message id first.
 # ``_reject``, ``bad_file``, ``Verification`` and ``Score`` carry a message id in a known position.
 KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, **dict.fromkeys([*ERROR_CLASSES, "translate", "N_", "bad_file"]),
-                            "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "_reject": (2,),
-                            "Verification": (3,), "Score": (4,)}
+                            "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "NP_": ((1, "c"), 2),
+                            "_reject": (2,), "Verification": (3,), "Score": (4,)}
 # Messages handed over as keyword arguments, which Babel's Python extractor does not read.
 REASON = re.compile(r"\breason=\"((?:[^\"\\]|\\.)+)\"")
 NAV_LABEL = re.compile(r"NavItem\(\s*\"[^\"]*\",\s*\"((?:[^\"\\]|\\.)+)\"")
@@ -146,6 +147,14 @@ def _entries(lang: str) -> list[tuple[Path, Any]]:
     return found
 
 
+def test_every_context_qualified_key_is_marked_for_extraction(messages: list[Extracted]) -> None:
+    """Enumerated values reach pages through variables: each capability's labels.py lists them
+    (``NP_``), so ``pybabel update`` keeps their entries."""
+    extracted = {(context, message) for _, _, message, context in messages if context}
+    in_catalogues = {(m.context, m.id) for _, m in _entries("zh") if m.context and isinstance(m.id, str)}
+    assert sorted(in_catalogues - extracted) == []
+
+
 def test_every_context_qualified_key_has_english_and_chinese() -> None:
     english = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for _, m in _entries("en")
                if m.context and m.string}
@@ -236,3 +245,21 @@ def test_numbers_and_money_follow_cldr() -> None:
     assert format_money(125_000, "en") == "CN¥1,250.00"
     assert format_money(1_250_000_000, "en") == "CN¥12,500,000.00"
     assert format_money(None, "en") == ""
+
+
+def test_jinja_gettext_follows_the_page_language(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text(
+        '{{ _("Not found.") }}|{{ ngettext("{n} product", "{n} products", n) }}|'
+        '{% trans count=n %}{{ count }} product{% pluralize %}{{ count }} products{% endtrans %}|'
+        '{{ status|label("registration status") }}|{{ fen|money }}|{{ at|datetime }}|{{ big|number }}',
+        encoding="utf-8")
+    env = build_templates([tmp_path]).env
+    values = {"n": 1, "status": "public_notice", "fen": 1_250_000_000, "big": 12345,
+              "at": datetime(2026, 1, 1, 20, 5, tzinfo=UTC)}
+    zh = env.get_template("page.html").render(lang="zh", **values)
+    en = env.get_template("page.html").render(lang="en", **values)
+    assert zh == "未找到。|共 1 个产品|1 product|公示中|¥1,250万|2026年1月2日 04:05 GMT+08:00|12,345"
+    assert en == ("Not found.|1 product|1 product|In public notice|CN¥12,500,000.00|"
+                  "Jan 2, 2026, 4:05\u202fAM GMT+08:00|12,345")
+    three = env.get_template("page.html").render(lang="en", **{**values, "n": 3})
+    assert three.startswith("Not found.|3 products|3 products|")

@@ -133,22 +133,23 @@ def _page_lang(context: Context) -> str:
 # format ``{name}`` (our messages) and ``%(name)s`` (``{% trans %}`` blocks) placeholders; the
 # result is escaped on output like any other text.
 @pass_context
-def _gettext(context: Context, message: str, **params: Any) -> str:
+def _gettext(context: Context, message: str, /, **params: Any) -> str:
     return i18n.translate(message, _page_lang(context), **params)
 
 
 @pass_context
-def _ngettext(context: Context, singular: str, plural: str, n: int, **params: Any) -> str:
+def _ngettext(context: Context, singular: str, plural: str, n: int, /, **params: Any) -> str:
     return i18n.ngettext(singular, plural, n, _page_lang(context), **params)
 
 
 @pass_context
-def _pgettext(context: Context, message_context: str, message: str, **params: Any) -> str:
+def _pgettext(context: Context, message_context: str, message: str, /, **params: Any) -> str:
     return i18n.pgettext(message_context, message, _page_lang(context), **params)
 
 
 @pass_context
-def _npgettext(context: Context, message_context: str, singular: str, plural: str, n: int, **params: Any) -> str:
+def _npgettext(context: Context, message_context: str, singular: str, plural: str, n: int, /,
+               **params: Any) -> str:
     return i18n.npgettext(message_context, singular, plural, n, _page_lang(context), **params)
 
 

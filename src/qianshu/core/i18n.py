@@ -20,8 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.messages.pofile import read_po
-
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 LANG_COOKIE = "qs_lang"
@@ -78,6 +76,10 @@ def po_file(folder: Path, lang: str) -> Path:
 
 @lru_cache(maxsize=len(LANGUAGES))
 def catalogue(lang: str) -> Catalogue:
+    # Babel's catalogue reader is imported at first use: a CLI command that translates nothing
+    # does not pay for it.
+    from babel.messages.pofile import read_po
+
     singular: dict[Key, str] = {}
     plural: dict[Key, tuple[str, ...]] = {}
     nplurals = 1
@@ -132,7 +134,7 @@ def _lookup(lang: str, context: str | None, message: str) -> str | None:
     return catalogue(_language(lang)).singular.get((context, message))
 
 
-def translate(message: str, lang: str, **params: Any) -> str:
+def translate(message: str, lang: str, /, **params: Any) -> str:
     """``gettext``: the message in ``lang`` (the English id itself where no text is given)."""
     return _format(_lookup(lang, None, message) or message, lang, params)
 
@@ -140,13 +142,13 @@ def translate(message: str, lang: str, **params: Any) -> str:
 gettext = translate
 
 
-def pgettext(context: str, message: str, lang: str, **params: Any) -> str:
+def pgettext(context: str, message: str, lang: str, /, **params: Any) -> str:
     """The message as meant in ``context``; without an entry there, as ``translate`` would show it."""
     text = _lookup(lang, context, message)
     return _format(text, lang, params) if text is not None else translate(message, lang, **params)
 
 
-def npgettext(context: str | None, singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
+def npgettext(context: str | None, singular: str, plural: str, n: int, lang: str, /, **params: Any) -> str:
     table = catalogue(_language(lang))
     forms = table.plural.get((context, singular))
     text = forms[min(table.plural_index(n), len(forms) - 1)] if forms else singular if n == 1 else plural
@@ -155,7 +157,7 @@ def npgettext(context: str | None, singular: str, plural: str, n: int, lang: str
     return _format(text, lang, params)
 
 
-def ngettext(singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
+def ngettext(singular: str, plural: str, n: int, lang: str, /, **params: Any) -> str:
     """The singular or plural form for ``n`` (``n`` is also the ``{n}`` parameter)."""
     return npgettext(None, singular, plural, n, lang, **params)
 
@@ -169,6 +171,10 @@ def label(value: str | None, context: str, lang: str) -> str:
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction, translate later"
     return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:  # noqa: N802 - as N_, with a message context
+    return (context, message)
 
 
 def negotiate(accept_language: str | None, cookie: str | None = None) -> str:

@@ -220,10 +220,11 @@ def test_validation_messages_do_not_mix_languages() -> None:
     error = errors.Conflict("The registration cannot be submitted while it is {status}.",
                             status=Label("registration status", "public_notice"))
     assert error.render("zh") == "登记处于“公示中”状态，不能提交。"
-    assert error.render("en") == "The registration cannot be submitted while it is In public notice."
+    assert error.render("en") == "The registration cannot be submitted while it is in public notice."
     assert str(error) == "The registration cannot be submitted while it is public_notice."  # logs keep the key
     assert translate("{field}: {reason}", "en", field="status",
-                     reason=Label("listing status", "pending")) == "status: Awaiting review"
+                     reason=Label("listing status", "pending")) == "status: awaiting review"
+    assert Label("personal-data kind", "ip_address").render("en") == "IP address"
 
 
 def test_times_are_shown_in_shanghai_with_the_zone() -> None:

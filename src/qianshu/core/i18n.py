@@ -60,7 +60,12 @@ class Label(str):
         return (Label, (self.context, str(self)))
 
     def render(self, lang: str) -> str:
-        return label(str(self), self.context, lang)
+        text = label(str(self), self.context, lang)
+        # Inside an English sentence the label is not capitalised ("while it is in public notice"),
+        # but an initialism keeps its capitals ("IP address").
+        if lang == "en" and len(text) > 1 and text[0].isupper() and text[1].islower():
+            return text[0].lower() + text[1:]
+        return text
 
 
 def locale_folders() -> list[Path]:

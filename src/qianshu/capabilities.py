@@ -222,8 +222,14 @@ def model_modules() -> list[ModuleType]:
     return [m.module("models") for m in with_part("models")]
 
 
-def translation_files() -> list[Path]:
-    return [folder(m) / "zh.toml" for m in with_part("translations")]
+def translation_folders() -> list[Path]:
+    """The capabilities' ``locale/`` folders (gettext catalogues), in capability order."""
+    return [folder(m) / "locale" for m in with_part("translations")]
+
+
+def translation_files(lang: str = "zh") -> list[Path]:
+    """Each capability's catalogue for ``lang``: ``locale/<lang>/LC_MESSAGES/messages.po``."""
+    return [path / lang / "LC_MESSAGES" / "messages.po" for path in translation_folders()]
 
 
 def template_folders() -> list[Path]:

@@ -194,3 +194,24 @@ def test_signed_in_portal_flow(client, make, registration, db) -> None:  # type:
     )
     assert posted.status_code == 303
     assert client.get(posted.headers["location"]).status_code == 200
+
+
+def test_result_counts_use_plural_forms_in_both_languages(client, products) -> None:  # type: ignore[no-untyped-def]
+    one = {"q": "Guiyang traffic"}
+    client.cookies.set("qs_lang", "en")
+    english = client.get("/catalog", params=one)
+    assert english.status_code == 200
+    assert '<p class="muted">1 product</p>' in english.text  # it used to say "1 products"
+    assert '<p class="muted">2 products</p>' in client.get("/catalog").text
+    client.cookies.set("qs_lang", "zh")
+    assert '<p class="muted">共 1 个产品</p>' in client.get("/catalog", params=one).text
+
+
+def test_prices_are_formatted_for_the_language(client, products) -> None:  # type: ignore[no-untyped-def]
+    client.cookies.set("qs_lang", "en")
+    english = client.get(f"/catalog/{products[0].id}").text
+    client.cookies.set("qs_lang", "zh")
+    chinese = client.get(f"/catalog/{products[0].id}").text
+    assert "CN¥" in english  # CLDR's English format for yuan
+    assert "¥" in chinese
+    assert "CN¥" not in chinese

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 import string
-import tomllib
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 import qianshu.core
 from qianshu.core import errors
@@ -107,6 +107,8 @@ def _core_messages() -> set[str]:
                 name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
                 if name in ERROR_CLASSES and node.args and isinstance(node.args[0], ast.Constant):
                     found.add(node.args[0].value)
+                if name == "N_" and node.args and isinstance(node.args[0], ast.Constant):
+                    found.add(node.args[0].value)
                 if name == "_reject" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
                     found.add(node.args[1].value)
                 if name in ERROR_CLASSES | {"_reject"}:
@@ -125,8 +127,9 @@ def test_the_scan_finds_the_core_messages() -> None:
     assert len(messages) > 20
 
 
-def test_every_core_error_message_has_a_chinese_entry_in_core_zh_toml() -> None:
-    core_zh = tomllib.loads((CORE / "zh.toml").read_text(encoding="utf-8"))
+def test_every_core_error_message_has_a_chinese_entry_in_core_catalogue() -> None:
+    with (CORE / "locale" / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        core_zh = {m.id: m.string for m in read_po(handle) if m.id and m.string and not m.context}
     missing = sorted(m for m in _core_messages() if m not in core_zh)
     assert missing == []
     assert all(core_zh[m] != m for m in _core_messages())

@@ -23,6 +23,7 @@ from qianshu.accounts.schemas import InvitationIn, OrganisationApplication, Toke
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
+from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 
@@ -113,7 +114,7 @@ def review_organisation(db: Session, actor: Actor, org_id: int, decision: str, r
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.refresh(org)
         raise Conflict("This organisation is already {status}; the decision was not applied.",
-                       code="organisation_state_changed", status=org.status)
+                       code="organisation_state_changed", status=Label("organisation status", org.status))
     db.refresh(org)
     audit.record(db, actor, action, target_type="organisation", target_id=org.id, target_org_id=org.id,
                  reason=reason)

@@ -17,15 +17,7 @@ from qianshu.catalog import schemas as s
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
-from qianshu.catalog.vocab import (
-    CLASSIFICATION_LABELS,
-    DATA_TYPE_LABELS,
-    DELIVERY_LABELS,
-    FREQUENCY_LABELS,
-    STATUS_LABELS,
-    industry_name,
-    region_name,
-)
+from qianshu.catalog.vocab import industry_name, region_name
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
 from qianshu.core.http import (
@@ -38,8 +30,8 @@ from qianshu.core.http import (
     render,
     see_other,
 )
-from qianshu.core.i18n import translate
-from qianshu.core.money import Money
+from qianshu.core.i18n import label, translate
+from qianshu.core.l10n import format_money
 from qianshu.core.validation import parse_form
 
 if TYPE_CHECKING:
@@ -69,23 +61,25 @@ class Labels:
     def facet(self, name: str, value: str) -> str:
         return facet_label(name, value, self.lang)
 
+    # Enumerated values are labelled by message context, as the templates' ``label`` filter does.
     def status(self, value: str) -> str:
-        return translate(STATUS_LABELS.get(value, value), self.lang)
+        return label(value, "listing status", self.lang)
 
     def delivery(self, value: str) -> str:
-        return translate(DELIVERY_LABELS.get(value, value), self.lang)
+        return label(value, "delivery mode", self.lang)
 
     def data_type(self, value: str) -> str:
-        return translate(DATA_TYPE_LABELS.get(value, value), self.lang)
+        return label(value, "data type", self.lang)
 
     def classification(self, value: str) -> str:
-        return translate(CLASSIFICATION_LABELS.get(value, value), self.lang)
+        return label(value, "classification", self.lang)
 
     def frequency(self, value: str) -> str:
-        return translate(FREQUENCY_LABELS.get(value, value), self.lang)
+        return label(value, "update frequency", self.lang)
 
     def price(self, kind: str, fen: int | None) -> str:
-        return pricing.price_label(kind, fen, lambda m: translate(m, self.lang))
+        return pricing.price_label(kind, fen, lambda m: translate(m, self.lang),
+                                   money=lambda amount: format_money(amount, self.lang))
 
     def from_price(self, fen: int | None) -> str:
         if fen is None:
@@ -93,7 +87,7 @@ class Labels:
         return (
             translate("Free", self.lang)
             if fen == 0
-            else translate("from {price}", self.lang, price=Money(fen).display())
+            else translate("from {price}", self.lang, price=format_money(fen, self.lang))
         )
 
     def policy(self, odrl: dict[str, Any]) -> list[str]:

@@ -66,13 +66,15 @@ def check_plan(kind: str, price_fen: int | None, delivery_modes: list[str]) -> i
     return price_fen
 
 
-def price_label(kind: str, price_fen: int | None, translate: Any) -> str:
-    """``¥1,200.00 per month`` / ``免费`` — ``translate`` is the page's ``_``."""
+def price_label(kind: str, price_fen: int | None, translate: Any, money: Any = None) -> str:
+    """``¥1,200.00 per month`` / ``免费`` — ``translate`` is the page's ``_``, ``money`` formats fen
+    in the page's language (``core.l10n.format_money``)."""
     if kind == "free":
         return str(translate("Free"))
     if kind == "quote" or price_fen is None:
         return str(translate("Price on request"))
-    return f"{Money(price_fen).display()} {translate(PLAN_KINDS[kind])}"
+    amount = money(price_fen) if money is not None else Money(price_fen).display()
+    return f"{amount} {translate(PLAN_KINDS[kind])}"
 
 
 def lowest_price(plans: list[tuple[str, int | None]]) -> int | None:

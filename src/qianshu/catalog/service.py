@@ -29,6 +29,7 @@ from qianshu.catalog.vocab import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, prefect
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.i18n import Label
 from qianshu.core.money import Money
 from qianshu.core.timeutil import utcnow
 from qianshu.registry import service as registry
@@ -209,7 +210,8 @@ def update_listing(db: Session, actor: Actor, listing_id: int, data: ListingUpda
     if listing.version != data.version:
         raise Conflict(STALE_VERSION, current=listing.version)
     if listing.status not in EDITABLE_STATUSES:
-        raise Conflict("A product in status '{status}' cannot be edited.", status=listing.status)
+        raise Conflict("A product in status '{status}' cannot be edited.",
+                       status=Label("listing status", listing.status))
     changes: dict[str, Any] = {}
     for name in EDITABLE_FIELDS:
         value = getattr(data, name)
@@ -249,7 +251,8 @@ def add_plan(db: Session, actor: Actor, listing_id: int, data: PlanIn, *, base_u
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
     if listing.status == "delisted":
-        raise Conflict("A product in status '{status}' cannot be edited.", status=listing.status)
+        raise Conflict("A product in status '{status}' cannot be edited.",
+                       status=Label("listing status", listing.status))
     if len([p for p in listing.plans if p.active]) >= 10:
         raise Conflict("A product can have at most {max} active plans.", max=10)
     price = Money.from_yuan(data.price, "price").fen if data.price else None
@@ -323,7 +326,8 @@ def _transition(
     db: Session, actor: Actor, listing: Listing, allowed_from: tuple[str, ...], to: str, action: str, reason: str = ""
 ) -> Listing:
     if listing.status not in allowed_from:
-        raise Conflict("A product in status '{status}' cannot be {action}.", status=listing.status, action=action)
+        raise Conflict("A product in status '{status}' cannot be {action}.",
+                       status=Label("listing status", listing.status), action=action)
     before = listing.status
     listing.status = to
     listing.updated_at = utcnow()

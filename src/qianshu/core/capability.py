@@ -20,8 +20,8 @@ from typing import Any
 
 # The parts a capability folder may hold: manifest field → module (or folder) name.
 MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli"}
-FOLDER_PARTS = {"templates": "templates", "static": "static"}
-FILE_PARTS = {"translations": "zh.toml"}
+FOLDER_PARTS = {"templates": "templates", "static": "static", "translations": "locale"}
+FILE_PARTS: dict[str, str] = {}
 
 
 def resolve(ref: str) -> Any:
@@ -83,7 +83,7 @@ class Manifest:
     demo: str | None = None  # "module:seed", a ``seed(database, settings, org_ids)`` step
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/
-    translations: bool = False  # zh.toml
+    translations: bool = False  # locale/{zh,en}/LC_MESSAGES/messages.po
 
     @property
     def package(self) -> str:

@@ -5,7 +5,9 @@
   is sent (``scope="function"``) and rolls back on any error.
 - ``read_in_thread``: the same read transaction for ``async`` routes, in one thread hop.
 - ``Lang``: the request's language (cookie, then Accept-Language, then Chinese).
-- ``render``: a portal page from any capability's ``templates/`` folder, with ``_()``.
+- ``render``: a portal page from any capability's ``templates/`` folder, with gettext
+  (``_``, ``ngettext``, ``pgettext``, Jinja's ``{% trans %}``) in the request's language and the
+  filters ``label``, ``datetime``, ``number`` and ``money`` (CLDR, via Babel).
 - ``problem_response``: RFC 9457 problem+json for a domain error.
 """
 
@@ -20,16 +22,16 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from qianshu.core import i18n, l10n
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
-from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.core.timeutil import local_display
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
@@ -123,11 +125,63 @@ def safe_local_path(target: str) -> str:
     return target if same_site else "/"
 
 
+def _page_lang(context: Context) -> str:
+    return str(context.get("lang") or i18n.DEFAULT_LANGUAGE)
+
+
+# Jinja's newstyle gettext callables, following the language of the page being rendered. They
+# format ``{name}`` (our messages) and ``%(name)s`` (``{% trans %}`` blocks) placeholders; the
+# result is escaped on output like any other text.
+@pass_context
+def _gettext(context: Context, message: str, /, **params: Any) -> str:
+    return i18n.translate(message, _page_lang(context), **params)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int, /, **params: Any) -> str:
+    return i18n.ngettext(singular, plural, n, _page_lang(context), **params)
+
+
+@pass_context
+def _pgettext(context: Context, message_context: str, message: str, /, **params: Any) -> str:
+    return i18n.pgettext(message_context, message, _page_lang(context), **params)
+
+
+@pass_context
+def _npgettext(context: Context, message_context: str, singular: str, plural: str, n: int, /,
+               **params: Any) -> str:
+    return i18n.npgettext(message_context, singular, plural, n, _page_lang(context), **params)
+
+
+@pass_context
+def _label(context: Context, value: str | None, message_context: str) -> str:
+    """``{{ reg.status|label("registration status") }}``: an enumerated value in the page's language."""
+    return i18n.label(value, message_context, _page_lang(context))
+
+
+@pass_context
+def _datetime(context: Context, value: Any, seconds: bool = False) -> str:
+    return l10n.format_datetime(value, _page_lang(context), seconds=seconds)
+
+
+@pass_context
+def _number(context: Context, value: Any, decimals: int | None = None) -> str:
+    return l10n.format_number(value, _page_lang(context), decimals=decimals)
+
+
+@pass_context
+def _money(context: Context, fen: int | None) -> str:
+    return l10n.format_money(fen, _page_lang(context))
+
+
 def build_templates(folders: list[Path]) -> Jinja2Templates:
     """One Jinja environment over the given ``templates/`` folders (the first wins a name)."""
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters["localtime"] = local_display
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      extensions=["jinja2.ext.i18n"])
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext)
+    env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
+    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money)
     return Jinja2Templates(env=env)
 
 
@@ -142,14 +196,9 @@ def _context_dict(context: Any) -> dict[str, Any]:
 
 
 def render(request: Request, template: str, context: Any = None, *, status_code: int = 200) -> HTMLResponse:
-    lang = get_lang(request)
     values = _context_dict(context)
-
-    def _(message: str, **params: Any) -> str:
-        return translate(message, lang, **params)
-
     values.update(
-        request=request, lang=lang, _=_, actor=getattr(request.state, "actor", None),
+        request=request, lang=get_lang(request), actor=getattr(request.state, "actor", None),
         csrf_token=getattr(request.state, "csrf_token", ""),
         settings=request.app.state.settings,
     )

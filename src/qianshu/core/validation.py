@@ -8,19 +8,21 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.i18n import N_
 
+# N_ marks them for extraction; they are translated when an error is rendered.
 _MESSAGES = {
-    "missing": "{field} is required.",
-    "string_too_long": "{field} is too long (at most {max} characters).",
-    "too_long": "{field} is too long (at most {max} characters).",
-    "extra_forbidden": "Unknown field: {field}.",
-    "string_too_short": "{field} is too short (at least {min} characters).",
-    "string_pattern_mismatch": "{field} is not in the expected format.",
-    "literal_error": "{field} must be one of: {expected}.",
-    "int_parsing": "{field} must be a whole number.",
-    "less_than_equal": "{field} must be at most {max}.",
-    "greater_than_equal": "{field} must be at least {min}.",
-    "json_invalid": "The request body is not valid JSON.",
+    "missing": N_("{field} is required."),
+    "string_too_long": N_("{field} is too long (at most {max} characters)."),
+    "too_long": N_("{field} is too long (at most {max} characters)."),
+    "extra_forbidden": N_("Unknown field: {field}."),
+    "string_too_short": N_("{field} is too short (at least {min} characters)."),
+    "string_pattern_mismatch": N_("{field} is not in the expected format."),
+    "literal_error": N_("{field} must be one of: {expected}."),
+    "int_parsing": N_("{field} must be a whole number."),
+    "less_than_equal": N_("{field} must be at most {max}."),
+    "greater_than_equal": N_("{field} must be at least {min}."),
+    "json_invalid": N_("The request body is not valid JSON."),
 }
 
 

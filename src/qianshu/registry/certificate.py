@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from qianshu.core import safejson
 from qianshu.core.canonical import canonical_json, sha256_hex
 from qianshu.core.errors import InvalidInput
+from qianshu.core.i18n import label
 from qianshu.core.signing import Signer, sign_document, verify_document
 
 FORMAT = "qianshu-registration-certificate/1"
@@ -131,13 +132,15 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False) ->
     pdf.setFont("STSong-Light", 20)
     pdf.drawCentredString(width / 2, height - 70, "数据资源登记凭证 Data Registration Certificate")
     pdf.setFont("STSong-Light", 11)
-    rights_zh = {"holding": "数据资源持有权", "processing_use": "数据加工使用权", "operation": "数据产品经营权"}
     lines = [
         f"登记编号 Number: {doc['number']}",
         f"数据名称 Title: {doc['title']['zh']} / {doc['title']['en']}",
         f"持有主体 Holder: {doc['holder']['name']}  ({doc['holder']['uscc']})",
-        "登记权利 Rights: " + "、".join(rights_zh.get(r, r) for r in doc["rights"]),
-        f"分类分级 Classification: {doc['classification']} / 个人信息 {doc['personal_info']}",
+        "登记权利 Rights: " + "、".join(label(r, "data right", "zh") for r in doc["rights"]),
+        f"分类分级 Classification: {label(doc['classification'], 'classification', 'zh')} "
+        f"{label(doc['classification'], 'classification', 'en')} / "
+        f"{label(doc['personal_info'], 'personal information', 'zh')} "
+        f"{label(doc['personal_info'], 'personal information', 'en')}",
         f"行数/列数 Rows/columns: {doc['data']['rows']} / {doc['data']['columns']}",
         f"规范化数据指纹 Parquet SHA-256: {doc['data']['parquet_sha256']}",
     ]

@@ -35,6 +35,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.i18n import Label
 from qianshu.core.signing import Signer, sign_document
 from qianshu.registry import review, schemas, service
 from qianshu.registry.models import Objection, ProviderReport, Registration
@@ -250,7 +251,7 @@ def _own_report(db: Session, actor: Actor, registration_id: int, report_id: int)
         raise Conflict("The report already has its document; attach a new report instead.")
     if reg.status not in REPORT_DOCUMENT_STATUSES:
         raise Conflict("A report's document cannot be added while the registration is {status}.",
-                       status=reg.status)
+                       status=Label("registration status", reg.status))
     return reg, report
 
 

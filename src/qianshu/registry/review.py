@@ -18,6 +18,7 @@ from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.events import publish
+from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_uscc
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Signer, sign_document
@@ -79,7 +80,8 @@ def disputed_by(db: Session, reg: Registration) -> Registration | None:
 def submit(db: Session, actor: Actor, registration_id: int) -> Registration:
     reg = _holder_reg(db, actor, registration_id)
     if reg.status not in ("ready", "returned"):
-        raise Conflict("The registration cannot be submitted while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be submitted while it is {status}.",
+                       status=Label("registration status", reg.status))
     missing = [f for f in ("title_zh", "title_en", "industry_code", "division_code", "update_frequency",
                            "source", "lawful_basis") if not getattr(reg, f)]
     if not reg.rights:
@@ -110,7 +112,8 @@ def take(db: Session, actor: Actor, registration_id: int) -> Registration:
     _require_reviewer(actor)
     reg = load_registration(db, registration_id)
     if reg.status != "submitted":
-        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be reviewed while it is {status}.",
+                       status=Label("registration status", reg.status))
     reg.reviewer_id = actor.user_id
     record_step(db, actor, reg, "review_started", "under_review")
     db.flush()
@@ -123,7 +126,8 @@ def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
     _require_reviewer(actor)
     reg = load_registration(db, registration_id)
     if reg.status not in REVIEWABLE:
-        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be reviewed while it is {status}.",
+                       status=Label("registration status", reg.status))
     classification = data.classification or reg.suggested_classification
     if classification == "core":
         raise Conflict("National core data cannot be registered for trading; reject the registration.",
@@ -153,7 +157,8 @@ def return_for_changes(db: Session, actor: Actor, registration_id: int, reason: 
     _require_reviewer(actor)
     reg = load_registration(db, registration_id)
     if reg.status not in REVIEWABLE:
-        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be reviewed while it is {status}.",
+                       status=Label("registration status", reg.status))
     reg.review_reason = reason
     record_step(db, actor, reg, "returned", "returned", reason)
     db.flush()
@@ -164,7 +169,8 @@ def reject(db: Session, actor: Actor, registration_id: int, reason: str) -> Regi
     _require_reviewer(actor)
     reg = load_registration(db, registration_id)
     if reg.status not in (*REVIEWABLE, "public_notice"):
-        raise Conflict("The registration cannot be reviewed while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be reviewed while it is {status}.",
+                       status=Label("registration status", reg.status))
     reg.review_reason = reason
     record_step(db, actor, reg, "rejected", "rejected", reason)
     db.flush()
@@ -255,7 +261,8 @@ def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Sig
     now = now or utcnow()
     reg = load_registration(db, registration_id)
     if reg.status != "public_notice":
-        raise Conflict("The registration cannot be issued while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be issued while it is {status}.",
+                       status=Label("registration status", reg.status))
     if reg.notice_ends_at and reg.notice_ends_at > now:
         raise Conflict("The public notice runs until {date}.", date=reg.notice_ends_at.date().isoformat())
     if any(o.status == "open" for o in objections(db, reg.id)):

@@ -28,7 +28,7 @@ from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
-from qianshu.core.i18n import translate
+from qianshu.core.i18n import Label, translate
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.registry import schemas
@@ -95,7 +95,8 @@ def get_editable(db: Session, actor: Actor, registration_id: int) -> Registratio
     if reg.status == "processing" and _job_gave_up(db, reg):
         reg.status = "failed"  # the worker crashed too often; let the merchant try again
     if reg.status not in EDITABLE_STATUSES:
-        raise Conflict("The registration cannot be changed while it is {status}.", status=reg.status)
+        raise Conflict("The registration cannot be changed while it is {status}.",
+                       status=Label("registration status", reg.status))
     return reg
 
 

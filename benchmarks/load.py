@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -274,7 +275,8 @@ class Server:
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "-m", "qianshu.cli", "serve", "--data-dir", str(self.env.data_dir),
                  "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)],
-                env=self.env.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env=self.env.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_server_priority)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -558,6 +560,28 @@ async def killer(server: Server, offsets: list[float], clock: Clock, rec: Record
         clock.add_downtime(answering_since - killed)
 
 
+CLIENT_NICENESS = 5
+_BASE_PRIORITY = os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _lower_client_priority() -> None:
+    with contextlib.suppress(OSError):
+        tid = threading.get_native_id()
+        wanted = max(os.getpriority(os.PRIO_PROCESS, tid), _BASE_PRIORITY + CLIENT_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, tid, wanted)
+
+
+def _restore_client_priority() -> None:
+    with contextlib.suppress(OSError):  # raising a priority again needs privilege; without it, it stays
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BASE_PRIORITY)
+
+
+def _server_priority() -> None:
+    """In the forked server, before it runs: the priority the benchmark started with."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, _BASE_PRIORITY)
+
+
 def health_prober(base_url: str, interval: float, stop: Any, results: Any) -> None:
     """``/healthz`` every ``interval`` seconds until ``stop`` is set; sends back (start, latency,
     status) triples. Runs in a process of its own: what it measures is the server, not the load
@@ -635,6 +659,10 @@ async def drive(config: LoadConfig, server: Server, seeded: Seeded, rec: Recorde
     prober = ctx.Process(target=health_prober, args=(server.base_url, config.probe_interval, stop, results),
                          daemon=True)
     prober.start()
+    # In production the clients are other machines; here they share the server's two cores, and at
+    # equal priority their busy event loop took CPU time the server and the prober needed. The load
+    # generator's thread yields to them (the server is started at the priority we began with).
+    _lower_client_priority()
     probes: list[tuple[float, float, int]] = []
     try:
         begin = time.monotonic()
@@ -655,6 +683,7 @@ async def drive(config: LoadConfig, server: Server, seeded: Seeded, rec: Recorde
         await asyncio.gather(*tasks, return_exceptions=True)
         duration = time.monotonic() - begin
     finally:
+        _restore_client_priority()
         stop.set()
         with contextlib.suppress(Exception):
             probes = await asyncio.to_thread(results.get, True, 30)

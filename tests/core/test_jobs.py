@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from qianshu.core import jobs
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.jobs import (
@@ -35,6 +34,7 @@ from qianshu.core.jobs import (
     run_periodic,
 )
 from qianshu.core.settings import Settings
+from qianshu.core.threads import JOB_NICENESS, lower_this_thread
 from qianshu.core.timeutil import utcnow
 
 
@@ -482,11 +482,11 @@ def test_job_threads_run_at_a_lower_priority_than_requests() -> None:
     seen: list[int] = []
 
     def job_thread() -> None:
-        jobs._lower_priority(jobs.JOB_NICENESS)
+        lower_this_thread(JOB_NICENESS)
         seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
     thread = threading.Thread(target=job_thread)
     thread.start()
     thread.join()
-    assert seen == [jobs.JOB_NICENESS]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < jobs.JOB_NICENESS  # the rest untouched
+    assert seen == [JOB_NICENESS]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < JOB_NICENESS  # the rest untouched

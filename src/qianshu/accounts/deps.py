@@ -21,6 +21,7 @@ from qianshu.core.actor import ANONYMOUS, Actor
 from qianshu.core.csrf import SAFE_METHODS, verify_csrf
 from qianshu.core.db import Database
 from qianshu.core.http import get_database
+from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 SESSION_COOKIE = "qs_session"
 
@@ -39,6 +40,7 @@ def token_usage(request: Request) -> TokenUsage:
 def _resolve(database: Database, bearer: str | None, session_cookie: str | None, ip: str,
              ) -> tuple[Actor | None, int | None]:
     """(actor, token id) in one read transaction; (None, None) for an anonymous request."""
+    lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
     with database.unit_of_work(write=False) as db:
         if bearer is not None:
             resolved = service.resolve_token(db, bearer)

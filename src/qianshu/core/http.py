@@ -32,6 +32,7 @@ from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
+from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
@@ -50,6 +51,7 @@ async def get_signer(request: Request) -> Ed25519Signer:  # async: FastAPI runs 
 
 
 def get_db(request: Request) -> Iterator[Session]:
+    lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
     database = get_database(request)
     with database.unit_of_work(write=request.method not in SAFE_METHODS) as session:
         yield session
@@ -69,6 +71,7 @@ async def read_in_thread(request: Request, work: Callable[[Session], T]) -> T:
     database = get_database(request)
 
     def run() -> T:
+        lower_this_thread(REQUEST_NICENESS)
         with database.unit_of_work(write=False) as session:
             return work(session)
 

@@ -25,7 +25,6 @@ UPDATE.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -43,6 +42,7 @@ from qianshu.core.blobs import BlobStore, open_blob_store
 from qianshu.core.db import Base, Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
+from qianshu.core.threads import JOB_NICENESS, lower_this_thread
 from qianshu.core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -339,20 +339,6 @@ def run_periodic(context: JobContext, periodic: Mapping[str, tuple[float, Period
 
 # --- the worker -----------------------------------------------------------------------------------
 
-# Background jobs (a registration pipeline runs DuckDB on every core) yield the CPU to the web
-# requests of the same process: their threads, and the threads DuckDB starts from them, run at a
-# lower scheduling priority (Linux schedules threads one by one; elsewhere this does nothing).
-JOB_NICENESS = 10
-
-
-def _lower_priority(niceness: int) -> None:
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, niceness))
-    except (AttributeError, OSError):  # not Linux, or not allowed
-        pass
-
-
 class Worker:
     """Runs queued jobs on ``threads`` threads and periodic tasks on a schedule thread of its own.
 
@@ -464,7 +450,7 @@ class Worker:
             self._tasks.put(claimed)
 
     def _run(self) -> None:
-        _lower_priority(JOB_NICENESS)
+        lower_this_thread(JOB_NICENESS)  # requests first (core/threads.py)
         while True:
             claimed = self._tasks.get()
             if claimed is None:

@@ -20,11 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def build_worker(settings: Settings, database: Database, threads: int | None = None,
-                 poll_seconds: float = 1.0) -> jobs.Worker:
+                 poll_seconds: float = 1.0, periodic_after: float = 0.0) -> jobs.Worker:
     return jobs.Worker(jobs.JobContext.build(database, settings), capabilities.job_handlers(),
                        threads=threads or settings.worker_threads, concurrency=capabilities.job_concurrency(),
                        periodic=capabilities.periodic_tasks(), poll_seconds=poll_seconds,
-                       grace_seconds=settings.worker_stop_seconds)
+                       grace_seconds=settings.worker_stop_seconds, periodic_after=periodic_after)
 
 
 def run_worker(settings: Settings, database: Database, threads: int | None = None,

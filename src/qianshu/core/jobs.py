@@ -351,8 +351,10 @@ class Worker:
     def __init__(self, context: JobContext, handlers: Mapping[str, Handler], *, threads: int = 4,
                  concurrency: Mapping[str, int] | None = None,
                  periodic: Mapping[str, tuple[float, Periodic]] | None = None,
-                 poll_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:
+                 poll_seconds: float = 1.0, grace_seconds: float = 30.0, periodic_after: float = 0.0) -> None:
         self.context, self.handlers = context, dict(handlers)
+        # A worker inside a web process that has just started lets its first requests go first.
+        self._periodic_from = time.monotonic() + periodic_after
         self.threads = max(1, threads)
         self.limits = {kind: max(1, min(self.threads, (concurrency or {}).get(kind, self.threads)))
                        for kind in self.handlers}
@@ -426,6 +428,7 @@ class Worker:
         return [kind for kind, limit in self.limits.items() if counts.get(kind, 0) < limit]
 
     def _dispatch(self) -> None:
+        lower_this_thread(JOB_NICENESS)
         while not self._stopping.is_set():
             with self._changed:
                 kinds = self._free_kinds()
@@ -465,6 +468,7 @@ class Worker:
                     self._changed.notify_all()
 
     def _schedule(self) -> None:
+        lower_this_thread(JOB_NICENESS)  # periodic tasks are background work too
         last_beat = 0.0
         while not self._stopping.is_set():
             try:
@@ -474,7 +478,8 @@ class Worker:
                     beat(self.database, mine)
                     requeue_stale(self.database)
                     last_beat = time.monotonic()
-                run_periodic(self.context, self.periodic, due=self._due)
+                if time.monotonic() >= self._periodic_from:
+                    run_periodic(self.context, self.periodic, due=self._due)
             except Exception:  # keep the schedule alive through a transient database error
                 log.exception("job worker schedule")
             self._stopping.wait(self._next_wake())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -44,6 +44,7 @@ from qianshu.web.middleware import LanguageAndSecurityMiddleware
 from qianshu.worker import build_worker
 
 log = logging.getLogger(__name__)
+PERIODIC_AFTER_START_SECONDS = 30.0
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,10 +59,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         serve_requests_on_this_loop()  # from now on, a database call on this loop's thread fails
         worker = None
         if settings.run_jobs_in_process:  # the embedded default; otherwise `qianshu worker` processes
-            worker = build_worker(settings, database)
+            # Periodic tasks (issuing due certificates, sweeping blobs) wait until the freshly
+            # started process has served its first requests and built its search index.
+            worker = build_worker(settings, database, periodic_after=PERIODIC_AFTER_START_SECONDS)
             worker.start()
         if settings.environment != "test":  # tests build what they use, from their own data
-            _warm_up(database)
+            # Warm before the first connection is accepted (uvicorn listens once start-up is done):
+            # a process that answered while it still built its search index and compiled its
+            # templates kept /healthz and its first requests waiting for hundreds of milliseconds.
+            await run_in_threadpool(_warm_up, database, app.state.templates)
         yield
         if worker:
             await run_in_threadpool(worker.stop)  # running jobs finish or go back to the queue
@@ -115,14 +121,15 @@ def body_rules() -> list[BodyRule]:
     return rules
 
 
-def _warm_up(database: Database) -> None:
-    """Capabilities' ``api.warm_up(database)`` (e.g. the catalogue's search index), each on a
-    thread of its own, so that the first requests do not pay for it and start-up does not wait."""
+def _warm_up(database: Database, templates: Jinja2Templates) -> None:
+    """Capabilities' ``api.warm_up(database)`` (e.g. the catalogue's search index) and every
+    template compiled, so that the first requests pay for neither."""
     for manifest in capabilities.with_part("api"):
-        module = manifest.module("api")
-        warm = getattr(module, "warm_up", None)
+        warm = getattr(manifest.module("api"), "warm_up", None)
         if warm is not None:
-            threading.Thread(target=warm, args=(database,), name=f"warm-up {module.__name__}", daemon=True).start()
+            warm(database)
+    for name in templates.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        templates.env.get_template(name)
 
 
 def _wants_json(request: Request) -> bool:

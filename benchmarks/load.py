@@ -118,6 +118,11 @@ class LoadConfig:
     # Seconds after a restart first answered during which probes are still excused (0: none; the
     # workers share one socket, so a worker still starting takes no connections).
     restart_grace_seconds: float = 0.0
+    # Share of the probes while up that may exceed ``health_limit_ms`` (0: none), and a limit no probe
+    # may exceed at all. The benchmark is strict; the bounded CI test tolerates a few slow probes on a
+    # saturated two-core machine (tests/web/test_load.py) and says so in its check's name.
+    health_slow_fraction: float = 0.0
+    health_hard_limit_ms: float | None = None
     request_timeout: float = 10.0
     baseline_seconds: float = 5.0
     seed: int | None = None
@@ -800,7 +805,13 @@ def check_state(env: Environment, result: LoadResult) -> list[Check]:
     up_probes = [p for p in result.probes if not started_while_down(p[0], rec.down, limit, grace)]
     slow = [p for p in up_probes if p[2] != 200 or p[1] > limit]
     worst = max((p[1] for p in up_probes), default=0.0)
-    checks.append(Check(f"/healthz within {config.health_limit_ms:.0f} ms while up", bool(up_probes) and not slow,
+    hard = (config.health_hard_limit_ms or config.health_limit_ms) / 1000
+    failed = [p for p in up_probes if p[2] != 200 or p[1] > hard]
+    allowed = int(config.health_slow_fraction * len(up_probes))
+    name = f"/healthz within {config.health_limit_ms:.0f} ms while up"
+    if config.health_slow_fraction:
+        name += f" (≤ {config.health_slow_fraction:.0%} slower, none over {hard * 1000:.0f} ms)"
+    checks.append(Check(name, bool(up_probes) and not failed and len(slow) <= allowed,
                         f"{len(up_probes)} probes while up, {len(slow)} slower or failed, worst "
                         f"{worst * 1000:.0f} ms; {len(result.probes) - len(up_probes)} during "
                         f"{len(rec.down)} down windows"))

@@ -33,12 +33,19 @@ def test_the_worker_command_runs_a_queued_job_and_stops_on_sigterm(isolated_data
                                text=True)
     try:
         deadline = time.monotonic() + 30
-        while _status(isolated_database, job_id) != "succeeded" and time.monotonic() < deadline:
+
+        def periodic_finished() -> PeriodicRun | None:
+            with isolated_database.unit_of_work(write=False) as db:
+                run = db.get(PeriodicRun, "registry.issue_due")
+                return run if run is not None and run.last_finished_at is not None else None
+
+        # The job and the periodic task run on different threads: wait for both.
+        while (_status(isolated_database, job_id) != "succeeded" or periodic_finished() is None) \
+                and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()[0]
             time.sleep(0.1)
         assert _status(isolated_database, job_id) == "succeeded"
-        with isolated_database.unit_of_work(write=False) as db:
-            issue_due = db.get(PeriodicRun, "registry.issue_due")
+        issue_due = periodic_finished()
         assert issue_due is not None
         assert issue_due.last_finished_at is not None  # periodic work ran too
         assert issue_due.last_error == ""

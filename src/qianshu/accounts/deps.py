@@ -68,7 +68,7 @@ async def load_actor(request: Request) -> Actor:
         if request.method not in SAFE_METHODS:
             permissions.require_scope(actor, "write")
         if token_id is not None and token_usage(request).note(token_id):
-            _flush_after_response(request)
+            _flush_in_background(request)
     elif found is not None:
         actor = found
         await verify_csrf(request)
@@ -80,7 +80,7 @@ async def load_actor(request: Request) -> Actor:
     return actor
 
 
-def _flush_after_response(request: Request) -> None:
+def _flush_in_background(request: Request) -> None:
     """Write noted token uses on a thread of their own: the request does not wait for it."""
     threading.Thread(target=token_usage(request).flush, args=(get_database(request),),
                      name="token-usage-flush", daemon=True).start()

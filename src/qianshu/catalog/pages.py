@@ -345,8 +345,7 @@ def _record_view(request: Request, actor: Actor, listing: Listing, sample: produ
     write inside it took SQLite's write lock in the middle of the read, and a second write
     transaction opened here then waited 30 s on its own request's lock. If the audit row cannot be
     written the page is not shown (503, retry): personal data is never shown unaudited."""
-    shows_personal = sample.available and bool(sample.masked_columns or listing.personal_info != "none")
-    if not shows_personal and listing.status != "listed":
+    if not product.shows_personal_data(listing, sample) and listing.status != "listed":
         return
     with get_database(request).unit_of_work() as db:
         product.record_sample_view(db, actor, listing, sample)

@@ -77,9 +77,14 @@ def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listin
     return Sample(columns, mask_rows(columns, rows, pii), pii)
 
 
+def shows_personal_data(listing: Listing, sample: Sample) -> bool:
+    """Whether the page shows a sample with personal information in it (masked), which is audited."""
+    return sample.available and bool(sample.masked_columns or listing.personal_info != "none")
+
+
 def record_sample_view(db: Session, actor: Actor, listing: Listing, sample: Sample) -> None:
     """Audit a view of a sample that holds personal information (masked as it is shown)."""
-    if sample.available and (sample.masked_columns or listing.personal_info != "none"):
+    if shows_personal_data(listing, sample):
         audit.record(
             db,
             actor,

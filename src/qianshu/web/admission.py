@@ -20,7 +20,7 @@ import json
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qianshu.core.i18n import LANG_COOKIE, negotiate, translate
+from qianshu.core.i18n import DEFAULT_LANGUAGE, translate
 
 BUSY_MESSAGE = "The server is busy; please try again in a moment."
 RETRY_AFTER_SECONDS = 1
@@ -62,11 +62,11 @@ class AdmissionControl:
 
 
 async def _refuse(scope: Scope, send: Send) -> None:
-    """503 problem+json (or a short page for the portal) in the client's language."""
+    """503 problem+json (or a short page for the portal) in the client's language, which the
+    language middleware, outside this one, has already chosen."""
     headers = Headers(scope=scope)
     api = scope.get("path", "").startswith("/api/")
-    lang = negotiate(headers.get("accept-language") if api else None,
-                     None if api else _cookie_lang(headers.get("cookie", "")))
+    lang = scope.get("state", {}).get("lang", DEFAULT_LANGUAGE)
     detail = translate(BUSY_MESSAGE, lang)
     if api or "application/json" in headers.get("accept", ""):
         body = json.dumps({"type": "https://qianshu.dev/problems/server_busy", "title": "server busy",
@@ -82,11 +82,3 @@ async def _refuse(scope: Scope, send: Send) -> None:
         (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"content-language", lang.encode()),
         (b"cache-control", b"no-store")]})
     await send({"type": "http.response.body", "body": body})
-
-
-def _cookie_lang(cookie_header: str) -> str | None:
-    for part in cookie_header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == LANG_COOKIE:
-            return value
-    return None

@@ -22,6 +22,7 @@ from qianshu.core import errors
 from qianshu.core.actor import ORG_ROLES, STAFF_ROLES
 from qianshu.core.http import build_templates
 from qianshu.core.i18n import Label, catalogue, label, locale_folders, ngettext, pgettext, po_file, translate
+from qianshu.core.jobs import JOB_STATUSES
 from qianshu.core.l10n import format_datetime, format_money, format_number
 from qianshu.registry import models as registry_models
 from qianshu.registry.pii import PATTERNS
@@ -60,6 +61,8 @@ ENUMERATIONS: dict[str, tuple[str, ...]] = {
     "demand response": ("submitted", "chosen", "not_chosen"),
     "data type": DATA_TYPES,
     "delivery mode": DELIVERY_MODES,
+    "job status": JOB_STATUSES,
+    "job kind": tuple(kind for manifest in capabilities.manifests() for kind in manifest.jobs),
 }
 
 Extracted = tuple[str, int, str | tuple[str, ...], str | None]  # file, line, message, context

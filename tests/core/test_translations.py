@@ -35,7 +35,7 @@ ERROR_CLASSES = sorted(name for name, obj in vars(errors).items()
 # ``_reject``, ``bad_file``, ``Verification`` and ``Score`` carry a message id in a known position.
 KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, **dict.fromkeys([*ERROR_CLASSES, "translate", "N_", "bad_file"]),
                             "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "NP_": ((1, "c"), 2),
-                            "_reject": (2,), "Verification": (3,), "Score": (4,)}
+                            "NN_": (1, 2), "_reject": (2,), "Verification": (3,), "Score": (4,)}
 # Messages handed over as keyword arguments, which Babel's Python extractor does not read.
 REASON = re.compile(r"\breason=\"((?:[^\"\\]|\\.)+)\"")
 NAV_LABEL = re.compile(r"NavItem\(\s*\"[^\"]*\",\s*\"((?:[^\"\\]|\\.)+)\"")

@@ -15,6 +15,7 @@ MANIFEST = Manifest(
     models=True,
     api=True,
     pages=True,
+    home=True,
     templates=True,
     static=True,
     translations=True,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The parts a capability folder may hold: manifest field → module (or folder) name.
-MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli"}
+MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli", "home": "home"}
 FOLDER_PARTS = {"templates": "templates", "static": "static", "translations": "locale"}
 FILE_PARTS: dict[str, str] = {}
 
@@ -75,6 +75,7 @@ class Manifest:
     api: bool = False  # api.py with ``router`` (and optionally ``warm_up(database)``)
     pages: bool = False  # pages.py with ``router``
     cli: bool = False  # cli.py with ``install(app)``
+    home: bool = False  # home.py with ``figures(db)`` and ``waiting(db, actor)`` (core/home.py)
     nav: tuple[NavItem, ...] = ()
     jobs: dict[str, str | JobKind] = field(default_factory=dict)  # job kind → "module:handler" or JobKind
     periodic: dict[str, Periodic] = field(default_factory=dict)

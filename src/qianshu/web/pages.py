@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -88,6 +89,13 @@ def switch_language(code: str, next: str = "/") -> Response:
 
 # Probes for load balancers and orchestrators: no actor, no session.
 probes = APIRouter(include_in_schema=False)
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
+
+
+@probes.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; every current browser draws an SVG."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @probes.get("/healthz")

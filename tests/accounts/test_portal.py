@@ -137,5 +137,22 @@ def test_audit_trail_page_filters(client, make) -> None:
     auditor = make.operator(staff_role="auditor")
     sign_in(client, auditor.email)
     page = client.get("/audit?action=user.signed_in").text
-    assert "user.signed_in" in page
+    assert ">登录</td>" in page  # the action in words; its key only as a tooltip
+    assert 'title="user.signed_in"' in page
+    assert "token.created" not in page  # filtered out
     assert client.get("/audit?page=-5&org_id=abc").status_code == 200
+
+
+def test_audit_details_read_as_written(client, db, make) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core import audit
+
+    auditor = make.operator(staff_role="auditor")
+    audit.record(db, make.actor(auditor), "organisation.applied", target_type="organisation", target_id=7,
+                 detail={"name": "贵阳数据有限公司"})
+    db.commit()
+    sign_in(client, auditor.email)
+    client.cookies.set("qs_lang", "en")
+    page = client.get("/audit?action=organisation.").text
+    assert ">Organisation applied</td>" in page
+    assert "贵阳数据有限公司" in page  # not \u8d35\u9633...
+    assert "\\u8d35" not in page

@@ -62,6 +62,7 @@ ENUMERATIONS: dict[str, tuple[str, ...]] = {
     "data type": DATA_TYPES,
     "delivery mode": DELIVERY_MODES,
     "job status": JOB_STATUSES,
+    "actor via": ("portal", "api", "cli", "system", "anonymous"),
     "job kind": tuple(kind for manifest in capabilities.manifests() for kind in manifest.jobs),
 }
 

@@ -11,6 +11,21 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    NP_("audit action", "listing.created"),
+    NP_("audit action", "listing.updated"),
+    NP_("audit action", "listing.submitted"),
+    NP_("audit action", "listing.listed"),
+    NP_("audit action", "listing.rejected"),
+    NP_("audit action", "listing.paused"),
+    NP_("audit action", "listing.resumed"),
+    NP_("audit action", "listing.delisted"),
+    NP_("audit action", "listing.plan_added"),
+    NP_("audit action", "listing.plan_withdrawn"),
+    NP_("audit action", "listing.sample_viewed"),
+    NP_("audit action", "demand.posted"),
+    NP_("audit action", "demand.answered"),
+    NP_("audit action", "demand.awarded"),
+    NP_("audit action", "demand.closed"),
     NP_("listing status", "draft"),
     NP_("listing status", "pending"),
     NP_("listing status", "listed"),

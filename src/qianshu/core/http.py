@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -137,6 +138,11 @@ def text_lang(value: object) -> str:
     return "zh-CN" if any("\u3400" <= ch <= "\u9fff" for ch in str(value or "")) else "en"
 
 
+def json_text(value: object) -> str:
+    """A stored JSON value as a person reads it: Chinese as Chinese (not ``\\uXXXX``), keys sorted."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
+
+
 def page_address(request: Request) -> str:
     """Where the page a user reads can be fetched again, for the language switch.
 
@@ -206,7 +212,8 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
                       extensions=["jinja2.ext.i18n"])
     env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext)
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
-    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang)
+    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang,
+                       json_text=json_text)
     return Jinja2Templates(env=env)
 
 

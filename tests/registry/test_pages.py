@@ -74,3 +74,19 @@ def test_portal_declaration_and_review(client, database, db, settings, make, mer
     assert r.status_code == 303
     db.expire_all()
     assert service.get_registration(db, m, reg.id).status == "submitted"
+
+
+def test_a_certificate_is_checked_by_its_number(client, database, db, settings, make, merchant, reviewer,  # type: ignore[no-untyped-def]
+                                                operator, gb_csv) -> None:
+    _reg, cert = _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    page = client.get(f"/registry/certificates/{cert.number}")
+    assert f'href="/registry/verify?number={cert.number}"' in page.text  # where the QR's page leads
+    checked = client.get(f"/registry/verify?number={cert.number.lower()}%20")  # typed loosely
+    assert checked.status_code == 200
+    assert 'id="verify-result" class="ok"' in checked.text
+    assert cert.number in checked.text
+    missing = client.get("/registry/verify?number=QS-DR-1999-000001")
+    assert missing.status_code == 404
+    assert "QS-DR-1999-000001" in missing.text
+    assert 'id="verify-result"' not in missing.text
+    assert client.get("/registry/verify?number=" + "9" * 5000).status_code == 404  # bounded, no crash

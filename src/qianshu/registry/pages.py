@@ -363,11 +363,28 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
 class VerifyPage:
     result: OnlineVerification | None = None
     error: str = ""
+    number: str = ""
+
+
+MAX_NUMBER_CHARS = 40
 
 
 @router.get("/registry/verify")
-def verify_page(request: Request, actor: CurrentActor) -> Response:
-    return render(request, "registry/verify.html", VerifyPage())
+def verify_page(request: Request, db: DbSession, signer: Signer, actor: CurrentActor, number: str = "") -> Response:
+    """The check page; with ``?number=`` (typed in, or from a certificate's QR code) it checks the
+    certificate the exchange holds under that number, exactly as an uploaded file is checked."""
+    number = number.strip()[:MAX_NUMBER_CHARS]
+    if not number:
+        return render(request, "registry/verify.html", VerifyPage())
+    try:
+        cert = review.certificate_by_number(db, number)
+        signed = {"certificate": cert.document,
+                  "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
+        result = verify_online(db, signer.public_key(), signed)
+    except QianshuError as exc:
+        return render(request, "registry/verify.html", VerifyPage(error=exc.render(get_lang(request)), number=number),
+                      status_code=exc.status)
+    return render(request, "registry/verify.html", VerifyPage(result=result, number=number))
 
 
 @router.post("/registry/verify")

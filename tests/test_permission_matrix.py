@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(EVERYONE),
     ("GET", "/healthz"): Row(EVERYONE),
     ("GET", "/readyz"): Row(EVERYONE),
+    ("GET", "/favicon.ico"): Row(EVERYONE),
     ("GET", "/lang/{code}"): Row(EVERYONE, params=lambda c: {"code": "en"}),
     ("GET", "/api/docs"): Row(EVERYONE),
     ("GET", "/api/openapi.json"): Row(EVERYONE),

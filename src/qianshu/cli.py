@@ -106,8 +106,8 @@ def worker(data_dir: DataDir = None,
 @app.command()
 def demo(data_dir: Annotated[Path | None, typer.Option(
             "--data-dir", envvar=DATA_DIR_ENV, show_envvar=True, file_okay=False,
-            help=f"Folder of the demonstration exchange (default ./{DEMO_DATA_DIR}, made and seeded on "
-                 "first run; never a real data folder's default).")] = None,
+            help=f"Folder of the demonstration exchange (default ./{DEMO_DATA_DIR}, apart from a real "
+                 "exchange's folder; made and seeded on the first run).")] = None,
          host: Annotated[str, typer.Option()] = "127.0.0.1",
          port: Annotated[int, typer.Option()] = 8000,
          seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False) -> None:

@@ -230,3 +230,15 @@ def test_demo_help_names_its_default_folder() -> None:
     assert "./qianshu-demo" in text
     assert "qianshu-data" not in text
 
+
+
+def test_importing_the_accounts_computes_no_password_hash() -> None:
+    probe = (
+        "from qianshu.accounts import passwords, service\n"
+        "before = passwords._dummy_hash.cache_info().currsize\n"
+        "refused = passwords.verify_password(None, 'a-long-password')\n"
+        "print(before, refused, passwords._dummy_hash.cache_info().currsize)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "False", "1"]  # made when an unknown account first signs in

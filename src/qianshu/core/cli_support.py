@@ -148,7 +148,10 @@ def open_database(settings: Settings | None = None) -> Iterator[Database]:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``✗ message`` on standard error; raise what it returns."""
-    err_console.print(f"[bold red]✗[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: a path or an error's text may hold square brackets, which Rich reads as markup
+    err_console.print(f"[bold red]✗[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

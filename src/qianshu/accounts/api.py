@@ -6,13 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from qianshu.accounts import schemas, service
+from qianshu.accounts import passwords, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, browse_audit
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.accounts.job_views import list_jobs, retry_job
+from qianshu.core.db import Database
 from qianshu.core.http import DbSession, Lang
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+def warm_up(database: Database) -> None:
+    """Called on a thread when the app starts: the dummy hash that a sign-in for an unknown account
+    is checked against exists before the first sign-in, so that sign-in takes no longer than others."""
+    passwords.warm_up()
 
 
 @router.post("/organisations", status_code=201, response_model=schemas.OrganisationOut)

@@ -64,6 +64,8 @@ ENUMERATIONS: dict[str, tuple[str, ...]] = {
     "delivery mode": DELIVERY_MODES,
     "job status": JOB_STATUSES,
     "actor via": ("portal", "api", "cli", "system", "anonymous"),
+    "log event": ("registration.issued", "registration.amended", "registration.transferred",
+                  "registration.cancelled", "registration.revoked"),
     "job kind": tuple(kind for manifest in capabilities.manifests() for kind in manifest.jobs),
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -192,6 +194,12 @@ def _label(context: Context, value: str | None, message_context: str) -> str:
 
 @pass_context
 def _datetime(context: Context, value: Any, seconds: bool = False) -> str:
+    if isinstance(value, str):  # a time kept in a signed document (RFC 3339 text), e.g. a log entry's "at"
+        text: str = value
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
     return l10n.format_datetime(value, _page_lang(context), seconds=seconds)
 
 
@@ -205,14 +213,28 @@ def _money(context: Context, fen: int | None) -> str:
     return l10n.format_money(fen, _page_lang(context))
 
 
+@pass_context
+def _pick(context: Context, zh: str | None, en: str | None) -> str:
+    """``{{ pick(org.name, org.name_en) }}``: a stored text in the page's language, else the other one."""
+    first, second = (en, zh) if _page_lang(context) == "en" else (zh, en)
+    return (first or second or "").strip()
+
+
+def _data(value: object) -> Markup:
+    """``{{ stored_text|data }}``: users' data in an element that says which language it is in."""
+    text = "" if value is None else str(value)
+    return Markup('<span lang="{}">{}</span>').format(text_lang(text), text)
+
+
 def build_templates(folders: list[Path]) -> Jinja2Templates:
     """One Jinja environment over the given ``templates/`` folders (the first wins a name)."""
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       extensions=["jinja2.ext.i18n"])
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext)
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext,
+                       pick=_pick)
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
-    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang,
+    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang, data=_data,
                        json_text=json_text)
     return Jinja2Templates(env=env)
 

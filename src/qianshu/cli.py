@@ -26,6 +26,12 @@ def _settings(data_dir: Path | None) -> Settings:
     return get_settings()
 
 
+def _listen_on(host: str, port: int) -> None:
+    """Tell the app (and its worker processes) where it listens: the default public address."""
+    os.environ["QIANSHU_HOST"], os.environ["QIANSHU_PORT"] = host, str(port)
+    get_settings.cache_clear()
+
+
 @app.command()
 @handle_errors
 def init(data_dir: DataDir = None) -> None:
@@ -50,6 +56,7 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     settings = _settings(data_dir)
     initialise(settings)
     host, port = host or settings.host, port or settings.port
+    _listen_on(host, port)
     console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
     # A worker that is still starting (building its search index) on a busy machine can miss
     # uvicorn's 5 s health ping and be killed over and over; give it time.
@@ -88,6 +95,7 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
 
     from qianshu.demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 
+    _listen_on(host, port)
     # A demo folder of its own, so a demo never mixes with a real data folder.
     settings = _settings(data_dir or Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-demo")))
     seed_demo(settings)

@@ -74,3 +74,18 @@ def test_portal_declaration_and_review(client, database, db, settings, make, mer
     assert r.status_code == 303
     db.expire_all()
     assert service.get_registration(db, m, reg.id).status == "submitted"
+
+
+def test_certificate_links_use_the_public_address(client, database, db, settings, make, merchant, reviewer,
+                                                  operator, gb_csv) -> None:
+    """The verify link and QR code of the page and the PDF: public_base_url, never the Host header."""
+    _reg, cert = _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    verify = f"{settings.public_base}/registry/certificates/{cert.number}"
+    hostile = {"Host": "evil.example", "X-Forwarded-Proto": "https"}
+    page = client.get(f"/registry/certificates/{cert.number}", headers=hostile)
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    pdf = client.get(f"/registry/certificates/{cert.number}/pdf", headers=hostile).content
+    assert f"/URI ({verify})".encode() in pdf  # the verify line and the QR code are links
+    assert b"evil.example" not in pdf
+    assert b"testserver" not in pdf

@@ -26,8 +26,10 @@ from qianshu.catalog.search import (
     search_rendered,
 )
 from qianshu.catalog.views import facet_label, notification_out
+from qianshu.catalog.vocab import LICENCES, licence_uri
 from qianshu.core.db import Database
 from qianshu.core.http import DbSession, Lang, get_database, get_settings_dep, read_in_thread
+from qianshu.core.i18n import translate
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
@@ -40,11 +42,8 @@ def warm_up(database: Database) -> None:
 
 
 def base_url(request: Request) -> str:
-    """Scheme, host and root path, as the client addressed us (cheaper than ``request.base_url``)."""
-    host = request.headers.get("host")
-    if not host:  # HTTP/1.0 or a unix socket: Starlette's full rules
-        return str(request.base_url).rstrip("/")
-    return f"{request.scope['scheme']}://{host}{request.scope.get('root_path', '')}".rstrip("/")
+    """The exchange's configured public address (``public_base_url``): never the request's Host."""
+    return get_settings_dep(request).public_base
 
 
 def _listing_out(listing: Listing, base: str) -> s.ListingOut:
@@ -299,3 +298,13 @@ def listing_dcat_turtle(listing_id: int, request: Request, db: DbSession) -> Res
     return Response(
         dcat.to_turtle(dcat.catalogue_jsonld(db, base_url(request), listing_id=listing_id)), media_type=TURTLE
     )
+
+
+@router.get("/licences", response_model=list[s.LicenceOut])
+def licences(request: Request, lang: Lang) -> object:
+    """The licences a product may be listed under (the ``licence`` field of a listing)."""
+    return [
+        s.LicenceOut(key=x.key, title=translate(x.title, lang), uri=licence_uri(x.key, base_url(request)),
+                     summary=translate(x.summary, lang), spdx=x.spdx)
+        for x in LICENCES.values()
+    ]

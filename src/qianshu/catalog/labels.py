@@ -11,6 +11,24 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    # linked-data pages (catalog/resources.py): kinds, facts, licences
+    N_("Region"),
+    N_("Industry"),
+    N_("Organisation"),
+    N_("Licence"),
+    N_("Division code (GB/T 2260)"),
+    N_("Industry code (GB/T 4754)"),
+    N_("Part of"),
+    N_("Organisation type"),
+    N_("Summary"),
+    N_("Address"),
+    N_("SPDX identifier"),
+    N_("Qianshu data exchange licence 1.0"),
+    N_("Creative Commons Attribution 4.0 (CC BY 4.0)"),
+    N_("Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC 4.0)"),
+    N_("Use as the contract and the chosen plan's usage policy permit; no other right is granted."),
+    N_("Any use, including commercial use, with credit to the data holder."),
+    N_("Non-commercial use only, with credit to the data holder."),
     NP_("listing status", "draft"),
     NP_("listing status", "pending"),
     NP_("listing status", "listed"),

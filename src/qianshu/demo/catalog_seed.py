@@ -246,7 +246,9 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         for reg in db.scalars(select(Registration).where(Registration.status == "issued")):
             holder = next((o for o in orgs.values() if o.id == reg.holder_org_id), None)
             if holder is not None and holder.status == "approved":
-                listings.append(_list(db, _actor(db, holder), operator, reg, rng, listed=True))
+                listings.append(
+                    _list(db, _actor(db, holder), operator, reg, rng, listed=True, base=settings.public_base)
+                )
         n = 800000
         for i, (city_code, county, city, city_en) in enumerate(CITIES):
             for j, (owner, tz, te, dz, de, industry, freq, dtype, tags) in enumerate(THEMES):
@@ -276,7 +278,8 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 # About one in nine waits for the listing review; not Guiyang's traffic product, which
                 # a newcomer's first search ("贵阳 traffic 2024") should find.
                 listing = _list(
-                    db, _actor(db, holder), operator, reg, rng, listed=(i * 7 + j) % 9 != 4, tags=tags, data_type=dtype
+                    db, _actor(db, holder), operator, reg, rng, listed=(i * 7 + j) % 9 != 4, tags=tags, data_type=dtype,
+                    base=settings.public_base,
                 )
                 listings.append(listing)
         _follows_and_demands(db, orgs, listings, rng)
@@ -292,6 +295,7 @@ def _list(
     listed: bool,
     tags: list[str] | None = None,
     data_type: str = "table",
+    base: str,
 ) -> Listing:
     listing = service.create_listing(
         db,
@@ -299,7 +303,7 @@ def _list(
         ListingIn(registration_id=reg.id, tags=tags or [], data_type=data_type),
     )
     for plan in rng.choice(PLAN_SETS):
-        service.add_plan(db, holder, listing.id, plan, base_url="")
+        service.add_plan(db, holder, listing.id, plan, base_url=base)
     service.submit_listing(db, holder, listing.id)
     if listed:
         service.review_listing(db, operator, listing.id, "approve")

@@ -326,7 +326,8 @@ class CertificatePage:
 
 
 def _verify_url(request: Request, number: str) -> str:
-    return str(request.url_for("certificate_page", number=number))
+    """The certificate's public address (page, PDF link, QR code): ``public_base_url``, never the Host header."""
+    return get_settings_dep(request).public_base + str(request.app.url_path_for("certificate_page", number=number))
 
 
 @router.get("/registry/certificates/{number}")

@@ -9,7 +9,7 @@ some and the demand pool holds a few demands.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -272,6 +272,8 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                     row_count=rng.randint(10_000, 5_000_000),
                     column_count=rng.randint(6, 40),
                     issued_at=utcnow() - timedelta(days=rng.randint(5, 300)),
+                    time_coverage_start=date(2024, 1, 1),  # as the descriptions say: 2024-2025
+                    time_coverage_end=date(2025, 12, 31),
                 )
                 db.add(reg)
                 db.flush()

@@ -37,6 +37,7 @@ from qianshu.core.http import (
     get_database,
     get_lang,
     get_settings_dep,
+    public_url,
     render,
     see_other,
 )
@@ -327,7 +328,7 @@ class CertificatePage:
 
 def _verify_url(request: Request, number: str) -> str:
     """The certificate's public address (page, PDF link, QR code): ``public_base_url``, never the Host header."""
-    return get_settings_dep(request).public_base + str(request.app.url_path_for("certificate_page", number=number))
+    return public_url(request, "certificate_page", number=number)
 
 
 @router.get("/registry/certificates/{number}")

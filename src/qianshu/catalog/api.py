@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import dcat, demand, follows, search_cache, search_index, service
+from qianshu.catalog import dcat, demand, follows, policy, search_cache, search_index, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import Listing
 from qianshu.catalog.search import (
@@ -108,8 +108,13 @@ async def search(
 
 
 @router.get("/listings/{listing_id}", response_model=s.ListingDetailOut)
-def listing(listing_id: int, db: DbSession, actor: CurrentActor) -> object:
-    return service.get_listing(db, actor, listing_id)
+def listing(listing_id: int, request: Request, db: DbSession, actor: CurrentActor) -> object:
+    found = service.get_listing(db, actor, listing_id)
+    out = s.ListingDetailOut.model_validate(found)
+    for plan in out.plans:  # as published: absolute addresses under the public address
+        plan.policy = policy.policy_document(plan.policy, base_url(request), found.id, plan.id, found.org_id)
+    out.url = f"{base_url(request)}/catalog/{found.id}"
+    return out
 
 
 @router.get("/listings/{listing_id}/history", response_model=list[s.ChangeOut])

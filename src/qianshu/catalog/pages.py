@@ -564,10 +564,13 @@ def _answer(request: Request, resource: resources.Resource, address: str) -> Res
     doc = {"@context": dcat.CONTEXT, **resource.node}
     wanted = _wanted(request)
     if wanted == "jsonld":
-        return JSONResponse(doc, media_type=_JSONLD)
-    if wanted == "ttl":
-        return Response(dcat.to_turtle(doc), media_type=_TURTLE)
-    return render(request, "catalog/resource.html", ResourcePage(resource, address))
+        response: Response = JSONResponse(doc, media_type=_JSONLD)
+    elif wanted == "ttl":
+        response = Response(dcat.to_turtle(doc), media_type=_TURTLE)
+    else:
+        response = render(request, "catalog/resource.html", ResourcePage(resource, address))
+    response.headers["Vary"] = "Accept"  # one address, several representations
+    return response
 
 
 @router.get("/regions/{code}", response_class=HTMLResponse)
@@ -606,5 +609,5 @@ def policy_document(
     if fmt == "html" or (not fmt and "text/html" in accept):  # a person: the product page shows it in words
         return RedirectResponse(f"/catalog/{listing_id}#plan-{plan_id}", status_code=303)
     if fmt == "ttl" or (not fmt and "text/turtle" in accept):
-        return Response(dcat.to_turtle(doc), media_type=_TURTLE)
-    return JSONResponse(doc, media_type=_JSONLD)
+        return Response(dcat.to_turtle(doc), media_type=_TURTLE, headers={"Vary": "Accept"})
+    return JSONResponse(doc, media_type=_JSONLD, headers={"Vary": "Accept"})

@@ -54,6 +54,16 @@ def root(
     state.debug = debug or debug_from_environment()
 
 
+def _listen_on(host: str, port: int) -> None:
+    """Tell the app (and its worker processes) where it listens: the default public address."""
+    import os
+
+    from qianshu.core.settings import get_settings
+
+    os.environ["QIANSHU_HOST"], os.environ["QIANSHU_PORT"] = host, str(port)
+    get_settings.cache_clear()
+
+
 @app.command()
 def init(data_dir: DataDir = None) -> None:
     """Create or upgrade a data folder: settings file, signing keys, database schema."""
@@ -76,6 +86,7 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     settings = settings_for(data_dir, create=True)
     initialise(settings)
     host, port = host or settings.host, port or settings.port
+    _listen_on(host, port)
     console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
     # A worker that is still starting (building its search index) on a busy machine can miss
     # uvicorn's 5 s health ping and be killed over and over; give it time.
@@ -117,6 +128,7 @@ def demo(data_dir: Annotated[Path | None, typer.Option(
 
     from qianshu.demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 
+    _listen_on(host, port)
     # A demo folder of its own, so a demo never mixes with a real data folder.
     settings = settings_for(data_dir or Path(DEMO_DATA_DIR), create=True)
     seed_demo(settings)

@@ -108,15 +108,16 @@ def test_operator_approves_in_the_portal(client, make) -> None:
     assert r.status_code == 409
 
 
-def test_invite_accept_and_remove(client, make, db) -> None:
+def test_invite_accept_and_remove(client, make, db, settings) -> None:
     admin = make.user()
     sign_in(client, admin.email)
     token = csrf(client, "/org")
     r = client.post("/org/invitations", data={"csrf_token": token, "email": "new@x.cn", "display_name": "新同事",
-                                              "org_role": "member"})
+                                              "org_role": "member"}, headers={"Host": "evil.example"})
     assert r.status_code == 200, r.text
     link = re.search(r'<code id="invite-url">([^<]+)</code>', r.text).group(1)  # type: ignore[union-attr]
-    path = link.replace("http://testserver", "")
+    assert link.startswith(settings.public_base + "/invite/")  # the public address, not the Host header
+    path = link.replace(settings.public_base, "")
     client.cookies.clear()
     token = csrf(client, path)
     assert client.post(path, data={"csrf_token": token, "password": "another-long-password"},

@@ -49,10 +49,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([sys.executable, "-m", "qianshu.cli", "demo", "--seed-only", "--data-dir", str(data_dir)],
                    env=env, check=True, capture_output=True, timeout=300)
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     log = (data_dir / "server.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "qianshu.web.asgi:app", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+                               "--port", str(port)], env={**env, "QIANSHU_PUBLIC_BASE_URL": base},
+                              stdout=log, stderr=subprocess.STDOUT)
     os.environ["QIANSHU_LIVE_DATA_DIR"] = str(data_dir)  # tests read the public key from here
     try:
         for _ in range(100):

@@ -90,3 +90,18 @@ def test_a_certificate_is_checked_by_its_number(client, database, db, settings, 
     assert "QS-DR-1999-000001" in missing.text
     assert 'id="verify-result"' not in missing.text
     assert client.get("/registry/verify?number=" + "9" * 5000).status_code == 404  # bounded, no crash
+
+
+def test_certificate_links_use_the_public_address(client, database, db, settings, make, merchant, reviewer,
+                                                  operator, gb_csv) -> None:
+    """The verify link and QR code of the page and the PDF: public_base_url, never the Host header."""
+    _reg, cert = _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    verify = f"{settings.public_base}/registry/certificates/{cert.number}"
+    hostile = {"Host": "evil.example", "X-Forwarded-Proto": "https"}
+    page = client.get(f"/registry/certificates/{cert.number}", headers=hostile)
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    pdf = client.get(f"/registry/certificates/{cert.number}/pdf", headers=hostile).content
+    assert f"/URI ({verify})".encode() in pdf  # the verify line and the QR code are links
+    assert b"evil.example" not in pdf
+    assert b"testserver" not in pdf

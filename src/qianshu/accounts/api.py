@@ -11,7 +11,7 @@ from qianshu.accounts.audit_views import AuditFilter, browse_audit
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.accounts.job_views import list_jobs, retry_job
 from qianshu.core.db import Database
-from qianshu.core.http import DbSession, Lang
+from qianshu.core.http import DbSession, Lang, public_url
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -57,7 +57,7 @@ def users(org_id: int, db: DbSession, actor: SignedInActor) -> object:
 def invite(data: schemas.InvitationIn, request: Request, db: DbSession, actor: SignedInActor) -> dict[str, object]:
     invitation, raw = service.invite_user(db, actor, data)
     return {"id": invitation.id, "email": invitation.email, "expires_at": invitation.expires_at,
-            "accept_url": str(request.url_for("accept_invitation_page", token=raw))}
+            "accept_url": public_url(request, "accept_invitation_page", token=raw)}
 
 
 @router.delete("/users/{user_id}", status_code=204)

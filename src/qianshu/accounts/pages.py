@@ -23,6 +23,7 @@ from qianshu.core.http import (
     form_fields,
     get_database,
     get_lang,
+    public_url,
     render,
     safe_local_path,
     see_other,
@@ -149,7 +150,7 @@ def invite(request: Request, db: DbSession, actor: SignedInActor, posted: Posted
     except QianshuError as exc:
         db.rollback()
         return _org_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
-    return _org_page(request, db, actor, invite_url=str(request.url_for("accept_invitation_page", token=raw)))
+    return _org_page(request, db, actor, invite_url=public_url(request, "accept_invitation_page", token=raw))
 
 
 @router.post("/org/users/{user_id}/remove")

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import dcat, demand, follows, search_cache, search_index, service
+from qianshu.catalog import dcat, demand, follows, policy, search_cache, search_index, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import Listing
 from qianshu.catalog.search import (
@@ -26,8 +26,10 @@ from qianshu.catalog.search import (
     search_rendered,
 )
 from qianshu.catalog.views import facet_label, notification_out
+from qianshu.catalog.vocab import LICENCES, licence_uri
 from qianshu.core.db import Database
 from qianshu.core.http import DbSession, Lang, get_database, get_settings_dep, read_in_thread
+from qianshu.core.i18n import translate
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
@@ -40,11 +42,8 @@ def warm_up(database: Database) -> None:
 
 
 def base_url(request: Request) -> str:
-    """Scheme, host and root path, as the client addressed us (cheaper than ``request.base_url``)."""
-    host = request.headers.get("host")
-    if not host:  # HTTP/1.0 or a unix socket: Starlette's full rules
-        return str(request.base_url).rstrip("/")
-    return f"{request.scope['scheme']}://{host}{request.scope.get('root_path', '')}".rstrip("/")
+    """The exchange's configured public address (``public_base_url``): never the request's Host."""
+    return get_settings_dep(request).public_base
 
 
 def _listing_out(listing: Listing, base: str) -> s.ListingOut:
@@ -109,8 +108,13 @@ async def search(
 
 
 @router.get("/listings/{listing_id}", response_model=s.ListingDetailOut)
-def listing(listing_id: int, db: DbSession, actor: CurrentActor) -> object:
-    return service.get_listing(db, actor, listing_id)
+def listing(listing_id: int, request: Request, db: DbSession, actor: CurrentActor) -> object:
+    found = service.get_listing(db, actor, listing_id)
+    out = s.ListingDetailOut.model_validate(found)
+    for plan in out.plans:  # as published: absolute addresses under the public address
+        plan.policy = policy.policy_document(plan.policy, base_url(request), found.id, plan.id, found.org_id)
+    out.url = f"{base_url(request)}/catalog/{found.id}"
+    return out
 
 
 @router.get("/listings/{listing_id}/history", response_model=list[s.ChangeOut])
@@ -299,3 +303,13 @@ def listing_dcat_turtle(listing_id: int, request: Request, db: DbSession) -> Res
     return Response(
         dcat.to_turtle(dcat.catalogue_jsonld(db, base_url(request), listing_id=listing_id)), media_type=TURTLE
     )
+
+
+@router.get("/licences", response_model=list[s.LicenceOut])
+def licences(request: Request, lang: Lang) -> object:
+    """The licences a product may be listed under (the ``licence`` field of a listing)."""
+    return [
+        s.LicenceOut(key=x.key, title=translate(x.title, lang), uri=licence_uri(x.key, base_url(request)),
+                     summary=translate(x.summary, lang), spdx=x.spdx)
+        for x in LICENCES.values()
+    ]

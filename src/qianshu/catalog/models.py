@@ -79,6 +79,9 @@ class Listing(Base):
     division_code: Mapped[str] = mapped_column(String(6), default="", index=True)
     prefecture_code: Mapped[str] = mapped_column(String(6), default="", index=True)
     data_type: Mapped[str] = mapped_column(String(16), default="table")
+    # The licence the holder lists the product under (a key of catalog.vocab.LICENCES).
+    licence: Mapped[str] = mapped_column(String(32), default="qianshu-exchange-1.0",
+                                         server_default="qianshu-exchange-1.0")
     update_frequency: Mapped[str] = mapped_column(String(16), default="")
     classification: Mapped[str] = mapped_column(String(16), default="general")
     personal_info: Mapped[str] = mapped_column(String(16), default="none")

@@ -4,6 +4,8 @@ labels of the catalogue's own enumerations. English strings are message ids (see
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from qianshu.core.identifiers import guizhou_divisions
 
 INDUSTRY_SECTIONS = {  # GB/T 4754-2017 门类
@@ -124,3 +126,62 @@ def prefecture_of(division_code: str) -> str:
     if division_code.startswith("52") and len(division_code) == 6:
         return division_code if division_code.endswith("00") else division_code[:4] + "00"
     return division_code
+
+
+# --- linked-data vocabularies (DCAT-AP 3) ---------------------------------------------------------
+
+EU_AUTHORITY = "http://publications.europa.eu/resource/authority/"
+
+
+@dataclass(frozen=True)
+class Licence:
+    """A licence a product may be listed under. ``uri`` is absolute, or a path under the exchange's
+    public address (our own licence, served at ``/licences/<key>``)."""
+
+    key: str
+    title: str  # English; Chinese through the catalogue
+    uri: str
+    summary: str  # English; Chinese through the catalogue
+    spdx: str = ""
+
+
+LICENCES = {
+    licence.key: licence
+    for licence in (
+        Licence(
+            "qianshu-exchange-1.0",
+            "Qianshu data exchange licence 1.0",
+            "/licences/qianshu-exchange-1.0",
+            "Use as the contract and the chosen plan's usage policy permit; no other right is granted.",
+        ),
+        Licence(
+            "cc-by-4.0",
+            "Creative Commons Attribution 4.0 (CC BY 4.0)",
+            EU_AUTHORITY + "licence/CC_BY_4_0",
+            "Any use, including commercial use, with credit to the data holder.",
+            "CC-BY-4.0",
+        ),
+        Licence(
+            "cc-by-nc-4.0",
+            "Creative Commons Attribution-NonCommercial 4.0 (CC BY-NC 4.0)",
+            EU_AUTHORITY + "licence/CC_BY_NC_4_0",
+            "Non-commercial use only, with credit to the data holder.",
+            "CC-BY-NC-4.0",
+        ),
+    )
+}
+DEFAULT_LICENCE = "qianshu-exchange-1.0"
+# Access to a product goes through an order and a contract: "restricted" in the EU vocabulary.
+ACCESS_RIGHTS = EU_AUTHORITY + "access-right/RESTRICTED"
+# Delivery mode → (EU file type, IANA media type) of its distribution.
+FILE_TYPES = {
+    "download": ("PARQUET", "application/vnd.apache.parquet"),
+    "delta_sharing": ("JSON", "application/json"),
+    "api": ("JSON", "application/json"),
+    "sandbox": ("HTML", "text/html"),
+}
+
+
+def licence_uri(key: str, base: str) -> str:
+    uri = LICENCES[key].uri if key in LICENCES else LICENCES[DEFAULT_LICENCE].uri
+    return base + uri if uri.startswith("/") else uri

@@ -50,6 +50,12 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+def public_url(request: Request, name: str, **params: str) -> str:
+    """The public address of a named route: the ``public_base_url`` setting, never the Host header
+    (a link built from the request would follow whatever host the client claimed)."""
+    return get_settings_dep(request).public_base + str(request.app.url_path_for(name, **params))
+
+
 async def get_signer(request: Request) -> Ed25519Signer:  # async: FastAPI runs it inline (see below)
     return request.app.state.signer  # type: ignore[no-any-return]
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address the public reaches this exchange at (scheme, host, optional path: no trailing
+    # slash), e.g. "https://data.example.gov.cn". Every address Qianshu publishes (DCAT datasets,
+    # ODRL policies, certificate links) starts with it; the request's Host header never counts.
+    # Empty: http://<host>:<port> (right for the demo and a single machine, wrong behind a proxy).
+    public_base_url: str = Field(default="", pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$")
     default_language: Literal["zh", "en"] = "zh"
     # Sign-in throttling: this many failures for one account or address within the window.
     login_max_failures: int = 5
@@ -92,6 +97,14 @@ class Settings(BaseSettings):
             data_dir = Path(init_dir)
         toml_source = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / SETTINGS_FILE)
         return (init_settings, env_settings, toml_source)
+
+    @property
+    def public_base(self) -> str:
+        """``public_base_url`` without a trailing slash, or the address ``serve`` listens on."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
+        return f"http://{host}:{self.port}"
 
     @property
     def effective_database_url(self) -> str:

@@ -9,7 +9,7 @@ some and the demand pool holds a few demands.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -246,7 +246,9 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         for reg in db.scalars(select(Registration).where(Registration.status == "issued")):
             holder = next((o for o in orgs.values() if o.id == reg.holder_org_id), None)
             if holder is not None and holder.status == "approved":
-                listings.append(_list(db, _actor(db, holder), operator, reg, rng, listed=True))
+                listings.append(
+                    _list(db, _actor(db, holder), operator, reg, rng, listed=True, base=settings.public_base)
+                )
         n = 800000
         for i, (city_code, county, city, city_en) in enumerate(CITIES):
             for j, (owner, tz, te, dz, de, industry, freq, dtype, tags) in enumerate(THEMES):
@@ -270,13 +272,16 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                     row_count=rng.randint(10_000, 5_000_000),
                     column_count=rng.randint(6, 40),
                     issued_at=utcnow() - timedelta(days=rng.randint(5, 300)),
+                    time_coverage_start=date(2024, 1, 1),  # as the descriptions say: 2024-2025
+                    time_coverage_end=date(2025, 12, 31),
                 )
                 db.add(reg)
                 db.flush()
                 # About one in nine waits for the listing review; not Guiyang's traffic product, which
                 # a newcomer's first search ("贵阳 traffic 2024") should find.
                 listing = _list(
-                    db, _actor(db, holder), operator, reg, rng, listed=(i * 7 + j) % 9 != 4, tags=tags, data_type=dtype
+                    db, _actor(db, holder), operator, reg, rng, listed=(i * 7 + j) % 9 != 4, tags=tags, data_type=dtype,
+                    base=settings.public_base,
                 )
                 listings.append(listing)
         _follows_and_demands(db, orgs, listings, rng)
@@ -292,6 +297,7 @@ def _list(
     listed: bool,
     tags: list[str] | None = None,
     data_type: str = "table",
+    base: str,
 ) -> Listing:
     listing = service.create_listing(
         db,
@@ -299,7 +305,7 @@ def _list(
         ListingIn(registration_id=reg.id, tags=tags or [], data_type=data_type),
     )
     for plan in rng.choice(PLAN_SETS):
-        service.add_plan(db, holder, listing.id, plan, base_url="")
+        service.add_plan(db, holder, listing.id, plan, base_url=base)
     service.submit_listing(db, holder, listing.id)
     if listed:
         service.review_listing(db, operator, listing.id, "approve")

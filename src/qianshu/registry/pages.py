@@ -37,6 +37,7 @@ from qianshu.core.http import (
     get_database,
     get_lang,
     get_settings_dep,
+    public_url,
     render,
     see_other,
 )
@@ -326,7 +327,8 @@ class CertificatePage:
 
 
 def _verify_url(request: Request, number: str) -> str:
-    return str(request.url_for("certificate_page", number=number))
+    """The certificate's public address (page, PDF link, QR code): ``public_base_url``, never the Host header."""
+    return public_url(request, "certificate_page", number=number)
 
 
 @router.get("/registry/certificates/{number}")

@@ -110,6 +110,14 @@ def find_registration(db: Session, registration_id: int) -> Registration | None:
     return db.get(Registration, registration_id)
 
 
+def registrations_by_id(db: Session, registration_ids: Iterable[int]) -> dict[int, Registration]:
+    """Registrations by id, in one query: for the catalogue's DCAT export (number, time coverage)."""
+    wanted = set(registration_ids)
+    if not wanted:
+        return {}
+    return {r.id: r for r in db.scalars(select(Registration).where(Registration.id.in_(wanted)))}
+
+
 def issued_of_holder(db: Session, org_id: int) -> list[Registration]:
     """An organisation's registrations with an issued certificate, newest first."""
     return list(db.scalars(select(Registration)

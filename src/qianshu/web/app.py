@@ -36,6 +36,7 @@ from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.core.validation import all_errors, error_from_details
+from qianshu.web import openapi
 from qianshu.web import pages as web_pages
 from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
 from qianshu.web.body_limits import RequestLimitsMiddleware
@@ -99,6 +100,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     for manifest in capabilities.with_part("pages"):
         app.include_router(manifest.module("pages").router, dependencies=[Depends(load_actor)])
     app.state.nav_items = capabilities.nav_items()
+    openapi.install(app)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_reference(request: Request) -> HTMLResponse:

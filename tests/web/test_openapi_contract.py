@@ -2,8 +2,9 @@
 operation as documented (schemathesis: status code, content type and body schema of each
 response, and never a 5xx), with a few generated requests per operation.
 
-Bounded: ``EXAMPLES`` requests per operation and identity, derandomised (the same requests on
-every run, so a failure reproduces); about half a minute on two cores.
+Bounded: ``EXAMPLES`` requests per operation and pass (anonymous; a data merchant; a data merchant
+sending requests that break the document), derandomised (the same requests on every run, so a
+failure reproduces); under a minute on two cores.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -22,7 +25,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 EXAMPLES = 4
+NEGATIVE_EXAMPLES = 2
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Requests that break the document (wrong types, missing fields, bytes that are not JSON): they
+# must be refused as documented (a 4xx problem+json), never crash the server.
+NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 
 def test_the_document_is_valid_openapi_3_1(client) -> None:
@@ -57,11 +64,21 @@ def test_documented_media_types_and_bodies(client) -> None:
     verify = paths["/api/v1/registrations/certificates/verify"]["post"]
     assert list(verify["requestBody"]["content"]) == ["application/json"]
     assert paths["/api/v1/me"]["get"]["summary"] != "Me"
+    assert "400" in paths["/api/v1/tokens"]["post"]["responses"]  # a JSON body that is not JSON text
+
+
+def test_a_body_that_is_not_json_text_is_the_documented_400(client, make, bearer) -> None:
+    headers = bearer(make.operator()) | {"Content-Type": "application/json", "Accept-Language": "en"}
+    r = client.post("/api/v1/tokens", content=b"\xff\xfe\x00", headers=headers)
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "body_unreadable"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("identity", ["anonymous", "data merchant"])
-def test_every_operation_answers_as_documented(app, make, bearer, identity: str) -> None:
+@pytest.mark.parametrize(("identity", "mode"), [("anonymous", "positive"), ("data merchant", "positive"),
+                                                ("data merchant", "negative")])
+def test_every_operation_answers_as_documented(app, make, bearer, identity: str, mode: str) -> None:
     headers: dict[str, Any] = {"Accept-Language": "en"}
     if identity != "anonymous":
         headers |= bearer(make.user(organisation=make.org(org_type="data_merchant")))
@@ -69,16 +86,20 @@ def test_every_operation_answers_as_documented(app, make, bearer, identity: str)
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if mode == "negative" and "requestBody" not in operation.definition.raw:
+            continue  # broken bodies here; broken path and query values: tests/web/test_number_range.py
 
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate],
+        @given(case=operation.as_strategy(GenerationMode(mode)))
+        @settings(max_examples=EXAMPLES if mode == "positive" else NEGATIVE_EXAMPLES, deadline=None,
+                  derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=list(HealthCheck))
         def answers_as_documented(case: Any) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            case.call_and_validate(headers=headers, checks=CHECKS if mode == "positive" else NEGATIVE_CHECKS)
 
         try:
             answers_as_documented()
+        except Unsatisfiable:  # nothing in it can be broken: the positive pass covers it
+            continue
         except BaseException as exc:  # every operation is tried; all failures are reported at once
             if not isinstance(exc, Exception | BaseExceptionGroup):
                 raise

@@ -6,7 +6,8 @@ and nothing else. Here, each operation gets, besides the errors its route declar
 
 - 401 where the route reads who is asking (a bad, expired or revoked bearer token), 403 where
   it needs a signed-in user (the permission rules; a read-only token on a write);
-- 408 and 413 where it takes a body; 422 where it takes any input;
+- 408 and 413 where it takes a body, 400 where that body is JSON (bytes that are not JSON text);
+  422 where it takes any input;
 - 503 everywhere (database busy, server at capacity; with ``Retry-After``).
 
 It also declares the two ways to authenticate: a bearer token (API clients) and the portal's
@@ -61,7 +62,10 @@ def _common_errors(route: RouteContext, method: str, operation: dict[str, Any]) 
     unsafe = method.upper() not in SAFE_METHODS
     if unsafe and 401 in statuses:
         statuses += [403, 409]  # a read-only token; a concurrent change (core/errors.py Conflict)
-    if "requestBody" in operation:
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        statuses.append(400)  # bytes that are not JSON text at all (e.g. not UTF-8): body_unreadable
+    if body:
         statuses += [408, 413]
     if "requestBody" in operation or operation.get("parameters"):
         statuses.append(422)

@@ -12,6 +12,7 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.accounts.job_views import list_jobs, retry_job
 from qianshu.core.db import Database
 from qianshu.core.http import DbSession, Lang, public_url
+from qianshu.core.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -22,66 +23,72 @@ def warm_up(database: Database) -> None:
     passwords.warm_up()
 
 
-@router.post("/organisations", status_code=201, response_model=schemas.OrganisationOut)
+@router.post("/organisations", status_code=201, response_model=schemas.OrganisationOut,
+             summary="Apply to join as an organisation", responses=problems(409))
 def apply(data: schemas.OrganisationApplication, db: DbSession, actor: CurrentActor) -> object:
     return service.apply_organisation(db, actor, data)
 
 
-@router.get("/organisations", response_model=list[schemas.OrganisationOut])
+@router.get("/organisations", response_model=list[schemas.OrganisationOut], summary="List organisations")
 def organisations(db: DbSession, actor: SignedInActor,
                   status: Annotated[str | None, Query(max_length=16)] = None) -> object:
     return service.list_organisations(db, actor, status)
 
 
-@router.get("/organisations/{org_id}", response_model=schemas.OrganisationOut)
+@router.get("/organisations/{org_id}", response_model=schemas.OrganisationOut,
+            summary="Get an organisation", responses=problems(404))
 def organisation(org_id: int, db: DbSession, actor: SignedInActor) -> object:
     return service.get_organisation(db, actor, org_id)
 
 
-@router.post("/organisations/{org_id}/{decision}", response_model=schemas.OrganisationOut)
+@router.post("/organisations/{org_id}/{decision}", response_model=schemas.OrganisationOut,
+             summary="Approve, reject or suspend an organisation", responses=problems(404, 409))
 def review(org_id: int, decision: str, data: schemas.ReviewDecision, db: DbSession, actor: SignedInActor) -> object:
     return service.review_organisation(db, actor, org_id, decision, data.reason)
 
 
-@router.get("/me", response_model=schemas.UserOut)
+@router.get("/me", response_model=schemas.UserOut, summary="Get the signed-in user")
 def me(db: DbSession, actor: SignedInActor) -> object:
     return next(u for u in service.list_users(db, actor, actor.org_id or 0) if u.id == actor.user_id)
 
 
-@router.get("/organisations/{org_id}/users", response_model=list[schemas.UserOut])
+@router.get("/organisations/{org_id}/users", response_model=list[schemas.UserOut],
+            summary="List an organisation's users", responses=problems(404))
 def users(org_id: int, db: DbSession, actor: SignedInActor) -> object:
     return service.list_users(db, actor, org_id)
 
 
-@router.post("/invitations", status_code=201)
+@router.post("/invitations", status_code=201, summary="Invite a user to your organisation", responses=problems(409))
 def invite(data: schemas.InvitationIn, request: Request, db: DbSession, actor: SignedInActor) -> dict[str, object]:
     invitation, raw = service.invite_user(db, actor, data)
     return {"id": invitation.id, "email": invitation.email, "expires_at": invitation.expires_at,
             "accept_url": public_url(request, "accept_invitation_page", token=raw)}
 
 
-@router.delete("/users/{user_id}", status_code=204)
+@router.delete("/users/{user_id}", status_code=204,
+               summary="Remove a user from your organisation", responses=problems(404, 409))
 def remove(user_id: int, db: DbSession, actor: SignedInActor) -> None:
     service.remove_user(db, actor, user_id)
 
 
-@router.get("/tokens", response_model=list[schemas.TokenOut])
+@router.get("/tokens", response_model=list[schemas.TokenOut], summary="List your API tokens")
 def tokens(db: DbSession, actor: SignedInActor) -> object:
     return service.list_tokens(db, actor)
 
 
-@router.post("/tokens", status_code=201, response_model=schemas.NewToken)
+@router.post("/tokens", status_code=201, response_model=schemas.NewToken, summary="Create an API token")
 def create_token(data: schemas.TokenIn, db: DbSession, actor: SignedInActor) -> object:
     token, raw = service.create_token(db, actor, data)
     return schemas.NewToken.model_validate({**schemas.TokenOut.model_validate(token).model_dump(), "token": raw})
 
 
-@router.delete("/tokens/{token_id}", response_model=schemas.TokenOut)
+@router.delete("/tokens/{token_id}", response_model=schemas.TokenOut,
+               summary="Revoke an API token", responses=problems(404))
 def revoke_token(token_id: int, db: DbSession, actor: SignedInActor) -> object:
     return service.revoke_token(db, actor, token_id)
 
 
-@router.get("/audit", response_model=list[schemas.AuditOut])
+@router.get("/audit", response_model=list[schemas.AuditOut], summary="Browse the audit trail")
 def audit_trail(db: DbSession, actor: SignedInActor,
                 action: Annotated[str, Query(max_length=80)] = "",
                 org_id: int | None = None, user_id: int | None = None,
@@ -89,14 +96,15 @@ def audit_trail(db: DbSession, actor: SignedInActor,
     return browse_audit(db, actor, AuditFilter(action=action, org_id=org_id, user_id=user_id, page=page)).events
 
 
-@router.get("/jobs", response_model=list[schemas.JobOut])
+@router.get("/jobs", response_model=list[schemas.JobOut], summary="List background jobs")
 def jobs(db: DbSession, actor: SignedInActor, lang: Lang,
          status: Annotated[str, Query(pattern="^(|queued|running|failed)$")] = "") -> object:
     """Queued, running and failed background jobs, newest first (operators)."""
     return list_jobs(db, actor, lang, status)
 
 
-@router.post("/jobs/{job_id}/retry", response_model=schemas.JobOut)
+@router.post("/jobs/{job_id}/retry", response_model=schemas.JobOut,
+             summary="Retry a failed background job", responses=problems(404, 409))
 def retry(job_id: int, db: DbSession, actor: SignedInActor, lang: Lang) -> object:
     """Put a failed job back in the queue (operators; audited)."""
     return retry_job(db, actor, job_id, lang)

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # A short public notice in minutes instead of days, for demonstrations and training (``qianshu
     # demo`` sets 2): a registration can go from upload to certificate in one sitting. Unset in
     # real use, where the notice lasts public_notice_days.
-    public_notice_minutes: float | None = Field(default=None, gt=0, le=60 * 24 * 30)
+    public_notice_minutes: float | None = Field(default=None, ge=0, le=60 * 24 * 30)
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"

@@ -114,8 +114,8 @@ THEMES: list[Theme] = [
         "merchant_health",
         "{city}医保结算统计数据",
         "{city_en} medical insurance settlements",
-        "按月、按病种统计的医保基金结算金额与人次（汇总数据）。",
-        "Monthly medical insurance settlements by diagnosis group (aggregated).",
+        "按月、按险种和就医类型统计的医保基金结算人次与金额（汇总数据，不含个人信息）。",
+        "Monthly medical insurance settlements by scheme and type of care (aggregated, no personal data).",
         "S93",
         "monthly",
         "table",
@@ -274,7 +274,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 listings.append(_list(db, holder, operator, reg, rng, listed=True))
         for (i, j, _city, theme), upload, reg_id in zip(products, uploads, ids, strict=True):
             # About one in nine waits for the listing review; not Guiyang's traffic product, which
-            # a newcomer's first search ("贵阳 traffic 2024") should find.
+            # a newcomer's first search ("贵阳 traffic" and the first year of the data) should find.
             listings.append(_list(db, upload.holder, operator, db.get_one(Registration, reg_id), rng,
                                   listed=(i * 7 + j) % 9 != 4, tags=theme[8], data_type=theme[7]))
         orgs = {k: db.get_one(Organisation, v) for k, v in org_ids.items()}
@@ -290,8 +290,8 @@ def _upload(folder: Path, holders: dict[str, Actor], city: tuple[str, str, str, 
     source = "public_data" if owner == "government" else "own_collection"
     return registrations.Upload(holders[owner], generated.path, Declaration(
         title_zh=tz.format(city=name), title_en=te.format(city_en=name_en),
-        description_zh=dz.format(city=name) + "数据覆盖2024—2025年。",
-        description_en=de.format(city_en=name_en) + " 2024-2025.",
+        description_zh=dz.format(city=name) + f"数据时间范围：{generated.start} 至 {generated.end}。",
+        description_en=de.format(city_en=name_en) + f" {generated.start.year}-{generated.end.year}.",
         industry_code=industry, division_code=city_code, time_coverage_start=generated.start,
         time_coverage_end=generated.end, update_frequency=frequency, source=source,
         lawful_basis=("政务数据，依《贵州省政务数据资源管理办法》授权运营。" if source == "public_data"

@@ -22,7 +22,7 @@ from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_uscc
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Signer, sign_document
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import local_display, utcnow
 from qianshu.registry import schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
 from qianshu.registry.models import (
@@ -265,7 +265,9 @@ def issue_refusal(db: Session, actor: Actor, reg: Registration, now: datetime | 
         return Conflict("The registration cannot be issued while it is {status}.",
                         status=Label("registration status", reg.status))
     if reg.notice_ends_at and reg.notice_ends_at > (now or utcnow()):
-        return Conflict("The public notice runs until {date}.", date=reg.notice_ends_at.date().isoformat())
+        # to the minute, in the exchange's time: a demonstration's notice lasts minutes
+        return Conflict("The public notice runs until {date}.",
+                        date=local_display(reg.notice_ends_at, "%Y-%m-%d %H:%M GMT+08:00"))
     if any(o.status == "open" for o in objections(db, reg.id)):
         return Conflict("Open objections must be decided before the certificate is issued.")
     return None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+
+import pytest
 
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas, service
@@ -105,3 +108,35 @@ def test_certificate_links_use_the_public_address(client, database, db, settings
     assert f"/URI ({verify})".encode() in pdf  # the verify line and the QR code are links
     assert b"evil.example" not in pdf
     assert b"testserver" not in pdf
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("zh", ["持有主体", "统一社会信用代码", "黔中测试数据有限公司", "测试用的居民数据", "行业", "互联网和相关服务",
+            "覆盖地区", "南明区", "时间范围", "2025-01-01", "2025-12-31", "每月", "数据来源", "自行采集",
+            "合法性依据", "自行采集，已取得授权", "登记的权利", "数据资源持有权", "数据加工使用权", "样例数据"]),
+    ("en", ["Holder", "Unified Social Credit Code", "Qianzhong Test Data Co.", "Test data.", "Industry",
+            "Internet services", "Region covered", "南明区", "Time coverage", "2025-01-01", "2025-12-31", "Monthly",
+            "Source", "Own collection", "Lawful basis", "自行采集，已取得授权", "Rights registered",
+            "Right to hold the data resource", "Right to process and use", "Sample rows"]),
+])
+def test_the_reviewer_sees_what_they_approve(client, database, db, settings, make, reviewer, gb_csv, lang: str,
+                                            expected: list[str]) -> None:
+    holder = make.user(organisation=make.org(org_type="data_merchant", name="黔中测试数据有限公司",
+                                             name_en="Qianzhong Test Data Co., Ltd."))
+    m = make.actor(holder)
+    reg = process(database, db, settings, m, [gb_csv])
+    service.update_declaration(db, m, reg.id, DECLARATION)
+    review.submit(db, m, reg.id)
+    db.commit()
+    sign_in(client, reviewer)
+    client.cookies.set("qs_lang", lang)
+    page = client.get(f"/registry/{reg.id}")
+    assert page.status_code == 200
+    declared = page.text.split('id="declared"')[1].split("</section>")[0]
+    sample = page.text.split('id="sample"')[1].split("</section>")[0]
+    assert [text for text in expected if text not in declared + sample] == []
+    for raw in ("own_collection", "processing_use", "monthly", ">holding<"):
+        assert raw not in declared
+    assert sample.count("<tr>") == 11  # the header and ten rows
+    ids = re.findall(r"\b\d{17}[\dX]\b", sample)
+    assert ids == [], "resident IDs shown unmasked"
+    assert "520102" in sample  # division codes are not personal data

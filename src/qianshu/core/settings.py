@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     # Supporting documents of a registration: purchase contract, objection evidence, report document.
     document_max_bytes: int = Field(default=50 * 1024**2, gt=0)
     public_notice_days: int = 10
+    # A short public notice in minutes instead of days, for demonstrations and training (``qianshu
+    # demo`` sets 2): a registration can go from upload to certificate in one sitting. Unset in
+    # real use, where the notice lasts public_notice_days.
+    public_notice_minutes: float | None = Field(default=None, ge=0, le=60 * 24 * 30)
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
@@ -111,6 +116,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'qianshu.db'}"
+
+    @property
+    def public_notice_duration(self) -> timedelta:
+        if self.public_notice_minutes is not None:
+            return timedelta(minutes=self.public_notice_minutes)
+        return timedelta(days=self.public_notice_days)
 
     @property
     def blob_dir(self) -> Path:

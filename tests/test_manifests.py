@@ -33,6 +33,13 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
     ("registry", {"uses": ("catalog",)}, "registry: uses 'catalog', which is not a capability listed before it"),
     ("catalog", {"subscriptions": {"listing.sold": "qianshu.catalog.hooks:on_registration_revoked"}},
      "catalog: subscribes to 'listing.sold', which no manifest declares"),
+    ("registry", {"events": ("qianshu.registry.hooks:on_job_crashed",)},
+     "registry: the event 'qianshu.registry.hooks:on_job_crashed' must be a frozen dataclass derived from "
+     "core.events.Event with a name"),
+    ("registry", {"events": ("qianshu.registry.nowhere:Revoked",)},
+     "registry: declares the event 'qianshu.registry.nowhere:Revoked', whose module does not exist"),
+    ("catalog", {"subscriptions": {"registration.revoked": 42}},
+     "catalog: the subscription to 'registration.revoked' must be a 'module:handler' string or a Subscription"),
     ("registry", {"periodic": {"x": Periodic(1.0, "qianshu.registry.nowhere:task")}},
      "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
     ("registry", {"jobs": {}, "periodic": {}, "demo": None},

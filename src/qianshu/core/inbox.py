@@ -19,7 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ColumnElement, ForeignKey, Index, String, and_, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from qianshu.core.actor import Actor
@@ -118,15 +131,30 @@ def inbox(db: Session, actor: Actor, *, unread_only: bool = False, capability: s
     return list(db.scalars(stmt.order_by(Notification.id.desc()).limit(max(1, min(limit, MAX_LISTED)))))
 
 
-def unread(db: Session, user_id: int, org_id: int | None, *, capability: str | None = None) -> Unread:
-    """How many of a user's notifications, and of their organisation's, are unread (one query)."""
-    stmt = (select(Notification.user_id.is_(None), func.count())
-            .where(_addressed_to(user_id, org_id), Notification.read_at.is_(None))
-            .group_by(Notification.user_id.is_(None)))
+def _unread_count(*where: ColumnElement[bool], capability: str | None = None) -> Any:
+    stmt = select(func.count()).select_from(Notification).where(Notification.read_at.is_(None), *where)
     if capability is not None:
         stmt = stmt.where(Notification.capability == capability)
-    counts = {bool(to_org): int(n) for to_org, n in db.execute(stmt)}
-    return Unread(user=counts.get(False, 0), organisation=counts.get(True, 0))
+    return stmt.scalar_subquery()
+
+
+def _unread_statement(capability: str | None = None) -> Any:
+    # Two counts, each answered from its index (an OR of the two would scan the table).
+    return select(_unread_count(Notification.user_id == bindparam("user_id"), capability=capability),
+                  _unread_count(Notification.org_id == bindparam("org_id"), Notification.user_id.is_(None),
+                                capability=capability))
+
+
+# Built once: every signed-in portal page asks it. Measured on SQLite with 11,000 notifications, on a
+# busy shared machine: 0.6-0.8 ms a call, where building the statement for each call cost 3.5-4.5 ms.
+_UNREAD = _unread_statement()
+
+
+def unread(db: Session, user_id: int, org_id: int | None, *, capability: str | None = None) -> Unread:
+    """How many of a user's notifications, and of their organisation's, are unread (one statement)."""
+    stmt = _UNREAD if capability is None else _unread_statement(capability)
+    own, shared = db.execute(stmt, {"user_id": user_id, "org_id": org_id}).one()
+    return Unread(user=int(own or 0), organisation=int(shared or 0) if org_id is not None else 0)
 
 
 def unread_for(db: Session, actor: Actor, *, capability: str | None = None) -> Unread:

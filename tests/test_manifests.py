@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from qianshu import capabilities
-from qianshu.core.capability import JobKind, Manifest, Periodic
+from qianshu.core.capability import JobKind, Manifest, Periodic, Subscription
 
 
 def test_every_manifest_matches_its_folder_and_imports() -> None:
@@ -39,7 +39,8 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
     ("registry", {"events": ("qianshu.registry.nowhere:Revoked",)},
      "registry: declares the event 'qianshu.registry.nowhere:Revoked', whose module does not exist"),
     ("catalog", {"subscriptions": {"registration.revoked": 42}},
-     "catalog: the subscription to 'registration.revoked' must be a 'module:handler' string or a Subscription"),
+     "catalog: the subscription to 'registration.revoked' must be a 'module:handler' string, a Subscription, "
+     "or a tuple of them"),
     ("registry", {"periodic": {"x": Periodic(1.0, "qianshu.registry.nowhere:task")}},
      "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
     ("registry", {"jobs": {}, "periodic": {}, "demo": None},
@@ -75,6 +76,14 @@ def test_publishing_an_undeclared_event_fails(db) -> None:  # type: ignore[no-un
 
     with pytest.raises(LookupError, match=r"listing\.sold"):
         publish(db, "listing.sold", listing_id=1)
+
+
+def test_an_event_may_have_several_subscribers_in_one_capability(monkeypatch: pytest.MonkeyPatch) -> None:
+    both = {"registration.revoked": (Subscription("qianshu.catalog.hooks:on_registration_revoked", in_transaction=True),
+                                     "qianshu.catalog.hooks:on_registration_revoked")}
+    assert _check_with(monkeypatch, "catalog", subscriptions=both) == []
+    assert [(s.capability, s.in_transaction) for s in capabilities.subscribers()["registration.revoked"]] == [
+        ("catalog", True), ("catalog", False)]
 
 
 def test_the_parts_are_read_from_the_manifests() -> None:

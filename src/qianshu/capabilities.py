@@ -27,7 +27,7 @@ from qianshu.core.capability import (
     Subscription,
     job_kind,
     resolve,
-    subscription,
+    subscriptions_of,
 )
 
 CAPABILITIES: tuple[str, ...] = (
@@ -146,7 +146,7 @@ def check(*, imports: bool = True) -> list[str]:
         problems += _job_problems(m)
         refs = [job_kind(j).handler for j in m.jobs.values() if isinstance(j, (str, JobKind))]
         refs += [*(p.task for p in m.periodic.values()),
-                 *(subscription(s).handler for s in m.subscriptions.values() if isinstance(s, (str, Subscription)))]
+                 *(sub.handler for declared in m.subscriptions.values() for sub in subscriptions_of(declared))]
         refs += [m.demo] if m.demo else []
         for ref in refs:
             module_name = ref.partition(":")[0]
@@ -162,9 +162,10 @@ def check(*, imports: bool = True) -> list[str]:
         for event, declared in m.subscriptions.items():
             if event not in events:
                 problems.append(f"{m.name}: subscribes to {event!r}, which no manifest declares")
-            if not isinstance(declared, (str, Subscription)):
-                problems.append(f"{m.name}: the subscription to {event!r} must be a 'module:handler' string "
-                                "or a Subscription")
+            entries = declared if isinstance(declared, tuple) else (declared,)
+            if not entries or not all(isinstance(e, (str, Subscription)) for e in entries):
+                problems.append(f"{m.name}: the subscription to {event!r} must be a 'module:handler' string, "
+                                "a Subscription, or a tuple of them")
         if imports:
             problems += _undeclared_imports(m, names)
     return problems
@@ -256,9 +257,9 @@ def subscribers() -> dict[str, list[Any]]:
     table: dict[str, list[Any]] = {}
     for m in manifests():
         for event, declared in m.subscriptions.items():
-            sub = subscription(declared)
-            table.setdefault(event, []).append(Subscriber(m.name, sub.handler, resolve(sub.handler),
-                                                          sub.in_transaction))
+            for sub in subscriptions_of(declared):
+                table.setdefault(event, []).append(Subscriber(m.name, sub.handler, resolve(sub.handler),
+                                                              sub.in_transaction))
     return table
 
 

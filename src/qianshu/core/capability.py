@@ -76,9 +76,19 @@ class Subscription:
     in_transaction: bool = False
 
 
+Subscribes = str | Subscription | tuple[str | Subscription, ...]
+
+
 def subscription(declared: str | Subscription) -> Subscription:
     """A manifest's subscription as a ``Subscription`` (a plain string: after commit)."""
     return declared if isinstance(declared, Subscription) else Subscription(handler=declared)
+
+
+def subscriptions_of(declared: Subscribes) -> list[Subscription]:
+    """A manifest's entry for one event (one subscriber, or a tuple of them) as ``Subscription``s;
+    anything else gives no subscription (``capabilities.check`` names it)."""
+    entries = declared if isinstance(declared, tuple) else (declared,)
+    return [subscription(e) for e in entries if isinstance(e, (str, Subscription))]
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,8 @@ class Manifest:
     jobs: dict[str, str | JobKind] = field(default_factory=dict)  # job kind → "module:handler" or JobKind
     periodic: dict[str, Periodic] = field(default_factory=dict)
     events: tuple[str, ...] = ()  # the events it publishes: "module:EventClass" (core.events.Event dataclasses)
-    subscriptions: dict[str, str | Subscription] = field(default_factory=dict)  # event name → handler
+    # event name → a handler ("module:handler", after commit), a Subscription, or a tuple of them
+    subscriptions: dict[str, Subscribes] = field(default_factory=dict)
     demo: str | None = None  # "module:seed", a ``seed(database, settings, org_ids)`` step
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/

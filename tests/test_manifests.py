@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import pytest
 
 from qianshu import capabilities
 from qianshu.core.capability import JobKind, Manifest, Periodic, Subscription
+from qianshu.core.events import Event
 
 
 def test_every_manifest_matches_its_folder_and_imports() -> None:
@@ -17,6 +19,11 @@ def test_every_manifest_matches_its_folder_and_imports() -> None:
 def test_every_capability_folder_is_listed() -> None:
     folders = {p.parent.name for p in capabilities.PACKAGE_ROOT.glob("*/manifest.py")}
     assert folders == set(capabilities.CAPABILITIES)
+
+
+@dataclass(frozen=True)
+class JobCrashedToo(Event):
+    name: ClassVar[str] = "job.crashed"
 
 
 def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> list[str]:
@@ -36,6 +43,8 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
     ("registry", {"events": ("qianshu.registry.hooks:on_job_crashed",)},
      "registry: the event 'qianshu.registry.hooks:on_job_crashed' must be a frozen dataclass derived from "
      "core.events.Event with a name"),
+    ("registry", {"events": ("qianshu.registry.events:RegistrationRevoked", "tests.test_manifests:JobCrashedToo")},
+     "registry: the event name 'job.crashed' is taken by core's qianshu.core.jobs:JobCrashed"),
     ("registry", {"events": ("qianshu.registry.nowhere:Revoked",)},
      "registry: declares the event 'qianshu.registry.nowhere:Revoked', whose module does not exist"),
     ("catalog", {"subscriptions": {"registration.revoked": 42}},

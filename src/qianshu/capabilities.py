@@ -114,7 +114,14 @@ def _event_problem(ref: str) -> str | None:
 
 
 def _event_problems(m: Manifest) -> list[str]:
-    return [f"{m.name}: {problem}" for problem in map(_event_problem, m.events) if problem]
+    problems = [f"{m.name}: {problem}" for problem in map(_event_problem, m.events) if problem]
+    mine = {resolve(ref) for ref in m.events if _event_problem(ref) is None}
+    for publisher, cls in _events():
+        for other in mine:
+            if other is not cls and other.name == cls.name:
+                problems.append(f"{m.name}: the event name {cls.name!r} is taken by {publisher}'s "
+                                f"{cls.__module__}:{cls.__qualname__}")
+    return problems
 
 
 def check(*, imports: bool = True) -> list[str]:

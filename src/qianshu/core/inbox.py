@@ -109,7 +109,7 @@ def render(note: Notification, lang: str) -> str:
 
 def _reader(actor: Actor) -> int:
     if actor.user_id is None:
-        raise NotAuthenticated("Please sign in first.")
+        raise NotAuthenticated("Sign in to read your inbox.")
     return actor.user_id
 
 

@@ -19,3 +19,14 @@ def test_a_followed_product_that_changes_reaches_the_followers_inbox(
     [note] = client.get("/api/v1/inbox", headers={**bearer(buyer), "Accept-Language": "en"}).json()
     assert note["text"] == "The product “Zunyi tea prices” you follow was updated."
     assert (note["capability"], note["link"]) == ("catalog", f"/catalog/{listing.id}")
+
+
+def test_the_follows_page_links_to_the_inbox(client, make: Factories) -> None:  # type: ignore[no-untyped-def]
+    from tests.registry.helpers import sign_in
+
+    user = make.user()
+    make.db.commit()
+    sign_in(client, user)
+    client.cookies.set("qs_lang", "en")
+    page = client.get("/catalog/follows")
+    assert '<a href="/inbox">All my notifications</a>' in page.text

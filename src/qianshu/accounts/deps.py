@@ -39,9 +39,9 @@ def token_usage(request: Request) -> TokenUsage:
 
 
 def _resolve(database: Database, bearer: str | None, session_cookie: str | None, ip: str,
-             ) -> tuple[Actor | None, int | None, int]:
-    """(actor, token id, unread notifications of a portal session) in one read transaction;
-    (None, None, 0) for an anonymous request."""
+             count_unread: bool = True) -> tuple[Actor | None, int | None, int]:
+    """(actor, token id, unread notifications of a portal session when ``count_unread``) in one read
+    transaction; (None, None, 0) for an anonymous request."""
     lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
     with database.unit_of_work(write=False) as db:
         if bearer is not None:
@@ -52,8 +52,8 @@ def _resolve(database: Database, bearer: str | None, session_cookie: str | None,
         if session_cookie and (found := service.session_user(db, session_cookie)):
             user = found[0]
             # The header of every portal page shows it: one indexed count, in the same transaction.
-            return (service.actor_for(user, via="portal", ip=ip), None,
-                    inbox.unread(db, user.id, user.org_id).total)
+            unread = inbox.unread(db, user.id, user.org_id).total if count_unread else 0
+            return service.actor_for(user, via="portal", ip=ip), None, unread
     return None, None, 0
 
 
@@ -66,7 +66,8 @@ async def load_actor(request: Request) -> Actor:
     auth = request.headers.get("authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     session_cookie = request.cookies.get(SESSION_COOKIE)
-    found, token_id, unread = await run_in_threadpool(_resolve, get_database(request), bearer, session_cookie, ip)
+    found, token_id, unread = await run_in_threadpool(_resolve, get_database(request), bearer, session_cookie, ip,
+                                                      not request.url.path.startswith("/api/"))
     request.state.inbox_unread = unread
     actor: Actor
     if found is not None and bearer is not None:

@@ -95,3 +95,13 @@ def test_every_duckdb_connection_comes_from_the_facility() -> None:
     opened = [str(path.relative_to(src)) for path in src.rglob("*.py")
               if "duckdb.connect(" in path.read_text(encoding="utf-8")]
     assert opened == ["core/analytics.py"]
+
+
+def test_a_path_with_a_quote_is_allowed_exactly(tmp_path: Path) -> None:
+    odd = tmp_path / "it's; SET enable_external_access = true; --.csv"
+    odd.write_text("a\n1\n", encoding="utf-8")
+    con = connect(Limits(), readable=[odd])
+    quoted = str(odd).replace("'", "''")
+    assert con.execute(f"SELECT * FROM read_csv('{quoted}')").fetchall() == [(1,)]
+    with pytest.raises(duckdb.PermissionException):
+        con.execute("SELECT * FROM read_csv('/etc/passwd')")

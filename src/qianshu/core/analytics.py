@@ -121,6 +121,11 @@ class BoundedConnection(_ConnectionBase):
         self._connection.close()
 
 
+def _list(values: list[str]) -> str:
+    """A DuckDB list literal of strings."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
 def _seconds_text(seconds: float) -> str:
     return f"{seconds:g}"
 
@@ -155,12 +160,11 @@ def connect(limits: Limits, *, readable: Iterable[Path] = (), temp_directory: Pa
                 else:
                     files.append(str(form))
         # The allow-lists can only be set on a running database, and only while external access is on.
-        if folders:
-            connection.execute("SET allowed_directories = $1", [folders])
-        if files:
-            connection.execute("SET allowed_paths = $1", [files])
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
+        # One call for all the statements: a sample read opens a connection per page view.
+        statements = [f"SET allowed_directories = {_list(folders)}"] if folders else []
+        statements += [f"SET allowed_paths = {_list(files)}"] if files else []
+        connection.execute("; ".join([*statements, "SET enable_external_access = false",
+                                      "SET lock_configuration = true"]))
     except BaseException:
         connection.close()
         raise

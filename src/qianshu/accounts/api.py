@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from qianshu.accounts import passwords, schemas, service
+from qianshu.accounts import inbox_views, passwords, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, browse_audit
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.accounts.job_views import list_jobs, retry_job
@@ -108,3 +108,22 @@ def jobs(db: DbSession, actor: SignedInActor, lang: Lang,
 def retry(job_id: int, db: DbSession, actor: SignedInActor, lang: Lang) -> object:
     """Put a failed job back in the queue (operators; audited)."""
     return retry_job(db, actor, job_id, lang)
+
+
+@router.get("/inbox", response_model=list[schemas.InboxEntryOut])
+def inbox(db: DbSession, actor: SignedInActor, lang: Lang, unread: bool = False) -> object:
+    """The signed-in user's notifications and their organisation's, newest first."""
+    return inbox_views.list_inbox(db, actor, lang, unread_only=unread)
+
+
+@router.get("/inbox/unread", response_model=schemas.UnreadOut)
+def inbox_unread(db: DbSession, actor: SignedInActor) -> object:
+    """How many notifications are unread: the user's own, their organisation's, in all."""
+    counts = inbox_views.unread(db, actor)
+    return {"user": counts.user, "organisation": counts.organisation, "total": counts.total}
+
+
+@router.post("/inbox/read")
+def inbox_read(data: schemas.MarkReadIn, db: DbSession, actor: SignedInActor) -> dict[str, int]:
+    """Mark the given notifications (or all unread ones) read."""
+    return {"marked": inbox_views.mark_read(db, actor, data.ids)}

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts import permissions, schemas, service
+from qianshu.accounts import inbox_views, permissions, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
@@ -312,3 +312,27 @@ def retry_job_page(job_id: int, request: Request, db: DbSession, actor: SignedIn
         return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, lang), "", error=exc.render(lang)),
                       status_code=exc.status)
     return see_other("/operator/jobs")
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+
+@dataclass
+class InboxPage:
+    entries: list[inbox_views.InboxEntry]
+    unread_only: bool
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request, db: DbSession, actor: SignedInActor, unread: bool = False) -> Response:
+    entries = inbox_views.list_inbox(db, actor, get_lang(request), unread_only=unread)
+    return render(request, "accounts/inbox.html", InboxPage(entries, unread))
+
+
+@router.post("/inbox/read")
+def inbox_read(db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    """Mark one notification (``id``) or all unread ones read."""
+    form = form_fields(posted)
+    one = str(form.get("id", "")).strip()
+    inbox_views.mark_read(db, actor, [int(one)] if one.isdigit() and len(one) < 19 else None)
+    return see_other("/inbox")

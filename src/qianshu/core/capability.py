@@ -67,6 +67,31 @@ class Periodic:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """A subscriber to an event: ``handler(database, event)`` after the publishing transaction
+    commits (the default), or ``handler(db, event)`` inside it when ``in_transaction`` (only for a
+    subscriber that must write in that transaction; see core/events.py)."""
+
+    handler: str
+    in_transaction: bool = False
+
+
+Subscribes = str | Subscription | tuple[str | Subscription, ...]
+
+
+def subscription(declared: str | Subscription) -> Subscription:
+    """A manifest's subscription as a ``Subscription`` (a plain string: after commit)."""
+    return declared if isinstance(declared, Subscription) else Subscription(handler=declared)
+
+
+def subscriptions_of(declared: Subscribes) -> list[Subscription]:
+    """A manifest's entry for one event (one subscriber, or a tuple of them) as ``Subscription``s;
+    anything else gives no subscription (``capabilities.check`` names it)."""
+    entries = declared if isinstance(declared, tuple) else (declared,)
+    return [subscription(e) for e in entries if isinstance(e, (str, Subscription))]
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     title: str
@@ -79,8 +104,9 @@ class Manifest:
     nav: tuple[NavItem, ...] = ()
     jobs: dict[str, str | JobKind] = field(default_factory=dict)  # job kind → "module:handler" or JobKind
     periodic: dict[str, Periodic] = field(default_factory=dict)
-    events: tuple[str, ...] = ()  # the events this capability publishes
-    subscriptions: dict[str, str] = field(default_factory=dict)  # event → "module:handler"
+    events: tuple[str, ...] = ()  # the events it publishes: "module:EventClass" (core.events.Event dataclasses)
+    # event name → a handler ("module:handler", after commit), a Subscription, or a tuple of them
+    subscriptions: dict[str, Subscribes] = field(default_factory=dict)
     demo: str | None = None  # "module:seed", a ``seed(database, settings, org_ids)`` step
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/

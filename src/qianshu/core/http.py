@@ -261,6 +261,8 @@ def render(request: Request, template: str, context: Any = None, *, status_code:
         request=request, lang=get_lang(request), actor=getattr(request.state, "actor", None),
         csrf_token=getattr(request.state, "csrf_token", ""),
         settings=request.app.state.settings, here=page_address(request),
+        # unread notifications of the signed-in user and their organisation (accounts/deps.py)
+        inbox_unread=getattr(request.state, "inbox_unread", 0),
     )
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, template, values, status_code=status_code)

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     # How long a worker process may answer a repeated catalogue search from its cache without
     # asking the database whether the catalogue changed (see catalog/search_cache.py); 0: always ask.
     search_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Analytics (core/analytics.py, DuckDB): per connection, memory and threads, and the time limit
+    # of one query; "interactive" reads (a page waiting for a sample) have lower limits of their own.
+    analytics_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    analytics_threads: int = Field(default=2, ge=1, le=64)
+    analytics_query_seconds: float = Field(default=1800.0, gt=0, le=86400)
+    analytics_interactive_memory_limit: str = Field(default="256MB",
+                                                    pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    analytics_interactive_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("data_dir")
     @classmethod

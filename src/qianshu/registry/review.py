@@ -25,6 +25,7 @@ from qianshu.core.signing import Signer, sign_document
 from qianshu.core.timeutil import local_display, utcnow
 from qianshu.registry import schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
+from qianshu.registry.events import RegistrationRevoked
 from qianshu.registry.models import (
     Certificate,
     ColumnProfile,
@@ -331,7 +332,7 @@ def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
     to_status = {"change": "superseded", "transfer": "transferred", "renewal": "superseded"}[reg.reg_type]
     record_step(db, actor, previous, f"{to_status}_by", to_status, reg.number or "")
     if reg.reg_type == "transfer":
-        publish(db, "registration.revoked", registration_id=previous.id, reason="transferred")
+        publish(db, RegistrationRevoked(registration_id=previous.id, reason="transferred"))
 
 
 def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: str) -> Registration:
@@ -346,7 +347,7 @@ def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: s
     record_step(db, actor, previous, "cancelled", "cancelled", reason)
     record_step(db, actor, reg, "cancellation_approved", "issued", reason)
     reg.issued_at = utcnow()
-    publish(db, "registration.revoked", registration_id=previous.id, reason=reason)
+    publish(db, RegistrationRevoked(registration_id=previous.id, reason=reason))
     db.flush()
     return reg
 
@@ -370,7 +371,7 @@ def revoke(db: Session, actor: Actor, registration_id: int, reason: str, signer:
     cert.revoked_at, cert.revocation_reason, cert.revocation_log_index = now, reason, entry.index
     reg.revoked_at, reg.review_reason = now, reason
     record_step(db, actor, reg, "revoked", "revoked", reason)
-    publish(db, "registration.revoked", registration_id=reg.id, reason=reason)
+    publish(db, RegistrationRevoked(registration_id=reg.id, reason=reason))
     db.flush()
     if signer is not None:  # a bank checking encumbrances should see the revocation in a signed head
         sign_tree_head(db, signer)

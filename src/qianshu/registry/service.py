@@ -19,13 +19,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import permissions
 from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
+from qianshu.core.analytics import open_analytics
 from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from qianshu.core.i18n import Label, translate
@@ -421,8 +421,7 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     if not data.parquet_sha256:
         return [], []
     path = open_blob_store(settings).path(data.parquet_sha256)
-    con = duckdb.connect(config={"memory_limit": "256MB", "threads": 1, "autoload_known_extensions": False,
-                                 "autoinstall_known_extensions": False})
+    con = open_analytics(settings, readable=[path], interactive=True)
     try:
         escaped = str(path).replace("'", "''")
         cursor = con.execute(f"SELECT * FROM read_parquet('{escaped}') LIMIT {max(0, min(int(limit), 1000))}")  # noqa: S608

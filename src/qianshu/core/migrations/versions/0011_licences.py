@@ -1,7 +1,7 @@
 """catalogue products carry a licence
 
 Revision ID: 0011_licences
-Revises: 0007_jobs_periodic_runs
+Revises: 0009_core_inbox
 Create Date: 2026-11-30
 
 Each product names the licence it is listed under (a key of ``catalog.vocab.LICENCES``);
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_licences"
-down_revision: str | None = "0007_jobs_periodic_runs"
+down_revision: str | None = "0009_core_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

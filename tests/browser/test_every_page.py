@@ -96,7 +96,7 @@ def _problems(page, lang: str) -> list[str]:  # type: ignore[no-untyped-def]
         keys = set(SNAKE_KEY.findall(text)) | {k for k in DOTTED_KEY.findall(text) if "@" not in k}
         if keys:
             found.append(f"raw keys on screen: {sorted(keys)[:8]}")
-        words = {w for w in ENGLISH_WORD.findall(_visible_text(page, "en")) if w not in ALLOWED_ENGLISH}
+        words = {w for w in ENGLISH_WORD.findall(EMAIL.sub(" ", _visible_text(page, "en"))) if w not in ALLOWED_ENGLISH}
         if words:
             found.append(f"English words on a Chinese page: {sorted(words)[:8]}")
     else:

@@ -15,6 +15,7 @@ LABELS = (
     NP_("audit action", "listing.updated"),
     NP_("audit action", "listing.submitted"),
     NP_("audit action", "listing.listed"),
+    NP_("audit action", "listing.approved"),
     NP_("audit action", "listing.rejected"),
     NP_("audit action", "listing.paused"),
     NP_("audit action", "listing.resumed"),

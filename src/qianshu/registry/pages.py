@@ -354,7 +354,8 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
     cert = review.certificate_by_number(db, number)
     signed = {"certificate": cert.document,
               "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
-    body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None)
+    body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None,
+                                 font_path=get_settings_dep(request).certificate_font_path)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{cert.number}.pdf"'})
 

@@ -58,6 +58,7 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
             "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 NAME_HINT = re.compile(r"姓名|名字|联系人|患者|申请人|户主|持卡人|投保人|被保险人|^name$|_name$|fullname|person", re.I)
 ADDRESS_HINT = re.compile(r"地址|住址|居住地|户籍地|address|addr", re.I)
+BIRTH_HINT = re.compile(r"出生|生日|诞辰|birth|^dob$|_dob$|^dob_|born", re.I)
 HEALTH_HINT = re.compile(r"诊断|疾病|病历|病种|病史|diagnos|disease|icd", re.I)
 _ADDRESS_VALUE = r"[省市区县州].{0,20}[路街巷道号村组弄栋室]"
 _NAME_VALUE = "^[" + SURNAMES + r"]\p{Han}{1,3}$"
@@ -158,6 +159,15 @@ def mask_rows(columns: list[str], rows: list[list[object]], pii: dict[str, str])
 def mask(kind: str, value: str) -> str:
     """A finding's masked example (see :func:`mask_value`)."""
     return str(mask_value(value, kind))
+
+
+def is_birth_date(column_name: str) -> bool:
+    """Whether a column's name says it holds birth dates (出生日期, 生日, birth_date, DOB ...).
+
+    A birth date tells when a person was born, not when the data was collected: it says
+    nothing of the data's time coverage or freshness (nor does the birth date inside a
+    resident ID, which the profile keeps as text)."""
+    return bool(BIRTH_HINT.search(column_name))
 
 
 def _scannable(col: ColumnStats) -> bool:

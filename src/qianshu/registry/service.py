@@ -398,6 +398,12 @@ def pii_columns(db: Session, registration_id: int, *, sensitive_first: bool = Fa
     return {column: kind for column, (_sensitive, _share, kind) in found.items()}
 
 
+def sensitive_pii_kinds(db: Session, registration_id: int) -> list[str]:
+    """The kinds of sensitive personal information the scan found (resident ID, bank card ...)."""
+    return sorted(set(db.scalars(select(PiiFinding.kind).where(PiiFinding.registration_id == registration_id,
+                                                               PiiFinding.sensitive.is_(True)))))
+
+
 def pii_findings(db: Session, actor: Actor, registration_id: int) -> list[PiiFinding]:
     """The findings (masked examples only); every access is audited."""
     reg = get_registration(db, actor, registration_id)

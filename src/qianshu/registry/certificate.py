@@ -225,7 +225,8 @@ def _time(value: str | None) -> str:
     if not value:
         return ""
     moment = datetime.fromisoformat(value)
-    return f"{format_datetime(moment, 'zh')} / {format_datetime(moment, 'en')}"
+    text = f"{format_datetime(moment, 'zh')} / {format_datetime(moment, 'en')}"
+    return text.replace("\u202f", " ").replace("\u00a0", " ")  # CLDR's narrow spaces: few fonts have them
 
 
 def _day(value: str) -> str:

@@ -49,3 +49,19 @@ def test_other_old_dates_still_fall_outside_the_coverage(  # type: ignore[no-unt
     scores = _scores(database, db, settings, make, merchant, tmp_path / "accounts.csv", "开户日期")
     assert scores["consistency"].score == 90
     assert scores["consistency"].detail["params"]["inside"] == "fall outside"
+
+
+def test_a_date_column_that_repeats_the_resident_ids_birth_date_is_a_birth_date(  # type: ignore[no-untyped-def]
+        database, db, settings, make, merchant, tmp_path) -> None:
+    rows = _rows()
+    for row in rows:  # the neutral "日期" column holds each person's birth date, as their resident ID says
+        born = row[1][6:14]
+        row[2] = f"{born[:4]}-{born[4:6]}-{born[6:]}"
+    m = make.actor(merchant)
+    path = write_csv(tmp_path / "people.csv", rows, header=["姓名", "身份证号", "日期", "交易日期", "金额"])
+    reg = process(database, db, settings, m, [path])
+    service.update_declaration(db, m, reg.id, DECLARATION)
+    db.flush()
+    scores = {s.indicator: s for s in service.quality_report(db, reg.id)}
+    assert scores["consistency"].score == 100
+    assert service.load_registration(db, reg.id).measurements["birth_date_columns"] == ["日期"]

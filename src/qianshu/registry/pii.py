@@ -170,6 +170,22 @@ def is_birth_date(column_name: str) -> bool:
     return bool(BIRTH_HINT.search(column_name))
 
 
+def birth_date_columns(con: duckdb.DuckDBPyConnection, temporal: list[str], resident_id_columns: list[str],
+                       table: str = "registry_sample") -> list[str]:
+    """The date columns that hold birth dates: named so (:func:`is_birth_date`), or whose dates
+    are, in at least 80 % of the rows, the birth date written in the same row's resident ID."""
+    found = [c for c in temporal if is_birth_date(c)]
+    for column in (c for c in temporal if c not in found):
+        for id_column in resident_id_columns:
+            born = f"substr(regexp_extract({quote(id_column)}::VARCHAR, '\\d{{17}}[\\dXx]'), 7, 8)"
+            row = con.execute(f"SELECT count({quote(column)}), count(*) FILTER (WHERE "  # noqa: S608
+                              f"strftime({quote(column)}::DATE, '%Y%m%d') = {born}) FROM {table}").fetchone()
+            if row and row[0] and row[1] >= 0.8 * row[0]:
+                found.append(column)
+                break
+    return found
+
+
 def _scannable(col: ColumnStats) -> bool:
     return col.inferred_type in ("text", "integer", "other") or col.inferred_type.startswith("text")
 

@@ -102,7 +102,9 @@ def measure(con: Any, stats: DatasetStats, findings: list[pii.Finding], sampled:
     codes.update(_division_codes(con, stats))
     temporal = [c for c in stats.columns if c.inferred_type in TEMPORAL]
     # birth dates are not when the data was collected: they count for neither coverage nor freshness
-    birth = [c.name for c in temporal if pii.is_birth_date(c.name)]
+    birth = pii.birth_date_columns(con, [c.name for c in temporal],
+                                   sorted({f.column for f in findings if f.kind == "resident_id"})) if sampled else \
+        [c.name for c in temporal if pii.is_birth_date(c.name)]
     dates = [(c.raw_min, c.raw_max) for c in temporal if c.name not in birth]
     lows = [d for d in (_iso(lo) for lo, _hi in dates) if d]
     highs = [d for d in (_iso(hi) for _lo, hi in dates) if d]

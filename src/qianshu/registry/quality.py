@@ -8,7 +8,8 @@
 | consistency   | exact duplicate rows; dates outside the declared coverage | —              |
 | timeliness    | age of the newest date vs the declared update frequency | declared coverage end |
 
-Birth-date columns (``pii.is_birth_date``: 出生日期, 生日, birth_date, DOB …) count for neither
+Birth-date columns (``pii.birth_date_columns``: named 出生日期, 生日, birth_date, DOB …, or
+repeating the birth date of the same row's resident ID) count for neither
 the coverage nor the freshness: the pipeline leaves them out of ``earliest_date`` and
 ``latest_date`` (and names them in ``birth_date_columns``). A resident ID's embedded birth date
 is never read as a date.

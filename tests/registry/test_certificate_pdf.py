@@ -125,3 +125,14 @@ def test_the_portal_pdf_uses_the_configured_font(client, database, db, settings,
     text = " ".join(r[0] for r in _text_runs(pdf.content))
     assert "GMT+08:00" in text
     assert "holding" not in text
+
+
+def test_an_unusable_configured_font_falls_back_to_the_builtin_cid_font(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    bogus = tmp_path / "not-a-font.ttf"
+    bogus.write_bytes(b"not a font")
+    with caplog.at_level("WARNING"):
+        pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v", font_path=str(bogus))
+    assert b"/STSong-Light" in pdf
+    assert not _fonts_embedded(pdf)
+    assert "certificate_font_path" in caplog.text

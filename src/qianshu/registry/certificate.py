@@ -9,6 +9,7 @@ leaf that recorded the issue, so anyone can also check the certificate against t
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from qianshu.core.errors import InvalidInput
 from qianshu.core.i18n import label
 from qianshu.core.signing import Signer, sign_document, verify_document
 
+log = logging.getLogger(__name__)
 FORMAT = "qianshu-registration-certificate/1"
 MAX_CERTIFICATE_BYTES = 256 * 1024
 
@@ -188,6 +190,9 @@ def certificate_font(configured: str = "") -> tuple[str, bool]:
         pdfmetrics.registerFont(font)
         _FONTS[key] = font.fontName
         return font.fontName, True
+    if configured:
+        log.warning("certificate_font_path %s is not a TrueType font ReportLab can embed; "
+                    "certificates use the built-in %s, not embedded", configured, CID_FONT)
     pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
     _FONTS[key] = CID_FONT
     return CID_FONT, False

@@ -156,8 +156,9 @@ def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInA
 
 @router.post("/listings/{listing_id}/submit", response_model=s.ListingOut,
              summary="Submit a listing for review", responses=problems(404, 409))
-def submit(listing_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return service.submit_listing(db, actor, listing_id)
+def submit(listing_id: int, db: DbSession, actor: SignedInActor, data: s.SubmitIn | None = None) -> object:
+    return service.submit_listing(db, actor, listing_id,
+                                  confirm_personal_data=data is not None and data.confirm_personal_data)
 
 
 @router.post("/listings/{listing_id}/pause", response_model=s.ListingOut,

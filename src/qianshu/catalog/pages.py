@@ -175,12 +175,15 @@ class MinePage:
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
     error: str = ""
+    sensitive_kinds: dict[int, list[str]] = field(default_factory=dict)  # registration → kinds the scan found
 
 
 def _mine(request: Request, db: DbSession, actor: Any, error: str = "", status: int = 200) -> Response:
+    registrations = service.listable_registrations(db, actor)
     page = MinePage(
-        service.my_listings(db, actor), service.listable_registrations(db, actor), Labels(get_lang(request)),
-        error=error
+        service.my_listings(db, actor), registrations, Labels(get_lang(request)), error=error,
+        sensitive_kinds={r.id: kinds for r in registrations
+                         if (kinds := service.registration_sensitive_kinds(db, r.id))},
     )
     return render(request, "catalog/mine.html", page, status_code=status)
 
@@ -214,6 +217,8 @@ class EditorPage:
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
     error: str = ""
+    sensitive_kinds: list[str] = field(default_factory=list)  # found by the scan: a download needs confirming
+    kinds_text: str = ""
 
 
 def _editor(
@@ -222,7 +227,10 @@ def _editor(
     listing = service.get_listing(db, actor, listing_id)
     if not service.can_manage(actor, listing):  # say so plainly rather than redirect silently
         raise PermissionDenied("Only the holder of the registration may manage this product.")
-    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)), error=error)
+    kinds = service.registration_sensitive_kinds(db, listing.registration_id)
+    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)), error=error,
+                      sensitive_kinds=kinds,
+                      kinds_text=service.KindList("personal-data kind", ",".join(kinds)).render(get_lang(request)))
     return render(request, "catalog/editor.html", page, status_code=status)
 
 
@@ -256,6 +264,7 @@ def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInAc
         "resale": form.pop("resale", "") == "on",
         "attribution": form.pop("attribution", "") == "on",
     }
+    form["confirm_personal_data"] = form.pop("confirm_personal_data", "") == "on"
     try:
         service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=get_settings_dep(request).public_base)
     except QianshuError as exc:
@@ -274,10 +283,12 @@ def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInA
 def listing_action(
     listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm,
 ) -> Response:
-    reason = str(form_fields(posted, lists=LIST_FIELDS).get("reason", ""))[:2000]
+    fields = form_fields(posted, lists=LIST_FIELDS)
+    reason = str(fields.get("reason", ""))[:2000]
     try:
         if action == "submit":
-            service.submit_listing(db, actor, listing_id)
+            service.submit_listing(db, actor, listing_id,
+                                   confirm_personal_data=fields.get("confirm_personal_data") == "on")
         elif action == "pause":
             service.pause_listing(db, actor, listing_id, reason)
         elif action == "resume":

@@ -81,6 +81,15 @@ class PlanIn(_Strict):
     price: str = Field(default="", max_length=40, description="Price in yuan, e.g. '1200' or '0.05'.")
     delivery_modes: list[DeliveryMode] = Field(min_length=1, max_length=4)
     policy: PolicyIn = Field(default_factory=PolicyIn)
+    confirm_personal_data: bool = Field(
+        default=False, description="The seller confirms a download of sensitive personal data the scan found "
+                                   "(needed when adding a download plan to a product already reviewed).")
+
+
+class SubmitIn(_Strict):
+    confirm_personal_data: bool = Field(
+        default=False, description="The seller confirms that the product may offer for download the sensitive "
+                                   "personal data (resident IDs ...) the registration's scan found.")
 
 
 class Decision(_Strict):

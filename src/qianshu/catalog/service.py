@@ -258,6 +258,9 @@ def add_plan(db: Session, actor: Actor, listing_id: int, data: PlanIn, *, base_u
         raise Conflict("A product can have at most {max} active plans.", max=10)
     price = Money.from_yuan(data.price, "price").fen if data.price else None
     price = pricing.check_plan(data.kind, price, list(data.delivery_modes))
+    if listing.status not in ("draft", "rejected"):  # reviewed already: confirmed here, not at submission
+        require_personal_data_confirmation(sensitive_download_kinds(db, listing, list(data.delivery_modes)),
+                                           data.confirm_personal_data)
     plan = PricingPlan(
         name_zh=data.name_zh or "",
         name_en=data.name_en or "",
@@ -324,7 +327,8 @@ def withdraw_plan(db: Session, actor: Actor, listing_id: int, plan_id: int) -> P
 
 
 def _transition(
-    db: Session, actor: Actor, listing: Listing, allowed_from: tuple[str, ...], to: str, action: str, reason: str = ""
+    db: Session, actor: Actor, listing: Listing, allowed_from: tuple[str, ...], to: str, action: str, reason: str = "",
+    changes: dict[str, Any] | None = None,
 ) -> Listing:
     if listing.status not in allowed_from:
         raise Conflict("A product in status '{status}' cannot be {action}.",
@@ -332,11 +336,47 @@ def _transition(
     before = listing.status
     listing.status = to
     listing.updated_at = utcnow()
-    _record(db, actor, listing, action, from_status=before, reason=reason)
+    _record(db, actor, listing, action, from_status=before, reason=reason, changes=changes)
     return listing
 
 
-def submit_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
+class KindList(Label):
+    """Several personal-data kinds as one message parameter: 公民身份号码、银行卡号 / resident ID number, ..."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (KindList, (self.context, str(self)))
+
+    def render(self, lang: str) -> str:
+        names = [Label(self.context, kind).render(lang) for kind in str(self).split(",") if kind]
+        return ("、" if lang == "zh" else ", ").join(names)
+
+
+def registration_sensitive_kinds(db: Session, registration_id: int) -> list[str]:
+    """Sensitive personal-data kinds the registration's scan found (for the seller's warnings)."""
+    return registry.sensitive_pii_kinds(db, registration_id)
+
+
+def sensitive_download_kinds(db: Session, listing: Listing, modes: list[str] | None = None) -> list[str]:
+    """The sensitive personal-data kinds (resident ID ...) a download would hand over: those the
+    registration's scan found, when a plan (``modes``: the one being added; else the active
+    plans) offers the data for download. Empty when nothing needs the seller's confirmation."""
+    offered = modes if modes is not None else [m for p in listing.plans if p.active for m in p.delivery_modes]
+    if "download" not in offered:
+        return []
+    return registry.sensitive_pii_kinds(db, listing.registration_id)
+
+
+def require_personal_data_confirmation(kinds: list[str], confirmed: bool) -> None:
+    """Downloading sensitive personal data needs the seller's explicit confirmation."""
+    if kinds and not confirmed:
+        raise InvalidInput(
+            "This product offers its data for download and the registration's scan found sensitive "
+            "personal information ({kinds}). Confirm that you have a lawful basis and the individuals' "
+            "separate consent to provide it ({field}).",
+            field="confirm_personal_data", kinds=KindList("personal-data kind", ",".join(kinds)))
+
+
+def submit_listing(db: Session, actor: Actor, listing_id: int, *, confirm_personal_data: bool = False) -> Listing:
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
     if not any(p.active for p in listing.plans):
@@ -344,8 +384,11 @@ def submit_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
     registration = registry.load_registration(db, listing.registration_id)
     if registration.status != "issued":
         raise Conflict("Only a registration with an issued certificate can be listed.")
+    kinds = sensitive_download_kinds(db, listing)
+    require_personal_data_confirmation(kinds, confirm_personal_data)
     listing.submitted_at = utcnow()
-    return _transition(db, actor, listing, ("draft", "rejected"), "pending", "submitted")
+    return _transition(db, actor, listing, ("draft", "rejected"), "pending", "submitted",
+                       changes={"personal_data_confirmed": kinds} if kinds else None)
 
 
 def review_queue(db: Session, actor: Actor) -> list[Listing]:

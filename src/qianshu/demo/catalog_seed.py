@@ -319,7 +319,8 @@ def _list(
     )
     for plan in rng.choice(PLAN_SETS):
         service.add_plan(db, holder, listing.id, plan, base_url=base)
-    service.submit_listing(db, holder, listing.id)
+    # the demo's sellers confirm offering the (synthetic) personal data they registered
+    service.submit_listing(db, holder, listing.id, confirm_personal_data=True)
     if listed:
         service.review_listing(db, operator, listing.id, "approve")
         listing.views = rng.randint(0, 800)

@@ -9,6 +9,7 @@ leaf that recorded the issue, so anyone can also check the certificate against t
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from qianshu.core.errors import InvalidInput
 from qianshu.core.i18n import label
 from qianshu.core.signing import Signer, sign_document, verify_document
 
+log = logging.getLogger(__name__)
 FORMAT = "qianshu-registration-certificate/1"
 MAX_CERTIFICATE_BYTES = 256 * 1024
 
@@ -114,62 +116,215 @@ def qr_svg(url: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False) -> bytes:
-    """A one-page A4 PDF, Chinese with the built-in STSong-Light CID font (nothing downloaded)."""
+# Where Chinese TrueType fonts usually live (Debian/Ubuntu, Fedora, Alpine, macOS, Windows).
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/google-droid-sans-fonts/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/arphic/ukai.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/STHeiti Light.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "C:/Windows/Fonts/simhei.ttf",
+    "C:/Windows/Fonts/simsun.ttc",
+)
+CID_FONT = "STSong-Light"  # built into ReportLab and PDF readers: never embedded
+PAGE_MARGIN = 50.0
+FONT_SIZE = 10.5
+LINE_HEIGHT = 15.0
+QR_SIZE = 110.0
+
+
+def _system_fonts() -> list[str]:
+    """Fonts ``fc-list`` says cover Chinese, then the usual paths (``fc-list`` may be absent)."""
+    import shutil
+    import subprocess
+
+    found: list[str] = []
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        try:
+            out = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True,  # noqa: S603
+                                 timeout=5, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        found += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+    return found + [p for p in FONT_CANDIDATES if p not in found]
+
+
+_FONTS: dict[str, str] = {}
+
+
+def certificate_font(configured: str = "") -> tuple[str, bool]:
+    """The registered ReportLab font name for the PDF, and whether it is embedded.
+
+    The configured file is used as given; otherwise the first system font that has Chinese
+    glyphs and TrueType outlines (ReportLab cannot embed CFF outlines). Failing both, the
+    built-in CID font STSong-Light, which readers draw with their own font (not embedded).
+    """
+    from pathlib import Path
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    key = configured or "<system>"
+    if key in _FONTS:
+        return _FONTS[key], _FONTS[key] != CID_FONT
+    paths = [configured] if configured else _system_fonts()
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        try:
+            font = TTFont(f"QianshuCert{len(_FONTS)}", path, subfontIndex=0)
+        except (TTFError, OSError, ValueError, KeyError, IndexError):
+            continue
+        if not configured and ord("数") not in font.face.charToGlyph:
+            continue  # no Chinese glyphs
+        pdfmetrics.registerFont(font)
+        _FONTS[key] = font.fontName
+        return font.fontName, True
+    if configured:
+        log.warning("certificate_font_path %s is not a TrueType font ReportLab can embed; "
+                    "certificates use the built-in %s, not embedded", configured, CID_FONT)
+    pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
+    _FONTS[key] = CID_FONT
+    return CID_FONT, False
+
+
+def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points: at spaces where it can, else
+    anywhere (hashes, signatures and Chinese have no spaces to break at)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if stringWidth(candidate, font, size) <= width:
+            line = candidate
+            continue
+        if stringWidth(word, font, size) <= width:
+            lines.append(line)
+            line = word
+            continue
+        line = f"{line} " if line else ""  # a word longer than a line starts where the line is
+        for char in word:
+            if stringWidth(line + char, font, size) > width and line:
+                lines.append(line)
+                line = ""
+            line += char
+    lines.append(line)
+    return lines
+
+
+def _time(value: str | None) -> str:
+    from qianshu.core.l10n import format_datetime
+
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value)
+    text = f"{format_datetime(moment, 'zh')} / {format_datetime(moment, 'en')}"
+    return text.replace("\u202f", " ").replace("\u00a0", " ")  # CLDR's narrow spaces: few fonts have them
+
+
+def _day(value: str) -> str:
+    from qianshu.core.l10n import format_day
+
+    day = date.fromisoformat(value)
+    return f"{format_day(day, 'zh')} / {format_day(day, 'en')}"
+
+
+def _both(value: str | None, context: str) -> str:
+    return f"{label(value, context, 'zh')} {label(value, context, 'en')}" if value else "—"
+
+
+def certificate_lines(signed: dict[str, Any], verify_url: str) -> list[str]:
+    """The PDF's text, bilingual: enumerated values by their names, times in Beijing time."""
+    doc = signed["certificate"]
+    coverage = doc.get("time_coverage") or {}
+    log = doc.get("log") or {}
+    lines = [
+        f"登记编号 Number: {doc['number']}",
+        f"数据名称 Title: {doc['title']['zh']} / {doc['title']['en']}",
+        f"持有主体 Holder: {doc['holder']['name']}"
+        + (f" / {doc['holder']['name_en']}" if doc["holder"].get("name_en") else "")
+        + f" ({doc['holder']['uscc']})",
+        "登记权利 Rights: " + "; ".join(_both(r, "data right") for r in doc["rights"]),
+        f"数据分级 Classification: {_both(doc['classification'], 'classification')}",
+        f"个人信息 Personal information: {_both(doc['personal_info'], 'personal information')}",
+        f"行数/列数 Rows/columns: {doc['data']['rows']:,} / {doc['data']['columns']}",
+        f"时间范围 Time coverage: {coverage.get('start') or '—'} – {coverage.get('end') or '—'}",
+        f"规范化数据指纹 Parquet SHA-256: {doc['data']['parquet_sha256']}",
+    ]
+    lines += [f"原始文件 File: {f['name']} SHA-256 {f['sha256']}" for f in doc["data"]["files"][:8]]
+    if len(doc["data"]["files"]) > 8:
+        lines.append(f"… 另有 {len(doc['data']['files']) - 8} 个文件 more files")
+    lines += [
+        f"发证时间 Issued: {_time(doc['issued_at'])}",
+        f"有效期至 Valid until: {_day(doc['valid_until'])}",
+    ]
+    if log:
+        lines.append(f"公共日志 Log leaf: {log.get('index')} {log.get('leaf_hash', '')}")
+    lines += [
+        f"签发机构 Issuer: {doc['issuer']['name']} ({doc['issuer']['uscc']})",
+        f"签名 Signature ({signed['signature']['algorithm']}, key {signed['signature']['key_id']}): "
+        f"{signed['signature']['value']}",
+        f"在线核验 Verify: {verify_url}",
+    ]
+    return lines
+
+
+def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False, font_path: str = "") -> bytes:
+    """An A4 PDF (one page unless the file list is long), in a Chinese font embedded when
+    one is found (see :func:`certificate_font`); every line is wrapped to the page's width."""
     import segno
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    font, _embedded = certificate_font(font_path)
     doc = signed["certificate"]
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     width, height = A4
+    text_width = width - 2 * PAGE_MARGIN
     pdf.setTitle(f"{doc['number']}")
-    pdf.setFont("STSong-Light", 20)
-    pdf.drawCentredString(width / 2, height - 70, "数据资源登记凭证 Data Registration Certificate")
-    pdf.setFont("STSong-Light", 11)
-    lines = [
-        f"登记编号 Number: {doc['number']}",
-        f"数据名称 Title: {doc['title']['zh']} / {doc['title']['en']}",
-        f"持有主体 Holder: {doc['holder']['name']}  ({doc['holder']['uscc']})",
-        "登记权利 Rights: " + "、".join(label(r, "data right", "zh") for r in doc["rights"]),
-        f"分类分级 Classification: {label(doc['classification'], 'classification', 'zh')} "
-        f"{label(doc['classification'], 'classification', 'en')} / "
-        f"{label(doc['personal_info'], 'personal information', 'zh')} "
-        f"{label(doc['personal_info'], 'personal information', 'en')}",
-        f"行数/列数 Rows/columns: {doc['data']['rows']} / {doc['data']['columns']}",
-        f"规范化数据指纹 Parquet SHA-256: {doc['data']['parquet_sha256']}",
-    ]
-    lines += [f"原始文件 File: {f['name']}  SHA-256 {f['sha256']}" for f in doc["data"]["files"][:8]]
-    lines += [
-        f"发证日期 Issued: {doc['issued_at']}   有效期至 Valid until: {doc['valid_until']}",
-        f"公共日志 Log leaf: {doc.get('log', {}).get('index')}  {doc.get('log', {}).get('leaf_hash', '')}",
-        f"签发机构 Issuer: {doc['issuer']['name']} ({doc['issuer']['uscc']})",
-        f"签名 Signature ({signed['signature']['algorithm']}, key {signed['signature']['key_id']}):",
-        signed["signature"]["value"],
-        f"在线核验 Verify: {verify_url}",
-    ]
-    y = height - 120
-    for line in lines:
-        if line.endswith(verify_url):  # the verify line is a link too (its text may wrap)
-            rows = -(-max(len(line), 1) // 90)
-            pdf.linkURL(verify_url, (50, y - 18 * (rows - 1) - 4, width - 50, y + 12), relative=0)
-        for i in range(0, max(len(line), 1), 90):
-            pdf.drawString(50, y, line[i:i + 90])
-            y -= 18
-    if revoked:
-        pdf.setFont("STSong-Light", 28)
-        pdf.setFillColorRGB(0.8, 0, 0)
-        pdf.drawCentredString(width / 2, 120, "已撤销 REVOKED")
+    y = height - 70
+    for title in wrap_text("数据资源登记凭证 Data Registration Certificate", font, 18, text_width):
+        pdf.setFont(font, 18)
+        pdf.drawCentredString(width / 2, y, title)
+        y -= 26
+    y -= 14
+    pdf.setFont(font, FONT_SIZE)
+    for line in certificate_lines(signed, verify_url):
+        for part in wrap_text(line, font, FONT_SIZE, text_width):
+            if y < PAGE_MARGIN:
+                pdf.showPage()
+                pdf.setFont(font, FONT_SIZE)
+                y = height - PAGE_MARGIN
+            pdf.drawString(PAGE_MARGIN, y, part)
+            if line.endswith(verify_url):  # the verify line is a link, on each row it wraps to
+                pdf.linkURL(verify_url, (PAGE_MARGIN, y - 4, width - PAGE_MARGIN, y + FONT_SIZE), relative=0)
+            y -= LINE_HEIGHT
+    if y - QR_SIZE - 10 < PAGE_MARGIN:
+        pdf.showPage()
+        y = height - PAGE_MARGIN
     png = io.BytesIO()
     segno.make(verify_url, error="m").save(png, kind="png", scale=4)
     png.seek(0)
-    pdf.drawImage(ImageReader(png), width - 170, 60, 120, 120)
-    pdf.linkURL(verify_url, (width - 170, 60, width - 50, 180), relative=0)
+    pdf.drawImage(ImageReader(png), width - PAGE_MARGIN - QR_SIZE, y - QR_SIZE - 10, QR_SIZE, QR_SIZE)
+    pdf.linkURL(verify_url, (width - PAGE_MARGIN - QR_SIZE, y - QR_SIZE - 10, width - PAGE_MARGIN, y - 10), relative=0)
+    if revoked:
+        pdf.setFont(font, 28)
+        pdf.setFillColorRGB(0.8, 0, 0)
+        pdf.drawString(PAGE_MARGIN, y - QR_SIZE / 2 - 10, "已撤销 REVOKED")
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

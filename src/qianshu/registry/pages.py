@@ -44,7 +44,6 @@ from qianshu.core.http import (
     see_other,
 )
 from qianshu.core.identifiers import guizhou_divisions
-from qianshu.core.masking import mask_rows
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.validation import parse_form
@@ -171,7 +170,7 @@ def _sample(db: Session, settings: Settings, reg: Registration) -> Sample:
         return Sample([], [], [])
     names = [str(c) for c in columns]
     pii = service.pii_columns(db, reg.data_from_id or reg.id, sensitive_first=True)
-    return Sample(names, mask_rows(names, [list(r) for r in rows], pii), sorted(c for c in pii if c in names))
+    return Sample(names, service.mask_rows(names, [list(r) for r in rows], pii), sorted(c for c in pii if c in names))
 
 
 def _detail(db: Session, actor: Actor, request: Request, registration_id: int, error: str = "") -> DetailPage:
@@ -400,7 +399,8 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
     cert = review.certificate_by_number(db, number)
     signed = {"certificate": cert.document,
               "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
-    body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None)
+    body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None,
+                                 font_path=get_settings_dep(request).certificate_font_path)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{cert.number}.pdf"'})
 

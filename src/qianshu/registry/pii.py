@@ -58,6 +58,7 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
             "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 NAME_HINT = re.compile(r"姓名|名字|联系人|患者|申请人|户主|持卡人|投保人|被保险人|^name$|_name$|fullname|person", re.I)
 ADDRESS_HINT = re.compile(r"地址|住址|居住地|户籍地|address|addr", re.I)
+BIRTH_HINT = re.compile(r"出生|生日|诞辰|birth|^dob$|_dob$|^dob_|born", re.I)
 HEALTH_HINT = re.compile(r"诊断|疾病|病历|病种|病史|diagnos|disease|icd", re.I)
 _ADDRESS_VALUE = r"[省市区县州].{0,20}[路街巷道号村组弄栋室]"
 _NAME_VALUE = "^[" + SURNAMES + r"]\p{Han}{1,3}$"
@@ -75,29 +76,114 @@ class Finding:
     candidates: int = 0  # values shaped like the kind, before the check digit was verified
 
 
+_DIGITS = re.compile(r"\d")
+
+
+def _keep(value: str, head: int, tail: int, fill: str = "*") -> str:
+    if len(value) <= head + tail:
+        return fill * len(value) if len(value) > 1 else fill
+    return value[:head] + fill * (len(value) - head - tail) + value[len(value) - tail:]
+
+
+def _mask_mobile(value: str) -> str:
+    """138****5678 (a +86 prefix and separators dropped)."""
+    digits = "".join(_DIGITS.findall(value))
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return _keep(digits, 3, 4) if len(digits) >= 7 else "*" * len(value)
+
+
+def _mask_bank_card(value: str) -> str:
+    """6222***********0123: first four and last four digits."""
+    digits = "".join(_DIGITS.findall(value))
+    return _keep(digits, 4, 4) if len(digits) >= 8 else "*" * len(value)
+
+
+def _mask_email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not at:
+        return _keep(value, 1, 0)
+    return (local[:1] + "***" if local else "***") + "@" + domain
+
+
+def _mask_name(value: str) -> str:
+    """张* / 欧阳** / J*** S****: the first character (of each word, in Latin letters) kept."""
+    if value.isascii():
+        return " ".join(part[:1] + "*" * (len(part) - 1) for part in value.split())
+    return value[0] + "*" * max(len(value) - 1, 1)
+
+
+def _mask_ip(value: str) -> str:
+    parts = value.split(".")
+    return ".".join([*parts[:2], "*", "*"]) if len(parts) == 4 else "*.*.*.*"
+
+
+MASKS: dict[str, Callable[[str], str]] = {
+    "resident_id": lambda v: _keep(v, 4, 4),  # 5201**********1234: the birth date hidden
+    "mobile": _mask_mobile,
+    "landline": lambda v: _keep(v, 4, 2),
+    "bank_card": _mask_bank_card,
+    "email": _mask_email,
+    "uscc": lambda v: _keep(v, 6, 2),
+    "passport": lambda v: _keep(v, 1, 2),
+    "licence_plate": lambda v: _keep(v, 2, 2),
+    "ip_address": _mask_ip,
+    "name": _mask_name,
+    "address": lambda v: v[:6] + "****",  # province, city, district kept; the length hidden
+    "health": lambda v: v[:1] + "**",
+}
+ALIASES = {"person_name": "name", "plate": "licence_plate", "license_plate": "licence_plate", "ip": "ip_address"}
+
+
+def mask_value(value: object, kind: str) -> object:
+    """The one masking of a personal-information value, wherever it is shown (the registry's
+    findings, the catalogue's sample and charts): enough to recognise the kind, never enough
+    to identify anyone. An unknown kind gets a strict generic mask; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    v = str(value).strip()
+    if not v:
+        return v
+    masker = MASKS.get(ALIASES.get(kind, kind))
+    if masker is not None:
+        return masker(v)
+    return _keep(v, 1, 1) if len(v) > 2 else "*" * len(v)
+
+
+def mask_rows(columns: list[str], rows: list[list[object]], pii: dict[str, str]) -> list[list[object]]:
+    """A copy of ``rows`` with every value of a personal-information column masked."""
+    kinds = [pii.get(c) for c in columns]
+    return [[mask_value(v, k) if k else v for v, k in zip(row, kinds, strict=False)] for row in rows]
+
+
 def mask(kind: str, value: str) -> str:
-    """A masked example: enough to recognise the kind, never enough to identify anyone."""
-    v = value.strip()
-    if kind == "email":
-        local, _, domain = v.partition("@")
-        return (local[:1] + "***@" + domain) if domain else "***"
-    if kind == "name":
-        return v[:1] + "*" * max(len(v) - 1, 1)
-    if kind == "address":
-        return v[:6] + "****"
-    if kind == "ip_address":
-        parts = v.split(".")
-        return ".".join([*parts[:2], "*", "*"]) if len(parts) == 4 else "*.*.*.*"
-    if kind == "licence_plate":
-        return v[:2] + "*" * (len(v) - 4) + v[-2:] if len(v) > 4 else "****"
-    if kind == "mobile":
-        return v[:3] + "****" + v[-4:] if len(v) >= 11 else "***"
-    if kind == "health":
-        return v[:1] + "**" if v else "**"
-    keep_start, keep_end = (6, 2) if kind == "uscc" else (4, 2) if kind == "bank_card" else (3, 2)
-    if len(v) <= keep_start + keep_end:
-        return "*" * len(v)
-    return v[:keep_start] + "*" * (len(v) - keep_start - keep_end) + v[-keep_end:]
+    """A finding's masked example (see :func:`mask_value`)."""
+    return str(mask_value(value, kind))
+
+
+def is_birth_date(column_name: str) -> bool:
+    """Whether a column's name says it holds birth dates (出生日期, 生日, birth_date, DOB ...).
+
+    A birth date tells when a person was born, not when the data was collected: it says
+    nothing of the data's time coverage or freshness (nor does the birth date inside a
+    resident ID, which the profile keeps as text)."""
+    return bool(BIRTH_HINT.search(column_name))
+
+
+def birth_date_columns(con: duckdb.DuckDBPyConnection, temporal: list[str], resident_id_columns: list[str],
+                       table: str = "registry_sample") -> list[str]:
+    """The date columns that hold birth dates: named so (:func:`is_birth_date`), or whose dates
+    are, in at least 80 % of the rows, the birth date written in the same row's resident ID."""
+    found = [c for c in temporal if is_birth_date(c)]
+    for column in (c for c in temporal if c not in found):
+        for id_column in resident_id_columns:
+            born = f"substr(regexp_extract({quote(id_column)}::VARCHAR, '\\d{{17}}[\\dXx]'), 7, 8)"
+            row = con.execute(f"SELECT count({quote(column)}), count(*) FILTER (WHERE "  # noqa: S608
+                              f"strftime({quote(column)}::DATE, '%Y%m%d') = {born}) FROM {table}").fetchone()
+            if row and row[0] and row[1] >= 0.8 * row[0]:
+                found.append(column)
+                break
+    return found
 
 
 def _scannable(col: ColumnStats) -> bool:

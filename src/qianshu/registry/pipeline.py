@@ -105,7 +105,12 @@ def measure(con: Any, stats: DatasetStats, findings: list[pii.Finding], sampled:
             entry["checked"] += f.candidates
             entry["invalid"] += max(0, f.candidates - f.matched)
     codes.update(_division_codes(con, stats))
-    dates = [(c.raw_min, c.raw_max) for c in stats.columns if c.inferred_type in TEMPORAL]
+    temporal = [c for c in stats.columns if c.inferred_type in TEMPORAL]
+    # birth dates are not when the data was collected: they count for neither coverage nor freshness
+    birth = pii.birth_date_columns(con, [c.name for c in temporal],
+                                   sorted({f.column for f in findings if f.kind == "resident_id"})) if sampled else \
+        [c.name for c in temporal if pii.is_birth_date(c.name)]
+    dates = [(c.raw_min, c.raw_max) for c in temporal if c.name not in birth]
     lows = [d for d in (_iso(lo) for lo, _hi in dates) if d]
     highs = [d for d in (_iso(hi) for _lo, hi in dates) if d]
     earliest, latest = min(lows, default=None), max(highs, default=None)
@@ -114,7 +119,7 @@ def measure(con: Any, stats: DatasetStats, findings: list[pii.Finding], sampled:
         "null_cells": null_cells, "worst_null_columns": worst, "duplicate_rows": stats.duplicate_rows,
         "renamed_headers": renamed_headers, "type_conformance": round(conformance, 6), "codes": codes,
         "out_of_range": _out_of_range(con, stats) if sampled else 0, "sampled_rows": sampled,
-        "earliest_date": earliest, "latest_date": latest,
+        "earliest_date": earliest, "latest_date": latest, "birth_date_columns": birth,
     }
 
 

@@ -7,6 +7,12 @@
 | accuracy      | type conformance; dates in the future or before 1900     | —                |
 | consistency   | exact duplicate rows; dates outside the declared coverage | —              |
 | timeliness    | age of the newest date vs the declared update frequency | declared coverage end |
+
+Birth-date columns (``pii.birth_date_columns``: named 出生日期, 生日, birth_date, DOB …, or
+repeating the birth date of the same row's resident ID) count for neither
+the coverage nor the freshness: the pipeline leaves them out of ``earliest_date`` and
+``latest_date`` (and names them in ``birth_date_columns``). A resident ID's embedded birth date
+is never read as a date.
 | accessibility | —                                                        | the declaration  |
 
 A reviewer may override any score with a reason (basis ``reviewer``). Reasons are English

@@ -381,6 +381,20 @@ def column_profiles(db: Session, registration_id: int) -> list[ColumnProfile]:
                            .order_by(ColumnProfile.position)))
 
 
+def mask_value(value: object, kind: str) -> object:
+    """The one masking of a personal-information value (also what the catalogue shows)."""
+    from qianshu.registry import pii
+
+    return pii.mask_value(value, kind)
+
+
+def mask_rows(columns: list[str], rows: list[list[object]], kinds: dict[str, str]) -> list[list[object]]:
+    """A copy of ``rows`` with every value of a column in ``kinds`` (column → PII kind) masked."""
+    from qianshu.registry import pii
+
+    return pii.mask_rows(columns, rows, kinds)
+
+
 def pii_columns(db: Session, registration_id: int, *, sensitive_first: bool = False) -> dict[str, str]:
     """Column → the PII kind found there: the most frequent one when several, or with
     ``sensitive_first`` a sensitive kind before any other (what masking needs)."""
@@ -390,6 +404,12 @@ def pii_columns(db: Session, registration_id: int, *, sensitive_first: bool = Fa
         if f.column_name not in found or rank[:2] > found[f.column_name][:2]:
             found[f.column_name] = rank
     return {column: kind for column, (_sensitive, _share, kind) in found.items()}
+
+
+def sensitive_pii_kinds(db: Session, registration_id: int) -> list[str]:
+    """The kinds of sensitive personal information the scan found (resident ID, bank card ...)."""
+    return sorted(set(db.scalars(select(PiiFinding.kind).where(PiiFinding.registration_id == registration_id,
+                                                               PiiFinding.sensitive.is_(True)))))
 
 
 def pii_findings(db: Session, actor: Actor, registration_id: int) -> list[PiiFinding]:

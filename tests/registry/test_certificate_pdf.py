@@ -1,0 +1,138 @@
+"""The certificate PDF: fonts embedded, nothing off the page, names instead of keys, Beijing time."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reportlab
+from pypdf import PdfReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from qianshu.registry import certificate
+from tests.registry.test_pages import _issued
+
+VERA = str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf")  # a TrueType font shipped with ReportLab
+RAW_KEYS = ("holding", "processing_use", "operation", "general", "important", "sensitive")
+
+
+def _signed(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": certificate.FORMAT, "number": "QS-DR-2026-000123", "registration_id": 7, "type": "initial",
+        "previous_number": None,
+        "holder": {"name": "贵州黔云数据科技有限公司", "name_en": "Qianyun Data Co.", "uscc": "91520100MA6DQ7JX0W"},
+        "title": {"zh": "贵阳市居民出行样本数据（二〇二五年全年，按区县与交通方式汇总）" * 2,
+                  "en": "Guiyang residents' travel sample, whole of 2025, by county and mode of transport"},
+        "industry_code": "I64", "division_code": "520102", "rights": ["holding", "operation", "processing_use"],
+        "classification": "important", "personal_info": "sensitive",
+        "data": {"files": [{"name": f"居民出行_第{i}批_very_long_file_name_without_any_space_{'x' * 60}.csv",
+                            "sha256": "ab" * 32, "size": 1234} for i in range(3)],
+                 "parquet_sha256": "cd" * 32, "rows": 1234567, "columns": 12},
+        "time_coverage": {"start": "2025-01-01", "end": "2025-12-31"},
+        "issued_at": "2026-11-30T20:30:00+00:00", "valid_until": "2029-11-30",
+        "issuer": {"name": "黔数数据交易所", "uscc": "91520100MA6DQ7JX0W"},
+        "log": {"index": 41, "leaf_hash": "ef" * 32},
+    }
+    doc.update(changes)
+    return {"certificate": doc, "signature": {"algorithm": "Ed25519", "key_id": "k" * 16, "value": "S" * 88}}
+
+
+def _fonts_embedded(pdf: bytes) -> list[str]:
+    """The font files a PDF carries (FontFile: Type 1, FontFile2: TrueType, FontFile3: CFF)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    found = []
+    for page in reader.pages:
+        resources: Any = page["/Resources"]
+        for font in resources["/Font"].values():
+            font = font.get_object()
+            descendants = [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]
+            for d in descendants:
+                descriptor = d.get("/FontDescriptor")
+                if descriptor is not None:
+                    found += [k for k in ("/FontFile", "/FontFile2", "/FontFile3") if k in descriptor.get_object()]
+    return found
+
+
+def _text_runs(pdf: bytes) -> list[tuple[str, float, float]]:
+    """Every text run with where it starts and the font size, from the PDF itself."""
+    runs: list[tuple[str, float, float]] = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+            if text.strip():
+                runs.append((text, tm[4] * cm[0] + cm[4], size * tm[0]))
+        page.extract_text(visitor_text=visit)
+    return runs
+
+
+def test_a_configured_truetype_font_is_embedded() -> None:
+    pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/registry/certificates/QS-DR-2026-000123",
+                                font_path=VERA)
+    assert "/FontFile2" in _fonts_embedded(pdf)
+
+
+def test_the_system_font_is_embedded_or_the_builtin_cid_font_is_named() -> None:
+    font, embedded = certificate.certificate_font("")
+    pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v")
+    if embedded:  # this machine has a Chinese TrueType font
+        assert set(_fonts_embedded(pdf)) & {"/FontFile2", "/FontFile3"}
+    else:
+        assert font == certificate.CID_FONT
+        assert b"/STSong-Light" in pdf
+
+
+@pytest.mark.parametrize("font_path", ["", VERA])
+def test_no_line_runs_off_the_page(font_path: str) -> None:
+    from reportlab.lib.pagesizes import A4
+
+    signed = _signed()
+    pdf = certificate.pdf_bytes(signed, "https://exchange.example/registry/certificates/QS-DR-2026-000123",
+                                font_path=font_path)
+    font, _ = certificate.certificate_font(font_path)
+    text = "".join(r[0] for r in _text_runs(pdf))
+    assert signed["signature"]["value"] in re.sub(r"\s", "", text)  # all of it, wrapped
+    for run, x, size in _text_runs(pdf):
+        for line in run.splitlines():
+            assert x >= 0, line
+            assert x + stringWidth(line, font, size) <= A4[0] - certificate.PAGE_MARGIN + 0.5, line
+
+
+def test_labels_and_beijing_time_instead_of_keys_and_utc() -> None:
+    text = " ".join(r[0] for r in _text_runs(certificate.pdf_bytes(_signed(), "https://exchange.example/v")))
+    for key in RAW_KEYS:
+        assert not re.search(rf"(?<![A-Za-z_]){key}(?![A-Za-z_])", text), key
+    assert not re.search(r"(信息|information): (none|personal|sensitive)\b", text)
+    assert "数据持有权" in text or "数据资源持有权" in text
+    assert "Right to process and use" in text
+    assert "Important data" in text
+    assert "敏感个人信息" in text
+    assert "Sensitive personal information" in text
+    assert "2026年12月1日 04:30 GMT+08:00" in text  # 20:30 UTC is the next morning in Beijing
+    assert "Dec 1, 2026, 4:30 AM GMT+08:00" in text
+    assert "20:30" not in text
+
+
+def test_the_portal_pdf_uses_the_configured_font(client, database, db, settings, make, merchant, reviewer,  # type: ignore[no-untyped-def]
+                                                  operator, gb_csv) -> None:
+    _reg, cert = _issued(  # type: ignore[no-untyped-call]
+        database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    settings.certificate_font_path = VERA
+    pdf = client.get(f"/registry/certificates/{cert.number}/pdf")
+    assert pdf.status_code == 200
+    assert "/FontFile2" in _fonts_embedded(pdf.content)
+    text = " ".join(r[0] for r in _text_runs(pdf.content))
+    assert "GMT+08:00" in text
+    assert "holding" not in text
+
+
+def test_an_unusable_configured_font_falls_back_to_the_builtin_cid_font(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    bogus = tmp_path / "not-a-font.ttf"
+    bogus.write_bytes(b"not a font")
+    with caplog.at_level("WARNING"):
+        pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v", font_path=str(bogus))
+    assert b"/STSong-Light" in pdf
+    assert not _fonts_embedded(pdf)
+    assert "certificate_font_path" in caplog.text

@@ -114,11 +114,12 @@ def check(*, imports: bool = True) -> list[str]:
         refs = [job_kind(j).handler for j in m.jobs.values() if isinstance(j, (str, JobKind))]
         refs += [*(p.task for p in m.periodic.values()), *m.subscriptions.values()]
         refs += [m.demo] if m.demo else []
+        refs += [m.actions] if m.actions else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
                 problems.append(f"{m.name}: refers to {ref!r}, whose module does not exist")
-        for extra in ("jobs", "hooks"):
+        for extra in ("jobs", "hooks", "permissions"):
             if (base / f"{extra}.py").exists() and not any(r.startswith(f"{m.package}.{extra}:") for r in refs):
                 problems.append(f"{m.name}: has {extra}.py but its manifest refers to nothing in it")
         events = declared_events()
@@ -127,7 +128,17 @@ def check(*, imports: bool = True) -> list[str]:
                 problems.append(f"{m.name}: subscribes to {event!r}, which no manifest declares")
         if imports:
             problems += _undeclared_imports(m, names)
+    problems += _action_problems()
     return problems
+
+
+def _action_problems() -> list[str]:
+    from qianshu.core.policy import check_declarations
+
+    try:
+        return check_declarations(declared_actions().values())
+    except (ManifestError, ImportError, AttributeError) as exc:
+        return [str(exc)]
 
 
 def _job_problems(m: Manifest) -> list[str]:
@@ -172,6 +183,19 @@ def _undeclared_imports(m: Manifest, names: list[str]) -> list[str]:
                     problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
                                     f"declare uses={parts[1]!r}")
     return problems
+
+
+def declared_actions() -> dict[str, Any]:
+    """Action name → its ``core.policy.Action``, from every manifest (an action declared twice is an error)."""
+    from dataclasses import replace
+
+    found: dict[str, Any] = {}
+    for m in manifests():
+        for declared in resolve(m.actions) if m.actions else ():
+            if declared.name in found:
+                raise ManifestError(f"{m.name}: action {declared.name!r} is declared twice")
+            found[declared.name] = replace(declared, capability=m.name)
+    return found
 
 
 def check_or_fail() -> None:

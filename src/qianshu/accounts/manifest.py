@@ -16,6 +16,7 @@ MANIFEST = Manifest(
     cli=True,
     templates=True,
     translations=True,
+    actions="qianshu.accounts.permissions:ACTIONS",
     nav=(
         NavItem("/org", "My organisation", _signed_in, order=80),
         NavItem("/tokens", "API tokens", _signed_in, order=85),

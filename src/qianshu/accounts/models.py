@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qianshu.core import policy
 from qianshu.core.db import Base
 from qianshu.core.timeutil import utcnow
 
-ORG_TYPES = ("data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator")
+ORG_TYPES = policy.ORG_TYPES
 ORG_STATUSES = ("pending", "approved", "rejected", "suspended")
 
 

@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 ORG_TYPE_LABELS = {
     "data_merchant": "Data merchant", "buyer": "Buyer", "service_provider": "Service provider",
     "bank": "Bank", "government": "Government department", "exchange_operator": "Exchange operator",
+    "voucher_administrator": "Voucher administrator", "compute_provider": "Compute provider",
 }
 
 

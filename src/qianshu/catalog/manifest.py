@@ -18,6 +18,7 @@ MANIFEST = Manifest(
     templates=True,
     static=True,
     translations=True,
+    actions="qianshu.catalog.permissions:ACTIONS",
     nav=(
         NavItem("/catalog", "Catalogue", order=20),
         NavItem("/demands", "Demand pool", order=25),

@@ -84,6 +84,8 @@ class Manifest:
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/
     translations: bool = False  # locale/{zh,en}/LC_MESSAGES/messages.po
+    # "module:ACTIONS": the permission actions it declares (core.policy.Action), usually permissions.py
+    actions: str | None = None
 
     @property
     def package(self) -> str:

@@ -13,6 +13,7 @@ MANIFEST = Manifest(
     templates=True,
     static=True,
     translations=True,
+    actions="qianshu.registry.permissions:ACTIONS",
     nav=(
         NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
         NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),

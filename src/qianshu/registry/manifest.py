@@ -1,6 +1,7 @@
 """Data registration: ingest, profile, scan for personal data, grade, review, certify."""
 
 from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
+from qianshu.core.policy import allows
 
 MANIFEST = Manifest(
     name="registry",
@@ -16,7 +17,7 @@ MANIFEST = Manifest(
     actions="qianshu.registry.permissions:ACTIONS",
     nav=(
         NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
-        NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),
+        NavItem("/registry/review", "Registration review", lambda a: allows(a, "registration.read_all"), order=31),
         NavItem("/registry/notices", "Public notices", order=32),
         NavItem("/registry/verify", "Verify a certificate", order=33),
     ),

@@ -7,7 +7,7 @@ token-scope check (``require_scope``) is about the credential, not the person, a
 from __future__ import annotations
 
 from qianshu.core.actor import Actor
-from qianshu.core.errors import NotAuthenticated, PermissionDenied
+from qianshu.core.errors import PermissionDenied
 from qianshu.core.i18n import N_
 from qianshu.core.policy import (
     ANYONE,
@@ -52,44 +52,3 @@ def require_scope(actor: Actor, scope: str) -> None:
 def own_organisation(actor: Actor) -> Resource:
     """The actor's organisation as a resource (for actions on one's own organisation)."""
     return Resource(org_id=actor.org_id)
-
-
-# The former helpers, until every service asks the policy.
-def require_signed_in(actor: Actor) -> None:
-    if not actor.is_authenticated:
-        raise NotAuthenticated("Please sign in first.")
-
-
-def require_staff(actor: Actor, *roles: str) -> None:
-    """Platform staff with one of ``roles`` (any staff role when none is named)."""
-    require_signed_in(actor)
-    if not actor.is_staff or (roles and not actor.has_staff_role(*roles)):
-        raise PermissionDenied("Only exchange staff may do this.")
-
-
-def require_active_member(actor: Actor) -> None:
-    """A user of an approved organisation (suspended and pending ones can only look)."""
-    require_signed_in(actor)
-    if not actor.org_active:
-        raise PermissionDenied("Your organisation is not approved (or is suspended).")
-
-
-def administers_users(actor: Actor) -> bool:
-    """Whether ``actor`` may invite and remove users of their own organisation.
-
-    In the exchange's own organisation only operators do: reviewers and auditors have exactly
-    their staff rights, whatever ``org_role`` an older release gave them.
-    """
-    if actor.org_role != "admin" or not actor.org_active:
-        return False
-    return actor.org_type != "exchange_operator" or actor.has_staff_role("operator")
-
-
-def require_org_admin(actor: Actor, org_id: int | None = None) -> None:
-    require_active_member(actor)
-    if not administers_users(actor) or (org_id is not None and actor.org_id != org_id):
-        raise PermissionDenied("Only an administrator of the organisation may do this.")
-
-
-def can_see_organisation(actor: Actor, org_id: int) -> bool:
-    return actor.org_id == org_id or actor.is_staff

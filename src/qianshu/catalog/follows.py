@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
 from qianshu.catalog.models import Follow, Listing, Notification, SavedSearch
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, NotFound
 from qianshu.core.i18n import translate
+from qianshu.core.policy import require
 from qianshu.core.timeutil import utcnow
 
 MAX_SAVED_SEARCHES = 50
@@ -33,7 +33,7 @@ def popularity(listing: Listing) -> int:
 
 
 def _user_id(actor: Actor) -> int:
-    permissions.require_signed_in(actor)
+    require(actor, "catalog.personal")
     if actor.user_id is None:
         raise NotFound("Not found.")
     return actor.user_id

@@ -56,6 +56,8 @@ MATRIX: dict[tuple[str, str], Row] = {
                                          body=lambda c: {"email": f"inv-{c['role']}@x.cn", "display_name": "n"}),
     ("DELETE", "/api/v1/users/{user_id}"): Row({"admin", "operator"},
                                                params=lambda c: {"user_id": c["colleague_id"]}),
+    ("PUT", "/api/v1/users/{user_id}/jurisdiction"): Row({"admin", "operator"}, body=lambda c: {"jurisdiction": "520102"},
+                                                         params=lambda c: {"user_id": c["colleague_id"]}),
     ("GET", "/api/v1/tokens"): Row(SIGNED_IN),
     ("POST", "/api/v1/tokens"): Row(SIGNED_IN, body=lambda c: {"name": "t"}),
     ("DELETE", "/api/v1/tokens/{token_id}"): Row(SIGNED_IN, params=lambda c: {"token_id": c["own_token_id"]}),

@@ -58,6 +58,11 @@ def remove(user_id: int, db: DbSession, actor: SignedInActor) -> None:
     service.remove_user(db, actor, user_id)
 
 
+@router.put("/users/{user_id}/jurisdiction", response_model=schemas.UserOut)
+def set_jurisdiction(user_id: int, data: schemas.JurisdictionIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.set_jurisdiction(db, actor, user_id, data.jurisdiction)
+
+
 @router.get("/tokens", response_model=list[schemas.TokenOut])
 def tokens(db: DbSession, actor: SignedInActor) -> object:
     return service.list_tokens(db, actor)

@@ -39,6 +39,11 @@ ACTIONS = (
         Rule(staff=("operator",), org_roles=("admin",), active=True, relations=("own",)),
     ), "Invite and remove users of one's organisation",
         denied=N_("Only an administrator of the organisation may do this.")),
+    Action("user.jurisdiction", (
+        staff("operator"),
+        Rule(org_roles=("admin",), org_types=MEMBER_ORG_TYPES, active=True, relations=("own",)),
+    ), "Set or clear a user's jurisdiction (operators: anyone's; an administrator: their organisation's users')",
+        denied=N_("Only an administrator of the organisation may do this.")),
     Action("audit.read", (staff("operator", "auditor"),), "Browse the audit trail", denied=STAFF_ONLY),
     Action("job.manage", (staff("operator"),), "See background jobs and retry a failed one", denied=STAFF_ONLY),
 )

@@ -70,6 +70,12 @@ class InvitationIn(Strict):
         return v.lower()
 
 
+class JurisdictionIn(Strict):
+    """A GB/T 2260 code (6 digits) or a township (9) or village (12) code; null clears it."""
+
+    jurisdiction: Annotated[str, Field(max_length=12)] | None = None
+
+
 class AcceptInvitation(Strict):
     password: Password
 
@@ -102,6 +108,7 @@ class UserOut(BaseModel):
     display_name: str
     org_role: str
     staff_role: str | None
+    jurisdiction: str | None = None
     is_active: bool
 
 

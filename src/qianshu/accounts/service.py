@@ -24,6 +24,7 @@ from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
 from qianshu.core.i18n import Label
+from qianshu.core.identifiers import validate_jurisdiction
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 
@@ -41,7 +42,7 @@ def actor_for(user: User, *, via: str, ip: str | None, scopes: frozenset[str] | 
     return Actor(user_id=user.id, org_id=org.id, org_role=user.org_role, staff_role=user.staff_role,
                  org_status=org.status, org_type=org.org_type, ip=ip, via=via,
                  scopes=scopes if scopes is not None else frozenset({"read", "write"}),
-                 display_name=user.display_name)
+                 display_name=user.display_name, jurisdiction=user.jurisdiction)
 
 
 # --- organisations -----------------------------------------------------------------------
@@ -271,6 +272,25 @@ def remove_user(db: Session, actor: Actor, user_id: int) -> None:
                .values(revoked_at=utcnow()))
     audit.record(db, actor, "user.removed", target_type="user", target_id=user.id,
                  target_org_id=user.org_id, email=user.email)
+
+
+def set_jurisdiction(db: Session, actor: Actor, user_id: int, code: str | None) -> User:
+    """Give a user a jurisdiction (a division code they act within) or take it away (None or "").
+
+    Operators may set any user's; an administrator of an organisation, its own users'.
+    """
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.", code="user_not_found")
+    policy.require(actor, "user.jurisdiction", policy.Resource(org_id=user.org_id),
+                   hidden=NotFound("User not found.", code="user_not_found"))
+    permissions.require_scope(actor, "write")
+    value = validate_jurisdiction(code) if code and code.strip() else None
+    before, user.jurisdiction = user.jurisdiction, value
+    db.flush()
+    audit.record(db, actor, "user.jurisdiction_set", target_type="user", target_id=user.id,
+                 target_org_id=user.org_id, jurisdiction=value, before=before)
+    return user
 
 
 # --- API tokens ----------------------------------------------------------------------------

@@ -259,3 +259,37 @@ def within(jurisdiction: str | None, division_code: str | None) -> bool:
     inner = division_prefix(division_code)
     return prefix is not None and inner is not None and division_code is not None and (
         division_code.startswith(prefix) and len(inner) >= len(prefix))
+
+
+# --- the table of docs/permissions.md ----------------------------------------------------------
+
+DOC_HEADER = """# Permissions
+
+Generated from the capabilities' declarations by `python -m qianshu.core.policy > docs/permissions.md`;
+`tests/test_permissions_doc.py` fails when this page and the declarations differ. How the policy
+works, and how a capability declares its actions: `docs/architecture.md`, "One permission policy".
+
+Roles: `admin`, `member` (of an organisation); exchange staff `operator`, `reviewer`, `auditor`.
+Organisation types: {types}. Relations to the resource: `own` (the actor's organisation owns it),
+`counterparty`, `pledgee`, `public`. A jurisdiction is a GB/T 2260 code (province, prefecture,
+county) or a 9-digit township or 12-digit village code held by a user.
+
+An action is allowed when one of its rules holds (rules are separated by "or").
+"""
+
+
+def document(declared: Iterable[Action]) -> str:
+    """docs/permissions.md: every action, by capability, with who may do it."""
+    lines = [DOC_HEADER.format(types=", ".join(f"`{t}`" for t in ORG_TYPES))]
+    capability = None
+    for act in declared:
+        if act.capability != capability:
+            capability = act.capability
+            lines += [f"\n## {capability}\n", "| action | what | who may |", "|---|---|---|"]
+        who = " **or** ".join(rule.describe() for rule in act.rules)
+        lines.append(f"| `{act.name}` | {act.description} | {who} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - writes docs/permissions.md
+    print(document(actions().values()), end="")

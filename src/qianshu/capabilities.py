@@ -47,13 +47,15 @@ class ManifestError(Exception):
 def manifests() -> tuple[Manifest, ...]:
     """Every capability's manifest, in dependency order."""
     found = []
-    for name in CAPABILITIES:
+    for entry in CAPABILITIES:
+        # A capability is a folder of this package, or (a dotted name) a package of its own.
+        package, name = (entry, entry.rpartition(".")[2]) if "." in entry else (f"qianshu.{entry}", entry)
         try:
-            module = importlib.import_module(f"qianshu.{name}.manifest")
+            module = importlib.import_module(f"{package}.manifest")
         except ModuleNotFoundError as exc:
             raise ManifestError(f"capability {name!r} is listed but has no manifest ({exc})") from exc
         manifest = getattr(module, "MANIFEST", None)
-        if not isinstance(manifest, Manifest) or manifest.name != name:
+        if not isinstance(manifest, Manifest) or manifest.name != name or manifest.package != package:
             raise ManifestError(f"capability {name!r}: manifest.py must define MANIFEST = Manifest(name={name!r}, ...)")
         found.append(manifest)
     return tuple(found)
@@ -72,7 +74,9 @@ def with_part(part: str) -> list[Manifest]:
 
 
 def folder(m: Manifest) -> Path:
-    return PACKAGE_ROOT / m.name
+    if m.home is None:
+        return PACKAGE_ROOT / m.name
+    return Path(importlib.import_module(m.home).__file__ or "").resolve().parent
 
 
 def declared_events() -> dict[str, str]:
@@ -178,7 +182,7 @@ def _undeclared_imports(m: Manifest, names: list[str]) -> list[str]:
             for target in targets:
                 parts = target.split(".")
                 if len(parts) >= 2 and parts[0] == "qianshu" and parts[1] in names and parts[1] not in allowed:
-                    where = path.relative_to(PACKAGE_ROOT.parent)
+                    where = path.relative_to(folder(m).parents[len(m.package.split(".")) - 1])
                     line = getattr(node, "lineno", 0)
                     problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
                                     f"declare uses={parts[1]!r}")

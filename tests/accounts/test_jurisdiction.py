@@ -25,7 +25,7 @@ def test_an_operator_sets_and_clears_any_users_jurisdiction(client, db, make, be
     assert r.json()["jurisdiction"] == "520102001"
     db.refresh(caseworker)
     assert caseworker.jurisdiction == "520102001"
-    assert db.query(AuditEvent).filter_by(action="user.jurisdiction_set", target_id=caseworker.id).count() == 1
+    assert db.query(AuditEvent).filter_by(action="user.jurisdiction_set", target_id=str(caseworker.id)).count() == 1
     assert _put(client, headers, caseworker.id, None).json()["jurisdiction"] is None
 
 
@@ -80,6 +80,21 @@ def test_a_caseworker_sees_exactly_the_registrations_of_their_jurisdiction(clien
     # A jurisdiction alone gives nothing to a user of another organisation type.
     merchant = make.user(jurisdiction="520102")
     assert client.get(f"/api/v1/registrations/{inside}", headers=bearer(merchant)).status_code == 404
+
+
+def test_a_caseworkers_list_holds_the_registrations_of_their_jurisdiction(client, db, make, bearer) -> None:
+    holder = make.user()
+    inside = _registration(db, holder.org_id, "520102")
+    outside = _registration(db, holder.org_id, "520201")
+    department = make.org(org_type="government")
+    county = make.user(organisation=department, org_role="member", jurisdiction="520102")
+    listed = {r["id"] for r in client.get("/api/v1/registrations", headers=bearer(county)).json()}
+    assert inside in listed
+    assert outside not in listed
+    township = make.user(organisation=department, org_role="member", jurisdiction="520102001")
+    assert client.get("/api/v1/registrations", headers=bearer(township)).json() == []  # no county record is in it
+    plain = make.user(organisation=department, org_role="member")
+    assert client.get("/api/v1/registrations", headers=bearer(plain)).json() == []
 
 
 def test_the_jurisdiction_is_a_column_of_users(db, make) -> None:

@@ -126,8 +126,12 @@ def list_registrations(db: Session, actor: Actor, status: str | None = None, lim
     policy.require(actor, "registration.list")
     query = select(Registration).order_by(Registration.id.desc()).limit(limit)
     if not policy.allows(actor, "registration.read_all"):
-        query = query.where(or_(Registration.holder_org_id == actor.org_id,
-                                Registration.transferee_org_id == actor.org_id))
+        visible = or_(Registration.holder_org_id == actor.org_id, Registration.transferee_org_id == actor.org_id)
+        prefix = policy.division_prefix(actor.jurisdiction)
+        if prefix and policy.allows(actor, "registration.read", policy.Resource(division=actor.jurisdiction)):
+            # a caseworker also sees every registration whose region lies within their jurisdiction
+            visible = or_(visible, Registration.division_code.startswith(prefix, autoescape=True))
+        query = query.where(visible)
     if status:
         query = query.where(Registration.status == status)
     return list(db.scalars(query))

@@ -91,4 +91,4 @@ class Factories:
         org = user.organisation
         return Actor(user_id=user.id, org_id=org.id, org_role=user.org_role, staff_role=user.staff_role,
                      org_status=org.status, org_type=org.org_type, ip="127.0.0.1", via=via,
-                     display_name=user.display_name)
+                     display_name=user.display_name, jurisdiction=user.jurisdiction)

@@ -1,10 +1,14 @@
-"""Every route × every role: who is let through and who is refused.
+"""Every route × every role, organisation type and jurisdiction: the app does what the policy says.
 
+Each row names the action(s) its route does, as declared to the policy (core/policy.py), and the
+object it is done to; for every role (the seven of the original matrix, an administrator of each
+other organisation type, and government caseworkers whose jurisdiction holds the registrations'
+region or does not) the expected outcome is the policy's answer, and the request must agree.
 "Refused" is 401, 403 or 404 (a resource of another organisation is not admitted to exist);
-anything else means the request got past the permission checks. A route of the app that
-has no row here fails ``test_every_route_is_in_the_matrix``: add the row with the new route.
-Each capability contributes its rows and the objects they need in
-``tests/<capability>/permission_rows.py`` (``ROWS`` and ``setup``).
+anything else means the request got past the permission checks. A route with no row, or a row
+naming no declared action, fails the suite. Each capability contributes its rows and the objects
+they need in ``tests/<capability>/permission_rows.py`` (``ROWS`` and ``setup``); the rows' hand-kept
+``allowed`` sets (the behaviour before the policy) must equal what the policy says.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from qianshu.accounts import service
 from qianshu.accounts.models import User
 from qianshu.accounts.schemas import InvitationIn, TokenIn
 from qianshu.capabilities import manifests
+from qianshu.core import policy
+from qianshu.core.actor import Actor
 from tests.factories import TEST_PASSWORD, Factories
-from tests.permission_support import EVERYONE, ROLES, SIGNED_IN, STAFF, Row
+from tests.permission_support import BASE_ROLES, EVERYONE, JURISDICTIONS, ROLES, SIGNED_IN, STAFF, Row
 
 # Every capability with routes brings its rows (accounts' are above, in MATRIX), found through the manifests.
 EXTENSIONS = [importlib.import_module(f"tests.{m.name}.permission_rows") for m in manifests()
@@ -34,58 +40,74 @@ def _own_org(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 MATRIX: dict[tuple[str, str], Row] = {
-    ("GET", "/"): Row(EVERYONE),
-    ("GET", "/healthz"): Row(EVERYONE),
-    ("GET", "/readyz"): Row(EVERYONE),
-    ("GET", "/favicon.ico"): Row(EVERYONE),
-    ("GET", "/lang/{code}"): Row(EVERYONE, params=lambda c: {"code": "en"}),
-    ("GET", "/api/docs"): Row(EVERYONE),
-    ("GET", "/api/openapi.json"): Row(EVERYONE),
-    ("GET", "/sign-in"): Row(EVERYONE),
-    ("POST", "/sign-in"): Row(EVERYONE, body=lambda c: {"email": c["login_email"], "password": TEST_PASSWORD}),
-    ("POST", "/sign-out"): Row(EVERYONE),
-    ("GET", "/apply"): Row(EVERYONE),
-    ("POST", "/apply"): Row(EVERYONE),
-    ("POST", "/api/v1/organisations"): Row(EVERYONE),
-    ("GET", "/api/v1/organisations"): Row(STAFF),
-    ("GET", "/api/v1/organisations/{org_id}"): Row(SIGNED_IN, params=_own_org),
+    ("GET", "/"): Row(EVERYONE, action="site.view"),
+    ("GET", "/healthz"): Row(EVERYONE, action="site.view"),
+    ("GET", "/readyz"): Row(EVERYONE, action="site.view"),
+    ("GET", "/favicon.ico"): Row(EVERYONE, action="site.view"),
+    ("GET", "/lang/{code}"): Row(EVERYONE, params=lambda c: {"code": "en"}, action="site.view"),
+    ("GET", "/api/docs"): Row(EVERYONE, action="site.view"),
+    ("GET", "/api/openapi.json"): Row(EVERYONE, action="site.view"),
+    ("GET", "/sign-in"): Row(EVERYONE, action="site.view"),
+    ("POST", "/sign-in"): Row(EVERYONE, body=lambda c: {"email": c["login_email"], "password": TEST_PASSWORD},
+        action="site.view"),
+    ("POST", "/sign-out"): Row(EVERYONE, action="site.view"),
+    ("GET", "/apply"): Row(EVERYONE, action="organisation.apply"),
+    ("POST", "/apply"): Row(EVERYONE, action="organisation.apply"),
+    ("POST", "/api/v1/organisations"): Row(EVERYONE, action="organisation.apply"),
+    ("GET", "/api/v1/organisations"): Row(STAFF, action="organisation.list"),
+    ("GET", "/api/v1/organisations/{org_id}"): Row(SIGNED_IN, params=_own_org,
+        action=("account.self", "organisation.view"), on="own_org"),
     ("POST", "/api/v1/organisations/{org_id}/{decision}"): Row(
-        {"operator"}, body=lambda c: {}, params=lambda c: {"org_id": c["target_org_id"], "decision": "approve"}),
-    ("GET", "/api/v1/me"): Row(SIGNED_IN),
-    ("GET", "/api/v1/organisations/{org_id}/users"): Row(SIGNED_IN, params=_own_org),
+        {"operator"}, body=lambda c: {}, params=lambda c: {"org_id": c["target_org_id"], "decision": "approve"},
+            action="organisation.review"),
+    ("GET", "/api/v1/me"): Row(SIGNED_IN, action="account.self"),
+    ("GET", "/api/v1/organisations/{org_id}/users"): Row(SIGNED_IN, params=_own_org,
+        action=("account.self", "organisation.view"), on="own_org"),
     ("POST", "/api/v1/invitations"): Row({"admin", "operator"},
-                                         body=lambda c: {"email": f"inv-{c['role']}@x.cn", "display_name": "n"}),
+                                         body=lambda c: {"email": f"inv-{c['role']}@x.cn", "display_name": "n"},
+        action="user.administer", on="actor_org"),
     ("DELETE", "/api/v1/users/{user_id}"): Row({"admin", "operator"},
-                                               params=lambda c: {"user_id": c["colleague_id"]}),
-    ("GET", "/api/v1/tokens"): Row(SIGNED_IN),
-    ("POST", "/api/v1/tokens"): Row(SIGNED_IN, body=lambda c: {"name": "t"}),
-    ("DELETE", "/api/v1/tokens/{token_id}"): Row(SIGNED_IN, params=lambda c: {"token_id": c["own_token_id"]}),
-    ("GET", "/api/v1/audit"): Row({"operator", "auditor"}),
-    ("GET", "/org"): Row(SIGNED_IN),
+                                               params=lambda c: {"user_id": c["colleague_id"]},
+        action="user.administer", on="actor_org"),
+    ("PUT", "/api/v1/users/{user_id}/jurisdiction"): Row(
+        {"admin", "operator"}, body=lambda c: {"jurisdiction": "520102"},
+                                                         params=lambda c: {"user_id": c["colleague_id"]},
+        action="user.jurisdiction", on="colleague"),
+    ("GET", "/api/v1/tokens"): Row(SIGNED_IN, action="account.self"),
+    ("POST", "/api/v1/tokens"): Row(SIGNED_IN, body=lambda c: {"name": "t"}, action="account.self"),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Row(SIGNED_IN, params=lambda c: {"token_id": c["own_token_id"]},
+        action="account.self"),
+    ("GET", "/api/v1/audit"): Row({"operator", "auditor"}, action="audit.read"),
+    ("GET", "/org"): Row(SIGNED_IN, action="account.self"),
     ("POST", "/org/invitations"): Row({"admin", "operator"},
-                                      body=lambda c: {"email": f"pinv-{c['role']}@x.cn", "display_name": "n"}),
+                                      body=lambda c: {"email": f"pinv-{c['role']}@x.cn", "display_name": "n"},
+        action="user.administer", on="actor_org"),
     ("POST", "/org/users/{user_id}/remove"): Row({"admin", "operator"},
-                                                 params=lambda c: {"user_id": c["colleague_id"]}),
-    ("GET", "/invite/{token}"): Row(EVERYONE, params=lambda c: {"token": c["invitation"]}),
+                                                 params=lambda c: {"user_id": c["colleague_id"]},
+        action="user.administer", on="actor_org"),
+    ("GET", "/invite/{token}"): Row(EVERYONE, params=lambda c: {"token": c["invitation"]}, action="invitation.accept"),
     ("POST", "/invite/{token}"): Row(EVERYONE, params=lambda c: {"token": c["invitation"]},
-                                     body=lambda c: {"password": "long-enough-password"}),
-    ("GET", "/tokens"): Row(SIGNED_IN),
-    ("POST", "/tokens"): Row(SIGNED_IN, body=lambda c: {"name": "t"}),
-    ("POST", "/tokens/{token_id}/revoke"): Row(SIGNED_IN, params=lambda c: {"token_id": c["own_token_id"]}),
-    ("GET", "/operator/organisations"): Row({"operator", "reviewer", "auditor"}),
+                                     body=lambda c: {"password": "long-enough-password"}, action="invitation.accept"),
+    ("GET", "/tokens"): Row(SIGNED_IN, action="account.self"),
+    ("POST", "/tokens"): Row(SIGNED_IN, body=lambda c: {"name": "t"}, action="account.self"),
+    ("POST", "/tokens/{token_id}/revoke"): Row(SIGNED_IN, params=lambda c: {"token_id": c["own_token_id"]},
+        action="account.self"),
+    ("GET", "/operator/organisations"): Row({"operator", "reviewer", "auditor"}, action="organisation.list"),
     ("POST", "/operator/organisations/{org_id}/{decision}"): Row(
-        {"operator"}, params=lambda c: {"org_id": c["target_org_id"], "decision": "approve"}),
-    ("GET", "/audit"): Row({"operator", "auditor"}),
-    ("GET", "/operator/jobs"): Row({"operator"}),
-    ("POST", "/operator/jobs/{job_id}/retry"): Row({"operator"}, params=lambda c: {"job_id": c["failed_job_id"]}),
-    ("GET", "/api/v1/jobs"): Row({"operator"}),
+        {"operator"}, params=lambda c: {"org_id": c["target_org_id"], "decision": "approve"},
+            action="organisation.review"),
+    ("GET", "/audit"): Row({"operator", "auditor"}, action="audit.read"),
+    ("GET", "/operator/jobs"): Row({"operator"}, action="job.manage"),
+    ("POST", "/operator/jobs/{job_id}/retry"): Row({"operator"}, params=lambda c: {"job_id": c["failed_job_id"]},
+        action="job.manage"),
+    ("GET", "/api/v1/jobs"): Row({"operator"}, action="job.manage"),
     ("POST", "/api/v1/jobs/{job_id}/retry"): Row({"operator"}, body=lambda c: {},
-                                                 params=lambda c: {"job_id": c["failed_job_id"]}),
-    ("GET", "/inbox"): Row(SIGNED_IN),
-    ("POST", "/inbox/read"): Row(SIGNED_IN),
-    ("GET", "/api/v1/inbox"): Row(SIGNED_IN),
-    ("GET", "/api/v1/inbox/unread"): Row(SIGNED_IN),
-    ("POST", "/api/v1/inbox/read"): Row(SIGNED_IN, body=lambda c: {}),
+                                                 params=lambda c: {"job_id": c["failed_job_id"]}, action="job.manage"),
+    ("GET", "/inbox"): Row(SIGNED_IN, action="account.self"),
+    ("POST", "/inbox/read"): Row(SIGNED_IN, action="account.self"),
+    ("GET", "/api/v1/inbox"): Row(SIGNED_IN, action="account.self"),
+    ("GET", "/api/v1/inbox/unread"): Row(SIGNED_IN, action="account.self"),
+    ("POST", "/api/v1/inbox/read"): Row(SIGNED_IN, body=lambda c: {}, action="account.self"),
 }
 
 # Routes whose permission rules need the capability's own objects (registrations, log
@@ -124,6 +146,28 @@ def test_every_route_is_in_the_matrix(app) -> None:
     assert not missing, f"routes without a permission-matrix row: {missing}"
 
 
+def _probes(row: Row) -> list[Row]:
+    return [row, *row.also]
+
+
+def test_every_route_names_a_declared_action() -> None:
+    declared = policy.actions()
+    problems = []
+    for (method, path), row in all_rows().items():
+        for probe in _probes(row):
+            names = [alt for part in probe.actions() for alt in part.split("|") if alt]
+            if not names:
+                problems.append(f"{method} {path}: no action")
+            problems += [f"{method} {path}: {name!r} is declared by no manifest" for name in names
+                         if name not in declared]
+    assert not problems, problems
+
+
+def _expected(row: Row, actor: Actor, ctx: dict[str, Any]) -> bool:
+    resource = ctx["res"][row.on] if row.on else None
+    return all(any(policy.allows(actor, alt, resource) for alt in part.split("|")) for part in row.actions())
+
+
 def _failed_job(db: Any) -> int:
     """A failed job of a kind nothing waits on, for the retry routes (each retry needs its own)."""
     from qianshu.core.jobs import Job
@@ -141,6 +185,11 @@ def _user_for(role: str, make: Factories) -> User | None:
         return make.operator(staff_role=role)
     if role == "pending_admin":
         return make.user(organisation=make.org(status="pending"), org_role="admin")
+    if role in JURISDICTIONS:
+        return make.user(organisation=make.org(org_type="government"), org_role="member",
+                         jurisdiction=JURISDICTIONS[role])
+    if role.startswith("admin-of-"):
+        return make.user(organisation=make.org(org_type=role.removeprefix("admin-of-")), org_role="admin")
     return make.user(org_role=role)
 
 
@@ -164,19 +213,31 @@ def test_matrix(role: str, app, client, make: Factories, db, settings, database,
                                                   InvitationIn(email=f"m-{role}@x.cn", display_name="m"))
     ctx["failed_job_id"] = _failed_job(db)
     acting = service.actor_for(user, via="api", ip="127.0.0.1") if user is not None else None
+    colleague_org = db.get(User, ctx["colleague_id"]).org_id  # type: ignore[union-attr]
+    ctx["res"] = {"own_org": policy.Resource(org_id=ctx["own_org_id"]),
+                  "actor_org": policy.Resource(org_id=user.org_id if user else None),
+                  "colleague": policy.Resource(org_id=colleague_org)}
     for extension in EXTENSIONS:
         extension.setup(ctx, db, make, acting, {"database": database, "settings": settings, "tmp_path": tmp_path})
     db.flush()
+    as_seen = acting or Actor(user_id=None, via="anonymous")
     failures = []
     for (method, path), row in all_rows().items():
-        params = row.params(ctx) if row.params else {}
-        url = re.sub(r"\{(\w+):\w+\}", r"{\1}", path).format(**params) + row.query
-        status = _request(client, db, settings, user, method, url, row.body(ctx) if row.body else None)
-        allowed = status not in REFUSED
-        if allowed != (role in row.allowed):
-            failures.append(f"{method} {url}: {status} ({'allowed' if allowed else 'refused'})")
-        elif allowed and method == "GET" and status >= 400:  # a page or resource one may see must work
-            failures.append(f"{method} {url}: {status} (allowed but failed)")
+        expected = _expected(row, as_seen, ctx)
+        if row.allowed is not None and role in BASE_ROLES and expected != (role in row.allowed):
+            failures.append(f"{method} {path}: the policy says {'allowed' if expected else 'refused'}, "
+                            "unlike before")
+        for probe in _probes(row):
+            wanted = _expected(probe, as_seen, ctx)
+            params = probe.params(ctx) if probe.params else {}
+            url = re.sub(r"\{(\w+):\w+\}", r"{\1}", path).format(**params) + probe.query
+            status = _request(client, db, settings, user, method, url, probe.body(ctx) if probe.body else None)
+            allowed = status not in REFUSED
+            if allowed != wanted:
+                failures.append(f"{method} {url}: {status} ({'allowed' if allowed else 'refused'}, "
+                                f"the policy says {'allowed' if wanted else 'refused'})")
+            elif allowed and method == "GET" and status >= 400:  # a page or resource one may see must work
+                failures.append(f"{method} {url}: {status} (allowed but failed)")
     assert not failures, f"role {role}: " + "; ".join(failures)
 
 

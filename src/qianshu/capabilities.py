@@ -53,13 +53,15 @@ class ManifestError(Exception):
 def manifests() -> tuple[Manifest, ...]:
     """Every capability's manifest, in dependency order."""
     found = []
-    for name in CAPABILITIES:
+    for entry in CAPABILITIES:
+        # A capability is a folder of this package, or (a dotted name) a package of its own.
+        package, name = (entry, entry.rpartition(".")[2]) if "." in entry else (f"qianshu.{entry}", entry)
         try:
-            module = importlib.import_module(f"qianshu.{name}.manifest")
+            module = importlib.import_module(f"{package}.manifest")
         except ModuleNotFoundError as exc:
             raise ManifestError(f"capability {name!r} is listed but has no manifest ({exc})") from exc
         manifest = getattr(module, "MANIFEST", None)
-        if not isinstance(manifest, Manifest) or manifest.name != name:
+        if not isinstance(manifest, Manifest) or manifest.name != name or manifest.package != package:
             raise ManifestError(f"capability {name!r}: manifest.py must define MANIFEST = Manifest(name={name!r}, ...)")
         found.append(manifest)
     return tuple(found)
@@ -78,7 +80,9 @@ def with_part(part: str) -> list[Manifest]:
 
 
 def folder(m: Manifest) -> Path:
-    return PACKAGE_ROOT / m.name
+    if m.package_name is None:
+        return PACKAGE_ROOT / m.name
+    return Path(importlib.import_module(m.package_name).__file__ or "").resolve().parent
 
 
 def event_types() -> dict[str, Any]:
@@ -155,6 +159,7 @@ def check(*, imports: bool = True) -> list[str]:
         refs += [*(p.task for p in m.periodic.values()),
                  *(sub.handler for declared in m.subscriptions.values() for sub in subscriptions_of(declared))]
         refs += [m.demo] if m.demo else []
+        refs += [m.actions] if m.actions else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -162,7 +167,7 @@ def check(*, imports: bool = True) -> list[str]:
         event_problems = _event_problems(m)
         problems += event_problems
         refs += list(m.events)
-        for extra in ("jobs", "hooks", "events"):
+        for extra in ("jobs", "hooks", "events", "permissions"):
             if (base / f"{extra}.py").exists() and not any(r.startswith(f"{m.package}.{extra}:") for r in refs):
                 problems.append(f"{m.name}: has {extra}.py but its manifest refers to nothing in it")
         events = declared_events()
@@ -175,7 +180,17 @@ def check(*, imports: bool = True) -> list[str]:
                                 "a Subscription, or a tuple of them")
         if imports:
             problems += _undeclared_imports(m, names)
+    problems += _action_problems()
     return problems
+
+
+def _action_problems() -> list[str]:
+    from qianshu.core.policy import check_declarations
+
+    try:
+        return check_declarations(declared_actions().values())
+    except (ManifestError, ImportError, AttributeError) as exc:
+        return [str(exc)]
 
 
 def _job_problems(m: Manifest) -> list[str]:
@@ -215,11 +230,24 @@ def _undeclared_imports(m: Manifest, names: list[str]) -> list[str]:
             for target in targets:
                 parts = target.split(".")
                 if len(parts) >= 2 and parts[0] == "qianshu" and parts[1] in names and parts[1] not in allowed:
-                    where = path.relative_to(PACKAGE_ROOT.parent)
+                    where = path.relative_to(folder(m).parents[len(m.package.split(".")) - 1])
                     line = getattr(node, "lineno", 0)
                     problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
                                     f"declare uses={parts[1]!r}")
     return problems
+
+
+def declared_actions() -> dict[str, Any]:
+    """Action name → its ``core.policy.Action``, from every manifest (an action declared twice is an error)."""
+    from dataclasses import replace
+
+    found: dict[str, Any] = {}
+    for m in manifests():
+        for declared in resolve(m.actions) if m.actions else ():
+            if declared.name in found:
+                raise ManifestError(f"{m.name}: action {declared.name!r} is declared twice")
+            found[declared.name] = replace(declared, capability=m.name)
+    return found
 
 
 def check_or_fail() -> None:

@@ -14,6 +14,7 @@ from qianshu.accounts.models import Organisation, User
 from qianshu.core.actor import SYSTEM
 from qianshu.core.db import Database
 from qianshu.core.migrate import alembic_config, upgrade
+from qianshu.core.timeutil import utcnow
 
 
 def _portal_post(client, db, settings, user: User, url: str, data: dict[str, str]) -> int:
@@ -88,14 +89,17 @@ def test_the_migration_takes_administration_from_reviewers_and_auditors(isolated
     url = isolated_database.url
     command.downgrade(alembic_config(url), "0005_search_index")
     engine = isolated_database.engine
-    with Session(engine) as db:  # the schema of users is the same before and after
+    with Session(engine) as db:  # organisations have the same schema before and after
         org = Organisation(name="交易所", org_type="exchange_operator", uscc="91520100MA6DKQ0001",
                            division_code="520100", contact_name="", contact_email="", status="approved")
-        org.users.extend(User(email=f"{role}@x.cn", display_name="n", org_role="admin", staff_role=role)
-                         for role in ("operator", "reviewer", "auditor", None))
         db.add(org)
         db.commit()
         org_id = org.id
+    with engine.begin() as conn:  # users, in SQL: the model has a column (jurisdiction) that 0005 lacks
+        for role in ("operator", "reviewer", "auditor", None):
+            conn.execute(text("INSERT INTO users (org_id, email, display_name, org_role, staff_role, is_active,"
+                              " created_at) VALUES (:org, :email, 'n', 'admin', :role, :active, :at)"),
+                         {"org": org_id, "email": f"{role}@x.cn", "role": role, "active": True, "at": utcnow()})
     engine.dispose()
     upgrade(url)
     with engine.connect() as conn:

@@ -11,15 +11,15 @@ from qianshu.translog import service
 from tests.permission_support import EVERYONE, Row
 
 ROWS = {
-    ("GET", "/api/v1/log/sth"): Row(EVERYONE),
-    ("GET", "/api/v1/log/public-key"): Row(EVERYONE),
-    ("GET", "/api/v1/log/public-key.pem"): Row(EVERYONE),
-    ("GET", "/api/v1/log/leaves/{index}"): Row(EVERYONE, params=lambda c: {"index": 0}),
-    ("GET", "/api/v1/log/leaves"): Row(EVERYONE, query="?start=0&end=1"),
-    ("GET", "/api/v1/log/proof/inclusion"): Row(EVERYONE, query="?index=0&tree_size=1"),
-    ("GET", "/api/v1/log/proof/consistency"): Row(EVERYONE, query="?first=1&second=1"),
-    ("GET", "/log"): Row(EVERYONE),
-    ("GET", "/log/leaves/{index}"): Row(EVERYONE, params=lambda c: {"index": 0}),
+    ("GET", "/api/v1/log/sth"): Row(EVERYONE, action="log.read"),
+    ("GET", "/api/v1/log/public-key"): Row(EVERYONE, action="log.read"),
+    ("GET", "/api/v1/log/public-key.pem"): Row(EVERYONE, action="log.read"),
+    ("GET", "/api/v1/log/leaves/{index}"): Row(EVERYONE, params=lambda c: {"index": 0}, action="log.read"),
+    ("GET", "/api/v1/log/leaves"): Row(EVERYONE, query="?start=0&end=1", action="log.read"),
+    ("GET", "/api/v1/log/proof/inclusion"): Row(EVERYONE, query="?index=0&tree_size=1", action="log.read"),
+    ("GET", "/api/v1/log/proof/consistency"): Row(EVERYONE, query="?first=1&second=1", action="log.read"),
+    ("GET", "/log"): Row(EVERYONE, action="log.read"),
+    ("GET", "/log/leaves/{index}"): Row(EVERYONE, params=lambda c: {"index": 0}, action="log.read"),
 }
 
 

@@ -71,6 +71,12 @@ def remove(user_id: int, db: DbSession, actor: SignedInActor) -> None:
     service.remove_user(db, actor, user_id)
 
 
+@router.put("/users/{user_id}/jurisdiction", response_model=schemas.UserOut,
+            summary="Set a user's jurisdiction (a division code, or none)", responses=problems(404))
+def set_jurisdiction(user_id: int, data: schemas.JurisdictionIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.set_jurisdiction(db, actor, user_id, data.jurisdiction)
+
+
 @router.get("/tokens", response_model=list[schemas.TokenOut], summary="List your API tokens")
 def tokens(db: DbSession, actor: SignedInActor) -> object:
     return service.list_tokens(db, actor)

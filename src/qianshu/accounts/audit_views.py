@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
+from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.audit import AuditEvent
 
@@ -50,7 +50,7 @@ def _filtered(f: AuditFilter) -> Select[Any]:
 
 
 def browse_audit(db: Session, actor: Actor, f: AuditFilter) -> AuditPage:
-    permissions.require_staff(actor, "operator", "auditor")
+    policy.require(actor, "audit.read")
     query = _filtered(f)
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))

@@ -1,4 +1,4 @@
-"""CLI commands of the accounts capability: ``qianshu staff create|list``, ``qianshu jobs list``.
+"""CLI commands of the accounts capability: ``qianshu staff create|list|jurisdiction``, ``qianshu jobs list``.
 
 Imports of the services stay inside the commands: ``qianshu --help`` imports this module.
 """
@@ -19,6 +19,8 @@ jobs_app = typer.Typer(help="Background jobs: what is queued, running or failed.
 def create(email: str, name: Annotated[str, typer.Option(help="Display name.")],
            role: Annotated[str, typer.Option(help="operator, reviewer or auditor.")] = "operator",
            password: Annotated[str | None, typer.Option(help="Asked for when not given.")] = None,
+           jurisdiction: Annotated[str, typer.Option(help="A division code the user acts within "
+                                                          "(6, 9 or 12 digits).")] = "",
            data_dir: DataDir = None, as_json: JsonOutput = False) -> None:
     """Create a staff user of the exchange operator organisation."""
     from qianshu.accounts.service import create_staff_user, ensure_exchange_operator
@@ -33,6 +35,10 @@ def create(email: str, name: Annotated[str, typer.Option(help="Display name.")],
     with open_database(settings) as database, database.unit_of_work() as db:
         org = ensure_exchange_operator(db, settings, settings.exchange_uscc)
         user = create_staff_user(db, SYSTEM, org, email, name, password, role)
+        if jurisdiction:
+            from qianshu.accounts.service import set_jurisdiction
+
+            set_jurisdiction(db, SYSTEM, user.id, jurisdiction)
         created = {"id": user.id, "email": user.email, "name": user.display_name, "role": user.staff_role}
     if as_json:
         print_json(created)
@@ -80,6 +86,28 @@ def list_jobs(status: Annotated[str, typer.Option(help="queued, running or faile
     for v in views:
         line = f"{v.id:>6}  {v.status:<8} {v.kind:<24} {v.progress:>4.0%} {v.stage}"
         console.print(line + (f"  {v.error}" if v.error else ""), highlight=False)
+
+
+@staff.command("jurisdiction")
+def jurisdiction_command(email: str, code: Annotated[str, typer.Argument(
+        help="A GB/T 2260 code (province, prefecture, county) or a 9-digit township or 12-digit village code; "
+             "'none' clears it.")], data_dir: DataDir = None) -> None:
+    """Set (or clear) the jurisdiction of any user: the division they act within."""
+    from sqlalchemy import select
+
+    from qianshu.accounts.models import User
+    from qianshu.accounts.service import set_jurisdiction
+    from qianshu.core.actor import SYSTEM
+    from qianshu.core.errors import NotFound
+
+    settings = settings_for(data_dir)
+    with open_database(settings) as database, database.unit_of_work() as db:
+        user_id = db.scalar(select(User.id).where(User.email == email.strip().lower()))
+        if user_id is None:
+            raise NotFound("User not found.", code="user_not_found")
+        user = set_jurisdiction(db, SYSTEM, user_id, None if code.strip().lower() == "none" else code)
+        shown = (user.email, user.jurisdiction or "-")
+    console.print(f"[green]✓[/] {shown[0]}: {shown[1]}")
 
 
 def install(root: typer.Typer) -> None:

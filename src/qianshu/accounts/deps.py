@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from qianshu.accounts import permissions, service
 from qianshu.accounts.usage import TokenUsage
-from qianshu.core import inbox
+from qianshu.core import inbox, policy
 from qianshu.core.actor import ANONYMOUS, Actor
 from qianshu.core.csrf import SAFE_METHODS, verify_csrf
 from qianshu.core.db import Database
@@ -94,7 +94,7 @@ def _flush_in_background(request: Request) -> None:
 
 
 def _signed_in(actor: Annotated[Actor, Depends(load_actor)]) -> Actor:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "account.self")
     return actor
 
 

@@ -9,6 +9,7 @@ from qianshu.accounts.models import Organisation
 from qianshu.core.actor import Actor
 from qianshu.core.home import Figure, Waiting
 from qianshu.core.i18n import N_, NN_
+from qianshu.core.policy import allows
 
 
 def _count(db: Session, status: str) -> int:
@@ -20,7 +21,7 @@ def figures(db: Session) -> list[Figure]:
 
 
 def waiting(db: Session, actor: Actor) -> list[Waiting]:
-    if not actor.has_staff_role("operator"):
+    if not allows(actor, "organisation.review"):
         return []
     return [Waiting(*NN_("{n} organisation applied to join", "{n} organisations applied to join"),
                     _count(db, "pending"), "/operator/organisations?status=pending")]

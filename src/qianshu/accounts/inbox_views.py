@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
 from qianshu.core import inbox
 from qianshu.core.actor import Actor
+from qianshu.core.policy import require
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,16 @@ def _entry(note: inbox.Notification, lang: str) -> InboxEntry:
 
 def list_inbox(db: Session, actor: Actor, lang: str, *, unread_only: bool = False) -> list[InboxEntry]:
     """The actor's notifications and their organisation's, newest first, in ``lang``."""
-    permissions.require_signed_in(actor)
+    require(actor, "account.self")
     return [_entry(note, lang) for note in inbox.inbox(db, actor, unread_only=unread_only)]
 
 
 def unread(db: Session, actor: Actor) -> inbox.Unread:
-    permissions.require_signed_in(actor)
+    require(actor, "account.self")
     return inbox.unread_for(db, actor)
 
 
 def mark_read(db: Session, actor: Actor, ids: Sequence[int] | None = None) -> int:
     """Mark the actor's unread notifications (or only ``ids``) read; returns how many."""
-    permissions.require_signed_in(actor)
+    require(actor, "account.self")
     return inbox.mark_read(db, actor, ids)

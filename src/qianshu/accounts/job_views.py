@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
-from qianshu.core import audit, jobs
+from qianshu.core import audit, jobs, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, NotFound
 from qianshu.core.i18n import translate
@@ -54,7 +53,7 @@ def _view(job: jobs.Job, lang: str) -> JobView:
 
 def list_jobs(db: Session, actor: Actor, lang: str, status: str = "") -> list[JobView]:
     """Queued, running and failed jobs (or those of one ``status``), newest first."""
-    permissions.require_staff(actor, "operator")
+    policy.require(actor, "job.manage")
     statuses = (status,) if status in LISTED_STATUSES else LISTED_STATUSES
     query = select(jobs.Job).where(jobs.Job.status.in_(statuses)).order_by(jobs.Job.id.desc()).limit(LIMIT)
     return [_view(job, lang) for job in db.scalars(query)]
@@ -62,7 +61,7 @@ def list_jobs(db: Session, actor: Actor, lang: str, status: str = "") -> list[Jo
 
 def retry_job(db: Session, actor: Actor, job_id: int, lang: str) -> JobView:
     """Put a failed job back in the queue (audited)."""
-    permissions.require_staff(actor, "operator")
+    policy.require(actor, "job.manage")
     job = db.get(jobs.Job, job_id)
     if job is None:
         raise NotFound("Job {id} does not exist.", id=job_id)

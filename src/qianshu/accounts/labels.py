@@ -37,6 +37,8 @@ LABELS = (
     NP_("organisation type", "bank"),
     NP_("organisation type", "government"),
     NP_("organisation type", "exchange_operator"),
+    NP_("organisation type", "voucher_administrator"),
+    NP_("organisation type", "compute_provider"),
     NP_("token scope", "read"),
     NP_("token scope", "write"),
 )

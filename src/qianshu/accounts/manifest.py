@@ -1,10 +1,13 @@
 """Accounts: organisations, users, roles, sign-in, sessions, API tokens, the audit trail."""
 
+from typing import Any
+
 from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.policy import allows
 
 
-def _signed_in(actor: object) -> bool:
-    return actor is not None and getattr(actor, "user_id", None) is not None
+def _signed_in(actor: Any) -> bool:
+    return actor is not None and actor.user_id is not None and allows(actor, "account.self")
 
 
 MANIFEST = Manifest(
@@ -17,12 +20,13 @@ MANIFEST = Manifest(
     cli=True,
     templates=True,
     translations=True,
+    actions="qianshu.accounts.permissions:ACTIONS",
     nav=(
         NavItem("/org", "My organisation", _signed_in, order=80),
         NavItem("/tokens", "API tokens", _signed_in, order=85),
         NavItem("/operator/organisations", "Organisation review",
-                lambda a: a is not None and a.staff_role == "operator", order=90),
-        NavItem("/operator/jobs", "Background jobs", lambda a: a is not None and a.staff_role == "operator", order=92),
-        NavItem("/audit", "Audit trail", lambda a: a is not None and a.staff_role in ("operator", "auditor"), order=95),
+                lambda a: allows(a, "organisation.review"), order=90),
+        NavItem("/operator/jobs", "Background jobs", lambda a: allows(a, "job.manage"), order=92),
+        NavItem("/audit", "Audit trail", lambda a: allows(a, "audit.read"), order=95),
     ),
 )

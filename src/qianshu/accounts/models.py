@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qianshu.core import policy
 from qianshu.core.db import Base
 from qianshu.core.timeutil import utcnow
 
-ORG_TYPES = ("data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator")
+ORG_TYPES = policy.ORG_TYPES
 ORG_STATUSES = ("pending", "approved", "rejected", "suspended")
 
 
@@ -50,6 +51,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     org_role: Mapped[str] = mapped_column(String(16), default="member")
     staff_role: Mapped[str | None] = mapped_column(String(16))
+    # A GB/T 2260 division (or 9-digit township, 12-digit village) code this user acts within.
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]

@@ -15,6 +15,7 @@ from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
 from qianshu.accounts.models import ApiToken, Organisation, User
+from qianshu.core import policy
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
     AppSettings,
@@ -35,6 +36,7 @@ router = APIRouter(include_in_schema=False)
 ORG_TYPE_LABELS = {
     "data_merchant": "Data merchant", "buyer": "Buyer", "service_provider": "Service provider",
     "bank": "Bank", "government": "Government department", "exchange_operator": "Exchange operator",
+    "voucher_administrator": "Voucher administrator", "compute_provider": "Compute provider",
 }
 
 
@@ -133,7 +135,8 @@ def _org_page(request: Request, db: DbSession, actor: Any, invite_url: str = "",
     users = service.list_users(db, actor, org.id)
     return render(request, "accounts/organisation.html",
                   OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url, error,
-                          permissions.administers_users(actor)), status_code=status)
+                          policy.allows(actor, "user.administer", permissions.own_organisation(actor))),
+                  status_code=status)
 
 
 @router.get("/org", response_class=HTMLResponse)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from qianshu.core.identifiers import validate_division_code, validate_uscc
 from qianshu.core.text import clean_text
 
-OrgType = Literal["data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator"]
+OrgType = Literal["data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator",
+                  "voucher_administrator", "compute_provider"]  # core.policy.ORG_TYPES
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -69,6 +70,12 @@ class InvitationIn(Strict):
         return v.lower()
 
 
+class JurisdictionIn(Strict):
+    """A GB/T 2260 code (6 digits) or a township (9) or village (12) code; null clears it."""
+
+    jurisdiction: Annotated[str, Field(max_length=12)] | None = None
+
+
 class AcceptInvitation(Strict):
     password: Password
 
@@ -101,6 +108,7 @@ class UserOut(BaseModel):
     display_name: str
     org_role: str
     staff_role: str | None
+    jurisdiction: str | None = None
     is_active: bool
 
 

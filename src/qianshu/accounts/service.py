@@ -20,10 +20,11 @@ from qianshu.accounts import permissions
 from qianshu.accounts.models import ApiToken, Invitation, LoginAttempt, Organisation, User, WebSession
 from qianshu.accounts.passwords import hash_password, needs_rehash, verify_password
 from qianshu.accounts.schemas import InvitationIn, OrganisationApplication, TokenIn
-from qianshu.core import audit
+from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
 from qianshu.core.i18n import Label
+from qianshu.core.identifiers import validate_jurisdiction
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 
@@ -41,7 +42,7 @@ def actor_for(user: User, *, via: str, ip: str | None, scopes: frozenset[str] | 
     return Actor(user_id=user.id, org_id=org.id, org_role=user.org_role, staff_role=user.staff_role,
                  org_status=org.status, org_type=org.org_type, ip=ip, via=via,
                  scopes=scopes if scopes is not None else frozenset({"read", "write"}),
-                 display_name=user.display_name)
+                 display_name=user.display_name, jurisdiction=user.jurisdiction)
 
 
 # --- organisations -----------------------------------------------------------------------
@@ -68,15 +69,15 @@ def apply_organisation(db: Session, actor: Actor, data: OrganisationApplication)
 
 
 def get_organisation(db: Session, actor: Actor, org_id: int) -> Organisation:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "account.self")
     org = db.get(Organisation, org_id)
-    if org is None or not permissions.can_see_organisation(actor, org_id):
+    if org is None or not policy.allows(actor, "organisation.view", policy.Resource(org_id=org_id)):
         raise NotFound("Organisation not found.", code="organisation_not_found")
     return org
 
 
 def list_organisations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Organisation]:
-    permissions.require_staff(actor)
+    policy.require(actor, "organisation.list")
     query = select(Organisation).order_by(Organisation.created_at.desc(), Organisation.id.desc()).limit(limit)
     if status:
         query = query.where(Organisation.status == status)
@@ -93,7 +94,7 @@ _TRANSITIONS = {
 def review_organisation(db: Session, actor: Actor, org_id: int, decision: str, reason: str = "") -> Organisation:
     """Approve, reject or suspend. A conditional UPDATE makes concurrent decisions safe:
     of two operators deciding at once, exactly one wins and the other gets a 409."""
-    permissions.require_staff(actor, "operator")
+    policy.require(actor, "organisation.review")
     if decision not in _TRANSITIONS:
         raise InvalidInput("{field}: {reason}", field="decision", reason="is not a known decision")
     allowed_from, new_status, action = _TRANSITIONS[decision]
@@ -211,15 +212,15 @@ def end_session(db: Session, raw: str) -> None:
 # --- users ---------------------------------------------------------------------------------
 
 def list_users(db: Session, actor: Actor, org_id: int) -> list[User]:
-    permissions.require_signed_in(actor)
-    if not permissions.can_see_organisation(actor, org_id):
+    policy.require(actor, "account.self")
+    if not policy.allows(actor, "organisation.view", policy.Resource(org_id=org_id)):
         raise NotFound("Organisation not found.", code="organisation_not_found")
     return list(db.scalars(select(User).where(User.org_id == org_id).order_by(User.id)))
 
 
 def invite_user(db: Session, actor: Actor, data: InvitationIn) -> tuple[Invitation, str]:
     """The admin gets a one-time link to hand to the colleague (no e-mail on an intranet)."""
-    permissions.require_org_admin(actor)
+    policy.require(actor, "user.administer", permissions.own_organisation(actor))
     permissions.require_scope(actor, "write")
     if db.scalar(select(User.id).where(User.email == data.email)) is not None:
         raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
@@ -256,7 +257,7 @@ def accept_invitation(db: Session, actor: Actor, raw: str, password: str) -> Use
 
 
 def remove_user(db: Session, actor: Actor, user_id: int) -> None:
-    permissions.require_org_admin(actor)
+    policy.require(actor, "user.administer", permissions.own_organisation(actor))
     permissions.require_scope(actor, "write")
     user = db.get(User, user_id)
     if user is None or user.org_id != actor.org_id:
@@ -273,6 +274,25 @@ def remove_user(db: Session, actor: Actor, user_id: int) -> None:
                  target_org_id=user.org_id, email=user.email)
 
 
+def set_jurisdiction(db: Session, actor: Actor, user_id: int, code: str | None) -> User:
+    """Give a user a jurisdiction (a division code they act within) or take it away (None or "").
+
+    Operators may set any user's; an administrator of an organisation, its own users'.
+    """
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.", code="user_not_found")
+    policy.require(actor, "user.jurisdiction", policy.Resource(org_id=user.org_id),
+                   hidden=NotFound("User not found.", code="user_not_found"))
+    permissions.require_scope(actor, "write")
+    value = validate_jurisdiction(code) if code and code.strip() else None
+    before, user.jurisdiction = user.jurisdiction, value
+    db.flush()
+    audit.record(db, actor, "user.jurisdiction_set", target_type="user", target_id=user.id,
+                 target_org_id=user.org_id, jurisdiction=value, before=before)
+    return user
+
+
 # --- API tokens ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -282,7 +302,7 @@ class ResolvedToken:
 
 
 def create_token(db: Session, actor: Actor, data: TokenIn) -> tuple[ApiToken, str]:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "account.self")
     permissions.require_scope(actor, "write")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=actor.user_id, name=data.name, prefix=raw[:10], token_hash=token_hash(raw),
@@ -295,12 +315,12 @@ def create_token(db: Session, actor: Actor, data: TokenIn) -> tuple[ApiToken, st
 
 
 def list_tokens(db: Session, actor: Actor) -> list[ApiToken]:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "account.self")
     return list(db.scalars(select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.id.desc())))
 
 
 def revoke_token(db: Session, actor: Actor, token_id: int) -> ApiToken:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "account.self")
     token = db.get(ApiToken, token_id)
     if token is None or token.user_id != actor.user_id:
         raise NotFound("API token not found.", code="token_not_found")

@@ -12,17 +12,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
-from qianshu.catalog import follows
+from qianshu.catalog import follows, permissions
 from qianshu.catalog.models import Demand, DemandResponse, Listing
 from qianshu.catalog.schemas import DemandIn, DemandResponseIn
 from qianshu.catalog.tokens import index_tokens
 from qianshu.catalog.vocab import industry_name, prefecture_of, region_search_text
 from qianshu.core import audit
 from qianshu.core.actor import Actor
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.identifiers import validate_division_code
 from qianshu.core.money import Money
+from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
 
 
@@ -36,7 +36,7 @@ def _fen(text: str, field: str) -> int | None:
 
 
 def post_demand(db: Session, actor: Actor, data: DemandIn) -> Demand:
-    permissions.require_active_member(actor)
+    require(actor, "demand.post")
     low, high = _fen(data.budget_min, "budget_min"), _fen(data.budget_max, "budget_max")
     if low is not None and high is not None and low > high:
         raise InvalidInput("{field}: {reason}", field="budget_max", reason="is below the minimum budget")
@@ -87,20 +87,20 @@ def _refresh_search_text(demand: Demand) -> None:
 
 def get_demand(db: Session, actor: Actor, demand_id: int) -> Demand:
     demand = db.get(Demand, demand_id)
-    if demand is None or not (demand.is_public or actor.org_id == demand.buyer_org_id or actor.is_staff):
+    if demand is None or not allows(actor, "demand.read", permissions.demand(demand)):
         raise NotFound("No such demand.")
     return demand
 
 
 def visible_responses(actor: Actor, demand: Demand) -> list[DemandResponse]:
     """The buyer and staff see every answer; a merchant sees only its own."""
-    if actor.org_id == demand.buyer_org_id or actor.is_staff:
+    if allows(actor, "demand.responses.read", permissions.demand(demand)):
         return list(demand.responses)
     return [r for r in demand.responses if r.org_id == actor.org_id and actor.org_id is not None]
 
 
 def my_demands(db: Session, actor: Actor) -> list[Demand]:
-    permissions.require_signed_in(actor)
+    require(actor, "catalog.personal")
     return list(
         db.scalars(select(Demand).where(Demand.buyer_org_id == actor.org_id).order_by(Demand.created_at.desc()))
     )
@@ -108,7 +108,7 @@ def my_demands(db: Session, actor: Actor) -> list[Demand]:
 
 def matching_demands(db: Session, actor: Actor, limit: int = 50) -> list[Demand]:
     """Open public demands for a merchant, those in the industries of its products first."""
-    permissions.require_active_member(actor)
+    require(actor, "demand.match")
     sections = set(db.scalars(select(Listing.industry_section).where(Listing.org_id == actor.org_id).distinct()))
     stmt = select(Demand).where(
         Demand.status == "open", Demand.is_public.is_(True), Demand.buyer_org_id != actor.org_id
@@ -119,9 +119,7 @@ def matching_demands(db: Session, actor: Actor, limit: int = 50) -> list[Demand]
 
 
 def respond(db: Session, actor: Actor, demand_id: int, data: DemandResponseIn) -> DemandResponse:
-    permissions.require_active_member(actor)
-    if actor.org_type not in ("data_merchant", "government"):
-        raise PermissionDenied("Only data merchants can answer demands.")
+    require(actor, "demand.answer")
     demand = get_demand(db, actor, demand_id)
     if demand.status != "open":
         raise Conflict("This demand is no longer open.")
@@ -163,10 +161,10 @@ def respond(db: Session, actor: Actor, demand_id: int, data: DemandResponseIn) -
 
 
 def _own_open_demand(db: Session, actor: Actor, demand_id: int) -> Demand:
-    permissions.require_active_member(actor)
     demand = db.get(Demand, demand_id)
-    if demand is None or demand.buyer_org_id != actor.org_id:
+    if demand is None:
         raise NotFound("No such demand.")
+    require(actor, "demand.manage", permissions.demand(demand), hidden=NotFound("No such demand."))
     if demand.status != "open":
         raise Conflict("This demand is no longer open.")
     return demand

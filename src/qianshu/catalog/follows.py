@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
 from qianshu.catalog.models import Follow, Listing, SavedSearch
 from qianshu.core import inbox
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, NotFound
 from qianshu.core.inbox import Notification
+from qianshu.core.policy import require
 from qianshu.core.timeutil import utcnow
 
 CAPABILITY = "catalog"  # how the catalogue signs its notifications in the inbox
@@ -36,7 +36,7 @@ def popularity(listing: Listing) -> int:
 
 
 def _user_id(actor: Actor) -> int:
-    permissions.require_signed_in(actor)
+    require(actor, "catalog.personal")
     if actor.user_id is None:
         raise NotFound("Not found.")
     return actor.user_id

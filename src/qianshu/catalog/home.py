@@ -9,6 +9,7 @@ from qianshu.catalog.models import Listing
 from qianshu.core.actor import Actor
 from qianshu.core.home import Figure, Waiting
 from qianshu.core.i18n import N_, NN_
+from qianshu.core.policy import allows
 
 
 def _count(db: Session, status: str) -> int:
@@ -20,7 +21,7 @@ def figures(db: Session) -> list[Figure]:
 
 
 def waiting(db: Session, actor: Actor) -> list[Waiting]:
-    if not actor.has_staff_role("operator"):
+    if not allows(actor, "listing.review"):
         return []
     return [Waiting(*NN_("{n} listing awaits review", "{n} listings await review"), _count(db, "pending"),
                     "/operator/listings")]

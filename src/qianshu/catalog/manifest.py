@@ -1,11 +1,13 @@
 """The catalogue: listings, pricing plans, usage policies, search, follows, demands, DCAT export."""
 
+from typing import Any
+
 from qianshu.core.capability import Manifest, NavItem, Subscription
+from qianshu.core.policy import allows
 
 
-def _merchant(actor: object) -> bool:
-    return (actor is not None and getattr(actor, "user_id", None) is not None
-            and getattr(actor, "org_type", None) in ("data_merchant", "government"))
+def _merchant(actor: Any) -> bool:
+    return actor is not None and actor.user_id is not None and allows(actor, "listing.offer")
 
 
 MANIFEST = Manifest(
@@ -19,12 +21,14 @@ MANIFEST = Manifest(
     templates=True,
     static=True,
     translations=True,
+    actions="qianshu.catalog.permissions:ACTIONS",
     nav=(
         NavItem("/catalog", "Catalogue", order=20),
         NavItem("/demands", "Demand pool", order=25),
         NavItem("/catalog/mine", "My products", _merchant, order=30),
-        NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None, order=35),
-        NavItem("/operator/listings", "Listing review", lambda a: a is not None and a.staff_role == "operator",
+        NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None
+                and allows(a, "catalog.personal"), order=35),
+        NavItem("/operator/listings", "Listing review", lambda a: allows(a, "listing.review"),
                 order=88),
     ),
     # The products of a revoked registration are delisted in the revocation's own transaction.

@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import dcat, demand, follows, policy, pricing, product, resources, service
+from qianshu.catalog import dcat, demand, follows, permissions, policy, pricing, product, resources, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
 from qianshu.catalog.vocab import LICENCES, industry_name, region_name
 from qianshu.core.actor import Actor
-from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
+from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -33,6 +33,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import label, translate
 from qianshu.core.l10n import format_money
+from qianshu.core.policy import allows, require
 from qianshu.core.validation import parse_form
 
 if TYPE_CHECKING:
@@ -225,8 +226,7 @@ def _editor(
     request: Request, db: DbSession, actor: Any, listing_id: int, error: str = "", status: int = 200
 ) -> Response:
     listing = service.get_listing(db, actor, listing_id)
-    if not service.can_manage(actor, listing):  # say so plainly rather than redirect silently
-        raise PermissionDenied("Only the holder of the registration may manage this product.")
+    require(actor, "listing.manage", permissions.listing(listing))  # say so plainly rather than redirect
     kinds = service.registration_sensitive_kinds(db, listing.registration_id)
     page = EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)), error=error,
                       sensitive_kinds=kinds,
@@ -470,7 +470,7 @@ def demands_page(
 ) -> Response:
     q = q[:500]
     rows, total = search_demands(db, DemandQuery(q=q))
-    matching = demand.matching_demands(db, actor) if actor.org_active and actor.org_type == "data_merchant" else []
+    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
     mine = demand.my_demands(db, actor) if actor.user_id is not None else []
     return render(
         request,
@@ -500,6 +500,8 @@ class DemandPage:
     my_products: list[Listing]
     labels: Labels
     error: str = ""
+    may_answer: bool = False  # the actor may answer demands (whether this one is open is the template's)
+    may_choose: bool = False  # the actor's organisation posted this demand and may choose an answer or close it
 
 
 def _demand(
@@ -510,7 +512,9 @@ def _demand(
     return render(
         request,
         "catalog/demand.html",
-        DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)), error),
+        DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)), error,
+                   may_answer=allows(actor, "demand.answer"),
+                   may_choose=allows(actor, "demand.manage", permissions.demand(found))),
         status_code=status,
     )
 

@@ -20,17 +20,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from qianshu.accounts import permissions
-from qianshu.catalog import follows, policy, pricing
+from qianshu.catalog import follows, permissions, policy, pricing
 from qianshu.catalog.models import EDITABLE_STATUSES, Listing, ListingChange, PricingPlan, delivery_mask
 from qianshu.catalog.schemas import ListingIn, ListingUpdate, PlanIn
 from qianshu.catalog.tokens import index_tokens
 from qianshu.catalog.vocab import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, prefecture_of, region_search_text
 from qianshu.core import audit
 from qianshu.core.actor import Actor
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import Label
 from qianshu.core.money import Money
+from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
 from qianshu.registry import service as registry
 
@@ -49,17 +49,15 @@ STALE_VERSION = (
 
 
 def can_manage(actor: Actor, listing: Listing) -> bool:
-    return actor.org_id == listing.org_id and actor.org_active and actor.org_role in ("admin", "member")
+    return allows(actor, "listing.manage", permissions.listing(listing))
 
 
 def _require_manager(actor: Actor, listing: Listing) -> None:
-    permissions.require_active_member(actor)
-    if not can_manage(actor, listing):
-        raise PermissionDenied("Only the holder of the registration may manage this product.")
+    require(actor, "listing.manage", permissions.listing(listing))
 
 
 def _require_operator(actor: Actor) -> None:
-    permissions.require_staff(actor, "operator")
+    require(actor, "listing.review")
 
 
 def _load(db: Session, listing_id: int) -> Listing:
@@ -72,7 +70,7 @@ def _load(db: Session, listing_id: int) -> Listing:
 def get_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
     """A product as its holder or exchange staff see it; others see listed products only."""
     listing = _load(db, listing_id)
-    if listing.status == "listed" or can_manage(actor, listing) or actor.is_staff:
+    if allows(actor, "listing.read", permissions.listing(listing)):
         return listing
     raise NotFound("No such product in the catalogue.")
 
@@ -167,7 +165,7 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 
 def create_listing(db: Session, actor: Actor, data: ListingIn) -> Listing:
-    permissions.require_active_member(actor)
+    require(actor, "listing.create")
     registration = registry.find_registration(db, data.registration_id)
     if registration is None or registration.holder_org_id != actor.org_id:
         raise NotFound("No such registration of your organisation.")
@@ -432,8 +430,7 @@ def resume_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
 
 def delist_listing(db: Session, actor: Actor, listing_id: int, reason: str = "") -> Listing:
     listing = _load(db, listing_id)
-    if not actor.has_staff_role("operator"):
-        _require_manager(actor, listing)
+    require(actor, "listing.delist", permissions.listing(listing))
     listing.delisted_at = utcnow()
     _transition(
         db, actor, listing, ("draft", "pending", "listed", "paused", "rejected"), "delisted", "delisted", reason
@@ -461,7 +458,7 @@ def delist_for_registration(db: Session, actor: Actor, registration_id: int, rea
 
 
 def my_listings(db: Session, actor: Actor) -> list[Listing]:
-    permissions.require_signed_in(actor)
+    require(actor, "catalog.personal")
     if actor.org_id is None:
         return []
     return list(
@@ -473,7 +470,7 @@ def my_listings(db: Session, actor: Actor) -> list[Listing]:
 
 def listable_registrations(db: Session, actor: Actor) -> list[Registration]:
     """The organisation's issued registrations (any may be listed as one or more products)."""
-    permissions.require_signed_in(actor)
+    require(actor, "catalog.personal")
     if actor.org_id is None:
         return []
     return registry.issued_of_holder(db, actor.org_id)

@@ -21,6 +21,7 @@ class Actor:
     via: str = "portal"  # portal | api | cli | system
     scopes: frozenset[str] = field(default=ALL_SCOPES)
     display_name: str = ""
+    jurisdiction: str | None = None  # a GB/T 2260 division code the user acts within (core.policy.within)
 
     @property
     def is_authenticated(self) -> bool:

@@ -111,10 +111,15 @@ class Manifest:
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/
     translations: bool = False  # locale/{zh,en}/LC_MESSAGES/messages.po
+    # "module:ACTIONS": the permission actions it declares (core.policy.Action), usually permissions.py
+    actions: str | None = None
+    # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
+    # capability of the tests lives in ``tests.example_capability``).
+    package_name: str | None = None
 
     @property
     def package(self) -> str:
-        return f"qianshu.{self.name}"
+        return self.package_name or f"qianshu.{self.name}"
 
     def module(self, part: str) -> Any:
         """The imported part (``"api"``, ``"pages"`` ...), which the manifest must declare."""

@@ -140,6 +140,22 @@ def validate_division_code(value: str, field: str = "division_code") -> str:
     return code
 
 
+def validate_jurisdiction(value: str, field: str = "jurisdiction") -> str:
+    """A jurisdiction: a known GB/T 2260 code (province, prefecture, county) or a township (9 digits)
+    or village (12 digits) statistical code within a known county-level division."""
+    code = _clean(value, field)
+    if len(code) not in (6, 9, 12) or not (code.isascii() and code.isdigit()):
+        raise _reject(field, "must be a division code of 6, 9 or 12 digits")
+    if len(code) == 6:
+        return validate_division_code(code, field)
+    county = code[:6]
+    if county.endswith("00") or not is_valid_division_code(county):
+        raise _reject(field, "is not within a known county-level division")
+    if code[6:9] == "000" or (len(code) == 12 and code[9:] == "000"):
+        raise _reject(field, "is not a known division code")
+    return code
+
+
 def is_valid_division_code(value: str) -> bool:
     try:
         validate_division_code(value)

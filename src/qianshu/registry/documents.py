@@ -29,15 +29,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
-from qianshu.core import audit
+from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.db import Database
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import Label
 from qianshu.core.signing import Signer, sign_document
-from qianshu.registry import review, schemas, service
+from qianshu.registry import permissions, review, schemas, service
 from qianshu.registry.models import Objection, ProviderReport, Registration
 
 # A report's document is added while the registration is on its way to a certificate and a
@@ -133,27 +132,19 @@ def attach_contract(db: Session, actor: Actor, registration_id: int, document: R
 
 
 def may_download_contract(actor: Actor, reg: Registration) -> bool:
-    return service.is_holder(actor, reg) or actor.is_staff
+    return policy.allows(actor, "registration.contract.read", permissions.registration(reg))
 
 
 def contract(db: Session, actor: Actor, registration_id: int) -> Stored:
     """The purchase contract, for the holder and exchange staff (audited)."""
     reg = service.get_registration(db, actor, registration_id)
-    if not may_download_contract(actor, reg):
-        permissions.require_signed_in(actor)
-        raise PermissionDenied("Only the holder and exchange staff may download the purchase contract.")
+    policy.require(actor, "registration.contract.read", permissions.registration(reg))
     if not reg.contract_sha256:
         raise NotFound("No purchase contract has been uploaded.")
     return _audit_download(db, actor, reg, "contract", Stored(reg.contract_name, reg.contract_sha256))
 
 
 # --- objection evidence ---------------------------------------------------------------------
-
-def filed_by(actor: Actor, objection: Objection) -> bool:
-    """The user who filed the objection, or a member of their organisation."""
-    return (actor.user_id is not None and actor.user_id == objection.filed_by_user_id) or (
-        actor.org_id is not None and actor.org_id == objection.filed_by_org_id)
-
 
 def _objection(db: Session, objection_id: int) -> tuple[Objection, Registration]:
     """The objection and the registration it objects to."""
@@ -164,10 +155,9 @@ def _objection(db: Session, objection_id: int) -> tuple[Objection, Registration]
 
 
 def _own_open_objection(db: Session, actor: Actor, objection_id: int) -> tuple[Objection, Registration]:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "objection.file")
     objection, reg = _objection(db, objection_id)
-    if not filed_by(actor, objection):
-        raise PermissionDenied("Only whoever filed the objection may add its evidence.")
+    policy.require(actor, "objection.evidence.upload", permissions.objection(objection, reg))
     if objection.status != "open":
         raise Conflict("The objection has been decided; its evidence can no longer change.")
     return objection, reg
@@ -202,15 +192,13 @@ def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str
 
 
 def may_download_evidence(actor: Actor, reg: Registration, objection: Objection) -> bool:
-    return filed_by(actor, objection) or service.is_holder(actor, reg) or actor.is_staff
+    return policy.allows(actor, "objection.evidence.read", permissions.objection(objection, reg))
 
 
 def evidence(db: Session, actor: Actor, objection_id: int) -> Stored:
     """An objection's evidence, for the objector's organisation, the holder and staff (audited)."""
     objection, reg = _objection(db, objection_id)
-    if not may_download_evidence(actor, reg, objection):
-        permissions.require_signed_in(actor)
-        raise PermissionDenied("Only the objector, the holder and exchange staff may download the evidence.")
+    policy.require(actor, "objection.evidence.read", permissions.objection(objection, reg))
     if not objection.evidence_sha256:
         raise NotFound("The objection has no evidence.")
     return _audit_download(db, actor, reg, "evidence", Stored(objection.evidence_name, objection.evidence_sha256),
@@ -242,11 +230,9 @@ def _report(db: Session, registration_id: int, report_id: int) -> ProviderReport
 
 def _own_report(db: Session, actor: Actor, registration_id: int, report_id: int) -> tuple[Registration,
                                                                                            ProviderReport]:
-    permissions.require_active_member(actor)
     reg = service.get_registration(db, actor, registration_id)
     report = _report(db, reg.id, report_id)
-    if actor.org_id != report.provider_org_id:
-        raise PermissionDenied("Only the service provider that attached the report may add its document.")
+    policy.require(actor, "report.document.upload", permissions.report(report))
     if report.document_sha256:
         raise Conflict("The report already has its document; attach a new report instead.")
     if reg.status not in REPORT_DOCUMENT_STATUSES:

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from qianshu.core.actor import Actor
 from qianshu.core.home import Figure, Waiting
 from qianshu.core.i18n import N_, NN_
+from qianshu.core.policy import allows
 from qianshu.registry.models import Registration
-from qianshu.registry.service import is_reviewer
 
 # What the holder has to do something about: returned by a reviewer, or stuck before submission.
 HOLDER_ACTION_STATUSES = ("returned", "failed", "ready")
@@ -29,10 +29,10 @@ def figures(db: Session) -> list[Figure]:
 
 def waiting(db: Session, actor: Actor) -> list[Waiting]:
     found = []
-    if is_reviewer(actor):
+    if allows(actor, "registration.review"):
         found.append(Waiting(*NN_("{n} registration awaits review", "{n} registrations await review"),
                              _count(db, "submitted"), "/registry/review"))
-    if actor.org_id is not None and not actor.is_staff:
+    if actor.org_id is not None and allows(actor, "registration.create"):
         found.append(Waiting(*NN_("{n} of your registrations needs you", "{n} of your registrations need you"),
                              _count(db, *HOLDER_ACTION_STATUSES, holder=actor.org_id), "/registry"))
     return found

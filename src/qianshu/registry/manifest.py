@@ -1,6 +1,7 @@
 """Data registration: ingest, profile, scan for personal data, grade, review, certify."""
 
 from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic, Subscription
+from qianshu.core.policy import allows
 
 MANIFEST = Manifest(
     name="registry",
@@ -14,9 +15,10 @@ MANIFEST = Manifest(
     templates=True,
     static=True,
     translations=True,
+    actions="qianshu.registry.permissions:ACTIONS",
     nav=(
         NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
-        NavItem("/registry/review", "Registration review", lambda a: a is not None and a.is_staff, order=31),
+        NavItem("/registry/review", "Registration review", lambda a: allows(a, "registration.read_all"), order=31),
         NavItem("/registry/notices", "Public notices", order=32),
         NavItem("/registry/verify", "Verify a certificate", order=33),
     ),

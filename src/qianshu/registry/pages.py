@@ -26,6 +26,7 @@ from starlette.background import BackgroundTask
 
 from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK, BlobStore, open_blob_store
 from qianshu.core.body_rules import BodyRule
@@ -48,7 +49,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.validation import parse_form
 from qianshu.core.vocabulary import industry_name, region_name
-from qianshu.registry import certificate, documents, review, schemas, service
+from qianshu.registry import certificate, documents, permissions, review, schemas, service
 from qianshu.registry.models import (
     CLASSIFICATIONS,
     EDITABLE_STATUSES,
@@ -92,7 +93,7 @@ def my_registrations(request: Request, db: DbSession, actor: CurrentActor) -> Re
         return see_other("/registry/notices")
     regs = service.list_registrations(db, actor)
     return render(request, "registry/list.html", ListPage(regs, "My registrations",
-                                                          actor.org_type in service.MERCHANT_ORG_TYPES))
+                                                          policy.allows(actor, "registration.create")))
 
 
 @router.get("/registry/review")
@@ -176,15 +177,15 @@ def _sample(db: Session, settings: Settings, reg: Registration) -> Sample:
 def _detail(db: Session, actor: Actor, request: Request, registration_id: int, error: str = "") -> DetailPage:
     reg = service.get_registration(db, actor, registration_id)
     holder = service.is_holder(actor, reg)
-    sees_pii = holder or actor.is_staff or actor.org_type == "service_provider"
+    sees_pii = policy.allows(actor, "registration.pii.read", permissions.registration(reg))
     objections = review.objections(db, reg.id)
     settings = get_settings_dep(request)
     limit = settings.document_max_bytes
     lang = get_lang(request)
     return DetailPage(
         reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
-        is_reviewer=service.is_reviewer(actor), is_operator=actor.has_staff_role("operator"),
-        is_provider=actor.org_type == "service_provider", columns=service.column_profiles(db, reg.id),
+        is_reviewer=service.is_reviewer(actor), is_operator=policy.allows(actor, "registration.certify"),
+        is_provider=policy.allows(actor, "report.attach"), columns=service.column_profiles(db, reg.id),
         pii=service.pii_findings(db, actor, reg.id) if sees_pii else [],
         quality=service.quality_report(db, reg.id), history=service.history(db, reg.id),
         objections=objections, reports=review.reports(db, reg.id),

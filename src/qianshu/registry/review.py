@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
 from qianshu.accounts import service as accounts
-from qianshu.core import audit
+from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
 from qianshu.core.events import publish
@@ -23,7 +22,7 @@ from qianshu.core.identifiers import validate_uscc
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Signer, sign_document
 from qianshu.core.timeutil import local_display, utcnow
-from qianshu.registry import schemas
+from qianshu.registry import permissions, schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
 from qianshu.registry.events import RegistrationRevoked
 from qianshu.registry.models import (
@@ -36,7 +35,7 @@ from qianshu.registry.models import (
     Registration,
     RegistrationFile,
 )
-from qianshu.registry.service import get_registration, is_holder, is_reviewer, load_registration, record_step, rescore
+from qianshu.registry.service import get_registration, is_reviewer, load_registration, record_step, rescore
 from qianshu.translog.service import append_event, sign_tree_head
 
 VALIDITY_YEARS = 3
@@ -44,18 +43,17 @@ REVIEWABLE = ("submitted", "under_review")
 
 
 def _require_reviewer(actor: Actor) -> None:
-    permissions.require_staff(actor, "operator", "reviewer")
+    policy.require(actor, "registration.review")
 
 
 def _require_operator(actor: Actor) -> None:
-    permissions.require_staff(actor, "operator")
+    policy.require(actor, "registration.certify")
 
 
 def _holder_reg(db: Session, actor: Actor, registration_id: int) -> Registration:
-    permissions.require_active_member(actor)
     reg = load_registration(db, registration_id)
-    if not is_holder(actor, reg):
-        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    policy.require(actor, "registration.edit", permissions.registration(reg),
+                   hidden=NotFound("Registration {id} does not exist.", id=registration_id))
     return reg
 
 
@@ -104,7 +102,7 @@ def submit(db: Session, actor: Actor, registration_id: int) -> Registration:
 
 
 def review_queue(db: Session, actor: Actor) -> list[Registration]:
-    permissions.require_staff(actor)
+    policy.require(actor, "registration.read_all")
     return list(db.scalars(select(Registration).where(Registration.status.in_(
         ("submitted", "under_review", "public_notice"))).order_by(Registration.submitted_at)))
 
@@ -181,7 +179,7 @@ def reject(db: Session, actor: Actor, registration_id: int, reason: str) -> Regi
 def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str,
                    evidence: tuple[str, str] | None = None) -> Objection:
     """Anyone signed in may object during the public notice, with evidence (a stored blob)."""
-    permissions.require_signed_in(actor)
+    policy.require(actor, "objection.file")
     reg = load_registration(db, registration_id)
     if reg.status != "public_notice":
         raise Conflict("Objections can only be filed during the public notice.")
@@ -224,9 +222,7 @@ def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool,
 def attach_report(db: Session, actor: Actor, signer: Signer, registration_id: int, data: schemas.ReportIn,
                   document: tuple[str, str] | None = None) -> ProviderReport:
     """A service provider's compliance, quality or appraisal report, attested with the exchange key."""
-    permissions.require_active_member(actor)
-    if actor.org_type != "service_provider":
-        raise PermissionDenied("Only service providers attach reports.")
+    policy.require(actor, "report.attach")
     reg = get_registration(db, actor, registration_id)
     if reg.status not in ("submitted", "under_review", "public_notice", "issued"):
         raise Conflict("Reports can be attached once the registration is submitted.")
@@ -439,9 +435,9 @@ def _copy_data(db: Session, source: Registration, target: Registration) -> None:
 
 
 def confirm_transfer(db: Session, actor: Actor, registration_id: int) -> Registration:
-    permissions.require_active_member(actor)
     reg = load_registration(db, registration_id)
-    if reg.reg_type != "transfer" or actor.org_id != reg.transferee_org_id:
+    policy.require(actor, "transfer.confirm", permissions.registration(reg))
+    if reg.reg_type != "transfer":
         raise PermissionDenied("Only the receiving organisation confirms a transfer.")
     if reg.transferee_confirmed_at is not None:
         raise Conflict("The transfer is already confirmed.")

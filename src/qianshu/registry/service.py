@@ -22,19 +22,17 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions
-from qianshu.core import audit, jobs
+from qianshu.core import audit, jobs, policy
 from qianshu.core.actor import Actor
 from qianshu.core.analytics import open_analytics
 from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from qianshu.core.i18n import Label, translate
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.registry import schemas
+from qianshu.registry import permissions, schemas
 from qianshu.registry.models import (
     EDITABLE_STATUSES,
-    PUBLIC_STATUSES,
     ColumnProfile,
     HistoryEntry,
     Objection,
@@ -48,15 +46,15 @@ from qianshu.registry.quality import score_quality
 
 PIPELINE_JOB = "registry.pipeline"
 MAX_FILES = 20
-MERCHANT_ORG_TYPES = ("data_merchant", "government")
 
 
 def is_reviewer(actor: Actor) -> bool:
-    return actor.has_staff_role("operator", "reviewer")
+    return policy.allows(actor, "registration.review")
 
 
 def is_holder(actor: Actor, reg: Registration) -> bool:
-    return actor.org_id is not None and actor.org_id in (reg.holder_org_id, reg.transferee_org_id)
+    """The holder organisation or a transfer's receiving one (the registration's own or counterparty)."""
+    return bool(permissions.registration(reg).relations(actor) & {"own", "counterparty"})
 
 
 def record_step(db: Session, actor: Actor, reg: Registration, action: str, to_status: str,
@@ -80,18 +78,17 @@ def load_registration(db: Session, registration_id: int) -> Registration:
 def get_registration(db: Session, actor: Actor, registration_id: int) -> Registration:
     """The registration, if the actor may see it (holder, staff, or public once in notice)."""
     reg = load_registration(db, registration_id)
-    if is_holder(actor, reg) or actor.is_staff or reg.status in PUBLIC_STATUSES:
+    if policy.allows(actor, "registration.read", permissions.registration(reg)):
         return reg
-    if actor.org_type == "service_provider" and reg.status in ("submitted", "under_review"):
+    if reg.status in ("submitted", "under_review") and policy.allows(actor, "registration.assess"):
         return reg  # providers assess registrations under review
     raise NotFound("Registration {id} does not exist.", id=registration_id)
 
 
 def get_editable(db: Session, actor: Actor, registration_id: int) -> Registration:
-    permissions.require_active_member(actor)
     reg = load_registration(db, registration_id)
-    if not is_holder(actor, reg):
-        raise NotFound("Registration {id} does not exist.", id=registration_id)
+    policy.require(actor, "registration.edit", permissions.registration(reg),
+                   hidden=NotFound("Registration {id} does not exist.", id=registration_id))
     if reg.status == "processing" and _job_gave_up(db, reg):
         reg.status = "failed"  # the worker crashed too often; let the merchant try again
     if reg.status not in EDITABLE_STATUSES:
@@ -134,11 +131,15 @@ def public_registration(db: Session, registration_id: int) -> Registration:
 
 
 def list_registrations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Registration]:
-    permissions.require_signed_in(actor)
+    policy.require(actor, "registration.list")
     query = select(Registration).order_by(Registration.id.desc()).limit(limit)
-    if not actor.is_staff:
-        query = query.where(or_(Registration.holder_org_id == actor.org_id,
-                                Registration.transferee_org_id == actor.org_id))
+    if not policy.allows(actor, "registration.read_all"):
+        visible = or_(Registration.holder_org_id == actor.org_id, Registration.transferee_org_id == actor.org_id)
+        prefix = policy.division_prefix(actor.jurisdiction)
+        if prefix and policy.allows(actor, "registration.read", policy.Resource(division=actor.jurisdiction)):
+            # a caseworker also sees every registration whose region lies within their jurisdiction
+            visible = or_(visible, Registration.division_code.startswith(prefix, autoescape=True))
+        query = query.where(visible)
     if status:
         query = query.where(Registration.status == status)
     return list(db.scalars(query))
@@ -155,9 +156,7 @@ def issued_registrations(db: Session, limit: int = 200) -> list[Registration]:
 
 
 def require_may_register(actor: Actor) -> None:
-    permissions.require_active_member(actor)
-    if actor.org_type not in MERCHANT_ORG_TYPES:
-        raise PermissionDenied("Only data merchants and government departments register data.")
+    policy.require(actor, "registration.create")
 
 
 def create_registration(db: Session, actor: Actor, data: schemas.RegistrationCreate) -> Registration:
@@ -415,8 +414,7 @@ def sensitive_pii_kinds(db: Session, registration_id: int) -> list[str]:
 def pii_findings(db: Session, actor: Actor, registration_id: int) -> list[PiiFinding]:
     """The findings (masked examples only); every access is audited."""
     reg = get_registration(db, actor, registration_id)
-    if not (is_holder(actor, reg) or actor.is_staff or actor.org_type == "service_provider"):
-        raise PermissionDenied("Only the holder and exchange staff may see personal-data findings.")
+    policy.require(actor, "registration.pii.read", permissions.registration(reg))
     audit.record(db, actor, "registration.pii_viewed", target_type="registration", target_id=reg.id,
                  target_org_id=reg.holder_org_id)
     return list(db.scalars(select(PiiFinding).where(PiiFinding.registration_id == reg.id)

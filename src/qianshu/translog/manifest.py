@@ -13,5 +13,6 @@ MANIFEST = Manifest(
     templates=True,
     static=True,
     translations=True,
+    actions="qianshu.translog.permissions:ACTIONS",
     nav=(NavItem("/log", "Public log", order=80),),
 )

@@ -246,6 +246,13 @@ def delete_file(registration_id: int, file_id: int, db: DbSession, actor: Signed
     service.remove_file(db, actor, registration_id, file_id)
 
 
+@router.put("/{registration_id}/files/{file_id:int}/options", response_model=schemas.FileOut)
+def ingest_options(registration_id: int, file_id: int, data: schemas.IngestOptionsIn, db: DbSession,
+                   actor: SignedInActor) -> object:
+    """How to read a spreadsheet (header row, sheets, stacking, total rows); process again to apply."""
+    return service.set_ingest_options(db, actor, registration_id, file_id, data)
+
+
 @router.post("/{registration_id}/process", status_code=202, response_model=schemas.JobOut)
 def process(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:
     service.start_processing(db, actor, settings, registration_id)

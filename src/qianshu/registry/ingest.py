@@ -1,12 +1,15 @@
 """Read the uploaded files and write one normalised Parquet file.
 
-Formats: CSV (UTF-8, UTF-8 with BOM, GB18030/GBK — what Excel in China writes), XLSX,
-Parquet and JSON Lines. Everything streams: DuckDB reads CSV, Parquet and JSON Lines in
-parallel with a memory limit; a GB18030 CSV is first transcoded to UTF-8 in 4 MB chunks
-(DuckDB reads GB18030 only through a downloadable extension, which intranet deployments
-do not have); an XLSX sheet is read row by row (openpyxl read-only mode) into a UTF-8 CSV
-after a zip-bomb check, with its shared strings on disk and its rows bounded, so that no
-workbook can take the pipeline beyond its memory goal. Several files are stacked by column name.
+Formats: CSV or tab-separated text (UTF-8, UTF-8 with BOM, GB18030/GBK — what Excel in China
+writes —, and UTF-16 with a BOM, Excel's "Unicode text"), XLSX, XLS, ODS, Parquet and JSON
+Lines. Everything streams: DuckDB reads CSV, Parquet and JSON Lines in parallel with a memory
+limit; GB18030 and UTF-16 text is first transcoded to UTF-8 in 4 MB chunks (DuckDB reads
+GB18030 only through a downloadable extension, which intranet deployments do not have).
+Spreadsheets go through spreadsheets.py (python-calamine behind streaming guards, header row
+and total rows detected, sheets chosen or stacked) into a UTF-8 CSV; an XLSX workbook too
+large for calamine is read row by row (openpyxl read-only mode) with its shared strings on
+disk, so that no workbook can take the pipeline beyond its memory goal. Several files are
+stacked by column name.
 
 Every failure is an ``InvalidInput`` with a bilingual message naming the file; nothing here
 touches the database.
@@ -31,6 +34,8 @@ from typing import Any
 import duckdb
 
 from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.registry import spreadsheets
+from qianshu.registry.spreadsheets import IngestOptions, Layout
 
 SAMPLE_BYTES = 1024 * 1024
 TRANSCODE_CHUNK = 4 * 1024 * 1024
@@ -47,7 +52,10 @@ XLSX_MAX_SHARED_STRINGS = 1024**3
 XLSX_MAX_ROW_BYTES = 16 * 1024 * 1024
 XLSX_MAX_COLUMNS = 16_384
 XLSX_MAX_ROWS = 1_048_576
-FORMATS = ("csv", "xlsx", "parquet", "jsonl")
+FORMATS = ("csv", "xlsx", "xls", "ods", "parquet", "jsonl")
+SPREADSHEETS = ("xlsx", "xls", "ods")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .xls (BIFF)
+ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 # Snappy, Parquet's most widely read codec: writing and the profile's four scans of the file are
 # about 1 s faster on 1 GB of CSV than with zstd, for a file about a third larger (288 vs 215 MB).
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
@@ -58,6 +66,7 @@ _CSV_LINE = re.compile(r"Line:\s*(\d+)")
 class SourceFile:
     path: Path
     name: str
+    options: IngestOptions = field(default_factory=IngestOptions)
 
 
 @dataclass
@@ -66,6 +75,7 @@ class IngestedFile:
     file_format: str
     encoding: str
     row_count: int
+    layout: Layout | None = None  # spreadsheets: header, sheets and total rows found
 
 
 @dataclass
@@ -95,21 +105,28 @@ def bad_file(message: str, name: str, **params: Any) -> InvalidInput:
 def detect_format(path: Path, name: str) -> str:
     """By content first (magic bytes), then by the name's extension."""
     with path.open("rb") as fh:
-        head = fh.read(8)
+        head = fh.read(96)
     if not head:
         raise bad_file("{file}: the file is empty.", name)
     lower = name.lower()
     if head[:4] == b"PAR1" or lower.endswith(".parquet"):
         return "parquet"
+    if head[:8] == OLE_MAGIC:
+        return "xls"
+    if head[:4] == b"PK\x03\x04" and (ODS_MIMETYPE in head or lower.endswith(".ods")):
+        return "ods"
     if head[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
         return "xlsx"
+    if lower.endswith((".xls", ".ods")):
+        raise bad_file("{file}: the spreadsheet is damaged (its format cannot be recognised).", name)
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     return "csv"
 
 
 def detect_encoding(path: Path, name: str) -> str:
-    """``utf-8-sig``, ``utf-8`` or ``gb18030``; binary content is refused.
+    """``utf-8-sig``, ``utf-8``, ``gb18030``, ``utf-16-le`` or ``utf-16-be`` (the last two only with
+    their BOM, as Excel's "Unicode text" has it); binary content is refused.
 
     Only the first megabyte is examined; a file that changes encoding later is caught while
     it is read (DuckDB validates UTF-8, the transcoder decodes strictly).
@@ -119,8 +136,10 @@ def detect_encoding(path: Path, name: str) -> str:
         more = bool(fh.read(1))
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise bad_file("{file}: UTF-16 text is not supported; save the file as UTF-8 or GB18030.", name)
+    if sample.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
     if b"\x00" in sample:
         raise bad_file("{file}: this is a binary file, not CSV text.", name)
     for encoding in ("utf-8", "gb18030"):
@@ -135,7 +154,8 @@ def detect_encoding(path: Path, name: str) -> str:
 
 
 def transcode_to_utf8(src: Path, dst: Path, encoding: str, name: str) -> None:
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    # "utf-16" reads the BOM (either order) and leaves it out of the text.
+    decoder = codecs.getincrementaldecoder("utf-16" if encoding.startswith("utf-16") else encoding)("strict")
     offset = 0
     with src.open("rb") as fin, dst.open("wb") as fout:
         while True:
@@ -173,11 +193,20 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _raw_csv_header(path: Path) -> list[str]:
+def _first_line(path: Path) -> str:
     with path.open("rb") as fh:
-        line = fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
+        return fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
+
+
+def _delimiter(line: str) -> str:
+    """Tab for tab-separated text (Excel's "Unicode text" and "Text" files), else comma."""
+    return "\t" if line.count("\t") > line.count(",") else ","
+
+
+def _raw_csv_header(path: Path) -> list[str]:
+    line = _first_line(path)
     try:
-        return next(csv.reader(io.StringIO(line)))
+        return next(csv.reader(io.StringIO(line), delimiter=_delimiter(line)))
     except (StopIteration, csv.Error):
         return []
 
@@ -204,8 +233,10 @@ def _sql_path(path: Path) -> str:
 
 
 def _csv_sql(path: Path, *, all_varchar: bool = False, null_padding: bool = False,
-             long_lines: bool = False) -> str:
+             long_lines: bool = False, tabs: bool = False) -> str:
     opts = ["header=true", "sample_size=20480"]
+    if tabs:
+        opts.append("delim='\t'")
     if long_lines:  # only when needed: DuckDB allocates buffers of this size per thread
         opts += [f"max_line_size={MAX_LINE_BYTES}", f"buffer_size={MAX_LINE_BYTES * 2}"]
     if all_varchar:
@@ -233,10 +264,11 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
                work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
     encoding = detect_encoding(path, name)
     source = path
-    if encoding == "gb18030":
+    if encoding in ("gb18030", "utf-16-le", "utf-16-be"):
         source = work / (out.stem + ".utf8.csv")
         transcode_to_utf8(path, source, encoding, name)
     raw = _raw_csv_header(source)
+    tabs = _delimiter(_first_line(source)) == "\t"
     attempts: list[dict[str, bool]] = [{}, {"all_varchar": True}]
     if len(raw) > 1:
         # A ragged file makes the sniffer fall back to one column; pad short rows instead.
@@ -247,7 +279,7 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
         opts = attempts[0]
         try:
             names, sources, changed, rows = _copy_relation(
-                con, _csv_sql(source, long_lines=long_lines, **opts), out, raw if len(raw) > 1 else None)
+                con, _csv_sql(source, long_lines=long_lines, tabs=tabs, **opts), out, raw if len(raw) > 1 else None)
         except duckdb.ConversionException as exc:  # the sniffer guessed a type a later row breaks
             last = exc
             attempts.pop(0)
@@ -264,7 +296,8 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
         source.unlink(missing_ok=True)
     if rows == 0:
         raise bad_file("{file}: the file has a header but no data rows.", name)
-    shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030"}[encoding]
+    shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030", "utf-16-le": "UTF-16 LE (BOM)",
+             "utf-16-be": "UTF-16 BE (BOM)"}[encoding]
     return IngestedFile(name, "csv", shown, rows), names, sources, changed
 
 
@@ -445,8 +478,8 @@ def _open_workbook(handle: Any, folder: Path, name: str) -> Any:
     return reader.wb, reader.shared_strings
 
 
-def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
-    check_zip_bomb(path, name)
+def _openpyxl_table(path: Path, name: str, dst: Path, options: IngestOptions) -> Layout:
+    """A workbook too large for calamine's grid, read a row at a time (text table on disk)."""
     handle = path.open("rb")  # a file object: blob paths carry no .xlsx extension for openpyxl to check
     folder = dst.parent / (dst.name + ".strings")
     try:
@@ -457,18 +490,14 @@ def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
     except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, ...)
         handle.close()
         raise bad_file("{file}: the XLSX workbook cannot be opened.", name) from exc
+
+    def read_sheet(sheet_name: str) -> tuple[Any, spreadsheets.Merged]:
+        rows = workbook[sheet_name].iter_rows(values_only=True)
+        return ((n, list(r or ())) for n, r in enumerate(rows, start=1)), ()
+
     try:
-        sheet = workbook.worksheets[0]
-        with dst.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if number > XLSX_MAX_ROWS:  # also stops a row number of 10^12 from being walked to
-                    raise bad_file("{file}: the worksheet has more than {max} rows; save the sheet as CSV (UTF-8) "
-                                   "and upload that.", name, max=XLSX_MAX_ROWS)
-                if row is None or all(v is None for v in row):
-                    continue
-                writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
-                                 for v in row])
+        return spreadsheets.write_table(name, list(workbook.sheetnames), read_sheet, options, dst, XLSX_MAX_ROWS,
+                                        "openpyxl")
     except zipfile.BadZipFile:
         raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
     except (IndexError, ValueError, KeyError, TypeError) as exc:  # e.g. a cell naming a string that is not there
@@ -481,19 +510,69 @@ def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
         handle.close()
 
 
+def _calamine_table(path: Path, name: str, dst: Path, options: IngestOptions) -> Layout:
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # CalamineError, ZipError, XmlError, PasswordError, ...
+        raise bad_file("{file}: the spreadsheet cannot be opened (damaged, encrypted or not a workbook).",
+                       name) from exc
+    visible = [m.name for m in workbook.sheets_metadata
+               if m.visible == python_calamine.SheetVisibleEnum.Visible
+               and m.typ == python_calamine.SheetTypeEnum.WorkSheet] or list(workbook.sheet_names)
+
+    def read_sheet(sheet_name: str) -> tuple[Any, spreadsheets.Merged]:
+        sheet = workbook.get_sheet_by_name(sheet_name)
+        # calamine's rows start at the sheet's first row (0) or at its first used row
+        first = (sheet.end[0] + 2 - sheet.height) if sheet.end else 1
+        return enumerate(sheet.iter_rows(), start=first), sheet.merged_cell_ranges or ()
+
+    try:
+        return spreadsheets.write_table(name, visible, read_sheet, options, dst, XLSX_MAX_ROWS, "calamine")
+    except QianshuError:
+        raise
+    except Exception as exc:
+        raise bad_file("{file}: the spreadsheet cannot be opened (damaged, encrypted or not a workbook).",
+                       name) from exc
+    finally:
+        workbook.close()
+
+
+def spreadsheet_to_csv(path: Path, name: str, dst: Path, fmt: str, options: IngestOptions) -> Layout:
+    """The chosen sheets of an XLSX, XLS or ODS file as one UTF-8 CSV; what was detected and done."""
+    limits = {"max_row_bytes": XLSX_MAX_ROW_BYTES, "max_columns": XLSX_MAX_COLUMNS, "max_rows": XLSX_MAX_ROWS}
+    if fmt == "xlsx":
+        check_zip_bomb(path, name)
+        with zipfile.ZipFile(path) as archive:
+            extents = spreadsheets.scan_xlsx(archive, name, **limits)
+            strings = sum(i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml"))
+        if (sum(e.cells for e in extents.values()) > spreadsheets.CALAMINE_MAX_CELLS
+                or strings > spreadsheets.CALAMINE_MAX_SHARED_STRINGS):
+            return _openpyxl_table(path, name, dst, options)
+    elif fmt == "ods":
+        check_zip_bomb(path, name)
+        with zipfile.ZipFile(path) as archive:
+            cells = spreadsheets.scan_ods(archive, name, **limits)
+        if cells > spreadsheets.CALAMINE_MAX_CELLS:
+            raise bad_file("{file}: the spreadsheet's sheets hold more than {max} cells, more than can be read; "
+                           "save the sheet as CSV (UTF-8) and upload that.", name, max=spreadsheets.CALAMINE_MAX_CELLS)
+    return _calamine_table(path, name, dst, options)
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
                 work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
     fmt = detect_format(src.path, src.name)
     if fmt == "csv":
         return ingest_csv(con, src.path, src.name, out, work)
-    if fmt == "xlsx":
-        tmp = work / (out.stem + ".xlsx.csv")
-        xlsx_to_csv(src.path, src.name, tmp)
-        if tmp.stat().st_size == 0:
-            raise bad_file("{file}: the workbook's first sheet is empty.", src.name)
-        info, names, sources, changed = ingest_csv(con, tmp, src.name, out, work)
-        tmp.unlink(missing_ok=True)
-        return IngestedFile(src.name, "xlsx", "", info.row_count), names, sources, changed
+    if fmt in SPREADSHEETS:
+        tmp = work / (out.stem + ".sheet.csv")
+        try:
+            layout = spreadsheet_to_csv(src.path, src.name, tmp, fmt, src.options)
+            info, names, sources, changed = ingest_csv(con, tmp, src.name, out, work)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return IngestedFile(src.name, fmt, "", info.row_count, layout), names, sources, changed
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -186,6 +186,30 @@ def test_unicode_text_from_excel(tmp_path: Path, bom: bytes, codec: str, shown: 
     assert names(run(tmp_path, comma)) == ["县", "户数", "日期"]
 
 
+@pytest.mark.parametrize(("encoding", "delimiter"), [("gb18030", ","), ("utf-16", "\t")])
+def test_a_text_report_with_title_rows_is_read_like_a_spreadsheet(tmp_path: Path, encoding: str,
+                                                                  delimiter: str) -> None:
+    # What Excel writes for the report as "CSV" (GB18030 in China) or as "Unicode text" (UTF-16, tabs).
+    lines = [delimiter.join("" if v is None else str(v) for v in row) for row in report_rows()]
+    path = tmp_path / "人口.txt"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    result = run(tmp_path, path)
+    assert names(result) == EXPECTED
+    assert result.stats.row_count == 3
+    sheet = result.files[0].layout.sheets_read[0]
+    assert (sheet.header_row, sheet.header_rows, sheet.total_rows) == (3, 2, [8])
+
+
+def test_a_plain_csv_says_its_header_is_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("县,户数\n云岩区,10\n合计,10\n", encoding="utf-8")
+    result = run(tmp_path, path)
+    assert result.stats.row_count == 1  # read by DuckDB, the 合计 row dropped afterwards
+    layout = result.files[0].layout
+    assert (layout.reader, layout.sheets_read[0].header_row, layout.sheets_read[0].total_count) == ("duckdb", 1, 1)
+    assert run(tmp_path, path, IngestOptions(keep_totals=True)).stats.row_count == 2
+
+
 def test_a_cell_at_the_far_corner_does_not_take_the_grid_beyond_memory(tmp_path: Path) -> None:
     # calamine would allocate 736 million cells (23 GB) for this sheet and abort; it is read row by row instead.
     far = iter([b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'

@@ -26,7 +26,7 @@ import re
 import shutil
 import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ XLSX_MAX_COLUMNS = 16_384
 XLSX_MAX_ROWS = 1_048_576
 FORMATS = ("csv", "xlsx", "xls", "ods", "parquet", "jsonl")
 SPREADSHEETS = ("xlsx", "xls", "ods")
+TOTALS_SCAN_MAX_ROWS = 200_000  # reports are small; see _drop_total_rows
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .xls (BIFF)
 ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 # Snappy, Parquet's most widely read codec: writing and the profile's four scans of the file are
@@ -198,15 +199,19 @@ def _first_line(path: Path) -> str:
         return fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
 
 
-def _delimiter(line: str) -> str:
-    """Tab for tab-separated text (Excel's "Unicode text" and "Text" files), else comma."""
-    return "\t" if line.count("\t") > line.count(",") else ","
+def _delimiter(path: Path) -> str:
+    """Tab for tab-separated text (Excel's "Unicode text" and "Text" files), else comma: by the
+    first lines (a report's title line above the table has neither)."""
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024).decode("utf-8", errors="replace")
+    lines = head.splitlines()[:20]
+    return "\t" if sum(x.count("\t") for x in lines) > sum(x.count(",") for x in lines) else ","
 
 
 def _raw_csv_header(path: Path) -> list[str]:
     line = _first_line(path)
     try:
-        return next(csv.reader(io.StringIO(line), delimiter=_delimiter(line)))
+        return next(csv.reader(io.StringIO(line), delimiter=_delimiter(path)))
     except (StopIteration, csv.Error):
         return []
 
@@ -260,15 +265,85 @@ def _csv_error(exc: duckdb.Error, name: str) -> InvalidInput:
     return bad_file("{file}: the CSV cannot be read near line {line}.", name, line=where)
 
 
-def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
-               work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
+def _text_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    csv.field_size_limit(MAX_LINE_BYTES)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from enumerate(csv.reader(fh, delimiter=delimiter), start=1)
+
+
+def _text_layout(source: Path, name: str, work: Path, out: Path, options: IngestOptions) -> tuple[Path, Layout | None]:
+    """A text table whose header is not its first line alone (title rows above it, two levels), or
+    whose holder chose how to read it, goes through spreadsheets.write_table (which also drops
+    total rows): the cleaned UTF-8 CSV and what was done. Otherwise the file as it is, for DuckDB."""
+    delimiter = _delimiter(source)
+    if options == IngestOptions():
+        sample: list[list[str]] = []
+        try:
+            for _number, row in _text_rows(source, delimiter):
+                if any(v.strip() for v in row):
+                    sample.append(row)
+                if len(sample) >= spreadsheets.SAMPLE_ROWS:
+                    break
+        except (csv.Error, UnicodeDecodeError):
+            return source, None  # DuckDB reports what is wrong, with the line
+        if not sample or spreadsheets.find_header(sample) == (0, 1):
+            return source, None
+    cleaned = work / (out.stem + ".table.csv")
+    try:
+        layout = spreadsheets.write_table(name, [""], lambda _s: (_text_rows(source, delimiter), ()), options,
+                                          cleaned, 2**62, "text")
+    except csv.Error:
+        cleaned.unlink(missing_ok=True)
+        return source, None
+    layout.sheets_available = []
+    return cleaned, layout
+
+
+def _drop_total_rows(con: duckdb.DuckDBPyConnection, parquet: Path, first: str) -> int:
+    """Remove the total rows (合计, 总计, 小计, Total in the first column) from a Parquet file DuckDB
+    wrote from text; how many. One scan of the first column, and only when it holds text: the
+    values that may be totals are few and checked here, and the file is rewritten only if any is.
+    The scan costs about 0.5 s a million rows (2 cores), so files beyond ``TOTALS_SCAN_MAX_ROWS`` (exports of
+    systems, not reports) are not scanned."""
+    where = f"read_parquet('{_sql_path(parquet)}')"
+    kind = con.execute(f"SELECT typeof({_quote(first)}) FROM {where} LIMIT 1").fetchone()  # noqa: S608
+    if not kind or kind[0] != "VARCHAR":
+        return 0
+    column = _quote(first)
+    candidates = [v for (v,) in con.execute(
+        f"SELECT DISTINCT {column} FROM {where} WHERE {column} LIKE '%计%' OR {column} LIKE '%总和%' "  # noqa: S608
+        f"OR {column} ILIKE '%total%' OR {column} ILIKE '%sum%' LIMIT 1000"
+    ).fetchall() if spreadsheets.is_total_row([v])]
+    if not candidates:
+        return 0
+    listing = ", ".join("'" + v.replace("'", "''") + "'" for v in candidates)
+    kept = parquet.with_suffix(".kept.parquet")
+    con.execute(f"COPY (SELECT * FROM {where} WHERE {column} IS NULL OR {column} NOT IN ({listing})) "  # noqa: S608
+                f"TO '{_sql_path(kept)}' ({PARQUET_OPTIONS}, ROW_GROUP_SIZE 122880)")
+    before = con.execute(f"SELECT count(*) FROM {where}").fetchone()  # noqa: S608
+    after = con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(kept)}')").fetchone()  # noqa: S608
+    kept.replace(parquet)
+    return int(before[0]) - int(after[0]) if before and after else 0
+
+
+def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path, work: Path,
+               options: IngestOptions | None = None) -> tuple[IngestedFile, list[str], list[str], int]:
+    """``options``: look for the header row (and follow the holder's choice); None for a CSV this
+    module wrote from a spreadsheet."""
     encoding = detect_encoding(path, name)
     source = path
     if encoding in ("gb18030", "utf-16-le", "utf-16-be"):
         source = work / (out.stem + ".utf8.csv")
         transcode_to_utf8(path, source, encoding, name)
+    layout = None
+    if options is not None:
+        table, layout = _text_layout(source, name, work, out, options)
+        if table != source:
+            if source != path:
+                source.unlink(missing_ok=True)
+            source = table
     raw = _raw_csv_header(source)
-    tabs = _delimiter(_first_line(source)) == "\t"
+    tabs = _delimiter(source) == "\t"
     attempts: list[dict[str, bool]] = [{}, {"all_varchar": True}]
     if len(raw) > 1:
         # A ragged file makes the sniffer fall back to one column; pad short rows instead.
@@ -298,7 +373,16 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
         raise bad_file("{file}: the file has a header but no data rows.", name)
     shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030", "utf-16-le": "UTF-16 LE (BOM)",
              "utf-16-be": "UTF-16 BE (BOM)"}[encoding]
-    return IngestedFile(name, "csv", shown, rows), names, sources, changed
+    if options is not None and layout is None:  # the first line is the header: said, so it can be corrected
+        dropped = 0 if options.keep_totals or rows > TOTALS_SCAN_MAX_ROWS else _drop_total_rows(
+            con, out, names[0] if names else "")
+        rows -= dropped
+        layout = Layout(sheets_read=[spreadsheets.SheetLayout(name="", header_row=1, header_rows=1, data_rows=rows,
+                                                              total_count=dropped)],
+                        options=options.to_json(), reader="duckdb")
+        if rows == 0:
+            raise bad_file("{file}: the file has a header but no data rows.", name)
+    return IngestedFile(name, "csv", shown, rows, layout), names, sources, changed
 
 
 def check_zip_bomb(path: Path, name: str) -> None:
@@ -564,7 +648,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
                 work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
     fmt = detect_format(src.path, src.name)
     if fmt == "csv":
-        return ingest_csv(con, src.path, src.name, out, work)
+        return ingest_csv(con, src.path, src.name, out, work, src.options)
     if fmt in SPREADSHEETS:
         tmp = work / (out.stem + ".sheet.csv")
         try:

@@ -278,12 +278,12 @@ def test_the_holder_corrects_the_reading_in_the_portal_and_through_the_api(clien
     assert again.row_count == 4  # the total row kept
     assert again.files[0].ingest_options == {"header_row": 4, "header_rows": 1, "keep_totals": True}
     assert again.files[0].ingest_layout["sheets_read"][0]["header_row"] == 4
-    r = client.put(f"/api/v1/registrations/{reg.id}/files/{file_id}/options", json={"sheets": ["人口", "备用"]},
+    r = client.put(f"/api/v1/registrations/{reg.id}/ingest-options/{file_id}", json={"sheets": ["人口", "备用"]},
                    headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200, r.text
     assert r.json()["ingest_options"] == {"sheets": ["人口", "备用"]}
     assert r.json()["ingest_layout"]["sheets_available"] == ["封面", "人口", "备用"]
-    bad = client.put(f"/api/v1/registrations/{reg.id}/files/{file_id}/options", json={"sheets": ["不存在"]},
+    bad = client.put(f"/api/v1/registrations/{reg.id}/ingest-options/{file_id}", json={"sheets": ["不存在"]},
                      headers={"X-CSRF-Token": csrf, "Accept-Language": "en"})
     assert bad.status_code == 422
     assert "不存在" in bad.text

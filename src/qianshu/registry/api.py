@@ -246,7 +246,8 @@ def delete_file(registration_id: int, file_id: int, db: DbSession, actor: Signed
     service.remove_file(db, actor, registration_id, file_id)
 
 
-@router.put("/{registration_id}/files/{file_id:int}/options", response_model=schemas.FileOut)
+# Not under /files/: that path streams raw uploads (BODY_RULES); this body is small JSON, bounded as usual.
+@router.put("/{registration_id}/ingest-options/{file_id}", response_model=schemas.FileOut)
 def ingest_options(registration_id: int, file_id: int, data: schemas.IngestOptionsIn, db: DbSession,
                    actor: SignedInActor) -> object:
     """How to read a spreadsheet (header row, sheets, stacking, total rows); process again to apply."""

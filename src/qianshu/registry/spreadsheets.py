@@ -192,6 +192,9 @@ def join_headers(top: Row, sub: Row | None) -> tuple[list[str], list[str]]:
 
 
 def _csv_value(value: Cell) -> Cell:
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -318,18 +321,24 @@ def write_table(file_name: str, sheet_names: list[str], read_sheet: SheetReader,
         writer = csv.writer(fh)
         writer.writerow([SHEET_COLUMN, *header] if stacked else header)
         for sheet, where in zip(opened, positions, strict=True):
+            straight = where == list(range(len(where))) and len(where) == len(header)
             for number, row in sheet.rows:
                 if number > max_rows:
                     raise bad_file("{file}: the worksheet has more than {max} rows; save the sheet as CSV (UTF-8) "
                                    "and upload that.", file_name, max=max_rows)
-                if not _filled(row):
+                if not any(v is not None and v != "" for v in row):
                     continue
                 if not options.keep_totals and is_total_row(row):
                     sheet.layout.total_count += 1
                     if len(sheet.layout.total_rows) < 20:
                         sheet.layout.total_rows.append(number)
                     continue
-                out: list[Cell] = [""] * len(header)
+                if straight and len(row) <= len(where):  # the common case: the sheet's columns as they are
+                    out = [_csv_value(v) for v in row]
+                    writer.writerow([sheet.layout.name, *out] if stacked else out)
+                    sheet.layout.data_rows += 1
+                    continue
+                out = [""] * len(header)
                 for i, value in enumerate(row):
                     if i >= len(where):
                         if not _text(value):

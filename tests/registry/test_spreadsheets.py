@@ -233,6 +233,12 @@ def test_a_damaged_xls_is_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "old.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     fails(tmp_path, path, "cannot be opened")
+    page = tmp_path / "导出.xls"  # what many systems export under an .xls name
+    page.write_text("<html><body><table><tr><td>县</td></tr></table></body></html>", encoding="utf-8")
+    fails(tmp_path, page, "web page (HTML)")
+    text = tmp_path / "text.xls"
+    text.write_text("县\t户数\n云岩区\t10\n", encoding="gb18030")
+    assert run(tmp_path, text).stats.row_count == 1
 
 
 def _registration(database, db, settings, make, merchant, tmp_path):  # type: ignore[no-untyped-def]

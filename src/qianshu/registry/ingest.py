@@ -119,7 +119,14 @@ def detect_format(path: Path, name: str) -> str:
     if head[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
         return "xlsx"
     if lower.endswith((".xls", ".ods")):
-        raise bad_file("{file}: the spreadsheet is damaged (its format cannot be recognised).", name)
+        # Many systems export a web page or CSV text under an .xls name; Excel opens both.
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+            raise bad_file("{file}: this .xls file is a web page (HTML), not a workbook; open it in Excel and save "
+                           "it as XLSX or CSV.", name)
+        utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        if head.startswith(OLE_MAGIC[:4]) or (b"\x00" in head and not utf16):
+            raise bad_file("{file}: the spreadsheet is damaged (its format cannot be recognised).", name)
+        return "csv"  # text under a spreadsheet's name: read as text
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     return "csv"

@@ -43,6 +43,9 @@ ROWS = {
     ("GET", "/api/v1/registrations/{registration_id}"): Row(STAFF | HOLDERS | {"pending_admin"}, params=OWN),
     ("PUT", "/api/v1/registrations/{registration_id}/files/{name}"): Row(
         HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "name": "a.csv"}),
+    ("PUT", "/api/v1/registrations/{registration_id}/ingest-options/{file_id}"): Row(
+        HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]},
+        body=lambda c: {"keep_totals": True}),
     ("DELETE", "/api/v1/registrations/{registration_id}/files/{file_id}"): Row(
         HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]}),
     ("POST", "/api/v1/registrations/{registration_id}/process"): Row(HOLDERS, params=OWN, body=lambda c: {}),

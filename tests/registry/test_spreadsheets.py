@@ -139,6 +139,10 @@ def test_the_holder_can_keep_totals_and_name_the_header_row(tmp_path: Path) -> N
     one_level = run(tmp_path, path, IngestOptions(header_row=4, header_rows=1))
     assert names(one_level)[1:3] == ["男", "女"]
     assert one_level.files[0].layout.sheets_read[0].header_row == 4
+    notes = [[f"说明第{i}条"] for i in range(60)]  # a header far down, below many lines of notes
+    far = write_xlsx(tmp_path / "far.xlsx", {"表": [*notes, ["县", "户数"], ["云岩区", 1]]}, merge=False)
+    found = run(tmp_path, far, IngestOptions(header_row=61))
+    assert (names(found), found.stats.row_count) == (["县", "户数"], 1)
 
 
 def test_first_sheet_with_data_by_default_and_every_sheet_is_named(tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def _open_sheet(name: str, numbered: Iterator[tuple[int, Row]], options: IngestO
     for number, row in numbered:
         if _filled(row):
             sample.append((number, row))
-        if len(sample) >= SAMPLE_ROWS:
+        if len(sample) >= SAMPLE_ROWS and (options.header_row is None or number > options.header_row + 1):
             break
     if not sample:
         return None

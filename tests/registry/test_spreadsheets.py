@@ -132,6 +132,17 @@ def test_title_rows_two_level_header_and_total_rows(tmp_path: Path, kind: str) -
     assert types["人口|男"] == "integer"
 
 
+def test_a_workbook_too_large_for_calamine_is_read_the_same_way_row_by_row(tmp_path: Path, monkeypatch) -> None:
+    from qianshu.registry import spreadsheets
+
+    monkeypatch.setattr(spreadsheets, "CALAMINE_MAX_CELLS", 10)  # 8 million in production
+    path = write_xlsx(tmp_path / "big.xlsx", {"人口": report_rows()})
+    result = run(tmp_path, path)
+    assert result.files[0].layout.reader == "openpyxl"
+    assert names(result) == EXPECTED
+    assert result.stats.row_count == 3
+
+
 def test_the_holder_can_keep_totals_and_name_the_header_row(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", {"人口": report_rows()}, merge=False)
     kept = run(tmp_path, path, IngestOptions(keep_totals=True))

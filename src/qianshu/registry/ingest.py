@@ -587,8 +587,9 @@ def _openpyxl_table(path: Path, name: str, dst: Path, options: IngestOptions) ->
         return ((n, list(r or ())) for n, r in enumerate(rows, start=1)), ()
 
     try:
-        return spreadsheets.write_table(name, list(workbook.sheetnames), read_sheet, options, dst, XLSX_MAX_ROWS,
-                                        "openpyxl")
+        sheets = [ws.title for ws in workbook.worksheets]  # worksheets only (no chart sheets), visible first
+        visible = [ws.title for ws in workbook.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+        return spreadsheets.write_table(name, visible or sheets, read_sheet, options, dst, XLSX_MAX_ROWS, "openpyxl")
     except zipfile.BadZipFile:
         raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
     except (IndexError, ValueError, KeyError, TypeError) as exc:  # e.g. a cell naming a string that is not there

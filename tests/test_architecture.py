@@ -26,7 +26,7 @@ from qianshu import capabilities
 SRC = Path(__file__).resolve().parent.parent / "src"
 TOP_LEVEL = {"cli", "models", "bootstrap", "web", "demo", "capabilities", "worker"}
 HTTP_MODULES = {"api", "pages", "deps"}
-CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py"}
+CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py", "qianshu/core/openapi.py"}
 
 
 @dataclass(frozen=True)

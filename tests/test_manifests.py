@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import pytest
 
 from qianshu import capabilities
-from qianshu.core.capability import JobKind, Manifest, Periodic
+from qianshu.core.capability import JobKind, Manifest, Periodic, Subscription
+from qianshu.core.events import Event
 
 
 def test_every_manifest_matches_its_folder_and_imports() -> None:
@@ -17,6 +19,11 @@ def test_every_manifest_matches_its_folder_and_imports() -> None:
 def test_every_capability_folder_is_listed() -> None:
     folders = {p.parent.name for p in capabilities.PACKAGE_ROOT.glob("*/manifest.py")}
     assert folders == set(capabilities.CAPABILITIES)
+
+
+@dataclass(frozen=True)
+class JobCrashedToo(Event):
+    name: ClassVar[str] = "job.crashed"
 
 
 def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> list[str]:
@@ -33,6 +40,16 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
     ("registry", {"uses": ("catalog",)}, "registry: uses 'catalog', which is not a capability listed before it"),
     ("catalog", {"subscriptions": {"listing.sold": "qianshu.catalog.hooks:on_registration_revoked"}},
      "catalog: subscribes to 'listing.sold', which no manifest declares"),
+    ("registry", {"events": ("qianshu.registry.hooks:on_job_crashed",)},
+     "registry: the event 'qianshu.registry.hooks:on_job_crashed' must be a frozen dataclass derived from "
+     "core.events.Event with a name"),
+    ("registry", {"events": ("qianshu.registry.events:RegistrationRevoked", "tests.test_manifests:JobCrashedToo")},
+     "registry: the event name 'job.crashed' is taken by core's qianshu.core.jobs:JobCrashed"),
+    ("registry", {"events": ("qianshu.registry.nowhere:Revoked",)},
+     "registry: declares the event 'qianshu.registry.nowhere:Revoked', whose module does not exist"),
+    ("catalog", {"subscriptions": {"registration.revoked": 42}},
+     "catalog: the subscription to 'registration.revoked' must be a 'module:handler' string, a Subscription, "
+     "or a tuple of them"),
     ("registry", {"periodic": {"x": Periodic(1.0, "qianshu.registry.nowhere:task")}},
      "registry: refers to 'qianshu.registry.nowhere:task', whose module does not exist"),
     ("registry", {"jobs": {}, "periodic": {}, "demo": None},
@@ -68,6 +85,14 @@ def test_publishing_an_undeclared_event_fails(db) -> None:  # type: ignore[no-un
 
     with pytest.raises(LookupError, match=r"listing\.sold"):
         publish(db, "listing.sold", listing_id=1)
+
+
+def test_an_event_may_have_several_subscribers_in_one_capability(monkeypatch: pytest.MonkeyPatch) -> None:
+    both = {"registration.revoked": (Subscription("qianshu.catalog.hooks:on_registration_revoked", in_transaction=True),
+                                     "qianshu.catalog.hooks:on_registration_revoked")}
+    assert _check_with(monkeypatch, "catalog", subscriptions=both) == []
+    assert [(s.capability, s.in_transaction) for s in capabilities.subscribers()["registration.revoked"]] == [
+        ("catalog", True), ("catalog", False)]
 
 
 def test_the_parts_are_read_from_the_manifests() -> None:

@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(EVERYONE),
     ("GET", "/healthz"): Row(EVERYONE),
     ("GET", "/readyz"): Row(EVERYONE),
+    ("GET", "/favicon.ico"): Row(EVERYONE),
     ("GET", "/lang/{code}"): Row(EVERYONE, params=lambda c: {"code": "en"}),
     ("GET", "/api/docs"): Row(EVERYONE),
     ("GET", "/api/openapi.json"): Row(EVERYONE),
@@ -80,6 +81,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/jobs"): Row({"operator"}),
     ("POST", "/api/v1/jobs/{job_id}/retry"): Row({"operator"}, body=lambda c: {},
                                                  params=lambda c: {"job_id": c["failed_job_id"]}),
+    ("GET", "/inbox"): Row(SIGNED_IN),
+    ("POST", "/inbox/read"): Row(SIGNED_IN),
+    ("GET", "/api/v1/inbox"): Row(SIGNED_IN),
+    ("GET", "/api/v1/inbox/unread"): Row(SIGNED_IN),
+    ("POST", "/api/v1/inbox/read"): Row(SIGNED_IN, body=lambda c: {}),
 }
 
 # Routes whose permission rules need the capability's own objects (registrations, log

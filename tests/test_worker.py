@@ -12,6 +12,7 @@ from pathlib import Path
 from qianshu.bootstrap import ensure_keys
 from qianshu.core.db import Database
 from qianshu.core.jobs import Job, PeriodicRun, enqueue
+from tests.data_folder import make_data_folder
 
 
 def _status(database: Database, job_id: int) -> str:
@@ -22,7 +23,7 @@ def _status(database: Database, job_id: int) -> str:
 def test_the_worker_command_runs_a_queued_job_and_stops_on_sigterm(isolated_database: Database,
                                                                    tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    ensure_keys(data_dir / "keys")  # the periodic certificate issue signs with them
+    make_data_folder(data_dir)  # as `qianshu init` leaves it: the periodic certificate issue signs with its keys
     with isolated_database.unit_of_work() as db:
         # A pipeline whose registration is gone: the handler finds nothing to do and succeeds.
         job_id = enqueue(db, "registry.pipeline", {"registration_id": 987654}).id

@@ -9,6 +9,7 @@ manifests. A listed capability that cannot be imported fails loudly, naming it.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import importlib.util
 from functools import lru_cache
@@ -23,8 +24,10 @@ from qianshu.core.capability import (
     JobKind,
     Manifest,
     NavItem,
+    Subscription,
     job_kind,
     resolve,
+    subscriptions_of,
 )
 
 CAPABILITIES: tuple[str, ...] = (
@@ -37,6 +40,9 @@ CAPABILITIES: tuple[str, ...] = (
 # and accounts"); ``web`` and ``demo`` sit on top of all capabilities and are not capabilities.
 IMPLICIT_USES = ("core", "accounts")
 PACKAGE_ROOT = Path(__file__).resolve().parent
+# What core itself publishes and runs (it is no capability and has no manifest).
+CORE_EVENTS = ("qianshu.core.jobs:JobCrashed", "qianshu.core.jobs:JobRetried")
+CORE_JOBS = {"core.deliver_event": JobKind("qianshu.core.events:deliver_event_job")}
 
 
 class ManifestError(Exception):
@@ -75,13 +81,47 @@ def folder(m: Manifest) -> Path:
     return PACKAGE_ROOT / m.name
 
 
+def event_types() -> dict[str, Any]:
+    """Event name → its ``core.events.Event`` dataclass, from core and every manifest."""
+    return {cls.name: cls for _publisher, cls in _events()}
+
+
 def declared_events() -> dict[str, str]:
     """Event name → the capability that publishes it (core publishes ``job.crashed`` and ``job.retried``)."""
-    events = {"job.crashed": "core", "job.retried": "core"}
-    for m in manifests():
-        for event in m.events:
-            events[event] = m.name
-    return events
+    return {cls.name: publisher for publisher, cls in _events()}
+
+
+def _events() -> list[tuple[str, Any]]:
+    """(publisher, event class) of every declared event that is one (``check`` names the others)."""
+    found = []
+    for publisher, ref in [*(("core", ref) for ref in CORE_EVENTS),
+                           *((m.name, ref) for m in manifests() for ref in m.events)]:
+        if _event_problem(ref) is None:
+            found.append((publisher, resolve(ref)))
+    return found
+
+
+def _event_problem(ref: str) -> str | None:
+    from qianshu.core.events import Event
+
+    if importlib.util.find_spec(ref.partition(":")[0]) is None:
+        return f"declares the event {ref!r}, whose module does not exist"
+    cls = resolve(ref)
+    if not (isinstance(cls, type) and issubclass(cls, Event) and dataclasses.is_dataclass(cls)
+            and cls.__dataclass_params__.frozen and cls.name):  # type: ignore[attr-defined]
+        return f"the event {ref!r} must be a frozen dataclass derived from core.events.Event with a name"
+    return None
+
+
+def _event_problems(m: Manifest) -> list[str]:
+    problems = [f"{m.name}: {problem}" for problem in map(_event_problem, m.events) if problem]
+    mine = {resolve(ref) for ref in m.events if _event_problem(ref) is None}
+    for publisher, cls in _events():
+        for other in mine:
+            if other is not cls and other.name == cls.name:
+                problems.append(f"{m.name}: the event name {cls.name!r} is taken by {publisher}'s "
+                                f"{cls.__module__}:{cls.__qualname__}")
+    return problems
 
 
 def check(*, imports: bool = True) -> list[str]:
@@ -112,19 +152,27 @@ def check(*, imports: bool = True) -> list[str]:
                 problems.append(f"{m.name}: uses {used!r}, which is not a capability listed before it")
         problems += _job_problems(m)
         refs = [job_kind(j).handler for j in m.jobs.values() if isinstance(j, (str, JobKind))]
-        refs += [*(p.task for p in m.periodic.values()), *m.subscriptions.values()]
+        refs += [*(p.task for p in m.periodic.values()),
+                 *(sub.handler for declared in m.subscriptions.values() for sub in subscriptions_of(declared))]
         refs += [m.demo] if m.demo else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
                 problems.append(f"{m.name}: refers to {ref!r}, whose module does not exist")
-        for extra in ("jobs", "hooks"):
+        event_problems = _event_problems(m)
+        problems += event_problems
+        refs += list(m.events)
+        for extra in ("jobs", "hooks", "events"):
             if (base / f"{extra}.py").exists() and not any(r.startswith(f"{m.package}.{extra}:") for r in refs):
                 problems.append(f"{m.name}: has {extra}.py but its manifest refers to nothing in it")
         events = declared_events()
-        for event in m.subscriptions:
+        for event, declared in m.subscriptions.items():
             if event not in events:
                 problems.append(f"{m.name}: subscribes to {event!r}, which no manifest declares")
+            entries = declared if isinstance(declared, tuple) else (declared,)
+            if not entries or not all(isinstance(e, (str, Subscription)) for e in entries):
+                problems.append(f"{m.name}: the subscription to {event!r} must be a 'module:handler' string, "
+                                "a Subscription, or a tuple of them")
         if imports:
             problems += _undeclared_imports(m, names)
     return problems
@@ -185,7 +233,7 @@ def check_or_fail() -> None:
 
 def job_kinds() -> dict[str, JobKind]:
     """Job kind → its declaration, from every manifest (a kind declared twice is an error)."""
-    kinds: dict[str, JobKind] = {}
+    kinds: dict[str, JobKind] = dict(CORE_JOBS)
     for m in manifests():
         for kind, declared in m.jobs.items():
             if kind in kinds:
@@ -209,13 +257,22 @@ def periodic_tasks() -> dict[str, tuple[float, Any]]:
     return {name: (p.seconds, resolve(p.task)) for m in manifests() for name, p in m.periodic.items()}
 
 
-def subscriptions() -> dict[str, list[Any]]:
-    """Event → its handlers, in capability order."""
+def subscribers() -> dict[str, list[Any]]:
+    """Event name → its ``core.events.Subscriber`` records, in capability order."""
+    from qianshu.core.events import Subscriber
+
     table: dict[str, list[Any]] = {}
     for m in manifests():
-        for event, ref in m.subscriptions.items():
-            table.setdefault(event, []).append(resolve(ref))
+        for event, declared in m.subscriptions.items():
+            for sub in subscriptions_of(declared):
+                table.setdefault(event, []).append(Subscriber(m.name, sub.handler, resolve(sub.handler),
+                                                              sub.in_transaction))
     return table
+
+
+def subscriptions() -> dict[str, list[Any]]:
+    """Event name → its handlers, in capability order."""
+    return {event: [s.handler for s in found] for event, found in subscribers().items()}
 
 
 def model_modules() -> list[ModuleType]:

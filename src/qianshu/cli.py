@@ -1,55 +1,92 @@
-"""The ``qianshu`` command: init, serve, worker, demo, plus every capability's commands."""
+"""The ``qianshu`` command: init, serve, worker, demo, plus every capability's commands.
+
+Only ``init``, ``serve`` and ``demo`` create a data folder or signing keys; every other command
+works on a folder ``qianshu init`` made (``--data-dir`` / ``QIANSHU_DATA_DIR``) and refuses,
+in one line, to run anywhere else. Start-up stays cheap: modules are imported inside the
+commands (see ``core/cli_support.py``).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from qianshu.capabilities import with_part
-from qianshu.core.cli_support import console, handle_errors
-from qianshu.core.settings import Settings, get_settings
+from qianshu.core.cli_support import (
+    DATA_DIR_ENV,
+    DEMO_DATA_DIR,
+    GUARDED,
+    DataDir,
+    console,
+    debug_from_environment,
+    handle_errors,
+    settings_for,
+    state,
+)
 
 app = typer.Typer(name="qianshu", help="Qianshu (黔数): a regional data exchange platform.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
+                  # Plain help: Typer's Rich help formatter imports half of Rich (Markdown, syntax
+                  # highlighting, tracebacks) and tripled the start-up time of `qianshu --help`.
+                  rich_markup_mode=None)
 
 WORKER_HEALTHCHECK_SECONDS = 60
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./qianshu-data).")]
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    if data_dir is not None:
-        os.environ["QIANSHU_DATA_DIR"] = str(data_dir)
-        get_settings.cache_clear()
-    return get_settings()
+def _version(value: bool) -> None:
+    if value:
+        from qianshu import __version__
+
+        typer.echo(f"qianshu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the traceback "
+                                        "(also QIANSHU_DEBUG=1).")] = False,
+) -> None:
+    """Qianshu (黔数): a regional data exchange platform."""
+    state.debug = debug or debug_from_environment()
+
+
+def _listen_on(host: str, port: int) -> None:
+    """Tell the app (and its worker processes) where it listens: the default public address."""
+    import os
+
+    from qianshu.core.settings import get_settings
+
+    os.environ["QIANSHU_HOST"], os.environ["QIANSHU_PORT"] = host, str(port)
+    get_settings.cache_clear()
 
 
 @app.command()
-@handle_errors
 def init(data_dir: DataDir = None) -> None:
     """Create or upgrade a data folder: settings file, signing keys, database schema."""
     from qianshu.bootstrap import initialise
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir, create=True)
     initialise(settings)
     console.print(f"[green]✓[/] data folder ready: {settings.data_dir}")
 
 
 @app.command()
-@handle_errors
 def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
           workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1) -> None:
-    """Run the portal and the REST API."""
+    """Run `init` on the data folder, then the portal and the REST API."""
     import uvicorn
 
     from qianshu.bootstrap import initialise
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir, create=True)
     initialise(settings)
     host, port = host or settings.host, port or settings.port
+    _listen_on(host, port)
     console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
     # A worker that is still starting (building its search index) on a busy machine can miss
     # uvicorn's 5 s health ping and be killed over and over; give it time.
@@ -58,7 +95,6 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
 
 
 @app.command()
-@handle_errors
 def worker(data_dir: DataDir = None,
            threads: Annotated[int | None, typer.Option(min=1, max=64,
                                                        help="Jobs run at once (default: worker_threads).")] = None,
@@ -70,7 +106,7 @@ def worker(data_dir: DataDir = None,
     from qianshu.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     with open_database(settings) as database:
         console.print(f"Qianshu worker: {threads or settings.worker_threads} threads on {settings.data_dir}",
                       highlight=False)
@@ -79,20 +115,23 @@ def worker(data_dir: DataDir = None,
 
 
 @app.command()
-@handle_errors
-def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0.0.1",
+def demo(data_dir: Annotated[Path | None, typer.Option(
+            "--data-dir", envvar=DATA_DIR_ENV, show_envvar=True, file_okay=False,
+            help=f"Folder of the demonstration exchange (default ./{DEMO_DATA_DIR}, apart from a real "
+                 "exchange's folder; made and seeded on the first run).")] = None,
+         host: Annotated[str, typer.Option()] = "127.0.0.1",
          port: Annotated[int, typer.Option()] = 8000,
          seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False) -> None:
-    """Create a seeded demonstration exchange and open the portal on 127.0.0.1."""
+    """Create a seeded demonstration exchange in ./qianshu-demo and open the portal on 127.0.0.1."""
     import uvicorn
+    from rich.table import Table
 
     from qianshu.demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 
+    _listen_on(host, port)
     # A demo folder of its own, so a demo never mixes with a real data folder.
-    settings = _settings(data_dir or Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-demo")))
+    settings = settings_for(data_dir or Path(DEMO_DATA_DIR), create=True)
     seed_demo(settings)
-    from rich.table import Table
-
     table = Table(title=f"Demo sign-ins / 演示账号 — password / 密码: {DEMO_PASSWORD}")
     table.add_column("e-mail / 邮箱", no_wrap=True)
     table.add_column("role / 角色")
@@ -100,6 +139,7 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
         table.add_row(login.email, login.role)
     console.rule("[bold]Qianshu demo / 黔数演示")
     console.print(table)
+    console.print(f"Data folder / 数据文件夹: {settings.data_dir}", highlight=False)
     console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
     if not seed_only:
         uvicorn.run("qianshu.web.asgi:app", host=host, port=port, log_level="warning")
@@ -109,8 +149,22 @@ for _manifest in with_part("cli"):
     _manifest.module("cli").install(app)
 
 
+def _guard_every_command(group: typer.Typer) -> None:
+    """Wrap every command, ours and the capabilities', in ``handle_errors`` (once)."""
+    for command in group.registered_commands:
+        if command.callback is not None and not getattr(command.callback, GUARDED, False):
+            command.callback = handle_errors(command.callback)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _guard_every_command(sub.typer_instance)
+
+
+_guard_every_command(app)
+
+
 def main() -> None:
-    app()
+    # The name shell completion is installed under, also when started as ``python -m qianshu.cli``.
+    app(prog_name="qianshu")
 
 
 if __name__ == "__main__":

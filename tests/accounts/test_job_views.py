@@ -86,6 +86,9 @@ def test_the_portal_page_lists_and_retries(client, db: Session, make: Factories)
     assert "Upload at least one file." in page.text
     assert f'action="/operator/jobs/{failed}/retry"' in page.text
     assert f'action="/operator/jobs/{running}/retry"' not in page.text  # only failed jobs have the button
+    for word in ("Failed", "Running"):  # statuses in words, not raw keys
+        assert f">{word}<" in page.text
+        assert f">{word.lower()}<" not in page.text
     r = client.post(f"/operator/jobs/{failed}/retry", data={"csrf_token": csrf_of(page)}, follow_redirects=False)
     assert r.status_code == 303
     db.expire_all()

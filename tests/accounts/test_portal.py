@@ -108,15 +108,16 @@ def test_operator_approves_in_the_portal(client, make) -> None:
     assert r.status_code == 409
 
 
-def test_invite_accept_and_remove(client, make, db) -> None:
+def test_invite_accept_and_remove(client, make, db, settings) -> None:
     admin = make.user()
     sign_in(client, admin.email)
     token = csrf(client, "/org")
     r = client.post("/org/invitations", data={"csrf_token": token, "email": "new@x.cn", "display_name": "新同事",
-                                              "org_role": "member"})
+                                              "org_role": "member"}, headers={"Host": "evil.example"})
     assert r.status_code == 200, r.text
     link = re.search(r'<code id="invite-url">([^<]+)</code>', r.text).group(1)  # type: ignore[union-attr]
-    path = link.replace("http://testserver", "")
+    assert link.startswith(settings.public_base + "/invite/")  # the public address, not the Host header
+    path = link.replace(settings.public_base, "")
     client.cookies.clear()
     token = csrf(client, path)
     assert client.post(path, data={"csrf_token": token, "password": "another-long-password"},
@@ -137,5 +138,22 @@ def test_audit_trail_page_filters(client, make) -> None:
     auditor = make.operator(staff_role="auditor")
     sign_in(client, auditor.email)
     page = client.get("/audit?action=user.signed_in").text
-    assert "user.signed_in" in page
+    assert ">登录</td>" in page  # the action in words; its key only as a tooltip
+    assert 'title="user.signed_in"' in page
+    assert "token.created" not in page  # filtered out
     assert client.get("/audit?page=-5&org_id=abc").status_code == 200
+
+
+def test_audit_details_read_as_written(client, db, make) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core import audit
+
+    auditor = make.operator(staff_role="auditor")
+    audit.record(db, make.actor(auditor), "organisation.applied", target_type="organisation", target_id=7,
+                 detail={"name": "贵阳数据有限公司"})
+    db.commit()
+    sign_in(client, auditor.email)
+    client.cookies.set("qs_lang", "en")
+    page = client.get("/audit?action=organisation.").text
+    assert ">Organisation applied</td>" in page
+    assert "贵阳数据有限公司" in page  # not \u8d35\u9633...
+    assert "\\u8d35" not in page

@@ -40,19 +40,21 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    # A public notice of 0 days lets the journey reach the certificate within one test.
+    # A public notice of 0 minutes (not even the demo's 2) lets the journey reach the certificate
+    # within one test.
     env = {**os.environ, "QIANSHU_DATA_DIR": str(data_dir), "QIANSHU_LOGIN_MAX_FAILURES": "50",
-           "QIANSHU_PUBLIC_NOTICE_DAYS": "0"}
+           "QIANSHU_PUBLIC_NOTICE_DAYS": "0", "QIANSHU_PUBLIC_NOTICE_MINUTES": "0"}
     env.pop("QIANSHU_TEST_DATABASE_URL", None)
     if url := os.environ.get("QIANSHU_BROWSER_DATABASE_URL"):
         env["QIANSHU_DATABASE_URL"] = url
     subprocess.run([sys.executable, "-m", "qianshu.cli", "demo", "--seed-only", "--data-dir", str(data_dir)],
                    env=env, check=True, capture_output=True, timeout=300)
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     log = (data_dir / "server.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "qianshu.web.asgi:app", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+                               "--port", str(port)], env={**env, "QIANSHU_PUBLIC_BASE_URL": base},
+                              stdout=log, stderr=subprocess.STDOUT)
     os.environ["QIANSHU_LIVE_DATA_DIR"] = str(data_dir)  # tests read the public key from here
     try:
         for _ in range(100):

@@ -63,6 +63,7 @@ ROWS = {
     ("GET", "/api/v1/catalog/dcat.ttl"): Row(EVERYONE),
     ("GET", "/api/v1/catalog/listings/{listing_id}/dcat.jsonld"): Row(EVERYONE, params=OTHER),
     ("GET", "/api/v1/catalog/listings/{listing_id}/dcat.ttl"): Row(EVERYONE, params=OTHER),
+    ("GET", "/api/v1/catalog/licences"): Row(EVERYONE),
     # portal pages
     ("GET", "/catalog"): Row(EVERYONE, query="?q=交通"),
     ("GET", "/catalog/mine"): Row(SIGNED_IN),
@@ -86,6 +87,13 @@ ROWS = {
     ("POST", "/demands/{demand_id:int}/{action}"): Row(NOBODY, params=lambda c: {"demand_id": c["other_demand"],
                                                                                  "action": "close"}),
     ("GET", "/operator/listings"): Row(frozenset({"operator"})),
+    # the addresses of the catalogue's linked data
+    ("GET", "/regions/{code}"): Row(EVERYONE, params=lambda c: {"code": "520102"}),
+    ("GET", "/industries/{code}"): Row(EVERYONE, params=lambda c: {"code": "G54"}),
+    ("GET", "/organisations/{org_id:int}"): Row(EVERYONE, params=lambda c: {"org_id": c["other_org"]}),
+    ("GET", "/licences/{key}"): Row(EVERYONE, params=lambda c: {"key": "cc-by-4.0"}),
+    ("GET", "/catalog/{listing_id:int}/plans/{plan_id:int}/policy"): Row(
+        EVERYONE, params=lambda c: {"listing_id": c["other_listing"], "plan_id": c["other_plan"]}),
     ("POST", "/operator/listings/{listing_id:int}/{decision}"): Row(
         frozenset({"operator"}), params=lambda c: {"listing_id": c["pending_listing"], "decision": "approve"}),
 }
@@ -116,7 +124,8 @@ def _listing(db: Any, holder: Actor, operator: Actor, status: str) -> tuple[int,
 def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dict[str, Any]) -> None:
     operator = make.actor(make.operator())
     third = make.actor(make.user())
-    ctx["other_listing"], _ = _listing(db, third, operator, "listed")
+    ctx["other_listing"], ctx["other_plan"] = _listing(db, third, operator, "listed")
+    ctx["other_org"] = third.org_id
     ctx["pending_listing"], _ = _listing(db, third, operator, "pending")
     # The acting user's own product: listed through an approved stand-in of its organisation,
     # so that even a pending organisation "owns" one (and must still be refused).

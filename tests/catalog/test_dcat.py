@@ -11,7 +11,7 @@ DCT = Namespace("http://purl.org/dc/terms/")
 ODRL = Namespace("http://www.w3.org/ns/odrl/2/")
 
 
-def test_catalogue_jsonld_and_turtle(client, merchant, listed) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_jsonld_and_turtle(client, settings, merchant, listed) -> None:  # type: ignore[no-untyped-def]
     a = listed(
         merchant,
         title_zh="贵阳公交到站数据",
@@ -28,7 +28,7 @@ def test_catalogue_jsonld_and_turtle(client, merchant, listed) -> None:  # type:
         datasets = set(graph.subjects(RDF.type, DCAT.Dataset))
         assert len(catalogs) == 1
         assert len(datasets) == 1
-        dataset = URIRef(f"http://testserver/catalog/{a.id}")
+        dataset = URIRef(f"{settings.public_base}/catalog/{a.id}")
         assert (catalogs[0], DCAT.dataset, dataset) in graph
         assert (dataset, DCT.title, Literal("贵阳公交到站数据", lang="zh")) in graph
         assert (dataset, DCT.title, Literal("Guiyang bus arrivals", lang="en")) in graph

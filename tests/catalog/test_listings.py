@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import follows, service
-from qianshu.catalog.models import Listing, Notification
+from qianshu.catalog.models import Listing
 from qianshu.catalog.schemas import ListingIn, ListingUpdate, PlanIn
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.events import publish
+from qianshu.core.inbox import Notification
 
 
 def test_full_workflow_keeps_history(db: Session, merchant, operator, registration) -> None:  # type: ignore[no-untyped-def]

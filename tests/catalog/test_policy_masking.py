@@ -7,7 +7,8 @@ import json
 import pytest
 from rdflib import Graph
 
-from qianshu.catalog import masking, policy
+from qianshu.catalog import policy
+from qianshu.core import masking
 from qianshu.core.errors import InvalidInput
 
 

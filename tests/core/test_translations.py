@@ -22,6 +22,7 @@ from qianshu.core import errors
 from qianshu.core.actor import ORG_ROLES, STAFF_ROLES
 from qianshu.core.http import build_templates
 from qianshu.core.i18n import Label, catalogue, label, locale_folders, ngettext, pgettext, po_file, translate
+from qianshu.core.jobs import JOB_STATUSES
 from qianshu.core.l10n import format_datetime, format_money, format_number
 from qianshu.registry import models as registry_models
 from qianshu.registry.pii import PATTERNS
@@ -32,9 +33,10 @@ ERROR_CLASSES = sorted(name for name, obj in vars(errors).items()
                        if isinstance(obj, type) and issubclass(obj, errors.QianshuError))
 # What ``pybabel extract`` is given with ``-k``: the domain errors and our helpers take a message id first.
 # ``_reject``, ``bad_file``, ``Verification`` and ``Score`` carry a message id in a known position.
-KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, **dict.fromkeys([*ERROR_CLASSES, "translate", "N_", "bad_file"]),
+KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, **dict.fromkeys([*ERROR_CLASSES, "translate", "N_", "bad_file",
+                                                                  "bilingual"]),
                             "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "NP_": ((1, "c"), 2),
-                            "_reject": (2,), "Verification": (3,), "Score": (4,)}
+                            "NN_": (1, 2), "_reject": (2,), "Verification": (3,), "Score": (4,)}
 # Messages handed over as keyword arguments, which Babel's Python extractor does not read.
 REASON = re.compile(r"\breason=\"((?:[^\"\\]|\\.)+)\"")
 NAV_LABEL = re.compile(r"NavItem\(\s*\"[^\"]*\",\s*\"((?:[^\"\\]|\\.)+)\"")
@@ -60,6 +62,11 @@ ENUMERATIONS: dict[str, tuple[str, ...]] = {
     "demand response": ("submitted", "chosen", "not_chosen"),
     "data type": DATA_TYPES,
     "delivery mode": DELIVERY_MODES,
+    "job status": JOB_STATUSES,
+    "actor via": ("portal", "api", "cli", "system", "anonymous"),
+    "log event": ("registration.issued", "registration.amended", "registration.transferred",
+                  "registration.cancelled", "registration.revoked"),
+    "job kind": tuple(kind for manifest in capabilities.manifests() for kind in manifest.jobs),
 }
 
 Extracted = tuple[str, int, str | tuple[str, ...], str | None]  # file, line, message, context

@@ -15,6 +15,7 @@ from qianshu.core.blobs import LocalBlobStore, open_blob_store
 from qianshu.core.jobs import JobContext, run_periodic
 from qianshu.core.settings import get_settings
 from qianshu.registry import schemas, service
+from tests.data_folder import make_data_folder
 
 HOUR = 3600
 
@@ -106,7 +107,7 @@ def test_a_failed_upload_does_not_delete_the_same_bytes_another_upload_stored(tm
 
 
 def test_sweep_blobs_from_the_cli(monkeypatch, tmp_path, isolated_database) -> None:
-    monkeypatch.setenv("QIANSHU_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.setenv("QIANSHU_DATA_DIR", str(make_data_folder(tmp_path / "cli-data")))
     monkeypatch.setenv("QIANSHU_DATABASE_URL", isolated_database.url)
     get_settings.cache_clear()
     try:

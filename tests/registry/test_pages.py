@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+
+import pytest
 
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas, service
@@ -74,3 +77,66 @@ def test_portal_declaration_and_review(client, database, db, settings, make, mer
     assert r.status_code == 303
     db.expire_all()
     assert service.get_registration(db, m, reg.id).status == "submitted"
+
+
+def test_a_certificate_is_checked_by_its_number(client, database, db, settings, make, merchant, reviewer,  # type: ignore[no-untyped-def]
+                                                operator, gb_csv) -> None:
+    _reg, cert = _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    page = client.get(f"/registry/certificates/{cert.number}")
+    assert f'href="/registry/verify?number={cert.number}"' in page.text  # where the QR's page leads
+    checked = client.get(f"/registry/verify?number={cert.number.lower()}%20")  # typed loosely
+    assert checked.status_code == 200
+    assert 'id="verify-result" class="ok"' in checked.text
+    assert cert.number in checked.text
+    missing = client.get("/registry/verify?number=QS-DR-1999-000001")
+    assert missing.status_code == 404
+    assert "QS-DR-1999-000001" in missing.text
+    assert 'id="verify-result"' not in missing.text
+    assert client.get("/registry/verify?number=" + "9" * 5000).status_code == 404  # bounded, no crash
+
+
+def test_certificate_links_use_the_public_address(client, database, db, settings, make, merchant, reviewer,
+                                                  operator, gb_csv) -> None:
+    """The verify link and QR code of the page and the PDF: public_base_url, never the Host header."""
+    _reg, cert = _issued(database, db, settings, make, merchant, reviewer, operator, gb_csv)
+    verify = f"{settings.public_base}/registry/certificates/{cert.number}"
+    hostile = {"Host": "evil.example", "X-Forwarded-Proto": "https"}
+    page = client.get(f"/registry/certificates/{cert.number}", headers=hostile)
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    pdf = client.get(f"/registry/certificates/{cert.number}/pdf", headers=hostile).content
+    assert f"/URI ({verify})".encode() in pdf  # the verify line and the QR code are links
+    assert b"evil.example" not in pdf
+    assert b"testserver" not in pdf
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("zh", ["持有主体", "统一社会信用代码", "黔中测试数据有限公司", "测试用的居民数据", "行业", "互联网和相关服务",
+            "覆盖地区", "南明区", "时间范围", "2025-01-01", "2025-12-31", "每月", "数据来源", "自行采集",
+            "合法性依据", "自行采集，已取得授权", "登记的权利", "数据资源持有权", "数据加工使用权", "样例数据"]),
+    ("en", ["Holder", "Unified Social Credit Code", "Qianzhong Test Data Co.", "Test data.", "Industry",
+            "Internet services", "Region covered", "南明区", "Time coverage", "2025-01-01", "2025-12-31", "Monthly",
+            "Source", "Own collection", "Lawful basis", "自行采集，已取得授权", "Rights registered",
+            "Right to hold the data resource", "Right to process and use", "Sample rows"]),
+])
+def test_the_reviewer_sees_what_they_approve(client, database, db, settings, make, reviewer, gb_csv, lang: str,
+                                            expected: list[str]) -> None:
+    holder = make.user(organisation=make.org(org_type="data_merchant", name="黔中测试数据有限公司",
+                                             name_en="Qianzhong Test Data Co., Ltd."))
+    m = make.actor(holder)
+    reg = process(database, db, settings, m, [gb_csv])
+    service.update_declaration(db, m, reg.id, DECLARATION)
+    review.submit(db, m, reg.id)
+    db.commit()
+    sign_in(client, reviewer)
+    client.cookies.set("qs_lang", lang)
+    page = client.get(f"/registry/{reg.id}")
+    assert page.status_code == 200
+    declared = page.text.split('id="declared"')[1].split("</section>")[0]
+    sample = page.text.split('id="sample"')[1].split("</section>")[0]
+    assert [text for text in expected if text not in declared + sample] == []
+    for raw in ("own_collection", "processing_use", "monthly", ">holding<"):
+        assert raw not in declared
+    assert sample.count("<tr>") == 11  # the header and ten rows
+    ids = re.findall(r"\b\d{17}[\dX]\b", sample)
+    assert ids == [], "resident IDs shown unmasked"
+    assert "520102" in sample  # division codes are not personal data

@@ -23,7 +23,7 @@ def test_duplicate_rows_are_counted_exactly(tmp_path: Path) -> None:
 
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = connect(tmp_path / "duck")
+    connection = connect(tmp_path / "duck", readable=[tmp_path])
     yield connection
     connection.close()
 

@@ -109,7 +109,7 @@ def test_cancellation_and_revocation(database, db, settings, make, merchant, rev
                                      monkeypatch) -> None:
     m, rv, op = make.actor(merchant), make.actor(reviewer), make.actor(operator)
     published: list[tuple[str, dict]] = []
-    monkeypatch.setattr("qianshu.registry.review.publish", lambda db, e, **kw: published.append((e, kw)))
+    monkeypatch.setattr("qianshu.registry.review.publish", lambda db, e: published.append((e.name, e.data())))
     reg = _submitted(database, db, settings, m, [gb_csv])
     review.approve(db, rv, settings, reg.id, schemas.Approval())
     _issue(db, settings, op, reg)

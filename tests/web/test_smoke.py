@@ -1,5 +1,7 @@
 """The app starts, serves the home page in both languages and the API document."""
 
+import re
+
 
 def test_home_in_chinese_by_default(client) -> None:
     page = client.get("/")
@@ -59,3 +61,17 @@ def test_language_of_pages_and_api(client) -> None:
     assert r.headers["content-language"] == "en"
     client.cookies.set("qs_lang", "en")
     assert 'lang="en"' in client.get("/").text
+
+
+def test_the_api_reference_page_runs_no_inline_script(client) -> None:
+    page = client.get("/api/docs", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, flags=re.S)
+    assert scripts
+    assert all('src="/static/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for attrs, _body in scripts:
+        src = re.search(r'src="([^"]+)"', attrs).group(1)  # type: ignore[union-attr]
+        assert client.get(src).status_code == 200, src
+    bundle = client.get("/static/swagger/swagger-ui-bundle.js").text
+    assert 'PACKAGE_VERSION:"5.' in bundle  # Swagger UI 5: it reads OpenAPI 3.1

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from qianshu.accounts import permissions, service
 from qianshu.accounts.usage import TokenUsage
+from qianshu.core import inbox
 from qianshu.core.actor import ANONYMOUS, Actor
 from qianshu.core.csrf import SAFE_METHODS, verify_csrf
 from qianshu.core.db import Database
@@ -38,18 +39,22 @@ def token_usage(request: Request) -> TokenUsage:
 
 
 def _resolve(database: Database, bearer: str | None, session_cookie: str | None, ip: str,
-             ) -> tuple[Actor | None, int | None]:
-    """(actor, token id) in one read transaction; (None, None) for an anonymous request."""
+             count_unread: bool = True) -> tuple[Actor | None, int | None, int]:
+    """(actor, token id, unread notifications of a portal session when ``count_unread``) in one read
+    transaction; (None, None, 0) for an anonymous request."""
     lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
     with database.unit_of_work(write=False) as db:
         if bearer is not None:
             resolved = service.resolve_token(db, bearer)
             actor = service.actor_for(resolved.user, via="api", ip=ip,
                                       scopes=frozenset(str(s) for s in resolved.token.scopes))
-            return actor, resolved.token.id
+            return actor, resolved.token.id, 0
         if session_cookie and (found := service.session_user(db, session_cookie)):
-            return service.actor_for(found[0], via="portal", ip=ip), None
-    return None, None
+            user = found[0]
+            # The header of every portal page shows it: one indexed count, in the same transaction.
+            unread = inbox.unread(db, user.id, user.org_id).total if count_unread else 0
+            return service.actor_for(user, via="portal", ip=ip), None, unread
+    return None, None, 0
 
 
 async def load_actor(request: Request) -> Actor:
@@ -61,7 +66,9 @@ async def load_actor(request: Request) -> Actor:
     auth = request.headers.get("authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     session_cookie = request.cookies.get(SESSION_COOKIE)
-    found, token_id = await run_in_threadpool(_resolve, get_database(request), bearer, session_cookie, ip)
+    found, token_id, unread = await run_in_threadpool(_resolve, get_database(request), bearer, session_cookie, ip,
+                                                      not request.url.path.startswith("/api/"))
+    request.state.inbox_unread = unread
     actor: Actor
     if found is not None and bearer is not None:
         actor = found

@@ -11,6 +11,17 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    NP_("audit action", "user.signed_in"),
+    NP_("audit action", "user.invited"),
+    NP_("audit action", "user.joined"),
+    NP_("audit action", "user.removed"),
+    NP_("audit action", "user.staff_created"),
+    NP_("audit action", "token.created"),
+    NP_("audit action", "token.revoked"),
+    NP_("audit action", "organisation.applied"),
+    NP_("audit action", "organisation.approved"),
+    NP_("audit action", "organisation.rejected"),
+    NP_("audit action", "organisation.suspended"),
     NP_("organisation status", "pending"),
     NP_("organisation status", "approved"),
     NP_("organisation status", "rejected"),

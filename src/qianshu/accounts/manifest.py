@@ -13,6 +13,7 @@ MANIFEST = Manifest(
     models=True,
     api=True,
     pages=True,
+    home=True,
     cli=True,
     templates=True,
     translations=True,

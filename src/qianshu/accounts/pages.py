@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts import permissions, schemas, service
+from qianshu.accounts import inbox_views, permissions, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
@@ -23,6 +23,7 @@ from qianshu.core.http import (
     form_fields,
     get_database,
     get_lang,
+    public_url,
     render,
     safe_local_path,
     see_other,
@@ -149,7 +150,7 @@ def invite(request: Request, db: DbSession, actor: SignedInActor, posted: Posted
     except QianshuError as exc:
         db.rollback()
         return _org_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
-    return _org_page(request, db, actor, invite_url=str(request.url_for("accept_invitation_page", token=raw)))
+    return _org_page(request, db, actor, invite_url=public_url(request, "accept_invitation_page", token=raw))
 
 
 @router.post("/org/users/{user_id}/remove")
@@ -311,3 +312,27 @@ def retry_job_page(job_id: int, request: Request, db: DbSession, actor: SignedIn
         return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, lang), "", error=exc.render(lang)),
                       status_code=exc.status)
     return see_other("/operator/jobs")
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+
+@dataclass
+class InboxPage:
+    entries: list[inbox_views.InboxEntry]
+    unread_only: bool
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request, db: DbSession, actor: SignedInActor, unread: bool = False) -> Response:
+    entries = inbox_views.list_inbox(db, actor, get_lang(request), unread_only=unread)
+    return render(request, "accounts/inbox.html", InboxPage(entries, unread))
+
+
+@router.post("/inbox/read")
+def inbox_read(db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    """Mark one notification (``id``) or all unread ones read."""
+    form = form_fields(posted)
+    one = str(form.get("id", "")).strip()
+    inbox_views.mark_read(db, actor, [int(one)] if one.isdigit() and len(one) < 19 else None)
+    return see_other("/inbox")

@@ -155,3 +155,29 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class InboxEntryOut(BaseModel):
+    """A notification of the signed-in user's inbox; ``text`` is in the client's language."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    text: str
+    link: str
+    capability: str
+    subject_type: str
+    subject_id: int | None
+    for_organisation: bool  # addressed to the user's organisation rather than to the user
+    created_at: datetime
+    read: bool
+
+
+class UnreadOut(BaseModel):
+    user: int
+    organisation: int
+    total: int
+
+
+class MarkReadIn(BaseModel):
+    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=1000)  # None: all unread

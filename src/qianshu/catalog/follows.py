@@ -1,8 +1,9 @@
-"""Following products, saved searches and portal notifications.
+"""Following products, saved searches, and the catalogue's notifications.
 
 When a followed product changes (its description, its plans, its status), every follower
-gets a notification in the same transaction as the change. Notifications store an English
-message id and its parameters, so each reader sees them in their own language.
+gets a notification in the core inbox (core/inbox.py) in the same transaction as the change;
+answers to a demand are told the same way. Notifications store an English message id and its
+parameters, so each reader sees them in their own language.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import permissions
-from qianshu.catalog.models import Follow, Listing, Notification, SavedSearch
+from qianshu.catalog.models import Follow, Listing, SavedSearch
+from qianshu.core import inbox
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, NotFound
-from qianshu.core.i18n import translate
+from qianshu.core.inbox import Notification
 from qianshu.core.timeutil import utcnow
 
+CAPABILITY = "catalog"  # how the catalogue signs its notifications in the inbox
 MAX_SAVED_SEARCHES = 50
 # Popularity: a view counts 1, a follower 10, a completed transaction 50.
 VIEW_WEIGHT, FOLLOW_WEIGHT, TRANSACTION_WEIGHT = 1, 10, 50
@@ -115,9 +118,8 @@ def notify_followers(db: Session, listing: Listing, message: str, **params: Any)
         "title_en": listing.title_en or listing.title_zh,
         **params,
     }
-    for user_id in user_ids:
-        db.add(Notification(user_id=user_id, listing_id=listing.id, message=message, params=params))
-    return len(user_ids)
+    return inbox.notify(db, CAPABILITY, message, users=user_ids, subject=("listing", listing.id),
+                        link=f"/catalog/{listing.id}", **params)
 
 
 def notify_user(
@@ -129,44 +131,34 @@ def notify_user(
     listing_id: int | None = None,
     **params: Any,
 ) -> None:
-    db.add(Notification(user_id=user_id, demand_id=demand_id, listing_id=listing_id, message=message, params=params))
+    if demand_id is not None:
+        subject, link = ("demand", demand_id), f"/demands/{demand_id}"
+    elif listing_id is not None:
+        subject, link = ("listing", listing_id), f"/catalog/{listing_id}"
+    else:
+        subject, link = None, ""
+    inbox.notify(db, CAPABILITY, message, users=[user_id], subject=subject, link=link, **params)
 
 
 def render_notification(note: Notification, lang: str) -> str:
-    params = dict(note.params)
-    params["title"] = params.get("title_en" if lang == "en" else "title_zh", params.get("title", ""))
-    return translate(note.message, lang, **params)
+    return inbox.render(note, lang)
 
 
 def notifications(db: Session, actor: Actor, *, unread_only: bool = False, limit: int = 100) -> list[Notification]:
-    user_id = _user_id(actor)
-    stmt = select(Notification).where(Notification.user_id == user_id)
-    if unread_only:
-        stmt = stmt.where(Notification.read_at.is_(None))
-    return list(db.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
+    """The catalogue's notifications in the actor's inbox, newest first."""
+    _user_id(actor)
+    return inbox.inbox(db, actor, unread_only=unread_only, capability=CAPABILITY, limit=limit)
 
 
 def unread_count(db: Session, actor: Actor) -> int:
     if actor.user_id is None:
         return 0
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    return inbox.unread_for(db, actor, capability=CAPABILITY).total
 
 
 def mark_read(db: Session, actor: Actor) -> int:
-    user_id = _user_id(actor)
-    result = db.execute(
-        update(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    _user_id(actor)
+    return inbox.mark_read(db, actor, capability=CAPABILITY)
 
 
 def save_search(db: Session, actor: Actor, name: str, params: dict[str, Any]) -> SavedSearch:

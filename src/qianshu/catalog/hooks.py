@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from qianshu.catalog import service
 from qianshu.core.actor import SYSTEM
+from qianshu.registry.events import RegistrationRevoked
 
 
-def on_registration_revoked(db: Session, registration_id: int, reason: str = "", **_: object) -> None:
-    service.delist_for_registration(db, SYSTEM, registration_id, reason)
-
+def on_registration_revoked(db: Session, event: RegistrationRevoked) -> None:
+    """In the revocation's transaction: a product whose registration no longer stands is delisted."""
+    service.delist_for_registration(db, SYSTEM, event.registration_id, event.reason)

@@ -1,6 +1,6 @@
 """The catalogue: listings, pricing plans, usage policies, search, follows, demands, DCAT export."""
 
-from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.capability import Manifest, NavItem, Subscription
 
 
 def _merchant(actor: object) -> bool:
@@ -15,6 +15,7 @@ MANIFEST = Manifest(
     models=True,
     api=True,
     pages=True,
+    home=True,
     templates=True,
     static=True,
     translations=True,
@@ -26,6 +27,8 @@ MANIFEST = Manifest(
         NavItem("/operator/listings", "Listing review", lambda a: a is not None and a.staff_role == "operator",
                 order=88),
     ),
-    subscriptions={"registration.revoked": "qianshu.catalog.hooks:on_registration_revoked"},
+    # The products of a revoked registration are delisted in the revocation's own transaction.
+    subscriptions={"registration.revoked": Subscription("qianshu.catalog.hooks:on_registration_revoked",
+                                                        in_transaction=True)},
     demo="qianshu.demo.catalog_seed:seed",
 )

@@ -5,7 +5,6 @@
 ``catalog_plans``             pricing plans of a listing, each with its ODRL usage policy
 ``catalog_follows``           buyers following products
 ``catalog_saved_searches``    buyers' saved searches (the query parameters)
-``catalog_notifications``     portal notifications (a followed product changed, a demand answered)
 ``catalog_demands``           the demand pool: buyers asking for data
 ``catalog_demand_responses``  merchants' answers to a demand
 
@@ -79,6 +78,9 @@ class Listing(Base):
     division_code: Mapped[str] = mapped_column(String(6), default="", index=True)
     prefecture_code: Mapped[str] = mapped_column(String(6), default="", index=True)
     data_type: Mapped[str] = mapped_column(String(16), default="table")
+    # The licence the holder lists the product under (a key of catalog.vocab.LICENCES).
+    licence: Mapped[str] = mapped_column(String(32), default="qianshu-exchange-1.0",
+                                         server_default="qianshu-exchange-1.0")
     update_frequency: Mapped[str] = mapped_column(String(16), default="")
     classification: Mapped[str] = mapped_column(String(16), default="general")
     personal_info: Mapped[str] = mapped_column(String(16), default="none")
@@ -182,20 +184,6 @@ class SavedSearch(Base):
     name: Mapped[str] = mapped_column(String(100))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Notification(Base):
-    __tablename__ = "catalog_notifications"
-    __table_args__ = (Index("ix_catalog_notifications_user_read", "user_id", "read_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    listing_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_listings.id", ondelete="CASCADE"))
-    demand_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_demands.id", ondelete="CASCADE"))
-    message: Mapped[str] = mapped_column(String(200))  # an English message id, shown translated
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None]
 
 
 class Demand(Base):

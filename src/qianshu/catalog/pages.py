@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import demand, follows, policy, pricing, product, service
+from qianshu.catalog import dcat, demand, follows, policy, pricing, product, resources, service
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
-from qianshu.catalog.vocab import industry_name, region_name
+from qianshu.catalog.vocab import LICENCES, industry_name, region_name
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, PermissionDenied, QianshuError
 from qianshu.core.http import (
@@ -27,6 +27,7 @@ from qianshu.core.http import (
     form_fields,
     get_database,
     get_lang,
+    get_settings_dep,
     render,
     see_other,
 )
@@ -76,6 +77,9 @@ class Labels:
 
     def frequency(self, value: str) -> str:
         return label(value, "update frequency", self.lang)
+
+    def licence(self, key: str) -> str:
+        return translate(LICENCES[key].title, self.lang) if key in LICENCES else key
 
     def price(self, kind: str, fen: int | None) -> str:
         return pricing.price_label(kind, fen, lambda m: translate(m, self.lang),
@@ -169,6 +173,7 @@ class MinePage:
     registrations: list[Registration]
     labels: Labels
     data_types: tuple[str, ...] = DATA_TYPES
+    licences: tuple[str, ...] = tuple(LICENCES)
     error: str = ""
 
 
@@ -207,6 +212,7 @@ class EditorPage:
     purposes: dict[str, str] = field(default_factory=lambda: dict(policy.PURPOSES))
     territories: dict[str, str] = field(default_factory=lambda: dict(policy.TERRITORIES))
     data_types: tuple[str, ...] = DATA_TYPES
+    licences: tuple[str, ...] = tuple(LICENCES)
     error: str = ""
 
 
@@ -251,7 +257,7 @@ def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInAc
         "attribution": form.pop("attribution", "") == "on",
     }
     try:
-        service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=str(request.base_url).rstrip("/"))
+        service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=get_settings_dep(request).public_base)
     except QianshuError as exc:
         db.rollback()
         return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
@@ -524,4 +530,84 @@ def demand_action(demand_id: int, action: str,
 
 
 
+# --- the addresses of the catalogue's linked data -------------------------------------------------------
+# Regions, industries, organisations, licences and plans' policies (catalog/resources.py): a portal page
+# for people, JSON-LD for ``Accept: application/ld+json`` (or ``?format=jsonld``), Turtle for
+# ``text/turtle`` (or ``?format=ttl``). A policy answers in JSON-LD unless a browser asks for HTML, which
+# goes to the product page.
 
+_JSONLD = "application/ld+json"
+_TURTLE = "text/turtle; charset=utf-8"
+
+
+@dataclass
+class ResourcePage:
+    resource: resources.Resource
+    address: str
+
+
+def _wanted(request: Request) -> str:
+    fmt = request.query_params.get("format", "")
+    if fmt in ("jsonld", "ttl", "html"):
+        return fmt
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept or not accept:
+        return "html"
+    if "application/ld+json" in accept or "application/json" in accept:
+        return "jsonld"
+    if "text/turtle" in accept:
+        return "ttl"
+    return "html"
+
+
+def _answer(request: Request, resource: resources.Resource, address: str) -> Response:
+    doc = {"@context": dcat.CONTEXT, **resource.node}
+    wanted = _wanted(request)
+    if wanted == "jsonld":
+        response: Response = JSONResponse(doc, media_type=_JSONLD)
+    elif wanted == "ttl":
+        response = Response(dcat.to_turtle(doc), media_type=_TURTLE)
+    else:
+        response = render(request, "catalog/resource.html", ResourcePage(resource, address))
+    response.headers["Vary"] = "Accept"  # one address, several representations
+    return response
+
+
+@router.get("/regions/{code}", response_class=HTMLResponse)
+def region_page(code: str, request: Request, db: DbSession, settings: AppSettings) -> Response:
+    base = settings.public_base
+    return _answer(request, resources.region(db, base, code, get_lang(request)), resources.region_uri(base, code))
+
+
+@router.get("/industries/{code}", response_class=HTMLResponse)
+def industry_page(code: str, request: Request, db: DbSession, settings: AppSettings) -> Response:
+    base = settings.public_base
+    resource = resources.industry(db, base, code, get_lang(request))
+    return _answer(request, resource, resources.industry_uri(base, code))
+
+
+@router.get("/organisations/{org_id:int}", response_class=HTMLResponse)
+def organisation_page(org_id: int, request: Request, db: DbSession, settings: AppSettings) -> Response:
+    base = settings.public_base
+    resource = resources.organisation(db, base, org_id, get_lang(request))
+    return _answer(request, resource, resources.organisation_uri(base, org_id))
+
+
+@router.get("/licences/{key}", response_class=HTMLResponse)
+def licence_page(key: str, request: Request, settings: AppSettings) -> Response:
+    resource = resources.licence(settings.public_base, key, get_lang(request))
+    return _answer(request, resource, f"{settings.public_base}/licences/{key}")
+
+
+@router.get("/catalog/{listing_id:int}/plans/{plan_id:int}/policy")
+def policy_document(
+    listing_id: int, plan_id: int, request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings
+) -> Response:
+    doc: dict[str, Any] = resources.plan_policy(db, actor, settings.public_base, listing_id, plan_id)
+    accept = request.headers.get("accept", "")
+    fmt = request.query_params.get("format", "")
+    if fmt == "html" or (not fmt and "text/html" in accept):  # a person: the product page shows it in words
+        return RedirectResponse(f"/catalog/{listing_id}#plan-{plan_id}", status_code=303)
+    if fmt == "ttl" or (not fmt and "text/turtle" in accept):
+        return Response(dcat.to_turtle(doc), media_type=_TURTLE, headers={"Vary": "Accept"})
+    return JSONResponse(doc, media_type=_JSONLD, headers={"Vary": "Accept"})

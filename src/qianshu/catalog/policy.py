@@ -12,6 +12,12 @@ The terms a merchant chooses (``PolicyTerms``) map onto the ODRL vocabulary:
 
 Purposes are Qianshu's own terms (``https://qianshu.dev/ns/purpose#``), since ODRL leaves
 purpose values to profiles.
+
+The JSON-LD ``@context`` is inline (``ODRL_CONTEXT``: the terms of the W3C ODRL 2.2 context that
+these policies use, with the same definitions), so a policy reads offline. Every policy has an
+absolute ``uid`` under the exchange's public address that serves it
+(``/catalog/<product>/plans/<plan>/policy``); :func:`policy_document` renders a stored policy
+with the addresses of today's ``public_base_url``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,41 @@ from typing import Any
 from qianshu.core.errors import InvalidInput
 from qianshu.core.i18n import translate
 
-ODRL_CONTEXT = "http://www.w3.org/ns/odrl.jsonld"
+ODRL = "http://www.w3.org/ns/odrl/2/"
+_ID = "@id"
+_VOCAB = "@vocab"
+# The terms of https://www.w3.org/ns/odrl.jsonld (W3C ODRL 2.2) that our policies use, defined as
+# there, plus xsd: inline, so that reading a policy needs no network.
+ODRL_CONTEXT: dict[str, Any] = {
+    "odrl": ODRL,
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "uid": "@id",
+    "type": "@type",
+    "Policy": "odrl:Policy",
+    "Offer": "odrl:Offer",
+    "profile": {"@type": _ID, "@id": "odrl:profile"},
+    "permission": {"@type": _ID, "@id": "odrl:permission"},
+    "prohibition": {"@type": _ID, "@id": "odrl:prohibition"},
+    "duty": {"@type": _ID, "@id": "odrl:duty"},
+    "target": {"@type": _ID, "@id": "odrl:target"},
+    "assigner": {"@type": _ID, "@id": "odrl:assigner"},
+    "attributedParty": {"@type": _ID, "@id": "odrl:attributedParty"},
+    "action": {"@type": _VOCAB, "@id": "odrl:action"},
+    "constraint": {"@type": _ID, "@id": "odrl:constraint"},
+    "leftOperand": {"@type": _VOCAB, "@id": "odrl:leftOperand"},
+    "operator": {"@type": _VOCAB, "@id": "odrl:operator"},
+    "rightOperand": "odrl:rightOperand",
+    "use": "odrl:use",
+    "distribute": "odrl:distribute",
+    "sell": "odrl:sell",
+    "attribute": "odrl:attribute",
+    "purpose": "odrl:purpose",
+    "spatial": "odrl:spatial",
+    "elapsedTime": "odrl:elapsedTime",
+    "eq": "odrl:eq",
+    "lteq": "odrl:lteq",
+    "isAnyOf": "odrl:isAnyOf",
+}
 PURPOSE_NS = "https://qianshu.dev/ns/purpose#"
 PROFILE = "https://qianshu.dev/ns/odrl-profile"
 PURPOSES = {
@@ -100,7 +140,7 @@ def build_odrl(terms: PolicyTerms, uid: str, target: str, assigner: str) -> dict
         rule = {"target": target, "assigner": assigner, "action": action}
         (permissions if allowed else prohibitions).append(rule)
     policy: dict[str, Any] = {
-        "@context": [ODRL_CONTEXT, {"xsd": "http://www.w3.org/2001/XMLSchema#"}],
+        "@context": ODRL_CONTEXT,
         "@type": "Offer",
         "uid": uid,
         "profile": PROFILE,
@@ -109,6 +149,21 @@ def build_odrl(terms: PolicyTerms, uid: str, target: str, assigner: str) -> dict
     if prohibitions:
         policy["prohibition"] = prohibitions
     return policy
+
+
+def policy_uri(base: str, listing_id: int, plan_id: int) -> str:
+    return f"{base}/catalog/{listing_id}/plans/{plan_id}/policy"
+
+
+def policy_document(stored: dict[str, Any], base: str, listing_id: int, plan_id: int, org_id: int) -> dict[str, Any]:
+    """A plan's policy as published: its terms, with absolute addresses under ``base`` (policies
+    stored before the public address was configured had relative or request-dependent ones)."""
+    return build_odrl(
+        terms_from_odrl(stored),
+        uid=policy_uri(base, listing_id, plan_id),
+        target=f"{base}/catalog/{listing_id}",
+        assigner=f"{base}/organisations/{org_id}",
+    )
 
 
 def terms_from_odrl(policy: dict[str, Any]) -> PolicyTerms:

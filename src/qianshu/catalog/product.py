@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from qianshu.catalog.masking import mask_rows
 from qianshu.catalog.models import Listing
 from qianshu.core import audit
 from qianshu.core.actor import Actor
+from qianshu.core.masking import mask_rows
 from qianshu.core.settings import Settings
 from qianshu.registry import review as registry_review
 from qianshu.registry import service as registry_service
@@ -100,7 +100,7 @@ def record_sample_view(db: Session, actor: Actor, listing: Listing, sample: Samp
 
 def masked_top_values(profile: ColumnProfile, pii: dict[str, str]) -> list[list[Any]]:
     """A column's most frequent values for the distribution chart, masked if it holds PII."""
-    from qianshu.catalog.masking import mask_value
+    from qianshu.core.masking import mask_value
 
     kind = pii.get(profile.name)
     values = [list(v) for v in (profile.top_values or []) if isinstance(v, list | tuple) and len(v) == 2]

@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES
+from qianshu.catalog.vocab import LICENCES
 from qianshu.core.text import clean_text
 
 DataType = Literal["table", "time_series", "geospatial", "text", "media"]
@@ -18,6 +19,8 @@ Purpose = Literal[
 ]
 assert set(get_args(DataType)) == set(DATA_TYPES)
 assert set(get_args(DeliveryMode)) == set(DELIVERY_MODES)
+LicenceKey = Literal["qianshu-exchange-1.0", "cc-by-4.0", "cc-by-nc-4.0"]
+assert set(get_args(LicenceKey)) == set(LICENCES)
 
 
 class _Strict(BaseModel):
@@ -41,6 +44,7 @@ class ListingIn(_Strict):
     description_en: str = Field(default="", max_length=20_000)
     tags: list[str] = Field(default_factory=list, max_length=20)
     data_type: DataType = "table"
+    licence: LicenceKey = Field(default="qianshu-exchange-1.0", description="GET /api/v1/catalog/licences")
 
 
 class ListingUpdate(_Strict):
@@ -53,6 +57,7 @@ class ListingUpdate(_Strict):
     description_en: str | None = Field(default=None, max_length=20_000)
     tags: list[str] | None = Field(default=None, max_length=20)
     data_type: DataType | None = None
+    licence: LicenceKey | None = None
     note: str = Field(default="", max_length=500)
 
 
@@ -133,6 +138,7 @@ class ListingOut(BaseModel):
     division_code: str
     prefecture_code: str
     data_type: str
+    licence: str
     update_frequency: str
     classification: str
     personal_info: str
@@ -161,6 +167,14 @@ class ChangeOut(BaseModel):
     to_status: str
     changes: dict[str, object]
     reason: str
+
+
+class LicenceOut(BaseModel):
+    key: str
+    title: str
+    uri: str
+    summary: str
+    spdx: str
 
 
 class FacetValueOut(BaseModel):

@@ -37,7 +37,7 @@ from qianshu.registry import service as registry
 if TYPE_CHECKING:
     from qianshu.registry.models import Registration
 
-EDITABLE_FIELDS = ("title_zh", "title_en", "description_zh", "description_en", "tags", "data_type")
+EDITABLE_FIELDS = ("title_zh", "title_en", "description_zh", "description_en", "tags", "data_type", "licence")
 MAX_TAG_LENGTH = 30
 STALE_VERSION = (
     "This product was changed by someone else in the meantime (now version {current}); "
@@ -183,6 +183,7 @@ def create_listing(db: Session, actor: Actor, data: ListingIn) -> Listing:
         description_en=data.description_en or registration.description_en,
         tags=_clean_tags(data.tags),
         data_type=data.data_type,
+        licence=data.licence,
     )
     copy_registration_facets(listing, registration)
     if not (listing.title_zh or listing.title_en):
@@ -277,7 +278,7 @@ def add_plan(db: Session, actor: Actor, listing_id: int, data: PlanIn, *, base_u
     )
     plan.policy = policy.build_odrl(
         terms,
-        uid=f"{base_url}/catalog/{listing.id}/plans/{plan.id}/policy",
+        uid=policy.policy_uri(base_url, listing.id, plan.id),
         target=f"{base_url}/catalog/{listing.id}",
         assigner=f"{base_url}/organisations/{listing.org_id}",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qianshu.catalog import follows, schemas
-from qianshu.catalog.models import Notification
 from qianshu.catalog.pricing import PRICE_BUCKET_LABELS
 from qianshu.catalog.vocab import (
     CLASSIFICATION_LABELS,
@@ -14,6 +13,7 @@ from qianshu.catalog.vocab import (
     region_name,
 )
 from qianshu.core.i18n import translate
+from qianshu.core.inbox import Notification
 
 FACET_TITLES = {
     "industry": "Industry",
@@ -45,8 +45,8 @@ def facet_label(facet: str, value: str, lang: str) -> str:
 def notification_out(note: Notification, lang: str) -> schemas.NotificationOut:
     return schemas.NotificationOut(
         id=note.id,
-        listing_id=note.listing_id,
-        demand_id=note.demand_id,
+        listing_id=note.subject_id if note.subject_type == "listing" else None,
+        demand_id=note.subject_id if note.subject_type == "demand" else None,
         text=follows.render_notification(note, lang),
         created_at=note.created_at,
         read=note.read_at is not None,

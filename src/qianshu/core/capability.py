@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The parts a capability folder may hold: manifest field → module (or folder) name.
-MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli"}
+MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli", "home": "home"}
 FOLDER_PARTS = {"templates": "templates", "static": "static", "translations": "locale"}
 FILE_PARTS: dict[str, str] = {}
 
@@ -67,6 +67,31 @@ class Periodic:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """A subscriber to an event: ``handler(database, event)`` after the publishing transaction
+    commits (the default), or ``handler(db, event)`` inside it when ``in_transaction`` (only for a
+    subscriber that must write in that transaction; see core/events.py)."""
+
+    handler: str
+    in_transaction: bool = False
+
+
+Subscribes = str | Subscription | tuple[str | Subscription, ...]
+
+
+def subscription(declared: str | Subscription) -> Subscription:
+    """A manifest's subscription as a ``Subscription`` (a plain string: after commit)."""
+    return declared if isinstance(declared, Subscription) else Subscription(handler=declared)
+
+
+def subscriptions_of(declared: Subscribes) -> list[Subscription]:
+    """A manifest's entry for one event (one subscriber, or a tuple of them) as ``Subscription``s;
+    anything else gives no subscription (``capabilities.check`` names it)."""
+    entries = declared if isinstance(declared, tuple) else (declared,)
+    return [subscription(e) for e in entries if isinstance(e, (str, Subscription))]
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     title: str
@@ -75,11 +100,13 @@ class Manifest:
     api: bool = False  # api.py with ``router`` (and optionally ``warm_up(database)``)
     pages: bool = False  # pages.py with ``router``
     cli: bool = False  # cli.py with ``install(app)``
+    home: bool = False  # home.py with ``figures(db)`` and ``waiting(db, actor)`` (core/home.py)
     nav: tuple[NavItem, ...] = ()
     jobs: dict[str, str | JobKind] = field(default_factory=dict)  # job kind → "module:handler" or JobKind
     periodic: dict[str, Periodic] = field(default_factory=dict)
-    events: tuple[str, ...] = ()  # the events this capability publishes
-    subscriptions: dict[str, str] = field(default_factory=dict)  # event → "module:handler"
+    events: tuple[str, ...] = ()  # the events it publishes: "module:EventClass" (core.events.Event dataclasses)
+    # event name → a handler ("module:handler", after commit), a Subscription, or a tuple of them
+    subscriptions: dict[str, Subscribes] = field(default_factory=dict)
     demo: str | None = None  # "module:seed", a ``seed(database, settings, org_ids)`` step
     templates: bool = False  # templates/<name>/
     static: bool = False  # static/, served at /static/<name>/

@@ -9,7 +9,8 @@
     ├── Conflict                     409 conflict
     ├── PayloadTooLarge              413 payload_too_large
     ├── UnsupportedMedia             415 unsupported_media
-    └── TooManyRequests              429 too_many_requests
+    ├── TooManyRequests              429 too_many_requests
+    └── QueryTimedOut                503 query_timeout   (an analytical query passed its time limit)
 
 Each error carries a stable ``code`` (machine-readable, never translated) and an English
 message template with ``{name}`` parameters; :mod:`qianshu.core.i18n` renders it in either
@@ -94,3 +95,8 @@ class UnsupportedMedia(QianshuError):
 class TooManyRequests(QianshuError):
     status = 429
     default_code = "too_many_requests"
+
+
+class QueryTimedOut(QianshuError):
+    status = 503
+    default_code = "query_timeout"

@@ -14,9 +14,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -44,6 +48,12 @@ def get_database(request: Request) -> Database:
 
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def public_url(request: Request, name: str, **params: str) -> str:
+    """The public address of a named route: the ``public_base_url`` setting, never the Host header
+    (a link built from the request would follow whatever host the client claimed)."""
+    return get_settings_dep(request).public_base + str(request.app.url_path_for(name, **params))
 
 
 async def get_signer(request: Request) -> Ed25519Signer:  # async: FastAPI runs it inline (see below)
@@ -128,6 +138,32 @@ def safe_local_path(target: str) -> str:
     return target if same_site else "/"
 
 
+def text_lang(value: object) -> str:
+    """The ``lang`` attribute for a stored text (a name, a title, a tag): ``zh-CN`` when it holds Chinese.
+
+    Users' data often exists in one language only; marking it lets screen readers and fonts treat it
+    right, and lets the page tests tell the portal's own words from the data it shows."""
+    return "zh-CN" if any("\u3400" <= ch <= "\u9fff" for ch in str(value or "")) else "en"
+
+
+def json_text(value: object) -> str:
+    """A stored JSON value as a person reads it: Chinese as Chinese (not ``\\uXXXX``), keys sorted."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def page_address(request: Request) -> str:
+    """Where the page a user reads can be fetched again, for the language switch.
+
+    A page that answers a form post (a form re-shown with its errors) has the form's POST-only
+    address: switching language there goes back to the page the form was on instead."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/"
+    return safe_local_path(referer.path + (f"?{referer.query}" if referer.query else "")) if referer.path else "/"
+
+
 def _page_lang(context: Context) -> str:
     return str(context.get("lang") or i18n.DEFAULT_LANGUAGE)
 
@@ -164,6 +200,12 @@ def _label(context: Context, value: str | None, message_context: str) -> str:
 
 @pass_context
 def _datetime(context: Context, value: Any, seconds: bool = False) -> str:
+    if isinstance(value, str):  # a time kept in a signed document (RFC 3339 text), e.g. a log entry's "at"
+        text: str = value
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
     return l10n.format_datetime(value, _page_lang(context), seconds=seconds)
 
 
@@ -177,14 +219,29 @@ def _money(context: Context, fen: int | None) -> str:
     return l10n.format_money(fen, _page_lang(context))
 
 
+@pass_context
+def _pick(context: Context, zh: str | None, en: str | None) -> str:
+    """``{{ pick(org.name, org.name_en) }}``: a stored text in the page's language, else the other one."""
+    first, second = (en, zh) if _page_lang(context) == "en" else (zh, en)
+    return (first or second or "").strip()
+
+
+def _data(value: object) -> Markup:
+    """``{{ stored_text|data }}``: users' data in an element that says which language it is in."""
+    text = "" if value is None else str(value)
+    return Markup('<span lang="{}">{}</span>').format(text_lang(text), text)
+
+
 def build_templates(folders: list[Path]) -> Jinja2Templates:
     """One Jinja environment over the given ``templates/`` folders (the first wins a name)."""
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       extensions=["jinja2.ext.i18n"])
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext)
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext,
+                       pick=_pick)
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
-    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money)
+    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang, data=_data,
+                       json_text=json_text)
     return Jinja2Templates(env=env)
 
 
@@ -203,7 +260,9 @@ def render(request: Request, template: str, context: Any = None, *, status_code:
     values.update(
         request=request, lang=get_lang(request), actor=getattr(request.state, "actor", None),
         csrf_token=getattr(request.state, "csrf_token", ""),
-        settings=request.app.state.settings,
+        settings=request.app.state.settings, here=page_address(request),
+        # unread notifications of the signed-in user and their organisation (accounts/deps.py)
+        inbox_unread=getattr(request.state, "inbox_unread", 0),
     )
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, template, values, status_code=status_code)

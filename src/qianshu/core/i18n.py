@@ -182,6 +182,10 @@ def NP_(context: str, message: str) -> tuple[str, str]:  # noqa: N802 - as N_, w
     return (context, message)
 
 
+def NN_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_, for a message with plural forms
+    return (singular, plural)
+
+
 def negotiate(accept_language: str | None, cookie: str | None = None) -> str:
     """The language cookie wins; else the first supported tag of Accept-Language; else Chinese."""
     if cookie in LANGUAGES:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import JSON, Index, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +89,26 @@ class PeriodicRun(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
 
+@dataclass(frozen=True)
+class JobCrashed(events.Event):
+    """A job failed because its workers kept dying (``MAX_ATTEMPTS`` stale heartbeats)."""
+
+    name: ClassVar[str] = "job.crashed"
+    job_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobRetried(events.Event):
+    """An operator put a failed job back in the queue."""
+
+    name: ClassVar[str] = "job.retried"
+    job_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
 class Progress(Protocol):
     def __call__(self, fraction: float, stage: str = "") -> None: ...
 
@@ -140,7 +160,7 @@ def requeue_stale(database: Database, now: datetime | None = None) -> int:
                 job.error_message = CRASHED_MESSAGE
                 job.error_detail = {"message": CRASHED_MESSAGE, "params": {}}
                 # The capability whose job it was settles what waited on it, in this transaction.
-                events.publish(db, "job.crashed", job_id=job.id, kind=job.kind, payload=dict(job.payload or {}))
+                events.publish(db, JobCrashed(job_id=job.id, kind=job.kind, payload=dict(job.payload or {})))
             else:
                 job.status = "queued"
         return len(stale)
@@ -243,7 +263,7 @@ def retry(db: Session, job_id: int) -> Job | None:
         return None
     job = db.get_one(Job, job_id)
     db.refresh(job)
-    events.publish(db, "job.retried", job_id=job.id, kind=job.kind, payload=dict(job.payload or {}))
+    events.publish(db, JobRetried(job_id=job.id, kind=job.kind, payload=dict(job.payload or {})))
     return job
 
 

@@ -8,7 +8,21 @@ docs/architecture.md (Translations)."""
 
 from __future__ import annotations
 
-from qianshu.core.i18n import N_
+from qianshu.core.i18n import N_, NP_
+
+LABELS = (
+    NP_("actor via", "portal"),
+    NP_("actor via", "api"),
+    NP_("actor via", "cli"),
+    NP_("actor via", "system"),
+    NP_("actor via", "anonymous"),
+    NP_("audit action", "job.retried"),
+    NP_("job status", "queued"),
+    NP_("job status", "running"),
+    NP_("job status", "succeeded"),
+    NP_("job status", "failed"),
+    NP_("job kind", "registry.pipeline"),
+)
 
 MESSAGES = (
     N_("The request is invalid."),

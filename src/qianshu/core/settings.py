@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address the public reaches this exchange at (scheme, host, optional path: no trailing
+    # slash), e.g. "https://data.example.gov.cn". Every address Qianshu publishes (DCAT datasets,
+    # ODRL policies, certificate links) starts with it; the request's Host header never counts.
+    # Empty: http://<host>:<port> (right for the demo and a single machine, wrong behind a proxy).
+    public_base_url: str = Field(default="", pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$")
     default_language: Literal["zh", "en"] = "zh"
     # Sign-in throttling: this many failures for one account or address within the window.
     login_max_failures: int = 5
@@ -50,6 +56,10 @@ class Settings(BaseSettings):
     # Supporting documents of a registration: purchase contract, objection evidence, report document.
     document_max_bytes: int = Field(default=50 * 1024**2, gt=0)
     public_notice_days: int = 10
+    # A short public notice in minutes instead of days, for demonstrations and training (``qianshu
+    # demo`` sets 2): a registration can go from upload to certificate in one sitting. Unset in
+    # real use, where the notice lasts public_notice_days.
+    public_notice_minutes: float | None = Field(default=None, ge=0, le=60 * 24 * 30)
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
@@ -71,6 +81,14 @@ class Settings(BaseSettings):
     # How long a worker process may answer a repeated catalogue search from its cache without
     # asking the database whether the catalogue changed (see catalog/search_cache.py); 0: always ask.
     search_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Analytics (core/analytics.py, DuckDB): per connection, memory and threads, and the time limit
+    # of one query; "interactive" reads (a page waiting for a sample) have lower limits of their own.
+    analytics_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    analytics_threads: int = Field(default=2, ge=1, le=64)
+    analytics_query_seconds: float = Field(default=1800.0, gt=0, le=86400)
+    analytics_interactive_memory_limit: str = Field(default="256MB",
+                                                    pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    analytics_interactive_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("data_dir")
     @classmethod
@@ -94,10 +112,24 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml_source)
 
     @property
+    def public_base(self) -> str:
+        """``public_base_url`` without a trailing slash, or the address ``serve`` listens on."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
+        return f"http://{host}:{self.port}"
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'qianshu.db'}"
+
+    @property
+    def public_notice_duration(self) -> timedelta:
+        if self.public_notice_minutes is not None:
+            return timedelta(minutes=self.public_notice_minutes)
+        return timedelta(days=self.public_notice_days)
 
     @property
     def blob_dir(self) -> Path:

@@ -1,15 +1,20 @@
 """Demo catalogue: a few dozen realistic data products across Guizhou's industries and regions.
 
-Products of the registrations issued by ``registry_seed`` are listed first; the rest stand on
-lightweight issued registrations made here (numbers ``QS-DR-2025-8xxxxx``, no data file, so
-their pages show no sample). Most products are listed, a few wait for review; a buyer follows
-some and the demand pool holds a few demands.
+Products of the registrations issued by ``registry_seed`` are listed first; each of the rest
+stands on a registration made here like any other: a data file generated for its prefecture
+(demo/datasets.py), uploaded, run through the registration pipeline (profile, personal-data
+scan, quality), declared, reviewed and issued with a signed certificate and a leaf of the
+public log (demo/registrations.py). So every product has its sample, profile, quality report and
+certificate. Most products are listed, a few wait for review; a buyer follows some and the
+demand pool holds a few demands.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,32 +26,41 @@ from qianshu.catalog.schemas import DemandIn, DemandResponseIn, ListingIn, PlanI
 from qianshu.core.actor import Actor
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
-from qianshu.core.timeutil import utcnow
+from qianshu.core.signing import load_signer
+from qianshu.demo import datasets, registrations
+from qianshu.demo.registrations import actor_of
 from qianshu.registry.models import Registration
+from qianshu.registry.schemas import Approval, Declaration
 
-# (key of the holder, zh title, en title, zh description, en description, industry, frequency, data type, tags)
-THEMES = [
+Theme = tuple[str, str, str, str, str, str, str, str, list[str],
+              Callable[[Path, datasets.Prefecture, random.Random], datasets.Generated]]
+
+# (key of the holder, zh title, en title, zh description, en description, industry, frequency, data type, tags,
+#  the generator of the data file registered for it)
+THEMES: list[Theme] = [
     (
         "merchant_traffic",
         "{city}道路交通流量数据",
         "{city_en} road traffic flow",
-        "{city}主要道路卡口每小时车流量、平均车速与拥堵指数。",
-        "Hourly vehicle counts, average speed and congestion index at {city_en}'s main road checkpoints.",
+        "{city}主要道路卡口每日车流量、平均车速与拥堵指数。",
+        "Daily vehicle counts, average speed and congestion index at {city_en}'s main road checkpoints.",
         "G54",
         "realtime",
         "time_series",
         ["交通", "traffic", "拥堵"],
+        datasets.road_traffic,
     ),
     (
         "merchant_traffic",
         "{city}公交到站与客流数据",
         "{city_en} bus arrivals and ridership",
-        "公交线路到站时间、上下车客流，按线路和站点汇总。",
-        "Bus arrival times and boardings by line and stop.",
+        "公交线路每日到站班次与上下车人次，按线路和站点汇总。",
+        "Daily bus arrivals, boardings and alightings by line and stop.",
         "G54",
         "daily",
         "table",
         ["公交", "bus", "客流"],
+        datasets.bus_ridership,
     ),
     (
         "merchant_traffic",
@@ -58,50 +72,55 @@ THEMES = [
         "weekly",
         "table",
         ["物流", "logistics"],
+        datasets.logistics_times,
     ),
     (
         "merchant_weather",
         "{city}气象观测数据",
         "{city_en} weather observations",
-        "自动气象站逐小时气温、降水、风速和湿度。",
-        "Hourly temperature, rainfall, wind and humidity from automatic weather stations.",
+        "自动气象站逐日最高和最低气温、降水量、平均风速和相对湿度。",
+        "Daily highest and lowest temperature, rainfall, mean wind speed and humidity from automatic weather stations.",
         "M74",
         "realtime",
         "time_series",
         ["气象", "weather", "降水"],
+        datasets.weather,
     ),
     (
         "merchant_weather",
         "{city}农业气象灾害预警",
         "{city_en} agro-meteorological hazard warnings",
-        "干旱、冰雹、凝冻等农业气象灾害预警与影响评估。",
-        "Warnings and impact estimates for drought, hail and freezing rain on farms.",
+        "干旱、冰雹、凝冻等农业气象灾害预警，含影响面积与位置。",
+        "Warnings of drought, hail, freezing rain and other hazards to farms, with the area affected and its location.",
         "A01",
         "daily",
         "geospatial",
         ["农业", "agriculture", "气象"],
+        datasets.agro_hazards,
     ),
     (
         "merchant_weather",
         "{city}生态环境监测数据",
         "{city_en} ecological monitoring",
-        "空气质量、地表水水质和森林覆盖监测数据。",
-        "Air quality, surface water quality and forest cover monitoring.",
+        "国控点逐日空气质量（AQI、PM2.5、PM10）与地表水水质类别。",
+        "Daily air quality (AQI, PM2.5, PM10) and surface water class at national monitoring sites.",
         "N77",
         "daily",
         "time_series",
         ["生态", "ecology", "空气质量"],
+        datasets.ecology,
     ),
     (
         "merchant_health",
         "{city}医保结算统计数据",
         "{city_en} medical insurance settlements",
-        "按月、按病种统计的医保基金结算金额与人次（汇总数据）。",
-        "Monthly medical insurance settlements by diagnosis group (aggregated).",
+        "按月、按险种和就医类型统计的医保基金结算人次与金额（汇总数据，不含个人信息）。",
+        "Monthly medical insurance settlements by scheme and type of care (aggregated, no personal data).",
         "S93",
         "monthly",
         "table",
         ["医保", "medical insurance", "医疗"],
+        datasets.insurance_settlements,
     ),
     (
         "merchant_health",
@@ -113,6 +132,7 @@ THEMES = [
         "weekly",
         "time_series",
         ["医疗", "hospital", "门诊"],
+        datasets.outpatient,
     ),
     (
         "government",
@@ -124,17 +144,19 @@ THEMES = [
         "daily",
         "table",
         ["旅游", "tourism", "文旅"],
+        datasets.tourism,
     ),
     (
         "government",
         "{city}电力负荷与用电量数据",
         "{city_en} power load and consumption",
-        "分行业用电量与日负荷曲线。",
-        "Electricity consumption by industry and daily load curves.",
+        "分行业日用电量与最大负荷。",
+        "Daily electricity consumption and peak load by sector.",
         "D44",
         "daily",
         "time_series",
         ["能源", "energy", "电力"],
+        datasets.power,
     ),
     (
         "merchant_traffic",
@@ -146,6 +168,7 @@ THEMES = [
         "monthly",
         "table",
         ["电商", "e-commerce", "零售"],
+        datasets.online_retail,
     ),
 ]
 CITIES = [
@@ -224,62 +247,57 @@ def _actor(db: Session, org: Organisation) -> Actor:
     )
 
 
-def _operator(db: Session, operator_org_id: int) -> Actor:
-    user = db.scalars(select(User).where(User.org_id == operator_org_id, User.staff_role == "operator")).first()
-    return Actor(
-        user_id=user.id if user else None,
-        org_id=operator_org_id,
-        staff_role="operator",
-        org_status="approved",
-        via="cli",
-        display_name=user.display_name if user else "operator",
-    )
-
-
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     rng = random.Random(20261122)
-    with database.unit_of_work() as db:
-        orgs = {k: db.get_one(Organisation, v) for k, v in org_ids.items()}
-        operator = _operator(db, org_ids["operator"])
-        listings: list[Listing] = []
+    signer = load_signer(settings.key_dir)
+    with database.unit_of_work(write=False) as db:
         # Registrations the registry seed issued come first.
-        for reg in db.scalars(select(Registration).where(Registration.status == "issued")):
-            holder = next((o for o in orgs.values() if o.id == reg.holder_org_id), None)
-            if holder is not None and holder.status == "approved":
-                listings.append(_list(db, _actor(db, holder), operator, reg, rng, listed=True))
-        n = 800000
-        for i, (city_code, county, city, city_en) in enumerate(CITIES):
-            for j, (owner, tz, te, dz, de, industry, freq, dtype, tags) in enumerate(THEMES):
-                if (i + j) % 2:  # about half of the combinations, so that regions differ
-                    continue
-                holder = orgs[owner]
-                n += 1
-                reg = Registration(
-                    holder_org_id=holder.id,
-                    status="issued",
-                    number=f"QS-DR-2025-{n:06d}",
-                    title_zh=tz.format(city=city),
-                    title_en=te.format(city_en=city_en),
-                    description_zh=dz.format(city=city),
-                    description_en=de.format(city_en=city_en) + " 2024-2025.",
-                    industry_code=industry,
-                    division_code=county if j % 3 else city_code,
-                    update_frequency=freq,
-                    classification="important" if industry in ("S93", "D44") else "general",
-                    personal_info="personal" if industry in ("S93", "Q84") else "none",
-                    row_count=rng.randint(10_000, 5_000_000),
-                    column_count=rng.randint(6, 40),
-                    issued_at=utcnow() - timedelta(days=rng.randint(5, 300)),
-                )
-                db.add(reg)
-                db.flush()
-                # About one in nine waits for the listing review; not Guiyang's traffic product, which
-                # a newcomer's first search ("贵阳 traffic 2024") should find.
-                listing = _list(
-                    db, _actor(db, holder), operator, reg, rng, listed=(i * 7 + j) % 9 != 4, tags=tags, data_type=dtype
-                )
-                listings.append(listing)
+        earlier = list(db.scalars(select(Registration.id).where(Registration.status == "issued")
+                                  .order_by(Registration.id)))
+        holders = {key: actor_of(db, f"{key.replace('_', '.')}@qianshu.demo") for key in org_ids if key != "operator"}
+        reviewer, operator = actor_of(db, "reviewer@qianshu.demo"), actor_of(db, "operator@qianshu.demo")
+    products = [(i, j, city, theme) for i, city in enumerate(CITIES) for j, theme in enumerate(THEMES)
+                if not (i + j) % 2]  # about half of the combinations, so that regions differ
+    with tempfile.TemporaryDirectory(prefix="qianshu-demo-") as tmp:
+        uploads = [_upload(Path(tmp), holders, city, theme, rng) for _i, _j, city, theme in products]
+        ids = registrations.register(database, settings, uploads)
+    with database.unit_of_work() as db:
+        for upload, reg_id in zip(uploads, ids, strict=True):
+            important = upload.declaration.industry_code in ("S93", "D44")
+            registrations.issue(db, settings, signer, upload.holder, reviewer, operator, reg_id, Approval(
+                classification="important" if important else None, reason="材料齐全，同意公示。"))
+        listings: list[Listing] = []
+        for reg_id in earlier:
+            reg = db.get_one(Registration, reg_id)
+            holder = next((a for a in holders.values() if a.org_id == reg.holder_org_id), None)
+            if holder is not None and holder.org_status == "approved":
+                listings.append(_list(db, holder, operator, reg, rng, listed=True, base=settings.public_base))
+        for (i, j, _city, theme), upload, reg_id in zip(products, uploads, ids, strict=True):
+            # About one in nine waits for the listing review; not Guiyang's traffic product, which
+            # a newcomer's first search ("贵阳 traffic" and the first year of the data) should find.
+            listings.append(_list(db, upload.holder, operator, db.get_one(Registration, reg_id), rng,
+                                  listed=(i * 7 + j) % 9 != 4, tags=theme[8], data_type=theme[7],
+                                  base=settings.public_base))
+        orgs = {k: db.get_one(Organisation, v) for k, v in org_ids.items()}
         _follows_and_demands(db, orgs, listings, rng)
+
+
+def _upload(folder: Path, holders: dict[str, Actor], city: tuple[str, str, str, str], theme: Theme,
+            rng: random.Random) -> registrations.Upload:
+    """A product's data file, generated for its prefecture, and its holder's declaration."""
+    city_code, _county, name, name_en = city
+    owner, tz, te, dz, de, industry, frequency, _data_type, _tags, make = theme
+    generated = make(folder, datasets.prefectures()[city_code], rng)
+    source = "public_data" if owner == "government" else "own_collection"
+    return registrations.Upload(holders[owner], generated.path, Declaration(
+        title_zh=tz.format(city=name), title_en=te.format(city_en=name_en),
+        description_zh=dz.format(city=name) + f"数据时间范围：{generated.start} 至 {generated.end}。",
+        description_en=de.format(city_en=name_en) + f" {generated.start.year}-{generated.end.year}.",
+        industry_code=industry, division_code=city_code, time_coverage_start=generated.start,
+        time_coverage_end=generated.end, update_frequency=frequency, source=source,
+        lawful_basis=("政务数据，依《贵州省政务数据资源管理办法》授权运营。" if source == "public_data"
+                      else "企业自有业务系统采集，已履行告知同意义务。"),
+        rights=["holding", "processing_use", "operation"]))
 
 
 def _list(
@@ -292,6 +310,7 @@ def _list(
     listed: bool,
     tags: list[str] | None = None,
     data_type: str = "table",
+    base: str,
 ) -> Listing:
     listing = service.create_listing(
         db,
@@ -299,7 +318,7 @@ def _list(
         ListingIn(registration_id=reg.id, tags=tags or [], data_type=data_type),
     )
     for plan in rng.choice(PLAN_SETS):
-        service.add_plan(db, holder, listing.id, plan, base_url="")
+        service.add_plan(db, holder, listing.id, plan, base_url=base)
     service.submit_listing(db, holder, listing.id)
     if listed:
         service.review_listing(db, operator, listing.id, "approve")

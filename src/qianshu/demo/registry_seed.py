@@ -9,6 +9,10 @@
 | 贵州省山区道路气象预警 (CSV)                      | merchant_weather  | returned for changes      |
 | 贵阳市出租车轨迹（未授权） (CSV)                  | merchant_traffic  | rejected                  |
 | 遵义市药店销售汇总 (Parquet)                     | merchant_health   | issued, then revoked      |
+| 遵义市医保结算研究样本（经授权） (XLSX)            | merchant_health   | issued (important data)   |
+
+Each is registered through the registry's services (demo/registrations.py); the notice of the
+issued ones is approved as having started one notice period ago, so it has just ended.
 """
 
 from __future__ import annotations
@@ -22,21 +26,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from qianshu.accounts.models import User
-from qianshu.accounts.service import actor_for
-from qianshu.core import jobs
 from qianshu.core.actor import Actor
-from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
-from qianshu.core.timeutil import utcnow
-from qianshu.registry import documents, review, schemas, service
-from qianshu.registry.jobs import HANDLERS
+from qianshu.demo import registrations
+from qianshu.demo.registrations import actor_of
+from qianshu.registry import review, schemas
 from qianshu.registry.models import Registration
 
 ROADS = ["中华北路", "延安中路", "北京路", "瑞金南路", "花溪大道", "甲秀南路", "长岭北路", "黔灵山路"]
@@ -44,13 +41,6 @@ STATIONS = [("57816", "贵阳", "520102"), ("57713", "遵义", "520302"), ("5780
             ("57707", "毕节", "520502"), ("57741", "铜仁", "520602"), ("57902", "兴义", "522301")]
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = "伟芳娜敏静磊洋勇艳杰"
-
-
-def _actor(db: Session, email: str) -> Actor:
-    user = db.scalar(select(User).where(User.email == email))
-    if user is None:
-        raise RuntimeError(f"demo user {email} is missing")
-    return actor_for(user, via="system", ip=None)
 
 
 def _traffic(path: Path, r: random.Random, days: int = 30) -> None:
@@ -91,7 +81,7 @@ def _claims(path: Path, r: random.Random) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["结算单号", "姓名", "身份证号", "手机号", "就诊医院", "诊断", "结算日期", "总费用", "统筹支付"])
-    for i in range(1500):
+    for i in range(1000):
         total = round(r.uniform(80, 12000), 2)
         ws.append([f"ZY2026{i:07d}", r.choice(SURNAMES) + r.choice(GIVEN) + r.choice(["", r.choice(GIVEN)]),
                    _resident_id(r, "520302"), f"1{r.choice('3578')}{r.randint(0, 999_999_999):09d}",
@@ -173,33 +163,14 @@ def _contract_pdf(number: str) -> bytes:
     return buffer.getvalue()
 
 
-def _register(database: Database, settings: Settings, actor: Actor, path: Path, decl: schemas.Declaration) -> int:
-    store = open_blob_store(settings)
-    with database.unit_of_work() as db:
-        reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=decl.title_zh,
-                                                                                title_en=decl.title_en))
-        digest, size = service.store_upload(store, [path.read_bytes()], settings.upload_max_bytes)
-        service.add_file(db, actor, reg.id, path.name, digest, size)
-        service.start_processing(db, actor, settings, reg.id)
-        reg_id = reg.id
-    jobs.run_pending(jobs.JobContext(database, settings, store), HANDLERS)
-    with database.unit_of_work() as db:
-        service.update_declaration(db, actor, reg_id, decl)
-        if decl.source == "purchased":
-            digest, size = service.store_upload(store, [_contract_pdf("QS-2026-018")], settings.document_max_bytes)
-            contract = documents.Received("数据采购合同_QS-2026-018.pdf", digest, size)
-            documents.attach_contract(db, actor, reg_id, contract)
-    return reg_id
-
-
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     r = random.Random(2026)
     signer = load_signer(settings.key_dir)
     with database.unit_of_work(write=False) as db:
-        traffic, weather = _actor(db, "merchant.traffic@qianshu.demo"), _actor(db, "merchant.weather@qianshu.demo")
-        health, provider = _actor(db, "merchant.health@qianshu.demo"), _actor(db, "service.provider@qianshu.demo")
-        reviewer, operator = _actor(db, "reviewer@qianshu.demo"), _actor(db, "operator@qianshu.demo")
-        buyer = _actor(db, "buyer.logistics@qianshu.demo")
+        traffic, weather = actor_of(db, "merchant.traffic@qianshu.demo"), actor_of(db, "merchant.weather@qianshu.demo")
+        health, provider = actor_of(db, "merchant.health@qianshu.demo"), actor_of(db, "service.provider@qianshu.demo")
+        reviewer, operator = actor_of(db, "reviewer@qianshu.demo"), actor_of(db, "operator@qianshu.demo")
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
     gy, zy, gz = "520102", "520302", "520100"
     with tempfile.TemporaryDirectory(prefix="qianshu-demo-") as tmp:
         folder = Path(tmp)
@@ -234,13 +205,16 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 "经参保人授权用于精算研究的结算样本，含身份证号与手机号；目录预览自动脱敏。",
                 source="authorised")),
         ]
-        ids = []
+        uploads = []
         for actor, name, make_file, decl in specs:
             path = folder / name
             make_file(path, r)
-            ids.append(_register(database, settings, actor, path, decl))
+            contract = ("数据采购合同_QS-2026-018.pdf", _contract_pdf("QS-2026-018")) if decl.source == "purchased" \
+                else None
+            uploads.append(registrations.Upload(actor, path, decl, contract))
+        ids = registrations.register(database, settings, uploads)
     traffic_id, weather_id, claims_id, bus_id, warn_id, taxi_id, pharmacy_id, research_id = ids
-    past = utcnow() - dt.timedelta(days=settings.public_notice_days + 1)
+    past = registrations.notice_started_for_issue_now(settings)
     with database.unit_of_work() as db:
         for reg_id, actor in ((traffic_id, traffic), (weather_id, weather), (claims_id, health), (bus_id, traffic),
                               (warn_id, weather), (taxi_id, traffic), (pharmacy_id, health), (research_id, health)):

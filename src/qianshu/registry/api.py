@@ -28,6 +28,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from qianshu.core.http import AppSettings, DbSession, Signer, get_database
+from qianshu.core.openapi import JSON, RAW_UPLOAD, FileDownload, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.verification import verify_online
@@ -55,9 +56,17 @@ def _out(reg: Any) -> schemas.RegistrationOut:
     return schemas.RegistrationOut.model_validate(reg)
 
 
-@router.get("/notices", response_model=list[schemas.RegistrationOut])
+@router.get("/notices", response_model=list[schemas.RegistrationOut], summary="List registrations in public notice")
 def notices(db: DbSession, actor: CurrentActor) -> object:
     return service.public_notices(db)
+
+
+CERTIFICATE_BODY = body_of(JSON, "A certificate file as Qianshu issues it (at most 64 KiB).", {
+    "type": "object", "required": ["certificate", "signature"],
+    "properties": {"certificate": {"type": "object"},
+                   "signature": {"type": "object", "required": ["algorithm", "key_id", "value"],
+                                 "properties": {"algorithm": {"type": "string"}, "key_id": {"type": "string"},
+                                                "value": {"type": "string"}}}}})
 
 
 async def _certificate_body(request: Request) -> bytes:
@@ -68,7 +77,7 @@ async def _certificate_body(request: Request) -> bytes:
     return raw
 
 
-@router.post("/certificates/verify")
+@router.post("/certificates/verify", summary="Verify a certificate", openapi_extra=CERTIFICATE_BODY)
 def verify(raw: Annotated[bytes, Depends(_certificate_body)], request: Request, signer: Signer,
            actor: CurrentActor) -> dict[str, Any]:
     parsed = certificate.parse_certificate_json(raw)
@@ -77,7 +86,7 @@ def verify(raw: Annotated[bytes, Depends(_certificate_body)], request: Request, 
     return {k: v for k, v in result.__dict__.items() if k != "document"}
 
 
-@router.get("/certificates/{number}")
+@router.get("/certificates/{number}", summary="Get a signed certificate", responses=problems(404))
 def certificate_json(number: str, db: DbSession, signer: Signer, actor: CurrentActor) -> JSONResponse:
     cert = review.certificate_by_number(db, number)
     return JSONResponse(_signed(cert), headers={
@@ -89,18 +98,19 @@ def _signed(cert: Any) -> dict[str, Any]:
             "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
 
 
-@router.post("", status_code=201, response_model=schemas.RegistrationOut)
+@router.post("", status_code=201, response_model=schemas.RegistrationOut, summary="Start a registration")
 def create(data: schemas.RegistrationCreate, db: DbSession, actor: SignedInActor) -> object:
     return service.create_registration(db, actor, data)
 
 
-@router.get("", response_model=list[schemas.RegistrationOut])
+@router.get("", response_model=list[schemas.RegistrationOut], summary="List your registrations")
 def list_mine(db: DbSession, actor: SignedInActor,
               status: Annotated[str | None, Query(max_length=20)] = None) -> object:
     return service.list_registrations(db, actor, status)
 
 
-@router.get("/{registration_id}", response_model=schemas.RegistrationOut)
+@router.get("/{registration_id}", response_model=schemas.RegistrationOut,
+            summary="Get a registration", responses=problems(404))
 def detail(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
     return service.get_registration(db, actor, registration_id)
 
@@ -184,7 +194,8 @@ def _document_out(attached: documents.Attached) -> tuple[schemas.DocumentOut, st
     return schemas.DocumentOut.model_validate(attached), attached.replaced
 
 
-@router.put("/{registration_id}/files/{name}", status_code=201, response_model=schemas.FileOut)
+@router.put("/{registration_id}/files/{name}", status_code=201, response_model=schemas.FileOut,
+            summary="Upload a data file", responses=problems(401, 403, 404, 409), openapi_extra=RAW_UPLOAD)
 async def upload(registration_id: int, name: str, request: Request, settings: AppSettings) -> object:
     def may_upload(db: Session, actor: Actor) -> None:
         service.get_editable(db, actor, registration_id)
@@ -215,8 +226,12 @@ def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
         return _send(request, settings, actor, lambda db, a: kind.download(db, a, owner_id))
 
     router.add_api_route(f"{prefix}/{{name:path}}", upload, methods=["PUT"], status_code=201,
-                         response_model=schemas.DocumentOut, name=f"upload_{kind.label}")
-    router.add_api_route(prefix, download, methods=["GET"], name=f"download_{kind.label}")
+                         response_model=schemas.DocumentOut, name=f"upload_{kind.label}",
+                         summary=f"Upload the {kind.label} document", responses=problems(404, 409),
+                         openapi_extra=RAW_UPLOAD)
+    router.add_api_route(prefix, download, methods=["GET"], name=f"download_{kind.label}",
+                         summary=f"Download the {kind.label} document", responses=problems(403, 404),
+                         response_class=FileDownload)
 
 
 _document_routes("/{registration_id}/contract", "registration_id", documents.CONTRACT)
@@ -224,7 +239,8 @@ _document_routes("/objections/{objection_id}/evidence", "objection_id", document
 
 
 @router.put("/{registration_id}/reports/{report_id}/document/{name:path}", status_code=201,
-            response_model=schemas.ReportDocumentOut)
+            response_model=schemas.ReportDocumentOut,
+            summary="Upload a report's document", responses=problems(401, 403, 404, 409), openapi_extra=RAW_UPLOAD)
 async def upload_report_document(registration_id: int, report_id: int, name: str, request: Request,
                                  settings: AppSettings, signer: Signer) -> object:
     return await _receive(
@@ -234,33 +250,38 @@ async def upload_report_document(registration_id: int, report_id: int, name: str
             db, actor, signer, registration_id, report_id, documents.Received(name, digest, size))), None))
 
 
-@router.get("/{registration_id}/reports/{report_id}/document")
+@router.get("/{registration_id}/reports/{report_id}/document",
+            summary="Download a report's document", responses=problems(403, 404), response_class=FileDownload)
 def download_report_document(registration_id: int, report_id: int, request: Request, actor: CurrentActor,
                              settings: AppSettings) -> Response:
     return _send(request, settings, actor,
                  lambda db, a: documents.report_document(db, a, registration_id, report_id))
 
 
-@router.delete("/{registration_id}/files/{file_id}", status_code=204)
+@router.delete("/{registration_id}/files/{file_id}", status_code=204,
+               summary="Remove a data file", responses=problems(404, 409))
 def delete_file(registration_id: int, file_id: int, db: DbSession, actor: SignedInActor) -> None:
     service.remove_file(db, actor, registration_id, file_id)
 
 
 # Not under /files/: that path streams raw uploads (BODY_RULES); this body is small JSON, bounded as usual.
-@router.put("/{registration_id}/ingest-options/{file_id}", response_model=schemas.FileOut)
+@router.put("/{registration_id}/ingest-options/{file_id}", response_model=schemas.FileOut,
+            summary="Choose how a spreadsheet is read", responses=problems(401, 403, 404, 409, 422))
 def ingest_options(registration_id: int, file_id: int, data: schemas.IngestOptionsIn, db: DbSession,
                    actor: SignedInActor) -> object:
     """How to read a spreadsheet (header row, sheets, stacking, total rows); process again to apply."""
     return service.set_ingest_options(db, actor, registration_id, file_id, data)
 
 
-@router.post("/{registration_id}/process", status_code=202, response_model=schemas.JobOut)
+@router.post("/{registration_id}/process", status_code=202, response_model=schemas.JobOut,
+             summary="Start profiling and grading", responses=problems(404, 409))
 def process(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:
     service.start_processing(db, actor, settings, registration_id)
     return service.job_status(db, actor, registration_id)
 
 
-@router.get("/{registration_id}/job", response_model=schemas.JobOut)
+@router.get("/{registration_id}/job", response_model=schemas.JobOut,
+            summary="Get the processing job's progress", responses=problems(404))
 def job(registration_id: int, db: DbSession, actor: SignedInActor, request: Request) -> object:
     out = service.job_status(db, actor, registration_id)
     reg = service.get_registration(db, actor, registration_id)
@@ -268,28 +289,33 @@ def job(registration_id: int, db: DbSession, actor: SignedInActor, request: Requ
     return out
 
 
-@router.put("/{registration_id}/declaration", response_model=schemas.RegistrationOut)
+@router.put("/{registration_id}/declaration", response_model=schemas.RegistrationOut,
+            summary="Fill in the declaration", responses=problems(404, 409))
 def declare(registration_id: int, data: schemas.Declaration, db: DbSession, actor: SignedInActor) -> object:
     return service.update_declaration(db, actor, registration_id, data)
 
 
-@router.post("/{registration_id}/submit", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/submit", response_model=schemas.RegistrationOut,
+             summary="Submit a registration for review", responses=problems(404, 409))
 def submit(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
     return review.submit(db, actor, registration_id)
 
 
-@router.get("/{registration_id}/columns", response_model=list[schemas.ColumnOut])
+@router.get("/{registration_id}/columns", response_model=list[schemas.ColumnOut],
+            summary="Get the column profiles", responses=problems(404))
 def columns(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
     service.get_registration(db, actor, registration_id)
     return service.column_profiles(db, registration_id)
 
 
-@router.get("/{registration_id}/pii", response_model=list[schemas.PiiOut])
+@router.get("/{registration_id}/pii", response_model=list[schemas.PiiOut],
+            summary="Get the personal-data findings", responses=problems(404))
 def pii(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
     return service.pii_findings(db, actor, registration_id)
 
 
-@router.get("/{registration_id}/quality", response_model=list[schemas.QualityOut])
+@router.get("/{registration_id}/quality", response_model=list[schemas.QualityOut],
+            summary="Get the quality report", responses=problems(404))
 def quality(registration_id: int, db: DbSession, actor: CurrentActor, request: Request) -> object:
     from qianshu.core.i18n import translate
 
@@ -300,71 +326,79 @@ def quality(registration_id: int, db: DbSession, actor: CurrentActor, request: R
             for q in service.quality_report(db, registration_id)]
 
 
-@router.get("/{registration_id}/history")
+@router.get("/{registration_id}/history", summary="Get a registration's history", responses=problems(404))
 def history(registration_id: int, db: DbSession, actor: CurrentActor) -> list[dict[str, Any]]:
     service.get_registration(db, actor, registration_id)
     return [{"at": h.at, "action": h.action, "from": h.from_status, "to": h.to_status, "by": h.actor_label,
              "reason": h.reason} for h in service.history(db, registration_id)]
 
 
-@router.post("/{registration_id}/review/take", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/review/take", response_model=schemas.RegistrationOut,
+             summary="Take a registration for review", responses=problems(404, 409))
 def take(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
     return review.take(db, actor, registration_id)
 
 
-@router.post("/{registration_id}/review/approve", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/review/approve", response_model=schemas.RegistrationOut,
+             summary="Approve a registration", responses=problems(404, 409))
 def approve(registration_id: int, data: schemas.Approval, db: DbSession, actor: SignedInActor,
             settings: AppSettings) -> object:
     return review.approve(db, actor, settings, registration_id, data)
 
 
-@router.post("/{registration_id}/review/return", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/review/return", response_model=schemas.RegistrationOut,
+             summary="Return a registration for changes", responses=problems(404, 409))
 def return_(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> object:
     return review.return_for_changes(db, actor, registration_id, data.reason)
 
 
-@router.post("/{registration_id}/review/reject", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/review/reject", response_model=schemas.RegistrationOut,
+             summary="Reject a registration", responses=problems(404, 409))
 def reject(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor) -> object:
     return review.reject(db, actor, registration_id, data.reason)
 
 
-@router.post("/{registration_id}/objections", status_code=201)
+@router.post("/{registration_id}/objections", status_code=201,
+             summary="Object to a registration in public notice", responses=problems(404, 409))
 def object_to(registration_id: int, data: schemas.ObjectionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     objection = review.file_objection(db, actor, registration_id, data.grounds)
     return {"id": objection.id, "status": objection.status}
 
 
-@router.post("/objections/{objection_id}/decision")
+@router.post("/objections/{objection_id}/decision", summary="Decide an objection", responses=problems(404, 409))
 def decide(objection_id: int, data: schemas.ObjectionDecision, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     objection = review.decide_objection(db, actor, objection_id, data.uphold, data.reason)
     return {"id": objection.id, "status": objection.status}
 
 
-@router.post("/{registration_id}/reports", status_code=201)
+@router.post("/{registration_id}/reports", status_code=201,
+             summary="Attach a service provider's report", responses=problems(404, 409))
 def attach_report(registration_id: int, data: schemas.ReportIn, db: DbSession, actor: SignedInActor,
                   signer: Signer) -> dict[str, Any]:
     report = review.attach_report(db, actor, signer, registration_id, data)
     return {"id": report.id, "signature": report.signature, "key_id": report.key_id}
 
 
-@router.post("/{registration_id}/issue")
+@router.post("/{registration_id}/issue", summary="Issue the certificate", responses=problems(404, 409))
 def issue(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings,
           signer: Signer) -> dict[str, Any]:
     return _signed(review.issue_certificate(db, actor, settings, signer, registration_id))
 
 
-@router.post("/{registration_id}/revoke")
+@router.post("/{registration_id}/revoke", summary="Revoke a certificate", responses=problems(404, 409))
 def revoke(registration_id: int, data: schemas.Reason, db: DbSession, actor: SignedInActor,
            signer: Signer) -> dict[str, Any]:
     cert = review.revoke(db, actor, registration_id, data.reason, signer)
     return {"number": cert.number, "revoked_at": cert.revoked_at, "reason": cert.revocation_reason}
 
 
-@router.post("/{registration_id}/follow-ups", status_code=201, response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/follow-ups", status_code=201, response_model=schemas.RegistrationOut,
+             summary="Start a follow-up registration", responses=problems(404, 409))
 def follow_up(registration_id: int, data: schemas.FollowUpIn, db: DbSession, actor: SignedInActor) -> object:
     return review.start_follow_up(db, actor, registration_id, data)
 
 
-@router.post("/{registration_id}/confirm-transfer", response_model=schemas.RegistrationOut)
+@router.post("/{registration_id}/confirm-transfer", response_model=schemas.RegistrationOut,
+             summary="Confirm a transfer of rights", responses=problems(404, 409))
 def confirm_transfer(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
     return review.confirm_transfer(db, actor, registration_id)

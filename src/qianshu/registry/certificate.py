@@ -155,6 +155,9 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False) ->
     ]
     y = height - 120
     for line in lines:
+        if line.endswith(verify_url):  # the verify line is a link too (its text may wrap)
+            rows = -(-max(len(line), 1) // 90)
+            pdf.linkURL(verify_url, (50, y - 18 * (rows - 1) - 4, width - 50, y + 12), relative=0)
         for i in range(0, max(len(line), 1), 90):
             pdf.drawString(50, y, line[i:i + 90])
             y -= 18
@@ -166,6 +169,7 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False) ->
     segno.make(verify_url, error="m").save(png, kind="png", scale=4)
     png.seek(0)
     pdf.drawImage(ImageReader(png), width - 170, 60, 120, 120)
+    pdf.linkURL(verify_url, (width - 170, 60, width - 50, 180), relative=0)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -1,28 +1,41 @@
 """CLI of the registry: ``qianshu register``, ``qianshu certificate verify|show``,
-``qianshu registry issue-due|sweep-blobs``."""
+``qianshu registry list|issue-due|sweep-blobs``.
+
+Imports of the services stay inside the commands: ``qianshu --help`` imports this module.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
-from qianshu.core.blobs import open_blob_store
-from qianshu.core.cli_support import console, fail, handle_errors, open_database
-from qianshu.core.errors import InvalidInput
-from qianshu.core.settings import get_settings
+from qianshu.core.cli_support import (
+    DataDir,
+    JsonOutput,
+    bilingual,
+    console,
+    fail,
+    get_console,
+    open_database,
+    print_json,
+    settings_for,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+    from sqlalchemy.orm import Session
+
+    from qianshu.core.actor import Actor
 
 
-def _actor_for_email(db, email: str):  # type: ignore[no-untyped-def]
+def _actor_for_email(db: Session, email: str) -> Actor:
     from qianshu.accounts.service import active_user_by_email, actor_for
 
     user = active_user_by_email(db, email)
     if user is None:
-        raise fail(f"未找到用户 / no such user: {email}")
+        raise fail(bilingual("No active user with the e-mail {email}.", email=email))
     return actor_for(user, via="cli", ip=None)
 
 
@@ -36,14 +49,24 @@ def register(
     title: Annotated[str, typer.Option("--title", help="Title (Chinese).")],
     org_user: Annotated[str, typer.Option("--org-user", help="E-mail of the registering user.")],
     title_en: Annotated[str, typer.Option("--title-en", help="Title (English).")] = "",
+    data_dir: DataDir = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Register data: upload the files, run the pipeline with a progress bar, show the findings."""
+    from functools import partial
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     from qianshu.core import jobs
+    from qianshu.core.blobs import open_blob_store
+    from qianshu.core.errors import InvalidInput
     from qianshu.registry import schemas, service
     from qianshu.registry.jobs import run_registration_pipeline
     from qianshu.registry.models import Registration
 
-    settings = get_settings()
+    settings = settings_for(data_dir)
+    # With --json, standard output carries the JSON only: progress goes to standard error.
+    progress_console = get_console(stderr=as_json)
     with open_database(settings) as database:
         store = open_blob_store(settings)
         # Everything that can be checked is checked before any byte is stored, and the draft, its
@@ -59,7 +82,7 @@ def register(
         stored: list[tuple[str, int]] = []
         try:
             columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
-            with Progress(*columns, console=console) as progress:
+            with Progress(*columns, console=progress_console) as progress:
                 for path in files:
                     task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
                     stored.append(service.store_local_file(store, path, settings.upload_max_bytes,
@@ -81,7 +104,7 @@ def register(
                     service.forget_new_blob(db, store, digest)
             raise
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      console=console) as progress:
+                      console=progress_console) as progress:
             task = progress.add_task("处理 pipeline", total=1.0)
 
             def handler(context: jobs.JobContext, job_id: int, report: jobs.Progress) -> None:
@@ -96,11 +119,24 @@ def register(
             reg = db.get_one(Registration, registration_id)
             if reg.status != "ready":
                 raise fail(f"{service.pipeline_error(reg, 'zh')} / {service.pipeline_error(reg, 'en')}")
+            findings = service.pii_findings(db, actor, reg.id)
+            if as_json:
+                print_json({
+                    "id": reg.id, "status": reg.status, "rows": reg.row_count, "columns": reg.column_count,
+                    "suggested_classification": reg.suggested_classification,
+                    "suggested_personal_info": reg.suggested_personal_info,
+                    "files": [{"name": f.name, "format": f.file_format, "encoding": f.detected_encoding,
+                               "sha256": f.sha256} for f in reg.files],
+                    "personal_data": [{"column": x.column_name, "kind": x.kind, "share": x.share,
+                                       "masked_example": x.masked_example} for x in findings],
+                    "portal_path": f"/registry/{reg.id}",
+                })
+                return
             console.print(f"[green]✓[/] registration {reg.id}: {reg.row_count} rows × {reg.column_count} columns; "
                           f"suggested {reg.suggested_classification} / {reg.suggested_personal_info}")
             for f in reg.files:
                 console.print(f"  {f.name}: {f.file_format} {f.detected_encoding} sha256 {f.sha256}")
-            for finding in service.pii_findings(db, actor, reg.id):
+            for finding in findings:
                 console.print(f"  [yellow]PII[/] {finding.column_name}: {finding.kind} "
                               f"{finding.share:.1%} e.g. {finding.masked_example}")
             console.print("Complete the declaration and submit in the portal: "
@@ -111,21 +147,28 @@ certificate_app = typer.Typer(help="Registration certificates: verify offline, s
 
 
 @certificate_app.command("verify")
-@handle_errors
 def verify(cert: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Certificate JSON.")],
            public_key: Annotated[Path, typer.Option("--public-key", exists=True, dir_okay=False,
-                                                    help="The exchange's Ed25519 public key (PEM).")]) -> None:
-    """Check a certificate's signature offline, with nothing but the exchange's public key."""
+                                                    help="The exchange's Ed25519 public key (PEM).")],
+           as_json: JsonOutput = False) -> None:
+    """Check a certificate's signature offline, with nothing but the exchange's public key
+    (needs no data folder). Exit status 1 when the signature does not match."""
+    from qianshu.core.i18n import translate
     from qianshu.core.signing import load_public_key
     from qianshu.registry.certificate import parse_certificate_json, verify_certificate
 
     try:
         key = load_public_key(public_key.read_bytes())
     except ValueError:
-        raise fail("公钥无效 / not an Ed25519 public key (PEM)") from None
+        raise fail(bilingual("{path} is not an Ed25519 public key (PEM).", path=str(public_key))) from None
     result = verify_certificate(parse_certificate_json(cert.read_bytes()), key)
-    from qianshu.core.i18n import translate
-
+    if as_json:
+        print_json({"valid": result.valid, "number": result.number, "reason": result.reason,
+                    "reason_zh": translate(result.reason, "zh"),
+                    "certificate": result.document if result.valid else None})
+        if not result.valid:
+            raise typer.Exit(1)
+        return
     message = f"{translate(result.reason, 'zh')} / {result.reason}"
     if not result.valid:
         raise fail(f"{result.number}: {message}")
@@ -138,53 +181,91 @@ def verify(cert: Annotated[Path, typer.Argument(exists=True, dir_okay=False, hel
 
 
 @certificate_app.command("show")
-@handle_errors
-def show(number: Annotated[str, typer.Argument(help="QS-DR-YYYY-NNNNNN")]) -> None:
-    """Print a certificate as JSON (as downloaded), with its status."""
+def show(number: Annotated[str, typer.Argument(help="QS-DR-YYYY-NNNNNN")],
+         data_dir: DataDir = None, as_json: JsonOutput = False) -> None:
+    """Print a certificate as JSON (as downloaded), with its status. With --json, one object: the
+    downloaded certificate and signature (``certificate verify`` reads it) plus ``status``."""
     from qianshu.registry import review
 
-    with open_database() as database, database.unit_of_work(write=False) as db:
+    settings = settings_for(data_dir)
+    with open_database(settings) as database, database.unit_of_work(write=False) as db:
         cert = review.certificate_by_number(db, number)
-        signed = {"certificate": cert.document,
-                  "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
-        console.print_json(json.dumps(signed, ensure_ascii=False))
-        if cert.revoked_at:
-            console.print(f"[red]已撤销 REVOKED[/] {cert.revoked_at.isoformat()}: {cert.revocation_reason}")
+        signed: dict[str, Any] = {
+            "certificate": cert.document,
+            "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
+        revoked_at, reason = cert.revoked_at, cert.revocation_reason
+    if as_json:
+        print_json(signed | {"status": {"revoked": revoked_at is not None,
+                                        "revoked_at": revoked_at.isoformat() if revoked_at else None,
+                                        "revocation_reason": reason or None}})
+        return
+    console.print_json(data=signed, ensure_ascii=False)
+    if revoked_at:
+        console.print(f"[red]已撤销 REVOKED[/] {revoked_at.isoformat()}: {reason}")
 
 
-registry_app = typer.Typer(help="Registration housekeeping.", no_args_is_help=True)
+registry_app = typer.Typer(help="Registrations: list them; housekeeping.", no_args_is_help=True)
+
+
+@registry_app.command("list")
+def list_registrations(
+    status: Annotated[str, typer.Option(help="Only this status (draft, ready, submitted, under_review, "
+                                              "public_notice, issued, rejected, revoked ...).")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 200,
+    data_dir: DataDir = None, as_json: JsonOutput = False,
+) -> None:
+    """List registrations, newest first, as exchange staff see them."""
+    from qianshu.core.actor import SYSTEM
+    from qianshu.registry import service
+
+    settings = settings_for(data_dir)
+    with open_database(settings) as database, database.unit_of_work(write=False) as db:
+        rows = [{"id": r.id, "number": r.number, "status": r.status, "type": r.reg_type,
+                 "title_zh": r.title_zh, "title_en": r.title_en, "holder_org_id": r.holder_org_id,
+                 "rows": r.row_count, "columns": r.column_count, "created_at": r.created_at.isoformat()}
+                for r in service.list_registrations(db, SYSTEM, status or None, limit)]
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        console.print(f"{r['id']:>6}  {r['status']:<14} {r['number'] or '-':<18} {r['title_zh']}", highlight=False)
 
 
 @registry_app.command("issue-due")
-@handle_errors
-def issue_due() -> None:
+def issue_due(data_dir: DataDir = None, as_json: JsonOutput = False) -> None:
     """Issue certificates whose public notice has ended without open objections (`serve` does it
     every 5 minutes; run this from cron when jobs do not run in the web process)."""
     from qianshu.registry.jobs import issue_due_certificates
 
-    settings = get_settings()
+    settings = settings_for(data_dir)
     with open_database(settings) as database:
         count = issue_due_certificates(database, settings)
-    console.print(f"[green]✓[/] issued {count}")
+    if as_json:
+        print_json({"issued": count})
+    else:
+        console.print(f"[green]✓[/] issued {count} / 已颁发 {count} 份凭证")
 
 
 @registry_app.command("sweep-blobs")
-@handle_errors
 def sweep_blobs(
     grace_seconds: Annotated[float, typer.Option("--grace-seconds", min=0,
                                                  help="Keep blobs stored more recently than this.")] = 3600.0,
+    data_dir: DataDir = None, as_json: JsonOutput = False,
 ) -> None:
     """Remove stored files that no registration, objection or report refers to and that were
     stored more than an hour ago (left by a process killed mid-upload). `serve` does it hourly."""
     from qianshu.registry.jobs import sweep_orphan_blobs
 
-    settings = get_settings()
+    settings = settings_for(data_dir)
     with open_database(settings) as database:
         count = sweep_orphan_blobs(database, settings, grace_seconds=grace_seconds)
-    console.print(f"[green]✓[/] removed {count} orphan blobs / 已删除 {count} 个孤立文件")
+    if as_json:
+        print_json({"removed": count})
+    else:
+        console.print(f"[green]✓[/] removed {count} orphan blobs / 已删除 {count} 个孤立文件")
 
 
 def install(root: typer.Typer) -> None:
-    root.command("register")(handle_errors(register))
+    root.command("register")(register)
     root.add_typer(certificate_app, name="certificate")
     root.add_typer(registry_app, name="registry")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
+from qianshu.core.jobs import JobCrashed, JobRetried
 from qianshu.registry.jobs import fail_registration, reopen_registration
 from qianshu.registry.service import PIPELINE_JOB
 
@@ -13,14 +12,16 @@ CRASHED = ("Processing stopped unexpectedly several times (the server may have r
            "restarted); the data is kept. Try again, or split the file.")
 
 
-def on_job_crashed(db: Session, job_id: int, kind: str, payload: dict[str, Any], **_: object) -> None:
-    """A pipeline whose worker kept dying: the registration fails cleanly and can be re-run."""
-    if kind == PIPELINE_JOB and "registration_id" in payload:
-        fail_registration(db, int(payload["registration_id"]), job_id, "job_crashed", CRASHED, {})
+def on_job_crashed(db: Session, event: JobCrashed) -> None:
+    """A pipeline whose worker kept dying: the registration fails cleanly (in the transaction that
+    fails the job) and can be re-run."""
+    if event.kind == PIPELINE_JOB and "registration_id" in event.payload:
+        fail_registration(db, int(event.payload["registration_id"]), event.job_id, "job_crashed", CRASHED, {})
 
 
 
-def on_job_retried(db: Session, job_id: int, kind: str, payload: dict[str, Any], **_: object) -> None:
-    """An operator retried a failed pipeline: the registration it failed waits on it again."""
-    if kind == PIPELINE_JOB and "registration_id" in payload:
-        reopen_registration(db, int(payload["registration_id"]), job_id)
+def on_job_retried(db: Session, event: JobRetried) -> None:
+    """An operator retried a failed pipeline: the registration it failed waits on it again (in the
+    retry's transaction)."""
+    if event.kind == PIPELINE_JOB and "registration_id" in event.payload:
+        reopen_registration(db, int(event.payload["registration_id"]), event.job_id)

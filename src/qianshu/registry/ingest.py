@@ -26,13 +26,15 @@ import re
 import shutil
 import struct
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from qianshu.core import analytics
+from qianshu.core.analytics import Limits
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.registry import spreadsheets
 from qianshu.registry.spreadsheets import IngestOptions, Layout
@@ -89,14 +91,12 @@ class IngestResult:
     notes: list[str] = field(default_factory=list)
 
 
-def connect(work_dir: Path, memory_limit: str = "1GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB with bounded memory that never downloads an extension."""
+def connect(work_dir: Path, memory_limit: str = "1GB", threads: int = 2, *, readable: Iterable[Path] = (),
+            query_seconds: float = Limits.query_seconds) -> duckdb.DuckDBPyConnection:
+    """A bounded DuckDB (core/analytics.py) that reads and writes only the work folder and ``readable``."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(config={
-        "memory_limit": memory_limit, "threads": threads, "temp_directory": str(work_dir / "duckdb.tmp"),
-        "preserve_insertion_order": False, "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False, "enable_external_access": True,
-    })
+    return analytics.connect(Limits(memory_limit, threads, query_seconds), readable=(work_dir, *readable),
+                             temp_directory=work_dir / "duckdb.tmp", options={"preserve_insertion_order": False})
 
 
 def bad_file(message: str, name: str, **params: Any) -> InvalidInput:

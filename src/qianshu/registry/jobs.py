@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core.actor import SYSTEM
+from qianshu.core.analytics import Limits
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
@@ -71,7 +72,8 @@ def run_registration_pipeline(context: JobContext, job_id: int, progress: Progre
             if not src.path.exists():
                 raise InvalidInput("{file}: the uploaded bytes are missing from the blob store.",
                                    field="files", file=src.name)
-        result = run_pipeline(sources, work, lambda f, stage: progress(f, stage))
+        result = run_pipeline(sources, work, lambda f, stage: progress(f, stage),
+                              limits=Limits.from_settings(context.settings))
         digest, size = store.put_file(result.parquet_path)
         try:
             _save(database, registration_id, job_id, files, result, digest, size)

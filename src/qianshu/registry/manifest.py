@@ -1,6 +1,6 @@
 """Data registration: ingest, profile, scan for personal data, grade, review, certify."""
 
-from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
+from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic, Subscription
 
 MANIFEST = Manifest(
     name="registry",
@@ -9,6 +9,7 @@ MANIFEST = Manifest(
     models=True,
     api=True,
     pages=True,
+    home=True,
     cli=True,
     templates=True,
     static=True,
@@ -25,8 +26,9 @@ MANIFEST = Manifest(
         "registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates"),
         "registry.sweep_blobs": Periodic(3600.0, "qianshu.registry.jobs:sweep_orphan_blobs"),
     },
-    events=("registration.revoked",),
-    subscriptions={"job.crashed": "qianshu.registry.hooks:on_job_crashed",
-                   "job.retried": "qianshu.registry.hooks:on_job_retried"},
+    events=("qianshu.registry.events:RegistrationRevoked",),
+    # Both settle the registration in the transaction that fails or retries the job.
+    subscriptions={"job.crashed": Subscription("qianshu.registry.hooks:on_job_crashed", in_transaction=True),
+                   "job.retried": Subscription("qianshu.registry.hooks:on_job_retried", in_transaction=True)},
     demo="qianshu.demo.registry_seed:seed",
 )

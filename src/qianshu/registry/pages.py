@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK, BlobStore, open_blob_store
@@ -37,13 +39,16 @@ from qianshu.core.http import (
     get_database,
     get_lang,
     get_settings_dep,
+    public_url,
     render,
     see_other,
 )
 from qianshu.core.identifiers import guizhou_divisions
+from qianshu.core.masking import mask_rows
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.validation import parse_form
+from qianshu.core.vocabulary import industry_name, region_name
 from qianshu.registry import certificate, documents, review, schemas, service
 from qianshu.registry.models import (
     CLASSIFICATIONS,
@@ -57,6 +62,9 @@ from qianshu.registry.models import (
     Registration,
 )
 from qianshu.registry.verification import OnlineVerification, verify_online
+
+if TYPE_CHECKING:
+    from qianshu.accounts.models import Organisation
 
 router = APIRouter(include_in_schema=False)
 # The three forms that carry a document may be as large as the document and room for the form's
@@ -76,6 +84,7 @@ class ListPage:
     registrations: list[Registration]
     title: str
     can_register: bool = False
+    explains_notice: bool = False  # the public notices page says how long a notice lasts
 
 
 @router.get("/registry")
@@ -94,7 +103,8 @@ def review_queue(request: Request, db: DbSession, actor: SignedInActor) -> Respo
 
 @router.get("/registry/notices")
 def notices(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    page = ListPage(service.public_notices(db) + service.issued_registrations(db, 50), "Public notices")
+    page = ListPage(service.public_notices(db) + service.issued_registrations(db, 50), "Public notices",
+                    explains_notice=True)
     return render(request, "registry/list.html", page)
 
 
@@ -105,6 +115,13 @@ def create(request: Request, db: DbSession, actor: SignedInActor, posted: Posted
     assert isinstance(data, schemas.RegistrationCreate)
     reg = service.create_registration(db, actor, data)
     return see_other(f"/registry/{reg.id}")
+
+
+@dataclass
+class Sample:
+    columns: list[str]
+    rows: list[list[Any]]
+    masked_columns: list[str]
 
 
 @dataclass
@@ -127,6 +144,13 @@ class DetailPage:
     evidence_for: frozenset[int] = frozenset()  # objections whose evidence this reader may download
     document_limit: str = ""
     error: str = ""
+    # What the reviewer approves: the holder, the declaration's codes by name, sample rows
+    # (personal-information columns masked as in the catalogue).
+    holder: Organisation | None = None
+    industry: str = ""
+    region: str = ""
+    sample: Sample = field(default_factory=lambda: Sample([], [], []))
+    may_issue: bool = False  # the issue button shows only when issuing would not be refused
     divisions: dict[str, str] = field(default_factory=guizhou_divisions)
     rights: tuple[str, ...] = RIGHTS
     sources: tuple[str, ...] = SOURCES
@@ -136,12 +160,28 @@ class DetailPage:
     indicators: tuple[str, ...] = QUALITY_INDICATORS
 
 
+SAMPLE_ROWS = 10
+
+
+def _sample(db: Session, settings: Settings, reg: Registration) -> Sample:
+    """The first rows of the registered data, each personal-information column masked."""
+    try:
+        columns, rows = service.sample_rows(db, settings, reg.id, SAMPLE_ROWS)
+    except (OSError, duckdb.Error):  # the Parquet is gone from the store: show no sample
+        return Sample([], [], [])
+    names = [str(c) for c in columns]
+    pii = service.pii_columns(db, reg.data_from_id or reg.id, sensitive_first=True)
+    return Sample(names, mask_rows(names, [list(r) for r in rows], pii), sorted(c for c in pii if c in names))
+
+
 def _detail(db: Session, actor: Actor, request: Request, registration_id: int, error: str = "") -> DetailPage:
     reg = service.get_registration(db, actor, registration_id)
     holder = service.is_holder(actor, reg)
     sees_pii = holder or actor.is_staff or actor.org_type == "service_provider"
     objections = review.objections(db, reg.id)
-    limit = get_settings_dep(request).document_max_bytes
+    settings = get_settings_dep(request)
+    limit = settings.document_max_bytes
+    lang = get_lang(request)
     return DetailPage(
         reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
         is_reviewer=service.is_reviewer(actor), is_operator=actor.has_staff_role("operator"),
@@ -153,7 +193,12 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, e
         sees_contract=documents.may_download_contract(actor, reg),
         evidence_for=frozenset(o.id for o in objections if o.evidence_sha256
                                and documents.may_download_evidence(actor, reg, o)),
-        document_limit=f"{limit / 1024**2:.3g} MiB", error=error)
+        document_limit=f"{limit / 1024**2:.3g} MiB", error=error,
+        holder=accounts.organisation_by_id(db, reg.holder_org_id),
+        industry=industry_name(reg.industry_code, lang) if reg.industry_code else "",
+        region=region_name(reg.division_code, lang) if reg.division_code else "",
+        sample=_sample(db, settings, reg) if sees_pii and reg.row_count is not None else Sample([], [], []),
+        may_issue=review.issue_refusal(db, actor, reg) is None)
 
 
 @router.get("/registry/{registration_id:int}")
@@ -340,7 +385,8 @@ class CertificatePage:
 
 
 def _verify_url(request: Request, number: str) -> str:
-    return str(request.url_for("certificate_page", number=number))
+    """The certificate's public address (page, PDF link, QR code): ``public_base_url``, never the Host header."""
+    return public_url(request, "certificate_page", number=number)
 
 
 @router.get("/registry/certificates/{number}")
@@ -377,11 +423,28 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
 class VerifyPage:
     result: OnlineVerification | None = None
     error: str = ""
+    number: str = ""
+
+
+MAX_NUMBER_CHARS = 40
 
 
 @router.get("/registry/verify")
-def verify_page(request: Request, actor: CurrentActor) -> Response:
-    return render(request, "registry/verify.html", VerifyPage())
+def verify_page(request: Request, db: DbSession, signer: Signer, actor: CurrentActor, number: str = "") -> Response:
+    """The check page; with ``?number=`` (typed in, or from a certificate's QR code) it checks the
+    certificate the exchange holds under that number, exactly as an uploaded file is checked."""
+    number = number.strip()[:MAX_NUMBER_CHARS]
+    if not number:
+        return render(request, "registry/verify.html", VerifyPage())
+    try:
+        cert = review.certificate_by_number(db, number)
+        signed = {"certificate": cert.document,
+                  "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
+        result = verify_online(db, signer.public_key(), signed)
+    except QianshuError as exc:
+        return render(request, "registry/verify.html", VerifyPage(error=exc.render(get_lang(request)), number=number),
+                      status_code=exc.status)
+    return render(request, "registry/verify.html", VerifyPage(result=result, number=number))
 
 
 @router.post("/registry/verify")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from qianshu.core.analytics import Limits
 from qianshu.core.identifiers import is_valid_division_code
 from qianshu.registry import ingest, pii
 from qianshu.registry.ingest import IngestedFile, SourceFile
@@ -46,12 +47,16 @@ class PipelineResult:
 
 
 def run_pipeline(sources: list[SourceFile], work: Path, progress: ProgressFn | None = None,
-                 memory_limit: str = "1GB", threads: int = 2) -> PipelineResult:
+                 memory_limit: str = "1GB", threads: int = 2, limits: Limits | None = None) -> PipelineResult:
+    """``limits`` (the settings', core/analytics.py) win over ``memory_limit`` and ``threads``."""
     def report(fraction: float, stage: str) -> None:
         if progress:
             progress(fraction, stage)
 
-    con = ingest.connect(work, memory_limit=memory_limit, threads=threads)
+    limits = limits or Limits(memory_limit, threads)
+    # DuckDB may read the uploaded files and the work folder, nothing else.
+    con = ingest.connect(work, memory_limit=limits.memory_limit, threads=limits.threads,
+                         readable=[s.path for s in sources], query_seconds=limits.query_seconds)
     try:
         report(0.05, "normalise")
         result = ingest.normalise(con, sources, work, lambda f, _n: report(0.05 + 0.4 * f, "normalise"))

@@ -6,7 +6,7 @@ matters to a third party is also a leaf of the public log, in the same transacti
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,15 +16,16 @@ from qianshu.accounts import permissions
 from qianshu.accounts import service as accounts
 from qianshu.core import audit
 from qianshu.core.actor import Actor
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
 from qianshu.core.events import publish
 from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_uscc
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Signer, sign_document
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import local_display, utcnow
 from qianshu.registry import schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
+from qianshu.registry.events import RegistrationRevoked
 from qianshu.registry.models import (
     Certificate,
     ColumnProfile,
@@ -147,7 +148,7 @@ def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
     if reg.reg_type == "cancellation":
         return _finish_cancellation(db, actor, reg, data.reason or "cancelled by the holder")
     reg.notice_starts_at = now
-    reg.notice_ends_at = now + timedelta(days=settings.public_notice_days)
+    reg.notice_ends_at = now + settings.public_notice_duration
     record_step(db, actor, reg, "approved", "public_notice", data.reason)
     db.flush()
     return reg
@@ -254,19 +255,33 @@ def _next_number(db: Session, year: int) -> str:
     return f"{prefix}{(int(last[-6:]) + 1 if last else 1):06d}"
 
 
+def issue_refusal(db: Session, actor: Actor, reg: Registration, now: datetime | None = None) -> QianshuError | None:
+    """Why issuing the certificate would be refused now, or None when it may be issued: the rule
+    :func:`issue_certificate` applies, which pages ask before they offer the button."""
+    try:
+        _require_operator(actor)
+    except QianshuError as exc:
+        return exc
+    if reg.status != "public_notice":
+        return Conflict("The registration cannot be issued while it is {status}.",
+                        status=Label("registration status", reg.status))
+    if reg.notice_ends_at and reg.notice_ends_at > (now or utcnow()):
+        # to the minute, in the exchange's time: a demonstration's notice lasts minutes
+        return Conflict("The public notice runs until {date}.",
+                        date=local_display(reg.notice_ends_at, "%Y-%m-%d %H:%M GMT+08:00"))
+    if any(o.status == "open" for o in objections(db, reg.id)):
+        return Conflict("Open objections must be decided before the certificate is issued.")
+    return None
+
+
 def issue_certificate(db: Session, actor: Actor, settings: Settings, signer: Signer, registration_id: int,
                       now: datetime | None = None) -> Certificate:
     """After the public notice, with no open or upheld objection: number, sign, log."""
-    _require_operator(actor)
     now = now or utcnow()
     reg = load_registration(db, registration_id)
-    if reg.status != "public_notice":
-        raise Conflict("The registration cannot be issued while it is {status}.",
-                       status=Label("registration status", reg.status))
-    if reg.notice_ends_at and reg.notice_ends_at > now:
-        raise Conflict("The public notice runs until {date}.", date=reg.notice_ends_at.date().isoformat())
-    if any(o.status == "open" for o in objections(db, reg.id)):
-        raise Conflict("Open objections must be decided before the certificate is issued.")
+    refusal = issue_refusal(db, actor, reg, now)
+    if refusal is not None:
+        raise refusal
     data_reg = load_registration(db, reg.data_from_id) if reg.data_from_id else reg
     holder_id = reg.transferee_org_id if reg.reg_type == "transfer" and reg.transferee_org_id else reg.holder_org_id
     holder = accounts.organisation_by_id(db, holder_id)
@@ -317,7 +332,7 @@ def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
     to_status = {"change": "superseded", "transfer": "transferred", "renewal": "superseded"}[reg.reg_type]
     record_step(db, actor, previous, f"{to_status}_by", to_status, reg.number or "")
     if reg.reg_type == "transfer":
-        publish(db, "registration.revoked", registration_id=previous.id, reason="transferred")
+        publish(db, RegistrationRevoked(registration_id=previous.id, reason="transferred"))
 
 
 def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: str) -> Registration:
@@ -332,7 +347,7 @@ def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: s
     record_step(db, actor, previous, "cancelled", "cancelled", reason)
     record_step(db, actor, reg, "cancellation_approved", "issued", reason)
     reg.issued_at = utcnow()
-    publish(db, "registration.revoked", registration_id=previous.id, reason=reason)
+    publish(db, RegistrationRevoked(registration_id=previous.id, reason=reason))
     db.flush()
     return reg
 
@@ -356,7 +371,7 @@ def revoke(db: Session, actor: Actor, registration_id: int, reason: str, signer:
     cert.revoked_at, cert.revocation_reason, cert.revocation_log_index = now, reason, entry.index
     reg.revoked_at, reg.review_reason = now, reason
     record_step(db, actor, reg, "revoked", "revoked", reason)
-    publish(db, "registration.revoked", registration_id=reg.id, reason=reason)
+    publish(db, RegistrationRevoked(registration_id=reg.id, reason=reason))
     db.flush()
     if signer is not None:  # a bank checking encumbrances should see the revocation in a signed head
         sign_tree_head(db, signer)

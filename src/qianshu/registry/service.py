@@ -19,13 +19,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import permissions
 from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
+from qianshu.core.analytics import open_analytics
 from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from qianshu.core.i18n import Label, translate
@@ -109,6 +109,14 @@ def _job_gave_up(db: Session, reg: Registration) -> bool:
 def find_registration(db: Session, registration_id: int) -> Registration | None:
     """A registration by id, or None: for other services that check its holder and status."""
     return db.get(Registration, registration_id)
+
+
+def registrations_by_id(db: Session, registration_ids: Iterable[int]) -> dict[int, Registration]:
+    """Registrations by id, in one query: for the catalogue's DCAT export (number, time coverage)."""
+    wanted = set(registration_ids)
+    if not wanted:
+        return {}
+    return {r.id: r for r in db.scalars(select(Registration).where(Registration.id.in_(wanted)))}
 
 
 def issued_of_holder(db: Session, org_id: int) -> list[Registration]:
@@ -434,8 +442,7 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     if not data.parquet_sha256:
         return [], []
     path = open_blob_store(settings).path(data.parquet_sha256)
-    con = duckdb.connect(config={"memory_limit": "256MB", "threads": 1, "autoload_known_extensions": False,
-                                 "autoinstall_known_extensions": False})
+    con = open_analytics(settings, readable=[path], interactive=True)
     try:
         escaped = str(path).replace("'", "''")
         cursor = con.execute(f"SELECT * FROM read_parquet('{escaped}') LIMIT {max(0, min(int(limit), 1000))}")  # noqa: S608

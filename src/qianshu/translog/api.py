@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.http import DbSession, Signer
+from qianshu.core.openapi import PemResponse, problems
 from qianshu.translog import service
 from qianshu.translog.models import LogEntry
 
@@ -31,7 +32,7 @@ def _head_size(db: DbSession) -> int:
     return head.tree_size if head is not None else service.tree_size(db)
 
 
-@router.get("/sth")
+@router.get("/sth", summary="Get the latest signed tree head", responses=problems(404))
 def latest_head(db: DbSession) -> dict[str, Any]:
     """The latest signed tree head."""
     head = service.latest_tree_head(db)
@@ -40,25 +41,25 @@ def latest_head(db: DbSession) -> dict[str, Any]:
     return service.tree_head_document(head)
 
 
-@router.get("/public-key")
+@router.get("/public-key", summary="Get the log's public key")
 def public_key(signer: Signer) -> dict[str, str]:
     """The exchange's Ed25519 key that signs tree heads (SubjectPublicKeyInfo PEM)."""
     return {"algorithm": signer.algorithm, "key_id": signer.key_id,
             "public_key_pem": signer.public_key_pem().decode("ascii")}
 
 
-@router.get("/public-key.pem")
+@router.get("/public-key.pem", summary="Get the log's public key as PEM", response_class=PemResponse)
 def public_key_pem(signer: Signer) -> Response:
     return Response(signer.public_key_pem(), media_type="application/x-pem-file")
 
 
-@router.get("/leaves/{index}")
+@router.get("/leaves/{index}", summary="Get a leaf of the log", responses=problems(404))
 def leaf(index: int, db: DbSession) -> dict[str, Any]:
     """Leaf ``index``: its exact bytes (``leaf``, UTF-8) and its hash."""
     return leaf_json(service.get_leaf(db, index))
 
 
-@router.get("/leaves")
+@router.get("/leaves", summary="List leaves of the log")
 def leaves(db: DbSession, start: Annotated[int, Query()] = 0,
            end: Annotated[int | None, Query(description="exclusive")] = None) -> dict[str, Any]:
     """Leaves ``[start, end)``, at most 1,000 per call (for mirrors)."""
@@ -69,7 +70,7 @@ def leaves(db: DbSession, start: Annotated[int, Query()] = 0,
     return {"tree_size": size, "entries": [leaf_json(e) for e in service.leaves_between(db, start, stop)]}
 
 
-@router.get("/proof/inclusion")
+@router.get("/proof/inclusion", summary="Get an inclusion proof", responses=problems(404))
 def inclusion(db: DbSession, index: Annotated[int | None, Query()] = None,
               leaf_hash: Annotated[str | None, Query(max_length=100)] = None,
               tree_size: Annotated[int | None, Query()] = None) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def inclusion(db: DbSession, index: Annotated[int | None, Query()] = None,
             "inclusion_path": [service.b64(h) for h in proof]}
 
 
-@router.get("/proof/consistency")
+@router.get("/proof/consistency", summary="Get a consistency proof")
 def consistency(db: DbSession, first: Annotated[int, Query()],
                 second: Annotated[int | None, Query()] = None) -> dict[str, Any]:
     """Consistency proof between tree sizes ``first`` and ``second`` (default: the latest head)."""

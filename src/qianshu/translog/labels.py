@@ -8,7 +8,15 @@ docs/architecture.md (Translations)."""
 
 from __future__ import annotations
 
-from qianshu.core.i18n import N_
+from qianshu.core.i18n import N_, NP_
+
+LABELS = (
+    NP_("log event", "registration.issued"),
+    NP_("log event", "registration.amended"),
+    NP_("log event", "registration.transferred"),
+    NP_("log event", "registration.cancelled"),
+    NP_("log event", "registration.revoked"),
+)
 
 MESSAGES = (
     N_("The log lost a leaf it had just written."),

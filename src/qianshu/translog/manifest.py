@@ -8,6 +8,7 @@ MANIFEST = Manifest(
     models=True,
     api=True,
     pages=True,
+    home=True,
     cli=True,
     templates=True,
     static=True,

@@ -11,14 +11,13 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -37,6 +36,7 @@ from qianshu.core.i18n import translate
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.core.validation import all_errors, error_from_details
+from qianshu.web import openapi
 from qianshu.web import pages as web_pages
 from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
 from qianshu.web.body_limits import RequestLimitsMiddleware
@@ -100,13 +100,12 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     for manifest in capabilities.with_part("pages"):
         app.include_router(manifest.module("pages").router, dependencies=[Depends(load_actor)])
     app.state.nav_items = capabilities.nav_items()
+    openapi.install(app)
 
     @app.get("/api/docs", include_in_schema=False)
-    def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Qianshu API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+    def api_reference(request: Request) -> HTMLResponse:
+        # Swagger UI 5 (it reads OpenAPI 3.1), started by web/static/api-docs.js: no inline script.
+        return render(request, "api_docs.html", {"openapi_url": app.openapi_url})
 
     return app
 
@@ -264,7 +263,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _mount_static(app: FastAPI) -> None:
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    # Swagger UI's files as the fastapi-swagger package ships them (installed by pip, never copied here).
+    swagger = resources.files("fastapi_swagger") / "resources"
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger)), name="swagger")
     app.mount("/static/web", StaticFiles(directory=PACKAGE_ROOT / "web" / "static"), name="static-web")
     for name, folder in capabilities.static_folders().items():
         app.mount(f"/static/{name}", StaticFiles(directory=folder), name=f"static-{name}")

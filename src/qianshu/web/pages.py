@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from qianshu import capabilities
+from qianshu.core.actor import Actor
+from qianshu.core.home import Figure, Waiting
 from qianshu.core.http import get_database, render, safe_local_path
 from qianshu.core.i18n import LANG_COOKIE, LANGUAGES
 
@@ -25,6 +32,36 @@ class Tile:
 @dataclass
 class HomePage:
     tiles: list[Tile] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
+
+
+# Headline figures are the same for every visitor and the home page is the busiest page: count them
+# at most once per FIGURES_SECONDS per app (a figure a few seconds old is still true enough).
+FIGURES_SECONDS = 15.0
+_figures_lock = threading.Lock()
+
+
+def _figures(request: Request) -> list[Figure]:
+    state = request.app.state
+    with _figures_lock:
+        cached: tuple[float, list[Figure]] | None = getattr(state, "home_figures", None)
+        if cached is not None and time.monotonic() - cached[0] < FIGURES_SECONDS:
+            return cached[1]
+    with get_database(request).unit_of_work(write=False) as db:
+        found = [figure for m in capabilities.with_part("home") for figure in m.module("home").figures(db)]
+    with _figures_lock:
+        state.home_figures = (time.monotonic(), found)
+    return found
+
+
+def _waiting(request: Request, actor: Actor | None) -> list[Waiting]:
+    """What the signed-in actor should act on, counted fresh; only what is there to do."""
+    if actor is None or actor.user_id is None:
+        return []
+    with get_database(request).unit_of_work(write=False) as db:
+        found: list[Any] = [w for m in capabilities.with_part("home") for w in m.module("home").waiting(db, actor)]
+    return [w for w in found if w.count > 0]
 
 
 HOME_TILES = [
@@ -37,7 +74,8 @@ HOME_TILES = [
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return render(request, "home.html", HomePage(HOME_TILES))
+    actor = getattr(request.state, "actor", None)
+    return render(request, "home.html", HomePage(HOME_TILES, _figures(request), _waiting(request, actor)))
 
 
 @router.get("/lang/{code}")
@@ -51,6 +89,13 @@ def switch_language(code: str, next: str = "/") -> Response:
 
 # Probes for load balancers and orchestrators: no actor, no session.
 probes = APIRouter(include_in_schema=False)
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
+
+
+@probes.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; every current browser draws an SVG."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @probes.get("/healthz")

@@ -1,8 +1,8 @@
 """Masking of sample values in columns where the registration scan found personal information.
 
 The mask depends on the kind the scan reported; an unknown kind gets the strictest generic
-mask. Masking is applied to every sample shown by the catalogue: raw personal data never
-leaves the registry through a product page or the API.
+mask. Masking is applied to every sample shown by the catalogue and by the registry's review
+page: raw personal data never leaves the registry through a page or the API.
 """
 
 from __future__ import annotations

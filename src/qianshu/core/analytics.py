@@ -1,0 +1,178 @@
+"""The one bounded analytics facility: every DuckDB connection of the project comes from here.
+
+A connection is an in-process DuckDB with
+
+- a memory limit and a thread limit (``analytics_memory_limit``, ``analytics_threads``);
+- a time limit per query: DuckDB has no statement timeout, so each ``execute``/``fetch*`` starts a
+  timer thread that calls ``interrupt()`` when the limit passes, and the interrupted query raises
+  :class:`~qianshu.core.errors.QueryTimedOut` (a domain error, bilingual, not a ``duckdb.Error``:
+  code that turns DuckDB errors into "this file cannot be read" lets it through);
+- no external access (``enable_external_access=false``): no file, no network, no Python
+  replacement scans. Only Arrow tables and relations registered on the connection can be read,
+  plus the files and folders the caller names (``readable``: DuckDB's ``allowed_paths`` and
+  ``allowed_directories``, which stay readable and writable while external access is off);
+- no extension installed or loaded on demand (``autoinstall``/``autoload`` off);
+- its configuration locked (``lock_configuration=true``): a query cannot ``SET`` its way out.
+
+The registry's pipeline (ingest, profile, PII scan) and its sample reads for the catalogue use
+it now; the sandbox and monitoring will use it next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, SupportsInt
+
+import duckdb
+
+from qianshu.core.errors import QueryTimedOut
+
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
+
+    # Seen by the type checker as a DuckDB connection (callers keep their annotations); at run time
+    # it is a small proxy that adds the per-query time limit.
+    _ConnectionBase = duckdb.DuckDBPyConnection
+else:
+    _ConnectionBase = object
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may use: memory (DuckDB's notation, ``"1GB"``), threads, seconds per query."""
+
+    memory_limit: str = "1GB"
+    threads: int = 2
+    query_seconds: float = 1800.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, interactive: bool = False) -> Limits:
+        """The settings' limits; ``interactive`` ones (a page waiting) take the short time limit
+        and a quarter of the memory on one thread."""
+        limits = cls(settings.analytics_memory_limit, settings.analytics_threads, settings.analytics_query_seconds)
+        if interactive:
+            limits = replace(limits, threads=1, query_seconds=settings.analytics_interactive_seconds,
+                             memory_limit=settings.analytics_interactive_memory_limit)
+        return limits
+
+
+class BoundedConnection(_ConnectionBase):
+    """A DuckDB connection whose queries stop after ``seconds`` (see the module's docstring)."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._connection = connection
+        self._seconds = seconds
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[None]:
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            self._connection.interrupt()
+
+        timer = threading.Timer(self._seconds, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except duckdb.InterruptException as exc:
+            if fired.is_set():
+                raise QueryTimedOut(
+                    "The query was stopped after {seconds} seconds, the time limit for analytical queries.",
+                    seconds=_seconds_text(self._seconds)) from exc
+            raise
+        finally:
+            timer.cancel()
+
+    def execute(self, query: Any, parameters: object = None) -> BoundedConnection:
+        with self._time_limit():
+            self._connection.execute(query, parameters)
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        with self._time_limit():
+            return self._connection.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        with self._time_limit():
+            return self._connection.fetchall()
+
+    def fetchmany(self, size: SupportsInt = 1) -> list[tuple[Any, ...]]:
+        with self._time_limit():
+            return self._connection.fetchmany(size)
+
+    def __getattr__(self, name: str) -> Any:
+        # ``description``, ``sql`` (relations bind lazily; they run through execute), ``register``,
+        # ``close``, ``interrupt`` ...: the connection's own.
+        return getattr(self._connection, name)
+
+    def __enter__(self) -> BoundedConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._connection.close()
+
+
+def _list(values: list[str]) -> str:
+    """A DuckDB list literal of strings."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def connect(limits: Limits, *, readable: Iterable[Path] = (), temp_directory: Path | None = None,
+            options: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """A bounded in-memory DuckDB connection (see the module's docstring).
+
+    ``readable`` lists the files and folders its queries may read and write (a folder covers what
+    is under it); everything else on disk is refused. ``temp_directory`` is where DuckDB spills
+    when a query passes the memory limit (none: it cannot spill). ``options`` are further DuckDB
+    settings of the caller's (``preserve_insertion_order`` ...), applied before the lock.
+    """
+    config: dict[str, Any] = {
+        "memory_limit": limits.memory_limit,
+        "threads": limits.threads,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        **(options or {}),
+    }
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    connection = duckdb.connect(config=config)
+    try:
+        files, folders = [], []
+        for path in readable:
+            # As the caller spells it and with links resolved: DuckDB compares the path of the query.
+            for form in dict.fromkeys((path.absolute(), path.resolve())):
+                if form.is_dir():
+                    folders.append(str(form).rstrip("/") + "/")
+                else:
+                    files.append(str(form))
+        # The allow-lists can only be set on a running database, and only while external access is on.
+        # One call for all the statements: a sample read opens a connection per page view.
+        statements = [f"SET allowed_directories = {_list(folders)}"] if folders else []
+        statements += [f"SET allowed_paths = {_list(files)}"] if files else []
+        connection.execute("; ".join([*statements, "SET enable_external_access = false",
+                                      "SET lock_configuration = true"]))
+    except BaseException:
+        connection.close()
+        raise
+    return BoundedConnection(connection, limits.query_seconds)
+
+
+def open_analytics(settings: Settings, *, readable: Iterable[Path] = (), interactive: bool = False,
+                   temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A bounded connection with the settings' limits (``interactive``: the short ones for pages)."""
+    return connect(Limits.from_settings(settings, interactive=interactive), readable=readable,
+                   temp_directory=temp_directory)

@@ -1,0 +1,161 @@
+"""Every page of the portal, as every kind of demo user, in both languages, looked at as a person would.
+
+A crawler signs in as each demo role, follows the portal's own links from the home page and the
+navigation (a few pages of each address pattern), and fails on what a person would see: an error
+page, a page wider than the window, a console error, a request that leaves the server, a raw key
+(``snake_case`` or ``dotted.key``) on screen, English words on a Chinese page, or Chinese on an
+English page where English exists (text the data only has in Chinese sits in an element marked
+``lang="zh-CN"``). Screenshots of every page go to ``QIANSHU_SCREENSHOTS`` (CI keeps them as
+artefacts), or a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from qianshu.demo.seed import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1280, "height": 800}
+PAGES_PER_PATTERN = 2  # pages of one address pattern (/catalog/{n}) per role and language
+PAGES_PER_ROLE = 24
+ROLES = {
+    "anonymous": None,
+    "operator": "operator@qianshu.demo",
+    "reviewer": "reviewer@qianshu.demo",
+    "auditor": "auditor@qianshu.demo",
+    "merchant": "merchant.traffic@qianshu.demo",
+    "buyer": "buyer.logistics@qianshu.demo",
+}
+# Addresses a crawler must not follow: they act, download a file, or are not pages.
+SKIP = re.compile(r"^/(sign-out|lang/|api/|static/|healthz|favicon)|\.(pdf|ttl|jsonld|json|csv|parquet|zip|xlsx)$"
+                  r"|/download|/export|[?&]format=")
+SNAKE_KEY = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+DOTTED_KEY = re.compile(r"\b[a-z]+\.[a-z_]+(?:\.[a-z_]+)*\b")
+CJK = re.compile(r"[\u3400-\u9fff]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
+# Words a Chinese page may show: names, units, formats and standards that have no Chinese form.
+ALLOWED_ENGLISH = {
+    "Qianshu", "English", "JSON", "JSON-LD", "Turtle", "DCAT", "ODRL", "HTTPS", "HTTP", "Merkle", "SHA", "UTC",
+    "Ed25519", "Parquet", "XLSX", "GB/T", "RFC", "USCC", "OpenAPI", "Swagger", "CKAN", "PostgreSQL", "SQLite",
+    "demo", "qianshu", "Bearer", "Base64", "base64", "hash", "Apache", "Creative", "Commons", "Attribution",
+    "REST", "Authorization", "Delta", "Sharing", "Scalar", "ReDoc",
+}
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _sign_in(page, email: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/sign-in")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("#sign-in-submit")
+    page.wait_for_load_state()
+
+
+def _pattern(link: str) -> str:
+    """/catalog/12 and /catalog/13 are one pattern; so are /catalog?industry=A and /catalog?region=52."""
+    return re.sub(r"/\d+", "/{n}", link.partition("?")[0])
+
+
+def _visible_text(page, exclude_lang: str | None) -> str:  # type: ignore[no-untyped-def]
+    """The text a person reads, leaving out code samples and, if asked, elements in another language."""
+    return str(page.evaluate(
+        """(exclude) => {
+            const other = el => exclude && el.closest(`[lang^="${exclude}"]`);
+            const skip = el => el.closest('code, pre, kbd, samp, script, style, [data-raw], .hash, .mono')
+                || (other(el) && other(el) !== document.documentElement);
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            const parts = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const el = node.parentElement;
+                if (!el || skip(el)) continue;
+                const style = getComputedStyle(el);
+                if (style.display === 'none' || style.visibility === 'hidden') continue;
+                parts.push(node.textContent);
+            }
+            return parts.join(' ');
+        }""", exclude_lang))
+
+
+def _problems(page, lang: str) -> list[str]:  # type: ignore[no-untyped-def]
+    found = []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > VIEWPORT["width"] + 1:
+        found.append(f"page is {width} px wide in a {VIEWPORT['width']} px window")
+    if page.locator("body").inner_text().strip() == "":
+        found.append("blank page")
+    if lang == "zh":
+        text = EMAIL.sub(" ", _visible_text(page, None))
+        keys = set(SNAKE_KEY.findall(text)) | {k for k in DOTTED_KEY.findall(text) if "@" not in k}
+        if keys:
+            found.append(f"raw keys on screen: {sorted(keys)[:8]}")
+        words = {w for w in ENGLISH_WORD.findall(EMAIL.sub(" ", _visible_text(page, "en"))) if w not in ALLOWED_ENGLISH}
+        if words:
+            found.append(f"English words on a Chinese page: {sorted(words)[:8]}")
+    else:
+        text = EMAIL.sub(" ", _visible_text(page, "zh"))
+        keys = set(SNAKE_KEY.findall(text))
+        if keys:
+            found.append(f"raw keys on screen: {sorted(keys)[:8]}")
+        if chinese := CJK.findall(text):
+            found.append(f"Chinese on an English page outside lang=zh-CN elements: {''.join(chinese[:20])}")
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_reads_well(browser, live_server: str, role: str, lang: str,  # type: ignore[no-untyped-def]
+                               tmp_path: Path) -> None:
+    shots = Path(os.environ.get("QIANSHU_SCREENSHOTS", tmp_path)) / f"{role}-{lang}"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=live_server, locale="zh-CN" if lang == "zh" else "en-US",
+                                  viewport=VIEWPORT)
+    console: list[str] = []
+    outside: list[str] = []
+    host = urlsplit(live_server).netloc
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).netloc not in (host, "") and
+            not r.url.startswith(("data:", "blob:")) else None)
+    context.add_cookies([{"name": "qs_lang", "value": lang, "url": live_server}])
+    if email := ROLES[role]:
+        _sign_in(page, email)
+    queue, seen, per_pattern = ["/"], set(), defaultdict(int)
+    failures: dict[str, list[str]] = {}
+    visited = 0
+    while queue and visited < PAGES_PER_ROLE:
+        path = queue.pop(0)
+        if path in seen or per_pattern[_pattern(path)] >= PAGES_PER_PATTERN:
+            continue
+        seen.add(path)
+        per_pattern[_pattern(path)] += 1
+        console.clear()
+        response = page.goto(path)
+        visited += 1
+        name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "home"
+        page.screenshot(path=str(shots / f"{visited:02d}-{name}.png"), full_page=True)
+        problems = _problems(page, lang)
+        if response is None or response.status >= 400:
+            problems.append(f"answered {response.status if response else 'nothing'}")
+        problems += [f"console error: {c}" for c in console]
+        if problems:
+            failures[path] = problems
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+            target = urlsplit(href)
+            if target.netloc not in ("", host) or not target.path.startswith("/") or SKIP.search(target.path):
+                continue
+            link = target.path + (f"?{target.query}" if target.query else "")
+            if link not in seen:
+                queue.append(link)
+    context.close()
+    assert not outside, f"requests left the server: {outside[:5]}"
+    assert visited >= 3, "the crawler found almost no pages"
+    assert not failures, "\n".join(f"{path}: {'; '.join(p)}" for path, p in sorted(failures.items()))

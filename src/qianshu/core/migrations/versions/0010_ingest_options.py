@@ -1,7 +1,7 @@
 """registry: a spreadsheet's ingest options and what was detected in it
 
 Revision ID: 0010_ingest_options
-Revises: 0007_jobs_periodic_runs
+Revises: 0011_licences
 Create Date: 2026-11-30
 
 ``registration_files.ingest_options`` keeps what the holder chose for a file (header row,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_ingest_options"
-down_revision: str | None = "0007_jobs_periodic_runs"
+down_revision: str | None = "0011_licences"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

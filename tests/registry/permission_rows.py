@@ -51,6 +51,9 @@ ROWS = {
     ("PUT", "/api/v1/registrations/{registration_id}/files/{name}"): Row(
         HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "name": "a.csv"},
             action="registration.edit", on="own_draft"),
+    ("PUT", "/api/v1/registrations/{registration_id}/ingest-options/{file_id}"): Row(
+        HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]},
+        body=lambda c: {"keep_totals": True}, action="registration.edit", on="own_draft"),
     ("DELETE", "/api/v1/registrations/{registration_id}/files/{file_id}"): Row(
         HOLDERS, params=lambda c: {"registration_id": c["own_draft"], "file_id": c["own_file"]},
             action="registration.edit", on="own_draft"),

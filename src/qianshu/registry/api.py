@@ -264,6 +264,15 @@ def delete_file(registration_id: int, file_id: int, db: DbSession, actor: Signed
     service.remove_file(db, actor, registration_id, file_id)
 
 
+# Not under /files/: that path streams raw uploads (BODY_RULES); this body is small JSON, bounded as usual.
+@router.put("/{registration_id}/ingest-options/{file_id}", response_model=schemas.FileOut,
+            summary="Choose how a spreadsheet is read", responses=problems(401, 403, 404, 409, 422))
+def ingest_options(registration_id: int, file_id: int, data: schemas.IngestOptionsIn, db: DbSession,
+                   actor: SignedInActor) -> object:
+    """How to read a spreadsheet (header row, sheets, stacking, total rows); process again to apply."""
+    return service.set_ingest_options(db, actor, registration_id, file_id, data)
+
+
 @router.post("/{registration_id}/process", status_code=202, response_model=schemas.JobOut,
              summary="Start profiling and grading", responses=problems(404, 409))
 def process(registration_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:

@@ -1,12 +1,15 @@
 """Read the uploaded files and write one normalised Parquet file.
 
-Formats: CSV (UTF-8, UTF-8 with BOM, GB18030/GBK — what Excel in China writes), XLSX,
-Parquet and JSON Lines. Everything streams: DuckDB reads CSV, Parquet and JSON Lines in
-parallel with a memory limit; a GB18030 CSV is first transcoded to UTF-8 in 4 MB chunks
-(DuckDB reads GB18030 only through a downloadable extension, which intranet deployments
-do not have); an XLSX sheet is read row by row (openpyxl read-only mode) into a UTF-8 CSV
-after a zip-bomb check, with its shared strings on disk and its rows bounded, so that no
-workbook can take the pipeline beyond its memory goal. Several files are stacked by column name.
+Formats: CSV or tab-separated text (UTF-8, UTF-8 with BOM, GB18030/GBK — what Excel in China
+writes —, and UTF-16 with a BOM, Excel's "Unicode text"), XLSX, XLS, ODS, Parquet and JSON
+Lines. Everything streams: DuckDB reads CSV, Parquet and JSON Lines in parallel with a memory
+limit; GB18030 and UTF-16 text is first transcoded to UTF-8 in 4 MB chunks (DuckDB reads
+GB18030 only through a downloadable extension, which intranet deployments do not have).
+Spreadsheets go through spreadsheets.py (python-calamine behind streaming guards, header row
+and total rows detected, sheets chosen or stacked) into a UTF-8 CSV; an XLSX workbook too
+large for calamine is read row by row (openpyxl read-only mode) with its shared strings on
+disk, so that no workbook can take the pipeline beyond its memory goal. Several files are
+stacked by column name.
 
 Every failure is an ``InvalidInput`` with a bilingual message naming the file; nothing here
 touches the database.
@@ -23,7 +26,7 @@ import re
 import shutil
 import struct
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ import duckdb
 from qianshu.core import analytics
 from qianshu.core.analytics import Limits
 from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.registry import spreadsheets
+from qianshu.registry.spreadsheets import IngestOptions, Layout
 
 SAMPLE_BYTES = 1024 * 1024
 TRANSCODE_CHUNK = 4 * 1024 * 1024
@@ -49,7 +54,11 @@ XLSX_MAX_SHARED_STRINGS = 1024**3
 XLSX_MAX_ROW_BYTES = 16 * 1024 * 1024
 XLSX_MAX_COLUMNS = 16_384
 XLSX_MAX_ROWS = 1_048_576
-FORMATS = ("csv", "xlsx", "parquet", "jsonl")
+FORMATS = ("csv", "xlsx", "xls", "ods", "parquet", "jsonl")
+SPREADSHEETS = ("xlsx", "xls", "ods")
+TOTALS_SCAN_MAX_ROWS = 200_000  # reports are small; see _drop_total_rows
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .xls (BIFF)
+ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 # Snappy, Parquet's most widely read codec: writing and the profile's four scans of the file are
 # about 1 s faster on 1 GB of CSV than with zstd, for a file about a third larger (288 vs 215 MB).
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
@@ -60,6 +69,7 @@ _CSV_LINE = re.compile(r"Line:\s*(\d+)")
 class SourceFile:
     path: Path
     name: str
+    options: IngestOptions = field(default_factory=IngestOptions)
 
 
 @dataclass
@@ -68,6 +78,7 @@ class IngestedFile:
     file_format: str
     encoding: str
     row_count: int
+    layout: Layout | None = None  # spreadsheets: header, sheets and total rows found
 
 
 @dataclass
@@ -95,21 +106,35 @@ def bad_file(message: str, name: str, **params: Any) -> InvalidInput:
 def detect_format(path: Path, name: str) -> str:
     """By content first (magic bytes), then by the name's extension."""
     with path.open("rb") as fh:
-        head = fh.read(8)
+        head = fh.read(96)
     if not head:
         raise bad_file("{file}: the file is empty.", name)
     lower = name.lower()
     if head[:4] == b"PAR1" or lower.endswith(".parquet"):
         return "parquet"
+    if head[:8] == OLE_MAGIC:
+        return "xls"
+    if head[:4] == b"PK\x03\x04" and (ODS_MIMETYPE in head or lower.endswith(".ods")):
+        return "ods"
     if head[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
         return "xlsx"
+    if lower.endswith((".xls", ".ods")):
+        # Many systems export a web page or CSV text under an .xls name; Excel opens both.
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+            raise bad_file("{file}: this .xls file is a web page (HTML), not a workbook; open it in Excel and save "
+                           "it as XLSX or CSV.", name)
+        utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        if head.startswith(OLE_MAGIC[:4]) or (b"\x00" in head and not utf16):
+            raise bad_file("{file}: the spreadsheet is damaged (its format cannot be recognised).", name)
+        return "csv"  # text under a spreadsheet's name: read as text
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     return "csv"
 
 
 def detect_encoding(path: Path, name: str) -> str:
-    """``utf-8-sig``, ``utf-8`` or ``gb18030``; binary content is refused.
+    """``utf-8-sig``, ``utf-8``, ``gb18030``, ``utf-16-le`` or ``utf-16-be`` (the last two only with
+    their BOM, as Excel's "Unicode text" has it); binary content is refused.
 
     Only the first megabyte is examined; a file that changes encoding later is caught while
     it is read (DuckDB validates UTF-8, the transcoder decodes strictly).
@@ -119,8 +144,10 @@ def detect_encoding(path: Path, name: str) -> str:
         more = bool(fh.read(1))
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise bad_file("{file}: UTF-16 text is not supported; save the file as UTF-8 or GB18030.", name)
+    if sample.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
     if b"\x00" in sample:
         raise bad_file("{file}: this is a binary file, not CSV text.", name)
     for encoding in ("utf-8", "gb18030"):
@@ -135,7 +162,8 @@ def detect_encoding(path: Path, name: str) -> str:
 
 
 def transcode_to_utf8(src: Path, dst: Path, encoding: str, name: str) -> None:
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    # "utf-16" reads the BOM (either order) and leaves it out of the text.
+    decoder = codecs.getincrementaldecoder("utf-16" if encoding.startswith("utf-16") else encoding)("strict")
     offset = 0
     with src.open("rb") as fin, dst.open("wb") as fout:
         while True:
@@ -173,11 +201,24 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _raw_csv_header(path: Path) -> list[str]:
+def _first_line(path: Path) -> str:
     with path.open("rb") as fh:
-        line = fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
+        return fh.readline(MAX_LINE_BYTES).decode("utf-8-sig", errors="replace")
+
+
+def _delimiter(path: Path) -> str:
+    """Tab for tab-separated text (Excel's "Unicode text" and "Text" files), else comma: by the
+    first lines (a report's title line above the table has neither)."""
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024).decode("utf-8", errors="replace")
+    lines = head.splitlines()[:20]
+    return "\t" if sum(x.count("\t") for x in lines) > sum(x.count(",") for x in lines) else ","
+
+
+def _raw_csv_header(path: Path) -> list[str]:
+    line = _first_line(path)
     try:
-        return next(csv.reader(io.StringIO(line)))
+        return next(csv.reader(io.StringIO(line), delimiter=_delimiter(path)))
     except (StopIteration, csv.Error):
         return []
 
@@ -204,8 +245,10 @@ def _sql_path(path: Path) -> str:
 
 
 def _csv_sql(path: Path, *, all_varchar: bool = False, null_padding: bool = False,
-             long_lines: bool = False) -> str:
+             long_lines: bool = False, tabs: bool = False) -> str:
     opts = ["header=true", "sample_size=20480"]
+    if tabs:
+        opts.append("delim='\t'")
     if long_lines:  # only when needed: DuckDB allocates buffers of this size per thread
         opts += [f"max_line_size={MAX_LINE_BYTES}", f"buffer_size={MAX_LINE_BYTES * 2}"]
     if all_varchar:
@@ -229,14 +272,85 @@ def _csv_error(exc: duckdb.Error, name: str) -> InvalidInput:
     return bad_file("{file}: the CSV cannot be read near line {line}.", name, line=where)
 
 
-def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
-               work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
+def _text_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    csv.field_size_limit(MAX_LINE_BYTES)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from enumerate(csv.reader(fh, delimiter=delimiter), start=1)
+
+
+def _text_layout(source: Path, name: str, work: Path, out: Path, options: IngestOptions) -> tuple[Path, Layout | None]:
+    """A text table whose header is not its first line alone (title rows above it, two levels), or
+    whose holder chose how to read it, goes through spreadsheets.write_table (which also drops
+    total rows): the cleaned UTF-8 CSV and what was done. Otherwise the file as it is, for DuckDB."""
+    delimiter = _delimiter(source)
+    if options == IngestOptions():
+        sample: list[list[str]] = []
+        try:
+            for _number, row in _text_rows(source, delimiter):
+                if any(v.strip() for v in row):
+                    sample.append(row)
+                if len(sample) >= spreadsheets.SAMPLE_ROWS:
+                    break
+        except (csv.Error, UnicodeDecodeError):
+            return source, None  # DuckDB reports what is wrong, with the line
+        if not sample or spreadsheets.find_header(sample) == (0, 1):
+            return source, None
+    cleaned = work / (out.stem + ".table.csv")
+    try:
+        layout = spreadsheets.write_table(name, [""], lambda _s: (_text_rows(source, delimiter), ()), options,
+                                          cleaned, 2**62, "text")
+    except csv.Error:
+        cleaned.unlink(missing_ok=True)
+        return source, None
+    layout.sheets_available = []
+    return cleaned, layout
+
+
+def _drop_total_rows(con: duckdb.DuckDBPyConnection, parquet: Path, first: str) -> int:
+    """Remove the total rows (合计, 总计, 小计, Total in the first column) from a Parquet file DuckDB
+    wrote from text; how many. One scan of the first column, and only when it holds text: the
+    values that may be totals are few and checked here, and the file is rewritten only if any is.
+    The scan costs about 0.5 s a million rows (2 cores), so files beyond ``TOTALS_SCAN_MAX_ROWS`` (exports of
+    systems, not reports) are not scanned."""
+    where = f"read_parquet('{_sql_path(parquet)}')"
+    kind = con.execute(f"SELECT typeof({_quote(first)}) FROM {where} LIMIT 1").fetchone()  # noqa: S608
+    if not kind or kind[0] != "VARCHAR":
+        return 0
+    column = _quote(first)
+    candidates = [v for (v,) in con.execute(
+        f"SELECT DISTINCT {column} FROM {where} WHERE {column} LIKE '%计%' OR {column} LIKE '%总和%' "  # noqa: S608
+        f"OR {column} ILIKE '%total%' OR {column} ILIKE '%sum%' LIMIT 1000"
+    ).fetchall() if spreadsheets.is_total_row([v])]
+    if not candidates:
+        return 0
+    listing = ", ".join("'" + v.replace("'", "''") + "'" for v in candidates)
+    kept = parquet.with_suffix(".kept.parquet")
+    con.execute(f"COPY (SELECT * FROM {where} WHERE {column} IS NULL OR {column} NOT IN ({listing})) "  # noqa: S608
+                f"TO '{_sql_path(kept)}' ({PARQUET_OPTIONS}, ROW_GROUP_SIZE 122880)")
+    before = con.execute(f"SELECT count(*) FROM {where}").fetchone()  # noqa: S608
+    after = con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(kept)}')").fetchone()  # noqa: S608
+    kept.replace(parquet)
+    return int(before[0]) - int(after[0]) if before and after else 0
+
+
+def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path, work: Path,
+               options: IngestOptions | None = None) -> tuple[IngestedFile, list[str], list[str], int]:
+    """``options``: look for the header row (and follow the holder's choice); None for a CSV this
+    module wrote from a spreadsheet."""
     encoding = detect_encoding(path, name)
     source = path
-    if encoding == "gb18030":
+    if encoding in ("gb18030", "utf-16-le", "utf-16-be"):
         source = work / (out.stem + ".utf8.csv")
         transcode_to_utf8(path, source, encoding, name)
+    layout = None
+    if options is not None:
+        table, layout = _text_layout(source, name, work, out, options)
+        if table != source:
+            if source != path:
+                source.unlink(missing_ok=True)
+            source = table
     raw = _raw_csv_header(source)
+    tabs = _delimiter(source) == "\t"
     attempts: list[dict[str, bool]] = [{}, {"all_varchar": True}]
     if len(raw) > 1:
         # A ragged file makes the sniffer fall back to one column; pad short rows instead.
@@ -247,7 +361,7 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
         opts = attempts[0]
         try:
             names, sources, changed, rows = _copy_relation(
-                con, _csv_sql(source, long_lines=long_lines, **opts), out, raw if len(raw) > 1 else None)
+                con, _csv_sql(source, long_lines=long_lines, tabs=tabs, **opts), out, raw if len(raw) > 1 else None)
         except duckdb.ConversionException as exc:  # the sniffer guessed a type a later row breaks
             last = exc
             attempts.pop(0)
@@ -264,8 +378,18 @@ def ingest_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str, out: Path,
         source.unlink(missing_ok=True)
     if rows == 0:
         raise bad_file("{file}: the file has a header but no data rows.", name)
-    shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030"}[encoding]
-    return IngestedFile(name, "csv", shown, rows), names, sources, changed
+    shown = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030", "utf-16-le": "UTF-16 LE (BOM)",
+             "utf-16-be": "UTF-16 BE (BOM)"}[encoding]
+    if options is not None and layout is None:  # the first line is the header: said, so it can be corrected
+        dropped = 0 if options.keep_totals or rows > TOTALS_SCAN_MAX_ROWS else _drop_total_rows(
+            con, out, names[0] if names else "")
+        rows -= dropped
+        layout = Layout(sheets_read=[spreadsheets.SheetLayout(name="", header_row=1, header_rows=1, data_rows=rows,
+                                                              total_count=dropped)],
+                        options=options.to_json(), reader="duckdb")
+        if rows == 0:
+            raise bad_file("{file}: the file has a header but no data rows.", name)
+    return IngestedFile(name, "csv", shown, rows, layout), names, sources, changed
 
 
 def check_zip_bomb(path: Path, name: str) -> None:
@@ -445,8 +569,8 @@ def _open_workbook(handle: Any, folder: Path, name: str) -> Any:
     return reader.wb, reader.shared_strings
 
 
-def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
-    check_zip_bomb(path, name)
+def _openpyxl_table(path: Path, name: str, dst: Path, options: IngestOptions) -> Layout:
+    """A workbook too large for calamine's grid, read a row at a time (text table on disk)."""
     handle = path.open("rb")  # a file object: blob paths carry no .xlsx extension for openpyxl to check
     folder = dst.parent / (dst.name + ".strings")
     try:
@@ -457,18 +581,15 @@ def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
     except Exception as exc:  # openpyxl raises many kinds (KeyError, InvalidFileException, ...)
         handle.close()
         raise bad_file("{file}: the XLSX workbook cannot be opened.", name) from exc
+
+    def read_sheet(sheet_name: str) -> tuple[Any, spreadsheets.Merged]:
+        rows = workbook[sheet_name].iter_rows(values_only=True)
+        return ((n, list(r or ())) for n, r in enumerate(rows, start=1)), ()
+
     try:
-        sheet = workbook.worksheets[0]
-        with dst.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if number > XLSX_MAX_ROWS:  # also stops a row number of 10^12 from being walked to
-                    raise bad_file("{file}: the worksheet has more than {max} rows; save the sheet as CSV (UTF-8) "
-                                   "and upload that.", name, max=XLSX_MAX_ROWS)
-                if row is None or all(v is None for v in row):
-                    continue
-                writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
-                                 for v in row])
+        sheets = [ws.title for ws in workbook.worksheets]  # worksheets only (no chart sheets), visible first
+        visible = [ws.title for ws in workbook.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+        return spreadsheets.write_table(name, visible or sheets, read_sheet, options, dst, XLSX_MAX_ROWS, "openpyxl")
     except zipfile.BadZipFile:
         raise bad_file("{file}: the XLSX workbook is damaged (not a valid zip archive).", name) from None
     except (IndexError, ValueError, KeyError, TypeError) as exc:  # e.g. a cell naming a string that is not there
@@ -481,19 +602,69 @@ def xlsx_to_csv(path: Path, name: str, dst: Path) -> None:
         handle.close()
 
 
+def _calamine_table(path: Path, name: str, dst: Path, options: IngestOptions) -> Layout:
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # CalamineError, ZipError, XmlError, PasswordError, ...
+        raise bad_file("{file}: the spreadsheet cannot be opened (damaged, encrypted or not a workbook).",
+                       name) from exc
+    visible = [m.name for m in workbook.sheets_metadata
+               if m.visible == python_calamine.SheetVisibleEnum.Visible
+               and m.typ == python_calamine.SheetTypeEnum.WorkSheet] or list(workbook.sheet_names)
+
+    def read_sheet(sheet_name: str) -> tuple[Any, spreadsheets.Merged]:
+        sheet = workbook.get_sheet_by_name(sheet_name)
+        # calamine's rows start at the sheet's first row (0) or at its first used row
+        first = (sheet.end[0] + 2 - sheet.height) if sheet.end else 1
+        return enumerate(sheet.iter_rows(), start=first), sheet.merged_cell_ranges or ()
+
+    try:
+        return spreadsheets.write_table(name, visible, read_sheet, options, dst, XLSX_MAX_ROWS, "calamine")
+    except QianshuError:
+        raise
+    except Exception as exc:
+        raise bad_file("{file}: the spreadsheet cannot be opened (damaged, encrypted or not a workbook).",
+                       name) from exc
+    finally:
+        workbook.close()
+
+
+def spreadsheet_to_csv(path: Path, name: str, dst: Path, fmt: str, options: IngestOptions) -> Layout:
+    """The chosen sheets of an XLSX, XLS or ODS file as one UTF-8 CSV; what was detected and done."""
+    limits = {"max_row_bytes": XLSX_MAX_ROW_BYTES, "max_columns": XLSX_MAX_COLUMNS, "max_rows": XLSX_MAX_ROWS}
+    if fmt == "xlsx":
+        check_zip_bomb(path, name)
+        with zipfile.ZipFile(path) as archive:
+            extents = spreadsheets.scan_xlsx(archive, name, **limits)
+            strings = sum(i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml"))
+        if (sum(e.cells for e in extents.values()) > spreadsheets.CALAMINE_MAX_CELLS
+                or strings > spreadsheets.CALAMINE_MAX_SHARED_STRINGS):
+            return _openpyxl_table(path, name, dst, options)
+    elif fmt == "ods":
+        check_zip_bomb(path, name)
+        with zipfile.ZipFile(path) as archive:
+            cells = spreadsheets.scan_ods(archive, name, **limits)
+        if cells > spreadsheets.CALAMINE_MAX_CELLS:
+            raise bad_file("{file}: the spreadsheet's sheets hold more than {max} cells, more than can be read; "
+                           "save the sheet as CSV (UTF-8) and upload that.", name, max=spreadsheets.CALAMINE_MAX_CELLS)
+    return _calamine_table(path, name, dst, options)
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
                 work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
     fmt = detect_format(src.path, src.name)
     if fmt == "csv":
-        return ingest_csv(con, src.path, src.name, out, work)
-    if fmt == "xlsx":
-        tmp = work / (out.stem + ".xlsx.csv")
-        xlsx_to_csv(src.path, src.name, tmp)
-        if tmp.stat().st_size == 0:
-            raise bad_file("{file}: the workbook's first sheet is empty.", src.name)
-        info, names, sources, changed = ingest_csv(con, tmp, src.name, out, work)
-        tmp.unlink(missing_ok=True)
-        return IngestedFile(src.name, "xlsx", "", info.row_count), names, sources, changed
+        return ingest_csv(con, src.path, src.name, out, work, src.options)
+    if fmt in SPREADSHEETS:
+        tmp = work / (out.stem + ".sheet.csv")
+        try:
+            layout = spreadsheet_to_csv(src.path, src.name, tmp, fmt, src.options)
+            info, names, sources, changed = ingest_csv(con, tmp, src.name, out, work)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return IngestedFile(src.name, fmt, "", info.row_count, layout), names, sources, changed
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -40,6 +40,7 @@ from qianshu.registry.service import (
     record_step,
     rescore,
 )
+from qianshu.registry.spreadsheets import IngestOptions
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def run_registration_pipeline(context: JobContext, job_id: int, progress: Progre
         if reg is None or reg.status != "processing" or reg.job_id != job_id:
             return  # superseded or already finished: nothing to do
         files = [(f.id, f.sha256, f.name) for f in reg.files]
+        options = [IngestOptions.from_json(f.ingest_options) for f in reg.files]
     if old_data_dir is not None and Path(str(old_data_dir)).resolve() != context.settings.data_dir:
         log.warning("job %s was queued for the data folder %s; running it against %s", job_id, old_data_dir,
                     context.settings.data_dir)
@@ -64,7 +66,8 @@ def run_registration_pipeline(context: JobContext, job_id: int, progress: Progre
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        sources = [SourceFile(store.path(sha), name) for _id, sha, name in files]
+        sources = [SourceFile(store.path(sha), name, opts)
+                   for (_id, sha, name), opts in zip(files, options, strict=True)]
         for src in sources:
             if not src.path.exists():
                 raise InvalidInput("{file}: the uploaded bytes are missing from the blob store.",
@@ -106,6 +109,7 @@ def _save(database: Database, registration_id: int, job_id: int, files: list[tup
             if row is not None:
                 row.file_format, row.detected_encoding, row.row_count = (
                     info.file_format, info.encoding, info.row_count)
+                row.ingest_layout = info.layout.to_json() if info.layout else {}
         sources = result.source_names
         for col in result.stats.columns:
             masked_top = col.top_values

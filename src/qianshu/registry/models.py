@@ -142,9 +142,13 @@ class RegistrationFile(Base):
     name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    file_format: Mapped[str] = mapped_column(String(16), default="")  # csv | xlsx | parquet | jsonl
+    file_format: Mapped[str] = mapped_column(String(16), default="")  # csv | xlsx | xls | ods | parquet | jsonl
     detected_encoding: Mapped[str] = mapped_column(String(32), default="")
     row_count: Mapped[int | None] = mapped_column(BigInteger)
+    # Spreadsheets: what the holder chose (header row, sheets; spreadsheets.IngestOptions) and what
+    # the last run detected and did (header row, joined headers, dropped totals; spreadsheets.Layout).
+    ingest_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ingest_layout: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     registration: Mapped[Registration] = relationship(back_populates="files")

@@ -248,6 +248,19 @@ def _follow_up(db: Session, actor: Actor, settings: Settings, signer: Ed25519Sig
     return review.start_follow_up(db, actor, rid, data).id
 
 
+def _ingest_options(db: Session, actor: Actor, settings: Settings, rid: int, form: dict[str, Any]) -> None:
+    """Save how a spreadsheet is read, and read it again (the profile follows)."""
+    data = parse_form(schemas.IngestOptionsIn, {
+        "header_row": form.get("header_row") or None,
+        "header_rows": {"1": 1, "2": 2}.get(form.get("header_rows") or "", form.get("header_rows") or None),
+        "sheets": form.get("sheets") or None, "all_sheets": form.get("all_sheets") == "yes",
+        "keep_totals": form.get("keep_totals") == "yes"})
+    assert isinstance(data, schemas.IngestOptionsIn)
+    file_id = form.get("file_id") or ""
+    service.set_ingest_options(db, actor, rid, int(file_id) if file_id.isdigit() else 0, data)
+    service.start_processing(db, actor, settings, rid)
+
+
 def _reason(form: dict[str, Any]) -> str:
     data = parse_form(schemas.Reason, {"reason": form.get("reason", "")})
     assert isinstance(data, schemas.Reason)
@@ -267,6 +280,7 @@ ACTIONS: dict[str, Action] = {
     "follow-up": _follow_up,
     "confirm-transfer": lambda db, a, s, g, rid, f: review.confirm_transfer(db, a, rid),
     "remove-file": lambda db, a, s, g, rid, f: service.remove_file(db, a, rid, int(f.get("file_id") or 0)),
+    "ingest-options": lambda db, a, s, g, rid, f: _ingest_options(db, a, s, rid, f),
 }
 
 
@@ -340,7 +354,7 @@ def report_form(registration_id: int, request: Request, db: DbSession, actor: Si
 def act(registration_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
         settings: AppSettings, signer: Signer, posted: PostedForm) -> Response:
     handler = ACTIONS.get(action)
-    form = form_fields(posted, lists=("rights",))
+    form = form_fields(posted, lists=("rights", "sheets"))
     if handler is None:
         return see_other(f"/registry/{registration_id}")
     try:

@@ -93,6 +93,18 @@ class FollowUpIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class IngestOptionsIn(BaseModel):
+    """How to read a spreadsheet, when detection got it wrong (everything optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    header_row: int | None = Field(default=None, ge=1, le=1_048_576,
+                                   description="Row number (as the spreadsheet numbers rows) of the header")
+    header_rows: Literal[1, 2] | None = Field(default=None, description="1, or 2 for a two-level header")
+    sheets: list[str] | None = Field(default=None, max_length=200, description="Sheets to read; several are stacked")
+    all_sheets: bool = Field(default=False, description="Stack every sheet with the first sheet's header")
+    keep_totals: bool = Field(default=False, description="Keep 合计/总计/小计/Total rows")
+
+
 class FileOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -102,6 +114,8 @@ class FileOut(BaseModel):
     file_format: str
     detected_encoding: str
     row_count: int | None
+    ingest_options: dict[str, Any] = Field(default_factory=dict)
+    ingest_layout: dict[str, Any] = Field(default_factory=dict)
 
 
 class DocumentOut(BaseModel):

@@ -43,6 +43,7 @@ from qianshu.registry.models import (
     RegistrationFile,
 )
 from qianshu.registry.quality import score_quality
+from qianshu.registry.spreadsheets import IngestOptions
 
 PIPELINE_JOB = "registry.pipeline"
 MAX_FILES = 20
@@ -310,6 +311,26 @@ def remove_file(db: Session, actor: Actor, registration_id: int, file_id: int) -
     reg.status = "draft"
     db.flush()
     return digest
+
+
+def set_ingest_options(db: Session, actor: Actor, registration_id: int, file_id: int,
+                       options: schemas.IngestOptionsIn) -> RegistrationFile:
+    """How a spreadsheet is to be read (header row, sheets, totals); the data must be processed again."""
+    reg = get_editable(db, actor, registration_id)
+    item = db.get(RegistrationFile, file_id)
+    if item is None or item.registration_id != reg.id:
+        raise NotFound("Not found.")
+    available = (item.ingest_layout or {}).get("sheets_available") or []
+    unknown = [s for s in options.sheets or [] if available and s not in available]
+    if unknown:
+        raise InvalidInput("{file}: the workbook has no sheet named {sheet}; its sheets are {sheets}.",
+                           field="sheets", file=item.name, sheet=unknown[0], sheets="、".join(available))
+    item.ingest_options = IngestOptions(**options.model_dump()).to_json()
+    reg.status = "draft"
+    audit.record(db, actor, "registration.ingest_options", target_type="registration", target_id=reg.id,
+                 target_org_id=reg.holder_org_id, file=item.name, options=item.ingest_options)
+    db.flush()
+    return item
 
 
 def start_processing(db: Session, actor: Actor, settings: Settings, registration_id: int) -> jobs.Job:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from qianshu.accounts import permissions
 from qianshu.core import audit, jobs
@@ -135,7 +135,8 @@ def public_registration(db: Session, registration_id: int) -> Registration:
 
 def list_registrations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Registration]:
     permissions.require_signed_in(actor)
-    query = select(Registration).order_by(Registration.id.desc()).limit(limit)
+    # The API lists each registration's files: load them in one query, not one per registration.
+    query = select(Registration).options(selectinload(Registration.files)).order_by(Registration.id.desc()).limit(limit)
     if not actor.is_staff:
         query = query.where(or_(Registration.holder_org_id == actor.org_id,
                                 Registration.transferee_org_id == actor.org_id))

@@ -118,3 +118,32 @@ def test_a_missing_data_file_is_not_remembered(  # type: ignore[no-untyped-def]
     assert "稍后可见" not in client.get(f"/catalog/{product.id}").text  # the page shows no sample
     blob.write_bytes(kept)  # restored (from a backup)
     assert "稍后可见" in client.get(f"/catalog/{product.id}").text
+
+
+def test_views_are_counted_together_and_none_is_lost_when_the_app_stops(  # type: ignore[no-untyped-def]
+        app, db: Session, listed, merchant: Actor) -> None:
+    from fastapi.testclient import TestClient
+
+    product = listed(merchant)
+    other = listed(merchant)
+    with TestClient(app, base_url="http://testserver") as client:
+        for listing_id in (product.id, product.id, other.id, product.id):
+            assert client.get(f"/catalog/{listing_id}").status_code == 200
+        # Within the first second nothing is written yet: views are written together.
+        assert db.scalar(select(Listing.views).where(Listing.id == product.id)) == 0
+    # The app wrote what it had counted when it stopped.
+    db.expire_all()
+    assert db.scalar(select(Listing.views).where(Listing.id == product.id)) == 3
+    assert db.scalar(select(Listing.views).where(Listing.id == other.id)) == 1
+
+
+def test_views_are_written_about_once_a_second_while_products_are_viewed(  # type: ignore[no-untyped-def]
+        app, client, db: Session, listed, merchant: Actor) -> None:
+    from qianshu.catalog.view_counts import ViewCounts
+
+    product = listed(merchant)
+    app.state.view_counts = ViewCounts(flush_seconds=0.0)  # every view is due
+    for expected in (1, 2):
+        assert client.get(f"/catalog/{product.id}").status_code == 200
+        db.expire_all()
+        assert db.scalar(select(Listing.views).where(Listing.id == product.id)) == expected

@@ -1,6 +1,6 @@
 """CPU cost per request of the pages and API calls the load test's mix hits, in one process.
 
-    python benchmarks/page_cost.py [--database sqlite|postgres] [--requests 40]
+    python benchmarks/page_cost.py [--database sqlite|postgres] [--requests 40] [--server]
 
 Seeds the demo exchange in a fresh data folder (on PostgreSQL a fresh database, dropped
 afterwards) as ``benchmarks/load.py`` does, builds the app in this process and requests each
@@ -16,11 +16,18 @@ in the same run:
 
 The ratio cold / warm is the caches' gain; ``/healthz`` (no session, no database) is the bare
 floor of the same client and app.
+
+With ``--server`` it then starts two real ``qianshu serve`` processes (one worker each) on that
+data folder, with the access log off (the production default) and on, requests each route
+``--requests`` times over loopback HTTP from each, in alternating batches, and prints the server
+process's CPU time per request (from ``/proc``, Linux; 10 ms ticks, so use 100 requests or more)
+and the ratio on / off.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,26 +40,31 @@ for extra in (ROOT / "src", ROOT):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+import httpx  # noqa: E402
 from benchmarks.load import (  # noqa: E402
     DEFAULT_PG_URL,
     SEARCH_WORDS,
+    Environment,
     LoadConfig,
+    Server,
+    free_port,
     prepare_environment,
     run_init,
     seed,
     teardown_environment,
 )
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from qianshu.catalog.models import Listing  # noqa: E402
 from qianshu.catalog.page_cache import page_caches  # noqa: E402
 from qianshu.core.db import Database  # noqa: E402
+from qianshu.core.jobs import Job  # noqa: E402
 from qianshu.demo.seed import DEMO_PASSWORD  # noqa: E402
 from qianshu.registry.models import Registration  # noqa: E402
 from qianshu.web.app import create_app  # noqa: E402
 
-Call = Callable[[TestClient, int], Any]
+Call = Callable[[Any, int], Any]  # (a test client or an httpx client, a number to vary the request by)
 
 
 def listings_with_sample(env: Any) -> list[int]:
@@ -98,7 +110,21 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
         "log.proof": lambda c, i: c.get("/api/v1/log/proof/inclusion", params={"index": i % seeded.tree_size}),
         "document.download": lambda c, i: c.get(downloads[i % len(downloads)][1], headers={
             "Authorization": f"Bearer {downloads[i % len(downloads)][0]}"}),
+        "register (3 requests)": lambda c, i: register(c, auth, i),
     }
+
+
+def register(client: Any, auth: dict[str, str], i: int) -> Any:
+    """Create a registration, upload a small CSV, start processing (the pipeline's job, which runs
+    later in a worker thread, is not counted)."""
+    tag = f"{time.monotonic_ns()}-{i}"
+    created = client.post("/api/v1/registrations", headers=auth,
+                          json={"title_zh": f"成本测试 {tag}", "title_en": f"Cost test {tag}"})
+    reg_id = int(created.json()["id"])
+    body = ("编号,站点,数量\n" + "".join(f"{tag}-{n},站点{n % 7},{n}\n" for n in range(40))).encode()
+    client.put(f"/api/v1/registrations/{reg_id}/files/cost-{tag}.csv", headers={**auth, "Content-Type": "text/csv"},
+               content=body)
+    return client.post(f"/api/v1/registrations/{reg_id}/process", headers=auth)
 
 
 def _csrf_field(html: str) -> str:
@@ -121,6 +147,80 @@ def measure(client: TestClient, call: Call, count: int, cold: bool) -> list[floa
     return costs
 
 
+class _AccessLogEnvironment(Environment):
+    """The same data folder and database, served with the access log on."""
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "QIANSHU_ACCESS_LOG": "true"}
+
+
+def _group_cpu_ms(pgid: int) -> float:
+    """CPU time (user + system) of every process in a process group, from /proc (Linux)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_jobs(env: Environment, timeout: float = 300.0) -> None:
+    """Until no background job is queued or running (a pipeline running meanwhile would be counted)."""
+    database = Database(env.database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with database.unit_of_work(write=False) as db:
+                if not db.scalar(select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))):
+                    return
+            time.sleep(0.5)
+    finally:
+        database.dispose()
+
+
+def server_costs(env: Environment, calls: dict[str, Call], count: int, batch: int = 10) -> None:
+    """CPU of a real ``qianshu serve`` (one worker) per request over loopback HTTP, with the access
+    log off (the production default) and on: two servers on the same data folder, requested in
+    alternating batches so that both see the same machine. Registrations are left out: their
+    pipelines run later, in the background, and would be counted against other routes."""
+    servers = {False: Server(env, free_port(), 1, env.data_dir / "serve-quiet.log"),
+               True: Server(_AccessLogEnvironment(**vars(env)), free_port(), 1, env.data_dir / "serve-logged.log")}
+    timed = {name: call for name, call in calls.items() if not name.startswith("register")}
+    costs: dict[bool, dict[str, float]] = {False: {}, True: {}}
+    try:
+        for server in servers.values():
+            server.start()
+            server.wait_ready()
+        _wait_for_jobs(env)
+        clients = {logged: httpx.Client(base_url=server.base_url, timeout=60) for logged, server in servers.items()}
+        for name, call in timed.items():
+            for logged, client in clients.items():
+                call(client, 0)
+                costs[logged][name] = 0.0
+            for first in range(0, count, batch):
+                for logged, client in clients.items():
+                    pid = servers[logged].proc.pid  # type: ignore[union-attr]
+                    before = _group_cpu_ms(pid)
+                    for i in range(first, min(count, first + batch)):
+                        call(client, i)
+                    costs[logged][name] += _group_cpu_ms(pid) - before
+        for client in clients.values():
+            client.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+    print(f"\nCPU ms of the server process per request, {count} requests per route, one at a time over HTTP")
+    print(f"{'route':<24}{'log off':>10}{'log on':>10}{'on/off':>10}")
+    for name in timed:
+        off, on = costs[False][name] / count, costs[True][name] / count
+        print(f"{name:<24}{off:>10.2f}{on:>10.2f}{on / max(off, 1e-6):>9.2f}×")
+
+
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -131,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--requests", type=int, default=40, help="requests per route and round")
+    parser.add_argument("--server", action="store_true",
+                        help="also measure a real `qianshu serve` per request, access log off and on")
     args = parser.parse_args(argv)
     env = prepare_environment(LoadConfig(database=args.database, pg_url=args.pg_url))
     try:
@@ -149,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = statistics.median(cold) / max(statistics.median(warm), 1e-6)
                 print(f"{name:<24}{_p(cold, 50):>10.2f}{_p(cold, 90):>10.2f}{_p(warm, 50):>10.2f}"
                       f"{_p(warm, 90):>10.2f}{ratio:>10.2f}×")
+        if args.server:
+            server_costs(env, calls, args.requests)
     finally:
         teardown_environment(env)
     return 0

@@ -103,7 +103,7 @@ def test_personal_data_stays_masked_for_everyone_and_every_view_is_audited(  # t
     assert "13812345678" not in anonymous
 
     audited = db.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "listing.sample_viewed", AuditEvent.target_id == product.id))
+        AuditEvent.action == "listing.sample_viewed", AuditEvent.target_id == str(product.id)))
     assert audited == 4  # one per view, cached sample or not
     assert page_caches.samples.hits >= 3
 

@@ -152,7 +152,8 @@ class Environment:
             del env[key]
         env.update(QIANSHU_DATA_DIR=str(self.data_dir), QIANSHU_DATABASE_URL=self.database_url,
                    QIANSHU_SECRET_KEY=self.secret_key, QIANSHU_ENVIRONMENT="development",
-                   QIANSHU_RUN_JOBS_IN_PROCESS="true", PYTHONUNBUFFERED="1")
+                   QIANSHU_RUN_JOBS_IN_PROCESS="true", PYTHONUNBUFFERED="1",
+                   QIANSHU_ACCESS_LOG="false")  # as in production: warnings and errors only
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
         return env
 

@@ -91,7 +91,7 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     # A worker that is still starting (building its search index) on a busy machine can miss
     # uvicorn's 5 s health ping and be killed over and over; give it time.
     uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info",
-                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                access_log=settings.writes_access_log, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 @app.command()

@@ -28,6 +28,7 @@ def test_authenticated_api_call(client, make, bearer) -> None:
 
 def test_probes(client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.head("/healthz").status_code == 200
     assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
 
 
@@ -42,6 +43,7 @@ def test_every_response_carries_the_security_headers(client) -> None:
 
 def test_the_csrf_cookie_is_given_to_portal_pages_only(client) -> None:
     assert "qs_csrf" not in client.get("/api/v1/catalog/search").cookies
+    assert "set-cookie" not in client.get("/healthz").headers  # the probe costs no random value and HMAC
     page = client.get("/")
     cookie = page.headers["set-cookie"]
     assert cookie.startswith("qs_csrf=")

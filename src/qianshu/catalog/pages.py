@@ -12,7 +12,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.catalog import dcat, demand, follows, permissions, policy, pricing, product, resources, service
+from qianshu.catalog import (
+    dcat,
+    demand,
+    follows,
+    permissions,
+    policy,
+    pricing,
+    product,
+    resources,
+    service,
+    view_counts,
+)
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
@@ -358,16 +369,26 @@ def product_page(
 
 def _record_view(request: Request, actor: Actor, listing: Listing, sample: product.Sample) -> None:
     """The page's writes, in one short write transaction of their own: the audit row of a sample
-    with personal information, and the view count. The page itself runs in a read transaction; a
-    write inside it took SQLite's write lock in the middle of the read, and a second write
-    transaction opened here then waited 30 s on its own request's lock. If the audit row cannot be
-    written the page is not shown (503, retry): personal data is never shown unaudited."""
-    if not product.shows_personal_data(listing, sample) and listing.status != "listed":
+    with personal information, and the view counts waiting (``catalog/view_counts.py``: views are
+    written together about once a second, not one transaction per view). The page itself runs in
+    a read transaction; a write inside it took SQLite's write lock in the middle of the read, and a
+    second write transaction opened here then waited 30 s on its own request's lock. If the audit
+    row cannot be written the page is not shown (503, retry): personal data is never shown
+    unaudited."""
+    counts = view_counts.for_app(request.app.state)
+    due = counts.note(listing.id) if listing.status == "listed" else False
+    if not product.shows_personal_data(listing, sample):
+        if due:
+            counts.flush(get_database(request))
         return
-    with get_database(request).unit_of_work() as db:
-        product.record_sample_view(db, actor, listing, sample)
-        if listing.status == "listed":
-            service.record_view(db, listing.id)
+    waiting = counts.take()
+    try:
+        with get_database(request).unit_of_work() as db:
+            product.record_sample_view(db, actor, listing, sample)
+            view_counts.write(db, waiting)
+    except BaseException:
+        counts.give_back(waiting)
+        raise
 
 
 # --- listing review --------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ quality report, the service providers' reports, the certificate and its log proo
 sample preview masked wherever the registration scan found personal information.
 
 Sample data of a registration flagged with personal information is audited on every access.
+The raw sample rows are cached per data file (``catalog/page_cache.py``); masking and the audit
+happen on every request, after the cache.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 from sqlalchemy.orm import Session
 
 from qianshu.catalog.masking import mask_rows
 from qianshu.catalog.models import Listing
+from qianshu.catalog.page_cache import page_caches
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
@@ -60,9 +64,29 @@ def registration(db: Session, listing: Listing) -> Registration:
 
 
 def _registry_sample(db: Session, settings: Settings, registration_id: int, limit: int) -> tuple[list[str], list[Any]]:
-    """The registry's sample rows (raw: the caller masks them)."""
-    columns, rows = registry_service.sample_rows(db, settings, registration_id, limit)
-    return [str(c) for c in columns], [list(r) for r in rows]
+    """The registry's sample rows (raw: the caller masks them).
+
+    Read once per process and data file: the normalised Parquet is named by its SHA-256, so the
+    rows of a digest never change, and a registration with other data has another digest. A
+    registration without data (no digest yet) is not cached."""
+    digest = _data_digest(db, registration_id)
+    if digest is None:
+        return [], []
+
+    def read() -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+        columns, rows = registry_service.sample_rows(db, settings, registration_id, limit)
+        return tuple(str(c) for c in columns), tuple(tuple(r) for r in rows)
+
+    columns, rows = page_caches.samples.get_or_load((digest, limit), read)
+    return list(columns), [list(r) for r in rows]
+
+
+def _data_digest(db: Session, registration_id: int) -> str | None:
+    """The SHA-256 of the normalised Parquet a registration's sample comes from (its own, or that
+    of the registration whose data it reuses)."""
+    reg = registry_service.load_registration(db, registration_id)
+    data = registry_service.load_registration(db, reg.data_from_id) if reg.data_from_id else reg
+    return data.parquet_sha256
 
 
 def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listing, limit: int = SAMPLE_LIMIT) -> Sample:
@@ -70,7 +94,7 @@ def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listin
     pii = pii_columns(db, listing.registration_id)
     try:
         columns, rows = _registry_sample(db, settings, listing.registration_id, max(1, min(limit, SAMPLE_LIMIT)))
-    except (OSError, LookupError, ValueError):
+    except (OSError, LookupError, ValueError, duckdb.Error):  # a data file missing or unreadable: no preview
         return Sample(masked_columns=pii, available=False)
     if not columns:
         return Sample(masked_columns=pii, available=False)

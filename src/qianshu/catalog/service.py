@@ -476,12 +476,12 @@ def listable_registrations(db: Session, actor: Actor) -> list[Registration]:
     return registry.issued_of_holder(db, actor.org_id)
 
 
-def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:
+def _bump(db: Session, listing_id: int, counter: Any, weight: int, times: int = 1) -> None:
     """A plain UPDATE of a counter and the popularity, so it never conflicts with editors."""
     db.execute(
         update(Listing)
         .where(Listing.id == listing_id)
-        .values({counter: counter + 1, Listing.popularity: Listing.popularity + weight,
+        .values({counter: counter + times, Listing.popularity: Listing.popularity + weight * times,
                  Listing.counters_at: utcnow()})
         .execution_options(synchronize_session=False, counters_only=True)  # see core.db: no cache keys on it
     )
@@ -490,6 +490,11 @@ def _bump(db: Session, listing_id: int, counter: Any, weight: int) -> None:
 def record_view(db: Session, listing_id: int) -> None:
     """Count a view of a product page."""
     _bump(db, listing_id, Listing.views, follows.VIEW_WEIGHT)
+
+
+def record_views(db: Session, listing_id: int, views: int) -> None:
+    """Count ``views`` views of a product page at once (``catalog/view_counts.py``)."""
+    _bump(db, listing_id, Listing.views, follows.VIEW_WEIGHT, views)
 
 
 def record_transaction(db: Session, listing_id: int) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from qianshu.core import audit, jobs, policy
 from qianshu.core.actor import Actor
@@ -133,7 +133,8 @@ def public_registration(db: Session, registration_id: int) -> Registration:
 
 def list_registrations(db: Session, actor: Actor, status: str | None = None, limit: int = 200) -> list[Registration]:
     policy.require(actor, "registration.list")
-    query = select(Registration).order_by(Registration.id.desc()).limit(limit)
+    # The API lists each registration's files: load them in one query, not one per registration.
+    query = select(Registration).options(selectinload(Registration.files)).order_by(Registration.id.desc()).limit(limit)
     if not policy.allows(actor, "registration.read_all"):
         visible = or_(Registration.holder_org_id == actor.org_id, Registration.transferee_org_id == actor.org_id)
         prefix = policy.division_prefix(actor.jurisdiction)

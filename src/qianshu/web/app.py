@@ -74,6 +74,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         usage = getattr(app.state, "token_usage", None)
         if usage is not None:  # the token uses noted since the last flush
             await run_in_threadpool(usage.flush, database)
+        views = getattr(app.state, "view_counts", None)
+        if views is not None:  # the product views counted since the last write
+            await run_in_threadpool(views.flush, database)
 
     app = FastAPI(title="Qianshu API", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", lifespan=lifespan)

@@ -55,8 +55,9 @@ class LanguageAndSecurityMiddleware:
         state["lang"] = negotiate(accept, chosen)
         cookie = cookies.get(CSRF_COOKIE)
         fresh = cookie is None or len(cookie) > MAX_CSRF_COOKIE
-        # API calls and static files get no cookie: don't spend a random value and an HMAC on them.
-        set_cookie = fresh and not api and not path.startswith("/static/")
+        # API calls, static files and the liveness probe get no cookie: don't spend a random value
+        # and an HMAC on them.
+        set_cookie = fresh and not api and not path.startswith("/static/") and path != "/healthz"
         if set_cookie:
             cookie = new_cookie_value()
         elif fresh:

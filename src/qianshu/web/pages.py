@@ -100,7 +100,8 @@ def favicon() -> Response:
 
 @probes.get("/healthz")
 async def health() -> dict[str, str]:
-    """Liveness: the process answers (touches nothing, so it is also the benchmarks' ceiling)."""
+    """Liveness: the process answers (touches nothing, so it is also the benchmarks' ceiling).
+    In the app, admission control (``web/admission.py``) answers a GET before it gets here."""
     return {"status": "ok"}
 
 

@@ -1,7 +1,7 @@
 """core: the inbox (notifications per user and per organisation) replaces the catalogue's notifications
 
 Revision ID: 0009_core_inbox
-Revises: 0008_policy_jurisdiction
+Revises: 0008_accounts_jurisdiction
 Create Date: 2026-11-30
 
 ``inbox_notifications`` is written by every capability through ``core.inbox.notify``. The rows
@@ -18,7 +18,7 @@ from alembic import op
 import qianshu.core.db
 
 revision: str = "0009_core_inbox"
-down_revision: str | None = "0008_policy_jurisdiction"
+down_revision: str | None = "0008_accounts_jurisdiction"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """catalogue products carry a licence
 
-Revision ID: 0011_licences
+Revision ID: 0010_catalog_licences
 Revises: 0009_core_inbox
 Create Date: 2026-11-30
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_licences"
+revision: str = "0010_catalog_licences"
 down_revision: str | None = "0009_core_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

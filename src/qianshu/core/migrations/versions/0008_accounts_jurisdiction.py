@@ -1,6 +1,6 @@
 """accounts: a user's jurisdiction (a GB/T 2260 division code the permission policy reads)
 
-Revision ID: 0008_policy_jurisdiction
+Revision ID: 0008_accounts_jurisdiction
 Revises: 0007_jobs_periodic_runs
 Create Date: 2026-11-30
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_policy_jurisdiction"
+revision: str = "0008_accounts_jurisdiction"
 down_revision: str | None = "0007_jobs_periodic_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

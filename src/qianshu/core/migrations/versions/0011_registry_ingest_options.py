@@ -1,7 +1,7 @@
 """registry: a spreadsheet's ingest options and what was detected in it
 
-Revision ID: 0012_ingest_options
-Revises: 0011_licences
+Revision ID: 0011_registry_ingest_options
+Revises: 0010_catalog_licences
 Create Date: 2026-11-30
 
 ``registration_files.ingest_options`` keeps what the holder chose for a file (header row,
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_ingest_options"
-down_revision: str | None = "0011_licences"
+revision: str = "0011_registry_ingest_options"
+down_revision: str | None = "0010_catalog_licences"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

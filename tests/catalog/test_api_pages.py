@@ -119,7 +119,7 @@ def test_edit_over_api_with_stale_version_is_409(client, db, make, bearer, regis
     assert client.get(f"/api/v1/catalog/listings/{listing['id']}").status_code == 404  # anonymous, not listed
 
 
-def test_portal_pages_render(client, products, make, registration) -> None:  # type: ignore[no-untyped-def]
+def test_portal_pages_render(client, products, make, registration, db, merchant) -> None:  # type: ignore[no-untyped-def]
     search = client.get("/catalog", params={"q": "交通"})
     assert search.status_code == 200
     assert "贵阳交通卡口数据" in search.text
@@ -128,6 +128,11 @@ def test_portal_pages_render(client, products, make, registration) -> None:  # t
     assert page.status_code == 200
     assert "贵阳交通卡口数据" in page.text
     assert "价格方案" in page.text
+    from qianshu.accounts.models import Organisation
+
+    seller = db.get(Organisation, merchant.org_id)
+    assert f'<dd id="seller"><a href="/organisations/{seller.id}">' in page.text  # who sells it
+    assert seller.name in page.text
     assert client.get("/demands").status_code == 200
     assert client.get("/catalog/999999").status_code == 404
     assert client.get("/catalog/mine").status_code in (401, 303, 200)

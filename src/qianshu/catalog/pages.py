@@ -340,6 +340,7 @@ class ProductPage:
     certificate: Any
     following: bool
     can_manage: bool
+    seller: product.Seller | None = None
 
 
 @router.get("/catalog/{listing_id:int}", response_class=HTMLResponse)
@@ -362,6 +363,7 @@ def product_page(
         product.certificate(db, reg.id),
         follows.is_following(db, actor, listing.id),
         service.can_manage(actor, listing),
+        product.seller(db, listing),
     )
     _record_view(request, actor, listing, sample)
     return render(request, "catalog/product.html", page)

@@ -63,6 +63,27 @@ def registration(db: Session, listing: Listing) -> Registration:
     return registry_service.load_registration(db, listing.registration_id)
 
 
+@dataclass(frozen=True)
+class Seller:
+    """Who offers a product, as a buyer sees it: names and the public page, no contact details."""
+
+    id: int
+    name: str
+    name_en: str
+    org_type: str
+
+
+def seller(db: Session, listing: Listing) -> Seller | None:
+    from qianshu.accounts import service as accounts
+    from qianshu.core.errors import NotFound
+
+    try:
+        org = accounts.organisation_by_id(db, listing.org_id)
+    except NotFound:
+        return None
+    return Seller(org.id, org.name, org.name_en or "", org.org_type)
+
+
 def _registry_sample(db: Session, settings: Settings, registration_id: int, limit: int) -> tuple[list[str], list[Any]]:
     """The registry's sample rows (raw: the caller masks them).
 

@@ -38,6 +38,7 @@ FOLDER_COMMANDS = [
     ["registry", "sweep-blobs"],
     ["staff", "create", "staff@example.cn", "--name", "Staff", "--password", "a-long-password"],
     ["staff", "list"],
+    ["staff", "jurisdiction", "staff@example.cn", "520102"],
     ["jobs", "list"],
     ["log", "verify"],
     ["log", "sign"],

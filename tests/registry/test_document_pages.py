@@ -58,7 +58,8 @@ def test_declaration_form_carries_the_contract(client, database, db, settings, m
     row = db.get_one(Registration, reg.id)
     assert (row.contract_name, row.contract_sha256) == ("采购合同.pdf", hashlib.sha256(PDF).hexdigest())
     page = client.get(f"/registry/{reg.id}")
-    assert f'href="/api/v1/registrations/{reg.id}/contract" download>采购合同.pdf</a>' in page.text
+    contract = f"/api/v1/registrations/{reg.id}/contract"
+    assert f'href="{contract}" download><span lang="zh-CN">采购合同.pdf</span></a>' in page.text
     _assert_attachment(client.get(f"/api/v1/registrations/{reg.id}/contract"), PDF, "采购合同.pdf")
 
     # Saving the declaration again with a new file replaces the contract and forgets the old one.
@@ -99,7 +100,7 @@ def test_objection_form_carries_the_evidence(client, database, db, settings, mak
         ("现场照片.jpg", hashlib.sha256(SCAN).hexdigest()), ("", None)]
     page = client.get(f"/registry/{reg.id}")
     link = f"/api/v1/registrations/objections/{filed[0].id}/evidence"
-    assert f'href="{link}" download>现场照片.jpg</a>' in page.text
+    assert f'href="{link}" download><span lang="zh-CN">现场照片.jpg</span></a>' in page.text
     _assert_attachment(client.get(link), SCAN, "现场照片.jpg")
     # The public sees the objection but not a link to its evidence.
     client.cookies.clear()
@@ -119,7 +120,8 @@ def test_report_form_carries_the_document(client, database, db, settings, make, 
     assert report.statement["document_sha256"] == report.document_sha256 == hashlib.sha256(PDF).hexdigest()
     assert verify_document(load_signer(settings.key_dir).public_key(), report.statement, report.signature)
     link = f"/api/v1/registrations/{reg.id}/reports/{report.id}/document"
-    assert f'href="{link}" download>质量评估报告.pdf</a>' in client.get(f"/registry/{reg.id}").text
+    page = client.get(f"/registry/{reg.id}").text
+    assert f'href="{link}" download><span lang="zh-CN">质量评估报告.pdf</span></a>' in page
     _assert_attachment(client.get(link), PDF, "质量评估报告.pdf")
 
 

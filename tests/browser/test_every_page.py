@@ -3,10 +3,10 @@
 A crawler signs in as each demo role, follows the portal's own links from the home page and the
 navigation (a few pages of each address pattern), and fails on what a person would see: an error
 page, a page wider than the window, a console error, a request that leaves the server, a raw key
-(``snake_case`` or ``dotted.key``) on screen, English words on a Chinese page, or Chinese on an
-English page where English exists (text the data only has in Chinese sits in an element marked
-``lang="zh-CN"``). Screenshots of every page go to ``QIANSHU_SCREENSHOTS`` (CI keeps them as
-artefacts), or a temporary folder.
+(``snake_case`` or ``dotted.key``) on screen, a checkbox far from its words, English words on a
+Chinese page, or Chinese on an English page where English exists (text the data only has in
+Chinese sits in an element marked ``lang="zh-CN"``). Screenshots of every page go to
+``QIANSHU_SCREENSHOTS``, or a temporary folder.
 """
 
 from __future__ import annotations
@@ -93,6 +93,20 @@ def _problems(page, lang: str) -> list[str]:  # type: ignore[no-untyped-def]
         found.append(f"page is {width} px wide in a {VIEWPORT['width']} px window")
     if page.locator("body").inner_text().strip() == "":
         found.append("blank page")
+    far = page.evaluate(
+        """() => [...document.querySelectorAll('label input[type=checkbox], label input[type=radio]')]
+            .filter(box => box.offsetParent !== null).map(box => {
+                const label = box.closest('label'), range = document.createRange();
+                const text = [...label.childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+                if (!text) return null;
+                range.selectNodeContents(text);
+                const b = box.getBoundingClientRect(), t = range.getBoundingClientRect();
+                const apart = Math.max(t.left - b.right, b.left - t.right, 0);
+                const off = Math.abs((b.top + b.bottom) / 2 - (t.top + t.bottom) / 2);
+                return apart > 24 || off > 12 ? text.textContent.trim().slice(0, 30) : null;
+            }).filter(Boolean)""")
+    if far:
+        found.append(f"checkboxes far from their words: {far[:5]}")
     if lang == "zh":
         text = EMAIL.sub(" ", _visible_text(page, None))
         keys = set(SNAKE_KEY.findall(text)) | {k for k in DOTTED_KEY.findall(text) if "@" not in k}

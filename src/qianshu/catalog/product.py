@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlalchemy.orm import Session
 
+from qianshu.accounts import service as accounts
 from qianshu.catalog.masking import mask_rows
 from qianshu.catalog.models import Listing
 from qianshu.catalog.page_cache import page_caches
 from qianshu.core import audit
 from qianshu.core.actor import Actor
+from qianshu.core.errors import NotFound
 from qianshu.core.settings import Settings
 from qianshu.registry import review as registry_review
 from qianshu.registry import service as registry_service
@@ -74,9 +76,6 @@ class Seller:
 
 
 def seller(db: Session, listing: Listing) -> Seller | None:
-    from qianshu.accounts import service as accounts
-    from qianshu.core.errors import NotFound
-
     try:
         org = accounts.organisation_by_id(db, listing.org_id)
     except NotFound:

@@ -61,6 +61,7 @@ from qianshu.registry.models import (
     Certificate,
     Registration,
 )
+from qianshu.registry.settings import RegistrySettings
 from qianshu.registry.verification import OnlineVerification, verify_online
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ router = APIRouter(include_in_schema=False)
 FORM_ROOM_BYTES = 1024**2
 BODY_RULES = [
     BodyRule("POST", r"/registry/\d+/(declaration|objection|report)",
-             lambda settings: settings.document_max_bytes + FORM_ROOM_BYTES),
+             lambda settings: settings.section(RegistrySettings).document_max_bytes + FORM_ROOM_BYTES),
     BodyRule("POST", r"/registry/verify", lambda settings: certificate.MAX_CERTIFICATE_BYTES + 64 * 1024),
 ]
 FormFile = Annotated[UploadFile | None, File()]
@@ -180,7 +181,7 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, e
     sees_pii = policy.allows(actor, "registration.pii.read", permissions.registration(reg))
     objections = review.objections(db, reg.id)
     settings = get_settings_dep(request)
-    limit = settings.document_max_bytes
+    limit = settings.section(RegistrySettings).document_max_bytes
     lang = get_lang(request)
     return DetailPage(
         reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
@@ -297,7 +298,7 @@ def _store_document(settings: Settings, store: BlobStore,
     if upload is None:
         return None
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
-    digest, size = service.store_upload(store, chunks, settings.document_max_bytes)
+    digest, size = service.store_upload(store, chunks, settings.section(RegistrySettings).document_max_bytes)
     return documents.Received(upload.filename or "", digest, size)
 
 
@@ -415,7 +416,7 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
     signed = {"certificate": cert.document,
               "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
     body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None,
-                                 font_path=get_settings_dep(request).certificate_font_path)
+                                 font_path=get_settings_dep(request).section(RegistrySettings).certificate_font_path)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{cert.number}.pdf"'})
 

@@ -48,7 +48,7 @@ FOLDER_COMMANDS = [
     ["log", "audit", "{file}", "{file}"],
 ]
 # commands that read or write only the files they are given
-NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate"}
+NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate", "qianshu monitoring run"}
 MAKES_A_FOLDER = {"qianshu init", "qianshu serve", "qianshu demo"}
 
 

@@ -49,3 +49,51 @@ def generate(
     console.print(bilingual("{residents} residents in {households} households written to {folder}",
                             residents=f"{summary.residents:,}", households=f"{summary.households:,}",
                             folder=str(out)))
+
+
+@monitoring_app.command("run")
+def run_rules(
+    feeds: Annotated[Path, typer.Argument(help="Folder of feeds (one Parquet file per feed).")],
+    year: Annotated[int, typer.Option(help="The year whose rules apply.")],
+    threshold: Annotated[float, typer.Option(help="Income threshold, yuan per person a year.")] = 7800.0,
+    division: Annotated[str, typer.Option(help="The region the rules are for (GB/T 2260).")] = "520000",
+    engine: Annotated[str, typer.Option(help="duckdb, or spark (needs pyspark and Java).")] = "duckdb",
+    as_json: JsonOutput = False,
+) -> None:
+    """Run the monitoring rules over a folder of feeds: households flagged, by reason and type."""
+    from collections import Counter
+
+    from qianshu.core.errors import InvalidInput
+    from qianshu.monitoring.population import FEEDS
+    from qianshu.monitoring.rules import RuleSet, run_duckdb, run_spark
+
+    missing = [feed for feed in FEEDS if not (feeds / f"{feed}.parquet").is_file()]
+    if missing:
+        raise fail(bilingual("Feeds missing from {folder}: {feeds}", folder=str(feeds), feeds=", ".join(missing)))
+    try:
+        rules = RuleSet(year=year, division=division, income_threshold_fen=round(threshold * 100))
+    except InvalidInput as exc:
+        raise fail(exc.bilingual()) from exc
+    if engine == "spark":
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.master("local[*]").appName("qianshu-monitoring").getOrCreate()
+        try:
+            result = run_spark(feeds, rules, spark)
+        finally:
+            spark.stop()
+    elif engine == "duckdb":
+        result = run_duckdb(feeds, rules)
+    else:
+        raise fail(bilingual("Unknown engine {engine}: duckdb or spark.", engine=engine))
+    reasons = Counter(result.flags.column("reason").to_pylist())
+    types = Counter(result.households.column("proposed_type").to_pylist())
+    if as_json:
+        print_json({"households": result.households.num_rows, "reasons": dict(reasons), "types": dict(types)})
+        return
+    console = get_console()
+    console.print(bilingual("{count} households flagged", count=f"{result.households.num_rows:,}"))
+    for reason, count in reasons.most_common():
+        console.print(f"  {reason}: {count:,}")
+    for kind, count in types.most_common():
+        console.print(f"  {kind}: {count:,}")

@@ -190,8 +190,8 @@ class CountyPopulation:
         self.rural = (rng.random(len(village_codes)) < RURAL_SHARE)[village]
         # Per-capita net income a year (yuan): rural and urban log-normal medians near Guizhou's 2023
         # per-capita disposable incomes (rural about 14,800, urban about 42,800).
-        median = np.where(self.rural, 13_000.0, 36_000.0)
-        self.income = np.round(median * rng.lognormal(0.0, 0.55, n), -1)
+        median = np.where(self.rural, 15_500.0, 38_000.0)
+        self.income = np.round(median * rng.lognormal(0.0, 0.42, n), -1)
         # Households lifted out of poverty by 2020 (脱贫户): about 9.2 million people, mostly rural
         # and in the lower part of the income distribution.
         low = self.income < np.quantile(self.income, 0.45)
@@ -287,9 +287,21 @@ class CountyPopulation:
                           np.where(age <= 18, "student",
                                    np.where(roll < 0.035, "unemployed",
                                             np.where(roll < 0.82, "employed", "not_in_labour_force"))))
-        income = self.income[self.member_household[adult]]
-        wage = np.where(status == "employed", np.round(income * self.rng.uniform(0.8, 1.6, len(adult)) / 12, 0), 0)
-        pension = np.where(status == "retired", np.round(self.rng.uniform(150, 3500, len(adult)), 0), 0)
+        household = self.member_household[adult]
+        # A household with no one employed: its head works unless retired (its income comes from somewhere).
+        idle = np.bincount(household[status == "employed"], minlength=self.n_households) == 0
+        status = np.where(idle[household] & (self.position[adult] == 0) & (age < 60), "employed", status)
+        # The household's income is earned by its employed members, or else paid as its retirees'
+        # pensions: each earns its share of it (unemployed households keep a low income).
+        earning = status == "employed"
+        earners = np.bincount(household[earning], minlength=self.n_households)
+        retirees = np.bincount(household[status == "retired"], minlength=self.n_households)
+        paid = np.where(earners[household] > 0, earning, status == "retired")
+        count = np.where(earners[household] > 0, earners[household], np.maximum(retirees[household], 1))
+        share = self.income[household] * self.household_size[household] / count / 12
+        amount = np.where(paid, np.round(share * self.rng.uniform(0.85, 1.15, len(adult)), 0), 0)
+        wage = np.where(earning, amount, 0)
+        pension = np.where(status == "retired", np.maximum(amount, np.round(self.rng.uniform(150, 600, len(adult)))), 0)
         return pa.table({"resident_id": self.resident_id[adult], "status": status.astype(str),
                          "monthly_wage_fen": (wage * 100).astype(np.int64),
                          "monthly_pension_fen": (pension * 100).astype(np.int64),

@@ -70,7 +70,7 @@ def corpus(listed, merchant):  # type: ignore[no-untyped-def]
         title_zh="遵义市医保结算统计",
         title_en="Zunyi medical insurance settlements",
         description_zh="按月统计的医保结算数据。",
-        industry_code="S93",
+        industry_code="S94",
         division_code="520302",
         classification="important",
         update_frequency="monthly",
@@ -131,7 +131,7 @@ def test_facets_and_filters(db: Session, corpus) -> None:  # type: ignore[no-unt
     assert _ids(db, region="520100") == {corpus["traffic"].id}
     assert _ids(db, region="520102") == {corpus["traffic"].id}
     assert _ids(db, industry="S") == {corpus["insurance"].id}
-    assert _ids(db, industry="S93") == {corpus["insurance"].id}
+    assert _ids(db, industry="S94") == {corpus["insurance"].id}
     assert _ids(db, delivery="api") == {corpus["weather"].id}
     assert _ids(db, price="free") == {corpus["weather"].id}
     assert _ids(db, classification="important") == {corpus["insurance"].id}

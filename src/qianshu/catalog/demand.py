@@ -23,6 +23,7 @@ from qianshu.core.identifiers import validate_division_code
 from qianshu.core.money import Money
 from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
+from qianshu.core.vocabulary import validate_industry_code
 
 
 def _fen(text: str, field: str) -> int | None:
@@ -41,6 +42,8 @@ def post_demand(db: Session, actor: Actor, data: DemandIn) -> Demand:
         raise InvalidInput("{field}: {reason}", field="budget_max", reason="is below the minimum budget")
     if data.division_code:
         validate_division_code(data.division_code)
+    if data.industry_code:
+        validate_industry_code(data.industry_code, sections=True)
     if data.deadline is not None and data.deadline < utcnow().date():
         raise InvalidInput("{field}: {reason}", field="deadline", reason="is in the past")
     demand = Demand(

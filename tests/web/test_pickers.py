@@ -47,7 +47,7 @@ def test_the_search_page_offers_pickers_in_the_page_language(client) -> None:  #
     assert '<optgroup label="G 交通运输、仓储和邮政业"' in industry
     assert re.search(r'<option value="G54" data-other="Road transport" selected>G54 道路运输业</option>', industry)
     assert re.search(r'<optgroup label="贵阳市" data-other="Guiyang">', region)
-    assert re.search(r'<option value="520111"[^>]* selected>花溪区 520111</option>', region)
+    assert re.search(r'<option value="520111" lang="zh-CN"[^>]* selected>花溪区 520111</option>', region)
     assert '<script src="/static/web/pickers.js" defer></script>' in zh
     client.cookies.set("qs_lang", "en")
     en = _select(client.get("/catalog").text, "industry")

@@ -95,11 +95,17 @@ FACETS = [
     {"classification": "important"},
 ]
 
+# The 19 divisions the vocabulary listed before it held all 97: the synthetic catalogue keeps the
+# same spread, so that figures stay comparable with earlier runs.
+BENCH_INDUSTRIES = ("A01", "A03", "C39", "D44", "F52", "G54", "G58", "G59", "H61", "I64", "I65", "J66", "J68",
+                    "M74", "N77", "N78", "Q84", "R88", "S94")
+assert all(code in INDUSTRY_DIVISIONS for code in BENCH_INDUSTRIES)
+
 
 def seed(database: Database, count: int) -> None:
     rng = random.Random(42)
     divisions = [c for c in guizhou_divisions() if c != "520000"]
-    industries = list(INDUSTRY_DIVISIONS)
+    industries = list(BENCH_INDUSTRIES)
     freqs = ["daily", "monthly", "realtime", "weekly", "yearly"]
     with database.unit_of_work() as db:
         body = "91520100MA6BENCH1"
@@ -300,7 +306,7 @@ def distinct_searches(count: int) -> list[str]:
     of 0.4 (industry, prefecture or county, price, delivery mode, data type), a sort, a page."""
     rng = random.Random(11)
     regions = [c for c in guizhou_divisions() if c != "520000"]
-    industries = sorted({code[0] for code in INDUSTRY_DIVISIONS})
+    industries = sorted({code[0] for code in BENCH_INDUSTRIES})
     choices: dict[str, list[str]] = {"industry": industries, "region": regions, "price": list(PRICE_BUCKETS),
                                      "delivery": list(DELIVERY_MODES), "data_type": ["table", "time_series"]}
     sorts = ["relevance", "newest", "price_asc", "popular"]

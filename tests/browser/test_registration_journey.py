@@ -37,7 +37,8 @@ def test_gb18030_csv_to_a_verified_certificate(browser, live_server: str, tmp_pa
     page.click("#process")
     page.wait_for_selector("#declaration", timeout=60_000)  # the job ran; profile and declaration shown
     assert "GB18030" in page.content().upper()
-    page.fill("#declaration input[name=industry_code]", "G54")
+    page.select_option("#declaration select[name=industry_code]", "G54")
+    page.select_option("#declaration select[name=division_code]", "520100")
     page.fill("#declaration textarea[name=description_zh]", "贵阳市公交线路按日刷卡人次。")
     page.fill("#declaration textarea[name=lawful_basis]", "本公司运营系统自行采集")
     page.check("#declaration input[name=rights][value=holding]")

@@ -28,7 +28,7 @@ def products(listed, merchant):  # type: ignore[no-untyped-def]
         listed(
             merchant,
             title_zh="医保药品目录",
-            industry_code="S93",
+            industry_code="S94",
             plans=[PlanIn(kind="quote", delivery_modes=["sandbox"])],
         ),
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from qianshu.catalog.schemas import PlanIn
-from qianshu.catalog.search import SearchQuery, search_listings
+from qianshu.catalog import demand
+from qianshu.catalog.schemas import DemandIn, PlanIn
+from qianshu.catalog.search import DemandQuery, SearchQuery, search_demands, search_listings
 from qianshu.catalog.tokens import index_tokens, query_tokens
 from qianshu.core.errors import InvalidInput
 
@@ -18,6 +19,37 @@ def test_tokens_for_chinese_english_and_digits() -> None:
     assert query_tokens('"a" OR NEAR(b*) ) -- ; DROP') == ["a", "or", "near", "b", "drop"]
     assert "气象" in index_tokens("贵州气象观测").split()
     assert query_tokens("😀\x00\x1f") == []
+
+
+def test_english_words_are_reduced_to_their_stems_and_chinese_is_unchanged() -> None:
+    assert query_tokens("drivers") == query_tokens("driver") == ["driver"]
+    assert query_tokens("Running runs") == ["run"]
+    assert index_tokens("Driver Licences 驾驶员") == "driver licenc 驾 驶 员 驾驶 驶员"
+    assert query_tokens("驾驶员 drivers 2024") == ["驾驶", "驶员", "driver", "2024"]
+
+
+@pytest.mark.parametrize("q", ["driver", "drivers", "DRIVERS", "驾驶员"])
+def test_any_form_of_a_word_finds_the_product(db: Session, listed, merchant, q: str) -> None:  # type: ignore[no-untyped-def]
+    product = listed(merchant, title_zh="网约车驾驶员资质", title_en="Ride-hailing drivers and their licences")
+    listed(merchant, title_zh="贵阳道路网", title_en="Guiyang road network")
+    assert _ids(db, q=q) == {product.id}
+
+
+def test_stems_match_in_both_directions_and_rank_titles_first(db: Session, listed, merchant) -> None:  # type: ignore[no-untyped-def]
+    runner = listed(merchant, title_zh="跑步数据", title_en="Running routes",
+                    description_en="Where people jog.")
+    in_body = listed(merchant, title_zh="公园设施", title_en="Park facilities",
+                     description_en="Paths where people run at dawn.")
+    listed(merchant, title_zh="公园设施二", title_en="Park benches", description_en="Benches.")
+    for q in ("run", "running", "runs"):
+        assert [x.id for x in search_listings(db, SearchQuery(q=q)).items] == [runner.id, in_body.id]
+
+
+@pytest.mark.parametrize("q", ["route optimisation", "routes optimising", "ROUTE"])
+def test_demands_are_found_by_any_form_of_a_word(db: Session, buyer, q: str) -> None:  # type: ignore[no-untyped-def]
+    posted = demand.post_demand(db, buyer, DemandIn(title="需要物流运单数据", scenario="Routes optimisation"))
+    rows, total = search_demands(db, DemandQuery(q=q))
+    assert (total, [r.id for r in rows]) == (1, [posted.id])
 
 
 @pytest.fixture
@@ -38,7 +70,7 @@ def corpus(listed, merchant):  # type: ignore[no-untyped-def]
         title_zh="遵义市医保结算统计",
         title_en="Zunyi medical insurance settlements",
         description_zh="按月统计的医保结算数据。",
-        industry_code="S93",
+        industry_code="S94",
         division_code="520302",
         classification="important",
         update_frequency="monthly",
@@ -99,7 +131,7 @@ def test_facets_and_filters(db: Session, corpus) -> None:  # type: ignore[no-unt
     assert _ids(db, region="520100") == {corpus["traffic"].id}
     assert _ids(db, region="520102") == {corpus["traffic"].id}
     assert _ids(db, industry="S") == {corpus["insurance"].id}
-    assert _ids(db, industry="S93") == {corpus["insurance"].id}
+    assert _ids(db, industry="S94") == {corpus["insurance"].id}
     assert _ids(db, delivery="api") == {corpus["weather"].id}
     assert _ids(db, price="free") == {corpus["weather"].id}
     assert _ids(db, classification="important") == {corpus["insurance"].id}

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from qianshu.catalog import follows, permissions
 from qianshu.catalog.models import Demand, DemandResponse, Listing
 from qianshu.catalog.schemas import DemandIn, DemandResponseIn
-from qianshu.catalog.tokens import index_tokens
-from qianshu.catalog.vocab import industry_name, prefecture_of, region_search_text
+from qianshu.catalog.search_text import demand_search_text
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
@@ -24,6 +23,7 @@ from qianshu.core.identifiers import validate_division_code
 from qianshu.core.money import Money
 from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
+from qianshu.core.vocabulary import validate_industry_code
 
 
 def _fen(text: str, field: str) -> int | None:
@@ -42,6 +42,8 @@ def post_demand(db: Session, actor: Actor, data: DemandIn) -> Demand:
         raise InvalidInput("{field}: {reason}", field="budget_max", reason="is below the minimum budget")
     if data.division_code:
         validate_division_code(data.division_code)
+    if data.industry_code:
+        validate_industry_code(data.industry_code, sections=True)
     if data.deadline is not None and data.deadline < utcnow().date():
         raise InvalidInput("{field}: {reason}", field="deadline", reason="is in the past")
     demand = Demand(
@@ -73,16 +75,9 @@ def post_demand(db: Session, actor: Actor, data: DemandIn) -> Demand:
 
 
 def _refresh_search_text(demand: Demand) -> None:
-    region = (
-        region_search_text(demand.division_code, prefecture_of(demand.division_code)) if demand.division_code else ""
-    )
-    industry = (
-        f"{industry_name(demand.industry_code, 'zh')} {industry_name(demand.industry_code, 'en')}"
-        if demand.industry_code
-        else ""
-    )
-    demand.search_title = index_tokens(demand.title)
-    demand.search_body = index_tokens(demand.description, demand.scenario, industry, region)
+    demand.search_title, demand.search_body = demand_search_text(
+        title=demand.title, description=demand.description, scenario=demand.scenario,
+        industry_code=demand.industry_code, division_code=demand.division_code)
 
 
 def get_demand(db: Session, actor: Actor, demand_id: int) -> Demand:

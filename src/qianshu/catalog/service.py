@@ -23,8 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from qianshu.catalog import follows, permissions, policy, pricing
 from qianshu.catalog.models import EDITABLE_STATUSES, Listing, ListingChange, PricingPlan, delivery_mask
 from qianshu.catalog.schemas import ListingIn, ListingUpdate, PlanIn
-from qianshu.catalog.tokens import index_tokens
-from qianshu.catalog.vocab import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, prefecture_of, region_search_text
+from qianshu.catalog.search_text import listing_search_text
+from qianshu.catalog.vocab import prefecture_of
 from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
@@ -141,15 +141,11 @@ def history(db: Session, actor: Actor, listing_id: int) -> list[ListingChange]:
 
 def refresh_search_text(listing: Listing) -> None:
     """Re-tokenise titles (weighted) and the rest; the FTS index follows in the same transaction."""
-    industry = INDUSTRY_DIVISIONS.get(listing.industry_code) or INDUSTRY_SECTIONS.get(listing.industry_section)
-    listing.search_title = index_tokens(listing.title_zh, listing.title_en)
-    listing.search_body = index_tokens(
-        listing.description_zh,
-        listing.description_en,
-        " ".join(listing.tags),
-        " ".join(industry or ()),
-        region_search_text(listing.division_code, listing.prefecture_code),
-    )
+    listing.search_title, listing.search_body = listing_search_text(
+        title_zh=listing.title_zh, title_en=listing.title_en, description_zh=listing.description_zh,
+        description_en=listing.description_en, tags=listing.tags, industry_code=listing.industry_code,
+        industry_section=listing.industry_section, division_code=listing.division_code,
+        prefecture_code=listing.prefecture_code)
 
 
 def _clean_tags(tags: list[str]) -> list[str]:

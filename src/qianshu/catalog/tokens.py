@@ -6,8 +6,10 @@ tokenised here, in Python, and stored as a space-separated token string:
 - a run of CJK characters → every single character and every overlapping pair
   (交通数据 → 交 通 数 据 交通 通数 数据), so that two-character words (交通, 医保, 气象)
   and one-character queries are found;
-- Latin letters → lower-case words (``Traffic`` → ``traffic``); digits → number tokens
-  (``2024``); a word mixing both is split at the change (``G54`` → ``g``, ``54``);
+- Latin letters → lower-case English stems (Snowball's English stemmer: ``Traffic`` →
+  ``traffic``, ``drivers`` and ``driver`` → ``driver``, ``running`` → ``run``), so that a
+  query finds the other forms of its words; digits → number tokens (``2024``); a word mixing
+  both is split at the change (``G54`` → ``g``, ``54``);
 - everything else (punctuation, emoji, control characters, FTS syntax) separates tokens.
 
 A query is tokenised the same way, except that a CJK run of two or more characters gives
@@ -18,7 +20,11 @@ digits, so no user text ever reaches the engine's query syntax.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 MAX_QUERY_TOKENS = 24
 MAX_TOKEN_LENGTH = 40
@@ -32,6 +38,8 @@ _CJK_RANGES = (
     (0x30000, 0x3134F),
 )
 _LATIN = re.compile(r"[a-z]+|[0-9]+")
+_STEMMER = snowballstemmer.stemmer("english")
+_STEM_LOCK = threading.Lock()  # a Snowball stemmer keeps its word in the instance: not thread-safe
 
 
 def is_cjk(ch: str) -> bool:
@@ -63,8 +71,18 @@ def _runs(text: str) -> list[tuple[bool, str]]:
     return runs
 
 
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The English stem of a lower-case word; numbers are kept as they are. Cached: a catalogue
+    reuses few words, and reindexing 100,000 products stems each distinct word once."""
+    if not word.isalpha():
+        return word
+    with _STEM_LOCK:
+        return str(_STEMMER.stemWord(word))
+
+
 def _latin_tokens(run: str) -> list[str]:
-    return [t[:MAX_TOKEN_LENGTH] for t in _LATIN.findall(run)]
+    return [stem(t)[:MAX_TOKEN_LENGTH] for t in _LATIN.findall(run)]
 
 
 def index_tokens(*texts: str) -> str:

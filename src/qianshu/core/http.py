@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from qianshu.core import i18n, l10n
+from qianshu.core import i18n, l10n, vocabulary
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
@@ -230,6 +230,21 @@ def _pick(context: Context, zh: str | None, en: str | None) -> str:
     return (first or second or "").strip()
 
 
+@pass_context
+def _industry_choices(context: Context) -> tuple[vocabulary.Choice, ...]:
+    return vocabulary.industry_choices(_page_lang(context))
+
+
+@pass_context
+def _region_choices(context: Context) -> vocabulary.Choice:
+    return vocabulary.region_choices(_page_lang(context))
+
+
+@pass_context
+def _province_choices(context: Context) -> tuple[vocabulary.Choice, ...]:
+    return vocabulary.province_choices(_page_lang(context))
+
+
 def _data(value: object) -> Markup:
     """``{{ stored_text|data }}``: users' data in an element that says which language it is in."""
     # Sample tables call this for every cell: an f-string and one escape, not Markup.format.
@@ -243,7 +258,8 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       extensions=["jinja2.ext.i18n"])
     env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext,
-                       pick=_pick)
+                       pick=_pick, industry_choices=_industry_choices, region_choices=_region_choices,
+                       province_choices=_province_choices)  # for web/templates/pickers.html
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang, data=_data,
                        json_text=json_text)

@@ -116,7 +116,7 @@ THEMES: list[Theme] = [
         "{city_en} medical insurance settlements",
         "按月、按险种和就医类型统计的医保基金结算人次与金额（汇总数据，不含个人信息）。",
         "Monthly medical insurance settlements by scheme and type of care (aggregated, no personal data).",
-        "S93",
+        "S94",
         "monthly",
         "table",
         ["医保", "medical insurance", "医疗"],
@@ -263,7 +263,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         ids = registrations.register(database, settings, uploads)
     with database.unit_of_work() as db:
         for upload, reg_id in zip(uploads, ids, strict=True):
-            important = upload.declaration.industry_code in ("S93", "D44")
+            important = upload.declaration.industry_code in ("S94", "D44")
             registrations.issue(db, settings, signer, upload.holder, reviewer, operator, reg_id, Approval(
                 classification="important" if important else None, reason="材料齐全，同意公示。"))
         listings: list[Listing] = []

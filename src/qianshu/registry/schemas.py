@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qianshu.core.identifiers import validate_division_code
+from qianshu.core.vocabulary import validate_industry_code
 
 Right = Literal["holding", "processing_use", "operation"]
 INDUSTRY_PATTERN = r"^[A-T]\d{2}$"
@@ -40,6 +41,11 @@ class Declaration(BaseModel):
     @classmethod
     def _division(cls, value: str) -> str:
         return validate_division_code(value)
+
+    @field_validator("industry_code")
+    @classmethod
+    def _industry(cls, value: str) -> str:
+        return validate_industry_code(value)
 
     @field_validator("rights")
     @classmethod

@@ -124,7 +124,7 @@ def record_movement(movement: str, request: Request, db: DbSession, actor: Signe
         except ValueError:
             raise InvalidInput("{field} is required.", field="org_id") from None
         book(db, actor, org_id=org_id, amount_fen=service.parse_yuan(form.get("amount", ""), "amount"),
-             bank_reference=form.get("bank_reference", ""), memo=form.get("memo", ""))
+             bank_reference=form.get("bank_reference", ""), memo=form.get("memo", ""), field="amount")
         return 201, {}
 
     fields = {k: v for k, v in form.items() if k != "form_key"}

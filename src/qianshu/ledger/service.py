@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, Table, Update, bindparam, case, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -267,14 +268,21 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
                      "via": actor.via[:20], "created_at": now, "debit_balance_fen": balances[debit],
                      "credit_balance_fen": balances[credit]})
     # One statement for every account (one round trip, not one per account).
+    # The transfers first: a unique reference posted meanwhile by a concurrent transaction fails
+    # here, before any balance has moved.
+    try:
+        if len(rows) == 1:
+            new_ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
+        else:
+            new_ids = list(conn.execute(_INSERT_MANY, rows).scalars())
+    except IntegrityError:
+        if not refs:
+            raise
+        raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
     params: dict[str, int] = {}
     for k, account_id in enumerate(ids):
         params[f"a{k}"], params[f"b{k}"] = account_id, balances[account_id]
     conn.execute(_set_balances(len(ids)), params)
-    if len(rows) == 1:
-        new_ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
-    else:
-        new_ids = list(conn.execute(_INSERT_MANY, rows).scalars())
     _refresh_loaded_accounts(db, balances)
     return [Transfer.of(_Row(id=i, **row)) for i, row in zip(new_ids, rows, strict=True)]
 

@@ -47,14 +47,14 @@ def _statement_response(statement: books.Statement, fmt: str, lang: str, name: s
 
 
 @router.get("/wallets/{org_id}", response_model=s.WalletOut, summary="An organisation's wallet and balance",
-            responses=problems(404))
+            responses=problems(403, 404))
 def wallet(org_id: int, db: DbSession, actor: CurrentActor, lang: Lang) -> object:
     found = books.wallet_statement(db, actor, org_id, lang, limit=0)
     return s.WalletOut(org_id=org_id, account_id=found.account_id, code=found.code, balance_fen=found.balance_fen)
 
 
 @router.get("/wallets/{org_id}/statement", response_model=s.StatementOut,
-            summary="An organisation's wallet statement (JSON, CSV or XLSX)", responses=problems(404, 422))
+            summary="An organisation's wallet statement (JSON, CSV or XLSX)", responses=problems(403, 404, 422))
 def wallet_statement(org_id: int, db: DbSession, actor: CurrentActor, lang: Lang, settings: AppSettings,
                      kind: Annotated[str, Query(max_length=30)] = "", date_from: Day = "", date_to: Day = "",
                      format: Format = "json") -> object:
@@ -65,13 +65,14 @@ def wallet_statement(org_id: int, db: DbSession, actor: CurrentActor, lang: Lang
     return _statement_response(found, format, lang, f"statement-org{org_id}")
 
 
-@router.get("/accounts", response_model=list[s.AccountBalanceOut], summary="Every account and its balance")
+@router.get("/accounts", response_model=list[s.AccountBalanceOut], summary="Every account and its balance",
+            responses=problems(403))
 def accounts(db: DbSession, actor: CurrentActor, lang: Lang) -> object:
     return [s.AccountBalanceOut(**dataclasses.asdict(r)) for r in books.accounts_overview(db, actor, lang)]
 
 
 @router.get("/accounts/{account_id}/statement", response_model=s.StatementOut,
-            summary="Any account's statement (JSON, CSV or XLSX)", responses=problems(404, 422))
+            summary="Any account's statement (JSON, CSV or XLSX)", responses=problems(403, 404, 422))
 def account_statement(account_id: int, db: DbSession, actor: CurrentActor, lang: Lang, settings: AppSettings,
                       kind: Annotated[str, Query(max_length=30)] = "", date_from: Day = "", date_to: Day = "",
                       format: Format = "json") -> object:
@@ -101,21 +102,21 @@ def _bank_movement(kind: Literal["deposit", "withdrawal"], request: Request, db:
 
 
 @router.post("/deposits", status_code=201, response_model=s.TransferOut,
-             summary="Record a deposit (needs an Idempotency-Key header)", responses=problems(404, 409, 422))
+             summary="Record a deposit (needs an Idempotency-Key header)", responses=problems(403, 404, 409, 422))
 def deposit(request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings,
             data: s.BankMovementIn) -> JSONResponse:
     return _bank_movement("deposit", request, db, actor, settings, data)
 
 
 @router.post("/withdrawals", status_code=201, response_model=s.TransferOut,
-             summary="Record a withdrawal (needs an Idempotency-Key header)", responses=problems(404, 409, 422))
+             summary="Record a withdrawal (needs an Idempotency-Key header)", responses=problems(403, 404, 409, 422))
 def withdrawal(request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings,
                data: s.BankMovementIn) -> JSONResponse:
     return _bank_movement("withdrawal", request, db, actor, settings, data)
 
 
 @router.get("/trial-balance", response_model=s.TrialBalanceOut,
-            summary="Trial balance at the end of a day (Asia/Shanghai)", responses=problems(422))
+            summary="Trial balance at the end of a day (Asia/Shanghai)", responses=problems(403, 422))
 def trial_balance(db: DbSession, actor: CurrentActor, lang: Lang, date: Day = "",
                   format: Annotated[Literal["json", "csv"], Query()] = "json") -> object:
     as_of = books.parse_day(date, "date") or books.today()
@@ -128,7 +129,8 @@ def trial_balance(db: DbSession, actor: CurrentActor, lang: Lang, date: Day = ""
                              rows=[s.AccountBalanceOut(**dataclasses.asdict(r)) for r in report.rows])
 
 
-@router.get("/fees", response_model=list[s.FeeMonthOut], summary="The exchange's fees per month")
+@router.get("/fees", response_model=list[s.FeeMonthOut], summary="The exchange's fees per month",
+            responses=problems(403, 422))
 def fees(db: DbSession, actor: CurrentActor, lang: Lang, year: Annotated[int | None, Query()] = None,
          format: Annotated[Literal["json", "csv"], Query()] = "json") -> object:
     months = books.fees_per_month(db, actor, year)

@@ -40,8 +40,8 @@ SEED = 2020
 BARE_JOIN = """
 WITH people AS (SELECT resident_id, household_id, division_code FROM feed_household_registration),
 survey AS (SELECT household_id, sum(per_capita_income_fen) AS income FROM feed_agriculture_income GROUP BY 1),
-claims AS (SELECT household_id, sum(out_of_pocket_fen) AS oop FROM feed_medical_insurance JOIN people USING (resident_id)
-           GROUP BY 1),
+claims AS (SELECT household_id, sum(out_of_pocket_fen) AS oop FROM feed_medical_insurance
+           JOIN people USING (resident_id) GROUP BY 1),
 work AS (SELECT household_id, sum(monthly_wage_fen) AS wage FROM feed_human_resources JOIN people USING (resident_id)
          GROUP BY 1),
 ill AS (SELECT DISTINCT household_id FROM feed_health JOIN people USING (resident_id)),
@@ -81,7 +81,7 @@ def feeds_for(data_dir: Path, scale: float, scope: list[str] | None, name: str) 
 def bare_join(feeds: Path, limits: Limits, temp: Path) -> float:
     with connect(limits, readable=[feeds], temp_directory=temp) as con:
         for feed in FEEDS:
-            con.execute(f"CREATE VIEW feed_{feed} AS SELECT * FROM read_parquet('{feeds / feed}.parquet')")  # noqa: S608
+            con.execute(f"CREATE VIEW feed_{feed} AS SELECT * FROM read_parquet('{feeds / feed}.parquet')")
         started = time.perf_counter()
         BoundedConnection.arrow(con, BARE_JOIN)  # type: ignore[arg-type]
         return time.perf_counter() - started
@@ -112,7 +112,8 @@ def pandas_rules(feeds: Path, rules: RuleSet) -> tuple[float, int]:
     marginal = threshold * rules.marginal_factor
     flagged: set[str] = set()
     flagged |= set(base.index[base["per_capita"] < threshold])
-    drop = base["annual"].notna() & (base["first3"] > 0) & (base["last3"] < base["first3"] * (1 - rules.sharp_drop_ratio))
+    falling = base["last3"] < base["first3"] * (1 - rules.sharp_drop_ratio)
+    drop = base["annual"].notna() & (base["first3"] > 0) & falling
     flagged |= set(base.index[drop])
     claims = read["medical_insurance"]
     claims = claims[pd.to_datetime(claims["claim_date"]).dt.year == rules.year].merge(people, on="resident_id")
@@ -134,7 +135,8 @@ def pandas_rules(feeds: Path, rules: RuleSet) -> tuple[float, int]:
     events = read["emergency"]
     events = events[pd.to_datetime(events["event_date"]).dt.year == rules.year]
     lost = events.merge(base[["per_capita", "size"]], left_on="household_id", right_index=True)
-    flagged |= set(lost[lost["loss_fen"] > lost["per_capita"] * lost["size"] * rules.disaster_loss_ratio]["household_id"])
+    heavy_loss = lost["loss_fen"] > lost["per_capita"] * lost["size"] * rules.disaster_loss_ratio
+    flagged |= set(lost[heavy_loss]["household_id"])
     flagged &= set(people["household_id"])
     return time.perf_counter() - started, len(flagged)
 

@@ -34,7 +34,12 @@ from qianshu.catalog.models import Listing
 from qianshu.core import jobs
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
+from qianshu.demo import registrations
+from qianshu.demo.ledger_seed import WALLETS
 from qianshu.demo.seed import DEMO_NOTICE_MINUTES, DEMO_PASSWORD, seed_demo
+from qianshu.ledger import books
+from qianshu.ledger import service as ledger
+from qianshu.ledger.models import LedgerAccount
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Certificate, ColumnProfile, QualityScore, Registration
 from qianshu.registry.settings import RegistrySettings
@@ -247,3 +252,17 @@ def test_a_newcomer_goes_from_upload_to_certificate_in_one_sitting(demo: Demo, t
         for browser in (holder, reviewer, operator):
             browser.close()
         database.dispose()
+
+
+def test_the_demo_organisations_have_wallets_with_deposits_and_the_books_balance(database: Database) -> None:
+    with database.unit_of_work(write=False) as db:
+        operator = registrations.actor_of(db, "operator@qianshu.demo")
+        buyer = registrations.actor_of(db, "buyer.logistics@qianshu.demo")
+        statement = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
+        assert statement.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100
+        assert [line.kind for line in statement.lines] == ["deposit"]
+        trial = books.trial_balance(db, operator, books.today(), "zh")
+        assert trial.balanced
+        assert trial.agrees_with_accounts
+        assert sum(db.scalars(select(LedgerAccount.balance_fen))) == 0
+        assert len(ledger.transfers_by_cause(db, "bank_transfer", "GYRCB-2026-00001")) == 1

@@ -35,6 +35,7 @@ CAPABILITIES: tuple[str, ...] = (
     "translog",
     "registry",
     "catalog",
+    "ledger",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

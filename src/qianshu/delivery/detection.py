@@ -130,13 +130,39 @@ def _floats(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(cleaned.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False))
 
 
+# NumPy's unique and isin on 64-bit hashes took seconds where sorting takes milliseconds.
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
+def _contained(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Which ``values`` are in ``reference`` (sorted)."""
+    if not len(reference):
+        return np.zeros(len(values), dtype=bool)
+    spot = np.clip(np.searchsorted(reference, values), 0, len(reference) - 1)
+    found: np.ndarray = reference[spot] == values
+    return found
+
+
+def _first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and the position of each one's first occurrence."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep], order[keep]
+
+
 def _share_in(sample: np.ndarray, nonempty: np.ndarray, reference: np.ndarray) -> float:
     if not nonempty.any():
         return 0.0
-    return float(np.isin(sample[nonempty], reference, assume_unique=False).mean())
+    return float(_contained(sample[nonempty], reference).mean())
 
 
-def _map_identity(suspect: pa.Table, original: pa.Table, plan: WatermarkPlan) -> list[int] | None:
+def _map_identity(suspect: pa.Table, original_texts: list[pa.Array]) -> list[int] | None:
     """For each identifying column, the suspect column holding the same values; None when one has none."""
     head = suspect.slice(0, MATCH_SAMPLE)
     suspect_prints = []
@@ -144,8 +170,8 @@ def _map_identity(suspect: pa.Table, original: pa.Table, plan: WatermarkPlan) ->
         text = canonical_text(column)
         suspect_prints.append((fingerprint_strings(text), np.asarray(pc.utf8_length(text).to_numpy()) > 0))
     chosen: list[int] = []
-    for name in plan.identity:
-        reference = np.unique(fingerprint_strings(canonical_text(original.column(name))))
+    for texts in original_texts:
+        reference = _sorted_unique(fingerprint_strings(texts))
         shares = [(-1.0 if i in chosen else _share_in(prints, nonempty, reference), i)
                   for i, (prints, nonempty) in enumerate(suspect_prints)]
         best, position = max(shares, default=(0.0, -1))
@@ -193,10 +219,10 @@ def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
     candidates = list(candidates)
     rows = suspect.num_rows
     original_identity = pq.read_table(original_path, columns=list(plan.identity))
-    mapping = _map_identity(suspect, original_identity, plan) if rows and suspect.num_columns else None
+    original_texts = [canonical_text(original_identity.column(n)) for n in plan.identity]
+    mapping = _map_identity(suspect, original_texts) if rows and suspect.num_columns else None
     if mapping is None or not candidates:
         return Detection(rows, 0, alpha=alpha)
-    original_texts = [canonical_text(original_identity.column(n)) for n in plan.identity]
     suspect_texts = [canonical_text(suspect.column(i)) for i in mapping]
 
     def prints(texts: list[pa.Array]) -> np.ndarray:
@@ -206,7 +232,7 @@ def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
     suspect_prints = prints(suspect_texts)
     order = np.argsort(original_prints, kind="stable")
     sorted_prints = original_prints[order]
-    unique_prints, first = np.unique(suspect_prints, return_index=True)
+    unique_prints, first = _first_of_each(suspect_prints)
     spot = np.clip(np.searchsorted(sorted_prints, unique_prints), 0, max(0, len(sorted_prints) - 1))
     found = sorted_prints[spot] == unique_prints if len(sorted_prints) else np.zeros(0, dtype=bool)
     suspect_rows = first[found]

@@ -107,8 +107,10 @@ def read_suspect(path: Path) -> pa.Table:
 def _read_xlsx(path: Path) -> pa.Table:
     from python_calamine import CalamineWorkbook
 
-    workbook = CalamineWorkbook.from_path(str(path))
-    rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    try:
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise UnreadableFile(str(exc)) from exc
     if not rows:
         return pa.table({})
     width = max(len(r) for r in rows)

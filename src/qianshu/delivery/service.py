@@ -130,8 +130,12 @@ def issue_copy(db: Session, actor: Actor, settings: Settings, listing_id: int, r
     plan = plan_for(data, watermark_policy(settings, listing))
     key = WatermarkKey.for_contract(settings.secret_key, recipient, label)
     parquet = pq.ParquetFile(data)
-    rows = write_copy(watermark_batches(parquet.iter_batches(batch_size=BATCH_ROWS), plan, key),
-                      parquet.schema_arrow, destination, fmt)
+    try:
+        rows = write_copy(watermark_batches(parquet.iter_batches(batch_size=BATCH_ROWS), plan, key),
+                          parquet.schema_arrow, destination, fmt)
+    except BaseException:
+        destination.unlink(missing_ok=True)  # no half-written copy is left behind
+        raise
     copy = WatermarkedCopy(listing_id=listing.id, org_id=listing.org_id, recipient_key=recipient,
                            recipient_label=label[:200], file_format=fmt, rows=rows, created_by=actor.user_id)
     db.add(copy)

@@ -19,7 +19,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.audit import AuditEvent
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
-from qianshu.core.errors import InvalidInput, NotFound
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
 from qianshu.delivery import service
 from qianshu.delivery.files import read_suspect, write_copy
@@ -131,3 +131,59 @@ def test_the_seller_finds_the_leak_on_the_portal(client: Any, db: Session, setti
     missing = client.post("/delivery/leaks", data={"listing_id": str(product.id), "csrf_token": token})
     assert missing.status_code == 422
     assert "请选择要检验的文件" in missing.text
+
+
+def test_the_seller_sets_identity_and_tolerances_until_the_first_copy(
+        db: Session, database: Database, settings: Settings, product: Listing, merchant: Actor, buyer: Actor,
+        tmp_path: Path) -> None:
+    view = service.policy_view(db, merchant, settings, product.id)
+    assert [c.name for c in view.columns if c.identifies] == ["户编号"]  # chosen from the data
+    assert not view.chosen_identity
+    with pytest.raises(InvalidInput) as bad:
+        service.set_watermark_policy(db, merchant, settings, product.id, ["户编号"], {"收入": -1.0})
+    assert bad.value.field == "tolerances"
+    with pytest.raises(InvalidInput) as bad:
+        service.set_watermark_policy(db, merchant, settings, product.id, ["编号"], {})
+    assert bad.value.field == "columns"
+    with pytest.raises(NotFound):
+        service.set_watermark_policy(db, buyer, settings, product.id, ["户编号"], {})
+    service.set_watermark_policy(db, merchant, settings, product.id, ["户编号"], {"收入": 0.02, "人口": 1})
+    view = service.policy_view(db, merchant, settings, product.id)
+    steps = {c.name: c.step for c in view.columns}
+    assert steps["收入"] == 0.02
+    assert steps["人口"] == 1
+    assert view.chosen_identity
+
+    copy = tmp_path / "copy.parquet"
+    service.issue_copy(db, merchant, settings, product.id, "HT-7", "parquet", copy)
+    db.flush()
+    original = product_table(5_000)
+    marked = pq.read_table(copy)
+    income = (marked.column("收入").to_numpy() - original.column("收入").to_numpy())
+    assert abs(income).max() <= 0.02 + 1e-9
+    assert set(abs(marked.column("人口").to_numpy() - original.column("人口").to_numpy())) == {0, 1}
+    assert service.policy_view(db, merchant, settings, product.id).locked
+    with pytest.raises(Conflict):
+        service.set_watermark_policy(db, merchant, settings, product.id, ["户编号"], {"收入": 0.05})
+    detection = service.find_leak(database, merchant, settings, product.id, copy)
+    assert detection.named is not None
+    assert detection.named.key_id == "HT-7"
+    assert _audits(db, "watermark.policy")[-1].detail["tolerances"] == {"收入": 0.02, "人口": 1}
+
+
+def test_the_policy_page(client: Any, db: Session, product: Listing, merchant: Actor) -> None:
+    seller = db.get_one(User, merchant.user_id)
+    sign_in(client, seller.email)
+    page = client.get(f"/delivery/products/{product.id}/watermark")
+    assert page.status_code == 200
+    assert 'data-column="收入"' in page.text
+    token = csrf(client, f"/delivery/products/{product.id}/watermark")
+    saved = client.post(f"/delivery/products/{product.id}/watermark",
+                        data={"csrf_token": token, "identity": ["户编号"], "tol::收入": "0.03", "tol::人口": ""},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    assert "± 0.03" in client.get(f"/delivery/products/{product.id}/watermark").text
+    refused = client.post(f"/delivery/products/{product.id}/watermark",
+                          data={"csrf_token": token, "identity": ["户编号"], "tol::收入": "很多"})
+    assert refused.status_code == 422
+    assert "收入 的容差必须是不小于 0 的数" in refused.text

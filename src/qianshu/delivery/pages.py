@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,16 +14,18 @@ from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.catalog import service as catalog_service
-from qianshu.catalog.models import Listing
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.http import AppSettings, PostedForm, get_database, get_lang, render
+from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_database, get_lang, render, see_other
 from qianshu.core.policy import require
 from qianshu.delivery import service
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
 
 router = APIRouter()
 FORM_ROOM_BYTES = 1024**2
@@ -81,3 +84,32 @@ def find_leak(request: Request, actor: SignedInActor, settings: AppSettings, pos
         return render(request, "delivery/leaks.html", page, status_code=exc.status)
     page.top = list(page.detection.candidates[:10])
     return render(request, "delivery/leaks.html", page)
+
+
+@router.get("/delivery/products/{listing_id:int}/watermark")
+def policy_form(listing_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                settings: AppSettings) -> Response:
+    return render(request, "delivery/policy.html", service.policy_view(db, actor, settings, listing_id))
+
+
+@router.post("/delivery/products/{listing_id:int}/watermark")
+def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+               posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("identity",))
+    try:
+        tolerances = {}
+        for field_name, value in form.items():
+            if field_name.startswith("tol::") and str(value).strip():
+                try:
+                    tolerances[field_name[5:]] = float(str(value))
+                except ValueError:
+                    raise InvalidInput("The tolerance of {column} must be a number of at least 0.",
+                                       field="tolerances", column=field_name[5:]) from None
+        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances)
+    except QianshuError as exc:
+        db.rollback()
+        view = service.policy_view(db, actor, settings, listing_id)
+        return render(request, "delivery/policy.html", replace(view, error=exc.render(get_lang(request))),
+                      status_code=exc.status)
+    return see_other(f"/delivery/products/{listing_id}/watermark")
+

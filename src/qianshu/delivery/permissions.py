@@ -13,6 +13,6 @@ ACTIONS = (
     # An operator too: it arbitrates the dispute that follows a leak.
     Action("watermark.detect", (SELLER, OPERATOR),
            "Find which recipient a leaked copy of one's product came from", denied=NOT_SELLER),
-    Action("watermark.issue", (SELLER,), "Make a watermarked copy of one's product for a recipient",
-           denied=NOT_SELLER),
+    Action("watermark.issue", (SELLER,),
+           "Make watermarked copies of one's product and set what their watermark may change", denied=NOT_SELLER),
 )

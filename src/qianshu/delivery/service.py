@@ -9,18 +9,20 @@ so it runs outside any transaction: :func:`prepare_detection` (a read), :func:`r
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog import service as catalog_service
-from qianshu.catalog.models import Listing
 from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
@@ -29,7 +31,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
 from qianshu.delivery.detection import Detection, detect_file
 from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original_sample, write_copy
-from qianshu.delivery.models import WatermarkedCopy
+from qianshu.delivery.models import WatermarkedCopy, WatermarkPolicyRow
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import (
     PLAN_SAMPLE_ROWS,
@@ -41,6 +43,9 @@ from qianshu.delivery.watermark import (
     watermark_batches,
 )
 from qianshu.registry import service as registry_service
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
 
 RECIPIENT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$")
 MAX_CANDIDATES = 10_000
@@ -78,11 +83,85 @@ def product_data(db: Session, settings: Settings, listing: Listing) -> Path:
     return open_blob_store(settings).path(data.parquet_sha256)
 
 
-def watermark_policy(settings: Settings, listing: Listing) -> WatermarkPolicy:
-    """What the seller allows for ``listing``: the installation's defaults for now (identity chosen
-    from the data, decimal columns moved by the default tolerance, integers left alone)."""
+def watermark_policy(db: Session, settings: Settings, listing: Listing) -> WatermarkPolicy:
+    """What the seller allows for ``listing``: its identifying columns and tolerances where it set
+    them, the installation's defaults otherwise (identity chosen from the data, decimal columns
+    moved by the default number of units, integers left alone)."""
     section = settings.section(DeliverySettings)
-    return WatermarkPolicy(gamma=section.watermark_gamma, default_tolerance_units=section.watermark_tolerance_units)
+    row = db.get(WatermarkPolicyRow, listing.id)
+    return WatermarkPolicy(identity=tuple(row.identity) if row else (),
+                           tolerances={k: float(v) for k, v in (row.tolerances if row else {}).items()},
+                           gamma=section.watermark_gamma, default_tolerance_units=section.watermark_tolerance_units)
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    name: str
+    kind: str  # numeric | text | other
+    identifies: bool
+    tolerance: float | None  # as the seller set it
+    step: float | None  # what the plan moves it by (None: not marked)
+    marked: bool
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    listing: Listing
+    columns: list[ColumnChoice]
+    locked: bool  # copies exist: the policy can no longer change
+    chosen_identity: bool  # the seller named the identifying columns
+    problem: str = ""  # the plan cannot be made (no identity): the message id
+    error: str = ""  # a refused change, in the reader's language
+
+
+def _copies_exist(db: Session, listing_id: int) -> bool:
+    return db.scalar(select(WatermarkedCopy.id).where(WatermarkedCopy.listing_id == listing_id).limit(1)) is not None
+
+
+def policy_view(db: Session, actor: Actor, settings: Settings, listing_id: int) -> PolicyView:
+    listing = _listing(db, actor, listing_id, "watermark.issue")
+    data = product_data(db, settings, listing)
+    schema = pq.read_schema(data)
+    chosen = watermark_policy(db, settings, listing)
+    problem = ""
+    try:
+        plan: WatermarkPlan | None = plan_for(data, chosen)
+    except Conflict as exc:
+        plan, problem = None, exc.message
+    columns = []
+    for name in schema.names:
+        kind = schema.field(name).type
+        family = "numeric" if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) else (
+            "text" if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) else "other")
+        mark = plan.column(name) if plan else None
+        columns.append(ColumnChoice(name, family, bool(plan and name in plan.identity), chosen.tolerances.get(name),
+                                    mark.step if mark and mark.kind == "numeric" else None, mark is not None))
+    return PolicyView(listing, columns, _copies_exist(db, listing.id), bool(chosen.identity), problem)
+
+
+def set_watermark_policy(db: Session, actor: Actor, settings: Settings, listing_id: int,
+                         identity: Sequence[str], tolerances: Mapping[str, float]) -> WatermarkPolicyRow:
+    """Set the identifying columns and the numeric columns' tolerances of a product's watermark."""
+    listing = _listing(db, actor, listing_id, "watermark.issue")
+    if _copies_exist(db, listing.id):
+        raise Conflict("The watermark of this product is fixed once a copy has been delivered: "
+                       "a change would make those copies untraceable.")
+    for name, tolerance in tolerances.items():
+        if not math.isfinite(tolerance) or tolerance < 0:
+            raise InvalidInput("The tolerance of {column} must be a number of at least 0.", field="tolerances",
+                               column=name)
+    data = product_data(db, settings, listing)
+    section = settings.section(DeliverySettings)
+    policy = WatermarkPolicy(identity=tuple(identity), tolerances=dict(tolerances), gamma=section.watermark_gamma,
+                             default_tolerance_units=section.watermark_tolerance_units)
+    plan_for(data, policy)  # names an unknown column, or a product whose rows nothing identifies
+    row = db.get(WatermarkPolicyRow, listing.id) or WatermarkPolicyRow(listing_id=listing.id)
+    row.identity, row.tolerances, row.updated_by = list(identity), dict(tolerances), actor.user_id
+    db.add(row)
+    db.flush()
+    audit.record(db, actor, "watermark.policy", target_type="listing", target_id=listing.id,
+                 target_org_id=listing.org_id, identity=list(identity), tolerances=dict(tolerances))
+    return row
 
 
 def plan_for(data: Path, watermark: WatermarkPolicy) -> WatermarkPlan:
@@ -127,7 +206,7 @@ def issue_copy(db: Session, actor: Actor, settings: Settings, listing_id: int, r
     listing = _listing(db, actor, listing_id, "watermark.issue")
     recipient = _check_recipient(recipient)
     data = product_data(db, settings, listing)
-    plan = plan_for(data, watermark_policy(settings, listing))
+    plan = plan_for(data, watermark_policy(db, settings, listing))
     key = WatermarkKey.for_contract(settings.secret_key, recipient, label)
     parquet = pq.ParquetFile(data)
     try:
@@ -150,7 +229,7 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
     """Check the actor may look, and gather the product's data, plan and candidate keys."""
     listing = _listing(db, actor, listing_id, "watermark.detect")
     data = product_data(db, settings, listing)
-    plan = plan_for(data, watermark_policy(settings, listing))
+    plan = plan_for(data, watermark_policy(db, settings, listing))
     candidates = recipients(db, listing)
     known = {r.key_id for r in candidates}
     candidates += [Recipient(key) for key in dict.fromkeys(_check_recipient(k) for k in also if k.strip())

@@ -6,7 +6,8 @@ Create Date: 2026-11-30
 
 ``delivery_watermarked_copies`` records every watermarked copy of a product: the recipient key
 (a contract id) its marks are keyed to, the format and the number of rows. Detection looks for a
-leak among these recipients.
+leak among these recipients. ``delivery_watermark_policies`` holds what a seller allows the
+watermark of a product to change (identifying columns, each numeric column's tolerance).
 """
 
 from collections.abc import Sequence
@@ -36,8 +37,17 @@ def upgrade() -> None:
         sa.Column("created_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_delivery_copies_listing", "delivery_watermarked_copies", ["listing_id", "recipient_key"])
+    op.create_table(
+        "delivery_watermark_policies",
+        sa.Column("listing_id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("identity", sa.JSON(), nullable=False),
+        sa.Column("tolerances", sa.JSON(), nullable=False),
+        sa.Column("updated_by", sa.Integer(), nullable=True),
+        sa.Column("updated_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("delivery_watermark_policies")
     op.drop_index("ix_delivery_copies_listing", table_name="delivery_watermarked_copies")
     op.drop_table("delivery_watermarked_copies")

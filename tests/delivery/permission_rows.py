@@ -14,10 +14,10 @@ ROWS = {
     ("POST", "/delivery/leaks"): Row(ACTIVE,
                                      body=lambda c: {"listing_id": str(c["own_listing"])},
                                      action="watermark.detect", on="own_listing"),
-    ("GET", "/delivery/products/{listing_id}/watermark"): Row(
+    ("GET", "/delivery/products/{listing_id:int}/watermark"): Row(
         ACTIVE, params=lambda c: {"listing_id": c["own_listing"]},
         action="watermark.issue", on="own_listing"),
-    ("POST", "/delivery/products/{listing_id}/watermark"): Row(
+    ("POST", "/delivery/products/{listing_id:int}/watermark"): Row(
         ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {},
         action="watermark.issue", on="own_listing"),
 }

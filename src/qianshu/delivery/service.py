@@ -120,7 +120,10 @@ def _copies_exist(db: Session, listing_id: int) -> bool:
 
 def policy_view(db: Session, actor: Actor, settings: Settings, listing_id: int) -> PolicyView:
     listing = _listing(db, actor, listing_id, "watermark.issue")
-    data = product_data(db, settings, listing)
+    try:
+        data = product_data(db, settings, listing)
+    except Conflict as exc:  # nothing to choose from yet: the page says why
+        return PolicyView(listing, [], False, False, exc.message)
     schema = pq.read_schema(data)
     chosen = watermark_policy(db, settings, listing)
     problem = ""

@@ -7,8 +7,9 @@ or reordering the columns does not change it) decides, per markable column, whet
 marked (about one row in ``gamma``) and which bit it carries:
 
 - a numeric cell moves by ``+step`` (bit 1) or ``-step`` (bit 0), where ``step`` is at most the
-  tolerance the seller allows for the column, in whole units of the column's last digit; so a
-  value never moves by more than the tolerance, and a sum or mean by less;
+  tolerance the seller allows for the column, in whole units of the column's last digit; so no
+  value, and no mean, moves by more than the tolerance (the signs are balanced: in practice a mean
+  moves far less);
 - a text cell takes one of two forms a reader does not tell apart from the original: bit 1 the
   full-width digits (``１２３`` for ``123``), a date written ``2024/01/05`` for ``2024-01-05``, or a
   trailing ideographic space; bit 0 a trailing ASCII space.
@@ -34,7 +35,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 FORMAT_VERSION = b"qianshu/watermark/v1"
-_MASK64 = (1 << 64) - 1
 _MAX_DECIMALS = 6
 # How much of the original data decides a plan (decimals of each numeric column, the identity
 # chosen when the seller named none): the same first rows at delivery and at detection.

@@ -36,6 +36,8 @@ FOLDER_COMMANDS = [
     ["registry", "list"],
     ["registry", "issue-due"],
     ["registry", "sweep-blobs"],
+    ["watermark", "detect", "{file}", "--product", "1"],
+    ["watermark", "issue", "{out}", "--product", "1", "--recipient", "HT-1", "--org-user", "someone@example.cn"],
     ["staff", "create", "staff@example.cn", "--name", "Staff", "--password", "a-long-password"],
     ["staff", "list"],
     ["staff", "jurisdiction", "staff@example.cn", "520102"],

@@ -36,6 +36,7 @@ CAPABILITIES: tuple[str, ...] = (
     "registry",
     "catalog",
     "ledger",
+    "delivery",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

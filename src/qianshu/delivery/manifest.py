@@ -1,0 +1,25 @@
+"""Delivery: watermarked copies of a product and finding the source of a leaked one."""
+
+from typing import Any
+
+from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.policy import allows
+
+
+def _seller(actor: Any) -> bool:
+    return actor is not None and actor.user_id is not None and allows(actor, "listing.offer")
+
+
+MANIFEST = Manifest(
+    name="delivery",
+    title="Delivery",
+    uses=("catalog",),
+    models=True,
+    pages=True,
+    cli=True,
+    templates=True,
+    translations=True,
+    actions="qianshu.delivery.permissions:ACTIONS",
+    settings="qianshu.delivery.settings:DeliverySettings",
+    nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
+)

@@ -1,0 +1,115 @@
+"""Portal pages of delivery: the seller's search for the source of a leaked copy."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.catalog import service as catalog_service
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import CHUNK
+from qianshu.core.body_rules import BodyRule
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_database, get_lang, render, see_other
+from qianshu.core.policy import require
+from qianshu.delivery import service
+from qianshu.delivery.detection import Detection
+from qianshu.delivery.settings import DeliverySettings
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
+
+router = APIRouter()
+FORM_ROOM_BYTES = 1024**2
+BODY_RULES = [BodyRule("POST", r"/delivery/leaks",
+                       lambda settings: settings.section(DeliverySettings).suspect_max_bytes + FORM_ROOM_BYTES)]
+
+
+@dataclass
+class LeakPage:
+    listings: list[Listing]
+    listing_id: int | None = None
+    recipients: str = ""
+    file_name: str = ""
+    detection: Detection | None = None
+    error: str = ""
+    top: list[object] = field(default_factory=list)
+
+
+def _products(request: Request, actor: Actor) -> list[Listing]:
+    with get_database(request).unit_of_work(write=False) as db:
+        return catalog_service.my_listings(db, actor)
+
+
+@router.get("/delivery/leaks")
+def leak_form(request: Request, actor: SignedInActor) -> Response:
+    require(actor, "catalog.personal")
+    return render(request, "delivery/leaks.html", LeakPage(_products(request, actor)))
+
+
+@router.post("/delivery/leaks")
+def find_leak(request: Request, actor: SignedInActor, settings: AppSettings, posted: PostedForm) -> Response:
+    """Detection reads the whole file outside any transaction; the audit row is a short write after it."""
+    upload = posted.get("file")
+    recipients = str(posted.get("recipients") or "")
+    page = LeakPage(_products(request, actor), recipients=recipients)
+    try:
+        try:
+            page.listing_id = int(str(posted.get("listing_id") or ""))
+        except ValueError:
+            raise InvalidInput("Choose one of your products.", field="listing_id") from None
+        database = get_database(request)
+        with database.unit_of_work(write=False) as db:
+            prepared = service.prepare_detection(db, actor, settings, page.listing_id, recipients.split())
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("Choose the file to examine.", field="file")
+        page.file_name = upload.filename
+        with tempfile.TemporaryDirectory(prefix="qianshu-suspect-") as folder:
+            suspect = Path(folder) / "suspect"
+            with suspect.open("wb") as out:
+                shutil.copyfileobj(upload.file, out, CHUNK)
+            page.detection = service.run_detection(prepared, suspect)
+        with database.unit_of_work() as db:
+            service.record_detection(db, actor, prepared, page.detection, upload.filename)
+    except QianshuError as exc:
+        page.error = exc.render(get_lang(request))
+        return render(request, "delivery/leaks.html", page, status_code=exc.status)
+    page.top = list(page.detection.candidates[:10])
+    return render(request, "delivery/leaks.html", page)
+
+
+@router.get("/delivery/products/{listing_id:int}/watermark")
+def policy_form(listing_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                settings: AppSettings) -> Response:
+    return render(request, "delivery/policy.html", service.policy_view(db, actor, settings, listing_id))
+
+
+@router.post("/delivery/products/{listing_id:int}/watermark")
+def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+               posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("identity",))
+    try:
+        tolerances = {}
+        for field_name, value in form.items():
+            if field_name.startswith("tol::") and str(value).strip():
+                try:
+                    tolerances[field_name[5:]] = float(str(value))
+                except ValueError:
+                    raise InvalidInput("The tolerance of {column} must be a number of at least 0.",
+                                       field="tolerances", column=field_name[5:]) from None
+        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances)
+    except QianshuError as exc:
+        db.rollback()
+        view = service.policy_view(db, actor, settings, listing_id)
+        return render(request, "delivery/policy.html", replace(view, error=exc.render(get_lang(request))),
+                      status_code=exc.status)
+    return see_other(f"/delivery/products/{listing_id}/watermark")
+

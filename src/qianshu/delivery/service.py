@@ -1,0 +1,272 @@
+"""Watermarked copies of a product and the search for the source of a leaked one.
+
+A copy's marks are keyed to its recipient (a contract id, ``watermark.recipient_secret``). The
+candidates of a detection are the recipients of the product's recorded copies and its contracts
+(:func:`contract_recipients`, the one place the exchange is asked). Detection reads a whole file,
+so it runs outside any transaction: :func:`prepare_detection` (a read), :func:`run_detection`
+(no database), :func:`record_detection` (a short write: the audit row).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qianshu.catalog import permissions as catalog_permissions
+from qianshu.catalog import service as catalog_service
+from qianshu.core import audit, policy
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.db import Database
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.settings import Settings
+from qianshu.delivery.detection import Detection, detect_file
+from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original_sample, write_copy
+from qianshu.delivery.models import WatermarkedCopy, WatermarkPolicyRow
+from qianshu.delivery.settings import DeliverySettings
+from qianshu.delivery.watermark import (
+    PLAN_SAMPLE_ROWS,
+    NoIdentity,
+    WatermarkKey,
+    WatermarkPlan,
+    WatermarkPolicy,
+    make_plan,
+    watermark_batches,
+)
+from qianshu.registry import service as registry_service
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
+
+RECIPIENT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$")
+MAX_CANDIDATES = 10_000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key_id: str  # the contract id the copy's watermark is keyed to
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedDetection:
+    listing_id: int
+    org_id: int
+    data: Path
+    plan: WatermarkPlan
+    keys: tuple[WatermarkKey, ...]
+    alpha: float
+
+
+def _listing(db: Session, actor: Actor, listing_id: int, action: str) -> Listing:
+    listing = catalog_service.get_listing(db, actor, listing_id)
+    policy.require(actor, action, catalog_permissions.listing(listing),
+                   hidden=NotFound("No such product in the catalogue."))
+    return listing
+
+
+def product_data(db: Session, settings: Settings, listing: Listing) -> Path:
+    """The product's normalised Parquet (the data every copy is made from)."""
+    reg = registry_service.load_registration(db, listing.registration_id)
+    data = registry_service.load_registration(db, reg.data_from_id) if reg.data_from_id else reg
+    if not data.parquet_sha256:
+        raise Conflict("This product has no data file yet.")
+    return open_blob_store(settings).path(data.parquet_sha256)
+
+
+def watermark_policy(db: Session, settings: Settings, listing: Listing) -> WatermarkPolicy:
+    """What the seller allows for ``listing``: its identifying columns and tolerances where it set
+    them, the installation's defaults otherwise (identity chosen from the data, decimal columns
+    moved by the default number of units, integers left alone)."""
+    section = settings.section(DeliverySettings)
+    row = db.get(WatermarkPolicyRow, listing.id)
+    return WatermarkPolicy(identity=tuple(row.identity) if row else (),
+                           tolerances={k: float(v) for k, v in (row.tolerances if row else {}).items()},
+                           gamma=section.watermark_gamma, default_tolerance_units=section.watermark_tolerance_units)
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    name: str
+    kind: str  # numeric | text | other
+    identifies: bool
+    tolerance: float | None  # as the seller set it
+    step: float | None  # what the plan moves it by (None: not marked)
+    marked: bool
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    listing: Listing
+    columns: list[ColumnChoice]
+    locked: bool  # copies exist: the policy can no longer change
+    chosen_identity: bool  # the seller named the identifying columns
+    problem: str = ""  # the plan cannot be made (no identity): the message id
+    error: str = ""  # a refused change, in the reader's language
+
+
+def _copies_exist(db: Session, listing_id: int) -> bool:
+    return db.scalar(select(WatermarkedCopy.id).where(WatermarkedCopy.listing_id == listing_id).limit(1)) is not None
+
+
+def policy_view(db: Session, actor: Actor, settings: Settings, listing_id: int) -> PolicyView:
+    listing = _listing(db, actor, listing_id, "watermark.issue")
+    try:
+        data = product_data(db, settings, listing)
+    except Conflict as exc:  # nothing to choose from yet: the page says why
+        return PolicyView(listing, [], False, False, exc.message)
+    schema = pq.read_schema(data)
+    chosen = watermark_policy(db, settings, listing)
+    problem = ""
+    try:
+        plan: WatermarkPlan | None = plan_for(data, chosen)
+    except Conflict as exc:
+        plan, problem = None, exc.message
+    columns = []
+    for name in schema.names:
+        kind = schema.field(name).type
+        family = "numeric" if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) else (
+            "text" if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) else "other")
+        mark = plan.column(name) if plan else None
+        columns.append(ColumnChoice(name, family, bool(plan and name in plan.identity), chosen.tolerances.get(name),
+                                    mark.step if mark and mark.kind == "numeric" else None, mark is not None))
+    return PolicyView(listing, columns, _copies_exist(db, listing.id), bool(chosen.identity), problem)
+
+
+def set_watermark_policy(db: Session, actor: Actor, settings: Settings, listing_id: int,
+                         identity: Sequence[str], tolerances: Mapping[str, float]) -> WatermarkPolicyRow:
+    """Set the identifying columns and the numeric columns' tolerances of a product's watermark."""
+    listing = _listing(db, actor, listing_id, "watermark.issue")
+    if _copies_exist(db, listing.id):
+        raise Conflict("The watermark of this product is fixed once a copy has been delivered: "
+                       "a change would make those copies untraceable.")
+    for name, tolerance in tolerances.items():
+        if not math.isfinite(tolerance) or tolerance < 0:
+            raise InvalidInput("The tolerance of {column} must be a number of at least 0.", field="tolerances",
+                               column=name)
+    data = product_data(db, settings, listing)
+    section = settings.section(DeliverySettings)
+    policy = WatermarkPolicy(identity=tuple(identity), tolerances=dict(tolerances), gamma=section.watermark_gamma,
+                             default_tolerance_units=section.watermark_tolerance_units)
+    plan_for(data, policy)  # names an unknown column, or a product whose rows nothing identifies
+    row = db.get(WatermarkPolicyRow, listing.id) or WatermarkPolicyRow(listing_id=listing.id)
+    row.identity, row.tolerances, row.updated_by = list(identity), dict(tolerances), actor.user_id
+    db.add(row)
+    db.flush()
+    audit.record(db, actor, "watermark.policy", target_type="listing", target_id=listing.id,
+                 target_org_id=listing.org_id, identity=list(identity), tolerances=dict(tolerances))
+    return row
+
+
+def plan_for(data: Path, watermark: WatermarkPolicy) -> WatermarkPlan:
+    try:
+        return make_plan(original_sample(data, PLAN_SAMPLE_ROWS), watermark)
+    except NoIdentity:
+        raise Conflict("No column identifies the rows of this product, so its copies cannot be "
+                       "watermarked.") from None
+    except KeyError as exc:
+        raise InvalidInput("The column {column} is not in this product's data.", field="columns",
+                           column=str(exc.args[0])) from None
+
+
+def contract_recipients(db: Session, listing: Listing) -> list[Recipient]:
+    """The product's contracts with the download mode. Delivery on the exchange's contracts keys
+    each copy to its contract id; until then the candidates are the recorded copies' recipients."""
+    return []
+
+
+def recipients(db: Session, listing: Listing) -> list[Recipient]:
+    rows = db.execute(select(WatermarkedCopy.recipient_key, WatermarkedCopy.recipient_label)
+                      .where(WatermarkedCopy.listing_id == listing.id).order_by(WatermarkedCopy.id)).all()
+    found: dict[str, Recipient] = {}
+    for recipient in [*(Recipient(key, label) for key, label in rows), *contract_recipients(db, listing)]:
+        found.setdefault(recipient.key_id, recipient)
+    return list(found.values())
+
+
+def _check_recipient(key: str) -> str:
+    key = key.strip()
+    if not RECIPIENT_KEY.match(key):
+        raise InvalidInput("A recipient is a contract id of letters, digits and . _ : / - (at most 120).",
+                           field="recipient")
+    return key
+
+
+def issue_copy(db: Session, actor: Actor, settings: Settings, listing_id: int, recipient: str, fmt: str,
+               destination: Path, *, label: str = "") -> WatermarkedCopy:
+    """Write a copy of the product marked for ``recipient`` to ``destination``, and record it."""
+    if fmt not in FORMATS:
+        raise InvalidInput("Choose a format: {formats}.", field="format", formats=", ".join(FORMATS))
+    listing = _listing(db, actor, listing_id, "watermark.issue")
+    recipient = _check_recipient(recipient)
+    data = product_data(db, settings, listing)
+    plan = plan_for(data, watermark_policy(db, settings, listing))
+    key = WatermarkKey.for_contract(settings.secret_key, recipient, label)
+    parquet = pq.ParquetFile(data)
+    try:
+        rows = write_copy(watermark_batches(parquet.iter_batches(batch_size=BATCH_ROWS), plan, key),
+                          parquet.schema_arrow, destination, fmt)
+    except BaseException:
+        destination.unlink(missing_ok=True)  # no half-written copy is left behind
+        raise
+    copy = WatermarkedCopy(listing_id=listing.id, org_id=listing.org_id, recipient_key=recipient,
+                           recipient_label=label[:200], file_format=fmt, rows=rows, created_by=actor.user_id)
+    db.add(copy)
+    db.flush()
+    audit.record(db, actor, "watermark.issue", target_type="listing", target_id=listing.id,
+                 target_org_id=listing.org_id, recipient=recipient, format=fmt, rows=rows)
+    return copy
+
+
+def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id: int,
+                      also: Sequence[str] = ()) -> PreparedDetection:
+    """Check the actor may look, and gather the product's data, plan and candidate keys."""
+    listing = _listing(db, actor, listing_id, "watermark.detect")
+    data = product_data(db, settings, listing)
+    plan = plan_for(data, watermark_policy(db, settings, listing))
+    candidates = recipients(db, listing)
+    known = {r.key_id for r in candidates}
+    candidates += [Recipient(key) for key in dict.fromkeys(_check_recipient(k) for k in also if k.strip())
+                   if key not in known]
+    if len(candidates) > MAX_CANDIDATES:
+        raise InvalidInput("At most {n} recipients can be tested at once.", field="recipient", n=MAX_CANDIDATES)
+    keys = tuple(WatermarkKey.for_contract(settings.secret_key, r.key_id, r.label) for r in candidates)
+    alpha = settings.section(DeliverySettings).detection_false_positive_rate
+    return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha)
+
+
+def run_detection(prepared: PreparedDetection, suspect: Path) -> Detection:
+    try:
+        return detect_file(suspect, prepared.data, prepared.plan, prepared.keys, prepared.alpha)
+    except UnreadableFile:
+        raise InvalidInput("The file could not be read as CSV, XLSX or Parquet.", field="file") from None
+
+
+def record_detection(db: Session, actor: Actor, prepared: PreparedDetection, detection: Detection,
+                     file_name: str = "") -> None:
+    named = detection.named
+    audit.record(db, actor, "watermark.detect", target_type="listing", target_id=prepared.listing_id,
+                 target_org_id=prepared.org_id, file=file_name[:200], rows=detection.rows_in_file,
+                 aligned=detection.rows_aligned, candidates=len(prepared.keys),
+                 named=named.key_id if named else None,
+                 log10_p=round(named.log10_adjusted, 2) if named else None)
+
+
+def find_leak(database: Database, actor: Actor, settings: Settings, listing_id: int, suspect: Path,
+              also: Sequence[str] = (), file_name: str = "") -> Detection:
+    """The three steps of a detection, each in its own place (CLI, tests)."""
+    with database.unit_of_work(write=False) as db:
+        prepared = prepare_detection(db, actor, settings, listing_id, also)
+    detection = run_detection(prepared, suspect)
+    with database.unit_of_work() as db:
+        record_detection(db, actor, prepared, detection, file_name or suspect.name)
+    return detection

@@ -1,0 +1,276 @@
+"""Sandbox queries (数据可用不可见): the buyer's SQL runs over the product's tables and only
+aggregates come back.
+
+A query goes through four gates:
+
+1. :mod:`.sandbox_sql` parses it (sqlglot, never regular expressions), refuses everything
+   outside one ``SELECT`` of aggregates over one table of the product, and rewrites it so
+   that each group comes back with hidden row counts;
+2. it runs on a connection of the base's analytics facility (:mod:`qianshu.core.analytics`):
+   memory, thread and time limits, no external access except the product's own Parquet files,
+   no extensions, configuration locked. The product's tables are views over those files; no
+   other table exists on the connection;
+3. small groups are suppressed: a group of fewer than k rows (the product's k, 10 by default),
+   counted by the rewrite and not by the buyer's ``COUNT``, is not shown; nor is a group whose
+   rows left out by the ``WHERE`` are fewer than k (so "all" minus "all but one" isolates no one).
+   Secondary suppression closes the differences between a total and its parts: in the whole
+   answer and along every group key, the rows of the suppressed groups add up to 0 or at least
+   k, hiding the next smallest groups until they do (as statistical offices do for tables);
+4. optionally, differential privacy (:mod:`.sandbox_privacy`, OpenDP): every answered figure
+   gets Laplace noise, the group threshold is applied to a noisy count, and the query's
+   epsilon is charged to the recipient's budget. This is what protects against any sequence of
+   queries, not only the differencing patterns that step 3 knows.
+
+Columns that identify people (declared by the seller, or text whose values are nearly all
+different) can only be counted; order statistics (min, max, median, quantiles) are refused over
+any column whose values are nearly all different, since their answer is one person's value.
+
+Errors are bilingual and never carry a value of the data: DuckDB's own messages (which quote
+values that fail a conversion) are replaced by ours. :func:`query_record` says what to log of
+each query and its outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from qianshu.core.analytics import Limits, connect
+from qianshu.core.errors import InvalidInput, QianshuError, QueryTimedOut
+from qianshu.delivery import sandbox_sql
+from qianshu.delivery.sandbox_privacy import Noise, PrivacyBudget
+from qianshu.delivery.sandbox_sql import FIELD, HIDDEN, Column, Plan, refuse
+
+DEFAULT_K = 10
+# A column whose distinct values are at least this share of its rows is "nearly all different".
+NEAR_UNIQUE_RATIO = 0.5
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+            "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What the seller allows for one product (and, with a budget, one recipient).
+
+    ``epsilon`` per query switches differential privacy on; ``bounds`` (column → (low, high))
+    are then the clamps of the columns whose sums and averages may be asked for."""
+
+    k: int = DEFAULT_K
+    limits: Limits = field(default_factory=lambda: Limits(memory_limit="1GB", threads=2, query_seconds=30.0))
+    max_groups: int = 10_000
+    identifying: frozenset[str] = frozenset()  # columns the seller declares identifying (lower-case)
+    epsilon: float | None = None
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxAnswer:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    suppressed_groups: int  # groups not shown (too small, or to protect a total)
+    epsilon: float = 0.0  # charged to the budget (OpenDP's privacy maps)
+    delta: float = 0.0
+    budget: PrivacyBudget | None = None  # after the charge
+    seconds: float = 0.0
+
+
+# Per set of files (path, size, modification time): the table's columns with their profile.
+# A product's files are written once, so a profile is measured once per process.
+_PROFILES: dict[tuple[tuple[str, int, int], ...], dict[str, Column]] = {}
+_PROFILES_LOCK = threading.Lock()
+_PROFILES_MAX = 256
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _file_key(files: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    key = []
+    for path in files:
+        stat = path.stat()
+        key.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+    return tuple(key)
+
+
+def _profile(connection: duckdb.DuckDBPyConnection, table: str, files: Sequence[Path],
+             identifying: frozenset[str]) -> dict[str, Column]:
+    key = _file_key(files)
+    with _PROFILES_LOCK:
+        known = _PROFILES.get(key)
+    if known is None:
+        described = connection.execute(f"DESCRIBE {_quote(table)}").fetchall()
+        names = [str(row[0]) for row in described]
+        numeric = {str(row[0]): str(row[1]).upper().startswith(_NUMERIC) for row in described}
+        measures = ", ".join(f"approx_count_distinct({_quote(n)}), count({_quote(n)})" for n in names)
+        figures = connection.execute(f"SELECT {measures} FROM {_quote(table)}").fetchone() or ()  # noqa: S608 - quoted
+        known = {}
+        for index, name in enumerate(names):
+            distinct, present = figures[2 * index], figures[2 * index + 1]
+            near_unique = bool(present) and present >= 2 and distinct >= NEAR_UNIQUE_RATIO * present
+            known[name.lower()] = Column(name, numeric[name], near_unique)
+        with _PROFILES_LOCK:
+            if len(_PROFILES) >= _PROFILES_MAX:
+                _PROFILES.clear()
+            _PROFILES[key] = known
+    return {n: (Column(c.name, c.numeric, True) if n in identifying else c) for n, c in known.items()}
+
+
+def _duckdb_refusal(exc: duckdb.Error) -> QianshuError:
+    """Our message for a DuckDB error: its own text can quote a value of the data, so it never passes."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return InvalidInput("The query needed more memory than the sandbox allows.", code="sandbox_query_failed",
+                            field=FIELD)
+    if isinstance(exc, duckdb.BinderException | duckdb.CatalogException | duckdb.ParserException):
+        return InvalidInput("The query names a column or function that does not exist, or one that does not fit "
+                            "its arguments.", code="sandbox_query_failed", field=FIELD)
+    if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.OutOfRangeException):
+        return InvalidInput("A value of the data could not be converted as the query asks (the value is not shown).",
+                            code="sandbox_query_failed", field=FIELD)
+    return InvalidInput("The query could not be run in the sandbox.", code="sandbox_query_failed", field=FIELD)
+
+
+def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPolicy, *,
+              budget: PrivacyBudget | None = None) -> SandboxAnswer:
+    """Answer ``sql`` over the product's ``tables`` (name → its Parquet files) under ``policy``.
+
+    With differential privacy (``policy.epsilon``), ``budget`` is the recipient's and the answer
+    carries it after the charge; the caller stores it. Raises a bilingual domain error when the
+    query is refused, fails, passes its time limit or the budget is spent."""
+    started = time.perf_counter()
+    select = sandbox_sql.parse(sql)
+    sandbox_sql.check_allowed(select)
+    names = {name.lower(): name for name in tables}
+    table, _alias = sandbox_sql.table_of(select, frozenset(names))
+    private = policy.epsilon is not None
+    if private and budget is None:
+        raise refuse("This product answers with differential privacy: a privacy budget is needed.")
+    files = [Path(p) for p in tables[names[table]]]
+    connection = connect(policy.limits, readable=files)
+    try:
+        paths = ", ".join("'" + str(p.absolute()).replace("'", "''") + "'" for p in files)
+        # The seller's table name and the product's own paths, both quoted.
+        connection.execute(f"CREATE VIEW {_quote(table)} AS SELECT * FROM read_parquet([{paths}])")  # noqa: S608
+        columns = _profile(connection, table, files, policy.identifying)
+        bounds = {c.lower(): b for c, b in policy.bounds.items()} if private else None
+        query = sandbox_sql.plan(select, table, columns, max_groups=policy.max_groups, dp_bounds=bounds)
+        after = budget.charge(policy.epsilon) if private and budget is not None and policy.epsilon else budget
+        rows = connection.execute(query.sql).fetchall()
+    except duckdb.Error as exc:
+        raise _duckdb_refusal(exc) from None
+    finally:
+        connection.close()
+    if len(rows) > policy.max_groups:
+        raise refuse("The query has more than {limit} groups; the sandbox answers at most {limit}.",
+                     limit=policy.max_groups)
+    if private and policy.epsilon is not None:
+        answer = _noised(query, rows, policy.k, policy.epsilon)
+    else:
+        answer = _suppressed(query, rows, policy.k)
+    return SandboxAnswer(answer.columns, answer.rows, answer.suppressed_groups, answer.epsilon, answer.delta,
+                         after if private else None, time.perf_counter() - started)
+
+
+def _window(query: Plan, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    end = None if query.limit is None else query.offset + query.limit
+    return rows[query.offset:end]
+
+
+def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int) -> SandboxAnswer:
+    """Primary suppression (k rows inside the filter and outside it), then secondary suppression
+    (see the module's docstring), then the buyer's HAVING and LIMIT."""
+    width = len(query.outputs)
+    n_at, all_at, having_at = width + query.key_count, width + query.key_count + 1, width + query.key_count + 2
+    if query.grouped:  # a group with no row inside the WHERE would not exist without the rewrite
+        rows = [r for r in rows if r[n_at] > 0]
+    hidden = [r[n_at] < k or (query.filtered and 0 < r[all_at] - r[n_at] < k) for r in rows]
+    if query.grouped and any(hidden):
+        partitions: list[dict[tuple[Any, ...], list[int]]] = [{(): list(range(len(rows)))}]
+        for dropped in range(query.key_count if query.key_count > 1 else 0):
+            parts: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            for index, row in enumerate(rows):
+                keys = row[width:width + query.key_count]
+                parts[tuple(v for j, v in enumerate(keys) if j != dropped)].append(index)
+            partitions.append(parts)
+        changed = True
+        while changed:
+            changed = False
+            for parts in partitions:
+                for members in parts.values():
+                    mass = sum(rows[i][n_at] for i in members if hidden[i])
+                    shown = sorted((rows[i][n_at], i) for i in members if not hidden[i])
+                    while 0 < mass < k and shown:
+                        size, index = shown.pop(0)
+                        hidden[index], mass, changed = True, mass + size, True
+    kept = [r[:width] for r, h in zip(rows, hidden, strict=True) if not h and r[having_at]]
+    return SandboxAnswer(query.outputs, _window(query, kept), sum(hidden))
+
+
+def _noised(query: Plan, rows: list[tuple[Any, ...]], k: int, epsilon: float) -> SandboxAnswer:
+    """Laplace noise on every measure and on the group counts; groups whose noisy count is below
+    k are not shown."""
+    width = len(query.outputs)
+    n_at = width + query.key_count
+    extra_at = n_at + 3
+    measures = [m for m in query.measures if m is not None]
+    noise = Noise(1 + len(measures) + query.measurement_columns, epsilon)
+    counts, spent = noise.counts([int(r[n_at]) for r in rows])
+    columns: dict[int, list[Any]] = {}
+    extra = 0
+    for index, measure in enumerate(query.measures):
+        if measure is None:
+            continue
+        values = [r[index] for r in rows]
+        if measure.kind == "count":
+            columns[index], cost = noise.counts([int(v or 0) for v in values])
+            columns[index] = [max(int(v), 0) for v in columns[index]]
+        else:
+            assert measure.bounds is not None
+            sums, cost = noise.sums([float(v or 0.0) for v in values], measure.bounds)
+            if measure.kind == "avg":
+                present, more = noise.counts([int(r[extra_at + extra] or 0) for r in rows])
+                extra, cost = extra + 1, cost + more
+                low, high = measure.bounds
+                sums = [min(max(s / max(c, 1), low), high) for s, c in zip(sums, present, strict=True)]
+            columns[index] = sums
+        spent += cost
+    kept: list[tuple[Any, ...]] = []
+    for position, row in enumerate(rows):
+        if counts[position] < k:
+            continue
+        kept.append(tuple(columns[i][position] if i in columns else row[i] for i in range(width)))
+    return SandboxAnswer(query.outputs, _window(query, kept), len(rows) - len(kept), spent, noise.delta(k))
+
+
+def query_record(sql: str, product_tables: Sequence[str], outcome: SandboxAnswer | QianshuError,
+                 policy: SandboxPolicy) -> dict[str, Any]:
+    """What to log of one sandbox query for the seller: the query, the policy, and the outcome
+    (answered with how many groups shown and suppressed and the epsilon spent; refused, failed or
+    timed out with the error's code and English message). Never a value of the answer."""
+    record: dict[str, Any] = {
+        "sql": sql,
+        "sql_sha256": hashlib.sha256(sql.encode("utf-8")).hexdigest(),
+        "tables": sorted(product_tables),
+        "k": policy.k,
+        "epsilon_per_query": policy.epsilon,
+    }
+    if isinstance(outcome, SandboxAnswer):
+        record.update(outcome="answered", groups_shown=len(outcome.rows), groups_suppressed=outcome.suppressed_groups,
+                      epsilon_spent=outcome.epsilon, delta=outcome.delta, seconds=round(outcome.seconds, 6),
+                      budget_spent=outcome.budget.spent if outcome.budget else None)
+    else:
+        kind = "timed_out" if isinstance(outcome, QueryTimedOut) else (
+            "refused" if outcome.code in {"sandbox_refused", "privacy_budget_exhausted"} else "failed")
+        record.update(outcome=kind, code=outcome.code, message=str(outcome))
+    return record
+
+
+__all__ = ["DEFAULT_K", "HIDDEN", "PrivacyBudget", "SandboxAnswer", "SandboxPolicy", "query_record", "run_query"]

@@ -1,0 +1,404 @@
+"""Reading and rewriting a sandbox query (数据可用不可见): the SQL half of :mod:`.sandbox`.
+
+The buyer's text is parsed with sqlglot (DuckDB dialect) into a tree, never matched with
+regular expressions. The tree is checked against an allow-list: one ``SELECT`` over one table
+of the product, made of columns, literals, operators, a fixed set of scalar functions and the
+aggregates that summarise (count, sum, avg, spread, correlation, and the order statistics
+min/max/median/quantile under conditions). Anything else is refused, whatever it is called:
+table functions (``read_csv``, ``glob``, ``read_text`` ...), statements other than ``SELECT``
+(``COPY``, ``ATTACH``, ``INSTALL``, ``LOAD``, ``SET``, ``PRAGMA``, ``RESET``), subqueries,
+joins, window functions, and the aggregates that carry rows (``string_agg``, ``list``,
+``array_agg``, ``histogram``, ``arg_max``, ``any_value``, ``first`` ...). What runs is sqlglot's
+rendering of the checked tree, so the text DuckDB reads is the one that was checked.
+
+The checked query is rewritten so that small groups can be suppressed after it runs: its
+``WHERE`` moves into a ``FILTER`` of every aggregate, and hidden columns count the rows of each
+group inside the filter and in the whole group (the complement of the filter), whatever the
+buyer's own ``COUNT`` says; the group keys come back as hidden columns too (for the marginals of
+secondary suppression), and the buyer's ``HAVING`` as a hidden flag applied after suppression.
+``LIMIT``/``OFFSET`` are applied after suppression as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from qianshu.core.errors import InvalidInput
+
+HIDDEN = "__qs_"  # prefix of the columns the rewrite adds; refused in the buyer's text
+FIELD = "sql"
+
+# Structure the query may have (besides the functions below).
+_STRUCTURE: tuple[type[exp.Expr], ...] = (
+    exp.Select, exp.From, exp.Table, exp.TableAlias, exp.Where, exp.Group, exp.Having, exp.Order,
+    exp.Ordered, exp.Limit, exp.Offset, exp.Alias, exp.Column, exp.Identifier, exp.Literal,
+    exp.Null, exp.Boolean, exp.Paren, exp.DataType, exp.Filter, exp.Distinct, exp.Star, exp.Interval,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Xor,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg, exp.Is, exp.In, exp.Between,
+    exp.Like, exp.ILike, exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Cast, exp.TryCast, exp.DPipe,
+    exp.Concat, exp.Var,
+)
+_SCALARS: tuple[type[exp.Expr], ...] = (
+    exp.Lower, exp.Upper, exp.Substring, exp.Length, exp.Trim, exp.Left, exp.Right, exp.StrPosition,
+    exp.Round, exp.Abs, exp.Floor, exp.Ceil, exp.Sqrt, exp.Ln, exp.Log, exp.Pow, exp.Exp, exp.Sign,
+    exp.Greatest, exp.Least, exp.Year, exp.Quarter, exp.Month, exp.Week, exp.Day, exp.DayOfWeek,
+    exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.TimeToStr, exp.CurrentDate,
+)
+# Aggregates that summarise a group whatever its rows hold.
+_SUMMARIES: tuple[type[exp.Expr], ...] = (
+    exp.Count, exp.Sum, exp.Avg, exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance,
+    exp.VariancePop, exp.ApproxDistinct, exp.Corr, exp.CovarPop, exp.CovarSamp, exp.LogicalAnd,
+    exp.LogicalOr,
+)
+# Aggregates whose answer is one row's value: refused over columns whose values are nearly all
+# different (an identifier, an exact income), allowed over coarse ones (age, a year).
+ORDER_STATISTICS: tuple[type[exp.Expr], ...] = (
+    exp.Min, exp.Max, exp.Median, exp.Quantile, exp.PercentileCont, exp.PercentileDisc,
+)
+# Named in refusals so that the buyer learns why, not only that.
+_ROW_CARRIERS: tuple[type[exp.Expr], ...] = (
+    exp.GroupConcat, exp.ArrayAgg, exp.ArgMax, exp.ArgMin, exp.AnyValue, exp.First, exp.Last,
+    exp.Mode, exp.ArrayUniqueAgg, exp.ArrayConcatAgg,
+)
+_ROW_CARRIER_NAMES = frozenset({"histogram", "list", "string_agg", "array_agg", "listagg", "group_concat",
+                                "arg_max", "arg_min", "argmax", "argmin", "max_by", "min_by", "any_value",
+                                "first", "last", "arbitrary", "mode", "list_distinct", "bitstring_agg",
+                                "histogram_exact", "reservoir_quantile", "approx_top_k"})
+_FILE_READERS = frozenset({"read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json",
+                           "read_json_auto", "read_ndjson", "read_text", "read_blob", "glob", "read_xlsx",
+                           "sniff_csv", "parquet_metadata", "parquet_schema"})
+_ALLOWED = (*_STRUCTURE, *_SCALARS, *_SUMMARIES, *ORDER_STATISTICS)
+
+Use = Literal["counted", "ordered", "other"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the product's table as the checks need it."""
+
+    name: str
+    numeric: bool
+    identifying: bool  # declared by the seller, or its values are nearly all different
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An output that differential privacy noises: ``count`` (sensitivity 1) or a ``sum``/``avg``
+    of a column clamped to ``bounds``."""
+
+    kind: Literal["count", "sum", "avg"]
+    bounds: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The rewritten query and what the engine needs to finish the answer."""
+
+    sql: str
+    outputs: tuple[str, ...]  # the buyer's column names, first in each row
+    key_count: int  # hidden group-key columns after the outputs
+    grouped: bool
+    filtered: bool  # the query had a WHERE: its complement is checked too
+    has_having: bool
+    limit: int | None
+    offset: int
+    measures: tuple[Measure | None, ...]  # per output under differential privacy (None: a group key)
+    measurement_columns: int  # extra hidden columns of sums and counts for avg under differential privacy
+
+
+class Verbatim:
+    """A name from the query shown as typed: never looked up as a message id (a column called
+    ``name`` stays ``name`` in the Chinese message)."""
+
+    def __init__(self, text: object) -> None:
+        self.text = str(text)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return format(self.text, spec)
+
+
+def refuse(message: str, **params: object) -> InvalidInput:
+    return InvalidInput(message, code="sandbox_refused", field=FIELD,
+                        **{k: Verbatim(v) for k, v in params.items()})
+
+
+def parse(text: str) -> exp.Select:
+    """The one SELECT of ``text``, or a refusal naming what is wrong (statements, several statements)."""
+    try:
+        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
+    except SqlglotError:
+        raise refuse("The query could not be read as SQL.") from None
+    if len(statements) != 1:
+        raise refuse("The sandbox runs exactly one SQL statement at a time.")
+    statement = statements[0]
+    if not isinstance(statement, exp.Select):
+        keyword = statement.key.upper() if not isinstance(statement, exp.Command) else str(statement.this).upper()
+        raise refuse("{statement} is not allowed in the sandbox: only one SELECT query runs there.",
+                     statement=keyword.split()[0] if keyword else "?")
+    return statement
+
+
+def _function_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return node.key.lower()
+
+
+def check_allowed(select: exp.Select) -> None:
+    """Refuse every node outside the allow-list, naming it."""
+    for key, value in select.args.items():
+        if value and key not in {"expressions", "from_", "where", "group", "having", "order", "limit", "offset",
+                                 "kind"}:
+            if key == "distinct":
+                raise refuse("SELECT DISTINCT shows individual values: use GROUP BY, which suppresses small groups.")
+            raise refuse("The sandbox answers a single SELECT over one table of the product, without subqueries, "
+                         "joins, unions, CTEs or window functions.")
+    for node in select.walk():
+        if node is not select and isinstance(node, exp.Select | exp.Subquery | exp.Union | exp.Join
+                                             | exp.Window | exp.Lateral | exp.With | exp.Lambda):
+            raise refuse("The sandbox answers a single SELECT over one table of the product, without subqueries, "
+                         "joins, unions, CTEs or window functions.")
+        name = _function_name(node)
+        if isinstance(node, exp.ReadCSV | exp.ReadParquet) or name in _FILE_READERS:
+            raise refuse("Reading files is not allowed in the sandbox: query the product's tables.")
+        if isinstance(node, _ROW_CARRIERS) or name in _ROW_CARRIER_NAMES:
+            raise refuse("{function} returns individual rows or values and is not allowed in the sandbox.",
+                         function=name)
+        if isinstance(node, exp.Star) and not (isinstance(node.parent, exp.Count) and node.arg_key == "this"):
+            raise refuse("SELECT * returns rows: name the aggregates to compute.")
+        if isinstance(node, exp.Var) and not isinstance(node.parent, exp.Extract | exp.DateTrunc
+                                                        | exp.TimestampTrunc | exp.DataType):
+            raise refuse("{function} is not available in the sandbox.", function=node.name)
+        if isinstance(node, exp.Identifier) and node.name.lower().startswith(HIDDEN):
+            raise refuse("Names starting with {prefix} are reserved in the sandbox.", prefix=HIDDEN)
+        if not isinstance(node, _ALLOWED):
+            raise refuse("{function} is not available in the sandbox.", function=name)
+    source = select.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table):
+        raise refuse("The sandbox answers a single SELECT over one table of the product, without subqueries, "
+                     "joins, unions, CTEs or window functions.")
+
+
+def table_of(select: exp.Select, tables: frozenset[str]) -> tuple[str, str | None]:
+    """The product table the query reads (lower-case) and its alias; any other name is refused."""
+    table = select.args["from_"].this
+    extra = [k for k, v in table.args.items() if v and k not in {"this", "alias"}]
+    alias = table.args.get("alias")
+    if extra or (alias is not None and alias.columns) or not isinstance(table.this, exp.Identifier):
+        raise refuse("The sandbox answers a single SELECT over one table of the product, without subqueries, "
+                     "joins, unions, CTEs or window functions.")
+    name = table.name.lower()
+    if name not in tables:
+        raise refuse("Only the tables of this product can be queried: {table} is not one of them.",
+                     table=table.sql(dialect="duckdb"))
+    return name, (alias.name.lower() if alias is not None else None)
+
+
+def _is_aggregate(node: exp.Expr) -> bool:
+    return isinstance(node, exp.AggFunc)
+
+
+def _bare_columns(node: exp.Expr, keys: set[str]) -> list[exp.Column]:
+    """Columns of ``node`` outside aggregates and outside the group keys."""
+    if node.sql(dialect="duckdb") in keys or _is_aggregate(node):
+        return []
+    if isinstance(node, exp.Column):
+        return [node]
+    found: list[exp.Column] = []
+    for child in node.iter_expressions():
+        found += _bare_columns(child, keys)
+    return found
+
+
+def _unalias(node: exp.Expr) -> exp.Expr:
+    return node.this if isinstance(node, exp.Alias) else node
+
+
+def _output_name(node: exp.Expr, index: int) -> str:
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    return node.sql(dialect="duckdb") if len(node.sql(dialect="duckdb")) <= 60 else f"column{index + 1}"
+
+
+def _group_keys(select: exp.Select, outputs: list[exp.Expr]) -> list[exp.Expr]:
+    group = select.args.get("group")
+    if group is None:
+        return []
+    if group.args.get("all"):
+        return [_unalias(o).copy() for o in outputs if not any(_is_aggregate(n) for n in o.walk())]
+    aliases = {o.alias.lower(): _unalias(o) for o in outputs if isinstance(o, exp.Alias)}
+    keys = []
+    for item in group.expressions:
+        if isinstance(item, exp.Literal) and not item.is_string:
+            position = int(item.name) if item.name.isdigit() else 0
+            if not 1 <= position <= len(outputs):
+                raise refuse("GROUP BY {position} does not name a column of the query.", position=item.name)
+            item = _unalias(outputs[position - 1])
+        elif isinstance(item, exp.Column) and not item.table and item.name.lower() in aliases:
+            item = aliases[item.name.lower()]
+        if any(_is_aggregate(n) for n in item.walk()):
+            raise refuse("The sandbox answers only aggregates: the column {column} would be shown row by row. "
+                         "Group by it or aggregate it.", column=item.sql(dialect="duckdb"))
+        keys.append(item.copy())
+    return keys
+
+
+def _uses(select: exp.Select) -> list[tuple[exp.Column, Use, str]]:
+    """Each column reference with how it is used: ``counted`` (the direct argument of a count),
+    ``ordered`` (inside an order statistic, with its name) or ``other``."""
+    found: list[tuple[exp.Column, Use, str]] = []
+    for column in select.find_all(exp.Column):
+        parent = column.parent
+        if isinstance(parent, exp.Distinct):
+            parent = parent.parent
+        if isinstance(parent, exp.Count | exp.ApproxDistinct) and column.arg_key in {"this", "expressions"}:
+            found.append((column, "counted", ""))
+            continue
+        ancestor = column.find_ancestor(*ORDER_STATISTICS)
+        found.append((column, "ordered", _function_name(ancestor)) if ancestor is not None
+                     else (column, "other", ""))
+    return found
+
+
+def check_columns(select: exp.Select, table: str, alias: str | None, columns: dict[str, Column]) -> None:
+    """Identifying columns may only be counted; near-unique values may not be an order statistic."""
+    for column, use, function in _uses(select):
+        qualifier = column.table.lower()
+        if qualifier and qualifier not in {table, alias}:
+            raise refuse("Only the tables of this product can be queried: {table} is not one of them.",
+                         table=column.table)
+        info = columns.get(column.name.lower())
+        if info is None:
+            continue  # an output alias (ORDER BY, HAVING) or a name DuckDB will refuse
+        if info.identifying and not info.numeric and use != "counted":
+            raise refuse("The column {column} identifies people: in the sandbox it can only be counted.",
+                         column=info.name)
+        if info.identifying and use == "ordered":
+            raise refuse("{function} over the column {column} would show one person's value: its values are "
+                         "nearly all different.", function=function, column=info.name)
+
+
+def _limit_value(node: exp.Expr | None, clause: str) -> int | None:
+    if node is None:
+        return None
+    value = node.expression
+    if not isinstance(value, exp.Literal) or value.is_string or not value.name.isdigit():
+        raise refuse("{clause} must be a whole number.", clause=clause)
+    return int(value.name)
+
+
+def _with_filter(select: exp.Select, condition: exp.Expr | None) -> None:
+    """Move ``condition`` (the WHERE) into a FILTER of every aggregate of ``select``."""
+    if condition is None:
+        return
+    for aggregate in [n for n in select.walk() if _is_aggregate(n)]:
+        parent = aggregate.parent
+        if isinstance(parent, exp.Filter):
+            own = parent.expression.this
+            parent.set("expression", exp.Where(this=exp.and_(exp.Paren(this=condition.copy()), exp.Paren(this=own))))
+        else:
+            aggregate.replace(exp.Filter(this=aggregate.copy(), expression=exp.Where(this=condition.copy())))
+
+
+def _dp_measure(node: exp.Expr, bounds: dict[str, tuple[float, float]]) -> tuple[Measure, list[exp.Expr]]:
+    """What differential privacy measures for one aggregate output, and the expressions to compute:
+    a count as it is; a sum over a clamped column; an avg as a clamped sum and a count."""
+    aggregate = node.this if isinstance(node, exp.Filter) else node
+    own = node.expression.this if isinstance(node, exp.Filter) else None
+
+    def filtered(agg: exp.Expr) -> exp.Expr:
+        return exp.Filter(this=agg, expression=exp.Where(this=own.copy())) if own is not None else agg
+
+    if isinstance(aggregate, exp.Count):
+        return Measure("count"), [node.copy()]
+    if isinstance(aggregate, exp.Sum | exp.Avg) and isinstance(aggregate.this, exp.Column):
+        name = aggregate.this.name.lower()
+        if name not in bounds:
+            raise refuse("The column {column} has no bounds for differential privacy: sum and avg are not "
+                         "available over it.", column=aggregate.this.name)
+        low, high = bounds[name]
+        clamped = exp.func("least", exp.func("greatest", exp.cast(aggregate.this.copy(), "DOUBLE"),
+                                             exp.Literal.number(low)), exp.Literal.number(high))
+        total = filtered(exp.Sum(this=clamped))
+        if isinstance(aggregate, exp.Sum):
+            return Measure("sum", (low, high)), [total]
+        return Measure("avg", (low, high)), [total, filtered(exp.Count(this=aggregate.this.copy()))]
+    raise refuse("With differential privacy the sandbox answers count, and sum and avg of a column with bounds; "
+                 "{function} is not one of them.", function=_function_name(aggregate))
+
+
+def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_groups: int,
+         dp_bounds: dict[str, tuple[float, float]] | None = None) -> Plan:
+    """Check the shape of an allowed SELECT and rewrite it (see the module's docstring).
+
+    ``dp_bounds`` (column → (low, high)) switches to differential privacy: outputs are group keys
+    or one count/sum/avg each, and no HAVING or ORDER BY over aggregates (their exact values
+    would decide what is shown)."""
+    alias = select.args["from_"].this.args.get("alias")
+    check_columns(select, table, alias.name.lower() if alias is not None else None, columns)
+    outputs = list(select.expressions)
+    keys = _group_keys(select, outputs)
+    key_sql = {k.sql(dialect="duckdb") for k in keys}
+    has_aggregate = any(_is_aggregate(n) for o in outputs for n in o.walk())
+    if not keys and not has_aggregate:
+        raise refuse("The query has no aggregate: the sandbox answers only aggregates (count, sum, avg ...) "
+                     "or GROUP BY groups.")
+    for output in outputs:
+        for column in _bare_columns(_unalias(output), key_sql):
+            raise refuse("The sandbox answers only aggregates: the column {column} would be shown row by row. "
+                         "Group by it or aggregate it.", column=column.sql(dialect="duckdb"))
+    having = select.args.get("having")
+    order = select.args.get("order")
+    limit = _limit_value(select.args.get("limit"), "LIMIT")
+    offset = _limit_value(select.args.get("offset"), "OFFSET") or 0
+    where = select.args.get("where")
+    condition = where.this if where is not None else None
+
+    rewritten = select.copy()
+    for clause in ("where", "limit", "offset", "having"):
+        rewritten.set(clause, None)
+    names = [_output_name(o, i) for i, o in enumerate(outputs)]
+    new_outputs: list[exp.Expr] = [o.copy() for o in outputs]
+    measures: list[Measure | None] = [None] * len(outputs)
+    extra: list[exp.Expr] = []
+    if dp_bounds is not None:
+        aggregate_names = {n.lower() for o, n in zip(outputs, names, strict=True) if _unalias(o).sql(
+            dialect="duckdb") not in key_sql}
+        if having is not None or (order is not None and any(
+                _is_aggregate(n) or (isinstance(n, exp.Column) and n.name.lower() in aggregate_names)
+                for n in order.walk())):
+            raise refuse("With differential privacy, HAVING and ORDER BY over aggregates are not available.")
+        for index, output in enumerate(outputs):
+            inner = _unalias(output)
+            if inner.sql(dialect="duckdb") in key_sql:
+                continue
+            measure, parts = _dp_measure(inner, dp_bounds)
+            measures[index] = measure
+            new_outputs[index] = exp.alias_(parts[0], f"{HIDDEN}o{index}")
+            extra += [exp.alias_(p, f"{HIDDEN}m{index}") for p in parts[1:]]
+    count_in = exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}n")
+    hidden: list[exp.Expr] = [exp.alias_(k.copy(), f"{HIDDEN}k{i}") for i, k in enumerate(keys)]
+    hidden += [count_in, exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}all"),
+               exp.alias_(having.this.copy() if having is not None else exp.true(), f"{HIDDEN}h")]
+    rewritten.set("expressions", [*new_outputs, *hidden, *extra])
+    # Groups come back with the WHERE inside every aggregate, so the complement is counted too.
+    _with_filter(rewritten, condition)
+    if condition is not None:  # ``__qs_all`` counts the whole group: take its filter off again
+        all_rows = rewritten.expressions[len(new_outputs) + len(keys) + 1]
+        all_rows.set("this", exp.Count(this=exp.Star()))
+    rewritten.set("limit", exp.Limit(expression=exp.Literal.number(max_groups + 1)))
+    return Plan(sql=rewritten.sql(dialect="duckdb"), outputs=tuple(names), key_count=len(keys),
+                grouped=bool(keys), filtered=condition is not None, has_having=having is not None,
+                limit=limit, offset=offset, measures=tuple(measures), measurement_columns=len(extra))

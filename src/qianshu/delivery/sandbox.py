@@ -116,12 +116,12 @@ def _profile(connection: duckdb.DuckDBPyConnection, table: str, files: Sequence[
         for index, name in enumerate(names):
             distinct, present = figures[2 * index], figures[2 * index + 1]
             near_unique = bool(present) and present >= 2 and distinct >= NEAR_UNIQUE_RATIO * present
-            known[name.lower()] = Column(name, numeric[name], near_unique)
+            known[name.lower()] = Column(name, numeric[name], near_unique, near_unique and not numeric[name])
         with _PROFILES_LOCK:
             if len(_PROFILES) >= _PROFILES_MAX:
                 _PROFILES.clear()
             _PROFILES[key] = known
-    return {n: (Column(c.name, c.numeric, True) if n in identifying else c) for n, c in known.items()}
+    return {n: (Column(c.name, c.numeric, c.near_unique, True) if n in identifying else c) for n, c in known.items()}
 
 
 def _duckdb_refusal(exc: duckdb.Error) -> QianshuError:
@@ -206,9 +206,11 @@ def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int) -> SandboxAnsw
             for parts in partitions:
                 for members in parts.values():
                     mass = sum(rows[i][n_at] for i in members if hidden[i])
-                    shown = sorted((rows[i][n_at], i) for i in members if not hidden[i])
+                    # Smallest first, ties broken by the group's keys: the same question hides the
+                    # same groups each time (a random choice could be undone by asking twice).
+                    shown = sorted((rows[i][n_at], repr(rows[i][width:n_at]), i) for i in members if not hidden[i])
                     while 0 < mass < k and shown:
-                        size, index = shown.pop(0)
+                        size, _keys, index = shown.pop(0)
                         hidden[index], mass, changed = True, mass + size, True
     kept = [r[:width] for r, h in zip(rows, hidden, strict=True) if not h and r[having_at]]
     return SandboxAnswer(query.outputs, _window(query, kept), sum(hidden))

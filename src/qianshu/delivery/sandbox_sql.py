@@ -83,7 +83,8 @@ class Column:
 
     name: str
     numeric: bool
-    identifying: bool  # declared by the seller, or its values are nearly all different
+    near_unique: bool  # its values are nearly all different: no order statistic over it
+    identifying: bool  # declared by the seller, or near-unique text: it can only be counted
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ def _is_aggregate(node: exp.Expr) -> bool:
 
 def _bare_columns(node: exp.Expr, keys: set[str]) -> list[exp.Column]:
     """Columns of ``node`` outside aggregates and outside the group keys."""
-    if node.sql(dialect="duckdb") in keys or _is_aggregate(node):
+    if node.sql(dialect="duckdb") in keys or _is_aggregate(node) or (
+            isinstance(node, exp.Filter) and _is_aggregate(node.this)):
         return []
     if isinstance(node, exp.Column):
         return [node]
@@ -282,10 +284,10 @@ def check_columns(select: exp.Select, table: str, alias: str | None, columns: di
         info = columns.get(column.name.lower())
         if info is None:
             continue  # an output alias (ORDER BY, HAVING) or a name DuckDB will refuse
-        if info.identifying and not info.numeric and use != "counted":
+        if info.identifying and use != "counted":
             raise refuse("The column {column} identifies people: in the sandbox it can only be counted.",
                          column=info.name)
-        if info.identifying and use == "ordered":
+        if info.near_unique and use == "ordered":
             raise refuse("{function} over the column {column} would show one person's value: its values are "
                          "nearly all different.", function=function, column=info.name)
 

@@ -15,7 +15,8 @@ A connection is an in-process DuckDB with
 - its configuration locked (``lock_configuration=true``): a query cannot ``SET`` its way out.
 
 The registry's pipeline (ingest, profile, PII scan) and its sample reads for the catalogue use
-it now; the sandbox and monitoring will use it next.
+it now, and so does the delivery sandbox (one database per product's files, a cursor per query);
+monitoring will use it next.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ class BoundedConnection(_ConnectionBase):
     def fetchmany(self, size: SupportsInt = 1) -> list[tuple[Any, ...]]:
         with self._time_limit():
             return self._connection.fetchmany(size)
+
+    def cursor(self) -> BoundedConnection:
+        """Another connection to the same database, with the same time limit: one per thread
+        (a DuckDB connection runs one query at a time). It shares the database's settings (the
+        limits, no external access, the lock), its views and its caches of the files read."""
+        return BoundedConnection(self._connection.cursor(), self._seconds)
 
     def __getattr__(self, name: str) -> Any:
         # ``description``, ``sql`` (relations bind lazily; they run through execute), ``register``,

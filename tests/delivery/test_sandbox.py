@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -451,3 +452,48 @@ def test_each_query_gives_a_record_for_the_seller(people: Path) -> None:
     assert refused["outcome"] == "refused"
     assert refused["code"] == "sandbox_refused"
     assert not any(value in str(record) + str(refused) for value in values_of(people))
+
+
+# -- One person's value picked out inside a large group ---------------------------------------------------
+
+@pytest.mark.parametrize("sql", [
+    "SELECT sum(CASE WHEN row_no = 1234 THEN income ELSE 0 END) FROM people",
+    "SELECT county, sum(income * (row_no = 1234)::INTEGER) FROM people GROUP BY county",
+    "SELECT avg(CASE WHEN row_no = 1234 THEN income ELSE 5 END) FROM people",
+    "SELECT sum(income * floor(1 / (abs(row_no - 1234) + 1))) FROM people",
+    "SELECT sum(if(row_no = 1234, income, 0)) FROM people",
+    "SELECT county, count(*) FROM people GROUP BY county HAVING sum(income) FILTER (WHERE row_no = 1234) > 9",
+    "SELECT county, count(*) AS n FROM people GROUP BY county ORDER BY sum(income) FILTER (WHERE row_no = 1234)",
+])
+def test_a_condition_inside_an_aggregate_is_refused(people: Path, sql: str) -> None:
+    refusal(people, sql)
+
+
+def test_a_filter_is_held_to_k_like_a_where(people: Path) -> None:
+    person = ask(people, "SELECT sum(income) FILTER (WHERE row_no = 1234) FROM people")
+    assert person.rows == []
+    but_one = ask(people, "SELECT county, sum(income) FILTER (WHERE row_no <> 1234) AS s FROM people GROUP BY county")
+    county = bare(people, "SELECT county FROM people WHERE row_no = 1234")[0][0]
+    assert county not in {row[0] for row in but_one.rows}
+    # A FILTER that keeps or leaves out many rows is answered, and equals DuckDB's.
+    sql = ("SELECT gender, count(*) FILTER (WHERE age > 60 OR county = '南明区') AS n, "
+           "avg(income) FILTER (WHERE age > 60 OR county = '南明区') AS mean FROM people GROUP BY gender ORDER BY 1")
+    answer = ask(people, sql)
+    expected = bare(people, sql)
+    assert len(answer.rows) == len(expected) == 2
+    assert all(map(same, answer.rows, expected))
+
+
+def test_an_aggregate_over_a_few_values_is_suppressed(tmp_path: Path, people: Path) -> None:
+    # A column empty but for one person: the group is large, the values are not.
+    table = pq.read_table(people)
+    spouse = [1000.0 if i == 1234 else None for i in range(table.num_rows)]
+    path = tmp_path / "people.parquet"
+    pq.write_table(table.append_column("spouse_income", pa.array(spouse, pa.float64())), path)
+    answer = run_query("SELECT county, avg(spouse_income), count(*) FROM people GROUP BY county",
+                       {"people": [path]}, POLICY)
+    # Every county has fewer than k values of it (one has one, the others none): none is shown.
+    assert answer.rows == []
+    assert answer.suppressed_groups == 6
+    assert run_query("SELECT county, avg(income), count(*) FROM people GROUP BY county",
+                     {"people": [path]}, POLICY).rows

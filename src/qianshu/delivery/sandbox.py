@@ -224,7 +224,10 @@ def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int) -> SandboxAnsw
     n_at, all_at, having_at = width + query.key_count, width + query.key_count + 1, width + query.key_count + 2
     if query.grouped:  # a group with no row inside the WHERE would not exist without the rewrite
         rows = [r for r in rows if r[n_at] > 0]
-    hidden = [r[n_at] < k or (query.filtered and 0 < r[all_at] - r[n_at] < k) for r in rows]
+    hidden = [r[n_at] < k or (query.filtered and 0 < r[all_at] - r[n_at] < k)
+              # each aggregate: at least k values, and a FILTER that leaves out none or at least k rows
+              or any(r[c] < k or (f is not None and 0 < r[n_at] - r[f] < k) for c, f in query.contributions)
+              for r in rows]
     if query.grouped and any(hidden):
         partitions: list[dict[tuple[Any, ...], list[int]]] = [{(): list(range(len(rows)))}]
         for dropped in range(query.key_count if query.key_count > 1 else 0):

@@ -110,6 +110,10 @@ class Plan:
     offset: int
     measures: tuple[Measure | None, ...]  # per output under differential privacy (None: a group key)
     measurement_columns: int  # extra hidden columns of sums and counts for avg under differential privacy
+    # Per aggregate output (without differential privacy): the hidden columns of the rows it
+    # summarises (non-null values inside the WHERE and its FILTER) and, with a FILTER, of the rows
+    # inside that FILTER; offsets in the row.
+    contributions: tuple[tuple[int, int | None], ...] = ()
 
 
 class Verbatim:
@@ -292,6 +296,60 @@ def check_columns(select: exp.Select, table: str, alias: str | None, columns: di
                          "nearly all different.", function=function, column=info.name)
 
 
+def _arguments(aggregate: exp.Expr) -> list[exp.Expr]:
+    found = [aggregate.this] if isinstance(aggregate.this, exp.Expr) else []
+    return found + [e for e in aggregate.args.get("expressions") or [] if isinstance(e, exp.Expr)]
+
+
+def _plain(argument: exp.Expr) -> bool:
+    """A column as it is (or cast), ``*`` of a count, or ``DISTINCT`` columns."""
+    if isinstance(argument, exp.Distinct):
+        return all(_plain(e) for e in argument.expressions)
+    if isinstance(argument, exp.Cast | exp.TryCast):
+        return isinstance(argument.this, exp.Column)
+    return isinstance(argument, exp.Column | exp.Star)
+
+
+def check_aggregate_arguments(select: exp.Select) -> None:
+    """Aggregates take columns as they are: a condition inside an aggregate
+    (``sum(CASE WHEN id = 7 THEN income END)``, ``sum(income * (id = 7)::INT)``) would pick one
+    person's value out of a large group, where no group count can see it. Conditions belong in
+    WHERE and FILTER, whose rows are counted and suppressed when too few; a FILTER is not allowed
+    in HAVING or ORDER BY, which decide what is shown without being shown."""
+    for aggregate in [n for n in select.walk() if _is_aggregate(n)]:
+        arguments = _arguments(aggregate)
+        if isinstance(aggregate, exp.Quantile | exp.PercentileCont | exp.PercentileDisc):
+            arguments = arguments[:1]
+        if not all(_plain(a) for a in arguments):
+            raise refuse("In the sandbox an aggregate takes a column as it is, as in sum(income); put conditions "
+                         "in WHERE or in FILTER (WHERE ...), where small groups are suppressed.")
+    for clause in ("having", "order"):
+        part = select.args.get(clause)
+        if part is not None and part.find(exp.Filter) is not None:
+            raise refuse("FILTER is not available in HAVING or ORDER BY in the sandbox: use it in the SELECT list.")
+
+
+def _contribution_counts(outputs: list[exp.Expr]) -> list[tuple[exp.Expr, exp.Expr | None]]:
+    """For each aggregate of the outputs: a count of the rows it summarises (non-null values inside
+    its FILTER) and, when it has a FILTER, a count of the rows inside the FILTER."""
+    counts: list[tuple[exp.Expr, exp.Expr | None]] = []
+    for aggregate in [n for o in outputs for n in o.walk() if _is_aggregate(n)]:
+        parent = aggregate.parent
+        own = parent.expression.this if isinstance(parent, exp.Filter) else None
+        present = [exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
+                   for a in _arguments(aggregate) for c in a.find_all(exp.Column)]
+        if isinstance(aggregate, exp.Quantile | exp.PercentileCont | exp.PercentileDisc):
+            present = present[:1]
+        condition = exp.and_(*(p for p in [own, *present] if p is not None)) if own is not None or present else None
+        summarised: exp.Expr = exp.Count(this=exp.Star())
+        if condition is not None:
+            summarised = exp.Filter(this=summarised, expression=exp.Where(this=condition))
+        inside = (exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=own.copy()))
+                  if own is not None else None)
+        counts.append((summarised, inside))
+    return counts
+
+
 def _limit_value(node: exp.Expr | None, clause: str) -> int | None:
     if node is None:
         return None
@@ -350,6 +408,7 @@ def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_grou
     would decide what is shown)."""
     alias = select.args["from_"].this.args.get("alias")
     check_columns(select, table, alias.name.lower() if alias is not None else None, columns)
+    check_aggregate_arguments(select)
     outputs = list(select.expressions)
     keys = _group_keys(select, outputs)
     key_sql = {k.sql(dialect="duckdb") for k in keys}
@@ -394,6 +453,16 @@ def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_grou
     hidden: list[exp.Expr] = [exp.alias_(k.copy(), f"{HIDDEN}k{i}") for i, k in enumerate(keys)]
     hidden += [count_in, exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}all"),
                exp.alias_(having.this.copy() if having is not None else exp.true(), f"{HIDDEN}h")]
+    measurement_columns = len(extra)
+    contributions: list[tuple[int, int | None]] = []
+    if dp_bounds is None:
+        at = len(new_outputs) + len(hidden)
+        for summarised, inside in _contribution_counts(outputs):
+            extra.append(exp.alias_(summarised, f"{HIDDEN}c{len(contributions)}"))
+            if inside is not None:
+                extra.append(exp.alias_(inside, f"{HIDDEN}f{len(contributions)}"))
+            contributions.append((at, at + 1 if inside is not None else None))
+            at += 2 if inside is not None else 1
     rewritten.set("expressions", [*new_outputs, *hidden, *extra])
     # Groups come back with the WHERE inside every aggregate, so the complement is counted too.
     _with_filter(rewritten, condition)
@@ -403,4 +472,5 @@ def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_grou
     rewritten.set("limit", exp.Limit(expression=exp.Literal.number(max_groups + 1)))
     return Plan(sql=rewritten.sql(dialect="duckdb"), outputs=tuple(names), key_count=len(keys),
                 grouped=bool(keys), filtered=condition is not None, has_having=having is not None,
-                limit=limit, offset=offset, measures=tuple(measures), measurement_columns=len(extra))
+                limit=limit, offset=offset, measures=tuple(measures), measurement_columns=measurement_columns,
+                contributions=tuple(contributions))

@@ -368,7 +368,7 @@ def test_differential_privacy_noises_the_difference(people: Path) -> None:
     assert spread > 50_000  # the person's income (tens of thousands) is buried in the noise
     assert budget.spent == pytest.approx(60.0)
     assert everyone.epsilon == pytest.approx(1.0)
-    assert 0 < everyone.delta < 1
+    assert everyone.delta == 0  # no GROUP BY: no key is released
 
 
 def test_the_privacy_budget_is_charged_and_refuses_when_spent(people: Path) -> None:
@@ -378,6 +378,7 @@ def test_the_privacy_budget_is_charged_and_refuses_when_spent(people: Path) -> N
     assert answer.budget is not None
     assert answer.budget.spent == pytest.approx(0.4)
     assert answer.epsilon == pytest.approx(0.4)
+    assert answer.delta == pytest.approx(1e-6)
     truth = dict(bare(people, "SELECT county, count(*) FROM people GROUP BY county"))
     for county, count, average in answer.rows:
         assert abs(count - truth[county]) < 200
@@ -387,6 +388,14 @@ def test_the_privacy_budget_is_charged_and_refuses_when_spent(people: Path) -> N
     assert caught.value.code == "privacy_budget_exhausted"
     assert "0.3" in caught.value.render("zh")
     assert "0.4" in caught.value.render("en")
+
+
+def test_differential_privacy_shows_no_group_of_one(people: Path) -> None:
+    policy = SandboxPolicy(epsilon=1.0, k=2, bounds={"income": (0.0, 100_000.0)})
+    answer = ask(people, "SELECT row_no, count(*), sum(income) FROM people GROUP BY row_no", policy,
+                 budget=PrivacyBudget(total=1.0))
+    assert answer.rows == []
+    assert answer.suppressed_groups == 2000
 
 
 @pytest.mark.parametrize("sql", ["SELECT max(age) FROM people", "SELECT sum(age) FROM people",

@@ -68,6 +68,7 @@ class SandboxPolicy:
     max_groups: int = 10_000
     identifying: frozenset[str] = frozenset()  # columns the seller declares identifying (lower-case)
     epsilon: float | None = None
+    delta: float = 1e-6  # with GROUP BY under differential privacy: see sandbox_privacy
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
@@ -205,7 +206,7 @@ def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPol
         raise refuse("The query has more than {limit} groups; the sandbox answers at most {limit}.",
                      limit=policy.max_groups)
     if private and policy.epsilon is not None:
-        answer = _noised(query, rows, policy.k, policy.epsilon)
+        answer = _noised(query, rows, policy.k, policy.epsilon, policy.delta)
     else:
         answer = _suppressed(query, rows, policy.k)
     return SandboxAnswer(answer.columns, answer.rows, answer.suppressed_groups, answer.epsilon, answer.delta,
@@ -252,9 +253,9 @@ def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int) -> SandboxAnsw
     return SandboxAnswer(query.outputs, _window(query, kept), sum(hidden))
 
 
-def _noised(query: Plan, rows: list[tuple[Any, ...]], k: int, epsilon: float) -> SandboxAnswer:
+def _noised(query: Plan, rows: list[tuple[Any, ...]], k: int, epsilon: float, delta: float) -> SandboxAnswer:
     """Laplace noise on every measure and on the group counts; groups whose noisy count is below
-    k are not shown."""
+    k (with GROUP BY: the threshold of ``delta``) are not shown."""
     width = len(query.outputs)
     n_at = width + query.key_count
     extra_at = n_at + 3
@@ -280,12 +281,14 @@ def _noised(query: Plan, rows: list[tuple[Any, ...]], k: int, epsilon: float) ->
                 sums = [min(max(s / max(c, 1), low), high) for s, c in zip(sums, present, strict=True)]
             columns[index] = sums
         spent += cost
+    threshold = noise.threshold(k, delta) if query.grouped else float(k)
     kept: list[tuple[Any, ...]] = []
     for position, row in enumerate(rows):
-        if counts[position] < k:
+        if counts[position] < threshold:
             continue
         kept.append(tuple(columns[i][position] if i in columns else row[i] for i in range(width)))
-    return SandboxAnswer(query.outputs, _window(query, kept), len(rows) - len(kept), spent, noise.delta(k))
+    return SandboxAnswer(query.outputs, _window(query, kept), len(rows) - len(kept), spent,
+                        noise.delta(threshold) if query.grouped else 0.0)
 
 
 def query_record(sql: str, product_tables: Sequence[str], outcome: SandboxAnswer | QianshuError,

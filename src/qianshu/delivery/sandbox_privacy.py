@@ -10,9 +10,12 @@ OpenDP's own privacy maps say the mechanisms cost, not a figure of ours.
 
 Sensitivities: a count changes by 1 when one row is added or removed; a sum of a column clamped
 to ``[low, high]`` by ``max(|low|, |high|)``. Counts get discrete (integer) Laplace noise, sums
-continuous Laplace noise. A group is shown only when its noisy count reaches k, so which groups
-appear is itself noised; a group with a single row still passes with probability at most
-``delta = exp(-(k - 1) * epsilon_count) / 2`` (the tail of the noise), reported per query.
+continuous Laplace noise. A query without GROUP BY releases no key: it is epsilon-DP. With
+GROUP BY, which groups exist depends on the data, so a group is shown only when its noisy count
+reaches a threshold ``tau = max(k, 1 + ln(1 / (2 delta)) / epsilon_count)``: a group of a single
+row passes with probability at most ``delta`` (the policy's, 1e-6 by default; the tail of the
+noise), which makes the query (epsilon, delta)-DP. The price is that with a small epsilon only
+large groups are shown (epsilon 0.1 a count: about 130 rows).
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ class Noise:
         mechanism = _sum_mechanism(sensitivity / self.share)
         return list(mechanism(values)) if values else [], float(mechanism.map(sensitivity))
 
-    def delta(self, k: int) -> float:
-        """How likely a one-row group is shown (see the module's docstring)."""
-        return math.exp(-(k - 1) * self.share) / 2
+    def threshold(self, k: int, delta: float) -> float:
+        """The noisy count a group needs to be shown (see the module's docstring)."""
+        return max(float(k), 1 + math.log(1 / (2 * delta)) / self.share)
+
+    def delta(self, threshold: float) -> float:
+        """How likely a one-row group is shown at ``threshold``."""
+        return math.exp(-(threshold - 1) * self.share) / 2

@@ -12,10 +12,12 @@ A query goes through four gates:
    other table exists on the connection;
 3. small groups are suppressed: a group of fewer than k rows (the product's k, 10 by default),
    counted by the rewrite and not by the buyer's ``COUNT``, is not shown; nor is a group whose
-   rows left out by the ``WHERE`` are fewer than k (so "all" minus "all but one" isolates no one).
-   Secondary suppression closes the differences between a total and its parts: in the whole
-   answer and along every group key, the rows of the suppressed groups add up to 0 or at least
-   k, hiding the next smallest groups until they do (as statistical offices do for tables);
+   rows left out by the ``WHERE`` are fewer than k (so "all" minus "all but one" isolates no one),
+   nor one where an aggregate summarises fewer than k values or a ``FILTER`` keeps or leaves out
+   fewer than k rows. Secondary suppression closes the differences between a total and its
+   parts: in the whole answer and along every group key, the rows of the suppressed groups add
+   up to 0 or at least k, hiding the next smallest groups until they do (as statistical offices
+   do for tables);
 4. optionally, differential privacy (:mod:`.sandbox_privacy`, OpenDP): every answered figure
    gets Laplace noise, the group threshold is applied to a noisy count, and the query's
    epsilon is charged to the recipient's budget. This is what protects against any sequence of
@@ -91,6 +93,10 @@ class _Database:
 
     connection: duckdb.DuckDBPyConnection
     columns: dict[str, Column]
+    # The rows of each group of a GROUP BY without WHERE (by its SQL): they do not depend on the
+    # WHERE, so a buyer who tries several filters over the same groups counts them once.
+    complements: OrderedDict[str, dict[str, int]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 # Per table, set of files (path, size, modification time: a product's files are written once)
@@ -99,6 +105,7 @@ class _Database:
 _DATABASES: OrderedDict[tuple[Any, ...], _Database] = OrderedDict()
 _DATABASES_LOCK = threading.Lock()
 _DATABASES_MAX = 4
+_COMPLEMENTS_MAX = 32
 
 
 def _quote(name: str) -> str:
@@ -123,15 +130,17 @@ def _open_database(table: str, files: Sequence[Path], limits: Limits) -> _Databa
         names = [str(row[0]) for row in described]
         numeric = {str(row[0]): str(row[1]).upper().startswith(_NUMERIC) for row in described}
         measures = ", ".join(f"approx_count_distinct({_quote(n)}), count({_quote(n)})" for n in names)
-        figures = connection.execute(f"SELECT {measures} FROM {_quote(table)}").fetchone() or ()  # noqa: S608 - quoted
+        figures = connection.execute(f"SELECT count(*), {measures} FROM {_quote(table)}").fetchone() or ()  # noqa: S608
+        rows = figures[0] if figures else 0
     except BaseException:
         connection.close()
         raise
     columns = {}
     for index, name in enumerate(names):
-        distinct, present = figures[2 * index], figures[2 * index + 1]
+        distinct, present = figures[1 + 2 * index], figures[2 + 2 * index]
         near_unique = bool(present) and present >= 2 and distinct >= NEAR_UNIQUE_RATIO * present
-        columns[name.lower()] = Column(name, numeric[name], near_unique, near_unique and not numeric[name])
+        columns[name.lower()] = Column(name, numeric[name], near_unique, near_unique and not numeric[name],
+                                       nullable=present < rows)
     return _Database(connection, columns)
 
 
@@ -155,8 +164,24 @@ def _database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
 
 
 def _columns(database: _Database, identifying: frozenset[str]) -> dict[str, Column]:
-    return {n: (Column(c.name, c.numeric, c.near_unique, True) if n in identifying else c)
+    return {n: (Column(c.name, c.numeric, c.near_unique, True, c.nullable) if n in identifying else c)
             for n, c in database.columns.items()}
+
+
+def _complement(database: _Database, cursor: duckdb.DuckDBPyConnection, sql: str, max_groups: int) -> dict[str, int]:
+    with database.lock:
+        known = database.complements.get(sql)
+    if known is None:
+        rows = cursor.execute(sql).fetchall()
+        if len(rows) > sandbox_sql.COMPLEMENT_GROUPS_FACTOR * max_groups:
+            raise refuse("The query has more than {limit} groups; the sandbox answers at most {limit}.",
+                         limit=max_groups)
+        known = {repr(tuple(r[:-1])): r[-1] for r in rows}
+        with database.lock:
+            database.complements[sql] = known
+            while len(database.complements) > _COMPLEMENTS_MAX:
+                database.complements.popitem(last=False)
+    return known
 
 
 def _duckdb_refusal(exc: duckdb.Error) -> QianshuError:
@@ -198,6 +223,9 @@ def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPol
         cursor = database.connection.cursor()
         try:
             rows = cursor.execute(query.sql).fetchall()
+            complement = None
+            if query.complement_sql is not None and not private:
+                complement = _complement(database, cursor, query.complement_sql, policy.max_groups)
         finally:
             cursor.close()
     except duckdb.Error as exc:
@@ -208,7 +236,7 @@ def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPol
     if private and policy.epsilon is not None:
         answer = _noised(query, rows, policy.k, policy.epsilon, policy.delta)
     else:
-        answer = _suppressed(query, rows, policy.k)
+        answer = _suppressed(query, rows, policy.k, complement or {})
     return SandboxAnswer(answer.columns, answer.rows, answer.suppressed_groups, answer.epsilon, answer.delta,
                          after if private else None, time.perf_counter() - started)
 
@@ -218,15 +246,18 @@ def _window(query: Plan, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return rows[query.offset:end]
 
 
-def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int) -> SandboxAnswer:
-    """Primary suppression (k rows inside the filter and outside it), then secondary suppression
-    (see the module's docstring), then the buyer's HAVING and LIMIT."""
+def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int, complement: dict[str, int]) -> SandboxAnswer:
+    """Primary suppression (k rows inside the WHERE and outside it, k values in each aggregate,
+    k rows inside and outside each FILTER), then secondary suppression (see the module's
+    docstring), then the buyer's HAVING and LIMIT. ``complement``: the rows of each group
+    without the WHERE, by the repr of its keys."""
     width = len(query.outputs)
-    n_at, all_at, having_at = width + query.key_count, width + query.key_count + 1, width + query.key_count + 2
-    if query.grouped:  # a group with no row inside the WHERE would not exist without the rewrite
-        rows = [r for r in rows if r[n_at] > 0]
-    hidden = [r[n_at] < k or (query.filtered and 0 < r[all_at] - r[n_at] < k)
-              # each aggregate: at least k values, and a FILTER that leaves out none or at least k rows
+    n_at, having_at = width + query.key_count, width + query.key_count + 1
+
+    def left_out(row: tuple[Any, ...]) -> int:
+        return complement.get(repr(tuple(row[width:n_at])), row[n_at]) - row[n_at] if query.filtered else 0
+
+    hidden = [r[n_at] < k or 0 < left_out(r) < k
               or any(r[c] < k or (f is not None and 0 < r[n_at] - r[f] < k) for c, f in query.contributions)
               for r in rows]
     if query.grouped and any(hidden):
@@ -258,7 +289,7 @@ def _noised(query: Plan, rows: list[tuple[Any, ...]], k: int, epsilon: float, de
     k (with GROUP BY: the threshold of ``delta``) are not shown."""
     width = len(query.outputs)
     n_at = width + query.key_count
-    extra_at = n_at + 3
+    extra_at = n_at + 2
     measures = [m for m in query.measures if m is not None]
     noise = Noise(1 + len(measures) + query.measurement_columns, epsilon)
     counts, spent = noise.counts([int(r[n_at]) for r in rows])

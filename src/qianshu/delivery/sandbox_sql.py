@@ -11,11 +11,15 @@ joins, window functions, and the aggregates that carry rows (``string_agg``, ``l
 ``array_agg``, ``histogram``, ``arg_max``, ``any_value``, ``first`` ...). What runs is sqlglot's
 rendering of the checked tree, so the text DuckDB reads is the one that was checked.
 
-The checked query is rewritten so that small groups can be suppressed after it runs: its
-``WHERE`` moves into a ``FILTER`` of every aggregate, and hidden columns count the rows of each
-group inside the filter and in the whole group (the complement of the filter), whatever the
-buyer's own ``COUNT`` says; the group keys come back as hidden columns too (for the marginals of
-secondary suppression), and the buyer's ``HAVING`` as a hidden flag applied after suppression.
+Aggregates take plain columns: a condition inside an aggregate could pick one person's value
+out of a large group; conditions go in WHERE and FILTER, whose rows are counted.
+
+The checked query is rewritten so that small groups can be suppressed after it runs: hidden
+columns count the rows of each group, the values each aggregate summarises and the rows inside
+each FILTER, whatever the buyer's own ``COUNT`` says; the group keys come back as hidden columns
+too (for the marginals of secondary suppression), and the buyer's ``HAVING`` as a hidden flag
+applied after suppression. The ``WHERE`` stays where it is (DuckDB pushes it into the scan); a
+second query over the group keys alone counts each group without it, for the complement.
 ``LIMIT``/``OFFSET`` are applied after suppression as well.
 """
 
@@ -30,7 +34,10 @@ from sqlglot.errors import SqlglotError
 
 from qianshu.core.errors import InvalidInput
 
-HIDDEN = "__qs_"  # prefix of the columns the rewrite adds; refused in the buyer's text
+HIDDEN = "__qs_"
+# The groups of a query without its WHERE may be more than those with it: this many times the
+# groups answered, past which the query is refused (the complement of each could not be checked).
+COMPLEMENT_GROUPS_FACTOR = 10  # prefix of the columns the rewrite adds; refused in the buyer's text
 FIELD = "sql"
 
 # Structure the query may have (besides the functions below).
@@ -85,6 +92,7 @@ class Column:
     numeric: bool
     near_unique: bool  # its values are nearly all different: no order statistic over it
     identifying: bool  # declared by the seller, or near-unique text: it can only be counted
+    nullable: bool = True  # some of its values are missing
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class Plan:
     key_count: int  # hidden group-key columns after the outputs
     grouped: bool
     filtered: bool  # the query had a WHERE: its complement is checked too
+    complement_sql: str | None  # with a WHERE: the rows of each group without it (group keys, count)
     has_having: bool
     limit: int | None
     offset: int
@@ -329,25 +338,30 @@ def check_aggregate_arguments(select: exp.Select) -> None:
             raise refuse("FILTER is not available in HAVING or ORDER BY in the sandbox: use it in the SELECT list.")
 
 
-def _contribution_counts(outputs: list[exp.Expr]) -> list[tuple[exp.Expr, exp.Expr | None]]:
-    """For each aggregate of the outputs: a count of the rows it summarises (non-null values inside
-    its FILTER) and, when it has a FILTER, a count of the rows inside the FILTER."""
-    counts: list[tuple[exp.Expr, exp.Expr | None]] = []
+def _contribution_counts(outputs: list[exp.Expr], columns: dict[str, Column]) -> list[tuple[exp.Expr, exp.Expr | None]]:
+    """For each aggregate of the outputs that needs them: a count of the rows it summarises
+    (non-null values inside its FILTER) and, when it has a FILTER, a count of the rows inside the
+    FILTER. An aggregate without FILTER over ``*`` or columns with no missing value summarises
+    every row of its group, which the group count already checks."""
+    counts: dict[str, tuple[exp.Expr, exp.Expr | None]] = {}
     for aggregate in [n for o in outputs for n in o.walk() if _is_aggregate(n)]:
         parent = aggregate.parent
         own = parent.expression.this if isinstance(parent, exp.Filter) else None
-        present = [exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
-                   for a in _arguments(aggregate) for c in a.find_all(exp.Column)]
+        arguments = _arguments(aggregate)
         if isinstance(aggregate, exp.Quantile | exp.PercentileCont | exp.PercentileDisc):
-            present = present[:1]
-        condition = exp.and_(*(p for p in [own, *present] if p is not None)) if own is not None or present else None
-        summarised: exp.Expr = exp.Count(this=exp.Star())
-        if condition is not None:
-            summarised = exp.Filter(this=summarised, expression=exp.Where(this=condition))
+            arguments = arguments[:1]
+        nullable = [c for a in arguments for c in a.find_all(exp.Column)
+                    if columns.get(c.name.lower(), Column(c.name, False, False, False)).nullable]
+        if own is None and not nullable:
+            continue
+        present = [exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())) for c in nullable]
+        parts = [exp.Paren(this=own.copy())] if own is not None else []
+        summarised: exp.Expr = exp.Filter(this=exp.Count(this=exp.Star()),
+                                          expression=exp.Where(this=exp.and_(*parts, *present)))
         inside = (exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=own.copy()))
                   if own is not None else None)
-        counts.append((summarised, inside))
-    return counts
+        counts.setdefault(summarised.sql(dialect="duckdb"), (summarised, inside))
+    return list(counts.values())
 
 
 def _limit_value(node: exp.Expr | None, clause: str) -> int | None:
@@ -357,19 +371,6 @@ def _limit_value(node: exp.Expr | None, clause: str) -> int | None:
     if not isinstance(value, exp.Literal) or value.is_string or not value.name.isdigit():
         raise refuse("{clause} must be a whole number.", clause=clause)
     return int(value.name)
-
-
-def _with_filter(select: exp.Select, condition: exp.Expr | None) -> None:
-    """Move ``condition`` (the WHERE) into a FILTER of every aggregate of ``select``."""
-    if condition is None:
-        return
-    for aggregate in [n for n in select.walk() if _is_aggregate(n)]:
-        parent = aggregate.parent
-        if isinstance(parent, exp.Filter):
-            own = parent.expression.this
-            parent.set("expression", exp.Where(this=exp.and_(exp.Paren(this=condition.copy()), exp.Paren(this=own))))
-        else:
-            aggregate.replace(exp.Filter(this=aggregate.copy(), expression=exp.Where(this=condition.copy())))
 
 
 def _dp_measure(node: exp.Expr, bounds: dict[str, tuple[float, float]]) -> tuple[Measure, list[exp.Expr]]:
@@ -427,9 +428,20 @@ def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_grou
     where = select.args.get("where")
     condition = where.this if where is not None else None
 
+    # The WHERE stays (DuckDB pushes it into the scan); its complement is counted by a second,
+    # light query over the group keys only.
     rewritten = select.copy()
-    for clause in ("where", "limit", "offset", "having"):
+    for clause in ("limit", "offset", "having"):
         rewritten.set(clause, None)
+    complement_sql = None
+    if condition is not None:
+        complement = exp.Select(expressions=[*(exp.alias_(k.copy(), f"{HIDDEN}k{i}") for i, k in enumerate(keys)),
+                                             exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}all")])
+        complement.set("from_", select.args["from_"].copy())
+        if keys:
+            complement.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+        complement.set("limit", exp.Limit(expression=exp.Literal.number(COMPLEMENT_GROUPS_FACTOR * max_groups + 1)))
+        complement_sql = complement.sql(dialect="duckdb")
     names = [_output_name(o, i) for i, o in enumerate(outputs)]
     new_outputs: list[exp.Expr] = [o.copy() for o in outputs]
     measures: list[Measure | None] = [None] * len(outputs)
@@ -449,28 +461,23 @@ def plan(select: exp.Select, table: str, columns: dict[str, Column], *, max_grou
             measures[index] = measure
             new_outputs[index] = exp.alias_(parts[0], f"{HIDDEN}o{index}")
             extra += [exp.alias_(p, f"{HIDDEN}m{index}") for p in parts[1:]]
-    count_in = exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}n")
     hidden: list[exp.Expr] = [exp.alias_(k.copy(), f"{HIDDEN}k{i}") for i, k in enumerate(keys)]
-    hidden += [count_in, exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}all"),
+    hidden += [exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN}n"),
                exp.alias_(having.this.copy() if having is not None else exp.true(), f"{HIDDEN}h")]
     measurement_columns = len(extra)
     contributions: list[tuple[int, int | None]] = []
     if dp_bounds is None:
         at = len(new_outputs) + len(hidden)
-        for summarised, inside in _contribution_counts(outputs):
+        for summarised, inside in _contribution_counts(outputs, columns):
             extra.append(exp.alias_(summarised, f"{HIDDEN}c{len(contributions)}"))
             if inside is not None:
                 extra.append(exp.alias_(inside, f"{HIDDEN}f{len(contributions)}"))
             contributions.append((at, at + 1 if inside is not None else None))
             at += 2 if inside is not None else 1
     rewritten.set("expressions", [*new_outputs, *hidden, *extra])
-    # Groups come back with the WHERE inside every aggregate, so the complement is counted too.
-    _with_filter(rewritten, condition)
-    if condition is not None:  # ``__qs_all`` counts the whole group: take its filter off again
-        all_rows = rewritten.expressions[len(new_outputs) + len(keys) + 1]
-        all_rows.set("this", exp.Count(this=exp.Star()))
     rewritten.set("limit", exp.Limit(expression=exp.Literal.number(max_groups + 1)))
     return Plan(sql=rewritten.sql(dialect="duckdb"), outputs=tuple(names), key_count=len(keys),
-                grouped=bool(keys), filtered=condition is not None, has_having=having is not None,
+                grouped=bool(keys), filtered=condition is not None, complement_sql=complement_sql,
+                has_having=having is not None,
                 limit=limit, offset=offset, measures=tuple(measures), measurement_columns=measurement_columns,
                 contributions=tuple(contributions))

@@ -121,3 +121,8 @@ def test_a_cursor_keeps_the_limits_of_its_connection(tmp_path: Path) -> None:
         cursor.execute("SET enable_external_access = true")
     cursor.close()
     assert con.execute("SELECT a FROM answer").fetchone() == (42,)
+    started = time.monotonic()
+    with pytest.raises(QueryTimedOut) as caught:
+        con.cursor(seconds=0.2).execute(ENDLESS).fetchall()
+    assert time.monotonic() - started < 5
+    assert "0.2" in caught.value.render("en")

@@ -110,11 +110,12 @@ class BoundedConnection(_ConnectionBase):
         with self._time_limit():
             return self._connection.fetchmany(size)
 
-    def cursor(self) -> BoundedConnection:
-        """Another connection to the same database, with the same time limit: one per thread
-        (a DuckDB connection runs one query at a time). It shares the database's settings (the
-        limits, no external access, the lock), its views and its caches of the files read."""
-        return BoundedConnection(self._connection.cursor(), self._seconds)
+    def cursor(self, seconds: float | None = None) -> BoundedConnection:
+        """Another connection to the same database, one per thread (a DuckDB connection runs one
+        query at a time), with this time limit or ``seconds``. It shares the database's settings
+        (memory and threads, no external access, the lock), its views and its caches of the files
+        read."""
+        return BoundedConnection(self._connection.cursor(), self._seconds if seconds is None else seconds)
 
     def __getattr__(self, name: str) -> Any:
         # ``description``, ``sql`` (relations bind lazily; they run through execute), ``register``,

@@ -39,13 +39,13 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
-from qianshu.core.analytics import Limits, connect
+from qianshu.core.analytics import BoundedConnection, Limits, connect
 from qianshu.core.errors import InvalidInput, QianshuError, QueryTimedOut
 from qianshu.delivery import sandbox_sql
 from qianshu.delivery.sandbox_privacy import Noise, PrivacyBudget
@@ -54,6 +54,7 @@ from qianshu.delivery.sandbox_sql import FIELD, HIDDEN, Column, Plan, refuse
 DEFAULT_K = 10
 # A column whose distinct values are at least this share of its rows is "nearly all different".
 NEAR_UNIQUE_RATIO = 0.5
+PROFILE_SECONDS = 600.0
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 
@@ -91,7 +92,7 @@ class _Database:
     the profile of its columns. Kept between queries: a fresh database per query would read the
     files' metadata again each time (a third of a 10-million-row aggregate's time)."""
 
-    connection: duckdb.DuckDBPyConnection
+    connection: BoundedConnection
     columns: dict[str, Column]
     # The rows of each group of a GROUP BY without WHERE (by its SQL): they do not depend on the
     # WHERE, so a buyer who tries several filters over the same groups counts them once.
@@ -121,7 +122,8 @@ def _file_key(files: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 def _open_database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
-    connection = connect(limits, readable=files)
+    # The profile reads the whole table once: it gets its own time limit, the queries the policy's.
+    connection = cast(BoundedConnection, connect(replace(limits, query_seconds=PROFILE_SECONDS), readable=files))
     try:
         paths = ", ".join("'" + str(p.absolute()).replace("'", "''") + "'" for p in files)
         # The seller's table name and the product's own paths, both quoted.
@@ -145,7 +147,7 @@ def _open_database(table: str, files: Sequence[Path], limits: Limits) -> _Databa
 
 
 def _database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
-    key = (table, _file_key(files), limits)
+    key = (table, _file_key(files), limits.memory_limit, limits.threads)
     with _DATABASES_LOCK:
         found = _DATABASES.get(key)
         if found is not None:
@@ -156,8 +158,9 @@ def _database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
         found = _DATABASES.setdefault(key, opened)
         _DATABASES.move_to_end(key)
         while len(_DATABASES) > _DATABASES_MAX:
-            # Queries running on its cursors keep the database alive until they end.
-            _DATABASES.popitem(last=False)[1].connection.close()
+            # Not closed here: a query may be about to take a cursor of it. DuckDB closes the
+            # database when the last query holding it lets it go.
+            _DATABASES.popitem(last=False)
     if found is not opened:
         opened.connection.close()
     return found
@@ -220,7 +223,7 @@ def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPol
         bounds = {c.lower(): b for c, b in policy.bounds.items()} if private else None
         query = sandbox_sql.plan(select, table, columns, max_groups=policy.max_groups, dp_bounds=bounds)
         after = budget.charge(policy.epsilon) if private and budget is not None and policy.epsilon else budget
-        cursor = database.connection.cursor()
+        cursor = database.connection.cursor(policy.limits.query_seconds)
         try:
             rows = cursor.execute(query.sql).fetchall()
             complement = None

@@ -102,6 +102,22 @@ def test_answers_without_small_groups_are_exactly_duckdbs(people: Path) -> None:
         assert all(map(same, answer.rows, expected))
 
 
+def test_types_dates_and_buckets_are_answered(people: Path) -> None:
+    for sql in ["SELECT sum(CAST(income AS DECIMAL(12, 2))), avg(age::DOUBLE) FROM people",
+                "SELECT date_trunc('year', make_date(birth_year, 6, 1)) AS y, count(*) FROM people "
+                "WHERE date_diff('day', make_date(birth_year, 1, 1), DATE '2026-01-01') > 3650 "
+                "AND make_date(birth_year, 1, 1) + INTERVAL 1 DAY > DATE '1960-01-01' GROUP BY y ORDER BY y",
+                "SELECT CASE WHEN age < 40 THEN 'young' ELSE 'old' END AS band, count(*), round(avg(income), 2) "
+                "FROM people GROUP BY band ORDER BY band",
+                "SELECT floor(income / 10000) * 10000 AS bracket, count(*) FROM people "
+                "GROUP BY bracket ORDER BY bracket"]:
+        answer = ask(people, sql)
+        expected = bare(people, sql)
+        assert answer.rows
+        shown = iter(expected)
+        assert all(any(same(row, want) for want in shown) for row in answer.rows), sql
+
+
 def test_a_legitimate_answer_names_its_columns(people: Path) -> None:
     answer = ask(people, "SELECT county AS 区县, count(*) AS 人数 FROM people GROUP BY 1")
     assert answer.columns == ("区县", "人数")

@@ -258,18 +258,21 @@ def _suppressed(query: Plan, rows: list[tuple[Any, ...]], k: int, complement: di
     n_at, having_at = width + query.key_count, width + query.key_count + 1
 
     def left_out(row: tuple[Any, ...]) -> int:
-        return complement.get(repr(tuple(row[width:n_at])), row[n_at]) - row[n_at] if query.filtered else 0
+        if not query.filtered:
+            return 0
+        total = complement.get(repr(tuple(row[width:n_at])))
+        return 1 if total is None else total - row[n_at]  # a group not found is hidden, not shown
 
     hidden = [r[n_at] < k or 0 < left_out(r) < k
               or any(r[c] < k or (f is not None and 0 < r[n_at] - r[f] < k) for c, f in query.contributions)
               for r in rows]
     if query.grouped and any(hidden):
-        partitions: list[dict[tuple[Any, ...], list[int]]] = [{(): list(range(len(rows)))}]
+        partitions: list[dict[str, list[int]]] = [{"": list(range(len(rows)))}]
         for dropped in range(query.key_count if query.key_count > 1 else 0):
-            parts: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            parts: dict[str, list[int]] = defaultdict(list)  # by the repr of the other keys (lists are keys too)
             for index, row in enumerate(rows):
                 keys = row[width:width + query.key_count]
-                parts[tuple(v for j, v in enumerate(keys) if j != dropped)].append(index)
+                parts[repr(tuple(v for j, v in enumerate(keys) if j != dropped))].append(index)
             partitions.append(parts)
         changed = True
         while changed:

@@ -48,13 +48,14 @@ _STRUCTURE: tuple[type[exp.Expr], ...] = (
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Xor,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg, exp.Is, exp.In, exp.Between,
     exp.Like, exp.ILike, exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Cast, exp.TryCast, exp.DPipe,
-    exp.Concat, exp.Var,
+    exp.Concat, exp.Var, exp.DataTypeParam,
 )
 _SCALARS: tuple[type[exp.Expr], ...] = (
     exp.Lower, exp.Upper, exp.Substring, exp.Length, exp.Trim, exp.Left, exp.Right, exp.StrPosition,
     exp.Round, exp.Abs, exp.Floor, exp.Ceil, exp.Sqrt, exp.Ln, exp.Log, exp.Pow, exp.Exp, exp.Sign,
     exp.Greatest, exp.Least, exp.Year, exp.Quarter, exp.Month, exp.Week, exp.Day, exp.DayOfWeek,
-    exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.TimeToStr, exp.CurrentDate,
+    exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.TimeToStr, exp.CurrentDate, exp.DateFromParts,
+    exp.DateDiff, exp.DateAdd, exp.DateSub, exp.StrToDate, exp.StrToTime,
 )
 # Aggregates that summarise a group whatever its rows hold.
 _SUMMARIES: tuple[type[exp.Expr], ...] = (
@@ -190,8 +191,9 @@ def check_allowed(select: exp.Select) -> None:
                          function=name)
         if isinstance(node, exp.Star) and not (isinstance(node.parent, exp.Count) and node.arg_key == "this"):
             raise refuse("SELECT * returns rows: name the aggregates to compute.")
-        if isinstance(node, exp.Var) and not isinstance(node.parent, exp.Extract | exp.DateTrunc
-                                                        | exp.TimestampTrunc | exp.DataType):
+        if isinstance(node, exp.Var) and not isinstance(node.parent, exp.Extract | exp.DateTrunc | exp.TimestampTrunc
+                                                        | exp.DataType | exp.DateDiff | exp.DateAdd
+                                                        | exp.DateSub | exp.Interval):
             raise refuse("{function} is not available in the sandbox.", function=node.name)
         if isinstance(node, exp.Identifier) and node.name.lower().startswith(HIDDEN):
             raise refuse("Names starting with {prefix} are reserved in the sandbox.", prefix=HIDDEN)

@@ -21,9 +21,25 @@ from qianshu.core.analytics import Limits
 from qianshu.core.errors import Conflict, InvalidInput, QianshuError, QueryTimedOut
 from qianshu.delivery.sandbox import SandboxAnswer, SandboxPolicy, query_record, run_query
 from qianshu.delivery.sandbox_privacy import PrivacyBudget
-from tests.delivery.conftest import SMALL_COUNTY
+from tests.delivery.sandbox_data import SMALL_COUNTY, people_table
 
 POLICY = SandboxPolicy()
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real Parquet files with personal data: 2,000 residents."""
+    path = tmp_path_factory.mktemp("sandbox") / "people.parquet"
+    pq.write_table(people_table(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another product's table, on the same disk: the sandbox must not reach it."""
+    path = tmp_path_factory.mktemp("other") / "salaries.parquet"
+    pq.write_table(pa.table({"employee": ["甲", "乙"], "salary": [1.0, 2.0]}), path)
+    return path
 
 
 def ask(people: Path, sql: str, policy: SandboxPolicy = POLICY, **kwargs: Any) -> SandboxAnswer:

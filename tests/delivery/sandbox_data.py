@@ -1,14 +1,11 @@
-"""Real Parquet files with personal data for the sandbox tests: resident ids with their check
-characters, Chinese names, counties of Guizhou, ages and incomes in yuan with fen."""
+"""Personal data for the sandbox tests: resident ids with their check characters, Chinese names,
+counties of Guizhou, ages and incomes in yuan with fen."""
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-import pytest
 
 from qianshu.core.identifiers import resident_id_check_char
 
@@ -41,18 +38,3 @@ def people_table(count: int = 2000, seed: int = 7) -> pa.Table:
         rows["age"].append(2026 - born)
         rows["income"].append(round(rng.lognormvariate(10.3, 0.6), 2))
     return pa.table(rows)
-
-
-@pytest.fixture(scope="session")
-def people(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sandbox") / "people.parquet"
-    pq.write_table(people_table(), path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def other_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Another product's table, on the same disk: the sandbox must not reach it."""
-    path = tmp_path_factory.mktemp("other") / "salaries.parquet"
-    pq.write_table(pa.table({"employee": ["甲", "乙"], "salary": [1.0, 2.0]}), path)
-    return path

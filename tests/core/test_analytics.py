@@ -105,3 +105,24 @@ def test_a_path_with_a_quote_is_allowed_exactly(tmp_path: Path) -> None:
     assert con.execute(f"SELECT * FROM read_csv('{quoted}')").fetchall() == [(1,)]
     with pytest.raises(duckdb.PermissionException):
         con.execute("SELECT * FROM read_csv('/etc/passwd')")
+
+
+def test_a_cursor_keeps_the_limits_of_its_connection(tmp_path: Path) -> None:
+    (tmp_path / "secret.csv").write_text("x\n1\n", encoding="utf-8")
+    con = connect(Limits("256MB", 1, query_seconds=0.5))
+    con.execute("CREATE VIEW answer AS SELECT 42 AS a")
+    cursor = con.cursor()
+    assert cursor.execute("SELECT a FROM answer").fetchall() == [(42,)]
+    with pytest.raises(QueryTimedOut):
+        cursor.execute(ENDLESS).fetchall()
+    with pytest.raises(duckdb.PermissionException):
+        cursor.execute(f"SELECT * FROM read_csv('{tmp_path / 'secret.csv'}')")
+    with pytest.raises(duckdb.InvalidInputException):
+        cursor.execute("SET enable_external_access = true")
+    cursor.close()
+    assert con.execute("SELECT a FROM answer").fetchone() == (42,)
+    started = time.monotonic()
+    with pytest.raises(QueryTimedOut) as caught:
+        con.cursor(seconds=0.2).execute(ENDLESS).fetchall()
+    assert time.monotonic() - started < 5
+    assert "0.2" in caught.value.render("en")

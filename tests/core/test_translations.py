@@ -32,9 +32,10 @@ SRC = ROOT / "src"
 ERROR_CLASSES = sorted(name for name, obj in vars(errors).items()
                        if isinstance(obj, type) and issubclass(obj, errors.QianshuError))
 # What ``pybabel extract`` is given with ``-k``: the domain errors and our helpers take a message id first.
-# ``_reject``, ``bad_file``, ``Verification`` and ``Score`` carry a message id in a known position.
+# ``refuse`` (the sandbox's refusals) takes one first too; ``_reject``, ``bad_file``, ``Verification``
+# and ``Score`` carry a message id in a known position.
 KEYWORDS: dict[str, Any] = {**DEFAULT_KEYWORDS, **dict.fromkeys([*ERROR_CLASSES, "translate", "N_", "bad_file",
-                                                                  "bilingual"]),
+                                                                  "bilingual", "refuse"]),
                             "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "NP_": ((1, "c"), 2),
                             "NN_": (1, 2), "_reject": (2,), "Verification": (3,), "Score": (4,)}
 # Messages handed over as keyword arguments, which Babel's Python extractor does not read.

@@ -15,7 +15,8 @@ A connection is an in-process DuckDB with
 - its configuration locked (``lock_configuration=true``): a query cannot ``SET`` its way out.
 
 The registry's pipeline (ingest, profile, PII scan) and its sample reads for the catalogue use
-it now; the sandbox and monitoring will use it next.
+it now, and so does the delivery sandbox (one database per product's files, a cursor per query);
+monitoring will use it next.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ class BoundedConnection(_ConnectionBase):
         ``to_arrow_table``, without the DB-API result's extra copy of the rows)."""
         with self._time_limit():
             return self._connection.sql(query).to_arrow_table()
+
+    def cursor(self, seconds: float | None = None) -> BoundedConnection:
+        """Another connection to the same database, one per thread (a DuckDB connection runs one
+        query at a time), with this time limit or ``seconds``. It shares the database's settings
+        (memory and threads, no external access, the lock), its views and its caches of the files
+        read."""
+        return BoundedConnection(self._connection.cursor(), self._seconds if seconds is None else seconds)
 
     def __getattr__(self, name: str) -> Any:
         # ``description``, ``sql`` (relations bind lazily; they run through execute), ``register``,

@@ -1,4 +1,5 @@
-"""Delivery: watermarked copies of a product and finding the source of a leaked one."""
+"""Delivery: watermarked copies of a product and finding the source of a leaked one; sandbox queries
+(aggregates only) over a product's data."""
 
 from typing import Any
 

@@ -153,7 +153,17 @@ def pipeline(path: Path, work: Path, quiet: bool = False) -> tuple[float, dict[s
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    # An installed Qianshu has its bytecode compiled (``compile_bytecode`` below); a process that
+    # compiled its ~50 modules from source each time would pay about 0.2 s more.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def compile_bytecode() -> None:
+    """What installing the package does: the modules' bytecode, written once."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], env=_env(),  # noqa: S603
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def demo_exchange(data_dir: Path) -> Path:
@@ -221,6 +231,7 @@ def main() -> None:
     sizes = [*args.rows, *([10_000_000] if args.large and 10_000_000 not in args.rows else [])]
     print(f"DuckDB {duckdb.__version__}, memory_limit {MEMORY_LIMIT}, threads {THREADS}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
+    compile_bytecode()
     exchange = demo_exchange(args.data_dir)
     summary = []
     for rows in sizes:

@@ -16,14 +16,15 @@ to register them in. Then, for each size and in each round, in the same run:
    ``SUMMARIZE`` on a connection of the same process, with the time of each stage.
 
 The default sizes (100k and 1M rows) run in about a minute; ``--large`` adds 10M rows (a
-1.1 GB CSV; a few minutes). Each run starts with no dirty pages waiting to be written (one
-run's writes would otherwise slow whichever runs next), and the order alternates between
-rounds. Prints each round's wall and CPU times (user + system, every thread) and ratios, the
-median ratio of each size (goal: at most 2.0 in wall time), and the peak RSS of the in-process
-pipeline (``ru_maxrss``, goal under 2 GB). On a machine that other work keeps busy, wall times
-swing with the load; the CPU ratio stays put, and shows what the registration costs beyond
-SUMMARIZE (an idle machine's wall ratio is lower than the CPU ratio where DuckDB uses both
-cores, higher where Python works alone).
+1.1 GB CSV; a few minutes). The exchange keeps every registration (each adds its Parquet to
+``DIR/exchange``): delete that folder to take the space back. Each run starts with no dirty
+pages waiting to be written (one run's writes would otherwise slow whichever runs next), and
+the order alternates between rounds. Prints each round's wall and CPU times (user + system,
+every thread) and ratios, the median ratio of each size (goal: at most 2.0 in wall time), and
+the peak RSS of the in-process pipeline (``ru_maxrss``, goal under 2 GB). On a machine that
+other work keeps busy, wall times swing with the load; the CPU ratio stays put, and shows what
+the registration costs beyond SUMMARIZE (an idle machine's wall ratio is lower than the CPU
+ratio where DuckDB uses both cores, higher where Python works alone).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -218,7 +219,7 @@ def scan(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats], table: str 
              "count(*) FILTER (WHERE is_name)", "count(*) FILTER (WHERE is_address)",
              "first(v) FILTER (WHERE is_name)", "first(v) FILTER (WHERE is_address)", "first(v)",
              *(f"(list(x{i}) FILTER (WHERE x{i} <> ''))[1:{VERIFY_LIMIT}]" for i in range(len(kinds)))]
-    counts: dict[str, tuple[object, ...]] = {}
+    counts: dict[str, tuple[Any, ...]] = {}
     candidates: dict[str, dict[str, list[str]]] = {}
     for i in range(0, len(targets), UNPIVOT_CHUNK):
         select = ", ".join(f"trim({quote(c.name)}::VARCHAR) AS {quote(c.name)}" for c in targets[i:i + UNPIVOT_CHUNK])
@@ -228,12 +229,11 @@ def scan(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats], table: str 
             f"length(v) >= 6 AND regexp_matches(v, {literal(_ADDRESS_VALUE)}) AS is_address "
             f"FROM (SELECT *, {_SIX_DIGITS} AS six_digits FROM (UNPIVOT (SELECT {select} FROM {table} "
             f"LIMIT {int(limit)}) ON COLUMNS(*) INTO NAME col VALUE v))) GROUP BY col").fetchall()
-        for row in rows:
-            col, values = row[0], row[1:]
-            counts[col] = values[:len(kinds) + 6]
+        for name, *values in rows:
+            counts[name] = tuple(values[:len(kinds) + 6])
             for kind, listed in zip(kinds, values[len(kinds) + 6:], strict=True):
                 if listed:
-                    candidates.setdefault(col, {})[kind] = list(listed)
+                    candidates.setdefault(name, {})[kind] = list(listed)
     findings: list[Finding] = []
     for col in targets:
         row = counts.get(col.name)

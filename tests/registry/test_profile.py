@@ -56,3 +56,40 @@ def test_sample_of_data_with_a_column_named_like_the_row_number(
     rows = _sample(con, parquet, rows=2048)
     assert 1700 < len(rows) < 2400
     assert [c.name for c in describe(con, parquet)] == ["file_row_number", "v"]
+
+
+# Values at the edges of what DuckDB reads as a number or a date: ASCII whitespace and signs,
+# the words it knows, and look-alikes that start with a character outside ASCII (full-width
+# digits, an ideographic or no-break space, a byte-order mark), which it never reads.
+EDGE_VALUES = [
+    "2025-01-01", " 2025-01-01", "\t2025/01/01", "\v2025-01-01 ", "1-1-1", "20250101", "+2025-01-01",
+    "-infinity", "infinity", "Inf", "i", "e", "epoch", "NaN", "nan", "+-1", "  .5", "1e3", "1_000",
+    "0x1A", "-", "", " ", "2025年1月1日", "１２", "\u30002025-01-01", "\u00a01", "\ufeff2025-01-01",
+    "\u20031.5", "٣", "张三", "贵阳市", "é1", "Jan 1 2025",
+]
+
+
+def test_conformance_tries_every_value_duckdb_could_read(con: duckdb.DuckDBPyConnection) -> None:
+    """The conformance query skips the casts of values starting outside ASCII; it must count
+    exactly what casting every value counts."""
+    from qianshu.registry.profile import _castable
+
+    con.execute("CREATE TEMP TABLE edge (v VARCHAR)")
+    con.executemany("INSERT INTO edge VALUES (?)", [[v] for v in EDGE_VALUES])
+    for to in ("DOUBLE", "DATE"):
+        every = con.execute(f"SELECT list(v ORDER BY v) FILTER (WHERE TRY_CAST(v AS {to}) IS NOT NULL) "
+                            "FROM edge").fetchone()
+        skipping = con.execute(f"SELECT list(v ORDER BY v) FILTER (WHERE {_castable('v', to)} IS NOT NULL) "
+                               "FROM edge").fetchone()
+        assert every == skipping, to
+        assert every is not None
+        assert len(every[0]) >= 5  # the edge values do include readable ones
+
+
+def test_mostly_numbers_with_chinese_strays_lose_conformance(tmp_path: Path) -> None:
+    rows = [[f"{i}.5", "备注"] for i in range(950)] + [["待定", "备注"] for _ in range(50)]
+    result = run_pipeline([SourceFile(write_csv(tmp_path / "m.csv", rows, header=["金额", "备注"]), "m.csv")],
+                          tmp_path / "work")
+    amount = next(c for c in result.stats.columns if c.name == "金额")
+    assert amount.inferred_type == "text (mostly number)"
+    assert amount.type_conformance == 0.95

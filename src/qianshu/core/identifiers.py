@@ -18,6 +18,7 @@ import re
 import unicodedata
 from datetime import date
 from functools import lru_cache
+from operator import mul
 from pathlib import Path
 
 from qianshu.core.errors import InvalidInput
@@ -75,8 +76,10 @@ def is_valid_uscc(value: str) -> bool:
 
 
 def resident_id_check_char(first17: str) -> str:
-    total = sum(int(ch) * w for ch, w in zip(first17, ID_WEIGHTS, strict=True))
-    return ID_CHECK[total % 11]
+    if len(first17) != len(ID_WEIGHTS):
+        raise ValueError("a resident ID's check character is computed from its first 17 digits")
+    # map() rather than a generator: the PII scan verifies thousands of candidates per column
+    return ID_CHECK[sum(map(mul, map(int, first17), ID_WEIGHTS)) % 11]
 
 
 def validate_resident_id(value: str, field: str = "resident_id") -> str:

@@ -59,6 +59,8 @@ def validate_form(model: type[M], data: Mapping[str, Any]) -> M:
     except ValidationError as exc:
         errors: list[QianshuError] = []
         for detail in exc.errors():
+            if detail.get("type") == "string_too_short" and not str(detail.get("input", "")).strip():
+                detail = {**detail, "type": "missing"}  # an empty field is a missing one, not a short one
             error = error_from_details([detail])
             where = _field_of(detail.get("loc", ()))
             if where and error.field != where:  # a validator's own error: the field is where it failed

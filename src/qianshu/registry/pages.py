@@ -277,6 +277,8 @@ def _with_document(request: Request, db: Session, actor: Actor, settings: Settin
         if received is not None:
             service.forget_new_blob(db, store, received.sha256)
         if isinstance(exc, QianshuError):
+            if exc.field == "name":  # the document's name (the API's path parameter): here, the file input
+                exc.field = field_name
             return _refused(request, db, actor, registration_id, exc, name, form)
         raise
     response = see_other(f"/registry/{registration_id}")

@@ -16,7 +16,7 @@ from tests.accounts.test_portal import csrf, sign_in
 
 
 def _message(page: str, field: str) -> str:
-    ident = "f-" + field.replace(".", "-").replace("_", "-")
+    ident = "f-plan-" + field.replace(".", "-").replace("_", "-")
     assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
     found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
     assert found, field

@@ -18,7 +18,7 @@ API = "/api/v1/registrations"
 
 
 def _field_message(page: str, field: str) -> str:
-    ident = "f-" + field.replace("_", "-")
+    ident = "f-declaration-" + field.replace("_", "-")
     assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
     found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
     assert found, field

@@ -264,7 +264,7 @@ def review(org_id: int, decision: str, request: Request, db: DbSession, actor: S
     return submit_form(request, db, schemas.ReviewDecision, form_fields(posted), {"reason": N_("Reason")}, decided,
                        lambda form: ("accounts/review.html", ReviewPage(
                            service.list_organisations(db, actor, "pending"), "pending", ORG_TYPE_LABELS,
-                           guizhou_divisions(), form)))
+                           guizhou_divisions(), form)), name=str(org_id))
 
 
 @dataclass

@@ -15,6 +15,7 @@ is ``core.http.submit_form``; this module knows nothing of HTTP.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -74,14 +75,16 @@ class FieldError:
     field: str  # the input's key ("" for the whole form)
     label: str  # the label the person sees, in the page's language
     message: str  # the message, in the page's language, naming the label
+    form: str = ""  # the form's name, on a page with several
 
     @property
     def anchor(self) -> str:
-        return field_id(self.field) if self.field else "form-errors"
+        return field_id(self.field, self.form) if self.field else "form-errors"
 
 
-def field_id(name: str) -> str:
-    return "f-" + name.replace(".", "-").replace("_", "-")
+def field_id(name: str, form: str = "") -> str:
+    """The input's ``id``: unique on the page, where several forms have a field of one name."""
+    return "f-" + (f"{form}-" if form else "") + name.replace(".", "-").replace("_", "-")
 
 
 def _label_for(name: str | None, labels: Mapping[str, str]) -> tuple[str, str | None]:
@@ -128,7 +131,8 @@ class Form:
 
     @classmethod
     def kept(cls, data: Mapping[str, Any], errors: Iterable[FieldError] = (), name: str = "") -> Form:
-        return cls({k: v for k, v in data.items() if k not in SECRET_FIELDS}, list(errors), name)
+        return cls({k: v for k, v in data.items() if k not in SECRET_FIELDS},
+                   [dataclasses.replace(e, form=name) for e in errors], name)
 
     def of(self, name: str) -> Form:
         """This form if it is the one called ``name``, else an empty one (a page with several
@@ -149,7 +153,7 @@ class Form:
 
     def attrs(self, name: str) -> Markup:
         """``id`` for the summary's link, and on an error ``aria-invalid`` and the message's id."""
-        ident = field_id(name)
+        ident = field_id(name, self.name)
         if not self.error(name):
             return Markup(f'id="{ident}"')  # noqa: S704 - built from the form's own key
         return Markup(f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"')  # noqa: S704
@@ -159,7 +163,8 @@ class Form:
         text = self.error(name)
         if not text:
             return Markup("")
-        return Markup(f'<span class="field-error" id="{field_id(name)}-error">{escape(text)}</span>')  # noqa: S704
+        ident = field_id(name, self.name)
+        return Markup(f'<span class="field-error" id="{ident}-error">{escape(text)}</span>')  # noqa: S704
 
     @property
     def general(self) -> list[FieldError]:

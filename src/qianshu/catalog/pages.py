@@ -436,18 +436,23 @@ class FollowsPage:
     notifications: list[s.NotificationOut]
     saved: list[Any]
     labels: Labels
+    form: Form = field(default_factory=Form)
 
 
-@router.get("/catalog/follows", response_class=HTMLResponse)
-def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def _follows(request: Request, db: DbSession, actor: Any, form: Form | None = None) -> FollowsPage:
     lang = get_lang(request)
-    page = FollowsPage(
+    return FollowsPage(
         follows.followed_listings(db, actor),
         [notification_out(n, lang) for n in follows.notifications(db, actor)],
         follows.saved_searches(db, actor),
         Labels(lang),
+        form or Form(),
     )
-    return render(request, "catalog/follows.html", page)
+
+
+@router.get("/catalog/follows", response_class=HTMLResponse)
+def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "catalog/follows.html", _follows(request, db, actor))
 
 
 @router.post("/catalog/notifications/read")
@@ -460,12 +465,18 @@ def mark_read(db: DbSession, actor: SignedInActor) -> Response:
 def save_search(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted, lists=LIST_FIELDS)
     name = (
-        str(form.get("name", "")).strip()[:100]
+        str(form.get("name", "")).strip()
         or str(form.get("q", ""))[:100]
         or translate("Saved search", get_lang(request))
     )
-    follows.save_search(db, actor, name, {k: form.get(k, "") for k in SEARCH_PARAMS})
-    return see_other("/catalog/follows")
+    params = {k: form.get(k, "") for k in SEARCH_PARAMS}
+
+    def saved(data: s.SavedSearchIn) -> Response:
+        follows.save_search(db, actor, data.name, params)
+        return see_other("/catalog/follows")
+
+    return submit_form(request, db, s.SavedSearchIn, {"name": name}, {"name": N_("Name")}, saved,
+                       lambda kept: ("catalog/follows.html", _follows(request, db, actor, kept)))
 
 
 @router.post("/catalog/saved-searches/{search_id:int}/delete")

@@ -85,6 +85,7 @@ from qianshu.registry import documents  # noqa: E402
 from qianshu.registry import service as registry  # noqa: E402
 from qianshu.registry.jobs import sweep_orphan_blobs  # noqa: E402
 from qianshu.registry.models import Certificate, Objection, Registration, RegistrationFile  # noqa: E402
+from qianshu.registry.settings import RegistrySettings  # noqa: E402
 from qianshu.translog import service as translog  # noqa: E402
 from qianshu.translog.verify import verify_log  # noqa: E402
 
@@ -232,7 +233,7 @@ def seed(env: Environment, clients: int) -> Seeded:
                 filer = db.get(User, objection.filed_by_user_id)
                 if filer is not None:
                     digest, size = registry.store_upload(store, ["异议证据（负载测试）\n".encode() * 200],
-                                                         settings.document_max_bytes)
+                                                         settings.section(RegistrySettings).document_max_bytes)
                     documents.attach_evidence(db, accounts.actor_for(filer, via="api", ip=HOST), objection.id,
                                               documents.Received("异议证据.txt", digest, size))
         with database.unit_of_work(write=False) as db:

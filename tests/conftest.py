@@ -78,7 +78,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     # work, which a cached catalogue generation would not notice (tests/catalog/test_search_cache.py
     # covers the refresh interval).
     return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
-                    secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False, search_refresh_seconds=0)
+                    secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False,
+                    sections={"catalog": {"search_refresh_seconds": 0}})
 
 
 @pytest.fixture

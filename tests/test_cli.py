@@ -47,7 +47,8 @@ FOLDER_COMMANDS = [
     ["log", "export", "{out}"],
     ["log", "audit", "{file}", "{file}"],
 ]
-NEEDS_NO_FOLDER = {"qianshu certificate verify"}
+# commands that read or write only the files they are given
+NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate", "qianshu monitoring run"}
 MAKES_A_FOLDER = {"qianshu init", "qianshu serve", "qianshu demo"}
 
 

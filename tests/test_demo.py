@@ -37,6 +37,7 @@ from qianshu.core.settings import Settings
 from qianshu.demo.seed import DEMO_NOTICE_MINUTES, DEMO_PASSWORD, seed_demo
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Certificate, ColumnProfile, QualityScore, Registration
+from qianshu.registry.settings import RegistrySettings
 from qianshu.translog import merkle
 from qianshu.web.app import create_app
 
@@ -164,8 +165,8 @@ def test_every_certificate_link_on_the_public_notices_page_answers(client: TestC
 
 
 def test_the_demo_folder_keeps_a_short_public_notice(demo: Demo, client: TestClient) -> None:
-    assert demo.settings().public_notice_minutes == DEMO_NOTICE_MINUTES
-    assert Settings(data_dir=demo.folder).public_notice_minutes == DEMO_NOTICE_MINUTES
+    assert demo.settings().section(RegistrySettings).public_notice_minutes == DEMO_NOTICE_MINUTES
+    assert Settings(data_dir=demo.folder).section(RegistrySettings).public_notice_minutes == DEMO_NOTICE_MINUTES
     client.cookies.set("qs_lang", "en")
     try:
         notices = client.get("/registry/notices").text
@@ -191,7 +192,8 @@ def _signed_in(app: Any, email: str) -> tuple[TestClient, str]:
 def test_a_newcomer_goes_from_upload_to_certificate_in_one_sitting(demo: Demo, tmp_path: Path) -> None:
     """Holder, reviewer and operator in turn, through the portal, with the demo's short notice
     (here a few seconds, so that the test need not wait the demo's two minutes)."""
-    settings = demo.settings(public_notice_minutes=0.05)
+    settings = demo.settings()
+    settings.override(RegistrySettings, public_notice_minutes=0.05)
     database = Database(demo.database_url)
     app = create_app(settings, database=database)
     holder, holder_csrf = _signed_in(app, "merchant.weather@qianshu.demo")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer.main
 
+from qianshu.capabilities import settings_sections
 from qianshu.cli import app as cli_app
 from qianshu.core.settings import Settings
 
@@ -43,8 +44,22 @@ def test_every_cli_command_is_documented() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    missing = [name for name in Settings.model_fields if f"`{name}`" not in DOCS]
+    missing = [name for name in Settings.model_fields if name != "sections" and f"`{name}`" not in DOCS]
     assert not missing, f"undocumented settings: {missing}"
+
+
+def test_every_capability_setting_is_documented_in_its_section() -> None:
+    """Each capability's section has a heading ``### [name]`` in docs/operations.md, and each of
+    its fields a row in the table that follows it."""
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    sections = settings_sections()
+    assert sections, "no capability declares settings"
+    for name, cls in sections.items():
+        heading = f"### `[{name}]`"
+        assert heading in operations, f"docs/operations.md has no heading {heading}"
+        body = operations.split(heading, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+        missing = [field for field in cls.model_fields if f"`{field}`" not in body]
+        assert not missing, f"[{name}] settings not documented under its heading: {missing}"
 
 
 def test_nothing_is_loaded_from_the_internet() -> None:

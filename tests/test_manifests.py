@@ -61,6 +61,12 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
      "registry: job kind 'registry.pipeline' has concurrency 0; it must be a whole number of at least 1"),
     ("registry", {"jobs": {"registry.pipeline": 42}},
      "registry: job kind 'registry.pipeline' must be a 'module:handler' string or a JobKind"),
+    ("registry", {"settings": None}, "registry: has settings.py but its manifest refers to nothing in it"),
+    ("catalog", {"settings": "qianshu.registry.settings:RegistrySettings"},
+     "catalog: its settings section is named 'registry', not 'catalog'"),
+    ("catalog", {"settings": "qianshu.catalog.policy:Policy"},
+     "catalog: its settings 'qianshu.catalog.policy:Policy' cannot be read: module 'qianshu.catalog.policy' "
+     "has no attribute 'Policy'"),
 ])
 def test_a_manifest_that_does_not_match_its_folder_is_named(monkeypatch: pytest.MonkeyPatch, name: str,
                                                             changes: dict[str, object], expected: str) -> None:

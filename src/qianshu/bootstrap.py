@@ -11,12 +11,15 @@ from qianshu.core.migrate import upgrade
 from qianshu.core.settings import SETTINGS_FILE, Settings, get_settings
 from qianshu.core.signing import ensure_keys
 
-SETTINGS_TEMPLATE = """# Qianshu settings. Environment variables QIANSHU_<NAME> override these.
+SETTINGS_TEMPLATE = """# Qianshu settings (docs/operations.md). Environment variables QIANSHU_<NAME> override these;
+# a capability's table [<capability>] is overridden by QIANSHU_<CAPABILITY>__<NAME>.
 # database_url = "postgresql+psycopg://user@host/qianshu"   # default: SQLite in this folder
 secret_key = "{secret}"
 environment = "development"
 host = "127.0.0.1"
 port = 8000
+
+[registry]
 public_notice_days = 10
 upload_max_bytes = 10737418240
 """

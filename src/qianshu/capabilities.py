@@ -35,6 +35,7 @@ CAPABILITIES: tuple[str, ...] = (
     "translog",
     "registry",
     "catalog",
+    "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core
 # and accounts"); ``web`` and ``demo`` sit on top of all capabilities and are not capabilities.
@@ -160,6 +161,7 @@ def check(*, imports: bool = True) -> list[str]:
                  *(sub.handler for declared in m.subscriptions.values() for sub in subscriptions_of(declared))]
         refs += [m.demo] if m.demo else []
         refs += [m.actions] if m.actions else []
+        refs += [m.settings] if m.settings else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -167,7 +169,8 @@ def check(*, imports: bool = True) -> list[str]:
         event_problems = _event_problems(m)
         problems += event_problems
         refs += list(m.events)
-        for extra in ("jobs", "hooks", "events", "permissions"):
+        problems += _settings_problems(m)
+        for extra in ("jobs", "hooks", "events", "permissions", "settings"):
             if (base / f"{extra}.py").exists() and not any(r.startswith(f"{m.package}.{extra}:") for r in refs):
                 problems.append(f"{m.name}: has {extra}.py but its manifest refers to nothing in it")
         events = declared_events()
@@ -181,6 +184,54 @@ def check(*, imports: bool = True) -> list[str]:
         if imports:
             problems += _undeclared_imports(m, names)
     problems += _action_problems()
+    return problems
+
+
+def _settings_problems(m: Manifest) -> list[str]:
+    from qianshu.core.settings import Section
+
+    if not m.settings or importlib.util.find_spec(m.settings.partition(":")[0]) is None:
+        return []
+    try:
+        cls = resolve(m.settings)
+    except (ImportError, AttributeError) as exc:
+        return [f"{m.name}: its settings {m.settings!r} cannot be read: {exc}"]
+    if not (isinstance(cls, type) and issubclass(cls, Section)):
+        return [f"{m.name}: its settings {m.settings!r} is not a core.settings.Section"]
+    if getattr(cls, "name", None) != m.name:
+        return [f"{m.name}: its settings section is named {getattr(cls, 'name', None)!r}, not {m.name!r}"]
+    return []
+
+
+def settings_sections() -> dict[str, Any]:
+    """Section name → its ``core.settings.Section`` class, from every manifest that declares one."""
+    return {m.name: resolve(m.settings) for m in manifests() if m.settings}
+
+
+def settings_problems(settings: Any) -> list[str]:
+    """What is wrong with the capabilities' settings: a table no capability reads (a typo would
+    otherwise be ignored), an unknown key in a table, a value out of range; each names the table."""
+    from pydantic import ValidationError
+
+    from qianshu.core.settings import read_settings_file
+
+    sections = settings_sections()
+    problems = []
+    top = read_settings_file(settings.data_dir)
+    for key in sorted(k for k, v in top.items() if not isinstance(v, dict) and k not in type(settings).model_fields):
+        home = next((name for name, cls in sections.items() if key in cls.model_fields), None)
+        hint = f"; it belongs in the [{home}] table / 它属于 [{home}] 节" if home else ""
+        problems.append(f"{key}: not a setting of Qianshu / 不是黔数的设置{hint}")
+    for name in sorted(set(settings.sections) - set(sections)):
+        problems.append(f"[{name}]: no capability has settings of that name (known: {', '.join(sorted(sections))}) / "
+                        f"没有名为 [{name}] 的设置节")
+    for name, cls in sections.items():
+        try:
+            settings.section(cls)
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = ".".join(str(part) for part in error["loc"])
+                problems.append(f"[{name}] {key}: {error['msg']} / 设置 [{name}] {key} 无效")
     return problems
 
 
@@ -250,11 +301,15 @@ def declared_actions() -> dict[str, Any]:
     return found
 
 
-def check_or_fail() -> None:
-    """Start-up check: refuse to start with a manifest that disagrees with its folder."""
+def check_or_fail(settings: Any = None) -> None:
+    """Start-up check: refuse to start with a manifest that disagrees with its folder, or with
+    settings that no capability reads or that a capability refuses."""
     problems = check(imports=False)
     if problems:
         raise ManifestError("capability manifests do not match their folders:\n  " + "\n  ".join(problems))
+    problems = settings_problems(settings) if settings is not None else []
+    if problems:
+        raise ManifestError("settings are not valid / 设置无效:\n  " + "\n  ".join(problems))
 
 
 # --- the parts, resolved for the web app, the CLI, the worker and the migrations ---------------

@@ -31,7 +31,7 @@ def run_worker(settings: Settings, database: Database, threads: int | None = Non
                poll_seconds: float = 1.0, ready: threading.Event | None = None) -> list[int]:
     """Run jobs and periodic tasks until SIGTERM or SIGINT; then let running jobs finish for
     ``worker_stop_seconds`` and give the rest back to the queue (returned)."""
-    capabilities.check_or_fail()
+    capabilities.check_or_fail(settings)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

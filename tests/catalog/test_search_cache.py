@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from qianshu.catalog import search_cache
+from qianshu.catalog.settings import CatalogSettings
 from qianshu.core.db import Database
 
 SEARCH = "/api/v1/catalog/search"
@@ -27,7 +28,9 @@ def refreshing(settings, database: Database):  # type: ignore[no-untyped-def]
 
     def _client(seconds: float) -> TestClient:
         search_cache.clear()
-        app = create_app(settings.model_copy(update={"search_refresh_seconds": seconds}), database=database)
+        copy = settings.model_copy(deep=True)
+        copy.override(CatalogSettings, search_refresh_seconds=seconds)
+        app = create_app(copy, database=database)
         return TestClient(app, base_url="http://testserver")
 
     return _client

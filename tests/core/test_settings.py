@@ -132,3 +132,44 @@ def test_a_data_folder_under_home_reads_its_settings_file(tmp_path: Path, monkey
     settings = Settings()
     assert settings.data_dir == (tmp_path / "home" / "qs").resolve()
     assert settings.port == 9300
+
+
+# --- capability sections: [registry] in the file, QIANSHU_REGISTRY__* in the environment --------
+
+def test_a_capability_reads_its_own_table_and_a_variable_overrides_one_field(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qianshu.registry.settings import RegistrySettings
+
+    write_settings(tmp_path / "d", '[registry]\npublic_notice_days = 7\ndocument_max_bytes = 1000\n')
+    monkeypatch.setenv("QIANSHU_REGISTRY__DOCUMENT_MAX_BYTES", "2000")
+    registry = Settings(data_dir=tmp_path / "d").section(RegistrySettings)
+    assert (registry.public_notice_days, registry.document_max_bytes) == (7, 2000)
+    assert registry.upload_max_bytes == 10 * 1024**3  # the default where neither says anything
+    assert Settings(data_dir=tmp_path / "empty").section(RegistrySettings).public_notice_days == 10
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[regsitry]\npublic_notice_days = 7\n", "[regsitry]: no capability has settings of that name"),
+    ("[registry]\nnotice_days = 7\n", "[registry] notice_days: Extra inputs are not permitted"),
+    ("[registry]\npublic_notice_days = -1\n", "[registry] public_notice_days: Input should be greater than"),
+    ("upload_max_bytes = 5\n", "upload_max_bytes: not a setting of Qianshu / 不是黔数的设置; it belongs in the "
+                               "[registry] table"),
+    ("uplaod_max_bytes = 5\n", "uplaod_max_bytes: not a setting of Qianshu"),
+])
+def test_settings_no_capability_reads_refuse_to_start_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
+    from qianshu import capabilities
+    write_settings(tmp_path / "d", 'secret_key = "' + STRONG_SECRET + '"\n' + text)
+    with pytest.raises(capabilities.ManifestError) as refused:
+        capabilities.check_or_fail(Settings(data_dir=tmp_path / "d"))
+    assert named in str(refused.value)
+    assert "设置无效" in str(refused.value)
+
+
+def test_the_settings_file_init_writes_passes_the_start_up_check(tmp_path: Path) -> None:
+    from qianshu import capabilities
+    from qianshu.bootstrap import SETTINGS_TEMPLATE
+
+    write_settings(tmp_path / "d", SETTINGS_TEMPLATE.format(secret=STRONG_SECRET))
+    settings = Settings(data_dir=tmp_path / "d")
+    assert capabilities.settings_problems(settings) == []
+    assert settings.named("registry").model_dump()["public_notice_days"] == 10

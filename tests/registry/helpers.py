@@ -17,6 +17,7 @@ from qianshu.core.settings import Settings
 from qianshu.registry import schemas, service
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Registration
+from qianshu.registry.settings import RegistrySettings
 from tests.factories import TEST_PASSWORD
 
 DECLARATION = schemas.Declaration(
@@ -31,7 +32,8 @@ def upload(db: Session, settings: Settings, actor: Actor, paths: list[Path], tit
     reg = service.create_registration(db, actor, schemas.RegistrationCreate(title_zh=title, title_en="Test"))
     store = open_blob_store(settings)
     for path in paths:
-        digest, size = service.store_upload(store, [path.read_bytes()], settings.upload_max_bytes)
+        limit = settings.section(RegistrySettings).upload_max_bytes
+        digest, size = service.store_upload(store, [path.read_bytes()], limit)
         service.add_file(db, actor, reg.id, path.name, digest, size)
     service.start_processing(db, actor, settings, reg.id)
     db.commit()

@@ -10,6 +10,7 @@ import pytest
 from qianshu.core import jobs
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.models import Registration, RegistrationFile
+from qianshu.registry.settings import RegistrySettings
 from tests.registry.helpers import DECLARATION
 
 API = "/api/v1/registrations"
@@ -88,7 +89,7 @@ def test_client_disconnect_leaves_nothing(client, db, settings, merchant, bearer
 
 
 def test_upload_over_the_limit_is_refused(client, settings, merchant, bearer) -> None:
-    settings.upload_max_bytes = 1000
+    settings.override(RegistrySettings, upload_max_bytes=1000)
     h = bearer(merchant)
     rid = client.post(API, json={}, headers=h).json()["id"]
     r = client.put(f"{API}/{rid}/files/big.csv", content=_chunks(b"x" * 5000), headers=h)

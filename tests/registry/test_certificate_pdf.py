@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from qianshu.registry import certificate
+from qianshu.registry.settings import RegistrySettings
 from tests.registry.test_pages import _issued
 
 VERA = str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf")  # a TrueType font shipped with ReportLab
@@ -118,7 +119,7 @@ def test_the_portal_pdf_uses_the_configured_font(client, database, db, settings,
                                                   operator, gb_csv) -> None:
     _reg, cert = _issued(  # type: ignore[no-untyped-call]
         database, db, settings, make, merchant, reviewer, operator, gb_csv)
-    settings.certificate_font_path = VERA
+    settings.override(RegistrySettings, certificate_font_path=VERA)
     pdf = client.get(f"/registry/certificates/{cert.number}/pdf")
     assert pdf.status_code == 200
     assert "/FontFile2" in _fonts_embedded(pdf.content)

@@ -11,6 +11,7 @@ from qianshu.core.signing import load_signer, verify_document
 from qianshu.registry import review
 from qianshu.registry.models import Objection, ProviderReport, Registration
 from qianshu.registry.pages import FORM_ROOM_BYTES
+from qianshu.registry.settings import RegistrySettings
 from tests.registry.helpers import DECLARATION, process, sign_in
 from tests.registry.test_documents import PDF, SCAN, _assert_attachment, _in_notice, _submitted
 
@@ -144,13 +145,13 @@ def test_bad_files_are_refused_on_the_page(client, database, db, settings, make,
     empty = post("空.jpg", b"")
     assert empty.status_code == 422
     assert "空.jpg：文件为空。" in empty.text
-    settings.document_max_bytes = 1000
+    settings.override(RegistrySettings, document_max_bytes=1000)
     large = post("大.jpg", SCAN)
     assert large.status_code == 413
     assert "文件超过 1000 B 的上限" in large.text
-    settings.document_max_bytes = 50 * 1024**2
+    settings.override(RegistrySettings, document_max_bytes=50 * 1024**2)
     # A body larger than the route's limit is refused before it is read.
-    whole = post("巨大.jpg", b"\0" * (settings.document_max_bytes + FORM_ROOM_BYTES))
+    whole = post("巨大.jpg", b"\0" * (settings.section(RegistrySettings).document_max_bytes + FORM_ROOM_BYTES))
     assert whole.status_code == 413
     assert "请求体超过 53477376 字节的上限。" in whole.text  # the page never ran
     assert review.objections(db, reg.id) == []

@@ -16,6 +16,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.signing import load_signer, verify_document
 from qianshu.registry import review, schemas, service
 from qianshu.registry.models import HistoryEntry, Objection, ProviderReport, Registration
+from qianshu.registry.settings import RegistrySettings
 from tests.registry.helpers import DECLARATION, process
 
 API = "/api/v1/registrations"
@@ -267,7 +268,7 @@ def test_report_document_not_after_issue(client, database, db, settings, make, m
 # --- limits, names, broken streams ----------------------------------------------------------
 
 def test_a_document_over_the_limit_is_refused(client, settings, merchant, bearer) -> None:
-    settings.document_max_bytes = 1000
+    settings.override(RegistrySettings, document_max_bytes=1000)
     h = bearer(merchant) | {"Accept-Language": "en"}
     rid = client.post(API, json={}, headers=h).json()["id"]
     streamed = client.put(f"{API}/{rid}/contract/big.pdf", content=_chunks(b"x" * 5000), headers=h)

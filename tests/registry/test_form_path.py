@@ -10,6 +10,7 @@ import pytest
 from qianshu.accounts.models import Organisation
 from qianshu.core.i18n import LANG_COOKIE
 from qianshu.registry.models import Registration
+from qianshu.registry.settings import RegistrySettings
 from tests.accounts.test_form_errors import visible_text
 from tests.registry.helpers import DECLARATION, process, sign_in
 from tests.registry.test_document_pages import _blobs, browser_form
@@ -73,7 +74,7 @@ def test_a_refusal_after_the_declaration_was_saved_writes_nothing(client, databa
 def test_an_oversize_file_gets_the_same_error_from_the_api_and_the_portal(client, database, db, settings, make,
                                                                          merchant, bearer, gb_csv, lang) -> None:
     reg = process(database, db, settings, make.actor(merchant), [gb_csv])
-    settings.document_max_bytes = 1000
+    settings.override(RegistrySettings, document_max_bytes=1000)
     before = _blobs(settings)
     api = client.put(f"{API}/{reg.id}/contract/big.pdf", content=b"x" * 5000,
                      headers=bearer(merchant) | {"Accept-Language": lang})

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import QianshuError
 from qianshu.registry.certificate import MAX_CERTIFICATE_BYTES
+from qianshu.registry.settings import RegistrySettings
 from qianshu.web import body_limits
 from qianshu.web.body_limits import RequestLimitsMiddleware
 
@@ -175,7 +176,7 @@ def test_streamed_uploads_are_not_buffered_and_keep_their_own_limits(client, app
     rid = client.post("/api/v1/registrations", json={}, headers=h).json()["id"]
     upload = client.put(f"/api/v1/registrations/{rid}/files/a.csv", content=b"a,b\n" * 2000, headers=h)
     assert upload.status_code == 201  # 8,000 bytes: the data-file limit, not request_max_bytes
-    settings.upload_max_bytes = 5000
+    settings.override(RegistrySettings, upload_max_bytes=5000)
     declared = call(app, "PUT", f"/api/v1/registrations/{rid}/files/b.csv", h | {"content-length": "6000"},
                     endless())
     assert declared.status == 413

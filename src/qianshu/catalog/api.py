@@ -25,6 +25,7 @@ from qianshu.catalog.search import (
     cached_search,
     search_rendered,
 )
+from qianshu.catalog.settings import CatalogSettings
 from qianshu.catalog.views import facet_label, notification_out
 from qianshu.catalog.vocab import LICENCES, licence_uri
 from qianshu.core.db import Database
@@ -100,7 +101,7 @@ async def search(
     # hottest public route: a page this process rendered at the current generation is sent
     # from the event loop; otherwise one thread hop (core.http.read_in_thread).
     variant, database = (lang, base), get_database(request)
-    refresh = get_settings_dep(request).search_refresh_seconds
+    refresh = get_settings_dep(request).section(CatalogSettings).search_refresh_seconds
     body = cached_search(database, query, variant, refresh)
     if body is None:
         body = await read_in_thread(request, lambda db: search_rendered(db, query, variant, render))

@@ -22,6 +22,7 @@ MANIFEST = Manifest(
     static=True,
     translations=True,
     actions="qianshu.catalog.permissions:ACTIONS",
+    settings="qianshu.catalog.settings:CatalogSettings",
     nav=(
         NavItem("/catalog", "Catalogue", order=20),
         NavItem("/demands", "Demand pool", order=25),

@@ -113,6 +113,9 @@ class Manifest:
     translations: bool = False  # locale/{zh,en}/LC_MESSAGES/messages.po
     # "module:ACTIONS": the permission actions it declares (core.policy.Action), usually permissions.py
     actions: str | None = None
+    # "module:Class": its settings section (a core.settings.Section named like the capability),
+    # usually settings.py; read with ``settings.section(Class)``.
+    settings: str | None = None
     # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
     # capability of the tests lives in ``tests.example_capability``).
     package_name: str | None = None

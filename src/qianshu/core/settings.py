@@ -7,13 +7,13 @@ Nothing is read at import time; call :func:`get_settings` (cached) or build ``Se
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,53 @@ SETTINGS_FILE = "qianshu.toml"
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
 
 
+class Section(BaseModel):
+    """A capability's own settings: the ``[<name>]`` table of ``qianshu.toml`` and the
+    ``QIANSHU_<NAME>__<FIELD>`` environment variables (e.g. ``QIANSHU_REGISTRY__PUBLIC_NOTICE_DAYS``).
+
+    A capability declares its section in its manifest (``settings="qianshu.x.settings:XSettings"``)
+    and reads it with ``settings.section(XSettings)``; unknown keys in its table are refused at start.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str]
+    # Every section class by name, as it is defined (templates ask for a section by name).
+    known: ClassVar[dict[str, type[Section]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            Section.known[cls.name] = cls
+
+
+SectionT = TypeVar("SectionT", bound=Section)
+_SECTION_ENV = re.compile(r"^QIANSHU_([A-Z][A-Z0-9_]*?)__([A-Z][A-Z0-9_]*)$")
+
+
+class _SectionSource(PydanticBaseSettingsSource):
+    """The capability sections: every table of the settings file, then ``QIANSHU_<NAME>__<FIELD>``
+    variables (pydantic-settings merges sources key by key, so a variable overrides one field only)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: Path | None, environ: bool) -> None:
+        super().__init__(settings_cls)
+        self._toml_file = toml_file
+        self._environ = environ
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        sections: dict[str, dict[str, Any]] = {}
+        if self._toml_file is not None:
+            data = read_settings_file(self._toml_file.parent) if self._toml_file.exists() else {}
+            sections = {k: dict(v) for k, v in data.items() if isinstance(v, dict)}
+        if self._environ:
+            for key, value in os.environ.items():
+                if (match := _SECTION_ENV.match(key)) is not None:
+                    sections.setdefault(match[1].lower(), {})[match[2].lower()] = value
+        return {"sections": sections} if sections else {}
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("QIANSHU_DATA_DIR", "qianshu-data")).resolve()
 
@@ -33,6 +80,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QIANSHU_", extra="ignore")
 
     environment: Literal["development", "production", "test"] = "development"
+    # The capabilities' own sections, by name (see ``Section``); read them with ``section()``.
+    sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""  # empty: SQLite (WAL) in the data folder
     secret_key: str = DEV_SECRET
@@ -52,19 +101,9 @@ class Settings(BaseSettings):
     # routes that take files have their own limits), within this many seconds.
     request_max_bytes: int = Field(default=1024**2, gt=0)
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
-    upload_max_bytes: int = 10 * 1024**3
-    # Supporting documents of a registration: purchase contract, objection evidence, report document.
-    document_max_bytes: int = Field(default=50 * 1024**2, gt=0)
-    public_notice_days: int = 10
-    # A short public notice in minutes instead of days, for demonstrations and training (``qianshu
-    # demo`` sets 2): a registration can go from upload to certificate in one sitting. Unset in
-    # real use, where the notice lasts public_notice_days.
-    public_notice_minutes: float | None = Field(default=None, ge=0, le=60 * 24 * 30)
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
-    # A TrueType font with Chinese glyphs embedded in certificate PDFs; empty: search the system.
-    certificate_font_path: str = ""
     run_jobs_in_process: bool = True
     # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
     # a stopping worker lets running jobs finish before it gives them back to the queue.
@@ -83,9 +122,6 @@ class Settings(BaseSettings):
     # How long a request waits for a database lock (SQLite's write lock, a PostgreSQL row lock)
     # before it is answered 503 with Retry-After instead of hanging.
     database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    # How long a worker process may answer a repeated catalogue search from its cache without
-    # asking the database whether the catalogue changed (see catalog/search_cache.py); 0: always ask.
-    search_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
     # Analytics (core/analytics.py, DuckDB): per connection, memory and threads, and the time limit
     # of one query; "interactive" reads (a page waiting for a sample) have lower limits of their own.
     analytics_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
@@ -113,8 +149,25 @@ class Settings(BaseSettings):
         init_dir = getattr(init_settings, "init_kwargs", {}).get("data_dir")
         if init_dir is not None:
             data_dir = Path(init_dir)
-        toml_source = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / SETTINGS_FILE)
-        return (init_settings, env_settings, toml_source)
+        toml_file = data_dir / SETTINGS_FILE
+        toml_source = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        return (init_settings, _SectionSource(settings_cls, None, environ=True), env_settings,
+                _SectionSource(settings_cls, toml_file, environ=False), toml_source)
+
+    def section(self, cls: type[SectionT]) -> SectionT:
+        """A capability's section, validated (a wrong value raises pydantic's ValidationError;
+        ``capabilities.check_settings`` reports it at start-up, naming the section)."""
+        return cls.model_validate(self.sections.get(cls.name, {}))
+
+    def named(self, name: str) -> Section:
+        """The section called ``name`` (for templates, which cannot import its class)."""
+        return self.section(Section.known[name])
+
+    def override(self, cls: type[Section], **values: Any) -> None:
+        """Change fields of a section in place (the demo's short notice; tests), validated first."""
+        merged = {**self.sections.get(cls.name, {}), **values}
+        cls.model_validate(merged)
+        self.sections = {**self.sections, cls.name: merged}
 
     @property
     def public_base(self) -> str:
@@ -129,12 +182,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'qianshu.db'}"
-
-    @property
-    def public_notice_duration(self) -> timedelta:
-        if self.public_notice_minutes is not None:
-            return timedelta(minutes=self.public_notice_minutes)
-        return timedelta(days=self.public_notice_days)
 
     @property
     def blob_dir(self) -> Path:

@@ -31,6 +31,7 @@ from qianshu.registry import documents, review, schemas, service
 from qianshu.registry.jobs import HANDLERS
 from qianshu.registry.manifest import MANIFEST
 from qianshu.registry.models import Certificate
+from qianshu.registry.settings import RegistrySettings
 
 # As many pipelines at a time as a worker runs (the registry manifest's job concurrency).
 PIPELINES_AT_ONCE = job_kind(MANIFEST.jobs[service.PIPELINE_JOB]).concurrency or 2
@@ -60,13 +61,14 @@ def register(database: Database, settings: Settings, uploads: list[Upload]) -> l
     All pipelines are queued first, then run in this process by ``PIPELINES_AT_ONCE`` threads
     claiming jobs from the queue, as the worker's threads would (without its polling delay)."""
     store = open_blob_store(settings)
+    limits = settings.section(RegistrySettings)
     ids = []
     with database.unit_of_work() as db:
         for item in uploads:
             decl = item.declaration
             reg = service.create_registration(db, item.holder, schemas.RegistrationCreate(
                 title_zh=decl.title_zh, title_en=decl.title_en))
-            digest, size = service.store_upload(store, [item.path.read_bytes()], settings.upload_max_bytes)
+            digest, size = service.store_upload(store, [item.path.read_bytes()], limits.upload_max_bytes)
             service.add_file(db, item.holder, reg.id, item.path.name, digest, size)
             service.start_processing(db, item.holder, settings, reg.id)
             ids.append(reg.id)
@@ -79,14 +81,14 @@ def register(database: Database, settings: Settings, uploads: list[Upload]) -> l
             service.update_declaration(db, item.holder, reg_id, item.declaration)
             if item.contract is not None:
                 name, body = item.contract
-                digest, size = service.store_upload(store, [body], settings.document_max_bytes)
+                digest, size = service.store_upload(store, [body], limits.document_max_bytes)
                 documents.attach_contract(db, item.holder, reg_id, documents.Received(name, digest, size))
     return ids
 
 
 def notice_started_for_issue_now(settings: Settings) -> datetime:
     """When a notice must have started to have ended now (approving "in the past")."""
-    return utcnow() - settings.public_notice_duration
+    return utcnow() - settings.section(RegistrySettings).public_notice_duration
 
 
 def issue(db: Session, settings: Settings, signer: Signer, holder: Actor, reviewer: Actor, operator: Actor,

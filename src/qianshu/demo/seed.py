@@ -22,14 +22,14 @@ from qianshu.core.actor import SYSTEM
 from qianshu.core.db import Database
 from qianshu.core.identifiers import uscc_check_char
 from qianshu.core.settings import SETTINGS_FILE, Settings, get_settings
+from qianshu.registry.settings import RegistrySettings
 
 DEMO_PASSWORD = "qianshu-demo-2026"  # noqa: S105 - printed to the demo user on purpose
 # The demo's public notice lasts minutes, not days, so that a newcomer can follow a registration
 # from upload to certificate in one sitting. Written to the demo folder's settings file.
 DEMO_NOTICE_MINUTES = 2
-DEMO_SETTINGS = f"""
-# qianshu demo: a public notice of {DEMO_NOTICE_MINUTES} minutes instead of public_notice_days, so that a
-# registration can go from upload to certificate in one sitting. Not for real use.
+DEMO_NOTICE = f"""# qianshu demo: a public notice of {DEMO_NOTICE_MINUTES} minutes instead of public_notice_days,
+# so that a registration can go from upload to certificate in one sitting. Not for real use.
 public_notice_minutes = {DEMO_NOTICE_MINUTES}
 """
 
@@ -111,13 +111,21 @@ def seed_accounts(db: Session, settings: Settings) -> dict[str, Organisation]:
 def demo_settings(settings: Settings) -> Settings:
     """The demo's own settings (a short public notice), written to the folder's settings file so
     that the portal started on it uses them too."""
-    if settings.public_notice_minutes is not None:
+    if settings.section(RegistrySettings).public_notice_minutes is not None:
         return settings  # chosen already (settings file or environment)
     path = settings.data_dir / SETTINGS_FILE
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(DEMO_SETTINGS)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Into the file's [registry] table when it has one (TOML refuses a table twice), else a new one.
+    header = next((i for i, line in enumerate(lines) if line.strip() == "[registry]"), None)
+    if header is None:
+        lines += ["\n[registry]\n", DEMO_NOTICE]
+    else:
+        lines.insert(header + 1, DEMO_NOTICE)
+    path.write_text("".join(lines), encoding="utf-8")
     get_settings.cache_clear()
-    return settings.model_copy(update={"public_notice_minutes": DEMO_NOTICE_MINUTES})
+    copy = settings.model_copy(deep=True)
+    copy.override(RegistrySettings, public_notice_minutes=DEMO_NOTICE_MINUTES)
+    return copy
 
 
 def seed_demo(settings: Settings) -> bool:

@@ -31,6 +31,7 @@ from qianshu.core.http import AppSettings, DbSession, Signer, get_database
 from qianshu.core.openapi import JSON, RAW_UPLOAD, FileDownload, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
+from qianshu.registry.settings import RegistrySettings
 from qianshu.registry.verification import verify_online
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,24 @@ T = TypeVar("T")
 DOWNLOAD_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"}
 router = APIRouter(prefix="/api/v1/registrations", tags=["registry"])
 _PREFIX = "/api/v1/registrations"
+
+
+def _upload_limit(settings: Settings) -> int:
+    return settings.section(RegistrySettings).upload_max_bytes
+
+
+def _document_limit(settings: Settings) -> int:
+    return settings.section(RegistrySettings).document_max_bytes
+
+
 # Uploads stream into the blob store outside any transaction (``_receive``), bounded while they are
 # read; the certificate check's body is read whole before the route runs (core/body_rules.py).
 BODY_RULES = [
-    BodyRule("PUT", rf"{_PREFIX}/[^/]+/files/.+", lambda settings: settings.upload_max_bytes, stream=True),
-    BodyRule("PUT", rf"{_PREFIX}/[^/]+/contract/.+", lambda settings: settings.document_max_bytes, stream=True),
-    BodyRule("PUT", rf"{_PREFIX}/objections/[^/]+/evidence/.+", lambda settings: settings.document_max_bytes,
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/files/.+", _upload_limit, stream=True),
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/contract/.+", _document_limit, stream=True),
+    BodyRule("PUT", rf"{_PREFIX}/objections/[^/]+/evidence/.+", _document_limit,
              stream=True),
-    BodyRule("PUT", rf"{_PREFIX}/[^/]+/reports/[^/]+/document/.+", lambda settings: settings.document_max_bytes,
+    BodyRule("PUT", rf"{_PREFIX}/[^/]+/reports/[^/]+/document/.+", _document_limit,
              stream=True),
     BodyRule("POST", rf"{_PREFIX}/certificates/verify", lambda settings: certificate.MAX_CERTIFICATE_BYTES),
 ]
@@ -204,7 +215,8 @@ async def upload(registration_id: int, name: str, request: Request, settings: Ap
     def record(db: Session, actor: Actor, digest: str, size: int) -> tuple[schemas.FileOut, None]:
         return schemas.FileOut.model_validate(service.add_file(db, actor, registration_id, name, digest, size)), None
 
-    return await _receive(request, settings, settings.upload_max_bytes, "files", may_upload, record)
+    return await _receive(request, settings, settings.section(RegistrySettings).upload_max_bytes, "files",
+                          may_upload, record)
 
 
 def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
@@ -216,7 +228,7 @@ def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
     # the module's namespace, where a local alias could not be found.
     async def upload(name: str, request: Request, settings: AppSettings, owner_id: int = Path(alias=owner)) -> object:
         return await _receive(
-            request, settings, settings.document_max_bytes, kind.label,
+            request, settings, settings.section(RegistrySettings).document_max_bytes, kind.label,
             lambda db, actor: kind.may_upload(db, actor, owner_id, name),
             lambda db, actor, digest, size: _document_out(
                 kind.attach(db, actor, owner_id, documents.Received(name, digest, size))))
@@ -244,7 +256,7 @@ _document_routes("/objections/{objection_id}/evidence", "objection_id", document
 async def upload_report_document(registration_id: int, report_id: int, name: str, request: Request,
                                  settings: AppSettings, signer: Signer) -> object:
     return await _receive(
-        request, settings, settings.document_max_bytes, "document",
+        request, settings, settings.section(RegistrySettings).document_max_bytes, "document",
         lambda db, actor: documents.may_upload_report_document(db, actor, registration_id, report_id, name),
         lambda db, actor, digest, size: (schemas.ReportDocumentOut.model_validate(documents.attach_report_document(
             db, actor, signer, registration_id, report_id, documents.Received(name, digest, size))), None))

@@ -63,8 +63,10 @@ def register(
     from qianshu.registry import schemas, service
     from qianshu.registry.jobs import run_registration_pipeline
     from qianshu.registry.models import Registration
+    from qianshu.registry.settings import RegistrySettings
 
     settings = settings_for(data_dir)
+    upload_limit = settings.section(RegistrySettings).upload_max_bytes
     # With --json, standard output carries the JSON only: progress goes to standard error.
     progress_console = get_console(stderr=as_json)
     with open_database(settings) as database:
@@ -85,13 +87,13 @@ def register(
             with Progress(*columns, console=progress_console) as progress:
                 for path in files:
                     task = progress.add_task(f"上传 upload {path.name}", total=path.stat().st_size)
-                    stored.append(service.store_local_file(store, path, settings.upload_max_bytes,
+                    stored.append(service.store_local_file(store, path, upload_limit,
                                                            partial(_advance, progress, task)))
             for index, path in enumerate(files):
                 # Stored a while ago (a long upload): restart the orphan sweep's grace period, or
                 # store it again if the sweep has just taken it.
                 if not store.touch(stored[index][0]):
-                    stored[index] = service.store_local_file(store, path, settings.upload_max_bytes)
+                    stored[index] = service.store_local_file(store, path, upload_limit)
             with database.unit_of_work() as db:
                 reg = service.create_registration(db, actor, data)
                 registration_id = reg.id

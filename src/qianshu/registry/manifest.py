@@ -16,6 +16,7 @@ MANIFEST = Manifest(
     static=True,
     translations=True,
     actions="qianshu.registry.permissions:ACTIONS",
+    settings="qianshu.registry.settings:RegistrySettings",
     nav=(
         NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
         NavItem("/registry/review", "Registration review", lambda a: allows(a, "registration.read_all"), order=31),

@@ -61,6 +61,7 @@ from qianshu.registry.models import (
     Certificate,
     Registration,
 )
+from qianshu.registry.settings import RegistrySettings
 from qianshu.registry.verification import OnlineVerification, verify_online
 
 router = APIRouter(include_in_schema=False)
@@ -70,7 +71,7 @@ router = APIRouter(include_in_schema=False)
 FORM_ROOM_BYTES = 1024**2
 BODY_RULES = [
     BodyRule("POST", r"/registry/\d+/(declaration|objection|report)",
-             lambda settings: settings.document_max_bytes + FORM_ROOM_BYTES),
+             lambda settings: settings.section(RegistrySettings).document_max_bytes + FORM_ROOM_BYTES),
     BodyRule("POST", r"/registry/verify", lambda settings: certificate.MAX_CERTIFICATE_BYTES + 64 * 1024),
 ]
 FormFile = Annotated[UploadFile | None, File()]
@@ -163,7 +164,7 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, f
     settings = get_settings_dep(request)
     detail = read_models.registration_detail(db, actor, settings, registration_id, get_lang(request))
     return DetailPage(**{f.name: getattr(detail, f.name) for f in fields(detail)}, form=form or Form(),
-                      document_limit=service.size_text(settings.document_max_bytes))
+                      document_limit=service.size_text(settings.section(RegistrySettings).document_max_bytes))
 
 
 @router.get("/registry/{registration_id:int}")
@@ -256,8 +257,8 @@ def _store_document(settings: Settings, store: BlobStore, upload: UploadFile | N
     if upload is None or (not upload.filename and not upload.size):
         return None
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
-    digest, size = service.store_upload(store, chunks, settings.document_max_bytes, field=field_name,
-                                        declared_bytes=upload.size)
+    limit = settings.section(RegistrySettings).document_max_bytes
+    digest, size = service.store_upload(store, chunks, limit, field=field_name, declared_bytes=upload.size)
     return documents.Received(upload.filename or "", digest, size)
 
 
@@ -383,7 +384,7 @@ def certificate_pdf(number: str, request: Request, db: DbSession, actor: Current
     signed = {"certificate": cert.document,
               "signature": {"algorithm": cert.algorithm, "key_id": cert.key_id, "value": cert.signature}}
     body = certificate.pdf_bytes(signed, _verify_url(request, cert.number), revoked=cert.revoked_at is not None,
-                                 font_path=get_settings_dep(request).certificate_font_path)
+                                 font_path=get_settings_dep(request).section(RegistrySettings).certificate_font_path)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{cert.number}.pdf"'})
 

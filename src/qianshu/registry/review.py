@@ -36,6 +36,7 @@ from qianshu.registry.models import (
     RegistrationFile,
 )
 from qianshu.registry.service import get_registration, is_reviewer, load_registration, record_step, rescore
+from qianshu.registry.settings import RegistrySettings
 from qianshu.translog.service import append_event, sign_tree_head
 
 VALIDITY_YEARS = 3
@@ -146,7 +147,7 @@ def approve(db: Session, actor: Actor, settings: Settings, registration_id: int,
     if reg.reg_type == "cancellation":
         return _finish_cancellation(db, actor, reg, data.reason or "cancelled by the holder")
     reg.notice_starts_at = now
-    reg.notice_ends_at = now + settings.public_notice_duration
+    reg.notice_ends_at = now + settings.section(RegistrySettings).public_notice_duration
     record_step(db, actor, reg, "approved", "public_notice", data.reason)
     db.flush()
     return reg

@@ -50,7 +50,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     settings.check_production_safe()
-    capabilities.check_or_fail()
+    capabilities.check_or_fail(settings)
     database = database or Database(settings.effective_database_url,
                                     lock_timeout=settings.database_lock_timeout_seconds)
 

@@ -1,0 +1,11 @@
+"""Return-to-poverty monitoring (防止返贫动态监测): the synthetic population its demo, tests and
+benchmarks run on. Feeds, rules, runs, cases and dashboards come next (docs/monitoring.md)."""
+
+from qianshu.core.capability import Manifest
+
+MANIFEST = Manifest(
+    name="monitoring",
+    title="Return-to-poverty monitoring",
+    cli=True,
+    translations=True,
+)

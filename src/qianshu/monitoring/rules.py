@@ -1,0 +1,261 @@
+"""Monitoring rules, written once as Ibis expressions and run on DuckDB or on Apache Spark.
+
+The rules of the national mechanism to prevent a return to poverty (防止返贫动态监测和帮扶机制)
+are data, set per year and region (``RuleSet``): the income threshold, what counts as a sharp
+drop, as a heavy medical burden, as a heavy disaster loss, and which rules apply. Each rule turns
+the departments' feeds into *flags*: one row per household and reason, with the feed and the
+record the reason rests on, so a caseworker can trace every warning to its source. The flags of
+a household then propose its monitored type.
+
+Why Ibis: the same expressions compile to DuckDB SQL for the embedded default (a province on one
+machine) and to Spark for a nation-sized population; a test runs both on one county and compares
+the flags row for row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pyarrow as pa
+
+from qianshu.core.analytics import Limits
+from qianshu.core.errors import InvalidInput
+from qianshu.monitoring.population import FEEDS
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+# The rules (codes used everywhere: flags, cases, dashboards, translations).
+RULES = (
+    "income_below_threshold",   # 收入低于监测范围 (两不愁: food and clothing)
+    "sharp_income_drop",        # 收入骤减
+    "medical_burden",           # 刚性支出较大: out-of-pocket medical spending large against income
+    "serious_illness",          # 大病
+    "education_dropout",        # 义务教育保障: a child of compulsory-school age out of school
+    "unsafe_housing",           # 住房安全保障: dangerous-housing grade C or D
+    "unsafe_drinking_water",    # 饮水安全
+    "severe_disability",        # 残疾 (grades 1 and 2) in a household of low income
+    "no_employment",            # 失业: no one of working age employed, low income
+    "disaster_loss",            # 自然灾害: a loss large against the household's income
+)
+# Monitored-household types (监测对象类型).
+UNSTABLE_LIFTED = "unstable_lifted"          # 脱贫不稳定户
+MARGINAL = "marginal"                        # 边缘易致贫户
+SUDDEN_DIFFICULTY = "sudden_difficulty"      # 突发严重困难户
+SUDDEN_RULES = ("sharp_income_drop", "medical_burden", "serious_illness", "disaster_loss")
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of one year for one region (a GB/T 2260 division code; 520000: the province)."""
+
+    year: int
+    division: str = "520000"
+    # Annual per-capita net income below which a household is in the monitoring range (fen).
+    income_threshold_fen: int = 780_000
+    # "Marginal": income below this multiple of the threshold (a band above it).
+    marginal_factor: float = 1.5
+    # A sharp drop: the last three months' income below (1 - ratio) × the first three months'.
+    sharp_drop_ratio: float = 0.5
+    # A heavy medical burden: out-of-pocket spending above this share of the household's income.
+    medical_burden_ratio: float = 0.3
+    # A heavy disaster loss: above this share of the household's annual income.
+    disaster_loss_ratio: float = 0.3
+    enabled: frozenset[str] = field(default_factory=lambda: frozenset(RULES))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.enabled) - set(RULES)
+        if unknown:
+            raise InvalidInput("Unknown monitoring rules: {rules}", field="enabled", rules=", ".join(sorted(unknown)))
+        if self.income_threshold_fen <= 0:
+            raise InvalidInput("The income threshold must be more than 0.", field="income_threshold_fen")
+        if self.marginal_factor < 1:
+            raise InvalidInput("The marginal factor must be at least 1.", field="marginal_factor")
+        for name in ("sharp_drop_ratio", "medical_burden_ratio", "disaster_loss_ratio"):
+            if not 0 < getattr(self, name) <= 1:
+                raise InvalidInput("{field} must be more than 0 and at most 1.", field=name)
+
+
+FLAG_COLUMNS = ("household_id", "division_code", "reason", "source_feed", "source_key", "value")
+
+
+def _flags(t: ir.Table, reason: str, feed: str, key: Any, value: Any) -> ir.Table:
+    import ibis
+
+    return t.select(household_id=t.household_id, division_code=t.division_code, reason=ibis.literal(reason),
+                    source_feed=ibis.literal(feed), source_key=key.cast("string"), value=value.cast("int64"))
+
+
+def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet) -> ir.Table:
+    """Every household's flags (``FLAG_COLUMNS``) as one Ibis expression over the feeds."""
+    import ibis
+
+    people = tables["household_registration"]
+    if rules.division != "520000":
+        people = people.filter(people.division_code.startswith(rules.division.rstrip("0")[:6]))
+    households = people.group_by("household_id").aggregate(division_code=people.division_code.max(),
+                                                           size=people.count())
+    member = people.select("resident_id", "household_id", "division_code")
+
+    survey = tables["agriculture_income"]
+    survey = survey.filter(survey.month.year() == rules.year)
+    months = survey.month.month()
+    income = survey.group_by("household_id").aggregate(
+        annual=survey.per_capita_income_fen.sum(),
+        first3=survey.per_capita_income_fen.sum(where=months <= 3),
+        last3=survey.per_capita_income_fen.sum(where=months >= 10),
+    )
+    # Urban households are not in the rural income survey: wages and pensions stand in for income.
+    hr = tables["human_resources"].join(member, "resident_id")
+    wages = hr.group_by("household_id").aggregate(
+        earned=(hr.monthly_wage_fen + hr.monthly_pension_fen).sum() * 12,
+        employed=(hr.status == "employed").cast("int64").sum(),
+        unemployed=(hr.status == "unemployed").cast("int64").sum())
+    base = households.left_join(income, "household_id").left_join(wages, "household_id")
+    base = base.select(
+        "household_id", "division_code", "size",
+        per_capita=ibis.coalesce(base.annual, (base.earned / base.size).cast("int64"), ibis.literal(0)),
+        first3=base.first3, last3=base.last3,
+        employed=ibis.coalesce(base.employed, 0), unemployed=ibis.coalesce(base.unemployed, 0),
+        surveyed=base.annual.notnull())
+    threshold = rules.income_threshold_fen
+    marginal = int(threshold * rules.marginal_factor)
+    parts: list[ir.Table] = []
+    on = rules.enabled
+
+    if "income_below_threshold" in on:
+        low = base.filter(base.per_capita < threshold)
+        parts.append(_flags(low, "income_below_threshold",
+                            "agriculture_income", low.household_id, low.per_capita))
+    if "sharp_income_drop" in on:
+        drop = base.filter(base.surveyed & (base.first3 > 0)
+                           & (base.last3 < base.first3 * (1 - rules.sharp_drop_ratio)))
+        parts.append(_flags(drop, "sharp_income_drop", "agriculture_income", drop.household_id, drop.last3))
+    if "medical_burden" in on:
+        claims = tables["medical_insurance"]
+        claims = claims.filter(claims.claim_date.year() == rules.year).join(member, "resident_id")
+        spent = claims.group_by("household_id").aggregate(out_of_pocket=claims.out_of_pocket_fen.sum())
+        heavy = base.join(spent, "household_id")
+        heavy = heavy.filter(heavy.out_of_pocket > heavy.per_capita * heavy.size * rules.medical_burden_ratio)
+        parts.append(_flags(heavy, "medical_burden", "medical_insurance", heavy.household_id, heavy.out_of_pocket))
+    if "serious_illness" in on:
+        ill = tables["health"].join(member, "resident_id")
+        ill = ill.join(base.select("household_id", "per_capita"), "household_id")
+        ill = ill.filter(ill.per_capita < marginal)  # an illness in a household of low income
+        parts.append(_flags(ill, "serious_illness", "health", ill.resident_id, ibis.literal(1)))
+    if "education_dropout" in on:
+        pupils = tables["education"]
+        out = pupils.filter(pupils.status == "dropped_out").join(member, "resident_id")
+        parts.append(_flags(out, "education_dropout", "education", out.resident_id, ibis.literal(1)))
+    if "unsafe_housing" in on:
+        housing = tables["housing"]
+        bad = housing.filter(housing.grade.isin(["C", "D"])).join(households.select("household_id",
+                                                                                     "division_code"),
+                                                                    "household_id")
+        parts.append(_flags(bad, "unsafe_housing", "housing", bad.household_id,
+                            ibis.cases((bad.grade == "D", 4), else_=3)))
+    if "unsafe_drinking_water" in on:
+        water = tables["water"]
+        unsafe = water.filter(~water.drinking_water_safe).join(households.select("household_id", "division_code"),
+                                                                 "household_id")
+        parts.append(_flags(unsafe, "unsafe_drinking_water", "water", unsafe.household_id, ibis.literal(0)))
+    if "severe_disability" in on:
+        disabled = tables["disabled_persons"]
+        severe = disabled.filter(disabled.grade <= 2).join(member, "resident_id")
+        severe = severe.join(base.select("household_id", "per_capita"), "household_id")
+        severe = severe.filter(severe.per_capita < marginal)
+        parts.append(_flags(severe, "severe_disability", "disabled_persons", severe.resident_id,
+                            severe.grade))
+    if "no_employment" in on:
+        idle = base.filter((base.employed == 0) & (base.unemployed > 0) & (base.per_capita < marginal))
+        parts.append(_flags(idle, "no_employment", "human_resources", idle.household_id, idle.unemployed))
+    if "disaster_loss" in on:
+        events = tables["emergency"]
+        events = events.filter(events.event_date.year() == rules.year)
+        lost = events.join(base.select("household_id", "division_code", "per_capita", "size"), "household_id")
+        lost = lost.filter(lost.loss_fen > lost.per_capita * lost.size * rules.disaster_loss_ratio)
+        parts.append(_flags(lost, "disaster_loss", "emergency",
+                            lost.household_id.concat("@", lost.event_date.cast("string")), lost.loss_fen))
+    if not parts:
+        return _flags(base.limit(0), "none", "none", base.household_id, base.size)
+    return ibis.union(*parts, distinct=False)
+
+
+def household_expression(tables: Mapping[str, ir.Table], flags: ir.Table, rules: RuleSet) -> ir.Table:
+    """One row per flagged household: its reasons and the proposed monitored type."""
+    import ibis
+
+    lifted = tables["agriculture_households"].select("household_id", "lifted_out_of_poverty",
+                                                     "annual_income_per_capita_fen")
+    per = flags.group_by(["household_id", "division_code"]).aggregate(
+        reasons=flags.reason.collect(distinct=True),
+        sudden=flags.reason.isin(list(SUDDEN_RULES)).cast("int64").sum(),
+        low_income=(flags.reason == "income_below_threshold").cast("int64").sum())
+    joined = per.left_join(lifted, "household_id")
+    proposed = ibis.cases(
+        (joined.lifted_out_of_poverty.fill_null(False), ibis.literal(UNSTABLE_LIFTED)),
+        ((joined.low_income > 0) | (joined.sudden == 0), ibis.literal(MARGINAL)),
+        else_=ibis.literal(SUDDEN_DIFFICULTY))
+    return joined.select("household_id", "division_code", reasons=joined.reasons.sort(), proposed_type=proposed)
+
+
+def compile_sql(feeds_dir: Path, rules: RuleSet, dialect: str) -> tuple[str, str]:
+    """The rules as SQL of ``dialect`` ("duckdb" or "pyspark") over views ``feed_<name>``: the
+    flags and the households, each ordered so that two engines' answers compare row for row.
+
+    Ibis only compiles here; the SQL runs on the base's bounded DuckDB connection (whose locked
+    configuration an Ibis backend could not even open) or in a Spark session.
+    """
+    import ibis
+    import pyarrow.parquet as pq
+
+    tables = {feed: ibis.table(ibis.Schema.from_pyarrow(pq.read_schema(feeds_dir / f"{feed}.parquet")),
+                               name=f"feed_{feed}") for feed in FEEDS}
+    flags = flag_expression(tables, rules)
+    households = household_expression(tables, flags, rules)
+    return (ibis.to_sql(flags.order_by(list(FLAG_COLUMNS)), dialect=dialect),
+            ibis.to_sql(households.order_by("household_id"), dialect=dialect))
+
+
+@dataclass
+class RunResult:
+    flags: pa.Table
+    households: pa.Table
+
+
+def run_duckdb(feeds_dir: Path, rules: RuleSet, limits: Limits | None = None,
+               temp_directory: Path | None = None) -> RunResult:
+    """Run the rules on a bounded DuckDB connection (core/analytics.py) that may read only the feeds."""
+    from qianshu.core.analytics import BoundedConnection, connect
+
+    flags_sql, households_sql = compile_sql(feeds_dir, rules, "duckdb")
+    with connect(limits or Limits(), readable=[feeds_dir], temp_directory=temp_directory) as con:
+        for feed in FEEDS:
+            path = str((feeds_dir / f"{feed}.parquet").absolute()).replace("'", "''")
+            # a path of ours, quoted: the feed names are constants
+            con.execute(f"CREATE VIEW feed_{feed} AS SELECT * FROM read_parquet('{path}')")  # noqa: S608
+        bounded = cast("BoundedConnection", con)
+        flags = bounded.arrow(flags_sql)
+        households = bounded.arrow(households_sql)
+    # DuckDB widens sums to DECIMAL(38,0) before the cast; the flags' values are whole fen or counts.
+    position = flags.schema.get_field_index("value")
+    flags = flags.set_column(position, "value", flags["value"].cast(pa.int64()))
+    return RunResult(flags=flags, households=households)
+
+
+def run_spark(feeds_dir: Path, rules: RuleSet, spark: Any) -> RunResult:
+    """Run the same rules in a Spark session (``pyspark``: local mode in the tests, a cluster for a
+    nation-sized population), through Ibis's Spark backend."""
+    import ibis
+
+    con = ibis.pyspark.connect(spark)
+    for feed in FEEDS:
+        spark.read.parquet(str((feeds_dir / f"{feed}.parquet").absolute())).createOrReplaceTempView(f"feed_{feed}")
+    tables = {feed: con.table(f"feed_{feed}") for feed in FEEDS}
+    flags = flag_expression(tables, rules)
+    households = household_expression(tables, flags, rules)
+    return RunResult(flags=con.to_pyarrow(flags.order_by(list(FLAG_COLUMNS))),
+                     households=con.to_pyarrow(households.order_by("household_id")))

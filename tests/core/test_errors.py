@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qianshu.core import errors
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.validation import all_errors, error_from_details, parse_form
+from qianshu.core.forms import FormInvalid, validate_form
+from qianshu.core.validation import all_errors, error_from_details
 
 
 @pytest.mark.parametrize(
@@ -141,11 +142,11 @@ def test_all_errors_lists_each_problem() -> None:
     assert sorted(fields) == ["count", "kind", "label"]
 
 
-def test_parse_form_ignores_the_csrf_token_and_raises_domain_errors() -> None:
-    parsed = parse_form(Sample, {"label": "黔数", "count": "3", "csrf_token": "t"})
-    assert isinstance(parsed, Sample)
+def test_validate_form_ignores_other_fields_and_collects_every_error() -> None:
+    parsed = validate_form(Sample, {"label": "黔数", "count": "3", "csrf_token": "t"})
     assert (parsed.label, parsed.count) == ("黔数", 3)
-    with pytest.raises(InvalidInput) as excinfo:
-        parse_form(Sample, {"csrf_token": "t"})
-    assert excinfo.value.field == "label"
+    with pytest.raises(FormInvalid) as excinfo:
+        validate_form(Sample, {"count": 99, "kind": "z", "csrf_token": "t"})
+    assert isinstance(excinfo.value, InvalidInput)
+    assert sorted(e.field or "" for e in excinfo.value.errors) == ["count", "kind", "label"]
     assert excinfo.value.__cause__ is None

@@ -148,7 +148,7 @@ def test_bad_files_are_refused_on_the_page(client, database, db, settings, make,
     settings.override(RegistrySettings, document_max_bytes=1000)
     large = post("大.jpg", SCAN)
     assert large.status_code == 413
-    assert "文件超过 1000 字节的上限" in large.text
+    assert "文件超过 1000 B 的上限" in large.text
     settings.override(RegistrySettings, document_max_bytes=50 * 1024**2)
     # A body larger than the route's limit is refused before it is read.
     whole = post("巨大.jpg", b"\0" * (settings.section(RegistrySettings).document_max_bytes + FORM_ROOM_BYTES))

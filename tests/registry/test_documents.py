@@ -274,7 +274,7 @@ def test_a_document_over_the_limit_is_refused(client, settings, merchant, bearer
     streamed = client.put(f"{API}/{rid}/contract/big.pdf", content=_chunks(b"x" * 5000), headers=h)
     declared = client.put(f"{API}/{rid}/contract/big.pdf", content=b"x" * 5000, headers=h)
     assert streamed.status_code == declared.status_code == 413
-    assert streamed.json()["detail"] == "The file is larger than the limit of 1000 bytes."
+    assert streamed.json()["detail"] == "The file is larger than the limit of 1000 B."
     assert _blobs(settings) == []
     # Data files keep their own, larger limit.
     assert client.put(f"{API}/{rid}/files/a.csv", content=b"a,b\n" * 500, headers=h).status_code == 201

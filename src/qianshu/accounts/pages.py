@@ -1,5 +1,6 @@
-"""Portal pages of the accounts capability. Each handler parses the form, calls one service
-function and renders; a domain error re-renders the form with the message."""
+"""Portal pages of the accounts capability. Each form goes through ``core.http.submit_form``: the
+whole form validated at once, one service call, and on a domain error the same page again with
+every field's error beside its field."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, c
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
 from qianshu.accounts.models import ApiToken, Organisation, User
 from qianshu.core import policy
-from qianshu.core.errors import QianshuError
+from qianshu.core.errors import NotAuthenticated, QianshuError
+from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -28,9 +30,11 @@ from qianshu.core.http import (
     render,
     safe_local_path,
     see_other,
+    show_form_errors,
+    submit_form,
 )
+from qianshu.core.i18n import N_
 from qianshu.core.identifiers import guizhou_divisions
-from qianshu.core.validation import parse_form
 
 router = APIRouter(include_in_schema=False)
 ORG_TYPE_LABELS = {
@@ -40,11 +44,13 @@ ORG_TYPE_LABELS = {
 }
 
 
+SIGN_IN_LABELS = {"email": N_("E-mail"), "password": N_("Password")}
+
+
 @dataclass
 class SignInPage:
-    email: str = ""
-    error: str = ""
     next: str = "/"
+    form: Form = field(default_factory=Form)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -57,21 +63,23 @@ def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted
     """The password is checked in a read transaction and the outcome recorded in a short write
     transaction after it, so sign-ins do not queue behind each other's password hashing."""
     form = form_fields(posted)
-    email, password = form.get("email", "")[:254], form.get("password", "")
-    next_url, ip = safe_local_path(form.get("next", "/")), client_ip(request)
+    next_url, ip = safe_local_path(str(form.get("next", "/"))), client_ip(request)
     database = get_database(request)
+
+    def again(kept: Form) -> tuple[str, Any]:
+        return "accounts/sign_in.html", SignInPage(next_url, kept)
+
     try:
+        data = validate_form(schemas.SignInForm, form)
         with database.unit_of_work(write=False) as db:
-            checked = service.check_credentials(db, settings, email, password, ip)
+            checked = service.check_credentials(db, settings, data.email, data.password, ip)
+        with database.unit_of_work() as db:
+            user = service.record_sign_in(db, checked, data.password, ip)
+            raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None
+        if raw is None:
+            raise NotAuthenticated("The e-mail address or password is wrong.", code="invalid_credentials")
     except QianshuError as exc:
-        return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
-                      status_code=exc.status)
-    with database.unit_of_work() as db:
-        user = service.record_sign_in(db, checked, password, ip)
-        raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None
-    if raw is None:
-        message = "The e-mail address or password is wrong."
-        return render(request, "accounts/sign_in.html", SignInPage(email, message, next_url), status_code=401)
+        return show_form_errors(request, exc, form, SIGN_IN_LABELS, again)
     response = see_other(next_url)
     response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax",
                         secure=settings.environment == "production",
@@ -89,10 +97,18 @@ def sign_out(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     return response
 
 
+APPLY_LABELS = {
+    "name": N_("Organisation name"), "name_en": N_("Name in English"), "org_type": N_("Organisation type"),
+    "uscc": N_("Unified Social Credit Code"), "division_code": N_("Division code"),
+    "contact_name": N_("Contact person"), "contact_email": N_("Contact e-mail"), "contact_phone": N_("Contact phone"),
+    "admin_name": N_("Administrator name"), "admin_email": N_("Administrator e-mail (sign-in)"),
+    "password": N_("Password (at least 10 characters)"),
+}
+
+
 @dataclass
 class ApplyPage:
-    form: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
+    form: Form = field(default_factory=Form)
     org_types: dict[str, str] = field(default_factory=lambda: {k: v for k, v in ORG_TYPE_LABELS.items()
                                                                if k != "exchange_operator"})
     divisions: dict[str, str] = field(default_factory=guizhou_divisions)
@@ -106,17 +122,12 @@ def apply_page(request: Request, actor: CurrentActor) -> Response:
 
 @router.post("/apply", response_class=HTMLResponse)
 def apply(request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm) -> Response:
-    form = form_fields(posted)
-    try:
-        data = parse_form(schemas.OrganisationApplication, form)
-        assert isinstance(data, schemas.OrganisationApplication)
+    def done(data: schemas.OrganisationApplication) -> Response:
         org = service.apply_organisation(db, actor, data)
-    except QianshuError as exc:
-        db.rollback()
-        form.pop("password", None)
-        return render(request, "accounts/apply.html", ApplyPage(form=form, error=exc.render(get_lang(request))),
-                      status_code=exc.status)
-    return render(request, "accounts/apply.html", ApplyPage(done=org), status_code=201)
+        return render(request, "accounts/apply.html", ApplyPage(done=org), status_code=201)
+
+    return submit_form(request, db, schemas.OrganisationApplication, form_fields(posted), APPLY_LABELS, done,
+                       lambda form: ("accounts/apply.html", ApplyPage(form=form)))
 
 
 @dataclass
@@ -125,35 +136,34 @@ class OrgPage:
     users: list[User]
     org_type_label: str
     invite_url: str = ""
-    error: str = ""
     administers_users: bool = False
+    form: Form = field(default_factory=Form)
 
 
-def _org_page(request: Request, db: DbSession, actor: Any, invite_url: str = "", error: str = "",
-              status: int = 200) -> Response:
+INVITE_LABELS = {"display_name": N_("Name"), "email": N_("E-mail"), "org_role": N_("Role")}
+
+
+def _org_page(db: DbSession, actor: Any, invite_url: str = "", form: Form | None = None) -> OrgPage:
     org = service.get_organisation(db, actor, actor.org_id)
     users = service.list_users(db, actor, org.id)
-    return render(request, "accounts/organisation.html",
-                  OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url, error,
-                          policy.allows(actor, "user.administer", permissions.own_organisation(actor))),
-                  status_code=status)
+    return OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url,
+                   policy.allows(actor, "user.administer", permissions.own_organisation(actor)), form or Form())
 
 
 @router.get("/org", response_class=HTMLResponse)
 def my_organisation(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return _org_page(request, db, actor)
+    return render(request, "accounts/organisation.html", _org_page(db, actor))
 
 
 @router.post("/org/invitations", response_class=HTMLResponse)
 def invite(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    try:
-        data = parse_form(schemas.InvitationIn, form_fields(posted))
-        assert isinstance(data, schemas.InvitationIn)
+    def invited(data: schemas.InvitationIn) -> Response:
         _invitation, raw = service.invite_user(db, actor, data)
-    except QianshuError as exc:
-        db.rollback()
-        return _org_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
-    return _org_page(request, db, actor, invite_url=public_url(request, "accept_invitation_page", token=raw))
+        url = public_url(request, "accept_invitation_page", token=raw)
+        return render(request, "accounts/organisation.html", _org_page(db, actor, invite_url=url))
+
+    return submit_form(request, db, schemas.InvitationIn, form_fields(posted), INVITE_LABELS, invited,
+                       lambda form: ("accounts/organisation.html", _org_page(db, actor, form=form)))
 
 
 @router.post("/org/users/{user_id}/remove")
@@ -167,7 +177,7 @@ class InvitationPage:
     token: str
     email: str
     org_name: str
-    error: str = ""
+    form: Form = field(default_factory=Form)
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse, name="accept_invitation_page")
@@ -180,26 +190,27 @@ def accept_invitation_page(token: str, request: Request, db: DbSession, actor: C
 @router.post("/invite/{token}", response_class=HTMLResponse)
 def accept_invitation(token: str, request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm,
                       ) -> Response:
-    form = form_fields(posted)
-    try:
-        data = parse_form(schemas.AcceptInvitation, {"password": form.get("password", "")})
-        assert isinstance(data, schemas.AcceptInvitation)
+    def accepted(data: schemas.AcceptInvitation) -> Response:
         service.accept_invitation(db, actor, token, data.password)
-    except QianshuError as exc:
-        db.rollback()
+        return see_other("/sign-in")
+
+    def again(form: Form) -> tuple[str, Any]:
         invitation = service.pending_invitation(db, token)
         org = db.get_one(Organisation, invitation.org_id)
-        return render(request, "accounts/invitation.html",
-                      InvitationPage(token, invitation.email, org.name, exc.render(get_lang(request))),
-                      status_code=exc.status)
-    return see_other("/sign-in")
+        return "accounts/invitation.html", InvitationPage(token, invitation.email, org.name, form)
+
+    return submit_form(request, db, schemas.AcceptInvitation, form_fields(posted),
+                       {"password": N_("Password (at least 10 characters)")}, accepted, again)
 
 
 @dataclass
 class TokensPage:
     tokens: list[ApiToken]
     new_token: str = ""
-    error: str = ""
+    form: Form = field(default_factory=Form)
+
+
+TOKEN_LABELS = {"name": N_("Token name"), "scopes": N_("Scopes"), "days": N_("Valid for (days)")}
 
 
 @router.get("/tokens", response_class=HTMLResponse)
@@ -211,16 +222,13 @@ def tokens_page(request: Request, db: DbSession, actor: SignedInActor) -> Respon
 def create_token(request: Request, db: DbSession, actor: SignedInActor, form: PostedForm) -> Response:
     payload = {"name": form.get("name", ""), "days": form.get("days", "90"),
                "scopes": [s for s in form.getlist("scopes") if isinstance(s, str)] or ["read"]}
-    try:
-        data = parse_form(schemas.TokenIn, payload)
-        assert isinstance(data, schemas.TokenIn)
+
+    def created(data: schemas.TokenIn) -> Response:
         _token, raw = service.create_token(db, actor, data)
-    except QianshuError as exc:
-        db.rollback()
-        return render(request, "accounts/tokens.html",
-                      TokensPage(service.list_tokens(db, actor), error=exc.render(get_lang(request))),
-                      status_code=exc.status)
-    return render(request, "accounts/tokens.html", TokensPage(service.list_tokens(db, actor), new_token=raw))
+        return render(request, "accounts/tokens.html", TokensPage(service.list_tokens(db, actor), new_token=raw))
+
+    return submit_form(request, db, schemas.TokenIn, payload, TOKEN_LABELS, created,
+                       lambda kept: ("accounts/tokens.html", TokensPage(service.list_tokens(db, actor), form=kept)))
 
 
 @router.post("/tokens/{token_id}/revoke")
@@ -235,7 +243,7 @@ class ReviewPage:
     status: str
     org_type_labels: dict[str, str]
     divisions: dict[str, str]
-    error: str = ""
+    form: Form = field(default_factory=Form)
 
 
 @router.get("/operator/organisations", response_class=HTMLResponse)
@@ -249,16 +257,14 @@ def review_page(request: Request, db: DbSession, actor: SignedInActor, status: s
 @router.post("/operator/organisations/{org_id}/{decision}", response_class=HTMLResponse)
 def review(org_id: int, decision: str, request: Request, db: DbSession, actor: SignedInActor,
            posted: PostedForm) -> Response:
-    form = form_fields(posted)
-    try:
-        service.review_organisation(db, actor, org_id, decision, form.get("reason", "")[:2000])
-    except QianshuError as exc:
-        db.rollback()
-        orgs = service.list_organisations(db, actor, "pending")
-        return render(request, "accounts/review.html",
-                      ReviewPage(orgs, "pending", ORG_TYPE_LABELS, guizhou_divisions(),
-                                 exc.render(get_lang(request))), status_code=exc.status)
-    return see_other("/operator/organisations")
+    def decided(data: schemas.ReviewDecision) -> Response:
+        service.review_organisation(db, actor, org_id, decision, data.reason)
+        return see_other("/operator/organisations")
+
+    return submit_form(request, db, schemas.ReviewDecision, form_fields(posted), {"reason": N_("Reason")}, decided,
+                       lambda form: ("accounts/review.html", ReviewPage(
+                           service.list_organisations(db, actor, "pending"), "pending", ORG_TYPE_LABELS,
+                           guizhou_divisions(), form)), name=str(org_id))
 
 
 @dataclass

@@ -55,6 +55,13 @@ class OrganisationApplication(Strict):
         return v.lower()
 
 
+class SignInForm(Strict):
+    """The sign-in form: both fields there before the password is checked."""
+
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class ReviewDecision(Strict):
     reason: Annotated[str, Field(max_length=2000)] = ""
 

@@ -1,15 +1,16 @@
 """Portal pages of the catalogue: search, product page, listing editor, listing review,
-follows and notifications, demand pool. Each handler parses input, calls the service, renders."""
+follows and notifications, demand pool. Each handler parses input, calls the service, renders;
+every form goes through ``core.http.submit_form`` (the whole form validated at once, and on a
+domain error the same page again with every field's error beside its field)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.catalog import (
@@ -20,17 +21,19 @@ from qianshu.catalog import (
     policy,
     pricing,
     product,
+    read_models,
     resources,
     service,
     view_counts,
 )
 from qianshu.catalog import schemas as s
 from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
-from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
+from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands
 from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
 from qianshu.catalog.vocab import LICENCES, industry_name, region_name
 from qianshu.core.actor import Actor
-from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.errors import InvalidInput
+from qianshu.core.forms import Form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -41,11 +44,11 @@ from qianshu.core.http import (
     get_settings_dep,
     render,
     see_other,
+    submit_form,
 )
-from qianshu.core.i18n import label, translate
+from qianshu.core.i18n import N_, label, translate
 from qianshu.core.l10n import format_money
 from qianshu.core.policy import allows, require
-from qianshu.core.validation import parse_form
 
 if TYPE_CHECKING:
     from qianshu.registry.models import Registration
@@ -55,8 +58,34 @@ router = APIRouter(include_in_schema=False)
 SEARCH_PARAMS = ("q", "industry", "region", "data_type", "delivery", "price", "classification", "frequency", "sort")
 
 
-def _parse(model: type[BaseModel], form: dict[str, Any]) -> Any:
-    return parse_form(model, form)
+# The label each form's field has on the page (English message ids), for its error messages.
+LISTING_LABELS = {
+    "registration_id": N_("Registration"), "data_type": N_("Data type"), "licence": N_("Licence"),
+    "title_zh": N_("Title (Chinese)"), "title_en": N_("Title (English)"),
+    "description_zh": N_("Description (Chinese)"), "description_en": N_("Description (English)"),
+    "tags": N_("Tags (comma separated)"), "note": N_("Change note"), "version": N_("Version"),
+}
+PLAN_LABELS = {
+    "name_zh": N_("Plan name (Chinese)"), "name_en": N_("Plan name (English)"), "kind": N_("Kind"),
+    "price": N_("Price (yuan)"), "delivery_modes": N_("Delivery"), "policy.purposes": N_("Permitted purposes"),
+    "policy.term_days": N_("Term (days, empty for no limit)"), "policy.territory": N_("Territory"),
+    "confirm_personal_data": N_("Confirm the download of sensitive personal information"),
+}
+ACTION_LABELS = {"reason": N_("Reason"),
+                 "confirm_personal_data": N_("Confirm the download of sensitive personal information")}
+DEMAND_LABELS = {
+    "title": N_("What data do you need?"), "description": N_("Description"), "scenario": N_("Scenario"),
+    "industry_code": N_("Industry code (GB/T 4754)"), "division_code": N_("Division code"),
+    "budget_min": N_("Budget from (yuan)"), "budget_max": N_("Budget to (yuan)"), "deadline": N_("Deadline"),
+    "is_public": N_("Public (merchants can find it)"),
+}
+RESPONSE_LABELS = {"listing_id": N_("Existing product"), "planned_title": N_("Planned product title"),
+                   "message": N_("Message"),
+                   "price": N_("Price (yuan)")}
+
+
+def _tags(form: dict[str, Any]) -> dict[str, Any]:
+    return form | {"tags": [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]}
 
 
 class Labels:
@@ -141,6 +170,8 @@ class SearchPage:
     facet_titles: dict[str, str]
     links: SearchLinks
     error: str = ""
+    may_save_search: bool = False
+    may_offer: bool = False
 
 
 def _int(value: str, default: int) -> int:
@@ -165,7 +196,7 @@ def search_page(request: Request, db: DbSession, actor: CurrentActor) -> Respons
     )
     labels = Labels(get_lang(request))
     try:
-        result = search_listings(db, query)
+        view = read_models.catalogue(db, actor, query)
     except InvalidInput as exc:
         return render(
             request,
@@ -173,7 +204,9 @@ def search_page(request: Request, db: DbSession, actor: CurrentActor) -> Respons
             SearchPage(None, params, labels, FACET_TITLES, SearchLinks(params), exc.render(get_lang(request))),
             status_code=422,
         )
-    return render(request, "catalog/search.html", SearchPage(result, params, labels, FACET_TITLES, SearchLinks(params)))
+    return render(request, "catalog/search.html", SearchPage(view.result, params, labels, FACET_TITLES,
+                                                             SearchLinks(params), may_save_search=view.may_save_search,
+                                                             may_offer=view.may_offer))
 
 
 # --- my products, editor ----------------------------------------------------------------------------
@@ -186,35 +219,31 @@ class MinePage:
     labels: Labels
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
-    error: str = ""
+    form: Form = field(default_factory=Form)
     sensitive_kinds: dict[int, list[str]] = field(default_factory=dict)  # registration → kinds the scan found
 
 
-def _mine(request: Request, db: DbSession, actor: Any, error: str = "", status: int = 200) -> Response:
+def _mine(request: Request, db: DbSession, actor: Any, form: Form | None = None) -> MinePage:
     registrations = service.listable_registrations(db, actor)
-    page = MinePage(
-        service.my_listings(db, actor), registrations, Labels(get_lang(request)), error=error,
+    return MinePage(
+        service.my_listings(db, actor), registrations, Labels(get_lang(request)), form=form or Form(),
         sensitive_kinds={r.id: kinds for r in registrations
                          if (kinds := service.registration_sensitive_kinds(db, r.id))},
     )
-    return render(request, "catalog/mine.html", page, status_code=status)
 
 
 @router.get("/catalog/mine", response_class=HTMLResponse)
 def mine_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return _mine(request, db, actor)
+    return render(request, "catalog/mine.html", _mine(request, db, actor))
 
 
 @router.post("/catalog/mine", response_class=HTMLResponse)
 def create_listing(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=LIST_FIELDS)
-    form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
-    try:
-        listing = service.create_listing(db, actor, _parse(s.ListingIn, form))
-    except QianshuError as exc:
-        db.rollback()
-        return _mine(request, db, actor, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/catalog/{listing.id}/edit")
+    def created(data: s.ListingIn) -> Response:
+        return see_other(f"/catalog/{service.create_listing(db, actor, data).id}/edit")
+
+    return submit_form(request, db, s.ListingIn, _tags(form_fields(posted, lists=LIST_FIELDS)), LISTING_LABELS,
+                       created, lambda form: ("catalog/mine.html", _mine(request, db, actor, form)))
 
 
 @dataclass
@@ -228,60 +257,60 @@ class EditorPage:
     territories: dict[str, str] = field(default_factory=lambda: dict(policy.TERRITORIES))
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
-    error: str = ""
+    form: Form = field(default_factory=Form)  # the posted form ("edit", "plan" or a button's action)
     sensitive_kinds: list[str] = field(default_factory=list)  # found by the scan: a download needs confirming
     kinds_text: str = ""
 
 
-def _editor(
-    request: Request, db: DbSession, actor: Any, listing_id: int, error: str = "", status: int = 200
-) -> Response:
+def _editor(request: Request, db: DbSession, actor: Any, listing_id: int, form: Form | None = None) -> EditorPage:
     listing = service.get_listing(db, actor, listing_id)
     require(actor, "listing.manage", permissions.listing(listing))  # say so plainly rather than redirect
     kinds = service.registration_sensitive_kinds(db, listing.registration_id)
-    page = EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)), error=error,
-                      sensitive_kinds=kinds,
+    return EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)),
+                      form=form or Form(), sensitive_kinds=kinds,
                       kinds_text=service.KindList("personal-data kind", ",".join(kinds)).render(get_lang(request)))
-    return render(request, "catalog/editor.html", page, status_code=status)
+
+
+def _editor_again(request: Request, db: DbSession, actor: Any, listing_id: int) -> Any:
+    return lambda form: ("catalog/editor.html", _editor(request, db, actor, listing_id, form))
 
 
 @router.get("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
 def editor_page(listing_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return _editor(request, db, actor, listing_id)
+    return render(request, "catalog/editor.html", _editor(request, db, actor, listing_id))
 
 
 @router.post("/catalog/{listing_id:int}/edit", response_class=HTMLResponse)
 def edit_listing(listing_id: int,
     request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=LIST_FIELDS)
-    form["tags"] = [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]
-    try:
-        service.update_listing(db, actor, listing_id, _parse(s.ListingUpdate, form))
-    except QianshuError as exc:
-        db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/catalog/{listing_id}/edit")
+    def updated(data: s.ListingUpdate) -> Response:
+        service.update_listing(db, actor, listing_id, data)
+        return see_other(f"/catalog/{listing_id}/edit")
+
+    return submit_form(request, db, s.ListingUpdate, _tags(form_fields(posted, lists=LIST_FIELDS)), LISTING_LABELS,
+                       updated, _editor_again(request, db, actor, listing_id), name="edit")
 
 
 @router.post("/catalog/{listing_id:int}/plans", response_class=HTMLResponse)
 def add_plan(listing_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted, lists=LIST_FIELDS)
-    term = str(form.pop("term_days", "") or "")
+    # The posted fields stay as they are (the page shows them again); the schema reads the nested policy.
     form["policy"] = {
-        "purposes": form.pop("purposes", []) or ["research"],
-        "term_days": int(term) if term.isdigit() and len(term) < 7 else None,
-        "territory": form.pop("territory", "CN"),
-        "onward_transfer": form.pop("onward_transfer", "") == "on",
-        "resale": form.pop("resale", "") == "on",
-        "attribution": form.pop("attribution", "") == "on",
+        "purposes": form.get("purposes") or ["research"],
+        "term_days": str(form.get("term_days") or "").strip() or None,
+        "territory": form.get("territory", "CN"),
+        "onward_transfer": form.get("onward_transfer", "") == "on",
+        "resale": form.get("resale", "") == "on",
+        "attribution": form.get("attribution", "") == "on",
     }
-    form["confirm_personal_data"] = form.pop("confirm_personal_data", "") == "on"
-    try:
-        service.add_plan(db, actor, listing_id, _parse(s.PlanIn, form), base_url=get_settings_dep(request).public_base)
-    except QianshuError as exc:
-        db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/catalog/{listing_id}/edit")
+    form["confirm_personal_data"] = form.get("confirm_personal_data", "") == "on"
+
+    def added(data: s.PlanIn) -> Response:
+        service.add_plan(db, actor, listing_id, data, base_url=get_settings_dep(request).public_base)
+        return see_other(f"/catalog/{listing_id}/edit")
+
+    return submit_form(request, db, s.PlanIn, form, PLAN_LABELS, added, _editor_again(request, db, actor, listing_id),
+                       name="plan")
 
 
 @router.post("/catalog/{listing_id:int}/plans/{plan_id:int}/withdraw")
@@ -294,18 +323,18 @@ def withdraw_plan(listing_id: int, plan_id: int, db: DbSession, actor: SignedInA
 def listing_action(
     listing_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm,
 ) -> Response:
-    fields = form_fields(posted, lists=LIST_FIELDS)
-    reason = str(fields.get("reason", ""))[:2000]
-    try:
+    form = form_fields(posted, lists=LIST_FIELDS)
+    form["confirm_personal_data"] = form.get("confirm_personal_data") == "on"
+
+    def act(data: s.ListingActionIn) -> Response:
         if action == "submit":
-            service.submit_listing(db, actor, listing_id,
-                                   confirm_personal_data=fields.get("confirm_personal_data") == "on")
+            service.submit_listing(db, actor, listing_id, confirm_personal_data=data.confirm_personal_data)
         elif action == "pause":
-            service.pause_listing(db, actor, listing_id, reason)
+            service.pause_listing(db, actor, listing_id, data.reason)
         elif action == "resume":
             service.resume_listing(db, actor, listing_id)
         elif action == "delist":
-            service.delist_listing(db, actor, listing_id, reason)
+            service.delist_listing(db, actor, listing_id, data.reason)
         elif action == "follow":
             follows.follow(db, actor, listing_id)
             return see_other(f"/catalog/{listing_id}")
@@ -318,54 +347,29 @@ def listing_action(
                 field="action",
                 expected="submit, pause, resume, delist, follow, unfollow",
             )
-    except QianshuError as exc:
-        db.rollback()
-        return _editor(request, db, actor, listing_id, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/catalog/{listing_id}/edit")
+        return see_other(f"/catalog/{listing_id}/edit")
+
+    return submit_form(request, db, s.ListingActionIn, form, ACTION_LABELS, act,
+                       _editor_again(request, db, actor, listing_id), name=action)
 
 
 # --- product page ----------------------------------------------------------------------------------
 
 
-@dataclass
-class ProductPage:
-    listing: Listing
-    registration: Registration
-    labels: Labels
-    sample: product.Sample
-    profiles: list[Any]
-    top_values: dict[str, list[list[Any]]]
-    quality: list[Any]
-    reports: list[Any]
-    certificate: Any
-    following: bool
-    can_manage: bool
-    seller: product.Seller | None = None
+@dataclass(frozen=True)
+class ProductPage(read_models.ProductView):
+    """The product page: its read model (``read_models.product_view``) and the label look-ups."""
+
+    labels: Labels | None = None
 
 
 @router.get("/catalog/{listing_id:int}", response_class=HTMLResponse)
 def product_page(
     listing_id: int, request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings
 ) -> Response:
-    listing = service.get_listing(db, actor, listing_id)
-    reg = product.registration(db, listing)
-    profiles = product.column_profiles(db, reg.id)
-    sample = product.masked_sample(db, settings, actor, listing)
-    page = ProductPage(
-        listing,
-        reg,
-        Labels(get_lang(request)),
-        sample,
-        profiles,
-        {p.name: product.masked_top_values(p, sample.masked_columns) for p in profiles},
-        product.quality_scores(db, reg.id),
-        product.provider_reports(db, reg.id),
-        product.certificate(db, reg.id),
-        follows.is_following(db, actor, listing.id),
-        service.can_manage(actor, listing),
-        product.seller(db, listing),
-    )
-    _record_view(request, actor, listing, sample)
+    view = read_models.product_view(db, actor, settings, listing_id)
+    page = ProductPage(**{f.name: getattr(view, f.name) for f in fields(view)}, labels=Labels(get_lang(request)))
+    _record_view(request, actor, view.listing, view.sample)
     return render(request, "catalog/product.html", page)
 
 
@@ -398,32 +402,29 @@ def _record_view(request: Request, actor: Actor, listing: Listing, sample: produ
 
 @dataclass
 class ReviewPage:
-    listings: list[Listing]
+    queue: read_models.ReviewQueue
     labels: Labels
-    error: str = ""
+    form: Form = field(default_factory=Form)
+
+
+def _review(request: Request, db: DbSession, actor: Any, form: Form | None = None) -> ReviewPage:
+    return ReviewPage(read_models.review_queue(db, actor), Labels(get_lang(request)), form or Form())
 
 
 @router.get("/operator/listings", response_class=HTMLResponse)
 def review_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    page = ReviewPage(service.review_queue(db, actor), Labels(get_lang(request)))
-    return render(request, "catalog/review.html", page)
+    return render(request, "catalog/review.html", _review(request, db, actor))
 
 
 @router.post("/operator/listings/{listing_id:int}/{decision}", response_class=HTMLResponse)
 def review(listing_id: int, decision: str,
     request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    reason = str(form_fields(posted, lists=LIST_FIELDS).get("reason", ""))[:2000]
-    try:
-        service.review_listing(db, actor, listing_id, decision[:16], reason)
-    except QianshuError as exc:
-        db.rollback()
-        return render(
-            request,
-            "catalog/review.html",
-            ReviewPage(service.review_queue(db, actor), Labels(get_lang(request)), exc.render(get_lang(request))),
-            status_code=exc.status,
-        )
-    return see_other("/operator/listings")
+    def decided(data: s.Decision) -> Response:
+        service.review_listing(db, actor, listing_id, decision[:16], data.reason)
+        return see_other("/operator/listings")
+
+    return submit_form(request, db, s.Decision, form_fields(posted), {"reason": N_("Reason")}, decided,
+                       lambda form: ("catalog/review.html", _review(request, db, actor, form)), name=str(listing_id))
 
 
 # --- follows and notifications ------------------------------------------------------------------------
@@ -435,18 +436,23 @@ class FollowsPage:
     notifications: list[s.NotificationOut]
     saved: list[Any]
     labels: Labels
+    form: Form = field(default_factory=Form)
 
 
-@router.get("/catalog/follows", response_class=HTMLResponse)
-def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def _follows(request: Request, db: DbSession, actor: Any, form: Form | None = None) -> FollowsPage:
     lang = get_lang(request)
-    page = FollowsPage(
+    return FollowsPage(
         follows.followed_listings(db, actor),
         [notification_out(n, lang) for n in follows.notifications(db, actor)],
         follows.saved_searches(db, actor),
         Labels(lang),
+        form or Form(),
     )
-    return render(request, "catalog/follows.html", page)
+
+
+@router.get("/catalog/follows", response_class=HTMLResponse)
+def follows_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "catalog/follows.html", _follows(request, db, actor))
 
 
 @router.post("/catalog/notifications/read")
@@ -459,12 +465,18 @@ def mark_read(db: DbSession, actor: SignedInActor) -> Response:
 def save_search(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted, lists=LIST_FIELDS)
     name = (
-        str(form.get("name", "")).strip()[:100]
+        str(form.get("name", "")).strip()
         or str(form.get("q", ""))[:100]
         or translate("Saved search", get_lang(request))
     )
-    follows.save_search(db, actor, name, {k: form.get(k, "") for k in SEARCH_PARAMS})
-    return see_other("/catalog/follows")
+    params = {k: form.get(k, "") for k in SEARCH_PARAMS}
+
+    def saved(data: s.SavedSearchIn) -> Response:
+        follows.save_search(db, actor, data.name, params)
+        return see_other("/catalog/follows")
+
+    return submit_form(request, db, s.SavedSearchIn, {"name": name}, {"name": N_("Name")}, saved,
+                       lambda kept: ("catalog/follows.html", _follows(request, db, actor, kept)))
 
 
 @router.post("/catalog/saved-searches/{search_id:int}/delete")
@@ -484,23 +496,19 @@ class DemandsPage:
     matching: list[Demand]
     mine: list[Demand]
     labels: Labels
-    error: str = ""
+    form: Form = field(default_factory=Form)
+
+
+def _demands(request: Request, db: DbSession, actor: Any, q: str = "", form: Form | None = None) -> DemandsPage:
+    rows, total = search_demands(db, DemandQuery(q=q[:500]))
+    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
+    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
+    return DemandsPage(rows, total, q[:500], matching, mine, Labels(get_lang(request)), form or Form())
 
 
 @router.get("/demands", response_class=HTMLResponse)
-def demands_page(
-    request: Request, db: DbSession, actor: CurrentActor, q: str = "", error: str = "", status: int = 200
-) -> Response:
-    q = q[:500]
-    rows, total = search_demands(db, DemandQuery(q=q))
-    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
-    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
-    return render(
-        request,
-        "catalog/demands.html",
-        DemandsPage(rows, total, q, matching, mine, Labels(get_lang(request)), error),
-        status_code=status,
-    )
+def demands_page(request: Request, db: DbSession, actor: CurrentActor, q: str = "") -> Response:
+    return render(request, "catalog/demands.html", _demands(request, db, actor, q))
 
 
 @router.post("/demands", response_class=HTMLResponse)
@@ -508,12 +516,12 @@ def post_demand(request: Request, db: DbSession, actor: SignedInActor, posted: P
     form = form_fields(posted, lists=LIST_FIELDS)
     form["is_public"] = form.get("is_public", "") == "on"
     form["deadline"] = form.get("deadline") or None
-    try:
-        created = demand.post_demand(db, actor, _parse(s.DemandIn, form))
-    except QianshuError as exc:
-        db.rollback()
-        return demands_page(request, db, actor, error=exc.render(get_lang(request)), status=exc.status)
-    return see_other(f"/demands/{created.id}")
+
+    def posted_demand(data: s.DemandIn) -> Response:
+        return see_other(f"/demands/{demand.post_demand(db, actor, data).id}")
+
+    return submit_form(request, db, s.DemandIn, form, DEMAND_LABELS, posted_demand,
+                       lambda kept: ("catalog/demands.html", _demands(request, db, actor, form=kept)))
 
 
 @dataclass
@@ -522,49 +530,45 @@ class DemandPage:
     responses: list[Any]
     my_products: list[Listing]
     labels: Labels
-    error: str = ""
+    form: Form = field(default_factory=Form)
     may_answer: bool = False  # the actor may answer demands (whether this one is open is the template's)
     may_choose: bool = False  # the actor's organisation posted this demand and may choose an answer or close it
 
 
-def _demand(
-    request: Request, db: DbSession, actor: Any, demand_id: int, error: str = "", status: int = 200
-) -> Response:
+def _demand(request: Request, db: DbSession, actor: Any, demand_id: int, form: Form | None = None) -> DemandPage:
     found = demand.get_demand(db, actor, demand_id)
     products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
-    return render(
-        request,
-        "catalog/demand.html",
-        DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)), error,
-                   may_answer=allows(actor, "demand.answer"),
-                   may_choose=allows(actor, "demand.manage", permissions.demand(found))),
-        status_code=status,
-    )
+    return DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)),
+                      form or Form(), may_answer=allows(actor, "demand.answer"),
+                      may_choose=allows(actor, "demand.manage", permissions.demand(found)))
 
 
 @router.get("/demands/{demand_id:int}", response_class=HTMLResponse)
 def demand_page(demand_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    return _demand(request, db, actor, demand_id)
+    return render(request, "catalog/demand.html", _demand(request, db, actor, demand_id))
 
 
 @router.post("/demands/{demand_id:int}/{action}", response_class=HTMLResponse)
 def demand_action(demand_id: int, action: str,
     request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted, lists=LIST_FIELDS)
-    try:
+    form["listing_id"] = form.get("listing_id") or None
+    again = lambda kept: ("catalog/demand.html", _demand(request, db, actor, demand_id, kept))  # noqa: E731
+
+    def act(data: s.DemandResponseIn) -> Response:
         if action == "respond":
-            form["listing_id"] = form.get("listing_id") or None
-            demand.respond(db, actor, demand_id, _parse(s.DemandResponseIn, form))
+            demand.respond(db, actor, demand_id, data)
         elif action == "choose":
             demand.choose_response(db, actor, demand_id, _int(str(form.get("response_id", "")), 0))
         elif action == "close":
             demand.close_demand(db, actor, demand_id)
         else:
             raise InvalidInput("{field} must be one of: {expected}.", field="action", expected="respond, choose, close")
-    except QianshuError as exc:
-        db.rollback()
-        return _demand(request, db, actor, demand_id, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/demands/{demand_id}")
+        return see_other(f"/demands/{demand_id}")
+
+    # Only the answer form has fields; the two buttons validate an empty answer, which is always valid.
+    return submit_form(request, db, s.DemandResponseIn, form if action == "respond" else {}, RESPONSE_LABELS, act,
+                       again, name=action)
 
 
 

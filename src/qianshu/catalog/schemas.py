@@ -96,6 +96,13 @@ class Decision(_Strict):
     reason: str = Field(default="", max_length=2000)
 
 
+class ListingActionIn(_Strict):
+    """The portal's listing buttons: a reason (pause, delist) and the personal-data confirmation (submit)."""
+
+    reason: str = Field(default="", max_length=2000)
+    confirm_personal_data: bool = False
+
+
 class SavedSearchIn(_Strict):
     name: str = Field(min_length=1, max_length=100)
     params: dict[str, str | int] = Field(default_factory=dict)

@@ -52,7 +52,10 @@ class QianshuError(Exception):
         return en if zh == en else f"{zh} / {en}"
 
 
-class InvalidInput(QianshuError):
+class InvalidInput(QianshuError, ValueError):
+    """Also a ``ValueError``: raised in a Pydantic validator it is collected with the other fields'
+    errors (Pydantic lets any other exception out at once, and the form would show one error)."""
+
     status = 422
     default_code = "invalid_input"
 

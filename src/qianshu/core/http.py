@@ -9,6 +9,8 @@
   (``_``, ``ngettext``, ``pgettext``, Jinja's ``{% trans %}``) in the request's language and the
   filters ``label``, ``datetime``, ``number`` and ``money`` (CLDR, via Babel).
 - ``problem_response``: RFC 9457 problem+json for a domain error.
+- ``submit_form``: a portal form's one path: validate it whole, run the service, and on a domain
+  error roll back and show the same page with every field's error (``core/forms.py``).
 """
 
 from __future__ import annotations
@@ -24,23 +26,26 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from qianshu.core import i18n, idempotency, l10n, vocabulary
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
+from qianshu.core.forms import Form, field_errors, validate_form
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def get_database(request: Request) -> Database:
@@ -325,3 +330,36 @@ def problem_response(error: QianshuError, lang: str, instance: str = "",
         body.update(extra)
     return JSONResponse(body, status_code=error.status, media_type="application/problem+json",
                         headers={"Content-Language": lang})
+
+
+def submit_form(request: Request, db: Session, schema: type[M], data: Mapping[str, Any],
+                labels: Mapping[str, str], work: Callable[[M], Response],
+                page: Callable[[Form], tuple[str, Any]], *, name: str = "") -> Response:
+    """The one path of a portal form that takes input.
+
+    ``data`` is validated as ``schema`` with every field's error collected; ``work`` calls the
+    service and answers (usually ``see_other``). On any domain error, from validation or from the
+    service, the transaction is rolled back (nothing the service wrote stays) and ``page(form)``
+    — the template and its context, built again after the rollback — is shown with the person's
+    input kept and every error beside its field, with the error's status. ``labels`` maps each
+    field to the label the page shows for it (an English message id)."""
+    try:
+        return work(validate_form(schema, data))
+    except QianshuError as exc:
+        return form_refused(request, db, exc, data, labels, page, name=name)
+
+
+def form_refused(request: Request, db: Session, exc: QianshuError, data: Mapping[str, Any],
+                 labels: Mapping[str, str], page: Callable[[Form], tuple[str, Any]], *, name: str = "") -> Response:
+    """Roll back what the request wrote, then show the form's page again with ``exc``'s errors."""
+    db.rollback()
+    return show_form_errors(request, exc, data, labels, page, name=name)
+
+
+def show_form_errors(request: Request, exc: QianshuError, data: Mapping[str, Any], labels: Mapping[str, str],
+                     page: Callable[[Form], tuple[str, Any]], *, name: str = "") -> Response:
+    """The form's page again with ``exc``'s errors, for a handler that holds no transaction
+    (sign-in) or has rolled back already."""
+    form = Form.kept(data, field_errors(exc, labels, get_lang(request)), name)
+    template, context = page(form)
+    return render(request, template, context, status_code=exc.status)

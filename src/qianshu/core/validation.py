@@ -1,11 +1,10 @@
-"""Pydantic's validation errors, turned into bilingual domain errors naming the field."""
+"""Pydantic's validation errors, turned into bilingual domain errors naming the field (the API's
+handler; portal forms collect them all with ``core.forms.validate_form``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-from pydantic import BaseModel, ValidationError
 
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.i18n import N_
@@ -52,12 +51,3 @@ def error_from_details(details: Sequence[Any]) -> QianshuError:
 
 def all_errors(details: Sequence[Any]) -> list[QianshuError]:
     return [error_from_details([d]) for d in details]
-
-
-def parse_form(model: type[BaseModel], form: dict[str, Any]) -> BaseModel:
-    """Validate a portal form into the API's schema; raise a domain error on bad input."""
-    data = {k: v for k, v in form.items() if k != "csrf_token"}
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise error_from_details(exc.errors()) from None

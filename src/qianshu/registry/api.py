@@ -26,7 +26,7 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor, load_actor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
-from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.http import AppSettings, DbSession, Signer, get_database
 from qianshu.core.openapi import JSON, RAW_UPLOAD, FileDownload, body_of, problems
 from qianshu.core.settings import Settings
@@ -141,7 +141,7 @@ def _sync_chunks(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-async def _receive(request: Request, settings: Settings, max_bytes: int,
+async def _receive(request: Request, settings: Settings, max_bytes: int, field: str,
                    authorise: Callable[[Session, Actor], object],
                    record: Callable[[Session, Actor, str, int], tuple[T, str | None]]) -> T | Response:
     """A raw-body upload. Who is this and may they (``authorise``, a short transaction); the bytes
@@ -158,12 +158,12 @@ async def _receive(request: Request, settings: Settings, max_bytes: int,
             authorise(db, actor)
 
     await run_in_threadpool(may_they)
-    if int(request.headers.get("content-length") or 0) > max_bytes:
-        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes)
     store = open_blob_store(settings)
+    declared = request.headers.get("content-length", "")
     try:
         digest, size = await anyio.to_thread.run_sync(
-            lambda: service.store_upload(store, _sync_chunks(request), max_bytes))
+            lambda: service.store_upload(store, _sync_chunks(request), max_bytes, field=field,
+                                         declared_bytes=int(declared) if declared.isdigit() else None))
     except ClientDisconnect:
         return Response(status_code=499)
     def record_it() -> tuple[T, str | None]:
@@ -215,7 +215,8 @@ async def upload(registration_id: int, name: str, request: Request, settings: Ap
     def record(db: Session, actor: Actor, digest: str, size: int) -> tuple[schemas.FileOut, None]:
         return schemas.FileOut.model_validate(service.add_file(db, actor, registration_id, name, digest, size)), None
 
-    return await _receive(request, settings, settings.section(RegistrySettings).upload_max_bytes, may_upload, record)
+    return await _receive(request, settings, settings.section(RegistrySettings).upload_max_bytes, "files",
+                          may_upload, record)
 
 
 def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
@@ -227,7 +228,7 @@ def _document_routes(prefix: str, owner: str, kind: documents.Kind) -> None:
     # the module's namespace, where a local alias could not be found.
     async def upload(name: str, request: Request, settings: AppSettings, owner_id: int = Path(alias=owner)) -> object:
         return await _receive(
-            request, settings, settings.section(RegistrySettings).document_max_bytes,
+            request, settings, settings.section(RegistrySettings).document_max_bytes, kind.label,
             lambda db, actor: kind.may_upload(db, actor, owner_id, name),
             lambda db, actor, digest, size: _document_out(
                 kind.attach(db, actor, owner_id, documents.Received(name, digest, size))))
@@ -255,7 +256,7 @@ _document_routes("/objections/{objection_id}/evidence", "objection_id", document
 async def upload_report_document(registration_id: int, report_id: int, name: str, request: Request,
                                  settings: AppSettings, signer: Signer) -> object:
     return await _receive(
-        request, settings, settings.section(RegistrySettings).document_max_bytes,
+        request, settings, settings.section(RegistrySettings).document_max_bytes, "document",
         lambda db, actor: documents.may_upload_report_document(db, actor, registration_id, report_id, name),
         lambda db, actor, digest, size: (schemas.ReportDocumentOut.model_validate(documents.attach_report_document(
             db, actor, signer, registration_id, report_id, documents.Received(name, digest, size))), None))

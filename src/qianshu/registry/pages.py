@@ -1,5 +1,7 @@
-"""Portal pages of the registry. Handlers parse the form, call one service function, redirect
-or render; a domain error re-renders the registration page with the message.
+"""Portal pages of the registry. Every form is validated whole (``core.forms.validate_form``),
+calls one service function and redirects; a domain error rolls back and shows the registration
+page again with the posted form's input kept and every error beside its field
+(``core.http.form_refused``).
 
 Three forms carry a file: the declaration (the purchase contract), the objection (its evidence)
 and the report (its document). They are multipart, with the CSRF token in the action URL's query
@@ -15,44 +17,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any
 
-import duckdb
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK, BlobStore, open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import QianshuError
+from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
     PostedForm,
     Signer,
     form_fields,
+    form_refused,
     get_database,
     get_lang,
     get_settings_dep,
     public_url,
     render,
     see_other,
+    submit_form,
 )
+from qianshu.core.i18n import N_
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.core.validation import parse_form
-from qianshu.core.vocabulary import industry_name, region_name
-from qianshu.registry import certificate, documents, permissions, review, schemas, service
+from qianshu.registry import certificate, documents, read_models, review, schemas, service
 from qianshu.registry.models import (
     CLASSIFICATIONS,
-    EDITABLE_STATUSES,
     PERSONAL_INFO,
     QUALITY_INDICATORS,
     RIGHTS,
@@ -63,9 +63,6 @@ from qianshu.registry.models import (
 )
 from qianshu.registry.settings import RegistrySettings
 from qianshu.registry.verification import OnlineVerification, verify_online
-
-if TYPE_CHECKING:
-    from qianshu.accounts.models import Organisation
 
 router = APIRouter(include_in_schema=False)
 # The three forms that carry a document may be as large as the document and room for the form's
@@ -86,15 +83,19 @@ class ListPage:
     title: str
     can_register: bool = False
     explains_notice: bool = False  # the public notices page says how long a notice lasts
+    form: Form = field(default_factory=Form)
+
+
+def _my_list(db: Session, actor: Actor, form: Form | None = None) -> ListPage:
+    mine = read_models.my_registrations(db, actor)
+    return ListPage(mine.registrations, "My registrations", mine.can_register, form=form or Form())
 
 
 @router.get("/registry")
 def my_registrations(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     if actor.user_id is None:
         return see_other("/registry/notices")
-    regs = service.list_registrations(db, actor)
-    return render(request, "registry/list.html", ListPage(regs, "My registrations",
-                                                          policy.allows(actor, "registration.create")))
+    return render(request, "registry/list.html", _my_list(db, actor))
 
 
 @router.get("/registry/review")
@@ -109,49 +110,47 @@ def notices(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     return render(request, "registry/list.html", page)
 
 
+# The label each form's field has on the page (English message ids), for its error messages.
+TITLE_LABELS = {"title_zh": N_("Title (Chinese)"), "title_en": N_("Title (English)")}
+REASON_LABELS = {"reason": N_("Reason")}
+FORM_LABELS: dict[str, dict[str, str]] = {
+    "new": TITLE_LABELS,
+    "declaration": TITLE_LABELS | {
+        "description_zh": N_("Description (Chinese)"), "description_en": N_("Description (English)"),
+        "industry_code": N_("Industry (GB/T 4754)"), "division_code": N_("Region covered"),
+        "time_coverage_start": N_("Time coverage from"), "time_coverage_end": N_("Time coverage to"),
+        "update_frequency": N_("Update frequency"), "source": N_("Source"), "lawful_basis": N_("Lawful basis"),
+        "rights": N_("Rights registered"), "contract": N_("Purchase contract")},
+    "objection": {"grounds": N_("Grounds of the objection"), "evidence": N_("Evidence")},
+    "report": {"kind": N_("Kind"), "title": N_("Title"), "conclusion": N_("Conclusion"),
+               "score": N_("Score (0-100, optional)"), "document": N_("Report document")},
+    "approve": {"classification": N_("Classification"), "personal_info": N_("Personal information"),
+                "reason": N_("Note"), "quality": N_("Quality")},
+    "return": REASON_LABELS, "reject": REASON_LABELS, "revoke": REASON_LABELS, "decision": REASON_LABELS,
+    "follow-up": {"reg_type": N_("Registration type"),
+                  "transferee_uscc": N_("Receiving organisation USCC (transfer)"), "reason": N_("Reason")},
+    "ingest-options": {"header_row": N_("Header row (empty: detect)"), "header_rows": N_("Header rows"),
+                       "sheets": N_("Sheets to read (several are stacked; none chosen: the first sheet with data)")},
+}
+
+
 @router.post("/registry/new")
 def create(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=("rights",))
-    data = parse_form(schemas.RegistrationCreate, {k: form.get(k, "") for k in ("title_zh", "title_en")})
-    assert isinstance(data, schemas.RegistrationCreate)
-    reg = service.create_registration(db, actor, data)
-    return see_other(f"/registry/{reg.id}")
+    def created(data: schemas.RegistrationCreate) -> Response:
+        return see_other(f"/registry/{service.create_registration(db, actor, data).id}")
+
+    return submit_form(request, db, schemas.RegistrationCreate, form_fields(posted), TITLE_LABELS, created,
+                       lambda form: ("registry/list.html", _my_list(db, actor, form)))
 
 
-@dataclass
-class Sample:
-    columns: list[str]
-    rows: list[list[Any]]
-    masked_columns: list[str]
+@dataclass(frozen=True)
+class DetailPage(read_models.RegistrationDetail):
+    """The registration page: its read model (``read_models.registration_detail``: the data and
+    what the viewer may do), the form that was posted (its input and errors), and the choices the
+    forms offer."""
 
-
-@dataclass
-class DetailPage:
-    reg: Registration
-    editable: bool
-    is_holder: bool
-    is_reviewer: bool
-    is_operator: bool
-    is_provider: bool
-    columns: list[Any]
-    pii: list[Any]
-    quality: list[Any]
-    history: list[Any]
-    objections: list[Any]
-    reports: list[Any]
-    cert: Certificate | None
-    pipeline_error: str
-    sees_contract: bool = False
-    evidence_for: frozenset[int] = frozenset()  # objections whose evidence this reader may download
+    form: Form = field(default_factory=Form)
     document_limit: str = ""
-    error: str = ""
-    # What the reviewer approves: the holder, the declaration's codes by name, sample rows
-    # (personal-information columns masked as in the catalogue).
-    holder: Organisation | None = None
-    industry: str = ""
-    region: str = ""
-    sample: Sample = field(default_factory=lambda: Sample([], [], []))
-    may_issue: bool = False  # the issue button shows only when issuing would not be refused
     divisions: dict[str, str] = field(default_factory=guizhou_divisions)
     rights: tuple[str, ...] = RIGHTS
     sources: tuple[str, ...] = SOURCES
@@ -161,45 +160,11 @@ class DetailPage:
     indicators: tuple[str, ...] = QUALITY_INDICATORS
 
 
-SAMPLE_ROWS = 10
-
-
-def _sample(db: Session, settings: Settings, reg: Registration) -> Sample:
-    """The first rows of the registered data, each personal-information column masked."""
-    try:
-        columns, rows = service.sample_rows(db, settings, reg.id, SAMPLE_ROWS)
-    except (OSError, duckdb.Error):  # the Parquet is gone from the store: show no sample
-        return Sample([], [], [])
-    names = [str(c) for c in columns]
-    pii = service.pii_columns(db, reg.data_from_id or reg.id, sensitive_first=True)
-    return Sample(names, service.mask_rows(names, [list(r) for r in rows], pii), sorted(c for c in pii if c in names))
-
-
-def _detail(db: Session, actor: Actor, request: Request, registration_id: int, error: str = "") -> DetailPage:
-    reg = service.get_registration(db, actor, registration_id)
-    holder = service.is_holder(actor, reg)
-    sees_pii = policy.allows(actor, "registration.pii.read", permissions.registration(reg))
-    objections = review.objections(db, reg.id)
+def _detail(db: Session, actor: Actor, request: Request, registration_id: int, form: Form | None = None) -> DetailPage:
     settings = get_settings_dep(request)
-    limit = settings.section(RegistrySettings).document_max_bytes
-    lang = get_lang(request)
-    return DetailPage(
-        reg=reg, editable=holder and reg.status in EDITABLE_STATUSES, is_holder=holder,
-        is_reviewer=service.is_reviewer(actor), is_operator=policy.allows(actor, "registration.certify"),
-        is_provider=policy.allows(actor, "report.attach"), columns=service.column_profiles(db, reg.id),
-        pii=service.pii_findings(db, actor, reg.id) if sees_pii else [],
-        quality=service.quality_report(db, reg.id), history=service.history(db, reg.id),
-        objections=objections, reports=review.reports(db, reg.id),
-        cert=review.certificate_of(db, reg.id), pipeline_error=service.pipeline_error(reg, get_lang(request)),
-        sees_contract=documents.may_download_contract(actor, reg),
-        evidence_for=frozenset(o.id for o in objections if o.evidence_sha256
-                               and documents.may_download_evidence(actor, reg, o)),
-        document_limit=f"{limit / 1024**2:.3g} MiB", error=error,
-        holder=accounts.organisation_by_id(db, reg.holder_org_id),
-        industry=industry_name(reg.industry_code, lang) if reg.industry_code else "",
-        region=region_name(reg.division_code, lang) if reg.division_code else "",
-        sample=_sample(db, settings, reg) if sees_pii and reg.row_count is not None else Sample([], [], []),
-        may_issue=review.issue_refusal(db, actor, reg) is None)
+    detail = read_models.registration_detail(db, actor, settings, registration_id, get_lang(request))
+    return DetailPage(**{f.name: getattr(detail, f.name) for f in fields(detail)}, form=form or Form(),
+                      document_limit=service.size_text(settings.section(RegistrySettings).document_max_bytes))
 
 
 @router.get("/registry/{registration_id:int}")
@@ -209,9 +174,8 @@ def detail(registration_id: int, request: Request, db: DbSession, actor: Current
 
 def _declaration(db: Session, actor: Actor, rid: int, form: dict[str, Any],
                  contract: documents.Received | None) -> str | None:
-    data = parse_form(schemas.Declaration, {k: (v or None) if k.startswith("time_") else v
-                                            for k, v in form.items()})
-    assert isinstance(data, schemas.Declaration)
+    data = validate_form(schemas.Declaration, {k: (v or None) if k.startswith("time_") else v
+                                               for k, v in form.items()})
     service.update_declaration(db, actor, rid, data)
     return documents.attach_contract(db, actor, rid, contract).replaced if contract else None
 
@@ -220,52 +184,45 @@ def _approve(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signe
              form: dict[str, Any]) -> None:
     quality = {i: {"score": form[f"q_{i}"], "reason": form.get(f"q_{i}_reason") or "-"}
                for i in QUALITY_INDICATORS if form.get(f"q_{i}")}
-    data = parse_form(schemas.Approval, {"classification": form.get("classification") or None,
-                                         "personal_info": form.get("personal_info") or None,
-                                         "reason": form.get("reason", ""), "quality": quality})
-    assert isinstance(data, schemas.Approval)
+    data = validate_form(schemas.Approval, {"classification": form.get("classification") or None,
+                                            "personal_info": form.get("personal_info") or None,
+                                            "reason": form.get("reason", ""), "quality": quality})
     review.approve(db, actor, settings, rid, data)
 
 
 def _objection(db: Session, actor: Actor, rid: int, form: dict[str, Any],
                evidence: documents.Received | None) -> None:
-    data = parse_form(schemas.ObjectionIn, {"grounds": form.get("grounds", "")})
-    assert isinstance(data, schemas.ObjectionIn)
+    data = validate_form(schemas.ObjectionIn, form)
     documents.file_objection(db, actor, rid, data.grounds, evidence)
 
 
 def _report(db: Session, actor: Actor, signer: Ed25519Signer, rid: int, form: dict[str, Any],
             document: documents.Received | None) -> None:
-    data = parse_form(schemas.ReportIn, {k: form.get(k) for k in ("kind", "title", "conclusion")}
-                      | ({"score": form["score"]} if form.get("score") else {}))
-    assert isinstance(data, schemas.ReportIn)
+    data = validate_form(schemas.ReportIn, {k: form.get(k) for k in ("kind", "title", "conclusion")}
+                         | ({"score": form["score"]} if form.get("score") else {}))
     documents.attach_report(db, actor, signer, rid, data, document)
 
 
 def _follow_up(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, rid: int,
                form: dict[str, Any]) -> int:
-    data = parse_form(schemas.FollowUpIn, {k: form.get(k, "") for k in ("reg_type", "transferee_uscc", "reason")})
-    assert isinstance(data, schemas.FollowUpIn)
+    data = validate_form(schemas.FollowUpIn, form)
     return review.start_follow_up(db, actor, rid, data).id
 
 
 def _ingest_options(db: Session, actor: Actor, settings: Settings, rid: int, form: dict[str, Any]) -> None:
     """Save how a spreadsheet is read, and read it again (the profile follows)."""
-    data = parse_form(schemas.IngestOptionsIn, {
+    data = validate_form(schemas.IngestOptionsIn, {
         "header_row": form.get("header_row") or None,
         "header_rows": {"1": 1, "2": 2}.get(form.get("header_rows") or "", form.get("header_rows") or None),
         "sheets": form.get("sheets") or None, "all_sheets": form.get("all_sheets") == "yes",
         "keep_totals": form.get("keep_totals") == "yes"})
-    assert isinstance(data, schemas.IngestOptionsIn)
     file_id = form.get("file_id") or ""
     service.set_ingest_options(db, actor, rid, int(file_id) if file_id.isdigit() else 0, data)
     service.start_processing(db, actor, settings, rid)
 
 
 def _reason(form: dict[str, Any]) -> str:
-    data = parse_form(schemas.Reason, {"reason": form.get("reason", "")})
-    assert isinstance(data, schemas.Reason)
-    return data.reason
+    return validate_form(schemas.Reason, form).reason
 
 
 Action = Callable[[Session, Actor, Settings, Ed25519Signer, int, dict[str, Any]], Any]
@@ -285,40 +242,45 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _refused(request: Request, db: Session, actor: Actor, registration_id: int, exc: QianshuError) -> Response:
-    """The registration page again, with the message and the status of the refusal."""
-    db.rollback()
-    page = _detail(db, actor, request, registration_id, exc.render(get_lang(request)))
-    return render(request, "registry/detail.html", page, status_code=exc.status)
+def _refused(request: Request, db: Session, actor: Actor, registration_id: int, exc: QianshuError,
+             name: str, form: dict[str, Any]) -> Response:
+    """The registration page again, the posted form ``name`` with its input and every error."""
+    return form_refused(request, db, exc, form, FORM_LABELS.get(name, {}),
+                        lambda kept: ("registry/detail.html", _detail(db, actor, request, registration_id, kept)),
+                        name=name)
 
 
-def _store_document(settings: Settings, store: BlobStore,
-                    upload: UploadFile | None) -> documents.Received | None:
-    """A form's file (already spooled by the form parser) into the blob store."""
-    if upload is None:
+def _store_document(settings: Settings, store: BlobStore, upload: UploadFile | None,
+                    field_name: str) -> documents.Received | None:
+    """A form's file (already spooled by the form parser) into the blob store, through the same
+    function as the API's raw uploads: the same limit and the same error, naming the field."""
+    if upload is None or (not upload.filename and not upload.size):
         return None
     chunks = iter(lambda: upload.file.read(CHUNK), b"")
-    digest, size = service.store_upload(store, chunks, settings.section(RegistrySettings).document_max_bytes)
+    limit = settings.section(RegistrySettings).document_max_bytes
+    digest, size = service.store_upload(store, chunks, limit, field=field_name, declared_bytes=upload.size)
     return documents.Received(upload.filename or "", digest, size)
 
 
 def _with_document(request: Request, db: Session, actor: Actor, settings: Settings, registration_id: int,
-                   upload: UploadFile | None,
+                   name: str, form: dict[str, Any], upload: UploadFile | None, field_name: str,
                    work: Callable[[documents.Received | None], str | None]) -> Response:
     """Store the form's file, then ``work`` with it; on a refusal, forget the stored file and show
-    the page with the message. ``work`` answers with the blob its change replaced, which is
+    the page with the form's errors. ``work`` answers with the blob its change replaced, which is
     forgotten once the request has committed (a background task runs after the response)."""
     store = open_blob_store(settings)
     received = None
     try:
-        received = _store_document(settings, store, upload)
+        received = _store_document(settings, store, upload, field_name)
         replaced = work(received)
     except BaseException as exc:
         db.rollback()
         if received is not None:
             service.forget_new_blob(db, store, received.sha256)
         if isinstance(exc, QianshuError):
-            return _refused(request, db, actor, registration_id, exc)
+            if exc.field == "name":  # the document's name (the API's path parameter): here, the file input
+                exc.field = field_name
+            return _refused(request, db, actor, registration_id, exc, name, form)
         raise
     response = see_other(f"/registry/{registration_id}")
     if replaced:
@@ -331,7 +293,7 @@ def _with_document(request: Request, db: Session, actor: Actor, settings: Settin
 def declaration_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                      settings: AppSettings, posted: PostedForm, contract: FormFile = None) -> Response:
     form = form_fields(posted, lists=("rights",))
-    return _with_document(request, db, actor, settings, registration_id, contract,
+    return _with_document(request, db, actor, settings, registration_id, "declaration", form, contract, "contract",
                           lambda received: _declaration(db, actor, registration_id, form, received))
 
 
@@ -339,7 +301,7 @@ def declaration_form(registration_id: int, request: Request, db: DbSession, acto
 def objection_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                    settings: AppSettings, posted: PostedForm, evidence: FormFile = None) -> Response:
     form = form_fields(posted)
-    return _with_document(request, db, actor, settings, registration_id, evidence,
+    return _with_document(request, db, actor, settings, registration_id, "objection", form, evidence, "evidence",
                           lambda received: _objection(db, actor, registration_id, form, received))
 
 
@@ -347,8 +309,8 @@ def objection_form(registration_id: int, request: Request, db: DbSession, actor:
 def report_form(registration_id: int, request: Request, db: DbSession, actor: SignedInActor,
                 settings: AppSettings, signer: Signer, posted: PostedForm, document: FormFile = None) -> Response:
     form = form_fields(posted)
-    return _with_document(request, db, actor, settings, registration_id, document,
-                                lambda received: _report(db, actor, signer, registration_id, form, received))
+    return _with_document(request, db, actor, settings, registration_id, "report", form, document, "document",
+                          lambda received: _report(db, actor, signer, registration_id, form, received))
 
 
 @router.post("/registry/{registration_id:int}/{action}")
@@ -361,7 +323,7 @@ def act(registration_id: int, action: str, request: Request, db: DbSession, acto
     try:
         result = handler(db, actor, settings, signer, registration_id, form)
     except QianshuError as exc:
-        return _refused(request, db, actor, registration_id, exc)
+        return _refused(request, db, actor, registration_id, exc, action, form)
     if action == "follow-up" and isinstance(result, int):
         return see_other(f"/registry/{result}")
     return see_other(f"/registry/{registration_id}")
@@ -369,8 +331,14 @@ def act(registration_id: int, action: str, request: Request, db: DbSession, acto
 
 @router.post("/registry/objections/{objection_id}/decision")
 def decide(objection_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=("rights",))
-    objection = review.decide_objection(db, actor, objection_id, form.get("uphold") == "yes", _reason(form))
+    form = form_fields(posted)
+    try:
+        objection = review.decide_objection(db, actor, objection_id, form.get("uphold") == "yes", _reason(form))
+    except QianshuError as exc:
+        registration_id = review.objection_registration_id(db, objection_id)
+        if registration_id is None or exc.status in (401, 403, 404):
+            raise
+        return _refused(request, db, actor, registration_id, exc, "decision", form)
     return see_other(f"/registry/{objection.registration_id}")
 
 

@@ -200,6 +200,12 @@ def objections(db: Session, registration_id: int) -> list[Objection]:
                            .order_by(Objection.id)))
 
 
+def objection_registration_id(db: Session, objection_id: int) -> int | None:
+    """The registration an objection is about (for the page that shows a refused decision)."""
+    objection = db.get(Objection, objection_id)
+    return objection.registration_id if objection is not None else None
+
+
 def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool, reason: str) -> Objection:
     """Upheld: the rights are disputed and the registration is refused. Dismissed: notice goes on."""
     _require_operator(actor)

@@ -203,12 +203,31 @@ def clean_file_name(name: str) -> str:
     return base
 
 
-def store_upload(store: BlobStore, chunks: Iterable[bytes], max_bytes: int) -> tuple[str, int]:
-    """Stream an upload into the blob store; a broken stream leaves nothing behind."""
+def size_text(n: int) -> str:
+    """A size limit as people read it, the same in both languages ("20 MiB", "1000 B")."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def file_too_large(max_bytes: int, field: str | None = None) -> PayloadTooLarge:
+    return PayloadTooLarge("The file is larger than the limit of {limit}.", field=field, limit=size_text(max_bytes))
+
+
+def store_upload(store: BlobStore, chunks: Iterable[bytes], max_bytes: int, *, field: str | None = None,
+                 declared_bytes: int | None = None) -> tuple[str, int]:
+    """The one way an uploaded file reaches the blob store: the API's raw bodies (data files and
+    documents) and the portal's form files alike. Streamed, never held whole; ``declared_bytes``
+    (a request's Content-Length) over the limit is refused before a byte is read, a stream that
+    passes it as soon as it does, with the same error naming ``field``; a broken stream leaves
+    nothing behind."""
+    if declared_bytes is not None and declared_bytes > max_bytes:
+        raise file_too_large(max_bytes, field)
     try:
         return store.put_stream(chunks, max_bytes=max_bytes)
     except BlobTooLarge:
-        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes) from None
+        raise file_too_large(max_bytes, field) from None
 
 
 def store_local_file(store: BlobStore, path: Path, max_bytes: int,
@@ -217,7 +236,7 @@ def store_local_file(store: BlobStore, path: Path, max_bytes: int,
     try:
         return store.put_file(path, max_bytes=max_bytes, progress=progress)
     except BlobTooLarge:
-        raise PayloadTooLarge("The file is larger than the limit of {limit} bytes.", limit=max_bytes) from None
+        raise file_too_large(max_bytes, "files") from None
     except SourceChanged:
         raise InvalidInput("{file}: the file changed while it was being stored; try again when nothing is "
                            "writing to it.", field="files", code="file_changed", file=path.name) from None

@@ -140,15 +140,18 @@ class RequestLimitsMiddleware:
         method, path = scope["method"], scope["path"]
         rule = next((r for r in self.rules if r.matches(method, path)), None)
         limit = rule.limit(self.settings) if rule else self.settings.request_max_bytes
+        if rule is not None and rule.stream:
+            # An upload streamed into the blob store: the route refuses a declared length over its
+            # limit before reading a byte, with the file's error (registry ``store_upload``, the
+            # same as the portal's form files get), and bounds what it reads.
+            await self.app(scope, receive, send)
+            return
         try:
             too_large = declared is not None and int(declared) > limit
         except ValueError:
             too_large = False  # the server refuses a malformed length before we are called
         if too_large:
             await self._refuse(scope, receive, send, self._too_large(limit))
-            return
-        if rule is not None and rule.stream:
-            await self.app(scope, receive, send)
             return
         await self._buffered(scope, receive, send, limit, headers)
 

@@ -1,0 +1,93 @@
+"""What the catalogue's main pages show, each read by one function: the data and what the viewer
+may do with it (``core.policy.allows``), so that a page offers a button only when pressing it would
+not be refused. The portal (``pages.py``) renders these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from qianshu.catalog import follows, permissions, product, service
+from qianshu.catalog.models import Listing
+from qianshu.catalog.search import SearchQuery, SearchResult, search_listings
+from qianshu.core.actor import Actor
+from qianshu.core.policy import allows
+from qianshu.core.settings import Settings
+
+if TYPE_CHECKING:
+    from qianshu.registry.models import Registration
+
+
+@dataclass(frozen=True)
+class ProductActions:
+    follow: bool = False  # follow or unfollow (signed in, the product listed)
+    manage: bool = False  # the editor: edit, price, submit, pause, resume
+    delist: bool = False  # the holder or an operator, while the product is not delisted
+    review: bool = False  # an operator, while the product waits for review
+
+
+@dataclass(frozen=True)
+class ProductView:
+    listing: Listing
+    registration: Registration
+    sample: product.Sample
+    profiles: list[Any]
+    top_values: dict[str, list[list[Any]]]
+    quality: list[Any]
+    reports: list[Any]
+    certificate: Any
+    following: bool
+    seller: product.Seller | None
+    may: ProductActions
+
+
+def product_actions(actor: Actor, listing: Listing) -> ProductActions:
+    resource = permissions.listing(listing)
+    return ProductActions(
+        follow=actor.user_id is not None and listing.status == "listed" and allows(actor, "catalog.personal"),
+        manage=allows(actor, "listing.manage", resource),
+        delist=listing.status != "delisted" and allows(actor, "listing.delist", resource),
+        review=listing.status == "pending" and allows(actor, "listing.review"),
+    )
+
+
+def product_view(db: Session, actor: Actor, settings: Settings, listing_id: int) -> ProductView:
+    """The product page: the listing, its registration's profile, a masked sample, and what the
+    viewer may do. (Recording the view is the page's, in a write transaction of its own.)"""
+    listing = service.get_listing(db, actor, listing_id)
+    reg = product.registration(db, listing)
+    profiles = product.column_profiles(db, reg.id)
+    sample = product.masked_sample(db, settings, actor, listing)
+    return ProductView(
+        listing, reg, sample, profiles,
+        {p.name: product.masked_top_values(p, sample.masked_columns) for p in profiles},
+        product.quality_scores(db, reg.id), product.provider_reports(db, reg.id), product.certificate(db, reg.id),
+        follows.is_following(db, actor, listing.id), product.seller(db, listing), product_actions(actor, listing),
+    )
+
+
+@dataclass(frozen=True)
+class CatalogueView:
+    result: SearchResult
+    may_save_search: bool  # signed in: "save this search"
+    may_offer: bool  # a merchant: the way to "my products"
+
+
+def catalogue(db: Session, actor: Actor, query: SearchQuery) -> CatalogueView:
+    """The catalogue list: one page of search results with facets, and what the viewer may do."""
+    return CatalogueView(search_listings(db, query),
+                         actor.user_id is not None and allows(actor, "catalog.personal"),
+                         allows(actor, "listing.offer"))
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    listings: list[Listing]
+    may_decide: bool  # approve or reject (an operator; other staff see the queue only)
+
+
+def review_queue(db: Session, actor: Actor) -> ReviewQueue:
+    return ReviewQueue(service.review_queue(db, actor), allows(actor, "listing.review"))

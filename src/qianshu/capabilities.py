@@ -35,6 +35,7 @@ CAPABILITIES: tuple[str, ...] = (
     "translog",
     "registry",
     "catalog",
+    "exchange",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core
 # and accounts"); ``web`` and ``demo`` sit on top of all capabilities and are not capabilities.

@@ -1,0 +1,123 @@
+"""REST routes of the exchange under /api/v1/exchange. Handlers only translate HTTP."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.core.canonical import canonical_json
+from qianshu.core.http import DbSession, get_settings_dep
+from qianshu.core.openapi import problems
+from qianshu.exchange import schemas as s
+from qianshu.exchange import service
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.registry.settings import RegistrySettings
+
+router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+
+
+@router.post("/orders", response_model=s.OrderOut, status_code=201, responses=problems(403, 422),
+             summary="Order a plan of a listed product, or ask for a quote")
+def place_order(data: s.OrderIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.place_order(db, actor, data)
+
+
+@router.get("/orders/{order_id}", response_model=s.OrderOut, responses=problems(404), summary="An order")
+def get_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.get_order(db, actor, order_id)
+
+
+@router.get("/orders/{order_id}/timeline", response_model=list[s.TimelineOut], responses=problems(404),
+            summary="Every step of an order and its contract")
+def timeline(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.timeline(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/accept", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept an order at the plan's price (the seller): the contract is drawn up")
+def accept_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.accept_order(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/quote", response_model=s.OrderOut, responses=problems(404, 409, 422),
+             summary="Answer with a price, terms and an expiry (the seller)")
+def quote(order_id: int, data: s.QuoteIn, request: Request, db: DbSession, actor: SignedInActor) -> object:
+    return service.quote(db, actor, order_id, data, get_settings_dep(request).section(ExchangeSettings))
+
+
+@router.post("/orders/{order_id}/refuse", response_model=s.OrderOut, responses=problems(404, 409, 422),
+             summary="Refuse an order, saying why (the seller)")
+def refuse(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.refuse(db, actor, order_id, data.reason)
+
+
+@router.post("/orders/{order_id}/accept-quote", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept a quote before it expires (the buyer): the contract is drawn up")
+def accept_quote(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.accept_quote(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/withdraw", response_model=s.OrderOut, responses=problems(404, 409),
+             summary="Withdraw an open order (the buyer)")
+def withdraw(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.withdraw(db, actor, order_id, data.reason)
+
+
+@router.get("/trades", response_model=s.TradesOut, summary="Your organisation's orders and contracts")
+def trades(db: DbSession, actor: SignedInActor) -> object:
+    found = service.my_trades(db, actor)
+    return {"orders": found.orders, "contracts": found.contracts}
+
+
+@router.get("/contracts/{contract_id}", response_model=s.ContractOut, responses=problems(404), summary="A contract")
+def get_contract(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.get_contract(db, actor, contract_id)
+
+
+@router.get("/contracts/{contract_id}/text", responses=problems(404),
+            summary="The exact contract text (RFC 8785 canonical JSON) whose SHA-256 the parties sign")
+def contract_text(contract_id: int, db: DbSession, actor: SignedInActor) -> Response:
+    contract = service.get_contract(db, actor, contract_id)
+    return Response(canonical_json(contract.document), media_type="application/json",
+                    headers={"X-Content-SHA256": contract.text_sha256})
+
+
+@router.get("/contracts/{contract_id}/pdf", responses=problems(404), summary="The contract as a bilingual PDF")
+def contract_pdf(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    font = get_settings_dep(request).section(RegistrySettings).certificate_font_path
+    number, pdf = service.contract_pdf(db, actor, contract_id, font)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
+
+
+@router.post("/contracts/{contract_id}/sign", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept the contract's current text (either party)")
+def sign(contract_id: int, db: DbSession, actor: SignedInActor, data: s.SignIn | None = None) -> object:
+    return service.sign(db, actor, contract_id, data.text_sha256 if data else "")
+
+
+@router.post("/contracts/{contract_id}/decline", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Decline a contract not yet in force (either party)")
+def decline(contract_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.decline(db, actor, contract_id, data.reason)
+
+
+@router.post("/contracts/{contract_id}/changes", response_model=s.ChangeOut, status_code=201,
+             responses=problems(404, 409, 422), summary="Propose an amendment or an early termination")
+def propose_change(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.propose_change(db, actor, contract_id, data)
+
+
+@router.post("/contracts/{contract_id}/changes/{change_id}/{decision}", response_model=s.ChangeOut,
+             responses=problems(404, 409), summary="Agree to or reject the other party's proposal")
+def decide_change(contract_id: int, change_id: int, decision: Literal["agree", "reject"], db: DbSession,
+                  actor: SignedInActor) -> object:
+    return service.decide_change(db, actor, contract_id, change_id, decision == "agree")
+
+
+@router.post("/contracts/{contract_id}/operate", response_model=s.ContractOut, responses=problems(403, 404, 409),
+             summary="Amend or terminate a contract as the exchange operator, with a written reason")
+def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.operate(db, actor, contract_id, data)

@@ -41,17 +41,20 @@ def test_both_parties_sign_and_the_log_shows_hash_and_parties_not_price(
         service.sign(db, buyer, contract.id)
     service.sign(db, merchant, contract.id)
     assert contract.status == "active"
-    assert contract.starts_at is not None and contract.ends_at is not None  # the policy's 365 days
+    assert contract.starts_at is not None
+    assert contract.ends_at is not None
     assert as_utc(contract.ends_at) - as_utc(contract.starts_at) == timedelta(days=365)
     sigs = {s.party: s for s in contract.signatures}
-    assert sigs["buyer"].ip == "127.0.0.1" and sigs["buyer"].user_id == buyer.user_id
+    assert sigs["buyer"].ip == "127.0.0.1"
+    assert sigs["buyer"].user_id == buyer.user_id
     assert sigs["buyer"].text_sha256 == sigs["seller"].text_sha256 == contract.text_sha256
     leaf = get_leaf(db, sigs["seller"].log_index or 0)
     assert leaf.event_type == "exchange.contract_signed"
     payload = leaf.document["payload"]
     assert payload["text_sha256"] == contract.text_sha256
     assert payload["buyer_uscc"] == contract.document["buyer"]["uscc"]
-    assert "price" not in str(payload) and str(contract.price_fen) not in leaf.leaf.decode()
+    assert "price" not in str(payload)
+    assert str(contract.price_fen) not in leaf.leaf.decode()
     assert any(n.subject_id == contract.id for n in inbox.inbox(db, buyer))
 
 
@@ -103,7 +106,8 @@ def test_amendment_by_agreement_is_a_new_signed_version(db: Session, buyer: Acto
         service.propose_change(db, buyer, contract.id, ChangeIn(kind="terminate", reason="x"))
     service.decide_change(db, buyer, contract.id, change.id, True)
     assert (contract.text_version, contract.price_fen) == (2, 150_000)
-    assert contract.document["price_fen"] == 150_000 and contract.document["version"] == 2
+    assert contract.document["price_fen"] == 150_000
+    assert contract.document["version"] == 2
     assert contract.text_sha256 != first_hash
     assert contract.text_sha256 == sha256_hex(canonical_json(contract.document))
     assert contract.status == "active"
@@ -121,7 +125,8 @@ def test_early_termination_by_agreement_ends_access_at_once(db: Session, buyer: 
     contract = signed()
     change = service.propose_change(db, buyer, contract.id, ChangeIn(kind="terminate", reason="项目提前结束"))
     rejected = service.decide_change(db, merchant, contract.id, change.id, False)
-    assert rejected.status == "rejected" and contract.status == "active"
+    assert rejected.status == "rejected"
+    assert contract.status == "active"
     change = service.propose_change(db, buyer, contract.id, ChangeIn(kind="terminate", reason="项目提前结束"))
     service.decide_change(db, merchant, contract.id, change.id, True)
     assert contract.status == "terminated"
@@ -137,7 +142,8 @@ def test_only_the_operator_terminates_alone(db: Session, buyer: Actor, operator:
     with pytest.raises(PermissionDenied):
         service.operate(db, buyer, contract.id, ChangeIn(kind="terminate", reason="单方终止"))
     service.operate(db, operator, contract.id, ChangeIn(kind="terminate", reason="违反使用政策，经核实终止"))
-    assert contract.status == "terminated" and contract.end_reason.startswith("违反")
+    assert contract.status == "terminated"
+    assert contract.end_reason.startswith("违反")
     with pytest.raises(Conflict):
         service.operate(db, operator, contract.id, ChangeIn(kind="amend", price="1", reason="x"))
 
@@ -145,15 +151,18 @@ def test_only_the_operator_terminates_alone(db: Session, buyer: Actor, operator:
 def test_pdf_is_bilingual_with_the_hash(db: Session, buyer: Actor, signed: Callable[..., Contract]) -> None:
     contract = signed()
     number, pdf = service.contract_pdf(db, buyer, contract.id)
-    assert number == contract.number and pdf.startswith(b"%PDF")
+    assert number == contract.number
+    assert pdf.startswith(b"%PDF")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert contract.text_sha256 in re.sub(r"\s", "", text)  # all of it, wrapped
-    assert "Buyer" in text and "Data Trading Contract" in text
+    assert "Buyer" in text
+    assert "Data Trading Contract" in text
     font, embedded = certificate_font("")
     if embedded:  # this machine has a Chinese TrueType font: the PDF carries it
         assert b"/FontFile2" in pdf or b"/FontFile3" in pdf
     else:
-        assert font == CID_FONT and b"/STSong-Light" in pdf
+        assert font == CID_FONT
+        assert b"/STSong-Light" in pdf
 
 
 def test_timeline_and_my_trades(db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Contract],

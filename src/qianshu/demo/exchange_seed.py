@@ -43,7 +43,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         offers = _offers(db, buyer)[:4]
         sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
         orders = [service.place_order(db, buyer, OrderIn(
-            listing_id=listing.id, plan_id=plan.id, purpose=purpose,  # type: ignore[arg-type]
+            listing_id=listing.id, plan_id=plan.id, purpose=purpose,
             scenario=SCENARIOS[i % len(SCENARIOS)], negotiate=i == 2 and plan.kind != "quote"))
             for i, (listing, plan, purpose) in enumerate(offers)]
         for i, order in enumerate(orders):

@@ -35,6 +35,7 @@ CAPABILITIES: tuple[str, ...] = (
     "translog",
     "registry",
     "catalog",
+    "ledger",
     "exchange",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

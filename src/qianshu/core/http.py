@@ -17,7 +17,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from qianshu.core import i18n, l10n
+from qianshu.core import i18n, idempotency, l10n
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
@@ -271,6 +271,21 @@ def render(request: Request, template: str, context: Any = None, *, status_code:
     )
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def idempotent(request: Request, db: Session, caller: str, body: Any, ttl: timedelta,
+               work: Callable[[], Any], *, status_code: int = 201) -> JSONResponse:
+    """A money-moving route's answer, executed once per ``Idempotency-Key`` (``core/idempotency.py``):
+    ``work()`` returns a JSON-ready body; a repeat gets the first answer with ``Idempotent-Replayed``."""
+    lang = get_lang(request)
+    outcome = idempotency.execute_once(
+        db, caller=caller, key=request.headers.get(idempotency.HEADER, ""),
+        fingerprint=idempotency.fingerprint(request.method, request.url.path, body), ttl=ttl,
+        work=lambda: (status_code, work()),
+        on_error=lambda exc: (exc.status, problem_body(exc, lang, request.url.path)))
+    media = "application/problem+json" if outcome.status >= 400 else "application/json"
+    headers = {"Idempotent-Replayed": "true" if outcome.replayed else "false", "Content-Language": lang}
+    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media, headers=headers)
 
 
 def problem_body(error: QianshuError, lang: str, instance: str = "") -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """exchange: orders, contracts, signatures, contract changes and the trades" timeline
 
 Revision ID: 0013_exchange_orders_contracts
-Revises: 0011_registry_ingest_options
+Revises: 0012_ledger_books
 Create Date: 2026-11-30
 
 Money is not here: the ledger books payments, escrow and settlement.
@@ -15,7 +15,7 @@ from alembic import op
 import qianshu.core.db
 
 revision: str = "0013_exchange_orders_contracts"
-down_revision: str | None = "0011_registry_ingest_options"
+down_revision: str | None = "0012_ledger_books"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Double-entry books in integer fen: accounts, transfers, statements, trial balance."""

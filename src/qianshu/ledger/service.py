@@ -1,0 +1,343 @@
+"""The books: accounts, transfers, balances, deposits and withdrawals (docs/ledger.md).
+
+The API other capabilities use (the exchange's escrow and settlement):
+
+- ``open_account(db, kind=, owner_org_id=, reference=None)``: idempotent per (kind, owner, reference);
+- ``wallet_of(db, org_id)``, ``fee_account(db)``, ``bank_clearing_account(db)``;
+- ``transfer(db, actor, debit=, credit=, amount_fen=, kind=, cause=, memo="")`` and
+  ``transfers(db, actor, [Leg, ...])`` for several that happen together or not at all;
+- ``balance(db, account)``; ``deposit`` and ``withdraw`` (operators, with the bank's reference).
+
+How a transfer stays correct under concurrency: every account it touches is locked, in ascending
+id order, with ``SELECT ... FOR UPDATE`` (PostgreSQL; SQLite has a single writer and its write
+transactions begin IMMEDIATE), the balances are checked and moved, and the transfer rows
+inserted, all in the caller's transaction. Two transfers from one wallet therefore queue on the
+wallet's row: the second sees the first's balance, so a wallet is never overdrawn and the sum of
+all balances stays zero. The fixed lock order means two batches over the same accounts cannot
+deadlock. Nothing here commits: the request, command or job that calls it does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from qianshu.accounts.service import organisations_by_id
+from qianshu.core import audit, inbox
+from qianshu.core.actor import Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_
+from qianshu.core.money import MAX_FEN
+from qianshu.core.policy import require
+from qianshu.core.timeutil import utcnow
+from qianshu.ledger.models import LedgerAccount, LedgerTransfer
+
+# Kinds of account. Only the bank clearing account, the money of the world outside the exchange,
+# may go below zero: a deposit debits it (the bank holds the money), a withdrawal credits it back.
+ACCOUNT_KINDS = ("wallet", "escrow", "fees", "bank_clearing")
+MAY_GO_NEGATIVE = frozenset({"bank_clearing"})
+# Kinds of transfer the ledger itself writes; other capabilities add theirs (a short lowercase word).
+TRANSFER_KINDS = ("deposit", "withdrawal")
+TRANSFER_KIND = re.compile(r"[a-z][a-z0-9_]{0,29}")
+BALANCE_LIMIT = 2**63 - 1  # a BIGINT
+EXCHANGE = "exchange"
+
+# Statements on the tables themselves: the hot path skips the ORM's unit of work.
+ACCOUNTS: Table = LedgerAccount.__table__  # type: ignore[assignment]
+TRANSFERS: Table = LedgerTransfer.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A posted transfer, as read back: immutable like its row."""
+
+    id: int
+    batch_id: str | None
+    debit_account_id: int
+    credit_account_id: int
+    amount_fen: int
+    kind: str
+    cause_type: str
+    cause_id: str
+    memo: str
+    unique_ref: str | None
+    actor_user_id: int | None
+    created_at: datetime
+    debit_balance_fen: int
+    credit_balance_fen: int
+
+    @classmethod
+    def of(cls, row: Any) -> Transfer:
+        return cls(row.id, row.batch_id, row.debit_account_id, row.credit_account_id, row.amount_fen, row.kind,
+                   row.cause_type, row.cause_id, row.memo, row.unique_ref, row.actor_user_id, row.created_at,
+                   row.debit_balance_fen, row.credit_balance_fen)
+
+
+AccountRef = LedgerAccount | int
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One transfer of a batch: from ``debit`` to ``credit``. ``cause`` is (what, its id), e.g.
+    ("contract", 17); ``unique_ref``, when given, may be posted at most once ever (a second
+    posting raises ``Conflict`` ``duplicate_transfer``)."""
+
+    debit: AccountRef
+    credit: AccountRef
+    amount_fen: int
+    kind: str
+    cause: tuple[str, object]
+    memo: str = ""
+    unique_ref: str | None = None
+
+
+# --- amounts ---------------------------------------------------------------------------------------
+
+def parse_amount(value: object, field: str = "amount_fen") -> int:
+    """A positive whole number of fen, from an int or a string of digits; anything else (negative,
+    zero, fractional, non-numeric, too large) is a bilingual 422 naming ``field``."""
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and value.isascii():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("{field} must be a whole number of fen (1 yuan = 100 fen).", field=field,
+                           code="invalid_amount")
+    if value <= 0:
+        raise InvalidInput("{field} must be greater than zero.", field=field, code="invalid_amount")
+    if value > MAX_FEN:
+        raise InvalidInput("{field} is too large (at most {max} fen).", field=field, max=MAX_FEN,
+                           code="invalid_amount")
+    return value
+
+
+def parse_yuan(text: str, field: str = "amount") -> int:
+    """An amount typed in yuan ("1,234.50", "¥12") as positive fen (portal forms)."""
+    from qianshu.core.money import Money
+
+    return parse_amount(Money.from_yuan(text, field=field).fen, field)
+
+
+# --- accounts --------------------------------------------------------------------------------------
+
+def account_code(kind: str, owner_org_id: int | None, reference: str | None = None) -> str:
+    owner = EXCHANGE if owner_org_id is None else str(owner_org_id)
+    return f"{kind}:{owner}:{reference}" if reference else f"{kind}:{owner}"
+
+
+def _account_by_code(db: Session, code: str) -> LedgerAccount | None:
+    return db.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+
+
+def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference: str | None = None) -> LedgerAccount:
+    """The account of ``kind`` held by ``owner_org_id`` (None: the exchange) for ``reference``
+    (e.g. an escrow account per contract), opened on first use; the same one every time after."""
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInput("{field} must be one of: {expected}.", field="kind", expected=", ".join(ACCOUNT_KINDS))
+    if reference is not None and (not reference or len(reference) > 100):
+        raise InvalidInput("{field} must be 1 to 100 characters.", field="reference")
+    code = account_code(kind, owner_org_id, reference)
+    found = _account_by_code(db, code)
+    if found is not None:
+        return found
+    if owner_org_id is not None and owner_org_id not in organisations_by_id(db, [owner_org_id]):
+        raise NotFound("Organisation {org_id} does not exist.", field="org_id", org_id=owner_org_id)
+    # Two first uses at once: one inserts, the other's insert does nothing and both read the one row.
+    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(dialect_insert(LedgerAccount).values(
+        code=code, kind=kind, owner_org_id=owner_org_id, reference=reference or "",
+        may_go_negative=kind in MAY_GO_NEGATIVE, balance_fen=0, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["code"]))
+    opened = _account_by_code(db, code)
+    assert opened is not None
+    return opened
+
+
+def wallet_of(db: Session, org_id: int) -> LedgerAccount:
+    """The organisation's wallet (opened on first use); 404 naming ``org_id`` for an unknown one."""
+    return open_account(db, kind="wallet", owner_org_id=org_id)
+
+
+def fee_account(db: Session) -> LedgerAccount:
+    """The exchange's fee income."""
+    return open_account(db, kind="fees", owner_org_id=None)
+
+
+def bank_clearing_account(db: Session) -> LedgerAccount:
+    """The world outside: deposits come from it, withdrawals go to it (may go below zero)."""
+    return open_account(db, kind="bank_clearing", owner_org_id=None)
+
+
+def get_account(db: Session, account_id: int) -> LedgerAccount:
+    found = db.get(LedgerAccount, account_id)
+    if found is None:
+        raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
+    return found
+
+
+def balance(db: Session, account: AccountRef) -> int:
+    """The account's balance in fen (credits minus debits), as of this transaction."""
+    value = db.scalar(select(ACCOUNTS.c.balance_fen).where(ACCOUNTS.c.id == _id(account)))
+    if value is None:
+        raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=_id(account))
+    return int(value)
+
+
+def _id(account: AccountRef) -> int:
+    return account if isinstance(account, int) else account.id
+
+
+# --- transfers -------------------------------------------------------------------------------------
+
+def transfer(db: Session, actor: Actor, *, debit: AccountRef, credit: AccountRef, amount_fen: int, kind: str,
+             cause: tuple[str, object], memo: str = "", unique_ref: str | None = None) -> Transfer:
+    """Move ``amount_fen`` from ``debit`` to ``credit``; raises before writing anything when the
+    amount is bad or ``debit`` may not go that far below zero (422 ``insufficient_funds``)."""
+    return transfers(db, actor, [Leg(debit, credit, amount_fen, kind, cause, memo, unique_ref)])[0]
+
+
+def _check_leg(leg: Leg) -> tuple[int, int, int, str, str, str]:
+    amount = parse_amount(leg.amount_fen)
+    debit, credit = _id(leg.debit), _id(leg.credit)
+    if debit == credit:
+        raise InvalidInput("A transfer needs two different accounts.", field="credit", code="same_account")
+    if not TRANSFER_KIND.fullmatch(leg.kind):
+        raise InvalidInput("{field} is not in the expected format.", field="kind")
+    cause_type, cause_id = leg.cause[0], str(leg.cause[1])
+    if not cause_type or len(cause_type) > 40 or not cause_id or len(cause_id) > 100:
+        raise InvalidInput("{field} is not in the expected format.", field="cause")
+    if len(leg.memo) > 500:
+        raise InvalidInput("{field} is too long (at most {max} characters).", field="memo", max=500)
+    return debit, credit, amount, leg.kind, cause_type, cause_id
+
+
+def transfers(db: Session, actor: Actor, legs: Sequence[Leg]) -> list[Transfer]:
+    """Post ``legs`` together, in order: all of them or, on any error, none (the error is raised
+    before anything is written). Several legs share a batch id."""
+    if not legs:
+        raise InvalidInput("{field} is required.", field="transfers")
+    checked = [_check_leg(leg) for leg in legs]
+    refs = [leg.unique_ref for leg in legs if leg.unique_ref is not None]
+    if len(set(refs)) != len(refs) or (refs and db.scalar(
+            select(TRANSFERS.c.id).where(TRANSFERS.c.unique_ref.in_(refs)).limit(1)) is not None):
+        raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
+    ids = sorted({i for c in checked for i in c[:2]})
+    # The row locks, always in ascending id order (no deadlock between two batches).
+    locked = db.execute(select(ACCOUNTS.c.id, ACCOUNTS.c.balance_fen, ACCOUNTS.c.may_go_negative)
+                        .where(ACCOUNTS.c.id.in_(ids)).order_by(ACCOUNTS.c.id).with_for_update()).all()
+    balances = {row.id: int(row.balance_fen) for row in locked}
+    negative_ok = {row.id: bool(row.may_go_negative) for row in locked}
+    for account_id in ids:
+        if account_id not in balances:
+            raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
+    now = utcnow()
+    batch = uuid.uuid4().hex if len(legs) > 1 else None
+    rows: list[dict[str, Any]] = []
+    for leg, (debit, credit, amount, kind, cause_type, cause_id) in zip(legs, checked, strict=True):
+        if balances[debit] - amount < 0 and not negative_ok[debit]:
+            raise InvalidInput("{field}: the account's balance ({balance} fen) is less than {amount} fen.",
+                               field="amount_fen", balance=balances[debit], amount=amount, code="insufficient_funds")
+        if balances[credit] + amount > BALANCE_LIMIT or balances[debit] - amount < -BALANCE_LIMIT:
+            raise InvalidInput("{field} would take a balance beyond what the books can hold.", field="amount_fen",
+                               code="balance_overflow")
+        balances[debit] -= amount
+        balances[credit] += amount
+        rows.append({"batch_id": batch, "debit_account_id": debit, "credit_account_id": credit, "amount_fen": amount,
+                     "kind": kind, "cause_type": cause_type, "cause_id": cause_id, "memo": leg.memo,
+                     "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
+                     "via": actor.via[:20], "created_at": now, "debit_balance_fen": balances[debit],
+                     "credit_balance_fen": balances[credit]})
+    db.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account_id"))
+               .values(balance_fen=bindparam("new_balance")),
+               [{"account_id": i, "new_balance": balances[i]} for i in ids])
+    if len(rows) == 1:
+        new_ids = [db.execute(insert(TRANSFERS).returning(TRANSFERS.c.id), rows[0]).scalar_one()]
+    else:
+        new_ids = list(db.execute(insert(TRANSFERS).returning(TRANSFERS.c.id, sort_by_parameter_order=True),
+                                  rows).scalars())
+    _refresh_loaded_accounts(db, balances)
+    return [Transfer.of(_Row(id=i, **row)) for i, row in zip(new_ids, rows, strict=True)]
+
+
+class _Row:
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+def _refresh_loaded_accounts(db: Session, balances: dict[int, int]) -> None:
+    """Accounts the session already holds as objects show their new balance (we wrote by statement)."""
+    for account_id, value in balances.items():
+        loaded = db.identity_map.get(db.identity_key(LedgerAccount, account_id))
+        if loaded is not None:
+            set_committed_value(loaded, "balance_fen", value)
+
+
+# --- deposits and withdrawals (operators) ----------------------------------------------------------
+
+DEPOSITED = N_("{amount} was deposited into your wallet (bank reference {reference}).")
+WITHDRAWN = N_("{amount} was withdrawn from your wallet (bank reference {reference}).")
+
+
+def _bank_reference(reference: str) -> str:
+    reference = reference.strip()
+    if not reference or len(reference) > 100:
+        raise InvalidInput("{field} is required (1 to 100 characters).", field="bank_reference")
+    return reference
+
+
+def _book_once(db: Session, unique_ref: str, reference: str) -> None:
+    if db.scalar(select(TRANSFERS.c.id).where(TRANSFERS.c.unique_ref == unique_ref)) is not None:
+        raise Conflict("The bank reference {reference} has been booked already.", field="bank_reference",
+                       reference=reference, code="bank_reference_used")
+
+
+def deposit(db: Session, actor: Actor, *, org_id: int, amount_fen: object, bank_reference: str,
+            memo: str = "") -> Transfer:
+    """Book money the organisation paid in to the exchange's bank account (the transfer itself
+    happened at the bank): debit bank clearing, credit the wallet. A bank reference is booked once."""
+    require(actor, "ledger.deposit")
+    amount = parse_amount(amount_fen)
+    reference = _bank_reference(bank_reference)
+    wallet = wallet_of(db, org_id)
+    _book_once(db, f"deposit:{reference}", reference)
+    posted = transfer(db, actor, debit=bank_clearing_account(db), credit=wallet, amount_fen=amount, kind="deposit",
+                      cause=("bank_transfer", reference), memo=memo, unique_ref=f"deposit:{reference}")
+    audit.record(db, actor, "ledger.deposited", target_type="ledger_transfer", target_id=posted.id,
+                 target_org_id=org_id, amount_fen=amount, bank_reference=reference)
+    inbox.notify(db, "ledger", DEPOSITED, org_id=org_id, subject=("ledger_transfer", posted.id), link="/wallet",
+                 amount=f"¥{amount // 100:,}.{amount % 100:02d}", reference=reference)
+    return posted
+
+
+def withdraw(db: Session, actor: Actor, *, org_id: int, amount_fen: object, bank_reference: str,
+             memo: str = "") -> Transfer:
+    """Book money paid out of the organisation's wallet to its bank account: debit the wallet
+    (never below zero: 422 ``insufficient_funds``), credit bank clearing."""
+    require(actor, "ledger.withdraw")
+    amount = parse_amount(amount_fen)
+    reference = _bank_reference(bank_reference)
+    wallet = wallet_of(db, org_id)
+    _book_once(db, f"withdrawal:{reference}", reference)
+    posted = transfer(db, actor, debit=wallet, credit=bank_clearing_account(db), amount_fen=amount,
+                      kind="withdrawal", cause=("bank_transfer", reference), memo=memo,
+                      unique_ref=f"withdrawal:{reference}")
+    audit.record(db, actor, "ledger.withdrawn", target_type="ledger_transfer", target_id=posted.id,
+                 target_org_id=org_id, amount_fen=amount, bank_reference=reference)
+    inbox.notify(db, "ledger", WITHDRAWN, org_id=org_id, subject=("ledger_transfer", posted.id), link="/wallet",
+                 amount=f"¥{amount // 100:,}.{amount % 100:02d}", reference=reference)
+    return posted
+
+
+def transfers_by_cause(db: Session, cause_type: str, cause_id: object) -> list[Transfer]:
+    """Every transfer caused by one thing (a contract's payment, settlement and refunds), oldest first."""
+    rows = db.execute(select(TRANSFERS).where(TRANSFERS.c.cause_type == cause_type,
+                                              TRANSFERS.c.cause_id == str(cause_id)).order_by(TRANSFERS.c.id))
+    return [Transfer.of(row) for row in rows]

@@ -43,3 +43,18 @@ def signed(db: Session, buyer: Actor, merchant: Actor, listed: Any,  # noqa: F81
         return contract
 
     return _make
+
+
+@pytest.fixture
+def fund(db: Session, operator: Actor) -> Callable[[Actor, int], None]:  # noqa: F811
+    """``fund(actor, fen)``: the operator books a bank deposit into the actor organisation's wallet."""
+    from qianshu.ledger import service as ledger
+
+    counter = [0]
+
+    def _fund(who: Actor, fen: int) -> None:
+        counter[0] += 1
+        ledger.deposit(db, operator, org_id=who.org_id or 0, amount_fen=fen,
+                       bank_reference=f"ICBC-TEST-{who.org_id}-{counter[0]}")
+
+    return _fund

@@ -18,7 +18,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json, sha256_hex
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange import service
+from qianshu.exchange import payments, service
 from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.schemas import ChangeIn
 from qianshu.registry.certificate import CID_FONT, certificate_font
@@ -79,8 +79,12 @@ def test_declined_contract_never_comes_into_force(db: Session, buyer: Actor, mer
     assert not service.contract_is_active(db, contract.id, "download")
 
 
-def test_contract_is_active_for_its_use_until_its_term_ends(db: Session, signed: Callable[..., Contract]) -> None:
+def test_contract_is_active_for_its_use_until_its_term_ends(db: Session, buyer: Actor, fund: Any,
+                                                            signed: Callable[..., Contract]) -> None:
     contract = signed()
+    assert not service.contract_is_active(db, contract.id, "download")  # not paid yet
+    fund(buyer, contract.price_fen)
+    payments.pay(db, buyer, contract.id)
     start, end = as_utc(contract.starts_at), as_utc(contract.ends_at)  # type: ignore[arg-type]
     assert service.contract_is_active(db, contract.id, "download")
     assert service.contract_is_active(db, contract.id, "research")  # its purpose
@@ -121,8 +125,11 @@ def test_amendment_needs_a_change(db: Session, merchant: Actor, signed: Callable
 
 
 def test_early_termination_by_agreement_ends_access_at_once(db: Session, buyer: Actor, merchant: Actor,
-                                                           signed: Callable[..., Contract]) -> None:
+                                                           signed: Callable[..., Contract], fund: Any) -> None:
     contract = signed()
+    fund(buyer, contract.price_fen)
+    payments.pay(db, buyer, contract.id)
+    assert service.contract_is_active(db, contract.id, "download")
     change = service.propose_change(db, buyer, contract.id, ChangeIn(kind="terminate", reason="项目提前结束"))
     rejected = service.decide_change(db, merchant, contract.id, change.id, False)
     assert rejected.status == "rejected"

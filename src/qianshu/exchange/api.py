@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
 
 from qianshu.accounts.deps import SignedInActor
+from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
-from qianshu.core.http import DbSession, get_settings_dep
+from qianshu.core.http import DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
+from qianshu.exchange import payments, service
 from qianshu.exchange import schemas as s
-from qianshu.exchange import service
 from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger.settings import LedgerSettings
 from qianshu.registry.settings import RegistrySettings
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
@@ -121,3 +125,68 @@ def decide_change(contract_id: int, change_id: int, decision: Literal["agree", "
              summary="Amend or terminate a contract as the exchange operator, with a written reason")
 def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
     return service.operate(db, actor, contract_id, data)
+
+
+# --- money: every call takes an Idempotency-Key (core/idempotency.py) ---------------------------
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
+                                       description="Any unique text; a repeat returns the first answer.")]
+
+
+def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], Any],
+          out: type[Any] = s.ContractOut) -> JSONResponse:
+    ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
+    caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
+    return idempotent(request, db, caller, body, ttl,
+                      lambda: out.model_validate(work()).model_dump(mode="json"), status_code=200)
+
+
+def _settings(request: Request) -> ExchangeSettings:
+    return get_settings_dep(request).section(ExchangeSettings)
+
+
+@router.post("/contracts/{contract_id}/pay", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Pay the price from your wallet into escrow (the buyer)")
+def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+        key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract_id))
+
+
+@router.post("/contracts/{contract_id}/deliver", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Mark a paid contract delivered (the seller)")
+def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+            key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract_id))
+
+
+@router.post("/contracts/{contract_id}/accept-delivery", response_model=s.ContractOut,
+             responses=problems(404, 409, 422), summary="Accept the delivery: the seller is paid, the fee booked")
+def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                    key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, {},
+                 lambda: payments.accept_delivery(db, actor, contract_id, _settings(request)))
+
+
+@router.post("/contracts/{contract_id}/refund", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Refund all or part of the escrowed price (the seller or an operator)")
+def refund(contract_id: int, data: s.RefundIn, request: Request, db: DbSession, actor: SignedInActor,
+           key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.refund(db, actor, contract_id, data.amount_fen, data.reason))
+
+
+@router.post("/contracts/{contract_id}/disputes", response_model=s.DisputeOut, responses=problems(404, 409, 422),
+             summary="Dispute a paid contract (either party): settlement waits for an operator")
+def raise_dispute(contract_id: int, data: s.DisputeIn, request: Request, db: DbSession, actor: SignedInActor,
+                  key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.raise_dispute(db, actor, contract_id, data.reason), s.DisputeOut)
+
+
+@router.post("/disputes/{dispute_id}/decide", response_model=s.DisputeOut, responses=problems(403, 404, 409, 422),
+             summary="Decide a dispute with a written reason (operators)")
+def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: DbSession, actor: SignedInActor,
+                   key: IdempotencyKey = "") -> JSONResponse:
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.decide_dispute(db, actor, dispute_id, data.decision, data.reason, data.refund_fen,
+                                                 _settings(request)), s.DisputeOut)

@@ -1,4 +1,4 @@
-"""The exchange's periodic task: close expired quotes and contracts whose term ended."""
+"""The exchange's periodic tasks: close expired quotes and ended contracts; accept deliveries by themselves."""
 
 from __future__ import annotations
 
@@ -13,3 +13,12 @@ def expire_due(database: Database, settings: Settings) -> int:
     with database.unit_of_work() as db:
         quotes, contracts = service.expire_due(db)
     return quotes + contracts
+
+
+def auto_accept_deliveries(database: Database, settings: Settings) -> int:
+    """Settle what was delivered ``auto_accept_days`` ago and neither accepted nor disputed."""
+    from qianshu.exchange import payments
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        return payments.auto_accept_due(db, settings.section(ExchangeSettings))

@@ -1,4 +1,5 @@
-"""The exchange: orders, quotes, contracts and their signatures, amendments and terminations."""
+"""The exchange: orders, quotes, contracts and their signatures, amendments and terminations;
+escrow, settlement, refunds and disputes on the ledger's books."""
 
 from typing import Any
 
@@ -14,7 +15,7 @@ def _trader(actor: Any) -> bool:
 MANIFEST = Manifest(
     name="exchange",
     title="Exchange",
-    uses=("catalog",),
+    uses=("catalog", "ledger"),
     models=True,
     api=True,
     pages=True,
@@ -27,6 +28,7 @@ MANIFEST = Manifest(
     events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded"),
     # Quotes past their expiry and contracts past their term are closed (access already ends at the
     # moment itself: contract_is_active reads the time).
-    periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due")},
+    periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due"),
+              "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries")},
     demo="qianshu.demo.exchange_seed:seed",
 )

@@ -20,6 +20,15 @@ Contract status::
     pending (signatures) ──both parties sign──▶ active ──term ends──▶ ended
     pending ──either party declines──▶ declined
     active ──both agree, or the operator──▶ terminated
+
+Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
+
+    unpaid ──buyer pays (wallet → escrow)──▶ escrowed ──seller delivers──▶ delivered
+    delivered ──buyer accepts, or after auto_accept_days──▶ settled (escrow → seller and fee)
+    escrowed / delivered ──either party disputes──▶ disputed ──operator decides──▶ settled / refunded
+    escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
+
+Metered contracts (per call, per 1,000 rows) are charged per usage report (``exchange_usage_reports``).
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from qianshu.core.db import Base
 from qianshu.core.timeutil import utcnow
 
+PAYMENT_STATUSES = ("unpaid", "escrowed", "delivered", "disputed", "settled", "refunded")
+DISPUTE_DECISIONS = ("release", "refund", "partial_refund")
 ORDER_STATUSES = ("placed", "requested", "quoted", "accepted", "refused", "withdrawn", "expired")
 OPEN_ORDER_STATUSES = ("placed", "requested", "quoted")
 CONTRACT_STATUSES = ("pending", "active", "ended", "declined", "terminated")
@@ -108,6 +119,13 @@ class Contract(Base):
     ends_at: Mapped[datetime | None]  # starts_at + term (None: no limit)
     ended_at: Mapped[datetime | None]  # when it ended, expired, was declined or terminated
     end_reason: Mapped[str] = mapped_column(Text, default="")
+    # Where the money is (the amounts are the ledger's: its transfers name this contract as cause).
+    payment_status: Mapped[str] = mapped_column(String(12), default="unpaid", server_default="unpaid")
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # booked at settlement
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paid_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -168,3 +186,37 @@ class TimelineEntry(Base):
     actor_label: Mapped[str] = mapped_column(String(200), default="")
     step: Mapped[str] = mapped_column(String(40))  # a key of exchange.labels.STEPS
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Dispute(Base):
+    """A dispute over a paid contract: raised by either party, decided by an operator with a reason."""
+
+    __tablename__ = "exchange_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"), index=True)
+    raised_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    raised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | decided
+    decision: Mapped[str] = mapped_column(String(16), default="")  # see DISPUTE_DECISIONS
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageReport(Base):
+    """Metered usage of a per-call or per-1,000-rows contract, charged once per report id."""
+
+    __tablename__ = "exchange_usage_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(100), unique=True)  # given by the reporter (delivery)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="RESTRICT"), index=True)
+    units: Mapped[int] = mapped_column(BigInteger)  # calls, or rows
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    transfer_batch: Mapped[str] = mapped_column(String(40), default="")  # the ledger batch that charged it
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ PARTY = Rule(org_roles=MEMBERS, active=True, relations=("own", "counterparty"))
 NOT_BUYER = N_("Only the buyer of this trade may do this.")
 NOT_SELLER = N_("Only the seller of this trade may do this.")
 NOT_PARTY = N_("Only the parties to this contract may do this.")
+OPERATORS_ONLY = N_("Only exchange operators may do this.")
 
 ACTIONS = (
     Action("exchange.order", (Rule(org_roles=MEMBERS, active=True, relations=("public",)),),
@@ -36,7 +37,18 @@ ACTIONS = (
     Action("contract.change", (PARTY,),
            "Propose, agree to or reject an amendment or early termination (either party)", denied=NOT_PARTY),
     Action("contract.operate", (OPERATOR,), "Amend or terminate a contract as the exchange operator",
-           denied=N_("Only exchange operators may do this.")),
+           denied=OPERATORS_ONLY),
+    Action("contract.pay", (BUYER,), "Pay a contract from one's wallet into escrow (the buyer)", denied=NOT_BUYER),
+    Action("contract.deliver", (SELLER,), "Mark a paid contract delivered (the seller)", denied=NOT_SELLER),
+    Action("contract.accept_delivery", (BUYER,), "Accept the delivery, which settles the contract (the buyer)",
+           denied=NOT_BUYER),
+    Action("contract.refund", (SELLER, OPERATOR), "Refund all or part of the escrowed price to the buyer",
+           denied=NOT_SELLER),
+    Action("contract.dispute", (PARTY,), "Raise a dispute over a paid contract (either party)", denied=NOT_PARTY),
+    Action("contract.decide_dispute", (OPERATOR,), "Decide a dispute, with a written reason (operators)",
+           denied=OPERATORS_ONLY),
+    Action("contract.meter", (OPERATOR,), "Report metered usage of a contract, which charges it (delivery, as system)",
+           denied=OPERATORS_ONLY),
 )
 
 

@@ -58,6 +58,36 @@ class ChangeIn(_Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class RefundIn(_Strict):
+    amount_fen: int = Field(description="How much of the escrowed price goes back to the buyer, in fen.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeIn(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionIn(_Strict):
+    decision: Literal["release", "refund", "partial_refund"]
+    reason: str = Field(min_length=1, max_length=2000)
+    refund_fen: int = Field(default=0, description="With partial_refund: the fen that go back to the buyer.")
+
+
+class DisputeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    raised_by_org_id: int
+    reason: str
+    status: str
+    decision: str
+    refund_fen: int
+    decision_reason: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
 class OrderOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -119,6 +149,12 @@ class ContractOut(BaseModel):
     ends_at: datetime | None
     ended_at: datetime | None
     end_reason: str
+    payment_status: str
+    fee_fen: int
+    refunded_fen: int
+    paid_at: datetime | None
+    delivered_at: datetime | None
+    settled_at: datetime | None
     signatures: list[SignatureOut]
 
 

@@ -49,6 +49,9 @@ NO_CONTRACT = N_("No such contract.")
 STALE = N_("This trade was changed by someone else in the meantime; reload it and try again.")
 # How long a period of a subscription plan runs (renewal is a new contract for now).
 PERIOD_DAYS = {"monthly": 30, "yearly": 365}
+# Paid before use (into escrow); the metered kinds (per call, per 1,000 rows) are charged per usage report.
+PREPAID_KINDS = ("one_time", "monthly", "yearly", "quote")
+METERED_KINDS = ("per_call", "per_1000_rows")
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -514,10 +517,14 @@ def _apply(db: Session, actor: Actor, contract: Contract, kind: str, changes: di
 
 def contract_is_active(db: Session, contract_id: int, use: str, at: datetime | None = None) -> bool:
     """Whether a contract permits ``use`` at ``at`` (default now): signed by both, not ended,
-    expired or terminated, and ``use`` is its delivery mode or its purpose. Delivery asks this
-    before every access, so access ends the moment the contract does (not when a task notices)."""
+    expired or terminated, paid (a prepaid price in escrow or settled, not refunded), and ``use`` is
+    its delivery mode or its purpose. Delivery asks this before every access, so access ends the
+    moment the contract does (not when a task notices)."""
     contract = db.get(Contract, contract_id)
     if contract is None or contract.status != "active" or contract.starts_at is None:
+        return False
+    if contract.plan_kind in PREPAID_KINDS and contract.price_fen > 0 and contract.payment_status in (
+            "unpaid", "refunded"):
         return False
     moment = as_utc(at) if at is not None else utcnow()
     if moment < as_utc(contract.starts_at):

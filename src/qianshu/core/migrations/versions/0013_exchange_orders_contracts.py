@@ -1,10 +1,11 @@
-"""exchange: orders, contracts, signatures, contract changes and the trades" timeline
+"""exchange: orders, contracts, signatures, contract changes, disputes, usage reports, the trades" timeline
 
 Revision ID: 0013_exchange_orders_contracts
 Revises: 0012_ledger_books
 Create Date: 2026-11-30
 
-Money is not here: the ledger books payments, escrow and settlement.
+Money is not here: the ledger"s transfers book payments, escrow, settlement and refunds; a contract
+keeps only where its money stands (``payment_status``) and the fee and refunds booked.
 """
 
 from collections.abc import Sequence
@@ -79,6 +80,12 @@ def upgrade() -> None:
     sa.Column("ends_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("ended_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("end_reason", sa.Text(), nullable=False),
+    sa.Column("payment_status", sa.String(length=12), server_default="unpaid", nullable=False),
+    sa.Column("fee_fen", sa.BigInteger(), server_default="0", nullable=False),
+    sa.Column("refunded_fen", sa.BigInteger(), server_default="0", nullable=False),
+    sa.Column("paid_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column("delivered_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column("settled_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("created_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column("updated_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
@@ -118,6 +125,28 @@ def upgrade() -> None:
     with op.batch_alter_table("exchange_contract_changes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exchange_contract_changes_contract_id"), ["contract_id"], unique=False)
 
+    op.create_table("exchange_disputes",
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("contract_id", sa.Integer(), nullable=False),
+    sa.Column("raised_by_org_id", sa.Integer(), nullable=False),
+    sa.Column("raised_by", sa.Integer(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(length=12), nullable=False),
+    sa.Column("decision", sa.String(length=16), nullable=False),
+    sa.Column("refund_fen", sa.BigInteger(), nullable=False),
+    sa.Column("decision_reason", sa.Text(), nullable=False),
+    sa.Column("decided_by", sa.Integer(), nullable=True),
+    sa.Column("decided_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column("created_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(["contract_id"], ["exchange_contracts.id"], name=op.f("fk_exchange_disputes_contract_id_exchange_contracts"), ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_exchange_disputes_decided_by_users"), ondelete="SET NULL"),
+    sa.ForeignKeyConstraint(["raised_by"], ["users.id"], name=op.f("fk_exchange_disputes_raised_by_users"), ondelete="SET NULL"),
+    sa.ForeignKeyConstraint(["raised_by_org_id"], ["organisations.id"], name=op.f("fk_exchange_disputes_raised_by_org_id_organisations"), ondelete="RESTRICT"),
+    sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_disputes"))
+    )
+    with op.batch_alter_table("exchange_disputes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_exchange_disputes_contract_id"), ["contract_id"], unique=False)
+
     op.create_table("exchange_signatures",
     sa.Column("id", sa.Integer(), nullable=False),
     sa.Column("contract_id", sa.Integer(), nullable=False),
@@ -156,14 +185,38 @@ def upgrade() -> None:
     with op.batch_alter_table("exchange_timeline", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exchange_timeline_order_id"), ["order_id"], unique=False)
 
+    op.create_table("exchange_usage_reports",
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("report_id", sa.String(length=100), nullable=False),
+    sa.Column("contract_id", sa.Integer(), nullable=False),
+    sa.Column("units", sa.BigInteger(), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("fee_fen", sa.BigInteger(), nullable=False),
+    sa.Column("transfer_batch", sa.String(length=40), nullable=False),
+    sa.Column("reported_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(["contract_id"], ["exchange_contracts.id"], name=op.f("fk_exchange_usage_reports_contract_id_exchange_contracts"), ondelete="RESTRICT"),
+    sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_usage_reports")),
+    sa.UniqueConstraint("report_id", name=op.f("uq_exchange_usage_reports_report_id"))
+    )
+    with op.batch_alter_table("exchange_usage_reports", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_exchange_usage_reports_contract_id"), ["contract_id"], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("exchange_usage_reports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_exchange_usage_reports_contract_id"))
+
+    op.drop_table("exchange_usage_reports")
     with op.batch_alter_table("exchange_timeline", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exchange_timeline_order_id"))
 
     op.drop_table("exchange_timeline")
     op.drop_table("exchange_signatures")
+    with op.batch_alter_table("exchange_disputes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_exchange_disputes_contract_id"))
+
+    op.drop_table("exchange_disputes")
     with op.batch_alter_table("exchange_contract_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exchange_contract_changes_contract_id"))
 

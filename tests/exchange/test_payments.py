@@ -57,7 +57,8 @@ def test_pay_deliver_accept_settles_with_the_fee(db: Session, buyer: Actor, merc
     leaf_index = next(e.detail["log_index"] for e in service.timeline(db, buyer, contract.order_id)
                       if e.step == "settled")
     leaf = get_leaf(db, leaf_index)
-    assert leaf.event_type == "exchange.contract_settled" and str(PRICE) not in leaf.leaf.decode()
+    assert leaf.event_type == "exchange.contract_settled"
+    assert str(PRICE) not in leaf.leaf.decode()
     _books_balance(db)
 
 
@@ -78,7 +79,8 @@ def test_paying_without_funds_moves_nothing(db: Session, buyer: Actor, signed: C
     fund(buyer, PRICE - 1)
     with pytest.raises(InvalidInput) as caught:
         payments.pay(db, buyer, contract.id)
-    assert caught.value.code == "insufficient_funds" and caught.value.field == "amount_fen"
+    assert caught.value.code == "insufficient_funds"
+    assert caught.value.field == "amount_fen"
 
 
 def test_only_the_buyer_pays_and_third_parties_see_nothing(db: Session, make: Factories, merchant: Actor,
@@ -122,7 +124,8 @@ def test_partial_then_full_refund(db: Session, buyer: Actor, merchant: Actor, si
     payments.refund(db, merchant, contract.id, 20_000, "部分字段缺失")
     assert (contract.payment_status, contract.refunded_fen, _wallet(db, buyer)) == ("escrowed", 20_000, 20_000)
     payments.refund(db, merchant, contract.id, 100_000, "无法交付")
-    assert contract.payment_status == "refunded" and _wallet(db, buyer) == PRICE
+    assert contract.payment_status == "refunded"
+    assert _wallet(db, buyer) == PRICE
     assert not service.contract_is_active(db, contract.id, "download")
     _books_balance(db)
 
@@ -152,7 +155,8 @@ def test_dispute_blocks_settlement_until_the_operator_decides(db: Session, buyer
         payments.decide_dispute(db, operator, dispute.id, "refund", "再次")
     events = [get_leaf(db, e.detail["log_index"]).event_type for e in service.timeline(db, buyer, contract.order_id)
               if "log_index" in e.detail]
-    assert "exchange.refund" in events and "exchange.dispute_decided" in events
+    assert "exchange.refund" in events
+    assert "exchange.dispute_decided" in events
     _books_balance(db)
 
 
@@ -165,7 +169,8 @@ def test_metered_usage_is_charged_once_per_report(db: Session, buyer: Actor, mer
     report = payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 2_500)
     assert report.amount_fen == 500  # 2,500 rows at ¥2 per 1,000
     again = payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 2_500)
-    assert again.id == report.id and _wallet(db, buyer) == 9_500
+    assert again.id == report.id
+    assert _wallet(db, buyer) == 9_500
     with pytest.raises(Conflict) as caught:
         payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 9)
     assert caught.value.field == "report_id"

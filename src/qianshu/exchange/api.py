@@ -135,6 +135,7 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
 
 def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], Any],
           out: type[Any] = s.ContractOut) -> JSONResponse:
+    """``work`` once per Idempotency-Key; the caller has checked the actor's permission first."""
     ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
     caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
     return idempotent(request, db, caller, body, ttl,
@@ -149,6 +150,7 @@ def _settings(request: Request) -> ExchangeSettings:
              summary="Pay the price from your wallet into escrow (the buyer)")
 def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
         key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.pay", contract_id=contract_id)
     return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract_id))
 
 
@@ -156,6 +158,7 @@ def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
              summary="Mark a paid contract delivered (the seller)")
 def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
             key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.deliver", contract_id=contract_id)
     return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract_id))
 
 
@@ -163,6 +166,7 @@ def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInAc
              responses=problems(404, 409, 422), summary="Accept the delivery: the seller is paid, the fee booked")
 def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
                     key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
     return _once(request, db, actor, {},
                  lambda: payments.accept_delivery(db, actor, contract_id, _settings(request)))
 
@@ -171,6 +175,7 @@ def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: Si
              summary="Refund all or part of the escrowed price (the seller or an operator)")
 def refund(contract_id: int, data: s.RefundIn, request: Request, db: DbSession, actor: SignedInActor,
            key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.refund", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
                  lambda: payments.refund(db, actor, contract_id, data.amount_fen, data.reason))
 
@@ -179,6 +184,7 @@ def refund(contract_id: int, data: s.RefundIn, request: Request, db: DbSession, 
              summary="Dispute a paid contract (either party): settlement waits for an operator")
 def raise_dispute(contract_id: int, data: s.DisputeIn, request: Request, db: DbSession, actor: SignedInActor,
                   key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.dispute", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
                  lambda: payments.raise_dispute(db, actor, contract_id, data.reason), s.DisputeOut)
 
@@ -187,6 +193,7 @@ def raise_dispute(contract_id: int, data: s.DisputeIn, request: Request, db: DbS
              summary="Decide a dispute with a written reason (operators)")
 def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: DbSession, actor: SignedInActor,
                    key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.decide_dispute", dispute_id=dispute_id)
     return _once(request, db, actor, data.model_dump(),
                  lambda: payments.decide_dispute(db, actor, dispute_id, data.decision, data.reason, data.refund_fen,
                                                  _settings(request)), s.DisputeOut)

@@ -113,5 +113,10 @@ LABELS = (
     NP_("log event", "exchange.contract_settled"),
     NP_("log event", "exchange.refund"),
     NP_("log event", "exchange.dispute_decided"),
+    NP_("transfer kind", "escrow"),
+    NP_("transfer kind", "settlement"),
+    NP_("transfer kind", "fee"),
+    NP_("transfer kind", "refund"),
+    NP_("transfer kind", "usage"),
     N_("term ended"),
 )

@@ -18,11 +18,12 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
 from qianshu.core.policy import allows
 from qianshu.core.validation import parse_form
+from qianshu.exchange import payments, service
 from qianshu.exchange import schemas as s
-from qianshu.exchange import service
-from qianshu.exchange.models import Contract, ContractChange, Order, TimelineEntry
+from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +54,10 @@ def _order_form(request: Request, db: DbSession, listing_id: int, plan_id: int, 
 
 
 @router.get("/exchange/order", response_class=HTMLResponse)
-def order_form(request: Request, db: DbSession, actor: SignedInActor, listing_id: int, plan_id: int) -> Response:
+def order_form(request: Request, db: DbSession, actor: SignedInActor, listing_id: int = 0,
+               plan_id: int = 0) -> Response:
+    if not listing_id or not plan_id:  # one orders from a product page: go and find one
+        return see_other("/catalog")
     return _order_form(request, db, listing_id, plan_id, {})
 
 
@@ -157,6 +161,9 @@ class ContractPage:
     can_change: bool
     can_operate: bool
     change: ContractChange | None
+    money: list[Any] = field(default_factory=list)  # the ledger's transfers caused by this contract
+    dispute: Dispute | None = None
+    can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
     error: str = ""
 
 
@@ -166,10 +173,47 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
     party = service.party_of(actor, contract)
     signed = any(x.party == party and x.text_version == contract.text_version for x in contract.signatures)
     resource = trade(contract)
+    money, prepaid = contract.payment_status, contract.plan_kind in service.PREPAID_KINDS and contract.price_fen > 0
+    can = {
+        "pay": (contract.status == "active" and prepaid and money == "unpaid"
+                and allows(actor, "contract.pay", resource)),
+        "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
+        "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
+        "refund": money in ("escrowed", "delivered") and allows(actor, "contract.refund", resource),
+        "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
+        "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
+    }
     page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
-                        allows(actor, "contract.operate", resource), service.pending_change(db, contract), error)
+                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
+                        ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
+                        can, error)
     return render(request, "exchange/contract.html", page, status_code=status)
+
+
+MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide")
+
+
+def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, action: str,
+           form: dict[str, Any]) -> None:
+    """The portal's money buttons: the same services as the API (a double submit is refused by the
+    contract's status and the ledger's unique references, so nothing moves twice)."""
+    settings = get_settings_dep(request).section(ExchangeSettings)
+    reason = str(form.get("reason", ""))[:2000]
+    if action == "pay":
+        payments.pay(db, actor, contract_id)
+    elif action == "deliver":
+        payments.deliver(db, actor, contract_id)
+    elif action == "accept-delivery":
+        payments.accept_delivery(db, actor, contract_id, settings)
+    elif action == "refund":
+        payments.refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"), reason)
+    elif action == "dispute":
+        payments.raise_dispute(db, actor, contract_id, reason)
+    else:
+        amount = str(form.get("refund", "") or "0")
+        payments.decide_dispute(db, actor, _int(form.get("dispute_id"), "dispute_id"), str(form.get("decision", "")),
+                                reason, ledger.parse_yuan(amount, "refund") if amount != "0" else 0, settings)
 
 
 @router.get("/exchange/contracts/{contract_id:int}", response_class=HTMLResponse)
@@ -195,6 +239,8 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
                 service.operate(db, actor, contract_id, change)  # type: ignore[arg-type]
         elif action in ("agree", "reject"):
             service.decide_change(db, actor, contract_id, _int(form.get("change_id"), "change_id"), action == "agree")
+        elif action in MONEY_ACTIONS:
+            _money(request, db, actor, contract_id, action, form)
         else:
             raise NotFound("Not found.")
     except QianshuError as exc:

@@ -79,6 +79,18 @@ def _fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> in
     return settings.fee_rate(listing.industry_section)
 
 
+def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None = None,
+              dispute_id: int | None = None) -> None:
+    """Refuse who may not do ``action`` before anything else is looked at (the API checks this
+    before the Idempotency-Key, so a stranger learns nothing from the key's handling)."""
+    if dispute_id is not None:
+        dispute = db.get(Dispute, dispute_id)
+        if dispute is None:
+            raise NotFound("Not found.")
+        contract_id = dispute.contract_id
+    _require(actor, action, _contract(db, contract_id or 0), NO_CONTRACT)
+
+
 def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
     """The buyer pays the price from its wallet into the contract's escrow."""
     contract = _contract(db, contract_id)

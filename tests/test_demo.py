@@ -247,3 +247,17 @@ def test_a_newcomer_goes_from_upload_to_certificate_in_one_sitting(demo: Demo, t
         for browser in (holder, reviewer, operator):
             browser.close()
         database.dispose()
+
+
+def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
+    """The exchange's seed: the demo buyer has a contract in force and paid, and work waiting."""
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        trades = exchange.my_trades(db, buyer)
+        assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
+        assert any(c.status == "pending" for c in trades.contracts)
+        steps = exchange.next_steps(db, buyer)
+        assert steps.contracts_to_sign == 1 and steps.quotes_to_decide == 1

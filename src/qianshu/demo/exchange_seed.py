@@ -1,6 +1,7 @@
-"""The demo's trades, made through the exchange's services: the demo buyer finds in "my trades" a
-contract in force, one waiting for its acceptance, a quote to decide on and an order the seller
-has not answered yet; the sellers find the other side of each."""
+"""The demo's trades, made through the exchange's and the ledger's services: the demo buyer has
+money in its wallet and finds in "my trades" a contract in force and paid into escrow (the seller
+is to deliver), one waiting for its acceptance, a quote to decide on and an order the seller has
+not answered yet; the sellers find the other side of each."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from qianshu.core.actor import Actor
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import service
+from qianshu.exchange import payments, service
 from qianshu.exchange.schemas import OrderIn, QuoteIn
+from qianshu.ledger import service as ledger
 
 SCENARIOS = (
     "物流园区车辆调度与干线运输时效分析，用于优化配送路线。",
@@ -40,6 +42,9 @@ def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     with database.unit_of_work() as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        operator = actor_of(db, "operator@qianshu.demo")
+        ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=50_000_000,  # ¥500,000
+                       bank_reference="DEMO-ICBC-20261101-0001", memo="演示充值 demo deposit")
         offers = _offers(db, buyer)[:4]
         sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
         orders = [service.place_order(db, buyer, OrderIn(
@@ -53,8 +58,9 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             if i in (0, 1) and order.status == "placed":
                 contract = service.accept_order(db, seller, order.id)
                 service.sign(db, seller, contract.id)
-                if i == 0:  # in force; the second waits for the buyer's acceptance
+                if i == 0:  # in force and paid; the second waits for the buyer's acceptance
                     service.sign(db, buyer, contract.id)
+                    payments.pay(db, buyer, contract.id)
             elif i == 2 and order.status == "requested":
                 service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
                                                             expires_in_days=14))

@@ -260,4 +260,5 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
         assert any(c.status == "pending" for c in trades.contracts)
         steps = exchange.next_steps(db, buyer)
-        assert steps.contracts_to_sign == 1 and steps.quotes_to_decide == 1
+        assert steps.contracts_to_sign == 1
+        assert steps.quotes_to_decide == 1

@@ -4,14 +4,13 @@ timeline and the buttons of the next step. They call the same services as the AP
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.catalog import service as catalog
-from qianshu.catalog.models import Listing, PricingPlan
 from qianshu.catalog.policy import PURPOSES, terms_from_odrl
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
@@ -24,6 +23,9 @@ from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, Ti
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing, PricingPlan
 
 router = APIRouter(include_in_schema=False)
 

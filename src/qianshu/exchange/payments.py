@@ -27,11 +27,11 @@ from qianshu.exchange.service import (
     METERED_KINDS,
     NO_CONTRACT,
     PREPAID_KINDS,
-    _contract,
-    _require,
-    _step,
-    _tell,
     contract_is_active,
+    load_contract,
+    notify_party,
+    record_step,
+    require_role,
 )
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -88,13 +88,13 @@ def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None
         if dispute is None:
             raise NotFound("Not found.")
         contract_id = dispute.contract_id
-    _require(actor, action, _contract(db, contract_id or 0), NO_CONTRACT)
+    require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
 
 
 def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
     """The buyer pays the price from its wallet into the contract's escrow."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.pay", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.pay", contract, NO_CONTRACT)
     if contract.status != "active":
         raise Conflict("Contract {number} is not in force; it cannot be paid.", number=contract.number)
     if contract.plan_kind not in PREPAID_KINDS or contract.price_fen <= 0:
@@ -104,27 +104,27 @@ def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
     ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id), credit=_escrow(db, contract),
                     amount_fen=contract.price_fen, kind="escrow", cause=(CAUSE, contract.id),
                     memo=contract.number, unique_ref=f"pay:contract:{contract.id}")
-    _step(db, actor, contract.order, "paid", contract, amount_fen=contract.price_fen)
-    _tell(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
-          contract.order, contract)
+    record_step(db, actor, contract.order, "paid", contract, amount_fen=contract.price_fen)
+    notify_party(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
+                 contract.order, contract)
     return contract
 
 
 def deliver(db: Session, actor: Actor, contract_id: int) -> Contract:
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.deliver", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.deliver", contract, NO_CONTRACT)
     _move(db, contract, ("escrowed",), "delivered", delivered_at=utcnow())
-    _step(db, actor, contract.order, "delivered", contract)
-    _tell(db, contract.buyer_org_id, N_("Contract {number} is delivered: check the data and accept it."),
-          contract.order, contract)
+    record_step(db, actor, contract.order, "delivered", contract)
+    notify_party(db, contract.buyer_org_id, N_("Contract {number} is delivered: check the data and accept it."),
+                 contract.order, contract)
     return contract
 
 
 def accept_delivery(db: Session, actor: Actor, contract_id: int,
                     settings: ExchangeSettings | None = None) -> Contract:
     """The buyer accepts the delivery: the contract settles (seller paid, fee booked)."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.accept_delivery", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
     _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted")
     return contract
 
@@ -143,11 +143,11 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
     if held - fee > 0 or fee:
         ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
     index = _log(db, "exchange.contract_settled", contract)
-    _step(db, actor, contract.order, step, contract)
-    _step(db, actor, contract.order, "settled", contract, seller_fen=held - fee, fee_fen=fee, log_index=index)
+    record_step(db, actor, contract.order, step, contract)
+    record_step(db, actor, contract.order, "settled", contract, seller_fen=held - fee, fee_fen=fee, log_index=index)
     catalog.record_transaction(db, contract.listing_id)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        _tell(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
+        notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:
@@ -156,7 +156,7 @@ def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:
     ids = list(db.scalars(select(Contract.id).where(Contract.payment_status == "delivered",
                                                     Contract.delivered_at <= due).order_by(Contract.id).limit(200)))
     for contract_id in ids:
-        _settle(db, SYSTEM, _contract(db, contract_id), settings, "accepted_automatically")
+        _settle(db, SYSTEM, load_contract(db, contract_id), settings, "accepted_automatically")
     return len(ids)
 
 
@@ -169,8 +169,8 @@ def _amount(value: object, held: int) -> int:
 
 def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str) -> Contract:
     """The seller (or an operator) returns all or part of the escrowed price to the buyer."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.refund", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.refund", contract, NO_CONTRACT)
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
     if contract.payment_status not in ("escrowed", "delivered"):
@@ -189,15 +189,16 @@ def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: 
     ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
                     amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200])
     index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
-    _step(db, actor, contract.order, "refunded", contract, amount_fen=amount, reason=reason, log_index=index)
-    _tell(db, contract.buyer_org_id, N_("Contract {number}: part or all of the price was refunded to your wallet."),
-          contract.order, contract)
+    record_step(db, actor, contract.order, "refunded", contract, amount_fen=amount, reason=reason, log_index=index)
+    notify_party(db, contract.buyer_org_id,
+                 N_("Contract {number}: part or all of the price was refunded to your wallet."),
+                 contract.order, contract)
 
 
 def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str) -> Dispute:
     """Either party disputes a paid contract: settlement waits for an operator's decision."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.dispute", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.dispute", contract, NO_CONTRACT)
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
     _move(db, contract, ("escrowed", "delivered"), "disputed")
@@ -205,10 +206,10 @@ def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str) -> D
                       reason=reason)
     db.add(dispute)
     db.flush()
-    _step(db, actor, contract.order, "disputed", contract, reason=reason)
+    record_step(db, actor, contract.order, "disputed", contract, reason=reason)
     other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
-    _tell(db, other, N_("The other party disputes contract {number}: {reason}"), contract.order, contract,
-          reason=reason)
+    notify_party(db, other, N_("The other party disputes contract {number}: {reason}"), contract.order, contract,
+                 reason=reason)
     return dispute
 
 
@@ -219,8 +220,8 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
     dispute = db.get(Dispute, dispute_id)
     if dispute is None:
         raise NotFound("Not found.")
-    contract = _contract(db, dispute.contract_id)
-    _require(actor, "contract.decide_dispute", contract, NO_CONTRACT)
+    contract = load_contract(db, dispute.contract_id)
+    require_role(actor, "contract.decide_dispute", contract, NO_CONTRACT)
     if dispute.status != "open":
         raise Conflict("This dispute was decided already.")
     if not reason.strip():
@@ -242,11 +243,12 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
     if amount < held:
         _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",))
     index = _log(db, "exchange.dispute_decided", contract, decision=decision)
-    _step(db, actor, contract.order, "dispute_decided", contract, decision=decision, reason=reason,
-          log_index=index)
+    record_step(db, actor, contract.order, "dispute_decided", contract, decision=decision, reason=reason,
+                log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        _tell(db, org_id, N_("The dispute over contract {number} is decided: {reason}"), contract.order, contract,
-              reason=reason)
+        notify_party(db, org_id,
+                     N_("The dispute over contract {number} is decided: {reason}"), contract.order, contract,
+                     reason=reason)
     return dispute
 
 
@@ -259,8 +261,8 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
     """Metered usage of a per-call or per-1,000-rows contract, charged at once (buyer's wallet →
     seller's wallet and the fee). Idempotent per ``report_id``: the same report again returns the
     first charge; the same id with other figures is a 409."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.meter", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.meter", contract, NO_CONTRACT)
     report_id = str(report_id).strip()
     if not report_id or len(report_id) > 100:
         raise InvalidInput("{field} is required.", field="report_id")
@@ -290,5 +292,5 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
                                f"usage-fee:{report_id}"))
     posted = ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
     report.transfer_batch = (posted[0].batch_id or str(posted[0].id)) if posted else ""
-    _step(db, actor, contract.order, "usage_charged", contract, units=units, amount_fen=amount, report=report_id)
+    record_step(db, actor, contract.order, "usage_charged", contract, units=units, amount_fen=amount, report=report_id)
     return report

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +25,6 @@ from qianshu.accounts import service as accounts
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog import product as catalog_product
 from qianshu.catalog import service as catalog
-from qianshu.catalog.models import Listing, PricingPlan
 from qianshu.catalog.policy import PURPOSES, terms_from_odrl
 from qianshu.core import audit, inbox
 from qianshu.core.actor import Actor
@@ -42,6 +41,9 @@ from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn, QuoteIn
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.translog.service import append_event
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing, PricingPlan
 
 CAPABILITY = "exchange"
 NO_ORDER = N_("No such order.")
@@ -64,7 +66,7 @@ def _order(db: Session, order_id: int) -> Order:
     return order
 
 
-def _contract(db: Session, contract_id: int) -> Contract:
+def load_contract(db: Session, contract_id: int) -> Contract:
     contract = db.get(Contract, contract_id)
     if contract is None:
         raise NotFound(NO_CONTRACT)
@@ -73,17 +75,17 @@ def _contract(db: Session, contract_id: int) -> Contract:
 
 def get_order(db: Session, actor: Actor, order_id: int) -> Order:
     order = _order(db, order_id)
-    _require(actor, "trade.read", order, NO_ORDER)
+    require_role(actor, "trade.read", order, NO_ORDER)
     return order
 
 
 def get_contract(db: Session, actor: Actor, contract_id: int) -> Contract:
-    contract = _contract(db, contract_id)
-    _require(actor, "trade.read", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "trade.read", contract, NO_CONTRACT)
     return contract
 
 
-def _require(actor: Actor, action: str, item: Order | Contract, missing: str) -> None:
+def require_role(actor: Actor, action: str, item: Order | Contract, missing: str) -> None:
     """The policy's answer; a third organisation is told the trade does not exist, a party that
     may see it is told why it may not do this."""
     resource = trade(item)
@@ -97,7 +99,7 @@ def _flush(db: Session) -> None:
         raise Conflict(STALE) from None
 
 
-def _step(db: Session, actor: Actor, order: Order, step: str, contract: Contract | None = None,
+def record_step(db: Session, actor: Actor, order: Order, step: str, contract: Contract | None = None,
           **detail: Any) -> None:
     db.add(TimelineEntry(order_id=order.id, contract_id=contract.id if contract else None,
                          actor_user_id=actor.user_id, actor_org_id=actor.org_id,
@@ -108,7 +110,7 @@ def _step(db: Session, actor: Actor, order: Order, step: str, contract: Contract
                  **detail)
 
 
-def _tell(db: Session, org_id: int, message: str, order: Order, contract: Contract | None = None,
+def notify_party(db: Session, org_id: int, message: str, order: Order, contract: Contract | None = None,
           **params: Any) -> None:
     """A notification to one party's shared inbox, linking to the trade."""
     if contract is not None:
@@ -179,11 +181,11 @@ def place_order(db: Session, actor: Actor, data: OrderIn) -> Order:
                   price_fen=None if quote else plan.price_fen, term_days=_term_days(plan))
     db.add(order)
     db.flush()
-    _step(db, actor, order, "quote_requested" if quote else "order_placed", plan=plan.id, purpose=data.purpose)
-    _tell(db, order.seller_org_id,
-          N_("A quote was asked for “{title}” (request {order}): answer it with a price, terms and an expiry.")
-          if quote else N_("A new order of “{title}” (order {order}) waits for your acceptance."),
-          order, title_zh=listing.title_zh, title_en=listing.title_en)
+    record_step(db, actor, order, "quote_requested" if quote else "order_placed", plan=plan.id, purpose=data.purpose)
+    notify_party(db, order.seller_org_id,
+                 N_("A quote was asked for “{title}” (request {order}): answer it with a price, terms and an expiry.")
+                 if quote else N_("A new order of “{title}” (order {order}) waits for your acceptance."),
+                 order, title_zh=listing.title_zh, title_en=listing.title_en)
     return order
 
 
@@ -209,7 +211,7 @@ def _recheck_offer(db: Session, order: Order) -> tuple[Listing, PricingPlan]:
 def accept_order(db: Session, actor: Actor, order_id: int) -> Contract:
     """The seller accepts an order at the plan's price: the contract is drawn up for both to sign."""
     order = _order(db, order_id)
-    _require(actor, "order.answer", order, NO_ORDER)
+    require_role(actor, "order.answer", order, NO_ORDER)
     _open(order, "placed")
     return _make_contract(db, actor, order, "order_accepted")
 
@@ -218,7 +220,7 @@ def quote(db: Session, actor: Actor, order_id: int, data: QuoteIn, settings: Exc
     """The seller answers with a price, terms and an expiry."""
     cfg = settings or ExchangeSettings()
     order = _order(db, order_id)
-    _require(actor, "order.answer", order, NO_ORDER)
+    require_role(actor, "order.answer", order, NO_ORDER)
     _open(order, "requested", "placed", "quoted")
     price = Money.from_yuan(data.price, "price").fen
     if price < 0:
@@ -232,31 +234,33 @@ def quote(db: Session, actor: Actor, order_id: int, data: QuoteIn, settings: Exc
     order.quote_expires_at = utcnow() + timedelta(days=days)
     order.answered_by, order.answered_at, order.updated_at = actor.user_id, utcnow(), utcnow()
     _flush(db)
-    _step(db, actor, order, "quoted", price_fen=price, expires=order.quote_expires_at.isoformat(timespec="seconds"))
-    _tell(db, order.buyer_org_id, N_("Your request {order} was answered with a quote; accept it before it expires."),
-          order)
+    record_step(db, actor, order, "quoted", price_fen=price,
+                expires=order.quote_expires_at.isoformat(timespec="seconds"))
+    notify_party(db, order.buyer_org_id,
+                 N_("Your request {order} was answered with a quote; accept it before it expires."),
+                 order)
     return order
 
 
 def refuse(db: Session, actor: Actor, order_id: int, reason: str) -> Order:
     """The seller refuses an order (a scenario it will not serve, for instance), saying why."""
     order = _order(db, order_id)
-    _require(actor, "order.answer", order, NO_ORDER)
+    require_role(actor, "order.answer", order, NO_ORDER)
     _open(order, *OPEN_ORDER_STATUSES)
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
     order.status, order.reason, order.updated_at = "refused", reason, utcnow()
     order.answered_by, order.answered_at = actor.user_id, utcnow()
     _flush(db)
-    _step(db, actor, order, "refused", reason=reason)
-    _tell(db, order.buyer_org_id, N_("The seller refused your order {order}: {reason}"), order, reason=reason)
+    record_step(db, actor, order, "refused", reason=reason)
+    notify_party(db, order.buyer_org_id, N_("The seller refused your order {order}: {reason}"), order, reason=reason)
     return order
 
 
 def accept_quote(db: Session, actor: Actor, order_id: int) -> Contract:
     """The buyer accepts a quote before it expires: the contract is drawn up for both to sign."""
     order = _order(db, order_id)
-    _require(actor, "order.decide", order, NO_ORDER)
+    require_role(actor, "order.decide", order, NO_ORDER)
     _open(order, "quoted")
     if order.quote_expires_at is not None and as_utc(order.quote_expires_at) <= utcnow():
         raise Conflict("{field}: {reason}", field="quote_expires_at",
@@ -266,12 +270,12 @@ def accept_quote(db: Session, actor: Actor, order_id: int) -> Contract:
 
 def withdraw(db: Session, actor: Actor, order_id: int, reason: str = "") -> Order:
     order = _order(db, order_id)
-    _require(actor, "order.decide", order, NO_ORDER)
+    require_role(actor, "order.decide", order, NO_ORDER)
     _open(order, *OPEN_ORDER_STATUSES)
     order.status, order.reason, order.updated_at = "withdrawn", reason, utcnow()
     _flush(db)
-    _step(db, actor, order, "withdrawn", reason=reason)
-    _tell(db, order.seller_org_id, N_("The buyer withdrew order {order}."), order)
+    record_step(db, actor, order, "withdrawn", reason=reason)
+    notify_party(db, order.seller_org_id, N_("The buyer withdrew order {order}."), order)
     return order
 
 
@@ -303,10 +307,10 @@ def _make_contract(db: Session, actor: Actor, order: Order, step: str) -> Contra
                         text_sha256=documents.text_sha256(document), text_version=1)
     db.add(contract)
     db.flush()
-    _step(db, actor, order, step, contract)
-    _step(db, actor, order, "contract_drawn_up", contract, text_sha256=contract.text_sha256)
+    record_step(db, actor, order, step, contract)
+    record_step(db, actor, order, "contract_drawn_up", contract, text_sha256=contract.text_sha256)
     for org_id in (order.buyer_org_id, order.seller_org_id):
-        _tell(db, org_id, N_("Contract {number} is ready: read it and accept it."), order, contract)
+        notify_party(db, org_id, N_("Contract {number} is ready: read it and accept it."), order, contract)
     return contract
 
 
@@ -334,8 +338,8 @@ def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "") -> 
 
     ``text_sha256`` (optional) is the hash of the text the signer read: if the text changed since,
     the signature is refused, so nobody accepts a text they did not see."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.sign", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.sign", contract, NO_CONTRACT)
     party = party_of(actor, contract)
     if contract.status != "pending":
         raise Conflict("Contract {number} is {status}; it cannot be signed.", number=contract.number,
@@ -352,13 +356,13 @@ def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "") -> 
     contract.updated_at = utcnow()
     _flush(db)
     order = contract.order
-    _step(db, actor, order, "signed", contract, party=party, text_sha256=contract.text_sha256)
+    record_step(db, actor, order, "signed", contract, party=party, text_sha256=contract.text_sha256)
     current = [s for s in contract.signatures if s.text_version == contract.text_version]
     if {s.party for s in current} == {"buyer", "seller"}:
         _activate(db, actor, contract, current)
     else:
-        _tell(db, _other(contract, party or "buyer"),
-              N_("The other party accepted contract {number}; your acceptance is awaited."), order, contract)
+        notify_party(db, _other(contract, party or "buyer"),
+                     N_("The other party accepted contract {number}; your acceptance is awaited."), order, contract)
     return contract
 
 
@@ -370,16 +374,17 @@ def _activate(db: Session, actor: Actor, contract: Contract, signatures: list[Si
     contract.status, contract.starts_at = "active", now
     contract.ends_at = now + timedelta(days=contract.term_days) if contract.term_days else None
     _flush(db)
-    _step(db, actor, contract.order, "in_force", contract, log_index=entry.index)
+    record_step(db, actor, contract.order, "in_force", contract, log_index=entry.index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        _tell(db, org_id, N_("Contract {number} is signed by both parties and in force."), contract.order, contract)
+        notify_party(db, org_id,
+                     N_("Contract {number} is signed by both parties and in force."), contract.order, contract)
     publish(db, ContractActivated(contract_id=contract.id))
 
 
 def decline(db: Session, actor: Actor, contract_id: int, reason: str) -> Contract:
     """A party declines a contract that is not yet signed by both: it never comes into force."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.sign", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.sign", contract, NO_CONTRACT)
     if contract.status != "pending":
         raise Conflict("Contract {number} is {status}; it cannot be signed.", number=contract.number,
                        status=Label("contract status", contract.status))
@@ -396,11 +401,11 @@ def _end(db: Session, actor: Actor, contract: Contract, status: str, reason: str
     detail: dict[str, Any] = {"reason": reason}
     if log:
         detail["log_index"] = append_event(db, "exchange.contract_terminated", _log_parties(db, contract)).index
-    _step(db, actor, contract.order, status, contract, **detail)
+    record_step(db, actor, contract.order, status, contract, **detail)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        _tell(db, org_id, N_("Contract {number} is {status}: {reason}"), contract.order, contract,
-              status_zh=label(status, "contract status", "zh"), status_en=label(status, "contract status", "en"),
-              reason=reason)
+        notify_party(db, org_id, N_("Contract {number} is {status}: {reason}"), contract.order, contract,
+                     status_zh=label(status, "contract status", "zh"), status_en=label(status, "contract status", "en"),
+                     reason=reason)
     if status in ("ended", "terminated"):
         publish(db, ContractEnded(contract_id=contract.id, status=status, reason=reason))
 
@@ -435,8 +440,8 @@ def _changeable(contract: Contract) -> None:
 
 def propose_change(db: Session, actor: Actor, contract_id: int, data: ChangeIn) -> ContractChange:
     """A party proposes to amend the contract or to end it early; the other party decides."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.change", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.change", contract, NO_CONTRACT)
     _changeable(contract)
     pending = db.scalar(select(ContractChange.id).where(ContractChange.contract_id == contract.id,
                                                         ContractChange.status == "proposed"))
@@ -446,18 +451,18 @@ def propose_change(db: Session, actor: Actor, contract_id: int, data: ChangeIn) 
                             proposed_by=actor.user_id, changes=_changes(contract, data), reason=data.reason)
     db.add(change)
     db.flush()
-    _step(db, actor, contract.order, f"{data.kind}_proposed", contract, change=change.id, reason=data.reason)
-    _tell(db, _other(contract, party_of(actor, contract) or "buyer"),
-          N_("The other party proposes to amend contract {number}: {reason}") if data.kind == "amend"
-          else N_("The other party proposes to end contract {number} early: {reason}"),
-          contract.order, contract, reason=data.reason)
+    record_step(db, actor, contract.order, f"{data.kind}_proposed", contract, change=change.id, reason=data.reason)
+    notify_party(db, _other(contract, party_of(actor, contract) or "buyer"),
+                 N_("The other party proposes to amend contract {number}: {reason}") if data.kind == "amend"
+                 else N_("The other party proposes to end contract {number} early: {reason}"),
+                 contract.order, contract, reason=data.reason)
     return change
 
 
 def decide_change(db: Session, actor: Actor, contract_id: int, change_id: int, agree: bool) -> ContractChange:
     """The other party agrees to (or rejects) a proposed amendment or early termination."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.change", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.change", contract, NO_CONTRACT)
     change = db.get(ContractChange, change_id)
     if change is None or change.contract_id != contract.id:
         raise NotFound("Not found.")
@@ -469,9 +474,9 @@ def decide_change(db: Session, actor: Actor, contract_id: int, change_id: int, a
     change.status, change.decided_by, change.decided_at = ("agreed" if agree else "rejected"), actor.user_id, utcnow()
     if not agree:
         db.flush()
-        _step(db, actor, contract.order, f"{change.kind}_rejected", contract, change=change.id)
-        _tell(db, change.proposed_by_org_id, N_("Your proposal on contract {number} was rejected."),
-              contract.order, contract)
+        record_step(db, actor, contract.order, f"{change.kind}_rejected", contract, change=change.id)
+        notify_party(db, change.proposed_by_org_id, N_("Your proposal on contract {number} was rejected."),
+                     contract.order, contract)
         return change
     _apply(db, actor, contract, change.kind, change.changes, change.reason)
     return change
@@ -479,8 +484,8 @@ def decide_change(db: Session, actor: Actor, contract_id: int, change_id: int, a
 
 def operate(db: Session, actor: Actor, contract_id: int, data: ChangeIn) -> Contract:
     """The exchange operator amends or terminates a contract, with a written reason."""
-    contract = _contract(db, contract_id)
-    _require(actor, "contract.operate", contract, NO_CONTRACT)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.operate", contract, NO_CONTRACT)
     _changeable(contract)
     _apply(db, actor, contract, data.kind, _changes(contract, data), data.reason, by_operator=True)
     return contract
@@ -505,11 +510,12 @@ def _apply(db: Session, actor: Actor, contract: Contract, kind: str, changes: di
     _flush(db)
     entry = append_event(db, "exchange.contract_amended", {**_log_parties(db, contract),
                                                            "by_operator": "yes" if by_operator else "no"})
-    _step(db, actor, contract.order, "amended", contract, version=version, text_sha256=contract.text_sha256,
-          reason=reason, log_index=entry.index, fields=sorted(changes))
+    record_step(db, actor, contract.order, "amended", contract, version=version, text_sha256=contract.text_sha256,
+                reason=reason, log_index=entry.index, fields=sorted(changes))
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        _tell(db, org_id, N_("Contract {number} was amended (version {version}): {reason}"), contract.order, contract,
-              version=version, reason=reason)
+        notify_party(db, org_id,
+                     N_("Contract {number} was amended (version {version}): {reason}"), contract.order, contract,
+                     version=version, reason=reason)
 
 
 # --- in force or not --------------------------------------------------------------------------
@@ -543,8 +549,8 @@ def expire_due(db: Session, now: datetime | None = None) -> tuple[int, int]:
                              .limit(500)))
     for order in quotes:
         order.status, order.updated_at = "expired", moment
-        _step(db, SYSTEM, order, "expired")
-        _tell(db, order.buyer_org_id, N_("The quote for your request {order} expired."), order)
+        record_step(db, SYSTEM, order, "expired")
+        notify_party(db, order.buyer_org_id, N_("The quote for your request {order} expired."), order)
     contracts = list(db.scalars(select(Contract).where(Contract.status == "active", Contract.ends_at <= moment)
                                 .limit(500)))
     for contract in contracts:

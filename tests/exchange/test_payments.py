@@ -37,9 +37,12 @@ def test_pay_deliver_accept_settles_with_the_fee(db: Session, buyer: Actor, merc
                                                  signed: Callable[..., Contract], fund: Any) -> None:
     contract = signed()
     assert not service.contract_is_active(db, contract.id, "download")  # unpaid: no access yet
+    assert service.next_steps(db, buyer).payments_due == 1
     fund(buyer, 200_000)
     payments.pay(db, buyer, contract.id)
     assert contract.payment_status == "escrowed"
+    assert service.next_steps(db, buyer).payments_due == 0
+    assert service.next_steps(db, merchant).deliveries_to_make == 1
     assert _wallet(db, buyer) == 80_000
     assert service.contract_is_active(db, contract.id, "download")
     with pytest.raises(Conflict):  # paying twice moves nothing
@@ -48,7 +51,9 @@ def test_pay_deliver_accept_settles_with_the_fee(db: Session, buyer: Actor, merc
     with pytest.raises(Conflict):  # settling an undelivered contract
         payments.accept_delivery(db, buyer, contract.id)
     payments.deliver(db, merchant, contract.id)
+    assert service.next_steps(db, buyer).deliveries_to_confirm == 1
     payments.accept_delivery(db, buyer, contract.id)
+    assert service.next_steps(db, buyer).total == 0
     assert (contract.payment_status, contract.fee_fen) == ("settled", 3_000)  # 2.5 %
     assert _wallet(db, merchant) == PRICE - 3_000
     assert ledger.balance(db, ledger.fee_account(db)) == 3_000
@@ -138,6 +143,8 @@ def test_dispute_blocks_settlement_until_the_operator_decides(db: Session, buyer
     payments.pay(db, buyer, contract.id)
     payments.deliver(db, merchant, contract.id)
     dispute = payments.raise_dispute(db, buyer, contract.id, "交付的数据缺少两个月")
+    assert service.next_steps(db, operator).disputes == 1
+    assert service.next_steps(db, merchant).disputes == 1
     with pytest.raises(Conflict):  # settling a disputed contract
         payments.accept_delivery(db, buyer, contract.id)
     contract.delivered_at = contract.delivered_at - timedelta(days=30)  # type: ignore[operator]

@@ -28,5 +28,9 @@ def waiting(db: Session, actor: Actor) -> list[Waiting]:
         Waiting(*NN_("{n} contract to accept", "{n} contracts to accept"), steps.contracts_to_sign, TRADES),
         Waiting(*NN_("{n} contract change to decide on", "{n} contract changes to decide on"),
                 steps.changes_to_decide, TRADES),
+        Waiting(*NN_("{n} payment due", "{n} payments due"), steps.payments_due, TRADES),
+        Waiting(*NN_("{n} delivery to make", "{n} deliveries to make"), steps.deliveries_to_make, TRADES),
+        Waiting(*NN_("{n} delivery to confirm", "{n} deliveries to confirm"), steps.deliveries_to_confirm, TRADES),
+        Waiting(*NN_("{n} dispute open", "{n} disputes open"), steps.disputes, TRADES),
     ]
     return [w for w in found if w.count]

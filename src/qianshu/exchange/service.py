@@ -13,7 +13,7 @@ terminations are leaves of the public log (the contract's hash and the parties, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -594,25 +594,28 @@ def pending_change(db: Session, contract: Contract) -> ContractChange | None:
 
 @dataclass(frozen=True)
 class NextSteps:
-    """What waits for an organisation: each a list of (order or contract id, label)."""
+    """How many trades wait for an organisation, by what it has to do."""
 
-    quotes_to_answer: int
-    orders_to_accept: int
-    quotes_to_decide: int
-    contracts_to_sign: int
-    changes_to_decide: int
+    quotes_to_answer: int = 0
+    orders_to_accept: int = 0
+    quotes_to_decide: int = 0
+    contracts_to_sign: int = 0
+    changes_to_decide: int = 0
+    payments_due: int = 0
+    deliveries_to_make: int = 0
+    deliveries_to_confirm: int = 0
+    disputes: int = 0  # the parties' open disputes; for operators, every dispute to decide
 
     @property
     def total(self) -> int:
-        return (self.quotes_to_answer + self.orders_to_accept + self.quotes_to_decide + self.contracts_to_sign
-                + self.changes_to_decide)
+        return sum(getattr(self, f.name) for f in fields(self))
 
 
 def next_steps(db: Session, actor: Actor) -> NextSteps:
     """Counts of what waits for the actor's organisation (the home page and "my trades")."""
     org = actor.org_id
     if org is None or not allows(actor, "exchange.mine"):
-        return NextSteps(0, 0, 0, 0, 0)
+        return NextSteps()
     from sqlalchemy import func
 
     def count(stmt: Any) -> int:
@@ -621,15 +624,25 @@ def next_steps(db: Session, actor: Actor) -> NextSteps:
     signed_by_me = select(Signature.id).where(Signature.contract_id == Contract.id,
                                               Signature.text_version == Contract.text_version,
                                               Signature.org_id == org)
+    party = or_(Contract.buyer_org_id == org, Contract.seller_org_id == org)
+    disputed = select(Contract.id).where(Contract.payment_status == "disputed")
     return NextSteps(
-        count(select(Order.id).where(Order.seller_org_id == org, Order.status == "requested")),
-        count(select(Order.id).where(Order.seller_org_id == org, Order.status == "placed")),
-        count(select(Order.id).where(Order.buyer_org_id == org, Order.status == "quoted")),
-        count(select(Contract.id).where(or_(Contract.buyer_org_id == org, Contract.seller_org_id == org),
-                                        Contract.status == "pending", ~signed_by_me.exists())),
-        count(select(ContractChange.id).join(Contract, Contract.id == ContractChange.contract_id)
-              .where(ContractChange.status == "proposed", ContractChange.proposed_by_org_id != org,
-                     or_(Contract.buyer_org_id == org, Contract.seller_org_id == org))),
+        quotes_to_answer=count(select(Order.id).where(Order.seller_org_id == org, Order.status == "requested")),
+        orders_to_accept=count(select(Order.id).where(Order.seller_org_id == org, Order.status == "placed")),
+        quotes_to_decide=count(select(Order.id).where(Order.buyer_org_id == org, Order.status == "quoted")),
+        contracts_to_sign=count(select(Contract.id).where(party, Contract.status == "pending",
+                                                          ~signed_by_me.exists())),
+        changes_to_decide=count(select(ContractChange.id).join(Contract, Contract.id == ContractChange.contract_id)
+                                .where(ContractChange.status == "proposed", ContractChange.proposed_by_org_id != org,
+                                       party)),
+        payments_due=count(select(Contract.id).where(
+            Contract.buyer_org_id == org, Contract.status == "active", Contract.payment_status == "unpaid",
+            Contract.plan_kind.in_(PREPAID_KINDS), Contract.price_fen > 0)),
+        deliveries_to_make=count(select(Contract.id).where(Contract.seller_org_id == org,
+                                                           Contract.payment_status == "escrowed")),
+        deliveries_to_confirm=count(select(Contract.id).where(Contract.buyer_org_id == org,
+                                                              Contract.payment_status == "delivered")),
+        disputes=count(disputed if allows(actor, "contract.decide_dispute") else disputed.where(party)),
     )
 
 

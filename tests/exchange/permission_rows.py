@@ -57,6 +57,7 @@ ROWS = {
     ("POST", f"{A}/contracts/{{contract_id}}/operate"): _on_contract(
         "contract.operate", {"kind": "amend", "price": "99", "reason": "运营人员变更"}),
     ("POST", f"{A}/contracts/{{contract_id}}/pay"): _on_contract("contract.pay"),
+    ("POST", f"{A}/contracts/{{contract_id}}/renewal"): _on_contract("contract.pay", {"renews": False}),
     ("POST", f"{A}/contracts/{{contract_id}}/deliver"): _on_contract("contract.deliver"),
     ("POST", f"{A}/contracts/{{contract_id}}/accept-delivery"): _on_contract("contract.accept_delivery"),
     ("POST", f"{A}/contracts/{{contract_id}}/refund"): _on_contract("contract.refund",

@@ -187,3 +187,61 @@ def test_metered_usage_is_charged_once_per_report(db: Session, buyer: Actor, mer
         payments.record_usage(db, buyer, contract.id, "r3", 5)
     assert _wallet(db, merchant) == 500 - 13  # the fee of 12.5 fen rounds half up
     _books_balance(db)
+
+
+def _subscription(db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Contract], fund: Any,
+                  **policy: Any) -> Contract:
+    from qianshu.catalog.schemas import PolicyIn
+
+    contract = signed(plans=[PlanIn(kind="monthly", price="100", delivery_modes=["api"],
+                                    policy=PolicyIn(**policy))])
+    fund(buyer, 10_000)
+    payments.pay(db, buyer, contract.id)
+    payments.deliver(db, merchant, contract.id)
+    payments.accept_delivery(db, buyer, contract.id)
+    return contract
+
+
+def test_a_subscription_renews_each_period_with_a_new_charge(db: Session, buyer: Actor, merchant: Actor,
+                                                             signed: Callable[..., Contract], fund: Any) -> None:
+    contract = _subscription(db, buyer, merchant, signed, fund, term_days=None)
+    first_end = contract.ends_at
+    assert first_end is not None
+    assert _wallet(db, buyer) == 0
+    settings = ExchangeSettings()
+    assert payments.renew_due(db, settings) == (0, 0)  # a month away
+    fund(buyer, 25_000)
+    at = first_end - timedelta(hours=2)
+    assert payments.renew_due(db, settings, now=at) == (1, 0)
+    assert contract.ends_at == first_end + timedelta(days=30)
+    assert _wallet(db, buyer) == 15_000
+    assert _wallet(db, merchant) == 2 * (10_000 - 250)
+    assert payments.renew_due(db, settings, now=at) == (0, 0)  # charged once per period
+    assert service.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=10))
+    # the buyer stops it: it ends at its term
+    payments.set_renewal(db, buyer, contract.id, False)
+    assert payments.renew_due(db, settings, now=contract.ends_at - timedelta(hours=1)) == (0, 0)
+    _books_balance(db)
+
+
+def test_a_subscription_the_wallet_cannot_pay_lapses_with_a_notice(
+        db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Contract], fund: Any) -> None:
+    from qianshu.core import inbox
+
+    contract = _subscription(db, buyer, merchant, signed, fund, term_days=None)
+    assert payments.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)  # the wallet is empty
+    assert contract.renews is False
+    assert contract.status == "active"
+    notes = [inbox.render(n, "en") for n in inbox.inbox(db, buyer)]
+    assert any("will not renew (not enough money in the buyer's wallet)" in n for n in notes)
+    assert any("不再续期（买方钱包余额不足）" in inbox.render(n, "zh") for n in inbox.inbox(db, buyer))
+    assert service.expire_due(db, now=contract.ends_at) == (0, 1)
+    assert contract.status == "ended"
+
+
+def test_a_subscription_stops_at_the_policys_term(db: Session, buyer: Actor, merchant: Actor,
+                                                 signed: Callable[..., Contract], fund: Any) -> None:
+    contract = _subscription(db, buyer, merchant, signed, fund, term_days=45)
+    fund(buyer, 10_000)
+    assert payments.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)
+    assert _wallet(db, buyer) == 10_000

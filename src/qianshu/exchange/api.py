@@ -127,6 +127,12 @@ def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInAc
     return service.operate(db, actor, contract_id, data)
 
 
+@router.post("/contracts/{contract_id}/renewal", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Stop or resume the renewal of a subscription (the buyer)")
+def set_renewal(contract_id: int, data: s.RenewalIn, db: DbSession, actor: SignedInActor) -> object:
+    return payments.set_renewal(db, actor, contract_id, data.renews)
+
+
 # --- money: every call takes an Idempotency-Key (core/idempotency.py) ---------------------------
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,

@@ -22,3 +22,13 @@ def auto_accept_deliveries(database: Database, settings: Settings) -> int:
 
     with database.unit_of_work() as db:
         return payments.auto_accept_due(db, settings.section(ExchangeSettings))
+
+
+def renew_subscriptions(database: Database, settings: Settings) -> int:
+    """Charge the next period of subscriptions whose term ends within a day (or let them lapse)."""
+    from qianshu.exchange import payments
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        renewed, lapsed = payments.renew_due(db, settings.section(ExchangeSettings))
+    return renewed + lapsed

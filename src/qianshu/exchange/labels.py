@@ -9,7 +9,7 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "quote_accepted", "contract_drawn_up", "signed", "in_force", "declined", "ended", "terminated",
          "amend_proposed", "terminate_proposed", "amend_rejected", "terminate_rejected", "amended",
          "paid", "delivered", "delivery_accepted", "accepted_automatically", "settled", "refunded", "disputed",
-         "dispute_decided", "usage_charged")
+         "dispute_decided", "usage_charged", "renewal_on", "renewal_off", "renewed", "lapsed")
 
 LABELS = (
     NP_("order status", "placed"),
@@ -118,5 +118,15 @@ LABELS = (
     NP_("transfer kind", "fee"),
     NP_("transfer kind", "refund"),
     NP_("transfer kind", "usage"),
+    NP_("trade step", "renewal_on"),
+    NP_("trade step", "renewal_off"),
+    NP_("trade step", "renewed"),
+    NP_("trade step", "lapsed"),
+    NP_("audit action", "exchange.renewal_on"),
+    NP_("audit action", "exchange.renewal_off"),
+    NP_("audit action", "exchange.renewed"),
+    NP_("audit action", "exchange.lapsed"),
+    NP_("log event", "exchange.contract_renewed"),
+    NP_("transfer kind", "renewal"),
     N_("term ended"),
 )

@@ -29,6 +29,7 @@ MANIFEST = Manifest(
     # Quotes past their expiry and contracts past their term are closed (access already ends at the
     # moment itself: contract_is_active reads the time).
     periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due"),
-              "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries")},
+              "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries"),
+              "exchange.renew": Periodic(600.0, "qianshu.exchange.jobs:renew_subscriptions")},
     demo="qianshu.demo.exchange_seed:seed",
 )

@@ -29,6 +29,8 @@ Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
     escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
 
 Metered contracts (per call, per 1,000 rows) are charged per usage report (``exchange_usage_reports``).
+A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
+(wallet → seller and fee), or lapses with a notice when the wallet is short or the policy's term is reached.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qianshu.core.db import Base
@@ -126,6 +128,8 @@ class Contract(Base):
     paid_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     settled_at: Mapped[datetime | None]
+    # A subscription (monthly, yearly) renews each period with a new charge until the buyer stops it.
+    renews: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

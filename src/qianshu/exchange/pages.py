@@ -184,6 +184,7 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
         "refund": money in ("escrowed", "delivered") and allows(actor, "contract.refund", resource),
         "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
         "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
+        "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
     }
     page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
@@ -193,7 +194,7 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
     return render(request, "exchange/contract.html", page, status_code=status)
 
 
-MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide")
+MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide", "renewal")
 
 
 def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, action: str,
@@ -212,6 +213,8 @@ def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, acti
         payments.refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"), reason)
     elif action == "dispute":
         payments.raise_dispute(db, actor, contract_id, reason)
+    elif action == "renewal":
+        payments.set_renewal(db, actor, contract_id, form.get("renews") == "on")
     else:
         amount = str(form.get("refund", "") or "0")
         payments.decide_dispute(db, actor, _int(form.get("dispute_id"), "dispute_id"), str(form.get("decision", "")),

@@ -11,21 +11,23 @@ gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:co
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import service as catalog
+from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange.models import Contract, Dispute, UsageReport
 from qianshu.exchange.service import (
     METERED_KINDS,
     NO_CONTRACT,
+    PERIOD_DAYS,
     PREPAID_KINDS,
     contract_is_active,
     load_contract,
@@ -294,3 +296,92 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
     report.transfer_batch = (posted[0].batch_id or str(posted[0].id)) if posted else ""
     record_step(db, actor, contract.order, "usage_charged", contract, units=units, amount_fen=amount, report=report_id)
     return report
+
+
+# --- subscriptions ---------------------------------------------------------------------------------
+
+# A subscription is charged for its next period this long before its term ends, so that access
+# does not stop for the minutes between the end and the periodic task's next run.
+RENEW_AHEAD = timedelta(days=1)
+
+
+def set_renewal(db: Session, actor: Actor, contract_id: int, renews: bool) -> Contract:
+    """The buyer stops (or resumes) the renewal of a subscription: it then ends at its term."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.pay", contract, NO_CONTRACT)
+    if contract.plan_kind not in PERIOD_DAYS:
+        raise Conflict("Contract {number} is not a subscription.", number=contract.number)
+    if contract.renews != renews:
+        contract.renews, contract.updated_at = renews, utcnow()
+        db.flush()
+        record_step(db, actor, contract.order, "renewal_on" if renews else "renewal_off", contract)
+    return contract
+
+
+def renew_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> tuple[int, int]:
+    """Charge the next period of every settled subscription whose term ends within ``RENEW_AHEAD``
+    and extend its term; one the buyer's wallet cannot pay, or whose usage policy allows no longer
+    use, lapses with a notice (it ends at its term). Returns (renewed, lapsed)."""
+    moment = now or utcnow()
+    due = list(db.scalars(select(Contract).where(
+        Contract.status == "active", Contract.plan_kind.in_(tuple(PERIOD_DAYS)), Contract.renews.is_(True),
+        Contract.payment_status == "settled", Contract.ends_at <= moment + RENEW_AHEAD)
+        .order_by(Contract.id).limit(200)))
+    renewed = lapsed = 0
+    for contract in due:
+        reason = _renewal_refused(contract)
+        if reason is None:
+            try:
+                with db.begin_nested():
+                    _renew(db, contract, settings)
+                renewed += 1
+                continue
+            except InvalidInput as exc:  # insufficient funds: nothing was moved (the savepoint)
+                db.refresh(contract)
+                short = exc.code == "insufficient_funds"
+                reason = N_("not enough money in the buyer's wallet") if short else exc.message
+            except Conflict:  # renewed by another process meanwhile
+                continue
+        contract.renews = False
+        db.flush()
+        record_step(db, SYSTEM, contract.order, "lapsed", contract, reason=reason)
+        for org_id in (contract.buyer_org_id, contract.seller_org_id):
+            notify_party(db, org_id, N_("Contract {number} will not renew ({reason}); it ends at its term."),
+                         contract.order, contract, reason=reason)
+        lapsed += 1
+    return renewed, lapsed
+
+
+def _renewal_refused(contract: Contract) -> str | None:
+    """Why a subscription may not run another period: its usage policy limits the whole use."""
+    limit = terms_from_odrl(contract.document.get("usage_policy") or {}).term_days
+    if contract.starts_at is None or contract.ends_at is None:
+        return N_("the contract has no term")
+    if limit is not None:
+        used = (as_utc(contract.ends_at) - as_utc(contract.starts_at)).days + PERIOD_DAYS[contract.plan_kind]
+        if used > limit:
+            return N_("the usage policy's term is reached")
+    return None
+
+
+def _renew(db: Session, contract: Contract, settings: ExchangeSettings) -> None:
+    period_end = as_utc(contract.ends_at)  # type: ignore[arg-type]
+    fee = fee_of(contract.price_fen, _fee_rate(db, contract, settings))
+    ref = f"renew:contract:{contract.id}:{period_end.date().isoformat()}"
+    buyer = ledger.wallet_of(db, contract.buyer_org_id)
+    legs = [ledger.Leg(buyer, ledger.wallet_of(db, contract.seller_org_id), contract.price_fen - fee, "renewal",
+                       (CAUSE, contract.id), contract.number, ref)]
+    if fee:
+        legs.append(ledger.Leg(buyer, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
+                               f"fee:{ref}"))
+    ledger.transfers(db, SYSTEM, [leg for leg in legs if leg.amount_fen > 0])
+    contract.ends_at = period_end + timedelta(days=PERIOD_DAYS[contract.plan_kind])
+    contract.fee_fen += fee
+    contract.updated_at = utcnow()
+    db.flush()
+    index = _log(db, "exchange.contract_renewed", contract, until=contract.ends_at.date().isoformat())
+    record_step(db, SYSTEM, contract.order, "renewed", contract, amount_fen=contract.price_fen, fee_fen=fee,
+                until=contract.ends_at.isoformat(timespec="seconds"), log_index=index)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id, N_("Contract {number} renewed for another period, until {until}."),
+                     contract.order, contract, until=contract.ends_at.date().isoformat())

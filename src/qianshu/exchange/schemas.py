@@ -58,6 +58,10 @@ class ChangeIn(_Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class RenewalIn(_Strict):
+    renews: bool
+
+
 class RefundIn(_Strict):
     amount_fen: int = Field(description="How much of the escrowed price goes back to the buyer, in fen.")
     reason: str = Field(min_length=1, max_length=2000)
@@ -155,6 +159,7 @@ class ContractOut(BaseModel):
     paid_at: datetime | None
     delivered_at: datetime | None
     settled_at: datetime | None
+    renews: bool
     signatures: list[SignatureOut]
 
 

@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column("paid_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("delivered_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column("settled_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column("renews", sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column("created_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column("updated_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),

@@ -70,3 +70,34 @@ def test_concurrent_transfers_from_one_wallet_never_overdraw_it(isolated_databas
         assert received == done[0] * AMOUNT
         moved = db.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "payment"))
         assert moved == done[0]
+
+
+def test_one_reference_posted_by_two_transactions_at_once_is_posted_once(isolated_database: Database) -> None:
+    with isolated_database.unit_of_work() as db:
+        payer, payee = _org(db, 100), _org(db, 101)
+        source, target = service.wallet_of(db, payer).id, service.wallet_of(db, payee).id
+        service.transfer(db, SYSTEM, debit=service.bank_clearing_account(db), credit=source, amount_fen=1_000,
+                         kind="deposit", cause=("bank_transfer", "T-1"))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def settle() -> None:
+        barrier.wait()
+        try:
+            with isolated_database.unit_of_work() as db:
+                service.transfer(db, SYSTEM, debit=source, credit=target, amount_fen=300, kind="settlement",
+                                 cause=("contract", 1), unique_ref="settle:contract:1")
+            outcomes.append("posted")
+        except Exception as exc:
+            outcomes.append(getattr(exc, "code", type(exc).__name__))
+
+    threads = [threading.Thread(target=settle) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["duplicate_transfer"] * 3 + ["posted"]
+    with isolated_database.unit_of_work(write=False) as db:
+        assert service.balance(db, source) == 700
+        assert service.balance(db, target) == 300
+        assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0

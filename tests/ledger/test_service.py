@@ -60,7 +60,7 @@ def test_a_withdrawal_above_the_balance_is_refused_and_moves_nothing(db, make: F
         service.withdraw(db, operator, org_id=org.id, amount_fen=10_001, bank_reference="W-1")
     assert refused.value.code == "insufficient_funds"
     assert refused.value.field == "amount_fen"
-    assert "10000" in refused.value.render("en")
+    assert "¥100.00" in refused.value.render("en")
     assert "余额" in refused.value.render("zh")
     assert service.balance(db, service.wallet_of(db, org.id)) == 10_000
     service.withdraw(db, operator, org_id=org.id, amount_fen=10_000, bank_reference="W-1")

@@ -1,7 +1,7 @@
-"""The demo's trades, made through the exchange's and the ledger's services: the demo buyer has
-money in its wallet and finds in "my trades" a contract in force and paid into escrow (the seller
-is to deliver), one waiting for its acceptance, a quote to decide on and an order the seller has
-not answered yet; the sellers find the other side of each."""
+"""The demo's trades, made through the exchange's services: the demo buyer (whose wallet the
+ledger's demo step filled) finds in "my trades" a contract in force and paid into escrow (the
+seller is to deliver), one waiting for its acceptance, a quote to decide on and an order the
+seller has not answered yet; the sellers find the other side of each."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from qianshu.core.settings import Settings
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import payments, service
 from qianshu.exchange.schemas import OrderIn, QuoteIn
-from qianshu.ledger import service as ledger
 
 SCENARIOS = (
     "物流园区车辆调度与干线运输时效分析，用于优化配送路线。",
@@ -42,9 +41,6 @@ def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     with database.unit_of_work() as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        operator = actor_of(db, "operator@qianshu.demo")
-        ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=50_000_000,  # ¥500,000
-                       bank_reference="DEMO-ICBC-20261101-0001", memo="演示充值 demo deposit")
         offers = _offers(db, buyer)[:4]
         sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
         orders = [service.place_order(db, buyer, OrderIn(

@@ -281,7 +281,7 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         assert any(c.status == "pending" for c in trades.contracts)
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        assert [line.kind for line in wallet.lines] == ["deposit", "escrow"]
+        assert [line.kind for line in wallet.lines] == ["escrow", "deposit"]  # newest first
         assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1

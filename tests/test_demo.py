@@ -257,12 +257,32 @@ def test_a_newcomer_goes_from_upload_to_certificate_in_one_sitting(demo: Demo, t
 def test_the_demo_organisations_have_wallets_with_deposits_and_the_books_balance(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         operator = registrations.actor_of(db, "operator@qianshu.demo")
-        buyer = registrations.actor_of(db, "buyer.logistics@qianshu.demo")
-        statement = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        assert statement.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100
+        # the bank's wallet: the exchange's demo trades move the buyer's money, never the bank's
+        bank = registrations.actor_of(db, "bank@qianshu.demo")
+        statement = books.wallet_statement(db, bank, bank.org_id or 0, "zh")
+        assert statement.balance_fen == {k: d for k, d, _w in WALLETS}["bank"] * 100
         assert [line.kind for line in statement.lines] == ["deposit"]
         trial = books.trial_balance(db, operator, books.today(), "zh")
         assert trial.balanced
         assert trial.agrees_with_accounts
         assert sum(db.scalars(select(LedgerAccount.balance_fen))) == 0
-        assert len(ledger.transfers_by_cause(db, "bank_transfer", "GYRCB-2026-00001")) == 1
+        assert len(ledger.transfers_by_cause(db, "bank_transfer", "GYRCB-2026-00002")) == 1
+
+
+def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
+    """The exchange's seed: the demo buyer has a contract in force and paid, and work waiting."""
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        trades = exchange.my_trades(db, buyer)
+        assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
+        assert any(c.status == "pending" for c in trades.contracts)
+        paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
+        wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
+        assert [line.kind for line in wallet.lines] == ["escrow", "deposit"]  # newest first
+        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid
+        steps = exchange.next_steps(db, buyer)
+        assert steps.contracts_to_sign == 1
+        assert steps.quotes_to_decide == 1

@@ -36,6 +36,7 @@ CAPABILITIES: tuple[str, ...] = (
     "registry",
     "catalog",
     "ledger",
+    "exchange",
     "delivery",
     "monitoring",
 )

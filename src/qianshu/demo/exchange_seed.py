@@ -1,0 +1,69 @@
+"""The demo's trades, made through the exchange's services: the demo buyer (whose wallet the
+ledger's demo step filled) finds in "my trades" a contract in force and paid into escrow (the
+seller is to deliver), one waiting for its acceptance, a quote to decide on and an order the
+seller has not answered yet; the sellers find the other side of each."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qianshu.catalog.models import Listing, PricingPlan
+from qianshu.catalog.policy import terms_from_odrl
+from qianshu.core.actor import Actor
+from qianshu.core.db import Database
+from qianshu.core.settings import Settings
+from qianshu.demo.registrations import actor_of
+from qianshu.exchange import payments, service
+from qianshu.exchange.schemas import OrderIn, QuoteIn
+
+SCENARIOS = (
+    "物流园区车辆调度与干线运输时效分析，用于优化配送路线。",
+    "冷链物流线路的天气风险评估，提前安排绕行和备货。",
+    "仓储选址研究：比较各区县的客流、交通与人口分布。",
+    "内部经营分析：按月评估城市配送需求与高峰时段。",
+)
+
+
+def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]:
+    """Listed products of other organisations with a priced plan, and a purpose its policy permits."""
+    found = []
+    for listing in db.scalars(select(Listing).where(Listing.status == "listed", Listing.org_id != buyer.org_id)
+                              .order_by(Listing.id)):
+        for plan in listing.plans:
+            purposes = terms_from_odrl(plan.policy or {}).purposes
+            if plan.active and plan.kind != "free" and purposes:
+                found.append((listing, plan, purposes[0]))
+                break
+    return found
+
+
+def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
+    with database.unit_of_work() as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        offers = _offers(db, buyer)[:4]
+        sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
+        orders = [service.place_order(db, buyer, OrderIn(
+            listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+            scenario=SCENARIOS[i % len(SCENARIOS)], negotiate=i == 2 and plan.kind != "quote"))
+            for i, (listing, plan, purpose) in enumerate(offers)]
+        for i, order in enumerate(orders):
+            seller = sellers[order.seller_org_id]
+            if seller is None:
+                continue
+            if i in (0, 1) and order.status == "placed":
+                contract = service.accept_order(db, seller, order.id)
+                service.sign(db, seller, contract.id)
+                if i == 0:  # in force and paid; the second waits for the buyer's acceptance
+                    service.sign(db, buyer, contract.id)
+                    payments.pay(db, buyer, contract.id)
+            elif i == 2 and order.status == "requested":
+                service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
+                                                            expires_in_days=14))
+
+
+def _seller(db: Session, org_id: int) -> Actor | None:
+    from qianshu.accounts.models import User
+
+    email = db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin").order_by(User.id))
+    return actor_of(db, email) if email else None

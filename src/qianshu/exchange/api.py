@@ -1,0 +1,205 @@
+"""REST routes of the exchange under /api/v1/exchange. Handlers only translate HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.core.actor import Actor
+from qianshu.core.canonical import canonical_json
+from qianshu.core.http import DbSession, get_settings_dep, idempotent
+from qianshu.core.openapi import problems
+from qianshu.exchange import payments, service
+from qianshu.exchange import schemas as s
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger.settings import LedgerSettings
+from qianshu.registry.settings import RegistrySettings
+
+router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+
+
+@router.post("/orders", response_model=s.OrderOut, status_code=201, responses=problems(403, 422),
+             summary="Order a plan of a listed product, or ask for a quote")
+def place_order(data: s.OrderIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.place_order(db, actor, data)
+
+
+@router.get("/orders/{order_id}", response_model=s.OrderOut, responses=problems(404), summary="An order")
+def get_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.get_order(db, actor, order_id)
+
+
+@router.get("/orders/{order_id}/timeline", response_model=list[s.TimelineOut], responses=problems(404),
+            summary="Every step of an order and its contract")
+def timeline(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.timeline(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/accept", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept an order at the plan's price (the seller): the contract is drawn up")
+def accept_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.accept_order(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/quote", response_model=s.OrderOut, responses=problems(404, 409, 422),
+             summary="Answer with a price, terms and an expiry (the seller)")
+def quote(order_id: int, data: s.QuoteIn, request: Request, db: DbSession, actor: SignedInActor) -> object:
+    return service.quote(db, actor, order_id, data, get_settings_dep(request).section(ExchangeSettings))
+
+
+@router.post("/orders/{order_id}/refuse", response_model=s.OrderOut, responses=problems(404, 409, 422),
+             summary="Refuse an order, saying why (the seller)")
+def refuse(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.refuse(db, actor, order_id, data.reason)
+
+
+@router.post("/orders/{order_id}/accept-quote", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept a quote before it expires (the buyer): the contract is drawn up")
+def accept_quote(order_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.accept_quote(db, actor, order_id)
+
+
+@router.post("/orders/{order_id}/withdraw", response_model=s.OrderOut, responses=problems(404, 409),
+             summary="Withdraw an open order (the buyer)")
+def withdraw(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.withdraw(db, actor, order_id, data.reason)
+
+
+@router.get("/trades", response_model=s.TradesOut, summary="Your organisation's orders and contracts")
+def trades(db: DbSession, actor: SignedInActor) -> object:
+    found = service.my_trades(db, actor)
+    return {"orders": found.orders, "contracts": found.contracts}
+
+
+@router.get("/contracts/{contract_id}", response_model=s.ContractOut, responses=problems(404), summary="A contract")
+def get_contract(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return service.get_contract(db, actor, contract_id)
+
+
+@router.get("/contracts/{contract_id}/text", responses=problems(404),
+            summary="The exact contract text (RFC 8785 canonical JSON) whose SHA-256 the parties sign")
+def contract_text(contract_id: int, db: DbSession, actor: SignedInActor) -> Response:
+    contract = service.get_contract(db, actor, contract_id)
+    return Response(canonical_json(contract.document), media_type="application/json",
+                    headers={"X-Content-SHA256": contract.text_sha256})
+
+
+@router.get("/contracts/{contract_id}/pdf", responses=problems(404), summary="The contract as a bilingual PDF")
+def contract_pdf(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    font = get_settings_dep(request).section(RegistrySettings).certificate_font_path
+    number, pdf = service.contract_pdf(db, actor, contract_id, font)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
+
+
+@router.post("/contracts/{contract_id}/sign", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Accept the contract's current text (either party)")
+def sign(contract_id: int, db: DbSession, actor: SignedInActor, data: s.SignIn | None = None) -> object:
+    return service.sign(db, actor, contract_id, data.text_sha256 if data else "")
+
+
+@router.post("/contracts/{contract_id}/decline", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Decline a contract not yet in force (either party)")
+def decline(contract_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.decline(db, actor, contract_id, data.reason)
+
+
+@router.post("/contracts/{contract_id}/changes", response_model=s.ChangeOut, status_code=201,
+             responses=problems(404, 409, 422), summary="Propose an amendment or an early termination")
+def propose_change(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.propose_change(db, actor, contract_id, data)
+
+
+@router.post("/contracts/{contract_id}/changes/{change_id}/{decision}", response_model=s.ChangeOut,
+             responses=problems(404, 409), summary="Agree to or reject the other party's proposal")
+def decide_change(contract_id: int, change_id: int, decision: Literal["agree", "reject"], db: DbSession,
+                  actor: SignedInActor) -> object:
+    return service.decide_change(db, actor, contract_id, change_id, decision == "agree")
+
+
+@router.post("/contracts/{contract_id}/operate", response_model=s.ContractOut, responses=problems(403, 404, 409),
+             summary="Amend or terminate a contract as the exchange operator, with a written reason")
+def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
+    return service.operate(db, actor, contract_id, data)
+
+
+@router.post("/contracts/{contract_id}/renewal", response_model=s.ContractOut, responses=problems(404, 409),
+             summary="Stop or resume the renewal of a subscription (the buyer)")
+def set_renewal(contract_id: int, data: s.RenewalIn, db: DbSession, actor: SignedInActor) -> object:
+    return payments.set_renewal(db, actor, contract_id, data.renews)
+
+
+# --- money: every call takes an Idempotency-Key (core/idempotency.py) ---------------------------
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
+                                       description="Any unique text; a repeat returns the first answer.")]
+
+
+def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], Any],
+          out: type[Any] = s.ContractOut) -> JSONResponse:
+    """``work`` once per Idempotency-Key; the caller has checked the actor's permission first."""
+    ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
+    caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
+    return idempotent(request, db, caller, body, ttl,
+                      lambda: out.model_validate(work()).model_dump(mode="json"), status_code=200)
+
+
+def _settings(request: Request) -> ExchangeSettings:
+    return get_settings_dep(request).section(ExchangeSettings)
+
+
+@router.post("/contracts/{contract_id}/pay", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Pay the price from your wallet into escrow (the buyer)")
+def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+        key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.pay", contract_id=contract_id)
+    return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract_id))
+
+
+@router.post("/contracts/{contract_id}/deliver", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Mark a paid contract delivered (the seller)")
+def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+            key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.deliver", contract_id=contract_id)
+    return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract_id))
+
+
+@router.post("/contracts/{contract_id}/accept-delivery", response_model=s.ContractOut,
+             responses=problems(404, 409, 422), summary="Accept the delivery: the seller is paid, the fee booked")
+def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                    key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
+    return _once(request, db, actor, {},
+                 lambda: payments.accept_delivery(db, actor, contract_id, _settings(request)))
+
+
+@router.post("/contracts/{contract_id}/refund", response_model=s.ContractOut, responses=problems(404, 409, 422),
+             summary="Refund all or part of the escrowed price (the seller or an operator)")
+def refund(contract_id: int, data: s.RefundIn, request: Request, db: DbSession, actor: SignedInActor,
+           key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.refund", contract_id=contract_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.refund(db, actor, contract_id, data.amount_fen, data.reason))
+
+
+@router.post("/contracts/{contract_id}/disputes", response_model=s.DisputeOut, responses=problems(404, 409, 422),
+             summary="Dispute a paid contract (either party): settlement waits for an operator")
+def raise_dispute(contract_id: int, data: s.DisputeIn, request: Request, db: DbSession, actor: SignedInActor,
+                  key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.dispute", contract_id=contract_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.raise_dispute(db, actor, contract_id, data.reason), s.DisputeOut)
+
+
+@router.post("/disputes/{dispute_id}/decide", response_model=s.DisputeOut, responses=problems(403, 404, 409, 422),
+             summary="Decide a dispute with a written reason (operators)")
+def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: DbSession, actor: SignedInActor,
+                   key: IdempotencyKey = "") -> JSONResponse:
+    payments.authorise(db, actor, "contract.decide_dispute", dispute_id=dispute_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: payments.decide_dispute(db, actor, dispute_id, data.decision, data.reason, data.refund_fen,
+                                                 _settings(request)), s.DisputeOut)

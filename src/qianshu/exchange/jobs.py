@@ -1,0 +1,34 @@
+"""The exchange's periodic tasks: close expired quotes and ended contracts; accept deliveries by themselves."""
+
+from __future__ import annotations
+
+from qianshu.core.db import Database
+from qianshu.core.settings import Settings
+
+
+def expire_due(database: Database, settings: Settings) -> int:
+    """One transaction per run (at most 500 of each kind; the next run takes the rest)."""
+    from qianshu.exchange import service
+
+    with database.unit_of_work() as db:
+        quotes, contracts = service.expire_due(db)
+    return quotes + contracts
+
+
+def auto_accept_deliveries(database: Database, settings: Settings) -> int:
+    """Settle what was delivered ``auto_accept_days`` ago and neither accepted nor disputed."""
+    from qianshu.exchange import payments
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        return payments.auto_accept_due(db, settings.section(ExchangeSettings))
+
+
+def renew_subscriptions(database: Database, settings: Settings) -> int:
+    """Charge the next period of subscriptions whose term ends within a day (or let them lapse)."""
+    from qianshu.exchange import payments
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        renewed, lapsed = payments.renew_due(db, settings.section(ExchangeSettings))
+    return renewed + lapsed

@@ -1,0 +1,226 @@
+"""Tables of the exchange: orders, contracts, their signatures, changes and timeline.
+
+``exchange_orders``             a buyer's order of a plan, or a request for a quote, and the answer
+``exchange_contracts``          what an accepted order becomes: the frozen terms and their hash
+``exchange_signatures``         who accepted which version of a contract, when, from where
+``exchange_contract_changes``   proposed amendments and early terminations, and their outcome
+``exchange_timeline``           every step of an order and its contract, for "my trades"
+
+Money is not kept here: the ledger books every payment, escrow and settlement.
+
+Order status::
+
+    (fixed price) placed ──seller accepts──▶ accepted (a contract exists)
+    (quote)    requested ──seller quotes──▶ quoted ──buyer accepts before expiry──▶ accepted
+    placed / requested / quoted ──seller refuses──▶ refused     ──buyer withdraws──▶ withdrawn
+    quoted ──expiry passes──▶ expired
+
+Contract status::
+
+    pending (signatures) ──both parties sign──▶ active ──term ends──▶ ended
+    pending ──either party declines──▶ declined
+    active ──both agree, or the operator──▶ terminated
+
+Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
+
+    unpaid ──buyer pays (wallet → escrow)──▶ escrowed ──seller delivers──▶ delivered
+    delivered ──buyer accepts, or after auto_accept_days──▶ settled (escrow → seller and fee)
+    escrowed / delivered ──either party disputes──▶ disputed ──operator decides──▶ settled / refunded
+    escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
+
+Metered contracts (per call, per 1,000 rows) are charged per usage report (``exchange_usage_reports``).
+A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
+(wallet → seller and fee), or lapses with a notice when the wallet is short or the policy's term is reached.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qianshu.core.db import Base
+from qianshu.core.timeutil import utcnow
+
+PAYMENT_STATUSES = ("unpaid", "escrowed", "delivered", "disputed", "settled", "refunded")
+DISPUTE_DECISIONS = ("release", "refund", "partial_refund")
+ORDER_STATUSES = ("placed", "requested", "quoted", "accepted", "refused", "withdrawn", "expired")
+OPEN_ORDER_STATUSES = ("placed", "requested", "quoted")
+CONTRACT_STATUSES = ("pending", "active", "ended", "declined", "terminated")
+
+
+class Order(Base):
+    __tablename__ = "exchange_orders"
+    __table_args__ = (
+        Index("ix_exchange_orders_buyer_status", "buyer_org_id", "status"),
+        Index("ix_exchange_orders_seller_status", "seller_org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
+    buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    seller_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(8))  # order | quote
+    status: Mapped[str] = mapped_column(String(12))
+    plan_kind: Mapped[str] = mapped_column(String(24))
+    purpose: Mapped[str] = mapped_column(String(32))  # a key of catalog.policy.PURPOSES
+    scenario: Mapped[str] = mapped_column(Text)  # the application scenario, in the buyer's words
+    delivery_mode: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")  # the buyer's note to the seller
+    # The price the contract will carry: the plan's for an order, the seller's answer for a quote.
+    price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    terms: Mapped[str] = mapped_column(Text, default="")  # the seller's terms with a quote
+    term_days: Mapped[int | None]  # how long the contract runs (None: no limit)
+    quote_expires_at: Mapped[datetime | None]
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")  # why refused or withdrawn
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    contract: Mapped[Contract | None] = relationship(back_populates="order", uselist=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative idiom
+
+    @property
+    def contract_id(self) -> int | None:
+        return self.contract.id if self.contract is not None else None
+
+
+class Contract(Base):
+    __tablename__ = "exchange_contracts"
+    __table_args__ = (
+        Index("ix_exchange_contracts_buyer_status", "buyer_org_id", "status"),
+        Index("ix_exchange_contracts_seller_status", "seller_org_id", "status"),
+        Index("ix_exchange_contracts_status_ends", "status", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("exchange_orders.id", ondelete="RESTRICT"), unique=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
+    buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    seller_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    plan_kind: Mapped[str] = mapped_column(String(24))
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(32))
+    delivery_mode: Mapped[str] = mapped_column(String(16))
+    term_days: Mapped[int | None]
+    # The exact contract text (a JSON document) whose RFC 8785 canonical form both parties sign.
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    text_version: Mapped[int] = mapped_column(default=1)  # raised by every amendment
+    starts_at: Mapped[datetime | None]  # when both parties have signed
+    ends_at: Mapped[datetime | None]  # starts_at + term (None: no limit)
+    ended_at: Mapped[datetime | None]  # when it ended, expired, was declined or terminated
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    # Where the money is (the amounts are the ledger's: its transfers name this contract as cause).
+    payment_status: Mapped[str] = mapped_column(String(12), default="unpaid", server_default="unpaid")
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # booked at settlement
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paid_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    # A subscription (monthly, yearly) renews each period with a new charge until the buyer stops it.
+    renews: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    order: Mapped[Order] = relationship(back_populates="contract")
+    signatures: Mapped[list[Signature]] = relationship(order_by="Signature.id", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative idiom
+
+
+class Signature(Base):
+    """One party's acceptance of one version of a contract's text."""
+
+    __tablename__ = "exchange_signatures"
+    __table_args__ = (UniqueConstraint("contract_id", "text_version", "party"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"))
+    text_version: Mapped[int]
+    party: Mapped[str] = mapped_column(String(8))  # buyer | seller
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_label: Mapped[str] = mapped_column(String(200), default="")
+    via: Mapped[str] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)  # the public-log leaf, once both signed
+
+
+class ContractChange(Base):
+    """A proposed amendment (new price, term or terms) or early termination."""
+
+    __tablename__ = "exchange_contract_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # amend | terminate
+    proposed_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed | agreed | rejected
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimelineEntry(Base):
+    __tablename__ = "exchange_timeline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("exchange_orders.id", ondelete="CASCADE"), index=True)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(200), default="")
+    step: Mapped[str] = mapped_column(String(40))  # a key of exchange.labels.STEPS
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Dispute(Base):
+    """A dispute over a paid contract: raised by either party, decided by an operator with a reason."""
+
+    __tablename__ = "exchange_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"), index=True)
+    raised_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    raised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | decided
+    decision: Mapped[str] = mapped_column(String(16), default="")  # see DISPUTE_DECISIONS
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageReport(Base):
+    """Metered usage of a per-call or per-1,000-rows contract, charged once per report id."""
+
+    __tablename__ = "exchange_usage_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(100), unique=True)  # given by the reporter (delivery)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="RESTRICT"), index=True)
+    units: Mapped[int] = mapped_column(BigInteger)  # calls, or rows
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    transfer_batch: Mapped[str] = mapped_column(String(40), default="")  # the ledger batch that charged it
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,260 @@
+"""Portal pages of the exchange: the order form, "my trades", an order and a contract with their
+timeline and the buttons of the next step. They call the same services as the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.catalog import service as catalog
+from qianshu.catalog.policy import PURPOSES, terms_from_odrl
+from qianshu.core.actor import Actor
+from qianshu.core.errors import InvalidInput, NotFound, QianshuError
+from qianshu.core.forms import FormInvalid, validate_form
+from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
+from qianshu.core.policy import allows
+from qianshu.exchange import payments, service
+from qianshu.exchange import schemas as s
+from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, TimelineEntry
+from qianshu.exchange.permissions import trade
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing, PricingPlan
+
+router = APIRouter(include_in_schema=False)
+
+
+def _errors(exc: QianshuError, lang: str) -> str:
+    """Every field's error of a refused form at once (core/forms.py), else the one error."""
+    errors = exc.errors if isinstance(exc, FormInvalid) else [exc]
+    return " ".join(error.render(lang) for error in errors)
+
+
+@dataclass
+class OrderForm:
+    listing: Listing
+    plan: PricingPlan
+    purposes: dict[str, str]
+    form: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def _offer(db: DbSession, listing_id: int, plan_id: int) -> tuple[Listing, PricingPlan]:
+    listing = catalog.get_public_listing(db, listing_id)
+    plan = next((p for p in listing.plans if p.id == plan_id and p.active), None)
+    if plan is None:
+        raise NotFound("Not found.")
+    return listing, plan
+
+
+def _order_form(request: Request, db: DbSession, listing_id: int, plan_id: int, form: dict[str, Any],
+                error: str = "", status: int = 200) -> Response:
+    listing, plan = _offer(db, listing_id, plan_id)
+    permitted = terms_from_odrl(plan.policy or {}).purposes
+    page = OrderForm(listing, plan, {p: PURPOSES[p] for p in permitted if p in PURPOSES}, form, error)
+    return render(request, "exchange/order_form.html", page, status_code=status)
+
+
+@router.get("/exchange/order", response_class=HTMLResponse)
+def order_form(request: Request, db: DbSession, actor: SignedInActor, listing_id: int = 0,
+               plan_id: int = 0) -> Response:
+    if not listing_id or not plan_id:  # one orders from a product page: go and find one
+        return see_other("/catalog")
+    return _order_form(request, db, listing_id, plan_id, {})
+
+
+def _int(value: Any, name: str) -> int:
+    text = str(value or "")
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("{field} must be a whole number.", field=name)
+    return int(text)
+
+
+@router.post("/exchange/orders", response_class=HTMLResponse)
+def place_order(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted)
+    form["negotiate"] = form.get("negotiate", "") == "on"
+    if not form.get("delivery_mode"):
+        form.pop("delivery_mode", None)
+    try:
+        order = service.place_order(db, actor, validate_form(s.OrderIn, form))
+    except QianshuError as exc:
+        db.rollback()
+        try:
+            return _order_form(request, db, _int(form.get("listing_id"), "listing_id"),
+                               _int(form.get("plan_id"), "plan_id"), form, _errors(exc, get_lang(request)),
+                               exc.status)
+        except QianshuError:
+            raise exc from None
+    return see_other(f"/exchange/orders/{order.id}")
+
+
+@dataclass
+class TradesPage:
+    orders: list[Order]
+    contracts: list[Contract]
+    steps: service.NextSteps
+    org_id: int | None
+
+
+@router.get("/exchange/trades", response_class=HTMLResponse)
+def my_trades(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    found = service.my_trades(db, actor)
+    return render(request, "exchange/trades.html",
+                  TradesPage(found.orders, found.contracts, service.next_steps(db, actor), actor.org_id))
+
+
+@dataclass
+class OrderPage:
+    order: Order
+    timeline: list[TimelineEntry]
+    party: str | None
+    can_answer: bool
+    can_decide: bool
+    error: str = ""
+
+
+def _order_page(request: Request, db: DbSession, actor: Actor, order_id: int, error: str = "",
+                status: int = 200) -> Response:
+    order = service.get_order(db, actor, order_id)
+    page = OrderPage(order, service.timeline(db, actor, order_id), service.party_of(actor, order),
+                     allows(actor, "order.answer", trade(order)), allows(actor, "order.decide", trade(order)), error)
+    return render(request, "exchange/order.html", page, status_code=status)
+
+
+@router.get("/exchange/orders/{order_id:int}", response_class=HTMLResponse)
+def order_page(order_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return _order_page(request, db, actor, order_id)
+
+
+@router.post("/exchange/orders/{order_id:int}/{action}", response_class=HTMLResponse)
+def order_action(order_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
+                 posted: PostedForm) -> Response:
+    form = form_fields(posted)
+    reason = str(form.get("reason", ""))[:2000]
+    try:
+        if action == "accept":
+            return see_other(f"/exchange/contracts/{service.accept_order(db, actor, order_id).id}")
+        if action == "accept-quote":
+            return see_other(f"/exchange/contracts/{service.accept_quote(db, actor, order_id).id}")
+        if action == "quote":
+            data = {k: v for k, v in form.items() if k in ("price", "terms", "expires_in_days", "term_days") and v}
+            service.quote(db, actor, order_id, validate_form(s.QuoteIn, data),
+                          get_settings_dep(request).section(ExchangeSettings))
+        elif action == "refuse":
+            service.refuse(db, actor, order_id, reason)
+        elif action == "withdraw":
+            service.withdraw(db, actor, order_id, reason)
+        else:
+            raise NotFound("Not found.")
+    except QianshuError as exc:
+        db.rollback()
+        return _order_page(request, db, actor, order_id, _errors(exc, get_lang(request)), exc.status)
+    return see_other(f"/exchange/orders/{order_id}")
+
+
+@dataclass
+class ContractPage:
+    contract: Contract
+    timeline: list[TimelineEntry]
+    party: str | None
+    signed_by_me: bool
+    can_sign: bool
+    can_change: bool
+    can_operate: bool
+    change: ContractChange | None
+    money: list[Any] = field(default_factory=list)  # the ledger's transfers caused by this contract
+    dispute: Dispute | None = None
+    can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
+    error: str = ""
+
+
+def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: int, error: str = "",
+                   status: int = 200) -> Response:
+    contract = service.get_contract(db, actor, contract_id)
+    party = service.party_of(actor, contract)
+    signed = any(x.party == party and x.text_version == contract.text_version for x in contract.signatures)
+    resource = trade(contract)
+    money, prepaid = contract.payment_status, contract.plan_kind in service.PREPAID_KINDS and contract.price_fen > 0
+    can = {
+        "pay": (contract.status == "active" and prepaid and money == "unpaid"
+                and allows(actor, "contract.pay", resource)),
+        "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
+        "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
+        "refund": money in ("escrowed", "delivered") and allows(actor, "contract.refund", resource),
+        "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
+        "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
+        "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
+    }
+    page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
+                        allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
+                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
+                        ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
+                        can, error)
+    return render(request, "exchange/contract.html", page, status_code=status)
+
+
+MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide", "renewal")
+
+
+def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, action: str,
+           form: dict[str, Any]) -> None:
+    """The portal's money buttons: the same services as the API (a double submit is refused by the
+    contract's status and the ledger's unique references, so nothing moves twice)."""
+    settings = get_settings_dep(request).section(ExchangeSettings)
+    reason = str(form.get("reason", ""))[:2000]
+    if action == "pay":
+        payments.pay(db, actor, contract_id)
+    elif action == "deliver":
+        payments.deliver(db, actor, contract_id)
+    elif action == "accept-delivery":
+        payments.accept_delivery(db, actor, contract_id, settings)
+    elif action == "refund":
+        payments.refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"), reason)
+    elif action == "dispute":
+        payments.raise_dispute(db, actor, contract_id, reason)
+    elif action == "renewal":
+        payments.set_renewal(db, actor, contract_id, form.get("renews") == "on")
+    else:
+        amount = str(form.get("refund", "") or "0")
+        payments.decide_dispute(db, actor, _int(form.get("dispute_id"), "dispute_id"), str(form.get("decision", "")),
+                                reason, ledger.parse_yuan(amount, "refund") if amount != "0" else 0, settings)
+
+
+@router.get("/exchange/contracts/{contract_id:int}", response_class=HTMLResponse)
+def contract_page(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return _contract_page(request, db, actor, contract_id)
+
+
+@router.post("/exchange/contracts/{contract_id:int}/{action}", response_class=HTMLResponse)
+def contract_action(contract_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor,
+                    posted: PostedForm) -> Response:
+    form = form_fields(posted)
+    try:
+        if action == "sign":
+            service.sign(db, actor, contract_id, str(form.get("text_sha256", ""))[:64])
+        elif action == "decline":
+            service.decline(db, actor, contract_id, str(form.get("reason", ""))[:2000])
+        elif action in ("propose", "operate"):
+            data = {k: v for k, v in form.items() if k in ("kind", "price", "term_days", "terms", "reason") and v}
+            change = validate_form(s.ChangeIn, data)
+            if action == "propose":
+                service.propose_change(db, actor, contract_id, change)
+            else:
+                service.operate(db, actor, contract_id, change)
+        elif action in ("agree", "reject"):
+            service.decide_change(db, actor, contract_id, _int(form.get("change_id"), "change_id"), action == "agree")
+        elif action in MONEY_ACTIONS:
+            _money(request, db, actor, contract_id, action, form)
+        else:
+            raise NotFound("Not found.")
+    except QianshuError as exc:
+        db.rollback()
+        return _contract_page(request, db, actor, contract_id, _errors(exc, get_lang(request)), exc.status)
+    return see_other(f"/exchange/contracts/{contract_id}")

@@ -1,0 +1,387 @@
+"""The money of a contract, on the ledger's books: pay into escrow, deliver, accept, settle with the
+exchange's fee, refund, dispute; and metered usage charged per report.
+
+Nothing here keeps money: every amount moves by a ledger transfer whose cause is
+``("contract", id)``, so a contract's money trail is ``ledger.transfers_by_cause``. What this module
+keeps is where the contract stands (``payment_status``), moved by conditional UPDATEs: of two
+settlements of one contract at once, exactly one finds it ``delivered`` and settles it; the other
+gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:contract:7``,
+``settle:contract:7``) guards the same a second time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from qianshu.catalog import service as catalog
+from qianshu.catalog.policy import terms_from_odrl
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_, Label
+from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.exchange.models import Contract, Dispute, UsageReport
+from qianshu.exchange.service import (
+    METERED_KINDS,
+    NO_CONTRACT,
+    PERIOD_DAYS,
+    PREPAID_KINDS,
+    contract_is_active,
+    load_contract,
+    notify_party,
+    record_step,
+    require_role,
+)
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+from qianshu.translog.service import append_event
+
+CAUSE = "contract"
+
+
+def fee_of(amount_fen: int, basis_points: int) -> int:
+    """The exchange's fee on an amount, rounded half up to the fen (integer arithmetic only)."""
+    return (amount_fen * basis_points + 5_000) // 10_000
+
+
+def _escrow(db: Session, contract: Contract) -> Any:
+    return ledger.open_account(db, kind="escrow", owner_org_id=contract.buyer_org_id,
+                               reference=f"contract-{contract.id}")
+
+
+def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
+          **values: Any) -> None:
+    """Move the payment status by a conditional UPDATE: of two at once, one wins, the other gets a 409.
+    ``exact``: only if nothing else changed the contract since it was read (refunds add up amounts)."""
+    stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
+    if exact:
+        stmt = stmt.where(Contract.version == contract.version)
+    moved = db.execute(stmt
+                       .values(payment_status=to, version=Contract.version + 1, updated_at=utcnow(), **values)
+                       .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        db.refresh(contract)
+        raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
+                       status=Label("payment status", contract.payment_status))
+    db.refresh(contract)
+
+
+def _log(db: Session, event: str, contract: Contract, **extra: str) -> int:
+    doc = contract.document
+    return append_event(db, event, {"number": contract.number, "text_sha256": contract.text_sha256,
+                                    "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
+                                    **extra}).index
+
+
+def _fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
+    listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
+    return settings.fee_rate(listing.industry_section)
+
+
+def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None = None,
+              dispute_id: int | None = None) -> None:
+    """Refuse who may not do ``action`` before anything else is looked at (the API checks this
+    before the Idempotency-Key, so a stranger learns nothing from the key's handling)."""
+    if dispute_id is not None:
+        dispute = db.get(Dispute, dispute_id)
+        if dispute is None:
+            raise NotFound("Not found.")
+        contract_id = dispute.contract_id
+    require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
+
+
+def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
+    """The buyer pays the price from its wallet into the contract's escrow."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.pay", contract, NO_CONTRACT)
+    if contract.status != "active":
+        raise Conflict("Contract {number} is not in force; it cannot be paid.", number=contract.number)
+    if contract.plan_kind not in PREPAID_KINDS or contract.price_fen <= 0:
+        raise Conflict("Contract {number} has nothing to pay in advance (free or billed from usage).",
+                       number=contract.number)
+    _move(db, contract, ("unpaid",), "escrowed", paid_at=utcnow())
+    ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id), credit=_escrow(db, contract),
+                    amount_fen=contract.price_fen, kind="escrow", cause=(CAUSE, contract.id),
+                    memo=contract.number, unique_ref=f"pay:contract:{contract.id}")
+    record_step(db, actor, contract.order, "paid", contract, amount_fen=contract.price_fen)
+    notify_party(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
+                 contract.order, contract)
+    return contract
+
+
+def deliver(db: Session, actor: Actor, contract_id: int) -> Contract:
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.deliver", contract, NO_CONTRACT)
+    _move(db, contract, ("escrowed",), "delivered", delivered_at=utcnow())
+    record_step(db, actor, contract.order, "delivered", contract)
+    notify_party(db, contract.buyer_org_id, N_("Contract {number} is delivered: check the data and accept it."),
+                 contract.order, contract)
+    return contract
+
+
+def accept_delivery(db: Session, actor: Actor, contract_id: int,
+                    settings: ExchangeSettings | None = None) -> Contract:
+    """The buyer accepts the delivery: the contract settles (seller paid, fee booked)."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
+    _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted")
+    return contract
+
+
+def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
+            allowed: tuple[str, ...] = ("delivered",)) -> None:
+    held = contract.price_fen - contract.refunded_fen
+    fee = fee_of(held, _fee_rate(db, contract, settings))
+    _move(db, contract, allowed, "settled", settled_at=utcnow(), fee_fen=fee)
+    escrow = _escrow(db, contract)
+    legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
+                       (CAUSE, contract.id), contract.number, f"settle:contract:{contract.id}")]
+    if fee:
+        legs.append(ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
+                               f"fee:contract:{contract.id}"))
+    if held - fee > 0 or fee:
+        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
+    index = _log(db, "exchange.contract_settled", contract)
+    record_step(db, actor, contract.order, step, contract)
+    record_step(db, actor, contract.order, "settled", contract, seller_fen=held - fee, fee_fen=fee, log_index=index)
+    catalog.record_transaction(db, contract.listing_id)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
+
+
+def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:
+    """Settle contracts delivered ``auto_accept_days`` ago that the buyer neither accepted nor disputed."""
+    due = utcnow() - timedelta(days=settings.auto_accept_days)
+    ids = list(db.scalars(select(Contract.id).where(Contract.payment_status == "delivered",
+                                                    Contract.delivered_at <= due).order_by(Contract.id).limit(200)))
+    for contract_id in ids:
+        _settle(db, SYSTEM, load_contract(db, contract_id), settings, "accepted_automatically")
+    return len(ids)
+
+
+def _amount(value: object, held: int) -> int:
+    amount = ledger.parse_amount(value, "amount_fen")
+    if amount > held:
+        raise InvalidInput("{field} must be at most {max}.", field="amount_fen", max=held)
+    return amount
+
+
+def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str) -> Contract:
+    """The seller (or an operator) returns all or part of the escrowed price to the buyer."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.refund", contract, NO_CONTRACT)
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    if contract.payment_status not in ("escrowed", "delivered"):
+        raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
+                       status=Label("payment status", contract.payment_status))
+    _refund(db, actor, contract, _amount(amount_fen, contract.price_fen - contract.refunded_fen), reason,
+            ("escrowed", "delivered"))
+    return contract
+
+
+def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
+            allowed: tuple[str, ...]) -> None:
+    remaining = contract.price_fen - contract.refunded_fen - amount
+    status = "refunded" if remaining == 0 else contract.payment_status
+    _move(db, contract, allowed, status, exact=True, refunded_fen=contract.refunded_fen + amount)
+    ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
+                    amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200])
+    index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
+    record_step(db, actor, contract.order, "refunded", contract, amount_fen=amount, reason=reason, log_index=index)
+    notify_party(db, contract.buyer_org_id,
+                 N_("Contract {number}: part or all of the price was refunded to your wallet."),
+                 contract.order, contract)
+
+
+def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str) -> Dispute:
+    """Either party disputes a paid contract: settlement waits for an operator's decision."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.dispute", contract, NO_CONTRACT)
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    _move(db, contract, ("escrowed", "delivered"), "disputed")
+    dispute = Dispute(contract_id=contract.id, raised_by_org_id=actor.org_id or 0, raised_by=actor.user_id,
+                      reason=reason)
+    db.add(dispute)
+    db.flush()
+    record_step(db, actor, contract.order, "disputed", contract, reason=reason)
+    other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
+    notify_party(db, other, N_("The other party disputes contract {number}: {reason}"), contract.order, contract,
+                 reason=reason)
+    return dispute
+
+
+def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, reason: str,
+                   refund_fen: object = 0, settings: ExchangeSettings | None = None) -> Dispute:
+    """An operator decides: ``release`` (the seller is paid), ``refund`` (all back to the buyer) or
+    ``partial_refund`` (``refund_fen`` back, the rest settles), always with a written reason."""
+    dispute = db.get(Dispute, dispute_id)
+    if dispute is None:
+        raise NotFound("Not found.")
+    contract = load_contract(db, dispute.contract_id)
+    require_role(actor, "contract.decide_dispute", contract, NO_CONTRACT)
+    if dispute.status != "open":
+        raise Conflict("This dispute was decided already.")
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    held = contract.price_fen - contract.refunded_fen
+    if decision == "release":
+        amount = 0
+    elif decision == "refund":
+        amount = held
+    elif decision == "partial_refund":
+        amount = _amount(refund_fen, held)
+    else:
+        raise InvalidInput("{field} must be one of: {expected}.", field="decision",
+                           expected="release, refund, partial_refund")
+    dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
+    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, utcnow()
+    if amount:
+        _refund(db, actor, contract, amount, reason, ("disputed",))
+    if amount < held:
+        _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",))
+    index = _log(db, "exchange.dispute_decided", contract, decision=decision)
+    record_step(db, actor, contract.order, "dispute_decided", contract, decision=decision, reason=reason,
+                log_index=index)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id,
+                     N_("The dispute over contract {number} is decided: {reason}"), contract.order, contract,
+                     reason=reason)
+    return dispute
+
+
+def open_dispute(db: Session, contract: Contract) -> Dispute | None:
+    return db.scalar(select(Dispute).where(Dispute.contract_id == contract.id, Dispute.status == "open"))
+
+
+def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, units: int,
+                 settings: ExchangeSettings | None = None) -> UsageReport:
+    """Metered usage of a per-call or per-1,000-rows contract, charged at once (buyer's wallet →
+    seller's wallet and the fee). Idempotent per ``report_id``: the same report again returns the
+    first charge; the same id with other figures is a 409."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.meter", contract, NO_CONTRACT)
+    report_id = str(report_id).strip()
+    if not report_id or len(report_id) > 100:
+        raise InvalidInput("{field} is required.", field="report_id")
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        raise InvalidInput("{field} must be at least {min}.", field="units", min=1)
+    existing = db.scalar(select(UsageReport).where(UsageReport.report_id == report_id))
+    if existing is not None:
+        if (existing.contract_id, existing.units) != (contract.id, units):
+            raise Conflict("{field}: {reason}", field="report_id",
+                           reason="this usage report was received before with other figures")
+        return existing
+    if contract.plan_kind not in METERED_KINDS:
+        raise Conflict("Contract {number} is not billed from usage.", number=contract.number)
+    if not contract_is_active(db, contract.id, contract.delivery_mode):
+        raise Conflict("Contract {number} is not in force; it cannot be paid.", number=contract.number)
+    per = 1 if contract.plan_kind == "per_call" else 1000
+    amount = (contract.price_fen * units + per - 1) // per  # pro rata, a part of a fen rounded up
+    fee = fee_of(amount, _fee_rate(db, contract, settings or ExchangeSettings()))
+    report = UsageReport(report_id=report_id, contract_id=contract.id, units=units, amount_fen=amount, fee_fen=fee)
+    db.add(report)
+    db.flush()
+    buyer, seller = ledger.wallet_of(db, contract.buyer_org_id), ledger.wallet_of(db, contract.seller_org_id)
+    legs = [ledger.Leg(buyer, seller, amount - fee, "usage", (CAUSE, contract.id), report_id,
+                       f"usage:{report_id}")]
+    if fee:
+        legs.append(ledger.Leg(buyer, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), report_id,
+                               f"usage-fee:{report_id}"))
+    posted = ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
+    report.transfer_batch = (posted[0].batch_id or str(posted[0].id)) if posted else ""
+    record_step(db, actor, contract.order, "usage_charged", contract, units=units, amount_fen=amount, report=report_id)
+    return report
+
+
+# --- subscriptions ---------------------------------------------------------------------------------
+
+# A subscription is charged for its next period this long before its term ends, so that access
+# does not stop for the minutes between the end and the periodic task's next run.
+RENEW_AHEAD = timedelta(days=1)
+
+
+def set_renewal(db: Session, actor: Actor, contract_id: int, renews: bool) -> Contract:
+    """The buyer stops (or resumes) the renewal of a subscription: it then ends at its term."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.pay", contract, NO_CONTRACT)
+    if contract.plan_kind not in PERIOD_DAYS:
+        raise Conflict("Contract {number} is not a subscription.", number=contract.number)
+    if contract.renews != renews:
+        contract.renews, contract.updated_at = renews, utcnow()
+        db.flush()
+        record_step(db, actor, contract.order, "renewal_on" if renews else "renewal_off", contract)
+    return contract
+
+
+def renew_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> tuple[int, int]:
+    """Charge the next period of every settled subscription whose term ends within ``RENEW_AHEAD``
+    and extend its term; one the buyer's wallet cannot pay, or whose usage policy allows no longer
+    use, lapses with a notice (it ends at its term). Returns (renewed, lapsed)."""
+    moment = now or utcnow()
+    due = list(db.scalars(select(Contract).where(
+        Contract.status == "active", Contract.plan_kind.in_(tuple(PERIOD_DAYS)), Contract.renews.is_(True),
+        Contract.payment_status == "settled", Contract.ends_at <= moment + RENEW_AHEAD)
+        .order_by(Contract.id).limit(200)))
+    renewed = lapsed = 0
+    for contract in due:
+        reason = _renewal_refused(contract)
+        if reason is None:
+            try:
+                with db.begin_nested():
+                    _renew(db, contract, settings)
+                renewed += 1
+                continue
+            except InvalidInput as exc:  # insufficient funds: nothing was moved (the savepoint)
+                db.refresh(contract)
+                short = exc.code == "insufficient_funds"
+                reason = N_("not enough money in the buyer's wallet") if short else exc.message
+            except Conflict:  # renewed by another process meanwhile
+                continue
+        contract.renews = False
+        db.flush()
+        record_step(db, SYSTEM, contract.order, "lapsed", contract, reason=reason)
+        for org_id in (contract.buyer_org_id, contract.seller_org_id):
+            notify_party(db, org_id, N_("Contract {number} will not renew ({reason}); it ends at its term."),
+                         contract.order, contract, reason=reason)
+        lapsed += 1
+    return renewed, lapsed
+
+
+def _renewal_refused(contract: Contract) -> str | None:
+    """Why a subscription may not run another period: its usage policy limits the whole use."""
+    limit = terms_from_odrl(contract.document.get("usage_policy") or {}).term_days
+    if contract.starts_at is None or contract.ends_at is None:
+        return N_("the contract has no term")
+    if limit is not None:
+        used = (as_utc(contract.ends_at) - as_utc(contract.starts_at)).days + PERIOD_DAYS[contract.plan_kind]
+        if used > limit:
+            return N_("the usage policy's term is reached")
+    return None
+
+
+def _renew(db: Session, contract: Contract, settings: ExchangeSettings) -> None:
+    period_end = as_utc(contract.ends_at)  # type: ignore[arg-type]
+    fee = fee_of(contract.price_fen, _fee_rate(db, contract, settings))
+    ref = f"renew:contract:{contract.id}:{period_end.date().isoformat()}"
+    buyer = ledger.wallet_of(db, contract.buyer_org_id)
+    legs = [ledger.Leg(buyer, ledger.wallet_of(db, contract.seller_org_id), contract.price_fen - fee, "renewal",
+                       (CAUSE, contract.id), contract.number, ref)]
+    if fee:
+        legs.append(ledger.Leg(buyer, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
+                               f"fee:{ref}"))
+    ledger.transfers(db, SYSTEM, [leg for leg in legs if leg.amount_fen > 0])
+    contract.ends_at = period_end + timedelta(days=PERIOD_DAYS[contract.plan_kind])
+    contract.fee_fen += fee
+    contract.updated_at = utcnow()
+    db.flush()
+    index = _log(db, "exchange.contract_renewed", contract, until=contract.ends_at.date().isoformat())
+    record_step(db, SYSTEM, contract.order, "renewed", contract, amount_fen=contract.price_fen, fee_fen=fee,
+                until=contract.ends_at.isoformat(timespec="seconds"), log_index=index)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id, N_("Contract {number} renewed for another period, until {until}."),
+                     contract.order, contract, until=contract.ends_at.date().isoformat())

@@ -1,0 +1,56 @@
+"""Who may do what in the exchange: the actions it declares to the policy (core/policy.py).
+
+An order or a contract is seen by the policy as a resource owned by the buyer, with the seller
+as its counterparty (:func:`trade`): ``own`` is the buyer's side, ``counterparty`` the seller's.
+What state a trade must be in for an action stays the service's business.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qianshu.core.i18n import N_
+from qianshu.core.policy import OPERATOR, SIGNED_IN, STAFF, Action, Resource, Rule
+
+if TYPE_CHECKING:
+    from qianshu.exchange.models import Contract, Order
+
+MEMBERS = ("admin", "member")
+BUYER = Rule(org_roles=MEMBERS, active=True, relations=("own",))
+SELLER = Rule(org_roles=MEMBERS, active=True, relations=("counterparty",))
+PARTY = Rule(org_roles=MEMBERS, active=True, relations=("own", "counterparty"))
+NOT_BUYER = N_("Only the buyer of this trade may do this.")
+NOT_SELLER = N_("Only the seller of this trade may do this.")
+NOT_PARTY = N_("Only the parties to this contract may do this.")
+OPERATORS_ONLY = N_("Only exchange operators may do this.")
+
+ACTIONS = (
+    Action("exchange.order", (Rule(org_roles=MEMBERS, active=True, relations=("public",)),),
+           "Order a plan of a listed product, or ask for a quote",
+           denied=N_("Only members of an approved organisation can order.")),
+    Action("exchange.mine", (SIGNED_IN,), "See one's trades (orders and contracts) and what waits for one"),
+    Action("trade.read", (Rule(relations=("own", "counterparty")), STAFF),
+           "See an order or a contract: its parties and exchange staff", denied=NOT_PARTY),
+    Action("order.answer", (SELLER,), "Accept, quote for or refuse an order (the seller)", denied=NOT_SELLER),
+    Action("order.decide", (BUYER,), "Accept a quote or withdraw an order (the buyer)", denied=NOT_BUYER),
+    Action("contract.sign", (PARTY,), "Accept (sign) or decline a contract (either party)", denied=NOT_PARTY),
+    Action("contract.change", (PARTY,),
+           "Propose, agree to or reject an amendment or early termination (either party)", denied=NOT_PARTY),
+    Action("contract.operate", (OPERATOR,), "Amend or terminate a contract as the exchange operator",
+           denied=OPERATORS_ONLY),
+    Action("contract.pay", (BUYER,), "Pay a contract from one's wallet into escrow (the buyer)", denied=NOT_BUYER),
+    Action("contract.deliver", (SELLER,), "Mark a paid contract delivered (the seller)", denied=NOT_SELLER),
+    Action("contract.accept_delivery", (BUYER,), "Accept the delivery, which settles the contract (the buyer)",
+           denied=NOT_BUYER),
+    Action("contract.refund", (SELLER, OPERATOR), "Refund all or part of the escrowed price to the buyer",
+           denied=NOT_SELLER),
+    Action("contract.dispute", (PARTY,), "Raise a dispute over a paid contract (either party)", denied=NOT_PARTY),
+    Action("contract.decide_dispute", (OPERATOR,), "Decide a dispute, with a written reason (operators)",
+           denied=OPERATORS_ONLY),
+    Action("contract.meter", (OPERATOR,), "Report metered usage of a contract, which charges it (delivery, as system)",
+           denied=OPERATORS_ONLY),
+)
+
+
+def trade(item: Order | Contract) -> Resource:
+    return Resource(org_id=item.buyer_org_id, counterparties=(item.seller_org_id,))

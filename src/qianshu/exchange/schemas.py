@@ -1,0 +1,191 @@
+"""Pydantic schemas of the exchange's API and forms (separate from the ORM models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qianshu.catalog.schemas import DeliveryMode, Purpose
+from qianshu.core.text import clean_text
+
+MAX_SCENARIO = 2000
+MAX_TERMS = 4000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_chars(cls, value: object) -> object:
+        return clean_text(value) if isinstance(value, str) else value
+
+
+class OrderIn(_Strict):
+    listing_id: int = Field(ge=1)
+    plan_id: int = Field(ge=1)
+    purpose: Purpose = Field(description="What the data will be used for (checked against the plan's usage policy).")
+    scenario: str = Field(min_length=10, max_length=MAX_SCENARIO,
+                          description="The application scenario the data will serve, in the buyer's words.")
+    delivery_mode: DeliveryMode | None = Field(default=None, description="One of the plan's; default its first.")
+    negotiate: bool = Field(default=False, description="Ask for a quote even though the plan has a price.")
+    message: str = Field(default="", max_length=2000)
+
+
+class QuoteIn(_Strict):
+    price: str = Field(max_length=40, description="The price in yuan, e.g. '12000' or '0.05'.")
+    terms: str = Field(default="", max_length=MAX_TERMS)
+    expires_in_days: int | None = Field(default=None, ge=1, le=365)
+    term_days: int | None = Field(default=None, ge=1, le=36500)
+
+
+class ReasonIn(_Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class SignIn(_Strict):
+    text_sha256: str = Field(default="", max_length=64,
+                             description="The SHA-256 of the contract text the signer read; refused if it changed.")
+
+
+class ChangeIn(_Strict):
+    kind: Literal["amend", "terminate"]
+    price: str = Field(default="", max_length=40, description="New price in yuan (amendments).")
+    term_days: int | None = Field(default=None, ge=1, le=36500)
+    terms: str | None = Field(default=None, max_length=MAX_TERMS)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RenewalIn(_Strict):
+    renews: bool
+
+
+class RefundIn(_Strict):
+    amount_fen: int = Field(description="How much of the escrowed price goes back to the buyer, in fen.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeIn(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionIn(_Strict):
+    decision: Literal["release", "refund", "partial_refund"]
+    reason: str = Field(min_length=1, max_length=2000)
+    refund_fen: int = Field(default=0, description="With partial_refund: the fen that go back to the buyer.")
+
+
+class DisputeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    raised_by_org_id: int
+    reason: str
+    status: str
+    decision: str
+    refund_fen: int
+    decision_reason: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    listing_id: int
+    plan_id: int
+    buyer_org_id: int
+    seller_org_id: int
+    kind: str
+    status: str
+    plan_kind: str
+    purpose: str
+    scenario: str
+    delivery_mode: str
+    message: str
+    price_fen: int | None
+    terms: str
+    term_days: int | None
+    quote_expires_at: datetime | None
+    reason: str
+    created_at: datetime
+    contract_id: int | None = None
+
+
+class SignatureOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    party: str
+    org_id: int
+    user_label: str
+    via: str
+    ip: str | None
+    at: datetime
+    text_version: int
+    text_sha256: str
+    log_index: int | None
+
+
+class ContractOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    order_id: int
+    listing_id: int
+    plan_id: int
+    buyer_org_id: int
+    seller_org_id: int
+    status: str
+    plan_kind: str
+    price_fen: int
+    purpose: str
+    delivery_mode: str
+    term_days: int | None
+    text_version: int
+    text_sha256: str
+    document: dict[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str
+    payment_status: str
+    fee_fen: int
+    refunded_fen: int
+    paid_at: datetime | None
+    delivered_at: datetime | None
+    settled_at: datetime | None
+    renews: bool
+    signatures: list[SignatureOut]
+
+
+class ChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    kind: str
+    proposed_by_org_id: int
+    changes: dict[str, Any]
+    reason: str
+    status: str
+    created_at: datetime
+
+
+class TimelineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    step: str
+    actor_label: str
+    actor_org_id: int | None
+    detail: dict[str, Any]
+
+
+class TradesOut(BaseModel):
+    orders: list[OrderOut]
+    contracts: list[ContractOut]

@@ -1,0 +1,27 @@
+"""The exchange's settings: the ``[exchange]`` table of ``qianshu.toml`` (docs/operations.md)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from qianshu.core.settings import Section
+
+
+class ExchangeSettings(Section):
+    name: ClassVar[str] = "exchange"
+
+    # How long a quote stays open when the seller gives no expiry, and the longest they may give.
+    quote_days: int = Field(default=14, ge=1, le=365)
+    max_quote_days: int = Field(default=90, ge=1, le=365)
+    # The exchange's fee, in basis points of the price (250 = 2.5 %, the rate at Shanghai's exchange),
+    # and per product category: the GB/T 4754 section letter of the product's industry ("G" = transport).
+    fee_basis_points: int = Field(default=250, ge=0, le=10_000)
+    fee_basis_points_by_category: dict[str, int] = Field(default_factory=dict)
+    # Days after delivery when the buyer's acceptance happens by itself (and the contract settles).
+    auto_accept_days: int = Field(default=7, ge=1, le=90)
+
+    def fee_rate(self, category: str) -> int:
+        """The fee in basis points for a product category (its industry section letter)."""
+        return self.fee_basis_points_by_category.get(category, self.fee_basis_points)

@@ -26,6 +26,7 @@ from qianshu.delivery.files import read_suspect, write_copy
 from qianshu.delivery.models import WatermarkedCopy
 from tests.accounts.test_portal import csrf, sign_in
 from tests.delivery.test_watermark import _subset, product_table
+from tests.exchange.conftest import order, signed  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -187,3 +188,25 @@ def test_the_policy_page(client: Any, db: Session, product: Listing, merchant: A
                           data={"csrf_token": token, "identity": ["户编号"], "tol::收入": "很多"})
     assert refused.status_code == 422
     assert "收入 的容差必须是不小于 0 的数" in refused.text
+
+
+def test_a_leak_is_traced_to_a_signed_contract_of_the_exchange(db: Session, database: Database, settings: Settings,
+                                                               merchant: Actor, signed: Callable[..., Any],  # noqa: F811
+                                                               tmp_path: Path) -> None:
+    """The candidates are the product's signed contracts, with no copy recorded beforehand."""
+    path = tmp_path / "data.parquet"
+    pq.write_table(product_table(5_000), path)
+    digest, size = open_blob_store(settings).put_file(path)
+    contract = signed(parquet_sha256=digest, parquet_size=size)
+    listing = db.get(Listing, contract.listing_id)
+    assert listing is not None
+    assert [r.key_id for r in service.recipients(db, listing)] == [contract.number]
+    copy = tmp_path / "copy.parquet"
+    service.issue_copy(db, merchant, settings, listing.id, contract.number, "parquet", copy)
+    db.flush()
+    suspect = tmp_path / "suspect.csv"
+    leaked = _subset(read_suspect(copy), 0.1)
+    write_copy(leaked.to_batches(), leaked.schema, suspect, "csv")
+    detection = service.find_leak(database, merchant, settings, listing.id, suspect)
+    assert detection.named is not None
+    assert detection.named.key_id == contract.number

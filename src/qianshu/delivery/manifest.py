@@ -14,7 +14,7 @@ def _seller(actor: Any) -> bool:
 MANIFEST = Manifest(
     name="delivery",
     title="Delivery",
-    uses=("catalog",),
+    uses=("catalog", "exchange"),
     models=True,
     pages=True,
     cli=True,

@@ -179,9 +179,11 @@ def plan_for(data: Path, watermark: WatermarkPolicy) -> WatermarkPlan:
 
 
 def contract_recipients(db: Session, listing: Listing) -> list[Recipient]:
-    """The product's contracts with the download mode. Delivery on the exchange's contracts keys
-    each copy to its contract id; until then the candidates are the recorded copies' recipients."""
-    return []
+    """The product's signed contracts (active or ended) under which rows left the exchange: a copy
+    delivered under a contract is keyed to its number. Sandbox-only contracts deliver no rows."""
+    from qianshu.exchange.service import recipients_of
+
+    return [Recipient(r.number, r.number) for r in recipients_of(db, listing.id) if r.delivery_mode != "sandbox"]
 
 
 def recipients(db: Session, listing: Listing) -> list[Recipient]:

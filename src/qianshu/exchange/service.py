@@ -568,6 +568,27 @@ class Trades:
     contracts: list[Contract]
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """A contract a product's data was (or may have been) delivered under: who, by which number."""
+
+    contract_id: int
+    number: str
+    buyer_org_id: int
+    status: str
+    delivery_mode: str
+
+
+def recipients_of(db: Session, listing_id: int, delivery_mode: str | None = None) -> list[Recipient]:
+    """Every signed contract of a product (active or ended: a leaked copy may come from an old
+    one), for delivery to key watermarks to and to test a leaked copy against."""
+    query = (select(Contract.id, Contract.number, Contract.buyer_org_id, Contract.status, Contract.delivery_mode)
+             .where(Contract.listing_id == listing_id, Contract.starts_at.is_not(None)).order_by(Contract.id))
+    if delivery_mode is not None:
+        query = query.where(Contract.delivery_mode == delivery_mode)
+    return [Recipient(*row) for row in db.execute(query).all()]
+
+
 def my_trades(db: Session, actor: Actor, limit: int = 100) -> Trades:
     """The actor organisation's orders (open ones and those without a contract) and contracts."""
     require(actor, "exchange.mine")

@@ -14,7 +14,7 @@ from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn
 from qianshu.ledger import service as ledger
 from tests.catalog.permission_rows import _listing
-from tests.permission_support import Row
+from tests.permission_support import EVERYONE, Row
 
 SCENARIO = "城市交通拥堵分析与信号灯配时优化研究"
 ORDER = lambda c: {"order_id": c["other_order"]}  # noqa: E731 - table of small lambdas
@@ -32,6 +32,10 @@ def _on_contract(action: str, body: dict[str, Any] | None = None, on: str = "oth
 
 A = "/api/v1/exchange"
 ROWS = {
+    ("GET", "/statistics"): Row(EVERYONE, action="exchange.statistics"),
+    ("GET", "/statistics/{name}.csv"): Row(EVERYONE, params=lambda c: {"name": "by_month"},
+                                            action="exchange.statistics"),
+    ("GET", "/api/v1/exchange/statistics"): Row(EVERYONE, action="exchange.statistics"),
     ("POST", f"{A}/orders"): Row(body=lambda c: {"listing_id": c["ex_listing"], "plan_id": c["ex_plan"],
                                                  "purpose": "research", "scenario": SCENARIO},
                                  action="exchange.order", on="ex_product"),

@@ -14,6 +14,9 @@ editing the same product never silently overwrite each other.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -496,3 +499,29 @@ def record_views(db: Session, listing_id: int, views: int) -> None:
 def record_transaction(db: Session, listing_id: int) -> None:
     """For the exchange: a completed order of this product makes it more popular."""
     _bump(db, listing_id, Listing.transaction_count, follows.TRANSACTION_WEIGHT)
+
+
+@dataclass(frozen=True)
+class ListingFacts:
+    """What public statistics need of a product: its names, industry section and region."""
+
+    id: int
+    title_zh: str
+    title_en: str
+    industry_section: str
+    division_code: str
+
+
+def listing_facts(db: Session, listing_ids: Collection[int]) -> dict[int, ListingFacts]:
+    """Facts of many products at once (the exchange's statistics group contracts by them)."""
+    if not listing_ids:
+        return {}
+    rows = db.execute(select(Listing.id, Listing.title_zh, Listing.title_en, Listing.industry_section,
+                             Listing.division_code).where(Listing.id.in_(list(listing_ids)))).all()
+    return {row[0]: ListingFacts(*row) for row in rows}
+
+
+def listed_dates(db: Session) -> list[datetime]:
+    """When each product now or once listed was first listed (for "products listed over time")."""
+    return list(db.scalars(select(Listing.listed_at).where(Listing.listed_at.is_not(None))
+                           .order_by(Listing.listed_at)))

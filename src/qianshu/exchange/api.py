@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
 from qianshu.core.http import DbSession, get_settings_dep, idempotent
@@ -203,3 +203,21 @@ def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: Db
     return _once(request, db, actor, data.model_dump(),
                  lambda: payments.decide_dispute(db, actor, dispute_id, data.decision, data.reason, data.refund_fen,
                                                  _settings(request)), s.DisputeOut)
+
+
+@router.get("/statistics", summary="Public statistics of the exchange",
+            responses=problems(422))
+def statistics(db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    """Transactions (contracts both parties signed) and turnover (price less refunds, in fen) by
+    month, industry, region, delivery mode and product; products listed and resources registered
+    over time (cumulative, by month, Asia/Shanghai)."""
+    from qianshu.core.policy import require
+    from qianshu.exchange.statistics import compute
+
+    require(actor, "exchange.statistics")
+    stats = compute(db)
+    return {"transactions": stats.transactions, "turnover_fen": stats.turnover_fen,
+            "products_listed": stats.products_listed, "resources_registered": stats.resources_registered,
+            "series": {name: [{"key": p.key, "label_zh": p.label_zh, "label_en": p.label_en, "count": p.count,
+                               "amount_fen": p.amount_fen} for p in points]
+                       for name, points in stats.series.items()}}

@@ -15,8 +15,10 @@ TRADES = "/exchange/trades"
 
 
 def figures(db: Session) -> list[Figure]:
-    signed = select(func.count()).select_from(Contract).where(Contract.status.in_(("active", "ended")))
-    return [Figure(N_("Contracts signed"), int(db.scalar(signed) or 0), TRADES)]
+    # The statistics page's headline: every contract both parties signed (active, ended or
+    # terminated since), as on /statistics.
+    signed = select(func.count()).select_from(Contract).where(Contract.starts_at.is_not(None))
+    return [Figure(N_("Transactions"), int(db.scalar(signed) or 0), "/statistics")]
 
 
 def waiting(db: Session, actor: Actor) -> list[Waiting]:

@@ -24,7 +24,8 @@ MANIFEST = Manifest(
     translations=True,
     actions="qianshu.exchange.permissions:ACTIONS",
     settings="qianshu.exchange.settings:ExchangeSettings",
-    nav=(NavItem("/exchange/trades", "My trades", _trader, order=32),),
+    nav=(NavItem("/exchange/trades", "My trades", _trader, order=32),
+         NavItem("/statistics", "Statistics", order=70)),
     events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded"),
     # Quotes past their expiry and contracts past their term are closed (access already ends at the
     # moment itself: contract_is_active reads the time).

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.catalog import service as catalog
 from qianshu.catalog.policy import PURPOSES, terms_from_odrl
 from qianshu.core.actor import Actor
@@ -258,3 +258,25 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
         db.rollback()
         return _contract_page(request, db, actor, contract_id, _errors(exc, get_lang(request)), exc.status)
     return see_other(f"/exchange/contracts/{contract_id}")
+
+
+@router.get("/statistics", response_class=HTMLResponse)
+def statistics_page(request: Request, db: DbSession, actor: CurrentActor) -> HTMLResponse:
+    from qianshu.core.policy import require
+    from qianshu.exchange.statistics import compute
+
+    require(actor, "exchange.statistics")
+    return render(request, "exchange/statistics.html", {"stats": compute(db)})
+
+
+@router.get("/statistics/{name}.csv")
+def statistics_csv(name: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    from qianshu.core.policy import require
+    from qianshu.exchange.statistics import SERIES, compute, to_csv
+
+    require(actor, "exchange.statistics")
+    if name not in SERIES:
+        raise NotFound("Not found.")
+    body = to_csv(compute(db).series.get(name, []), get_lang(request))
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="qianshu-{name}.csv"'})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qianshu.core.i18n import N_
-from qianshu.core.policy import OPERATOR, SIGNED_IN, STAFF, Action, Resource, Rule
+from qianshu.core.policy import ANYONE, OPERATOR, SIGNED_IN, STAFF, Action, Resource, Rule
 
 if TYPE_CHECKING:
     from qianshu.exchange.models import Contract, Order
@@ -25,6 +25,7 @@ NOT_PARTY = N_("Only the parties to this contract may do this.")
 OPERATORS_ONLY = N_("Only exchange operators may do this.")
 
 ACTIONS = (
+    Action("exchange.statistics", (ANYONE,), "See the exchange's public statistics and download their data"),
     Action("exchange.order", (Rule(org_roles=MEMBERS, active=True, relations=("public",)),),
            "Order a plan of a listed product, or ask for a quote",
            denied=N_("Only members of an approved organisation can order.")),

@@ -15,7 +15,7 @@ import json
 import os
 import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -489,3 +489,9 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     finally:
         con.close()
     return names, rows
+
+
+def issued_dates(db: Session) -> list[datetime]:
+    """When each registration got its certificate (for "registered resources over time")."""
+    return list(db.scalars(select(Registration.issued_at).where(Registration.issued_at.is_not(None))
+                           .order_by(Registration.issued_at)))

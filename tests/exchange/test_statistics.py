@@ -27,10 +27,16 @@ def test_a_signed_contract_moves_the_figures_and_a_refund_lowers_the_turnover(
     assert mode.count >= 1
     product = {p.key: p for p in after.series["top_products"]}[str(contract.listing_id)]
     assert product.label_zh  # named, not numbered
+    assert product.amount_fen is None  # one contract: its price is not public
     fund(buyer, contract.price_fen)
     payments.pay(db, buyer, contract.id)
     payments.refund(db, merchant, contract.id, 1_000, "部分退款")
     assert compute(db).turnover_fen == after.turnover_fen - 1_000
+    for _ in range(2):
+        signed()
+    busy = [p for p in compute(db).series["by_mode"] if p.count >= 3]
+    assert busy
+    assert busy[0].amount_fen is not None
 
 
 def test_the_page_draws_charts_without_scripts_and_each_has_its_data(

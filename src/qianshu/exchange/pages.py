@@ -263,10 +263,10 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics_page(request: Request, db: DbSession, actor: CurrentActor) -> HTMLResponse:
     from qianshu.core.policy import require
-    from qianshu.exchange.statistics import compute
+    from qianshu.exchange.statistics import MIN_GROUP, compute
 
     require(actor, "exchange.statistics")
-    return render(request, "exchange/statistics.html", {"stats": compute(db)})
+    return render(request, "exchange/statistics.html", {"stats": compute(db), "min_group": MIN_GROUP})
 
 
 @router.get("/statistics/{name}.csv")

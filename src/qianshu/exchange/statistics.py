@@ -25,6 +25,9 @@ from qianshu.exchange.models import Contract
 from qianshu.registry import service as registry
 
 TOP_PRODUCTS = 10
+# A group of fewer contracts than this shows its count but not its amount: a single contract's
+# price is confidential between its parties (the public log never carries it either).
+MIN_GROUP = 3
 # The series a page draws and a CSV exports, by the name in their address.
 SERIES = ("by_month", "by_industry", "by_region", "by_mode", "top_products", "listed_over_time",
           "registered_over_time")
@@ -34,7 +37,7 @@ SERIES = ("by_month", "by_industry", "by_region", "by_mode", "top_products", "li
 class Point:
     key: str  # a month "2025-07", an industry section, a prefecture code, a delivery mode, a product id
     count: int
-    amount_fen: int = 0
+    amount_fen: int | None = 0  # None: too few contracts to show an amount (MIN_GROUP)
     label_zh: str = ""
     label_en: str = ""
 
@@ -65,6 +68,8 @@ def _cumulative(dates: Iterable[datetime]) -> list[Point]:
 
 
 def compute(db: Session) -> Statistics:
+    """The figures; the headline turnover is over all contracts (many), each group's only when it
+    holds at least ``MIN_GROUP`` contracts."""
     rows = db.execute(select(Contract.listing_id, Contract.starts_at, Contract.price_fen, Contract.refunded_fen,
                              Contract.delivery_mode).where(Contract.starts_at.is_not(None))).all()
     facts = catalog.listing_facts(db, {row[0] for row in rows})
@@ -90,11 +95,11 @@ def compute(db: Session) -> Statistics:
                 zh, en = region_name(key, "zh"), region_name(key, "en")
             elif name == "top_products" and (product := facts.get(int(key))) is not None:
                 zh, en = product.title_zh, product.title_en or product.title_zh
-            points.append(Point(key, count, amount, zh, en))
+            points.append(Point(key, count, amount if count >= MIN_GROUP else None, zh, en))
         if name == "by_month":
             points.sort(key=lambda p: p.key)
         else:
-            points.sort(key=lambda p: (-p.amount_fen, p.key))
+            points.sort(key=lambda p: (-(p.amount_fen or 0), -p.count, p.key))
         stats.series[name] = points[:TOP_PRODUCTS] if name == "top_products" else points
     listed = catalog.listed_dates(db)
     issued = registry.issued_dates(db)
@@ -111,5 +116,6 @@ def to_csv(points: list[Point], lang: str) -> str:
     writer = csv.writer(out)
     writer.writerow(["key", "label", "count", "amount_yuan"])
     for p in points:
-        writer.writerow([p.key, p.label(lang), p.count, f"{p.amount_fen / 100:.2f}"])
+        amount = "" if p.amount_fen is None else f"{p.amount_fen / 100:.2f}"
+        writer.writerow([p.key, p.label(lang), p.count, amount])
     return out.getvalue()

@@ -36,6 +36,7 @@ CAPABILITIES: tuple[str, ...] = (
     "registry",
     "catalog",
     "monitoring",
+    "finance",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core
 # and accounts"); ``web`` and ``demo`` sit on top of all capabilities and are not capabilities.

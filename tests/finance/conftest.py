@@ -48,5 +48,5 @@ def issue_asset(database: Any, db: Any, settings: Any, make: Factories, path: Pa
 
 
 @pytest.fixture
-def asset(database, db, settings, make, gb_csv) -> Asset:  # type: ignore[no-untyped-def]
+def asset(database, db, settings, make, gb_csv) -> Asset:  # type: ignore[no-untyped-def]  # noqa: F811
     return issue_asset(database, db, settings, make, gb_csv)

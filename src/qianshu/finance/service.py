@@ -232,7 +232,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
                   data: schemas.PledgeIn) -> Pledge:
     policy.require(actor, "finance.pledge.create")
     number = normalise_number(data.certificate_number, "certificate_number")
-    cert, reg, status = _registration_status(db, number)
+    _cert, reg, status = _registration_status(db, number)
     if status != "valid":
         raise Conflict("The certificate {number} is {status}; only a valid certificate can be pledged.",
                        field="certificate_number", code="not_pledgeable", number=number,

@@ -55,3 +55,27 @@ def test_two_banks_pledging_one_asset_at_once_only_one_wins(isolated_database, s
             # release it so the next round starts from a free asset again
             winner = banks[0] if open_[0].pledgee_org_id == banks[0].org_id else banks[1]
             service.release_pledge(db, winner, signer, won[0], f"round {round_}")
+
+
+def test_a_refused_revocation_tells_the_pledgee_after_its_rollback(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    """With real commits (SQLite's write lock, PostgreSQL's row locks): the refused revocation's
+    transaction is gone before the notice is written in a transaction of its own."""
+    from qianshu.core.errors import Conflict
+    from qianshu.core.inbox import Notification
+    from qianshu.registry import review
+
+    with isolated_database.unit_of_work() as db:
+        asset = issue_asset(isolated_database, db, settings, Factories(db), gb_csv)
+        bank, operator = (actor_for(u, via="api", ip=None) for u in (asset.bank, asset.operator))
+        holder_org, bank_org = asset.holder.organisation.id, asset.bank.organisation.id
+    signer = load_signer(settings.key_dir)
+    with isolated_database.unit_of_work() as db:
+        service.create_pledge(db, bank, settings, signer, schemas.PledgeIn(
+            certificate_number=asset.number, pledgor_org_id=holder_org, secured_fen=700_000_000,
+            appraised_fen=2_000_000_000, interest_bp=400, term_months=12))
+    with pytest.raises(Conflict), isolated_database.unit_of_work() as db:
+        review.revoke(db, operator, asset.registration_id, "持有人申请撤销", signer)
+    with isolated_database.unit_of_work(write=False) as db:
+        notes = db.scalars(select(Notification).where(Notification.org_id == bank_org)).all()
+        assert [n.message.startswith("Someone tried to revoke") for n in notes] == [True]
+        assert service.standing(db, operator, asset.number).status == "valid"

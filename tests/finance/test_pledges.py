@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -109,11 +110,14 @@ def test_bad_pledges_are_refused_by_field_and_change_nothing(  # type: ignore[no
         (_pledge(asset, external_registry="中国人民银行动产融资统一登记公示系统"), 422, "external_number"),
     ]
     for body, status, field in cases:
-        for lang, word in (("zh", ""), ("en", "")):
+        details = {}
+        for lang in ("zh", "en"):
             r = client.post("/api/v1/finance/pledges", json=body, headers={**bank, "Accept-Language": lang})
             assert r.status_code == status, (body, r.text)
             assert field in r.text
-            assert word in r.text
+            details[lang] = r.json()["detail"]
+        assert re.search(r"[\u4e00-\u9fff]", details["zh"]), details  # Chinese, and
+        assert details["zh"] != details["en"], details  # English
     assert client.post("/api/v1/finance/pledges", json=_pledge(asset), headers=bearer(asset.holder)).status_code == 403
     assert client.post("/api/v1/finance/pledges", json=_pledge(asset)).status_code == 401
     assert _state(db) == before

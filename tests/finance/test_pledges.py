@@ -51,6 +51,8 @@ def test_a_pledge_from_registration_to_release(client, db, asset, bearer) -> Non
     assert (public["encumbered"], public["open_pledges"], public["pledges"]) == (True, 1, [])
     seen = client.get(f"/api/v1/finance/certificates/{asset.number}/status", headers=bank).json()
     assert [e["action"] for e in seen["pledges"][0]["events"]] == ["registered", "confirmed"]
+    as_operator = client.get(f"/api/v1/finance/certificates/{asset.number}/status", headers=bearer(asset.operator))
+    assert [p["id"] for p in as_operator.json()["pledges"]] == [pledge["id"]]
     other = client.get(f"/api/v1/finance/certificates/{asset.number}/status", headers=bearer(asset.other_bank))
     assert other.json()["pledges"] == []  # another bank sees the encumbrance, not the loan
     # each event's proof leads from its leaf to the signed root
@@ -194,3 +196,16 @@ def test_enforcement_on_default_by_the_pledgee_only(client, asset, bearer) -> No
     assert amended.status_code == 409
     portfolio = client.get("/api/v1/finance/pledges", headers=bank).json()
     assert [p["status"] for p in portfolio] == ["enforced"]
+
+
+def test_an_expired_certificate_is_not_pledged(client, db, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.registry.models import Registration
+
+    reg = db.get(Registration, asset.registration_id)
+    reg.valid_until = reg.issued_at.date().replace(year=reg.issued_at.year - 1)  # as if three years had passed
+    db.commit()
+    r = client.post("/api/v1/finance/pledges", json=_pledge(asset), headers={**bearer(asset.bank),
+                                                                             "Accept-Language": "en"})
+    assert r.status_code == 409
+    assert "expired" in r.json()["detail"]
+    assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "expired"

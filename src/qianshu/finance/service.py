@@ -38,6 +38,8 @@ from qianshu.translog import service as log
 
 NUMBER = re.compile(r"^QS-DR-\d{4}-\d{6}$")
 CAPABILITY = "finance"
+ESCALATION = ("Someone tried to revoke or transfer the registration of {number}, which you hold a pledge on "
+              "({reason}); it was refused.")
 
 
 def normalise_number(number: str, field: str = "number") -> str:
@@ -383,8 +385,13 @@ def _escalate_after_rollback(db: Session, pledgees: list[tuple[int, int]], numbe
         told = True  # (a listener cannot remove itself while the session runs its listeners)
         with database.unit_of_work() as other:
             for org_id, pledge_id in pledgees:
-                inbox.notify(other, CAPABILITY, "Someone tried to revoke or transfer the registration of {number}, "
-                             "which you hold a pledge on ({reason}); it was refused.", org_id=org_id,
+                # A transfer due for issue is retried every few minutes: one unread notice is enough.
+                if other.scalar(select(inbox.Notification.id).where(
+                        inbox.Notification.org_id == org_id, inbox.Notification.subject_type == "pledge",
+                        inbox.Notification.subject_id == pledge_id, inbox.Notification.message == ESCALATION,
+                        inbox.Notification.read_at.is_(None)).limit(1)) is not None:
+                    continue
+                inbox.notify(other, CAPABILITY, ESCALATION, org_id=org_id,
                              subject=("pledge", pledge_id), link=f"/finance/lookup?number={number}",
                              number=number, reason=reason[:200])
 

@@ -4,6 +4,7 @@ enforce; the refusals a bank or a holder would meet, each naming its field, chan
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import re
 
@@ -209,3 +210,25 @@ def test_an_expired_certificate_is_not_pledged(client, db, asset, bearer) -> Non
     assert r.status_code == 409
     assert "expired" in r.json()["detail"]
     assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "expired"
+
+
+def test_a_renewal_of_a_pledged_asset_is_told_to_its_bank(client, db, settings, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core.inbox import render
+    from qianshu.registry import schemas
+    from qianshu.registry import service as registry
+
+    pledge = client.post("/api/v1/finance/pledges", json=_pledge(asset), headers=bearer(asset.bank)).json()
+    holder = make_actor(asset.holder)
+    renewal = review.start_follow_up(db, holder, asset.registration_id, schemas.FollowUpIn(reg_type="renewal"))
+    review.submit(db, holder, renewal.id)
+    review.approve(db, make_actor(asset.operator), settings, renewal.id, schemas.Approval())
+    reg = registry.load_registration(db, renewal.id)
+    review.issue_certificate(db, make_actor(asset.operator), settings, load_signer(settings.key_dir), renewal.id,
+                             now=reg.notice_ends_at + dt.timedelta(seconds=1))
+    db.commit()
+    db.refresh(reg)
+    notes = db.scalars(select(Notification).where(Notification.org_id == asset.bank.organisation.id)).all()
+    assert [(n.subject_type, n.subject_id) for n in notes] == [("pledge", pledge["id"])]
+    assert render(notes[0], "zh") == f"您持有质押的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
+    assert render(notes[0], "en").endswith(f"was replaced (Renewal registration): {reg.number}.")
+    assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "superseded"

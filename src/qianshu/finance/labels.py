@@ -21,6 +21,7 @@ LABELS = (
     NP_("log event", "finance.pledge.amended"), NP_("log event", "finance.pledge.released"),
     NP_("log event", "finance.pledge.enforced"),
     N_("Pledge portfolio"),
+    N_("The registration of {number}, which you hold a pledge on, was replaced ({kind}): {successor}."),
     N_("A bank registered a pledge over your certificate {number}; please confirm it."),
     N_("The holder confirmed the pledge over {number}."),
     N_("The pledge over {number} was amended by the bank."),

@@ -19,6 +19,8 @@ MANIFEST = Manifest(
     # A pledged asset's registration is not revoked, cancelled or transferred: refused in the
     # revocation's own transaction (after catalogue's delisting, which the refusal undoes too).
     subscriptions={"registration.revoked": Subscription("qianshu.finance.hooks:on_registration_revoked",
-                                                        in_transaction=True)},
+                                                        in_transaction=True),
+                   # a change or renewal of a pledged asset is told to its banks (after commit)
+                   "registration.superseded": "qianshu.finance.hooks:on_registration_superseded"},
     demo="qianshu.demo.finance_seed:seed",
 )

@@ -24,7 +24,7 @@ from qianshu.accounts import service as accounts
 from qianshu.core import audit, inbox, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
-from qianshu.core.i18n import Label
+from qianshu.core.i18n import Label, label
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.timeutil import utcnow
@@ -354,6 +354,21 @@ def portfolio(db: Session, actor: Actor) -> list[Pledge]:
     rows = db.scalars(select(Pledge).where(Pledge.pledgee_org_id == actor.org_id)
                       .order_by(Pledge.matures_on, Pledge.id))
     return sorted(rows, key=lambda p: p.status not in OPEN_STATUSES)
+
+
+SUPERSEDED = "The registration of {number}, which you hold a pledge on, was replaced ({kind}): {successor}."
+
+
+def tell_pledgees_of_successor(db: Session, registration_id: int, successor_id: int, kind: str) -> int:
+    """The pledged certificate is no longer the asset's current one: its banks should look."""
+    pledges = open_pledges_of(db, registration_id)
+    successor = registry.find_registration(db, successor_id)
+    for pledge in pledges:
+        inbox.notify(db, CAPABILITY, SUPERSEDED, org_id=pledge.pledgee_org_id, subject=("pledge", pledge.id),
+                     link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number,
+                     kind_zh=label(kind, "registration type", "zh"), kind_en=label(kind, "registration type", "en"),
+                     successor=(successor.number if successor is not None else None) or str(successor_id))
+    return len(pledges)
 
 
 def block_revocation(db: Session, registration_id: int, reason: str) -> None:

@@ -44,6 +44,9 @@ ROWS = {
         "reason": "逾期"}, action="finance.pledge.manage", on=PLEDGE),
     ("GET", "/finance/lookup"): Row(EVERYONE, query="?number=QS-DR-2026-000001", action="finance.lookup"),
     ("GET", "/finance/pledges"): Row(action="finance.portfolio"),
+    ("POST", "/finance/pledges"): Row(body=lambda c: {
+        "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_yuan": "100",
+        "appraised_yuan": "10000", "interest_percent": "4", "term_months": "6"}, action="finance.pledge.create"),
     ("POST", "/finance/pledges/{pledge_id:int}/{action}"): Row(
         params=_page("p_page_confirm", "confirm"), body=lambda c: {}, action="finance.pledge.confirm", on=PLEDGE,
         also=(Row(params=_page("p_page_release", "release"), body=lambda c: {}, action="finance.pledge.manage",

@@ -46,3 +46,23 @@ def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -
     portfolio = client.get("/finance/pledges")
     assert asset.number in portfolio.text
     assert "15,000,000" in portfolio.text
+
+
+def test_a_bank_registers_a_pledge_in_the_portal(client, db, asset) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client, asset.bank)
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert 'id="pledge-form"' in page.text
+    form = {"csrf_token": csrf, "certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+            "secured_yuan": "12,000,000", "appraised_yuan": "30,000,000.00", "interest_percent": "3.8",
+            "term_months": "12", "risk_pool_percent": "70"}
+    bad = client.post("/finance/pledges", data=form | {"interest_percent": "3.8.1"}, follow_redirects=False)
+    assert bad.status_code == 422
+    assert "interest_bp" in bad.text
+    assert db.scalar(select(Pledge.id)) is None
+    r = client.post("/finance/pledges", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    pledge = db.scalars(select(Pledge)).one()
+    assert (pledge.secured_fen, pledge.appraised_fen, pledge.interest_bp, pledge.risk_pool_bp) == (
+        1_200_000_000, 3_000_000_000, 380, 7000)
+    assert 'id="pledge-form"' in client.get(f"/finance/lookup?number={asset.number}").text  # remaining value

@@ -5,6 +5,8 @@ forms that confirm, release or enforce a pledge. A refused form gets the app's e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -12,9 +14,10 @@ from fastapi.responses import Response
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
-from qianshu.core.errors import QianshuError
-from qianshu.core.http import DbSession, PostedForm, Signer, form_fields, get_lang, render, see_other
-from qianshu.finance import service
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.http import AppSettings, DbSession, PostedForm, Signer, form_fields, get_lang, render, see_other
+from qianshu.core.validation import parse_form
+from qianshu.finance import schemas, service
 from qianshu.finance.models import Pledge
 from qianshu.finance.permissions import pledge_resource
 
@@ -29,6 +32,7 @@ class LookupPage:
     error: str = ""
     may_confirm: set[int] = field(default_factory=set)
     may_manage: set[int] = field(default_factory=set)
+    may_pledge: bool = False
 
 
 def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
@@ -49,7 +53,8 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
                       status_code=exc.status)
     return render(request, "finance/lookup.html", LookupPage(
         number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_manage=_controls(actor, found.pledges, "finance.pledge.manage")))
+        may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
+        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create")))
 
 
 @dataclass
@@ -63,6 +68,38 @@ def portfolio(request: Request, db: DbSession, actor: SignedInActor) -> Response
     pledges = service.portfolio(db, actor)
     total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
     return render(request, "finance/portfolio.html", PortfolioPage(pledges, total))
+
+
+def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:
+    """Yuan or percent as typed (``12,000,000.50``, ``3.8``) → fen or basis points."""
+    text = str(form.get(name, "")).replace(",", "").replace("，", "").strip()
+    if not text and optional:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput("{field}: give a number.", field=field) from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise InvalidInput("{field}: give a number with at most two decimals.", field=field)
+    return int(value * 100)
+
+
+@router.post("/finance/pledges")
+def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
+                    posted: PostedForm) -> Response:
+    """The bank's form on the lookup page: amounts in yuan and rates in percent, as people type them."""
+    form = form_fields(posted)
+    data = parse_form(schemas.PledgeIn, {
+        "certificate_number": form.get("certificate_number", ""), "pledgor_org_id": form.get("pledgor_org_id", ""),
+        "secured_fen": _hundredths(form, "secured_yuan", "secured_fen"),
+        "appraised_fen": _hundredths(form, "appraised_yuan", "appraised_fen"),
+        "interest_bp": _hundredths(form, "interest_percent", "interest_bp"),
+        "term_months": form.get("term_months", ""),
+        "risk_pool_bp": _hundredths(form, "risk_pool_percent", "risk_pool_bp", optional=True),
+        "external_registry": form.get("external_registry", ""), "external_number": form.get("external_number", "")})
+    assert isinstance(data, schemas.PledgeIn)
+    pledge = service.create_pledge(db, actor, settings, signer, data)
+    return see_other(f"/finance/lookup?number={pledge.certificate_number}")
 
 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")

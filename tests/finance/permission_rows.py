@@ -32,6 +32,7 @@ ROWS = {
         "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_fen": 100_00,
         "appraised_fen": 10_000_00, "interest_bp": 400, "term_months": 6}, action="finance.pledge.create"),
     ("GET", "/api/v1/finance/pledges"): Row(action="finance.portfolio"),
+    ("GET", "/api/v1/finance/ltv-limits"): Row(action="finance.portfolio"),
     ("PUT", "/api/v1/finance/ltv-limits"): Row(body=lambda c: {"category": "I", "limit_bp": 6000},
                                                action="finance.portfolio"),
     ("POST", "/api/v1/finance/pledges/{pledge_id}/confirm"): Row(params=_on("p_api_confirm"),

@@ -46,6 +46,7 @@ def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -
     portfolio = client.get("/finance/pledges")
     assert asset.number in portfolio.text
     assert "15,000,000" in portfolio.text
+    assert "50.0 %" in portfolio.text.split('id="limits"')[1]  # the exchange's default, none of its own
 
 
 def test_a_bank_registers_a_pledge_in_the_portal(client, db, asset) -> None:  # type: ignore[no-untyped-def]

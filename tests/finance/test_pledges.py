@@ -91,6 +91,7 @@ def test_the_loan_to_value_limit_is_the_banks_per_category(client, db, asset, be
     assert client.put("/api/v1/finance/ltv-limits", json={"category": "I", "limit_bp": 7000},
                       headers=bank).status_code == 200
     assert _state(db) == before
+    assert client.get("/api/v1/finance/ltv-limits", headers=bank).json() == [{"category": "I", "limit_bp": 7000}]
     assert client.post("/api/v1/finance/pledges", json=_pledge(asset, secured_fen=1_200_000_000),
                        headers=bank).status_code == 201
     # the asset's remaining value is what a second bank can still take: nothing at 60 % + 20 %

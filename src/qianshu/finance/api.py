@@ -62,6 +62,12 @@ def enforce_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: 
     return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason))
 
 
+@router.get("/ltv-limits", summary="List the bank's loan-to-value limits", responses=problems(401, 403))
+def list_ltv_limits(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    """Per product category ("" is the bank's default; without one, ``[finance] default_ltv_limit_bp``)."""
+    return [{"category": row.category, "limit_bp": row.limit_bp} for row in service.ltv_limits(db, actor)]
+
+
 @router.put("/ltv-limits", summary="Set the bank's loan-to-value limit for a product category",
             responses=problems(401, 403, 422))
 def set_ltv_limit(data: schemas.LtvLimitIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, Signer, form_fields, get_lang, render, see_other
 from qianshu.core.validation import parse_form
 from qianshu.finance import schemas, service
-from qianshu.finance.models import Pledge
+from qianshu.finance.models import LtvLimit, Pledge
 from qianshu.finance.permissions import pledge_resource
+from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
 MAX_NUMBER_CHARS = 40
@@ -61,13 +62,16 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
 class PortfolioPage:
     pledges: list[Pledge]
     secured_open_fen: int
+    limits: list[LtvLimit]
+    default_limit_bp: int
 
 
 @router.get("/finance/pledges")
-def portfolio(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     pledges = service.portfolio(db, actor)
     total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
-    return render(request, "finance/portfolio.html", PortfolioPage(pledges, total))
+    return render(request, "finance/portfolio.html", PortfolioPage(
+        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp))
 
 
 def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:

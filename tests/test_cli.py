@@ -33,6 +33,7 @@ FOLDER_COMMANDS = [
     ["worker"],
     ["register", "{file}", "--title", "标题", "--org-user", "someone@example.cn"],
     ["certificate", "show", "QS-DR-2026-000001"],
+    ["certificate", "status", "QS-DR-2026-000001"],
     ["registry", "list"],
     ["registry", "issue-due"],
     ["registry", "sweep-blobs"],

@@ -286,3 +286,20 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
+
+
+def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:
+    bank, _csrf_token = _signed_in(client.app, "bank@qianshu.demo")
+    book = bank.get("/finance/pledges")
+    assert book.status_code == 200
+    rows = re.findall(r"/finance/lookup\?number=(QS-DR-\d{4}-\d{6})", book.text)
+    assert len(rows) >= 6
+    status = bank.get(f"/api/v1/finance/certificates/{rows[0]}/status").json()
+    assert status["encumbered"] is True
+    pledges = status["pledges"]
+    assert pledges, status  # the bank sees its own pledges
+    assert all(5_000_000_00 <= p["secured_fen"] <= 20_000_000_00 for p in pledges)
+    assert all(p["term_months"] <= 12 for p in pledges)
+    assert all(e["proof"] is not None for p in pledges for e in p["events"])
+    released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
+    assert len(released) == 1

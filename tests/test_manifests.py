@@ -98,7 +98,7 @@ def test_an_event_may_have_several_subscribers_in_one_capability(monkeypatch: py
                                      "qianshu.catalog.hooks:on_registration_revoked")}
     assert _check_with(monkeypatch, "catalog", subscriptions=both) == []
     assert [(s.capability, s.in_transaction) for s in capabilities.subscribers()["registration.revoked"]] == [
-        ("catalog", True), ("catalog", False)]
+        ("catalog", True), ("catalog", False), ("finance", True)]
 
 
 def test_the_parts_are_read_from_the_manifests() -> None:
@@ -112,8 +112,8 @@ def test_a_job_kind_may_be_a_plain_string_without_a_limit(monkeypatch: pytest.Mo
     assert capabilities.job_handlers()["registry.pipeline"].__name__ == "run_registration_pipeline"
     assert "registry.pipeline" not in capabilities.job_concurrency()
     assert "registry.issue_due" in capabilities.periodic_tasks()
-    assert [h.__name__ for h in capabilities.subscriptions()["registration.revoked"]] == ["on_registration_revoked"]
+    assert [h.__name__ for h in capabilities.subscriptions()["registration.revoked"]] == ["on_registration_revoked"] * 2
     assert {f.parent.name for f in capabilities.template_folders()} == {"accounts", "translog", "registry", "catalog",
-                                                                     "ledger", "exchange", "delivery"}
+                                                                     "ledger", "exchange", "delivery", "finance"}
     assert [item.href for item in capabilities.nav_items()][:2] == ["/catalog", "/demands"]
     assert isinstance(capabilities.manifest("registry"), Manifest)

@@ -38,6 +38,7 @@ CAPABILITIES: tuple[str, ...] = (
     "ledger",
     "exchange",
     "delivery",
+    "finance",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

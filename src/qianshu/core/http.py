@@ -257,6 +257,19 @@ def _data(value: object) -> Markup:
     return Markup(f'<span lang="{"zh-CN" if _CJK.search(text) else "en"}">{escape(text)}</span>')  # noqa: S704 - escaped
 
 
+def _slot_partials(folders: list[Path]) -> Any:
+    """``slot_partials("name")``: the partials ``<capability>/_slot_name.html`` that capabilities
+    contribute to a page of another one (which includes them by slot name, not knowing who does)."""
+    found: dict[str, list[str]] = {}
+    for folder in folders:
+        for partial in sorted(folder.glob("*/_slot_*.html")):
+            found.setdefault(partial.stem.removeprefix("_slot_"), []).append(f"{partial.parent.name}/{partial.name}")
+
+    def partials(slot: str) -> list[str]:
+        return found.get(slot, [])
+    return partials
+
+
 def build_templates(folders: list[Path]) -> Jinja2Templates:
     """One Jinja environment over the given ``templates/`` folders (the first wins a name)."""
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in folders]),
@@ -265,6 +278,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
     env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext,
                        pick=_pick, industry_choices=_industry_choices, region_choices=_region_choices,
                        province_choices=_province_choices)  # for web/templates/pickers.html
+    env.globals["slot_partials"] = _slot_partials(folders)
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang, data=_data,
                        json_text=json_text)

@@ -15,3 +15,14 @@ class RegistrationRevoked(Event):
     name: ClassVar[str] = "registration.revoked"
     registration_id: int
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationSuperseded(Event):
+    """An issued registration was replaced by a change or a renewal of the same asset (its
+    certificate stays valid as a record; the new one is current)."""
+
+    name: ClassVar[str] = "registration.superseded"
+    registration_id: int
+    successor_id: int
+    kind: str = ""  # change | renewal

@@ -24,7 +24,7 @@ from qianshu.core.signing import Signer, sign_document
 from qianshu.core.timeutil import local_display, utcnow
 from qianshu.registry import permissions, schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
-from qianshu.registry.events import RegistrationRevoked
+from qianshu.registry.events import RegistrationRevoked, RegistrationSuperseded
 from qianshu.registry.models import (
     Certificate,
     ColumnProfile,
@@ -336,6 +336,8 @@ def _close_previous(db: Session, actor: Actor, reg: Registration) -> None:
     record_step(db, actor, previous, f"{to_status}_by", to_status, reg.number or "")
     if reg.reg_type == "transfer":
         publish(db, RegistrationRevoked(registration_id=previous.id, reason="transferred"))
+    else:
+        publish(db, RegistrationSuperseded(registration_id=previous.id, successor_id=reg.id, kind=reg.reg_type))
 
 
 def _finish_cancellation(db: Session, actor: Actor, reg: Registration, reason: str) -> Registration:

@@ -1,0 +1,32 @@
+"""Messages that reach users only through variables, marked here for extraction (see
+registry/labels.py)."""
+
+from __future__ import annotations
+
+from qianshu.core.i18n import N_, NP_
+
+LABELS = (
+    NP_("pledge status", "pending"), NP_("pledge status", "active"), NP_("pledge status", "released"),
+    NP_("pledge status", "enforced"),
+    NP_("pledge event", "registered"), NP_("pledge event", "confirmed"), NP_("pledge event", "amended"),
+    NP_("pledge event", "released"), NP_("pledge event", "enforced"),
+    NP_("certificate standing", "valid"), NP_("certificate standing", "revoked"),
+    NP_("certificate standing", "expired"), NP_("certificate standing", "transferred"),
+    NP_("certificate standing", "superseded"), NP_("certificate standing", "cancelled"),
+    NP_("value source", "entered"),
+    NP_("audit action", "finance.ltv_limit_set"), NP_("audit action", "finance.pledge.registered"),
+    NP_("audit action", "finance.pledge.confirmed"), NP_("audit action", "finance.pledge.amended"),
+    NP_("audit action", "finance.pledge.released"), NP_("audit action", "finance.pledge.enforced"),
+    NP_("log event", "finance.pledge.registered"), NP_("log event", "finance.pledge.confirmed"),
+    NP_("log event", "finance.pledge.amended"), NP_("log event", "finance.pledge.released"),
+    NP_("log event", "finance.pledge.enforced"),
+    N_("Pledge portfolio"),
+    N_("The registration of {number}, which you hold a pledge on, was replaced ({kind}): {successor}."),
+    N_("A bank registered a pledge over your certificate {number}; please confirm it."),
+    N_("The holder confirmed the pledge over {number}."),
+    N_("The pledge over {number} was amended by the bank."),
+    N_("The pledge over {number} was released."),
+    N_("The bank recorded the enforcement of its pledge over {number}."),
+    N_("Someone tried to revoke or transfer the registration of {number}, which you hold a pledge on "
+       "({reason}); it was refused."),
+)

@@ -1,0 +1,108 @@
+"""Tables of finance: pledges over certified data assets, their events, and the banks' limits.
+
+Money is integer fen; rates and ratios are basis points (1 % = 100). A registration is referred
+to by id and certificate number only: the registry's rows are read through its services.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qianshu.core.db import Base
+from qianshu.core.timeutil import utcnow
+
+# pending: registered by the bank, awaiting the holder's confirmation; active: confirmed (or
+# recorded from an external registry); released: repaid; enforced: default recorded.
+PLEDGE_STATUSES = ("pending", "active", "released", "enforced")
+# Pledges that encumber the asset: a pending one reserves its share so that two banks cannot
+# both take the same value while the holder has not confirmed yet.
+OPEN_STATUSES = ("pending", "active")
+
+
+class EncumberedAsset(Base):
+    """One row per pledged registration: the row every pledge on it locks first, so that two
+    banks pledging the same asset at once are serialised (one sees the other's pledge)."""
+
+    __tablename__ = "finance_assets"
+
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"),
+                                                 primary_key=True, autoincrement=False)
+    certificate_number: Mapped[str] = mapped_column(String(20), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Pledge(Base):
+    __tablename__ = "finance_pledges"
+    __table_args__ = (Index("ix_finance_pledges_registration_status", "registration_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("finance_assets.registration_id",
+                                                            ondelete="RESTRICT"))
+    certificate_number: Mapped[str] = mapped_column(String(20))
+    pledgee_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    pledgor_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    secured_fen: Mapped[int] = mapped_column(BigInteger)
+    # The value the loan-to-value is computed on: entered with the pledge until valuations exist.
+    appraised_fen: Mapped[int] = mapped_column(BigInteger)
+    value_source: Mapped[str] = mapped_column(String(16), default="entered")
+    ltv_limit_bp: Mapped[int]
+    interest_bp: Mapped[int]
+    term_months: Mapped[int]
+    starts_on: Mapped[date]
+    matures_on: Mapped[date]
+    risk_pool_bp: Mapped[int | None]
+    product_category: Mapped[str] = mapped_column(String(3), default="")  # GB/T 4754 of the asset
+    external_registry: Mapped[str] = mapped_column(String(100), default="")
+    external_number: Mapped[str] = mapped_column(String(60), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str] = mapped_column(Text, default="")
+
+    events: Mapped[list[PledgeEvent]] = relationship(back_populates="pledge", order_by="PledgeEvent.id",
+                                                     cascade="all, delete-orphan")
+
+    @property
+    def ltv_bp(self) -> int:
+        return self.secured_fen * 10_000 // self.appraised_fen if self.appraised_fen else 0
+
+
+class PledgeEvent(Base):
+    """One step of a pledge, with the leaf it became in the public log."""
+
+    __tablename__ = "finance_pledge_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("finance_pledges.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pledge: Mapped[Pledge] = relationship(back_populates="events")
+
+
+class LtvLimit(Base):
+    """A bank's loan-to-value limit for a product category (GB/T 4754 section letter or division;
+    "" is the bank's default)."""
+
+    __tablename__ = "finance_ltv_limits"
+    __table_args__ = (UniqueConstraint("bank_org_id", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(3), default="")
+    limit_bp: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+

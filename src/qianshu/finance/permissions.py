@@ -1,0 +1,30 @@
+"""Who may do what with pledges (core/policy.py). A pledge is a resource owned by its pledgor
+(the asset's holder) with its bank as pledgee; anyone may ask whether an asset is encumbered."""
+
+from __future__ import annotations
+
+from qianshu.core.i18n import N_
+from qianshu.core.policy import ANYONE, OPERATOR, Action, Resource, Rule
+
+BANK = Rule(org_types=("bank",), active=True)
+PLEDGEE = Rule(org_types=("bank",), active=True, relations=("pledgee",))
+HOLDER = Rule(active=True, relations=("own",))
+
+ACTIONS = (
+    Action("finance.lookup", (ANYONE,), "See whether a certificate is valid, revoked or encumbered"),
+    Action("finance.pledge.read", (Rule(relations=("pledgee", "own")), OPERATOR, Rule(staff=("auditor",))),
+           "See a pledge, its history and the inclusion proofs of its events",
+           N_("Only the pledgee, the holder and the exchange see the pledges of an asset.")),
+    Action("finance.pledge.create", (BANK,), "Register a pledge over a certified asset, or record one "
+           "registered elsewhere", N_("Only an approved bank registers pledges.")),
+    Action("finance.pledge.confirm", (HOLDER,), "Confirm a pledge over one's own asset (the pledgor)",
+           N_("Only the holder of the asset confirms its pledge.")),
+    Action("finance.pledge.manage", (PLEDGEE,), "Amend, release or record the enforcement of a pledge",
+           N_("Only the bank that holds the pledge may change, release or enforce it.")),
+    Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
+           N_("Only an approved bank has a pledge portfolio.")),
+)
+
+
+def pledge_resource(pledgor_org_id: int, pledgee_org_id: int) -> Resource:
+    return Resource(org_id=pledgor_org_id, pledgees=(pledgee_org_id,))

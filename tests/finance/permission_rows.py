@@ -1,0 +1,79 @@
+"""Finance routes by role. Anyone looks a certificate up; an approved bank registers pledges and
+has a portfolio; only the pledge's bank (the pledgee) amends, releases or enforces it; only the
+asset's holder confirms it. The rows' pledges have the acting organisation as pledgor (when it is
+not the exchange's) and as pledgee (when it is a bank), so every relation is tried."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from qianshu.core.actor import Actor
+from qianshu.finance.models import EncumberedAsset, Pledge
+from qianshu.finance.permissions import pledge_resource
+from qianshu.registry.models import Registration
+from tests.permission_support import EVERYONE, Row
+
+PLEDGE = "pledge"
+
+
+def _on(key: str) -> Any:
+    return lambda c: {"pledge_id": c[key]}
+
+
+def _page(key: str, action: str) -> Any:
+    return lambda c: {"pledge_id": c[key], "action": action}
+
+
+ROWS = {
+    ("GET", "/api/v1/finance/certificates/{number}/status"): Row(
+        EVERYONE, params=lambda c: {"number": c["number"]}, action="finance.lookup"),
+    ("POST", "/api/v1/finance/pledges"): Row(body=lambda c: {
+        "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_fen": 100_00,
+        "appraised_fen": 10_000_00, "interest_bp": 400, "term_months": 6}, action="finance.pledge.create"),
+    ("GET", "/api/v1/finance/pledges"): Row(action="finance.portfolio"),
+    ("GET", "/api/v1/finance/ltv-limits"): Row(action="finance.portfolio"),
+    ("PUT", "/api/v1/finance/ltv-limits"): Row(body=lambda c: {"category": "I", "limit_bp": 6000},
+                                               action="finance.portfolio"),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/confirm"): Row(params=_on("p_api_confirm"),
+                                                                 action="finance.pledge.confirm", on=PLEDGE),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/amend"): Row(params=_on("p_api_amend"), body=lambda c: {
+        "interest_bp": 380}, action="finance.pledge.manage", on=PLEDGE),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/release"): Row(params=_on("p_api_release"), body=lambda c: {},
+                                                                 action="finance.pledge.manage", on=PLEDGE),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/enforce"): Row(params=_on("p_api_enforce"), body=lambda c: {
+        "reason": "逾期"}, action="finance.pledge.manage", on=PLEDGE),
+    ("GET", "/finance/lookup"): Row(EVERYONE, query="?number=QS-DR-2026-000001", action="finance.lookup"),
+    ("GET", "/finance/pledges"): Row(action="finance.portfolio"),
+    ("POST", "/finance/pledges"): Row(body=lambda c: {
+        "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_yuan": "100",
+        "appraised_yuan": "10000", "interest_percent": "4", "term_months": "6"}, action="finance.pledge.create"),
+    ("POST", "/finance/pledges/{pledge_id:int}/{action}"): Row(
+        params=_page("p_page_confirm", "confirm"), body=lambda c: {}, action="finance.pledge.confirm", on=PLEDGE,
+        also=(Row(params=_page("p_page_release", "release"), body=lambda c: {}, action="finance.pledge.manage",
+                  on=PLEDGE),
+              Row(params=_page("p_page_enforce", "enforce"), body=lambda c: {"reason": "逾期"},
+                  action="finance.pledge.manage", on=PLEDGE))),
+}
+
+
+def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dict[str, Any]) -> None:
+    reg = db.get_one(Registration, ctx["issued"])  # the registry's rows issued it
+    ctx["finance_holder_org"] = reg.holder_org_id
+    acting_org = actor.org_id if actor is not None and not actor.is_staff else None
+    pledgor = acting_org or reg.holder_org_id
+    pledgee = acting_org if actor is not None and actor.org_type == "bank" else make.org(org_type="bank").id
+    if db.get(EncumberedAsset, reg.id) is None:
+        db.add(EncumberedAsset(registration_id=reg.id, certificate_number=ctx["number"]))
+    today = dt.date.today()
+    for key, status in (("p_api_confirm", "pending"), ("p_api_amend", "active"), ("p_api_release", "active"),
+                        ("p_api_enforce", "active"), ("p_page_confirm", "pending"), ("p_page_release", "active"),
+                        ("p_page_enforce", "active")):
+        pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
+                        pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
+                        ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
+                        matures_on=today + dt.timedelta(days=180))
+        db.add(pledge)
+        db.flush()
+        ctx[key] = pledge.id
+    ctx["res"][PLEDGE] = pledge_resource(pledgor, pledgee)

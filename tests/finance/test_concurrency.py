@@ -1,0 +1,82 @@
+"""Two banks pledge the same asset at the same moment: exactly one wins (real commits, threads;
+run on PostgreSQL with QIANSHU_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from qianshu.accounts.service import actor_for
+from qianshu.core.errors import QianshuError
+from qianshu.core.signing import load_signer
+from qianshu.finance import schemas, service
+from qianshu.finance.models import Pledge
+from tests.factories import Factories
+from tests.finance.conftest import issue_asset
+
+
+@pytest.mark.slow
+def test_two_banks_pledging_one_asset_at_once_only_one_wins(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    with isolated_database.unit_of_work() as db:
+        asset = issue_asset(isolated_database, db, settings, Factories(db), gb_csv)
+        banks = [actor_for(u, via="api", ip=None) for u in (asset.bank, asset.other_bank)]
+        holder_org = asset.holder.organisation.id
+    signer = load_signer(settings.key_dir)
+    for round_ in range(3):
+        start = threading.Barrier(2)
+        outcomes: list[Any] = [None, None]
+
+        def pledge(i: int, start: threading.Barrier = start, outcomes: list[Any] = outcomes) -> None:
+            start.wait()
+            try:
+                with isolated_database.unit_of_work() as db:
+                    outcomes[i] = service.create_pledge(db, banks[i], settings, signer, schemas.PledgeIn(
+                        certificate_number=asset.number, pledgor_org_id=holder_org, secured_fen=700_000_000,
+                        appraised_fen=2_000_000_000, interest_bp=400, term_months=12)).id
+            except QianshuError as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=pledge, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        won = [o for o in outcomes if isinstance(o, int)]
+        lost = [o for o in outcomes if isinstance(o, QianshuError)]
+        assert (len(won), len(lost)) == (1, 1), outcomes
+        assert lost[0].field == "secured_fen"
+        assert lost[0].code == "ltv_above_limit"
+        with isolated_database.unit_of_work() as db:
+            open_ = db.scalars(select(Pledge).where(Pledge.status.in_(("pending", "active")))).all()
+            assert [p.id for p in open_] == won
+            # release it so the next round starts from a free asset again
+            winner = banks[0] if open_[0].pledgee_org_id == banks[0].org_id else banks[1]
+            service.release_pledge(db, winner, signer, won[0], f"round {round_}")
+
+
+def test_a_refused_revocation_tells_the_pledgee_after_its_rollback(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    """With real commits (SQLite's write lock, PostgreSQL's row locks): the refused revocation's
+    transaction is gone before the notice is written in a transaction of its own."""
+    from qianshu.core.errors import Conflict
+    from qianshu.core.inbox import Notification
+    from qianshu.registry import review
+
+    with isolated_database.unit_of_work() as db:
+        asset = issue_asset(isolated_database, db, settings, Factories(db), gb_csv)
+        bank, operator = (actor_for(u, via="api", ip=None) for u in (asset.bank, asset.operator))
+        holder_org, bank_org = asset.holder.organisation.id, asset.bank.organisation.id
+    signer = load_signer(settings.key_dir)
+    with isolated_database.unit_of_work() as db:
+        service.create_pledge(db, bank, settings, signer, schemas.PledgeIn(
+            certificate_number=asset.number, pledgor_org_id=holder_org, secured_fen=700_000_000,
+            appraised_fen=2_000_000_000, interest_bp=400, term_months=12))
+    for _attempt in range(2):  # told once while the first notice is unread
+        with pytest.raises(Conflict), isolated_database.unit_of_work() as db:
+            review.revoke(db, operator, asset.registration_id, "持有人申请撤销", signer)
+    with isolated_database.unit_of_work(write=False) as db:
+        notes = db.scalars(select(Notification).where(Notification.org_id == bank_org)).all()
+        assert [n.message.startswith("Someone tried to revoke") for n in notes] == [True]
+        assert service.standing(db, operator, asset.number).status == "valid"

@@ -1,0 +1,69 @@
+"""The portal: the lookup page (from the verification page's link), the holder's confirmation,
+the bank's portfolio and its view of each event's inclusion proof."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from qianshu.finance.models import Pledge
+from tests.registry.helpers import sign_in
+
+
+def _pledge(client, asset, bearer):  # type: ignore[no-untyped-def]
+    body = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+            "secured_fen": 1_500_000_000, "appraised_fen": 3_200_000_000, "interest_bp": 380, "term_months": 9}
+    r = client.post("/api/v1/finance/pledges", json=body, headers=bearer(asset.bank))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    verify = client.get(f"/registry/verify?number={asset.number}")
+    assert f'/finance/lookup?number={asset.number}' in verify.text  # the slot of the verification page
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert page.status_code == 200
+    assert "未设质押" in page.text
+
+    pledge_id = _pledge(client, asset, bearer)
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert "已设质押：1 笔未解除的质押" in page.text
+    assert 'id="pledge-' not in page.text  # an anonymous visitor sees the encumbrance, not the loan
+
+    csrf = sign_in(client, asset.holder)
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert f'id="confirm-{pledge_id}"' in page.text
+    r = client.post(f"/finance/pledges/{pledge_id}/confirm", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.scalar(select(Pledge.status).where(Pledge.id == pledge_id)) == "active"
+
+    client.post("/sign-out", data={"csrf_token": csrf})
+    client.cookies.clear()
+    sign_in(client, asset.bank)
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert "出质人确认" in page.text  # the history, with the confirmation
+    assert page.text.count("包含证明") == 2  # one inclusion proof per event
+    portfolio = client.get("/finance/pledges")
+    assert asset.number in portfolio.text
+    assert "15,000,000" in portfolio.text
+    assert "50.0 %" in portfolio.text.split('id="limits"')[1]  # the exchange's default, none of its own
+
+
+def test_a_bank_registers_a_pledge_in_the_portal(client, db, asset) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client, asset.bank)
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert 'id="pledge-form"' in page.text
+    form = {"csrf_token": csrf, "certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+            "secured_yuan": "12,000,000", "appraised_yuan": "30,000,000.00", "interest_percent": "3.8",
+            "term_months": "12", "risk_pool_percent": "70"}
+    bad = client.post("/finance/pledges", data=form | {"interest_percent": "3.8.1"}, follow_redirects=False)
+    assert bad.status_code == 422
+    assert "interest_bp" in bad.text
+    assert db.scalar(select(Pledge.id)) is None
+    r = client.post("/finance/pledges", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    pledge = db.scalars(select(Pledge)).one()
+    assert (pledge.secured_fen, pledge.appraised_fen, pledge.interest_bp, pledge.risk_pool_bp) == (
+        1_200_000_000, 3_000_000_000, 380, 7000)
+    assert 'id="pledge-form"' in client.get(f"/finance/lookup?number={asset.number}").text  # remaining value

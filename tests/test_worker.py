@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from qianshu.bootstrap import ensure_keys
 from qianshu.core.db import Database
@@ -78,3 +83,83 @@ def test_serve_runs_a_worker_in_process_by_default(isolated_database: Database, 
         while _status(isolated_database, job_id) != "succeeded" and time.monotonic() < deadline:
             time.sleep(0.05)
     assert _status(isolated_database, job_id) == "succeeded"
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (Linux's /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _command_line(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_serve_command_runs_its_jobs_in_a_lower_priority_child_that_ends_with_it(
+        isolated_database: Database, tmp_path: Path) -> None:
+    """``qianshu serve`` runs the jobs (the embedded default) in a ``qianshu worker`` child at a
+    lower CPU priority, restarts it when it dies, and the child ends when serve is killed."""
+    data_dir = tmp_path / "data"
+    make_data_folder(data_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "QIANSHU_DATABASE_URL": isolated_database.url, "QIANSHU_ENVIRONMENT": "test",
+           "QIANSHU_WORKER_STOP_SECONDS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("QIANSHU_RUN_JOBS_IN_PROCESS", None)
+    serve = subprocess.Popen([sys.executable, "-m", "qianshu.cli", "serve", "--data-dir", str(data_dir),
+                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        def job_worker() -> int | None:
+            for pid in _children(serve.pid):
+                with contextlib.suppress(OSError):
+                    if "worker" in _command_line(pid):
+                        return pid
+            return None
+
+        def wait_for(what: Callable[[], object], seconds: float = 60) -> None:
+            deadline = time.monotonic() + seconds
+            while not what() and time.monotonic() < deadline:
+                assert serve.poll() is None, "serve ended"
+                time.sleep(0.1)
+            assert what()
+
+        wait_for(job_worker)
+        first = job_worker()
+        assert first is not None
+        children.append(first)
+        base = os.getpriority(os.PRIO_PROCESS, serve.pid)
+        wait_for(lambda: os.getpriority(os.PRIO_PROCESS, first) >= base + 10, seconds=30)  # once it has started
+        with isolated_database.unit_of_work() as db:
+            job_id = enqueue(db, "registry.pipeline", {"registration_id": 987654}).id
+        wait_for(lambda: _status(isolated_database, job_id) == "succeeded")
+        os.kill(first, signal.SIGKILL)  # a job worker that dies is replaced
+        wait_for(lambda: job_worker() not in (None, first), seconds=30)
+        second = job_worker()
+        assert second is not None
+        children.append(second)
+        with isolated_database.unit_of_work() as db:
+            job_id = enqueue(db, "registry.pipeline", {"registration_id": 987655}).id
+        wait_for(lambda: _status(isolated_database, job_id) == "succeeded")
+        serve.kill()  # SIGKILL to serve alone: its child is told and stops
+        serve.wait()
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{second}").exists() and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(second, os.WNOHANG)  # not ours to reap: only a zombie would stay
+            time.sleep(0.1)
+        state = (Path(f"/proc/{second}/stat").read_text().split()[2]
+                 if Path(f"/proc/{second}").exists() else "gone")
+        assert state in ("gone", "Z")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

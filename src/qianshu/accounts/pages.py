@@ -54,18 +54,20 @@ def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Resp
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted: PostedForm) -> Response:
-    """The password is checked in a read transaction and the outcome recorded in a short write
-    transaction after it, so sign-ins do not queue behind each other's password hashing."""
+    """The account is read in a read transaction, the password checked outside any transaction
+    (on the bounded hashing pool, accounts/passwords.py) and the outcome recorded in a short write
+    transaction, so that no connection or lock is held while a sign-in waits for its hash."""
     form = form_fields(posted)
     email, password = form.get("email", "")[:254], form.get("password", "")
     next_url, ip = safe_local_path(form.get("next", "/")), client_ip(request)
     database = get_database(request)
     try:
         with database.unit_of_work(write=False) as db:
-            checked = service.check_credentials(db, settings, email, password, ip)
+            stored = service.load_credentials(db, settings, email, ip)
     except QianshuError as exc:
         return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
                       status_code=exc.status)
+    checked = service.verify_credentials(stored, password)
     with database.unit_of_work() as db:
         user = service.record_sign_in(db, checked, password, ip)
         raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None

@@ -65,7 +65,19 @@ class Settings(BaseSettings):
     exchange_uscc: str = "91520100MA6DQ7JX0W"
     # A TrueType font with Chinese glyphs embedded in certificate PDFs; empty: search the system.
     certificate_font_path: str = ""
+    # `qianshu serve` (and `qianshu demo`) also run the job worker, as a child process at a lower
+    # CPU priority than the web workers; false: jobs are left to `qianshu worker` processes.
     run_jobs_in_process: bool = True
+    # Password hashing (argon2id; accounts/passwords.py). Settings of the accounts capability, kept
+    # here until the settings are split by capability. Memory in KiB, passes, lanes: the defaults are
+    # RFC 9106's second recommended option (argon2-cffi's defaults); below OWASP's minimum (19 MiB,
+    # 2 passes) is refused. A changed value applies to new hashes, and to old ones at their owner's
+    # next sign-in. Threads: hashes computed at once per web process (0: one per CPU); more sign-ins
+    # queue for a turn instead of taking every core from the other requests.
+    password_hash_memory_kib: int = Field(default=65536, ge=19 * 1024, le=4 * 1024**2)
+    password_hash_time_cost: int = Field(default=3, ge=2, le=100)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    password_hash_threads: int = Field(default=0, ge=0, le=256)
     # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
     # a stopping worker lets running jobs finish before it gives them back to the queue.
     worker_threads: int = Field(default=4, ge=1, le=64)

@@ -1,0 +1,100 @@
+"""Password hashing: the operator's argon2id parameters, old hashes upgraded at sign-in, and a
+bounded pool of low-priority threads so that sign-ins queue among themselves."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import argon2
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import passwords
+from qianshu.accounts.models import User
+from qianshu.core.settings import Settings
+from qianshu.core.threads import HASH_NICENESS, REQUEST_NICENESS
+from tests.accounts.test_portal import sign_in
+from tests.factories import TEST_PASSWORD
+
+
+@pytest.fixture
+def restore_hashing(settings: Settings) -> Iterator[None]:
+    yield
+    passwords.configure(settings)  # the defaults again, for the tests that follow
+
+
+def _parameters(password_hash: str) -> tuple[int, int, int]:
+    p = argon2.extract_parameters(password_hash)
+    return p.memory_cost, p.time_cost, p.parallelism
+
+
+def test_the_default_is_rfc_9106s_second_recommendation_and_owasps_floor_is_enforced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path)
+    assert (settings.password_hash_memory_kib, settings.password_hash_time_cost,
+            settings.password_hash_parallelism) == (64 * 1024, 3, 4)
+    for weaker in ({"password_hash_memory_kib": 19 * 1024 - 1}, {"password_hash_time_cost": 1},
+                   {"password_hash_parallelism": 0}):
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path, **weaker)
+    Settings(data_dir=tmp_path, password_hash_memory_kib=19 * 1024, password_hash_time_cost=2,
+             password_hash_parallelism=1)  # OWASP's minimum itself is allowed
+
+
+def test_a_hash_with_old_parameters_is_replaced_when_its_owner_signs_in(
+        client, make, db: Session, settings: Settings, restore_hashing: None) -> None:  # type: ignore[no-untyped-def]
+    user = make.user()
+    db.flush()
+    assert _parameters(user.password_hash) == (64 * 1024, 3, 4)  # made with the defaults
+    changed = settings.model_copy(update={"password_hash_memory_kib": 19 * 1024, "password_hash_time_cost": 2,
+                                          "password_hash_parallelism": 1})
+    passwords.configure(changed)
+    assert sign_in(client, user.email).status_code == 303
+    db.expire_all()
+    upgraded = db.get_one(User, user.id).password_hash
+    assert _parameters(upgraded) == (19 * 1024, 2, 1)
+    assert passwords.verify_password(upgraded, TEST_PASSWORD)
+    assert sign_in(client, user.email, "not-the-password").status_code == 401  # still a real check
+    assert sign_in(client, user.email).status_code == 303
+    db.expire_all()
+    assert db.get_one(User, user.id).password_hash == upgraded  # current parameters: left alone
+
+
+def test_a_wrong_password_does_not_upgrade_the_hash(client, make, db: Session, settings: Settings,
+                                                    restore_hashing: None) -> None:  # type: ignore[no-untyped-def]
+    user = make.user()
+    db.flush()
+    before = user.password_hash
+    passwords.configure(settings.model_copy(update={"password_hash_time_cost": 4}))
+    assert sign_in(client, user.email, "not-the-password").status_code == 401
+    db.expire_all()
+    assert db.get_one(User, user.id).password_hash == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
+def test_hashes_run_on_at_most_the_configured_threads_below_the_request_threads(
+        settings: Settings, restore_hashing: None) -> None:
+    passwords.configure(settings.model_copy(update={"password_hash_threads": 1, "password_hash_time_cost": 2,
+                                                    "password_hash_memory_kib": 19 * 1024}))
+    stored = passwords.hash_password(TEST_PASSWORD)
+    seen: dict[int, int] = {}  # native id of a hashing thread → its niceness, seen while it hashes
+    lock = threading.Lock()
+
+    def sign_in_check() -> bool:
+        ok = passwords.verify_password(stored, TEST_PASSWORD)
+        with lock:
+            for thread in threading.enumerate():
+                if thread.name.startswith("qianshu-password") and thread.native_id is not None:
+                    seen[thread.native_id] = os.getpriority(os.PRIO_PROCESS, thread.native_id)
+        return ok
+
+    with ThreadPoolExecutor(max_workers=6) as callers:  # six sign-ins at once
+        assert all(callers.map(lambda _: sign_in_check(), range(6)))
+    assert len(seen) == 1  # they queued for the one hashing thread
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert all(nice >= min(19, base + HASH_NICENESS) for nice in seen.values())
+    assert HASH_NICENESS > REQUEST_NICENESS

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 def build_worker(settings: Settings, database: Database, threads: int | None = None,
                  poll_seconds: float = 1.0, periodic_after: float = 0.0) -> jobs.Worker:
+    # Every capability's tables mapped before the first flush: a job's audit event refers to
+    # `users`, which no module a handler imports maps (the web app imported them all through its
+    # routers; a `qianshu worker` process failed every pipeline with NoReferencedTableError).
+    import qianshu.models  # noqa: F401
     return jobs.Worker(jobs.JobContext.build(database, settings), capabilities.job_handlers(),
                        threads=threads or settings.worker_threads, concurrency=capabilities.job_concurrency(),
                        periodic=capabilities.periodic_tasks(), poll_seconds=poll_seconds,
@@ -51,12 +55,16 @@ def run_worker(settings: Settings, database: Database, threads: int | None = Non
             ready.set()
         while not stop.wait(0.5):
             pass
-        for sig, handler in previous.items():  # a second Ctrl-C ends the process at once
-            signal.signal(sig, handler)
+        # A second Ctrl-C ends the process at once. A second SIGTERM does not: stopping `serve`
+        # signals its whole process group and then its job worker child, which must still give
+        # its running jobs back rather than die holding them.
+        signal.signal(signal.SIGINT, previous[signal.SIGINT])
         return worker.stop()
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # Once stopping, a late SIGTERM (see above) is ignored while the process ends.
+            ignored = sig == signal.SIGTERM and stop.is_set()
+            signal.signal(sig, signal.SIG_IGN if ignored else handler)
 
 
 class JobProcess:

@@ -152,9 +152,13 @@ def _run_web(settings: Settings, *, host: str, port: int, workers: int, log_leve
     as a child process at a lower priority (``qianshu.worker.JobProcess``), stopped with them."""
     import uvicorn
 
+    from qianshu.accounts.passwords import default_threads
     from qianshu.core.settings import get_settings
     from qianshu.worker import JobProcess
 
+    if not settings.password_hash_threads:  # each web worker hashes on its share of the CPUs
+        os.environ["QIANSHU_PASSWORD_HASH_THREADS"] = str(max(1, default_threads() // max(1, workers)))
+        get_settings.cache_clear()
     jobs = None
     if settings.run_jobs_in_process:
         jobs = JobProcess(settings)

@@ -7,10 +7,11 @@ should spend per sign-in; OWASP's floor for argon2id is 19 MiB, 2 passes, 1 lane
 settings refuse to go. A hash made with other parameters than the current ones is replaced when
 its owner next signs in (``needs_rehash``).
 
-One hash costs about 190 ms of CPU. Unbounded, a burst of sign-ins took every core and every
-page waited behind them; here at most ``password_hash_threads`` hashes run at once per process,
-on threads at ``HASH_NICENESS`` (core/threads.py), so sign-ins queue among themselves while cheap
-requests go first. argon2-cffi releases the GIL while it hashes, so the threads run in parallel.
+One hash costs about 170-190 ms of CPU. Unbounded, a burst of sign-ins took every core and every
+page waited behind them; here at most ``password_hash_threads`` hashes run at once per process
+(``qianshu serve`` shares the CPUs among its web workers), so sign-ins queue among themselves and
+the other requests keep the rest of the machine. The pool's threads run below the event loop, as
+request handlers do (core/threads.py). argon2-cffi releases the GIL while it hashes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from qianshu.core.threads import HASH_NICENESS, lower_this_thread
+from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 if TYPE_CHECKING:
     from qianshu.core.settings import Settings
@@ -41,7 +42,7 @@ _lock = threading.Lock()
 
 
 def default_threads() -> int:
-    """One hash at a time per CPU this process may use."""
+    """One hash at a time per CPU this process may use (``serve`` sets the setting to its share)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -73,7 +74,7 @@ def _run(function: str, *args: str) -> object:
         if _pool is None:
             _pool_size = _pool_size or default_threads()
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="qianshu-password",
-                                       initializer=lower_this_thread, initargs=(HASH_NICENESS,))
+                                       initializer=lower_this_thread, initargs=(REQUEST_NICENESS,))
         pool, hasher = _pool, _hasher
     return pool.submit(getattr(hasher, function), *args).result()
 

@@ -72,8 +72,8 @@ class Settings(BaseSettings):
     # here until the settings are split by capability. Memory in KiB, passes, lanes: the defaults are
     # RFC 9106's second recommended option (argon2-cffi's defaults); below OWASP's minimum (19 MiB,
     # 2 passes) is refused. A changed value applies to new hashes, and to old ones at their owner's
-    # next sign-in. Threads: hashes computed at once per web process (0: one per CPU); more sign-ins
-    # queue for a turn instead of taking every core from the other requests.
+    # next sign-in. Threads: hashes computed at once per web process (0: the CPUs divided among
+    # serve's web workers); more sign-ins queue for a turn instead of taking every core.
     password_hash_memory_kib: int = Field(default=65536, ge=19 * 1024, le=4 * 1024**2)
     password_hash_time_cost: int = Field(default=3, ge=2, le=100)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)

@@ -6,8 +6,8 @@ background jobs on threads of their own. On a busy machine the scheduler shares 
 runnable threads, so the loop waited behind the handlers' time slices (``/healthz`` p50 19 ms,
 worst 500 ms under the load test). Handler threads therefore run at ``REQUEST_NICENESS`` and job
 threads at ``JOB_NICENESS``: the loop, at the process's own priority, goes first. Password
-hashing (accounts/passwords.py: about 190 ms of CPU each) runs on threads at ``HASH_NICENESS``,
-below the handlers, so that a burst of sign-ins does not starve cheap pages. ``qianshu serve``
+hashing (accounts/passwords.py) runs on a bounded pool of threads at ``REQUEST_NICENESS`` too:
+lower still, sign-ins starved behind the pages on a busy machine (10 s and more). ``qianshu serve``
 runs its job worker as a child process at ``JOB_NICENESS``. Lowering a thread's priority needs no
 privilege; elsewhere than Linux this does nothing.
 """
@@ -18,7 +18,6 @@ import os
 import threading
 
 REQUEST_NICENESS = 5
-HASH_NICENESS = 8
 JOB_NICENESS = 10
 _lowered = threading.local()
 

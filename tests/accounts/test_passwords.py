@@ -6,16 +6,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import argon2
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import passwords
-from qianshu.accounts.models import User
+from qianshu.accounts.models import LoginAttempt, User
 from qianshu.core.settings import Settings
 from qianshu.core.threads import REQUEST_NICENESS
 from tests.accounts.test_portal import sign_in
@@ -97,3 +99,28 @@ def test_hashes_run_on_at_most_the_configured_threads_below_the_event_loop(
     assert len(seen) == 1  # they queued for the one hashing thread
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert all(nice >= min(19, base + REQUEST_NICENESS) for nice in seen.values())  # below the event loop
+
+
+def test_a_sign_in_that_cannot_get_a_hashing_thread_in_time_is_answered_503_with_retry_after(
+        client, make, db: Session, settings: Settings, restore_hashing: None) -> None:  # type: ignore[no-untyped-def]
+    user = make.user()
+    db.flush()
+    # One hashing thread, kept busy by a slow hash (100 passes), and a short wait for a turn.
+    passwords.configure(settings.model_copy(update={"password_hash_threads": 1, "password_hash_time_cost": 100,
+                                                    "password_hash_memory_kib": 19 * 1024}))
+    settings.password_hash_queue_seconds = 0.05
+    busy = threading.Thread(target=passwords.hash_password, args=("a slow hash for the test",))
+    busy.start()
+    try:
+        time.sleep(0.2)  # the slow hash has the thread
+        attempts_before = db.scalar(select(func.count()).select_from(LoginAttempt))
+        answer = sign_in(client, user.email)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "2"
+        assert "同时登录的人较多" in answer.text
+        assert "qs_session" not in answer.cookies
+        assert db.scalar(select(func.count()).select_from(LoginAttempt)) == attempts_before  # not a failure
+    finally:
+        busy.join()
+    settings.password_hash_queue_seconds = 30
+    assert sign_in(client, user.email).status_code == 303  # the thread is free again

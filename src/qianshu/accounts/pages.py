@@ -15,6 +15,7 @@ from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
 from qianshu.accounts.models import ApiToken, Organisation, User
+from qianshu.accounts.passwords import RETRY_AFTER_SECONDS, PasswordCheckBusy
 from qianshu.core import policy
 from qianshu.core.errors import QianshuError
 from qianshu.core.http import (
@@ -67,7 +68,13 @@ def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted
     except QianshuError as exc:
         return render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
                       status_code=exc.status)
-    checked = service.verify_credentials(stored, password)
+    try:
+        checked = service.verify_credentials(stored, password, settings.password_hash_queue_seconds)
+    except PasswordCheckBusy as exc:  # not a failed attempt: nothing is recorded
+        page = render(request, "accounts/sign_in.html", SignInPage(email, exc.render(get_lang(request)), next_url),
+                      status_code=exc.status)
+        page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return page
     with database.unit_of_work() as db:
         user = service.record_sign_in(db, checked, password, ip)
         raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from qianshu.core.errors import QianshuError
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 if TYPE_CHECKING:
@@ -39,6 +40,18 @@ _hasher = PasswordHasher()  # argon2-cffi's defaults, until configure() says oth
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
+RETRY_AFTER_SECONDS = 2
+
+
+class PasswordCheckBusy(QianshuError):
+    """A sign-in waited ``password_hash_queue_seconds`` for a hashing thread: answered 503 with
+    Retry-After, as admission control answers excess load, rather than queued without end."""
+
+    status = 503
+    default_code = "sign_in_busy"
+
+    def __init__(self) -> None:
+        super().__init__("Many people are signing in at once. Please try again in a few seconds.")
 
 
 def default_threads() -> int:
@@ -67,8 +80,9 @@ def configure(settings: Settings) -> None:
                 old.shutdown(wait=False)
 
 
-def _run(function: str, *args: str) -> object:
-    """Run ``_hasher.<function>(*args)`` on the bounded pool and wait for it."""
+def _run(function: str, *args: str, queue_seconds: float | None = None) -> object:
+    """Run ``_hasher.<function>(*args)`` on the bounded pool and wait for it; with
+    ``queue_seconds``, raise ``PasswordCheckBusy`` if no thread took it up within that time."""
     global _pool, _pool_size
     with _lock:
         if _pool is None:
@@ -76,7 +90,16 @@ def _run(function: str, *args: str) -> object:
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="qianshu-password",
                                        initializer=lower_this_thread, initargs=(REQUEST_NICENESS,))
         pool, hasher = _pool, _hasher
-    return pool.submit(getattr(hasher, function), *args).result()
+    started = threading.Event()
+
+    def call() -> object:
+        started.set()
+        return getattr(hasher, function)(*args)
+
+    future = pool.submit(call)
+    if queue_seconds is not None and not started.wait(queue_seconds) and future.cancel():
+        raise PasswordCheckBusy
+    return future.result()
 
 
 def hash_password(password: str) -> str:
@@ -96,9 +119,11 @@ def warm_up() -> None:
     _dummy_hash()
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str, queue_seconds: float | None = None) -> bool:
+    """Whether ``password`` matches; ``queue_seconds``: see ``_run`` (raises ``PasswordCheckBusy``)."""
     try:
-        return bool(_run("verify", password_hash or _dummy_hash(), password)) and password_hash is not None
+        return (bool(_run("verify", password_hash or _dummy_hash(), password, queue_seconds=queue_seconds))
+                and password_hash is not None)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -170,11 +170,13 @@ def load_credentials(db: Session, settings: Settings, email: str, ip: str) -> St
     return StoredCredentials(email, user.id if may_sign_in else None, user.password_hash)
 
 
-def verify_credentials(stored: StoredCredentials, password: str) -> CheckedCredentials:
+def verify_credentials(stored: StoredCredentials, password: str,
+                       queue_seconds: float | None = None) -> CheckedCredentials:
     """Check the password (no database: call it between transactions). A hash whose parameters
-    are no longer the settings' is replaced by a new one, stored by ``record_sign_in``."""
+    are no longer the settings' is replaced by a new one, stored by ``record_sign_in``. With
+    ``queue_seconds``, raises ``PasswordCheckBusy`` when the hashing threads stay busy that long."""
     password = password[:1024]
-    ok = verify_password(stored.password_hash, password)
+    ok = verify_password(stored.password_hash, password, queue_seconds)
     if not ok or stored.user_id is None:
         return CheckedCredentials(stored.email, None)
     new_hash = hash_password(password) if stored.password_hash and needs_rehash(stored.password_hash) else None

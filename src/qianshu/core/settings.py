@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=2, le=100)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     password_hash_threads: int = Field(default=0, ge=0, le=256)
+    # How long a sign-in waits for a hashing thread before it is answered 503 with Retry-After.
+    password_hash_queue_seconds: float = Field(default=3.0, gt=0, le=60)
     # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
     # a stopping worker lets running jobs finish before it gives them back to the queue.
     worker_threads: int = Field(default=4, ge=1, le=64)

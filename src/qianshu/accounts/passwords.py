@@ -1,4 +1,4 @@
-"""Password hashing with argon2id, on a small pool of low-priority threads.
+"""Password hashing with argon2id, on a small bounded pool of threads.
 
 The parameters come from the settings (``password_hash_*``). Their defaults are argon2-cffi's,
 RFC 9106's second recommended option (its "low memory" profile): 64 MiB, 3 passes, 4 lanes.
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
-# OWASP's minimum configuration for argon2id (Password Storage Cheat Sheet): the settings' floor.
-OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST = 19 * 1024, 2
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults, until configure() says otherwise
 _pool: ThreadPoolExecutor | None = None

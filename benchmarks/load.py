@@ -125,6 +125,9 @@ class LoadConfig:
     health_slow_fraction: float = 0.0
     health_hard_limit_ms: float | None = None
     request_timeout: float = 10.0
+    # Mean of the pause (exponential) each client takes between two actions, as a user reads a
+    # page before the next click; 0: a closed loop, each client's next request follows its answer.
+    think_seconds: float = 0.0
     baseline_seconds: float = 5.0
     seed: int | None = None
     mix: dict[str, int] = field(default_factory=lambda: dict(MIX))  # action → weight
@@ -389,7 +392,7 @@ class LoadClient:
     def __init__(self, number: int, base_url: str, seeded: Seeded, rec: Recorder, config: LoadConfig,
                  rng: random.Random) -> None:
         self.number, self.seeded, self.rec, self.rng = number, seeded, rec, rng
-        self.mix = config.mix
+        self.mix, self.think = config.mix, config.think_seconds
         self.token = seeded.tokens[number % len(seeded.tokens)]
         self.auth = {"Authorization": f"Bearer {self.token}"}
         self.http = httpx.AsyncClient(base_url=base_url, timeout=config.request_timeout,
@@ -431,6 +434,8 @@ class LoadClient:
                 if self.pause:
                     await asyncio.sleep(self.pause)
                     self.pause = 0.0
+                if self.think:  # a user's pause, random (exponential) around the mean
+                    await asyncio.sleep(min(self.rng.expovariate(1.0 / self.think), 10 * self.think))
         finally:
             await self.http.aclose()
 
@@ -901,7 +906,9 @@ def report(result: LoadResult, console: Console) -> None:
     config = result.config
     table = Table(title=f"{result.database}: {config.clients} clients, {result.load_seconds:.0f} s "
                         f"({result.up_seconds:.0f} s up), "
-                        f"{len(result.recorder.down)} kills, {config.worker_count} worker(s)")
+                        f"{len(result.recorder.down)} kills, {config.worker_count} worker(s), "
+                        + (f"think time {config.think_seconds:g} s (mean)" if config.think_seconds
+                           else "closed loop (no think time)"))
     for column in ("route", "requests", "answers/s", "2xx/3xx", "4xx", "503", "other 5xx", "no answer",
                    "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "route" else "right")
@@ -956,6 +963,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed (kill moments, the mix)")
     parser.add_argument("--only", default="", help=f"comma-separated actions of the mix to run ({', '.join(MIX)})")
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the server's output here")
+    parser.add_argument("--think-seconds", type=float, default=0.0,
+                        help="mean pause (exponential) of each client between actions; 0: closed loop")
     args = parser.parse_args(argv)
     only = [a.strip() for a in args.only.split(",") if a.strip()]
     if unknown := set(only) - set(MIX):
@@ -965,7 +974,8 @@ def main(argv: list[str] | None = None) -> int:
     for database in (("sqlite", "postgres") if args.database == "both" else (args.database,)):
         config = LoadConfig(database=database, clients=args.clients, seconds=args.seconds, kills=args.kills,
                             workers=args.workers, pg_url=args.pg_url, attackers=args.attackers, seed=args.seed,
-                            log_dir=args.log_dir, mix={a: MIX[a] for a in only} if only else dict(MIX))
+                            log_dir=args.log_dir, think_seconds=args.think_seconds,
+                            mix={a: MIX[a] for a in only} if only else dict(MIX))
         result = run_load(config, console)
         report(result, console)
         failed = failed or not result.passed

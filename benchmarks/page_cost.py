@@ -57,8 +57,10 @@ from benchmarks.load import (  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from qianshu import capabilities  # noqa: E402
 from qianshu.catalog.models import Listing  # noqa: E402
 from qianshu.catalog.page_cache import page_caches  # noqa: E402
+from qianshu.core import jobs  # noqa: E402
 from qianshu.core.db import Database  # noqa: E402
 from qianshu.core.jobs import Job  # noqa: E402
 from qianshu.demo.seed import DEMO_PASSWORD  # noqa: E402
@@ -116,8 +118,8 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
 
 
 def register(client: Any, auth: dict[str, str], i: int) -> Any:
-    """Create a registration, upload a small CSV, start processing (the pipeline's job, which runs
-    later in a worker thread, is not counted)."""
+    """Create a registration, upload a small CSV, start processing (the pipeline's job, which a
+    worker runs later, is not counted here: see ``pipeline_costs``)."""
     tag = f"{time.monotonic_ns()}-{i}"
     created = client.post("/api/v1/registrations", headers=auth,
                           json={"title_zh": f"成本测试 {tag}", "title_en": f"Cost test {tag}"})
@@ -146,6 +148,22 @@ def measure(client: TestClient, call: Call, count: int, cold: bool) -> list[floa
         if answer.status_code >= 400:
             raise RuntimeError(f"{answer.request.url} answered {answer.status_code}: {answer.text[:300]}")
     return costs
+
+
+def pipeline_costs(env: Environment, settings: Any) -> list[float]:
+    """CPU milliseconds of each queued job, run one at a time in this process as a worker runs it
+    (the registrations' pipelines: parsing, profiling, the Parquet file)."""
+    database = Database(env.database_url)
+    context, handlers = jobs.JobContext.build(database, settings), capabilities.job_handlers()
+    costs: list[float] = []
+    try:
+        while (claimed := jobs.claim(database, list(handlers))) is not None:
+            start = time.process_time()
+            jobs.run_job(context, claimed.id, handlers[claimed.kind], claimed.attempt)
+            costs.append((time.process_time() - start) * 1000)
+    finally:
+        database.dispose()
+    return costs or [0.0]
 
 
 class _AccessLogEnvironment(Environment):
@@ -239,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_init(env)
         seeded = seed(env, clients=3)
-        app = create_app(env.settings())
+        # Jobs stay queued (as when `qianshu worker` runs them) and are timed apart, below: on
+        # threads of this process they would be counted against whichever request ran meanwhile.
+        settings = env.settings().model_copy(update={"run_jobs_in_process": False})
+        app = create_app(settings)
         calls = routes(seeded, listings_with_sample(env))
         with TestClient(app, base_url="http://127.0.0.1") as client:
             for call in calls.values():  # one of each first: imports, compiled templates, pools
@@ -254,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = statistics.median(cold) / max(statistics.median(warm), 1e-6)
                 print(f"{name:<24}{_p(cold, 50):>10.2f}{_p(cold, 90):>10.2f}{_p(warm, 50):>10.2f}"
                       f"{_p(warm, 90):>10.2f}{ratio:>10.2f}×")
+            pipeline = pipeline_costs(env, settings)
+            print(f"{'registration pipeline':<24}{_p(pipeline, 50):>10.2f}{_p(pipeline, 90):>10.2f}"
+                  f"   (the job of each registration above, run one at a time: {len(pipeline)} jobs)")
         if args.server:
             server_costs(env, calls, args.requests)
     finally:

@@ -8,8 +8,9 @@ commands (see ``core/cli_support.py``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +26,9 @@ from qianshu.core.cli_support import (
     settings_for,
     state,
 )
+
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
 
 app = typer.Typer(name="qianshu", help="Qianshu (黔数): a regional data exchange platform.",
                   no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
@@ -79,8 +83,6 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
           port: Annotated[int | None, typer.Option()] = None,
           workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1) -> None:
     """Run `init` on the data folder, then the portal and the REST API."""
-    import uvicorn
-
     from qianshu.bootstrap import initialise
 
     settings = settings_for(data_dir, create=True)
@@ -88,23 +90,24 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     host, port = host or settings.host, port or settings.port
     _listen_on(host, port)
     console.print(f"Qianshu on [bold]http://{host}:{port}/[/]  (API: /api/docs)")
-    # A worker that is still starting (building its search index) on a busy machine can miss
-    # uvicorn's 5 s health ping and be killed over and over; give it time.
-    uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level="info",
-                access_log=settings.writes_access_log, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+    _run_web(settings, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command()
 def worker(data_dir: DataDir = None,
            threads: Annotated[int | None, typer.Option(min=1, max=64,
                                                        help="Jobs run at once (default: worker_threads).")] = None,
+           niceness: Annotated[int, typer.Option(min=0, max=19, help="Lower this process's CPU priority by "
+                                                 "this much (as `nice`): web requests first.")] = 0,
+           parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,  # serve's child: stop with it
            ) -> None:
     """Run background jobs and periodic tasks until SIGTERM or Ctrl-C (several may run, on several machines)."""
     import logging
 
     from qianshu.core.cli_support import open_database
-    from qianshu.worker import run_worker
+    from qianshu.worker import lower_priority_and_follow_parent, run_worker
 
+    lower_priority_and_follow_parent(niceness, parent_pid)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_for(data_dir)
     with open_database(settings) as database:
@@ -123,7 +126,6 @@ def demo(data_dir: Annotated[Path | None, typer.Option(
          port: Annotated[int, typer.Option()] = 8000,
          seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False) -> None:
     """Create a seeded demonstration exchange in ./qianshu-demo and open the portal on 127.0.0.1."""
-    import uvicorn
     from rich.table import Table
 
     from qianshu.demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
@@ -142,7 +144,37 @@ def demo(data_dir: Annotated[Path | None, typer.Option(
     console.print(f"Data folder / 数据文件夹: {settings.data_dir}", highlight=False)
     console.print(f"Portal / 门户: [bold]http://{host}:{port}/[/]   API: http://{host}:{port}/api/docs")
     if not seed_only:
-        uvicorn.run("qianshu.web.asgi:app", host=host, port=port, log_level="warning")
+        _run_web(settings, host=host, port=port, workers=1, log_level="warning")
+
+
+def _run_web(settings: Settings, *, host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn with ``workers`` web processes and, with ``run_jobs_in_process``, the job worker
+    as a child process at a lower priority (``qianshu.worker.JobProcess``), stopped with them."""
+    import uvicorn
+
+    from qianshu.accounts.passwords import default_threads
+    from qianshu.accounts.settings import AccountsSettings
+    from qianshu.core.settings import get_settings
+    from qianshu.worker import JobProcess
+
+    if not settings.section(AccountsSettings).password_hash_threads:  # each web worker: its share of the CPUs
+        os.environ["QIANSHU_ACCOUNTS__PASSWORD_HASH_THREADS"] = str(max(1, default_threads() // max(1, workers)))
+        get_settings.cache_clear()
+    jobs = None
+    if settings.run_jobs_in_process:
+        jobs = JobProcess(settings)
+        jobs.start()
+        # The web workers read their settings from the environment: they leave the jobs to it.
+        os.environ["QIANSHU_RUN_JOBS_IN_PROCESS"] = "false"
+        get_settings.cache_clear()
+    try:
+        # A worker that is still starting (building its search index) on a busy machine can miss
+        # uvicorn's 5 s health ping and be killed over and over; give it time.
+        uvicorn.run("qianshu.web.asgi:app", host=host, port=port, workers=workers, log_level=log_level,
+                    access_log=settings.writes_access_log, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+    finally:
+        if jobs is not None:
+            jobs.stop()
 
 
 for _manifest in with_part("cli"):

@@ -23,11 +23,13 @@ def create(email: str, name: Annotated[str, typer.Option(help="Display name.")],
                                                           "(6, 9 or 12 digits).")] = "",
            data_dir: DataDir = None, as_json: JsonOutput = False) -> None:
     """Create a staff user of the exchange operator organisation."""
+    from qianshu.accounts import passwords
     from qianshu.accounts.service import create_staff_user, ensure_exchange_operator
     from qianshu.core.actor import SYSTEM
     from qianshu.core.errors import InvalidInput
 
     settings = settings_for(data_dir)  # before the password is asked for: a wrong folder fails at once
+    passwords.configure(settings)  # the operator's hashing parameters
     if password is None:
         password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
     if len(password) < 10:

@@ -21,6 +21,7 @@ MANIFEST = Manifest(
     templates=True,
     translations=True,
     actions="qianshu.accounts.permissions:ACTIONS",
+    settings="qianshu.accounts.settings:AccountsSettings",
     nav=(
         NavItem("/org", "My organisation", _signed_in, order=80),
         NavItem("/tokens", "API tokens", _signed_in, order=85),

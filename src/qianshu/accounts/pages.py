@@ -16,6 +16,8 @@ from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
 from qianshu.accounts.models import ApiToken, Organisation, User
+from qianshu.accounts.passwords import RETRY_AFTER_SECONDS, PasswordCheckBusy
+from qianshu.accounts.settings import AccountsSettings
 from qianshu.core import policy
 from qianshu.core.errors import NotAuthenticated, QianshuError
 from qianshu.core.forms import Form, validate_form
@@ -60,8 +62,9 @@ def sign_in_page(request: Request, actor: CurrentActor, next: str = "/") -> Resp
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted: PostedForm) -> Response:
-    """The password is checked in a read transaction and the outcome recorded in a short write
-    transaction after it, so sign-ins do not queue behind each other's password hashing."""
+    """The account is read in a read transaction, the password checked outside any transaction
+    (on the bounded hashing pool, accounts/passwords.py) and the outcome recorded in a short write
+    transaction, so that no connection or lock is held while a sign-in waits for its hash."""
     form = form_fields(posted)
     next_url, ip = safe_local_path(str(form.get("next", "/"))), client_ip(request)
     database = get_database(request)
@@ -72,7 +75,14 @@ def sign_in(request: Request, settings: AppSettings, actor: CurrentActor, posted
     try:
         data = validate_form(schemas.SignInForm, form)
         with database.unit_of_work(write=False) as db:
-            checked = service.check_credentials(db, settings, data.email, data.password, ip)
+            stored = service.load_credentials(db, settings, data.email, ip)
+        wait = settings.section(AccountsSettings).password_hash_queue_seconds
+        try:
+            checked = service.verify_credentials(stored, data.password, wait)
+        except PasswordCheckBusy as exc:  # not a failed attempt: nothing is recorded
+            page = show_form_errors(request, exc, form, SIGN_IN_LABELS, again)
+            page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return page
         with database.unit_of_work() as db:
             user = service.record_sign_in(db, checked, data.password, ip)
             raw = service.start_session(db, settings, user, ip, request.headers.get("user-agent", "")) if user else None

@@ -1,19 +1,110 @@
-"""Password hashing with argon2id (argon2-cffi's defaults follow RFC 9106's recommendations)."""
+"""Password hashing with argon2id, on a small bounded pool of threads.
+
+The parameters come from the ``[accounts]`` settings (``password_hash_*``). Their defaults are argon2-cffi's,
+RFC 9106's second recommended option (its "low memory" profile): 64 MiB, 3 passes, 4 lanes.
+RFC 9106's first recommendation (2 GiB, 1 pass, 4 lanes) costs far more memory than a web server
+should spend per sign-in; OWASP's floor for argon2id is 19 MiB, 2 passes, 1 lane, below which the
+settings refuse to go. A hash made with other parameters than the current ones is replaced when
+its owner next signs in (``needs_rehash``).
+
+One hash costs about 170-190 ms of CPU. Unbounded, a burst of sign-ins took every core and every
+page waited behind them; here at most ``password_hash_threads`` hashes run at once per process
+(``qianshu serve`` shares the CPUs among its web workers), so sign-ins queue among themselves and
+the other requests keep the rest of the machine. The pool's threads run below the event loop, as
+request handlers do (core/threads.py). argon2-cffi releases the GIL while it hashes.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+from qianshu.core.errors import QianshuError
+from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
+
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
+_hasher = PasswordHasher()  # argon2-cffi's defaults, until configure() says otherwise
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+RETRY_AFTER_SECONDS = 2
+
+
+class PasswordCheckBusy(QianshuError):
+    """A sign-in waited ``password_hash_queue_seconds`` for a hashing thread: answered 503 with
+    Retry-After, as admission control answers excess load, rather than queued without end."""
+
+    status = 503
+    default_code = "sign_in_busy"
+
+    def __init__(self) -> None:
+        super().__init__("Many people are signing in at once. Please try again in a few seconds.")
+
+
+def default_threads() -> int:
+    """One hash at a time per CPU this process may use (``serve`` sets the setting to its share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure(settings: Settings) -> None:
+    """Use the settings' parameters and pool size (the web app and the CLI call this at start)."""
+    global _hasher, _pool, _pool_size
+    from qianshu.accounts.settings import AccountsSettings
+
+    section = settings.section(AccountsSettings)
+    hasher = PasswordHasher(time_cost=section.password_hash_time_cost,
+                            memory_cost=section.password_hash_memory_kib,
+                            parallelism=section.password_hash_parallelism)
+    size = section.password_hash_threads or default_threads()
+    with _lock:
+        if (hasher.time_cost, hasher.memory_cost, hasher.parallelism) != (
+                _hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+            _hasher = hasher
+            _dummy_hash.cache_clear()
+        if size != _pool_size:
+            old, _pool, _pool_size = _pool, None, size
+            if old is not None:
+                old.shutdown(wait=False)
+
+
+def _run(function: str, *args: str, queue_seconds: float | None = None) -> object:
+    """Run ``_hasher.<function>(*args)`` on the bounded pool and wait for it; with
+    ``queue_seconds``, raise ``PasswordCheckBusy`` if no thread took it up within that time."""
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None:
+            _pool_size = _pool_size or default_threads()
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="qianshu-password",
+                                       initializer=lower_this_thread, initargs=(REQUEST_NICENESS,))
+        pool, hasher = _pool, _hasher
+    started = threading.Event()
+
+    def call() -> object:
+        started.set()
+        return getattr(hasher, function)(*args)
+
+    future = pool.submit(call)
+    if queue_seconds is not None and not started.wait(queue_seconds) and future.cancel():
+        raise PasswordCheckBusy
+    return future.result()
+
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return str(_run("hash", password))
 
 
 @cache
@@ -22,19 +113,25 @@ def _dummy_hash() -> str:
 
     Computed on first use, not at import: an argon2 hash takes about 0.1 s, which every command of
     the CLI (``qianshu --help`` included) used to pay."""
-    return _hasher.hash("qianshu-dummy-password")
+    return hash_password("qianshu-dummy-password")
 
 
 def warm_up() -> None:
     _dummy_hash()
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str, queue_seconds: float | None = None) -> bool:
+    """Whether ``password`` matches; ``queue_seconds``: see ``_run`` (raises ``PasswordCheckBusy``)."""
     try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        return (bool(_run("verify", password_hash or _dummy_hash(), password, queue_seconds=queue_seconds))
+                and password_hash is not None)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    """Whether the hash was made with other parameters than the current ones (cheap: no hashing)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False

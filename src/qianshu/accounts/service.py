@@ -140,24 +140,52 @@ def _check_throttle(db: Session, settings: Settings, email: str, ip: str) -> Non
 
 
 @dataclass(frozen=True)
+class StoredCredentials:
+    """What a sign-in needs from the database before the password is checked."""
+
+    email: str
+    user_id: int | None  # None: no such account, or one that may not sign in
+    password_hash: str | None
+
+
+@dataclass(frozen=True)
 class CheckedCredentials:
-    """The outcome of a password check, made in a read transaction (argon2 takes tens of
-    milliseconds of CPU: on SQLite, checking inside the write transaction made every sign-in wait
-    for every other one's hash)."""
+    """The outcome of a password check. The check runs outside any transaction (argon2 takes
+    about 190 ms of CPU, and sign-ins may queue for the hashing threads: on SQLite, checking
+    inside the write transaction made every sign-in wait for every other one's hash)."""
 
     email: str
     user_id: int | None  # None: wrong e-mail or password, or an account that may not sign in
+    new_hash: str | None = None  # the password hashed with the current parameters, when they changed
+
+
+def load_credentials(db: Session, settings: Settings, email: str, ip: str) -> StoredCredentials:
+    """Throttle, then read the account's password hash (a read transaction; writes nothing)."""
+    email = email.strip().lower()[:254]
+    _check_throttle(db, settings, email, ip)
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None:
+        return StoredCredentials(email, None, None)
+    may_sign_in = user.is_active and user.organisation.status != "rejected"
+    return StoredCredentials(email, user.id if may_sign_in else None, user.password_hash)
+
+
+def verify_credentials(stored: StoredCredentials, password: str,
+                       queue_seconds: float | None = None) -> CheckedCredentials:
+    """Check the password (no database: call it between transactions). A hash whose parameters
+    are no longer the settings' is replaced by a new one, stored by ``record_sign_in``. With
+    ``queue_seconds``, raises ``PasswordCheckBusy`` when the hashing threads stay busy that long."""
+    password = password[:1024]
+    ok = verify_password(stored.password_hash, password, queue_seconds)
+    if not ok or stored.user_id is None:
+        return CheckedCredentials(stored.email, None)
+    new_hash = hash_password(password) if stored.password_hash and needs_rehash(stored.password_hash) else None
+    return CheckedCredentials(stored.email, stored.user_id, new_hash)
 
 
 def check_credentials(db: Session, settings: Settings, email: str, password: str, ip: str) -> CheckedCredentials:
     """Throttle, then verify the password; writes nothing (see ``record_sign_in``)."""
-    email = email.strip().lower()[:254]
-    _check_throttle(db, settings, email, ip)
-    user = db.scalar(select(User).where(User.email == email))
-    ok = verify_password(user.password_hash if user else None, password[:1024])
-    if user is None or not ok or not user.is_active or user.organisation.status == "rejected":
-        return CheckedCredentials(email, None)
-    return CheckedCredentials(email, user.id)
+    return verify_credentials(load_credentials(db, settings, email, ip), password)
 
 
 def record_sign_in(db: Session, checked: CheckedCredentials, password: str, ip: str) -> User | None:
@@ -168,7 +196,9 @@ def record_sign_in(db: Session, checked: CheckedCredentials, password: str, ip: 
         db.add(LoginAttempt(email_key=_email_key(checked.email), ip=ip))
         return None
     db.execute(delete(LoginAttempt).where(LoginAttempt.email_key == _email_key(checked.email)))
-    if user.password_hash and needs_rehash(user.password_hash):
+    if checked.new_hash is not None:
+        user.password_hash = checked.new_hash
+    elif user.password_hash and needs_rehash(user.password_hash):  # a caller that did not verify first
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"
+    # `qianshu serve` (and `qianshu demo`) also run the job worker, as a child process at a lower
+    # CPU priority than the web workers; false: jobs are left to `qianshu worker` processes.
     run_jobs_in_process: bool = True
     # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
     # a stopping worker lets running jobs finish before it gives them back to the queue.

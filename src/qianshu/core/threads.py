@@ -5,8 +5,11 @@ little work per request but must get the CPU at once. Request handlers run on wo
 background jobs on threads of their own. On a busy machine the scheduler shares a core among all
 runnable threads, so the loop waited behind the handlers' time slices (``/healthz`` p50 19 ms,
 worst 500 ms under the load test). Handler threads therefore run at ``REQUEST_NICENESS`` and job
-threads at ``JOB_NICENESS``: the loop, at the process's own priority, goes first. Lowering a
-thread's priority needs no privilege; elsewhere than Linux this does nothing.
+threads at ``JOB_NICENESS``: the loop, at the process's own priority, goes first. Password
+hashing (accounts/passwords.py) runs on a bounded pool of threads at ``REQUEST_NICENESS`` too:
+lower still, sign-ins starved behind the pages on a busy machine (10 s and more). ``qianshu serve``
+runs its job worker as a child process at ``JOB_NICENESS``. Lowering a thread's priority needs no
+privilege; elsewhere than Linux this does nothing.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qianshu.accounts import passwords
 from qianshu.accounts.models import Organisation, User
 from qianshu.accounts.passwords import hash_password
 from qianshu.accounts.service import create_staff_user, ensure_exchange_operator
@@ -131,6 +132,7 @@ def demo_settings(settings: Settings) -> Settings:
 def seed_demo(settings: Settings) -> bool:
     """Seed once; returns False when the folder was already seeded."""
     settings = initialise(settings)
+    passwords.configure(settings)
     database = Database(settings.effective_database_url)
     try:
         with database.unit_of_work() as db:

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianshu import __version__, capabilities
+from qianshu.accounts import passwords
 from qianshu.accounts.deps import load_actor
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.db import Database, serve_requests_on_this_loop
@@ -51,6 +52,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     settings.check_production_safe()
     capabilities.check_or_fail(settings)
+    passwords.configure(settings)  # the hashing parameters and the size of its thread pool
     database = database or Database(settings.effective_database_url,
                                     lock_timeout=settings.database_lock_timeout_seconds)
 

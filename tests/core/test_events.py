@@ -151,4 +151,5 @@ def test_the_manifests_declare_typed_events() -> None:
     assert capabilities.event_types()["registration.revoked"] is RegistrationRevoked
     assert capabilities.declared_events()["job.crashed"] == "core"
     by_event = capabilities.subscribers()
-    assert [(s.capability, s.in_transaction) for s in by_event["registration.revoked"]] == [("catalog", True)]
+    assert [(s.capability, s.in_transaction) for s in by_event["registration.revoked"]] == [("catalog", True),
+                                                                                             ("finance", True)]

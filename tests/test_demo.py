@@ -266,7 +266,7 @@ def test_the_demo_organisations_have_wallets_with_deposits_and_the_books_balance
         assert trial.balanced
         assert trial.agrees_with_accounts
         assert sum(db.scalars(select(LedgerAccount.balance_fen))) == 0
-        assert len(ledger.transfers_by_cause(db, "bank_transfer", "GYRCB-2026-00002")) == 1
+        assert len(ledger.transfers_by_cause(db, "bank_transfer", "2026-11-00002")) == 1
 
 
 def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:

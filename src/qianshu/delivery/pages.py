@@ -27,7 +27,7 @@ from qianshu.delivery.settings import DeliverySettings
 if TYPE_CHECKING:
     from qianshu.catalog.models import Listing
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 FORM_ROOM_BYTES = 1024**2
 BODY_RULES = [BodyRule("POST", r"/delivery/leaks",
                        lambda settings: settings.section(DeliverySettings).suspect_max_bytes + FORM_ROOM_BYTES)]

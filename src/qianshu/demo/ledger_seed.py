@@ -26,7 +26,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         for n, (key, deposited, withdrawn) in enumerate(WALLETS, start=1):
             org_id = org_ids[key]
             service.deposit(db, operator, org_id=org_id, amount_fen=deposited * 100,
-                            bank_reference=f"GYRCB-2026-{n:05d}", memo="开户入金 / opening deposit")
+                            bank_reference=f"2026-11-{n:05d}", memo="开户入金")
             if withdrawn:
                 service.withdraw(db, operator, org_id=org_id, amount_fen=withdrawn * 100,
-                                 bank_reference=f"GYRCB-2026-W{n:04d}", memo="提现 / withdrawal")
+                                 bank_reference=f"2026-11-9{n:04d}", memo="提现")

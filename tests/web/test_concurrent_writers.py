@@ -89,7 +89,13 @@ def test_concurrent_token_writers_and_health_stay_fast(served: tuple[str, Databa
         t.join(120)
     assert not failures, failures[:5]
     assert len(latencies) >= 4 * WRITERS, "the writers got almost nothing done"
-    assert max(latencies) < 2.0, f"slowest write {max(latencies):.1f} s"
+    # The freeze this guards made every write wait 30 s. Steady writes answer in tens of
+    # milliseconds; in one CI run on PostgreSQL a single write took 3.0 s while the others took
+    # tens of milliseconds (a stall of the machine, not a lock), so the bound on the slowest is
+    # loose and the bound on the 95th percentile is tight.
+    latencies.sort()
+    assert latencies[int(len(latencies) * 0.95)] < 0.5, f"95th percentile {latencies[int(len(latencies) * 0.95)]:.2f} s"
+    assert latencies[-1] < 5.0, f"slowest write {latencies[-1]:.1f} s"
     assert max(health) < 0.5, f"slowest /healthz {max(health):.2f} s"
 
 

@@ -48,7 +48,7 @@ class Point:
 @dataclass
 class Statistics:
     transactions: int = 0
-    turnover_fen: int = 0
+    turnover_fen: int | None = 0  # None while there are fewer than MIN_GROUP transactions
     products_listed: int = 0
     resources_registered: int = 0
     series: dict[str, list[Point]] = field(default_factory=dict)
@@ -68,16 +68,17 @@ def _cumulative(dates: Iterable[datetime]) -> list[Point]:
 
 
 def compute(db: Session) -> Statistics:
-    """The figures; the headline turnover is over all contracts (many), each group's only when it
-    holds at least ``MIN_GROUP`` contracts."""
+    """The figures; a turnover (the headline's or a group's) only over at least ``MIN_GROUP``
+    contracts."""
     rows = db.execute(select(Contract.listing_id, Contract.starts_at, Contract.price_fen, Contract.refunded_fen,
                              Contract.delivery_mode).where(Contract.starts_at.is_not(None))).all()
     facts = catalog.listing_facts(db, {row[0] for row in rows})
     stats = Statistics(transactions=len(rows))
+    turnover = 0
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for listing_id, starts_at, price, refunded, mode in rows:
         amount = max(int(price) - int(refunded), 0)
-        stats.turnover_fen += amount
+        turnover += amount
         product = facts.get(listing_id)
         keys = {"by_month": _month(starts_at) if starts_at else "-", "by_mode": mode, "top_products": str(listing_id),
                 "by_industry": product.industry_section if product and product.industry_section else "-",
@@ -101,6 +102,8 @@ def compute(db: Session) -> Statistics:
         else:
             points.sort(key=lambda p: (-(p.amount_fen or 0), -p.count, p.key))
         stats.series[name] = points[:TOP_PRODUCTS] if name == "top_products" else points
+    # The same rule for the headline: with one or two contracts in all, the total is their price.
+    stats.turnover_fen = turnover if stats.transactions >= MIN_GROUP else None
     listed = catalog.listed_dates(db)
     issued = registry.issued_dates(db)
     stats.products_listed, stats.resources_registered = len(listed), len(issued)

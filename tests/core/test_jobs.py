@@ -415,6 +415,34 @@ def test_a_stopping_worker_gives_back_what_it_cannot_finish(isolated_database: D
     assert (fetch(isolated_database, job_id).status, fetch(isolated_database, job_id).attempts) == ("succeeded", 1)
 
 
+def test_a_job_claimed_while_the_worker_stops_is_given_back_and_reported(
+        isolated_database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim commits (the job shows as running) and only then does stop() begin: stop must
+    wait for that claim and report the job it gives back, not leave it to the claiming thread."""
+    from qianshu.core import jobs as jobs_module
+
+    real_claim = jobs_module.claim
+    holder: dict[str, Worker] = {}
+
+    def slow_claim(database: Database, kinds: object) -> object:
+        claimed = real_claim(database, kinds)  # type: ignore[arg-type]
+        if claimed is not None:
+            deadline = time.monotonic() + 10
+            while not holder["worker"]._stopping.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return claimed
+
+    monkeypatch.setattr(jobs_module, "claim", slow_claim)
+    job_id = add_job(isolated_database, kind="test.long")
+    worker = Worker(JobContext.build(isolated_database, settings), {"test.long": lambda *_: None}, poll_seconds=0.02)
+    holder["worker"] = worker
+    worker.start()
+    assert _wait_for(lambda: fetch(isolated_database, job_id).status == "running")
+    assert worker.stop(grace_seconds=0.1) == [job_id]
+    worker.join(timeout=5)
+    assert (fetch(isolated_database, job_id).status, fetch(isolated_database, job_id).attempts) == ("queued", 0)
+
+
 def test_a_periodic_interval_is_claimed_by_exactly_one_of_many(isolated_database: Database) -> None:
     """Eight claimers (threads, each its own connection) at the same instant: one wins the interval."""
     now = utcnow()

@@ -383,6 +383,7 @@ class Worker:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._running: dict[int, Claimed] = {}
+        self._claiming = False
         self._stopping = threading.Event()
         self._tasks: queue.Queue[Claimed | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -418,6 +419,11 @@ class Worker:
         with self._changed:  # under the lock: a claim in flight is either seen below or given back
             self._stopping.set()
             self._changed.notify_all()
+            # A claim in flight has marked its job running in the database already: wait for it to
+            # be registered (a claim is one short transaction), so that it is finished or given back
+            # and reported like the others.
+            while self._claiming:
+                self._changed.wait(0.2)
             deadline = time.monotonic() + grace
             while self._running and time.monotonic() < deadline:
                 self._changed.wait(max(0.0, min(0.2, deadline - time.monotonic())))
@@ -451,24 +457,28 @@ class Worker:
         lower_this_thread(JOB_NICENESS)
         while not self._stopping.is_set():
             with self._changed:
+                if self._stopping.is_set():
+                    return
                 kinds = self._free_kinds()
                 if not kinds:  # every thread (or every kind's share) is busy: wait for one to end
                     self._changed.wait(self.poll_seconds)
                     continue
+                self._claiming = True  # stop() waits for this claim to be registered
             try:
                 claimed = claim(self.database, kinds)
             except Exception:  # keep the worker alive through a transient database error
                 log.exception("claiming a job")
                 claimed = None
+            with self._changed:
+                self._claiming = False
+                if claimed is not None:  # registered even when stopping: stop() gives it back
+                    self._running[claimed.id] = claimed
+                stopping = self._stopping.is_set()
+                self._changed.notify_all()
             if claimed is None:
                 self._stopping.wait(self.poll_seconds)
                 continue
-            with self._changed:
-                stopping = self._stopping.is_set()
-                if not stopping:
-                    self._running[claimed.id] = claimed
-            if stopping:  # claimed while stop() began: not ours to start any more
-                release(self.database, claimed.id, claimed.attempt)
+            if stopping:  # claimed while stop() began: not started; stop() gives it back
                 return
             self._tasks.put(claimed)
 

@@ -19,7 +19,7 @@ from qianshu.core.canonical import canonical_json, sha256_hex
 from qianshu.core.i18n import label, translate
 from qianshu.core.l10n import format_datetime
 from qianshu.core.money import Money
-from qianshu.registry.certificate import FONT_SIZE, LINE_HEIGHT, PAGE_MARGIN, certificate_font, wrap_text
+from qianshu.registry.certificate import certificate_font, draw_titled_lines
 
 FORMAT = "qianshu-data-contract/1"
 
@@ -123,24 +123,8 @@ def pdf_bytes(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[int, s
     font, _embedded = certificate_font(font_path)
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
-    width, height = A4
-    text_width = width - 2 * PAGE_MARGIN
     pdf.setTitle(doc["number"])
-    y = height - 70
-    for title in wrap_text("数据交易合同 Data Trading Contract", font, 18, text_width):
-        pdf.setFont(font, 18)
-        pdf.drawCentredString(width / 2, y, title)
-        y -= 26
-    y -= 14
-    pdf.setFont(font, FONT_SIZE)
-    for line in contract_lines(doc, signatures, log_leaf):
-        for part in wrap_text(line, font, FONT_SIZE, text_width):
-            if y < PAGE_MARGIN:
-                pdf.showPage()
-                pdf.setFont(font, FONT_SIZE)
-                y = height - PAGE_MARGIN
-            pdf.drawString(PAGE_MARGIN, y, part)
-            y -= LINE_HEIGHT
+    draw_titled_lines(pdf, font, "数据交易合同 Data Trading Contract", contract_lines(doc, signatures, log_leaf))
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -281,6 +281,34 @@ def certificate_lines(signed: dict[str, Any], verify_url: str) -> list[str]:
     return lines
 
 
+def draw_titled_lines(pdf: Any, font: str, title: str, lines: list[str], link: str = "") -> float:
+    """Draw a centred title and then ``lines``, each wrapped to an A4 page's width, on as many
+    pages as they need (the certificate's and the contract's PDFs); returns where the text ended.
+    A line ending with ``link`` is a link on each row it wraps to."""
+    from reportlab.lib.pagesizes import A4
+
+    width, height = A4
+    text_width = width - 2 * PAGE_MARGIN
+    y: float = height - 70
+    for part in wrap_text(title, font, 18, text_width):
+        pdf.setFont(font, 18)
+        pdf.drawCentredString(width / 2, y, part)
+        y -= 26
+    y -= 14
+    pdf.setFont(font, FONT_SIZE)
+    for line in lines:
+        for part in wrap_text(line, font, FONT_SIZE, text_width):
+            if y < PAGE_MARGIN:
+                pdf.showPage()
+                pdf.setFont(font, FONT_SIZE)
+                y = height - PAGE_MARGIN
+            pdf.drawString(PAGE_MARGIN, y, part)
+            if link and line.endswith(link):
+                pdf.linkURL(link, (PAGE_MARGIN, y - 4, width - PAGE_MARGIN, y + FONT_SIZE), relative=0)
+            y -= LINE_HEIGHT
+    return y
+
+
 def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False, font_path: str = "") -> bytes:
     """An A4 PDF (one page unless the file list is long), in a Chinese font embedded when
     one is found (see :func:`certificate_font`); every line is wrapped to the page's width."""
@@ -294,25 +322,9 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False, fo
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     width, height = A4
-    text_width = width - 2 * PAGE_MARGIN
     pdf.setTitle(f"{doc['number']}")
-    y = height - 70
-    for title in wrap_text("数据资源登记凭证 Data Registration Certificate", font, 18, text_width):
-        pdf.setFont(font, 18)
-        pdf.drawCentredString(width / 2, y, title)
-        y -= 26
-    y -= 14
-    pdf.setFont(font, FONT_SIZE)
-    for line in certificate_lines(signed, verify_url):
-        for part in wrap_text(line, font, FONT_SIZE, text_width):
-            if y < PAGE_MARGIN:
-                pdf.showPage()
-                pdf.setFont(font, FONT_SIZE)
-                y = height - PAGE_MARGIN
-            pdf.drawString(PAGE_MARGIN, y, part)
-            if line.endswith(verify_url):  # the verify line is a link, on each row it wraps to
-                pdf.linkURL(verify_url, (PAGE_MARGIN, y - 4, width - PAGE_MARGIN, y + FONT_SIZE), relative=0)
-            y -= LINE_HEIGHT
+    y = draw_titled_lines(pdf, font, "数据资源登记凭证 Data Registration Certificate",
+                          certificate_lines(signed, verify_url), link=verify_url)
     if y - QR_SIZE - 10 < PAGE_MARGIN:
         pdf.showPage()
         y = height - PAGE_MARGIN

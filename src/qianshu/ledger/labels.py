@@ -11,6 +11,9 @@ LABELS = (
     NP_("account kind", "bank_clearing"),
     NP_("transfer kind", "deposit"),
     NP_("transfer kind", "withdrawal"),
+    # what a transfer is linked to (its cause_type): the capabilities that move money name them
+    NP_("transfer cause", "bank_transfer"),
+    NP_("transfer cause", "contract"),
     NP_("audit action", "ledger.deposited"),
     NP_("audit action", "ledger.withdrawn"),
     N_("Wallet"),

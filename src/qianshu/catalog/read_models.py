@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from qianshu.catalog import follows, permissions, product, service
-from qianshu.catalog.models import Listing
-from qianshu.catalog.search import SearchQuery, SearchResult, search_listings
+from qianshu.catalog import demand, follows, permissions, product, service
+from qianshu.catalog.models import Demand, Listing
+from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.core.actor import Actor
 from qianshu.core.policy import allows
 from qianshu.core.settings import Settings
@@ -91,3 +91,38 @@ class ReviewQueue:
 
 def review_queue(db: Session, actor: Actor) -> ReviewQueue:
     return ReviewQueue(service.review_queue(db, actor), allows(actor, "listing.review"))
+
+
+@dataclass(frozen=True)
+class DemandPoolView:
+    demands: list[Demand]  # one page of the public demands matching ``q``
+    total: int
+    matching: list[Demand]  # a merchant's: open demands its products could answer
+    mine: list[Demand]  # the viewer's organisation's own demands
+    may_post: bool  # signed in: the form to post a demand
+
+
+def demand_pool(db: Session, actor: Actor, q: str) -> DemandPoolView:
+    """The demand pool: public demands, those the viewer's products could answer, and its own."""
+    rows, total = search_demands(db, DemandQuery(q=q))
+    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
+    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
+    return DemandPoolView(rows, total, matching, mine, may_post=actor.user_id is not None)
+
+
+@dataclass(frozen=True)
+class DemandView:
+    demand: Demand
+    responses: list[Any]  # the answers the viewer may see (the poster sees all; a merchant its own)
+    my_products: list[Listing]  # the viewer's listed products, to answer with
+    may_answer: bool  # the viewer may answer demands (whether this one is open is the template's)
+    may_choose: bool  # the viewer's organisation posted it: choose an answer, close it
+
+
+def demand_view(db: Session, actor: Actor, demand_id: int) -> DemandView:
+    """One demand, the answers the viewer may see, and what the viewer may do with it."""
+    found = demand.get_demand(db, actor, demand_id)
+    products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
+    return DemandView(found, demand.visible_responses(actor, found), products,
+                      may_answer=allows(actor, "demand.answer"),
+                      may_choose=allows(actor, "demand.manage", permissions.demand(found)))

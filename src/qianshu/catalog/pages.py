@@ -17,7 +17,6 @@ from qianshu.catalog import (
     dcat,
     demand_pages,
     follows,
-    permissions,
     policy,
     pricing,
     product,
@@ -27,7 +26,7 @@ from qianshu.catalog import (
     view_counts,
 )
 from qianshu.catalog import schemas as s
-from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Listing, ListingChange
+from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Listing
 from qianshu.catalog.search import SearchQuery, SearchResult
 from qianshu.catalog.views import FACET_TITLES, Labels, notification_out
 from qianshu.catalog.vocab import LICENCES
@@ -47,7 +46,6 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_, translate
-from qianshu.core.policy import require
 
 if TYPE_CHECKING:
     from qianshu.registry.models import Registration
@@ -183,11 +181,11 @@ def create_listing(request: Request, db: DbSession, actor: SignedInActor, posted
                        created, lambda form: ("catalog/mine.html", _mine(request, db, actor, form)))
 
 
-@dataclass
-class EditorPage:
-    listing: Listing
-    history: list[ListingChange]
-    labels: Labels
+@dataclass(frozen=True)
+class EditorPage(read_models.EditorView):
+    """The listing editor: its read model (``read_models.listing_editor``), choices and the form."""
+
+    labels: Labels = field(default_factory=lambda: Labels("zh"))
     plan_kinds: dict[str, str] = field(default_factory=lambda: dict(pricing.PLAN_KINDS))
     delivery_modes: tuple[str, ...] = DELIVERY_MODES
     purposes: dict[str, str] = field(default_factory=lambda: dict(policy.PURPOSES))
@@ -195,17 +193,14 @@ class EditorPage:
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
     form: Form = field(default_factory=Form)  # the posted form ("edit", "plan" or a button's action)
-    sensitive_kinds: list[str] = field(default_factory=list)  # found by the scan: a download needs confirming
     kinds_text: str = ""
 
 
 def _editor(request: Request, db: DbSession, actor: Any, listing_id: int, form: Form | None = None) -> EditorPage:
-    listing = service.get_listing(db, actor, listing_id)
-    require(actor, "listing.manage", permissions.listing(listing))  # say so plainly rather than redirect
-    kinds = service.registration_sensitive_kinds(db, listing.registration_id)
-    return EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)),
-                      form=form or Form(), sensitive_kinds=kinds,
-                      kinds_text=service.KindList("personal-data kind", ",".join(kinds)).render(get_lang(request)))
+    view = read_models.listing_editor(db, actor, listing_id)
+    lang = get_lang(request)
+    return EditorPage(**vars(view), labels=Labels(lang), form=form or Form(),
+                      kinds_text=service.KindList("personal-data kind", ",".join(view.sensitive_kinds)).render(lang))
 
 
 def _editor_again(request: Request, db: DbSession, actor: Any, listing_id: int) -> Any:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import demand, follows, permissions, product, service
-from qianshu.catalog.models import Demand, Listing
+from qianshu.catalog.models import Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.core.actor import Actor
-from qianshu.core.policy import allows
+from qianshu.core.policy import allows, require
 from qianshu.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -126,3 +126,38 @@ def demand_view(db: Session, actor: Actor, demand_id: int) -> DemandView:
     return DemandView(found, demand.visible_responses(actor, found), products,
                       may_answer=allows(actor, "demand.answer"),
                       may_choose=allows(actor, "demand.manage", permissions.demand(found)))
+
+
+@dataclass(frozen=True)
+class EditorActions:
+    submit: bool = False  # for listing review, from a draft or a rejected listing
+    pause: bool = False
+    resume: bool = False
+    delist: bool = False  # the holder or an operator, while not delisted
+    confirm_personal_data: bool = False  # submitting needs the confirmation: download of sensitive data
+
+
+@dataclass(frozen=True)
+class EditorView:
+    listing: Listing
+    history: list[ListingChange]
+    sensitive_kinds: list[str]  # found by the registration's scan: a download needs confirming
+    may: EditorActions
+
+
+def listing_editor(db: Session, actor: Actor, listing_id: int) -> EditorView:
+    """The listing editor: the listing, its change history, the personal data its registration's scan
+    found, and which of the holder's moves (service.MOVES_FROM) the listing's status allows."""
+    listing = service.get_listing(db, actor, listing_id)
+    resource = permissions.listing(listing)
+    require(actor, "listing.manage", resource)  # say so plainly rather than show an empty editor
+    kinds = service.registration_sensitive_kinds(db, listing.registration_id)
+    offers_download = any(p.active and "download" in p.delivery_modes for p in listing.plans)
+
+    def can(move: str) -> bool:
+        return listing.status in service.MOVES_FROM[move]
+
+    may = EditorActions(submit=can("submit"), pause=can("pause"), resume=can("resume"),
+                        delist=can("delist") and allows(actor, "listing.delist", resource),
+                        confirm_personal_data=bool(kinds) and offers_download)
+    return EditorView(listing, service.history(db, actor, listing_id), kinds, may)

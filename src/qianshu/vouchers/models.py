@@ -136,7 +136,7 @@ class Voucher(Base):
     log_index: Mapped[int] = mapped_column(BigInteger)
 
 
-class Order(Base):
+class ComputeOrder(Base):
     """Compute bought from a provider (or, for a data voucher, an exchange contract), paid partly
     with vouchers. ``subject`` is what was subsidised: one programme subsidises it at most once."""
 

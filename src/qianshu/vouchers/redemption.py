@@ -30,7 +30,7 @@ from qianshu.core.timeutil import utcnow
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
-from qianshu.vouchers.models import Offering, Order, Programme, Reimbursement, Voucher, VoucherUse
+from qianshu.vouchers.models import Offering, ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
 from qianshu.vouchers.permissions import order_resource, programme_resource, provider_resource, voucher_resource
 from qianshu.vouchers.service import (
     CAPABILITY,
@@ -67,7 +67,7 @@ def _store(blobs: BlobStore, content: bytes) -> str:
 
 # --- paying with vouchers --------------------------------------------------------------------------
 
-def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.OrderIn) -> Order:
+def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.OrderIn) -> ComputeOrder:
     """A company buys card-hours from an offering of one of the programme's providers, applying its
     vouchers up to the programme's ratio and per-contract cap; the rest is paid from its wallet."""
     policy.require(actor, "vouchers.apply")
@@ -95,8 +95,8 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     if data.term_months > programme.max_term_months:
         raise InvalidInput("The programme pays for contracts of at most {months} months.", field="term_months",
                            code="term_too_long", months=programme.max_term_months)
-    booked = db.scalar(select(func.coalesce(func.sum(func.coalesce(Order.used_card_hours, Order.card_hours)), 0))
-                       .where(Order.offering_id == offering.id, Order.month == data.month)) or 0
+    booked = db.scalar(select(func.coalesce(func.sum(func.coalesce(ComputeOrder.used_card_hours, ComputeOrder.card_hours)), 0))
+                       .where(ComputeOrder.offering_id == offering.id, ComputeOrder.month == data.month)) or 0
     if int(booked) + data.card_hours > offering.card_hours_per_month:
         raise InvalidInput("The offering has {left} card-hours left in {month}.", field="card_hours",
                            code="above_capacity", left=offering.card_hours_per_month - int(booked), month=data.month)
@@ -123,7 +123,7 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
             raise InvalidInput("The vouchers named hold {available} fen.", field="voucher_fen",
                                code="voucher_value_short", available=available)
     applying = min(allowed, available) if voucher_fen is None else voucher_fen
-    order = Order(programme_id=programme.id, offering_id=offering.id, provider_org_id=offering.provider_org_id,
+    order = ComputeOrder(programme_id=programme.id, offering_id=offering.id, provider_org_id=offering.provider_org_id,
                   company_org_id=actor.org_id, subject=f"compute:{uuid.uuid4().hex}", purpose=data.purpose,
                   month=data.month, term_months=data.term_months, card_hours=data.card_hours,
                   price_fen_per_card_hour=offering.price_fen_per_card_hour, total_fen=total, voucher_fen=applying,
@@ -177,9 +177,9 @@ def _usable_voucher(db: Session, actor: Actor, programme: Programme, voucher_id:
     return voucher
 
 
-def _order_for(db: Session, actor: Actor, order_id: int, action: str, *, locked: bool = False) -> Order:
+def _order_for(db: Session, actor: Actor, order_id: int, action: str, *, locked: bool = False) -> ComputeOrder:
     missing = _missing_order(order_id)
-    order = lock(db, Order, order_id, missing) if locked else db.get(Order, order_id)
+    order = lock(db, ComputeOrder, order_id, missing) if locked else db.get(ComputeOrder, order_id)
     if order is None:
         raise missing
     programme = db.get_one(Programme, order.programme_id)
@@ -190,14 +190,14 @@ def _order_for(db: Session, actor: Actor, order_id: int, action: str, *, locked:
     return order
 
 
-def get_order(db: Session, actor: Actor, order_id: int) -> Order:
+def get_order(db: Session, actor: Actor, order_id: int) -> ComputeOrder:
     return _order_for(db, actor, order_id, "vouchers.order.read")
 
 
 # --- usage and settlement ------------------------------------------------------------------------
 
 def report_usage(db: Session, actor: Actor, blobs: BlobStore, order_id: int, data: schemas.UsageIn,
-                 max_bytes: int) -> Order:
+                 max_bytes: int) -> ComputeOrder:
     """The provider reports the metered card-hours with the metering file: the bill settles on
     them, the company is refunded what it overpaid, unused voucher value returns to its voucher
     (to the budget, if the voucher has expired meanwhile)."""
@@ -337,16 +337,16 @@ def decide_claim(db: Session, actor: Actor, claim_id: int, data: schemas.ClaimDe
     return claim
 
 
-def orders_of(db: Session, actor: Actor) -> list[Order]:
+def orders_of(db: Session, actor: Actor) -> list[ComputeOrder]:
     """The organisation's orders: as the company, as the provider, or (an administrator) of its programmes."""
     policy.require(actor, "vouchers.mine")
     mine = select(Programme.id).where(Programme.admin_org_id == actor.org_id)
-    return list(db.scalars(select(Order).where(
-        (Order.company_org_id == actor.org_id) | (Order.provider_org_id == actor.org_id)
-        | Order.programme_id.in_(mine)).order_by(Order.id.desc()).limit(500)))
+    return list(db.scalars(select(ComputeOrder).where(
+        (ComputeOrder.company_org_id == actor.org_id) | (ComputeOrder.provider_org_id == actor.org_id)
+        | ComputeOrder.programme_id.in_(mine)).order_by(ComputeOrder.id.desc()).limit(500)))
 
 
-def order_json(o: Order) -> dict[str, Any]:
+def order_json(o: ComputeOrder) -> dict[str, Any]:
     return {"id": o.id, "programme_id": o.programme_id, "offering_id": o.offering_id,
             "provider_org_id": o.provider_org_id, "company_org_id": o.company_org_id, "purpose": o.purpose,
             "month": o.month, "term_months": o.term_months, "card_hours": o.card_hours,

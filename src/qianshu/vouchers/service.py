@@ -11,7 +11,7 @@ public log, written in the same transaction.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -309,10 +309,10 @@ def decide_application(db: Session, actor: Actor, application_id: int, data: sch
         raise Conflict("The programme has {remaining} fen left; these vouchers need {total} fen.",
                        field="face_values_fen", code="budget_exhausted", remaining=programme.remaining_fen, total=total)
     day = today()
-    year_start = date(day.year, 1, 1)
+    year_start = datetime(day.year, 1, 1, tzinfo=SHANGHAI)
     issued = db.scalar(select(func.coalesce(func.sum(Voucher.face_fen - Voucher.lapsed_fen), 0)).where(
         Voucher.programme_id == programme.id, Voucher.holder_org_id == found.org_id,
-        Voucher.issued_at >= year_start - timedelta(hours=8))) or 0
+        Voucher.issued_at >= year_start)) or 0
     if int(issued) + total > programme.cap_company_year_fen:
         raise InvalidInput("The company would hold {total} fen of vouchers this year, above the cap of {cap} fen.",
                            field="face_values_fen", code="above_company_cap", total=int(issued) + total,

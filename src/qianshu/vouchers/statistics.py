@@ -15,7 +15,7 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.vocabulary import region_name
 from qianshu.exchange.statistics import Point, to_csv
-from qianshu.vouchers.models import Order, Programme, Reimbursement, Voucher
+from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher
 
 SERIES = ("by_month", "by_provider", "by_purpose", "by_city", "hours_by_provider")
 __all__ = ["SERIES", "Dashboard", "dashboard", "to_csv"]
@@ -37,13 +37,13 @@ class Dashboard:
 def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Dashboard:
     policy.require(actor, "vouchers.directory")
     programmes = select(Programme)
-    orders = select(Order.provider_org_id, Order.purpose, Order.month, Order.city_code, Order.voucher_fen,
-                    Order.settled_voucher_fen, Order.card_hours, Order.used_card_hours)
+    orders = select(ComputeOrder.provider_org_id, ComputeOrder.purpose, ComputeOrder.month, ComputeOrder.city_code, ComputeOrder.voucher_fen,
+                    ComputeOrder.settled_voucher_fen, ComputeOrder.card_hours, ComputeOrder.used_card_hours)
     vouchers = select(func.count(Voucher.id), func.coalesce(func.sum(Voucher.face_fen), 0))
     claims = select(func.coalesce(func.sum(Reimbursement.amount_fen), 0)).where(Reimbursement.status == "approved")
     if programme_id is not None:
         programmes = programmes.where(Programme.id == programme_id)
-        orders = orders.where(Order.programme_id == programme_id)
+        orders = orders.where(ComputeOrder.programme_id == programme_id)
         vouchers = vouchers.where(Voucher.programme_id == programme_id)
         claims = claims.where(Reimbursement.programme_id == programme_id)
     board = Dashboard()
@@ -66,7 +66,7 @@ def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Das
             groups[name][key][0] += 1
             groups[name][key][1] += spent
         groups["hours_by_provider"][str(provider)][0] += hours_bought
-    names = {o.id: o for o in accounts.organisations_by_id(db, {int(r[0]) for r in rows})}
+    names = accounts.organisations_by_id(db, {int(r[0]) for r in rows})
     for name in SERIES:
         points = []
         for key, (count_, amount) in groups[name].items():

@@ -34,6 +34,7 @@ from qianshu.vouchers.models import Offering, ComputeOrder, Programme, Reimburse
 from qianshu.vouchers.permissions import order_resource, programme_resource, provider_resource, voucher_resource
 from qianshu.vouchers.service import (
     CAPABILITY,
+    missing_programme,
     are_related,
     get_programme,
     lock,
@@ -209,7 +210,7 @@ def report_usage(db: Session, actor: Actor, blobs: BlobStore, order_id: int, dat
         raise InvalidInput("Usage above what was ordered ({hours} card-hours) is not paid by vouchers.",
                            field="used_card_hours", code="above_ordered", hours=order.card_hours)
     content = decode_file(data.evidence_base64, "evidence_base64", max_bytes)
-    programme = lock(db, Programme, order.programme_id, NotFound("gone"))
+    programme = lock(db, Programme, order.programme_id, missing_programme(order.programme_id))
     actual = data.used_card_hours * order.price_fen_per_card_hour
     keep = min(order.voucher_fen, actual * programme.ratio_bp // 10_000)
     cash_due = actual - keep
@@ -221,7 +222,8 @@ def report_usage(db: Session, actor: Actor, blobs: BlobStore, order_id: int, dat
         left -= use.settled_fen
         unused = use.applied_fen - use.settled_fen
         if unused:
-            voucher = lock(db, Voucher, use.voucher_id, NotFound("gone"))
+            voucher = lock(db, Voucher, use.voucher_id,
+                           NotFound("Voucher {voucher_id} does not exist.", voucher_id=use.voucher_id))
             if voucher.expires_on >= day:
                 voucher.remaining_fen += unused
             else:
@@ -292,6 +294,10 @@ def claim_reimbursement(db: Session, actor: Actor, blobs: BlobStore, order_id: i
                  org_id=programme.admin_org_id, subject=("voucher_reimbursement", claim.id),
                  link=f"/vouchers/programmes/{programme.id}", amount=claim.amount_fen, order_id=order.id)
     return claim
+
+
+def claim_of(db: Session, order_id: int) -> Reimbursement | None:
+    return db.scalar(select(Reimbursement).where(Reimbursement.order_id == order_id))
 
 
 def claims(db: Session, actor: Actor, programme_id: int) -> list[Reimbursement]:

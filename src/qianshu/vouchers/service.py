@@ -47,6 +47,10 @@ def lock(db: Session, model: type[M], row_id: int, missing: NotFound) -> M:
     return row
 
 
+def missing_programme(programme_id: int) -> NotFound:
+    return NotFound("Programme {programme_id} does not exist.", field="programme_id", programme_id=programme_id)
+
+
 def uscc_of(db: Session, org_ids: list[int]) -> dict[int, str]:
     return {i: o.uscc for i, o in accounts.organisations_by_id(db, org_ids).items()}
 
@@ -361,7 +365,7 @@ def lapse_expired(db: Session) -> int:
     count = 0
     for voucher in db.scalars(select(Voucher).where(Voucher.expires_on < today(), Voucher.remaining_fen > 0)
                               .order_by(Voucher.programme_id, Voucher.id).with_for_update()):
-        programme = lock(db, Programme, voucher.programme_id, NotFound("gone"))
+        programme = lock(db, Programme, voucher.programme_id, missing_programme(voucher.programme_id))
         programme.committed_fen -= voucher.remaining_fen
         voucher.lapsed_fen += voucher.remaining_fen
         voucher.remaining_fen = 0

@@ -117,7 +117,7 @@ def get_order(order_id: int, db: DbSession, actor: SignedInActor) -> dict[str, A
              responses=problems(401, 403, 404, 409, 422))
 def report_usage(order_id: int, data: schemas.UsageIn, request: Request, db: DbSession, actor: SignedInActor,
                  settings: AppSettings, key: IdempotencyKey = "") -> JSONResponse:
-    redemption.get_order(db, actor, order_id)
+    redemption.authorise_delivery(db, actor, order_id)
     limit = settings.section(VouchersSettings).max_evidence_bytes
     return _once(request, db, actor, data.model_dump(), lambda: redemption.order_json(redemption.report_usage(
         db, actor, open_blob_store(settings), order_id, data, limit)))
@@ -143,7 +143,7 @@ def list_claims(programme_id: int, db: DbSession, actor: SignedInActor) -> list[
              responses=problems(401, 403, 404, 409, 422))
 def decide_claim(claim_id: int, data: schemas.ClaimDecisionIn, request: Request, db: DbSession,
                  actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
-    service.require_manage_any(actor)
+    redemption.authorise_claim_decision(db, actor, claim_id)
     return _once(request, db, actor, data.model_dump(),
                  lambda: redemption.claim_json(redemption.decide_claim(db, actor, claim_id, data)))
 

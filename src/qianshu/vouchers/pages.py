@@ -23,7 +23,7 @@ from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, g
 from qianshu.ledger.service import parse_yuan
 from qianshu.vouchers import redemption, schemas, service, statistics
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
-from qianshu.vouchers.permissions import programme_resource, provider_resource
+from qianshu.vouchers.permissions import programme_resource
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(include_in_schema=False)
@@ -98,6 +98,7 @@ def programme_page(programme_id: int, request: Request, db: DbSession, actor: Cu
 
 @router.post("/vouchers/programmes/{programme_id:int}/apply")
 def apply(programme_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    service.require_apply(actor)
     form = form_fields(posted)
     data = validate_form(schemas.ApplicationIn, {
         "purpose": form.get("purpose", ""), "company_size": form.get("company_size", ""),
@@ -109,6 +110,7 @@ def apply(programme_id: int, db: DbSession, actor: SignedInActor, posted: Posted
 
 @router.post("/vouchers/applications/{application_id:int}/decide")
 def decide_application(application_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    service.authorise_decision(db, actor, application_id)
     form = form_fields(posted)
     data = validate_form(schemas.DecisionIn, {"approve": form.get("decision") == "approve",
                                               "reason": form.get("reason", "")})
@@ -118,6 +120,7 @@ def decide_application(application_id: int, db: DbSession, actor: SignedInActor,
 
 @router.post("/vouchers/programmes/{programme_id:int}/order")
 def place_order(programme_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    service.require_apply(actor)
     form = form_fields(posted, lists=("voucher_ids",))
     data = validate_form(schemas.OrderIn, {
         "offering_id": form.get("offering_id", ""), "card_hours": form.get("card_hours", ""),
@@ -151,7 +154,7 @@ class OrderPage:
 def order_page(order_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
     order = redemption.get_order(db, actor, order_id)
     names = accounts.organisations_by_id(db, [order.company_org_id, order.provider_org_id])
-    may = policy.allows(actor, "vouchers.order.deliver", provider_resource(order.provider_org_id))
+    may = policy.allows(actor, "vouchers.order.deliver", redemption.order_resource_of(db, order))
     return render(request, "vouchers/order.html", OrderPage(order, names, may, redemption.claim_of(db, order.id)))
 
 
@@ -171,6 +174,7 @@ def _file(posted: Any, name: str, limit: int, *, required: bool = True) -> str:
 @router.post("/vouchers/orders/{order_id:int}/usage")
 def report_usage(order_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm,
                  settings: AppSettings) -> Response:
+    redemption.authorise_delivery(db, actor, order_id)
     limit = settings.section(VouchersSettings).max_evidence_bytes
     upload = posted.get("evidence")
     data = validate_form(schemas.UsageIn, {
@@ -183,6 +187,7 @@ def report_usage(order_id: int, db: DbSession, actor: SignedInActor, posted: Pos
 
 @router.post("/vouchers/orders/{order_id:int}/claim")
 def claim(order_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm, settings: AppSettings) -> Response:
+    redemption.authorise_delivery(db, actor, order_id)
     limit = settings.section(VouchersSettings).max_evidence_bytes
     data = validate_form(schemas.ClaimIn, {
         "invoice_number": form_fields(posted).get("invoice_number", ""),
@@ -194,6 +199,7 @@ def claim(order_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm
 
 @router.post("/vouchers/claims/{claim_id:int}/decide")
 def decide_claim(claim_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    redemption.authorise_claim_decision(db, actor, claim_id)
     form = form_fields(posted)
     data = validate_form(schemas.ClaimDecisionIn, {"approve": form.get("decision") == "approve",
                                                    "reason": form.get("reason", "")})

@@ -1,8 +1,8 @@
 """Who may do what with compute vouchers (core/policy.py).
 
-A programme belongs to its voucher administrator; an offering to its compute provider; a
-voucher to the company that holds it; an order to the company that placed it, with its provider
-as counterparty (and the programme's administrator as a second counterparty, who sees it too).
+A programme belongs to its voucher administrator; a voucher to the company that holds it; an
+order to the company that placed it, with its provider and the programme's administrator as
+counterparties (both see it; only a compute provider among them reports usage and claims).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ ACTIONS = (
     Action("vouchers.order.read", (Rule(active=True, relations=("own", "counterparty")), OPERATOR, AUDITOR),
            "See an order paid with vouchers (the company, its provider, the programme's administrator)",
            N_("Only the company, its provider and the programme's administrator see this order.")),
-    Action("vouchers.order.deliver", (Rule(org_types=("compute_provider",), active=True, relations=("own",)),),
+    Action("vouchers.order.deliver", (Rule(org_types=("compute_provider",), active=True,
+                                            relations=("counterparty",)),),
            "Report metered usage and claim reimbursement (the order's provider)",
            N_("Only the order's compute provider may do this.")),
     Action("vouchers.mine", (Rule(active=True),), "See one's organisation's vouchers, orders and claims"),
@@ -52,7 +53,3 @@ def voucher_resource(holder_org_id: int) -> Resource:
 
 def order_resource(company_org_id: int, provider_org_id: int, admin_org_id: int) -> Resource:
     return Resource(org_id=company_org_id, counterparties=(provider_org_id, admin_org_id))
-
-
-def provider_resource(provider_org_id: int) -> Resource:
-    return Resource(org_id=provider_org_id)

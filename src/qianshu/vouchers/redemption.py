@@ -31,7 +31,7 @@ from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
 from qianshu.vouchers.models import Offering, ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
-from qianshu.vouchers.permissions import order_resource, programme_resource, provider_resource, voucher_resource
+from qianshu.vouchers.permissions import order_resource, programme_resource, voucher_resource
 from qianshu.vouchers.service import (
     CAPABILITY,
     missing_programme,
@@ -187,8 +187,26 @@ def _order_for(db: Session, actor: Actor, order_id: int, action: str, *, locked:
     read = order_resource(order.company_org_id, order.provider_org_id, programme.admin_org_id)
     policy.require(actor, "vouchers.order.read", read, hidden=missing)
     if action != "vouchers.order.read":
-        policy.require(actor, action, provider_resource(order.provider_org_id))
+        policy.require(actor, action, read)
     return order
+
+
+def order_resource_of(db: Session, order: ComputeOrder) -> Any:
+    programme = db.get_one(Programme, order.programme_id)
+    return order_resource(order.company_org_id, order.provider_org_id, programme.admin_org_id)
+
+
+def authorise_delivery(db: Session, actor: Actor, order_id: int) -> None:
+    """The checks of ``report_usage`` and ``claim_reimbursement``, made before their once-only work."""
+    _order_for(db, actor, order_id, "vouchers.order.deliver")
+
+
+def authorise_claim_decision(db: Session, actor: Actor, claim_id: int) -> None:
+    claim = db.get(Reimbursement, claim_id)
+    if claim is None:
+        raise NotFound("Claim {claim_id} does not exist.", field="claim_id", claim_id=claim_id)
+    programme = db.get_one(Programme, claim.programme_id)
+    policy.require(actor, "vouchers.programme.manage", programme_resource(programme.admin_org_id))
 
 
 def get_order(db: Session, actor: Actor, order_id: int) -> ComputeOrder:

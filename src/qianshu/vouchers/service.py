@@ -391,6 +391,8 @@ def require_apply(actor: Actor) -> None:
     policy.require(actor, "vouchers.apply")
 
 
-def require_manage_any(actor: Actor) -> None:
-    """An administrator's organisation type (the claim's own programme is checked by the service)."""
-    policy.require(actor, "vouchers.programme.create")
+def authorise_decision(db: Session, actor: Actor, application_id: int) -> None:
+    found = db.get(Application, application_id)
+    if found is None:
+        raise NotFound("Application {application_id} does not exist.", application_id=application_id)
+    managed_programme(db, actor, found.programme_id)

@@ -26,4 +26,5 @@ MANIFEST = Manifest(
          NavItem("/vouchers/mine", "My vouchers", _member, order=66)),
     # Expired vouchers' unspent value goes back to their programme's budget.
     periodic={"vouchers.lapse_expired": Periodic(3600.0, "qianshu.vouchers.jobs:lapse_expired")},
+    demo="qianshu.demo.vouchers_seed:seed",
 )

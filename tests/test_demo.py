@@ -310,11 +310,15 @@ def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) 
     reimbursed over three months, a claim and an application waiting for the centre."""
     admin, _csrf_token = _signed_in(client.app, "vouchers@qianshu.demo")
     programmes = client.get("/api/v1/vouchers/programmes").json()
-    assert len(programmes) == 1 and 0 < programmes[0]["committed_fen"] <= programmes[0]["budget_fen"]
+    assert len(programmes) == 1
+    assert 0 < programmes[0]["committed_fen"] <= programmes[0]["budget_fen"]
     directory = client.get("/api/v1/vouchers/directory").json()
     assert len(directory["providers"]) == 5
     board = client.get("/api/v1/vouchers/dashboard").json()
-    assert len(board["series"]["by_month"]) == 4 and board["reimbursed_fen"] > 0 and board["card_hours"] > 0
+    assert len(board["series"]["by_month"]) == 4
+    assert board["reimbursed_fen"] > 0
+    assert board["card_hours"] > 0
     page = admin.get(f"/vouchers/programmes/{programmes[0]['id']}")
-    assert page.status_code == 200 and page.text.count('value="approve"') == 2  # an application and a claim
+    assert page.status_code == 200
+    assert page.text.count('value="approve"') == 2
     assert client.get("/vouchers/dashboard").text.count("<svg") == 5

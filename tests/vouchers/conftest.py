@@ -38,27 +38,27 @@ class World:
 
 def programme_in(provider_ids: list[int], **overrides: Any) -> schemas.ProgrammeIn:
     day = today()
-    values: dict[str, Any] = dict(
-        name_zh="贵州省算力券（测试）", name_en="Guizhou compute vouchers (test)", kind="compute",
-        budget_fen=10_000_000_00, starts_on=day - timedelta(days=10), ends_on=day + timedelta(days=120),
-        ratio_bp=3000, cap_company_year_fen=2_000_000_00, cap_contract_fen=500_000_00,
-        face_values_fen=[100_000_00, 50_000_00, 10_000_00], voucher_valid_days=90, max_term_months=12,
-        provider_org_ids=provider_ids)
+    values: dict[str, Any] = {
+        "name_zh": "贵州省算力券（测试）", "name_en": "Guizhou compute vouchers (test)", "kind": "compute",
+        "budget_fen": 10_000_000_00, "starts_on": day - timedelta(days=10), "ends_on": day + timedelta(days=120),
+        "ratio_bp": 3000, "cap_company_year_fen": 2_000_000_00, "cap_contract_fen": 500_000_00,
+        "face_values_fen": [100_000_00, 50_000_00, 10_000_00], "voucher_valid_days": 90, "max_term_months": 12,
+        "provider_org_ids": provider_ids}
     values.update(overrides)
     return schemas.ProgrammeIn(**values)
 
 
 def offering_in(**overrides: Any) -> schemas.OfferingIn:
-    values: dict[str, Any] = dict(data_centre="中国移动（贵州）贵安数据中心", division_code="520900",
-                                  accelerator="Ascend 910B", card_count=512, card_hours_per_month=300_000,
-                                  price_fen_per_card_hour=1_200, service_kind="training", declared_tflops=160_000,
-                                  precision="FP16")
+    values: dict[str, Any] = {
+        "data_centre": "中国移动（贵州）贵安数据中心", "division_code": "520111", "accelerator": "Ascend 910B",
+        "card_count": 512, "card_hours_per_month": 300_000, "price_fen_per_card_hour": 1_200,
+        "service_kind": "training", "declared_tflops": 160_000, "precision": "FP16"}
     values.update(overrides)
     return schemas.OfferingIn(**values)
 
 
 def build_world(db: Session, make: Factories) -> World:
-    admin = make.user(organisation=make.org(org_type="voucher_administrator", name="贵州省大数据发展管理局算力券办公室"))
+    admin = make.user(organisation=make.org(org_type="voucher_administrator", name="贵州省算力券服务中心"))
     provider = make.user(organisation=make.org(org_type="compute_provider", name="中国移动贵州公司"))
     other_provider = make.user(organisation=make.org(org_type="compute_provider", name="华为云贵安"))
     company = make.user(organisation=make.org(org_type="data_merchant", name="贵阳智算科技有限公司"))

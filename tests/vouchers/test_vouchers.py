@@ -30,7 +30,8 @@ def test_the_whole_road_moves_the_books(db, world: World, settings) -> None:
     programme = db.get(Programme, world.programme_id)
     assert ledger.balance(db, programme.budget_account_id) == 10_000_000_00
     vouchers = issue(db, world, world.company, [100_000_00])
-    assert programme.committed_fen == 100_000_00 and programme.remaining_fen == 9_900_000_00
+    assert programme.committed_fen == 100_000_00
+    assert programme.remaining_fen == 9_900_000_00
     company = world.actor(world.company)
     wallet_before = ledger.balance(db, ledger.wallet_of(db, world.company.org_id))
     # 1,000 card-hours at 12 yuan = 12,000 yuan; vouchers pay at most 30 % = 3,600 yuan
@@ -56,7 +57,9 @@ def test_the_whole_road_moves_the_books(db, world: World, settings) -> None:
     for kind in ("vouchers.issued", "vouchers.redeemed", "vouchers.settled", "vouchers.reimbursed"):
         assert kind in kinds
     board = statistics.dashboard(db, world.actor(world.company))
-    assert board.redeemed_fen == 288_000 and board.card_hours == 800 and board.vouchers_issued == 1
+    assert board.redeemed_fen == 288_000
+    assert board.card_hours == 800
+    assert board.vouchers_issued == 1
     assert [p.key for p in board.series["by_purpose"]] == ["large_model_training"]
     with pytest.raises(Conflict) as twice:  # usage reported twice
         redemption.report_usage(db, world.actor(world.provider), blobs, order.id, schemas.UsageIn(

@@ -41,7 +41,7 @@ PLANS = {
     "merchant.weather@qianshu.demo": ("industry_model_adaptation", "气象行业大模型适配：山区短临降水预报"),
     "merchant.health@qianshu.demo": ("industry_model_adaptation", "医保审核行业模型微调"),
 }
-METERING = base64.b64encode("node,card,started,ended,card_hours\n".encode()).decode()
+METERING = base64.b64encode(b"node,card,started,ended,card_hours\n").decode()
 
 
 def _month(day: object, back: int) -> str:
@@ -70,8 +70,8 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             provider = actor_of(db, email)
             found = service.publish_offering(db, provider, schemas.OfferingIn(
                 data_centre=centre, division_code=division, accelerator=card, card_count=cards,
-                card_hours_per_month=hours, price_fen_per_card_hour=price, service_kind=kind,  # type: ignore[arg-type]
-                declared_tflops=tflops, precision=precision))  # type: ignore[arg-type]
+                card_hours_per_month=hours, price_fen_per_card_hour=price, service_kind=kind,
+                declared_tflops=tflops, precision=precision))
             offerings.setdefault(email, []).append(found.id)
         providers = sorted({actor_of(db, e).org_id or 0 for e in offerings})
         programme = service.create_programme(db, admin, schemas.ProgrammeIn(
@@ -91,7 +91,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                            bank_reference=f"2026-GZ-SL-{company.org_id:04d}", memo="算力采购资金")
             purpose, plan = PLANS[email]
             application = service.apply(db, company, programme.id, schemas.ApplicationIn(
-                purpose=purpose, company_size="small", planned_use=plan,  # type: ignore[arg-type]
+                purpose=purpose, company_size="small", planned_use=plan,
                 requested_fen=2_000_000 * 100))
             service.decide_application(db, admin, application.id, schemas.DecisionIn(
                 approve=True, reason="材料齐全，符合申报条件"))
@@ -104,7 +104,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 purpose = PLANS[email][0]
                 order = redemption.place_order(db, company, programme.id, schemas.OrderIn(
                     offering_id=r.choice(offerings[provider_email]), card_hours=r.randrange(8, 40) * 1000,
-                    month=_month(today, back), term_months=1, purpose=purpose,  # type: ignore[arg-type]
+                    month=_month(today, back), term_months=1, purpose=purpose,
                     voucher_ids=vouchers[email]))
                 if back == 0 and email == COMPANIES[-1]:
                     continue  # this month's last order still runs: no usage reported yet

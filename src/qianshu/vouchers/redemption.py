@@ -30,15 +30,15 @@ from qianshu.core.timeutil import utcnow
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
-from qianshu.vouchers.models import Offering, ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
+from qianshu.vouchers.models import ComputeOrder, Offering, Programme, Reimbursement, Voucher, VoucherUse
 from qianshu.vouchers.permissions import order_resource, programme_resource, voucher_resource
 from qianshu.vouchers.service import (
     CAPABILITY,
-    missing_programme,
     are_related,
     get_programme,
     lock,
     managed_programme,
+    missing_programme,
     today,
     uscc_of,
 )
@@ -96,7 +96,8 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     if data.term_months > programme.max_term_months:
         raise InvalidInput("The programme pays for contracts of at most {months} months.", field="term_months",
                            code="term_too_long", months=programme.max_term_months)
-    booked = db.scalar(select(func.coalesce(func.sum(func.coalesce(ComputeOrder.used_card_hours, ComputeOrder.card_hours)), 0))
+    hours = func.coalesce(ComputeOrder.used_card_hours, ComputeOrder.card_hours)
+    booked = db.scalar(select(func.coalesce(func.sum(hours), 0))
                        .where(ComputeOrder.offering_id == offering.id, ComputeOrder.month == data.month)) or 0
     if int(booked) + data.card_hours > offering.card_hours_per_month:
         raise InvalidInput("The offering has {left} card-hours left in {month}.", field="card_hours",

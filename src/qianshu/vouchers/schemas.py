@@ -17,6 +17,14 @@ Precision = Literal["FP64", "FP32", "TF32", "FP16", "BF16", "FP8", "INT8"]
 DIVISION = r"^52[0-9]{4}$"  # a Guizhou division (GB/T 2260)
 
 
+def _sizes() -> list[CompanySize]:
+    return ["micro", "small", "medium"]
+
+
+def _purposes() -> list[Purpose]:
+    return ["large_model_training", "industry_model_adaptation"]
+
+
 class OfferingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,9 +49,8 @@ class ProgrammeIn(BaseModel):
     starts_on: date
     ends_on: date
     eligible_division: str = Field(default="520000", pattern=DIVISION)
-    eligible_sizes: list[CompanySize] = Field(default_factory=lambda: ["micro", "small", "medium"], min_length=1)
-    eligible_purposes: list[Purpose] = Field(default_factory=lambda: ["large_model_training",
-                                                                      "industry_model_adaptation"], min_length=1)
+    eligible_sizes: list[CompanySize] = Field(default_factory=lambda: _sizes(), min_length=1)
+    eligible_purposes: list[Purpose] = Field(default_factory=lambda: _purposes(), min_length=1)
     excluded_org_ids: list[int] = Field(default_factory=list, max_length=10_000)
     # The share of a bill vouchers may pay: 0 … 10 000 basis points (0 … 100 %).
     ratio_bp: int = Field(ge=0, le=10_000)

@@ -37,7 +37,8 @@ class Dashboard:
 def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Dashboard:
     policy.require(actor, "vouchers.directory")
     programmes = select(Programme)
-    orders = select(ComputeOrder.provider_org_id, ComputeOrder.purpose, ComputeOrder.month, ComputeOrder.city_code, ComputeOrder.voucher_fen,
+    orders = select(ComputeOrder.provider_org_id, ComputeOrder.purpose, ComputeOrder.month, ComputeOrder.city_code,
+                    ComputeOrder.voucher_fen,
                     ComputeOrder.settled_voucher_fen, ComputeOrder.card_hours, ComputeOrder.used_card_hours)
     vouchers = select(func.count(Voucher.id), func.coalesce(func.sum(Voucher.face_fen), 0))
     claims = select(func.coalesce(func.sum(Reimbursement.amount_fen), 0)).where(Reimbursement.status == "approved")

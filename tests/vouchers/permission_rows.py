@@ -52,6 +52,8 @@ ROWS = {
     ("GET", "/api/v1/vouchers/vouchers"): Row(action="vouchers.mine"),
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/orders"): Row(
         params=_programme, body=lambda c: ORDER_BODY, action="vouchers.apply"),
+    ("POST", "/api/v1/vouchers/programmes/{programme_id}/contract-payments"): Row(
+        params=_programme, body=lambda c: {"contract_id": 1, "voucher_ids": [1]}, action="vouchers.apply"),
     ("GET", "/api/v1/vouchers/orders"): Row(action="vouchers.mine"),
     ("GET", "/api/v1/vouchers/orders/{order_id}"): Row(params=lambda c: {"order_id": c["v_order"]},
                                                        action="vouchers.order.read", on=ORDER),

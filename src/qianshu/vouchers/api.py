@@ -15,7 +15,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.http import AppSettings, DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
 from qianshu.ledger.settings import LedgerSettings
-from qianshu.vouchers import redemption, schemas, service, statistics
+from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
@@ -100,6 +100,16 @@ def place_order(programme_id: int, data: schemas.OrderIn, request: Request, db: 
     service.require_apply(actor)
     return _once(request, db, actor, data.model_dump(mode="json"),
                  lambda: redemption.order_json(redemption.place_order(db, actor, programme_id, data)), 201)
+
+
+@router.post("/programmes/{programme_id}/contract-payments", status_code=201,
+             summary="Pay an exchange contract with data vouchers up to the ratio and caps, the rest from your wallet",
+             responses=problems(401, 403, 404, 409, 422))
+def pay_contract(programme_id: int, data: schemas.ContractPaymentIn, request: Request, db: DbSession,
+                 actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
+    service.require_apply(actor)
+    return _once(request, db, actor, data.model_dump(mode="json"),
+                 lambda: redemption.order_json(data_vouchers.pay_contract(db, actor, programme_id, data)), 201)
 
 
 @router.get("/orders", summary="Orders of your organisation (company, provider or administrator)",

@@ -108,7 +108,7 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     if programme.one_voucher_per_contract and len(ids) > 1:
         raise InvalidInput("The programme allows one voucher per contract.", field="voucher_ids",
                            code="one_voucher_per_contract")
-    vouchers = [_usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]  # locked, in id order
+    vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]  # locked, in id order
     total = data.card_hours * offering.price_fen_per_card_hour
     allowed = min(total * programme.ratio_bp // 10_000, programme.cap_contract_fen)
     available = sum(v.remaining_fen for v in vouchers)
@@ -163,7 +163,7 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     return order
 
 
-def _usable_voucher(db: Session, actor: Actor, programme: Programme, voucher_id: int) -> Voucher:
+def usable_voucher(db: Session, actor: Actor, programme: Programme, voucher_id: int) -> Voucher:
     missing = NotFound("Voucher {voucher_id} does not exist.", field="voucher_ids", voucher_id=voucher_id)
     voucher = lock(db, Voucher, voucher_id, missing)
     policy.require(actor, "vouchers.voucher.use", voucher_resource(voucher.holder_org_id), hidden=missing)

@@ -123,3 +123,11 @@ class ClaimDecisionIn(BaseModel):
 
     approve: bool
     reason: str = Field(default="", max_length=2000)
+
+
+class ContractPaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_id: int = Field(gt=0)
+    purpose: Purpose = "data_product"
+    voucher_ids: list[int] = Field(min_length=1, max_length=50)

@@ -125,11 +125,13 @@ def _validate_programme(db: Session, data: schemas.ProgrammeIn) -> None:
     if data.budget_fen < largest:
         raise InvalidInput("The budget is smaller than one voucher.", field="budget_fen", code="budget_too_small")
     orgs = accounts.organisations_by_id(db, data.provider_org_ids)
-    bad = [i for i in data.provider_org_ids if i not in orgs or orgs[i].org_type != "compute_provider"
+    # a data voucher pays data merchants (the exchange's sellers); the others, compute providers
+    kinds = policy.MERCHANT_ORG_TYPES if data.kind == "data" else ("compute_provider",)
+    bad = [i for i in data.provider_org_ids if i not in orgs or orgs[i].org_type not in kinds
            or orgs[i].status != "approved"]
     if bad:
-        raise InvalidInput("Not approved compute providers: {ids}.", field="provider_org_ids", code="not_a_provider",
-                           ids=", ".join(map(str, bad)))
+        raise InvalidInput("Not approved providers of this kind of programme: {ids}.", field="provider_org_ids",
+                           code="not_a_provider", ids=", ".join(map(str, bad)))
     for other in db.scalars(select(Programme).where(Programme.kind == data.kind, Programme.starts_on <= data.ends_on,
                                                     Programme.ends_on >= data.starts_on)):
         shared = set(other.provider_org_ids) & set(data.provider_org_ids)

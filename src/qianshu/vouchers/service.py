@@ -363,15 +363,18 @@ def voucher_json(v: Voucher) -> dict[str, Any]:
 
 
 def lapse_expired(db: Session) -> int:
-    """Expired vouchers' unspent value goes back to their programmes' budgets (a periodic job)."""
+    """Expired vouchers' unspent value goes back to their programmes' budgets (a periodic job).
+    Locks in the order a settlement takes them (programme, then vouchers), so the two never deadlock."""
+    expired = (Voucher.expires_on < today()) & (Voucher.remaining_fen > 0)
     count = 0
-    for voucher in db.scalars(select(Voucher).where(Voucher.expires_on < today(), Voucher.remaining_fen > 0)
-                              .order_by(Voucher.programme_id, Voucher.id).with_for_update()):
-        programme = lock(db, Programme, voucher.programme_id, missing_programme(voucher.programme_id))
-        programme.committed_fen -= voucher.remaining_fen
-        voucher.lapsed_fen += voucher.remaining_fen
-        voucher.remaining_fen = 0
-        count += 1
+    for programme_id in sorted(set(db.scalars(select(Voucher.programme_id).where(expired)))):
+        programme = lock(db, Programme, programme_id, missing_programme(programme_id))
+        for voucher in db.scalars(select(Voucher).where(expired, Voucher.programme_id == programme_id)
+                                  .order_by(Voucher.id).with_for_update().execution_options(populate_existing=True)):
+            programme.committed_fen -= voucher.remaining_fen
+            voucher.lapsed_fen += voucher.remaining_fen
+            voucher.remaining_fen = 0
+            count += 1
     db.flush()
     return count
 

@@ -303,3 +303,22 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert all(e["proof"] is not None for p in pledges for e in p["events"])
     released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
     assert len(released) == 1
+
+
+def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) -> None:
+    """The vouchers' seed: a programme with the Gui'an providers, vouchers issued, orders settled and
+    reimbursed over three months, a claim and an application waiting for the centre."""
+    admin, _csrf_token = _signed_in(client.app, "vouchers@qianshu.demo")
+    programmes = client.get("/api/v1/vouchers/programmes").json()
+    assert len(programmes) == 1
+    assert 0 < programmes[0]["committed_fen"] <= programmes[0]["budget_fen"]
+    directory = client.get("/api/v1/vouchers/directory").json()
+    assert len(directory["providers"]) == 5
+    board = client.get("/api/v1/vouchers/dashboard").json()
+    assert len(board["series"]["by_month"]) == 4
+    assert board["reimbursed_fen"] > 0
+    assert board["card_hours"] > 0
+    page = admin.get(f"/vouchers/programmes/{programmes[0]['id']}")
+    assert page.status_code == 200
+    assert page.text.count('value="approve"') == 2
+    assert client.get("/vouchers/dashboard").text.count("<svg") == 5

@@ -39,6 +39,7 @@ CAPABILITIES: tuple[str, ...] = (
     "exchange",
     "delivery",
     "finance",
+    "vouchers",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

@@ -6,6 +6,7 @@ from qianshu.core.capability import Manifest
 MANIFEST = Manifest(
     name="monitoring",
     title="Return-to-poverty monitoring",
+    models=True,
     cli=True,
     translations=True,
 )

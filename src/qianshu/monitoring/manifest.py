@@ -9,4 +9,5 @@ MANIFEST = Manifest(
     models=True,
     cli=True,
     translations=True,
+    actions="qianshu.monitoring.permissions:ACTIONS",
 )

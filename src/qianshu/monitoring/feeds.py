@@ -39,6 +39,7 @@ from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_
 from qianshu.core.identifiers import ID_CHECK, ID_WEIGHTS, guizhou_divisions, validate_division_code
 from qianshu.core.policy import Resource, division_prefix, require, within
 from qianshu.monitoring.models import FeedVersion
@@ -97,17 +98,17 @@ _TYPES: dict[str, pa.DataType] = {"date": pa.date32(), "year_date": pa.date32(),
 _NARROW = {("disabled_persons", "grade"): pa.int8(), ("agriculture_households", "lifted_year"): pa.int16()}
 # Why a row is refused: code → English message (zh in locale/); the rejects CSV gives both.
 REASONS = {
-    "missing": "{column}: the value is missing",
-    "resident_id": "{column}: not a valid resident ID (GB 11643 check character)",
-    "household_id": "{column}: not a household number of 17 digits within the feed's division",
-    "division": "{column}: not a village code of 12 digits within the feed's division",
-    "date": "{column}: not a date (YYYY-MM-DD)",
-    "year": "{column}: the date is not in the feed's year",
-    "number": "{column}: not a whole number of at least 0",
-    "bool": "{column}: not true or false",
-    "value": "{column}: not one of the allowed values",
-    "birth_date": "{column}: the birth date does not match the resident ID",
-    "duplicate": "{column}: a second record with the same key",
+    "missing": N_("{column}: the value is missing"),
+    "resident_id": N_("{column}: not a valid resident ID (GB 11643 check character)"),
+    "household_id": N_("{column}: not a household number of 17 digits within the feed's division"),
+    "division": N_("{column}: not a village code of 12 digits within the feed's division"),
+    "date": N_("{column}: not a date (YYYY-MM-DD)"),
+    "year": N_("{column}: the date is not in the feed's year"),
+    "number": N_("{column}: not a whole number of at least 0"),
+    "bool": N_("{column}: not true or false"),
+    "value": N_("{column}: not one of the allowed values"),
+    "birth_date": N_("{column}: the birth date does not match the resident ID"),
+    "duplicate": N_("{column}: a second record with the same key"),
 }
 
 
@@ -186,8 +187,8 @@ def read_feed_file(path: Path, name: str, encoding: str = "auto") -> tuple[pa.Ta
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
-            raise bad_file("{file}: the Parquet file is damaged or truncated ({detail}).", name,
-                           detail=str(exc)[:200]) from None
+            # the exception's text names our temporary path: not shown
+            raise bad_file("{file}: the Parquet file is damaged or truncated.", name) from exc
         table = table.rename_columns(_header(table.column_names))
         out = {}
         for column in table.column_names:
@@ -228,7 +229,7 @@ def _read_xlsx(path: Path, name: str) -> pa.Table:
         data = [row for row in rows if any(v is not None for v in row)]
         book.close()
     except Exception as exc:
-        raise bad_file("{file}: the XLSX workbook is damaged ({detail}).", name, detail=str(exc)[:200]) from None
+        raise bad_file("{file}: the XLSX workbook is damaged.", name) from exc
     return _strings(header, data)
 
 

@@ -50,6 +50,7 @@ def parameters_json(row: RuleParameters) -> dict[str, Any]:
 def receive_feed(db: Any, actor: Actor, settings: Settings, upload: UploadFile, target: feeds.Upload) -> FeedVersion:
     """The form's file (spooled by the form parser) to a temporary file, then validated and stored."""
     limit = settings.section(MonitoringSettings).feed_max_bytes
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
         path = Path(work) / "feed"
         with path.open("wb") as out:

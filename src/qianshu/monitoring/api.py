@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile as FormFile
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
@@ -47,7 +48,7 @@ def parameters_json(row: RuleParameters) -> dict[str, Any]:
             "parameters": row.parameters, "note": row.note, "set_by": row.set_by, "set_at": row.set_at.isoformat()}
 
 
-def receive_feed(db: Any, actor: Actor, settings: Settings, upload: UploadFile, target: feeds.Upload) -> FeedVersion:
+def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, target: feeds.Upload) -> FeedVersion:
     """The form's file (spooled by the form parser) to a temporary file, then validated and stored."""
     limit = settings.section(MonitoringSettings).feed_max_bytes
     settings.work_dir.mkdir(parents=True, exist_ok=True)

@@ -136,12 +136,13 @@ def rules_show(year: Year, division: Division = "520000", data_dir: DataDir = No
 
     with open_database(settings_for(data_dir)) as database, database.unit_of_work(write=False) as db:
         found = rulesets.effective(db, year, division)
-    result = {"parameters": found.rules.parameters(), "sources": found.sources, "rows": list(found.row_ids)}
+    parameters = found.rules.parameters()
+    result = {"parameters": parameters, "sources": found.sources, "rows": list(found.row_ids)}
     if as_json:
         print_json(result)
         return
     console = get_console()
-    for name, value in result["parameters"].items():
+    for name, value in parameters.items():
         console.print(f"{name} = {value}  [{found.sources[name] or 'default'}]")
 
 

@@ -245,7 +245,7 @@ def _resident_ids_ok(values: pa.Array) -> np.ndarray:
     check = np.asarray([ord(c) for c in ID_CHECK])[(np.clip(digits, 0, 9) * np.asarray(ID_WEIGHTS)).sum(axis=1)
                                                     % 11]
     ok &= codes[:, 17] == check
-    return ok
+    return np.asarray(ok, dtype=bool)
 
 
 def _within(values: pa.Array, length: int, division: str) -> np.ndarray:

@@ -72,6 +72,7 @@ def test_a_gb18030_csv_with_bad_rows_keeps_the_good_ones_and_lists_the_others(
     rows[5]["division_code"] = "520102001001"  # another county's village
     rows[7]["birth_date"] = None
     rows[9]["sex"] = "男"
+    rows[9]["name"] = "=HYPERLINK(\"http://x\")"  # a formula, in a rejected row
     rows.append(dict(rows[0]))  # a duplicate
     path = tmp_path / "户籍.csv"
     path.write_bytes(_csv(pa.Table.from_pylist(rows, schema=table.schema), "gb18030"))
@@ -85,6 +86,7 @@ def test_a_gb18030_csv_with_bad_rows_keeps_the_good_ones_and_lists_the_others(
     assert lines[0][:4] == ["row", "reason", "原因", "reason_en"]
     assert [line[0] for line in lines[1:]] == ["4", "6", "8", "10", "201"]
     assert "居民身份" in lines[1][2] or "公民身份" in lines[1][2]
+    assert lines[4][4 + table.column_names.index("name")].startswith("'=")
     stored = pq.read_table(open_blob_store(settings).path(version.rows_digest))
     assert stored.schema.equals(table.schema)
     # The same file again: version 2, and the run reads the newest.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -364,8 +365,19 @@ def rejects_csv(table: pa.Table, rejected: Sequence[Rejected], translate: Callab
     rows = table.take(pa.array([r.row - 1 for r in rejected], pa.int64())).to_pylist() if rejected else []
     for item, values in zip(rejected, rows, strict=True):
         writer.writerow([item.row, item.reason, translate(item.reason, item.column, "zh"),
-                         translate(item.reason, item.column, "en"), *values.values()])
+                         translate(item.reason, item.column, "en"), *(_inert(v) for v in values.values())])
     return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+
+
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def _inert(value: Any) -> Any:
+    """A sent cell as text a spreadsheet will not run: a leading =, +, -, @ (a formula) gets a quote."""
+    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def _reason_text(reason: str, column: str, lang: str) -> str:

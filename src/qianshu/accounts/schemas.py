@@ -69,7 +69,7 @@ class ReviewDecision(Strict):
 class InvitationIn(Strict):
     email: Email
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
-    org_role: Literal["admin", "member"] = "member"
+    org_role: Literal["admin", "member", "monitoring_admin"] = "member"
 
     @field_validator("email")
     @classmethod

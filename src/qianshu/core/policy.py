@@ -269,7 +269,7 @@ Generated from the capabilities' declarations by `python -m qianshu.core.policy 
 `tests/test_permissions_doc.py` fails when this page and the declarations differ. How the policy
 works, and how a capability declares its actions: `docs/architecture.md`, "One permission policy".
 
-Roles: `admin`, `member` (of an organisation); exchange staff `operator`, `reviewer`, `auditor`.
+Roles: `admin`, `member`, `monitoring_admin` (of an organisation); exchange staff `operator`, `reviewer`, `auditor`.
 Organisation types: {types}. Relations to the resource: `own` (the actor's organisation owns it),
 `counterparty`, `pledgee`, `public`. A jurisdiction is a GB/T 2260 code (province, prefecture,
 county) or a 9-digit township or 12-digit village code held by a user.

@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 HISTORY_CONTRACTS = 3000
 # Trades per transaction: short, because the history is made while the portal is in use (SQLite
 # has one writer at a time).
-BATCH = 25
+BATCH = 10
+PAUSE = 0.05  # seconds between two batches: the portal's and the worker's own writes get their turn
 PREPAID = ("one_time", "monthly", "yearly")
 # The Spring Festival (lunar new year's day) of the years the history may cover.
 SPRING_FESTIVAL = {2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
@@ -247,6 +248,7 @@ def seed_history(database: Database, contracts: int = HISTORY_CONTRACTS, *, now:
             _read(db, [*buyers.values(), *(a for a in sellers.values() if a is not None)], subjects)
         if progress is not None:
             progress(min(start + BATCH, len(trades)) / len(trades), "trades")
+        time.sleep(PAUSE)
     with database.unit_of_work() as db:
         # Contracts whose term passed end as the periodic task would end them.
         while sum(service.expire_due(db, now=now)):

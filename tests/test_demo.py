@@ -323,12 +323,14 @@ def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
     """The history job's trades: back-dated, seasonal, with refunds and decided disputes, each
     with its timeline, its ledger transfers and its public-log leaves; the books balance."""
     from collections import Counter
-    from datetime import timedelta
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import func
 
     from qianshu.core.inbox import Notification
     from qianshu.core.jobs import Job
     from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
-    from qianshu.demo.exchange_history import BUYERS, SPRING_FESTIVAL
+    from qianshu.demo.exchange_history import BUYERS, SPRING_FESTIVAL, seed_history
     from qianshu.exchange.models import Contract, Dispute, Order, TimelineEntry
     from qianshu.ledger.models import LedgerTransfer
 
@@ -375,6 +377,13 @@ def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
         # the season: the last Spring Festival's month is far quieter than the December before it
         ordered = Counter(as_utc(at).astimezone(SHANGHAI).strftime("%Y-%m") for at in db.scalars(
             select(Order.created_at).where(Order.buyer_org_id.in_(buyers))))
+    # a second run of the job (a worker stopped and another took the job back) resumes: here, with
+    # everything made, it makes nothing more and books no deposit twice
+    again = seed_history(database, int(job.payload["contracts"]), now=datetime.fromisoformat(job.payload["now"]))
+    assert (again.contracts, again.deposits) == (0, 0)
+    with database.unit_of_work(write=False) as db:
+        assert db.scalar(select(func.count(Contract.id)).where(Contract.buyer_org_id.in_(buyers),
+                                                               Contract.starts_at.is_not(None))) == len(signed)
     festival = max(d for d in SPRING_FESTIVAL.values() if d < (utcnow() - timedelta(days=40)).date())
     assert ordered[festival.strftime("%Y-%m")] * 2 < ordered[f"{festival.year - 1}-12"], ordered
     figures = client.get("/api/v1/exchange/statistics").json()

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -210,10 +211,12 @@ def _quarter(moment: datetime) -> tuple[int, int]:
 
 
 def seed_history(database: Database, contracts: int = HISTORY_CONTRACTS, *, now: datetime | None = None,
-                 seed: int = 20241201, progress: Progress | None = None) -> HistoryReport:
+                 seed: int = 20241201, progress: Progress | None = None,
+                 still_mine: Callable[[], bool] | None = None) -> HistoryReport:
     """Make ``contracts`` trades over the two years before ``now``. Resumable: the plan depends on
     ``contracts``, ``now`` and ``seed`` only, every ``BATCH`` trades commit together, and a second
-    run skips the trades the history buyers' orders show were made."""
+    run skips the trades the history buyers' orders show were made. ``still_mine``, asked between
+    batches, stops the run when it returns False (the worker stopping gave the job back)."""
     started = time.monotonic()
     now = now or utcnow()
     rng = random.Random(seed)
@@ -249,6 +252,9 @@ def seed_history(database: Database, contracts: int = HISTORY_CONTRACTS, *, now:
         if progress is not None:
             progress(min(start + BATCH, len(trades)) / len(trades), "trades")
         time.sleep(PAUSE)
+        if still_mine is not None and not still_mine():
+            report.seconds = time.monotonic() - started
+            return report
     with database.unit_of_work() as db:
         # Contracts whose term passed end as the periodic task would end them.
         while sum(service.expire_due(db, now=now)):
@@ -274,9 +280,17 @@ def _read(db: Session, actors: list[Actor], order_ids: list[int] | Select[int]) 
 def run_history_job(context: JobContext, job_id: int, progress: Progress) -> None:
     """The job ``exchange.demo_history``: the demo's history, made after its portal is up."""
     with context.database.unit_of_work(write=False) as db:
-        payload = dict(db.get_one(Job, job_id).payload)
+        job = db.get_one(Job, job_id)
+        payload, attempt = dict(job.payload), job.attempts
+
+    def still_mine() -> bool:
+        """The run still owns its job (a stopping worker gives it back; the next run resumes)."""
+        with context.database.unit_of_work(write=False) as db:
+            row = db.get_one(Job, job_id)
+            return row.status == "running" and row.attempts == attempt
+
     report = seed_history(context.database, int(payload["contracts"]), now=datetime.fromisoformat(payload["now"]),
-                          progress=progress)
+                          progress=progress, still_mine=still_mine)
     log.info("demo history: %s contracts in %.1f s", report.contracts, report.seconds)
 
 

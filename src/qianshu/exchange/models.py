@@ -27,8 +27,10 @@ Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
     delivered ──buyer accepts, or after auto_accept_days──▶ settled (escrow → seller and fee)
     escrowed / delivered ──either party disputes──▶ disputed ──operator decides──▶ settled / refunded
     escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
+    settled ──seller or operator refunds all (seller's wallet and fee account → buyer)──▶ refunded
 
-Metered contracts (per call, per 1,000 rows) are charged per usage report (``exchange_usage_reports``).
+Metered contracts (per call, per 1,000 rows) gather usage reports (``exchange_usage_reports``) into
+one bill per period (``exchange_usage_bills``), charged once the period has ended.
 A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
 (wallet → seller and fee), or lapses with a notice when the wallet is short or the policy's term is reached.
 """

@@ -88,6 +88,7 @@ class Server:
                 pass
             assert self.process.poll() is None, "the server stopped while starting:\n" + self.log_tail()
             time.sleep(0.1)
+        self.stop()  # never left behind
         raise AssertionError(f"the server did not start within {START_SECONDS} s:\n" + self.log_tail())
 
     def log_tail(self) -> str:
@@ -207,12 +208,13 @@ def test_sigkill_while_trading_loses_nothing_and_settles_nothing_twice(isolated_
     data_dir = make_data_folder(tmp_path / "data")
     operator_id, listing_id, plan_id, seller, buyers = _setup(isolated_database)
     server = Server(data_dir, isolated_database.url)
-    server.start()
     rng = random.Random()
-    started = time.monotonic()
-    traders = [Trader(server.base, listing_id, plan_id, seller, b, started + BUDGET) for b in buyers]
-    threads = [threading.Thread(target=t.run) for t in traders]
+    threads: list[threading.Thread] = []
     try:
+        server.start()
+        started = time.monotonic()
+        traders = [Trader(server.base, listing_id, plan_id, seller, b, started + BUDGET) for b in buyers]
+        threads = [threading.Thread(target=t.run) for t in traders]
         for t in threads:
             t.start()
         for _ in range(KILLS):

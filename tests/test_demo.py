@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from qianshu import capabilities
 from qianshu.catalog.models import Listing
 from qianshu.core import jobs
 from qianshu.core.db import Database
@@ -47,6 +48,7 @@ from qianshu.translog import merkle
 from qianshu.web.app import create_app
 
 SECRET = "demo-test-secret-" + "x" * 32
+HISTORY = 240
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Demo:
     database_url: str
     cpu_seconds: float
     wall_seconds: float
+    history_cpu_seconds: float = 0.0
 
     def settings(self, **overrides: Any) -> Settings:
         return Settings(data_dir=self.folder, **overrides)
@@ -82,13 +85,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
     name, url = _server_database(server) if server else ("", "")
     lines = ['environment = "test"', f'secret_key = "{SECRET}"', "run_jobs_in_process = false"]
-    (folder / "qianshu.toml").write_text("\n".join([*lines, f'database_url = "{url}"'] if url else lines) + "\n",
-                                         encoding="utf-8")
+    if url:
+        lines.append(f'database_url = "{url}"')
+    # A short trading history (the demo's is HISTORY_CONTRACTS), made by its job as the worker would.
+    lines += ["[exchange]", f"demo_history_contracts = {HISTORY}"]
+    (folder / "qianshu.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = Settings(data_dir=folder)
     cpu, wall = time.process_time(), time.monotonic()
     assert seed_demo(settings)
     seeded = Demo(folder, settings.effective_database_url, time.process_time() - cpu, time.monotonic() - wall)
     print(f"demo seeding: {seeded.wall_seconds:.1f} s wall, {seeded.cpu_seconds:.1f} s processor")
+    cpu = time.process_time()
+    database = Database(seeded.database_url)
+    history = {"exchange.demo_history": capabilities.job_handlers()["exchange.demo_history"]}
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), history) == 1
+    database.dispose()
+    seeded.history_cpu_seconds = time.process_time() - cpu
+    print(f"demo history of {HISTORY} contracts: {seeded.history_cpu_seconds:.1f} s processor")
     yield seeded
     if server:
         _drop(server, name)
@@ -322,3 +335,76 @@ def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) 
     assert page.status_code == 200
     assert page.text.count('value="approve"') == 2
     assert client.get("/vouchers/dashboard").text.count("<svg") == 5
+
+def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
+        demo: Demo, database: Database, client: TestClient) -> None:
+    """The history job's trades: back-dated, seasonal, with refunds and decided disputes, each
+    with its timeline, its ledger transfers and its public-log leaves; the books balance."""
+    from collections import Counter
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import func
+
+    from qianshu.core.inbox import Notification
+    from qianshu.core.jobs import Job
+    from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
+    from qianshu.demo.exchange_history import BUYERS, SPRING_FESTIVAL, seed_history
+    from qianshu.exchange.models import Contract, Dispute, Order, TimelineEntry
+    from qianshu.ledger.models import LedgerTransfer
+
+    assert demo.history_cpu_seconds < 30, demo
+    with database.unit_of_work(write=False) as db:
+        job = db.scalar(select(Job).where(Job.kind == "exchange.demo_history"))
+        assert job is not None
+        assert job.status == "succeeded"
+        emails = [f"{key.replace('_', '.')}@qianshu.demo" for key, *_ in BUYERS]
+        buyers = {registrations.actor_of(db, e).org_id for e in emails}
+        signed = list(db.scalars(select(Contract).where(Contract.buyer_org_id.in_(buyers),
+                                                        Contract.starts_at.is_not(None))))
+        assert len(signed) >= HISTORY * 0.9
+        months = Counter(c.starts_at.strftime("%Y-%m") for c in signed if c.starts_at is not None)
+        assert len(months) >= 20
+        oldest = min(as_utc(c.starts_at) for c in signed if c.starts_at is not None)
+        assert (utcnow() - oldest).days > 600
+        # every step was dated by the services' clock: order, signatures, money, timeline
+        for contract in signed[:50]:
+            order = db.get_one(Order, contract.order_id)
+            assert as_utc(order.created_at) <= as_utc(contract.starts_at)
+            assert contract.number.startswith(f"QS-TC-{contract.starts_at.year}-")
+            assert all(s.log_index is not None for s in contract.signatures)
+            steps = list(db.scalars(select(TimelineEntry.at).where(TimelineEntry.order_id == order.id)))
+            assert max(as_utc(at) for at in steps) < utcnow()
+            money = ledger.transfers_by_cause(db, "contract", contract.id)
+            if contract.payment_status == "settled":
+                assert {t.kind for t in money} >= {"escrow", "settlement", "fee"}
+                assert all(as_utc(t.created_at) <= as_utc(contract.settled_at) for t in money)
+        assert any(c.refunded_fen for c in signed)
+        decisions = set(db.scalars(select(Dispute.decision).join(Contract, Contract.id == Dispute.contract_id)
+                                   .where(Contract.buyer_org_id.in_(buyers))))
+        assert decisions == {"release", "refund", "partial_refund"}
+        assert sum(db.scalars(select(LedgerAccount.balance_fen))) == 0
+        assert all(b >= 0 for b in db.scalars(select(LedgerAccount.balance_fen)
+                                               .where(LedgerAccount.owner_org_id.in_(buyers))))
+        assert db.scalar(select(LedgerTransfer.id).where(LedgerTransfer.kind == "deposit",
+                                                         LedgerTransfer.created_at < oldest)) is not None
+        # the history's notifications are marked read; the demo buyer's own trades' are not
+        unread = db.scalars(select(Notification.subject_id).where(
+            Notification.subject_type == "contract", Notification.read_at.is_(None),
+            Notification.subject_id.in_([c.id for c in signed])))
+        assert list(unread) == []
+        # the season: the last Spring Festival's month is far quieter than the December before it
+        ordered = Counter(as_utc(at).astimezone(SHANGHAI).strftime("%Y-%m") for at in db.scalars(
+            select(Order.created_at).where(Order.buyer_org_id.in_(buyers))))
+    # a second run of the job (a worker stopped and another took the job back) resumes: here, with
+    # everything made, it makes nothing more and books no deposit twice
+    again = seed_history(database, int(job.payload["contracts"]), now=datetime.fromisoformat(job.payload["now"]))
+    assert (again.contracts, again.deposits) == (0, 0)
+    with database.unit_of_work(write=False) as db:
+        assert db.scalar(select(func.count(Contract.id)).where(Contract.buyer_org_id.in_(buyers),
+                                                               Contract.starts_at.is_not(None))) == len(signed)
+    festival = max(d for d in SPRING_FESTIVAL.values() if d < (utcnow() - timedelta(days=40)).date())
+    assert ordered[festival.strftime("%Y-%m")] * 2 < ordered[f"{festival.year - 1}-12"], ordered
+    figures = client.get("/api/v1/exchange/statistics").json()
+    assert figures["transactions"] >= len(signed)
+    page = client.get("/statistics")
+    assert page.status_code == 200

@@ -187,7 +187,7 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
                 and allows(actor, "contract.pay", resource)),
         "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
         "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
-        "refund": money in ("escrowed", "delivered") and allows(actor, "contract.refund", resource),
+        "refund": money in ("escrowed", "delivered", "settled") and allows(actor, "contract.refund", resource),
         "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
         "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
         "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),

@@ -233,12 +233,13 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     share, other_share = ds.share_name(mine["number"]), ds.share_name(theirs["number"])
 
     def call(path: str, bearer: str | None, method: str = "GET", body: Any = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+        headers = ({"Authorization": bearer[6:]} if bearer.startswith("plain:") else
+                   {"Authorization": f"Bearer {bearer}"}) if bearer is not None else {}
         return httpx.request(method, f"{base}/delta-sharing{path}", headers=headers, json=body)
 
     table = f"/shares/{share}/schemas/product/tables/data"
     assert call("/shares", token).status_code == 200
-    for bearer in (None, "", "qsds_forged", "x" * 500, other_token[:-2] + "AA"):
+    for bearer in (None, "plain:Basic YWJjOmRlZg==", "plain:Bearer", "qsds_forged", "x" * 500, other_token[:-2] + "AA"):
         refused = call("/shares", bearer)
         assert refused.status_code == 401, bearer
         assert refused.json()["errorCode"] == "TOKEN_INVALID"

@@ -16,6 +16,7 @@ MANIFEST = Manifest(
     title="Delivery",
     uses=("catalog", "exchange"),
     models=True,
+    api=True,
     pages=True,
     cli=True,
     templates=True,

@@ -112,7 +112,8 @@ def live(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, Set
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
+        assert time.monotonic() < deadline, "the test server did not start"
+        assert thread.is_alive(), "the test server stopped"
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}", settings
@@ -152,7 +153,8 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     leaked = tmp_path / "leaked.parquet"
     pq.write_table(pa.Table.from_pandas(frame.sample(frac=0.2, random_state=1), preserve_index=False), leaked)
     detection = service.find_leak(isolated_database, trade["seller"], settings, trade["listing_id"], leaked)
-    assert detection.named is not None and detection.named.key_id == trade["number"]
+    assert detection.named is not None
+    assert detection.named.key_id == trade["number"]
 
     assert len(delta_sharing.load_as_pandas(url, limit=10)) == 10
     hint = json.dumps({"op": "greaterThanOrEqual", "children": [
@@ -168,28 +170,35 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     headers = {"Authorization": f"Bearer {_token}"}
     table = f"{base}/delta-sharing/shares/{share}/schemas/product/tables/data"
     head = httpx.head(f"{table}/version", headers=headers)
-    assert head.status_code == 200 and head.headers["delta-table-version"] == "0"
+    assert head.status_code == 200
+    assert head.headers["delta-table-version"] == "0"
     answer = httpx.post(f"{table}/query", headers=headers, json={"limitHint": 10})
     lines = [json.loads(line) for line in answer.text.splitlines()]
     assert answer.headers["content-type"].startswith("application/x-ndjson")
-    assert list(lines[0]) == ["protocol"] and list(lines[1]) == ["metaData"]
+    assert list(lines[0]) == ["protocol"]
+    assert list(lines[1]) == ["metaData"]
     files = [x["file"] for x in lines[2:]]
-    assert len(files) == 1 and json.loads(files[0]["stats"])["numRecords"] == FILE_ROWS
+    assert len(files) == 1
+    assert json.loads(files[0]["stats"])["numRecords"] == FILE_ROWS
     assert files[0]["expirationTimestamp"] > time.time() * 1000
     paged = httpx.get(f"{base}/delta-sharing/shares", headers=headers, params={"maxResults": 0}).json()
-    assert paged["items"] == [] and paged["nextPageToken"]
+    assert paged["items"] == []
+    assert paged["nextPageToken"]
     second = httpx.get(f"{base}/delta-sharing/shares", headers=headers,
                        params={"maxResults": 1, "pageToken": paged["nextPageToken"]}).json()
-    assert [x["name"] for x in second["items"]] == [share] and "nextPageToken" not in second
+    assert [x["name"] for x in second["items"]] == [share]
+    assert "nextPageToken" not in second
     # A pre-signed URL altered, or of another file, is refused; a good one serves byte ranges.
     good = files[0]["url"]
     assert httpx.get(good.replace("part-00000", "part-00001")).status_code == 403
     assert httpx.get(good[:-4] + ("0000" if not good.endswith("0000") else "1111")).status_code == 403
     ranged = httpx.get(good, headers={"Range": "bytes=0-3"})
-    assert ranged.status_code == 206 and ranged.content == b"PAR1"
+    assert ranged.status_code == 206
+    assert ranged.content == b"PAR1"
     with isolated_database.unit_of_work(write=False) as db:
         queries = list(db.scalars(select(AuditEvent).where(AuditEvent.action == "delivery.sharing_query")))
-        assert len(queries) >= 4 and all(q.target_id == str(trade["contract_id"]) for q in queries)
+        assert len(queries) >= 4
+        assert all(q.target_id == str(trade["contract_id"]) for q in queries)
 
 
 def test_versions_and_timestamps_read_the_registration_chain(live: tuple[str, Settings],
@@ -243,7 +252,8 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
         refused = call("/shares", bearer)
         assert refused.status_code == 401, bearer
         assert refused.json()["errorCode"] == "TOKEN_INVALID"
-        assert "令牌" in refused.json()["message"] and "token" in refused.json()["message"]
+        assert "令牌" in refused.json()["message"]
+        assert "token" in refused.json()["message"]
     # Another contract's share and table: as if they did not exist.
     for path in (f"/shares/{other_share}", f"/shares/{other_share}/schemas",
                  f"/shares/{other_share}/schemas/product/tables/data/metadata", f"/shares/{share}/schemas/x/tables",
@@ -251,7 +261,7 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
         assert call(path, token).status_code == 404, path
     assert call(f"/shares/{other_share}/schemas/product/tables/data/query", token, "POST", {}).status_code == 404
     # Bad input names its field, with no row of the data.
-    for body, name in (({"limitHint": -1}, "limitHint"), ({"limitHint": "ten"}, "limitHint"),
+    for body, _name in (({"limitHint": -1}, "limitHint"), ({"limitHint": "ten"}, "limitHint"),
                        ({"limitHint": True}, "limitHint"), ({"version": 7}, "version"),
                        ({"version": 0, "timestamp": "2026-01-01T00:00:00Z"}, "version"),
                        ({"timestamp": "yesterday"}, "timestamp"), ({"timestamp": "2001-01-01T00:00:00Z"}, "timestamp"),
@@ -259,7 +269,8 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
                        ({"startingVersion": 0}, "startingVersion"), ([1, 2], "body")):
         bad = call(f"{table}/query", token, "POST", body)
         assert bad.status_code == 400, (body, bad.text)
-        assert "幸福路" not in bad.text and "5201" not in bad.text
+        assert "幸福路" not in bad.text
+        assert "5201" not in bad.text
     assert call("/shares", token, body=None).status_code == 200
     garbage = httpx.post(f"{base}/delta-sharing{table}/query", headers={"Authorization": f"Bearer {token}"},
                          content=b"{not json")
@@ -286,31 +297,38 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     with isolated_database.unit_of_work() as db:
         exchange.operate(db, mine["operator"], mine["contract_id"], ChangeIn(kind="terminate", reason="测试终止"))
     ended = call("/shares", rotated)
-    assert ended.status_code == 403 and ended.json()["errorCode"] == "CONTRACT_INACTIVE"
+    assert ended.status_code == 403
+    assert ended.json()["errorCode"] == "CONTRACT_INACTIVE"
     # Tokens are kept only as hashes.
     with isolated_database.unit_of_work(write=False) as db:
         kept = [r.token_sha256 for r in db.scalars(select(SharingToken))]
-    assert rotated not in kept and ds._token_hash(rotated) in kept
+    assert rotated not in kept
+    assert ds._token_hash(rotated) in kept
 
 
 def test_the_buyer_downloads_the_profile_from_the_portal(client: Any, db: Any, settings: Settings,
                                                          buyer: Any, merchant: Any, tmp_path: Path,
-                                                         contract_of: Any) -> None:
+                                                         contract_of: Any) -> None:  # noqa: F811  # noqa: F811 - fixture
     from qianshu.accounts.models import User
     from tests.accounts.test_portal import csrf, sign_in
 
     contract = contract_of("delta_sharing")
     sign_in(client, db.get(User, buyer.user_id).email)
     page = client.get(f"/delivery/contracts/{contract.id}")
-    assert page.status_code == 200 and 'id="new-token"' in page.text
+    assert page.status_code == 200
+    assert 'id="new-token"' in page.text
     token = csrf(client, f"/delivery/contracts/{contract.id}")
     answer = client.post(f"/delivery/contracts/{contract.id}/sharing-token", data={"csrf_token": token})
-    assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+    assert answer.status_code == 200
+    assert "attachment" in answer.headers["content-disposition"]
     body = answer.json()
-    assert body["shareCredentialsVersion"] == 1 and body["bearerToken"].startswith("qsds_")
-    assert body["endpoint"].endswith("/delta-sharing") and body["expirationTime"].endswith("Z")
+    assert body["shareCredentialsVersion"] == 1
+    assert body["bearerToken"].startswith("qsds_")
+    assert body["endpoint"].endswith("/delta-sharing")
+    assert body["expirationTime"].endswith("Z")
     again = client.get(f"/delivery/contracts/{contract.id}")
-    assert body["bearerToken"] not in again.text and body["bearerToken"][:10] in again.text
+    assert body["bearerToken"] not in again.text
+    assert body["bearerToken"][:10] in again.text
     revoked = client.post(f"/delivery/contracts/{contract.id}/sharing-revoke", data={"csrf_token": token},
                           follow_redirects=False)
     assert revoked.status_code == 303

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -31,7 +30,6 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDeni
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import links, service
-from qianshu.delivery.files import read_suspect
 from qianshu.delivery.models import DownloadLink
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.exchange import payments
@@ -104,7 +102,8 @@ def test_a_buyer_downloads_a_watermarked_copy_in_each_format(client: Any, db: Se
     suspect = tmp_path / "leaked.xlsx"
     suspect.write_bytes(bodies["xlsx"])
     found = service.find_leak(database, merchant, settings, contract.listing_id, suspect)
-    assert found.named is not None and found.named.key_id == contract.number
+    assert found.named is not None
+    assert found.named.key_id == contract.number
     # Audited, logged, counted.
     assert [e.detail["format"] for e in _audits(db, "delivery.download")] == ["csv", "csv-gb18030", "xlsx", "parquet"]
     assert len(_audits(db, "delivery.link_issue")) == 4
@@ -145,7 +144,8 @@ def test_links_refuse_expired_forged_other_contracts_and_ended_contracts(
     later = utcnow() + timedelta(minutes=settings.section(DeliverySettings).download_link_minutes + 1)
     monkeypatch.setattr(links, "utcnow", lambda: later)
     replay = _fetch(client, settings, link)
-    assert replay.status_code == 403 and replay.json()["code"] == "link_expired"
+    assert replay.status_code == 403
+    assert replay.json()["code"] == "link_expired"
     monkeypatch.undo()
     # A fresh link dies with its contract.
     fresh = links.issue_link(db, buyer, settings, first.id, "csv")
@@ -154,8 +154,10 @@ def test_links_refuse_expired_forged_other_contracts_and_ended_contracts(
     exchange.operate(db, operator, first.id, ChangeIn(kind="terminate", reason="合同终止测试"))
     db.flush()
     ended = _fetch(client, settings, fresh)
-    assert ended.status_code == 403 and ended.json()["code"] == "contract_inactive"
-    assert "Name" not in ended.text and "幸福路" not in ended.text  # no row of the data in an error
+    assert ended.status_code == 403
+    assert ended.json()["code"] == "contract_inactive"
+    assert "Name" not in ended.text
+    assert "幸福路" not in ended.text
 
 
 def test_only_the_buyer_of_a_download_contract_in_force_gets_a_link(
@@ -224,7 +226,8 @@ def test_both_parties_see_the_delivery_on_the_contract_page(client: Any, db: Ses
                          follow_redirects=False)
     assert issued.status_code == 303
     refused = client.post(f"/delivery/contracts/{contract.id}/links", data={"format": "exe", "csrf_token": token})
-    assert refused.status_code == 422 and "format" in refused.text.lower()
+    assert refused.status_code == 422
+    assert "format" in refused.text.lower()
     delivery = client.get(f"/delivery/contracts/{contract.id}")
     link = re.search(r'href="(http[^"]+/downloads/[^"]+)"', delivery.text)
     assert link is not None

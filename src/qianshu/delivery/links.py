@@ -92,9 +92,9 @@ def contract_data(db: Session, settings: Settings, listing_id: int) -> Path:
 
 def issue_link(db: Session, actor: Actor, settings: Settings, contract_id: int, fmt: str) -> DownloadLink:
     """A new signed link to a watermarked copy of the contract's data in ``fmt``, for its buyer."""
+    contract = contract_for(db, actor, contract_id, "delivery.download")
     if fmt not in FORMATS:
         raise InvalidInput("Choose a format: {formats}.", field="format", formats=", ".join(FORMATS))
-    contract = contract_for(db, actor, contract_id, "delivery.download")
     if not exchange_service.contract_is_active(db, contract.id, "download"):
         raise Conflict("This contract does not permit downloads now: it is not in force, not paid, or its "
                        "delivery is not by download.")

@@ -24,4 +24,11 @@ ACTIONS = (
            "Issue signed download links to the watermarked data of one's contract (the buyer)", denied=NOT_BUYER),
     Action("delivery.share", (BUYER,),
            "Create, rotate and revoke the Delta Sharing token of one's contract (the buyer)", denied=NOT_BUYER),
+    # The buyer's, but only through what stands for it: a signed link, a Delta Sharing bearer token or a
+    # pre-signed file URL (checked by delivery/links.py and delivery/delta_sharing.py); a portal session
+    # or an API token of any role is refused.
+    Action("delivery.fetch", (BUYER,),
+           "Fetch a copy by its signed link, or read a share with the contract's Delta Sharing token (the buyer, "
+           "holding the link or token; no session or API token grants it)",
+           denied=N_("Only a valid signed link or Delta Sharing token gives access to this data.")),
 )

@@ -118,9 +118,9 @@ def _query(request: Request, share: str, schema: str, table: str, raw: bytes) ->
     settings = get_settings_dep(request)
     database = get_database(request)
     try:
-        body = _parse_json(raw)
         with database.unit_of_work(write=False) as db:
             grant = delta_sharing.authenticate(db, request.headers.get("authorization"))
+            body = _parse_json(raw)  # after the token: a stranger learns nothing, not even about the body
             prepared = delta_sharing.prepare_query(db, settings, grant, share, schema, table, body)
         parts, wrote = delta_sharing.materialize(prepared, settings.section(DeliverySettings).sharing_file_rows)
         lines = delta_sharing.query_lines(settings, prepared, parts)

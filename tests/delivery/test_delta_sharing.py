@@ -56,10 +56,10 @@ def _put(settings: Settings, table: pa.Table, folder: Path) -> tuple[str, int]:
 
 
 def committed_contract(database: Database, settings: Settings, folder: Path, mode: str,
-                       rows: int = ROWS) -> dict[str, Any]:
-    """Committed: a seller, a buyer, a product with ``rows`` rows, and a paid contract in force whose
-    delivery is ``mode``."""
-    digest, size = _put(settings, product_table(rows), folder)
+                       rows: int = ROWS, data: tuple[str, int] | None = None) -> dict[str, Any]:
+    """Committed: a seller, a buyer, a product with ``rows`` rows (or the stored Parquet ``data``,
+    its digest and size), and a paid contract in force whose delivery is ``mode``."""
+    digest, size = data or _put(settings, product_table(rows), folder)
     with database.unit_of_work() as db:
         make = Factories(db)
         operator = make.actor(make.operator())

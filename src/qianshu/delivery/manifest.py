@@ -24,4 +24,5 @@ MANIFEST = Manifest(
     actions="qianshu.delivery.permissions:ACTIONS",
     settings="qianshu.delivery.settings:DeliverySettings",
     nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
+    demo="qianshu.demo.delivery_seed:seed",
 )

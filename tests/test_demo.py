@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import time
@@ -290,7 +291,8 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         trades = exchange.my_trades(db, buyer)
-        assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
+        prepaid = [c for c in trades.contracts if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
+        assert [c.payment_status for c in prepaid] == ["escrowed"]
         assert any(c.status == "pending" for c in trades.contracts)
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
@@ -299,6 +301,26 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
+
+
+def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo) -> None:
+    """The delivery seed: a metered download contract with a link issued, and a Delta Sharing contract
+    whose profile file (its token shown once) is in the data folder and authenticates."""
+    from qianshu.delivery import delta_sharing, links
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        active = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+                  if c.status == "active" and c.plan_kind == "per_1000_rows"}
+        assert set(active) == {"download", "delta_sharing"}
+        assert len(links.links_of(db, active["download"].id)) == 1
+        share = delta_sharing.share_name(active["delta_sharing"].number)
+        profile = json.loads((demo.folder / "demo" / f"{share}.share").read_text(encoding="utf-8"))
+        assert profile["shareCredentialsVersion"] == 1
+        grant = delta_sharing.authenticate(db, f"Bearer {profile['bearerToken']}")
+        assert grant.contract_id == active["delta_sharing"].id
 
 
 def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:

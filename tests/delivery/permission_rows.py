@@ -20,6 +20,34 @@ ROWS = {
     ("POST", "/delivery/products/{listing_id:int}/watermark"): Row(
         ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {},
         action="watermark.issue", on="own_listing"),
+    # --- signed download links and Delta Sharing ---
+    # The exchange's setup makes ``other_contract`` (between two other organisations): staff may see
+    # its delivery page, no one here is its buyer.
+    ("GET", "/delivery/contracts/{contract_id:int}"): Row(
+        params=lambda c: {"contract_id": c["other_contract"]}, action="trade.read", on="other_contract"),
+    ("POST", "/delivery/contracts/{contract_id:int}/links"): Row(
+        params=lambda c: {"contract_id": c["other_contract"]}, body=lambda c: {"format": "csv"},
+        action="delivery.download", on="other_contract"),
+    ("POST", "/delivery/contracts/{contract_id:int}/sharing-token"): Row(
+        params=lambda c: {"contract_id": c["other_contract"]}, body=lambda c: {},
+        action="delivery.share", on="other_contract"),
+    ("POST", "/delivery/contracts/{contract_id:int}/sharing-revoke"): Row(
+        params=lambda c: {"contract_id": c["other_contract"]}, body=lambda c: {},
+        action="delivery.share", on="other_contract"),
+    # A signed link or a bearer token is the only authority: a session of any role is refused.
+    ("GET", "/delivery/contracts/{contract_id:int}/downloads/{link_id:int}"): Row(
+        params=lambda c: {"contract_id": c["other_contract"], "link_id": 1}, query="?expires=1&signature=x",
+        action="delivery.fetch"),
+    **{("GET", f"/delta-sharing{path}"): Row(params=lambda c: {"share": "s", "schema": "product", "table": "data",
+                                                             "token_id": 1, "version": 0, "name": "part-00000.parquet"},
+                                          action="delivery.fetch")
+       for path in ("/shares", "/shares/{share}", "/shares/{share}/schemas", "/shares/{share}/schemas/{schema}/tables",
+                    "/shares/{share}/all-tables", "/shares/{share}/schemas/{schema}/tables/{table}/version",
+                    "/shares/{share}/schemas/{schema}/tables/{table}/metadata",
+                    "/files/{token_id:int}/{version:int}/{name}")},
+    ("POST", "/delta-sharing/shares/{share}/schemas/{schema}/tables/{table}/query"): Row(
+        params=lambda c: {"share": "s", "schema": "product", "table": "data"}, body=lambda c: {},
+        action="delivery.fetch"),
 }
 
 

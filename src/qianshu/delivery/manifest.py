@@ -16,6 +16,7 @@ MANIFEST = Manifest(
     title="Delivery",
     uses=("catalog", "exchange"),
     models=True,
+    api=True,
     pages=True,
     cli=True,
     templates=True,
@@ -23,4 +24,5 @@ MANIFEST = Manifest(
     actions="qianshu.delivery.permissions:ACTIONS",
     settings="qianshu.delivery.settings:DeliverySettings",
     nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
+    demo="qianshu.demo.delivery_seed:seed",
 )

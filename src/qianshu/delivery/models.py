@@ -43,3 +43,41 @@ class WatermarkPolicyRow(Base):
     tolerances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # column name → tolerance
     updated_by: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- signed download links and Delta Sharing tokens (delivery/links.py, delivery/delta_sharing.py) ---
+
+
+class DownloadLink(Base):
+    """A signed, expiring link to a watermarked copy of a contract's product, issued to its buyer.
+    The link's signature covers its id, contract, format and expiry; the row says when it was
+    fetched (and the contract is asked again at every fetch)."""
+
+    __tablename__ = "delivery_download_links"
+    __table_args__ = (Index("ix_delivery_links_contract", "contract_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column()
+    file_format: Mapped[str] = mapped_column(String(16))  # csv | csv-gb18030 | xlsx | parquet
+    expires_at: Mapped[datetime]
+    issued_by: Mapped[int | None]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetches: Mapped[int] = mapped_column(default=0)
+    last_fetched_at: Mapped[datetime | None]
+
+
+class SharingToken(Base):
+    """A Delta Sharing bearer token of one contract: only its SHA-256 is kept (the token is shown
+    once). It dies with the contract, at its expiry, or when the buyer rotates or revokes it."""
+
+    __tablename__ = "delivery_sharing_tokens"
+    __table_args__ = (Index("ix_delivery_sharing_contract", "contract_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column()
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the token's first characters, to tell tokens apart
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

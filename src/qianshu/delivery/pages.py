@@ -113,3 +113,10 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
                       status_code=exc.status)
     return see_other(f"/delivery/products/{listing_id}/watermark")
 
+
+
+
+# --- signed download links and Delta Sharing: their routes live in delivery/channels/pages.py ---
+from qianshu.delivery.channels.pages import router as _channels  # noqa: E402 - kept in one block, to ease merges
+
+router.include_router(_channels)

@@ -20,3 +20,13 @@ class DeliverySettings(Section):
     detection_false_positive_rate: float = Field(default=1e-6, gt=0, le=1e-6)
     # Largest suspect file the portal takes.
     suspect_max_bytes: int = Field(default=2 * 1024**3, gt=0)
+
+    # --- signed download links and Delta Sharing (delivery/links.py, delivery/delta_sharing.py) ---
+    # How long a signed download link works after it is issued.
+    download_link_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    # How long a Delta Sharing bearer token works (never past the contract's end).
+    sharing_token_days: int = Field(default=90, ge=1, le=3650)
+    # How long a pre-signed file URL of a Delta Sharing query works.
+    sharing_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Rows per Parquet file of a shared table (a query with a limit hint gets only the files it needs).
+    sharing_file_rows: int = Field(default=500_000, ge=1_000)

@@ -1,7 +1,7 @@
 """delivery: signed download links and Delta Sharing tokens
 
-Revision ID: 0018_delivery_links_sharing
-Revises: 0016_finance_pledges
+Revision ID: 0020_delivery_links_sharing
+Revises: 0019_exchange_periods
 Create Date: 2026-11-30
 
 ``delivery_download_links`` holds each signed download link issued to a contract's buyer (format,
@@ -16,8 +16,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = "0018_delivery_links_sharing"
-down_revision: str | None = "0016_finance_pledges"
+revision: str = "0020_delivery_links_sharing"
+down_revision: str | None = "0019_exchange_periods"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

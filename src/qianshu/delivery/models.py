@@ -48,8 +48,8 @@ class WatermarkPolicyRow(Base):
 # --- data API and sandbox (issue 13) ------------------------------------------------------------
 # ``delivery_api_keys``        one live API key per contract on a metered plan: only its SHA-256
 #                              is kept (the key is shown once); rotating revokes the old one.
-# ``delivery_api_counters``    calls and rows of a key per window (``minute``: the rate limit;
-#                              ``day``/``month``: the quota), raised by conditional UPDATEs so that
+# ``delivery_api_counters``    calls and rows per window: of a key per ``minute`` (the rate
+#                              limit), of a contract per ``day``/``month`` (the quota), raised by conditional UPDATEs so that
 #                              concurrent requests cannot pass the limits.
 # ``delivery_api_meter``       billable calls and rows of a key per interval; the metering job
 #                              reports each closed interval once to the exchange, with a stable id.
@@ -74,7 +74,7 @@ class ApiKey(Base):
 class ApiCounter(Base):
     __tablename__ = "delivery_api_counters"
 
-    key_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)  # key:<id> (rate) | contract:<id> (quota)
     window: Mapped[str] = mapped_column(String(8), primary_key=True)  # minute | day | month
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     calls: Mapped[int] = mapped_column(BigInteger, default=0)

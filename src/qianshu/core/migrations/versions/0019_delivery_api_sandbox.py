@@ -5,7 +5,8 @@ Revises: 0016_finance_pledges
 Create Date: 2026-11-30
 
 ``delivery_api_keys`` holds the SHA-256 of each contract's API key (shown once) and when it was
-revoked; ``delivery_api_counters`` the calls and rows of a key per window (rate limit and quota);
+revoked; ``delivery_api_counters`` the calls and rows of a key per minute (the rate limit) and of a
+contract per day or month (the quota);
 ``delivery_api_meter`` the billable usage of a key per interval and the usage report that billed
 it. ``delivery_sandbox_policies`` is the seller's sandbox settings of a product (k, epsilon per
 query, each contract's budget, bounds); ``delivery_privacy_budgets`` each contract's budget and
@@ -43,7 +44,7 @@ def upgrade() -> None:
     op.create_index("ix_delivery_api_keys_contract_id", "delivery_api_keys", ["contract_id"])
     op.create_table(
         "delivery_api_counters",
-        sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("scope", sa.String(40), primary_key=True),
         sa.Column("window", sa.String(8), primary_key=True),
         sa.Column("window_start", qianshu.core.db.UTCDateTime(timezone=True), primary_key=True),
         sa.Column("calls", sa.BigInteger(), nullable=False),

@@ -170,6 +170,8 @@ def exchange_resource(contract: Any) -> policy.Resource:
 
 def _log(db: Session, actor: Actor, prepared: _Prepared, sql: str, record: Mapping[str, Any]) -> SandboxQuery:
     outcome = str(record["outcome"])
+    if record.get("code") in ("contract_not_active", "permission_denied"):
+        outcome = "refused"
     if outcome == "answered" and not record.get("groups_shown") and record.get("groups_suppressed"):
         outcome = "suppressed"
     entry = SandboxQuery(contract_id=prepared.contract_id, listing_id=prepared.listing_id, user_id=actor.user_id,

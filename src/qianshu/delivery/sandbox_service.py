@@ -32,6 +32,7 @@ from qianshu.core import audit, policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.analytics import Limits
 from qianshu.core.db import Database
+from qianshu.core.i18n import NP_
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
@@ -43,6 +44,10 @@ from qianshu.delivery.settings import DeliverySettings
 
 TABLE = "data"  # the product's table, as the buyer's SQL names it
 MAX_SQL = 10_000
+# The outcomes a query's log shows, by message context (pages: ``{{ q.outcome|label("sandbox outcome") }}``).
+OUTCOME_LABELS = (NP_("sandbox outcome", "answered"), NP_("sandbox outcome", "suppressed"),
+                  NP_("sandbox outcome", "refused"), NP_("sandbox outcome", "failed"),
+                  NP_("sandbox outcome", "timed_out"))
 
 
 @dataclass(frozen=True)

@@ -273,7 +273,7 @@ def _window_start(now: datetime, window: str, seconds: int = 60) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-def _insert_ignore(db: Session, model: Any, values: dict[str, Any]) -> None:
+def insert_ignore(db: Session, model: Any, values: dict[str, Any]) -> None:
     """INSERT, doing nothing when the row exists (another request made it first)."""
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -302,7 +302,7 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
         raise PermissionDenied("The contract of this API key is not in force.", code="contract_not_active")
     contract = exchange.load_contract(db, key.contract_id)
     minute = _window_start(moment, "minute")
-    _insert_ignore(db, ApiCounter, {"scope": f"key:{key.id}", "window": "minute", "window_start": minute,
+    insert_ignore(db, ApiCounter, {"scope": f"key:{key.id}", "window": "minute", "window_start": minute,
                                     "calls": 0, "rows": 0})
     passed = db.execute(update(ApiCounter).where(
         ApiCounter.scope == f"key:{key.id}", ApiCounter.window == "minute", ApiCounter.window_start == minute,
@@ -313,7 +313,7 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
     period = section.api_quota_period
     start = _window_start(moment, period)
     scope = f"contract:{contract.id}"
-    _insert_ignore(db, ApiCounter, {"scope": scope, "window": period, "window_start": start, "calls": 0, "rows": 0})
+    insert_ignore(db, ApiCounter, {"scope": scope, "window": period, "window_start": start, "calls": 0, "rows": 0})
     reserved = 0
     for _attempt in range(3):
         used = db.execute(select(ApiCounter.calls, ApiCounter.rows).where(
@@ -340,7 +340,7 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
 def _meter(db: Session, key_id: int, contract_id: int, moment: datetime, section: DeliverySettings, *,
            calls: int, rows: int) -> None:
     interval = _window_start(moment, "interval", section.api_meter_seconds)
-    _insert_ignore(db, ApiMeter, {"key_id": key_id, "contract_id": contract_id, "interval_start": interval,
+    insert_ignore(db, ApiMeter, {"key_id": key_id, "contract_id": contract_id, "interval_start": interval,
                                   "calls": 0, "rows": 0, "report_id": "", "units": 0})
     db.execute(update(ApiMeter).where(ApiMeter.key_id == key_id, ApiMeter.interval_start == interval)
                .values(calls=ApiMeter.calls + calls, rows=ApiMeter.rows + rows))

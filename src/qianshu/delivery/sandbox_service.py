@@ -103,9 +103,9 @@ def set_product_sandbox(db: Session, actor: Actor, listing_id: int, *, k: int, e
 def _budget_row(db: Session, contract_id: int, total: float) -> PrivacyBudgetRow:
     row = db.get(PrivacyBudgetRow, contract_id)
     if row is None:
-        from qianshu.delivery.data_api import _insert_ignore
+        from qianshu.delivery.data_api import insert_ignore
 
-        _insert_ignore(db, PrivacyBudgetRow, {"contract_id": contract_id, "total": total, "spent": 0.0,
+        insert_ignore(db, PrivacyBudgetRow, {"contract_id": contract_id, "total": total, "spent": 0.0,
                                               "updated_at": utcnow()})
         row = db.get(PrivacyBudgetRow, contract_id, populate_existing=True)
     assert row is not None

@@ -277,12 +277,16 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         trades = exchange.my_trades(db, buyer)
-        assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
-        assert any(c.status == "pending" for c in trades.contracts)
+        # (delivery's seed adds an API and a sandbox contract: test_the_demo_buyer_uses_the_data_api_and_sandbox)
+        traded = [c for c in trades.contracts if c.delivery_mode not in ("api", "sandbox")]
+        assert [c.payment_status for c in traded if c.status == "active"] == ["escrowed"]
+        assert any(c.status == "pending" for c in traded)
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        assert [line.kind for line in wallet.lines] == ["escrow", "deposit"]  # newest first
-        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid
+        kinds = [line.kind for line in wallet.lines]
+        assert kinds[-2:] == ["escrow", "deposit"] and set(kinds) <= {"escrow", "deposit", "usage", "fee"}
+        used = sum(line.money_out_fen for line in wallet.lines if line.kind in ("usage", "fee"))
+        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
@@ -303,3 +307,23 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert all(e["proof"] is not None for p in pledges for e in p["events"])
     released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
     assert len(released) == 1
+
+
+def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> None:
+    """Delivery's seed: the demo buyer read pages through the data API (billed as usage) and asked
+    the sandbox questions (one refused), which both parties see on the contract pages."""
+    from qianshu.delivery import data_api, sandbox_service
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        contracts = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+                     if c.delivery_mode in ("api", "sandbox")}
+        assert exchange.contract_is_active(db, contracts["api"].id, "api")
+        [usage] = data_api.usage_of(db, contracts["api"].id)
+        assert usage.calls == 2 and usage.reported_at is not None and usage.units == 2
+        steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
+        assert "usage_charged" in steps
+        outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
+        assert outcomes == ["refused", "answered"]  # newest first

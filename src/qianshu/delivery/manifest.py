@@ -25,5 +25,6 @@ MANIFEST = Manifest(
     settings="qianshu.delivery.settings:DeliverySettings",
     nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
     # --- data API (issue 13): each closed meter interval is reported to the exchange's billing.
+    demo="qianshu.demo.delivery_seed:seed",
     periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage")},
 )

@@ -33,7 +33,7 @@ ROWS = {
     ("POST", f"{A}/contracts/{{contract_id}}/api-key"): _on_contract("data_api.key"),
     ("DELETE", f"{A}/contracts/{{contract_id}}/api-key"): _on_contract("data_api.key"),
     # Rows are read with a contract's API key, never with a session: without one, everyone gets 401.
-    ("GET", f"{A}/data/rows"): Row(frozenset()),
+    ("GET", f"{A}/data/rows"): Row(frozenset(), action="data_api.rows"),
     ("POST", f"{A}/contracts/{{contract_id}}/sandbox/queries"): _on_contract(
         "sandbox.query", {"sql": "SELECT count(*) FROM data"}),
     ("GET", f"{A}/contracts/{{contract_id}}/sandbox/queries"): _on_contract("trade.read"),

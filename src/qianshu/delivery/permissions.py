@@ -21,6 +21,9 @@ ACTIONS = (
     # --- data API and sandbox (issue 13): a contract is its buyer's, with the seller as counterparty.
     Action("data_api.key", (BUYER,), "Issue, rotate or revoke the data API key of one's contract (the buyer)",
            denied=NOT_BUYER),
+    # The key is the credential (no session or token is asked): its holder acts as the contract's buyer.
+    Action("data_api.rows", (Rule(relations=("own",)),),
+           "Read a product's rows with the data API key of one's contract in force", denied=NOT_BUYER),
     Action("sandbox.query", (BUYER,), "Ask aggregate questions of a product in the sandbox under one's contract",
            denied=NOT_BUYER),
     Action("sandbox.configure", (SELLER,), "Set the sandbox of one's product: k, differential privacy, budgets",

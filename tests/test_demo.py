@@ -284,7 +284,8 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
         kinds = [line.kind for line in wallet.lines]
-        assert kinds[-2:] == ["escrow", "deposit"] and set(kinds) <= {"escrow", "deposit", "usage", "fee"}
+        assert kinds[-2:] == ["escrow", "deposit"]
+        assert set(kinds) <= {"escrow", "deposit", "usage", "fee"}
         used = sum(line.money_out_fen for line in wallet.lines if line.kind in ("usage", "fee"))
         assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
         steps = exchange.next_steps(db, buyer)
@@ -322,7 +323,9 @@ def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> Non
                      if c.delivery_mode in ("api", "sandbox")}
         assert exchange.contract_is_active(db, contracts["api"].id, "api")
         [usage] = data_api.usage_of(db, contracts["api"].id)
-        assert usage.calls == 2 and usage.reported_at is not None and usage.units == 2
+        assert usage.calls == 2
+        assert usage.reported_at is not None
+        assert usage.units == 2
         steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
         assert "usage_charged" in steps
         outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]

@@ -75,7 +75,8 @@ def make_setup(db: Session, settings: Settings, tmp: Path, rows: int = 2000) -> 
              PlanIn(kind="per_call", price="1", delivery_modes=["sandbox"])]
     listing = make_listed(db, merchant, operator, plans=plans, parquet_sha256=digest, parquet_size=size)
     contracts = [_contract(db, buyer, merchant, listing, plan) for plan in range(3)]
-    ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=1_000_000, bank_reference=f"ICBC-T-{buyer.org_id}")
+    ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=1_000_000,
+                   bank_reference=f"ICBC-T-{buyer.org_id}")
     db.flush()
     return Setup(merchant, buyer, other, operator, listing, *contracts, _token(db, make, buyer),
                  _token(db, make, merchant), _token(db, make, other))

@@ -47,7 +47,8 @@ def _key(client: TestClient, s: Setup, contract_id: int | None = None) -> str:
 def test_a_key_is_shown_once_hashed_at_rest_rotated_and_revoked(client: TestClient, db: Session, setup: Setup) -> None:
     first = _key(client, setup)
     stored = db.scalars(select(ApiKey)).all()
-    assert len(stored) == 1 and first not in (stored[0].key_hash, stored[0].prefix)
+    assert len(stored) == 1
+    assert first not in (stored[0].key_hash, stored[0].prefix)
     assert client.get("/api/v1/delivery/data/rows", headers={"X-API-Key": first}).status_code == 200
     second = _key(client, setup)
     assert client.get("/api/v1/delivery/data/rows", headers={"X-API-Key": first}).status_code == 401
@@ -72,7 +73,8 @@ def test_the_key_dies_with_the_contract(client: TestClient, db: Session, setup: 
     exchange.operate(db, setup.operator, setup.api_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
     db.flush()
     r = client.get("/api/v1/delivery/data/rows", headers={"X-API-Key": key})
-    assert r.status_code == 403 and r.json()["code"] == "contract_not_active"
+    assert r.status_code == 403
+    assert r.json()["code"] == "contract_not_active"
     with pytest.raises(Conflict):
         data_api.issue_key(db, setup.buyer, setup.api_contract.id)
     with pytest.raises(PermissionDenied):
@@ -92,7 +94,8 @@ def test_columns_filters_and_cursor_pages(client: TestClient, setup: Setup) -> N
         r = client.get("/api/v1/delivery/data/rows", params=params, headers={"X-API-Key": key})
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["columns"] == ["row_no", "county", "age"] and body["contract"] == setup.api_contract.number
+        assert body["columns"] == ["row_no", "county", "age"]
+        assert body["contract"] == setup.api_contract.number
         # A text cell may carry its mark as trailing white space (watermark.py).
         assert all(row[1].strip() == "南明区" and row[2] >= 30 for row in body["rows"]), body["rows"][:20]
         seen += [row[0] for row in body["rows"]]
@@ -100,7 +103,8 @@ def test_columns_filters_and_cursor_pages(client: TestClient, setup: Setup) -> N
         cursor = body["next_cursor"]
         if not cursor:
             break
-    assert pages > 2 and seen == sorted(set(seen))  # every row once, in order
+    assert pages > 2
+    assert seen == sorted(set(seen))
     import pyarrow.compute as pc
 
     from tests.delivery.sandbox_data import people_table
@@ -145,7 +149,8 @@ def test_a_value_is_a_value_not_sql(client: TestClient, setup: Setup) -> None:
     key = _key(client, setup)
     for text in ["name:eq:x' OR 1=1 --", "county:in:南明区') OR (1=1", "name:prefix:%"]:
         r = client.get("/api/v1/delivery/data/rows", params={"filter": text}, headers={"X-API-Key": key})
-        assert r.status_code == 200 and r.json()["rows"] == [], text
+        assert r.status_code == 200, text
+        assert r.json()["rows"] == [], text
 
 
 def test_a_cursor_of_another_question_or_contract_is_refused(client: TestClient, setup: Setup) -> None:
@@ -175,8 +180,10 @@ def test_usage_is_metered_and_billed_once_per_report(client: TestClient, db: Ses
     assert data_api.report_usage(db, section, now=later) == 2
     assert data_api.report_usage(db, section, now=later) == 0  # each interval once
     reports = {r.contract_id: r for r in db.scalars(select(UsageReport))}
-    assert reports[setup.api_contract.id].units == 3 and reports[setup.api_contract.id].amount_fen == 15
-    assert reports[setup.rows_contract.id].units == 700 and reports[setup.rows_contract.id].amount_fen == 140
+    assert reports[setup.api_contract.id].units == 3
+    assert reports[setup.api_contract.id].amount_fen == 15
+    assert reports[setup.rows_contract.id].units == 700
+    assert reports[setup.rows_contract.id].amount_fen == 140
     # A crash between billing and marking: the job runs again with the same report id, bills nothing more.
     meter = db.scalars(select(ApiMeter).where(ApiMeter.contract_id == setup.api_contract.id)).one()
     meter.reported_at = None

@@ -95,7 +95,7 @@ def revoke_key(contract_id: int, db: DbSession, actor: SignedInActor) -> Respons
 def rows(request: Request, settings: AppSettings,
          x_api_key: Annotated[str, Header(description="The contract's data API key.")] = "",
          columns: Annotated[str | None, Query(description="Comma-separated column names (default all).")] = None,
-         filter: Annotated[list[str] | None, Query(  # noqa: A002 - the query parameter's name
+         filter: Annotated[list[str] | None, Query(
              description="column:op:value, repeatable; op one of eq, ne, lt, le, gt, ge, in (values a|b), prefix, "
                          "null, notnull. Values are typed against the column.")] = None,
          limit: Annotated[int | None, Query(ge=1, le=10_000, description="Rows per page.")] = None,

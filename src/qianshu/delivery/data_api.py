@@ -51,8 +51,8 @@ from qianshu.core import audit
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.analytics import Limits, connect
 from qianshu.core.db import Database
-from qianshu.core.policy import require
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
+from qianshu.core.policy import require
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
@@ -76,9 +76,8 @@ def _hash(raw: str) -> str:
 
 
 def _api_contract(db: Session, actor: Actor, contract_id: int) -> Any:
-    from qianshu.exchange import service as exchange
-
     from qianshu.delivery.sandbox_service import exchange_resource
+    from qianshu.exchange import service as exchange
 
     contract = exchange.get_contract(db, actor, contract_id)
     require(actor, "data_api.key", exchange_resource(contract))
@@ -111,7 +110,7 @@ def issue_key(db: Session, actor: Actor, contract_id: int) -> tuple[ApiKey, str]
 def revoke_key(db: Session, actor: Actor, contract_id: int) -> int:
     contract = _api_contract(db, actor, contract_id)
     revoked = db.execute(update(ApiKey).where(ApiKey.contract_id == contract.id, ApiKey.revoked_at.is_(None))
-                         .values(revoked_at=utcnow())).rowcount
+                         .values(revoked_at=utcnow())).rowcount  # type: ignore[attr-defined]  # a CursorResult
     audit.record(db, actor, "data_api.key_revoked", target_type="contract", target_id=contract.id,
                  target_org_id=contract.seller_org_id)
     return int(revoked or 0)
@@ -306,7 +305,7 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
                                     "calls": 0, "rows": 0})
     passed = db.execute(update(ApiCounter).where(
         ApiCounter.scope == f"key:{key.id}", ApiCounter.window == "minute", ApiCounter.window_start == minute,
-        ApiCounter.calls < section.api_rate_per_minute).values(calls=ApiCounter.calls + 1)).rowcount
+        ApiCounter.calls < section.api_rate_per_minute).values(calls=ApiCounter.calls + 1)).rowcount  # type: ignore[attr-defined]  # a CursorResult
     if not passed:
         raise TooManyRequests("This API key made {n} calls this minute, its limit; try again in a minute.",
                               code="rate_limited", n=section.api_rate_per_minute)
@@ -325,7 +324,7 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
             ApiCounter.scope == scope, ApiCounter.window == period, ApiCounter.window_start == start,
             ApiCounter.calls < section.api_calls_per_period,
             ApiCounter.rows + reserved <= section.api_rows_per_period,
-        ).values(calls=ApiCounter.calls + 1, rows=ApiCounter.rows + reserved)).rowcount
+        ).values(calls=ApiCounter.calls + 1, rows=ApiCounter.rows + reserved)).rowcount  # type: ignore[attr-defined]  # a CursorResult
         if passed:
             break
         reserved = 0

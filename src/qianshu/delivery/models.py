@@ -49,7 +49,8 @@ class WatermarkPolicyRow(Base):
 # ``delivery_api_keys``        one live API key per contract on a metered plan: only its SHA-256
 #                              is kept (the key is shown once); rotating revokes the old one.
 # ``delivery_api_counters``    calls and rows per window: of a key per ``minute`` (the rate
-#                              limit), of a contract per ``day``/``month`` (the quota), raised by conditional UPDATEs so that
+#                              limit), of a contract per ``day``/``month`` (the quota), raised by
+#                              conditional UPDATEs so that
 #                              concurrent requests cannot pass the limits.
 # ``delivery_api_meter``       billable calls and rows of a key per interval; the metering job
 #                              reports each closed interval once to the exchange, with a stable id.

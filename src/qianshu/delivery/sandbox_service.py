@@ -32,8 +32,8 @@ from qianshu.core import audit, policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.analytics import Limits
 from qianshu.core.db import Database
-from qianshu.core.i18n import NP_
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
+from qianshu.core.i18n import NP_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import sandbox_sql
@@ -124,7 +124,7 @@ def _spend(db: Session, contract_id: int, total: float, epsilon: float) -> Priva
     taken = db.execute(update(PrivacyBudgetRow).where(
         PrivacyBudgetRow.contract_id == contract_id,
         PrivacyBudgetRow.spent + epsilon <= PrivacyBudgetRow.total + 1e-9,
-    ).values(spent=PrivacyBudgetRow.spent + epsilon)).rowcount
+    ).values(spent=PrivacyBudgetRow.spent + epsilon)).rowcount  # type: ignore[attr-defined]  # a CursorResult
     row = db.get(PrivacyBudgetRow, contract_id, populate_existing=True)
     assert row is not None
     if not taken:
@@ -222,10 +222,9 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
             sandbox_sql.table_of(select_, frozenset({TABLE}))
             if product.epsilon is not None:
                 budget = _spend(db, prepared.contract_id, product.budget, product.epsilon)
+            refused: QianshuError | None = None
         except QianshuError as exc:
             refused = exc
-        else:
-            refused = None
     if refused is not None:
         with database.unit_of_work() as db:
             _log(db, actor, prepared, sql, query_record(sql, [TABLE], refused, engine_policy))

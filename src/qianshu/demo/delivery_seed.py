@@ -6,6 +6,7 @@ that both parties find the API usage, the privacy budget and the query log on th
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -83,7 +84,5 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         with database.unit_of_work(write=False) as db:
             buyer = actor_of(db, BUYER)
         for sql in QUESTIONS:
-            try:
+            with contextlib.suppress(QianshuError):  # refused, and logged for the seller
                 sandbox_service.run_contract_query(database, buyer, settings, sandbox_contract, sql)
-            except QianshuError:
-                pass  # refused, and logged for the seller

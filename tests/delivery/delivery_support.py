@@ -61,14 +61,16 @@ def _token(db: Session, make: Factories, actor: Actor) -> str:
     return raw
 
 
-def make_setup(db: Session, settings: Settings, tmp: Path, rows: int = 2000) -> Setup:
+def make_setup(db: Session, settings: Settings, tmp: Path, rows: int = 2000, data: Path | None = None) -> Setup:
+    """``data``: the product's Parquet (default: ``rows`` residents of sandbox_data.people_table)."""
     make = Factories(db)
     merchant = make.actor(make.user())
     operator = make.actor(make.operator())
     buyer = make.actor(make.user(organisation=make.org(org_type="buyer")))
     other = make.actor(make.user(organisation=make.org(org_type="buyer")))
-    path = tmp / "people.parquet"
-    pq.write_table(people_table(rows), path)
+    path = data or tmp / "people.parquet"
+    if data is None:
+        pq.write_table(people_table(rows), path)
     digest, size = open_blob_store(settings).put_file(path)
     plans = [PlanIn(kind="per_call", price="0.05", delivery_modes=["api"]),
              PlanIn(kind="per_1000_rows", price="2", delivery_modes=["api"]),

@@ -46,12 +46,13 @@ def _bare(path: Path, sql: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from tests.delivery.delivery_support import bearer, make_setup
+    from tests.web.live import live_server
+
     from qianshu.core.db import Database
     from qianshu.core.migrate import upgrade
     from qianshu.core.settings import Settings
     from qianshu.web.app import create_app
-    from tests.delivery.delivery_support import bearer, make_setup
-    from tests.web.live import live_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)

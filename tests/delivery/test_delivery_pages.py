@@ -33,20 +33,25 @@ def test_the_buyer_asks_in_the_sandbox_and_the_seller_sees_the_log(client: TestC
     assert sign_in(client, _email(db, setup.buyer.user_id)).status_code == 303
     path = f"/delivery/contracts/{setup.sandbox_contract.id}/sandbox"
     page = client.get(path)
-    assert page.status_code == 200 and 'name="sql"' in page.text
+    assert page.status_code == 200
+    assert 'name="sql"' in page.text
     token = csrf(client, path)
     answered = client.post(path, data={"sql": "SELECT county, count(*) FROM data GROUP BY county",
                                        "csrf_token": token})
-    assert answered.status_code == 200 and 'id="sandbox-result"' in answered.text
+    assert answered.status_code == 200
+    assert 'id="sandbox-result"' in answered.text
     assert "南明区" in answered.text
     refused = client.post(path, data={"sql": "SELECT * FROM data", "csrf_token": token})
-    assert refused.status_code == 422 and 'role="alert"' in refused.text
+    assert refused.status_code == 422
+    assert 'role="alert"' in refused.text
     contract_page = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}")
-    assert 'id="delivery-panel"' in contract_page.text and 'id="sandbox-log"' in contract_page.text
+    assert 'id="delivery-panel"' in contract_page.text
+    assert 'id="sandbox-log"' in contract_page.text
     client.post("/sign-out", data={"csrf_token": csrf(client, "/")})
     assert sign_in(client, _email(db, setup.merchant.user_id)).status_code == 303
     seller_view = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}").text
-    assert "SELECT * FROM data" in seller_view and 'id="sandbox-log"' in seller_view
+    assert "SELECT * FROM data" in seller_view
+    assert 'id="sandbox-log"' in seller_view
     assert f"/delivery/contracts/{setup.sandbox_contract.id}/sandbox" not in seller_view  # buyer only
     assert client.get(path).status_code == 403
 

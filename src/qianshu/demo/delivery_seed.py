@@ -41,9 +41,14 @@ def _plan(db: Session, buyer: Actor, mode: str, kinds: tuple[str, ...]) -> tuple
     return None
 
 
-def _contract(db: Session, buyer: Actor, offer: tuple[Listing, PricingPlan, str], mode: str) -> int | None:
-    from qianshu.demo.exchange_seed import _seller
+def _seller(db: Session, org_id: int) -> Actor | None:
+    from qianshu.accounts.models import User
 
+    email = db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin").order_by(User.id))
+    return actor_of(db, email) if email else None
+
+
+def _contract(db: Session, buyer: Actor, offer: tuple[Listing, PricingPlan, str], mode: str) -> int | None:
     listing, plan, purpose = offer
     seller = _seller(db, listing.org_id)
     if seller is None:

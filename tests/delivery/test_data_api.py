@@ -22,7 +22,7 @@ from qianshu.core.errors import Conflict, PermissionDenied
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import data_api
-from qianshu.delivery.models import ApiKey, ApiMeter
+from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.exchange import service as exchange
 from qianshu.exchange.models import UsageReport
@@ -179,6 +179,9 @@ def test_usage_is_metered_and_billed_once_per_report(client: TestClient, db: Ses
     later = utcnow() + timedelta(seconds=section.api_meter_seconds + section.api_meter_grace_seconds + 1)
     assert data_api.report_usage(db, section, now=later) == 2
     assert data_api.report_usage(db, section, now=later) == 0  # each interval once
+    # The rate limit's old minute counters are cleared by the same job.
+    minutes = select(ApiCounter).where(ApiCounter.window == "minute")
+    assert db.scalars(minutes).all() == []  # ``later`` is more than an hour after them
     reports = {r.contract_id: r for r in db.scalars(select(UsageReport))}
     assert reports[setup.api_contract.id].units == 3
     assert reports[setup.api_contract.id].amount_fen == 15

@@ -43,7 +43,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -386,6 +386,9 @@ def report_usage(db: Session, section: DeliverySettings, now: datetime | None = 
         audit.record(db, SYSTEM, "data_api.usage", target_type="contract", target_id=contract.id,
                      target_org_id=contract.seller_org_id, report=report_id, calls=meter.calls, rows=meter.rows,
                      units=units, outcome=outcome)
+    # The rate limit's minute counters are needed only for their minute: let the table not grow.
+    db.execute(delete(ApiCounter).where(ApiCounter.window == "minute",
+                                        ApiCounter.window_start < moment - timedelta(hours=1)))
     db.flush()
     return len(due)
 

@@ -20,12 +20,16 @@ reading the same (watermarked) Parquet files directly, to Arrow and to pandas, b
 ``--rounds``; the first query, which writes the contract's marked files, is timed apart. Run it
 from the repository root with ``PYTHONPATH=src:.`` (it builds its contract with the tests'
 factories).
+
+``--sandbox-http`` runs benchmarks/delivery_api.py instead: a sandbox aggregate and a data API page
+through the HTTP path against bare DuckDB (issue 13).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -211,4 +215,10 @@ def sharing(megabytes: int, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--sandbox-http" in sys.argv:  # the data API and sandbox benchmark (benchmarks/delivery_api.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from delivery_api import main as sandbox_http
+
+        sandbox_http([a for a in sys.argv[1:] if a != "--sandbox-http"])
+    else:
+        main()

@@ -291,13 +291,18 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         trades = exchange.my_trades(db, buyer)
-        prepaid = [c for c in trades.contracts if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
+        # (delivery's seed adds an API and a sandbox contract: test_the_demo_buyer_uses_the_data_api_and_sandbox)
+        traded = [c for c in trades.contracts if c.delivery_mode not in ("api", "sandbox")]
+        prepaid = [c for c in traded if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
         assert [c.payment_status for c in prepaid] == ["escrowed"]
-        assert any(c.status == "pending" for c in trades.contracts)
+        assert any(c.status == "pending" for c in traded)
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        assert [line.kind for line in wallet.lines] == ["escrow", "deposit"]  # newest first
-        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid
+        kinds = [line.kind for line in wallet.lines]
+        assert kinds[-2:] == ["escrow", "deposit"]
+        assert set(kinds) <= {"escrow", "deposit", "usage", "fee"}
+        used = sum(line.money_out_fen for line in wallet.lines if line.kind in ("usage", "fee"))
+        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
@@ -357,6 +362,7 @@ def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) 
     assert page.status_code == 200
     assert page.text.count('value="approve"') == 2
     assert client.get("/vouchers/dashboard").text.count("<svg") == 5
+
 
 def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
         demo: Demo, database: Database, client: TestClient) -> None:
@@ -430,3 +436,24 @@ def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
     assert figures["transactions"] >= len(signed)
     page = client.get("/statistics")
     assert page.status_code == 200
+
+def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> None:
+    """Delivery's seed: the demo buyer read pages through the data API (billed as usage) and asked
+    the sandbox questions (one refused), which both parties see on the contract pages."""
+    from qianshu.delivery import data_api, sandbox_service
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        contracts = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+                     if c.delivery_mode in ("api", "sandbox")}
+        assert exchange.contract_is_active(db, contracts["api"].id, "api")
+        [usage] = data_api.usage_of(db, contracts["api"].id)
+        assert usage.calls == 2
+        assert usage.reported_at is not None
+        assert usage.units == 2
+        steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
+        assert "usage_charged" in steps
+        outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
+        assert outcomes == ["refused", "answered"]  # newest first

@@ -8,6 +8,14 @@ from typing import Any
 
 from tests.permission_support import ACTIVE, SIGNED_IN, Row
 
+A = "/api/v1/delivery"
+
+
+def _on_contract(action: str, body: dict[str, Any] | None = None) -> Row:
+    return Row(params=lambda c: {"contract_id": c["other_contract"]}, body=lambda c: body or {}, action=action,
+               on="other_contract")
+
+
 ROWS = {
     ("GET", "/delivery/leaks"): Row(SIGNED_IN, action="catalog.personal"),
     # The product has no data file: an allowed request gets past the policy to a 409.
@@ -48,6 +56,23 @@ ROWS = {
     ("POST", "/delta-sharing/shares/{share}/schemas/{schema}/tables/{table}/query"): Row(
         params=lambda c: {"share": "s", "schema": "product", "table": "data"}, body=lambda c: {},
         action="delivery.fetch"),
+
+    # --- data API and sandbox: the exchange's ``other_contract`` is between two other organisations,
+    # so nobody here is its buyer; its parties' staff readers see the sandbox history.
+    ("POST", f"{A}/contracts/{{contract_id}}/api-key"): _on_contract("data_api.key"),
+    ("DELETE", f"{A}/contracts/{{contract_id}}/api-key"): _on_contract("data_api.key"),
+    # Rows are read with a contract's API key, never with a session: without one, everyone gets 401.
+    ("GET", f"{A}/data/rows"): Row(frozenset(), action="data_api.rows"),
+    ("POST", f"{A}/contracts/{{contract_id}}/sandbox/queries"): _on_contract(
+        "sandbox.query", {"sql": "SELECT count(*) FROM data"}),
+    ("GET", f"{A}/contracts/{{contract_id}}/sandbox/queries"): _on_contract("trade.read"),
+    ("PUT", f"{A}/products/{{listing_id}}/sandbox"): Row(
+        ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {"k": 10},
+        action="sandbox.configure", on="own_listing"),
+    ("POST", "/delivery/contracts/{contract_id:int}/api-key"): _on_contract("data_api.key"),
+    ("GET", "/delivery/contracts/{contract_id:int}/sandbox"): _on_contract("sandbox.query"),
+    ("POST", "/delivery/contracts/{contract_id:int}/sandbox"): _on_contract(
+        "sandbox.query", {"sql": "SELECT count(*) FROM data"}),
 }
 
 

@@ -25,6 +25,15 @@ SCENARIO = "按区县统计配送需求，用于规划冷链线路（演示：�
 
 
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
+    """Both of the demo's delivery steps: downloads and Delta Sharing here, then the data API and
+    the sandbox (demo/delivery_api_seed.py)."""
+    from qianshu.demo import delivery_api_seed
+
+    seed_downloads_and_sharing(database, settings, org_ids)
+    delivery_api_seed.seed(database, settings, org_ids)
+
+
+def seed_downloads_and_sharing(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     with database.unit_of_work() as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         offer = None

@@ -438,7 +438,8 @@ def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
     assert page.status_code == 200
 
 def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> None:
-    """Delivery's seed: the demo buyer read pages through the data API (billed as usage) and asked
+    """Delivery's seed: the demo buyer read pages through the data API (reported as usage, billed
+    when the month ends) and asked
     the sandbox questions (one refused), which both parties see on the contract pages."""
     from qianshu.delivery import data_api, sandbox_service
     from qianshu.demo.registrations import actor_of
@@ -454,6 +455,6 @@ def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> Non
         assert usage.reported_at is not None
         assert usage.units == 2
         steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
-        assert "usage_charged" in steps
+        assert "usage_reported" in steps  # billed with the month's other usage once the month is over
         outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
         assert outcomes == ["refused", "answered"]  # newest first

@@ -1,8 +1,9 @@
 """The demo's deliveries through the data API and the sandbox, made through delivery's services:
 the demo buyer holds a pay-per-call contract delivered by API (a key issued, a few pages read,
-the usage batch reported to billing, so that the usage charge shows on the contract and in the
-wallet statement) and a sandbox contract (paid; a few aggregate questions asked, one refused), so
-that both parties find the API usage, the privacy budget and the query log on the contract pages."""
+the usage batch reported to billing: it shows on the contract's timeline at once and is charged
+with the month's other usage when the month is over) and a sandbox contract (paid; a few
+aggregate questions asked, one refused), so that both parties find the API usage, the privacy
+budget and the query log on the contract pages."""
 
 from __future__ import annotations
 

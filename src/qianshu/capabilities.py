@@ -39,6 +39,7 @@ CAPABILITIES: tuple[str, ...] = (
     "exchange",
     "delivery",
     "finance",
+    "sharing",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

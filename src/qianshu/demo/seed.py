@@ -67,7 +67,7 @@ DEMO_ORGS = (
             "91520100MA6DC7T45"),
     DemoOrg("service_provider", "黔数合规评估事务所", "Qianshu Compliance Assessment Firm", "service_provider",
             "520115", "approved", "赵敏", "91520115MA6HB9W07"),
-    DemoOrg("government", "贵州省大数据发展管理局", "Guizhou Big Data Development Administration", "government",
+    DemoOrg("government", "贵州省大数据发展管理局", "Guizhou Big Data Development Administration", "data_bureau",
             "520100", "approved", "孙涛", "11520000MB1L23456"),
     DemoOrg("pending_merchant", "安顺文旅数据有限公司", "Anshun Culture and Tourism Data Co., Ltd.", "data_merchant",
             "520402", "pending", "周杰", "91520402MA6K7P3Q5"),

@@ -36,20 +36,25 @@ def test_conditional_needs_conditions_and_fields_are_unique(db, make, world) -> 
 
 def test_unconditional_is_granted_at_once_and_not_shared_cannot_be_requested(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
     row = ask(db, make, world.other, settings, world.unconditional)
-    assert row.status == "granted" and row.granted_fields == ["resident_id", "assistance"] and row.due_on is None
+    assert row.status == "granted"
+    assert row.granted_fields == ["resident_id", "assistance"]
+    assert row.due_on is None
     with pytest.raises(Conflict) as err:
         ask(db, make, world.other, settings, world.not_shared)
-    assert err.value.code == "not_shared" and "不予共享" in err.value.render("zh")
+    assert err.value.code == "not_shared"
+    assert "不予共享" in err.value.render("zh")
 
 
 def test_bad_requests_name_the_field(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput) as err:
         ask(db, make, world.other, settings, world.conditional, ["resident_id", "salary"])
-    assert err.value.field == "fields" and "salary" in err.value.render("en")
+    assert err.value.field == "fields"
+    assert "salary" in err.value.render("en")
     with pytest.raises(InvalidInput) as err:
         service.request_data(db, make.actor(world.other), settings, schemas.RequestIn(
             resource_id=world.conditional, purpose="p", fields=["resident_id"], period_start=END, period_end=START))
-    assert err.value.field == "period_end" and err.value.code == "period_reversed"
+    assert err.value.field == "period_end"
+    assert err.value.code == "period_reversed"
     assert "早于" in err.value.render("zh")
     with pytest.raises(Conflict):
         ask(db, make, world.owner, settings, world.conditional)  # one's own resource
@@ -57,14 +62,17 @@ def test_bad_requests_name_the_field(db, make, world, settings) -> None:  # type
 
 def test_conditional_request_waits_ten_working_days_then_is_narrowed(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
     row = ask(db, make, world.other, settings, world.conditional)
-    assert row.status == "pending" and row.due_on is not None
+    assert row.status == "pending"
+    assert row.due_on is not None
     assert 14 <= (row.due_on - row.created_at.date()).days <= 30
     notes = db.scalars(select(Notification).where(Notification.org_id == world.owner.org_id)).all()
     assert any(n.subject_id == row.id for n in notes)
     decided = service.decide_request(db, make.actor(world.owner), row.id, schemas.DecisionIn(
         decision="narrow", fields=["resident_id"], period_start=dt.date(2026, 7, 1)))
-    assert decided.status == "narrowed" and decided.granted_fields == ["resident_id"]
-    assert decided.granted_start == dt.date(2026, 7, 1) and decided.granted_end == END
+    assert decided.status == "narrowed"
+    assert decided.granted_fields == ["resident_id"]
+    assert decided.granted_start == dt.date(2026, 7, 1)
+    assert decided.granted_end == END
 
 
 def test_narrowing_cannot_widen_and_rejecting_needs_a_reason(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +89,8 @@ def test_narrowing_cannot_widen_and_rejecting_needs_a_reason(db, make, world, se
     service.decide_request(db, owner, row.id, schemas.DecisionIn(decision="reject", reason="超出共享条件"))
     with pytest.raises(Conflict) as conflict:
         service.decide_request(db, owner, row.id, schemas.DecisionIn(decision="approve"))
-    assert conflict.value.status == 409 and "已拒绝" in conflict.value.render("zh")
+    assert conflict.value.status == 409
+    assert "已拒绝" in conflict.value.render("zh")
 
 
 def test_only_the_owner_decides_and_others_do_not_see_the_request(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
@@ -112,13 +121,15 @@ def test_overdue_requests_are_flagged_once_to_both_sides_and_the_bureau(db, make
 
 
 def _csv() -> bytes:
-    return b"resident_id,assistance,monthly_amount_fen\n520102199001011234,dibao,50000\n520102199202021235,tekun,70000\n"
+    return (b"resident_id,assistance,monthly_amount_fen\n"
+            b"520102199001011234,dibao,50000\n520102199202021235,tekun,70000\n")
 
 
 def test_feed_download_has_only_the_granted_fields_and_is_logged(db, make, world, settings) -> None:  # type: ignore[no-untyped-def]
     blobs = open_blob_store(settings)
     owner = make.actor(world.owner)
-    in_period = service.upload_file(db, owner, blobs, settings, world.conditional, "a.csv", [_csv()], dt.date(2026, 6, 30))
+    in_period = service.upload_file(db, owner, blobs, settings, world.conditional, "a.csv", [_csv()],
+                                    dt.date(2026, 6, 30))
     service.upload_file(db, owner, blobs, settings, world.conditional, "b.csv", [_csv()], dt.date(2025, 6, 30))
     row = ask(db, make, world.other, settings, world.conditional)
     service.decide_request(db, owner, row.id, schemas.DecisionIn(decision="narrow", fields=["assistance"]))

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
 from qianshu.accounts.schemas import OrganisationApplication
@@ -20,8 +21,10 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.identifiers import uscc_check_char
 from qianshu.core.settings import Settings
+from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
-from qianshu.sharing import schemas, service
+from qianshu.demo.seed import DEMO_PASSWORD
+from qianshu.sharing import schemas, service, workdays
 from qianshu.sharing.models import SharingRequest
 
 BUREAU_USER = "government@qianshu.demo"  # 贵州省大数据发展管理局, the demo's data_bureau
@@ -60,7 +63,7 @@ HID = F(name="household_id", type="string", meaning_zh="户编号", meaning_en="
 
 
 def _f(name: str, kind: str, zh: str, en: str) -> schemas.FieldIn:
-    return F(name=name, type=kind, meaning_zh=zh, meaning_en=en)  # type: ignore[arg-type]
+    return F.model_validate({"name": name, "type": kind, "meaning_zh": zh, "meaning_en": en})
 
 
 LAW = "《政务信息资源共享管理暂行办法》（国发〔2016〕51号）；《贵州省政务数据资源管理办法》"
@@ -126,20 +129,22 @@ RESOURCES = (
      "realtime", "unconditional", ""),
     ("bureau", "government_services", "政务服务事项办件信息", "Government service cases", [
         _f("case_id", "string", "办件编号", "Case number"), _f("item_code", "code", "事项编码", "Item code"),
-        _f("division_code", "code", "办理地行政区划", "Division"), _f("finished_on", "date", "办结日期", "Finished on")],
+        _f("division_code", "code", "办理地行政区划", "Division"),
+        _f("finished_on", "date", "办结日期", "Finished on")],
      "daily", "conditional", "用于政务服务效能监督。"),
 )
 
 
 def _sample_csv(fields: list[schemas.FieldIn], rows: int = 30) -> bytes:
     """A few synthetic rows for the feed's first version (the real feeds: monitoring/population.py)."""
-    values = {"string": lambda i: f"52{i:016d}", "integer": lambda i: str(1000 * (i % 7 + 1)),
-              "decimal": lambda i: f"{i * 1.5:.2f}", "date": lambda i: f"2026-{i % 12 + 1:02d}-15",
-              "boolean": lambda i: "true" if i % 3 else "false", "code": lambda i: str(i % 4 + 1)}
+    def value(kind: str, i: int) -> str:
+        return {"string": f"52{i:016d}", "integer": str(1000 * (i % 7 + 1)), "decimal": f"{i * 1.5:.2f}",
+                "date": f"2026-{i % 12 + 1:02d}-15", "boolean": "true" if i % 3 else "false"}.get(kind, str(i % 4 + 1))
+
     out = io.StringIO()
     out.write(",".join(f.name for f in fields) + "\n")
     for i in range(rows):
-        out.write(",".join(values[f.type](i) for f in fields) + "\n")
+        out.write(",".join(value(f.type, i) for f in fields) + "\n")
     return out.getvalue().encode()
 
 
@@ -152,7 +157,7 @@ def _departments(database: Database) -> None:
                 name=d.name, name_en=d.name_en, org_type="government", uscc=body + uscc_check_char(body),
                 division_code="520000", contact_name=d.admin, contact_email=f"{d.key}@qianshu.demo",
                 contact_phone="0851-86900000", admin_name=d.admin, admin_email=f"{d.key}@qianshu.demo",
-                password="qianshu-demo-2026"))
+                password=DEMO_PASSWORD))
             accounts.review_organisation(db, SYSTEM, org.id, "approve")
 
 
@@ -174,10 +179,10 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                                 dt.date(2026, 6, 30))
     start, end = dt.date(2026, 1, 1), dt.date(2026, 12, 31)
 
-    def ask(db: object, email: str, code: str, fields: list[str], purpose: str, access: str = "feed") -> int:
-        row = service.request_data(db, actor_of(db, email), settings, schemas.RequestIn(  # type: ignore[arg-type]
-            resource_id=ids[code], purpose=purpose, fields=fields, period_start=start, period_end=end,
-            access_type=access))  # type: ignore[arg-type]
+    def ask(db: Session, email: str, code: str, fields: list[str], purpose: str, access: str = "feed") -> int:
+        row = service.request_data(db, actor_of(db, email), settings, schemas.RequestIn.model_validate({
+            "resource_id": ids[code], "purpose": purpose, "fields": fields, "period_start": start,
+            "period_end": end, "access_type": access}))
         return row.id
 
     monitoring = "防返贫动态监测：比对监测对象家庭情况 / return-to-poverty monitoring"
@@ -204,9 +209,9 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         overdue = ask(db, "civilaffairs@qianshu.demo", "human_resources",
                       ["resident_id", "status", "monthly_pension_fen"], monitoring)
         # asked five weeks ago: its 10th working day has passed
-        db.execute(update(SharingRequest).where(SharingRequest.id == overdue).values(  # type: ignore[attr-defined]
-            created_at=service.utcnow() - dt.timedelta(days=35),
-            due_on=service.today() - dt.timedelta(days=20)))
+        asked = utcnow() - dt.timedelta(days=35)
+        db.execute(update(SharingRequest).where(SharingRequest.id == overdue).values(
+            created_at=asked, due_on=workdays.add_working_days(asked.date(), 10)))
         service.flag_overdue(db)
         granted = actor_of(db, "agriculture@qianshu.demo")
         files = service.granted_files(db, granted, approved)[1]

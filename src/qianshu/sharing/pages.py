@@ -33,7 +33,7 @@ from qianshu.core.http import (
 from qianshu.core.i18n import N_
 from qianshu.sharing import schemas, service
 from qianshu.sharing.api import chunks
-from qianshu.sharing.models import SharingAccess, SharingFile, SharingRequest, SharingResource
+from qianshu.sharing.models import SHARING_CLASSES, SharingAccess, SharingFile, SharingRequest, SharingResource
 from qianshu.sharing.permissions import request_resource, resource_of
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +62,7 @@ class CataloguePage:
 @router.get("/sharing")
 def catalogue(request: Request, db: DbSession, actor: SignedInActor, q: str = "", sharing_class: str = "") -> Response:
     rows = service.list_resources(db, actor, query=q[:100],
-                                  sharing_class=sharing_class if sharing_class in schemas.SharingClass.__args__ else "")
+                                  sharing_class=sharing_class if sharing_class in SHARING_CLASSES else "")
     return render(request, "sharing/catalogue.html", CataloguePage(
         rows, _org_names(db, (r.org_id for r in rows)), q[:100], sharing_class,
         policy.allows(actor, "sharing.supervise")))

@@ -256,7 +256,7 @@ def flag_overdue(db: Session, on: date | None = None) -> int:
     names = resources_by_id(db, (r.resource_id for r in rows))
     for row in rows:
         row.overdue_flagged_at = utcnow()
-        params = {"id": row.id, "resource": names[row.resource_id].name_zh,
+        params: dict[str, Any] = {"id": row.id, "resource": names[row.resource_id].name_zh,
                   "due": row.due_on.isoformat() if row.due_on else ""}
         for org_id in dict.fromkeys([row.owner_org_id, row.requester_org_id, *bureaus]):
             inbox.notify(db, CAPABILITY, OVERDUE, org_id=org_id, subject=("sharing_request", row.id),

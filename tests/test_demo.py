@@ -303,3 +303,25 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert all(e["proof"] is not None for p in pledges for e in p["events"])
     released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
     assert len(released) == 1
+
+
+def test_the_demo_departments_share_data_and_one_request_is_overdue(client: TestClient) -> None:
+    civil, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    catalogue = civil.get("/sharing")
+    assert catalogue.status_code == 200
+    assert "贵州省公安厅" in catalogue.text
+    assert len(re.findall(r'href="/sharing/resources/\d+"', catalogue.text)) >= 12
+    mine = civil.get("/api/v1/sharing/requests?box=mine").json()
+    assert any(r["overdue"] and r["status"] == "pending" for r in mine)
+    bureau, _csrf = _signed_in(client.app, "government@qianshu.demo")
+    everything = bureau.get("/api/v1/sharing/requests?box=all").json()
+    assert {r["status"] for r in everything} >= {"approved", "narrowed", "rejected", "granted", "pending"}
+    overdue = next(r for r in everything if r["overdue"])
+    notes = bureau.get("/api/v1/inbox").json()
+    assert any(f"#{overdue['id']}" in str(n) for n in notes)
+    owner, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    log = owner.get("/sharing/accesses")
+    assert log.status_code == 200
+    assert "贵州省农业农村厅" in log.text
+    english = owner.get("/sharing/requests?box=incoming", headers={"Accept-Language": "en"})
+    assert english.status_code == 200

@@ -6,14 +6,17 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core.blobs import CHUNK, open_blob_store
-from qianshu.core.http import AppSettings, DbSession
+from qianshu.core.errors import PayloadTooLarge
+from qianshu.core.http import AppSettings, DbSession, get_database
 from qianshu.core.openapi import JsonLdResponse, TurtleResponse, problems
 from qianshu.sharing import dcat, schemas, service
+from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(prefix="/api/v1/sharing", tags=["sharing"])
 JSONLD = "application/ld+json"
@@ -42,14 +45,25 @@ def get_resource(resource_id: int, db: DbSession, actor: SignedInActor) -> dict[
     return service.resource_json(service.get_resource(db, actor, resource_id))
 
 
-@router.post("/resources/{resource_id}/files", status_code=201,
-             summary="Upload a new version of the resource's feed (a UTF-8 CSV)",
-             responses=problems(401, 403, 404, 413, 422))
-def upload_file(resource_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings,
-                file: Annotated[UploadFile, File()], as_of: Annotated[date, Form()]) -> dict[str, Any]:
-    found = service.upload_file(db, actor, open_blob_store(settings), settings, resource_id,
-                                file.filename or "feed.csv", chunks(file.file), as_of)
-    return service.file_json(found)
+@router.put("/resources/{resource_id}/files/{name}", status_code=201,
+            summary="Upload a new version of the resource's feed (the body: a UTF-8 CSV)",
+            responses=problems(401, 403, 404, 413, 422))
+async def upload_file(resource_id: int, name: str, request: Request, actor: SignedInActor, settings: AppSettings,
+                      as_of: Annotated[date, Query(description="The date the file's data is as of")]) -> dict[str, Any]:
+    """The body is read whole (at most ``[sharing] max_file_bytes``), then stored and recorded on a
+    worker thread: no database call runs on the event loop."""
+    limit = settings.section(SharingSettings).max_file_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise PayloadTooLarge("The file is larger than {limit} bytes.", field="file", limit=limit)
+    body = await request.body()
+    database = get_database(request)
+
+    def store() -> dict[str, Any]:
+        with database.unit_of_work() as db:
+            return service.file_json(service.upload_file(db, actor, open_blob_store(settings), settings,
+                                                         resource_id, name, [body], as_of))
+
+    return await run_in_threadpool(store)
 
 
 @router.get("/dcat.jsonld", summary="Export the government catalogue as DCAT-AP JSON-LD",

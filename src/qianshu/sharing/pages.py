@@ -119,6 +119,7 @@ def upload(resource_id: int, request: Request, db: DbSession, actor: SignedInAct
     upload = posted.get("file")
     data = {"as_of": str(posted.get("as_of") or "")}
     try:
+        service.resource_for_upload(db, actor, resource_id)
         try:
             as_of = date.fromisoformat(data["as_of"])
         except ValueError:

@@ -285,13 +285,19 @@ def _header(stream: BinaryIO) -> tuple[list[str], int]:
     return [h.strip() for h in header], rows
 
 
-def upload_file(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, resource_id: int,
-                filename: str, content: Iterable[bytes], as_of: date) -> SharingFile:
-    """A new version of the resource's feed: a UTF-8 CSV whose header names the resource's fields."""
+def resource_for_upload(db: Session, actor: Actor, resource_id: int) -> SharingResource:
+    """The resource, if the actor's department may upload its files (asked before reading a form)."""
     resource = db.get(SharingResource, resource_id)
     if resource is None:
         raise NotFound("Resource {id} does not exist.", id=resource_id)
     policy.require(actor, "sharing.file.upload", resource_of(resource.org_id))
+    return resource
+
+
+def upload_file(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, resource_id: int,
+                filename: str, content: Iterable[bytes], as_of: date) -> SharingFile:
+    """A new version of the resource's feed: a UTF-8 CSV whose header names the resource's fields."""
+    resource = resource_for_upload(db, actor, resource_id)
     limit = settings.section(SharingSettings).max_file_bytes
     try:
         digest, size = blobs.put_stream(content, max_bytes=limit)

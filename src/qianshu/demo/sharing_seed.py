@@ -66,6 +66,8 @@ def _f(name: str, kind: str, zh: str, en: str) -> schemas.FieldIn:
     return F.model_validate({"name": name, "type": kind, "meaning_zh": zh, "meaning_en": en})
 
 
+# A department's own words (stored data, not a message of Qianshu's to translate).
+OUTSIDE_CONDITIONS = "目的超出共享条件（仅限防返贫监测）/ the purpose is outside the conditions"
 LAW = "《政务信息资源共享管理暂行办法》（国发〔2016〕51号）；《贵州省政务数据资源管理办法》"
 # (department key, feed code, name zh, name en, fields, frequency, class, conditions)
 RESOURCES = (
@@ -202,7 +204,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         rejected = ask(db, "education@qianshu.demo", "health", ["resident_id", "disease_category"],
                        "学生健康档案 / pupils' health records")
         service.decide_request(db, actor_of(db, "health@qianshu.demo"), rejected, schemas.DecisionIn(
-            decision="reject", reason="目的超出共享条件（仅限防返贫监测）/ outside the conditions"))
+            decision="reject", reason=OUTSIDE_CONDITIONS))
         ask(db, "civilaffairs@qianshu.demo", "housing", ["household_id", "grade"], monitoring)  # unconditional
         ask(db, "agriculture@qianshu.demo", "household_registration",
             ["resident_id", "household_id", "division_code"], monitoring)  # waiting

@@ -44,8 +44,8 @@ def test_catalogue_resource_and_request_form(client, db, settings, world) -> Non
     assert refused.status_code == 409
     assert "不予共享" in refused.text
     made = client.post("/sharing/requests", data={
-        "csrf_token": token, "resource_id": world.conditional, "purpose": "监测", "fields": ["resident_id", "assistance"],
-        "period_start": "2026-01-01", "period_end": "2026-12-31"}, follow_redirects=False)
+        "csrf_token": token, "resource_id": world.conditional, "purpose": "监测",
+        "fields": ["resident_id", "assistance"], "period_start": "2026-01-01", "period_end": "2026-12-31"}, follow_redirects=False)
     assert made.status_code == 303
     assert client.get("/sharing/requests?box=mine").text.count("待审核") >= 1
 
@@ -65,7 +65,8 @@ def test_owner_decides_in_the_inbox_and_a_second_decision_gets_409(client, db, m
     assert no_reason.status_code == 422
     assert "Say why" in no_reason.text
     ok = client.post(f"/sharing/requests/{row.id}/decision",
-                     data={"csrf_token": token, "decision": "narrow", "fields": ["resident_id"]}, follow_redirects=False)
+                     data={"csrf_token": token, "decision": "narrow", "fields": ["resident_id"]},
+                     follow_redirects=False)
     assert ok.status_code == 303
     again = client.post(f"/sharing/requests/{row.id}/decision", data={"csrf_token": token, "decision": "approve"})
     assert again.status_code == 409

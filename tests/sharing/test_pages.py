@@ -45,7 +45,8 @@ def test_catalogue_resource_and_request_form(client, db, settings, world) -> Non
     assert "不予共享" in refused.text
     made = client.post("/sharing/requests", data={
         "csrf_token": token, "resource_id": world.conditional, "purpose": "监测",
-        "fields": ["resident_id", "assistance"], "period_start": "2026-01-01", "period_end": "2026-12-31"}, follow_redirects=False)
+        "fields": ["resident_id", "assistance"], "period_start": "2026-01-01", "period_end": "2026-12-31"},
+        follow_redirects=False)
     assert made.status_code == 303
     assert client.get("/sharing/requests?box=mine").text.count("待审核") >= 1
 

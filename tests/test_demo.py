@@ -458,3 +458,24 @@ def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> Non
         assert "usage_reported" in steps  # billed with the month's other usage once the month is over
         outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
         assert outcomes == ["refused", "answered"]  # newest first
+
+def test_the_demo_departments_share_data_and_one_request_is_overdue(client: TestClient) -> None:
+    civil, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    catalogue = civil.get("/sharing")
+    assert catalogue.status_code == 200
+    assert "贵州省公安厅" in catalogue.text
+    assert len(re.findall(r'href="/sharing/resources/\d+"', catalogue.text)) >= 12
+    mine = civil.get("/api/v1/sharing/requests?box=mine").json()
+    assert any(r["overdue"] and r["status"] == "pending" for r in mine)
+    bureau, _csrf = _signed_in(client.app, "government@qianshu.demo")
+    everything = bureau.get("/api/v1/sharing/requests?box=all").json()
+    assert {r["status"] for r in everything} >= {"approved", "narrowed", "rejected", "granted", "pending"}
+    overdue = next(r for r in everything if r["overdue"])
+    notes = bureau.get("/api/v1/inbox").json()
+    assert any(f"#{overdue['id']}" in str(n) for n in notes)
+    owner, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    log = owner.get("/sharing/accesses")
+    assert log.status_code == 200
+    assert "贵州省农业农村厅" in log.text
+    english = owner.get("/sharing/requests?box=incoming", headers={"Accept-Language": "en"})
+    assert english.status_code == 200

@@ -40,6 +40,7 @@ CAPABILITIES: tuple[str, ...] = (
     "delivery",
     "finance",
     "vouchers",
+    "sharing",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

@@ -40,6 +40,7 @@ LABELS = (
     NP_("organisation type", "exchange_operator"),
     NP_("organisation type", "voucher_administrator"),
     NP_("organisation type", "compute_provider"),
+    NP_("organisation type", "data_bureau"),
     NP_("token scope", "read"),
     NP_("token scope", "write"),
 )

@@ -44,6 +44,7 @@ ORG_TYPE_LABELS = {
     "data_merchant": "Data merchant", "buyer": "Buyer", "service_provider": "Service provider",
     "bank": "Bank", "government": "Government department", "exchange_operator": "Exchange operator",
     "voucher_administrator": "Voucher administrator", "compute_provider": "Compute provider",
+    "data_bureau": "Big-data bureau",
 }
 
 

@@ -67,7 +67,7 @@ DEMO_ORGS = (
             "91520100MA6DC7T45"),
     DemoOrg("service_provider", "黔数合规评估事务所", "Qianshu Compliance Assessment Firm", "service_provider",
             "520115", "approved", "赵敏", "91520115MA6HB9W07"),
-    DemoOrg("government", "贵州省大数据发展管理局", "Guizhou Big Data Development Administration", "government",
+    DemoOrg("government", "贵州省大数据发展管理局", "Guizhou Big Data Development Administration", "data_bureau",
             "520100", "approved", "孙涛", "11520000MB1L23456"),
     DemoOrg("vouchers", "贵州省算力券服务中心", "Guizhou Compute Voucher Service Centre", "voucher_administrator",
             "520100", "approved", "郑慧", "12520000MB1N45678"),

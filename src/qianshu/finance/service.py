@@ -29,7 +29,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.timeutil import utcnow
 from qianshu.finance import schemas
-from qianshu.finance.models import OPEN_STATUSES, EncumberedAsset, LtvLimit, Pledge, PledgeEvent
+from qianshu.finance.models import OPEN_STATUSES, EncumberedAsset, LtvLimit, Pledge, PledgeEvent, Valuation
 from qianshu.finance.permissions import pledge_resource
 from qianshu.finance.settings import FinanceSettings
 from qianshu.registry import review
@@ -85,6 +85,19 @@ def _registration_status(db: Session, number: str) -> tuple[Any, Any, str]:
     return cert, reg, status
 
 
+def registration_standing(db: Session, number: str) -> tuple[Any, str]:
+    """The registration a certificate number names, and its standing (``valid``, ``revoked`` ...)."""
+    _cert, reg, status = _registration_status(db, number)
+    return reg, status
+
+
+def latest_signed_valuation(db: Session, registration_id: int) -> Valuation | None:
+    """The asset's most recent signed valuation: what a pledge's loan-to-value is computed on."""
+    return db.scalar(select(Valuation).where(Valuation.registration_id == registration_id,
+                                             Valuation.status == "signed")
+                     .order_by(Valuation.signed_at.desc(), Valuation.id.desc()).limit(1))
+
+
 def open_pledges_of(db: Session, registration_id: int) -> list[Pledge]:
     return list(db.scalars(select(Pledge).where(Pledge.registration_id == registration_id,
                                                 Pledge.status.in_(OPEN_STATUSES)).order_by(Pledge.id)))
@@ -125,6 +138,7 @@ def pledge_json(p: Pledge) -> dict[str, Any]:
     return {"id": p.id, "certificate_number": p.certificate_number, "status": p.status,
             "pledgee_org_id": p.pledgee_org_id, "pledgor_org_id": p.pledgor_org_id,
             "secured_fen": p.secured_fen, "appraised_fen": p.appraised_fen, "value_source": p.value_source,
+            "valuation_id": p.valuation_id,
             "ltv_bp": p.ltv_bp, "ltv_limit_bp": p.ltv_limit_bp, "interest_bp": p.interest_bp,
             "term_months": p.term_months, "starts_on": p.starts_on.isoformat(),
             "matures_on": p.matures_on.isoformat(), "risk_pool_bp": p.risk_pool_bp,
@@ -247,10 +261,19 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
                            field="external_number")
     _lock_asset(db, reg.id, number)
     limit = ltv_limit(db, settings, actor.org_id or 0, reg.industry_code)
-    _check_ltv(db, None, reg.id, data.secured_fen, data.appraised_fen, limit)
+    valuation = latest_signed_valuation(db, reg.id)
+    if valuation is not None and valuation.value_fen:
+        # a signed valuation exists: it is the value, whatever the bank typed
+        appraised, source = valuation.value_fen, "valuation"
+    elif data.appraised_fen is None:
+        raise InvalidInput("The asset has no signed valuation: give the appraised value.", field="appraised_fen")
+    else:
+        appraised, source = data.appraised_fen, "entered"
+    _check_ltv(db, None, reg.id, data.secured_fen, appraised, limit)
     today = utcnow().date()
     pledge = Pledge(registration_id=reg.id, certificate_number=number, pledgee_org_id=actor.org_id,
-                    pledgor_org_id=reg.holder_org_id, secured_fen=data.secured_fen, appraised_fen=data.appraised_fen,
+                    pledgor_org_id=reg.holder_org_id, secured_fen=data.secured_fen, appraised_fen=appraised,
+                    value_source=source, valuation_id=valuation.id if source == "valuation" and valuation else None,
                     ltv_limit_bp=limit, interest_bp=data.interest_bp, term_months=data.term_months,
                     starts_on=today, matures_on=_add_months(today, data.term_months), risk_pool_bp=data.risk_pool_bp,
                     product_category=reg.industry_code, external_registry=data.external_registry,
@@ -259,6 +282,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
     db.flush()
     _record(db, actor, signer, pledge, "registered", {
         "secured_fen": pledge.secured_fen, "appraised_fen": pledge.appraised_fen, "ltv_limit_bp": limit,
+        "value_source": source, "valuation_id": pledge.valuation_id,
         "interest_bp": pledge.interest_bp, "matures_on": pledge.matures_on.isoformat(),
         "risk_pool_bp": pledge.risk_pool_bp, "external_registry": pledge.external_registry,
         "external_number": pledge.external_number})

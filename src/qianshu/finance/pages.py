@@ -252,6 +252,7 @@ def save_worksheet(request: Request, valuation_id: int, db: DbSession, actor: Si
         valuation.update_valuation(db, actor, settings, valuation_id, data)
         return see_other(f"/finance/valuations/{valuation_id}#results")
 
+    valuation.editable(db, actor, valuation_id)  # who may change it, before what was typed
     try:
         data = validate_form(schemas.ValuationIn, valuation_form_data(typed))
         return saved(data)

@@ -137,7 +137,7 @@ def get_valuation(db: Session, actor: Actor, valuation_id: int) -> Valuation:
     return valuation
 
 
-def _editable(db: Session, actor: Actor, valuation_id: int) -> Valuation:
+def editable(db: Session, actor: Actor, valuation_id: int) -> Valuation:
     valuation = get_valuation(db, actor, valuation_id)
     holder = registry.load_registration(db, valuation.registration_id).holder_org_id
     policy.require(actor, "finance.valuation.sign", _resource(valuation, holder))
@@ -180,7 +180,7 @@ def compute(settings: Settings, data: schemas.ValuationIn, found: list[worksheet
 def update_valuation(db: Session, actor: Actor, settings: Settings, valuation_id: int,
                      data: schemas.ValuationIn) -> Valuation:
     """Store the figures and recompute every approach (the worksheet shows each step)."""
-    valuation = _editable(db, actor, valuation_id)
+    valuation = editable(db, actor, valuation_id)
     results = compute(settings, data, comparables(db, settings, valuation))
     valuation.inputs = data.model_dump()
     valuation.results = results
@@ -205,7 +205,7 @@ def signed_document(db: Session, valuation: Valuation, key_id: str) -> dict[str,
 def sign_valuation(db: Session, actor: Actor, settings: Settings, exchange_signer: Signer,
                    valuation_id: int) -> Valuation:
     """Sign with the appraiser organisation's key, log, and attach to the registration."""
-    valuation = _editable(db, actor, valuation_id)
+    valuation = editable(db, actor, valuation_id)
     if valuation.value_fen is None:
         raise InvalidInput("Fill in the worksheet before signing it.", field="acquisition_fen",
                            code="valuation_incomplete")

@@ -60,7 +60,8 @@ def test_a_valuation_from_worksheet_to_signed_report_and_pledge(client, db, asse
     started = client.post("/api/v1/finance/valuations", json={"certificate_number": asset.number}, headers=headers)
     assert started.status_code == 201, started.text
     body = started.json()
-    assert body["attributes"]["scale_rows"] > 0 and body["attributes"]["dictionary"]  # from the profile
+    assert body["attributes"]["scale_rows"] > 0
+    assert body["attributes"]["dictionary"]
     vid = body["id"]
     # another appraiser, the bank and anonymous visitors do not see the draft
     assert client.get(f"/api/v1/finance/valuations/{vid}").status_code in (401, 404)
@@ -79,7 +80,8 @@ def test_a_valuation_from_worksheet_to_signed_report_and_pledge(client, db, asse
     signed = client.post(f"/api/v1/finance/valuations/{vid}/sign", headers=headers)
     assert signed.status_code == 200, signed.text
     report = signed.json()
-    assert report["status"] == "signed" and log.tree_size(db) == size_before + 1
+    assert report["status"] == "signed"
+    assert log.tree_size(db) == size_before + 1
 
     # the signature verifies with the public key alone (as anyone would, from the public API)
     public = client.get(f"/api/v1/finance/appraisers/{appraiser.organisation.id}/public-key").json()
@@ -104,7 +106,8 @@ def test_a_valuation_from_worksheet_to_signed_report_and_pledge(client, db, asse
     pledge = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
               "secured_fen": 80_000_000, "appraised_fen": 9_000_000_000, "interest_bp": 400, "term_months": 12}
     too_much = client.post("/api/v1/finance/pledges", json=pledge, headers=bearer(asset.bank))
-    assert too_much.status_code == 422 and too_much.json()["field"] == "secured_fen"  # 80 万 > 50 % of 144 万
+    assert too_much.status_code == 422
+    assert too_much.json()["field"] == "secured_fen"
     made = client.post("/api/v1/finance/pledges", json=pledge | {"secured_fen": 70_000_000}, headers=bearer(asset.bank))
     assert made.status_code == 201, made.text
     assert (made.json()["value_source"], made.json()["appraised_fen"], made.json()["valuation_id"]) == (
@@ -131,18 +134,23 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     csrf = sign_in(client, appraiser)
     assert client.get("/finance/valuations").status_code == 200
     bad = client.post("/finance/valuations", data={"csrf_token": csrf, "certificate_number": "nonsense"})
-    assert bad.status_code == 422 and "QS-DR-YYYY-NNNNNN" in bad.text
+    assert bad.status_code == 422
+    assert "QS-DR-YYYY-NNNNNN" in bad.text
     r = client.post("/finance/valuations", data={"csrf_token": csrf, "certificate_number": asset.number},
                     follow_redirects=False)
     assert r.status_code == 303
     url = r.headers["location"]
     page = client.get(url)
-    assert page.status_code == 200 and "信息属性" in page.text and 'id="recompute"' in page.text
+    assert page.status_code == 200
+    assert "信息属性" in page.text
+    assert 'id="recompute"' in page.text
     # absurd, negative and missing figures: every one named beside its field, in Chinese, nothing stored
     wrong = TYPED | {"discount_bp": "500", "acquisition_fen": "-5", "share_bp": ""}
     refused = client.post(url, data=wrong | {"csrf_token": csrf})
     assert refused.status_code == 422
-    assert "折现率" in refused.text and "不能为负" in refused.text and "必填" in refused.text
+    assert "折现率" in refused.text
+    assert "不能为负" in refused.text
+    assert "必填" in refused.text
     assert refused.text.count('aria-invalid="true"') == 3
     assert 'value="-5"' in refused.text  # the input is kept as typed
     client.cookies.set("qs_lang", "en")
@@ -154,13 +162,16 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     saved = client.post(url, data=TYPED | {"csrf_token": csrf}, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     page = client.get(url)
-    assert "1,440,000" in page.text and 'id="steps-income"' in page.text and 'id="sign-form"' in page.text
+    assert "1,440,000" in page.text
+    assert 'id="steps-income"' in page.text
+    assert 'id="sign-form"' in page.text
     assert 'value="0.9"' in page.text  # shown back in the units typed
     signed = client.post(url + "/sign", data={"csrf_token": csrf}, follow_redirects=False)
     assert signed.status_code == 303
     assert "签名验证通过" in client.get(url).text
     client.cookies.set("qs_lang", "en")
     page = client.get(url)
-    assert "The signature verifies." in page.text and "Replacement cost" in page.text
+    assert "The signature verifies." in page.text
+    assert "Replacement cost" in page.text
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert 'id="latest-valuation"' in lookup.text

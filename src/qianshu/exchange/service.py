@@ -704,7 +704,8 @@ def settled_trades(db: Session, industry_code: str, limit: int = 10, scan: int =
     trades = [SettledTrade(number, listing_id, facts[listing_id].registration_id, facts[listing_id].title_zh,
                            facts[listing_id].title_en, facts[listing_id].industry_code,
                            max(int(price) - int(refunded), 0), settled_at)
-              for number, listing_id, price, refunded, settled_at in rows if listing_id in facts]
+              for number, listing_id, price, refunded, settled_at in rows
+              if listing_id in facts and settled_at is not None]
     same = [t for t in trades if industry_code and t.industry_code == industry_code]
     if not same:
         same = [t for t in trades if industry_code and t.industry_code[:1] == industry_code[:1]]

@@ -31,8 +31,8 @@ ACTIONS = (
     Action("finance.valuation.sign", (Rule(org_types=("service_provider",), active=True, relations=("own",)),),
            "Fill in and sign one's own organisation's valuation worksheet with its appraiser key",
            N_("Only the appraiser organisation that prepared the valuation may change or sign it.")),
-    Action("finance.valuation.read", (Rule(signed_in=False, relations=("public",)), Rule(relations=("own", "counterparty")),
-                                      OPERATOR, Rule(staff=("auditor",))),
+    Action("finance.valuation.read", (Rule(signed_in=False, relations=("public",)),
+                                      Rule(relations=("own", "counterparty")), OPERATOR, Rule(staff=("auditor",))),
            "See a valuation: anyone once signed; before that its appraiser, the asset's holder and the exchange",
            N_("A valuation is seen by its appraiser, the asset's holder and the exchange until it is signed.")),
 )

@@ -67,8 +67,8 @@ def appraiser_signer(db: Session, settings: Settings, org_id: int) -> Ed25519Sig
                                       serialization.BestAvailableEncryption(_key_password(settings, org_id)))
         try:
             with db.begin_nested():
-                db.add(AppraiserKey(org_id=org_id, key_id=signer.key_id, public_key_pem=signer.public_key_pem().decode(),
-                                    private_key_pem=encrypted.decode()))
+                db.add(AppraiserKey(org_id=org_id, key_id=signer.key_id, private_key_pem=encrypted.decode(),
+                                    public_key_pem=signer.public_key_pem().decode()))
         except IntegrityError:
             pass
         row = db.get_one(AppraiserKey, org_id, populate_existing=True)

@@ -18,6 +18,7 @@ from qianshu.finance import worksheet
 from qianshu.finance.models import AppraiserKey, Valuation
 from qianshu.registry import review
 from qianshu.translog import service as log
+from tests.exchange.conftest import buyer, fund, listed, merchant, operator, order  # noqa: F401 - fixtures
 from tests.registry.helpers import sign_in
 
 FIGURES = {"acquisition_fen": 100_000_000, "processing_fen": 50_000_000, "storage_fen": 10_000_000,
@@ -175,3 +176,36 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     assert "Replacement cost" in page.text
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert 'id="latest-valuation"' in lookup.text
+
+
+def test_the_market_approach_takes_settled_contracts_of_the_industry(  # type: ignore[no-untyped-def]
+        client, db, asset, bearer, appraiser, buyer, merchant, listed, order, fund) -> None:
+    from qianshu.exchange import payments
+    from qianshu.exchange import service as exchange
+
+    product = listed(merchant, industry_code="I64", number="QS-DR-2026-900001")  # the asset's industry
+    contract = exchange.accept_order(db, merchant, order(product).id)
+    exchange.sign(db, buyer, contract.id)
+    exchange.sign(db, merchant, contract.id)
+    fund(buyer, 200_000)
+    payments.pay(db, buyer, contract.id)
+    payments.deliver(db, merchant, contract.id)
+    payments.accept_delivery(db, buyer, contract.id)
+    other = listed(merchant, industry_code="A01", number="QS-DR-2026-900002")  # another industry: not taken
+    unsettled = exchange.accept_order(db, merchant, order(other).id)
+    assert unsettled.payment_status == "unpaid"
+    db.flush()
+
+    headers = bearer(appraiser)
+    vid = client.post("/api/v1/finance/valuations", json={"certificate_number": asset.number},
+                      headers=headers).json()["id"]
+    filled = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES, headers=headers).json()
+    market = filled["results"]["approaches"]["market"]
+    assert [c["number"] for c in filled["results"]["comparables"]] == [contract.number]
+    assert market["value_fen"] == contract.price_fen * 9 // 10  # timeliness 0.9
+    # the cost approach's 144 万 lies far from the market's evidence: flagged
+    assert filled["flagged"] is True
+    assert filled["deviation_bp"] > 5000
+    on_market = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES | {"method": "market"}, headers=headers)
+    assert on_market.json()["flagged"] is False
+    assert on_market.json()["value_fen"] == market["value_fen"]

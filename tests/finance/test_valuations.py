@@ -179,7 +179,7 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
 
 
 def test_the_market_approach_takes_settled_contracts_of_the_industry(  # type: ignore[no-untyped-def]
-        client, db, asset, bearer, appraiser, buyer, merchant, listed, order, fund) -> None:
+        client, db, asset, bearer, appraiser, buyer, merchant, listed, order, fund) -> None:  # noqa: F811
     from qianshu.exchange import payments
     from qianshu.exchange import service as exchange
 

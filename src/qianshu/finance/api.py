@@ -57,9 +57,11 @@ def release_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: 
 
 @router.post("/pledges/{pledge_id}/enforce", summary="Record a pledge's enforcement on default (the pledgee)",
              responses=problems(401, 403, 404, 409, 422))
-def enforce_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: SignedInActor,
+def enforce_pledge(pledge_id: int, data: schemas.EnforceIn, db: DbSession, actor: SignedInActor,
                    signer: Signer) -> dict[str, Any]:
-    return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason))
+    """``mode``: ``record`` (default) or ``transfer`` (the rights pass to the bank through the
+    registry's transfer, submitted for review)."""
+    return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason, data.mode))
 
 
 @router.get("/ltv-limits", summary="List the bank's loan-to-value limits", responses=problems(401, 403))

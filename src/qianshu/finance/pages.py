@@ -123,13 +123,15 @@ def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")
 def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, signer: Signer,
         posted: PostedForm) -> Response:
-    reason = str(form_fields(posted).get("reason", ""))[:2000]
+    fields = form_fields(posted)
+    reason = str(fields.get("reason", ""))[:2000]
     if action == "confirm":
         pledge = service.confirm_pledge(db, actor, signer, pledge_id)
     elif action == "release":
         pledge = service.release_pledge(db, actor, signer, pledge_id, reason)
     elif action == "enforce":
-        pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason)
+        mode = "transfer" if fields.get("mode") == "transfer" else "record"
+        pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason, mode)
     else:
         return see_other("/finance/lookup")
     return see_other(f"/finance/lookup?number={pledge.certificate_number}")

@@ -42,6 +42,16 @@ class CloseIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class EnforceIn(BaseModel):
+    """``record``: the default is recorded (the bank realises the pledge outside the exchange);
+    ``transfer``: the rights pass to the bank through the registry's transfer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000)
+    mode: Literal["record", "transfer"] = "record"
+
+
 class LtvLimitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

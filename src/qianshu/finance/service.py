@@ -357,15 +357,22 @@ def release_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
     return pledge
 
 
-def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str) -> Pledge:
-    """The borrower defaulted: the enforcement is recorded (a transfer or forced sale is done
-    through trading, not here); the pledge stays on the asset's history, closed."""
+def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str,
+                   mode: str = "record") -> Pledge:
+    """The borrower defaulted: the pledge is closed as enforced and stays on the asset's history.
+    ``mode="transfer"``: the rights pass to the bank through the registry's transfer (submitted at
+    once for the exchange's review, notice and issue; another bank's open pledge still blocks its
+    issue). ``"record"``: the enforcement is only recorded."""
     pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
     _require_status(pledge, "active")
     if not reason.strip():
         raise InvalidInput("Say why the pledge is enforced.", field="reason")
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", utcnow(), reason
-    _record(db, actor, signer, pledge, "enforced", {"reason": reason})
+    details: dict[str, Any] = {"reason": reason, "mode": mode}
+    if mode == "transfer":
+        transfer = review.start_enforced_transfer(db, actor, pledge.registration_id, pledge.pledgee_org_id, reason)
+        details["transfer_registration_id"] = transfer.id
+    _record(db, actor, signer, pledge, "enforced", details)
     inbox.notify(db, CAPABILITY, "The bank recorded the enforcement of its pledge over {number}.",
                  org_id=pledge.pledgor_org_id, subject=("pledge", pledge.id),
                  link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number)

@@ -209,3 +209,21 @@ def test_the_market_approach_takes_settled_contracts_of_the_industry(  # type: i
     on_market = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES | {"method": "market"}, headers=headers)
     assert on_market.json()["flagged"] is False
     assert on_market.json()["value_fen"] == market["value_fen"]
+
+
+def test_a_valuation_below_the_limit_alerts_the_pledgee(client, db, asset, bearer, appraiser) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core.inbox import Notification
+
+    pledge = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+              "secured_fen": 800_000_000, "appraised_fen": 2_000_000_000, "interest_bp": 400, "term_months": 12}
+    made = client.post("/api/v1/finance/pledges", json=pledge, headers=bearer(asset.bank)).json()
+    assert made["value_source"] == "entered"
+    headers = bearer(appraiser)
+    vid = client.post("/api/v1/finance/valuations", json={"certificate_number": asset.number},
+                      headers=headers).json()["id"]
+    client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES, headers=headers)
+    assert client.post(f"/api/v1/finance/valuations/{vid}/sign", headers=headers).status_code == 200
+    alerts = db.scalars(select(Notification).where(Notification.org_id == asset.bank.organisation.id,
+                                                   Notification.capability == "finance")).all()
+    assert len(alerts) == 1
+    assert alerts[0].params["ltv"] == "555.6"  # 800 万 over 144 万

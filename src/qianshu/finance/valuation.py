@@ -40,7 +40,7 @@ from qianshu.exchange import service as exchange
 from qianshu.finance import schemas, worksheet
 from qianshu.finance.models import AppraiserKey, Valuation
 from qianshu.finance.permissions import valuation_resource
-from qianshu.finance.service import CAPABILITY, normalise_number, registration_standing
+from qianshu.finance.service import CAPABILITY, normalise_number, open_pledges_of, registration_standing
 from qianshu.finance.settings import FinanceSettings
 from qianshu.registry import review
 from qianshu.registry import schemas as registry_schemas
@@ -232,7 +232,30 @@ def sign_valuation(db: Session, actor: Actor, settings: Settings, exchange_signe
     inbox.notify(db, CAPABILITY, "An appraiser signed a valuation of your certificate {number}.", org_id=holder,
                  subject=("valuation", valuation.id), link=f"/finance/valuations/{valuation.id}",
                  number=valuation.certificate_number)
+    alert_pledgees(db, valuation)
     return valuation
+
+
+BELOW_LIMIT = ("The latest signed valuation of {number} ({value} yuan) puts the loan-to-value of its open pledges "
+               "at {ltv} %, above your limit of {limit} %.")
+
+
+def alert_pledgees(db: Session, valuation: Valuation) -> int:
+    """Each bank with an open pledge over the asset is told when the new value no longer covers
+    the asset's open pledges within its loan-to-value limit (the portfolio's alert)."""
+    pledges = open_pledges_of(db, valuation.registration_id)
+    secured = sum(p.secured_fen for p in pledges)
+    value = valuation.value_fen or 0
+    told = 0
+    for pledge in pledges:
+        if value and secured * 10_000 <= value * pledge.ltv_limit_bp:
+            continue
+        inbox.notify(db, CAPABILITY, BELOW_LIMIT, org_id=pledge.pledgee_org_id, subject=("pledge", pledge.id),
+                     link=f"/finance/valuations/{valuation.id}", number=valuation.certificate_number,
+                     value=f"{value / 100:,.2f}", ltv=f"{secured * 100 / value:.1f}" if value else "∞",
+                     limit=f"{pledge.ltv_limit_bp / 100:g}")
+        told += 1
+    return told
 
 
 def verify_valuation(db: Session, valuation: Valuation) -> bool:

@@ -23,6 +23,8 @@ LABELS = (
     N_("Replacement cost"), N_("Adjusted for quality"), N_("Less obsolescence"), N_("Year {year}"),
     N_("Present value"), N_("Comparable {number}"), N_("Mean of adjusted comparables"),
     N_("An appraiser signed a valuation of your certificate {number}."),
+    N_("An amendment of the pledge over {number} awaits your agreement."),
+    N_("The amendment of the pledge over {number} was agreed."),
     N_("The latest signed valuation of {number} ({value} yuan) puts the loan-to-value of its open pledges "
        "at {ltv} %, above your limit of {limit} %."),
     NP_("audit action", "finance.ltv_limit_set"), NP_("audit action", "finance.pledge.registered"),

@@ -68,6 +68,9 @@ class Pledge(Base):
     confirmed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str] = mapped_column(Text, default="")
+    # An amendment one party proposed and the other has not yet agreed to: {"changes": {...},
+    # "by_org_id": ..., "reason": ...}; empty when none is pending.
+    proposed_amendment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     events: Mapped[list[PledgeEvent]] = relationship(back_populates="pledge", order_by="PledgeEvent.id",
                                                      cascade="all, delete-orphan")

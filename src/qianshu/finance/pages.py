@@ -45,6 +45,7 @@ class LookupPage:
     error: str = ""
     may_confirm: set[int] = field(default_factory=set)
     may_manage: set[int] = field(default_factory=set)
+    may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
     may_pledge: bool = False
     valuation: Any = None  # the asset's latest signed valuation
 
@@ -68,6 +69,8 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
     return render(request, "finance/lookup.html", LookupPage(
         number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
         may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
+        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
+        | _controls(actor, found.pledges, "finance.pledge.confirm"),
         may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
         valuation=service.latest_signed_valuation(db, found.registration_id)))
 
@@ -121,7 +124,7 @@ def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, 
 
 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")
-def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, signer: Signer,
+def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
         posted: PostedForm) -> Response:
     fields = form_fields(posted)
     reason = str(fields.get("reason", ""))[:2000]
@@ -129,6 +132,14 @@ def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, signer
         pledge = service.confirm_pledge(db, actor, signer, pledge_id)
     elif action == "release":
         pledge = service.release_pledge(db, actor, signer, pledge_id, reason)
+    elif action == "propose":  # an amendment, as typed (yuan, percent, months); the other party agrees
+        data = validate_form(schemas.AmendIn, {
+            "secured_fen": _hundredths(fields, "secured_yuan", "secured_fen", optional=True),
+            "interest_bp": _hundredths(fields, "interest_percent", "interest_bp", optional=True),
+            "term_months": str(fields.get("term_months", "")).strip() or None, "reason": reason})
+        pledge = service.propose_amendment(db, actor, pledge_id, data)
+    elif action in ("agree", "decline"):
+        pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
     elif action == "enforce":
         mode = "transfer" if fields.get("mode") == "transfer" else "record"
         pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason, mode)

@@ -345,6 +345,79 @@ def amend_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519S
     return pledge
 
 
+def _party(db: Session, actor: Actor, pledge_id: int) -> tuple[Pledge, str]:
+    """The pledge and the actor's side of it: ``pledgee`` (its bank) or ``pledgor`` (the holder)."""
+    pledge = db.get(Pledge, pledge_id)
+    missing = NotFound("Pledge {id} does not exist.", id=pledge_id)
+    if pledge is None:
+        raise missing
+    resource = pledge_resource(pledge.pledgor_org_id, pledge.pledgee_org_id)
+    if policy.allows(actor, "finance.pledge.manage", resource):
+        side = "pledgee"
+    elif policy.allows(actor, "finance.pledge.confirm", resource):
+        side = "pledgor"
+    else:
+        if not policy.allows(actor, "finance.pledge.read", resource):
+            raise missing
+        policy.require(actor, "finance.pledge.manage", resource)  # refused, with its reason
+        raise AssertionError("unreachable")  # pragma: no cover
+    _lock_asset(db, pledge.registration_id, pledge.certificate_number)
+    db.refresh(pledge)
+    return pledge, side
+
+
+def propose_amendment(db: Session, actor: Actor, pledge_id: int, data: schemas.AmendIn) -> Pledge:
+    """Either party proposes a new secured amount, rate or term; the other must agree."""
+    pledge, side = _party(db, actor, pledge_id)
+    _require_status(pledge, "pending", "active")
+    changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
+    if not changes:
+        raise InvalidInput("Say what changes: the secured amount, the interest rate or the term.",
+                           field="secured_fen")
+    if "secured_fen" in changes:  # refused now rather than when the other party agrees
+        _check_ltv(db, pledge.id, pledge.registration_id, changes["secured_fen"], pledge.appraised_fen,
+                   pledge.ltv_limit_bp)
+    pledge.proposed_amendment = {"changes": changes, "by": side, "by_org_id": actor.org_id, "reason": data.reason}
+    other = pledge.pledgor_org_id if side == "pledgee" else pledge.pledgee_org_id
+    inbox.notify(db, CAPABILITY, "An amendment of the pledge over {number} awaits your agreement.", org_id=other,
+                 subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
+                 number=pledge.certificate_number)
+    db.flush()
+    return pledge
+
+
+def decide_amendment(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, pledge_id: int,
+                     agree: bool) -> Pledge:
+    """The other party agrees (the pledge is amended, a leaf of the log) or declines (it is dropped);
+    the proposer may withdraw it by declining too."""
+    pledge, side = _party(db, actor, pledge_id)
+    proposal = dict(pledge.proposed_amendment or {})
+    if not proposal:
+        raise Conflict("No amendment of this pledge is pending.", field="status", code="no_amendment")
+    if agree and proposal.get("by") == side:
+        raise Conflict("The other party must agree to the amendment.", field="status", code="own_amendment")
+    pledge.proposed_amendment = {}
+    if not agree:
+        db.flush()
+        return pledge
+    _require_status(pledge, "pending", "active")
+    changes = proposal["changes"]
+    if "secured_fen" in changes:
+        _check_ltv(db, pledge.id, pledge.registration_id, changes["secured_fen"], pledge.appraised_fen,
+                   pledge.ltv_limit_bp)
+    for key, value in changes.items():
+        setattr(pledge, key, value)
+    if "term_months" in changes:
+        pledge.matures_on = _add_months(pledge.starts_on, pledge.term_months)
+    _record(db, actor, signer, pledge, "amended", {**changes, "reason": proposal.get("reason", ""),
+                                                   "agreed_by": ["pledgee", "pledgor"]})
+    other = pledge.pledgor_org_id if side == "pledgee" else pledge.pledgee_org_id
+    inbox.notify(db, CAPABILITY, "The amendment of the pledge over {number} was agreed.", org_id=other,
+                 subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
+                 number=pledge.certificate_number)
+    return pledge
+
+
 def release_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str = "") -> Pledge:
     """Repaid (or withdrawn before confirmation): the asset is free of this pledge."""
     pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")

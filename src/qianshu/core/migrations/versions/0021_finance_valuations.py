@@ -79,6 +79,7 @@ def upgrade() -> None:
                               unique=False)
     with op.batch_alter_table("finance_pledges", schema=None) as batch_op:
         batch_op.add_column(sa.Column("valuation_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("proposed_amendment", sa.JSON(), server_default="{}", nullable=False))
         batch_op.create_foreign_key(batch_op.f("fk_finance_pledges_valuation_id_finance_valuations"),
                                     "finance_valuations", ["valuation_id"], ["id"], ondelete="RESTRICT")
 
@@ -86,6 +87,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("finance_pledges", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_finance_pledges_valuation_id_finance_valuations"), type_="foreignkey")
+        batch_op.drop_column("proposed_amendment")
         batch_op.drop_column("valuation_id")
     with op.batch_alter_table("finance_valuations", schema=None) as batch_op:
         batch_op.drop_index("ix_finance_valuations_registration_status")

@@ -227,3 +227,7 @@ def test_a_valuation_below_the_limit_alerts_the_pledgee(client, db, asset, beare
                                                    Notification.capability == "finance")).all()
     assert len(alerts) == 1
     assert alerts[0].params["ltv"] == "555.6"  # 800 万 over 144 万
+    sign_in(client, asset.bank)
+    book = client.get("/finance/pledges")
+    assert f'id="current-ltv-{made["id"]}"' in book.text
+    assert "超过上限" in book.text

@@ -81,14 +81,25 @@ class PortfolioPage:
     secured_open_fen: int
     limits: list[LtvLimit]
     default_limit_bp: int
+    # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
+    # for the open pledges whose asset has one
+    current_ltv: dict[int, int] = field(default_factory=dict)
 
 
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     pledges = service.portfolio(db, actor)
     total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
+    current: dict[int, int] = {}
+    for p in pledges:
+        if p.status in ("pending", "active"):
+            latest = service.latest_signed_valuation(db, p.registration_id)
+            if latest is not None and latest.value_fen:
+                secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
+                current[p.id] = secured * 10_000 // latest.value_fen
     return render(request, "finance/portfolio.html", PortfolioPage(
-        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp))
+        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
+        current))
 
 
 def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:

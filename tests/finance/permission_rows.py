@@ -67,6 +67,12 @@ ROWS = {
                   on=PLEDGE),
               Row(params=_page("p_page_enforce", "enforce"), body=lambda c: {"reason": "逾期"},
                   action="finance.pledge.manage", on=PLEDGE))),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/amendments"): Row(
+        params=_on("p_api_propose"), body=lambda c: {"interest_bp": 390},
+        action="finance.pledge.manage|finance.pledge.confirm", on=PLEDGE),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/amendments/decision"): Row(
+        params=_on("p_api_decide"), body=lambda c: {"agree": False},
+        action="finance.pledge.manage|finance.pledge.confirm", on=PLEDGE),
     ("POST", "/api/v1/finance/valuations"): Row(body=lambda c: {"certificate_number": c["number"]},
                                                 action="finance.valuation.prepare"),
     ("GET", "/api/v1/finance/valuations/{valuation_id}"): Row(params=_valuation("v_read"),
@@ -99,12 +105,15 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
         db.add(EncumberedAsset(registration_id=reg.id, certificate_number=ctx["number"]))
     today = dt.date.today()
     for key, status in (("p_api_confirm", "pending"), ("p_api_amend", "active"), ("p_api_release", "active"),
-                        ("p_api_enforce", "active"), ("p_page_confirm", "pending"), ("p_page_release", "active"),
+                        ("p_api_enforce", "active"), ("p_api_propose", "active"), ("p_api_decide", "active"),
+                        ("p_page_confirm", "pending"), ("p_page_release", "active"),
                         ("p_page_enforce", "active")):
         pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
                         pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
                         ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
                         matures_on=today + dt.timedelta(days=180))
+        if key == "p_api_decide":
+            pledge.proposed_amendment = {"changes": {"interest_bp": 390}, "by": "nobody", "reason": ""}
         db.add(pledge)
         db.flush()
         ctx[key] = pledge.id

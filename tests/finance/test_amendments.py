@@ -59,3 +59,19 @@ def test_a_stranger_cannot_propose(client, db, asset, bearer) -> None:  # type: 
     assert r.status_code in (403, 404)
     db.expire_all()
     assert db.get(Pledge, pledge_id).proposed_amendment == {}
+
+
+def test_amendments_over_the_api(client, db, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    body = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+            "secured_fen": 800_000_000, "appraised_fen": 2_000_000_000, "interest_bp": 400, "term_months": 12}
+    pledge_id = client.post("/api/v1/finance/pledges", json=body, headers=bearer(asset.bank)).json()["id"]
+    proposed = client.post(f"/api/v1/finance/pledges/{pledge_id}/amendments", json={"term_months": 24},
+                           headers=bearer(asset.holder))
+    assert proposed.status_code == 200, proposed.text
+    assert proposed.json()["proposed_amendment"]["by"] == "pledgor"
+    own = client.post(f"/api/v1/finance/pledges/{pledge_id}/amendments/decision", json={"agree": True},
+                      headers=bearer(asset.holder))
+    assert own.status_code == 409
+    agreed = client.post(f"/api/v1/finance/pledges/{pledge_id}/amendments/decision", json={"agree": True},
+                         headers=bearer(asset.bank))
+    assert (agreed.json()["term_months"], agreed.json()["proposed_amendment"]) == (24, {})

@@ -110,3 +110,19 @@ def sign_valuation(valuation_id: int, db: DbSession, actor: SignedInActor, setti
 def appraiser_public_key(org_id: int, db: DbSession) -> dict[str, Any]:
     key = valuation.appraiser_public_key(db, org_id)
     return {"org_id": org_id, "key_id": key.key_id, "algorithm": "Ed25519", "public_key_pem": key.public_key_pem}
+
+
+@router.post("/pledges/{pledge_id}/amendments", summary="Propose an amendment (the pledgee or the pledgor)",
+             responses=problems(401, 403, 404, 409, 422))
+def propose_amendment(pledge_id: int, data: schemas.AmendIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """The other party agrees or declines with ``…/amendments/decision``."""
+    pledge = service.propose_amendment(db, actor, pledge_id, data)
+    return dict(service.pledge_json(pledge), proposed_amendment=pledge.proposed_amendment)
+
+
+@router.post("/pledges/{pledge_id}/amendments/decision", summary="Agree to or decline a proposed amendment",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_amendment(pledge_id: int, data: schemas.AmendmentDecisionIn, db: DbSession, actor: SignedInActor,
+                     settings: AppSettings, signer: Signer) -> dict[str, Any]:
+    pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, data.agree)
+    return dict(service.pledge_json(pledge), proposed_amendment=pledge.proposed_amendment)

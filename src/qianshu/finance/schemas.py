@@ -36,6 +36,12 @@ class AmendIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class AmendmentDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agree: bool
+
+
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

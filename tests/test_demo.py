@@ -341,8 +341,15 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert all(5_000_000_00 <= p["secured_fen"] <= 20_000_000_00 for p in pledges)
     assert all(p["term_months"] <= 12 for p in pledges)
     assert all(e["proof"] is not None for p in pledges for e in p["events"])
-    released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
+    book_json = bank.get("/api/v1/finance/pledges").json()
+    released = [p for p in book_json if p["status"] == "released"]
     assert len(released) == 1
+    assert len([p for p in book_json if p["status"] == "enforced"]) == 1
+    valued = [p for p in book_json if p["value_source"] == "valuation"]
+    assert len(valued) == 1  # the demo appraiser's signed valuation carries the first pledge
+    report = client.get(f"/api/v1/finance/valuations/{valued[0]['valuation_id']}").json()
+    assert report["status"] == "signed"
+    assert report["value_fen"] == valued[0]["appraised_fen"]
 
 
 def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) -> None:

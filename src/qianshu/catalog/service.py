@@ -516,6 +516,8 @@ class ListingFacts:
     title_en: str
     industry_section: str
     division_code: str
+    industry_code: str = ""  # the GB/T 4754 division ("G54"), for finance's market comparables
+    registration_id: int = 0
 
 
 def listing_facts(db: Session, listing_ids: Collection[int]) -> dict[int, ListingFacts]:
@@ -523,7 +525,8 @@ def listing_facts(db: Session, listing_ids: Collection[int]) -> dict[int, Listin
     if not listing_ids:
         return {}
     rows = db.execute(select(Listing.id, Listing.title_zh, Listing.title_en, Listing.industry_section,
-                             Listing.division_code).where(Listing.id.in_(list(listing_ids)))).all()
+                             Listing.division_code, Listing.industry_code, Listing.registration_id)
+                      .where(Listing.id.in_(list(listing_ids)))).all()
     return {row[0]: ListingFacts(*row) for row in rows}
 
 

@@ -684,3 +684,36 @@ def contract_pdf(db: Session, actor: Actor, contract_id: int, font_path: str = "
         entry = get_leaf(db, leaf[0])
         leaf = (entry.index, entry.leaf_hash)
     return contract.number, documents.pdf_bytes(contract.document, current, leaf, font_path)
+
+
+@dataclass(frozen=True)
+class SettledTrade:
+    """A settled contract as market evidence (finance's market approach to valuation)."""
+
+    number: str
+    listing_id: int
+    registration_id: int
+    title_zh: str
+    title_en: str
+    industry_code: str
+    price_fen: int  # the price less any refund
+    settled_at: datetime
+
+
+def settled_trades(db: Session, industry_code: str, limit: int = 10, scan: int = 2000) -> list[SettledTrade]:
+    """The most recent settled contracts over products of the asset's GB/T 4754 division
+    (``G54``), or of its section (``G``) when the division has none."""
+    rows = db.execute(select(Contract.number, Contract.listing_id, Contract.price_fen, Contract.refunded_fen,
+                             Contract.settled_at).where(Contract.payment_status == "settled",
+                                                        Contract.settled_at.is_not(None))
+                      .order_by(Contract.settled_at.desc(), Contract.id.desc()).limit(scan)).all()
+    facts = catalog.listing_facts(db, {row[1] for row in rows})
+    trades = [SettledTrade(number, listing_id, facts[listing_id].registration_id, facts[listing_id].title_zh,
+                           facts[listing_id].title_en, facts[listing_id].industry_code,
+                           max(int(price) - int(refunded), 0), settled_at)
+              for number, listing_id, price, refunded, settled_at in rows
+              if listing_id in facts and settled_at is not None]
+    same = [t for t in trades if industry_code and t.industry_code == industry_code]
+    if not same:
+        same = [t for t in trades if industry_code and t.industry_code[:1] == industry_code[:1]]
+    return [t for t in same if t.price_fen > 0][:limit]

@@ -15,7 +15,7 @@ import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit, policy
@@ -92,7 +92,7 @@ def compute(db: Session, actor: Actor, division: str = "") -> Dashboard:
     level = policy.division_level(division) or "province"
     cases = db.execute(select(Case.id, Case.division_code, Case.opened_at, Case.confirmed_at, Case.outcome,
                               Case.reasons).where(Case.division_code.startswith(prefix, autoescape=True))).all()
-    assisted = set(db.scalars(select(distinct(Measure.case_id)).join(Case, Case.id == Measure.case_id)
+    assisted = set(db.scalars(select(Measure.case_id).distinct().join(Case, Case.id == Measure.case_id)
                               .where(Case.division_code.startswith(prefix, autoescape=True))))
     child_digits = LEVEL_DIGITS.get(CHILD.get(level, ""), 12)
     groups: dict[str, dict[str, Row]] = defaultdict(dict)

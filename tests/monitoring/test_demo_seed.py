@@ -1,0 +1,43 @@
+"""The monitoring demo: Danzhai county seeded through the services, in seconds; the demo path
+(the county's caseworker sees this month's alerts with their reasons, the village's only its
+village, the province's dashboard shows the county)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from qianshu.accounts.models import User
+from qianshu.core.timeutil import SHANGHAI, utcnow
+from qianshu.demo import monitoring_seed
+from qianshu.demo.registrations import actor_of
+from qianshu.monitoring import cases, dashboards
+from qianshu.monitoring.models import Case
+
+
+def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    monitoring_seed.seed(database, settings, {})
+    seconds = time.perf_counter() - started
+    print(f"monitoring demo seeded in {seconds:.1f} s")
+    assert seconds < 30
+    with database.unit_of_work() as db:
+        county = actor_of(db, monitoring_seed.COUNTY_USER)
+        village = actor_of(db, monitoring_seed.VILLAGE_USER)
+        province = actor_of(db, monitoring_seed.PROVINCE_USER)
+        month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
+        alerts = cases.list_cases(db, county, cases.Filters(month=month, channel="warning"))
+        assert len(alerts) > 20 and all(c.reasons for c in alerts)
+        every = db.scalars(select(Case)).all()
+        stages = {c.stage for c in every}
+        assert {"clue", "visited", "village_noticed", "monitored", "closed"} <= stages
+        assert {c.outcome for c in every} >= {"eliminated", "rejected"}
+        assert any(c.channel == "self_report" for c in every)
+        mine = cases.list_cases(db, village)
+        assert mine and {c.division_code for c in mine} == {village.jurisdiction}
+        board = dashboards.compute(db, province)
+        assert [r.key for r in board.series["by_division"]] == ["522600"]
+        assert board.totals["eliminated"] == 1 and board.totals["assisted"] >= 2
+        assert db.scalar(select(User.jurisdiction).where(User.email == monitoring_seed.COUNTY_USER)) == "522636"

@@ -29,7 +29,8 @@ def resident_id(county: str, n: int) -> str:
     return first17 + resident_id_check_char(first17)
 
 
-def flag(household: str, village: str, n: int = 1, reasons: tuple[str, ...] = ("income_below_threshold",)) -> dict[str, Any]:
+def flag(household: str, village: str, n: int = 1,
+         reasons: tuple[str, ...] = ("income_below_threshold",)) -> dict[str, Any]:
     return {"household_id": household, "division_code": village, "proposed_type": "marginal",
             "reasons": list(reasons), "head_name": "王大山", "head_resident_id": resident_id(village[:6], n),
             "members": 3, "traces": [{"reason": r, "source_feed": "agriculture_income", "source_key": household,
@@ -50,14 +51,14 @@ class World:
     def case(self, db: Session, household: str = "H1", village: str = VILLAGE) -> Case:
         cases.open_cases_from_flags(db, [flag(household, village)], "test-run")
         db.flush()
-        found = db.query(Case).filter(Case.open_household == household).one()
-        return found
+        return db.query(Case).filter(Case.open_household == household).one()
 
 
 def make_world(db: Session, make: Factories) -> World:
     gov = make.org(org_type="government", division_code=COUNTY)
     users = {}
-    for key, code in (("county", COUNTY), ("township", TOWNSHIP), ("village", VILLAGE), ("other_village", OTHER_VILLAGE),
+    for key, code in (("county", COUNTY), ("township", TOWNSHIP), ("village", VILLAGE),
+                      ("other_village", OTHER_VILLAGE),
                       ("other_county", OTHER_COUNTY), ("province", "520000")):
         users[key] = make.user(organisation=gov, org_role="member", jurisdiction=code, email=f"{key}-{gov.id}@gov.cn")
     users["merchant"] = make.user()

@@ -36,7 +36,8 @@ def to_monitored(db, w: World, case: Case) -> Case:  # type: ignore[no-untyped-d
 def test_a_household_goes_through_the_mechanism_and_its_risk_is_eliminated(db, world: World) -> None:
     case = to_monitored(db, world, world.case(db))
     assert (case.stage, case.household_type) == ("monitored", "marginal")
-    case = go(db, world.county, case, "measure", {"kind": "small_loan", "department": "县农商行", "amount_fen": 5_000_000})
+    case = go(db, world.county, case, "measure", {"kind": "small_loan", "department": "县农商行",
+                                                  "amount_fen": 5_000_000})
     with pytest.raises(Conflict) as exc:
         go(db, world.village, case, "propose_elimination")
     assert exc.value.code == "income_not_stable"
@@ -50,10 +51,12 @@ def test_a_household_goes_through_the_mechanism_and_its_risk_is_eliminated(db, w
     case = go(db, world.county, case, "elimination_approve", {"decision": "approve"})
     assert (case.status, case.outcome, case.open_household) == ("closed", "eliminated", None)
     steps = [e.step for e in cases.events_of(db, case.id)]
-    assert steps[0] == "opened" and steps[-1] == "elimination_approve"
+    assert steps[0] == "opened"
+    assert steps[-1] == "elimination_approve"
     # re-entry: a new case, the old one stays
     again = world.case(db, case.household_id)
-    assert again.id != case.id and db.get(Case, case.id) is not None
+    assert again.id != case.id
+    assert db.get(Case, case.id) is not None
 
 
 def test_income_below_the_threshold_or_a_gap_blocks_the_elimination(db, world: World) -> None:
@@ -74,7 +77,8 @@ def test_a_household_with_no_one_able_to_work_is_never_eliminated(db, world: Wor
     with pytest.raises(Conflict) as exc:
         go(db, world.village, case, "propose_elimination")
     assert exc.value.code == "no_one_able_to_work"
-    assert "无劳动能力" in exc.value.render("zh") and "able to work" in exc.value.render("en")
+    assert "无劳动能力" in exc.value.render("zh")
+    assert "able to work" in exc.value.render("en")
 
 
 def test_each_step_is_done_by_its_level(db, world: World) -> None:
@@ -125,7 +129,8 @@ def test_a_stale_version_is_refused(db, world: World) -> None:
     with pytest.raises(Conflict) as exc:
         cases.advance(db, world.village, case.id, "cross_check", seen, {"departments": "x", "findings": "y"})
     assert exc.value.code == "stale_case"
-    assert "刷新" in exc.value.render("zh") and "Reload" in exc.value.render("en")
+    assert "刷新" in exc.value.render("zh")
+    assert "Reload" in exc.value.render("en")
 
 
 def test_jurisdiction_masking_and_audit(db, world: World) -> None:
@@ -138,7 +143,8 @@ def test_jurisdiction_masking_and_audit(db, world: World) -> None:
     with pytest.raises(NotFound):
         cases.get_case(db, world.other_village, mine.id)
     shown = cases.case_json(world.province, mine)
-    assert shown["head_name"] == "王**" and "********" in shown["head_resident_id"]
+    assert shown["head_name"] == "王**"
+    assert "********" in shown["head_resident_id"]
     assert cases.case_json(world.village, mine)["head_name"] == "王大山"
     with pytest.raises(PermissionDenied):
         cases.list_cases(db, world.merchant)

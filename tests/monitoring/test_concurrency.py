@@ -62,7 +62,8 @@ def test_two_caseworkers_updating_one_case_one_wins_the_other_gets_409(isolated_
             codes = sorted(a.status_code for a in answers)
             assert codes == [200, 409], [(a.status_code, a.text[:300]) for a in answers]
             lost = next(a for a in answers if a.status_code == 409).json()
-            assert lost["code"] == "stale_case" and lost["field"] == "version"
+            assert lost["code"] == "stale_case"
+            assert lost["field"] == "version"
             assert ("刷新" if lang == "zh" else "Reload the case") in lost["detail"]
             with isolated_database.unit_of_work(write=False) as db:
                 steps = [e.step for e in cases.events_of(db, case_id)]

@@ -29,15 +29,18 @@ def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type:
         province = actor_of(db, monitoring_seed.PROVINCE_USER)
         month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
         alerts = cases.list_cases(db, county, cases.Filters(month=month, channel="warning"))
-        assert len(alerts) > 20 and all(c.reasons for c in alerts)
+        assert len(alerts) > 20
+        assert all(c.reasons for c in alerts)
         every = db.scalars(select(Case)).all()
         stages = {c.stage for c in every}
         assert {"clue", "visited", "village_noticed", "monitored", "closed"} <= stages
         assert {c.outcome for c in every} >= {"eliminated", "rejected"}
         assert any(c.channel == "self_report" for c in every)
         mine = cases.list_cases(db, village)
-        assert mine and {c.division_code for c in mine} == {village.jurisdiction}
+        assert mine
+        assert {c.division_code for c in mine} == {village.jurisdiction}
         board = dashboards.compute(db, province)
         assert [r.key for r in board.series["by_division"]] == ["522600"]
-        assert board.totals["eliminated"] == 1 and board.totals["assisted"] >= 2
+        assert board.totals["eliminated"] == 1
+        assert board.totals["assisted"] >= 2
         assert db.scalar(select(User.jurisdiction).where(User.email == monitoring_seed.COUNTY_USER)) == "522636"

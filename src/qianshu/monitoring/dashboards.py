@@ -147,7 +147,7 @@ def to_xlsx(board: Dashboard, lang: str) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     for name in SERIES:
         sheet = book.create_sheet(name)
         for row in to_rows(board, name, lang):

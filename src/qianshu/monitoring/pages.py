@@ -37,7 +37,7 @@ def _filters(request: Request) -> cases.Filters:
 
 @dataclass
 class ListPage:
-    cases: list[Case]
+    found: list[Case]
     filters: cases.Filters
     this_month: str
     identified: bool

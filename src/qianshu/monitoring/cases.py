@@ -105,6 +105,15 @@ def mask_resident_id(resident_id: str) -> str:
     return resident_id[:6] + "*" * 8 + resident_id[-4:] if len(resident_id) == 18 else "*" * len(resident_id)
 
 
+def masked_traces(case: Case, identified: bool) -> list[dict[str, Any]]:
+    """The case's traces; a trace that rests on a resident (a resident ID as its key) is masked
+    for a viewer who may not see resident IDs."""
+    if identified:
+        return [dict(t) for t in case.traces or []]
+    return [{**t, "source_key": mask_resident_id(str(t.get("source_key", "")))
+             if len(str(t.get("source_key", ""))) == 18 else t.get("source_key")} for t in case.traces or []]
+
+
 def may_identify(actor: Actor, case: Case) -> bool:
     return policy.allows(actor, "monitoring.case.identify", case_resource(case.division_code))
 
@@ -317,7 +326,7 @@ def list_cases(db: Session, actor: Actor, filters: Filters | None = None, *, aud
         rows = [c for c in rows if f.reason in (c.reasons or []) or f.reason in (c.risk_types or [])]
     rows = rows[:MAX_LISTED]
     audit.record(db, actor, f"monitoring.cases.{audit_as}", target_type="monitoring_case", target_id="",
-                 count=len(rows), identified=any(may_identify(actor, c) for c in rows[:1]),
+                 count=len(rows), case_ids=[c.id for c in rows], identified=any(may_identify(actor, c) for c in rows[:1]),
                  filters={k: v for k, v in vars(f).items() if v})
     return rows
 
@@ -635,7 +644,7 @@ def case_json(actor: Actor, case: Case) -> dict[str, Any]:
         "id": case.id, "version": case.version, "household_id": case.household_id,
         "division_code": case.division_code, "channel": case.channel, "stage": case.stage, "status": case.status,
         "outcome": case.outcome, "proposed_type": case.proposed_type, "household_type": case.household_type,
-        "risk_types": case.risk_types, "reasons": case.reasons, "traces": case.traces,
+        "risk_types": case.risk_types, "reasons": case.reasons, "traces": masked_traces(case, identified),
         "head_name": case.head_name if identified else mask_name(case.head_name),
         "head_resident_id": case.head_resident_id if identified else mask_resident_id(case.head_resident_id),
         "identified": identified, "members": case.members, "able_to_work": case.able_to_work,

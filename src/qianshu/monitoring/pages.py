@@ -83,6 +83,7 @@ class CasePage:
     resident_id: str
     identified: bool
     steps: list[str]  # the steps the viewer may do now
+    traces: list[dict[str, Any]]  # masked for a viewer who may not see resident IDs
     blockers: list[str] = field(default_factory=list)  # why the risk cannot be eliminated yet
     error: str = ""
     household_types: tuple[str, ...] = cases.HOUSEHOLD_TYPES
@@ -101,7 +102,8 @@ def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str
                 if case.stage in ("monitored", "elimination_reviewed") else [])
     return render(request, "monitoring/case.html", CasePage(
         case, cases.events_of(db, case.id), cases.measures_of(db, case.id), name, resident_id,
-        cases.may_identify(actor, case), steps, blockers, error,
+        cases.may_identify(actor, case), steps, cases.masked_traces(case, cases.may_identify(actor, case)),
+        blockers, error,
         today=utcnow().astimezone(SHANGHAI).date().isoformat()), status_code=status_code)
 
 

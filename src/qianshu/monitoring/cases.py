@@ -326,7 +326,8 @@ def list_cases(db: Session, actor: Actor, filters: Filters | None = None, *, aud
         rows = [c for c in rows if f.reason in (c.reasons or []) or f.reason in (c.risk_types or [])]
     rows = rows[:MAX_LISTED]
     audit.record(db, actor, f"monitoring.cases.{audit_as}", target_type="monitoring_case", target_id="",
-                 count=len(rows), case_ids=[c.id for c in rows], identified=any(may_identify(actor, c) for c in rows[:1]),
+                 count=len(rows), case_ids=[c.id for c in rows],
+                 identified=any(may_identify(actor, c) for c in rows[:1]),
                  filters={k: v for k, v in vars(f).items() if v})
     return rows
 

@@ -39,7 +39,8 @@ def test_the_treemap_fills_its_frame_and_exports_open(db, world: World) -> None:
     board = dashboards.compute(db, world.county, TOWNSHIP)
     cells = dashboards.treemap(board.series["by_division"], 640, 320)
     assert sum(c.w * c.h for c in cells) == pytest.approx(640 * 320)
-    assert cells[0].code == VILLAGE and cells[0].w * cells[0].h > cells[1].w * cells[1].h
+    assert cells[0].code == VILLAGE
+    assert cells[0].w * cells[0].h > cells[1].w * cells[1].h
     assert dashboards.to_csv(board, "by_division", "en").splitlines()[1].startswith(f"{VILLAGE},Village 001,3,")
     sheets = load_workbook(io.BytesIO(dashboards.to_xlsx(board, "zh"))).sheetnames
     assert sheets == list(dashboards.SERIES)

@@ -90,6 +90,7 @@ def test_masked_for_the_province_identified_for_the_village(client, db, world: W
 def test_the_village_caseworker_records_a_visit_with_files_in_the_portal(client, db, world: World, bearer) -> None:  # type: ignore[no-untyped-def]
     case = world.case(db)
     db.flush()
+    seen = case.version
     csrf = sign_in(client, world.users["village"])
     page = client.get("/monitoring/cases?channel=warning")
     assert "收入低于监测范围" in page.text  # the alert's reason
@@ -109,8 +110,10 @@ def test_the_village_caseworker_records_a_visit_with_files_in_the_portal(client,
     assert client.get(f"/monitoring/cases/{case.id}/files/{digest}").content == b"%PDF signed"
     # a second submit of the same (now stale) version: 409, the page says why
     r = client.post(f"/monitoring/cases/{case.id}/steps/cross_check?csrf_token={csrf}",
-                    data={"csrf_token": csrf, "version": str(case.version - 0), "departments": "x", "findings": "y"})
-    assert r.status_code in (200, 409)
+                    data={"csrf_token": csrf, "version": str(seen), "departments": "x", "findings": "y"})
+    assert r.status_code == 409
+    assert "已有其他人修改" in r.text
+    assert 'id="step-cross_check"' in r.text  # the form again, with the case as it is now
 
 
 def test_the_api_takes_files_as_base64_and_the_dashboard_counts(client, db, world: World, bearer) -> None:  # type: ignore[no-untyped-def]

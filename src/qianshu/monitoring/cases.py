@@ -133,14 +133,19 @@ def _event(db: Session, actor: Actor, case: Case, step: str, before: str, *, not
     return event
 
 
-def _tell(db: Session, case: Case, level: str, message: str) -> None:
+def _tell(db: Session, case: Case, level: str, message: str, known: dict[str, list[int]] | None = None) -> None:
     """Tell the caseworkers who must do the case's next step (their jurisdiction is the case's
     village, township or county), in their inbox."""
     if not level:
         return
     code = {"village": case.division_code, "township": case.division_code[:9],
             "county": case.division_code[:6]}[level]
-    users = [u.id for u in accounts.users_with_jurisdiction(db, code)]
+    if known is not None and code in known:
+        users = known[code]
+    else:
+        users = [u.id for u in accounts.users_with_jurisdiction(db, code)]
+        if known is not None:
+            known[code] = users
     if users:
         inbox.notify(db, CAPABILITY, message, users=users, subject=("monitoring_case", case.id),
                      link=f"/monitoring/cases/{case.id}", case=case.id,
@@ -156,9 +161,11 @@ def _label(stage: str, lang: str) -> str:
 def _open(db: Session, actor: Actor, *, household_id: str, division_code: str, channel: str, note: str = "",
           proposed_type: str = "", reasons: Sequence[str] = (), traces: Sequence[Mapping[str, Any]] = (),
           head_name: str = "", head_resident_id: str = "", members: int = 0, run_ref: str = "",
-          income_threshold_fen: int = DEFAULT_THRESHOLD_FEN) -> Case | None:
-    """A new case (stage ``clue``), or None when the household already has an open case."""
-    if db.scalar(select(Case.id).where(Case.open_household == household_id)) is not None:
+          income_threshold_fen: int = DEFAULT_THRESHOLD_FEN, checked: bool = False,
+          known: dict[str, list[int]] | None = None) -> Case | None:
+    """A new case (stage ``clue``), or None when the household already has an open case
+    (``checked``: the caller looked already)."""
+    if not checked and db.scalar(select(Case.id).where(Case.open_household == household_id)) is not None:
         return None
     case = Case(household_id=household_id, open_household=household_id, division_code=division_code,
                 channel=channel, stage="clue", status="open", proposed_type=proposed_type, reasons=list(reasons),
@@ -169,7 +176,7 @@ def _open(db: Session, actor: Actor, *, household_id: str, division_code: str, c
     db.flush()
     _event(db, actor, case, "opened", "", note=note,
            details={"channel": channel, "reasons": list(reasons), "run_ref": run_ref})
-    _tell(db, case, "village", "Monitoring case {case} waits for you: {step}.")
+    _tell(db, case, "village", "Monitoring case {case} waits for you: {step}.", known)
     return case
 
 
@@ -191,11 +198,23 @@ def open_cases_from_flags(db: Session, flags: Iterable[Mapping[str, Any]], run_r
     for a household whose case is still open.
     """
     opened = skipped = 0
-    for row in flags:
+    known: dict[str, list[int]] = {}  # the caseworkers of each village, looked up once
+    rows = list(flags)
+    already: set[str] = set()
+    for start in range(0, len(rows), 500):  # one query per 500 households, not one each
+        chunk = [str(row["household_id"]) for row in rows[start:start + 500]]
+        already.update(db.scalars(select(Case.open_household).where(Case.open_household.in_(chunk))))
+    for row in rows:
         division = str(row["division_code"])
         if not VILLAGE.match(division):
             raise InvalidInput("{field}: a village code has 12 digits.", field="division_code")
-        case = _open(db, SYSTEM, household_id=str(row["household_id"]), division_code=division, channel="warning",
+        household = str(row["household_id"])
+        if household in already:
+            skipped += 1
+            continue
+        already.add(household)
+        case = _open(db, SYSTEM, household_id=household, division_code=division, channel="warning",
+                     checked=True, known=known,
                      proposed_type=str(row.get("proposed_type") or ""), reasons=list(row.get("reasons") or ()),
                      traces=list(row.get("traces") or ()), head_name=str(row.get("head_name") or ""),
                      head_resident_id=str(row.get("head_resident_id") or ""), members=int(row.get("members") or 0),

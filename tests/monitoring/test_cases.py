@@ -179,3 +179,24 @@ def test_a_self_report_is_anyones_and_a_cadre_visit_a_caseworkers(db, world: Wor
     case = cases.open_case(db, world.township, channel="linked", household_id="X", division_code=VILLAGE,
                            head_name="李", head_resident_id=resident_id("522636", 8), members=2, note="")
     assert case.channel == "linked"
+
+
+def test_the_registrys_orphan_sweep_keeps_a_visits_files(db, world: World, settings) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    from qianshu.core.blobs import open_blob_store
+    from qianshu.registry import service as registry
+
+    store = open_blob_store(settings)
+    kept, _ = store.put_stream([b"%PDF signed authorisation"])
+    orphan, _ = store.put_stream([b"nobody's"])
+    for digest in (kept, orphan):
+        os.utime(store.path(digest), (time.time() - 7200, time.time() - 7200))
+    case = world.case(db)
+    go(db, world.village, case, "visit", {"findings": "x"}, [{"digest": kept, "kind": "authorisation", "name": "a"}])
+    db.flush()
+    assert cases.blob_in_use(db, kept)
+    assert registry.sweep_orphan_blobs(db, store, [kept, orphan], stored_before=time.time() - 3600) == 1
+    assert store.exists(kept)
+    assert not store.exists(orphan)

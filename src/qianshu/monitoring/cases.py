@@ -385,6 +385,14 @@ def file_of_case(db: Session, actor: Actor, case_id: int, digest: str) -> dict[s
     raise NotFound("Monitoring case {id} has no such file.", id=case_id)
 
 
+def blob_in_use(db: Session, digest: str) -> bool:
+    """Whether a case's event keeps ``digest`` (a visit's photo, authorisation or screening form):
+    the registry's sweep of orphan blobs keeps it (the manifest's ``blob_references``)."""
+    from sqlalchemy import String, cast
+
+    return db.scalar(select(CaseEvent.id).where(cast(CaseEvent.files, String).contains(digest)).limit(1)) is not None
+
+
 # --- steps ---------------------------------------------------------------------------------------
 
 def _text(data: Mapping[str, Any], name: str, *, required: bool = False, limit: int = 4000) -> str:

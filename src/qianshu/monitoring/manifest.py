@@ -20,4 +20,5 @@ MANIFEST = Manifest(
                  order=71)),
     periodic={"monitoring.cases_overdue": Periodic(3600.0, "qianshu.monitoring.cases_jobs:tell_overdue_steps")},
     demo="qianshu.demo.monitoring_seed:seed",
+    blob_references="qianshu.monitoring.cases:blob_in_use",
 )

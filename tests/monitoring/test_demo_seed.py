@@ -33,7 +33,8 @@ def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type:
         assert all(c.reasons for c in alerts)
         every = db.scalars(select(Case)).all()
         stages = {c.stage for c in every}
-        assert {"clue", "visited", "village_noticed", "monitored", "closed"} <= stages
+        assert {"clue", "visited", "village_noticed", "township_reviewed", "monitored", "elimination_reviewed",
+                "closed"} <= stages
         assert {c.outcome for c in every} >= {"eliminated", "rejected"}
         assert any(c.channel == "self_report" for c in every)
         mine = cases.list_cases(db, village)
@@ -43,4 +44,11 @@ def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type:
         assert [r.key for r in board.series["by_division"]] == ["522600"]
         assert board.totals["eliminated"] == 1
         assert board.totals["assisted"] >= 2
+        ready = next(c for c in every if c.stage == "elimination_reviewed")
+        closed = cases.advance(db, county, ready.id, "elimination_approve", ready.version, {"decision": "approve"})
+        assert (closed.status, closed.outcome) == ("closed", "eliminated")  # the county closes it
+        waiting = next(c for c in every if c.stage == "township_reviewed")
+        approved = cases.advance(db, county, waiting.id, "county_approve", waiting.version, {
+            "decision": "approve", "household_type": "marginal", "risk_types": ["other"]})
+        assert approved.stage == "monitored"
         assert db.scalar(select(User.jurisdiction).where(User.email == monitoring_seed.COUNTY_USER)) == "522636"

@@ -106,6 +106,11 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                                                          "findings": "比对一致"})
             return _go(db, worker, case, "village_review", {"decision": "approve", "notice_starts_on": notice})
 
+        months = []
+        month = today.replace(day=1)
+        for _ in range(cases.INCOME_MONTHS):
+            month = (month - timedelta(days=1)).replace(day=1)
+            months.append({"month": month.strftime("%Y-%m"), "per_capita_fen": 90_000})
         # The village's own cases: one visited, one on notice, one monitored with measures, one closed.
         stages = iter(mine)
         if (case := next(stages, None)) is not None:
@@ -129,11 +134,6 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 "decision": "approve", "household_type": "sudden_difficulty", "risk_types": case.reasons or ["other"]})
             case = _go(db, county, case, "measure", {"kind": "employment", "department": "县人社局",
                                                      "amount_fen": 0, "starts_on": today.isoformat()})
-            months = []
-            month = today.replace(day=1)
-            for _ in range(cases.INCOME_MONTHS):
-                month = (month - timedelta(days=1)).replace(day=1)
-                months.append({"month": month.strftime("%Y-%m"), "per_capita_fen": 90_000})
             case = _go(db, village_worker, case, "revisit", {"findings": "务工收入稳定", "income_months": months,
                                                              "guarantees_secured": "1", "able_to_work": 2})
             case = _go(db, village_worker, case, "propose_elimination", {"note": "收入连续六个月高于监测标准"})
@@ -148,6 +148,24 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                                                                  "findings": "收入高于标准"})
             _go(db, village_worker, case, "village_review", {"decision": "reject",
                                                              "reason": "经评议，家庭收入高于监测范围，不纳入。"})
+        # Two waiting for the county's caseworker: one to approve, one whose risk to eliminate (close).
+        if (case := next(stages, None)) is not None:
+            case = to_monitored(case, village_worker)
+            _go(db, township, case, "township_review", {"decision": "approve"})
+        if (case := next(stages, None)) is not None:
+            case = to_monitored(case, village_worker)
+            case = _go(db, township, case, "township_review", {"decision": "approve"})
+            case = _go(db, county, case, "county_approve", {
+                "decision": "approve", "household_type": case.proposed_type or "marginal",
+                "risk_types": case.reasons or ["other"]})
+            case = _go(db, county, case, "measure", {"kind": "industry_support", "department": "县农业农村局",
+                                                     "amount_fen": 200_000, "starts_on": today.isoformat()})
+            case = _go(db, village_worker, case, "revisit", {"findings": "产业收入稳定", "income_months": months,
+                                                             "guarantees_secured": "1", "able_to_work": 1})
+            case = _go(db, village_worker, case, "propose_elimination", {"note": "收入连续六个月高于监测标准"})
+            case = _go(db, village_worker, case, "elimination_visit", {"findings": "核实属实"})
+            case = _go(db, village_worker, case, "elimination_notice", {"notice_starts_on": notice})
+            _go(db, township, case, "elimination_review", {"decision": "approve"})
         # Elsewhere in the county: two visited by the county's own caseworker.
         for case in others[:2]:
             _go(db, county, case, "visit", {"findings": "县级干部入户核实", "able_to_work": 1}, visit_files)

@@ -13,12 +13,23 @@ Prints the best time of each and the speed ratio (baseline time / watermarked ti
 at least 0.5). Then detection: a 10 % subset of the marked copy, columns reordered, written as
 CSV, examined against ``--candidates`` recipients (the leaker among them), in seconds.
 Use ``--megabytes 1024`` for the 1 GB figure.
+
+``--sharing`` instead measures Delta Sharing: a live server on a loopback port serves the table to
+one contract, and the official client (``delta_sharing.load_as_pandas``) reads it, against PyArrow
+reading the same (watermarked) Parquet files directly, to Arrow and to pandas, best of
+``--rounds``; the first query, which writes the contract's marked files, is timed apart. Run it
+from the repository root with ``PYTHONPATH=src:.`` (it builds its contract with the tests'
+factories).
+
+``--sandbox-http`` runs benchmarks/delivery_api.py instead: a sandbox aggregate and a data API page
+through the HTTP path against bare DuckDB (issue 13).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -82,7 +93,11 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--sharing", action="store_true", help="measure Delta Sharing instead")
     args = parser.parse_args()
+    if args.sharing:
+        sharing(args.megabytes, args.rounds)
+        return
     folder = Path(tempfile.mkdtemp(prefix="qianshu-bench-delivery-"))
     try:
         source = folder / "product.parquet"
@@ -121,5 +136,89 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def sharing(megabytes: int, rounds: int) -> None:
+    """The official Delta Sharing client against PyArrow on the same files (see the docstring)."""
+    import json
+    import socket
+    import threading
+
+    import delta_sharing
+    import uvicorn
+    from tests.delivery.test_delta_sharing import committed_contract
+
+    from qianshu.core.blobs import open_blob_store
+    from qianshu.core.db import Database
+    from qianshu.core.migrate import upgrade
+    from qianshu.core.settings import Settings
+    from qianshu.delivery import delta_sharing as ds
+    from qianshu.web.app import create_app
+
+    folder = Path(tempfile.mkdtemp(prefix="qianshu-bench-sharing-"))
+    try:
+        source = folder / "product.parquet"
+        rows, size = generate(source, megabytes)
+        print(f"table: {rows:,} rows, {size / 1024**2:,.0f} MiB of Arrow data, "
+              f"{source.stat().st_size / 1024**2:,.0f} MiB of Parquet")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        url = f"sqlite:///{folder / 'bench.db'}"
+        upgrade(url)
+        database = Database(url)
+        settings = Settings(environment="test", data_dir=folder / "data", database_url=url,
+                            secret_key="benchmark-secret-" + "x" * 32, run_jobs_in_process=False,
+                            public_base_url=f"http://127.0.0.1:{port}")
+        stored = open_blob_store(settings).put_file(source)
+        trade = committed_contract(database, settings, folder, "delta_sharing", data=stored)
+        with database.unit_of_work() as db:
+            row, token = ds.issue_token(db, trade["buyer"], settings, trade["contract_id"])
+            (folder / "p.share").write_text(json.dumps(ds.profile(settings, token, row)))
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, database=database), host="127.0.0.1",
+                                               port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.02)
+        table_url = f"{folder / 'p.share'}#{ds.share_name(trade['number'])}.product.data"
+        started = time.perf_counter()
+        frame = delta_sharing.load_as_pandas(table_url)
+        print(f"first query (writes the contract's marked files, then reads them): "
+              f"{time.perf_counter() - started:.2f} s, {len(frame):,} rows")
+        del frame
+        files = sorted((settings.data_dir / "delivery" / "sharing").rglob("part-*.parquet"))
+        client, arrow, pandas = [], [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            frame = delta_sharing.load_as_pandas(table_url)
+            client.append(time.perf_counter() - started)
+            assert len(frame) == rows
+            del frame
+            started = time.perf_counter()
+            table = pa.concat_tables([pq.read_table(f) for f in files])
+            arrow.append(time.perf_counter() - started)
+            # The client's own conversion options (one thread, objects for dates), so that both end in the
+            # same DataFrame made the same way.
+            table.to_pandas(date_as_object=True, use_threads=False, split_blocks=False, self_destruct=True)
+            pandas.append(time.perf_counter() - started)
+            del table
+        best_client, best_arrow, best_pandas = min(client), min(arrow), min(pandas)
+        print(f"official client, load_as_pandas: best {best_client:.2f} s "
+              f"({size / 1024**2 / best_client:,.0f} MiB/s of Arrow data)")
+        print(f"PyArrow on the same {len(files)} files: {best_arrow:.2f} s to Arrow, {best_pandas:.2f} s to pandas")
+        print(f"speed ratio (PyArrow / client): {best_arrow / best_client:.2f}x against Arrow, "
+              f"{best_pandas / best_client:.2f}x against pandas  (goal: at least 0.5x)")
+        server.should_exit = True
+        thread.join(10)
+        database.dispose()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    if "--sandbox-http" in sys.argv:  # the data API and sandbox benchmark (benchmarks/delivery_api.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from delivery_api import main as sandbox_http
+
+        sandbox_http([a for a in sys.argv[1:] if a != "--sandbox-http"])
+    else:
+        main()

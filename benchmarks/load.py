@@ -75,12 +75,16 @@ from qianshu.accounts import service as accounts  # noqa: E402
 from qianshu.accounts.models import Organisation, User, WebSession  # noqa: E402
 from qianshu.accounts.schemas import TokenIn  # noqa: E402
 from qianshu.catalog.models import Listing  # noqa: E402
+from qianshu.catalog.policy import terms_from_odrl  # noqa: E402
 from qianshu.core import jobs  # noqa: E402
 from qianshu.core.blobs import open_blob_store  # noqa: E402
 from qianshu.core.db import Database  # noqa: E402
 from qianshu.core.settings import Settings  # noqa: E402
 from qianshu.core.signing import PUBLIC_KEY_FILE, load_public_key  # noqa: E402
 from qianshu.demo.seed import DEMO_PASSWORD, seed_demo  # noqa: E402
+from qianshu.exchange.settings import ExchangeSettings  # noqa: E402
+from qianshu.ledger import service as ledger  # noqa: E402
+from qianshu.ledger.models import LedgerTransfer  # noqa: E402
 from qianshu.registry import documents  # noqa: E402
 from qianshu.registry import service as registry  # noqa: E402
 from qianshu.registry.jobs import sweep_orphan_blobs  # noqa: E402
@@ -94,11 +98,15 @@ HOST = "127.0.0.1"
 MERCHANTS = ("merchant.traffic@qianshu.demo", "merchant.weather@qianshu.demo", "merchant.health@qianshu.demo")
 SEARCH_WORDS = ("交通", "气象", "医保", "物流", "贵阳", "遵义", "weather", "traffic", "数据", "公交")
 READ_P99_GOAL_MS, WRITE_P99_GOAL_MS = 250.0, 1000.0
-WRITE_ROUTES = frozenset({"sign-in.post", "registration.create", "registration.upload", "registration.process"})
+WRITE_ROUTES = frozenset({"sign-in.post", "registration.create", "registration.upload", "registration.process",
+                          "trade.order", "trade.accept", "trade.sign", "trade.pay", "trade.deliver",
+                          "trade.accept-delivery"})
+# The demo organisations that buy in the mix's trades (the operator tops their wallets up first).
+BUYERS = ("buyer.logistics@qianshu.demo", "bank@qianshu.demo", "government@qianshu.demo")
 # What a client does, and how often (relative weights).
 MIX: dict[str, int] = {
     "search": 20, "product": 15, "sign-in": 4, "api.me": 12, "api.registrations": 8,
-    "register": 8, "verify": 10, "proof": 13, "download": 10,
+    "register": 8, "verify": 10, "proof": 13, "download": 10, "trade": 3,
 }
 
 
@@ -210,12 +218,16 @@ class Seeded:
     certificates: list[dict[str, Any]]  # signed certificate documents, as the API serves them
     tree_size: int
     logins: list[str]  # e-mail addresses that sign in with DEMO_PASSWORD
+    buyers: list[str] = field(default_factory=list)  # buyers' tokens (funded wallets)
+    # (listing, one-time plan, a purpose it permits, delivery mode, the seller's token)
+    offers: list[tuple[int, int, str, str, str]] = field(default_factory=list)
 
 
 def seed(env: Environment, clients: int) -> Seeded:
     """The demo exchange (``qianshu.demo``), then an API token per client and the documents and
     ids the clients use, all through the services."""
     settings = env.settings()
+    settings.override(ExchangeSettings, demo_history_contracts=0)  # no background history under the load
     seed_demo(settings)
     database = Database(env.database_url)
     store = open_blob_store(settings)
@@ -230,6 +242,7 @@ def seed(env: Environment, clients: int) -> Seeded:
                 _token, raw = accounts.create_token(db, actor, TokenIn(name=f"load {i}", scopes=["read", "write"]))
                 tokens.append(raw)
                 token_org[raw] = actor.org_id or 0
+            buyers, offers = _traders(db)
             # An objection's evidence, so that downloads include a second kind of document.
             objection = db.scalars(select(Objection).order_by(Objection.id)).first()
             if objection is not None and objection.filed_by_user_id is not None:
@@ -261,7 +274,35 @@ def seed(env: Environment, clients: int) -> Seeded:
         database.dispose()
     if not (listing_ids and certificates and tree_size and downloads):
         raise RuntimeError("the demo seed lacks listings, certificates, log leaves or documents")
-    return Seeded(tokens, downloads, listing_ids, certificates, tree_size, logins)
+    return Seeded(tokens, downloads, listing_ids, certificates, tree_size, logins, buyers, offers)
+
+
+def _traders(db: Any) -> tuple[list[str], list[tuple[int, int, str, str, str]]]:
+    """Tokens of the buying demo organisations, their wallets topped up by the operator, and the
+    listed products with a one-time plan, each with a token of its seller."""
+    operator = accounts.actor_for(db.scalars(select(User).where(User.email == "operator@qianshu.demo")).one(),
+                                  via="api", ip=HOST)
+    buyers = []
+    for n, email in enumerate(BUYERS):
+        user = db.scalars(select(User).where(User.email == email)).one()
+        ledger.deposit(db, operator, org_id=user.org_id, amount_fen=10**11, bank_reference=f"LOAD-TEST-{n}")
+        _token, raw = accounts.create_token(db, accounts.actor_for(user, via="api", ip=HOST),
+                                            TokenIn(name="load trade", scopes=["read", "write"]))
+        buyers.append(raw)
+    sellers: dict[int, str] = {}
+    offers = []
+    for listing in db.scalars(select(Listing).where(Listing.status == "listed").order_by(Listing.id)):
+        plan = next((p for p in listing.plans if p.active and p.kind == "one_time" and p.price_fen), None)
+        purposes = terms_from_odrl(plan.policy or {}).purposes if plan is not None else []
+        admin = db.scalars(select(User).where(User.org_id == listing.org_id, User.org_role == "admin")).first()
+        if plan is None or not purposes or admin is None:
+            continue
+        if listing.org_id not in sellers:
+            _token, sellers[listing.org_id] = accounts.create_token(
+                db, accounts.actor_for(admin, via="api", ip=HOST), TokenIn(name="load sell", scopes=["read", "write"]))
+        offers.append((listing.id, plan.id, purposes[0], plan.delivery_modes[0] if plan.delivery_modes else "download",
+                       sellers[listing.org_id]))
+    return buyers, offers
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -465,6 +506,39 @@ class LoadClient:
         self.http.cookies.clear()
         if answer is not None and answer.status_code in (302, 303) and (raw := answer.cookies.get("qs_session")):
             self.rec.writes.append(("session", accounts.token_hash(raw)))
+
+    async def do_trade(self) -> None:
+        """A whole trade over the API: order, the seller accepts, both sign, pay (Idempotency-Key),
+        deliver, accept (settles)."""
+        if not (self.seeded.offers and self.seeded.buyers):
+            return
+        listing, plan, purpose, mode, seller_token = self.rng.choice(self.seeded.offers)
+        buyer = {"Authorization": f"Bearer {self.rng.choice(self.seeded.buyers)}"}
+        seller = {"Authorization": f"Bearer {seller_token}"}
+        api = "/api/v1/exchange"
+        order = await self.request("trade.order", "POST", f"{api}/orders", headers=buyer, json={
+            "listing_id": listing, "plan_id": plan, "purpose": purpose, "delivery_mode": mode,
+            "scenario": "负载测试：城市交通拥堵分析与信号灯配时优化研究"})
+        if order is None or order.status_code != 201:
+            return
+        contract = await self.request("trade.accept", "POST", f"{api}/orders/{order.json()['id']}/accept",
+                                      headers=seller)
+        if contract is None or contract.status_code != 200:
+            return
+        cid = contract.json()["id"]
+        for who in (buyer, seller):
+            signed = await self.request("trade.sign", "POST", f"{api}/contracts/{cid}/sign", headers=who, json={})
+            if signed is None or signed.status_code != 200:
+                return
+        steps = (("trade.pay", "pay", buyer, "pay"), ("trade.deliver", "deliver", seller, ""),
+                 ("trade.accept-delivery", "accept-delivery", buyer, "settle"))
+        for route, path, who, kind in steps:
+            answer = await self.request(route, "POST", f"{api}/contracts/{cid}/{path}",
+                                        headers={**who, "Idempotency-Key": uuid.uuid4().hex})
+            if answer is None or answer.status_code != 200:
+                return
+            if kind:  # acknowledged money: its ledger transfer must be in the books afterwards
+                self.rec.writes.append(("money", f"{kind}:contract:{cid}"))
 
     async def do_api_me(self) -> None:
         await self.request("api.me", "GET", "/api/v1/me", headers=self.auth)
@@ -760,7 +834,7 @@ def check_state(env: Environment, result: LoadResult) -> list[Check]:
             for kind, key in rec.writes:
                 by_kind[kind].append(key)
             columns = {"registration": Registration.id, "file": RegistrationFile.id, "job": jobs.Job.id,
-                       "session": WebSession.token_hash}
+                       "session": WebSession.token_hash, "money": LedgerTransfer.unique_ref}
             missing: dict[str, int] = {}
             for kind, keys in by_kind.items():
                 found: set[Any] = set()
@@ -771,7 +845,7 @@ def check_state(env: Environment, result: LoadResult) -> list[Check]:
             detail = ", ".join(f"{k}: {len(set(v))} acknowledged, {missing[k]} missing" for k, v in
                                sorted(by_kind.items())) or "no write was acknowledged"
             # A mix with writes in it that got none acknowledged is a failure too: nothing was checked.
-            writes_expected = bool({"register", "sign-in"} & set(config.mix))
+            writes_expected = bool({"register", "sign-in", "trade"} & set(config.mix))
             checks.append(Check("acknowledged writes present",
                                 (total > 0 or not writes_expected) and not any(missing.values()),
                                 detail if writes_expected else "the mix has no writes"))

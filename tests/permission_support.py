@@ -16,7 +16,8 @@ from typing import Any
 BASE_ROLES = ("anonymous", "pending_admin", "member", "admin", "operator", "reviewer", "auditor")
 # Administrators of every other organisation type (data merchants and the exchange are above).
 ORG_TYPE_ROLES = ("admin-of-buyer", "admin-of-service_provider", "admin-of-bank", "admin-of-government",
-                  "admin-of-voucher_administrator", "admin-of-compute_provider")
+                  "admin-of-voucher_administrator", "admin-of-compute_provider",
+                  "admin-of-data_bureau")
 # Government caseworkers whose jurisdiction holds the registrations' region (520102) or does not.
 JURISDICTION_ROLES = ("caseworker_in", "caseworker_out")
 JURISDICTIONS = {"caseworker_in": "520100", "caseworker_out": "520200"}

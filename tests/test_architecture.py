@@ -5,9 +5,9 @@ Rules (each violation names the file, the line and the rule):
 - **direction**: a capability imports only the capabilities its manifest uses (and what those use),
   `core` and `accounts`; `core` imports nothing of ours but `core`; no capability imports `web`,
   `demo` or the top-level modules (`qianshu.cli`, `qianshu.models`, `qianshu.bootstrap`).
-- **no HTTP in rules**: only a capability's `api.py`, `pages.py` and `deps.py` (and core's HTTP glue)
-  may import FastAPI or Starlette.
-- **portals stay apart**: a `pages.py` never imports another capability's `pages.py`.
+- **no HTTP in rules**: only a capability's `api.py`, `pages.py` and `deps.py`, and the modules that
+  split them (`<part>_api.py`, `<part>_pages.py`), and core's HTTP glue may import FastAPI or Starlette.
+- **portals stay apart**: a portal module never imports another capability's portal modules.
 - **private names**: no module uses another module's `_private` names.
 - **tables through services**: a capability never imports another capability's `models`
   (its tables) except for type annotations; it reads them through that capability's services.
@@ -26,6 +26,15 @@ from qianshu import capabilities
 SRC = Path(__file__).resolve().parent.parent / "src"
 TOP_LEVEL = {"cli", "models", "bootstrap", "web", "demo", "capabilities", "worker"}
 HTTP_MODULES = {"api", "pages", "deps"}
+HTTP_SUFFIXES = ("_api", "_pages")  # a capability's router split by part (catalog/demand_pages.py)
+
+
+def is_http_module(module: str) -> bool:
+    return module in HTTP_MODULES or module.endswith(HTTP_SUFFIXES)
+
+
+def is_portal_module(module: str) -> bool:
+    return module == "pages" or module.endswith("_pages")
 CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py", "qianshu/core/openapi.py"}
 
 
@@ -71,7 +80,7 @@ def check_file(path: Path, root: Path, allowed: dict[str, set[str]]) -> list[Vio
     own_modules: dict[str, str] = {}  # local alias → dotted module of ours, for private-name checks
     for line, target, names in _imports(tree):
         pieces = target.split(".")
-        if pieces[0] in ("fastapi", "starlette") and area in allowed and module not in HTTP_MODULES:
+        if pieces[0] in ("fastapi", "starlette") and area in allowed and not is_http_module(module):
             out.append(Violation(rel, line, "no HTTP in rules", f"{module}.py imports {target}"))
         if area == "core" and pieces[0] in ("fastapi", "starlette") and rel not in CORE_HTTP:
             out.append(Violation(rel, line, "no HTTP in rules", f"core module imports {target}"))
@@ -95,7 +104,8 @@ def check_file(path: Path, root: Path, allowed: dict[str, set[str]]) -> list[Vio
                     and line not in typing_only:
                 out.append(Violation(rel, line, "tables through services",
                                      f"{area} imports {other}'s tables ({target}); use {other}'s service functions"))
-            if module == "pages" and other in allowed and other != area and len(pieces) > 2 and pieces[2] == "pages":
+            if is_portal_module(module) and other in allowed and other != area and len(pieces) > 2 \
+                    and is_portal_module(pieces[2]):
                 out.append(Violation(rel, line, "portals stay apart", f"{area}'s portal imports {target}"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__") \

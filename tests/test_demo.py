@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from qianshu import capabilities
 from qianshu.catalog.models import Listing
 from qianshu.core import jobs
 from qianshu.core.db import Database
@@ -47,6 +49,7 @@ from qianshu.translog import merkle
 from qianshu.web.app import create_app
 
 SECRET = "demo-test-secret-" + "x" * 32
+HISTORY = 240
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Demo:
     database_url: str
     cpu_seconds: float
     wall_seconds: float
+    history_cpu_seconds: float = 0.0
 
     def settings(self, **overrides: Any) -> Settings:
         return Settings(data_dir=self.folder, **overrides)
@@ -82,13 +86,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
     name, url = _server_database(server) if server else ("", "")
     lines = ['environment = "test"', f'secret_key = "{SECRET}"', "run_jobs_in_process = false"]
-    (folder / "qianshu.toml").write_text("\n".join([*lines, f'database_url = "{url}"'] if url else lines) + "\n",
-                                         encoding="utf-8")
+    if url:
+        lines.append(f'database_url = "{url}"')
+    # A short trading history (the demo's is HISTORY_CONTRACTS), made by its job as the worker would.
+    lines += ["[exchange]", f"demo_history_contracts = {HISTORY}"]
+    (folder / "qianshu.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = Settings(data_dir=folder)
     cpu, wall = time.process_time(), time.monotonic()
     assert seed_demo(settings)
     seeded = Demo(folder, settings.effective_database_url, time.process_time() - cpu, time.monotonic() - wall)
     print(f"demo seeding: {seeded.wall_seconds:.1f} s wall, {seeded.cpu_seconds:.1f} s processor")
+    cpu = time.process_time()
+    database = Database(seeded.database_url)
+    history = {"exchange.demo_history": capabilities.job_handlers()["exchange.demo_history"]}
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), history) == 1
+    database.dispose()
+    seeded.history_cpu_seconds = time.process_time() - cpu
+    print(f"demo history of {HISTORY} contracts: {seeded.history_cpu_seconds:.1f} s processor")
     yield seeded
     if server:
         _drop(server, name)
@@ -277,15 +291,41 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         trades = exchange.my_trades(db, buyer)
-        assert [c.payment_status for c in trades.contracts if c.status == "active"] == ["escrowed"]
-        assert any(c.status == "pending" for c in trades.contracts)
+        # (delivery's seed adds an API and a sandbox contract: test_the_demo_buyer_uses_the_data_api_and_sandbox)
+        traded = [c for c in trades.contracts if c.delivery_mode not in ("api", "sandbox")]
+        prepaid = [c for c in traded if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
+        assert [c.payment_status for c in prepaid] == ["escrowed"]
+        assert any(c.status == "pending" for c in traded)
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        assert [line.kind for line in wallet.lines] == ["escrow", "deposit"]  # newest first
-        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid
+        kinds = [line.kind for line in wallet.lines]
+        assert kinds[-2:] == ["escrow", "deposit"]
+        assert set(kinds) <= {"escrow", "deposit", "usage", "fee"}
+        used = sum(line.money_out_fen for line in wallet.lines if line.kind in ("usage", "fee"))
+        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
+
+
+def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo) -> None:
+    """The delivery seed: a metered download contract with a link issued, and a Delta Sharing contract
+    whose profile file (its token shown once) is in the data folder and authenticates."""
+    from qianshu.delivery import delta_sharing, links
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        active = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+                  if c.status == "active" and c.plan_kind == "per_1000_rows"}
+        assert set(active) == {"download", "delta_sharing"}
+        assert len(links.links_of(db, active["download"].id)) == 1
+        share = delta_sharing.share_name(active["delta_sharing"].number)
+        profile = json.loads((demo.folder / "demo" / f"{share}.share").read_text(encoding="utf-8"))
+        assert profile["shareCredentialsVersion"] == 1
+        grant = delta_sharing.authenticate(db, f"Bearer {profile['bearerToken']}")
+        assert grant.contract_id == active["delta_sharing"].id
 
 
 def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:
@@ -301,5 +341,148 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert all(5_000_000_00 <= p["secured_fen"] <= 20_000_000_00 for p in pledges)
     assert all(p["term_months"] <= 12 for p in pledges)
     assert all(e["proof"] is not None for p in pledges for e in p["events"])
-    released = [p for p in bank.get("/api/v1/finance/pledges").json() if p["status"] == "released"]
+    book_json = bank.get("/api/v1/finance/pledges").json()
+    released = [p for p in book_json if p["status"] == "released"]
     assert len(released) == 1
+    assert len([p for p in book_json if p["status"] == "enforced"]) == 1
+    valued = [p for p in book_json if p["value_source"] == "valuation"]
+    assert len(valued) == 1  # the demo appraiser's signed valuation carries the first pledge
+    report = client.get(f"/api/v1/finance/valuations/{valued[0]['valuation_id']}").json()
+    assert report["status"] == "signed"
+    assert report["value_fen"] == valued[0]["appraised_fen"]
+
+
+def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) -> None:
+    """The vouchers' seed: a programme with the Gui'an providers, vouchers issued, orders settled and
+    reimbursed over three months, a claim and an application waiting for the centre."""
+    admin, _csrf_token = _signed_in(client.app, "vouchers@qianshu.demo")
+    programmes = client.get("/api/v1/vouchers/programmes").json()
+    assert len(programmes) == 1
+    assert 0 < programmes[0]["committed_fen"] <= programmes[0]["budget_fen"]
+    directory = client.get("/api/v1/vouchers/directory").json()
+    assert len(directory["providers"]) == 5
+    board = client.get("/api/v1/vouchers/dashboard").json()
+    assert len(board["series"]["by_month"]) == 4
+    assert board["reimbursed_fen"] > 0
+    assert board["card_hours"] > 0
+    page = admin.get(f"/vouchers/programmes/{programmes[0]['id']}")
+    assert page.status_code == 200
+    assert page.text.count('value="approve"') == 2
+    assert client.get("/vouchers/dashboard").text.count("<svg") == 5
+
+
+def test_the_demo_has_two_years_of_trading_history_made_through_the_services(
+        demo: Demo, database: Database, client: TestClient) -> None:
+    """The history job's trades: back-dated, seasonal, with refunds and decided disputes, each
+    with its timeline, its ledger transfers and its public-log leaves; the books balance."""
+    from collections import Counter
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import func
+
+    from qianshu.core.inbox import Notification
+    from qianshu.core.jobs import Job
+    from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
+    from qianshu.demo.exchange_history import BUYERS, SPRING_FESTIVAL, seed_history
+    from qianshu.exchange.models import Contract, Dispute, Order, TimelineEntry
+    from qianshu.ledger.models import LedgerTransfer
+
+    assert demo.history_cpu_seconds < 30, demo
+    with database.unit_of_work(write=False) as db:
+        job = db.scalar(select(Job).where(Job.kind == "exchange.demo_history"))
+        assert job is not None
+        assert job.status == "succeeded"
+        emails = [f"{key.replace('_', '.')}@qianshu.demo" for key, *_ in BUYERS]
+        buyers = {registrations.actor_of(db, e).org_id for e in emails}
+        signed = list(db.scalars(select(Contract).where(Contract.buyer_org_id.in_(buyers),
+                                                        Contract.starts_at.is_not(None))))
+        assert len(signed) >= HISTORY * 0.9
+        months = Counter(c.starts_at.strftime("%Y-%m") for c in signed if c.starts_at is not None)
+        assert len(months) >= 20
+        oldest = min(as_utc(c.starts_at) for c in signed if c.starts_at is not None)
+        assert (utcnow() - oldest).days > 600
+        # every step was dated by the services' clock: order, signatures, money, timeline
+        for contract in signed[:50]:
+            order = db.get_one(Order, contract.order_id)
+            assert as_utc(order.created_at) <= as_utc(contract.starts_at)
+            assert contract.number.startswith(f"QS-TC-{contract.starts_at.year}-")
+            assert all(s.log_index is not None for s in contract.signatures)
+            steps = list(db.scalars(select(TimelineEntry.at).where(TimelineEntry.order_id == order.id)))
+            assert max(as_utc(at) for at in steps) < utcnow()
+            money = ledger.transfers_by_cause(db, "contract", contract.id)
+            if contract.payment_status == "settled":
+                assert {t.kind for t in money} >= {"escrow", "settlement", "fee"}
+                assert all(as_utc(t.created_at) <= as_utc(contract.settled_at) for t in money)
+        assert any(c.refunded_fen for c in signed)
+        decisions = set(db.scalars(select(Dispute.decision).join(Contract, Contract.id == Dispute.contract_id)
+                                   .where(Contract.buyer_org_id.in_(buyers))))
+        assert decisions == {"release", "refund", "partial_refund"}
+        assert sum(db.scalars(select(LedgerAccount.balance_fen))) == 0
+        assert all(b >= 0 for b in db.scalars(select(LedgerAccount.balance_fen)
+                                               .where(LedgerAccount.owner_org_id.in_(buyers))))
+        assert db.scalar(select(LedgerTransfer.id).where(LedgerTransfer.kind == "deposit",
+                                                         LedgerTransfer.created_at < oldest)) is not None
+        # the history's notifications are marked read; the demo buyer's own trades' are not
+        unread = db.scalars(select(Notification.subject_id).where(
+            Notification.subject_type == "contract", Notification.read_at.is_(None),
+            Notification.subject_id.in_([c.id for c in signed])))
+        assert list(unread) == []
+        # the season: the last Spring Festival's month is far quieter than the December before it
+        ordered = Counter(as_utc(at).astimezone(SHANGHAI).strftime("%Y-%m") for at in db.scalars(
+            select(Order.created_at).where(Order.buyer_org_id.in_(buyers))))
+    # a second run of the job (a worker stopped and another took the job back) resumes: here, with
+    # everything made, it makes nothing more and books no deposit twice
+    again = seed_history(database, int(job.payload["contracts"]), now=datetime.fromisoformat(job.payload["now"]))
+    assert (again.contracts, again.deposits) == (0, 0)
+    with database.unit_of_work(write=False) as db:
+        assert db.scalar(select(func.count(Contract.id)).where(Contract.buyer_org_id.in_(buyers),
+                                                               Contract.starts_at.is_not(None))) == len(signed)
+    festival = max(d for d in SPRING_FESTIVAL.values() if d < (utcnow() - timedelta(days=40)).date())
+    assert ordered[festival.strftime("%Y-%m")] * 2 < ordered[f"{festival.year - 1}-12"], ordered
+    figures = client.get("/api/v1/exchange/statistics").json()
+    assert figures["transactions"] >= len(signed)
+    page = client.get("/statistics")
+    assert page.status_code == 200
+
+def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> None:
+    """Delivery's seed: the demo buyer read pages through the data API (reported as usage, billed
+    when the month ends) and asked
+    the sandbox questions (one refused), which both parties see on the contract pages."""
+    from qianshu.delivery import data_api, sandbox_service
+    from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import service as exchange
+
+    with database.unit_of_work(write=False) as db:
+        buyer = actor_of(db, "buyer.logistics@qianshu.demo")
+        contracts = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+                     if c.delivery_mode in ("api", "sandbox")}
+        assert exchange.contract_is_active(db, contracts["api"].id, "api")
+        [usage] = data_api.usage_of(db, contracts["api"].id)
+        assert usage.calls == 2
+        assert usage.reported_at is not None
+        assert usage.units == 2
+        steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
+        assert "usage_reported" in steps  # billed with the month's other usage once the month is over
+        outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
+        assert outcomes == ["refused", "answered"]  # newest first
+
+def test_the_demo_departments_share_data_and_one_request_is_overdue(client: TestClient) -> None:
+    civil, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    catalogue = civil.get("/sharing")
+    assert catalogue.status_code == 200
+    assert "贵州省公安厅" in catalogue.text
+    assert len(re.findall(r'href="/sharing/resources/\d+"', catalogue.text)) >= 12
+    mine = civil.get("/api/v1/sharing/requests?box=mine").json()
+    assert any(r["overdue"] and r["status"] == "pending" for r in mine)
+    bureau, _csrf = _signed_in(client.app, "government@qianshu.demo")
+    everything = bureau.get("/api/v1/sharing/requests?box=all").json()
+    assert {r["status"] for r in everything} >= {"approved", "narrowed", "rejected", "granted", "pending"}
+    overdue = next(r for r in everything if r["overdue"])
+    notes = bureau.get("/api/v1/inbox").json()
+    assert any(f"#{overdue['id']}" in str(n) for n in notes)
+    owner, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    log = owner.get("/sharing/accesses")
+    assert log.status_code == 200
+    assert "贵州省农业农村厅" in log.text
+    english = owner.get("/sharing/requests?box=incoming", headers={"Accept-Language": "en"})
+    assert english.status_code == 200

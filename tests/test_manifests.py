@@ -115,6 +115,6 @@ def test_a_job_kind_may_be_a_plain_string_without_a_limit(monkeypatch: pytest.Mo
     assert [h.__name__ for h in capabilities.subscriptions()["registration.revoked"]] == ["on_registration_revoked"] * 2
     assert {f.parent.name for f in capabilities.template_folders()} == {"accounts", "translog", "registry", "catalog",
                                                                      "ledger", "exchange", "delivery", "finance",
-                                                                     "monitoring"}
+                                                                     "vouchers", "sharing", "monitoring"}
     assert [item.href for item in capabilities.nav_items()][:2] == ["/catalog", "/demands"]
     assert isinstance(capabilities.manifest("registry"), Manifest)

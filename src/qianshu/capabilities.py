@@ -39,6 +39,8 @@ CAPABILITIES: tuple[str, ...] = (
     "exchange",
     "delivery",
     "finance",
+    "vouchers",
+    "sharing",
     "monitoring",
 )
 # What every capability may use without declaring it (DESIGN.md: "Every capability may use core

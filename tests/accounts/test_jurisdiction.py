@@ -134,3 +134,55 @@ def test_the_staff_command_sets_a_jurisdiction_and_refuses_an_unknown_code(monke
             assert db.query(User).filter_by(email="audit@qianshu.cn").one().jurisdiction is None
     finally:
         get_settings.cache_clear()
+
+
+def test_an_administrator_places_a_caseworker_from_the_organisation_page(client, db, make) -> None:
+    """The portal, not only the API: a county through the picker, a village typed beside it, a bad
+    code refused beside the field in the reader's language with nothing changed."""
+    from tests.accounts.test_form_errors import visible_text
+    from tests.accounts.test_portal import csrf, sign_in
+
+    org = make.org(org_type="government")
+    admin = make.user(organisation=org, org_role="admin")
+    caseworker = make.user(organisation=org, org_role="member")
+    stranger = make.user()
+    sign_in(client, admin.email)
+    page = client.get("/org").text
+    assert f'action="/org/users/{caseworker.id}/jurisdiction"' in page
+    token = csrf(client, "/org")
+    r = client.post(f"/org/users/{caseworker.id}/jurisdiction",
+                    data={"jurisdiction": "520102", "finer": "", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    db.refresh(caseworker)
+    assert caseworker.jurisdiction == "520102"
+    r = client.post(f"/org/users/{caseworker.id}/jurisdiction",
+                    data={"jurisdiction": "520102", "finer": "520102001001", "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    db.refresh(caseworker)
+    assert caseworker.jurisdiction == "520102001001"
+    r = client.post(f"/org/users/{caseworker.id}/jurisdiction",
+                    data={"jurisdiction": "", "finer": "520199000", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 422
+    assert f'id="f-jurisdiction-{caseworker.id}-jurisdiction" aria-invalid="true"' in r.text
+    assert "管辖区域：不在已知的县级行政区划之内" in visible_text(r.text)
+    db.refresh(caseworker)
+    assert caseworker.jurisdiction == "520102001001"
+    r = client.post(f"/org/users/{stranger.id}/jurisdiction",
+                    data={"jurisdiction": "520102", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 404
+    db.refresh(stranger)
+    assert stranger.jurisdiction is None
+
+
+def test_a_member_sees_jurisdictions_but_no_form(client, db, make) -> None:
+    from tests.accounts.test_portal import sign_in
+
+    org = make.org(org_type="government")
+    make.user(organisation=org, org_role="admin", jurisdiction="520102")
+    member = make.user(organisation=org, org_role="member")
+    sign_in(client, member.email)
+    page = client.get("/org", headers={"Accept-Language": "zh"}).text
+    assert "/jurisdiction\"" not in page
+    assert "南明区" in page
+    assert "520102" in page

@@ -121,7 +121,8 @@ def test_every_action_is_declared_once_with_known_roles_types_and_relations() ->
     declared = capabilities.declared_actions()
     assert policy.check_declarations(declared.values()) == []
     assert {a.capability for a in declared.values()} == {"accounts", "translog", "registry", "catalog", "ledger",
-                                                         "exchange", "delivery", "finance", "monitoring"}
+                                                         "exchange", "delivery", "finance", "sharing",
+                                                         "monitoring"}
     bad = [Action("x.y", (Rule(staff=("janitor",), org_types=("bakery",), relations=("cousin",)),))]  # type: ignore[arg-type]
     problems = policy.check_declarations(bad)
     assert any("janitor" in p for p in problems)
@@ -131,7 +132,8 @@ def test_every_action_is_declared_once_with_known_roles_types_and_relations() ->
 
 def test_organisation_types_cover_what_is_coming_and_keep_the_existing_values() -> None:
     assert set(policy.ORG_TYPES) >= {"exchange_operator", "data_merchant", "buyer", "service_provider", "bank",
-                                     "government", "voucher_administrator", "compute_provider"}
+                                     "government", "voucher_administrator", "compute_provider",
+                                     "data_bureau"}
 
 
 def test_a_rule_may_require_the_level_of_the_users_jurisdiction() -> None:

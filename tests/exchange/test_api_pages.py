@@ -83,6 +83,19 @@ def test_a_whole_trade_over_the_api(client: Any, db: Session, make: Factories, b
     pdf = client.get(f"{A}/contracts/{contract['id']}/pdf", headers=as_buyer)
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
+    # a refund after settlement, agreed by the seller: refusals bilingual, naming the field
+    for lang, words in (("zh", "不能大于"), ("en", "at most")):
+        r = client.post(f"{A}/contracts/{contract['id']}/refund",
+                        headers={**as_seller, "Idempotency-Key": f"rs-bad-{lang}", "Accept-Language": lang},
+                        json={"amount_fen": 100_001, "reason": "协商退款"})
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "amount_fen"
+        assert words in r.json()["detail"], r.json()
+    r = client.post(f"{A}/contracts/{contract['id']}/refund", headers={**as_seller, "Idempotency-Key": "rs-1"},
+                    json={"amount_fen": 10_000, "reason": "协商退款"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["payment_status"], r.json()["refunded_fen"], r.json()["fee_fen"]) == ("settled", 30_000, 2_250)
+    assert ledger.balance(db, ledger.wallet_of(db, seller.org_id or 0)) == 97_500 - 9_750
 
 
 def test_bad_input_is_bilingual_and_names_the_field(client: Any, db: Session, make: Factories, bearer: Any,

@@ -167,26 +167,116 @@ def test_dispute_blocks_settlement_until_the_operator_decides(db: Session, buyer
     _books_balance(db)
 
 
-def test_metered_usage_is_charged_once_per_report(db: Session, buyer: Actor, merchant: Actor,
-                                                  signed: Callable[..., Contract], fund: Any) -> None:
+def test_metered_usage_gathers_into_one_bill_per_period(db: Session, buyer: Actor, merchant: Actor,
+                                                         signed: Callable[..., Contract], fund: Any) -> None:
+    from qianshu.core.timeutil import utcnow
+    from qianshu.exchange.models import UsageBill
+
     contract = signed(plans=[PlanIn(kind="per_1000_rows", price="2", delivery_modes=["download"])])
     with pytest.raises(Conflict):  # nothing to pay in advance
         payments.pay(db, buyer, contract.id)
     fund(buyer, 10_000)
     report = payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 2_500)
-    assert report.amount_fen == 500  # 2,500 rows at ¥2 per 1,000
+    assert report.amount_fen == 500  # 2,500 rows at ¥2 per 1,000: what the report adds to the bill
     again = payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 2_500)
     assert again.id == report.id
-    assert _wallet(db, buyer) == 9_500
+    payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11b", 1_001)
+    assert _wallet(db, buyer) == 10_000  # received, not charged yet
     with pytest.raises(Conflict) as caught:
         payments.record_usage(db, SYSTEM, contract.id, "delivery-7-2026-11", 9)
     assert caught.value.field == "report_id"
-    with pytest.raises(InvalidInput):
-        payments.record_usage(db, SYSTEM, contract.id, "r2", 0)
+    for bad in (0, -3, True, "12", 10**16):
+        with pytest.raises(InvalidInput) as refused:
+            payments.record_usage(db, SYSTEM, contract.id, "r2", bad)  # type: ignore[arg-type]
+        assert refused.value.field == "units"
+    with pytest.raises(InvalidInput) as refused:
+        payments.record_usage(db, SYSTEM, contract.id, " ", 5)
+    assert refused.value.field == "report_id"
     with pytest.raises(PermissionDenied):
         payments.record_usage(db, buyer, contract.id, "r3", 5)
-    assert _wallet(db, merchant) == 500 - 13  # the fee of 12.5 fen rounds half up
+    settings = ExchangeSettings()
+    assert payments.bill_usage_due(db, settings) == (0, 0)  # the period has not ended
+    next_month = utcnow() + timedelta(days=32)
+    assert payments.bill_usage_due(db, settings, next_month) == (1, 0)
+    bill = db.scalars(select(UsageBill).where(UsageBill.contract_id == contract.id)).one()
+    # 3,501 rows priced together: ¥7.002, a part of a fen rounded up (the reports alone: 500 + 201)
+    assert (bill.units, bill.reports, bill.amount_fen, bill.fee_fen, bill.status) == (3_501, 2, 701, 18, "charged")
+    assert _wallet(db, buyer) == 10_000 - 701
+    assert _wallet(db, merchant) == 701 - 18
+    assert payments.bill_usage_due(db, settings, next_month) == (0, 0)  # charged once
+    assert [t.kind for t in ledger.transfers_by_cause(db, "contract", contract.id)] == ["usage", "fee"]
     _books_balance(db)
+
+
+def test_a_usage_bill_the_wallet_cannot_pay_waits_and_is_charged_later(
+        db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Contract], fund: Any) -> None:
+    from qianshu.core.timeutil import utcnow
+    from qianshu.exchange.models import UsageBill
+
+    contract = signed(plans=[PlanIn(kind="per_1000_rows", price="500", delivery_modes=["download"])])
+    payments.record_usage(db, SYSTEM, contract.id, "rows-1", 1_000)  # ¥500
+    later = utcnow() + timedelta(days=32)
+    settings = ExchangeSettings()
+    assert payments.bill_usage_due(db, settings, later) == (0, 1)
+    assert payments.bill_usage_due(db, settings, later) == (0, 1)  # tried again, told once
+    steps = [e.step for e in service.timeline(db, buyer, contract.order_id)]
+    assert steps.count("usage_unpaid") == 1
+    assert _wallet(db, buyer) == 0
+    fund(buyer, 60_000)
+    assert payments.bill_usage_due(db, settings, later) == (1, 0)
+    assert _wallet(db, buyer) == 10_000
+    assert db.scalars(select(UsageBill.status).where(UsageBill.contract_id == contract.id)).all() == ["charged"]
+    _books_balance(db)
+
+
+def test_a_refund_after_settlement_comes_from_the_seller_and_the_fee(
+        db: Session, buyer: Actor, merchant: Actor, operator: Actor, signed: Callable[..., Contract],
+        fund: Any) -> None:
+    contract = signed()
+    fund(buyer, PRICE)
+    payments.pay(db, buyer, contract.id)
+    payments.deliver(db, merchant, contract.id)
+    payments.accept_delivery(db, buyer, contract.id)
+    assert (_wallet(db, merchant), contract.fee_fen) == (PRICE - 3_000, 3_000)
+    with pytest.raises(PermissionDenied):  # the buyer asks; the seller or the operator decides
+        payments.refund(db, buyer, contract.id, 100, "请退款")
+    for bad in (0, PRICE + 1, "x"):
+        with pytest.raises(InvalidInput) as caught:
+            payments.refund(db, merchant, contract.id, bad, "数据有误")
+        assert caught.value.field == "amount_fen"
+    payments.refund(db, merchant, contract.id, 40_000, "双方协商：部分数据有误，退还三分之一")
+    assert (contract.payment_status, contract.refunded_fen, contract.fee_fen) == ("settled", 40_000, 2_000)
+    assert _wallet(db, buyer) == 40_000
+    assert _wallet(db, merchant) == PRICE - 3_000 - 39_000
+    assert ledger.balance(db, ledger.fee_account(db)) == 2_000
+    # the seller's wallet is short of its part: refused, nothing moved
+    ledger.withdraw(db, operator, org_id=merchant.org_id or 0, amount_fen=_wallet(db, merchant) - 1_000,
+                    bank_reference="ICBC-OUT-1")
+    with pytest.raises(InvalidInput) as short:
+        payments.refund(db, operator, contract.id, 80_000, "运营裁定全额退款")
+    assert (short.value.code, short.value.field) == ("insufficient_funds", "amount_fen")
+    assert (contract.refunded_fen, _wallet(db, buyer)) == (40_000, 40_000)
+    fund(merchant, 100_000)
+    payments.refund(db, operator, contract.id, 80_000, "运营裁定全额退款")
+    assert (contract.payment_status, contract.refunded_fen, contract.fee_fen) == ("refunded", PRICE, 0)
+    assert _wallet(db, buyer) == PRICE
+    assert ledger.balance(db, ledger.fee_account(db)) == 0
+    assert not service.contract_is_active(db, contract.id, "download")
+    with pytest.raises(Conflict):
+        payments.refund(db, operator, contract.id, 1, "再次")
+    kinds = [t.kind for t in ledger.transfers_by_cause(db, "contract", contract.id)]
+    assert kinds == ["escrow", "settlement", "fee", "refund", "fee_refund", "refund", "fee_refund"]
+    leaves = [get_leaf(db, e.detail["log_index"]) for e in service.timeline(db, buyer, contract.order_id)
+              if e.step == "refunded"]
+    assert [leaf.event_type for leaf in leaves] == ["exchange.refund", "exchange.refund"]
+    _books_balance(db)
+
+
+def test_fee_share_rounds_half_up_and_never_exceeds_the_fee() -> None:
+    assert payments.fee_share(3_000, 40_000, 120_000) == 1_000
+    assert payments.fee_share(25, 1, 2) == 13  # 12.5 rounds up
+    assert payments.fee_share(3, 10, 10) == 3
+    assert payments.fee_share(0, 10, 10) == 0
 
 
 def _subscription(db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Contract], fund: Any,

@@ -9,16 +9,29 @@ import datetime as dt
 from typing import Any
 
 from qianshu.core.actor import Actor
-from qianshu.finance.models import EncumberedAsset, Pledge
-from qianshu.finance.permissions import pledge_resource
+from qianshu.finance.models import AppraiserKey, EncumberedAsset, Pledge, Valuation
+from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.registry.models import Registration
 from tests.permission_support import EVERYONE, Row
 
 PLEDGE = "pledge"
+VALUATION = "valuation"
+FIGURES = {"acquisition_fen": 100, "processing_fen": 100, "storage_fen": 100, "labour_fen": 100, "rights_fen": 100,
+           "quality_fen": 100, "quality_factor_bp": 10_000, "obsolescence_bp": 0, "incomes_fen": [100],
+           "share_bp": 5000, "discount_bp": 1000, "life_years": 1, "scale_bp": 10_000, "market_quality_bp": 10_000,
+           "timeliness_bp": 10_000, "rights_bp": 10_000, "method": "cost"}
+TYPED = {"acquisition_fen": "1", "processing_fen": "1", "storage_fen": "1", "labour_fen": "1", "rights_fen": "1",
+         "quality_fen": "1", "quality_factor_bp": "1", "obsolescence_bp": "0", "incomes_fen": "1", "share_bp": "50",
+         "discount_bp": "10", "life_years": "1", "scale_bp": "1", "market_quality_bp": "1", "timeliness_bp": "1",
+         "rights_bp": "1", "method": "cost"}
 
 
 def _on(key: str) -> Any:
     return lambda c: {"pledge_id": c[key]}
+
+
+def _valuation(key: str) -> Any:
+    return lambda c: {"valuation_id": c[key]}
 
 
 def _page(key: str, action: str) -> Any:
@@ -54,6 +67,31 @@ ROWS = {
                   on=PLEDGE),
               Row(params=_page("p_page_enforce", "enforce"), body=lambda c: {"reason": "逾期"},
                   action="finance.pledge.manage", on=PLEDGE))),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/amendments"): Row(
+        params=_on("p_api_propose"), body=lambda c: {"interest_bp": 390},
+        action="finance.pledge.manage|finance.pledge.confirm", on=PLEDGE),
+    ("POST", "/api/v1/finance/pledges/{pledge_id}/amendments/decision"): Row(
+        params=_on("p_api_decide"), body=lambda c: {"agree": False},
+        action="finance.pledge.manage|finance.pledge.confirm", on=PLEDGE),
+    ("POST", "/api/v1/finance/valuations"): Row(body=lambda c: {"certificate_number": c["number"]},
+                                                action="finance.valuation.prepare"),
+    ("GET", "/api/v1/finance/valuations/{valuation_id}"): Row(params=_valuation("v_read"),
+                                                              action="finance.valuation.read", on=VALUATION),
+    ("PUT", "/api/v1/finance/valuations/{valuation_id}"): Row(params=_valuation("v_api_put"), body=lambda c: FIGURES,
+                                                              action="finance.valuation.sign", on=VALUATION),
+    ("POST", "/api/v1/finance/valuations/{valuation_id}/sign"): Row(
+        params=_valuation("v_api_sign"), body=lambda c: {}, action="finance.valuation.sign", on=VALUATION),
+    ("GET", "/api/v1/finance/appraisers/{org_id}/public-key"): Row(
+        EVERYONE, params=lambda c: {"org_id": c["appraiser_org"]}, action="finance.lookup"),
+    ("GET", "/finance/valuations"): Row(action="finance.valuation.prepare"),
+    ("POST", "/finance/valuations"): Row(body=lambda c: {"certificate_number": c["number"]},
+                                         action="finance.valuation.prepare"),
+    ("GET", "/finance/valuations/{valuation_id:int}"): Row(params=_valuation("v_read"),
+                                                           action="finance.valuation.read", on=VALUATION),
+    ("POST", "/finance/valuations/{valuation_id:int}"): Row(params=_valuation("v_page_put"), body=lambda c: TYPED,
+                                                            action="finance.valuation.sign", on=VALUATION),
+    ("POST", "/finance/valuations/{valuation_id:int}/sign"): Row(
+        params=_valuation("v_page_sign"), body=lambda c: {}, action="finance.valuation.sign", on=VALUATION),
 }
 
 
@@ -67,13 +105,29 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
         db.add(EncumberedAsset(registration_id=reg.id, certificate_number=ctx["number"]))
     today = dt.date.today()
     for key, status in (("p_api_confirm", "pending"), ("p_api_amend", "active"), ("p_api_release", "active"),
-                        ("p_api_enforce", "active"), ("p_page_confirm", "pending"), ("p_page_release", "active"),
+                        ("p_api_enforce", "active"), ("p_api_propose", "active"), ("p_api_decide", "active"),
+                        ("p_page_confirm", "pending"), ("p_page_release", "active"),
                         ("p_page_enforce", "active")):
         pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
                         pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
                         ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
                         matures_on=today + dt.timedelta(days=180))
+        if key == "p_api_decide":
+            pledge.proposed_amendment = {"changes": {"interest_bp": 390}, "by": "nobody", "reason": ""}
         db.add(pledge)
         db.flush()
         ctx[key] = pledge.id
     ctx["res"][PLEDGE] = pledge_resource(pledgor, pledgee)
+    # valuations: the acting organisation is the appraiser when it is a service provider
+    appraiser = (acting_org if actor is not None and actor.org_type == "service_provider"
+                 else make.org(org_type="service_provider").id)
+    ctx["appraiser_org"] = appraiser
+    if db.get(AppraiserKey, appraiser) is None:
+        db.add(AppraiserKey(org_id=appraiser, key_id=f"test-{appraiser}", public_key_pem="-", private_key_pem="-"))
+    for key in ("v_read", "v_api_put", "v_api_sign", "v_page_put", "v_page_sign"):
+        valuation = Valuation(registration_id=reg.id, certificate_number=ctx["number"], appraiser_org_id=appraiser,
+                              attributes={"industry_code": reg.industry_code}, inputs={}, results={})
+        db.add(valuation)
+        db.flush()
+        ctx[key] = valuation.id
+    ctx["res"][VALUATION] = valuation_resource(appraiser, reg.holder_org_id, False)

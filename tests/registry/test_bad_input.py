@@ -145,7 +145,31 @@ def test_parquet_with_corrupted_footer(tmp_path: Path) -> None:
     data = bytearray((tmp_path / "c.parquet").read_bytes())
     data[-12:-4] = b"\xff" * 8
     (tmp_path / "c.parquet").write_bytes(bytes(data))
-    fails(tmp_path, tmp_path / "c.parquet", "Parquet file is damaged")
+    fails(tmp_path, tmp_path / "c.parquet", "its footer is missing")
+
+
+def test_parquet_cut_short_in_upload(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": list(range(10_000))}), tmp_path / "t.parquet")
+    data = (tmp_path / "t.parquet").read_bytes()
+    (tmp_path / "t.parquet").write_bytes(data[: len(data) // 2])
+    error = fails(tmp_path, tmp_path / "t.parquet", "the upload may have been cut short")
+    assert "上传可能被中途截断" in error.render("zh")
+
+
+def test_parquet_with_a_damaged_data_page_names_the_rows_its_footer_promised(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": list(range(100_000)), "s": [str(i) * 3 for i in range(100_000)]})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=10_000, compression="gzip")
+    data = bytearray((tmp_path / "p.parquet").read_bytes())
+    data[1000:200_000] = b"\x55" * 199_000  # the pages, not the footer
+    (tmp_path / "p.parquet").write_bytes(bytes(data))
+    error = fails(tmp_path, tmp_path / "p.parquet", "its footer reads (100,000 rows)")
+    assert "数据页无法解码" in error.render("zh")
 
 
 def test_messages_are_translated() -> None:

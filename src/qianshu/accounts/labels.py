@@ -28,6 +28,7 @@ LABELS = (
     NP_("organisation status", "suspended"),
     NP_("role", "admin"),
     NP_("role", "member"),
+    NP_("role", "monitoring_admin"),
     NP_("role", "operator"),
     NP_("role", "reviewer"),
     NP_("role", "auditor"),
@@ -39,6 +40,7 @@ LABELS = (
     NP_("organisation type", "exchange_operator"),
     NP_("organisation type", "voucher_administrator"),
     NP_("organisation type", "compute_provider"),
+    NP_("organisation type", "data_bureau"),
     NP_("token scope", "read"),
     NP_("token scope", "write"),
 )
@@ -52,6 +54,7 @@ MESSAGES = (
     N_("Exchange operator"),
     N_("admin"),
     N_("member"),
+    N_("monitoring_admin"),
     N_("operator"),
     N_("reviewer"),
     N_("auditor"),

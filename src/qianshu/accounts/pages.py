@@ -37,12 +37,14 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.identifiers import guizhou_divisions
+from qianshu.core.vocabulary import region_name
 
 router = APIRouter(include_in_schema=False)
 ORG_TYPE_LABELS = {
     "data_merchant": "Data merchant", "buyer": "Buyer", "service_provider": "Service provider",
     "bank": "Bank", "government": "Government department", "exchange_operator": "Exchange operator",
     "voucher_administrator": "Voucher administrator", "compute_provider": "Compute provider",
+    "data_bureau": "Big-data bureau",
 }
 
 
@@ -148,21 +150,46 @@ class OrgPage:
     invite_url: str = ""
     administers_users: bool = False
     form: Form = field(default_factory=Form)
+    sets_jurisdiction: bool = False  # an administrator (or operator) places users in a division
+    jurisdiction_names: dict[str, str] = field(default_factory=dict)  # code → name in the page's language
 
 
 INVITE_LABELS = {"display_name": N_("Name"), "email": N_("E-mail"), "org_role": N_("Role")}
 
 
-def _org_page(db: DbSession, actor: Any, invite_url: str = "", form: Form | None = None) -> OrgPage:
+JURISDICTION_LABELS = {"jurisdiction": N_("Jurisdiction")}
+
+
+def _org_page(db: DbSession, actor: Any, invite_url: str = "", form: Form | None = None, lang: str = "zh") -> OrgPage:
     org = service.get_organisation(db, actor, actor.org_id)
     users = service.list_users(db, actor, org.id)
+    names = {u.jurisdiction: region_name(u.jurisdiction, lang) for u in users if u.jurisdiction}
     return OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url,
-                   policy.allows(actor, "user.administer", permissions.own_organisation(actor)), form or Form())
+                   policy.allows(actor, "user.administer", permissions.own_organisation(actor)), form or Form(),
+                   policy.allows(actor, "user.jurisdiction", permissions.own_organisation(actor)), names)
 
 
 @router.get("/org", response_class=HTMLResponse)
 def my_organisation(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return render(request, "accounts/organisation.html", _org_page(db, actor))
+    return render(request, "accounts/organisation.html", _org_page(db, actor, lang=get_lang(request)))
+
+
+@router.post("/org/users/{user_id}/jurisdiction", response_class=HTMLResponse)
+def set_user_jurisdiction(user_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                          posted: PostedForm) -> Response:
+    """Place a colleague in a division (a caseworker's county, township or village), or clear it."""
+    def placed(data: schemas.JurisdictionIn) -> Response:
+        service.set_jurisdiction(db, actor, user_id, data.jurisdiction)
+        return see_other("/org")
+
+    posted_fields = form_fields(posted)
+    # The picker goes down to counties; a township or village code is typed beside it and wins.
+    chosen = str(posted_fields.get("finer") or "").strip() or str(posted_fields.get("jurisdiction") or "").strip()
+    fields = {"jurisdiction": chosen or None}
+    return submit_form(request, db, schemas.JurisdictionIn, fields, JURISDICTION_LABELS, placed,
+                       lambda form: ("accounts/organisation.html",
+                                     _org_page(db, actor, form=form, lang=get_lang(request))),
+                       name=f"jurisdiction-{user_id}")
 
 
 @router.post("/org/invitations", response_class=HTMLResponse)
@@ -170,10 +197,12 @@ def invite(request: Request, db: DbSession, actor: SignedInActor, posted: Posted
     def invited(data: schemas.InvitationIn) -> Response:
         _invitation, raw = service.invite_user(db, actor, data)
         url = public_url(request, "accept_invitation_page", token=raw)
-        return render(request, "accounts/organisation.html", _org_page(db, actor, invite_url=url))
+        return render(request, "accounts/organisation.html",
+                      _org_page(db, actor, invite_url=url, lang=get_lang(request)))
 
     return submit_form(request, db, schemas.InvitationIn, form_fields(posted), INVITE_LABELS, invited,
-                       lambda form: ("accounts/organisation.html", _org_page(db, actor, form=form)))
+                       lambda form: ("accounts/organisation.html",
+                                     _org_page(db, actor, form=form, lang=get_lang(request))))
 
 
 @router.post("/org/users/{user_id}/remove")

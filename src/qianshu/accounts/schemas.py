@@ -11,7 +11,7 @@ from qianshu.core.identifiers import validate_division_code, validate_uscc
 from qianshu.core.text import clean_text
 
 OrgType = Literal["data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator",
-                  "voucher_administrator", "compute_provider"]  # core.policy.ORG_TYPES
+                  "voucher_administrator", "compute_provider", "data_bureau"]  # core.policy.ORG_TYPES
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -69,7 +69,7 @@ class ReviewDecision(Strict):
 class InvitationIn(Strict):
     email: Email
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
-    org_role: Literal["admin", "member"] = "member"
+    org_role: Literal["admin", "member", "monitoring_admin"] = "member"
 
     @field_validator("email")
     @classmethod

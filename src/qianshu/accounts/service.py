@@ -400,6 +400,12 @@ def organisations_by_id(db: Session, org_ids: Iterable[int]) -> dict[int, Organi
     return {o.id: o for o in db.scalars(select(Organisation).where(Organisation.id.in_(wanted)))}
 
 
+def organisations_of_type(db: Session, org_type: str) -> list[Organisation]:
+    """The approved organisations of one type (the big-data bureaus a sharing notice goes to)."""
+    return list(db.scalars(select(Organisation).where(Organisation.org_type == org_type,
+                                                      Organisation.status == "approved").order_by(Organisation.id)))
+
+
 def active_user_by_email(db: Session, email: str) -> User | None:
     """For CLI commands acting as a named user."""
     user = db.scalar(select(User).where(User.email == email.strip().lower()))

@@ -1,5 +1,5 @@
 """Portal pages of the catalogue: search, product page, listing editor, listing review,
-follows and notifications, demand pool. Each handler parses input, calls the service, renders;
+follows and notifications (the demand pool is demand_pages.py). Each handler parses input, calls the service, renders;
 every form goes through ``core.http.submit_form`` (the whole form validated at once, and on a
 domain error the same page again with every field's error beside its field)."""
 
@@ -15,9 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.catalog import (
     dcat,
-    demand,
+    demand_pages,
     follows,
-    permissions,
     policy,
     pricing,
     product,
@@ -27,10 +26,10 @@ from qianshu.catalog import (
     view_counts,
 )
 from qianshu.catalog import schemas as s
-from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Demand, Listing, ListingChange
-from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands
-from qianshu.catalog.views import FACET_TITLES, facet_label, notification_out
-from qianshu.catalog.vocab import LICENCES, industry_name, region_name
+from qianshu.catalog.models import DATA_TYPES, DELIVERY_MODES, Listing
+from qianshu.catalog.search import SearchQuery, SearchResult
+from qianshu.catalog.views import FACET_TITLES, Labels, notification_out
+from qianshu.catalog.vocab import LICENCES
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput
 from qianshu.core.forms import Form
@@ -46,9 +45,7 @@ from qianshu.core.http import (
     see_other,
     submit_form,
 )
-from qianshu.core.i18n import N_, label, translate
-from qianshu.core.l10n import format_money
-from qianshu.core.policy import allows, require
+from qianshu.core.i18n import N_, translate
 
 if TYPE_CHECKING:
     from qianshu.registry.models import Registration
@@ -73,70 +70,8 @@ PLAN_LABELS = {
 }
 ACTION_LABELS = {"reason": N_("Reason"),
                  "confirm_personal_data": N_("Confirm the download of sensitive personal information")}
-DEMAND_LABELS = {
-    "title": N_("What data do you need?"), "description": N_("Description"), "scenario": N_("Scenario"),
-    "industry_code": N_("Industry code (GB/T 4754)"), "division_code": N_("Division code"),
-    "budget_min": N_("Budget from (yuan)"), "budget_max": N_("Budget to (yuan)"), "deadline": N_("Deadline"),
-    "is_public": N_("Public (merchants can find it)"),
-}
-RESPONSE_LABELS = {"listing_id": N_("Existing product"), "planned_title": N_("Planned product title"),
-                   "message": N_("Message"),
-                   "price": N_("Price (yuan)")}
-
-
 def _tags(form: dict[str, Any]) -> dict[str, Any]:
     return form | {"tags": [t for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()][:20]}
-
-
-class Labels:
-    """Label look-ups for templates (one object instead of many dicts)."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-
-    def industry(self, code: str) -> str:
-        return industry_name(code, self.lang)
-
-    def region(self, code: str) -> str:
-        return region_name(code, self.lang)
-
-    def facet(self, name: str, value: str) -> str:
-        return facet_label(name, value, self.lang)
-
-    # Enumerated values are labelled by message context, as the templates' ``label`` filter does.
-    def status(self, value: str) -> str:
-        return label(value, "listing status", self.lang)
-
-    def delivery(self, value: str) -> str:
-        return label(value, "delivery mode", self.lang)
-
-    def data_type(self, value: str) -> str:
-        return label(value, "data type", self.lang)
-
-    def classification(self, value: str) -> str:
-        return label(value, "classification", self.lang)
-
-    def frequency(self, value: str) -> str:
-        return label(value, "update frequency", self.lang)
-
-    def licence(self, key: str) -> str:
-        return translate(LICENCES[key].title, self.lang) if key in LICENCES else key
-
-    def price(self, kind: str, fen: int | None) -> str:
-        return pricing.price_label(kind, fen, lambda m: translate(m, self.lang),
-                                   money=lambda amount: format_money(amount, self.lang))
-
-    def from_price(self, fen: int | None) -> str:
-        if fen is None:
-            return translate("Price on request", self.lang)
-        return (
-            translate("Free", self.lang)
-            if fen == 0
-            else translate("from {price}", self.lang, price=format_money(fen, self.lang))
-        )
-
-    def policy(self, odrl: dict[str, Any]) -> list[str]:
-        return policy.describe(policy.terms_from_odrl(odrl), self.lang)
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -246,11 +181,11 @@ def create_listing(request: Request, db: DbSession, actor: SignedInActor, posted
                        created, lambda form: ("catalog/mine.html", _mine(request, db, actor, form)))
 
 
-@dataclass
-class EditorPage:
-    listing: Listing
-    history: list[ListingChange]
-    labels: Labels
+@dataclass(frozen=True)
+class EditorPage(read_models.EditorView):
+    """The listing editor: its read model (``read_models.listing_editor``), choices and the form."""
+
+    labels: Labels = field(default_factory=lambda: Labels("zh"))
     plan_kinds: dict[str, str] = field(default_factory=lambda: dict(pricing.PLAN_KINDS))
     delivery_modes: tuple[str, ...] = DELIVERY_MODES
     purposes: dict[str, str] = field(default_factory=lambda: dict(policy.PURPOSES))
@@ -258,17 +193,14 @@ class EditorPage:
     data_types: tuple[str, ...] = DATA_TYPES
     licences: tuple[str, ...] = tuple(LICENCES)
     form: Form = field(default_factory=Form)  # the posted form ("edit", "plan" or a button's action)
-    sensitive_kinds: list[str] = field(default_factory=list)  # found by the scan: a download needs confirming
     kinds_text: str = ""
 
 
 def _editor(request: Request, db: DbSession, actor: Any, listing_id: int, form: Form | None = None) -> EditorPage:
-    listing = service.get_listing(db, actor, listing_id)
-    require(actor, "listing.manage", permissions.listing(listing))  # say so plainly rather than redirect
-    kinds = service.registration_sensitive_kinds(db, listing.registration_id)
-    return EditorPage(listing, service.history(db, actor, listing_id), Labels(get_lang(request)),
-                      form=form or Form(), sensitive_kinds=kinds,
-                      kinds_text=service.KindList("personal-data kind", ",".join(kinds)).render(get_lang(request)))
+    view = read_models.listing_editor(db, actor, listing_id)
+    lang = get_lang(request)
+    return EditorPage(**vars(view), labels=Labels(lang), form=form or Form(),
+                      kinds_text=service.KindList("personal-data kind", ",".join(view.sensitive_kinds)).render(lang))
 
 
 def _editor_again(request: Request, db: DbSession, actor: Any, listing_id: int) -> Any:
@@ -485,93 +417,6 @@ def delete_saved_search(search_id: int, db: DbSession, actor: SignedInActor) -> 
     return see_other("/catalog/follows")
 
 
-# --- demand pool -------------------------------------------------------------------------------------
-
-
-@dataclass
-class DemandsPage:
-    demands: list[Demand]
-    total: int
-    q: str
-    matching: list[Demand]
-    mine: list[Demand]
-    labels: Labels
-    form: Form = field(default_factory=Form)
-
-
-def _demands(request: Request, db: DbSession, actor: Any, q: str = "", form: Form | None = None) -> DemandsPage:
-    rows, total = search_demands(db, DemandQuery(q=q[:500]))
-    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
-    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
-    return DemandsPage(rows, total, q[:500], matching, mine, Labels(get_lang(request)), form or Form())
-
-
-@router.get("/demands", response_class=HTMLResponse)
-def demands_page(request: Request, db: DbSession, actor: CurrentActor, q: str = "") -> Response:
-    return render(request, "catalog/demands.html", _demands(request, db, actor, q))
-
-
-@router.post("/demands", response_class=HTMLResponse)
-def post_demand(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=LIST_FIELDS)
-    form["is_public"] = form.get("is_public", "") == "on"
-    form["deadline"] = form.get("deadline") or None
-
-    def posted_demand(data: s.DemandIn) -> Response:
-        return see_other(f"/demands/{demand.post_demand(db, actor, data).id}")
-
-    return submit_form(request, db, s.DemandIn, form, DEMAND_LABELS, posted_demand,
-                       lambda kept: ("catalog/demands.html", _demands(request, db, actor, form=kept)))
-
-
-@dataclass
-class DemandPage:
-    demand: Demand
-    responses: list[Any]
-    my_products: list[Listing]
-    labels: Labels
-    form: Form = field(default_factory=Form)
-    may_answer: bool = False  # the actor may answer demands (whether this one is open is the template's)
-    may_choose: bool = False  # the actor's organisation posted this demand and may choose an answer or close it
-
-
-def _demand(request: Request, db: DbSession, actor: Any, demand_id: int, form: Form | None = None) -> DemandPage:
-    found = demand.get_demand(db, actor, demand_id)
-    products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
-    return DemandPage(found, demand.visible_responses(actor, found), products, Labels(get_lang(request)),
-                      form or Form(), may_answer=allows(actor, "demand.answer"),
-                      may_choose=allows(actor, "demand.manage", permissions.demand(found)))
-
-
-@router.get("/demands/{demand_id:int}", response_class=HTMLResponse)
-def demand_page(demand_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    return render(request, "catalog/demand.html", _demand(request, db, actor, demand_id))
-
-
-@router.post("/demands/{demand_id:int}/{action}", response_class=HTMLResponse)
-def demand_action(demand_id: int, action: str,
-    request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    form = form_fields(posted, lists=LIST_FIELDS)
-    form["listing_id"] = form.get("listing_id") or None
-    again = lambda kept: ("catalog/demand.html", _demand(request, db, actor, demand_id, kept))  # noqa: E731
-
-    def act(data: s.DemandResponseIn) -> Response:
-        if action == "respond":
-            demand.respond(db, actor, demand_id, data)
-        elif action == "choose":
-            demand.choose_response(db, actor, demand_id, _int(str(form.get("response_id", "")), 0))
-        elif action == "close":
-            demand.close_demand(db, actor, demand_id)
-        else:
-            raise InvalidInput("{field} must be one of: {expected}.", field="action", expected="respond, choose, close")
-        return see_other(f"/demands/{demand_id}")
-
-    # Only the answer form has fields; the two buttons validate an empty answer, which is always valid.
-    return submit_form(request, db, s.DemandResponseIn, form if action == "respond" else {}, RESPONSE_LABELS, act,
-                       again, name=action)
-
-
-
 # --- the addresses of the catalogue's linked data -------------------------------------------------------
 # Regions, industries, organisations, licences and plans' policies (catalog/resources.py): a portal page
 # for people, JSON-LD for ``Accept: application/ld+json`` (or ``?format=jsonld``), Turtle for
@@ -653,3 +498,6 @@ def policy_document(
     if fmt == "ttl" or (not fmt and "text/turtle" in accept):
         return Response(dcat.to_turtle(doc), media_type=_TURTLE, headers={"Vary": "Accept"})
     return JSONResponse(doc, media_type=_JSONLD, headers={"Vary": "Accept"})
+
+
+router.include_router(demand_pages.router)  # the demand pool's pages live in their own module

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from qianshu.catalog import follows, permissions, product, service
-from qianshu.catalog.models import Listing
-from qianshu.catalog.search import SearchQuery, SearchResult, search_listings
+from qianshu.catalog import demand, follows, permissions, product, service
+from qianshu.catalog.models import Demand, Listing, ListingChange
+from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.core.actor import Actor
-from qianshu.core.policy import allows
+from qianshu.core.policy import allows, require
 from qianshu.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,3 +91,73 @@ class ReviewQueue:
 
 def review_queue(db: Session, actor: Actor) -> ReviewQueue:
     return ReviewQueue(service.review_queue(db, actor), allows(actor, "listing.review"))
+
+
+@dataclass(frozen=True)
+class DemandPoolView:
+    demands: list[Demand]  # one page of the public demands matching ``q``
+    total: int
+    matching: list[Demand]  # a merchant's: open demands its products could answer
+    mine: list[Demand]  # the viewer's organisation's own demands
+    may_post: bool  # signed in: the form to post a demand
+
+
+def demand_pool(db: Session, actor: Actor, q: str) -> DemandPoolView:
+    """The demand pool: public demands, those the viewer's products could answer, and its own."""
+    rows, total = search_demands(db, DemandQuery(q=q))
+    matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
+    mine = demand.my_demands(db, actor) if actor.user_id is not None else []
+    return DemandPoolView(rows, total, matching, mine, may_post=actor.user_id is not None)
+
+
+@dataclass(frozen=True)
+class DemandView:
+    demand: Demand
+    responses: list[Any]  # the answers the viewer may see (the poster sees all; a merchant its own)
+    my_products: list[Listing]  # the viewer's listed products, to answer with
+    may_answer: bool  # the viewer may answer demands (whether this one is open is the template's)
+    may_choose: bool  # the viewer's organisation posted it: choose an answer, close it
+
+
+def demand_view(db: Session, actor: Actor, demand_id: int) -> DemandView:
+    """One demand, the answers the viewer may see, and what the viewer may do with it."""
+    found = demand.get_demand(db, actor, demand_id)
+    products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
+    return DemandView(found, demand.visible_responses(actor, found), products,
+                      may_answer=allows(actor, "demand.answer"),
+                      may_choose=allows(actor, "demand.manage", permissions.demand(found)))
+
+
+@dataclass(frozen=True)
+class EditorActions:
+    submit: bool = False  # for listing review, from a draft or a rejected listing
+    pause: bool = False
+    resume: bool = False
+    delist: bool = False  # the holder or an operator, while not delisted
+    confirm_personal_data: bool = False  # submitting needs the confirmation: download of sensitive data
+
+
+@dataclass(frozen=True)
+class EditorView:
+    listing: Listing
+    history: list[ListingChange]
+    sensitive_kinds: list[str]  # found by the registration's scan: a download needs confirming
+    may: EditorActions
+
+
+def listing_editor(db: Session, actor: Actor, listing_id: int) -> EditorView:
+    """The listing editor: the listing, its change history, the personal data its registration's scan
+    found, and which of the holder's moves (service.MOVES_FROM) the listing's status allows."""
+    listing = service.get_listing(db, actor, listing_id)
+    resource = permissions.listing(listing)
+    require(actor, "listing.manage", resource)  # say so plainly rather than show an empty editor
+    kinds = service.registration_sensitive_kinds(db, listing.registration_id)
+    offers_download = any(p.active and "download" in p.delivery_modes for p in listing.plans)
+
+    def can(move: str) -> bool:
+        return listing.status in service.MOVES_FROM[move]
+
+    may = EditorActions(submit=can("submit"), pause=can("pause"), resume=can("resume"),
+                        delist=can("delist") and allows(actor, "listing.delist", resource),
+                        confirm_personal_data=bool(kinds) and offers_download)
+    return EditorView(listing, service.history(db, actor, listing_id), kinds, may)

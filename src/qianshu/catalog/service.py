@@ -373,6 +373,14 @@ def require_personal_data_confirmation(kinds: list[str], confirmed: bool) -> Non
             field="confirm_personal_data", kinds=KindList("personal-data kind", ",".join(kinds)))
 
 
+# The statuses each of the holder's moves starts from; the editor (read_models.listing_editor) offers a
+# move only from these, so a button is never one the service would refuse for the listing's status.
+MOVES_FROM: dict[str, tuple[str, ...]] = {
+    "submit": ("draft", "rejected"), "pause": ("listed",), "resume": ("paused",),
+    "delist": ("draft", "pending", "listed", "paused", "rejected"),
+}
+
+
 def submit_listing(db: Session, actor: Actor, listing_id: int, *, confirm_personal_data: bool = False) -> Listing:
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
@@ -384,7 +392,7 @@ def submit_listing(db: Session, actor: Actor, listing_id: int, *, confirm_person
     kinds = sensitive_download_kinds(db, listing)
     require_personal_data_confirmation(kinds, confirm_personal_data)
     listing.submitted_at = utcnow()
-    return _transition(db, actor, listing, ("draft", "rejected"), "pending", "submitted",
+    return _transition(db, actor, listing, MOVES_FROM["submit"], "pending", "submitted",
                        changes={"personal_data_confirmed": kinds} if kinds else None)
 
 
@@ -414,7 +422,7 @@ def review_listing(db: Session, actor: Actor, listing_id: int, decision: str, re
 def pause_listing(db: Session, actor: Actor, listing_id: int, reason: str = "") -> Listing:
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
-    _transition(db, actor, listing, ("listed",), "paused", "paused", reason)
+    _transition(db, actor, listing, MOVES_FROM["pause"], "paused", "paused", reason)
     follows.notify_followers(db, listing, "The product “{title}” you follow was paused.")
     return listing
 
@@ -422,7 +430,7 @@ def pause_listing(db: Session, actor: Actor, listing_id: int, reason: str = "") 
 def resume_listing(db: Session, actor: Actor, listing_id: int) -> Listing:
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
-    _transition(db, actor, listing, ("paused",), "listed", "resumed")
+    _transition(db, actor, listing, MOVES_FROM["resume"], "listed", "resumed")
     follows.notify_followers(db, listing, "The product “{title}” you follow is available again.")
     return listing
 
@@ -431,9 +439,7 @@ def delist_listing(db: Session, actor: Actor, listing_id: int, reason: str = "")
     listing = _load(db, listing_id)
     require(actor, "listing.delist", permissions.listing(listing))
     listing.delisted_at = utcnow()
-    _transition(
-        db, actor, listing, ("draft", "pending", "listed", "paused", "rejected"), "delisted", "delisted", reason
-    )
+    _transition(db, actor, listing, MOVES_FROM["delist"], "delisted", "delisted", reason)
     follows.notify_followers(db, listing, "The product “{title}” you follow was delisted.")
     return listing
 
@@ -510,6 +516,8 @@ class ListingFacts:
     title_en: str
     industry_section: str
     division_code: str
+    industry_code: str = ""  # the GB/T 4754 division ("G54"), for finance's market comparables
+    registration_id: int = 0
 
 
 def listing_facts(db: Session, listing_ids: Collection[int]) -> dict[int, ListingFacts]:
@@ -517,7 +525,8 @@ def listing_facts(db: Session, listing_ids: Collection[int]) -> dict[int, Listin
     if not listing_ids:
         return {}
     rows = db.execute(select(Listing.id, Listing.title_zh, Listing.title_en, Listing.industry_section,
-                             Listing.division_code).where(Listing.id.in_(list(listing_ids)))).all()
+                             Listing.division_code, Listing.industry_code, Listing.registration_id)
+                      .where(Listing.id.in_(list(listing_ids)))).all()
     return {row[0]: ListingFacts(*row) for row in rows}
 
 

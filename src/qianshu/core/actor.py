@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 STAFF_ROLES = ("operator", "reviewer", "auditor")
-ORG_ROLES = ("admin", "member")
+# monitoring_admin: of a government organisation (the big-data bureau), sets the monitoring rules
+# of its jurisdiction (monitoring/permissions.py).
+ORG_ROLES = ("admin", "member", "monitoring_admin")
 ALL_SCOPES = frozenset({"read", "write"})
 
 
@@ -13,7 +15,7 @@ ALL_SCOPES = frozenset({"read", "write"})
 class Actor:
     user_id: int | None
     org_id: int | None = None
-    org_role: str | None = None  # admin | member
+    org_role: str | None = None  # admin | member | monitoring_admin
     staff_role: str | None = None  # operator | reviewer | auditor (platform staff)
     org_status: str | None = None  # the organisation's status: approved, suspended, ...
     org_type: str | None = None

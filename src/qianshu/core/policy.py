@@ -33,11 +33,13 @@ from qianshu.core.errors import NotAuthenticated, PermissionDenied, QianshuError
 from qianshu.core.i18n import N_
 
 # Organisation types: what there is and what is coming (voucher administrators, compute providers).
-# ``government`` is a government department; ``exchange_operator`` is the exchange itself.
+# ``government`` is a government department; ``exchange_operator`` is the exchange itself;
+# ``data_bureau`` is the big-data bureau (大数据管理局): a government body that runs the government
+# data-sharing platform and supervises the departments' sharing (sharing/, docs/sharing.md).
 ORG_TYPES = ("data_merchant", "buyer", "service_provider", "bank", "government", "exchange_operator",
-             "voucher_administrator", "compute_provider")
-# Who registers data and lists products.
-MERCHANT_ORG_TYPES = ("data_merchant", "government")
+             "voucher_administrator", "compute_provider", "data_bureau")
+# Who registers data and lists products (the bureau publishes public data too).
+MERCHANT_ORG_TYPES = ("data_merchant", "government", "data_bureau")
 # Every type except the exchange's own organisation (whose users act through their staff role).
 MEMBER_ORG_TYPES = tuple(t for t in ORG_TYPES if t != "exchange_operator")
 
@@ -291,7 +293,7 @@ Generated from the capabilities' declarations by `python -m qianshu.core.policy 
 `tests/test_permissions_doc.py` fails when this page and the declarations differ. How the policy
 works, and how a capability declares its actions: `docs/architecture.md`, "One permission policy".
 
-Roles: `admin`, `member` (of an organisation); exchange staff `operator`, `reviewer`, `auditor`.
+Roles: `admin`, `member`, `monitoring_admin` (of an organisation); exchange staff `operator`, `reviewer`, `auditor`.
 Organisation types: {types}. Relations to the resource: `own` (the actor's organisation owns it),
 `counterparty`, `pledgee`, `public`. A jurisdiction is a GB/T 2260 code (province, prefecture,
 county) or a 9-digit township or 12-digit village code held by a user.

@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.capability import Manifest, NavItem, Periodic
 from qianshu.core.policy import allows
 
 
@@ -16,6 +16,7 @@ MANIFEST = Manifest(
     title="Delivery",
     uses=("catalog", "exchange"),
     models=True,
+    api=True,
     pages=True,
     cli=True,
     templates=True,
@@ -23,4 +24,7 @@ MANIFEST = Manifest(
     actions="qianshu.delivery.permissions:ACTIONS",
     settings="qianshu.delivery.settings:DeliverySettings",
     nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
+    # --- data API (issue 13): each closed meter interval is reported to the exchange's billing.
+    demo="qianshu.demo.delivery_seed:seed",
+    periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage")},
 )

@@ -6,10 +6,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import SignedInActor
@@ -20,7 +21,8 @@ from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_database, get_lang, render, see_other
 from qianshu.core.policy import require
-from qianshu.delivery import service
+from qianshu.core.policy import require as policy_check
+from qianshu.delivery import data_api, sandbox_service, service
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
 
@@ -113,3 +115,93 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
                       status_code=exc.status)
     return see_other(f"/delivery/products/{listing_id}/watermark")
 
+
+
+
+# --- signed download links and Delta Sharing: their routes live in delivery/channels/pages.py ---
+from qianshu.delivery.channels.pages import router as _channels  # noqa: E402 - kept in one block, to ease merges
+
+router.include_router(_channels)
+
+# --- data API and sandbox (issue 13) ------------------------------------------------------------
+
+
+@dataclass
+class DeliveryPanel:
+    """Delivery's panel on the exchange's contract page (both parties): the API key and the
+    usage batches reported to billing, or the sandbox's budget and query log."""
+
+    contract: Any
+    party: str | None
+    key: Any = None
+    usage: list[Any] = field(default_factory=list)
+    queries: list[Any] = field(default_factory=list)
+    budget: Any = None
+    can_key: bool = False
+    can_query: bool = False
+    template: str = "delivery/_contract_panel.html"
+
+
+def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | None:
+    """The contract page's hook (web/app.py): shown for contracts delivered by API or sandbox."""
+    from qianshu.core.policy import allows
+    from qianshu.exchange.service import party_of
+
+    if contract.delivery_mode not in ("api", "sandbox"):
+        return None
+    summary = sandbox_service.contract_summary(db, actor, contract.id)
+    resource = sandbox_service.exchange_resource(contract)
+    return DeliveryPanel(contract, party_of(actor, contract), summary["key"], summary["usage"], summary["queries"],
+                         summary["budget"],
+                         can_key=contract.delivery_mode == "api" and allows(actor, "data_api.key", resource),
+                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource))
+
+
+@dataclass
+class ApiKeyPage:
+    contract: Any
+    key: str
+
+
+@router.post("/delivery/contracts/{contract_id:int}/api-key")
+def issue_api_key(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    """The new key is shown on this page once (a redirect would have to carry it)."""
+    from qianshu.exchange.service import load_contract
+
+    _key, raw = data_api.issue_key(db, actor, contract_id)
+    return render(request, "delivery/api_key.html", ApiKeyPage(load_contract(db, contract_id), raw))
+
+
+@dataclass
+class SandboxPage:
+    contract: Any
+    sql: str = ""
+    result: Any = None
+    error: str = ""
+    budget: Any = None
+    queries: list[Any] = field(default_factory=list)
+    example: str = "SELECT count(*) FROM data"
+
+
+def _sandbox_page(request: Request, actor: Actor, contract_id: int, **values: Any) -> SandboxPage:
+    with get_database(request).unit_of_work(write=False) as db:
+        summary = sandbox_service.contract_summary(db, actor, contract_id)
+        policy_check(actor, "sandbox.query", sandbox_service.exchange_resource(summary["contract"]))
+        return SandboxPage(summary["contract"], budget=summary["budget"], queries=summary["queries"], **values)
+
+
+@router.get("/delivery/contracts/{contract_id:int}/sandbox")
+def sandbox_form(contract_id: int, request: Request, actor: SignedInActor) -> Response:
+    return render(request, "delivery/sandbox.html", _sandbox_page(request, actor, contract_id))
+
+
+@router.post("/delivery/contracts/{contract_id:int}/sandbox")
+def sandbox_ask(contract_id: int, request: Request, actor: SignedInActor, settings: AppSettings,
+                posted: PostedForm) -> Response:
+    sql = str(posted.get("sql") or "")[:sandbox_service.MAX_SQL]
+    try:
+        result = sandbox_service.run_contract_query(get_database(request), actor, settings, contract_id, sql)
+    except QianshuError as exc:
+        page = _sandbox_page(request, actor, contract_id, sql=sql, error=exc.render(get_lang(request)))
+        return render(request, "delivery/sandbox.html", page, status_code=exc.status)
+    return render(request, "delivery/sandbox.html", _sandbox_page(request, actor, contract_id, sql=sql, result=result))

@@ -20,3 +20,34 @@ class DeliverySettings(Section):
     detection_false_positive_rate: float = Field(default=1e-6, gt=0, le=1e-6)
     # Largest suspect file the portal takes.
     suspect_max_bytes: int = Field(default=2 * 1024**3, gt=0)
+
+    # --- signed download links and Delta Sharing (delivery/links.py, delivery/delta_sharing.py) ---
+    # How long a signed download link works after it is issued.
+    download_link_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    # How long a Delta Sharing bearer token works (never past the contract's end).
+    sharing_token_days: int = Field(default=90, ge=1, le=3650)
+    # How long a pre-signed file URL of a Delta Sharing query works.
+    sharing_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Rows per Parquet file of a shared table (a query with a limit hint gets only the files it needs).
+    sharing_file_rows: int = Field(default=500_000, ge=1_000)
+
+    # --- data API (issue 13) ---
+    # Calls one API key may make per minute (a fixed window).
+    api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
+    # The quota of a contract: calls and rows per period (``day`` or ``month``, in UTC).
+    api_quota_period: str = Field(default="day", pattern="^(day|month)$")
+    api_calls_per_period: int = Field(default=10_000, ge=1)
+    api_rows_per_period: int = Field(default=1_000_000, ge=1)
+    # Rows of one page: the default, and the most a caller may ask for.
+    api_page_rows: int = Field(default=100, ge=1, le=10_000)
+    api_max_page_rows: int = Field(default=1_000, ge=1, le=10_000)
+    # Usage is batched per key per interval and reported to the exchange's billing once the
+    # interval has been closed this long (so that a call that finished late still counts in it).
+    api_meter_seconds: int = Field(default=3600, ge=60, le=86_400)
+    api_meter_grace_seconds: int = Field(default=120, ge=0, le=3600)
+
+    # --- sandbox (issue 13) ---
+    # A sandbox query is cut off after this many seconds.
+    sandbox_query_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The privacy budget (epsilon) of a contract when the seller did not set one.
+    sandbox_default_budget: float = Field(default=1.0, gt=0, le=100)

@@ -1,7 +1,10 @@
 """The demo's trades, made through the exchange's services: the demo buyer (whose wallet the
 ledger's demo step filled) finds in "my trades" a contract in force and paid into escrow (the
 seller is to deliver), one waiting for its acceptance, a quote to decide on and an order the
-seller has not answered yet; the sellers find the other side of each."""
+seller has not answered yet; the sellers find the other side of each.
+
+The two years of trading history behind the statistics page (``exchange_history``) are queued as
+the job ``exchange.demo_history``, which the portal's job worker runs once the portal is up."""
 
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ from sqlalchemy.orm import Session
 
 from qianshu.catalog.models import Listing, PricingPlan
 from qianshu.catalog.policy import terms_from_odrl
+from qianshu.core import jobs
 from qianshu.core.actor import Actor
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
+from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import payments, service
 from qianshu.exchange.schemas import OrderIn, QuoteIn
+from qianshu.exchange.settings import ExchangeSettings
 
 SCENARIOS = (
     "物流园区车辆调度与干线运输时效分析，用于优化配送路线。",
@@ -60,6 +66,9 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             elif i == 2 and order.status == "requested":
                 service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
                                                             expires_in_days=14))
+        history = settings.section(ExchangeSettings).demo_history_contracts
+        if history:
+            jobs.enqueue(db, "exchange.demo_history", {"contracts": history, "now": utcnow().isoformat()})
 
 
 def _seller(db: Session, org_id: int) -> Actor | None:

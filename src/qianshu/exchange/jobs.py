@@ -32,3 +32,13 @@ def renew_subscriptions(database: Database, settings: Settings) -> int:
     with database.unit_of_work() as db:
         renewed, lapsed = payments.renew_due(db, settings.section(ExchangeSettings))
     return renewed + lapsed
+
+
+def bill_usage(database: Database, settings: Settings) -> int:
+    """One bill per metered contract and ended period (Asia/Shanghai month); unpaid bills again."""
+    from qianshu.exchange import payments
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        charged, unpaid = payments.bill_usage_due(db, settings.section(ExchangeSettings))
+    return charged + unpaid

@@ -9,7 +9,8 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "quote_accepted", "contract_drawn_up", "signed", "in_force", "declined", "ended", "terminated",
          "amend_proposed", "terminate_proposed", "amend_rejected", "terminate_rejected", "amended",
          "paid", "delivered", "delivery_accepted", "accepted_automatically", "settled", "refunded", "disputed",
-         "dispute_decided", "usage_charged", "renewal_on", "renewal_off", "renewed", "lapsed")
+         "dispute_decided", "usage_charged", "usage_reported", "usage_billed", "usage_unpaid", "renewal_on",
+         "renewal_off", "renewed", "lapsed")
 
 LABELS = (
     NP_("order status", "placed"),
@@ -129,4 +130,11 @@ LABELS = (
     NP_("log event", "exchange.contract_renewed"),
     NP_("transfer kind", "renewal"),
     N_("term ended"),
+    NP_("trade step", "usage_reported"),
+    NP_("trade step", "usage_billed"),
+    NP_("trade step", "usage_unpaid"),
+    NP_("audit action", "exchange.usage_reported"),
+    NP_("audit action", "exchange.usage_billed"),
+    NP_("audit action", "exchange.usage_unpaid"),
+    NP_("transfer kind", "fee_refund"),
 )

@@ -3,7 +3,7 @@ escrow, settlement, refunds and disputes on the ledger's books."""
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
 from qianshu.core.policy import allows
 
 
@@ -31,6 +31,9 @@ MANIFEST = Manifest(
     # moment itself: contract_is_active reads the time).
     periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due"),
               "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries"),
-              "exchange.renew": Periodic(600.0, "qianshu.exchange.jobs:renew_subscriptions")},
+              "exchange.renew": Periodic(600.0, "qianshu.exchange.jobs:renew_subscriptions"),
+              "exchange.bill_usage": Periodic(600.0, "qianshu.exchange.jobs:bill_usage")},
+    # The demo's two years of trading history, made after its portal is up (one at a time).
+    jobs={"exchange.demo_history": JobKind("qianshu.demo.exchange_history:run_history_job", concurrency=1)},
     demo="qianshu.demo.exchange_seed:seed",
 )

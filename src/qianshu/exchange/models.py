@@ -27,8 +27,10 @@ Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
     delivered ──buyer accepts, or after auto_accept_days──▶ settled (escrow → seller and fee)
     escrowed / delivered ──either party disputes──▶ disputed ──operator decides──▶ settled / refunded
     escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
+    settled ──seller or operator refunds all (seller's wallet and fee account → buyer)──▶ refunded
 
-Metered contracts (per call, per 1,000 rows) are charged per usage report (``exchange_usage_reports``).
+Metered contracts (per call, per 1,000 rows) gather usage reports (``exchange_usage_reports``) into
+one bill per period (``exchange_usage_bills``), charged once the period has ended.
 A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
 (wallet → seller and fee), or lapses with a notice when the wallet is short or the policy's term is reached.
 """
@@ -212,7 +214,9 @@ class Dispute(Base):
 
 
 class UsageReport(Base):
-    """Metered usage of a per-call or per-1,000-rows contract, charged once per report id."""
+    """Metered usage of a per-call or per-1,000-rows contract, received once per report id and
+    charged on its period's bill (``UsageBill``). ``amount_fen`` is what the report adds at the
+    plan's price (a part of a fen rounded up); the bill prices the period's units together."""
 
     __tablename__ = "exchange_usage_reports"
 
@@ -224,3 +228,32 @@ class UsageReport(Base):
     fee_fen: Mapped[int] = mapped_column(BigInteger)
     transfer_batch: Mapped[str] = mapped_column(String(40), default="")  # the ledger batch that charged it
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The billing period (an Asia/Shanghai month, "2026-11") and its bill once the period is billed.
+    # Reports received before bills existed (migration 0020) were charged one by one: no period.
+    period: Mapped[str | None] = mapped_column(String(7))
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_usage_bills.id", ondelete="RESTRICT"),
+                                                index=True)
+
+
+class UsageBill(Base):
+    """One charge for a metered contract's usage in one period (an Asia/Shanghai month): the sum
+    of its reports' units at the plan's price, buyer's wallet → seller's wallet and the fee.
+    ``part`` 2, 3 … bill reports that arrived after their period was billed. ``unpaid``: the
+    wallet was short; the periodic task tries again at each run."""
+
+    __tablename__ = "exchange_usage_bills"
+    __table_args__ = (UniqueConstraint("contract_id", "period", "part"),
+                      Index("ix_exchange_usage_bills_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="RESTRICT"))
+    period: Mapped[str] = mapped_column(String(7))
+    part: Mapped[int] = mapped_column(default=1)
+    units: Mapped[int] = mapped_column(BigInteger)
+    reports: Mapped[int] = mapped_column(default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="unpaid")  # unpaid | charged
+    transfer_batch: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    charged_at: Mapped[datetime | None]

@@ -173,6 +173,9 @@ class ContractPage:
     dispute: Dispute | None = None
     can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
     error: str = ""
+    # Other capabilities' panels (delivery's API usage and sandbox log ...): objects with a
+    # ``template``, from the ``contract_panel`` hooks web/app.py collects (the page's extension point).
+    panels: list[Any] = field(default_factory=list)
 
 
 def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: int, error: str = "",
@@ -187,7 +190,7 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
                 and allows(actor, "contract.pay", resource)),
         "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
         "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
-        "refund": money in ("escrowed", "delivered") and allows(actor, "contract.refund", resource),
+        "refund": money in ("escrowed", "delivered", "settled") and allows(actor, "contract.refund", resource),
         "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
         "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
         "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
@@ -197,6 +200,10 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
                         allows(actor, "contract.operate", resource), service.pending_change(db, contract),
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error)
+    for hook in getattr(request.app.state, "contract_panels", ()):
+        panel = hook(db, actor, contract)
+        if panel is not None:
+            page.panels.append(panel)
     return render(request, "exchange/contract.html", page, status_code=status)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import service as catalog
@@ -22,8 +22,9 @@ from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
-from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange.models import Contract, Dispute, UsageReport
+from qianshu.core.money import MAX_FEN
+from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
+from qianshu.exchange.models import Contract, Dispute, TimelineEntry, UsageBill, UsageReport
 from qianshu.exchange.service import (
     METERED_KINDS,
     NO_CONTRACT,
@@ -53,14 +54,14 @@ def _escrow(db: Session, contract: Contract) -> Any:
 
 
 def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
-          **values: Any) -> None:
+          at: datetime | None = None, **values: Any) -> None:
     """Move the payment status by a conditional UPDATE: of two at once, one wins, the other gets a 409.
     ``exact``: only if nothing else changed the contract since it was read (refunds add up amounts)."""
     stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
     if exact:
         stmt = stmt.where(Contract.version == contract.version)
     moved = db.execute(stmt
-                       .values(payment_status=to, version=Contract.version + 1, updated_at=utcnow(), **values)
+                       .values(payment_status=to, version=Contract.version + 1, updated_at=at or utcnow(), **values)
                        .execution_options(synchronize_session=False))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         db.refresh(contract)
@@ -93,8 +94,10 @@ def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None
     require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
 
 
-def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
-    """The buyer pays the price from its wallet into the contract's escrow."""
+def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None) -> Contract:
+    """The buyer pays the price from its wallet into the contract's escrow. ``at`` (here and in
+    the other steps) is the clock's time, now by default (the demo's history passes its own)."""
+    now = at or utcnow()
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.pay", contract, NO_CONTRACT)
     if contract.status != "active":
@@ -102,40 +105,42 @@ def pay(db: Session, actor: Actor, contract_id: int) -> Contract:
     if contract.plan_kind not in PREPAID_KINDS or contract.price_fen <= 0:
         raise Conflict("Contract {number} has nothing to pay in advance (free or billed from usage).",
                        number=contract.number)
-    _move(db, contract, ("unpaid",), "escrowed", paid_at=utcnow())
+    _move(db, contract, ("unpaid",), "escrowed", at=now, paid_at=now)
     ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id), credit=_escrow(db, contract),
                     amount_fen=contract.price_fen, kind="escrow", cause=(CAUSE, contract.id),
-                    memo=contract.number, unique_ref=f"pay:contract:{contract.id}")
-    record_step(db, actor, contract.order, "paid", contract, amount_fen=contract.price_fen)
+                    memo=contract.number, unique_ref=f"pay:contract:{contract.id}", at=now)
+    record_step(db, actor, contract.order, "paid", contract, at=now, amount_fen=contract.price_fen)
     notify_party(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
                  contract.order, contract)
     return contract
 
 
-def deliver(db: Session, actor: Actor, contract_id: int) -> Contract:
+def deliver(db: Session, actor: Actor, contract_id: int, at: datetime | None = None) -> Contract:
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.deliver", contract, NO_CONTRACT)
-    _move(db, contract, ("escrowed",), "delivered", delivered_at=utcnow())
-    record_step(db, actor, contract.order, "delivered", contract)
+    now = at or utcnow()
+    _move(db, contract, ("escrowed",), "delivered", at=now, delivered_at=now)
+    record_step(db, actor, contract.order, "delivered", contract, at=now)
     notify_party(db, contract.buyer_org_id, N_("Contract {number} is delivered: check the data and accept it."),
                  contract.order, contract)
     return contract
 
 
 def accept_delivery(db: Session, actor: Actor, contract_id: int,
-                    settings: ExchangeSettings | None = None) -> Contract:
+                    settings: ExchangeSettings | None = None, at: datetime | None = None) -> Contract:
     """The buyer accepts the delivery: the contract settles (seller paid, fee booked)."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
-    _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted")
+    _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted", at=at)
     return contract
 
 
 def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
-            allowed: tuple[str, ...] = ("delivered",)) -> None:
+            allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
+    now = at or utcnow()
     held = contract.price_fen - contract.refunded_fen
     fee = fee_of(held, _fee_rate(db, contract, settings))
-    _move(db, contract, allowed, "settled", settled_at=utcnow(), fee_fen=fee)
+    _move(db, contract, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
     escrow = _escrow(db, contract)
     legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
                        (CAUSE, contract.id), contract.number, f"settle:contract:{contract.id}")]
@@ -143,10 +148,11 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
         legs.append(ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
                                f"fee:contract:{contract.id}"))
     if held - fee > 0 or fee:
-        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
+        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
     index = _log(db, "exchange.contract_settled", contract)
-    record_step(db, actor, contract.order, step, contract)
-    record_step(db, actor, contract.order, "settled", contract, seller_fen=held - fee, fee_fen=fee, log_index=index)
+    record_step(db, actor, contract.order, step, contract, at=now)
+    record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
+                log_index=index)
     catalog.record_transaction(db, contract.listing_id)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
@@ -169,46 +175,94 @@ def _amount(value: object, held: int) -> int:
     return amount
 
 
-def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str) -> Contract:
-    """The seller (or an operator) returns all or part of the escrowed price to the buyer."""
+def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str,
+           at: datetime | None = None) -> Contract:
+    """The seller (or an operator) returns all or part of the price to the buyer: out of escrow
+    before settlement; after it, out of the seller's wallet and the exchange's fee account
+    (``refund_settled``)."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.refund", contract, NO_CONTRACT)
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
+    if contract.payment_status == "settled":
+        refund_settled(db, actor, contract, _amount(amount_fen, contract.price_fen - contract.refunded_fen), reason,
+                       at)
+        return contract
     if contract.payment_status not in ("escrowed", "delivered"):
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
     _refund(db, actor, contract, _amount(amount_fen, contract.price_fen - contract.refunded_fen), reason,
-            ("escrowed", "delivered"))
+            ("escrowed", "delivered"), at)
     return contract
 
 
+def fee_share(fee_fen: int, amount_fen: int, held_fen: int) -> int:
+    """The part of a settled fee that follows a refund of ``amount_fen`` out of ``held_fen``
+    settled: in proportion, rounded half up to the fen (integer arithmetic only)."""
+    if held_fen <= 0:
+        return 0
+    return min(fee_fen, (2 * fee_fen * amount_fen + held_fen) // (2 * held_fen))
+
+
+def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
+                   at: datetime | None = None) -> None:
+    """A refund after settlement (the seller agreeing, or an operator deciding): new transfers
+    back to the buyer's wallet, from the seller's wallet for the seller's part and from the fee
+    account for the fee's share (``fee_share``); nothing booked before is changed. A seller's
+    wallet short of its part refuses it (422 ``insufficient_funds`` naming ``amount_fen``) with
+    nothing moved."""
+    now = at or utcnow()
+    held = contract.price_fen - contract.refunded_fen
+    fee_back = fee_share(contract.fee_fen, amount, held)
+    remaining = held - amount
+    buyer = ledger.wallet_of(db, contract.buyer_org_id)
+    legs = [ledger.Leg(ledger.wallet_of(db, contract.seller_org_id), buyer, amount - fee_back, "refund",
+                       (CAUSE, contract.id), reason[:200]),
+            ledger.Leg(ledger.fee_account(db), buyer, fee_back, "fee_refund", (CAUSE, contract.id), reason[:200])]
+    try:
+        with db.begin_nested():  # a seller short of its part: the status is not moved either
+            _move(db, contract, ("settled",), "refunded" if remaining == 0 else "settled", exact=True, at=now,
+                  refunded_fen=contract.refunded_fen + amount, fee_fen=contract.fee_fen - fee_back)
+            ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
+    except InvalidInput:
+        db.refresh(contract)
+        raise
+    index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no", after_settlement="yes")
+    record_step(db, actor, contract.order, "refunded", contract, at=now, amount_fen=amount, fee_fen=fee_back,
+                reason=reason, log_index=index)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id,
+                     N_("Contract {number}: {amount} of the settled price was refunded to the buyer ({reason})."),
+                     contract.order, contract, amount=ledger.yuan_text(amount), reason=reason)
+
+
 def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
-            allowed: tuple[str, ...]) -> None:
+            allowed: tuple[str, ...], at: datetime | None = None) -> None:
     remaining = contract.price_fen - contract.refunded_fen - amount
     status = "refunded" if remaining == 0 else contract.payment_status
-    _move(db, contract, allowed, status, exact=True, refunded_fen=contract.refunded_fen + amount)
+    _move(db, contract, allowed, status, exact=True, at=at, refunded_fen=contract.refunded_fen + amount)
     ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
-                    amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200])
+                    amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200], at=at)
     index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
-    record_step(db, actor, contract.order, "refunded", contract, amount_fen=amount, reason=reason, log_index=index)
+    record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, reason=reason,
+                log_index=index)
     notify_party(db, contract.buyer_org_id,
                  N_("Contract {number}: part or all of the price was refunded to your wallet."),
                  contract.order, contract)
 
 
-def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str) -> Dispute:
+def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str, at: datetime | None = None) -> Dispute:
     """Either party disputes a paid contract: settlement waits for an operator's decision."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.dispute", contract, NO_CONTRACT)
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
-    _move(db, contract, ("escrowed", "delivered"), "disputed")
+    _move(db, contract, ("escrowed", "delivered"), "disputed", at=at)
     dispute = Dispute(contract_id=contract.id, raised_by_org_id=actor.org_id or 0, raised_by=actor.user_id,
-                      reason=reason)
+                      reason=reason, created_at=at or utcnow())
     db.add(dispute)
     db.flush()
-    record_step(db, actor, contract.order, "disputed", contract, reason=reason)
+    record_step(db, actor, contract.order, "disputed", contract, at=at, reason=reason)
     other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
     notify_party(db, other, N_("The other party disputes contract {number}: {reason}"), contract.order, contract,
                  reason=reason)
@@ -216,7 +270,8 @@ def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str) -> D
 
 
 def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, reason: str,
-                   refund_fen: object = 0, settings: ExchangeSettings | None = None) -> Dispute:
+                   refund_fen: object = 0, settings: ExchangeSettings | None = None,
+                   at: datetime | None = None) -> Dispute:
     """An operator decides: ``release`` (the seller is paid), ``refund`` (all back to the buyer) or
     ``partial_refund`` (``refund_fen`` back, the rest settles), always with a written reason."""
     dispute = db.get(Dispute, dispute_id)
@@ -239,13 +294,13 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
         raise InvalidInput("{field} must be one of: {expected}.", field="decision",
                            expected="release, refund, partial_refund")
     dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
-    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, utcnow()
+    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, at or utcnow()
     if amount:
-        _refund(db, actor, contract, amount, reason, ("disputed",))
+        _refund(db, actor, contract, amount, reason, ("disputed",), at)
     if amount < held:
-        _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",))
+        _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",), at)
     index = _log(db, "exchange.dispute_decided", contract, decision=decision)
-    record_step(db, actor, contract.order, "dispute_decided", contract, decision=decision, reason=reason,
+    record_step(db, actor, contract.order, "dispute_decided", contract, at=at, decision=decision, reason=reason,
                 log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id,
@@ -259,10 +314,11 @@ def open_dispute(db: Session, contract: Contract) -> Dispute | None:
 
 
 def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, units: int,
-                 settings: ExchangeSettings | None = None) -> UsageReport:
-    """Metered usage of a per-call or per-1,000-rows contract, charged at once (buyer's wallet →
-    seller's wallet and the fee). Idempotent per ``report_id``: the same report again returns the
-    first charge; the same id with other figures is a 409."""
+                 settings: ExchangeSettings | None = None, at: datetime | None = None) -> UsageReport:
+    """Metered usage of a per-call or per-1,000-rows contract, received for the period (the
+    Asia/Shanghai month) it arrives in; the period's reports are charged together on one bill
+    (``bill_usage_due``, after the period ends). Idempotent per ``report_id``: the same report
+    again returns the first; the same id with other figures is a 409."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.meter", contract, NO_CONTRACT)
     report_id = str(report_id).strip()
@@ -270,6 +326,8 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
         raise InvalidInput("{field} is required.", field="report_id")
     if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
         raise InvalidInput("{field} must be at least {min}.", field="units", min=1)
+    if units > MAX_FEN:  # units times the price must stay within what the books hold
+        raise InvalidInput("{field} must be at most {max}.", field="units", max=MAX_FEN)
     existing = db.scalar(select(UsageReport).where(UsageReport.report_id == report_id))
     if existing is not None:
         if (existing.contract_id, existing.units) != (contract.id, units):
@@ -278,24 +336,108 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
         return existing
     if contract.plan_kind not in METERED_KINDS:
         raise Conflict("Contract {number} is not billed from usage.", number=contract.number)
-    if not contract_is_active(db, contract.id, contract.delivery_mode):
+    now = at or utcnow()
+    if not contract_is_active(db, contract.id, contract.delivery_mode, now):
         raise Conflict("Contract {number} is not in force; it cannot be paid.", number=contract.number)
-    per = 1 if contract.plan_kind == "per_call" else 1000
-    amount = (contract.price_fen * units + per - 1) // per  # pro rata, a part of a fen rounded up
-    fee = fee_of(amount, _fee_rate(db, contract, settings or ExchangeSettings()))
-    report = UsageReport(report_id=report_id, contract_id=contract.id, units=units, amount_fen=amount, fee_fen=fee)
+    report = UsageReport(report_id=report_id, contract_id=contract.id, units=units,
+                         amount_fen=_usage_price(contract, units), fee_fen=0, reported_at=now,
+                         period=billing_period(now))
     db.add(report)
     db.flush()
-    buyer, seller = ledger.wallet_of(db, contract.buyer_org_id), ledger.wallet_of(db, contract.seller_org_id)
-    legs = [ledger.Leg(buyer, seller, amount - fee, "usage", (CAUSE, contract.id), report_id,
-                       f"usage:{report_id}")]
-    if fee:
-        legs.append(ledger.Leg(buyer, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), report_id,
-                               f"usage-fee:{report_id}"))
-    posted = ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0])
-    report.transfer_batch = (posted[0].batch_id or str(posted[0].id)) if posted else ""
-    record_step(db, actor, contract.order, "usage_charged", contract, units=units, amount_fen=amount, report=report_id)
+    record_step(db, actor, contract.order, "usage_reported", contract, at=now, units=units, report=report_id,
+                period=report.period)
     return report
+
+
+def billing_period(moment: datetime) -> str:
+    """The billing period of a moment: its Asia/Shanghai month, "2026-11"."""
+    return as_utc(moment).astimezone(SHANGHAI).strftime("%Y-%m")
+
+
+def _usage_price(contract: Contract, units: int) -> int:
+    per = 1 if contract.plan_kind == "per_call" else 1000
+    return (contract.price_fen * units + per - 1) // per  # pro rata, a part of a fen rounded up
+
+
+def bill_usage_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> tuple[int, int]:
+    """One bill per metered contract and ended period: the period's unbilled reports priced
+    together, charged buyer's wallet → seller's wallet and the fee (``unique_ref``
+    ``usage-bill:<contract>:<period>:<part>``, so a bill is charged once). A wallet too short
+    leaves the bill ``unpaid`` (both parties are told once) and the next run tries again.
+    Returns (charged, unpaid)."""
+    current = billing_period(now or utcnow())
+    groups = db.execute(select(UsageReport.contract_id, UsageReport.period).where(
+        UsageReport.bill_id.is_(None), UsageReport.period.is_not(None), UsageReport.period < current)
+        .group_by(UsageReport.contract_id, UsageReport.period).order_by(UsageReport.contract_id).limit(200)).all()
+    for contract_id, period in groups:
+        _make_bill(db, load_contract(db, contract_id), str(period), settings, now)
+    charged = unpaid = 0
+    for bill in db.scalars(select(UsageBill).where(UsageBill.status == "unpaid").order_by(UsageBill.id).limit(200)):
+        if _charge_bill(db, bill, now):
+            charged += 1
+        else:
+            unpaid += 1
+    return charged, unpaid
+
+
+def _make_bill(db: Session, contract: Contract, period: str, settings: ExchangeSettings,
+               now: datetime | None) -> UsageBill:
+    reports = list(db.scalars(select(UsageReport).where(UsageReport.contract_id == contract.id,
+                                                        UsageReport.period == period,
+                                                        UsageReport.bill_id.is_(None))
+                              .with_for_update()))
+    part = 1 + int(db.scalar(select(func.count(UsageBill.id)).where(UsageBill.contract_id == contract.id,
+                                                                   UsageBill.period == period)) or 0)
+    units = sum(r.units for r in reports)
+    amount = _usage_price(contract, units)
+    bill = UsageBill(contract_id=contract.id, period=period, part=part, units=units, reports=len(reports),
+                     amount_fen=amount, fee_fen=fee_of(amount, _fee_rate(db, contract, settings)), status="unpaid",
+                     created_at=now or utcnow())
+    db.add(bill)
+    db.flush()
+    for report in reports:
+        report.bill_id = bill.id
+    db.flush()
+    record_step(db, SYSTEM, contract.order, "usage_billed", contract, at=now, period=period, part=part, units=units,
+                amount_fen=amount)
+    return bill
+
+
+def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
+    contract = load_contract(db, bill.contract_id)
+    if bill.amount_fen <= 0:
+        bill.status, bill.charged_at = "charged", now or utcnow()
+        db.flush()
+        return True
+    ref = f"usage-bill:{contract.id}:{bill.period}:{bill.part}"
+    buyer, seller = ledger.wallet_of(db, contract.buyer_org_id), ledger.wallet_of(db, contract.seller_org_id)
+    legs = [ledger.Leg(buyer, seller, bill.amount_fen - bill.fee_fen, "usage", (CAUSE, contract.id), ref, ref),
+            ledger.Leg(buyer, ledger.fee_account(db), bill.fee_fen, "fee", (CAUSE, contract.id), ref, f"fee:{ref}")]
+    try:
+        with db.begin_nested():
+            posted = ledger.transfers(db, SYSTEM, [leg for leg in legs if leg.amount_fen > 0], at=now)
+    except InvalidInput as exc:  # the wallet is short: nothing moved (the savepoint); told once
+        if exc.code != "insufficient_funds":
+            raise
+        if not db.scalar(select(TimelineEntry.id).where(TimelineEntry.contract_id == contract.id,
+                                                        TimelineEntry.step == "usage_unpaid").limit(1)
+                         .where(TimelineEntry.detail["bill"].as_string() == str(bill.id))):
+            record_step(db, SYSTEM, contract.order, "usage_unpaid", contract, at=now, bill=str(bill.id),
+                        period=bill.period, amount_fen=bill.amount_fen)
+            for org_id in (contract.buyer_org_id, contract.seller_org_id):
+                notify_party(db, org_id, N_("Contract {number}: the usage bill for {period} ({amount}) could not "
+                                            "be charged: the buyer's wallet is short. It is tried again."),
+                             contract.order, contract, period=bill.period, amount=ledger.yuan_text(bill.amount_fen))
+        return False
+    bill.status, bill.charged_at = "charged", now or utcnow()
+    bill.transfer_batch = posted[0].batch_id or str(posted[0].id)
+    contract.fee_fen += bill.fee_fen
+    db.flush()
+    record_step(db, SYSTEM, contract.order, "usage_charged", contract, at=now, period=bill.period,
+                amount_fen=bill.amount_fen, fee_fen=bill.fee_fen)
+    notify_party(db, contract.buyer_org_id, N_("Contract {number}: the usage of {period} was charged ({amount})."),
+                 contract.order, contract, period=bill.period, amount=ledger.yuan_text(bill.amount_fen))
+    return True
 
 
 # --- subscriptions ---------------------------------------------------------------------------------

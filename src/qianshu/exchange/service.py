@@ -100,8 +100,8 @@ def _flush(db: Session) -> None:
 
 
 def record_step(db: Session, actor: Actor, order: Order, step: str, contract: Contract | None = None,
-          **detail: Any) -> None:
-    db.add(TimelineEntry(order_id=order.id, contract_id=contract.id if contract else None,
+                at: datetime | None = None, **detail: Any) -> None:
+    db.add(TimelineEntry(order_id=order.id, contract_id=contract.id if contract else None, at=at or utcnow(),
                          actor_user_id=actor.user_id, actor_org_id=actor.org_id,
                          actor_label=actor.display_name[:200], step=step, detail=detail))
     target = ("contract", contract.id) if contract else ("order", order.id)
@@ -160,8 +160,12 @@ def _term_days(plan: PricingPlan) -> int | None:
     return period if policy_days is None else min(period, policy_days)
 
 
-def place_order(db: Session, actor: Actor, data: OrderIn) -> Order:
-    """A buyer orders a plan at its price, or asks for a quote (``quote`` plans, or ``negotiate``)."""
+def place_order(db: Session, actor: Actor, data: OrderIn, at: datetime | None = None) -> Order:
+    """A buyer orders a plan at its price, or asks for a quote (``quote`` plans, or ``negotiate``).
+
+    ``at`` (here and in every step of a trade) is the clock's time, now by default; the demo's
+    back-dated history passes its own."""
+    now = at or utcnow()
     listing = _listed_product(db, data.listing_id)
     require(actor, "exchange.order", catalog_permissions.listing(listing))
     if listing.org_id == actor.org_id:
@@ -178,10 +182,12 @@ def place_order(db: Session, actor: Actor, data: OrderIn) -> Order:
                   created_by=actor.user_id, kind="quote" if quote else "order",
                   status="requested" if quote else "placed", plan_kind=plan.kind, purpose=data.purpose,
                   scenario=data.scenario, delivery_mode=mode, message=data.message,
-                  price_fen=None if quote else plan.price_fen, term_days=_term_days(plan))
+                  price_fen=None if quote else plan.price_fen, term_days=_term_days(plan), created_at=now,
+                  updated_at=now)
     db.add(order)
     db.flush()
-    record_step(db, actor, order, "quote_requested" if quote else "order_placed", plan=plan.id, purpose=data.purpose)
+    record_step(db, actor, order, "quote_requested" if quote else "order_placed", at=now, plan=plan.id,
+                purpose=data.purpose)
     notify_party(db, order.seller_org_id,
                  N_("A quote was asked for “{title}” (request {order}): answer it with a price, terms and an expiry.")
                  if quote else N_("A new order of “{title}” (order {order}) waits for your acceptance."),
@@ -208,12 +214,12 @@ def _recheck_offer(db: Session, order: Order) -> tuple[Listing, PricingPlan]:
     return listing, plan
 
 
-def accept_order(db: Session, actor: Actor, order_id: int) -> Contract:
+def accept_order(db: Session, actor: Actor, order_id: int, at: datetime | None = None) -> Contract:
     """The seller accepts an order at the plan's price: the contract is drawn up for both to sign."""
     order = _order(db, order_id)
     require_role(actor, "order.answer", order, NO_ORDER)
     _open(order, "placed")
-    return _make_contract(db, actor, order, "order_accepted")
+    return _make_contract(db, actor, order, "order_accepted", at)
 
 
 def quote(db: Session, actor: Actor, order_id: int, data: QuoteIn, settings: ExchangeSettings | None = None) -> Order:
@@ -282,17 +288,17 @@ def withdraw(db: Session, actor: Actor, order_id: int, reason: str = "") -> Orde
 # --- contracts --------------------------------------------------------------------------------
 
 
-def _make_contract(db: Session, actor: Actor, order: Order, step: str) -> Contract:
+def _make_contract(db: Session, actor: Actor, order: Order, step: str, at: datetime | None = None) -> Contract:
     listing, plan = _recheck_offer(db, order)
     if order.price_fen is None:  # pragma: no cover - a placed order carries the plan's price, a quote its own
         raise Conflict("This order has no price yet.")
-    order.status, order.updated_at = "accepted", utcnow()
+    now = at or utcnow()
+    order.status, order.updated_at = "accepted", now
     if order.answered_at is None:
-        order.answered_by, order.answered_at = actor.user_id, utcnow()
+        order.answered_by, order.answered_at = actor.user_id, now
     _flush(db)
     registration = catalog_product.registration(db, listing)
     parties = accounts.organisations_by_id(db, [order.buyer_org_id, order.seller_org_id])
-    now = utcnow()
     number = f"QS-TC-{now.year}-{order.id:06d}"
     document = documents.contract_document(
         number=number, version=1, buyer=parties[order.buyer_org_id], seller=parties[order.seller_org_id],
@@ -304,11 +310,11 @@ def _make_contract(db: Session, actor: Actor, order: Order, step: str) -> Contra
                         buyer_org_id=order.buyer_org_id, seller_org_id=order.seller_org_id, status="pending",
                         plan_kind=order.plan_kind, price_fen=order.price_fen, purpose=order.purpose,
                         delivery_mode=order.delivery_mode, term_days=order.term_days, document=document,
-                        text_sha256=documents.text_sha256(document), text_version=1)
+                        text_sha256=documents.text_sha256(document), text_version=1, created_at=now, updated_at=now)
     db.add(contract)
     db.flush()
-    record_step(db, actor, order, step, contract)
-    record_step(db, actor, order, "contract_drawn_up", contract, text_sha256=contract.text_sha256)
+    record_step(db, actor, order, step, contract, at=now)
+    record_step(db, actor, order, "contract_drawn_up", contract, at=now, text_sha256=contract.text_sha256)
     for org_id in (order.buyer_org_id, order.seller_org_id):
         notify_party(db, org_id, N_("Contract {number} is ready: read it and accept it."), order, contract)
     return contract
@@ -333,7 +339,7 @@ def _log_parties(db: Session, contract: Contract) -> dict[str, str]:
             "registration_number": doc["product"]["registration_number"] or ""}
 
 
-def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "") -> Contract:
+def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "", at: datetime | None = None) -> Contract:
     """One party accepts the contract's current text; when both have, it is in force and logged.
 
     ``text_sha256`` (optional) is the hash of the text the signer read: if the text changed since,
@@ -351,30 +357,31 @@ def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "") -> 
         raise Conflict("You have already accepted this contract.")
     signature = Signature(contract_id=contract.id, text_version=contract.text_version, party=party or "",
                           org_id=actor.org_id or 0, user_id=actor.user_id, user_label=actor.display_name[:200],
-                          via=actor.via, ip=actor.ip, text_sha256=contract.text_sha256)
+                          via=actor.via, ip=actor.ip, text_sha256=contract.text_sha256, at=at or utcnow())
     contract.signatures.append(signature)
-    contract.updated_at = utcnow()
+    contract.updated_at = at or utcnow()
     _flush(db)
     order = contract.order
-    record_step(db, actor, order, "signed", contract, party=party, text_sha256=contract.text_sha256)
+    record_step(db, actor, order, "signed", contract, at=at, party=party, text_sha256=contract.text_sha256)
     current = [s for s in contract.signatures if s.text_version == contract.text_version]
     if {s.party for s in current} == {"buyer", "seller"}:
-        _activate(db, actor, contract, current)
+        _activate(db, actor, contract, current, at)
     else:
         notify_party(db, _other(contract, party or "buyer"),
                      N_("The other party accepted contract {number}; your acceptance is awaited."), order, contract)
     return contract
 
 
-def _activate(db: Session, actor: Actor, contract: Contract, signatures: list[Signature]) -> None:
+def _activate(db: Session, actor: Actor, contract: Contract, signatures: list[Signature],
+              at: datetime | None = None) -> None:
     entry = append_event(db, "exchange.contract_signed", _log_parties(db, contract))
     for s in signatures:
         s.log_index = entry.index
-    now = utcnow()
+    now = at or utcnow()
     contract.status, contract.starts_at = "active", now
     contract.ends_at = now + timedelta(days=contract.term_days) if contract.term_days else None
     _flush(db)
-    record_step(db, actor, contract.order, "in_force", contract, log_index=entry.index)
+    record_step(db, actor, contract.order, "in_force", contract, at=now, log_index=entry.index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id,
                      N_("Contract {number} is signed by both parties and in force."), contract.order, contract)
@@ -677,3 +684,36 @@ def contract_pdf(db: Session, actor: Actor, contract_id: int, font_path: str = "
         entry = get_leaf(db, leaf[0])
         leaf = (entry.index, entry.leaf_hash)
     return contract.number, documents.pdf_bytes(contract.document, current, leaf, font_path)
+
+
+@dataclass(frozen=True)
+class SettledTrade:
+    """A settled contract as market evidence (finance's market approach to valuation)."""
+
+    number: str
+    listing_id: int
+    registration_id: int
+    title_zh: str
+    title_en: str
+    industry_code: str
+    price_fen: int  # the price less any refund
+    settled_at: datetime
+
+
+def settled_trades(db: Session, industry_code: str, limit: int = 10, scan: int = 2000) -> list[SettledTrade]:
+    """The most recent settled contracts over products of the asset's GB/T 4754 division
+    (``G54``), or of its section (``G``) when the division has none."""
+    rows = db.execute(select(Contract.number, Contract.listing_id, Contract.price_fen, Contract.refunded_fen,
+                             Contract.settled_at).where(Contract.payment_status == "settled",
+                                                        Contract.settled_at.is_not(None))
+                      .order_by(Contract.settled_at.desc(), Contract.id.desc()).limit(scan)).all()
+    facts = catalog.listing_facts(db, {row[1] for row in rows})
+    trades = [SettledTrade(number, listing_id, facts[listing_id].registration_id, facts[listing_id].title_zh,
+                           facts[listing_id].title_en, facts[listing_id].industry_code,
+                           max(int(price) - int(refunded), 0), settled_at)
+              for number, listing_id, price, refunded, settled_at in rows
+              if listing_id in facts and settled_at is not None]
+    same = [t for t in trades if industry_code and t.industry_code == industry_code]
+    if not same:
+        same = [t for t in trades if industry_code and t.industry_code[:1] == industry_code[:1]]
+    return [t for t in same if t.price_fen > 0][:limit]

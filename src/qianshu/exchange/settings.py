@@ -21,6 +21,9 @@ class ExchangeSettings(Section):
     fee_basis_points_by_category: dict[str, int] = Field(default_factory=dict)
     # Days after delivery when the buyer's acceptance happens by itself (and the contract settles).
     auto_accept_days: int = Field(default=7, ge=1, le=90)
+    # How many contracts ``qianshu demo`` makes for its two years of trading history (a background
+    # job after the portal is up; 0: none). Read only by the demo.
+    demo_history_contracts: int = Field(default=3000, ge=0, le=100_000)
 
     def fee_rate(self, category: str) -> int:
         """The fee in basis points for a product category (its industry section letter)."""

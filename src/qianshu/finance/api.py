@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.http import AppSettings, DbSession, Signer
 from qianshu.core.openapi import problems
-from qianshu.finance import schemas, service
+from qianshu.finance import schemas, service, valuation
 
 router = APIRouter(prefix="/api/v1/finance", tags=["finance"])
 
@@ -57,9 +57,11 @@ def release_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: 
 
 @router.post("/pledges/{pledge_id}/enforce", summary="Record a pledge's enforcement on default (the pledgee)",
              responses=problems(401, 403, 404, 409, 422))
-def enforce_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: SignedInActor,
+def enforce_pledge(pledge_id: int, data: schemas.EnforceIn, db: DbSession, actor: SignedInActor,
                    signer: Signer) -> dict[str, Any]:
-    return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason))
+    """``mode``: ``record`` (default) or ``transfer`` (the rights pass to the bank through the
+    registry's transfer, submitted for review)."""
+    return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason, data.mode))
 
 
 @router.get("/ltv-limits", summary="List the bank's loan-to-value limits", responses=problems(401, 403))
@@ -73,3 +75,54 @@ def list_ltv_limits(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]
 def set_ltv_limit(data: schemas.LtvLimitIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     row = service.set_ltv_limit(db, actor, data)
     return {"category": row.category, "limit_bp": row.limit_bp}
+
+
+@router.post("/valuations", status_code=201, summary="Start a valuation worksheet (an appraiser)",
+             responses=problems(401, 403, 404, 409, 422))
+def start_valuation(data: schemas.ValuationStart, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """Prefilled with the information attributes of the certificate's registration."""
+    return valuation.valuation_json(db, valuation.start_valuation(db, actor, data))
+
+
+@router.get("/valuations/{valuation_id}", summary="A valuation, its worksheet and (once signed) its signature",
+            responses=problems(404))
+def get_valuation(valuation_id: int, db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    return valuation.valuation_json(db, valuation.get_valuation(db, actor, valuation_id))
+
+
+@router.put("/valuations/{valuation_id}", summary="Fill in a worksheet (recomputed at once)",
+            responses=problems(401, 403, 404, 409, 422))
+def update_valuation(valuation_id: int, data: schemas.ValuationIn, db: DbSession, actor: SignedInActor,
+                     settings: AppSettings) -> dict[str, Any]:
+    """Money in fen; percentages and adjustment factors in basis points (a factor of 1.0 is 10 000)."""
+    return valuation.valuation_json(db, valuation.update_valuation(db, actor, settings, valuation_id, data))
+
+
+@router.post("/valuations/{valuation_id}/sign", summary="Sign a valuation with the appraiser's own key",
+             responses=problems(401, 403, 404, 409, 422))
+def sign_valuation(valuation_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                   signer: Signer) -> dict[str, Any]:
+    return valuation.valuation_json(db, valuation.sign_valuation(db, actor, settings, signer, valuation_id))
+
+
+@router.get("/appraisers/{org_id}/public-key", summary="An appraiser organisation's public key (PEM)",
+            responses=problems(404))
+def appraiser_public_key(org_id: int, db: DbSession) -> dict[str, Any]:
+    key = valuation.appraiser_public_key(db, org_id)
+    return {"org_id": org_id, "key_id": key.key_id, "algorithm": "Ed25519", "public_key_pem": key.public_key_pem}
+
+
+@router.post("/pledges/{pledge_id}/amendments", summary="Propose an amendment (the pledgee or the pledgor)",
+             responses=problems(401, 403, 404, 409, 422))
+def propose_amendment(pledge_id: int, data: schemas.AmendIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """The other party agrees or declines with ``…/amendments/decision``."""
+    pledge = service.propose_amendment(db, actor, pledge_id, data)
+    return dict(service.pledge_json(pledge), proposed_amendment=pledge.proposed_amendment)
+
+
+@router.post("/pledges/{pledge_id}/amendments/decision", summary="Agree to or decline a proposed amendment",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_amendment(pledge_id: int, data: schemas.AmendmentDecisionIn, db: DbSession, actor: SignedInActor,
+                     settings: AppSettings, signer: Signer) -> dict[str, Any]:
+    pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, data.agree)
+    return dict(service.pledge_json(pledge), proposed_amendment=pledge.proposed_amendment)

@@ -6,7 +6,7 @@ from qianshu.core.policy import allows
 MANIFEST = Manifest(
     name="finance",
     title="Data-asset financing",
-    uses=("registry",),
+    uses=("registry", "exchange"),
     models=True,
     api=True,
     pages=True,
@@ -15,7 +15,8 @@ MANIFEST = Manifest(
     translations=True,
     actions="qianshu.finance.permissions:ACTIONS",
     settings="qianshu.finance.settings:FinanceSettings",
-    nav=(NavItem("/finance/pledges", "Pledge portfolio", lambda a: allows(a, "finance.portfolio"), order=60),),
+    nav=(NavItem("/finance/pledges", "Pledge portfolio", lambda a: allows(a, "finance.portfolio"), order=60),
+         NavItem("/finance/valuations", "Valuations", lambda a: allows(a, "finance.valuation.prepare"), order=61)),
     # A pledged asset's registration is not revoked, cancelled or transferred: refused in the
     # revocation's own transaction (after catalogue's delisting, which the refusal undoes too).
     subscriptions={"registration.revoked": Subscription("qianshu.finance.hooks:on_registration_revoked",

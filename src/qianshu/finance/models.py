@@ -50,7 +50,10 @@ class Pledge(Base):
     secured_fen: Mapped[int] = mapped_column(BigInteger)
     # The value the loan-to-value is computed on: entered with the pledge until valuations exist.
     appraised_fen: Mapped[int] = mapped_column(BigInteger)
+    # "valuation": the latest signed valuation's concluded value (``valuation_id``); "entered": the
+    # bank's own figure, accepted only while the asset has no signed valuation.
     value_source: Mapped[str] = mapped_column(String(16), default="entered")
+    valuation_id: Mapped[int | None] = mapped_column(ForeignKey("finance_valuations.id", ondelete="RESTRICT"))
     ltv_limit_bp: Mapped[int]
     interest_bp: Mapped[int]
     term_months: Mapped[int]
@@ -65,6 +68,9 @@ class Pledge(Base):
     confirmed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str] = mapped_column(Text, default="")
+    # An amendment one party proposed and the other has not yet agreed to: {"changes": {...},
+    # "by_org_id": ..., "reason": ...}; empty when none is pending.
+    proposed_amendment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     events: Mapped[list[PledgeEvent]] = relationship(back_populates="pledge", order_by="PledgeEvent.id",
                                                      cascade="all, delete-orphan")
@@ -106,3 +112,56 @@ class LtvLimit(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+
+
+VALUATION_STATUSES = ("draft", "signed")
+APPROACHES = ("cost", "income", "market")
+
+
+class AppraiserKey(Base):
+    """An appraiser organisation's own Ed25519 key: its valuations are signed with it, never with
+    the exchange's. The private key is PKCS#8 encrypted with a password derived from the
+    deployment's secret (``secret_key``), so a database dump alone does not sign."""
+
+    __tablename__ = "finance_appraiser_keys"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), primary_key=True,
+                                        autoincrement=False)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    private_key_pem: Mapped[str] = mapped_column(Text)  # encrypted PKCS#8
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Valuation(Base):
+    """A valuation worksheet of a certified asset by an appraiser organisation; once signed it is
+    frozen, a leaf of the public log, and what a pledge's loan-to-value is computed on."""
+
+    __tablename__ = "finance_valuations"
+    __table_args__ = (Index("ix_finance_valuations_registration_status", "registration_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"))
+    certificate_number: Mapped[str] = mapped_column(String(20))
+    appraiser_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    # the information attributes the guidance requires (name, structure, dictionary, scale, ...)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # every figure typed
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # every approach's steps
+    method: Mapped[str] = mapped_column(String(8), default="cost")  # the approach concluded on
+    value_fen: Mapped[int | None] = mapped_column(BigInteger)
+    market_fen: Mapped[int | None] = mapped_column(BigInteger)
+    deviation_bp: Mapped[int | None]
+    flagged: Mapped[bool] = mapped_column(default=False)  # far from the market approach
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    signed_at: Mapped[datetime | None]
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the signature covers
+    signature: Mapped[str] = mapped_column(String(200), default="")
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    leaf_hash: Mapped[str] = mapped_column(String(64), default="")
+    report_id: Mapped[int | None]  # the registry's appraisal report it is attached as
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -15,11 +15,23 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.forms import validate_form
-from qianshu.core.http import AppSettings, DbSession, PostedForm, Signer, form_fields, get_lang, render, see_other
-from qianshu.finance import schemas, service
+from qianshu.core.forms import Form, validate_form
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    Signer,
+    form_fields,
+    get_lang,
+    render,
+    see_other,
+    show_form_errors,
+    submit_form,
+)
+from qianshu.core.i18n import N_
+from qianshu.finance import schemas, service, valuation
 from qianshu.finance.models import LtvLimit, Pledge
-from qianshu.finance.permissions import pledge_resource
+from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +45,9 @@ class LookupPage:
     error: str = ""
     may_confirm: set[int] = field(default_factory=set)
     may_manage: set[int] = field(default_factory=set)
+    may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
     may_pledge: bool = False
+    valuation: Any = None  # the asset's latest signed valuation
 
 
 def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
@@ -55,7 +69,10 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
     return render(request, "finance/lookup.html", LookupPage(
         number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
         may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
-        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create")))
+        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
+        | _controls(actor, found.pledges, "finance.pledge.confirm"),
+        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
+        valuation=service.latest_signed_valuation(db, found.registration_id)))
 
 
 @dataclass
@@ -64,14 +81,25 @@ class PortfolioPage:
     secured_open_fen: int
     limits: list[LtvLimit]
     default_limit_bp: int
+    # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
+    # for the open pledges whose asset has one
+    current_ltv: dict[int, int] = field(default_factory=dict)
 
 
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     pledges = service.portfolio(db, actor)
     total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
+    current: dict[int, int] = {}
+    for p in pledges:
+        if p.status in ("pending", "active"):
+            latest = service.latest_signed_valuation(db, p.registration_id)
+            if latest is not None and latest.value_fen:
+                secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
+                current[p.id] = secured * 10_000 // latest.value_fen
     return render(request, "finance/portfolio.html", PortfolioPage(
-        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp))
+        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
+        current))
 
 
 def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:
@@ -96,7 +124,7 @@ def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, 
     data = validate_form(schemas.PledgeIn, {
         "certificate_number": form.get("certificate_number", ""), "pledgor_org_id": form.get("pledgor_org_id", ""),
         "secured_fen": _hundredths(form, "secured_yuan", "secured_fen"),
-        "appraised_fen": _hundredths(form, "appraised_yuan", "appraised_fen"),
+        "appraised_fen": _hundredths(form, "appraised_yuan", "appraised_fen", optional=True),
         "interest_bp": _hundredths(form, "interest_percent", "interest_bp"),
         "term_months": form.get("term_months", ""),
         "risk_pool_bp": _hundredths(form, "risk_pool_percent", "risk_pool_bp", optional=True),
@@ -107,15 +135,159 @@ def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, 
 
 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")
-def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, signer: Signer,
+def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
         posted: PostedForm) -> Response:
-    reason = str(form_fields(posted).get("reason", ""))[:2000]
+    fields = form_fields(posted)
+    reason = str(fields.get("reason", ""))[:2000]
     if action == "confirm":
         pledge = service.confirm_pledge(db, actor, signer, pledge_id)
     elif action == "release":
         pledge = service.release_pledge(db, actor, signer, pledge_id, reason)
+    elif action == "propose":  # an amendment, as typed (yuan, percent, months); the other party agrees
+        data = validate_form(schemas.AmendIn, {
+            "secured_fen": _hundredths(fields, "secured_yuan", "secured_fen", optional=True),
+            "interest_bp": _hundredths(fields, "interest_percent", "interest_bp", optional=True),
+            "term_months": str(fields.get("term_months", "")).strip() or None, "reason": reason})
+        pledge = service.propose_amendment(db, actor, pledge_id, data)
+    elif action in ("agree", "decline"):
+        pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
     elif action == "enforce":
-        pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason)
+        mode = "transfer" if fields.get("mode") == "transfer" else "record"
+        pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason, mode)
     else:
         return see_other("/finance/lookup")
     return see_other(f"/finance/lookup?number={pledge.certificate_number}")
+
+
+# --- valuations --------------------------------------------------------------------------------
+
+# The worksheet's fields as the page labels them (English message ids).
+VALUATION_LABELS = {
+    "certificate_number": N_("Certificate number"),
+    "acquisition_fen": N_("Acquisition cost (yuan)"), "processing_fen": N_("Processing cost (yuan)"),
+    "storage_fen": N_("Storage cost (yuan)"), "labour_fen": N_("Labour cost (yuan)"),
+    "rights_fen": N_("Rights confirmation cost (yuan)"), "quality_fen": N_("Quality assessment cost (yuan)"),
+    "quality_factor_bp": N_("Quality adjustment factor"), "obsolescence_bp": N_("Obsolescence (%)"),
+    "incomes_fen": N_("Forecast income per year (yuan, comma-separated)"),
+    "share_bp": N_("Share of income attributable to the data (%)"), "discount_bp": N_("Discount rate (%)"),
+    "life_years": N_("Economic life (years)"), "scale_bp": N_("Scale factor"),
+    "market_quality_bp": N_("Quality factor (market)"), "timeliness_bp": N_("Timeliness factor"),
+    "rights_bp": N_("Rights factor"), "method": N_("Approach concluded on"), "notes": N_("Notes"),
+}
+YUAN_FIELDS = ("acquisition_fen", "processing_fen", "storage_fen", "labour_fen", "rights_fen", "quality_fen")
+PERCENT_FIELDS = ("obsolescence_bp", "share_bp", "discount_bp")
+FACTOR_FIELDS = ("quality_factor_bp", "scale_bp", "market_quality_bp", "timeliness_bp", "rights_bp")
+
+
+def _scaled(text: Any, scale: int) -> Any:
+    """A number as typed (``12,000.50``, ``8``, ``0.95``) times ``scale`` as an integer; what is
+    not such a number is passed on as typed, for the schema to refuse by name."""
+    cleaned = str(text).replace(",", "").replace("，", "").strip()
+    try:
+        value = Decimal(cleaned) * scale
+    except InvalidOperation:
+        return cleaned
+    return int(value) if value.is_finite() and value == value.to_integral_value() else cleaned
+
+
+def valuation_form_data(form: dict[str, Any]) -> dict[str, Any]:
+    """The worksheet as typed (yuan, percent, factors) → the schema's fen and basis points. An
+    empty field is left out, so that it is reported as missing."""
+    data: dict[str, Any] = {}
+    for name, scale in ([(f, 100) for f in YUAN_FIELDS] + [(f, 100) for f in PERCENT_FIELDS]
+                        + [(f, 10_000) for f in FACTOR_FIELDS] + [("life_years", 1)]):
+        if str(form.get(name, "")).strip():
+            data[name] = _scaled(form[name], scale)
+    incomes = str(form.get("incomes_fen", "")).replace("，", ",").replace("、", ",")
+    parts = [p for p in (x.strip() for x in incomes.replace(";", ",").split(",")) if p]
+    if parts:
+        data["incomes_fen"] = [_scaled(p, 100) for p in parts]
+    data["method"] = form.get("method", "cost")
+    data["notes"] = str(form.get("notes", ""))
+    return data
+
+
+def worksheet_values(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The stored figures back in the units the page shows."""
+    if not inputs:
+        return {}
+    shown: dict[str, Any] = {k: inputs.get(k, "") for k in ("method", "notes", "life_years")}
+    for name in YUAN_FIELDS + PERCENT_FIELDS:
+        shown[name] = f"{Decimal(inputs[name]) / 100:f}"
+    for name in FACTOR_FIELDS:
+        shown[name] = f"{Decimal(inputs[name]) / 10_000:f}"
+    shown["incomes_fen"] = ", ".join(f"{Decimal(v) / 100:f}" for v in inputs.get("incomes_fen", []))
+    return shown
+
+
+@dataclass
+class ValuationsPage:
+    valuations: list[Any]
+    form: Form = field(default_factory=Form)
+
+
+@dataclass
+class WorksheetPage:
+    valuation: Any
+    form: Form
+    may_edit: bool
+    verified: bool | None
+    labels: dict[str, str] = field(default_factory=lambda: VALUATION_LABELS)
+
+
+@router.get("/finance/valuations")
+def valuations(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "finance/valuations.html", ValuationsPage(valuation.valuations_of(db, actor)))
+
+
+@router.post("/finance/valuations")
+def start_valuation(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    def started(data: schemas.ValuationStart) -> Response:
+        return see_other(f"/finance/valuations/{valuation.start_valuation(db, actor, data).id}")
+
+    return submit_form(request, db, schemas.ValuationStart, form_fields(posted), VALUATION_LABELS, started,
+                       lambda form: ("finance/valuations.html",
+                                     ValuationsPage(valuation.valuations_of(db, actor), form)))
+
+
+def _worksheet_page(db: DbSession, actor: Actor, valuation_id: int, form: Form | None = None) -> WorksheetPage:
+    found = valuation.get_valuation(db, actor, valuation_id)
+    holder = service.registration_standing(db, found.certificate_number)[0].holder_org_id
+    may_edit = found.status == "draft" and policy.allows(
+        actor, "finance.valuation.sign", valuation_resource(found.appraiser_org_id, holder, False))
+    verified = valuation.verify_valuation(db, found) if found.status == "signed" else None
+    return WorksheetPage(found, form or Form(worksheet_values(found.inputs)), may_edit, verified)
+
+
+@router.get("/finance/valuations/{valuation_id:int}")
+def worksheet(request: Request, valuation_id: int, db: DbSession, actor: CurrentActor) -> Response:
+    """The worksheet: the information attributes, every figure and every step of each approach."""
+    return render(request, "finance/worksheet.html", _worksheet_page(db, actor, valuation_id))
+
+
+@router.post("/finance/valuations/{valuation_id:int}")
+def save_worksheet(request: Request, valuation_id: int, db: DbSession, actor: SignedInActor,
+                   settings: AppSettings, posted: PostedForm) -> Response:
+    """Recomputed on the server on every change (the page's small script posts as one types; without
+    it, the Recompute button does)."""
+    typed = form_fields(posted)
+
+    def saved(data: schemas.ValuationIn) -> Response:
+        valuation.update_valuation(db, actor, settings, valuation_id, data)
+        return see_other(f"/finance/valuations/{valuation_id}#results")
+
+    valuation.editable(db, actor, valuation_id)  # who may change it, before what was typed
+    try:
+        data = validate_form(schemas.ValuationIn, valuation_form_data(typed))
+        return saved(data)
+    except QianshuError as exc:
+        db.rollback()
+        return show_form_errors(request, exc, typed, VALUATION_LABELS,
+                                lambda form: ("finance/worksheet.html", _worksheet_page(db, actor, valuation_id, form)))
+
+
+@router.post("/finance/valuations/{valuation_id:int}/sign")
+def sign_valuation(valuation_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                   signer: Signer) -> Response:
+    valuation.sign_valuation(db, actor, settings, signer, valuation_id)
+    return see_other(f"/finance/valuations/{valuation_id}")

@@ -9,6 +9,9 @@ from qianshu.core.policy import ANYONE, OPERATOR, Action, Resource, Rule
 BANK = Rule(org_types=("bank",), active=True)
 PLEDGEE = Rule(org_types=("bank",), active=True, relations=("pledgee",))
 HOLDER = Rule(active=True, relations=("own",))
+# An appraiser is a third-party service provider (第三方专业服务机构), the organisation type that
+# signs compliance, quality and appraisal reports: no separate type is needed.
+APPRAISER = Rule(org_types=("service_provider",), active=True)
 
 ACTIONS = (
     Action("finance.lookup", (ANYONE,), "See whether a certificate is valid, revoked or encumbered"),
@@ -23,8 +26,21 @@ ACTIONS = (
            N_("Only the bank that holds the pledge may change, release or enforce it.")),
     Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
            N_("Only an approved bank has a pledge portfolio.")),
+    Action("finance.valuation.prepare", (APPRAISER,), "Start a valuation worksheet of a certified asset "
+           "(an appraiser organisation)", N_("Only an approved appraiser (service provider) prepares valuations.")),
+    Action("finance.valuation.sign", (Rule(org_types=("service_provider",), active=True, relations=("own",)),),
+           "Fill in and sign one's own organisation's valuation worksheet with its appraiser key",
+           N_("Only the appraiser organisation that prepared the valuation may change or sign it.")),
+    Action("finance.valuation.read", (Rule(signed_in=False, relations=("public",)),
+                                      Rule(relations=("own", "counterparty")), OPERATOR, Rule(staff=("auditor",))),
+           "See a valuation: anyone once signed; before that its appraiser, the asset's holder and the exchange",
+           N_("A valuation is seen by its appraiser, the asset's holder and the exchange until it is signed.")),
 )
 
 
 def pledge_resource(pledgor_org_id: int, pledgee_org_id: int) -> Resource:
     return Resource(org_id=pledgor_org_id, pledgees=(pledgee_org_id,))
+
+
+def valuation_resource(appraiser_org_id: int, holder_org_id: int, signed: bool) -> Resource:
+    return Resource(org_id=appraiser_org_id, counterparties=(holder_org_id,), public=signed)

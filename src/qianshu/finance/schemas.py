@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from qianshu.core.errors import InvalidInput
 
 MAX_FEN = 10**15  # ten trillion yuan: anything larger is a typing mistake
 
@@ -13,8 +17,9 @@ class PledgeIn(BaseModel):
     certificate_number: str = Field(min_length=1, max_length=40)
     pledgor_org_id: int = Field(gt=0)  # the holder the bank lends to: must hold the certificate
     secured_fen: int = Field(gt=0, le=MAX_FEN)
-    # Valuations are not built yet: the bank enters the appraised value the loan-to-value uses.
-    appraised_fen: int = Field(gt=0, le=MAX_FEN)
+    # The asset's latest signed valuation is what the loan-to-value uses; only an asset without
+    # one may be pledged on a value the bank enters itself.
+    appraised_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
     interest_bp: int = Field(ge=0, le=3600)  # at most 36 % a year
     term_months: int = Field(gt=0, le=360)
     risk_pool_bp: int | None = Field(default=None, ge=0, le=10_000)
@@ -31,10 +36,26 @@ class AmendIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class AmendmentDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agree: bool
+
+
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=2000)
+
+
+class EnforceIn(BaseModel):
+    """``record``: the default is recorded (the bank realises the pledge outside the exchange);
+    ``transfer``: the rights pass to the bank through the registry's transfer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000)
+    mode: Literal["record", "transfer"] = "record"
 
 
 class LtvLimitIn(BaseModel):
@@ -42,3 +63,90 @@ class LtvLimitIn(BaseModel):
 
     category: str = Field(default="", max_length=3, pattern=r"^([A-T]|[A-T][0-9]{2})?$")
     limit_bp: int = Field(gt=0, le=10_000)
+
+
+class ValuationStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_number: str = Field(min_length=1, max_length=40)
+
+
+MONEY_FIELDS = ("acquisition_fen", "processing_fen", "storage_fen", "labour_fen", "rights_fen", "quality_fen")
+# (low, high) in basis points, and whether the page shows the field as a percent or as a factor
+PERCENT_RANGES = {"obsolescence_bp": (0, 9999), "share_bp": (1, 10_000), "discount_bp": (1, 5000)}
+FACTOR_RANGES = {"quality_factor_bp": (0, 20_000), "scale_bp": (1000, 30_000), "market_quality_bp": (1000, 30_000),
+                 "timeliness_bp": (1000, 30_000), "rights_bp": (1000, 30_000)}
+
+
+def _money(value: int, name: str) -> int:
+    if value < 0:
+        raise InvalidInput("{field} cannot be negative.", field=name)
+    if value > MAX_FEN:
+        raise InvalidInput("{field} is implausibly large (at most 10 trillion yuan).", field=name)
+    return value
+
+
+class ValuationIn(BaseModel):
+    """Every figure of the worksheet (the three approaches) and the approach concluded on.
+    Money in fen; percentages and adjustment factors in basis points (a factor of 1.0 is 10 000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # cost approach: what it costs to rebuild the data, then the adjustments
+    acquisition_fen: int
+    processing_fen: int
+    storage_fen: int
+    labour_fen: int
+    rights_fen: int
+    quality_fen: int
+    quality_factor_bp: int
+    obsolescence_bp: int
+    # income approach: the forecast income of each year (the last carries on over the life)
+    incomes_fen: list[int] = Field(min_length=1, max_length=50)
+    share_bp: int
+    discount_bp: int  # at most 50 % a year: 500 % is a typing mistake
+    life_years: int
+    # market approach: factors applied to comparable settled contracts
+    scale_bp: int
+    market_quality_bp: int
+    timeliness_bp: int
+    rights_bp: int
+    method: Literal["cost", "income", "market"] = "cost"
+    notes: str = Field(default="", max_length=5000)
+
+    @field_validator(*MONEY_FIELDS)
+    @classmethod
+    def _amount(cls, value: int, info: ValidationInfo) -> int:
+        return _money(value, str(info.field_name))
+
+    @field_validator("incomes_fen")
+    @classmethod
+    def _incomes(cls, value: list[int]) -> list[int]:
+        return [_money(v, "incomes_fen") for v in value]
+
+    @field_validator(*PERCENT_RANGES)
+    @classmethod
+    def _percent(cls, value: int, info: ValidationInfo) -> int:
+        low, high = PERCENT_RANGES[str(info.field_name)]
+        if not low <= value <= high:
+            raise InvalidInput("{field} must lie between {low} % and {high} %.", field=str(info.field_name),
+                               low=f"{low / 100:g}",
+                               high=f"{high / 100:g}")
+        return value
+
+    @field_validator(*FACTOR_RANGES)
+    @classmethod
+    def _factor(cls, value: int, info: ValidationInfo) -> int:
+        low, high = FACTOR_RANGES[str(info.field_name)]
+        if not low <= value <= high:
+            raise InvalidInput("{field} must lie between {low} and {high}.", field=str(info.field_name),
+                               low=f"{low / 10_000:g}",
+                               high=f"{high / 10_000:g}")
+        return value
+
+    @field_validator("life_years")
+    @classmethod
+    def _life(cls, value: int) -> int:
+        if not 1 <= value <= 50:
+            raise InvalidInput("{field} must lie between 1 and 50 years.", field="life_years")
+        return value

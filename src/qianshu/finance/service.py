@@ -29,7 +29,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.timeutil import utcnow
 from qianshu.finance import schemas
-from qianshu.finance.models import OPEN_STATUSES, EncumberedAsset, LtvLimit, Pledge, PledgeEvent
+from qianshu.finance.models import OPEN_STATUSES, EncumberedAsset, LtvLimit, Pledge, PledgeEvent, Valuation
 from qianshu.finance.permissions import pledge_resource
 from qianshu.finance.settings import FinanceSettings
 from qianshu.registry import review
@@ -85,6 +85,19 @@ def _registration_status(db: Session, number: str) -> tuple[Any, Any, str]:
     return cert, reg, status
 
 
+def registration_standing(db: Session, number: str) -> tuple[Any, str]:
+    """The registration a certificate number names, and its standing (``valid``, ``revoked`` ...)."""
+    _cert, reg, status = _registration_status(db, number)
+    return reg, status
+
+
+def latest_signed_valuation(db: Session, registration_id: int) -> Valuation | None:
+    """The asset's most recent signed valuation: what a pledge's loan-to-value is computed on."""
+    return db.scalar(select(Valuation).where(Valuation.registration_id == registration_id,
+                                             Valuation.status == "signed")
+                     .order_by(Valuation.signed_at.desc(), Valuation.id.desc()).limit(1))
+
+
 def open_pledges_of(db: Session, registration_id: int) -> list[Pledge]:
     return list(db.scalars(select(Pledge).where(Pledge.registration_id == registration_id,
                                                 Pledge.status.in_(OPEN_STATUSES)).order_by(Pledge.id)))
@@ -125,6 +138,7 @@ def pledge_json(p: Pledge) -> dict[str, Any]:
     return {"id": p.id, "certificate_number": p.certificate_number, "status": p.status,
             "pledgee_org_id": p.pledgee_org_id, "pledgor_org_id": p.pledgor_org_id,
             "secured_fen": p.secured_fen, "appraised_fen": p.appraised_fen, "value_source": p.value_source,
+            "valuation_id": p.valuation_id,
             "ltv_bp": p.ltv_bp, "ltv_limit_bp": p.ltv_limit_bp, "interest_bp": p.interest_bp,
             "term_months": p.term_months, "starts_on": p.starts_on.isoformat(),
             "matures_on": p.matures_on.isoformat(), "risk_pool_bp": p.risk_pool_bp,
@@ -247,10 +261,19 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
                            field="external_number")
     _lock_asset(db, reg.id, number)
     limit = ltv_limit(db, settings, actor.org_id or 0, reg.industry_code)
-    _check_ltv(db, None, reg.id, data.secured_fen, data.appraised_fen, limit)
+    valuation = latest_signed_valuation(db, reg.id)
+    if valuation is not None and valuation.value_fen:
+        # a signed valuation exists: it is the value, whatever the bank typed
+        appraised, source = valuation.value_fen, "valuation"
+    elif data.appraised_fen is None:
+        raise InvalidInput("The asset has no signed valuation: give the appraised value.", field="appraised_fen")
+    else:
+        appraised, source = data.appraised_fen, "entered"
+    _check_ltv(db, None, reg.id, data.secured_fen, appraised, limit)
     today = utcnow().date()
     pledge = Pledge(registration_id=reg.id, certificate_number=number, pledgee_org_id=actor.org_id,
-                    pledgor_org_id=reg.holder_org_id, secured_fen=data.secured_fen, appraised_fen=data.appraised_fen,
+                    pledgor_org_id=reg.holder_org_id, secured_fen=data.secured_fen, appraised_fen=appraised,
+                    value_source=source, valuation_id=valuation.id if source == "valuation" and valuation else None,
                     ltv_limit_bp=limit, interest_bp=data.interest_bp, term_months=data.term_months,
                     starts_on=today, matures_on=_add_months(today, data.term_months), risk_pool_bp=data.risk_pool_bp,
                     product_category=reg.industry_code, external_registry=data.external_registry,
@@ -259,6 +282,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
     db.flush()
     _record(db, actor, signer, pledge, "registered", {
         "secured_fen": pledge.secured_fen, "appraised_fen": pledge.appraised_fen, "ltv_limit_bp": limit,
+        "value_source": source, "valuation_id": pledge.valuation_id,
         "interest_bp": pledge.interest_bp, "matures_on": pledge.matures_on.isoformat(),
         "risk_pool_bp": pledge.risk_pool_bp, "external_registry": pledge.external_registry,
         "external_number": pledge.external_number})
@@ -321,6 +345,79 @@ def amend_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519S
     return pledge
 
 
+def _party(db: Session, actor: Actor, pledge_id: int) -> tuple[Pledge, str]:
+    """The pledge and the actor's side of it: ``pledgee`` (its bank) or ``pledgor`` (the holder)."""
+    pledge = db.get(Pledge, pledge_id)
+    missing = NotFound("Pledge {id} does not exist.", id=pledge_id)
+    if pledge is None:
+        raise missing
+    resource = pledge_resource(pledge.pledgor_org_id, pledge.pledgee_org_id)
+    if policy.allows(actor, "finance.pledge.manage", resource):
+        side = "pledgee"
+    elif policy.allows(actor, "finance.pledge.confirm", resource):
+        side = "pledgor"
+    else:
+        if not policy.allows(actor, "finance.pledge.read", resource):
+            raise missing
+        policy.require(actor, "finance.pledge.manage", resource)  # refused, with its reason
+        raise AssertionError("unreachable")  # pragma: no cover
+    _lock_asset(db, pledge.registration_id, pledge.certificate_number)
+    db.refresh(pledge)
+    return pledge, side
+
+
+def propose_amendment(db: Session, actor: Actor, pledge_id: int, data: schemas.AmendIn) -> Pledge:
+    """Either party proposes a new secured amount, rate or term; the other must agree."""
+    pledge, side = _party(db, actor, pledge_id)
+    _require_status(pledge, "pending", "active")
+    changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
+    if not changes:
+        raise InvalidInput("Say what changes: the secured amount, the interest rate or the term.",
+                           field="secured_fen")
+    if "secured_fen" in changes:  # refused now rather than when the other party agrees
+        _check_ltv(db, pledge.id, pledge.registration_id, changes["secured_fen"], pledge.appraised_fen,
+                   pledge.ltv_limit_bp)
+    pledge.proposed_amendment = {"changes": changes, "by": side, "by_org_id": actor.org_id, "reason": data.reason}
+    other = pledge.pledgor_org_id if side == "pledgee" else pledge.pledgee_org_id
+    inbox.notify(db, CAPABILITY, "An amendment of the pledge over {number} awaits your agreement.", org_id=other,
+                 subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
+                 number=pledge.certificate_number)
+    db.flush()
+    return pledge
+
+
+def decide_amendment(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, pledge_id: int,
+                     agree: bool) -> Pledge:
+    """The other party agrees (the pledge is amended, a leaf of the log) or declines (it is dropped);
+    the proposer may withdraw it by declining too."""
+    pledge, side = _party(db, actor, pledge_id)
+    proposal = dict(pledge.proposed_amendment or {})
+    if not proposal:
+        raise Conflict("No amendment of this pledge is pending.", field="status", code="no_amendment")
+    if agree and proposal.get("by") == side:
+        raise Conflict("The other party must agree to the amendment.", field="status", code="own_amendment")
+    pledge.proposed_amendment = {}
+    if not agree:
+        db.flush()
+        return pledge
+    _require_status(pledge, "pending", "active")
+    changes = proposal["changes"]
+    if "secured_fen" in changes:
+        _check_ltv(db, pledge.id, pledge.registration_id, changes["secured_fen"], pledge.appraised_fen,
+                   pledge.ltv_limit_bp)
+    for key, value in changes.items():
+        setattr(pledge, key, value)
+    if "term_months" in changes:
+        pledge.matures_on = _add_months(pledge.starts_on, pledge.term_months)
+    _record(db, actor, signer, pledge, "amended", {**changes, "reason": proposal.get("reason", ""),
+                                                   "agreed_by": ["pledgee", "pledgor"]})
+    other = pledge.pledgor_org_id if side == "pledgee" else pledge.pledgee_org_id
+    inbox.notify(db, CAPABILITY, "The amendment of the pledge over {number} was agreed.", org_id=other,
+                 subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
+                 number=pledge.certificate_number)
+    return pledge
+
+
 def release_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str = "") -> Pledge:
     """Repaid (or withdrawn before confirmation): the asset is free of this pledge."""
     pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
@@ -333,15 +430,22 @@ def release_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
     return pledge
 
 
-def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str) -> Pledge:
-    """The borrower defaulted: the enforcement is recorded (a transfer or forced sale is done
-    through trading, not here); the pledge stays on the asset's history, closed."""
+def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str,
+                   mode: str = "record") -> Pledge:
+    """The borrower defaulted: the pledge is closed as enforced and stays on the asset's history.
+    ``mode="transfer"``: the rights pass to the bank through the registry's transfer (submitted at
+    once for the exchange's review, notice and issue; another bank's open pledge still blocks its
+    issue). ``"record"``: the enforcement is only recorded."""
     pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
     _require_status(pledge, "active")
     if not reason.strip():
         raise InvalidInput("Say why the pledge is enforced.", field="reason")
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", utcnow(), reason
-    _record(db, actor, signer, pledge, "enforced", {"reason": reason})
+    details: dict[str, Any] = {"reason": reason, "mode": mode}
+    if mode == "transfer":
+        transfer = review.start_enforced_transfer(db, actor, pledge.registration_id, pledge.pledgee_org_id, reason)
+        details["transfer_registration_id"] = transfer.id
+    _record(db, actor, signer, pledge, "enforced", details)
     inbox.notify(db, CAPABILITY, "The bank recorded the enforcement of its pledge over {number}.",
                  org_id=pledge.pledgor_org_id, subject=("pledge", pledge.id),
                  link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number)

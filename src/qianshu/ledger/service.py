@@ -207,10 +207,11 @@ def _id(account: AccountRef) -> int:
 
 def transfer(db: Session, actor: Actor, *, debit: AccountRef, credit: AccountRef, amount_fen: int, kind: str,
              cause: tuple[str, object], memo: str = "", unique_ref: str | None = None,
-             field: str = "amount_fen") -> Transfer:
+             field: str = "amount_fen", at: datetime | None = None) -> Transfer:
     """Move ``amount_fen`` from ``debit`` to ``credit``; raises before writing anything when the
     amount is bad or ``debit`` may not go that far below zero (422 ``insufficient_funds``)."""
-    return transfers(db, actor, [Leg(debit, credit, amount_fen, kind, cause, memo, unique_ref)], field=field)[0]
+    return transfers(db, actor, [Leg(debit, credit, amount_fen, kind, cause, memo, unique_ref)], field=field,
+                     at=at)[0]
 
 
 def _check_leg(leg: Leg) -> tuple[int, int, int, str, str, str]:
@@ -228,10 +229,12 @@ def _check_leg(leg: Leg) -> tuple[int, int, int, str, str, str]:
     return debit, credit, amount, leg.kind, cause_type, cause_id
 
 
-def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "amount_fen") -> list[Transfer]:
+def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "amount_fen",
+              at: datetime | None = None) -> list[Transfer]:
     """Post ``legs`` together, in order: all of them or, on any error, none (the error is raised
     before anything is written). Several legs share a batch id. ``field`` is what a refusal for
-    insufficient funds names (the caller's own name for the amount)."""
+    insufficient funds names (the caller's own name for the amount). ``at`` is the clock's time
+    (default now; the demo's back-dated history passes its own)."""
     if not legs:
         raise InvalidInput("{field} is required.", field="transfers")
     checked = [_check_leg(leg) for leg in legs]
@@ -250,7 +253,7 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     for account_id in ids:
         if account_id not in balances:
             raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
-    now = utcnow()
+    now = at or utcnow()
     batch = uuid.uuid4().hex if len(legs) > 1 else None
     rows: list[dict[str, Any]] = []
     for leg, (debit, credit, amount, kind, cause_type, cause_id) in zip(legs, checked, strict=True):
@@ -336,7 +339,7 @@ def _book_once(db: Session, unique_ref: str, reference: str) -> None:
 
 
 def deposit(db: Session, actor: Actor, *, org_id: int, amount_fen: object, bank_reference: str,
-            memo: str = "", field: str = "amount_fen") -> Transfer:
+            memo: str = "", field: str = "amount_fen", at: datetime | None = None) -> Transfer:
     """Book money the organisation paid in to the exchange's bank account (the transfer itself
     happened at the bank): debit bank clearing, credit the wallet. A bank reference is booked once."""
     require(actor, "ledger.deposit")
@@ -345,7 +348,8 @@ def deposit(db: Session, actor: Actor, *, org_id: int, amount_fen: object, bank_
     wallet = wallet_of(db, org_id)
     _book_once(db, f"deposit:{reference}", reference)
     posted = transfer(db, actor, debit=bank_clearing_account(db), credit=wallet, amount_fen=amount, kind="deposit",
-                      cause=("bank_transfer", reference), memo=memo, unique_ref=f"deposit:{reference}", field=field)
+                      cause=("bank_transfer", reference), memo=memo, unique_ref=f"deposit:{reference}", field=field,
+                      at=at)
     audit.record(db, actor, "ledger.deposited", target_type="ledger_transfer", target_id=posted.id,
                  target_org_id=org_id, amount_fen=amount, bank_reference=reference)
     inbox.notify(db, "ledger", DEPOSITED, org_id=org_id, subject=("ledger_transfer", posted.id), link="/wallet",

@@ -1,11 +1,50 @@
-"""Messages that reach users only through variables (stages, channels, reasons, measures ...),
-marked here for extraction (see registry/labels.py)."""
+"""Monitoring's enumerated values, shown through ``|label(context)``, and messages that reach
+users only through variables, marked here for extraction (see registry/labels.py).
+
+The rules' codes appear under two contexts, "monitoring rule" (feeds, rules and runs) and
+"monitoring reason" (cases, which add the reasons a caseworker records: accident, other); the
+wording of a code is the same in both, as is that of "monitored type" and "household type"."""
 
 from __future__ import annotations
 
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    # --- feeds, rules and runs ---
+    NP_("job kind", "monitoring.run"),
+    NP_("monitoring feed", "household_registration"),
+    NP_("monitoring feed", "civil_affairs"),
+    NP_("monitoring feed", "human_resources"),
+    NP_("monitoring feed", "education"),
+    NP_("monitoring feed", "medical_insurance"),
+    NP_("monitoring feed", "health"),
+    NP_("monitoring feed", "housing"),
+    NP_("monitoring feed", "water"),
+    NP_("monitoring feed", "disabled_persons"),
+    NP_("monitoring feed", "agriculture_households"),
+    NP_("monitoring feed", "agriculture_income"),
+    NP_("monitoring feed", "emergency"),
+    NP_("monitoring parameter", "income_threshold_fen"),
+    NP_("monitoring parameter", "marginal_factor"),
+    NP_("monitoring parameter", "sharp_drop_ratio"),
+    NP_("monitoring parameter", "medical_burden_ratio"),
+    NP_("monitoring parameter", "disaster_loss_ratio"),
+    NP_("monitoring parameter", "disability_max_grade"),
+    NP_("monitoring parameter", "enabled"),
+    NP_("monitoring rule", "income_below_threshold"),
+    NP_("monitoring rule", "sharp_income_drop"),
+    NP_("monitoring rule", "medical_burden"),
+    NP_("monitoring rule", "serious_illness"),
+    NP_("monitoring rule", "education_dropout"),
+    NP_("monitoring rule", "unsafe_housing"),
+    NP_("monitoring rule", "unsafe_drinking_water"),
+    NP_("monitoring rule", "severe_disability"),
+    NP_("monitoring rule", "no_employment"),
+    NP_("monitoring rule", "disaster_loss"),
+    NP_("monitored type", "unstable_lifted"),
+    NP_("monitored type", "marginal"),
+    NP_("monitored type", "sudden_difficulty"),
+    # --- cases and dashboards ---
     NP_("case stage", "clue"),
     NP_("case stage", "visited"),
     NP_("case stage", "cross_checked"),

@@ -1,23 +1,36 @@
 """Return-to-poverty monitoring (防止返贫动态监测): the synthetic population its demo, tests and
-benchmarks run on, the rules, and the cases and dashboards of caseworkers (docs/monitoring.md)."""
+benchmarks run on; the departments' feeds, the rules' parameters and the runs; the cases and
+dashboards of caseworkers that a run's flags open (docs/monitoring.md)."""
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
-from qianshu.core.policy import allows
+from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
+from qianshu.core.policy import Resource, allows
+
+
+def _department(actor: object) -> bool:
+    division = getattr(actor, "jurisdiction", None) or "520000"
+    return allows(actor, "monitoring.runs.read", Resource(division=division))  # type: ignore[arg-type]
+
 
 MANIFEST = Manifest(
     name="monitoring",
     title="Return-to-poverty monitoring",
-    cli=True,
-    translations=True,
-    # --- cases and dashboards (monitoring/cases*.py, dashboards*.py) ---
     models=True,
     api=True,
     pages=True,
     templates=True,
+    cli=True,
+    translations=True,
     actions="qianshu.monitoring.permissions:ACTIONS",
-    nav=(NavItem("/monitoring/cases", "Monitoring cases", lambda a: allows(a, "monitoring.case.list"), order=70),
-         NavItem("/monitoring/dashboard", "Monitoring dashboard", lambda a: allows(a, "monitoring.dashboard"),
-                 order=71)),
+    nav=(
+        # cases and dashboards (monitoring/cases*.py, dashboards.py)
+        NavItem("/monitoring/cases", "Monitoring cases", lambda a: allows(a, "monitoring.case.list"), order=70),
+        NavItem("/monitoring/dashboard", "Monitoring dashboard", lambda a: allows(a, "monitoring.dashboard"),
+                order=71),
+        # feeds, rules and runs (monitoring/feeds*.py, rulesets.py, runs.py)
+        NavItem("/monitoring/runs", "Monitoring", _department, order=72),
+    ),
+    settings="qianshu.monitoring.settings:MonitoringSettings",
+    jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1)},
     periodic={"monitoring.cases_overdue": Periodic(3600.0, "qianshu.monitoring.cases_jobs:tell_overdue_steps")},
     demo="qianshu.demo.monitoring_seed:seed",
     blob_references="qianshu.monitoring.cases:blob_in_use",

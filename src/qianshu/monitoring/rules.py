@@ -1,7 +1,8 @@
 """Monitoring rules, written once as Ibis expressions and run on DuckDB or on Apache Spark.
 
 The rules of the national mechanism to prevent a return to poverty (防止返贫动态监测和帮扶机制)
-are data, set per year and region (``RuleSet``): the income threshold, what counts as a sharp
+are data, set per year and region (``RuleSet``; in the database, monitoring/rulesets.py, edited in
+the portal, each field described in ``PARAMETERS``): the income threshold, what counts as a sharp
 drop, as a heavy medical burden, as a heavy disaster loss, and which rules apply. Each rule turns
 the departments' feeds into *flags*: one row per household and reason, with the feed and the
 record the reason rests on, so a caseworker can trace every warning to its source. The flags of
@@ -14,8 +15,8 @@ the flags row for row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from qianshu.core.analytics import Limits
 from qianshu.core.errors import InvalidInput
+from qianshu.core.policy import division_prefix
 from qianshu.monitoring.population import FEEDS
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ class RuleSet:
     medical_burden_ratio: float = 0.3
     # A heavy disaster loss: above this share of the household's annual income.
     disaster_loss_ratio: float = 0.3
+    # Disability: grades 1 (the most severe) to this one count, in a household of low income.
+    disability_max_grade: int = 2
     enabled: frozenset[str] = field(default_factory=lambda: frozenset(RULES))
 
     def __post_init__(self) -> None:
@@ -77,6 +81,53 @@ class RuleSet:
         for name in ("sharp_drop_ratio", "medical_burden_ratio", "disaster_loss_ratio"):
             if not 0 < getattr(self, name) <= 1:
                 raise InvalidInput("{field} must be more than 0 and at most 1.", field=name)
+        if not 1 <= self.disability_max_grade <= 4:
+            raise InvalidInput("The disability grade must be 1 to 4.", field="disability_max_grade")
+
+    @classmethod
+    def from_parameters(cls, year: int, division: str, parameters: Mapping[str, Any]) -> RuleSet:
+        """The rules of stored parameters (``PARAMETERS``; missing ones take their defaults).
+        Unknown or mistyped parameters are refused, naming the field."""
+        values: dict[str, Any] = {}
+        for name, value in parameters.items():
+            kind = PARAMETERS.get(name)
+            if kind is None:
+                raise InvalidInput("Unknown monitoring rule parameter: {name}", field=name, name=name)
+            try:
+                if kind is frozenset:
+                    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+                        raise TypeError(name)
+                    values[name] = frozenset(str(v) for v in value)
+                elif kind is int:
+                    if isinstance(value, bool) or float(value) != int(value):
+                        raise TypeError(name)
+                    values[name] = int(value)
+                else:
+                    if isinstance(value, bool):
+                        raise TypeError(name)
+                    values[name] = float(value)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput("{field} is not a valid value.", field=name) from exc
+        return cls(year=year, division=division, **values)
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters as stored (JSON): ``from_parameters`` of them gives the same rules."""
+        out = asdict(self)
+        del out["year"], out["division"]
+        out["enabled"] = sorted(self.enabled)
+        return out
+
+
+# The parameters a region sets (their defaults are RuleSet's): name → type.
+PARAMETERS: dict[str, type] = {
+    "income_threshold_fen": int,
+    "marginal_factor": float,
+    "sharp_drop_ratio": float,
+    "medical_burden_ratio": float,
+    "disaster_loss_ratio": float,
+    "disability_max_grade": int,
+    "enabled": frozenset,
+}
 
 
 FLAG_COLUMNS = ("household_id", "division_code", "reason", "source_feed", "source_key", "value")
@@ -95,7 +146,7 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet) -> ir.Table:
 
     people = tables["household_registration"]
     if rules.division != "520000":
-        people = people.filter(people.division_code.startswith(rules.division.rstrip("0")[:6]))
+        people = people.filter(people.division_code.startswith(division_prefix(rules.division) or rules.division))
     households = people.group_by("household_id").aggregate(division_code=people.division_code.max(),
                                                            size=people.count())
     member = people.select("resident_id", "household_id", "division_code")
@@ -164,7 +215,7 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet) -> ir.Table:
         parts.append(_flags(unsafe, "unsafe_drinking_water", "water", unsafe.household_id, ibis.literal(0)))
     if "severe_disability" in on:
         disabled = tables["disabled_persons"]
-        severe = disabled.filter(disabled.grade <= 2).join(member, "resident_id")
+        severe = disabled.filter(disabled.grade <= rules.disability_max_grade).join(member, "resident_id")
         severe = severe.join(base.select("household_id", "per_capita"), "household_id")
         severe = severe.filter(severe.per_capita < marginal)
         parts.append(_flags(severe, "severe_disability", "disabled_persons", severe.resident_id,
@@ -202,7 +253,24 @@ def household_expression(tables: Mapping[str, ir.Table], flags: ir.Table, rules:
     return joined.select("household_id", "division_code", reasons=joined.reasons.sort(), proposed_type=proposed)
 
 
-def compile_sql(feeds_dir: Path, rules: RuleSet, dialect: str) -> tuple[str, str]:
+Feeds = Path | Mapping[str, Sequence[Path]]
+
+
+def feed_files(feeds: Feeds) -> dict[str, list[Path]]:
+    """Each feed's Parquet files: a folder holds ``<feed>.parquet``; a mapping (a run over stored
+    feed versions) names several files of one feed (counties' uploads), read as one table."""
+    if isinstance(feeds, Path):
+        return {feed: [feeds / f"{feed}.parquet"] for feed in FEEDS}
+    return {feed: list(feeds[feed]) for feed in FEEDS}
+
+
+def _schema(files: Sequence[Path]) -> pa.Schema:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(files[0])
+
+
+def compile_sql(feeds: Feeds, rules: RuleSet, dialect: str) -> tuple[str, str]:
     """The rules as SQL of ``dialect`` ("duckdb" or "pyspark") over views ``feed_<name>``: the
     flags and the households, each ordered so that two engines' answers compare row for row.
 
@@ -210,10 +278,9 @@ def compile_sql(feeds_dir: Path, rules: RuleSet, dialect: str) -> tuple[str, str
     configuration an Ibis backend could not even open) or in a Spark session.
     """
     import ibis
-    import pyarrow.parquet as pq
 
-    tables = {feed: ibis.table(ibis.Schema.from_pyarrow(pq.read_schema(feeds_dir / f"{feed}.parquet")),
-                               name=f"feed_{feed}") for feed in FEEDS}
+    tables = {feed: ibis.table(ibis.Schema.from_pyarrow(_schema(files)), name=f"feed_{feed}")
+              for feed, files in feed_files(feeds).items()}
     flags = flag_expression(tables, rules)
     households = household_expression(tables, flags, rules)
     return (ibis.to_sql(flags.order_by(list(FLAG_COLUMNS)), dialect=dialect),
@@ -226,17 +293,20 @@ class RunResult:
     households: pa.Table
 
 
-def run_duckdb(feeds_dir: Path, rules: RuleSet, limits: Limits | None = None,
+def run_duckdb(feeds: Feeds, rules: RuleSet, limits: Limits | None = None,
                temp_directory: Path | None = None) -> RunResult:
     """Run the rules on a bounded DuckDB connection (core/analytics.py) that may read only the feeds."""
     from qianshu.core.analytics import BoundedConnection, connect
 
-    flags_sql, households_sql = compile_sql(feeds_dir, rules, "duckdb")
-    with connect(limits or Limits(), readable=[feeds_dir], temp_directory=temp_directory) as con:
-        for feed in FEEDS:
-            path = str((feeds_dir / f"{feed}.parquet").absolute()).replace("'", "''")
-            # a path of ours, quoted: the feed names are constants
-            con.execute(f"CREATE VIEW feed_{feed} AS SELECT * FROM read_parquet('{path}')")  # noqa: S608
+    files = feed_files(feeds)
+    flags_sql, households_sql = compile_sql(feeds, rules, "duckdb")
+    readable = [feeds] if isinstance(feeds, Path) else [path for paths in files.values() for path in paths]
+    with connect(limits or Limits(), readable=readable, temp_directory=temp_directory) as con:
+        for feed, paths in files.items():
+            quoted = ", ".join("'" + str(path.absolute()).replace("'", "''") + "'" for path in paths)
+            # paths of ours, quoted: the feed names are constants; union_by_name: columns in any order
+            con.execute(f"CREATE VIEW feed_{feed} AS SELECT * FROM read_parquet([{quoted}], "  # noqa: S608
+                        "union_by_name = true)")
         bounded = cast("BoundedConnection", con)
         flags = bounded.arrow(flags_sql)
         households = bounded.arrow(households_sql)
@@ -246,14 +316,14 @@ def run_duckdb(feeds_dir: Path, rules: RuleSet, limits: Limits | None = None,
     return RunResult(flags=flags, households=households)
 
 
-def run_spark(feeds_dir: Path, rules: RuleSet, spark: Any) -> RunResult:
+def run_spark(feeds: Feeds, rules: RuleSet, spark: Any) -> RunResult:
     """Run the same rules in a Spark session (``pyspark``: local mode in the tests, a cluster for a
     nation-sized population), through Ibis's Spark backend."""
     import ibis
 
     con = ibis.pyspark.connect(spark)
-    for feed in FEEDS:
-        spark.read.parquet(str((feeds_dir / f"{feed}.parquet").absolute())).createOrReplaceTempView(f"feed_{feed}")
+    for feed, paths in feed_files(feeds).items():
+        spark.read.parquet(*(str(path.absolute()) for path in paths)).createOrReplaceTempView(f"feed_{feed}")
     tables = {feed: con.table(f"feed_{feed}") for feed in FEEDS}
     flags = flag_expression(tables, rules)
     households = household_expression(tables, flags, rules)

@@ -652,6 +652,47 @@ def spreadsheet_to_csv(path: Path, name: str, dst: Path, fmt: str, options: Inge
     return _calamine_table(path, name, dst, options)
 
 
+def _parquet_rows(path: Path, name: str) -> int:
+    """The row count from the footer: a file cut short in upload has no footer, and says so."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow.lib.ArrowInvalid, ArrowException: no common base to name
+        if "encrypt" in str(exc).lower():
+            raise bad_file("{file}: the Parquet file is encrypted; upload it without Parquet "
+                           "encryption.", name) from exc
+        raise bad_file("{file}: the Parquet file is incomplete or damaged: its footer is missing, "
+                       "so the upload may have been cut short.", name) from exc
+    return int(meta.num_rows)
+
+
+def _copy_parquet(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
+                  rows_in_footer: int) -> tuple[list[str], list[str], int, int]:
+    """Copy a Parquet file whose footer reads, naming what went wrong in its data if anything.
+
+    A failure of our own disk (no space left) is no fault of the file and is not reported as one:
+    it propagates, and the pipeline's job is retried.
+    """
+    try:
+        return _copy_relation(
+            con, f"SELECT * FROM read_parquet('{_sql_path(src.path)}')", out)  # noqa: S608
+    except duckdb.OutOfMemoryException as exc:
+        raise bad_file("{file}: the Parquet file needs more memory to convert than this server "
+                       "allows (its row groups are too large); write it with smaller row groups.",
+                       src.name) from exc
+    except duckdb.NotImplementedException as exc:
+        raise bad_file("{file}: the Parquet file uses a compression or column type this server "
+                       "cannot read; write it with Snappy, ZSTD or no compression.",
+                       src.name) from exc
+    except duckdb.Error as exc:
+        if isinstance(exc, duckdb.IOException) and ("No space left" in str(exc) or out.name in str(exc)):
+            raise
+        raise bad_file("{file}: the Parquet file is damaged: its footer reads ({rows} rows), "
+                       "but a data page cannot be decoded.", src.name,
+                       rows=format(rows_in_footer, ",")) from exc
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
                 work: Path) -> tuple[IngestedFile, list[str], list[str], int]:
     fmt = detect_format(src.path, src.name)
@@ -666,18 +707,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, src: SourceFile, out: Path,
             tmp.unlink(missing_ok=True)
         return IngestedFile(src.name, fmt, "", info.row_count, layout), names, sources, changed
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            pq.ParquetFile(src.path).metadata  # noqa: B018 - reading the footer is the check
-            names, sources, changed, rows = _copy_relation(
-                con, f"SELECT * FROM read_parquet('{_sql_path(src.path)}')", out)  # noqa: S608
-        except (duckdb.Error, OSError, ValueError) as exc:
-            raise bad_file("{file}: the Parquet file is damaged (its footer or data cannot be read).",
-                           src.name) from exc
-        except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
-            raise bad_file("{file}: the Parquet file is damaged (its footer or data cannot be read).",
-                           src.name) from exc
+        rows_read = _parquet_rows(src.path, src.name)
+        names, sources, changed, rows = _copy_parquet(con, src, out, rows_read)
         if rows == 0:
             raise bad_file("{file}: the file has no data rows.", src.name)
         return IngestedFile(src.name, "parquet", "", rows), names, sources, changed

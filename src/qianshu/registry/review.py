@@ -421,6 +421,33 @@ def start_follow_up(db: Session, actor: Actor, previous_id: int, data: schemas.F
     return reg
 
 
+def start_enforced_transfer(db: Session, actor: Actor, previous_id: int, transferee_org_id: int,
+                            reason: str) -> Registration:
+    """A transfer of an issued asset to the bank that enforces its pledge on default (finance calls
+    it, having checked that ``actor`` is the pledgee). The pledgor consented in the pledge, the
+    pledgee asks: both confirmations are given, and the transfer is submitted at once for the
+    exchange's ordinary review, public notice and issue."""
+    previous = load_registration(db, previous_id)
+    if previous.status != "issued":
+        raise Conflict("Only an issued registration can be changed, transferred, renewed or cancelled.")
+    reg = Registration(holder_org_id=previous.holder_org_id, created_by=actor.user_id, reg_type="transfer",
+                       previous_id=previous.id, status="draft", transferee_org_id=transferee_org_id)
+    for key in ("title_zh", "title_en", "description_zh", "description_en", "industry_code", "division_code",
+                "time_coverage_start", "time_coverage_end", "update_frequency", "source", "lawful_basis",
+                "contract_sha256", "contract_name", "rights", "classification", "personal_info",
+                "suggested_classification", "suggested_personal_info"):
+        setattr(reg, key, getattr(previous, key))
+    now = utcnow()
+    reg.transferor_confirmed_at, reg.transferee_confirmed_at, reg.submitted_at = now, now, now
+    db.add(reg)
+    db.flush()
+    _copy_data(db, previous, reg)
+    record_step(db, actor, reg, "transfer_started", "ready", reason)
+    record_step(db, actor, reg, "submitted", "submitted", reason)
+    db.flush()
+    return reg
+
+
 def _copyable(model: type[Any]) -> list[str]:
     return [str(c.key) for c in model.__table__.columns if c.key not in ("id", "registration_id")]
 

@@ -108,6 +108,15 @@ def find_registration(db: Session, registration_id: int) -> Registration | None:
     return db.get(Registration, registration_id)
 
 
+def successor_of(db: Session, registration_id: int) -> Registration | None:
+    """The issued change or renewal that replaced a registration (its next version), or None: for
+    delivery, whose Delta Sharing tables have one version per registration of the chain."""
+    return db.scalar(select(Registration).where(Registration.previous_id == registration_id,
+                                                Registration.reg_type.in_(("change", "renewal")),
+                                                Registration.issued_at.is_not(None))
+                     .order_by(Registration.id).limit(1))
+
+
 def registrations_by_id(db: Session, registration_ids: Iterable[int]) -> dict[int, Registration]:
     """Registrations by id, in one query: for the catalogue's DCAT export (number, time coverage)."""
     wanted = set(registration_ids)

@@ -1,7 +1,7 @@
 """monitoring: cases of return-to-poverty monitoring, their append-only events, assistance measures
 
 Revision ID: 0024_monitoring_cases
-Revises: 0016_finance_pledges
+Revises: 0023_finance_valuations
 Create Date: 2026-11-30
 
 ``monitoring_cases.open_household`` is the household's id while its case is open and NULL once
@@ -17,7 +17,7 @@ from alembic import op
 import qianshu.core.db
 
 revision: str = '0024_monitoring_cases'
-down_revision: str | None = '0016_finance_pledges'
+down_revision: str | None = '0023_finance_valuations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,144 @@
+"""Portal pages and routes of delivery's channels: a contract's delivery page (linked from the
+exchange's contract page through the ``contract`` template slot), signed download links
+(delivery/links.py) and the Delta Sharing protocol under ``/delta-sharing`` (delivery/delta_sharing.py).
+Thin handlers: the rules are in those modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.core.actor import Actor
+from qianshu.core.errors import QianshuError
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    form_fields,
+    get_database,
+    get_lang,
+    render,
+    see_other,
+)
+from qianshu.core.policy import allows
+from qianshu.core.timeutil import utcnow
+from qianshu.delivery import delta_sharing, links
+from qianshu.delivery.files import FORMATS
+from qianshu.exchange import service as exchange_service
+from qianshu.exchange.permissions import trade
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class ContractDeliveryPage:
+    contract: Any
+    party: str | None
+    can_download: bool
+    can_share: bool
+    download_mode: bool
+    sharing_mode: bool
+    links: list[Any]
+    link_urls: dict[int, str]
+    tokens: list[Any]
+    events: list[Any]
+    formats: tuple[str, ...] = FORMATS
+    endpoint: str = ""
+    now: Any = None
+    error: str = ""
+
+
+def _delivery_page(request: Request, db: DbSession, actor: Actor, settings: AppSettings, contract_id: int,
+                   error: str = "", status: int = 200) -> Response:
+    contract = exchange_service.get_contract(db, actor, contract_id)
+    resource = trade(contract)
+    can_download = allows(actor, "delivery.download", resource)
+    rows = links.links_of(db, contract.id)
+    base = settings.public_base
+    urls = {x.id: base + links.link_path(settings, x) for x in rows} if can_download else {}
+    page = ContractDeliveryPage(
+        contract, exchange_service.party_of(actor, contract), can_download,
+        allows(actor, "delivery.share", resource), contract.delivery_mode == "download",
+        contract.delivery_mode == "delta_sharing", rows, urls, delta_sharing.tokens_of(db, contract.id),
+        links.delivery_events(db, contract.id), endpoint=base + delta_sharing.PREFIX, now=utcnow(), error=error)
+    return render(request, "delivery/contract.html", page, status_code=status)
+
+
+@router.get("/delivery/contracts/{contract_id:int}")
+def contract_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                      settings: AppSettings) -> Response:
+    return _delivery_page(request, db, actor, settings, contract_id)
+
+
+@router.post("/delivery/contracts/{contract_id:int}/links")
+def issue_download_link(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                        settings: AppSettings, posted: PostedForm) -> Response:
+    try:
+        links.issue_link(db, actor, settings, contract_id, str(form_fields(posted).get("format", ""))[:20])
+    except QianshuError as exc:
+        db.rollback()
+        return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/delivery/contracts/{contract_id}#links")
+
+
+def _client_actor(request: Request, via: str, label: str) -> Actor:
+    return Actor(user_id=None, via=via, ip=request.client.host if request.client else None, display_name=label)
+
+
+@router.get("/delivery/contracts/{contract_id:int}/downloads/{link_id:int}")
+def download(contract_id: int, link_id: int, request: Request, settings: AppSettings, expires: str = "",
+             signature: str = "") -> Response:
+    """The link is its own authority (its signature); the copy is written outside any transaction
+    to a temporary file, batch by batch, and removed once sent."""
+    database = get_database(request)
+    with database.unit_of_work(write=False) as db:
+        prepared = links.prepare_fetch(db, settings, contract_id, link_id, expires[:20], signature[:80])
+    folder = settings.data_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="qianshu-download-", dir=folder)
+    os.close(handle)
+    destination = Path(name)
+    try:
+        rows, sha256 = links.write_fetch(prepared, destination)
+        with database.unit_of_work() as db:
+            links.record_fetch(db, _client_actor(request, "download", "download link"), prepared, rows, sha256)
+    except BaseException:
+        destination.unlink(missing_ok=True)
+        raise
+    return FileResponse(destination, media_type=links.MEDIA_TYPES[prepared.fmt], filename=prepared.file_name,
+                        background=BackgroundTask(destination.unlink, missing_ok=True))
+
+
+@router.post("/delivery/contracts/{contract_id:int}/sharing-token")
+def sharing_token(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                  settings: AppSettings) -> Response:
+    """A new token (earlier ones revoked), handed over once as the profile file."""
+    try:
+        row, token = delta_sharing.issue_token(db, actor, settings, contract_id)
+    except QianshuError as exc:
+        db.rollback()
+        return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)
+    body = json.dumps(delta_sharing.profile(settings, token, row), indent=2)
+    name = delta_sharing.share_name(exchange_service.load_contract(db, row.contract_id).number)
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="qianshu-{name}.share"', "Cache-Control": "no-store"})
+
+
+@router.post("/delivery/contracts/{contract_id:int}/sharing-revoke")
+def sharing_revoke(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                   settings: AppSettings) -> Response:
+    try:
+        delta_sharing.revoke_tokens(db, actor, contract_id)
+    except QianshuError as exc:
+        db.rollback()
+        return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/delivery/contracts/{contract_id}#sharing")

@@ -1,0 +1,20 @@
+"""Pydantic shapes of monitoring's API (feeds, rule parameters, runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ParametersIn(BaseModel):
+    """Only the parameters a region sets (``rules.PARAMETERS``); the others are inherited."""
+
+    parameters: dict[str, Any]
+    note: str = Field(default="", max_length=2000)
+
+
+class RunIn(BaseModel):
+    year: int = Field(ge=2000, le=2100)
+    division: str = Field(min_length=6, max_length=6)
+    force: bool = False

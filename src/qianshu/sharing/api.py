@@ -1,0 +1,129 @@
+"""REST routes of government data sharing, under /api/v1/sharing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any, BinaryIO
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.core.blobs import CHUNK, open_blob_store
+from qianshu.core.errors import PayloadTooLarge
+from qianshu.core.http import AppSettings, DbSession, get_database
+from qianshu.core.openapi import JsonLdResponse, TurtleResponse, problems
+from qianshu.sharing import dcat, schemas, service
+from qianshu.sharing.settings import SharingSettings
+
+router = APIRouter(prefix="/api/v1/sharing", tags=["sharing"])
+JSONLD = "application/ld+json"
+TURTLE = "text/turtle; charset=utf-8"
+
+
+def chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while block := stream.read(CHUNK):
+        yield block
+
+
+@router.get("/resources", summary="The government data resource catalogue", responses=problems(401, 403))
+def list_resources(db: DbSession, actor: SignedInActor, q: Annotated[str, Query(max_length=100)] = "",
+                   org_id: int | None = None) -> list[dict[str, Any]]:
+    return [service.resource_json(r) for r in service.list_resources(db, actor, org_id=org_id, query=q)]
+
+
+@router.post("/resources", status_code=201, summary="Publish (or change) one of your department's resources",
+             responses=problems(401, 403, 422))
+def publish_resource(data: schemas.ResourceIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return service.resource_json(service.publish_resource(db, actor, data))
+
+
+@router.get("/resources/{resource_id}", summary="A resource's metadata", responses=problems(401, 403, 404))
+def get_resource(resource_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return service.resource_json(service.get_resource(db, actor, resource_id))
+
+
+@router.put("/resources/{resource_id}/files/{name}", status_code=201,
+            summary="Upload a new version of the resource's feed (the body: a UTF-8 CSV)",
+            responses=problems(401, 403, 404, 413, 422))
+async def upload_file(resource_id: int, name: str, request: Request, actor: SignedInActor, settings: AppSettings,
+                      as_of: Annotated[date, Query(description="The date the file's data is as of")]) -> dict[str, Any]:
+    """The body is read whole (at most ``[sharing] max_file_bytes``), then stored and recorded on a
+    worker thread: no database call runs on the event loop."""
+    limit = settings.section(SharingSettings).max_file_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise PayloadTooLarge("The file is larger than {limit} bytes.", field="file", limit=limit)
+    body = await request.body()
+    database = get_database(request)
+
+    def store() -> dict[str, Any]:
+        with database.unit_of_work() as db:
+            return service.file_json(service.upload_file(db, actor, open_blob_store(settings), settings,
+                                                         resource_id, name, [body], as_of))
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/dcat.jsonld", summary="Export the government catalogue as DCAT-AP JSON-LD",
+            response_class=JsonLdResponse, responses=problems(401, 403))
+def dcat_jsonld(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+    return JSONResponse(dcat.catalogue_jsonld(db, actor, settings.public_base), media_type=JSONLD)
+
+
+@router.get("/dcat.ttl", summary="Export the government catalogue as DCAT-AP Turtle",
+            response_class=TurtleResponse, responses=problems(401, 403))
+def dcat_turtle(db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+    return Response(dcat.to_turtle(dcat.catalogue_jsonld(db, actor, settings.public_base)), media_type=TURTLE)
+
+
+@router.post("/requests", status_code=201, summary="Request another department's resource",
+             responses=problems(401, 403, 404, 409, 422))
+def create_request(data: schemas.RequestIn, db: DbSession, actor: SignedInActor,
+                   settings: AppSettings) -> dict[str, Any]:
+    """Conditional resources wait for the owner (10 working days); unconditional ones are granted at
+    once; not-shared ones are refused (409)."""
+    return service.request_json(service.request_data(db, actor, settings, data))
+
+
+@router.get("/requests", summary="Requests: incoming (for your resources), mine, or all (the bureau)",
+            responses=problems(401, 403))
+def list_requests(db: DbSession, actor: SignedInActor,
+                  box: Annotated[str, Query(pattern="^(incoming|mine|all)$")] = "mine") -> list[dict[str, Any]]:
+    return [service.request_json(r) for r in service.list_requests(db, actor, box)]
+
+
+@router.get("/requests/{request_id}", summary="A request or grant", responses=problems(401, 403, 404))
+def get_request(request_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    row, files = service.granted_files(db, actor, request_id)
+    return dict(service.request_json(row), files=[service.file_json(f) for f in files])
+
+
+@router.post("/requests/{request_id}/decision", summary="Approve, narrow or reject a request (the owner)",
+             responses=problems(401, 403, 404, 409, 422))
+def decide(request_id: int, data: schemas.DecisionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return service.request_json(service.decide_request(db, actor, request_id, data))
+
+
+@router.get("/requests/{request_id}/files/{file_id}", summary="Download a granted feed version (granted fields only)",
+            responses=problems(401, 403, 404, 409))
+def download(request_id: int, file_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+    found = service.download(db, actor, open_blob_store(settings), request_id, file_id)
+    return Response(found.body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
+
+
+@router.post("/requests/{request_id}/query", summary="Query a sandbox grant (usable but not visible)",
+             responses=problems(401, 403, 404, 409, 422))
+def query(request_id: int, data: schemas.QueryIn, db: DbSession, actor: SignedInActor,
+          settings: AppSettings) -> dict[str, Any]:
+    answer = service.sandbox_query(db, actor, open_blob_store(settings), settings, request_id, data.sql)
+    return {"columns": list(answer.columns), "rows": [list(r) for r in answer.rows],
+            "suppressed_groups": answer.suppressed_groups}
+
+
+@router.get("/accesses", summary="Who accessed your department's resources (the bureau: everyone's)",
+            responses=problems(401, 403))
+def accesses(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [service.access_json(a) for a in service.access_log(db, actor)]

@@ -1,0 +1,23 @@
+"""Government data sharing: each department's data resource catalogue, requests between
+departments decided within 10 working days, and grants used as feeds or sandbox queries."""
+
+from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.policy import allows
+
+MANIFEST = Manifest(
+    name="sharing",
+    title="Government data sharing",
+    # catalog: the DCAT-AP machinery of its export; delivery: the sandbox that answers queries.
+    uses=("catalog", "delivery"),
+    models=True,
+    api=True,
+    pages=True,
+    templates=True,
+    translations=True,
+    actions="qianshu.sharing.permissions:ACTIONS",
+    settings="qianshu.sharing.settings:SharingSettings",
+    nav=(NavItem("/sharing", "Data sharing", lambda a: allows(a, "sharing.catalogue.read"), order=65),),
+    # Pending requests past their 10th working day are flagged to both departments and the bureau.
+    periodic={"sharing.flag_overdue": Periodic(3600.0, "qianshu.sharing.service:flag_overdue_task")},
+    demo="qianshu.demo.sharing_seed:seed",
+)

@@ -1,0 +1,117 @@
+"""Tables of government data sharing: the departments' resource catalogue, the requests of other
+departments (an approved one is a grant), the files an owner publishes for a resource's feed,
+and every access to a grant.
+
+Organisations are referred to by id (accounts' rows are read through its services)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qianshu.core.db import Base
+from qianshu.core.timeutil import utcnow
+
+# 无条件共享 / 有条件共享 / 不予共享
+SHARING_CLASSES = ("unconditional", "conditional", "not_shared")
+FIELD_TYPES = ("string", "integer", "decimal", "date", "boolean", "code")
+FREQUENCIES = ("once", "realtime", "daily", "weekly", "monthly", "quarterly", "yearly")
+ACCESS_TYPES = ("feed", "sandbox")
+# pending: waiting for the owner; approved / narrowed: a grant (narrowed: fewer fields or a
+# shorter period than asked); rejected (with a reason); granted: an unconditional resource,
+# granted on request without review.
+REQUEST_STATUSES = ("pending", "approved", "narrowed", "rejected", "granted")
+GRANTED_STATUSES = ("approved", "narrowed", "granted")
+
+
+class SharingResource(Base):
+    """A data resource a department publishes in the government catalogue."""
+
+    __tablename__ = "sharing_resources"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    code: Mapped[str] = mapped_column(String(40))  # the department's own code (a feed name)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    # [{"name": "resident_id", "type": "string", "meaning_zh": "...", "meaning_en": "..."}]
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    update_frequency: Mapped[str] = mapped_column(String(16))
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    sharing_class: Mapped[str] = mapped_column(String(16), index=True)
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def field_names(self) -> list[str]:
+        return [str(f["name"]) for f in self.fields]
+
+
+class SharingRequest(Base):
+    """A department's request for another's resource; approved (or narrowed, or granted at once
+    for an unconditional resource) it is a grant of its decided fields for its decided period."""
+
+    __tablename__ = "sharing_requests"
+    __table_args__ = (Index("ix_sharing_requests_status_due", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("sharing_resources.id", ondelete="RESTRICT"), index=True)
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    requester_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    access_type: Mapped[str] = mapped_column(String(16), default="feed")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_on: Mapped[date | None]  # the 10th working day after the request (pending ones only)
+    overdue_flagged_at: Mapped[datetime | None]
+    granted_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    granted_start: Mapped[date | None]
+    granted_end: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[int | None]
+    decided_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class SharingFile(Base):
+    """One version of a resource's feed: a CSV file in the blob store, with the date its data is as of."""
+
+    __tablename__ = "sharing_files"
+    __table_args__ = (UniqueConstraint("resource_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("sharing_resources.id", ondelete="RESTRICT"), index=True)
+    version: Mapped[int]
+    as_of: Mapped[date]
+    filename: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(default=0)
+    uploaded_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SharingAccess(Base):
+    """Every use of a grant (a download, a sandbox query), for the owner department's access log."""
+
+    __tablename__ = "sharing_accesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"), index=True)
+    owner_org_id: Mapped[int] = mapped_column(index=True)
+    grantee_org_id: Mapped[int] = mapped_column(index=True)
+    user_id: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(String(16))  # download | query
+    file_id: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,241 @@
+"""Portal pages of government data sharing: the catalogue, a resource (with the request form and,
+for its owner, the upload of a feed version), the requests inbox for owners (approve, narrow,
+reject), my requests, a request or grant (downloads, sandbox queries) and the access log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from qianshu.accounts import service as accounts
+from qianshu.accounts.deps import SignedInActor
+from qianshu.core import policy
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.forms import Form
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    form_fields,
+    form_refused,
+    get_lang,
+    render,
+    see_other,
+    submit_form,
+)
+from qianshu.core.i18n import N_
+from qianshu.sharing import schemas, service
+from qianshu.sharing.api import chunks
+from qianshu.sharing.models import SHARING_CLASSES, SharingAccess, SharingFile, SharingRequest, SharingResource
+from qianshu.sharing.permissions import request_resource, resource_of
+
+router = APIRouter(include_in_schema=False)
+REQUEST_LABELS = {"resource_id": N_("Resource"), "purpose": N_("Purpose"), "fields": N_("Fields"),
+                  "period_start": N_("Period from"), "period_end": N_("Period to"), "access_type": N_("Access")}
+DECISION_LABELS = {"decision": N_("Decision"), "fields": N_("Fields"), "period_start": N_("Period from"),
+                   "period_end": N_("Period to"), "reason": N_("Reason")}
+UPLOAD_LABELS = {"file": N_("File"), "as_of": N_("Data as of")}
+BOXES = {"incoming": N_("Requests for our resources"), "mine": N_("My requests"),
+         "all": N_("All requests (supervision)")}
+
+
+def _org_names(db: Any, ids: Any) -> dict[int, Any]:
+    return accounts.organisations_by_id(db, set(ids))
+
+
+@dataclass
+class CataloguePage:
+    resources: list[SharingResource]
+    orgs: dict[int, Any]
+    q: str = ""
+    sharing_class: str = ""
+    supervise: bool = False
+
+
+@router.get("/sharing")
+def catalogue(request: Request, db: DbSession, actor: SignedInActor, q: str = "", sharing_class: str = "") -> Response:
+    rows = service.list_resources(db, actor, query=q[:100],
+                                  sharing_class=sharing_class if sharing_class in SHARING_CLASSES else "")
+    return render(request, "sharing/catalogue.html", CataloguePage(
+        rows, _org_names(db, (r.org_id for r in rows)), q[:100], sharing_class,
+        policy.allows(actor, "sharing.supervise")))
+
+
+@dataclass
+class ResourcePage:
+    resource: SharingResource
+    owner: Any
+    files: list[SharingFile]
+    may_request: bool
+    may_upload: bool
+    form: Form = field(default_factory=Form)
+    today: date = field(default_factory=service.today)
+
+
+def _resource_page(db: Any, actor: Actor, resource_id: int, form: Form | None = None) -> ResourcePage:
+    resource = service.get_resource(db, actor, resource_id)
+    owner = accounts.organisation_by_id(db, resource.org_id)
+    own = policy.allows(actor, "sharing.file.upload", resource_of(resource.org_id))
+    return ResourcePage(resource, owner, service.resource_files(db, resource.id) if own else [],
+                        resource.sharing_class != "not_shared" and resource.org_id != actor.org_id
+                        and policy.allows(actor, "sharing.request.create"), own, form or Form())
+
+
+@router.get("/sharing/resources/{resource_id:int}")
+def resource_page(resource_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "sharing/resource.html", _resource_page(db, actor, resource_id))
+
+
+@router.post("/sharing/requests")
+def create_request(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                   posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("fields",))
+    try:
+        resource_id = int(str(form.get("resource_id", "")))
+    except ValueError:
+        resource_id = 0
+
+    def created(data: schemas.RequestIn) -> Response:
+        return see_other(f"/sharing/requests/{service.request_data(db, actor, settings, data).id}")
+
+    def again(kept: Form) -> tuple[str, Any]:
+        if resource_id <= 0:
+            return "sharing/catalogue.html", CataloguePage([], {})
+        return "sharing/resource.html", _resource_page(db, actor, resource_id, kept)
+
+    return submit_form(request, db, schemas.RequestIn, form, REQUEST_LABELS, created, again, name="request")
+
+
+@router.post("/sharing/resources/{resource_id:int}/files")
+def upload(resource_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+           posted: PostedForm) -> Response:
+    upload = posted.get("file")
+    data = {"as_of": str(posted.get("as_of") or "")}
+    try:
+        service.resource_for_upload(db, actor, resource_id)
+        try:
+            as_of = date.fromisoformat(data["as_of"])
+        except ValueError:
+            raise InvalidInput("Give the date the data is as of (YYYY-MM-DD).", field="as_of") from None
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("Choose the file to upload.", field="file")
+        service.upload_file(db, actor, open_blob_store(settings), settings, resource_id, upload.filename,
+                            chunks(upload.file), as_of)
+    except QianshuError as exc:
+        return form_refused(request, db, exc, data, UPLOAD_LABELS,
+                            lambda kept: ("sharing/resource.html", _resource_page(db, actor, resource_id, kept)),
+                            name="upload")
+    return see_other(f"/sharing/resources/{resource_id}")
+
+
+@dataclass
+class RequestsPage:
+    box: str
+    title: str
+    requests: list[SharingRequest]
+    resources: dict[int, SharingResource]
+    orgs: dict[int, Any]
+    boxes: dict[str, str]
+    today: date = field(default_factory=service.today)
+
+
+@router.get("/sharing/requests")
+def requests_page(request: Request, db: DbSession, actor: SignedInActor, box: str = "mine") -> Response:
+    box = box if box in BOXES else "mine"
+    rows = service.list_requests(db, actor, box)
+    boxes = {k: v for k, v in BOXES.items() if k != "all" or policy.allows(actor, "sharing.supervise")}
+    return render(request, "sharing/requests.html", RequestsPage(
+        box, BOXES[box], rows, service.resources_by_id(db, (r.resource_id for r in rows)),
+        _org_names(db, [o for r in rows for o in (r.owner_org_id, r.requester_org_id)]), boxes))
+
+
+@dataclass
+class RequestPage:
+    row: SharingRequest
+    resource: SharingResource
+    orgs: dict[int, Any]
+    files: list[SharingFile]
+    overdue: bool
+    may_decide: bool
+    may_use: bool
+    form: Form = field(default_factory=Form)
+    sql: str = ""
+    answer: Any = None
+    error: str = ""
+
+
+def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None) -> RequestPage:
+    row, files = service.granted_files(db, actor, request_id)
+    res = request_resource(row.owner_org_id, row.requester_org_id)
+    return RequestPage(row, db.get_one(SharingResource, row.resource_id),
+                       _org_names(db, (row.owner_org_id, row.requester_org_id)), files, service.is_overdue(row),
+                       row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
+                       policy.allows(actor, "sharing.grant.use", res), form or Form())
+
+
+@router.get("/sharing/requests/{request_id:int}")
+def request_page(request_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(request, "sharing/request.html", _request_page(db, actor, request_id))
+
+
+@router.post("/sharing/requests/{request_id:int}/decision")
+def decide(request_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("fields",))
+    data = {k: v for k, v in form.items() if v not in ("", [])}
+    if form.get("decision") != "narrow":
+        data.pop("fields", None)
+
+    def decided(decision: schemas.DecisionIn) -> Response:
+        service.decide_request(db, actor, request_id, decision)
+        return see_other(f"/sharing/requests/{request_id}")
+
+    return submit_form(request, db, schemas.DecisionIn, data, DECISION_LABELS, decided,
+                       lambda kept: ("sharing/request.html", _request_page(db, actor, request_id, kept)),
+                       name="decision")
+
+
+@router.get("/sharing/requests/{request_id:int}/files/{file_id:int}")
+def download(request_id: int, file_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+    found = service.download(db, actor, open_blob_store(settings), request_id, file_id)
+    return Response(found.body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
+
+
+@router.post("/sharing/requests/{request_id:int}/query")
+def query(request_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+          posted: PostedForm) -> Response:
+    sql = str(posted.get("sql") or "")[:10_000]
+    try:
+        answer = service.sandbox_query(db, actor, open_blob_store(settings), settings, request_id, sql)
+    except QianshuError as exc:
+        db.rollback()
+        page = _request_page(db, actor, request_id)
+        page.sql, page.error = sql, exc.render(get_lang(request))
+        return render(request, "sharing/request.html", page, status_code=exc.status)
+    page = _request_page(db, actor, request_id)
+    page.sql, page.answer = sql, answer
+    return render(request, "sharing/request.html", page)
+
+
+@dataclass
+class AccessPage:
+    accesses: list[SharingAccess]
+    requests: dict[int, SharingRequest]
+    resources: dict[int, SharingResource]
+    orgs: dict[int, Any]
+
+
+@router.get("/sharing/accesses")
+def accesses(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    rows = service.access_log(db, actor)
+    requests = {r.id: r for r in (db.get_one(SharingRequest, i) for i in {a.request_id for a in rows})}
+    return render(request, "sharing/accesses.html", AccessPage(
+        rows, requests, service.resources_by_id(db, (r.resource_id for r in requests.values())),
+        _org_names(db, [o for a in rows for o in (a.owner_org_id, a.grantee_org_id)])))

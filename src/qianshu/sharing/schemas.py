@@ -1,0 +1,66 @@
+"""Request bodies of sharing (the API's JSON and the portal's forms)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SharingClass = Literal["unconditional", "conditional", "not_shared"]
+FieldType = Literal["string", "integer", "decimal", "date", "boolean", "code"]
+Frequency = Literal["once", "realtime", "daily", "weekly", "monthly", "quarterly", "yearly"]
+AccessType = Literal["feed", "sandbox"]
+NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class FieldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME)
+    type: FieldType
+    meaning_zh: str = Field(min_length=1, max_length=200)
+    meaning_en: str = Field(default="", max_length=200)
+
+
+class ResourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=NAME)
+    name_zh: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    description_zh: str = Field(default="", max_length=4000)
+    description_en: str = Field(default="", max_length=4000)
+    fields: list[FieldIn] = Field(min_length=1, max_length=200)
+    update_frequency: Frequency
+    legal_basis: str = Field(min_length=1, max_length=2000)
+    sharing_class: SharingClass
+    conditions: str = Field(default="", max_length=4000)
+
+
+class RequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: int = Field(gt=0)
+    purpose: str = Field(min_length=1, max_length=4000)
+    fields: list[str] = Field(min_length=1, max_length=200)
+    period_start: date
+    period_end: date
+    access_type: AccessType = "feed"
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "narrow", "reject"]
+    # narrow: the subset of the asked fields and/or the shorter period granted
+    fields: list[str] | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    reason: str = Field(default="", max_length=4000)
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(min_length=1, max_length=10_000)

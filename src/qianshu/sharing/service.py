@@ -1,0 +1,481 @@
+"""Government data sharing: the departments' resource catalogue, requests and their decisions,
+feeds and sandbox queries over grants, the access log, and the overdue flag.
+
+Services take ``(db, actor, ...)``, check the one policy, never commit. A decision is a
+conditional UPDATE (``WHERE status = 'pending'``): of two decisions at once exactly one is
+applied and the other gets a bilingual 409. Deadlines count working days with China's official
+holidays and make-up working days (``sharing.workdays``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import service as accounts
+from qianshu.core import audit, inbox, policy
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.blobs import BlobStore, BlobTooLarge
+from qianshu.core.db import Database
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from qianshu.core.i18n import Label
+from qianshu.core.settings import Settings
+from qianshu.core.timeutil import SHANGHAI, utcnow
+from qianshu.sharing import schemas, workdays
+from qianshu.sharing.models import (
+    GRANTED_STATUSES,
+    SharingAccess,
+    SharingFile,
+    SharingRequest,
+    SharingResource,
+)
+from qianshu.sharing.permissions import request_resource, resource_of
+from qianshu.sharing.settings import SharingSettings
+
+CAPABILITY = "sharing"
+OVERDUE = "The sharing request #{id} for {resource} passed its deadline of {due} without a decision."
+REQUESTED = "{requester} requested your resource {resource} (request #{id}); decide by {due}."
+DECIDED = "Your request #{id} for {resource} was {decision}."
+
+
+def today() -> date:
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+# --- the catalogue -----------------------------------------------------------------------------
+
+def publish_resource(db: Session, actor: Actor, data: schemas.ResourceIn) -> SharingResource:
+    """A department publishes a resource (or, with the same code, changes its published one)."""
+    policy.require(actor, "sharing.resource.publish", resource_of(actor.org_id or 0))
+    names = [f.name for f in data.fields]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Each field is named once; {name} appears twice.", field="fields",
+                           name=next(n for n in names if names.count(n) > 1))
+    if data.sharing_class == "conditional" and not data.conditions.strip():
+        raise InvalidInput("A conditionally shared resource states its conditions.", field="conditions")
+    row = db.scalar(select(SharingResource).where(SharingResource.org_id == actor.org_id,
+                                                  SharingResource.code == data.code))
+    if row is None:
+        row = SharingResource(org_id=actor.org_id, code=data.code)
+        db.add(row)
+    for key, value in data.model_dump(exclude={"fields", "code"}).items():
+        setattr(row, key, value)
+    row.fields = [f.model_dump() for f in data.fields]
+    db.flush()
+    audit.record(db, actor, "sharing.resource.published", target_type="sharing_resource", target_id=row.id,
+                 target_org_id=row.org_id, code=row.code, sharing_class=row.sharing_class)
+    return row
+
+
+def list_resources(db: Session, actor: Actor, *, org_id: int | None = None, query: str = "",
+                   sharing_class: str = "") -> list[SharingResource]:
+    policy.require(actor, "sharing.catalogue.read")
+    stmt = select(SharingResource).order_by(SharingResource.org_id, SharingResource.id)
+    if org_id is not None:
+        stmt = stmt.where(SharingResource.org_id == org_id)
+    if sharing_class:
+        stmt = stmt.where(SharingResource.sharing_class == sharing_class)
+    if query.strip():
+        like = f"%{query.strip()[:100]}%"
+        stmt = stmt.where(or_(SharingResource.name_zh.like(like), SharingResource.name_en.like(like),
+                              SharingResource.code.like(like)))
+    return list(db.scalars(stmt))
+
+
+def get_resource(db: Session, actor: Actor, resource_id: int) -> SharingResource:
+    policy.require(actor, "sharing.catalogue.read")
+    row = db.get(SharingResource, resource_id)
+    if row is None:
+        raise NotFound("Resource {id} does not exist.", id=resource_id)
+    return row
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+def _deadline(settings: Settings, start: date) -> date:
+    section = settings.section(SharingSettings)
+    return workdays.add_working_days(start, section.decision_working_days, section.extra_holidays,
+                                     section.extra_workdays)
+
+
+def _check_fields(resource: SharingResource, fields: Iterable[str], field: str = "fields") -> list[str]:
+    known = resource.field_names()
+    wanted = list(dict.fromkeys(fields))
+    unknown = [f for f in wanted if f not in known]
+    if unknown:
+        raise InvalidInput("The resource has no field {name}.", field=field, code="unknown_field",
+                           name=", ".join(unknown)[:200])
+    if not wanted:
+        raise InvalidInput("Choose at least one field.", field=field)
+    return [f for f in known if f in wanted]  # in the resource's order
+
+
+def _check_period(start: date, end: date, field: str = "period_end") -> None:
+    if end < start:
+        raise InvalidInput("The period ends ({end}) before it starts ({start}).", field=field,
+                           code="period_reversed", start=start.isoformat(), end=end.isoformat())
+
+
+def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.RequestIn) -> SharingRequest:
+    """Request a resource: conditional ones wait for the owner (10 working days); unconditional
+    ones are granted at once; not-shared ones cannot be requested."""
+    policy.require(actor, "sharing.request.create")
+    resource = db.get(SharingResource, data.resource_id)
+    if resource is None:
+        raise NotFound("Resource {id} does not exist.", id=data.resource_id)
+    if resource.sharing_class == "not_shared":
+        raise Conflict("{resource} is not shared; it cannot be requested.", field="resource_id",
+                       code="not_shared", resource=resource.name_zh)
+    if resource.org_id == actor.org_id:
+        raise Conflict("This resource is your own department's.", field="resource_id", code="own_resource")
+    fields = _check_fields(resource, data.fields)
+    _check_period(data.period_start, data.period_end)
+    now = utcnow()
+    row = SharingRequest(resource_id=resource.id, owner_org_id=resource.org_id, requester_org_id=actor.org_id,
+                         purpose=data.purpose, fields=fields, period_start=data.period_start,
+                         period_end=data.period_end, access_type=data.access_type, created_by=actor.user_id,
+                         created_at=now)
+    if resource.sharing_class == "unconditional":
+        row.status, row.granted_fields = "granted", fields
+        row.granted_start, row.granted_end, row.decided_at = data.period_start, data.period_end, now
+    else:
+        row.due_on = _deadline(settings, now.astimezone(SHANGHAI).date())
+    db.add(row)
+    db.flush()
+    audit.record(db, actor, "sharing.request.created", target_type="sharing_request", target_id=row.id,
+                 target_org_id=resource.org_id, resource_id=resource.id, fields=fields, status=row.status)
+    requester = accounts.organisation_by_id(db, actor.org_id or 0)
+    if row.status == "pending":
+        inbox.notify(db, CAPABILITY, REQUESTED, org_id=resource.org_id, subject=("sharing_request", row.id),
+                     link=f"/sharing/requests/{row.id}", id=row.id, resource=resource.name_zh,
+                     requester=requester.name, due=(row.due_on or now.date()).isoformat())
+    return row
+
+
+def load_request(db: Session, actor: Actor, request_id: int, action: str = "sharing.request.read") -> SharingRequest:
+    row = db.get(SharingRequest, request_id)
+    missing = NotFound("Sharing request {id} does not exist.", id=request_id)
+    if row is None:
+        raise missing
+    res = request_resource(row.owner_org_id, row.requester_org_id)
+    if not policy.allows(actor, "sharing.request.read", res):
+        policy.require(actor, action, res, hidden=missing)
+    policy.require(actor, action, res)
+    return row
+
+
+def decide_request(db: Session, actor: Actor, request_id: int, data: schemas.DecisionIn) -> SharingRequest:
+    """The owner approves, narrows (a subset of the fields, a shorter period) or rejects (with a
+    reason). Two decisions at once: one is applied, the other gets a 409."""
+    row = load_request(db, actor, request_id, "sharing.request.decide")
+    resource = db.get_one(SharingResource, row.resource_id)
+    values: dict[str, Any] = {"decided_by": actor.user_id, "decided_at": utcnow(), "reason": data.reason.strip()}
+    if data.decision == "reject":
+        if not data.reason.strip():
+            raise InvalidInput("Say why the request is rejected.", field="reason", code="reason_required")
+        values.update(status="rejected")
+    elif data.decision == "approve":
+        values.update(status="approved", granted_fields=list(row.fields), granted_start=row.period_start,
+                      granted_end=row.period_end)
+    else:
+        fields = _check_fields(resource, data.fields if data.fields is not None else row.fields)
+        beyond = [f for f in fields if f not in row.fields]
+        if beyond:
+            raise InvalidInput("Narrowing grants only fields that were asked for; {name} was not.",
+                               field="fields", code="not_narrower", name=", ".join(beyond))
+        start = data.period_start or row.period_start
+        end = data.period_end or row.period_end
+        _check_period(start, end)
+        if start < row.period_start or end > row.period_end:
+            raise InvalidInput("Narrowing grants a period within the one asked for ({start} to {end}).",
+                               field="period_start", code="not_narrower", start=row.period_start.isoformat(),
+                               end=row.period_end.isoformat())
+        if fields == list(row.fields) and (start, end) == (row.period_start, row.period_end):
+            raise InvalidInput("Narrowing grants fewer fields or a shorter period; approve to grant all.",
+                               field="fields", code="not_narrower")
+        values.update(status="narrowed", granted_fields=fields, granted_start=start, granted_end=end)
+    result = db.execute(update(SharingRequest)
+                        .where(SharingRequest.id == row.id, SharingRequest.status == "pending")
+                        .values(version=SharingRequest.version + 1, **values)
+                        .execution_options(synchronize_session=False))
+    db.refresh(row)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This request is already {status}; the decision was not applied.",
+                       code="request_already_decided", status=Label("sharing request status", row.status))
+    audit.record(db, actor, f"sharing.request.{row.status}", target_type="sharing_request", target_id=row.id,
+                 target_org_id=row.owner_org_id, fields=row.granted_fields, reason=row.reason)
+    inbox.notify(db, CAPABILITY, DECIDED, org_id=row.requester_org_id, subject=("sharing_request", row.id),
+                 link=f"/sharing/requests/{row.id}", id=row.id, resource=resource.name_zh,
+                 decision=Label("sharing request status", row.status))
+    return row
+
+
+def list_requests(db: Session, actor: Actor, box: str = "mine") -> list[SharingRequest]:
+    """``incoming``: requests for the actor's department's resources; ``mine``: its own requests;
+    ``all``: every request (the big-data bureau's supervision)."""
+    if box == "all":
+        policy.require(actor, "sharing.supervise")
+        where: Any = True
+    else:
+        policy.require(actor, "sharing.request.create")
+        column = SharingRequest.owner_org_id if box == "incoming" else SharingRequest.requester_org_id
+        where = column == actor.org_id
+    return list(db.scalars(select(SharingRequest).where(where).order_by(SharingRequest.id.desc()).limit(500)))
+
+
+def resources_by_id(db: Session, ids: Iterable[int]) -> dict[int, SharingResource]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {r.id: r for r in db.scalars(select(SharingResource).where(SharingResource.id.in_(wanted)))}
+
+
+def is_overdue(row: SharingRequest, on: date | None = None) -> bool:
+    return row.status == "pending" and row.due_on is not None and (on or today()) > row.due_on
+
+
+def flag_overdue(db: Session, on: date | None = None) -> int:
+    """Flag pending requests past their deadline, once each: told to both departments and to every
+    big-data bureau. Returns how many were flagged."""
+    day = on or today()
+    rows = list(db.scalars(select(SharingRequest).where(
+        SharingRequest.status == "pending", SharingRequest.due_on < day,
+        SharingRequest.overdue_flagged_at.is_(None)).order_by(SharingRequest.id).with_for_update(skip_locked=True)))
+    if not rows:
+        return 0
+    bureaus = [o.id for o in accounts.organisations_of_type(db, "data_bureau")]
+    names = resources_by_id(db, (r.resource_id for r in rows))
+    for row in rows:
+        row.overdue_flagged_at = utcnow()
+        params: dict[str, Any] = {"id": row.id, "resource": names[row.resource_id].name_zh,
+                  "due": row.due_on.isoformat() if row.due_on else ""}
+        for org_id in dict.fromkeys([row.owner_org_id, row.requester_org_id, *bureaus]):
+            inbox.notify(db, CAPABILITY, OVERDUE, org_id=org_id, subject=("sharing_request", row.id),
+                         link=f"/sharing/requests/{row.id}", **params)
+        audit.record(db, SYSTEM, "sharing.request.overdue",
+                     target_type="sharing_request", target_id=row.id, target_org_id=row.owner_org_id,
+                     due_on=params["due"])
+    db.flush()
+    return len(rows)
+
+
+def flag_overdue_task(database: Database, settings: Settings) -> int:
+    """The periodic task (manifest ``periodic``): flag overdue requests in its own transaction."""
+    with database.unit_of_work() as db:
+        return flag_overdue(db)
+
+
+# --- feeds -------------------------------------------------------------------------------------
+
+def _header(stream: BinaryIO) -> tuple[list[str], int]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = next(reader, [])
+    rows = sum(1 for _ in reader)
+    text.detach()
+    return [h.strip() for h in header], rows
+
+
+def resource_for_upload(db: Session, actor: Actor, resource_id: int) -> SharingResource:
+    """The resource, if the actor's department may upload its files (asked before reading a form)."""
+    resource = db.get(SharingResource, resource_id)
+    if resource is None:
+        raise NotFound("Resource {id} does not exist.", id=resource_id)
+    policy.require(actor, "sharing.file.upload", resource_of(resource.org_id))
+    return resource
+
+
+def upload_file(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, resource_id: int,
+                filename: str, content: Iterable[bytes], as_of: date) -> SharingFile:
+    """A new version of the resource's feed: a UTF-8 CSV whose header names the resource's fields."""
+    resource = resource_for_upload(db, actor, resource_id)
+    limit = settings.section(SharingSettings).max_file_bytes
+    try:
+        digest, size = blobs.put_stream(content, max_bytes=limit)
+    except BlobTooLarge:
+        raise PayloadTooLarge("The file is larger than {limit} bytes.", field="file", limit=limit) from None
+    with blobs.open(digest) as stream:
+        try:
+            header, rows = _header(stream)
+        except (UnicodeDecodeError, csv.Error):
+            header, rows = [], 0
+    unknown = [h for h in header if h not in resource.field_names()]
+    if not header or unknown:
+        blobs.discard_new(digest)
+        raise InvalidInput("The file's header must name fields of the resource (unknown: {names}).", field="file",
+                           code="header_mismatch", names=", ".join(unknown)[:200] or "-")
+    version = int(db.scalar(select(func.coalesce(func.max(SharingFile.version), 0))
+                            .where(SharingFile.resource_id == resource.id)) or 0) + 1
+    row = SharingFile(resource_id=resource.id, version=version, as_of=as_of, filename=Path(filename).name[:200],
+                      digest=digest, size=size, rows=rows, uploaded_by=actor.user_id)
+    db.add(row)
+    db.flush()
+    audit.record(db, actor, "sharing.file.uploaded", target_type="sharing_resource", target_id=resource.id,
+                 target_org_id=resource.org_id, version=version, digest=digest, size=size)
+    return row
+
+
+def resource_files(db: Session, resource_id: int) -> list[SharingFile]:
+    return list(db.scalars(select(SharingFile).where(SharingFile.resource_id == resource_id)
+                           .order_by(SharingFile.version.desc())))
+
+
+def coverage(db: Session, resource_ids: list[int]) -> dict[int, tuple[date, date]]:
+    """Resource → the first and last as-of dates of its published files."""
+    if not resource_ids:
+        return {}
+    rows = db.execute(select(SharingFile.resource_id, func.min(SharingFile.as_of), func.max(SharingFile.as_of))
+                      .where(SharingFile.resource_id.in_(resource_ids)).group_by(SharingFile.resource_id))
+    return {rid: (first, last) for rid, first, last in rows}
+
+
+def granted_files(db: Session, actor: Actor, request_id: int) -> tuple[SharingRequest, list[SharingFile]]:
+    """The grant and the feed versions in its period (the data's as-of date within it)."""
+    row = load_request(db, actor, request_id)
+    if row.status not in GRANTED_STATUSES or row.granted_start is None or row.granted_end is None:
+        return row, []
+    files = [f for f in resource_files(db, row.resource_id) if row.granted_start <= f.as_of <= row.granted_end]
+    return row, files
+
+
+def _grant(db: Session, actor: Actor, request_id: int) -> SharingRequest:
+    row = load_request(db, actor, request_id, "sharing.grant.use")
+    if row.status not in GRANTED_STATUSES:
+        raise Conflict("This request is {status}; nothing is granted.", code="not_granted",
+                       status=Label("sharing request status", row.status))
+    return row
+
+
+def _record_access(db: Session, actor: Actor, row: SharingRequest, kind: str, file_id: int | None,
+                   **detail: Any) -> None:
+    db.add(SharingAccess(request_id=row.id, owner_org_id=row.owner_org_id, grantee_org_id=row.requester_org_id,
+                         user_id=actor.user_id, kind=kind, file_id=file_id, detail=detail))
+    audit.record(db, actor, f"sharing.access.{kind}", target_type="sharing_request", target_id=row.id,
+                 target_org_id=row.owner_org_id, file_id=file_id, **detail)
+
+
+def _filtered_rows(stream: BinaryIO, fields: list[str]) -> Iterator[list[str]]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = [h.strip() for h in next(reader, [])]
+    keep = [header.index(f) for f in fields if f in header]
+    yield [header[i] for i in keep]
+    for record in reader:
+        yield [record[i] if i < len(record) else "" for i in keep]
+
+
+@dataclass
+class Download:
+    filename: str
+    body: bytes
+
+
+def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int) -> Download:
+    """One feed version as CSV with only the granted fields; audited and in the owner's access log."""
+    row = _grant(db, actor, request_id)
+    _request, files = granted_files(db, actor, request_id)
+    found = next((f for f in files if f.id == file_id), None)
+    if found is None:
+        raise NotFound("File {id} is not part of this grant.", id=file_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    with blobs.open(found.digest) as stream:
+        writer.writerows(_filtered_rows(stream, list(row.granted_fields)))
+    body = out.getvalue().encode("utf-8")
+    _record_access(db, actor, row, "download", found.id, version=found.version, fields=list(row.granted_fields),
+                   sha256=hashlib.sha256(body).hexdigest())
+    return Download(f"{Path(found.filename).stem}-v{found.version}-granted.csv", body)
+
+
+def sandbox_query(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, request_id: int,
+                  sql: str) -> Any:
+    """A query over the grant's latest feed version in delivery's sandbox (usable but not visible):
+    the table ``data`` has only the granted fields; small groups are suppressed as for products."""
+    from qianshu.delivery import sandbox
+
+    row = _grant(db, actor, request_id)
+    if row.access_type != "sandbox":
+        raise Conflict("This grant is a feed, not a sandbox.", code="not_sandbox")
+    _request, files = granted_files(db, actor, request_id)
+    if not files:
+        raise Conflict("The owner has published no file in the granted period yet.", code="no_file")
+    latest = files[0]
+    parquet = _granted_parquet(blobs, settings, latest, list(row.granted_fields))
+    answer = sandbox.run_query(sql, {"data": [parquet]}, sandbox.SandboxPolicy())
+    _record_access(db, actor, row, "query", latest.id, version=latest.version, sql=sql[:2000],
+                   rows=len(answer.rows))
+    return answer
+
+
+def _granted_parquet(blobs: BlobStore, settings: Settings, found: SharingFile, fields: list[str]) -> Path:
+    """The granted columns of a feed version as Parquet (cached by version and fields), all text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    key = hashlib.sha256(f"{found.digest}:{','.join(fields)}".encode()).hexdigest()[:32]
+    folder = settings.data_dir / "sharing-sandbox"
+    target = folder / f"{key}.parquet"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    with blobs.open(found.digest) as stream:
+        rows = list(_filtered_rows(stream, fields))
+    header, body = rows[0], rows[1:]
+    table = pa.table({name: pa.array([r[i] for r in body], pa.string()) for i, name in enumerate(header)})
+    partial = target.with_suffix(".part")
+    pq.write_table(table, partial)
+    partial.replace(target)
+    return target
+
+
+# --- the access log ----------------------------------------------------------------------------
+
+def access_log(db: Session, actor: Actor, limit: int = 500) -> list[SharingAccess]:
+    """Accesses to the actor's department's resources; the big-data bureau sees every one."""
+    stmt = select(SharingAccess).order_by(SharingAccess.id.desc()).limit(limit)
+    if policy.allows(actor, "sharing.supervise"):
+        return list(db.scalars(stmt))
+    policy.require(actor, "sharing.access.read", resource_of(actor.org_id or 0))
+    return list(db.scalars(stmt.where(SharingAccess.owner_org_id == actor.org_id)))
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def resource_json(r: SharingResource) -> dict[str, Any]:
+    return {"id": r.id, "org_id": r.org_id, "code": r.code, "name_zh": r.name_zh, "name_en": r.name_en,
+            "description_zh": r.description_zh, "description_en": r.description_en, "fields": r.fields,
+            "update_frequency": r.update_frequency, "legal_basis": r.legal_basis,
+            "sharing_class": r.sharing_class, "conditions": r.conditions}
+
+
+def request_json(r: SharingRequest) -> dict[str, Any]:
+    return {"id": r.id, "resource_id": r.resource_id, "owner_org_id": r.owner_org_id,
+            "requester_org_id": r.requester_org_id, "purpose": r.purpose, "fields": r.fields,
+            "period_start": _iso(r.period_start), "period_end": _iso(r.period_end), "access_type": r.access_type,
+            "status": r.status, "due_on": _iso(r.due_on), "overdue": is_overdue(r),
+            "overdue_flagged_at": _iso(r.overdue_flagged_at), "granted_fields": r.granted_fields,
+            "granted_start": _iso(r.granted_start), "granted_end": _iso(r.granted_end), "reason": r.reason,
+            "created_at": _iso(r.created_at), "decided_at": _iso(r.decided_at)}
+
+
+def file_json(f: SharingFile) -> dict[str, Any]:
+    return {"id": f.id, "version": f.version, "as_of": f.as_of.isoformat(), "filename": f.filename,
+            "size": f.size, "rows": f.rows, "sha256": f.digest}
+
+
+def access_json(a: SharingAccess) -> dict[str, Any]:
+    return {"id": a.id, "request_id": a.request_id, "grantee_org_id": a.grantee_org_id, "user_id": a.user_id,
+            "kind": a.kind, "file_id": a.file_id, "detail": a.detail, "at": _iso(a.at)}

@@ -1,0 +1,170 @@
+"""REST routes of vouchers, under /api/v1/vouchers. Money in fen, ratios in basis points; every
+call that moves money takes an ``Idempotency-Key`` (core/idempotency.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.http import AppSettings, DbSession, get_settings_dep, idempotent
+from qianshu.core.openapi import problems
+from qianshu.ledger.settings import LedgerSettings
+from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics
+from qianshu.vouchers.settings import VouchersSettings
+
+router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
+                                       description="Any unique text; a repeat returns the first answer.")]
+
+
+def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], dict[str, Any]],
+          status_code: int = 200) -> JSONResponse:
+    ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
+    caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
+    return idempotent(request, db, caller, body, ttl, work, status_code=status_code)
+
+
+@router.get("/directory", summary="Compute providers, their offerings and the province's declared capacity")
+def directory(db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    return service.directory(db, actor)
+
+
+@router.post("/offerings", status_code=201, summary="Publish a compute offering (a compute provider)",
+             responses=problems(401, 403, 422))
+def publish_offering(data: schemas.OfferingIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return service.offering_json(service.publish_offering(db, actor, data))
+
+
+@router.get("/programmes", summary="Voucher programmes, with committed and remaining budget")
+def list_programmes(db: DbSession, actor: CurrentActor) -> list[dict[str, Any]]:
+    return [service.programme_json(p) for p in service.programmes(db, actor)]
+
+
+@router.post("/programmes", status_code=201, summary="Create a programme; its budget moves from your wallet",
+             responses=problems(401, 403, 409, 422))
+def create_programme(data: schemas.ProgrammeIn, request: Request, db: DbSession, actor: SignedInActor,
+                     key: IdempotencyKey = "") -> JSONResponse:
+    service.require_create(actor)
+    return _once(request, db, actor, data.model_dump(mode="json"),
+                 lambda: service.programme_json(service.create_programme(db, actor, data)), 201)
+
+
+@router.get("/programmes/{programme_id}", summary="A programme", responses=problems(404))
+def get_programme(programme_id: int, db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    return service.programme_json(service.get_programme(db, actor, programme_id))
+
+
+@router.post("/programmes/{programme_id}/applications", status_code=201, summary="Apply for vouchers (a company)",
+             responses=problems(401, 403, 404, 409, 422))
+def apply(programme_id: int, data: schemas.ApplicationIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return service.application_json(service.apply(db, actor, programme_id, data))
+
+
+@router.get("/programmes/{programme_id}/applications", summary="A programme's applications (its administrator)",
+            responses=problems(401, 403, 404))
+def list_applications(programme_id: int, db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [service.application_json(a) for a in service.applications(db, actor, programme_id)]
+
+
+@router.post("/applications/{application_id}/decision", summary="Approve (vouchers are issued) or reject",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_application(application_id: int, data: schemas.DecisionIn, db: DbSession,
+                       actor: SignedInActor) -> dict[str, Any]:
+    return service.application_json(service.decide_application(db, actor, application_id, data))
+
+
+@router.post("/programmes/{programme_id}/related-parties", status_code=201,
+             summary="Mark two organisations related (no voucher pays between them)",
+             responses=problems(401, 403, 404, 422))
+def mark_related(programme_id: int, data: schemas.RelatedIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    row = service.mark_related(db, actor, programme_id, data)
+    return {"programme_id": row.programme_id, "org_a_id": row.org_a_id, "org_b_id": row.org_b_id}
+
+
+@router.get("/vouchers", summary="Your organisation's vouchers", responses=problems(401, 403))
+def my_vouchers(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [service.voucher_json(v) for v in service.vouchers_of(db, actor)]
+
+
+@router.post("/programmes/{programme_id}/orders", status_code=201,
+             summary="Order compute, paying with vouchers up to the ratio and caps and the rest from your wallet",
+             responses=problems(401, 403, 404, 409, 422))
+def place_order(programme_id: int, data: schemas.OrderIn, request: Request, db: DbSession, actor: SignedInActor,
+                key: IdempotencyKey = "") -> JSONResponse:
+    service.require_apply(actor)
+    return _once(request, db, actor, data.model_dump(mode="json"),
+                 lambda: redemption.order_json(redemption.place_order(db, actor, programme_id, data)), 201)
+
+
+@router.post("/programmes/{programme_id}/contract-payments", status_code=201,
+             summary="Pay an exchange contract with data vouchers up to the ratio and caps, the rest from your wallet",
+             responses=problems(401, 403, 404, 409, 422))
+def pay_contract(programme_id: int, data: schemas.ContractPaymentIn, request: Request, db: DbSession,
+                 actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
+    service.require_apply(actor)
+    return _once(request, db, actor, data.model_dump(mode="json"),
+                 lambda: redemption.order_json(data_vouchers.pay_contract(db, actor, programme_id, data)), 201)
+
+
+@router.get("/orders", summary="Orders of your organisation (company, provider or administrator)",
+            responses=problems(401, 403))
+def my_orders(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [redemption.order_json(o) for o in redemption.orders_of(db, actor)]
+
+
+@router.get("/orders/{order_id}", summary="An order", responses=problems(401, 403, 404))
+def get_order(order_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    return redemption.order_json(redemption.get_order(db, actor, order_id))
+
+
+@router.post("/orders/{order_id}/usage", summary="Report metered usage with its evidence: the bill settles on it",
+             responses=problems(401, 403, 404, 409, 422))
+def report_usage(order_id: int, data: schemas.UsageIn, request: Request, db: DbSession, actor: SignedInActor,
+                 settings: AppSettings, key: IdempotencyKey = "") -> JSONResponse:
+    redemption.authorise_delivery(db, actor, order_id)
+    limit = settings.section(VouchersSettings).max_evidence_bytes
+    return _once(request, db, actor, data.model_dump(), lambda: redemption.order_json(redemption.report_usage(
+        db, actor, open_blob_store(settings), order_id, data, limit)))
+
+
+@router.post("/orders/{order_id}/reimbursement", status_code=201,
+             summary="Claim the voucher part from the programme (the provider)",
+             responses=problems(401, 403, 404, 409, 422))
+def claim(order_id: int, data: schemas.ClaimIn, db: DbSession, actor: SignedInActor,
+          settings: AppSettings) -> dict[str, Any]:
+    limit = settings.section(VouchersSettings).max_evidence_bytes
+    return redemption.claim_json(redemption.claim_reimbursement(db, actor, open_blob_store(settings), order_id,
+                                                                data, limit))
+
+
+@router.get("/programmes/{programme_id}/claims", summary="Reimbursement claims (the programme's administrator)",
+            responses=problems(401, 403, 404))
+def list_claims(programme_id: int, db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [redemption.claim_json(c) for c in redemption.claims(db, actor, programme_id)]
+
+
+@router.post("/claims/{claim_id}/decision", summary="Approve (the budget pays the provider) or reject a claim",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_claim(claim_id: int, data: schemas.ClaimDecisionIn, request: Request, db: DbSession,
+                 actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
+    redemption.authorise_claim_decision(db, actor, claim_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: redemption.claim_json(redemption.decide_claim(db, actor, claim_id, data)))
+
+
+@router.get("/dashboard", summary="Budget used, vouchers issued and redeemed, card-hours, by provider, purpose, "
+            "month and city")
+def dashboard(db: DbSession, actor: CurrentActor, programme_id: int | None = None) -> dict[str, Any]:
+    board = statistics.dashboard(db, actor, programme_id)
+    return {"budget_fen": board.budget_fen, "committed_fen": board.committed_fen,
+            "reimbursed_fen": board.reimbursed_fen, "vouchers_issued": board.vouchers_issued,
+            "issued_fen": board.issued_fen, "orders": board.orders, "redeemed_fen": board.redeemed_fen,
+            "card_hours": board.card_hours,
+            "series": {name: [{"key": p.key, "count": p.count, "amount_fen": p.amount_fen, "label_zh": p.label_zh,
+                               "label_en": p.label_en} for p in points] for name, points in board.series.items()}}

@@ -1,0 +1,30 @@
+"""Compute vouchers (算力券): providers' offerings, voucher programmes, applications and issuance,
+orders paid partly with vouchers, settlement on metered usage, reimbursement, and dashboards."""
+
+from typing import Any
+
+from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.policy import allows
+
+
+def _member(actor: Any) -> bool:
+    return actor is not None and actor.org_id is not None and allows(actor, "vouchers.mine")
+
+
+MANIFEST = Manifest(
+    name="vouchers",
+    title="Compute vouchers",
+    uses=("ledger", "translog", "exchange"),
+    models=True,
+    api=True,
+    pages=True,
+    templates=True,
+    translations=True,
+    actions="qianshu.vouchers.permissions:ACTIONS",
+    settings="qianshu.vouchers.settings:VouchersSettings",
+    nav=(NavItem("/vouchers", "Compute vouchers", order=65),
+         NavItem("/vouchers/mine", "My vouchers", _member, order=66)),
+    # Expired vouchers' unspent value goes back to their programme's budget.
+    periodic={"vouchers.lapse_expired": Periodic(3600.0, "qianshu.vouchers.jobs:lapse_expired")},
+    demo="qianshu.demo.vouchers_seed:seed",
+)

@@ -1,0 +1,133 @@
+"""Request bodies of vouchers. Money in integer fen, ratios in basis points (1 % = 100)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qianshu.core.money import MAX_FEN
+
+ServiceKind = Literal["training", "fine_tuning", "inference"]
+ProgrammeKind = Literal["compute", "model", "data"]
+Purpose = Literal["large_model_training", "industry_model_adaptation", "inference_service", "data_product"]
+CompanySize = Literal["micro", "small", "medium", "large"]
+Precision = Literal["FP64", "FP32", "TF32", "FP16", "BF16", "FP8", "INT8"]
+DIVISION = r"^52[0-9]{4}$"  # a Guizhou division (GB/T 2260)
+
+
+def _sizes() -> list[CompanySize]:
+    return ["micro", "small", "medium"]
+
+
+def _purposes() -> list[Purpose]:
+    return ["large_model_training", "industry_model_adaptation"]
+
+
+class OfferingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_centre: str = Field(min_length=2, max_length=200)
+    division_code: str = Field(pattern=DIVISION)
+    accelerator: str = Field(min_length=1, max_length=100)
+    card_count: int = Field(gt=0, le=1_000_000)
+    card_hours_per_month: int = Field(gt=0, le=10**10)
+    price_fen_per_card_hour: int = Field(gt=0, le=10**8)
+    service_kind: ServiceKind
+    declared_tflops: int = Field(gt=0, le=10**12)
+    precision: Precision
+
+
+class ProgrammeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name_zh: str = Field(min_length=2, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    kind: ProgrammeKind = "compute"
+    budget_fen: int = Field(gt=0, le=MAX_FEN)
+    starts_on: date
+    ends_on: date
+    eligible_division: str = Field(default="520000", pattern=DIVISION)
+    eligible_sizes: list[CompanySize] = Field(default_factory=lambda: _sizes(), min_length=1)
+    eligible_purposes: list[Purpose] = Field(default_factory=lambda: _purposes(), min_length=1)
+    excluded_org_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    # The share of a bill vouchers may pay: 0 … 10 000 basis points (0 … 100 %).
+    ratio_bp: int = Field(ge=0, le=10_000)
+    cap_company_year_fen: int = Field(gt=0, le=MAX_FEN)
+    cap_contract_fen: int = Field(gt=0, le=MAX_FEN)
+    face_values_fen: list[int] = Field(min_length=1, max_length=20)
+    voucher_valid_days: int = Field(gt=0, le=3660)
+    max_term_months: int = Field(gt=0, le=120)
+    one_voucher_per_contract: bool = False
+    require_payment_proof: bool = False
+    provider_org_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class ApplicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Purpose
+    company_size: CompanySize
+    planned_use: str = Field(min_length=5, max_length=4000)
+    requested_fen: int = Field(gt=0, le=MAX_FEN)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+    # On approval: the face values of the vouchers to issue (each one of the programme's).
+    face_values_fen: list[int] = Field(default_factory=list, max_length=100)
+
+
+class RelatedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_a_id: int = Field(gt=0)
+    org_b_id: int = Field(gt=0)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: int = Field(gt=0)
+    card_hours: int = Field(gt=0, le=10**9)
+    month: str = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
+    term_months: int = Field(default=1, gt=0, le=120)
+    purpose: Purpose
+    voucher_ids: list[int] = Field(default_factory=list, max_length=50)
+    # How much the vouchers should pay; without it, as much as the ratio, the cap and the vouchers allow.
+    voucher_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
+
+
+class UsageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    used_card_hours: int = Field(ge=0, le=10**9)
+    evidence_name: str = Field(min_length=1, max_length=200)
+    evidence_base64: str = Field(min_length=1, max_length=40_000_000)
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_number: str = Field(min_length=4, max_length=60)
+    delivery_proof_base64: str = Field(min_length=1, max_length=40_000_000)
+    payment_proof_base64: str = Field(default="", max_length=40_000_000)
+
+
+class ClaimDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+
+
+class ContractPaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_id: int = Field(gt=0)
+    purpose: Purpose = "data_product"
+    voucher_ids: list[int] = Field(min_length=1, max_length=50)

@@ -1,0 +1,183 @@
+"""Abuse under concurrency, with real commits (threads; SQLite's single writer, PostgreSQL's row
+locks — run with QIANSHU_TEST_DATABASE_URL): a voucher's value is spent once when two orders name
+it at once, usage is settled once, a claim is paid once, approvals never pass the budget; and the
+same over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from qianshu.accounts import service as accounts
+from qianshu.accounts.schemas import TokenIn
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.db import Database
+from qianshu.core.errors import QianshuError
+from qianshu.core.settings import Settings
+from qianshu.ledger.models import LedgerAccount
+from qianshu.vouchers import redemption, schemas, service
+from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
+from qianshu.web.app import create_app
+from tests.factories import Factories
+from tests.vouchers.conftest import EVIDENCE, build_world, issue
+from tests.web.live import live_server
+
+pytestmark = pytest.mark.slow
+LIMIT = 1_000_000
+
+
+def _at_once(work: Callable[[int], Any], n: int) -> list[Any]:
+    results: list[Any] = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except QianshuError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def _setup(database: Database) -> tuple[Any, dict[str, Any], list[int]]:
+    with database.unit_of_work() as db:
+        make = Factories(db)
+        world = build_world(db, make)
+        vouchers = issue(db, world, world.company, [10_000_00])
+        actors = {name: accounts.actor_for(getattr(world, name), via="api", ip=None)
+                  for name in ("admin", "provider", "company", "other_company")}
+        return world, actors, vouchers
+
+
+def _order(world: Any, vouchers: list[int], voucher_fen: int | None = 8_000_00) -> schemas.OrderIn:
+    # 2,300 card-hours at 12 yuan: 27,600 yuan, of which vouchers may pay 30 % (8,280 yuan)
+    return schemas.OrderIn(offering_id=world.offering_id, card_hours=2300, month=service.today().strftime("%Y-%m"),
+                           purpose="large_model_training", voucher_ids=vouchers, voucher_fen=voucher_fen)
+
+
+def _books_sum_zero(database: Database) -> None:
+    with database.unit_of_work(write=False) as db:
+        assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+
+
+def test_one_voucher_in_concurrent_orders_is_spent_once(isolated_database: Database) -> None:
+    world, actors, vouchers = _setup(isolated_database)
+
+    def order(i: int) -> int:
+        with isolated_database.unit_of_work() as db:
+            return redemption.place_order(db, actors["company"], world.programme_id, _order(world, vouchers)).id
+
+    outcomes = _at_once(order, 4)
+    won = [o for o in outcomes if isinstance(o, int)]
+    lost = [o for o in outcomes if isinstance(o, QianshuError)]
+    assert len(won) == 1, outcomes
+    assert {e.code for e in lost} <= {"voucher_value_short", "voucher_spent"}
+    assert len(lost) == 3
+    with isolated_database.unit_of_work(write=False) as db:
+        voucher = db.get_one(Voucher, vouchers[0])
+        assert voucher.remaining_fen == 2_000_00
+        assert db.scalar(select(func.sum(VoucherUse.applied_fen))) == 8_000_00
+        assert db.scalar(select(func.count(ComputeOrder.id))) == 1
+    _books_sum_zero(isolated_database)
+
+
+def test_usage_and_claims_happen_once_and_approvals_stay_within_the_budget(isolated_database: Database,
+                                                                             settings: Settings) -> None:
+    world, actors, vouchers = _setup(isolated_database)
+    blobs = open_blob_store(settings)
+    with isolated_database.unit_of_work() as db:
+        order_id = redemption.place_order(db, actors["company"], world.programme_id, _order(world, vouchers)).id
+
+    def usage(i: int) -> str:
+        with isolated_database.unit_of_work() as db:
+            return redemption.report_usage(db, actors["provider"], blobs, order_id, schemas.UsageIn(
+                used_card_hours=2000 - i, evidence_name="m.csv", evidence_base64=EVIDENCE), LIMIT).status
+
+    outcomes = _at_once(usage, 3)
+    assert outcomes.count("settled") == 1, outcomes
+    assert all(o.code == "usage_already_reported" for o in outcomes if isinstance(o, QianshuError))
+
+    def claim(i: int) -> int:
+        with isolated_database.unit_of_work() as db:
+            return redemption.claim_reimbursement(db, actors["provider"], blobs, order_id, schemas.ClaimIn(
+                invoice_number=f"5200{i:04d}", delivery_proof_base64=EVIDENCE), LIMIT).id
+
+    claims = _at_once(claim, 3)
+    assert len([c for c in claims if isinstance(c, int)]) == 1, claims
+    claim_id = next(c for c in claims if isinstance(c, int))
+
+    def decide(i: int) -> str:
+        with isolated_database.unit_of_work() as db:
+            return redemption.decide_claim(db, actors["admin"], claim_id,
+                                           schemas.ClaimDecisionIn(approve=True)).status
+
+    decisions = _at_once(decide, 3)
+    assert decisions.count("approved") == 1, decisions
+    with isolated_database.unit_of_work(write=False) as db:
+        programme = db.get_one(Programme, world.programme_id)
+        paid = db.get_one(Reimbursement, claim_id).amount_fen
+        assert programme.reimbursed_fen == paid
+
+    # approvals at once: the budget has room for exactly one more voucher of 100,000 yuan
+    with isolated_database.unit_of_work() as db:
+        programme = db.get_one(Programme, world.programme_id)
+        programme.budget_fen = programme.committed_fen + 100_000_00
+        apps = [service.apply(db, actor, world.programme_id, schemas.ApplicationIn(
+            purpose="large_model_training", company_size="small", planned_use="训练大模型",
+            requested_fen=100_000_00)).id for actor in (actors["company"], actors["other_company"])]
+
+    def approve(i: int) -> str:
+        with isolated_database.unit_of_work() as db:
+            return service.decide_application(db, actors["admin"], apps[i], schemas.DecisionIn(
+                approve=True, face_values_fen=[100_000_00])).status
+
+    approvals = _at_once(approve, 2)
+    assert approvals.count("approved") == 1, approvals
+    with isolated_database.unit_of_work(write=False) as db:
+        programme = db.get_one(Programme, world.programme_id)
+        assert programme.remaining_fen == 0
+    _books_sum_zero(isolated_database)
+
+
+def test_concurrent_orders_over_http_spend_a_voucher_once(isolated_database: Database, tmp_path: Path) -> None:
+    world, actors, vouchers = _setup(isolated_database)
+    with isolated_database.unit_of_work() as db:
+        _token, raw = accounts.create_token(db, actors["company"], TokenIn(name="t", scopes=["read", "write"]))
+        _token, other = accounts.create_token(db, actors["other_company"], TokenIn(name="t", scopes=["read", "write"]))
+    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
+                        secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False)
+    body = _order(world, vouchers).model_dump(mode="json")
+    with live_server(create_app(settings, database=isolated_database)) as base:
+        def post(i: int) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=30) as http:
+                return http.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders", json=body,
+                                 headers={"Authorization": f"Bearer {raw}", "Idempotency-Key": f"order-{i}",
+                                          "Accept-Language": "zh" if i % 2 else "en"})
+
+        responses = _at_once(post, 4)
+        with httpx.Client(base_url=base, timeout=30) as http:
+            stolen = http.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders", json=body,
+                               headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "steal"})
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1, [r.text for r in responses]
+    refused = [r for r in responses if r.status_code != 201]
+    assert all(r.status_code in (409, 422) and r.json()["field"] in ("voucher_ids", "voucher_fen") for r in refused)
+    assert any("券" in r.json()["detail"] for r in refused if r.headers["content-language"] == "zh") or all(
+        r.headers["content-language"] == "en" for r in refused)
+    assert stolen.status_code == 404
+    assert stolen.json()["field"] == "voucher_ids"
+    with isolated_database.unit_of_work(write=False) as db:
+        assert db.get_one(Voucher, vouchers[0]).remaining_fen == 2_000_00
+    _books_sum_zero(isolated_database)

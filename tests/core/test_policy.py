@@ -122,7 +122,7 @@ def test_every_action_is_declared_once_with_known_roles_types_and_relations() ->
     assert policy.check_declarations(declared.values()) == []
     assert {a.capability for a in declared.values()} == {"accounts", "translog", "registry", "catalog", "ledger",
                                                          "exchange", "delivery", "finance", "sharing",
-                                                         "monitoring"}
+                                                         "vouchers", "monitoring"}
     bad = [Action("x.y", (Rule(staff=("janitor",), org_types=("bakery",), relations=("cousin",)),))]  # type: ignore[arg-type]
     problems = policy.check_declarations(bad)
     assert any("janitor" in p for p in problems)

@@ -13,7 +13,8 @@ from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.demo import monitoring_seed
 from qianshu.demo.registrations import actor_of
 from qianshu.monitoring import cases, dashboards
-from qianshu.monitoring.models import Case
+from qianshu.monitoring.models import Case, FeedVersion, MonitoringRun
+from qianshu.monitoring.population import FEEDS
 
 
 def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type: ignore[no-untyped-def]
@@ -31,6 +32,10 @@ def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type:
         alerts = cases.list_cases(db, county, cases.Filters(month=month, channel="warning"))
         assert len(alerts) > 20
         assert all(c.reasons for c in alerts)
+        run = db.scalars(select(MonitoringRun)).one()  # the cases came from a run job over uploaded feeds
+        assert run.status == "succeeded"
+        assert {c.run_ref for c in alerts} == {f"run {run.id}"}
+        assert len(db.scalars(select(FeedVersion)).all()) == len(FEEDS)
         every = db.scalars(select(Case)).all()
         stages = {c.stage for c in every}
         assert {"clue", "visited", "village_noticed", "township_reviewed", "monitored", "elimination_reviewed",

@@ -1,6 +1,8 @@
 """Demo of return-to-poverty monitoring: Danzhai county (丹寨县, 522636) at 1 % of its synthetic
-population, the rules run over its feeds, a case opened for every flagged household, and
-caseworkers of the county, of one township and of one village of it, and of the province.
+population, its feeds uploaded by the county's caseworker, a run of the rules started by the
+province's monitoring administrator and done by the job worker, which opens a case for every
+flagged household (the platform's one path from feeds to cases), and caseworkers of the county,
+of one township and of one village of it, and of the province.
 
 Some cases are taken through the mechanism by those caseworkers, through the services: visited,
 cross-checked, on public notice, monitored with assistance measures, one rejected by the village,
@@ -36,7 +38,9 @@ AUTHORISATION = b"%PDF-1.4\n% demo: the household's signed authorisation\n"
 PHOTO = b"\x89PNG\r\n\x1a\n demo photo of the household visit"
 
 
-def _users(db: object, villages: tuple[str, str]) -> None:
+def _users(db: object) -> None:
+    """The caseworkers; the township's and village's get their jurisdiction once the run has
+    flagged households (the village with the most cases), the county's until then."""
     from sqlalchemy.orm import Session
 
     assert isinstance(db, Session)
@@ -51,12 +55,11 @@ def _users(db: object, villages: tuple[str, str]) -> None:
                             contact_name="龙梅", contact_email="contact@guizhou-rr.demo",
                             contact_phone="0851-6800000", status="approved")
     password = hash_password(DEMO_PASSWORD)
-    village, township = villages
-    for email, name, code, owner in ((COUNTY_USER, "县级 杨帆", COUNTY, org),
-                                     (TOWNSHIP_USER, "乡镇 潘红", township, org),
-                                     (VILLAGE_USER, "村级 王勇", village, org),
-                                     (PROVINCE_USER, "省级 龙梅", "520000", province)):
-        owner.users.append(User(email=email, display_name=name, password_hash=password, org_role="member",
+    for email, name, code, owner, role in ((COUNTY_USER, "县级 杨帆", COUNTY, org, "member"),
+                                           (TOWNSHIP_USER, "乡镇 潘红", COUNTY, org, "member"),
+                                           (VILLAGE_USER, "村级 王勇", COUNTY, org, "member"),
+                                           (PROVINCE_USER, "省级 龙梅", "520000", province, "monitoring_admin")):
+        owner.users.append(User(email=email, display_name=name, password_hash=password, org_role=role,
                                 jurisdiction=code))
     db.add_all([org, province])
     db.flush()
@@ -71,27 +74,38 @@ def _go(db: object, actor: Actor, case: Case, step: str, data: dict[str, object]
 
 
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
+    from qianshu.core import jobs
     from qianshu.core.blobs import open_blob_store
-    from qianshu.monitoring.population import generate
-    from qianshu.monitoring.rules import RuleSet, run_duckdb
+    from qianshu.monitoring import feeds as feed_versions
+    from qianshu.monitoring import runs
+    from qianshu.monitoring.models import MonitoringRun
+    from qianshu.monitoring.population import FEEDS, generate
 
     today = utcnow().astimezone(SHANGHAI).date()
-    feeds = settings.data_dir / "monitoring" / "demo-feeds"
-    generate(feeds, scope=[COUNTY], scale=SCALE, seed=2020, year=today.year)
-    result = run_duckdb(feeds, RuleSet(year=today.year))
-    import pyarrow.parquet as pq
-
-    flags = cases.flags_from_run(result, pq.read_table(feeds / "household_registration.parquet"))
-    per_village = Counter(row["division_code"] for row in flags)
-    village = per_village.most_common(1)[0][0]
+    folder = settings.data_dir / "monitoring" / "demo-feeds"
+    generate(folder, scope=[COUNTY], scale=SCALE, seed=2020, year=today.year)
     store = open_blob_store(settings)
+    with database.unit_of_work() as db:
+        _users(db)
+        uploader, administrator = actor_of(db, COUNTY_USER), actor_of(db, PROVINCE_USER)
+        for feed in FEEDS:
+            feed_versions.store_feed(db, uploader, store, folder / f"{feed}.parquet", feed_versions.Upload(
+                feed=feed, year=today.year, division=COUNTY, name=f"{feed}.parquet"))
+        run_id = runs.start_run(db, administrator, today.year, COUNTY).id
+    # The job worker runs the rules; its success opens the cases (runs.py → cases.open_cases_from_flags).
+    jobs.run_pending(jobs.JobContext.build(database, settings), {runs.JOB_KIND: runs.run_monitoring_job})
+    with database.unit_of_work() as db:
+        run = db.get_one(MonitoringRun, run_id)
+        if run.status != "succeeded":
+            raise RuntimeError(f"the demo's monitoring run failed: {run.error}")
+        per_village = Counter(db.scalars(select(Case.division_code).where(Case.channel == "warning")))
+        village = per_village.most_common(1)[0][0]
+        for email, code in ((TOWNSHIP_USER, village[:9]), (VILLAGE_USER, village)):
+            db.scalars(select(User).where(User.email == email)).one().jurisdiction = code
     authorisation = dict(zip(("digest", "size"), store.put_stream([AUTHORISATION]), strict=True))
     photo = dict(zip(("digest", "size"), store.put_stream([PHOTO]), strict=True))
     visit_files = [{**authorisation, "name": "授权书.pdf", "kind": "authorisation"},
                    {**photo, "name": "入户照片.png", "kind": "photo"}]
-    with database.unit_of_work() as db:
-        _users(db, (village, village[:9]))
-        cases.open_cases_from_flags(db, flags, f"demo-{today.isoformat()}")
     with database.unit_of_work() as db:
         county, township, village_worker = (actor_of(db, e) for e in (COUNTY_USER, TOWNSHIP_USER, VILLAGE_USER))
         mine = list(db.scalars(select(Case).where(Case.division_code == village).order_by(Case.id)))

@@ -236,15 +236,7 @@ def flags_from_run(result: Any, registration: Any = None) -> list[dict[str, Any]
         traces.setdefault(row["household_id"], []).append(
             {"reason": row["reason"], "source_feed": row["source_feed"], "source_key": row["source_key"],
              "value": row["value"]})
-    heads: dict[str, tuple[str, str]] = {}
-    sizes: dict[str, int] = {}
-    if registration is not None:
-        wanted = set(traces)
-        for person in registration.select(["household_id", "resident_id", "name", "relation"]).to_pylist():
-            if person["household_id"] in wanted:
-                sizes[person["household_id"]] = sizes.get(person["household_id"], 0) + 1
-                if person["relation"] == "head":
-                    heads[person["household_id"]] = (person["name"], person["resident_id"])
+    heads, sizes = _heads(registration, set(traces))
     rows = []
     for household in result.households.to_pylist():
         key = household["household_id"]
@@ -254,6 +246,38 @@ def flags_from_run(result: Any, registration: Any = None) -> list[dict[str, Any]
                      "traces": traces.get(key, []), "head_name": name, "head_resident_id": resident_id,
                      "members": sizes.get(key, 0)})
     return rows
+
+
+def flags_from_flagged(flagged: Iterable[Any], registration: Any = None) -> list[dict[str, Any]]:
+    """A run's flagged households (``runs.flagged_households``: ``runs.Flagged`` rows, each with its
+    ``runs.Reason``s) → ``open_cases_from_flags``'s input; ``registration`` as for ``flags_from_run``.
+    A reason recorded on several records appears once in ``reasons`` and once per record in ``traces``."""
+    found = list(flagged)
+    heads, sizes = _heads(registration, {f.household_id for f in found})
+    rows = []
+    for f in found:
+        name, resident_id = heads.get(f.household_id, ("", ""))
+        rows.append({"household_id": f.household_id, "division_code": f.village_code,
+                     "proposed_type": f.proposed_type, "reasons": list(dict.fromkeys(r.reason for r in f.reasons)),
+                     "traces": [{"reason": r.reason, "source_feed": r.source_feed, "source_key": r.source_key,
+                                 "value": r.value, "feed_version_ids": list(r.feed_version_ids)} for r in f.reasons],
+                     "head_name": name, "head_resident_id": resident_id, "members": sizes.get(f.household_id, 0)})
+    return rows
+
+
+def _heads(registration: Any, wanted: set[str]) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+    """From the household registration (an Arrow table): each wanted household's head (name,
+    resident ID) and its number of members."""
+    heads: dict[str, tuple[str, str]] = {}
+    sizes: dict[str, int] = {}
+    if registration is None:
+        return heads, sizes
+    for person in registration.select(["household_id", "resident_id", "name", "relation"]).to_pylist():
+        if person["household_id"] in wanted:
+            sizes[person["household_id"]] = sizes.get(person["household_id"], 0) + 1
+            if person["relation"] == "head":
+                heads[person["household_id"]] = (person["name"], person["resident_id"])
+    return heads, sizes
 
 
 def open_case(db: Session, actor: Actor, *, channel: str, household_id: str, division_code: str,

@@ -49,6 +49,14 @@ FOLDER_COMMANDS = [
     ["log", "proof", "0"],
     ["log", "export", "{out}"],
     ["log", "audit", "{file}", "{file}"],
+    ["monitoring", "feeds", "upload", "{file}", "--feed", "civil_affairs", "--year", "2025", "--division", "520000",
+     "--as", "someone@example.cn"],
+    ["monitoring", "feeds", "list", "--as", "someone@example.cn"],
+    ["monitoring", "rules", "show", "--year", "2025", "--division", "520000"],
+    ["monitoring", "rules", "set", "income_threshold_fen=800000", "--year", "2025", "--division", "520000",
+     "--as", "someone@example.cn"],
+    ["monitoring", "runs", "start", "--year", "2025", "--division", "520000", "--as", "someone@example.cn"],
+    ["monitoring", "runs", "show", "1"],
 ]
 # commands that read or write only the files they are given
 NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate", "qianshu monitoring run"}

@@ -396,5 +396,14 @@ def nav_items() -> list[NavItem]:
     return sorted((item for m in manifests() for item in m.nav), key=lambda item: item.order)
 
 
+def nav_menus() -> list[tuple[str, list[NavItem]]]:
+    """The top bar's menus, each with its links in order; a menu stands where its first link would."""
+    menus: dict[str, list[NavItem]] = {}
+    for item in nav_items():
+        if item.menu:
+            menus.setdefault(item.menu, []).append(item)
+    return list(menus.items())
+
+
 def demo_steps() -> list[Any]:
     return [resolve(m.demo) for m in manifests() if m.demo]

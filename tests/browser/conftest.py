@@ -43,7 +43,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A public notice of 0 minutes (not even the demo's 2) lets the journey reach the certificate
     # within one test.
     env = {**os.environ, "QIANSHU_DATA_DIR": str(data_dir), "QIANSHU_LOGIN_MAX_FAILURES": "50",
-           "QIANSHU_REGISTRY__PUBLIC_NOTICE_DAYS": "0", "QIANSHU_REGISTRY__PUBLIC_NOTICE_MINUTES": "0"}
+           "QIANSHU_REGISTRY__PUBLIC_NOTICE_DAYS": "0", "QIANSHU_REGISTRY__PUBLIC_NOTICE_MINUTES": "0",
+           # a short trading history: the pages have figures, and its job does not compete with the tests
+           "QIANSHU_EXCHANGE__DEMO_HISTORY_CONTRACTS": "120"}
     env.pop("QIANSHU_TEST_DATABASE_URL", None)
     if url := os.environ.get("QIANSHU_BROWSER_DATABASE_URL"):
         env["QIANSHU_DATABASE_URL"] = url

@@ -121,8 +121,8 @@ def test_every_action_is_declared_once_with_known_roles_types_and_relations() ->
     declared = capabilities.declared_actions()
     assert policy.check_declarations(declared.values()) == []
     assert {a.capability for a in declared.values()} == {"accounts", "translog", "registry", "catalog", "ledger",
-                                                         "exchange", "delivery", "finance", "sharing",
-                                                         "vouchers", "monitoring"}
+                                                         "exchange", "delivery", "finance", "vouchers", "sharing",
+                                                         "monitoring"}
     bad = [Action("x.y", (Rule(staff=("janitor",), org_types=("bakery",), relations=("cousin",)),))]  # type: ignore[arg-type]
     problems = policy.check_declarations(bad)
     assert any("janitor" in p for p in problems)
@@ -134,21 +134,3 @@ def test_organisation_types_cover_what_is_coming_and_keep_the_existing_values() 
     assert set(policy.ORG_TYPES) >= {"exchange_operator", "data_merchant", "buyer", "service_provider", "bank",
                                      "government", "voucher_administrator", "compute_provider",
                                      "data_bureau"}
-
-
-def test_a_rule_may_require_the_level_of_the_users_jurisdiction() -> None:
-    from qianshu.core.actor import Actor
-
-    village_rule = Rule(org_types=("government",), active=True, jurisdiction="required", levels=("village",))
-    def caseworker(code: str | None) -> Actor:
-        return Actor(user_id=1, org_id=1, org_role="member", org_status="approved", org_type="government",
-                     jurisdiction=code)
-    resource = policy.Resource(division="522636001001")
-    assert village_rule.matches(caseworker("522636001001"), resource)
-    assert not village_rule.matches(caseworker("522636001"), resource)  # the township's
-    assert not village_rule.matches(caseworker("522636"), resource)  # the county's
-    assert not village_rule.matches(caseworker(None), resource)
-    assert [policy.division_level(c) for c in ("520000", "522600", "522636", "522636001", "522636001001", "x")] == [
-        "province", "prefecture", "county", "township", "village", None]
-    assert "jurisdiction of level village" in village_rule.describe()
-    assert policy.check_declarations([Action("x.y", (Rule(levels=("hamlet",)),))]) != []

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.capability import MENU_MINE, MENU_OPERATIONS, Manifest, NavItem
 from qianshu.core.policy import allows
 
 
@@ -23,11 +23,11 @@ MANIFEST = Manifest(
     actions="qianshu.accounts.permissions:ACTIONS",
     settings="qianshu.accounts.settings:AccountsSettings",
     nav=(
-        NavItem("/org", "My organisation", _signed_in, order=80),
-        NavItem("/tokens", "API tokens", _signed_in, order=85),
+        NavItem("/org", "My organisation", _signed_in, order=80, menu=MENU_MINE),
+        NavItem("/tokens", "API tokens", _signed_in, order=85, menu=MENU_MINE),
         NavItem("/operator/organisations", "Organisation review",
-                lambda a: allows(a, "organisation.review"), order=90),
-        NavItem("/operator/jobs", "Background jobs", lambda a: allows(a, "job.manage"), order=92),
-        NavItem("/audit", "Audit trail", lambda a: allows(a, "audit.read"), order=95),
+                lambda a: allows(a, "organisation.review"), order=90, menu=MENU_OPERATIONS),
+        NavItem("/operator/jobs", "Background jobs", lambda a: allows(a, "job.manage"), order=92, menu=MENU_OPERATIONS),
+        NavItem("/audit", "Audit trail", lambda a: allows(a, "audit.read"), order=95, menu=MENU_OPERATIONS),
     ),
 )

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem, Subscription
+from qianshu.core.capability import MENU_MINE, MENU_OPERATIONS, Manifest, NavItem, Subscription
 from qianshu.core.policy import allows
 
 
@@ -26,11 +26,11 @@ MANIFEST = Manifest(
     nav=(
         NavItem("/catalog", "Catalogue", order=20),
         NavItem("/demands", "Demand pool", order=25),
-        NavItem("/catalog/mine", "My products", _merchant, order=30),
+        NavItem("/catalog/mine", "My products", _merchant, order=30, menu=MENU_MINE),
         NavItem("/catalog/follows", "Follows", lambda a: a is not None and a.user_id is not None
-                and allows(a, "catalog.personal"), order=35),
+                and allows(a, "catalog.personal"), order=35, menu=MENU_MINE),
         NavItem("/operator/listings", "Listing review", lambda a: allows(a, "listing.review"),
-                order=88),
+                order=88, menu=MENU_OPERATIONS),
     ),
     # The products of a revoked registration are delisted in the revocation's own transaction.
     subscriptions={"registration.revoked": Subscription("qianshu.catalog.hooks:on_registration_revoked",

@@ -18,6 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from qianshu.core.i18n import N_
+
+# The top bar's menus (a ``NavItem``'s ``menu``): with ten capabilities the links no longer fit on
+# one line, so what belongs to the signed-in user, the public record and the staff's work each
+# fold into one menu; the rest stay in the bar.
+MENU_MINE = N_("My workspace")
+MENU_PUBLIC = N_("Public record")
+MENU_OPERATIONS = N_("Operations")
+
 # The parts a capability folder may hold: manifest field → module (or folder) name.
 MODULE_PARTS = {"models": "models", "api": "api", "pages": "pages", "cli": "cli", "home": "home"}
 FOLDER_PARTS = {"templates": "templates", "static": "static", "translations": "locale"}
@@ -39,6 +48,7 @@ class NavItem:
     label: str
     audience: Callable[[Any], bool] | None = None
     order: int = 50
+    menu: str = ""  # one of the MENU_* titles, or "" for the bar itself
 
     def visible(self, actor: Any) -> bool:
         return True if self.audience is None else bool(self.audience(actor))

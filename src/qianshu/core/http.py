@@ -229,6 +229,21 @@ def _money(context: Context, fen: int | None) -> str:
 
 
 @pass_context
+def _region(context: Context, code: str | None) -> Markup:
+    """``{{ o.division_code|region }}``: a division's name in the page's language, then its code
+    (``花溪区 520111``); a code we have no name for stays as it is. Counties have Chinese names
+    only: on an English page the name is marked ``lang="zh-CN"``."""
+    if not code:
+        return Markup("")
+    name = vocabulary.region_name(code, _page_lang(context))
+    if name == code:
+        return escape(code)
+    if _page_lang(context) == "en" and text_lang(name) == "zh-CN":
+        return Markup('<span lang="zh-CN">{}</span> {}').format(name, code)
+    return escape(f"{name} {code}")
+
+
+@pass_context
 def _pick(context: Context, zh: str | None, en: str | None) -> str:
     """``{{ pick(org.name, org.name_en) }}``: a stored text in the page's language, else the other one."""
     first, second = (en, zh) if _page_lang(context) == "en" else (zh, en)
@@ -280,7 +295,8 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
                        province_choices=_province_choices)  # for web/templates/pickers.html
     env.globals["slot_partials"] = _slot_partials(folders)
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
-    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, text_lang=text_lang, data=_data,
+    env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
+                       text_lang=text_lang, data=_data,
                        json_text=json_text)
     return Jinja2Templates(env=env)
 

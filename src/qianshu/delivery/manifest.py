@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, Manifest, NavItem, Periodic
 from qianshu.core.policy import allows
 
 
@@ -23,7 +23,7 @@ MANIFEST = Manifest(
     translations=True,
     actions="qianshu.delivery.permissions:ACTIONS",
     settings="qianshu.delivery.settings:DeliverySettings",
-    nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32),),
+    nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32, menu=MENU_MINE),),
     # --- data API (issue 13): each closed meter interval is reported to the exchange's billing.
     demo="qianshu.demo.delivery_seed:seed",
     periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage")},

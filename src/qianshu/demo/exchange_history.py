@@ -50,9 +50,10 @@ from qianshu.ledger import service as ledger
 log = logging.getLogger(__name__)
 HISTORY_CONTRACTS = 3000
 # Trades per transaction: short, because the history is made while the portal is in use (SQLite
-# has one writer at a time).
-BATCH = 10
-PAUSE = 0.05  # seconds between two batches: the portal's and the worker's own writes get their turn
+# has one writer at a time). Ten per transaction held the lock long enough, on a loaded machine,
+# for a sign-in or a page's write to give up (503); two keep each hold to tens of milliseconds.
+BATCH = 2
+PAUSE = 0.1  # seconds between two batches: the portal's and the worker's own writes get their turn
 PREPAID = ("one_time", "monthly", "yearly")
 # The Spring Festival (lunar new year's day) of the years the history may cover.
 SPRING_FESTIVAL = {2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),

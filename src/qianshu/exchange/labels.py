@@ -13,6 +13,7 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "renewal_off", "renewed", "lapsed")
 
 LABELS = (
+    NP_("job kind", "exchange.demo_history"),
     NP_("order status", "placed"),
     NP_("order status", "requested"),
     NP_("order status", "quoted"),

@@ -3,7 +3,7 @@ escrow, settlement, refunds and disputes on the ledger's books."""
 
 from typing import Any
 
-from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, JobKind, Manifest, NavItem, Periodic
 from qianshu.core.policy import allows
 
 
@@ -24,7 +24,7 @@ MANIFEST = Manifest(
     translations=True,
     actions="qianshu.exchange.permissions:ACTIONS",
     settings="qianshu.exchange.settings:ExchangeSettings",
-    nav=(NavItem("/exchange/trades", "My trades", _trader, order=32),
+    nav=(NavItem("/exchange/trades", "My trades", _trader, order=32, menu=MENU_MINE),
          NavItem("/statistics", "Statistics", order=70)),
     events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded"),
     # Quotes past their expiry and contracts past their term are closed (access already ends at the

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, MENU_OPERATIONS, Manifest, NavItem, Periodic
 from qianshu.core.policy import Resource, allows
 
 
@@ -22,8 +22,8 @@ MANIFEST = Manifest(
     actions="qianshu.ledger.permissions:ACTIONS",
     settings="qianshu.ledger.settings:LedgerSettings",
     nav=(
-        NavItem("/wallet", "Wallet", _own_wallet, order=40),
-        NavItem("/operator/books", "Books", lambda a: allows(a, "ledger.books.read"), order=89),
+        NavItem("/wallet", "Wallet", _own_wallet, order=40, menu=MENU_MINE),
+        NavItem("/operator/books", "Books", lambda a: allows(a, "ledger.books.read"), order=89, menu=MENU_OPERATIONS),
     ),
     periodic={"ledger.purge_idempotency_keys": Periodic(3600.0, "qianshu.ledger.jobs:purge_idempotency_keys")},
     demo="qianshu.demo.ledger_seed:seed",

@@ -2,7 +2,7 @@
 benchmarks run on; the departments' feeds, the rules' parameters and the runs; the cases and
 dashboards of caseworkers that a run's flags open (docs/monitoring.md)."""
 
-from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, JobKind, Manifest, NavItem, Periodic
 from qianshu.core.policy import Resource, allows
 
 
@@ -22,12 +22,13 @@ MANIFEST = Manifest(
     translations=True,
     actions="qianshu.monitoring.permissions:ACTIONS",
     nav=(
-        # cases and dashboards (monitoring/cases*.py, dashboards.py)
-        NavItem("/monitoring/cases", "Monitoring cases", lambda a: allows(a, "monitoring.case.list"), order=70),
+        # feeds, rules and runs (monitoring/feeds*.py, rulesets.py, runs.py): in the bar
+        NavItem("/monitoring/runs", "Monitoring", _department, order=70),
+        # a caseworker's cases and dashboard (monitoring/cases*.py, dashboards.py): their workspace
+        NavItem("/monitoring/cases", "Monitoring cases", lambda a: allows(a, "monitoring.case.list"), order=71,
+                menu=MENU_MINE),
         NavItem("/monitoring/dashboard", "Monitoring dashboard", lambda a: allows(a, "monitoring.dashboard"),
-                order=71),
-        # feeds, rules and runs (monitoring/feeds*.py, rulesets.py, runs.py)
-        NavItem("/monitoring/runs", "Monitoring", _department, order=72),
+                order=72, menu=MENU_MINE),
     ),
     settings="qianshu.monitoring.settings:MonitoringSettings",
     jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1)},

@@ -1,6 +1,15 @@
 """Data registration: ingest, profile, scan for personal data, grade, review, certify."""
 
-from qianshu.core.capability import JobKind, Manifest, NavItem, Periodic, Subscription
+from qianshu.core.capability import (
+    MENU_MINE,
+    MENU_OPERATIONS,
+    MENU_PUBLIC,
+    JobKind,
+    Manifest,
+    NavItem,
+    Periodic,
+    Subscription,
+)
 from qianshu.core.policy import allows
 
 MANIFEST = Manifest(
@@ -18,10 +27,12 @@ MANIFEST = Manifest(
     actions="qianshu.registry.permissions:ACTIONS",
     settings="qianshu.registry.settings:RegistrySettings",
     nav=(
-        NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30),
-        NavItem("/registry/review", "Registration review", lambda a: allows(a, "registration.read_all"), order=31),
-        NavItem("/registry/notices", "Public notices", order=32),
-        NavItem("/registry/verify", "Verify a certificate", order=33),
+        NavItem("/registry", "My registrations", lambda a: a is not None and a.user_id is not None, order=30,
+                menu=MENU_MINE),
+        NavItem("/registry/review", "Registration review", lambda a: allows(a, "registration.read_all"), order=31,
+                menu=MENU_OPERATIONS),
+        NavItem("/registry/notices", "Public notices", order=32, menu=MENU_PUBLIC),
+        NavItem("/registry/verify", "Verify a certificate", order=33, menu=MENU_PUBLIC),
     ),
     # A pipeline holds a DuckDB database and a file's worth of memory: two at a time per worker.
     jobs={"registry.pipeline": JobKind("qianshu.registry.jobs:run_registration_pipeline", concurrency=2)},

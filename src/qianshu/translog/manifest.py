@@ -1,6 +1,6 @@
 """The public log: an append-only Merkle tree (RFC 9162) of everything that matters to a third party."""
 
-from qianshu.core.capability import Manifest, NavItem
+from qianshu.core.capability import MENU_PUBLIC, Manifest, NavItem
 
 MANIFEST = Manifest(
     name="translog",
@@ -14,5 +14,5 @@ MANIFEST = Manifest(
     static=True,
     translations=True,
     actions="qianshu.translog.permissions:ACTIONS",
-    nav=(NavItem("/log", "Public log", order=80),),
+    nav=(NavItem("/log", "Public log", order=80, menu=MENU_PUBLIC),),
 )

@@ -3,7 +3,7 @@ orders paid partly with vouchers, settlement on metered usage, reimbursement, an
 
 from typing import Any
 
-from qianshu.core.capability import Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, Manifest, NavItem, Periodic
 from qianshu.core.policy import allows
 
 
@@ -23,7 +23,7 @@ MANIFEST = Manifest(
     actions="qianshu.vouchers.permissions:ACTIONS",
     settings="qianshu.vouchers.settings:VouchersSettings",
     nav=(NavItem("/vouchers", "Compute vouchers", order=65),
-         NavItem("/vouchers/mine", "My vouchers", _member, order=66)),
+         NavItem("/vouchers/mine", "My vouchers", _member, order=66, menu=MENU_MINE)),
     # Expired vouchers' unspent value goes back to their programme's budget.
     periodic={"vouchers.lapse_expired": Periodic(3600.0, "qianshu.vouchers.jobs:lapse_expired")},
     demo="qianshu.demo.vouchers_seed:seed",

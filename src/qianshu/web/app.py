@@ -109,6 +109,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.contract_panels = [manifest.module("pages").contract_panel for manifest in capabilities.with_part("pages")
                                  if hasattr(manifest.module("pages"), "contract_panel")]
     app.state.nav_items = capabilities.nav_items()
+    app.state.nav_menus = capabilities.nav_menus()
     openapi.install(app)
 
     @app.get("/api/docs", include_in_schema=False)

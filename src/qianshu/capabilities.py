@@ -168,6 +168,7 @@ def check(*, imports: bool = True) -> list[str]:
         refs += [m.demo] if m.demo else []
         refs += [m.actions] if m.actions else []
         refs += [m.settings] if m.settings else []
+        refs += [m.blob_references] if m.blob_references else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -339,6 +340,11 @@ def job_handlers() -> dict[str, Any]:
 def job_concurrency() -> dict[str, int]:
     """Job kind → how many jobs of it one worker process runs at once (kinds without a limit are absent)."""
     return {kind: declared.concurrency for kind, declared in job_kinds().items() if declared.concurrency}
+
+
+def blob_reference_checks() -> list[Any]:
+    """Each capability's ``blob_references`` function (``function(db, digest) -> bool``)."""
+    return [resolve(m.blob_references) for m in manifests() if m.blob_references]
 
 
 def periodic_tasks() -> dict[str, tuple[float, Any]]:

@@ -1,6 +1,13 @@
-"""Monitoring's feeds, rules and runs by role. Departments (government organisations) see and send
-the feeds of their divisions; only monitoring administrators set the rules and start runs (no role
-of the matrix is one: tests/monitoring/test_feeds.py tries them). The objects lie in county 520102."""
+"""Monitoring routes by role.
+
+Feeds, rules and runs: departments (government organisations) see and send the feeds of their
+divisions; only monitoring administrators set the rules and start runs (no role of the matrix is
+one: tests/monitoring/test_feeds.py tries them). The objects lie in county 520102.
+
+Cases and dashboards: a case lies in a village of Nanming district (520102001001): the matrix's
+caseworker whose jurisdiction is Guiyang (a prefecture) lists, reads and counts it but does no step
+(steps are the county's, township's and village's); the one of Zunyi sees nothing of it; anyone may
+apply for monitoring (a self-report). Levels are tried in tests/monitoring/."""
 
 from __future__ import annotations
 
@@ -8,9 +15,12 @@ from typing import Any
 
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
+from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.policy import Resource
-from qianshu.monitoring.models import FeedVersion, MonitoringRun
-from tests.permission_support import Row
+from qianshu.monitoring import cases
+from qianshu.monitoring.models import Case, FeedVersion, MonitoringRun
+from qianshu.monitoring.permissions import case_resource
+from tests.permission_support import EVERYONE, Row
 
 COUNTY = "520102"
 HOME = "monitoring_home"
@@ -23,6 +33,28 @@ def _version(c: dict[str, Any]) -> dict[str, Any]:
 
 def _run(c: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": c["monitoring_run"]}
+
+
+VILLAGE = "520102001001"
+CASE = "monitoring_case"
+
+
+def _resident(n: int) -> str:
+    first17 = f"52010219800101{n:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def _open_body(c: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": "cadre_visit", "division_code": VILLAGE, "head_name": "王五",
+            "head_resident_id": _resident(11), "members": 2, "note": "排查"}
+
+
+def _form_body(c: dict[str, Any]) -> dict[str, Any]:
+    return {**_open_body(c), "members": "2", "head_resident_id": _resident(12)}
+
+
+def _case(c: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": c["monitoring_case"]}
 
 
 ROWS = {
@@ -54,6 +86,32 @@ ROWS = {
     ("POST", "/monitoring/runs"): Row(body=lambda c: {"year": "2025", "division": COUNTY},
                                       action="monitoring.runs.start", on=AT),
     ("GET", "/monitoring/runs/{run_id:int}"): Row(params=_run, action="monitoring.runs.read", on=AT),
+    ("GET", "/api/v1/monitoring/cases"): Row(action="monitoring.case.list"),
+    ("GET", "/api/v1/monitoring/cases.csv"): Row(action="monitoring.case.list"),
+    ("POST", "/api/v1/monitoring/cases"): Row(body=_open_body, action="monitoring.case.open", on=CASE),
+    ("GET", "/api/v1/monitoring/cases/{case_id}"): Row(params=_case, action="monitoring.case.read", on=CASE),
+    ("POST", "/api/v1/monitoring/cases/{case_id}/steps/{step}"): Row(
+        params=lambda c: {**_case(c), "step": "visit"}, body=lambda c: {"version": 1, "findings": "x"},
+        action="monitoring.case.open", on=CASE),
+    ("GET", "/api/v1/monitoring/dashboard"): Row(action="monitoring.dashboard"),
+    ("GET", "/monitoring/cases"): Row(action="monitoring.case.list"),
+    ("GET", "/monitoring/cases.csv"): Row(action="monitoring.case.list"),
+    ("GET", "/monitoring/cases/new"): Row(action="monitoring.case.list"),
+    ("POST", "/monitoring/cases"): Row(body=_form_body, action="monitoring.case.open", on=CASE),
+    ("GET", "/monitoring/cases/{case_id:int}"): Row(params=_case, action="monitoring.case.read", on=CASE),
+    ("POST", "/monitoring/cases/{case_id:int}/steps/{step}"): Row(
+        params=lambda c: {**_case(c), "step": "visit"}, body=lambda c: {"version": "1", "findings": "x"},
+        action="monitoring.case.open", on=CASE),
+    ("GET", "/monitoring/cases/{case_id:int}/files/{digest}"): Row(
+        params=lambda c: {**_case(c), "digest": "a" * 64}, action="monitoring.case.identify", on=CASE),
+    ("GET", "/monitoring/apply"): Row(EVERYONE, action="monitoring.case.self_report"),
+    ("POST", "/monitoring/apply"): Row(EVERYONE, body=lambda c: {**_form_body(c), "channel": "self_report",
+                                                                  "head_resident_id": _resident(13)},
+                                       action="monitoring.case.self_report"),
+    ("GET", "/monitoring/dashboard"): Row(action="monitoring.dashboard"),
+    ("GET", "/monitoring/dashboard/{name}.csv"): Row(params=lambda c: {"name": "by_month"},
+                                                     action="monitoring.dashboard"),
+    ("GET", "/monitoring/dashboard.xlsx"): Row(action="monitoring.dashboard"),
 }
 
 
@@ -70,3 +128,9 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     ctx["monitoring_version"], ctx["monitoring_run"] = version.id, run.id
     ctx["res"][AT] = Resource(division=COUNTY)
     ctx["res"][HOME] = Resource(division=(actor.jurisdiction if actor else None) or "520000")
+    cases.open_cases_from_flags(db, [{"household_id": "M1", "division_code": VILLAGE, "proposed_type": "marginal",
+                                      "reasons": ["income_below_threshold"], "head_name": "王大山",
+                                      "head_resident_id": _resident(10), "members": 3, "traces": []}], "matrix")
+    db.flush()
+    ctx["monitoring_case"] = db.query(Case).filter(Case.open_household == "M1").one().id
+    ctx["res"][CASE] = case_resource(VILLAGE)

@@ -412,6 +412,13 @@ def active_user_by_email(db: Session, email: str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def users_with_jurisdiction(db: Session, code: str) -> list[User]:
+    """The active users whose jurisdiction is exactly ``code`` (a division's caseworkers, whom a
+    capability tells about a case of that division)."""
+    return list(db.scalars(select(User).where(User.jurisdiction == code, User.is_active.is_(True))
+                           .order_by(User.id)))
+
+
 # --- operators -----------------------------------------------------------------------------
 
 def ensure_exchange_operator(db: Session, settings: Settings, uscc: str) -> Organisation:

@@ -356,3 +356,12 @@ def open_blob_store(settings: Settings) -> BlobStore:
     if settings.blob_store == "local":
         return LocalBlobStore(settings.blob_dir)
     raise ValueError(f"unknown blob_store {settings.blob_store!r}")  # pragma: no cover - settings validate it
+
+
+def referenced_by_capabilities(db: object, digest: str) -> bool:
+    """Whether a capability's rows refer to ``digest`` (its manifest's ``blob_references``): a
+    sweep of orphan blobs must keep it. Looked up by name: core does not import the capability list."""
+    import importlib
+
+    capabilities = importlib.import_module("qianshu.capabilities")
+    return any(check(db, digest) for check in capabilities.blob_reference_checks())

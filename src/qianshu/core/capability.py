@@ -126,6 +126,9 @@ class Manifest:
     # "module:Class": its settings section (a core.settings.Section named like the capability),
     # usually settings.py; read with ``settings.section(Class)``.
     settings: str | None = None
+    # "module:function": ``function(db, digest) -> bool``, whether a row of the capability refers
+    # to that blob; the blob sweep (registry's orphan sweep) keeps a blob any capability refers to.
+    blob_references: str | None = None
     # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
     # capability of the tests lives in ``tests.example_capability``).
     package_name: str | None = None

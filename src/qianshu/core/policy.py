@@ -89,6 +89,9 @@ class Rule:
     active: bool = False
     relations: tuple[Relation, ...] = ("any",)
     jurisdiction: JurisdictionUse = "ignored"
+    # The level of the user's jurisdiction (``division_level``): a village caseworker holds a
+    # 12-digit code, a township's 9 digits, a county's 6 ... Empty: any level, or none.
+    levels: tuple[str, ...] = ()
 
     def matches(self, actor: Actor, resource: Resource | None, *, ignore_active: bool = False,
                 ignore_resource: bool = False) -> bool:
@@ -102,6 +105,8 @@ class Rule:
             if self.org_types and actor.org_type not in self.org_types:
                 return False
             if self.active and not ignore_active and not actor.org_active:
+                return False
+            if self.levels and division_level(actor.jurisdiction) not in self.levels:
                 return False
         if ignore_resource:
             return True
@@ -132,6 +137,8 @@ class Rule:
             who = ", ".join(parts) or "any signed-in user"
             if self.active:
                 who += ", organisation approved"
+        if self.levels:
+            who += ", jurisdiction of level " + "/".join(self.levels)
         if "any" not in self.relations:
             who += "; resource: " + " or ".join(self.relations)
         if self.jurisdiction == "required":
@@ -230,6 +237,9 @@ def check_declarations(declared: Iterable[Action]) -> list[str]:
                 if org_type not in ORG_TYPES:
                     problems.append(f"{act.capability}: action {act.name!r} names unknown organisation type "
                                     f"{org_type!r}")
+            for level in rule.levels:
+                if level not in DIVISION_LEVELS:
+                    problems.append(f"{act.capability}: action {act.name!r} names unknown level {level!r}")
             for relation in rule.relations:
                 if relation != "any" and relation not in RELATIONS:
                     problems.append(f"{act.capability}: action {act.name!r} names unknown relation {relation!r}")
@@ -253,6 +263,18 @@ def division_prefix(code: str | None) -> str | None:
     if code[4:] == "00":
         return code[:4]
     return code
+
+
+DIVISION_LEVELS = ("province", "prefecture", "county", "township", "village")
+
+
+def division_level(code: str | None) -> str | None:
+    """``province``, ``prefecture``, ``county``, ``township`` (9 digits) or ``village`` (12
+    digits); None for no code or a malformed one."""
+    prefix = division_prefix(code)
+    if prefix is None:
+        return None
+    return {2: "province", 4: "prefecture", 6: "county", 9: "township", 12: "village"}[len(prefix)]
 
 
 def within(jurisdiction: str | None, division_code: str | None) -> bool:

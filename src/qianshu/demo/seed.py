@@ -92,6 +92,11 @@ DEMO_LOGINS = (
     DemoLogin("reviewer / 登记审核员", "reviewer@qianshu.demo"),
     DemoLogin("auditor / 审计员", "auditor@qianshu.demo"),
     *(DemoLogin(f"{o.org_type} / {o.name}", f"{o.key.replace('_', '.')}@qianshu.demo") for o in DEMO_ORGS),
+    # return-to-poverty monitoring (demo/monitoring_seed.py): caseworkers of Danzhai county and the province
+    DemoLogin("county caseworker / 县级监测帮扶", "county.caseworker@qianshu.demo"),
+    DemoLogin("township caseworker / 乡镇监测帮扶", "township.caseworker@qianshu.demo"),
+    DemoLogin("village caseworker / 村级监测帮扶", "village.caseworker@qianshu.demo"),
+    DemoLogin("province monitoring / 省级监测", "province.monitoring@qianshu.demo"),
 )
 
 

@@ -1,139 +1,14 @@
-"""REST routes of monitoring's feeds, rules and runs, under /api/v1/monitoring."""
+"""REST routes of monitoring, under /api/v1/monitoring: the feeds, rules and runs
+(feeds_api.py) and the cases and dashboards (cases_api.py), one router."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Annotated, Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import Response
-from starlette.datastructures import UploadFile as FormFile
+from qianshu.monitoring import cases_api, feeds_api
 
-from qianshu.accounts.deps import SignedInActor
-from qianshu.core.actor import Actor
-from qianshu.core.blobs import open_blob_store
-from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession
-from qianshu.core.openapi import problems
-from qianshu.core.policy import require
-from qianshu.core.settings import Settings
-from qianshu.monitoring import feeds, rulesets, runs, schemas
-from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
-from qianshu.monitoring.settings import MonitoringSettings
+BODY_RULES = [*cases_api.BODY_RULES]
 
-router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
-
-
-def version_json(v: FeedVersion) -> dict[str, Any]:
-    return {"id": v.id, "feed": v.feed, "department": v.department, "year": v.year, "division": v.division_code,
-            "version": v.version, "source_name": v.source_name, "format": v.source_format,
-            "encoding": v.source_encoding, "rows": v.rows_total, "accepted": v.rows_accepted,
-            "rejected": v.rows_rejected, "findings": v.findings, "uploaded_at": v.uploaded_at.isoformat(),
-            "rejects": f"/api/v1/monitoring/feeds/{v.id}/rejects.csv" if v.rejects_digest else None}
-
-
-def run_json(run: MonitoringRun, progress: float | None = None, stage: str = "") -> dict[str, Any]:
-    return {"id": run.id, "year": run.year, "division": run.division_code, "status": run.status,
-            "job_id": run.job_id, "progress": progress, "stage": stage, "feed_versions": run.feed_version_ids,
-            "parameters": run.parameters, "parameter_rows": run.parameter_ids,
-            "households_flagged": run.households_flagged, "flags": run.flags, "reasons": run.reasons,
-            "error": run.error, "created_at": run.created_at.isoformat(),
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
-
-
-def parameters_json(row: RuleParameters) -> dict[str, Any]:
-    return {"id": row.id, "year": row.year, "division": row.division_code, "version": row.version,
-            "parameters": row.parameters, "note": row.note, "set_by": row.set_by, "set_at": row.set_at.isoformat()}
-
-
-def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, target: feeds.Upload) -> FeedVersion:
-    """The form's file (spooled by the form parser) to a temporary file, then validated and stored."""
-    limit = settings.section(MonitoringSettings).feed_max_bytes
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
-        path = Path(work) / "feed"
-        with path.open("wb") as out:
-            shutil.copyfileobj(upload.file, out, 1 << 20)
-        if path.stat().st_size > limit:
-            raise PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
-        return feeds.store_feed(db, actor, open_blob_store(settings), path, target)
-
-
-@router.post("/feeds", status_code=201, summary="Upload a department's feed",
-             responses=problems(401, 403, 409, 413, 422))
-def upload_feed(db: DbSession, actor: SignedInActor, settings: AppSettings, feed: str = "", year: int = 0,
-                division: str = "", encoding: str = "auto",
-                file: Annotated[UploadFile | None, File()] = None) -> dict[str, Any]:
-    """The file as multipart ``file``; ``feed``, ``year`` and ``division`` (a county, or 520000) in
-    the query. CSV (UTF-8 or GB18030), XLSX or Parquet; the good rows become the feed's next
-    version, the others are listed in ``rejects``."""
-    require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
-    if file is None:
-        raise InvalidInput("{field}: choose a file", field="file")
-    target = feeds.Upload(feed=feed, year=year, division=division, name=file.filename or "feed", encoding=encoding)
-    return version_json(receive_feed(db, actor, settings, file, target))
-
-
-@router.get("/feeds", summary="List the feeds' versions", responses=problems(401, 403))
-def list_feeds(db: DbSession, actor: SignedInActor, year: int | None = None, feed: str | None = None,
-               division: str | None = None) -> list[dict[str, Any]]:
-    return [version_json(v) for v in feeds.list_versions(db, actor, year=year, feed=feed, division=division)]
-
-
-def rejects_response(db: Any, actor: Actor, settings: Settings, version_id: int) -> Response:
-    version = feeds.get_version(db, actor, version_id)
-    if not version.rejects_digest:
-        raise NotFound("Not found.")
-    data = open_blob_store(settings).path(version.rejects_digest).read_bytes()
-    name = f"rejects-{version.feed}-{version.year}-{version.division_code}-v{version.version}.csv"
-    return Response(data, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-@router.get("/feeds/{version_id}/rejects.csv", summary="The rejected rows of a feed version, with reasons",
-            responses=problems(401, 403, 404))
-def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
-    return rejects_response(db, actor, settings, version_id)
-
-
-@router.get("/rules/{year}/{division}", summary="The rules' parameters in force and their history",
-            responses=problems(401, 403, 422))
-def get_rules(year: int, division: str, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    history = rulesets.history(db, actor, year, division)
-    found = rulesets.effective(db, year, division)
-    return {"year": year, "division": division, "parameters": found.rules.parameters(), "sources": found.sources,
-            "history": [parameters_json(r) for r in history]}
-
-
-@router.put("/rules/{year}/{division}", summary="Set the rules' parameters of a year for a region",
-            responses=problems(401, 403, 422))
-def put_rules(year: int, division: str, data: schemas.ParametersIn, db: DbSession,
-              actor: SignedInActor) -> dict[str, Any]:
-    return parameters_json(rulesets.set_parameters(db, actor, year, division, data.parameters, data.note))
-
-
-@router.post("/runs", status_code=201, summary="Start a run of the rules (a job)", responses=problems(401, 403, 422))
-def start_run(data: schemas.RunIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    """Over the current feed versions and parameters; a run with the same inputs is given back."""
-    return run_json(runs.start_run(db, actor, data.year, data.division, force=data.force))
-
-
-@router.get("/runs/{run_id}", summary="A run: its progress and result", responses=problems(401, 403, 404))
-def get_run(run_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    run = runs.get_run(db, actor, run_id)
-    job = runs.job_of(db, run)
-    return run_json(run, job.progress if job else None, job.stage if job else "")
-
-
-@router.get("/runs/{run_id}/households", summary="The households a run flagged", responses=problems(401, 403, 404))
-def run_households(run_id: int, db: DbSession, actor: SignedInActor, division: str | None = None,
-                   limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-    runs.get_run(db, actor, run_id)
-    limit = max(1, min(limit, 10_000))
-    found = runs.flagged_households(db, run_id, division=division)[max(offset, 0):max(offset, 0) + limit]
-    return [{"household_id": f.household_id, "county_code": f.county_code, "township_code": f.township_code,
-             "village_code": f.village_code, "proposed_type": f.proposed_type,
-             "reasons": [vars(r) | {"feed_version_ids": list(r.feed_version_ids)} for r in f.reasons]}
-            for f in found]
+router = APIRouter()
+router.include_router(feeds_api.router)
+router.include_router(cases_api.router)

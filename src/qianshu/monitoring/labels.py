@@ -1,11 +1,16 @@
-"""Monitoring's enumerated values, shown through ``|label(context)`` (feeds, rules and runs block;
-cases and dashboards add theirs below)."""
+"""Monitoring's enumerated values, shown through ``|label(context)``, and messages that reach
+users only through variables, marked here for extraction (see registry/labels.py).
+
+The rules' codes appear under two contexts, "monitoring rule" (feeds, rules and runs) and
+"monitoring reason" (cases, which add the reasons a caseworker records: accident, other); the
+wording of a code is the same in both, as is that of "monitored type" and "household type"."""
 
 from __future__ import annotations
 
-from qianshu.core.i18n import NP_
+from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    # --- feeds, rules and runs ---
     NP_("job kind", "monitoring.run"),
     NP_("monitoring feed", "household_registration"),
     NP_("monitoring feed", "civil_affairs"),
@@ -39,4 +44,82 @@ LABELS = (
     NP_("monitored type", "unstable_lifted"),
     NP_("monitored type", "marginal"),
     NP_("monitored type", "sudden_difficulty"),
+    # --- cases and dashboards ---
+    NP_("case stage", "clue"),
+    NP_("case stage", "visited"),
+    NP_("case stage", "cross_checked"),
+    NP_("case stage", "village_noticed"),
+    NP_("case stage", "township_reviewed"),
+    NP_("case stage", "monitored"),
+    NP_("case stage", "elimination_proposed"),
+    NP_("case stage", "elimination_visited"),
+    NP_("case stage", "elimination_noticed"),
+    NP_("case stage", "elimination_reviewed"),
+    NP_("case stage", "closed"),
+    NP_("case channel", "warning"),
+    NP_("case channel", "self_report"),
+    NP_("case channel", "cadre_visit"),
+    NP_("case channel", "linked"),
+    NP_("case outcome", "rejected"),
+    NP_("case outcome", "eliminated"),
+    NP_("household type", "unstable_lifted"),
+    NP_("household type", "marginal"),
+    NP_("household type", "sudden_difficulty"),
+    NP_("monitoring reason", "income_below_threshold"),
+    NP_("monitoring reason", "sharp_income_drop"),
+    NP_("monitoring reason", "medical_burden"),
+    NP_("monitoring reason", "serious_illness"),
+    NP_("monitoring reason", "education_dropout"),
+    NP_("monitoring reason", "unsafe_housing"),
+    NP_("monitoring reason", "unsafe_drinking_water"),
+    NP_("monitoring reason", "severe_disability"),
+    NP_("monitoring reason", "no_employment"),
+    NP_("monitoring reason", "disaster_loss"),
+    NP_("monitoring reason", "accident"),
+    NP_("monitoring reason", "other"),
+    NP_("assistance measure", "industry_support"),
+    NP_("assistance measure", "small_loan"),
+    NP_("assistance measure", "employment"),
+    NP_("assistance measure", "public_welfare_post"),
+    NP_("assistance measure", "minimum_living_allowance"),
+    NP_("assistance measure", "temporary_assistance"),
+    NP_("assistance measure", "medical_insurance_aid"),
+    NP_("assistance measure", "education_aid"),
+    NP_("assistance measure", "housing_renovation"),
+    NP_("assistance measure", "drinking_water"),
+    NP_("case step", "opened"),
+    NP_("case step", "visit"),
+    NP_("case step", "cross_check"),
+    NP_("case step", "village_review"),
+    NP_("case step", "township_review"),
+    NP_("case step", "county_approve"),
+    NP_("case step", "measure"),
+    NP_("case step", "revisit"),
+    NP_("case step", "propose_elimination"),
+    NP_("case step", "elimination_visit"),
+    NP_("case step", "elimination_notice"),
+    NP_("case step", "elimination_review"),
+    NP_("case step", "elimination_approve"),
+    NP_("case step", "overdue"),
+    NP_("case decision", "approve"),
+    NP_("case decision", "reject"),
+    NP_("case file", "photo"),
+    NP_("case file", "authorisation"),
+    NP_("case file", "screening"),
+    NP_("dashboard measure", "flagged"),
+    NP_("dashboard measure", "confirmed"),
+    NP_("dashboard measure", "assisted"),
+    NP_("dashboard measure", "eliminated"),
+    NP_("audit action", "monitoring.cases.opened_from_run"),
+    NP_("audit action", "monitoring.cases.listed"),
+    NP_("audit action", "monitoring.cases.exported"),
+    NP_("audit action", "monitoring.case.viewed"),
+    NP_("audit action", "monitoring.case.file_viewed"),
+    NP_("audit action", "monitoring.dashboard.viewed"),
+    N_("Monitoring cases"),
+    N_("Monitoring dashboard"),
+    N_("Monitoring case {case} waits for you: {step}."),
+    N_("Monitoring case {case} is overdue at the step {step}."),
+    N_("Household of case {case} is now monitored: record its assistance measures."),
+    N_("Risk elimination of case {case} was rejected."),
 )

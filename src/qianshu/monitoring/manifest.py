@@ -1,7 +1,8 @@
 """Return-to-poverty monitoring (防止返贫动态监测): the synthetic population its demo, tests and
-benchmarks run on; the departments' feeds, the rules' parameters and the runs (docs/monitoring.md)."""
+benchmarks run on; the departments' feeds, the rules' parameters and the runs; the cases and
+dashboards of caseworkers that a run's flags open (docs/monitoring.md)."""
 
-from qianshu.core.capability import JobKind, Manifest, NavItem
+from qianshu.core.capability import MENU_MINE, JobKind, Manifest, NavItem, Periodic
 from qianshu.core.policy import Resource, allows
 
 
@@ -19,8 +20,19 @@ MANIFEST = Manifest(
     templates=True,
     cli=True,
     translations=True,
-    nav=(NavItem("/monitoring/runs", "Monitoring", _department, order=70),),
     actions="qianshu.monitoring.permissions:ACTIONS",
+    nav=(
+        # feeds, rules and runs (monitoring/feeds*.py, rulesets.py, runs.py): in the bar
+        NavItem("/monitoring/runs", "Monitoring", _department, order=70),
+        # a caseworker's cases and dashboard (monitoring/cases*.py, dashboards.py): their workspace
+        NavItem("/monitoring/cases", "Monitoring cases", lambda a: allows(a, "monitoring.case.list"), order=71,
+                menu=MENU_MINE),
+        NavItem("/monitoring/dashboard", "Monitoring dashboard", lambda a: allows(a, "monitoring.dashboard"),
+                order=72, menu=MENU_MINE),
+    ),
     settings="qianshu.monitoring.settings:MonitoringSettings",
     jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1)},
+    periodic={"monitoring.cases_overdue": Periodic(3600.0, "qianshu.monitoring.cases_jobs:tell_overdue_steps")},
+    demo="qianshu.demo.monitoring_seed:seed",
+    blob_references="qianshu.monitoring.cases:blob_in_use",
 )

@@ -18,6 +18,11 @@ The hand-off to cases (stable; cases read it, never the tables):
   ``source_feed``, ``source_key``: the record's household or resident ID, or ``household@date``,
   ``value``: fen or a count, ``feed_version_ids``: the feed versions the source feed was read from).
 - ``latest_run(db, year, division)``: the newest succeeded run of a year for a region, or None.
+
+When the job succeeds it hands its flagged households to the cases, in the same transaction as
+the households themselves: ``cases.open_cases_from_flags`` opens a case (channel ``warning``) for
+every flagged household that has no open case, with the head of household from the run's
+household registration and the run's income threshold; a repeat run opens none twice.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -43,7 +49,7 @@ from qianshu.core.identifiers import validate_division_code
 from qianshu.core.jobs import Job, JobContext, Progress
 from qianshu.core.policy import Resource, division_prefix, require
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feeds, rulesets
+from qianshu.monitoring import cases, feeds, rulesets
 from qianshu.monitoring.models import FeedVersion, FlaggedHousehold, MonitoringRun
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import RuleSet, run_duckdb
@@ -179,7 +185,8 @@ def run_monitoring_job(context: JobContext, job_id: int, progress: Progress) -> 
             pq.write_table(result.flags, out, compression="zstd")
             digest, _ = store.put_file(out)
         progress(0.7, "households")
-        _save(database, run_id, job_id, result.flags, result.households, digest, ids)
+        registration = _registration(files["household_registration"], result.households)
+        _save(database, run_id, job_id, result.flags, result.households, digest, ids, registration)
         progress(1.0, "done")
     except QianshuError as exc:
         _fail(database, run_id, exc.bilingual())
@@ -204,8 +211,20 @@ def _fail(database: Database, run_id: int, error: str) -> None:
             run.status, run.error, run.finished_at = "failed", error[:2000], utcnow()
 
 
+def _registration(paths: list[Path], households: pa.Table) -> pa.Table:
+    """The members of the flagged households in the household registration the run read (for the
+    cases: the head's name and resident ID, the household's size)."""
+    columns = ["household_id", "resident_id", "name", "relation"]
+    wanted = households.column("household_id")
+    parts = []
+    for path in paths:
+        table = pq.read_table(path, columns=columns)
+        parts.append(table.filter(pc.is_in(table.column("household_id"), value_set=wanted)))
+    return pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in columns})
+
+
 def _save(database: Database, run_id: int, job_id: int, flags: pa.Table, households: pa.Table, digest: str,
-          ids: dict[str, list[int]]) -> None:
+          ids: dict[str, list[int]], registration: pa.Table | None = None) -> None:
     by_household: dict[str, list[dict[str, Any]]] = {}
     for flag in flags.to_pylist():
         by_household.setdefault(flag["household_id"], []).append({
@@ -225,3 +244,8 @@ def _save(database: Database, run_id: int, job_id: int, flags: pa.Table, househo
         run.status, run.result_digest, run.finished_at = "succeeded", digest, utcnow()
         run.households_flagged, run.flags = len(rows), flags.num_rows
         run.reasons = dict(Counter(flags.column("reason").to_pylist()))
+        db.flush()
+        # The hand-off: a case for every flagged household without an open one (docs/monitoring.md).
+        threshold = int(run.parameters.get("income_threshold_fen") or cases.DEFAULT_THRESHOLD_FEN)
+        cases.open_cases_from_flags(db, cases.flags_from_flagged(flagged_households(db, run_id), registration),
+                                    f"run {run_id}", income_threshold_fen=threshold)

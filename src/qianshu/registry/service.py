@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from qianshu.core import audit, jobs, policy
 from qianshu.core.actor import Actor
 from qianshu.core.analytics import open_analytics
-from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store
+from qianshu.core.blobs import BlobStore, BlobTooLarge, SourceChanged, open_blob_store, referenced_by_capabilities
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from qianshu.core.i18n import Label, translate
 from qianshu.core.settings import Settings
@@ -259,7 +259,8 @@ def blob_in_use(db: Session, digest: str) -> bool:
         select(Objection.id).where(Objection.evidence_sha256 == digest),
         select(ProviderReport.id).where(ProviderReport.document_sha256 == digest),
     ]
-    return any(db.scalar(q.limit(1)) is not None for q in checks)
+    # ... and what other capabilities keep in the store (monitoring's visit photos, for one)
+    return any(db.scalar(q.limit(1)) is not None for q in checks) or referenced_by_capabilities(db, digest)
 
 
 def forget_blob(db: Session, store: BlobStore, digest: str) -> bool:

@@ -1,0 +1,260 @@
+"""Portal pages of monitoring cases and dashboards: the caseworker's list (this month's alerts
+with their reasons), a case with the forms of the steps the viewer may do, the self-report form,
+and the dashboard with its drill-down map. A refused step shows the case again with the error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from qianshu.accounts.deps import CurrentActor, SignedInActor
+from qianshu.core import policy
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.body_rules import BodyRule
+from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.settings import Settings
+from qianshu.core.timeutil import SHANGHAI, utcnow
+from qianshu.monitoring import cases, dashboards
+from qianshu.monitoring.models import Case, CaseEvent, Measure
+from qianshu.monitoring.permissions import case_resource
+
+router = APIRouter(include_in_schema=False)
+MAX_FILE_BYTES = 8 * 1024**2
+BODY_RULES = [BodyRule("POST", r"/monitoring/cases/\d+/steps/[a-z_]+", lambda s: 8 * MAX_FILE_BYTES + 64 * 1024)]
+
+
+def _filters(request: Request) -> cases.Filters:
+    q = request.query_params
+    return cases.Filters(**{name: q.get(name, "")[:40] for name in ("stage", "status", "channel", "reason", "month",
+                                                                      "division")})
+
+
+@dataclass
+class ListPage:
+    found: list[Case]
+    filters: cases.Filters
+    this_month: str
+    identified: bool
+    may_open: bool
+    query: str
+    masked: dict[int, tuple[str, str]] = field(default_factory=dict)  # case id → (name, resident ID) as shown
+    stages: tuple[str, ...] = cases.STAGES
+    channels: tuple[str, ...] = cases.CHANNELS
+    reasons: tuple[str, ...] = cases.RISK_TYPES
+
+
+def mask(actor: Actor, case: Case) -> tuple[str, str]:
+    if cases.may_identify(actor, case):
+        return case.head_name, case.head_resident_id
+    return cases.mask_name(case.head_name), cases.mask_resident_id(case.head_resident_id)
+
+
+@router.get("/monitoring/cases")
+def case_list(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    filters = _filters(request)
+    found = cases.list_cases(db, actor, filters)
+    prefix = policy.division_prefix(actor.jurisdiction) or ""
+    return render(request, "monitoring/cases.html", ListPage(
+        found, filters, utcnow().astimezone(SHANGHAI).strftime("%Y-%m"),
+        policy.allows(actor, "monitoring.case.identify", case_resource(actor.jurisdiction or "")),
+        len(prefix) >= 6 and policy.allows(actor, "monitoring.case.open", case_resource(actor.jurisdiction or "")),
+        str(request.query_params), {c.id: mask(actor, c) for c in found}))
+
+
+@router.get("/monitoring/cases.csv")
+def case_export(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    found = cases.list_cases(db, actor, _filters(request), audit_as="exported")
+    return Response(cases.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="qianshu-monitoring-cases.csv"'})
+
+
+@dataclass
+class CasePage:
+    case: Case
+    events: list[CaseEvent]
+    measures: list[Measure]
+    name: str
+    resident_id: str
+    identified: bool
+    steps: list[str]  # the steps the viewer may do now
+    traces: list[dict[str, Any]]  # masked for a viewer who may not see resident IDs
+    blockers: list[str] = field(default_factory=list)  # why the risk cannot be eliminated yet
+    error: str = ""
+    household_types: tuple[str, ...] = cases.HOUSEHOLD_TYPES
+    risk_types: tuple[str, ...] = cases.RISK_TYPES
+    measure_kinds: tuple[str, ...] = cases.MEASURE_KINDS
+    today: str = ""
+
+
+def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str = "",
+               status_code: int = 200) -> Response:
+    case = cases.get_case(db, actor, case_id)
+    name, resident_id = mask(actor, case)
+    steps = [s for s, declared in cases.STEPS.items() if case.stage in declared.before
+             and policy.allows(actor, declared.action, case_resource(case.division_code))]
+    blockers = ([b.render(get_lang(request)) for b in cases.elimination_blockers(db, case)]
+                if case.stage in ("monitored", "elimination_reviewed") else [])
+    return render(request, "monitoring/case.html", CasePage(
+        case, cases.events_of(db, case.id), cases.measures_of(db, case.id), name, resident_id,
+        cases.may_identify(actor, case), steps, cases.masked_traces(case, cases.may_identify(actor, case)),
+        blockers, error,
+        today=utcnow().astimezone(SHANGHAI).date().isoformat()), status_code=status_code)
+
+
+@router.get("/monitoring/cases/{case_id:int}")
+def case_page(case_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return _case_page(request, db, actor, case_id)
+
+
+def _uploads(settings: Settings, posted: Any) -> list[dict[str, Any]]:
+    """The visit's photos and signed authorisation, into the blob store."""
+    store = open_blob_store(settings)
+    stored = []
+    for kind, name in (("photo", "photos"), ("authorisation", "authorisation"), ("screening", "screening")):
+        for upload in posted.getlist(name):
+            if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
+                continue
+            content = upload.file.read(MAX_FILE_BYTES + 1)
+            if not content or len(content) > MAX_FILE_BYTES:
+                raise InvalidInput("{field}: a file of 1 byte to {max} MB.", field=name, max=MAX_FILE_BYTES // 1024**2)
+            digest, size = store.put_stream([content])
+            stored.append({"digest": digest, "size": size, "name": (upload.filename or "")[:200], "kind": kind})
+    return stored
+
+
+@router.post("/monitoring/cases/{case_id:int}/steps/{step}")
+def do_step(case_id: int, step: str, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+            posted: PostedForm) -> Response:
+    form = form_fields(posted, lists=("risk_types",))
+    try:
+        cases.get_case(db, actor, case_id, audited=False)
+        version = form.get("version", "")
+        if not str(version).isdigit():
+            raise InvalidInput("{field}: give the version of the case you saw.", field="version")
+        files = _uploads(settings, posted)
+        data = dict(form)
+        if "amount_yuan" in form:
+            data["amount_fen"] = _fen(str(form["amount_yuan"]))
+        cases.advance(db, actor, case_id, step, int(version), data, files)
+    except QianshuError as exc:
+        db.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        return _case_page(request, db, actor, case_id, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/monitoring/cases/{case_id}")
+
+
+def _fen(text: str) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    cleaned = text.replace(",", "").replace("，", "").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise InvalidInput("{field}: give a number.", field="amount_fen") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise InvalidInput("{field}: give a number with at most two decimals.", field="amount_fen")
+    return int(value * 100)
+
+
+@router.get("/monitoring/cases/{case_id:int}/files/{digest}")
+def case_file(case_id: int, digest: str, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+    item = cases.file_of_case(db, actor, case_id, digest)
+    with open_blob_store(settings).open(item["digest"]) as fh:
+        body = fh.read()
+    return Response(body, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="case-{case_id}-{item["kind"]}"'})
+
+
+@dataclass
+class OpenPage:
+    error: str = ""
+    done: int | None = None
+    channel: str = "self_report"
+    form: dict[str, Any] = field(default_factory=dict)
+    risk_types: tuple[str, ...] = cases.RISK_TYPES
+
+
+@router.get("/monitoring/apply")
+def apply_page(request: Request, actor: CurrentActor) -> Response:
+    policy.require(actor, "monitoring.case.self_report")
+    done = request.query_params.get("done", "")
+    return render(request, "monitoring/apply.html", OpenPage(done=int(done) if done.isdigit() else None))
+
+
+@router.post("/monitoring/apply")
+def apply(request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm) -> Response:
+    return _open(request, db, actor, posted, "self_report")
+
+
+@router.post("/monitoring/cases")
+def open_by_cadre(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    return _open(request, db, actor, posted, None)
+
+
+def _open(request: Request, db: Any, actor: Actor, posted: Any, channel: str | None) -> Response:
+    form = form_fields(posted, lists=("risk_types",))
+    chosen = channel or str(form.get("channel", "cadre_visit"))
+    try:
+        members = str(form.get("members", "")).strip()
+        case = cases.open_case(db, actor, channel=chosen, household_id=str(form.get("household_id", "")),
+                               division_code=str(form.get("division_code", "")),
+                               head_name=str(form.get("head_name", ""))[:60],
+                               head_resident_id=str(form.get("head_resident_id", "")),
+                               members=int(members) if members.isdigit() else 0,
+                               note=str(form.get("note", ""))[:4000], risk_types=form.get("risk_types", []))
+    except QianshuError as exc:
+        db.rollback()
+        if exc.status in (401, 403):
+            raise
+        return render(request, "monitoring/apply.html", OpenPage(exc.render(get_lang(request)), None, chosen, form),
+                      status_code=exc.status)
+    if chosen == "self_report" and not policy.allows(actor, "monitoring.case.read", case_resource(case.division_code)):
+        return see_other(f"/monitoring/apply?done={case.id}")
+    return see_other(f"/monitoring/cases/{case.id}")
+
+
+@router.get("/monitoring/cases/new")
+def open_form(request: Request, actor: SignedInActor) -> Response:
+    policy.require(actor, "monitoring.case.list")
+    return render(request, "monitoring/apply.html", OpenPage(channel="cadre_visit"))
+
+
+@dataclass
+class DashboardPage:
+    board: dashboards.Dashboard
+    cells: list[dashboards.Cell]
+    names: dict[str, str]
+    measures: tuple[str, ...] = dashboards.MEASURES
+
+
+@router.get("/monitoring/dashboard")
+def dashboard(request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+    board = dashboards.compute(db, actor, division[:12])
+    cells = dashboards.treemap(board.series["by_division"])
+    lang = get_lang(request)
+    names = {code: dashboards.division_name(code, lang) for code in (*board.parents, board.division)}
+    return render(request, "monitoring/dashboard.html", DashboardPage(board, cells, names))
+
+
+@router.get("/monitoring/dashboard/{name}.csv")
+def dashboard_csv(name: str, request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+    board = dashboards.compute(db, actor, division[:12])
+    body = dashboards.to_csv(board, name, get_lang(request))
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="qianshu-monitoring-{name}.csv"'})
+
+
+@router.get("/monitoring/dashboard.xlsx")
+def dashboard_xlsx(request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+    board = dashboards.compute(db, actor, division[:12])
+    return Response(dashboards.to_xlsx(board, get_lang(request)),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="qianshu-monitoring-{board.division}.xlsx"'})
+

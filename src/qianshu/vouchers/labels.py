@@ -19,6 +19,8 @@ LABELS = (
     NP_("transfer kind", "voucher_budget"), NP_("transfer kind", "voucher_order"),
     NP_("transfer kind", "voucher_settlement"), NP_("transfer kind", "voucher_refund"),
     NP_("transfer kind", "voucher_reimbursement"), NP_("transfer kind", "voucher_subsidy"),
+    # what a voucher transfer is linked to (its cause_type), shown in wallet statements
+    NP_("transfer cause", "voucher_order"), NP_("transfer cause", "voucher_programme"),
     NP_("audit action", "vouchers.contract.paid"),
     NP_("audit action", "vouchers.offering.published"), NP_("audit action", "vouchers.programme.created"),
     NP_("audit action", "vouchers.related_marked"), NP_("audit action", "vouchers.applied"),

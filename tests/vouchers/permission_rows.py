@@ -21,7 +21,10 @@ def _programme(c: dict[str, Any]) -> dict[str, Any]:
     return {"programme_id": c["v_programme"]}
 
 
-ORDER_BODY = {"offering_id": 1, "card_hours": 10, "month": "2026-11", "purpose": "large_model_training"}
+def _order_body(c: dict[str, Any]) -> dict[str, Any]:
+    # the setup's offering, by its id: on PostgreSQL ids are not reused between tests
+    return {"offering_id": c["v_offering"], "card_hours": 10, "month": dt.date.today().strftime("%Y-%m"),
+            "purpose": "large_model_training"}
 PROGRAMME_BODY = {"name_zh": "测试券", "budget_fen": 100, "starts_on": "2030-01-01", "ends_on": "2030-06-30",
                   "ratio_bp": 3000, "cap_company_year_fen": 100, "cap_contract_fen": 100, "face_values_fen": [100],
                   "voucher_valid_days": 30, "max_term_months": 6, "provider_org_ids": [1]}
@@ -51,7 +54,7 @@ ROWS = {
         action="vouchers.programme.manage", on=PROGRAMME),
     ("GET", "/api/v1/vouchers/vouchers"): Row(action="vouchers.mine"),
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/orders"): Row(
-        params=_programme, body=lambda c: ORDER_BODY, action="vouchers.apply"),
+        params=_programme, body=_order_body, action="vouchers.apply"),
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/contract-payments"): Row(
         params=_programme, body=lambda c: {"contract_id": 1, "voucher_ids": [1]}, action="vouchers.apply"),
     ("GET", "/api/v1/vouchers/orders"): Row(action="vouchers.mine"),
@@ -84,7 +87,7 @@ ROWS = {
                                                                                       "reason": "x"},
         action="vouchers.programme.manage", on=PROGRAMME),
     ("POST", "/vouchers/programmes/{programme_id:int}/order"): Row(
-        params=_programme, body=lambda c: ORDER_BODY, action="vouchers.apply"),
+        params=_programme, body=_order_body, action="vouchers.apply"),
     ("GET", "/vouchers/mine"): Row(action="vouchers.mine"),
     ("GET", "/vouchers/orders/{order_id:int}"): Row(params=lambda c: {"order_id": c["v_order"]},
                                                     action="vouchers.order.read", on=ORDER),
@@ -117,6 +120,7 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
                           voucher_valid_days=30, max_term_months=6, provider_org_ids=[provider])
     db.add_all([offering, programme])
     db.flush()
+    ctx["v_offering"] = offering.id
     for key in ("v_application_api", "v_application_page"):
         application = Application(programme_id=programme.id, org_id=company, purpose="large_model_training",
                                   company_size="small", planned_use="矩阵", requested_fen=1000)

@@ -105,6 +105,18 @@ async def _settings(request: Request) -> Settings:
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_write_db(request: Request) -> Iterator[Session]:
+    """A write transaction even for a GET: for a view that records who saw personal data (an audit
+    row). On SQLite a read transaction cannot become a write one once another writer has committed
+    since it began (it fails at once, whatever the busy timeout), which a busy worker makes common."""
+    lower_this_thread(REQUEST_NICENESS)
+    with get_database(request).unit_of_work(write=True) as session:
+        yield session
+
+
+WriteDbSession = Annotated[Session, Depends(get_write_db, scope="function")]
 Lang = Annotated[str, Depends(_lang)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Signer = Annotated[Ed25519Signer, Depends(get_signer)]

@@ -15,7 +15,7 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput
-from qianshu.core.http import AppSettings, DbSession, get_lang
+from qianshu.core.http import AppSettings, WriteDbSession, get_lang
 from qianshu.core.openapi import problems
 from qianshu.core.settings import Settings
 from qianshu.monitoring import cases, dashboards
@@ -33,7 +33,7 @@ def _filters(stage: str, status: str, channel: str, reason: str, month: str, div
 
 
 @router.get("/cases", summary="List the monitoring cases within one's jurisdiction", responses=problems(401, 403, 422))
-def list_cases(db: DbSession, actor: SignedInActor, stage: str = "", status: str = "", channel: str = "",
+def list_cases(db: WriteDbSession, actor: SignedInActor, stage: str = "", status: str = "", channel: str = "",
                reason: str = "", month: str = "", division: str = "") -> list[dict[str, Any]]:
     """Names and resident IDs are masked unless the caller is a county, township or village caseworker."""
     found = cases.list_cases(db, actor, _filters(stage, status, channel, reason, month, division))
@@ -42,7 +42,7 @@ def list_cases(db: DbSession, actor: SignedInActor, stage: str = "", status: str
 
 @router.get("/cases.csv", summary="Export the monitoring cases within one's jurisdiction as CSV",
             responses=problems(401, 403, 422))
-def export_cases(request: Request, db: DbSession, actor: SignedInActor, stage: str = "", status: str = "",
+def export_cases(request: Request, db: WriteDbSession, actor: SignedInActor, stage: str = "", status: str = "",
                  channel: str = "", reason: str = "", month: str = "", division: str = "") -> Response:
     found = cases.list_cases(db, actor, _filters(stage, status, channel, reason, month, division),
                              audit_as="exported")
@@ -52,7 +52,7 @@ def export_cases(request: Request, db: DbSession, actor: SignedInActor, stage: s
 
 @router.post("/cases", status_code=201, summary="Open a case (a cadre's visit, linked monitoring, a self-report)",
              responses=problems(401, 403, 409, 422))
-def open_case(data: dict[str, Any], db: DbSession, actor: CurrentActor) -> dict[str, Any]:
+def open_case(data: dict[str, Any], db: WriteDbSession, actor: CurrentActor) -> dict[str, Any]:
     """``channel``: ``cadre_visit`` or ``linked`` (a caseworker of the village, township or county),
     ``self_report`` (anyone); ``division_code`` (the village, 12 digits), ``head_name``,
     ``head_resident_id``, ``members``, ``note``, optional ``household_id`` and ``risk_types``."""
@@ -67,7 +67,7 @@ def open_case(data: dict[str, Any], db: DbSession, actor: CurrentActor) -> dict[
 
 
 @router.get("/cases/{case_id}", summary="A monitoring case, its steps and measures", responses=problems(401, 404))
-def get_case(case_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+def get_case(case_id: int, db: WriteDbSession, actor: SignedInActor) -> dict[str, Any]:
     case = cases.get_case(db, actor, case_id)
     identified = cases.may_identify(actor, case)
     return {**cases.case_json(actor, case),
@@ -97,7 +97,7 @@ def _store_files(settings: Settings, files: Any) -> list[dict[str, Any]]:
 
 @router.post("/cases/{case_id}/steps/{step}", summary="Do the next step of a case (with the version you saw)",
              responses=problems(401, 403, 404, 409, 422))
-def do_step(case_id: int, step: str, data: dict[str, Any], db: DbSession, actor: SignedInActor,
+def do_step(case_id: int, step: str, data: dict[str, Any], db: WriteDbSession, actor: SignedInActor,
             settings: AppSettings) -> dict[str, Any]:
     """``version``: the case's version you saw (409 if someone changed it since). The step's fields
     (``findings``, ``decision``/``reason``, ``household_type``/``risk_types``, a measure's ``kind``,
@@ -114,7 +114,7 @@ def do_step(case_id: int, step: str, data: dict[str, Any], db: DbSession, actor:
 
 @router.get("/dashboard", summary="Counts by division, reason and month within one's jurisdiction",
             responses=problems(401, 403, 404, 422))
-def dashboard(request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> dict[str, Any]:
+def dashboard(request: Request, db: WriteDbSession, actor: SignedInActor, division: str = "") -> dict[str, Any]:
     board = dashboards.compute(db, actor, division)
     lang = get_lang(request)
     return {"division": board.division, "level": board.level, "totals": board.totals,

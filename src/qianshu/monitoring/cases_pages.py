@@ -17,7 +17,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.http import AppSettings, PostedForm, WriteDbSession, form_fields, get_lang, render, see_other
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.monitoring import cases, dashboards
@@ -56,7 +56,7 @@ def mask(actor: Actor, case: Case) -> tuple[str, str]:
 
 
 @router.get("/monitoring/cases")
-def case_list(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def case_list(request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     filters = _filters(request)
     found = cases.list_cases(db, actor, filters)
     prefix = policy.division_prefix(actor.jurisdiction) or ""
@@ -68,7 +68,7 @@ def case_list(request: Request, db: DbSession, actor: SignedInActor) -> Response
 
 
 @router.get("/monitoring/cases.csv")
-def case_export(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def case_export(request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     found = cases.list_cases(db, actor, _filters(request), audit_as="exported")
     return Response(cases.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="qianshu-monitoring-cases.csv"'})
@@ -108,7 +108,7 @@ def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str
 
 
 @router.get("/monitoring/cases/{case_id:int}")
-def case_page(case_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def case_page(case_id: int, request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     return _case_page(request, db, actor, case_id)
 
 
@@ -129,7 +129,7 @@ def _uploads(settings: Settings, posted: Any) -> list[dict[str, Any]]:
 
 
 @router.post("/monitoring/cases/{case_id:int}/steps/{step}")
-def do_step(case_id: int, step: str, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+def do_step(case_id: int, step: str, request: Request, db: WriteDbSession, actor: SignedInActor, settings: AppSettings,
             posted: PostedForm) -> Response:
     form = form_fields(posted, lists=("risk_types",))
     try:
@@ -164,7 +164,7 @@ def _fen(text: str) -> int:
 
 
 @router.get("/monitoring/cases/{case_id:int}/files/{digest}")
-def case_file(case_id: int, digest: str, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+def case_file(case_id: int, digest: str, db: WriteDbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     item = cases.file_of_case(db, actor, case_id, digest)
     with open_blob_store(settings).open(item["digest"]) as fh:
         body = fh.read()
@@ -189,12 +189,12 @@ def apply_page(request: Request, actor: CurrentActor) -> Response:
 
 
 @router.post("/monitoring/apply")
-def apply(request: Request, db: DbSession, actor: CurrentActor, posted: PostedForm) -> Response:
+def apply(request: Request, db: WriteDbSession, actor: CurrentActor, posted: PostedForm) -> Response:
     return _open(request, db, actor, posted, "self_report")
 
 
 @router.post("/monitoring/cases")
-def open_by_cadre(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+def open_by_cadre(request: Request, db: WriteDbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     return _open(request, db, actor, posted, None)
 
 
@@ -235,7 +235,7 @@ class DashboardPage:
 
 
 @router.get("/monitoring/dashboard")
-def dashboard(request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+def dashboard(request: Request, db: WriteDbSession, actor: SignedInActor, division: str = "") -> Response:
     board = dashboards.compute(db, actor, division[:12])
     cells = dashboards.treemap(board.series["by_division"])
     lang = get_lang(request)
@@ -244,7 +244,8 @@ def dashboard(request: Request, db: DbSession, actor: SignedInActor, division: s
 
 
 @router.get("/monitoring/dashboard/{name}.csv")
-def dashboard_csv(name: str, request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+def dashboard_csv(name: str, request: Request, db: WriteDbSession, actor: SignedInActor,
+                  division: str = "") -> Response:
     board = dashboards.compute(db, actor, division[:12])
     body = dashboards.to_csv(board, name, get_lang(request))
     return Response(body, media_type="text/csv; charset=utf-8",
@@ -252,7 +253,7 @@ def dashboard_csv(name: str, request: Request, db: DbSession, actor: SignedInAct
 
 
 @router.get("/monitoring/dashboard.xlsx")
-def dashboard_xlsx(request: Request, db: DbSession, actor: SignedInActor, division: str = "") -> Response:
+def dashboard_xlsx(request: Request, db: WriteDbSession, actor: SignedInActor, division: str = "") -> Response:
     board = dashboards.compute(db, actor, division[:12])
     return Response(dashboards.to_xlsx(board, get_lang(request)),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

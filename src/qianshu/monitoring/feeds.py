@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit
@@ -50,6 +49,7 @@ from qianshu.monitoring.feeds_files import (
 )
 from qianshu.monitoring.models import FeedVersion
 from qianshu.monitoring.population import DEPARTMENTS, FEEDS
+from qianshu.monitoring.versions import insert_next_version
 
 PROVINCE = "520000"
 VERSION_ATTEMPTS = 5
@@ -117,29 +117,19 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
         rows_digest, _ = blobs.put_file(rows_file)
     source_digest, _ = blobs.put_file(source)
     rejects_digest = _store_bytes(blobs, rejects_csv(raw, rejected, reason_text)) if rejected else None
-    # The next version number; two uploads of one feed at once: the second to insert retries with
-    # the number after the first's (PostgreSQL makes it wait for the first's commit on the unique key).
-    for attempt in range(VERSION_ATTEMPTS):
-        version = (db.scalar(select(func.max(FeedVersion.version)).where(
-            FeedVersion.feed == upload.feed, FeedVersion.year == upload.year,
-            FeedVersion.division_code == division)) or 0) + 1
-        row = FeedVersion(feed=upload.feed, department=DEPARTMENTS[upload.feed], year=upload.year,
-                          division_code=division, version=version, source_name=upload.name[:255], source_format=fmt,
-                          source_encoding=encoding, source_digest=source_digest, rows_digest=rows_digest,
-                          rejects_digest=rejects_digest, rows_total=raw.num_rows, rows_accepted=good.num_rows,
-                          rows_rejected=len(rejected), findings=findings, org_id=actor.org_id,
-                          uploaded_by=actor.user_id)
-        try:
-            with db.begin_nested():
-                db.add(row)
-                db.flush()
-            break
-        except IntegrityError as exc:
-            if attempt == VERSION_ATTEMPTS - 1:
-                raise Conflict("Another version of this feed was stored at the same moment; upload it again.",
-                               code="feed_version_taken") from exc
+    latest = select(func.max(FeedVersion.version)).where(
+        FeedVersion.feed == upload.feed, FeedVersion.year == upload.year, FeedVersion.division_code == division)
+    row = insert_next_version(db, latest, lambda version: FeedVersion(
+        feed=upload.feed, department=DEPARTMENTS[upload.feed], year=upload.year, division_code=division,
+        version=version, source_name=upload.name[:255], source_format=fmt, source_encoding=encoding,
+        source_digest=source_digest, rows_digest=rows_digest, rejects_digest=rejects_digest,
+        rows_total=raw.num_rows, rows_accepted=good.num_rows, rows_rejected=len(rejected), findings=findings,
+        org_id=actor.org_id, uploaded_by=actor.user_id),
+        attempts=VERSION_ATTEMPTS, conflict=Conflict(
+            "Another version of this feed was stored at the same moment; upload it again.",
+            code="feed_version_taken"))
     audit.record(db, actor, "monitoring.feed_uploaded", target_type="monitoring_feed_version", target_id=row.id,
-                 feed=upload.feed, year=upload.year, division=division, version=version,
+                 feed=upload.feed, year=upload.year, division=division, version=row.version,
                  accepted=good.num_rows, rejected=len(rejected))
     return row
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit
@@ -22,6 +21,7 @@ from qianshu.core.identifiers import guizhou_parents, validate_division_code
 from qianshu.core.policy import Resource, require
 from qianshu.monitoring.models import RuleParameters
 from qianshu.monitoring.rules import PARAMETERS, RuleSet
+from qianshu.monitoring.versions import insert_next_version
 
 PROVINCE = "520000"
 EDIT_ATTEMPTS = 5
@@ -92,22 +92,15 @@ def set_parameters(db: Session, actor: Actor, year: int, division: str, paramete
     stored = dict(parameters)
     if "enabled" in stored:
         stored["enabled"] = sorted(stored["enabled"])
-    for attempt in range(EDIT_ATTEMPTS):  # two edits at once: the second takes the next version
-        version = (db.scalar(select(func.max(RuleParameters.version)).where(
-            RuleParameters.year == year, RuleParameters.division_code == division)) or 0) + 1
-        row = RuleParameters(year=year, division_code=division, version=version, parameters=stored,
-                             note=note[:2000], set_by=actor.user_id)
-        try:
-            with db.begin_nested():
-                db.add(row)
-                db.flush()
-            break
-        except IntegrityError as exc:
-            if attempt == EDIT_ATTEMPTS - 1:
-                raise Conflict("The parameters were changed at the same moment; save them again.",
-                               code="parameters_changed") from exc
+    latest = select(func.max(RuleParameters.version)).where(
+        RuleParameters.year == year, RuleParameters.division_code == division)
+    row = insert_next_version(  # two edits at once: the second takes the next version
+        db, latest, lambda version: RuleParameters(year=year, division_code=division, version=version,
+                                                   parameters=stored, note=note[:2000], set_by=actor.user_id),
+        attempts=EDIT_ATTEMPTS, conflict=Conflict("The parameters were changed at the same moment; save them again.",
+                                                  code="parameters_changed"))
     audit.record(db, actor, "monitoring.rules_set", target_type="monitoring_rule_parameters", target_id=row.id,
-                 year=year, division=division, version=version, parameters=stored)
+                 year=year, division=division, version=row.version, parameters=stored)
     return row
 
 

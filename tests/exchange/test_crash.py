@@ -42,7 +42,7 @@ from tests.catalog.conftest import make_listed
 from tests.data_folder import make_data_folder
 from tests.factories import Factories
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 BUYERS = 4
 TRADES = 5  # each buyer's
 KILLS = 3

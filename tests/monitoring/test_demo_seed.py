@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from qianshu.accounts.models import User
@@ -17,6 +18,7 @@ from qianshu.monitoring.models import Case, FeedVersion, MonitoringRun
 from qianshu.monitoring.population import FEEDS
 
 
+@pytest.mark.alone
 def test_the_demo_seeds_danzhai_in_seconds(database, settings) -> None:  # type: ignore[no-untyped-def]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

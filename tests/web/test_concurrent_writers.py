@@ -49,6 +49,7 @@ def served(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, D
         yield url, isolated_database, tokens
 
 
+@pytest.mark.alone
 def test_concurrent_token_writers_and_health_stay_fast(served: tuple[str, Database, list[str]]) -> None:
     url, _database, tokens = served
     # One write per token and a health probe first: the first request of each kind pays for cold

@@ -107,6 +107,7 @@ def _csrf(page: httpx.Response) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_dripped_bodies_hold_no_lock(server: str, isolated_database: Database) -> None:
     with isolated_database.unit_of_work() as db:
         make = Factories(db)

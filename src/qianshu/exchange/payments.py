@@ -419,6 +419,8 @@ def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
     except InvalidInput as exc:  # the wallet is short: nothing moved (the savepoint); told once
         if exc.code != "insufficient_funds":
             raise
+        bill.attempts, bill.last_tried_at = bill.attempts + 1, now or utcnow()
+        db.flush()
         if not db.scalar(select(TimelineEntry.id).where(TimelineEntry.contract_id == contract.id,
                                                         TimelineEntry.step == "usage_unpaid").limit(1)
                          .where(TimelineEntry.detail["bill"].as_string() == str(bill.id))):
@@ -430,6 +432,7 @@ def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
                              contract.order, contract, period=bill.period, amount=ledger.yuan_text(bill.amount_fen))
         return False
     bill.status, bill.charged_at = "charged", now or utcnow()
+    bill.attempts, bill.last_tried_at = bill.attempts + 1, bill.charged_at
     bill.transfer_batch = posted[0].batch_id or str(posted[0].id)
     contract.fee_fen += bill.fee_fen
     db.flush()

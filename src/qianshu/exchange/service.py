@@ -36,7 +36,15 @@ from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange import documents
 from qianshu.exchange.events import ContractActivated, ContractEnded
-from qianshu.exchange.models import OPEN_ORDER_STATUSES, Contract, ContractChange, Order, Signature, TimelineEntry
+from qianshu.exchange.models import (
+    OPEN_ORDER_STATUSES,
+    Contract,
+    ContractChange,
+    Order,
+    RefundRequest,
+    Signature,
+    TimelineEntry,
+)
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn, QuoteIn
 from qianshu.exchange.settings import ExchangeSettings
@@ -633,6 +641,8 @@ class NextSteps:
     deliveries_to_make: int = 0
     deliveries_to_confirm: int = 0
     disputes: int = 0  # the parties' open disputes; for operators, every dispute to decide
+    refunds_to_answer: int = 0  # buyers' refund requests after settlement, for the seller
+    refunds_to_decide: int = 0  # refund requests taken to the operators
 
     @property
     def total(self) -> int:
@@ -671,6 +681,10 @@ def next_steps(db: Session, actor: Actor) -> NextSteps:
         deliveries_to_confirm=count(select(Contract.id).where(Contract.buyer_org_id == org,
                                                               Contract.payment_status == "delivered")),
         disputes=count(disputed if allows(actor, "contract.decide_dispute") else disputed.where(party)),
+        refunds_to_answer=count(select(RefundRequest.id).join(Contract, Contract.id == RefundRequest.contract_id)
+                                .where(RefundRequest.status == "pending", Contract.seller_org_id == org)),
+        refunds_to_decide=count(select(RefundRequest.id).where(RefundRequest.status == "escalated"))
+        if allows(actor, "contract.decide_refund") else 0,
     )
 
 

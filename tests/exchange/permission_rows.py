@@ -89,7 +89,8 @@ ROWS = {
                                also=(Row(action="exchange.bills.all", query="?every=true"),)),
     ("GET", f"{A}/contracts/{{contract_id}}/bills"): Row(params=CONTRACT, action="trade.read", on="other_contract"),
     # portal pages
-    ("GET", "/exchange/bills"): Row(action="exchange.bills", also=(Row(action="exchange.bills.all", query="?every=1"),)),
+    ("GET", "/exchange/bills"): Row(action="exchange.bills",
+                                    also=(Row(action="exchange.bills.all", query="?every=1"),)),
     ("GET", "/exchange/bills.csv"): Row(action="exchange.bills",
                                         also=(Row(action="exchange.bills.all", query="?every=1"),)),
     ("GET", "/exchange/order"): Row(action="exchange.mine"),

@@ -57,7 +57,8 @@ def test_two_requests_of_one_contract_at_once_open_one(isolated_database: Databa
 
     done, errors = _race(4, ask)
     assert done == 1, errors
-    assert len(errors) == 3 and all(isinstance(e, Conflict) for e in errors), errors
+    assert len(errors) == 3, errors
+    assert all(isinstance(e, Conflict) for e in errors), errors
     assert {e.render("en") for e in errors} == {  # type: ignore[attr-defined]
         f"Contract {_number(isolated_database, contract_id)} already has an open refund request; "
         "wait for its answer."}

@@ -8,6 +8,7 @@ Chinese page, no page wider than the window) and saved as a screenshot to ``QIAN
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -78,7 +79,8 @@ def _seed(database: Database) -> dict[str, Any]:
         service.sign(db, buyer, metered.id, at=start)
         service.sign(db, seller, metered.id, at=start)
         for n, (days, calls) in enumerate(((1, 12_000), (32, 9_500), (63, 15_000))):
-            payments.record_usage(db, SYSTEM, metered.id, f"api-{metered.id}-{n}", calls, at=start + timedelta(days=days))
+            payments.record_usage(db, SYSTEM, metered.id, f"api-{metered.id}-{n}", calls,
+                                  at=start + timedelta(days=days))
         settings = ExchangeSettings()
         payments.bill_usage_due(db, settings)
         payments.bill_usage_due(db, settings)  # the short bill, tried again
@@ -86,7 +88,7 @@ def _seed(database: Database) -> dict[str, Any]:
 
 
 def _shots() -> Path:
-    folder = Path(os.environ.get("QIANSHU_SCREENSHOTS") or Path(os.environ.get("TMPDIR", "/tmp")) / "qianshu-shots")
+    folder = Path(os.environ.get("QIANSHU_SCREENSHOTS") or Path(tempfile.gettempdir()) / "qianshu-shots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -82,6 +82,7 @@ def _int(value: Any, name: str) -> int:
 def place_order(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted)
     form["negotiate"] = form.get("negotiate", "") == "on"
+    form["publish_price"] = form.get("publish_price", "") == "on"
     if not form.get("delivery_mode"):
         form.pop("delivery_mode", None)
     try:

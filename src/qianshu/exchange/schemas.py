@@ -32,6 +32,9 @@ class OrderIn(_Strict):
     delivery_mode: DeliveryMode | None = Field(default=None, description="One of the plan's; default its first.")
     negotiate: bool = Field(default=False, description="Ask for a quote even though the plan has a price.")
     message: str = Field(default="", max_length=2000)
+    publish_price: bool = Field(default=False, description=(
+        "Publish the price in the public log with the contract's signature (the seller agrees by accepting "
+        "the order, both parties by signing the contract, whose text says so)."))
 
 
 class QuoteIn(_Strict):
@@ -113,6 +116,7 @@ class OrderOut(BaseModel):
     quote_expires_at: datetime | None
     reason: str
     created_at: datetime
+    publish_price: bool = False
     contract_id: int | None = None
 
 

@@ -191,7 +191,7 @@ def place_order(db: Session, actor: Actor, data: OrderIn, at: datetime | None = 
                   status="requested" if quote else "placed", plan_kind=plan.kind, purpose=data.purpose,
                   scenario=data.scenario, delivery_mode=mode, message=data.message,
                   price_fen=None if quote else plan.price_fen, term_days=_term_days(plan), created_at=now,
-                  updated_at=now)
+                  updated_at=now, publish_price=data.publish_price)
     db.add(order)
     db.flush()
     record_step(db, actor, order, "quote_requested" if quote else "order_placed", at=now, plan=plan.id,
@@ -314,6 +314,8 @@ def _make_contract(db: Session, actor: Actor, order: Order, step: str, at: datet
         certificate=catalog_product.certificate(db, registration.id), plan=plan, price_fen=order.price_fen,
         purpose=order.purpose, scenario=order.scenario, delivery_mode=order.delivery_mode,
         term_days=order.term_days, terms=order.terms, created_at=now)
+    if order.publish_price:  # only then does the text say so: older texts keep their exact form
+        document["publish_price"] = True
     contract = Contract(number=number, order_id=order.id, listing_id=listing.id, plan_id=plan.id,
                         buyer_org_id=order.buyer_org_id, seller_org_id=order.seller_org_id, status="pending",
                         plan_kind=order.plan_kind, price_fen=order.price_fen, purpose=order.purpose,
@@ -341,10 +343,15 @@ def _other(contract: Contract, party: str) -> int:
 
 
 def _log_parties(db: Session, contract: Contract) -> dict[str, str]:
+    """What a signature's or amendment's leaf tells the public: the contract's number, hash and
+    parties; the price only when the text both signed says the parties agreed to publish it."""
     doc = contract.document
-    return {"number": contract.number, "text_sha256": contract.text_sha256, "version": str(contract.text_version),
+    leaf = {"number": contract.number, "text_sha256": contract.text_sha256, "version": str(contract.text_version),
             "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
             "registration_number": doc["product"]["registration_number"] or ""}
+    if doc.get("publish_price") is True:
+        leaf["price_fen"] = str(doc["price_fen"])
+    return leaf
 
 
 def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "", at: datetime | None = None) -> Contract:

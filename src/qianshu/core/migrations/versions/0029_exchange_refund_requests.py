@@ -1,4 +1,4 @@
-"""exchange: a buyer's refund request after settlement; tries of a usage bill
+"""exchange: a buyer's refund request after settlement; tries of a usage bill; a price to publish
 
 Revision ID: 0029_exchange_refund_requests
 Revises: 0024_monitoring_cases
@@ -7,8 +7,9 @@ Create Date: 2026-11-30
 ``exchange_refund_requests`` holds a buyer's request for money back after a contract settled,
 the seller's answer and the operator's decision; ``open_contract_id`` (unique) holds the
 contract's id while a request is open, so a contract has one open request at a time. A usage
-bill gains ``attempts`` and ``last_tried_at`` (the bills page tells "short" from "retrying").
-Downgrading drops the table and the two columns.
+bill gains ``attempts`` and ``last_tried_at`` (the bills page tells "short" from "retrying"); an
+order gains ``publish_price`` (the parties agree to publish the price in the public log).
+Downgrading drops the table and the three columns.
 """
 
 from collections.abc import Sequence
@@ -61,6 +62,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("exchange_refund_requests", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exchange_refund_requests_contract_id"), ["contract_id"], unique=False)
+    with op.batch_alter_table("exchange_orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("publish_price", sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table("exchange_usage_bills", schema=None) as batch_op:
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("last_tried_at", qianshu.core.db.UTCDateTime(timezone=True), nullable=True))
@@ -70,6 +73,8 @@ def downgrade() -> None:
     with op.batch_alter_table("exchange_usage_bills", schema=None) as batch_op:
         batch_op.drop_column("last_tried_at")
         batch_op.drop_column("attempts")
+    with op.batch_alter_table("exchange_orders", schema=None) as batch_op:
+        batch_op.drop_column("publish_price")
     with op.batch_alter_table("exchange_refund_requests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exchange_refund_requests_contract_id"))
     op.drop_table("exchange_refund_requests")

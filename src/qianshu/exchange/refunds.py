@@ -27,7 +27,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange.models import Contract, RefundRequest
-from qianshu.exchange.payments import _log, refund_settled
+from qianshu.exchange.payments import log_contract_event, refund_settled
 from qianshu.exchange.service import (
     NO_CONTRACT,
     PREPAID_KINDS,
@@ -227,7 +227,8 @@ def decide_refund(db: Session, actor: Actor, request_id: int, grant: bool, reaso
               decision_reason=reason, decided_by=actor.user_id, decided_at=now, refund_fen=amount)
         if grant:
             _pay(db, actor, contract, request, now)
-    index = _log(db, "exchange.refund_request_decided", contract, decision="granted" if grant else "rejected")
+    index = log_contract_event(db, "exchange.refund_request_decided", contract,
+                               decision="granted" if grant else "rejected")
     record_step(db, actor, contract.order, "refund_request_decided", contract, at=now,
                 decision="granted" if grant else "rejected", amount_fen=amount, reason=reason, request=request.id,
                 log_index=index)

@@ -283,9 +283,19 @@ def test_the_demo_organisations_have_wallets_with_deposits_and_the_books_balance
         assert len(ledger.transfers_by_cause(db, "bank_transfer", "2026-11-00002")) == 1
 
 
+def _seller_email(db: Any, org_id: int) -> str:
+    from sqlalchemy import select
+
+    from qianshu.accounts.models import User
+
+    return str(db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin")
+                         .order_by(User.id)))
+
+
 def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     """The exchange's seed: the demo buyer has a contract in force and paid, and work waiting."""
     from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import refunds
     from qianshu.exchange import service as exchange
 
     with database.unit_of_work(write=False) as db:
@@ -294,9 +304,14 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         # (delivery's seed adds an API and a sandbox contract: test_the_demo_buyer_uses_the_data_api_and_sandbox)
         traded = [c for c in trades.contracts if c.delivery_mode not in ("api", "sandbox")]
         prepaid = [c for c in traded if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
-        assert [c.payment_status for c in prepaid] == ["escrowed"]
+        assert sorted(c.payment_status for c in prepaid) == ["escrowed", "settled"]
         assert any(c.status == "pending" for c in traded)
-        paid = sum(c.price_fen for c in trades.contracts if c.payment_status == "escrowed")
+        # the settled one: the buyer asked for a fifth back; the request waits for the seller
+        [settled] = [c for c in prepaid if c.payment_status == "settled"]
+        [asked] = refunds.requests_of(db, settled)
+        assert (asked.status, asked.amount_fen) == ("pending", settled.price_fen // 5)
+        assert exchange.next_steps(db, actor_of(db, _seller_email(db, settled.seller_org_id))).refunds_to_answer == 1
+        paid = sum(c.price_fen for c in trades.contracts if c.payment_status in ("escrowed", "settled"))
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
         kinds = [line.kind for line in wallet.lines]
         assert kinds[-2:] == ["escrow", "deposit"]

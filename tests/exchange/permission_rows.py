@@ -9,7 +9,7 @@ from typing import Any
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog.models import Listing
 from qianshu.core.actor import Actor
-from qianshu.exchange import payments, service
+from qianshu.exchange import payments, refunds, service
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn
 from qianshu.ledger import service as ledger
@@ -19,6 +19,7 @@ from tests.permission_support import EVERYONE, Row
 SCENARIO = "城市交通拥堵分析与信号灯配时优化研究"
 ORDER = lambda c: {"order_id": c["other_order"]}  # noqa: E731 - table of small lambdas
 CONTRACT = lambda c: {"contract_id": c["other_contract"]}  # noqa: E731
+REFUND_REQUEST = lambda c: {"request_id": c["refund_request"]}  # noqa: E731
 CHANGE = ChangeIn(kind="amend", price="99", reason="矩阵测试")
 
 
@@ -70,7 +71,28 @@ ROWS = {
     ("POST", f"{A}/disputes/{{dispute_id}}/decide"): Row(
         params=lambda c: {"dispute_id": c["other_dispute"]}, body=lambda c: {"decision": "release", "reason": "x"},
         action="contract.decide_dispute", on="disputed_contract"),
+    ("POST", f"{A}/contracts/{{contract_id}}/refund-requests"): _on_contract(
+        "contract.request_refund", {"amount_fen": 100, "reason": "矩阵测试退款"}, on="settled_contract"),
+    ("GET", f"{A}/contracts/{{contract_id}}/refund-requests"): Row(params=CONTRACT, action="trade.read",
+                                                                     on="other_contract"),
+    ("GET", f"{A}/refund-requests/{{request_id}}"): Row(params=REFUND_REQUEST, action="trade.read",
+                                                         on="settled_contract"),
+    ("POST", f"{A}/refund-requests/{{request_id}}/answer"): Row(
+        params=REFUND_REQUEST, body=lambda c: {"accept": False, "reason": "x"}, action="contract.answer_refund",
+        on="settled_contract"),
+    ("POST", f"{A}/refund-requests/{{request_id}}/escalate"): Row(
+        params=REFUND_REQUEST, body=lambda c: {}, action="contract.request_refund", on="settled_contract"),
+    ("POST", f"{A}/refund-requests/{{request_id}}/decide"): Row(
+        params=REFUND_REQUEST, body=lambda c: {"decision": "reject", "reason": "x"},
+        action="contract.decide_refund", on="settled_contract"),
+    ("GET", f"{A}/bills"): Row(action="exchange.bills",
+                               also=(Row(action="exchange.bills.all", query="?every=true"),)),
+    ("GET", f"{A}/contracts/{{contract_id}}/bills"): Row(params=CONTRACT, action="trade.read", on="other_contract"),
     # portal pages
+    ("GET", "/exchange/bills"): Row(action="exchange.bills",
+                                    also=(Row(action="exchange.bills.all", query="?every=1"),)),
+    ("GET", "/exchange/bills.csv"): Row(action="exchange.bills",
+                                        also=(Row(action="exchange.bills.all", query="?every=1"),)),
     ("GET", "/exchange/order"): Row(action="exchange.mine"),
     ("POST", "/exchange/orders"): Row(body=lambda c: {"listing_id": c["ex_listing"], "plan_id": c["ex_plan"],
                                                       "purpose": "research", "scenario": SCENARIO},
@@ -110,7 +132,14 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=10_000_000, bank_reference=f"M-{buyer.org_id}")
     payments.pay(db, buyer, disputed.id)
     ctx["other_dispute"] = payments.raise_dispute(db, buyer, disputed.id, "矩阵测试争议").id
+    settled = contract()
+    payments.pay(db, buyer, settled.id)
+    payments.deliver(db, seller, settled.id)
+    payments.accept_delivery(db, buyer, settled.id)
+    ctx["settled_contract"] = settled.id
+    ctx["refund_request"] = refunds.request_refund(db, buyer, settled.id, 1_000, "矩阵测试退款申请").id
     ctx.setdefault("res", {}).update(
         ex_product=catalog_permissions.listing(db.get_one(Listing, listing_id)),
         other_order=trade(service.get_order(db, operator, ctx["other_order"])),
-        other_contract=trade(active), pending_contract=trade(pending), disputed_contract=trade(disputed))
+        other_contract=trade(active), pending_contract=trade(pending), disputed_contract=trade(disputed),
+        settled_contract=trade(settled))

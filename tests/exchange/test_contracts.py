@@ -58,6 +58,31 @@ def test_both_parties_sign_and_the_log_shows_hash_and_parties_not_price(
     assert any(n.subject_id == contract.id for n in inbox.inbox(db, buyer))
 
 
+def test_the_price_is_published_in_the_log_only_when_the_parties_agreed(
+        db: Session, buyer: Actor, merchant: Actor, listed: Any, order: Callable[..., Order]) -> None:
+    """The buyer proposes it with the order, the seller agrees by accepting, both by signing the
+    text that says so; then (and only then) the signature's and the amendment's leaves carry it."""
+    placed = order(listed(merchant), publish_price=True)
+    assert placed.publish_price
+    contract = service.accept_order(db, merchant, placed.id)
+    assert contract.document["publish_price"] is True
+    assert contract.text_sha256 == sha256_hex(canonical_json(contract.document))
+    service.sign(db, buyer, contract.id)
+    service.sign(db, merchant, contract.id)
+    leaf = get_leaf(db, contract.signatures[0].log_index or 0)
+    assert leaf.document["payload"]["price_fen"] == str(contract.price_fen)
+    service.operate(db, make_operator(db), contract.id, ChangeIn(kind="amend", price="999", reason="运营调整价格"))
+    amended = [e for e in service.timeline(db, buyer, contract.order_id) if e.step == "amended"][-1]
+    assert get_leaf(db, amended.detail["log_index"]).document["payload"]["price_fen"] == "99900"
+    quiet = service.accept_order(db, merchant, order(listed(merchant)).id)
+    assert "publish_price" not in quiet.document  # texts without it keep their exact former form
+
+
+def make_operator(db: Session) -> Actor:
+    make = Factories(db)
+    return make.actor(make.operator())
+
+
 def test_a_third_party_cannot_sign(db: Session, make: Factories, merchant: Actor, listed: Any,
                                    order: Callable[..., Order]) -> None:
     third = make.actor(make.user(organisation=make.org(org_type="buyer")))

@@ -1,7 +1,8 @@
 """The demo's trades, made through the exchange's services: the demo buyer (whose wallet the
 ledger's demo step filled) finds in "my trades" a contract in force and paid into escrow (the
 seller is to deliver), one waiting for its acceptance, a quote to decide on and an order the
-seller has not answered yet; the sellers find the other side of each.
+seller has not answered yet, and a contract settled whose data it found partly unusable, with a
+refund request waiting for the seller's answer; the sellers find the other side of each.
 
 The two years of trading history behind the statistics page (``exchange_history``) are queued as
 the job ``exchange.demo_history``, which the portal's job worker runs once the portal is up."""
@@ -19,7 +20,7 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import payments, service
+from qianshu.exchange import payments, refunds, service
 from qianshu.exchange.schemas import OrderIn, QuoteIn
 from qianshu.exchange.settings import ExchangeSettings
 
@@ -66,6 +67,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             elif i == 2 and order.status == "requested":
                 service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
                                                             expires_in_days=14))
+        _refund_request(db, buyer, _offers(db, buyer), settings.section(ExchangeSettings))
         history = settings.section(ExchangeSettings).demo_history_contracts
         if history:
             jobs.enqueue(db, "exchange.demo_history", {"contracts": history, "now": utcnow().isoformat()})
@@ -76,3 +78,24 @@ def _seller(db: Session, org_id: int) -> Actor | None:
 
     email = db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin").order_by(User.id))
     return actor_of(db, email) if email else None
+
+
+def _refund_request(db: Session, buyer: Actor, offers: list[tuple[Listing, PricingPlan, str]],
+                    settings: ExchangeSettings) -> None:
+    """A one-time (else subscription) trade the demo buyer settled, then asked a fifth of it back for:
+    the request waits for the seller's answer (the seller's "waiting for you", the contract page)."""
+    for listing, plan, purpose in sorted(offers, key=lambda offer: offer[1].kind != "one_time"):
+        seller = _seller(db, listing.org_id)
+        if plan.kind not in ("one_time", "monthly", "yearly") or seller is None:
+            continue
+        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                       scenario=SCENARIOS[3]))
+        contract = service.accept_order(db, seller, order.id)
+        service.sign(db, seller, contract.id)
+        service.sign(db, buyer, contract.id)
+        payments.pay(db, buyer, contract.id)
+        payments.deliver(db, seller, contract.id)
+        payments.accept_delivery(db, buyer, contract.id, settings)
+        refunds.request_refund(db, buyer, contract.id, max(contract.price_fen // 5, 1),
+                               "约五分之一的记录缺少站点编号，无法用于线路分析，申请按比例退款。", settings)
+        return

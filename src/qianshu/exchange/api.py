@@ -13,7 +13,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
 from qianshu.core.http import DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
-from qianshu.exchange import payments, service
+from qianshu.exchange import bills, payments, refunds, service
 from qianshu.exchange import schemas as s
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger.settings import LedgerSettings
@@ -203,6 +203,78 @@ def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: Db
     return _once(request, db, actor, data.model_dump(),
                  lambda: payments.decide_dispute(db, actor, dispute_id, data.decision, data.reason, data.refund_fen,
                                                  _settings(request)), s.DisputeOut)
+
+
+# --- refund requests after settlement (exchange/refunds.py) -------------------------------------
+
+
+@router.post("/contracts/{contract_id}/refund-requests", response_model=s.RefundRequestOut,
+             responses=problems(403, 404, 409, 422),
+             summary="Ask the seller for a refund after settlement (the buyer), within the settings' window")
+def request_refund(contract_id: int, data: s.RefundRequestIn, request: Request, db: DbSession,
+                   actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
+    refunds.authorise(db, actor, "contract.request_refund", contract_id=contract_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: refunds.request_refund(db, actor, contract_id, data.amount_fen, data.reason,
+                                                _settings(request)), s.RefundRequestOut)
+
+
+@router.get("/contracts/{contract_id}/refund-requests", response_model=list[s.RefundRequestOut],
+            responses=problems(404), summary="A contract's refund requests and their answers")
+def list_refund_requests(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return refunds.requests_of(db, service.get_contract(db, actor, contract_id))
+
+
+@router.get("/refund-requests/{request_id}", response_model=s.RefundRequestOut, responses=problems(404),
+            summary="A refund request")
+def get_refund_request(request_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return refunds.get_request(db, actor, request_id)
+
+
+@router.post("/refund-requests/{request_id}/answer", response_model=s.RefundRequestOut,
+             responses=problems(403, 404, 409, 422),
+             summary="Accept (the refund is paid at once) or refuse, with a reason, a refund request (the seller)")
+def answer_refund(request_id: int, data: s.RefundAnswerIn, request: Request, db: DbSession, actor: SignedInActor,
+                  key: IdempotencyKey = "") -> JSONResponse:
+    refunds.authorise(db, actor, "contract.answer_refund", request_id=request_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason), s.RefundRequestOut)
+
+
+@router.post("/refund-requests/{request_id}/escalate", response_model=s.RefundRequestOut,
+             responses=problems(403, 404, 409),
+             summary="Take a refused refund request to the exchange's operators (the buyer)")
+def escalate_refund(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                    key: IdempotencyKey = "") -> JSONResponse:
+    refunds.authorise(db, actor, "contract.request_refund", request_id=request_id)
+    return _once(request, db, actor, {}, lambda: refunds.escalate(db, actor, request_id), s.RefundRequestOut)
+
+
+@router.post("/refund-requests/{request_id}/decide", response_model=s.RefundRequestOut,
+             responses=problems(403, 404, 409, 422),
+             summary="Grant (all or part) or reject an escalated refund request, with a written reason (operators)")
+def decide_refund(request_id: int, data: s.RefundDecisionIn, request: Request, db: DbSession,
+                  actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
+    refunds.authorise(db, actor, "contract.decide_refund", request_id=request_id)
+    return _once(request, db, actor, data.model_dump(),
+                 lambda: refunds.decide_refund(db, actor, request_id, data.decision == "grant", data.reason,
+                                               data.refund_fen), s.RefundRequestOut)
+
+
+# --- usage bills of metered contracts (exchange/bills.py) -----------------------------------------
+
+
+@router.get("/bills", response_model=list[s.BillOut], responses=problems(403),
+            summary="Usage bills of metered contracts: your organisation's, or every one (operators, every=true)")
+def list_bills(db: DbSession, actor: SignedInActor, every: bool = False,
+               status: Literal["", "paid", "short", "retrying"] = "") -> object:
+    return bills.list_bills(db, actor, every=every, status=status)
+
+
+@router.get("/contracts/{contract_id}/bills", response_model=list[s.BillOut], responses=problems(404),
+            summary="A metered contract's usage bills")
+def contract_bills(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return bills.contract_bills(db, actor, contract_id)
 
 
 @router.get("/statistics", summary="Public statistics of the exchange",

@@ -34,5 +34,9 @@ def waiting(db: Session, actor: Actor) -> list[Waiting]:
         Waiting(*NN_("{n} delivery to make", "{n} deliveries to make"), steps.deliveries_to_make, TRADES),
         Waiting(*NN_("{n} delivery to confirm", "{n} deliveries to confirm"), steps.deliveries_to_confirm, TRADES),
         Waiting(*NN_("{n} dispute open", "{n} disputes open"), steps.disputes, TRADES),
+        Waiting(*NN_("{n} refund request to answer", "{n} refund requests to answer"), steps.refunds_to_answer,
+                TRADES),
+        Waiting(*NN_("{n} refund request to decide", "{n} refund requests to decide"), steps.refunds_to_decide,
+                TRADES),
     ]
     return [w for w in found if w.count]

@@ -42,3 +42,12 @@ def bill_usage(database: Database, settings: Settings) -> int:
     with database.unit_of_work() as db:
         charged, unpaid = payments.bill_usage_due(db, settings.section(ExchangeSettings))
     return charged + unpaid
+
+
+def escalate_refund_requests(database: Database, settings: Settings) -> int:
+    """Refund requests the seller left unanswered for ``refund_answer_days`` go to the operators."""
+    from qianshu.exchange import refunds
+    from qianshu.exchange.settings import ExchangeSettings
+
+    with database.unit_of_work() as db:
+        return refunds.escalate_unanswered(db, settings.section(ExchangeSettings))

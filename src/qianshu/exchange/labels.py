@@ -10,7 +10,8 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "amend_proposed", "terminate_proposed", "amend_rejected", "terminate_rejected", "amended",
          "paid", "delivered", "delivery_accepted", "accepted_automatically", "settled", "refunded", "disputed",
          "dispute_decided", "usage_charged", "usage_reported", "usage_billed", "usage_unpaid", "renewal_on",
-         "renewal_off", "renewed", "lapsed")
+         "renewal_off", "renewed", "lapsed", "refund_requested", "refund_request_accepted", "refund_request_refused",
+         "refund_request_escalated", "refund_request_decided")
 
 LABELS = (
     NP_("job kind", "exchange.demo_history"),
@@ -138,4 +139,26 @@ LABELS = (
     NP_("audit action", "exchange.usage_billed"),
     NP_("audit action", "exchange.usage_unpaid"),
     NP_("transfer kind", "fee_refund"),
+    NP_("trade step", "refund_requested"),
+    NP_("trade step", "refund_request_accepted"),
+    NP_("trade step", "refund_request_refused"),
+    NP_("trade step", "refund_request_escalated"),
+    NP_("trade step", "refund_request_decided"),
+    NP_("audit action", "exchange.refund_requested"),
+    NP_("audit action", "exchange.refund_request_accepted"),
+    NP_("audit action", "exchange.refund_request_refused"),
+    NP_("audit action", "exchange.refund_request_escalated"),
+    NP_("audit action", "exchange.refund_request_decided"),
+    NP_("log event", "exchange.refund_request_decided"),
+    NP_("refund request status", "pending"),
+    NP_("refund request status", "escalated"),
+    NP_("refund request status", "accepted"),
+    NP_("refund request status", "refused"),
+    NP_("refund request status", "granted"),
+    NP_("refund request status", "rejected"),
+    NP_("refund decision", "granted"),
+    NP_("refund decision", "rejected"),
+    NP_("bill status", "paid"),
+    NP_("bill status", "short"),
+    NP_("bill status", "retrying"),
 )

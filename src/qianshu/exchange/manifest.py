@@ -25,6 +25,7 @@ MANIFEST = Manifest(
     actions="qianshu.exchange.permissions:ACTIONS",
     settings="qianshu.exchange.settings:ExchangeSettings",
     nav=(NavItem("/exchange/trades", "My trades", _trader, order=32, menu=MENU_MINE),
+         NavItem("/exchange/bills", "Usage bills", _trader, order=33, menu=MENU_MINE),
          NavItem("/statistics", "Statistics", order=70)),
     events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded"),
     # Quotes past their expiry and contracts past their term are closed (access already ends at the
@@ -32,7 +33,8 @@ MANIFEST = Manifest(
     periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due"),
               "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries"),
               "exchange.renew": Periodic(600.0, "qianshu.exchange.jobs:renew_subscriptions"),
-              "exchange.bill_usage": Periodic(600.0, "qianshu.exchange.jobs:bill_usage")},
+              "exchange.bill_usage": Periodic(600.0, "qianshu.exchange.jobs:bill_usage"),
+              "exchange.escalate_refunds": Periodic(3600.0, "qianshu.exchange.jobs:escalate_refund_requests")},
     # The demo's two years of trading history, made after its portal is up (one at a time).
     jobs={"exchange.demo_history": JobKind("qianshu.demo.exchange_history:run_history_job", concurrency=1)},
     demo="qianshu.demo.exchange_seed:seed",

@@ -5,6 +5,7 @@
 ``exchange_signatures``         who accepted which version of a contract, when, from where
 ``exchange_contract_changes``   proposed amendments and early terminations, and their outcome
 ``exchange_timeline``           every step of an order and its contract, for "my trades"
+``exchange_refund_requests``    a buyer's request for a refund after settlement, and its answer
 
 Money is not kept here: the ledger books every payment, escrow and settlement.
 
@@ -29,6 +30,13 @@ Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
     escrowed / delivered ──seller refunds all──▶ refunded     (a partial refund keeps the status)
     settled ──seller or operator refunds all (seller's wallet and fee account → buyer)──▶ refunded
 
+Refund request after settlement (``exchange_refund_requests``)::
+
+    pending ──seller accepts──▶ accepted (refund: seller's wallet and fee account → buyer)
+    pending ──seller refuses, with a reason──▶ refused
+    pending (unanswered) / refused ──buyer escalates, or unanswered after refund_answer_days──▶ escalated
+    escalated ──operator decides, with a reason──▶ granted (all or part refunded) / rejected
+
 Metered contracts (per call, per 1,000 rows) gather usage reports (``exchange_usage_reports``) into
 one bill per period (``exchange_usage_bills``), charged once the period has ended.
 A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
@@ -40,7 +48,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, true
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qianshu.core.db import Base
@@ -81,6 +89,9 @@ class Order(Base):
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     answered_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")  # why refused or withdrawn
+    # The buyer proposes to publish the price in the public log; the seller agrees by accepting the
+    # order (or quoting), and both by signing the text, which then says so (migration 0029).
+    publish_price: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -257,3 +268,39 @@ class UsageBill(Base):
     transfer_batch: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     charged_at: Mapped[datetime | None]
+    # How many times it was tried (0 before the first try), and when last: 1 and unpaid is "short",
+    # more than one "retrying" (the bills page, migration 0029).
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_tried_at: Mapped[datetime | None]
+
+
+REFUND_REQUEST_STATUSES = ("pending", "escalated", "accepted", "refused", "granted", "rejected")
+OPEN_REFUND_REQUEST = ("pending", "escalated")
+
+
+class RefundRequest(Base):
+    """A buyer's request for (part of) its money back after settlement. The seller accepts or
+    refuses it; unanswered or refused, it goes to an operator, as a dispute does. An accepted or
+    granted request is paid by ``payments.refund_settled`` (seller's wallet and the fee account)."""
+
+    __tablename__ = "exchange_refund_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"), index=True)
+    # The contract's id while the request is open (pending, escalated), else NULL: one open request
+    # per contract, held by the database itself (of two asked at once, the second gets a 409).
+    open_contract_id: Mapped[int | None] = mapped_column(unique=True)
+    requested_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # what the buyer asks for
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # see REFUND_REQUEST_STATUSES
+    answer_reason: Mapped[str] = mapped_column(Text, default="")  # the seller's, when refusing
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")  # the operator's
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # what was refunded in the end
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

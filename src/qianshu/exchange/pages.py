@@ -17,9 +17,10 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.forms import FormInvalid, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
 from qianshu.core.policy import allows
-from qianshu.exchange import payments, service
+from qianshu.core.timeutil import utcnow
+from qianshu.exchange import bills, bills_pages, payments, refunds, service
 from qianshu.exchange import schemas as s
-from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, TimelineEntry
+from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, RefundRequest, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from qianshu.catalog.models import Listing, PricingPlan
 
 router = APIRouter(include_in_schema=False)
+router.include_router(bills_pages.router)  # the usage bills' pages live in their own module
 
 
 def _errors(exc: QianshuError, lang: str) -> str:
@@ -80,6 +82,7 @@ def _int(value: Any, name: str) -> int:
 def place_order(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted)
     form["negotiate"] = form.get("negotiate", "") == "on"
+    form["publish_price"] = form.get("publish_price", "") == "on"
     if not form.get("delivery_mode"):
         form.pop("delivery_mode", None)
     try:
@@ -176,6 +179,10 @@ class ContractPage:
     # Other capabilities' panels (delivery's API usage and sandbox log ...): objects with a
     # ``template``, from the ``contract_panel`` hooks web/app.py collects (the page's extension point).
     panels: list[Any] = field(default_factory=list)
+    # The buyer's refund requests after settlement (exchange/refunds.py) and until when it may ask.
+    refund_requests: list[RefundRequest] = field(default_factory=list)
+    refund_window_ends: Any = None
+    bills: list[bills.BillRow] = field(default_factory=list)  # a metered contract's usage bills
 
 
 def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: int, error: str = "",
@@ -195,11 +202,28 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
         "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
         "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
     }
+    settings = get_settings_dep(request).section(ExchangeSettings)
+    requests = refunds.requests_of(db, contract)
+    window = refunds.window_ends(contract, settings)
+    open_request = next((r for r in requests if r.status in ("pending", "escalated")), None)
+    last = requests[-1] if requests else None
+    can.update({
+        "request_refund": (money == "settled" and prepaid and open_request is None and window is not None
+                           and window > utcnow() and allows(actor, "contract.request_refund", resource)),
+        "answer_refund": (open_request is not None and open_request.status == "pending"
+                          and allows(actor, "contract.answer_refund", resource)),
+        "escalate_refund": (open_request is None and last is not None and last.status == "refused"
+                            and allows(actor, "contract.request_refund", resource)),
+        "decide_refund": (open_request is not None and open_request.status == "escalated"
+                          and allows(actor, "contract.decide_refund", resource)),
+    })
     page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
                         allows(actor, "contract.operate", resource), service.pending_change(db, contract),
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
-                        can, error)
+                        can, error, refund_requests=requests, refund_window_ends=window,
+                        bills=bills.contract_bills(db, actor, contract.id)
+                        if contract.plan_kind in service.METERED_KINDS else [])
     for hook in getattr(request.app.state, "contract_panels", ()):
         panel = hook(db, actor, contract)
         if panel is not None:
@@ -208,6 +232,29 @@ def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: i
 
 
 MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide", "renewal")
+REFUND_REQUEST_ACTIONS = ("request-refund", "answer-refund", "escalate-refund", "decide-refund")
+
+
+def _refund_request(request: Request, db: DbSession, actor: Actor, contract_id: int, action: str,
+                    form: dict[str, Any]) -> None:
+    """The refund request's buttons (exchange/refunds.py): the same services as the API; a second
+    answer to the same request is refused by its status (409)."""
+    reason = str(form.get("reason", ""))[:2000]
+    if action == "request-refund":
+        refunds.request_refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"),
+                               reason, get_settings_dep(request).section(ExchangeSettings))
+        return
+    request_id = _int(form.get("request_id"), "request_id")
+    if refunds.get_request(db, actor, request_id).contract_id != contract_id:
+        raise NotFound(refunds.NO_REQUEST)
+    if action == "answer-refund":
+        refunds.answer_refund(db, actor, request_id, form.get("answer") == "accept", reason)
+    elif action == "escalate-refund":
+        refunds.escalate(db, actor, request_id)
+    else:
+        amount = str(form.get("refund", "")).strip()
+        refunds.decide_refund(db, actor, request_id, form.get("decision") == "grant", reason,
+                              ledger.parse_yuan(amount, "refund") if amount else None)
 
 
 def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, action: str,
@@ -259,6 +306,8 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
             service.decide_change(db, actor, contract_id, _int(form.get("change_id"), "change_id"), action == "agree")
         elif action in MONEY_ACTIONS:
             _money(request, db, actor, contract_id, action, form)
+        elif action in REFUND_REQUEST_ACTIONS:
+            _refund_request(request, db, actor, contract_id, action, form)
         else:
             raise NotFound("Not found.")
     except QianshuError as exc:

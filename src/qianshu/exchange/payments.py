@@ -70,7 +70,8 @@ def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *,
     db.refresh(contract)
 
 
-def _log(db: Session, event: str, contract: Contract, **extra: str) -> int:
+def log_contract_event(db: Session, event: str, contract: Contract, **extra: str) -> int:
+    """A leaf of the public log about a contract: its number, hash and both USCCs (never an amount)."""
     doc = contract.document
     return append_event(db, event, {"number": contract.number, "text_sha256": contract.text_sha256,
                                     "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
@@ -149,7 +150,7 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
                                f"fee:contract:{contract.id}"))
     if held - fee > 0 or fee:
         ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
-    index = _log(db, "exchange.contract_settled", contract)
+    index = log_contract_event(db, "exchange.contract_settled", contract)
     record_step(db, actor, contract.order, step, contract, at=now)
     record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
                 log_index=index)
@@ -227,7 +228,8 @@ def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, r
     except InvalidInput:
         db.refresh(contract)
         raise
-    index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no", after_settlement="yes")
+    index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no",
+                               after_settlement="yes")
     record_step(db, actor, contract.order, "refunded", contract, at=now, amount_fen=amount, fee_fen=fee_back,
                 reason=reason, log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
@@ -243,7 +245,7 @@ def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: 
     _move(db, contract, allowed, status, exact=True, at=at, refunded_fen=contract.refunded_fen + amount)
     ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
                     amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200], at=at)
-    index = _log(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
+    index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
     record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, reason=reason,
                 log_index=index)
     notify_party(db, contract.buyer_org_id,
@@ -299,7 +301,7 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
         _refund(db, actor, contract, amount, reason, ("disputed",), at)
     if amount < held:
         _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",), at)
-    index = _log(db, "exchange.dispute_decided", contract, decision=decision)
+    index = log_contract_event(db, "exchange.dispute_decided", contract, decision=decision)
     record_step(db, actor, contract.order, "dispute_decided", contract, at=at, decision=decision, reason=reason,
                 log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
@@ -419,6 +421,8 @@ def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
     except InvalidInput as exc:  # the wallet is short: nothing moved (the savepoint); told once
         if exc.code != "insufficient_funds":
             raise
+        bill.attempts, bill.last_tried_at = bill.attempts + 1, now or utcnow()
+        db.flush()
         if not db.scalar(select(TimelineEntry.id).where(TimelineEntry.contract_id == contract.id,
                                                         TimelineEntry.step == "usage_unpaid").limit(1)
                          .where(TimelineEntry.detail["bill"].as_string() == str(bill.id))):
@@ -430,6 +434,7 @@ def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
                              contract.order, contract, period=bill.period, amount=ledger.yuan_text(bill.amount_fen))
         return False
     bill.status, bill.charged_at = "charged", now or utcnow()
+    bill.attempts, bill.last_tried_at = bill.attempts + 1, bill.charged_at
     bill.transfer_batch = posted[0].batch_id or str(posted[0].id)
     contract.fee_fen += bill.fee_fen
     db.flush()
@@ -521,7 +526,8 @@ def _renew(db: Session, contract: Contract, settings: ExchangeSettings) -> None:
     contract.fee_fen += fee
     contract.updated_at = utcnow()
     db.flush()
-    index = _log(db, "exchange.contract_renewed", contract, until=contract.ends_at.date().isoformat())
+    index = log_contract_event(db, "exchange.contract_renewed", contract,
+                               until=contract.ends_at.date().isoformat())
     record_step(db, SYSTEM, contract.order, "renewed", contract, amount_fen=contract.price_fen, fee_fen=fee,
                 until=contract.ends_at.isoformat(timespec="seconds"), log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):

@@ -32,6 +32,9 @@ class OrderIn(_Strict):
     delivery_mode: DeliveryMode | None = Field(default=None, description="One of the plan's; default its first.")
     negotiate: bool = Field(default=False, description="Ask for a quote even though the plan has a price.")
     message: str = Field(default="", max_length=2000)
+    publish_price: bool = Field(default=False, description=(
+        "Publish the price in the public log with the contract's signature (the seller agrees by accepting "
+        "the order, both parties by signing the contract, whose text says so)."))
 
 
 class QuoteIn(_Strict):
@@ -113,6 +116,7 @@ class OrderOut(BaseModel):
     quote_expires_at: datetime | None
     reason: str
     created_at: datetime
+    publish_price: bool = False
     contract_id: int | None = None
 
 
@@ -189,3 +193,58 @@ class TimelineOut(BaseModel):
 class TradesOut(BaseModel):
     orders: list[OrderOut]
     contracts: list[ContractOut]
+
+
+class RefundRequestIn(_Strict):
+    amount_fen: int = Field(description="How much of what was paid (less earlier refunds) to ask back, in fen.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RefundAnswerIn(_Strict):
+    accept: bool = Field(description="true: refund what was asked now; false: refuse (a reason is required).")
+    reason: str = Field(default="", max_length=2000)
+
+
+class RefundDecisionIn(_Strict):
+    decision: Literal["grant", "reject"]
+    reason: str = Field(min_length=1, max_length=2000)
+    refund_fen: int | None = Field(default=None, description="With grant: the fen refunded (default what was asked).")
+
+
+class RefundRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    requested_by_org_id: int
+    amount_fen: int
+    reason: str
+    status: str
+    answer_reason: str
+    answered_at: datetime | None
+    escalated_at: datetime | None
+    decision_reason: str
+    decided_at: datetime | None
+    refund_fen: int
+    created_at: datetime
+
+
+class BillOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    number: str
+    plan_kind: str
+    side: str
+    period: str
+    part: int
+    units: int
+    reports: int
+    amount_fen: int
+    fee_fen: int
+    status: str
+    attempts: int
+    created_at: datetime
+    charged_at: datetime | None
+    transfer_id: int | None

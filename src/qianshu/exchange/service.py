@@ -36,7 +36,15 @@ from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange import documents
 from qianshu.exchange.events import ContractActivated, ContractEnded
-from qianshu.exchange.models import OPEN_ORDER_STATUSES, Contract, ContractChange, Order, Signature, TimelineEntry
+from qianshu.exchange.models import (
+    OPEN_ORDER_STATUSES,
+    Contract,
+    ContractChange,
+    Order,
+    RefundRequest,
+    Signature,
+    TimelineEntry,
+)
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn, QuoteIn
 from qianshu.exchange.settings import ExchangeSettings
@@ -183,7 +191,7 @@ def place_order(db: Session, actor: Actor, data: OrderIn, at: datetime | None = 
                   status="requested" if quote else "placed", plan_kind=plan.kind, purpose=data.purpose,
                   scenario=data.scenario, delivery_mode=mode, message=data.message,
                   price_fen=None if quote else plan.price_fen, term_days=_term_days(plan), created_at=now,
-                  updated_at=now)
+                  updated_at=now, publish_price=data.publish_price)
     db.add(order)
     db.flush()
     record_step(db, actor, order, "quote_requested" if quote else "order_placed", at=now, plan=plan.id,
@@ -306,6 +314,8 @@ def _make_contract(db: Session, actor: Actor, order: Order, step: str, at: datet
         certificate=catalog_product.certificate(db, registration.id), plan=plan, price_fen=order.price_fen,
         purpose=order.purpose, scenario=order.scenario, delivery_mode=order.delivery_mode,
         term_days=order.term_days, terms=order.terms, created_at=now)
+    if order.publish_price:  # only then does the text say so: older texts keep their exact form
+        document["publish_price"] = True
     contract = Contract(number=number, order_id=order.id, listing_id=listing.id, plan_id=plan.id,
                         buyer_org_id=order.buyer_org_id, seller_org_id=order.seller_org_id, status="pending",
                         plan_kind=order.plan_kind, price_fen=order.price_fen, purpose=order.purpose,
@@ -333,10 +343,15 @@ def _other(contract: Contract, party: str) -> int:
 
 
 def _log_parties(db: Session, contract: Contract) -> dict[str, str]:
+    """What a signature's or amendment's leaf tells the public: the contract's number, hash and
+    parties; the price only when the text both signed says the parties agreed to publish it."""
     doc = contract.document
-    return {"number": contract.number, "text_sha256": contract.text_sha256, "version": str(contract.text_version),
+    leaf = {"number": contract.number, "text_sha256": contract.text_sha256, "version": str(contract.text_version),
             "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
             "registration_number": doc["product"]["registration_number"] or ""}
+    if doc.get("publish_price") is True:
+        leaf["price_fen"] = str(doc["price_fen"])
+    return leaf
 
 
 def sign(db: Session, actor: Actor, contract_id: int, text_sha256: str = "", at: datetime | None = None) -> Contract:
@@ -633,6 +648,8 @@ class NextSteps:
     deliveries_to_make: int = 0
     deliveries_to_confirm: int = 0
     disputes: int = 0  # the parties' open disputes; for operators, every dispute to decide
+    refunds_to_answer: int = 0  # buyers' refund requests after settlement, for the seller
+    refunds_to_decide: int = 0  # refund requests taken to the operators
 
     @property
     def total(self) -> int:
@@ -671,6 +688,10 @@ def next_steps(db: Session, actor: Actor) -> NextSteps:
         deliveries_to_confirm=count(select(Contract.id).where(Contract.buyer_org_id == org,
                                                               Contract.payment_status == "delivered")),
         disputes=count(disputed if allows(actor, "contract.decide_dispute") else disputed.where(party)),
+        refunds_to_answer=count(select(RefundRequest.id).join(Contract, Contract.id == RefundRequest.contract_id)
+                                .where(RefundRequest.status == "pending", Contract.seller_org_id == org)),
+        refunds_to_decide=count(select(RefundRequest.id).where(RefundRequest.status == "escalated"))
+        if allows(actor, "contract.decide_refund") else 0,
     )
 
 

@@ -21,6 +21,10 @@ class ExchangeSettings(Section):
     fee_basis_points_by_category: dict[str, int] = Field(default_factory=dict)
     # Days after delivery when the buyer's acceptance happens by itself (and the contract settles).
     auto_accept_days: int = Field(default=7, ge=1, le=90)
+    # How long after settlement a buyer may ask for a refund (a request to the seller), and how many
+    # days the seller has to answer before the request goes to the exchange's operators by itself.
+    refund_request_days: int = Field(default=30, ge=1, le=365)
+    refund_answer_days: int = Field(default=7, ge=1, le=90)
     # How many contracts ``qianshu demo`` makes for its two years of trading history (a background
     # job after the portal is up; 0: none). Read only by the demo.
     demo_history_contracts: int = Field(default=3000, ge=0, le=100_000)

@@ -1,0 +1,267 @@
+"""A buyer's request for a refund after settlement: the buyer asks (an amount up to what it paid
+less earlier refunds, a reason, within ``refund_request_days`` of settlement), the seller accepts
+or refuses; unanswered after ``refund_answer_days``, or refused, it goes to an operator, who
+decides with a written reason, as with a dispute. An accepted or granted request is paid by
+``payments.refund_settled``: the seller's wallet and the fee account back to the buyer (leaf
+``exchange.refund``); an operator's decision is a leaf of its own
+(``exchange.refund_request_decided``).
+
+One open request per contract: the database holds it (``open_contract_id`` is unique), so of two
+requests at once the second gets a 409. Every answer and decision moves the request's status by a
+conditional UPDATE (``WHERE status IN …``), so of two at once (the seller accepting while it
+refuses, or while an operator decides) exactly one wins and the other gets a 409 with nothing
+moved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_, Label
+from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.exchange.models import Contract, RefundRequest
+from qianshu.exchange.payments import log_contract_event, refund_settled
+from qianshu.exchange.service import (
+    NO_CONTRACT,
+    PREPAID_KINDS,
+    load_contract,
+    notify_party,
+    record_step,
+    require_role,
+)
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+
+NO_REQUEST = N_("No such refund request.")
+ALREADY_OPEN = N_("Contract {number} already has an open refund request; wait for its answer.")
+
+
+def _request(db: Session, request_id: int) -> tuple[RefundRequest, Contract]:
+    found = db.get(RefundRequest, request_id)
+    if found is None:
+        raise NotFound(NO_REQUEST)
+    return found, load_contract(db, found.contract_id)
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("{field} is required.", field="reason")
+    return reason[:2000]
+
+
+def _remaining(contract: Contract) -> int:
+    return contract.price_fen - contract.refunded_fen
+
+
+def _amount(value: object, contract: Contract) -> int:
+    amount = ledger.parse_amount(value, "amount_fen")
+    if amount > _remaining(contract):
+        raise InvalidInput("{field} must be at most {max}.", field="amount_fen", max=_remaining(contract))
+    return amount
+
+
+def window_ends(contract: Contract, settings: ExchangeSettings) -> datetime | None:
+    """Until when the buyer may ask (None: the contract has not settled)."""
+    if contract.settled_at is None:
+        return None
+    return as_utc(contract.settled_at) + timedelta(days=settings.refund_request_days)
+
+
+def open_request(db: Session, contract: Contract) -> RefundRequest | None:
+    return db.scalar(select(RefundRequest).where(RefundRequest.open_contract_id == contract.id))
+
+
+def requests_of(db: Session, contract: Contract) -> list[RefundRequest]:
+    return list(db.scalars(select(RefundRequest).where(RefundRequest.contract_id == contract.id)
+                           .order_by(RefundRequest.id)))
+
+
+def get_request(db: Session, actor: Actor, request_id: int) -> RefundRequest:
+    found, contract = _request(db, request_id)
+    require_role(actor, "trade.read", contract, NO_REQUEST)
+    return found
+
+
+def request_refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str,
+                   settings: ExchangeSettings | None = None, at: datetime | None = None) -> RefundRequest:
+    """The buyer asks for ``amount_fen`` back from a settled contract, saying why."""
+    settings = settings or ExchangeSettings()
+    now = at or utcnow()
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.request_refund", contract, NO_CONTRACT)
+    if contract.payment_status != "settled" or contract.plan_kind not in PREPAID_KINDS:
+        raise Conflict("Contract {number} is {status}; a refund can be asked only after settlement.",
+                       number=contract.number, status=Label("payment status", contract.payment_status))
+    closes = window_ends(contract, settings)
+    if closes is not None and now > closes:
+        raise Conflict("The time to ask for a refund of contract {number} ended on {date}.",
+                       number=contract.number, date=closes.date().isoformat())
+    reason, amount = _reason(reason), _amount(amount_fen, contract)
+    if open_request(db, contract) is not None:
+        raise Conflict(ALREADY_OPEN, number=contract.number)
+    made = RefundRequest(contract_id=contract.id, open_contract_id=contract.id,
+                         requested_by_org_id=actor.org_id or 0, requested_by=actor.user_id, amount_fen=amount,
+                         reason=reason, status="pending", created_at=now)
+    try:
+        with db.begin_nested():  # another request committed meanwhile: the unique key refuses this one
+            db.add(made)
+            db.flush()
+    except IntegrityError:
+        raise Conflict(ALREADY_OPEN, number=contract.number) from None
+    record_step(db, actor, contract.order, "refund_requested", contract, at=now, amount_fen=amount, reason=reason,
+                request=made.id)
+    notify_party(db, contract.seller_org_id,
+                 N_("The buyer asks for {amount} back from contract {number}: {reason}"), contract.order, contract,
+                 amount=ledger.yuan_text(amount), reason=reason)
+    return made
+
+
+def _move(db: Session, request: RefundRequest, allowed: tuple[str, ...], to: str, **values: Any) -> None:
+    """Move the request's status by a conditional UPDATE: of two answers at once, one wins."""
+    moved = db.execute(update(RefundRequest).where(RefundRequest.id == request.id,
+                                                   RefundRequest.status.in_(allowed))
+                       .values(status=to, **values).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        db.refresh(request)
+        raise Conflict("This refund request is {status}; this cannot be done now.",
+                       status=Label("refund request status", request.status))
+    db.refresh(request)
+
+
+def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reason: str = "",
+                  at: datetime | None = None) -> RefundRequest:
+    """The seller accepts (the refund is paid at once, from its wallet and the fee account) or
+    refuses, saying why (the buyer may then take it to an operator)."""
+    now = at or utcnow()
+    request, contract = _request(db, request_id)
+    require_role(actor, "contract.answer_refund", contract, NO_REQUEST)
+    if not accept:
+        reason = _reason(reason)
+        _move(db, request, ("pending",), "refused", open_contract_id=None, answer_reason=reason,
+              answered_by=actor.user_id, answered_at=now)
+        record_step(db, actor, contract.order, "refund_request_refused", contract, at=now, reason=reason,
+                    request=request.id)
+        notify_party(db, contract.buyer_org_id,
+                     N_("The seller refused your refund request on contract {number}: {reason}. You may take it "
+                        "to the exchange's operators."), contract.order, contract, reason=reason)
+        return request
+    with db.begin_nested():  # the seller's wallet short of its part: nothing moves, not even the status
+        _move(db, request, ("pending",), "accepted", open_contract_id=None, answered_by=actor.user_id,
+              answered_at=now, refund_fen=request.amount_fen, answer_reason=(reason or "").strip()[:2000])
+        _pay(db, actor, contract, request, now)
+    record_step(db, actor, contract.order, "refund_request_accepted", contract, at=now,
+                amount_fen=request.amount_fen, request=request.id)
+    return request
+
+
+def _pay(db: Session, actor: Actor, contract: Contract, request: RefundRequest, now: datetime) -> None:
+    db.refresh(contract)
+    if contract.payment_status != "settled" or request.refund_fen > _remaining(contract):
+        raise Conflict("Contract {number} has only {amount} left to refund.", number=contract.number,
+                       amount=ledger.yuan_text(max(_remaining(contract), 0)))
+    refund_settled(db, actor, contract, request.refund_fen, request.reason, now)
+
+
+def escalate(db: Session, actor: Actor, request_id: int, at: datetime | None = None) -> RefundRequest:
+    """The buyer takes a refused request to the exchange's operators (one the seller leaves
+    unanswered goes there by itself after ``refund_answer_days``: ``escalate_unanswered``)."""
+    now = at or utcnow()
+    request, contract = _request(db, request_id)
+    require_role(actor, "contract.request_refund", contract, NO_REQUEST)
+    try:
+        with db.begin_nested():
+            _move(db, request, ("refused",), "escalated", open_contract_id=contract.id, escalated_at=now)
+    except IntegrityError:  # the buyer asked again meanwhile: that request is the open one
+        raise Conflict(ALREADY_OPEN, number=contract.number) from None
+    _escalated(db, actor, contract, request, now)
+    return request
+
+
+def _escalated(db: Session, actor: Actor, contract: Contract, request: RefundRequest, now: datetime) -> None:
+    record_step(db, actor, contract.order, "refund_request_escalated", contract, at=now, request=request.id)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id, N_("The refund request on contract {number} went to the exchange's operators."),
+                     contract.order, contract)
+
+
+def escalate_unanswered(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> int:
+    """Requests the seller left unanswered for ``refund_answer_days`` go to the operators."""
+    moment = now or utcnow()
+    due = moment - timedelta(days=settings.refund_answer_days)
+    ids = list(db.scalars(select(RefundRequest.id).where(RefundRequest.status == "pending",
+                                                         RefundRequest.created_at <= due)
+                          .order_by(RefundRequest.id).limit(200)))
+    for request_id in ids:
+        request, contract = _request(db, request_id)
+        try:
+            _move(db, request, ("pending",), "escalated", escalated_at=moment)
+        except Conflict:  # answered meanwhile
+            continue
+        _escalated(db, SYSTEM, contract, request, moment)
+    return len(ids)
+
+
+def decide_refund(db: Session, actor: Actor, request_id: int, grant: bool, reason: str,
+                  refund_fen: object = None, at: datetime | None = None) -> RefundRequest:
+    """An operator decides an escalated request with a written reason: ``grant`` refunds
+    ``refund_fen`` (by default what the buyer asked; never more), otherwise it is rejected."""
+    now = at or utcnow()
+    request, contract = _request(db, request_id)
+    require_role(actor, "contract.decide_refund", contract, NO_REQUEST)
+    reason = _reason(reason)
+    amount = 0
+    if grant:
+        amount = request.amount_fen if refund_fen in (None, "", 0) else ledger.parse_amount(refund_fen, "refund_fen")
+        if amount > request.amount_fen:
+            raise InvalidInput("{field} must be at most {max}.", field="refund_fen", max=request.amount_fen)
+    with db.begin_nested():
+        _move(db, request, ("escalated",), "granted" if grant else "rejected", open_contract_id=None,
+              decision_reason=reason, decided_by=actor.user_id, decided_at=now, refund_fen=amount)
+        if grant:
+            _pay(db, actor, contract, request, now)
+    index = log_contract_event(db, "exchange.refund_request_decided", contract,
+                               decision="granted" if grant else "rejected")
+    record_step(db, actor, contract.order, "refund_request_decided", contract, at=now,
+                decision="granted" if grant else "rejected", amount_fen=amount, reason=reason, request=request.id,
+                log_index=index)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(db, org_id, N_("The refund request on contract {number} is decided: {reason}"),
+                     contract.order, contract, reason=reason)
+    return request
+
+
+def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None = None,
+              request_id: int | None = None) -> None:
+    """Who may not do ``action`` is refused before the Idempotency-Key is looked at (api.py)."""
+    if request_id is not None:
+        _found, contract = _request(db, request_id)
+        require_role(actor, action, contract, NO_REQUEST)
+        return
+    require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
+
+
+def waiting(db: Session, actor: Actor) -> tuple[int, int]:
+    """(requests the actor's organisation has to answer as seller, escalated requests to decide)."""
+    from sqlalchemy import func
+
+    from qianshu.core.policy import allows
+
+    to_answer = 0
+    if actor.org_id is not None:
+        to_answer = int(db.scalar(select(func.count(RefundRequest.id))
+                                  .join(Contract, Contract.id == RefundRequest.contract_id)
+                                  .where(RefundRequest.status == "pending",
+                                         Contract.seller_org_id == actor.org_id)) or 0)
+    to_decide = 0
+    if allows(actor, "contract.decide_refund"):
+        to_decide = int(db.scalar(select(func.count(RefundRequest.id))
+                                  .where(RefundRequest.status == "escalated")) or 0)
+    return to_answer, to_decide

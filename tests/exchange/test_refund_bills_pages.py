@@ -1,0 +1,142 @@
+"""The refund request and the usage bills as users meet them: the contract page's buttons for the
+buyer, the seller and an operator, in Chinese and English; the bills page, its CSV and the API,
+seen by the two parties and operators only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qianshu.accounts.models import User
+from qianshu.catalog.schemas import PlanIn
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.timeutil import utcnow
+from qianshu.exchange import payments
+from qianshu.exchange.models import Contract
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+from tests.accounts.test_portal import csrf, sign_in
+from tests.factories import Factories
+
+PRICE = 120_000
+
+
+def _as(client: Any, db: Session, who: Actor) -> None:
+    client.cookies.clear()
+    sign_in(client, db.get_one(User, who.user_id).email)
+
+
+def _post(client: Any, url: str, data: dict[str, Any]) -> Any:
+    return client.post(url, data={"csrf_token": csrf(client, url.rsplit("/", 1)[0]), **data}, follow_redirects=False)
+
+
+def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
+                                      signed: Callable[..., Contract], fund: Any) -> None:
+    contract = signed()
+    fund(buyer, PRICE)
+    payments.pay(db, buyer, contract.id)
+    payments.deliver(db, merchant, contract.id)
+    payments.accept_delivery(db, buyer, contract.id)
+    db.flush()
+    url = f"/exchange/contracts/{contract.id}"
+    _as(client, db, buyer)
+    page = client.get(url).text
+    assert 'id="request-refund"' in page
+    assert "向卖方申请退款" in page
+    too_much = _post(client, f"{url}/request-refund", {"amount": "1300", "reason": "数据缺失"})
+    assert too_much.status_code == 422
+    assert 'id="contract-error"' in too_much.text
+    assert _post(client, f"{url}/request-refund", {"amount": "400", "reason": "三分之一记录缺少站点编号"}
+                 ).status_code == 303
+    page = client.get(url).text
+    assert "待卖方答复" in page
+    assert 'id="request-refund"' not in page  # one open request at a time
+    client.get("/lang/en")
+    english = client.get(url).text
+    assert "waiting for the seller" in english
+    assert "Refund requests" in english
+    # the seller sees it waiting and refuses it, saying why
+    _as(client, db, merchant)
+    client.get("/lang/zh")
+    assert "1 项退款申请待答复" in client.get("/exchange/trades").text
+    page = client.get(url).text
+    request_id = re.search(r'name="request_id" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    no_reason = _post(client, f"{url}/answer-refund", {"request_id": request_id, "answer": "refuse", "reason": ""})
+    assert no_reason.status_code == 422
+    assert _post(client, f"{url}/answer-refund", {"request_id": request_id, "answer": "refuse",
+                                                  "reason": "数据已按约交付"}).status_code == 303
+    twice = _post(client, f"{url}/answer-refund", {"request_id": request_id, "answer": "accept", "reason": ""})
+    assert twice.status_code == 409
+    assert "这项退款申请处于“卖方已拒绝”状态" in twice.text
+    # the buyer takes it to the operators; an operator grants part of it
+    _as(client, db, buyer)
+    assert _post(client, f"{url}/escalate-refund", {"request_id": request_id}).status_code == 303
+    _as(client, db, operator)
+    page = client.get(url).text
+    assert 'id="decide-refund"' in page
+    assert _post(client, f"{url}/decide-refund", {"request_id": request_id, "decision": "grant", "refund": "200",
+                                                  "reason": "核实部分缺失，退还一半"}).status_code == 303
+    page = client.get(url).text
+    assert "运营方裁定退款" in page
+    assert "核实部分缺失，退还一半" in page
+    db.refresh(contract)
+    assert (contract.refunded_fen, ledger.balance(db, ledger.wallet_of(db, buyer.org_id or 0))) == (20_000, 20_000)
+    timeline = client.get(f"/api/v1/exchange/contracts/{contract.id}/refund-requests").json()
+    assert [r["status"] for r in timeline] == ["granted"]
+
+
+def test_usage_bills_page_csv_and_api(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
+                                      signed: Callable[..., Contract], fund: Any, make: Factories,
+                                      bearer: Any) -> None:
+    contract = signed(plans=[PlanIn(kind="per_call", price="2", delivery_modes=["api"])])
+    payments.record_usage(db, SYSTEM, contract.id, "calls-2026-10", 300)  # 300 calls at ¥2: ¥600
+    later, settings = utcnow() + timedelta(days=32), ExchangeSettings()
+    assert payments.bill_usage_due(db, settings, later) == (0, 1)
+    db.flush()
+    _as(client, db, buyer)
+    page = client.get("/exchange/bills").text
+    assert 'data-status="short"' in page
+    assert "余额不足" in page
+    assert contract.number in page
+    assert payments.bill_usage_due(db, settings, later) == (0, 1)
+    db.flush()
+    assert 'data-status="retrying"' in client.get("/exchange/bills").text
+    fund(buyer, 100_000)  # the wallet can pay now
+    assert payments.bill_usage_due(db, settings, later) == (1, 0)
+    db.flush()
+    page = client.get("/exchange/bills").text
+    assert 'data-status="paid"' in page
+    transfer = re.search(rf'href="/exchange/contracts/{contract.id}#transfer-(\d+)"', page)
+    assert transfer, page
+    assert f'id="transfer-{transfer.group(1)}"' in client.get(f"/exchange/contracts/{contract.id}").text
+    body = client.get("/exchange/bills.csv").content.decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["合同编号", "身份", "月份"], rows[0]
+    assert rows[1][0] == contract.number
+    assert (rows[1][6], rows[1][7], rows[1][9]) == ("60000", "600.00", "已支付")
+    client.get("/lang/en")
+    assert "Usage bills" in client.get("/exchange/bills").text
+    # the seller sees the same bill from its side; an operator sees every organisation's
+    _as(client, db, merchant)
+    assert contract.number in client.get("/exchange/bills").text
+    _as(client, db, operator)
+    assert contract.number in client.get("/exchange/bills?every=1").text
+    # a third organisation sees none of it
+    stranger = make.user(organisation=make.org(org_type="buyer"))
+    client.cookies.clear()
+    sign_in(client, stranger.email)
+    assert contract.number not in client.get("/exchange/bills").text
+    assert client.get("/exchange/bills?every=1").status_code == 403
+    api = client.get("/api/v1/exchange/bills", headers=bearer(db.get_one(User, buyer.user_id))).json()
+    assert [(b["number"], b["side"], b["status"], b["amount_fen"]) for b in api] == [
+        (contract.number, "buyer", "paid", 60_000)]
+    assert api[0]["transfer_id"] == int(transfer.group(1))
+    assert client.get(f"/api/v1/exchange/contracts/{contract.id}/bills", headers=bearer(stranger)).status_code == 404
+    assert client.get("/api/v1/exchange/bills", headers=bearer(stranger)).json() == []

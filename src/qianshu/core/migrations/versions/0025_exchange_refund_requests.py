@@ -1,6 +1,6 @@
 """exchange: a buyer's refund request after settlement; tries of a usage bill; a price to publish
 
-Revision ID: 0029_exchange_refund_requests
+Revision ID: 0025_exchange_refund_requests
 Revises: 0024_monitoring_cases
 Create Date: 2026-11-30
 

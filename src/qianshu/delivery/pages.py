@@ -143,10 +143,14 @@ class DeliveryPanel:
 
 
 def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | None:
-    """The contract page's hook (web/app.py): shown for contracts delivered by API or sandbox."""
+    """The contract page's hook (the manifest's ``contract_panel``): for a download or Delta
+    Sharing contract a link to its delivery page; for API and sandbox contracts the key, usage,
+    budget and query log."""
     from qianshu.core.policy import allows
     from qianshu.exchange.service import party_of
 
+    if contract.delivery_mode in ("download", "delta_sharing"):
+        return DeliveryPanel(contract, party_of(actor, contract)) if contract.starts_at else None
     if contract.delivery_mode not in ("api", "sandbox"):
         return None
     summary = sandbox_service.contract_summary(db, actor, contract.id)

@@ -28,5 +28,7 @@ MANIFEST = Manifest(
     demo="qianshu.demo.delivery_seed:seed",
     # Its section of the exchange's contract page (the page's one extension point).
     contract_panel="qianshu.delivery.pages:contract_panel",
-    periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage")},
+    periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage"),
+              # Cached shared files of ended contracts and past their age, never one in use.
+              "delivery.sweep_caches": Periodic(3600.0, "qianshu.delivery.jobs:sweep_caches")},
 )

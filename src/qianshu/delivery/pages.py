@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.catalog import service as catalog_service
-from qianshu.core.actor import Actor
+from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import CHUNK
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
@@ -23,6 +23,7 @@ from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, g
 from qianshu.core.policy import require
 from qianshu.core.policy import require as policy_check
 from qianshu.delivery import data_api, sandbox_service, service
+from qianshu.delivery.decoys import MAX_DECOYS
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
 
@@ -107,7 +108,12 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
                 except ValueError:
                     raise InvalidInput("The tolerance of {column} must be a number of at least 0.",
                                        field="tolerances", column=field_name[5:]) from None
-        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances)
+        decoys_text = str(form.get("decoys") or "0").strip()
+        if not decoys_text.isdigit():
+            raise InvalidInput("Decoy rows per copy must be a whole number from 0 to {n}.", field="decoys",
+                               n=MAX_DECOYS)
+        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances,
+                                     int(decoys_text))
     except QianshuError as exc:
         db.rollback()
         view = service.policy_view(db, actor, settings, listing_id)
@@ -122,6 +128,11 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
 from qianshu.delivery.channels.pages import router as _channels  # noqa: E402 - kept in one block, to ease merges
 
 router.include_router(_channels)
+
+# --- the seller's settings: a product's sandbox, a contract's data API limits (portal forms) ---
+from qianshu.delivery.settings_pages import router as _settings  # noqa: E402 - kept in one block, to ease merges
+
+router.include_router(_settings)
 
 # --- data API and sandbox (issue 13) ------------------------------------------------------------
 
@@ -139,6 +150,8 @@ class DeliveryPanel:
     budget: Any = None
     can_key: bool = False
     can_query: bool = False
+    can_limits: bool = False  # the seller may change an API contract's limits (delivery/limits.py)
+    can_configure: bool = False  # the seller may change the product's sandbox
     template: str = "delivery/_contract_panel.html"
 
 
@@ -153,12 +166,19 @@ def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | 
         return DeliveryPanel(contract, party_of(actor, contract)) if contract.starts_at else None
     if contract.delivery_mode not in ("api", "sandbox"):
         return None
+    from qianshu.catalog import permissions as catalog_permissions
+
     summary = sandbox_service.contract_summary(db, actor, contract.id)
     resource = sandbox_service.exchange_resource(contract)
+    api = contract.delivery_mode == "api"
+    listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
     return DeliveryPanel(contract, party_of(actor, contract), summary["key"], summary["usage"], summary["queries"],
                          summary["budget"],
-                         can_key=contract.delivery_mode == "api" and allows(actor, "data_api.key", resource),
-                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource))
+                         can_key=api and allows(actor, "data_api.key", resource),
+                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource),
+                         can_limits=api and allows(actor, "data_api.limits", resource),
+                         can_configure=not api and allows(actor, "sandbox.configure",
+                                                          catalog_permissions.listing(listing)))
 
 
 @dataclass

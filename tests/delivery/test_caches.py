@@ -64,10 +64,12 @@ def test_the_sweep_removes_due_files_never_one_in_use(live: tuple[str, Settings]
         return caches.sweep(settings.data_dir, in_force=in_force, max_age_seconds=max_age, url_seconds=url_seconds)
 
     # Young and in force: kept.
-    assert sweep().removed == [] and folder.is_dir()
+    assert sweep().removed == []
+    assert folder.is_dir()
     # Past its age, but URLs handed out a moment ago still work: kept, and they are served.
     report = sweep(max_age=0)
-    assert report.removed == [] and report.kept_in_use == [f"{trade['contract_id']}/{folder.name}"]
+    assert report.removed == []
+    assert report.kept_in_use == [f"{trade['contract_id']}/{folder.name}"]
     assert httpx.get(urls[0]).status_code == 200
     # A query holding the contract's folder (writing, or handing out URLs): the sweep skips it.
     _age(folder, url_seconds + 120)
@@ -83,13 +85,15 @@ def test_the_sweep_removes_due_files_never_one_in_use(live: tuple[str, Settings]
     held.wait(5)
     try:
         report = sweep(max_age=0)
-        assert report.skipped_busy == [trade["contract_id"]] and folder.is_dir()
+        assert report.skipped_busy == [trade["contract_id"]]
+        assert folder.is_dir()
     finally:
         release.set()
         holder.join()
     # Fetching a file keeps the folder in use.
     httpx.get(urls[0])
-    assert sweep(max_age=0).removed == [] and folder.is_dir()
+    assert sweep(max_age=0).removed == []
+    assert folder.is_dir()
     # Idle for longer than a URL lives: removed; the next query writes the same bytes again.
     _age(folder, url_seconds + 120)
     assert sweep(max_age=0).removed == [f"{trade['contract_id']}/{folder.name}"]
@@ -119,7 +123,9 @@ def test_download_copies_left_by_a_crash_are_removed_after_a_day(tmp_path: Path)
         os.utime(path, (day_ago, day_ago))
     report = caches.sweep(tmp_path, in_force=lambda _c: True, max_age_seconds=1.0, url_seconds=1.0)
     assert report.downloads_removed == 1
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists()
+    assert fresh.exists()
+    assert other.exists()
 
 
 def test_the_sweep_is_a_periodic_task_of_the_manifest() -> None:

@@ -23,7 +23,7 @@ from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, g
 from qianshu.core.policy import require
 from qianshu.core.policy import require as policy_check
 from qianshu.delivery import data_api, sandbox_service, service
-from qianshu.delivery.decoys import MAX_DECOYS
+from qianshu.delivery.decoys import MAX_DECOYS, DecoyTrace
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
 
@@ -45,6 +45,7 @@ class LeakPage:
     detection: Detection | None = None
     error: str = ""
     top: list[object] = field(default_factory=list)
+    decoys: DecoyTrace | None = None  # where the seller allows decoy rows: whose are in the file
 
 
 def _products(request: Request, actor: Actor) -> list[Listing]:
@@ -80,8 +81,12 @@ def find_leak(request: Request, actor: SignedInActor, settings: AppSettings, pos
             with suspect.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, CHUNK)
             page.detection = service.run_detection(prepared, suspect)
+            if prepared.decoys is not None and prepared.decoys.count:
+                page.decoys = service.run_trace(prepared, suspect)
         with database.unit_of_work() as db:
             service.record_detection(db, actor, prepared, page.detection, upload.filename)
+            if page.decoys is not None:
+                service.record_trace(db, actor, prepared, page.decoys, upload.filename)
     except QianshuError as exc:
         page.error = exc.render(get_lang(request))
         return render(request, "delivery/leaks.html", page, status_code=exc.status)

@@ -215,4 +215,4 @@ def test_the_cli_traces_a_leak(exchange: tuple[Path, int, str], tmp_path: Path) 
     pq.write_table(product_table(3_000), clean)
     silent = runner.invoke(app, ["watermark", "trace", str(clean), "--product", str(product), *d])
     assert silent.exit_code == 0
-    assert "No decoy row of ours found" in silent.output
+    assert "未发现本平台的诱饵行" in silent.output

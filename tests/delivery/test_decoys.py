@@ -216,3 +216,46 @@ def test_the_cli_traces_a_leak(exchange: tuple[Path, int, str], tmp_path: Path) 
     silent = runner.invoke(app, ["watermark", "trace", str(clean), "--product", str(product), *d])
     assert silent.exit_code == 0
     assert "未发现本平台的诱饵行" in silent.output
+
+
+def test_data_api_pages_carry_the_contracts_decoys(client: Any, db: Session, settings: Settings,
+                                                   tmp_path: Path) -> None:
+    """Rows collected page by page through the data API hold the contract's decoys (not metered),
+    filtered like real rows; the trace names the API contract from them."""
+    from tests.delivery.delivery_support import bearer, make_setup
+
+    setup = make_setup(db, settings, tmp_path)
+    service.set_watermark_policy(db, setup.merchant, settings, setup.listing.id, [], {}, decoys=12)
+    key = client.post(f"/api/v1/delivery/contracts/{setup.rows_contract.id}/api-key",
+                      headers=bearer(setup.buyer_token)).json()["key"]
+    collected: list[list[Any]] = []
+    columns: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/delivery/data/rows", params=params, headers={"X-API-Key": key})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        columns = body["columns"]
+        collected += body["rows"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(collected) == 2_000 + 12
+    # Filtered pages: a decoy comes only where it passes the filter, like a real row.
+    filtered = client.get("/api/v1/delivery/data/rows", params={"limit": 1000, "filter": "age:ge:60"},
+                          headers={"X-API-Key": key}).json()
+    ages = [row[filtered["columns"].index("age")] for row in filtered["rows"]]
+    assert all(age >= 60 for age in ages)
+    table = pa.table({name: [row[i] for row in collected] for i, name in enumerate(columns)})
+    leaked = table.select(list(reversed(columns))[:-2])  # two columns dropped, the rest reversed
+    path = tmp_path / "from-the-api.csv"
+    write_copy(leaked.to_batches(), leaked.schema, path, "csv")
+    from qianshu.delivery.decoys import trace_decoys as trace
+
+    prepared = service.prepare_detection(db, setup.merchant, settings, setup.listing.id)
+    assert prepared.decoys is not None
+    found = trace(read_suspect(path), prepared.decoys, prepared.keys, prepared.total_rows, prepared.alpha)
+    assert found.named == (setup.rows_contract.number,)

@@ -56,6 +56,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, Permis
 from qianshu.core.policy import require
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.delivery import api_decoys
 from qianshu.delivery import limits as api_limits
 from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
 from qianshu.delivery.settings import DeliverySettings
@@ -505,6 +506,7 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
         listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
         data = service.product_data(db, settings, listing)
         plan = _plan(db, settings, listing, data)
+        decoys = api_decoys.decoy_model(db, settings, listing, data, plan)
     schema = pq.read_schema(data)
     question = parse_question(schema, columns, filters or [], limit, cursor, section, settings.secret_key,
                               contract_id)
@@ -526,6 +528,11 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
     table = table.select(list(question.columns))
     listed = table.to_pylist()
     rows = [[_jsonable(record[c]) for c in question.columns] for record in listed]
+    if decoys is not None:  # where the seller allows them (delivery/api_decoys.py); not metered
+        mark_key = WatermarkKey.for_contract(settings.secret_key, admission.contract_number)
+        rows, _added = api_decoys.with_decoys(rows, numbers, decoys, mark_key, question,
+                                              pq.ParquetFile(data).metadata.num_rows,
+                                              delivered < admission.reserved_rows, _jsonable)
     following = None
     if delivered and delivered == admission.reserved_rows:
         following = make_cursor(settings.secret_key, contract_id, question.digest(), int(numbers[-1]))

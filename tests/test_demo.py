@@ -341,6 +341,12 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
         assert profile["shareCredentialsVersion"] == 1
         grant = delta_sharing.authenticate(db, f"Bearer {profile['bearerToken']}")
         assert grant.contract_id == active["delta_sharing"].id
+        # The seller allowed keyed decoy rows in the product's copies.
+        from qianshu.delivery.models import WatermarkPolicyRow
+
+        policy = db.get(WatermarkPolicyRow, active["download"].listing_id)
+        assert policy is not None
+        assert policy.decoys == 5
 
 
 def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:
@@ -478,6 +484,11 @@ def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> Non
         assert usage.units == 2
         steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
         assert "usage_reported" in steps  # billed with the month's other usage once the month is over
+        from qianshu.delivery import limits
+        from qianshu.delivery.settings import DeliverySettings
+
+        chosen = limits.limits_of(db, DeliverySettings(), contracts["api"].id)  # set by the seller
+        assert (chosen.set_by_seller, chosen.rate_per_minute, chosen.quota_period) == (True, 60, "month")
         outcomes = [q.outcome for q in sandbox_service.query_log(db, contracts["sandbox"].id)]
         assert outcomes == ["refused", "answered"]  # newest first
 

@@ -61,6 +61,8 @@ def _check_with(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -
      "registry: job kind 'registry.pipeline' has concurrency 0; it must be a whole number of at least 1"),
     ("registry", {"jobs": {"registry.pipeline": 42}},
      "registry: job kind 'registry.pipeline' must be a 'module:handler' string or a JobKind"),
+    ("delivery", {"contract_panel": "qianshu.delivery.nowhere:contract_panel"},
+     "delivery: refers to 'qianshu.delivery.nowhere:contract_panel', whose module does not exist"),
     ("registry", {"settings": None}, "registry: has settings.py but its manifest refers to nothing in it"),
     ("catalog", {"settings": "qianshu.registry.settings:RegistrySettings"},
      "catalog: its settings section is named 'registry', not 'catalog'"),

@@ -169,6 +169,7 @@ def check(*, imports: bool = True) -> list[str]:
         refs += [m.actions] if m.actions else []
         refs += [m.settings] if m.settings else []
         refs += [m.blob_references] if m.blob_references else []
+        refs += [m.contract_panel] if m.contract_panel else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -345,6 +346,12 @@ def job_concurrency() -> dict[str, int]:
 def blob_reference_checks() -> list[Any]:
     """Each capability's ``blob_references`` function (``function(db, digest) -> bool``)."""
     return [resolve(m.blob_references) for m in manifests() if m.blob_references]
+
+
+def contract_panels() -> list[Any]:
+    """Each capability's ``contract_panel`` hook (``function(db, actor, contract) -> panel | None``),
+    in capability order: the sections the exchange's contract page shows."""
+    return [resolve(m.contract_panel) for m in manifests() if m.contract_panel]
 
 
 def periodic_tasks() -> dict[str, tuple[float, Any]]:

@@ -69,6 +69,24 @@ ROWS = {
     ("PUT", f"{A}/products/{{listing_id}}/sandbox"): Row(
         ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {"k": 10},
         action="sandbox.configure", on="own_listing"),
+    # --- per-contract limits, the decoy trace, the seller's sandbox form ---
+    ("GET", f"{A}/contracts/{{contract_id}}/limits"): _on_contract("trade.read"),
+    ("PUT", f"{A}/contracts/{{contract_id}}/limits"): _on_contract(
+        "data_api.limits", {"rate_per_minute": 5, "quota_period": "day", "calls_per_period": 10,
+                            "rows_per_period": 10}),
+    ("GET", "/delivery/contracts/{contract_id:int}/limits"): _on_contract("trade.read"),
+    ("POST", "/delivery/contracts/{contract_id:int}/limits"): _on_contract(
+        "data_api.limits", {"rate_per_minute": "5", "quota_period": "day", "calls_per_period": "10",
+                            "rows_per_period": "10"}),
+    # The product has no data file: an allowed request gets past the policy to a 409.
+    ("POST", f"{A}/products/{{listing_id}}/trace"): Row(
+        ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {},
+        action="watermark.detect", on="own_listing"),
+    ("GET", "/delivery/products/{listing_id:int}/sandbox"): Row(
+        ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, action="sandbox.configure", on="own_listing"),
+    ("POST", "/delivery/products/{listing_id:int}/sandbox"): Row(
+        ACTIVE, params=lambda c: {"listing_id": c["own_listing"]}, body=lambda c: {"k": "10", "budget": "1"},
+        action="sandbox.configure", on="own_listing"),
     ("POST", "/delivery/contracts/{contract_id:int}/api-key"): _on_contract("data_api.key"),
     ("GET", "/delivery/contracts/{contract_id:int}/sandbox"): _on_contract("sandbox.query"),
     ("POST", "/delivery/contracts/{contract_id:int}/sandbox"): _on_contract(

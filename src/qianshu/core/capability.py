@@ -129,6 +129,10 @@ class Manifest:
     # "module:function": ``function(db, digest) -> bool``, whether a row of the capability refers
     # to that blob; the blob sweep (registry's orphan sweep) keeps a blob any capability refers to.
     blob_references: str | None = None
+    # "module:function": ``function(db, actor, contract) -> panel | None``, the capability's section
+    # of the exchange's contract page (an object with ``template``, the partial the page includes
+    # with ``panel`` set; docs/architecture.md, "The contract page's panels").
+    contract_panel: str | None = None
     # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
     # capability of the tests lives in ``tests.example_capability``).
     package_name: str | None = None

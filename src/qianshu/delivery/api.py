@@ -7,17 +7,22 @@ take the ``Database``, not a session."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from qianshu.accounts.deps import SignedInActor
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.http import AppSettings, DbSession, get_database
 from qianshu.core.openapi import problems
-from qianshu.delivery import data_api, sandbox_service
+from qianshu.delivery import data_api, limits, sandbox_service, service
 from qianshu.delivery.channels.api import router as delta_sharing_router
+from qianshu.delivery.settings import DeliverySettings
 
 rest = APIRouter(prefix="/api/v1/delivery", tags=["delivery"])
 
@@ -137,6 +142,72 @@ def set_sandbox(listing_id: int, data: SandboxPolicyIn, db: DbSession, actor: Si
     sandbox_service.set_product_sandbox(db, actor, listing_id, k=data.k, epsilon=data.epsilon, budget=data.budget,
                                         bounds=data.bounds, identifying=data.identifying)
     return Response(status_code=204)
+
+
+class LimitsIn(BaseModel):
+    rate_per_minute: int = Field(description="Calls the contract's key may make in any 60 seconds.")
+    quota_period: str = Field(description="day | month (UTC)")
+    calls_per_period: int
+    rows_per_period: int
+
+
+class LimitsOut(LimitsIn):
+    set_by_seller: bool = Field(description="False: the installation's defaults apply.")
+
+
+@rest.get("/contracts/{contract_id}/limits", response_model=LimitsOut, responses=problems(404),
+            summary="The data API limits of a contract (both parties)")
+def get_limits(contract_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:
+    return limits.contract_limits(db, actor, settings.section(DeliverySettings), contract_id).__dict__
+
+
+@rest.put("/contracts/{contract_id}/limits", response_model=LimitsOut, responses=problems(404, 409, 422),
+            summary="Set the rate limit and quota of a data API contract (its seller, within the operator's maxima)")
+def set_limits(contract_id: int, data: LimitsIn, db: DbSession, actor: SignedInActor, settings: AppSettings) -> object:
+    return limits.set_limits(db, actor, settings.section(DeliverySettings), contract_id,
+                             **data.model_dump()).__dict__
+
+
+class FoundDecoyOut(BaseModel):
+    contract: str
+    decoy: int
+    row: int = Field(description="The row of the file (0-based, after the header).")
+    bits: float = Field(description="Bits of the keyed decoy found in the row.")
+    cells: int
+
+
+class TraceOut(BaseModel):
+    named: list[str] = Field(description="Contracts whose decoy rows are in the file (empty: none).")
+    found: list[FoundDecoyOut]
+    decoys_tested: int
+    rows_in_file: int
+    threshold_bits: float
+    false_positive_bound: float
+
+
+def _trace(request: Request, actor: Any, settings: Any, listing_id: int, suspect: Path) -> TraceOut:
+    trace = service.trace_leak(get_database(request), actor, settings, listing_id, suspect, file_name="api upload")
+    return TraceOut(named=list(trace.named), decoys_tested=trace.decoys_tested, rows_in_file=trace.rows_in_file,
+                    threshold_bits=trace.threshold_bits, false_positive_bound=trace.false_positive_bound,
+                    found=[FoundDecoyOut(contract=f.key_id, decoy=f.index, row=f.row, bits=f.bits, cells=f.cells)
+                           for f in trace.found])
+
+
+@rest.post("/products/{listing_id}/trace", response_model=TraceOut, responses=problems(404, 409, 422),
+             summary="Name the contracts whose keyed decoy rows are in a leaked file (the body: the file)")
+async def trace_decoys(listing_id: int, request: Request, actor: SignedInActor, settings: AppSettings) -> object:
+    """The body is the suspect file (CSV, XLSX or Parquet), streamed to a temporary file; the trace
+    and its two short transactions run on a worker thread."""
+    with tempfile.TemporaryDirectory(prefix="qianshu-trace-") as folder:
+        suspect = Path(folder) / "suspect"
+        with suspect.open("wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+        return await run_in_threadpool(_trace, request, actor, settings, listing_id, suspect)
+
+
+BODY_RULES = [BodyRule("POST", r"/api/v1/delivery/products/\d+/trace",
+                       lambda settings: settings.section(DeliverySettings).suspect_max_bytes)]
 
 
 # The capability's router: the routes above, and the Delta Sharing protocol's, which sit outside the

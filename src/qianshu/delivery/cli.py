@@ -1,5 +1,6 @@
-"""CLI of delivery: ``qianshu watermark detect LEAKED_FILE --product P`` and ``qianshu watermark
-issue --product P --recipient CONTRACT OUT``.
+"""CLI of delivery: ``qianshu watermark detect LEAKED_FILE --product P``, ``qianshu watermark trace
+LEAKED_FILE --product P`` (keyed decoy rows) and ``qianshu watermark issue --product P --recipient
+CONTRACT OUT``.
 
 Imports of the services stay inside the commands: ``qianshu --help`` imports this module.
 """
@@ -96,6 +97,43 @@ def detect(
         "(p ≤ 1e{log10:.1f} after testing every recipient).",
         recipient=named.key_id + (f" ({named.label})" if named.label else ""), matches=named.matches,
         marks=named.marks, log10=named.log10_adjusted))
+
+
+@watermark_app.command("trace")
+def trace(
+    leaked_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                help="The suspect copy: CSV (UTF-8 or GB18030), XLSX or Parquet.")],
+    product: Annotated[int, typer.Option("--product", help="The product (catalogue id) it is a copy of.")],
+    recipient: Annotated[list[str] | None, typer.Option(
+        "--recipient", help="Also test this contract id (repeatable).")] = None,
+    org_user: OrgUser = "",
+    data_dir: DataDir = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Name the contract whose keyed decoy rows are in a leaked file (columns may be dropped or reordered)."""
+    from qianshu.delivery import service
+
+    settings = settings_for(data_dir)
+    with open_database(settings) as database:
+        with database.unit_of_work(write=False) as db:
+            actor = _actor(db, org_user)
+        found = service.trace_leak(database, actor, settings, product, leaked_file, recipient or ())
+    if as_json:
+        print_json({"named": list(found.named), "decoys_tested": found.decoys_tested,
+                    "rows_in_file": found.rows_in_file, "threshold_bits": found.threshold_bits,
+                    "false_positive_bound": found.false_positive_bound,
+                    "found": [{"recipient": f.key_id, "decoy": f.index, "row": f.row, "bits": round(f.bits, 1),
+                               "cells": f.cells} for f in found.found]})
+        return
+    if not found.named:
+        console.print(bilingual("No decoy row of ours found ({n} decoys of the candidates tested).",
+                                n=found.decoys_tested))
+        return
+    for contract in found.named:
+        rows = [f for f in found.found if f.key_id == contract]
+        console.print(bilingual(
+            "The file holds {n} decoy rows of contract {contract} (chance of this by accident ≤ {bound:.1e}).",
+            n=len(rows), contract=contract, bound=found.false_positive_bound))
 
 
 @watermark_app.command("issue")

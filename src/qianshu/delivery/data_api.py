@@ -10,10 +10,11 @@ bound to the contract and the question).
 
 A call takes two short write transactions around the read, none held while DuckDB reads:
 
-1. admission: the key's calls this minute (the rate limit) and the contract's calls and rows this
-   period (the quota, the page's rows reserved) are raised by conditional UPDATEs, which the
-   database serialises per row, so concurrent calls cannot pass a limit; the call is counted in
-   the key's meter interval;
+1. admission: the key's calls of the last 60 seconds (the rate limit, a sliding window over the
+   key's call log, :mod:`.limits`) and the contract's calls and rows this period (the quota, the
+   page's rows reserved, raised by conditional UPDATEs), each under a row lock the database
+   serialises, so concurrent calls cannot pass a limit; the contract's limits are the seller's
+   (:func:`.limits.limits_of`); the call is counted in the key's meter interval;
 2. the rows not delivered are given back to the quota and the rows delivered are metered.
 
 The metering job (:func:`report_usage`) reports each closed interval of each key once to the
@@ -55,6 +56,8 @@ from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, Permis
 from qianshu.core.policy import require
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.delivery import api_decoys
+from qianshu.delivery import limits as api_limits
 from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, watermark_batch
@@ -287,6 +290,7 @@ class Admission:
     listing_id: int
     reserved_rows: int
     period_start: datetime
+    period: str = "day"
 
 
 def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int,
@@ -295,21 +299,14 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
     against the rate limit and the quota (reserving ``wanted_rows``, fewer if fewer remain)."""
     from qianshu.exchange import service as exchange
 
-    moment = now or utcnow()
     key = _authenticate(db, raw_key)
     if not exchange.contract_is_active(db, key.contract_id, "api"):
         raise PermissionDenied("The contract of this API key is not in force.", code="contract_not_active")
     contract = exchange.load_contract(db, key.contract_id)
-    minute = _window_start(moment, "minute")
-    insert_ignore(db, ApiCounter, {"scope": f"key:{key.id}", "window": "minute", "window_start": minute,
-                                    "calls": 0, "rows": 0})
-    passed = db.execute(update(ApiCounter).where(
-        ApiCounter.scope == f"key:{key.id}", ApiCounter.window == "minute", ApiCounter.window_start == minute,
-        ApiCounter.calls < section.api_rate_per_minute).values(calls=ApiCounter.calls + 1)).rowcount  # type: ignore[attr-defined]  # a CursorResult
-    if not passed:
-        raise TooManyRequests("This API key made {n} calls this minute, its limit; try again in a minute.",
-                              code="rate_limited", n=section.api_rate_per_minute)
-    period = section.api_quota_period
+    chosen = api_limits.limits_of(db, section, contract.id)
+    # The rate limit: a sliding window of 60 seconds over the key's call log (delivery/limits.py).
+    moment = api_limits.admit_call(db, key.id, chosen.rate_per_minute, now)
+    period = chosen.quota_period
     start = _window_start(moment, period)
     scope = f"contract:{contract.id}"
     insert_ignore(db, ApiCounter, {"scope": scope, "window": period, "window_start": start, "calls": 0, "rows": 0})
@@ -317,13 +314,15 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
     for _attempt in range(3):
         used = db.execute(select(ApiCounter.calls, ApiCounter.rows).where(
             ApiCounter.scope == scope, ApiCounter.window == period, ApiCounter.window_start == start)).one()
-        reserved = max(min(wanted_rows, section.api_rows_per_period - int(used.rows)), 0)
-        if reserved == 0 or used.calls >= section.api_calls_per_period:
+        reserved = max(min(wanted_rows, chosen.rows_per_period - int(used.rows)), 0)
+        if used.calls >= chosen.calls_per_period:
+            reserved = 0  # the calls are used up (before, such a call passed uncounted)
+        if reserved == 0:
             break
         passed = db.execute(update(ApiCounter).where(
             ApiCounter.scope == scope, ApiCounter.window == period, ApiCounter.window_start == start,
-            ApiCounter.calls < section.api_calls_per_period,
-            ApiCounter.rows + reserved <= section.api_rows_per_period,
+            ApiCounter.calls < chosen.calls_per_period,
+            ApiCounter.rows + reserved <= chosen.rows_per_period,
         ).values(calls=ApiCounter.calls + 1, rows=ApiCounter.rows + reserved)).rowcount  # type: ignore[attr-defined]  # a CursorResult
         if passed:
             break
@@ -331,9 +330,9 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
     if reserved == 0:
         raise TooManyRequests("Contract {number} has used its quota of this {period} ({calls} calls, {rows} rows).",
                               code="quota_exhausted", number=contract.number, period=period,
-                              calls=section.api_calls_per_period, rows=section.api_rows_per_period)
+                              calls=chosen.calls_per_period, rows=chosen.rows_per_period)
     _meter(db, key.id, contract.id, moment, section, calls=1, rows=0)
-    return Admission(key.id, contract.id, contract.number, contract.listing_id, reserved, start)
+    return Admission(key.id, contract.id, contract.number, contract.listing_id, reserved, start, period)
 
 
 def _meter(db: Session, key_id: int, contract_id: int, moment: datetime, section: DeliverySettings, *,
@@ -351,7 +350,7 @@ def settle(db: Session, admission: Admission, delivered: int, section: DeliveryS
     unused = admission.reserved_rows - delivered
     if unused:
         db.execute(update(ApiCounter).where(
-            ApiCounter.scope == f"contract:{admission.contract_id}", ApiCounter.window == section.api_quota_period,
+            ApiCounter.scope == f"contract:{admission.contract_id}", ApiCounter.window == admission.period,
             ApiCounter.window_start == admission.period_start).values(rows=ApiCounter.rows - unused))
     if delivered:
         _meter(db, admission.key_id, admission.contract_id, now or utcnow(), section, calls=0, rows=delivered)
@@ -386,7 +385,9 @@ def report_usage(db: Session, section: DeliverySettings, now: datetime | None = 
         audit.record(db, SYSTEM, "data_api.usage", target_type="contract", target_id=contract.id,
                      target_org_id=contract.seller_org_id, report=report_id, calls=meter.calls, rows=meter.rows,
                      units=units, outcome=outcome)
-    # The rate limit's minute counters are needed only for their minute: let the table not grow.
+    # The rate limit needs only the last minute's calls (and the fixed minute counters of before
+    # migration 0025 none): let the tables not grow.
+    api_limits.forget_calls(db, moment)
     db.execute(delete(ApiCounter).where(ApiCounter.window == "minute",
                                         ApiCounter.window_start < moment - timedelta(hours=1)))
     db.flush()
@@ -505,6 +506,7 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
         listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
         data = service.product_data(db, settings, listing)
         plan = _plan(db, settings, listing, data)
+        decoys = api_decoys.decoy_model(db, settings, listing, data, plan)
     schema = pq.read_schema(data)
     question = parse_question(schema, columns, filters or [], limit, cursor, section, settings.secret_key,
                               contract_id)
@@ -526,6 +528,11 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
     table = table.select(list(question.columns))
     listed = table.to_pylist()
     rows = [[_jsonable(record[c]) for c in question.columns] for record in listed]
+    if decoys is not None:  # where the seller allows them (delivery/api_decoys.py); not metered
+        mark_key = WatermarkKey.for_contract(settings.secret_key, admission.contract_number)
+        rows, _added = api_decoys.with_decoys(rows, numbers, decoys, mark_key, question,
+                                              pq.ParquetFile(data).metadata.num_rows,
+                                              delivered < admission.reserved_rows, _jsonable)
     following = None
     if delivered and delivered == admission.reserved_rows:
         following = make_cursor(settings.secret_key, contract_id, question.digest(), int(numbers[-1]))

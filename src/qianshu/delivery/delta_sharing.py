@@ -53,6 +53,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFou
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.delivery.decoys import DecoyModel, with_decoys
 from qianshu.delivery.files import BATCH_ROWS
 from qianshu.delivery.links import contract_for
 from qianshu.delivery.models import SharingToken, WatermarkedCopy
@@ -492,6 +493,7 @@ class PreparedQuery:
     key: WatermarkKey
     folder: Path
     request: QueryRequest
+    decoys: DecoyModel | None = None
 
 
 def copy_folder(settings: Settings, grant: Grant, version: Version) -> Path:
@@ -501,16 +503,18 @@ def copy_folder(settings: Settings, grant: Grant, version: Version) -> Path:
 
 def prepare_query(db: Session, settings: Settings, grant: Grant, share: str, schema: str, table: str,
                   body: object) -> PreparedQuery:
-    from qianshu.delivery.service import plan_for, watermark_policy
+    from qianshu.delivery.service import decoy_model_for, plan_for, watermark_policy
 
     _check_table(grant, share, schema, table)
     request = parse_query(body)
     version = pick_version(versions(db, grant.listing_id), request.version, request.timestamp)
     listing = catalog_service.get_listing(db, SYSTEM, grant.listing_id)
     data = data_path(settings, version)
-    plan = plan_for(data, watermark_policy(db, settings, listing))
+    chosen = watermark_policy(db, settings, listing)
+    plan = plan_for(data, chosen)
     key = WatermarkKey.for_contract(settings.secret_key, grant.contract_number, grant.contract_number)
-    return PreparedQuery(grant, version, data, plan, key, copy_folder(settings, grant, version), request)
+    return PreparedQuery(grant, version, data, plan, key, copy_folder(settings, grant, version), request,
+                         decoy_model_for(data, chosen, plan))
 
 
 def _merge_stats(stats: dict[str, Any], batch: pa.RecordBatch) -> None:
@@ -558,8 +562,11 @@ def materialize(prepared: PreparedQuery, file_rows: int) -> tuple[list[SharedFil
                 parts.append(SharedFile(name, stats["numRecords"], (temporary / name).stat().st_size, stats))
                 writer, stats = None, _fresh_stats()
 
-        for batch in _served(watermark_batches(parquet.iter_batches(batch_size=min(BATCH_ROWS, file_rows)),
-                                               prepared.plan, prepared.key), schema):
+        marked = watermark_batches(parquet.iter_batches(batch_size=min(BATCH_ROWS, file_rows)),
+                                   prepared.plan, prepared.key)
+        if prepared.decoys is not None and prepared.decoys.count:
+            marked = with_decoys(marked, prepared.decoys, prepared.key, parquet.metadata.num_rows)
+        for batch in _served(marked, schema):
             offset = 0
             while offset < batch.num_rows:
                 if writer is None:

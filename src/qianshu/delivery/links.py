@@ -36,10 +36,11 @@ from qianshu.core.errors import Conflict, InvalidInput, PermissionDenied
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.delivery.files import BATCH_ROWS, FORMATS, write_copy
+from qianshu.delivery.decoys import DecoyModel
+from qianshu.delivery.files import FORMATS, write_copy
 from qianshu.delivery.models import DownloadLink, WatermarkedCopy
 from qianshu.delivery.settings import DeliverySettings
-from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, watermark_batches
+from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan
 from qianshu.exchange import service as exchange_service
 from qianshu.exchange.permissions import trade
 from qianshu.translog.service import append_event
@@ -124,6 +125,7 @@ class PreparedFetch:
     data: Path
     plan: WatermarkPlan
     key: WatermarkKey
+    decoys: DecoyModel
 
     @property
     def file_name(self) -> str:
@@ -133,7 +135,7 @@ class PreparedFetch:
 def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: int, expires: str,
                   sig: str) -> PreparedFetch:
     """Check a link (signature, expiry, contract in force) and gather what its copy is made from."""
-    from qianshu.delivery.service import plan_for, watermark_policy
+    from qianshu.delivery.service import decoy_model_for, plan_for, watermark_policy
 
     link = db.get(DownloadLink, link_id)
     if link is None or not expires.isdigit() or len(expires) > 12 or not SIGNATURE.match(sig):
@@ -149,18 +151,20 @@ def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: in
     contract = exchange_service.load_contract(db, contract_id)
     listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
     data = contract_data(db, settings, listing.id)
-    plan = plan_for(data, watermark_policy(db, settings, listing))
+    chosen = watermark_policy(db, settings, listing)
+    plan = plan_for(data, chosen)
     key = WatermarkKey.for_contract(settings.secret_key, contract.number, contract.number)
     return PreparedFetch(link.id, contract.id, contract.number, listing.id, contract.seller_org_id,
-                         link.file_format, data, plan, key)
+                         link.file_format, data, plan, key, decoy_model_for(data, chosen, plan))
 
 
 def write_fetch(prepared: PreparedFetch, destination: Path) -> tuple[int, str]:
     """Write the marked copy to ``destination``; (rows, SHA-256 of the file). No database."""
-    parquet = pq.ParquetFile(prepared.data)
+    from qianshu.delivery.service import delivered_batches
+
     try:
-        rows = write_copy(watermark_batches(parquet.iter_batches(batch_size=BATCH_ROWS), prepared.plan, prepared.key),
-                          parquet.schema_arrow, destination, prepared.fmt)
+        rows = write_copy(delivered_batches(prepared.data, prepared.plan, prepared.key, prepared.decoys),
+                          pq.read_schema(prepared.data), destination, prepared.fmt)
         digest = hashlib.sha256()
         with destination.open("rb") as handle:
             while chunk := handle.read(1 << 20):

@@ -26,5 +26,9 @@ MANIFEST = Manifest(
     nav=(NavItem("/delivery/leaks", "Find a leak", _seller, order=32, menu=MENU_MINE),),
     # --- data API (issue 13): each closed meter interval is reported to the exchange's billing.
     demo="qianshu.demo.delivery_seed:seed",
-    periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage")},
+    # Its section of the exchange's contract page (the page's one extension point).
+    contract_panel="qianshu.delivery.pages:contract_panel",
+    periodic={"delivery.report_api_usage": Periodic(300.0, "qianshu.delivery.jobs:report_api_usage"),
+              # Cached shared files of ended contracts and past their age, never one in use.
+              "delivery.sweep_caches": Periodic(3600.0, "qianshu.delivery.jobs:sweep_caches")},
 )

@@ -41,6 +41,8 @@ class WatermarkPolicyRow(Base):
     listing_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     identity: Mapped[list[Any]] = mapped_column(JSON, default=list)  # column names
     tolerances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # column name → tolerance
+    # Keyed decoy rows per copy the seller allows (0: none; delivery/decoys.py).
+    decoys: Mapped[int] = mapped_column(default=0, server_default="0")
     updated_by: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -172,3 +174,34 @@ class SandboxQuery(Base):
     epsilon: Mapped[float] = mapped_column(Float, default=0.0)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- per-contract limits of the data API and its sliding-window rate limit (delivery/limits.py) ---
+
+
+class ContractLimitsRow(Base):
+    """The seller's limits of one contract's data API (within the operator's maxima): calls per
+    minute of its key, and calls and rows per period. A contract without a row has the
+    installation's defaults."""
+
+    __tablename__ = "delivery_contract_limits"
+
+    contract_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    rate_per_minute: Mapped[int]
+    quota_period: Mapped[str] = mapped_column(String(8))  # day | month
+    calls_per_period: Mapped[int] = mapped_column(BigInteger)
+    rows_per_period: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiCall(Base):
+    """One admitted call of a key: the log the sliding-window rate limit counts (calls of the last
+    60 seconds). The metering job deletes rows older than an hour."""
+
+    __tablename__ = "delivery_api_calls"
+    __table_args__ = (Index("ix_delivery_api_calls_key", "key_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[int]
+    at: Mapped[datetime]

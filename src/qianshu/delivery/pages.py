@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.catalog import service as catalog_service
-from qianshu.core.actor import Actor
+from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import CHUNK
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
@@ -23,6 +23,7 @@ from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, g
 from qianshu.core.policy import require
 from qianshu.core.policy import require as policy_check
 from qianshu.delivery import data_api, sandbox_service, service
+from qianshu.delivery.decoys import MAX_DECOYS, DecoyTrace
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
 
@@ -44,6 +45,7 @@ class LeakPage:
     detection: Detection | None = None
     error: str = ""
     top: list[object] = field(default_factory=list)
+    decoys: DecoyTrace | None = None  # where the seller allows decoy rows: whose are in the file
 
 
 def _products(request: Request, actor: Actor) -> list[Listing]:
@@ -79,8 +81,12 @@ def find_leak(request: Request, actor: SignedInActor, settings: AppSettings, pos
             with suspect.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, CHUNK)
             page.detection = service.run_detection(prepared, suspect)
+            if prepared.decoys is not None and prepared.decoys.count:
+                page.decoys = service.run_trace(prepared, suspect)
         with database.unit_of_work() as db:
             service.record_detection(db, actor, prepared, page.detection, upload.filename)
+            if page.decoys is not None:
+                service.record_trace(db, actor, prepared, page.decoys, upload.filename)
     except QianshuError as exc:
         page.error = exc.render(get_lang(request))
         return render(request, "delivery/leaks.html", page, status_code=exc.status)
@@ -107,7 +113,12 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
                 except ValueError:
                     raise InvalidInput("The tolerance of {column} must be a number of at least 0.",
                                        field="tolerances", column=field_name[5:]) from None
-        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances)
+        decoys_text = str(form.get("decoys") or "0").strip()
+        if not decoys_text.isdigit():
+            raise InvalidInput("Decoy rows per copy must be a whole number from 0 to {n}.", field="decoys",
+                               n=MAX_DECOYS)
+        service.set_watermark_policy(db, actor, settings, listing_id, list(form.get("identity", [])), tolerances,
+                                     int(decoys_text))
     except QianshuError as exc:
         db.rollback()
         view = service.policy_view(db, actor, settings, listing_id)
@@ -122,6 +133,11 @@ def set_policy(listing_id: int, request: Request, db: DbSession, actor: SignedIn
 from qianshu.delivery.channels.pages import router as _channels  # noqa: E402 - kept in one block, to ease merges
 
 router.include_router(_channels)
+
+# --- the seller's settings: a product's sandbox, a contract's data API limits (portal forms) ---
+from qianshu.delivery.settings_pages import router as _settings  # noqa: E402 - kept in one block, to ease merges
+
+router.include_router(_settings)
 
 # --- data API and sandbox (issue 13) ------------------------------------------------------------
 
@@ -139,22 +155,35 @@ class DeliveryPanel:
     budget: Any = None
     can_key: bool = False
     can_query: bool = False
+    can_limits: bool = False  # the seller may change an API contract's limits (delivery/limits.py)
+    can_configure: bool = False  # the seller may change the product's sandbox
     template: str = "delivery/_contract_panel.html"
 
 
 def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | None:
-    """The contract page's hook (web/app.py): shown for contracts delivered by API or sandbox."""
+    """The contract page's hook (the manifest's ``contract_panel``): for a download or Delta
+    Sharing contract a link to its delivery page; for API and sandbox contracts the key, usage,
+    budget and query log."""
     from qianshu.core.policy import allows
     from qianshu.exchange.service import party_of
 
+    if contract.delivery_mode in ("download", "delta_sharing"):
+        return DeliveryPanel(contract, party_of(actor, contract)) if contract.starts_at else None
     if contract.delivery_mode not in ("api", "sandbox"):
         return None
+    from qianshu.catalog import permissions as catalog_permissions
+
     summary = sandbox_service.contract_summary(db, actor, contract.id)
     resource = sandbox_service.exchange_resource(contract)
+    api = contract.delivery_mode == "api"
+    listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
     return DeliveryPanel(contract, party_of(actor, contract), summary["key"], summary["usage"], summary["queries"],
                          summary["budget"],
-                         can_key=contract.delivery_mode == "api" and allows(actor, "data_api.key", resource),
-                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource))
+                         can_key=api and allows(actor, "data_api.key", resource),
+                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource),
+                         can_limits=api and allows(actor, "data_api.limits", resource),
+                         can_configure=not api and allows(actor, "sandbox.configure",
+                                                          catalog_permissions.listing(listing)))
 
 
 @dataclass

@@ -43,6 +43,11 @@ ACTIONS = (
            "Read a product's rows with the data API key of one's contract in force", denied=NOT_BUYER),
     Action("sandbox.query", (BUYER,), "Ask aggregate questions of a product in the sandbox under one's contract",
            denied=NOT_BUYER),
+    # The seller of the contract (its counterparty), within the operator's maxima; operators too.
+    Action("data_api.limits", (Rule(org_roles=("admin", "member"), active=True, relations=("counterparty",)),
+                               OPERATOR),
+           "Set the rate limit and quota of a data API contract (its seller)",
+           denied=N_("Only the seller of this contract may set its limits.")),
     Action("sandbox.configure", (SELLER,), "Set the sandbox of one's product: k, differential privacy, budgets",
            denied=NOT_SELLER),
 )

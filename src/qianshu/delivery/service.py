@@ -29,8 +29,9 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
+from qianshu.delivery.decoys import MAX_DECOYS, DecoyModel, DecoyTrace, make_model, trace_decoys, with_decoys
 from qianshu.delivery.detection import Detection, detect_file
-from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original_sample, write_copy
+from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original_sample, read_suspect, write_copy
 from qianshu.delivery.models import WatermarkedCopy, WatermarkPolicyRow
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import (
@@ -42,6 +43,9 @@ from qianshu.delivery.watermark import (
     make_plan,
     watermark_batches,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 from qianshu.registry import service as registry_service
 
 if TYPE_CHECKING:
@@ -65,6 +69,8 @@ class PreparedDetection:
     plan: WatermarkPlan
     keys: tuple[WatermarkKey, ...]
     alpha: float
+    decoys: DecoyModel | None = None
+    total_rows: int = 0
 
 
 def _listing(db: Session, actor: Actor, listing_id: int, action: str) -> Listing:
@@ -91,7 +97,24 @@ def watermark_policy(db: Session, settings: Settings, listing: Listing) -> Water
     row = db.get(WatermarkPolicyRow, listing.id)
     return WatermarkPolicy(identity=tuple(row.identity) if row else (),
                            tolerances={k: float(v) for k, v in (row.tolerances if row else {}).items()},
-                           gamma=section.watermark_gamma, default_tolerance_units=section.watermark_tolerance_units)
+                           gamma=section.watermark_gamma, default_tolerance_units=section.watermark_tolerance_units,
+                           decoys=row.decoys if row else 0)
+
+
+def decoy_model_for(data: Path, watermark: WatermarkPolicy, plan: WatermarkPlan) -> DecoyModel:
+    """How the product's decoy rows look (none unless the seller allows them): made from the same
+    first rows as the plan, so delivery and tracing agree."""
+    if watermark.decoys <= 0:
+        return DecoyModel(pq.read_schema(data), (), 0)
+    return make_model(original_sample(data, PLAN_SAMPLE_ROWS), plan.identity, watermark.decoys)
+
+
+def delivered_batches(data: Path, plan: WatermarkPlan, key: WatermarkKey, decoys: DecoyModel,
+                      batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """The product's rows as one recipient receives them: marked, with its decoy rows in place."""
+    parquet = pq.ParquetFile(data)
+    marked = watermark_batches(parquet.iter_batches(batch_size=batch_rows), plan, key)
+    return with_decoys(marked, decoys, key, parquet.metadata.num_rows)
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,7 @@ class PolicyView:
     listing: Listing
     columns: list[ColumnChoice]
     locked: bool  # copies exist: the policy can no longer change
+    decoys: int  # decoy rows per copy the seller allows
     chosen_identity: bool  # the seller named the identifying columns
     problem: str = ""  # the plan cannot be made (no identity): the message id
     error: str = ""  # a refused change, in the reader's language
@@ -123,7 +147,7 @@ def policy_view(db: Session, actor: Actor, settings: Settings, listing_id: int) 
     try:
         data = product_data(db, settings, listing)
     except Conflict as exc:  # nothing to choose from yet: the page says why
-        return PolicyView(listing, [], False, False, exc.message)
+        return PolicyView(listing, [], False, 0, False, exc.message)
     schema = pq.read_schema(data)
     chosen = watermark_policy(db, settings, listing)
     problem = ""
@@ -139,12 +163,14 @@ def policy_view(db: Session, actor: Actor, settings: Settings, listing_id: int) 
         mark = plan.column(name) if plan else None
         columns.append(ColumnChoice(name, family, bool(plan and name in plan.identity), chosen.tolerances.get(name),
                                     mark.step if mark and mark.kind == "numeric" else None, mark is not None))
-    return PolicyView(listing, columns, _copies_exist(db, listing.id), bool(chosen.identity), problem)
+    return PolicyView(listing, columns, _copies_exist(db, listing.id), chosen.decoys, bool(chosen.identity), problem)
 
 
 def set_watermark_policy(db: Session, actor: Actor, settings: Settings, listing_id: int,
-                         identity: Sequence[str], tolerances: Mapping[str, float]) -> WatermarkPolicyRow:
-    """Set the identifying columns and the numeric columns' tolerances of a product's watermark."""
+                         identity: Sequence[str], tolerances: Mapping[str, float],
+                         decoys: int = 0) -> WatermarkPolicyRow:
+    """Set the identifying columns, the numeric columns' tolerances and the decoy rows per copy of a
+    product's watermark."""
     listing = _listing(db, actor, listing_id, "watermark.issue")
     if _copies_exist(db, listing.id):
         raise Conflict("The watermark of this product is fixed once a copy has been delivered: "
@@ -153,17 +179,19 @@ def set_watermark_policy(db: Session, actor: Actor, settings: Settings, listing_
         if not math.isfinite(tolerance) or tolerance < 0:
             raise InvalidInput("The tolerance of {column} must be a number of at least 0.", field="tolerances",
                                column=name)
+    if not 0 <= decoys <= MAX_DECOYS:
+        raise InvalidInput("Decoy rows per copy must be a whole number from 0 to {n}.", field="decoys", n=MAX_DECOYS)
     data = product_data(db, settings, listing)
     section = settings.section(DeliverySettings)
     policy = WatermarkPolicy(identity=tuple(identity), tolerances=dict(tolerances), gamma=section.watermark_gamma,
-                             default_tolerance_units=section.watermark_tolerance_units)
+                             default_tolerance_units=section.watermark_tolerance_units, decoys=decoys)
     plan_for(data, policy)  # names an unknown column, or a product whose rows nothing identifies
     row = db.get(WatermarkPolicyRow, listing.id) or WatermarkPolicyRow(listing_id=listing.id)
-    row.identity, row.tolerances, row.updated_by = list(identity), dict(tolerances), actor.user_id
+    row.identity, row.tolerances, row.decoys, row.updated_by = list(identity), dict(tolerances), decoys, actor.user_id
     db.add(row)
     db.flush()
     audit.record(db, actor, "watermark.policy", target_type="listing", target_id=listing.id,
-                 target_org_id=listing.org_id, identity=list(identity), tolerances=dict(tolerances))
+                 target_org_id=listing.org_id, identity=list(identity), tolerances=dict(tolerances), decoys=decoys)
     return row
 
 
@@ -211,12 +239,12 @@ def issue_copy(db: Session, actor: Actor, settings: Settings, listing_id: int, r
     listing = _listing(db, actor, listing_id, "watermark.issue")
     recipient = _check_recipient(recipient)
     data = product_data(db, settings, listing)
-    plan = plan_for(data, watermark_policy(db, settings, listing))
+    chosen = watermark_policy(db, settings, listing)
+    plan = plan_for(data, chosen)
     key = WatermarkKey.for_contract(settings.secret_key, recipient, label)
-    parquet = pq.ParquetFile(data)
+    decoys = decoy_model_for(data, chosen, plan)
     try:
-        rows = write_copy(watermark_batches(parquet.iter_batches(batch_size=BATCH_ROWS), plan, key),
-                          parquet.schema_arrow, destination, fmt)
+        rows = write_copy(delivered_batches(data, plan, key, decoys), pq.read_schema(data), destination, fmt)
     except BaseException:
         destination.unlink(missing_ok=True)  # no half-written copy is left behind
         raise
@@ -234,7 +262,8 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
     """Check the actor may look, and gather the product's data, plan and candidate keys."""
     listing = _listing(db, actor, listing_id, "watermark.detect")
     data = product_data(db, settings, listing)
-    plan = plan_for(data, watermark_policy(db, settings, listing))
+    chosen = watermark_policy(db, settings, listing)
+    plan = plan_for(data, chosen)
     candidates = recipients(db, listing)
     known = {r.key_id for r in candidates}
     candidates += [Recipient(key) for key in dict.fromkeys(_check_recipient(k) for k in also if k.strip())
@@ -243,7 +272,8 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
         raise InvalidInput("At most {n} recipients can be tested at once.", field="recipient", n=MAX_CANDIDATES)
     keys = tuple(WatermarkKey.for_contract(settings.secret_key, r.key_id, r.label) for r in candidates)
     alpha = settings.section(DeliverySettings).detection_false_positive_rate
-    return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha)
+    return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha,
+                             decoy_model_for(data, chosen, plan), pq.ParquetFile(data).metadata.num_rows)
 
 
 def run_detection(prepared: PreparedDetection, suspect: Path) -> Detection:
@@ -251,6 +281,35 @@ def run_detection(prepared: PreparedDetection, suspect: Path) -> Detection:
         return detect_file(suspect, prepared.data, prepared.plan, prepared.keys, prepared.alpha)
     except UnreadableFile:
         raise InvalidInput("The file could not be read as CSV, XLSX or Parquet.", field="file") from None
+
+
+def run_trace(prepared: PreparedDetection, suspect: Path) -> DecoyTrace:
+    """Look for the candidates' decoy rows in the suspect file (no database)."""
+    if prepared.decoys is None or prepared.decoys.count == 0:
+        raise Conflict("This product's copies carry no decoy rows: the seller has not allowed them.")
+    try:
+        table = read_suspect(suspect)
+    except UnreadableFile:
+        raise InvalidInput("The file could not be read as CSV, XLSX or Parquet.", field="file") from None
+    return trace_decoys(table, prepared.decoys, prepared.keys, prepared.total_rows, prepared.alpha)
+
+
+def record_trace(db: Session, actor: Actor, prepared: PreparedDetection, trace: DecoyTrace,
+                 file_name: str = "") -> None:
+    audit.record(db, actor, "watermark.trace", target_type="listing", target_id=prepared.listing_id,
+                 target_org_id=prepared.org_id, file=file_name[:200], rows=trace.rows_in_file,
+                 candidates=len(prepared.keys), decoys_found=len(trace.found), named=list(trace.named))
+
+
+def trace_leak(database: Database, actor: Actor, settings: Settings, listing_id: int, suspect: Path,
+               also: Sequence[str] = (), file_name: str = "") -> DecoyTrace:
+    """Which contracts' decoy rows are in a leaked file: read, look (no transaction), audit."""
+    with database.unit_of_work(write=False) as db:
+        prepared = prepare_detection(db, actor, settings, listing_id, also)
+    trace = run_trace(prepared, suspect)
+    with database.unit_of_work() as db:
+        record_trace(db, actor, prepared, trace, file_name or suspect.name)
+    return trace
 
 
 def record_detection(db: Session, actor: Actor, prepared: PreparedDetection, detection: Detection,

@@ -30,14 +30,22 @@ class DeliverySettings(Section):
     sharing_url_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Rows per Parquet file of a shared table (a query with a limit hint gets only the files it needs).
     sharing_file_rows: int = Field(default=500_000, ge=1_000)
+    # A shared table's cached marked files are removed this many days after they were written (or
+    # once the contract ended), when no pre-signed URL to them still works (delivery/caches.py).
+    sharing_cache_days: int = Field(default=30, ge=1, le=3650)
 
     # --- data API (issue 13) ---
-    # Calls one API key may make per minute (a fixed window).
+    # Calls one API key may make in any 60 seconds (a sliding window), unless the seller set the contract's.
     api_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
-    # The quota of a contract: calls and rows per period (``day`` or ``month``, in UTC).
+    # The quota of a contract: calls and rows per period (``day`` or ``month``, in UTC), unless the
+    # seller set the contract's.
     api_quota_period: str = Field(default="day", pattern="^(day|month)$")
     api_calls_per_period: int = Field(default=10_000, ge=1)
     api_rows_per_period: int = Field(default=1_000_000, ge=1)
+    # The most a seller may set for a contract (the operator's limits; delivery/limits.py).
+    api_max_rate_per_minute: int = Field(default=6_000, ge=1, le=100_000)
+    api_max_calls_per_period: int = Field(default=10_000_000, ge=1)
+    api_max_rows_per_period: int = Field(default=1_000_000_000, ge=1)
     # Rows of one page: the default, and the most a caller may ask for.
     api_page_rows: int = Field(default=100, ge=1, le=10_000)
     api_max_page_rows: int = Field(default=1_000, ge=1, le=10_000)

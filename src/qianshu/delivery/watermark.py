@@ -80,6 +80,8 @@ class WatermarkPolicy:
     mark_text: bool = True
     exclude: tuple[str, ...] = ()
     gamma: int = 10
+    # Keyed decoy rows per delivered copy (delivery/decoys.py), where the seller allows them.
+    decoys: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import data_api, sandbox_service
+from qianshu.delivery import limits as api_limits
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import payments, service
@@ -72,6 +73,10 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         api_contract = _contract(db, buyer, api_offer, "api") if api_offer else None
         sandbox_contract = _contract(db, buyer, sandbox_offer, "sandbox") if sandbox_offer else None
         raw = data_api.issue_key(db, buyer, api_contract)[1] if api_contract else None
+        seller = _seller(db, api_offer[0].org_id) if api_offer and api_contract else None
+        if seller is not None and api_contract is not None:  # the seller's own limits for this contract
+            api_limits.set_limits(db, seller, settings.section(DeliverySettings), api_contract, rate_per_minute=60,
+                                  quota_period="month", calls_per_period=50_000, rows_per_period=2_000_000)
     if raw is not None:
         cursor = None
         for _page in range(2):

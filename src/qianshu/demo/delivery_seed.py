@@ -3,10 +3,12 @@ seed's trades, two metered contracts (per 1,000 rows, so no money moves before u
 offered by download and by Delta Sharing: one delivered by download, with a signed link already
 issued, and one by Delta Sharing, with a token whose profile file is written to the data folder
 (``demo/<share>.share``: the token is shown once, so the demo keeps it there for whoever runs it).
-Nothing is marked or copied here: files are written when they are fetched."""
+The seller allows five keyed decoy rows per copy of that product. Nothing is marked or copied here:
+files are written when they are fetched."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from sqlalchemy import select
@@ -15,8 +17,10 @@ from qianshu.accounts.models import User
 from qianshu.catalog.models import Listing
 from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.db import Database
+from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
 from qianshu.delivery import delta_sharing, links
+from qianshu.delivery import service as delivery_service
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import service
 from qianshu.exchange.schemas import OrderIn
@@ -63,6 +67,9 @@ def seed_downloads_and_sharing(database: Database, settings: Settings, org_ids: 
             service.sign(db, seller, contract.id)
             service.sign(db, buyer, contract.id)
             contracts[mode] = contract
+        # The seller allows keyed decoy rows in the product's copies (before any copy exists).
+        with contextlib.suppress(QianshuError):  # a product whose rows nothing identifies: no watermark
+            delivery_service.set_watermark_policy(db, seller, settings, listing.id, [], {}, decoys=5)
         links.issue_link(db, buyer, settings, contracts["download"].id, "xlsx")
         row, token = delta_sharing.issue_token(db, buyer, settings, contracts["delta_sharing"].id)
         folder = settings.data_dir / "demo"

@@ -177,7 +177,7 @@ class ContractPage:
     can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
     error: str = ""
     # Other capabilities' panels (delivery's API usage and sandbox log ...): objects with a
-    # ``template``, from the ``contract_panel`` hooks web/app.py collects (the page's extension point).
+    # ``template``, from the manifests' ``contract_panel`` hooks (the page's one extension point).
     panels: list[Any] = field(default_factory=list)
     # The buyer's refund requests after settlement (exchange/refunds.py) and until when it may ask.
     refund_requests: list[RefundRequest] = field(default_factory=list)

@@ -104,10 +104,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         app.include_router(manifest.module("api").router)
     for manifest in capabilities.with_part("pages"):
         app.include_router(manifest.module("pages").router, dependencies=[Depends(load_actor)])
-    # The contract page's extension point: a capability's pages.py may offer
-    # ``contract_panel(db, actor, contract)`` → an object with ``template`` (or None); exchange/pages.py shows them.
-    app.state.contract_panels = [manifest.module("pages").contract_panel for manifest in capabilities.with_part("pages")
-                                 if hasattr(manifest.module("pages"), "contract_panel")]
+    # The contract page's one extension point: the manifests' ``contract_panel`` hooks
+    # (``function(db, actor, contract)`` → an object with ``template``, or None); exchange/pages.py shows them.
+    app.state.contract_panels = capabilities.contract_panels()
     app.state.nav_items = capabilities.nav_items()
     app.state.nav_menus = capabilities.nav_menus()
     openapi.install(app)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from qianshu.core.errors import InvalidInput, NotAuthenticated, QianshuError
 from qianshu.core.http import get_database, get_settings_dep
 from qianshu.core.settings import Settings
-from qianshu.delivery import delta_sharing
+from qianshu.delivery import caches, delta_sharing
 from qianshu.delivery.settings import DeliverySettings
 
 router = APIRouter(include_in_schema=False)
@@ -122,7 +122,11 @@ def _query(request: Request, share: str, schema: str, table: str, raw: bytes) ->
             grant = delta_sharing.authenticate(db, request.headers.get("authorization"))
             body = _parse_json(raw)  # after the token: a stranger learns nothing, not even about the body
             prepared = delta_sharing.prepare_query(db, settings, grant, share, schema, table, body)
-        parts, wrote = delta_sharing.materialize(prepared, settings.section(DeliverySettings).sharing_file_rows)
+        # Under the contract folder's shared lock: the cache sweep (delivery/caches.py) never removes
+        # a folder while it is written or while URLs to it are being handed out.
+        with caches.contract_lock(prepared.folder.parent, exclusive=False):
+            parts, wrote = delta_sharing.materialize(prepared, settings.section(DeliverySettings).sharing_file_rows)
+            caches.mark_used(prepared.folder)
         lines = delta_sharing.query_lines(settings, prepared, parts)
         with database.unit_of_work() as db:
             delta_sharing.record_query(db, prepared, lines, wrote)
@@ -149,4 +153,5 @@ def ds_file(token_id: int, version: int, name: str, request: Request, expires: s
             path = delta_sharing.shared_file(db, settings, token_id, version, name, expires[:20], signature[:80])
     except QianshuError as exc:
         return _protocol_error(exc)
+    caches.mark_used(path.parent)  # a reader keeps the folder in use
     return FileResponse(path, media_type="application/vnd.apache.parquet")

@@ -1,0 +1,177 @@
+"""Portal forms of the seller's delivery settings: a product's sandbox (k, differential privacy,
+each contract's budget, bounds, count-only columns) and a data API contract's limits. Both go
+through ``core.http.submit_form``: the whole form is validated at once, and a refusal shows the
+same page with the input kept and each error beside its field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, field_validator
+
+from qianshu.accounts.deps import SignedInActor
+from qianshu.catalog import permissions as catalog_permissions
+from qianshu.catalog import service as catalog_service
+from qianshu.core import policy
+from qianshu.core.errors import InvalidInput, NotFound
+from qianshu.core.forms import Form
+from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, render, see_other, submit_form
+from qianshu.core.i18n import N_
+from qianshu.core.settings import Settings
+from qianshu.delivery import limits as api_limits
+from qianshu.delivery import sandbox_service, service
+from qianshu.delivery.settings import DeliverySettings
+
+router = APIRouter(include_in_schema=False)
+
+SANDBOX_LABELS = {"k": N_("Smallest group shown (k)"), "epsilon": N_("Epsilon per query (empty: no noise)"),
+                  "budget": N_("Privacy budget of each contract"), "bounds": N_("Bounds of numeric columns"),
+                  "identifying": N_("Columns that may only be counted")}
+LIMITS_LABELS = {"rate_per_minute": N_("Calls per minute"), "quota_period": N_("Quota period"),
+                 "calls_per_period": N_("Calls per period"), "rows_per_period": N_("Rows per period")}
+
+
+class SandboxForm(BaseModel):
+    k: int = Field(ge=2, le=1000)
+    epsilon: float | None = Field(default=None, gt=0, le=10)
+    budget: float = Field(gt=0, le=100)
+    bounds: str = Field(default="", max_length=20_000)
+    identifying: list[str] = Field(default_factory=list)
+
+    @field_validator("epsilon", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def parse_bounds(text: str, columns: list[str]) -> dict[str, tuple[float, float]]:
+    """``column: low, high`` per line (the form's text) as a mapping, naming the line it refuses."""
+    found: dict[str, tuple[float, float]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, _, pair = line.replace("：", ":").replace("，", ",").partition(":")
+        name = name.strip()
+        try:
+            low, high = (float(v) for v in pair.split(","))
+        except ValueError:
+            low = high = math.nan
+        if name not in columns or not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise InvalidInput("Line {line}: write a column of the product, a colon and two numbers, the low one "
+                               "first (income: 0, 50000).", field="bounds", line=number)
+        found[name] = (low, high)
+    return found
+
+
+@dataclass
+class SandboxSettingsPage:
+    listing: Any
+    columns: list[str]
+    numeric: list[str]
+    form: Form
+    saved: bool = False
+    labels: dict[str, str] = field(default_factory=lambda: SANDBOX_LABELS)
+
+
+def _sandbox_page(db: Any, actor: Any, settings: Settings, listing_id: int, form: Form | None = None,
+                  saved: bool = False) -> SandboxSettingsPage:
+    listing = catalog_service.get_listing(db, actor, listing_id)
+    policy.require(actor, "sandbox.configure", catalog_permissions.listing(listing),
+                   hidden=NotFound("No such product in the catalogue."))
+    columns: list[str] = []
+    numeric: list[str] = []
+    try:
+        schema = pq.read_schema(service.product_data(db, settings, listing))
+        columns = list(schema.names)
+        numeric = [f.name for f in schema if str(f.type).startswith(("int", "uint", "float", "double", "decimal"))]
+    except Exception:
+        columns = []
+    if form is None:
+        current = sandbox_service.product_sandbox(db, settings, listing.id)
+        form = Form.kept({"k": current.k, "epsilon": "" if current.epsilon is None else current.epsilon,
+                          "budget": current.budget, "identifying": list(current.identifying),
+                          "bounds": "\n".join(f"{c}: {lo:g}, {hi:g}"
+                                              for c, (lo, hi) in (current.bounds or {}).items())})
+    return SandboxSettingsPage(listing, columns, numeric, form, saved)
+
+
+@router.get("/delivery/products/{listing_id:int}/sandbox")
+def sandbox_settings(listing_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                     settings: AppSettings, saved: int = 0) -> Response:
+    return render(request, "delivery/sandbox_settings.html",
+                  _sandbox_page(db, actor, settings, listing_id, saved=bool(saved)))
+
+
+@router.post("/delivery/products/{listing_id:int}/sandbox")
+def save_sandbox_settings(listing_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                          settings: AppSettings, posted: PostedForm) -> Response:
+    data = form_fields(posted, lists=("identifying",))
+    page = _sandbox_page(db, actor, settings, listing_id)
+
+    def work(chosen: SandboxForm) -> Response:
+        sandbox_service.set_product_sandbox(db, actor, listing_id, k=chosen.k, epsilon=chosen.epsilon,
+                                            budget=chosen.budget, bounds=parse_bounds(chosen.bounds, page.columns),
+                                            identifying=[c for c in chosen.identifying if c in page.columns])
+        return see_other(f"/delivery/products/{listing_id}/sandbox?saved=1")
+
+    return submit_form(request, db, SandboxForm, data, SANDBOX_LABELS, work,
+                       lambda form: ("delivery/sandbox_settings.html",
+                                     _sandbox_page(db, actor, settings, listing_id, form)))
+
+
+@dataclass
+class LimitsPage:
+    contract: Any
+    limits: api_limits.ApiLimits
+    maxima: api_limits.ApiLimits
+    form: Form
+    may_set: bool
+    saved: bool = False
+
+
+def _limits_page(db: Any, actor: Any, settings: Settings, contract_id: int, form: Form | None = None,
+                 saved: bool = False) -> LimitsPage:
+    from qianshu.exchange import service as exchange
+    from qianshu.exchange.permissions import trade
+
+    section = settings.section(DeliverySettings)
+    current = api_limits.contract_limits(db, actor, section, contract_id)
+    contract = exchange.load_contract(db, contract_id)
+    maxima = api_limits.ApiLimits(section.api_max_rate_per_minute, "month", section.api_max_calls_per_period,
+                              section.api_max_rows_per_period)
+    if form is None:
+        form = Form.kept({"rate_per_minute": current.rate_per_minute, "quota_period": current.quota_period,
+                          "calls_per_period": current.calls_per_period, "rows_per_period": current.rows_per_period})
+    may = contract.delivery_mode == "api" and policy.allows(actor, "data_api.limits", trade(contract))
+    return LimitsPage(contract, current, maxima, form, may, saved)
+
+
+class LimitsForm(BaseModel):
+    rate_per_minute: int = Field(ge=1)
+    quota_period: str = Field(pattern="^(day|month)$")
+    calls_per_period: int = Field(ge=1)
+    rows_per_period: int = Field(ge=1)
+
+
+@router.get("/delivery/contracts/{contract_id:int}/limits")
+def limits_form(contract_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                saved: int = 0) -> Response:
+    return render(request, "delivery/limits.html", _limits_page(db, actor, settings, contract_id, saved=bool(saved)))
+
+
+@router.post("/delivery/contracts/{contract_id:int}/limits")
+def save_limits(contract_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                posted: PostedForm) -> Response:
+    data = form_fields(posted)
+
+    def work(chosen: LimitsForm) -> Response:
+        api_limits.set_limits(db, actor, settings.section(DeliverySettings), contract_id, **chosen.model_dump())
+        return see_other(f"/delivery/contracts/{contract_id}/limits?saved=1")
+
+    return submit_form(request, db, LimitsForm, data, LIMITS_LABELS, work,
+                       lambda form: ("delivery/limits.html", _limits_page(db, actor, settings, contract_id, form)))

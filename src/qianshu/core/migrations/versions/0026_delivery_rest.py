@@ -1,8 +1,8 @@
 """delivery: decoy rows the seller allows per copy; per-contract data API limits; the call log of
 the sliding-window rate limit
 
-Revision ID: 0025_delivery_rest
-Revises: 0024_monitoring_cases
+Revision ID: 0026_delivery_rest
+Revises: 0025_exchange_refund_requests
 Create Date: 2026-11-30
 
 ``delivery_watermark_policies.decoys`` (0 for existing products: no decoys until the seller allows
@@ -17,8 +17,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = '0025_delivery_rest'
-down_revision: str | None = '0024_monitoring_cases'
+revision: str = '0026_delivery_rest'
+down_revision: str | None = '0025_exchange_refund_requests'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

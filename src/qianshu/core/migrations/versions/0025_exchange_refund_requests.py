@@ -19,7 +19,7 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = "0029_exchange_refund_requests"
+revision: str = "0025_exchange_refund_requests"
 down_revision: str | None = "0024_monitoring_cases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

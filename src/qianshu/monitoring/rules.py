@@ -166,17 +166,17 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet, materialize:
     survey = tables["agriculture_income"]
     survey = survey.filter(survey.month.year() == rules.year)
     months = survey.month.month()
-    income = survey.group_by("household_id").aggregate(
+    income = materialize("income", survey.group_by("household_id").aggregate(
         annual=survey.per_capita_income_fen.sum(),
         first3=survey.per_capita_income_fen.sum(where=months <= 3),
         last3=survey.per_capita_income_fen.sum(where=months >= 10),
-    )
+    ))
     # Urban households are not in the rural income survey: wages and pensions stand in for income.
     hr = tables["human_resources"].join(member, "resident_id")
-    wages = hr.group_by("household_id").aggregate(
+    wages = materialize("wages", hr.group_by("household_id").aggregate(
         earned=(hr.monthly_wage_fen + hr.monthly_pension_fen).sum() * 12,
         employed=(hr.status == "employed").cast("int64").sum(),
-        unemployed=(hr.status == "unemployed").cast("int64").sum())
+        unemployed=(hr.status == "unemployed").cast("int64").sum()))
     base = households.left_join(income, "household_id").left_join(wages, "household_id")
     base = materialize("base", base.select(
         "household_id", "division_code", "size",
@@ -304,7 +304,10 @@ def run_duckdb(feeds: Feeds, rules: RuleSet, limits: Limits | None = None,
 
     files = feed_files(feeds)
     readable = [feeds] if isinstance(feeds, Path) else [path for paths in files.values() for path in paths]
-    with connect(limits or Limits(), readable=readable, temp_directory=temp_directory) as con:
+    # Rows in any order (the answers are ordered at the end): DuckDB then need not hold a
+    # statement's rows back to keep their order, which at province scale ran past the memory limit.
+    with connect(limits or Limits(), readable=readable, temp_directory=temp_directory,
+                 options={"preserve_insertion_order": False}) as con:
         bounded = cast("BoundedConnection", con)
         for feed, paths in files.items():
             quoted = ", ".join("'" + str(path.absolute()).replace("'", "''") + "'" for path in paths)

@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 
 from qianshu.core.i18n import LANG_COOKIE
 from qianshu.finance.models import Pledge
-from tests.accounts.test_form_errors import visible_text
+from tests.accounts.test_form_errors import beside, visible_text
 from tests.registry.helpers import sign_in
-from tests.vouchers.test_form_path import message
 
 
 @pytest.mark.parametrize(("lang", "words"), [
@@ -31,7 +30,7 @@ def test_a_bad_pledge_comes_back_on_the_lookup_page(client, db, asset, lang, wor
     assert 'id="pledge-form"' in r.text
     assert asset.number in r.text
     for field in ("secured_fen", "interest_bp", "term_months"):
-        assert words[field] in message(r.text, "pledge", field), field
+        assert words[field] in beside(r.text, field, "pledge"), field
     assert words["summary"] in visible_text(r.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0])
     for kept in ("一千万", "30,000,000", "3.8.1", "中国人民银行征信中心动产融资统一登记公示系统"):
         assert f'value="{kept}"' in r.text, kept
@@ -50,7 +49,7 @@ def test_enforcement_without_a_reason_stays_on_the_lookup_page(client, db, asset
     r = client.post(f"/finance/pledges/{pledge_id}/enforce", follow_redirects=False,
                     data={"csrf_token": csrf, "reason": " ", "mode": "transfer"})
     assert r.status_code == 422
-    assert "请说明处置质押的原因。" in message(r.text, f"enforce-{pledge_id}", "reason")
+    assert "请说明处置质押的原因。" in beside(r.text, "reason", f"enforce-{pledge_id}")
     assert '<option value="transfer" selected>' in r.text
     db.expire_all()
     assert db.get_one(Pledge, pledge_id).status == "active"

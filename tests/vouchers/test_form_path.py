@@ -11,18 +11,9 @@ from sqlalchemy import func, select
 
 from qianshu.core.i18n import LANG_COOKIE
 from qianshu.vouchers.models import Application, ComputeOrder
-from tests.accounts.test_form_errors import visible_text
+from tests.accounts.test_form_errors import beside, visible_text
 from tests.vouchers.conftest import World, issue
 from tests.vouchers.test_api_pages import _sign_in
-
-
-def message(page: str, form: str, field: str) -> str:
-    """The error shown beside ``field`` of ``form``, as read (and the input tied to it)."""
-    ident = f"f-{form}-" + field.replace("_", "-")
-    assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
-    found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
-    assert found, field
-    return visible_text(found.group(1))
 
 
 @pytest.mark.parametrize(("lang", "words"), [
@@ -37,8 +28,8 @@ def test_a_bad_application_comes_back_with_both_errors(client, db, world: World,
         "planned_use": "训练", "requested_yuan": "12.345"})
     assert r.status_code == 422
     assert 'id="apply-form"' in r.text  # the programme page, not the error page
-    assert words["planned_use"] in message(r.text, "apply", "planned_use")
-    assert words["requested_fen"] in message(r.text, "apply", "requested_fen")
+    assert words["planned_use"] in beside(r.text, "planned_use", "apply")
+    assert words["requested_fen"] in beside(r.text, "requested_fen", "apply")
     assert words["summary"] in visible_text(r.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0])
     assert 'value="12.345"' in r.text
     assert ">训练</textarea>" in r.text
@@ -57,7 +48,7 @@ def test_a_refusal_of_the_service_names_its_field_and_keeps_the_order(client, db
         "csrf_token": token, "offering_id": str(world.offering_id), "card_hours": "500", "month": "2026-11",
         "term_months": "999", "purpose": "large_model_training", "voucher_ids": [str(v) for v in vouchers]})
     assert r.status_code == 422
-    assert "Term (months)" in message(r.text, "order", "term_months")
+    assert "Term (months)" in beside(r.text, "term_months", "order")
     assert 'value="999"' in r.text
     assert 'value="500"' in r.text
     db.expire_all()
@@ -73,7 +64,7 @@ def test_a_rejection_without_a_reason_stays_on_the_programme_page(client, db, wo
     r = client.post(f"/vouchers/applications/{application.id}/decide", follow_redirects=False,
                     data={"csrf_token": token, "decision": "reject", "reason": " "})
     assert r.status_code == 422
-    assert "请向申请企业说明理由。" in message(r.text, f"decision-{application.id}", "reason")
+    assert "请向申请企业说明理由。" in beside(r.text, "reason", f"decision-{application.id}")
     db.expire_all()
     assert db.get_one(Application, application.id).status == "pending"
 
@@ -91,8 +82,8 @@ def test_usage_without_a_file_comes_back_with_the_hours_kept(client, db, world: 
     r = client.post(f"{order_url}/usage?csrf_token={token}", data={"used_card_hours": "abc"},
                     files={"other": ("x.txt", b"x", "text/plain")}, follow_redirects=False)
     assert r.status_code == 422
-    assert "Card-hours used" in message(r.text, "usage", "used_card_hours")
-    assert "Metering evidence" in message(r.text, "usage", "evidence_base64")
+    assert "Card-hours used" in beside(r.text, "used_card_hours", "usage")
+    assert "Metering evidence" in beside(r.text, "evidence_base64", "usage")
     assert 'value="abc"' in r.text
     # a stranger still meets the error page: the form is not theirs to use
     client.cookies.clear()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qianshu.accounts.models import Organisation
+from qianshu.core.forms import field_id
 from qianshu.core.i18n import LANG_COOKIE
 from tests.accounts.test_portal import csrf
 from tests.factories import make_uscc
@@ -39,13 +40,14 @@ def _summary(page: str) -> str:
     return visible_text(found.group(0))
 
 
-def _beside(page: str, field: str) -> str:
-    """The message shown beside a field (the element its input's aria-describedby names)."""
-    ident = "f-" + field.replace("_", "-")
-    assert re.search(rf'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"', page), field
+def beside(page: str, field: str, form: str = "") -> str:
+    """The message shown beside ``field`` of ``form`` (the element its input's aria-describedby
+    names), as read; the input must be marked invalid and tied to it."""
+    ident = field_id(field, form)
+    assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
     found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
     assert found, f"no message beside {field}"
-    return html.unescape(found.group(1))
+    return visible_text(found.group(1))
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
@@ -64,8 +66,8 @@ def test_three_bad_fields_show_three_errors_at_once(client, db, lang, expected) 
     heading = {"zh": "请更正以下 3 处问题", "en": "Please correct 3 problems"}[lang]
     assert heading in summary
     for field, words in expected.items():
-        beside = _beside(page, field)
-        assert words.rstrip("。.") in beside, (field, beside)
+        shown = beside(page, field)
+        assert words.rstrip("。.") in shown, (field, shown)
         assert words.rstrip("。.") in summary
     # one language only: no English field key or English sentence on the Chinese page, and no Chinese on the English one
     if lang == "zh":

@@ -3,24 +3,14 @@ all at once and adds nothing; the product page offers only what the reader may d
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import func, select
 
 from qianshu.accounts.models import Organisation, User
 from qianshu.catalog.models import PricingPlan
 from qianshu.core.i18n import LANG_COOKIE
-from tests.accounts.test_form_errors import visible_text
+from tests.accounts.test_form_errors import beside, visible_text
 from tests.accounts.test_portal import csrf, sign_in
-
-
-def _message(page: str, field: str) -> str:
-    ident = "f-plan-" + field.replace(".", "-").replace("_", "-")
-    assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
-    found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
-    assert found, field
-    return visible_text(found.group(1))
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
@@ -41,7 +31,7 @@ def test_a_plan_with_three_mistakes_shows_all_three(client, db, make, listed, me
         "term_days": "一年", "territory": "CN", "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 422
     for field, label in expected.items():
-        assert label in _message(r.text, field), field
+        assert label in beside(r.text, field, "plan"), field
     summary = visible_text(r.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0])
     assert {"zh": "请更正以下 3 处问题", "en": "Please correct 3 problems"}[lang] in summary
     assert 'value="按年订阅"' in r.text

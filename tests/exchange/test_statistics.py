@@ -47,6 +47,8 @@ def test_the_page_draws_charts_without_scripts_and_each_has_its_data(
     page = client.get("/statistics")
     assert page.status_code == 200
     assert page.text.count("<svg") == 7
+    assert 'href="/statistics/by_month.csv"' in page.text  # the shared chart (web/templates/charts.html)
+    assert re.search(r"\d+ 笔</text>|金额不公开", page.text)  # each bar says its deals in the page's words
     assert "<script" not in page.text.split("<main", 1)[-1].split("</main>", 1)[0]
     assert re.search(r'id="transactions">\s*[1-9]', page.text)
     assert "成交额" in page.text

@@ -106,6 +106,8 @@ def test_the_portal_road(client, db, world: World) -> None:
     assert 'id="claim-form"' in client.get(order_url).text
     dashboard = client.get("/vouchers/dashboard")
     assert dashboard.text.count("<svg") == 5
+    assert 'href="/vouchers/dashboard/by_provider.csv"' in dashboard.text  # the shared chart (web/charts.html)
+    assert "1 笔订单" in dashboard.text
     csv = client.get("/vouchers/dashboard/by_provider.csv")
     assert csv.status_code == 200
     assert "中国移动" in csv.text or "测试" in csv.text or csv.text.count("\n") == 2

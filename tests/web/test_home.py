@@ -1,5 +1,6 @@
 """The home page: a search box and the exchange's headline figures for everyone; for a signed-in
-user, what waits for them, in words that agree with the count in both languages."""
+user, what waits for them, in words that agree with the count in both languages, and what the
+policy says of their standing (``web.read_models.home``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import re
 from sqlalchemy.orm import Session
 
 from qianshu.registry.models import Registration
+from tests.accounts.test_form_errors import visible_text
+from tests.accounts.test_portal import csrf
+from tests.accounts.test_portal import sign_in as sign_in_by_email
 from tests.factories import Factories
 from tests.registry.helpers import sign_in
 
@@ -65,3 +69,18 @@ def test_a_holder_sees_only_their_own_work(client, db: Session, make: Factories)
     page = client.get("/").text
     assert '<a href="/registry">您有 1 项登记需要处理</a>' in page
     assert "待审核" not in page  # review queues are staff work
+
+
+def test_a_pending_organisation_is_told_and_only_outsiders_are_offered_joining(client, make: Factories) -> None:  # type: ignore[no-untyped-def]
+    client.cookies.set("qs_lang", "en")
+    assert 'class="tile" href="/apply"' in client.get("/").text  # anonymous: the tile
+    waiting = make.user(organisation=make.org(status="pending"))
+    sign_in_by_email(client, waiting.email)
+    page = client.get("/").text
+    assert "Your organisation is Pending review" in visible_text(page)
+    assert 'class="tile" href="/apply"' not in page  # a member does not apply again
+    client.post("/sign-out", data={"csrf_token": csrf(client, "/")})
+    member = make.user()
+    sign_in_by_email(client, member.email)
+    page = client.get("/").text
+    assert "Your organisation is" not in visible_text(page)

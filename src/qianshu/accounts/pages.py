@@ -11,14 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts import inbox_views, permissions, schemas, service
+from qianshu.accounts import inbox_views, read_models, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
 from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
-from qianshu.accounts.models import ApiToken, Organisation, User
+from qianshu.accounts.models import ApiToken, Organisation
 from qianshu.accounts.passwords import RETRY_AFTER_SECONDS, PasswordCheckBusy
 from qianshu.accounts.settings import AccountsSettings
-from qianshu.core import policy
 from qianshu.core.errors import NotAuthenticated, QianshuError
 from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
@@ -142,15 +141,12 @@ def apply(request: Request, db: DbSession, actor: CurrentActor, posted: PostedFo
                        lambda form: ("accounts/apply.html", ApplyPage(form=form)))
 
 
-@dataclass
-class OrgPage:
-    org: Organisation
-    users: list[User]
-    org_type_label: str
+@dataclass(frozen=True)
+class OrgPage(read_models.OrganisationView):
+    """The organisation page: its read model (``read_models.my_organisation``), the form and look-ups."""
+
     invite_url: str = ""
-    administers_users: bool = False
     form: Form = field(default_factory=Form)
-    sets_jurisdiction: bool = False  # an administrator (or operator) places users in a division
     jurisdiction_names: dict[str, str] = field(default_factory=dict)  # code → name in the page's language
 
 
@@ -161,12 +157,9 @@ JURISDICTION_LABELS = {"jurisdiction": N_("Jurisdiction")}
 
 
 def _org_page(db: DbSession, actor: Any, invite_url: str = "", form: Form | None = None, lang: str = "zh") -> OrgPage:
-    org = service.get_organisation(db, actor, actor.org_id)
-    users = service.list_users(db, actor, org.id)
-    names = {u.jurisdiction: region_name(u.jurisdiction, lang) for u in users if u.jurisdiction}
-    return OrgPage(org, users, ORG_TYPE_LABELS[org.org_type], invite_url,
-                   policy.allows(actor, "user.administer", permissions.own_organisation(actor)), form or Form(),
-                   policy.allows(actor, "user.jurisdiction", permissions.own_organisation(actor)), names)
+    view = read_models.my_organisation(db, actor)
+    names = {u.jurisdiction: region_name(u.jurisdiction, lang) for u in view.users if u.jurisdiction}
+    return OrgPage(**vars(view), invite_url=invite_url, form=form or Form(), jurisdiction_names=names)
 
 
 @router.get("/org", response_class=HTMLResponse)

@@ -252,6 +252,9 @@ def invite_user(db: Session, actor: Actor, data: InvitationIn) -> tuple[Invitati
     """The admin gets a one-time link to hand to the colleague (no e-mail on an intranet)."""
     policy.require(actor, "user.administer", permissions.own_organisation(actor))
     permissions.require_scope(actor, "write")
+    if data.org_role not in policy.org_roles_for(actor.org_type):
+        raise InvalidInput("An organisation of this type has no such role.", code="role_not_in_org_type",
+                           field="org_role")
     if db.scalar(select(User.id).where(User.email == data.email)) is not None:
         raise Conflict("This e-mail address is already in use.", code="email_in_use", field="email")
     raw = secrets.token_urlsafe(32)

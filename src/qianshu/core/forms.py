@@ -16,7 +16,7 @@ is ``core.http.submit_form``; this module knows nothing of HTTP.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from qianshu.core.i18n import N_, translate
 from qianshu.core.validation import error_from_details
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 # Never sent back to the browser in a re-rendered form.
 SECRET_FIELDS = frozenset({"password", "csrf_token"})
 SUMMARY_ITEM = N_("{field}: {message}")
@@ -49,16 +50,19 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
-def validate_form(model: type[M], data: Mapping[str, Any]) -> M:
+def validate_form(model: type[M], data: Mapping[str, Any], refused: Sequence[QianshuError] = ()) -> M:
     """``data`` as ``model``, or ``FormInvalid`` with every field's error.
 
     Only the schema's own fields are read: a portal form carries others (the CSRF token, where to
-    go next) that are not the schema's business, where the API refuses unknown fields."""
-    wanted = {k: v for k, v in data.items() if k in model.model_fields}
+    go next) that are not the schema's business, where the API refuses unknown fields. ``refused``
+    are the errors of fields whose text could not be turned into the schema's units (``Typed``):
+    they are reported with the others, and the schema does not report those fields again."""
+    failed = {e.field for e in refused if e.field}
+    wanted = {k: v for k, v in data.items() if k in model.model_fields and k not in failed}
+    errors: list[QianshuError] = list(refused)
     try:
-        return model.model_validate(wanted)
+        result = model.model_validate(wanted)
     except ValidationError as exc:
-        errors: list[QianshuError] = []
         for detail in exc.errors():
             if detail.get("type") == "string_too_short" and not str(detail.get("input", "")).strip():
                 detail = {**detail, "type": "missing"}  # an empty field is a missing one, not a short one
@@ -66,8 +70,27 @@ def validate_form(model: type[M], data: Mapping[str, Any]) -> M:
             where = _field_of(detail.get("loc", ()))
             if where and error.field != where:  # a validator's own error: the field is where it failed
                 error.field = where
-            errors.append(error)
+            if error.field not in failed:
+                errors.append(error)
+    if errors:
         raise FormInvalid(errors) from None
+    return result
+
+
+class Typed:
+    """Text typed in the page's units (yuan, percent, a file) turned into the schema's (fen, basis
+    points, base64), each refusal kept, to be reported with the schema's own errors: call it with
+    the conversion, pass ``errors`` to ``validate_form``. A refused conversion gives ``None``."""
+
+    def __init__(self) -> None:
+        self.errors: list[QianshuError] = []
+
+    def __call__(self, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return convert(*args, **kwargs)
+        except InvalidInput as exc:
+            self.errors.append(exc)
+            return None
 
 
 @dataclass(frozen=True)

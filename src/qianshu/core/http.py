@@ -385,10 +385,18 @@ def submit_form(request: Request, db: Session, schema: type[M], data: Mapping[st
     — the template and its context, built again after the rollback — is shown with the person's
     input kept and every error beside its field, with the error's status. ``labels`` maps each
     field to the label the page shows for it (an English message id)."""
+    return answer_form(request, db, data, labels, lambda: work(validate_form(schema, data)), page, name=name)
+
+
+def answer_form(request: Request, db: Session, typed: Mapping[str, Any], labels: Mapping[str, str],
+                work: Callable[[], Response], page: Callable[[Form], tuple[str, Any]], *, name: str = "") -> Response:
+    """``submit_form`` for a form whose text is converted before it is validated (yuan to fen, a
+    file to base64, see ``core.forms.Typed``): ``work`` converts, validates, calls the service and
+    answers; on a domain error the page is shown again with ``typed``, what the person typed."""
     try:
-        return work(validate_form(schema, data))
+        return work()
     except QianshuError as exc:
-        return form_refused(request, db, exc, data, labels, page, name=name)
+        return form_refused(request, db, exc, typed, labels, page, name=name)
 
 
 def form_refused(request: Request, db: Session, exc: QianshuError, data: Mapping[str, Any],

@@ -201,6 +201,26 @@ def allows(actor: Actor | None, name: str, resource: Resource | None = None) -> 
     return any(rule.matches(actor, resource) for rule in action(name).rules)
 
 
+def held_back(actor: Actor | None) -> str | None:
+    """The status of a signed-in user's organisation when the policy holds them back for it (it is
+    not approved: every rule for approved organisations refuses them), else ``None``. Pages say so
+    instead of offering what would be refused."""
+    if actor is None or actor.user_id is None or actor.org_status is None or actor.org_active:
+        return None
+    return actor.org_status
+
+
+def org_roles_for(org_type: str | None) -> tuple[str, ...]:
+    """The organisation roles that mean something in an organisation of ``org_type``: a role no
+    rule names (``member``) everywhere, a role that rules name where one of them admits the type
+    (``monitoring_admin``: a government organisation's)."""
+    naming = [rule for declared in actions().values() for rule in declared.rules if rule.org_roles]
+    return tuple(role for role in ORG_ROLES
+                 if not any(role in rule.org_roles for rule in naming)
+                 or any(role in rule.org_roles and (not rule.org_types or org_type in rule.org_types)
+                        for rule in naming))
+
+
 def require(actor: Actor, name: str, resource: Resource | None = None, *,
             hidden: QianshuError | None = None) -> None:
     """Refuse unless ``actor`` may do ``name``: not signed in → 401; an organisation that is not

@@ -1,6 +1,8 @@
 """Portal pages of finance: the lookup of a certificate's standing (linked from the registry's
 verification page through the ``certificate_verified`` slot), the bank's portfolio, and the
-forms that confirm, release or enforce a pledge. A refused form gets the app's error page."""
+forms that register, confirm, amend, release or enforce a pledge. A refused form rolls back and
+shows its page again with what was typed and every error beside its field
+(``core.http.answer_form``); the pledges' forms are on their certificate's lookup page."""
 
 from __future__ import annotations
 
@@ -15,12 +17,13 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.forms import Form, validate_form
+from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
     PostedForm,
     Signer,
+    answer_form,
     form_fields,
     get_lang,
     render,
@@ -36,6 +39,13 @@ from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
 MAX_NUMBER_CHARS = 40
+# The pledge forms' fields as the lookup page labels them (English message ids), by the schemas' names.
+PLEDGE_LABELS = {
+    "certificate_number": N_("Certificate number"), "secured_fen": N_("Secured amount"),
+    "appraised_fen": N_("Appraised value"), "interest_bp": N_("Interest"), "term_months": N_("Term (months)"),
+    "risk_pool_bp": N_("Risk-pool share"), "external_registry": N_("External registry"),
+    "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"),
+}
 
 
 @dataclass
@@ -48,11 +58,23 @@ class LookupPage:
     may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
     may_pledge: bool = False
     valuation: Any = None  # the asset's latest signed valuation
+    form: Form = field(default_factory=Form)  # the posted form, refused: "pledge", or "{action}-{pledge id}"
 
 
 def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
     return {p.id for p in pledges
             if policy.allows(actor, action, pledge_resource(p.pledgor_org_id, p.pledgee_org_id))}
+
+
+def _lookup_page(db: DbSession, actor: Actor, number: str, form: Form | None = None) -> tuple[str, Any]:
+    found = service.standing(db, actor, number)
+    return "finance/lookup.html", LookupPage(
+        number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
+        may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
+        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
+        | _controls(actor, found.pledges, "finance.pledge.confirm"),
+        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
+        valuation=service.latest_signed_valuation(db, found.registration_id), form=form or Form())
 
 
 @router.get("/finance/lookup")
@@ -62,17 +84,10 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
     if not number:
         return render(request, "finance/lookup.html", LookupPage())
     try:
-        found = service.standing(db, actor, number)
+        return render(request, *_lookup_page(db, actor, number))
     except QianshuError as exc:
         return render(request, "finance/lookup.html", LookupPage(number, error=exc.render(get_lang(request))),
                       status_code=exc.status)
-    return render(request, "finance/lookup.html", LookupPage(
-        number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
-        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
-        | _controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
-        valuation=service.latest_signed_valuation(db, found.registration_id)))
 
 
 @dataclass
@@ -117,46 +132,67 @@ def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool =
 
 
 @router.post("/finance/pledges")
-def register_pledge(db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
+def register_pledge(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
                     posted: PostedForm) -> Response:
     """The bank's form on the lookup page: amounts in yuan and rates in percent, as people type them."""
-    form = form_fields(posted)
-    data = validate_form(schemas.PledgeIn, {
-        "certificate_number": form.get("certificate_number", ""), "pledgor_org_id": form.get("pledgor_org_id", ""),
-        "secured_fen": _hundredths(form, "secured_yuan", "secured_fen"),
-        "appraised_fen": _hundredths(form, "appraised_yuan", "appraised_fen", optional=True),
-        "interest_bp": _hundredths(form, "interest_percent", "interest_bp"),
-        "term_months": form.get("term_months", ""),
-        "risk_pool_bp": _hundredths(form, "risk_pool_percent", "risk_pool_bp", optional=True),
-        "external_registry": form.get("external_registry", ""), "external_number": form.get("external_number", "")})
-    assert isinstance(data, schemas.PledgeIn)
-    pledge = service.create_pledge(db, actor, settings, signer, data)
-    return see_other(f"/finance/lookup?number={pledge.certificate_number}")
+    typed = form_fields(posted)
+    number = str(typed.get("certificate_number", "")).strip()[:MAX_NUMBER_CHARS]
+
+    def work() -> Response:
+        convert = Typed()
+        data = validate_form(schemas.PledgeIn, {
+            "certificate_number": number, "pledgor_org_id": typed.get("pledgor_org_id", ""),
+            "secured_fen": convert(_hundredths, typed, "secured_yuan", "secured_fen"),
+            "appraised_fen": convert(_hundredths, typed, "appraised_yuan", "appraised_fen", optional=True),
+            "interest_bp": convert(_hundredths, typed, "interest_percent", "interest_bp"),
+            "term_months": typed.get("term_months", ""),
+            "risk_pool_bp": convert(_hundredths, typed, "risk_pool_percent", "risk_pool_bp", optional=True),
+            "external_registry": typed.get("external_registry", ""),
+            "external_number": typed.get("external_number", "")}, convert.errors)
+        pledge = service.create_pledge(db, actor, settings, signer, data)
+        return see_other(f"/finance/lookup?number={pledge.certificate_number}")
+
+    return answer_form(request, db, typed, PLEDGE_LABELS, work, lambda form: _lookup_page(db, actor, number, form),
+                       name="pledge")
+
+
+def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: Signer, pledge_id: int, action: str,
+                   fields: dict[str, Any]) -> Pledge:
+    reason = str(fields.get("reason", ""))
+    if action == "confirm":
+        return service.confirm_pledge(db, actor, signer, pledge_id)
+    if action == "release":
+        return service.release_pledge(db, actor, signer, pledge_id, validate_form(schemas.CloseIn, fields).reason)
+    if action == "propose":  # an amendment, as typed (yuan, percent, months); the other party agrees
+        convert = Typed()
+        data = validate_form(schemas.AmendIn, {
+            "secured_fen": convert(_hundredths, fields, "secured_yuan", "secured_fen", optional=True),
+            "interest_bp": convert(_hundredths, fields, "interest_percent", "interest_bp", optional=True),
+            "term_months": str(fields.get("term_months", "")).strip() or None, "reason": reason}, convert.errors)
+        return service.propose_amendment(db, actor, pledge_id, data)
+    if action in ("agree", "decline"):
+        return service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
+    enforcing = validate_form(schemas.EnforceIn, {"reason": reason, "mode": fields.get("mode") or "record"})
+    return service.enforce_pledge(db, actor, signer, pledge_id, enforcing.reason, enforcing.mode)
+
+
+PLEDGE_ACTIONS = ("confirm", "release", "propose", "agree", "decline", "enforce")
 
 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")
-def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
-        posted: PostedForm) -> Response:
-    fields = form_fields(posted)
-    reason = str(fields.get("reason", ""))[:2000]
-    if action == "confirm":
-        pledge = service.confirm_pledge(db, actor, signer, pledge_id)
-    elif action == "release":
-        pledge = service.release_pledge(db, actor, signer, pledge_id, reason)
-    elif action == "propose":  # an amendment, as typed (yuan, percent, months); the other party agrees
-        data = validate_form(schemas.AmendIn, {
-            "secured_fen": _hundredths(fields, "secured_yuan", "secured_fen", optional=True),
-            "interest_bp": _hundredths(fields, "interest_percent", "interest_bp", optional=True),
-            "term_months": str(fields.get("term_months", "")).strip() or None, "reason": reason})
-        pledge = service.propose_amendment(db, actor, pledge_id, data)
-    elif action in ("agree", "decline"):
-        pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
-    elif action == "enforce":
-        mode = "transfer" if fields.get("mode") == "transfer" else "record"
-        pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason, mode)
-    else:
+def act(pledge_id: int, action: str, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+        signer: Signer, posted: PostedForm) -> Response:
+    if action not in PLEDGE_ACTIONS:
         return see_other("/finance/lookup")
-    return see_other(f"/finance/lookup?number={pledge.certificate_number}")
+    number = service.certificate_of_pledge(db, actor, pledge_id)
+    typed = form_fields(posted)
+
+    def work() -> Response:
+        _pledge_action(db, actor, settings, signer, pledge_id, action, typed)
+        return see_other(f"/finance/lookup?number={number}")
+
+    return answer_form(request, db, typed, PLEDGE_LABELS, work, lambda form: _lookup_page(db, actor, number, form),
+                       name=f"{action}-{pledge_id}")
 
 
 # --- valuations --------------------------------------------------------------------------------

@@ -306,6 +306,16 @@ def _pledge(db: Session, actor: Actor, pledge_id: int, action: str) -> Pledge:
     return pledge
 
 
+def certificate_of_pledge(db: Session, actor: Actor, pledge_id: int) -> str:
+    """The certificate a pledge is over, for one who may see the pledge (the pledge's forms are on
+    that certificate's lookup page); otherwise the pledge does not exist, as its functions answer."""
+    pledge = db.get(Pledge, pledge_id)
+    if pledge is None or not policy.allows(actor, "finance.pledge.read",
+                                           pledge_resource(pledge.pledgor_org_id, pledge.pledgee_org_id)):
+        raise NotFound("Pledge {id} does not exist.", id=pledge_id)
+    return pledge.certificate_number
+
+
 def _require_status(pledge: Pledge, *allowed: str) -> None:
     if pledge.status not in allowed:
         raise Conflict("The pledge is {status}; this cannot be done now.", field="status",

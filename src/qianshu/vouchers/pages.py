@@ -1,11 +1,14 @@
 """Portal pages of vouchers: the public directory and dashboard, a programme's page (apply, order,
 and for its administrator the applications and claims to decide), the organisation's vouchers and
 orders, and an order's page (the provider reports usage and claims reimbursement). Forms call the
-same services as the API; a refused form gets the app's error page, with nothing changed."""
+same services as the API; a refused form rolls back and shows its page again with what was typed
+and every error beside its field (``core.http.answer_form``). Who may not use a form at all (the
+checks made before its work) gets the error page."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +19,21 @@ from starlette.datastructures import UploadFile
 from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
+from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import InvalidInput, NotFound
-from qianshu.core.forms import validate_form
-from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.forms import Form, Typed, validate_form
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    answer_form,
+    form_fields,
+    get_lang,
+    render,
+    see_other,
+)
+from qianshu.core.i18n import N_
 from qianshu.ledger.service import parse_yuan
 from qianshu.vouchers import redemption, schemas, service, statistics
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
@@ -27,6 +41,16 @@ from qianshu.vouchers.permissions import programme_resource
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(include_in_schema=False)
+# Each form's fields as its page labels them (English message ids), keyed by the schema's names.
+APPLY_LABELS = {"purpose": N_("Purpose"), "company_size": N_("Company size"), "planned_use": N_("Planned use"),
+                "requested_fen": N_("Amount asked for")}
+ORDER_LABELS = {"offering_id": N_("Offering"), "card_hours": N_("Card-hours"), "month": N_("Month"),
+                "term_months": N_("Term (months)"), "purpose": N_("Purpose"), "voucher_ids": N_("Vouchers"),
+                "voucher_fen": N_("Vouchers")}
+DECISION_LABELS = {"reason": N_("Reason")}
+USAGE_LABELS = {"used_card_hours": N_("Card-hours used"), "evidence_base64": N_("Metering evidence")}
+CLAIM_LABELS = {"invoice_number": N_("Invoice number"), "delivery_proof_base64": N_("Proof of delivery"),
+                "payment_proof_base64": N_("Proof of the company's payment")}
 
 
 @dataclass
@@ -77,14 +101,15 @@ class ProgrammePage:
     applications: list[Application] = field(default_factory=list)
     claims: list[Reimbursement] = field(default_factory=list)
     month: str = ""
+    # the posted form, refused: "apply", "order", "decision-{id}", "claim-{id}"
+    form: Form = field(default_factory=Form)
 
 
-@router.get("/vouchers/programmes/{programme_id:int}")
-def programme_page(programme_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+def _programme_page(db: DbSession, actor: Actor, programme_id: int, form: Form | None = None) -> tuple[str, Any]:
     programme = service.get_programme(db, actor, programme_id)
     offers = [o for o in service.offerings(db, actor) if o.provider_org_id in programme.provider_org_ids]
     page = ProgrammePage(programme, offers, accounts.organisations_by_id(db, programme.provider_org_ids),
-                         month=service.today().strftime("%Y-%m"))
+                         month=service.today().strftime("%Y-%m"), form=form or Form())
     page.may_apply = policy.allows(actor, "vouchers.apply")
     page.may_manage = policy.allows(actor, "vouchers.programme.manage", programme_resource(programme.admin_org_id))
     if page.may_apply:
@@ -93,41 +118,73 @@ def programme_page(programme_id: int, request: Request, db: DbSession, actor: Cu
         page.applications = service.applications(db, actor, programme.id)
         page.claims = redemption.claims(db, actor, programme.id)
         page.names.update(accounts.organisations_by_id(db, {a.org_id for a in page.applications}))
-    return render(request, "vouchers/programme.html", page)
+    return "vouchers/programme.html", page
+
+
+@router.get("/vouchers/programmes/{programme_id:int}")
+def programme_page(programme_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    return render(request, *_programme_page(db, actor, programme_id))
+
+
+def _on_programme_page(request: Request, db: DbSession, actor: Actor, programme_id: int, name: str,
+                       typed: dict[str, Any], labels: dict[str, str], work: Callable[[], object]) -> Response:
+    """Run a form of the programme page; refused, the page again with the form ``name`` kept."""
+    def done() -> Response:
+        work()
+        return see_other(f"/vouchers/programmes/{programme_id}")
+
+    return answer_form(request, db, typed, labels, done,
+                       lambda form: _programme_page(db, actor, programme_id, form), name=name)
 
 
 @router.post("/vouchers/programmes/{programme_id:int}/apply")
-def apply(programme_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+def apply(programme_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     service.require_apply(actor)
-    form = form_fields(posted)
-    data = validate_form(schemas.ApplicationIn, {
-        "purpose": form.get("purpose", ""), "company_size": form.get("company_size", ""),
-        "planned_use": form.get("planned_use", ""),
-        "requested_fen": parse_yuan(str(form.get("requested_yuan", "")), "requested_fen")})
-    service.apply(db, actor, programme_id, data)
-    return see_other(f"/vouchers/programmes/{programme_id}")
+    typed = form_fields(posted)
+
+    def work() -> None:
+        convert = Typed()
+        data = validate_form(schemas.ApplicationIn, {
+            "purpose": typed.get("purpose", ""), "company_size": typed.get("company_size", ""),
+            "planned_use": typed.get("planned_use", ""),
+            "requested_fen": convert(parse_yuan, str(typed.get("requested_yuan", "")), "requested_fen")},
+            convert.errors)
+        service.apply(db, actor, programme_id, data)
+
+    return _on_programme_page(request, db, actor, programme_id, "apply", typed, APPLY_LABELS, work)
+
+
+def _decision(typed: dict[str, Any]) -> dict[str, Any]:
+    return {"approve": typed.get("decision") == "approve", "reason": typed.get("reason", "")}
 
 
 @router.post("/vouchers/applications/{application_id:int}/decide")
-def decide_application(application_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    service.authorise_decision(db, actor, application_id)
-    form = form_fields(posted)
-    data = validate_form(schemas.DecisionIn, {"approve": form.get("decision") == "approve",
-                                              "reason": form.get("reason", "")})
-    found = service.decide_application(db, actor, application_id, data)
-    return see_other(f"/vouchers/programmes/{found.programme_id}")
+def decide_application(application_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                       posted: PostedForm) -> Response:
+    programme_id = service.authorise_decision(db, actor, application_id)
+    typed = form_fields(posted)
+    return _on_programme_page(request, db, actor, programme_id, f"decision-{application_id}", typed, DECISION_LABELS,
+                              lambda: service.decide_application(db, actor, application_id,
+                                                                 validate_form(schemas.DecisionIn, _decision(typed))))
 
 
 @router.post("/vouchers/programmes/{programme_id:int}/order")
-def place_order(programme_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+def place_order(programme_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                posted: PostedForm) -> Response:
     service.require_apply(actor)
-    form = form_fields(posted, lists=("voucher_ids",))
-    data = validate_form(schemas.OrderIn, {
-        "offering_id": form.get("offering_id", ""), "card_hours": form.get("card_hours", ""),
-        "month": form.get("month", ""), "term_months": form.get("term_months", "1"),
-        "purpose": form.get("purpose", ""), "voucher_ids": form.get("voucher_ids", [])})
-    order = redemption.place_order(db, actor, programme_id, data)
-    return see_other(f"/vouchers/orders/{order.id}")
+    typed = form_fields(posted, lists=("voucher_ids",))
+    typed.setdefault("voucher_ids", [])
+
+    def work() -> Response:
+        data = validate_form(schemas.OrderIn, {
+            "offering_id": typed.get("offering_id", ""), "card_hours": typed.get("card_hours", ""),
+            "month": typed.get("month", ""), "term_months": typed.get("term_months", "1"),
+            "purpose": typed.get("purpose", ""), "voucher_ids": typed["voucher_ids"]})
+        order = redemption.place_order(db, actor, programme_id, data)
+        return see_other(f"/vouchers/orders/{order.id}")
+
+    return answer_form(request, db, typed, ORDER_LABELS, work,
+                       lambda form: _programme_page(db, actor, programme_id, form), name="order")
 
 
 @dataclass
@@ -148,60 +205,87 @@ class OrderPage:
     names: dict[int, Any]
     may_deliver: bool
     claim: Reimbursement | None
+    form: Form = field(default_factory=Form)  # the posted form, refused: "usage" or "claim"
+
+
+def _order_page(db: DbSession, actor: Actor, order_id: int, form: Form | None = None) -> tuple[str, Any]:
+    order = redemption.get_order(db, actor, order_id)
+    names = accounts.organisations_by_id(db, [order.company_org_id, order.provider_org_id])
+    may = policy.allows(actor, "vouchers.order.deliver", redemption.order_resource_of(db, order))
+    return "vouchers/order.html", OrderPage(order, names, may, redemption.claim_of(db, order.id), form or Form())
 
 
 @router.get("/vouchers/orders/{order_id:int}")
 def order_page(order_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    order = redemption.get_order(db, actor, order_id)
-    names = accounts.organisations_by_id(db, [order.company_org_id, order.provider_org_id])
-    may = policy.allows(actor, "vouchers.order.deliver", redemption.order_resource_of(db, order))
-    return render(request, "vouchers/order.html", OrderPage(order, names, may, redemption.claim_of(db, order.id)))
+    return render(request, *_order_page(db, actor, order_id))
 
 
-def _file(posted: Any, name: str, limit: int, *, required: bool = True) -> str:
-    """An uploaded file as base64 (the schemas' form of a file), read on the route's worker thread."""
+def _file(posted: Any, name: str, field: str, limit: int, *, required: bool = True) -> str:
+    """An uploaded file as base64 (the schemas' form of a file, ``field``), read on the route's worker thread."""
     upload = posted.get(name)
     if not isinstance(upload, UploadFile) or not upload.filename:
         if required:
-            raise InvalidInput("{field}: choose a file.", field=name)
+            raise InvalidInput("{field}: choose a file.", field=field)
         return ""
     content = upload.file.read(limit + 1)
     if len(content) > limit:
-        raise InvalidInput("{field}: the file is larger than {limit} bytes.", field=name, limit=limit)
+        raise InvalidInput("{field}: the file is larger than {limit} bytes.", field=field, limit=limit)
     return base64.b64encode(content).decode()
 
 
+def _on_order_page(request: Request, db: DbSession, actor: Actor, order_id: int, name: str, typed: dict[str, Any],
+                   labels: dict[str, str], work: Callable[[], object]) -> Response:
+    """Run a form of the order page; refused, the page again with the form ``name`` kept."""
+    def done() -> Response:
+        work()
+        return see_other(f"/vouchers/orders/{order_id}")
+
+    return answer_form(request, db, typed, labels, done, lambda form: _order_page(db, actor, order_id, form),
+                       name=name)
+
+
 @router.post("/vouchers/orders/{order_id:int}/usage")
-def report_usage(order_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm,
+def report_usage(order_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm,
                  settings: AppSettings) -> Response:
     redemption.authorise_delivery(db, actor, order_id)
     limit = settings.section(VouchersSettings).max_evidence_bytes
-    upload = posted.get("evidence")
-    data = validate_form(schemas.UsageIn, {
-        "used_card_hours": form_fields(posted).get("used_card_hours", ""),
-        "evidence_base64": _file(posted, "evidence", limit),
-        "evidence_name": getattr(upload, "filename", "") or "evidence"})
-    redemption.report_usage(db, actor, open_blob_store(settings), order_id, data, limit)
-    return see_other(f"/vouchers/orders/{order_id}")
+    typed = form_fields(posted)
+
+    def work() -> None:
+        convert = Typed()
+        upload = posted.get("evidence")
+        data = validate_form(schemas.UsageIn, {
+            "used_card_hours": typed.get("used_card_hours", ""),
+            "evidence_base64": convert(_file, posted, "evidence", "evidence_base64", limit),
+            "evidence_name": getattr(upload, "filename", "") or "evidence"}, convert.errors)
+        redemption.report_usage(db, actor, open_blob_store(settings), order_id, data, limit)
+
+    return _on_order_page(request, db, actor, order_id, "usage", typed, USAGE_LABELS, work)
 
 
 @router.post("/vouchers/orders/{order_id:int}/claim")
-def claim(order_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm, settings: AppSettings) -> Response:
+def claim(order_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm,
+          settings: AppSettings) -> Response:
     redemption.authorise_delivery(db, actor, order_id)
     limit = settings.section(VouchersSettings).max_evidence_bytes
-    data = validate_form(schemas.ClaimIn, {
-        "invoice_number": form_fields(posted).get("invoice_number", ""),
-        "delivery_proof_base64": _file(posted, "delivery_proof", limit),
-        "payment_proof_base64": _file(posted, "payment_proof", limit, required=False)})
-    redemption.claim_reimbursement(db, actor, open_blob_store(settings), order_id, data, limit)
-    return see_other(f"/vouchers/orders/{order_id}")
+    typed = form_fields(posted)
+
+    def work() -> None:
+        convert = Typed()
+        data = validate_form(schemas.ClaimIn, {
+            "invoice_number": typed.get("invoice_number", ""),
+            "delivery_proof_base64": convert(_file, posted, "delivery_proof", "delivery_proof_base64", limit),
+            "payment_proof_base64": convert(_file, posted, "payment_proof", "payment_proof_base64", limit,
+                                            required=False)}, convert.errors)
+        redemption.claim_reimbursement(db, actor, open_blob_store(settings), order_id, data, limit)
+
+    return _on_order_page(request, db, actor, order_id, "claim", typed, CLAIM_LABELS, work)
 
 
 @router.post("/vouchers/claims/{claim_id:int}/decide")
-def decide_claim(claim_id: int, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    redemption.authorise_claim_decision(db, actor, claim_id)
-    form = form_fields(posted)
-    data = validate_form(schemas.ClaimDecisionIn, {"approve": form.get("decision") == "approve",
-                                                   "reason": form.get("reason", "")})
-    found = redemption.decide_claim(db, actor, claim_id, data)
-    return see_other(f"/vouchers/programmes/{found.programme_id}")
+def decide_claim(claim_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    programme_id = redemption.authorise_claim_decision(db, actor, claim_id)
+    typed = form_fields(posted)
+    return _on_programme_page(request, db, actor, programme_id, f"claim-{claim_id}", typed, DECISION_LABELS,
+                              lambda: redemption.decide_claim(db, actor, claim_id,
+                                                              validate_form(schemas.ClaimDecisionIn, _decision(typed))))

@@ -202,12 +202,14 @@ def authorise_delivery(db: Session, actor: Actor, order_id: int) -> None:
     _order_for(db, actor, order_id, "vouchers.order.deliver")
 
 
-def authorise_claim_decision(db: Session, actor: Actor, claim_id: int) -> None:
+def authorise_claim_decision(db: Session, actor: Actor, claim_id: int) -> int:
+    """The checks of ``decide_claim``; the claim's programme (its page shows the form)."""
     claim = db.get(Reimbursement, claim_id)
     if claim is None:
         raise NotFound("Claim {claim_id} does not exist.", field="claim_id", claim_id=claim_id)
     programme = db.get_one(Programme, claim.programme_id)
     policy.require(actor, "vouchers.programme.manage", programme_resource(programme.admin_org_id))
+    return programme.id
 
 
 def get_order(db: Session, actor: Actor, order_id: int) -> ComputeOrder:

@@ -396,8 +396,9 @@ def require_apply(actor: Actor) -> None:
     policy.require(actor, "vouchers.apply")
 
 
-def authorise_decision(db: Session, actor: Actor, application_id: int) -> None:
+def authorise_decision(db: Session, actor: Actor, application_id: int) -> int:
+    """The checks of ``decide_application``; the application's programme (its page shows the form)."""
     found = db.get(Application, application_id)
     if found is None:
         raise NotFound("Application {application_id} does not exist.", application_id=application_id)
-    managed_programme(db, actor, found.programme_id)
+    return managed_programme(db, actor, found.programme_id).id

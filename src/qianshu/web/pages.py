@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from qianshu import capabilities
-from qianshu.core.actor import Actor
-from qianshu.core.home import Figure, Waiting
+from qianshu.core.actor import ANONYMOUS
+from qianshu.core.home import Figure
 from qianshu.core.http import get_database, render, safe_local_path
 from qianshu.core.i18n import LANG_COOKIE, LANGUAGES
+from qianshu.web import read_models
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass
-class Tile:
-    href: str
-    title: str
-    text: str
-
-
-@dataclass
-class HomePage:
-    tiles: list[Tile] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    waiting: list[Waiting] = field(default_factory=list)
 
 
 # Headline figures are the same for every visitor and the home page is the busiest page: count them
@@ -49,33 +33,20 @@ def _figures(request: Request) -> list[Figure]:
         if cached is not None and time.monotonic() - cached[0] < FIGURES_SECONDS:
             return cached[1]
     with get_database(request).unit_of_work(write=False) as db:
-        found = [figure for m in capabilities.with_part("home") for figure in m.module("home").figures(db)]
+        found = read_models.figures(db)
     with _figures_lock:
         state.home_figures = (time.monotonic(), found)
     return found
 
 
-def _waiting(request: Request, actor: Actor | None) -> list[Waiting]:
-    """What the signed-in actor should act on, counted fresh; only what is there to do."""
-    if actor is None or actor.user_id is None:
-        return []
-    with get_database(request).unit_of_work(write=False) as db:
-        found: list[Any] = [w for m in capabilities.with_part("home") for w in m.module("home").waiting(db, actor)]
-    return [w for w in found if w.count > 0]
-
-
-HOME_TILES = [
-    Tile("/catalog", "Catalogue", "Find data products by keyword, industry and region."),
-    Tile("/registry", "Data registration", "Register data and receive a signed certificate."),
-    Tile("/log", "Public log", "Check any certificate against the tamper-evident log."),
-    Tile("/apply", "Apply to join", "Organisations apply; the exchange reviews them."),
-]
-
-
 @router.get("/")
 def home(request: Request) -> Response:
-    actor = getattr(request.state, "actor", None)
-    return render(request, "home.html", HomePage(HOME_TILES, _figures(request), _waiting(request, actor)))
+    actor = getattr(request.state, "actor", None) or ANONYMOUS
+    shown = _figures(request)
+    if actor.user_id is None:  # the busiest page: an anonymous visit opens no transaction of its own
+        return render(request, "home.html", read_models.home(None, actor, shown))
+    with get_database(request).unit_of_work(write=False) as db:
+        return render(request, "home.html", read_models.home(db, actor, shown))
 
 
 @router.get("/lang/{code}")

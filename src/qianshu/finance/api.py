@@ -9,9 +9,10 @@ from fastapi import APIRouter
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.http import AppSettings, DbSession, Signer
 from qianshu.core.openapi import problems
-from qianshu.finance import schemas, service, valuation
+from qianshu.finance import accounting_api, sale, schemas, service, valuation
 
 router = APIRouter(prefix="/api/v1/finance", tags=["finance"])
+router.include_router(accounting_api.router)  # the accounting pack and the forced sale
 
 
 @router.get("/certificates/{number}/status", summary="Look up a certificate's standing",
@@ -59,8 +60,12 @@ def release_pledge(pledge_id: int, data: schemas.CloseIn, db: DbSession, actor: 
              responses=problems(401, 403, 404, 409, 422))
 def enforce_pledge(pledge_id: int, data: schemas.EnforceIn, db: DbSession, actor: SignedInActor,
                    signer: Signer) -> dict[str, Any]:
-    """``mode``: ``record`` (default) or ``transfer`` (the rights pass to the bank through the
-    registry's transfer, submitted for review)."""
+    """``mode``: ``record`` (default), ``transfer`` (the rights pass to the bank through the
+    registry's transfer, submitted for review) or ``sale`` (offered in a forced sale on the exchange
+    at ``price_fen``; the pledge is ``selling`` until someone buys)."""
+    if data.mode == "sale":
+        listed = sale.list_forced_sale(db, actor, signer, pledge_id, data.price_fen, data.reason)
+        return dict(service.pledge_json(service.pledge_by_id(db, listed.pledge_id)), forced_sale=sale.sale_json(listed))
     return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason, data.mode))
 
 

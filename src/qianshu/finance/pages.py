@@ -29,12 +29,13 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import schemas, service, valuation
+from qianshu.finance import accounting_pages, sale, schemas, service, valuation
 from qianshu.finance.models import LtvLimit, Pledge
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
+router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
 MAX_NUMBER_CHARS = 40
 
 
@@ -48,6 +49,7 @@ class LookupPage:
     may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
     may_pledge: bool = False
     valuation: Any = None  # the asset's latest signed valuation
+    sales: list[Any] = field(default_factory=list)  # forced sales of the asset (public)
 
 
 def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
@@ -72,7 +74,8 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
         may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
         | _controls(actor, found.pledges, "finance.pledge.confirm"),
         may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
-        valuation=service.latest_signed_valuation(db, found.registration_id)))
+        valuation=service.latest_signed_valuation(db, found.registration_id),
+        sales=sale.sales_of(db, found.registration_id)))
 
 
 @dataclass
@@ -151,6 +154,10 @@ def act(pledge_id: int, action: str, db: DbSession, actor: SignedInActor, settin
         pledge = service.propose_amendment(db, actor, pledge_id, data)
     elif action in ("agree", "decline"):
         pledge = service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
+    elif action == "enforce" and fields.get("mode") == "sale":  # a forced sale at the price typed (yuan)
+        price = _hundredths(fields, "price_yuan", "price_fen", optional=True)
+        listed = sale.list_forced_sale(db, actor, signer, pledge_id, price, reason)
+        return see_other(f"/finance/lookup?number={listed.certificate_number}")
     elif action == "enforce":
         mode = "transfer" if fields.get("mode") == "transfer" else "record"
         pledge = service.enforce_pledge(db, actor, signer, pledge_id, reason, mode)

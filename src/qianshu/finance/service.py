@@ -306,10 +306,14 @@ def _pledge(db: Session, actor: Actor, pledge_id: int, action: str) -> Pledge:
     return pledge
 
 
+def pledge_by_id(db: Session, pledge_id: int) -> Pledge:
+    return db.get_one(Pledge, pledge_id)
+
+
 def _require_status(pledge: Pledge, *allowed: str) -> None:
     if pledge.status not in allowed:
         raise Conflict("The pledge is {status}; this cannot be done now.", field="status",
-                       code="pledge_status", status=pledge.status)
+                       code="pledge_status", status=Label("pledge status", pledge.status))
 
 
 def confirm_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int) -> Pledge:
@@ -438,6 +442,8 @@ def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
     issue). ``"record"``: the enforcement is only recorded."""
     pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
     _require_status(pledge, "active")
+    if mode not in ("record", "transfer"):  # a forced sale is finance.sale's
+        raise InvalidInput("{field} must be one of: {expected}.", field="mode", expected="record, transfer")
     if not reason.strip():
         raise InvalidInput("Say why the pledge is enforced.", field="reason")
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", utcnow(), reason

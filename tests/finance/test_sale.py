@@ -39,7 +39,9 @@ def test_the_proceeds_pay_the_fee_then_the_bank_up_to_the_debt_then_the_holder( 
     sale_id = listed["forced_sale"]["id"]
     standing = client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()
     assert standing["encumbered"] is True  # still pledged while on sale
-    assert [s["id"] for s in client.get("/api/v1/finance/forced-sales").json()] == [sale_id]
+    offered = client.get("/api/v1/finance/forced-sales")
+    assert offered.status_code == 200, offered.text
+    assert [s["id"] for s in offered.json()] == [sale_id]
     buyer = asset.stranger
     _fund(db, make, asset, buyer.organisation.id, 600_000_000, "SALE-1")
     bought = client.post(f"/api/v1/finance/forced-sales/{sale_id}/buy", headers=bearer(buyer))

@@ -123,7 +123,8 @@ def test_the_sales_page_and_the_lookup_show_the_offer(client, db, make, asset, b
     sale_id = listed["forced_sale"]["id"]
     page = client.get("/finance/sales")
     assert page.status_code == 200
-    assert asset.number in page.text and "强制出售" in page.text
+    assert asset.number in page.text
+    assert "强制出售" in page.text
     assert f'id="buy-{sale_id}"' not in page.text  # a visitor may not buy
     sign_in(client, asset.stranger)
     assert f'id="buy-{sale_id}"' in client.get("/finance/sales", headers={"Accept-Language": "en"}).text

@@ -17,11 +17,11 @@ from qianshu.finance.service import CAPABILITY, open_pledges_of
 from qianshu.registry import service as registry
 
 CHALLENGE = {
-    "filed": N_("An objection was filed against the {kind} registration of {number}, which you hold a pledge on: "
+    "filed": N_("An objection was filed against the {kind} of {number}, which you hold a pledge on: "
                 "the holder's rights are challenged ({grounds})."),
-    "upheld": N_("The objection against the {kind} registration of {number}, which you hold a pledge on, was "
+    "upheld": N_("The objection against the {kind} of {number}, which you hold a pledge on, was "
                  "upheld: the holder's rights are in dispute."),
-    "dismissed": N_("The objection against the {kind} registration of {number}, which you hold a pledge on, was "
+    "dismissed": N_("The objection against the {kind} of {number}, which you hold a pledge on, was "
                     "dismissed."),
 }
 

@@ -15,7 +15,7 @@ from qianshu.core.openapi import problems
 from qianshu.finance import accounting, accounting_export, sale, schemas
 from qianshu.registry.settings import RegistrySettings
 
-router = APIRouter(tags=["finance"])  # included by api.py, under its prefix /api/v1/finance
+router = APIRouter(prefix="/api/v1/finance", tags=["finance"])  # included by api.py
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA = {"xlsx": XLSX, "pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 

@@ -41,11 +41,11 @@ from qianshu.exchange.settings import ExchangeSettings
 from qianshu.finance.models import ForcedSale, Pledge
 from qianshu.finance.service import (
     CAPABILITY,
-    _lock_asset,
-    _pledge,
-    _record,
-    _require_status,
+    lock_asset,
+    managed_pledge,
+    record_event,
     registration_standing,
+    require_status,
 )
 from qianshu.ledger import service as ledger
 from qianshu.registry import review
@@ -75,8 +75,8 @@ def split_proceeds(price_fen: int, fee_bp: int, debt_fen: int) -> tuple[int, int
 def list_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, price_fen: int | None,
                      reason: str) -> ForcedSale:
     """The pledgee offers the asset of an active pledge in default at ``price_fen``."""
-    pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
-    _require_status(pledge, "active")
+    pledge = managed_pledge(db, actor, pledge_id, "finance.pledge.manage")
+    require_status(pledge, "active")
     if not reason.strip():
         raise InvalidInput("Say why the pledge is enforced.", field="reason")
     if price_fen is None or price_fen <= 0:
@@ -88,7 +88,8 @@ def list_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id
     db.add(sale)
     pledge.status = "selling"
     db.flush()
-    _record(db, actor, signer, pledge, "sale_listed", {"sale_id": sale.id, "price_fen": price_fen, "reason": reason})
+    record_event(db, actor, signer, pledge, "sale_listed",
+                 {"sale_id": sale.id, "price_fen": price_fen, "reason": reason})
     inbox.notify(db, CAPABILITY, LISTED, org_id=pledge.pledgor_org_id, subject=("pledge", pledge.id),
                  link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number,
                  price=f"{price_fen / 100:,.2f}")
@@ -113,7 +114,7 @@ def buy_forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed255
     found = db.get(ForcedSale, sale_id)
     if found is None:
         raise NotFound("Forced sale {id} does not exist.", id=sale_id)
-    _lock_asset(db, found.registration_id, found.certificate_number)
+    lock_asset(db, found.registration_id, found.certificate_number)
     db.refresh(found)  # as the lock holder left it
     if found.status != "listed":
         raise Conflict("The forced sale of {number} is closed: someone else bought it first.", field="sale_id",
@@ -122,7 +123,7 @@ def buy_forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed255
         raise Conflict("The holder and the pledgee cannot buy the asset in its own forced sale.", field="sale_id",
                        code="own_sale")
     pledge = db.get_one(Pledge, found.pledge_id, populate_existing=True)
-    _require_status(pledge, "selling")
+    require_status(pledge, "selling")
     today = utcnow().date()
     reg, _status = registration_standing(db, found.certificate_number)
     fee_bp = settings.section(ExchangeSettings).fee_rate(reg.industry_code[:1])
@@ -146,7 +147,7 @@ def buy_forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed255
     found.transfer_registration_id = transfer.id
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", now, found.reason
     buyer = accounts.organisations_by_id(db, [actor.org_id or 0])[actor.org_id or 0]
-    _record(db, actor, signer, pledge, "enforced", {
+    record_event(db, actor, signer, pledge, "enforced", {
         "reason": found.reason, "mode": "sale", "sale_id": found.id, "buyer_uscc": buyer.uscc,
         "price_fen": found.price_fen, "debt_fen": debt, "fee_fen": fee, "to_pledgee_fen": to_bank,
         "to_pledgor_fen": to_holder, "transfer_registration_id": transfer.id})

@@ -257,10 +257,13 @@ def _measure(found: AssetPack, as_of: date) -> None:
 
 
 def pack(db: Session, actor: Actor, as_of: date | None = None) -> Pack:
-    """The actor's organisation's pack: every issued registration it holds, on ``as_of`` (today)."""
+    """The actor's organisation's pack: every issued registration it holds, on ``as_of`` (today in
+    Asia/Shanghai)."""
     org_id = actor.org_id or 0
     policy.require(actor, "finance.accounting", _holder_resource(org_id))
-    day = as_of or utcnow().date()
+    day = as_of or utcnow().astimezone(SHANGHAI).date()  # today in China, where the books are kept
     org = accounts.organisations_by_id(db, [org_id])[org_id]
     assets = [asset_pack(db, reg, day) for reg in registry.issued_of_holder(db, org_id) if reg.issued_at is not None]
-    return Pack(org_id, org.name, org.uscc, day, sorted(assets, key=lambda a: a.number))
+    # the booked assets first, then those not recognised
+    return Pack(org_id, org.name, org.uscc, day,
+                sorted(assets, key=lambda a: (a.classification == "not_recognised", a.number)))

@@ -125,13 +125,14 @@ def set_choice(request: Request, db: DbSession, actor: SignedInActor, posted: Po
 class SalesPage:
     sales: list[Any]
     may_buy: bool
+    org_id: int | None = None  # the reader's organisation: no button on its own sale (holder or bank)
 
 
 @router.get("/finance/sales")
 def sales(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     """Pledged assets their banks offer on default; an approved organisation buys at the price."""
     return render(request, "finance/sales.html", SalesPage(sale.open_sales(db, actor),
-                                                           policy.allows(actor, "finance.sale.buy")))
+                                                           policy.allows(actor, "finance.sale.buy"), actor.org_id))
 
 
 @router.post("/finance/sales/{sale_id:int}/buy")

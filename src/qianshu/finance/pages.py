@@ -30,7 +30,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.finance import accounting_pages, sale, schemas, service, valuation
-from qianshu.finance.models import LtvLimit, Pledge
+from qianshu.finance.models import OPEN_STATUSES, LtvLimit, Pledge
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
 
@@ -92,10 +92,10 @@ class PortfolioPage:
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     pledges = service.portfolio(db, actor)
-    total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
+    total = sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES)
     current: dict[int, int] = {}
     for p in pledges:
-        if p.status in ("pending", "active"):
+        if p.status in OPEN_STATUSES:
             latest = service.latest_signed_valuation(db, p.registration_id)
             if latest is not None and latest.value_fen:
                 secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))

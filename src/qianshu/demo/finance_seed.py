@@ -82,7 +82,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                     service.enforce_pledge(db, bank, signer, pledge.id, "借款人逾期未还 / borrower defaulted")
                 if made == 5:  # a defaulted loan: the asset is offered in a forced sale on the exchange
                     sale.list_forced_sale(db, bank, signer, pledge.id, secured * 11 // 10 // 100 * 100,
-                                          "借款人逾期 90 天 / 90 days overdue")
+                                          "借款人逾期 90 天")
                 if made == 6:
                     challenged = (holder, pledge.registration_id)
         if challenged is not None:
@@ -94,11 +94,11 @@ def _challenge(db: Session, settings: Settings, holder: Actor, registration_id: 
     """The holder renews a pledged registration; during its public notice another merchant objects
     (the bank is told after the commit, through the registry's ``registration.challenged``)."""
     renewal = review.start_follow_up(db, holder, registration_id,
-                                     registry_schemas.FollowUpIn(reg_type="renewal", reason="续期 / renewal"))
+                                     registry_schemas.FollowUpIn(reg_type="renewal", reason="到期续期"))
     review.submit(db, holder, renewal.id)
     review.approve(db, actor_of(db, "reviewer@qianshu.demo"), settings, renewal.id, registry_schemas.Approval())
     review.file_objection(db, actor_of(db, HOLDERS[1]), renewal.id,
-                          "该数据部分由我方采集，持有人无权单独续期 / part of this data was collected by us")
+                          "该数据部分由我方采集，持有人无权单独续期")
 
 
 # (category, yuan, days before the certificate's issue): what a holder's books show for an asset
@@ -115,7 +115,7 @@ def _book_costs(db: Session, holder: Actor) -> None:
         for category, yuan, days in COSTS:
             accounting.add_cost(db, holder, schemas.AssetCostIn(
                 registration_id=reg.id, category=category, amount_fen=yuan * 100 * (n + 1),
-                incurred_on=issued - timedelta(days=days), note="演示 / demo"))
+                incurred_on=issued - timedelta(days=days), note="演示数据"))
         if n == 1:
             accounting.set_choice(db, holder, schemas.AccountingChoiceIn(registration_id=reg.id, intent="for_sale",
                                                                          useful_life_months=60))

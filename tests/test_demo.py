@@ -373,6 +373,28 @@ def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClie
     assert report["value_fen"] == valued[0]["appraised_fen"]
 
 
+def test_the_demo_bank_sees_a_forced_sale_and_a_challenge_and_the_holder_its_books(client: TestClient) -> None:
+    bank, _csrf_token = _signed_in(client.app, "bank@qianshu.demo")
+    book_json = bank.get("/api/v1/finance/pledges").json()
+    selling = [p for p in book_json if p["status"] == "selling"]
+    assert len(selling) == 1
+    offers = client.get("/api/v1/finance/forced-sales").json()
+    assert [o["pledge_id"] for o in offers] == [selling[0]["id"]]
+    assert offers[0]["price_fen"] > selling[0]["secured_fen"]
+    assert selling[0]["certificate_number"] in bank.get("/finance/sales").text
+    inbox = bank.get("/api/v1/inbox").json()
+    texts = [n.get("text", "") for n in (inbox["items"] if isinstance(inbox, dict) else inbox)]
+    assert any("提出异议" in t or "objection" in t for t in texts), texts
+    holder, _csrf_token = _signed_in(client.app, "merchant.traffic@qianshu.demo")
+    pack = holder.get("/api/v1/finance/accounting").json()
+    classes = sorted(a["classification"] for a in pack["assets"] if a["cost_fen"])
+    assert classes == ["intangible", "inventory"]
+    first = next(a for a in pack["assets"] if a["classification"] == "intangible")
+    # 120 + 45 + 38 + 6 + 4 + 0.5 万 capitalised; the appraisal's 8 万 expensed
+    assert (first["cost_fen"], first["expensed_fen"]) == (2_135_000_00, 80_000_00)
+    assert holder.get("/finance/accounting").status_code == 200
+
+
 def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) -> None:
     """The vouchers' seed: a programme with the Gui'an providers, vouchers issued, orders settled and
     reimbursed over three months, a claim and an application waiting for the centre."""

@@ -9,13 +9,16 @@ import datetime as dt
 from typing import Any
 
 from qianshu.core.actor import Actor
-from qianshu.finance.models import AppraiserKey, EncumberedAsset, Pledge, Valuation
+from qianshu.core.policy import Resource
+from qianshu.core.timeutil import utcnow
+from qianshu.finance.models import AppraiserKey, AssetCost, EncumberedAsset, ForcedSale, Pledge, Valuation
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.registry.models import Registration
 from tests.permission_support import EVERYONE, Row
 
 PLEDGE = "pledge"
 VALUATION = "valuation"
+BOOKS = "books"  # the acting organisation's own data assets (the accounting pack)
 FIGURES = {"acquisition_fen": 100, "processing_fen": 100, "storage_fen": 100, "labour_fen": 100, "rights_fen": 100,
            "quality_fen": 100, "quality_factor_bp": 10_000, "obsolescence_bp": 0, "incomes_fen": [100],
            "share_bp": 5000, "discount_bp": 1000, "life_years": 1, "scale_bp": 10_000, "market_quality_bp": 10_000,
@@ -92,6 +95,35 @@ ROWS = {
                                                             action="finance.valuation.sign", on=VALUATION),
     ("POST", "/finance/valuations/{valuation_id:int}/sign"): Row(
         params=_valuation("v_page_sign"), body=lambda c: {}, action="finance.valuation.sign", on=VALUATION),
+    # the accounting pack: the acting organisation's own issued registration and one entered cost
+    ("GET", "/api/v1/finance/accounting"): Row(action="finance.accounting", on=BOOKS),
+    ("POST", "/api/v1/finance/accounting/costs"): Row(body=lambda c: {
+        "registration_id": c["books_reg"], "category": "processing", "amount_fen": 100_00,
+        "incurred_on": "2025-01-01"}, action="finance.accounting", on=BOOKS),
+    ("DELETE", "/api/v1/finance/accounting/costs/{cost_id}"): Row(
+        params=lambda c: {"cost_id": c["cost_api"]}, action="finance.accounting", on=BOOKS),
+    ("PUT", "/api/v1/finance/accounting/choices"): Row(body=lambda c: {
+        "registration_id": c["books_reg"], "intent": "for_sale", "useful_life_months": 36},
+        action="finance.accounting", on=BOOKS),
+    ("GET", "/finance/accounting"): Row(action="finance.accounting", on=BOOKS),
+    ("GET", "/finance/accounting/export.{fmt}"): Row(params=lambda c: {"fmt": "xlsx"}, action="finance.accounting",
+                                                     on=BOOKS),
+    ("POST", "/finance/accounting/costs"): Row(body=lambda c: {
+        "registration_id": str(c["books_reg"]), "category": "processing", "amount_yuan": "100",
+        "incurred_on": "2025-01-01"}, action="finance.accounting", on=BOOKS),
+    ("POST", "/finance/accounting/costs/{cost_id:int}/remove"): Row(
+        params=lambda c: {"cost_id": c["cost_page"]}, body=lambda c: {}, action="finance.accounting", on=BOOKS),
+    ("POST", "/finance/accounting/choices"): Row(body=lambda c: {
+        "registration_id": str(c["books_reg"]), "intent": "own_use", "useful_life_months": "60"},
+        action="finance.accounting", on=BOOKS),
+    # forced sales: anyone sees them; an approved organisation buys (without funds: 422, or the
+    # holder's and the bank's own sale: 409, neither a refusal of the policy)
+    ("GET", "/api/v1/finance/forced-sales"): Row(EVERYONE, action="finance.lookup"),
+    ("POST", "/api/v1/finance/forced-sales/{sale_id}/buy"): Row(params=lambda c: {"sale_id": c["sale"]},
+                                                                action="finance.sale.buy"),
+    ("GET", "/finance/sales"): Row(EVERYONE, action="finance.lookup"),
+    ("POST", "/finance/sales/{sale_id:int}/buy"): Row(params=lambda c: {"sale_id": c["sale"]}, body=lambda c: {},
+                                                      action="finance.sale.buy"),
 }
 
 
@@ -107,17 +139,37 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     for key, status in (("p_api_confirm", "pending"), ("p_api_amend", "active"), ("p_api_release", "active"),
                         ("p_api_enforce", "active"), ("p_api_propose", "active"), ("p_api_decide", "active"),
                         ("p_page_confirm", "pending"), ("p_page_release", "active"),
-                        ("p_page_enforce", "active")):
+                        ("p_page_enforce", "active"), ("p_sale", "active")):
         pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
                         pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
                         ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
                         matures_on=today + dt.timedelta(days=180))
+        if key == "p_sale":
+            pledge.status = "selling"
         if key == "p_api_decide":
             pledge.proposed_amendment = {"changes": {"interest_bp": 390}, "by": "nobody", "reason": ""}
         db.add(pledge)
         db.flush()
         ctx[key] = pledge.id
     ctx["res"][PLEDGE] = pledge_resource(pledgor, pledgee)
+    sale = ForcedSale(pledge_id=ctx["p_sale"], registration_id=reg.id, certificate_number=ctx["number"],
+                      pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期")
+    db.add(sale)
+    # the accounting pack: an issued registration of the acting organisation (or of the holder)
+    books_org = actor.org_id if actor is not None and actor.org_id is not None else reg.holder_org_id
+    own = Registration(holder_org_id=books_org, status="issued", number=f"QS-DR-2025-{900000 + books_org:06d}",
+                       title_zh="会计测试数据", title_en="Books test data", industry_code="I64", issued_at=utcnow(),
+                       source="purchased", rights=["holding"])
+    db.add(own)
+    db.flush()
+    ctx["sale"], ctx["books_reg"] = sale.id, own.id
+    for key in ("cost_api", "cost_page"):
+        cost = AssetCost(registration_id=own.id, org_id=books_org, category="processing", amount_fen=100_00,
+                         incurred_on=today)
+        db.add(cost)
+        db.flush()
+        ctx[key] = cost.id
+    ctx["res"][BOOKS] = Resource(org_id=books_org)
     # valuations: the acting organisation is the appraiser when it is a service provider
     appraiser = (acting_org if actor is not None and actor.org_type == "service_provider"
                  else make.org(org_type="service_provider").id)

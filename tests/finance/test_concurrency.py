@@ -80,3 +80,97 @@ def test_a_refused_revocation_tells_the_pledgee_after_its_rollback(isolated_data
         notes = db.scalars(select(Notification).where(Notification.org_id == bank_org)).all()
         assert [n.message.startswith("Someone tried to revoke") for n in notes] == [True]
         assert service.standing(db, operator, asset.number).status == "valid"
+
+
+def _active_pledge_committed(isolated_database, settings, signer, path):  # type: ignore[no-untyped-def]
+    with isolated_database.unit_of_work() as db:
+        make = Factories(db)
+        asset = issue_asset(isolated_database, db, settings, make, path)
+        bank, holder = (actor_for(u, via="api", ip=None) for u in (asset.bank, asset.holder))
+        pledge = service.create_pledge(db, bank, settings, signer, schemas.PledgeIn(
+            certificate_number=asset.number, pledgor_org_id=asset.holder.organisation.id, secured_fen=400_000_000,
+            appraised_fen=2_000_000_000, interest_bp=400, term_months=12))
+        service.confirm_pledge(db, holder, signer, pledge.id)
+        others = [actor_for(u, via="api", ip=None) for u in (asset.stranger, asset.operator)]
+        return others, bank, pledge.id
+
+
+def _race(work: list[Any]) -> list[Any]:
+    start = threading.Barrier(len(work))
+    outcomes: list[Any] = [None] * len(work)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            outcomes[i] = work[i]()
+        except QianshuError as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+@pytest.mark.slow
+def test_two_buyers_of_one_forced_sale_at_once_only_one_wins(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.finance import sale
+    from qianshu.finance.models import ForcedSale
+    from qianshu.ledger import service as ledger
+
+    signer = load_signer(settings.key_dir)
+    (stranger, operator), bank, pledge_id = _active_pledge_committed(isolated_database, settings, signer, gb_csv)
+    with isolated_database.unit_of_work() as db:
+        listed = sale.list_forced_sale(db, bank, signer, pledge_id, 500_000_000, "逾期 90 天")
+        make = Factories(db)
+        actors = [stranger, actor_for(make.user(organisation=make.org(org_type="buyer")), via="api", ip=None)]
+        for n, actor in enumerate(actors):
+            ledger.deposit(db, operator, org_id=actor.org_id or 0, amount_fen=600_000_000, bank_reference=f"RACE-{n}")
+        sale_id = listed.id
+
+    def buy(actor):  # type: ignore[no-untyped-def]
+        def _buy() -> int:
+            with isolated_database.unit_of_work() as db:
+                return sale.buy_forced_sale(db, actor, settings, signer, sale_id).buyer_org_id or 0
+        return _buy
+
+    outcomes = _race([buy(a) for a in actors])
+    won = [o for o in outcomes if isinstance(o, int)]
+    lost = [o for o in outcomes if isinstance(o, QianshuError)]
+    assert (len(won), len(lost)) == (1, 1), outcomes
+    assert (lost[0].status, lost[0].code) == (409, "sale_closed")
+    assert "已关闭" in lost[0].render("zh")
+    assert "is closed" in lost[0].render("en")
+    with isolated_database.unit_of_work(write=False) as db:
+        assert db.get_one(ForcedSale, sale_id).buyer_org_id == won[0]
+        assert len(ledger.transfers_by_cause(db, "forced_sale", sale_id)) == 4  # paid once, split once
+        loser = next(a for a in actors if a.org_id != won[0])
+        assert ledger.balance(db, ledger.wallet_of(db, loser.org_id or 0)) == 600_000_000
+
+
+@pytest.mark.slow
+def test_two_enforcements_of_one_pledge_at_once_only_one_wins(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.finance import sale
+
+    signer = load_signer(settings.key_dir)
+    _others, bank, pledge_id = _active_pledge_committed(isolated_database, settings, signer, gb_csv)
+
+    def record() -> str:
+        with isolated_database.unit_of_work() as db:
+            return service.enforce_pledge(db, bank, signer, pledge_id, "逾期", "record").status
+
+    def offer() -> str:
+        with isolated_database.unit_of_work() as db:
+            return sale.list_forced_sale(db, bank, signer, pledge_id, 500_000_000, "逾期").status
+
+    outcomes = _race([record, offer])
+    won = [o for o in outcomes if isinstance(o, str)]
+    lost = [o for o in outcomes if isinstance(o, QianshuError)]
+    assert (len(won), len(lost)) == (1, 1), outcomes
+    assert (lost[0].status, lost[0].code) == (409, "pledge_status")
+    assert lost[0].render("zh") != lost[0].render("en")
+    with isolated_database.unit_of_work(write=False) as db:
+        events = [e.action for e in db.get_one(Pledge, pledge_id).events]
+        assert events.count("enforced") + events.count("sale_listed") == 1

@@ -3,20 +3,28 @@ merchants, through the finance services like any bank would: a realistic book of
 million yuan for a year or less, most confirmed by their holders, one repaid and released, one
 enforced on default. Before lending, the demo appraiser (the service provider 黔数合规评估事务所,
 ``service.provider@qianshu.demo``) values the first asset with a signed worksheet, and the bank's
-pledge over it is computed on that valuation."""
+pledge over it is computed on that valuation.
+
+What else a bank officer should see: one defaulted loan's asset offered in a **forced sale** on
+the exchange (``/finance/sales``), and an **alert** that a pledged asset's holder is challenged
+(the holder renewed the registration and another merchant objected during its public notice).
+The first holder keeps an **accounting pack**: the costs of its assets as its books show them."""
 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from qianshu.core.actor import Actor
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.demo.registrations import actor_of
-from qianshu.finance import schemas, service, valuation
+from qianshu.finance import accounting, sale, schemas, service, valuation
 from qianshu.registry import review
+from qianshu.registry import schemas as registry_schemas
 from qianshu.registry import service as registry
 
 BANK_USER = "bank@qianshu.demo"
@@ -50,6 +58,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         service.set_ltv_limit(db, bank, schemas.LtvLimitIn(category="G", limit_bp=7000))  # transport data
         appraiser = actor_of(db, APPRAISER_USER)
         made, valued = 0, None
+        challenged: tuple[Actor, int] | None = None
         for email in HOLDERS:
             holder = actor_of(db, email)
             for number in _issued_numbers(db, holder.org_id or 0)[:3]:
@@ -71,3 +80,42 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                     service.release_pledge(db, bank, signer, pledge.id, "贷款已结清 / repaid")
                 if made == 3:
                     service.enforce_pledge(db, bank, signer, pledge.id, "借款人逾期未还 / borrower defaulted")
+                if made == 5:  # a defaulted loan: the asset is offered in a forced sale on the exchange
+                    sale.list_forced_sale(db, bank, signer, pledge.id, secured * 11 // 10 // 100 * 100,
+                                          "借款人逾期 90 天")
+                if made == 6:
+                    challenged = (holder, pledge.registration_id)
+        if challenged is not None:
+            _challenge(db, settings, *challenged)
+        _book_costs(db, actor_of(db, HOLDERS[0]))
+
+
+def _challenge(db: Session, settings: Settings, holder: Actor, registration_id: int) -> None:
+    """The holder renews a pledged registration; during its public notice another merchant objects
+    (the bank is told after the commit, through the registry's ``registration.challenged``)."""
+    renewal = review.start_follow_up(db, holder, registration_id,
+                                     registry_schemas.FollowUpIn(reg_type="renewal", reason="到期续期"))
+    review.submit(db, holder, renewal.id)
+    review.approve(db, actor_of(db, "reviewer@qianshu.demo"), settings, renewal.id, registry_schemas.Approval())
+    review.file_objection(db, actor_of(db, HOLDERS[1]), renewal.id,
+                          "该数据部分由我方采集，持有人无权单独续期")
+
+
+# (category, yuan, days before the certificate's issue): what a holder's books show for an asset
+COSTS = (("acquisition", 1_200_000, 120), ("processing", 450_000, 60), ("labour", 380_000, 45),
+         ("rights", 60_000, 20), ("quality", 40_000, 10), ("registration", 5_000, 5), ("appraisal", 80_000, 3))
+
+
+def _book_costs(db: Session, holder: Actor) -> None:
+    """The accounting pack of the first holder: its first assets' costs; the second it holds for sale."""
+    for n, reg in enumerate(registry.issued_of_holder(db, holder.org_id or 0)[:2]):
+        if reg.issued_at is None:
+            continue
+        issued = reg.issued_at.date()
+        for category, yuan, days in COSTS:
+            accounting.add_cost(db, holder, schemas.AssetCostIn(
+                registration_id=reg.id, category=category, amount_fen=yuan * 100 * (n + 1),
+                incurred_on=issued - timedelta(days=days), note="演示数据"))
+        if n == 1:
+            accounting.set_choice(db, holder, schemas.AccountingChoiceIn(registration_id=reg.id, intent="for_sale",
+                                                                         useful_life_months=60))

@@ -738,3 +738,26 @@ def settled_trades(db: Session, industry_code: str, limit: int = 10, scan: int =
     if not same:
         same = [t for t in trades if industry_code and t.industry_code[:1] == industry_code[:1]]
     return [t for t in same if t.price_fen > 0][:limit]
+
+
+@dataclass(frozen=True)
+class AssetSale:
+    """A settled contract over a product of one registered asset, as its seller's books see it."""
+
+    number: str
+    settled_at: datetime
+    price_fen: int  # the price less any refund
+    fee_fen: int  # the exchange's fee, kept from the price
+
+
+def settled_sales_of_registration(db: Session, seller_org_id: int, registration_id: int) -> list[AssetSale]:
+    """The seller's settled contracts over products of ``registration_id`` (finance's accounting
+    pack: licence income and the exchange's fees), oldest first."""
+    rows = db.execute(select(Contract.number, Contract.listing_id, Contract.price_fen, Contract.refunded_fen,
+                             Contract.fee_fen, Contract.settled_at)
+                      .where(Contract.seller_org_id == seller_org_id, Contract.payment_status == "settled",
+                             Contract.settled_at.is_not(None)).order_by(Contract.settled_at, Contract.id)).all()
+    facts = catalog.listing_facts(db, {row[1] for row in rows})
+    return [AssetSale(number, settled_at, max(int(price) - int(refunded), 0), int(fee or 0))
+            for number, listing_id, price, refunded, fee, settled_at in rows
+            if listing_id in facts and facts[listing_id].registration_id == registration_id and settled_at is not None]

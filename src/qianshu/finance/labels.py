@@ -42,4 +42,22 @@ LABELS = (
     N_("The bank recorded the enforcement of its pledge over {number}."),
     N_("Someone tried to revoke or transfer the registration of {number}, which you hold a pledge on "
        "({reason}); it was refused."),
+    # forced sales (sale.py) and the accounting pack (accounting.py)
+    NP_("pledge status", "selling"), NP_("pledge event", "sale_listed"), NP_("log event", "finance.pledge.sale_listed"),
+    NP_("audit action", "finance.pledge.sale_listed"), NP_("sale status", "listed"), NP_("sale status", "sold"),
+    NP_("audit action", "finance.accounting.cost_added"), NP_("audit action", "finance.accounting.cost_removed"),
+    NP_("audit action", "finance.accounting.choice_set"),
+    NP_("accounting class", "intangible"), NP_("accounting class", "inventory"),
+    NP_("accounting class", "not_recognised"),
+    NP_("acquisition method", "purchased"), NP_("acquisition method", "self_developed"),
+    NP_("acquisition method", "other"), NP_("acquisition method", "total"),
+    NP_("cost category", "acquisition"), NP_("cost category", "collection"), NP_("cost category", "processing"),
+    NP_("cost category", "storage"), NP_("cost category", "labour"), NP_("cost category", "rights"),
+    NP_("cost category", "quality"), NP_("cost category", "registration"), NP_("cost category", "appraisal"),
+    NP_("cost category", "other"), NP_("cost category", "exchange_fee"),
+    NP_("cost source", "entered"), NP_("cost source", "ledger"),
+    NP_("accounting intent", "own_use"), NP_("accounting intent", "for_sale"),
+    N_("Data resources accounting"), N_("Forced sales"), N_("Disclosure"), N_("Assets"), N_("Costs"),
+    N_("yes"), N_("no"), N_("None"), N_("As of {day}"), N_("{n} assets"),
+    N_("Pledged to {bank} for {secured} yuan until {matures}"),
 )

@@ -16,11 +16,13 @@ from qianshu.core.db import Base
 from qianshu.core.timeutil import utcnow
 
 # pending: registered by the bank, awaiting the holder's confirmation; active: confirmed (or
-# recorded from an external registry); released: repaid; enforced: default recorded.
-PLEDGE_STATUSES = ("pending", "active", "released", "enforced")
+# recorded from an external registry); selling: on default, the asset is offered in a forced sale
+# on the exchange (still encumbered); released: repaid; enforced: default recorded, the rights
+# transferred to the bank, or the asset sold.
+PLEDGE_STATUSES = ("pending", "active", "selling", "released", "enforced")
 # Pledges that encumber the asset: a pending one reserves its share so that two banks cannot
 # both take the same value while the holder has not confirmed yet.
-OPEN_STATUSES = ("pending", "active")
+OPEN_STATUSES = ("pending", "active", "selling")
 
 
 class EncumberedAsset(Base):
@@ -164,4 +166,74 @@ class Valuation(Base):
     leaf_hash: Mapped[str] = mapped_column(String(64), default="")
     report_id: Mapped[int | None]  # the registry's appraisal report it is attached as
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- forced sale on default ------------------------------------------------------------------------
+
+SALE_STATUSES = ("listed", "sold")
+
+
+class ForcedSale(Base):
+    """On default the pledgee offers the asset on the exchange at a price; the first buyer pays it
+    into escrow, the exchange keeps its fee, the bank is paid up to the debt (the secured amount and
+    the interest accrued to the day of sale), the holder gets the rest, and the rights pass to the
+    buyer through the registry's transfer."""
+
+    __tablename__ = "finance_forced_sales"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("finance_pledges.id", ondelete="RESTRICT"), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"), index=True)
+    certificate_number: Mapped[str] = mapped_column(String(20))
+    pledgee_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    pledgor_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(12), default="listed")
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    buyer_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    debt_fen: Mapped[int | None] = mapped_column(BigInteger)  # secured + interest, on the day of sale
+    fee_fen: Mapped[int | None] = mapped_column(BigInteger)
+    to_pledgee_fen: Mapped[int | None] = mapped_column(BigInteger)
+    to_pledgor_fen: Mapped[int | None] = mapped_column(BigInteger)
+    transfer_registration_id: Mapped[int | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    listed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+# --- the accounting pack ---------------------------------------------------------------------------
+
+COST_CATEGORIES = ("acquisition", "collection", "processing", "storage", "labour", "rights", "quality",
+                   "registration", "appraisal", "other")
+INTENTS = ("own_use", "for_sale")
+
+
+class AssetCost(Base):
+    """A cost the holder entered for one of its registered data assets (what its books show)."""
+
+    __tablename__ = "finance_asset_costs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    incurred_on: Mapped[date]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountingChoice(Base):
+    """How the holder means to use an asset (own use or licensing → intangible asset; held for sale
+    in its ordinary activities → inventory) and, for an intangible asset, its useful life."""
+
+    __tablename__ = "finance_accounting_choices"
+
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"),
+                                                 primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    intent: Mapped[str] = mapped_column(String(12), default="own_use")
+    useful_life_months: Mapped[int] = mapped_column(default=60)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

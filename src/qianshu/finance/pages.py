@@ -32,19 +32,20 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import schemas, service, valuation
-from qianshu.finance.models import LtvLimit, Pledge
+from qianshu.finance import accounting_pages, sale, schemas, service, valuation
+from qianshu.finance.models import OPEN_STATUSES, LtvLimit, Pledge
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
+router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
 MAX_NUMBER_CHARS = 40
 # The pledge forms' fields as the lookup page labels them (English message ids), by the schemas' names.
 PLEDGE_LABELS = {
     "certificate_number": N_("Certificate number"), "secured_fen": N_("Secured amount"),
     "appraised_fen": N_("Appraised value"), "interest_bp": N_("Interest"), "term_months": N_("Term (months)"),
     "risk_pool_bp": N_("Risk-pool share"), "external_registry": N_("External registry"),
-    "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"),
+    "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"), "price_fen": N_("Sale price"),
 }
 
 
@@ -59,6 +60,7 @@ class LookupPage:
     may_pledge: bool = False
     valuation: Any = None  # the asset's latest signed valuation
     form: Form = field(default_factory=Form)  # the posted form, refused: "pledge", or "{action}-{pledge id}"
+    sales: list[Any] = field(default_factory=list)  # forced sales of the asset (public)
 
 
 def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
@@ -74,7 +76,8 @@ def _lookup_page(db: DbSession, actor: Actor, number: str, form: Form | None = N
         may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
         | _controls(actor, found.pledges, "finance.pledge.confirm"),
         may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
-        valuation=service.latest_signed_valuation(db, found.registration_id), form=form or Form())
+        valuation=service.latest_signed_valuation(db, found.registration_id), form=form or Form(),
+        sales=sale.sales_of(db, found.registration_id))
 
 
 @router.get("/finance/lookup")
@@ -104,10 +107,10 @@ class PortfolioPage:
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     pledges = service.portfolio(db, actor)
-    total = sum(p.secured_fen for p in pledges if p.status in ("pending", "active"))
+    total = sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES)
     current: dict[int, int] = {}
     for p in pledges:
-        if p.status in ("pending", "active"):
+        if p.status in OPEN_STATUSES:
             latest = service.latest_signed_valuation(db, p.registration_id)
             if latest is not None and latest.value_fen:
                 secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
@@ -173,6 +176,13 @@ def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: S
     if action in ("agree", "decline"):
         return service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
     enforcing = validate_form(schemas.EnforceIn, {"reason": reason, "mode": fields.get("mode") or "record"})
+    if enforcing.mode == "sale":  # a forced sale at the price typed (yuan)
+        convert = Typed()
+        price = convert(_hundredths, fields, "price_yuan", "price_fen", optional=True)
+        if convert.errors:
+            validate_form(schemas.EnforceIn, {"reason": reason, "mode": "sale"}, convert.errors)
+        sale.list_forced_sale(db, actor, signer, pledge_id, price, enforcing.reason)
+        return db.get_one(Pledge, pledge_id)
     return service.enforce_pledge(db, actor, signer, pledge_id, enforcing.reason, enforcing.mode)
 
 

@@ -22,10 +22,17 @@ ACTIONS = (
            "registered elsewhere", N_("Only an approved bank registers pledges.")),
     Action("finance.pledge.confirm", (HOLDER,), "Confirm a pledge over one's own asset (the pledgor)",
            N_("Only the holder of the asset confirms its pledge.")),
-    Action("finance.pledge.manage", (PLEDGEE,), "Amend, release or record the enforcement of a pledge",
+    Action("finance.pledge.manage", (PLEDGEE,), "Amend, release or enforce a pledge (record, transfer to the bank, "
+           "or offer the asset in a forced sale)",
            N_("Only the bank that holds the pledge may change, release or enforce it.")),
     Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
            N_("Only an approved bank has a pledge portfolio.")),
+    Action("finance.sale.buy", (Rule(active=True),), "Buy a pledged asset offered in a forced sale on default "
+           "(any approved organisation but its holder and its bank)",
+           N_("Only an approved organisation buys in a forced sale.")),
+    Action("finance.accounting", (HOLDER, Rule(staff=("auditor",))),
+           "Keep the accounting pack of one's organisation's data assets (costs, classification, disclosure)",
+           N_("Only the holder keeps the accounting pack of its data assets.")),
     Action("finance.valuation.prepare", (APPRAISER,), "Start a valuation worksheet of a certified asset "
            "(an appraiser organisation)", N_("Only an approved appraiser (service provider) prepares valuations.")),
     Action("finance.valuation.sign", (Rule(org_types=("service_provider",), active=True, relations=("own",)),),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -50,12 +51,14 @@ class CloseIn(BaseModel):
 
 class EnforceIn(BaseModel):
     """``record``: the default is recorded (the bank realises the pledge outside the exchange);
-    ``transfer``: the rights pass to the bank through the registry's transfer."""
+    ``transfer``: the rights pass to the bank through the registry's transfer; ``sale``: the asset is
+    offered in a forced sale on the exchange at ``price_fen`` (required then)."""
 
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=2000)
-    mode: Literal["record", "transfer"] = "record"
+    mode: Literal["record", "transfer", "sale"] = "record"
+    price_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
 
 
 class LtvLimitIn(BaseModel):
@@ -150,3 +153,27 @@ class ValuationIn(BaseModel):
         if not 1 <= value <= 50:
             raise InvalidInput("{field} must lie between 1 and 50 years.", field="life_years")
         return value
+
+
+class AssetCostIn(BaseModel):
+    """A cost the holder booked for one of its registered data assets (fen)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registration_id: int = Field(gt=0)
+    category: Literal["acquisition", "collection", "processing", "storage", "labour", "rights", "quality",
+                      "registration", "appraisal", "other"]
+    amount_fen: int = Field(gt=0, le=MAX_FEN)
+    incurred_on: date
+    note: str = Field(default="", max_length=500)
+
+
+class AccountingChoiceIn(BaseModel):
+    """``own_use`` (used or licensed by the holder: an intangible asset) or ``for_sale`` (held for
+    sale in its ordinary activities: inventory); the useful life in months (intangible assets)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registration_id: int = Field(gt=0)
+    intent: Literal["own_use", "for_sale"]
+    useful_life_months: int = Field(default=60, ge=1, le=600)

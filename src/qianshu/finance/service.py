@@ -188,7 +188,7 @@ def ltv_limits(db: Session, actor: Actor) -> list[LtvLimit]:
 
 # --- pledges -----------------------------------------------------------------------------------
 
-def _lock_asset(db: Session, registration_id: int, number: str) -> EncumberedAsset:
+def lock_asset(db: Session, registration_id: int, number: str) -> EncumberedAsset:
     """Lock the asset's row (made on first use; a concurrent maker's row is taken instead)."""
     asset = db.get(EncumberedAsset, registration_id, with_for_update=True)
     if asset is None:
@@ -202,7 +202,7 @@ def _lock_asset(db: Session, registration_id: int, number: str) -> EncumberedAss
     return asset
 
 
-def _record(db: Session, actor: Actor, signer: Ed25519Signer, pledge: Pledge, action: str,
+def record_event(db: Session, actor: Actor, signer: Ed25519Signer, pledge: Pledge, action: str,
             details: dict[str, Any]) -> PledgeEvent:
     """The event as a leaf of the public log (facts only: numbers, amounts, the banks' USCCs)."""
     orgs = accounts.organisations_by_id(db, [pledge.pledgee_org_id, pledge.pledgor_org_id])
@@ -259,7 +259,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
     if (data.external_registry == "") != (data.external_number == ""):
         raise InvalidInput("An external pledge needs both the registry and its registration number.",
                            field="external_number")
-    _lock_asset(db, reg.id, number)
+    lock_asset(db, reg.id, number)
     limit = ltv_limit(db, settings, actor.org_id or 0, reg.industry_code)
     valuation = latest_signed_valuation(db, reg.id)
     if valuation is not None and valuation.value_fen:
@@ -280,7 +280,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
                     external_number=data.external_number, created_by=actor.user_id, status="pending")
     db.add(pledge)
     db.flush()
-    _record(db, actor, signer, pledge, "registered", {
+    record_event(db, actor, signer, pledge, "registered", {
         "secured_fen": pledge.secured_fen, "appraised_fen": pledge.appraised_fen, "ltv_limit_bp": limit,
         "value_source": source, "valuation_id": pledge.valuation_id,
         "interest_bp": pledge.interest_bp, "matures_on": pledge.matures_on.isoformat(),
@@ -292,7 +292,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
     return pledge
 
 
-def _pledge(db: Session, actor: Actor, pledge_id: int, action: str) -> Pledge:
+def managed_pledge(db: Session, actor: Actor, pledge_id: int, action: str) -> Pledge:
     pledge = db.get(Pledge, pledge_id)
     missing = NotFound("Pledge {id} does not exist.", id=pledge_id)
     if pledge is None:
@@ -301,7 +301,7 @@ def _pledge(db: Session, actor: Actor, pledge_id: int, action: str) -> Pledge:
     if not policy.allows(actor, "finance.pledge.read", resource):
         policy.require(actor, action, resource, hidden=missing)
     policy.require(actor, action, resource)
-    _lock_asset(db, pledge.registration_id, pledge.certificate_number)
+    lock_asset(db, pledge.registration_id, pledge.certificate_number)
     db.refresh(pledge)  # the status as the lock holder left it
     return pledge
 
@@ -316,17 +316,21 @@ def certificate_of_pledge(db: Session, actor: Actor, pledge_id: int) -> str:
     return pledge.certificate_number
 
 
-def _require_status(pledge: Pledge, *allowed: str) -> None:
+def pledge_by_id(db: Session, pledge_id: int) -> Pledge:
+    return db.get_one(Pledge, pledge_id)
+
+
+def require_status(pledge: Pledge, *allowed: str) -> None:
     if pledge.status not in allowed:
         raise Conflict("The pledge is {status}; this cannot be done now.", field="status",
-                       code="pledge_status", status=pledge.status)
+                       code="pledge_status", status=Label("pledge status", pledge.status))
 
 
 def confirm_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int) -> Pledge:
-    pledge = _pledge(db, actor, pledge_id, "finance.pledge.confirm")
-    _require_status(pledge, "pending")
+    pledge = managed_pledge(db, actor, pledge_id, "finance.pledge.confirm")
+    require_status(pledge, "pending")
     pledge.status, pledge.confirmed_at = "active", utcnow()
-    _record(db, actor, signer, pledge, "confirmed", {})
+    record_event(db, actor, signer, pledge, "confirmed", {})
     inbox.notify(db, CAPABILITY, "The holder confirmed the pledge over {number}.", org_id=pledge.pledgee_org_id,
                  subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
                  number=pledge.certificate_number)
@@ -335,8 +339,8 @@ def confirm_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
 
 def amend_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, pledge_id: int,
                  data: schemas.AmendIn) -> Pledge:
-    pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
-    _require_status(pledge, "pending", "active")
+    pledge = managed_pledge(db, actor, pledge_id, "finance.pledge.manage")
+    require_status(pledge, "pending", "active")
     changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
     if not changes:
         raise InvalidInput("Say what changes: the secured amount, the interest rate or the term.",
@@ -348,7 +352,7 @@ def amend_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519S
         setattr(pledge, key, value)
     if "term_months" in changes:
         pledge.matures_on = _add_months(pledge.starts_on, pledge.term_months)
-    _record(db, actor, signer, pledge, "amended", {**changes, "reason": data.reason})
+    record_event(db, actor, signer, pledge, "amended", {**changes, "reason": data.reason})
     inbox.notify(db, CAPABILITY, "The pledge over {number} was amended by the bank.", org_id=pledge.pledgor_org_id,
                  subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
                  number=pledge.certificate_number)
@@ -371,7 +375,7 @@ def _party(db: Session, actor: Actor, pledge_id: int) -> tuple[Pledge, str]:
             raise missing
         policy.require(actor, "finance.pledge.manage", resource)  # refused, with its reason
         raise AssertionError("unreachable")  # pragma: no cover
-    _lock_asset(db, pledge.registration_id, pledge.certificate_number)
+    lock_asset(db, pledge.registration_id, pledge.certificate_number)
     db.refresh(pledge)
     return pledge, side
 
@@ -379,7 +383,7 @@ def _party(db: Session, actor: Actor, pledge_id: int) -> tuple[Pledge, str]:
 def propose_amendment(db: Session, actor: Actor, pledge_id: int, data: schemas.AmendIn) -> Pledge:
     """Either party proposes a new secured amount, rate or term; the other must agree."""
     pledge, side = _party(db, actor, pledge_id)
-    _require_status(pledge, "pending", "active")
+    require_status(pledge, "pending", "active")
     changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
     if not changes:
         raise InvalidInput("Say what changes: the secured amount, the interest rate or the term.",
@@ -410,7 +414,7 @@ def decide_amendment(db: Session, actor: Actor, settings: Settings, signer: Ed25
     if not agree:
         db.flush()
         return pledge
-    _require_status(pledge, "pending", "active")
+    require_status(pledge, "pending", "active")
     changes = proposal["changes"]
     if "secured_fen" in changes:
         _check_ltv(db, pledge.id, pledge.registration_id, changes["secured_fen"], pledge.appraised_fen,
@@ -419,7 +423,7 @@ def decide_amendment(db: Session, actor: Actor, settings: Settings, signer: Ed25
         setattr(pledge, key, value)
     if "term_months" in changes:
         pledge.matures_on = _add_months(pledge.starts_on, pledge.term_months)
-    _record(db, actor, signer, pledge, "amended", {**changes, "reason": proposal.get("reason", ""),
+    record_event(db, actor, signer, pledge, "amended", {**changes, "reason": proposal.get("reason", ""),
                                                    "agreed_by": ["pledgee", "pledgor"]})
     other = pledge.pledgor_org_id if side == "pledgee" else pledge.pledgee_org_id
     inbox.notify(db, CAPABILITY, "The amendment of the pledge over {number} was agreed.", org_id=other,
@@ -430,10 +434,10 @@ def decide_amendment(db: Session, actor: Actor, settings: Settings, signer: Ed25
 
 def release_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: int, reason: str = "") -> Pledge:
     """Repaid (or withdrawn before confirmation): the asset is free of this pledge."""
-    pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
-    _require_status(pledge, "pending", "active")
+    pledge = managed_pledge(db, actor, pledge_id, "finance.pledge.manage")
+    require_status(pledge, "pending", "active")
     pledge.status, pledge.closed_at, pledge.close_reason = "released", utcnow(), reason
-    _record(db, actor, signer, pledge, "released", {"reason": reason})
+    record_event(db, actor, signer, pledge, "released", {"reason": reason})
     inbox.notify(db, CAPABILITY, "The pledge over {number} was released.", org_id=pledge.pledgor_org_id,
                  subject=("pledge", pledge.id), link=f"/finance/lookup?number={pledge.certificate_number}",
                  number=pledge.certificate_number)
@@ -446,8 +450,10 @@ def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
     ``mode="transfer"``: the rights pass to the bank through the registry's transfer (submitted at
     once for the exchange's review, notice and issue; another bank's open pledge still blocks its
     issue). ``"record"``: the enforcement is only recorded."""
-    pledge = _pledge(db, actor, pledge_id, "finance.pledge.manage")
-    _require_status(pledge, "active")
+    pledge = managed_pledge(db, actor, pledge_id, "finance.pledge.manage")
+    require_status(pledge, "active")
+    if mode not in ("record", "transfer"):  # a forced sale is finance.sale's
+        raise InvalidInput("{field} must be one of: {expected}.", field="mode", expected="record, transfer")
     if not reason.strip():
         raise InvalidInput("Say why the pledge is enforced.", field="reason")
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", utcnow(), reason
@@ -455,7 +461,7 @@ def enforce_pledge(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id: 
     if mode == "transfer":
         transfer = review.start_enforced_transfer(db, actor, pledge.registration_id, pledge.pledgee_org_id, reason)
         details["transfer_registration_id"] = transfer.id
-    _record(db, actor, signer, pledge, "enforced", details)
+    record_event(db, actor, signer, pledge, "enforced", details)
     inbox.notify(db, CAPABILITY, "The bank recorded the enforcement of its pledge over {number}.",
                  org_id=pledge.pledgor_org_id, subject=("pledge", pledge.id),
                  link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number)

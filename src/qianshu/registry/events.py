@@ -26,3 +26,17 @@ class RegistrationSuperseded(Event):
     registration_id: int
     successor_id: int
     kind: str = ""  # change | renewal
+
+
+@dataclass(frozen=True)
+class RegistrationChallenged(Event):
+    """Someone filed an objection against a registration in public notice, or the exchange decided
+    one (``outcome``: ``filed``, ``upheld`` or ``dismissed``). ``previous_id`` is the issued
+    registration a change, renewal or transfer would replace: the certificate whose holder's
+    rights the objection puts in doubt."""
+
+    name: ClassVar[str] = "registration.challenged"
+    registration_id: int
+    objection_id: int
+    outcome: str = "filed"
+    previous_id: int | None = None

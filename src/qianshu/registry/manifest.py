@@ -40,7 +40,8 @@ MANIFEST = Manifest(
         "registry.issue_due": Periodic(300.0, "qianshu.registry.jobs:issue_due_certificates"),
         "registry.sweep_blobs": Periodic(3600.0, "qianshu.registry.jobs:sweep_orphan_blobs"),
     },
-    events=("qianshu.registry.events:RegistrationRevoked", "qianshu.registry.events:RegistrationSuperseded"),
+    events=("qianshu.registry.events:RegistrationRevoked", "qianshu.registry.events:RegistrationSuperseded",
+            "qianshu.registry.events:RegistrationChallenged"),
     # Both settle the registration in the transaction that fails or retries the job.
     subscriptions={"job.crashed": Subscription("qianshu.registry.hooks:on_job_crashed", in_transaction=True),
                    "job.retried": Subscription("qianshu.registry.hooks:on_job_retried", in_transaction=True)},

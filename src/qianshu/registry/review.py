@@ -24,7 +24,7 @@ from qianshu.core.signing import Signer, sign_document
 from qianshu.core.timeutil import local_display, utcnow
 from qianshu.registry import permissions, schemas
 from qianshu.registry.certificate import certificate_facts, facts_digest, signed_certificate
-from qianshu.registry.events import RegistrationRevoked, RegistrationSuperseded
+from qianshu.registry.events import RegistrationChallenged, RegistrationRevoked, RegistrationSuperseded
 from qianshu.registry.models import (
     Certificate,
     ColumnProfile,
@@ -192,6 +192,7 @@ def file_objection(db: Session, actor: Actor, registration_id: int, grounds: str
     audit.record(db, actor, "registration.objection_filed", target_type="registration", target_id=reg.id,
                  target_org_id=reg.holder_org_id, objection_id=objection.id,
                  evidence_sha256=objection.evidence_sha256, evidence_name=objection.evidence_name)
+    publish(db, RegistrationChallenged(registration_id=reg.id, objection_id=objection.id, previous_id=reg.previous_id))
     return objection
 
 
@@ -223,6 +224,8 @@ def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool,
     else:
         record_step(db, actor, reg, "objection_dismissed", reg.status, reason)
     db.flush()
+    publish(db, RegistrationChallenged(registration_id=reg.id, objection_id=objection.id, outcome=objection.status,
+                                       previous_id=reg.previous_id))
     return objection
 
 

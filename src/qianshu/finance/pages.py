@@ -45,7 +45,8 @@ PLEDGE_LABELS = {
     "certificate_number": N_("Certificate number"), "secured_fen": N_("Secured amount"),
     "appraised_fen": N_("Appraised value"), "interest_bp": N_("Interest"), "term_months": N_("Term (months)"),
     "risk_pool_bp": N_("Risk-pool share"), "external_registry": N_("External registry"),
-    "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"), "price_fen": N_("Sale price"),
+    "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"),
+    "price_fen": N_("Sale price"),
 }
 
 

@@ -1,7 +1,7 @@
 """finance: forced sales, asset costs, accounting choices
 
-Revision ID: 0026_finance_rest
-Revises: 0024_monitoring_cases
+Revision ID: 0027_finance_rest
+Revises: 0026_delivery_rest
 Create Date: 2026-11-30
 
 Forced sales of pledged assets on default (one per pledge), the costs a holder enters for its
@@ -16,8 +16,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = '0026_finance_rest'
-down_revision: str | None = '0024_monitoring_cases'
+revision: str = '0027_finance_rest'
+down_revision: str | None = '0026_delivery_rest'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

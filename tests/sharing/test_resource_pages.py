@@ -16,7 +16,8 @@ from tests.sharing.test_pages import _browser
 
 
 def _resource_form(token: str, **extra: Any) -> dict[str, Any]:
-    data = {"csrf_token": token, "code": "dibao_households", "name_zh": "低保户名单", "name_en": "Minimum-living households",
+    data = {"csrf_token": token, "code": "dibao_households", "name_zh": "低保户名单",
+            "name_en": "Minimum-living households",
             "fields.0.name": "resident_id", "fields.0.type": "string", "fields.0.meaning_zh": "公民身份号码",
             "fields.0.meaning_en": "Resident ID", "fields.1.name": "amount_fen", "fields.1.type": "integer",
             "fields.1.meaning_zh": "月救助金额（分）", "fields.1.meaning_en": "",

@@ -18,7 +18,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.policy import Resource
 from qianshu.monitoring import cases
-from qianshu.monitoring.models import Case, FeedVersion, MonitoringRun
+from qianshu.monitoring.models import Case, FeedUpload, FeedVersion, MonitoringRun
 from qianshu.monitoring.permissions import case_resource
 from tests.permission_support import EVERYONE, Row
 
@@ -82,6 +82,10 @@ ROWS = {
     ("POST", "/monitoring/rules"): Row(body=lambda c: {"year": "2025", "division": COUNTY,
                                                        "income_threshold_fen": "9000"},
                                        action="monitoring.rules.edit", on=AT),
+    ("GET", "/api/v1/monitoring/feeds/uploads/{upload_id}"): Row(
+        params=lambda c: {"upload_id": c["monitoring_upload"]}, action="monitoring.feeds.read", on=AT),
+    ("GET", "/monitoring/feeds/uploads/{upload_id:int}"): Row(
+        params=lambda c: {"upload_id": c["monitoring_upload"]}, action="monitoring.feeds.read", on=AT),
     ("GET", "/monitoring/runs"): Row(action="monitoring.runs.read", on=HOME),
     ("POST", "/monitoring/runs"): Row(body=lambda c: {"year": "2025", "division": COUNTY},
                                       action="monitoring.runs.start", on=AT),
@@ -123,9 +127,11 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
                           source_digest=digest, rows_digest=digest, rejects_digest=digest, rows_total=1,
                           rows_rejected=1)
     run = MonitoringRun(year=2025, division_code=COUNTY, status="succeeded")
-    db.add_all([version, run])
+    upload = FeedUpload(feed="housing", year=2025, division_code=COUNTY, source_name="housing.csv",
+                        source_digest=digest, size=1, status="stored")
+    db.add_all([version, run, upload])
     db.flush()
-    ctx["monitoring_version"], ctx["monitoring_run"] = version.id, run.id
+    ctx["monitoring_version"], ctx["monitoring_run"], ctx["monitoring_upload"] = version.id, run.id, upload.id
     ctx["res"][AT] = Resource(division=COUNTY)
     ctx["res"][HOME] = Resource(division=(actor.jurisdiction if actor else None) or "520000")
     cases.open_cases_from_flags(db, [{"household_id": "M1", "division_code": VILLAGE, "proposed_type": "marginal",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from qianshu.core import jobs
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
-from qianshu.monitoring import rulesets, runs
+from qianshu.monitoring import feed_uploads, rulesets, runs
 from qianshu.monitoring.population import FEEDS, generate
 from tests.factories import Factories
 from tests.registry.helpers import sign_in
@@ -43,13 +43,41 @@ def test_feeds_rules_and_runs_in_the_portal(client, db: Session, database: Datab
                             files={"file": (f"{feed}.parquet", fh, "application/octet-stream")},
                             follow_redirects=False)
         assert r.status_code == 303, r.text[:2000]
-    version = client.get(r.headers["location"])
+        assert r.headers["location"].startswith("/monitoring/feeds/uploads/")
+    # the last file waits for its check (the request did not validate it): the page says so and reloads
+    waiting = client.get(r.headers["location"])
+    assert "排队中" in waiting.text
+    assert 'http-equiv="refresh"' in waiting.text
+    context = jobs.JobContext.build(database, settings)
+    handlers = {feed_uploads.JOB_KIND: feed_uploads.validate_upload_job}
+    assert jobs.run_pending(context, handlers) == len(FEEDS)
+    stored = client.get(r.headers["location"])
+    assert 'http-equiv="refresh"' not in stored.text
+    assert "已入库" in stored.text
+    version = client.get(re.search(r'href="(/monitoring/feeds/\d+)"', stored.text).group(1))  # type: ignore[union-attr]
     assert "保留行数" in version.text
+    assert "最近上传" in client.get("/monitoring/feeds").text
+    # a file refused whole: accepted by the request, refused by its check, in the reader's language
     bad = client.post(f"/monitoring/feeds?csrf_token={csrf}", data={"feed": "emergency", "year": "2025",
                                                                     "division": COUNTY},
-                      files={"file": ("灾情.csv", "household_id,事件\n1,2\n".encode("gb18030"), "text/csv")})
-    assert bad.status_code == 422
-    assert "缺少列" in bad.text
+                      files={"file": ("灾情.csv", "household_id,事件\n1,2\n".encode("gb18030"), "text/csv")},
+                      follow_redirects=False)
+    assert bad.status_code == 303
+    assert jobs.run_pending(context, handlers) == 1
+    refused = client.get(bad.headers["location"])
+    assert refused.status_code == 422
+    assert "缺少列" in refused.text
+    assert "已拒收" in refused.text
+    client.get(f"/lang/en?next={bad.headers['location']}")
+    refused_en = client.get(bad.headers["location"])
+    assert "columns missing" in refused_en.text
+    assert "refused" in refused_en.text
+    client.get("/lang/zh?next=/")
+    # the target is checked at once, before anything is stored
+    wrong = client.post(f"/monitoring/feeds?csrf_token={csrf}", data={"feed": "nonsense", "year": "2025",
+                                                                      "division": COUNTY},
+                        files={"file": ("x.csv", b"a\n1\n", "text/csv")})
+    assert wrong.status_code == 422
     rules = client.get(f"/monitoring/rules?year=2025&division={COUNTY}")
     assert 'id="set-rules"' in rules.text
     r = client.post("/monitoring/rules", data={"csrf_token": csrf, "year": "2025", "division": COUNTY,

@@ -41,6 +41,11 @@ ROWS = {
     ("PUT", "/api/v1/sharing/resources/{resource_id}/files/{name}"): Row(
         params=lambda c: {"resource_id": c["own_resource"], "name": "feed.csv"}, query="?as_of=2026-06-30",
         action="sharing.file.upload", on=OWN),
+    ("PUT", "/api/v1/sharing/resources/{resource_id}/sandbox-policy"): Row(
+        params=_resource, body=lambda c: {"k": 12}, action="sharing.resource.publish", on=OWN),
+    ("POST", "/api/v1/sharing/requests/{request_id}/revoke"): Row(
+        params=_request("incoming_grant"), body=lambda c: {"reason": "停止共享"}, action="sharing.grant.revoke",
+        on=INCOMING),
     ("GET", "/api/v1/sharing/dcat.jsonld"): Row(action="sharing.catalogue.read"),
     ("GET", "/api/v1/sharing/dcat.ttl"): Row(action="sharing.catalogue.read"),
     ("POST", "/api/v1/sharing/requests"): Row(body=lambda c: {"resource_id": c["other_resource"], **REQUEST_BODY},
@@ -75,6 +80,19 @@ ROWS = {
         params=_request(SANDBOX), body=lambda c: {"sql": "SELECT grade, COUNT(*) AS n FROM data GROUP BY grade"},
         action="sharing.grant.use", on=SANDBOX),
     ("GET", "/sharing/accesses"): Row(action="sharing.access.read|sharing.supervise", on="actor_org"),
+    ("GET", "/sharing/resources/new"): Row(action="sharing.resource.publish", on="actor_org"),
+    ("GET", "/sharing/resources/{resource_id:int}/edit"): Row(params=_resource, action="sharing.resource.publish",
+                                                              on=OWN),
+    ("POST", "/sharing/resources"): Row(body=lambda c: {
+        "code": "matrix", "name_zh": "矩阵资源", "fields.0.name": "grade", "fields.0.type": "integer",
+        "fields.0.meaning_zh": "等级", "update_frequency": "monthly", "legal_basis": "依据",
+        "sharing_class": "unconditional"}, action="sharing.resource.publish", on="actor_org"),
+    ("POST", "/sharing/resources/{resource_id:int}/sandbox-policy"): Row(
+        params=_resource, body=lambda c: {"k": "12", "aggregates": "count", "budget": "10"},
+        action="sharing.resource.publish", on=OWN),
+    ("POST", "/sharing/requests/{request_id:int}/revoke"): Row(
+        params=_request("incoming_grant"), body=lambda c: {"reason": "停止共享"}, action="sharing.grant.revoke",
+        on=INCOMING),
 }
 
 
@@ -113,6 +131,7 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
 
     ctx.update(own_resource=own.id, other_resource=other.id, granted_file=granted.id,
                incoming_api=request(own, third, "pending"), incoming_page=request(own, third, "pending"),
+               incoming_grant=request(own, third, "approved"),
                outgoing_request=request(other, me, "approved"),
                sandbox_request=request(other, me, "approved", "sandbox"))
     ctx["res"][OWN] = resource_of(me)

@@ -1,10 +1,12 @@
-"""Demo of government data sharing: twelve Guizhou departments (the big-data bureau among them),
-each publishing the resources the return-to-poverty monitoring feeds come from
-(monitoring/population.py), with a feed file each, some requests approved or narrowed, one
-rejected, one waiting and one past its 10-working-day deadline (flagged to both sides and the
-bureau). The departments' accounts are made as demo/seed.py makes the demo's (one password hash)
-and approved through the accounts service; everything else goes through the sharing services.
-About 2 s on a busy 2-core machine (load 17), 9.5 s when each department hashed its own password."""
+"""Demo of government data sharing: twelve Guizhou departments (the big-data bureau among them), each
+publishing the resources the return-to-poverty monitoring feeds come from
+(monitoring/population.py), with a feed file each, some requests approved or narrowed, one rejected,
+one waiting, one past its 10-working-day deadline (flagged to both sides and the bureau) and one
+grant revoked by its owner with a reason; the sandbox grant's resource has its owner's sandbox
+policy (k = 5, counts and averages). The departments' accounts are made as demo/seed.py makes the
+demo's (one password hash) and approved through the accounts service; everything else goes through
+the sharing services. About 2 s on a busy 2-core machine (load 17), 9.5 s when each department
+hashed its own password."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.demo.seed import DEMO_PASSWORD
-from qianshu.sharing import schemas, service, workdays
+from qianshu.sharing import grants, schemas, service, workdays
 from qianshu.sharing.models import SharingRequest
 
 BUREAU_USER = "government@qianshu.demo"  # 贵州省大数据发展管理局, the demo's data_bureau
@@ -211,6 +213,17 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                       "残疾人两项补贴核对 / disability allowance checks", "sandbox")
         service.decide_request(db, actor_of(db, "disabled@qianshu.demo"), sandbox,
                                schemas.DecisionIn(decision="approve"))
+        # the owner's sandbox policy for the resource: groups of 5 and more, counts and averages only
+        disabled = actor_of(db, "disabled@qianshu.demo")
+        grants.set_sandbox_policy(db, disabled, service.get_resource(db, disabled, ids["disabled_persons"]),
+                                  schemas.SandboxPolicyIn(k=5, aggregates=["count", "avg"]))
+        # a grant its owner revoked, with the reason the requester was told
+        revoked = ask(db, "education@qianshu.demo", "civil_affairs", ["household_id", "assistance"],
+                      "学生资助对象核对 / student aid checks")
+        civil = actor_of(db, "civilaffairs@qianshu.demo")
+        service.decide_request(db, civil, revoked, schemas.DecisionIn(decision="approve"))
+        grants.revoke(db, civil, service.load_request(db, civil, revoked, "sharing.grant.revoke"),
+                      "核对工作已结束，停止共享 / the checks are finished")
         rejected = ask(db, "education@qianshu.demo", "health", ["resident_id", "disease_category"],
                        "学生健康档案 / pupils' health records")
         service.decide_request(db, actor_of(db, "health@qianshu.demo"), rejected, schemas.DecisionIn(

@@ -20,7 +20,7 @@ takes about 20 s on a small machine.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,8 @@ def upload_resource(division: str) -> Resource:
     return Resource(division=division)
 
 
-def _validate_target(upload: Upload) -> str:
+def validate_target(upload: Upload) -> str:
+    """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
     if upload.feed not in FEEDS:
         raise InvalidInput("{field}: not a known feed", field="feed")
     if not 2000 <= upload.year <= 2100:
@@ -89,12 +90,20 @@ def _store_bytes(blobs: BlobStore, data: bytes) -> str:
     return digest
 
 
-def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload: Upload) -> FeedVersion:
+def _no_progress(fraction: float, stage: str = "") -> None:
+    return None
+
+
+def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload: Upload,
+               progress: Callable[[float, str], None] = _no_progress) -> FeedVersion:
     """Validate the file and keep its good rows as the next version of the feed (all or nothing:
-    a file that cannot be read leaves nothing behind)."""
-    division = _validate_target(upload)
+    a file that cannot be read leaves nothing behind). ``progress(fraction, stage)`` is told as
+    the work goes (the upload job's progress)."""
+    division = validate_target(upload)
     require(actor, "monitoring.feeds.upload", upload_resource(division))
+    progress(0.05, "reading")
     raw, fmt, encoding = read_feed_file(source, upload.name, upload.encoding)
+    progress(0.3, "checking")
     missing = [c for c in COLUMNS[upload.feed] if c not in raw.column_names]
     if missing:
         raise bad_file("{file}: columns missing for the feed {feed}: {columns}", upload.name, field="file",
@@ -109,7 +118,9 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
     if raw.num_rows and not good.num_rows:
         raise bad_file("{file}: no row of the file is valid ({count} rejected); first reason: {reason}", upload.name,
                        count=len(rejected), reason=reason_text(rejected[0].reason, rejected[0].column, "en"))
+    progress(0.6, "cross_check")
     findings = cross_check(db, blobs, upload.feed, upload.year, division, good)
+    progress(0.8, "storing")
     findings["rejected_by_reason"] = _count_reasons(rejected)
     with tempfile.TemporaryDirectory() as work:
         rows_file = Path(work) / "rows.parquet"

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile as FormFile
 
@@ -15,12 +15,12 @@ from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession
+from qianshu.core.http import AppSettings, DbSession, get_lang
 from qianshu.core.openapi import problems
 from qianshu.core.policy import require
 from qianshu.core.settings import Settings
-from qianshu.monitoring import feeds, rulesets, runs, schemas
-from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
+from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.settings import MonitoringSettings
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
@@ -48,8 +48,9 @@ def parameters_json(row: RuleParameters) -> dict[str, Any]:
             "parameters": row.parameters, "note": row.note, "set_by": row.set_by, "set_at": row.set_at.isoformat()}
 
 
-def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, target: feeds.Upload) -> FeedVersion:
-    """The form's file (spooled by the form parser) to a temporary file, then validated and stored."""
+def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, target: feeds.Upload) -> FeedUpload:
+    """The form's file (spooled by the form parser) to a temporary file, then stored and queued
+    for its validation job (``feed_uploads``)."""
     limit = settings.section(MonitoringSettings).feed_max_bytes
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
@@ -58,22 +59,31 @@ def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, ta
             shutil.copyfileobj(upload.file, out, 1 << 20)
         if path.stat().st_size > limit:
             raise PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
-        return feeds.store_feed(db, actor, open_blob_store(settings), path, target)
+        return feed_uploads.receive(db, actor, settings, open_blob_store(settings), path, target)
 
 
-@router.post("/feeds", status_code=201, summary="Upload a department's feed",
+@router.post("/feeds", status_code=202, summary="Upload a department's feed (checked by a job)",
              responses=problems(401, 403, 409, 413, 422))
-def upload_feed(db: DbSession, actor: SignedInActor, settings: AppSettings, feed: str = "", year: int = 0,
-                division: str = "", encoding: str = "auto",
+def upload_feed(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings, feed: str = "",
+                year: int = 0, division: str = "", encoding: str = "auto",
                 file: Annotated[UploadFile | None, File()] = None) -> dict[str, Any]:
     """The file as multipart ``file``; ``feed``, ``year`` and ``division`` (a county, or 520000) in
-    the query. CSV (UTF-8 or GB18030), XLSX or Parquet; the good rows become the feed's next
-    version, the others are listed in ``rejects``."""
+    the query. CSV (UTF-8 or GB18030), XLSX or Parquet. The answer is the upload, queued: follow
+    ``GET /feeds/uploads/{id}`` for its progress, then its version (the good rows; the others in
+    the version's ``rejects``) or the reason the whole file was refused."""
     require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
     if file is None:
         raise InvalidInput("{field}: choose a file", field="file")
     target = feeds.Upload(feed=feed, year=year, division=division, name=file.filename or "feed", encoding=encoding)
-    return version_json(receive_feed(db, actor, settings, file, target))
+    return feed_uploads.upload_json(db, receive_feed(db, actor, settings, file, target), get_lang(request))
+
+
+@router.get("/feeds/uploads/{upload_id}", summary="An uploaded feed: its check's progress and result",
+            responses=problems(401, 403, 404))
+def feed_upload(upload_id: int, request: Request, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """``status``: queued, running, stored (``version_id``) or refused (``error``, in the
+    request's language)."""
+    return feed_uploads.upload_json(db, feed_uploads.get_upload(db, actor, upload_id), get_lang(request))
 
 
 @router.get("/feeds", summary="List the feeds' versions", responses=problems(401, 403))

@@ -20,9 +20,9 @@ from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feeds, rulesets, runs
+from qianshu.monitoring import feed_uploads, feeds, rulesets, runs
 from qianshu.monitoring.feeds_api import receive_feed, rejects_response
-from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
 
@@ -42,6 +42,7 @@ def _home(actor: Actor) -> str:
 @dataclass
 class FeedsPage:
     versions: list[FeedVersion]
+    uploads: list[FeedUpload] = field(default_factory=list)
     feeds: tuple[str, ...] = FEEDS
     may_upload: bool = False
     year: int = 0
@@ -50,9 +51,9 @@ class FeedsPage:
 
 
 def _feeds_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
+    may_upload = policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(_home(actor)))
     return render(request, "monitoring/feeds.html", FeedsPage(
-        feeds.list_versions(db, actor)[:200], may_upload=policy.allows(actor, "monitoring.feeds.upload",
-                                                                       feeds.upload_resource(_home(actor))),
+        feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10), may_upload=may_upload,
         year=_this_year(), division=_home(actor), error=error), status_code=status)
 
 
@@ -75,7 +76,7 @@ def feeds_upload(request: Request, db: DbSession, actor: SignedInActor, settings
         year = str(form.get("year", "")).strip()
         if not year.isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
-        version = receive_feed(db, actor, settings, upload, feeds.Upload(
+        received = receive_feed(db, actor, settings, upload, feeds.Upload(
             feed=str(form.get("feed", "")), year=int(year), division=division, name=upload.filename,
             encoding=str(form.get("encoding", "auto"))))
     except QianshuError as exc:
@@ -83,7 +84,26 @@ def feeds_upload(request: Request, db: DbSession, actor: SignedInActor, settings
             raise
         db.rollback()
         return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/monitoring/feeds/{version.id}")
+    return see_other(f"/monitoring/feeds/uploads/{received.id}")
+
+
+@dataclass
+class UploadPage:
+    upload: FeedUpload
+    progress: float
+    stage: str
+    error: str
+
+
+@router.get("/monitoring/feeds/uploads/{upload_id:int}")
+def feed_upload(upload_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    """An uploaded file while its job checks it (the page reloads itself), then its version or
+    the reason it was refused whole, in the reader's language."""
+    upload = feed_uploads.get_upload(db, actor, upload_id)
+    fraction, stage = feed_uploads.job_progress(db, upload)
+    return render(request, "monitoring/feed_upload.html", UploadPage(
+        upload, fraction, stage, feed_uploads.error_text(upload, get_lang(request))),
+        status_code=422 if upload.status == "refused" else 200)
 
 
 @dataclass

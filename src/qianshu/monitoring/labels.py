@@ -11,7 +11,7 @@ from qianshu.core.i18n import N_, NP_
 
 LABELS = (
     # --- feeds, rules and runs ---
-    NP_("job kind", "monitoring.run"),
+    NP_("job kind", "monitoring.run"), NP_("job kind", "monitoring.feed_upload"),
     NP_("monitoring feed", "household_registration"),
     NP_("monitoring feed", "civil_affairs"),
     NP_("monitoring feed", "human_resources"),
@@ -122,4 +122,10 @@ LABELS = (
     N_("Monitoring case {case} is overdue at the step {step}."),
     N_("Household of case {case} is now monitored: record its assistance measures."),
     N_("Risk elimination of case {case} was rejected."),
+    NP_("feed upload status", "queued"), NP_("feed upload status", "running"),
+    NP_("feed upload status", "stored"), NP_("feed upload status", "refused"),
+    NP_("feed upload stage", "reading"), NP_("feed upload stage", "checking"),
+    NP_("feed upload stage", "cross_check"), NP_("feed upload stage", "storing"), NP_("feed upload stage", "done"),
+    NP_("audit action", "monitoring.feed_received"), NP_("audit action", "monitoring.feed_refused"),
+    N_("The feed could not be checked because of an internal error; it has been logged."),
 )

@@ -31,8 +31,11 @@ MANIFEST = Manifest(
                 order=72, menu=MENU_MINE),
     ),
     settings="qianshu.monitoring.settings:MonitoringSettings",
-    jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1)},
+    jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1),
+          # a received feed file checked and recorded as a version (feed_uploads.py)
+          "monitoring.feed_upload": JobKind("qianshu.monitoring.feed_uploads:validate_upload_job", concurrency=1)},
     periodic={"monitoring.cases_overdue": Periodic(3600.0, "qianshu.monitoring.cases_jobs:tell_overdue_steps")},
     demo="qianshu.demo.monitoring_seed:seed",
-    blob_references="qianshu.monitoring.cases:blob_in_use",
+    # visit files, feed versions' files and uploads waiting for their check
+    blob_references="qianshu.monitoring.feed_uploads:blob_in_use",
 )

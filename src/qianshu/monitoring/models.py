@@ -62,6 +62,32 @@ class FeedVersion(Base):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FeedUpload(Base):
+    """A feed file received and waiting for (or done with) its validation job: the file is in the
+    blob store, the job ``monitoring.feed_upload`` validates it and records the version (or the
+    whole-file refusal, as a message id and parameters to show in the reader's language)."""
+
+    __tablename__ = "monitoring_feed_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(index=True)
+    feed: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int]
+    division_code: Mapped[str] = mapped_column(String(12))
+    source_name: Mapped[str] = mapped_column(String(255), default="")
+    encoding: Mapped[str] = mapped_column(String(16), default="auto")
+    source_digest: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | stored | refused
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_feed_versions.id", ondelete="SET NULL"))
+    # A refusal: {"message": ..., "params": {...}, "code": ..., "field": ...} (QianshuError.bilingual form)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
 class RuleParameters(Base):
     """The rules' parameters of a year for a region, as one edit set them (``rules.PARAMETERS``).
     A county's row overrides its prefecture's and the province's, field by field."""

@@ -15,7 +15,7 @@ from qianshu.core.blobs import CHUNK, open_blob_store
 from qianshu.core.errors import PayloadTooLarge
 from qianshu.core.http import AppSettings, DbSession, get_database
 from qianshu.core.openapi import JsonLdResponse, TurtleResponse, problems
-from qianshu.sharing import dcat, schemas, service
+from qianshu.sharing import dcat, grants, schemas, service
 from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(prefix="/api/v1/sharing", tags=["sharing"])
@@ -43,6 +43,16 @@ def publish_resource(data: schemas.ResourceIn, db: DbSession, actor: SignedInAct
 @router.get("/resources/{resource_id}", summary="A resource's metadata", responses=problems(401, 403, 404))
 def get_resource(resource_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     return service.resource_json(service.get_resource(db, actor, resource_id))
+
+
+@router.put("/resources/{resource_id}/sandbox-policy", summary="Set the resource's sandbox policy (its owner)",
+            responses=problems(401, 403, 404, 422))
+def put_sandbox_policy(resource_id: int, data: schemas.SandboxPolicyIn, db: DbSession,
+                       actor: SignedInActor) -> dict[str, Any]:
+    """k (the smallest group shown), the aggregates allowed, and differential privacy (epsilon per
+    query, the budget of each grant, the bounds of numeric fields) for the resource's sandbox grants."""
+    resource = service.get_resource(db, actor, resource_id)
+    return service.resource_json(grants.set_sandbox_policy(db, actor, resource, data))
 
 
 @router.put("/resources/{resource_id}/files/{name}", status_code=201,
@@ -104,6 +114,14 @@ def get_request(request_id: int, db: DbSession, actor: SignedInActor) -> dict[st
              responses=problems(401, 403, 404, 409, 422))
 def decide(request_id: int, data: schemas.DecisionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     return service.request_json(service.decide_request(db, actor, request_id, data))
+
+
+@router.post("/requests/{request_id}/revoke", summary="Revoke a grant, with a reason (the owner)",
+             responses=problems(401, 403, 404, 409, 422))
+def revoke(request_id: int, data: schemas.RevokeIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """Downloads and sandbox queries stop at once; the requester is told. A grant already ended: 409."""
+    row = service.load_request(db, actor, request_id, "sharing.grant.revoke")
+    return service.request_json(grants.revoke(db, actor, row, data.reason))
 
 
 @router.get("/requests/{request_id}/files/{file_id}", summary="Download a granted feed version (granted fields only)",

@@ -18,6 +18,10 @@ MANIFEST = Manifest(
     settings="qianshu.sharing.settings:SharingSettings",
     nav=(NavItem("/sharing", "Data sharing", lambda a: allows(a, "sharing.catalogue.read"), order=65),),
     # Pending requests past their 10th working day are flagged to both departments and the bureau.
-    periodic={"sharing.flag_overdue": Periodic(3600.0, "qianshu.sharing.service:flag_overdue_task")},
+    # Grants past their last day are closed and their requesters told (uses stop at once anyway).
+    periodic={"sharing.flag_overdue": Periodic(3600.0, "qianshu.sharing.service:flag_overdue_task"),
+              "sharing.expire_grants": Periodic(3600.0, "qianshu.sharing.grants:expire_grants_task")},
+    # Feed files in the blob store are kept from the registry's sweep of orphan blobs.
+    blob_references="qianshu.sharing.service:blob_in_use",
     demo="qianshu.demo.sharing_seed:seed",
 )

@@ -22,9 +22,13 @@ FREQUENCIES = ("once", "realtime", "daily", "weekly", "monthly", "quarterly", "y
 ACCESS_TYPES = ("feed", "sandbox")
 # pending: waiting for the owner; approved / narrowed: a grant (narrowed: fewer fields or a
 # shorter period than asked); rejected (with a reason); granted: an unconditional resource,
-# granted on request without review.
-REQUEST_STATUSES = ("pending", "approved", "narrowed", "rejected", "granted")
+# granted on request without review; expired: a grant past its end date (``expires_on``);
+# revoked: a grant its owner withdrew (with a reason).
+REQUEST_STATUSES = ("pending", "approved", "narrowed", "rejected", "granted", "expired", "revoked")
 GRANTED_STATUSES = ("approved", "narrowed", "granted")
+ENDED_STATUSES = ("expired", "revoked")
+# What a sandbox grant's queries may aggregate (the owner's per-resource sandbox policy).
+SANDBOX_AGGREGATES = ("count", "sum", "avg", "min", "max", "median", "stddev")
 
 
 class SharingResource(Base):
@@ -46,6 +50,9 @@ class SharingResource(Base):
     legal_basis: Mapped[str] = mapped_column(Text, default="")
     sharing_class: Mapped[str] = mapped_column(String(16), index=True)
     conditions: Mapped[str] = mapped_column(Text, default="")
+    # The owner's sandbox policy for sandbox grants (grants.SandboxRules: k, allowed aggregates,
+    # differential privacy); None: the sandbox's defaults.
+    sandbox_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -58,7 +65,8 @@ class SharingRequest(Base):
     for an unconditional resource) it is a grant of its decided fields for its decided period."""
 
     __tablename__ = "sharing_requests"
-    __table_args__ = (Index("ix_sharing_requests_status_due", "status", "due_on"),)
+    __table_args__ = (Index("ix_sharing_requests_status_due", "status", "due_on"),
+                      Index("ix_sharing_requests_status_expires", "status", "expires_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("sharing_resources.id", ondelete="RESTRICT"), index=True)
@@ -81,6 +89,14 @@ class SharingRequest(Base):
     decided_by: Mapped[int | None]
     decided_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    # A grant's last day of use (Shanghai date): after it the grant is expired at once, and the
+    # periodic task closes it. Set when granted: the decision's, or the end of the granted period.
+    expires_on: Mapped[date | None]
+    ended_at: Mapped[datetime | None]  # expired or revoked
+    ended_by: Mapped[int | None]  # the user who revoked it (None: expired)
+    end_reason: Mapped[str] = mapped_column(Text, default="")  # why it was revoked
+    last_used_at: Mapped[datetime | None]  # the last download or query (written as the use begins)
+    epsilon_spent: Mapped[float] = mapped_column(default=0.0)  # of the sandbox policy's privacy budget
 
 
 class SharingFile(Base):

@@ -18,7 +18,7 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.forms import Form
+from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -31,17 +31,31 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.sharing import schemas, service
+from qianshu.sharing import grants, resource_pages, schemas, service
 from qianshu.sharing.api import chunks
-from qianshu.sharing.models import SHARING_CLASSES, SharingAccess, SharingFile, SharingRequest, SharingResource
+from qianshu.sharing.models import (
+    GRANTED_STATUSES,
+    SANDBOX_AGGREGATES,
+    SHARING_CLASSES,
+    SharingAccess,
+    SharingFile,
+    SharingRequest,
+    SharingResource,
+)
 from qianshu.sharing.permissions import request_resource, resource_of
 
 router = APIRouter(include_in_schema=False)
+router.include_router(resource_pages.router)  # publishing a resource, its sandbox policy
 REQUEST_LABELS = {"resource_id": N_("Resource"), "purpose": N_("Purpose"), "fields": N_("Fields"),
                   "period_start": N_("Period from"), "period_end": N_("Period to"), "access_type": N_("Access")}
 DECISION_LABELS = {"decision": N_("Decision"), "fields": N_("Fields"), "period_start": N_("Period from"),
-                   "period_end": N_("Period to"), "reason": N_("Reason")}
+                   "period_end": N_("Period to"), "reason": N_("Reason"),
+                   "expires_on": N_("Grant ends (empty: with the granted period)")}
+REVOKE_LABELS = {"reason": N_("Reason")}
 UPLOAD_LABELS = {"file": N_("File"), "as_of": N_("Data as of")}
+POLICY_LABELS = {"k": N_("Smallest group shown (k)"), "aggregates": N_("Aggregates allowed"),
+                 "epsilon": N_("Differential privacy: epsilon per query (empty: off)"),
+                 "budget": N_("Privacy budget of each grant"), "bounds": N_("Bounds of numeric fields")}
 BOXES = {"incoming": N_("Requests for our resources"), "mine": N_("My requests"),
          "all": N_("All requests (supervision)")}
 
@@ -57,6 +71,7 @@ class CataloguePage:
     q: str = ""
     sharing_class: str = ""
     supervise: bool = False
+    may_publish: bool = False
 
 
 @router.get("/sharing")
@@ -65,7 +80,8 @@ def catalogue(request: Request, db: DbSession, actor: SignedInActor, q: str = ""
                                   sharing_class=sharing_class if sharing_class in SHARING_CLASSES else "")
     return render(request, "sharing/catalogue.html", CataloguePage(
         rows, _org_names(db, (r.org_id for r in rows)), q[:100], sharing_class,
-        policy.allows(actor, "sharing.supervise")))
+        policy.allows(actor, "sharing.supervise"),
+        policy.allows(actor, "sharing.resource.publish", resource_of(actor.org_id or 0))))
 
 
 @dataclass
@@ -77,6 +93,9 @@ class ResourcePage:
     may_upload: bool
     form: Form = field(default_factory=Form)
     today: date = field(default_factory=service.today)
+    sandbox: grants.SandboxRules = field(default_factory=grants.SandboxRules)
+    numeric: list[str] = field(default_factory=list)  # fields that may have bounds
+    aggregates: tuple[str, ...] = SANDBOX_AGGREGATES
 
 
 def _resource_page(db: Any, actor: Actor, resource_id: int, form: Form | None = None) -> ResourcePage:
@@ -85,7 +104,9 @@ def _resource_page(db: Any, actor: Actor, resource_id: int, form: Form | None = 
     own = policy.allows(actor, "sharing.file.upload", resource_of(resource.org_id))
     return ResourcePage(resource, owner, service.resource_files(db, resource.id) if own else [],
                         resource.sharing_class != "not_shared" and resource.org_id != actor.org_id
-                        and policy.allows(actor, "sharing.request.create"), own, form or Form())
+                        and policy.allows(actor, "sharing.request.create"), own, form or Form(),
+                        sandbox=grants.SandboxRules.of(resource),
+                        numeric=[str(f["name"]) for f in resource.fields if f["type"] in grants.NUMERIC_TYPES])
 
 
 @router.get("/sharing/resources/{resource_id:int}")
@@ -135,6 +156,40 @@ def upload(resource_id: int, request: Request, db: DbSession, actor: SignedInAct
     return see_other(f"/sharing/resources/{resource_id}")
 
 
+def _policy_form(posted: Any) -> dict[str, Any]:
+    """The sandbox policy form's values as ``SandboxPolicyIn`` reads them."""
+    form = form_fields(posted, lists=("aggregates",))
+    data: dict[str, Any] = {"k": form.get("k") or None, "aggregates": form.get("aggregates", []),
+                            "epsilon": form.get("epsilon") or None, "budget": form.get("budget") or None}
+    bounds: dict[str, list[str]] = {}
+    for key, value in form.items():
+        if key.startswith("bounds.") and str(value).strip():
+            _b, name, end = [*key.split("."), "", ""][:3]
+            bounds.setdefault(name, ["", ""])[0 if end == "low" else 1] = str(value).strip()
+    data["bounds"] = bounds  # one end missing: refused, naming the bounds
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@router.post("/sharing/resources/{resource_id:int}/sandbox-policy")
+def sandbox_policy(resource_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                   posted: PostedForm) -> Response:
+    data = _policy_form(posted)
+    kept = form_fields(posted, lists=("aggregates",))
+
+    def saved(body: schemas.SandboxPolicyIn) -> Response:
+        grants.set_sandbox_policy(db, actor, service.get_resource(db, actor, resource_id), body)
+        return see_other(f"/sharing/resources/{resource_id}#sandbox-policy")
+
+    try:
+        return saved(validate_form(schemas.SandboxPolicyIn, data))
+    except QianshuError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return form_refused(request, db, exc, kept, POLICY_LABELS,
+                            lambda form: ("sharing/resource.html", _resource_page(db, actor, resource_id, form)),
+                            name="sandbox")
+
+
 @dataclass
 class RequestsPage:
     box: str
@@ -166,6 +221,8 @@ class RequestPage:
     may_decide: bool
     may_use: bool
     form: Form = field(default_factory=Form)
+    may_revoke: bool = False
+    in_force: bool = False
     sql: str = ""
     answer: Any = None
     error: str = ""
@@ -174,10 +231,12 @@ class RequestPage:
 def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None) -> RequestPage:
     row, files = service.granted_files(db, actor, request_id)
     res = request_resource(row.owner_org_id, row.requester_org_id)
+    live = grants.in_force(row)
     return RequestPage(row, db.get_one(SharingResource, row.resource_id),
                        _org_names(db, (row.owner_org_id, row.requester_org_id)), files, service.is_overdue(row),
                        row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
-                       policy.allows(actor, "sharing.grant.use", res), form or Form())
+                       policy.allows(actor, "sharing.grant.use", res), form or Form(),
+                       row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live)
 
 
 @router.get("/sharing/requests/{request_id:int}")
@@ -199,6 +258,19 @@ def decide(request_id: int, request: Request, db: DbSession, actor: SignedInActo
     return submit_form(request, db, schemas.DecisionIn, data, DECISION_LABELS, decided,
                        lambda kept: ("sharing/request.html", _request_page(db, actor, request_id, kept)),
                        name="decision")
+
+
+@router.post("/sharing/requests/{request_id:int}/revoke")
+def revoke(request_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    data = {"reason": str(posted.get("reason") or "")}
+
+    def revoked(body: schemas.RevokeIn) -> Response:
+        grants.revoke(db, actor, service.load_request(db, actor, request_id, "sharing.grant.revoke"), body.reason)
+        return see_other(f"/sharing/requests/{request_id}")
+
+    return submit_form(request, db, schemas.RevokeIn, data, REVOKE_LABELS, revoked,
+                       lambda kept: ("sharing/request.html", _request_page(db, actor, request_id, kept)),
+                       name="revoke")
 
 
 @router.get("/sharing/requests/{request_id:int}/files/{file_id:int}")

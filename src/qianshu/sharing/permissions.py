@@ -33,6 +33,8 @@ ACTIONS = (
            N_("Only the two departments and the big-data bureau see a sharing request.")),
     Action("sharing.request.decide", (OWNER,), "Approve, narrow or reject a request for one's department's resource",
            N_("Only the department that owns the resource decides its requests.")),
+    Action("sharing.grant.revoke", (OWNER,), "Revoke a grant of one's department's resource (with a reason)",
+           N_("Only the department that owns the resource revokes its grants.")),
     Action("sharing.grant.use", (REQUESTER,), "Download a granted feed or query it in the sandbox",
            N_("Only the department the data was granted to uses the grant.")),
     Action("sharing.access.read", (OWNER, BUREAU), "See who accessed one's department's resources",

@@ -58,6 +58,30 @@ class DecisionIn(BaseModel):
     period_start: date | None = None
     period_end: date | None = None
     reason: str = Field(default="", max_length=4000)
+    # approve / narrow: the grant's last day of use (default: the end of the granted period)
+    expires_on: date | None = None
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+Aggregate = Literal["count", "sum", "avg", "min", "max", "median", "stddev"]
+
+
+class SandboxPolicyIn(BaseModel):
+    """The owner's policy for sandbox grants of one resource."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=10, ge=2, le=10_000)  # smallest group shown
+    aggregates: list[Aggregate] = Field(default=["count", "sum", "avg", "min", "max", "median", "stddev"],
+                                        min_length=1)
+    epsilon: float | None = Field(default=None, gt=0, le=10)  # per query: differential privacy on
+    budget: float = Field(default=10.0, gt=0, le=1000)  # per grant
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict, max_length=200)
 
 
 class QueryIn(BaseModel):

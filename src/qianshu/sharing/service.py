@@ -30,9 +30,8 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarg
 from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
-from qianshu.sharing import schemas, workdays
+from qianshu.sharing import grants, schemas, workdays
 from qianshu.sharing.models import (
-    GRANTED_STATUSES,
     SharingAccess,
     SharingFile,
     SharingRequest,
@@ -125,6 +124,17 @@ def _check_period(start: date, end: date, field: str = "period_end") -> None:
                            code="period_reversed", start=start.isoformat(), end=end.isoformat())
 
 
+def _expiry(asked: date | None, granted_end: date) -> date:
+    """A grant's last day of use: the one the owner gives (not in the past), else the end of the
+    granted period."""
+    if asked is None:
+        return granted_end
+    if asked < today():
+        raise InvalidInput("A grant cannot end before today ({today}).", field="expires_on", code="expiry_past",
+                           today=today().isoformat())
+    return asked
+
+
 def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.RequestIn) -> SharingRequest:
     """Request a resource: conditional ones wait for the owner (10 working days); unconditional
     ones are granted at once; not-shared ones cannot be requested."""
@@ -147,6 +157,7 @@ def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.Re
     if resource.sharing_class == "unconditional":
         row.status, row.granted_fields = "granted", fields
         row.granted_start, row.granted_end, row.decided_at = data.period_start, data.period_end, now
+        row.expires_on = _expiry(None, data.period_end)
     else:
         row.due_on = _deadline(settings, now.astimezone(SHANGHAI).date())
     db.add(row)
@@ -203,6 +214,8 @@ def decide_request(db: Session, actor: Actor, request_id: int, data: schemas.Dec
             raise InvalidInput("Narrowing grants fewer fields or a shorter period; approve to grant all.",
                                field="fields", code="not_narrower")
         values.update(status="narrowed", granted_fields=fields, granted_start=start, granted_end=end)
+    if values["status"] != "rejected":
+        values["expires_on"] = _expiry(data.expires_on, values["granted_end"])
     result = db.execute(update(SharingRequest)
                         .where(SharingRequest.id == row.id, SharingRequest.status == "pending")
                         .values(version=SharingRequest.version + 1, **values)
@@ -341,18 +354,15 @@ def coverage(db: Session, resource_ids: list[int]) -> dict[int, tuple[date, date
 def granted_files(db: Session, actor: Actor, request_id: int) -> tuple[SharingRequest, list[SharingFile]]:
     """The grant and the feed versions in its period (the data's as-of date within it)."""
     row = load_request(db, actor, request_id)
-    if row.status not in GRANTED_STATUSES or row.granted_start is None or row.granted_end is None:
+    if not grants.in_force(row) or row.granted_start is None or row.granted_end is None:
         return row, []
     files = [f for f in resource_files(db, row.resource_id) if row.granted_start <= f.as_of <= row.granted_end]
     return row, files
 
 
 def _grant(db: Session, actor: Actor, request_id: int) -> SharingRequest:
-    row = load_request(db, actor, request_id, "sharing.grant.use")
-    if row.status not in GRANTED_STATUSES:
-        raise Conflict("This request is {status}; nothing is granted.", code="not_granted",
-                       status=Label("sharing request status", row.status))
-    return row
+    """The grant, for a use by its requester (``grants.begin_use`` then checks it is in force)."""
+    return load_request(db, actor, request_id, "sharing.grant.use")
 
 
 def _record_access(db: Session, actor: Actor, row: SharingRequest, kind: str, file_id: int | None,
@@ -382,6 +392,7 @@ class Download:
 def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int) -> Download:
     """One feed version as CSV with only the granted fields; audited and in the owner's access log."""
     row = _grant(db, actor, request_id)
+    grants.begin_use(db, row)
     _request, files = granted_files(db, actor, request_id)
     found = next((f for f in files if f.id == file_id), None)
     if found is None:
@@ -399,29 +410,61 @@ def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_
 def sandbox_query(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, request_id: int,
                   sql: str) -> Any:
     """A query over the grant's latest feed version in delivery's sandbox (usable but not visible):
-    the table ``data`` has only the granted fields; small groups are suppressed as for products."""
+    the table ``data`` has only the granted fields, typed as the resource declares them; answered
+    under the owner's sandbox policy for the resource (k, allowed aggregates, differential privacy
+    charged to the grant's budget)."""
     from qianshu.delivery import sandbox
+    from qianshu.delivery.sandbox_privacy import PrivacyBudget
 
     row = _grant(db, actor, request_id)
     if row.access_type != "sandbox":
         raise Conflict("This grant is a feed, not a sandbox.", code="not_sandbox")
+    resource = db.get_one(SharingResource, row.resource_id)
+    rules = grants.SandboxRules.of(resource)
+    grants.check_aggregates(sql, rules)
+    spent_before = row.epsilon_spent
+    grants.begin_use(db, row, epsilon=rules.epsilon or 0.0, budget=rules.budget)
     _request, files = granted_files(db, actor, request_id)
     if not files:
         raise Conflict("The owner has published no file in the granted period yet.", code="no_file")
     latest = files[0]
-    parquet = _granted_parquet(blobs, settings, latest, list(row.granted_fields))
-    answer = sandbox.run_query(sql, {"data": [parquet]}, sandbox.SandboxPolicy())
+    types = {str(f["name"]): str(f["type"]) for f in resource.fields}
+    parquet = _granted_parquet(blobs, settings, latest, list(row.granted_fields), types)
+    engine_policy = sandbox.SandboxPolicy(k=rules.k, epsilon=rules.epsilon, bounds=dict(rules.bounds))
+    budget = PrivacyBudget(rules.budget, spent_before) if rules.epsilon else None
+    answer = sandbox.run_query(sql, {"data": [parquet]}, engine_policy, budget=budget)
     _record_access(db, actor, row, "query", latest.id, version=latest.version, sql=sql[:2000],
-                   rows=len(answer.rows))
+                   rows=len(answer.rows), epsilon=answer.epsilon)
     return answer
 
 
-def _granted_parquet(blobs: BlobStore, settings: Settings, found: SharingFile, fields: list[str]) -> Path:
-    """The granted columns of a feed version as Parquet (cached by version and fields), all text."""
+def _typed(values: list[str], kind: str) -> Any:
+    """A column of the CSV as the resource declares it: integers and decimals as numbers (a value
+    that is not one becomes empty), everything else as text."""
+    import pyarrow as pa
+
+    def number(text: str, convert: Any) -> Any:
+        try:
+            return convert(text.strip()) if text.strip() else None
+        except ValueError:
+            return None
+
+    if kind == "integer":
+        return pa.array([number(v, int) for v in values], pa.int64())
+    if kind == "decimal":
+        return pa.array([number(v, float) for v in values], pa.float64())
+    return pa.array(values, pa.string())
+
+
+def _granted_parquet(blobs: BlobStore, settings: Settings, found: SharingFile, fields: list[str],
+                     types: dict[str, str] | None = None) -> Path:
+    """The granted columns of a feed version as Parquet (cached by version, fields and types)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    key = hashlib.sha256(f"{found.digest}:{','.join(fields)}".encode()).hexdigest()[:32]
+    types = types or {}
+    signature = ",".join(f"{f}:{types.get(f, 'string')}" for f in fields)
+    key = hashlib.sha256(f"{found.digest}:{signature}".encode()).hexdigest()[:32]
     folder = settings.data_dir / "sharing-sandbox"
     target = folder / f"{key}.parquet"
     if target.exists():
@@ -430,7 +473,7 @@ def _granted_parquet(blobs: BlobStore, settings: Settings, found: SharingFile, f
     with blobs.open(found.digest) as stream:
         rows = list(_filtered_rows(stream, fields))
     header, body = rows[0], rows[1:]
-    table = pa.table({name: pa.array([r[i] for r in body], pa.string()) for i, name in enumerate(header)})
+    table = pa.table({name: _typed([r[i] for r in body], types.get(name, "string")) for i, name in enumerate(header)})
     partial = target.with_suffix(".part")
     pq.write_table(table, partial)
     partial.replace(target)
@@ -458,7 +501,8 @@ def resource_json(r: SharingResource) -> dict[str, Any]:
     return {"id": r.id, "org_id": r.org_id, "code": r.code, "name_zh": r.name_zh, "name_en": r.name_en,
             "description_zh": r.description_zh, "description_en": r.description_en, "fields": r.fields,
             "update_frequency": r.update_frequency, "legal_basis": r.legal_basis,
-            "sharing_class": r.sharing_class, "conditions": r.conditions}
+            "sharing_class": r.sharing_class, "conditions": r.conditions,
+            "sandbox_policy": grants.SandboxRules.of(r).json()}
 
 
 def request_json(r: SharingRequest) -> dict[str, Any]:
@@ -468,7 +512,9 @@ def request_json(r: SharingRequest) -> dict[str, Any]:
             "status": r.status, "due_on": _iso(r.due_on), "overdue": is_overdue(r),
             "overdue_flagged_at": _iso(r.overdue_flagged_at), "granted_fields": r.granted_fields,
             "granted_start": _iso(r.granted_start), "granted_end": _iso(r.granted_end), "reason": r.reason,
-            "created_at": _iso(r.created_at), "decided_at": _iso(r.decided_at)}
+            "created_at": _iso(r.created_at), "decided_at": _iso(r.decided_at), "expires_on": _iso(r.expires_on),
+            "in_force": grants.in_force(r), "ended_at": _iso(r.ended_at), "end_reason": r.end_reason,
+            "epsilon_spent": r.epsilon_spent, "last_used_at": _iso(r.last_used_at)}
 
 
 def file_json(f: SharingFile) -> dict[str, Any]:
@@ -479,3 +525,8 @@ def file_json(f: SharingFile) -> dict[str, Any]:
 def access_json(a: SharingAccess) -> dict[str, Any]:
     return {"id": a.id, "request_id": a.request_id, "grantee_org_id": a.grantee_org_id, "user_id": a.user_id,
             "kind": a.kind, "file_id": a.file_id, "detail": a.detail, "at": _iso(a.at)}
+
+
+def blob_in_use(db: Session, digest: str) -> bool:
+    """Whether a published feed version keeps ``digest`` (the registry's orphan sweep keeps it)."""
+    return db.scalar(select(SharingFile.id).where(SharingFile.digest == digest).limit(1)) is not None

@@ -1,0 +1,88 @@
+"""In a browser, on the demo: a department publishes a resource with the portal form (an error
+shown beside its field row first), sets its sandbox policy, and a county caseworker's feed upload
+is checked by a job with its result on its own page; in Chinese and in English, with screenshots
+(``QIANSHU_SCREENSHOTS``) a person can look at."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qianshu.demo.seed import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _shots() -> Path | None:
+    folder = os.environ.get("QIANSHU_SCREENSHOTS")
+    if not folder:
+        return None
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    if (folder := _shots()) is not None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page, email: str, lang: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"/lang/{lang}?next=/sign-in")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("#sign-in-submit")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_department_publishes_a_resource_in_the_browser(page, lang: str) -> None:  # type: ignore[no-untyped-def]
+    _sign_in(page, "water@qianshu.demo", lang)
+    page.goto("/sharing")
+    page.click("a[href='/sharing/resources/new']")
+    code = f"wells_{lang}"
+    page.fill("input[name=code]", code)
+    page.fill("input[name=name_zh]", "农村集中供水工程")
+    page.fill("input[name=name_en]", "Rural water supply works")
+    page.fill("input[name='fields.0.name']", "village_code")
+    page.select_option("select[name='fields.0.type']", "code")
+    page.fill("input[name='fields.0.meaning_zh']", "行政村代码")
+    page.fill("input[name='fields.1.name']", "Bad Name")  # refused: lower-case letters only
+    page.select_option("select[name='fields.1.type']", "integer")
+    page.fill("input[name='fields.1.meaning_zh']", "受益人口")
+    page.fill("textarea[name=legal_basis]", "《贵州省政务数据资源管理办法》")
+    page.check("input[name=sharing_class][value=unconditional]")
+    page.click("#resource-form button[type=submit]")
+    error = page.locator("#f-resource-fields-1-name-error")
+    assert error.is_visible()
+    assert ("字段名" if lang == "zh" else "Field name") in error.inner_text()
+    _shot(page, f"sharing-resource-form-error-{lang}")
+    page.fill("input[name='fields.1.name']", "served_people")
+    page.fill("textarea[name=legal_basis]", "《贵州省政务数据资源管理办法》")
+    page.click("#resource-form button[type=submit]")
+    page.wait_for_url("**/sharing/resources/*")
+    assert code in page.content()
+    page.fill("input[name=k]", "8")
+    page.click("#sandbox-policy button[type=submit]")
+    page.wait_for_url("**#sandbox-policy")
+    assert page.locator("#policy-k").inner_text() == "8"
+    _shot(page, f"sharing-resource-published-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_feed_upload_is_checked_by_a_job_in_the_browser(page, lang: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "housing.csv"
+    bad.write_text("household_id,remark\n1,x\n", encoding="utf-8")
+    _sign_in(page, "county.caseworker@qianshu.demo", lang)
+    page.goto("/monitoring/feeds")
+    page.select_option("#upload select[name=feed]", "housing")
+    page.fill("#upload input[name=division]", "522636")
+    page.set_input_files("#upload input[name=file]", str(bad))
+    page.click("#upload button")
+    page.wait_for_url("**/monitoring/feeds/uploads/*")
+    _shot(page, f"monitoring-feed-upload-waiting-{lang}")
+    # the worker of the live server checks it; the page reloads itself until then
+    page.wait_for_selector("#error", timeout=60_000)
+    assert ("缺少列" if lang == "zh" else "columns missing") in page.locator("#error").inner_text()
+    _shot(page, f"monitoring-feed-upload-refused-{lang}")

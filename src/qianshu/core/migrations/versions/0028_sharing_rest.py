@@ -1,7 +1,7 @@
 """sharing: grants that expire or are revoked, a per-resource sandbox policy; monitoring: feed uploads as jobs
 
 Revision ID: 0028_sharing_rest
-Revises: 0024_monitoring_cases
+Revises: 0027_finance_rest
 Create Date: 2026-11-30
 
 ``sharing_requests`` gains the grant's end (``expires_on``; existing grants end with their granted
@@ -18,7 +18,7 @@ from alembic import op
 import qianshu.core.db
 
 revision: str = '0028_sharing_rest'
-down_revision: str | None = '0024_monitoring_cases'
+down_revision: str | None = '0027_finance_rest'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -42,14 +42,18 @@ def test_the_administrators_commands(cli_env: Database, tmp_path: Path) -> None:
     assert (row["id"], row["committed_fen"], row["remaining_fen"]) == (programme_id, 150_000_00,
                                                                        10_000_000_00 - 150_000_00)
     shown = runner.invoke(app, ["vouchers", "budget", str(programme_id)])
-    assert shown.exit_code == 0 and "可发放" in shown.output and "remaining" in shown.output
+    assert shown.exit_code == 0
+    assert "可发放" in shown.output
+    assert "remaining" in shown.output
     out = tmp_path / "vouchers.csv"
     exported = runner.invoke(app, ["vouchers", "export", str(programme_id), str(out), "--what", "vouchers"])
     assert exported.exit_code == 0, exported.output
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("voucher_id,holder_uscc,face_fen") and len(lines) == 3
+    assert lines[0].startswith("voucher_id,holder_uscc,face_fen")
+    assert len(lines) == 3
     refused = runner.invoke(app, ["vouchers", "return", str(programme_id)])
-    assert refused.exit_code == 1 and "programme runs until" in refused.output  # still running: nothing moved
+    assert refused.exit_code == 1
+    assert "programme runs until" in refused.output
     with cli_env.unit_of_work() as db:
         end_programme(db, programme_id, days_ago=2)
     lapsed = runner.invoke(app, ["vouchers", "expire", "--json"])
@@ -62,4 +66,6 @@ def test_the_administrators_commands(cli_env: Database, tmp_path: Path) -> None:
     with cli_env.unit_of_work(write=False) as db:
         assert db.get_one(Programme, programme_id).returned_fen == 10_000_000_00
     missing = runner.invoke(app, ["vouchers", "budget", "999999"])
-    assert missing.exit_code == 1 and "不存在" in missing.output and "does not exist" in missing.output
+    assert missing.exit_code == 1
+    assert "不存在" in missing.output
+    assert "does not exist" in missing.output

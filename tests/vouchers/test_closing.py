@@ -59,8 +59,10 @@ def test_an_ended_programme_returns_what_it_does_not_owe_once(db: Session, world
     assert returned == programme.budget_fen - owed  # the voucher's unspent value lapsed first, then went back
     assert ledger.balance(db, ledger.wallet_of(db, world.admin.org_id)) == wallet + returned
     assert ledger.balance(db, programme.budget_account_id or 0) == owed
-    assert programme.closed_at is not None and programme.remaining_fen == 0
-    assert closing.close_ended(db) == 0 and closing.due(db) == []  # once only
+    assert programme.closed_at is not None
+    assert programme.remaining_fen == 0
+    assert closing.close_ended(db) == 0
+    assert closing.due(db) == []
     assert closing.return_unspent(db, SYSTEM, programme.id) == 0
     # what it owed is still paid on the provider's claim, from what stayed in the account
     redemption.decide_claim(db, world.actor(world.admin), claim_id, schemas.ClaimDecisionIn(approve=True))

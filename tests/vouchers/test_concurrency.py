@@ -190,7 +190,7 @@ def test_an_ended_programme_returns_its_budget_once_when_runs_overlap(isolated_d
     from qianshu.vouchers import closing
     from tests.vouchers.test_closing import end_programme
 
-    world, actors, _vouchers = _setup(isolated_database)
+    world, _actors, _vouchers = _setup(isolated_database)
     with isolated_database.unit_of_work() as db:
         end_programme(db, world.programme_id)
         programme = db.get_one(Programme, world.programme_id)
@@ -206,7 +206,8 @@ def test_an_ended_programme_returns_its_budget_once_when_runs_overlap(isolated_d
     assert sorted(outcomes) == [0, 0, expected], outcomes
     with isolated_database.unit_of_work(write=False) as db:
         programme = db.get_one(Programme, world.programme_id)
-        assert programme.returned_fen == expected and programme.closed_at is not None
+        assert programme.returned_fen == expected
+        assert programme.closed_at is not None
         assert ledger.balance(db, programme.budget_account_id or 0) == 0
     _books_sum_zero(isolated_database)
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore, open_blob_store
-from qianshu.core.settings import Settings
 from qianshu.core.errors import Conflict, InvalidInput
+from qianshu.core.settings import Settings
 from qianshu.exchange import payments
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount
@@ -62,9 +62,9 @@ def paid(db: Session, make: Any, buyer: Actor, merchant: Actor,  # noqa: F811
     voucher = db.scalars(select(Voucher).where(Voucher.holder_org_id == buyer.org_id)).one()
     contract = signed()
     fund(buyer, contract.price_fen)
-    order = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
+    paid_order = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
         contract_id=contract.id, voucher_ids=[voucher.id]))
-    return Paid(admin, programme.id, contract, order, min(contract.price_fen // 2, 10_000_00))
+    return Paid(admin, programme.id, contract, paid_order, min(contract.price_fen // 2, 10_000_00))
 
 
 @pytest.fixture
@@ -81,7 +81,8 @@ def test_the_buyer_escrows_its_part_and_the_seller_is_paid_the_voucher_part_on_i
         db: Session, paid: Paid, buyer: Actor, merchant: Actor, blobs: BlobStore) -> None:  # noqa: F811
     contract, part = paid.contract, paid.part
     assert paid.order.voucher_fen == part > 0
-    assert contract.payment_status == "escrowed" and contract.subsidy_fen == part
+    assert contract.payment_status == "escrowed"
+    assert contract.subsidy_fen == part
     assert _wallet(db, buyer) == part  # funded with the price: it paid all but the voucher part
     programme = db.get_one(Programme, paid.programme_id)
     assert programme.reimbursed_fen == 0  # nothing leaves the budget at payment
@@ -120,7 +121,8 @@ def test_a_refund_before_the_claim_is_paid_returns_the_subsidy_to_the_budget(
     assert db.get_one(Programme, paid.programme_id).remaining_fen == remaining + half
     payments.refund(db, merchant, contract.id, escrowed - escrowed // 2, "the rest too")
     assert contract.payment_status == "refunded"
-    assert paid.order.returned_fen == part and claim.amount_fen == 0
+    assert paid.order.returned_fen == part
+    assert claim.amount_fen == 0
     assert db.get_one(Programme, paid.programme_id).remaining_fen == remaining + part
     with pytest.raises(Conflict) as nothing:
         redemption.decide_claim(db, paid.admin, claim.id, schemas.ClaimDecisionIn(approve=True))
@@ -145,14 +147,15 @@ def test_a_refund_after_the_claim_was_paid_takes_the_subsidy_back_from_the_selle
     payments.refund(db, merchant, contract.id, escrowed, "the product was withdrawn")
     assert contract.payment_status == "refunded"
     assert ledger.balance(db, programme.budget_account_id or 0) == budget + part
-    assert programme.reimbursed_fen == 0 and programme.remaining_fen == remaining + part
+    assert programme.reimbursed_fen == 0
+    assert programme.remaining_fen == remaining + part
     assert _wallet(db, merchant) == seller - (escrowed - fee) - part == 0
     assert _books(db) == 0
 
 
 def test_a_seller_who_cannot_pay_back_the_subsidy_refuses_the_refund_with_nothing_moved(
         db: Session, paid: Paid, buyer: Actor, merchant: Actor, blobs: BlobStore) -> None:  # noqa: F811
-    contract, part = paid.contract, paid.part
+    contract, _part = paid.contract, paid.part
     payments.deliver(db, merchant, contract.id)
     payments.accept_delivery(db, buyer, contract.id)
     claim = _claim(db, blobs, merchant, paid)
@@ -161,11 +164,11 @@ def test_a_seller_who_cannot_pay_back_the_subsidy_refuses_the_refund_with_nothin
     ledger.transfer(db, merchant, debit=ledger.wallet_of(db, merchant.org_id or 0), credit=other,
                     amount_fen=_wallet(db, merchant) - 1, kind="test", cause=("test", 1))
     buyer_before = _wallet(db, buyer)
-    with pytest.raises(InvalidInput) as short:
-        with db.begin_nested():
-            payments.refund(db, merchant, contract.id, 1, "a goodwill fen")
+    with pytest.raises(InvalidInput) as short, db.begin_nested():
+        payments.refund(db, merchant, contract.id, 1, "a goodwill fen")
     assert short.value.code == "insufficient_funds"
     db.refresh(contract)
-    assert contract.refunded_fen == 0 and _wallet(db, buyer) == buyer_before
+    assert contract.refunded_fen == 0
+    assert _wallet(db, buyer) == buyer_before
     assert db.get_one(ComputeOrder, paid.order.id).returned_fen == 0
     assert _books(db) == 0

@@ -43,10 +43,11 @@ def return_unspent(db: Session, actor: Actor, programme_id: int) -> int:
     if amount > 0:
         assert programme.budget_account_id is not None
         programme.returned_fen += amount
-        ledger.transfers(db, actor, [ledger.Leg(programme.budget_account_id, ledger.wallet_of(db, programme.admin_org_id),
-                                                amount, "voucher_budget_return", ("voucher_programme", programme.id),
-                                                memo=programme.name_zh,
-                                                unique_ref=f"voucher-budget-return:{programme.id}:{programme.returned_fen}")])
+        ref = f"voucher-budget-return:{programme.id}:{programme.returned_fen}"
+        ledger.transfers(db, actor, [ledger.Leg(programme.budget_account_id,
+                                                ledger.wallet_of(db, programme.admin_org_id), amount,
+                                                "voucher_budget_return", ("voucher_programme", programme.id),
+                                                memo=programme.name_zh, unique_ref=ref)])
     first = programme.closed_at is None
     if first:
         programme.closed_at = utcnow()
@@ -59,7 +60,8 @@ def return_unspent(db: Session, actor: Actor, programme_id: int) -> int:
             "reimbursed_fen": programme.reimbursed_fen, "budget_fen": programme.budget_fen})
         audit.record(db, actor, "vouchers.programme.closed", target_type="voucher_programme", target_id=programme.id,
                      target_org_id=programme.admin_org_id, returned_fen=amount)
-        inbox.notify(db, CAPABILITY, "Programme {programme} ended: {amount} fen of its budget went back to your wallet.",
+        inbox.notify(db, CAPABILITY,
+                     "Programme {programme} ended: {amount} fen of its budget went back to your wallet.",
                      org_id=programme.admin_org_id, subject=("voucher_programme", programme.id),
                      link=f"/vouchers/programmes/{programme.id}", programme=programme.name_zh, amount=amount)
     db.flush()

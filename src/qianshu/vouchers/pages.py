@@ -21,24 +21,27 @@ from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.forms import validate_form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
 from qianshu.ledger.service import parse_yuan
-from qianshu.vouchers import redemption, schemas, service, statistics
+from qianshu.vouchers import publish_pages, redemption, schemas, service, statistics
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
 from qianshu.vouchers.permissions import programme_resource
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(include_in_schema=False)
+router.include_router(publish_pages.router)  # offering and programme forms
 
 
 @dataclass
 class DirectoryPage:
     programmes: list[Programme]
     directory: dict[str, Any]
+    may_publish: bool = False
 
 
 @router.get("/vouchers")
 def directory(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    may = policy.allows(actor, "vouchers.offering.publish") or policy.allows(actor, "vouchers.programme.create")
     return render(request, "vouchers/directory.html",
-                  DirectoryPage(service.programmes(db, actor), service.directory(db, actor)))
+                  DirectoryPage(service.programmes(db, actor), service.directory(db, actor), may))
 
 
 @dataclass

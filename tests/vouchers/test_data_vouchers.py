@@ -22,7 +22,7 @@ from qianshu.core.settings import Settings
 from qianshu.exchange import payments
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount
-from qianshu.vouchers import data_vouchers, redemption, schemas, service
+from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics
 from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
 from tests.catalog.conftest import buyer, listed, merchant, operator, registration  # noqa: F401 - fixtures
 from tests.exchange.conftest import fund, order, signed  # noqa: F401 - fixtures
@@ -128,6 +128,8 @@ def test_a_refund_before_the_claim_is_paid_returns_the_subsidy_to_the_budget(
         redemption.decide_claim(db, paid.admin, claim.id, schemas.ClaimDecisionIn(approve=True))
     assert nothing.value.code == "nothing_to_claim"
     assert _wallet(db, buyer) == contract.price_fen  # the buyer has all its money back
+    board = statistics.dashboard(db, buyer, paid.programme_id)
+    assert board.redeemed_fen == 0  # the dashboard no longer counts the refunded subsidy
     assert _books(db) == 0
 
 

@@ -415,7 +415,8 @@ def order_json(o: ComputeOrder) -> dict[str, Any]:
             "price_fen_per_card_hour": o.price_fen_per_card_hour, "total_fen": o.total_fen,
             "voucher_fen": o.voucher_fen, "cash_fen": o.cash_fen, "status": o.status,
             "used_card_hours": o.used_card_hours, "settled_total_fen": o.settled_total_fen,
-            "settled_voucher_fen": o.settled_voucher_fen, "evidence_sha256": o.evidence_digest or None,
+            "settled_voucher_fen": o.settled_voucher_fen, "returned_fen": o.returned_fen,
+            "evidence_sha256": o.evidence_digest or None,
             "log_index": o.log_index}
 
 

@@ -194,7 +194,8 @@ def programme_json(p: Programme) -> dict[str, Any]:
             "cap_company_year_fen": p.cap_company_year_fen, "cap_contract_fen": p.cap_contract_fen,
             "face_values_fen": p.face_values_fen, "voucher_valid_days": p.voucher_valid_days,
             "max_term_months": p.max_term_months, "one_voucher_per_contract": p.one_voucher_per_contract,
-            "require_payment_proof": p.require_payment_proof, "provider_org_ids": p.provider_org_ids}
+            "require_payment_proof": p.require_payment_proof, "provider_org_ids": p.provider_org_ids,
+            "returned_fen": p.returned_fen, "closed_at": p.closed_at.isoformat() if p.closed_at else None}
 
 
 def mark_related(db: Session, actor: Actor, programme_id: int, data: schemas.RelatedIn) -> RelatedParties:

@@ -40,7 +40,7 @@ def test_a_provider_publishes_an_offering_and_a_bad_one_is_refused_beside_its_fi
         refused = client.post("/vouchers/offerings", data=bad)
         assert refused.status_code == 422
         assert word in _error_of(refused.text, "f-offering-card-count")
-        assert _error_of(refused.text, "f-offering-division-code")
+        assert "52" in _error_of(refused.text, "f-offering-division-code")
         assert _error_of(refused.text, "f-offering-price-fen-per-card-hour")
         assert 'value="贵安七星湖数据中心"' in refused.text  # the input is kept
         assert 'aria-invalid="true"' in refused.text
@@ -73,6 +73,8 @@ def test_an_administrator_creates_a_programme_and_a_refusal_names_the_field(clie
     refused = client.post("/vouchers/programmes", data=form)
     assert refused.status_code == 422
     assert "between 0 and 100" in _error_of(refused.text, "f-programme-ratio-bp")
+    unticked = client.post("/vouchers/programmes", data={k: v for k, v in form.items() if k != "provider_org_ids"})
+    assert "tick at least one" in _error_of(unticked.text, "f-programme-provider-org-ids")
     assert 'value="黔南州模型券"' in refused.text
     client.cookies.set("qs_lang", "zh")
     # the service's own refusal (a cap below a face value) lands beside its field too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -144,8 +145,20 @@ def _fen(value: object, field: str) -> object:
     return parse_yuan(value, field) if isinstance(value, str) and value.strip() else value
 
 
+def _guizhou(value: object, field: str) -> object:
+    if isinstance(value, str) and not re.fullmatch(DIVISION, value.strip()):
+        raise InvalidInput("{field} must be a division code of Guizhou: six digits starting with 52.", field=field,
+                           code="not_a_guizhou_division")
+    return value.strip() if isinstance(value, str) else value
+
+
 class OfferingForm(OfferingIn):
     """The portal's offering form: ``price_fen_per_card_hour`` is typed in yuan."""
+
+    @field_validator("division_code", mode="before")
+    @classmethod
+    def _division(cls, value: object) -> object:
+        return _guizhou(value, "division_code")
 
     @field_validator("price_fen_per_card_hour", mode="before")
     @classmethod
@@ -161,6 +174,18 @@ class ProgrammeForm(ProgrammeIn):
     @classmethod
     def _amount(cls, value: object, info: ValidationInfo) -> object:
         return _fen(value, str(info.field_name))
+
+    @field_validator("eligible_division", mode="before")
+    @classmethod
+    def _division(cls, value: object) -> object:
+        return _guizhou(value, "eligible_division")
+
+    @field_validator("eligible_sizes", "eligible_purposes", "provider_org_ids", mode="before")
+    @classmethod
+    def _ticked(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, list) and not value:
+            raise InvalidInput("{field}: tick at least one.", field=str(info.field_name), code="none_ticked")
+        return value
 
     @field_validator("face_values_fen", mode="before")
     @classmethod

@@ -212,34 +212,71 @@ def test_an_ended_programme_returns_its_budget_once_when_runs_overlap(isolated_d
     _books_sum_zero(isolated_database)
 
 
+def _data_contract(database: Database, settings: Settings, vouchers: int = 1) -> dict[str, Any]:
+    """Committed: a buyer and a seller with a contract in force (not paid), a data programme of the
+    seller's, and ``vouchers`` data vouchers of 1,000 yuan held by the buyer."""
+    from tests.exchange.test_concurrency import PRICE, _trading
+    from tests.vouchers.conftest import programme_in
+
+    trade = _trading(database, 1, PRICE, delivered=False)
+    buyer, seller = trade["buyer"], trade["seller"]
+    with database.unit_of_work() as db:
+        make = Factories(db)
+        admin = make.actor(make.user(organisation=make.org(org_type="voucher_administrator")))
+        ledger.deposit(db, make.actor(make.operator()), org_id=admin.org_id or 0, amount_fen=10_000_00,
+                       bank_reference=f"T-ADMIN-{admin.org_id}")
+        programme = service.create_programme(db, admin, programme_in(
+            [seller.org_id], kind="data", eligible_purposes=["data_product"], ratio_bp=4000, budget_fen=10_000_00,
+            face_values_fen=[1_000_00], cap_contract_fen=1_000_00, cap_company_year_fen=5_000_00))
+        application = service.apply(db, buyer, programme.id, schemas.ApplicationIn(
+            purpose="data_product", company_size="small", planned_use="购买数据产品", requested_fen=1_000_00))
+        service.decide_application(db, admin, application.id,
+                                   schemas.DecisionIn(approve=True, face_values_fen=[1_000_00] * vouchers))
+        ids = list(db.scalars(select(Voucher.id).where(Voucher.holder_org_id == buyer.org_id).order_by(Voucher.id)))
+        return {"buyer": buyer, "seller": seller, "admin": admin, "contract_id": trade["contracts"][0],
+                "programme_id": programme.id, "vouchers": ids, "price": PRICE}
+
+
+def test_one_contract_paid_twice_at_once_with_two_vouchers_is_subsidised_once(isolated_database: Database,
+                                                                              settings: Settings) -> None:
+    from qianshu.vouchers import data_vouchers
+
+    world = _data_contract(isolated_database, settings, vouchers=2)
+
+    def pay(i: int) -> int:
+        with isolated_database.unit_of_work() as db:
+            return data_vouchers.pay_contract(db, world["buyer"], world["programme_id"], schemas.ContractPaymentIn(
+                contract_id=world["contract_id"], voucher_ids=[world["vouchers"][i]])).id
+
+    outcomes = _at_once(pay, 2)
+    won = [o for o in outcomes if isinstance(o, int)]
+    assert len(won) == 1, outcomes
+    lost = next(o for o in outcomes if not isinstance(o, int))
+    assert isinstance(lost, QianshuError)
+    assert lost.status == 409, lost
+    with isolated_database.unit_of_work(write=False) as db:
+        held = sorted(v.remaining_fen for v in db.scalars(select(Voucher).where(
+            Voucher.id.in_(world["vouchers"]))))
+        assert held == [1_000_00 - world["price"] * 4000 // 10_000, 1_000_00]  # the loser's voucher is untouched
+        assert db.scalar(select(func.count(ComputeOrder.id))) == 1
+    _books_sum_zero(isolated_database)
+
+
 def test_a_refund_and_the_approval_of_its_claim_at_once_leave_the_subsidy_with_the_programme(
         isolated_database: Database, settings: Settings) -> None:
     """A data voucher's contract refunded by its seller while the administrator approves the seller's
     claim: whichever comes first, the subsidy ends with the programme and the books sum to zero."""
     from qianshu.exchange import payments
     from qianshu.vouchers import data_vouchers
-    from tests.exchange.test_concurrency import PRICE, _trading
-    from tests.vouchers.conftest import programme_in
 
-    trade = _trading(isolated_database, 1, PRICE, delivered=False)
-    buyer, seller, contract_id = trade["buyer"], trade["seller"], trade["contracts"][0]
+    world = _data_contract(isolated_database, settings)
+    buyer, seller, admin, contract_id = world["buyer"], world["seller"], world["admin"], world["contract_id"]
+    PRICE = world["price"]  # noqa: N806 - the exchange's test constant
     blobs = open_blob_store(settings)
     with isolated_database.unit_of_work() as db:
-        make = Factories(db)
-        admin_user = make.user(organisation=make.org(org_type="voucher_administrator"))
-        admin = make.actor(admin_user)
-        operator = make.actor(make.operator())
-        from qianshu.ledger import service as books
-        books.deposit(db, operator, org_id=admin.org_id or 0, amount_fen=10_000_00, bank_reference="T-ADMIN-1")
-        programme = service.create_programme(db, admin, programme_in(
-            [seller.org_id], kind="data", eligible_purposes=["data_product"], ratio_bp=4000, budget_fen=10_000_00,
-            face_values_fen=[1_000_00], cap_contract_fen=1_000_00, cap_company_year_fen=1_000_00))
-        application = service.apply(db, buyer, programme.id, schemas.ApplicationIn(
-            purpose="data_product", company_size="small", planned_use="购买数据产品", requested_fen=1_000_00))
-        service.decide_application(db, admin, application.id, schemas.DecisionIn(approve=True))
-        voucher = db.scalars(select(Voucher).where(Voucher.holder_org_id == buyer.org_id)).one()
+        programme = db.get_one(Programme, world["programme_id"])
         order = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
-            contract_id=contract_id, voucher_ids=[voucher.id]))
+            contract_id=contract_id, voucher_ids=world["vouchers"]))
         part, programme_id = order.voucher_fen, programme.id
         payments.deliver(db, seller, contract_id)
         payments.accept_delivery(db, buyer, contract_id)

@@ -31,7 +31,7 @@ SCENARIOS = (
 )
 
 
-def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]:
+def priced_offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]:
     """Listed products of other organisations with a priced plan, and a purpose its policy permits."""
     found = []
     for listing in db.scalars(select(Listing).where(Listing.status == "listed", Listing.org_id != buyer.org_id)
@@ -47,8 +47,8 @@ def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     with database.unit_of_work() as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        offers = _offers(db, buyer)[:4]
-        sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
+        offers = priced_offers(db, buyer)[:4]
+        sellers = {o.org_id: seller_actor(db, o.org_id) for o, _p, _u in offers}
         orders = [service.place_order(db, buyer, OrderIn(
             listing_id=listing.id, plan_id=plan.id, purpose=purpose,
             scenario=SCENARIOS[i % len(SCENARIOS)], negotiate=i == 2 and plan.kind != "quote"))
@@ -71,7 +71,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             jobs.enqueue(db, "exchange.demo_history", {"contracts": history, "now": utcnow().isoformat()})
 
 
-def _seller(db: Session, org_id: int) -> Actor | None:
+def seller_actor(db: Session, org_id: int) -> Actor | None:
     from qianshu.accounts.models import User
 
     email = db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin").order_by(User.id))

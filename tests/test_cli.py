@@ -57,6 +57,11 @@ FOLDER_COMMANDS = [
      "--as", "someone@example.cn"],
     ["monitoring", "runs", "start", "--year", "2025", "--division", "520000", "--as", "someone@example.cn"],
     ["monitoring", "runs", "show", "1"],
+    ["vouchers", "programmes"],
+    ["vouchers", "budget", "1"],
+    ["vouchers", "expire"],
+    ["vouchers", "return", "1"],
+    ["vouchers", "export", "1", "{out}"],
 ]
 # commands that read or write only the files they are given
 NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate", "qianshu monitoring run"}

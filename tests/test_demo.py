@@ -397,11 +397,16 @@ def test_the_demo_bank_sees_a_forced_sale_and_a_challenge_and_the_holder_its_boo
 
 def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) -> None:
     """The vouchers' seed: a programme with the Gui'an providers, vouchers issued, orders settled and
-    reimbursed over three months, a claim and an application waiting for the centre."""
+    reimbursed over three months, a claim and an application waiting for the centre; and a data-voucher
+    pilot whose seller's claim on a delivered exchange contract waits too."""
     admin, _csrf_token = _signed_in(client.app, "vouchers@qianshu.demo")
-    programmes = client.get("/api/v1/vouchers/programmes").json()
-    assert len(programmes) == 1
+    found = client.get("/api/v1/vouchers/programmes").json()
+    assert sorted(p["kind"] for p in found) == ["compute", "data"]
+    programmes = [p for p in found if p["kind"] == "compute"]
     assert 0 < programmes[0]["committed_fen"] <= programmes[0]["budget_fen"]
+    pilot = next(p for p in found if p["kind"] == "data")
+    assert pilot["reimbursed_fen"] == 0  # the seller's claim waits: nothing left the budget at payment
+    assert admin.get(f"/vouchers/programmes/{pilot['id']}").text.count('value="approve"') == 1
     directory = client.get("/api/v1/vouchers/directory").json()
     assert len(directory["providers"]) == 5
     board = client.get("/api/v1/vouchers/dashboard").json()

@@ -88,6 +88,13 @@ ROWS = {
         action="vouchers.programme.manage", on=PROGRAMME),
     ("POST", "/vouchers/programmes/{programme_id:int}/order"): Row(
         params=_programme, body=_order_body, action="vouchers.apply"),
+    ("GET", "/vouchers/publish"): Row(action="vouchers.offering.publish|vouchers.programme.create"),
+    ("POST", "/vouchers/offerings"): Row(body=lambda c: {**OFFERING_BODY, "price_fen_per_card_hour": "1"},
+                                         action="vouchers.offering.publish"),
+    ("POST", "/vouchers/programmes"): Row(body=lambda c: {**PROGRAMME_BODY, "face_values_fen": "1", "ratio_bp": "30",
+                                                          "budget_fen": "1", "cap_company_year_fen": "1",
+                                                          "cap_contract_fen": "1"},
+                                          action="vouchers.programme.create"),
     ("GET", "/vouchers/mine"): Row(action="vouchers.mine"),
     ("GET", "/vouchers/orders/{order_id:int}"): Row(params=lambda c: {"order_id": c["v_order"]},
                                                     action="vouchers.order.read", on=ORDER),

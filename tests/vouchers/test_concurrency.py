@@ -20,6 +20,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
+from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount
 from qianshu.vouchers import redemption, schemas, service
 from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
@@ -180,4 +181,123 @@ def test_concurrent_orders_over_http_spend_a_voucher_once(isolated_database: Dat
     assert stolen.json()["field"] == "voucher_ids"
     with isolated_database.unit_of_work(write=False) as db:
         assert db.get_one(Voucher, vouchers[0]).remaining_fen == 2_000_00
+    _books_sum_zero(isolated_database)
+
+
+def test_an_ended_programme_returns_its_budget_once_when_runs_overlap(isolated_database: Database) -> None:
+    """Three workers (or a worker and the CLI) closing ended programmes at once: one return."""
+    from qianshu.core.actor import SYSTEM
+    from qianshu.vouchers import closing
+    from tests.vouchers.test_closing import end_programme
+
+    world, _actors, _vouchers = _setup(isolated_database)
+    with isolated_database.unit_of_work() as db:
+        end_programme(db, world.programme_id)
+        programme = db.get_one(Programme, world.programme_id)
+        expected = programme.budget_fen  # the company's voucher lapses: nothing is owed
+
+    def close(i: int) -> int:
+        with isolated_database.unit_of_work() as db:
+            if i == 0:
+                return closing.return_unspent(db, SYSTEM, world.programme_id)
+            return closing.close_ended(db)
+
+    outcomes = _at_once(close, 3)
+    assert sorted(outcomes) == [0, 0, expected], outcomes
+    with isolated_database.unit_of_work(write=False) as db:
+        programme = db.get_one(Programme, world.programme_id)
+        assert programme.returned_fen == expected
+        assert programme.closed_at is not None
+        assert ledger.balance(db, programme.budget_account_id or 0) == 0
+    _books_sum_zero(isolated_database)
+
+
+def _data_contract(database: Database, settings: Settings, vouchers: int = 1) -> dict[str, Any]:
+    """Committed: a buyer and a seller with a contract in force (not paid), a data programme of the
+    seller's, and ``vouchers`` data vouchers of 1,000 yuan held by the buyer."""
+    from tests.exchange.test_concurrency import PRICE, _trading
+    from tests.vouchers.conftest import programme_in
+
+    trade = _trading(database, 1, PRICE, delivered=False)
+    buyer, seller = trade["buyer"], trade["seller"]
+    with database.unit_of_work() as db:
+        make = Factories(db)
+        admin = make.actor(make.user(organisation=make.org(org_type="voucher_administrator")))
+        ledger.deposit(db, make.actor(make.operator()), org_id=admin.org_id or 0, amount_fen=10_000_00,
+                       bank_reference=f"T-ADMIN-{admin.org_id}")
+        programme = service.create_programme(db, admin, programme_in(
+            [seller.org_id], kind="data", eligible_purposes=["data_product"], ratio_bp=4000, budget_fen=10_000_00,
+            face_values_fen=[1_000_00], cap_contract_fen=1_000_00, cap_company_year_fen=5_000_00))
+        application = service.apply(db, buyer, programme.id, schemas.ApplicationIn(
+            purpose="data_product", company_size="small", planned_use="购买数据产品", requested_fen=1_000_00))
+        service.decide_application(db, admin, application.id,
+                                   schemas.DecisionIn(approve=True, face_values_fen=[1_000_00] * vouchers))
+        ids = list(db.scalars(select(Voucher.id).where(Voucher.holder_org_id == buyer.org_id).order_by(Voucher.id)))
+        return {"buyer": buyer, "seller": seller, "admin": admin, "contract_id": trade["contracts"][0],
+                "programme_id": programme.id, "vouchers": ids, "price": PRICE}
+
+
+def test_one_contract_paid_twice_at_once_with_two_vouchers_is_subsidised_once(isolated_database: Database,
+                                                                              settings: Settings) -> None:
+    from qianshu.vouchers import data_vouchers
+
+    world = _data_contract(isolated_database, settings, vouchers=2)
+
+    def pay(i: int) -> int:
+        with isolated_database.unit_of_work() as db:
+            return data_vouchers.pay_contract(db, world["buyer"], world["programme_id"], schemas.ContractPaymentIn(
+                contract_id=world["contract_id"], voucher_ids=[world["vouchers"][i]])).id
+
+    outcomes = _at_once(pay, 2)
+    won = [o for o in outcomes if isinstance(o, int)]
+    assert len(won) == 1, outcomes
+    lost = next(o for o in outcomes if not isinstance(o, int))
+    assert isinstance(lost, QianshuError)
+    assert lost.status == 409, lost
+    with isolated_database.unit_of_work(write=False) as db:
+        held = sorted(v.remaining_fen for v in db.scalars(select(Voucher).where(
+            Voucher.id.in_(world["vouchers"]))))
+        assert held == [1_000_00 - world["price"] * 4000 // 10_000, 1_000_00]  # the loser's voucher is untouched
+        assert db.scalar(select(func.count(ComputeOrder.id))) == 1
+    _books_sum_zero(isolated_database)
+
+
+def test_a_refund_and_the_approval_of_its_claim_at_once_leave_the_subsidy_with_the_programme(
+        isolated_database: Database, settings: Settings) -> None:
+    """A data voucher's contract refunded by its seller while the administrator approves the seller's
+    claim: whichever comes first, the subsidy ends with the programme and the books sum to zero."""
+    from qianshu.exchange import payments
+    from qianshu.vouchers import data_vouchers
+
+    world = _data_contract(isolated_database, settings)
+    buyer, seller, admin, contract_id = world["buyer"], world["seller"], world["admin"], world["contract_id"]
+    PRICE = world["price"]  # noqa: N806 - the exchange's test constant
+    blobs = open_blob_store(settings)
+    with isolated_database.unit_of_work() as db:
+        programme = db.get_one(Programme, world["programme_id"])
+        order = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
+            contract_id=contract_id, voucher_ids=world["vouchers"]))
+        part, programme_id = order.voucher_fen, programme.id
+        payments.deliver(db, seller, contract_id)
+        payments.accept_delivery(db, buyer, contract_id)
+        claim_id = redemption.claim_reimbursement(db, seller, blobs, order.id, schemas.ClaimIn(
+            invoice_number="INV-DATA-1", delivery_proof_base64=EVIDENCE), LIMIT).id
+    assert part == PRICE * 4000 // 10_000
+
+    def act(i: int) -> str:
+        with isolated_database.unit_of_work() as db:
+            if i == 0:
+                return redemption.decide_claim(db, admin, claim_id, schemas.ClaimDecisionIn(approve=True)).status
+            payments.refund(db, seller, contract_id, PRICE - part, "withdrawn")
+            return "refunded"
+
+    outcomes = _at_once(act, 2)
+    assert "refunded" in outcomes, outcomes  # the refund always goes through (the seller holds the subsidy)
+    assert outcomes[0] == "approved" or getattr(outcomes[0], "code", None) == "nothing_to_claim", outcomes
+    with isolated_database.unit_of_work(write=False) as db:
+        programme = db.get_one(Programme, programme_id)
+        assert programme.reimbursed_fen == 0
+        assert db.get_one(ComputeOrder, order.id).returned_fen == part
+        assert ledger.balance(db, programme.budget_account_id or 0) == programme.budget_fen
+        assert programme.committed_fen == 1_000_00 - part  # what the voucher still holds
     _books_sum_zero(isolated_database)

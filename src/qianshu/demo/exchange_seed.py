@@ -32,7 +32,7 @@ SCENARIOS = (
 )
 
 
-def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]:
+def priced_offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]:
     """Listed products of other organisations with a priced plan, and a purpose its policy permits."""
     found = []
     for listing in db.scalars(select(Listing).where(Listing.status == "listed", Listing.org_id != buyer.org_id)
@@ -48,8 +48,8 @@ def _offers(db: Session, buyer: Actor) -> list[tuple[Listing, PricingPlan, str]]
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     with database.unit_of_work() as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        offers = _offers(db, buyer)[:4]
-        sellers = {o.org_id: _seller(db, o.org_id) for o, _p, _u in offers}
+        offers = priced_offers(db, buyer)[:4]
+        sellers = {o.org_id: seller_actor(db, o.org_id) for o, _p, _u in offers}
         orders = [service.place_order(db, buyer, OrderIn(
             listing_id=listing.id, plan_id=plan.id, purpose=purpose,
             scenario=SCENARIOS[i % len(SCENARIOS)], negotiate=i == 2 and plan.kind != "quote"))
@@ -67,13 +67,13 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             elif i == 2 and order.status == "requested":
                 service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
                                                             expires_in_days=14))
-        _refund_request(db, buyer, _offers(db, buyer), settings.section(ExchangeSettings))
+        _refund_request(db, buyer, priced_offers(db, buyer), settings.section(ExchangeSettings))
         history = settings.section(ExchangeSettings).demo_history_contracts
         if history:
             jobs.enqueue(db, "exchange.demo_history", {"contracts": history, "now": utcnow().isoformat()})
 
 
-def _seller(db: Session, org_id: int) -> Actor | None:
+def seller_actor(db: Session, org_id: int) -> Actor | None:
     from qianshu.accounts.models import User
 
     email = db.scalar(select(User.email).where(User.org_id == org_id, User.org_role == "admin").order_by(User.id))
@@ -85,7 +85,7 @@ def _refund_request(db: Session, buyer: Actor, offers: list[tuple[Listing, Prici
     """A one-time (else subscription) trade the demo buyer settled, then asked a fifth of it back for:
     the request waits for the seller's answer (the seller's "waiting for you", the contract page)."""
     for listing, plan, purpose in sorted(offers, key=lambda offer: offer[1].kind != "one_time"):
-        seller = _seller(db, listing.org_id)
+        seller = seller_actor(db, listing.org_id)
         if plan.kind not in ("one_time", "monthly", "yearly") or seller is None:
             continue
         order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,

@@ -1,7 +1,9 @@
 """Demo compute vouchers: the province's voucher service centre (vouchers@qianshu.demo) runs a
 compute-voucher programme with the Gui'an data centres as providers; the demo companies apply,
 get vouchers, buy training compute with them, and a season (three months) of orders is settled on
-metered usage and reimbursed — all through the voucher services, as the portal would."""
+metered usage and reimbursed — all through the voucher services, as the portal would. A data-voucher
+programme pays part of an exchange contract the weather company buys: delivered, its seller's claim
+waits for the centre."""
 
 from __future__ import annotations
 
@@ -9,12 +11,19 @@ import base64
 import random
 from datetime import timedelta
 
-from qianshu.core.blobs import open_blob_store
+from sqlalchemy.orm import Session
+
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import BlobStore, open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
+from qianshu.demo.exchange_seed import SCENARIOS, priced_offers, seller_actor
 from qianshu.demo.registrations import actor_of
+from qianshu.exchange import payments
+from qianshu.exchange import service as exchange
+from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
-from qianshu.vouchers import redemption, schemas, service
+from qianshu.vouchers import data_vouchers, redemption, schemas, service
 from qianshu.vouchers.settings import VouchersSettings
 
 ADMIN = "vouchers@qianshu.demo"
@@ -121,3 +130,42 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         service.apply(db, actor_of(db, "service.provider@qianshu.demo"), programme.id, schemas.ApplicationIn(
             purpose="inference_service", company_size="micro", planned_use="合规评估文书智能审查推理服务",
             requested_fen=500_000 * 100))
+        _data_vouchers(db, admin, blobs, limit)
+
+
+def _data_vouchers(db: Session, admin: Actor, blobs: BlobStore, limit: int) -> None:
+    """A data-voucher programme of the centre with one data merchant; the weather company pays a
+    contract of it with a data voucher, the seller delivers and claims the voucher part."""
+    buyer = actor_of(db, "merchant.weather@qianshu.demo")  # a company of the compute programme too
+    offers = [o for o in priced_offers(db, buyer) if o[1].kind in ("one_time", "monthly", "yearly")][-1:]
+    if not offers:
+        return
+    listing, plan, purpose = offers[0]
+    seller = seller_actor(db, listing.org_id)
+    if seller is None:
+        return
+    ledger.deposit(db, actor_of(db, "operator@qianshu.demo"), org_id=admin.org_id or 0, amount_fen=2_000_000 * 100,
+                   bank_reference="2026-GZ-CZ-0002", memo="省级数据券试点资金")
+    today = service.today()
+    programme = service.create_programme(db, admin, schemas.ProgrammeIn(
+        name_zh="2026年贵州省数据券（试点）", name_en="Guizhou data vouchers 2026 (pilot)", kind="data",
+        budget_fen=2_000_000 * 100, starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=150),
+        eligible_division="520000", eligible_sizes=["micro", "small", "medium"], eligible_purposes=["data_product"],
+        ratio_bp=3000, cap_company_year_fen=200_000 * 100, cap_contract_fen=50_000 * 100,
+        face_values_fen=[50_000 * 100, 10_000 * 100], voucher_valid_days=120, max_term_months=12,
+        provider_org_ids=[listing.org_id]))
+    application = service.apply(db, buyer, programme.id, schemas.ApplicationIn(
+        purpose="data_product", company_size="small",
+        planned_use="采购交通与气象相关数据产品，用于山区短临降水预报模型", requested_fen=50_000 * 100))
+    service.decide_application(db, admin, application.id, schemas.DecisionIn(approve=True, reason="符合数据券申报条件"))
+    order = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                    scenario=SCENARIOS[0]))
+    contract = exchange.accept_order(db, seller, order.id)
+    exchange.sign(db, seller, contract.id)
+    exchange.sign(db, buyer, contract.id)
+    voucher_ids = [v.id for v in service.vouchers_of(db, buyer) if v.programme_id == programme.id]
+    paid = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
+        contract_id=contract.id, voucher_ids=voucher_ids[:1]))
+    payments.deliver(db, seller, contract.id)
+    redemption.claim_reimbursement(db, seller, blobs, paid.id, schemas.ClaimIn(
+        invoice_number=f"5201{paid.id:06d}", delivery_proof_base64=METERING), limit)

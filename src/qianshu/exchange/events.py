@@ -24,3 +24,17 @@ class ContractEnded(Event):
     contract_id: int
     status: str  # ended | terminated
     reason: str
+
+
+@dataclass(frozen=True)
+class ContractRefunded(Event):
+    """All or part of what the buyer escrowed went back to it (before or after settlement, or by a
+    dispute's decision). ``refunded_fen`` is the contract's total refunded so far, this refund
+    included; ``escrowed_fen`` what the buyer paid (the price less a voucher subsidy)."""
+
+    name: ClassVar[str] = "exchange.contract_refunded"
+    contract_id: int
+    amount_fen: int
+    escrowed_fen: int
+    refunded_fen: int
+    after_settlement: bool

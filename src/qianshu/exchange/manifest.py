@@ -27,7 +27,8 @@ MANIFEST = Manifest(
     nav=(NavItem("/exchange/trades", "My trades", _trader, order=32, menu=MENU_MINE),
          NavItem("/exchange/bills", "Usage bills", _trader, order=33, menu=MENU_MINE),
          NavItem("/statistics", "Statistics", order=70)),
-    events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded"),
+    events=("qianshu.exchange.events:ContractActivated", "qianshu.exchange.events:ContractEnded",
+            "qianshu.exchange.events:ContractRefunded"),
     # Quotes past their expiry and contracts past their term are closed (access already ends at the
     # moment itself: contract_is_active reads the time).
     periodic={"exchange.expire_due": Periodic(300.0, "qianshu.exchange.jobs:expire_due"),

@@ -138,6 +138,8 @@ class Contract(Base):
     payment_status: Mapped[str] = mapped_column(String(12), default="unpaid", server_default="unpaid")
     fee_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # booked at settlement
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The part of the price a voucher programme pays the seller on its claim (not escrowed; 0027).
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paid_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     settled_at: Mapped[datetime | None]

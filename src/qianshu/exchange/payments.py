@@ -21,9 +21,11 @@ from qianshu.catalog import service as catalog
 from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.events import publish
 from qianshu.core.i18n import N_, Label
 from qianshu.core.money import MAX_FEN
 from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
+from qianshu.exchange.events import ContractRefunded
 from qianshu.exchange.models import Contract, Dispute, TimelineEntry, UsageBill, UsageReport
 from qianshu.exchange.service import (
     METERED_KINDS,
@@ -41,6 +43,12 @@ from qianshu.ledger import service as ledger
 from qianshu.translog.service import append_event
 
 CAUSE = "contract"
+
+
+def escrowed_of(contract: Contract) -> int:
+    """What the buyer paid into escrow and has not had back: the price less a voucher programme's
+    subsidy (paid to the seller by the programme, on its claim) less what was refunded."""
+    return contract.price_fen - contract.subsidy_fen - contract.refunded_fen
 
 
 def fee_of(amount_fen: int, basis_points: int) -> int:
@@ -83,6 +91,16 @@ def _fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> in
     return settings.fee_rate(listing.industry_section)
 
 
+def lock_contract(db: Session, contract_id: int) -> Contract:
+    """The contract, its row locked for the rest of the transaction (PostgreSQL; SQLite has one
+    writer): a step of another capability that moves money about the contract (a voucher
+    programme paying its subsidy) queues behind a refund, as the exchange's own steps do."""
+    contract = db.get(Contract, contract_id, with_for_update=True, populate_existing=True)
+    if contract is None:
+        raise NotFound(NO_CONTRACT)
+    return contract
+
+
 def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None = None,
               dispute_id: int | None = None) -> None:
     """Refuse who may not do ``action`` before anything else is looked at (the API checks this
@@ -95,9 +113,12 @@ def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None
     require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
 
 
-def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None) -> Contract:
+def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None, *, subsidy_fen: int = 0) -> Contract:
     """The buyer pays the price from its wallet into the contract's escrow. ``at`` (here and in
-    the other steps) is the clock's time, now by default (the demo's history passes its own)."""
+    the other steps) is the clock's time, now by default (the demo's history passes its own).
+    ``subsidy_fen``: the part a voucher programme pays the seller itself, on the seller's claim
+    (vouchers' data vouchers); the buyer escrows the price less it, and escrow, settlement, fee and
+    refunds work on what was escrowed."""
     now = at or utcnow()
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.pay", contract, NO_CONTRACT)
@@ -106,9 +127,11 @@ def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None)
     if contract.plan_kind not in PREPAID_KINDS or contract.price_fen <= 0:
         raise Conflict("Contract {number} has nothing to pay in advance (free or billed from usage).",
                        number=contract.number)
-    _move(db, contract, ("unpaid",), "escrowed", at=now, paid_at=now)
+    if isinstance(subsidy_fen, bool) or not 0 <= subsidy_fen < contract.price_fen:
+        raise InvalidInput("{field} must be at most {max}.", field="subsidy_fen", max=contract.price_fen - 1)
+    _move(db, contract, ("unpaid",), "escrowed", at=now, paid_at=now, subsidy_fen=subsidy_fen)
     ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id), credit=_escrow(db, contract),
-                    amount_fen=contract.price_fen, kind="escrow", cause=(CAUSE, contract.id),
+                    amount_fen=contract.price_fen - subsidy_fen, kind="escrow", cause=(CAUSE, contract.id),
                     memo=contract.number, unique_ref=f"pay:contract:{contract.id}", at=now)
     record_step(db, actor, contract.order, "paid", contract, at=now, amount_fen=contract.price_fen)
     notify_party(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
@@ -139,7 +162,7 @@ def accept_delivery(db: Session, actor: Actor, contract_id: int,
 def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
             allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
     now = at or utcnow()
-    held = contract.price_fen - contract.refunded_fen
+    held = escrowed_of(contract)
     fee = fee_of(held, _fee_rate(db, contract, settings))
     _move(db, contract, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
     escrow = _escrow(db, contract)
@@ -186,13 +209,13 @@ def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reas
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
     if contract.payment_status == "settled":
-        refund_settled(db, actor, contract, _amount(amount_fen, contract.price_fen - contract.refunded_fen), reason,
+        refund_settled(db, actor, contract, _amount(amount_fen, escrowed_of(contract)), reason,
                        at)
         return contract
     if contract.payment_status not in ("escrowed", "delivered"):
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
-    _refund(db, actor, contract, _amount(amount_fen, contract.price_fen - contract.refunded_fen), reason,
+    _refund(db, actor, contract, _amount(amount_fen, escrowed_of(contract)), reason,
             ("escrowed", "delivered"), at)
     return contract
 
@@ -213,7 +236,7 @@ def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, r
     wallet short of its part refuses it (422 ``insufficient_funds`` naming ``amount_fen``) with
     nothing moved."""
     now = at or utcnow()
-    held = contract.price_fen - contract.refunded_fen
+    held = escrowed_of(contract)
     fee_back = fee_share(contract.fee_fen, amount, held)
     remaining = held - amount
     buyer = ledger.wallet_of(db, contract.buyer_org_id)
@@ -230,6 +253,7 @@ def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, r
         raise
     index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no",
                                after_settlement="yes")
+    _published_refund(db, contract, amount, after_settlement=True)
     record_step(db, actor, contract.order, "refunded", contract, at=now, amount_fen=amount, fee_fen=fee_back,
                 reason=reason, log_index=index)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
@@ -240,17 +264,26 @@ def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, r
 
 def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
             allowed: tuple[str, ...], at: datetime | None = None) -> None:
-    remaining = contract.price_fen - contract.refunded_fen - amount
+    remaining = escrowed_of(contract) - amount
     status = "refunded" if remaining == 0 else contract.payment_status
     _move(db, contract, allowed, status, exact=True, at=at, refunded_fen=contract.refunded_fen + amount)
     ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
                     amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200], at=at)
     index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
+    _published_refund(db, contract, amount, after_settlement=False)
     record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, reason=reason,
                 log_index=index)
     notify_party(db, contract.buyer_org_id,
                  N_("Contract {number}: part or all of the price was refunded to your wallet."),
                  contract.order, contract)
+
+
+def _published_refund(db: Session, contract: Contract, amount: int, *, after_settlement: bool) -> None:
+    """Tell subscribers (vouchers: a subsidised contract's subsidy goes back to its programme), in
+    this transaction: a subscriber's refusal undoes the refund."""
+    publish(db, ContractRefunded(contract_id=contract.id, amount_fen=amount,
+                                 escrowed_fen=contract.price_fen - contract.subsidy_fen,
+                                 refunded_fen=contract.refunded_fen, after_settlement=after_settlement))
 
 
 def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str, at: datetime | None = None) -> Dispute:
@@ -285,7 +318,7 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
         raise Conflict("This dispute was decided already.")
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
-    held = contract.price_fen - contract.refunded_fen
+    held = escrowed_of(contract)
     if decision == "release":
         amount = 0
     elif decision == "refund":

@@ -1,12 +1,19 @@
-"""Data vouchers: a `data` programme pays part of an exchange contract's price.
+"""Data vouchers: a `data` programme pays part of an exchange contract's price, through a claim.
 
-Through the exchange's own services, not beside them: the contract is read and the payment made
-by ``exchange.payments`` (``authorise``, ``pay``), so escrow, delivery, settlement and disputes stay
-the exchange's. At payment the voucher part moves from the programme's budget account to the
-buyer's wallet (transfer kind ``voucher_subsidy``) and the exchange then takes the whole price into
-escrow, in the same transaction; so the subsidy is paid out at once and needs no claim. The
-contract is recorded as the order's ``subject`` (``contract:<id>``, unique), so a contract is
-subsidised by one programme once.
+Through the exchange's own services, not beside them: the contract is read and paid by
+``exchange.payments`` (``authorise``, ``pay``), so escrow, delivery, settlement and disputes stay the
+exchange's. At payment the buyer's vouchers are applied up to the ratio and caps (their value
+reserved, as for compute) and the buyer escrows the price less that part (``pay(subsidy_fen=)``);
+nothing leaves the programme's budget then. The seller claims the voucher part like a compute
+provider (``redemption.claim_reimbursement``: invoice, proof of delivery), once the exchange shows
+the contract delivered; the administrator's approval pays it from the budget account. The contract
+is the order's ``subject`` (``contract:<id>``, unique), so a contract is subsidised by one
+programme once.
+
+A refund of the contract by the exchange (``exchange.contract_refunded``, delivered in the refund's
+transaction) returns the matching share of the subsidy to the programme (``on_contract_refunded``):
+still unpaid, the claim shrinks; paid already, the seller's wallet pays it back to the budget
+account (a wallet short of it refuses the refund, nothing moved).
 """
 
 from __future__ import annotations
@@ -16,21 +23,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit, policy
-from qianshu.core.actor import Actor
+from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput
 from qianshu.exchange import payments
 from qianshu.exchange import service as exchange
+from qianshu.exchange.events import ContractRefunded
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
-from qianshu.vouchers.models import ComputeOrder, Programme, VoucherUse
+from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, VoucherUse
 from qianshu.vouchers.redemption import usable_voucher
 from qianshu.vouchers.service import are_related, get_programme, lock, missing_programme, today, uscc_of
 
+SUBJECT = "contract:{id}"
+
 
 def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.ContractPaymentIn) -> ComputeOrder:
-    """The buyer pays an exchange contract in force, its data vouchers paying up to the programme's
-    ratio and per-contract cap; the rest comes from its wallet (the exchange's payment)."""
+    """The buyer pays an exchange contract in force, its data vouchers covering up to the programme's
+    ratio and per-contract cap; it escrows the rest (the exchange's payment). The seller claims the
+    voucher part from the programme."""
     policy.require(actor, "vouchers.apply")
     assert actor.org_id is not None
     programme = get_programme(db, actor, programme_id)
@@ -42,7 +53,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
                        start=programme.starts_on.isoformat(), end=programme.ends_on.isoformat())
     contract = exchange.get_contract(db, actor, data.contract_id)
     payments.authorise(db, actor, "contract.pay", contract_id=contract.id)
-    subject = f"contract:{contract.id}"
+    subject = SUBJECT.format(id=contract.id)
     if db.scalar(select(ComputeOrder.id).where(ComputeOrder.subject == subject)) is not None:
         raise Conflict("Contract {number} is subsidised already.", field="contract_id",
                        code="contract_already_subsidised", number=contract.number)
@@ -60,7 +71,9 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
                            code="one_voucher_per_contract")
     vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]
     price = contract.price_fen
-    part = min(price * programme.ratio_bp // 10_000, programme.cap_contract_fen, sum(v.remaining_fen for v in vouchers))
+    # at least one fen is the buyer's: the exchange escrows something and settles it
+    part = min(price * programme.ratio_bp // 10_000, programme.cap_contract_fen,
+               sum(v.remaining_fen for v in vouchers), max(price - 1, 0))
     order = ComputeOrder(programme_id=programme.id, offering_id=None, provider_org_id=contract.seller_org_id,
                          company_org_id=actor.org_id, subject=subject, purpose=data.purpose,
                          month=today().strftime("%Y-%m"), term_months=1, card_hours=0, price_fen_per_card_hour=0,
@@ -81,14 +94,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
         voucher.remaining_fen -= take
         left -= take
         db.add(VoucherUse(order_id=order.id, voucher_id=voucher.id, applied_fen=take, settled_fen=take))
-    budget = lock(db, Programme, programme.id, missing_programme(programme.id))
-    if part:
-        assert budget.budget_account_id is not None
-        ledger.transfers(db, actor, [ledger.Leg(budget.budget_account_id, ledger.wallet_of(db, actor.org_id), part,
-                                                "voucher_subsidy", ("voucher_order", order.id), memo=contract.number,
-                                                unique_ref=f"voucher-subsidy:{contract.id}")])
-        budget.reimbursed_fen += part
-    payments.pay(db, actor, contract.id)  # the exchange's payment: the whole price into escrow
+    payments.pay(db, actor, contract.id, subsidy_fen=part)  # the buyer escrows the price less the voucher part
     usccs = uscc_of(db, [actor.org_id, contract.seller_org_id])
     order.log_index = log.append_event(db, "vouchers.redeemed", {
         "order_id": order.id, "programme_id": programme.id, "contract_number": contract.number,
@@ -98,3 +104,41 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
                  target_org_id=actor.org_id, voucher_fen=part)
     db.flush()
     return order
+
+
+def on_contract_refunded(db: Session, event: ContractRefunded) -> None:
+    """The exchange refunded (part of) a contract: the same share of its subsidy goes back to the
+    programme's budget. In the refund's transaction: a seller who cannot pay back a subsidy it was
+    paid refuses the refund (422, nothing moved)."""
+    order = db.scalar(select(ComputeOrder).where(ComputeOrder.subject == SUBJECT.format(id=event.contract_id))
+                      .with_for_update().execution_options(populate_existing=True))
+    if order is None or not order.settled_voucher_fen or event.escrowed_fen <= 0:
+        return
+    subsidy = order.settled_voucher_fen
+    due = subsidy if event.refunded_fen >= event.escrowed_fen else subsidy * event.refunded_fen // event.escrowed_fen
+    back = due - order.returned_fen
+    if back <= 0:
+        return
+    claim = db.scalar(select(Reimbursement).where(Reimbursement.order_id == order.id)
+                      .with_for_update().execution_options(populate_existing=True))
+    programme = lock(db, Programme, order.programme_id, missing_programme(order.programme_id))
+    order.returned_fen += back
+    programme.committed_fen -= back  # the value is the budget's again
+    if claim is not None and claim.status == "approved":
+        assert programme.budget_account_id is not None
+        ledger.transfers(db, SYSTEM, [ledger.Leg(ledger.wallet_of(db, order.provider_org_id),
+                                                 programme.budget_account_id, back, "voucher_clawback",
+                                                 ("voucher_order", order.id), memo=f"contract:{event.contract_id}",
+                                                 unique_ref=f"voucher-clawback:{order.id}:{order.returned_fen}")],
+                         field="amount_fen")
+        programme.reimbursed_fen -= back
+    elif claim is not None and claim.status == "pending":
+        claim.amount_fen = max(0, subsidy - order.returned_fen)
+    usccs = uscc_of(db, [order.company_org_id, order.provider_org_id])
+    log.append_event(db, "vouchers.subsidy_returned", {
+        "order_id": order.id, "programme_id": programme.id, "contract_id": event.contract_id,
+        "company_uscc": usccs[order.company_org_id], "provider_uscc": usccs[order.provider_org_id],
+        "returned_fen": back})
+    audit.record(db, SYSTEM, "vouchers.subsidy.returned", target_type="voucher_order", target_id=order.id,
+                 target_org_id=order.provider_org_id, returned_fen=back)
+    db.flush()

@@ -66,6 +66,9 @@ class Programme(Base):
     budget_fen: Mapped[int] = mapped_column(BigInteger)
     committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # face value of vouchers issued (less lapsed)
     reimbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The unspent budget returned to the administrator's wallet once the programme ended (0027).
+    returned_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    closed_at: Mapped[datetime | None]
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     eligible_division: Mapped[str] = mapped_column(String(12), default="520000")
@@ -87,7 +90,8 @@ class Programme(Base):
 
     @property
     def remaining_fen(self) -> int:
-        return self.budget_fen - self.committed_fen
+        """What may still be issued: the budget less what vouchers hold or paid, less what went back."""
+        return self.budget_fen - self.committed_fen - self.returned_fen
 
 
 class RelatedParties(Base):
@@ -169,6 +173,8 @@ class ComputeOrder(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
     log_index: Mapped[int] = mapped_column(BigInteger)
+    # Of a contract's subsidy: what went back to the programme when the exchange refunded the contract.
+    returned_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class VoucherUse(Base):

@@ -35,7 +35,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.ledger.service import parse_yuan
-from qianshu.vouchers import redemption, schemas, service, statistics
+from qianshu.vouchers import publish_pages, redemption, schemas, service, statistics
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
 from qianshu.vouchers.permissions import programme_resource
 from qianshu.vouchers.settings import VouchersSettings
@@ -51,18 +51,21 @@ DECISION_LABELS = {"reason": N_("Reason")}
 USAGE_LABELS = {"used_card_hours": N_("Card-hours used"), "evidence_base64": N_("Metering evidence")}
 CLAIM_LABELS = {"invoice_number": N_("Invoice number"), "delivery_proof_base64": N_("Proof of delivery"),
                 "payment_proof_base64": N_("Proof of the company's payment")}
+router.include_router(publish_pages.router)  # offering and programme forms
 
 
 @dataclass
 class DirectoryPage:
     programmes: list[Programme]
     directory: dict[str, Any]
+    may_publish: bool = False
 
 
 @router.get("/vouchers")
 def directory(request: Request, db: DbSession, actor: CurrentActor) -> Response:
+    may = policy.allows(actor, "vouchers.offering.publish") or policy.allows(actor, "vouchers.programme.create")
     return render(request, "vouchers/directory.html",
-                  DirectoryPage(service.programmes(db, actor), service.directory(db, actor)))
+                  DirectoryPage(service.programmes(db, actor), service.directory(db, actor), may))
 
 
 @dataclass

@@ -2,13 +2,14 @@
 
 A programme belongs to its voucher administrator; a voucher to the company that holds it; an
 order to the company that placed it, with its provider and the programme's administrator as
-counterparties (both see it; only a compute provider among them reports usage and claims).
+counterparties (both see it; only the provider among them, a compute provider or a data voucher's
+seller, reports usage and claims).
 """
 
 from __future__ import annotations
 
 from qianshu.core.i18n import N_
-from qianshu.core.policy import ANYONE, OPERATOR, Action, Resource, Rule
+from qianshu.core.policy import ANYONE, MERCHANT_ORG_TYPES, OPERATOR, Action, Resource, Rule
 
 ADMINISTRATOR = Rule(org_types=("voucher_administrator",), active=True)
 PROVIDER = Rule(org_types=("compute_provider",), active=True)
@@ -35,9 +36,10 @@ ACTIONS = (
     Action("vouchers.order.read", (Rule(active=True, relations=("own", "counterparty")), OPERATOR, AUDITOR),
            "See an order paid with vouchers (the company, its provider, the programme's administrator)",
            N_("Only the company, its provider and the programme's administrator see this order.")),
-    Action("vouchers.order.deliver", (Rule(org_types=("compute_provider",), active=True,
+    # A data voucher's "provider" is the contract's seller, a data merchant: it claims the same way.
+    Action("vouchers.order.deliver", (Rule(org_types=("compute_provider", *MERCHANT_ORG_TYPES), active=True,
                                             relations=("counterparty",)),),
-           "Report metered usage and claim reimbursement (the order's provider)",
+           "Report metered usage and claim reimbursement (the order's provider or data seller)",
            N_("Only the order's compute provider may do this.")),
     Action("vouchers.mine", (Rule(active=True),), "See one's organisation's vouchers, orders and claims"),
 )

@@ -27,6 +27,8 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.timeutil import utcnow
+from qianshu.exchange import payments
+from qianshu.exchange import service as exchange
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
@@ -279,6 +281,32 @@ def report_usage(db: Session, actor: Actor, blobs: BlobStore, order_id: int, dat
 
 # --- reimbursement -------------------------------------------------------------------------------
 
+def contract_id_of(order: ComputeOrder) -> int | None:
+    """The exchange contract a data voucher's order subsidised (None for compute)."""
+    kind, _, value = order.subject.partition(":")
+    return int(value) if kind == "contract" else None
+
+
+def require_delivered(db: Session, order: ComputeOrder) -> None:
+    """A data voucher's claim waits until the exchange shows the contract delivered (or settled)."""
+    contract_id = contract_id_of(order)
+    if contract_id is None:
+        return
+    contract = exchange.load_contract(db, contract_id)
+    if contract.payment_status not in ("delivered", "settled"):
+        raise Conflict("Contract {number} is not delivered yet; claim after delivery.", field="order_id",
+                       code="not_delivered", number=contract.number)
+
+
+def lock_subject(db: Session, order: ComputeOrder) -> None:
+    """Before a claim on a contract's subsidy is decided: the contract's row, so a refund of it and
+    the decision queue in one order (the refund takes the contract first, too)."""
+    contract_id = contract_id_of(order)
+    if contract_id is not None:
+        payments.lock_contract(db, contract_id)
+
+
+
 def claim_reimbursement(db: Session, actor: Actor, blobs: BlobStore, order_id: int, data: schemas.ClaimIn,
                         max_bytes: int) -> Reimbursement:
     """The provider claims the voucher part of a settled order, with its invoice and proof of delivery."""
@@ -286,13 +314,14 @@ def claim_reimbursement(db: Session, actor: Actor, blobs: BlobStore, order_id: i
     if order.status != "settled":
         raise Conflict("Report the usage of order {order_id} first.", field="order_id", code="not_settled",
                        order_id=order.id)
-    if not order.settled_voucher_fen:
+    if not order.settled_voucher_fen or order.returned_fen >= order.settled_voucher_fen:
         raise Conflict("No voucher paid for order {order_id}.", field="order_id", code="nothing_to_claim",
                        order_id=order.id)
     existing = db.scalar(select(Reimbursement).where(Reimbursement.order_id == order.id))
     if existing is not None and existing.status != "rejected":
         raise Conflict("Reimbursement of order {order_id} was claimed already.", field="order_id",
                        code="already_claimed", order_id=order.id)
+    require_delivered(db, order)
     programme = db.get_one(Programme, order.programme_id)
     delivery = decode_file(data.delivery_proof_base64, "delivery_proof_base64", max_bytes)
     payment = b""
@@ -303,7 +332,8 @@ def claim_reimbursement(db: Session, actor: Actor, blobs: BlobStore, order_id: i
                            field="payment_proof_base64", code="payment_proof_required")
     claim = existing or Reimbursement(order_id=order.id, programme_id=order.programme_id,
                                       provider_org_id=order.provider_org_id)
-    claim.amount_fen, claim.invoice_number = order.settled_voucher_fen, data.invoice_number
+    claim.amount_fen = (order.settled_voucher_fen or 0) - order.returned_fen
+    claim.invoice_number = data.invoice_number
     claim.delivery_digest = _store(blobs, delivery)
     claim.payment_proof_digest = _store(blobs, payment) if payment else ""
     claim.status, claim.reason, claim.decided_at = "pending", "", None
@@ -330,6 +360,10 @@ def claims(db: Session, actor: Actor, programme_id: int) -> list[Reimbursement]:
 def decide_claim(db: Session, actor: Actor, claim_id: int, data: schemas.ClaimDecisionIn) -> Reimbursement:
     """The administrator approves (the programme's budget account pays the provider) or rejects."""
     missing = NotFound("Claim {claim_id} does not exist.", field="claim_id", claim_id=claim_id)
+    found = db.get(Reimbursement, claim_id)
+    if found is None:
+        raise missing
+    lock_subject(db, db.get_one(ComputeOrder, found.order_id))  # a refund of the contract takes it first too
     claim = lock(db, Reimbursement, claim_id, missing)
     programme = lock(db, Programme, claim.programme_id, missing)
     policy.require(actor, "vouchers.programme.manage", programme_resource(programme.admin_org_id))
@@ -343,6 +377,9 @@ def decide_claim(db: Session, actor: Actor, claim_id: int, data: schemas.ClaimDe
         claim.status, claim.reason = "rejected", data.reason
     else:
         assert programme.budget_account_id is not None
+        if claim.amount_fen <= 0:  # the contract was refunded meanwhile: its subsidy went back
+            raise Conflict("No voucher paid for order {order_id}.", field="order_id", code="nothing_to_claim",
+                           order_id=claim.order_id)
         ledger.transfers(db, actor, [ledger.Leg(programme.budget_account_id,
                                                 ledger.wallet_of(db, claim.provider_org_id), claim.amount_fen,
                                                 "voucher_reimbursement", ("voucher_order", claim.order_id),
@@ -380,7 +417,8 @@ def order_json(o: ComputeOrder) -> dict[str, Any]:
             "price_fen_per_card_hour": o.price_fen_per_card_hour, "total_fen": o.total_fen,
             "voucher_fen": o.voucher_fen, "cash_fen": o.cash_fen, "status": o.status,
             "used_card_hours": o.used_card_hours, "settled_total_fen": o.settled_total_fen,
-            "settled_voucher_fen": o.settled_voucher_fen, "evidence_sha256": o.evidence_digest or None,
+            "settled_voucher_fen": o.settled_voucher_fen, "returned_fen": o.returned_fen,
+            "evidence_sha256": o.evidence_digest or None,
             "log_index": o.log_index}
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from qianshu.core.errors import InvalidInput
 from qianshu.core.money import MAX_FEN
 
 ServiceKind = Literal["training", "fine_tuning", "inference"]
@@ -131,3 +134,77 @@ class ContractPaymentIn(BaseModel):
     contract_id: int = Field(gt=0)
     purpose: Purpose = "data_product"
     voucher_ids: list[int] = Field(min_length=1, max_length=50)
+
+
+# --- the portal's forms: amounts typed in yuan, the ratio in per cent, converted before validation ---
+
+def _fen(value: object, field: str) -> object:
+    """A yuan amount typed in a form ("1,250.50") as fen; anything but text is left to the field's type."""
+    from qianshu.ledger.service import parse_yuan
+
+    return parse_yuan(value, field) if isinstance(value, str) and value.strip() else value
+
+
+def _guizhou(value: object, field: str) -> object:
+    if isinstance(value, str) and not re.fullmatch(DIVISION, value.strip()):
+        raise InvalidInput("{field} must be a division code of Guizhou: six digits starting with 52.", field=field,
+                           code="not_a_guizhou_division")
+    return value.strip() if isinstance(value, str) else value
+
+
+class OfferingForm(OfferingIn):
+    """The portal's offering form: ``price_fen_per_card_hour`` is typed in yuan."""
+
+    @field_validator("division_code", mode="before")
+    @classmethod
+    def _division(cls, value: object) -> object:
+        return _guizhou(value, "division_code")
+
+    @field_validator("price_fen_per_card_hour", mode="before")
+    @classmethod
+    def _price(cls, value: object) -> object:
+        return _fen(value, "price_fen_per_card_hour")
+
+
+class ProgrammeForm(ProgrammeIn):
+    """The portal's programme form: the budget, caps and face values (comma-separated) are typed in
+    yuan, the ratio in per cent (``30`` or ``12.5``)."""
+
+    @field_validator("budget_fen", "cap_company_year_fen", "cap_contract_fen", mode="before")
+    @classmethod
+    def _amount(cls, value: object, info: ValidationInfo) -> object:
+        return _fen(value, str(info.field_name))
+
+    @field_validator("eligible_division", mode="before")
+    @classmethod
+    def _division(cls, value: object) -> object:
+        return _guizhou(value, "eligible_division")
+
+    @field_validator("eligible_sizes", "eligible_purposes", "provider_org_ids", mode="before")
+    @classmethod
+    def _ticked(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, list) and not value:
+            raise InvalidInput("{field}: tick at least one.", field=str(info.field_name), code="none_ticked")
+        return value
+
+    @field_validator("face_values_fen", mode="before")
+    @classmethod
+    def _faces(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace("，", ",").replace("、", ",").split(",") if p.strip()]
+            return [_fen(p, "face_values_fen") for p in parts]
+        return value
+
+    @field_validator("ratio_bp", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        try:
+            percent = Decimal(value.strip().rstrip("%").strip())
+        except InvalidOperation:
+            percent = Decimal(-1)
+        if not percent.is_finite() or not 0 <= percent <= 100 or percent != percent.quantize(Decimal("0.01")):
+            raise InvalidInput("{field} must be a share between 0 and 100 %, to two decimals.", field="ratio_bp",
+                               code="ratio_out_of_range")
+        return int(percent * 100)

@@ -194,7 +194,8 @@ def programme_json(p: Programme) -> dict[str, Any]:
             "cap_company_year_fen": p.cap_company_year_fen, "cap_contract_fen": p.cap_contract_fen,
             "face_values_fen": p.face_values_fen, "voucher_valid_days": p.voucher_valid_days,
             "max_term_months": p.max_term_months, "one_voucher_per_contract": p.one_voucher_per_contract,
-            "require_payment_proof": p.require_payment_proof, "provider_org_ids": p.provider_org_ids}
+            "require_payment_proof": p.require_payment_proof, "provider_org_ids": p.provider_org_ids,
+            "returned_fen": p.returned_fen, "closed_at": p.closed_at.isoformat() if p.closed_at else None}
 
 
 def mark_related(db: Session, actor: Actor, programme_id: int, data: schemas.RelatedIn) -> RelatedParties:
@@ -299,6 +300,9 @@ def decide_application(db: Session, actor: Actor, application_id: int, data: sch
     if found.status != "pending":
         raise Conflict("The application was decided already ({status}).", field="status", code="application_decided",
                        status=found.status)
+    if data.approve and (today() > programme.ends_on or programme.closed_at is not None):
+        raise Conflict("The programme ended on {day}.", field="programme_id", code="programme_ended",
+                       day=programme.ends_on.isoformat())
     if not data.approve:
         if not data.reason.strip():
             raise InvalidInput("Give the applicant a reason.", field="reason")
@@ -362,10 +366,13 @@ def voucher_json(v: Voucher) -> dict[str, Any]:
             "expired": v.expires_on < today(), "log_index": v.log_index}
 
 
-def lapse_expired(db: Session) -> int:
-    """Expired vouchers' unspent value goes back to their programmes' budgets (a periodic job).
-    Locks in the order a settlement takes them (programme, then vouchers), so the two never deadlock."""
+def lapse_expired(db: Session, programme_id: int | None = None) -> int:
+    """Expired vouchers' unspent value goes back to their programmes' budgets (a periodic job), or
+    one programme's. Locks in the order a settlement takes them (programme, then vouchers), so the
+    two never deadlock."""
     expired = (Voucher.expires_on < today()) & (Voucher.remaining_fen > 0)
+    if programme_id is not None:
+        expired = expired & (Voucher.programme_id == programme_id)
     count = 0
     for programme_id in sorted(set(db.scalars(select(Voucher.programme_id).where(expired)))):
         programme = lock(db, Programme, programme_id, missing_programme(programme_id))

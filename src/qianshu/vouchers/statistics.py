@@ -15,7 +15,7 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.vocabulary import region_name
 from qianshu.exchange.statistics import Point, to_csv
-from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher
+from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
 
 SERIES = ("by_month", "by_provider", "by_purpose", "by_city", "hours_by_provider")
 __all__ = ["SERIES", "Dashboard", "dashboard", "to_csv"]
@@ -29,7 +29,7 @@ class Dashboard:
     vouchers_issued: int = 0
     issued_fen: int = 0
     orders: int = 0
-    redeemed_fen: int = 0  # the voucher part of orders (settled: what the settlement kept)
+    redeemed_fen: int = 0  # the voucher part of orders (settled: what the settlement kept; less refunds)
     card_hours: int = 0
     series: dict[str, list[Point]] = field(default_factory=dict)
 
@@ -39,25 +39,24 @@ def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Das
     programmes = select(Programme)
     orders = select(ComputeOrder.provider_org_id, ComputeOrder.purpose, ComputeOrder.month, ComputeOrder.city_code,
                     ComputeOrder.voucher_fen,
-                    ComputeOrder.settled_voucher_fen, ComputeOrder.card_hours, ComputeOrder.used_card_hours)
+                    ComputeOrder.settled_voucher_fen, ComputeOrder.card_hours, ComputeOrder.used_card_hours,
+                    ComputeOrder.returned_fen)
     vouchers = select(func.count(Voucher.id), func.coalesce(func.sum(Voucher.face_fen), 0))
-    claims = select(func.coalesce(func.sum(Reimbursement.amount_fen), 0)).where(Reimbursement.status == "approved")
     if programme_id is not None:
         programmes = programmes.where(Programme.id == programme_id)
         orders = orders.where(ComputeOrder.programme_id == programme_id)
         vouchers = vouchers.where(Voucher.programme_id == programme_id)
-        claims = claims.where(Reimbursement.programme_id == programme_id)
     board = Dashboard()
     for p in db.scalars(programmes):
         board.budget_fen += p.budget_fen
         board.committed_fen += p.committed_fen
-    board.reimbursed_fen = int(db.scalar(claims) or 0)
+        board.reimbursed_fen += p.reimbursed_fen  # less subsidies paid back after refunds
     count, total = db.execute(vouchers).one()
     board.vouchers_issued, board.issued_fen = int(count), int(total)
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     rows = db.execute(orders).all()
-    for provider, purpose, month, city, voucher, settled, hours, used in rows:
-        spent = int(settled if settled is not None else voucher)
+    for provider, purpose, month, city, voucher, settled, hours, used, returned in rows:
+        spent = int(settled if settled is not None else voucher) - int(returned or 0)
         hours_bought = int(used if used is not None else hours)
         board.orders += 1
         board.redeemed_fen += spent

@@ -1,7 +1,7 @@
 """vouchers: data vouchers paid through a claim, subsidies returned on refunds, programmes closed at their end
 
-Revision ID: 0027_vouchers_rest
-Revises: 0024_monitoring_cases
+Revision ID: 0029_vouchers_rest
+Revises: 0028_sharing_rest
 Create Date: 2026-11-30
 
 ``exchange_contracts.subsidy_fen`` is the part of a contract's price that a voucher programme pays
@@ -19,8 +19,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = '0027_vouchers_rest'
-down_revision: str | None = '0024_monitoring_cases'
+revision: str = '0029_vouchers_rest'
+down_revision: str | None = '0028_sharing_rest'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

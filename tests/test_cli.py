@@ -38,6 +38,7 @@ FOLDER_COMMANDS = [
     ["registry", "issue-due"],
     ["registry", "sweep-blobs"],
     ["watermark", "detect", "{file}", "--product", "1"],
+    ["watermark", "trace", "{file}", "--product", "1"],
     ["watermark", "issue", "{out}", "--product", "1", "--recipient", "HT-1", "--org-user", "someone@example.cn"],
     ["staff", "create", "staff@example.cn", "--name", "Staff", "--password", "a-long-password"],
     ["staff", "list"],

@@ -178,7 +178,9 @@ def test_concurrent_settlements_over_http_settle_once(isolated_database: Databas
 def test_many_settlements_at_once_book_every_fee_and_leaf_once(isolated_database: Database) -> None:
     """Different contracts of one seller settled at once: they meet on the seller's wallet, the fee
     account and the log's sequencer, which a settlement takes last (payments._settle); every
-    settlement is booked once, the balances are the sums, each has its leaf and the log verifies."""
+    settlement is booked once, the balances are the sums, each has its leaf, the log verifies and
+    the product counts every one."""
+    from qianshu.catalog.models import Listing
     from qianshu.exchange.models import TimelineEntry
     from qianshu.translog.service import get_leaf
     from qianshu.translog.verify import verify_log
@@ -207,4 +209,7 @@ def test_many_settlements_at_once_book_every_fee_and_leaf_once(isolated_database
                              .where(TimelineEntry.step == "settled")).all()
         assert len(set(indexes)) == n
         assert verify_log(db, None).ok
+        # every settlement counts on the product's popularity
+        listing_id = db.get_one(Contract, trade["contracts"][0]).listing_id
+        assert db.get_one(Listing, listing_id).transaction_count == n
     _books_balance(isolated_database)

@@ -173,3 +173,43 @@ def test_concurrent_settlements_over_http_settle_once(isolated_database: Databas
         assert db.scalar(select(func.count()).select_from(LedgerTransfer)
                          .where(LedgerTransfer.kind == "settlement")) == 1
     _books_balance(isolated_database)
+
+
+def test_many_settlements_at_once_book_every_fee_and_leaf_once(isolated_database: Database) -> None:
+    """Different contracts of one seller settled at once: they meet on the seller's wallet, the fee
+    account and the log's sequencer, which a settlement takes last (payments._settle); every
+    settlement is booked once, the balances are the sums, each has its leaf, the log verifies and
+    the product counts every one."""
+    from qianshu.catalog.models import Listing
+    from qianshu.exchange.models import TimelineEntry
+    from qianshu.translog.service import get_leaf
+    from qianshu.translog.verify import verify_log
+
+    n = 6
+    trade = _trading(isolated_database, n, n * PRICE, delivered=True)
+
+    def settle(i: int) -> None:
+        with isolated_database.unit_of_work() as db:
+            payments.accept_delivery(db, trade["buyer"], trade["contracts"][i])
+
+    done, errors = _race(n, settle)
+    assert (done, errors) == (n, [])
+    fee = payments.fee_of(PRICE, 250)
+    with isolated_database.unit_of_work(write=False) as db:
+        assert ledger.balance(db, ledger.wallet_of(db, trade["seller"].org_id or 0)) == n * (PRICE - fee)
+        assert ledger.balance(db, ledger.fee_account(db)) == n * fee
+        for contract_id in trade["contracts"]:
+            kinds = sorted(t.kind for t in ledger.transfers_by_cause(db, "contract", contract_id))
+            assert kinds == ["escrow", "fee", "settlement"]
+            step = db.scalars(select(TimelineEntry).where(TimelineEntry.contract_id == contract_id,
+                                                          TimelineEntry.step == "settled")).one()
+            leaf = get_leaf(db, int(step.detail["log_index"]))
+            assert leaf.event_type == "exchange.contract_settled"
+        indexes = db.scalars(select(TimelineEntry.detail["log_index"].as_integer())
+                             .where(TimelineEntry.step == "settled")).all()
+        assert len(set(indexes)) == n
+        assert verify_log(db, None).ok
+        # every settlement counts on the product's popularity
+        listing_id = db.get_one(Contract, trade["contracts"][0]).listing_id
+        assert db.get_one(Listing, listing_id).transaction_count == n
+    _books_balance(isolated_database)

@@ -92,15 +92,18 @@ def execute_once(db: Session, *, caller: str, key: str, fingerprint: str, ttl: t
     a domain error it raises becomes ``on_error``'s (status, body), stored too."""
     key = check_key(key)
     now = utcnow()
-    # An expired key is forgotten: the request executes as if it were new.
-    db.execute(delete(IdempotencyKey).where(IdempotencyKey.caller == caller, IdempotencyKey.key == key,
-                                            IdempotencyKey.expires_at <= now))
-    insert = _insert(db)
-    # Waits, on PostgreSQL, for a concurrent transaction that inserted the same key to end.
+    # One statement claims the key: a new key is inserted; an expired one is forgotten (taken over
+    # as if it were new); a live one is left alone and nothing comes back. Waits, on PostgreSQL,
+    # for a concurrent transaction that inserted the same key to end.
+    claim = _insert(db)(IdempotencyKey).values(caller=caller, key=key, fingerprint=fingerprint, response={},
+                                               created_at=now, expires_at=now + ttl)
     claimed = db.execute(
-        insert(IdempotencyKey).values(caller=caller, key=key, fingerprint=fingerprint, response={},
-                                      created_at=now, expires_at=now + ttl)
-        .on_conflict_do_nothing(index_elements=["caller", "key"]).returning(IdempotencyKey.id)
+        claim.on_conflict_do_update(
+            index_elements=["caller", "key"], where=IdempotencyKey.expires_at <= now,
+            set_={"fingerprint": claim.excluded.fingerprint, "status_code": None,
+                  "response": claim.excluded.response, "created_at": claim.excluded.created_at,
+                  "expires_at": claim.excluded.expires_at})
+        .returning(IdempotencyKey.id)
     ).scalar()
     if claimed is None:
         found = db.execute(select(IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response)

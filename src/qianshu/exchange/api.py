@@ -156,25 +156,25 @@ def _settings(request: Request) -> ExchangeSettings:
              summary="Pay the price from your wallet into escrow (the buyer)")
 def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
         key: IdempotencyKey = "") -> JSONResponse:
-    payments.authorise(db, actor, "contract.pay", contract_id=contract_id)
-    return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract_id))
+    contract = payments.authorise(db, actor, "contract.pay", contract_id=contract_id)
+    return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract.id))
 
 
 @router.post("/contracts/{contract_id}/deliver", response_model=s.ContractOut, responses=problems(404, 409, 422),
              summary="Mark a paid contract delivered (the seller)")
 def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
             key: IdempotencyKey = "") -> JSONResponse:
-    payments.authorise(db, actor, "contract.deliver", contract_id=contract_id)
-    return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract_id))
+    contract = payments.authorise(db, actor, "contract.deliver", contract_id=contract_id)
+    return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract.id))
 
 
 @router.post("/contracts/{contract_id}/accept-delivery", response_model=s.ContractOut,
              responses=problems(404, 409, 422), summary="Accept the delivery: the seller is paid, the fee booked")
 def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
                     key: IdempotencyKey = "") -> JSONResponse:
-    payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
+    contract = payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
     return _once(request, db, actor, {},
-                 lambda: payments.accept_delivery(db, actor, contract_id, _settings(request)))
+                 lambda: payments.accept_delivery(db, actor, contract.id, _settings(request)))
 
 
 @router.post("/contracts/{contract_id}/refund", response_model=s.ContractOut, responses=problems(404, 409, 422),

@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from qianshu.catalog import service as catalog
 from qianshu.catalog.policy import terms_from_odrl
@@ -40,7 +41,7 @@ from qianshu.exchange.service import (
 )
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
-from qianshu.translog.service import append_event
+from qianshu.translog.service import append_events
 
 CAUSE = "contract"
 
@@ -56,9 +57,11 @@ def fee_of(amount_fen: int, basis_points: int) -> int:
     return (amount_fen * basis_points + 5_000) // 10_000
 
 
-def _escrow(db: Session, contract: Contract) -> Any:
+def _escrow(db: Session, contract: Contract, *, opening: bool = False) -> Any:
+    """The contract's escrow account; ``opening``: for the payment, which opens it (its owner, the
+    buyer, exists: inserted at once, without looking first)."""
     return ledger.open_account(db, kind="escrow", owner_org_id=contract.buyer_org_id,
-                               reference=f"contract-{contract.id}")
+                               reference=f"contract-{contract.id}", owner_known=opening)
 
 
 def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
@@ -68,22 +71,31 @@ def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *,
     stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
     if exact:
         stmt = stmt.where(Contract.version == contract.version)
+    # The row as it is now comes back with the UPDATE itself (RETURNING): no second round trip
+    # to read it again.
     moved = db.execute(stmt
                        .values(payment_status=to, version=Contract.version + 1, updated_at=at or utcnow(), **values)
-                       .execution_options(synchronize_session=False))
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+                       .returning(*_CONTRACT_COLUMNS.values())
+                       .execution_options(synchronize_session=False)).first()
+    if moved is None:
         db.refresh(contract)
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
-    db.refresh(contract)
+    for key, value in zip(_CONTRACT_COLUMNS, moved, strict=True):
+        set_committed_value(contract, key, value)
+
+
+# Every column attribute of a contract, by attribute name (what ``_move`` reads back).
+_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs}
 
 
 def log_contract_event(db: Session, event: str, contract: Contract, **extra: str) -> int:
     """A leaf of the public log about a contract: its number, hash and both USCCs (never an amount)."""
     doc = contract.document
-    return append_event(db, event, {"number": contract.number, "text_sha256": contract.text_sha256,
-                                    "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
-                                    **extra}).index
+    # append_events: the leaf's index without reading the row back (the sequencer's lock is held).
+    return append_events(db, [(event, {"number": contract.number, "text_sha256": contract.text_sha256,
+                                       "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
+                                       **extra})])[0].index
 
 
 def _fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
@@ -102,15 +114,19 @@ def lock_contract(db: Session, contract_id: int) -> Contract:
 
 
 def authorise(db: Session, actor: Actor, action: str, *, contract_id: int | None = None,
-              dispute_id: int | None = None) -> None:
+              dispute_id: int | None = None) -> Contract:
     """Refuse who may not do ``action`` before anything else is looked at (the API checks this
-    before the Idempotency-Key, so a stranger learns nothing from the key's handling)."""
+    before the Idempotency-Key, so a stranger learns nothing from the key's handling). Returns the
+    contract: a route that holds on to it keeps it in the session's identity map (which holds
+    objects weakly), so the step that follows finds it there instead of reading it again."""
     if dispute_id is not None:
         dispute = db.get(Dispute, dispute_id)
         if dispute is None:
             raise NotFound("Not found.")
         contract_id = dispute.contract_id
-    require_role(actor, action, load_contract(db, contract_id or 0), NO_CONTRACT)
+    contract = load_contract(db, contract_id or 0)
+    require_role(actor, action, contract, NO_CONTRACT)
+    return contract
 
 
 def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None, *, subsidy_fen: int = 0) -> Contract:
@@ -130,8 +146,9 @@ def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None,
     if isinstance(subsidy_fen, bool) or not 0 <= subsidy_fen < contract.price_fen:
         raise InvalidInput("{field} must be at most {max}.", field="subsidy_fen", max=contract.price_fen - 1)
     _move(db, contract, ("unpaid",), "escrowed", at=now, paid_at=now, subsidy_fen=subsidy_fen)
-    ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id), credit=_escrow(db, contract),
-                    amount_fen=contract.price_fen - subsidy_fen, kind="escrow", cause=(CAUSE, contract.id),
+    ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id),
+                    credit=_escrow(db, contract, opening=True), amount_fen=contract.price_fen - subsidy_fen,
+                    kind="escrow", cause=(CAUSE, contract.id),
                     memo=contract.number, unique_ref=f"pay:contract:{contract.id}", at=now)
     record_step(db, actor, contract.order, "paid", contract, at=now, amount_fen=contract.price_fen)
     notify_party(db, contract.seller_org_id, N_("Contract {number} is paid into escrow: deliver the data."),
@@ -161,6 +178,12 @@ def accept_delivery(db: Session, actor: Actor, contract_id: int,
 
 def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
             allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
+    """Pay the seller and the fee out of escrow. The order of the writes is chosen for concurrency
+    (docs/exchange.md, "Performance"): the fee account and the seller's wallet are rows every
+    settlement to them must lock, and the log's sequencer is one lock for the whole exchange; each
+    is held until the transaction commits. So everything else (the status, the timeline, the
+    notifications, the product's counter) is written first, and the transfers and the log leaf
+    come last, leaving only the leaf's timeline row and the commit inside the locks."""
     now = at or utcnow()
     held = escrowed_of(contract)
     fee = fee_of(held, _fee_rate(db, contract, settings))
@@ -171,15 +194,17 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
     if fee:
         legs.append(ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
                                f"fee:contract:{contract.id}"))
-    if held - fee > 0 or fee:
-        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
-    index = log_contract_event(db, "exchange.contract_settled", contract)
     record_step(db, actor, contract.order, step, contract, at=now)
-    record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
-                log_index=index)
     catalog.record_transaction(db, contract.listing_id)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
+    _ = contract.signatures  # loaded now (the answer shows them), not while the locks below are held
+    db.flush()
+    if held - fee > 0 or fee:
+        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
+    index = log_contract_event(db, "exchange.contract_settled", contract)
+    record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
+                log_index=index)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:

@@ -155,8 +155,10 @@ def append_events(db: Session, events: Sequence[tuple[str, dict[str, Any]]], *,
 
 def _append_leaves(db: Session, leaves: list[bytes]) -> tuple[int, list[bytes]]:
     """Sequence ``leaves`` after the current end and extend the tiles: (first index, leaf hashes)."""
-    _lock_sequencer(db)
+    # Rows the caller added are written before the lock is taken, not while every other appender
+    # waits for it (the lock is held until the caller's transaction ends).
     db.flush()
+    _lock_sequencer(db)
     start = tree_size(db)
     sha256 = _sha256
     hashes = [sha256(b"\x00" + leaf).digest() for leaf in leaves]

@@ -73,6 +73,32 @@ def test_an_event_is_not_delivered_when_the_transaction_rolls_back(
     assert seen == [3]
 
 
+def test_an_event_published_in_a_released_savepoint_waits_for_the_outer_commit(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idempotent routes run their work in a savepoint: releasing it commits nothing yet."""
+    seen: list[int] = []
+
+    def after(_database: Database, event: Pinged) -> None:
+        seen.append(event.job_id)
+
+    _subscribe(monkeypatch, (after, False))
+    with database.unit_of_work() as db:
+        with db.begin_nested():
+            publish(db, Pinged(job_id=4))
+        assert seen == []  # the savepoint is released, the transaction still open
+    assert seen == [4]  # delivered once, after the commit
+
+    def released_then_failed() -> None:
+        with database.unit_of_work() as db:
+            with db.begin_nested():
+                publish(db, Pinged(job_id=5))
+            raise RuntimeError("the change fails")
+
+    with pytest.raises(RuntimeError, match="the change fails"):
+        released_then_failed()
+    assert seen == [4]  # released, then the whole transaction rolled back: never delivered
+
+
 def test_an_after_commit_subscriber_sees_committed_data(
         isolated_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a database of its own, so the subscriber's own transaction can see only what was committed."""

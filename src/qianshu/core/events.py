@@ -132,6 +132,10 @@ def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> Non
 
 @sa_event.listens_for(Session, "after_commit")
 def _deliver_committed(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        # SQLAlchemy calls after_commit when a SAVEPOINT is released too (the idempotent routes run
+        # in one): nothing is committed yet, and the events wait for the outermost transaction.
+        return
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     if not pending:
         return

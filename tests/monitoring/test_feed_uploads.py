@@ -141,9 +141,11 @@ def test_the_api_answers_202_then_shows_progress_and_the_result(client, db: Sess
     assert done["status"] == "stored"
     assert done["progress"] == 1.0
     assert done["version"] == 1
-    for lang, words in (("zh", "缺少列"), ("en", "columns missing")):
+    # the feed by its name in the reader's language, never its code
+    for lang, words in (("zh", "数据项 住房安全（住建） 缺少列"),
+                        ("en", "columns missing for the feed housing safety")):
         refused = client.get(f"/api/v1/monitoring/feeds/uploads/{bad.json()['id']}",
                              headers={**bearer(user), "Accept-Language": lang}).json()
         assert refused["status"] == "refused"
-        assert words in refused["error"]["detail"]
+        assert words in refused["error"]["detail"], refused["error"]["detail"]
         assert refused["error"]["field"] == "file"

@@ -192,3 +192,56 @@ def test_downloads_racing_a_revocation_are_each_served_and_logged_or_refused(iso
         assert len(accesses) == len(served)
         assert row.ended_at is not None
         assert all(a.at <= row.ended_at for a in accesses)
+
+
+def test_a_download_answers_while_another_writer_commits_during_its_read(  # type: ignore[no-untyped-def]
+        isolated_database, settings, monkeypatch) -> None:
+    """A GET that writes (the access log, the audit row, the grant's last use) opens a write
+    transaction from the start: on SQLite a read transaction cannot become a write one once another
+    writer has committed since it began (503 "database busy" at once, whatever the busy timeout).
+    Here another connection commits between the download's first read and its writes: the
+    download still answers 200 and is logged (on SQLite the other writer waits for it)."""
+    from fastapi.testclient import TestClient
+
+    from qianshu.accounts import service as accounts
+    from qianshu.accounts.schemas import TokenIn
+    from qianshu.core.inbox import notify
+    from qianshu.web.app import create_app
+
+    request_id, file_id, owner, grantee = _sandbox_grant(isolated_database, settings)
+    with isolated_database.unit_of_work() as db:
+        _token, raw = accounts.create_token(db, grantee, TokenIn(name="t", scopes=["read", "write"]))
+    read_begun, other_wrote = threading.Event(), threading.Event()
+    loaded = service._grant
+
+    def grant_then_pause(db: Any, actor: Any, rid: int) -> Any:
+        row = loaded(db, actor, rid)  # the request's transaction has read
+        read_begun.set()
+        other_wrote.wait(3)  # on SQLite the other writer waits for this transaction: not forever
+        resumed.append(time.monotonic())
+        return row
+
+    monkeypatch.setattr(service, "_grant", grant_then_pause)
+    committed: list[float] = []
+    resumed: list[float] = []
+
+    def other_writer() -> None:
+        assert read_begun.wait(30)
+        with isolated_database.unit_of_work() as db:
+            notify(db, "sharing", "Another writer", org_id=owner.org_id)
+        committed.append(time.monotonic())
+        other_wrote.set()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    with TestClient(create_app(settings, database=isolated_database)) as client:
+        got = client.get(f"/api/v1/sharing/requests/{request_id}/files/{file_id}",
+                         headers={"Authorization": f"Bearer {raw}"})
+    writer.join(30)
+    assert got.status_code == 200, got.text
+    assert got.text.startswith("resident_id")
+    assert committed  # the other writer was not lost either
+    if isolated_database.is_sqlite:  # the download held the write lock from its first read on
+        assert committed[0] >= resumed[0]
+    with isolated_database.unit_of_work(write=False) as db:
+        assert len(db.scalars(select(SharingAccess).where(SharingAccess.request_id == request_id)).all()) == 1

@@ -26,7 +26,7 @@ from qianshu.core import audit, jobs
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import NotFound, PayloadTooLarge, QianshuError
-from qianshu.core.i18n import translate
+from qianshu.core.i18n import Label, translate
 from qianshu.core.policy import Resource, require
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
@@ -90,11 +90,25 @@ def job_progress(db: Session, row: FeedUpload) -> tuple[float, str]:
     return (job.progress, job.stage) if job is not None else (0.0, "")
 
 
+def _stored_param(value: Any) -> Any:
+    """A refusal's parameter as JSON keeps: a label (the feed's name) with its context, so it is
+    shown translated later, not as its code."""
+    if isinstance(value, Label):
+        return {"label": value.context, "value": str(value)}
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"label", "value"}:
+        return Label(str(value["label"]), str(value["value"]))
+    return value
+
+
 def error_text(row: FeedUpload, lang: str) -> str:
     """A refusal in the reader's language."""
     detail = row.error or {}
     raw = detail.get("params")
-    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    params: dict[str, Any] = {k: _param(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
     return translate(str(detail.get("message") or ""), lang, **params) if detail else ""
 
 
@@ -143,8 +157,7 @@ def validate_upload_job(context: jobs.JobContext, job_id: int, progress: jobs.Pr
     except QianshuError as exc:
         with database.unit_of_work() as db:
             _finish(db, upload_id, status="refused", error={
-                "message": exc.message, "params": {k: v if isinstance(v, (str, int, float, bool)) or v is None
-                                                   else str(v) for k, v in exc.params.items()},
+                "message": exc.message, "params": {k: _stored_param(v) for k, v in exc.params.items()},
                 "code": exc.code, "field": exc.field})
             audit.record(db, actor, "monitoring.feed_refused", target_type="monitoring_feed_upload",
                          target_id=upload_id, code=exc.code, reason=exc.bilingual()[:500])

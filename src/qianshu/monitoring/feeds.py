@@ -35,6 +35,7 @@ from qianshu.core import audit
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_division_code
 from qianshu.core.policy import Resource, require, within
 from qianshu.monitoring.feeds_files import (
@@ -107,7 +108,7 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
     missing = [c for c in COLUMNS[upload.feed] if c not in raw.column_names]
     if missing:
         raise bad_file("{file}: columns missing for the feed {feed}: {columns}", upload.name, field="file",
-                       feed=upload.feed, columns=", ".join(missing))
+                       feed=Label("monitoring feed", upload.feed), columns=", ".join(missing))
     good, rejected, out_of_year = check_rows(raw, upload.feed, upload.year, division)
     dated = [c for c, k in COLUMNS[upload.feed].items() if k == "year_date"]
     if dated and raw.num_rows and out_of_year > WRONG_YEAR_SHARE * raw.num_rows:

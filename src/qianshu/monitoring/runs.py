@@ -45,6 +45,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.analytics import Limits
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
+from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_division_code
 from qianshu.core.jobs import Job, JobContext, Progress
 from qianshu.core.policy import Resource, division_prefix, require
@@ -176,7 +177,8 @@ def run_monitoring_job(context: JobContext, job_id: int, progress: Progress) -> 
             ids[version.feed].append(version.id)
         for feed, paths in files.items():
             if not paths or not all(p.exists() for p in paths):
-                raise InvalidInput("The stored rows of the feed {feed} are missing.", field="feed", feed=feed)
+                raise InvalidInput("The stored rows of the feed {feed} are missing.", field="feed",
+                                   feed=Label("monitoring feed", feed))
         progress(0.1, "rules")
         with tempfile.TemporaryDirectory(dir=_work_dir(context)) as work:
             result = run_duckdb(files, rules, Limits.from_settings(context.settings), temp_directory=Path(work))

@@ -27,7 +27,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, NotFound
-from qianshu.core.http import AppSettings, DbSession, Signer, get_database
+from qianshu.core.http import AppSettings, DbSession, Signer, WriteDbSession, get_database
 from qianshu.core.openapi import JSON, RAW_UPLOAD, FileDownload, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
@@ -322,7 +322,7 @@ def columns(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
 
 @router.get("/{registration_id}/pii", response_model=list[schemas.PiiOut],
             summary="Get the personal-data findings", responses=problems(404))
-def pii(registration_id: int, db: DbSession, actor: SignedInActor) -> object:
+def pii(registration_id: int, db: WriteDbSession, actor: SignedInActor) -> object:
     return service.pii_findings(db, actor, registration_id)
 
 

@@ -36,6 +36,7 @@ from qianshu.core.http import (
     DbSession,
     PostedForm,
     Signer,
+    WriteDbSession,
     form_fields,
     form_refused,
     get_database,
@@ -168,7 +169,7 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, f
 
 
 @router.get("/registry/{registration_id:int}")
-def detail(registration_id: int, request: Request, db: DbSession, actor: CurrentActor) -> Response:
+def detail(registration_id: int, request: Request, db: WriteDbSession, actor: CurrentActor) -> Response:
     return render(request, "registry/detail.html", _detail(db, actor, request, registration_id))
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core.blobs import CHUNK, open_blob_store
 from qianshu.core.errors import PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, get_database
+from qianshu.core.http import AppSettings, DbSession, WriteDbSession, get_database
 from qianshu.core.openapi import JsonLdResponse, TurtleResponse, problems
 from qianshu.sharing import dcat, grants, schemas, service
 from qianshu.sharing.settings import SharingSettings
@@ -126,7 +126,8 @@ def revoke(request_id: int, data: schemas.RevokeIn, db: DbSession, actor: Signed
 
 @router.get("/requests/{request_id}/files/{file_id}", summary="Download a granted feed version (granted fields only)",
             responses=problems(401, 403, 404, 409))
-def download(request_id: int, file_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+def download(request_id: int, file_id: int, db: WriteDbSession, actor: SignedInActor,
+             settings: AppSettings) -> Response:
     found = service.download(db, actor, open_blob_store(settings), request_id, file_id)
     return Response(found.body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})

@@ -23,6 +23,7 @@ from qianshu.core.http import (
     AppSettings,
     DbSession,
     PostedForm,
+    WriteDbSession,
     form_fields,
     form_refused,
     get_lang,
@@ -274,7 +275,8 @@ def revoke(request_id: int, request: Request, db: DbSession, actor: SignedInActo
 
 
 @router.get("/sharing/requests/{request_id:int}/files/{file_id:int}")
-def download(request_id: int, file_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
+def download(request_id: int, file_id: int, db: WriteDbSession, actor: SignedInActor,
+             settings: AppSettings) -> Response:
     found = service.download(db, actor, open_blob_store(settings), request_id, file_id)
     return Response(found.body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})

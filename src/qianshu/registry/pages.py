@@ -16,11 +16,11 @@ declares its length).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
@@ -36,7 +36,6 @@ from qianshu.core.http import (
     DbSession,
     PostedForm,
     Signer,
-    WriteDbSession,
     form_fields,
     form_refused,
     get_database,
@@ -51,6 +50,7 @@ from qianshu.core.i18n import N_
 from qianshu.core.identifiers import guizhou_divisions
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
+from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 from qianshu.registry import certificate, documents, read_models, review, schemas, service
 from qianshu.registry.models import (
     CLASSIFICATIONS,
@@ -168,8 +168,18 @@ def _detail(db: Session, actor: Actor, request: Request, registration_id: int, f
                       document_limit=service.size_text(settings.section(RegistrySettings).document_max_bytes))
 
 
+def _viewer_db(request: Request, actor: CurrentActor) -> Iterator[Session]:
+    """A signed-in viewer may be shown personal-data findings, whose every view is audited: a write
+    transaction (core.http.WriteDbSession says why). An anonymous one is shown none and only reads,
+    so the public page does not queue behind SQLite's one writer."""
+    lower_this_thread(REQUEST_NICENESS)
+    with get_database(request).unit_of_work(write=actor.is_authenticated) as session:
+        yield session
+
+
 @router.get("/registry/{registration_id:int}")
-def detail(registration_id: int, request: Request, db: WriteDbSession, actor: CurrentActor) -> Response:
+def detail(registration_id: int, request: Request, actor: CurrentActor,
+           db: Annotated[Session, Depends(_viewer_db, scope="function")]) -> Response:
     return render(request, "registry/detail.html", _detail(db, actor, request, registration_id))
 
 

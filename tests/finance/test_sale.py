@@ -151,7 +151,8 @@ def test_the_bank_withdraws_its_forced_sale_before_anyone_buys(client, db, make,
     size = log.tree_size(db)
     done = client.post(withdraw, json={"reason": "借款人已还款"}, headers=bearer(asset.bank))
     assert done.status_code == 200, done.text
-    assert done.json()["status"] == "withdrawn" and done.json()["closed_at"]
+    assert done.json()["status"] == "withdrawn"
+    assert done.json()["closed_at"]
     db.expire_all()
     pledge = db.get(Pledge, pledge_id)
     assert pledge.status == "active"  # enforceable as before
@@ -174,8 +175,8 @@ def test_the_bank_withdraws_its_forced_sale_before_anyone_buys(client, db, make,
         assert "withdrawn" in answers["en"].json()["detail"]
     assert ledger.transfers_by_cause(db, "forced_sale", sale_id) == []
     # the pledge is offered anew, and this time bought
-    again = client.post(f"/api/v1/finance/pledges/{pledge_id}/enforce",
-                        json={"reason": "仍未还款", "mode": "sale", "price_fen": 500_000_000}, headers=bearer(asset.bank))
+    again = client.post(f"/api/v1/finance/pledges/{pledge_id}/enforce", headers=bearer(asset.bank),
+                        json={"reason": "仍未还款", "mode": "sale", "price_fen": 500_000_000})
     assert again.status_code == 200, again.text
     new_id = again.json()["forced_sale"]["id"]
     assert new_id != sale_id
@@ -196,7 +197,8 @@ def test_the_lookup_page_withdraws_a_forced_sale_through_its_form(client, db, ma
     client.cookies.clear()
     token = sign_in(client, asset.bank)  # the house form path: a CSRF token, a redirect
     page = client.get(f"/finance/lookup?number={asset.number}")
-    assert f'id="withdraw-{pledge_id}"' in page.text and "撤回强制出售" in page.text
+    assert f'id="withdraw-{pledge_id}"' in page.text
+    assert "撤回强制出售" in page.text
     done = client.post(f"/finance/pledges/{pledge_id}/withdraw", data={"csrf_token": token, "reason": "借款人已还款"},
                        follow_redirects=False)
     assert done.status_code == 303, done.text
@@ -204,7 +206,8 @@ def test_the_lookup_page_withdraws_a_forced_sale_through_its_form(client, db, ma
     db.expire_all()
     assert (db.get(ForcedSale, sale_id).status, db.get(Pledge, pledge_id).status) == ("withdrawn", "active")
     after = client.get(f"/finance/lookup?number={asset.number}").text
-    assert f'id="sale-{sale_id}"' not in after and f'id="withdraw-{pledge_id}"' not in after
+    assert f'id="sale-{sale_id}"' not in after
+    assert f'id="withdraw-{pledge_id}"' not in after
     # posted again (a stale page): the same page with the refusal in Chinese, nothing changed
     stale = client.post(f"/finance/pledges/{pledge_id}/withdraw", data={"csrf_token": token, "reason": ""},
                         follow_redirects=False)

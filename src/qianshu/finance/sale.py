@@ -115,7 +115,8 @@ def listed_sale_of(db: Session, pledge_id: int) -> ForcedSale | None:
     return db.scalar(select(ForcedSale).where(ForcedSale.pledge_id == pledge_id, ForcedSale.status == "listed"))
 
 
-def withdraw_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, sale_id: int, reason: str = "") -> ForcedSale:
+def withdraw_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, sale_id: int,
+                         reason: str = "") -> ForcedSale:
     """The pledgee takes its offer back before anyone buys: the pledge is ``active`` again."""
     found = db.get(ForcedSale, sale_id)
     if found is None:

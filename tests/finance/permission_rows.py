@@ -69,7 +69,9 @@ ROWS = {
         also=(Row(params=_page("p_page_release", "release"), body=lambda c: {}, action="finance.pledge.manage",
                   on=PLEDGE),
               Row(params=_page("p_page_enforce", "enforce"), body=lambda c: {"reason": "逾期"},
-                  action="finance.pledge.manage", on=PLEDGE))),
+                  action="finance.pledge.manage", on=PLEDGE),
+              Row(params=_page("p_page_withdraw", "withdraw"), body=lambda c: {}, action="finance.pledge.manage",
+                  on=PLEDGE))),
     ("POST", "/api/v1/finance/pledges/{pledge_id}/amendments"): Row(
         params=_on("p_api_propose"), body=lambda c: {"interest_bp": 390},
         action="finance.pledge.manage|finance.pledge.confirm", on=PLEDGE),
@@ -121,6 +123,10 @@ ROWS = {
     ("GET", "/api/v1/finance/forced-sales"): Row(EVERYONE, action="finance.lookup"),
     ("POST", "/api/v1/finance/forced-sales/{sale_id}/buy"): Row(params=lambda c: {"sale_id": c["sale"]},
                                                                 action="finance.sale.buy"),
+    # the pledgee withdraws its offer before anyone buys
+    ("POST", "/api/v1/finance/forced-sales/{sale_id}/withdraw"): Row(
+        params=lambda c: {"sale_id": c["sale_api_withdraw"]}, body=lambda c: {}, action="finance.pledge.manage",
+        on=PLEDGE),
     ("GET", "/finance/sales"): Row(EVERYONE, action="finance.lookup"),
     ("POST", "/finance/sales/{sale_id:int}/buy"): Row(params=lambda c: {"sale_id": c["sale"]}, body=lambda c: {},
                                                       action="finance.sale.buy"),
@@ -139,12 +145,13 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     for key, status in (("p_api_confirm", "pending"), ("p_api_amend", "active"), ("p_api_release", "active"),
                         ("p_api_enforce", "active"), ("p_api_propose", "active"), ("p_api_decide", "active"),
                         ("p_page_confirm", "pending"), ("p_page_release", "active"),
-                        ("p_page_enforce", "active"), ("p_sale", "active")):
+                        ("p_page_enforce", "active"), ("p_sale", "active"), ("p_api_withdraw", "active"),
+                        ("p_page_withdraw", "active")):
         pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
                         pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
                         ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
                         matures_on=today + dt.timedelta(days=180))
-        if key == "p_sale":
+        if key in ("p_sale", "p_api_withdraw", "p_page_withdraw"):
             pledge.status = "selling"
         if key == "p_api_decide":
             pledge.proposed_amendment = {"changes": {"interest_bp": 390}, "by": "nobody", "reason": ""}
@@ -155,6 +162,12 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     sale = ForcedSale(pledge_id=ctx["p_sale"], registration_id=reg.id, certificate_number=ctx["number"],
                       pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期")
     db.add(sale)
+    for key in ("p_api_withdraw", "p_page_withdraw"):  # offers their pledgee withdraws
+        offer = ForcedSale(pledge_id=ctx[key], registration_id=reg.id, certificate_number=ctx["number"],
+                           pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期")
+        db.add(offer)
+        db.flush()
+        ctx[f"sale_{key[2:]}"] = offer.id
     # the accounting pack: an issued registration of the acting organisation (or of the holder)
     books_org = actor.org_id if actor is not None and actor.org_id is not None else reg.holder_org_id
     own = Registration(holder_org_id=books_org, status="issued", number=f"QS-DR-2025-{900000 + books_org:06d}",

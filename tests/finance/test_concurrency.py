@@ -174,3 +174,65 @@ def test_two_enforcements_of_one_pledge_at_once_only_one_wins(isolated_database,
     with isolated_database.unit_of_work(write=False) as db:
         events = [e.action for e in db.get_one(Pledge, pledge_id).events]
         assert events.count("enforced") + events.count("sale_listed") == 1
+
+
+@pytest.mark.slow
+def test_a_withdrawal_and_a_purchase_at_once_only_one_wins(isolated_database, settings, gb_csv) -> None:  # type: ignore[no-untyped-def]
+    """The bank withdraws its forced sale while a buyer buys it: one wins, the other gets a bilingual
+    409 and changes nothing. After each withdrawal the pledge is offered anew and raced again. The
+    first rounds give the withdrawal a head start of 100 and 50 ms (so that its winning side is
+    exercised, and the offer again after it); the later ones start both at the same moment, until a
+    purchase wins."""
+    import time
+
+    from qianshu.finance import sale
+    from qianshu.finance.models import ForcedSale
+    from qianshu.ledger import service as ledger
+
+    signer = load_signer(settings.key_dir)
+    (stranger, operator), bank, pledge_id = _active_pledge_committed(isolated_database, settings, signer, gb_csv)
+    with isolated_database.unit_of_work() as db:
+        ledger.deposit(db, operator, org_id=stranger.org_id or 0, amount_fen=600_000_000, bank_reference="RACE-W")
+    winners = []
+    for head_start in (0.1, 0.05, 0.0, 0.0, 0.0, 0.0):
+        with isolated_database.unit_of_work() as db:
+            sale_id = sale.list_forced_sale(db, bank, signer, pledge_id, 500_000_000, "逾期 90 天").id
+
+        def withdraw(sale_id: int = sale_id) -> str:
+            with isolated_database.unit_of_work() as db:
+                return sale.withdraw_forced_sale(db, bank, signer, sale_id, "借款人已还款").status
+
+        def buy(sale_id: int = sale_id, head_start: float = head_start) -> str:
+            time.sleep(head_start)
+            with isolated_database.unit_of_work() as db:
+                return sale.buy_forced_sale(db, stranger, settings, signer, sale_id).status
+
+        outcomes = _race([withdraw, buy])
+        won = [o for o in outcomes if isinstance(o, str)]
+        lost = [o for o in outcomes if isinstance(o, QianshuError)]
+        assert (len(won), len(lost)) == (1, 1), outcomes
+        assert (lost[0].status, lost[0].code) == (409, "sale_closed")
+        assert lost[0].render("zh") != lost[0].render("en")
+        winners.append(won[0])
+        with isolated_database.unit_of_work(write=False) as db:
+            closed = db.get_one(ForcedSale, sale_id)
+            pledge = db.get_one(Pledge, pledge_id)
+            events = [e.action for e in pledge.events]
+            moves = ledger.transfers_by_cause(db, "forced_sale", sale_id)
+            if won[0] == "withdrawn":
+                assert "撤回" in lost[0].render("zh")
+                assert "withdrawn" in lost[0].render("en")
+                assert (closed.status, closed.buyer_org_id, pledge.status) == ("withdrawn", None, "active")
+                assert moves == []
+                assert ledger.balance(db, ledger.wallet_of(db, stranger.org_id or 0)) == 600_000_000
+                assert events[-1] == "sale_withdrawn"
+                assert "enforced" not in events
+            else:
+                assert "已关闭" in lost[0].render("zh")
+                assert "is closed" in lost[0].render("en")
+                assert (closed.status, closed.buyer_org_id, pledge.status) == ("sold", stranger.org_id, "enforced")
+                assert len(moves) == 4
+                assert events[-1] == "enforced"
+                assert events.count("sale_withdrawn") == winners.count("withdrawn")
+                break
+    print("withdrawal and purchase raced:", winners)

@@ -164,6 +164,9 @@ def test_a_pledged_asset_is_not_revoked_and_its_pledgee_is_told(client, db, data
     assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "valid"
     notes = db.scalars(select(Notification).where(Notification.org_id == asset.bank.organisation.id)).all()
     assert [(n.subject_type, n.subject_id) for n in notes] == [("pledge", pledge["id"])]
+    from qianshu.core.inbox import render
+
+    assert render(notes[0], "zh") == f"有人试图撤销或转让您持有质权的登记 {asset.number}（持有人申请撤销），已被拒绝。"
     # released, the registration can go
     client.post(f"/api/v1/finance/pledges/{pledge['id']}/release", json={}, headers=bearer(asset.bank))
     db.expire_all()
@@ -230,6 +233,6 @@ def test_a_renewal_of_a_pledged_asset_is_told_to_its_bank(client, db, settings, 
     db.refresh(reg)
     notes = db.scalars(select(Notification).where(Notification.org_id == asset.bank.organisation.id)).all()
     assert [(n.subject_type, n.subject_id) for n in notes] == [("pledge", pledge["id"])]
-    assert render(notes[0], "zh") == f"您持有质押的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
+    assert render(notes[0], "zh") == f"您持有质权的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
     assert render(notes[0], "en").endswith(f"was replaced (Renewal registration): {reg.number}.")
     assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "superseded"

@@ -132,3 +132,84 @@ def test_the_sales_page_and_the_lookup_show_the_offer(client, db, make, asset, b
     assert f'id="buy-{sale_id}"' not in client.get("/finance/sales").text  # its own sale
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert f'id="sale-{sale_id}"' in lookup.text
+
+
+def test_the_bank_withdraws_its_forced_sale_before_anyone_buys(client, db, make, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.translog import service as log
+
+    pledge_id, listed = _list(client, db, asset, bearer, days=0)
+    sale_id = listed["forced_sale"]["id"]
+    withdraw = f"/api/v1/finance/forced-sales/{sale_id}/withdraw"
+    # only its pledgee withdraws it; refusals change nothing
+    assert client.post(withdraw, json={}).status_code == 401
+    for who in (asset.other_bank, asset.holder, asset.stranger):
+        assert client.post(withdraw, json={}, headers=bearer(who)).status_code in (403, 404)
+    assert client.post("/api/v1/finance/forced-sales/999999/withdraw", json={},
+                       headers=bearer(asset.bank)).status_code == 404
+    db.expire_all()
+    assert (db.get(ForcedSale, sale_id).status, db.get(Pledge, pledge_id).status) == ("listed", "selling")
+    size = log.tree_size(db)
+    done = client.post(withdraw, json={"reason": "借款人已还款"}, headers=bearer(asset.bank))
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "withdrawn"
+    assert done.json()["closed_at"]
+    db.expire_all()
+    pledge = db.get(Pledge, pledge_id)
+    assert pledge.status == "active"  # enforceable as before
+    last = pledge.events[-1]
+    assert (last.action, last.details, last.log_index) == (
+        "sale_withdrawn", {"sale_id": sale_id, "reason": "借款人已还款"}, size)
+    assert log.tree_size(db) == size + 1
+    assert client.get("/api/v1/finance/forced-sales").json() == []
+    assert f'id="buy-{sale_id}"' not in client.get("/finance/sales").text
+    assert f'id="sale-{sale_id}"' not in client.get(f"/finance/lookup?number={asset.number}").text
+    told = db.scalars(select(Notification).where(Notification.message == sale.WITHDRAWN)).all()
+    assert [n.org_id for n in told] == [asset.holder.organisation.id]
+    # a withdrawn sale is neither bought nor withdrawn again: a 409 in both languages
+    _fund(db, make, asset, asset.stranger.organisation.id, 600_000_000, "SALE-W")
+    for url, who in ((f"/api/v1/finance/forced-sales/{sale_id}/buy", asset.stranger), (withdraw, asset.bank)):
+        answers = {lang: client.post(url, json={}, headers={**bearer(who), "Accept-Language": lang})
+                   for lang in ("zh", "en")}
+        assert {(a.status_code, a.json()["code"]) for a in answers.values()} == {(409, "sale_closed")}
+        assert "撤回" in answers["zh"].json()["detail"]
+        assert "withdrawn" in answers["en"].json()["detail"]
+    assert ledger.transfers_by_cause(db, "forced_sale", sale_id) == []
+    # the pledge is offered anew, and this time bought
+    again = client.post(f"/api/v1/finance/pledges/{pledge_id}/enforce", headers=bearer(asset.bank),
+                        json={"reason": "仍未还款", "mode": "sale", "price_fen": 500_000_000})
+    assert again.status_code == 200, again.text
+    new_id = again.json()["forced_sale"]["id"]
+    assert new_id != sale_id
+    assert client.post(f"/api/v1/finance/forced-sales/{new_id}/buy", headers=bearer(asset.stranger)).status_code == 200
+    db.expire_all()
+    assert db.get(Pledge, pledge_id).status == "enforced"
+    assert db.get(ForcedSale, sale_id).status == "withdrawn"
+
+
+def test_the_lookup_page_withdraws_a_forced_sale_through_its_form(client, db, make, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    from tests.registry.helpers import sign_in
+
+    pledge_id, listed = _list(client, db, asset, bearer, days=0)
+    sale_id = listed["forced_sale"]["id"]
+    held = sign_in(client, asset.holder)
+    assert f'id="withdraw-{pledge_id}"' not in client.get(f"/finance/lookup?number={asset.number}").text
+    client.post("/sign-out", data={"csrf_token": held})
+    client.cookies.clear()
+    token = sign_in(client, asset.bank)  # the house form path: a CSRF token, a redirect
+    page = client.get(f"/finance/lookup?number={asset.number}")
+    assert f'id="withdraw-{pledge_id}"' in page.text
+    assert "撤回强制出售" in page.text
+    done = client.post(f"/finance/pledges/{pledge_id}/withdraw", data={"csrf_token": token, "reason": "借款人已还款"},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/finance/lookup?number={asset.number}"
+    db.expire_all()
+    assert (db.get(ForcedSale, sale_id).status, db.get(Pledge, pledge_id).status) == ("withdrawn", "active")
+    after = client.get(f"/finance/lookup?number={asset.number}").text
+    assert f'id="sale-{sale_id}"' not in after
+    assert f'id="withdraw-{pledge_id}"' not in after
+    # posted again (a stale page): the same page with the refusal in Chinese, nothing changed
+    stale = client.post(f"/finance/pledges/{pledge_id}/withdraw", data={"csrf_token": token, "reason": ""},
+                        follow_redirects=False)
+    assert stale.status_code == 409
+    assert "该质押没有挂牌中的强制出售" in stale.text

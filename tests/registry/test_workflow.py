@@ -71,6 +71,30 @@ def test_objection_upheld_refuses(database, db, settings, make, merchant, review
     assert reg.status == "rejected"
 
 
+def test_objection_upheld_after_notice_is_recorded_as_upheld(database, db, settings, make, merchant, reviewer,
+                                                             operator, gb_csv) -> None:
+    """An objection upheld once the registration has left its notice (here refused by the reviewer) is
+    still recorded as upheld, in the history and the audit trail, never as dismissed."""
+    from sqlalchemy import select
+
+    from qianshu.core.audit import AuditEvent
+
+    reg = _submitted(database, db, settings, make.actor(merchant), [gb_csv])
+    review.approve(db, make.actor(reviewer), settings, reg.id, schemas.Approval())
+    objection = review.file_objection(db, make.actor(make.user()), reg.id, "这些数据是我方采集的，附合同。")
+    review.reject(db, make.actor(reviewer), reg.id, "描述与样本不符")
+    review.decide_objection(db, make.actor(operator), objection.id, True, "权属争议成立")
+    assert objection.status == "upheld"
+    assert reg.status == "rejected"
+    last = service.history(db, reg.id)[-1]
+    assert (last.action, last.from_status, last.to_status, last.reason) == (
+        "objection_upheld", "rejected", "rejected", "权属争议成立")
+    actions = set(db.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "registration",
+                                                             AuditEvent.target_id == str(reg.id))))
+    assert "registration.objection_upheld" in actions
+    assert "registration.objection_dismissed" not in actions
+
+
 def test_provider_report_is_signed(database, db, settings, make, merchant, gb_csv) -> None:
     reg = _submitted(database, db, settings, make.actor(merchant), [gb_csv])
     provider = make.actor(make.user(organisation=make.org(org_type="service_provider")))

@@ -95,3 +95,12 @@ def buy(sale_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings
     """The fee goes to the exchange, the bank is paid up to the debt, the holder gets the rest, and
     the rights pass to the buyer through the registry's transfer."""
     return sale.sale_json(sale.buy_forced_sale(db, actor, settings, signer, sale_id))
+
+
+@router.post("/forced-sales/{sale_id}/withdraw", summary="Withdraw a forced sale before anyone buys (the pledgee)",
+             responses=problems(401, 403, 404, 409, 422))
+def withdraw(sale_id: int, data: schemas.CloseIn, db: DbSession, actor: SignedInActor,
+             signer: Signer) -> dict[str, Any]:
+    """The offer leaves the exchange and the pledge is ``active`` again; a sale already bought or
+    withdrawn is a 409 (``sale_closed``)."""
+    return sale.sale_json(sale.withdraw_forced_sale(db, actor, signer, sale_id, data.reason))

@@ -45,6 +45,8 @@ LABELS = (
     # forced sales (sale.py) and the accounting pack (accounting.py)
     NP_("pledge status", "selling"), NP_("pledge event", "sale_listed"), NP_("log event", "finance.pledge.sale_listed"),
     NP_("audit action", "finance.pledge.sale_listed"), NP_("sale status", "listed"), NP_("sale status", "sold"),
+    NP_("pledge event", "sale_withdrawn"), NP_("log event", "finance.pledge.sale_withdrawn"),
+    NP_("audit action", "finance.pledge.sale_withdrawn"), NP_("sale status", "withdrawn"),
     NP_("audit action", "finance.accounting.cost_added"), NP_("audit action", "finance.accounting.cost_removed"),
     NP_("audit action", "finance.accounting.choice_set"),
     NP_("accounting class", "intangible"), NP_("accounting class", "inventory"),

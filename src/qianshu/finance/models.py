@@ -183,12 +183,13 @@ class ForcedSale(Base):
     __tablename__ = "finance_forced_sales"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pledge_id: Mapped[int] = mapped_column(ForeignKey("finance_pledges.id", ondelete="RESTRICT"), unique=True)
+    # not unique: a withdrawn offer leaves the pledge active, and the bank may offer it again
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("finance_pledges.id", ondelete="RESTRICT"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="RESTRICT"), index=True)
     certificate_number: Mapped[str] = mapped_column(String(20))
     pledgee_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     pledgor_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
-    status: Mapped[str] = mapped_column(String(12), default="listed")
+    status: Mapped[str] = mapped_column(String(12), default="listed")  # listed | sold | withdrawn
     price_fen: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, default="")
     buyer_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
-from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.errors import Conflict, InvalidInput, QianshuError
 from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import (
     AppSettings,
@@ -176,6 +176,12 @@ def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: S
         return service.propose_amendment(db, actor, pledge_id, data)
     if action in ("agree", "decline"):
         return service.decide_amendment(db, actor, settings, signer, pledge_id, action == "agree")
+    if action == "withdraw":  # the pledge's forced sale on offer, before anyone buys
+        offered = sale.listed_sale_of(db, pledge_id)
+        if offered is None:
+            raise Conflict("The pledge has no forced sale on offer.", field="status", code="sale_closed")
+        sale.withdraw_forced_sale(db, actor, signer, offered.id, validate_form(schemas.CloseIn, fields).reason)
+        return db.get_one(Pledge, pledge_id)
     enforcing = validate_form(schemas.EnforceIn, {"reason": reason, "mode": fields.get("mode") or "record"})
     if enforcing.mode == "sale":  # a forced sale at the price typed (yuan)
         convert = Typed()
@@ -187,7 +193,7 @@ def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: S
     return service.enforce_pledge(db, actor, signer, pledge_id, enforcing.reason, enforcing.mode)
 
 
-PLEDGE_ACTIONS = ("confirm", "release", "propose", "agree", "decline", "enforce")
+PLEDGE_ACTIONS = ("confirm", "release", "propose", "agree", "decline", "enforce", "withdraw")
 
 
 @router.post("/finance/pledges/{pledge_id:int}/{action}")

@@ -23,7 +23,7 @@ ACTIONS = (
     Action("finance.pledge.confirm", (HOLDER,), "Confirm a pledge over one's own asset (the pledgor)",
            N_("Only the holder of the asset confirms its pledge.")),
     Action("finance.pledge.manage", (PLEDGEE,), "Amend, release or enforce a pledge (record, transfer to the bank, "
-           "or offer the asset in a forced sale)",
+           "or offer the asset in a forced sale, and withdraw that offer before anyone buys)",
            N_("Only the bank that holds the pledge may change, release or enforce it.")),
     Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
            N_("Only an approved bank has a pledge portfolio.")),

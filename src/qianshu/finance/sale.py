@@ -15,9 +15,14 @@ by ``("forced_sale", id)``:
 
 The pledge is then ``enforced`` (its leaf names the buyer, the price and the split) and the
 rights pass to the buyer through the registry's transfer (``start_enforced_transfer``), reviewed,
-noticed and issued as any transfer. Every step locks the asset's row first, as pledges do: of two
-purchases, or a purchase and another enforcement, at the same moment exactly one wins; the other
-gets a 409 and changes nothing.
+noticed and issued as any transfer.
+
+Until someone buys, the bank may withdraw its offer (``withdraw_forced_sale``, say the borrower
+repaid after all): the sale is ``withdrawn``, the pledge is ``active`` again (enforceable as before:
+released, enforced otherwise, or offered anew), a ``finance.pledge.sale_withdrawn`` leaf is
+appended and the offer leaves ``/finance/sales`` and the lookup. Every step locks the asset's row
+first, as pledges do: of two purchases, a purchase and a withdrawal, or a purchase and another
+enforcement, at the same moment exactly one wins; the other gets a 409 and changes nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ CAUSE = "forced_sale"
 LISTED = N_("The bank offers your pledged asset {number} in a forced sale on the exchange at {price} yuan.")
 SOLD_HOLDER = N_("Your pledged asset {number} was sold in a forced sale for {price} yuan: the bank received "
                  "{to_bank} yuan, you received {to_holder} yuan.")
+WITHDRAWN = N_("The bank withdrew the forced sale of your pledged asset {number}; the pledge stands as before.")
 SOLD_BANK = N_("The forced sale of {number} was bought for {price} yuan: you received {to_bank} yuan of a debt "
                "of {debt} yuan.")
 
@@ -96,6 +102,39 @@ def list_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, pledge_id
     return sale
 
 
+def _closed(sale: ForcedSale) -> Conflict:
+    if sale.status == "withdrawn":
+        return Conflict("The forced sale of {number} was withdrawn by the bank.", field="sale_id",
+                        code="sale_closed", number=sale.certificate_number)
+    return Conflict("The forced sale of {number} is closed: someone else bought it first.", field="sale_id",
+                    code="sale_closed", number=sale.certificate_number)
+
+
+def listed_sale_of(db: Session, pledge_id: int) -> ForcedSale | None:
+    """The pledge's forced sale on offer, if any."""
+    return db.scalar(select(ForcedSale).where(ForcedSale.pledge_id == pledge_id, ForcedSale.status == "listed"))
+
+
+def withdraw_forced_sale(db: Session, actor: Actor, signer: Ed25519Signer, sale_id: int,
+                         reason: str = "") -> ForcedSale:
+    """The pledgee takes its offer back before anyone buys: the pledge is ``active`` again."""
+    found = db.get(ForcedSale, sale_id)
+    if found is None:
+        raise NotFound("Forced sale {id} does not exist.", id=sale_id)
+    pledge = managed_pledge(db, actor, found.pledge_id, "finance.pledge.manage")  # locks the asset
+    db.refresh(found)  # as the lock holder left it
+    if found.status != "listed":
+        raise _closed(found)
+    require_status(pledge, "selling")
+    found.status, found.closed_at = "withdrawn", utcnow()
+    pledge.status = "active"
+    db.flush()
+    record_event(db, actor, signer, pledge, "sale_withdrawn", {"sale_id": found.id, "reason": reason.strip()})
+    inbox.notify(db, CAPABILITY, WITHDRAWN, org_id=pledge.pledgor_org_id, subject=("pledge", pledge.id),
+                 link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number)
+    return found
+
+
 def open_sales(db: Session, actor: Actor) -> list[ForcedSale]:
     """The forced sales on offer, newest first (public, like the lookup)."""
     policy.require(actor, "finance.lookup")
@@ -104,7 +143,9 @@ def open_sales(db: Session, actor: Actor) -> list[ForcedSale]:
 
 
 def sales_of(db: Session, registration_id: int) -> list[ForcedSale]:
-    return list(db.scalars(select(ForcedSale).where(ForcedSale.registration_id == registration_id)
+    """The asset's forced sales on offer or sold (a withdrawn offer is only in the pledge's history)."""
+    return list(db.scalars(select(ForcedSale).where(ForcedSale.registration_id == registration_id,
+                                                    ForcedSale.status != "withdrawn")
                            .order_by(ForcedSale.id)))
 
 
@@ -117,8 +158,7 @@ def buy_forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed255
     lock_asset(db, found.registration_id, found.certificate_number)
     db.refresh(found)  # as the lock holder left it
     if found.status != "listed":
-        raise Conflict("The forced sale of {number} is closed: someone else bought it first.", field="sale_id",
-                       code="sale_closed", number=found.certificate_number)
+        raise _closed(found)
     if actor.org_id in (found.pledgor_org_id, found.pledgee_org_id):
         raise Conflict("The holder and the pledgee cannot buy the asset in its own forced sale.", field="sale_id",
                        code="own_sale")

@@ -218,11 +218,13 @@ def decide_objection(db: Session, actor: Actor, objection_id: int, uphold: bool,
     reg = load_registration(db, objection.registration_id)
     objection.status = "upheld" if uphold else "dismissed"
     objection.decided_by, objection.decided_at, objection.decision_reason = actor.user_id, utcnow(), reason
-    if uphold and reg.status == "public_notice":
+    if not uphold:
+        record_step(db, actor, reg, "objection_dismissed", reg.status, reason)
+    elif reg.status == "public_notice":
         reg.review_reason = reason
         record_step(db, actor, reg, "objection_upheld", "rejected", reason)
-    else:
-        record_step(db, actor, reg, "objection_dismissed", reg.status, reason)
+    else:  # upheld after the registration already left its notice (say, refused): recorded as upheld
+        record_step(db, actor, reg, "objection_upheld", reg.status, reason)
     db.flush()
     publish(db, RegistrationChallenged(registration_id=reg.id, objection_id=objection.id, outcome=objection.status,
                                        previous_id=reg.previous_id))

@@ -1,6 +1,6 @@
 """A pledge may have several forced sales (a withdrawn offer, then a new one): pledge_id no longer unique
 
-Revision ID: 0033_finance_fixes
+Revision ID: 0030_finance_fixes
 Revises: 0029_vouchers_rest
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0033_finance_fixes"
-down_revision: str | None = "0029_vouchers_rest"
+revision: str = '0030_finance_fixes'
+down_revision: str | None = '0029_vouchers_rest'
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
-from qianshu.core.forms import validate_form
+from qianshu.core.errors import InvalidInput
+from qianshu.core.forms import Typed, validate_form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, answer_form, form_fields, see_other
 from qianshu.core.i18n import N_
 from qianshu.core.policy import allows
@@ -52,6 +53,12 @@ def contract_panel(db: Session, actor: Actor, contract: Any) -> VoucherPanel | N
     return VoucherPanel(contract, offers) if offers else None
 
 
+def _chosen(voucher_ids: list[str]) -> list[str]:
+    if not voucher_ids:  # the schema's own "too short" would read "Data vouchers is invalid."
+        raise InvalidInput("Choose at least one voucher.", field="voucher_ids", code="no_voucher_chosen")
+    return voucher_ids
+
+
 @router.post("/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/pay")
 def pay_contract(programme_id: int, contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
                  posted: PostedForm, settings: AppSettings) -> Response:
@@ -60,8 +67,10 @@ def pay_contract(programme_id: int, contract_id: int, request: Request, db: DbSe
     typed.setdefault("voucher_ids", [])
 
     def work() -> Response:
+        convert = Typed()
         data = validate_form(schemas.ContractPaymentIn, {
-            "contract_id": contract_id, "purpose": typed.get("purpose", ""), "voucher_ids": typed["voucher_ids"]})
+            "contract_id": contract_id, "purpose": typed.get("purpose", ""),
+            "voucher_ids": convert(_chosen, typed["voucher_ids"])}, convert.errors)
         data_vouchers.pay_contract(db, actor, programme_id, data)
         return see_other(f"/exchange/contracts/{contract_id}")
 

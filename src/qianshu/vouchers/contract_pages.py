@@ -20,7 +20,7 @@ from qianshu.core.forms import Typed, validate_form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, answer_form, form_fields, see_other
 from qianshu.core.i18n import N_
 from qianshu.core.policy import allows
-from qianshu.exchange import read_models
+from qianshu.exchange import payments, read_models
 from qianshu.exchange import service as exchange
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
@@ -63,6 +63,7 @@ def _chosen(voucher_ids: list[str]) -> list[str]:
 def pay_contract(programme_id: int, contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
                  posted: PostedForm, settings: AppSettings) -> Response:
     service.require_apply(actor)
+    payments.authorise(db, actor, "contract.pay", contract_id=contract_id)  # not the buyer: the error page
     typed = form_fields(posted, lists=("voucher_ids",))
     typed.setdefault("voucher_ids", [])
 

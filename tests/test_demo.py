@@ -417,6 +417,12 @@ def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient) 
     assert page.status_code == 200
     assert page.text.count('value="approve"') == 2
     assert client.get("/vouchers/dashboard").text.count("<svg") == 5
+    weather, _token = _signed_in(client.app, "merchant.weather@qianshu.demo")
+    unpaid = [c for c in weather.get("/api/v1/exchange/trades").json()["contracts"]
+              if c["status"] == "active" and c["payment_status"] == "unpaid" and c["price_fen"] > 0]
+    assert unpaid, "the weather company's second pilot contract"
+    latest = max(c["id"] for c in unpaid)  # the vouchers' seed comes after the exchange's
+    assert 'id="voucher-pay"' in weather.get(f"/exchange/contracts/{latest}").text
 
 
 def test_the_demo_has_two_years_of_trading_history_made_through_the_services(

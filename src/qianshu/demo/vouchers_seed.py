@@ -135,7 +135,8 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
 
 def _data_vouchers(db: Session, admin: Actor, blobs: BlobStore, limit: int) -> None:
     """A data-voucher programme of the centre with one data merchant; the weather company pays a
-    contract of it with a data voucher, the seller delivers and claims the voucher part."""
+    contract of it with a data voucher, the seller delivers and claims the voucher part; a second
+    contract waits to be paid (the contract page's voucher form)."""
     buyer = actor_of(db, "merchant.weather@qianshu.demo")  # a company of the compute programme too
     offers = [o for o in priced_offers(db, buyer) if o[1].kind in ("one_time", "monthly", "yearly")][-1:]
     if not offers:
@@ -169,3 +170,10 @@ def _data_vouchers(db: Session, admin: Actor, blobs: BlobStore, limit: int) -> N
     payments.deliver(db, seller, contract.id)
     redemption.claim_reimbursement(db, seller, blobs, paid.id, schemas.ClaimIn(
         invoice_number=f"5201{paid.id:06d}", delivery_proof_base64=METERING), limit)
+    # A second contract of the same product, signed and not paid yet: its contract page offers the
+    # weather company the data-voucher payment form (vouchers' contract_panel hook).
+    again = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                    scenario=SCENARIOS[0]))
+    unpaid = exchange.accept_order(db, seller, again.id)
+    exchange.sign(db, seller, unpaid.id)
+    exchange.sign(db, buyer, unpaid.id)

@@ -17,10 +17,9 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.forms import FormInvalid, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
 from qianshu.core.policy import allows
-from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, bills_pages, payments, refunds, service
+from qianshu.exchange import bills_pages, payments, read_models, refunds, service
 from qianshu.exchange import schemas as s
-from qianshu.exchange.models import Contract, ContractChange, Dispute, Order, RefundRequest, TimelineEntry
+from qianshu.exchange.models import Contract, Order, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -162,73 +161,11 @@ def order_action(order_id: int, action: str, request: Request, db: DbSession, ac
     return see_other(f"/exchange/orders/{order_id}")
 
 
-@dataclass
-class ContractPage:
-    contract: Contract
-    timeline: list[TimelineEntry]
-    party: str | None
-    signed_by_me: bool
-    can_sign: bool
-    can_change: bool
-    can_operate: bool
-    change: ContractChange | None
-    money: list[Any] = field(default_factory=list)  # the ledger's transfers caused by this contract
-    dispute: Dispute | None = None
-    can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
-    error: str = ""
-    # Other capabilities' panels (delivery's API usage and sandbox log ...): objects with a
-    # ``template``, from the manifests' ``contract_panel`` hooks (the page's one extension point).
-    panels: list[Any] = field(default_factory=list)
-    # The buyer's refund requests after settlement (exchange/refunds.py) and until when it may ask.
-    refund_requests: list[RefundRequest] = field(default_factory=list)
-    refund_window_ends: Any = None
-    bills: list[bills.BillRow] = field(default_factory=list)  # a metered contract's usage bills
-
-
 def _contract_page(request: Request, db: DbSession, actor: Actor, contract_id: int, error: str = "",
                    status: int = 200) -> Response:
-    contract = service.get_contract(db, actor, contract_id)
-    party = service.party_of(actor, contract)
-    signed = any(x.party == party and x.text_version == contract.text_version for x in contract.signatures)
-    resource = trade(contract)
-    money, prepaid = contract.payment_status, contract.plan_kind in service.PREPAID_KINDS and contract.price_fen > 0
-    can = {
-        "pay": (contract.status == "active" and prepaid and money == "unpaid"
-                and allows(actor, "contract.pay", resource)),
-        "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
-        "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
-        "refund": money in ("escrowed", "delivered", "settled") and allows(actor, "contract.refund", resource),
-        "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
-        "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
-        "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
-    }
-    settings = get_settings_dep(request).section(ExchangeSettings)
-    requests = refunds.requests_of(db, contract)
-    window = refunds.window_ends(contract, settings)
-    open_request = next((r for r in requests if r.status in ("pending", "escalated")), None)
-    last = requests[-1] if requests else None
-    can.update({
-        "request_refund": (money == "settled" and prepaid and open_request is None and window is not None
-                           and window > utcnow() and allows(actor, "contract.request_refund", resource)),
-        "answer_refund": (open_request is not None and open_request.status == "pending"
-                          and allows(actor, "contract.answer_refund", resource)),
-        "escalate_refund": (open_request is None and last is not None and last.status == "refused"
-                            and allows(actor, "contract.request_refund", resource)),
-        "decide_refund": (open_request is not None and open_request.status == "escalated"
-                          and allows(actor, "contract.decide_refund", resource)),
-    })
-    page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
-                        allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
-                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
-                        ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
-                        can, error, refund_requests=requests, refund_window_ends=window,
-                        bills=bills.contract_bills(db, actor, contract.id)
-                        if contract.plan_kind in service.METERED_KINDS else [])
-    for hook in getattr(request.app.state, "contract_panels", ()):
-        panel = hook(db, actor, contract)
-        if panel is not None:
-            page.panels.append(panel)
-    return render(request, "exchange/contract.html", page, status_code=status)
+    page = read_models.contract_page(db, actor, contract_id, get_settings_dep(request).section(ExchangeSettings),
+                                     getattr(request.app.state, "contract_panels", ()), error)
+    return render(request, read_models.TEMPLATE, page, status_code=status)
 
 
 MONEY_ACTIONS = ("pay", "deliver", "accept-delivery", "refund", "dispute", "decide", "renewal")

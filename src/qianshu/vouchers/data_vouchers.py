@@ -18,6 +18,9 @@ account (a wallet short of it refuses the refund, nothing moved).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,11 +34,58 @@ from qianshu.exchange.events import ContractRefunded
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
-from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, VoucherUse
+from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
 from qianshu.vouchers.redemption import usable_voucher
 from qianshu.vouchers.service import are_related, get_programme, lock, missing_programme, today, uscc_of
 
 SUBJECT = "contract:{id}"
+
+
+def voucher_part(programme: Programme, price_fen: int, remaining_fen: list[int]) -> int:
+    """What vouchers of ``remaining_fen`` pay of a contract's price: up to the programme's ratio and
+    per-contract cap. At least one fen is the buyer's: the exchange escrows something and settles it."""
+    return max(0, min(price_fen * programme.ratio_bp // 10_000, programme.cap_contract_fen, sum(remaining_fen),
+                      price_fen - 1))
+
+
+@dataclass(frozen=True)
+class PaymentOffer:
+    """A programme whose data vouchers the buyer may apply to a contract, with what they would cover
+    (all the vouchers listed, or the largest one where the programme allows one per contract)."""
+
+    programme: Programme
+    vouchers: list[Voucher]
+    voucher_fen: int
+    wallet_fen: int
+
+
+def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffer]:
+    """The data programmes that would pay part of ``contract`` for the buyer ``actor`` now: running,
+    with the seller taking part and not related to the buyer, the contract not subsidised yet, and
+    vouchers of the buyer still valid and unspent. Empty when the buyer may not pay it (the
+    contract page's voucher form, ``contract_pages.py``)."""
+    if actor.org_id is None or actor.org_id != contract.buyer_org_id or not policy.allows(actor, "vouchers.apply"):
+        return []
+    if db.scalar(select(ComputeOrder.id).where(ComputeOrder.subject == SUBJECT.format(id=contract.id))) is not None:
+        return []
+    day = today()
+    held = db.scalars(select(Voucher).where(Voucher.holder_org_id == actor.org_id, Voucher.remaining_fen > 0,
+                                            Voucher.expires_on >= day).order_by(Voucher.expires_on, Voucher.id))
+    by_programme: dict[int, list[Voucher]] = {}
+    for voucher in held:
+        by_programme.setdefault(voucher.programme_id, []).append(voucher)
+    offers = []
+    for programme_id, vouchers in sorted(by_programme.items()):
+        programme = db.get_one(Programme, programme_id)
+        if (programme.kind != "data" or not programme.starts_on <= day <= programme.ends_on
+                or contract.seller_org_id not in programme.provider_org_ids
+                or are_related(db, programme.id, actor.org_id, contract.seller_org_id)):
+            continue
+        values = [v.remaining_fen for v in vouchers]
+        part = voucher_part(programme, contract.price_fen, [max(values)] if programme.one_voucher_per_contract
+                            else values)
+        offers.append(PaymentOffer(programme, vouchers, part, contract.price_fen - part))
+    return offers
 
 
 def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.ContractPaymentIn) -> ComputeOrder:
@@ -71,9 +121,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
                            code="one_voucher_per_contract")
     vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]
     price = contract.price_fen
-    # at least one fen is the buyer's: the exchange escrows something and settles it
-    part = min(price * programme.ratio_bp // 10_000, programme.cap_contract_fen,
-               sum(v.remaining_fen for v in vouchers), max(price - 1, 0))
+    part = voucher_part(programme, price, [v.remaining_fen for v in vouchers])
     order = ComputeOrder(programme_id=programme.id, offering_id=None, provider_org_id=contract.seller_org_id,
                          company_org_id=actor.org_id, subject=subject, purpose=data.purpose,
                          month=today().strftime("%Y-%m"), term_months=1, card_hours=0, price_fen_per_card_hour=0,

@@ -34,4 +34,6 @@ MANIFEST = Manifest(
     subscriptions={"exchange.contract_refunded": Subscription("qianshu.vouchers.data_vouchers:on_contract_refunded",
                                                               in_transaction=True)},
     demo="qianshu.demo.vouchers_seed:seed",
+    # The buyer pays an exchange contract with data vouchers from the contract page (contract_pages.py).
+    contract_panel="qianshu.vouchers.contract_pages:contract_panel",
 )

@@ -1,0 +1,97 @@
+"""Read models of the exchange's portal (docs/architecture.md, "Read models"): the contract page's
+data and what its viewer may do, without HTTP, so that a higher capability's panel form (the
+manifests' ``contract_panel`` hook) can show the contract page again with its refused form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qianshu.core.actor import Actor
+from qianshu.core.forms import Form
+from qianshu.core.policy import allows
+from qianshu.core.timeutil import utcnow
+from qianshu.exchange import bills, payments, refunds, service
+from qianshu.exchange.models import Contract, ContractChange, Dispute, RefundRequest, TimelineEntry
+from qianshu.exchange.permissions import trade
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+
+# A capability's section of the contract page: ``hook(db, actor, contract) -> panel | None``.
+PanelHook = Callable[[Session, Actor, Any], Any]
+TEMPLATE = "exchange/contract.html"
+
+
+@dataclass
+class ContractPage:
+    contract: Contract
+    timeline: list[TimelineEntry]
+    party: str | None
+    signed_by_me: bool
+    can_sign: bool
+    can_change: bool
+    can_operate: bool
+    change: ContractChange | None
+    money: list[Any] = field(default_factory=list)  # the ledger's transfers caused by this contract
+    dispute: Dispute | None = None
+    can: dict[str, bool] = field(default_factory=dict)  # money actions the actor may do now
+    error: str = ""
+    # Other capabilities' panels (delivery's API usage and sandbox log ...): objects with a
+    # ``template``, from the manifests' ``contract_panel`` hooks (the page's one extension point).
+    panels: list[Any] = field(default_factory=list)
+    # The buyer's refund requests after settlement (exchange/refunds.py) and until when it may ask.
+    refund_requests: list[RefundRequest] = field(default_factory=list)
+    refund_window_ends: Any = None
+    bills: list[bills.BillRow] = field(default_factory=list)  # a metered contract's usage bills
+    form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
+
+
+def contract_page(db: Session, actor: Actor, contract_id: int, settings: ExchangeSettings,
+                  panel_hooks: Iterable[PanelHook] = (), error: str = "", form: Form | None = None) -> ContractPage:
+    """The contract page: the contract, its timeline and money, what the viewer may do now, and the
+    other capabilities' panels (``panel_hooks``, the manifests' ``contract_panel`` hooks). ``form`` is
+    a panel's refused form (kept input and errors), which the panel's template reads as ``form``."""
+    contract = service.get_contract(db, actor, contract_id)
+    party = service.party_of(actor, contract)
+    signed = any(x.party == party and x.text_version == contract.text_version for x in contract.signatures)
+    resource = trade(contract)
+    money, prepaid = contract.payment_status, contract.plan_kind in service.PREPAID_KINDS and contract.price_fen > 0
+    can = {
+        "pay": (contract.status == "active" and prepaid and money == "unpaid"
+                and allows(actor, "contract.pay", resource)),
+        "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
+        "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
+        "refund": money in ("escrowed", "delivered", "settled") and allows(actor, "contract.refund", resource),
+        "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
+        "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
+        "renewal": contract.plan_kind in service.PERIOD_DAYS and allows(actor, "contract.pay", resource),
+    }
+    requests = refunds.requests_of(db, contract)
+    window = refunds.window_ends(contract, settings)
+    open_request = next((r for r in requests if r.status in ("pending", "escalated")), None)
+    last = requests[-1] if requests else None
+    can.update({
+        "request_refund": (money == "settled" and prepaid and open_request is None and window is not None
+                           and window > utcnow() and allows(actor, "contract.request_refund", resource)),
+        "answer_refund": (open_request is not None and open_request.status == "pending"
+                          and allows(actor, "contract.answer_refund", resource)),
+        "escalate_refund": (open_request is None and last is not None and last.status == "refused"
+                            and allows(actor, "contract.request_refund", resource)),
+        "decide_refund": (open_request is not None and open_request.status == "escalated"
+                          and allows(actor, "contract.decide_refund", resource)),
+    })
+    page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
+                        allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
+                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
+                        ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
+                        can, error, refund_requests=requests, refund_window_ends=window,
+                        bills=bills.contract_bills(db, actor, contract.id)
+                        if contract.plan_kind in service.METERED_KINDS else [], form=form or Form())
+    for hook in panel_hooks:
+        panel = hook(db, actor, contract)
+        if panel is not None:
+            page.panels.append(panel)
+    return page

@@ -78,6 +78,7 @@ def _sign_in(client: httpx.Client, email: str) -> int:
     return answer.status_code
 
 
+@pytest.mark.alone
 def test_a_personal_data_page_and_sign_ins_answer_quickly_together(
         served: tuple[str, int, list[str]], isolated_database: Database) -> None:
     url, listing_id, emails = served

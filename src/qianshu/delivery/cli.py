@@ -63,13 +63,19 @@ def _as_json(detection: Detection) -> dict[str, Any]:
     }
 
 
+# The arguments of `watermark detect` and `watermark trace`: a leaked copy of a product.
+LeakedFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                            help="The suspect copy: CSV (UTF-8 or GB18030), XLSX or Parquet.")]
+LeakedProduct = Annotated[int, typer.Option("--product", help="The product (catalogue id) it is a copy of.")]
+AlsoRecipients = Annotated[list[str] | None, typer.Option("--recipient",
+                                                          help="Also test this contract id (repeatable).")]
+
+
 @watermark_app.command("detect")
 def detect(
-    leaked_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                help="The suspect copy: CSV (UTF-8 or GB18030), XLSX or Parquet.")],
-    product: Annotated[int, typer.Option("--product", help="The product (catalogue id) it is a copy of.")],
-    recipient: Annotated[list[str] | None, typer.Option(
-        "--recipient", help="Also test this contract id (repeatable).")] = None,
+    leaked_file: LeakedFile,
+    product: LeakedProduct,
+    recipient: AlsoRecipients = None,
     org_user: OrgUser = "",
     data_dir: DataDir = None,
     as_json: JsonOutput = False,
@@ -101,11 +107,9 @@ def detect(
 
 @watermark_app.command("trace")
 def trace(
-    leaked_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                help="The suspect copy: CSV (UTF-8 or GB18030), XLSX or Parquet.")],
-    product: Annotated[int, typer.Option("--product", help="The product (catalogue id) it is a copy of.")],
-    recipient: Annotated[list[str] | None, typer.Option(
-        "--recipient", help="Also test this contract id (repeatable).")] = None,
+    leaked_file: LeakedFile,
+    product: LeakedProduct,
+    recipient: AlsoRecipients = None,
     org_user: OrgUser = "",
     data_dir: DataDir = None,
     as_json: JsonOutput = False,

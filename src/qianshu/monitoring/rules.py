@@ -337,7 +337,7 @@ def run_duckdb(feeds: Feeds, rules: RuleSet, limits: Limits | None = None,
     once under the households): 3.7x the CPU time of the bare join of the same feeds, then 1.4-1.6x.
     The records of the small feeds keyed by resident are stored too, joined to their households in
     one pass over the household registration instead of one per feed, and dates are compared as
-    ranges rather than through ``year()``/``month()`` of each row: about 25 % less CPU time again
+    ranges rather than through ``year()``/``month()`` of each row: about 20 % less CPU time again
     (docs/monitoring.md, "Measured").
     """
     import ibis

@@ -137,7 +137,8 @@ def test_a_runs_warnings_open_in_bulk_once_each_with_their_events_and_inbox_note
     assert (first.stage, first.status, first.version, first.run_ref, first.income_threshold_fen) == (
         "clue", "open", 1, "run-7", 850_000)
     assert (first.head_name, first.members, first.reasons) == ("王大山", 3, ["income_below_threshold"])
-    assert first.traces[0]["source_key"] == "H1" and first.stage_due_at is not None
+    assert first.traces[0]["source_key"] == "H1"
+    assert first.stage_due_at is not None
     events = db.scalars(select(CaseEvent).where(CaseEvent.case_id.in_([c.id for c in opened]))).all()
     assert sorted(e.case_id for e in events) == sorted(c.id for c in opened)
     assert {(e.step, e.stage_after, e.details["run_ref"]) for e in events} == {("opened", "clue", "run-7")}

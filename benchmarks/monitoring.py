@@ -27,6 +27,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -160,23 +161,33 @@ def counties_up_to(residents: int, scale: float) -> list[str]:
     return chosen
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="share of the census's residents (1: 38.6 million)")
-    parser.add_argument("--pandas-residents", type=int, default=5_000_000)
-    parser.add_argument("--spark-county", default="520402", help="the county the Spark run covers ('' to skip)")
+def add_province_arguments(parser: argparse.ArgumentParser, scale: float) -> None:
+    """The arguments this benchmark shares with benchmarks/monitoring_cases.py."""
+    parser.add_argument("--scale", type=float, default=scale, help="share of the census's residents (1: 38.6 million)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / ".data")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", default="6GB")
-    args = parser.parse_args()
+
+
+def province_feeds(args: argparse.Namespace) -> tuple[Path, dict[str, Any], Path]:
+    """The province's feeds at ``--scale`` (generated once), what generated them, a spill folder."""
     args.data_dir.mkdir(parents=True, exist_ok=True)
     temp = args.data_dir / "spill"
     temp.mkdir(exist_ok=True)
+    province = feeds_for(args.data_dir, args.scale, None, "province")
+    return province, json.loads((province / "done.json").read_text()), temp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_province_arguments(parser, 1.0)
+    parser.add_argument("--pandas-residents", type=int, default=5_000_000)
+    parser.add_argument("--spark-county", default="520402", help="the county the Spark run covers ('' to skip)")
+    args = parser.parse_args()
     limits = Limits(memory_limit=args.memory, threads=args.threads, query_seconds=3600)
     rules = RuleSet(year=YEAR)
 
-    province = feeds_for(args.data_dir, args.scale, None, "province")
-    facts = json.loads((province / "done.json").read_text())
+    province, facts, temp = province_feeds(args)
     print(f"province: {facts['residents']:,} residents, {facts['households']:,} households "
           f"(generated in {facts['seconds']:.0f} s)")
 

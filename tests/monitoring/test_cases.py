@@ -122,6 +122,37 @@ def test_a_repeat_run_does_not_duplicate_open_cases(db, world: World) -> None:
     assert db.scalar(select(func.count()).select_from(Case)) == 2
 
 
+def test_a_runs_warnings_open_in_bulk_once_each_with_their_events_and_inbox_notes(
+        db, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cases, "OPEN_CHUNK", 3)  # several bulk statements for a few households
+    self_reported = cases.open_case(db, world.village, channel="cadre_visit", household_id="H4",
+                                    division_code=VILLAGE, head_name="李四", head_resident_id=flag("H4", VILLAGE, 4)[
+                                        "head_resident_id"], members=2, note="")
+    flags = [flag(f"H{n}", VILLAGE if n % 2 else FAR_VILLAGE, n) for n in range(1, 9)]
+    flags.append(flag("H3", VILLAGE, 3))  # listed twice: one case
+    assert cases.open_cases_from_flags(db, flags, "run-7", income_threshold_fen=850_000) == (7, 2)
+    opened = list(db.scalars(select(Case).where(Case.channel == "warning").order_by(Case.household_id)))
+    assert [c.household_id for c in opened] == ["H1", "H2", "H3", "H5", "H6", "H7", "H8"]
+    first = opened[0]
+    assert (first.stage, first.status, first.version, first.run_ref, first.income_threshold_fen) == (
+        "clue", "open", 1, "run-7", 850_000)
+    assert (first.head_name, first.members, first.reasons) == ("王大山", 3, ["income_below_threshold"])
+    assert first.traces[0]["source_key"] == "H1"
+    assert first.stage_due_at is not None
+    events = db.scalars(select(CaseEvent).where(CaseEvent.case_id.in_([c.id for c in opened]))).all()
+    assert sorted(e.case_id for e in events) == sorted(c.id for c in opened)
+    assert {(e.step, e.stage_after, e.details["run_ref"]) for e in events} == {("opened", "clue", "run-7")}
+    # The village's caseworker is told of the village's cases (odd households), not of the far village's.
+    notes = db.scalars(select(Notification).where(Notification.user_id == world.users["village"].id,
+                                                  Notification.subject_id != self_reported.id)).all()
+    assert sorted(n.subject_id for n in notes) == sorted(c.id for c in opened if c.division_code == VILLAGE)
+    # A bad village code anywhere: nothing of the call is written.
+    with pytest.raises(InvalidInput):
+        cases.open_cases_from_flags(db, [flag("H20", VILLAGE), flag("H21", "52263600")], "run-8")
+    assert db.scalar(select(func.count()).select_from(Case).where(Case.household_id == "H20")) == 0
+    assert cases.open_cases_from_flags(db, flags, "run-9") == (0, 9)
+
+
 def test_a_stale_version_is_refused(db, world: World) -> None:
     case = world.case(db)
     seen = case.version

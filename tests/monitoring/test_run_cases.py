@@ -35,7 +35,9 @@ def _run_jobs(database: Database, settings: Settings) -> None:
 
 
 def test_a_run_opens_cases_and_a_repeat_run_does_not_duplicate_them(
-        db: Session, database: Database, settings: Settings, make: Factories, generated: Path) -> None:
+        db: Session, database: Database, settings: Settings, make: Factories, generated: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "CASES_CHUNK", 7)  # the cases open in several transactions
     bureau = make.org(org_type="government", name="贵州省大数据发展管理局")
     admin: Actor = make.actor(make.user(organisation=bureau, org_role="monitoring_admin", jurisdiction="520000"))
     county = make.org(org_type="government", name="安顺市西秀区民政局")

@@ -28,9 +28,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
@@ -136,10 +138,14 @@ def _event(db: Session, actor: Actor, case: Case, step: str, before: str, *, not
 def _tell(db: Session, case: Case, level: str, message: str, known: dict[str, list[int]] | None = None) -> None:
     """Tell the caseworkers who must do the case's next step (their jurisdiction is the case's
     village, township or county), in their inbox."""
+    _tell_at(db, case.id, case.division_code, case.stage, level, message, known)
+
+
+def _tell_at(db: Session, case_id: int, division_code: str, stage: str, level: str, message: str,
+             known: dict[str, list[int]] | None = None) -> None:
     if not level:
         return
-    code = {"village": case.division_code, "township": case.division_code[:9],
-            "county": case.division_code[:6]}[level]
+    code = {"village": division_code, "township": division_code[:9], "county": division_code[:6]}[level]
     if known is not None and code in known:
         users = known[code]
     else:
@@ -147,9 +153,9 @@ def _tell(db: Session, case: Case, level: str, message: str, known: dict[str, li
         if known is not None:
             known[code] = users
     if users:
-        inbox.notify(db, CAPABILITY, message, users=users, subject=("monitoring_case", case.id),
-                     link=f"/monitoring/cases/{case.id}", case=case.id,
-                     step_zh=_label(case.stage, "zh"), step_en=_label(case.stage, "en"))
+        inbox.notify(db, CAPABILITY, message, users=users, subject=("monitoring_case", case_id),
+                     link=f"/monitoring/cases/{case_id}", case=case_id,
+                     step_zh=_label(stage, "zh"), step_en=_label(stage, "en"))
 
 
 def _label(stage: str, lang: str) -> str:
@@ -161,11 +167,10 @@ def _label(stage: str, lang: str) -> str:
 def _open(db: Session, actor: Actor, *, household_id: str, division_code: str, channel: str, note: str = "",
           proposed_type: str = "", reasons: Sequence[str] = (), traces: Sequence[Mapping[str, Any]] = (),
           head_name: str = "", head_resident_id: str = "", members: int = 0, run_ref: str = "",
-          income_threshold_fen: int = DEFAULT_THRESHOLD_FEN, checked: bool = False,
-          known: dict[str, list[int]] | None = None) -> Case | None:
-    """A new case (stage ``clue``), or None when the household already has an open case
-    (``checked``: the caller looked already)."""
-    if not checked and db.scalar(select(Case.id).where(Case.open_household == household_id)) is not None:
+          income_threshold_fen: int = DEFAULT_THRESHOLD_FEN) -> Case | None:
+    """A new case (stage ``clue``), or None when the household already has an open case (a run's
+    warnings are opened in bulk: ``open_cases_from_flags``)."""
+    if db.scalar(select(Case.id).where(Case.open_household == household_id)) is not None:
         return None
     case = Case(household_id=household_id, open_household=household_id, division_code=division_code,
                 channel=channel, stage="clue", status="open", proposed_type=proposed_type, reasons=list(reasons),
@@ -176,7 +181,7 @@ def _open(db: Session, actor: Actor, *, household_id: str, division_code: str, c
     db.flush()
     _event(db, actor, case, "opened", "", note=note,
            details={"channel": channel, "reasons": list(reasons), "run_ref": run_ref})
-    _tell(db, case, "village", "Monitoring case {case} waits for you: {step}.", known)
+    _tell(db, case, "village", "Monitoring case {case} waits for you: {step}.")
     return case
 
 
@@ -195,37 +200,72 @@ def open_cases_from_flags(db: Session, flags: Iterable[Mapping[str, Any]], run_r
     - optional ``head_name``, ``head_resident_id``, ``members``.
 
     ``run_ref`` names the run (kept on the case and its first event). A repeat run opens nothing
-    for a household whose case is still open.
+    for a household whose case is still open. The cases, their first events and their inbox
+    notes are written in bulk, ``OPEN_CHUNK`` households a statement (a province's run flags
+    hundreds of thousands); a household whose case another transaction opened meanwhile is skipped
+    by the database itself (``ON CONFLICT DO NOTHING`` on ``open_household``).
     """
-    opened = skipped = 0
-    known: dict[str, list[int]] = {}  # the caseworkers of each village, looked up once
     rows = list(flags)
-    already: set[str] = set()
-    for start in range(0, len(rows), 500):  # one query per 500 households, not one each
-        chunk = [str(row["household_id"]) for row in rows[start:start + 500]]
-        already.update(db.scalars(select(Case.open_household).where(Case.open_household.in_(chunk))))
-    for row in rows:
-        division = str(row["division_code"])
-        if not VILLAGE.match(division):
+    for row in rows:  # every code checked before anything is written
+        if not VILLAGE.match(str(row["division_code"])):
             raise InvalidInput("{field}: a village code has 12 digits.", field="division_code")
-        household = str(row["household_id"])
-        if household in already:
-            skipped += 1
-            continue
-        already.add(household)
-        case = _open(db, SYSTEM, household_id=household, division_code=division, channel="warning",
-                     checked=True, known=known,
-                     proposed_type=str(row.get("proposed_type") or ""), reasons=list(row.get("reasons") or ()),
-                     traces=list(row.get("traces") or ()), head_name=str(row.get("head_name") or ""),
-                     head_resident_id=str(row.get("head_resident_id") or ""), members=int(row.get("members") or 0),
-                     run_ref=run_ref, income_threshold_fen=income_threshold_fen)
-        if case is None:
-            skipped += 1
-        else:
-            opened += 1
+    opened = 0
+    known: dict[str, list[int]] = {}  # the caseworkers of each village, looked up once
+    seen: set[str] = set()  # a household listed twice gets one case
+    for start in range(0, len(rows), OPEN_CHUNK):
+        opened += _open_warnings(db, rows[start:start + OPEN_CHUNK], run_ref, income_threshold_fen, known, seen)
+    skipped = len(rows) - opened
     audit.record(db, SYSTEM, "monitoring.cases.opened_from_run", target_type="monitoring_run", target_id=run_ref,
                  opened=opened, skipped=skipped)
     return opened, skipped
+
+
+OPEN_CHUNK = 2_000
+
+
+def _open_warnings(db: Session, rows: Sequence[Mapping[str, Any]], run_ref: str, threshold: int,
+                   known: dict[str, list[int]], seen: set[str]) -> int:
+    """One chunk of ``open_cases_from_flags``: three bulk INSERTs (cases, events, inbox notes)."""
+    households = [str(row["household_id"]) for row in rows]
+    already = set(db.scalars(select(Case.open_household).where(Case.open_household.in_(households))))
+    due, now = _due(OPEN_DUE_DAYS), utcnow()
+    values: list[dict[str, Any]] = []
+    for household, row in zip(households, rows, strict=True):
+        if household in already or household in seen:
+            continue
+        seen.add(household)
+        values.append({
+            "household_id": household, "open_household": household, "division_code": str(row["division_code"]),
+            "channel": "warning", "stage": "clue", "status": "open", "outcome": "",
+            "proposed_type": str(row.get("proposed_type") or ""), "household_type": "", "risk_types": [],
+            "reasons": list(row.get("reasons") or ()), "traces": [dict(t) for t in row.get("traces") or ()],
+            "head_name": str(row.get("head_name") or "")[:60],
+            "head_resident_id": str(row.get("head_resident_id") or ""), "members": int(row.get("members") or 0),
+            "run_ref": run_ref[:80], "income_threshold_fen": threshold, "stage_due_at": due, "overdue_told": "",
+            "opened_at": now, "version": 1})
+    if not values:
+        return 0
+    # Core statements on the tables (the ORM's bulk path costs more than the INSERTs themselves)
+    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    cases = cast(Table, Case.__table__)
+    statement = (dialect_insert(cases).on_conflict_do_nothing(index_elements=["open_household"])
+                 .returning(cases.c.id, cases.c.household_id))
+    ids = {household: case_id for case_id, household in db.execute(statement, values)}
+    created = [v for v in values if v["household_id"] in ids]
+    if not created:
+        return 0
+    villages = {v["division_code"] for v in created} - set(known)
+    known.update(accounts.user_ids_with_jurisdictions(db, sorted(villages)))
+    db.execute(insert(cast(Table, CaseEvent.__table__)), [{
+        "case_id": ids[v["household_id"]], "step": "opened", "stage_before": "", "stage_after": "clue",
+        "actor_user_id": SYSTEM.user_id, "actor_label": SYSTEM.display_name[:200], "note": "",
+        "details": {"channel": "warning", "reasons": v["reasons"], "run_ref": run_ref}, "files": [],
+        "created_at": now} for v in created])
+    for v in created:
+        _tell_at(db, ids[v["household_id"]], v["division_code"], "clue", "village",
+                 "Monitoring case {case} waits for you: {step}.", known)
+    db.flush()
+    return len(created)
 
 
 def flags_from_run(result: Any, registration: Any = None) -> list[dict[str, Any]]:

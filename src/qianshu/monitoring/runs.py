@@ -19,10 +19,11 @@ The hand-off to cases (stable; cases read it, never the tables):
   ``value``: fen or a count, ``feed_version_ids``: the feed versions the source feed was read from).
 - ``latest_run(db, year, division)``: the newest succeeded run of a year for a region, or None.
 
-When the job succeeds it hands its flagged households to the cases, in the same transaction as
-the households themselves: ``cases.open_cases_from_flags`` opens a case (channel ``warning``) for
-every flagged household that has no open case, with the head of household from the run's
-household registration and the run's income threshold; a repeat run opens none twice.
+When the job has its result it hands its flagged households to the cases before it writes them:
+``cases.open_cases_from_flags`` opens a case (channel ``warning``) for every flagged household that
+has no open case, with the head of household from the run's household registration and the run's
+income threshold, ``CASES_CHUNK`` households a transaction; then the flagged households and the
+run's success commit together. A repeat run, or the job retried after a crash, opens none twice.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit, jobs
@@ -58,6 +59,7 @@ from qianshu.monitoring.rules import RuleSet, run_duckdb
 log = logging.getLogger(__name__)
 JOB_KIND = "monitoring.run"
 INSERT_BATCH = 5_000
+CASES_CHUNK = 10_000  # flagged households whose cases one transaction opens
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,11 @@ def _registration(paths: list[Path], households: pa.Table) -> pa.Table:
 
 def _save(database: Database, run_id: int, job_id: int, flags: pa.Table, households: pa.Table, digest: str,
           ids: dict[str, list[int]], registration: pa.Table | None = None) -> None:
+    """The run's result: first its cases, ``CASES_CHUNK`` households a transaction (a province's
+    run opens hundreds of thousands: one transaction would hold the database's writer, or the
+    households' rows, for minutes), then, in one transaction, its flagged households and its
+    success. A chunk finds the cases a crashed attempt opened and skips them, so a retried job
+    opens no case twice; a run is not ``succeeded`` before all its cases are open."""
     by_household: dict[str, list[dict[str, Any]]] = {}
     for flag in flags.to_pylist():
         by_household.setdefault(flag["household_id"], []).append({
@@ -236,18 +243,28 @@ def _save(database: Database, run_id: int, job_id: int, flags: pa.Table, househo
              "township_code": h["division_code"][:9], "village_code": h["division_code"],
              "proposed_type": h["proposed_type"], "reasons": by_household.get(h["household_id"], [])}
             for h in households.to_pylist()]
+    # The hand-off: a case for every flagged household without an open one (docs/monitoring.md),
+    # from the rows as flagged_households(db, run_id) will read them.
+    flagged = [Flagged(run_id=run_id, household_id=r["household_id"], county_code=r["county_code"],
+                       township_code=r["township_code"], village_code=r["village_code"],
+                       proposed_type=r["proposed_type"], reasons=tuple(_reason(x) for x in r["reasons"]))
+               for r in sorted(rows, key=lambda r: r["household_id"])]
+    handed = cases.flags_from_flagged(flagged, registration)
+    for start in range(0, max(len(handed), 1), CASES_CHUNK):
+        with database.unit_of_work() as db:
+            run = db.get(MonitoringRun, run_id)
+            if run is None or run.job_id != job_id:
+                return
+            threshold = int(run.parameters.get("income_threshold_fen") or cases.DEFAULT_THRESHOLD_FEN)
+            cases.open_cases_from_flags(db, handed[start:start + CASES_CHUNK], f"run {run_id}",
+                                        income_threshold_fen=threshold)
     with database.unit_of_work() as db:
         run = db.get(MonitoringRun, run_id)
         if run is None or run.job_id != job_id:
             return
         db.execute(delete(FlaggedHousehold).where(FlaggedHousehold.run_id == run_id))  # a re-run replaces
         for start in range(0, len(rows), INSERT_BATCH):
-            db.execute(insert(FlaggedHousehold), rows[start:start + INSERT_BATCH])
+            db.execute(insert(cast(Table, FlaggedHousehold.__table__)), rows[start:start + INSERT_BATCH])
         run.status, run.result_digest, run.finished_at = "succeeded", digest, utcnow()
         run.households_flagged, run.flags = len(rows), flags.num_rows
         run.reasons = dict(Counter(flags.column("reason").to_pylist()))
-        db.flush()
-        # The hand-off: a case for every flagged household without an open one (docs/monitoring.md).
-        threshold = int(run.parameters.get("income_threshold_fen") or cases.DEFAULT_THRESHOLD_FEN)
-        cases.open_cases_from_flags(db, cases.flags_from_flagged(flagged_households(db, run_id), registration),
-                                    f"run {run_id}", income_threshold_fen=threshold)

@@ -345,10 +345,12 @@ def admit(db: Session, raw_key: str | ApiKey, section: DeliverySettings, wanted_
 def _meter(db: Session, key_id: int, contract_id: int, moment: datetime, section: DeliverySettings, *,
            calls: int, rows: int) -> None:
     interval = _window_start(moment, "interval", section.api_meter_seconds)
-    insert_ignore(db, ApiMeter, {"key_id": key_id, "contract_id": contract_id, "interval_start": interval,
-                                  "calls": 0, "rows": 0, "report_id": "", "units": 0})
-    db.execute(update(ApiMeter).where(ApiMeter.key_id == key_id, ApiMeter.interval_start == interval)
-               .values(calls=ApiMeter.calls + calls, rows=ApiMeter.rows + rows))
+    # One statement: the interval's row made, or its counts raised (the database serialises both).
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.execute(insert(ApiMeter).values(key_id=key_id, contract_id=contract_id, interval_start=interval, calls=calls,
+                                       rows=rows, report_id="", units=0)
+               .on_conflict_do_update(index_elements=["key_id", "interval_start"],
+                                      set_={"calls": ApiMeter.calls + calls, "rows": ApiMeter.rows + rows}))
 
 
 def settle(db: Session, admission: Admission, delivered: int, section: DeliverySettings,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -83,6 +84,9 @@ class _Watchdog:
     (a sandbox query or a data API page makes two to four such calls)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self._lock = threading.Condition()
         self._heap: list[tuple[float, int, _Watch]] = []
         self._order = itertools.count()
@@ -128,6 +132,9 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+# A child process (a worker forked from a parent that ran queries) starts with a watchdog of its
+# own: the parent's thread does not exist there, and its lock may have been held at the fork.
+os.register_at_fork(after_in_child=_WATCHDOG.reset)
 
 
 class BoundedConnection(_ConnectionBase):

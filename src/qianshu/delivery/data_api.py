@@ -519,8 +519,9 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
         listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
         data = service.product_data(db, settings, listing)
         watermark = service.watermark_policy(db, settings, listing)  # read once for the plan and the decoys
-        question = parse_question(product_file(data, limits).schema, columns, filters or [], limit, cursor, section,
-                                  settings.secret_key, contract_id)
+        product = product_file(data, limits)
+        question = parse_question(product.schema, columns, filters or [], limit, cursor, section, settings.secret_key,
+                                  contract_id)
         admission = admit(db, key, section, question.limit)
     delivered = 0
     try:
@@ -542,7 +543,7 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
     if decoys is not None:  # where the seller allows them (delivery/api_decoys.py); not metered
         mark_key = WatermarkKey.for_contract(settings.secret_key, admission.contract_number)
         rows, _added = api_decoys.with_decoys(rows, numbers, decoys, mark_key, question,
-                                              product_file(data, limits).num_rows,
+                                              product.num_rows,
                                               delivered < admission.reserved_rows, _jsonable)
     following = None
     if delivered and delivered == admission.reserved_rows:

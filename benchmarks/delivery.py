@@ -21,8 +21,8 @@ reading the same (watermarked) Parquet files directly, to Arrow and to pandas, b
 from the repository root with ``PYTHONPATH=src:.`` (it builds its contract with the tests'
 factories).
 
-``--sandbox-http`` runs benchmarks/delivery_api.py instead: a sandbox aggregate and a data API page
-through the HTTP path against bare DuckDB (issue 13).
+``--sandbox-http`` runs benchmarks/delivery_api.py instead: the sandbox query mix and a data API
+page through the HTTP path against bare DuckDB, by table size, in wall and CPU time (issue 13).
 """
 
 from __future__ import annotations

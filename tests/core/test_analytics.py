@@ -33,6 +33,38 @@ def test_a_query_over_the_time_limit_is_stopped_with_a_bilingual_error() -> None
     assert con.execute("SELECT 43").fetchall() == [(43,)]
 
 
+def test_one_watchdog_stops_each_query_at_its_own_limit_across_threads() -> None:
+    """The time limits share one watchdog thread: a short limit asked after a long one still fires
+    first, a query on another connection is not stopped by it, and thousands of quick calls leave
+    no interrupt behind."""
+    import threading
+
+    patient = connect(Limits("256MB", 1, query_seconds=30))
+    hasty = connect(Limits("256MB", 1, query_seconds=0.3))
+    outcome: dict[str, object] = {}
+
+    def run_patient() -> None:
+        # Not endless: it must still be running when the hasty query is stopped, and then finish.
+        outcome["patient"] = patient.execute("SELECT count(*) FROM range(300000000)").fetchone()
+
+    thread = threading.Thread(target=run_patient)
+    thread.start()
+    started = time.monotonic()
+    with pytest.raises(QueryTimedOut):
+        hasty.execute(ENDLESS).fetchall()
+    assert time.monotonic() - started < 10
+    thread.join(60)
+    assert outcome["patient"] == (300000000,)
+    for number in range(2000):
+        assert hasty.execute("SELECT ?", [number]).fetchone() == (number,)
+    time.sleep(0.4)
+    assert hasty.execute("SELECT 1").fetchall() == [(1,)]
+    cursor = patient.cursor(0.3)  # a cursor takes its own limit
+    with pytest.raises(QueryTimedOut):
+        cursor.execute(ENDLESS).fetchall()
+    assert patient.execute("SELECT 2").fetchone() == (2,)
+
+
 def test_reading_an_arbitrary_file_is_refused(tmp_path: Path) -> None:
     escape = tmp_path.parent / f"{tmp_path.name}-escape.csv"
     (tmp_path / "allowed.csv").write_text("a,b\n1,2\n", encoding="utf-8")

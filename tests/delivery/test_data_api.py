@@ -254,3 +254,6 @@ def test_rate_limit_and_quota_hold_under_concurrent_requests(
         meter = db.scalars(select(ApiMeter).where(ApiMeter.contract_id == setup.rows_contract.id)).all()
         delivered = sum(m.rows for m in meter)
         assert delivered == 95, delivered  # 9 pages of 10 and one of the last 5
+        # Each admitted call metered once (one upsert per call into the key's interval).
+        metered = db.scalars(select(ApiMeter).where(ApiMeter.contract_id == setup.api_contract.id)).all()
+        assert sum(m.calls for m in metered) == 12

@@ -3,8 +3,9 @@
 A connection is an in-process DuckDB with
 
 - a memory limit and a thread limit (``analytics_memory_limit``, ``analytics_threads``);
-- a time limit per query: DuckDB has no statement timeout, so each ``execute``/``fetch*`` starts a
-  timer thread that calls ``interrupt()`` when the limit passes, and the interrupted query raises
+- a time limit per query: DuckDB has no statement timeout, so each ``execute``/``fetch*`` registers
+  its deadline with one watchdog thread of the process, which calls ``interrupt()`` when it passes,
+  and the interrupted query raises
   :class:`~qianshu.core.errors.QueryTimedOut` (a domain error, bilingual, not a ``duckdb.Error``:
   code that turns DuckDB errors into "this file cannot be read" lets it through);
 - no external access (``enable_external_access=false``): no file, no network, no Python
@@ -21,8 +22,12 @@ monitoring will use it next.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -66,6 +71,72 @@ class Limits:
         return limits
 
 
+@dataclass(eq=False)
+class _Watch:
+    connection: duckdb.DuckDBPyConnection | None
+    deadline: float
+    fired: bool = False
+
+
+class _Watchdog:
+    """One thread that interrupts the queries past their time limit, for every connection of the
+    process: a timer thread started per ``execute``/``fetch`` cost more than a short query's plan
+    (a sandbox query or a data API page makes two to four such calls)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, connection: duckdb.DuckDBPyConnection, seconds: float) -> _Watch:
+        watch = _Watch(connection, time.monotonic() + seconds)
+        with self._lock:
+            if len(self._heap) > 1024:  # calls that returned long before their deadline: let them go
+                self._heap = [entry for entry in self._heap if entry[2].deadline >= 0]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="analytics-time-limit", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._lock.notify()  # an earlier deadline than the one the thread waits for
+        return watch
+
+    def release(self, watch: _Watch) -> None:
+        # Marked done under the lock, so the thread never interrupts a connection once its call
+        # returned (its next query would be stopped); the heap entry is dropped when it comes up.
+        with self._lock:
+            watch.deadline, watch.connection = -1.0, None
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                while self._heap and self._heap[0][2].deadline < 0:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                due, _order, watch = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                if watch.connection is not None:
+                    watch.fired = True
+                    watch.connection.interrupt()
+
+
+_WATCHDOG = _Watchdog()
+# A child process (a worker forked from a parent that ran queries) starts with a watchdog of its
+# own: the parent's thread does not exist there, and its lock may have been held at the fork.
+os.register_at_fork(after_in_child=_WATCHDOG.reset)
+
+
 class BoundedConnection(_ConnectionBase):
     """A DuckDB connection whose queries stop after ``seconds`` (see the module's docstring)."""
 
@@ -75,25 +146,17 @@ class BoundedConnection(_ConnectionBase):
 
     @contextmanager
     def _time_limit(self) -> Iterator[None]:
-        fired = threading.Event()
-
-        def stop() -> None:
-            fired.set()
-            self._connection.interrupt()
-
-        timer = threading.Timer(self._seconds, stop)
-        timer.daemon = True
-        timer.start()
+        watch = _WATCHDOG.watch(self._connection, self._seconds)
         try:
             yield
         except duckdb.InterruptException as exc:
-            if fired.is_set():
+            if watch.fired:
                 raise QueryTimedOut(
                     "The query was stopped after {seconds} seconds, the time limit for analytical queries.",
                     seconds=_seconds_text(self._seconds)) from exc
             raise
         finally:
-            timer.cancel()
+            _WATCHDOG.release(watch)
 
     def execute(self, query: Any, parameters: object = None) -> BoundedConnection:
         with self._time_limit():

@@ -17,22 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from qianshu.core.settings import Settings
 from qianshu.delivery.decoys import Decoy, DecoyModel, decoys_for
-from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan
+from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, WatermarkPolicy
 
 _MODELS: OrderedDict[tuple[str, str], DecoyModel] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def decoy_model(db: Session, settings: Settings, listing: Any, data: Path, plan: WatermarkPlan | None) -> \
-        DecoyModel | None:
-    """The product's decoy model when the seller allows decoys (kept per data file and policy)."""
+def decoy_model(policy: WatermarkPolicy, data: Path, plan: WatermarkPlan | None) -> DecoyModel | None:
+    """The product's decoy model when the seller allows decoys (``policy``: the product's watermark
+    policy; kept per data file and policy)."""
     from qianshu.delivery import service
 
-    policy = service.watermark_policy(db, settings, listing)
     if plan is None or policy.decoys <= 0:
         return None
     key = (str(data), repr(policy))

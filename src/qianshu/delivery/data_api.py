@@ -8,14 +8,20 @@ the table's schema: column names are taken from the schema, values bound as para
 text of the caller's reaches DuckDB as SQL. Pages follow a signed cursor (the last row number,
 bound to the contract and the question).
 
-A call takes two short write transactions around the read, none held while DuckDB reads:
+A call takes two short write transactions around the read, none held while DuckDB reads (and no
+other: the key, the contract and the product are read in the first):
 
-1. admission: the key's calls of the last 60 seconds (the rate limit, a sliding window over the
-   key's call log, :mod:`.limits`) and the contract's calls and rows this period (the quota, the
-   page's rows reserved, raised by conditional UPDATEs), each under a row lock the database
+1. admission: the key and its contract in force, the question checked against the table's schema
+   (a refused question rolls the transaction back and counts nothing), the key's calls of the last
+   60 seconds (the rate limit, a sliding window over the key's call log, :mod:`.limits`) and the
+   contract's calls and rows this period (the quota, the page's rows reserved, raised by
+   conditional UPDATEs), each under a row lock the database
    serialises, so concurrent calls cannot pass a limit; the contract's limits are the seller's
    (:func:`.limits.limits_of`); the call is counted in the key's meter interval;
 2. the rows not delivered are given back to the quota and the rows delivered are metered.
+
+The page is read on a cursor of the product file's kept bounded database (:mod:`.product_files`),
+not a connection opened per page.
 
 The metering job (:func:`report_usage`) reports each closed interval of each key once to the
 exchange's billing (``record_usage``) with the stable report id ``api:<key>:<interval>``: run
@@ -43,14 +49,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from qianshu.core import audit
 from qianshu.core.actor import SYSTEM, Actor
-from qianshu.core.analytics import Limits, connect
+from qianshu.core.analytics import Limits
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
 from qianshu.core.policy import require
@@ -59,8 +64,9 @@ from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.delivery import api_decoys
 from qianshu.delivery import limits as api_limits
 from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
+from qianshu.delivery.product_files import product_file
 from qianshu.delivery.settings import DeliverySettings
-from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, watermark_batch
+from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, WatermarkPolicy, watermark_batch
 
 KEY_PREFIX = "qsk_"
 METERED = ("per_call", "per_1000_rows")
@@ -293,13 +299,14 @@ class Admission:
     period: str = "day"
 
 
-def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int,
+def admit(db: Session, raw_key: str | ApiKey, section: DeliverySettings, wanted_rows: int,
           now: datetime | None = None) -> Admission:
-    """Authenticate the key, ask the exchange whether its contract is in force, and count the call
-    against the rate limit and the quota (reserving ``wanted_rows``, fewer if fewer remain)."""
+    """Authenticate the key (or take the one authenticated in this transaction), ask the exchange
+    whether its contract is in force, and count the call against the rate limit and the quota
+    (reserving ``wanted_rows``, fewer if fewer remain)."""
     from qianshu.exchange import service as exchange
 
-    key = _authenticate(db, raw_key)
+    key = raw_key if isinstance(raw_key, ApiKey) else _authenticate(db, raw_key)
     if not exchange.contract_is_active(db, key.contract_id, "api"):
         raise PermissionDenied("The contract of this API key is not in force.", code="contract_not_active")
     contract = exchange.load_contract(db, key.contract_id)
@@ -338,10 +345,12 @@ def admit(db: Session, raw_key: str, section: DeliverySettings, wanted_rows: int
 def _meter(db: Session, key_id: int, contract_id: int, moment: datetime, section: DeliverySettings, *,
            calls: int, rows: int) -> None:
     interval = _window_start(moment, "interval", section.api_meter_seconds)
-    insert_ignore(db, ApiMeter, {"key_id": key_id, "contract_id": contract_id, "interval_start": interval,
-                                  "calls": 0, "rows": 0, "report_id": "", "units": 0})
-    db.execute(update(ApiMeter).where(ApiMeter.key_id == key_id, ApiMeter.interval_start == interval)
-               .values(calls=ApiMeter.calls + calls, rows=ApiMeter.rows + rows))
+    # One statement: the interval's row made, or its counts raised (the database serialises both).
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.execute(insert(ApiMeter).values(key_id=key_id, contract_id=contract_id, interval_start=interval, calls=calls,
+                                       rows=rows, report_id="", units=0)
+               .on_conflict_do_update(index_elements=["key_id", "interval_start"],
+                                      set_={"calls": ApiMeter.calls + calls, "rows": ApiMeter.rows + rows}))
 
 
 def settle(db: Session, admission: Admission, delivered: int, section: DeliverySettings,
@@ -405,11 +414,10 @@ _PLANS: OrderedDict[tuple[str, str], WatermarkPlan | None] = OrderedDict()
 _PLANS_LOCK = threading.Lock()
 
 
-def _plan(db: Session, settings: Settings, listing: Any, data: Path) -> WatermarkPlan | None:
+def _plan(data: Path, policy: WatermarkPolicy) -> WatermarkPlan | None:
     """The product's watermark plan, kept per data file and policy (it reads a sample of the file)."""
     from qianshu.delivery import service
 
-    policy = service.watermark_policy(db, settings, listing)
     key = (str(data), repr(policy))
     with _PLANS_LOCK:
         if key in _PLANS:
@@ -450,8 +458,10 @@ def _where(question: Question) -> tuple[str, list[Any]]:
 
 
 def read_page(data: Path, question: Question, rows: int, limits: Limits) -> pa.Table:
-    """Up to ``rows`` rows (all columns, and their row numbers) after the cursor, in file order."""
-    connection = connect(limits, readable=[data])
+    """Up to ``rows`` rows (all columns, and their row numbers) after the cursor, in file order,
+    on a cursor of the file's kept bounded database (:mod:`.product_files`)."""
+    product = product_file(data, limits)
+    cursor = product.connection.cursor(limits.query_seconds)
     try:
         where, params = _where(question)
         path = "'" + str(data.absolute()).replace("'", "''") + "'"
@@ -460,11 +470,11 @@ def read_page(data: Path, question: Question, rows: int, limits: Limits) -> pa.T
         # LIMIT stops the scan early instead of sorting every matching row (5x on a million rows).
         sql = (f"SELECT * FROM read_parquet({path}, file_row_number = true) "  # noqa: S608
                f"WHERE {where} LIMIT {int(rows)}")
-        found = connection.execute(sql, params).fetchall()  # within the time limit (a page: few rows)
-        names = [str(d[0]) for d in connection.description]
+        found = cursor.execute(sql, params).fetchall()  # within the time limit (a page: few rows)
+        names = [str(d[0]) for d in cursor.description]
     finally:
-        connection.close()
-    schema = pq.read_schema(data)
+        cursor.close()
+    schema = product.schema
     fields = [schema.field(n) if n in schema.names else pa.field(n, pa.int64()) for n in names]
     return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in found], pa.schema(fields))
 
@@ -493,28 +503,30 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
     """One page of rows for the holder of ``raw_key`` (see the module's docstring for the steps)."""
     from qianshu.catalog import service as catalog
     from qianshu.delivery import service
+    from qianshu.exchange import service as exchange
 
     section = settings.section(DeliverySettings)
     if not raw_key:
         raise NotAuthenticated("The API key is missing, unknown or revoked.", code="api_key_invalid")
-    with database.unit_of_work(write=False) as db:
+    limits = Limits(memory_limit="512MB", threads=1, query_seconds=section.sandbox_query_seconds)
+    # One write transaction checks the key, the contract and the question and counts the call (a
+    # question refused rolls it back: nothing counted); the read runs outside any, and a second
+    # one settles the rows.
+    with database.unit_of_work() as db:
         key = _authenticate(db, raw_key)
         contract_id = key.contract_id
-        from qianshu.exchange import service as exchange
-
         contract = exchange.load_contract(db, contract_id)
         listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
         data = service.product_data(db, settings, listing)
-        plan = _plan(db, settings, listing, data)
-        decoys = api_decoys.decoy_model(db, settings, listing, data, plan)
-    schema = pq.read_schema(data)
-    question = parse_question(schema, columns, filters or [], limit, cursor, section, settings.secret_key,
-                              contract_id)
-    with database.unit_of_work() as db:
-        admission = admit(db, raw_key, section, question.limit)
+        watermark = service.watermark_policy(db, settings, listing)  # read once for the plan and the decoys
+        product = product_file(data, limits)
+        question = parse_question(product.schema, columns, filters or [], limit, cursor, section, settings.secret_key,
+                                  contract_id)
+        admission = admit(db, key, section, question.limit)
     delivered = 0
     try:
-        limits = Limits(memory_limit="512MB", threads=1, query_seconds=section.sandbox_query_seconds)
+        plan = _plan(data, watermark)
+        decoys = api_decoys.decoy_model(watermark, data, plan)
         table = read_page(data, question, admission.reserved_rows, limits)
         delivered = table.num_rows
     finally:
@@ -531,7 +543,7 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
     if decoys is not None:  # where the seller allows them (delivery/api_decoys.py); not metered
         mark_key = WatermarkKey.for_contract(settings.secret_key, admission.contract_number)
         rows, _added = api_decoys.with_decoys(rows, numbers, decoys, mark_key, question,
-                                              pq.ParquetFile(data).metadata.num_rows,
+                                              product.num_rows,
                                               delivered < admission.reserved_rows, _jsonable)
     following = None
     if delivered and delivered == admission.reserved_rows:

@@ -41,15 +41,19 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
 from qianshu.core.analytics import BoundedConnection, Limits, connect
 from qianshu.core.errors import InvalidInput, QianshuError, QueryTimedOut
 from qianshu.delivery import sandbox_sql
+from qianshu.delivery.product_files import KeptDatabases, file_key
 from qianshu.delivery.sandbox_privacy import Noise, PrivacyBudget
 from qianshu.delivery.sandbox_sql import FIELD, HIDDEN, Column, Plan, refuse
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 DEFAULT_K = 10
 # A column whose distinct values are at least this share of its rows is "nearly all different".
@@ -103,22 +107,12 @@ class _Database:
 # Per table, set of files (path, size, modification time: a product's files are written once)
 # and limits. Holding only SELECT-checked queries' views, a database can serve every buyer of the
 # product; each query gets its own cursor.
-_DATABASES: OrderedDict[tuple[Any, ...], _Database] = OrderedDict()
-_DATABASES_LOCK = threading.Lock()
-_DATABASES_MAX = 4
+_DATABASES: KeptDatabases[_Database] = KeptDatabases(4, lambda kept: kept.connection.close())
 _COMPLEMENTS_MAX = 32
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _file_key(files: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
-    key = []
-    for path in files:
-        stat = path.stat()
-        key.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
-    return tuple(key)
 
 
 def _open_database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
@@ -147,23 +141,9 @@ def _open_database(table: str, files: Sequence[Path], limits: Limits) -> _Databa
 
 
 def _database(table: str, files: Sequence[Path], limits: Limits) -> _Database:
-    key = (table, _file_key(files), limits.memory_limit, limits.threads)
-    with _DATABASES_LOCK:
-        found = _DATABASES.get(key)
-        if found is not None:
-            _DATABASES.move_to_end(key)
-            return found
-    opened = _open_database(table, files, limits)  # outside the lock: profiling reads the whole table
-    with _DATABASES_LOCK:
-        found = _DATABASES.setdefault(key, opened)
-        _DATABASES.move_to_end(key)
-        while len(_DATABASES) > _DATABASES_MAX:
-            # Not closed here: a query may be about to take a cursor of it. DuckDB closes the
-            # database when the last query holding it lets it go.
-            _DATABASES.popitem(last=False)
-    if found is not opened:
-        opened.connection.close()
-    return found
+    key = (table, tuple(file_key(path) for path in files), limits.memory_limit, limits.threads)
+    # Opened outside the cache's lock: profiling reads the whole table.
+    return _DATABASES.get(key, lambda: _open_database(table, files, limits))
 
 
 def _columns(database: _Database, identifying: frozenset[str]) -> dict[str, Column]:
@@ -202,14 +182,15 @@ def _duckdb_refusal(exc: duckdb.Error) -> QianshuError:
 
 
 def run_query(sql: str, tables: Mapping[str, Sequence[Path]], policy: SandboxPolicy, *,
-              budget: PrivacyBudget | None = None) -> SandboxAnswer:
+              budget: PrivacyBudget | None = None, parsed: exp.Select | None = None) -> SandboxAnswer:
     """Answer ``sql`` over the product's ``tables`` (name → its Parquet files) under ``policy``.
 
     With differential privacy (``policy.epsilon``), ``budget`` is the recipient's and the answer
     carries it after the charge; the caller stores it. Raises a bilingual domain error when the
-    query is refused, fails, passes its time limit or the budget is spent."""
+    query is refused, fails, passes its time limit or the budget is spent. ``parsed``: the
+    caller's :func:`.sandbox_sql.parse` of this ``sql`` (parsed once per query; it is checked again)."""
     started = time.perf_counter()
-    select = sandbox_sql.parse(sql)
+    select = parsed if parsed is not None else sandbox_sql.parse(sql)
     sandbox_sql.check_allowed(select)
     names = {name.lower(): name for name in tables}
     table, _alias = sandbox_sql.table_of(select, frozenset(names))

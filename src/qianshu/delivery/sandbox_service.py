@@ -194,8 +194,10 @@ def _log(db: Session, actor: Actor, prepared: _Prepared, sql: str, record: Mappi
 
 def run_contract_query(database: Database, actor: Actor, settings: Settings, contract_id: int,
                        sql: str) -> SandboxResult:
-    """Answer the buyer's ``sql`` under its contract; logged whatever the outcome. Three short
-    transactions (check and charge; the query outside any; the log), none held while DuckDB reads."""
+    """Answer the buyer's ``sql`` under its contract; logged whatever the outcome. A read-only
+    transaction checks (the contract in force, the text), a short write one charges the privacy
+    budget (only with differential privacy), the query runs outside any, and one write transaction
+    logs it; none is held while DuckDB reads."""
     from qianshu.exchange import service as exchange
 
     sql = (sql or "").strip()
@@ -205,7 +207,9 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
         raise InvalidInput("{field} must be at most {max} characters.", field="sql", max=MAX_SQL)
     section = settings.section(DeliverySettings)
     budget: PrivacyBudget | None = None
-    with database.unit_of_work() as db:
+    refused: QianshuError | None = None
+    # A read transaction: on SQLite it does not queue behind the one writer, nor make others queue.
+    with database.unit_of_work(write=False) as db:
         prepared = _prepare(db, actor, settings, contract_id)
         product = prepared.product
         engine_policy = SandboxPolicy(
@@ -220,9 +224,12 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
             select_ = sandbox_sql.parse(sql)
             sandbox_sql.check_allowed(select_)
             sandbox_sql.table_of(select_, frozenset({TABLE}))
-            if product.epsilon is not None:
+        except QianshuError as exc:
+            refused = exc
+    if refused is None and product.epsilon is not None:
+        try:
+            with database.unit_of_work() as db:
                 budget = _spend(db, prepared.contract_id, product.budget, product.epsilon)
-            refused: QianshuError | None = None
         except QianshuError as exc:
             refused = exc
     if refused is not None:
@@ -230,12 +237,14 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
             _log(db, actor, prepared, sql, query_record(sql, [TABLE], refused, engine_policy))
         raise refused
     try:
-        answer: SandboxAnswer | QianshuError = run_query(sql, {TABLE: [prepared.data]}, engine_policy, budget=budget)
+        answer: SandboxAnswer | QianshuError = run_query(sql, {TABLE: [prepared.data]}, engine_policy, budget=budget,
+                                                         parsed=select_)
     except QianshuError as exc:
         answer = exc
     with database.unit_of_work() as db:
         entry = _log(db, actor, prepared, sql, query_record(sql, [TABLE], answer, engine_policy))
-        after = budget_of(db, prepared.contract_id)
+        # Only a query with differential privacy touches the budget.
+        after = budget_of(db, prepared.contract_id) if product.epsilon is not None else None
     if isinstance(answer, QianshuError):
         raise answer
     return SandboxResult(prepared.contract_id, answer.columns, answer.rows, answer.suppressed_groups, answer.epsilon,

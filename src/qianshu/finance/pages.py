@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
-from qianshu.core.errors import Conflict, InvalidInput, QianshuError
+from qianshu.core.errors import Conflict, QianshuError
 from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import (
     AppSettings,
@@ -32,13 +32,15 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import accounting_pages, sale, schemas, service, valuation
+from qianshu.finance import accounting_pages, sale, sale_pages, schemas, service, valuation
 from qianshu.finance.models import OPEN_STATUSES, LtvLimit, Pledge
 from qianshu.finance.permissions import pledge_resource, valuation_resource
+from qianshu.finance.sale_pages import hundredths as _hundredths
 from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
 router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
+router.include_router(sale_pages.router)  # a forced sale's page and its bids
 MAX_NUMBER_CHARS = 40
 # The pledge forms' fields as the lookup page labels them (English message ids), by the schemas' names.
 PLEDGE_LABELS = {
@@ -46,7 +48,8 @@ PLEDGE_LABELS = {
     "appraised_fen": N_("Appraised value"), "interest_bp": N_("Interest"), "term_months": N_("Term (months)"),
     "risk_pool_bp": N_("Risk-pool share"), "external_registry": N_("External registry"),
     "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"),
-    "price_fen": N_("Sale price"),
+    "price_fen": N_("Sale price"), "closes_in_days": N_("Bidding closes in (days)"),
+    "step_fen": N_("Minimum step between bids"),
 }
 
 
@@ -121,20 +124,6 @@ def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: A
         current))
 
 
-def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:
-    """Yuan or percent as typed (``12,000,000.50``, ``3.8``) → fen or basis points."""
-    text = str(form.get(name, "")).replace(",", "").replace("，", "").strip()
-    if not text and optional:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput("{field}: give a number.", field=field) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput("{field}: give a number with at most two decimals.", field=field)
-    return int(value * 100)
-
-
 @router.post("/finance/pledges")
 def register_pledge(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings, signer: Signer,
                     posted: PostedForm) -> Response:
@@ -183,12 +172,15 @@ def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: S
         sale.withdraw_forced_sale(db, actor, signer, offered.id, validate_form(schemas.CloseIn, fields).reason)
         return db.get_one(Pledge, pledge_id)
     enforcing = validate_form(schemas.EnforceIn, {"reason": reason, "mode": fields.get("mode") or "record"})
-    if enforcing.mode == "sale":  # a forced sale at the price typed (yuan)
+    if enforcing.mode == "sale":  # a forced sale at the price typed (yuan); by auction with a closing
         convert = Typed()
         price = convert(_hundredths, fields, "price_yuan", "price_fen", optional=True)
-        if convert.errors:
-            validate_form(schemas.EnforceIn, {"reason": reason, "mode": "sale"}, convert.errors)
-        sale.list_forced_sale(db, actor, signer, pledge_id, price, enforcing.reason)
+        step = convert(_hundredths, fields, "step_yuan", "step_fen", optional=True)
+        days = str(fields.get("closes_in_days", "")).strip() or None
+        offer = validate_form(schemas.EnforceIn, {"reason": reason, "mode": "sale", "price_fen": price,
+                                                  "closes_in_days": days, "step_fen": step}, convert.errors)
+        sale.list_forced_sale(db, actor, signer, pledge_id, offer.price_fen, enforcing.reason, offer.closes_in_days,
+                              offer.step_fen)
         return db.get_one(Pledge, pledge_id)
     return service.enforce_pledge(db, actor, signer, pledge_id, enforcing.reason, enforcing.mode)
 

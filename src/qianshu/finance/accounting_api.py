@@ -12,7 +12,7 @@ from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.errors import InvalidInput
 from qianshu.core.http import AppSettings, DbSession, Lang, Signer, WriteDbSession
 from qianshu.core.openapi import problems
-from qianshu.finance import accounting, accounting_export, auction, sale, schemas
+from qianshu.finance import accounting, accounting_export, auction, read_models, sale, schemas
 from qianshu.registry.settings import RegistrySettings
 
 router = APIRouter(prefix="/api/v1/finance", tags=["finance"])  # included by api.py
@@ -101,7 +101,7 @@ def buy(sale_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings
             responses=problems(404))
 def forced_sale(sale_id: int, db: WriteDbSession, actor: CurrentActor, settings: AppSettings,
                 signer: Signer) -> dict[str, Any]:
-    view = auction.sale_view(db, actor, settings, signer, sale_id)
+    view = read_models.forced_sale(db, actor, settings, signer, sale_id)
     return dict(sale.sale_json(view.sale), bids=[auction.bid_json(b) for b in view.bids],
                 minimum_bid_fen=view.minimum_fen)
 

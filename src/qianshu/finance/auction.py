@@ -18,7 +18,6 @@ rights to itself, or offer the asset anew).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -155,27 +154,10 @@ def due_sales(db: Session, limit: int = 100) -> list[int]:
                            .order_by(ForcedSale.closes_at).limit(limit)))
 
 
-@dataclass(frozen=True)
-class SaleView:
-    """A forced sale as its page shows it: the offer, the bids (best first), what a bid must be."""
-
-    sale: ForcedSale
-    bids: list[SaleBid]
-    minimum_fen: int | None  # the least a bid may be now (None: not taking bids)
-    may_bid: bool = False  # the viewer may bid: an approved organisation, neither holder nor bank
-    viewer_org_id: int | None = None  # the viewer's own bids are marked
-
-
-def sale_view(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int) -> SaleView:
-    """The sale, closed first if it is past its closing time (in the reader's write transaction)."""
-    policy.require(actor, "finance.lookup")
-    found = close_sale(db, settings, signer, sale_id)
-    bids = list(db.scalars(select(SaleBid).where(SaleBid.sale_id == found.id)
+def bids_of(db: Session, sale_id: int) -> list[SaleBid]:
+    """The sale's bids, best first."""
+    return list(db.scalars(select(SaleBid).where(SaleBid.sale_id == sale_id)
                            .order_by(SaleBid.amount_fen.desc(), SaleBid.id)))
-    taking = found.status == "listed" and found.closes_at is not None and not is_due(found)
-    may = (taking and policy.allows(actor, "finance.sale.buy")
-           and actor.org_id not in (found.pledgee_org_id, found.pledgor_org_id))
-    return SaleView(found, bids, minimum_bid(db, found) if taking else None, may, actor.org_id)
 
 
 def bid_json(bid: SaleBid) -> dict[str, object]:

@@ -6,7 +6,7 @@ shows its page again with what was typed and every error beside its field
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, QianshuError
 from qianshu.core.forms import Form, Typed, validate_form
@@ -32,11 +31,9 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import accounting_pages, sale, sale_pages, schemas, service, valuation
-from qianshu.finance.models import OPEN_STATUSES, LtvLimit, Pledge
-from qianshu.finance.permissions import pledge_resource, valuation_resource
+from qianshu.finance import accounting_pages, read_models, sale, sale_pages, schemas, service, valuation
+from qianshu.finance.models import Pledge
 from qianshu.finance.sale_pages import hundredths as _hundredths
-from qianshu.finance.settings import FinanceSettings
 
 router = APIRouter(include_in_schema=False)
 router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
@@ -53,35 +50,20 @@ PLEDGE_LABELS = {
 }
 
 
-@dataclass
-class LookupPage:
+@dataclass(frozen=True)
+class LookupPage(read_models.LookupView):
+    """The lookup: its read model (``read_models.certificate_lookup``), what was typed, and the
+    posted form refused: "pledge", or "{action}-{pledge id}"."""
+
     number: str = ""
-    found: service.Standing | None = None
     error: str = ""
-    may_confirm: set[int] = field(default_factory=set)
-    may_manage: set[int] = field(default_factory=set)
-    may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
-    may_pledge: bool = False
-    valuation: Any = None  # the asset's latest signed valuation
-    form: Form = field(default_factory=Form)  # the posted form, refused: "pledge", or "{action}-{pledge id}"
-    sales: list[Any] = field(default_factory=list)  # forced sales of the asset (public)
-
-
-def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
-    return {p.id for p in pledges
-            if policy.allows(actor, action, pledge_resource(p.pledgor_org_id, p.pledgee_org_id))}
+    form: Form = field(default_factory=Form)
 
 
 def _lookup_page(db: DbSession, actor: Actor, number: str, form: Form | None = None) -> tuple[str, Any]:
-    found = service.standing(db, actor, number)
-    return "finance/lookup.html", LookupPage(
-        number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
-        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
-        | _controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
-        valuation=service.latest_signed_valuation(db, found.registration_id), form=form or Form(),
-        sales=sale.sales_of(db, found.registration_id))
+    view = read_models.certificate_lookup(db, actor, number)
+    return "finance/lookup.html", LookupPage(**{f.name: getattr(view, f.name) for f in fields(view)}, number=number,
+                                             form=form or Form())
 
 
 @router.get("/finance/lookup")
@@ -93,35 +75,13 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
     try:
         return render(request, *_lookup_page(db, actor, number))
     except QianshuError as exc:
-        return render(request, "finance/lookup.html", LookupPage(number, error=exc.render(get_lang(request))),
+        return render(request, "finance/lookup.html", LookupPage(number=number, error=exc.render(get_lang(request))),
                       status_code=exc.status)
-
-
-@dataclass
-class PortfolioPage:
-    pledges: list[Pledge]
-    secured_open_fen: int
-    limits: list[LtvLimit]
-    default_limit_bp: int
-    # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
-    # for the open pledges whose asset has one
-    current_ltv: dict[int, int] = field(default_factory=dict)
 
 
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
-    pledges = service.portfolio(db, actor)
-    total = sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES)
-    current: dict[int, int] = {}
-    for p in pledges:
-        if p.status in OPEN_STATUSES:
-            latest = service.latest_signed_valuation(db, p.registration_id)
-            if latest is not None and latest.value_fen:
-                secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
-                current[p.id] = secured * 10_000 // latest.value_fen
-    return render(request, "finance/portfolio.html", PortfolioPage(
-        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
-        current))
+    return render(request, "finance/portfolio.html", read_models.portfolio(db, actor, settings))
 
 
 @router.post("/finance/pledges")
@@ -271,12 +231,12 @@ class ValuationsPage:
     form: Form = field(default_factory=Form)
 
 
-@dataclass
-class WorksheetPage:
-    valuation: Any
-    form: Form
-    may_edit: bool
-    verified: bool | None
+@dataclass(frozen=True)
+class WorksheetPage(read_models.WorksheetView):
+    """The worksheet: its read model (``read_models.worksheet``), the form (the stored figures in
+    the page's units, or what was typed and refused) and the fields' labels."""
+
+    form: Form = field(default_factory=Form)
     labels: dict[str, str] = field(default_factory=lambda: VALUATION_LABELS)
 
 
@@ -296,12 +256,9 @@ def start_valuation(request: Request, db: DbSession, actor: SignedInActor, poste
 
 
 def _worksheet_page(db: DbSession, actor: Actor, valuation_id: int, form: Form | None = None) -> WorksheetPage:
-    found = valuation.get_valuation(db, actor, valuation_id)
-    holder = service.registration_standing(db, found.certificate_number)[0].holder_org_id
-    may_edit = found.status == "draft" and policy.allows(
-        actor, "finance.valuation.sign", valuation_resource(found.appraiser_org_id, holder, False))
-    verified = valuation.verify_valuation(db, found) if found.status == "signed" else None
-    return WorksheetPage(found, form or Form(worksheet_values(found.inputs)), may_edit, verified)
+    view = read_models.worksheet(db, actor, valuation_id)
+    return WorksheetPage(view.valuation, view.may_edit, view.verified,
+                         form or Form(worksheet_values(view.valuation.inputs)))
 
 
 @router.get("/finance/valuations/{valuation_id:int}")

@@ -29,7 +29,7 @@ from qianshu.core.http import (
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.finance import auction, schemas
+from qianshu.finance import auction, read_models, schemas
 
 router = APIRouter(include_in_schema=False)
 BID_LABELS = {"amount_fen": N_("Your bid (yuan)"), "sale_id": N_("Forced sale")}
@@ -49,15 +49,18 @@ def hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = 
     return int(value * 100)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SalePage:
-    view: auction.SaleView
+    """The sale's read model (``read_models.forced_sale``) and the refused bid form, if any."""
+
+    view: read_models.SaleView
     form: Form = field(default_factory=Form)
 
 
 def _page(db: Any, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int,
           form: Form | None = None) -> tuple[str, SalePage]:
-    return "finance/sale.html", SalePage(auction.sale_view(db, actor, settings, signer, sale_id), form or Form())
+    return "finance/sale.html", SalePage(read_models.forced_sale(db, actor, settings, signer, sale_id),
+                                         form or Form())
 
 
 @router.get("/finance/sales/{sale_id:int}")

@@ -250,3 +250,27 @@ def test_closing_is_idempotent_in_process(db, settings, client, make, asset, bea
     again = auction.close_sale(db, settings, signer, offered["id"])
     assert (first.status, again.status) == ("sold", "sold")
     assert len(ledger.transfers_by_cause(db, "forced_sale", offered["id"])) == moved
+
+
+def test_the_product_page_says_the_asset_is_on_forced_sale_while_it_is_open(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer) -> None:
+    from qianshu.catalog import service as catalog
+    from qianshu.catalog.schemas import ListingIn, PlanIn
+
+    holder = make.actor(asset.holder)
+    listing = catalog.create_listing(db, holder, ListingIn(registration_id=asset.registration_id))
+    catalog.add_plan(db, holder, listing.id, PlanIn(kind="one_time", price="1200", delivery_modes=["download"]))
+    catalog.submit_listing(db, holder, listing.id, confirm_personal_data=True)
+    catalog.review_listing(db, make.actor(make.operator()), listing.id, "approve")
+    db.flush()
+    assert 'id="forced-sale-panel"' not in client.get(f"/catalog/{listing.id}").text
+    _pledge_id, offered = _auction(client, db, asset, bearer, days=0)
+    page = client.get(f"/catalog/{listing.id}")
+    assert page.status_code == 200
+    assert f'href="/finance/sales/{offered["id"]}"' in page.text
+    assert "强制出售中：出价" in page.text
+    client.cookies.set("qs_lang", "en")
+    assert "On forced sale: bid" in client.get(f"/catalog/{listing.id}").text
+    client.cookies.set("qs_lang", "zh")
+    client.post(f"/api/v1/finance/forced-sales/{offered['id']}/withdraw", json={}, headers=bearer(asset.bank))
+    assert 'id="forced-sale-panel"' not in client.get(f"/catalog/{listing.id}").text

@@ -31,5 +31,7 @@ MANIFEST = Manifest(
                    "registration.challenged": "qianshu.finance.hooks:on_registration_challenged"},
     # the forced sales' auctions past their closing time close (their pages close them on read too)
     periodic={"finance.close_sales": Periodic(600.0, "qianshu.finance.jobs:close_sales")},
+    # the catalogue's product page says when the product's asset is on forced sale, and links to it
+    product_panel="qianshu.finance.sale_pages:product_panel",
     demo="qianshu.demo.finance_seed:seed",
 )

@@ -194,6 +194,12 @@ def open_sales(db: Session, actor: Actor) -> list[ForcedSale]:
                            .order_by(ForcedSale.listed_at.desc(), ForcedSale.id.desc())))
 
 
+def sale_on_offer(db: Session, registration_id: int) -> ForcedSale | None:
+    """The asset's forced sale on offer (at most one: its open pledges' sales lock the asset), if any."""
+    return db.scalar(select(ForcedSale).where(ForcedSale.registration_id == registration_id,
+                                              ForcedSale.status == "listed").order_by(ForcedSale.id.desc()).limit(1))
+
+
 def sales_of(db: Session, registration_id: int) -> list[ForcedSale]:
     """The asset's forced sales on offer or sold (a withdrawn offer is only in the pledge's history)."""
     return list(db.scalars(select(ForcedSale).where(ForcedSale.registration_id == registration_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
@@ -29,7 +30,7 @@ from qianshu.core.http import (
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.finance import auction, read_models, schemas
+from qianshu.finance import auction, read_models, sale, schemas
 
 router = APIRouter(include_in_schema=False)
 BID_LABELS = {"amount_fen": N_("Your bid (yuan)"), "sale_id": N_("Forced sale")}
@@ -61,6 +62,20 @@ def _page(db: Any, actor: Actor, settings: Settings, signer: Ed25519Signer, sale
           form: Form | None = None) -> tuple[str, SalePage]:
     return "finance/sale.html", SalePage(read_models.forced_sale(db, actor, settings, signer, sale_id),
                                          form or Form())
+
+
+@dataclass(frozen=True)
+class ProductPanel:
+    """The product page's section while the product's asset is on forced sale (``product_panel``)."""
+
+    sale: Any
+    template: str = "finance/_product_panel.html"
+
+
+def product_panel(db: Session, actor: Actor, listing: Any) -> ProductPanel | None:
+    """The catalogue's product-page hook: the asset's forced sale on offer, if any."""
+    offered = sale.sale_on_offer(db, listing.registration_id)
+    return None if offered is None else ProductPanel(offered)
 
 
 @router.get("/finance/sales/{sale_id:int}")

@@ -99,13 +99,13 @@ BIDDERS = ("buyer.logistics@qianshu.demo", "merchant.health@qianshu.demo", "merc
 
 
 def _bid(db: Session, signer: Any, offered: Any, holder_org_id: int) -> None:
-    """Two organisations (not the holder) deposit a bidding margin and bid: the reserve, then two
-    steps above it."""
+    """Two organisations (not the holder) deposit their bid and a tenth of the reserve more (so that
+    a visitor signed in as one of them can bid again) and bid: the reserve, then two steps above it."""
     operator = actor_of(db, "operator@qianshu.demo")
     bidders = [a for a in (actor_of(db, email) for email in BIDDERS) if a.org_id != holder_org_id][:2]
     for n, (bidder, amount) in enumerate(zip(bidders, (offered.price_fen, offered.price_fen + 2 * offered.step_fen),
                                              strict=True), start=1):
-        ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=amount,
+        ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=amount + offered.price_fen // 10,
                        bank_reference=f"2026-11-8{n:04d}", memo="竞买保证金入金 / bidding deposit")
         auction.place_bid(db, bidder, signer, offered.id, amount)
 

@@ -4,28 +4,19 @@ bids the minimum and leads; in Chinese and in English. Screenshots with ``QIANSH
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from qianshu.demo.seed import DEMO_PASSWORD
+from tests.browser.test_finance_withdrawal import _shot
+from tests.browser.test_portal_flows import sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    if folder := os.environ.get("QIANSHU_SCREENSHOTS"):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
 def test_a_bidder_bids_in_the_demo_auction(page) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/lang/zh?next=/sign-in")
-    page.fill("input[name=email]", "buyer.logistics@qianshu.demo")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("#sign-in-submit")
+    page.goto("/lang/zh?next=/")
+    sign_in(page, "buyer.logistics@qianshu.demo")
     page.goto("/finance/sales")
     page.locator("a[id^='bid-link-']").first.click()
     page.wait_for_load_state()

@@ -382,6 +382,10 @@ def test_the_demo_bank_sees_a_forced_sale_and_a_challenge_and_the_holder_its_boo
     assert [o["pledge_id"] for o in offers] == [selling[0]["id"]]
     assert offers[0]["price_fen"] > selling[0]["secured_fen"]
     assert selling[0]["certificate_number"] in bank.get("/finance/sales").text
+    auction = client.get(f"/api/v1/finance/forced-sales/{offers[0]['id']}").json()  # an auction with two bids
+    assert auction["kind"] == "auction"
+    assert [b["status"] for b in auction["bids"]] == ["leading", "outbid"]
+    assert auction["bids"][0]["amount_fen"] == auction["price_fen"] + 2 * auction["step_fen"]
     inbox = bank.get("/api/v1/inbox").json()
     texts = [n.get("text", "") for n in (inbox["items"] if isinstance(inbox, dict) else inbox)]
     assert any("提出异议" in t or "objection" in t for t in texts), texts

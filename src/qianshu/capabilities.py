@@ -170,6 +170,7 @@ def check(*, imports: bool = True) -> list[str]:
         refs += [m.settings] if m.settings else []
         refs += [m.blob_references] if m.blob_references else []
         refs += [m.contract_panel] if m.contract_panel else []
+        refs += [m.product_panel] if m.product_panel else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -352,6 +353,12 @@ def contract_panels() -> list[Any]:
     """Each capability's ``contract_panel`` hook (``function(db, actor, contract) -> panel | None``),
     in capability order: the sections the exchange's contract page shows."""
     return [resolve(m.contract_panel) for m in manifests() if m.contract_panel]
+
+
+def product_panels() -> list[Any]:
+    """Each capability's ``product_panel`` hook (``function(db, actor, listing) -> panel | None``),
+    in capability order: the sections the catalogue's product page shows."""
+    return [resolve(m.product_panel) for m in manifests() if m.product_panel]
 
 
 def periodic_tasks() -> dict[str, tuple[float, Any]]:

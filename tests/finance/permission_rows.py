@@ -128,6 +128,16 @@ ROWS = {
         params=lambda c: {"sale_id": c["sale_api_withdraw"]}, body=lambda c: {}, action="finance.pledge.manage",
         on=PLEDGE),
     ("GET", "/finance/sales"): Row(EVERYONE, action="finance.lookup"),
+    # an auction: anyone sees it and its bids; an approved organisation bids (the holder and the
+    # bank: 409; without funds: 422, neither a refusal of the policy)
+    ("GET", "/api/v1/finance/forced-sales/{sale_id}"): Row(EVERYONE, params=lambda c: {"sale_id": c["auction"]},
+                                                           action="finance.lookup"),
+    ("POST", "/api/v1/finance/forced-sales/{sale_id}/bids"): Row(
+        params=lambda c: {"sale_id": c["auction"]}, body=lambda c: {"amount_fen": 100_00}, action="finance.sale.buy"),
+    ("GET", "/finance/sales/{sale_id:int}"): Row(EVERYONE, params=lambda c: {"sale_id": c["auction"]},
+                                                 action="finance.lookup"),
+    ("POST", "/finance/sales/{sale_id:int}/bid"): Row(params=lambda c: {"sale_id": c["auction"]},
+                                                      body=lambda c: {"amount_yuan": "100"}, action="finance.sale.buy"),
     ("POST", "/finance/sales/{sale_id:int}/buy"): Row(params=lambda c: {"sale_id": c["sale"]}, body=lambda c: {},
                                                       action="finance.sale.buy"),
 }
@@ -146,12 +156,12 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
                         ("p_api_enforce", "active"), ("p_api_propose", "active"), ("p_api_decide", "active"),
                         ("p_page_confirm", "pending"), ("p_page_release", "active"),
                         ("p_page_enforce", "active"), ("p_sale", "active"), ("p_api_withdraw", "active"),
-                        ("p_page_withdraw", "active")):
+                        ("p_page_withdraw", "active"), ("p_auction", "active")):
         pledge = Pledge(registration_id=reg.id, certificate_number=ctx["number"], pledgee_org_id=pledgee,
                         pledgor_org_id=pledgor, status=status, secured_fen=100_00, appraised_fen=10_000_00,
                         ltv_limit_bp=5000, interest_bp=400, term_months=6, starts_on=today,
                         matures_on=today + dt.timedelta(days=180))
-        if key in ("p_sale", "p_api_withdraw", "p_page_withdraw"):
+        if key in ("p_sale", "p_api_withdraw", "p_page_withdraw", "p_auction"):
             pledge.status = "selling"
         if key == "p_api_decide":
             pledge.proposed_amendment = {"changes": {"interest_bp": 390}, "by": "nobody", "reason": ""}
@@ -162,6 +172,12 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     sale = ForcedSale(pledge_id=ctx["p_sale"], registration_id=reg.id, certificate_number=ctx["number"],
                       pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期")
     db.add(sale)
+    auction = ForcedSale(pledge_id=ctx["p_auction"], registration_id=reg.id, certificate_number=ctx["number"],
+                         pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期",
+                         closes_at=utcnow() + dt.timedelta(days=7), step_fen=100)
+    db.add(auction)
+    db.flush()
+    ctx["auction"] = auction.id
     for key in ("p_api_withdraw", "p_page_withdraw"):  # offers their pledgee withdraws
         offer = ForcedSale(pledge_id=ctx[key], registration_id=reg.id, certificate_number=ctx["number"],
                            pledgee_org_id=pledgee, pledgor_org_id=pledgor, price_fen=100_00, reason="逾期")

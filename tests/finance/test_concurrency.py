@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from qianshu.accounts.service import actor_for
 from qianshu.core.errors import QianshuError
@@ -236,3 +236,71 @@ def test_a_withdrawal_and_a_purchase_at_once_only_one_wins(isolated_database, se
                 assert events.count("sale_withdrawn") == winners.count("withdrawn")
                 break
     print("withdrawal and purchase raced:", winners)
+
+
+@pytest.mark.slow
+def test_two_equal_bids_at_once_over_http_one_leads(isolated_database, settings, gb_csv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two bidders send the same amount to a live server at the same moment: one bid leads, the
+    other is a bilingual 409 ``bid_too_low`` and its money stays in its wallet; the books balance.
+    A third round of two raises shows the outbid bidder repaid once."""
+    import httpx
+
+    from qianshu.accounts import service as accounts
+    from qianshu.accounts.schemas import TokenIn
+    from qianshu.core.settings import Settings
+    from qianshu.finance import sale
+    from qianshu.finance.models import SaleBid
+    from qianshu.ledger import service as ledger
+    from qianshu.ledger.models import LedgerAccount
+    from qianshu.web.app import create_app
+    from tests.web.live import live_server
+
+    signer = load_signer(settings.key_dir)
+    (stranger, operator), bank, pledge_id = _active_pledge_committed(isolated_database, settings, signer, gb_csv)
+    with isolated_database.unit_of_work() as db:
+        offered = sale.list_forced_sale(db, bank, signer, pledge_id, 500_000_000, "逾期 90 天", closes_in_days=7,
+                                        step_fen=1_000_000)
+        make = Factories(db)
+        bidders = [stranger, actor_for(make.user(organisation=make.org(org_type="buyer")), via="api", ip=None)]
+        tokens = []
+        for n, bidder in enumerate(bidders):
+            ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=800_000_000, bank_reference=f"BID-{n}")
+            tokens.append(accounts.create_token(db, bidder, TokenIn(name=f"bid-{n}", scopes=["read", "write"]))[1])
+        sale_id = offered.id
+    app = create_app(Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
+                              secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False),
+                     database=isolated_database)
+    answers: list[httpx.Response] = []
+    with live_server(app) as url:
+        def bid(i: int, amount: int) -> Any:
+            def _bid() -> None:
+                answers.append(httpx.post(f"{url}/api/v1/finance/forced-sales/{sale_id}/bids",
+                                          json={"amount_fen": amount}, timeout=60,
+                                          headers={"Authorization": f"Bearer {tokens[i]}",
+                                                   "Accept-Language": "zh" if i else "en"}))
+            return _bid
+
+        _race([bid(0, 500_000_000), bid(1, 500_000_000)])
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        refused = next(r for r in answers if r.status_code == 409)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert (refused.json()["code"], refused.json()["field"]) == ("bid_too_low", "amount_fen")
+        words = "当前最高出价" if refused.headers["Content-Language"] == "zh" else "the best bid is"
+        assert words in refused.json()["detail"], refused.json()
+        leader = next(i for i in (0, 1) if any(
+            r.status_code == 201 and r.json()["bidder_org_id"] == bidders[i].org_id for r in answers))
+        with isolated_database.unit_of_work(write=False) as db:
+            assert ledger.balance(db, ledger.wallet_of(db, bidders[leader].org_id or 0)) == 300_000_000
+            assert ledger.balance(db, ledger.wallet_of(db, bidders[1 - leader].org_id or 0)) == 800_000_000
+        # the other raises to 510 万 twice at once (two requests of one bidder): one leads, the leader is repaid once
+        answers.clear()
+        other = 1 - leader
+        _race([bid(other, 510_000_000), bid(other, 510_000_000)])
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    with isolated_database.unit_of_work(write=False) as db:
+        assert ledger.balance(db, ledger.wallet_of(db, bidders[leader].org_id or 0)) == 800_000_000
+        assert ledger.balance(db, ledger.wallet_of(db, bidders[other].org_id or 0)) == 290_000_000
+        statuses = [b.status for b in db.scalars(select(SaleBid).where(SaleBid.sale_id == sale_id)
+                                                 .order_by(SaleBid.id))]
+        assert statuses == ["outbid", "leading"]
+        assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0

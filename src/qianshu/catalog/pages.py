@@ -299,7 +299,8 @@ class ProductPage(read_models.ProductView):
 def product_page(
     listing_id: int, request: Request, db: DbSession, actor: CurrentActor, settings: AppSettings
 ) -> Response:
-    view = read_models.product_view(db, actor, settings, listing_id)
+    view = read_models.product_view(db, actor, settings, listing_id,
+                                    getattr(request.app.state, "product_panels", ()))
     page = ProductPage(**{f.name: getattr(view, f.name) for f in fields(view)}, labels=Labels(get_lang(request)))
     _record_view(request, actor, view.listing, view.sample)
     return render(request, "catalog/product.html", page)

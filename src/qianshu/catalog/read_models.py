@@ -5,7 +5,8 @@ not be refused. The portal (``pages.py``) renders these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -42,6 +43,9 @@ class ProductView:
     following: bool
     seller: product.Seller | None
     may: ProductActions
+    # Other capabilities' sections (finance's forced sale of the asset ...): objects with a
+    # ``template``, from the manifests' ``product_panel`` hooks.
+    panels: list[Any] = field(default_factory=list)
 
 
 def product_actions(actor: Actor, listing: Listing) -> ProductActions:
@@ -54,9 +58,11 @@ def product_actions(actor: Actor, listing: Listing) -> ProductActions:
     )
 
 
-def product_view(db: Session, actor: Actor, settings: Settings, listing_id: int) -> ProductView:
-    """The product page: the listing, its registration's profile, a masked sample, and what the
-    viewer may do. (Recording the view is the page's, in a write transaction of its own.)"""
+def product_view(db: Session, actor: Actor, settings: Settings, listing_id: int,
+                 panel_hooks: Iterable[Callable[[Session, Actor, Listing], Any]] = ()) -> ProductView:
+    """The product page: the listing, its registration's profile, a masked sample, what the viewer
+    may do, and the other capabilities' panels (``panel_hooks``, the manifests' ``product_panel``
+    hooks). (Recording the view is the page's, in a write transaction of its own.)"""
     listing = service.get_listing(db, actor, listing_id)
     reg = product.registration(db, listing)
     profiles = product.column_profiles(db, reg.id)
@@ -66,6 +72,7 @@ def product_view(db: Session, actor: Actor, settings: Settings, listing_id: int)
         {p.name: product.masked_top_values(p, sample.masked_columns) for p in profiles},
         product.quality_scores(db, reg.id), product.provider_reports(db, reg.id), product.certificate(db, reg.id),
         follows.is_following(db, actor, listing.id), product.seller(db, listing), product_actions(actor, listing),
+        [panel for hook in panel_hooks if (panel := hook(db, actor, listing)) is not None],
     )
 
 

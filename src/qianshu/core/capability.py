@@ -133,6 +133,10 @@ class Manifest:
     # of the exchange's contract page (an object with ``template``, the partial the page includes
     # with ``panel`` set; docs/architecture.md, "The contract page's panels").
     contract_panel: str | None = None
+    # "module:function": ``function(db, actor, listing) -> panel | None``, the capability's section
+    # of the catalogue's product page (an object with ``template``, included with ``panel`` set;
+    # docs/architecture.md, "The product page's panels").
+    product_panel: str | None = None
     # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
     # capability of the tests lives in ``tests.example_capability``).
     package_name: str | None = None

@@ -6,14 +6,17 @@ enforced on default. Before lending, the demo appraiser (the service provider �
 pledge over it is computed on that valuation.
 
 What else a bank officer should see: one defaulted loan's asset offered in a **forced sale** on
-the exchange (``/finance/sales``), and an **alert** that a pledged asset's holder is challenged
-(the holder renewed the registration and another merchant objected during its public notice).
+the exchange (``/finance/sales``), an auction of a week in which two organisations have bid (the
+operator recorded their bidding deposits; the first bid was outbid and repaid), and an **alert**
+that a pledged asset's holder is challenged (the holder renewed the registration and another
+merchant objected during its public notice).
 The first holder keeps an **accounting pack**: the costs of its assets as its books show them."""
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +25,8 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.signing import load_signer
 from qianshu.demo.registrations import actor_of
-from qianshu.finance import accounting, sale, schemas, service, valuation
+from qianshu.finance import accounting, auction, sale, schemas, service, valuation
+from qianshu.ledger import service as ledger
 from qianshu.registry import review
 from qianshu.registry import schemas as registry_schemas
 from qianshu.registry import service as registry
@@ -81,13 +85,29 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 if made == 3:
                     service.enforce_pledge(db, bank, signer, pledge.id, "借款人逾期未还 / borrower defaulted")
                 if made == 5:  # a defaulted loan: the asset is offered in a forced sale on the exchange
-                    sale.list_forced_sale(db, bank, signer, pledge.id, secured * 11 // 10 // 100 * 100,
-                                          "借款人逾期 90 天")
+                    offered = sale.list_forced_sale(db, bank, signer, pledge.id, secured * 11 // 10 // 100 * 100,
+                                                    "借款人逾期 90 天", closes_in_days=7)
+                    _bid(db, signer, offered, holder.org_id or 0)
                 if made == 6:
                     challenged = (holder, pledge.registration_id)
         if challenged is not None:
             _challenge(db, settings, *challenged)
         _book_costs(db, actor_of(db, HOLDERS[0]))
+
+
+BIDDERS = ("buyer.logistics@qianshu.demo", "merchant.health@qianshu.demo", "merchant.traffic@qianshu.demo")
+
+
+def _bid(db: Session, signer: Any, offered: Any, holder_org_id: int) -> None:
+    """Two organisations (not the holder) deposit their bid and a tenth of the reserve more (so that
+    a visitor signed in as one of them can bid again) and bid: the reserve, then two steps above it."""
+    operator = actor_of(db, "operator@qianshu.demo")
+    bidders = [a for a in (actor_of(db, email) for email in BIDDERS) if a.org_id != holder_org_id][:2]
+    for n, (bidder, amount) in enumerate(zip(bidders, (offered.price_fen, offered.price_fen + 2 * offered.step_fen),
+                                             strict=True), start=1):
+        ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=amount + offered.price_fen // 10,
+                       bank_reference=f"2026-11-8{n:04d}", memo="竞买保证金入金 / bidding deposit")
+        auction.place_bid(db, bidder, signer, offered.id, amount)
 
 
 def _challenge(db: Session, settings: Settings, holder: Actor, registration_id: int) -> None:

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.errors import InvalidInput
-from qianshu.core.http import AppSettings, DbSession, Lang, Signer
+from qianshu.core.http import AppSettings, DbSession, Lang, Signer, WriteDbSession
 from qianshu.core.openapi import problems
-from qianshu.finance import accounting, accounting_export, sale, schemas
+from qianshu.finance import accounting, accounting_export, auction, read_models, sale, schemas
 from qianshu.registry.settings import RegistrySettings
 
 router = APIRouter(prefix="/api/v1/finance", tags=["finance"])  # included by api.py
@@ -95,6 +95,23 @@ def buy(sale_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings
     """The fee goes to the exchange, the bank is paid up to the debt, the holder gets the rest, and
     the rights pass to the buyer through the registry's transfer."""
     return sale.sale_json(sale.buy_forced_sale(db, actor, settings, signer, sale_id))
+
+
+@router.get("/forced-sales/{sale_id}", summary="A forced sale and its bids (an auction past its closing closes now)",
+            responses=problems(404))
+def forced_sale(sale_id: int, db: WriteDbSession, actor: CurrentActor, settings: AppSettings,
+                signer: Signer) -> dict[str, Any]:
+    view = read_models.forced_sale(db, actor, settings, signer, sale_id)
+    return dict(sale.sale_json(view.sale), bids=[auction.bid_json(b) for b in view.bids],
+                minimum_bid_fen=view.minimum_fen)
+
+
+@router.post("/forced-sales/{sale_id}/bids", status_code=201, summary="Bid in a forced sale's auction "
+             "(the amount waits in escrow while it leads)", responses=problems(401, 403, 404, 409, 422))
+def bid(sale_id: int, data: schemas.BidIn, db: DbSession, actor: SignedInActor, signer: Signer) -> dict[str, Any]:
+    """At least the reserve, then the best bid plus the step (409 ``bid_too_low``); the previous
+    best bidder's money goes back to its wallet in the same transaction."""
+    return auction.bid_json(auction.place_bid(db, actor, signer, sale_id, data.amount_fen))
 
 
 @router.post("/forced-sales/{sale_id}/withdraw", summary="Withdraw a forced sale before anyone buys (the pledgee)",

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.forms import Form
 from qianshu.core.http import (
     AppSettings,
@@ -26,7 +25,7 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import accounting, accounting_export, sale, schemas
+from qianshu.finance import accounting, accounting_export, read_models, sale, schemas
 from qianshu.finance.accounting_api import MEDIA, parse_day
 from qianshu.finance.models import COST_CATEGORIES
 from qianshu.registry.settings import RegistrySettings
@@ -121,18 +120,10 @@ def set_choice(request: Request, db: DbSession, actor: SignedInActor, posted: Po
 
 # --- forced sales --------------------------------------------------------------------------------
 
-@dataclass
-class SalesPage:
-    sales: list[Any]
-    may_buy: bool
-    org_id: int | None = None  # the reader's organisation: no button on its own sale (holder or bank)
-
-
 @router.get("/finance/sales")
 def sales(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    """Pledged assets their banks offer on default; an approved organisation buys at the price."""
-    return render(request, "finance/sales.html", SalesPage(sale.open_sales(db, actor),
-                                                           policy.allows(actor, "finance.sale.buy"), actor.org_id))
+    """Pledged assets their banks offer on default; an approved organisation buys at the price or bids."""
+    return render(request, "finance/sales.html", read_models.forced_sales(db, actor))
 
 
 @router.post("/finance/sales/{sale_id:int}/buy")

@@ -63,7 +63,8 @@ def enforce_pledge(pledge_id: int, data: schemas.EnforceIn, db: DbSession, actor
     registry's transfer, submitted for review) or ``sale`` (offered in a forced sale on the exchange
     at ``price_fen``; the pledge is ``selling`` until someone buys)."""
     if data.mode == "sale":
-        listed = sale.list_forced_sale(db, actor, signer, pledge_id, data.price_fen, data.reason)
+        listed = sale.list_forced_sale(db, actor, signer, pledge_id, data.price_fen, data.reason, data.closes_in_days,
+                                       data.step_fen)
         return dict(service.pledge_json(service.pledge_by_id(db, listed.pledge_id)), forced_sale=sale.sale_json(listed))
     return service.pledge_json(service.enforce_pledge(db, actor, signer, pledge_id, data.reason, data.mode))
 

@@ -1,6 +1,6 @@
 """Data-asset financing: pledges over certified assets and the lookup of a certificate's standing."""
 
-from qianshu.core.capability import MENU_MINE, MENU_PUBLIC, Manifest, NavItem, Subscription
+from qianshu.core.capability import MENU_MINE, MENU_PUBLIC, Manifest, NavItem, Periodic, Subscription
 from qianshu.core.policy import Resource, allows
 
 MANIFEST = Manifest(
@@ -29,5 +29,9 @@ MANIFEST = Manifest(
                    "registration.superseded": "qianshu.finance.hooks:on_registration_superseded",
                    # an objection filed or decided against the asset's registration: its banks are told
                    "registration.challenged": "qianshu.finance.hooks:on_registration_challenged"},
+    # the forced sales' auctions past their closing time close (their pages close them on read too)
+    periodic={"finance.close_sales": Periodic(600.0, "qianshu.finance.jobs:close_sales")},
+    # the catalogue's product page says when the product's asset is on forced sale, and links to it
+    product_panel="qianshu.finance.sale_pages:product_panel",
     demo="qianshu.demo.finance_seed:seed",
 )

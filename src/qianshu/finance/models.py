@@ -171,14 +171,21 @@ class Valuation(Base):
 
 # --- forced sale on default ------------------------------------------------------------------------
 
-SALE_STATUSES = ("listed", "sold")
+# listed: on offer (taking bids until ``closes_at`` for an auction); sold; withdrawn by the bank;
+# unsold: an auction closed without a bid (the pledge is active again).
+SALE_STATUSES = ("listed", "sold", "withdrawn", "unsold")
+# leading: the best bid, its money in its escrow; outbid: a better bid came, the money went back;
+# won: the best bid at closing, its escrow paid the fee, the bank and the holder.
+BID_STATUSES = ("leading", "outbid", "won")
 
 
 class ForcedSale(Base):
-    """On default the pledgee offers the asset on the exchange at a price; the first buyer pays it
-    into escrow, the exchange keeps its fee, the bank is paid up to the debt (the secured amount and
-    the interest accrued to the day of sale), the holder gets the rest, and the rights pass to the
-    buyer through the registry's transfer."""
+    """On default the pledgee offers the asset on the exchange: at a fixed price (the first buyer
+    pays it) or, with a closing time, by auction (bids of at least the reserve ``price_fen``, each
+    beating the best by ``step_fen``; the best bid at closing wins). The price is paid into escrow,
+    the exchange keeps its fee, the bank is paid up to the debt (the secured amount and the interest
+    accrued to the day of sale), the holder gets the rest, and the rights pass to the buyer through
+    the registry's transfer."""
 
     __tablename__ = "finance_forced_sales"
 
@@ -189,8 +196,11 @@ class ForcedSale(Base):
     certificate_number: Mapped[str] = mapped_column(String(20))
     pledgee_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     pledgor_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
-    status: Mapped[str] = mapped_column(String(12), default="listed")  # listed | sold | withdrawn
-    price_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="listed")  # SALE_STATUSES
+    price_fen: Mapped[int] = mapped_column(BigInteger)  # the fixed price, or an auction's reserve
+    # An auction's closing time and minimum step between bids (None: a fixed-price offer).
+    closes_at: Mapped[datetime | None] = mapped_column(index=True)
+    step_fen: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, default="")
     buyer_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     debt_fen: Mapped[int | None] = mapped_column(BigInteger)  # secured + interest, on the day of sale
@@ -201,6 +211,23 @@ class ForcedSale(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     listed_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+
+
+class SaleBid(Base):
+    """A bid in a forced sale's auction: its money waits in an escrow account of its own
+    (``escrow:<bidder>:forced-sale-<sale>-bid-<id>``) while it leads, and goes back when outbid."""
+
+    __tablename__ = "finance_sale_bids"
+    __table_args__ = (Index("ix_finance_sale_bids_sale_status", "sale_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("finance_forced_sales.id", ondelete="RESTRICT"))
+    bidder_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="leading")  # BID_STATUSES
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]  # when outbid or when it won
 
 
 # --- the accounting pack ---------------------------------------------------------------------------

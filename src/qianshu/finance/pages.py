@@ -6,7 +6,7 @@ shows its page again with what was typed and every error beside its field
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,9 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
-from qianshu.core.errors import Conflict, InvalidInput, QianshuError
+from qianshu.core.errors import Conflict, QianshuError
 from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import (
     AppSettings,
@@ -32,13 +31,13 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.finance import accounting_pages, sale, schemas, service, valuation
-from qianshu.finance.models import OPEN_STATUSES, LtvLimit, Pledge
-from qianshu.finance.permissions import pledge_resource, valuation_resource
-from qianshu.finance.settings import FinanceSettings
+from qianshu.finance import accounting_pages, read_models, sale, sale_pages, schemas, service, valuation
+from qianshu.finance.models import Pledge
+from qianshu.finance.sale_pages import hundredths as _hundredths
 
 router = APIRouter(include_in_schema=False)
 router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
+router.include_router(sale_pages.router)  # a forced sale's page and its bids
 MAX_NUMBER_CHARS = 40
 # The pledge forms' fields as the lookup page labels them (English message ids), by the schemas' names.
 PLEDGE_LABELS = {
@@ -46,39 +45,25 @@ PLEDGE_LABELS = {
     "appraised_fen": N_("Appraised value"), "interest_bp": N_("Interest"), "term_months": N_("Term (months)"),
     "risk_pool_bp": N_("Risk-pool share"), "external_registry": N_("External registry"),
     "external_number": N_("External registration number"), "reason": N_("Reason"), "mode": N_("Enforce by"),
-    "price_fen": N_("Sale price"),
+    "price_fen": N_("Sale price"), "closes_in_days": N_("Bidding closes in (days)"),
+    "step_fen": N_("Minimum step between bids"),
 }
 
 
-@dataclass
-class LookupPage:
+@dataclass(frozen=True)
+class LookupPage(read_models.LookupView):
+    """The lookup: its read model (``read_models.certificate_lookup``), what was typed, and the
+    posted form refused: "pledge", or "{action}-{pledge id}"."""
+
     number: str = ""
-    found: service.Standing | None = None
     error: str = ""
-    may_confirm: set[int] = field(default_factory=set)
-    may_manage: set[int] = field(default_factory=set)
-    may_amend: set[int] = field(default_factory=set)  # the pledgee or the pledgor
-    may_pledge: bool = False
-    valuation: Any = None  # the asset's latest signed valuation
-    form: Form = field(default_factory=Form)  # the posted form, refused: "pledge", or "{action}-{pledge id}"
-    sales: list[Any] = field(default_factory=list)  # forced sales of the asset (public)
-
-
-def _controls(actor: Actor, pledges: list[Pledge], action: str) -> set[int]:
-    return {p.id for p in pledges
-            if policy.allows(actor, action, pledge_resource(p.pledgor_org_id, p.pledgee_org_id))}
+    form: Form = field(default_factory=Form)
 
 
 def _lookup_page(db: DbSession, actor: Actor, number: str, form: Form | None = None) -> tuple[str, Any]:
-    found = service.standing(db, actor, number)
-    return "finance/lookup.html", LookupPage(
-        number, found, may_confirm=_controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_manage=_controls(actor, found.pledges, "finance.pledge.manage"),
-        may_amend=_controls(actor, found.pledges, "finance.pledge.manage")
-        | _controls(actor, found.pledges, "finance.pledge.confirm"),
-        may_pledge=found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
-        valuation=service.latest_signed_valuation(db, found.registration_id), form=form or Form(),
-        sales=sale.sales_of(db, found.registration_id))
+    view = read_models.certificate_lookup(db, actor, number)
+    return "finance/lookup.html", LookupPage(**{f.name: getattr(view, f.name) for f in fields(view)}, number=number,
+                                             form=form or Form())
 
 
 @router.get("/finance/lookup")
@@ -90,49 +75,13 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
     try:
         return render(request, *_lookup_page(db, actor, number))
     except QianshuError as exc:
-        return render(request, "finance/lookup.html", LookupPage(number, error=exc.render(get_lang(request))),
+        return render(request, "finance/lookup.html", LookupPage(number=number, error=exc.render(get_lang(request))),
                       status_code=exc.status)
-
-
-@dataclass
-class PortfolioPage:
-    pledges: list[Pledge]
-    secured_open_fen: int
-    limits: list[LtvLimit]
-    default_limit_bp: int
-    # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
-    # for the open pledges whose asset has one
-    current_ltv: dict[int, int] = field(default_factory=dict)
 
 
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
-    pledges = service.portfolio(db, actor)
-    total = sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES)
-    current: dict[int, int] = {}
-    for p in pledges:
-        if p.status in OPEN_STATUSES:
-            latest = service.latest_signed_valuation(db, p.registration_id)
-            if latest is not None and latest.value_fen:
-                secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
-                current[p.id] = secured * 10_000 // latest.value_fen
-    return render(request, "finance/portfolio.html", PortfolioPage(
-        pledges, total, service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
-        current))
-
-
-def _hundredths(form: dict[str, Any], name: str, field: str, *, optional: bool = False) -> int | None:
-    """Yuan or percent as typed (``12,000,000.50``, ``3.8``) → fen or basis points."""
-    text = str(form.get(name, "")).replace(",", "").replace("，", "").strip()
-    if not text and optional:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput("{field}: give a number.", field=field) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput("{field}: give a number with at most two decimals.", field=field)
-    return int(value * 100)
+    return render(request, "finance/portfolio.html", read_models.portfolio(db, actor, settings))
 
 
 @router.post("/finance/pledges")
@@ -183,12 +132,15 @@ def _pledge_action(db: DbSession, actor: Actor, settings: AppSettings, signer: S
         sale.withdraw_forced_sale(db, actor, signer, offered.id, validate_form(schemas.CloseIn, fields).reason)
         return db.get_one(Pledge, pledge_id)
     enforcing = validate_form(schemas.EnforceIn, {"reason": reason, "mode": fields.get("mode") or "record"})
-    if enforcing.mode == "sale":  # a forced sale at the price typed (yuan)
+    if enforcing.mode == "sale":  # a forced sale at the price typed (yuan); by auction with a closing
         convert = Typed()
         price = convert(_hundredths, fields, "price_yuan", "price_fen", optional=True)
-        if convert.errors:
-            validate_form(schemas.EnforceIn, {"reason": reason, "mode": "sale"}, convert.errors)
-        sale.list_forced_sale(db, actor, signer, pledge_id, price, enforcing.reason)
+        step = convert(_hundredths, fields, "step_yuan", "step_fen", optional=True)
+        days = str(fields.get("closes_in_days", "")).strip() or None
+        offer = validate_form(schemas.EnforceIn, {"reason": reason, "mode": "sale", "price_fen": price,
+                                                  "closes_in_days": days, "step_fen": step}, convert.errors)
+        sale.list_forced_sale(db, actor, signer, pledge_id, offer.price_fen, enforcing.reason, offer.closes_in_days,
+                              offer.step_fen)
         return db.get_one(Pledge, pledge_id)
     return service.enforce_pledge(db, actor, signer, pledge_id, enforcing.reason, enforcing.mode)
 
@@ -279,12 +231,12 @@ class ValuationsPage:
     form: Form = field(default_factory=Form)
 
 
-@dataclass
-class WorksheetPage:
-    valuation: Any
-    form: Form
-    may_edit: bool
-    verified: bool | None
+@dataclass(frozen=True)
+class WorksheetPage(read_models.WorksheetView):
+    """The worksheet: its read model (``read_models.worksheet``), the form (the stored figures in
+    the page's units, or what was typed and refused) and the fields' labels."""
+
+    form: Form = field(default_factory=Form)
     labels: dict[str, str] = field(default_factory=lambda: VALUATION_LABELS)
 
 
@@ -304,12 +256,9 @@ def start_valuation(request: Request, db: DbSession, actor: SignedInActor, poste
 
 
 def _worksheet_page(db: DbSession, actor: Actor, valuation_id: int, form: Form | None = None) -> WorksheetPage:
-    found = valuation.get_valuation(db, actor, valuation_id)
-    holder = service.registration_standing(db, found.certificate_number)[0].holder_org_id
-    may_edit = found.status == "draft" and policy.allows(
-        actor, "finance.valuation.sign", valuation_resource(found.appraiser_org_id, holder, False))
-    verified = valuation.verify_valuation(db, found) if found.status == "signed" else None
-    return WorksheetPage(found, form or Form(worksheet_values(found.inputs)), may_edit, verified)
+    view = read_models.worksheet(db, actor, valuation_id)
+    return WorksheetPage(view.valuation, view.may_edit, view.verified,
+                         form or Form(worksheet_values(view.valuation.inputs)))
 
 
 @router.get("/finance/valuations/{valuation_id:int}")

@@ -27,8 +27,8 @@ ACTIONS = (
            N_("Only the bank that holds the pledge may change, release or enforce it.")),
     Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
            N_("Only an approved bank has a pledge portfolio.")),
-    Action("finance.sale.buy", (Rule(active=True),), "Buy a pledged asset offered in a forced sale on default "
-           "(any approved organisation but its holder and its bank)",
+    Action("finance.sale.buy", (Rule(active=True),), "Buy a pledged asset offered in a forced sale on default, or "
+           "bid in its auction (any approved organisation but its holder and its bank)",
            N_("Only an approved organisation buys in a forced sale.")),
     Action("finance.accounting", (HOLDER, Rule(staff=("auditor",))),
            "Keep the accounting pack of one's organisation's data assets (costs, classification, disclosure)",

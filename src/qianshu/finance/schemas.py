@@ -52,13 +52,24 @@ class CloseIn(BaseModel):
 class EnforceIn(BaseModel):
     """``record``: the default is recorded (the bank realises the pledge outside the exchange);
     ``transfer``: the rights pass to the bank through the registry's transfer; ``sale``: the asset is
-    offered in a forced sale on the exchange at ``price_fen`` (required then)."""
+    offered in a forced sale on the exchange at ``price_fen`` (required then): with ``closes_in_days``
+    by auction, ``price_fen`` being the reserve and ``step_fen`` the least a bid must beat the best by."""
 
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=2000)
     mode: Literal["record", "transfer", "sale"] = "record"
     price_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
+    closes_in_days: int | None = Field(default=None, ge=1, le=30)
+    step_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
+
+
+class BidIn(BaseModel):
+    """A bid in a forced sale's auction, in fen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: int = Field(gt=0, le=MAX_FEN)
 
 
 class LtvLimitIn(BaseModel):

@@ -107,6 +107,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # The contract page's one extension point: the manifests' ``contract_panel`` hooks
     # (``function(db, actor, contract)`` → an object with ``template``, or None); exchange/pages.py shows them.
     app.state.contract_panels = capabilities.contract_panels()
+    app.state.product_panels = capabilities.product_panels()
     app.state.nav_items = capabilities.nav_items()
     app.state.nav_menus = capabilities.nav_menus()
     openapi.install(app)

@@ -1,0 +1,124 @@
+"""What finance's pages show, each read by one function: the data and what the viewer may do with
+it, decided by the permission policy (``core.policy``) together with the state the services check,
+so that a page offers a control only when using it would not be refused. The portal
+(``pages.py``, ``accounting_pages.py``, ``sale_pages.py``) renders these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qianshu.core import policy
+from qianshu.core.actor import Actor
+from qianshu.core.settings import Settings
+from qianshu.core.signing import Ed25519Signer
+from qianshu.finance import auction, sale, service, valuation
+from qianshu.finance.models import OPEN_STATUSES, ForcedSale, LtvLimit, Pledge, SaleBid, Valuation
+from qianshu.finance.permissions import pledge_resource, valuation_resource
+from qianshu.finance.settings import FinanceSettings
+
+
+def _pledges_allowing(actor: Actor, pledges: list[Pledge], action: str) -> frozenset[int]:
+    return frozenset(p.id for p in pledges
+                     if policy.allows(actor, action, pledge_resource(p.pledgor_org_id, p.pledgee_org_id)))
+
+
+@dataclass(frozen=True)
+class LookupView:
+    """A certificate's standing, its pledges the viewer may read, and which of them it may act on."""
+
+    found: service.Standing | None = None
+    may_confirm: frozenset[int] = frozenset()  # the holder confirms a pending pledge
+    may_manage: frozenset[int] = frozenset()  # the pledgee amends, releases, enforces, withdraws a sale
+    may_amend: frozenset[int] = frozenset()  # the pledgee or the pledgor proposes an amendment
+    may_pledge: bool = False  # an approved bank, over a valid certificate
+    valuation: Valuation | None = None  # the asset's latest signed valuation
+    sales: list[ForcedSale] = field(default_factory=list)  # the asset's forced sales (public)
+
+
+def certificate_lookup(db: Session, actor: Actor, number: str) -> LookupView:
+    found = service.standing(db, actor, number)
+    confirm = _pledges_allowing(actor, found.pledges, "finance.pledge.confirm")
+    manage = _pledges_allowing(actor, found.pledges, "finance.pledge.manage")
+    return LookupView(found, confirm, manage, manage | confirm,
+                      found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
+                      service.latest_signed_valuation(db, found.registration_id),
+                      sale.sales_of(db, found.registration_id))
+
+
+@dataclass(frozen=True)
+class PortfolioView:
+    pledges: list[Pledge]
+    secured_open_fen: int
+    limits: list[LtvLimit]
+    default_limit_bp: int
+    # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
+    # for the open pledges whose asset has one
+    current_ltv: dict[int, int] = field(default_factory=dict)
+
+
+def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
+    """The bank's pledges (``finance.portfolio``, checked by the service), its limits, and the
+    current loan-to-value of each open pledge's asset."""
+    pledges = service.portfolio(db, actor)
+    current: dict[int, int] = {}
+    for p in pledges:
+        if p.status in OPEN_STATUSES:
+            latest = service.latest_signed_valuation(db, p.registration_id)
+            if latest is not None and latest.value_fen:
+                secured = sum(o.secured_fen for o in service.open_pledges_of(db, p.registration_id))
+                current[p.id] = secured * 10_000 // latest.value_fen
+    return PortfolioView(pledges, sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES),
+                         service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
+                         current)
+
+
+@dataclass(frozen=True)
+class WorksheetView:
+    valuation: Any
+    may_edit: bool  # its own appraiser, while a draft
+    verified: bool | None  # the signature verifies (None: not signed yet)
+
+
+def worksheet(db: Session, actor: Actor, valuation_id: int) -> WorksheetView:
+    found = valuation.get_valuation(db, actor, valuation_id)
+    holder = service.registration_standing(db, found.certificate_number)[0].holder_org_id
+    may_edit = found.status == "draft" and policy.allows(
+        actor, "finance.valuation.sign", valuation_resource(found.appraiser_org_id, holder, False))
+    return WorksheetView(found, may_edit, valuation.verify_valuation(db, found) if found.status == "signed" else None)
+
+
+@dataclass(frozen=True)
+class SalesView:
+    sales: list[ForcedSale]
+    may_buy: bool  # an approved organisation (the page hides the button on its own sales)
+    org_id: int | None = None  # the viewer's organisation: no button on its own sale (holder or bank)
+
+
+def forced_sales(db: Session, actor: Actor) -> SalesView:
+    return SalesView(sale.open_sales(db, actor), policy.allows(actor, "finance.sale.buy"), actor.org_id)
+
+
+@dataclass(frozen=True)
+class SaleView:
+    """A forced sale as its page shows it: the offer, the bids (best first), what a bid must be."""
+
+    sale: ForcedSale
+    bids: list[SaleBid]
+    minimum_fen: int | None  # the least a bid may be now (None: not taking bids)
+    may_bid: bool = False  # the viewer may bid: an approved organisation, neither holder nor bank
+    viewer_org_id: int | None = None  # the viewer's own bids are marked
+
+
+def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int) -> SaleView:
+    """The sale, closed first if it is past its closing time (so the caller reads in a write
+    transaction)."""
+    policy.require(actor, "finance.lookup")
+    found = auction.close_sale(db, settings, signer, sale_id)
+    bids = auction.bids_of(db, found.id)
+    taking = found.status == "listed" and found.closes_at is not None and not auction.is_due(found)
+    may = (taking and policy.allows(actor, "finance.sale.buy")
+           and actor.org_id not in (found.pledgee_org_id, found.pledgor_org_id))
+    return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, may, actor.org_id)

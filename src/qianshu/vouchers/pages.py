@@ -35,7 +35,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.ledger.service import parse_yuan
-from qianshu.vouchers import contract_pages, publish_pages, redemption, schemas, service, statistics
+from qianshu.vouchers import contract_pages, publish_pages, redemption, schemas, service, statistics, trust_pages
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
 from qianshu.vouchers.permissions import programme_resource
 from qianshu.vouchers.settings import VouchersSettings
@@ -53,6 +53,7 @@ CLAIM_LABELS = {"invoice_number": N_("Invoice number"), "delivery_proof_base64":
                 "payment_proof_base64": N_("Proof of the company's payment")}
 router.include_router(publish_pages.router)  # offering and programme forms
 router.include_router(contract_pages.router)  # paying an exchange contract with data vouchers
+router.include_router(trust_pages.router)  # related parties and broken-trust records
 
 
 @dataclass

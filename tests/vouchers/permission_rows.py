@@ -116,6 +116,9 @@ ROWS = {
     ("POST", "/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/pay"): Row(
         params=lambda c: {**_programme(c), "contract_id": c["other_contract"]}, body=lambda c: {"voucher_ids": "1"},
         action=("vouchers.apply", "contract.pay"), on="other_contract"),
+    ("GET", "/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/split"): Row(
+        params=lambda c: {**_programme(c), "contract_id": c["other_contract"]},
+        action=("vouchers.apply", "contract.pay"), on="other_contract"),
     ("GET", "/vouchers/publish"): Row(action="vouchers.offering.publish|vouchers.programme.create"),
     ("POST", "/vouchers/offerings"): Row(body=lambda c: {**OFFERING_BODY, "price_fen_per_card_hour": "1"},
                                          action="vouchers.offering.publish"),

@@ -52,8 +52,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_voucher_broken_trust_org_id"), ["org_id"], unique=False)
     # programmes' exclusions so far become records
     bind = op.get_bind()
-    programmes = sa.table("voucher_programmes", sa.column("id", sa.Integer()),
-                          sa.column("excluded_org_ids", sa.JSON()), sa.column("created_at", sa.DateTime()))
+    programmes = sa.table("voucher_programmes", sa.column("id", sa.Integer()), sa.column("excluded_org_ids", sa.JSON()),
+                          sa.column("created_at", qianshu.core.db.UTCDateTime(timezone=True)))
     orgs = {row[0] for row in bind.execute(sa.text("SELECT id FROM organisations"))}
     rows = [{"programme_id": pid, "org_id": org_id, "source": "", "reason": "", "recorded_at": created,
              "lifted_at": None, "lift_reason": ""}

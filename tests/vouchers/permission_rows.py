@@ -52,6 +52,31 @@ ROWS = {
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/related-parties"): Row(
         params=_programme, body=lambda c: {"org_a_id": c["v_company"], "org_b_id": c["v_provider"]},
         action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/api/v1/vouchers/programmes/{programme_id}/related-parties/unmark"): Row(
+        params=_programme, body=lambda c: {"org_a_id": c["v_company"], "org_b_id": c["v_provider"], "reason": "xx"},
+        action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/api/v1/vouchers/programmes/{programme_id}/broken-trust"): Row(
+        params=_programme, body=lambda c: {"org_id": c["v_company"], "source": "信用中国", "reason": "xx"},
+        action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/api/v1/vouchers/programmes/{programme_id}/broken-trust/lift"): Row(
+        params=_programme, body=lambda c: {"org_id": c["v_company"], "reason": "xx"},
+        action="vouchers.programme.manage", on=PROGRAMME),
+    ("GET", "/api/v1/vouchers/programmes/{programme_id}/trust-records"): Row(
+        params=_programme, action="vouchers.programme.manage", on=PROGRAMME),
+    ("GET", "/vouchers/programmes/{programme_id:int}/trust"): Row(
+        params=_programme, action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/vouchers/programmes/{programme_id:int}/related"): Row(
+        params=_programme, body=lambda c: {"org_a_id": "x", "org_b_id": "y"}, action="vouchers.programme.manage",
+        on=PROGRAMME),
+    ("POST", "/vouchers/programmes/{programme_id:int}/related/{org_a_id:int}/{org_b_id:int}/unmark"): Row(
+        params=lambda c: {**_programme(c), "org_a_id": c["v_company"], "org_b_id": c["v_provider"]},
+        body=lambda c: {"reason": "xx"}, action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/vouchers/programmes/{programme_id:int}/broken-trust"): Row(
+        params=_programme, body=lambda c: {"org_id": "x", "source": "信用中国", "reason": "xx"},
+        action="vouchers.programme.manage", on=PROGRAMME),
+    ("POST", "/vouchers/programmes/{programme_id:int}/broken-trust/{org_id:int}/lift"): Row(
+        params=lambda c: {**_programme(c), "org_id": c["v_company"]}, body=lambda c: {"reason": "xx"},
+        action="vouchers.programme.manage", on=PROGRAMME),
     ("GET", "/api/v1/vouchers/vouchers"): Row(action="vouchers.mine"),
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/orders"): Row(
         params=_programme, body=_order_body, action="vouchers.apply"),
@@ -90,6 +115,9 @@ ROWS = {
         params=_programme, body=_order_body, action="vouchers.apply"),
     ("POST", "/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/pay"): Row(
         params=lambda c: {**_programme(c), "contract_id": c["other_contract"]}, body=lambda c: {"voucher_ids": "1"},
+        action=("vouchers.apply", "contract.pay"), on="other_contract"),
+    ("GET", "/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/split"): Row(
+        params=lambda c: {**_programme(c), "contract_id": c["other_contract"]},
         action=("vouchers.apply", "contract.pay"), on="other_contract"),
     ("GET", "/vouchers/publish"): Row(action="vouchers.offering.publish|vouchers.programme.create"),
     ("POST", "/vouchers/offerings"): Row(body=lambda c: {**OFFERING_BODY, "price_fen_per_card_hour": "1"},

@@ -145,3 +145,33 @@ def test_a_refused_payment_shows_the_error_beside_the_field(
     assert db.get_one(Voucher, ready.voucher_id).remaining_fen == 10_000_00
     assert db.scalar(select(func.count(ComputeOrder.id))) == 0
     assert _books(db) == 0
+
+
+def test_the_figures_follow_the_ticks_as_the_payment_computes_them(
+        client, db: Session, ready: Ready, buyer: Actor, merchant: Actor) -> None:  # noqa: F811
+    """What the page's script asks for: the payment's own figures for the vouchers ticked, written
+    as the page writes them; nothing reserved; only the buyer gets them."""
+    contract = ready.contract
+    _sign_in(client, db, _user(db, buyer))
+    url = f"/vouchers/programmes/{ready.programme_id}/contracts/{contract.id}/split"
+    page = client.get(f"/exchange/contracts/{contract.id}").text
+    assert f'data-split-url="{url}"' in page
+    assert '<script src="/static/vouchers/vouchers.js" defer></script>' in page
+    assert client.get("/static/vouchers/vouchers.js").status_code == 200
+    for lang, money in (("en", "CN¥{:,.2f}"), ("zh", "¥{:,.2f}")):
+        client.cookies.set(LANG_COOKIE, lang)
+        ticked = client.get(url, params={"voucher_ids": [ready.voucher_id]}).json()
+        assert (ticked["voucher_fen"], ticked["wallet_fen"]) == (ready.part, contract.price_fen - ready.part)
+        assert ticked["voucher_text"] == money.format(ready.part / 100)
+        none = client.get(url).json()
+        assert (none["voucher_fen"], none["wallet_fen"]) == (0, contract.price_fen)
+        assert none["wallet_text"] in none["button_text"]
+        assert none["voucher_text"] == money.format(0)
+    assert "钱包支付" in none["button_text"]
+    # another's voucher counts for nothing; nothing was reserved
+    assert client.get(url, params={"voucher_ids": [ready.voucher_id + 999]}).json()["voucher_fen"] == 0
+    db.expire_all()
+    assert db.get_one(Voucher, ready.voucher_id).remaining_fen == 10_000_00
+    client.cookies.clear()
+    _sign_in(client, db, _user(db, merchant))
+    assert client.get(url, params={"voucher_ids": [ready.voucher_id]}).status_code in (403, 404)

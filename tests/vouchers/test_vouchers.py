@@ -14,7 +14,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
 from qianshu.ledger import service as ledger
 from qianshu.translog.models import LogEntry
-from qianshu.vouchers import redemption, schemas, service, statistics
+from qianshu.vouchers import redemption, schemas, service, statistics, trust
 from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
 from tests.vouchers.conftest import EVIDENCE, World, issue, programme_in
 
@@ -169,7 +169,7 @@ def test_an_expired_voucher_is_refused(db, world: World) -> None:
 
 def test_related_parties_are_refused(db, world: World) -> None:
     vouchers = issue(db, world, world.company)
-    service.mark_related(db, world.actor(world.admin), world.programme_id, schemas.RelatedIn(
+    trust.mark_related(db, world.actor(world.admin), world.programme_id, schemas.RelatedIn(
         org_a_id=world.provider.org_id, org_b_id=world.company.org_id))
     with pytest.raises(Conflict) as refused:
         redemption.place_order(db, world.actor(world.company), world.programme_id, order_in(world, vouchers))

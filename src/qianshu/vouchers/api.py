@@ -4,6 +4,7 @@ call that moves money takes an ``Idempotency-Key`` (core/idempotency.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -15,7 +16,8 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.http import AppSettings, DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
 from qianshu.ledger.settings import LedgerSettings
-from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics
+from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics, trust
+from qianshu.vouchers.models import BrokenTrust, RelatedParties
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
@@ -83,8 +85,52 @@ def decide_application(application_id: int, data: schemas.DecisionIn, db: DbSess
              summary="Mark two organisations related (no voucher pays between them)",
              responses=problems(401, 403, 404, 422))
 def mark_related(programme_id: int, data: schemas.RelatedIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    row = service.mark_related(db, actor, programme_id, data)
-    return {"programme_id": row.programme_id, "org_a_id": row.org_a_id, "org_b_id": row.org_b_id}
+    return _related_json(trust.mark_related(db, actor, programme_id, data))
+
+
+@router.post("/programmes/{programme_id}/related-parties/unmark",
+             summary="Unmark two related organisations, with the reason", responses=problems(401, 403, 404, 409, 422))
+def unmark_related(programme_id: int, data: schemas.UnmarkRelatedIn, db: DbSession,
+                   actor: SignedInActor) -> dict[str, Any]:
+    return _related_json(trust.unmark_related(db, actor, programme_id, data))
+
+
+def _related_json(row: RelatedParties) -> dict[str, Any]:
+    return {"programme_id": row.programme_id, "org_a_id": row.org_a_id, "org_b_id": row.org_b_id,
+            "reason": row.reason, "unmarked": row.unmarked_at is not None, "unmark_reason": row.unmark_reason}
+
+
+@router.post("/programmes/{programme_id}/broken-trust", status_code=201,
+             summary="Record a broken-trust record of an organisation (it may not apply), with source and reason",
+             responses=problems(401, 403, 404, 409, 422))
+def record_broken_trust(programme_id: int, data: schemas.BrokenTrustIn, db: DbSession,
+                        actor: SignedInActor) -> dict[str, Any]:
+    return _trust_json(trust.record_broken_trust(db, actor, programme_id, data))
+
+
+@router.post("/programmes/{programme_id}/broken-trust/lift", summary="Lift a broken-trust record, with the reason",
+             responses=problems(401, 403, 404, 409, 422))
+def lift_broken_trust(programme_id: int, data: schemas.LiftBrokenTrustIn, db: DbSession,
+                      actor: SignedInActor) -> dict[str, Any]:
+    return _trust_json(trust.lift_broken_trust(db, actor, programme_id, data))
+
+
+def _trust_json(row: BrokenTrust) -> dict[str, Any]:
+    return {"programme_id": row.programme_id, "org_id": row.org_id, "source": row.source, "reason": row.reason,
+            "lifted": row.lifted_at is not None, "lift_reason": row.lift_reason}
+
+
+@router.get("/programmes/{programme_id}/trust-records",
+            summary="Related parties and broken-trust records of a programme (its administrator), by name or USCC",
+            responses=problems(401, 403, 404))
+def trust_records(programme_id: int, db: DbSession, actor: SignedInActor, q: str = "") -> dict[str, Any]:
+    found = trust.trust_records(db, actor, programme_id, q)
+    return {"related_parties": [{"org_a": asdict(r.a), "org_b": asdict(r.b), "reason": r.reason,
+                                 "unmarked": r.unmarked_at is not None, "unmark_reason": r.unmark_reason}
+                                for r in found.related],
+            "broken_trust": [{"org": asdict(t.org), "source": t.source, "reason": t.reason,
+                              "lifted": t.lifted_at is not None, "lift_reason": t.lift_reason}
+                             for t in found.broken_trust]}
 
 
 @router.get("/vouchers", summary="Your organisation's vouchers", responses=problems(401, 403))

@@ -7,18 +7,19 @@ and every error beside its field (``core.http.answer_form``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput
 from qianshu.core.forms import Typed, validate_form
-from qianshu.core.http import AppSettings, DbSession, PostedForm, answer_form, form_fields, see_other
-from qianshu.core.i18n import N_
+from qianshu.core.http import AppSettings, DbSession, PostedForm, answer_form, form_fields, get_lang, see_other
+from qianshu.core.i18n import N_, translate
+from qianshu.core.l10n import format_money
 from qianshu.core.policy import allows
 from qianshu.exchange import payments, read_models
 from qianshu.exchange import service as exchange
@@ -30,6 +31,9 @@ router = APIRouter(include_in_schema=False)
 # The form's fields as the panel labels them (English message ids), keyed by the schema's names.
 PAY_LABELS = {"voucher_ids": N_("Data vouchers"), "purpose": N_("Purpose"), "contract_id": N_("Exchange contract"),
               "programme_id": N_("Programme"), "amount_fen": N_("Paid from the wallet")}
+
+
+PAY_BUTTON = N_("Pay {amount} from our wallet, the rest with vouchers")
 
 
 def form_name(programme_id: int) -> str:
@@ -57,6 +61,21 @@ def _chosen(voucher_ids: list[str]) -> list[str]:
     if not voucher_ids:  # the schema's own "too short" would read "Data vouchers is invalid."
         raise InvalidInput("Choose at least one voucher.", field="voucher_ids", code="no_voucher_chosen")
     return voucher_ids
+
+
+@router.get("/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/split")
+def payment_split(programme_id: int, contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                  voucher_ids: Annotated[list[int], Query(max_length=50)] = []) -> JSONResponse:  # noqa: B006 - FastAPI copies the default
+    """The payment form's figures for the vouchers ticked, computed and written as the page writes
+    them (``vouchers/static/vouchers.js`` shows them when the ticks change)."""
+    service.require_apply(actor)
+    contract = payments.authorise(db, actor, "contract.pay", contract_id=contract_id)
+    figures = data_vouchers.payment_split(db, actor, programme_id, contract, voucher_ids)
+    lang = get_lang(request)
+    return JSONResponse({
+        "voucher_fen": figures.voucher_fen, "wallet_fen": figures.wallet_fen,
+        "voucher_text": format_money(figures.voucher_fen, lang), "wallet_text": format_money(figures.wallet_fen, lang),
+        "button_text": translate(PAY_BUTTON, lang, amount=format_money(figures.wallet_fen, lang))})
 
 
 @router.post("/vouchers/programmes/{programme_id:int}/contracts/{contract_id:int}/pay")

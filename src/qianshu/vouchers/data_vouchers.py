@@ -49,6 +49,31 @@ def voucher_part(programme: Programme, price_fen: int, remaining_fen: list[int])
 
 
 @dataclass(frozen=True)
+class Split:
+    """What the chosen vouchers cover of a contract's price, and what the wallet pays."""
+
+    voucher_fen: int
+    wallet_fen: int
+
+
+def split(programme: Programme, price_fen: int, vouchers: list[Voucher]) -> Split:
+    part = voucher_part(programme, price_fen, [v.remaining_fen for v in vouchers])
+    return Split(part, price_fen - part)
+
+
+def payment_split(db: Session, actor: Actor, programme_id: int, contract: Any, voucher_ids: list[int]) -> Split:
+    """The payment form's figures for the vouchers ticked (``voucher_ids``, those of the buyer's offer
+    for the programme; others are ignored), as ``pay_contract`` would apply them: the contract page's
+    script asks for them when the ticks change. Nothing is reserved. Where the programme would pay
+    nothing of the contract (not the buyer's, paid, ...), the wallet pays all of it."""
+    for offer in payment_offers(db, actor, contract):
+        if offer.programme.id == programme_id:
+            wanted = set(voucher_ids)
+            return split(offer.programme, contract.price_fen, [v for v in offer.vouchers if v.id in wanted])
+    return Split(0, contract.price_fen)
+
+
+@dataclass(frozen=True)
 class PaymentOffer:
     """A programme whose data vouchers the buyer may apply to a contract, with what they would cover
     (all the vouchers listed, or the largest one where the programme allows one per contract)."""
@@ -57,6 +82,7 @@ class PaymentOffer:
     vouchers: list[Voucher]
     voucher_fen: int
     wallet_fen: int
+    chosen: frozenset[int] = frozenset()  # the vouchers the figures count (ticked when the page opens)
 
 
 def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffer]:
@@ -81,10 +107,11 @@ def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffe
                 or contract.seller_org_id not in programme.provider_org_ids
                 or are_related(db, programme.id, actor.org_id, contract.seller_org_id)):
             continue
-        values = [v.remaining_fen for v in vouchers]
-        part = voucher_part(programme, contract.price_fen, [max(values)] if programme.one_voucher_per_contract
-                            else values)
-        offers.append(PaymentOffer(programme, vouchers, part, contract.price_fen - part))
+        # all the vouchers listed, or the largest where one voucher per contract is the rule
+        chosen = [max(vouchers, key=lambda v: v.remaining_fen)] if programme.one_voucher_per_contract else vouchers
+        figures = split(programme, contract.price_fen, chosen)
+        offers.append(PaymentOffer(programme, vouchers, figures.voucher_fen, figures.wallet_fen,
+                                   frozenset(v.id for v in chosen)))
     return offers
 
 
@@ -121,7 +148,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
                            code="one_voucher_per_contract")
     vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]
     price = contract.price_fen
-    part = voucher_part(programme, price, [v.remaining_fen for v in vouchers])
+    part = split(programme, price, vouchers).voucher_fen
     order = ComputeOrder(programme_id=programme.id, offering_id=None, provider_org_id=contract.seller_org_id,
                          company_org_id=actor.org_id, subject=subject, purpose=data.purpose,
                          month=today().strftime("%Y-%m"), term_months=1, card_hours=0, price_fen_per_card_hour=0,

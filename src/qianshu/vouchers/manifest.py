@@ -19,6 +19,7 @@ MANIFEST = Manifest(
     api=True,
     pages=True,
     templates=True,
+    static=True,  # vouchers.js: the data-voucher payment form's figures follow the ticks
     cli=True,
     translations=True,
     actions="qianshu.vouchers.permissions:ACTIONS",

@@ -95,7 +95,9 @@ class Programme(Base):
 
 
 class RelatedParties(Base):
-    """Two organisations the administrator marked related: no voucher pays between them."""
+    """Two organisations the administrator marked related: no voucher pays between them while the
+    mark holds (``unmarked_at`` empty). One row per pair and programme: marking again after an
+    unmarking renews it (the audit trail keeps each change)."""
 
     __tablename__ = "voucher_related_parties"
     __table_args__ = (UniqueConstraint("programme_id", "org_a_id", "org_b_id"),)
@@ -105,6 +107,27 @@ class RelatedParties(Base):
     org_a_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))  # the smaller id
     org_b_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")  # why marked (0032)
+    unmarked_at: Mapped[datetime | None]
+    unmark_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class BrokenTrust(Base):
+    """A broken-trust (失信) record of an organisation with a programme: while it holds (``lifted_at``
+    empty) the organisation is in the programme's ``excluded_org_ids`` and may not apply. One row
+    per organisation and programme; recording again after a lift renews it (0032)."""
+
+    __tablename__ = "voucher_broken_trust"
+    __table_args__ = (UniqueConstraint("programme_id", "org_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("voucher_programmes.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(200), default="")  # e.g. 信用中国, a court's list
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Application(Base):

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.errors import InvalidInput, NotFound
@@ -35,9 +33,17 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.ledger.service import parse_yuan
-from qianshu.vouchers import contract_pages, publish_pages, redemption, schemas, service, statistics
-from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
-from qianshu.vouchers.permissions import programme_resource
+from qianshu.vouchers import (
+    contract_pages,
+    publish_pages,
+    read_models,
+    redemption,
+    schemas,
+    service,
+    statistics,
+    trust_pages,
+)
+from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(include_in_schema=False)
@@ -53,20 +59,12 @@ CLAIM_LABELS = {"invoice_number": N_("Invoice number"), "delivery_proof_base64":
                 "payment_proof_base64": N_("Proof of the company's payment")}
 router.include_router(publish_pages.router)  # offering and programme forms
 router.include_router(contract_pages.router)  # paying an exchange contract with data vouchers
-
-
-@dataclass
-class DirectoryPage:
-    programmes: list[Programme]
-    directory: dict[str, Any]
-    may_publish: bool = False
+router.include_router(trust_pages.router)  # related parties and broken-trust records
 
 
 @router.get("/vouchers")
 def directory(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    may = policy.allows(actor, "vouchers.offering.publish") or policy.allows(actor, "vouchers.programme.create")
-    return render(request, "vouchers/directory.html",
-                  DirectoryPage(service.programmes(db, actor), service.directory(db, actor), may))
+    return render(request, "vouchers/directory.html", read_models.directory(db, actor))
 
 
 @dataclass
@@ -94,35 +92,21 @@ def dashboard_csv(series: str, request: Request, db: DbSession, actor: CurrentAc
                     headers={"Content-Disposition": f'attachment; filename="vouchers-{series}.csv"'})
 
 
-@dataclass
-class ProgrammePage:
-    programme: Programme
-    offerings: list[Offering]
-    names: dict[int, Any]
-    may_apply: bool = False
-    may_manage: bool = False
-    my_vouchers: list[Voucher] = field(default_factory=list)
-    applications: list[Application] = field(default_factory=list)
-    claims: list[Reimbursement] = field(default_factory=list)
-    month: str = ""
-    # the posted form, refused: "apply", "order", "decision-{id}", "claim-{id}"
+@dataclass(frozen=True)
+class ProgrammePage(read_models.ProgrammeView):
+    """A programme's page: its read model (``read_models.programme_view``) and the posted form, refused:
+    "apply", "order", "decision-{id}", "claim-{id}"."""
+
     form: Form = field(default_factory=Form)
 
 
 def _programme_page(db: DbSession, actor: Actor, programme_id: int, form: Form | None = None) -> tuple[str, Any]:
-    programme = service.get_programme(db, actor, programme_id)
-    offers = [o for o in service.offerings(db, actor) if o.provider_org_id in programme.provider_org_ids]
-    page = ProgrammePage(programme, offers, accounts.organisations_by_id(db, programme.provider_org_ids),
-                         month=service.today().strftime("%Y-%m"), form=form or Form())
-    page.may_apply = policy.allows(actor, "vouchers.apply")
-    page.may_manage = policy.allows(actor, "vouchers.programme.manage", programme_resource(programme.admin_org_id))
-    if page.may_apply:
-        page.my_vouchers = [v for v in service.vouchers_of(db, actor) if v.programme_id == programme.id]
-    if page.may_manage:
-        page.applications = service.applications(db, actor, programme.id)
-        page.claims = redemption.claims(db, actor, programme.id)
-        page.names.update(accounts.organisations_by_id(db, {a.org_id for a in page.applications}))
-    return "vouchers/programme.html", page
+    view = read_models.programme_view(db, actor, programme_id)
+    return "vouchers/programme.html", ProgrammePage(**_fields(view), form=form or Form())
+
+
+def _fields(view: Any) -> dict[str, Any]:
+    return {f.name: getattr(view, f.name) for f in fields(view)}
 
 
 @router.get("/vouchers/programmes/{programme_id:int}")
@@ -203,20 +187,17 @@ def mine(request: Request, db: DbSession, actor: SignedInActor) -> Response:
                                                           redemption.orders_of(db, actor)))
 
 
-@dataclass
-class OrderPage:
-    order: ComputeOrder
-    names: dict[int, Any]
-    may_deliver: bool
-    claim: Reimbursement | None
-    form: Form = field(default_factory=Form)  # the posted form, refused: "usage" or "claim"
+@dataclass(frozen=True)
+class OrderPage(read_models.OrderView):
+    """An order's page: its read model (``read_models.order_view``) and the posted form, refused:
+    "usage" or "claim"."""
+
+    form: Form = field(default_factory=Form)
 
 
 def _order_page(db: DbSession, actor: Actor, order_id: int, form: Form | None = None) -> tuple[str, Any]:
-    order = redemption.get_order(db, actor, order_id)
-    names = accounts.organisations_by_id(db, [order.company_org_id, order.provider_org_id])
-    may = policy.allows(actor, "vouchers.order.deliver", redemption.order_resource_of(db, order))
-    return "vouchers/order.html", OrderPage(order, names, may, redemption.claim_of(db, order.id), form or Form())
+    return "vouchers/order.html", OrderPage(**_fields(read_models.order_view(db, actor, order_id)),
+                                            form=form or Form())
 
 
 @router.get("/vouchers/orders/{order_id:int}")

@@ -27,7 +27,8 @@ ACTIONS = (
            N_("Only an approved voucher administrator creates programmes.")),
     Action("vouchers.programme.manage", (Rule(org_types=("voucher_administrator",), active=True,
                                               relations=("own",)),),
-           "Decide applications, mark related parties, decide reimbursement claims of one's programme",
+           "Decide applications, keep related parties and broken-trust records, decide reimbursement claims "
+           "of one's programme",
            N_("Only the programme's administrator may do this.")),
     Action("vouchers.apply", (COMPANY,), "Apply to a programme for vouchers and spend them on compute",
            N_("Only an approved company applies for vouchers.")),

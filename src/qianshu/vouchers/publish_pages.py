@@ -14,15 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import SignedInActor
 from qianshu.core import policy
-from qianshu.core.errors import PermissionDenied
 from qianshu.core.forms import Form
 from qianshu.core.http import DbSession, PostedForm, form_fields, render, see_other, submit_form
 from qianshu.core.i18n import N_
-from qianshu.core.policy import MERCHANT_ORG_TYPES
-from qianshu.vouchers import schemas, service
+from qianshu.vouchers import read_models, schemas, service
 from qianshu.vouchers.models import COMPANY_SIZES, PROGRAMME_KINDS, PURPOSES, SERVICE_KINDS
 
 router = APIRouter(include_in_schema=False)
@@ -48,11 +45,9 @@ LISTS = ("eligible_sizes", "eligible_purposes", "provider_org_ids")
 
 
 @dataclass(frozen=True)
-class PublishPage:
-    may_offer: bool
-    may_create: bool
-    compute_providers: list[Any]
-    data_sellers: list[Any]
+class PublishPage(read_models.PublishView):
+    """The publish page: its read model (``read_models.publish_view``), the choices and the posted form."""
+
     form: Form = field(default_factory=Form)
     service_kinds: tuple[str, ...] = SERVICE_KINDS
     precisions: tuple[str, ...] = PRECISIONS
@@ -62,17 +57,8 @@ class PublishPage:
 
 
 def _page(db: Any, actor: Any, form: Form | None = None) -> PublishPage:
-    may_offer = policy.allows(actor, "vouchers.offering.publish")
-    may_create = policy.allows(actor, "vouchers.programme.create")
-    if not (may_offer or may_create):
-        raise PermissionDenied("Only an approved compute provider or voucher administrator publishes here.")
-    providers: list[Any] = []
-    sellers: list[Any] = []
-    if may_create:
-        providers = [o for o in accounts.organisations_of_type(db, "compute_provider") if o.status == "approved"]
-        sellers = [o for kind in MERCHANT_ORG_TYPES for o in accounts.organisations_of_type(db, kind)
-                   if o.status == "approved"][:500]
-    return PublishPage(may_offer, may_create, providers, sellers, form or Form())
+    view = read_models.publish_view(db, actor)
+    return PublishPage(view.may, view.compute_providers, view.data_sellers, form or Form())
 
 
 @router.get("/vouchers/publish", response_class=HTMLResponse)

@@ -86,10 +86,38 @@ class DecisionIn(BaseModel):
 
 
 class RelatedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     org_a_id: int = Field(gt=0)
     org_b_id: int = Field(gt=0)
+    reason: str = Field(default="", max_length=2000)  # why they are related (a shareholding, ...)
+
+
+class UnmarkRelatedIn(BaseModel):
+    """Two organisations are no longer related, and why (required)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    org_a_id: int = Field(gt=0)
+    org_b_id: int = Field(gt=0)
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class BrokenTrustIn(BaseModel):
+    """A broken-trust (失信) record: whose, where it comes from, why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    org_id: int = Field(gt=0)
+    source: str = Field(min_length=2, max_length=200)
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class LiftBrokenTrustIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    org_id: int = Field(gt=0)
+    reason: str = Field(min_length=2, max_length=2000)
 
 
 class OrderIn(BaseModel):

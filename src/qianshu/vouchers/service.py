@@ -26,7 +26,7 @@ from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
-from qianshu.vouchers.models import Application, Offering, Programme, RelatedParties, Voucher
+from qianshu.vouchers.models import Application, BrokenTrust, Offering, Programme, RelatedParties, Voucher
 from qianshu.vouchers.permissions import programme_resource
 
 CAPABILITY = "vouchers"
@@ -132,6 +132,11 @@ def _validate_programme(db: Session, data: schemas.ProgrammeIn) -> None:
     if bad:
         raise InvalidInput("Not approved providers of this kind of programme: {ids}.", field="provider_org_ids",
                            code="not_a_provider", ids=", ".join(map(str, bad)))
+    excluded = set(data.excluded_org_ids)
+    unknown = sorted(excluded - set(accounts.organisations_by_id(db, excluded)))
+    if unknown:
+        raise InvalidInput("These organisations do not exist: {ids}.", field="excluded_org_ids",
+                           code="unknown_organisation", ids=", ".join(map(str, unknown)))
     for other in db.scalars(select(Programme).where(Programme.kind == data.kind, Programme.starts_on <= data.ends_on,
                                                     Programme.ends_on >= data.starts_on)):
         shared = set(other.provider_org_ids) & set(data.provider_org_ids)
@@ -148,8 +153,12 @@ def create_programme(db: Session, actor: Actor, data: schemas.ProgrammeIn) -> Pr
     _validate_programme(db, data)
     programme = Programme(admin_org_id=actor.org_id, **data.model_dump())
     programme.face_values_fen = sorted(data.face_values_fen)
+    programme.excluded_org_ids = sorted(set(data.excluded_org_ids))
     db.add(programme)
     db.flush()
+    # each exclusion is a broken-trust record that the administrator can lift later (trust.py)
+    for org_id in programme.excluded_org_ids:
+        db.add(BrokenTrust(programme_id=programme.id, org_id=org_id, source="", reason=""))
     account = ledger.open_account(db, kind="escrow", owner_org_id=actor.org_id,
                                   reference=f"voucher-programme-{programme.id}")
     ledger.transfers(db, actor, [ledger.Leg(ledger.wallet_of(db, actor.org_id), account, data.budget_fen,
@@ -198,29 +207,13 @@ def programme_json(p: Programme) -> dict[str, Any]:
             "returned_fen": p.returned_fen, "closed_at": p.closed_at.isoformat() if p.closed_at else None}
 
 
-def mark_related(db: Session, actor: Actor, programme_id: int, data: schemas.RelatedIn) -> RelatedParties:
-    """The administrator marks two organisations related: no voucher of the programme pays between them."""
-    programme = managed_programme(db, actor, programme_id)
-    a, b = sorted((data.org_a_id, data.org_b_id))
-    if a == b or len(accounts.organisations_by_id(db, [a, b])) != 2:
-        raise InvalidInput("Name two different organisations.", field="org_b_id")
-    found = db.scalar(select(RelatedParties).where(RelatedParties.programme_id == programme.id,
-                                                   RelatedParties.org_a_id == a, RelatedParties.org_b_id == b))
-    if found is None:
-        found = RelatedParties(programme_id=programme.id, org_a_id=a, org_b_id=b)
-        db.add(found)
-        audit.record(db, actor, "vouchers.related_marked", target_type="voucher_programme", target_id=programme.id,
-                     target_org_id=actor.org_id, org_a_id=a, org_b_id=b)
-        db.flush()
-    return found
-
-
 def are_related(db: Session, programme_id: int, one: int, other: int) -> bool:
     a, b = sorted((one, other))
     if a == b:
         return True
     if db.scalar(select(RelatedParties.id).where(RelatedParties.programme_id == programme_id,
-                                                 RelatedParties.org_a_id == a, RelatedParties.org_b_id == b)):
+                                                 RelatedParties.org_a_id == a, RelatedParties.org_b_id == b,
+                                                 RelatedParties.unmarked_at.is_(None))):
         return True
     usccs = uscc_of(db, [a, b])
     return usccs.get(a) is not None and usccs.get(a) == usccs.get(b)

@@ -1,0 +1,65 @@
+"""The voucher administrator's related parties and broken-trust records in Chromium, in Chinese and
+English: a malformed USCC comes back beside its field with the input kept; a record with its source
+and reason is listed, found by the search, and lifted with a reason. The page is looked at as
+test_every_page looks (no raw keys, no other language, no page wider than the window); screenshots
+go to ``QIANSHU_SCREENSHOTS`` (or a temporary folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_every_page import VIEWPORT, _problems
+from tests.browser.test_portal_flows import sign_in
+
+pytestmark = pytest.mark.browser
+# the label beside the USCC; what the administrator types (source, reason, why lifted), in the page's language
+WORDS = {"zh": ("机构（统一社会信用代码）", "信用中国", "列入严重失信主体名单", "信用修复完成"),
+         "en": ("Organisation (USCC)", "Credit China", "listed as seriously untrustworthy", "credit repaired")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_broken_trust_record_is_kept_and_lifted(page, lang: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    shots = Path(os.environ.get("QIANSHU_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(VIEWPORT)
+    sign_in(page, "vouchers@qianshu.demo")
+    if lang == "en":
+        page.click("#lang-en")
+        page.wait_for_load_state()
+    page.goto("/vouchers")
+    uscc = page.locator("h3 small code").first.inner_text().strip()  # a provider of the directory
+    page.locator("a[href^='/vouchers/programmes/']").first.click()
+    page.wait_for_load_state()
+    page.click("#trust-link")
+    page.wait_for_load_state()
+    label, source, reason, lifted_reason = WORDS[lang]
+    page.fill("#trust-form input[name=org_id]", "12345")
+    page.fill("#trust-form input[name=source]", source)
+    page.fill("#trust-form textarea[name=reason]", reason)
+    page.click("#trust-form button[type=submit]")
+    page.wait_for_load_state()
+    assert label in page.locator("#f-trust-org-id-error").inner_text()
+    assert page.locator("#f-trust-org-id").input_value() == "12345"
+    assert page.locator("#trust-form textarea[name=reason]").input_value() == reason
+    assert _problems(page, lang) == []
+    page.screenshot(path=str(shots / f"vouchers-trust-refused-{lang}.png"), full_page=True)
+    page.fill("#trust-form input[name=org_id]", uscc)
+    page.click("#trust-form button[type=submit]")
+    page.wait_for_load_state()
+    row = page.locator("#broken-trust tr.in-force")
+    assert row.count() == 1
+    assert reason in row.inner_text()
+    page.fill("#trust-search input[name=q]", uscc[-8:])
+    page.click("#trust-search button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#broken-trust tr.in-force").count() == 1
+    assert _problems(page, lang) == []
+    page.screenshot(path=str(shots / f"vouchers-trust-recorded-{lang}.png"), full_page=True)
+    page.locator("#broken-trust tr.in-force input[name=reason]").fill(lifted_reason)
+    page.locator("#broken-trust tr.in-force button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("#broken-trust tr.in-force").count() == 0
+    assert lifted_reason in page.locator("#broken-trust tr.lifted").first.inner_text()

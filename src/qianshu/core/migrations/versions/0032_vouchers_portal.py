@@ -1,7 +1,7 @@
 """vouchers: related parties can be unmarked with a reason; broken-trust records with source and reason
 
 Revision ID: 0032_vouchers_portal
-Revises: 0030_finance_fixes
+Revises: 0031_finance_sale
 Create Date: 2026-11-30
 
 ``voucher_related_parties`` gains why a pair was marked and when and why it was unmarked (a pair
@@ -20,7 +20,7 @@ from alembic import op
 import qianshu.core.db
 
 revision: str = '0032_vouchers_portal'
-down_revision: str | None = '0030_finance_fixes'
+down_revision: str | None = '0031_finance_sale'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,7 +18,7 @@ from qianshu.core.body_rules import BodyRule
 from qianshu.core.http import AppSettings, DbSession, WriteDbSession, body_chunks, get_database
 from qianshu.core.openapi import SIGNED_IN, JsonLdResponse, TurtleResponse, body_of, problems
 from qianshu.core.settings import Settings
-from qianshu.sharing import dcat, grants, schemas, service
+from qianshu.sharing import appeals, dcat, grants, schemas, service
 from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(prefix="/api/v1/sharing", tags=["sharing"])
@@ -136,10 +136,15 @@ def list_requests(db: DbSession, actor: SignedInActor,
     return [service.request_json(r) for r in service.list_requests(db, actor, box)]
 
 
-@router.get("/requests/{request_id}", summary="A request or grant", responses=problems(401, 403, 404))
+@router.get("/requests/{request_id}", summary="A request or grant, with its appeal, extensions and timeline",
+            responses=problems(401, 403, 404))
 def get_request(request_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     row, files = service.granted_files(db, actor, request_id)
-    return dict(service.request_json(row), files=[service.file_json(f) for f in files])
+    appeal = appeals.appeal_of(db, row.id)
+    return dict(service.request_json(row), files=[service.file_json(f) for f in files],
+                appeal=appeals.appeal_json(appeal) if appeal else None,
+                extensions=[appeals.extension_json(e) for e in appeals.extensions_of(db, row.id)],
+                timeline=[appeals.step_json(s) for s in appeals.timeline(db, row)])
 
 
 @router.post("/requests/{request_id}/decision", summary="Approve, narrow or reject a request (the owner)",
@@ -154,6 +159,44 @@ def revoke(request_id: int, data: schemas.RevokeIn, db: DbSession, actor: Signed
     """Downloads and sandbox queries stop at once; the requester is told. A grant already ended: 409."""
     row = service.load_request(db, actor, request_id, "sharing.grant.revoke")
     return service.request_json(grants.revoke(db, actor, row, data.reason))
+
+
+@router.post("/requests/{request_id}/appeal", status_code=201,
+             summary="Appeal a narrowing or rejection, once, with a reason (the requester)",
+             responses=problems(401, 403, 404, 409, 422))
+def appeal(request_id: int, data: schemas.AppealIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """The big-data bureau decides; it and the owner are told. Appealed already, or not narrowed or
+    rejected: 409."""
+    row = service.load_request(db, actor, request_id, "sharing.appeal.create")
+    return appeals.appeal_json(appeals.file_appeal(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/appeal/decision",
+             summary="Uphold the owner's decision or grant the request as asked (the big-data bureau)",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_appeal(request_id: int, data: schemas.AppealDecisionIn, db: DbSession,
+                  actor: SignedInActor) -> dict[str, Any]:
+    """Of two decisions at once one applies; the other gets 409 ``appeal_already_decided``."""
+    row = service.load_request(db, actor, request_id, "sharing.appeal.decide")
+    return appeals.appeal_json(appeals.decide_appeal(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/extensions", status_code=201,
+             summary="Ask for a later end date of a grant, before it ends (the grantee)",
+             responses=problems(401, 403, 404, 409, 422))
+def ask_extension(request_id: int, data: schemas.ExtensionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    row = service.load_request(db, actor, request_id, "sharing.extension.ask")
+    return appeals.extension_json(appeals.ask_extension(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/extensions/{extension_id}/decision",
+             summary="Approve (the new end date) or refuse (a reason) a longer grant (the owner)",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_extension(request_id: int, extension_id: int, data: schemas.ExtensionDecisionIn, db: DbSession,
+                     actor: SignedInActor) -> dict[str, Any]:
+    """Of two decisions at once one applies; the other gets 409 ``extension_already_decided``."""
+    row = service.load_request(db, actor, request_id, "sharing.extension.decide")
+    return appeals.extension_json(appeals.decide_extension(db, actor, row, extension_id, data))
 
 
 @router.get("/requests/{request_id}/files/{file_id}", summary="Download a granted feed version (granted fields only)",

@@ -124,17 +124,6 @@ def _check_period(start: date, end: date, field: str = "period_end") -> None:
                            code="period_reversed", start=start.isoformat(), end=end.isoformat())
 
 
-def _expiry(asked: date | None, granted_end: date) -> date:
-    """A grant's last day of use: the one the owner gives (not in the past), else the end of the
-    granted period."""
-    if asked is None:
-        return granted_end
-    if asked < today():
-        raise InvalidInput("A grant cannot end before today ({today}).", field="expires_on", code="expiry_past",
-                           today=today().isoformat())
-    return asked
-
-
 def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.RequestIn) -> SharingRequest:
     """Request a resource: conditional ones wait for the owner (10 working days); unconditional
     ones are granted at once; not-shared ones cannot be requested."""
@@ -157,7 +146,7 @@ def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.Re
     if resource.sharing_class == "unconditional":
         row.status, row.granted_fields = "granted", fields
         row.granted_start, row.granted_end, row.decided_at = data.period_start, data.period_end, now
-        row.expires_on = _expiry(None, data.period_end)
+        row.expires_on = grants.expiry(None, data.period_end)
     else:
         row.due_on = _deadline(settings, now.astimezone(SHANGHAI).date())
     db.add(row)
@@ -215,7 +204,7 @@ def decide_request(db: Session, actor: Actor, request_id: int, data: schemas.Dec
                                field="fields", code="not_narrower")
         values.update(status="narrowed", granted_fields=fields, granted_start=start, granted_end=end)
     if values["status"] != "rejected":
-        values["expires_on"] = _expiry(data.expires_on, values["granted_end"])
+        values["expires_on"] = grants.expiry(data.expires_on, values["granted_end"])
     result = db.execute(update(SharingRequest)
                         .where(SharingRequest.id == row.id, SharingRequest.status == "pending")
                         .values(version=SharingRequest.version + 1, **values)

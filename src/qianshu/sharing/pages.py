@@ -242,7 +242,6 @@ class RequestPage:
     may_decide_appeal: bool = False
     may_ask_extension: bool = False
     extension_to_decide: SharingExtension | None = None
-    today: date = field(default_factory=service.today)
 
 
 def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None) -> RequestPage:

@@ -10,7 +10,14 @@ from typing import Any
 
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
-from qianshu.sharing.models import SharingFile, SharingRequest, SharingResource
+from qianshu.sharing.models import (
+    GRANTED_STATUSES,
+    SharingAppeal,
+    SharingExtension,
+    SharingFile,
+    SharingRequest,
+    SharingResource,
+)
 from qianshu.sharing.permissions import request_resource, resource_of
 from tests.permission_support import Row
 
@@ -18,6 +25,7 @@ FIELDS = [{"name": "resident_id", "type": "string", "meaning_zh": "公民身份�
           {"name": "grade", "type": "integer", "meaning_zh": "等级", "meaning_en": "Grade"}]
 CSV = "resident_id,grade\n" + "".join(f"52010219900101{i:04d},{i % 2}\n" for i in range(30))
 OWN, INCOMING, OUTGOING, SANDBOX = "own_resource", "incoming_request", "outgoing_request", "sandbox_request"
+APPEALED = "appealed_request"  # between two other departments: only the bureau decides its appeal
 
 
 def _resource(c: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +101,30 @@ ROWS = {
     ("POST", "/sharing/requests/{request_id:int}/revoke"): Row(
         params=_request("incoming_grant"), body=lambda c: {"reason": "停止共享"}, action="sharing.grant.revoke",
         on=INCOMING),
+    ("POST", "/api/v1/sharing/requests/{request_id}/appeal"): Row(
+        params=_request("rejected_api"), body=lambda c: {"reason": "确有需要"}, action="sharing.appeal.create",
+        on=OUTGOING),
+    ("POST", "/sharing/requests/{request_id:int}/appeal"): Row(
+        params=_request("rejected_page"), body=lambda c: {"reason": "确有需要"}, action="sharing.appeal.create",
+        on=OUTGOING),
+    ("POST", "/api/v1/sharing/requests/{request_id}/appeal/decision"): Row(
+        params=_request("appealed_api"), body=lambda c: {"decision": "uphold", "reason": "维持"},
+        action="sharing.appeal.decide", on=APPEALED),
+    ("POST", "/sharing/requests/{request_id:int}/appeal/decision"): Row(
+        params=_request("appealed_page"), body=lambda c: {"decision": "uphold", "reason": "维持"},
+        action="sharing.appeal.decide", on=APPEALED),
+    ("POST", "/api/v1/sharing/requests/{request_id}/extensions"): Row(
+        params=_request("extend_api"), body=lambda c: {"until": "2100-06-30", "reason": "继续监测"},
+        action="sharing.extension.ask", on=OUTGOING),
+    ("POST", "/sharing/requests/{request_id:int}/extensions"): Row(
+        params=_request("extend_page"), body=lambda c: {"until": "2100-06-30", "reason": "继续监测"},
+        action="sharing.extension.ask", on=OUTGOING),
+    ("POST", "/api/v1/sharing/requests/{request_id}/extensions/{extension_id}/decision"): Row(
+        params=lambda c: {"request_id": c["extended_api"][0], "extension_id": c["extended_api"][1]},
+        body=lambda c: {"decision": "approve"}, action="sharing.extension.decide", on=INCOMING),
+    ("POST", "/sharing/requests/{request_id:int}/extensions/{extension_id:int}/decision"): Row(
+        params=lambda c: {"request_id": c["extended_page"][0], "extension_id": c["extended_page"][1]},
+        body=lambda c: {"decision": "approve"}, action="sharing.extension.decide", on=INCOMING),
 }
 
 
@@ -123,17 +155,39 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
         row = SharingRequest(resource_id=resource_row.id, owner_org_id=resource_row.org_id, requester_org_id=requester,
                              purpose="p", fields=["resident_id", "grade"], period_start=start, period_end=end,
                              access_type=access, status=status, due_on=dt.date(2026, 12, 31))
-        if status != "pending":
+        if status in GRANTED_STATUSES:
             row.granted_fields, row.granted_start, row.granted_end = ["resident_id", "grade"], start, end
+            row.expires_on = dt.date(2099, 12, 31)
         db.add(row)
         db.flush()
         return row.id
+
+    def appealed(owner_resource: SharingResource, requester: int) -> int:
+        request_id = request(owner_resource, requester, "rejected")
+        db.add(SharingAppeal(request_id=request_id, appealed_status="rejected", reason="r"))
+        db.flush()
+        return request_id
+
+    def extended(requester: int) -> tuple[int, int]:
+        request_id = request(own, requester, "approved")
+        extension = SharingExtension(request_id=request_id, ends_on=dt.date(2099, 12, 31),
+                                     asked_until=dt.date(2100, 6, 30), reason="r")
+        db.add(extension)
+        db.flush()
+        return request_id, extension.id
+
+    fourth = make.org(org_type="government").id
 
     ctx.update(own_resource=own.id, other_resource=other.id, granted_file=granted.id,
                incoming_api=request(own, third, "pending"), incoming_page=request(own, third, "pending"),
                incoming_grant=request(own, third, "approved"),
                outgoing_request=request(other, me, "approved"),
-               sandbox_request=request(other, me, "approved", "sandbox"))
+               sandbox_request=request(other, me, "approved", "sandbox"),
+               rejected_api=request(other, me, "rejected"), rejected_page=request(other, me, "rejected"),
+               appealed_api=appealed(other, fourth), appealed_page=appealed(other, fourth),
+               extend_api=request(other, me, "approved"), extend_page=request(other, me, "approved"),
+               extended_api=extended(third), extended_page=extended(third))
+    ctx["res"][APPEALED] = request_resource(other.org_id, fourth)
     ctx["res"][OWN] = resource_of(me)
     ctx["res"][INCOMING] = request_resource(me, third)
     ctx["res"][OUTGOING] = request_resource(other.org_id, me)

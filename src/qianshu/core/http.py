@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio.from_thread
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -134,6 +135,23 @@ async def _posted_form(request: Request) -> FormData:
 
 
 PostedForm = Annotated[FormData, Depends(_posted_form)]
+
+
+def body_chunks(request: Request) -> Iterator[bytes]:
+    """A raw request body as a blocking iterator of the chunks as they arrive, for a blob store
+    running on a worker thread (a streamed upload: ``core/body_rules.py``). A client that goes away
+    mid-body raises starlette's ``ClientDisconnect`` from the iteration."""
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
 
 
 def form_fields(form: FormData, lists: Collection[str] = ()) -> dict[str, Any]:

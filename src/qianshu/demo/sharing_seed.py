@@ -1,8 +1,9 @@
 """Demo of government data sharing: twelve Guizhou departments (the big-data bureau among them), each
 publishing the resources the return-to-poverty monitoring feeds come from
 (monitoring/population.py), with a feed file each, some requests approved or narrowed, one rejected,
-one waiting, one past its 10-working-day deadline (flagged to both sides and the bureau) and one
-grant revoked by its owner with a reason; the sandbox grant's resource has its owner's sandbox
+one waiting, one past its 10-working-day deadline (flagged to both sides and the bureau), one
+grant revoked by its owner with a reason, the narrowing appealed to the bureau and a longer use of
+the approved grant asked of its owner; the sandbox grant's resource has its owner's sandbox
 policy (k = 5, counts and averages). The departments' accounts are made as demo/seed.py makes the
 demo's (one password hash) and approved through the accounts service; everything else goes through
 the sharing services. About 2 s on a busy 2-core machine (load 17), 9.5 s when each department
@@ -29,7 +30,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.demo.seed import DEMO_PASSWORD
-from qianshu.sharing import grants, schemas, service, workdays
+from qianshu.sharing import appeals, grants, schemas, service, workdays
 from qianshu.sharing.models import SharingRequest
 
 BUREAU_USER = "government@qianshu.demo"  # 贵州省大数据发展管理局, the demo's data_bureau
@@ -209,6 +210,15 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                        ["resident_id", "claim_date", "total_cost_fen", "out_of_pocket_fen"], monitoring)
         service.decide_request(db, actor_of(db, "medicalinsurance@qianshu.demo"), narrowed, schemas.DecisionIn(
             decision="narrow", fields=["resident_id", "out_of_pocket_fen"], period_start=dt.date(2026, 4, 1)))
+        # the narrowing appealed to the bureau (waiting for it); the approved grant's longer use asked
+        agriculture = actor_of(db, "agriculture@qianshu.demo")
+        appeals.file_appeal(db, agriculture, service.load_request(db, agriculture, narrowed), schemas.AppealIn(
+            reason="监测需核对全年就医费用 / monitoring needs the whole year's claims"))
+        approved_row = service.load_request(db, agriculture, approved)
+        if grants.in_force(approved_row) and approved_row.expires_on is not None:
+            appeals.ask_extension(db, agriculture, approved_row, schemas.ExtensionIn(
+                until=approved_row.expires_on + dt.timedelta(days=365),
+                reason="下一年度继续监测 / monitoring continues next year"))
         sandbox = ask(db, "civilaffairs@qianshu.demo", "disabled_persons", ["disability_kind", "grade"],
                       "残疾人两项补贴核对 / disability allowance checks", "sandbox")
         service.decide_request(db, actor_of(db, "disabled@qianshu.demo"), sandbox,

@@ -10,12 +10,12 @@ attachments, never shown inline, and every download is audited (:func:`_send`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import anyio
-import anyio.from_thread
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -27,7 +27,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, NotFound
-from qianshu.core.http import AppSettings, DbSession, Signer, WriteDbSession, get_database
+from qianshu.core.http import AppSettings, DbSession, Signer, WriteDbSession, body_chunks, get_database
 from qianshu.core.openapi import JSON, RAW_UPLOAD, FileDownload, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.registry import certificate, documents, review, schemas, service
@@ -126,21 +126,6 @@ def detail(registration_id: int, db: DbSession, actor: CurrentActor) -> object:
     return service.get_registration(db, actor, registration_id)
 
 
-def _sync_chunks(request: Request) -> Iterator[bytes]:
-    """The request body as a blocking iterator, for the blob store running in a worker thread."""
-    stream = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-        if chunk:
-            yield chunk
-
-
 async def _receive(request: Request, settings: Settings, max_bytes: int, field: str,
                    authorise: Callable[[Session, Actor], object],
                    record: Callable[[Session, Actor, str, int], tuple[T, str | None]]) -> T | Response:
@@ -162,7 +147,7 @@ async def _receive(request: Request, settings: Settings, max_bytes: int, field: 
     declared = request.headers.get("content-length", "")
     try:
         digest, size = await anyio.to_thread.run_sync(
-            lambda: service.store_upload(store, _sync_chunks(request), max_bytes, field=field,
+            lambda: service.store_upload(store, body_chunks(request), max_bytes, field=field,
                                          declared_bytes=int(declared) if declared.isdigit() else None))
     except ClientDisconnect:
         return Response(status_code=499)

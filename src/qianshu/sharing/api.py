@@ -6,16 +6,19 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, BinaryIO
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core.blobs import CHUNK, open_blob_store
-from qianshu.core.errors import PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, WriteDbSession, get_database
-from qianshu.core.openapi import JsonLdResponse, TurtleResponse, problems
-from qianshu.sharing import dcat, grants, schemas, service
+from qianshu.core.body_rules import BodyRule
+from qianshu.core.http import AppSettings, DbSession, WriteDbSession, body_chunks, get_database
+from qianshu.core.openapi import SIGNED_IN, JsonLdResponse, TurtleResponse, body_of, problems
+from qianshu.core.settings import Settings
+from qianshu.sharing import appeals, dcat, grants, schemas, service
 from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(prefix="/api/v1/sharing", tags=["sharing"])
@@ -26,6 +29,18 @@ TURTLE = "text/turtle; charset=utf-8"
 def chunks(stream: BinaryIO) -> Iterator[bytes]:
     while block := stream.read(CHUNK):
         yield block
+
+
+def _file_limit(settings: Settings) -> int:
+    return settings.section(SharingSettings).max_file_bytes
+
+
+# A feed file streams into the blob store outside any transaction (``upload_file``), bounded while
+# it is read (core/body_rules.py).
+BODY_RULES = [BodyRule("PUT", r"/api/v1/sharing/resources/[^/]+/files/.+", _file_limit, stream=True)]
+FEED_BODY = {**body_of("text/csv", "The feed file, as it is (not a form): a UTF-8 CSV whose header names fields "
+                                   "of the resource.", {"type": "string", "format": "binary"}),
+             "security": SIGNED_IN}
 
 
 @router.get("/resources", summary="The government data resource catalogue", responses=problems(401, 403))
@@ -57,23 +72,40 @@ def put_sandbox_policy(resource_id: int, data: schemas.SandboxPolicyIn, db: DbSe
 
 @router.put("/resources/{resource_id}/files/{name}", status_code=201,
             summary="Upload a new version of the resource's feed (the body: a UTF-8 CSV)",
-            responses=problems(401, 403, 404, 413, 422))
-async def upload_file(resource_id: int, name: str, request: Request, actor: SignedInActor, settings: AppSettings,
-                      as_of: Annotated[date, Query(description="The date the file's data is as of")]) -> dict[str, Any]:
-    """The body is read whole (at most ``[sharing] max_file_bytes``), then stored and recorded on a
-    worker thread: no database call runs on the event loop."""
-    limit = settings.section(SharingSettings).max_file_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise PayloadTooLarge("The file is larger than {limit} bytes.", field="file", limit=limit)
-    body = await request.body()
+            responses=problems(401, 403, 404, 413, 422), openapi_extra=FEED_BODY)
+async def upload_file(resource_id: int, name: str, request: Request, settings: AppSettings,
+                      as_of: Annotated[date, Query(description="The date the file's data is as of")]) -> Response:
+    """The body is streamed into the blob store in chunks, hashed as it arrives and refused (413) as
+    soon as it passes ``[sharing] max_file_bytes``, with no transaction open while it arrives; it is
+    then read back once (UTF-8, a CSV with a header) and recorded in a short transaction. A refused
+    file, an over-limit body or a client that goes away leaves nothing in the store."""
     database = get_database(request)
+    actor = await load_actor(request)
 
-    def store() -> dict[str, Any]:
+    def may_they() -> None:  # a short transaction: may they upload to this resource?
         with database.unit_of_work() as db:
-            return service.file_json(service.upload_file(db, actor, open_blob_store(settings), settings,
-                                                         resource_id, name, [body], as_of))
+            service.resource_for_upload(db, actor, resource_id)
+            service.file_name(name)
 
-    return await run_in_threadpool(store)
+    await run_in_threadpool(may_they)
+    blobs = open_blob_store(settings)
+    declared = request.headers.get("content-length", "")
+    try:
+        digest, size, shape = await anyio.to_thread.run_sync(lambda: service.store_feed(
+            blobs, settings, body_chunks(request), int(declared) if declared.isdigit() else None))
+    except ClientDisconnect:
+        return Response(status_code=499)
+
+    def record() -> dict[str, Any]:
+        with database.unit_of_work() as db:
+            return service.file_json(service.record_file(db, actor, resource_id, name, digest, size, shape, as_of))
+
+    try:
+        answer = await run_in_threadpool(record)
+    except BaseException:
+        blobs.discard_new(digest)
+        raise
+    return JSONResponse(answer, status_code=201)
 
 
 @router.get("/dcat.jsonld", summary="Export the government catalogue as DCAT-AP JSON-LD",
@@ -104,10 +136,15 @@ def list_requests(db: DbSession, actor: SignedInActor,
     return [service.request_json(r) for r in service.list_requests(db, actor, box)]
 
 
-@router.get("/requests/{request_id}", summary="A request or grant", responses=problems(401, 403, 404))
+@router.get("/requests/{request_id}", summary="A request or grant, with its appeal, extensions and timeline",
+            responses=problems(401, 403, 404))
 def get_request(request_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
     row, files = service.granted_files(db, actor, request_id)
-    return dict(service.request_json(row), files=[service.file_json(f) for f in files])
+    appeal = appeals.appeal_of(db, row.id)
+    return dict(service.request_json(row), files=[service.file_json(f) for f in files],
+                appeal=appeals.appeal_json(appeal) if appeal else None,
+                extensions=[appeals.extension_json(e) for e in appeals.extensions_of(db, row.id)],
+                timeline=[appeals.step_json(s) for s in appeals.timeline(db, row)])
 
 
 @router.post("/requests/{request_id}/decision", summary="Approve, narrow or reject a request (the owner)",
@@ -122,6 +159,44 @@ def revoke(request_id: int, data: schemas.RevokeIn, db: DbSession, actor: Signed
     """Downloads and sandbox queries stop at once; the requester is told. A grant already ended: 409."""
     row = service.load_request(db, actor, request_id, "sharing.grant.revoke")
     return service.request_json(grants.revoke(db, actor, row, data.reason))
+
+
+@router.post("/requests/{request_id}/appeal", status_code=201,
+             summary="Appeal a narrowing or rejection, once, with a reason (the requester)",
+             responses=problems(401, 403, 404, 409, 422))
+def appeal(request_id: int, data: schemas.AppealIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """The big-data bureau decides; it and the owner are told. Appealed already, or not narrowed or
+    rejected: 409."""
+    row = service.load_request(db, actor, request_id, "sharing.appeal.create")
+    return appeals.appeal_json(appeals.file_appeal(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/appeal/decision",
+             summary="Uphold the owner's decision or grant the request as asked (the big-data bureau)",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_appeal(request_id: int, data: schemas.AppealDecisionIn, db: DbSession,
+                  actor: SignedInActor) -> dict[str, Any]:
+    """Of two decisions at once one applies; the other gets 409 ``appeal_already_decided``."""
+    row = service.load_request(db, actor, request_id, "sharing.appeal.decide")
+    return appeals.appeal_json(appeals.decide_appeal(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/extensions", status_code=201,
+             summary="Ask for a later end date of a grant, before it ends (the grantee)",
+             responses=problems(401, 403, 404, 409, 422))
+def ask_extension(request_id: int, data: schemas.ExtensionIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    row = service.load_request(db, actor, request_id, "sharing.extension.ask")
+    return appeals.extension_json(appeals.ask_extension(db, actor, row, data))
+
+
+@router.post("/requests/{request_id}/extensions/{extension_id}/decision",
+             summary="Approve (the new end date) or refuse (a reason) a longer grant (the owner)",
+             responses=problems(401, 403, 404, 409, 422))
+def decide_extension(request_id: int, extension_id: int, data: schemas.ExtensionDecisionIn, db: DbSession,
+                     actor: SignedInActor) -> dict[str, Any]:
+    """Of two decisions at once one applies; the other gets 409 ``extension_already_decided``."""
+    row = service.load_request(db, actor, request_id, "sharing.extension.decide")
+    return appeals.extension_json(appeals.decide_extension(db, actor, row, extension_id, data))
 
 
 @router.get("/requests/{request_id}/files/{file_id}", summary="Download a granted feed version (granted fields only)",

@@ -29,7 +29,13 @@ from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.sharing import schemas
-from qianshu.sharing.models import GRANTED_STATUSES, SANDBOX_AGGREGATES, SharingRequest, SharingResource
+from qianshu.sharing.models import (
+    GRANTED_STATUSES,
+    SANDBOX_AGGREGATES,
+    SharingExtension,
+    SharingRequest,
+    SharingResource,
+)
 from qianshu.sharing.permissions import request_resource, resource_of
 
 CAPABILITY = "sharing"
@@ -73,6 +79,17 @@ def begin_use(db: Session, row: SharingRequest, *, epsilon: float = 0.0, budget:
                    total=f"{budget:.4g}", needed=f"{epsilon:.4g}")
 
 
+def expiry(asked: date | None, granted_end: date) -> date:
+    """A grant's last day of use: the one the deciding side gives (not in the past), else the end
+    of the granted period."""
+    if asked is None:
+        return granted_end
+    if asked < today():
+        raise InvalidInput("A grant cannot end before today ({today}).", field="expires_on", code="expiry_past",
+                           today=today().isoformat())
+    return asked
+
+
 def in_force(row: SharingRequest, on: date | None = None) -> bool:
     return row.status in GRANTED_STATUSES and (row.expires_on is None or row.expires_on >= (on or today()))
 
@@ -113,8 +130,12 @@ def expire_grants(db: Session, on: date | None = None) -> int:
     """Close the grants whose last day has passed (once each): status ``expired``, the requester
     told, an audit row. Returns how many."""
     day = on or today()
+    # A grant whose longer use the grantee asked for in time stays open (unused: its end date has
+    # passed) until the owner decides; a refusal lets the next run close it.
+    waiting = select(SharingExtension.id).where(SharingExtension.request_id == SharingRequest.id,
+                                                SharingExtension.status == "pending")
     rows = list(db.scalars(select(SharingRequest).where(
-        SharingRequest.status.in_(GRANTED_STATUSES), SharingRequest.expires_on < day)
+        SharingRequest.status.in_(GRANTED_STATUSES), SharingRequest.expires_on < day, ~waiting.exists())
         .order_by(SharingRequest.id).with_for_update(skip_locked=True)))
     closed = 0
     for row in rows:

@@ -131,3 +131,48 @@ class SharingAccess(Base):
     file_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# An appeal: pending until the big-data bureau upholds the owner's decision or grants the request
+# as asked. An extension: pending until the owner approves (a new end date) or refuses.
+APPEAL_STATUSES = ("pending", "upheld", "granted")
+EXTENSION_STATUSES = ("pending", "approved", "refused")
+
+
+class SharingAppeal(Base):
+    """The requesting department's one appeal against a narrowing or a rejection of its request,
+    decided by the big-data bureau (which coordinates sharing between departments)."""
+
+    __tablename__ = "sharing_appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"), unique=True)
+    appealed_status: Mapped[str] = mapped_column(String(16))  # narrowed | rejected: what was appealed
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    appealed_by: Mapped[int | None]
+    appealed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None]
+    decided_by_org_id: Mapped[int | None]
+    decided_at: Mapped[datetime | None]
+
+
+class SharingExtension(Base):
+    """A grantee's request for a later end date of its grant, asked before the grant ends and
+    decided by the owner: approved (with the new end date) or refused (with a reason)."""
+
+    __tablename__ = "sharing_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"), index=True)
+    ends_on: Mapped[date]  # the grant's end date when it was asked
+    asked_until: Mapped[date]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    asked_by: Mapped[int | None]
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_until: Mapped[date | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None]
+    decided_at: Mapped[datetime | None]

@@ -32,13 +32,15 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.sharing import grants, resource_pages, schemas, service
+from qianshu.sharing import appeals, grants, resource_pages, schemas, service
 from qianshu.sharing.api import chunks
 from qianshu.sharing.models import (
     GRANTED_STATUSES,
     SANDBOX_AGGREGATES,
     SHARING_CLASSES,
     SharingAccess,
+    SharingAppeal,
+    SharingExtension,
     SharingFile,
     SharingRequest,
     SharingResource,
@@ -53,6 +55,12 @@ DECISION_LABELS = {"decision": N_("Decision"), "fields": N_("Fields"), "period_s
                    "period_end": N_("Period to"), "reason": N_("Reason"),
                    "expires_on": N_("Grant ends (empty: with the granted period)")}
 REVOKE_LABELS = {"reason": N_("Reason")}
+APPEAL_LABELS = {"reason": N_("Why the decision should be changed")}
+APPEAL_DECISION_LABELS = {"decision": N_("Decision"), "reason": N_("Reason"),
+                          "expires_on": N_("Grant ends (empty: with the asked period)")}
+EXTENSION_LABELS = {"until": N_("Use the grant until"), "reason": N_("Reason")}
+EXTENSION_DECISION_LABELS = {"decision": N_("Decision"), "expires_on": N_("New end date (empty: the one asked)"),
+                             "reason": N_("Reason")}
 UPLOAD_LABELS = {"file": N_("File"), "as_of": N_("Data as of")}
 POLICY_LABELS = {"k": N_("Smallest group shown (k)"), "aggregates": N_("Aggregates allowed"),
                  "epsilon": N_("Differential privacy: epsilon per query (empty: off)"),
@@ -227,17 +235,35 @@ class RequestPage:
     sql: str = ""
     answer: Any = None
     error: str = ""
+    appeal: SharingAppeal | None = None
+    extensions: list[SharingExtension] = field(default_factory=list)
+    timeline: list[appeals.Step] = field(default_factory=list)
+    may_appeal: bool = False
+    may_decide_appeal: bool = False
+    may_ask_extension: bool = False
+    extension_to_decide: SharingExtension | None = None
 
 
 def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None) -> RequestPage:
     row, files = service.granted_files(db, actor, request_id)
     res = request_resource(row.owner_org_id, row.requester_org_id)
     live = grants.in_force(row)
+    appeal = appeals.appeal_of(db, row.id)
+    extensions = appeals.extensions_of(db, row.id)
+    pending = next((e for e in extensions if e.status == "pending"), None)
     return RequestPage(row, db.get_one(SharingResource, row.resource_id),
                        _org_names(db, (row.owner_org_id, row.requester_org_id)), files, service.is_overdue(row),
                        row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
                        policy.allows(actor, "sharing.grant.use", res), form or Form(),
-                       row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live)
+                       row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live,
+                       appeal=appeal, extensions=extensions, timeline=appeals.timeline(db, row),
+                       may_appeal=appeal is None and row.status in appeals.APPEALABLE
+                       and policy.allows(actor, "sharing.appeal.create", res),
+                       may_decide_appeal=appeal is not None and appeal.status == "pending"
+                       and policy.allows(actor, "sharing.appeal.decide", res),
+                       may_ask_extension=live and pending is None
+                       and policy.allows(actor, "sharing.extension.ask", res),
+                       extension_to_decide=pending if policy.allows(actor, "sharing.extension.decide", res) else None)
 
 
 @router.get("/sharing/requests/{request_id:int}")
@@ -272,6 +298,52 @@ def revoke(request_id: int, request: Request, db: DbSession, actor: SignedInActo
     return submit_form(request, db, schemas.RevokeIn, data, REVOKE_LABELS, revoked,
                        lambda kept: ("sharing/request.html", _request_page(db, actor, request_id, kept)),
                        name="revoke")
+
+
+def _second_look(request: Request, db: Any, actor: Actor, request_id: int, schema: Any, data: dict[str, Any],
+                 labels: dict[str, str], name: str, act: Any) -> Response:
+    """An appeal, an extension or a decision on one: the service's refusal is shown beside the
+    form's fields (the page again, nothing written)."""
+    def done(body: Any) -> Response:
+        act(service.load_request(db, actor, request_id), body)
+        return see_other(f"/sharing/requests/{request_id}")
+
+    return submit_form(request, db, schema, data, labels, done,
+                       lambda kept: ("sharing/request.html", _request_page(db, actor, request_id, kept)), name=name)
+
+
+def _filled(posted: Any, *names: str) -> dict[str, Any]:
+    return {n: str(posted.get(n) or "") for n in names if str(posted.get(n) or "").strip()}
+
+
+@router.post("/sharing/requests/{request_id:int}/appeal")
+def appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    return _second_look(request, db, actor, request_id, schemas.AppealIn, {"reason": str(posted.get("reason") or "")},
+                        APPEAL_LABELS, "appeal", lambda row, body: appeals.file_appeal(db, actor, row, body))
+
+
+@router.post("/sharing/requests/{request_id:int}/appeal/decision")
+def decide_appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                  posted: PostedForm) -> Response:
+    return _second_look(request, db, actor, request_id, schemas.AppealDecisionIn,
+                        _filled(posted, "decision", "reason", "expires_on"), APPEAL_DECISION_LABELS,
+                        "appeal_decision", lambda row, body: appeals.decide_appeal(db, actor, row, body))
+
+
+@router.post("/sharing/requests/{request_id:int}/extensions")
+def ask_extension(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                  posted: PostedForm) -> Response:
+    return _second_look(request, db, actor, request_id, schemas.ExtensionIn, _filled(posted, "until", "reason"),
+                        EXTENSION_LABELS, "extension", lambda row, body: appeals.ask_extension(db, actor, row, body))
+
+
+@router.post("/sharing/requests/{request_id:int}/extensions/{extension_id:int}/decision")
+def decide_extension(request_id: int, extension_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                     posted: PostedForm) -> Response:
+    return _second_look(request, db, actor, request_id, schemas.ExtensionDecisionIn,
+                        _filled(posted, "decision", "expires_on", "reason"), EXTENSION_DECISION_LABELS,
+                        "extension_decision",
+                        lambda row, body: appeals.decide_extension(db, actor, row, extension_id, body))
 
 
 @router.get("/sharing/requests/{request_id:int}/files/{file_id:int}")

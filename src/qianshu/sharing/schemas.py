@@ -68,6 +68,40 @@ class RevokeIn(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
 
 
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class AppealDecisionIn(BaseModel):
+    """The bureau upholds the owner's decision (the reason required) or grants the request as asked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["uphold", "grant"]
+    reason: str = Field(default="", max_length=4000)
+    # grant: the grant's last day of use (default: the end of the asked period)
+    expires_on: date | None = None
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: date  # the end date asked for
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class ExtensionDecisionIn(BaseModel):
+    """The owner approves (the new end date: by default the one asked) or refuses (the reason required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "refuse"]
+    expires_on: date | None = None
+    reason: str = Field(default="", max_length=4000)
+
+
 Aggregate = Literal["count", "sum", "avg", "min", "max", "median", "stddev"]
 
 

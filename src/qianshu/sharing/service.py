@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import service as accounts
 from qianshu.core import audit, inbox, policy
 from qianshu.core.actor import SYSTEM, Actor
-from qianshu.core.blobs import BlobStore, BlobTooLarge
+from qianshu.core.blobs import BlobStore
 from qianshu.core.db import Database
-from qianshu.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
@@ -124,17 +124,6 @@ def _check_period(start: date, end: date, field: str = "period_end") -> None:
                            code="period_reversed", start=start.isoformat(), end=end.isoformat())
 
 
-def _expiry(asked: date | None, granted_end: date) -> date:
-    """A grant's last day of use: the one the owner gives (not in the past), else the end of the
-    granted period."""
-    if asked is None:
-        return granted_end
-    if asked < today():
-        raise InvalidInput("A grant cannot end before today ({today}).", field="expires_on", code="expiry_past",
-                           today=today().isoformat())
-    return asked
-
-
 def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.RequestIn) -> SharingRequest:
     """Request a resource: conditional ones wait for the owner (10 working days); unconditional
     ones are granted at once; not-shared ones cannot be requested."""
@@ -157,7 +146,7 @@ def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.Re
     if resource.sharing_class == "unconditional":
         row.status, row.granted_fields = "granted", fields
         row.granted_start, row.granted_end, row.decided_at = data.period_start, data.period_end, now
-        row.expires_on = _expiry(None, data.period_end)
+        row.expires_on = grants.expiry(None, data.period_end)
     else:
         row.due_on = _deadline(settings, now.astimezone(SHANGHAI).date())
     db.add(row)
@@ -215,7 +204,7 @@ def decide_request(db: Session, actor: Actor, request_id: int, data: schemas.Dec
                                field="fields", code="not_narrower")
         values.update(status="narrowed", granted_fields=fields, granted_start=start, granted_end=end)
     if values["status"] != "rejected":
-        values["expires_on"] = _expiry(data.expires_on, values["granted_end"])
+        values["expires_on"] = grants.expiry(data.expires_on, values["granted_end"])
     result = db.execute(update(SharingRequest)
                         .where(SharingRequest.id == row.id, SharingRequest.status == "pending")
                         .values(version=SharingRequest.version + 1, **values)
@@ -289,13 +278,69 @@ def flag_overdue_task(database: Database, settings: Settings) -> int:
 
 # --- feeds -------------------------------------------------------------------------------------
 
-def _header(stream: BinaryIO) -> tuple[list[str], int]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
-    header = next(reader, [])
-    rows = sum(1 for _ in reader)
-    text.detach()
-    return [h.strip() for h in header], rows
+# A physical line of a feed file is read whole when it is parsed: a longer one (a file that is not
+# CSV, or a hostile one without line breaks) is refused while the file streams in, never held.
+MAX_LINE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FeedShape:
+    """What a stored feed file holds: its header and how many records follow it."""
+
+    header: list[str]
+    rows: int
+
+
+def _bounded_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks as they are, refused (422, naming the line) as soon as a line runs past
+    :data:`MAX_LINE_BYTES`. Only the chunks' ends are searched (C speed): a gap between two line
+    breaks inside one chunk is shorter than the chunk, and a chunk is looked at in slices of the limit."""
+    run, line = 0, 1
+    for chunk in chunks:
+        view = memoryview(chunk)
+        for at in range(0, len(chunk), MAX_LINE_BYTES):
+            part = bytes(view[at:at + MAX_LINE_BYTES]) if len(chunk) > MAX_LINE_BYTES else chunk
+            first = part.find(b"\n")
+            if run + (len(part) if first < 0 else first) > MAX_LINE_BYTES:
+                raise InvalidInput("Line {line} of the file is longer than {limit} bytes; it is not a CSV feed.",
+                                   field="file", code="line_too_long", line=line, limit=MAX_LINE_BYTES)
+            if first < 0:
+                run += len(part)
+            else:
+                line += part.count(b"\n")
+                run = len(part) - part.rfind(b"\n") - 1
+        yield chunk
+
+
+def inspect_feed(blobs: BlobStore, digest: str) -> FeedShape:
+    """Read a stored feed file back once, streaming, no transaction open: it must be UTF-8 text (a
+    byte-order mark allowed) and a well-formed CSV (quotes closed, no record longer than the
+    header). Refusals name the line; blank lines are not records."""
+    reader: Any = None
+    with blobs.open(digest) as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        try:
+            reader = csv.reader(text, strict=True)
+            header: list[str] = next(reader, [])
+            width, rows = len(header), 0
+            for record in reader:
+                if len(record) > width:
+                    raise InvalidInput("Line {line} has {count} values but the header names {expected}.",
+                                       field="file", code="too_many_values", line=reader.line_num,
+                                       count=len(record), expected=width)
+                if record:
+                    rows += 1
+        except UnicodeDecodeError:
+            raise InvalidInput("The file is not UTF-8 text (near line {line}); save it as UTF-8 CSV and upload it "
+                               "again.", field="file", code="not_utf8",
+                               line=(reader.line_num + 1) if reader else 1) from None
+        except csv.Error:
+            raise InvalidInput("The file is not a well-formed CSV: a quoted value is not closed properly (line "
+                               "{line}).", field="file", code="bad_csv",
+                               line=reader.line_num if reader else 1) from None
+        finally:
+            text.detach()
+    return FeedShape([h.strip() for h in header], rows)
 
 
 def resource_for_upload(db: Session, actor: Actor, resource_id: int) -> SharingResource:
@@ -307,34 +352,63 @@ def resource_for_upload(db: Session, actor: Actor, resource_id: int) -> SharingR
     return resource
 
 
-def upload_file(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, resource_id: int,
-                filename: str, content: Iterable[bytes], as_of: date) -> SharingFile:
-    """A new version of the resource's feed: a UTF-8 CSV whose header names the resource's fields."""
+def file_name(name: str) -> str:
+    """The file's own name (no folders), as recorded; refused when nothing is left."""
+    clean = Path(name.replace("\\", "/")).name.strip()[:200]
+    if not clean or clean in (".", ".."):
+        raise InvalidInput("Give the file a name.", field="file", code="file_name")
+    return clean
+
+
+def record_file(db: Session, actor: Actor, resource_id: int, filename: str, digest: str, size: int,
+                shape: FeedShape, as_of: date) -> SharingFile:
+    """Record a stored, inspected file as the resource's next feed version: its header must name
+    fields of the resource."""
     resource = resource_for_upload(db, actor, resource_id)
-    limit = settings.section(SharingSettings).max_file_bytes
-    try:
-        digest, size = blobs.put_stream(content, max_bytes=limit)
-    except BlobTooLarge:
-        raise PayloadTooLarge("The file is larger than {limit} bytes.", field="file", limit=limit) from None
-    with blobs.open(digest) as stream:
-        try:
-            header, rows = _header(stream)
-        except (UnicodeDecodeError, csv.Error):
-            header, rows = [], 0
-    unknown = [h for h in header if h not in resource.field_names()]
-    if not header or unknown:
-        blobs.discard_new(digest)
+    unknown = [h for h in shape.header if h not in resource.field_names()]
+    if not shape.header or unknown:
         raise InvalidInput("The file's header must name fields of the resource (unknown: {names}).", field="file",
                            code="header_mismatch", names=", ".join(unknown)[:200] or "-")
     version = int(db.scalar(select(func.coalesce(func.max(SharingFile.version), 0))
                             .where(SharingFile.resource_id == resource.id)) or 0) + 1
-    row = SharingFile(resource_id=resource.id, version=version, as_of=as_of, filename=Path(filename).name[:200],
-                      digest=digest, size=size, rows=rows, uploaded_by=actor.user_id)
+    row = SharingFile(resource_id=resource.id, version=version, as_of=as_of, filename=file_name(filename),
+                      digest=digest, size=size, rows=shape.rows, uploaded_by=actor.user_id)
     db.add(row)
     db.flush()
     audit.record(db, actor, "sharing.file.uploaded", target_type="sharing_resource", target_id=resource.id,
                  target_org_id=resource.org_id, version=version, digest=digest, size=size)
     return row
+
+
+def store_feed(blobs: BlobStore, settings: Settings, content: Iterable[bytes],
+               declared_bytes: int | None = None) -> tuple[str, int, FeedShape]:
+    """Stream a feed file into the blob store (hashed as it arrives, refused with a 413 as soon as it
+    passes ``[sharing] max_file_bytes``; a broken stream leaves nothing), then inspect it; a file
+    refused by the inspection is taken back out of the store."""
+    from qianshu.registry.service import store_upload
+
+    limit = settings.section(SharingSettings).max_file_bytes
+    digest, size = store_upload(blobs, _bounded_lines(content), limit, field="file", declared_bytes=declared_bytes)
+    try:
+        return digest, size, inspect_feed(blobs, digest)
+    except BaseException:
+        blobs.discard_new(digest)
+        raise
+
+
+def upload_file(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, resource_id: int,
+                filename: str, content: Iterable[bytes], as_of: date) -> SharingFile:
+    """A new version of the resource's feed: a UTF-8 CSV whose header names the resource's fields
+    (the portal's form and the demo; the API streams through :func:`store_feed` and
+    :func:`record_file` itself, no transaction open while the bytes arrive)."""
+    resource_for_upload(db, actor, resource_id)
+    file_name(filename)
+    digest, size, shape = store_feed(blobs, settings, content)
+    try:
+        return record_file(db, actor, resource_id, filename, digest, size, shape, as_of)
+    except BaseException:
+        blobs.discard_new(digest)
+        raise
 
 
 def resource_files(db: Session, resource_id: int) -> list[SharingFile]:

@@ -1,7 +1,7 @@
 """sharing: appeals of narrowed or rejected requests, extensions of grants
 
-Revision ID: 0035_sharing_stream
-Revises: 0030_finance_fixes
+Revision ID: 0033_sharing_stream
+Revises: 0032_vouchers_portal
 Create Date: 2026-11-30
 
 ``sharing_appeals``: a requesting department's one appeal against a narrowing or rejection, and the
@@ -16,8 +16,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = '0035_sharing_stream'
-down_revision: str | None = '0030_finance_fixes'
+revision: str = '0033_sharing_stream'
+down_revision: str | None = '0032_vouchers_portal'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -297,6 +297,7 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     from qianshu.demo.registrations import actor_of
     from qianshu.exchange import refunds
     from qianshu.exchange import service as exchange
+    from qianshu.finance import sale
 
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
@@ -313,11 +314,19 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         assert exchange.next_steps(db, actor_of(db, _seller_email(db, settled.seller_org_id))).refunds_to_answer == 1
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status in ("escrowed", "settled"))
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
-        kinds = [line.kind for line in wallet.lines]
+        # the buyer also bids in the demo's forced-sale auction (finance's seed): its bidding deposit,
+        # its bid and the bid's repayment when outbid are the wallet's other lines
+        bidding = [line for line in wallet.lines if line.cause_type == sale.CAUSE
+                   or line.memo == "竞买保证金入金 / bidding deposit"]
+        assert {line.kind for line in bidding} == {"deposit", "escrow", "refund"}
+        trading = [line for line in wallet.lines if line not in bidding]
+        kinds = [line.kind for line in trading]
         assert kinds[-2:] == ["escrow", "deposit"]
         assert set(kinds) <= {"escrow", "deposit", "usage", "fee"}
-        used = sum(line.money_out_fen for line in wallet.lines if line.kind in ("usage", "fee"))
-        assert wallet.balance_fen == {k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
+        used = sum(line.money_out_fen for line in trading if line.kind in ("usage", "fee"))
+        net_bidding = sum(line.money_in_fen - line.money_out_fen for line in bidding)
+        assert wallet.balance_fen == ({k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
+                                      + net_bidding)
         steps = exchange.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1

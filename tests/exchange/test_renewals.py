@@ -27,7 +27,7 @@ from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments, refunds, renewals, service
+from qianshu.exchange import bills, payments, refunds, renewals, service
 from qianshu.exchange.models import Contract, ContractPeriod, TimelineEntry, UsageBill
 from qianshu.exchange.schemas import OrderIn
 from qianshu.exchange.settings import ExchangeSettings
@@ -212,6 +212,7 @@ def test_refund_requests_of_a_renewed_period_and_of_a_usage_bill(
     refunds.escalate(db, buyer, asked.id)
     refunds.decide_refund(db, operator, asked.id, True, "确有重复调用", 200)
     assert (bill.refunded_fen, asked.status) == (200, "granted")
+    assert bills.contract_bills(db, buyer, metered.id)[0].refunded_fen == 200
     with pytest.raises(InvalidInput):
         refunds.request_refund(db, buyer, metered.id, bill.amount_fen - 199, "全部", bill_id=bill.id)
     with pytest.raises(NotFound) as stranger:  # another contract's bill
@@ -248,7 +249,9 @@ def test_renewed_periods_in_the_portal(
         _post(client, f"{url}/request-refund", {"item": "period-2", "amount": "10", "reason": "少一天"}).status_code
         == 303
     )
-    assert "period 2" in client.get(url).text
+    page = client.get(url).text
+    assert "period 2" in page
+    assert page.count("· period 2") >= 4  # the timeline: renewed, delivered, accepted, settled
     assert renewals.get_period(db, contract, 2).payment_status == "settled"
 
 
@@ -450,3 +453,53 @@ def test_accepting_and_disputing_a_period_at_once_over_http(isolated_database: D
         buyer_user = db.get_one(User, trade["buyer"].user_id)
         assert buyer_user is not None
     _check_books(isolated_database, contract_id)
+
+
+def test_a_renewed_period_over_the_api(
+    client: Any,
+    db: Session,
+    buyer: Actor,
+    merchant: Actor,
+    operator: Actor,
+    bearer: Any,
+    signed: Callable[..., Contract],
+    fund: Any,
+) -> None:
+    contract = _subscription(db, buyer, merchant, signed, fund)
+    _renewed(db, contract)
+    db.flush()
+    base = f"/api/v1/exchange/contracts/{contract.id}"
+    as_buyer, as_seller = bearer(db.get_one(User, buyer.user_id)), bearer(db.get_one(User, merchant.user_id))
+    listed = client.get(f"{base}/periods", headers=as_buyer).json()
+    assert [(p["number"], p["payment_status"], p["price_fen"]) for p in listed] == [(2, "escrowed", PRICE)]
+    zero = client.post(f"{base}/deliver", headers={**as_seller, "Idempotency-Key": "d-0"}, json={"period": 0})
+    assert zero.status_code == 422
+    assert "period" in zero.text
+    r = client.post(f"{base}/deliver", headers={**as_seller, "Idempotency-Key": "d-2"}, json={"period": 2})
+    assert r.status_code == 200, r.text
+    r = client.post(f"{base}/accept-delivery", headers={**as_buyer, "Idempotency-Key": "a-2"}, json={"period": 2})
+    assert r.status_code == 200, r.text
+    assert client.get(f"{base}/periods", headers=as_buyer).json()[0]["payment_status"] == "settled"
+    unknown = client.post(
+        f"{base}/refund-requests",
+        headers={**as_buyer, "Idempotency-Key": "r-9", "Accept-Language": "zh"},
+        json={"amount_fen": 100, "reason": "第九期", "period": 9},
+    )
+    assert unknown.status_code == 404
+    assert "该合同没有这一期" in unknown.json()["detail"]
+    r = client.post(
+        f"{base}/refund-requests",
+        headers={**as_buyer, "Idempotency-Key": "r-2"},
+        json={"amount_fen": 3_000, "reason": "第二期部分数据缺失", "period": 2},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["period_number"], r.json()["bill_id"], r.json()["amount_fen"]) == (2, None, 3_000)
+    answered = client.post(
+        f"/api/v1/exchange/refund-requests/{r.json()['id']}/answer",
+        headers={**as_seller, "Idempotency-Key": "ans-2"},
+        json={"accept": True},
+    )
+    assert answered.status_code == 200, answered.text
+    period = client.get(f"{base}/periods", headers=as_buyer).json()[0]
+    assert (period["refunded_fen"], period["fee_fen"]) == (3_000, FEE - 75)
+    assert client.get(f"{base}", headers=as_buyer).json()["refunded_fen"] == 0

@@ -275,6 +275,7 @@ class BillOut(BaseModel):
     reports: int
     amount_fen: int
     fee_fen: int
+    refunded_fen: int = 0
     status: str
     attempts: int
     created_at: datetime

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from qianshu.catalog.schemas import PlanIn
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from qianshu.exchange import payments, service
+from qianshu.exchange import payments, renewals, service
 from qianshu.exchange.models import Contract
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -299,18 +299,18 @@ def test_a_subscription_renews_each_period_with_a_new_charge(db: Session, buyer:
     assert first_end is not None
     assert _wallet(db, buyer) == 0
     settings = ExchangeSettings()
-    assert payments.renew_due(db, settings) == (0, 0)  # a month away
+    assert renewals.renew_due(db, settings) == (0, 0)  # a month away
     fund(buyer, 25_000)
     at = first_end - timedelta(hours=2)
-    assert payments.renew_due(db, settings, now=at) == (1, 0)
+    assert renewals.renew_due(db, settings, now=at) == (1, 0)
     assert contract.ends_at == first_end + timedelta(days=30)
     assert _wallet(db, buyer) == 15_000
-    assert _wallet(db, merchant) == 2 * (10_000 - 250)
-    assert payments.renew_due(db, settings, now=at) == (0, 0)  # charged once per period
+    assert _wallet(db, merchant) == 10_000 - 250  # the new period waits in its escrow (test_renewals.py)
+    assert renewals.renew_due(db, settings, now=at) == (0, 0)  # charged once per period
     assert service.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=10))
     # the buyer stops it: it ends at its term
-    payments.set_renewal(db, buyer, contract.id, False)
-    assert payments.renew_due(db, settings, now=contract.ends_at - timedelta(hours=1)) == (0, 0)
+    renewals.set_renewal(db, buyer, contract.id, False)
+    assert renewals.renew_due(db, settings, now=contract.ends_at - timedelta(hours=1)) == (0, 0)
     _books_balance(db)
 
 
@@ -319,7 +319,7 @@ def test_a_subscription_the_wallet_cannot_pay_lapses_with_a_notice(
     from qianshu.core import inbox
 
     contract = _subscription(db, buyer, merchant, signed, fund, term_days=None)
-    assert payments.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)  # the wallet is empty
+    assert renewals.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)  # the wallet is empty
     assert contract.renews is False
     assert contract.status == "active"
     notes = [inbox.render(n, "en") for n in inbox.inbox(db, buyer)]
@@ -333,5 +333,5 @@ def test_a_subscription_stops_at_the_policys_term(db: Session, buyer: Actor, mer
                                                  signed: Callable[..., Contract], fund: Any) -> None:
     contract = _subscription(db, buyer, merchant, signed, fund, term_days=45)
     fund(buyer, 10_000)
-    assert payments.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)
+    assert renewals.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)
     assert _wallet(db, buyer) == 10_000

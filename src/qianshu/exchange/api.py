@@ -13,7 +13,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
 from qianshu.core.http import DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
-from qianshu.exchange import bills, payments, refunds, service
+from qianshu.exchange import bills, payments, refunds, renewals, service
 from qianshu.exchange import schemas as s
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger.settings import LedgerSettings
@@ -130,7 +130,7 @@ def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInAc
 @router.post("/contracts/{contract_id}/renewal", response_model=s.ContractOut, responses=problems(404, 409),
              summary="Stop or resume the renewal of a subscription (the buyer)")
 def set_renewal(contract_id: int, data: s.RenewalIn, db: DbSession, actor: SignedInActor) -> object:
-    return payments.set_renewal(db, actor, contract_id, data.renews)
+    return renewals.set_renewal(db, actor, contract_id, data.renews)
 
 
 # --- money: every call takes an Idempotency-Key (core/idempotency.py) ---------------------------
@@ -160,21 +160,35 @@ def pay(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
     return _once(request, db, actor, {}, lambda: payments.pay(db, actor, contract.id))
 
 
+def _period(data: s.PeriodIn | None) -> tuple[dict[str, Any], int | None]:
+    """The optional body naming a renewed period (none: the first period; the key's body is {})."""
+    return (data.model_dump(exclude_none=True), data.period) if data is not None else ({}, None)
+
+
 @router.post("/contracts/{contract_id}/deliver", response_model=s.ContractOut, responses=problems(404, 409, 422),
-             summary="Mark a paid contract delivered (the seller)")
+             summary="Mark a paid contract, or a renewed period ({period}), delivered (the seller)")
 def deliver(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
-            key: IdempotencyKey = "") -> JSONResponse:
+            key: IdempotencyKey = "", data: s.PeriodIn | None = None) -> JSONResponse:
     contract = payments.authorise(db, actor, "contract.deliver", contract_id=contract_id)
-    return _once(request, db, actor, {}, lambda: payments.deliver(db, actor, contract.id))
+    body, period = _period(data)
+    return _once(request, db, actor, body, lambda: renewals.deliver(db, actor, contract.id, period))
 
 
 @router.post("/contracts/{contract_id}/accept-delivery", response_model=s.ContractOut,
-             responses=problems(404, 409, 422), summary="Accept the delivery: the seller is paid, the fee booked")
+             responses=problems(404, 409, 422),
+             summary="Accept the delivery (of a renewed period: {period}): the seller is paid, the fee booked")
 def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
-                    key: IdempotencyKey = "") -> JSONResponse:
+                    key: IdempotencyKey = "", data: s.PeriodIn | None = None) -> JSONResponse:
     contract = payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
-    return _once(request, db, actor, {},
-                 lambda: payments.accept_delivery(db, actor, contract.id, _settings(request)))
+    body, period = _period(data)
+    return _once(request, db, actor, body,
+                 lambda: renewals.accept_delivery(db, actor, contract.id, _settings(request), period))
+
+
+@router.get("/contracts/{contract_id}/periods", response_model=list[s.PeriodOut], responses=problems(404),
+            summary="A subscription's renewed periods (2, 3 …) and where each one's money is")
+def periods(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return renewals.periods_of(db, service.get_contract(db, actor, contract_id))
 
 
 @router.post("/contracts/{contract_id}/refund", response_model=s.ContractOut, responses=problems(404, 409, 422),
@@ -183,7 +197,7 @@ def refund(contract_id: int, data: s.RefundIn, request: Request, db: DbSession, 
            key: IdempotencyKey = "") -> JSONResponse:
     payments.authorise(db, actor, "contract.refund", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: payments.refund(db, actor, contract_id, data.amount_fen, data.reason))
+                 lambda: renewals.refund(db, actor, contract_id, data.amount_fen, data.reason, data.period))
 
 
 @router.post("/contracts/{contract_id}/disputes", response_model=s.DisputeOut, responses=problems(404, 409, 422),
@@ -192,7 +206,7 @@ def raise_dispute(contract_id: int, data: s.DisputeIn, request: Request, db: DbS
                   key: IdempotencyKey = "") -> JSONResponse:
     payments.authorise(db, actor, "contract.dispute", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: payments.raise_dispute(db, actor, contract_id, data.reason), s.DisputeOut)
+                 lambda: renewals.raise_dispute(db, actor, contract_id, data.reason, data.period), s.DisputeOut)
 
 
 @router.post("/disputes/{dispute_id}/decide", response_model=s.DisputeOut, responses=problems(403, 404, 409, 422),
@@ -216,7 +230,8 @@ def request_refund(contract_id: int, data: s.RefundRequestIn, request: Request, 
     refunds.authorise(db, actor, "contract.request_refund", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
                  lambda: refunds.request_refund(db, actor, contract_id, data.amount_fen, data.reason,
-                                                _settings(request)), s.RefundRequestOut)
+                                                _settings(request), period=data.period, bill_id=data.bill_id),
+                 s.RefundRequestOut)
 
 
 @router.get("/contracts/{contract_id}/refund-requests", response_model=list[s.RefundRequestOut],

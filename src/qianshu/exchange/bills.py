@@ -54,6 +54,7 @@ class BillRow:
     created_at: datetime
     charged_at: datetime | None
     transfer_id: int | None  # the ledger transfer that paid the seller (the bill's first leg)
+    refunded_fen: int = 0  # given back by refund requests after the charge (exchange/refunds.py)
 
     @property
     def transfer_link(self) -> str | None:
@@ -77,7 +78,7 @@ def _rows(db: Session, actor: Actor, query: object) -> list[BillRow]:
         ref = f"usage-bill:{contract.id}:{bill.period}:{bill.part}"
         rows.append(BillRow(bill.id, contract.id, contract.number, contract.plan_kind, side, bill.period, bill.part,
                             bill.units, bill.reports, bill.amount_fen, bill.fee_fen, bill_status(bill), bill.attempts,
-                            bill.created_at, bill.charged_at, transfers.get(ref)))
+                            bill.created_at, bill.charged_at, transfers.get(ref), bill.refunded_fen))
     return rows
 
 

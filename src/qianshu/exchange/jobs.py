@@ -16,21 +16,24 @@ def expire_due(database: Database, settings: Settings) -> int:
 
 
 def auto_accept_deliveries(database: Database, settings: Settings) -> int:
-    """Settle what was delivered ``auto_accept_days`` ago and neither accepted nor disputed."""
-    from qianshu.exchange import payments
+    """Settle what was delivered ``auto_accept_days`` ago and neither accepted nor disputed: first
+    periods (the contract's price) and renewed periods of subscriptions alike."""
+    from qianshu.exchange import payments, renewals
     from qianshu.exchange.settings import ExchangeSettings
 
+    section = settings.section(ExchangeSettings)
     with database.unit_of_work() as db:
-        return payments.auto_accept_due(db, settings.section(ExchangeSettings))
+        return payments.auto_accept_due(db, section) + renewals.auto_accept_due(db, section)
 
 
 def renew_subscriptions(database: Database, settings: Settings) -> int:
-    """Charge the next period of subscriptions whose term ends within a day (or let them lapse)."""
-    from qianshu.exchange import payments
+    """Charge the next period of subscriptions into its escrow when their term ends within a day
+    (or let them lapse)."""
+    from qianshu.exchange import renewals
     from qianshu.exchange.settings import ExchangeSettings
 
     with database.unit_of_work() as db:
-        renewed, lapsed = payments.renew_due(db, settings.section(ExchangeSettings))
+        renewed, lapsed = renewals.renew_due(db, settings.section(ExchangeSettings))
     return renewed + lapsed
 
 

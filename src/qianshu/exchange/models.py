@@ -6,6 +6,7 @@
 ``exchange_contract_changes``   proposed amendments and early terminations, and their outcome
 ``exchange_timeline``           every step of an order and its contract, for "my trades"
 ``exchange_refund_requests``    a buyer's request for a refund after settlement, and its answer
+``exchange_contract_periods``   the renewed periods of a subscription (2, 3 …), each with its own escrow
 
 Money is not kept here: the ledger books every payment, escrow and settlement.
 
@@ -39,8 +40,10 @@ Refund request after settlement (``exchange_refund_requests``)::
 
 Metered contracts (per call, per 1,000 rows) gather usage reports (``exchange_usage_reports``) into
 one bill per period (``exchange_usage_bills``), charged once the period has ended.
-A settled subscription (monthly, yearly) renews a day before its term ends with a new charge
-(wallet → seller and fee), or lapses with a notice when the wallet is short or the policy's term is reached.
+A settled subscription (monthly, yearly) renews a day before its term ends: the next period's price
+goes from the buyer's wallet into that period's escrow (``exchange_contract_periods``), and the
+period is delivered, accepted (or accepted by itself), disputed, settled and refunded as the first
+period is; or it lapses with a notice when the wallet is short or the policy's term is reached.
 """
 
 from __future__ import annotations
@@ -224,6 +227,34 @@ class Dispute(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A renewed period's number (2, 3 …; ``ContractPeriod``) when the dispute is over that period's
+    # price; NULL: over the contract's price (its first period). Migration 0033.
+    period_number: Mapped[int | None]
+
+
+class ContractPeriod(Base):
+    """A renewed period of a subscription (number 2, 3 …; the first is the contract's own payment):
+    its price went from the buyer's wallet into its own escrow account when it was renewed, and it
+    moves through ``payment_status`` as the first period does (escrowed → delivered → settled,
+    disputed, refunded), by conditional UPDATEs on this row."""
+
+    __tablename__ = "exchange_contract_periods"
+    __table_args__ = (UniqueConstraint("contract_id", "number"),
+                      Index("ix_exchange_contract_periods_status", "payment_status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="RESTRICT"))
+    number: Mapped[int]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    payment_status: Mapped[str] = mapped_column(String(12), default="escrowed")
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # booked at settlement, less fee refunded
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class UsageReport(Base):
@@ -274,6 +305,9 @@ class UsageBill(Base):
     # more than one "retrying" (the bills page, migration 0029).
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_tried_at: Mapped[datetime | None]
+    # What a refund request after the charge gave back (migration 0033); ``fee_fen`` falls by the
+    # fee's share of it.
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 REFUND_REQUEST_STATUSES = ("pending", "escalated", "accepted", "refused", "granted", "rejected")
@@ -306,3 +340,7 @@ class RefundRequest(Base):
     decided_at: Mapped[datetime | None]
     refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # what was refunded in the end
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What is asked back (migration 0033): a renewed period's price (its number, 2 …), a paid usage
+    # bill, or (both NULL) the contract's price.
+    period_number: Mapped[int | None]
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_usage_bills.id", ondelete="RESTRICT"))

@@ -17,7 +17,7 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.forms import FormInvalid, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
 from qianshu.core.policy import allows
-from qianshu.exchange import bills_pages, payments, read_models, refunds, service
+from qianshu.exchange import bills_pages, payments, read_models, refunds, renewals, service
 from qianshu.exchange import schemas as s
 from qianshu.exchange.models import Contract, Order, TimelineEntry
 from qianshu.exchange.permissions import trade
@@ -178,8 +178,13 @@ def _refund_request(request: Request, db: DbSession, actor: Actor, contract_id: 
     answer to the same request is refused by its status (409)."""
     reason = str(form.get("reason", ""))[:2000]
     if action == "request-refund":
+        kind, _sep, number = str(form.get("item", "") or "period-1").partition("-")
+        if kind not in ("period", "bill"):
+            raise InvalidInput("{field} is required.", field="item")
+        which = _int(number, "item")
         refunds.request_refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"),
-                               reason, get_settings_dep(request).section(ExchangeSettings))
+                               reason, get_settings_dep(request).section(ExchangeSettings),
+                               period=which if kind == "period" else None, bill_id=which if kind == "bill" else None)
         return
     request_id = _int(form.get("request_id"), "request_id")
     if refunds.get_request(db, actor, request_id).contract_id != contract_id:
@@ -200,18 +205,20 @@ def _money(request: Request, db: DbSession, actor: Actor, contract_id: int, acti
     contract's status and the ledger's unique references, so nothing moves twice)."""
     settings = get_settings_dep(request).section(ExchangeSettings)
     reason = str(form.get("reason", ""))[:2000]
+    period = _int(form["period"], "period") if form.get("period") else None  # a renewed period's buttons
     if action == "pay":
         payments.pay(db, actor, contract_id)
     elif action == "deliver":
-        payments.deliver(db, actor, contract_id)
+        renewals.deliver(db, actor, contract_id, period)
     elif action == "accept-delivery":
-        payments.accept_delivery(db, actor, contract_id, settings)
+        renewals.accept_delivery(db, actor, contract_id, settings, period)
     elif action == "refund":
-        payments.refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"), reason)
+        renewals.refund(db, actor, contract_id, ledger.parse_yuan(str(form.get("amount", "")), "amount"), reason,
+                        period)
     elif action == "dispute":
-        payments.raise_dispute(db, actor, contract_id, reason)
+        renewals.raise_dispute(db, actor, contract_id, reason, period)
     elif action == "renewal":
-        payments.set_renewal(db, actor, contract_id, form.get("renews") == "on")
+        renewals.set_renewal(db, actor, contract_id, form.get("renews") == "on")
     else:
         amount = str(form.get("refund", "") or "0")
         payments.decide_dispute(db, actor, _int(form.get("dispute_id"), "dispute_id"), str(form.get("decision", "")),

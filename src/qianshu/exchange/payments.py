@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from qianshu.catalog import service as catalog
-from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.events import publish
@@ -31,7 +30,6 @@ from qianshu.exchange.models import Contract, Dispute, TimelineEntry, UsageBill,
 from qianshu.exchange.service import (
     METERED_KINDS,
     NO_CONTRACT,
-    PERIOD_DAYS,
     PREPAID_KINDS,
     contract_is_active,
     load_contract,
@@ -98,7 +96,8 @@ def log_contract_event(db: Session, event: str, contract: Contract, **extra: str
                                        **extra})])[0].index
 
 
-def _fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
+def fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
+    """The fee in basis points for the contract's product category."""
     listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
     return settings.fee_rate(listing.industry_section)
 
@@ -186,7 +185,7 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
     come last, leaving only the leaf's timeline row and the commit inside the locks."""
     now = at or utcnow()
     held = escrowed_of(contract)
-    fee = fee_of(held, _fee_rate(db, contract, settings))
+    fee = fee_of(held, fee_rate(db, contract, settings))
     _move(db, contract, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
     escrow = _escrow(db, contract)
     legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
@@ -212,12 +211,19 @@ def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:
     due = utcnow() - timedelta(days=settings.auto_accept_days)
     ids = list(db.scalars(select(Contract.id).where(Contract.payment_status == "delivered",
                                                     Contract.delivered_at <= due).order_by(Contract.id).limit(200)))
+    settled = 0
     for contract_id in ids:
-        _settle(db, SYSTEM, load_contract(db, contract_id), settings, "accepted_automatically")
-    return len(ids)
+        try:
+            with db.begin_nested():
+                _settle(db, SYSTEM, load_contract(db, contract_id), settings, "accepted_automatically")
+            settled += 1
+        except Conflict:  # disputed or accepted meanwhile: that outcome stands, nothing moved here
+            continue
+    return settled
 
 
-def _amount(value: object, held: int) -> int:
+def checked_amount(value: object, held: int) -> int:
+    """A refund's amount in fen: a whole number from 1 to ``held`` (422 naming ``amount_fen``)."""
     amount = ledger.parse_amount(value, "amount_fen")
     if amount > held:
         raise InvalidInput("{field} must be at most {max}.", field="amount_fen", max=held)
@@ -234,13 +240,13 @@ def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reas
     if not reason.strip():
         raise InvalidInput("{field} is required.", field="reason")
     if contract.payment_status == "settled":
-        refund_settled(db, actor, contract, _amount(amount_fen, escrowed_of(contract)), reason,
+        refund_settled(db, actor, contract, checked_amount(amount_fen, escrowed_of(contract)), reason,
                        at)
         return contract
     if contract.payment_status not in ("escrowed", "delivered"):
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
-    _refund(db, actor, contract, _amount(amount_fen, escrowed_of(contract)), reason,
+    _refund(db, actor, contract, checked_amount(amount_fen, escrowed_of(contract)), reason,
             ("escrowed", "delivered"), at)
     return contract
 
@@ -264,27 +270,43 @@ def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, r
     held = escrowed_of(contract)
     fee_back = fee_share(contract.fee_fen, amount, held)
     remaining = held - amount
-    buyer = ledger.wallet_of(db, contract.buyer_org_id)
-    legs = [ledger.Leg(ledger.wallet_of(db, contract.seller_org_id), buyer, amount - fee_back, "refund",
-                       (CAUSE, contract.id), reason[:200]),
-            ledger.Leg(ledger.fee_account(db), buyer, fee_back, "fee_refund", (CAUSE, contract.id), reason[:200])]
+    legs = settled_refund_legs(db, contract, amount, fee_back, reason)
     try:
         with db.begin_nested():  # a seller short of its part: the status is not moved either
             _move(db, contract, ("settled",), "refunded" if remaining == 0 else "settled", exact=True, at=now,
                   refunded_fen=contract.refunded_fen + amount, fee_fen=contract.fee_fen - fee_back)
-            ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
+            ledger.transfers(db, actor, legs, at=now)
     except InvalidInput:
         db.refresh(contract)
         raise
-    index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no",
-                               after_settlement="yes")
     _published_refund(db, contract, amount, after_settlement=True)
-    record_step(db, actor, contract.order, "refunded", contract, at=now, amount_fen=amount, fee_fen=fee_back,
-                reason=reason, log_index=index)
+    announce_settled_refund(db, actor, contract, amount, fee_back, reason, remaining == 0, now,
+                            N_("Contract {number}: {amount} of the settled price was refunded to the buyer "
+                               "({reason})."))
+
+
+def settled_refund_legs(db: Session, contract: Contract, amount: int, fee_back: int,
+                        reason: str) -> list[ledger.Leg]:
+    """The transfers of a refund of something settled (a price, a renewed period, a usage bill):
+    the seller's part from its wallet, the fee's share from the fee account, both to the buyer."""
+    buyer = ledger.wallet_of(db, contract.buyer_org_id)
+    legs = [ledger.Leg(ledger.wallet_of(db, contract.seller_org_id), buyer, amount - fee_back, "refund",
+                       (CAUSE, contract.id), reason[:200]),
+            ledger.Leg(ledger.fee_account(db), buyer, fee_back, "fee_refund", (CAUSE, contract.id), reason[:200])]
+    return [leg for leg in legs if leg.amount_fen > 0]
+
+
+def announce_settled_refund(db: Session, actor: Actor, contract: Contract, amount: int, fee_back: int, reason: str,
+                            full: bool, at: datetime, message: str, **item: str) -> None:
+    """The leaf ``exchange.refund`` (``after_settlement: yes``; ``item`` names a renewed period or a
+    usage bill, never an amount), the timeline step and both parties' notice."""
+    index = log_contract_event(db, "exchange.refund", contract, full="yes" if full else "no",
+                               after_settlement="yes", **item)
+    record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, fee_fen=fee_back,
+                reason=reason, log_index=index, **item)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(db, org_id,
-                     N_("Contract {number}: {amount} of the settled price was refunded to the buyer ({reason})."),
-                     contract.order, contract, amount=ledger.yuan_text(amount), reason=reason)
+        notify_party(db, org_id, message, contract.order, contract, amount=ledger.yuan_text(amount), reason=reason,
+                     **item)
 
 
 def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
@@ -337,22 +359,13 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
     dispute = db.get(Dispute, dispute_id)
     if dispute is None:
         raise NotFound("Not found.")
-    contract = load_contract(db, dispute.contract_id)
-    require_role(actor, "contract.decide_dispute", contract, NO_CONTRACT)
-    if dispute.status != "open":
-        raise Conflict("This dispute was decided already.")
-    if not reason.strip():
-        raise InvalidInput("{field} is required.", field="reason")
+    if dispute.period_number is not None:  # over a renewed period: decided the same way, on its escrow
+        from qianshu.exchange import renewals
+
+        return renewals.decide_period_dispute(db, actor, dispute, decision, reason, refund_fen, settings, at)
+    contract = decidable(db, actor, dispute, reason)
     held = escrowed_of(contract)
-    if decision == "release":
-        amount = 0
-    elif decision == "refund":
-        amount = held
-    elif decision == "partial_refund":
-        amount = _amount(refund_fen, held)
-    else:
-        raise InvalidInput("{field} must be one of: {expected}.", field="decision",
-                           expected="release, refund, partial_refund")
+    amount = dispute_refund(decision, refund_fen, held)
     dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
     dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, at or utcnow()
     if amount:
@@ -369,8 +382,35 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
     return dispute
 
 
+def decidable(db: Session, actor: Actor, dispute: Dispute, reason: str) -> Contract:
+    """The disputed contract, once the actor may decide ``dispute`` now and gave a reason."""
+    contract = load_contract(db, dispute.contract_id)
+    require_role(actor, "contract.decide_dispute", contract, NO_CONTRACT)
+    if dispute.status != "open":
+        raise Conflict("This dispute was decided already.")
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    return contract
+
+
+def dispute_refund(decision: str, refund_fen: object, held: int) -> int:
+    """What a dispute's decision gives back of ``held``: nothing (``release``), all (``refund``) or
+    ``refund_fen`` (``partial_refund``)."""
+    if decision == "release":
+        return 0
+    if decision == "refund":
+        return held
+    if decision == "partial_refund":
+        return checked_amount(refund_fen, held)
+    raise InvalidInput("{field} must be one of: {expected}.", field="decision",
+                       expected="release, refund, partial_refund")
+
+
 def open_dispute(db: Session, contract: Contract) -> Dispute | None:
-    return db.scalar(select(Dispute).where(Dispute.contract_id == contract.id, Dispute.status == "open"))
+    """The open dispute over the contract's price (its first period); a renewed period's are
+    ``renewals.open_disputes``."""
+    return db.scalar(select(Dispute).where(Dispute.contract_id == contract.id, Dispute.status == "open",
+                                           Dispute.period_number.is_(None)))
 
 
 def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, units: int,
@@ -451,7 +491,7 @@ def _make_bill(db: Session, contract: Contract, period: str, settings: ExchangeS
     units = sum(r.units for r in reports)
     amount = _usage_price(contract, units)
     bill = UsageBill(contract_id=contract.id, period=period, part=part, units=units, reports=len(reports),
-                     amount_fen=amount, fee_fen=fee_of(amount, _fee_rate(db, contract, settings)), status="unpaid",
+                     amount_fen=amount, fee_fen=fee_of(amount, fee_rate(db, contract, settings)), status="unpaid",
                      created_at=now or utcnow())
     db.add(bill)
     db.flush()
@@ -501,93 +541,3 @@ def _charge_bill(db: Session, bill: UsageBill, now: datetime | None) -> bool:
     notify_party(db, contract.buyer_org_id, N_("Contract {number}: the usage of {period} was charged ({amount})."),
                  contract.order, contract, period=bill.period, amount=ledger.yuan_text(bill.amount_fen))
     return True
-
-
-# --- subscriptions ---------------------------------------------------------------------------------
-
-# A subscription is charged for its next period this long before its term ends, so that access
-# does not stop for the minutes between the end and the periodic task's next run.
-RENEW_AHEAD = timedelta(days=1)
-
-
-def set_renewal(db: Session, actor: Actor, contract_id: int, renews: bool) -> Contract:
-    """The buyer stops (or resumes) the renewal of a subscription: it then ends at its term."""
-    contract = load_contract(db, contract_id)
-    require_role(actor, "contract.pay", contract, NO_CONTRACT)
-    if contract.plan_kind not in PERIOD_DAYS:
-        raise Conflict("Contract {number} is not a subscription.", number=contract.number)
-    if contract.renews != renews:
-        contract.renews, contract.updated_at = renews, utcnow()
-        db.flush()
-        record_step(db, actor, contract.order, "renewal_on" if renews else "renewal_off", contract)
-    return contract
-
-
-def renew_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> tuple[int, int]:
-    """Charge the next period of every settled subscription whose term ends within ``RENEW_AHEAD``
-    and extend its term; one the buyer's wallet cannot pay, or whose usage policy allows no longer
-    use, lapses with a notice (it ends at its term). Returns (renewed, lapsed)."""
-    moment = now or utcnow()
-    due = list(db.scalars(select(Contract).where(
-        Contract.status == "active", Contract.plan_kind.in_(tuple(PERIOD_DAYS)), Contract.renews.is_(True),
-        Contract.payment_status == "settled", Contract.ends_at <= moment + RENEW_AHEAD)
-        .order_by(Contract.id).limit(200)))
-    renewed = lapsed = 0
-    for contract in due:
-        reason = _renewal_refused(contract)
-        if reason is None:
-            try:
-                with db.begin_nested():
-                    _renew(db, contract, settings)
-                renewed += 1
-                continue
-            except InvalidInput as exc:  # insufficient funds: nothing was moved (the savepoint)
-                db.refresh(contract)
-                short = exc.code == "insufficient_funds"
-                reason = N_("not enough money in the buyer's wallet") if short else exc.message
-            except Conflict:  # renewed by another process meanwhile
-                continue
-        contract.renews = False
-        db.flush()
-        record_step(db, SYSTEM, contract.order, "lapsed", contract, reason=reason)
-        for org_id in (contract.buyer_org_id, contract.seller_org_id):
-            notify_party(db, org_id, N_("Contract {number} will not renew ({reason}); it ends at its term."),
-                         contract.order, contract, reason=reason)
-        lapsed += 1
-    return renewed, lapsed
-
-
-def _renewal_refused(contract: Contract) -> str | None:
-    """Why a subscription may not run another period: its usage policy limits the whole use."""
-    limit = terms_from_odrl(contract.document.get("usage_policy") or {}).term_days
-    if contract.starts_at is None or contract.ends_at is None:
-        return N_("the contract has no term")
-    if limit is not None:
-        used = (as_utc(contract.ends_at) - as_utc(contract.starts_at)).days + PERIOD_DAYS[contract.plan_kind]
-        if used > limit:
-            return N_("the usage policy's term is reached")
-    return None
-
-
-def _renew(db: Session, contract: Contract, settings: ExchangeSettings) -> None:
-    period_end = as_utc(contract.ends_at)  # type: ignore[arg-type]
-    fee = fee_of(contract.price_fen, _fee_rate(db, contract, settings))
-    ref = f"renew:contract:{contract.id}:{period_end.date().isoformat()}"
-    buyer = ledger.wallet_of(db, contract.buyer_org_id)
-    legs = [ledger.Leg(buyer, ledger.wallet_of(db, contract.seller_org_id), contract.price_fen - fee, "renewal",
-                       (CAUSE, contract.id), contract.number, ref)]
-    if fee:
-        legs.append(ledger.Leg(buyer, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
-                               f"fee:{ref}"))
-    ledger.transfers(db, SYSTEM, [leg for leg in legs if leg.amount_fen > 0])
-    contract.ends_at = period_end + timedelta(days=PERIOD_DAYS[contract.plan_kind])
-    contract.fee_fen += fee
-    contract.updated_at = utcnow()
-    db.flush()
-    index = log_contract_event(db, "exchange.contract_renewed", contract,
-                               until=contract.ends_at.date().isoformat())
-    record_step(db, SYSTEM, contract.order, "renewed", contract, amount_fen=contract.price_fen, fee_fen=fee,
-                until=contract.ends_at.isoformat(timespec="seconds"), log_index=index)
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(db, org_id, N_("Contract {number} renewed for another period, until {until}."),
-                     contract.order, contract, until=contract.ends_at.date().isoformat())

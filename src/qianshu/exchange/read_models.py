@@ -14,7 +14,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.forms import Form
 from qianshu.core.policy import allows
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, payments, refunds, service
+from qianshu.exchange import bills, payments, refunds, renewals, service
 from qianshu.exchange.models import Contract, ContractChange, Dispute, RefundRequest, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
@@ -23,6 +23,27 @@ from qianshu.ledger import service as ledger
 # A capability's section of the contract page: ``hook(db, actor, contract) -> panel | None``.
 PanelHook = Callable[[Session, Actor, Any], Any]
 TEMPLATE = "exchange/contract.html"
+
+
+@dataclass
+class PeriodRow:
+    period: Any  # a ContractPeriod
+    dispute: Dispute | None
+    can: dict[str, bool]
+
+
+def _period_rows(db: Session, actor: Actor, contract: Contract) -> list[PeriodRow]:
+    resource, disputes = trade(contract), renewals.open_disputes(db, contract)
+    rows = []
+    for period in renewals.periods_of(db, contract):
+        money = period.payment_status
+        rows.append(PeriodRow(period, disputes.get(period.number), {
+            "deliver": money == "escrowed" and allows(actor, "contract.deliver", resource),
+            "accept": money == "delivered" and allows(actor, "contract.accept_delivery", resource),
+            "dispute": money in ("escrowed", "delivered") and allows(actor, "contract.dispute", resource),
+            "decide": money == "disputed" and allows(actor, "contract.decide_dispute", resource),
+        }))
+    return rows
 
 
 @dataclass
@@ -46,6 +67,10 @@ class ContractPage:
     refund_requests: list[RefundRequest] = field(default_factory=list)
     refund_window_ends: Any = None
     bills: list[bills.BillRow] = field(default_factory=list)  # a metered contract's usage bills
+    # A subscription's renewed periods (2, 3 …), each with what the viewer may do to it now
+    # (``PeriodRow``), and what the buyer may ask back now (``refunds.refundable_items``).
+    periods: list[PeriodRow] = field(default_factory=list)
+    refundable: list[refunds.Item] = field(default_factory=list)
     form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
 
 
@@ -71,11 +96,12 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
     }
     requests = refunds.requests_of(db, contract)
     window = refunds.window_ends(contract, settings)
+    refundable = refunds.refundable_items(db, contract, settings, utcnow())
     open_request = next((r for r in requests if r.status in ("pending", "escalated")), None)
     last = requests[-1] if requests else None
     can.update({
-        "request_refund": (money == "settled" and prepaid and open_request is None and window is not None
-                           and window > utcnow() and allows(actor, "contract.request_refund", resource)),
+        "request_refund": (bool(refundable) and open_request is None
+                           and allows(actor, "contract.request_refund", resource)),
         "answer_refund": (open_request is not None and open_request.status == "pending"
                           and allows(actor, "contract.answer_refund", resource)),
         "escalate_refund": (open_request is None and last is not None and last.status == "refused"
@@ -89,7 +115,9 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error, refund_requests=requests, refund_window_ends=window,
                         bills=bills.contract_bills(db, actor, contract.id)
-                        if contract.plan_kind in service.METERED_KINDS else [], form=form or Form())
+                        if contract.plan_kind in service.METERED_KINDS else [], form=form or Form(),
+                        periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
+                        else [], refundable=refundable)
     for hook in panel_hooks:
         panel = hook(db, actor, contract)
         if panel is not None:

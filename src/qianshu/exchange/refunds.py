@@ -1,5 +1,7 @@
-"""A buyer's request for a refund after settlement: the buyer asks (an amount up to what it paid
-less earlier refunds, a reason, within ``refund_request_days`` of settlement), the seller accepts
+"""A buyer's request for a refund after settlement: the buyer picks what it asks back (the
+contract's price, a renewed period's price, or a paid usage bill: an ``Item``) and asks an amount up
+to what was paid for it less earlier refunds of it, with a reason, within ``refund_request_days``
+of that item's settlement (a bill's: its charge); the seller accepts
 or refuses; unanswered after ``refund_answer_days``, or refused, it goes to an operator, who
 decides with a written reason, as with a dispute. An accepted or granted request is paid by
 ``payments.refund_settled``: the seller's wallet and the fee account back to the buyer (leaf
@@ -15,6 +17,7 @@ moved.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +29,8 @@ from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange.models import Contract, RefundRequest
+from qianshu.exchange import payments, renewals
+from qianshu.exchange.models import Contract, ContractPeriod, RefundRequest, UsageBill
 from qianshu.exchange.payments import log_contract_event, refund_settled
 from qianshu.exchange.service import (
     NO_CONTRACT,
@@ -57,19 +61,76 @@ def _reason(reason: str) -> str:
     return reason[:2000]
 
 
-def _remaining(contract: Contract) -> int:
-    return contract.price_fen - contract.refunded_fen
+@dataclass(frozen=True)
+class Item:
+    """What a refund request asks back: the contract's price (``period`` 1), a renewed period's
+    price (``period`` 2 …) or a paid usage bill (``bill``)."""
+
+    period: int | None
+    bill: UsageBill | None
+    paid_fen: int  # what the buyer paid for it (a subsidised price: less the voucher's part)
+    refunded_fen: int
+    settled: bool
+    settled_at: datetime | None
+
+    @property
+    def remaining(self) -> int:
+        return self.paid_fen - self.refunded_fen
+
+    @property
+    def key(self) -> str:
+        """The item as the portal's form names it: ``period-2``, ``bill-17``."""
+        return f"bill-{self.bill.id}" if self.bill is not None else f"period-{self.period or 1}"
 
 
-def _amount(value: object, contract: Contract) -> int:
+def item_of(db: Session, contract: Contract, period: object = None, bill_id: object = None) -> Item:
+    """The item a request names: ``bill_id`` (a usage bill of this contract), else ``period`` (1 or
+    none: the contract's price; 2 …: a renewed period). A stranger's bill or period is 404."""
+    if bill_id is not None:
+        bill = db.get(UsageBill, bill_id) if isinstance(bill_id, int) else None
+        if bill is None or bill.contract_id != contract.id:
+            raise NotFound("No such usage bill of this contract.", field="bill_id")
+        return Item(None, bill, bill.amount_fen, bill.refunded_fen, bill.status == "charged", bill.charged_at)
+    if period in (None, 1):
+        return Item(1, None, contract.price_fen - contract.subsidy_fen, contract.refunded_fen,
+                    contract.payment_status == "settled" and contract.plan_kind in PREPAID_KINDS, contract.settled_at)
+    found: ContractPeriod = renewals.get_period(db, contract, period)
+    return Item(found.number, None, found.price_fen, found.refunded_fen, found.payment_status == "settled",
+                found.settled_at)
+
+
+def item_of_request(db: Session, contract: Contract, request: RefundRequest) -> Item:
+    return item_of(db, contract, request.period_number, request.bill_id)
+
+
+def _amount(value: object, item: Item) -> int:
     amount = ledger.parse_amount(value, "amount_fen")
-    if amount > _remaining(contract):
-        raise InvalidInput("{field} must be at most {max}.", field="amount_fen", max=_remaining(contract))
+    if amount > item.remaining:
+        raise InvalidInput("{field} must be at most {max}.", field="amount_fen", max=item.remaining)
     return amount
 
 
+def item_window_ends(item: Item, settings: ExchangeSettings) -> datetime | None:
+    """Until when the buyer may ask for this item (None: not settled)."""
+    if item.settled_at is None:
+        return None
+    return as_utc(item.settled_at) + timedelta(days=settings.refund_request_days)
+
+
+def refundable_items(db: Session, contract: Contract, settings: ExchangeSettings,
+                     now: datetime | None = None) -> list[Item]:
+    """What the buyer may ask back now: settled items with something left, within their window."""
+    moment = now or utcnow()
+    found = [item_of(db, contract)]
+    found += [item_of(db, contract, p.number) for p in renewals.periods_of(db, contract)]
+    found += [item_of(db, contract, bill_id=b) for b in db.scalars(
+        select(UsageBill.id).where(UsageBill.contract_id == contract.id, UsageBill.status == "charged",
+                                   UsageBill.amount_fen > 0).order_by(UsageBill.id))]
+    return [i for i in found if i.settled and i.remaining > 0 and (item_window_ends(i, settings) or moment) > moment]
+
+
 def window_ends(contract: Contract, settings: ExchangeSettings) -> datetime | None:
-    """Until when the buyer may ask (None: the contract has not settled)."""
+    """Until when the buyer may ask for the contract's price back (None: it has not settled)."""
     if contract.settled_at is None:
         return None
     return as_utc(contract.settled_at) + timedelta(days=settings.refund_request_days)
@@ -91,25 +152,38 @@ def get_request(db: Session, actor: Actor, request_id: int) -> RefundRequest:
 
 
 def request_refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reason: str,
-                   settings: ExchangeSettings | None = None, at: datetime | None = None) -> RefundRequest:
-    """The buyer asks for ``amount_fen`` back from a settled contract, saying why."""
+                   settings: ExchangeSettings | None = None, at: datetime | None = None, *,
+                   period: object = None, bill_id: object = None) -> RefundRequest:
+    """The buyer asks for ``amount_fen`` back of a settled item of a contract (its price; a renewed
+    ``period``; a paid usage bill ``bill_id``), saying why."""
     settings = settings or ExchangeSettings()
     now = at or utcnow()
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.request_refund", contract, NO_CONTRACT)
-    if contract.payment_status != "settled" or contract.plan_kind not in PREPAID_KINDS:
+    item = item_of(db, contract, period, bill_id)
+    if not item.settled:
+        if item.bill is not None:
+            raise Conflict("The usage bill of {month} is not paid; only a paid bill can be refunded.",
+                           field="bill_id", month=item.bill.period)
+        if item.period not in (None, 1):
+            raise Conflict("Contract {number}, period {period}, is {status}; a refund can be asked only after "
+                           "settlement.", field="period", number=contract.number, period=item.period,
+                           status=Label("payment status", renewals.get_period(db, contract, item.period)
+                                        .payment_status))
         raise Conflict("Contract {number} is {status}; a refund can be asked only after settlement.",
                        number=contract.number, status=Label("payment status", contract.payment_status))
-    closes = window_ends(contract, settings)
+    closes = item_window_ends(item, settings)
     if closes is not None and now > closes:
         raise Conflict("The time to ask for a refund of contract {number} ended on {date}.",
                        number=contract.number, date=closes.date().isoformat())
-    reason, amount = _reason(reason), _amount(amount_fen, contract)
+    reason, amount = _reason(reason), _amount(amount_fen, item)
     if open_request(db, contract) is not None:
         raise Conflict(ALREADY_OPEN, number=contract.number)
     made = RefundRequest(contract_id=contract.id, open_contract_id=contract.id,
                          requested_by_org_id=actor.org_id or 0, requested_by=actor.user_id, amount_fen=amount,
-                         reason=reason, status="pending", created_at=now)
+                         reason=reason, status="pending", created_at=now,
+                         period_number=item.period if item.period not in (None, 1) else None,
+                         bill_id=item.bill.id if item.bill is not None else None)
     try:
         with db.begin_nested():  # another request committed meanwhile: the unique key refuses this one
             db.add(made)
@@ -117,11 +191,18 @@ def request_refund(db: Session, actor: Actor, contract_id: int, amount_fen: obje
     except IntegrityError:
         raise Conflict(ALREADY_OPEN, number=contract.number) from None
     record_step(db, actor, contract.order, "refund_requested", contract, at=now, amount_fen=amount, reason=reason,
-                request=made.id)
+                request=made.id, **_detail(item))
     notify_party(db, contract.seller_org_id,
                  N_("The buyer asks for {amount} back from contract {number}: {reason}"), contract.order, contract,
                  amount=ledger.yuan_text(amount), reason=reason)
     return made
+
+
+def _detail(item: Item) -> dict[str, Any]:
+    """The item in a timeline entry's detail (the price of the first period: nothing, as before)."""
+    if item.bill is not None:
+        return {"bill": item.bill.id, "month": item.bill.period}
+    return {"period": item.period} if item.period not in (None, 1) else {}
 
 
 def _move(db: Session, request: RefundRequest, allowed: tuple[str, ...], to: str, **values: Any) -> None:
@@ -163,11 +244,50 @@ def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reas
 
 
 def _pay(db: Session, actor: Actor, contract: Contract, request: RefundRequest, now: datetime) -> None:
+    """Pay an accepted or granted request from the item it names, as it stands now."""
     db.refresh(contract)
-    if contract.payment_status != "settled" or request.refund_fen > _remaining(contract):
+    if request.bill_id is not None:
+        db.expire(db.get_one(UsageBill, request.bill_id))
+    item = item_of_request(db, contract, request)
+    if not item.settled or request.refund_fen > item.remaining:
         raise Conflict("Contract {number} has only {amount} left to refund.", number=contract.number,
-                       amount=ledger.yuan_text(max(_remaining(contract), 0)))
-    refund_settled(db, actor, contract, request.refund_fen, request.reason, now)
+                       amount=ledger.yuan_text(max(item.remaining, 0) if item.settled else 0))
+    if item.bill is not None:
+        _refund_bill(db, actor, contract, item.bill, request.refund_fen, request.reason, now)
+    elif item.period not in (None, 1):
+        renewals.refund_settled(db, actor, contract, renewals.get_period(db, contract, item.period),
+                                request.refund_fen, request.reason, now)
+    else:
+        refund_settled(db, actor, contract, request.refund_fen, request.reason, now)
+
+
+def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill, amount: int, reason: str,
+                 now: datetime) -> None:
+    """A paid usage bill's charge back to the buyer: the seller's part from its wallet, the fee's
+    share from the fee account. The bill's ``refunded_fen`` moves by a conditional UPDATE (of two
+    refunds of one bill at once, one wins)."""
+    held = bill.amount_fen - bill.refunded_fen
+    fee_back = payments.fee_share(bill.fee_fen, amount, held)
+    legs = payments.settled_refund_legs(db, contract, amount, fee_back, reason)
+    with db.begin_nested():  # a seller short of its part: nothing moves
+        moved = db.execute(update(UsageBill).where(UsageBill.id == bill.id, UsageBill.status == "charged",
+                                                   UsageBill.refunded_fen == bill.refunded_fen)
+                           .values(refunded_fen=UsageBill.refunded_fen + amount,
+                                   fee_fen=UsageBill.fee_fen - fee_back)
+                           .execution_options(synchronize_session=False))
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("Contract {number} has only {amount} left to refund.", number=contract.number,
+                           amount=ledger.yuan_text(0))
+        db.execute(update(Contract).where(Contract.id == contract.id)
+                   .values(fee_fen=Contract.fee_fen - fee_back, version=Contract.version + 1)
+                   .execution_options(synchronize_session=False))
+        ledger.transfers(db, actor, legs, at=now)
+    db.refresh(bill)
+    db.refresh(contract)
+    payments.announce_settled_refund(
+        db, actor, contract, amount, fee_back, reason, amount == held, now,
+        N_("Contract {number}: {amount} of the usage bill of {bill} was refunded to the buyer ({reason})."),
+        bill=bill.period if bill.part == 1 else f"{bill.period} ({bill.part})")
 
 
 def escalate(db: Session, actor: Actor, request_id: int, at: datetime | None = None) -> RefundRequest:

@@ -68,10 +68,19 @@ class RenewalIn(_Strict):
 class RefundIn(_Strict):
     amount_fen: int = Field(description="How much of the escrowed price goes back to the buyer, in fen.")
     reason: str = Field(min_length=1, max_length=2000)
+    period: int | None = Field(default=None, ge=1, le=100_000,
+                               description="A renewed period of a subscription (2, 3 …); none or 1: the first.")
+
+
+class PeriodIn(_Strict):
+    period: int | None = Field(default=None, ge=1, le=100_000,
+                               description="A renewed period of a subscription (2, 3 …); none or 1: the first.")
 
 
 class DisputeIn(_Strict):
     reason: str = Field(min_length=1, max_length=2000)
+    period: int | None = Field(default=None, ge=1, le=100_000,
+                               description="A renewed period of a subscription (2, 3 …); none or 1: the first.")
 
 
 class DecisionIn(_Strict):
@@ -93,6 +102,24 @@ class DisputeOut(BaseModel):
     decision_reason: str
     created_at: datetime
     decided_at: datetime | None
+    period_number: int | None = None
+
+
+class PeriodOut(BaseModel):
+    """A renewed period of a subscription (number 2 …) and where its money is."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    starts_at: datetime
+    ends_at: datetime
+    price_fen: int
+    payment_status: str
+    fee_fen: int
+    refunded_fen: int
+    paid_at: datetime
+    delivered_at: datetime | None
+    settled_at: datetime | None
 
 
 class OrderOut(BaseModel):
@@ -198,6 +225,9 @@ class TradesOut(BaseModel):
 class RefundRequestIn(_Strict):
     amount_fen: int = Field(description="How much of what was paid (less earlier refunds) to ask back, in fen.")
     reason: str = Field(min_length=1, max_length=2000)
+    period: int | None = Field(default=None, ge=1, le=100_000,
+                               description="Ask back a renewed period's price (2, 3 …); none or 1: the price.")
+    bill_id: int | None = Field(default=None, ge=1, description="Ask back (part of) a paid usage bill instead.")
 
 
 class RefundAnswerIn(_Strict):
@@ -226,6 +256,8 @@ class RefundRequestOut(BaseModel):
     decision_reason: str
     decided_at: datetime | None
     refund_fen: int
+    period_number: int | None = None
+    bill_id: int | None = None
     created_at: datetime
 
 
@@ -243,6 +275,7 @@ class BillOut(BaseModel):
     reports: int
     amount_fen: int
     fee_fen: int
+    refunded_fen: int = 0
     status: str
     attempts: int
     created_at: datetime

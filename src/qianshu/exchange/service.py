@@ -40,6 +40,8 @@ from qianshu.exchange.models import (
     OPEN_ORDER_STATUSES,
     Contract,
     ContractChange,
+    ContractPeriod,
+    Dispute,
     Order,
     RefundRequest,
     Signature,
@@ -559,15 +561,23 @@ def contract_is_active(db: Session, contract_id: int, use: str, at: datetime | N
     contract = db.get(Contract, contract_id)
     if contract is None or contract.status != "active" or contract.starts_at is None:
         return False
-    if contract.plan_kind in PREPAID_KINDS and contract.price_fen > 0 and contract.payment_status in (
-            "unpaid", "refunded"):
-        return False
     moment = as_utc(at) if at is not None else utcnow()
+    # A renewed period of a subscription is paid for by its own escrow (exchange/renewals.py).
+    renewed = _renewed_period_paid(db, contract, moment) if contract.plan_kind in PERIOD_DAYS else None
+    if renewed is False or (renewed is None and contract.plan_kind in PREPAID_KINDS and contract.price_fen > 0
+                            and contract.payment_status in ("unpaid", "refunded")):
+        return False
     if moment < as_utc(contract.starts_at):
         return False
     if contract.ends_at is not None and moment >= as_utc(contract.ends_at):
         return False
     return use in (contract.delivery_mode, contract.purpose)
+
+
+def _renewed_period_paid(db: Session, contract: Contract, moment: datetime) -> bool | None:
+    status = db.scalar(select(ContractPeriod.payment_status).where(
+        ContractPeriod.contract_id == contract.id, ContractPeriod.starts_at <= moment, ContractPeriod.ends_at > moment))
+    return None if status is None else status != "refunded"
 
 
 def expire_due(db: Session, now: datetime | None = None) -> tuple[int, int]:
@@ -678,7 +688,8 @@ def next_steps(db: Session, actor: Actor) -> NextSteps:
                                               Signature.text_version == Contract.text_version,
                                               Signature.org_id == org)
     party = or_(Contract.buyer_org_id == org, Contract.seller_org_id == org)
-    disputed = select(Contract.id).where(Contract.payment_status == "disputed")
+    disputed = select(Dispute.id).join(Contract, Contract.id == Dispute.contract_id).where(Dispute.status == "open")
+    periods = select(ContractPeriod.id).join(Contract, Contract.id == ContractPeriod.contract_id)
     return NextSteps(
         quotes_to_answer=count(select(Order.id).where(Order.seller_org_id == org, Order.status == "requested")),
         orders_to_accept=count(select(Order.id).where(Order.seller_org_id == org, Order.status == "placed")),
@@ -692,9 +703,11 @@ def next_steps(db: Session, actor: Actor) -> NextSteps:
             Contract.buyer_org_id == org, Contract.status == "active", Contract.payment_status == "unpaid",
             Contract.plan_kind.in_(PREPAID_KINDS), Contract.price_fen > 0)),
         deliveries_to_make=count(select(Contract.id).where(Contract.seller_org_id == org,
-                                                           Contract.payment_status == "escrowed")),
+                                                           Contract.payment_status == "escrowed"))
+        + count(periods.where(Contract.seller_org_id == org, ContractPeriod.payment_status == "escrowed")),
         deliveries_to_confirm=count(select(Contract.id).where(Contract.buyer_org_id == org,
-                                                              Contract.payment_status == "delivered")),
+                                                              Contract.payment_status == "delivered"))
+        + count(periods.where(Contract.buyer_org_id == org, ContractPeriod.payment_status == "delivered")),
         disputes=count(disputed if allows(actor, "contract.decide_dispute") else disputed.where(party)),
         refunds_to_answer=count(select(RefundRequest.id).join(Contract, Contract.id == RefundRequest.contract_id)
                                 .where(RefundRequest.status == "pending", Contract.seller_org_id == org)),

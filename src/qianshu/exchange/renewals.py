@@ -1,0 +1,666 @@
+"""Subscriptions (monthly, yearly plans): renewal, and the money of each renewed period.
+
+The first period is the contract's own payment (``payments``). Each later period is a
+``ContractPeriod`` (number 2, 3 …) that goes the same way: the periodic task ``exchange.renew``
+moves its price from the buyer's wallet into the period's own escrow account a day before the
+term ends (``RENEW_AHEAD``); the seller marks it delivered, the buyer accepts it (or it is accepted
+by itself ``auto_accept_days`` after delivery, as the first period is), and it settles: the seller
+and the exchange's fee are paid out of that escrow. Either party may dispute a period in escrow or
+delivered (the dispute routes, with ``period``), and an operator decides it as any dispute.
+
+Exactly once: a renewal moves the contract's ``ends_at`` by a conditional UPDATE (``WHERE ends_at =
+<the end it read>``) and inserts the period under a unique (contract, number), and the ledger's
+``unique_ref`` ``pay:contract:<id>:period:<n>`` guards the charge a third time; a period's status
+moves by a conditional UPDATE (``WHERE payment_status IN …``), so of a dispute and an automatic
+acceptance at once exactly one happens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qianshu.catalog.policy import terms_from_odrl
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_, Label
+from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.exchange import payments
+from qianshu.exchange.models import Contract, ContractPeriod, Dispute
+from qianshu.exchange.payments import CAUSE, fee_of, log_contract_event
+from qianshu.exchange.service import (
+    NO_CONTRACT,
+    PERIOD_DAYS,
+    load_contract,
+    notify_party,
+    record_step,
+    require_role,
+)
+from qianshu.exchange.settings import ExchangeSettings
+from qianshu.ledger import service as ledger
+
+# A subscription is charged for its next period this long before its term ends, so that access
+# does not stop for the minutes between the end and the periodic task's next run.
+RENEW_AHEAD = timedelta(days=1)
+NO_PERIOD = N_("No such period of this contract.")
+# What the latest period of a subscription may be in for another period to be charged.
+RENEWABLE = ("escrowed", "delivered", "settled")
+
+
+def periods_of(db: Session, contract: Contract) -> list[ContractPeriod]:
+    """The renewed periods of a contract (2, 3 …), oldest first."""
+    return list(
+        db.scalars(
+            select(ContractPeriod).where(ContractPeriod.contract_id == contract.id).order_by(ContractPeriod.number)
+        )
+    )
+
+
+def get_period(db: Session, contract: Contract, number: object) -> ContractPeriod:
+    found = db.scalar(
+        select(ContractPeriod).where(ContractPeriod.contract_id == contract.id, ContractPeriod.number == number)
+    )
+    if found is None:
+        raise NotFound(NO_PERIOD, field="period")
+    return found
+
+
+def _escrow(db: Session, contract: Contract, number: int, *, opening: bool = False) -> Any:
+    return ledger.open_account(
+        db,
+        kind="escrow",
+        owner_org_id=contract.buyer_org_id,
+        reference=f"contract-{contract.id}-period-{number}",
+        owner_known=opening,
+    )
+
+
+def _ref(contract: Contract, number: int) -> str:
+    return f"contract:{contract.id}:period:{number}"
+
+
+def move(
+    db: Session,
+    contract: Contract,
+    period: ContractPeriod,
+    allowed: tuple[str, ...],
+    to: str,
+    *,
+    exact: bool = False,
+    **values: object,
+) -> None:
+    """Move a period's status by a conditional UPDATE: of two steps at once one wins, the other gets
+    a 409 and moves nothing. ``exact``: only if nothing changed the period since it was read."""
+    stmt = update(ContractPeriod).where(ContractPeriod.id == period.id, ContractPeriod.payment_status.in_(allowed))
+    if exact:
+        stmt = stmt.where(ContractPeriod.version == period.version)
+    moved = db.execute(
+        stmt.values(payment_status=to, version=ContractPeriod.version + 1, **values).execution_options(
+            synchronize_session=False
+        )
+    )
+    db.refresh(period)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "Contract {number}, period {period}, is {status}; this cannot be done now.",
+            number=contract.number,
+            period=period.number,
+            status=Label("payment status", period.payment_status),
+        )
+
+
+# --- renewal ------------------------------------------------------------------------------------
+
+
+def set_renewal(db: Session, actor: Actor, contract_id: int, renews: bool) -> Contract:
+    """The buyer stops (or resumes) the renewal of a subscription: it then ends at its term."""
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.pay", contract, NO_CONTRACT)
+    if contract.plan_kind not in PERIOD_DAYS:
+        raise Conflict("Contract {number} is not a subscription.", number=contract.number)
+    if contract.renews != renews:
+        contract.renews, contract.updated_at = renews, utcnow()
+        db.flush()
+        record_step(db, actor, contract.order, "renewal_on" if renews else "renewal_off", contract)
+    return contract
+
+
+def renew_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> tuple[int, int]:
+    """Charge the next period of every paid subscription whose term ends within ``RENEW_AHEAD``
+    into that period's escrow and extend the term; one the buyer's wallet cannot pay, whose usage
+    policy allows no longer use, or whose latest period is disputed or refunded, lapses with a
+    notice (it ends at its term). Returns (renewed, lapsed). Run twice, or by two workers at once,
+    a period is charged once: the other run finds the term moved and skips it."""
+    moment = now or utcnow()
+    due = list(
+        db.scalars(
+            select(Contract)
+            .where(
+                Contract.status == "active",
+                Contract.plan_kind.in_(tuple(PERIOD_DAYS)),
+                Contract.renews.is_(True),
+                Contract.payment_status != "unpaid",
+                Contract.ends_at <= moment + RENEW_AHEAD,
+            )
+            .order_by(Contract.id)
+            .limit(200)
+        )
+    )
+    renewed = lapsed = 0
+    for contract in due:
+        reason = _renewal_refused(db, contract)
+        if reason is None:
+            try:
+                with db.begin_nested():
+                    _renew(db, contract, settings, moment)
+                renewed += 1
+                continue
+            except InvalidInput as exc:  # insufficient funds: nothing was moved (the savepoint)
+                db.refresh(contract)
+                short = exc.code == "insufficient_funds"
+                reason = N_("not enough money in the buyer's wallet") if short else exc.message
+            except (Conflict, IntegrityError):  # renewed by another run meanwhile: nothing moved here
+                db.refresh(contract)
+                continue
+        contract.renews = False
+        db.flush()
+        record_step(db, SYSTEM, contract.order, "lapsed", contract, reason=reason)
+        for org_id in (contract.buyer_org_id, contract.seller_org_id):
+            notify_party(
+                db,
+                org_id,
+                N_("Contract {number} will not renew ({reason}); it ends at its term."),
+                contract.order,
+                contract,
+                reason=reason,
+            )
+        lapsed += 1
+    return renewed, lapsed
+
+
+def _latest_status(db: Session, contract: Contract) -> str:
+    latest = db.scalar(
+        select(ContractPeriod.payment_status)
+        .where(ContractPeriod.contract_id == contract.id)
+        .order_by(ContractPeriod.number.desc())
+        .limit(1)
+    )
+    return latest or contract.payment_status
+
+
+def _renewal_refused(db: Session, contract: Contract) -> str | None:
+    """Why a subscription may not run another period: its usage policy limits the whole use, or
+    its latest period is disputed or was refunded."""
+    limit = terms_from_odrl(contract.document.get("usage_policy") or {}).term_days
+    if contract.starts_at is None or contract.ends_at is None:
+        return N_("the contract has no term")
+    if limit is not None:
+        used = (as_utc(contract.ends_at) - as_utc(contract.starts_at)).days + PERIOD_DAYS[contract.plan_kind]
+        if used > limit:
+            return N_("the usage policy's term is reached")
+    if _latest_status(db, contract) not in RENEWABLE:
+        return N_("its latest period is disputed or was refunded")
+    return None
+
+
+def _renew(db: Session, contract: Contract, settings: ExchangeSettings, now: datetime) -> None:
+    period_end = as_utc(contract.ends_at)  # type: ignore[arg-type]
+    until = period_end + timedelta(days=PERIOD_DAYS[contract.plan_kind])
+    moved = db.execute(
+        update(Contract)
+        .where(
+            Contract.id == contract.id,
+            Contract.ends_at == contract.ends_at,
+            Contract.status == "active",
+            Contract.renews.is_(True),
+        )
+        .values(ends_at=until, version=Contract.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Contract {number} was renewed meanwhile.", number=contract.number)
+    db.refresh(contract)
+    number = 2 + int(
+        db.scalar(select(func.count(ContractPeriod.id)).where(ContractPeriod.contract_id == contract.id)) or 0
+    )
+    period = ContractPeriod(
+        contract_id=contract.id,
+        number=number,
+        starts_at=period_end,
+        ends_at=until,
+        price_fen=contract.price_fen,
+        payment_status="escrowed",
+        fee_fen=0,
+        refunded_fen=0,
+        paid_at=now,
+    )
+    db.add(period)
+    db.flush()
+    ledger.transfer(
+        db,
+        SYSTEM,
+        debit=ledger.wallet_of(db, contract.buyer_org_id),
+        credit=_escrow(db, contract, number, opening=True),
+        amount_fen=contract.price_fen,
+        kind="escrow",
+        cause=(CAUSE, contract.id),
+        memo=f"{contract.number} #{number}",
+        unique_ref=f"pay:{_ref(contract, number)}",
+        at=now,
+    )
+    index = log_contract_event(db, "exchange.contract_renewed", contract, until=until.date().isoformat())
+    record_step(
+        db,
+        SYSTEM,
+        contract.order,
+        "renewed",
+        contract,
+        at=now,
+        amount_fen=contract.price_fen,
+        period=number,
+        until=until.isoformat(timespec="seconds"),
+        log_index=index,
+    )
+    notify_party(
+        db,
+        contract.buyer_org_id,
+        N_("Contract {number} renewed for another period, until {until}."),
+        contract.order,
+        contract,
+        until=until.date().isoformat(),
+    )
+    notify_party(
+        db,
+        contract.seller_org_id,
+        N_("Contract {number}: period {period} is paid into escrow: deliver the data."),
+        contract.order,
+        contract,
+        period=number,
+    )
+
+
+# --- a renewed period's delivery, acceptance and settlement ---------------------------------------
+
+
+def _first(period: object) -> bool:
+    """``period`` names the contract's own (first) period: not given, or 1."""
+    return period in (None, 1)
+
+
+def deliver(
+    db: Session, actor: Actor, contract_id: int, period: int | None = None, at: datetime | None = None
+) -> Contract:
+    """The seller marks a period delivered (``period`` 2 …; the first period: ``payments.deliver``)."""
+    if _first(period):
+        return payments.deliver(db, actor, contract_id, at)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.deliver", contract, NO_CONTRACT)
+    found, now = get_period(db, contract, period), at or utcnow()
+    move(db, contract, found, ("escrowed",), "delivered", delivered_at=now)
+    record_step(db, actor, contract.order, "delivered", contract, at=now, period=found.number)
+    notify_party(
+        db,
+        contract.buyer_org_id,
+        N_("Contract {number}: period {period} is delivered: check the data and accept it."),
+        contract.order,
+        contract,
+        period=found.number,
+    )
+    return contract
+
+
+def accept_delivery(
+    db: Session,
+    actor: Actor,
+    contract_id: int,
+    settings: ExchangeSettings | None = None,
+    period: int | None = None,
+    at: datetime | None = None,
+) -> Contract:
+    """The buyer accepts a period's delivery: it settles (seller paid, fee booked)."""
+    if _first(period):
+        return payments.accept_delivery(db, actor, contract_id, settings, at)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
+    settle(
+        db,
+        actor,
+        contract,
+        get_period(db, contract, period),
+        settings or ExchangeSettings(),
+        "delivery_accepted",
+        at=at,
+    )
+    return contract
+
+
+def settle(
+    db: Session,
+    actor: Actor,
+    contract: Contract,
+    period: ContractPeriod,
+    settings: ExchangeSettings,
+    step: str,
+    allowed: tuple[str, ...] = ("delivered",),
+    at: datetime | None = None,
+) -> None:
+    """Pay the seller and the fee out of the period's escrow (what is left of its price)."""
+    now = at or utcnow()
+    held = period.price_fen - period.refunded_fen
+    fee = fee_of(held, payments.fee_rate(db, contract, settings))
+    move(db, contract, period, allowed, "settled", settled_at=now, fee_fen=fee)
+    escrow, ref = _escrow(db, contract, period.number), _ref(contract, period.number)
+    legs = [
+        ledger.Leg(
+            escrow,
+            ledger.wallet_of(db, contract.seller_org_id),
+            held - fee,
+            "settlement",
+            (CAUSE, contract.id),
+            contract.number,
+            f"settle:{ref}",
+        ),
+        ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number, f"fee:{ref}"),
+    ]
+    if step:
+        record_step(db, actor, contract.order, step, contract, at=now, period=period.number)
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(
+            db,
+            org_id,
+            N_("Contract {number}: period {period} is settled: the seller is paid."),
+            contract.order,
+            contract,
+            period=period.number,
+        )
+    if held:
+        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
+    index = log_contract_event(db, "exchange.contract_settled", contract, period=str(period.number))
+    record_step(
+        db,
+        actor,
+        contract.order,
+        "settled",
+        contract,
+        at=now,
+        seller_fen=held - fee,
+        fee_fen=fee,
+        period=period.number,
+        log_index=index,
+    )
+
+
+def auto_accept_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> int:
+    """Settle renewed periods delivered ``auto_accept_days`` ago that the buyer neither accepted nor
+    disputed (the first period's: ``payments.auto_accept_due``). A dispute or an acceptance that
+    won meanwhile stands: that period is skipped with nothing moved."""
+    due = (now or utcnow()) - timedelta(days=settings.auto_accept_days)
+    found = list(
+        db.scalars(
+            select(ContractPeriod)
+            .where(ContractPeriod.payment_status == "delivered", ContractPeriod.delivered_at <= due)
+            .order_by(ContractPeriod.id)
+            .limit(200)
+        )
+    )
+    settled = 0
+    for period in found:
+        try:
+            with db.begin_nested():
+                settle(
+                    db,
+                    SYSTEM,
+                    load_contract(db, period.contract_id),
+                    period,
+                    settings,
+                    "accepted_automatically",
+                    at=now,
+                )
+            settled += 1
+        except Conflict:
+            continue
+    return settled
+
+
+# --- disputes and refunds of a renewed period -----------------------------------------------------
+
+
+def raise_dispute(
+    db: Session, actor: Actor, contract_id: int, reason: str, period: int | None = None, at: datetime | None = None
+) -> Dispute:
+    """Either party disputes a period in escrow or delivered: its settlement waits for an operator."""
+    if _first(period):
+        return payments.raise_dispute(db, actor, contract_id, reason, at)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.dispute", contract, NO_CONTRACT)
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    found, now = get_period(db, contract, period), at or utcnow()
+    move(db, contract, found, ("escrowed", "delivered"), "disputed")
+    dispute = Dispute(
+        contract_id=contract.id,
+        raised_by_org_id=actor.org_id or 0,
+        raised_by=actor.user_id,
+        reason=reason,
+        created_at=now,
+        period_number=found.number,
+    )
+    db.add(dispute)
+    db.flush()
+    record_step(db, actor, contract.order, "disputed", contract, at=now, reason=reason, period=found.number)
+    other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
+    notify_party(
+        db,
+        other,
+        N_("The other party disputes period {period} of contract {number}: {reason}"),
+        contract.order,
+        contract,
+        period=found.number,
+        reason=reason,
+    )
+    return dispute
+
+
+def open_disputes(db: Session, contract: Contract) -> dict[int, Dispute]:
+    """The open disputes over a contract's renewed periods, by period number."""
+    found = db.scalars(
+        select(Dispute).where(
+            Dispute.contract_id == contract.id, Dispute.status == "open", Dispute.period_number.is_not(None)
+        )
+    )
+    return {d.period_number: d for d in found if d.period_number is not None}
+
+
+def decide_period_dispute(
+    db: Session,
+    actor: Actor,
+    dispute: Dispute,
+    decision: str,
+    reason: str,
+    refund_fen: object = 0,
+    settings: ExchangeSettings | None = None,
+    at: datetime | None = None,
+) -> Dispute:
+    """As ``payments.decide_dispute``, on the period's escrow: ``release``, ``refund`` or
+    ``partial_refund`` (``refund_fen`` back to the buyer, the rest settles), with a written reason."""
+    contract = payments.decidable(db, actor, dispute, reason)
+    found, now = get_period(db, contract, dispute.period_number), at or utcnow()
+    held = found.price_fen - found.refunded_fen
+    amount = payments.dispute_refund(decision, refund_fen, held)
+    dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
+    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, now
+    if amount:
+        refund_escrowed(db, actor, contract, found, amount, reason, ("disputed",), now)
+    if amount < held:
+        settle(db, actor, contract, found, settings or ExchangeSettings(), "", ("disputed",), now)
+    index = log_contract_event(db, "exchange.dispute_decided", contract, decision=decision, period=str(found.number))
+    record_step(
+        db,
+        actor,
+        contract.order,
+        "dispute_decided",
+        contract,
+        at=now,
+        decision=decision,
+        reason=reason,
+        period=found.number,
+        log_index=index,
+    )
+    for org_id in (contract.buyer_org_id, contract.seller_org_id):
+        notify_party(
+            db,
+            org_id,
+            N_("The dispute over period {period} of contract {number} is decided: {reason}"),
+            contract.order,
+            contract,
+            period=found.number,
+            reason=reason,
+        )
+    return dispute
+
+
+def refund_escrowed(
+    db: Session,
+    actor: Actor,
+    contract: Contract,
+    period: ContractPeriod,
+    amount: int,
+    reason: str,
+    allowed: tuple[str, ...],
+    at: datetime | None = None,
+) -> None:
+    """Part or all of a period's escrow back to the buyer's wallet (before it settles)."""
+    now = at or utcnow()
+    remaining = period.price_fen - period.refunded_fen - amount
+    move(
+        db,
+        contract,
+        period,
+        allowed,
+        "refunded" if remaining == 0 else period.payment_status,
+        exact=True,
+        refunded_fen=period.refunded_fen + amount,
+    )
+    ledger.transfer(
+        db,
+        actor,
+        debit=_escrow(db, contract, period.number),
+        credit=ledger.wallet_of(db, contract.buyer_org_id),
+        amount_fen=amount,
+        kind="refund",
+        cause=(CAUSE, contract.id),
+        memo=reason[:200],
+        at=now,
+    )
+    index = log_contract_event(
+        db, "exchange.refund", contract, full="yes" if remaining == 0 else "no", period=str(period.number)
+    )
+    record_step(
+        db,
+        actor,
+        contract.order,
+        "refunded",
+        contract,
+        at=now,
+        amount_fen=amount,
+        reason=reason,
+        period=period.number,
+        log_index=index,
+    )
+    notify_party(
+        db,
+        contract.buyer_org_id,
+        N_("Contract {number}: part or all of period {period}'s price was refunded to your wallet."),
+        contract.order,
+        contract,
+        period=period.number,
+    )
+
+
+def refund_settled(
+    db: Session,
+    actor: Actor,
+    contract: Contract,
+    period: ContractPeriod,
+    amount: int,
+    reason: str,
+    at: datetime | None = None,
+) -> None:
+    """A refund of a settled period (the seller agreeing, or an operator deciding): the seller's
+    wallet and the fee's share back to the buyer, as ``payments.refund_settled`` for the price."""
+    now = at or utcnow()
+    held = period.price_fen - period.refunded_fen
+    fee_back = payments.fee_share(period.fee_fen, amount, held)
+    legs = payments.settled_refund_legs(db, contract, amount, fee_back, reason)
+    with db.begin_nested():  # a seller short of its part: the status is not moved either
+        move(
+            db,
+            contract,
+            period,
+            ("settled",),
+            "refunded" if amount == held else "settled",
+            exact=True,
+            refunded_fen=period.refunded_fen + amount,
+            fee_fen=period.fee_fen - fee_back,
+        )
+        ledger.transfers(db, actor, legs, at=now)
+    payments.announce_settled_refund(
+        db,
+        actor,
+        contract,
+        amount,
+        fee_back,
+        reason,
+        amount == held,
+        now,
+        N_("Contract {number}: {amount} of period {period} was refunded to the buyer ({reason})."),
+        period=str(period.number),
+    )
+
+
+def refund(
+    db: Session,
+    actor: Actor,
+    contract_id: int,
+    amount_fen: object,
+    reason: str,
+    period: int | None = None,
+    at: datetime | None = None,
+) -> Contract:
+    """The seller (or an operator) returns all or part of a period's price: out of its escrow
+    before settlement, out of the seller's wallet and the fee account after."""
+    if _first(period):
+        return payments.refund(db, actor, contract_id, amount_fen, reason, at)
+    contract = load_contract(db, contract_id)
+    require_role(actor, "contract.refund", contract, NO_CONTRACT)
+    if not reason.strip():
+        raise InvalidInput("{field} is required.", field="reason")
+    found = get_period(db, contract, period)
+    amount = payments.checked_amount(amount_fen, found.price_fen - found.refunded_fen)
+    if found.payment_status == "settled":
+        refund_settled(db, actor, contract, found, amount, reason, at)
+    elif found.payment_status in ("escrowed", "delivered"):
+        refund_escrowed(db, actor, contract, found, amount, reason, ("escrowed", "delivered"), at)
+    else:
+        raise Conflict(
+            "Contract {number}, period {period}, is {status}; this cannot be done now.",
+            number=contract.number,
+            period=found.number,
+            status=Label("payment status", found.payment_status),
+        )
+    return contract
+
+
+def paid_for(db: Session, contract_id: int, at: datetime) -> bool | None:
+    """Whether the renewed period running at ``at`` is paid for (in escrow, delivered, disputed or
+    settled; not refunded); None when no renewed period runs then."""
+    status = db.scalar(
+        select(ContractPeriod.payment_status).where(
+            ContractPeriod.contract_id == contract_id, ContractPeriod.starts_at <= at, ContractPeriod.ends_at > at
+        )
+    )
+    return None if status is None else status != "refunded"

@@ -16,8 +16,6 @@ what a client sends (a picker's selected value) cannot grow it without end.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from jinja2 import pass_context
@@ -25,6 +23,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from qianshu.core.actor import Actor
+from qianshu.core.lru import LruCache
 
 DEFAULT_SIZE = 512
 
@@ -33,31 +32,15 @@ class Fragments:
     """The ``fragment`` global of a Jinja environment."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple[Hashable, ...], Markup] = OrderedDict()
-        self._lock = threading.Lock()
+        self.kept: LruCache[Markup] = LruCache(size)
 
     @pass_context
     def __call__(self, context: Context, *key: Hashable, caller: Callable[[], str]) -> Markup:
-        full = (context.get("lang"), *key)
-        with self._lock:
-            kept = self._kept.get(full)
-            if kept is not None:
-                self._kept.move_to_end(full)
-                return kept
-        rendered = Markup(caller())  # noqa: S704 - the block's own output, escaped as it rendered
-        with self._lock:
-            self._kept[full] = rendered
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return rendered
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
+        # the block's own output, escaped as it rendered
+        return self.kept.get_or_load((context.get("lang"), *key), lambda: Markup(caller()))  # noqa: S704
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return len(self.kept)
 
 
 def reader_key(actor: Actor | None) -> Actor | None:

@@ -253,6 +253,15 @@ def end_session(db: Session, raw: str) -> None:
 
 # --- users ---------------------------------------------------------------------------------
 
+def current_user(db: Session, actor: Actor) -> User:
+    """The signed-in user's own account."""
+    policy.require(actor, "account.self")
+    user = db.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("User not found.", code="user_not_found")
+    return user
+
+
 def list_users(db: Session, actor: Actor, org_id: int) -> list[User]:
     policy.require(actor, "account.self")
     if not policy.allows(actor, "organisation.view", policy.Resource(org_id=org_id)):

@@ -100,3 +100,14 @@ def test_a_deactivated_users_token_and_session_stop_working(make, bearer, db, se
         service.resolve_token(db, raw_token)
     assert refused.value.code == "token_invalid"
     assert service.session_user(db, raw_session) is None
+
+
+def test_me_answers_the_callers_own_account(client, make, bearer, db) -> None:  # type: ignore[no-untyped-def]
+    first = make.user()
+    colleague = make.user(organisation=first.organisation)
+    db.flush()
+    for user in (colleague, first):
+        me = client.get("/api/v1/me", headers=bearer(user))
+        assert me.status_code == 200
+        assert (me.json()["id"], me.json()["email"]) == (user.id, user.email)
+    assert client.get("/api/v1/me").status_code == 401

@@ -55,6 +55,7 @@ def test_kept_fragments_are_bounded_and_keyed_by_language() -> None:
         def caller() -> str:
             rendered.append(text)
             return text
+
         return caller
 
     call = fragments.__call__  # the pass_context wrapper takes the context first

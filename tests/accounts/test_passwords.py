@@ -45,31 +45,32 @@ def _with(settings: Settings, **values: Any) -> Settings:
     return copy
 
 
-def test_the_default_is_rfc_9106s_second_recommendation_and_owasps_floor_is_enforced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_is_owasps_recommendation_and_nothing_weaker_is_accepted(tmp_path) -> None:  # type: ignore[no-untyped-def]
     section = Settings(data_dir=tmp_path).section(AccountsSettings)
     assert (section.password_hash_memory_kib, section.password_hash_time_cost,
-            section.password_hash_parallelism) == (64 * 1024, 3, 4)
+            section.password_hash_parallelism) == (19 * 1024, 2, 1)
+    assert _parameters(passwords.hash_password(TEST_PASSWORD)) == (19 * 1024, 2, 1)
     for weaker in ({"password_hash_memory_kib": 19 * 1024 - 1}, {"password_hash_time_cost": 1},
                    {"password_hash_parallelism": 0}):
         with pytest.raises(ValidationError):
             Settings(data_dir=tmp_path, sections={"accounts": weaker}).section(AccountsSettings)
-    Settings(data_dir=tmp_path, sections={"accounts": {"password_hash_memory_kib": 19 * 1024,
-             "password_hash_time_cost": 2, "password_hash_parallelism": 1}}).section(
-        AccountsSettings)  # OWASP's minimum itself is allowed
+    stronger = Settings(data_dir=tmp_path, sections={"accounts": {"password_hash_memory_kib": 64 * 1024,
+                        "password_hash_time_cost": 3, "password_hash_parallelism": 4}}).section(AccountsSettings)
+    assert stronger.password_hash_memory_kib == 64 * 1024  # an operator may ask for more
 
 
 def test_a_hash_with_old_parameters_is_replaced_when_its_owner_signs_in(
         client, make, db: Session, settings: Settings, restore_hashing: None) -> None:  # type: ignore[no-untyped-def]
     user = make.user()
     db.flush()
-    assert _parameters(user.password_hash) == (64 * 1024, 3, 4)  # made with the defaults
-    changed = _with(settings, password_hash_memory_kib=19 * 1024, password_hash_time_cost=2,
-                    password_hash_parallelism=1)
+    assert _parameters(user.password_hash) == (19 * 1024, 2, 1)  # made with the defaults
+    changed = _with(settings, password_hash_memory_kib=32 * 1024, password_hash_time_cost=3,
+                    password_hash_parallelism=2)
     passwords.configure(changed)
     assert sign_in(client, user.email).status_code == 303
     db.expire_all()
     upgraded = db.get_one(User, user.id).password_hash
-    assert _parameters(upgraded) == (19 * 1024, 2, 1)
+    assert _parameters(upgraded) == (32 * 1024, 3, 2)
     assert passwords.verify_password(upgraded, TEST_PASSWORD)
     assert sign_in(client, user.email, "not-the-password").status_code == 401  # still a real check
     assert sign_in(client, user.email).status_code == 303

@@ -93,7 +93,8 @@ def _flush_in_background(request: Request) -> None:
                      name="token-usage-flush", daemon=True).start()
 
 
-def _signed_in(actor: Annotated[Actor, Depends(load_actor)]) -> Actor:
+async def _signed_in(actor: Annotated[Actor, Depends(load_actor)]) -> Actor:
+    # async: the policy reads the actor only, and a plain ``def`` would cost a hop to a worker thread
     policy.require(actor, "account.self")
     return actor
 

@@ -1,18 +1,19 @@
 """Password hashing with argon2id, on a small bounded pool of threads.
 
-The parameters come from the ``[accounts]`` settings (``password_hash_*``). Their defaults are argon2-cffi's,
-RFC 9106's second recommended option (its "low memory" profile): 64 MiB, 3 passes, 4 lanes.
-RFC 9106's first recommendation (2 GiB, 1 pass, 4 lanes) costs far more memory than a web server
-should spend per sign-in; OWASP's floor for argon2id is 19 MiB, 2 passes, 1 lane, below which the
-settings refuse to go. A hash made with other parameters than the current ones is replaced when
-its owner next signs in (``needs_rehash``).
+The parameters come from the ``[accounts]`` settings (``password_hash_*``). Their defaults are
+OWASP's recommended configuration for argon2id (Password Storage Cheat Sheet): 19 MiB, 2 passes,
+1 lane, which the settings refuse to go below. The earlier defaults (argon2-cffi's, RFC 9106's
+second recommended option: 64 MiB, 3 passes, 4 lanes) cost about 200 ms of CPU per sign-in
+against about 30 ms, half of the load test's CPU on two cores; an operator who wants them (or
+more) sets them. RFC 9106's first recommendation (2 GiB, 1 pass, 4 lanes) costs far more memory
+than a web server should spend per sign-in. A hash made with other parameters than the current
+ones is replaced when its owner next signs in (``needs_rehash``), in either direction.
 
-One hash costs about 170-190 ms of CPU. Unbounded, a burst of sign-ins took every core and every
-page waited behind them; here at most ``password_hash_threads`` hashes run at once per process
-(``qianshu serve`` shares the CPUs among its web workers), so sign-ins queue among themselves and
-the other requests keep the rest of the machine. The pool's threads run below the event loop, as
-request handlers do (core/threads.py). argon2-cffi releases the GIL while it hashes.
-"""
+Unbounded, a burst of sign-ins took every core and every page waited behind them; here at most
+``password_hash_threads`` hashes run at once per process (``qianshu serve`` shares the CPUs among
+its web workers), so sign-ins queue among themselves and the other requests keep the rest of the
+machine. The pool's threads run below the event loop, as request handlers do (core/threads.py).
+argon2-cffi releases the GIL while it hashes."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from qianshu.accounts.settings import AccountsSettings
 from qianshu.core.errors import QianshuError
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
@@ -34,7 +36,14 @@ if TYPE_CHECKING:
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
-_hasher = PasswordHasher()  # argon2-cffi's defaults, until configure() says otherwise
+
+
+def _hasher_for(section: AccountsSettings) -> PasswordHasher:
+    return PasswordHasher(time_cost=section.password_hash_time_cost, memory_cost=section.password_hash_memory_kib,
+                          parallelism=section.password_hash_parallelism)
+
+
+_hasher = _hasher_for(AccountsSettings())  # the settings' defaults, until configure() says otherwise
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
@@ -63,12 +72,8 @@ def default_threads() -> int:
 def configure(settings: Settings) -> None:
     """Use the settings' parameters and pool size (the web app and the CLI call this at start)."""
     global _hasher, _pool, _pool_size
-    from qianshu.accounts.settings import AccountsSettings
-
     section = settings.section(AccountsSettings)
-    hasher = PasswordHasher(time_cost=section.password_hash_time_cost,
-                            memory_cost=section.password_hash_memory_kib,
-                            parallelism=section.password_hash_parallelism)
+    hasher = _hasher_for(section)
     size = section.password_hash_threads or default_threads()
     with _lock:
         if (hasher.time_cost, hasher.memory_cost, hasher.parallelism) != (
@@ -111,8 +116,8 @@ def hash_password(password: str) -> str:
 def _dummy_hash() -> str:
     """Verified against when the account does not exist, so both paths take the same time.
 
-    Computed on first use, not at import: an argon2 hash takes about 0.1 s, which every command of
-    the CLI (``qianshu --help`` included) used to pay."""
+    Computed on first use, not at import: an argon2 hash cost every command of the CLI
+    (``qianshu --help`` included) about 0.1 s with the earlier defaults."""
     return hash_password("qianshu-dummy-password")
 
 

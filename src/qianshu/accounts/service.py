@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.orm import Session, contains_eager
 
 from qianshu.accounts import permissions
 from qianshu.accounts.models import ApiToken, Invitation, LoginAttempt, Organisation, User, WebSession
@@ -226,13 +227,24 @@ def start_session(db: Session, settings: Settings, user: User, ip: str, user_age
 def session_user(db: Session, raw: str) -> tuple[User, WebSession] | None:
     if not raw or len(raw) > 200:
         return None
-    found = db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(raw)))
-    if found is None or as_utc(found.expires_at) <= utcnow():
+    # Session, user and organisation in one query: every portal page runs this.
+    row = db.execute(_with_user(select(WebSession, User).join(User, User.id == WebSession.user_id))
+                     .where(WebSession.token_hash == token_hash(raw))).first()
+    if row is None:
         return None
-    user = db.get(User, found.user_id)
-    if user is None or not user.is_active:
+    found, user = row
+    if as_utc(found.expires_at) <= utcnow() or not user.is_active:
         return None
     return user, found
+
+
+_S = TypeVar("_S", bound=Select[Any, Any])
+
+
+def _with_user(query: _S) -> _S:
+    """``query`` (which selects a ``User``) with the user's organisation loaded in the same query,
+    as ``actor_for`` reads it."""
+    return query.join(Organisation, Organisation.id == User.org_id).options(contains_eager(User.organisation))
 
 
 def end_session(db: Session, raw: str) -> None:
@@ -240,6 +252,15 @@ def end_session(db: Session, raw: str) -> None:
 
 
 # --- users ---------------------------------------------------------------------------------
+
+def current_user(db: Session, actor: Actor) -> User:
+    """The signed-in user's own account."""
+    policy.require(actor, "account.self")
+    user = db.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("User not found.", code="user_not_found")
+    return user
+
 
 def list_users(db: Session, actor: Actor, org_id: int) -> list[User]:
     policy.require(actor, "account.self")
@@ -368,7 +389,10 @@ def resolve_token(db: Session, raw: str) -> ResolvedToken:
     """The user behind a bearer token; expired and revoked tokens say so."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise NotAuthenticated("The API token is not valid.", code="token_invalid")
-    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw)))
+    # Token, user and organisation in one query: every API request runs this.
+    found = db.execute(_with_user(select(ApiToken, User).join(User, User.id == ApiToken.user_id))
+                       .where(ApiToken.token_hash == token_hash(raw))).first()
+    token, user = found if found is not None else (None, None)
     # compare_digest for form's sake: the lookup is by hash, so timing reveals nothing useful
     if token is None or not hmac.compare_digest(token.token_hash, token_hash(raw)):
         raise NotAuthenticated("The API token is not valid.", code="token_invalid")
@@ -376,7 +400,6 @@ def resolve_token(db: Session, raw: str) -> ResolvedToken:
         raise NotAuthenticated("The API token has been revoked.", code="token_revoked")
     if as_utc(token.expires_at) <= utcnow():
         raise NotAuthenticated("The API token has expired.", code="token_expired")
-    user = db.get(User, token.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The API token is not valid.", code="token_invalid")
     return ResolvedToken(user=user, token=token)

@@ -40,6 +40,7 @@ from qianshu.core import i18n, idempotency, l10n, vocabulary
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.forms import Form, field_errors, validate_form
+from qianshu.core.fragments import Fragments, reader_key
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
@@ -324,6 +325,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
                        pick=_pick, industry_choices=_industry_choices, region_choices=_region_choices,
                        province_choices=_province_choices)  # for web/templates/pickers.html
     env.globals["slot_partials"] = _slot_partials(folders)
+    env.globals.update(fragment=Fragments(), reader_key=reader_key)  # core/fragments.py
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
                        text_lang=text_lang, data=_data,

@@ -1,7 +1,7 @@
 """Renewed periods of subscriptions with their own escrow; disputes and refund requests name the item
 
-Revision ID: 0033_exchange_renewals
-Revises: 0030_finance_fixes
+Revision ID: 0034_exchange_renewals
+Revises: 0033_sharing_stream
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import qianshu.core.db
 
-revision: str = "0033_exchange_renewals"
-down_revision: str | None = "0030_finance_fixes"
+revision: str = "0034_exchange_renewals"
+down_revision: str | None = "0033_sharing_stream"
 branch_labels = None
 depends_on = None
 

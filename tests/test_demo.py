@@ -317,7 +317,7 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         # the buyer also bids in the demo's forced-sale auction (finance's seed): its bidding deposit,
         # its bid and the bid's repayment when outbid are the wallet's other lines
         bidding = [line for line in wallet.lines if line.cause_type == sale.CAUSE
-                   or line.memo == "竞买保证金入金 / bidding deposit"]
+                   or line.memo == "竞买保证金入金"]
         assert {line.kind for line in bidding} == {"deposit", "escrow", "refund"}
         trading = [line for line in wallet.lines if line not in bidding]
         kinds = [line.kind for line in trading]

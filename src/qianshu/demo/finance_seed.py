@@ -106,7 +106,7 @@ def _bid(db: Session, signer: Any, offered: Any, holder_org_id: int) -> None:
     for n, (bidder, amount) in enumerate(zip(bidders, (offered.price_fen, offered.price_fen + 2 * offered.step_fen),
                                              strict=True), start=1):
         ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=amount + offered.price_fen // 10,
-                       bank_reference=f"2026-11-8{n:04d}", memo="竞买保证金入金 / bidding deposit")
+                       bank_reference=f"2026-11-8{n:04d}", memo="竞买保证金入金")
         auction.place_bid(db, bidder, signer, offered.id, amount)
 
 

@@ -213,12 +213,12 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         # the narrowing appealed to the bureau (waiting for it); the approved grant's longer use asked
         agriculture = actor_of(db, "agriculture@qianshu.demo")
         appeals.file_appeal(db, agriculture, service.load_request(db, agriculture, narrowed), schemas.AppealIn(
-            reason="监测需核对全年就医费用 / monitoring needs the whole year's claims"))
+            reason="监测需核对全年就医费用"))
         approved_row = service.load_request(db, agriculture, approved)
         if grants.in_force(approved_row) and approved_row.expires_on is not None:
             appeals.ask_extension(db, agriculture, approved_row, schemas.ExtensionIn(
                 until=approved_row.expires_on + dt.timedelta(days=365),
-                reason="下一年度继续监测 / monitoring continues next year"))
+                reason="下一年度继续监测"))
         sandbox = ask(db, "civilaffairs@qianshu.demo", "disabled_persons", ["disability_kind", "grade"],
                       "残疾人两项补贴核对 / disability allowance checks", "sandbox")
         service.decide_request(db, actor_of(db, "disabled@qianshu.demo"), sandbox,

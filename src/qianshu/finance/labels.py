@@ -10,6 +10,8 @@ LABELS = (
     NP_("pledge status", "enforced"),
     NP_("pledge event", "registered"), NP_("pledge event", "confirmed"), NP_("pledge event", "amended"),
     NP_("pledge event", "released"), NP_("pledge event", "enforced"),
+    # the ledger's wallet statement names what a transfer belongs to: bids and the sale's settlement
+    NP_("transfer cause", "forced_sale"),
     NP_("certificate standing", "valid"), NP_("certificate standing", "revoked"),
     NP_("certificate standing", "expired"), NP_("certificate standing", "transferred"),
     NP_("certificate standing", "superseded"), NP_("certificate standing", "cancelled"),

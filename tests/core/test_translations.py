@@ -249,6 +249,8 @@ def test_numbers_and_money_follow_cldr() -> None:
     assert format_number(0.5, "en", decimals=1) == "0.5"
     assert format_money(125_000, "zh") == "¥1,250.00"
     assert format_money(1_250_000_000, "zh") == "¥1,250万"
+    assert format_money(2_093_784_000, "zh") == "¥2,093.78万"
+    assert format_money(2_093_784_000, "zh", exact=True) == "¥20,937,840.00"  # an amount to type in
     assert format_money(32_000_000_000, "zh") == "¥3.2亿"
     assert format_money(-99_999_999, "zh") == "-¥999,999.99"
     assert format_money(125_000, "en") == "CN¥1,250.00"

@@ -197,7 +197,9 @@ def test_the_sale_page_shows_the_bids_and_refuses_a_bid_beside_its_field(  # typ
     assert f'href="/finance/sales/{sale_id}"' in client.get(f"/finance/lookup?number={asset.number}").text
     csrf = sign_in(client, asset.stranger)
     _fund(db, make, asset, asset.stranger, 900_000_000, "BID-4")
-    assert 'id="bid-form"' in client.get(f"/finance/sales/{sale_id}").text
+    form = client.get(f"/finance/sales/{sale_id}").text
+    assert 'id="bid-form"' in form
+    assert "至少 ¥4,000,000.00" in form  # the least bid to the fen, not rounded to 万 as amounts read elsewhere
     for typed, status, words in (("四百万", 422, "请填写数字"), ("100", 422, "保留价")):
         refused = client.post(f"/finance/sales/{sale_id}/bid", data={"csrf_token": csrf, "amount_yuan": typed},
                               follow_redirects=False)

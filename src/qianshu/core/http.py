@@ -255,8 +255,8 @@ def _number(context: Context, value: Any, decimals: int | None = None) -> str:
 
 
 @pass_context
-def _money(context: Context, fen: int | None) -> str:
-    return l10n.format_money(fen, _page_lang(context))
+def _money(context: Context, fen: int | None, exact: bool = False) -> str:
+    return l10n.format_money(fen, _page_lang(context), exact=exact)
 
 
 @pass_context

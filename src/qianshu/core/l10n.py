@@ -61,13 +61,15 @@ def format_number(value: int | float | Decimal | None, lang: str, *, decimals: i
     return format_decimal(value, locale=_locale(lang))
 
 
-def format_money(fen: int | None, lang: str) -> str:
-    """An amount of integer fen in yuan: ``¥1,250.00`` / ``¥1,250万`` (zh), ``CN¥1,250.00`` (en)."""
+def format_money(fen: int | None, lang: str, *, exact: bool = False) -> str:
+    """An amount of integer fen in yuan: ``¥1,250.00`` / ``¥1,250万`` (zh), ``CN¥1,250.00`` (en).
+    ``exact`` keeps every fen in Chinese too, where a reader must type the amount (a least bid):
+    ``¥2,093.78万`` would read as less than the ¥20,937,840.00 it stands for."""
     if fen is None:
         return ""
     yuan = Decimal(fen) / 100
     locale = _locale(lang)
-    if lang == "zh" and abs(yuan) >= WAN_FROM_YUAN:
+    if lang == "zh" and abs(yuan) >= WAN_FROM_YUAN and not exact:
         unit, size = ("亿", YI) if abs(yuan) >= YI else ("万", WAN)
         sign = "-" if yuan < 0 else ""
         return f"{sign}¥{format_decimal(abs(yuan) / size, '#,##0.##', locale=locale)}{unit}"

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import JSON, Index, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core import events
 from qianshu.core.blobs import BlobStore, open_blob_store
@@ -265,6 +266,22 @@ def retry(db: Session, job_id: int) -> Job | None:
     db.refresh(job)
     events.publish(db, JobRetried(job_id=job.id, kind=job.kind, payload=dict(job.payload or {})))
     return job
+
+
+def each_in_its_own_transaction(database: Database, ids: list[int], work: Callable[[Session, int], object],
+                                what: str) -> int:
+    """Run ``work(db, id)`` for each id in a write transaction of its own, for periodic tasks: one that
+    fails (decided, closed or changed meanwhile by another process) is logged and left for the next
+    run, and does not hold up the others. Returns how many succeeded."""
+    done = 0
+    for item in ids:
+        try:
+            with database.unit_of_work() as db:
+                work(db, item)
+            done += 1
+        except (QianshuError, IntegrityError, StaleDataError) as exc:
+            log.info("%s %s not done: %s", what, item, exc)
+    return done
 
 
 def _queued(database: Database, kinds: Mapping[str, object] | list[str]) -> bool:

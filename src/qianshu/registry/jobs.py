@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from qianshu.core.actor import SYSTEM
 from qianshu.core.analytics import Limits
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.jobs import Handler, Job, JobContext, Progress
+from qianshu.core.jobs import Handler, Job, JobContext, Progress, each_in_its_own_transaction
 from qianshu.core.settings import Settings
 from qianshu.registry import service
 from qianshu.registry.ingest import SourceFile
@@ -180,15 +178,9 @@ def issue_due_certificates(database: Database, settings: Settings) -> int:
     signer = load_signer(settings.key_dir)
     with database.unit_of_work(write=False) as db:
         due = review.due_for_issue(db)
-    issued = 0
-    for registration_id in due:
-        try:
-            with database.unit_of_work() as db:
-                review.issue_certificate(db, SYSTEM, settings, signer, registration_id)
-            issued += 1
-        except (QianshuError, IntegrityError, StaleDataError) as exc:  # decided or issued meanwhile elsewhere
-            log.info("registration %s not issued: %s", registration_id, exc)
-    return issued
+    return each_in_its_own_transaction(
+        database, due, lambda db, registration_id: review.issue_certificate(db, SYSTEM, settings, signer,
+                                                                            registration_id), "registration")
 
 
 def sweep_orphan_blobs(database: Database, settings: Settings, *, grace_seconds: float = ORPHAN_GRACE_SECONDS,

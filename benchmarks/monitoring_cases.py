@@ -7,8 +7,8 @@
 Reuses (or generates, as ``benchmarks/monitoring.py`` does) the province's feeds at ``--scale``, runs
 the rules on DuckDB (``rules.run_duckdb``) and hands the result to a fresh database migrated to
 head through the function the job ``monitoring.run`` ends with (``runs._save``: the run's flagged
-households and, in the same transaction, ``cases.open_cases_from_flags`` over
-``cases.flags_from_flagged``), with the head of each household from the registration
+households and, in the same transaction, ``case_opening.open_cases_from_flags`` over
+``case_opening.flags_from_flagged``), with the head of each household from the registration
 (``runs._registration``). Then a second run with the same result (a forced repeat run) goes through
 the same function: it must open no case twice. Timed: both hand-offs; printed: cases per second
 and the time extrapolated to the whole province's flagged households (628,402 at ``--scale 1``).

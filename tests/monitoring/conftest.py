@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from qianshu.accounts.models import User
 from qianshu.core.actor import Actor
 from qianshu.core.identifiers import resident_id_check_char
-from qianshu.monitoring import cases
+from qianshu.monitoring import case_opening
 from qianshu.monitoring.models import Case
 from tests.factories import Factories
 
@@ -49,7 +49,7 @@ class World:
     users: dict[str, User]
 
     def case(self, db: Session, household: str = "H1", village: str = VILLAGE) -> Case:
-        cases.open_cases_from_flags(db, [flag(household, village)], "test-run")
+        case_opening.open_cases_from_flags(db, [flag(household, village)], "test-run")
         db.flush()
         return db.query(Case).filter(Case.open_household == household).one()
 

@@ -17,7 +17,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.policy import Resource
-from qianshu.monitoring import cases
+from qianshu.monitoring import case_opening
 from qianshu.monitoring.models import Case, FeedUpload, FeedVersion, MonitoringRun
 from qianshu.monitoring.permissions import case_resource
 from tests.permission_support import EVERYONE, Row
@@ -134,9 +134,10 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     ctx["monitoring_version"], ctx["monitoring_run"], ctx["monitoring_upload"] = version.id, run.id, upload.id
     ctx["res"][AT] = Resource(division=COUNTY)
     ctx["res"][HOME] = Resource(division=(actor.jurisdiction if actor else None) or "520000")
-    cases.open_cases_from_flags(db, [{"household_id": "M1", "division_code": VILLAGE, "proposed_type": "marginal",
-                                      "reasons": ["income_below_threshold"], "head_name": "王大山",
-                                      "head_resident_id": _resident(10), "members": 3, "traces": []}], "matrix")
+    case_opening.open_cases_from_flags(db, [{
+        "household_id": "M1", "division_code": VILLAGE, "proposed_type": "marginal",
+        "reasons": ["income_below_threshold"], "head_name": "王大山", "head_resident_id": _resident(10),
+        "members": 3, "traces": []}], "matrix")
     db.flush()
     ctx["monitoring_case"] = db.query(Case).filter(Case.open_household == "M1").one().id
     ctx["res"][CASE] = case_resource(VILLAGE)

@@ -11,7 +11,7 @@ from qianshu.core.audit import AuditEvent
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.inbox import Notification
 from qianshu.core.timeutil import SHANGHAI, utcnow
-from qianshu.monitoring import cases
+from qianshu.monitoring import case_opening, case_views, cases
 from qianshu.monitoring.models import Case, CaseEvent
 from tests.monitoring.conftest import AUTH, FAR_VILLAGE, VILLAGE, World, flag
 
@@ -117,20 +117,20 @@ def test_a_visit_needs_the_signed_authorisation(db, world: World) -> None:
 
 def test_a_repeat_run_does_not_duplicate_open_cases(db, world: World) -> None:
     flags = [flag("H1", VILLAGE), flag("H2", VILLAGE, 2)]
-    assert cases.open_cases_from_flags(db, flags, "run-1") == (2, 0)
-    assert cases.open_cases_from_flags(db, flags, "run-2") == (0, 2)
+    assert case_opening.open_cases_from_flags(db, flags, "run-1") == (2, 0)
+    assert case_opening.open_cases_from_flags(db, flags, "run-2") == (0, 2)
     assert db.scalar(select(func.count()).select_from(Case)) == 2
 
 
 def test_a_runs_warnings_open_in_bulk_once_each_with_their_events_and_inbox_notes(
         db, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cases, "OPEN_CHUNK", 3)  # several bulk statements for a few households
-    self_reported = cases.open_case(db, world.village, channel="cadre_visit", household_id="H4",
+    monkeypatch.setattr(case_opening, "OPEN_CHUNK", 3)  # several bulk statements for a few households
+    self_reported = case_opening.open_case(db, world.village, channel="cadre_visit", household_id="H4",
                                     division_code=VILLAGE, head_name="李四", head_resident_id=flag("H4", VILLAGE, 4)[
                                         "head_resident_id"], members=2, note="")
     flags = [flag(f"H{n}", VILLAGE if n % 2 else FAR_VILLAGE, n) for n in range(1, 9)]
     flags.append(flag("H3", VILLAGE, 3))  # listed twice: one case
-    assert cases.open_cases_from_flags(db, flags, "run-7", income_threshold_fen=850_000) == (7, 2)
+    assert case_opening.open_cases_from_flags(db, flags, "run-7", income_threshold_fen=850_000) == (7, 2)
     opened = list(db.scalars(select(Case).where(Case.channel == "warning").order_by(Case.household_id)))
     assert [c.household_id for c in opened] == ["H1", "H2", "H3", "H5", "H6", "H7", "H8"]
     first = opened[0]
@@ -148,9 +148,9 @@ def test_a_runs_warnings_open_in_bulk_once_each_with_their_events_and_inbox_note
     assert sorted(n.subject_id for n in notes) == sorted(c.id for c in opened if c.division_code == VILLAGE)
     # A bad village code anywhere: nothing of the call is written.
     with pytest.raises(InvalidInput):
-        cases.open_cases_from_flags(db, [flag("H20", VILLAGE), flag("H21", "52263600")], "run-8")
+        case_opening.open_cases_from_flags(db, [flag("H20", VILLAGE), flag("H21", "52263600")], "run-8")
     assert db.scalar(select(func.count()).select_from(Case).where(Case.household_id == "H20")) == 0
-    assert cases.open_cases_from_flags(db, flags, "run-9") == (0, 9)
+    assert case_opening.open_cases_from_flags(db, flags, "run-9") == (0, 9)
 
 
 def test_a_stale_version_is_refused(db, world: World) -> None:
@@ -173,10 +173,10 @@ def test_jurisdiction_masking_and_audit(db, world: World) -> None:
         cases.get_case(db, world.county, far.id)
     with pytest.raises(NotFound):
         cases.get_case(db, world.other_village, mine.id)
-    shown = cases.case_json(world.province, mine)
+    shown = case_views.case_json(world.province, mine)
     assert shown["head_name"] == "王**"
     assert "********" in shown["head_resident_id"]
-    assert cases.case_json(world.village, mine)["head_name"] == "王大山"
+    assert case_views.case_json(world.village, mine)["head_name"] == "王大山"
     with pytest.raises(PermissionDenied):
         cases.list_cases(db, world.merchant)
     cases.get_case(db, world.county, mine.id)
@@ -198,16 +198,16 @@ def test_a_self_report_is_anyones_and_a_cadre_visit_a_caseworkers(db, world: Wor
     from qianshu.core.actor import ANONYMOUS
     from tests.monitoring.conftest import resident_id
 
-    case = cases.open_case(db, ANONYMOUS, channel="self_report", household_id="", division_code=VILLAGE,
+    case = case_opening.open_case(db, ANONYMOUS, channel="self_report", household_id="", division_code=VILLAGE,
                            head_name="潘秀英", head_resident_id=resident_id("522636", 7), members=2, note="重病")
     assert (case.channel, case.stage) == ("self_report", "clue")
     with pytest.raises(Conflict):
-        cases.open_case(db, ANONYMOUS, channel="self_report", household_id="", division_code=VILLAGE,
+        case_opening.open_case(db, ANONYMOUS, channel="self_report", household_id="", division_code=VILLAGE,
                         head_name="潘秀英", head_resident_id=resident_id("522636", 7), members=2, note="again")
     with pytest.raises(PermissionDenied):
-        cases.open_case(db, world.province, channel="cadre_visit", household_id="X", division_code=VILLAGE,
+        case_opening.open_case(db, world.province, channel="cadre_visit", household_id="X", division_code=VILLAGE,
                         head_name="李", head_resident_id=resident_id("522636", 8), members=2, note="")
-    case = cases.open_case(db, world.township, channel="linked", household_id="X", division_code=VILLAGE,
+    case = case_opening.open_case(db, world.township, channel="linked", household_id="X", division_code=VILLAGE,
                            head_name="李", head_resident_id=resident_id("522636", 8), members=2, note="")
     assert case.channel == "linked"
 

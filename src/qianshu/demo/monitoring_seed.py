@@ -25,7 +25,7 @@ from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.demo.seed import DEMO_PASSWORD
-from qianshu.monitoring import cases
+from qianshu.monitoring import case_opening, cases
 from qianshu.monitoring.models import Case
 
 COUNTY = "522636"  # 丹寨县, Qiandongnan
@@ -92,7 +92,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             feed_versions.store_feed(db, uploader, store, folder / f"{feed}.parquet", feed_versions.Upload(
                 feed=feed, year=today.year, division=COUNTY, name=f"{feed}.parquet"))
         run_id = runs.start_run(db, administrator, today.year, COUNTY).id
-    # The job worker runs the rules; its success opens the cases (runs.py → cases.open_cases_from_flags).
+    # The job worker runs the rules; its success opens the cases (runs.py → case_opening.open_cases_from_flags).
     jobs.run_pending(jobs.JobContext.build(database, settings), {runs.JOB_KIND: runs.run_monitoring_job})
     with database.unit_of_work() as db:
         run = db.get_one(MonitoringRun, run_id)
@@ -184,7 +184,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         for case in others[:2]:
             _go(db, county, case, "visit", {"findings": "县级干部入户核实", "able_to_work": 1}, visit_files)
         # A household applies by itself, in the village.
-        cases.open_case(db, ANONYMOUS, channel="self_report", household_id="",
+        case_opening.open_case(db, ANONYMOUS, channel="self_report", household_id="",
                         division_code=village, head_name="潘秀英", head_resident_id=_resident_id(village),
                         members=3, note="丈夫重病住院，医疗费用高。", risk_types=["serious_illness", "medical_burden"])
 

@@ -18,7 +18,7 @@ from qianshu.core.errors import InvalidInput
 from qianshu.core.http import AppSettings, WriteDbSession, get_lang
 from qianshu.core.openapi import problems
 from qianshu.core.settings import Settings
-from qianshu.monitoring import cases, dashboards
+from qianshu.monitoring import case_opening, case_views, cases, dashboards
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 MAX_FILE_BYTES = 8 * 1024**2
@@ -37,7 +37,7 @@ def list_cases(db: WriteDbSession, actor: SignedInActor, stage: str = "", status
                reason: str = "", month: str = "", division: str = "") -> list[dict[str, Any]]:
     """Names and resident IDs are masked unless the caller is a county, township or village caseworker."""
     found = cases.list_cases(db, actor, _filters(stage, status, channel, reason, month, division))
-    return [cases.case_json(actor, c) for c in found]
+    return [case_views.case_json(actor, c) for c in found]
 
 
 @router.get("/cases.csv", summary="Export the monitoring cases within one's jurisdiction as CSV",
@@ -46,7 +46,7 @@ def export_cases(request: Request, db: WriteDbSession, actor: SignedInActor, sta
                  channel: str = "", reason: str = "", month: str = "", division: str = "") -> Response:
     found = cases.list_cases(db, actor, _filters(stage, status, channel, reason, month, division),
                              audit_as="exported")
-    return Response(cases.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
+    return Response(case_views.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="qianshu-monitoring-cases.csv"'})
 
 
@@ -57,22 +57,22 @@ def open_case(data: dict[str, Any], db: WriteDbSession, actor: CurrentActor) -> 
     ``self_report`` (anyone); ``division_code`` (the village, 12 digits), ``head_name``,
     ``head_resident_id``, ``members``, ``note``, optional ``household_id`` and ``risk_types``."""
     members = data.get("members", 0)
-    case = cases.open_case(
+    case = case_opening.open_case(
         db, actor, channel=str(data.get("channel", "")), household_id=str(data.get("household_id") or ""),
         division_code=str(data.get("division_code", "")), head_name=str(data.get("head_name", "")),
         head_resident_id=str(data.get("head_resident_id", "")),
         members=members if isinstance(members, int) else 0, note=str(data.get("note", ""))[:4000],
         risk_types=[str(r) for r in data.get("risk_types") or []])
-    return cases.case_json(actor, case)
+    return case_views.case_json(actor, case)
 
 
 @router.get("/cases/{case_id}", summary="A monitoring case, its steps and measures", responses=problems(401, 404))
 def get_case(case_id: int, db: WriteDbSession, actor: SignedInActor) -> dict[str, Any]:
     case = cases.get_case(db, actor, case_id)
-    identified = cases.may_identify(actor, case)
-    return {**cases.case_json(actor, case),
-            "events": [cases.event_json(e, identified) for e in cases.events_of(db, case.id)],
-            "measures": [cases.measure_json(m) for m in cases.measures_of(db, case.id)]}
+    identified = case_views.may_identify(actor, case)
+    return {**case_views.case_json(actor, case),
+            "events": [case_views.event_json(e, identified) for e in cases.events_of(db, case.id)],
+            "measures": [case_views.measure_json(m) for m in cases.measures_of(db, case.id)]}
 
 
 def _store_files(settings: Settings, files: Any) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def do_step(case_id: int, step: str, data: dict[str, Any], db: WriteDbSession, a
     cases.get_case(db, actor, case_id, audited=False)  # a case elsewhere: 404 before any file is stored
     files = _store_files(settings, data.get("files"))
     case = cases.advance(db, actor, case_id, step, version, {k: v for k, v in data.items() if k != "files"}, files)
-    return cases.case_json(actor, case)
+    return case_views.case_json(actor, case)
 
 
 @router.get("/dashboard", summary="Counts by division, reason and month within one's jurisdiction",

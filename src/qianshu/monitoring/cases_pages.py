@@ -20,7 +20,7 @@ from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, PostedForm, WriteDbSession, form_fields, get_lang, render, see_other
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
-from qianshu.monitoring import cases, dashboards
+from qianshu.monitoring import case_opening, case_views, cases, dashboards
 from qianshu.monitoring.models import Case, CaseEvent, Measure
 from qianshu.monitoring.permissions import case_resource
 
@@ -50,9 +50,9 @@ class ListPage:
 
 
 def mask(actor: Actor, case: Case) -> tuple[str, str]:
-    if cases.may_identify(actor, case):
+    if case_views.may_identify(actor, case):
         return case.head_name, case.head_resident_id
-    return cases.mask_name(case.head_name), cases.mask_resident_id(case.head_resident_id)
+    return case_views.mask_name(case.head_name), case_views.mask_resident_id(case.head_resident_id)
 
 
 @router.get("/monitoring/cases")
@@ -70,7 +70,7 @@ def case_list(request: Request, db: WriteDbSession, actor: SignedInActor) -> Res
 @router.get("/monitoring/cases.csv")
 def case_export(request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     found = cases.list_cases(db, actor, _filters(request), audit_as="exported")
-    return Response(cases.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
+    return Response(case_views.cases_csv(actor, found), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="qianshu-monitoring-cases.csv"'})
 
 
@@ -96,14 +96,14 @@ def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str
                status_code: int = 200) -> Response:
     case = cases.get_case(db, actor, case_id)
     name, resident_id = mask(actor, case)
+    identified = case_views.may_identify(actor, case)
     steps = [s for s, declared in cases.STEPS.items() if case.stage in declared.before
              and policy.allows(actor, declared.action, case_resource(case.division_code))]
     blockers = ([b.render(get_lang(request)) for b in cases.elimination_blockers(db, case)]
                 if case.stage in ("monitored", "elimination_reviewed") else [])
     return render(request, "monitoring/case.html", CasePage(
         case, cases.events_of(db, case.id), cases.measures_of(db, case.id), name, resident_id,
-        cases.may_identify(actor, case), steps, cases.masked_traces(case, cases.may_identify(actor, case)),
-        blockers, error,
+        identified, steps, case_views.masked_traces(case, identified), blockers, error,
         today=utcnow().astimezone(SHANGHAI).date().isoformat()), status_code=status_code)
 
 
@@ -203,7 +203,7 @@ def _open(request: Request, db: Any, actor: Actor, posted: Any, channel: str | N
     chosen = channel or str(form.get("channel", "cadre_visit"))
     try:
         members = str(form.get("members", "")).strip()
-        case = cases.open_case(db, actor, channel=chosen, household_id=str(form.get("household_id", "")),
+        case = case_opening.open_case(db, actor, channel=chosen, household_id=str(form.get("household_id", "")),
                                division_code=str(form.get("division_code", "")),
                                head_name=str(form.get("head_name", ""))[:60],
                                head_resident_id=str(form.get("head_resident_id", "")),

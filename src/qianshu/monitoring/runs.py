@@ -20,7 +20,7 @@ The hand-off to cases (stable; cases read it, never the tables):
 - ``latest_run(db, year, division)``: the newest succeeded run of a year for a region, or None.
 
 When the job has its result it hands its flagged households to the cases before it writes them:
-``cases.open_cases_from_flags`` opens a case (channel ``warning``) for every flagged household that
+``case_opening.open_cases_from_flags`` opens a case (channel ``warning``) for every flagged household that
 has no open case, with the head of household from the run's household registration and the run's
 income threshold, ``CASES_CHUNK`` households a transaction; then the flagged households and the
 run's success commit together. A repeat run, or the job retried after a crash, opens none twice.
@@ -51,7 +51,7 @@ from qianshu.core.identifiers import validate_division_code
 from qianshu.core.jobs import Job, JobContext, Progress
 from qianshu.core.policy import Resource, division_prefix, require
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import cases, feeds, rulesets
+from qianshu.monitoring import case_opening, cases, feeds, rulesets
 from qianshu.monitoring.models import FeedVersion, FlaggedHousehold, MonitoringRun
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import RuleSet, run_duckdb
@@ -249,14 +249,14 @@ def _save(database: Database, run_id: int, job_id: int, flags: pa.Table, househo
                        township_code=r["township_code"], village_code=r["village_code"],
                        proposed_type=r["proposed_type"], reasons=tuple(_reason(x) for x in r["reasons"]))
                for r in sorted(rows, key=lambda r: r["household_id"])]
-    handed = cases.flags_from_flagged(flagged, registration)
+    handed = case_opening.flags_from_flagged(flagged, registration)
     for start in range(0, max(len(handed), 1), CASES_CHUNK):
         with database.unit_of_work() as db:
             run = db.get(MonitoringRun, run_id)
             if run is None or run.job_id != job_id:
                 return
             threshold = int(run.parameters.get("income_threshold_fen") or cases.DEFAULT_THRESHOLD_FEN)
-            cases.open_cases_from_flags(db, handed[start:start + CASES_CHUNK], f"run {run_id}",
+            case_opening.open_cases_from_flags(db, handed[start:start + CASES_CHUNK], f"run {run_id}",
                                         income_threshold_fen=threshold)
     with database.unit_of_work() as db:
         run = db.get(MonitoringRun, run_id)

@@ -150,7 +150,7 @@ def sharing(megabytes: int, rounds: int) -> None:
     from qianshu.core.db import Database
     from qianshu.core.migrate import upgrade
     from qianshu.core.settings import Settings
-    from qianshu.delivery import delta_sharing as ds
+    from qianshu.delivery import delta_tokens
     from qianshu.web.app import create_app
 
     folder = Path(tempfile.mkdtemp(prefix="qianshu-bench-sharing-"))
@@ -171,15 +171,15 @@ def sharing(megabytes: int, rounds: int) -> None:
         stored = open_blob_store(settings).put_file(source)
         trade = committed_contract(database, settings, folder, "delta_sharing", data=stored)
         with database.unit_of_work() as db:
-            row, token = ds.issue_token(db, trade["buyer"], settings, trade["contract_id"])
-            (folder / "p.share").write_text(json.dumps(ds.profile(settings, token, row)))
+            row, token = delta_tokens.issue_token(db, trade["buyer"], settings, trade["contract_id"])
+            (folder / "p.share").write_text(json.dumps(delta_tokens.profile(settings, token, row)))
         server = uvicorn.Server(uvicorn.Config(create_app(settings, database=database), host="127.0.0.1",
                                                port=port, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.02)
-        table_url = f"{folder / 'p.share'}#{ds.share_name(trade['number'])}.product.data"
+        table_url = f"{folder / 'p.share'}#{delta_tokens.share_name(trade['number'])}.product.data"
         started = time.perf_counter()
         frame = delta_sharing.load_as_pandas(table_url)
         print(f"first query (writes the contract's marked files, then reads them): "

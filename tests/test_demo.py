@@ -335,7 +335,7 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
 def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo) -> None:
     """The delivery seed: a metered download contract with a link issued, and a Delta Sharing contract
     whose profile file (its token shown once) is in the data folder and authenticates."""
-    from qianshu.delivery import delta_sharing, links
+    from qianshu.delivery import delta_tokens, links
     from qianshu.demo.registrations import actor_of
     from qianshu.exchange import service as exchange
 
@@ -345,10 +345,10 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
                   if c.status == "active" and c.plan_kind == "per_1000_rows"}
         assert set(active) == {"download", "delta_sharing"}
         assert len(links.links_of(db, active["download"].id)) == 1
-        share = delta_sharing.share_name(active["delta_sharing"].number)
+        share = delta_tokens.share_name(active["delta_sharing"].number)
         profile = json.loads((demo.folder / "demo" / f"{share}.share").read_text(encoding="utf-8"))
         assert profile["shareCredentialsVersion"] == 1
-        grant = delta_sharing.authenticate(db, f"Bearer {profile['bearerToken']}")
+        grant = delta_tokens.authenticate(db, f"Bearer {profile['bearerToken']}")
         assert grant.contract_id == active["delta_sharing"].id
         # The seller allowed keyed decoy rows in the product's copies.
         from qianshu.delivery.models import WatermarkPolicyRow

@@ -17,8 +17,7 @@ import pytest
 
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
-from qianshu.delivery import caches, jobs
-from qianshu.delivery import delta_sharing as ds
+from qianshu.delivery import caches, delta_tokens, jobs
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.exchange import service as exchange
 from qianshu.exchange.schemas import ChangeIn
@@ -28,7 +27,7 @@ pytest.importorskip("delta_sharing")
 
 
 def _query(base: str, token: str, number: str) -> list[str]:
-    table = f"/shares/{ds.share_name(number)}/schemas/product/tables/data/query"
+    table = f"/shares/{delta_tokens.share_name(number)}/schemas/product/tables/data/query"
     answer = httpx.post(f"{base}/delta-sharing{table}", headers={"Authorization": f"Bearer {token}"}, json={})
     assert answer.status_code == 200, answer.text
     return [json.loads(x)["file"]["url"] for x in answer.text.splitlines() if '"file"' in x]

@@ -29,8 +29,7 @@ from qianshu.core.db import Database
 from qianshu.core.errors import NotAuthenticated
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.delivery import delta_sharing as ds
-from qianshu.delivery import service
+from qianshu.delivery import delta_tokens, service
 from qianshu.delivery.models import SharingToken
 from qianshu.exchange import payments
 from qianshu.exchange import service as exchange
@@ -124,8 +123,8 @@ def live(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, Set
 
 def _profile(database: Database, settings: Settings, trade: dict[str, Any], folder: Path) -> tuple[Path, str]:
     with database.unit_of_work() as db:
-        row, token = ds.issue_token(db, trade["buyer"], settings, trade["contract_id"])
-        body = ds.profile(settings, token, row)
+        row, token = delta_tokens.issue_token(db, trade["buyer"], settings, trade["contract_id"])
+        body = delta_tokens.profile(settings, token, row)
     path = folder / f"{trade['number']}-{row.id}.share"
     path.write_text(json.dumps(body))
     return path, token
@@ -136,7 +135,7 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     base, settings = live
     trade = committed_contract(isolated_database, settings, tmp_path, "delta_sharing")
     profile, _token = _profile(isolated_database, settings, trade, tmp_path)
-    share = ds.share_name(trade["number"])
+    share = delta_tokens.share_name(trade["number"])
     url = f"{profile}#{share}.product.data"
 
     client = delta_sharing.SharingClient(str(profile))
@@ -220,7 +219,7 @@ def test_versions_and_timestamps_read_the_registration_chain(live: tuple[str, Se
                             row_count=1_200, column_count=6, parquet_sha256=digest, parquet_size=size,
                             issued_at=changed_at))
     profile, _ = _profile(isolated_database, settings, trade, tmp_path)
-    url = f"{profile}#{ds.share_name(trade['number'])}.product.data"
+    url = f"{profile}#{delta_tokens.share_name(trade['number'])}.product.data"
     assert delta_sharing.get_table_version(url) == 1
     assert len(delta_sharing.load_as_pandas(url)) == 1_200
     assert len(delta_sharing.load_as_pandas(url, version=0)) == ROWS
@@ -239,7 +238,7 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     theirs = committed_contract(isolated_database, settings, tmp_path, "delta_sharing")
     _p, token = _profile(isolated_database, settings, mine, tmp_path)
     _q, other_token = _profile(isolated_database, settings, theirs, tmp_path)
-    share, other_share = ds.share_name(mine["number"]), ds.share_name(theirs["number"])
+    share, other_share = delta_tokens.share_name(mine["number"]), delta_tokens.share_name(theirs["number"])
 
     def call(path: str, bearer: str | None, method: str = "GET", body: Any = None) -> httpx.Response:
         headers = ({"Authorization": bearer[6:]} if bearer.startswith("plain:") else
@@ -289,7 +288,7 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     assert call("/shares", rotated).status_code == 200
     # Expired.
     with isolated_database.unit_of_work() as db:
-        row = db.scalar(select(SharingToken).where(SharingToken.token_sha256 == ds._token_hash(other_token)))
+        row = db.scalar(select(SharingToken).where(SharingToken.token_sha256 == delta_tokens.token_hash(other_token)))
         assert row is not None
         row.expires_at = utcnow() - timedelta(seconds=1)
     assert call("/shares", other_token).status_code == 401
@@ -303,7 +302,7 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     with isolated_database.unit_of_work(write=False) as db:
         kept = [r.token_sha256 for r in db.scalars(select(SharingToken))]
     assert rotated not in kept
-    assert ds._token_hash(rotated) in kept
+    assert delta_tokens.token_hash(rotated) in kept
 
 
 def test_the_buyer_downloads_the_profile_from_the_portal(client: Any, db: Any, settings: Settings,
@@ -333,4 +332,4 @@ def test_the_buyer_downloads_the_profile_from_the_portal(client: Any, db: Any, s
                           follow_redirects=False)
     assert revoked.status_code == 303
     with pytest.raises(NotAuthenticated):
-        ds.authenticate(db, f"Bearer {body['bearerToken']}")
+        delta_tokens.authenticate(db, f"Bearer {body['bearerToken']}")

@@ -30,7 +30,6 @@ import hmac
 import json
 import os
 import re
-import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -42,31 +41,27 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import service as catalog_service
 from qianshu.core import audit
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import open_blob_store
-from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.delivery.decoys import DecoyModel, with_decoys
+from qianshu.delivery.delta_tokens import PREFIX, Grant, grant_of_token
 from qianshu.delivery.files import BATCH_ROWS
-from qianshu.delivery.links import contract_for
 from qianshu.delivery.models import SharingToken, WatermarkedCopy
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan, watermark_batches
-from qianshu.exchange import service as exchange_service
 from qianshu.registry import service as registry_service
 from qianshu.translog.service import append_event
 
-PREFIX = "/delta-sharing"
 SCHEMA = "product"
 TABLE = "data"
-TOKEN_PREFIX = "qsds_"  # noqa: S105 - a prefix that tells our tokens apart, not a secret
 FILE_CONTEXT = b"qianshu/delta-sharing-file/v1"
 FILE_NAME = re.compile(r"^part-\d{5}\.parquet$")
 MAX_PAGE = 1000
@@ -74,106 +69,7 @@ MAX_CHAIN = 200
 MAX_PREDICATE_CHARS = 64 * 1024
 MAX_PREDICATE_NODES = 2000
 
-BAD_TOKEN = N_("The bearer token is missing, unknown, revoked or expired.")
-INACTIVE = N_("The contract of this share is not in force, so its data cannot be read.")
 NO_TABLE = N_("No such share, schema or table for this token.")
-
-
-# --- tokens and profiles ----------------------------------------------------------------------
-
-
-def share_name(contract_number: str) -> str:
-    return contract_number.lower().replace("-", "_")
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(db: Session, actor: Actor, settings: Settings, contract_id: int) -> tuple[SharingToken, str]:
-    """A new bearer token for the contract (the buyer's); earlier live tokens are revoked (a
-    rotation). Returns the row and the token, which is not kept and cannot be shown again."""
-    contract = contract_for(db, actor, contract_id, "delivery.share")
-    if not exchange_service.contract_is_active(db, contract.id, "delta_sharing"):
-        raise Conflict("This contract does not permit Delta Sharing now: it is not in force, not paid, or its "
-                       "delivery is not by Delta Sharing.")
-    revoked = _revoke(db, contract.id)
-    now = utcnow().replace(microsecond=0)
-    expires = now + timedelta(days=settings.section(DeliverySettings).sharing_token_days)
-    if contract.ends_at is not None:
-        expires = min(expires, as_utc(contract.ends_at))
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = SharingToken(contract_id=contract.id, token_sha256=_token_hash(token), hint=token[:10],
-                       created_by=actor.user_id, created_at=now, expires_at=expires)
-    db.add(row)
-    db.flush()
-    audit.record(db, actor, "delivery.sharing_token", target_type="contract", target_id=contract.id,
-                 target_org_id=contract.seller_org_id, token=row.id, hint=row.hint, rotated=revoked,
-                 expires_at=expires.isoformat())
-    append_event(db, "delivery.sharing_token_issued", {"contract": contract.number, "token": row.id,
-                                                       "expires_at": expires.isoformat()})
-    return row, token
-
-
-def _revoke(db: Session, contract_id: int) -> int:
-    result = db.execute(update(SharingToken).where(SharingToken.contract_id == contract_id,
-                                                   SharingToken.revoked_at.is_(None))
-                        .values(revoked_at=utcnow()))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def revoke_tokens(db: Session, actor: Actor, contract_id: int) -> int:
-    """Revoke the contract's live tokens (the buyer's); returns how many."""
-    contract = contract_for(db, actor, contract_id, "delivery.share")
-    count = _revoke(db, contract.id)
-    audit.record(db, actor, "delivery.sharing_revoke", target_type="contract", target_id=contract.id,
-                 target_org_id=contract.seller_org_id, revoked=count)
-    return count
-
-
-def tokens_of(db: Session, contract_id: int) -> list[SharingToken]:
-    return list(db.scalars(select(SharingToken).where(SharingToken.contract_id == contract_id)
-                           .order_by(SharingToken.id.desc()).limit(20)))
-
-
-def profile(settings: Settings, token: str, row: SharingToken) -> dict[str, Any]:
-    """The profile file (shareCredentialsVersion 1) of a token."""
-    return {"shareCredentialsVersion": 1, "endpoint": settings.public_base + PREFIX, "bearerToken": token,
-            "expirationTime": as_utc(row.expires_at).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
-
-
-@dataclass(frozen=True)
-class Grant:
-    """What a valid token may read: one contract's share."""
-
-    token_id: int
-    contract_id: int
-    contract_number: str
-    listing_id: int
-    seller_org_id: int
-
-    @property
-    def share(self) -> str:
-        return share_name(self.contract_number)
-
-
-def _grant(db: Session, row: SharingToken | None) -> Grant:
-    if row is None or row.revoked_at is not None or utcnow() >= as_utc(row.expires_at):
-        raise NotAuthenticated(BAD_TOKEN, code="token_invalid")
-    if not exchange_service.contract_is_active(db, row.contract_id, "delta_sharing"):
-        raise PermissionDenied(INACTIVE, code="contract_inactive")
-    contract = exchange_service.load_contract(db, row.contract_id)
-    return Grant(row.id, contract.id, contract.number, contract.listing_id, contract.seller_org_id)
-
-
-def authenticate(db: Session, authorization: str | None) -> Grant:
-    """The grant of an ``Authorization: Bearer`` header (401 without a live token, 403 when the
-    contract is no longer in force)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        raise NotAuthenticated(BAD_TOKEN, code="token_invalid")
-    return _grant(db, db.scalar(select(SharingToken).where(SharingToken.token_sha256 == _token_hash(token))))
 
 
 # --- listing shares, schemas and tables -------------------------------------------------------
@@ -684,7 +580,7 @@ def shared_file(db: Session, settings: Settings, token_id: int, version: int, na
     if utcnow().timestamp() >= int(expires):
         raise PermissionDenied("This file link has expired: query the table again for a new one.",
                                code="url_expired")
-    grant = _grant(db, db.get(SharingToken, token_id))
+    grant = grant_of_token(db, db.get(SharingToken, token_id))
     found = versions(db, grant.listing_id)
     if version >= len(found):
         raise NotFound(NO_TABLE, code="not_found")

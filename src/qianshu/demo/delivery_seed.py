@@ -19,7 +19,7 @@ from qianshu.catalog.policy import terms_from_odrl
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
-from qianshu.delivery import delta_sharing, links
+from qianshu.delivery import delta_tokens, links
 from qianshu.delivery import service as delivery_service
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import service
@@ -71,9 +71,9 @@ def seed_downloads_and_sharing(database: Database, settings: Settings, org_ids: 
         with contextlib.suppress(QianshuError):  # a product whose rows nothing identifies: no watermark
             delivery_service.set_watermark_policy(db, seller, settings, listing.id, [], {}, decoys=5)
         links.issue_link(db, buyer, settings, contracts["download"].id, "xlsx")
-        row, token = delta_sharing.issue_token(db, buyer, settings, contracts["delta_sharing"].id)
+        row, token = delta_tokens.issue_token(db, buyer, settings, contracts["delta_sharing"].id)
         folder = settings.data_dir / "demo"
         folder.mkdir(parents=True, exist_ok=True)
-        profile = folder / f"{delta_sharing.share_name(contracts['delta_sharing'].number)}.share"
-        profile.write_text(json.dumps(delta_sharing.profile(settings, token, row), indent=2), encoding="utf-8")
+        profile = folder / f"{delta_tokens.share_name(contracts['delta_sharing'].number)}.share"
+        profile.write_text(json.dumps(delta_tokens.profile(settings, token, row), indent=2), encoding="utf-8")
         profile.chmod(0o600)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from qianshu.core.errors import InvalidInput, NotAuthenticated, QianshuError
 from qianshu.core.http import get_database, get_settings_dep
 from qianshu.core.settings import Settings
-from qianshu.delivery import caches, delta_sharing
+from qianshu.delivery import caches, delta_sharing, delta_tokens
 from qianshu.delivery.settings import DeliverySettings
 
 router = APIRouter(include_in_schema=False)
@@ -35,13 +35,13 @@ def _protocol_error(exc: QianshuError) -> JSONResponse:
                         headers=headers)
 
 
-def _sharing(request: Request, work: Callable[[Session, Settings, delta_sharing.Grant], Response]) -> Response:
+def _sharing(request: Request, work: Callable[[Session, Settings, delta_tokens.Grant], Response]) -> Response:
     """Authenticate, then ``work(db, settings, grant)`` in a read-only unit of work; errors as the
     protocol wants them."""
     settings = get_settings_dep(request)
     try:
         with get_database(request).unit_of_work(write=False) as db:
-            grant = delta_sharing.authenticate(db, request.headers.get("authorization"))
+            grant = delta_tokens.authenticate(db, request.headers.get("authorization"))
             result: Response = work(db, settings, grant)
             return result
     except QianshuError as exc:
@@ -92,7 +92,7 @@ def ds_all_tables(share: str, request: Request, maxResults: str | None = None,  
 @router.api_route("/delta-sharing/shares/{share}/schemas/{schema}/tables/{table}/version", methods=["GET", "HEAD"])
 def ds_table_version(share: str, schema: str, table: str, request: Request,
                      startingTimestamp: str | None = None) -> Response:  # noqa: N803
-    def work(db: Session, settings: Settings, grant: delta_sharing.Grant) -> Response:
+    def work(db: Session, settings: Settings, grant: delta_tokens.Grant) -> Response:
         version = delta_sharing.table_version(db, grant, share, schema, table, startingTimestamp)
         return Response(b"", headers={_VERSION: str(version)})
     return _sharing(request, work)
@@ -100,7 +100,7 @@ def ds_table_version(share: str, schema: str, table: str, request: Request,
 
 @router.get("/delta-sharing/shares/{share}/schemas/{schema}/tables/{table}/metadata")
 def ds_table_metadata(share: str, schema: str, table: str, request: Request) -> Response:
-    def work(db: Session, settings: Settings, grant: delta_sharing.Grant) -> Response:
+    def work(db: Session, settings: Settings, grant: delta_tokens.Grant) -> Response:
         version, lines = delta_sharing.table_metadata(db, settings, grant, share, schema, table)
         return _ndjson(lines, version)
     return _sharing(request, work)
@@ -119,7 +119,7 @@ def _query(request: Request, share: str, schema: str, table: str, raw: bytes) ->
     database = get_database(request)
     try:
         with database.unit_of_work(write=False) as db:
-            grant = delta_sharing.authenticate(db, request.headers.get("authorization"))
+            grant = delta_tokens.authenticate(db, request.headers.get("authorization"))
             body = _parse_json(raw)  # after the token: a stranger learns nothing, not even about the body
             prepared = delta_sharing.prepare_query(db, settings, grant, share, schema, table, body)
         # Under the contract folder's shared lock: the cache sweep (delivery/caches.py) never removes

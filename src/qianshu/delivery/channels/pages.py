@@ -31,7 +31,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.policy import allows
 from qianshu.core.timeutil import utcnow
-from qianshu.delivery import delta_sharing, links
+from qianshu.delivery import delta_tokens, links
 from qianshu.delivery.files import FORMATS
 from qianshu.exchange import service as exchange_service
 from qianshu.exchange.permissions import trade
@@ -68,8 +68,8 @@ def _delivery_page(request: Request, db: DbSession, actor: Actor, settings: AppS
     page = ContractDeliveryPage(
         contract, exchange_service.party_of(actor, contract), can_download,
         allows(actor, "delivery.share", resource), contract.delivery_mode == "download",
-        contract.delivery_mode == "delta_sharing", rows, urls, delta_sharing.tokens_of(db, contract.id),
-        links.delivery_events(db, contract.id), endpoint=base + delta_sharing.PREFIX, now=utcnow(), error=error)
+        contract.delivery_mode == "delta_sharing", rows, urls, delta_tokens.tokens_of(db, contract.id),
+        links.delivery_events(db, contract.id), endpoint=base + delta_tokens.PREFIX, now=utcnow(), error=error)
     return render(request, "delivery/contract.html", page, status_code=status)
 
 
@@ -123,12 +123,12 @@ def sharing_token(contract_id: int, request: Request, db: DbSession, actor: Sign
                   settings: AppSettings) -> Response:
     """A new token (earlier ones revoked), handed over once as the profile file."""
     try:
-        row, token = delta_sharing.issue_token(db, actor, settings, contract_id)
+        row, token = delta_tokens.issue_token(db, actor, settings, contract_id)
     except QianshuError as exc:
         db.rollback()
         return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)
-    body = json.dumps(delta_sharing.profile(settings, token, row), indent=2)
-    name = delta_sharing.share_name(exchange_service.load_contract(db, row.contract_id).number)
+    body = json.dumps(delta_tokens.profile(settings, token, row), indent=2)
+    name = delta_tokens.share_name(exchange_service.load_contract(db, row.contract_id).number)
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="qianshu-{name}.share"', "Cache-Control": "no-store"})
 
@@ -137,7 +137,7 @@ def sharing_token(contract_id: int, request: Request, db: DbSession, actor: Sign
 def sharing_revoke(contract_id: int, request: Request, db: DbSession, actor: SignedInActor,
                    settings: AppSettings) -> Response:
     try:
-        delta_sharing.revoke_tokens(db, actor, contract_id)
+        delta_tokens.revoke_tokens(db, actor, contract_id)
     except QianshuError as exc:
         db.rollback()
         return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)

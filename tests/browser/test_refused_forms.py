@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_portal_flows import sign_in
+from tests.browser.test_voucher_trust import open_programme
 
 pytestmark = pytest.mark.browser
 EXPECTED = {"zh": ("申请金额", "请更正以下 1 处问题"), "en": ("Amount asked for", "Please correct 1 problem")}
@@ -17,13 +17,7 @@ EXPECTED = {"zh": ("申请金额", "请更正以下 1 处问题"), "en": ("Amoun
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_refused_application_comes_back_beside_its_field(page, lang: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    sign_in(page, "merchant.traffic@qianshu.demo")
-    if lang == "en":
-        page.click("#lang-en")
-        page.wait_for_load_state()
-    page.goto("/vouchers")
-    page.locator("a[href^='/vouchers/programmes/']").first.click()
-    page.wait_for_load_state()
+    open_programme(page, "merchant.traffic@qianshu.demo", lang)
     page.fill("#apply-form textarea[name=planned_use]", "训练贵阳城市交通大模型")
     page.fill("#apply-form input[name=requested_yuan]", "12.345")
     page.click("#apply-form button[type=submit]")

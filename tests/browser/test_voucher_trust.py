@@ -15,9 +15,29 @@ from tests.browser.test_every_page import VIEWPORT, _problems
 from tests.browser.test_portal_flows import sign_in
 
 pytestmark = pytest.mark.browser
+NOTHING = "zz%_12345"  # names no organisation (taken literally: no wildcard)
 # the label beside the USCC; what the administrator types (source, reason, why lifted), in the page's language
-WORDS = {"zh": ("机构（统一社会信用代码）", "信用中国", "列入严重失信主体名单", "信用修复完成"),
-         "en": ("Organisation (USCC)", "Credit China", "listed as seriously untrustworthy", "credit repaired")}
+WORDS = {"zh": ("机构（名称或统一社会信用代码）", "信用中国", "列入严重失信主体名单", "信用修复完成"),
+         "en": ("Organisation (name or USCC)", "Credit China", "listed as seriously untrustworthy", "credit repaired")}
+
+
+def open_programme(page, email: str, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Signed in as ``email``, in ``lang``, on the page of the first programme of the directory."""
+    sign_in(page, email)
+    if lang == "en":
+        page.click("#lang-en")
+        page.wait_for_load_state()
+    page.goto("/vouchers")
+    page.locator("a[href^='/vouchers/programmes/']").first.click()
+    page.wait_for_load_state()
+
+
+def _a_provider_uscc(page) -> str:  # type: ignore[no-untyped-def]
+    here = page.url
+    page.goto("/vouchers")
+    uscc = str(page.locator("h3 small code").first.inner_text().strip())  # a provider of the directory
+    page.goto(here)
+    return uscc
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -25,24 +45,18 @@ def test_a_broken_trust_record_is_kept_and_lifted(page, lang: str, tmp_path: Pat
     shots = Path(os.environ.get("QIANSHU_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(VIEWPORT)
-    sign_in(page, "vouchers@qianshu.demo")
-    if lang == "en":
-        page.click("#lang-en")
-        page.wait_for_load_state()
-    page.goto("/vouchers")
-    uscc = page.locator("h3 small code").first.inner_text().strip()  # a provider of the directory
-    page.locator("a[href^='/vouchers/programmes/']").first.click()
-    page.wait_for_load_state()
+    open_programme(page, "vouchers@qianshu.demo", lang)
+    uscc = _a_provider_uscc(page)
     page.click("#trust-link")
     page.wait_for_load_state()
     label, source, reason, lifted_reason = WORDS[lang]
-    page.fill("#trust-form input[name=org_id]", "12345")
+    page.fill("#trust-form input[name=org_id]", NOTHING)
     page.fill("#trust-form input[name=source]", source)
     page.fill("#trust-form textarea[name=reason]", reason)
     page.click("#trust-form button[type=submit]")
     page.wait_for_load_state()
     assert label in page.locator("#f-trust-org-id-error").inner_text()
-    assert page.locator("#f-trust-org-id").input_value() == "12345"
+    assert page.locator("#f-trust-org-id").input_value() == NOTHING
     assert page.locator("#trust-form textarea[name=reason]").input_value() == reason
     assert _problems(page, lang) == []
     page.screenshot(path=str(shots / f"vouchers-trust-refused-{lang}.png"), full_page=True)

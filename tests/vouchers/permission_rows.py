@@ -65,6 +65,8 @@ ROWS = {
         params=_programme, action="vouchers.programme.manage", on=PROGRAMME),
     ("GET", "/vouchers/programmes/{programme_id:int}/trust"): Row(
         params=_programme, action="vouchers.programme.manage", on=PROGRAMME),
+    ("GET", "/vouchers/programmes/{programme_id:int}/organisations"): Row(
+        params=_programme, query="?q=贵", action="vouchers.programme.manage", on=PROGRAMME),
     ("POST", "/vouchers/programmes/{programme_id:int}/related"): Row(
         params=_programme, body=lambda c: {"org_a_id": "x", "org_b_id": "y"}, action="vouchers.programme.manage",
         on=PROGRAMME),

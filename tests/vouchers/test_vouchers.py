@@ -178,7 +178,7 @@ def test_related_parties_are_refused(db, world: World) -> None:
 
 
 def test_same_uscc_is_a_related_party(db, world: World) -> None:
-    assert service.are_related(db, world.programme_id, world.company.org_id, world.company.org_id)
+    assert service.are_related(db, world.admin.org_id, world.company.org_id, world.company.org_id)
 
 
 def test_eligibility_and_roles(db, world: World, make) -> None:
@@ -187,8 +187,8 @@ def test_eligibility_and_roles(db, world: World, make) -> None:
         service.apply(db, company, world.programme_id, schemas.ApplicationIn(
             purpose="large_model_training", company_size="large", planned_use="训练大模型", requested_fen=1))
     assert size.value.field == "company_size"
-    programme = db.get(Programme, world.programme_id)
-    programme.excluded_org_ids = [world.company.org_id]
+    trust.record_broken_trust(db, world.actor(world.admin), world.programme_id, schemas.BrokenTrustIn(
+        org_id=world.company.org_id, source="信用中国", reason="列入失信名单"))
     with pytest.raises(Conflict) as broken:
         service.apply(db, company, world.programme_id, schemas.ApplicationIn(
             purpose="large_model_training", company_size="small", planned_use="训练大模型", requested_fen=1))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from qianshu.accounts import permissions
@@ -430,6 +430,22 @@ def organisations_of_type(db: Session, org_type: str) -> list[Organisation]:
     """The approved organisations of one type (the big-data bureaus a sharing notice goes to)."""
     return list(db.scalars(select(Organisation).where(Organisation.org_type == org_type,
                                                       Organisation.status == "approved").order_by(Organisation.id)))
+
+
+def find_organisations(db: Session, text: str, limit: int = 20) -> list[Organisation]:
+    """Approved organisations whose name (Chinese or English) or USCC contains ``text``, taken
+    literally (``%`` and ``_`` match themselves), case-insensitively; those whose USCC or name
+    starts with it first. For pickers of other capabilities, which show only public facts."""
+    text = text.strip()
+    if not text:
+        return []
+    matching = or_(Organisation.name.icontains(text, autoescape=True),
+                   Organisation.name_en.icontains(text, autoescape=True),
+                   Organisation.uscc.icontains(text, autoescape=True))
+    starts = or_(Organisation.uscc.istartswith(text, autoescape=True),
+                 Organisation.name.istartswith(text, autoescape=True))
+    return list(db.scalars(select(Organisation).where(Organisation.status == "approved", matching)
+                           .order_by(case((starts, 0), else_=1), Organisation.name, Organisation.id).limit(limit)))
 
 
 def active_user_by_email(db: Session, email: str) -> User | None:

@@ -105,7 +105,7 @@ def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffe
         programme = db.get_one(Programme, programme_id)
         if (programme.kind != "data" or not programme.starts_on <= day <= programme.ends_on
                 or contract.seller_org_id not in programme.provider_org_ids
-                or are_related(db, programme.id, actor.org_id, contract.seller_org_id)):
+                or are_related(db, programme.admin_org_id, actor.org_id, contract.seller_org_id)):
             continue
         # all the vouchers listed, or the largest where one voucher per contract is the rule
         chosen = [max(vouchers, key=lambda v: v.remaining_fen)] if programme.one_voucher_per_contract else vouchers
@@ -137,7 +137,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
     if contract.seller_org_id not in programme.provider_org_ids:
         raise Conflict("This provider does not take part in the programme.", field="contract_id",
                        code="provider_not_in_programme")
-    if are_related(db, programme.id, actor.org_id, contract.seller_org_id):
+    if are_related(db, programme.admin_org_id, actor.org_id, contract.seller_org_id):
         raise Conflict("You and the provider are related parties; a voucher does not pay between them.",
                        field="contract_id", code="related_parties")
     if data.purpose not in programme.eligible_purposes:

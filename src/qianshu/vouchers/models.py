@@ -74,7 +74,7 @@ class Programme(Base):
     eligible_division: Mapped[str] = mapped_column(String(12), default="520000")
     eligible_sizes: Mapped[list[str]] = mapped_column(JSON, default=list)
     eligible_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    excluded_org_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # broken-trust records
+    excluded_org_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # as created; records: BrokenTrust
     ratio_bp: Mapped[int]
     cap_company_year_fen: Mapped[int] = mapped_column(BigInteger)
     cap_contract_fen: Mapped[int] = mapped_column(BigInteger)
@@ -95,14 +95,18 @@ class Programme(Base):
 
 
 class RelatedParties(Base):
-    """Two organisations the administrator marked related: no voucher pays between them while the
-    mark holds (``unmarked_at`` empty). One row per pair and programme: marking again after an
-    unmarking renews it (the audit trail keeps each change)."""
+    """Two organisations an administrator marked related: no voucher of any of its programmes pays
+    between them while the mark holds (``unmarked_at`` empty). Marks belong to the administering
+    organisation, not to a programme (0037): ``programme_id`` is the programme whose page (or API)
+    the mark was made through. Marking again after an unmarking adds a row, so the table keeps the
+    history; the code keeps at most one mark in force per pair and administrator (under the lock of
+    the administrator's programmes, ``trust.py``)."""
 
     __tablename__ = "voucher_related_parties"
-    __table_args__ = (UniqueConstraint("programme_id", "org_a_id", "org_b_id"),)
+    __table_args__ = (Index("ix_voucher_related_parties_admin", "admin_org_id", "org_a_id", "org_b_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    admin_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     programme_id: Mapped[int] = mapped_column(ForeignKey("voucher_programmes.id", ondelete="CASCADE"))
     org_a_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))  # the smaller id
     org_b_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -113,14 +117,19 @@ class RelatedParties(Base):
 
 
 class BrokenTrust(Base):
-    """A broken-trust (失信) record of an organisation with a programme: while it holds (``lifted_at``
-    empty) the organisation is in the programme's ``excluded_org_ids`` and may not apply. One row
-    per organisation and programme; recording again after a lift renews it (0032)."""
+    """A broken-trust (失信) record of an organisation kept by a voucher administrator: while it holds
+    (``lifted_at`` empty) the organisation may not apply to, nor be issued vouchers of, any of the
+    administrator's programmes (0037; docs/vouchers.md says why the company, not the programme).
+    ``programme_id`` is the programme the record was made through. Recording again after a lift adds
+    a row (the history stays); at most one record is in force per organisation and administrator
+    (the code's rule, under the lock of the administrator's programmes; rows migrated from several
+    programmes may hold together and are lifted together)."""
 
     __tablename__ = "voucher_broken_trust"
-    __table_args__ = (UniqueConstraint("programme_id", "org_id"),)
+    __table_args__ = (Index("ix_voucher_broken_trust_admin", "admin_org_id", "org_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    admin_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     programme_id: Mapped[int] = mapped_column(ForeignKey("voucher_programmes.id", ondelete="CASCADE"))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(200), default="")  # e.g. 信用中国, a court's list

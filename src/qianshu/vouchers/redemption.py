@@ -90,7 +90,7 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     if offering.provider_org_id not in programme.provider_org_ids:
         raise Conflict("This provider does not take part in the programme.", field="offering_id",
                        code="provider_not_in_programme")
-    if are_related(db, programme.id, actor.org_id, offering.provider_org_id):
+    if are_related(db, programme.admin_org_id, actor.org_id, offering.provider_org_id):
         raise Conflict("You and the provider are related parties; a voucher does not pay between them.",
                        field="offering_id", code="related_parties")
     if data.purpose not in programme.eligible_purposes:

@@ -156,9 +156,12 @@ def create_programme(db: Session, actor: Actor, data: schemas.ProgrammeIn) -> Pr
     programme.excluded_org_ids = sorted(set(data.excluded_org_ids))
     db.add(programme)
     db.flush()
-    # each exclusion is a broken-trust record that the administrator can lift later (trust.py)
+    # each exclusion is a broken-trust record of the administrator's (all its programmes), which it
+    # can lift later (trust.py); one in force already stays as it is
     for org_id in programme.excluded_org_ids:
-        db.add(BrokenTrust(programme_id=programme.id, org_id=org_id, source="", reason=""))
+        if not broken_trust_in_force(db, actor.org_id, org_id):
+            db.add(BrokenTrust(admin_org_id=actor.org_id, programme_id=programme.id, org_id=org_id, source="",
+                               reason=""))
     account = ledger.open_account(db, kind="escrow", owner_org_id=actor.org_id,
                                   reference=f"voucher-programme-{programme.id}")
     ledger.transfers(db, actor, [ledger.Leg(ledger.wallet_of(db, actor.org_id), account, data.budget_fen,
@@ -207,16 +210,26 @@ def programme_json(p: Programme) -> dict[str, Any]:
             "returned_fen": p.returned_fen, "closed_at": p.closed_at.isoformat() if p.closed_at else None}
 
 
-def are_related(db: Session, programme_id: int, one: int, other: int) -> bool:
+def are_related(db: Session, admin_org_id: int, one: int, other: int) -> bool:
+    """Whether no voucher of the administrator's programmes pays between the two: the same USCC, or
+    a mark of the administrator's in force (whichever programme it was made through)."""
     a, b = sorted((one, other))
     if a == b:
         return True
-    if db.scalar(select(RelatedParties.id).where(RelatedParties.programme_id == programme_id,
+    if db.scalar(select(RelatedParties.id).where(RelatedParties.admin_org_id == admin_org_id,
                                                  RelatedParties.org_a_id == a, RelatedParties.org_b_id == b,
-                                                 RelatedParties.unmarked_at.is_(None))):
+                                                 RelatedParties.unmarked_at.is_(None)).limit(1)):
         return True
     usccs = uscc_of(db, [a, b])
     return usccs.get(a) is not None and usccs.get(a) == usccs.get(b)
+
+
+def broken_trust_in_force(db: Session, admin_org_id: int, org_id: int) -> bool:
+    """Whether the administrator holds a broken-trust record of the organisation (trust.py): it may
+    then neither apply to nor be issued vouchers of any of the administrator's programmes."""
+    return db.scalar(select(BrokenTrust.id).where(BrokenTrust.admin_org_id == admin_org_id,
+                                                  BrokenTrust.org_id == org_id, BrokenTrust.lifted_at.is_(None))
+                     .limit(1)) is not None
 
 
 # --- applications and issuance -------------------------------------------------------------------
@@ -229,7 +242,7 @@ def apply(db: Session, actor: Actor, programme_id: int, data: schemas.Applicatio
         raise Conflict("The programme ended on {day}.", field="programme_id", code="programme_ended",
                        day=programme.ends_on.isoformat())
     org = accounts.organisations_by_id(db, [actor.org_id])[actor.org_id]
-    if actor.org_id in programme.excluded_org_ids:
+    if broken_trust_in_force(db, programme.admin_org_id, actor.org_id):
         raise Conflict("Your organisation has a broken-trust record with this programme.", field="programme_id",
                        code="broken_trust")
     registered = org.uscc[2:8]
@@ -306,6 +319,10 @@ def decide_application(db: Session, actor: Actor, application_id: int, data: sch
                      subject=("voucher_application", found.id), link="/vouchers/mine", programme=programme.name_zh,
                      reason=data.reason[:300])
         return found
+    # a record made after the application (through any of the administrator's programmes) holds too
+    if broken_trust_in_force(db, programme.admin_org_id, found.org_id):
+        raise Conflict("The company has a broken-trust record with your programmes.", field="programme_id",
+                       code="broken_trust")
     faces = _faces_to_issue(programme, found, data.face_values_fen)
     total = sum(faces)
     if total > programme.remaining_fen:

@@ -1,21 +1,24 @@
-"""Who a programme's vouchers do not pay: related parties and broken-trust (失信) records.
+"""Who an administrator's vouchers do not pay: related parties and broken-trust (失信) records.
 
-The programme's administrator marks two organisations related (no voucher of the programme pays
+A voucher administrator marks two organisations related (no voucher of any of its programmes pays
 between them: ``service.are_related``) and unmarks them with a reason; records a broken-trust record
-of an organisation with its source and reason (the organisation may not apply: ``service.apply``
-reads ``Programme.excluded_org_ids``, which these functions keep in step with the records) and
-lifts it with a reason. The API and the portal call these same functions.
+of an organisation with its source and reason (the organisation may not apply to, nor be issued
+vouchers of, any of its programmes: ``service.broken_trust_in_force``) and lifts it with a reason.
+The records belong to the administering organisation, not to the programme whose page they were
+made through: a 失信 record is about the company (docs/vouchers.md). The API and the portal call
+these same functions.
 
-Every change is audited (as the first API of related parties was; none is a leaf of the public log:
-the log holds what moves value, and these records name companies' trust standing, which is the
-administrator's to publish, not the log's). Every change locks the programme's row first, so two
-submissions at once queue: the second sees the first's change and is a no-op (marking what is
-marked) or a 409 (unmarking what is not marked, recording what is recorded, lifting what is lifted).
+Every change is audited (none is a leaf of the public log: the log holds what moves value, and these
+records name companies' trust standing, which is the administrator's to publish, not the log's).
+Every change locks all of the administrator's programmes first (id order), so two submissions at
+once, through one programme or two, queue: the second sees the first's change and is a no-op
+(marking what is marked) or a 409 (unmarking what is not marked, recording what is recorded,
+lifting what is lifted).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,6 +34,15 @@ from qianshu.vouchers.models import BrokenTrust, Programme, RelatedParties
 from qianshu.vouchers.service import managed_programme
 
 
+def _managed_locked(db: Session, actor: Actor, programme_id: int) -> Programme:
+    """The programme (its administrator only), with every programme of its administrator locked:
+    the records are the administrator's, whichever programme's page they are changed through."""
+    programme = managed_programme(db, actor, programme_id)
+    list(db.scalars(select(Programme.id).where(Programme.admin_org_id == programme.admin_org_id)
+                    .order_by(Programme.id).with_for_update()))
+    return programme
+
+
 def _pair(db: Session, one: int, other: int) -> tuple[int, int]:
     a, b = sorted((one, other))
     if a == b:
@@ -43,24 +55,23 @@ def _pair(db: Session, one: int, other: int) -> tuple[int, int]:
     return a, b
 
 
-def _related_row(db: Session, programme_id: int, a: int, b: int) -> RelatedParties | None:
-    return db.scalar(select(RelatedParties).where(RelatedParties.programme_id == programme_id,
-                                                  RelatedParties.org_a_id == a, RelatedParties.org_b_id == b)
-                     .execution_options(populate_existing=True))
+def _marks_in_force(db: Session, admin_org_id: int, a: int, b: int) -> list[RelatedParties]:
+    return list(db.scalars(select(RelatedParties).where(
+        RelatedParties.admin_org_id == admin_org_id, RelatedParties.org_a_id == a, RelatedParties.org_b_id == b,
+        RelatedParties.unmarked_at.is_(None)).execution_options(populate_existing=True)))
 
 
 def mark_related(db: Session, actor: Actor, programme_id: int, data: schemas.RelatedIn) -> RelatedParties:
-    """The administrator marks two organisations related: no voucher of the programme pays between
+    """The administrator marks two organisations related: no voucher of its programmes pays between
     them. Marking a pair marked already changes nothing."""
-    programme = managed_programme(db, actor, programme_id, locked=True)
+    programme = _managed_locked(db, actor, programme_id)
     a, b = _pair(db, data.org_a_id, data.org_b_id)
-    found = _related_row(db, programme.id, a, b)
-    if found is not None and found.unmarked_at is None:
-        return found
-    if found is None:
-        found = RelatedParties(programme_id=programme.id, org_a_id=a, org_b_id=b)
-        db.add(found)
-    found.reason, found.unmarked_at, found.unmark_reason, found.created_at = data.reason, None, "", utcnow()
+    marked = _marks_in_force(db, programme.admin_org_id, a, b)
+    if marked:
+        return marked[0]
+    found = RelatedParties(admin_org_id=programme.admin_org_id, programme_id=programme.id, org_a_id=a, org_b_id=b,
+                           reason=data.reason, unmark_reason="", created_at=utcnow())
+    db.add(found)
     audit.record(db, actor, "vouchers.related_marked", target_type="voucher_programme", target_id=programme.id,
                  target_org_id=actor.org_id, org_a_id=a, org_b_id=b, reason=data.reason[:300])
     db.flush()
@@ -68,46 +79,40 @@ def mark_related(db: Session, actor: Actor, programme_id: int, data: schemas.Rel
 
 
 def unmark_related(db: Session, actor: Actor, programme_id: int, data: schemas.UnmarkRelatedIn) -> RelatedParties:
-    """Two organisations are no longer related for the programme (the reason is kept)."""
-    programme = managed_programme(db, actor, programme_id, locked=True)
+    """Two organisations are no longer related for the administrator's programmes (the reason is kept)."""
+    programme = _managed_locked(db, actor, programme_id)
     a, b = _pair(db, data.org_a_id, data.org_b_id)
-    found = _related_row(db, programme.id, a, b)
-    if found is None or found.unmarked_at is not None:
+    marked = _marks_in_force(db, programme.admin_org_id, a, b)
+    if not marked:
         raise Conflict("These organisations are not marked related.", field="org_b_id", code="not_related")
-    found.unmarked_at, found.unmark_reason = utcnow(), data.reason
+    now = utcnow()
+    for found in marked:  # rows migrated from several programmes are unmarked together
+        found.unmarked_at, found.unmark_reason = now, data.reason
     audit.record(db, actor, "vouchers.related_unmarked", target_type="voucher_programme", target_id=programme.id,
                  target_org_id=actor.org_id, org_a_id=a, org_b_id=b, reason=data.reason[:300])
     db.flush()
-    return found
+    return marked[0]
 
 
-def _trust_row(db: Session, programme_id: int, org_id: int) -> BrokenTrust | None:
-    return db.scalar(select(BrokenTrust).where(BrokenTrust.programme_id == programme_id, BrokenTrust.org_id == org_id)
-                     .execution_options(populate_existing=True))
-
-
-def _exclude(programme: Programme, org_id: int, excluded: bool) -> None:
-    # a new list, so that the JSON column is written
-    kept = [i for i in programme.excluded_org_ids if i != org_id]
-    programme.excluded_org_ids = [*kept, org_id] if excluded else kept
+def _records_in_force(db: Session, admin_org_id: int, org_id: int) -> list[BrokenTrust]:
+    return list(db.scalars(select(BrokenTrust).where(BrokenTrust.admin_org_id == admin_org_id,
+                                                     BrokenTrust.org_id == org_id, BrokenTrust.lifted_at.is_(None))
+                           .execution_options(populate_existing=True)))
 
 
 def record_broken_trust(db: Session, actor: Actor, programme_id: int, data: schemas.BrokenTrustIn) -> BrokenTrust:
-    """A broken-trust record of an organisation: it may not apply to the programme while it holds."""
-    programme = managed_programme(db, actor, programme_id, locked=True)
+    """A broken-trust record of an organisation: it may not apply to any of the administrator's
+    programmes while the record holds."""
+    programme = _managed_locked(db, actor, programme_id)
     if not accounts.organisations_by_id(db, [data.org_id]):
         raise InvalidInput("Organisation {org_id} does not exist.", field="org_id", code="unknown_organisation",
                            org_id=data.org_id)
-    found = _trust_row(db, programme.id, data.org_id)
-    if found is not None and found.lifted_at is None:
-        raise Conflict("This organisation has a broken-trust record with the programme already.", field="org_id",
+    if _records_in_force(db, programme.admin_org_id, data.org_id):
+        raise Conflict("This organisation has a broken-trust record with your programmes already.", field="org_id",
                        code="broken_trust_recorded")
-    if found is None:
-        found = BrokenTrust(programme_id=programme.id, org_id=data.org_id)
-        db.add(found)
-    found.source, found.reason, found.recorded_at, found.lifted_at, found.lift_reason = (
-        data.source, data.reason, utcnow(), None, "")
-    _exclude(programme, data.org_id, True)
+    found = BrokenTrust(admin_org_id=programme.admin_org_id, programme_id=programme.id, org_id=data.org_id,
+                        source=data.source, reason=data.reason, recorded_at=utcnow(), lifted_at=None, lift_reason="")
+    db.add(found)
     audit.record(db, actor, "vouchers.broken_trust_recorded", target_type="voucher_programme", target_id=programme.id,
                  target_org_id=data.org_id, source=data.source, reason=data.reason[:300])
     db.flush()
@@ -116,17 +121,18 @@ def record_broken_trust(db: Session, actor: Actor, programme_id: int, data: sche
 
 def lift_broken_trust(db: Session, actor: Actor, programme_id: int, data: schemas.LiftBrokenTrustIn) -> BrokenTrust:
     """The record no longer holds: the organisation may apply again (the reason is kept)."""
-    programme = managed_programme(db, actor, programme_id, locked=True)
-    found = _trust_row(db, programme.id, data.org_id)
-    if found is None or found.lifted_at is not None:
-        raise Conflict("This organisation has no broken-trust record with the programme.", field="org_id",
+    programme = _managed_locked(db, actor, programme_id)
+    records = _records_in_force(db, programme.admin_org_id, data.org_id)
+    if not records:
+        raise Conflict("This organisation has no broken-trust record with your programmes.", field="org_id",
                        code="broken_trust_not_recorded")
-    found.lifted_at, found.lift_reason = utcnow(), data.reason
-    _exclude(programme, data.org_id, False)
+    now = utcnow()
+    for found in records:  # rows migrated from several programmes are lifted together
+        found.lifted_at, found.lift_reason = now, data.reason
     audit.record(db, actor, "vouchers.broken_trust_lifted", target_type="voucher_programme", target_id=programme.id,
                  target_org_id=data.org_id, reason=data.reason[:300])
     db.flush()
-    return found
+    return records[0]
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,15 @@ class Party:
 
 
 @dataclass(frozen=True)
+class Via:
+    """The programme a record was made through (the record holds for all the administrator's)."""
+
+    id: int
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class RelatedEntry:
     a: Party
     b: Party
@@ -147,6 +162,8 @@ class RelatedEntry:
     marked_at: datetime
     unmarked_at: datetime | None
     unmark_reason: str
+    via: Via
+    changeable: bool = False  # the pair's first row in force carries the unmark form
 
 
 @dataclass(frozen=True)
@@ -157,12 +174,14 @@ class TrustEntry:
     recorded_at: datetime
     lifted_at: datetime | None
     lift_reason: str
+    via: Via
+    changeable: bool = False  # the organisation's first row in force carries the lift form
 
 
 @dataclass(frozen=True)
 class TrustRecords:
-    """A programme's related parties and broken-trust records (those in force first), those naming an
-    organisation whose name or USCC contains ``query``."""
+    """An administrator's related parties and broken-trust records (those in force first, then the
+    history), those naming an organisation whose name or USCC contains ``query``."""
 
     related: list[RelatedEntry]
     broken_trust: list[TrustEntry]
@@ -175,20 +194,32 @@ def _matches(party: Party, query: str) -> bool:
 
 
 def trust_records(db: Session, actor: Actor, programme_id: int, query: str = "") -> TrustRecords:
+    """The records of the programme's administrator, whichever of its programmes they were made through."""
     programme = managed_programme(db, actor, programme_id)
-    related = list(db.scalars(select(RelatedParties).where(RelatedParties.programme_id == programme.id)))
-    trust = list(db.scalars(select(BrokenTrust).where(BrokenTrust.programme_id == programme.id)))
+    admin = programme.admin_org_id
+    related = list(db.scalars(select(RelatedParties).where(RelatedParties.admin_org_id == admin)))
+    trust = list(db.scalars(select(BrokenTrust).where(BrokenTrust.admin_org_id == admin)))
     orgs = accounts.organisations_by_id(db, {i for r in related for i in (r.org_a_id, r.org_b_id)}
                                         | {t.org_id for t in trust})
     parties = {i: Party(o.id, o.name, o.name_en or "", o.uscc) for i, o in orgs.items()}
+    vias = {p.id: Via(p.id, p.name_zh, p.name_en) for p in db.scalars(
+        select(Programme).where(Programme.id.in_({r.programme_id for r in related} | {t.programme_id for t in trust})))}
     query = query.strip()[:100]
-    pairs = [RelatedEntry(parties[r.org_a_id], parties[r.org_b_id], r.reason, r.created_at, r.unmarked_at,
-                          r.unmark_reason) for r in related]
-    records = [TrustEntry(parties[t.org_id], t.source, t.reason, t.recorded_at, t.lifted_at, t.lift_reason)
-               for t in trust]
-    return TrustRecords(
-        sorted((p for p in pairs if _matches(p.a, query) or _matches(p.b, query)),
-               key=lambda p: (p.unmarked_at is not None, -p.marked_at.timestamp())),
-        sorted((t for t in records if _matches(t.org, query)),
-               key=lambda t: (t.lifted_at is not None, -t.recorded_at.timestamp())),
-        query)
+    pairs = sorted((RelatedEntry(parties[r.org_a_id], parties[r.org_b_id], r.reason, r.created_at, r.unmarked_at,
+                                 r.unmark_reason, vias[r.programme_id]) for r in related),
+                   key=lambda p: (p.unmarked_at is not None, -p.marked_at.timestamp()))
+    records = sorted((TrustEntry(parties[t.org_id], t.source, t.reason, t.recorded_at, t.lifted_at, t.lift_reason,
+                                 vias[t.programme_id]) for t in trust),
+                     key=lambda t: (t.lifted_at is not None, -t.recorded_at.timestamp()))
+    seen: set[object] = set()
+
+    def first_in_force(key: object, in_force: bool) -> bool:
+        if not in_force or key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    pairs = [replace(p, changeable=first_in_force((p.a.id, p.b.id), p.unmarked_at is None)) for p in pairs]
+    records = [replace(t, changeable=first_in_force(t.org.id, t.lifted_at is None)) for t in records]
+    return TrustRecords([p for p in pairs if _matches(p.a, query) or _matches(p.b, query)],
+                        [t for t in records if _matches(t.org, query)], query)

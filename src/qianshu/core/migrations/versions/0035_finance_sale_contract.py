@@ -16,16 +16,8 @@ branch_labels = None
 depends_on = None
 
 
-def _defer_foreign_keys() -> None:
-    # SQLite's batch mode copies a table and drops the old one; rows of other tables that refer to
-    # it (contracts to orders, timeline to both) would fail the drop's implicit delete. Deferred,
-    # the references are checked at commit, when the copy carries the name again.
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
-
-
 def upgrade() -> None:
-    _defer_foreign_keys()
+    # SQLite copies both tables (batch mode) with foreign keys off: core/migrations/env.py.
     for table in ("exchange_orders", "exchange_contracts"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column("listing_id", existing_type=sa.Integer(), nullable=True)
@@ -43,7 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _defer_foreign_keys()
     with op.batch_alter_table("finance_forced_sales", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_finance_forced_sales_contract_id_exchange_contracts"), type_="foreignkey"

@@ -15,6 +15,8 @@ from qianshu.finance.models import ForcedSale, Pledge
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount, LedgerTransfer
 from tests.finance.test_auction import RESERVE, _auction, _bid, _fund, _past_closing
+from tests.finance.test_sale import _fund as _fund_org
+from tests.finance.test_sale import _list
 from tests.registry.helpers import sign_in
 
 PRICE = 500_000_000  # the winning bid, 500 万 yuan
@@ -66,6 +68,7 @@ def test_the_winning_bid_is_a_contract_of_both_parties_and_counts_in_the_statist
         page = client.get(f"/exchange/contracts/{contract.id}")
         assert page.status_code == 200, page.text
         assert f'href="/finance/sales/{sale_id}"' in page.text  # the contract page links to the sale
+        assert f'href="/exchange/contracts/{contract.id}"' in client.get(f"/finance/sales/{sale_id}").text
         assert "成交即约束双方" in page.text
         assert "强制出售的资产转让" in page.text
         assert 'id="pay-contract"' not in page.text
@@ -120,6 +123,13 @@ def test_nothing_moves_money_on_the_contract_and_closing_twice_records_one(  # t
     refused = client.post(f"/api/v1/exchange/contracts/{contract_id}/pay",
                           headers={**bearer(winner), "Accept-Language": "zh"})
     assert "强制出售" in refused.json()["detail"]
+    # delivery's pages have nothing to deliver under it, and say so without an error of the server
+    sign_in(client, winner)
+    for path in ("", "/sandbox", "/limits"):
+        page = client.get(f"/delivery/contracts/{contract_id}{path}")
+        assert page.status_code in (200, 403, 404, 409), (path, page.status_code, page.text[:300])
+        assert 'id="issue-link"' not in page.text
+    client.cookies.clear()
     # closing again (the page, the task) records no second contract
     from qianshu.core.signing import load_signer
 
@@ -129,3 +139,23 @@ def test_nothing_moves_money_on_the_contract_and_closing_twice_records_one(  # t
     assert db.scalar(select(func.count()).select_from(Contract).where(Contract.plan_kind == "forced_sale")) == 1
     assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
     assert RESERVE < PRICE
+
+
+def test_a_fixed_price_purchase_is_a_contract_too_and_its_order_page_reads(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer) -> None:
+    _pledge_id, listed = _list(client, db, asset, bearer)
+    sale_id, buyer = listed["forced_sale"]["id"], asset.stranger
+    _fund_org(db, make, asset, buyer.organisation.id, 600_000_000, "SALE-C")
+    bought = client.post(f"/api/v1/finance/forced-sales/{sale_id}/buy", headers=bearer(buyer))
+    assert bought.status_code == 200, bought.text
+    contract = db.get_one(Contract, bought.json()["contract_id"])
+    assert (contract.buyer_org_id, contract.price_fen, contract.status) == (buyer.organisation.id, PRICE, "completed")
+    # the order behind it (its number and timeline) reads for both parties, page and API
+    sign_in(client, asset.holder)
+    order = client.get(f"/exchange/orders/{contract.order_id}")
+    assert order.status_code == 200, order.text
+    page = client.get(f"/exchange/contracts/{contract.id}")
+    assert "强制出售成交，资产转让" in page.text  # the timeline's step
+    api = client.get(f"/api/v1/exchange/orders/{contract.order_id}", headers=bearer(buyer))
+    assert (api.status_code, api.json()["plan_id"], api.json()["kind"]) == (200, None, "transfer")
+    assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from qianshu.catalog import service as catalog
+from qianshu.catalog.schemas import ListingIn
 from qianshu.exchange import service as exchange
 from qianshu.exchange import statistics
 from qianshu.exchange.models import Contract
@@ -159,3 +161,15 @@ def test_a_fixed_price_purchase_is_a_contract_too_and_its_order_page_reads(  # t
     api = client.get(f"/api/v1/exchange/orders/{contract.order_id}", headers=bearer(buyer))
     assert (api.status_code, api.json()["plan_id"], api.json()["kind"]) == (200, None, "transfer")
     assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+
+
+def test_a_listed_asset_s_contract_names_its_product(client, db, make, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    listing = catalog.create_listing(db, make.actor(asset.holder), ListingIn(
+        registration_id=asset.registration_id, title_zh="贵阳公交刷卡数据", title_en="Guiyang bus card taps"))
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    contract = db.get_one(Contract, db.get_one(ForcedSale, sale_id).contract_id)
+    assert (contract.listing_id, contract.document["product"]["title"]["zh"]) == (listing.id, "贵阳公交刷卡数据")
+    top = {p["key"]: p["count"] for p in client.get("/api/v1/exchange/statistics").json()["series"]["top_products"]}
+    assert top[str(listing.id)] == 1
+    sign_in(client, winner)
+    assert f'href="/catalog/{listing.id}"' in client.get(f"/exchange/contracts/{contract.id}").text

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
@@ -63,6 +64,17 @@ def certificate(db: Session, registration_id: int) -> Certificate | None:
 
 def registration(db: Session, listing: Listing) -> Registration:
     return registry_service.load_registration(db, listing.registration_id)
+
+
+def registration_by_id(db: Session, registration_id: int) -> Registration:
+    return registry_service.load_registration(db, registration_id)
+
+
+def holders_listing(db: Session, registration_id: int, org_id: int) -> Listing | None:
+    """The holder's newest listing of a registration, in any status (the exchange's record of a
+    forced sale names the product that was sold), or None for an asset never listed."""
+    return db.scalar(select(Listing).where(Listing.registration_id == registration_id, Listing.org_id == org_id)
+                     .order_by(Listing.id.desc()).limit(1))
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,7 @@ def admit(db: Session, raw_key: str | ApiKey, section: DeliverySettings, wanted_
                               code="quota_exhausted", number=contract.number, period=period,
                               calls=chosen.calls_per_period, rows=chosen.rows_per_period)
     _meter(db, key.id, contract.id, moment, section, calls=1, rows=0)
-    return Admission(key.id, contract.id, contract.number, contract.listing_id, reserved, start, period)
+    return Admission(key.id, contract.id, contract.number, contract.catalogue_listing_id, reserved, start, period)
 
 
 def _meter(db: Session, key_id: int, contract_id: int, moment: datetime, section: DeliverySettings, *,
@@ -516,7 +516,7 @@ def fetch_rows(database: Database, settings: Settings, raw_key: str, *, columns:
         key = _authenticate(db, raw_key)
         contract_id = key.contract_id
         contract = exchange.load_contract(db, contract_id)
-        listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
+        listing = catalog.get_listing(db, SYSTEM, contract.catalogue_listing_id)
         data = service.product_data(db, settings, listing)
         watermark = service.watermark_policy(db, settings, listing)  # read once for the plan and the decoys
         product = product_file(data, limits)

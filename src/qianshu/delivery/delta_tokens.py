@@ -112,7 +112,7 @@ def grant_of_token(db: Session, row: SharingToken | None) -> Grant:
     if not exchange_service.contract_is_active(db, row.contract_id, "delta_sharing"):
         raise PermissionDenied(INACTIVE, code="contract_inactive")
     contract = exchange_service.load_contract(db, row.contract_id)
-    return Grant(row.id, contract.id, contract.number, contract.listing_id, contract.seller_org_id)
+    return Grant(row.id, contract.id, contract.number, contract.catalogue_listing_id, contract.seller_org_id)
 
 
 def authenticate(db: Session, authorization: str | None) -> Grant:

@@ -99,7 +99,7 @@ def issue_link(db: Session, actor: Actor, settings: Settings, contract_id: int, 
     if not exchange_service.contract_is_active(db, contract.id, "download"):
         raise Conflict("This contract does not permit downloads now: it is not in force, not paid, or its "
                        "delivery is not by download.")
-    contract_data(db, settings, contract.listing_id)  # a product without data gets no link
+    contract_data(db, settings, contract.catalogue_listing_id)  # a product without data gets no link
     minutes = settings.section(DeliverySettings).download_link_minutes
     now = utcnow().replace(microsecond=0)
     link = DownloadLink(contract_id=contract.id, file_format=fmt, expires_at=now + timedelta(minutes=minutes),
@@ -149,7 +149,7 @@ def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: in
     if not exchange_service.contract_is_active(db, contract_id, "download"):
         raise PermissionDenied(INACTIVE, code="contract_inactive")
     contract = exchange_service.load_contract(db, contract_id)
-    listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
+    listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
     data = contract_data(db, settings, listing.id)
     chosen = watermark_policy(db, settings, listing)
     plan = plan_for(data, chosen)

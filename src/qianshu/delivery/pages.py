@@ -176,7 +176,7 @@ def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | 
     summary = sandbox_service.contract_summary(db, actor, contract.id)
     resource = sandbox_service.exchange_resource(contract)
     api = contract.delivery_mode == "api"
-    listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
+    listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
     return DeliveryPanel(contract, party_of(actor, contract), summary["key"], summary["usage"], summary["queries"],
                          summary["budget"],
                          can_key=api and allows(actor, "data_api.key", resource),

@@ -162,7 +162,7 @@ def _prepare(db: Session, actor: Actor, settings: Settings, contract_id: int) ->
     policy.require(actor, "sandbox.query", exchange_resource(contract))
     if contract.delivery_mode != "sandbox":
         raise Conflict("Contract {number} is not delivered through the sandbox.", number=contract.number)
-    listing = catalog_service.get_listing(db, SYSTEM, contract.listing_id)
+    listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
     data = service.product_data(db, settings, listing)
     return _Prepared(contract.id, contract.number, listing.id, contract.seller_org_id, data,
                      product_sandbox(db, settings, listing.id))

@@ -295,9 +295,9 @@ def contract_bills(contract_id: int, db: DbSession, actor: SignedInActor) -> obj
 @router.get("/statistics", summary="Public statistics of the exchange",
             responses=problems(422))
 def statistics(db: DbSession, actor: CurrentActor) -> dict[str, Any]:
-    """Transactions (contracts both parties signed) and turnover (price less refunds, in fen) by
-    month, industry, region, delivery mode and product; products listed and resources registered
-    over time (cumulative, by month, Asia/Shanghai)."""
+    """Transactions (contracts both parties signed, and asset transfers by forced sale) and
+    turnover (price less refunds, in fen) by month, industry, region, delivery mode and product;
+    products listed and resources registered over time (cumulative, by month, Asia/Shanghai)."""
     from qianshu.core.policy import require
     from qianshu.exchange.statistics import compute
 

@@ -16,16 +16,32 @@ from typing import Any
 from qianshu.catalog.policy import PURPOSES, describe, terms_from_odrl
 from qianshu.catalog.pricing import PLAN_KINDS
 from qianshu.core.canonical import canonical_json, sha256_hex
-from qianshu.core.i18n import label, translate
+from qianshu.core.i18n import N_, label, translate
 from qianshu.core.l10n import format_datetime
 from qianshu.core.money import Money
 from qianshu.registry.certificate import certificate_font, draw_titled_lines
 
 FORMAT = "qianshu-data-contract/1"
+# The record of an asset transfer by forced sale (``exchange/transfers.py``): the same keys where
+# they mean the same, no plan, usage policy or term; ``cause`` says why there is no acceptance.
+TRANSFER_FORMAT = "qianshu-asset-transfer/1"
+FORCED_SALE_CAUSE = N_("Transfer of the data asset by a forced sale on the exchange, enforcing a pledge: the "
+                       "winning purchase binds both parties without their acceptance.")
 
 
 def party(org: Any) -> dict[str, Any]:
     return {"name": org.name, "name_en": org.name_en or "", "uscc": org.uscc}
+
+
+def _product(listing_id: int | None, title_zh: str, title_en: str, registration: Any,
+             certificate: Any) -> dict[str, Any]:
+    return {
+        "listing_id": listing_id,
+        "title": {"zh": title_zh, "en": title_en},
+        "registration_number": registration.number,
+        "certificate": None if certificate is None else {
+            "number": certificate.number, "log_index": certificate.log_index, "leaf_hash": certificate.leaf_hash},
+    }
 
 
 def contract_document(*, number: str, version: int, buyer: Any, seller: Any, listing: Any, registration: Any,
@@ -38,14 +54,7 @@ def contract_document(*, number: str, version: int, buyer: Any, seller: Any, lis
         "version": version,
         "buyer": party(buyer),
         "seller": party(seller),
-        "product": {
-            "listing_id": listing.id,
-            "title": {"zh": listing.title_zh, "en": listing.title_en},
-            "registration_number": registration.number,
-            "certificate": None if certificate is None else {
-                "number": certificate.number, "log_index": certificate.log_index,
-                "leaf_hash": certificate.leaf_hash},
-        },
+        "product": _product(listing.id, listing.title_zh, listing.title_en, registration, certificate),
         "plan": {"id": plan.id, "kind": plan.kind, "name": {"zh": plan.name_zh, "en": plan.name_en}},
         "price_fen": price_fen,
         "currency": "CNY",
@@ -55,6 +64,35 @@ def contract_document(*, number: str, version: int, buyer: Any, seller: Any, lis
         "term_days": term_days,
         "usage_policy": plan.policy,  # the plan's ODRL policy, frozen as it was when ordered
         "terms": terms,
+        "created_at": created_at.isoformat(timespec="seconds"),
+    }
+
+
+def transfer_document(*, number: str, buyer: Any, seller: Any, listing: Any, registration: Any,
+                      certificate: Any, price_fen: int, reason: str, reference: dict[str, Any],
+                      created_at: datetime) -> dict[str, Any]:
+    """The text of an asset transfer by forced sale; ``reference`` names the sale (``{"kind":
+    "forced_sale", "id": 7}``) so the record can be matched with the sale's log leaves."""
+    return {
+        "format": TRANSFER_FORMAT,
+        "number": number,
+        "version": 1,
+        "buyer": party(buyer),
+        "seller": party(seller),
+        "product": _product(None if listing is None else listing.id,
+                            (listing.title_zh if listing else "") or registration.title_zh,
+                            (listing.title_en if listing else "") or registration.title_en, registration, certificate),
+        "plan": {"id": None, "kind": "forced_sale", "name": {"zh": "", "en": ""}},
+        "cause": {"kind": "forced_sale", "text": {"zh": translate(FORCED_SALE_CAUSE, "zh"),
+                                                  "en": translate(FORCED_SALE_CAUSE, "en")}, **reference},
+        "price_fen": price_fen,
+        "currency": "CNY",
+        "purpose": "asset_transfer",
+        "scenario": reason,
+        "delivery_mode": "transfer",
+        "term_days": None,
+        "usage_policy": None,
+        "terms": "",
         "created_at": created_at.isoformat(timespec="seconds"),
     }
 
@@ -83,6 +121,8 @@ def contract_lines(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[i
     product = doc["product"]
     cert = product.get("certificate") or {}
     term = doc.get("term_days")
+    if doc.get("cause"):
+        return _transfer_lines(doc, product, cert, log_leaf)
     lines = [
         f"合同编号 Contract number: {doc['number']} (v{doc['version']})",
         f"买方 Buyer: {_name(doc['buyer'])} ({doc['buyer']['uscc']})",
@@ -114,6 +154,28 @@ def contract_lines(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[i
     return lines
 
 
+def _transfer_lines(doc: dict[str, Any], product: dict[str, Any], cert: dict[str, Any],
+                    log_leaf: tuple[int, str] | None) -> list[str]:
+    cause = doc["cause"]
+    lines = [
+        f"合同编号 Contract number: {doc['number']}",
+        f"买方 Buyer: {_name(doc['buyer'])} ({doc['buyer']['uscc']})",
+        f"卖方 Seller (holder): {_name(doc['seller'])} ({doc['seller']['uscc']})",
+        f"数据产品 Product: {product['title']['zh']} / {product['title']['en']}",
+        f"登记编号 Registration number: {product['registration_number'] or '—'}",
+        f"登记凭证 Certificate: {cert.get('number') or '—'}"
+        + (f" (公共日志 log leaf {cert.get('log_index')})" if cert.get("log_index") is not None else ""),
+        f"合同类型 Kind: {label('forced_sale', 'plan kind', 'zh')} / {label('forced_sale', 'plan kind', 'en')}",
+        f"成交价 Price: {Money(int(doc['price_fen'])).display()} (CNY)",
+        f"原因 Cause: {cause['text']['zh']} / {cause['text']['en']}",
+        f"执行理由 Reason: {doc['scenario']}",
+        f"合同文本指纹 Text SHA-256: {text_sha256(doc)}",
+    ]
+    if log_leaf is not None:
+        lines.append(f"公共日志 Log leaf: {log_leaf[0]} {log_leaf[1]}")
+    return lines
+
+
 def pdf_bytes(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[int, str] | None,
               font_path: str = "") -> bytes:
     """An A4 PDF of the contract, every line wrapped to the page's width."""
@@ -124,7 +186,8 @@ def pdf_bytes(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[int, s
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     pdf.setTitle(doc["number"])
-    draw_titled_lines(pdf, font, "数据交易合同 Data Trading Contract", contract_lines(doc, signatures, log_leaf))
+    title = "数据资产转让合同 Data Asset Transfer" if doc.get("cause") else "数据交易合同 Data Trading Contract"
+    draw_titled_lines(pdf, font, title, contract_lines(doc, signatures, log_leaf))
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -16,7 +16,7 @@ TRADES = "/exchange/trades"
 
 def figures(db: Session) -> list[Figure]:
     # The statistics page's headline: every contract both parties signed (active, ended or
-    # terminated since), as on /statistics.
+    # terminated since) or recorded as an asset transfer by forced sale, as on /statistics.
     signed = select(func.count()).select_from(Contract).where(Contract.starts_at.is_not(None))
     return [Figure(N_("Transactions"), int(db.scalar(signed) or 0), "/statistics")]
 

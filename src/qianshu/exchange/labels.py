@@ -11,7 +11,7 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "paid", "delivered", "delivery_accepted", "accepted_automatically", "settled", "refunded", "disputed",
          "dispute_decided", "usage_charged", "usage_reported", "usage_billed", "usage_unpaid", "renewal_on",
          "renewal_off", "renewed", "lapsed", "refund_requested", "refund_request_accepted", "refund_request_refused",
-         "refund_request_escalated", "refund_request_decided")
+         "refund_request_escalated", "refund_request_decided", "asset_transferred")
 
 LABELS = (
     NP_("job kind", "exchange.demo_history"),
@@ -27,6 +27,13 @@ LABELS = (
     NP_("contract status", "ended"),
     NP_("contract status", "declined"),
     NP_("contract status", "terminated"),
+    NP_("contract status", "completed"),
+    # an asset transfer by forced sale (exchange/transfers.py): its kind, purpose, delivery and step
+    NP_("plan kind", "forced_sale"),
+    NP_("purpose", "asset_transfer"),
+    NP_("delivery mode", "transfer"),
+    NP_("trade step", "asset_transferred"),
+    NP_("audit action", "exchange.asset_transferred"),
     NP_("trade party", "buyer"),
     NP_("trade party", "seller"),
     NP_("contract change", "amend"),

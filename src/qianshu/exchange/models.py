@@ -22,6 +22,7 @@ Contract status::
     pending (signatures) ──both parties sign──▶ active ──term ends──▶ ended
     pending ──either party declines──▶ declined
     active ──both agree, or the operator──▶ terminated
+    (asset transfer by forced sale) ──recorded settled──▶ completed
 
 Payment status of a prepaid contract (one-time, monthly, yearly, quoted)::
 
@@ -61,7 +62,17 @@ PAYMENT_STATUSES = ("unpaid", "escrowed", "delivered", "disputed", "settled", "r
 DISPUTE_DECISIONS = ("release", "refund", "partial_refund")
 ORDER_STATUSES = ("placed", "requested", "quoted", "accepted", "refused", "withdrawn", "expired")
 OPEN_ORDER_STATUSES = ("placed", "requested", "quoted")
-CONTRACT_STATUSES = ("pending", "active", "ended", "declined", "terminated")
+CONTRACT_STATUSES = ("pending", "active", "ended", "declined", "terminated", "completed")
+# The plan kind, purpose and delivery mode of a contract that records the transfer of a data asset
+# by a forced sale (finance's pledge enforcement; ``exchange/transfers.py``): it names no catalogue
+# plan (``plan_id`` NULL), is ``completed`` and ``settled`` when recorded, and moves no money.
+ASSET_TRANSFER, TRANSFER_PURPOSE, TRANSFER_MODE = "forced_sale", "asset_transfer", "transfer"
+
+
+def _listed(listing_id: int | None, what: str) -> int:
+    if listing_id is None:  # only an asset transfer by forced sale lacks one, and it reaches no such path
+        raise LookupError(f"{what} names no listing: an asset transfer by forced sale")
+    return listing_id
 
 
 class Order(Base):
@@ -72,8 +83,10 @@ class Order(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    listing_id: Mapped[int] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"), index=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
+    # NULL only for an asset transfer by forced sale: no plan, and no listing if the asset had none (0035).
+    listing_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"),
+                                                   index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
     buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     seller_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -107,6 +120,11 @@ class Order(Base):
     def contract_id(self) -> int | None:
         return self.contract.id if self.contract is not None else None
 
+    @property
+    def catalogue_listing_id(self) -> int:
+        """The listing of an order of a catalogue plan (every order but an asset transfer's)."""
+        return _listed(self.listing_id, f"order {self.id}")
+
 
 class Contract(Base):
     __tablename__ = "exchange_contracts"
@@ -119,8 +137,10 @@ class Contract(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(24), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("exchange_orders.id", ondelete="RESTRICT"), unique=True)
-    listing_id: Mapped[int] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"), index=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
+    # NULL only for an asset transfer by forced sale (``ASSET_TRANSFER``), as on its order (0035).
+    listing_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_listings.id", ondelete="RESTRICT"),
+                                                   index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_plans.id", ondelete="RESTRICT"))
     buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     seller_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
@@ -156,6 +176,12 @@ class Contract(Base):
     signatures: Mapped[list[Signature]] = relationship(order_by="Signature.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative idiom
+
+    @property
+    def catalogue_listing_id(self) -> int:
+        """The listing of a contract of a catalogue plan (delivery, fees, product counters): every
+        contract but an asset transfer's, which none of those paths reach."""
+        return _listed(self.listing_id, f"contract {self.number}")
 
 
 class Signature(Base):

@@ -98,7 +98,7 @@ def log_contract_event(db: Session, event: str, contract: Contract, **extra: str
 
 def fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
     """The fee in basis points for the contract's product category."""
-    listing = catalog.get_listing(db, SYSTEM, contract.listing_id)
+    listing = catalog.get_listing(db, SYSTEM, contract.catalogue_listing_id)
     return settings.fee_rate(listing.industry_section)
 
 
@@ -194,7 +194,7 @@ def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSet
         legs.append(ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
                                f"fee:contract:{contract.id}"))
     record_step(db, actor, contract.order, step, contract, at=now)
-    catalog.record_transaction(db, contract.listing_id)
+    catalog.record_transaction(db, contract.catalogue_listing_id)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
     _ = contract.signatures  # loaded now (the answer shows them), not while the locks below are held

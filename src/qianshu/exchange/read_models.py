@@ -118,6 +118,10 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
                         if contract.plan_kind in service.METERED_KINDS else [], form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
                         else [], refundable=refundable)
+    if service.is_asset_transfer(contract):  # settled on the sale: nothing to do here (transfers.py)
+        page.can = dict.fromkeys(can, False)
+        page.can_sign = page.can_change = page.can_operate = False
+        page.refundable = []
     for hook in panel_hooks:
         panel = hook(db, actor, contract)
         if panel is not None:

@@ -126,8 +126,8 @@ class OrderOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    listing_id: int
-    plan_id: int
+    listing_id: int | None  # None: an asset transfer by forced sale of an asset never listed
+    plan_id: int | None  # None: an asset transfer by forced sale (plan_kind "forced_sale")
     buyer_org_id: int
     seller_org_id: int
     kind: str
@@ -167,8 +167,8 @@ class ContractOut(BaseModel):
     id: int
     number: str
     order_id: int
-    listing_id: int
-    plan_id: int
+    listing_id: int | None  # None: an asset transfer by forced sale of an asset never listed
+    plan_id: int | None  # None: an asset transfer by forced sale (plan_kind "forced_sale")
     buyer_org_id: int
     seller_org_id: int
     status: str

@@ -37,6 +37,7 @@ from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange import documents
 from qianshu.exchange.events import ContractActivated, ContractEnded
 from qianshu.exchange.models import (
+    ASSET_TRANSFER,
     OPEN_ORDER_STATUSES,
     Contract,
     ContractChange,
@@ -105,6 +106,15 @@ def require_role(actor: Actor, action: str, item: Order | Contract, missing: str
     may see it is told why it may not do this."""
     resource = trade(item)
     require(actor, action, resource, hidden=None if allows(actor, "trade.read", resource) else NotFound(missing))
+    if action != "trade.read" and is_asset_transfer(item):  # settled by the sale itself (transfers.py)
+        raise Conflict("This contract records the transfer of a data asset by forced sale, settled on the sale "
+                       "itself: nothing can be signed, paid, delivered, refunded, disputed or changed on it.",
+                       code="asset_transfer")
+
+
+def is_asset_transfer(item: Order | Contract) -> bool:
+    """An order or contract recording an asset transfer by forced sale (``exchange/transfers.py``)."""
+    return item.plan_kind == ASSET_TRANSFER
 
 
 def _flush(db: Session) -> None:
@@ -219,7 +229,7 @@ def _open(order: Order, *statuses: str) -> None:
 def _recheck_offer(db: Session, order: Order) -> tuple[Listing, PricingPlan]:
     """At acceptance the product must still be listed and the plan on offer."""
     try:
-        listing = catalog.get_public_listing(db, order.listing_id)
+        listing = catalog.get_public_listing(db, order.catalogue_listing_id)
     except NotFound:
         raise Conflict("{field}: {reason}", field="listing_id",
                        reason="the product was delisted meanwhile") from None
@@ -559,6 +569,7 @@ def contract_is_active(db: Session, contract_id: int, use: str, at: datetime | N
     its delivery mode or its purpose. Delivery asks this before every access, so access ends the
     moment the contract does (not when a task notices)."""
     contract = db.get(Contract, contract_id)
+    # An asset transfer (``completed``) grants no delivery: its buyer holds the asset itself.
     if contract is None or contract.status != "active" or contract.starts_at is None:
         return False
     moment = as_utc(at) if at is not None else utcnow()
@@ -623,7 +634,8 @@ def recipients_of(db: Session, listing_id: int, delivery_mode: str | None = None
     """Every signed contract of a product (active or ended: a leaked copy may come from an old
     one), for delivery to key watermarks to and to test a leaked copy against."""
     query = (select(Contract.id, Contract.number, Contract.buyer_org_id, Contract.status, Contract.delivery_mode)
-             .where(Contract.listing_id == listing_id, Contract.starts_at.is_not(None)).order_by(Contract.id))
+             .where(Contract.listing_id == listing_id, Contract.starts_at.is_not(None),
+                    Contract.plan_kind != ASSET_TRANSFER).order_by(Contract.id))
     if delivery_mode is not None:
         query = query.where(Contract.delivery_mode == delivery_mode)
     return [Recipient(*row) for row in db.execute(query).all()]
@@ -747,9 +759,11 @@ def settled_trades(db: Session, industry_code: str, limit: int = 10, scan: int =
     (``G54``), or of its section (``G``) when the division has none."""
     rows = db.execute(select(Contract.number, Contract.listing_id, Contract.price_fen, Contract.refunded_fen,
                              Contract.settled_at).where(Contract.payment_status == "settled",
-                                                        Contract.settled_at.is_not(None))
+                                                        Contract.settled_at.is_not(None),
+                                                        # a forced sale's price is no market evidence
+                                                        Contract.plan_kind != ASSET_TRANSFER)
                       .order_by(Contract.settled_at.desc(), Contract.id.desc()).limit(scan)).all()
-    facts = catalog.listing_facts(db, {row[1] for row in rows})
+    facts = catalog.listing_facts(db, {row[1] for row in rows if row[1] is not None})
     trades = [SettledTrade(number, listing_id, facts[listing_id].registration_id, facts[listing_id].title_zh,
                            facts[listing_id].title_en, facts[listing_id].industry_code,
                            max(int(price) - int(refunded), 0), settled_at)
@@ -777,8 +791,10 @@ def settled_sales_of_registration(db: Session, seller_org_id: int, registration_
     rows = db.execute(select(Contract.number, Contract.listing_id, Contract.price_fen, Contract.refunded_fen,
                              Contract.fee_fen, Contract.settled_at)
                       .where(Contract.seller_org_id == seller_org_id, Contract.payment_status == "settled",
-                             Contract.settled_at.is_not(None)).order_by(Contract.settled_at, Contract.id)).all()
-    facts = catalog.listing_facts(db, {row[1] for row in rows})
+                             Contract.settled_at.is_not(None),
+                             Contract.plan_kind != ASSET_TRANSFER)  # a disposal, not licence income
+                      .order_by(Contract.settled_at, Contract.id)).all()
+    facts = catalog.listing_facts(db, {row[1] for row in rows if row[1] is not None})
     return [AssetSale(number, settled_at, max(int(price) - int(refunded), 0), int(fee or 0))
             for number, listing_id, price, refunded, fee, settled_at in rows
             if listing_id in facts and facts[listing_id].registration_id == registration_id and settled_at is not None]

@@ -1,7 +1,9 @@
 """Public statistics of the exchange: transactions and turnover by month, industry, region,
 delivery mode and product; products listed and resources registered over time.
 
-A transaction is a contract both parties signed; its turnover is its price less what was refunded.
+A transaction is a contract both parties signed, or the contract that records an asset transfer by
+forced sale (``exchange/transfers.py``: the winning price, settled on the sale); its turnover is its
+price less what was refunded. A sold asset never listed counts under no product, industry or region.
 Nothing here is confidential: counts and sums over many contracts, and product names already public.
 Months are counted in Asia/Shanghai.
 """
@@ -72,17 +74,19 @@ def compute(db: Session) -> Statistics:
     contracts."""
     rows = db.execute(select(Contract.listing_id, Contract.starts_at, Contract.price_fen, Contract.refunded_fen,
                              Contract.delivery_mode).where(Contract.starts_at.is_not(None))).all()
-    facts = catalog.listing_facts(db, {row[0] for row in rows})
+    facts = catalog.listing_facts(db, {row[0] for row in rows if row[0] is not None})
     stats = Statistics(transactions=len(rows))
     turnover = 0
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for listing_id, starts_at, price, refunded, mode in rows:
         amount = max(int(price) - int(refunded), 0)
         turnover += amount
-        product = facts.get(listing_id)
-        keys = {"by_month": _month(starts_at) if starts_at else "-", "by_mode": mode, "top_products": str(listing_id),
+        product = None if listing_id is None else facts.get(listing_id)
+        keys = {"by_month": _month(starts_at) if starts_at else "-", "by_mode": mode,
                 "by_industry": product.industry_section if product and product.industry_section else "-",
                 "by_region": (product.division_code[:4] + "00") if product and product.division_code else "-"}
+        if listing_id is not None:
+            keys["top_products"] = str(listing_id)
         for name, key in keys.items():
             groups[name][key][0] += 1
             groups[name][key][1] += amount

@@ -33,5 +33,7 @@ MANIFEST = Manifest(
     periodic={"finance.close_sales": Periodic(600.0, "qianshu.finance.jobs:close_sales")},
     # the catalogue's product page says when the product's asset is on forced sale, and links to it
     product_panel="qianshu.finance.sale_pages:product_panel",
+    # the contract a forced sale becomes (exchange/transfers.py) links to the sale on its page
+    contract_panel="qianshu.finance.sale_pages:contract_panel",
     demo="qianshu.demo.finance_seed:seed",
 )

@@ -208,6 +208,9 @@ class ForcedSale(Base):
     to_pledgee_fen: Mapped[int | None] = mapped_column(BigInteger)
     to_pledgor_fen: Mapped[int | None] = mapped_column(BigInteger)
     transfer_registration_id: Mapped[int | None]
+    # The exchange contract that records the sale (migration 0035); unique: one sale, one contract.
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="RESTRICT"),
+                                                    unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     listed_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]

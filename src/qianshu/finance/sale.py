@@ -13,9 +13,11 @@ by ``("forced_sale", id)``:
   its start to the day of sale (``secured × rate × days ÷ 365``, rounded down to the fen);
 * the holder (pledgor), whatever is left.
 
-The pledge is then ``enforced`` (its leaf names the buyer, the price and the split) and the
-rights pass to the buyer through the registry's transfer (``start_enforced_transfer``), reviewed,
-noticed and issued as any transfer.
+The pledge is then ``enforced`` (its leaf names the buyer, the price, the split and the contract)
+and the rights pass to the buyer through the registry's transfer (``start_enforced_transfer``),
+reviewed, noticed and issued as any transfer. In the same transaction the sale becomes a contract
+of the exchange (``exchange/transfers.py``: holder seller, buyer buyer, the price, ``completed`` and
+``settled``, booking nothing), so that it is in both parties' contracts and the public statistics.
 
 Until someone buys, the bank may withdraw its offer (``withdraw_forced_sale``, say the borrower
 repaid after all): the sale is ``withdrawn``, the pledge is ``active`` again (enforceable as before:
@@ -41,6 +43,7 @@ from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.timeutil import utcnow
+from qianshu.exchange import transfers
 from qianshu.exchange.payments import fee_of
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.finance.models import ForcedSale, Pledge, SaleBid
@@ -200,6 +203,11 @@ def sale_on_offer(db: Session, registration_id: int) -> ForcedSale | None:
                                               ForcedSale.status == "listed").order_by(ForcedSale.id.desc()).limit(1))
 
 
+def sale_of_contract(db: Session, contract_id: int) -> ForcedSale | None:
+    """The sold forced sale an exchange contract records, if any."""
+    return db.scalar(select(ForcedSale).where(ForcedSale.contract_id == contract_id))
+
+
 def sales_of(db: Session, registration_id: int) -> list[ForcedSale]:
     """The asset's forced sales on offer or sold (a withdrawn offer is only in the pledge's history)."""
     return list(db.scalars(select(ForcedSale).where(ForcedSale.registration_id == registration_id,
@@ -253,15 +261,21 @@ def settle_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     transfer = review.start_enforced_transfer(db, actor, found.registration_id, buyer_org_id,
                                               f"forced sale: {found.reason}"[:2000])
     now = utcnow()
+    # the sale as a trade of the exchange (both parties' contracts, statistics); it books nothing
+    contract = transfers.record_asset_transfer(
+        db, actor, registration_id=found.registration_id, seller_org_id=found.pledgor_org_id,
+        buyer_org_id=buyer_org_id, price_fen=price_fen, fee_fen=fee, reason=found.reason,
+        reference={"kind": CAUSE, "id": found.id}, at=now)
     found.status, found.closed_at, found.buyer_org_id = "sold", now, buyer_org_id
     found.debt_fen, found.fee_fen, found.to_pledgee_fen, found.to_pledgor_fen = debt, fee, to_bank, to_holder
-    found.transfer_registration_id = transfer.id
+    found.transfer_registration_id, found.contract_id = transfer.id, contract.id
     pledge.status, pledge.closed_at, pledge.close_reason = "enforced", now, found.reason
     buyer = accounts.organisations_by_id(db, [buyer_org_id])[buyer_org_id]
     record_event(db, actor, signer, pledge, "enforced", {
         "reason": found.reason, "mode": "sale", "sale_id": found.id, "buyer_uscc": buyer.uscc,
         "price_fen": price_fen, "debt_fen": debt, "fee_fen": fee, "to_pledgee_fen": to_bank,
-        "to_pledgor_fen": to_holder, "transfer_registration_id": transfer.id, **(details or {})})
+        "to_pledgor_fen": to_holder, "transfer_registration_id": transfer.id, "contract_number": contract.number,
+        "contract_sha256": contract.text_sha256, **(details or {})})
     params: dict[str, Any] = {"number": found.certificate_number, "price": f"{price_fen / 100:,.2f}",
                               "to_bank": f"{to_bank / 100:,.2f}", "to_holder": f"{to_holder / 100:,.2f}",
                               "debt": f"{debt / 100:,.2f}"}
@@ -279,7 +293,8 @@ def sale_json(sale: ForcedSale) -> dict[str, Any]:
             "pledgee_org_id": sale.pledgee_org_id, "pledgor_org_id": sale.pledgor_org_id,
             "buyer_org_id": sale.buyer_org_id, "debt_fen": sale.debt_fen, "fee_fen": sale.fee_fen,
             "to_pledgee_fen": sale.to_pledgee_fen, "to_pledgor_fen": sale.to_pledgor_fen,
-            "transfer_registration_id": sale.transfer_registration_id, "listed_at": sale.listed_at.isoformat(),
+            "transfer_registration_id": sale.transfer_registration_id, "contract_id": sale.contract_id,
+            "listed_at": sale.listed_at.isoformat(),
             "closed_at": sale.closed_at.isoformat() if sale.closed_at else None,
             "kind": "fixed" if sale.closes_at is None else "auction",
             "closes_at": sale.closes_at.isoformat() if sale.closes_at else None, "step_fen": sale.step_fen}

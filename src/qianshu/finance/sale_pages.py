@@ -30,6 +30,7 @@ from qianshu.core.http import (
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
+from qianshu.exchange import service as exchange
 from qianshu.finance import auction, read_models, sale, schemas
 
 router = APIRouter(include_in_schema=False)
@@ -76,6 +77,21 @@ def product_panel(db: Session, actor: Actor, listing: Any) -> ProductPanel | Non
     """The catalogue's product-page hook: the asset's forced sale on offer, if any."""
     offered = sale.sale_on_offer(db, listing.registration_id)
     return None if offered is None else ProductPanel(offered)
+
+
+@dataclass(frozen=True)
+class ContractPanel:
+    """The exchange's contract page's section for the contract a forced sale became (``contract_panel``)."""
+
+    sale: Any
+    template: str = "finance/_contract_panel.html"
+
+
+def contract_panel(db: Session, actor: Actor, contract: Any) -> ContractPanel | None:
+    """The contract page's hook: the forced sale the contract records, linked (the page is the
+    parties'; the sale and its split are public)."""
+    found = sale.sale_of_contract(db, contract.id) if exchange.is_asset_transfer(contract) else None
+    return None if found is None else ContractPanel(found)
 
 
 @router.get("/finance/sales/{sale_id:int}")

@@ -31,11 +31,20 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode changes a column by copying the table and dropping the old one. With
+            # foreign keys on, that drop deletes the rows of other tables that refer to it (ON
+            # DELETE CASCADE: a contract's signatures, timeline ...) or is refused (RESTRICT); so
+            # they are off while migrating (outside any transaction, where the pragma works) and
+            # every reference is checked before the commit instead (migration 0035 needs it).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # a live connection has one
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
-                          include_name=include_name)
+                          render_as_batch=sqlite, compare_type=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                raise RuntimeError(f"migrating broke references between tables: {broken[:10]}")
     engine.dispose()
 
 

@@ -1,0 +1,175 @@
+"""A forced sale with a winner becomes an exchange contract in the same transaction: both parties
+see it in their contracts (pages and API, signed in as themselves), it links to the sale, it counts
+in the public statistics, it moves no money (the books still sum to zero) and nothing can be paid,
+delivered, refunded or changed on it; closing twice records no second contract."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from qianshu.catalog import service as catalog
+from qianshu.catalog.schemas import ListingIn
+from qianshu.exchange import service as exchange
+from qianshu.exchange import statistics
+from qianshu.exchange.models import Contract
+from qianshu.finance import auction
+from qianshu.finance.models import ForcedSale, Pledge
+from qianshu.ledger import service as ledger
+from qianshu.ledger.models import LedgerAccount, LedgerTransfer
+from tests.finance.test_auction import RESERVE, _auction, _bid, _fund, _past_closing
+from tests.finance.test_sale import _fund as _fund_org
+from tests.finance.test_sale import _list
+from tests.registry.helpers import sign_in
+
+PRICE = 500_000_000  # the winning bid, 500 万 yuan
+
+
+def _sold(client, db, make, asset, bearer):  # type: ignore[no-untyped-def]
+    """An auction with one bid past its closing, closed by a read of its page; (sale id, winner)."""
+    _pledge_id, offered = _auction(client, db, asset, bearer)
+    winner = asset.stranger
+    _fund(db, make, asset, winner, 600_000_000, "BID-W")
+    assert _bid(client, bearer, winner, offered["id"], PRICE).status_code == 201
+    _past_closing(db, offered["id"])
+    assert client.get(f"/api/v1/finance/forced-sales/{offered['id']}").json()["status"] == "sold"
+    return offered["id"], winner
+
+
+def test_the_winning_bid_is_a_contract_of_both_parties_and_counts_in_the_statistics(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer, settings, monkeypatch) -> None:
+    monkeypatch.setattr(statistics, "MIN_GROUP", 1)
+    before = client.get("/api/v1/exchange/statistics").json()
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    moved = db.scalar(select(func.count()).select_from(LedgerTransfer))
+    found = db.get(ForcedSale, sale_id)
+    contract = db.get_one(Contract, found.contract_id)
+    assert (contract.buyer_org_id, contract.seller_org_id, contract.price_fen) == (
+        winner.organisation.id, asset.holder.organisation.id, PRICE)
+    assert (contract.plan_kind, contract.plan_id, contract.status, contract.payment_status) == (
+        "forced_sale", None, "completed", "settled")
+    doc = contract.document
+    assert doc["buyer"]["uscc"] == winner.organisation.uscc
+    assert doc["seller"]["uscc"] == asset.holder.organisation.uscc
+    assert doc["product"]["certificate"]["number"] == asset.number
+    assert doc["product"]["registration_number"]
+    assert (doc["cause"]["kind"], doc["cause"]["id"]) == ("forced_sale", sale_id)
+    # the pledge's enforcement leaf in the public log names the contract and its text's hash
+    enforced = db.get_one(Pledge, found.pledge_id).events[-1]
+    assert (enforced.action, enforced.details["contract_number"], enforced.details["contract_sha256"]) == (
+        "enforced", contract.number, contract.text_sha256)
+    # both parties, signed in as themselves, see it in their contracts: the page and the API
+    for user, side in ((winner, "买方"), (asset.holder, "卖方")):
+        client.cookies.clear()
+        sign_in(client, user)
+        trades = client.get("/exchange/trades")
+        row = trades.text.split(contract.number)[1].split("</tr>")[0]
+        assert side in row
+        assert "强制出售的资产转让" in row
+        assert "已完成" in row
+        assert "¥500万" in row
+        page = client.get(f"/exchange/contracts/{contract.id}")
+        assert page.status_code == 200, page.text
+        assert f'href="/finance/sales/{sale_id}"' in page.text  # the contract page links to the sale
+        assert f'href="/exchange/contracts/{contract.id}"' in client.get(f"/finance/sales/{sale_id}").text
+        assert "成交即约束双方" in page.text
+        assert "强制出售的资产转让" in page.text
+        assert 'id="pay-contract"' not in page.text
+        assert 'id="request-refund"' not in page.text
+        assert 'id="sign-contract"' not in page.text
+        pdf = client.get(f"/api/v1/exchange/contracts/{contract.id}/pdf")
+        assert (pdf.status_code, pdf.content[:4]) == (200, b"%PDF")
+        listed = client.get("/api/v1/exchange/trades", headers=bearer(user)).json()["contracts"]
+        assert [(c["number"], c["plan_kind"], c["plan_id"]) for c in listed] == [
+            (contract.number, "forced_sale", None)]
+    client.cookies.set("qs_lang", "en")  # in English, the same labels
+    english = client.get(f"/exchange/contracts/{contract.id}").text
+    client.cookies.delete("qs_lang")
+    assert "asset transfer by forced sale" in english
+    assert "completed" in english
+    assert "强制出售" not in english
+    # a third organisation is told it does not exist
+    client.cookies.clear()
+    other = make.user(organisation=make.org(org_type="buyer"))
+    assert client.get(f"/api/v1/exchange/contracts/{contract.id}", headers=bearer(other)).status_code == 404
+    # the public statistics count it, with its price in the turnover (shown from one contract up here:
+    # the page hides a turnover of fewer than MIN_GROUP contracts, which a test database may have)
+    monkeypatch.setattr(statistics, "MIN_GROUP", 1)
+    after = client.get("/api/v1/exchange/statistics").json()
+    assert after["transactions"] == before["transactions"] + 1
+    assert after["turnover_fen"] == (before["turnover_fen"] or 0) + PRICE
+    by_mode = {p["key"]: (p["count"], p["amount_fen"]) for p in after["series"]["by_mode"]}
+    assert by_mode["transfer"] == (1, PRICE)
+    assert any(p["amount_fen"] == PRICE for p in after["series"]["by_month"]) or after["transactions"] > 1
+    # no money moved under the contract: nothing caused by it, the books balance
+    assert ledger.transfers_by_cause(db, "contract", contract.id) == []
+    assert db.scalar(select(func.count()).select_from(LedgerTransfer)) == moved
+    assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+    # a transfer of the asset is not a delivery contract: it grants no access
+    assert not exchange.contract_is_active(db, contract.id, "download")
+    assert not exchange.contract_is_active(db, contract.id, "transfer")
+
+
+def test_nothing_moves_money_on_the_contract_and_closing_twice_records_one(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer, settings) -> None:
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    contract_id = db.get_one(ForcedSale, sale_id).contract_id
+    for user, path, body in ((winner, "pay", None), (asset.holder, "deliver", None),
+                             (winner, "refund-requests", {"amount": "1.00", "reason": "想退款"}),
+                             (asset.holder, "refund", {"amount": "1.00", "reason": "退款"}),
+                             (winner, "disputes", {"reason": "不满意"}), (winner, "renewal", {"renews": True}),
+                             (winner, "sign", {"text_sha256": "0" * 64})):
+        r = client.post(f"/api/v1/exchange/contracts/{contract_id}/{path}", json=body, headers=bearer(user))
+        assert r.status_code in (409, 422), (path, r.status_code, r.text)
+        if r.status_code == 409:
+            assert r.json()["code"] == "asset_transfer", (path, r.text)
+    refused = client.post(f"/api/v1/exchange/contracts/{contract_id}/pay",
+                          headers={**bearer(winner), "Accept-Language": "zh"})
+    assert "强制出售" in refused.json()["detail"]
+    # delivery's pages have nothing to deliver under it, and say so without an error of the server
+    sign_in(client, winner)
+    for path in ("", "/sandbox", "/limits"):
+        page = client.get(f"/delivery/contracts/{contract_id}{path}")
+        assert page.status_code in (200, 403, 404, 409), (path, page.status_code, page.text[:300])
+        assert 'id="issue-link"' not in page.text
+    client.cookies.clear()
+    # closing again (the page, the task) records no second contract
+    from qianshu.core.signing import load_signer
+
+    again = auction.close_sale(db, settings, load_signer(settings.key_dir), sale_id)
+    assert again.contract_id == contract_id
+    assert client.get(f"/finance/sales/{sale_id}").status_code == 200
+    assert db.scalar(select(func.count()).select_from(Contract).where(Contract.plan_kind == "forced_sale")) == 1
+    assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+    assert RESERVE < PRICE
+
+
+def test_a_fixed_price_purchase_is_a_contract_too_and_its_order_page_reads(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer) -> None:
+    _pledge_id, listed = _list(client, db, asset, bearer)
+    sale_id, buyer = listed["forced_sale"]["id"], asset.stranger
+    _fund_org(db, make, asset, buyer.organisation.id, 600_000_000, "SALE-C")
+    bought = client.post(f"/api/v1/finance/forced-sales/{sale_id}/buy", headers=bearer(buyer))
+    assert bought.status_code == 200, bought.text
+    contract = db.get_one(Contract, bought.json()["contract_id"])
+    assert (contract.buyer_org_id, contract.price_fen, contract.status) == (buyer.organisation.id, PRICE, "completed")
+    # the order behind it (its number and timeline) reads for both parties, page and API
+    sign_in(client, asset.holder)
+    order = client.get(f"/exchange/orders/{contract.order_id}")
+    assert order.status_code == 200, order.text
+    page = client.get(f"/exchange/contracts/{contract.id}")
+    assert "强制出售成交，资产转让" in page.text  # the timeline's step
+    api = client.get(f"/api/v1/exchange/orders/{contract.order_id}", headers=bearer(buyer))
+    assert (api.status_code, api.json()["plan_id"], api.json()["kind"]) == (200, None, "transfer")
+    assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+
+
+def test_a_listed_asset_s_contract_names_its_product(client, db, make, asset, bearer) -> None:  # type: ignore[no-untyped-def]
+    listing = catalog.create_listing(db, make.actor(asset.holder), ListingIn(
+        registration_id=asset.registration_id, title_zh="贵阳公交刷卡数据", title_en="Guiyang bus card taps"))
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    contract = db.get_one(Contract, db.get_one(ForcedSale, sale_id).contract_id)
+    assert (contract.listing_id, contract.document["product"]["title"]["zh"]) == (listing.id, "贵阳公交刷卡数据")
+    top = {p["key"]: p["count"] for p in client.get("/api/v1/exchange/statistics").json()["series"]["top_products"]}
+    assert top[str(listing.id)] == 1
+    sign_in(client, winner)
+    assert f'href="/catalog/{listing.id}"' in client.get(f"/exchange/contracts/{contract.id}").text

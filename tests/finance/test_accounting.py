@@ -13,9 +13,10 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from qianshu.core.errors import PermissionDenied
 from qianshu.exchange import payments
 from qianshu.exchange import service as exchange
-from qianshu.finance import accounting, accounting_export, schemas
+from qianshu.finance import accounting, accounting_export, read_models, schemas
 from qianshu.finance.accounting import amortised
 from tests.catalog.conftest import make_listed
 from tests.exchange.conftest import buyer, fund, operator, order  # noqa: F401 - fixtures
@@ -204,3 +205,13 @@ def test_the_page_in_both_languages(client, db, booked, holder) -> None:  # type
     assert refused.status_code == 422
     cost = client.get("/finance/accounting", params={"as_of": "2026-03-31"})
     assert "1,580,000.00" in cost.text  # 156 万 + 2 万 of rights confirmation
+
+
+def test_the_read_model_gives_the_pack_and_who_keeps_it(db, booked, make) -> None:  # type: ignore[no-untyped-def]
+    actor, _product = booked
+    view = read_models.accounting_pack(db, actor, AS_OF)
+    assert view.may_keep
+    assert [a.number for a in view.pack.assets] == [a.number for a in accounting.pack(db, actor, AS_OF).assets]
+    stranger = make.actor(make.user(organisation=make.org(org_type="data_merchant", status="pending")))
+    with pytest.raises(PermissionDenied):  # held back: neither the page nor its forms
+        read_models.accounting_pack(db, stranger, AS_OF)

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
 
 from qianshu.core.canonical import canonical_json
-from qianshu.finance import worksheet
+from qianshu.core.errors import PermissionDenied
+from qianshu.finance import read_models, worksheet
 from qianshu.finance.models import AppraiserKey, Valuation
 from qianshu.registry import review
 from qianshu.translog import service as log
@@ -231,3 +232,11 @@ def test_a_valuation_below_the_limit_alerts_the_pledgee(client, db, asset, beare
     book = client.get("/finance/pledges")
     assert f'id="current-ltv-{made["id"]}"' in book.text
     assert "超过上限" in book.text
+
+
+def test_the_worksheets_read_model_offers_the_start_form_to_an_appraiser(db, make, appraiser) -> None:  # type: ignore[no-untyped-def]
+    view = read_models.valuations(db, make.actor(appraiser))
+    assert (view.valuations, view.may_start) == ([], True)
+    bank = make.actor(make.user(organisation=make.org(org_type="bank")))
+    with pytest.raises(PermissionDenied):  # not an appraiser: no list of worksheets at all
+        read_models.valuations(db, bank)

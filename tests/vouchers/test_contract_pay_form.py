@@ -21,7 +21,7 @@ from qianshu.core.i18n import LANG_COOKIE
 from qianshu.exchange import payments
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount
-from qianshu.vouchers import schemas, service
+from qianshu.vouchers import read_models, schemas, service
 from qianshu.vouchers.models import ComputeOrder, Voucher
 from tests.accounts.test_form_errors import beside, visible_text
 from tests.catalog.conftest import buyer, listed, merchant, operator, registration  # noqa: F401 - fixtures
@@ -175,3 +175,11 @@ def test_the_figures_follow_the_ticks_as_the_payment_computes_them(
     client.cookies.clear()
     _sign_in(client, db, _user(db, merchant))
     assert client.get(url, params={"voucher_ids": [ready.voucher_id]}).status_code in (403, 404)
+
+
+def test_the_read_model_offers_the_payment_to_the_buyer_only(
+        db: Session, ready: Ready, buyer: Actor, merchant: Actor) -> None:  # noqa: F811
+    view = read_models.contract_payment(db, buyer, ready.contract)
+    assert view is not None
+    assert [(o.programme.id, o.voucher_fen) for o in view.offers] == [(ready.programme_id, ready.part)]
+    assert read_models.contract_payment(db, merchant, ready.contract) is None  # the seller does not pay

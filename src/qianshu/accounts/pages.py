@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from qianshu.accounts import inbox_views, read_models, schemas, service
 from qianshu.accounts.audit_views import AuditFilter, AuditPage, browse_audit
 from qianshu.accounts.deps import SESSION_COOKIE, CurrentActor, SignedInActor, client_ip
-from qianshu.accounts.job_views import LISTED_STATUSES, JobView, list_jobs, retry_job
+from qianshu.accounts.job_views import LISTED_STATUSES, retry_job
 from qianshu.accounts.models import ApiToken, Organisation
 from qianshu.accounts.passwords import RETRY_AFTER_SECONDS, PasswordCheckBusy
 from qianshu.accounts.settings import AccountsSettings
@@ -269,21 +269,23 @@ def revoke_token(token_id: int, db: DbSession, actor: SignedInActor) -> Response
     return see_other("/tokens")
 
 
-@dataclass
-class ReviewPage:
-    organisations: list[Organisation]
-    status: str
-    org_type_labels: dict[str, str]
-    divisions: dict[str, str]
+@dataclass(frozen=True)
+class ReviewPage(read_models.OrganisationReview):
+    """The review: its read model (``read_models.organisation_review``), labels and the posted form."""
+
+    org_type_labels: dict[str, str] = field(default_factory=lambda: ORG_TYPE_LABELS)
+    divisions: dict[str, str] = field(default_factory=guizhou_divisions)
     form: Form = field(default_factory=Form)
+
+
+def _review_page(db: DbSession, actor: Any, status: str, form: Form | None = None) -> ReviewPage:
+    view = read_models.organisation_review(db, actor, status)
+    return ReviewPage(view.organisations, view.status, view.may_decide, form=form or Form())
 
 
 @router.get("/operator/organisations", response_class=HTMLResponse)
 def review_page(request: Request, db: DbSession, actor: SignedInActor, status: str = "pending") -> Response:
-    status = status if status in ("pending", "approved", "rejected", "suspended", "") else "pending"
-    orgs = service.list_organisations(db, actor, status or None)
-    return render(request, "accounts/review.html",
-                  ReviewPage(orgs, status, ORG_TYPE_LABELS, guizhou_divisions()))
+    return render(request, "accounts/review.html", _review_page(db, actor, status))
 
 
 @router.post("/operator/organisations/{org_id}/{decision}", response_class=HTMLResponse)
@@ -294,9 +296,8 @@ def review(org_id: int, decision: str, request: Request, db: DbSession, actor: S
         return see_other("/operator/organisations")
 
     return submit_form(request, db, schemas.ReviewDecision, form_fields(posted), {"reason": N_("Reason")}, decided,
-                       lambda form: ("accounts/review.html", ReviewPage(
-                           service.list_organisations(db, actor, "pending"), "pending", ORG_TYPE_LABELS,
-                           guizhou_divisions(), form)), name=str(org_id))
+                       lambda form: ("accounts/review.html", _review_page(db, actor, "pending", form)),
+                       name=str(org_id))
 
 
 @dataclass
@@ -327,18 +328,22 @@ def audit_page(request: Request, db: DbSession, actor: SignedInActor, action: st
 
 
 
-@dataclass
-class JobsPage:
-    jobs: list[JobView]
-    status: str
+@dataclass(frozen=True)
+class JobsPage(read_models.JobQueue):
+    """The jobs: its read model (``read_models.job_queue``), the tabs and a refused retry's error."""
+
     statuses: tuple[str, ...] = LISTED_STATUSES
     error: str = ""
 
 
+def _jobs_page(db: DbSession, actor: Any, lang: str, status: str = "", error: str = "") -> JobsPage:
+    view = read_models.job_queue(db, actor, lang, status)
+    return JobsPage(view.jobs, view.status, view.may_retry, error=error)
+
+
 @router.get("/operator/jobs", response_class=HTMLResponse)
 def jobs_page(request: Request, db: DbSession, actor: SignedInActor, status: str = "") -> Response:
-    status = status if status in LISTED_STATUSES else ""
-    return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, get_lang(request), status), status))
+    return render(request, "accounts/jobs.html", _jobs_page(db, actor, get_lang(request), status))
 
 
 @router.post("/operator/jobs/{job_id}/retry", response_class=HTMLResponse)
@@ -350,7 +355,7 @@ def retry_job_page(job_id: int, request: Request, db: DbSession, actor: SignedIn
         db.rollback()
         if exc.status in (401, 403, 404):
             raise
-        return render(request, "accounts/jobs.html", JobsPage(list_jobs(db, actor, lang), "", error=exc.render(lang)),
+        return render(request, "accounts/jobs.html", _jobs_page(db, actor, lang, error=exc.render(lang)),
                       status_code=exc.status)
     return see_other("/operator/jobs")
 

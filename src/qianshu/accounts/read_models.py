@@ -1,15 +1,17 @@
 """What the accounts' pages show, each read by one function: the data and what the viewer may do
-with it, decided by the permission policy (``core.policy``), so that a page offers a control only
-when using it would not be refused. The portal (``pages.py``) renders these.
+with it, decided by the permission policy (``core.policy``) together with the state the services
+check, so that a page offers a control only when using it would not be refused. The portal
+(``pages.py``) renders these; the audit trail's read function is ``audit_views.browse_audit`` (a
+page without controls) and the inbox's ``inbox_views.list_inbox``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from qianshu.accounts import permissions, service
+from qianshu.accounts import job_views, permissions, service
 from qianshu.accounts.models import Organisation, User
 from qianshu.core import policy
 from qianshu.core.actor import Actor
@@ -57,3 +59,39 @@ class Standing:
 def standing(actor: Actor) -> Standing:
     return Standing(policy.held_back(actor),
                     actor.org_id is None and not actor.is_staff and policy.allows(actor, "organisation.apply"))
+
+
+# The organisation review's tabs ("" lists every status).
+REVIEW_STATUSES = ("pending", "approved", "rejected", "suspended", "")
+
+
+@dataclass(frozen=True)
+class OrganisationReview:
+    organisations: list[Organisation]
+    status: str  # the tab shown (an unknown one reads as "pending")
+    # organisation id → the decisions the viewer may take on it: an operator, what its status allows
+    # (other staff see the list only)
+    may_decide: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def organisation_review(db: Session, actor: Actor, status: str = "pending") -> OrganisationReview:
+    """The operators' review of organisations: those of one status, and the decisions open on each."""
+    status = status if status in REVIEW_STATUSES else "pending"
+    orgs = service.list_organisations(db, actor, status or None)
+    decide = policy.allows(actor, "organisation.review")
+    return OrganisationReview(orgs, status, {o.id: service.decisions_for(o) for o in orgs} if decide else {})
+
+
+@dataclass(frozen=True)
+class JobQueue:
+    jobs: list[job_views.JobView]
+    status: str  # the tab shown ("" for queued, running and failed)
+    may_retry: frozenset[int] = frozenset()  # the failed jobs (the service retries only those)
+
+
+def job_queue(db: Session, actor: Actor, lang: str, status: str = "") -> JobQueue:
+    """The operators' view of the background jobs (``job.manage``, checked by the service)."""
+    status = status if status in job_views.LISTED_STATUSES else ""
+    listed = job_views.list_jobs(db, actor, lang, status)
+    retry = policy.allows(actor, "job.manage")
+    return JobQueue(listed, status, frozenset(j.id for j in listed if retry and j.status == "failed"))

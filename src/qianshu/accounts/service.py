@@ -92,6 +92,13 @@ _TRANSITIONS = {
 }
 
 
+def decisions_for(org: Organisation) -> tuple[str, ...]:
+    """The decisions the organisation's status allows (the review page offers only these)."""
+    if org.org_type == "exchange_operator":
+        return ()
+    return tuple(decision for decision, (allowed_from, _, _) in _TRANSITIONS.items() if org.status in allowed_from)
+
+
 def review_organisation(db: Session, actor: Actor, org_id: int, decision: str, reason: str = "") -> Organisation:
     """Approve, reject or suspend. A conditional UPDATE makes concurrent decisions safe:
     of two operators deciding at once, exactly one wins and the other gets a 409."""

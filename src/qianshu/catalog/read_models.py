@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import demand, follows, permissions, product, service
-from qianshu.catalog.models import Demand, Listing, ListingChange
+from qianshu.catalog.models import EDITABLE_STATUSES, Demand, Listing, ListingChange
 from qianshu.catalog.search import DemandQuery, SearchQuery, SearchResult, search_demands, search_listings
 from qianshu.core.actor import Actor
 from qianshu.core.policy import allows, require
@@ -106,7 +106,7 @@ class DemandPoolView:
     total: int
     matching: list[Demand]  # a merchant's: open demands its products could answer
     mine: list[Demand]  # the viewer's organisation's own demands
-    may_post: bool  # signed in: the form to post a demand
+    may_post: bool  # a member of an approved organisation: the form to post a demand
 
 
 def demand_pool(db: Session, actor: Actor, q: str) -> DemandPoolView:
@@ -114,7 +114,7 @@ def demand_pool(db: Session, actor: Actor, q: str) -> DemandPoolView:
     rows, total = search_demands(db, DemandQuery(q=q))
     matching = demand.matching_demands(db, actor) if allows(actor, "demand.suggest") else []
     mine = demand.my_demands(db, actor) if actor.user_id is not None else []
-    return DemandPoolView(rows, total, matching, mine, may_post=actor.user_id is not None)
+    return DemandPoolView(rows, total, matching, mine, may_post=allows(actor, "demand.post"))
 
 
 @dataclass(frozen=True)
@@ -122,17 +122,20 @@ class DemandView:
     demand: Demand
     responses: list[Any]  # the answers the viewer may see (the poster sees all; a merchant its own)
     my_products: list[Listing]  # the viewer's listed products, to answer with
-    may_answer: bool  # the viewer may answer demands (whether this one is open is the template's)
-    may_choose: bool  # the viewer's organisation posted it: choose an answer, close it
+    may_answer: bool  # a merchant, while it is open, not its own and not answered by the viewer's organisation yet
+    may_choose: bool  # the viewer's organisation posted it, while it is open: choose an answer, close it
 
 
 def demand_view(db: Session, actor: Actor, demand_id: int) -> DemandView:
     """One demand, the answers the viewer may see, and what the viewer may do with it."""
     found = demand.get_demand(db, actor, demand_id)
     products = [x for x in service.my_listings(db, actor) if x.status == "listed"] if actor.user_id else []
+    is_open = found.status == "open"
+    answered = actor.org_id is not None and any(r.org_id == actor.org_id for r in found.responses)
     return DemandView(found, demand.visible_responses(actor, found), products,
-                      may_answer=allows(actor, "demand.answer"),
-                      may_choose=allows(actor, "demand.manage", permissions.demand(found)))
+                      may_answer=(is_open and found.buyer_org_id != actor.org_id and not answered
+                                  and allows(actor, "demand.answer")),
+                      may_choose=is_open and allows(actor, "demand.manage", permissions.demand(found)))
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,11 @@ class EditorActions:
     resume: bool = False
     delist: bool = False  # the holder or an operator, while not delisted
     confirm_personal_data: bool = False  # submitting needs the confirmation: download of sensitive data
+    edit: bool = False  # change the description (not while pending review, nor once delisted)
+    add_plan: bool = False  # not once delisted
+    # a new plan needs the confirmation: sensitive data found and the listing reviewed already
+    # (before review it is confirmed at submission)
+    confirm_plan_personal_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,8 @@ class EditorView:
 
 def listing_editor(db: Session, actor: Actor, listing_id: int) -> EditorView:
     """The listing editor: the listing, its change history, the personal data its registration's scan
-    found, and which of the holder's moves (service.MOVES_FROM) the listing's status allows."""
+    found, and which of the holder's moves (service.MOVES_FROM) and forms (EDITABLE_STATUSES,
+    service.PLANS_CLOSED) the listing's status allows."""
     listing = service.get_listing(db, actor, listing_id)
     resource = permissions.listing(listing)
     require(actor, "listing.manage", resource)  # say so plainly rather than show an empty editor
@@ -166,5 +175,8 @@ def listing_editor(db: Session, actor: Actor, listing_id: int) -> EditorView:
 
     may = EditorActions(submit=can("submit"), pause=can("pause"), resume=can("resume"),
                         delist=can("delist") and allows(actor, "listing.delist", resource),
-                        confirm_personal_data=bool(kinds) and offers_download)
+                        confirm_personal_data=bool(kinds) and offers_download,
+                        edit=listing.status in EDITABLE_STATUSES,
+                        add_plan=listing.status not in service.PLANS_CLOSED,
+                        confirm_plan_personal_data=bool(kinds) and service.reviewed_already(listing))
     return EditorView(listing, service.history(db, actor, listing_id), kinds, may)

@@ -248,14 +248,14 @@ def _refresh_prices(listing: Listing) -> None:
 def add_plan(db: Session, actor: Actor, listing_id: int, data: PlanIn, *, base_url: str = "") -> PricingPlan:
     listing = _load(db, listing_id)
     _require_manager(actor, listing)
-    if listing.status == "delisted":
+    if listing.status in PLANS_CLOSED:
         raise Conflict("A product in status '{status}' cannot be edited.",
                        status=Label("listing status", listing.status))
     if len([p for p in listing.plans if p.active]) >= 10:
         raise Conflict("A product can have at most {max} active plans.", max=10)
     price = Money.from_yuan(data.price, "price").fen if data.price else None
     price = pricing.check_plan(data.kind, price, list(data.delivery_modes))
-    if listing.status not in ("draft", "rejected"):  # reviewed already: confirmed here, not at submission
+    if reviewed_already(listing):  # confirmed here, not at submission
         require_personal_data_confirmation(sensitive_download_kinds(db, listing, list(data.delivery_modes)),
                                            data.confirm_personal_data)
     plan = PricingPlan(
@@ -371,6 +371,15 @@ def require_personal_data_confirmation(kinds: list[str], confirmed: bool) -> Non
             "personal information ({kinds}). Confirm that you have a lawful basis and the individuals' "
             "separate consent to provide it ({field}).",
             field="confirm_personal_data", kinds=KindList("personal-data kind", ",".join(kinds)))
+
+
+# No plan is added to a delisted product (the editor, read_models.listing_editor, offers none).
+PLANS_CLOSED = ("delisted",)
+
+
+def reviewed_already(listing: Listing) -> bool:
+    """Past submission: a new plan's download of sensitive data is confirmed with the plan."""
+    return listing.status not in MOVES_FROM["submit"]
 
 
 # The statuses each of the holder's moves starts from; the editor (read_models.listing_editor) offers a

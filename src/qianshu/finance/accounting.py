@@ -134,12 +134,13 @@ def amortised(cost_fen: int, life_months: int, ready_on: date, day: date) -> tup
     return months, cost_fen * months // life_months
 
 
-def _holder_resource(org_id: int) -> Resource:
+def holder_resource(org_id: int) -> Resource:
+    """An organisation's accounting pack, as ``finance.accounting`` sees it (the read model asks too)."""
     return Resource(org_id=org_id)
 
 
 def _own_registration(db: Session, actor: Actor, registration_id: int) -> Any:
-    policy.require(actor, "finance.accounting", _holder_resource(actor.org_id or 0))
+    policy.require(actor, "finance.accounting", holder_resource(actor.org_id or 0))
     reg = registry.find_registration(db, registration_id)
     if reg is None or reg.holder_org_id != actor.org_id:
         raise NotFound("No such registration of your organisation.", field="registration_id")
@@ -260,7 +261,7 @@ def pack(db: Session, actor: Actor, as_of: date | None = None) -> Pack:
     """The actor's organisation's pack: every issued registration it holds, on ``as_of`` (today in
     Asia/Shanghai)."""
     org_id = actor.org_id or 0
-    policy.require(actor, "finance.accounting", _holder_resource(org_id))
+    policy.require(actor, "finance.accounting", holder_resource(org_id))
     day = as_of or utcnow().astimezone(SHANGHAI).date()  # today in China, where the books are kept
     org = accounts.organisations_by_id(db, [org_id])[org_id]
     assets = [asset_pack(db, reg, day) for reg in registry.issued_of_holder(db, org_id) if reg.issued_at is not None]

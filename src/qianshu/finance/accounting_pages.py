@@ -37,16 +37,19 @@ COST_LABELS = {"registration_id": N_("Data asset"), "category": N_("Category"), 
                "useful_life_months": N_("Useful life (months)")}
 
 
-@dataclass
-class AccountingPage:
-    pack: accounting.Pack
+@dataclass(frozen=True)
+class AccountingPage(read_models.AccountingView):
+    """The pack: its read model (``read_models.accounting_pack``), the cost categories, the tables'
+    columns and the posted form."""
+
     categories: tuple[str, ...] = COST_CATEGORIES
     form: Form = field(default_factory=Form)
     columns: tuple[str, ...] = accounting_export.TABLE_COLUMNS
 
 
 def _page(db: DbSession, actor: Any, as_of: date | None, form: Form | None = None) -> tuple[str, AccountingPage]:
-    return "finance/accounting.html", AccountingPage(accounting.pack(db, actor, as_of), form=form or Form())
+    view = read_models.accounting_pack(db, actor, as_of)
+    return "finance/accounting.html", AccountingPage(view.pack, view.may_keep, form=form or Form())
 
 
 @router.get("/finance/accounting")
@@ -59,7 +62,7 @@ def accounting_page(request: Request, db: DbSession, actor: SignedInActor, as_of
 @router.get("/finance/accounting/export.{fmt}")
 def export(request: Request, fmt: str, db: DbSession, actor: SignedInActor, settings: AppSettings,
            as_of: str = "") -> Response:
-    pack = accounting.pack(db, actor, parse_day(as_of[:10]))
+    pack = read_models.accounting_pack(db, actor, parse_day(as_of[:10])).pack
     lang = get_lang(request)
     if fmt == "xlsx":
         body = accounting_export.pack_xlsx(pack, lang)

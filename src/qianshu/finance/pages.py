@@ -225,10 +225,16 @@ def worksheet_values(inputs: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-@dataclass
-class ValuationsPage:
-    valuations: list[Any]
+@dataclass(frozen=True)
+class ValuationsPage(read_models.ValuationsView):
+    """The appraiser's worksheets: its read model (``read_models.valuations``) and the start form."""
+
     form: Form = field(default_factory=Form)
+
+
+def _valuations_page(db: DbSession, actor: Actor, form: Form | None = None) -> ValuationsPage:
+    view = read_models.valuations(db, actor)
+    return ValuationsPage(view.valuations, view.may_start, form or Form())
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,7 @@ class WorksheetPage(read_models.WorksheetView):
 
 @router.get("/finance/valuations")
 def valuations(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return render(request, "finance/valuations.html", ValuationsPage(valuation.valuations_of(db, actor)))
+    return render(request, "finance/valuations.html", _valuations_page(db, actor))
 
 
 @router.post("/finance/valuations")
@@ -251,8 +257,7 @@ def start_valuation(request: Request, db: DbSession, actor: SignedInActor, poste
         return see_other(f"/finance/valuations/{valuation.start_valuation(db, actor, data).id}")
 
     return submit_form(request, db, schemas.ValuationStart, form_fields(posted), VALUATION_LABELS, started,
-                       lambda form: ("finance/valuations.html",
-                                     ValuationsPage(valuation.valuations_of(db, actor), form)))
+                       lambda form: ("finance/valuations.html", _valuations_page(db, actor, form)))
 
 
 def _worksheet_page(db: DbSession, actor: Actor, valuation_id: int, form: Form | None = None) -> WorksheetPage:

@@ -6,6 +6,7 @@ so that a page offers a control only when using it would not be refused. The por
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.finance import auction, sale, service, valuation
+from qianshu.finance import accounting, auction, sale, service, valuation
 from qianshu.finance.models import OPEN_STATUSES, ForcedSale, LtvLimit, Pledge, SaleBid, Valuation
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
@@ -73,6 +74,30 @@ def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
     return PortfolioView(pledges, sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES),
                          service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
                          current)
+
+
+@dataclass(frozen=True)
+class ValuationsView:
+    valuations: list[Valuation]  # the appraiser organisation's worksheets, newest first
+    may_start: bool  # start a worksheet (an approved appraiser)
+
+
+def valuations(db: Session, actor: Actor) -> ValuationsView:
+    """The appraiser's worksheets (the service lets only an appraiser see them: ``finance.valuation.prepare``)."""
+    return ValuationsView(valuation.valuations_of(db, actor), policy.allows(actor, "finance.valuation.prepare"))
+
+
+@dataclass(frozen=True)
+class AccountingView:
+    pack: accounting.Pack
+    may_keep: bool  # record and remove costs, choose what an asset is held for
+
+
+def accounting_pack(db: Session, actor: Actor, as_of: date | None = None) -> AccountingView:
+    """The holder's accounting pack on ``as_of`` (today by default); the service lets only the holder
+    (and the exchange's auditors) see it, and the same action keeps it (``finance.accounting``)."""
+    found = accounting.pack(db, actor, as_of)
+    return AccountingView(found, policy.allows(actor, "finance.accounting", accounting.holder_resource(found.org_id)))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ and every error beside its field (``core.http.answer_form``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -20,12 +20,10 @@ from qianshu.core.forms import Typed, validate_form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, answer_form, form_fields, get_lang, see_other
 from qianshu.core.i18n import N_, translate
 from qianshu.core.l10n import format_money
-from qianshu.core.policy import allows
-from qianshu.exchange import payments, read_models
-from qianshu.exchange import service as exchange
-from qianshu.exchange.permissions import trade
+from qianshu.exchange import payments
+from qianshu.exchange import read_models as exchange_views
 from qianshu.exchange.settings import ExchangeSettings
-from qianshu.vouchers import data_vouchers, schemas, service
+from qianshu.vouchers import data_vouchers, read_models, schemas, service
 
 router = APIRouter(include_in_schema=False)
 # The form's fields as the panel labels them (English message ids), keyed by the schema's names.
@@ -40,21 +38,18 @@ def form_name(programme_id: int) -> str:
     return f"voucher-pay-{programme_id}"
 
 
-@dataclass
-class VoucherPanel:
-    contract: Any
-    offers: list[data_vouchers.PaymentOffer] = field(default_factory=list)
+@dataclass(frozen=True)
+class VoucherPanel(read_models.ContractPaymentView):
+    """The panel: its read model (``read_models.contract_payment``) and the partial that shows it."""
+
     template: str = "vouchers/_contract_panel.html"
 
 
 def contract_panel(db: Session, actor: Actor, contract: Any) -> VoucherPanel | None:
     """The contract page's hook: for the buyer of a contract in force and still unpaid, the data
     programmes whose vouchers would pay part of it."""
-    if (contract.status != "active" or contract.payment_status != "unpaid" or contract.price_fen <= 0
-            or contract.plan_kind not in exchange.PREPAID_KINDS or not allows(actor, "contract.pay", trade(contract))):
-        return None
-    offers = data_vouchers.payment_offers(db, actor, contract)
-    return VoucherPanel(contract, offers) if offers else None
+    view = read_models.contract_payment(db, actor, contract)
+    return None if view is None else VoucherPanel(view.contract, view.offers)
 
 
 def _chosen(voucher_ids: list[str]) -> list[str]:
@@ -95,7 +90,7 @@ def pay_contract(programme_id: int, contract_id: int, request: Request, db: DbSe
         return see_other(f"/exchange/contracts/{contract_id}")
 
     def page(form: Any) -> tuple[str, Any]:
-        return read_models.TEMPLATE, read_models.contract_page(
+        return exchange_views.TEMPLATE, exchange_views.contract_page(
             db, actor, contract_id, settings.section(ExchangeSettings),
             getattr(request.app.state, "contract_panels", ()), form=form)
 

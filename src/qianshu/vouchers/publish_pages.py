@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qianshu.accounts.deps import SignedInActor
-from qianshu.core import policy
 from qianshu.core.forms import Form
 from qianshu.core.http import DbSession, PostedForm, form_fields, render, see_other, submit_form
 from qianshu.core.i18n import N_
@@ -68,7 +67,7 @@ def publish_page(request: Request, db: DbSession, actor: SignedInActor) -> Respo
 
 @router.post("/vouchers/offerings", response_class=HTMLResponse)
 def publish_offering(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    policy.require(actor, "vouchers.offering.publish")
+    service.require_publish(actor)  # refused before what was typed is read, as a programme's form is
     data = form_fields(posted)
 
     def work(offering: schemas.OfferingForm) -> Response:

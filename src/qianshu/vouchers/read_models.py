@@ -2,7 +2,8 @@
 with it. The permission policy (``core.policy``) says who; the state the services check says when
 (a usage report only while the order is paid, a claim only once settled with a voucher part left
 and no claim pending or approved), so a page offers a form only when using it would not be refused
-for either. The portal (``pages.py``, ``publish_pages.py``) renders these."""
+for either. The portal (``pages.py``, ``publish_pages.py``, and ``contract_pages.py`` for the
+exchange's contract page) renders these."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import PermissionDenied
 from qianshu.core.policy import MERCHANT_ORG_TYPES
-from qianshu.vouchers import redemption, service
+from qianshu.exchange import service as exchange
+from qianshu.exchange.permissions import trade
+from qianshu.vouchers import data_vouchers, redemption, service
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
 from qianshu.vouchers.permissions import programme_resource
 
@@ -124,3 +127,23 @@ def publish_view(db: Session, actor: Actor) -> PublishView:
         sellers = [o for kind in MERCHANT_ORG_TYPES for o in accounts.organisations_of_type(db, kind)
                    if o.status == "approved"][:500]
     return PublishView(may, providers, sellers)
+
+
+@dataclass(frozen=True)
+class ContractPaymentView:
+    """The buyer's data-voucher payment of an exchange contract: per data programme that covers it,
+    the buyer's vouchers, what they cover and what the wallet pays."""
+
+    contract: Any
+    offers: list[data_vouchers.PaymentOffer]
+
+
+def contract_payment(db: Session, actor: Actor, contract: Any) -> ContractPaymentView | None:
+    """For the buyer of a contract in force and still unpaid (``contract.pay``), the data programmes
+    whose vouchers would pay part of it; None when there is nothing to offer."""
+    if (contract.status != "active" or contract.payment_status != "unpaid" or contract.price_fen <= 0
+            or contract.plan_kind not in exchange.PREPAID_KINDS
+            or not policy.allows(actor, "contract.pay", trade(contract))):
+        return None
+    offers = data_vouchers.payment_offers(db, actor, contract)
+    return ContractPaymentView(contract, offers) if offers else None

@@ -405,6 +405,10 @@ def open_programmes_for(db: Session, provider_org_id: int) -> list[Programme]:
 
 # --- checks a route makes before its once-only work (a refusal is not stored under the key) -------
 
+def require_publish(actor: Actor) -> None:
+    policy.require(actor, "vouchers.offering.publish")
+
+
 def require_create(actor: Actor) -> None:
     policy.require(actor, "vouchers.programme.create")
 

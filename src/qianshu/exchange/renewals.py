@@ -52,10 +52,13 @@ RENEWABLE = ("escrowed", "delivered", "settled")
 
 
 def periods_of(db: Session, contract: Contract) -> list[ContractPeriod]:
-    """The renewed periods of a contract (2, 3 …), oldest first."""
+    """The renewed periods of a contract (2, 3 …), oldest first (by their start: renewals booked
+    before 0034 and backfilled by 0036 may be numbered after later ones, see that migration)."""
     return list(
         db.scalars(
-            select(ContractPeriod).where(ContractPeriod.contract_id == contract.id).order_by(ContractPeriod.number)
+            select(ContractPeriod)
+            .where(ContractPeriod.contract_id == contract.id)
+            .order_by(ContractPeriod.starts_at, ContractPeriod.number)
         )
     )
 
@@ -186,7 +189,7 @@ def _latest_status(db: Session, contract: Contract) -> str:
     latest = db.scalar(
         select(ContractPeriod.payment_status)
         .where(ContractPeriod.contract_id == contract.id)
-        .order_by(ContractPeriod.number.desc())
+        .order_by(ContractPeriod.ends_at.desc(), ContractPeriod.number.desc())
         .limit(1)
     )
     return latest or contract.payment_status

@@ -86,6 +86,12 @@ def _cumulative(dates: Iterable[datetime]) -> list[Point]:
     return points
 
 
+def _public(group: _Group) -> bool:
+    """Whether a group's amount may be shown: the money of at least ``MIN_GROUP`` contracts, or of
+    none (nothing paid is no one's secret: a demo without renewals shows 0, not "not shown")."""
+    return len(group.payers) >= MIN_GROUP or not group.payers
+
+
 def _money(db: Session) -> list[tuple[str, int, datetime | None, int]]:
     """Every item of money the signed contracts moved: (part, contract id, when, net amount)."""
     signed = Contract.starts_at.is_not(None)
@@ -139,7 +145,7 @@ def compute(db: Session) -> Statistics:
                 zh, en = region_name(key, "zh"), region_name(key, "en")
             elif name == "top_products" and (product := facts.get(int(key))) is not None:
                 zh, en = product.title_zh, product.title_en or product.title_zh
-            shown = group.amount if len(group.payers) >= MIN_GROUP else None
+            shown = group.amount if _public(group) else None
             points.append(Point(key, group.count, shown, zh, en))
         if name == "by_month":
             points.sort(key=lambda p: p.key)
@@ -148,8 +154,9 @@ def compute(db: Session) -> Statistics:
         stats.series[name] = points[:TOP_PRODUCTS] if name == "top_products" else points
     # The same rule for the headline: with one or two contracts in all, the total is their price.
     payers = set().union(*(g.payers for g in parts.values()))
-    stats.turnover_fen = sum(g.amount for g in parts.values()) if len(payers) >= MIN_GROUP else None
-    stats.parts = {part: g.amount if len(g.payers) >= MIN_GROUP else None for part, g in parts.items()}
+    whole = _Group(amount=sum(g.amount for g in parts.values()), payers=payers)
+    stats.turnover_fen = whole.amount if _public(whole) else None
+    stats.parts = {part: g.amount if _public(g) else None for part, g in parts.items()}
     listed = catalog.listed_dates(db)
     issued = registry.issued_dates(db)
     stats.products_listed, stats.resources_registered = len(listed), len(issued)

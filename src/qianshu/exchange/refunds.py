@@ -30,9 +30,10 @@ from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange import payments, renewals
+from qianshu.exchange import escrow, renewals
+from qianshu.exchange.escrow import log_contract_event
 from qianshu.exchange.models import Contract, ContractPeriod, RefundRequest, UsageBill
-from qianshu.exchange.payments import log_contract_event, refund_settled
+from qianshu.exchange.payments import refund_settled
 from qianshu.exchange.service import (
     NO_CONTRACT,
     PREPAID_KINDS,
@@ -280,8 +281,8 @@ def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill,
     share from the fee account. The bill's ``refunded_fen`` moves by a conditional UPDATE (of two
     refunds of one bill at once, one wins)."""
     held = bill.amount_fen - bill.refunded_fen
-    fee_back = payments.fee_share(bill.fee_fen, amount, held)
-    legs = payments.settled_refund_legs(db, contract, amount, fee_back, reason)
+    fee_back = escrow.fee_share(bill.fee_fen, amount, held)
+    legs = escrow.settled_refund_legs(db, contract, amount, fee_back, reason)
     with db.begin_nested():  # a seller short of its part: nothing moves
         moved = db.execute(update(UsageBill).where(UsageBill.id == bill.id, UsageBill.status == "charged",
                                                    UsageBill.refunded_fen == bill.refunded_fen)
@@ -297,7 +298,7 @@ def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill,
         ledger.transfers(db, actor, legs, at=now)
     db.refresh(bill)
     db.refresh(contract)
-    payments.announce_settled_refund(
+    escrow.announce_settled_refund(
         db, actor, contract, amount, fee_back, reason, amount == held, now,
         N_("Contract {number}: {amount} of the usage bill of {bill} was refunded to the buyer ({reason})."),
         bill=bill.period if bill.part == 1 else f"{bill.period} ({bill.part})")

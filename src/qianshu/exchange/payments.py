@@ -6,7 +6,8 @@ Nothing here keeps money: every amount moves by a ledger transfer whose cause is
 keeps is where the contract stands (``payment_status``), moved by conditional UPDATEs: of two
 settlements of one contract at once, exactly one finds it ``delivered`` and settles it; the other
 gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:contract:7``,
-``settle:contract:7``) guards the same a second time.
+``settle:contract:7``) guards the same a second time. The steps after payment are
+``escrow.py``'s, shared with the renewed periods of subscriptions (``renewals.py``).
 """
 
 from __future__ import annotations

@@ -114,16 +114,19 @@ def compute(db: Session) -> Statistics:
     rows = db.execute(select(Contract.id, Contract.listing_id, Contract.starts_at, Contract.delivery_mode)
                       .where(Contract.starts_at.is_not(None))).all()
     contracts = {cid: (listing_id, starts_at, mode) for cid, listing_id, starts_at, mode in rows}
-    facts = catalog.listing_facts(db, {row[1] for row in rows})
+    facts = catalog.listing_facts(db, {row[1] for row in rows if row[1] is not None})
     stats = Statistics(transactions=len(rows))
     groups: dict[str, dict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
 
     def keys(cid: int, at: datetime | None) -> dict[str, str]:
         listing_id, _starts, mode = contracts[cid]
-        product = facts.get(listing_id)
-        return {"by_month": _month(at) if at else "-", "by_mode": mode, "top_products": str(listing_id),
-                "by_industry": product.industry_section if product and product.industry_section else "-",
-                "by_region": (product.division_code[:4] + "00") if product and product.division_code else "-"}
+        product = None if listing_id is None else facts.get(listing_id)
+        found = {"by_month": _month(at) if at else "-", "by_mode": mode,
+                 "by_industry": product.industry_section if product and product.industry_section else "-",
+                 "by_region": (product.division_code[:4] + "00") if product and product.division_code else "-"}
+        if listing_id is not None:  # a contract without a product (main's asset transfers) is in no product's
+            found["top_products"] = str(listing_id)
+        return found
 
     for cid, (_listing, starts_at, _mode) in contracts.items():
         for name, key in keys(cid, starts_at).items():

@@ -177,7 +177,7 @@ def test_concurrent_settlements_over_http_settle_once(isolated_database: Databas
 
 def test_many_settlements_at_once_book_every_fee_and_leaf_once(isolated_database: Database) -> None:
     """Different contracts of one seller settled at once: they meet on the seller's wallet, the fee
-    account and the log's sequencer, which a settlement takes last (payments._settle); every
+    account and the log's sequencer, which a settlement takes last (escrow.settle); every
     settlement is booked once, the balances are the sums, each has its leaf, the log verifies and
     the product counts every one."""
     from qianshu.catalog.models import Listing

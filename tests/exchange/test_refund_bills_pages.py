@@ -56,7 +56,7 @@ def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, me
                  ).status_code == 303
     page = client.get(url).text
     assert "待卖方答复" in page
-    assert 'id="request-refund"' not in page  # one open request at a time
+    assert 'id="request-refund"' not in page  # its only item (the price) has an open request
     client.get("/lang/en")
     english = client.get(url).text
     assert "waiting for the seller" in english

@@ -60,7 +60,7 @@ def test_two_requests_of_one_contract_at_once_open_one(isolated_database: Databa
     assert len(errors) == 3, errors
     assert all(isinstance(e, Conflict) for e in errors), errors
     assert {e.render("en") for e in errors} == {  # type: ignore[attr-defined]
-        f"Contract {_number(isolated_database, contract_id)} already has an open refund request; "
+        f"Contract {_number(isolated_database, contract_id)} already has an open refund request for this item; "
         "wait for its answer."}
     assert all("已有" in e.render("zh") for e in errors)  # type: ignore[attr-defined]
     with isolated_database.unit_of_work(write=False) as db:
@@ -119,14 +119,19 @@ def test_two_operators_deciding_at_once_decide_once(isolated_database: Database)
     _books_balance(isolated_database)
 
 
+def _app(database: Database, tmp_path: Path, buyer_token: str, seller_token: str) -> tuple[Any, dict[str, str],
+                                                                                       dict[str, str]]:
+    """The web app on ``database``, and the buyer's and seller's Authorization headers."""
+    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=database.url,
+                        secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False)
+    return (create_app(settings, database=database), {"Authorization": f"Bearer {buyer_token}"},
+            {"Authorization": f"Bearer {seller_token}"})
+
+
 def test_requests_and_answers_at_once_over_http(isolated_database: Database, tmp_path: Path) -> None:
     trade = _settled(isolated_database)
     contract_id = trade["contracts"][0]
-    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
-                        secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False)
-    app = create_app(settings, database=isolated_database)
-    as_buyer = {"Authorization": f"Bearer {trade['token']}"}
-    as_seller = {"Authorization": f"Bearer {trade['seller_token']}"}
+    app, as_buyer, as_seller = _app(isolated_database, tmp_path, trade["token"], trade["seller_token"])
     base = "/api/v1/exchange"
     answers: list[httpx.Response] = []
     with live_server(app) as url:
@@ -161,4 +166,61 @@ def test_requests_and_answers_at_once_over_http(isolated_database: Database, tmp
         assert "退款申请处于" in again.json()["detail"]
     won = next(r for r in decisions if r.status_code == 200).json()["status"]
     assert _refund_transfers(isolated_database) == (2 if won == "accepted" else 0)
+    _books_balance(isolated_database)
+
+
+def test_one_open_request_per_item_over_http(isolated_database: Database, tmp_path: Path) -> None:
+    """A subscription with its price and a renewed period settled: two requests of period 2 at once
+    open one (the other a bilingual 409); the price may be asked meanwhile; the seller answers each
+    and each is paid once, from its own item."""
+    from qianshu.exchange import renewals
+    from qianshu.exchange.models import ContractPeriod
+    from qianshu.exchange.settings import ExchangeSettings
+    from tests.exchange.test_renewals import PRICE as MONTH
+    from tests.exchange.test_renewals import _committed
+
+    trade = _committed(isolated_database)
+    contract_id = trade["contract"]
+    with isolated_database.unit_of_work() as db:
+        assert renewals.renew_due(db, ExchangeSettings()) == (1, 0)
+        renewals.deliver(db, trade["seller"], contract_id, period=2)
+        renewals.accept_delivery(db, trade["buyer"], contract_id, period=2)
+    app, as_buyer, as_seller = _app(isolated_database, tmp_path, trade["tokens"]["buyer"], trade["tokens"]["seller"])
+    base = "/api/v1/exchange"
+    answers: list[httpx.Response] = []
+    with live_server(app) as url:
+        def ask(i: int) -> None:
+            body: dict[str, Any] = {"amount_fen": 3_000, "reason": "第二期数据缺失"}
+            if i < 2:
+                body["period"] = 2
+            answers.append(httpx.post(f"{url}{base}/contracts/{contract_id}/refund-requests",
+                                      headers={**as_buyer, "Idempotency-Key": f"item-{i}",
+                                               "Accept-Language": "zh" if i % 2 else "en"},
+                                      json=body, timeout=60))
+
+        _done, errors = _race(3, ask)
+        assert not errors, errors
+        assert sorted(r.status_code for r in answers) == [200, 200, 409], [r.text for r in answers]
+        refused = next(r for r in answers if r.status_code == 409)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        words = ("已有未结的退款申请" if refused.headers["Content-Language"] == "zh"
+                 else "already has an open refund request for this item")
+        assert words in refused.json()["detail"], refused.json()
+        opened = [r.json() for r in answers if r.status_code == 200]
+        assert sorted(r["period_number"] or 1 for r in opened) == [1, 2]
+        for made in opened:
+            done = httpx.post(f"{url}{base}/refund-requests/{made['id']}/answer",
+                              headers={**as_seller, "Idempotency-Key": f"ok-{made['id']}"},
+                              json={"accept": True, "reason": ""}, timeout=60)
+            assert done.status_code == 200, done.text
+        again = httpx.post(f"{url}{base}/contracts/{contract_id}/refund-requests",
+                           headers={**as_buyer, "Idempotency-Key": "item-again"},
+                           json={"amount_fen": 1_000, "reason": "再退一部分", "period": 2}, timeout=60)
+        assert again.status_code == 200, again.text  # the item's request was answered: it may be asked again
+    assert _refund_transfers(isolated_database) == 4  # two accepted requests: seller's part and fee's share each
+    with isolated_database.unit_of_work(write=False) as db:
+        period = db.scalars(select(ContractPeriod).where(ContractPeriod.contract_id == contract_id)).one()
+        assert (period.refunded_fen, db.get_one(Contract, contract_id).refunded_fen) == (3_000, 3_000)
+        assert ledger.balance(db, ledger.wallet_of(db, trade["buyer"].org_id or 0)) == 6_000
+        assert period.price_fen == MONTH
     _books_balance(isolated_database)

@@ -253,6 +253,23 @@ def test_renewed_periods_in_the_portal(
     assert "period 2" in page
     assert page.count("· period 2") >= 4  # the timeline: renewed, delivered, accepted, settled
     assert renewals.get_period(db, contract, 2).payment_status == "settled"
+    # one open request per item: period 2's is open, the price may still be asked
+    assert 'value="period-2"' not in page
+    assert 'value="period-1"' in page
+    assert (
+        _post(client, f"{url}/request-refund", {"item": "period-1", "amount": "20", "reason": "首月缺数据"}).status_code
+        == 303
+    )
+    assert 'id="request-refund"' not in client.get(url).text  # both items have an open request
+    _as(client, db, merchant)
+    page = client.get(url).text
+    second = max(r.id for r in refunds.requests_of(db, contract))
+    assert 'id="answer-refund"' in page
+    assert f'id="answer-refund-{second}"' in page  # a form for each open request
+    assert _post(client, f"{url}/answer-refund", {"request_id": second, "answer": "accept", "reason": ""}
+                 ).status_code == 303
+    db.refresh(contract)
+    assert (contract.refunded_fen, renewals.get_period(db, contract, 2).refunded_fen) == (2_000, 0)
 
 
 # --- on real commits: two workers, a dispute racing the automatic acceptance, real HTTP -----------

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.core.actor import Actor
@@ -64,3 +65,58 @@ def test_the_page_draws_charts_without_scripts_and_each_has_its_data(
     api = client.get("/api/v1/exchange/statistics").json()
     assert api["transactions"] >= 1
     assert set(api["series"]) >= {"by_month", "by_industry", "by_region", "by_mode", "top_products"}
+
+
+def test_renewed_periods_and_paid_usage_bills_count_in_the_turnover(
+        client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
+        signed: Callable[..., Contract], fund: Any) -> None:
+    """Three subscriptions renewed once (one period partly refunded) and three metered contracts
+    billed: the turnover, its parts and the month of the charges move by exactly that money."""
+    from datetime import timedelta
+
+    from qianshu.catalog.schemas import PlanIn
+    from qianshu.core.actor import SYSTEM
+    from qianshu.core.timeutil import utcnow
+    from qianshu.exchange import refunds, renewals
+    from qianshu.exchange.models import UsageBill
+    from qianshu.exchange.settings import ExchangeSettings
+    from tests.exchange.test_renewals import PRICE, _subscription
+
+    before = client.get("/api/v1/exchange/statistics").json()
+    was = {k: v or 0 for k, v in before["turnover_parts_fen"].items()}
+    subscriptions = [_subscription(db, buyer, merchant, signed, fund) for _ in range(3)]
+    ends = max(c.ends_at for c in subscriptions if c.ends_at is not None)
+    assert renewals.renew_due(db, ExchangeSettings(), now=ends - timedelta(hours=2)) == (3, 0)
+    for contract in subscriptions:
+        renewals.deliver(db, merchant, contract.id, period=2)
+        renewals.accept_delivery(db, buyer, contract.id, period=2)
+    asked = refunds.request_refund(db, buyer, subscriptions[0].id, 1_500, "第二个月缺数据", period=2)
+    refunds.answer_refund(db, merchant, asked.id, True)
+    metered = [signed(plans=[PlanIn(kind="per_call", price="0.02", delivery_modes=["api"])]) for _ in range(3)]
+    fund(buyer, 100_000)
+    for n, contract in enumerate(metered):
+        payments.record_usage(db, SYSTEM, contract.id, f"stats-{contract.id}", 1_000 * (n + 1))
+    payments.bill_usage_due(db, ExchangeSettings(), now=utcnow() + timedelta(days=40))
+    billed = sum(b.amount_fen for b in db.scalars(
+        select(UsageBill).where(UsageBill.contract_id.in_([c.id for c in metered]))))
+    assert billed == 2 * (1_000 + 2_000 + 3_000)  # 0.02 yuan a call
+    db.commit()
+
+    after = client.get("/api/v1/exchange/statistics").json()
+    parts = after["turnover_parts_fen"]
+    assert parts["prices"] - was["prices"] == 3 * PRICE  # a metered contract's unit price is no money
+    assert parts["renewals"] - was["renewals"] == 3 * PRICE - 1_500
+    assert parts["usage"] - was["usage"] == billed
+    assert after["turnover_fen"] - (before["turnover_fen"] or 0) == 6 * PRICE - 1_500 + billed
+    assert after["transactions"] - before["transactions"] == 6  # renewals and bills are not new deals
+    month = {p["key"]: p for p in after["series"]["by_month"]}
+    charged = db.scalars(select(UsageBill.charged_at).where(UsageBill.contract_id == metered[0].id)).one()
+    assert charged is not None
+    from qianshu.exchange.statistics import _month
+    assert month[_month(charged)]["amount_fen"] is not None
+    page = client.get("/statistics").text
+    assert 'id="turnover-renewals"' in page
+    assert "其中续期价款" in page
+    assert "其中用量账单" in page
+    rows = list(csv.reader(io.StringIO(client.get("/statistics/by_month.csv").text.lstrip("\ufeff"))))
+    assert sum(float(r[3] or 0) for r in rows[1:]) * 100 <= after["turnover_fen"]

@@ -295,15 +295,18 @@ def contract_bills(contract_id: int, db: DbSession, actor: SignedInActor) -> obj
 @router.get("/statistics", summary="Public statistics of the exchange",
             responses=problems(422))
 def statistics(db: DbSession, actor: CurrentActor) -> dict[str, Any]:
-    """Transactions (contracts both parties signed, and asset transfers by forced sale) and
-    turnover (price less refunds, in fen) by month, industry, region, delivery mode and product;
-    products listed and resources registered over time (cumulative, by month, Asia/Shanghai)."""
+    """Transactions (contracts both parties signed, and asset transfers by forced sale) and turnover
+    (in fen, net of refunds: prepaid contracts' and transfers' prices, renewed periods of
+    subscriptions and paid usage bills; its parts in ``turnover_parts_fen``) by month, industry,
+    region, delivery mode and product; products listed and resources registered over time
+    (cumulative, by month, Asia/Shanghai)."""
     from qianshu.core.policy import require
     from qianshu.exchange.statistics import compute
 
     require(actor, "exchange.statistics")
     stats = compute(db)
     return {"transactions": stats.transactions, "turnover_fen": stats.turnover_fen,
+            "turnover_parts_fen": stats.parts,
             "products_listed": stats.products_listed, "resources_registered": stats.resources_registered,
             "series": {name: [{"key": p.key, "label_zh": p.label_zh, "label_en": p.label_en, "count": p.count,
                                "amount_fen": p.amount_fen} for p in points]

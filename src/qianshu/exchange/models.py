@@ -349,9 +349,12 @@ class RefundRequest(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("exchange_contracts.id", ondelete="CASCADE"), index=True)
-    # The contract's id while the request is open (pending, escalated), else NULL: one open request
-    # per contract, held by the database itself (of two asked at once, the second gets a 409).
-    open_contract_id: Mapped[int | None] = mapped_column(unique=True)
+    # The contract's id while the request is open (pending, escalated), else NULL.
+    open_contract_id: Mapped[int | None]
+    # While open: the item it asks back, "<contract id>:period-1", ":period-2", ":bill-17"; else NULL.
+    # One open request per item, held by the database itself (of two asked at once, the second gets
+    # a 409); requests of different items of one contract may be open together (migration 0036).
+    open_item: Mapped[str | None] = mapped_column(String(40), unique=True)
     requested_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # what the buyer asks for

@@ -6,7 +6,8 @@ Nothing here keeps money: every amount moves by a ledger transfer whose cause is
 keeps is where the contract stands (``payment_status``), moved by conditional UPDATEs: of two
 settlements of one contract at once, exactly one finds it ``delivered`` and settles it; the other
 gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:contract:7``,
-``settle:contract:7``) guards the same a second time.
+``settle:contract:7``) guards the same a second time. The steps after payment are
+``escrow.py``'s, shared with the renewed periods of subscriptions (``renewals.py``).
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from qianshu.catalog import service as catalog
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
-from qianshu.core.events import publish
 from qianshu.core.i18n import N_, Label
 from qianshu.core.money import MAX_FEN
 from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
-from qianshu.exchange.events import ContractRefunded
+from qianshu.exchange import escrow
+from qianshu.exchange.escrow import CAUSE, Held, escrowed_of, fee_rate, move_contract
+from qianshu.exchange.escrow import fee_of as fee_of  # re-exported: finance's sale books its fee with it
+from qianshu.exchange.escrow import fee_share as fee_share  # re-exported: its name before escrow.py
 from qianshu.exchange.models import Contract, Dispute, TimelineEntry, UsageBill, UsageReport
 from qianshu.exchange.service import (
     METERED_KINDS,
@@ -39,67 +40,13 @@ from qianshu.exchange.service import (
 )
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
-from qianshu.translog.service import append_events
-
-CAUSE = "contract"
-
-
-def escrowed_of(contract: Contract) -> int:
-    """What the buyer paid into escrow and has not had back: the price less a voucher programme's
-    subsidy (paid to the seller by the programme, on its claim) less what was refunded."""
-    return contract.price_fen - contract.subsidy_fen - contract.refunded_fen
-
-
-def fee_of(amount_fen: int, basis_points: int) -> int:
-    """The exchange's fee on an amount, rounded half up to the fen (integer arithmetic only)."""
-    return (amount_fen * basis_points + 5_000) // 10_000
 
 
 def _escrow(db: Session, contract: Contract, *, opening: bool = False) -> Any:
-    """The contract's escrow account; ``opening``: for the payment, which opens it (its owner, the
-    buyer, exists: inserted at once, without looking first)."""
-    return ledger.open_account(db, kind="escrow", owner_org_id=contract.buyer_org_id,
-                               reference=f"contract-{contract.id}", owner_known=opening)
+    return Held(contract).escrow(db, opening=opening)
 
 
-def _move(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
-          at: datetime | None = None, **values: Any) -> None:
-    """Move the payment status by a conditional UPDATE: of two at once, one wins, the other gets a 409.
-    ``exact``: only if nothing else changed the contract since it was read (refunds add up amounts)."""
-    stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
-    if exact:
-        stmt = stmt.where(Contract.version == contract.version)
-    # The row as it is now comes back with the UPDATE itself (RETURNING): no second round trip
-    # to read it again.
-    moved = db.execute(stmt
-                       .values(payment_status=to, version=Contract.version + 1, updated_at=at or utcnow(), **values)
-                       .returning(*_CONTRACT_COLUMNS.values())
-                       .execution_options(synchronize_session=False)).first()
-    if moved is None:
-        db.refresh(contract)
-        raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
-                       status=Label("payment status", contract.payment_status))
-    for key, value in zip(_CONTRACT_COLUMNS, moved, strict=True):
-        set_committed_value(contract, key, value)
-
-
-# Every column attribute of a contract, by attribute name (what ``_move`` reads back).
-_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs}
-
-
-def log_contract_event(db: Session, event: str, contract: Contract, **extra: str) -> int:
-    """A leaf of the public log about a contract: its number, hash and both USCCs (never an amount)."""
-    doc = contract.document
-    # append_events: the leaf's index without reading the row back (the sequencer's lock is held).
-    return append_events(db, [(event, {"number": contract.number, "text_sha256": contract.text_sha256,
-                                       "buyer_uscc": doc["buyer"]["uscc"], "seller_uscc": doc["seller"]["uscc"],
-                                       **extra})])[0].index
-
-
-def fee_rate(db: Session, contract: Contract, settings: ExchangeSettings) -> int:
-    """The fee in basis points for the contract's product category."""
-    listing = catalog.get_listing(db, SYSTEM, contract.catalogue_listing_id)
-    return settings.fee_rate(listing.industry_section)
+_move = move_contract
 
 
 def lock_contract(db: Session, contract_id: int) -> Contract:
@@ -158,11 +105,7 @@ def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None,
 def deliver(db: Session, actor: Actor, contract_id: int, at: datetime | None = None) -> Contract:
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.deliver", contract, NO_CONTRACT)
-    now = at or utcnow()
-    _move(db, contract, ("escrowed",), "delivered", at=now, delivered_at=now)
-    record_step(db, actor, contract.order, "delivered", contract, at=now)
-    notify_party(db, contract.buyer_org_id, N_("Contract {number} is delivered: check the data and accept it."),
-                 contract.order, contract)
+    escrow.deliver(db, actor, Held(contract), at)
     return contract
 
 
@@ -177,33 +120,9 @@ def accept_delivery(db: Session, actor: Actor, contract_id: int,
 
 def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
             allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
-    """Pay the seller and the fee out of escrow. The order of the writes is chosen for concurrency
-    (docs/exchange.md, "Performance"): the fee account and the seller's wallet are rows every
-    settlement to them must lock, and the log's sequencer is one lock for the whole exchange; each
-    is held until the transaction commits. So everything else (the status, the timeline, the
-    notifications, the product's counter) is written first, and the transfers and the log leaf
-    come last, leaving only the leaf's timeline row and the commit inside the locks."""
-    now = at or utcnow()
-    held = escrowed_of(contract)
-    fee = fee_of(held, fee_rate(db, contract, settings))
-    _move(db, contract, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
-    escrow = _escrow(db, contract)
-    legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
-                       (CAUSE, contract.id), contract.number, f"settle:contract:{contract.id}")]
-    if fee:
-        legs.append(ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number,
-                               f"fee:contract:{contract.id}"))
-    record_step(db, actor, contract.order, step, contract, at=now)
-    catalog.record_transaction(db, contract.catalogue_listing_id)
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(db, org_id, N_("Contract {number} is settled: the seller is paid."), contract.order, contract)
-    _ = contract.signatures  # loaded now (the answer shows them), not while the locks below are held
-    db.flush()
-    if held - fee > 0 or fee:
-        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
-    index = log_contract_event(db, "exchange.contract_settled", contract)
-    record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
-                log_index=index)
+    """Pay the seller and the fee out of escrow (``escrow.settle``: the order of its writes is
+    chosen for concurrency)."""
+    escrow.settle(db, actor, Held(contract), settings, step, allowed, at)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:
@@ -251,104 +170,23 @@ def refund(db: Session, actor: Actor, contract_id: int, amount_fen: object, reas
     return contract
 
 
-def fee_share(fee_fen: int, amount_fen: int, held_fen: int) -> int:
-    """The part of a settled fee that follows a refund of ``amount_fen`` out of ``held_fen``
-    settled: in proportion, rounded half up to the fen (integer arithmetic only)."""
-    if held_fen <= 0:
-        return 0
-    return min(fee_fen, (2 * fee_fen * amount_fen + held_fen) // (2 * held_fen))
-
-
 def refund_settled(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
                    at: datetime | None = None) -> None:
-    """A refund after settlement (the seller agreeing, or an operator deciding): new transfers
-    back to the buyer's wallet, from the seller's wallet for the seller's part and from the fee
-    account for the fee's share (``fee_share``); nothing booked before is changed. A seller's
-    wallet short of its part refuses it (422 ``insufficient_funds`` naming ``amount_fen``) with
-    nothing moved."""
-    now = at or utcnow()
-    held = escrowed_of(contract)
-    fee_back = fee_share(contract.fee_fen, amount, held)
-    remaining = held - amount
-    legs = settled_refund_legs(db, contract, amount, fee_back, reason)
-    try:
-        with db.begin_nested():  # a seller short of its part: the status is not moved either
-            _move(db, contract, ("settled",), "refunded" if remaining == 0 else "settled", exact=True, at=now,
-                  refunded_fen=contract.refunded_fen + amount, fee_fen=contract.fee_fen - fee_back)
-            ledger.transfers(db, actor, legs, at=now)
-    except InvalidInput:
-        db.refresh(contract)
-        raise
-    _published_refund(db, contract, amount, after_settlement=True)
-    announce_settled_refund(db, actor, contract, amount, fee_back, reason, remaining == 0, now,
-                            N_("Contract {number}: {amount} of the settled price was refunded to the buyer "
-                               "({reason})."))
-
-
-def settled_refund_legs(db: Session, contract: Contract, amount: int, fee_back: int,
-                        reason: str) -> list[ledger.Leg]:
-    """The transfers of a refund of something settled (a price, a renewed period, a usage bill):
-    the seller's part from its wallet, the fee's share from the fee account, both to the buyer."""
-    buyer = ledger.wallet_of(db, contract.buyer_org_id)
-    legs = [ledger.Leg(ledger.wallet_of(db, contract.seller_org_id), buyer, amount - fee_back, "refund",
-                       (CAUSE, contract.id), reason[:200]),
-            ledger.Leg(ledger.fee_account(db), buyer, fee_back, "fee_refund", (CAUSE, contract.id), reason[:200])]
-    return [leg for leg in legs if leg.amount_fen > 0]
-
-
-def announce_settled_refund(db: Session, actor: Actor, contract: Contract, amount: int, fee_back: int, reason: str,
-                            full: bool, at: datetime, message: str, **item: str) -> None:
-    """The leaf ``exchange.refund`` (``after_settlement: yes``; ``item`` names a renewed period or a
-    usage bill, never an amount), the timeline step and both parties' notice."""
-    index = log_contract_event(db, "exchange.refund", contract, full="yes" if full else "no",
-                               after_settlement="yes", **item)
-    record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, fee_fen=fee_back,
-                reason=reason, log_index=index, **item)
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(db, org_id, message, contract.order, contract, amount=ledger.yuan_text(amount), reason=reason,
-                     **item)
+    """A refund of the settled price (the seller agreeing, or an operator deciding): the seller's
+    wallet and the fee's share back to the buyer (``escrow.refund_settled``)."""
+    escrow.refund_settled(db, actor, Held(contract), amount, reason, at)
 
 
 def _refund(db: Session, actor: Actor, contract: Contract, amount: int, reason: str,
             allowed: tuple[str, ...], at: datetime | None = None) -> None:
-    remaining = escrowed_of(contract) - amount
-    status = "refunded" if remaining == 0 else contract.payment_status
-    _move(db, contract, allowed, status, exact=True, at=at, refunded_fen=contract.refunded_fen + amount)
-    ledger.transfer(db, actor, debit=_escrow(db, contract), credit=ledger.wallet_of(db, contract.buyer_org_id),
-                    amount_fen=amount, kind="refund", cause=(CAUSE, contract.id), memo=reason[:200], at=at)
-    index = log_contract_event(db, "exchange.refund", contract, full="yes" if remaining == 0 else "no")
-    _published_refund(db, contract, amount, after_settlement=False)
-    record_step(db, actor, contract.order, "refunded", contract, at=at, amount_fen=amount, reason=reason,
-                log_index=index)
-    notify_party(db, contract.buyer_org_id,
-                 N_("Contract {number}: part or all of the price was refunded to your wallet."),
-                 contract.order, contract)
-
-
-def _published_refund(db: Session, contract: Contract, amount: int, *, after_settlement: bool) -> None:
-    """Tell subscribers (vouchers: a subsidised contract's subsidy goes back to its programme), in
-    this transaction: a subscriber's refusal undoes the refund."""
-    publish(db, ContractRefunded(contract_id=contract.id, amount_fen=amount,
-                                 escrowed_fen=contract.price_fen - contract.subsidy_fen,
-                                 refunded_fen=contract.refunded_fen, after_settlement=after_settlement))
+    escrow.refund_escrowed(db, actor, Held(contract), amount, reason, allowed, at)
 
 
 def raise_dispute(db: Session, actor: Actor, contract_id: int, reason: str, at: datetime | None = None) -> Dispute:
     """Either party disputes a paid contract: settlement waits for an operator's decision."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.dispute", contract, NO_CONTRACT)
-    if not reason.strip():
-        raise InvalidInput("{field} is required.", field="reason")
-    _move(db, contract, ("escrowed", "delivered"), "disputed", at=at)
-    dispute = Dispute(contract_id=contract.id, raised_by_org_id=actor.org_id or 0, raised_by=actor.user_id,
-                      reason=reason, created_at=at or utcnow())
-    db.add(dispute)
-    db.flush()
-    record_step(db, actor, contract.order, "disputed", contract, at=at, reason=reason)
-    other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
-    notify_party(db, other, N_("The other party disputes contract {number}: {reason}"), contract.order, contract,
-                 reason=reason)
-    return dispute
+    return escrow.dispute(db, actor, Held(contract), reason, at)
 
 
 def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, reason: str,
@@ -364,21 +202,8 @@ def decide_dispute(db: Session, actor: Actor, dispute_id: int, decision: str, re
 
         return renewals.decide_period_dispute(db, actor, dispute, decision, reason, refund_fen, settings, at)
     contract = decidable(db, actor, dispute, reason)
-    held = escrowed_of(contract)
-    amount = dispute_refund(decision, refund_fen, held)
-    dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
-    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, at or utcnow()
-    if amount:
-        _refund(db, actor, contract, amount, reason, ("disputed",), at)
-    if amount < held:
-        _settle(db, actor, contract, settings or ExchangeSettings(), "dispute_decided", ("disputed",), at)
-    index = log_contract_event(db, "exchange.dispute_decided", contract, decision=decision)
-    record_step(db, actor, contract.order, "dispute_decided", contract, at=at, decision=decision, reason=reason,
-                log_index=index)
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(db, org_id,
-                     N_("The dispute over contract {number} is decided: {reason}"), contract.order, contract,
-                     reason=reason)
+    amount = dispute_refund(decision, refund_fen, escrowed_of(contract))
+    escrow.decide(db, actor, Held(contract), dispute, amount, decision, reason, settings or ExchangeSettings(), at)
     return dispute
 
 

@@ -71,6 +71,7 @@ class ContractPage:
     # (``PeriodRow``), and what the buyer may ask back now (``refunds.refundable_items``).
     periods: list[PeriodRow] = field(default_factory=list)
     refundable: list[refunds.Item] = field(default_factory=list)
+    refund_steps: dict[int, str] = field(default_factory=dict)  # request id → answer | decide | escalate
     form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
 
 
@@ -97,17 +98,26 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
     requests = refunds.requests_of(db, contract)
     window = refunds.window_ends(contract, settings)
     refundable = refunds.refundable_items(db, contract, settings, utcnow())
-    open_request = next((r for r in requests if r.status in ("pending", "escalated")), None)
-    last = requests[-1] if requests else None
+    # One open request per item: the items with none open may be asked; each request has its own
+    # next step (the seller answers a pending one, an operator decides an escalated one, the buyer
+    # takes a refused one to the operators unless that item has been asked again meanwhile).
+    open_keys = {refunds.request_key(r) for r in requests if r.status in ("pending", "escalated")}
+    refundable = [i for i in refundable if i.key not in open_keys]
+    latest = {refunds.request_key(r): r for r in requests}  # ordered by id: each item's last request
+    steps: dict[int, str] = {}
+    for r in requests:
+        if r.status == "pending" and allows(actor, "contract.answer_refund", resource):
+            steps[r.id] = "answer"
+        elif r.status == "escalated" and allows(actor, "contract.decide_refund", resource):
+            steps[r.id] = "decide"
+        elif (r.status == "refused" and latest[refunds.request_key(r)] is r
+              and allows(actor, "contract.request_refund", resource)):
+            steps[r.id] = "escalate"
     can.update({
-        "request_refund": (bool(refundable) and open_request is None
-                           and allows(actor, "contract.request_refund", resource)),
-        "answer_refund": (open_request is not None and open_request.status == "pending"
-                          and allows(actor, "contract.answer_refund", resource)),
-        "escalate_refund": (open_request is None and last is not None and last.status == "refused"
-                            and allows(actor, "contract.request_refund", resource)),
-        "decide_refund": (open_request is not None and open_request.status == "escalated"
-                          and allows(actor, "contract.decide_refund", resource)),
+        "request_refund": bool(refundable) and allows(actor, "contract.request_refund", resource),
+        "answer_refund": "answer" in steps.values(),
+        "escalate_refund": "escalate" in steps.values(),
+        "decide_refund": "decide" in steps.values(),
     })
     page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
@@ -117,11 +127,12 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
                         bills=bills.contract_bills(db, actor, contract.id)
                         if contract.plan_kind in service.METERED_KINDS else [], form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
-                        else [], refundable=refundable)
+                        else [], refundable=refundable, refund_steps=steps)
     if service.is_asset_transfer(contract):  # settled on the sale: nothing to do here (transfers.py)
         page.can = dict.fromkeys(can, False)
         page.can_sign = page.can_change = page.can_operate = False
         page.refundable = []
+        page.refund_steps = {}
     for hook in panel_hooks:
         panel = hook(db, actor, contract)
         if panel is not None:

@@ -8,11 +8,12 @@ decides with a written reason, as with a dispute. An accepted or granted request
 ``exchange.refund``); an operator's decision is a leaf of its own
 (``exchange.refund_request_decided``).
 
-One open request per contract: the database holds it (``open_contract_id`` is unique), so of two
-requests at once the second gets a 409. Every answer and decision moves the request's status by a
-conditional UPDATE (``WHERE status IN …``), so of two at once (the seller accepting while it
-refuses, or while an operator decides) exactly one wins and the other gets a 409 with nothing
-moved.
+One open request per item (the price, each renewed period, each paid bill): the database holds it
+(``open_item`` is unique), so of two requests of one item at once the second gets a 409; requests of
+different items of one contract may be open together, each paid from its own item. Every answer and
+decision moves the request's status by a conditional UPDATE (``WHERE status IN …``), so of two at
+once (the seller accepting while it refuses, or while an operator decides) exactly one wins and the
+other gets a 409 with nothing moved.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange import payments, renewals
+from qianshu.exchange import escrow, renewals
+from qianshu.exchange.escrow import log_contract_event
 from qianshu.exchange.models import Contract, ContractPeriod, RefundRequest, UsageBill
-from qianshu.exchange.payments import log_contract_event, refund_settled
+from qianshu.exchange.payments import refund_settled
 from qianshu.exchange.service import (
     NO_CONTRACT,
     PREPAID_KINDS,
@@ -44,7 +46,7 @@ from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
 
 NO_REQUEST = N_("No such refund request.")
-ALREADY_OPEN = N_("Contract {number} already has an open refund request; wait for its answer.")
+ALREADY_OPEN = N_("Contract {number} already has an open refund request for this item; wait for its answer.")
 
 
 def _request(db: Session, request_id: int) -> tuple[RefundRequest, Contract]:
@@ -136,8 +138,20 @@ def window_ends(contract: Contract, settings: ExchangeSettings) -> datetime | No
     return as_utc(contract.settled_at) + timedelta(days=settings.refund_request_days)
 
 
-def open_request(db: Session, contract: Contract) -> RefundRequest | None:
-    return db.scalar(select(RefundRequest).where(RefundRequest.open_contract_id == contract.id))
+def open_key(contract: Contract, item: Item) -> str:
+    """``open_item`` of an open request of this item (unique: one open request per item)."""
+    return f"{contract.id}:{item.key}"
+
+
+def request_key(request: RefundRequest) -> str:
+    """The item a request names, as ``Item.key`` names it."""
+    if request.bill_id is not None:
+        return f"bill-{request.bill_id}"
+    return f"period-{request.period_number or 1}"
+
+
+def open_request(db: Session, contract: Contract, item: Item) -> RefundRequest | None:
+    return db.scalar(select(RefundRequest).where(RefundRequest.open_item == open_key(contract, item)))
 
 
 def requests_of(db: Session, contract: Contract) -> list[RefundRequest]:
@@ -177,9 +191,9 @@ def request_refund(db: Session, actor: Actor, contract_id: int, amount_fen: obje
         raise Conflict("The time to ask for a refund of contract {number} ended on {date}.",
                        number=contract.number, date=closes.date().isoformat())
     reason, amount = _reason(reason), _amount(amount_fen, item)
-    if open_request(db, contract) is not None:
+    if open_request(db, contract, item) is not None:
         raise Conflict(ALREADY_OPEN, number=contract.number)
-    made = RefundRequest(contract_id=contract.id, open_contract_id=contract.id,
+    made = RefundRequest(contract_id=contract.id, open_contract_id=contract.id, open_item=open_key(contract, item),
                          requested_by_org_id=actor.org_id or 0, requested_by=actor.user_id, amount_fen=amount,
                          reason=reason, status="pending", created_at=now,
                          period_number=item.period if item.period not in (None, 1) else None,
@@ -226,7 +240,7 @@ def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reas
     require_role(actor, "contract.answer_refund", contract, NO_REQUEST)
     if not accept:
         reason = _reason(reason)
-        _move(db, request, ("pending",), "refused", open_contract_id=None, answer_reason=reason,
+        _move(db, request, ("pending",), "refused", open_contract_id=None, open_item=None, answer_reason=reason,
               answered_by=actor.user_id, answered_at=now)
         record_step(db, actor, contract.order, "refund_request_refused", contract, at=now, reason=reason,
                     request=request.id)
@@ -235,7 +249,7 @@ def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reas
                         "to the exchange's operators."), contract.order, contract, reason=reason)
         return request
     with db.begin_nested():  # the seller's wallet short of its part: nothing moves, not even the status
-        _move(db, request, ("pending",), "accepted", open_contract_id=None, answered_by=actor.user_id,
+        _move(db, request, ("pending",), "accepted", open_contract_id=None, open_item=None, answered_by=actor.user_id,
               answered_at=now, refund_fen=request.amount_fen, answer_reason=(reason or "").strip()[:2000])
         _pay(db, actor, contract, request, now)
     record_step(db, actor, contract.order, "refund_request_accepted", contract, at=now,
@@ -267,8 +281,8 @@ def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill,
     share from the fee account. The bill's ``refunded_fen`` moves by a conditional UPDATE (of two
     refunds of one bill at once, one wins)."""
     held = bill.amount_fen - bill.refunded_fen
-    fee_back = payments.fee_share(bill.fee_fen, amount, held)
-    legs = payments.settled_refund_legs(db, contract, amount, fee_back, reason)
+    fee_back = escrow.fee_share(bill.fee_fen, amount, held)
+    legs = escrow.settled_refund_legs(db, contract, amount, fee_back, reason)
     with db.begin_nested():  # a seller short of its part: nothing moves
         moved = db.execute(update(UsageBill).where(UsageBill.id == bill.id, UsageBill.status == "charged",
                                                    UsageBill.refunded_fen == bill.refunded_fen)
@@ -284,7 +298,7 @@ def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill,
         ledger.transfers(db, actor, legs, at=now)
     db.refresh(bill)
     db.refresh(contract)
-    payments.announce_settled_refund(
+    escrow.announce_settled_refund(
         db, actor, contract, amount, fee_back, reason, amount == held, now,
         N_("Contract {number}: {amount} of the usage bill of {bill} was refunded to the buyer ({reason})."),
         bill=bill.period if bill.part == 1 else f"{bill.period} ({bill.part})")
@@ -298,7 +312,8 @@ def escalate(db: Session, actor: Actor, request_id: int, at: datetime | None = N
     require_role(actor, "contract.request_refund", contract, NO_REQUEST)
     try:
         with db.begin_nested():
-            _move(db, request, ("refused",), "escalated", open_contract_id=contract.id, escalated_at=now)
+            _move(db, request, ("refused",), "escalated", open_contract_id=contract.id,
+                  open_item=f"{contract.id}:{request_key(request)}", escalated_at=now)
     except IntegrityError:  # the buyer asked again meanwhile: that request is the open one
         raise Conflict(ALREADY_OPEN, number=contract.number) from None
     _escalated(db, actor, contract, request, now)
@@ -343,7 +358,7 @@ def decide_refund(db: Session, actor: Actor, request_id: int, grant: bool, reaso
         if amount > request.amount_fen:
             raise InvalidInput("{field} must be at most {max}.", field="refund_fen", max=request.amount_fen)
     with db.begin_nested():
-        _move(db, request, ("escalated",), "granted" if grant else "rejected", open_contract_id=None,
+        _move(db, request, ("escalated",), "granted" if grant else "rejected", open_contract_id=None, open_item=None,
               decision_reason=reason, decided_by=actor.user_id, decided_at=now, refund_fen=amount)
         if grant:
             _pay(db, actor, contract, request, now)

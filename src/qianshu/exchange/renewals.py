@@ -18,7 +18,6 @@ acceptance at once exactly one happens.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,9 +28,9 @@ from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange import payments
+from qianshu.exchange import escrow, payments
+from qianshu.exchange.escrow import CAUSE, Held, log_contract_event
 from qianshu.exchange.models import Contract, ContractPeriod, Dispute
-from qianshu.exchange.payments import CAUSE, fee_of, log_contract_event
 from qianshu.exchange.service import (
     NO_CONTRACT,
     PERIOD_DAYS,
@@ -52,10 +51,13 @@ RENEWABLE = ("escrowed", "delivered", "settled")
 
 
 def periods_of(db: Session, contract: Contract) -> list[ContractPeriod]:
-    """The renewed periods of a contract (2, 3 …), oldest first."""
+    """The renewed periods of a contract (2, 3 …), oldest first (by their start: renewals booked
+    before 0034 and backfilled by 0036 may be numbered after later ones, see that migration)."""
     return list(
         db.scalars(
-            select(ContractPeriod).where(ContractPeriod.contract_id == contract.id).order_by(ContractPeriod.number)
+            select(ContractPeriod)
+            .where(ContractPeriod.contract_id == contract.id)
+            .order_by(ContractPeriod.starts_at, ContractPeriod.number)
         )
     )
 
@@ -67,50 +69,6 @@ def get_period(db: Session, contract: Contract, number: object) -> ContractPerio
     if found is None:
         raise NotFound(NO_PERIOD, field="period")
     return found
-
-
-def _escrow(db: Session, contract: Contract, number: int, *, opening: bool = False) -> Any:
-    return ledger.open_account(
-        db,
-        kind="escrow",
-        owner_org_id=contract.buyer_org_id,
-        reference=f"contract-{contract.id}-period-{number}",
-        owner_known=opening,
-    )
-
-
-def _ref(contract: Contract, number: int) -> str:
-    return f"contract:{contract.id}:period:{number}"
-
-
-def move(
-    db: Session,
-    contract: Contract,
-    period: ContractPeriod,
-    allowed: tuple[str, ...],
-    to: str,
-    *,
-    exact: bool = False,
-    **values: object,
-) -> None:
-    """Move a period's status by a conditional UPDATE: of two steps at once one wins, the other gets
-    a 409 and moves nothing. ``exact``: only if nothing changed the period since it was read."""
-    stmt = update(ContractPeriod).where(ContractPeriod.id == period.id, ContractPeriod.payment_status.in_(allowed))
-    if exact:
-        stmt = stmt.where(ContractPeriod.version == period.version)
-    moved = db.execute(
-        stmt.values(payment_status=to, version=ContractPeriod.version + 1, **values).execution_options(
-            synchronize_session=False
-        )
-    )
-    db.refresh(period)
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            "Contract {number}, period {period}, is {status}; this cannot be done now.",
-            number=contract.number,
-            period=period.number,
-            status=Label("payment status", period.payment_status),
-        )
 
 
 # --- renewal ------------------------------------------------------------------------------------
@@ -186,7 +144,7 @@ def _latest_status(db: Session, contract: Contract) -> str:
     latest = db.scalar(
         select(ContractPeriod.payment_status)
         .where(ContractPeriod.contract_id == contract.id)
-        .order_by(ContractPeriod.number.desc())
+        .order_by(ContractPeriod.ends_at.desc(), ContractPeriod.number.desc())
         .limit(1)
     )
     return latest or contract.payment_status
@@ -244,12 +202,12 @@ def _renew(db: Session, contract: Contract, settings: ExchangeSettings, now: dat
         db,
         SYSTEM,
         debit=ledger.wallet_of(db, contract.buyer_org_id),
-        credit=_escrow(db, contract, number, opening=True),
+        credit=Held(contract, period).escrow(db, opening=True),
         amount_fen=contract.price_fen,
         kind="escrow",
         cause=(CAUSE, contract.id),
         memo=f"{contract.number} #{number}",
-        unique_ref=f"pay:{_ref(contract, number)}",
+        unique_ref=f"pay:{Held(contract, period).ref()}",
         at=now,
     )
     index = log_contract_event(db, "exchange.contract_renewed", contract, until=until.date().isoformat())
@@ -299,17 +257,7 @@ def deliver(
         return payments.deliver(db, actor, contract_id, at)
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.deliver", contract, NO_CONTRACT)
-    found, now = get_period(db, contract, period), at or utcnow()
-    move(db, contract, found, ("escrowed",), "delivered", delivered_at=now)
-    record_step(db, actor, contract.order, "delivered", contract, at=now, period=found.number)
-    notify_party(
-        db,
-        contract.buyer_org_id,
-        N_("Contract {number}: period {period} is delivered: check the data and accept it."),
-        contract.order,
-        contract,
-        period=found.number,
-    )
+    escrow.deliver(db, actor, Held(contract, get_period(db, contract, period)), at)
     return contract
 
 
@@ -349,49 +297,7 @@ def settle(
     at: datetime | None = None,
 ) -> None:
     """Pay the seller and the fee out of the period's escrow (what is left of its price)."""
-    now = at or utcnow()
-    held = period.price_fen - period.refunded_fen
-    fee = fee_of(held, payments.fee_rate(db, contract, settings))
-    move(db, contract, period, allowed, "settled", settled_at=now, fee_fen=fee)
-    escrow, ref = _escrow(db, contract, period.number), _ref(contract, period.number)
-    legs = [
-        ledger.Leg(
-            escrow,
-            ledger.wallet_of(db, contract.seller_org_id),
-            held - fee,
-            "settlement",
-            (CAUSE, contract.id),
-            contract.number,
-            f"settle:{ref}",
-        ),
-        ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number, f"fee:{ref}"),
-    ]
-    if step:
-        record_step(db, actor, contract.order, step, contract, at=now, period=period.number)
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(
-            db,
-            org_id,
-            N_("Contract {number}: period {period} is settled: the seller is paid."),
-            contract.order,
-            contract,
-            period=period.number,
-        )
-    if held:
-        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
-    index = log_contract_event(db, "exchange.contract_settled", contract, period=str(period.number))
-    record_step(
-        db,
-        actor,
-        contract.order,
-        "settled",
-        contract,
-        at=now,
-        seller_fen=held - fee,
-        fee_fen=fee,
-        period=period.number,
-        log_index=index,
-    )
+    escrow.settle(db, actor, Held(contract, period), settings, step, allowed, at)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> int:
@@ -437,32 +343,9 @@ def raise_dispute(
         return payments.raise_dispute(db, actor, contract_id, reason, at)
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.dispute", contract, NO_CONTRACT)
-    if not reason.strip():
+    if not reason.strip():  # before the period is looked up, as for the first period
         raise InvalidInput("{field} is required.", field="reason")
-    found, now = get_period(db, contract, period), at or utcnow()
-    move(db, contract, found, ("escrowed", "delivered"), "disputed")
-    dispute = Dispute(
-        contract_id=contract.id,
-        raised_by_org_id=actor.org_id or 0,
-        raised_by=actor.user_id,
-        reason=reason,
-        created_at=now,
-        period_number=found.number,
-    )
-    db.add(dispute)
-    db.flush()
-    record_step(db, actor, contract.order, "disputed", contract, at=now, reason=reason, period=found.number)
-    other = contract.seller_org_id if actor.org_id == contract.buyer_org_id else contract.buyer_org_id
-    notify_party(
-        db,
-        other,
-        N_("The other party disputes period {period} of contract {number}: {reason}"),
-        contract.order,
-        contract,
-        period=found.number,
-        reason=reason,
-    )
-    return dispute
+    return escrow.dispute(db, actor, Held(contract, get_period(db, contract, period)), reason, at)
 
 
 def open_disputes(db: Session, contract: Contract) -> dict[int, Dispute]:
@@ -488,38 +371,9 @@ def decide_period_dispute(
     """As ``payments.decide_dispute``, on the period's escrow: ``release``, ``refund`` or
     ``partial_refund`` (``refund_fen`` back to the buyer, the rest settles), with a written reason."""
     contract = payments.decidable(db, actor, dispute, reason)
-    found, now = get_period(db, contract, dispute.period_number), at or utcnow()
-    held = found.price_fen - found.refunded_fen
-    amount = payments.dispute_refund(decision, refund_fen, held)
-    dispute.status, dispute.decision, dispute.refund_fen = "decided", decision, amount
-    dispute.decision_reason, dispute.decided_by, dispute.decided_at = reason, actor.user_id, now
-    if amount:
-        refund_escrowed(db, actor, contract, found, amount, reason, ("disputed",), now)
-    if amount < held:
-        settle(db, actor, contract, found, settings or ExchangeSettings(), "", ("disputed",), now)
-    index = log_contract_event(db, "exchange.dispute_decided", contract, decision=decision, period=str(found.number))
-    record_step(
-        db,
-        actor,
-        contract.order,
-        "dispute_decided",
-        contract,
-        at=now,
-        decision=decision,
-        reason=reason,
-        period=found.number,
-        log_index=index,
-    )
-    for org_id in (contract.buyer_org_id, contract.seller_org_id):
-        notify_party(
-            db,
-            org_id,
-            N_("The dispute over period {period} of contract {number} is decided: {reason}"),
-            contract.order,
-            contract,
-            period=found.number,
-            reason=reason,
-        )
+    item = Held(contract, get_period(db, contract, dispute.period_number))
+    amount = payments.dispute_refund(decision, refund_fen, item.held())
+    escrow.decide(db, actor, item, dispute, amount, decision, reason, settings or ExchangeSettings(), at)
     return dispute
 
 
@@ -534,51 +388,7 @@ def refund_escrowed(
     at: datetime | None = None,
 ) -> None:
     """Part or all of a period's escrow back to the buyer's wallet (before it settles)."""
-    now = at or utcnow()
-    remaining = period.price_fen - period.refunded_fen - amount
-    move(
-        db,
-        contract,
-        period,
-        allowed,
-        "refunded" if remaining == 0 else period.payment_status,
-        exact=True,
-        refunded_fen=period.refunded_fen + amount,
-    )
-    ledger.transfer(
-        db,
-        actor,
-        debit=_escrow(db, contract, period.number),
-        credit=ledger.wallet_of(db, contract.buyer_org_id),
-        amount_fen=amount,
-        kind="refund",
-        cause=(CAUSE, contract.id),
-        memo=reason[:200],
-        at=now,
-    )
-    index = log_contract_event(
-        db, "exchange.refund", contract, full="yes" if remaining == 0 else "no", period=str(period.number)
-    )
-    record_step(
-        db,
-        actor,
-        contract.order,
-        "refunded",
-        contract,
-        at=now,
-        amount_fen=amount,
-        reason=reason,
-        period=period.number,
-        log_index=index,
-    )
-    notify_party(
-        db,
-        contract.buyer_org_id,
-        N_("Contract {number}: part or all of period {period}'s price was refunded to your wallet."),
-        contract.order,
-        contract,
-        period=period.number,
-    )
+    escrow.refund_escrowed(db, actor, Held(contract, period), amount, reason, allowed, at)
 
 
 def refund_settled(
@@ -591,35 +401,8 @@ def refund_settled(
     at: datetime | None = None,
 ) -> None:
     """A refund of a settled period (the seller agreeing, or an operator deciding): the seller's
-    wallet and the fee's share back to the buyer, as ``payments.refund_settled`` for the price."""
-    now = at or utcnow()
-    held = period.price_fen - period.refunded_fen
-    fee_back = payments.fee_share(period.fee_fen, amount, held)
-    legs = payments.settled_refund_legs(db, contract, amount, fee_back, reason)
-    with db.begin_nested():  # a seller short of its part: the status is not moved either
-        move(
-            db,
-            contract,
-            period,
-            ("settled",),
-            "refunded" if amount == held else "settled",
-            exact=True,
-            refunded_fen=period.refunded_fen + amount,
-            fee_fen=period.fee_fen - fee_back,
-        )
-        ledger.transfers(db, actor, legs, at=now)
-    payments.announce_settled_refund(
-        db,
-        actor,
-        contract,
-        amount,
-        fee_back,
-        reason,
-        amount == held,
-        now,
-        N_("Contract {number}: {amount} of period {period} was refunded to the buyer ({reason})."),
-        period=str(period.number),
-    )
+    wallet and the fee's share back to the buyer, as for the price (``escrow.refund_settled``)."""
+    escrow.refund_settled(db, actor, Held(contract, period), amount, reason, at)
 
 
 def refund(

@@ -414,7 +414,7 @@ def _activate(db: Session, actor: Actor, contract: Contract, signatures: list[Si
                      N_("Contract {number} is signed by both parties and in force."), contract.order, contract)
     _flush(db)
     # The log's sequencer is one lock for the whole exchange, held from the append to the commit:
-    # the leaf comes last (payments._settle, docs/exchange.md "Performance").
+    # the leaf comes last (escrow.settle, docs/exchange.md "Performance").
     index = append_events(db, [("exchange.contract_signed", _log_parties(db, contract))])[0].index
     for s in signatures:
         s.log_index = index

@@ -1,7 +1,7 @@
 """vouchers: related parties and broken-trust records belong to the administering organisation
 
 Revision ID: 0037_vouchers_trust_scope
-Revises: 0035_finance_sale_contract
+Revises: 0036_exchange_periods_backfill
 
 A broken-trust (失信) record is about a company, and two companies are related whatever the programme,
 so both now hold across every programme of the voucher administrator that keeps them (docs/vouchers.md).
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0037_vouchers_trust_scope"
-down_revision: str | None = "0035_finance_sale_contract"
+down_revision: str | None = "0036_exchange_periods_backfill"
 branch_labels = None
 depends_on = None
 

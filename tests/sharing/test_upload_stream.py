@@ -125,24 +125,31 @@ def test_a_body_over_the_limit_is_refused_in_both_languages_and_leaves_nothing(s
 @pytest.mark.slow
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(served, isolated_database) -> None:  # type: ignore[no-untyped-def]
     url, settings, resource_id, owner, _other = served
-    host, port = url.removeprefix("http://").split(":")
+    host = url.removeprefix("http://").split(":")[0]
     head = (f"PUT /api/v1/sharing/resources/{resource_id}/files/cut.csv?as_of=2026-03-01 HTTP/1.1\r\n"
             f"Host: {host}\r\nAuthorization: Bearer {owner}\r\nContent-Type: text/csv\r\n"
             f"Content-Length: {10 * 1024 * 1024}\r\n\r\n").encode()
-    with socket.create_connection((host, int(port))) as sock:
-        # ~1.8 MiB of the 10 declared, then the connection closes
-        sock.sendall(head + b"resident_id,assistance,monthly_amount_fen\n" + ROW * 60_000)
-        deadline = time.monotonic() + 10
-        while not _left_behind(settings, isolated_database)[1] and time.monotonic() < deadline:
-            time.sleep(0.05)  # the server has begun writing the temporary file
-    deadline = time.monotonic() + 15
-    while _left_behind(settings, isolated_database) != ([], [], 0) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _left_behind(settings, isolated_database) == ([], [], 0)
+    # ~1.8 MiB of the 10 declared, then the connection closes
+    cut_off(url, head + b"resident_id,assistance,monthly_amount_fen\n" + ROW * 60_000, settings, isolated_database)
     with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {owner}"}) as client:
         again = client.put(f"/api/v1/sharing/resources/{resource_id}/files/whole.csv",
                            params={"as_of": "2026-03-01"}, content=b"resident_id,assistance,monthly_amount_fen\n" + ROW)
         assert again.status_code == 201, again.text  # the server is fine afterwards
+
+
+def cut_off(url: str, data: bytes, settings: Settings, database: Database) -> None:
+    """Send ``data`` (a request whose body is shorter than it declares) on a raw connection, close it
+    once the server has begun writing the temporary file, and see that nothing of it is left."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(data)
+        deadline = time.monotonic() + 10
+        while not _left_behind(settings, database)[1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    deadline = time.monotonic() + 15
+    while _left_behind(settings, database) != ([], [], 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _left_behind(settings, database) == ([], [], 0)
 
 
 BAD_FILES = [

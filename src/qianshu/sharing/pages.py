@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from qianshu.accounts import service as accounts
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
@@ -24,16 +26,21 @@ from qianshu.core.http import (
     DbSession,
     PostedForm,
     WriteDbSession,
+    body_chunks,
     form_fields,
     form_refused,
+    get_database,
     get_lang,
     render,
     see_other,
+    show_form_errors,
     submit_form,
 )
 from qianshu.core.i18n import N_
+from qianshu.core.settings import Settings
+from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
+from qianshu.registry.service import file_too_large
 from qianshu.sharing import appeals, grants, resource_pages, schemas, service
-from qianshu.sharing.api import chunks
 from qianshu.sharing.models import (
     GRANTED_STATUSES,
     SANDBOX_AGGREGATES,
@@ -46,6 +53,7 @@ from qianshu.sharing.models import (
     SharingResource,
 )
 from qianshu.sharing.permissions import request_resource, resource_of
+from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(include_in_schema=False)
 router.include_router(resource_pages.router)  # publishing a resource, its sandbox policy
@@ -143,25 +151,75 @@ def create_request(request: Request, db: DbSession, actor: SignedInActor, settin
     return submit_form(request, db, schemas.RequestIn, form, REQUEST_LABELS, created, again, name="request")
 
 
+def _upload_limit(settings: Settings) -> int:
+    return settings.section(SharingSettings).max_file_bytes + FORM_SLACK
+
+
+# The feed upload form streams its file into the blob store as the API does (core/streamed_form.py),
+# so it takes files up to ``[sharing] max_file_bytes``, not the portal's default body limit.
+BODY_RULES = [BodyRule("POST", r"/sharing/resources/\d+/files", _upload_limit, stream=True)]
+
+
 @router.post("/sharing/resources/{resource_id:int}/files")
-def upload(resource_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
-           posted: PostedForm) -> Response:
-    upload = posted.get("file")
-    data = {"as_of": str(posted.get("as_of") or "")}
+async def upload(resource_id: int, request: Request, settings: AppSettings) -> Response:
+    """Who may upload is asked first, in a short transaction; then the form's file streams into the
+    blob store with no transaction open, and the version is recorded in a second one. A refusal shows
+    the form again with the error beside the field, and leaves nothing behind."""
+    database = get_database(request)
+    actor = await load_actor(request)
+
+    def may_they() -> None:
+        with database.unit_of_work() as db:
+            service.resource_for_upload(db, actor, resource_id)
+
+    await run_in_threadpool(may_they)
     try:
-        service.resource_for_upload(db, actor, resource_id)
+        return await run_in_threadpool(_receive_upload, request, actor, settings, resource_id)
+    except ClientDisconnect:
+        return Response(status_code=499)
+
+
+def _receive_upload(request: Request, actor: Actor, settings: Settings, resource_id: int) -> Response:
+    database, blobs = get_database(request), open_blob_store(settings)
+    limit = settings.section(SharingSettings).max_file_bytes
+    too_large = file_too_large(limit, "file")
+    raw = body_chunks(request)
+    data: dict[str, str] = {}
+    digest = ""
+    try:
         try:
-            as_of = date.fromisoformat(data["as_of"])
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit + FORM_SLACK:
+                raise too_large
+            form = StreamedForm(bounded(raw, limit + FORM_SLACK, too_large), request.headers.get("content-type", ""))
+            filename = form.open_file()
+            data = dict(form.fields)
+            if not filename:
+                raise InvalidInput("Choose the file to upload.", field="file")
+            service.file_name(filename)
+            digest, size, shape = service.store_feed(blobs, settings, form.file_chunks())
+            data = dict(form.rest())
+        except QianshuError:
+            drain(raw, settings.body_read_timeout_seconds)
+            raise
+        try:
+            as_of = date.fromisoformat(data.get("as_of", ""))
         except ValueError:
             raise InvalidInput("Give the date the data is as of (YYYY-MM-DD).", field="as_of") from None
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("Choose the file to upload.", field="file")
-        service.upload_file(db, actor, open_blob_store(settings), settings, resource_id, upload.filename,
-                            chunks(upload.file), as_of)
+        with database.unit_of_work() as db:
+            service.record_file(db, actor, resource_id, filename, digest, size, shape, as_of)
     except QianshuError as exc:
-        return form_refused(request, db, exc, data, UPLOAD_LABELS,
-                            lambda kept: ("sharing/resource.html", _resource_page(db, actor, resource_id, kept)),
-                            name="upload")
+        if digest:
+            blobs.discard_new(digest)
+        if exc.status in (401, 403, 404):
+            raise
+        with database.unit_of_work(write=False) as db:
+            return show_form_errors(request, exc, data, UPLOAD_LABELS, lambda kept: (
+                "sharing/resource.html", _resource_page(db, actor, resource_id, kept)), name="upload")
+    except BaseException:
+        if digest:
+            blobs.discard_new(digest)
+        raise
     return see_other(f"/sharing/resources/{resource_id}")
 
 

@@ -40,7 +40,7 @@ from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
 from qianshu.registry.service import file_too_large
-from qianshu.sharing import appeals, grants, resource_pages, schemas, service
+from qianshu.sharing import appeal_parts, appeals, grants, resource_pages, schemas, service
 from qianshu.sharing.models import (
     GRANTED_STATUSES,
     SANDBOX_AGGREGATES,
@@ -63,9 +63,11 @@ DECISION_LABELS = {"decision": N_("Decision"), "fields": N_("Fields"), "period_s
                    "period_end": N_("Period to"), "reason": N_("Reason"),
                    "expires_on": N_("Grant ends (empty: with the granted period)")}
 REVOKE_LABELS = {"reason": N_("Reason")}
-APPEAL_LABELS = {"reason": N_("Why the decision should be changed")}
-APPEAL_DECISION_LABELS = {"decision": N_("Decision"), "reason": N_("Reason"),
-                          "expires_on": N_("Grant ends (empty: with the asked period)")}
+APPEAL_LABELS = {"reason": N_("Why the decision should be changed"), "fields": N_("Fields appealed"),
+                 "period_start": N_("Period from"), "period_end": N_("Period to")}
+APPEAL_DECISION_LABELS = {"decision": N_("Decision"), "reason": N_("Reason"), "fields": N_("Fields granted"),
+                          "period_start": N_("Period from"), "period_end": N_("Period to"),
+                          "expires_on": N_("Grant ends (empty: with the period granted)")}
 EXTENSION_LABELS = {"until": N_("Use the grant until"), "reason": N_("Reason")}
 EXTENSION_DECISION_LABELS = {"decision": N_("Decision"), "expires_on": N_("New end date (empty: the one asked)"),
                              "reason": N_("Reason")}
@@ -294,6 +296,8 @@ class RequestPage:
     answer: Any = None
     error: str = ""
     appeal: SharingAppeal | None = None
+    appealed: appeal_parts.Parts | None = None  # what the appeal asks back
+    left_out: list[str] = field(default_factory=list)  # the fields an appeal may ask back
     extensions: list[SharingExtension] = field(default_factory=list)
     timeline: list[appeals.Step] = field(default_factory=list)
     may_appeal: bool = False
@@ -314,7 +318,9 @@ def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = No
                        row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
                        policy.allows(actor, "sharing.grant.use", res), form or Form(),
                        row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live,
-                       appeal=appeal, extensions=extensions, timeline=appeals.timeline(db, row),
+                       appeal=appeal, appealed=appeal_parts.appealed(appeal, row) if appeal else None,
+                       left_out=[f for f in row.fields if row.status != "narrowed" or f not in row.granted_fields],
+                       extensions=extensions, timeline=appeals.timeline(db, row),
                        may_appeal=appeal is None and row.status in appeals.APPEALABLE
                        and policy.allows(actor, "sharing.appeal.create", res),
                        may_decide_appeal=appeal is not None and appeal.status == "pending"
@@ -374,17 +380,28 @@ def _filled(posted: Any, *names: str) -> dict[str, Any]:
     return {n: str(posted.get(n) or "") for n in names if str(posted.get(n) or "").strip()}
 
 
+def _parts_form(posted: Any, *names: str) -> dict[str, Any]:
+    """A form naming parts of a request: its text fields and, when the form offers the parts (its
+    ``parts`` marker), the ``fields`` ticked (none ticked: an empty list, which is not "all")."""
+    data = _filled(posted, *names, "period_start", "period_end")
+    if posted.get("parts"):
+        data["fields"] = form_fields(posted, lists=("fields",)).get("fields", [])
+    return data
+
+
 @router.post("/sharing/requests/{request_id:int}/appeal")
 def appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    return _second_look(request, db, actor, request_id, schemas.AppealIn, {"reason": str(posted.get("reason") or "")},
+    return _second_look(request, db, actor, request_id, schemas.AppealIn, _parts_form(posted, "reason"),
                         APPEAL_LABELS, "appeal", lambda row, body: appeals.file_appeal(db, actor, row, body))
 
 
 @router.post("/sharing/requests/{request_id:int}/appeal/decision")
 def decide_appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
                   posted: PostedForm) -> Response:
-    return _second_look(request, db, actor, request_id, schemas.AppealDecisionIn,
-                        _filled(posted, "decision", "reason", "expires_on"), APPEAL_DECISION_LABELS,
+    data = _parts_form(posted, "decision", "reason", "expires_on")
+    if data.get("decision") != "grant_part":  # the parts are what is granted in part only
+        data = {k: v for k, v in data.items() if k not in ("fields", "period_start", "period_end")}
+    return _second_look(request, db, actor, request_id, schemas.AppealDecisionIn, data, APPEAL_DECISION_LABELS,
                         "appeal_decision", lambda row, body: appeals.decide_appeal(db, actor, row, body))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,19 +137,22 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(served, isolated_data
         assert again.status_code == 201, again.text  # the server is fine afterwards
 
 
-def cut_off(url: str, data: bytes, settings: Settings, database: Database) -> None:
+def cut_off(url: str, data: bytes, settings: Settings, database: Database,
+            left: Callable[[], tuple[list[str], list[str], int]] | None = None) -> None:
     """Send ``data`` (a request whose body is shorter than it declares) on a raw connection, close it
-    once the server has begun writing the temporary file, and see that nothing of it is left."""
+    once the server has begun writing a temporary file, and see that nothing of it is ``left``
+    (blobs, temporary files, rows; by default the sharing feed's)."""
+    look = left or (lambda: _left_behind(settings, database))
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(data)
         deadline = time.monotonic() + 10
-        while not _left_behind(settings, database)[1] and time.monotonic() < deadline:
+        while not look()[1] and time.monotonic() < deadline:
             time.sleep(0.05)
     deadline = time.monotonic() + 15
-    while _left_behind(settings, database) != ([], [], 0) and time.monotonic() < deadline:
+    while look() != ([], [], 0) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _left_behind(settings, database) == ([], [], 0)
+    assert look() == ([], [], 0)
 
 
 BAD_FILES = [

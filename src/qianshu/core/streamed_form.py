@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -50,12 +51,14 @@ class StreamedForm:
     """A ``multipart/form-data`` body as it arrives: :meth:`open_file` reads up to the file part
     named ``file_field`` (collecting the text fields before it), :meth:`file_chunks` hands on its
     bytes, :meth:`rest` reads what follows. A body that ends before its closing boundary, or is not
-    multipart at all, is refused (422 ``form_malformed``, naming ``file_field``)."""
+    multipart at all, is refused (422 ``form_malformed``, naming ``file_field``); a form sent
+    url-encoded (without its file) gives its fields and no file part."""
 
     def __init__(self, chunks: Iterable[bytes], content_type: str, file_field: str = "file") -> None:
         kind, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
-        if kind != b"multipart/form-data" or not boundary:
+        self._urlencoded = kind == b"application/x-www-form-urlencoded"  # a form sent without its file
+        if not self._urlencoded and (kind != b"multipart/form-data" or not boundary):
             raise self._malformed(file_field)
         self.file_field = file_field
         self.fields: dict[str, str] = {}
@@ -74,7 +77,17 @@ class StreamedForm:
             "on_header_value": self._header_value, "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
             "on_part_end": self._part_end, "on_end": self._end}
-        self._parser = MultipartParser(boundary, callbacks)
+        self._parser = MultipartParser(boundary or b"-", callbacks)
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str], chunks: Iterable[bytes], limit: int,
+           too_large: PayloadTooLarge) -> StreamedForm:
+        """A request's form, whose whole body may be at most ``limit`` bytes (``too_large`` else): a
+        declared length over it is refused before a byte is read, a chunked body as soon as it passes."""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        return cls(bounded(chunks, limit, too_large), headers.get("content-type", ""))
 
     @property
     def chunks(self) -> Iterator[bytes]:
@@ -86,6 +99,9 @@ class StreamedForm:
     def open_file(self) -> str | None:
         """Read up to the file part: its file name ("" when the form's file input was left empty),
         or None when the form has no such part."""
+        if self._urlencoded:
+            self._read_urlencoded()
+            return None
         while True:
             while self._events:
                 kind, value = self._events.popleft()
@@ -112,6 +128,16 @@ class StreamedForm:
             pass
         self._events.clear()
         return self.fields
+
+    def _read_urlencoded(self) -> None:
+        body = bytearray()
+        for chunk in self._chunks:
+            body += chunk
+            if len(body) > FORM_SLACK:
+                raise InvalidInput("{field}: the value is too long.", field="form", code="too_long")
+        for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            self.fields.setdefault(name, value)
+        self._body_done = True
 
     def _pump(self) -> bool:
         """Feed the parser the next chunk; False once the body has ended."""

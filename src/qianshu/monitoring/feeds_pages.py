@@ -6,25 +6,43 @@ A refused form shows its page again with the error in the reader's language, not
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
-from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.body_rules import BodyRule
+from qianshu.core.errors import InvalidInput, PayloadTooLarge, QianshuError
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    body_chunks,
+    form_fields,
+    get_database,
+    get_lang,
+    render,
+    see_other,
+)
+from qianshu.core.settings import Settings
+from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
 from qianshu.core.timeutil import utcnow
 from qianshu.monitoring import feed_uploads, feeds, rulesets, runs
-from qianshu.monitoring.feeds_api import receive_feed, rejects_response
+from qianshu.monitoring.feeds_api import rejects_response
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
+from qianshu.monitoring.settings import MonitoringSettings
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,28 +81,64 @@ def feeds_index(request: Request, db: DbSession, actor: SignedInActor) -> Respon
     return _feeds_page(request, db, actor)
 
 
+def _upload_limit(settings: Settings) -> int:
+    return settings.section(MonitoringSettings).feed_max_bytes + FORM_SLACK
+
+
+# The upload form streams its file to a temporary file as it arrives (core/streamed_form.py), so it
+# takes files up to ``[monitoring] feed_max_bytes``, not the portal's default body limit.
+BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", _upload_limit, stream=True)]
+
+
 @router.post("/monitoring/feeds")
-def feeds_upload(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
-                 posted: PostedForm) -> Response:
-    form = form_fields(posted)
-    division = str(form.get("division", "")).strip()
+async def feeds_upload(request: Request, settings: AppSettings) -> Response:
+    """The form's fields come before its file: who may upload for the division is asked before a
+    byte of the file is read; the file then streams to a temporary file with no transaction open,
+    and is stored and queued for its check in a short transaction."""
+    actor = await load_actor(request)
+    policy.require(actor, "account.self")
     try:
-        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
-        upload = posted.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("{field}: choose a file", field="file")
-        year = str(form.get("year", "")).strip()
-        if not year.isdigit():
-            raise InvalidInput("{field}: not a plausible year", field="year")
-        received = receive_feed(db, actor, settings, upload, feeds.Upload(
-            feed=str(form.get("feed", "")), year=int(year), division=division, name=upload.filename,
-            encoding=str(form.get("encoding", "auto"))))
+        return await run_in_threadpool(_receive_form, request, actor, settings)
+    except ClientDisconnect:
+        return Response(status_code=499)
+
+
+def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
+    database = get_database(request)
+    limit = settings.section(MonitoringSettings).feed_max_bytes
+    too_large = PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
+    raw = body_chunks(request)
+    try:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
+            try:
+                form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
+                filename = form.open_file()
+                division = form.fields.get("division", "").strip()
+                policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
+                if not filename:
+                    raise InvalidInput("{field}: choose a file", field="file")
+                year = form.fields.get("year", "").strip()
+                if not year.isdigit():
+                    raise InvalidInput("{field}: not a plausible year", field="year")
+                path = Path(work) / "feed"
+                with path.open("wb") as out:
+                    for chunk in bounded(form.file_chunks(), limit, too_large):
+                        out.write(chunk)
+                fields = form.rest()
+            except QianshuError:
+                drain(raw, settings.body_read_timeout_seconds)
+                raise
+            target = feeds.Upload(feed=fields.get("feed", ""), year=int(year), division=division, name=filename,
+                                  encoding=fields.get("encoding", "auto"))
+            with database.unit_of_work() as db:
+                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), path, target).id
     except QianshuError as exc:
         if exc.status in (401, 403):
             raise
-        db.rollback()
-        return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/monitoring/feeds/uploads/{received.id}")
+        with database.unit_of_work(write=False) as db:
+            return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/monitoring/feeds/uploads/{upload_id}")
 
 
 @dataclass

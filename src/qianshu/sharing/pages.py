@@ -38,7 +38,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
+from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, drain
 from qianshu.registry.service import file_too_large
 from qianshu.sharing import appeal_parts, appeals, grants, resource_pages, schemas, service
 from qianshu.sharing.models import (
@@ -190,10 +190,7 @@ def _receive_upload(request: Request, actor: Actor, settings: Settings, resource
     digest = ""
     try:
         try:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit + FORM_SLACK:
-                raise too_large
-            form = StreamedForm(bounded(raw, limit + FORM_SLACK, too_large), request.headers.get("content-type", ""))
+            form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
             filename = form.open_file()
             data = dict(form.fields)
             if not filename:

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qianshu.accounts import service as accounts
+from qianshu.accounts.schemas import TokenIn
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
@@ -49,7 +50,7 @@ def _left(settings: Settings, database: Database) -> tuple[list[str], list[str],
 
 
 @pytest.fixture
-def served(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, Settings, str]]:
+def served(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, Settings, str, str]]:
     settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
                         secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False,
                         sections={"monitoring": {"feed_max_bytes": LIMIT}})
@@ -58,8 +59,10 @@ def served(isolated_database: Database, tmp_path: Path) -> Iterator[tuple[str, S
         org = make.org(org_type="government", name="安顺市西秀区应急管理局")
         user = make.user(organisation=org, org_role="member", jurisdiction=COUNTY)
         cookie = accounts.start_session(db, settings, user, "127.0.0.1", "test")
+        token = accounts.create_token(db, accounts.actor_for(user, via="api", ip=None),
+                                      TokenIn(name="t", scopes=["read", "write"]))[1]
     with live_server(create_app(settings, database=isolated_database)) as url:
-        yield url, settings, cookie
+        yield url, settings, cookie, token
 
 
 def _post(client: httpx.Client, token: str | None, body: bytes, division: str = COUNTY) -> httpx.Response:
@@ -76,7 +79,7 @@ def _error(page: str) -> str:
 
 @pytest.mark.slow
 def test_a_gbk_file_past_one_mebibyte_is_received_and_queued(served: Any, isolated_database: Database) -> None:
-    url, settings, cookie = served
+    url, settings, cookie, _token = served
     body = _gbk(30_000)
     assert len(body) > 1024 * 1024
     with signed_in(url, cookie, "zh") as (client, token):
@@ -93,7 +96,7 @@ def test_a_gbk_file_past_one_mebibyte_is_received_and_queued(served: Any, isolat
 @pytest.mark.slow
 def test_too_large_another_county_and_no_csrf_are_refused_and_leave_nothing(served: Any,
                                                                             isolated_database: Database) -> None:
-    url, settings, cookie = served
+    url, settings, cookie, _token = served
     big = _gbk(LIMIT // len(ROW.encode("gbk")) + 1000)
     for lang, words in (("zh", "文件大于 4 MB"), ("en", "larger than 4 MB")):
         with signed_in(url, cookie, lang) as (client, token):
@@ -120,7 +123,7 @@ def test_too_large_another_county_and_no_csrf_are_refused_and_leave_nothing(serv
 
 @pytest.mark.slow
 def test_a_form_cut_off_mid_file_leaves_nothing(served: Any, isolated_database: Database) -> None:
-    url, settings, cookie = served
+    url, settings, cookie, _token = served
     with signed_in(url, cookie, "zh") as (client, token):
         cookies = f"qs_session={client.cookies['qs_session']}; qs_csrf={client.cookies['qs_csrf']}"
     host = url.removeprefix("http://").split(":")[0]
@@ -132,3 +135,24 @@ def test_a_form_cut_off_mid_file_leaves_nothing(served: Any, isolated_database: 
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     cut_off(url, head + part + _gbk(20_000), settings, isolated_database,
             left=lambda: _left(settings, isolated_database))
+
+
+@pytest.mark.slow
+def test_the_api_streams_the_file_too(served: Any, isolated_database: Database) -> None:
+    url, settings, _cookie, token = served
+    query = {"feed": "emergency", "year": "2025", "division": COUNTY}
+    with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        body = _gbk(30_000)  # past the 1 MiB default body limit
+        answer = client.post("/api/v1/monitoring/feeds", params=query, files={"file": ("灾情.csv", body, "text/csv")})
+        assert answer.status_code == 202, answer.text[:500]
+        assert answer.json()["status"] == "queued"
+        big = client.post("/api/v1/monitoring/feeds", params=query, headers={"Accept-Language": "en"},
+                          files={"file": ("big.csv", _gbk(LIMIT // len(ROW.encode("gbk")) + 1000), "text/csv")})
+        assert big.status_code == 413
+        assert (big.json()["field"], big.json()["code"]) == ("file", "payload_too_large")
+        assert "larger than 4 MB" in big.json()["detail"]
+        other = client.post("/api/v1/monitoring/feeds", params={**query, "division": "520102"},
+                            files={"file": ("a.csv", _gbk(10), "text/csv")})
+        assert other.status_code == 403
+    blobs, temporary, uploads = _left(settings, isolated_database)
+    assert (blobs, temporary, uploads) == ([hashlib.sha256(body).hexdigest()], [], 1)

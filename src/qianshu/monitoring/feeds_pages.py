@@ -6,9 +6,7 @@ A refused form shows its page again with the error in the reader's language, not
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,12 +20,11 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
-from qianshu.core.errors import InvalidInput, PayloadTooLarge, QianshuError
+from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import (
     AppSettings,
     DbSession,
     PostedForm,
-    body_chunks,
     form_fields,
     get_database,
     get_lang,
@@ -35,14 +32,12 @@ from qianshu.core.http import (
     see_other,
 )
 from qianshu.core.settings import Settings
-from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feed_uploads, feeds, rulesets, runs
+from qianshu.monitoring import feed_uploads, feeds, feeds_api, rulesets, runs
 from qianshu.monitoring.feeds_api import rejects_response
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
-from qianshu.monitoring.settings import MonitoringSettings
 
 router = APIRouter(include_in_schema=False)
 
@@ -81,13 +76,9 @@ def feeds_index(request: Request, db: DbSession, actor: SignedInActor) -> Respon
     return _feeds_page(request, db, actor)
 
 
-def _upload_limit(settings: Settings) -> int:
-    return settings.section(MonitoringSettings).feed_max_bytes + FORM_SLACK
-
-
-# The upload form streams its file to a temporary file as it arrives (core/streamed_form.py), so it
-# takes files up to ``[monitoring] feed_max_bytes``, not the portal's default body limit.
-BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", _upload_limit, stream=True)]
+# The upload form streams its file as the API does (feeds_api.streamed_feed), so it takes files up to
+# ``[monitoring] feed_max_bytes``, not the portal's default body limit.
+BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", feeds_api.form_limit, stream=True)]
 
 
 @router.post("/monitoring/feeds")
@@ -105,34 +96,19 @@ async def feeds_upload(request: Request, settings: AppSettings) -> Response:
 
 def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
     database = get_database(request)
-    limit = settings.section(MonitoringSettings).feed_max_bytes
-    too_large = PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
-    raw = body_chunks(request)
+
+    def allowed(fields: dict[str, str]) -> None:
+        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(fields.get("division", "").strip()))
+        if not fields.get("year", "").strip().isdigit():
+            raise InvalidInput("{field}: not a plausible year", field="year")
+
     try:
-        settings.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
-            try:
-                form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
-                filename = form.open_file()
-                division = form.fields.get("division", "").strip()
-                policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
-                if not filename:
-                    raise InvalidInput("{field}: choose a file", field="file")
-                year = form.fields.get("year", "").strip()
-                if not year.isdigit():
-                    raise InvalidInput("{field}: not a plausible year", field="year")
-                path = Path(work) / "feed"
-                with path.open("wb") as out:
-                    for chunk in bounded(form.file_chunks(), limit, too_large):
-                        out.write(chunk)
-                fields = form.rest()
-            except QianshuError:
-                drain(raw, settings.body_read_timeout_seconds)
-                raise
-            target = feeds.Upload(feed=fields.get("feed", ""), year=int(year), division=division, name=filename,
-                                  encoding=fields.get("encoding", "auto"))
+        with feeds_api.streamed_feed(request, settings, allowed) as got:
+            target = feeds.Upload(feed=got.fields.get("feed", ""), year=int(got.fields["year"].strip()),
+                                  division=got.fields.get("division", "").strip(), name=got.name,
+                                  encoding=got.fields.get("encoding", "auto"))
             with database.unit_of_work() as db:
-                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), path, target).id
+                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target).id
     except QianshuError as exc:
         if exc.status in (401, 403):
             raise

@@ -264,4 +264,6 @@ def _request(client, db, settings, user: User | None, method: str, url: str, bod
     if method == "GET":
         return client.get(url, follow_redirects=False).status_code
     data = {**(body or {}), "csrf_token": token}
+    # in the address too, as the forms whose file streams in send it (core/streamed_form.py)
+    url += ("&" if "?" in url else "?") + f"csrf_token={token}"
     return client.request(method, url, data=data, follow_redirects=False).status_code

@@ -86,3 +86,35 @@ def test_a_feed_upload_is_checked_by_a_job_in_the_browser(page, lang: str, tmp_p
     page.wait_for_selector("#error", timeout=60_000)
     assert ("缺少列" if lang == "zh" else "columns missing") in page.locator("#error").inner_text()
     _shot(page, f"monitoring-feed-upload-refused-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_feed_file_past_one_mebibyte_is_uploaded_through_the_form(page, lang: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The resource page's upload form streams its file: 3 MiB (three times the portal's default body
+    limit) is stored as a new version; a GBK file is refused with the line beside the file field."""
+    big = tmp_path / f"recipients-{lang}.csv"
+    with big.open("w", encoding="utf-8") as out:
+        out.write("household_id,assistance,monthly_amount_fen\n")
+        out.writelines(f"52263601020300{i % 1000:03d},dibao,{45000 + i % 7}\n" for i in range(120_000))
+    assert big.stat().st_size > 3 * 1024 * 1024
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("household_id,assistance\n52263601020300001,低保\n".encode("gbk"))
+    _sign_in(page, "civilaffairs@qianshu.demo", lang)
+    page.goto("/sharing?q=civil_affairs")
+    page.click("a:has-text('社会救助对象信息')" if lang == "zh" else "a:has-text('Social assistance recipients')")
+    page.wait_for_url("**/sharing/resources/*")
+    page.fill("#upload input[name=as_of]", "2026-07-31")
+    page.set_input_files("#upload input[name=file]", str(gbk))
+    page.click("#upload button[type=submit]")
+    error = page.locator("#f-upload-file-error")
+    assert error.is_visible()
+    assert ("第 2 行" if lang == "zh" else "line 2") in error.inner_text()
+    assert page.locator("#upload input[name=as_of]").input_value() == "2026-07-31"  # kept
+    _shot(page, f"sharing-upload-refused-{lang}")
+    page.set_input_files("#upload input[name=file]", str(big))
+    page.click("#upload button[type=submit]")
+    page.wait_for_load_state()
+    files = page.locator("#files")
+    assert big.name in files.inner_text()
+    assert "120,000" in files.inner_text()
+    _shot(page, f"sharing-upload-stored-{lang}")

@@ -212,7 +212,7 @@ def test_the_portal_forms_show_errors_beside_their_fields(client, db, make, sett
                           data={"csrf_token": token, "decision": "grant"}, follow_redirects=False)
     assert decided.status_code == 303
     shown = client.get(f"/sharing/requests/{row.id}").text
-    assert "Granted as asked" in shown
+    assert "Granted as appealed" in shown
     assert "Sharing appeal filed" in shown  # the timeline
     # the grantee now asks for a longer grant: a day not after the end is refused beside the field
     token = _browser(client, db, settings, world.other)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,24 +125,34 @@ def test_a_body_over_the_limit_is_refused_in_both_languages_and_leaves_nothing(s
 @pytest.mark.slow
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(served, isolated_database) -> None:  # type: ignore[no-untyped-def]
     url, settings, resource_id, owner, _other = served
-    host, port = url.removeprefix("http://").split(":")
+    host = url.removeprefix("http://").split(":")[0]
     head = (f"PUT /api/v1/sharing/resources/{resource_id}/files/cut.csv?as_of=2026-03-01 HTTP/1.1\r\n"
             f"Host: {host}\r\nAuthorization: Bearer {owner}\r\nContent-Type: text/csv\r\n"
             f"Content-Length: {10 * 1024 * 1024}\r\n\r\n").encode()
-    with socket.create_connection((host, int(port))) as sock:
-        # ~1.8 MiB of the 10 declared, then the connection closes
-        sock.sendall(head + b"resident_id,assistance,monthly_amount_fen\n" + ROW * 60_000)
-        deadline = time.monotonic() + 10
-        while not _left_behind(settings, isolated_database)[1] and time.monotonic() < deadline:
-            time.sleep(0.05)  # the server has begun writing the temporary file
-    deadline = time.monotonic() + 15
-    while _left_behind(settings, isolated_database) != ([], [], 0) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _left_behind(settings, isolated_database) == ([], [], 0)
+    # ~1.8 MiB of the 10 declared, then the connection closes
+    cut_off(url, head + b"resident_id,assistance,monthly_amount_fen\n" + ROW * 60_000, settings, isolated_database)
     with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {owner}"}) as client:
         again = client.put(f"/api/v1/sharing/resources/{resource_id}/files/whole.csv",
                            params={"as_of": "2026-03-01"}, content=b"resident_id,assistance,monthly_amount_fen\n" + ROW)
         assert again.status_code == 201, again.text  # the server is fine afterwards
+
+
+def cut_off(url: str, data: bytes, settings: Settings, database: Database,
+            left: Callable[[], tuple[list[str], list[str], int]] | None = None) -> None:
+    """Send ``data`` (a request whose body is shorter than it declares) on a raw connection, close it
+    once the server has begun writing a temporary file, and see that nothing of it is ``left``
+    (blobs, temporary files, rows; by default the sharing feed's)."""
+    look = left or (lambda: _left_behind(settings, database))
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(data)
+        deadline = time.monotonic() + 10
+        while not look()[1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    deadline = time.monotonic() + 15
+    while look() != ([], [], 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert look() == ([], [], 0)
 
 
 BAD_FILES = [

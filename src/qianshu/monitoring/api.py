@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from qianshu.monitoring import cases_api, feeds_api
 
-BODY_RULES = [*cases_api.BODY_RULES]
+BODY_RULES = [*cases_api.BODY_RULES, *feeds_api.BODY_RULES]
 
 router = APIRouter()
 router.include_router(feeds_api.router)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import Response
-from starlette.datastructures import UploadFile as FormFile
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
-from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, get_lang
-from qianshu.core.openapi import problems
+from qianshu.core.body_rules import BodyRule
+from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge, QianshuError
+from qianshu.core.http import AppSettings, DbSession, body_chunks, get_database, get_lang
+from qianshu.core.openapi import SIGNED_IN, body_of, problems
 from qianshu.core.policy import require
 from qianshu.core.settings import Settings
+from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
 from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas
-from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
+from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.settings import MonitoringSettings
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
@@ -48,34 +53,81 @@ def parameters_json(row: RuleParameters) -> dict[str, Any]:
             "parameters": row.parameters, "note": row.note, "set_by": row.set_by, "set_at": row.set_at.isoformat()}
 
 
-def receive_feed(db: Any, actor: Actor, settings: Settings, upload: FormFile, target: feeds.Upload) -> FeedUpload:
-    """The form's file (spooled by the form parser) to a temporary file, then stored and queued
-    for its validation job (``feed_uploads``)."""
+def form_limit(settings: Settings) -> int:
+    return settings.section(MonitoringSettings).feed_max_bytes + FORM_SLACK
+
+
+# The feed file streams to a temporary file as it arrives (core/streamed_form.py), in the API and in
+# the portal's form alike, so both take files up to ``[monitoring] feed_max_bytes``.
+BODY_RULES = [BodyRule("POST", r"/api/v1/monitoring/feeds", form_limit, stream=True)]
+FEED_FORM = {**body_of("multipart/form-data", "The feed file as the form part `file` (the feed, year and division "
+                       "in the query).", {"type": "object", "required": ["file"],
+                                         "properties": {"file": {"type": "string", "format": "binary"}}}),
+             "security": SIGNED_IN}
+
+
+@dataclass
+class Streamed:
+    """A feed form read as it arrives: its text fields, and its file in a temporary folder."""
+
+    fields: dict[str, str]
+    name: str
+    path: Path
+
+
+@contextmanager
+def streamed_feed(request: Request, settings: Settings,
+                  allowed: Callable[[dict[str, str]], None]) -> Iterator[Streamed]:
+    """Read the request's feed form on this (worker) thread, no transaction open: the text fields
+    before the file, then ``allowed(fields)`` (who may upload for the division: asked before a byte
+    of the file is read), then the file into a temporary folder, bounded as it arrives. A refusal
+    reads and drops what the client is still sending, then raises; nothing is kept."""
     limit = settings.section(MonitoringSettings).feed_max_bytes
+    too_large = PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
+    raw = body_chunks(request)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
-        path = Path(work) / "feed"
-        with path.open("wb") as out:
-            shutil.copyfileobj(upload.file, out, 1 << 20)
-        if path.stat().st_size > limit:
-            raise PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
-        return feed_uploads.receive(db, actor, settings, open_blob_store(settings), path, target)
+        try:
+            form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
+            name = form.open_file()
+            allowed(form.fields)
+            if not name:
+                raise InvalidInput("{field}: choose a file", field="file")
+            path = Path(work) / "feed"
+            with path.open("wb") as out:
+                for chunk in bounded(form.file_chunks(), limit, too_large):
+                    out.write(chunk)
+            fields = form.rest()
+        except QianshuError:
+            drain(raw, settings.body_read_timeout_seconds)
+            raise
+        yield Streamed(fields, name, path)
 
 
 @router.post("/feeds", status_code=202, summary="Upload a department's feed (checked by a job)",
-             responses=problems(401, 403, 409, 413, 422))
-def upload_feed(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings, feed: str = "",
-                year: int = 0, division: str = "", encoding: str = "auto",
-                file: Annotated[UploadFile | None, File()] = None) -> dict[str, Any]:
+             responses=problems(401, 403, 409, 413, 422), openapi_extra=FEED_FORM)
+async def upload_feed(request: Request, settings: AppSettings, feed: str = "", year: int = 0, division: str = "",
+                      encoding: str = "auto") -> Response:
     """The file as multipart ``file``; ``feed``, ``year`` and ``division`` (a county, or 520000) in
-    the query. CSV (UTF-8 or GB18030), XLSX or Parquet. The answer is the upload, queued: follow
-    ``GET /feeds/uploads/{id}`` for its progress, then its version (the good rows; the others in
-    the version's ``rejects``) or the reason the whole file was refused."""
+    the query. CSV (UTF-8 or GB18030), XLSX or Parquet, up to ``[monitoring] feed_max_bytes``,
+    streamed as it arrives. The answer is the upload, queued: follow ``GET /feeds/uploads/{id}`` for
+    its progress, then its version (the good rows; the others in the version's ``rejects``) or the
+    reason the whole file was refused."""
+    actor = await load_actor(request)
     require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
-    if file is None:
-        raise InvalidInput("{field}: choose a file", field="file")
-    target = feeds.Upload(feed=feed, year=year, division=division, name=file.filename or "feed", encoding=encoding)
-    return feed_uploads.upload_json(db, receive_feed(db, actor, settings, file, target), get_lang(request))
+    database = get_database(request)
+
+    def receive() -> dict[str, Any]:
+        with streamed_feed(request, settings, lambda _fields: None) as got:
+            target = feeds.Upload(feed=feed, year=year, division=division, name=got.name, encoding=encoding)
+            with database.unit_of_work() as db:
+                row = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target)
+                return feed_uploads.upload_json(db, row, get_lang(request))
+
+    try:
+        return JSONResponse(await run_in_threadpool(receive), status_code=202)
+    except ClientDisconnect:
+        return Response(status_code=499)
 
 
 @router.get("/feeds/uploads/{upload_id}", summary="An uploaded feed: its check's progress and result",

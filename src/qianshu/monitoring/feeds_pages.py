@@ -12,16 +12,29 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
-from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    PostedForm,
+    form_fields,
+    get_database,
+    get_lang,
+    render,
+    see_other,
+)
+from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feed_uploads, feeds, rulesets, runs
-from qianshu.monitoring.feeds_api import receive_feed, rejects_response
+from qianshu.monitoring import feed_uploads, feeds, feeds_api, rulesets, runs
+from qianshu.monitoring.feeds_api import rejects_response
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
@@ -63,28 +76,45 @@ def feeds_index(request: Request, db: DbSession, actor: SignedInActor) -> Respon
     return _feeds_page(request, db, actor)
 
 
+# The upload form streams its file as the API does (feeds_api.streamed_feed), so it takes files up to
+# ``[monitoring] feed_max_bytes``, not the portal's default body limit.
+BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", feeds_api.form_limit, stream=True)]
+
+
 @router.post("/monitoring/feeds")
-def feeds_upload(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
-                 posted: PostedForm) -> Response:
-    form = form_fields(posted)
-    division = str(form.get("division", "")).strip()
+async def feeds_upload(request: Request, settings: AppSettings) -> Response:
+    """The form's fields come before its file: who may upload for the division is asked before a
+    byte of the file is read; the file then streams to a temporary file with no transaction open,
+    and is stored and queued for its check in a short transaction."""
+    actor = await load_actor(request)
+    policy.require(actor, "account.self")
     try:
-        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
-        upload = posted.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("{field}: choose a file", field="file")
-        year = str(form.get("year", "")).strip()
-        if not year.isdigit():
+        return await run_in_threadpool(_receive_form, request, actor, settings)
+    except ClientDisconnect:
+        return Response(status_code=499)
+
+
+def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
+    database = get_database(request)
+
+    def allowed(fields: dict[str, str]) -> None:
+        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(fields.get("division", "").strip()))
+        if not fields.get("year", "").strip().isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
-        received = receive_feed(db, actor, settings, upload, feeds.Upload(
-            feed=str(form.get("feed", "")), year=int(year), division=division, name=upload.filename,
-            encoding=str(form.get("encoding", "auto"))))
+
+    try:
+        with feeds_api.streamed_feed(request, settings, allowed) as got:
+            target = feeds.Upload(feed=got.fields.get("feed", ""), year=int(got.fields["year"].strip()),
+                                  division=got.fields.get("division", "").strip(), name=got.name,
+                                  encoding=got.fields.get("encoding", "auto"))
+            with database.unit_of_work() as db:
+                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target).id
     except QianshuError as exc:
         if exc.status in (401, 403):
             raise
-        db.rollback()
-        return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
-    return see_other(f"/monitoring/feeds/uploads/{received.id}")
+        with database.unit_of_work(write=False) as db:
+            return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
+    return see_other(f"/monitoring/feeds/uploads/{upload_id}")
 
 
 @dataclass

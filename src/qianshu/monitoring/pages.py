@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from qianshu.monitoring import cases_pages, feeds_pages
 
-BODY_RULES = [*cases_pages.BODY_RULES]
+BODY_RULES = [*cases_pages.BODY_RULES, *feeds_pages.BODY_RULES]
 
 router = APIRouter(include_in_schema=False)
 router.include_router(feeds_pages.router)

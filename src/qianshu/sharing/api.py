@@ -142,7 +142,7 @@ def get_request(request_id: int, db: DbSession, actor: SignedInActor) -> dict[st
     row, files = service.granted_files(db, actor, request_id)
     appeal = appeals.appeal_of(db, row.id)
     return dict(service.request_json(row), files=[service.file_json(f) for f in files],
-                appeal=appeals.appeal_json(appeal) if appeal else None,
+                appeal=appeals.appeal_json(appeal, row) if appeal else None,
                 extensions=[appeals.extension_json(e) for e in appeals.extensions_of(db, row.id)],
                 timeline=[appeals.step_json(s) for s in appeals.timeline(db, row)])
 
@@ -162,23 +162,27 @@ def revoke(request_id: int, data: schemas.RevokeIn, db: DbSession, actor: Signed
 
 
 @router.post("/requests/{request_id}/appeal", status_code=201,
-             summary="Appeal a narrowing or rejection, once, with a reason (the requester)",
+             summary="Appeal a narrowing or rejection, or some of the fields or period left out, once (the requester)",
              responses=problems(401, 403, 404, 409, 422))
 def appeal(request_id: int, data: schemas.AppealIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
-    """The big-data bureau decides; it and the owner are told. Appealed already, or not narrowed or
-    rejected: 409."""
+    """All that was left out (no parts named), or the ``fields`` asked back and the period asked for
+    (``period_start`` … ``period_end``, within the one asked for and holding the one granted). The
+    big-data bureau decides; it and the owner are told. Appealed already, or not narrowed or
+    rejected: 409; a part that was not asked for, or nothing beyond the grant: 422."""
     row = service.load_request(db, actor, request_id, "sharing.appeal.create")
-    return appeals.appeal_json(appeals.file_appeal(db, actor, row, data))
+    return appeals.appeal_json(appeals.file_appeal(db, actor, row, data), row)
 
 
 @router.post("/requests/{request_id}/appeal/decision",
-             summary="Uphold the owner's decision or grant the request as asked (the big-data bureau)",
+             summary="Uphold the owner's decision, grant the appeal, or grant part of it (the big-data bureau)",
              responses=problems(401, 403, 404, 409, 422))
 def decide_appeal(request_id: int, data: schemas.AppealDecisionIn, db: DbSession,
                   actor: SignedInActor) -> dict[str, Any]:
-    """Of two decisions at once one applies; the other gets 409 ``appeal_already_decided``."""
+    """``grant_part`` grants some of the appealed ``fields`` and/or a period within the appealed one
+    (a reason required); the request's access becomes the owner's grant plus this. Of two decisions
+    at once one applies; the other gets 409 ``appeal_already_decided``."""
     row = service.load_request(db, actor, request_id, "sharing.appeal.decide")
-    return appeals.appeal_json(appeals.decide_appeal(db, actor, row, data))
+    return appeals.appeal_json(appeals.decide_appeal(db, actor, row, data), row)
 
 
 @router.post("/requests/{request_id}/extensions", status_code=201,

@@ -25,7 +25,7 @@ from qianshu.core.audit import AuditEvent
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import Label
 from qianshu.core.timeutil import utcnow
-from qianshu.sharing import grants, schemas
+from qianshu.sharing import appeal_parts, grants, schemas
 from qianshu.sharing.models import GRANTED_STATUSES, SharingAppeal, SharingExtension, SharingRequest, SharingResource
 from qianshu.sharing.permissions import request_resource
 
@@ -82,11 +82,14 @@ def file_appeal(db: Session, actor: Actor, row: SharingRequest, data: schemas.Ap
     if row.status not in APPEALABLE:
         raise Conflict("Only a narrowed or rejected request can be appealed; this one is {status}.",
                        code="not_appealable", status=Label("sharing request status", row.status))
-    appeal = SharingAppeal(request_id=row.id, appealed_status=row.status, reason=reason, appealed_by=actor.user_id)
+    parts = appeal_parts.appeal_parts(row, data.fields, data.period_start, data.period_end)
+    appeal = SharingAppeal(request_id=row.id, appealed_status=row.status, reason=reason, appealed_by=actor.user_id,
+                           fields=parts.fields, period_start=parts.start, period_end=parts.end)
     db.add(appeal)
     db.flush()
     audit.record(db, actor, "sharing.appeal.filed", target_type="sharing_request", target_id=row.id,
-                 target_org_id=row.owner_org_id, appealed=row.status, reason=reason)
+                 target_org_id=row.owner_org_id, appealed=row.status, reason=reason, fields=parts.fields,
+                 period=f"{parts.start.isoformat()}/{parts.end.isoformat()}")
     requester = accounts.organisation_by_id(db, row.requester_org_id)
     bureaus = [o.id for o in accounts.organisations_of_type(db, "data_bureau")]
     for org_id in dict.fromkeys([*bureaus, row.owner_org_id]):
@@ -97,9 +100,11 @@ def file_appeal(db: Session, actor: Actor, row: SharingRequest, data: schemas.Ap
 
 
 def decide_appeal(db: Session, actor: Actor, row: SharingRequest, data: schemas.AppealDecisionIn) -> SharingAppeal:
-    """The bureau upholds the owner's decision (saying why) or grants the request as asked (its
-    fields and period; the grant ends on ``expires_on`` or with the asked period). Of two
-    decisions at once one applies; the other gets 409 ``appeal_already_decided``."""
+    """The bureau upholds the owner's decision (saying why), grants what was appealed, or grants part
+    of it (some of the appealed fields and/or part of the appealed period, saying why); the request's
+    access becomes what the owner granted plus what the bureau granted, and the grant ends on
+    ``expires_on`` or with the period granted. Of two decisions at once one applies; the other gets
+    409 ``appeal_already_decided``."""
     policy.require(actor, "sharing.appeal.decide", request_resource(row.owner_org_id, row.requester_org_id))
     appeal = appeal_of(db, row.id)
     if appeal is None:
@@ -107,32 +112,52 @@ def decide_appeal(db: Session, actor: Actor, row: SharingRequest, data: schemas.
     reason = data.reason.strip()
     if data.decision == "uphold":
         reason = _reason(reason, "Say why the owner's decision stands.")
-    expires_on = grants.expiry(data.expires_on, row.period_end) if data.decision == "grant" else None
+    elif data.decision == "grant_part":
+        reason = _reason(reason, "Say why only part of the appeal is granted.")
+    asked = appeal_parts.appealed(appeal, row)
+    granted: appeal_parts.Parts | None = None
+    if data.decision == "grant":
+        granted = asked
+    elif data.decision == "grant_part":
+        granted = appeal_parts.granted_parts(row, asked, data.fields, data.period_start, data.period_end)
+    status = "upheld" if granted is None else "granted" if granted == asked else "partly_granted"
+    expires_on = grants.expiry(data.expires_on, granted.end) if granted else None
     now = utcnow()
-    if not _decide_once(db, appeal, status="upheld" if data.decision == "uphold" else "granted",
-                        decision_reason=reason, decided_by=actor.user_id, decided_by_org_id=actor.org_id,
-                        decided_at=now):
+    parts: dict[str, Any] = {} if granted is None else {
+        "granted_fields": granted.fields, "granted_start": granted.start, "granted_end": granted.end}
+    if not _decide_once(db, appeal, status=status, decision_reason=reason, decided_by=actor.user_id,
+                        decided_by_org_id=actor.org_id, decided_at=now, **parts):
         raise Conflict("This appeal is already decided ({status}); the decision was not applied.",
                        code="appeal_already_decided", status=Label("sharing appeal status", appeal.status))
-    if data.decision == "grant":
-        granted = db.execute(update(SharingRequest)
-                             .where(SharingRequest.id == row.id, SharingRequest.status.in_(APPEALABLE))
-                             .values(status="approved", granted_fields=list(row.fields), granted_start=row.period_start,
-                                     granted_end=row.period_end, expires_on=expires_on, decided_by=actor.user_id,
-                                     decided_at=now, version=SharingRequest.version + 1)
-                             .execution_options(synchronize_session=False))
-        db.refresh(row)
-        if granted.rowcount != 1:  # type: ignore[attr-defined]  # revoked or ended since it was appealed
-            raise Conflict("This request is now {status}; the appeal's decision was not applied.",
-                           code="not_appealable", status=Label("sharing request status", row.status))
+    if granted is not None:
+        _grant(db, actor, row, granted, expires_on, now)
     audit.record(db, actor, f"sharing.appeal.{appeal.status}", target_type="sharing_request", target_id=row.id,
                  target_org_id=row.owner_org_id, reason=reason,
-                 expires_on=expires_on.isoformat() if expires_on else None)
+                 expires_on=expires_on.isoformat() if expires_on else None,
+                 **({} if granted is None else {"fields": row.granted_fields, "period": f"{granted.start.isoformat()}/"
+                                                                                      f"{granted.end.isoformat()}"}))
     for org_id in (row.requester_org_id, row.owner_org_id):
         inbox.notify(db, CAPABILITY, APPEAL_DECIDED, org_id=org_id, subject=("sharing_request", row.id),
                      link=f"/sharing/requests/{row.id}", id=row.id, resource=_resource_name(db, row),
                      decision=Label("sharing appeal status", appeal.status))
     return appeal
+
+
+def _grant(db: Session, actor: Actor, row: SharingRequest, granted: appeal_parts.Parts, expires_on: date | None,
+           now: datetime) -> None:
+    """The request's access becomes the owner's grant plus the appeal's, with one conditional UPDATE
+    (a request revoked or ended since it was appealed: 409, nothing applied)."""
+    status, fields, start, end = appeal_parts.resulting_access(row, granted)
+    result = db.execute(update(SharingRequest)
+                        .where(SharingRequest.id == row.id, SharingRequest.status.in_(APPEALABLE))
+                        .values(status=status, granted_fields=fields, granted_start=start, granted_end=end,
+                                expires_on=expires_on, decided_by=actor.user_id, decided_at=now,
+                                version=SharingRequest.version + 1)
+                        .execution_options(synchronize_session=False))
+    db.refresh(row)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This request is now {status}; the appeal's decision was not applied.",
+                       code="not_appealable", status=Label("sharing request status", row.status))
 
 
 # --- extensions --------------------------------------------------------------------------------
@@ -245,10 +270,13 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def appeal_json(a: SharingAppeal) -> dict[str, Any]:
+def appeal_json(a: SharingAppeal, row: SharingRequest) -> dict[str, Any]:
+    asked = appeal_parts.appealed(a, row)
     return {"id": a.id, "request_id": a.request_id, "appealed_status": a.appealed_status, "reason": a.reason,
+            "fields": asked.fields, "period_start": _iso(asked.start), "period_end": _iso(asked.end),
             "status": a.status, "appealed_at": _iso(a.appealed_at), "decision_reason": a.decision_reason,
-            "decided_at": _iso(a.decided_at)}
+            "granted_fields": a.granted_fields, "granted_start": _iso(a.granted_start),
+            "granted_end": _iso(a.granted_end), "decided_at": _iso(a.decided_at)}
 
 
 def extension_json(e: SharingExtension) -> dict[str, Any]:

@@ -133,15 +133,16 @@ class SharingAccess(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# An appeal: pending until the big-data bureau upholds the owner's decision or grants the request
-# as asked. An extension: pending until the owner approves (a new end date) or refuses.
-APPEAL_STATUSES = ("pending", "upheld", "granted")
+# An appeal: pending until the big-data bureau upholds the owner's decision, grants what was appealed
+# or grants part of it. An extension: pending until the owner approves (a new end date) or refuses.
+APPEAL_STATUSES = ("pending", "upheld", "granted", "partly_granted")
 EXTENSION_STATUSES = ("pending", "approved", "refused")
 
 
 class SharingAppeal(Base):
-    """The requesting department's one appeal against a narrowing or a rejection of its request,
-    decided by the big-data bureau (which coordinates sharing between departments)."""
+    """The requesting department's one appeal against a narrowing or a rejection of its request (of
+    all of it, or of some of the fields or of the period left out), decided by the big-data bureau
+    (which coordinates sharing between departments): upheld, granted, or granted in part."""
 
     __tablename__ = "sharing_appeals"
 
@@ -156,6 +157,14 @@ class SharingAppeal(Base):
     decided_by: Mapped[int | None]
     decided_by_org_id: Mapped[int | None]
     decided_at: Mapped[datetime | None]
+    # What was appealed: the fields asked back (beyond those granted) and the period asked for; and
+    # what the bureau granted of it. Empty on appeals filed before migration 0038 (the whole request).
+    fields: Mapped[list[Any] | None] = mapped_column(JSON)
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
+    granted_fields: Mapped[list[Any] | None] = mapped_column(JSON)
+    granted_start: Mapped[date | None]
+    granted_end: Mapped[date | None]
 
 
 class SharingExtension(Base):

@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from qianshu.accounts import service as accounts
-from qianshu.accounts.deps import SignedInActor
+from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
+from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import (
@@ -24,16 +26,21 @@ from qianshu.core.http import (
     DbSession,
     PostedForm,
     WriteDbSession,
+    body_chunks,
     form_fields,
     form_refused,
+    get_database,
     get_lang,
     render,
     see_other,
+    show_form_errors,
     submit_form,
 )
 from qianshu.core.i18n import N_
-from qianshu.sharing import appeals, grants, resource_pages, schemas, service
-from qianshu.sharing.api import chunks
+from qianshu.core.settings import Settings
+from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, drain
+from qianshu.registry.service import file_too_large
+from qianshu.sharing import appeal_parts, appeals, grants, resource_pages, schemas, service
 from qianshu.sharing.models import (
     GRANTED_STATUSES,
     SANDBOX_AGGREGATES,
@@ -46,6 +53,7 @@ from qianshu.sharing.models import (
     SharingResource,
 )
 from qianshu.sharing.permissions import request_resource, resource_of
+from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(include_in_schema=False)
 router.include_router(resource_pages.router)  # publishing a resource, its sandbox policy
@@ -55,9 +63,11 @@ DECISION_LABELS = {"decision": N_("Decision"), "fields": N_("Fields"), "period_s
                    "period_end": N_("Period to"), "reason": N_("Reason"),
                    "expires_on": N_("Grant ends (empty: with the granted period)")}
 REVOKE_LABELS = {"reason": N_("Reason")}
-APPEAL_LABELS = {"reason": N_("Why the decision should be changed")}
-APPEAL_DECISION_LABELS = {"decision": N_("Decision"), "reason": N_("Reason"),
-                          "expires_on": N_("Grant ends (empty: with the asked period)")}
+APPEAL_LABELS = {"reason": N_("Why the decision should be changed"), "fields": N_("Fields appealed"),
+                 "period_start": N_("Period from"), "period_end": N_("Period to")}
+APPEAL_DECISION_LABELS = {"decision": N_("Decision"), "reason": N_("Reason"), "fields": N_("Fields granted"),
+                          "period_start": N_("Period from"), "period_end": N_("Period to"),
+                          "expires_on": N_("Grant ends (empty: with the period granted)")}
 EXTENSION_LABELS = {"until": N_("Use the grant until"), "reason": N_("Reason")}
 EXTENSION_DECISION_LABELS = {"decision": N_("Decision"), "expires_on": N_("New end date (empty: the one asked)"),
                              "reason": N_("Reason")}
@@ -143,25 +153,72 @@ def create_request(request: Request, db: DbSession, actor: SignedInActor, settin
     return submit_form(request, db, schemas.RequestIn, form, REQUEST_LABELS, created, again, name="request")
 
 
+def _upload_limit(settings: Settings) -> int:
+    return settings.section(SharingSettings).max_file_bytes + FORM_SLACK
+
+
+# The feed upload form streams its file into the blob store as the API does (core/streamed_form.py),
+# so it takes files up to ``[sharing] max_file_bytes``, not the portal's default body limit.
+BODY_RULES = [BodyRule("POST", r"/sharing/resources/\d+/files", _upload_limit, stream=True)]
+
+
 @router.post("/sharing/resources/{resource_id:int}/files")
-def upload(resource_id: int, request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
-           posted: PostedForm) -> Response:
-    upload = posted.get("file")
-    data = {"as_of": str(posted.get("as_of") or "")}
+async def upload(resource_id: int, request: Request, settings: AppSettings) -> Response:
+    """Who may upload is asked first, in a short transaction; then the form's file streams into the
+    blob store with no transaction open, and the version is recorded in a second one. A refusal shows
+    the form again with the error beside the field, and leaves nothing behind."""
+    database = get_database(request)
+    actor = await load_actor(request)
+
+    def may_they() -> None:
+        with database.unit_of_work() as db:
+            service.resource_for_upload(db, actor, resource_id)
+
+    await run_in_threadpool(may_they)
     try:
-        service.resource_for_upload(db, actor, resource_id)
+        return await run_in_threadpool(_receive_upload, request, actor, settings, resource_id)
+    except ClientDisconnect:
+        return Response(status_code=499)
+
+
+def _receive_upload(request: Request, actor: Actor, settings: Settings, resource_id: int) -> Response:
+    database, blobs = get_database(request), open_blob_store(settings)
+    limit = settings.section(SharingSettings).max_file_bytes
+    too_large = file_too_large(limit, "file")
+    raw = body_chunks(request)
+    data: dict[str, str] = {}
+    digest = ""
+    try:
         try:
-            as_of = date.fromisoformat(data["as_of"])
+            form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
+            filename = form.open_file()
+            data = dict(form.fields)
+            if not filename:
+                raise InvalidInput("Choose the file to upload.", field="file")
+            service.file_name(filename)
+            digest, size, shape = service.store_feed(blobs, settings, form.file_chunks())
+            data = dict(form.rest())
+        except QianshuError:
+            drain(raw, settings.body_read_timeout_seconds)
+            raise
+        try:
+            as_of = date.fromisoformat(data.get("as_of", ""))
         except ValueError:
             raise InvalidInput("Give the date the data is as of (YYYY-MM-DD).", field="as_of") from None
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("Choose the file to upload.", field="file")
-        service.upload_file(db, actor, open_blob_store(settings), settings, resource_id, upload.filename,
-                            chunks(upload.file), as_of)
+        with database.unit_of_work() as db:
+            service.record_file(db, actor, resource_id, filename, digest, size, shape, as_of)
     except QianshuError as exc:
-        return form_refused(request, db, exc, data, UPLOAD_LABELS,
-                            lambda kept: ("sharing/resource.html", _resource_page(db, actor, resource_id, kept)),
-                            name="upload")
+        if digest:
+            blobs.discard_new(digest)
+        if exc.status in (401, 403, 404):
+            raise
+        with database.unit_of_work(write=False) as db:
+            return show_form_errors(request, exc, data, UPLOAD_LABELS, lambda kept: (
+                "sharing/resource.html", _resource_page(db, actor, resource_id, kept)), name="upload")
+    except BaseException:
+        if digest:
+            blobs.discard_new(digest)
+        raise
     return see_other(f"/sharing/resources/{resource_id}")
 
 
@@ -236,6 +293,8 @@ class RequestPage:
     answer: Any = None
     error: str = ""
     appeal: SharingAppeal | None = None
+    appealed: appeal_parts.Parts | None = None  # what the appeal asks back
+    left_out: list[str] = field(default_factory=list)  # the fields an appeal may ask back
     extensions: list[SharingExtension] = field(default_factory=list)
     timeline: list[appeals.Step] = field(default_factory=list)
     may_appeal: bool = False
@@ -256,7 +315,9 @@ def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = No
                        row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
                        policy.allows(actor, "sharing.grant.use", res), form or Form(),
                        row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live,
-                       appeal=appeal, extensions=extensions, timeline=appeals.timeline(db, row),
+                       appeal=appeal, appealed=appeal_parts.appealed(appeal, row) if appeal else None,
+                       left_out=[f for f in row.fields if row.status != "narrowed" or f not in row.granted_fields],
+                       extensions=extensions, timeline=appeals.timeline(db, row),
                        may_appeal=appeal is None and row.status in appeals.APPEALABLE
                        and policy.allows(actor, "sharing.appeal.create", res),
                        may_decide_appeal=appeal is not None and appeal.status == "pending"
@@ -316,17 +377,28 @@ def _filled(posted: Any, *names: str) -> dict[str, Any]:
     return {n: str(posted.get(n) or "") for n in names if str(posted.get(n) or "").strip()}
 
 
+def _parts_form(posted: Any, *names: str) -> dict[str, Any]:
+    """A form naming parts of a request: its text fields and, when the form offers the parts (its
+    ``parts`` marker), the ``fields`` ticked (none ticked: an empty list, which is not "all")."""
+    data = _filled(posted, *names, "period_start", "period_end")
+    if posted.get("parts"):
+        data["fields"] = form_fields(posted, lists=("fields",)).get("fields", [])
+    return data
+
+
 @router.post("/sharing/requests/{request_id:int}/appeal")
 def appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
-    return _second_look(request, db, actor, request_id, schemas.AppealIn, {"reason": str(posted.get("reason") or "")},
+    return _second_look(request, db, actor, request_id, schemas.AppealIn, _parts_form(posted, "reason"),
                         APPEAL_LABELS, "appeal", lambda row, body: appeals.file_appeal(db, actor, row, body))
 
 
 @router.post("/sharing/requests/{request_id:int}/appeal/decision")
 def decide_appeal(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
                   posted: PostedForm) -> Response:
-    return _second_look(request, db, actor, request_id, schemas.AppealDecisionIn,
-                        _filled(posted, "decision", "reason", "expires_on"), APPEAL_DECISION_LABELS,
+    data = _parts_form(posted, "decision", "reason", "expires_on")
+    if data.get("decision") != "grant_part":  # the parts are what is granted in part only
+        data = {k: v for k, v in data.items() if k not in ("fields", "period_start", "period_end")}
+    return _second_look(request, db, actor, request_id, schemas.AppealDecisionIn, data, APPEAL_DECISION_LABELS,
                         "appeal_decision", lambda row, body: appeals.decide_appeal(db, actor, row, body))
 
 

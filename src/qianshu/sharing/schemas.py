@@ -69,19 +69,32 @@ class RevokeIn(BaseModel):
 
 
 class AppealIn(BaseModel):
+    """An appeal of the whole decision (no parts named) or of parts of it: the ``fields`` asked back
+    (of those asked for and not granted) and the period asked for (within the one asked for; by
+    default all of it)."""
+
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=4000)
+    fields: list[str] | None = None
+    period_start: date | None = None
+    period_end: date | None = None
 
 
 class AppealDecisionIn(BaseModel):
-    """The bureau upholds the owner's decision (the reason required) or grants the request as asked."""
+    """The bureau upholds the owner's decision (the reason required), grants what was appealed, or
+    grants part of it (``fields`` of the appealed ones and/or a period within the appealed one; the
+    reason required)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["uphold", "grant"]
+    decision: Literal["uphold", "grant", "grant_part"]
     reason: str = Field(default="", max_length=4000)
-    # grant: the grant's last day of use (default: the end of the asked period)
+    # grant_part: what is granted of the appeal
+    fields: list[str] | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    # grant / grant_part: the grant's last day of use (default: the end of the period granted)
     expires_on: date | None = None
 
 

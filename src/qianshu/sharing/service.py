@@ -118,7 +118,7 @@ def _check_fields(resource: SharingResource, fields: Iterable[str], field: str =
     return [f for f in known if f in wanted]  # in the resource's order
 
 
-def _check_period(start: date, end: date, field: str = "period_end") -> None:
+def check_period(start: date, end: date, field: str = "period_end") -> None:
     if end < start:
         raise InvalidInput("The period ends ({end}) before it starts ({start}).", field=field,
                            code="period_reversed", start=start.isoformat(), end=end.isoformat())
@@ -137,7 +137,7 @@ def request_data(db: Session, actor: Actor, settings: Settings, data: schemas.Re
     if resource.org_id == actor.org_id:
         raise Conflict("This resource is your own department's.", field="resource_id", code="own_resource")
     fields = _check_fields(resource, data.fields)
-    _check_period(data.period_start, data.period_end)
+    check_period(data.period_start, data.period_end)
     now = utcnow()
     row = SharingRequest(resource_id=resource.id, owner_org_id=resource.org_id, requester_org_id=actor.org_id,
                          purpose=data.purpose, fields=fields, period_start=data.period_start,
@@ -194,7 +194,7 @@ def decide_request(db: Session, actor: Actor, request_id: int, data: schemas.Dec
                                field="fields", code="not_narrower", name=", ".join(beyond))
         start = data.period_start or row.period_start
         end = data.period_end or row.period_end
-        _check_period(start, end)
+        check_period(start, end)
         if start < row.period_start or end > row.period_end:
             raise InvalidInput("Narrowing grants a period within the one asked for ({start} to {end}).",
                                field="period_start", code="not_narrower", start=row.period_start.isoformat(),
@@ -312,15 +312,26 @@ def _bounded_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
+def _utf8_lines(stream: Iterable[bytes]) -> Iterator[str]:
+    """A stored file's lines as text, each decoded on its own (a newline byte is never inside a UTF-8
+    character), so that a file in another encoding is refused naming the very line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("The file is not UTF-8 text (near line {line}); save it as UTF-8 CSV and upload it "
+                               "again.", field="file", code="not_utf8", line=number) from None
+
+
 def inspect_feed(blobs: BlobStore, digest: str) -> FeedShape:
     """Read a stored feed file back once, streaming, no transaction open: it must be UTF-8 text (a
     byte-order mark allowed) and a well-formed CSV (quotes closed, no record longer than the
-    header). Refusals name the line; blank lines are not records."""
+    header). Refusals name the line; blank lines are not records. (Lines are at most
+    ``MAX_LINE_BYTES``: longer ones were refused as the file arrived.)"""
     reader: Any = None
     with blobs.open(digest) as stream:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(_utf8_lines(stream), strict=True)
             header: list[str] = next(reader, [])
             width, rows = len(header), 0
             for record in reader:
@@ -330,16 +341,10 @@ def inspect_feed(blobs: BlobStore, digest: str) -> FeedShape:
                                        count=len(record), expected=width)
                 if record:
                     rows += 1
-        except UnicodeDecodeError:
-            raise InvalidInput("The file is not UTF-8 text (near line {line}); save it as UTF-8 CSV and upload it "
-                               "again.", field="file", code="not_utf8",
-                               line=(reader.line_num + 1) if reader else 1) from None
         except csv.Error:
             raise InvalidInput("The file is not a well-formed CSV: a quoted value is not closed properly (line "
                                "{line}).", field="file", code="bad_csv",
                                line=reader.line_num if reader else 1) from None
-        finally:
-            text.detach()
     return FeedShape([h.strip() for h in header], rows)
 
 

@@ -1,7 +1,7 @@
 """sharing: appeals of parts of a decision, and the bureau's grant of parts of an appeal
 
 Revision ID: 0038_sharing_appeal_parts
-Revises: 0034_exchange_renewals
+Revises: 0037_vouchers_trust_scope
 Create Date: 2026-12-01
 
 ``sharing_appeals`` gains what was appealed (``fields``: the fields asked back; ``period_start`` …
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0038_sharing_appeal_parts'
-down_revision: str | None = '0034_exchange_renewals'
+down_revision: str | None = "0037_vouchers_trust_scope"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

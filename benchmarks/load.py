@@ -216,7 +216,7 @@ class Seeded:
     downloads: list[tuple[str, str]]  # (token, path of a document its organisation may download)
     listing_ids: list[int]
     certificates: list[dict[str, Any]]  # signed certificate documents, as the API serves them
-    tree_size: int
+    tree_size: int  # leaves within the latest signed tree head (their inclusion proofs answer)
     logins: list[str]  # e-mail addresses that sign in with DEMO_PASSWORD
     buyers: list[str] = field(default_factory=list)  # buyers' tokens (funded wallets)
     # (listing, one-time plan, a purpose it permits, delivery mode, the seller's token)
@@ -267,7 +267,10 @@ def seed(env: Environment, clients: int) -> Seeded:
                 for c, status in db.execute(select(Certificate, Registration.status).join(
                     Registration, Registration.id == Certificate.registration_id))
                 if status == "issued"]
-            tree_size = translog.tree_size(db)
+            # Proofs are asked of the latest signed tree head: a leaf appended after it (the demo's
+            # later events) has no proof yet and answers 4xx, so only leaves within it are asked for.
+            head = translog.latest_tree_head(db)
+            tree_size = head.tree_size if head is not None else translog.tree_size(db)
             logins = list(db.scalars(select(User.email).join(Organisation).where(
                 Organisation.status == "approved", User.email.like("%@qianshu.demo"))))
     finally:

@@ -27,12 +27,12 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _create_pg_database(server_url: str, name: str) -> str:
+def _create_pg_database(server_url: str, name: str, template: str | None = None) -> str:
     url = make_url(server_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
 
@@ -45,13 +45,27 @@ def _drop_pg_database(server_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_template() -> Iterator[str | None]:
+    """On PostgreSQL, a database migrated to head once per worker, never connected to afterwards:
+    the session's and every isolated database are copies of it (CREATE DATABASE ... TEMPLATE takes
+    about a tenth of a second; running the migrations again took about a second each time)."""
+    server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    name = f"qs_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    upgrade(_create_pg_database(server, name))
+    yield name
+    _drop_pg_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory, pg_template: str | None) -> Iterator[str]:
     """A database migrated to head once for the whole session."""
     server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
     if server:
         name = f"qs_test_{_worker()}_{uuid.uuid4().hex[:8]}"
-        url = _create_pg_database(server, name)
-        upgrade(url)
+        url = _create_pg_database(server, name, template=pg_template)
         yield url
         _drop_pg_database(server, name)
     else:
@@ -111,13 +125,12 @@ def make(db: Session) -> Factories:
 
 
 @pytest.fixture
-def isolated_database(database_url: str, tmp_path: Path) -> Iterator[Database]:
+def isolated_database(database_url: str, pg_template: str | None, tmp_path: Path) -> Iterator[Database]:
     """A database of its own whose commits are real: for concurrency and crash tests."""
     server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
     if server:
         name = f"qs_iso_{uuid.uuid4().hex[:12]}"
-        url = _create_pg_database(server, name)
-        upgrade(url)
+        url = _create_pg_database(server, name, template=pg_template)
         database = Database(url)
         yield database
         database.dispose()

@@ -110,7 +110,11 @@ def test_spark_and_duckdb_flag_the_same_households_for_the_same_reasons(feeds: P
     pyspark = pytest.importorskip("pyspark.sql")
     spark = (pyspark.SparkSession.builder.master("local[1]").appName("qianshu-monitoring-test")
              .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+             # One partition per shuffle (the feeds are a few thousand rows) and a JVM tuned to start
+             # quickly (no optimising JIT tier, one GC thread): a short job of one core, as here,
+             # spent most of its time in them (about half the test's time on the 2-core CI machine).
+             .config("spark.sql.shuffle.partitions", "1")
+             .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC").getOrCreate())
     try:
         rules = RuleSet(year=2025)
         on_spark = run_spark(feeds, rules, spark)

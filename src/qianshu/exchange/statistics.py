@@ -56,7 +56,7 @@ class Point:
 @dataclass
 class Statistics:
     transactions: int = 0
-    turnover_fen: int | None = 0  # None while there are fewer than MIN_GROUP transactions
+    turnover_fen: int | None = 0  # None while the money of fewer than MIN_GROUP contracts is in it
     products_listed: int = 0
     resources_registered: int = 0
     series: dict[str, list[Point]] = field(default_factory=dict)

@@ -271,11 +271,15 @@ def test_a_newcomer_goes_from_upload_to_certificate_in_one_sitting(demo: Demo, t
 def test_the_demo_organisations_have_wallets_with_deposits_and_the_books_balance(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         operator = registrations.actor_of(db, "operator@qianshu.demo")
-        # the bank's wallet: the exchange's demo trades move the buyer's money, never the bank's
+        # the bank's wallet: the exchange's demo trades move the buyer's money, never the bank's; the
+        # bank is paid only by the forced sale at a fixed price (finance's seed), up to the debt
         bank = registrations.actor_of(db, "bank@qianshu.demo")
         statement = books.wallet_statement(db, bank, bank.org_id or 0, "zh")
-        assert statement.balance_fen == {k: d for k, d, _w in WALLETS}["bank"] * 100
-        assert [line.kind for line in statement.lines] == ["deposit"]
+        [repaid] = [line for line in statement.lines if line.kind != "deposit"]
+        assert (repaid.kind, repaid.cause_type) == ("settlement", "forced_sale")
+        assert 5_000_000_00 <= repaid.money_in_fen <= 20_000_000_00
+        assert statement.balance_fen == {k: d for k, d, _w in WALLETS}["bank"] * 100 + repaid.money_in_fen
+        assert [line.kind for line in statement.lines if line is not repaid] == ["deposit"]
         trial = books.trial_balance(db, operator, books.today(), "zh")
         assert trial.balanced
         assert trial.agrees_with_accounts
@@ -406,6 +410,22 @@ def test_the_demo_bank_sees_a_forced_sale_and_a_challenge_and_the_holder_its_boo
     # 120 + 45 + 38 + 6 + 4 + 0.5 万 capitalised; the appraisal's 8 万 expensed
     assert (first["cost_fen"], first["expensed_fen"]) == (2_135_000_00, 80_000_00)
     assert holder.get("/finance/accounting").status_code == 200
+
+
+def test_the_demo_forced_sale_at_a_fixed_price_is_a_contract_of_both_parties(client: TestClient) -> None:
+    """Finance's seed sells one defaulted loan's asset at a fixed price: the buyer and the former
+    holder each find the asset transfer among their contracts, and its page links to the sale."""
+    buyer, _csrf_token = _signed_in(client.app, "merchant.health@qianshu.demo")
+    transfers = [c for c in buyer.get("/api/v1/exchange/trades").json()["contracts"]
+                 if c["plan_kind"] == "forced_sale"]
+    assert [(c["status"], c["payment_status"], c["plan_id"]) for c in transfers] == [("completed", "settled", None)]
+    page = buyer.get(f"/exchange/contracts/{transfers[0]['id']}")
+    assert page.status_code == 200
+    assert "强制出售的资产转让" in page.text
+    assert 'href="/finance/sales/' in page.text
+    holder, _csrf_token = _signed_in(client.app, "merchant.traffic@qianshu.demo")
+    sold = [c for c in holder.get("/api/v1/exchange/trades").json()["contracts"] if c["plan_kind"] == "forced_sale"]
+    assert [c["number"] for c in sold] == [transfers[0]["number"]]
 
 
 def test_the_demo_voucher_programme_has_a_season_of_history(client: TestClient, database: Database) -> None:

@@ -1,9 +1,10 @@
 """Demo pledges: the demo bank (贵阳农商银行) lends against issued certificates of the demo
 merchants, through the finance services like any bank would: a realistic book of loans of 5–20
 million yuan for a year or less, most confirmed by their holders, one repaid and released, one
-enforced on default. Before lending, the demo appraiser (the service provider 黔数合规评估事务所,
-``service.provider@qianshu.demo``) values the first asset with a signed worksheet, and the bank's
-pledge over it is computed on that valuation.
+enforced on default by a sale at a fixed price (the buyer's exchange contract records it). Before
+lending, the demo appraiser (the service provider 黔数合规评估事务所, ``service.provider@qianshu.demo``)
+values the first asset with a signed worksheet, and the bank's pledge over it is computed on that
+valuation.
 
 What else a bank officer should see: one defaulted loan's asset offered in a **forced sale** on
 the exchange (``/finance/sales``), an auction of a week in which two organisations have bid (the
@@ -82,8 +83,8 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                     service.confirm_pledge(db, holder, signer, pledge.id)
                 if made == 2:
                     service.release_pledge(db, bank, signer, pledge.id, "贷款已结清 / repaid")
-                if made == 3:
-                    service.enforce_pledge(db, bank, signer, pledge.id, "借款人逾期未还 / borrower defaulted")
+                if made == 3:  # enforced on default by a sale at a fixed price: the buyer's contract is a trade
+                    _sell(db, settings, signer, bank, pledge, secured)
                 if made == 5:  # a defaulted loan: the asset is offered in a forced sale on the exchange
                     offered = sale.list_forced_sale(db, bank, signer, pledge.id, secured * 11 // 10 // 100 * 100,
                                                     "借款人逾期 90 天", closes_in_days=7)
@@ -95,6 +96,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         _book_costs(db, actor_of(db, HOLDERS[0]))
 
 
+SALE_BUYER = "merchant.health@qianshu.demo"  # buys the asset sold at a fixed price
 BIDDERS = ("buyer.logistics@qianshu.demo", "merchant.health@qianshu.demo", "merchant.traffic@qianshu.demo")
 
 
@@ -108,6 +110,18 @@ def _bid(db: Session, signer: Any, offered: Any, holder_org_id: int) -> None:
         ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=amount + offered.price_fen // 10,
                        bank_reference=f"2026-11-8{n:04d}", memo="竞买保证金入金")
         auction.place_bid(db, bidder, signer, offered.id, amount)
+
+
+def _sell(db: Session, settings: Settings, signer: Any, bank: Actor, pledge: Any, secured: int) -> None:
+    """The bank sells a defaulted loan's asset at a fixed price; a logistics company buys it (the
+    operator recorded its transfer in first). The sale settles at once: the fee, the bank up to the
+    debt, the holder the rest, the rights transferred, and an exchange contract for both parties."""
+    offered = sale.list_forced_sale(db, bank, signer, pledge.id, secured // 100 * 100,
+                                    "借款人逾期未还 / borrower defaulted")
+    buyer = actor_of(db, SALE_BUYER)
+    ledger.deposit(db, actor_of(db, "operator@qianshu.demo"), org_id=buyer.org_id or 0,
+                   amount_fen=offered.price_fen, bank_reference="2026-11-70001", memo="购买资产入金")
+    sale.buy_forced_sale(db, buyer, settings, signer, offered.id)
 
 
 def _challenge(db: Session, settings: Settings, holder: Actor, registration_id: int) -> None:

@@ -165,3 +165,41 @@ def test_portal_order_button_form_and_trade_pages(client: Any, db: Session, make
     english = client.get(contract_url).text
     assert 'id="contract-status">in force' in english
     assert "Pay CN¥1,200.00 from our wallet into escrow" in english
+
+
+def test_my_trades_pages_through_a_long_history(client: Any, db: Session, make: Factories, bearer: Any,
+                                                listed: Any, monkeypatch: Any) -> None:
+    """An organisation with more contracts than a page holds reaches the oldest ones, on the page and
+    through the API; a cursor that is not an id is a 422 in the API and the newest page in the portal."""
+    from qianshu.exchange import service
+    from qianshu.exchange.schemas import OrderIn
+
+    monkeypatch.setattr(service, "TRADES_PAGE", 2)
+    seller_user, buyer_user = _users(db, make)
+    seller, buyer = make.actor(seller_user), make.actor(buyer_user)
+    numbers = []
+    for _ in range(3):
+        product = listed(seller)
+        placed = service.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+                                                        purpose="research", scenario=SCENARIO))
+        contract = service.accept_order(db, seller, placed.id)
+        numbers.append(contract.number)
+    db.flush()
+    newest, oldest = numbers[:0:-1], numbers[:1]
+    assert sign_in(client, buyer_user.email).status_code == 303
+    first = client.get("/exchange/trades")
+    assert re.findall(r"QS-TC-\d{4}-\d{6}", first.text) == newest
+    older = re.search(r'href="(/exchange/trades\?before=\d+)" id="older-contracts"', first.text)
+    assert older is not None, first.text
+    second = client.get(older.group(1))
+    assert re.findall(r"QS-TC-\d{4}-\d{6}", second.text) == oldest
+    assert 'id="newest-contracts"' in second.text
+    assert 'id="older-contracts"' not in second.text
+    assert re.findall(r"QS-TC-\d{4}-\d{6}", client.get("/exchange/trades?before=abc%27--").text) == newest
+    as_buyer = bearer(buyer_user)
+    page = client.get(f"{A}/trades", headers=as_buyer).json()["contracts"]
+    assert [c["number"] for c in page] == newest
+    rest = client.get(f"{A}/trades", params={"before": page[-1]["id"]}, headers=as_buyer).json()["contracts"]
+    assert [c["number"] for c in rest] == oldest
+    for bad in ("abc", "0", str(2**63)):
+        assert client.get(f"{A}/trades", params={"before": bad}, headers=as_buyer).status_code == 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
@@ -70,8 +70,12 @@ def withdraw(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActo
 
 
 @router.get("/trades", response_model=s.TradesOut, summary="Your organisation's orders and contracts")
-def trades(db: DbSession, actor: SignedInActor) -> object:
-    found = service.my_trades(db, actor)
+def trades(db: DbSession, actor: SignedInActor,
+           before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only contracts older than this "
+                                               "contract id: the id of the last contract of the previous page")]
+           = None) -> object:
+    """The newest 100 open orders and the newest 100 contracts (older ones with ``before``)."""
+    found = service.my_trades(db, actor, before)
     return {"orders": found.orders, "contracts": found.contracts}
 
 

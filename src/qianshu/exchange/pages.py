@@ -103,13 +103,19 @@ class TradesPage:
     contracts: list[Contract]
     steps: service.NextSteps
     org_id: int | None
+    before: int | None = None  # this page's cursor (None: the newest contracts)
+    older: int | None = None  # the next page's cursor, when there may be older contracts
 
 
 @router.get("/exchange/trades", response_class=HTMLResponse)
 def my_trades(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    found = service.my_trades(db, actor)
+    raw = request.query_params.get("before", "")
+    before = int(raw) if raw.isdigit() and len(raw) < 19 else None  # anything else: the newest
+    found = service.my_trades(db, actor, before)
+    older = found.contracts[-1].id if len(found.contracts) == service.TRADES_PAGE else None
     return render(request, "exchange/trades.html",
-                  TradesPage(found.orders, found.contracts, service.next_steps(db, actor), actor.org_id))
+                  TradesPage(found.orders, found.contracts, service.next_steps(db, actor), actor.org_id, before,
+                             older))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -641,16 +641,23 @@ def recipients_of(db: Session, listing_id: int, delivery_mode: str | None = None
     return [Recipient(*row) for row in db.execute(query).all()]
 
 
-def my_trades(db: Session, actor: Actor, limit: int = 100) -> Trades:
-    """The actor organisation's orders (open ones and those without a contract) and contracts."""
+TRADES_PAGE = 100  # contracts (and open orders) shown at once in "my trades"
+
+
+def my_trades(db: Session, actor: Actor, before: int | None = None) -> Trades:
+    """The actor organisation's orders (open ones and those without a contract) and contracts, the
+    newest ``TRADES_PAGE`` of each; ``before``: only contracts older than that contract id (the next page:
+    an organisation with a long history reaches every contract, a page at a time)."""
     require(actor, "exchange.mine")
     if actor.org_id is None:
         return Trades([], [])
+    limit = TRADES_PAGE
     mine_o = or_(Order.buyer_org_id == actor.org_id, Order.seller_org_id == actor.org_id)
     mine_c = or_(Contract.buyer_org_id == actor.org_id, Contract.seller_org_id == actor.org_id)
     orders = list(db.scalars(select(Order).where(mine_o, Order.status != "accepted")
                              .order_by(Order.id.desc()).limit(limit)))
-    contracts = list(db.scalars(select(Contract).where(mine_c).order_by(Contract.id.desc()).limit(limit)))
+    older = Contract.id < before if before is not None else true()
+    contracts = list(db.scalars(select(Contract).where(mine_c, older).order_by(Contract.id.desc()).limit(limit)))
     return Trades(orders, contracts)
 
 

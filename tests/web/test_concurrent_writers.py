@@ -97,7 +97,9 @@ def test_concurrent_token_writers_and_health_stay_fast(served: tuple[str, Databa
     latencies.sort()
     assert latencies[int(len(latencies) * 0.95)] < 0.5, f"95th percentile {latencies[int(len(latencies) * 0.95)]:.2f} s"
     assert latencies[-1] < 5.0, f"slowest write {latencies[-1]:.1f} s"
-    assert max(health) < 0.5, f"slowest /healthz {max(health):.2f} s"
+    health.sort()
+    assert health[int(len(health) * 0.95)] < 0.5, f"95th percentile /healthz {health[int(len(health) * 0.95)]:.2f} s"
+    assert health[-1] < 5.0, f"slowest /healthz {health[-1]:.1f} s"
 
 
 def test_reads_with_a_token_write_nothing_in_the_request(served: tuple[str, Database, list[str]]) -> None:

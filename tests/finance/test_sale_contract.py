@@ -268,6 +268,11 @@ def test_the_contract_is_a_leaf_of_the_public_log_once(client, db, make, asset, 
     sign_in(client, asset.holder)
     assert f'href="/log/leaves/{entry.index}"' in client.get(f"/exchange/contracts/{contract.id}").text
     client.cookies.clear()
+    # the log's page names the event in the reader's language
+    assert "强制出售的资产转让合同" in client.get(f"/log/leaves/{entry.index}").text
+    client.cookies.set("qs_lang", "en")
+    assert "contract of an asset transfer by forced sale" in client.get(f"/log/leaves/{entry.index}").text
+    client.cookies.delete("qs_lang")
     # the signed tree head the sale's enforcement signed covers it: its inclusion proof verifies
     head = client.get("/api/v1/log/sth").json()
     assert head["tree_size"] > entry.index

@@ -1,21 +1,32 @@
 """A forced sale with a winner becomes an exchange contract in the same transaction: both parties
 see it in their contracts (pages and API, signed in as themselves), it links to the sale, it counts
-in the public statistics, it moves no money (the books still sum to zero) and nothing can be paid,
-delivered, refunded or changed on it; closing twice records no second contract."""
+in the public statistics (under its registration's industry and region when the asset was never
+listed), it moves no money (the books still sum to zero) and nothing can be paid, delivered,
+refunded or changed on it; closing twice records no second contract and no second leaf. The bank
+that sold reads the contract (page, PDF, API) and nothing else; it is a leaf of the public log."""
 
 from __future__ import annotations
+
+import base64
 
 from sqlalchemy import func, select
 
 from qianshu.catalog import service as catalog
 from qianshu.catalog.schemas import ListingIn
+from qianshu.core.signing import load_signer
 from qianshu.exchange import service as exchange
-from qianshu.exchange import statistics
-from qianshu.exchange.models import Contract
+from qianshu.exchange import statistics, transfers
+from qianshu.exchange.models import Contract, TimelineEntry
+from qianshu.exchange.schemas import OrderIn
 from qianshu.finance import auction
 from qianshu.finance.models import ForcedSale, Pledge
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount, LedgerTransfer
+from qianshu.translog import merkle
+from qianshu.translog import service as log
+from qianshu.translog.models import LogEntry
+from tests.catalog.conftest import make_listed
+from tests.exchange.conftest import SCENARIO
 from tests.finance.test_auction import RESERVE, _auction, _bid, _fund, _past_closing
 from tests.finance.test_sale import _fund as _fund_org
 from tests.finance.test_sale import _list
@@ -173,3 +184,122 @@ def test_a_listed_asset_s_contract_names_its_product(client, db, make, asset, be
     assert top[str(listing.id)] == 1
     sign_in(client, winner)
     assert f'href="/catalog/{listing.id}"' in client.get(f"/exchange/contracts/{contract.id}").text
+
+
+def _an_ordinary_contract(db, make, asset):  # type: ignore[no-untyped-def]
+    """A contract of a catalogue plan between two organisations other than the bank."""
+    seller, buyer = make.actor(asset.stranger), make.actor(asset.holder)
+    product = make_listed(db, seller, make.actor(asset.operator), number="QS-DR-2026-990001")
+    placed = exchange.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+                                                     purpose="research", scenario=SCENARIO))
+    return exchange.accept_order(db, seller, placed.id)
+
+
+def test_the_selling_bank_reads_the_contract_and_its_pdf_and_no_other(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer) -> None:
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    contract = db.get_one(Contract, db.get_one(ForcedSale, sale_id).contract_id)
+    assert contract.pledgee_org_id == contract.order.pledgee_org_id == asset.bank.organisation.id
+    ordinary = _an_ordinary_contract(db, make, asset)
+    # the bank, signed in, finds the contract from its sale and reads it in both languages
+    sign_in(client, asset.bank)
+    assert f'href="/exchange/contracts/{contract.id}"' in client.get(f"/finance/sales/{sale_id}").text
+    for lang, words, absent in (("zh", "强制出售的资产转让", "asset transfer by forced sale"),
+                                ("en", "asset transfer by forced sale", "强制出售")):
+        client.cookies.set("qs_lang", lang)
+        page = client.get(f"/exchange/contracts/{contract.id}")
+        assert page.status_code == 200, page.text
+        assert contract.number in page.text
+        assert words in page.text
+        assert absent not in page.text
+        assert f'href="/finance/sales/{sale_id}"' in page.text
+        for button in ("sign-contract", "pay-contract", "request-refund", "raise-dispute"):
+            assert f'id="{button}"' not in page.text
+        pdf = client.get(f"/api/v1/exchange/contracts/{contract.id}/pdf", headers={"Accept-Language": lang})
+        assert (pdf.status_code, pdf.content[:4]) == (200, b"%PDF")
+    client.cookies.delete("qs_lang")
+    bank = bearer(asset.bank)
+    for path in (f"contracts/{contract.id}", f"contracts/{contract.id}/text", f"orders/{contract.order_id}",
+                 f"orders/{contract.order_id}/timeline"):
+        assert client.get(f"/api/v1/exchange/{path}", headers=bank).status_code == 200, path
+    # only read: every step on it is refused to the bank (403: it may see the contract, not act on it)
+    for path, body in (("pay", None), ("sign", {}), ("refund", {"amount_fen": 100, "reason": "退款"}),
+                       ("disputes", {"reason": "不满意"}), ("changes", {"kind": "terminate", "reason": "终止"})):
+        r = client.post(f"/api/v1/exchange/contracts/{contract.id}/{path}", json=body,
+                        headers={**bank, "Idempotency-Key": f"bank-{path}"})
+        assert r.status_code == 403, (path, r.status_code, r.text)
+    # and it sees no other contract, nor is the transfer among its trades
+    assert client.get(f"/exchange/contracts/{ordinary.id}").status_code == 404
+    assert client.get(f"/api/v1/exchange/contracts/{ordinary.id}", headers=bank).status_code == 404
+    assert contract.number not in client.get("/exchange/trades").text
+    # another bank and an unrelated organisation are told it does not exist, as for any contract
+    client.cookies.clear()
+    for user in (asset.other_bank, make.user(organisation=make.org(org_type="buyer"))):
+        for path in (f"contracts/{contract.id}", f"contracts/{contract.id}/pdf", f"orders/{contract.order_id}"):
+            assert client.get(f"/api/v1/exchange/{path}", headers=bearer(user)).status_code == 404, path
+        sign_in(client, user)
+        assert client.get(f"/exchange/contracts/{contract.id}").status_code == 404
+        assert 'id="sale-contract"' not in client.get(f"/finance/sales/{sale_id}").text
+        client.cookies.clear()
+    assert client.get(f"/api/v1/exchange/contracts/{contract.id}/pdf").status_code == 401
+    assert winner.organisation.id == contract.buyer_org_id
+
+
+def _transfer_leaves(db):  # type: ignore[no-untyped-def]
+    return [e for e in db.scalars(select(LogEntry).order_by(LogEntry.index)) if e.event_type == transfers.LEAF]
+
+
+def test_the_contract_is_a_leaf_of_the_public_log_once(client, db, make, asset, bearer, settings) -> None:  # type: ignore[no-untyped-def]
+    sale_id, winner = _sold(client, db, make, asset, bearer)
+    contract = db.get_one(Contract, db.get_one(ForcedSale, sale_id).contract_id)
+    [entry] = _transfer_leaves(db)
+    payload = entry.document["payload"]
+    assert payload == {
+        "number": contract.number, "text_sha256": contract.text_sha256, "version": "1",
+        "buyer_uscc": winner.organisation.uscc, "seller_uscc": asset.holder.organisation.uscc,
+        "pledgee_uscc": asset.bank.organisation.uscc,
+        "registration_number": contract.document["product"]["registration_number"],
+        "cause": "forced_sale", "cause_id": str(sale_id)}  # and never the price
+    # its timeline step keeps the leaf, and the contract page links to it
+    step = db.scalar(select(TimelineEntry).where(TimelineEntry.contract_id == contract.id,
+                                                 TimelineEntry.step == "asset_transferred"))
+    assert step is not None
+    assert step.detail["log_index"] == entry.index
+    sign_in(client, asset.holder)
+    assert f'href="/log/leaves/{entry.index}"' in client.get(f"/exchange/contracts/{contract.id}").text
+    client.cookies.clear()
+    # the log's page names the event in the reader's language
+    assert "强制出售的资产转让合同" in client.get(f"/log/leaves/{entry.index}").text
+    client.cookies.set("qs_lang", "en")
+    assert "contract of an asset transfer by forced sale" in client.get(f"/log/leaves/{entry.index}").text
+    client.cookies.delete("qs_lang")
+    # the signed tree head the sale's enforcement signed covers it: its inclusion proof verifies
+    head = client.get("/api/v1/log/sth").json()
+    assert head["tree_size"] > entry.index
+    assert log.verify_tree_head(load_signer(settings.key_dir).public_key(), head)
+    proof = client.get("/api/v1/log/proof/inclusion", params={"index": entry.index}).json()
+    assert base64.b64decode(proof["leaf_hash"]) == merkle.leaf_hash(entry.leaf)
+    assert merkle.verify_inclusion(entry.index, head["tree_size"], merkle.leaf_hash(entry.leaf),
+                                   [base64.b64decode(h) for h in proof["inclusion_path"]],
+                                   base64.b64decode(head["root_hash"]))
+    # closing the sale again (its page, the task) writes no second leaf
+    again = auction.close_sale(db, settings, load_signer(settings.key_dir), sale_id)
+    assert again.contract_id == contract.id
+    assert client.get(f"/finance/sales/{sale_id}").status_code == 200
+    assert [e.index for e in _transfer_leaves(db)] == [entry.index]
+
+
+def test_a_never_listed_asset_counts_under_its_registration_s_industry_and_region(  # type: ignore[no-untyped-def]
+        client, db, make, asset, bearer) -> None:
+    def grouped(series: str) -> dict[str, int]:
+        return {p["key"]: p["count"] for p in client.get("/api/v1/exchange/statistics").json()["series"][series]}
+
+    before = grouped("by_industry"), grouped("by_region")
+    sale_id, _winner = _sold(client, db, make, asset, bearer)
+    assert db.get_one(Contract, db.get_one(ForcedSale, sale_id).contract_id).listing_id is None
+    # the registration's declaration: industry I64 (section I), division 520102 (in Guiyang, 520100)
+    assert grouped("by_industry").get("I", 0) == before[0].get("I", 0) + 1
+    assert grouped("by_region").get("520100", 0) == before[1].get("520100", 0) + 1
+    assert grouped("by_industry").get("-", 0) == before[0].get("-", 0)
+    page = client.get("/statistics").text
+    assert "信息传输、软件和信息技术服务业" in page

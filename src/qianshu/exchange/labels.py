@@ -34,6 +34,7 @@ LABELS = (
     NP_("delivery mode", "transfer"),
     NP_("trade step", "asset_transferred"),
     NP_("audit action", "exchange.asset_transferred"),
+    NP_("log event", "exchange.asset_transferred"),
     NP_("trade party", "buyer"),
     NP_("trade party", "seller"),
     NP_("contract change", "amend"),

@@ -108,6 +108,9 @@ class Order(Base):
     # The buyer proposes to publish the price in the public log; the seller agrees by accepting the
     # order (or quoting), and both by signing the text, which then says so (migration 0029).
     publish_price: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The bank that enforced its pledge by the forced sale this order records (an asset transfer
+    # only, else NULL): the policy's ``pledgee`` of the trade, which may read it (0039).
+    pledgee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -168,6 +171,8 @@ class Contract(Base):
     settled_at: Mapped[datetime | None]
     # A subscription (monthly, yearly) renews each period with a new charge until the buyer stops it.
     renews: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # As on its order: the bank whose forced sale the contract records, which may read it (0039).
+    pledgee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

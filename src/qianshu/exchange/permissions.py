@@ -2,7 +2,10 @@
 
 An order or a contract is seen by the policy as a resource owned by the buyer, with the seller
 as its counterparty (:func:`trade`): ``own`` is the buyer's side, ``counterparty`` the seller's.
-What state a trade must be in for an action stays the service's business.
+The contract that records an asset transfer by forced sale (``transfers.py``) also has the bank
+that enforced its pledge by the sale as ``pledgee``: that bank may read it (``trade.read``) and do
+nothing else, as no other action admits a pledgee. What state a trade must be in for an action
+stays the service's business.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ MEMBERS = ("admin", "member")
 BUYER = Rule(org_roles=MEMBERS, active=True, relations=("own",))
 SELLER = Rule(org_roles=MEMBERS, active=True, relations=("counterparty",))
 PARTY = Rule(org_roles=MEMBERS, active=True, relations=("own", "counterparty"))
+# The bank whose forced sale of a pledged asset a contract records (``transfers.py``).
+SELLING_BANK = Rule(org_types=("bank",), relations=("pledgee",))
 NOT_BUYER = N_("Only the buyer of this trade may do this.")
 NOT_SELLER = N_("Only the seller of this trade may do this.")
 NOT_PARTY = N_("Only the parties to this contract may do this.")
@@ -30,8 +35,9 @@ ACTIONS = (
            "Order a plan of a listed product, or ask for a quote",
            denied=N_("Only members of an approved organisation can order.")),
     Action("exchange.mine", (SIGNED_IN,), "See one's trades (orders and contracts) and what waits for one"),
-    Action("trade.read", (Rule(relations=("own", "counterparty")), STAFF),
-           "See an order or a contract: its parties and exchange staff", denied=NOT_PARTY),
+    Action("trade.read", (Rule(relations=("own", "counterparty")), SELLING_BANK, STAFF),
+           "See an order or a contract: its parties, exchange staff, and the bank whose forced sale of a "
+           "pledged asset it records", denied=NOT_PARTY),
     Action("order.answer", (SELLER,), "Accept, quote for or refuse an order (the seller)", denied=NOT_SELLER),
     Action("order.decide", (BUYER,), "Accept a quote or withdraw an order (the buyer)", denied=NOT_BUYER),
     Action("contract.sign", (PARTY,), "Accept (sign) or decline a contract (either party)", denied=NOT_PARTY),
@@ -67,4 +73,5 @@ ACTIONS = (
 
 
 def trade(item: Order | Contract) -> Resource:
-    return Resource(org_id=item.buyer_org_id, counterparties=(item.seller_org_id,))
+    pledgees = () if item.pledgee_org_id is None else (item.pledgee_org_id,)
+    return Resource(org_id=item.buyer_org_id, counterparties=(item.seller_org_id,), pledgees=pledgees)

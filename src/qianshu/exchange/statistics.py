@@ -7,8 +7,8 @@ money the contracts moved, each item less what was refunded of it: a prepaid con
 transfer's price (in the month it was signed), each renewed period of a subscription
 (``exchange_contract_periods``, in the month it was charged) and each paid usage bill of a metered
 contract (in the month it was charged). A metered contract's own price is a unit price, not money
-that moved, so only its bills count. A sold asset never listed counts under no product, industry or
-region.
+that moved, so only its bills count. A sold asset never listed counts under no product; its industry
+and region are its registration's (a listing takes them from its registration too).
 Nothing here is confidential: counts and sums over many contracts, and product names already public.
 Months are counted in Asia/Shanghai.
 """
@@ -111,6 +111,18 @@ def _money(db: Session) -> list[tuple[str, int, datetime | None, int]]:
     return [(part, cid, at, max(amount, 0)) for part, cid, at, amount in items]
 
 
+def _unlisted_places(db: Session, contract_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(industry section, division code) of the contracts that name no listing (asset transfers of
+    an asset never listed), from the registration their text names."""
+    if not contract_ids:
+        return {}
+    numbers = {cid: (document.get("product") or {}).get("registration_number") or "" for cid, document in
+               db.execute(select(Contract.id, Contract.document).where(Contract.id.in_(contract_ids)))}
+    found = registry.registrations_by_number(db, {n for n in numbers.values() if n})
+    return {cid: ((reg.industry_code or "")[:1], reg.division_code or "") for cid, number in numbers.items()
+            if (reg := found.get(number)) is not None}
+
+
 def compute(db: Session) -> Statistics:
     """The figures; a turnover (the headline's, a part's or a group's) only over the money of at
     least ``MIN_GROUP`` contracts."""
@@ -118,15 +130,17 @@ def compute(db: Session) -> Statistics:
                       .where(Contract.starts_at.is_not(None))).all()
     contracts = {cid: (listing_id, starts_at, mode) for cid, listing_id, starts_at, mode in rows}
     facts = catalog.listing_facts(db, {row[1] for row in rows if row[1] is not None})
+    unlisted = _unlisted_places(db, [row[0] for row in rows if row[1] is None])
     stats = Statistics(transactions=len(rows))
     groups: dict[str, dict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
 
     def keys(cid: int, at: datetime | None) -> dict[str, str]:
         listing_id, _starts, mode = contracts[cid]
         product = None if listing_id is None else facts.get(listing_id)
-        found = {"by_month": _month(at) if at else "-", "by_mode": mode,
-                 "by_industry": product.industry_section if product and product.industry_section else "-",
-                 "by_region": (product.division_code[:4] + "00") if product and product.division_code else "-"}
+        section, division = (product.industry_section, product.division_code) if product else unlisted.get(
+            cid, ("", ""))
+        found = {"by_month": _month(at) if at else "-", "by_mode": mode, "by_industry": section or "-",
+                 "by_region": (division[:4] + "00") if division else "-"}
         if listing_id is not None:  # an asset transfer of a never-listed asset is in no product's
             found["top_products"] = str(listing_id)
         return found

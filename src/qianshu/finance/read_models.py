@@ -15,6 +15,7 @@ from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
+from qianshu.exchange import transfers
 from qianshu.finance import accounting, auction, sale, service, valuation
 from qianshu.finance.models import OPEN_STATUSES, ForcedSale, LtvLimit, Pledge, SaleBid, Valuation
 from qianshu.finance.permissions import pledge_resource, valuation_resource
@@ -135,6 +136,8 @@ class SaleView:
     minimum_fen: int | None  # the least a bid may be now (None: not taking bids)
     may_bid: bool = False  # the viewer may bid: an approved organisation, neither holder nor bank
     viewer_org_id: int | None = None  # the viewer's own bids are marked
+    # The sale's exchange contract may be read by the viewer (its parties, the bank that sold, staff).
+    contract_readable: bool = False
 
 
 def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int) -> SaleView:
@@ -146,4 +149,5 @@ def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     taking = found.status == "listed" and found.closes_at is not None and not auction.is_due(found)
     may = (taking and policy.allows(actor, "finance.sale.buy")
            and actor.org_id not in (found.pledgee_org_id, found.pledgor_org_id))
-    return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, may, actor.org_id)
+    readable = found.contract_id is not None and transfers.contract_readable(db, actor, found.contract_id)
+    return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, may, actor.org_id, readable)

@@ -264,7 +264,8 @@ def settle_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     # the sale as a trade of the exchange (both parties' contracts, statistics); it books nothing
     contract = transfers.record_asset_transfer(
         db, actor, registration_id=found.registration_id, seller_org_id=found.pledgor_org_id,
-        buyer_org_id=buyer_org_id, price_fen=price_fen, fee_fen=fee, reason=found.reason,
+        buyer_org_id=buyer_org_id, pledgee_org_id=found.pledgee_org_id, price_fen=price_fen, fee_fen=fee,
+        reason=found.reason,
         reference={"kind": CAUSE, "id": found.id}, at=now)
     found.status, found.closed_at, found.buyer_org_id = "sold", now, buyer_org_id
     found.debt_fen, found.fee_fen, found.to_pledgee_fen, found.to_pledgor_fen = debt, fee, to_bank, to_holder

@@ -125,6 +125,15 @@ def registrations_by_id(db: Session, registration_ids: Iterable[int]) -> dict[in
     return {r.id: r for r in db.scalars(select(Registration).where(Registration.id.in_(wanted)))}
 
 
+def registrations_by_number(db: Session, numbers: Iterable[str]) -> dict[str, Registration]:
+    """Registrations by their number, in one query: for the exchange's statistics (the industry and
+    region of an asset sold without ever being listed)."""
+    wanted = set(numbers)
+    if not wanted:
+        return {}
+    return {r.number or "": r for r in db.scalars(select(Registration).where(Registration.number.in_(wanted)))}
+
+
 def issued_of_holder(db: Session, org_id: int) -> list[Registration]:
     """An organisation's registrations with an issued certificate, newest first."""
     return list(db.scalars(select(Registration)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from qianshu.accounts.models import User
+from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
 from tests.accounts.test_portal import csrf, sign_in
 from tests.delivery.delivery_support import Setup, make_setup
@@ -79,3 +80,19 @@ def test_the_openapi_document_describes_the_routes(client: TestClient) -> None:
     parameters = {p["name"] for p in paths["/api/v1/delivery/data/rows"]["get"]["parameters"]}
     assert {"x-api-key", "columns", "filter", "limit", "cursor"} <= {p.lower() for p in parameters}
     assert client.get("/api/docs").status_code == 200
+
+
+def test_the_contract_panel_offers_each_party_only_its_own_controls(db: Session, setup: Setup) -> None:
+    from qianshu.delivery import read_models
+
+    def offered(actor: Actor, contract: object) -> dict[str, bool]:
+        panel = read_models.contract_panel(db, actor, contract)
+        assert panel is not None
+        return {name: getattr(panel, name) for name in ("can_key", "can_query", "can_limits", "can_configure")}
+
+    nothing = dict.fromkeys(("can_key", "can_query", "can_limits", "can_configure"), False)
+    assert offered(setup.buyer, setup.api_contract) == {**nothing, "can_key": True}
+    assert offered(setup.merchant, setup.api_contract) == {**nothing, "can_limits": True}
+    assert offered(setup.operator, setup.api_contract) == {**nothing, "can_limits": True}
+    assert offered(setup.buyer, setup.sandbox_contract) == {**nothing, "can_query": True}
+    assert offered(setup.merchant, setup.sandbox_contract) == {**nothing, "can_configure": True}

@@ -230,3 +230,18 @@ def test_an_operator_records_a_deposit_once_in_the_portal_and_the_organisation_s
     assert 'data-balance="200000050"' in wallet.text
     assert "CCB-77" in wallet.text
     assert client.get("/operator/books").status_code == 403
+
+
+def test_an_auditor_sees_the_books_without_the_forms_an_operator_records_with(
+        client, db, make: Factories, settings) -> None:
+    org = make.org(name="黔运物流审计")
+    token = _portal(client, db, settings, make.operator(staff_role="auditor"))
+    books = client.get("/operator/books")
+    assert books.status_code == 200
+    assert "trial-balance" in books.text
+    assert 'id="deposit-form"' not in books.text
+    assert 'id="withdrawal-form"' not in books.text
+    form = {"csrf_token": token, "form_key": "k-deposit", "org_id": str(org.id), "amount": "1",
+            "bank_reference": "ICBC-1"}
+    assert client.post("/operator/books/deposit", data=form, follow_redirects=False).status_code == 403
+    assert service.balance(db, service.wallet_of(db, org.id)) == 0

@@ -135,3 +135,48 @@ def test_the_api_takes_files_as_base64_and_the_dashboard_counts(client, db, worl
     assert client.get("/monitoring/dashboard.xlsx").content[:2] == b"PK"
     assert "flagged" in client.get("/monitoring/dashboard/by_reason.csv").text
     assert csrf
+
+
+def test_the_portal_masks_and_offers_each_level_only_its_own_steps(client, db, world: World) -> None:  # type: ignore[no-untyped-def]
+    case = world.case(db)
+    db.flush()
+    sign_in(client, world.users["province"])
+    listed = client.get("/monitoring/cases")
+    assert "王**" in listed.text
+    assert "王大山" not in listed.text
+    assert 'href="/monitoring/cases/new"' not in listed.text  # a province caseworker opens no cases
+    page = client.get(f"/monitoring/cases/{case.id}")
+    assert "王**" in page.text
+    assert 'id="steps"' not in page.text
+    client.cookies.clear()
+    sign_in(client, world.users["village"])
+    assert 'href="/monitoring/cases/new"' in client.get("/monitoring/cases").text
+    page = client.get(f"/monitoring/cases/{case.id}")
+    assert "王大山" in page.text
+    assert 'id="step-visit"' in page.text
+    assert 'id="step-village_review"' not in page.text  # not at this stage
+
+
+def test_a_self_report_shows_its_receipt_to_the_household_and_the_case_to_its_caseworker(  # type: ignore[no-untyped-def]
+        client, db, world: World) -> None:
+    from tests.monitoring.conftest import VILLAGE, resident_id
+
+    def report(n: int, csrf: str):  # type: ignore[no-untyped-def]
+        return client.post("/monitoring/apply", data={
+            "csrf_token": csrf, "division_code": VILLAGE, "head_name": "李四", "members": "2", "note": "生病",
+            "head_resident_id": resident_id(VILLAGE[:6], n)}, follow_redirects=False)
+
+    assert client.get("/monitoring/apply").status_code == 200  # anyone may apply
+    csrf = sign_in(client, world.users["merchant"])
+    answer = report(21, csrf)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/monitoring/apply?done=")
+    client.cookies.clear()
+    csrf = sign_in(client, world.users["village"])
+    answer = report(22, csrf)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/monitoring/cases/")
+    assert client.get("/monitoring/cases/new").status_code == 200
+    client.cookies.clear()
+    sign_in(client, world.users["merchant"])
+    assert client.get("/monitoring/cases/new").status_code == 403

@@ -15,14 +15,12 @@ from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import SignedInActor
 from qianshu.catalog import service as catalog_service
-from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.actor import Actor
 from qianshu.core.blobs import CHUNK
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_database, get_lang, render, see_other
-from qianshu.core.policy import require
-from qianshu.core.policy import require as policy_check
-from qianshu.delivery import data_api, sandbox_service, service
+from qianshu.delivery import data_api, read_models, sandbox_service, service
 from qianshu.delivery.decoys import MAX_DECOYS, DecoyTrace
 from qianshu.delivery.detection import Detection
 from qianshu.delivery.settings import DeliverySettings
@@ -49,13 +47,13 @@ class LeakPage:
 
 
 def _products(request: Request, actor: Actor) -> list[Listing]:
+    """The seller's products; whoever has none of its own to look after (``catalog.personal``) is refused."""
     with get_database(request).unit_of_work(write=False) as db:
         return catalog_service.my_listings(db, actor)
 
 
 @router.get("/delivery/leaks")
 def leak_form(request: Request, actor: SignedInActor) -> Response:
-    require(actor, "catalog.personal")
     return render(request, "delivery/leaks.html", LeakPage(_products(request, actor)))
 
 
@@ -142,21 +140,11 @@ router.include_router(_settings)
 # --- data API and sandbox (issue 13) ------------------------------------------------------------
 
 
-@dataclass
-class DeliveryPanel:
-    """Delivery's panel on the exchange's contract page (both parties): the API key and the
-    usage batches reported to billing, or the sandbox's budget and query log."""
+@dataclass(frozen=True)
+class DeliveryPanel(read_models.DeliveryPanelView):
+    """Delivery's panel on the exchange's contract page (both parties): its read model
+    (``read_models.contract_panel``) and the partial that shows it."""
 
-    contract: Any
-    party: str | None
-    key: Any = None
-    usage: list[Any] = field(default_factory=list)
-    queries: list[Any] = field(default_factory=list)
-    budget: Any = None
-    can_key: bool = False
-    can_query: bool = False
-    can_limits: bool = False  # the seller may change an API contract's limits (delivery/limits.py)
-    can_configure: bool = False  # the seller may change the product's sandbox
     template: str = "delivery/_contract_panel.html"
 
 
@@ -164,26 +152,8 @@ def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | 
     """The contract page's hook (the manifest's ``contract_panel``): for a download or Delta
     Sharing contract a link to its delivery page; for API and sandbox contracts the key, usage,
     budget and query log."""
-    from qianshu.core.policy import allows
-    from qianshu.exchange.service import party_of
-
-    if contract.delivery_mode in ("download", "delta_sharing"):
-        return DeliveryPanel(contract, party_of(actor, contract)) if contract.starts_at else None
-    if contract.delivery_mode not in ("api", "sandbox"):
-        return None
-    from qianshu.catalog import permissions as catalog_permissions
-
-    summary = sandbox_service.contract_summary(db, actor, contract.id)
-    resource = sandbox_service.exchange_resource(contract)
-    api = contract.delivery_mode == "api"
-    listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
-    return DeliveryPanel(contract, party_of(actor, contract), summary["key"], summary["usage"], summary["queries"],
-                         summary["budget"],
-                         can_key=api and allows(actor, "data_api.key", resource),
-                         can_query=contract.delivery_mode == "sandbox" and allows(actor, "sandbox.query", resource),
-                         can_limits=api and allows(actor, "data_api.limits", resource),
-                         can_configure=not api and allows(actor, "sandbox.configure",
-                                                          catalog_permissions.listing(listing)))
+    view = read_models.contract_panel(db, actor, contract)
+    return None if view is None else DeliveryPanel(**read_models.fields_of(view))
 
 
 @dataclass
@@ -201,22 +171,21 @@ def issue_api_key(contract_id: int, request: Request, db: DbSession, actor: Sign
     return render(request, "delivery/api_key.html", ApiKeyPage(load_contract(db, contract_id), raw))
 
 
-@dataclass
-class SandboxPage:
-    contract: Any
+@dataclass(frozen=True)
+class SandboxPage(read_models.SandboxQueryView):
+    """The sandbox: its read model (``read_models.sandbox_query``) and the question asked, with its
+    answer or why it was refused."""
+
     sql: str = ""
     result: Any = None
     error: str = ""
-    budget: Any = None
-    queries: list[Any] = field(default_factory=list)
     example: str = "SELECT count(*) FROM data"
 
 
 def _sandbox_page(request: Request, actor: Actor, contract_id: int, **values: Any) -> SandboxPage:
     with get_database(request).unit_of_work(write=False) as db:
-        summary = sandbox_service.contract_summary(db, actor, contract_id)
-        policy_check(actor, "sandbox.query", sandbox_service.exchange_resource(summary["contract"]))
-        return SandboxPage(summary["contract"], budget=summary["budget"], queries=summary["queries"], **values)
+        view = read_models.sandbox_query(db, actor, contract_id)
+        return SandboxPage(**read_models.fields_of(view), **values)
 
 
 @router.get("/delivery/contracts/{contract_id:int}/sandbox")

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -41,6 +41,9 @@ from qianshu.delivery.models import PrivacyBudgetRow, SandboxPolicyRow, SandboxQ
 from qianshu.delivery.sandbox import DEFAULT_K, SandboxAnswer, SandboxPolicy, query_record, run_query
 from qianshu.delivery.sandbox_privacy import PrivacyBudget
 from qianshu.delivery.settings import DeliverySettings
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
 
 TABLE = "data"  # the product's table, as the buyer's SQL names it
 MAX_SQL = 10_000
@@ -70,13 +73,20 @@ def product_sandbox(db: Session, settings: Settings, listing_id: int) -> Product
     return ProductSandbox(listing_id, row.k, row.epsilon, row.budget, bounds, tuple(row.identifying or ()))
 
 
+def listing_to_configure(db: Session, actor: Actor, listing_id: int) -> Listing:
+    """The product whose sandbox the actor may set (its seller: ``sandbox.configure``); anyone else is
+    told there is no such product."""
+    listing = catalog_service.get_listing(db, actor, listing_id)
+    policy.require(actor, "sandbox.configure", catalog_permissions.listing(listing),
+                   hidden=NotFound("No such product in the catalogue."))
+    return listing
+
+
 def set_product_sandbox(db: Session, actor: Actor, listing_id: int, *, k: int, epsilon: float | None,
                         budget: float, bounds: Mapping[str, Sequence[float]] | None = None,
                         identifying: Sequence[str] = ()) -> SandboxPolicyRow:
     """The seller sets k, the epsilon per query (None: no noise) and each contract's budget."""
-    listing = catalog_service.get_listing(db, actor, listing_id)
-    policy.require(actor, "sandbox.configure", catalog_permissions.listing(listing),
-                   hidden=NotFound("No such product in the catalogue."))
+    listing = listing_to_configure(db, actor, listing_id)
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 1000:
         raise InvalidInput("{field} must be between {min} and {max}.", field="k", min=2, max=1000)
     if epsilon is not None and not (math.isfinite(epsilon) and 0 < epsilon <= 10):

@@ -9,22 +9,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
 from qianshu.accounts.deps import SignedInActor
-from qianshu.catalog import permissions as catalog_permissions
-from qianshu.catalog import service as catalog_service
-from qianshu.core import policy
-from qianshu.core.errors import InvalidInput, NotFound
+from qianshu.core.errors import InvalidInput
 from qianshu.core.forms import Form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, render, see_other, submit_form
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.delivery import limits as api_limits
-from qianshu.delivery import sandbox_service, service
+from qianshu.delivery import read_models, sandbox_service
 from qianshu.delivery.settings import DeliverySettings
 
 router = APIRouter(include_in_schema=False)
@@ -68,36 +64,26 @@ def parse_bounds(text: str, columns: list[str]) -> dict[str, tuple[float, float]
     return found
 
 
-@dataclass
-class SandboxSettingsPage:
-    listing: Any
-    columns: list[str]
-    numeric: list[str]
-    form: Form
+@dataclass(frozen=True)
+class SandboxSettingsPage(read_models.SandboxSettingsView):
+    """The product's sandbox: its read model (``read_models.sandbox_settings``) and the form, as set
+    or as posted and refused."""
+
+    form: Form = field(default_factory=Form)
     saved: bool = False
     labels: dict[str, str] = field(default_factory=lambda: SANDBOX_LABELS)
 
 
 def _sandbox_page(db: Any, actor: Any, settings: Settings, listing_id: int, form: Form | None = None,
                   saved: bool = False) -> SandboxSettingsPage:
-    listing = catalog_service.get_listing(db, actor, listing_id)
-    policy.require(actor, "sandbox.configure", catalog_permissions.listing(listing),
-                   hidden=NotFound("No such product in the catalogue."))
-    columns: list[str] = []
-    numeric: list[str] = []
-    try:
-        schema = pq.read_schema(service.product_data(db, settings, listing))
-        columns = list(schema.names)
-        numeric = [f.name for f in schema if str(f.type).startswith(("int", "uint", "float", "double", "decimal"))]
-    except Exception:
-        columns = []
+    view = read_models.sandbox_settings(db, actor, settings, listing_id)
     if form is None:
-        current = sandbox_service.product_sandbox(db, settings, listing.id)
+        current = view.current
         form = Form.kept({"k": current.k, "epsilon": "" if current.epsilon is None else current.epsilon,
                           "budget": current.budget, "identifying": list(current.identifying),
                           "bounds": "\n".join(f"{c}: {lo:g}, {hi:g}"
                                               for c, (lo, hi) in (current.bounds or {}).items())})
-    return SandboxSettingsPage(listing, columns, numeric, form, saved)
+    return SandboxSettingsPage(**read_models.fields_of(view), form=form, saved=saved)
 
 
 @router.get("/delivery/products/{listing_id:int}/sandbox")
@@ -124,31 +110,23 @@ def save_sandbox_settings(listing_id: int, request: Request, db: DbSession, acto
                                      _sandbox_page(db, actor, settings, listing_id, form)))
 
 
-@dataclass
-class LimitsPage:
-    contract: Any
-    limits: api_limits.ApiLimits
-    maxima: api_limits.ApiLimits
-    form: Form
-    may_set: bool
+@dataclass(frozen=True)
+class LimitsPage(read_models.LimitsView):
+    """A contract's data API limits: its read model (``read_models.limits_view``) and the form, as set
+    or as posted and refused."""
+
+    form: Form = field(default_factory=Form)
     saved: bool = False
 
 
 def _limits_page(db: Any, actor: Any, settings: Settings, contract_id: int, form: Form | None = None,
                  saved: bool = False) -> LimitsPage:
-    from qianshu.exchange import service as exchange
-    from qianshu.exchange.permissions import trade
-
-    section = settings.section(DeliverySettings)
-    current = api_limits.contract_limits(db, actor, section, contract_id)
-    contract = exchange.load_contract(db, contract_id)
-    maxima = api_limits.ApiLimits(section.api_max_rate_per_minute, "month", section.api_max_calls_per_period,
-                              section.api_max_rows_per_period)
+    view = read_models.limits_view(db, actor, settings, contract_id)
     if form is None:
+        current = view.limits
         form = Form.kept({"rate_per_minute": current.rate_per_minute, "quota_period": current.quota_period,
                           "calls_per_period": current.calls_per_period, "rows_per_period": current.rows_per_period})
-    may = contract.delivery_mode == "api" and policy.allows(actor, "data_api.limits", trade(contract))
-    return LimitsPage(contract, current, maxima, form, may, saved)
+    return LimitsPage(**read_models.fields_of(view), form=form, saved=saved)
 
 
 class LimitsForm(BaseModel):

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from qianshu.accounts.deps import CurrentActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.http import AppSettings, DbSession, Lang, idempotent
 from qianshu.core.openapi import problems
@@ -89,7 +88,7 @@ def _fields(posted: service.Transfer) -> dict[str, object]:
 
 def _bank_movement(kind: Literal["deposit", "withdrawal"], request: Request, db: DbSession, actor: Actor,
                    settings: AppSettings, data: s.BankMovementIn) -> JSONResponse:
-    policy.require(actor, "ledger.deposit" if kind == "deposit" else "ledger.withdraw")
+    service.require_recording(actor, kind)
     book = service.deposit if kind == "deposit" else service.withdraw
 
     def work() -> object:

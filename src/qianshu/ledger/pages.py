@@ -8,26 +8,20 @@ sent twice (a double click, a reload after a lost answer) books the money once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import SignedInActor
-from qianshu.accounts.service import list_organisations
-from qianshu.core import idempotency, policy
+from qianshu.core import idempotency
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
 from qianshu.core.settings import Settings
-from qianshu.ledger import books, service
+from qianshu.ledger import books, read_models, service
 from qianshu.ledger.settings import LedgerSettings
-
-if TYPE_CHECKING:
-    from qianshu.accounts.models import Organisation
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,14 +66,12 @@ def org_wallet(org_id: int, request: Request, db: DbSession, actor: SignedInActo
     return _wallet(request, db, actor, settings, org_id, kind[:30], date_from[:10], date_to[:10])
 
 
-@dataclass
-class BooksPage:
-    as_of: date
-    trial: books.TrialBalance
-    fees: list[books.FeeMonth]
-    organisations: list[Organisation]
-    can_record: bool
-    form_key: str
+@dataclass(frozen=True)
+class BooksPage(read_models.BooksView):
+    """The books: its read model (``read_models.operators_books``), the key of the forms shown, and
+    a deposit or withdrawal refused (what was typed, the error) or recorded (``done``)."""
+
+    form_key: str = ""
     form: dict[str, str] = field(default_factory=dict)
     error: str = ""
     done: str = ""
@@ -92,17 +84,15 @@ def _books(request: Request, db: Session, actor: Actor, day: str = "", *, form: 
         as_of = books.parse_day(day[:10], "date") or books.today()
     except QianshuError as exc:
         as_of, error, status_code = books.today(), exc.render(lang), 422
-    trial = books.trial_balance(db, actor, as_of, lang)
-    can_record = policy.allows(actor, "ledger.deposit")
-    organisations = list_organisations(db, actor, status="approved") if can_record else []
+    view = read_models.operators_books(db, actor, as_of, lang)
     return render(request, "ledger/books.html", BooksPage(
-        as_of, trial, books.fees_per_month(db, actor), organisations, can_record, uuid.uuid4().hex,
-        form or {}, error, done), status_code=status_code)
+        **{f.name: getattr(view, f.name) for f in fields(view)}, form_key=uuid.uuid4().hex, form=form or {},
+        error=error, done=done), status_code=status_code)
 
 
 @router.get("/operator/books", response_class=HTMLResponse)
 def books_page(request: Request, db: DbSession, actor: SignedInActor, date: str = "", done: str = "") -> Response:
-    policy.require(actor, "ledger.books.read")
+    """The trial balance and fees (operators and auditors); an operator records bank transfers here."""
     return _books(request, db, actor, date, done=done[:20])
 
 
@@ -113,7 +103,7 @@ def record_movement(movement: str, request: Request, db: DbSession, actor: Signe
     if movement not in ("deposit", "withdrawal"):
         raise NotFound("Page not found.")
     kind = movement
-    policy.require(actor, "ledger.deposit" if kind == "deposit" else "ledger.withdraw")
+    service.require_recording(actor, kind)
     form = {k: str(v)[:200] for k, v in form_fields(posted).items() if k != "csrf_token"}
     lang = get_lang(request)
     book = service.deposit if kind == "deposit" else service.withdraw

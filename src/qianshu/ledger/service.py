@@ -354,6 +354,12 @@ def _book_once(db: Session, unique_ref: str, reference: str) -> None:
                        reference=reference, code="bank_reference_used")
 
 
+def require_recording(actor: Actor, movement: str) -> None:
+    """Refuse, before the form or body is read, whoever may not record this bank movement ("deposit"
+    or "withdrawal"), so a refusal is not stored under the request's idempotency key."""
+    require(actor, "ledger.deposit" if movement == "deposit" else "ledger.withdraw")
+
+
 def deposit(db: Session, actor: Actor, *, org_id: int, amount_fen: object, bank_reference: str,
             memo: str = "", field: str = "amount_fen", at: datetime | None = None) -> Transfer:
     """Book money the organisation paid in to the exchange's bank account (the transfer itself

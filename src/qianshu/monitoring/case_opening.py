@@ -180,6 +180,17 @@ def _heads(registration: Any, wanted: set[str]) -> tuple[dict[str, tuple[str, st
     return heads, sizes
 
 
+def require_self_report(actor: Actor) -> None:
+    """Refuse the self-report form to whom may not apply (``monitoring.case.self_report``)."""
+    policy.require(actor, "monitoring.case.self_report")
+
+
+def require_caseworker(actor: Actor) -> None:
+    """Refuse a caseworker's form of opening a case to whom sees no cases (``monitoring.case.list``);
+    opening it checks ``monitoring.case.open`` in the case's village."""
+    policy.require(actor, "monitoring.case.list")
+
+
 def open_case(db: Session, actor: Actor, *, channel: str, household_id: str, division_code: str,
               head_name: str, head_resident_id: str, members: int, note: str,
               risk_types: Sequence[str] = ()) -> Case:

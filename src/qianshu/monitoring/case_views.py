@@ -35,6 +35,19 @@ def may_identify(actor: Actor, case: Case) -> bool:
     return policy.allows(actor, "monitoring.case.identify", case_resource(case.division_code))
 
 
+def shown_head(actor: Actor, case: Case) -> tuple[str, str]:
+    """The household head's name and resident ID as the viewer sees them: masked unless it may identify."""
+    if may_identify(actor, case):
+        return case.head_name, case.head_resident_id
+    return mask_name(case.head_name), mask_resident_id(case.head_resident_id)
+
+
+def may_read(actor: Actor, case: Case) -> bool:
+    """Whether the actor sees the case (a caseworker of its division: ``monitoring.case.read``); a
+    household that reported itself gets a receipt instead."""
+    return policy.allows(actor, "monitoring.case.read", case_resource(case.division_code))
+
+
 
 # --- JSON and CSV --------------------------------------------------------------------------------
 

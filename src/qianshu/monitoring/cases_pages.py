@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
@@ -20,9 +19,7 @@ from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, PostedForm, WriteDbSession, form_fields, get_lang, render, see_other
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
-from qianshu.monitoring import case_opening, case_views, cases, dashboards
-from qianshu.monitoring.models import Case, CaseEvent, Measure
-from qianshu.monitoring.permissions import case_resource
+from qianshu.monitoring import case_opening, case_views, cases, dashboards, read_models
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 8 * 1024**2
@@ -35,36 +32,25 @@ def _filters(request: Request) -> cases.Filters:
                                                                       "division")})
 
 
-@dataclass
-class ListPage:
-    found: list[Case]
-    filters: cases.Filters
-    this_month: str
-    identified: bool
-    may_open: bool
-    query: str
-    masked: dict[int, tuple[str, str]] = field(default_factory=dict)  # case id → (name, resident ID) as shown
+@dataclass(frozen=True)
+class ListPage(read_models.CaseListView):
+    """The caseworker's list: its read model (``read_models.case_list``), the filters and the choices."""
+
+    filters: cases.Filters = field(default_factory=cases.Filters)
+    this_month: str = ""
+    query: str = ""
     stages: tuple[str, ...] = cases.STAGES
     channels: tuple[str, ...] = cases.CHANNELS
     reasons: tuple[str, ...] = cases.RISK_TYPES
 
 
-def mask(actor: Actor, case: Case) -> tuple[str, str]:
-    if case_views.may_identify(actor, case):
-        return case.head_name, case.head_resident_id
-    return case_views.mask_name(case.head_name), case_views.mask_resident_id(case.head_resident_id)
-
-
 @router.get("/monitoring/cases")
 def case_list(request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     filters = _filters(request)
-    found = cases.list_cases(db, actor, filters)
-    prefix = policy.division_prefix(actor.jurisdiction) or ""
+    view = read_models.case_list(db, actor, filters)
     return render(request, "monitoring/cases.html", ListPage(
-        found, filters, utcnow().astimezone(SHANGHAI).strftime("%Y-%m"),
-        policy.allows(actor, "monitoring.case.identify", case_resource(actor.jurisdiction or "")),
-        len(prefix) >= 6 and policy.allows(actor, "monitoring.case.open", case_resource(actor.jurisdiction or "")),
-        str(request.query_params), {c.id: mask(actor, c) for c in found}))
+        **read_models.fields_of(view), filters=filters, this_month=utcnow().astimezone(SHANGHAI).strftime("%Y-%m"),
+        query=str(request.query_params)))
 
 
 @router.get("/monitoring/cases.csv")
@@ -74,17 +60,10 @@ def case_export(request: Request, db: WriteDbSession, actor: SignedInActor) -> R
                     headers={"Content-Disposition": 'attachment; filename="qianshu-monitoring-cases.csv"'})
 
 
-@dataclass
-class CasePage:
-    case: Case
-    events: list[CaseEvent]
-    measures: list[Measure]
-    name: str
-    resident_id: str
-    identified: bool
-    steps: list[str]  # the steps the viewer may do now
-    traces: list[dict[str, Any]]  # masked for a viewer who may not see resident IDs
-    blockers: list[str] = field(default_factory=list)  # why the risk cannot be eliminated yet
+@dataclass(frozen=True)
+class CasePage(read_models.CaseView):
+    """A case: its read model (``read_models.case_view``), a refused step's error and the choices."""
+
     error: str = ""
     household_types: tuple[str, ...] = cases.HOUSEHOLD_TYPES
     risk_types: tuple[str, ...] = cases.RISK_TYPES
@@ -94,17 +73,10 @@ class CasePage:
 
 def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str = "",
                status_code: int = 200) -> Response:
-    case = cases.get_case(db, actor, case_id)
-    name, resident_id = mask(actor, case)
-    identified = case_views.may_identify(actor, case)
-    steps = [s for s, declared in cases.STEPS.items() if case.stage in declared.before
-             and policy.allows(actor, declared.action, case_resource(case.division_code))]
-    blockers = ([b.render(get_lang(request)) for b in cases.elimination_blockers(db, case)]
-                if case.stage in ("monitored", "elimination_reviewed") else [])
+    view = read_models.case_view(db, actor, case_id, get_lang(request))
     return render(request, "monitoring/case.html", CasePage(
-        case, cases.events_of(db, case.id), cases.measures_of(db, case.id), name, resident_id,
-        identified, steps, case_views.masked_traces(case, identified), blockers, error,
-        today=utcnow().astimezone(SHANGHAI).date().isoformat()), status_code=status_code)
+        **read_models.fields_of(view), error=error, today=utcnow().astimezone(SHANGHAI).date().isoformat()),
+        status_code=status_code)
 
 
 @router.get("/monitoring/cases/{case_id:int}")
@@ -183,7 +155,7 @@ class OpenPage:
 
 @router.get("/monitoring/apply")
 def apply_page(request: Request, actor: CurrentActor) -> Response:
-    policy.require(actor, "monitoring.case.self_report")
+    case_opening.require_self_report(actor)
     done = request.query_params.get("done", "")
     return render(request, "monitoring/apply.html", OpenPage(done=int(done) if done.isdigit() else None))
 
@@ -215,14 +187,14 @@ def _open(request: Request, db: Any, actor: Actor, posted: Any, channel: str | N
             raise
         return render(request, "monitoring/apply.html", OpenPage(exc.render(get_lang(request)), None, chosen, form),
                       status_code=exc.status)
-    if chosen == "self_report" and not policy.allows(actor, "monitoring.case.read", case_resource(case.division_code)):
+    if chosen == "self_report" and not case_views.may_read(actor, case):
         return see_other(f"/monitoring/apply?done={case.id}")
     return see_other(f"/monitoring/cases/{case.id}")
 
 
 @router.get("/monitoring/cases/new")
 def open_form(request: Request, actor: SignedInActor) -> Response:
-    policy.require(actor, "monitoring.case.list")
+    case_opening.require_caseworker(actor)
     return render(request, "monitoring/apply.html", OpenPage(channel="cadre_visit"))
 
 

@@ -10,7 +10,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -29,47 +28,23 @@ from qianshu.core.http import (
     render,
     see_other,
 )
-from qianshu.core.policy import allows
-from qianshu.core.timeutil import utcnow
-from qianshu.delivery import delta_tokens, links
-from qianshu.delivery.files import FORMATS
+from qianshu.delivery import delta_tokens, links, read_models
 from qianshu.exchange import service as exchange_service
-from qianshu.exchange.permissions import trade
 
 router = APIRouter(include_in_schema=False)
 
 
-@dataclass
-class ContractDeliveryPage:
-    contract: Any
-    party: str | None
-    can_download: bool
-    can_share: bool
-    download_mode: bool
-    sharing_mode: bool
-    links: list[Any]
-    link_urls: dict[int, str]
-    tokens: list[Any]
-    events: list[Any]
-    formats: tuple[str, ...] = FORMATS
-    endpoint: str = ""
-    now: Any = None
+@dataclass(frozen=True)
+class ContractDeliveryPage(read_models.ContractDeliveryView):
+    """A contract's delivery: its read model (``read_models.contract_delivery``) and a refused step's error."""
+
     error: str = ""
 
 
 def _delivery_page(request: Request, db: DbSession, actor: Actor, settings: AppSettings, contract_id: int,
                    error: str = "", status: int = 200) -> Response:
-    contract = exchange_service.get_contract(db, actor, contract_id)
-    resource = trade(contract)
-    can_download = allows(actor, "delivery.download", resource)
-    rows = links.links_of(db, contract.id)
-    base = settings.public_base
-    urls = {x.id: base + links.link_path(settings, x) for x in rows} if can_download else {}
-    page = ContractDeliveryPage(
-        contract, exchange_service.party_of(actor, contract), can_download,
-        allows(actor, "delivery.share", resource), contract.delivery_mode == "download",
-        contract.delivery_mode == "delta_sharing", rows, urls, delta_tokens.tokens_of(db, contract.id),
-        links.delivery_events(db, contract.id), endpoint=base + delta_tokens.PREFIX, now=utcnow(), error=error)
+    view = read_models.contract_delivery(db, actor, settings, contract_id)
+    page = ContractDeliveryPage(**read_models.fields_of(view), error=error)
     return render(request, "delivery/contract.html", page, status_code=status)
 
 

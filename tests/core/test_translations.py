@@ -274,3 +274,28 @@ def test_jinja_gettext_follows_the_page_language(tmp_path: Path) -> None:
                   "Jan 2, 2026, 4:05\u202fAM GMT+08:00|12,345")
     three = env.get_template("page.html").render(lang="en", **{**values, "n": 3})
     assert three.startswith("Not found.|3 products|3 products|")
+
+
+def _job_stages() -> set[str]:
+    """Every stage a job reports in the source: ``progress(fraction, "stage")`` or
+    ``report(fraction, "stage")`` with a literal stage (the operator's jobs page shows it)."""
+    import ast
+
+    found: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("progress", "report") and len(node.args) == 2
+                    and isinstance(node.args[1], ast.Constant)
+                    and isinstance(node.args[1].value, str)):
+                found.add(node.args[1].value)
+    return found
+
+
+def test_every_job_stage_reads_in_both_languages() -> None:
+    stages = _job_stages()
+    assert {"normalise", "rules", "trades"} <= stages  # the scan finds the registry's, monitoring's and the demo's
+    zh, en = catalogue("zh"), catalogue("en")
+    missing = [f"{stage}: {lang}" for stage in sorted(stages)
+               for lang, table in (("zh", zh), ("en", en)) if not table.singular.get(("job stage", stage))]
+    assert not missing, f"job stages without a label (the jobs page would show the raw key): {missing}"

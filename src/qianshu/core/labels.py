@@ -11,6 +11,8 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    NP_("job stage", "done"),
+    NP_("job stage", "delivered"),
     NP_("actor via", "portal"),
     NP_("actor via", "api"),
     NP_("actor via", "cli"),

@@ -14,6 +14,7 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "refund_request_escalated", "refund_request_decided", "asset_transferred")
 
 LABELS = (
+    NP_("job stage", "trades"),
     NP_("job kind", "exchange.demo_history"),
     NP_("order status", "placed"),
     NP_("order status", "requested"),

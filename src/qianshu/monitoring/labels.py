@@ -10,6 +10,13 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    NP_("job stage", "reading"),
+    NP_("job stage", "checking"),
+    NP_("job stage", "cross_check"),
+    NP_("job stage", "storing"),
+    NP_("job stage", "rules"),
+    NP_("job stage", "result"),
+    NP_("job stage", "households"),
     # --- feeds, rules and runs ---
     NP_("job kind", "monitoring.run"), NP_("job kind", "monitoring.feed_upload"),
     NP_("monitoring feed", "household_registration"),

@@ -11,6 +11,10 @@ from __future__ import annotations
 from qianshu.core.i18n import N_, NP_
 
 LABELS = (
+    NP_("job stage", "normalise"),
+    NP_("job stage", "profile"),
+    NP_("job stage", "scan"),
+    NP_("job stage", "quality"),
     NP_("audit action", "registration.created"),
     NP_("audit action", "registration.declared"),
     NP_("audit action", "registration.file_added"),

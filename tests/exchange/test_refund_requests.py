@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from qianshu.core import inbox
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import local_display, utcnow
 from qianshu.exchange import payments, refunds, service
 from qianshu.exchange.models import Contract
 from qianshu.exchange.settings import ExchangeSettings
@@ -200,3 +200,38 @@ def test_a_seller_short_of_its_part_cannot_accept_and_nothing_moves(
     assert (request.status, request.open_contract_id) == ("pending", contract.id)
     assert (contract.refunded_fen, _transfers(db), _wallet(db, buyer)) == (0, before, 0)
     _books_balance(db)
+
+
+def test_a_refused_request_goes_to_the_operators_only_within_the_escalation_window(
+        db: Session, buyer: Actor, merchant: Actor, operator: Actor, settled: Callable[[], Contract]) -> None:
+    settings = ExchangeSettings(refund_escalation_days=5)
+    contract = settled()
+    refused_at = utcnow()
+    request = refunds.request_refund(db, buyer, contract.id, 40_000, "字段缺失", settings, at=refused_at)
+    refunds.answer_refund(db, merchant, request.id, False, "数据完整", at=refused_at, settings=settings)
+    ends = refunds.escalation_ends(request, settings)
+    assert ends is not None
+    assert ends - refused_at == timedelta(days=5)
+    # the refusal tells the buyer until when (Asia/Shanghai, to the minute, with the zone)
+    until = local_display(ends, "%Y-%m-%d %H:%M GMT+08:00")
+    told = [inbox.render(n, "zh") for n in inbox.inbox(db, buyer, capability="exchange")]
+    assert any("拒绝" in text and until in text for text in told), told
+    steps = len(_steps(db, buyer, contract))
+    with pytest.raises(Conflict) as late:
+        refunds.escalate(db, buyer, request.id, at=ends + timedelta(minutes=1), settings=settings)
+    assert late.value.code == "refund_escalation_closed"
+    assert late.value.render("zh") == (f"合同 {contract.number} 的退款申请已不能提交交易所运营方裁决："
+                                       f"卖方拒绝后可以提交的期限已于 {until} 结束。")
+    assert late.value.render("en") == (f"The refund request on contract {contract.number} can no longer be taken to "
+                                       f"the exchange's operators: the time to do so after the seller's refusal "
+                                       f"ended on {until}.")
+    db.refresh(request)
+    assert (request.status, request.escalated_at, request.open_item) == ("refused", None, None)
+    assert len(_steps(db, buyer, contract)) == steps  # nothing recorded
+    assert service.next_steps(db, operator).refunds_to_decide == 0
+    # on its last minute it still goes; the operator then decides it as any other
+    refunds.escalate(db, buyer, request.id, at=ends, settings=settings)
+    assert request.status == "escalated"
+    assert refunds.escalation_ends(request, settings) is None  # no longer refused
+    refunds.decide_refund(db, operator, request.id, False, "交付完整")
+    assert request.status == "rejected"

@@ -257,16 +257,19 @@ def answer_refund(request_id: int, data: s.RefundAnswerIn, request: Request, db:
                   key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.answer_refund", request_id=request_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason), s.RefundRequestOut)
+                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason,
+                                               settings=_settings(request)), s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/escalate", response_model=s.RefundRequestOut,
              responses=problems(403, 404, 409),
-             summary="Take a refused refund request to the exchange's operators (the buyer)")
+             summary="Take a refused refund request to the exchange's operators (the buyer), within "
+                     "refund_escalation_days of the refusal")
 def escalate_refund(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
                     key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.request_refund", request_id=request_id)
-    return _once(request, db, actor, {}, lambda: refunds.escalate(db, actor, request_id), s.RefundRequestOut)
+    return _once(request, db, actor, {},
+                 lambda: refunds.escalate(db, actor, request_id, settings=_settings(request)), s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/decide", response_model=s.RefundRequestOut,

@@ -195,10 +195,11 @@ def _refund_request(request: Request, db: DbSession, actor: Actor, contract_id: 
     request_id = _int(form.get("request_id"), "request_id")
     if refunds.get_request(db, actor, request_id).contract_id != contract_id:
         raise NotFound(refunds.NO_REQUEST)
+    settings = get_settings_dep(request).section(ExchangeSettings)
     if action == "answer-refund":
-        refunds.answer_refund(db, actor, request_id, form.get("answer") == "accept", reason)
+        refunds.answer_refund(db, actor, request_id, form.get("answer") == "accept", reason, settings=settings)
     elif action == "escalate-refund":
-        refunds.escalate(db, actor, request_id)
+        refunds.escalate(db, actor, request_id, settings=settings)
     else:
         amount = str(form.get("refund", "")).strip()
         refunds.decide_refund(db, actor, request_id, form.get("decision") == "grant", reason,

@@ -22,7 +22,7 @@ from qianshu.core.actor import SYSTEM
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments, refunds, service
+from qianshu.exchange import contracts, orders, payments, refunds
 from qianshu.exchange.schemas import OrderIn
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -63,21 +63,21 @@ def _seed(database: Database) -> dict[str, Any]:
         # 1,200 for the one-time contract, then 600 and 475 of usage; the third month (750) is short
         ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=120_000 + 60_000 + 47_500,
                        bank_reference=f"ICBC-{uuid.uuid4().hex[:10]}")
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=one_time, purpose="research",
-                                                       scenario=SCENARIO))
-        settled = service.accept_order(db, seller, order.id)
-        service.sign(db, buyer, settled.id)
-        service.sign(db, seller, settled.id)
+        order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=one_time, purpose="research",
+                                                      scenario=SCENARIO))
+        settled = orders.accept_order(db, seller, order.id)
+        contracts.sign(db, buyer, settled.id)
+        contracts.sign(db, seller, settled.id)
         payments.pay(db, buyer, settled.id)
         payments.deliver(db, seller, settled.id)
         payments.accept_delivery(db, buyer, settled.id)
         refunds.request_refund(db, buyer, settled.id, 24_000, "约五分之一的记录缺少站点编号，申请按比例退款。")
         start = utcnow() - timedelta(days=100)
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=per_call, purpose="research",
-                                                       scenario=SCENARIO), at=start)
-        metered = service.accept_order(db, seller, order.id, at=start)
-        service.sign(db, buyer, metered.id, at=start)
-        service.sign(db, seller, metered.id, at=start)
+        order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=per_call, purpose="research",
+                                                      scenario=SCENARIO), at=start)
+        metered = orders.accept_order(db, seller, order.id, at=start)
+        contracts.sign(db, buyer, metered.id, at=start)
+        contracts.sign(db, seller, metered.id, at=start)
         for n, (days, calls) in enumerate(((1, 12_000), (32, 9_500), (63, 15_000))):
             payments.record_usage(db, SYSTEM, metered.id, f"api-{metered.id}-{n}", calls,
                                   at=start + timedelta(days=days))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from qianshu.catalog import service as catalog
 from qianshu.catalog.schemas import ListingIn
-from qianshu.exchange import service as exchange
+from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange import statistics
 from qianshu.exchange.models import Contract
 from qianshu.finance import auction
@@ -105,8 +105,8 @@ def test_the_winning_bid_is_a_contract_of_both_parties_and_counts_in_the_statist
     assert db.scalar(select(func.count()).select_from(LedgerTransfer)) == moved
     assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
     # a transfer of the asset is not a delivery contract: it grants no access
-    assert not exchange.contract_is_active(db, contract.id, "download")
-    assert not exchange.contract_is_active(db, contract.id, "transfer")
+    assert not exchange_contracts.contract_is_active(db, contract.id, "download")
+    assert not exchange_contracts.contract_is_active(db, contract.id, "transfer")
 
 
 def test_nothing_moves_money_on_the_contract_and_closing_twice_records_one(  # type: ignore[no-untyped-def]

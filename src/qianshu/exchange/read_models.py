@@ -15,7 +15,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.forms import Form
 from qianshu.core.policy import allows
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, payments, refunds, renewals, service
+from qianshu.exchange import bills, changes, payments, refunds, renewals, service, trades
 from qianshu.exchange.models import Contract, ContractChange, Dispute, RefundRequest, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
@@ -128,9 +128,9 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
         "escalate_refund": "escalate" in steps.values(),
         "decide_refund": "decide" in steps.values(),
     })
-    page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
+    page = ContractPage(contract, trades.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
-                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
+                        allows(actor, "contract.operate", resource), changes.pending_change(db, contract),
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error, refund_requests=requests, refund_window_ends=window,
                         bills=bills.contract_bills(db, actor, contract.id)

@@ -53,7 +53,8 @@ from qianshu.core.identifiers import uscc_check_char  # noqa: E402
 from qianshu.core.settings import SETTINGS_FILE, Settings  # noqa: E402
 from qianshu.demo.registrations import actor_of  # noqa: E402
 from qianshu.demo.seed import seed_demo  # noqa: E402
-from qianshu.exchange import service as exchange  # noqa: E402
+from qianshu.exchange import contracts as exchange_contracts  # noqa: E402
+from qianshu.exchange import orders as exchange_orders  # noqa: E402
 from qianshu.exchange.schemas import OrderIn  # noqa: E402
 from qianshu.ledger import service as ledger  # noqa: E402
 from qianshu.ledger.models import LedgerAccount  # noqa: E402
@@ -134,12 +135,12 @@ def prepare(data_dir: Path, database_url: str, clients: int,
                 for n, buyer in enumerate(buyer_actors):
                     for k in range(ready):
                         listing_id, plan_id, purpose, mode, _token = offers[(n + k) % len(offers)]
-                        order = exchange.place_order(db, buyer, OrderIn(listing_id=listing_id, plan_id=plan_id,
-                                                                        purpose=purpose, delivery_mode=mode,
-                                                                        scenario=SCENARIO))
-                        contract = exchange.accept_order(db, seller_actors[listing_id], order.id)
-                        exchange.sign(db, seller_actors[listing_id], contract.id)
-                        exchange.sign(db, buyer, contract.id)
+                        order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing_id, plan_id=plan_id,
+                                                                               purpose=purpose, delivery_mode=mode,
+                                                                               scenario=SCENARIO))
+                        contract = exchange_orders.accept_order(db, seller_actors[listing_id], order.id)
+                        exchange_contracts.sign(db, seller_actors[listing_id], contract.id)
+                        exchange_contracts.sign(db, buyer, contract.id)
                         waiting[n].append(contract.id)
     finally:
         database.dispose()

@@ -301,11 +301,12 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
     from qianshu.demo.registrations import actor_of
     from qianshu.exchange import refunds
     from qianshu.exchange import service as exchange
+    from qianshu.exchange import trades as exchange_trades
     from qianshu.finance import sale
 
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        trades = exchange.my_trades(db, buyer)
+        trades = exchange_trades.my_trades(db, buyer)
         # (delivery's seed adds an API and a sandbox contract: test_the_demo_buyer_uses_the_data_api_and_sandbox)
         traded = [c for c in trades.contracts if c.delivery_mode not in ("api", "sandbox")]
         prepaid = [c for c in traded if c.status == "active" and c.plan_kind in exchange.PREPAID_KINDS]
@@ -315,7 +316,8 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         [settled] = [c for c in prepaid if c.payment_status == "settled"]
         [asked] = refunds.requests_of(db, settled)
         assert (asked.status, asked.amount_fen) == ("pending", settled.price_fen // 5)
-        assert exchange.next_steps(db, actor_of(db, _seller_email(db, settled.seller_org_id))).refunds_to_answer == 1
+        seller = actor_of(db, _seller_email(db, settled.seller_org_id))
+        assert exchange_trades.next_steps(db, seller).refunds_to_answer == 1
         paid = sum(c.price_fen for c in trades.contracts if c.payment_status in ("escrowed", "settled"))
         wallet = books.wallet_statement(db, buyer, buyer.org_id or 0, "zh")
         # the buyer also bids in the demo's forced-sale auction (finance's seed): its bidding deposit,
@@ -331,7 +333,7 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         net_bidding = sum(line.money_in_fen - line.money_out_fen for line in bidding)
         assert wallet.balance_fen == ({k: d for k, d, _w in WALLETS}["buyer_logistics"] * 100 - paid - used
                                       + net_bidding)
-        steps = exchange.next_steps(db, buyer)
+        steps = exchange_trades.next_steps(db, buyer)
         assert steps.contracts_to_sign == 1
         assert steps.quotes_to_decide == 1
 
@@ -341,11 +343,11 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
     whose profile file (its token shown once) is in the data folder and authenticates."""
     from qianshu.delivery import delta_tokens, links
     from qianshu.demo.registrations import actor_of
-    from qianshu.exchange import service as exchange
+    from qianshu.exchange import trades as exchange_trades
 
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        active = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+        active = {c.delivery_mode: c for c in exchange_trades.my_trades(db, buyer).contracts
                   if c.status == "active" and c.plan_kind == "per_1000_rows"}
         assert set(active) == {"download", "delta_sharing"}
         assert len(links.links_of(db, active["download"].id)) == 1
@@ -542,18 +544,19 @@ def test_the_demo_buyer_uses_the_data_api_and_sandbox(database: Database) -> Non
     the sandbox questions (one refused), which both parties see on the contract pages."""
     from qianshu.delivery import data_api, sandbox_service
     from qianshu.demo.registrations import actor_of
-    from qianshu.exchange import service as exchange
+    from qianshu.exchange import contracts as exchange_contracts
+    from qianshu.exchange import trades as exchange_trades
 
     with database.unit_of_work(write=False) as db:
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
-        contracts = {c.delivery_mode: c for c in exchange.my_trades(db, buyer).contracts
+        contracts = {c.delivery_mode: c for c in exchange_trades.my_trades(db, buyer).contracts
                      if c.delivery_mode in ("api", "sandbox")}
-        assert exchange.contract_is_active(db, contracts["api"].id, "api")
+        assert exchange_contracts.contract_is_active(db, contracts["api"].id, "api")
         [usage] = data_api.usage_of(db, contracts["api"].id)
         assert usage.calls == 2
         assert usage.reported_at is not None
         assert usage.units == 2
-        steps = [e.step for e in exchange.timeline(db, buyer, contracts["api"].order_id)]
+        steps = [e.step for e in exchange_trades.timeline(db, buyer, contracts["api"].order_id)]
         assert "usage_reported" in steps  # billed with the month's other usage once the month is over
         from qianshu.delivery import limits
         from qianshu.delivery.settings import DeliverySettings

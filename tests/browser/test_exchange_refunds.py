@@ -22,7 +22,7 @@ from qianshu.core.actor import SYSTEM
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments, refunds, service
+from qianshu.exchange import contracts, orders, payments, refunds
 from qianshu.exchange.schemas import OrderIn
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -61,30 +61,48 @@ def _seed(database: Database) -> dict[str, Any]:
         catalog.review_listing(db, operator, listing.id, "approve")
         one_time, per_call = listing.plans[0].id, listing.plans[1].id
         # 1,200 for the one-time contract, then 600 and 475 of usage; the third month (750) is short
-        ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=120_000 + 60_000 + 47_500,
+        ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=3 * 120_000 + 60_000 + 47_500,
                        bank_reference=f"ICBC-{uuid.uuid4().hex[:10]}")
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=one_time, purpose="research",
-                                                       scenario=SCENARIO))
-        settled = service.accept_order(db, seller, order.id)
-        service.sign(db, buyer, settled.id)
-        service.sign(db, seller, settled.id)
+        order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=one_time, purpose="research",
+                                                      scenario=SCENARIO))
+        settled = orders.accept_order(db, seller, order.id)
+        contracts.sign(db, buyer, settled.id)
+        contracts.sign(db, seller, settled.id)
         payments.pay(db, buyer, settled.id)
         payments.deliver(db, seller, settled.id)
         payments.accept_delivery(db, buyer, settled.id)
         refunds.request_refund(db, buyer, settled.id, 24_000, "约五分之一的记录缺少站点编号，申请按比例退款。")
+        # two more settled contracts whose requests the seller refused: 20 days ago (too late to take
+        # to the operators now) and just now (the button, and until when)
+        refused = {}
+        for name, ago in (("closed", 20), ("open", 0)):
+            when = utcnow() - timedelta(days=ago + 1)
+            order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=one_time,
+                                                          purpose="research", scenario=SCENARIO), at=when)
+            contract = orders.accept_order(db, seller, order.id, at=when)
+            contracts.sign(db, buyer, contract.id, at=when)
+            contracts.sign(db, seller, contract.id, at=when)
+            payments.pay(db, buyer, contract.id, at=when)
+            payments.deliver(db, seller, contract.id, at=when)
+            payments.accept_delivery(db, buyer, contract.id, at=when)
+            asked = refunds.request_refund(db, buyer, contract.id, 30_000, "部分记录缺失，申请退还四分之一。", at=when)
+            refunds.answer_refund(db, seller, asked.id, False, "数据已按合同完整交付。",
+                                  at=utcnow() - timedelta(days=ago))
+            refused[name] = contract.id
         start = utcnow() - timedelta(days=100)
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=per_call, purpose="research",
-                                                       scenario=SCENARIO), at=start)
-        metered = service.accept_order(db, seller, order.id, at=start)
-        service.sign(db, buyer, metered.id, at=start)
-        service.sign(db, seller, metered.id, at=start)
+        order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=per_call, purpose="research",
+                                                      scenario=SCENARIO), at=start)
+        metered = orders.accept_order(db, seller, order.id, at=start)
+        contracts.sign(db, buyer, metered.id, at=start)
+        contracts.sign(db, seller, metered.id, at=start)
         for n, (days, calls) in enumerate(((1, 12_000), (32, 9_500), (63, 15_000))):
             payments.record_usage(db, SYSTEM, metered.id, f"api-{metered.id}-{n}", calls,
                                   at=start + timedelta(days=days))
         settings = ExchangeSettings()
         payments.bill_usage_due(db, settings)
         payments.bill_usage_due(db, settings)  # the short bill, tried again
-    return {"buyer": buyer_user.email, "seller": seller_user.email, "settled": settled.id, "metered": metered.id}
+    return {"buyer": buyer_user.email, "seller": seller_user.email, "settled": settled.id, "metered": metered.id,
+            "refused": refused}
 
 
 def _shots() -> Path:
@@ -126,6 +144,16 @@ def test_refund_request_and_bills_pages_read_well(browser: Any, isolated_databas
                 assert tab.locator("#answer-refund").count() == 1
             else:
                 assert tab.locator("#request-refund").count() == 0  # one open request at a time
+                # a refusal past refund_escalation_days: no button, the page says when the time ended
+                closed = f"/exchange/contracts/{seeded['refused']['closed']}"
+                assert "提交交易所运营方裁决的期限已于" in _look(tab, closed, "zh", "refund-escalation-closed")
+                assert tab.locator("#escalate-refund").count() == 0
+                assert "ended on" in _look(tab, closed, "en", "refund-escalation-closed")
+                fresh = f"/exchange/contracts/{seeded['refused']['open']}"
+                assert "之前提交交易所运营方裁决" in _look(tab, fresh, "zh", "refund-escalation-open")
+                assert tab.locator("#escalate-refund").count() == 1
+                assert "May be taken to the exchange's operators until" in _look(tab, fresh, "en",
+                                                                                "refund-escalation-open")
             zh = _look(tab, "/exchange/bills", "zh", f"bills-{who}")
             assert "用量账单" in zh
             assert tab.locator("tr[data-status=paid]").count() == 2

@@ -17,7 +17,8 @@ from qianshu.catalog.schemas import PlanIn
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.settings import Settings
-from qianshu.exchange import service as exchange
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange.models import Contract
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
@@ -44,11 +45,11 @@ class Setup:
 
 
 def _contract(db: Session, buyer: Actor, merchant: Actor, listing: Listing, plan: int) -> Contract:
-    order = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[plan].id,
-                                                    purpose="research", scenario=SCENARIO))
-    contract = exchange.accept_order(db, merchant, order.id)
-    exchange.sign(db, buyer, contract.id)
-    exchange.sign(db, merchant, contract.id)
+    order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[plan].id,
+                                                           purpose="research", scenario=SCENARIO))
+    contract = exchange_orders.accept_order(db, merchant, order.id)
+    exchange_contracts.sign(db, buyer, contract.id)
+    exchange_contracts.sign(db, merchant, contract.id)
     return contract
 
 

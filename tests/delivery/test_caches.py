@@ -19,7 +19,8 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.delivery import caches, delta_tokens, jobs
 from qianshu.delivery.settings import DeliverySettings
-from qianshu.exchange import service as exchange
+from qianshu.exchange import changes as exchange_changes
+from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange.schemas import ChangeIn
 from tests.delivery.test_delta_sharing import _profile, committed_contract, live  # noqa: F401 - fixture
 
@@ -59,7 +60,7 @@ def test_the_sweep_removes_due_files_never_one_in_use(live: tuple[str, Settings]
     def sweep(max_age: float = section.sharing_cache_days * 86_400.0) -> caches.Sweep:
         def in_force(contract_id: int) -> bool:
             with isolated_database.unit_of_work(write=False) as db:
-                return exchange.contract_is_active(db, contract_id, "delta_sharing")
+                return exchange_contracts.contract_is_active(db, contract_id, "delta_sharing")
         return caches.sweep(settings.data_dir, in_force=in_force, max_age_seconds=max_age, url_seconds=url_seconds)
 
     # Young and in force: kept.
@@ -102,7 +103,8 @@ def test_the_sweep_removes_due_files_never_one_in_use(live: tuple[str, Settings]
 
     # The contract ends: its files go once idle (the periodic task, as the worker runs it).
     with isolated_database.unit_of_work() as db:
-        exchange.operate(db, trade["operator"], trade["contract_id"], ChangeIn(kind="terminate", reason="测试终止"))
+        exchange_changes.operate(db, trade["operator"], trade["contract_id"],
+                                 ChangeIn(kind="terminate", reason="测试终止"))
     assert jobs.sweep_caches(isolated_database, settings) == 0  # used a moment ago
     assert folder.is_dir()
     _age(folder, url_seconds + 120)

@@ -24,7 +24,7 @@ from qianshu.core.timeutil import utcnow
 from qianshu.delivery import data_api
 from qianshu.delivery.models import ApiCounter, ApiKey, ApiMeter
 from qianshu.delivery.settings import DeliverySettings
-from qianshu.exchange import service as exchange
+from qianshu.exchange import changes as exchange_changes
 from qianshu.exchange.models import UsageReport
 from qianshu.exchange.schemas import ChangeIn
 from qianshu.web.app import create_app
@@ -70,7 +70,7 @@ def test_a_key_is_shown_once_hashed_at_rest_rotated_and_revoked(client: TestClie
 
 def test_the_key_dies_with_the_contract(client: TestClient, db: Session, setup: Setup) -> None:
     key = _key(client, setup)
-    exchange.operate(db, setup.operator, setup.api_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
+    exchange_changes.operate(db, setup.operator, setup.api_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
     db.flush()
     r = client.get("/api/v1/delivery/data/rows", headers={"X-API-Key": key})
     assert r.status_code == 403

@@ -31,8 +31,10 @@ from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import delta_tokens, service
 from qianshu.delivery.models import SharingToken
+from qianshu.exchange import changes as exchange_changes
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange import payments
-from qianshu.exchange import service as exchange
 from qianshu.exchange.schemas import ChangeIn, OrderIn
 from qianshu.ledger import service as ledger
 from qianshu.registry.models import Registration
@@ -79,12 +81,12 @@ def committed_contract(database: Database, settings: Settings, folder: Path, mod
         catalog.review_listing(db, operator, listing.id, "approve")
         ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=50_000,
                        bank_reference=f"T-{uuid.uuid4().hex}")
-        order = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[0].id,
-                                                        purpose="research", scenario="数据共享协议的测试场景",
-                                                        delivery_mode=mode))
-        contract = exchange.accept_order(db, seller, order.id)
-        exchange.sign(db, buyer, contract.id)
-        exchange.sign(db, seller, contract.id)
+        order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[0].id,
+                                                               purpose="research", scenario="数据共享协议的测试场景",
+                                                               delivery_mode=mode))
+        contract = exchange_orders.accept_order(db, seller, order.id)
+        exchange_contracts.sign(db, buyer, contract.id)
+        exchange_contracts.sign(db, seller, contract.id)
         payments.pay(db, buyer, contract.id)
         return {"buyer": buyer, "seller": seller, "operator": operator, "contract_id": contract.id,
                 "number": contract.number, "listing_id": listing.id, "registration_id": reg.id,
@@ -294,7 +296,8 @@ def test_revoked_expired_and_other_contracts_tokens_are_refused(live: tuple[str,
     assert call("/shares", other_token).status_code == 401
     # The contract ends: the token dies with it.
     with isolated_database.unit_of_work() as db:
-        exchange.operate(db, mine["operator"], mine["contract_id"], ChangeIn(kind="terminate", reason="测试终止"))
+        exchange_changes.operate(db, mine["operator"], mine["contract_id"],
+                                 ChangeIn(kind="terminate", reason="测试终止"))
     ended = call("/shares", rotated)
     assert ended.status_code == 403
     assert ended.json()["errorCode"] == "CONTRACT_INACTIVE"

@@ -32,8 +32,10 @@ from qianshu.core.timeutil import utcnow
 from qianshu.delivery import links, service
 from qianshu.delivery.models import DownloadLink
 from qianshu.delivery.settings import DeliverySettings
+from qianshu.exchange import changes as exchange_changes
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange import payments
-from qianshu.exchange import service as exchange
 from qianshu.exchange.models import Contract
 from qianshu.exchange.schemas import ChangeIn, OrderIn
 from qianshu.translog.models import LogEntry
@@ -55,12 +57,13 @@ def contract_of(db: Session, settings: Settings, listed: Callable[..., Listing],
     def _make(mode: str = "download", who: Actor | None = None) -> Contract:
         who = who or buyer
         product = listed(merchant, parquet_sha256=digest, parquet_size=size, plans=PLANS)
-        order = exchange.place_order(db, who, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
-                                                      purpose="research", scenario="交通研究的测试场景与数据交付",
-                                                      delivery_mode=mode))
-        contract = exchange.accept_order(db, merchant, order.id)
-        exchange.sign(db, who, contract.id)
-        exchange.sign(db, merchant, contract.id)
+        order = exchange_orders.place_order(db, who, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+                                                             purpose="research",
+                                                             scenario="交通研究的测试场景与数据交付",
+                                                             delivery_mode=mode))
+        contract = exchange_orders.accept_order(db, merchant, order.id)
+        exchange_contracts.sign(db, who, contract.id)
+        exchange_contracts.sign(db, merchant, contract.id)
         fund(who, contract.price_fen)
         payments.pay(db, who, contract.id)
         return contract
@@ -151,7 +154,7 @@ def test_links_refuse_expired_forged_other_contracts_and_ended_contracts(
     fresh = links.issue_link(db, buyer, settings, first.id, "csv")
     db.flush()
     assert _fetch(client, settings, fresh).status_code == 200
-    exchange.operate(db, operator, first.id, ChangeIn(kind="terminate", reason="合同终止测试"))
+    exchange_changes.operate(db, operator, first.id, ChangeIn(kind="terminate", reason="合同终止测试"))
     db.flush()
     ended = _fetch(client, settings, fresh)
     assert ended.status_code == 403

@@ -22,7 +22,7 @@ from qianshu.core.errors import QueryTimedOut
 from qianshu.core.settings import Settings
 from qianshu.delivery import product_files
 from qianshu.delivery.models import ApiCounter, SandboxQuery
-from qianshu.exchange import service as exchange
+from qianshu.exchange import changes as exchange_changes
 from qianshu.exchange.schemas import ChangeIn
 from qianshu.registry.models import Registration
 from tests.delivery.delivery_support import Setup, bearer, make_setup
@@ -101,7 +101,7 @@ def test_the_data_api_serves_new_data_and_refuses_an_ended_contract_with_warm_ca
         2095, 2096, 2097, 2098, 2099]
     calls = db.scalar(select(ApiCounter.calls).where(ApiCounter.scope == f"contract:{setup.api_contract.id}"))
     # The contract ends: refused at once, with the file's database, plan and schema all kept.
-    exchange.operate(db, setup.operator, setup.api_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
+    exchange_changes.operate(db, setup.operator, setup.api_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
     db.flush()
     refused = _page(client, key, **filters)
     assert refused.status_code == 403
@@ -118,7 +118,8 @@ def test_the_sandbox_answers_new_data_and_refuses_an_ended_contract_with_a_warm_
     _give_new_data(db, settings, setup, tmp_path, rows=2100)
     body = client.post(ask, json={"sql": "SELECT count(*) FROM data"}, headers=bearer(setup.buyer_token)).json()
     assert body["rows"] == [[2100]]
-    exchange.operate(db, setup.operator, setup.sandbox_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
+    exchange_changes.operate(db, setup.operator, setup.sandbox_contract.id,
+                             ChangeIn(kind="terminate", reason="违约终止"))
     db.flush()
     refused = client.post(ask, json={"sql": "SELECT count(*) FROM data"}, headers=bearer(setup.buyer_token))
     assert refused.status_code == 403

@@ -25,7 +25,7 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.delivery import sandbox_service
 from qianshu.delivery.models import SandboxQuery
-from qianshu.exchange import service as exchange
+from qianshu.exchange import changes as exchange_changes
 from qianshu.exchange.schemas import ChangeIn
 from qianshu.web.app import create_app
 from tests.catalog.conftest import make_listed
@@ -130,7 +130,8 @@ def test_access_ends_with_the_contract_and_only_the_buyer_asks(client: TestClien
     assert _ask(client, setup, "SELECT count(*) FROM data", token=setup.merchant_token).status_code == 403
     assert _ask(client, setup, "SELECT count(*) FROM data", token=setup.other_token).status_code == 404
     assert _ask(client, setup, "SELECT count(*) FROM data", contract_id=setup.api_contract.id).status_code == 409
-    exchange.operate(db, setup.operator, setup.sandbox_contract.id, ChangeIn(kind="terminate", reason="违约终止"))
+    exchange_changes.operate(db, setup.operator, setup.sandbox_contract.id,
+                             ChangeIn(kind="terminate", reason="违约终止"))
     db.flush()
     r = _ask(client, setup, "SELECT count(*) FROM data")
     assert r.status_code == 403

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from qianshu.catalog.models import Listing
 from qianshu.core.actor import Actor
-from qianshu.exchange import service
+from qianshu.exchange import contracts, orders
 from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.schemas import OrderIn
 from tests.catalog.conftest import buyer, listed, merchant, operator, registration  # noqa: F401 - fixtures
@@ -25,7 +25,7 @@ def order(db: Session, buyer: Actor) -> Callable[..., Order]:  # noqa: F811 - th
         values: dict[str, Any] = {"listing_id": listing.id, "plan_id": listing.plans[plan].id,
                                   "purpose": "research", "scenario": SCENARIO}
         values.update(kwargs)
-        return service.place_order(db, actor or buyer, OrderIn(**values))
+        return orders.place_order(db, actor or buyer, OrderIn(**values))
 
     return _make
 
@@ -37,9 +37,9 @@ def signed(db: Session, buyer: Actor, merchant: Actor, listed: Any,  # noqa: F81
 
     def _make(**listing_kwargs: Any) -> Contract:
         product = listed(merchant, **listing_kwargs)
-        contract = service.accept_order(db, merchant, order(product).id)
-        service.sign(db, buyer, contract.id)
-        service.sign(db, merchant, contract.id)
+        contract = orders.accept_order(db, merchant, order(product).id)
+        contracts.sign(db, buyer, contract.id)
+        contracts.sign(db, merchant, contract.id)
         return contract
 
     return _make

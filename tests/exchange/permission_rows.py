@@ -9,7 +9,7 @@ from typing import Any
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog.models import Listing
 from qianshu.core.actor import Actor
-from qianshu.exchange import payments, refunds, service
+from qianshu.exchange import changes, contracts, orders, payments, refunds, service
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.schemas import ChangeIn, OrderIn
 from qianshu.ledger import service as ledger
@@ -118,19 +118,19 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     ctx["ex_listing"], ctx["ex_plan"] = listing_id, plan_id
 
     def contract(sign: bool = True) -> Any:
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing_id, plan_id=plan_id, purpose="research",
-                                                       scenario=SCENARIO))  # type: ignore[arg-type]
-        made = service.accept_order(db, seller, order.id)
+        order = orders.place_order(db, buyer, OrderIn(listing_id=listing_id, plan_id=plan_id, purpose="research",
+                                                      scenario=SCENARIO))  # type: ignore[arg-type]
+        made = orders.accept_order(db, seller, order.id)
         if sign:
-            service.sign(db, buyer, made.id)
-            service.sign(db, seller, made.id)
+            contracts.sign(db, buyer, made.id)
+            contracts.sign(db, seller, made.id)
         return made
 
-    ctx["other_order"] = service.place_order(db, buyer, OrderIn(
+    ctx["other_order"] = orders.place_order(db, buyer, OrderIn(
         listing_id=listing_id, plan_id=plan_id, purpose="research", scenario=SCENARIO)).id  # type: ignore[arg-type]
     active, pending, disputed = contract(), contract(sign=False), contract()
     ctx["other_contract"], ctx["pending_contract"], ctx["disputed_contract"] = active.id, pending.id, disputed.id
-    ctx["other_change"] = service.propose_change(db, seller, active.id, CHANGE).id
+    ctx["other_change"] = changes.propose_change(db, seller, active.id, CHANGE).id
     ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=10_000_000, bank_reference=f"M-{buyer.org_id}")
     payments.pay(db, buyer, disputed.id)
     ctx["other_dispute"] = payments.raise_dispute(db, buyer, disputed.id, "矩阵测试争议").id

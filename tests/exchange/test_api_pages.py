@@ -171,18 +171,18 @@ def test_my_trades_pages_through_a_long_history(client: Any, db: Session, make: 
                                                 listed: Any, monkeypatch: Any) -> None:
     """An organisation with more contracts than a page holds reaches the oldest ones, on the page and
     through the API; a cursor that is not an id is a 422 in the API and the newest page in the portal."""
-    from qianshu.exchange import service
+    from qianshu.exchange import orders, trades
     from qianshu.exchange.schemas import OrderIn
 
-    monkeypatch.setattr(service, "TRADES_PAGE", 2)
+    monkeypatch.setattr(trades, "TRADES_PAGE", 2)
     seller_user, buyer_user = _users(db, make)
     seller, buyer = make.actor(seller_user), make.actor(buyer_user)
     numbers = []
     for _ in range(3):
         product = listed(seller)
-        placed = service.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
-                                                        purpose="research", scenario=SCENARIO))
-        contract = service.accept_order(db, seller, placed.id)
+        placed = orders.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+                                                       purpose="research", scenario=SCENARIO))
+        contract = orders.accept_order(db, seller, placed.id)
         numbers.append(contract.number)
     db.flush()
     newest, oldest = numbers[:0:-1], numbers[:1]

@@ -23,7 +23,8 @@ from qianshu.core.db import Database
 from qianshu.core.errors import Conflict
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments, service
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders, payments
 from qianshu.exchange.models import Contract
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
@@ -60,11 +61,11 @@ def _trading(database: Database, contracts: int, funds: int, *, delivered: bool)
         ledger.deposit(db, operator, org_id=buyer.org_id or 0, amount_fen=funds, bank_reference=f"T-{uuid.uuid4().hex}")
         ids = []
         for _ in range(contracts):
-            order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[0].id,
-                                                           purpose="research", scenario="并发付款与结算的测试场景"))
-            contract = service.accept_order(db, seller, order.id)
-            service.sign(db, buyer, contract.id)
-            service.sign(db, seller, contract.id)
+            order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=listing.plans[0].id,
+                                                          purpose="research", scenario="并发付款与结算的测试场景"))
+            contract = orders.accept_order(db, seller, order.id)
+            exchange_contracts.sign(db, buyer, contract.id)
+            exchange_contracts.sign(db, seller, contract.id)
             if delivered:
                 payments.pay(db, buyer, contract.id)
                 payments.deliver(db, seller, contract.id)

@@ -16,7 +16,7 @@ from qianshu.core import inbox
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import service
+from qianshu.exchange import contracts, orders, service, trades
 from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.schemas import OrderIn, QuoteIn
 from tests.exchange.conftest import SCENARIO
@@ -37,8 +37,8 @@ def test_buyer_orders_a_plan_and_the_seller_accepts(db: Session, buyer: Actor, m
     # the seller's inbox says an order waits
     seller_notes = inbox.inbox(db, merchant)
     assert any(n.subject_type == "order" and n.subject_id == placed.id for n in seller_notes)
-    assert service.next_steps(db, merchant).orders_to_accept == 1
-    contract = service.accept_order(db, merchant, placed.id)
+    assert trades.next_steps(db, merchant).orders_to_accept == 1
+    contract = orders.accept_order(db, merchant, placed.id)
     assert placed.status == "accepted"
     assert contract.status == "pending"
     doc = contract.document
@@ -47,7 +47,7 @@ def test_buyer_orders_a_plan_and_the_seller_accepts(db: Session, buyer: Actor, m
     assert doc["price_fen"] == 120_000
     assert doc["product"]["registration_number"].startswith("QS-DR-")
     assert doc["usage_policy"]["@type"] == "Offer"  # the plan's ODRL policy, frozen
-    assert service.next_steps(db, buyer).contracts_to_sign == 1
+    assert trades.next_steps(db, buyer).contracts_to_sign == 1
 
 
 def test_quote_requested_answered_and_accepted(db: Session, buyer: Actor, merchant: Actor, listed: Any,
@@ -55,11 +55,11 @@ def test_quote_requested_answered_and_accepted(db: Session, buyer: Actor, mercha
     product = listed(merchant, plans=[PlanIn(kind="quote", delivery_modes=["api"])])
     asked = order(product)
     assert (asked.status, asked.price_fen) == ("requested", None)
-    assert service.next_steps(db, merchant).quotes_to_answer == 1
-    service.quote(db, merchant, asked.id, QuoteIn(price="45000.50", terms="季度更新", expires_in_days=3))
+    assert trades.next_steps(db, merchant).quotes_to_answer == 1
+    orders.quote(db, merchant, asked.id, QuoteIn(price="45000.50", terms="季度更新", expires_in_days=3))
     assert (asked.status, asked.price_fen, asked.terms) == ("quoted", 4_500_050, "季度更新")
-    assert service.next_steps(db, buyer).quotes_to_decide == 1
-    contract = service.accept_quote(db, buyer, asked.id)
+    assert trades.next_steps(db, buyer).quotes_to_decide == 1
+    contract = orders.accept_quote(db, buyer, asked.id)
     assert contract.price_fen == 4_500_050
     assert contract.document["terms"] == "季度更新"
 
@@ -73,16 +73,16 @@ def test_a_buyer_may_negotiate_a_priced_plan(db: Session, merchant: Actor, liste
 def test_expired_quote_is_refused_and_expires(db: Session, buyer: Actor, merchant: Actor, listed: Any,
                                               order: Callable[..., Order]) -> None:
     asked = order(listed(merchant), negotiate=True)
-    service.quote(db, merchant, asked.id, QuoteIn(price="100", expires_in_days=1))
+    orders.quote(db, merchant, asked.id, QuoteIn(price="100", expires_in_days=1))
     asked.quote_expires_at = utcnow() - timedelta(seconds=1)
     db.flush()
     with pytest.raises(Conflict) as caught:
-        service.accept_quote(db, buyer, asked.id)
+        orders.accept_quote(db, buyer, asked.id)
     assert caught.value.field == "quote_expires_at"
     assert "过期" in caught.value.render("zh")
     assert "expired" in caught.value.render("en")
     assert db.scalar(select(func.count()).select_from(Contract)) == 0
-    assert service.expire_due(db) == (1, 0)
+    assert contracts.expire_due(db) == (1, 0)
     assert asked.status == "expired"
 
 
@@ -90,12 +90,12 @@ def test_seller_refuses_with_a_reason(db: Session, buyer: Actor, merchant: Actor
                                       order: Callable[..., Order]) -> None:
     placed = order(listed(merchant))
     with pytest.raises(InvalidInput) as caught:
-        service.refuse(db, merchant, placed.id, " ")
+        orders.refuse(db, merchant, placed.id, " ")
     assert caught.value.field == "reason"
-    service.refuse(db, merchant, placed.id, "该场景不在我方服务范围")
+    orders.refuse(db, merchant, placed.id, "该场景不在我方服务范围")
     assert placed.status == "refused"
     with pytest.raises(Conflict):
-        service.accept_order(db, merchant, placed.id)
+        orders.accept_order(db, merchant, placed.id)
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -146,7 +146,7 @@ def test_delisted_product_and_withdrawn_plan(db: Session, buyer: Actor, merchant
     placed = order(product)
     catalog.delist_listing(db, merchant, product.id, "停止供应")
     with pytest.raises(Conflict) as conflict:  # delisted after the order: the seller cannot accept it
-        service.accept_order(db, merchant, placed.id)
+        orders.accept_order(db, merchant, placed.id)
     assert conflict.value.field == "listing_id"
     with pytest.raises(InvalidInput) as again:
         order(product)
@@ -160,7 +160,7 @@ def test_plan_withdrawn_between_order_and_acceptance(db: Session, merchant: Acto
     catalog.add_plan(db, merchant, product.id, PlanIn(kind="yearly", price="9", delivery_modes=["download"]))
     catalog.withdraw_plan(db, merchant, product.id, product.plans[0].id)
     with pytest.raises(Conflict) as caught:
-        service.accept_order(db, merchant, placed.id)
+        orders.accept_order(db, merchant, placed.id)
     assert caught.value.field == "plan_id"
     assert placed.status == "placed"
 
@@ -170,13 +170,13 @@ def test_third_parties_cannot_see_or_act(db: Session, make: Factories, buyer: Ac
     third = make.actor(make.user(organisation=make.org(org_type="buyer")))
     placed = order(listed(merchant))
     for attempt in (lambda: service.get_order(db, third, placed.id),
-                    lambda: service.accept_order(db, third, placed.id),
-                    lambda: service.refuse(db, third, placed.id, "x"),
-                    lambda: service.withdraw(db, third, placed.id)):
+                    lambda: orders.accept_order(db, third, placed.id),
+                    lambda: orders.refuse(db, third, placed.id, "x"),
+                    lambda: orders.withdraw(db, third, placed.id)):
         with pytest.raises(NotFound):
             attempt()
     with pytest.raises(PermissionDenied):  # the buyer cannot accept its own order for the seller
-        service.accept_order(db, buyer, placed.id)
+        orders.accept_order(db, buyer, placed.id)
     assert placed.status == "placed"
 
 
@@ -184,5 +184,5 @@ def test_pending_organisation_cannot_order(db: Session, make: Factories, merchan
     pending = make.actor(make.user(organisation=make.org(org_type="buyer", status="pending")))
     product = listed(merchant)
     with pytest.raises(PermissionDenied):
-        service.place_order(db, pending, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
-                                                 purpose="research", scenario=SCENARIO))
+        orders.place_order(db, pending, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+                                                purpose="research", scenario=SCENARIO))

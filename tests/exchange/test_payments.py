@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from qianshu.catalog.schemas import PlanIn
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from qianshu.exchange import payments, renewals, service
+from qianshu.exchange import contracts, payments, renewals, trades
 from qianshu.exchange.models import Contract
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -36,30 +36,30 @@ def _books_balance(db: Session) -> None:
 def test_pay_deliver_accept_settles_with_the_fee(db: Session, buyer: Actor, merchant: Actor,
                                                  signed: Callable[..., Contract], fund: Any) -> None:
     contract = signed()
-    assert not service.contract_is_active(db, contract.id, "download")  # unpaid: no access yet
-    assert service.next_steps(db, buyer).payments_due == 1
+    assert not contracts.contract_is_active(db, contract.id, "download")  # unpaid: no access yet
+    assert trades.next_steps(db, buyer).payments_due == 1
     fund(buyer, 200_000)
     payments.pay(db, buyer, contract.id)
     assert contract.payment_status == "escrowed"
-    assert service.next_steps(db, buyer).payments_due == 0
-    assert service.next_steps(db, merchant).deliveries_to_make == 1
+    assert trades.next_steps(db, buyer).payments_due == 0
+    assert trades.next_steps(db, merchant).deliveries_to_make == 1
     assert _wallet(db, buyer) == 80_000
-    assert service.contract_is_active(db, contract.id, "download")
+    assert contracts.contract_is_active(db, contract.id, "download")
     with pytest.raises(Conflict):  # paying twice moves nothing
         payments.pay(db, buyer, contract.id)
     assert _wallet(db, buyer) == 80_000
     with pytest.raises(Conflict):  # settling an undelivered contract
         payments.accept_delivery(db, buyer, contract.id)
     payments.deliver(db, merchant, contract.id)
-    assert service.next_steps(db, buyer).deliveries_to_confirm == 1
+    assert trades.next_steps(db, buyer).deliveries_to_confirm == 1
     payments.accept_delivery(db, buyer, contract.id)
-    assert service.next_steps(db, buyer).total == 0
+    assert trades.next_steps(db, buyer).total == 0
     assert (contract.payment_status, contract.fee_fen) == ("settled", 3_000)  # 2.5 %
     assert _wallet(db, merchant) == PRICE - 3_000
     assert ledger.balance(db, ledger.fee_account(db)) == 3_000
     kinds = [t.kind for t in ledger.transfers_by_cause(db, "contract", contract.id)]
     assert kinds == ["escrow", "settlement", "fee"]
-    leaf_index = next(e.detail["log_index"] for e in service.timeline(db, buyer, contract.order_id)
+    leaf_index = next(e.detail["log_index"] for e in trades.timeline(db, buyer, contract.order_id)
                       if e.step == "settled")
     leaf = get_leaf(db, leaf_index)
     assert leaf.event_type == "exchange.contract_settled"
@@ -111,7 +111,7 @@ def test_automatic_acceptance_after_the_configured_days(db: Session, buyer: Acto
     db.flush()
     assert payments.auto_accept_due(db, settings) == 1
     assert contract.payment_status == "settled"
-    steps = [e.step for e in service.timeline(db, buyer, contract.order_id)]
+    steps = [e.step for e in trades.timeline(db, buyer, contract.order_id)]
     assert "accepted_automatically" in steps
 
 
@@ -131,7 +131,7 @@ def test_partial_then_full_refund(db: Session, buyer: Actor, merchant: Actor, si
     payments.refund(db, merchant, contract.id, 100_000, "无法交付")
     assert contract.payment_status == "refunded"
     assert _wallet(db, buyer) == PRICE
-    assert not service.contract_is_active(db, contract.id, "download")
+    assert not contracts.contract_is_active(db, contract.id, "download")
     _books_balance(db)
 
 
@@ -143,8 +143,8 @@ def test_dispute_blocks_settlement_until_the_operator_decides(db: Session, buyer
     payments.pay(db, buyer, contract.id)
     payments.deliver(db, merchant, contract.id)
     dispute = payments.raise_dispute(db, buyer, contract.id, "交付的数据缺少两个月")
-    assert service.next_steps(db, operator).disputes == 1
-    assert service.next_steps(db, merchant).disputes == 1
+    assert trades.next_steps(db, operator).disputes == 1
+    assert trades.next_steps(db, merchant).disputes == 1
     with pytest.raises(Conflict):  # settling a disputed contract
         payments.accept_delivery(db, buyer, contract.id)
     contract.delivered_at = contract.delivered_at - timedelta(days=30)  # type: ignore[operator]
@@ -160,7 +160,7 @@ def test_dispute_blocks_settlement_until_the_operator_decides(db: Session, buyer
     assert _wallet(db, merchant) == 90_000 - 2_250  # fee on what was settled
     with pytest.raises(Conflict):
         payments.decide_dispute(db, operator, dispute.id, "refund", "再次")
-    events = [get_leaf(db, e.detail["log_index"]).event_type for e in service.timeline(db, buyer, contract.order_id)
+    events = [get_leaf(db, e.detail["log_index"]).event_type for e in trades.timeline(db, buyer, contract.order_id)
               if "log_index" in e.detail]
     assert "exchange.refund" in events
     assert "exchange.dispute_decided" in events
@@ -219,7 +219,7 @@ def test_a_usage_bill_the_wallet_cannot_pay_waits_and_is_charged_later(
     settings = ExchangeSettings()
     assert payments.bill_usage_due(db, settings, later) == (0, 1)
     assert payments.bill_usage_due(db, settings, later) == (0, 1)  # tried again, told once
-    steps = [e.step for e in service.timeline(db, buyer, contract.order_id)]
+    steps = [e.step for e in trades.timeline(db, buyer, contract.order_id)]
     assert steps.count("usage_unpaid") == 1
     assert _wallet(db, buyer) == 0
     fund(buyer, 60_000)
@@ -261,12 +261,12 @@ def test_a_refund_after_settlement_comes_from_the_seller_and_the_fee(
     assert (contract.payment_status, contract.refunded_fen, contract.fee_fen) == ("refunded", PRICE, 0)
     assert _wallet(db, buyer) == PRICE
     assert ledger.balance(db, ledger.fee_account(db)) == 0
-    assert not service.contract_is_active(db, contract.id, "download")
+    assert not contracts.contract_is_active(db, contract.id, "download")
     with pytest.raises(Conflict):
         payments.refund(db, operator, contract.id, 1, "再次")
     kinds = [t.kind for t in ledger.transfers_by_cause(db, "contract", contract.id)]
     assert kinds == ["escrow", "settlement", "fee", "refund", "fee_refund", "refund", "fee_refund"]
-    leaves = [get_leaf(db, e.detail["log_index"]) for e in service.timeline(db, buyer, contract.order_id)
+    leaves = [get_leaf(db, e.detail["log_index"]) for e in trades.timeline(db, buyer, contract.order_id)
               if e.step == "refunded"]
     assert [leaf.event_type for leaf in leaves] == ["exchange.refund", "exchange.refund"]
     _books_balance(db)
@@ -307,7 +307,7 @@ def test_a_subscription_renews_each_period_with_a_new_charge(db: Session, buyer:
     assert _wallet(db, buyer) == 15_000
     assert _wallet(db, merchant) == 10_000 - 250  # the new period waits in its escrow (test_renewals.py)
     assert renewals.renew_due(db, settings, now=at) == (0, 0)  # charged once per period
-    assert service.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=10))
+    assert contracts.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=10))
     # the buyer stops it: it ends at its term
     renewals.set_renewal(db, buyer, contract.id, False)
     assert renewals.renew_due(db, settings, now=contract.ends_at - timedelta(hours=1)) == (0, 0)
@@ -325,7 +325,7 @@ def test_a_subscription_the_wallet_cannot_pay_lapses_with_a_notice(
     notes = [inbox.render(n, "en") for n in inbox.inbox(db, buyer)]
     assert any("will not renew (not enough money in the buyer's wallet)" in n for n in notes)
     assert any("不再续期（买方钱包余额不足）" in inbox.render(n, "zh") for n in inbox.inbox(db, buyer))
-    assert service.expire_due(db, now=contract.ends_at) == (0, 1)
+    assert contracts.expire_due(db, now=contract.ends_at) == (0, 1)
     assert contract.status == "ended"
 
 

@@ -5,6 +5,7 @@ seen by the two parties and operators only."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Callable
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 from qianshu.accounts.models import User
 from qianshu.catalog.schemas import PlanIn
 from qianshu.core.actor import SYSTEM, Actor
-from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments
+from qianshu.core.l10n import format_datetime
+from qianshu.core.timeutil import local_display, utcnow
+from qianshu.exchange import payments, refunds
 from qianshu.exchange.models import Contract
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -140,3 +142,63 @@ def test_usage_bills_page_csv_and_api(client: Any, db: Session, buyer: Actor, me
     assert api[0]["transfer_id"] == int(transfer.group(1))
     assert client.get(f"/api/v1/exchange/contracts/{contract.id}/bills", headers=bearer(stranger)).status_code == 404
     assert client.get("/api/v1/exchange/bills", headers=bearer(stranger)).json() == []
+
+
+def test_the_escalation_window_in_the_portal_and_the_api(client: Any, db: Session, buyer: Actor, merchant: Actor,
+                                                          signed: Callable[..., Contract], fund: Any,
+                                                          bearer: Any) -> None:
+    """A refusal older than ``refund_escalation_days``: no button, the page says when the time
+    ended, the portal's and the API's escalation get a bilingual 409; a fresh refusal of the same
+    item has the button and says until when."""
+    days, now = ExchangeSettings().refund_escalation_days, utcnow()
+    contract = signed()
+    fund(buyer, PRICE)
+    long_ago = now - timedelta(days=days + 3)
+    payments.pay(db, buyer, contract.id, at=long_ago)
+    payments.deliver(db, merchant, contract.id, at=long_ago)
+    payments.accept_delivery(db, buyer, contract.id, at=long_ago)
+    old = refunds.request_refund(db, buyer, contract.id, 30_000, "部分记录缺失", at=long_ago)
+    refused = now - timedelta(days=days, minutes=1)
+    refunds.answer_refund(db, merchant, old.id, False, "数据完整", at=refused)
+    ended = refused + timedelta(days=days)
+    db.flush()
+    url = f"/exchange/contracts/{contract.id}"
+    _as(client, db, buyer)
+    page = client.get(url).text
+    assert 'id="escalate-refund"' not in page
+    assert 'data-closed="yes"' in page
+    assert f"提交交易所运营方裁决的期限已于 {format_datetime(ended, 'zh')} 结束。" in page
+    assert f"买方可在拒绝后 {days} 天内提交运营方裁决" in page
+    late = _post(client, f"{url}/escalate-refund", {"request_id": str(old.id)})
+    assert late.status_code == 409
+    assert "已不能提交交易所运营方裁决" in late.text
+    client.get("/lang/en")
+    english = html.unescape(client.get(url).text)
+    assert f"The time to take it to the exchange's operators ended on {format_datetime(ended, 'en')}." in english
+    assert f"within {days} days of the refusal" in english
+    client.cookies.clear()  # the API, on a token: the same 409 in either language, with a stable code and the date
+    headers = bearer(db.get_one(User, buyer.user_id))
+    until = local_display(ended, "%Y-%m-%d %H:%M GMT+08:00")
+    for lang, words in (("zh", f"卖方拒绝后可以提交的期限已于 {until} 结束"),
+                        ("en", f"the time to do so after the seller's refusal ended on {until}")):
+        r = client.post(f"/api/v1/exchange/refund-requests/{old.id}/escalate",
+                        headers={**headers, "Idempotency-Key": f"late-{lang}", "Accept-Language": lang})
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["code"] == "refund_escalation_closed"
+        assert words in r.json()["detail"], r.json()
+    db.refresh(old)
+    assert old.status == "refused"
+    # asked again and refused now: the button is back, with the date it may be used until
+    again = refunds.request_refund(db, buyer, contract.id, 10_000, "仍有记录缺失")
+    refunds.answer_refund(db, merchant, again.id, False, "不同意")
+    until_when = refunds.escalation_ends(again, ExchangeSettings())
+    db.flush()
+    _as(client, db, buyer)
+    page = client.get(url).text
+    assert 'id="escalate-refund"' in page
+    assert f"可在 {format_datetime(until_when, 'zh')} 之前提交交易所运营方裁决。" in page
+    assert 'data-closed="yes"' not in page  # the old refusal is no longer its item's latest request
+    r = client.post(f"/api/v1/exchange/refund-requests/{again.id}/escalate",
+                    headers={**headers, "Idempotency-Key": "in-time"})
+    assert (r.status_code, r.json()["status"]) == (200, "escalated")

@@ -224,3 +224,47 @@ def test_one_open_request_per_item_over_http(isolated_database: Database, tmp_pa
         assert ledger.balance(db, ledger.wallet_of(db, trade["buyer"].org_id or 0)) == 6_000
         assert period.price_fen == MONTH
     _books_balance(isolated_database)
+
+
+def test_two_escalations_at_once_escalate_once(isolated_database: Database, tmp_path: Path) -> None:
+    """The buyer's two escalations of one refused request at once (two threads; then two HTTP
+    clients): one takes it to the operators, the other gets a 409; one timeline step, one notice
+    to each party."""
+    from qianshu.core.inbox import Notification
+    from qianshu.exchange.models import TimelineEntry
+
+    trade = _settled(isolated_database, contracts=2)
+    requests = []
+    with isolated_database.unit_of_work() as db:
+        for contract_id in trade["contracts"]:
+            asked = refunds.request_refund(db, trade["buyer"], contract_id, 20_000, "部分记录缺失")
+            refunds.answer_refund(db, trade["seller"], asked.id, False, "数据完整")
+            requests.append(asked.id)
+
+    def escalate(i: int) -> None:
+        with isolated_database.unit_of_work() as db:
+            refunds.escalate(db, trade["buyer"], requests[0])
+
+    done, errors = _race(2, escalate)
+    assert done == 1, errors
+    assert [type(e) for e in errors] == [Conflict], errors
+    app, as_buyer, _as_seller = _app(isolated_database, tmp_path, trade["token"], trade["seller_token"])
+    answers: list[httpx.Response] = []
+    with live_server(app) as url:
+        def post(i: int) -> None:
+            answers.append(httpx.post(f"{url}/api/v1/exchange/refund-requests/{requests[1]}/escalate",
+                                      headers={**as_buyer, "Idempotency-Key": f"esc-{i}"}, timeout=60))
+
+        _done, failed = _race(2, post)
+        assert not failed, failed
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    with isolated_database.unit_of_work(write=False) as db:
+        for request_id, contract_id in zip(requests, trade["contracts"], strict=True):
+            request = db.get_one(RefundRequest, request_id)
+            assert (request.status, request.open_item) == ("escalated", f"{contract_id}:period-1")
+            steps = db.scalars(select(TimelineEntry.step).where(TimelineEntry.contract_id == contract_id)).all()
+            assert steps.count("refund_request_escalated") == 1
+            notices = db.scalar(select(func.count()).select_from(Notification).where(
+                Notification.subject_type == "contract", Notification.subject_id == contract_id,
+                Notification.message == "The refund request on contract {number} went to the exchange's operators."))
+            assert notices == 2  # the buyer and the seller, once each

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from qianshu.core import inbox
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from qianshu.core.timeutil import utcnow
-from qianshu.exchange import payments, refunds, service
+from qianshu.core.timeutil import local_display, utcnow
+from qianshu.exchange import payments, refunds, trades
 from qianshu.exchange.models import Contract
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -54,7 +54,7 @@ def settled(db: Session, buyer: Actor, merchant: Actor, signed: Callable[..., Co
 
 
 def _steps(db: Session, buyer: Actor, contract: Contract) -> list[str]:
-    return [e.step for e in service.timeline(db, buyer, contract.order_id)]
+    return [e.step for e in trades.timeline(db, buyer, contract.order_id)]
 
 
 def test_the_buyer_asks_and_the_seller_accepts(db: Session, buyer: Actor, merchant: Actor,
@@ -71,7 +71,7 @@ def test_the_buyer_asks_and_the_seller_accepts(db: Session, buyer: Actor, mercha
     assert caught.value.field == "reason"
     request = refunds.request_refund(db, buyer, contract.id, 40_000, "约三分之一记录缺少站点编号")
     assert request.status == "pending"
-    assert service.next_steps(db, merchant).refunds_to_answer == 1
+    assert trades.next_steps(db, merchant).refunds_to_answer == 1
     told = [inbox.render(n, "zh") for n in inbox.inbox(db, merchant, capability="exchange")]
     assert any("¥400.00" in text and "站点编号" in text for text in told), told
     with pytest.raises(Conflict) as twice:  # one open request per contract
@@ -90,7 +90,7 @@ def test_the_buyer_asks_and_the_seller_accepts(db: Session, buyer: Actor, mercha
         refunds.answer_refund(db, merchant, request.id, False, "改主意")
     steps = _steps(db, buyer, contract)
     assert steps[-3:] == ["refund_requested", "refunded", "refund_request_accepted"]
-    leaf = next(e for e in service.timeline(db, buyer, contract.order_id) if e.step == "refunded")
+    leaf = next(e for e in trades.timeline(db, buyer, contract.order_id) if e.step == "refunded")
     assert get_leaf(db, leaf.detail["log_index"]).event_type == "exchange.refund"
     # the rest may be asked for in a new request; never more than is left
     with pytest.raises(InvalidInput):
@@ -126,7 +126,7 @@ def test_refused_then_taken_to_the_operator_who_grants_part(db: Session, buyer: 
         refunds.decide_refund(db, operator, request.id, True, "运营裁定")
     refunds.escalate(db, buyer, request.id)
     assert (request.status, request.open_contract_id) == ("escalated", contract.id)
-    assert service.next_steps(db, operator).refunds_to_decide >= 1
+    assert trades.next_steps(db, operator).refunds_to_decide >= 1
     with pytest.raises(Conflict):  # open again: no second request meanwhile
         refunds.request_refund(db, buyer, contract.id, 1_000, "另一笔")
     with pytest.raises(InvalidInput) as caught:  # never more than was asked
@@ -138,7 +138,7 @@ def test_refused_then_taken_to_the_operator_who_grants_part(db: Session, buyer: 
     refunds.decide_refund(db, operator, request.id, True, "经核查部分记录缺失，支持退还一半", 30_000)
     assert (request.status, request.refund_fen) == ("granted", 30_000)
     assert (contract.refunded_fen, contract.fee_fen, _wallet(db, buyer)) == (30_000, 2_250, 30_000)
-    decided = next(e for e in service.timeline(db, buyer, contract.order_id) if e.step == "refund_request_decided")
+    decided = next(e for e in trades.timeline(db, buyer, contract.order_id) if e.step == "refund_request_decided")
     leaf = get_leaf(db, decided.detail["log_index"])
     assert leaf.event_type == "exchange.refund_request_decided"
     payload = leaf.document["payload"]
@@ -200,3 +200,38 @@ def test_a_seller_short_of_its_part_cannot_accept_and_nothing_moves(
     assert (request.status, request.open_contract_id) == ("pending", contract.id)
     assert (contract.refunded_fen, _transfers(db), _wallet(db, buyer)) == (0, before, 0)
     _books_balance(db)
+
+
+def test_a_refused_request_goes_to_the_operators_only_within_the_escalation_window(
+        db: Session, buyer: Actor, merchant: Actor, operator: Actor, settled: Callable[[], Contract]) -> None:
+    settings = ExchangeSettings(refund_escalation_days=5)
+    contract = settled()
+    refused_at = utcnow()
+    request = refunds.request_refund(db, buyer, contract.id, 40_000, "字段缺失", settings, at=refused_at)
+    refunds.answer_refund(db, merchant, request.id, False, "数据完整", at=refused_at, settings=settings)
+    ends = refunds.escalation_ends(request, settings)
+    assert ends is not None
+    assert ends - refused_at == timedelta(days=5)
+    # the refusal tells the buyer until when (Asia/Shanghai, to the minute, with the zone)
+    until = local_display(ends, "%Y-%m-%d %H:%M GMT+08:00")
+    told = [inbox.render(n, "zh") for n in inbox.inbox(db, buyer, capability="exchange")]
+    assert any("拒绝" in text and until in text for text in told), told
+    steps = len(_steps(db, buyer, contract))
+    with pytest.raises(Conflict) as late:
+        refunds.escalate(db, buyer, request.id, at=ends + timedelta(minutes=1), settings=settings)
+    assert late.value.code == "refund_escalation_closed"
+    assert late.value.render("zh") == (f"合同 {contract.number} 的退款申请已不能提交交易所运营方裁决："
+                                       f"卖方拒绝后可以提交的期限已于 {until} 结束。")
+    assert late.value.render("en") == (f"The refund request on contract {contract.number} can no longer be taken to "
+                                       f"the exchange's operators: the time to do so after the seller's refusal "
+                                       f"ended on {until}.")
+    db.refresh(request)
+    assert (request.status, request.escalated_at, request.open_item) == ("refused", None, None)
+    assert len(_steps(db, buyer, contract)) == steps  # nothing recorded
+    assert trades.next_steps(db, operator).refunds_to_decide == 0
+    # on its last minute it still goes; the operator then decides it as any other
+    refunds.escalate(db, buyer, request.id, at=ends, settings=settings)
+    assert request.status == "escalated"
+    assert refunds.escalation_ends(request, settings) is None  # no longer refused
+    refunds.decide_refund(db, operator, request.id, False, "交付完整")
+    assert request.status == "rejected"

@@ -27,7 +27,7 @@ from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, payments, refunds, renewals, service
+from qianshu.exchange import bills, contracts, orders, payments, refunds, renewals, trades
 from qianshu.exchange.models import Contract, ContractPeriod, TimelineEntry, UsageBill
 from qianshu.exchange.schemas import OrderIn
 from qianshu.exchange.settings import ExchangeSettings
@@ -84,14 +84,14 @@ def test_a_renewal_goes_into_escrow_and_settles_on_acceptance(
     assert _wallet(db, merchant.org_id) == PRICE - FEE  # the first period only: the second waits in escrow
     # run again (the job twice): nothing more is charged
     assert renewals.renew_due(db, ExchangeSettings(), now=first_end - timedelta(hours=1)) == (0, 0)
-    assert service.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=3))
-    assert service.next_steps(db, merchant).deliveries_to_make == 1
+    assert contracts.contract_is_active(db, contract.id, "api", at=first_end + timedelta(days=3))
+    assert trades.next_steps(db, merchant).deliveries_to_make == 1
     notes = [inbox.render(n, "zh") for n in inbox.inbox(db, merchant)]
     assert any("第 2 期已付入托管账户" in n for n in notes), notes
     with pytest.raises(Conflict):  # not delivered yet
         renewals.accept_delivery(db, buyer, contract.id, period=2)
     renewals.deliver(db, merchant, contract.id, period=2)
-    assert service.next_steps(db, buyer).deliveries_to_confirm == 1
+    assert trades.next_steps(db, buyer).deliveries_to_confirm == 1
     renewals.accept_delivery(db, buyer, contract.id, period=2)
     assert (period.payment_status, period.fee_fen) == ("settled", FEE)
     assert _wallet(db, merchant.org_id) == 2 * (PRICE - FEE)
@@ -131,7 +131,7 @@ def test_a_period_is_disputed_and_decided_by_the_operator(
     dispute = renewals.raise_dispute(db, buyer, contract.id, "第二个月的数据缺少三天", period=2)
     assert (dispute.period_number, period.payment_status, contract.payment_status) == (2, "disputed", "settled")
     assert renewals.auto_accept_due(db, ExchangeSettings(), now=utcnow() + timedelta(days=30)) == 0
-    assert service.next_steps(db, operator).disputes == 1
+    assert trades.next_steps(db, operator).disputes == 1
     with pytest.raises(InvalidInput):  # more than the period's escrow
         payments.decide_dispute(db, operator, dispute.id, "partial_refund", "部分退款", PRICE + 1)
     payments.decide_dispute(db, operator, dispute.id, "partial_refund", "缺三天，退一成", 1_000)
@@ -154,7 +154,7 @@ def test_a_fully_refunded_period_ends_access_and_does_not_renew(
     period = _renewed(db, contract)
     renewals.refund(db, merchant, contract.id, PRICE, "本月停止服务", period=2)
     assert (period.payment_status, _wallet(db, buyer.org_id)) == ("refunded", PRICE)
-    assert not service.contract_is_active(db, contract.id, "api", at=period.starts_at + timedelta(days=1))
+    assert not contracts.contract_is_active(db, contract.id, "api", at=period.starts_at + timedelta(days=1))
     assert renewals.renew_due(db, ExchangeSettings(), now=period.ends_at) == (0, 1)
     assert contract.renews is False
     _balanced(db)
@@ -311,7 +311,7 @@ def _committed(database: Database) -> dict[str, Any]:
         ledger.deposit(
             db, operator, org_id=buyer.org_id or 0, amount_fen=2 * PRICE, bank_reference=f"T-{uuid.uuid4().hex}"
         )
-        order = service.place_order(
+        order = orders.place_order(
             db,
             buyer,
             OrderIn(
@@ -321,9 +321,9 @@ def _committed(database: Database) -> dict[str, Any]:
                 scenario="订阅续期并发测试的场景",
             ),
         )
-        contract = service.accept_order(db, seller, order.id)
-        service.sign(db, buyer, contract.id)
-        service.sign(db, seller, contract.id)
+        contract = orders.accept_order(db, seller, order.id)
+        contracts.sign(db, buyer, contract.id)
+        contracts.sign(db, seller, contract.id)
         payments.pay(db, buyer, contract.id)
         payments.deliver(db, seller, contract.id)
         payments.accept_delivery(db, buyer, contract.id)

@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from qianshu.core.errors import PermissionDenied
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange import payments
-from qianshu.exchange import service as exchange
 from qianshu.finance import accounting, accounting_export, read_models, schemas
 from qianshu.finance.accounting import amortised
 from tests.catalog.conftest import make_listed
@@ -61,9 +62,9 @@ def test_an_intangible_asset_from_the_holders_costs_and_the_ledger(  # type: ign
         db, booked, buyer, order, fund) -> None:  # noqa: F811
     actor, product = booked
     at = dt.datetime(2026, 2, 2, 2, 0, tzinfo=dt.UTC)  # settled before the date of the pack
-    contract = exchange.accept_order(db, actor, order(product).id, at=at)  # 1 200 yuan, one time
-    exchange.sign(db, buyer, contract.id, at=at)
-    exchange.sign(db, actor, contract.id, at=at)
+    contract = exchange_orders.accept_order(db, actor, order(product).id, at=at)  # 1 200 yuan, one time
+    exchange_contracts.sign(db, buyer, contract.id, at=at)
+    exchange_contracts.sign(db, actor, contract.id, at=at)
     fund(buyer, 200_000)
     payments.pay(db, buyer, contract.id, at=at)
     payments.deliver(db, actor, contract.id, at=at)

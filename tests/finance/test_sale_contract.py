@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from qianshu.catalog import service as catalog
 from qianshu.catalog.schemas import ListingIn
 from qianshu.core.signing import load_signer
-from qianshu.exchange import service as exchange
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange import statistics, transfers
 from qianshu.exchange.models import Contract, TimelineEntry
 from qianshu.exchange.schemas import OrderIn
@@ -116,8 +117,8 @@ def test_the_winning_bid_is_a_contract_of_both_parties_and_counts_in_the_statist
     assert db.scalar(select(func.count()).select_from(LedgerTransfer)) == moved
     assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
     # a transfer of the asset is not a delivery contract: it grants no access
-    assert not exchange.contract_is_active(db, contract.id, "download")
-    assert not exchange.contract_is_active(db, contract.id, "transfer")
+    assert not exchange_contracts.contract_is_active(db, contract.id, "download")
+    assert not exchange_contracts.contract_is_active(db, contract.id, "transfer")
 
 
 def test_nothing_moves_money_on_the_contract_and_closing_twice_records_one(  # type: ignore[no-untyped-def]
@@ -190,9 +191,9 @@ def _an_ordinary_contract(db, make, asset):  # type: ignore[no-untyped-def]
     """A contract of a catalogue plan between two organisations other than the bank."""
     seller, buyer = make.actor(asset.stranger), make.actor(asset.holder)
     product = make_listed(db, seller, make.actor(asset.operator), number="QS-DR-2026-990001")
-    placed = exchange.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
+    placed = exchange_orders.place_order(db, buyer, OrderIn(listing_id=product.id, plan_id=product.plans[0].id,
                                                      purpose="research", scenario=SCENARIO))
-    return exchange.accept_order(db, seller, placed.id)
+    return exchange_orders.accept_order(db, seller, placed.id)
 
 
 def test_the_selling_bank_reads_the_contract_and_its_pdf_and_no_other(  # type: ignore[no-untyped-def]

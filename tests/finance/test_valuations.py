@@ -181,19 +181,20 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
 
 def test_the_market_approach_takes_settled_contracts_of_the_industry(  # type: ignore[no-untyped-def]
         client, db, asset, bearer, appraiser, buyer, merchant, listed, order, fund) -> None:  # noqa: F811
+    from qianshu.exchange import contracts as exchange_contracts
+    from qianshu.exchange import orders as exchange_orders
     from qianshu.exchange import payments
-    from qianshu.exchange import service as exchange
 
     product = listed(merchant, industry_code="I64", number="QS-DR-2026-900001")  # the asset's industry
-    contract = exchange.accept_order(db, merchant, order(product).id)
-    exchange.sign(db, buyer, contract.id)
-    exchange.sign(db, merchant, contract.id)
+    contract = exchange_orders.accept_order(db, merchant, order(product).id)
+    exchange_contracts.sign(db, buyer, contract.id)
+    exchange_contracts.sign(db, merchant, contract.id)
     fund(buyer, 200_000)
     payments.pay(db, buyer, contract.id)
     payments.deliver(db, merchant, contract.id)
     payments.accept_delivery(db, buyer, contract.id)
     other = listed(merchant, industry_code="A01", number="QS-DR-2026-900002")  # another industry: not taken
-    unsettled = exchange.accept_order(db, merchant, order(other).id)
+    unsettled = exchange_orders.accept_order(db, merchant, order(other).id)
     assert unsettled.payment_status == "unpaid"
     db.flush()
 

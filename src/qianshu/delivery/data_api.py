@@ -2,7 +2,7 @@
 
 A contract on a ``per_call`` or ``per_1000_rows`` plan with the ``api`` delivery mode gets one API
 key (shown once; only its SHA-256 is kept; issuing again rotates it; it dies with the contract,
-since :func:`~qianshu.exchange.service.contract_is_active` is asked on every call). A call names
+since :func:`~qianshu.exchange.contracts.contract_is_active` is asked on every call). A call names
 columns and filters in a small language (``?columns=a,b&filter=col:op:value``) checked against
 the table's schema: column names are taken from the schema, values bound as parameters, so no
 text of the caller's reaches DuckDB as SQL. Pages follow a signed cursor (the last row number,
@@ -98,10 +98,10 @@ def _api_contract(db: Session, actor: Actor, contract_id: int) -> Any:
 
 def issue_key(db: Session, actor: Actor, contract_id: int) -> tuple[ApiKey, str]:
     """A new API key for the buyer's contract, returned once in clear; any earlier key stops working."""
-    from qianshu.exchange import service as exchange
+    from qianshu.exchange import contracts as exchange_contracts
 
     contract = _api_contract(db, actor, contract_id)
-    if not exchange.contract_is_active(db, contract.id, "api"):
+    if not exchange_contracts.contract_is_active(db, contract.id, "api"):
         raise Conflict("Contract {number} is not in force; it has no API key.", number=contract.number)
     now = utcnow()
     db.execute(update(ApiKey).where(ApiKey.contract_id == contract.id, ApiKey.revoked_at.is_(None))
@@ -304,10 +304,11 @@ def admit(db: Session, raw_key: str | ApiKey, section: DeliverySettings, wanted_
     """Authenticate the key (or take the one authenticated in this transaction), ask the exchange
     whether its contract is in force, and count the call against the rate limit and the quota
     (reserving ``wanted_rows``, fewer if fewer remain)."""
+    from qianshu.exchange import contracts as exchange_contracts
     from qianshu.exchange import service as exchange
 
     key = raw_key if isinstance(raw_key, ApiKey) else _authenticate(db, raw_key)
-    if not exchange.contract_is_active(db, key.contract_id, "api"):
+    if not exchange_contracts.contract_is_active(db, key.contract_id, "api"):
         raise PermissionDenied("The contract of this API key is not in force.", code="contract_not_active")
     contract = exchange.load_contract(db, key.contract_id)
     chosen = api_limits.limits_of(db, section, contract.id)

@@ -22,6 +22,7 @@ from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.delivery.links import contract_for
 from qianshu.delivery.models import SharingToken
 from qianshu.delivery.settings import DeliverySettings
+from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange import service as exchange_service
 from qianshu.translog.service import append_event
 
@@ -43,7 +44,7 @@ def issue_token(db: Session, actor: Actor, settings: Settings, contract_id: int)
     """A new bearer token for the contract (the buyer's); earlier live tokens are revoked (a
     rotation). Returns the row and the token, which is not kept and cannot be shown again."""
     contract = contract_for(db, actor, contract_id, "delivery.share")
-    if not exchange_service.contract_is_active(db, contract.id, "delta_sharing"):
+    if not exchange_contracts.contract_is_active(db, contract.id, "delta_sharing"):
         raise Conflict("This contract does not permit Delta Sharing now: it is not in force, not paid, or its "
                        "delivery is not by Delta Sharing.")
     revoked = _revoke(db, contract.id)
@@ -109,7 +110,7 @@ class Grant:
 def grant_of_token(db: Session, row: SharingToken | None) -> Grant:
     if row is None or row.revoked_at is not None or utcnow() >= as_utc(row.expires_at):
         raise NotAuthenticated(BAD_TOKEN, code="token_invalid")
-    if not exchange_service.contract_is_active(db, row.contract_id, "delta_sharing"):
+    if not exchange_contracts.contract_is_active(db, row.contract_id, "delta_sharing"):
         raise PermissionDenied(INACTIVE, code="contract_inactive")
     contract = exchange_service.load_contract(db, row.contract_id)
     return Grant(row.id, contract.id, contract.number, contract.catalogue_listing_id, contract.seller_org_id)

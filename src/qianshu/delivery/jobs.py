@@ -20,13 +20,13 @@ def sweep_caches(database: Database, settings: Settings) -> int:
     """Remove cached Delta Sharing versions that are due and not in use; how many were removed."""
     from qianshu.delivery import caches
     from qianshu.delivery.settings import DeliverySettings
-    from qianshu.exchange import service as exchange
+    from qianshu.exchange import contracts as exchange_contracts
 
     section = settings.section(DeliverySettings)
 
     def in_force(contract_id: int) -> bool:
         with database.unit_of_work(write=False) as db:
-            return exchange.contract_is_active(db, contract_id, "delta_sharing")
+            return exchange_contracts.contract_is_active(db, contract_id, "delta_sharing")
 
     report = caches.sweep(settings.data_dir, in_force=in_force, max_age_seconds=section.sharing_cache_days * 86_400.0,
                           url_seconds=section.sharing_url_minutes * 60.0)

@@ -41,6 +41,7 @@ from qianshu.delivery.files import FORMATS, write_copy
 from qianshu.delivery.models import DownloadLink, WatermarkedCopy
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import WatermarkKey, WatermarkPlan
+from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange import service as exchange_service
 from qianshu.exchange.permissions import trade
 from qianshu.translog.service import append_event
@@ -96,7 +97,7 @@ def issue_link(db: Session, actor: Actor, settings: Settings, contract_id: int, 
     contract = contract_for(db, actor, contract_id, "delivery.download")
     if fmt not in FORMATS:
         raise InvalidInput("Choose a format: {formats}.", field="format", formats=", ".join(FORMATS))
-    if not exchange_service.contract_is_active(db, contract.id, "download"):
+    if not exchange_contracts.contract_is_active(db, contract.id, "download"):
         raise Conflict("This contract does not permit downloads now: it is not in force, not paid, or its "
                        "delivery is not by download.")
     contract_data(db, settings, contract.catalogue_listing_id)  # a product without data gets no link
@@ -146,7 +147,7 @@ def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: in
         raise PermissionDenied(INVALID, code="link_invalid")
     if utcnow() >= as_utc(link.expires_at):
         raise PermissionDenied(EXPIRED, code="link_expired")
-    if not exchange_service.contract_is_active(db, contract_id, "download"):
+    if not exchange_contracts.contract_is_active(db, contract_id, "download"):
         raise PermissionDenied(INACTIVE, code="contract_inactive")
     contract = exchange_service.load_contract(db, contract_id)
     listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)

@@ -208,7 +208,7 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
     transaction checks (the contract in force, the text), a short write one charges the privacy
     budget (only with differential privacy), the query runs outside any, and one write transaction
     logs it; none is held while DuckDB reads."""
-    from qianshu.exchange import service as exchange
+    from qianshu.exchange import contracts as exchange_contracts
 
     sql = (sql or "").strip()
     if not sql:
@@ -227,7 +227,7 @@ def run_contract_query(database: Database, actor: Actor, settings: Settings, con
             identifying=frozenset(c.lower() for c in product.identifying), epsilon=product.epsilon,
             bounds=dict(product.bounds or {}))
         try:
-            if not exchange.contract_is_active(db, prepared.contract_id, "sandbox"):
+            if not exchange_contracts.contract_is_active(db, prepared.contract_id, "sandbox"):
                 raise PermissionDenied("Contract {number} is not in force.", code="contract_not_active",
                                        number=prepared.contract_number)
             # What can be refused from the text alone is refused before any budget is spent.

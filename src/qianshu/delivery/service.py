@@ -209,7 +209,7 @@ def plan_for(data: Path, watermark: WatermarkPolicy) -> WatermarkPlan:
 def contract_recipients(db: Session, listing: Listing) -> list[Recipient]:
     """The product's signed contracts (active or ended) under which rows left the exchange: a copy
     delivered under a contract is keyed to its number. Sandbox-only contracts deliver no rows."""
-    from qianshu.exchange.service import recipients_of
+    from qianshu.exchange.trades import recipients_of
 
     return [Recipient(r.number, r.number) for r in recipients_of(db, listing.id) if r.delivery_mode != "sandbox"]
 

@@ -24,7 +24,7 @@ from qianshu.delivery import data_api, sandbox_service
 from qianshu.delivery import limits as api_limits
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import payments, service
+from qianshu.exchange import contracts, orders, payments, service
 from qianshu.exchange.schemas import OrderIn
 
 BUYER = "buyer.logistics@qianshu.demo"
@@ -55,11 +55,11 @@ def _contract(db: Session, buyer: Actor, offer: tuple[Listing, PricingPlan, str]
     seller = _seller(db, listing.org_id)
     if seller is None:
         return None
-    order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
-                                                   scenario=SCENARIO, delivery_mode=mode))
-    contract = service.accept_order(db, seller, order.id)
-    service.sign(db, seller, contract.id)
-    service.sign(db, buyer, contract.id)
+    order = orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                  scenario=SCENARIO, delivery_mode=mode))
+    contract = orders.accept_order(db, seller, order.id)
+    contracts.sign(db, seller, contract.id)
+    contracts.sign(db, buyer, contract.id)
     if contract.plan_kind in service.PREPAID_KINDS and contract.price_fen > 0:
         payments.pay(db, buyer, contract.id)
     return contract.id

@@ -22,7 +22,8 @@ from qianshu.core.settings import Settings
 from qianshu.delivery import delta_tokens, links
 from qianshu.delivery import service as delivery_service
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import service
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange.schemas import OrderIn
 
 SCENARIO = "按区县统计配送需求，用于规划冷链线路（演示：文件下载与 Delta Sharing 交付）。"
@@ -61,11 +62,12 @@ def seed_downloads_and_sharing(database: Database, settings: Settings, org_ids: 
         seller = actor_of(db, email)
         contracts = {}
         for mode in ("download", "delta_sharing"):
-            order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
-                                                           scenario=SCENARIO, delivery_mode=mode))
-            contract = service.accept_order(db, seller, order.id)
-            service.sign(db, seller, contract.id)
-            service.sign(db, buyer, contract.id)
+            order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id,
+                                                                   purpose=purpose, scenario=SCENARIO,
+                                                                   delivery_mode=mode))
+            contract = exchange_orders.accept_order(db, seller, order.id)
+            exchange_contracts.sign(db, seller, contract.id)
+            exchange_contracts.sign(db, buyer, contract.id)
             contracts[mode] = contract
         # The seller allows keyed decoy rows in the product's copies (before any copy exists).
         with contextlib.suppress(QianshuError):  # a product whose rows nothing identifies: no watermark

@@ -1,7 +1,7 @@
 """Two years of the demo exchange's trading, made through the exchange's services.
 
 Every trade of the history goes the way a user's would: a buyer orders a plan
-(``service.place_order``), the seller accepts (``accept_order``), both accept the contract
+(``orders.place_order``), the seller accepts (``accept_order``), both accept the contract
 (``sign``), the buyer pays into escrow (``payments.pay``), the seller delivers, the buyer
 accepts and the contract settles (``accept_delivery``), each step with the time it happened
 passed as the services' ``at`` (their clock, now by default). So the history has its timeline,
@@ -42,7 +42,8 @@ from qianshu.core.inbox import Notification
 from qianshu.core.jobs import Job, JobContext, Progress
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import payments, service
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders, payments
 from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
@@ -258,7 +259,7 @@ def seed_history(database: Database, contracts: int = HISTORY_CONTRACTS, *, now:
             return report
     with database.unit_of_work() as db:
         # Contracts whose term passed end as the periodic task would end them.
-        while sum(service.expire_due(db, now=now)):
+        while sum(exchange_contracts.expire_due(db, now=now)):
             db.flush()
         _read(db, [*buyers.values(), *(a for a in sellers.values() if a is not None)],
               select(Order.id).where(Order.buyer_org_id.in_(buyer_ids.values())))
@@ -321,9 +322,9 @@ def _trade(db: Session, buyer: Actor, seller: Actor, operator: Actor, trade: Tra
     """One trade, step by step, each at its time; a step whose time has not come yet is not made.
     Returns the order's id."""
     at = trade.ordered
-    order = service.place_order(db, buyer, OrderIn(listing_id=trade.listing_id, plan_id=trade.plan_id,
-                                                   purpose=trade.purpose, delivery_mode=trade.mode,
-                                                   scenario=SCENARIOS[trade.listing_id % len(SCENARIOS)]), at=at)
+    order = orders.place_order(db, buyer, OrderIn(listing_id=trade.listing_id, plan_id=trade.plan_id,
+                                                  purpose=trade.purpose, delivery_mode=trade.mode,
+                                                  scenario=SCENARIOS[trade.listing_id % len(SCENARIOS)]), at=at)
     _steps(db, buyer, seller, operator, trade, order.id, now, rng, report)
     return order.id
 
@@ -340,12 +341,12 @@ def _steps(db: Session, buyer: Actor, seller: Actor, operator: Actor, trade: Tra
     if not later(1, 30):
         report.in_flight += 1
         return
-    contract = service.accept_order(db, seller, order_id, at=at)
-    service.sign(db, seller, contract.id, at=at + timedelta(minutes=rng.randint(1, 90)))
+    contract = orders.accept_order(db, seller, order_id, at=at)
+    exchange_contracts.sign(db, seller, contract.id, at=at + timedelta(minutes=rng.randint(1, 90)))
     if not later(2, 48):
         report.in_flight += 1
         return
-    service.sign(db, buyer, contract.id, at=at)
+    exchange_contracts.sign(db, buyer, contract.id, at=at)
     report.contracts += 1
     month = at.astimezone(SHANGHAI).strftime("%Y-%m")
     report.by_month[month] = report.by_month.get(month, 0) + 1

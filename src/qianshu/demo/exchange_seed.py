@@ -20,7 +20,9 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.demo.registrations import actor_of
-from qianshu.exchange import payments, refunds, service
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
+from qianshu.exchange import payments, refunds
 from qianshu.exchange.schemas import OrderIn, QuoteIn
 from qianshu.exchange.settings import ExchangeSettings
 
@@ -50,7 +52,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
         buyer = actor_of(db, "buyer.logistics@qianshu.demo")
         offers = priced_offers(db, buyer)[:4]
         sellers = {o.org_id: seller_actor(db, o.org_id) for o, _p, _u in offers}
-        orders = [service.place_order(db, buyer, OrderIn(
+        orders = [exchange_orders.place_order(db, buyer, OrderIn(
             listing_id=listing.id, plan_id=plan.id, purpose=purpose,
             scenario=SCENARIOS[i % len(SCENARIOS)], negotiate=i == 2 and plan.kind != "quote"))
             for i, (listing, plan, purpose) in enumerate(offers)]
@@ -59,14 +61,15 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             if seller is None:
                 continue
             if i in (0, 1) and order.status == "placed":
-                contract = service.accept_order(db, seller, order.id)
-                service.sign(db, seller, contract.id)
+                contract = exchange_orders.accept_order(db, seller, order.id)
+                exchange_contracts.sign(db, seller, contract.id)
                 if i == 0:  # in force and paid; the second waits for the buyer's acceptance
-                    service.sign(db, buyer, contract.id)
+                    exchange_contracts.sign(db, buyer, contract.id)
                     payments.pay(db, buyer, contract.id)
             elif i == 2 and order.status == "requested":
-                service.quote(db, seller, order.id, QuoteIn(price="38000", terms="按季度交付更新，含一次技术支持。",
-                                                            expires_in_days=14))
+                exchange_orders.quote(db, seller, order.id, QuoteIn(price="38000",
+                                                                    terms="按季度交付更新，含一次技术支持。",
+                                                                    expires_in_days=14))
         _refund_request(db, buyer, priced_offers(db, buyer), settings.section(ExchangeSettings))
         history = settings.section(ExchangeSettings).demo_history_contracts
         if history:
@@ -88,11 +91,11 @@ def _refund_request(db: Session, buyer: Actor, offers: list[tuple[Listing, Prici
         seller = seller_actor(db, listing.org_id)
         if plan.kind not in ("one_time", "monthly", "yearly") or seller is None:
             continue
-        order = service.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
-                                                       scenario=SCENARIOS[3]))
-        contract = service.accept_order(db, seller, order.id)
-        service.sign(db, seller, contract.id)
-        service.sign(db, buyer, contract.id)
+        order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                               scenario=SCENARIOS[3]))
+        contract = exchange_orders.accept_order(db, seller, order.id)
+        exchange_contracts.sign(db, seller, contract.id)
+        exchange_contracts.sign(db, buyer, contract.id)
         payments.pay(db, buyer, contract.id)
         payments.deliver(db, seller, contract.id)
         payments.accept_delivery(db, buyer, contract.id, settings)

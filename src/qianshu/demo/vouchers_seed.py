@@ -19,8 +19,9 @@ from qianshu.core.db import Database
 from qianshu.core.settings import Settings
 from qianshu.demo.exchange_seed import SCENARIOS, priced_offers, seller_actor
 from qianshu.demo.registrations import actor_of
+from qianshu.exchange import contracts as exchange_contracts
+from qianshu.exchange import orders as exchange_orders
 from qianshu.exchange import payments
-from qianshu.exchange import service as exchange
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
 from qianshu.vouchers import data_vouchers, redemption, schemas, service
@@ -159,11 +160,11 @@ def _data_vouchers(db: Session, admin: Actor, blobs: BlobStore, limit: int) -> N
         purpose="data_product", company_size="small",
         planned_use="采购交通与气象相关数据产品，用于山区短临降水预报模型", requested_fen=50_000 * 100))
     service.decide_application(db, admin, application.id, schemas.DecisionIn(approve=True, reason="符合数据券申报条件"))
-    order = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
-                                                    scenario=SCENARIOS[0]))
-    contract = exchange.accept_order(db, seller, order.id)
-    exchange.sign(db, seller, contract.id)
-    exchange.sign(db, buyer, contract.id)
+    order = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                           scenario=SCENARIOS[0]))
+    contract = exchange_orders.accept_order(db, seller, order.id)
+    exchange_contracts.sign(db, seller, contract.id)
+    exchange_contracts.sign(db, buyer, contract.id)
     voucher_ids = [v.id for v in service.vouchers_of(db, buyer) if v.programme_id == programme.id]
     paid = data_vouchers.pay_contract(db, buyer, programme.id, schemas.ContractPaymentIn(
         contract_id=contract.id, voucher_ids=voucher_ids[:1]))
@@ -172,8 +173,8 @@ def _data_vouchers(db: Session, admin: Actor, blobs: BlobStore, limit: int) -> N
         invoice_number=f"5201{paid.id:06d}", delivery_proof_base64=METERING), limit)
     # A second contract of the same product, signed and not paid yet: its contract page offers the
     # weather company the data-voucher payment form (vouchers' contract_panel hook).
-    again = exchange.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
-                                                    scenario=SCENARIOS[0]))
-    unpaid = exchange.accept_order(db, seller, again.id)
-    exchange.sign(db, seller, unpaid.id)
-    exchange.sign(db, buyer, unpaid.id)
+    again = exchange_orders.place_order(db, buyer, OrderIn(listing_id=listing.id, plan_id=plan.id, purpose=purpose,
+                                                           scenario=SCENARIOS[0]))
+    unpaid = exchange_orders.accept_order(db, seller, again.id)
+    exchange_contracts.sign(db, seller, unpaid.id)
+    exchange_contracts.sign(db, buyer, unpaid.id)

@@ -13,8 +13,9 @@ from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
 from qianshu.core.http import DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
-from qianshu.exchange import bills, payments, refunds, renewals, service
+from qianshu.exchange import bills, changes, contracts, orders, payments, refunds, renewals, service
 from qianshu.exchange import schemas as s
+from qianshu.exchange import trades as trade_reads  # the route ``trades`` below takes the module's name
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger.settings import LedgerSettings
 from qianshu.registry.settings import RegistrySettings
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 @router.post("/orders", response_model=s.OrderOut, status_code=201, responses=problems(403, 422),
              summary="Order a plan of a listed product, or ask for a quote")
 def place_order(data: s.OrderIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.place_order(db, actor, data)
+    return orders.place_order(db, actor, data)
 
 
 @router.get("/orders/{order_id}", response_model=s.OrderOut, responses=problems(404), summary="An order")
@@ -36,37 +37,37 @@ def get_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
 @router.get("/orders/{order_id}/timeline", response_model=list[s.TimelineOut], responses=problems(404),
             summary="Every step of an order and its contract")
 def timeline(order_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return service.timeline(db, actor, order_id)
+    return trade_reads.timeline(db, actor, order_id)
 
 
 @router.post("/orders/{order_id}/accept", response_model=s.ContractOut, responses=problems(404, 409),
              summary="Accept an order at the plan's price (the seller): the contract is drawn up")
 def accept_order(order_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return service.accept_order(db, actor, order_id)
+    return orders.accept_order(db, actor, order_id)
 
 
 @router.post("/orders/{order_id}/quote", response_model=s.OrderOut, responses=problems(404, 409, 422),
              summary="Answer with a price, terms and an expiry (the seller)")
 def quote(order_id: int, data: s.QuoteIn, request: Request, db: DbSession, actor: SignedInActor) -> object:
-    return service.quote(db, actor, order_id, data, get_settings_dep(request).section(ExchangeSettings))
+    return orders.quote(db, actor, order_id, data, get_settings_dep(request).section(ExchangeSettings))
 
 
 @router.post("/orders/{order_id}/refuse", response_model=s.OrderOut, responses=problems(404, 409, 422),
              summary="Refuse an order, saying why (the seller)")
 def refuse(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.refuse(db, actor, order_id, data.reason)
+    return orders.refuse(db, actor, order_id, data.reason)
 
 
 @router.post("/orders/{order_id}/accept-quote", response_model=s.ContractOut, responses=problems(404, 409),
              summary="Accept a quote before it expires (the buyer): the contract is drawn up")
 def accept_quote(order_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return service.accept_quote(db, actor, order_id)
+    return orders.accept_quote(db, actor, order_id)
 
 
 @router.post("/orders/{order_id}/withdraw", response_model=s.OrderOut, responses=problems(404, 409),
              summary="Withdraw an open order (the buyer)")
 def withdraw(order_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.withdraw(db, actor, order_id, data.reason)
+    return orders.withdraw(db, actor, order_id, data.reason)
 
 
 @router.get("/trades", response_model=s.TradesOut, summary="Your organisation's orders and contracts")
@@ -75,7 +76,7 @@ def trades(db: DbSession, actor: SignedInActor,
                                                "contract id: the id of the last contract of the previous page")]
            = None) -> object:
     """The newest 100 open orders and the newest 100 contracts (older ones with ``before``)."""
-    found = service.my_trades(db, actor, before)
+    found = trade_reads.my_trades(db, actor, before)
     return {"orders": found.orders, "contracts": found.contracts}
 
 
@@ -95,7 +96,7 @@ def contract_text(contract_id: int, db: DbSession, actor: SignedInActor) -> Resp
 @router.get("/contracts/{contract_id}/pdf", responses=problems(404), summary="The contract as a bilingual PDF")
 def contract_pdf(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
     font = get_settings_dep(request).section(RegistrySettings).certificate_font_path
-    number, pdf = service.contract_pdf(db, actor, contract_id, font)
+    number, pdf = contracts.contract_pdf(db, actor, contract_id, font)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
@@ -103,32 +104,32 @@ def contract_pdf(contract_id: int, request: Request, db: DbSession, actor: Signe
 @router.post("/contracts/{contract_id}/sign", response_model=s.ContractOut, responses=problems(404, 409),
              summary="Accept the contract's current text (either party)")
 def sign(contract_id: int, db: DbSession, actor: SignedInActor, data: s.SignIn | None = None) -> object:
-    return service.sign(db, actor, contract_id, data.text_sha256 if data else "")
+    return contracts.sign(db, actor, contract_id, data.text_sha256 if data else "")
 
 
 @router.post("/contracts/{contract_id}/decline", response_model=s.ContractOut, responses=problems(404, 409, 422),
              summary="Decline a contract not yet in force (either party)")
 def decline(contract_id: int, data: s.ReasonIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.decline(db, actor, contract_id, data.reason)
+    return contracts.decline(db, actor, contract_id, data.reason)
 
 
 @router.post("/contracts/{contract_id}/changes", response_model=s.ChangeOut, status_code=201,
              responses=problems(404, 409, 422), summary="Propose an amendment or an early termination")
 def propose_change(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.propose_change(db, actor, contract_id, data)
+    return changes.propose_change(db, actor, contract_id, data)
 
 
 @router.post("/contracts/{contract_id}/changes/{change_id}/{decision}", response_model=s.ChangeOut,
              responses=problems(404, 409), summary="Agree to or reject the other party's proposal")
 def decide_change(contract_id: int, change_id: int, decision: Literal["agree", "reject"], db: DbSession,
                   actor: SignedInActor) -> object:
-    return service.decide_change(db, actor, contract_id, change_id, decision == "agree")
+    return changes.decide_change(db, actor, contract_id, change_id, decision == "agree")
 
 
 @router.post("/contracts/{contract_id}/operate", response_model=s.ContractOut, responses=problems(403, 404, 409),
              summary="Amend or terminate a contract as the exchange operator, with a written reason")
 def operate(contract_id: int, data: s.ChangeIn, db: DbSession, actor: SignedInActor) -> object:
-    return service.operate(db, actor, contract_id, data)
+    return changes.operate(db, actor, contract_id, data)
 
 
 @router.post("/contracts/{contract_id}/renewal", response_model=s.ContractOut, responses=problems(404, 409),
@@ -257,16 +258,19 @@ def answer_refund(request_id: int, data: s.RefundAnswerIn, request: Request, db:
                   key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.answer_refund", request_id=request_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason), s.RefundRequestOut)
+                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason,
+                                               settings=_settings(request)), s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/escalate", response_model=s.RefundRequestOut,
              responses=problems(403, 404, 409),
-             summary="Take a refused refund request to the exchange's operators (the buyer)")
+             summary="Take a refused refund request to the exchange's operators (the buyer), within "
+                     "refund_escalation_days of the refusal")
 def escalate_refund(request_id: int, request: Request, db: DbSession, actor: SignedInActor,
                     key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.request_refund", request_id=request_id)
-    return _once(request, db, actor, {}, lambda: refunds.escalate(db, actor, request_id), s.RefundRequestOut)
+    return _once(request, db, actor, {},
+                 lambda: refunds.escalate(db, actor, request_id, settings=_settings(request)), s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/decide", response_model=s.RefundRequestOut,

@@ -9,7 +9,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.home import Figure, Waiting
 from qianshu.core.i18n import N_, NN_
 from qianshu.exchange.models import Contract
-from qianshu.exchange.service import next_steps
+from qianshu.exchange.trades import next_steps
 
 TRADES = "/exchange/trades"
 

@@ -8,11 +8,11 @@ from qianshu.core.settings import Settings
 
 def expire_due(database: Database, settings: Settings) -> int:
     """One transaction per run (at most 500 of each kind; the next run takes the rest)."""
-    from qianshu.exchange import service
+    from qianshu.exchange import contracts
 
     with database.unit_of_work() as db:
-        quotes, contracts = service.expire_due(db)
-    return quotes + contracts
+        quotes, ended = contracts.expire_due(db)
+    return quotes + ended
 
 
 def auto_accept_deliveries(database: Database, settings: Settings) -> int:

@@ -36,7 +36,8 @@ Refund request after settlement (``exchange_refund_requests``)::
 
     pending ──seller accepts──▶ accepted (refund: seller's wallet and fee account → buyer)
     pending ──seller refuses, with a reason──▶ refused
-    pending (unanswered) / refused ──buyer escalates, or unanswered after refund_answer_days──▶ escalated
+    pending ──unanswered after refund_answer_days──▶ escalated
+    refused ──buyer escalates, within refund_escalation_days of the refusal──▶ escalated
     escalated ──operator decides, with a reason──▶ granted (all or part refunded) / rejected
 
 Metered contracts (per call, per 1,000 rows) gather usage reports (``exchange_usage_reports``) into

@@ -17,7 +17,18 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.forms import FormInvalid, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
 from qianshu.core.policy import allows
-from qianshu.exchange import bills_pages, payments, read_models, refunds, renewals, service
+from qianshu.exchange import (
+    bills_pages,
+    changes,
+    contracts,
+    orders,
+    payments,
+    read_models,
+    refunds,
+    renewals,
+    service,
+    trades,
+)
 from qianshu.exchange import schemas as s
 from qianshu.exchange.models import Contract, Order, TimelineEntry
 from qianshu.exchange.permissions import trade
@@ -85,7 +96,7 @@ def place_order(request: Request, db: DbSession, actor: SignedInActor, posted: P
     if not form.get("delivery_mode"):
         form.pop("delivery_mode", None)
     try:
-        order = service.place_order(db, actor, validate_form(s.OrderIn, form))
+        order = orders.place_order(db, actor, validate_form(s.OrderIn, form))
     except QianshuError as exc:
         db.rollback()
         try:
@@ -101,7 +112,7 @@ def place_order(request: Request, db: DbSession, actor: SignedInActor, posted: P
 class TradesPage:
     orders: list[Order]
     contracts: list[Contract]
-    steps: service.NextSteps
+    steps: trades.NextSteps
     org_id: int | None
     before: int | None = None  # this page's cursor (None: the newest contracts)
     older: int | None = None  # the next page's cursor, when there may be older contracts
@@ -111,10 +122,10 @@ class TradesPage:
 def my_trades(request: Request, db: DbSession, actor: SignedInActor) -> Response:
     raw = request.query_params.get("before", "")
     before = int(raw) if raw.isdigit() and len(raw) < 19 else None  # anything else: the newest
-    found = service.my_trades(db, actor, before)
-    older = found.contracts[-1].id if len(found.contracts) == service.TRADES_PAGE else None
+    found = trades.my_trades(db, actor, before)
+    older = found.contracts[-1].id if len(found.contracts) == trades.TRADES_PAGE else None
     return render(request, "exchange/trades.html",
-                  TradesPage(found.orders, found.contracts, service.next_steps(db, actor), actor.org_id, before,
+                  TradesPage(found.orders, found.contracts, trades.next_steps(db, actor), actor.org_id, before,
                              older))
 
 
@@ -131,7 +142,7 @@ class OrderPage:
 def _order_page(request: Request, db: DbSession, actor: Actor, order_id: int, error: str = "",
                 status: int = 200) -> Response:
     order = service.get_order(db, actor, order_id)
-    page = OrderPage(order, service.timeline(db, actor, order_id), service.party_of(actor, order),
+    page = OrderPage(order, trades.timeline(db, actor, order_id), service.party_of(actor, order),
                      allows(actor, "order.answer", trade(order)), allows(actor, "order.decide", trade(order)), error)
     return render(request, "exchange/order.html", page, status_code=status)
 
@@ -148,17 +159,17 @@ def order_action(order_id: int, action: str, request: Request, db: DbSession, ac
     reason = str(form.get("reason", ""))[:2000]
     try:
         if action == "accept":
-            return see_other(f"/exchange/contracts/{service.accept_order(db, actor, order_id).id}")
+            return see_other(f"/exchange/contracts/{orders.accept_order(db, actor, order_id).id}")
         if action == "accept-quote":
-            return see_other(f"/exchange/contracts/{service.accept_quote(db, actor, order_id).id}")
+            return see_other(f"/exchange/contracts/{orders.accept_quote(db, actor, order_id).id}")
         if action == "quote":
             data = {k: v for k, v in form.items() if k in ("price", "terms", "expires_in_days", "term_days") and v}
-            service.quote(db, actor, order_id, validate_form(s.QuoteIn, data),
-                          get_settings_dep(request).section(ExchangeSettings))
+            orders.quote(db, actor, order_id, validate_form(s.QuoteIn, data),
+                         get_settings_dep(request).section(ExchangeSettings))
         elif action == "refuse":
-            service.refuse(db, actor, order_id, reason)
+            orders.refuse(db, actor, order_id, reason)
         elif action == "withdraw":
-            service.withdraw(db, actor, order_id, reason)
+            orders.withdraw(db, actor, order_id, reason)
         else:
             raise NotFound("Not found.")
     except QianshuError as exc:
@@ -195,10 +206,11 @@ def _refund_request(request: Request, db: DbSession, actor: Actor, contract_id: 
     request_id = _int(form.get("request_id"), "request_id")
     if refunds.get_request(db, actor, request_id).contract_id != contract_id:
         raise NotFound(refunds.NO_REQUEST)
+    settings = get_settings_dep(request).section(ExchangeSettings)
     if action == "answer-refund":
-        refunds.answer_refund(db, actor, request_id, form.get("answer") == "accept", reason)
+        refunds.answer_refund(db, actor, request_id, form.get("answer") == "accept", reason, settings=settings)
     elif action == "escalate-refund":
-        refunds.escalate(db, actor, request_id)
+        refunds.escalate(db, actor, request_id, settings=settings)
     else:
         amount = str(form.get("refund", "")).strip()
         refunds.decide_refund(db, actor, request_id, form.get("decision") == "grant", reason,
@@ -242,18 +254,18 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
     form = form_fields(posted)
     try:
         if action == "sign":
-            service.sign(db, actor, contract_id, str(form.get("text_sha256", ""))[:64])
+            contracts.sign(db, actor, contract_id, str(form.get("text_sha256", ""))[:64])
         elif action == "decline":
-            service.decline(db, actor, contract_id, str(form.get("reason", ""))[:2000])
+            contracts.decline(db, actor, contract_id, str(form.get("reason", ""))[:2000])
         elif action in ("propose", "operate"):
             data = {k: v for k, v in form.items() if k in ("kind", "price", "term_days", "terms", "reason") and v}
             change = validate_form(s.ChangeIn, data)
             if action == "propose":
-                service.propose_change(db, actor, contract_id, change)
+                changes.propose_change(db, actor, contract_id, change)
             else:
-                service.operate(db, actor, contract_id, change)
+                changes.operate(db, actor, contract_id, change)
         elif action in ("agree", "reject"):
-            service.decide_change(db, actor, contract_id, _int(form.get("change_id"), "change_id"), action == "agree")
+            changes.decide_change(db, actor, contract_id, _int(form.get("change_id"), "change_id"), action == "agree")
         elif action in MONEY_ACTIONS:
             _money(request, db, actor, contract_id, action, form)
         elif action in REFUND_REQUEST_ACTIONS:

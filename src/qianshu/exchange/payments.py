@@ -24,6 +24,7 @@ from qianshu.core.i18n import N_, Label
 from qianshu.core.money import MAX_FEN
 from qianshu.core.timeutil import SHANGHAI, as_utc, utcnow
 from qianshu.exchange import escrow
+from qianshu.exchange.contracts import contract_is_active
 from qianshu.exchange.escrow import CAUSE, Held, escrowed_of, fee_rate, move_contract
 from qianshu.exchange.escrow import fee_of as fee_of  # re-exported: finance's sale books its fee with it
 from qianshu.exchange.escrow import fee_share as fee_share  # re-exported: its name before escrow.py
@@ -32,7 +33,6 @@ from qianshu.exchange.service import (
     METERED_KINDS,
     NO_CONTRACT,
     PREPAID_KINDS,
-    contract_is_active,
     load_contract,
     notify_party,
     record_step,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.forms import Form
 from qianshu.core.policy import allows
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, payments, refunds, renewals, service
+from qianshu.exchange import bills, changes, payments, refunds, renewals, service, trades
 from qianshu.exchange.models import Contract, ContractChange, Dispute, RefundRequest, TimelineEntry
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
@@ -72,6 +73,11 @@ class ContractPage:
     periods: list[PeriodRow] = field(default_factory=list)
     refundable: list[refunds.Item] = field(default_factory=list)
     refund_steps: dict[int, str] = field(default_factory=dict)  # request id → answer | decide | escalate
+    # A refused request (its item's latest) → until when the buyer may take it to the operators;
+    # ``escalation_closed``: those whose time has passed (no button; the page says when it ended).
+    escalation_ends: dict[int, datetime] = field(default_factory=dict)
+    escalation_closed: set[int] = field(default_factory=set)
+    refund_escalation_days: int = 0
     form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
 
 
@@ -97,7 +103,8 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
     }
     requests = refunds.requests_of(db, contract)
     window = refunds.window_ends(contract, settings)
-    refundable = refunds.refundable_items(db, contract, settings, utcnow())
+    now = utcnow()
+    refundable = refunds.refundable_items(db, contract, settings, now)
     # One open request per item: the items with none open may be asked; each request has its own
     # next step (the seller answers a pending one, an operator decides an escalated one, the buyer
     # takes a refused one to the operators unless that item has been asked again meanwhile).
@@ -105,13 +112,15 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
     refundable = [i for i in refundable if i.key not in open_keys]
     latest = {refunds.request_key(r): r for r in requests}  # ordered by id: each item's last request
     steps: dict[int, str] = {}
+    ends = {r.id: until for r in requests if latest[refunds.request_key(r)] is r
+            and (until := refunds.escalation_ends(r, settings)) is not None}
+    closed = {request_id for request_id, until in ends.items() if until < now}
     for r in requests:
         if r.status == "pending" and allows(actor, "contract.answer_refund", resource):
             steps[r.id] = "answer"
         elif r.status == "escalated" and allows(actor, "contract.decide_refund", resource):
             steps[r.id] = "decide"
-        elif (r.status == "refused" and latest[refunds.request_key(r)] is r
-              and allows(actor, "contract.request_refund", resource)):
+        elif r.id in ends and r.id not in closed and allows(actor, "contract.request_refund", resource):
             steps[r.id] = "escalate"
     can.update({
         "request_refund": bool(refundable) and allows(actor, "contract.request_refund", resource),
@@ -119,15 +128,16 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
         "escalate_refund": "escalate" in steps.values(),
         "decide_refund": "decide" in steps.values(),
     })
-    page = ContractPage(contract, service.timeline(db, actor, contract.order_id), party, signed,
+    page = ContractPage(contract, trades.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
-                        allows(actor, "contract.operate", resource), service.pending_change(db, contract),
+                        allows(actor, "contract.operate", resource), changes.pending_change(db, contract),
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error, refund_requests=requests, refund_window_ends=window,
                         bills=bills.contract_bills(db, actor, contract.id)
                         if contract.plan_kind in service.METERED_KINDS else [], form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
-                        else [], refundable=refundable, refund_steps=steps)
+                        else [], refundable=refundable, refund_steps=steps, escalation_ends=ends,
+                        escalation_closed=closed, refund_escalation_days=settings.refund_escalation_days)
     if service.is_asset_transfer(contract):  # settled on the sale: nothing to do here (transfers.py)
         page.can = dict.fromkeys(can, False)
         page.can_sign = page.can_change = page.can_operate = False

@@ -2,8 +2,9 @@
 contract's price, a renewed period's price, or a paid usage bill: an ``Item``) and asks an amount up
 to what was paid for it less earlier refunds of it, with a reason, within ``refund_request_days``
 of that item's settlement (a bill's: its charge); the seller accepts
-or refuses; unanswered after ``refund_answer_days``, or refused, it goes to an operator, who
-decides with a written reason, as with a dispute. An accepted or granted request is paid by
+or refuses; unanswered after ``refund_answer_days`` it goes to an operator by itself, and a refused one
+the buyer may take there within ``refund_escalation_days`` of the refusal; the operator decides with a
+written reason, as with a dispute. An accepted or granted request is paid by
 ``payments.refund_settled``: the seller's wallet and the fee account back to the buyer (leaf
 ``exchange.refund``); an operator's decision is a leaf of its own
 (``exchange.refund_request_decided``).
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_, Label
-from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.core.timeutil import as_utc, local_display, utcnow
 from qianshu.exchange import escrow, renewals
 from qianshu.exchange.escrow import log_contract_event
 from qianshu.exchange.models import Contract, ContractPeriod, RefundRequest, UsageBill
@@ -47,6 +48,8 @@ from qianshu.ledger import service as ledger
 
 NO_REQUEST = N_("No such refund request.")
 ALREADY_OPEN = N_("Contract {number} already has an open refund request for this item; wait for its answer.")
+ESCALATION_CLOSED = N_("The refund request on contract {number} can no longer be taken to the exchange's operators: "
+                       "the time to do so after the seller's refusal ended on {date}.")
 
 
 def _request(db: Session, request_id: int) -> tuple[RefundRequest, Contract]:
@@ -232,9 +235,10 @@ def _move(db: Session, request: RefundRequest, allowed: tuple[str, ...], to: str
 
 
 def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reason: str = "",
-                  at: datetime | None = None) -> RefundRequest:
+                  at: datetime | None = None, settings: ExchangeSettings | None = None) -> RefundRequest:
     """The seller accepts (the refund is paid at once, from its wallet and the fee account) or
-    refuses, saying why (the buyer may then take it to an operator)."""
+    refuses, saying why (the buyer may then take it to an operator, within ``refund_escalation_days``)."""
+    settings = settings or ExchangeSettings()
     now = at or utcnow()
     request, contract = _request(db, request_id)
     require_role(actor, "contract.answer_refund", contract, NO_REQUEST)
@@ -244,9 +248,11 @@ def answer_refund(db: Session, actor: Actor, request_id: int, accept: bool, reas
               answered_by=actor.user_id, answered_at=now)
         record_step(db, actor, contract.order, "refund_request_refused", contract, at=now, reason=reason,
                     request=request.id)
+        until = escalation_ends(request, settings)
         notify_party(db, contract.buyer_org_id,
                      N_("The seller refused your refund request on contract {number}: {reason}. You may take it "
-                        "to the exchange's operators."), contract.order, contract, reason=reason)
+                        "to the exchange's operators until {date}."), contract.order, contract, reason=reason,
+                     date=local_display(until, "%Y-%m-%d %H:%M GMT+08:00"))
         return request
     with db.begin_nested():  # the seller's wallet short of its part: nothing moves, not even the status
         _move(db, request, ("pending",), "accepted", open_contract_id=None, open_item=None, answered_by=actor.user_id,
@@ -304,12 +310,26 @@ def _refund_bill(db: Session, actor: Actor, contract: Contract, bill: UsageBill,
         bill=bill.period if bill.part == 1 else f"{bill.period} ({bill.part})")
 
 
-def escalate(db: Session, actor: Actor, request_id: int, at: datetime | None = None) -> RefundRequest:
-    """The buyer takes a refused request to the exchange's operators (one the seller leaves
-    unanswered goes there by itself after ``refund_answer_days``: ``escalate_unanswered``)."""
+def escalation_ends(request: RefundRequest, settings: ExchangeSettings) -> datetime | None:
+    """Until when the buyer may take a refused request to the operators (None: it is not refused)."""
+    if request.status != "refused":
+        return None
+    return as_utc(request.answered_at or request.created_at) + timedelta(days=settings.refund_escalation_days)
+
+
+def escalate(db: Session, actor: Actor, request_id: int, at: datetime | None = None,
+             settings: ExchangeSettings | None = None) -> RefundRequest:
+    """The buyer takes a refused request to the exchange's operators, within
+    ``refund_escalation_days`` of the refusal (one the seller leaves unanswered goes there by itself
+    after ``refund_answer_days``: ``escalate_unanswered``)."""
+    settings = settings or ExchangeSettings()
     now = at or utcnow()
     request, contract = _request(db, request_id)
     require_role(actor, "contract.request_refund", contract, NO_REQUEST)
+    ends = escalation_ends(request, settings)  # the refusal's time never changes: no race here
+    if ends is not None and as_utc(now) > ends:
+        raise Conflict(ESCALATION_CLOSED, code="refund_escalation_closed", number=contract.number,
+                       date=local_display(ends, "%Y-%m-%d %H:%M GMT+08:00"))
     try:
         with db.begin_nested():
             _move(db, request, ("refused",), "escalated", open_contract_id=contract.id,

@@ -25,6 +25,12 @@ class ExchangeSettings(Section):
     # days the seller has to answer before the request goes to the exchange's operators by itself.
     refund_request_days: int = Field(default=30, ge=1, le=365)
     refund_answer_days: int = Field(default=7, ge=1, le=90)
+    # How long after the seller refuses a request the buyer may take it to the operators. Dispute
+    # schemes bound this step: PayPal closes a dispute not escalated to a claim within 20 days of
+    # its opening. 14 days after the refusal (at most 7 + 14 = 21 days after asking, when the seller
+    # answers on its last day) leaves two weeks to gather evidence even across a week-long public
+    # holiday (Spring Festival, National Day), and a refusal does not stay open for years.
+    refund_escalation_days: int = Field(default=14, ge=1, le=365)
     # How many contracts ``qianshu demo`` makes for its two years of trading history (a background
     # job after the portal is up; 0: none). Read only by the demo.
     demo_history_contracts: int = Field(default=3000, ge=0, le=100_000)

@@ -44,7 +44,7 @@ from qianshu.core.errors import Conflict, NotFound
 from qianshu.core.i18n import N_
 from qianshu.core.policy import Resource
 from qianshu.core.timeutil import SHANGHAI, utcnow
-from qianshu.exchange import service as exchange
+from qianshu.exchange import trades as exchange_trades
 from qianshu.finance import schemas
 from qianshu.finance.models import AccountingChoice, AssetCost
 from qianshu.finance.service import latest_signed_valuation, open_pledges_of
@@ -198,7 +198,7 @@ def asset_pack(db: Session, reg: Any, as_of: date) -> AssetPack:
                            .order_by(AssetCost.incurred_on, AssetCost.id)):
         found.costs.append(CostLine("entered", cost.category, cost.amount_fen, cost.incurred_on, cost.note,
                                     cost.category in CAPITALISABLE and cost.incurred_on <= ready_on, cost.id))
-    for sale in exchange.settled_sales_of_registration(db, reg.holder_org_id, reg.id):
+    for sale in exchange_trades.settled_sales_of_registration(db, reg.holder_org_id, reg.id):
         settled_on = sale.settled_at.astimezone(SHANGHAI).date()
         if settled_on > as_of:
             continue

@@ -36,7 +36,7 @@ from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer, Signer, load_public_key, sign_document, verify_document
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import service as exchange
+from qianshu.exchange import trades as exchange_trades
 from qianshu.finance import schemas, worksheet
 from qianshu.finance.models import AppraiserKey, Valuation
 from qianshu.finance.permissions import valuation_resource
@@ -149,7 +149,7 @@ def editable(db: Session, actor: Actor, valuation_id: int) -> Valuation:
 def comparables(db: Session, settings: Settings, valuation: Valuation) -> list[worksheet.Comparable]:
     """Settled contracts of the exchange over products of the asset's industry (not the asset's own)."""
     limit = settings.section(FinanceSettings).market_comparables
-    trades = exchange.settled_trades(db, valuation.attributes.get("industry_code", ""), limit + 5)
+    trades = exchange_trades.settled_trades(db, valuation.attributes.get("industry_code", ""), limit + 5)
     return [worksheet.Comparable(t.number, t.title_zh or t.title_en, t.industry_code, t.price_fen,
                                  t.settled_at.date().isoformat())
             for t in trades if t.registration_id != valuation.registration_id][:limit]

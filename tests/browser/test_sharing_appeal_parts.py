@@ -26,7 +26,8 @@ WORDS = {"zh": {"purpose": "灾后因病返贫风险核查", "appeal": "需要�
                 "part": "总费用涉及医院结算细节，不予提供；结算日期自二月起提供"},
          "en": {"purpose": "Checking illness after the floods", "appeal": "We need claim dates and costs for the year",
                 "part": "Total costs show hospital billing; claim dates are shared from February"}}
-SEEN = {"zh": {"status": "已部分同意", "appeal": "部分准予"}, "en": {"status": "Narrowed", "appeal": "Granted in part"}}
+SEEN = {"zh": {"status": "已部分同意", "appeal": "部分准予", "waiting": "申诉：待处理"},
+        "en": {"status": "Narrowed", "appeal": "Granted in part", "waiting": "Appeal: Pending"}}
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -96,7 +97,12 @@ def test_an_appeal_granted_in_part_gives_exactly_that_access(browser: Any, live_
     _submit(requester, appeal)
 
     bureau = _as(browser, live_server, BUREAU, lang)
-    bureau.goto(address)
+    bureau.goto("/sharing/requests?box=all")  # the supervision list says which appeal waits
+    number = address.rsplit("/", 1)[1]
+    assert bureau.locator(f"#appeal-of-{number}").inner_text() == SEEN[lang]["waiting"]
+    _reads_well(bureau, lang, shots, "supervision")
+    bureau.click(f"#requests a[href='{address}']")
+    bureau.wait_for_url(f"**{address}")
     assert bureau.locator("#appeal-fields code").all_inner_texts() == ["claim_date", "total_cost_fen"]
     assert bureau.locator("#appeal-period").inner_text() == "2026-01-01 – 2026-12-31"
     _reads_well(bureau, lang, shots, "to-decide")

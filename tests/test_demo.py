@@ -587,3 +587,26 @@ def test_the_demo_departments_share_data_and_one_request_is_overdue(client: Test
     assert "贵州省农业农村厅" in log.text
     english = owner.get("/sharing/requests?box=incoming", headers={"Accept-Language": "en"})
     assert english.status_code == 200
+
+
+def test_the_demo_bureau_has_an_appeal_in_part_to_decide(client: TestClient) -> None:
+    """The agriculture department appealed, of the two fields the narrowing left out, only one, for the
+    whole year; the bureau sees the appeal and the form that decides it, offering that one field."""
+    bureau, _csrf = _signed_in(client.app, "government@qianshu.demo")
+    narrowed = [r for r in bureau.get("/api/v1/sharing/requests?box=all").json() if r["status"] == "narrowed"]
+    appealed = [d for d in (bureau.get(f"/api/v1/sharing/requests/{r['id']}").json() for r in narrowed)
+                if d["appeal"] and d["appeal"]["status"] == "pending"]
+    assert len(appealed) == 1
+    request = appealed[0]
+    assert request["granted_fields"] == ["resident_id", "out_of_pocket_fen"]
+    left_out = set(request["fields"]) - set(request["granted_fields"])
+    appeal = request["appeal"]
+    assert appeal["fields"] == ["claim_date"]
+    assert len(left_out) == 2  # appealed in part: not all that was left out
+    assert (appeal["period_start"], appeal["period_end"]) == (request["period_start"], request["period_end"])
+    page = bureau.get(f"/sharing/requests/{request['id']}").text
+    assert 'name="decision" value="grant_part"' in page
+    assert 'name="fields" value="claim_date"' in page
+    assert 'name="fields" value="total_cost_fen"' not in page
+    listed = bureau.get("/sharing/requests?box=all").text  # the supervision list says which appeal waits
+    assert re.search(rf'id="appeal-of-{request["id"]}"><strong>申诉：待处理</strong>', listed)

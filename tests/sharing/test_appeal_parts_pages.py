@@ -4,6 +4,7 @@ and gives the period; the bureau grants part of it; refusals beside their fields
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -32,7 +33,7 @@ def test_a_narrowing_is_appealed_in_part_and_granted_in_part_in_the_portal(clien
     token = _browser(client, db, settings, world.bureau, "en")
     page = client.get(f"/sharing/requests/{row.id}").text
     assert "Grant part of the appeal" in page
-    assert 'id="appeal-fields">assistance<' in page
+    assert re.search(r'id="appeal-fields"><span class="resource-field"><code>assistance</code>[^;]*</span></dd>', page)
     bare = client.post(f"/sharing/requests/{row.id}/appeal/decision", data={
         "csrf_token": token, "parts": "1", "decision": "grant_part", "period_start": "2026-03-01",
         "period_end": "2026-12-31"})

@@ -60,12 +60,19 @@ def test_a_department_publishes_a_resource_with_the_form(client, db, settings, w
     assert (row.sharing_class, row.conditions) == ("conditional", "仅用于防返贫监测")
     edit = client.get(f"/sharing/resources/{row.id}/edit")
     assert 'value="amount_fen"' in edit.text
+    again = client.post("/sharing/resources", data=_resource_form(token, editing=str(row.id), legal_basis=""))
+    assert again.status_code == 422
+    assert "修改资源" in again.text  # still the change of that resource, its code fixed
+    assert f'name="editing" value="{row.id}"' in again.text
     changed = client.post("/sharing/resources", data=_resource_form(
         token, editing=str(row.id), sharing_class="unconditional", conditions=""), follow_redirects=False)
     assert changed.status_code == 303
     db.refresh(row)
     assert row.sharing_class == "unconditional"
-    # another department may not use the form
+    # another department may not change it; an outsider may not use the form at all
+    _browser(client, db, settings, world.other)
+    assert client.get(f"/sharing/resources/{row.id}/edit").status_code == 403
+    assert client.get("/sharing/resources/new").status_code == 200
     _browser(client, db, settings, world.merchant)
     assert client.get("/sharing/resources/new").status_code == 403
 

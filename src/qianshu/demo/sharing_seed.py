@@ -2,11 +2,12 @@
 publishing the resources the return-to-poverty monitoring feeds come from
 (monitoring/population.py), with a feed file each, some requests approved or narrowed, one rejected,
 one waiting, one past its 10-working-day deadline (flagged to both sides and the bureau), one
-grant revoked by its owner with a reason, the narrowing appealed to the bureau and a longer use of
-the approved grant asked of its owner; the sandbox grant's resource has its owner's sandbox
-policy (k = 5, counts and averages). The departments' accounts are made as demo/seed.py makes the
-demo's (one password hash) and approved through the accounts service; everything else goes through
-the sharing services. About 2 s on a busy 2-core machine (load 17), 9.5 s when each department
+grant revoked by its owner with a reason, the narrowing appealed in part to the bureau (one of the
+two fields left out, for the whole year; waiting for the bureau) and a longer use of the approved
+grant asked of its owner; the sandbox grant's resource has its owner's sandbox policy (k = 5,
+counts and averages). The departments' accounts are made as demo/seed.py makes the demo's (one
+password hash) and approved through the accounts service; everything else goes through the
+sharing services. About 2 s on a busy 2-core machine (load 17), 9.5 s when each department
 hashed its own password."""
 
 from __future__ import annotations
@@ -210,10 +211,12 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                        ["resident_id", "claim_date", "total_cost_fen", "out_of_pocket_fen"], monitoring)
         service.decide_request(db, actor_of(db, "medicalinsurance@qianshu.demo"), narrowed, schemas.DecisionIn(
             decision="narrow", fields=["resident_id", "out_of_pocket_fen"], period_start=dt.date(2026, 4, 1)))
-        # the narrowing appealed to the bureau (waiting for it); the approved grant's longer use asked
+        # the narrowing appealed in part to the bureau (waiting for it): of the two fields left out, only
+        # the claim dates, for the whole year; the approved grant's longer use asked
         agriculture = actor_of(db, "agriculture@qianshu.demo")
         appeals.file_appeal(db, agriculture, service.load_request(db, agriculture, narrowed), schemas.AppealIn(
-            reason="监测需核对全年就医费用"))
+            reason="监测需核对全年各次就医的结算日期；总费用不再申请", fields=["claim_date"],
+            period_start=start, period_end=end))
         approved_row = service.load_request(db, agriculture, approved)
         if grants.in_force(approved_row) and approved_row.expires_on is not None:
             appeals.ask_extension(db, agriculture, approved_row, schemas.ExtensionIn(

@@ -70,6 +70,13 @@ def appeal_of(db: Session, request_id: int) -> SharingAppeal | None:
     return db.scalar(select(SharingAppeal).where(SharingAppeal.request_id == request_id))
 
 
+def appeals_by_request(db: Session, request_ids: list[int]) -> dict[int, SharingAppeal]:
+    """The appeals of these requests (a request has at most one), by request id."""
+    if not request_ids:
+        return {}
+    return {a.request_id: a for a in db.scalars(select(SharingAppeal).where(SharingAppeal.request_id.in_(request_ids)))}
+
+
 def file_appeal(db: Session, actor: Actor, row: SharingRequest, data: schemas.AppealIn) -> SharingAppeal:
     """The requesting department appeals a narrowing or a rejection, once, saying why; every
     big-data bureau and the owner are told."""

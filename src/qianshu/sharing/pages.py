@@ -265,6 +265,7 @@ class RequestsPage:
     orgs: dict[int, Any]
     boxes: dict[str, str]
     today: date = field(default_factory=service.today)
+    appeals: dict[int, SharingAppeal] = field(default_factory=dict)  # by request id
 
 
 @router.get("/sharing/requests")
@@ -274,7 +275,8 @@ def requests_page(request: Request, db: DbSession, actor: SignedInActor, box: st
     boxes = {k: v for k, v in BOXES.items() if k != "all" or policy.allows(actor, "sharing.supervise")}
     return render(request, "sharing/requests.html", RequestsPage(
         box, BOXES[box], rows, service.resources_by_id(db, (r.resource_id for r in rows)),
-        _org_names(db, [o for r in rows for o in (r.owner_org_id, r.requester_org_id)]), boxes))
+        _org_names(db, [o for r in rows for o in (r.owner_org_id, r.requester_org_id)]), boxes,
+        appeals=appeals.appeals_by_request(db, [r.id for r in rows])))
 
 
 @dataclass

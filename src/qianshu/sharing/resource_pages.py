@@ -1,7 +1,8 @@
 """The portal form a department publishes (or changes) one of its data resources with: names,
 fields with their types and meanings, update frequency, legal basis, sharing class and conditions.
 The same service as ``POST /api/v1/sharing/resources``; a refused form comes back with every
-error beside its field (a field row's own inputs included), nothing written."""
+error beside its field (a field row's own inputs included), nothing written. Who gets the form is
+the read model's answer (``read_models.resource_editor``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from qianshu.accounts.deps import SignedInActor
-from qianshu.core import policy
-from qianshu.core.actor import Actor
 from qianshu.core.errors import QianshuError
 from qianshu.core.forms import Form, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, form_refused, render, see_other
 from qianshu.core.i18n import N_
-from qianshu.sharing import schemas, service
+from qianshu.sharing import read_models, schemas, service
 from qianshu.sharing.models import FIELD_TYPES, FREQUENCIES, SHARING_CLASSES
-from qianshu.sharing.permissions import resource_of
 
 router = APIRouter(include_in_schema=False)
 BLANK_ROWS = 3  # empty field rows offered below the filled ones
@@ -42,9 +40,11 @@ def _labels(rows: int) -> dict[str, str]:
     return labels
 
 
-@dataclass
-class ResourceFormPage:
-    rows: int  # field rows shown
+@dataclass(frozen=True)
+class ResourceFormPage(read_models.ResourceEditor):
+    """The form's page: its read model (``read_models.resource_editor``), the rows and the posted form."""
+
+    rows: int = BLANK_ROWS  # field rows shown
     editing: int | None = None  # the resource's id when changing one
     form: Form = field(default_factory=Form)
     classes: tuple[str, ...] = SHARING_CLASSES
@@ -65,27 +65,23 @@ def _filled_rows(data: dict[str, Any]) -> int:
     return max(used, default=-1) + 1
 
 
-def _page(actor: Actor, form: Form, editing: int | None = None) -> tuple[str, ResourceFormPage]:
+def _page(view: read_models.ResourceEditor, form: Form) -> tuple[str, ResourceFormPage]:
     rows = min(_filled_rows(form.values) + BLANK_ROWS, MAX_ROWS)
-    return "sharing/resource_form.html", ResourceFormPage(rows, editing, form)
-
-
-def _may_publish(actor: Actor) -> None:
-    policy.require(actor, "sharing.resource.publish", resource_of(actor.org_id or 0))
+    editing = view.resource.id if view.resource is not None else None
+    return "sharing/resource_form.html", ResourceFormPage(view.resource, rows, editing, form)
 
 
 @router.get("/sharing/resources/new")
-def new_resource(request: Request, actor: SignedInActor) -> Response:
-    _may_publish(actor)
-    template, page = _page(actor, Form(values={"update_frequency": "monthly", "sharing_class": "conditional"}))
+def new_resource(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    template, page = _page(read_models.resource_editor(db, actor),
+                           Form(values={"update_frequency": "monthly", "sharing_class": "conditional"}))
     return render(request, template, page)
 
 
 @router.get("/sharing/resources/{resource_id:int}/edit")
 def edit_resource(resource_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    resource = service.get_resource(db, actor, resource_id)
-    policy.require(actor, "sharing.resource.publish", resource_of(resource.org_id))
-    template, page = _page(actor, Form(values=_flat(resource)), resource.id)
+    view = read_models.resource_editor(db, actor, resource_id)
+    template, page = _page(view, Form(values=_flat(view.resource)))
     return render(request, template, page)
 
 
@@ -119,5 +115,6 @@ def publish(request: Request, db: DbSession, actor: SignedInActor, posted: Poste
         if exc.status in (401, 403):
             raise
         return form_refused(request, db, exc, kept, _labels(MAX_ROWS),
-                            lambda form: _page(actor, form, editing_id), name="resource")
+                            lambda form: _page(read_models.resource_editor(db, actor, editing_id), form),
+                            name="resource")
     return see_other(f"/sharing/resources/{resource.id}")

@@ -8,7 +8,9 @@ that sold reads the contract (page, PDF, API) and nothing else; it is a leaf of 
 from __future__ import annotations
 
 import base64
+import io
 
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from qianshu.catalog import service as catalog
@@ -214,6 +216,7 @@ def test_the_selling_bank_reads_the_contract_and_its_pdf_and_no_other(  # type: 
         assert words in page.text
         assert absent not in page.text
         assert f'href="/finance/sales/{sale_id}"' in page.text
+        assert '<p><a href="/exchange/trades">←' not in page.text  # not one of its trades: no way back to them
         for button in ("sign-contract", "pay-contract", "request-refund", "raise-dispute"):
             assert f'id="{button}"' not in page.text
         pdf = client.get(f"/api/v1/exchange/contracts/{contract.id}/pdf", headers={"Accept-Language": lang})
@@ -267,7 +270,12 @@ def test_the_contract_is_a_leaf_of_the_public_log_once(client, db, make, asset, 
     assert step is not None
     assert step.detail["log_index"] == entry.index
     sign_in(client, asset.holder)
-    assert f'href="/log/leaves/{entry.index}"' in client.get(f"/exchange/contracts/{contract.id}").text
+    holders_page = client.get(f"/exchange/contracts/{contract.id}").text
+    assert f'href="/log/leaves/{entry.index}"' in holders_page
+    assert '<p><a href="/exchange/trades">←' in holders_page  # a party goes back to its trades
+    pdf = client.get(f"/api/v1/exchange/contracts/{contract.id}/pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert f"Log leaf: {entry.index} {entry.leaf_hash}" in text  # the PDF names its leaf too
     client.cookies.clear()
     # the log's page names the event in the reader's language
     assert "强制出售的资产转让合同" in client.get(f"/log/leaves/{entry.index}").text

@@ -62,6 +62,7 @@ def test_owner_decides_in_the_inbox_and_a_second_decision_gets_409(client, db, m
     assert f"/sharing/requests/{row.id}" in inbox.text
     detail = client.get(f"/sharing/requests/{row.id}")
     assert "Approve as asked" in detail.text
+    assert "Decide by" in detail.text
     no_reason = client.post(f"/sharing/requests/{row.id}/decision", data={"csrf_token": token, "decision": "reject"})
     assert no_reason.status_code == 422
     assert "Say why" in no_reason.text
@@ -72,6 +73,9 @@ def test_owner_decides_in_the_inbox_and_a_second_decision_gets_409(client, db, m
     again = client.post(f"/sharing/requests/{row.id}/decision", data={"csrf_token": token, "decision": "approve"})
     assert again.status_code == 409
     assert "This request is already narrowed" in again.text
+    # decided, it has no deadline left to show
+    assert "Decide by" not in client.get(f"/sharing/requests/{row.id}").text
+    assert str(row.due_on) not in client.get("/sharing/requests?box=incoming").text
     api = client.post(f"/api/v1/sharing/requests/{row.id}/decision", json={"decision": "approve"},
                       headers={"X-CSRF-Token": token, "Accept-Language": "zh"})
     assert api.status_code in (403, 409)  # a cookie-signed API call may be refused by CSRF first

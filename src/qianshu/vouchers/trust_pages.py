@@ -24,7 +24,7 @@ from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import DbSession, PostedForm, answer_form, form_fields, get_lang, render, see_other
-from qianshu.core.i18n import N_, label
+from qianshu.core.i18n import N_
 from qianshu.vouchers import org_picker, schemas, service, trust
 from qianshu.vouchers.models import Programme
 
@@ -59,10 +59,8 @@ def organisations(programme_id: int, request: Request, db: DbSession, actor: Sig
     """Approved organisations whose name or USCC contains ``q``, for the fields' lists
     (``vouchers/static/org_picker.js``): public facts only, the programme's administrator only."""
     lang = get_lang(request)
-    return JSONResponse({"organisations": [
-        {**c.json(), "label": f"{c.name if lang == 'zh' or not c.name_en else c.name_en} · "
-                              f"{label(c.org_type, 'organisation type', lang)}"}
-        for c in org_picker.search(db, actor, programme_id, q)]})
+    return JSONResponse({"organisations": [{**c.json(), "label": c.label(lang)}
+                                           for c in org_picker.search(db, actor, programme_id, q)]})
 
 
 def _answer(request: Request, db: Session, actor: Actor, programme_id: int, name: str, typed: dict[str, Any],

@@ -47,10 +47,13 @@ def _managed_locked(db: Session, actor: Actor, programme_id: int, holder: int | 
     locked = Programme.admin_org_id == programme.admin_org_id
     if holder is not None:
         locked = or_(locked, Programme.id.in_(select(Voucher.programme_id).where(Voucher.holder_org_id == holder)))
-    list(db.scalars(select(Programme.id).where(locked).order_by(Programme.id).with_for_update()))
+    # FOR NO KEY UPDATE (PostgreSQL): it queues other changes of these rows and their FOR UPDATE
+    # locks, but not the key-share lock an insert's foreign key takes, so a payment holding its
+    # vouchers can still insert its order (which names the programme) while we wait for them
+    list(db.scalars(select(Programme.id).where(locked).order_by(Programme.id).with_for_update(key_share=True)))
     if holder is not None:
         list(db.scalars(select(Voucher.id).where(Voucher.holder_org_id == holder).order_by(Voucher.id)
-                        .with_for_update()))
+                        .with_for_update(key_share=True)))
     return programme
 
 

@@ -1,7 +1,8 @@
 """The administrator's page of its related parties and broken-trust records, reached through any of
 its programmes (``/vouchers/programmes/{id}/trust``): the list of both, searchable by organisation
 name or USCC, and the forms that mark and unmark related parties and record and lift broken-trust
-records (which hold for all the administrator's programmes: ``trust.py``).
+records (which hold for all the administrator's programmes; broken-trust records in force of other
+administrators are listed too, read-only, since they bind every programme: ``trust.py``).
 
 Each form calls the same service function as the API (``trust.py``) through
 ``core.http.answer_form``: a refusal shows the page again with what was typed and every error beside

@@ -77,3 +77,50 @@ def test_a_broken_trust_record_is_kept_and_lifted(page, lang: str, tmp_path: Pat
     page.wait_for_load_state()
     assert page.locator("#broken-trust tr.in-force").count() == 0
     assert lifted_reason in page.locator("#broken-trust tr.lifted").first.inner_text()
+
+
+HOLDER = ("merchant.weather@qianshu.demo", "贵州气象数据服务有限公司")
+NOTICE = {"zh": ("不能使用", "余额保留", "信用中国（贵州）"),
+          "en": ("cannot be spent", "keep their value", "信用中国（贵州）")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_holder_with_a_record_in_force_is_told_why_its_vouchers_are_not_spent(  # type: ignore[no-untyped-def]
+        page, lang: str, tmp_path: Path) -> None:
+    """The administrator records the demo's weather company (which holds vouchers), by part of its
+    name; the company's vouchers page says why they are not spent, in the page's language; the
+    record is lifted again, so the demo stays as it was."""
+    shots = Path(os.environ.get("QIANSHU_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(VIEWPORT)
+    email, name = HOLDER
+    open_programme(page, "vouchers@qianshu.demo", lang)
+    page.click("#trust-link")
+    page.wait_for_load_state()
+    trust_page = page.url
+    page.fill("#trust-form input[name=org_id]", name)
+    page.fill("#trust-form input[name=source]", "信用中国（贵州）")
+    page.fill("#trust-form textarea[name=reason]", "列入严重失信主体名单")
+    page.click("#trust-form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#broken-trust tr.in-force").count() == 1
+    try:
+        page.context.clear_cookies()
+        sign_in(page, email)
+        if lang == "en":
+            page.click("#lang-en")
+            page.wait_for_load_state()
+        page.goto("/vouchers/mine")
+        notice = page.locator("#broken-trust-notice").inner_text()
+        assert all(word in notice for word in NOTICE[lang]), notice
+        assert page.locator("#vouchers tr").count() > 1  # the vouchers are still listed, with their value
+        assert _problems(page, lang) == []
+        page.screenshot(path=str(shots / f"vouchers-mine-broken-trust-{lang}.png"), full_page=True)
+    finally:
+        page.context.clear_cookies()
+        sign_in(page, "vouchers@qianshu.demo")
+        page.goto(trust_page)
+        page.locator("#broken-trust tr.in-force input[name=reason]").fill("信用修复完成")
+        page.locator("#broken-trust tr.in-force button[type=submit]").click()
+        page.wait_for_load_state()
+    assert page.locator("#broken-trust tr.in-force").count() == 0

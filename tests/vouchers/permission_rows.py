@@ -61,6 +61,8 @@ ROWS = {
     ("POST", "/api/v1/vouchers/programmes/{programme_id}/broken-trust/lift"): Row(
         params=_programme, body=lambda c: {"org_id": c["v_company"], "reason": "xx"},
         action="vouchers.programme.manage", on=PROGRAMME),
+    ("GET", "/api/v1/vouchers/programmes/{programme_id}/organisations"): Row(
+        params=_programme, query="?q=贵", action="vouchers.programme.manage", on=PROGRAMME),
     ("GET", "/api/v1/vouchers/programmes/{programme_id}/trust-records"): Row(
         params=_programme, action="vouchers.programme.manage", on=PROGRAMME),
     ("GET", "/vouchers/programmes/{programme_id:int}/trust"): Row(

@@ -126,7 +126,7 @@ def test_a_broken_trust_record_stops_applications_until_it_is_lifted(client, db,
         "reason": "列入严重失信主体名单"})
     assert r.status_code == 303
     db.expire_all()
-    assert service.broken_trust_in_force(db, world.admin.org_id, world.company.org_id)
+    assert service.broken_trust_in_force(db, world.company.org_id)
     with pytest.raises(Conflict) as refused:
         _apply(db, world)
     assert refused.value.code == "broken_trust"
@@ -208,7 +208,7 @@ def test_exclusions_given_at_creation_are_records_that_can_be_lifted(db, world: 
     assert [t.org.id for t in records.broken_trust] == [world.company.org_id]
     trust.lift_broken_trust(db, make.actor(admin), programme.id, schemas.LiftBrokenTrustIn(
         org_id=world.company.org_id, reason="误列"))
-    assert not service.broken_trust_in_force(db, admin.org_id, world.company.org_id)
+    assert not service.broken_trust_in_force(db, world.company.org_id)
 
 
 @pytest.mark.slow
@@ -250,7 +250,7 @@ def test_two_submissions_at_once_over_http_make_one_change(isolated_database: Da
     with isolated_database.unit_of_work(write=False) as db:
         assert db.scalar(select(func.count(BrokenTrust.id))) == 1
         assert db.scalar(select(func.count(RelatedParties.id))) == 1
-        assert not service.broken_trust_in_force(db, world.admin.org_id, company_id)
+        assert not service.broken_trust_in_force(db, company_id)
         for action in ("vouchers.broken_trust_recorded", "vouchers.broken_trust_lifted",
                        "vouchers.related_marked", "vouchers.related_unmarked"):
             assert _audited(db, action) == 1, action

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
-from qianshu.core.http import AppSettings, DbSession, get_settings_dep, idempotent
+from qianshu.core.http import AppSettings, DbSession, get_lang, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
 from qianshu.ledger.settings import LedgerSettings
-from qianshu.vouchers import data_vouchers, redemption, schemas, service, statistics, trust
+from qianshu.vouchers import data_vouchers, org_picker, redemption, schemas, service, statistics, trust
 from qianshu.vouchers.models import BrokenTrust, RelatedParties
 from qianshu.vouchers.settings import VouchersSettings
 
@@ -116,8 +116,20 @@ def lift_broken_trust(programme_id: int, data: schemas.LiftBrokenTrustIn, db: Db
 
 
 def _trust_json(row: BrokenTrust) -> dict[str, Any]:
-    return {"programme_id": row.programme_id, "org_id": row.org_id, "source": row.source, "reason": row.reason,
+    return {"programme_id": row.programme_id, "admin_org_id": row.admin_org_id, "org_id": row.org_id,
+            "source": row.source, "reason": row.reason,
             "lifted": row.lifted_at is not None, "lift_reason": row.lift_reason}
+
+
+@router.get("/programmes/{programme_id}/organisations", response_model=schemas.OrganisationMatches,
+            summary="Approved organisations whose name (Chinese or English) or USCC contains the text "
+            "(the programme's administrator)", responses=problems(401, 403, 404, 422))
+def find_organisations(programme_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                       q: Annotated[str, Query(description="Part of a name or USCC, taken literally; at most "
+                                                           "200 characters.")] = "") -> dict[str, Any]:
+    lang = get_lang(request)
+    return {"organisations": [{"id": c.id, **c.json(), "label": c.label(lang)}
+                              for c in org_picker.lookup(db, actor, programme_id, q)]}
 
 
 @router.get("/programmes/{programme_id}/trust-records",
@@ -129,7 +141,8 @@ def trust_records(programme_id: int, db: DbSession, actor: SignedInActor, q: str
                                  "unmarked": r.unmarked_at is not None, "unmark_reason": r.unmark_reason}
                                 for r in found.related],
             "broken_trust": [{"org": asdict(t.org), "source": t.source, "reason": t.reason,
-                              "lifted": t.lifted_at is not None, "lift_reason": t.lift_reason}
+                              "lifted": t.lifted_at is not None, "lift_reason": t.lift_reason,
+                              "recorded_by": asdict(t.recorded_by), "own": t.own}
                              for t in found.broken_trust]}
 
 

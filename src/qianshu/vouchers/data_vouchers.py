@@ -35,8 +35,16 @@ from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
 from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
-from qianshu.vouchers.redemption import usable_voucher
-from qianshu.vouchers.service import are_related, get_programme, lock, missing_programme, today, uscc_of
+from qianshu.vouchers.redemption import held_vouchers
+from qianshu.vouchers.service import (
+    are_related,
+    broken_trust_in_force,
+    get_programme,
+    lock,
+    missing_programme,
+    today,
+    uscc_of,
+)
 
 SUBJECT = "contract:{id}"
 
@@ -92,6 +100,8 @@ def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffe
     contract page's voucher form, ``contract_pages.py``)."""
     if actor.org_id is None or actor.org_id != contract.buyer_org_id or not policy.allows(actor, "vouchers.apply"):
         return []
+    if broken_trust_in_force(db, actor.org_id) is not None:  # its vouchers are not spent (its vouchers page says why)
+        return []
     if db.scalar(select(ComputeOrder.id).where(ComputeOrder.subject == SUBJECT.format(id=contract.id))) is not None:
         return []
     day = today()
@@ -146,7 +156,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
     if len(ids) != len(data.voucher_ids) or (programme.one_voucher_per_contract and len(ids) > 1):
         raise InvalidInput("The programme allows one voucher per contract.", field="voucher_ids",
                            code="one_voucher_per_contract")
-    vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]
+    vouchers = held_vouchers(db, actor, programme, ids)
     price = contract.price_fen
     part = split(programme, price, vouchers).voucher_fen
     order = ComputeOrder(programme_id=programme.id, offering_id=None, provider_org_id=contract.seller_org_id,

@@ -10,7 +10,8 @@ administrator types, and picking an entry puts its USCC in the field.
 What the search shows is public (name, English name, USCC, type) and only of approved
 organisations; only a programme's administrator may search (``vouchers.programme.manage``).
 Typed text is taken literally (``%``, ``_``, quotes match themselves) and is at most
-``MAX_TYPED`` characters; the search reads its first ``MAX_QUERY``.
+``MAX_TYPED`` characters; the portal's search reads its first ``MAX_QUERY``, the API's (``lookup``)
+refuses longer text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
+from qianshu.core import i18n
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput
 from qianshu.core.identifiers import validate_uscc
@@ -46,6 +48,11 @@ class Candidate:
     def json(self) -> dict[str, Any]:
         return {"name": self.name, "name_en": self.name_en, "uscc": self.uscc, "org_type": self.org_type}
 
+    def label(self, lang: str) -> str:
+        """Its name in ``lang`` and its type, as a list entry shows it."""
+        return (f"{self.name if lang == 'zh' or not self.name_en else self.name_en} · "
+                f"{i18n.label(self.org_type, 'organisation type', lang)}")
+
 
 def _candidates(db: Session, text: str, limit: int) -> list[Candidate]:
     return [Candidate(o.id, o.name, o.name_en or "", o.uscc, o.org_type)
@@ -56,6 +63,17 @@ def search(db: Session, actor: Actor, programme_id: int, text: str) -> list[Cand
     """Approved organisations whose name or USCC contains ``text`` (for the programme's administrator)."""
     service.managed_programme(db, actor, programme_id)
     text = text.strip()[:MAX_QUERY]
+    return _candidates(db, text, SHOWN) if text else []
+
+
+def lookup(db: Session, actor: Actor, programme_id: int, text: str) -> list[Candidate]:
+    """The API's search (``GET /api/v1/vouchers/programmes/{id}/organisations``): as ``search``, but
+    text over ``MAX_TYPED`` characters is refused (422 naming ``q``), not cut, and all of it is read.
+    Who may is checked first, so the refusal tells a stranger nothing."""
+    service.managed_programme(db, actor, programme_id)
+    if len(text) > MAX_TYPED:
+        raise InvalidInput("Type at most {count} characters.", field="q", code="too_long", count=MAX_TYPED)
+    text = text.strip()
     return _candidates(db, text, SHOWN) if text else []
 
 

@@ -43,7 +43,7 @@ from qianshu.vouchers import (
     statistics,
     trust_pages,
 )
-from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
+from qianshu.vouchers.models import Programme
 from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(include_in_schema=False)
@@ -175,16 +175,9 @@ def place_order(programme_id: int, request: Request, db: DbSession, actor: Signe
                        lambda form: _programme_page(db, actor, programme_id, form), name="order")
 
 
-@dataclass
-class MinePage:
-    vouchers: list[Voucher]
-    orders: list[ComputeOrder]
-
-
 @router.get("/vouchers/mine")
 def mine(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    return render(request, "vouchers/mine.html", MinePage(service.vouchers_of(db, actor),
-                                                          redemption.orders_of(db, actor)))
+    return render(request, "vouchers/mine.html", read_models.mine(db, actor))
 
 
 @dataclass(frozen=True)

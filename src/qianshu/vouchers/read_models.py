@@ -19,7 +19,7 @@ from qianshu.core.errors import PermissionDenied
 from qianshu.core.policy import MERCHANT_ORG_TYPES
 from qianshu.exchange import service as exchange
 from qianshu.exchange.permissions import trade
-from qianshu.vouchers import data_vouchers, redemption, service
+from qianshu.vouchers import data_vouchers, redemption, service, trust
 from qianshu.vouchers.models import Application, ComputeOrder, Offering, Programme, Reimbursement, Voucher
 from qianshu.vouchers.permissions import programme_resource
 
@@ -58,6 +58,8 @@ class ProgrammeView:
     my_vouchers: list[Voucher] = field(default_factory=list)  # the company's, of this programme
     applications: list[Application] = field(default_factory=list)  # for its administrator
     claims: list[Reimbursement] = field(default_factory=list)  # for its administrator
+    # broken-trust records in force against the company: its apply and order forms give way to why
+    records_against: list[trust.RecordAgainst] = field(default_factory=list)
 
 
 def programme_view(db: Session, actor: Actor, programme_id: int) -> ProgrammeView:
@@ -72,7 +74,25 @@ def programme_view(db: Session, actor: Actor, programme_id: int) -> ProgrammeVie
     applications = service.applications(db, actor, programme.id) if may.manage else []
     claims = redemption.claims(db, actor, programme.id) if may.manage else []
     names.update(accounts.organisations_by_id(db, {a.org_id for a in applications}))
-    return ProgrammeView(programme, offers, names, may, service.today().strftime("%Y-%m"), mine, applications, claims)
+    against = trust.records_against(db, actor.org_id) if may.apply and actor.org_id is not None else []
+    return ProgrammeView(programme, offers, names, may, service.today().strftime("%Y-%m"), mine, applications, claims,
+                         against)
+
+
+@dataclass(frozen=True)
+class MineView:
+    vouchers: list[Voucher]
+    orders: list[ComputeOrder]
+    # broken-trust records in force against the viewer's organisation: while any holds its vouchers
+    # are not spent (redemption.held_vouchers), and the page says so and why
+    records_against: list[trust.RecordAgainst] = field(default_factory=list)
+
+
+def mine(db: Session, actor: Actor) -> MineView:
+    """An organisation's vouchers and orders, and why its vouchers are not spent, if a record holds."""
+    vouchers = service.vouchers_of(db, actor)
+    against = trust.records_against(db, actor.org_id) if actor.org_id is not None else []
+    return MineView(vouchers, redemption.orders_of(db, actor), against)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from qianshu.core import audit, inbox, policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_
 from qianshu.core.timeutil import utcnow
 from qianshu.exchange import payments
 from qianshu.exchange import service as exchange
@@ -41,6 +42,7 @@ from qianshu.vouchers.service import (
     lock,
     managed_programme,
     missing_programme,
+    refuse_broken_trust,
     today,
     uscc_of,
 )
@@ -110,7 +112,7 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     if programme.one_voucher_per_contract and len(ids) > 1:
         raise InvalidInput("The programme allows one voucher per contract.", field="voucher_ids",
                            code="one_voucher_per_contract")
-    vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in ids]  # locked, in id order
+    vouchers = held_vouchers(db, actor, programme, ids)  # locked, in id order
     total = data.card_hours * offering.price_fen_per_card_hour
     allowed = min(total * programme.ratio_bp // 10_000, programme.cap_contract_fen)
     available = sum(v.remaining_fen for v in vouchers)
@@ -163,6 +165,21 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
                  link=f"/vouchers/orders/{order.id}", hours=order.card_hours, voucher=applying)
     db.flush()
     return order
+
+
+SPENDING_REFUSED = N_("Your organisation has a broken-trust record in force, made by {administrator} on {day} "
+                    "(source: {source}); its vouchers are not spent until the record is lifted.")
+
+
+def held_vouchers(db: Session, actor: Actor, programme: Programme, voucher_ids: list[int]) -> list[Voucher]:
+    """The holder's vouchers to spend, locked in id order and each usable; then, with them locked, a
+    broken-trust record in force against the holder (any administrator's) refuses the spending
+    (409 ``broken_trust``; the vouchers keep their value). A record being made at the same moment
+    locks the holder's vouchers too, so the two queue (trust.py)."""
+    vouchers = [usable_voucher(db, actor, programme, voucher_id) for voucher_id in sorted(voucher_ids)]
+    if vouchers:
+        refuse_broken_trust(db, vouchers[0].holder_org_id, SPENDING_REFUSED, "voucher_ids")
+    return vouchers
 
 
 def usable_voucher(db: Session, actor: Actor, programme: Programme, voucher_id: int) -> Voucher:

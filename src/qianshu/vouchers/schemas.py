@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -85,11 +85,16 @@ class DecisionIn(BaseModel):
     face_values_fen: list[int] = Field(default_factory=list, max_length=100)
 
 
+# An organisation named by its id or by its USCC (18 letters and digits; its check digit is checked
+# when it is looked up, with the identifier's own message).
+OrgRef = Annotated[int, Field(gt=0)] | Annotated[str, Field(pattern=r"^[0-9A-Za-z]{18}$")]
+
+
 class RelatedIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    org_a_id: int = Field(gt=0)
-    org_b_id: int = Field(gt=0)
+    org_a_id: OrgRef = Field(description="The organisation's id or USCC.")
+    org_b_id: OrgRef = Field(description="The related organisation's id or USCC.")
     reason: str = Field(default="", max_length=2000)  # why they are related (a shareholding, ...)
 
 
@@ -98,8 +103,8 @@ class UnmarkRelatedIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    org_a_id: int = Field(gt=0)
-    org_b_id: int = Field(gt=0)
+    org_a_id: OrgRef = Field(description="The organisation's id or USCC.")
+    org_b_id: OrgRef = Field(description="The related organisation's id or USCC.")
     reason: str = Field(min_length=2, max_length=2000)
 
 
@@ -108,7 +113,7 @@ class BrokenTrustIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    org_id: int = Field(gt=0)
+    org_id: OrgRef = Field(description="The organisation's id or USCC.")
     source: str = Field(min_length=2, max_length=200)
     reason: str = Field(min_length=2, max_length=2000)
 
@@ -116,8 +121,23 @@ class BrokenTrustIn(BaseModel):
 class LiftBrokenTrustIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    org_id: int = Field(gt=0)
+    org_id: OrgRef = Field(description="The organisation's id or USCC.")
     reason: str = Field(min_length=2, max_length=2000)
+
+
+class OrganisationMatch(BaseModel):
+    """An approved organisation as the name search shows it: public facts only."""
+
+    id: int = Field(description="Its id, which the record endpoints take as well as its USCC.")
+    name: str
+    name_en: str
+    uscc: str
+    org_type: str
+    label: str = Field(description="Its name and type in the language asked for (Accept-Language).")
+
+
+class OrganisationMatches(BaseModel):
+    organisations: list[OrganisationMatch] = Field(description="At most 20, those starting with the text first.")
 
 
 class OrderIn(BaseModel):

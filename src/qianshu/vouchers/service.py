@@ -22,6 +22,7 @@ from qianshu.core import audit, inbox, policy
 from qianshu.core.actor import Actor
 from qianshu.core.db import Base
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
+from qianshu.core.i18n import N_
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
@@ -159,7 +160,8 @@ def create_programme(db: Session, actor: Actor, data: schemas.ProgrammeIn) -> Pr
     # each exclusion is a broken-trust record of the administrator's (all its programmes), which it
     # can lift later (trust.py); one in force already stays as it is
     for org_id in programme.excluded_org_ids:
-        if not broken_trust_in_force(db, actor.org_id, org_id):
+        if not db.scalar(select(BrokenTrust.id).where(BrokenTrust.admin_org_id == actor.org_id,
+                                                      BrokenTrust.org_id == org_id, BrokenTrust.lifted_at.is_(None))):
             db.add(BrokenTrust(admin_org_id=actor.org_id, programme_id=programme.id, org_id=org_id, source="",
                                reason=""))
     account = ledger.open_account(db, kind="escrow", owner_org_id=actor.org_id,
@@ -224,12 +226,24 @@ def are_related(db: Session, admin_org_id: int, one: int, other: int) -> bool:
     return usccs.get(a) is not None and usccs.get(a) == usccs.get(b)
 
 
-def broken_trust_in_force(db: Session, admin_org_id: int, org_id: int) -> bool:
-    """Whether the administrator holds a broken-trust record of the organisation (trust.py): it may
-    then neither apply to nor be issued vouchers of any of the administrator's programmes."""
-    return db.scalar(select(BrokenTrust.id).where(BrokenTrust.admin_org_id == admin_org_id,
-                                                  BrokenTrust.org_id == org_id, BrokenTrust.lifted_at.is_(None))
-                     .limit(1)) is not None
+def broken_trust_in_force(db: Session, org_id: int) -> BrokenTrust | None:
+    """The oldest broken-trust record of the organisation in force, whichever administrator made it
+    (trust.py): shared by every administrator (联合惩戒, docs/vouchers.md), it stops the organisation
+    applying to, being issued vouchers of and spending vouchers of any programme until lifted."""
+    return db.scalars(select(BrokenTrust).where(BrokenTrust.org_id == org_id, BrokenTrust.lifted_at.is_(None))
+                      .order_by(BrokenTrust.recorded_at, BrokenTrust.id).limit(1)).first()
+
+
+def refuse_broken_trust(db: Session, org_id: int, message: str, field: str) -> None:
+    """A bilingual 409 ``broken_trust`` naming the record in force (who made it, when, its source),
+    if there is one. ``message`` is one of the catalogue's, taking ``administrator``, ``day`` and
+    ``source``."""
+    found = broken_trust_in_force(db, org_id)
+    if found is None:
+        return
+    admin = accounts.organisations_by_id(db, [found.admin_org_id])[found.admin_org_id]
+    raise Conflict(message, field=field, code="broken_trust", administrator=admin.name,
+                   day=found.recorded_at.astimezone(SHANGHAI).date().isoformat(), source=found.source or "—")
 
 
 # --- applications and issuance -------------------------------------------------------------------
@@ -242,9 +256,9 @@ def apply(db: Session, actor: Actor, programme_id: int, data: schemas.Applicatio
         raise Conflict("The programme ended on {day}.", field="programme_id", code="programme_ended",
                        day=programme.ends_on.isoformat())
     org = accounts.organisations_by_id(db, [actor.org_id])[actor.org_id]
-    if broken_trust_in_force(db, programme.admin_org_id, actor.org_id):
-        raise Conflict("Your organisation has a broken-trust record with this programme.", field="programme_id",
-                       code="broken_trust")
+    refuse_broken_trust(db, actor.org_id, N_("Your organisation has a broken-trust record in force, made by "
+                        "{administrator} on {day} (source: {source}); no voucher programme takes its applications "
+                        "until it is lifted."), "programme_id")
     registered = org.uscc[2:8]
     if not (policy.within(programme.eligible_division, registered)
             and policy.within(programme.eligible_division, org.division_code)):
@@ -319,10 +333,10 @@ def decide_application(db: Session, actor: Actor, application_id: int, data: sch
                      subject=("voucher_application", found.id), link="/vouchers/mine", programme=programme.name_zh,
                      reason=data.reason[:300])
         return found
-    # a record made after the application (through any of the administrator's programmes) holds too
-    if broken_trust_in_force(db, programme.admin_org_id, found.org_id):
-        raise Conflict("The company has a broken-trust record with your programmes.", field="programme_id",
-                       code="broken_trust")
+    # a record made after the application (by any administrator) holds too
+    refuse_broken_trust(db, found.org_id, N_("The company has a broken-trust record in force, made by {administrator} "
+                        "on {day} (source: {source}); it is issued no vouchers until the record is lifted."),
+                        "programme_id")
     faces = _faces_to_issue(programme, found, data.face_values_fen)
     total = sum(faces)
     if total > programme.remaining_fen:

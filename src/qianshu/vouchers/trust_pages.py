@@ -1,7 +1,8 @@
 """The administrator's page of its related parties and broken-trust records, reached through any of
 its programmes (``/vouchers/programmes/{id}/trust``): the list of both, searchable by organisation
 name or USCC, and the forms that mark and unmark related parties and record and lift broken-trust
-records (which hold for all the administrator's programmes: ``trust.py``).
+records (which hold for all the administrator's programmes; broken-trust records in force of other
+administrators are listed too, read-only, since they bind every programme: ``trust.py``).
 
 Each form calls the same service function as the API (``trust.py``) through
 ``core.http.answer_form``: a refusal shows the page again with what was typed and every error beside
@@ -24,7 +25,7 @@ from qianshu.accounts.deps import SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.forms import Form, Typed, validate_form
 from qianshu.core.http import DbSession, PostedForm, answer_form, form_fields, get_lang, render, see_other
-from qianshu.core.i18n import N_, label
+from qianshu.core.i18n import N_
 from qianshu.vouchers import org_picker, schemas, service, trust
 from qianshu.vouchers.models import Programme
 
@@ -59,10 +60,8 @@ def organisations(programme_id: int, request: Request, db: DbSession, actor: Sig
     """Approved organisations whose name or USCC contains ``q``, for the fields' lists
     (``vouchers/static/org_picker.js``): public facts only, the programme's administrator only."""
     lang = get_lang(request)
-    return JSONResponse({"organisations": [
-        {**c.json(), "label": f"{c.name if lang == 'zh' or not c.name_en else c.name_en} · "
-                              f"{label(c.org_type, 'organisation type', lang)}"}
-        for c in org_picker.search(db, actor, programme_id, q)]})
+    return JSONResponse({"organisations": [{**c.json(), "label": c.label(lang)}
+                                           for c in org_picker.search(db, actor, programme_id, q)]})
 
 
 def _answer(request: Request, db: Session, actor: Actor, programme_id: int, name: str, typed: dict[str, Any],

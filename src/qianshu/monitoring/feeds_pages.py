@@ -6,14 +6,13 @@ A refused form shows its page again with the error in the reader's language, not
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core import policy
@@ -21,6 +20,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.forms import Form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -28,9 +28,12 @@ from qianshu.core.http import (
     form_fields,
     get_database,
     get_lang,
+    receive_streamed,
     render,
     see_other,
+    show_form_errors,
 )
+from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.monitoring import feed_uploads, feeds, feeds_api, rulesets, runs
@@ -52,6 +55,10 @@ def _home(actor: Actor) -> str:
 
 # --- feeds --------------------------------------------------------------------------------------
 
+FEED_LABELS = {"feed": N_("Feed"), "year": N_("Year"), "division": N_("Division code"), "encoding": N_("Encoding"),
+               "file": N_("File (CSV, XLSX or Parquet)")}
+
+
 @dataclass
 class FeedsPage:
     versions: list[FeedVersion]
@@ -60,20 +67,19 @@ class FeedsPage:
     may_upload: bool = False
     year: int = 0
     division: str = ""
-    error: str = ""
+    form: Form = field(default_factory=Form)  # the upload form as posted, with its errors beside the fields
 
 
-def _feeds_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
+def _feeds_page(db: Session, actor: Actor, form: Form | None = None) -> FeedsPage:
     may_upload = policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(_home(actor)))
-    return render(request, "monitoring/feeds.html", FeedsPage(
-        feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10), may_upload=may_upload,
-        year=_this_year(), division=_home(actor), error=error), status_code=status)
+    return FeedsPage(feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10),
+                     may_upload=may_upload, year=_this_year(), division=_home(actor), form=form or Form())
 
 
 @router.get("/monitoring/feeds")
 def feeds_index(request: Request, db: DbSession, actor: SignedInActor) -> Response:
     """The feeds' versions the department may see, and the upload form."""
-    return _feeds_page(request, db, actor)
+    return render(request, "monitoring/feeds.html", _feeds_page(db, actor))
 
 
 # The upload form streams its file as the API does (feeds_api.streamed_feed), so it takes files up to
@@ -85,35 +91,34 @@ BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", feeds_api.form_limit, strea
 async def feeds_upload(request: Request, settings: AppSettings) -> Response:
     """The form's fields come before its file: who may upload for the division is asked before a
     byte of the file is read; the file then streams to a temporary file with no transaction open,
-    and is stored and queued for its check in a short transaction."""
-    actor = await load_actor(request)
-    policy.require(actor, "account.self")
-    try:
-        return await run_in_threadpool(_receive_form, request, actor, settings)
-    except ClientDisconnect:
-        return Response(status_code=499)
+    and is stored and queued for its check in a short transaction. A refusal shows the form again
+    with the error beside its field."""
+    return await receive_streamed(request, load_actor, lambda actor: _receive_form(request, actor, settings))
 
 
 def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
+    policy.require(actor, "account.self")
     database = get_database(request)
+    data: dict[str, str] = {}
 
-    def allowed(fields: dict[str, str]) -> None:
+    def allowed(fields: Mapping[str, str]) -> None:
         policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(fields.get("division", "").strip()))
         if not fields.get("year", "").strip().isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
 
     try:
-        with feeds_api.streamed_feed(request, settings, allowed) as got:
+        with feeds_api.streamed_feed(request, settings, allowed, seen=data) as got:
             target = feeds.Upload(feed=got.fields.get("feed", ""), year=int(got.fields["year"].strip()),
                                   division=got.fields.get("division", "").strip(), name=got.name,
                                   encoding=got.fields.get("encoding", "auto"))
             with database.unit_of_work() as db:
-                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target).id
+                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.kept, target).id
     except QianshuError as exc:
         if exc.status in (401, 403):
             raise
         with database.unit_of_work(write=False) as db:
-            return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
+            return show_form_errors(request, exc, data, FEED_LABELS, lambda kept: (
+                "monitoring/feeds.html", _feeds_page(db, actor, kept)), name="upload")
     return see_other(f"/monitoring/feeds/uploads/{upload_id}")
 
 

@@ -46,7 +46,7 @@ CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py", "qianshu/core/opena
 PAGES_STILL_ASKING_THE_POLICY = frozenset({
     "qianshu/delivery/pages.py", "qianshu/delivery/channels/pages.py", "qianshu/delivery/settings_pages.py",
     "qianshu/exchange/pages.py", "qianshu/ledger/pages.py", "qianshu/monitoring/cases_pages.py",
-    "qianshu/monitoring/feeds_pages.py", "qianshu/sharing/pages.py", "qianshu/sharing/resource_pages.py",
+    "qianshu/sharing/pages.py", "qianshu/sharing/resource_pages.py",
 })
 
 

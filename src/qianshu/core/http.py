@@ -53,6 +53,7 @@ from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
 A = TypeVar("A")
+M = TypeVar("M", bound=BaseModel)
 # After a refused upload the rest of its body is read and dropped before the answer, so that a
 # browser still sending its file reads the page with the error rather than a reset connection.
 # Only a little: enough for a file a few megabytes over its limit on a local network. Past that,
@@ -60,7 +61,6 @@ A = TypeVar("A")
 # ``Connection: close`` (web/body_limits.py) and the connection ends with it.
 DRAIN_SECONDS = 2.0
 DRAIN_BYTES = 8 * 1024 * 1024
-M = TypeVar("M", bound=BaseModel)
 
 
 def get_database(request: Request) -> Database:

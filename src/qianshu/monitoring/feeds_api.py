@@ -18,7 +18,6 @@ from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import NotFound, PayloadTooLarge
 from qianshu.core.http import AppSettings, DbSession, body_chunks, get_database, get_lang, receive_streamed
 from qianshu.core.openapi import SIGNED_IN, body_of, problems
-from qianshu.core.policy import require
 from qianshu.core.settings import Settings
 from qianshu.core.streamed_form import FORM_SLACK, ReceivedForm, read_upload
 from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas
@@ -98,7 +97,7 @@ async def upload_feed(request: Request, settings: AppSettings, feed: str = "", y
     database = get_database(request)
 
     def receive(actor: Actor) -> Response:
-        require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
+        feeds.require_upload(actor, division)
         with streamed_feed(request, settings) as got:
             target = feeds.Upload(feed=feed, year=year, division=division, name=got.name, encoding=encoding)
             with database.unit_of_work() as db:

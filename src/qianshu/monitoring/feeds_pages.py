@@ -14,8 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from qianshu.accounts.deps import SignedInActor, load_actor
-from qianshu.core import policy
+from qianshu.accounts.deps import SignedInActor, signed_in_actor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
@@ -35,22 +34,13 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feed_uploads, feeds, feeds_api, rulesets, runs
+from qianshu.monitoring import feed_uploads, feeds, feeds_api, read_models, rulesets, runs
 from qianshu.monitoring.feeds_api import rejects_response
-from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
-from qianshu.monitoring.population import FEEDS
-from qianshu.monitoring.rules import PARAMETERS, RULES
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun
+from qianshu.monitoring.read_models import home_division, this_year
+from qianshu.monitoring.rules import PARAMETERS
 
 router = APIRouter(include_in_schema=False)
-
-
-def _this_year() -> int:
-    return utcnow().year
-
-
-def _home(actor: Actor) -> str:
-    return actor.jurisdiction or feeds.PROVINCE
 
 
 # --- feeds --------------------------------------------------------------------------------------
@@ -59,21 +49,16 @@ FEED_LABELS = {"feed": N_("Feed"), "year": N_("Year"), "division": N_("Division 
                "file": N_("File (CSV, XLSX or Parquet)")}
 
 
-@dataclass
-class FeedsPage:
-    versions: list[FeedVersion]
-    uploads: list[FeedUpload] = field(default_factory=list)
-    feeds: tuple[str, ...] = FEEDS
-    may_upload: bool = False
-    year: int = 0
-    division: str = ""
-    form: Form = field(default_factory=Form)  # the upload form as posted, with its errors beside the fields
+@dataclass(frozen=True)
+class FeedsPage(read_models.FeedsView):
+    """The feeds page: its read model (``read_models.feeds_view``) and the upload form as posted,
+    with its errors beside the fields."""
+
+    form: Form = field(default_factory=Form)
 
 
 def _feeds_page(db: Session, actor: Actor, form: Form | None = None) -> FeedsPage:
-    may_upload = policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(_home(actor)))
-    return FeedsPage(feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10),
-                     may_upload=may_upload, year=_this_year(), division=_home(actor), form=form or Form())
+    return FeedsPage(**vars(read_models.feeds_view(db, actor)), form=form or Form())
 
 
 @router.get("/monitoring/feeds")
@@ -93,16 +78,15 @@ async def feeds_upload(request: Request, settings: AppSettings) -> Response:
     byte of the file is read; the file then streams to a temporary file with no transaction open,
     and is stored and queued for its check in a short transaction. A refusal shows the form again
     with the error beside its field."""
-    return await receive_streamed(request, load_actor, lambda actor: _receive_form(request, actor, settings))
+    return await receive_streamed(request, signed_in_actor, lambda actor: _receive_form(request, actor, settings))
 
 
 def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
-    policy.require(actor, "account.self")
     database = get_database(request)
     data: dict[str, str] = {}
 
     def allowed(fields: Mapping[str, str]) -> None:
-        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(fields.get("division", "").strip()))
+        feeds.require_upload(actor, fields.get("division", "").strip())
         if not fields.get("year", "").strip().isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
 
@@ -161,39 +145,25 @@ def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings:
 
 # --- rules --------------------------------------------------------------------------------------
 
-@dataclass
-class RulesPage:
-    year: int
-    division: str
-    values: dict[str, Any]
-    sources: dict[str, str]
-    history: list[RuleParameters]
-    rules: tuple[str, ...] = RULES
-    names: tuple[str, ...] = tuple(n for n in PARAMETERS if n != "enabled")
-    may_edit: bool = False
+@dataclass(frozen=True)
+class RulesPage(read_models.RulesView):
     error: str = ""
-    own: dict[str, Any] = field(default_factory=dict)
 
 
 def _rules_page(request: Request, db: Session, actor: Actor, year: int, division: str, error: str = "",
                 status: int = 200) -> Response:
-    history = rulesets.history(db, actor, year, division)
-    found = rulesets.effective(db, year, division)
-    own = rulesets.newest(db, year, division)
-    return render(request, "monitoring/rules.html", RulesPage(
-        year, division, found.rules.parameters(), found.sources, history,
-        may_edit=policy.allows(actor, "monitoring.rules.edit", policy.Resource(division=division)), error=error,
-        own=own.parameters if own else {}), status_code=status)
+    return render(request, "monitoring/rules.html", RulesPage(**vars(read_models.rules_view(db, actor, year, division)),
+                                                              error=error), status_code=status)
 
 
 def _year_division(actor: Actor, year: str, division: str) -> tuple[int, str]:
     try:
         from qianshu.core.identifiers import validate_division_code
 
-        return (int(year) if year.strip().isdigit() else _this_year(),
-                validate_division_code(division, "division") if division.strip() else _home(actor)[:6])
+        return (int(year) if year.strip().isdigit() else this_year(),
+                validate_division_code(division, "division") if division.strip() else home_division(actor)[:6])
     except InvalidInput:
-        return _this_year(), _home(actor)[:6]
+        return this_year(), home_division(actor)[:6]
 
 
 @router.get("/monitoring/rules")
@@ -246,20 +216,14 @@ def rules_set(request: Request, db: DbSession, actor: SignedInActor, posted: Pos
 
 # --- runs ---------------------------------------------------------------------------------------
 
-@dataclass
-class RunsPage:
-    runs: list[MonitoringRun]
-    year: int
-    division: str
-    may_start: bool
+@dataclass(frozen=True)
+class RunsPage(read_models.RunsView):
     error: str = ""
 
 
 def _runs_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
-    return render(request, "monitoring/runs.html", RunsPage(
-        runs.list_runs(db, actor), _this_year(), _home(actor)[:6],
-        policy.allows(actor, "monitoring.runs.start", policy.Resource(division=_home(actor)[:6])), error),
-        status_code=status)
+    return render(request, "monitoring/runs.html", RunsPage(**vars(read_models.runs_view(db, actor)), error=error),
+                  status_code=status)
 
 
 @router.get("/monitoring/runs")

@@ -34,10 +34,10 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.monitoring import feed_uploads, feeds, feeds_api, read_models, rulesets, runs
+from qianshu.monitoring import feed_uploads, feeds, feeds_api, feeds_read_models, rulesets, runs
 from qianshu.monitoring.feeds_api import rejects_response
+from qianshu.monitoring.feeds_read_models import home_division, this_year
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun
-from qianshu.monitoring.read_models import home_division, this_year
 from qianshu.monitoring.rules import PARAMETERS
 
 router = APIRouter(include_in_schema=False)
@@ -50,15 +50,15 @@ FEED_LABELS = {"feed": N_("Feed"), "year": N_("Year"), "division": N_("Division 
 
 
 @dataclass(frozen=True)
-class FeedsPage(read_models.FeedsView):
-    """The feeds page: its read model (``read_models.feeds_view``) and the upload form as posted,
-    with its errors beside the fields."""
+class FeedsPage(feeds_read_models.FeedsView):
+    """The feeds page: its read model (``feeds_read_models.feeds_view``) and the upload form as
+    posted, with its errors beside the fields."""
 
     form: Form = field(default_factory=Form)
 
 
 def _feeds_page(db: Session, actor: Actor, form: Form | None = None) -> FeedsPage:
-    return FeedsPage(**vars(read_models.feeds_view(db, actor)), form=form or Form())
+    return FeedsPage(**vars(feeds_read_models.feeds_view(db, actor)), form=form or Form())
 
 
 @router.get("/monitoring/feeds")
@@ -146,14 +146,14 @@ def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings:
 # --- rules --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RulesPage(read_models.RulesView):
+class RulesPage(feeds_read_models.RulesView):
     error: str = ""
 
 
 def _rules_page(request: Request, db: Session, actor: Actor, year: int, division: str, error: str = "",
                 status: int = 200) -> Response:
-    return render(request, "monitoring/rules.html", RulesPage(**vars(read_models.rules_view(db, actor, year, division)),
-                                                              error=error), status_code=status)
+    view = feeds_read_models.rules_view(db, actor, year, division)
+    return render(request, "monitoring/rules.html", RulesPage(**vars(view), error=error), status_code=status)
 
 
 def _year_division(actor: Actor, year: str, division: str) -> tuple[int, str]:
@@ -217,13 +217,13 @@ def rules_set(request: Request, db: DbSession, actor: SignedInActor, posted: Pos
 # --- runs ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RunsPage(read_models.RunsView):
+class RunsPage(feeds_read_models.RunsView):
     error: str = ""
 
 
 def _runs_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
-    return render(request, "monitoring/runs.html", RunsPage(**vars(read_models.runs_view(db, actor)), error=error),
-                  status_code=status)
+    view = feeds_read_models.runs_view(db, actor)
+    return render(request, "monitoring/runs.html", RunsPage(**vars(view), error=error), status_code=status)
 
 
 @router.get("/monitoring/runs")

@@ -1,7 +1,8 @@
 """What monitoring's feeds, rules and runs pages show, each read by one function: the data and
 what the viewer may do with it (the permission policy, ``core.policy``, asked here so that the
-portal, ``feeds_pages.py``, only renders). A flag says "offer the form"; the service still decides
-on what is posted (another division's upload or rules are refused there)."""
+portal, ``feeds_pages.py``, only renders; the case pages' read models are ``read_models.py``). A
+flag says "offer the form"; the service still decides on what is posted (another division's
+upload or rules are refused there)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """In a browser, on the demo: a department publishes a resource with the portal form (an error
 shown beside its field row first), sets its sandbox policy, and a county caseworker's feed upload
-is checked by a job with its result on its own page; in Chinese and in English, with screenshots
+(a form sent without its file first: the error beside the file field) is checked by a job with its
+result on its own page; in Chinese and in English, with screenshots
 (``QIANSHU_SCREENSHOTS``) a person can look at."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qianshu.demo.seed import DEMO_PASSWORD
+from tests.browser.test_every_page import _problems
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +80,14 @@ def test_a_feed_upload_is_checked_by_a_job_in_the_browser(page, lang: str, tmp_p
     page.goto("/monitoring/feeds")
     page.select_option("#upload select[name=feed]", "housing")
     page.fill("#upload input[name=division]", "522636")
+    page.click("#upload button")  # no file chosen: the form again, the error beside the file field
+    error = page.locator("#f-upload-file-error")
+    assert error.is_visible()
+    assert ("请选择要上传的文件" if lang == "zh" else "Choose the file to upload") in error.inner_text()
+    assert page.locator("#upload select[name=feed]").input_value() == "housing"  # what was chosen is kept
+    assert page.locator("#upload input[name=division]").input_value() == "522636"
+    assert _problems(page, lang) == []  # no English on the Chinese page, no raw keys
+    _shot(page, f"monitoring-feed-form-error-{lang}")
     page.set_input_files("#upload input[name=file]", str(bad))
     page.click("#upload button")
     page.wait_for_url("**/monitoring/feeds/uploads/*")

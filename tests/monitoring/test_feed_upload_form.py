@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from select import select as wait_for_sockets
 from typing import Any
 
 import httpx
@@ -72,7 +74,8 @@ def _post(client: httpx.Client, token: str | None, body: bytes, division: str = 
 
 
 def _error(page: str) -> str:
-    found = re.search(r'id="error">([^<]*)<', page)
+    """The error shown beside the form's file field."""
+    found = re.search(r'class="field-error" id="[^"]*file-error">([^<]*)<', page)
     assert found is not None, page[-2000:]
     return html.unescape(found.group(1))
 
@@ -156,3 +159,83 @@ def test_the_api_streams_the_file_too(served: Any, isolated_database: Database) 
         assert other.status_code == 403
     blobs, temporary, uploads = _left(settings, isolated_database)
     assert (blobs, temporary, uploads) == ([hashlib.sha256(body).hexdigest()], [], 1)
+
+
+HUGE = 1024**3  # declared by the clients below, never sent
+
+
+def _huge_form(url: str, token: str, cookies: str, lang: str) -> bytes:
+    """A form's head and first part that declare a 1 GiB body, up to the first bytes of its file."""
+    host = url.removeprefix("http://").split(":")[0]
+    part = (b'--huge\r\nContent-Disposition: form-data; name="division"\r\n\r\n' + COUNTY.encode() +
+            b'\r\n--huge\r\nContent-Disposition: form-data; name="year"\r\n\r\n2025\r\n'
+            b'--huge\r\nContent-Disposition: form-data; name="file"; filename="huge.csv"\r\n\r\n')
+    head = (f"POST /monitoring/feeds?csrf_token={token} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Cookie: {cookies}; qs_lang={lang}\r\n"
+            f"Content-Type: multipart/form-data; boundary=huge\r\nContent-Length: {HUGE}\r\n\r\n").encode()
+    return head + part + _gbk(100)
+
+
+def _answer(sock: socket.socket) -> tuple[int, str, str]:
+    """Status, head and page of the answer on ``sock``, read until the server closes the connection
+    (which it must: the client has not sent the body it declared)."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break  # the server closed with the client's bytes unread; what it said came first
+        if not chunk:
+            break
+        data += chunk
+    head, _, page = data.partition(b"\r\n\r\n")
+    found = re.match(rb"HTTP/1.1 (\d+)", head)
+    assert found is not None, data[:300]
+    return int(found.group(1)), head.decode("latin-1").lower(), page.decode("utf-8")
+
+
+@pytest.mark.slow
+def test_a_refused_huge_upload_is_answered_and_holds_nothing(served: Any, isolated_database: Database) -> None:
+    """Clients that declare a 1 GiB file and stall after its first bytes get the refusal beside the
+    field in their language, on a connection the server then closes (they used to hold a worker
+    thread, and a request slot, for as long as they stayed connected); meanwhile other requests are
+    answered. A client that keeps sending is answered too, after the server has taken in a little
+    of its file, not all of it."""
+    url, settings, cookie, _token = served
+    with signed_in(url, cookie, "zh") as (client, token):
+        cookies = f"qs_session={client.cookies['qs_session']}; qs_csrf={client.cookies['qs_csrf']}"
+    port = int(url.rsplit(":", 1)[1])
+    langs = ["zh", "en"] * 3
+    stalled = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in langs]
+    try:
+        for sock, lang in zip(stalled, langs, strict=True):
+            sock.sendall(_huge_form(url, token, cookies, lang))
+        with httpx.Client(base_url=url, timeout=20) as other:
+            other.cookies.set("qs_session", cookie)
+            assert other.get("/healthz").status_code == 200
+            assert other.get("/monitoring/feeds").status_code == 200  # a page on a worker thread, with the database
+        for sock, lang in zip(stalled, langs, strict=True):
+            status, head, page = _answer(sock)
+            assert status == 413
+            assert "connection: close" in head
+            assert ("文件大于 4 MB" if lang == "zh" else "larger than 4 MB") in _error(page)
+    finally:
+        for sock in stalled:
+            sock.close()
+
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(_huge_form(url, token, cookies, "en"))
+        block = b"x" * (256 * 1024)
+        while sent < 256 * 1024 * 1024 and not wait_for_sockets([sock], [], [], 0)[0]:
+            try:
+                sock.sendall(block)
+            except OSError:
+                break  # the server answered and closed the connection
+            sent += len(block)
+        status, head, page = _answer(sock)
+    assert status == 413
+    assert "connection: close" in head
+    assert "larger than 4 MB" in _error(page)
+    assert sent < 128 * 1024 * 1024  # a little of the gigabyte, then the connection ended
+    assert _left(settings, isolated_database) == ([], [], 0)

@@ -99,5 +99,11 @@ async def _signed_in(actor: Annotated[Actor, Depends(load_actor)]) -> Actor:
     return actor
 
 
+async def signed_in_actor(request: Request) -> Actor:
+    """``load_actor``, refused (401) unless someone is signed in: for a route that resolves its
+    actor itself (a streamed upload, ``core.http.receive_streamed``)."""
+    return await _signed_in(await load_actor(request))
+
+
 CurrentActor = Annotated[Actor, Depends(load_actor)]
 SignedInActor = Annotated[Actor, Depends(_signed_in)]

@@ -21,6 +21,10 @@ from qianshu.core.settings import Settings
 # Set in the ASGI scope when the request's body is already in hand (read whole, or there is none):
 # reading it then waits on no one. A streamed upload's body is not, and nothing may parse it as a form.
 BODY_IN_HAND = "qianshu.body_in_hand"
+# Set by a streamed upload's route (``core/http.py``): its body has been read to its end; or, after a
+# refusal, the rest of it was left unread (the answer then closes the connection, web/body_limits.py).
+BODY_ENDED = "qianshu.body_ended"
+BODY_LEFT_UNREAD = "qianshu.body_left_unread"
 
 
 @dataclass(frozen=True)

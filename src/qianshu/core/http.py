@@ -9,6 +9,8 @@
   (``_``, ``ngettext``, ``pgettext``, Jinja's ``{% trans %}``) in the request's language and the
   filters ``label``, ``datetime``, ``number`` and ``money`` (CLDR, via Babel).
 - ``problem_response``: RFC 9457 problem+json for a domain error.
+- ``receive_streamed``: a route whose large body streams in (``core/streamed_form.py``), read on a
+  worker thread; what a refusal leaves of the body is drained, a little, before the answer.
 - ``submit_form``: a portal form's one path: validate it whole, run the service, and on a domain
   error roll back and show the same page with every field's error (``core/forms.py``).
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
 import anyio.from_thread
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,8 +38,10 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.requests import ClientDisconnect
 
 from qianshu.core import i18n, idempotency, l10n, vocabulary
+from qianshu.core.body_rules import BODY_ENDED, BODY_LEFT_UNREAD
 from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError
 from qianshu.core.forms import Form, field_errors, validate_form
@@ -47,7 +52,15 @@ from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
+A = TypeVar("A")
 M = TypeVar("M", bound=BaseModel)
+# After a refused upload the rest of its body is read and dropped before the answer, so that a
+# browser still sending its file reads the page with the error rather than a reset connection.
+# Only a little: enough for a file a few megabytes over its limit on a local network. Past that,
+# or from a client that stalls, the rest is not worth waiting for: the answer goes out at once with
+# ``Connection: close`` (web/body_limits.py) and the connection ends with it.
+DRAIN_SECONDS = 2.0
+DRAIN_BYTES = 8 * 1024 * 1024
 
 
 def get_database(request: Request) -> Database:
@@ -142,17 +155,59 @@ def body_chunks(request: Request) -> Iterator[bytes]:
     """A raw request body as a blocking iterator of the chunks as they arrive, for a blob store
     running on a worker thread (a streamed upload: ``core/body_rules.py``). A client that goes away
     mid-body raises starlette's ``ClientDisconnect`` from the iteration."""
-    stream = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+    while (chunk := anyio.from_thread.run(_next_chunk, request)) is not None:
         if chunk:
             yield chunk
+
+
+async def _next_chunk(request: Request) -> bytes | None:
+    """The body's next chunk as it arrives, or None once it has all been read."""
+    if request.scope.get(BODY_ENDED):
+        return None
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect
+    if not message.get("more_body", False):
+        request.scope[BODY_ENDED] = True
+    body: bytes = message.get("body", b"")
+    return body
+
+
+async def drain_body(request: Request) -> None:
+    """Read and drop what a streamed route left of its body, for at most ``DRAIN_SECONDS`` and
+    ``DRAIN_BYTES``, on the event loop (no thread waits on the client); past either, mark the
+    connection to be closed after the answer."""
+    dropped = 0
+    with anyio.move_on_after(DRAIN_SECONDS):
+        try:
+            while (chunk := await _next_chunk(request)) is not None:
+                dropped += len(chunk)
+                if dropped > DRAIN_BYTES:
+                    break
+            else:
+                return
+        except ClientDisconnect:
+            return  # nobody to answer
+    request.scope[BODY_LEFT_UNREAD] = True
+
+
+async def receive_streamed(request: Request, sign_in: Callable[[Request], Awaitable[A]],
+                           receive: Callable[[A], Response]) -> Response:
+    """The one path of a route whose body streams in (a ``stream=True`` body rule): who is asking
+    is resolved (``sign_in``: accounts' ``load_actor``), then ``receive(actor)`` reads the body
+    (``core/streamed_form.py``) and answers, on a worker thread, with no transaction open while it
+    reads. Whatever a refusal, raised or shown, left of the body is drained (``drain_body``)
+    before the answer. A client that went away mid-body gets 499 (for the access log: nobody reads it)."""
+    try:
+        try:
+            answer = await run_in_threadpool(receive, await sign_in(request))
+        except QianshuError:
+            await drain_body(request)
+            raise
+        await drain_body(request)
+        return answer
+    except ClientDisconnect:
+        return Response(status_code=499)
 
 
 def form_fields(form: FormData, lists: Collection[str] = ()) -> dict[str, Any]:

@@ -8,14 +8,21 @@ worker thread, with no transaction open: the short text fields are collected (bo
 file part is handed on chunk by chunk (to the blob store, which hashes and bounds it) as it
 arrives, never held whole. The CSRF token of such a form travels in the action's query string
 (``core/csrf.py``): the body is never parsed before the route.
+
+:func:`read_upload` is the one way a route receives such a form (the sharing feed's and monitoring's
+upload forms, and monitoring's API): who may upload is asked before a byte of the file is read, the
+file is bounded as it arrives, and whatever goes wrong leaves nothing behind. The route runs it
+through ``core.http.receive_streamed``, which reads the body on a worker thread and, after a
+refusal, drains what is left of it (a little: ``core.http.drain_body``).
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
@@ -26,6 +33,7 @@ from qianshu.core.errors import InvalidInput, PayloadTooLarge
 FIELD_BYTES = 64 * 1024  # a text field of the form, at most
 FORM_SLACK = 256 * 1024  # the text fields and part headers around the file, at most, altogether
 MALFORMED = "The form data is malformed."  # the same words as web/app.py's refusal of a bad form
+T = TypeVar("T")
 
 
 def bounded(chunks: Iterable[bytes], limit: int, too_large: PayloadTooLarge) -> Iterator[bytes]:
@@ -36,15 +44,6 @@ def bounded(chunks: Iterable[bytes], limit: int, too_large: PayloadTooLarge) -> 
         if total > limit:
             raise too_large
         yield chunk
-
-
-def drain(chunks: Iterator[bytes], seconds: float) -> None:
-    """Read and drop what is left of a body (for at most ``seconds``) before answering a refusal, so
-    that a browser still sending its file reads the page with the error instead of a reset connection."""
-    deadline = time.monotonic() + seconds
-    for _chunk in chunks:
-        if time.monotonic() > deadline:
-            return
 
 
 class StreamedForm:
@@ -204,3 +203,52 @@ class StreamedForm:
 
     def _end(self) -> None:
         self._ended = True
+
+
+@dataclass
+class ReceivedForm(Generic[T]):
+    """A streamed form as received: its file's name, what was made of the file, every text field."""
+
+    name: str
+    kept: T
+    fields: dict[str, str]
+
+
+def _anyone(_fields: Mapping[str, str]) -> None:
+    return None
+
+
+def _nothing_to_discard(_kept: object) -> None:
+    return None
+
+
+@contextmanager
+def read_upload(headers: Mapping[str, str], chunks: Iterable[bytes], limit: int, too_large: PayloadTooLarge,
+                keep: Callable[[str, Iterator[bytes]], T], *,
+                allowed: Callable[[Mapping[str, str]], None] = _anyone,
+                discard: Callable[[T], object] = _nothing_to_discard,
+                seen: dict[str, str] | None = None) -> Iterator[ReceivedForm[T]]:
+    """Receive a form with one file of at most ``limit`` bytes (``too_large`` else), on a worker
+    thread with no transaction open: the text fields before the file are read, then
+    ``allowed(fields)`` is asked (who may upload: before a byte of the file is read); a form without
+    its file is refused beside the field; ``keep(name, chunks)`` is handed the file as it arrives
+    (bounded) and may refuse it (it leaves nothing of a refused file); the fields after the file
+    are read last. ``seen`` collects the text fields as they are read, to show the form again with
+    a refusal's error. Once the file is kept, anything that goes wrong, in the body or in the
+    ``with`` block, ``discard``s it: nothing is left behind."""
+    form = StreamedForm.of(headers, chunks, limit + FORM_SLACK, too_large)
+    name = form.open_file()
+    if seen is not None:
+        seen.update(form.fields)
+    allowed(form.fields)
+    if not name:
+        raise InvalidInput("Choose the file to upload.", field=form.file_field)
+    kept = keep(name, bounded(form.file_chunks(), limit, too_large))
+    try:
+        fields = form.rest()
+        if seen is not None:
+            seen.update(fields)
+        yield ReceivedForm(name, kept, fields)
+    except BaseException:
+        discard(kept)
+        raise

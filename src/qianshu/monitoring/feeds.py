@@ -74,6 +74,12 @@ def upload_resource(division: str) -> Resource:
     return Resource(division=division)
 
 
+def require_upload(actor: Actor, division: str) -> None:
+    """Refuse unless ``actor`` may upload a feed for ``division`` (its own jurisdiction): asked
+    before a byte of the file is read."""
+    require(actor, "monitoring.feeds.upload", upload_resource(division))
+
+
 def validate_target(upload: Upload) -> str:
     """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
     if upload.feed not in FEEDS:

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from qianshu.accounts.deps import SignedInActor, load_actor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
-from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge, QianshuError
-from qianshu.core.http import AppSettings, DbSession, body_chunks, get_database, get_lang
+from qianshu.core.errors import NotFound, PayloadTooLarge
+from qianshu.core.http import AppSettings, DbSession, body_chunks, get_database, get_lang, receive_streamed
 from qianshu.core.openapi import SIGNED_IN, body_of, problems
-from qianshu.core.policy import require
 from qianshu.core.settings import Settings
-from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, bounded, drain
+from qianshu.core.streamed_form import FORM_SLACK, ReceivedForm, read_upload
 from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas
 from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
 from qianshu.monitoring.settings import MonitoringSettings
@@ -66,42 +62,27 @@ FEED_FORM = {**body_of("multipart/form-data", "The feed file as the form part `f
              "security": SIGNED_IN}
 
 
-@dataclass
-class Streamed:
-    """A feed form read as it arrives: its text fields, and its file in a temporary folder."""
-
-    fields: dict[str, str]
-    name: str
-    path: Path
-
-
 @contextmanager
-def streamed_feed(request: Request, settings: Settings,
-                  allowed: Callable[[dict[str, str]], None]) -> Iterator[Streamed]:
-    """Read the request's feed form on this (worker) thread, no transaction open: the text fields
-    before the file, then ``allowed(fields)`` (who may upload for the division: asked before a byte
-    of the file is read), then the file into a temporary folder, bounded as it arrives. A refusal
-    reads and drops what the client is still sending, then raises; nothing is kept."""
+def streamed_feed(request: Request, settings: Settings, allowed: Callable[[Mapping[str, str]], None] = lambda _f: None,
+                  seen: dict[str, str] | None = None) -> Iterator[ReceivedForm[Path]]:
+    """The request's feed form, read as it arrives (``core.streamed_form.read_upload``: ``allowed``
+    asked before a byte of the file is read; ``seen`` collects the text fields), its file in a
+    temporary folder, bounded by ``[monitoring] feed_max_bytes``, for as long as the block runs."""
     limit = settings.section(MonitoringSettings).feed_max_bytes
     too_large = PayloadTooLarge("The file is larger than {limit} MB.", field="file", limit=limit // 2**20)
-    raw = body_chunks(request)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as work:
-        try:
-            form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
-            name = form.open_file()
-            allowed(form.fields)
-            if not name:
-                raise InvalidInput("{field}: choose a file", field="file")
-            path = Path(work) / "feed"
+        path = Path(work) / "feed"
+
+        def keep(_name: str, chunks: Iterator[bytes]) -> Path:
             with path.open("wb") as out:
-                for chunk in bounded(form.file_chunks(), limit, too_large):
+                for chunk in chunks:
                     out.write(chunk)
-            fields = form.rest()
-        except QianshuError:
-            drain(raw, settings.body_read_timeout_seconds)
-            raise
-        yield Streamed(fields, name, path)
+            return path
+
+        with read_upload(request.headers, body_chunks(request), limit, too_large, keep, allowed=allowed,
+                         seen=seen) as got:
+            yield got
 
 
 @router.post("/feeds", status_code=202, summary="Upload a department's feed (checked by a job)",
@@ -113,21 +94,17 @@ async def upload_feed(request: Request, settings: AppSettings, feed: str = "", y
     streamed as it arrives. The answer is the upload, queued: follow ``GET /feeds/uploads/{id}`` for
     its progress, then its version (the good rows; the others in the version's ``rejects``) or the
     reason the whole file was refused."""
-    actor = await load_actor(request)
-    require(actor, "monitoring.feeds.upload", feeds.upload_resource(division))
     database = get_database(request)
 
-    def receive() -> dict[str, Any]:
-        with streamed_feed(request, settings, lambda _fields: None) as got:
+    def receive(actor: Actor) -> Response:
+        feeds.require_upload(actor, division)
+        with streamed_feed(request, settings) as got:
             target = feeds.Upload(feed=feed, year=year, division=division, name=got.name, encoding=encoding)
             with database.unit_of_work() as db:
-                row = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target)
-                return feed_uploads.upload_json(db, row, get_lang(request))
+                row = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.kept, target)
+                return JSONResponse(feed_uploads.upload_json(db, row, get_lang(request)), status_code=202)
 
-    try:
-        return JSONResponse(await run_in_threadpool(receive), status_code=202)
-    except ClientDisconnect:
-        return Response(status_code=499)
+    return await receive_streamed(request, load_actor, receive)
 
 
 @router.get("/feeds/uploads/{upload_id}", summary="An uploaded feed: its check's progress and result",

@@ -6,21 +6,20 @@ A refused form shows its page again with the error in the reader's language, not
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
-from qianshu.accounts.deps import SignedInActor, load_actor
-from qianshu.core import policy
+from qianshu.accounts.deps import SignedInActor, signed_in_actor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
+from qianshu.core.forms import Form
 from qianshu.core.http import (
     AppSettings,
     DbSession,
@@ -28,52 +27,44 @@ from qianshu.core.http import (
     form_fields,
     get_database,
     get_lang,
+    receive_streamed,
     render,
     see_other,
+    show_form_errors,
 )
+from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feed_uploads, feeds, feeds_api, rulesets, runs
+from qianshu.monitoring import feed_uploads, feeds, feeds_api, feeds_read_models, rulesets, runs
 from qianshu.monitoring.feeds_api import rejects_response
-from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
-from qianshu.monitoring.population import FEEDS
-from qianshu.monitoring.rules import PARAMETERS, RULES
+from qianshu.monitoring.feeds_read_models import home_division, this_year
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun
+from qianshu.monitoring.rules import PARAMETERS
 
 router = APIRouter(include_in_schema=False)
 
 
-def _this_year() -> int:
-    return utcnow().year
-
-
-def _home(actor: Actor) -> str:
-    return actor.jurisdiction or feeds.PROVINCE
-
-
 # --- feeds --------------------------------------------------------------------------------------
 
-@dataclass
-class FeedsPage:
-    versions: list[FeedVersion]
-    uploads: list[FeedUpload] = field(default_factory=list)
-    feeds: tuple[str, ...] = FEEDS
-    may_upload: bool = False
-    year: int = 0
-    division: str = ""
-    error: str = ""
+FEED_LABELS = {"feed": N_("Feed"), "year": N_("Year"), "division": N_("Division code"), "encoding": N_("Encoding"),
+               "file": N_("File (CSV, XLSX or Parquet)")}
 
 
-def _feeds_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
-    may_upload = policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(_home(actor)))
-    return render(request, "monitoring/feeds.html", FeedsPage(
-        feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10), may_upload=may_upload,
-        year=_this_year(), division=_home(actor), error=error), status_code=status)
+@dataclass(frozen=True)
+class FeedsPage(feeds_read_models.FeedsView):
+    """The feeds page: its read model (``feeds_read_models.feeds_view``) and the upload form as
+    posted, with its errors beside the fields."""
+
+    form: Form = field(default_factory=Form)
+
+
+def _feeds_page(db: Session, actor: Actor, form: Form | None = None) -> FeedsPage:
+    return FeedsPage(**vars(feeds_read_models.feeds_view(db, actor)), form=form or Form())
 
 
 @router.get("/monitoring/feeds")
 def feeds_index(request: Request, db: DbSession, actor: SignedInActor) -> Response:
     """The feeds' versions the department may see, and the upload form."""
-    return _feeds_page(request, db, actor)
+    return render(request, "monitoring/feeds.html", _feeds_page(db, actor))
 
 
 # The upload form streams its file as the API does (feeds_api.streamed_feed), so it takes files up to
@@ -85,35 +76,33 @@ BODY_RULES = [BodyRule("POST", r"/monitoring/feeds", feeds_api.form_limit, strea
 async def feeds_upload(request: Request, settings: AppSettings) -> Response:
     """The form's fields come before its file: who may upload for the division is asked before a
     byte of the file is read; the file then streams to a temporary file with no transaction open,
-    and is stored and queued for its check in a short transaction."""
-    actor = await load_actor(request)
-    policy.require(actor, "account.self")
-    try:
-        return await run_in_threadpool(_receive_form, request, actor, settings)
-    except ClientDisconnect:
-        return Response(status_code=499)
+    and is stored and queued for its check in a short transaction. A refusal shows the form again
+    with the error beside its field."""
+    return await receive_streamed(request, signed_in_actor, lambda actor: _receive_form(request, actor, settings))
 
 
 def _receive_form(request: Request, actor: Actor, settings: Settings) -> Response:
     database = get_database(request)
+    data: dict[str, str] = {}
 
-    def allowed(fields: dict[str, str]) -> None:
-        policy.require(actor, "monitoring.feeds.upload", feeds.upload_resource(fields.get("division", "").strip()))
+    def allowed(fields: Mapping[str, str]) -> None:
+        feeds.require_upload(actor, fields.get("division", "").strip())
         if not fields.get("year", "").strip().isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
 
     try:
-        with feeds_api.streamed_feed(request, settings, allowed) as got:
+        with feeds_api.streamed_feed(request, settings, allowed, seen=data) as got:
             target = feeds.Upload(feed=got.fields.get("feed", ""), year=int(got.fields["year"].strip()),
                                   division=got.fields.get("division", "").strip(), name=got.name,
                                   encoding=got.fields.get("encoding", "auto"))
             with database.unit_of_work() as db:
-                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.path, target).id
+                upload_id = feed_uploads.receive(db, actor, settings, open_blob_store(settings), got.kept, target).id
     except QianshuError as exc:
         if exc.status in (401, 403):
             raise
         with database.unit_of_work(write=False) as db:
-            return _feeds_page(request, db, actor, exc.render(get_lang(request)), exc.status)
+            return show_form_errors(request, exc, data, FEED_LABELS, lambda kept: (
+                "monitoring/feeds.html", _feeds_page(db, actor, kept)), name="upload")
     return see_other(f"/monitoring/feeds/uploads/{upload_id}")
 
 
@@ -156,39 +145,25 @@ def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings:
 
 # --- rules --------------------------------------------------------------------------------------
 
-@dataclass
-class RulesPage:
-    year: int
-    division: str
-    values: dict[str, Any]
-    sources: dict[str, str]
-    history: list[RuleParameters]
-    rules: tuple[str, ...] = RULES
-    names: tuple[str, ...] = tuple(n for n in PARAMETERS if n != "enabled")
-    may_edit: bool = False
+@dataclass(frozen=True)
+class RulesPage(feeds_read_models.RulesView):
     error: str = ""
-    own: dict[str, Any] = field(default_factory=dict)
 
 
 def _rules_page(request: Request, db: Session, actor: Actor, year: int, division: str, error: str = "",
                 status: int = 200) -> Response:
-    history = rulesets.history(db, actor, year, division)
-    found = rulesets.effective(db, year, division)
-    own = rulesets.newest(db, year, division)
-    return render(request, "monitoring/rules.html", RulesPage(
-        year, division, found.rules.parameters(), found.sources, history,
-        may_edit=policy.allows(actor, "monitoring.rules.edit", policy.Resource(division=division)), error=error,
-        own=own.parameters if own else {}), status_code=status)
+    view = feeds_read_models.rules_view(db, actor, year, division)
+    return render(request, "monitoring/rules.html", RulesPage(**vars(view), error=error), status_code=status)
 
 
 def _year_division(actor: Actor, year: str, division: str) -> tuple[int, str]:
     try:
         from qianshu.core.identifiers import validate_division_code
 
-        return (int(year) if year.strip().isdigit() else _this_year(),
-                validate_division_code(division, "division") if division.strip() else _home(actor)[:6])
+        return (int(year) if year.strip().isdigit() else this_year(),
+                validate_division_code(division, "division") if division.strip() else home_division(actor)[:6])
     except InvalidInput:
-        return _this_year(), _home(actor)[:6]
+        return this_year(), home_division(actor)[:6]
 
 
 @router.get("/monitoring/rules")
@@ -241,20 +216,14 @@ def rules_set(request: Request, db: DbSession, actor: SignedInActor, posted: Pos
 
 # --- runs ---------------------------------------------------------------------------------------
 
-@dataclass
-class RunsPage:
-    runs: list[MonitoringRun]
-    year: int
-    division: str
-    may_start: bool
+@dataclass(frozen=True)
+class RunsPage(feeds_read_models.RunsView):
     error: str = ""
 
 
 def _runs_page(request: Request, db: Session, actor: Actor, error: str = "", status: int = 200) -> Response:
-    return render(request, "monitoring/runs.html", RunsPage(
-        runs.list_runs(db, actor), _this_year(), _home(actor)[:6],
-        policy.allows(actor, "monitoring.runs.start", policy.Resource(division=_home(actor)[:6])), error),
-        status_code=status)
+    view = feeds_read_models.runs_view(db, actor)
+    return render(request, "monitoring/runs.html", RunsPage(**vars(view), error=error), status_code=status)
 
 
 @router.get("/monitoring/runs")

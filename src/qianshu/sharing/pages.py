@@ -4,14 +4,13 @@ reject), my requests, a request or grant (downloads, sandbox queries) and the ac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import SignedInActor, load_actor
@@ -31,6 +30,7 @@ from qianshu.core.http import (
     form_refused,
     get_database,
     get_lang,
+    receive_streamed,
     render,
     see_other,
     show_form_errors,
@@ -38,7 +38,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.core.streamed_form import FORM_SLACK, StreamedForm, drain
+from qianshu.core.streamed_form import FORM_SLACK, read_upload
 from qianshu.registry.service import file_too_large
 from qianshu.sharing import appeal_parts, appeals, grants, resource_pages, schemas, service
 from qianshu.sharing.models import (
@@ -167,58 +167,36 @@ async def upload(resource_id: int, request: Request, settings: AppSettings) -> R
     """Who may upload is asked first, in a short transaction; then the form's file streams into the
     blob store with no transaction open, and the version is recorded in a second one. A refusal shows
     the form again with the error beside the field, and leaves nothing behind."""
-    database = get_database(request)
-    actor = await load_actor(request)
-
-    def may_they() -> None:
-        with database.unit_of_work() as db:
-            service.resource_for_upload(db, actor, resource_id)
-
-    await run_in_threadpool(may_they)
-    try:
-        return await run_in_threadpool(_receive_upload, request, actor, settings, resource_id)
-    except ClientDisconnect:
-        return Response(status_code=499)
+    return await receive_streamed(request, load_actor, lambda actor: _receive_upload(
+        request, actor, settings, resource_id))
 
 
 def _receive_upload(request: Request, actor: Actor, settings: Settings, resource_id: int) -> Response:
     database, blobs = get_database(request), open_blob_store(settings)
     limit = settings.section(SharingSettings).max_file_bytes
-    too_large = file_too_large(limit, "file")
-    raw = body_chunks(request)
     data: dict[str, str] = {}
-    digest = ""
+
+    def store(name: str, chunks: Iterator[bytes]) -> tuple[str, int, service.FeedShape]:
+        service.file_name(name)
+        return service.store_feed(blobs, settings, chunks)
+
     try:
-        try:
-            form = StreamedForm.of(request.headers, raw, limit + FORM_SLACK, too_large)
-            filename = form.open_file()
-            data = dict(form.fields)
-            if not filename:
-                raise InvalidInput("Choose the file to upload.", field="file")
-            service.file_name(filename)
-            digest, size, shape = service.store_feed(blobs, settings, form.file_chunks())
-            data = dict(form.rest())
-        except QianshuError:
-            drain(raw, settings.body_read_timeout_seconds)
-            raise
-        try:
-            as_of = date.fromisoformat(data.get("as_of", ""))
-        except ValueError:
-            raise InvalidInput("Give the date the data is as of (YYYY-MM-DD).", field="as_of") from None
         with database.unit_of_work() as db:
-            service.record_file(db, actor, resource_id, filename, digest, size, shape, as_of)
+            service.resource_for_upload(db, actor, resource_id)
+        with read_upload(request.headers, body_chunks(request), limit, file_too_large(limit, "file"), store,
+                         discard=lambda kept: blobs.discard_new(kept[0]), seen=data) as got:
+            try:
+                as_of = date.fromisoformat(got.fields.get("as_of", ""))
+            except ValueError:
+                raise InvalidInput("Give the date the data is as of (YYYY-MM-DD).", field="as_of") from None
+            with database.unit_of_work() as db:
+                service.record_file(db, actor, resource_id, got.name, *got.kept, as_of)
     except QianshuError as exc:
-        if digest:
-            blobs.discard_new(digest)
         if exc.status in (401, 403, 404):
             raise
         with database.unit_of_work(write=False) as db:
             return show_form_errors(request, exc, data, UPLOAD_LABELS, lambda kept: (
                 "sharing/resource.html", _resource_page(db, actor, resource_id, kept)), name="upload")
-    except BaseException:
-        if digest:
-            blobs.discard_new(digest)
-        raise
     return see_other(f"/sharing/resources/{resource_id}")
 
 

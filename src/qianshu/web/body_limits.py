@@ -9,7 +9,8 @@ a larger declared ``Content-Length`` is refused with 413 at once, and reading st
 running total passes the limit. The whole body must arrive within ``body_read_timeout_seconds``
 (else 408). Bodies over :data:`SPOOL_BYTES` wait in a temporary file, not in memory. Routes that
 stream their body into the blob store outside any transaction (``stream=True`` rules) are not
-buffered; they bound what they read themselves.
+buffered; they bound what they read themselves, and an answer after which part of such a body is
+left unread (a refusal, ``core.http.drain_body``) closes the connection: the rest is not taken in.
 
 **Numbers.** Identifiers are 64-bit integers in the database; a larger number in the path, in an
 integer query parameter or in a JSON body would reach the database driver and fail there. A path
@@ -38,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qianshu.core.body_rules import BODY_IN_HAND, BodyRule
+from qianshu.core.body_rules import BODY_IN_HAND, BODY_LEFT_UNREAD, BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge, QianshuError, RequestTimeout
 from qianshu.core.settings import Settings
 
@@ -144,7 +145,7 @@ class RequestLimitsMiddleware:
             # An upload streamed into the blob store: the route refuses a declared length over its
             # limit before reading a byte, with the file's error (registry ``store_upload``, the
             # same as the portal's form files get), and bounds what it reads.
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _closing_if_left_unread(scope, send))
             return
         try:
             too_large = declared is not None and int(declared) > limit
@@ -211,6 +212,18 @@ class RequestLimitsMiddleware:
         request = Request(scope, receive)
         response = self.respond(request, error)
         await response(scope, receive, send)
+
+
+def _closing_if_left_unread(scope: Scope, send: Send) -> Send:
+    """``send``, with ``Connection: close`` added to the answer of a streamed route that left part
+    of its body unread: the server then ends the connection after the answer."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start" and scope.get(BODY_LEFT_UNREAD):
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+
+    return closing
 
 
 def _number_error(field: str) -> InvalidInput:

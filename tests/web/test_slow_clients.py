@@ -64,16 +64,18 @@ class Drip(threading.Thread):
     """Sends a request's head, then its body one byte every ``every`` seconds, until the server
     answers; keeps the status line and when it came."""
 
-    def __init__(self, base: str, path: str, headers: dict[str, str], length: int = 400, every: float = 0.05):
+    def __init__(self, base: str, path: str, headers: dict[str, str], length: int = 400, every: float = 0.05,
+                 method: str = "POST"):
         super().__init__(daemon=True)
         self.port = int(base.rsplit(":", 1)[1])
-        self.path, self.headers, self.length, self.every = path, headers, length, every
+        self.path, self.headers, self.length, self.every, self.method = path, headers, length, every, method
         self.status = 0
+        self.answer = ""
         self.started_at = self.answered_at = 0.0
 
     def run(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-            head = f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {self.length}\r\n"
+            head = f"{self.method} {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {self.length}\r\n"
             head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
             self.started_at = time.monotonic()
             sock.sendall(head.encode())
@@ -84,8 +86,9 @@ class Drip(threading.Thread):
                     sock.sendall(b"a")
                 except OSError:
                     break
-            answer = sock.recv(200)
+            answer = sock.recv(65536)
             self.answered_at = time.monotonic()
+            self.answer = answer.decode("utf-8", "replace")
             found = re.match(rb"HTTP/1.1 (\d+)", answer)
             self.status = int(found.group(1)) if found else -1
 
@@ -145,3 +148,29 @@ def test_dripped_bodies_hold_no_lock(server: str, isolated_database: Database) -
         drip.join(DRIP_TIMEOUT + 5)
         assert drip.status == 408, drip.status
         assert DRIP_TIMEOUT - 0.5 < drip.answered_at - drip.started_at < DRIP_TIMEOUT + 2
+
+
+@pytest.mark.slow
+def test_a_dripped_upload_is_cut_off_and_keeps_nothing(server: str, isolated_database: Database) -> None:
+    """A streamed upload (read on a worker thread, outside any transaction) must keep a pace: one
+    that drips a few bytes a second gets 408 once ``body_read_timeout_seconds`` and its few bytes'
+    allowance have passed, instead of holding the thread for as long as it likes."""
+    with isolated_database.unit_of_work() as db:
+        make = Factories(db)
+        user = make.user(organisation=make.org(org_type="data_merchant"))
+        db.flush()
+        _token, raw = accounts.create_token(db, accounts.actor_for(user, via="api", ip="127.0.0.1"),
+                                            TokenIn(name="drip", scopes=["read", "write"]))
+    bearer = {"Authorization": f"Bearer {raw}"}
+    with httpx.Client(base_url=server, timeout=5, headers=bearer) as client:
+        rid = client.post("/api/v1/registrations", json={"title_zh": "慢速上传"}).json()["id"]
+        drip = Drip(server, f"/api/v1/registrations/{rid}/files/slow.csv",
+                    bearer | {"Content-Type": "text/csv", "Accept-Language": "zh"}, length=10_000, method="PUT")
+        drip.start()
+        time.sleep(0.3)
+        _quick(lambda: client.get("/healthz"), 200)  # the server answers others meanwhile
+        drip.join(DRIP_TIMEOUT + 10)
+        assert drip.status == 408, drip.status
+        assert "上传速度太慢" in drip.answer
+        assert DRIP_TIMEOUT - 0.5 < drip.answered_at - drip.started_at < DRIP_TIMEOUT + 3
+        assert client.get(f"/api/v1/registrations/{rid}").json()["files"] == []  # nothing kept

@@ -25,6 +25,23 @@ BODY_IN_HAND = "qianshu.body_in_hand"
 # refusal, the rest of it was left unread (the answer then closes the connection, web/body_limits.py).
 BODY_ENDED = "qianshu.body_ended"
 BODY_LEFT_UNREAD = "qianshu.body_left_unread"
+# Set by web/body_limits.py on a streamed upload: the ``BodyPace`` its body must keep up.
+BODY_PACE = "qianshu.body_pace"
+
+
+@dataclass
+class BodyPace:
+    """How fast a streamed body must arrive, as Apache's mod_reqtimeout paces a body
+    (``body=20,MinRate=500``): within ``grace`` seconds of the start, plus one second for every
+    ``min_rate`` bytes received. A large upload on a slow link keeps its time; a client that drips
+    a few bytes to hold a worker thread is cut off. ``received`` counts what has arrived."""
+    started: float
+    grace: float
+    min_rate: int
+    received: int = 0
+
+    def seconds_left(self, now: float) -> float:
+        return self.started + self.grace + self.received / self.min_rate - now
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,9 +42,9 @@ from starlette.datastructures import FormData
 from starlette.requests import ClientDisconnect
 
 from qianshu.core import i18n, idempotency, l10n, vocabulary
-from qianshu.core.body_rules import BODY_ENDED, BODY_LEFT_UNREAD
+from qianshu.core.body_rules import BODY_ENDED, BODY_LEFT_UNREAD, BODY_PACE, BodyPace
 from qianshu.core.db import Database
-from qianshu.core.errors import QianshuError
+from qianshu.core.errors import QianshuError, RequestTimeout
 from qianshu.core.forms import Form, field_errors, validate_form
 from qianshu.core.fragments import Fragments, reader_key
 from qianshu.core.settings import Settings
@@ -160,11 +161,21 @@ def body_chunks(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-async def _next_chunk(request: Request) -> bytes | None:
-    """The body's next chunk as it arrives, or None once it has all been read."""
+async def _next_chunk(request: Request, paced: bool = True) -> bytes | None:
+    """The body's next chunk as it arrives, or None once it has all been read. A paced body
+    (``BodyPace``, set on streamed uploads) that falls behind its pace is refused with 408."""
     if request.scope.get(BODY_ENDED):
         return None
-    message = await request.receive()
+    pace: BodyPace | None = request.scope.get(BODY_PACE) if paced else None
+    if pace is None:
+        message = await request.receive()
+    else:
+        with anyio.move_on_after(max(0.0, pace.seconds_left(time.monotonic()))) as waited:
+            message = await request.receive()
+        if waited.cancelled_caught:
+            raise RequestTimeout("The upload arrived too slowly (less than {rate} bytes a second); try again.",
+                                 rate=f"{pace.min_rate:,}")
+        pace.received += len(message.get("body", b""))
     if message["type"] == "http.disconnect":
         raise ClientDisconnect
     if not message.get("more_body", False):
@@ -180,7 +191,7 @@ async def drain_body(request: Request) -> None:
     dropped = 0
     with anyio.move_on_after(DRAIN_SECONDS):
         try:
-            while (chunk := await _next_chunk(request)) is not None:
+            while (chunk := await _next_chunk(request, paced=False)) is not None:
                 dropped += len(chunk)
                 if dropped > DRAIN_BYTES:
                     break

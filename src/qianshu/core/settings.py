@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # routes that take files have their own limits), within this many seconds.
     request_max_bytes: int = Field(default=1024**2, gt=0)
     body_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A streamed upload (files, too large to read first) must keep up this average rate after the
+    # first body_read_timeout_seconds, or it gets 408: 10 kB/s is slower than a 2G mobile link.
+    streamed_body_min_bytes_per_second: int = Field(default=10_000, gt=0)
     exchange_name_zh: str = "黔数数据交易所"
     exchange_name_en: str = "Qianshu Data Exchange"
     exchange_uscc: str = "91520100MA6DQ7JX0W"

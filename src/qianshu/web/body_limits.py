@@ -9,8 +9,10 @@ a larger declared ``Content-Length`` is refused with 413 at once, and reading st
 running total passes the limit. The whole body must arrive within ``body_read_timeout_seconds``
 (else 408). Bodies over :data:`SPOOL_BYTES` wait in a temporary file, not in memory. Routes that
 stream their body into the blob store outside any transaction (``stream=True`` rules) are not
-buffered; they bound what they read themselves, and an answer after which part of such a body is
-left unread (a refusal, ``core.http.drain_body``) closes the connection: the rest is not taken in.
+buffered; they bound what they read themselves, at a pace they must keep (``core.body_rules.BodyPace``:
+``body_read_timeout_seconds`` plus a second per ``streamed_body_min_bytes_per_second`` bytes, else 408),
+and an answer after which part of such a body is left unread (a refusal, ``core.http.drain_body``)
+closes the connection: the rest is not taken in.
 
 **Numbers.** Identifiers are 64-bit integers in the database; a larger number in the path, in an
 integer query parameter or in a JSON body would reach the database driver and fail there. A path
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import time
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
@@ -39,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qianshu.core.body_rules import BODY_IN_HAND, BODY_LEFT_UNREAD, BodyRule
+from qianshu.core.body_rules import BODY_IN_HAND, BODY_LEFT_UNREAD, BODY_PACE, BodyPace, BodyRule
 from qianshu.core.errors import InvalidInput, NotFound, PayloadTooLarge, QianshuError, RequestTimeout
 from qianshu.core.settings import Settings
 
@@ -144,7 +147,9 @@ class RequestLimitsMiddleware:
         if rule is not None and rule.stream:
             # An upload streamed into the blob store: the route refuses a declared length over its
             # limit before reading a byte, with the file's error (registry ``store_upload``, the
-            # same as the portal's form files get), and bounds what it reads.
+            # same as the portal's form files get), and bounds what it reads, at a pace it must keep.
+            scope[BODY_PACE] = BodyPace(time.monotonic(), self.settings.body_read_timeout_seconds,
+                                        self.settings.streamed_body_min_bytes_per_second)
             await self.app(scope, receive, _closing_if_left_unread(scope, send))
             return
         try:

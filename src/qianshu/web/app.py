@@ -42,6 +42,7 @@ from qianshu.web import pages as web_pages
 from qianshu.web.admission import RETRY_AFTER_SECONDS, AdmissionControl
 from qianshu.web.body_limits import RequestLimitsMiddleware
 from qianshu.web.middleware import LanguageAndSecurityMiddleware
+from qianshu.web.route_prefixes import filter_routers_by_path
 from qianshu.worker import build_worker
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         # Swagger UI 5 (it reads OpenAPI 3.1), started by web/static/api-docs.js: no inline script.
         return render(request, "api_docs.html", {"openapi_url": app.openapi_url})
 
+    filter_routers_by_path(app)  # last: each router's filter is made of the routes it has now
     return app
 
 

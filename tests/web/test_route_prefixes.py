@@ -48,7 +48,7 @@ def _requests(app: Any) -> list[tuple[str, str]]:
         contexts = entry.effective_route_contexts() if isinstance(entry, route_prefixes._IncludedRouter) else [entry]
         for context in contexts:
             route = getattr(context, "starlette_route", None) or getattr(context, "original_route", context)
-            path = getattr(context, "path", None) or getattr(route, "path", "")
+            path = str(getattr(context, "path", None) or getattr(route, "path", ""))
             concrete = re.sub(r"\{[^}]+\}", "7", path)
             if not getattr(route, "methods", None):  # mounts: a file under them
                 found.append((concrete + "/x.css", "GET"))

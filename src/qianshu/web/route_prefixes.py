@@ -94,9 +94,10 @@ def filter_routers_by_path(app: FastAPI) -> int:
         return 0
     routes = app.router.routes
     filtered = 0
-    for i, entry in enumerate(routes):
-        if type(entry) is not _IncludedRouter:
+    for i, route in enumerate(routes):
+        if type(route) is not _IncludedRouter:
             continue
+        entry: Any = route
         found = path_filter(entry)
         if found is None:
             continue

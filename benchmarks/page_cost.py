@@ -1,7 +1,7 @@
 """CPU cost per request of the pages and API calls the load test's mix hits, in one process.
 
     python benchmarks/page_cost.py [--database sqlite|postgres] [--requests 40] [--server]
-                                   [--compare-with CHECKOUT] [--server-only]
+                                   [--compare-with CHECKOUT] [--server-only] [--only ROUTES]
 
 Seeds the demo exchange in a fresh data folder (on PostgreSQL a fresh database, dropped
 afterwards) as ``benchmarks/load.py`` does, builds the app in this process and requests each
@@ -31,13 +31,15 @@ With ``--compare-with CHECKOUT`` it does the same with this checkout's server ag
 started from ``CHECKOUT/src`` (the code before a change, e.g. ``git worktree add /tmp/before
 <commit>``), on the same data, and prints before, after and the ratio after / before per route:
 the two are measured in the same run, so a busy machine slows both alike. ``--server-only``
-skips the in-process rounds.
+skips the in-process rounds; ``--only`` names the routes to measure. The last route, ``mix (97
+actions)``, is the load test's mix of actions (trades left out) in a fixed shuffled order.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -107,7 +109,7 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
         client.cookies.clear()
         return answer
 
-    return {
+    calls: dict[str, Call] = {
         "healthz": lambda c, i: c.get("/healthz"),
         "search.portal": lambda c, i: c.get("/catalog", params={"q": SEARCH_WORDS[i % len(SEARCH_WORDS)]}),
         "search.api": lambda c, i: c.get("/api/v1/catalog/search", params={"q": SEARCH_WORDS[i % len(SEARCH_WORDS)]}),
@@ -124,6 +126,18 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
             "Authorization": f"Bearer {downloads[i % len(downloads)][0]}"}),
         "register (3 requests)": lambda c, i: register(c, auth, i),
     }
+    # The load test's mix (trades left out) in one fixed shuffled order: what a full collection of
+    # the garbage collector costs depends on what every route allocates between two of them.
+    order = [name for name, weight in MIX_OF_ROUTES.items() for _ in range(weight)]
+    random.Random(0).shuffle(order)
+    calls["mix (97 actions)"] = lambda c, i: calls[order[i % len(order)]](c, i // len(order))
+    return calls
+
+
+# The load test's actions (benchmarks/load.py MIX) as the routes above, per 100 actions.
+MIX_OF_ROUTES = {"search.portal": 10, "search.api": 10, "product.page": 15, "sign-in (form + post)": 4,
+                 "api.me": 12, "api.registrations": 8, "register (3 requests)": 8, "certificate.verify": 10,
+                 "log.proof": 13, "document.download": 10}
 
 
 def register(client: Any, auth: dict[str, str], i: int) -> Any:
@@ -294,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", action="store_true",
                         help="also measure a real `qianshu serve` per request, access log off and on")
     parser.add_argument("--server-only", action="store_true", help="skip the in-process rounds")
+    parser.add_argument("--only", default="", help="comma-separated route names (as printed) to measure")
     parser.add_argument("--compare-with", type=Path, metavar="CHECKOUT",
                         help="also measure a real `qianshu serve` of this checkout (its src/) against one of "
                              "CHECKOUT, e.g. `git worktree add /tmp/before <commit>`, in alternating batches")
@@ -306,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         # threads of this process they would be counted against whichever request ran meanwhile.
         settings = env.settings().model_copy(update={"run_jobs_in_process": False})
         calls = routes(seeded, listings_with_sample(env))
+        if args.only:
+            calls = {name: call for name, call in calls.items() if name in args.only.split(",")}
         if not args.server_only:
             in_process_costs(env, settings, calls, args.requests, args.database)
         if args.server:

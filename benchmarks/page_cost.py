@@ -1,6 +1,7 @@
 """CPU cost per request of the pages and API calls the load test's mix hits, in one process.
 
     python benchmarks/page_cost.py [--database sqlite|postgres] [--requests 40] [--server]
+                                   [--compare-with CHECKOUT] [--server-only] [--only ROUTES]
 
 Seeds the demo exchange in a fresh data folder (on PostgreSQL a fresh database, dropped
 afterwards) as ``benchmarks/load.py`` does, builds the app in this process and requests each
@@ -22,13 +23,23 @@ With ``--server`` it then starts two real ``qianshu serve`` processes (one worke
 data folder, with the access log off (the production default) and on, requests each route
 ``--requests`` times over loopback HTTP from each, in alternating batches, and prints the server
 process's CPU time per request (from ``/proc``, Linux; 10 ms ticks, so use 100 requests or more)
-and the ratio on / off.
+and the ratio on / off. Each server first answers a round of the same requests untimed (the
+steady state: templates compiled, samples read); only the web process is counted (``serve``'s
+job worker is a child process of its own).
+
+With ``--compare-with CHECKOUT`` it does the same with this checkout's server against one
+started from ``CHECKOUT/src`` (the code before a change, e.g. ``git worktree add /tmp/before
+<commit>``), on the same data, and prints before, after and the ratio after / before per route:
+the two are measured in the same run, so a busy machine slows both alike. ``--server-only``
+skips the in-process rounds; ``--only`` names the routes to measure. The last route, ``mix (97
+actions)``, is the load test's mix of actions (trades left out) in a fixed shuffled order.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -98,7 +109,7 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
         client.cookies.clear()
         return answer
 
-    return {
+    calls: dict[str, Call] = {
         "healthz": lambda c, i: c.get("/healthz"),
         "search.portal": lambda c, i: c.get("/catalog", params={"q": SEARCH_WORDS[i % len(SEARCH_WORDS)]}),
         "search.api": lambda c, i: c.get("/api/v1/catalog/search", params={"q": SEARCH_WORDS[i % len(SEARCH_WORDS)]}),
@@ -115,6 +126,18 @@ def routes(seeded: Any, sampled: list[int]) -> dict[str, Call]:
             "Authorization": f"Bearer {downloads[i % len(downloads)][0]}"}),
         "register (3 requests)": lambda c, i: register(c, auth, i),
     }
+    # The load test's mix (trades left out) in one fixed shuffled order: what a full collection of
+    # the garbage collector costs depends on what every route allocates between two of them.
+    order = [name for name, weight in MIX_OF_ROUTES.items() for _ in range(weight)]
+    random.Random(0).shuffle(order)
+    calls["mix (97 actions)"] = lambda c, i: calls[order[i % len(order)]](c, i // len(order))
+    return calls
+
+
+# The load test's actions (benchmarks/load.py MIX) as the routes above, per 100 actions.
+MIX_OF_ROUTES = {"search.portal": 10, "search.api": 10, "product.page": 15, "sign-in (form + post)": 4,
+                 "api.me": 12, "api.registrations": 8, "register (3 requests)": 8, "certificate.verify": 10,
+                 "log.proof": 13, "document.download": 10}
 
 
 def register(client: Any, auth: dict[str, str], i: int) -> Any:
@@ -173,19 +196,21 @@ class _AccessLogEnvironment(Environment):
         return {**super().env(), "QIANSHU_ACCESS_LOG": "true"}
 
 
-def _group_cpu_ms(pgid: int) -> float:
-    """CPU time (user + system) of every process in a process group, from /proc (Linux)."""
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+class _SourceEnvironment(Environment):
+    """The same data folder and database, served by the code of another checkout (``--compare-with``)."""
+
+    source: Path = ROOT
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env["PYTHONPATH"] = os.pathsep.join([str(self.source / "src"), *env["PYTHONPATH"].split(os.pathsep)[1:]])
+        return env
+
+
+def _process_cpu_ms(pid: int) -> float:
+    """CPU time (user + system, every thread) of one process, from /proc (Linux; 10 ms ticks)."""
+    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_for_jobs(env: Environment, timeout: float = 300.0) -> None:
@@ -202,42 +227,72 @@ def _wait_for_jobs(env: Environment, timeout: float = 300.0) -> None:
         database.dispose()
 
 
-def server_costs(env: Environment, calls: dict[str, Call], count: int, batch: int = 10) -> None:
-    """CPU of a real ``qianshu serve`` (one worker) per request over loopback HTTP, with the access
-    log off (the production default) and on: two servers on the same data folder, requested in
-    alternating batches so that both see the same machine. Registrations are left out: their
-    pipelines run later, in the background, and would be counted against other routes."""
-    servers = {False: Server(env, free_port(), 1, env.data_dir / "serve-quiet.log"),
-               True: Server(_AccessLogEnvironment(**vars(env)), free_port(), 1, env.data_dir / "serve-logged.log")}
-    timed = {name: call for name, call in calls.items() if not name.startswith("register")}
-    costs: dict[bool, dict[str, float]] = {False: {}, True: {}}
+def alternating_server_costs(env: Environment, servers: dict[str, Server], calls: dict[str, Call], count: int,
+                             batch: int = 10) -> dict[str, dict[str, float]]:
+    """CPU ms per request of each server's web process (``qianshu serve`` with one worker runs the
+    app in its own process; its job worker is a child process, not counted), for each route:
+    every server first gets a round of ``count`` requests per route, untimed (compiled templates,
+    caches: the steady state), then ``count`` timed ones, requested in alternating batches so that
+    all the servers see the same machine."""
+    costs: dict[str, dict[str, float]] = {label: {} for label in servers}
+    clients: dict[str, httpx.Client] = {}
     try:
         for server in servers.values():
             server.start()
+        for server in servers.values():
             server.wait_ready()
         _wait_for_jobs(env)
-        clients = {logged: httpx.Client(base_url=server.base_url, timeout=60) for logged, server in servers.items()}
-        for name, call in timed.items():
-            for logged, client in clients.items():
-                call(client, 0)
-                costs[logged][name] = 0.0
+        clients = {label: httpx.Client(base_url=server.base_url, timeout=60) for label, server in servers.items()}
+        for name, call in calls.items():
+            for client in clients.values():
+                for i in range(count):
+                    call(client, i)
+            for label in clients:
+                costs[label][name] = 0.0
             for first in range(0, count, batch):
-                for logged, client in clients.items():
-                    pid = servers[logged].proc.pid  # type: ignore[union-attr]
-                    before = _group_cpu_ms(pid)
+                for label, client in clients.items():
+                    pid = servers[label].proc.pid  # type: ignore[union-attr]
+                    before = _process_cpu_ms(pid)
                     for i in range(first, min(count, first + batch)):
                         call(client, i)
-                    costs[logged][name] += _group_cpu_ms(pid) - before
+                    costs[label][name] += _process_cpu_ms(pid) - before
+    finally:
         for client in clients.values():
             client.close()
-    finally:
         for server in servers.values():
             server.stop()
+    return {label: {name: total / count for name, total in by_route.items()} for label, by_route in costs.items()}
+
+
+def server_costs(env: Environment, calls: dict[str, Call], count: int) -> None:
+    """CPU of a real ``qianshu serve`` (one worker) per request over loopback HTTP, with the access
+    log off (the production default) and on, on the same data folder. Registrations are left out
+    (the log's share of three requests and a pipeline is not the question)."""
+    servers = {"off": Server(env, free_port(), 1, env.data_dir / "serve-quiet.log"),
+               "on": Server(_AccessLogEnvironment(**vars(env)), free_port(), 1, env.data_dir / "serve-logged.log")}
+    timed = {name: call for name, call in calls.items() if not name.startswith("register")}
+    costs = alternating_server_costs(env, servers, timed, count)
     print(f"\nCPU ms of the server process per request, {count} requests per route, one at a time over HTTP")
     print(f"{'route':<24}{'log off':>10}{'log on':>10}{'on/off':>10}")
     for name in timed:
-        off, on = costs[False][name] / count, costs[True][name] / count
+        off, on = costs["off"][name], costs["on"][name]
         print(f"{name:<24}{off:>10.2f}{on:>10.2f}{on / max(off, 1e-6):>9.2f}×")
+
+
+def compare_servers(env: Environment, calls: dict[str, Call], count: int, baseline: Path) -> None:
+    """CPU per request of this checkout's ``qianshu serve`` against another checkout's (``baseline``,
+    e.g. ``git worktree add /tmp/before <commit>``), on the same data folder, in the same run."""
+    before_env = _SourceEnvironment(**vars(env))
+    before_env.source = baseline
+    servers = {"before": Server(before_env, free_port(), 1, env.data_dir / "serve-before.log"),
+               "after": Server(env, free_port(), 1, env.data_dir / "serve-after.log")}
+    costs = alternating_server_costs(env, servers, calls, count)
+    print(f"\nCPU ms of the server process per request, {count} requests per route, one at a time over HTTP,"
+          f" {baseline} (before) and {ROOT} (after), in alternating batches")
+    print(f"{'route':<24}{'before':>10}{'after':>10}{'after/before':>14}")
+    for name in calls:
+        before, after = costs["before"][name], costs["after"][name]
+        print(f"{name:<24}{before:>10.2f}{after:>10.2f}{after / max(before, 1e-6):>13.2f}×")
 
 
 def _p(values: list[float], q: float) -> float:
@@ -252,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=40, help="requests per route and round")
     parser.add_argument("--server", action="store_true",
                         help="also measure a real `qianshu serve` per request, access log off and on")
+    parser.add_argument("--server-only", action="store_true", help="skip the in-process rounds")
+    parser.add_argument("--only", default="", help="comma-separated route names (as printed) to measure")
+    parser.add_argument("--compare-with", type=Path, metavar="CHECKOUT",
+                        help="also measure a real `qianshu serve` of this checkout (its src/) against one of "
+                             "CHECKOUT, e.g. `git worktree add /tmp/before <commit>`, in alternating batches")
     args = parser.parse_args(argv)
     env = prepare_environment(LoadConfig(database=args.database, pg_url=args.pg_url))
     try:
@@ -260,29 +320,39 @@ def main(argv: list[str] | None = None) -> int:
         # Jobs stay queued (as when `qianshu worker` runs them) and are timed apart, below: on
         # threads of this process they would be counted against whichever request ran meanwhile.
         settings = env.settings().model_copy(update={"run_jobs_in_process": False})
-        app = create_app(settings)
         calls = routes(seeded, listings_with_sample(env))
-        with TestClient(app, base_url="http://127.0.0.1") as client:
-            for call in calls.values():  # one of each first: imports, compiled templates, pools
-                call(client, 0)
-            print(f"CPU ms per request, {args.requests} requests per route and round, {args.database}, one at a time")
-            print(f"{'route':<24}{'cold p50':>10}{'cold p90':>10}{'warm p50':>10}{'warm p90':>10}{'cold/warm':>11}")
-            for name, call in calls.items():
-                cold = measure(client, call, args.requests, cold=True)
-                for i in range(args.requests):  # the same requests once more, untimed: the caches fill
-                    call(client, i)
-                warm = measure(client, call, args.requests, cold=False)
-                ratio = statistics.median(cold) / max(statistics.median(warm), 1e-6)
-                print(f"{name:<24}{_p(cold, 50):>10.2f}{_p(cold, 90):>10.2f}{_p(warm, 50):>10.2f}"
-                      f"{_p(warm, 90):>10.2f}{ratio:>10.2f}×")
-            pipeline = pipeline_costs(env, settings)
-            print(f"{'registration pipeline':<24}{_p(pipeline, 50):>10.2f}{_p(pipeline, 90):>10.2f}"
-                  f"   (the job of each registration above, run one at a time: {len(pipeline)} jobs)")
+        if args.only:
+            calls = {name: call for name, call in calls.items() if name in args.only.split(",")}
+        if not args.server_only:
+            in_process_costs(env, settings, calls, args.requests, args.database)
         if args.server:
             server_costs(env, calls, args.requests)
+        if args.compare_with:
+            compare_servers(env, calls, args.requests, args.compare_with.resolve())
     finally:
         teardown_environment(env)
     return 0
+
+
+def in_process_costs(env: Environment, settings: Any, calls: dict[str, Call], count: int, database: str) -> None:
+    """Each route through the ASGI test client in this process, cold and warm (see the top)."""
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for call in calls.values():  # one of each first: imports, compiled templates, pools
+            call(client, 0)
+        print(f"CPU ms per request, {count} requests per route and round, {database}, one at a time")
+        print(f"{'route':<24}{'cold p50':>10}{'cold p90':>10}{'warm p50':>10}{'warm p90':>10}{'cold/warm':>11}")
+        for name, call in calls.items():
+            cold = measure(client, call, count, cold=True)
+            for i in range(count):  # the same requests once more, untimed: the caches fill
+                call(client, i)
+            warm = measure(client, call, count, cold=False)
+            ratio = statistics.median(cold) / max(statistics.median(warm), 1e-6)
+            print(f"{name:<24}{_p(cold, 50):>10.2f}{_p(cold, 90):>10.2f}{_p(warm, 50):>10.2f}"
+                  f"{_p(warm, 90):>10.2f}{ratio:>10.2f}×")
+        pipeline = pipeline_costs(env, settings)
+        print(f"{'registration pipeline':<24}{_p(pipeline, 50):>10.2f}{_p(pipeline, 90):>10.2f}"
+              f"   (the job of each registration above, run one at a time: {len(pipeline)} jobs)")
 
 
 if __name__ == "__main__":

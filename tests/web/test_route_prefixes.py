@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from starlette.routing import Match, Route
+from fastapi import APIRouter, FastAPI
+from starlette.routing import Match
 
 from qianshu.web import route_prefixes
 from qianshu.web.route_prefixes import PathFilter, path_filter
@@ -82,18 +83,16 @@ def test_a_router_is_filtered_only_by_what_its_paths_say() -> None:
     assert not PathFilter(frozenset({"/catalog"}), ("/catalog/",)).admits("/catalogue")
     assert not PathFilter(frozenset({"/catalog"}), ()).admits("/catalog/")
 
-    class Context:
-        starlette_route = None
+    def included(*paths: str, prefix: str = "") -> Any:
+        """The entry ``include_router`` adds for a router with these paths (under ``prefix``)."""
+        router = APIRouter()
+        for path in paths:
+            router.add_api_route(path, lambda: None)
+        app = FastAPI()
+        app.include_router(router, prefix=prefix)
+        return app.router.routes[-1]
 
-        def __init__(self, path: str) -> None:
-            self.path, self.original_route = path, Route(path, endpoint=lambda request: None)
-
-    class Router:
-        def __init__(self, *paths: str) -> None:
-            self.paths = paths
-
-        def effective_route_contexts(self) -> list[Any]:
-            return [Context(p) for p in self.paths]
-
-    assert path_filter(Router("/catalog", "/catalog/{id:int}")) == PathFilter(frozenset({"/catalog"}), ("/catalog/",))
-    assert path_filter(Router("/catalog", "/{code}")) is None  # a route that may match any path
+    assert path_filter(included("/catalog", "/catalog/{id:int}")) == PathFilter(frozenset({"/catalog"}), ("/catalog/",))
+    assert path_filter(included("", "/{id}", prefix="/api/v1/things")) == PathFilter(
+        frozenset({"/api/v1/things"}), ("/api/v1/things/",))  # the prefix counts, as FastAPI adds it
+    assert path_filter(included("/catalog", "/{code}")) is None  # a route that may match any path

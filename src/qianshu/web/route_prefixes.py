@@ -48,23 +48,42 @@ class PathFilter:
 
 def path_filter(included: Any) -> PathFilter | None:
     """The paths an included router could match, or None if any path might (a route whose path
-    says nothing about it)."""
+    says nothing about it).
+
+    Read from the routes' own paths and the include's prefix (``include_context.path_for``, as
+    FastAPI builds a route's effective path), not from ``effective_route_contexts()``: those build
+    every route's dependency tree, about 0.35 s for the whole app, and on a new entry the router
+    builds them again when it first matches. Tests make an app each, so that cost counted."""
     exact: set[str] = set()
     prefixes: set[str] = set()
-    for context in included.effective_route_contexts():
-        route = context.starlette_route or context.original_route
-        path = context.path if context.starlette_route is None else getattr(route, "path", None)
-        if not isinstance(path, str) or not path.startswith("/"):
-            return None
-        if isinstance(route, Mount):
-            if path in ("", "/"):
-                return None
-            prefixes.add(path)  # a mount matches its path followed by "/..."; a superset is safe
-        elif isinstance(route, Route | WebSocketRoute):  # FastAPI's API routes are Starlette routes
-            literal = path.split("{", 1)[0]
-            (prefixes if "{" in path else exact).add(literal)
-        else:
-            return None
+
+    def visit(router: Any, context: Any) -> bool:
+        if getattr(router, "_low_priority_routes", None):
+            return False  # routes of a kind this module does not read: ask the router about every path
+        for route in router.routes:
+            if isinstance(route, _IncludedRouter):
+                if not visit(route.original_router, context.combine(route.include_context)):
+                    return False
+                continue
+            path = getattr(route, "path", None)
+            if not isinstance(path, str):
+                return False
+            path = context.path_for(route)
+            if not path.startswith("/"):
+                return False
+            if isinstance(route, Mount):
+                if path in ("", "/"):
+                    return False
+                prefixes.add(path)  # a mount matches its path followed by "/..."; a superset is safe
+            elif isinstance(route, Route | WebSocketRoute):  # FastAPI's API routes are Starlette routes
+                literal = path.split("{", 1)[0]
+                (prefixes if "{" in path else exact).add(literal)
+            else:
+                return False
+        return True
+
+    if not visit(included.original_router, included.include_context):
+        return None
     if any(p in ("", "/") for p in prefixes):
         return None
     return PathFilter(frozenset(exact), tuple(sorted(prefixes)))

@@ -5,7 +5,7 @@ domain error the same page again with every field's error beside its field)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -46,6 +46,7 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_, translate
+from qianshu.core.read_models import extend
 
 if TYPE_CHECKING:
     from qianshu.registry.models import Registration
@@ -301,7 +302,7 @@ def product_page(
 ) -> Response:
     view = read_models.product_view(db, actor, settings, listing_id,
                                     getattr(request.app.state, "product_panels", ()))
-    page = ProductPage(**{f.name: getattr(view, f.name) for f in fields(view)}, labels=Labels(get_lang(request)))
+    page = extend(ProductPage, view, labels=Labels(get_lang(request)))
     _record_view(request, actor, view.listing, view.sample)
     return render(request, "catalog/product.html", page)
 

@@ -50,6 +50,7 @@ from qianshu.core.db import Database
 from qianshu.core.errors import QianshuError, RequestTimeout
 from qianshu.core.forms import Form, field_errors, validate_form
 from qianshu.core.fragments import Fragments, reader_key
+from qianshu.core.read_models import fields_of
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
@@ -434,7 +435,7 @@ def _context_dict(context: Any) -> dict[str, Any]:
     if context is None:
         return {}
     if dataclasses.is_dataclass(context) and not isinstance(context, type):
-        return {f.name: getattr(context, f.name) for f in dataclasses.fields(context)}
+        return fields_of(context)
     if isinstance(context, Mapping):
         return dict(context)
     raise TypeError("page context must be a dataclass or a mapping")

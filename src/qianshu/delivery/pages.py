@@ -20,6 +20,7 @@ from qianshu.core.blobs import CHUNK
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_database, get_lang, render, see_other
+from qianshu.core.read_models import extend
 from qianshu.delivery import data_api, read_models, sandbox_service, service
 from qianshu.delivery.decoys import MAX_DECOYS, DecoyTrace
 from qianshu.delivery.detection import Detection
@@ -153,7 +154,7 @@ def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanel | 
     Sharing contract a link to its delivery page; for API and sandbox contracts the key, usage,
     budget and query log."""
     view = read_models.contract_panel(db, actor, contract)
-    return None if view is None else DeliveryPanel(**read_models.fields_of(view))
+    return None if view is None else extend(DeliveryPanel, view)
 
 
 @dataclass
@@ -185,7 +186,7 @@ class SandboxPage(read_models.SandboxQueryView):
 def _sandbox_page(request: Request, actor: Actor, contract_id: int, **values: Any) -> SandboxPage:
     with get_database(request).unit_of_work(write=False) as db:
         view = read_models.sandbox_query(db, actor, contract_id)
-        return SandboxPage(**read_models.fields_of(view), **values)
+        return extend(SandboxPage, view, **values)
 
 
 @router.get("/delivery/contracts/{contract_id:int}/sandbox")

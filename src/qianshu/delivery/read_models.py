@@ -6,7 +6,7 @@ contract page (the manifest's ``contract_panel`` hook) wraps ``contract_panel``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +28,6 @@ from qianshu.exchange.permissions import trade
 
 NUMERIC_TYPES = ("int", "uint", "float", "double", "decimal")
 
-
-def fields_of(view: Any) -> dict[str, Any]:
-    """A read model's fields by name, for the page that extends it with what only the page needs."""
-    return {f.name: getattr(view, f.name) for f in fields(view)}
 
 
 # --- a contract's delivery page: signed download links and Delta Sharing ----------------------------

@@ -18,6 +18,7 @@ from qianshu.core.errors import InvalidInput
 from qianshu.core.forms import Form
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, render, see_other, submit_form
 from qianshu.core.i18n import N_
+from qianshu.core.read_models import extend
 from qianshu.core.settings import Settings
 from qianshu.delivery import limits as api_limits
 from qianshu.delivery import read_models, sandbox_service
@@ -83,7 +84,7 @@ def _sandbox_page(db: Any, actor: Any, settings: Settings, listing_id: int, form
                           "budget": current.budget, "identifying": list(current.identifying),
                           "bounds": "\n".join(f"{c}: {lo:g}, {hi:g}"
                                               for c, (lo, hi) in (current.bounds or {}).items())})
-    return SandboxSettingsPage(**read_models.fields_of(view), form=form, saved=saved)
+    return extend(SandboxSettingsPage, view, form=form, saved=saved)
 
 
 @router.get("/delivery/products/{listing_id:int}/sandbox")
@@ -126,7 +127,7 @@ def _limits_page(db: Any, actor: Any, settings: Settings, contract_id: int, form
         current = view.limits
         form = Form.kept({"rate_per_minute": current.rate_per_minute, "quota_period": current.quota_period,
                           "calls_per_period": current.calls_per_period, "rows_per_period": current.rows_per_period})
-    return LimitsPage(**read_models.fields_of(view), form=form, saved=saved)
+    return extend(LimitsPage, view, form=form, saved=saved)
 
 
 class LimitsForm(BaseModel):

@@ -6,7 +6,7 @@ shows its page again with what was typed and every error beside its field
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,6 +31,7 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
+from qianshu.core.read_models import extend
 from qianshu.finance import accounting_pages, read_models, sale, sale_pages, schemas, service, valuation
 from qianshu.finance.models import Pledge
 from qianshu.finance.sale_pages import hundredths as _hundredths
@@ -62,7 +63,7 @@ class LookupPage(read_models.LookupView):
 
 def _lookup_page(db: DbSession, actor: Actor, number: str, form: Form | None = None) -> tuple[str, Any]:
     view = read_models.certificate_lookup(db, actor, number)
-    return "finance/lookup.html", LookupPage(**{f.name: getattr(view, f.name) for f in fields(view)}, number=number,
+    return "finance/lookup.html", extend(LookupPage, view, number=number,
                                              form=form or Form())
 
 

@@ -8,7 +8,7 @@ sent twice (a double click, a reload after a lost answer) books the money once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +19,7 @@ from qianshu.core import idempotency
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.http import AppSettings, DbSession, PostedForm, form_fields, get_lang, render, see_other
+from qianshu.core.read_models import extend
 from qianshu.core.settings import Settings
 from qianshu.ledger import books, read_models, service
 from qianshu.ledger.settings import LedgerSettings
@@ -85,8 +86,8 @@ def _books(request: Request, db: Session, actor: Actor, day: str = "", *, form: 
     except QianshuError as exc:
         as_of, error, status_code = books.today(), exc.render(lang), 422
     view = read_models.operators_books(db, actor, as_of, lang)
-    return render(request, "ledger/books.html", BooksPage(
-        **{f.name: getattr(view, f.name) for f in fields(view)}, form_key=uuid.uuid4().hex, form=form or {},
+    return render(request, "ledger/books.html", extend(
+        BooksPage, view, form_key=uuid.uuid4().hex, form=form or {},
         error=error, done=done), status_code=status_code)
 
 

@@ -17,6 +17,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import InvalidInput, QianshuError
 from qianshu.core.http import AppSettings, PostedForm, WriteDbSession, form_fields, get_lang, render, see_other
+from qianshu.core.read_models import extend
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.monitoring import case_opening, case_views, cases, dashboards, read_models
@@ -48,8 +49,8 @@ class ListPage(read_models.CaseListView):
 def case_list(request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     filters = _filters(request)
     view = read_models.case_list(db, actor, filters)
-    return render(request, "monitoring/cases.html", ListPage(
-        **read_models.fields_of(view), filters=filters, this_month=utcnow().astimezone(SHANGHAI).strftime("%Y-%m"),
+    return render(request, "monitoring/cases.html", extend(
+        ListPage, view, filters=filters, this_month=utcnow().astimezone(SHANGHAI).strftime("%Y-%m"),
         query=str(request.query_params)))
 
 
@@ -74,8 +75,8 @@ class CasePage(read_models.CaseView):
 def _case_page(request: Request, db: Any, actor: Actor, case_id: int, error: str = "",
                status_code: int = 200) -> Response:
     view = read_models.case_view(db, actor, case_id, get_lang(request))
-    return render(request, "monitoring/case.html", CasePage(
-        **read_models.fields_of(view), error=error, today=utcnow().astimezone(SHANGHAI).date().isoformat()),
+    return render(request, "monitoring/case.html", extend(
+        CasePage, view, error=error, today=utcnow().astimezone(SHANGHAI).date().isoformat()),
         status_code=status_code)
 
 

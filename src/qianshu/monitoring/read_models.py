@@ -6,7 +6,7 @@ these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,10 +20,6 @@ from qianshu.monitoring.permissions import case_resource
 # A caseworker opens cases for the villages of a county or below (a 6-digit division code or longer).
 OPENING_LEVEL_DIGITS = 6
 
-
-def fields_of(view: Any) -> dict[str, Any]:
-    """A read model's fields by name, for the page that extends it with what only the page needs."""
-    return {f.name: getattr(view, f.name) for f in fields(view)}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -48,6 +48,7 @@ from qianshu.core.http import (
 )
 from qianshu.core.i18n import N_
 from qianshu.core.identifiers import guizhou_divisions
+from qianshu.core.read_models import extend
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
@@ -164,7 +165,7 @@ class DetailPage(read_models.RegistrationDetail):
 def _detail(db: Session, actor: Actor, request: Request, registration_id: int, form: Form | None = None) -> DetailPage:
     settings = get_settings_dep(request)
     detail = read_models.registration_detail(db, actor, settings, registration_id, get_lang(request))
-    return DetailPage(**{f.name: getattr(detail, f.name) for f in fields(detail)}, form=form or Form(),
+    return extend(DetailPage, detail, form=form or Form(),
                       document_limit=service.size_text(settings.section(RegistrySettings).document_max_bytes))
 
 

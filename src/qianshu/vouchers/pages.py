@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,6 +32,7 @@ from qianshu.core.http import (
     see_other,
 )
 from qianshu.core.i18n import N_
+from qianshu.core.read_models import extend
 from qianshu.ledger.service import parse_yuan
 from qianshu.vouchers import (
     contract_pages,
@@ -102,11 +103,7 @@ class ProgrammePage(read_models.ProgrammeView):
 
 def _programme_page(db: DbSession, actor: Actor, programme_id: int, form: Form | None = None) -> tuple[str, Any]:
     view = read_models.programme_view(db, actor, programme_id)
-    return "vouchers/programme.html", ProgrammePage(**_fields(view), form=form or Form())
-
-
-def _fields(view: Any) -> dict[str, Any]:
-    return {f.name: getattr(view, f.name) for f in fields(view)}
+    return "vouchers/programme.html", extend(ProgrammePage, view, form=form or Form())
 
 
 @router.get("/vouchers/programmes/{programme_id:int}")
@@ -189,8 +186,8 @@ class OrderPage(read_models.OrderView):
 
 
 def _order_page(db: DbSession, actor: Actor, order_id: int, form: Form | None = None) -> tuple[str, Any]:
-    return "vouchers/order.html", OrderPage(**_fields(read_models.order_view(db, actor, order_id)),
-                                            form=form or Form())
+    return "vouchers/order.html", extend(OrderPage, read_models.order_view(db, actor, order_id),
+                                         form=form or Form())
 
 
 @router.get("/vouchers/orders/{order_id:int}")

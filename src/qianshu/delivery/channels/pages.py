@@ -28,6 +28,7 @@ from qianshu.core.http import (
     render,
     see_other,
 )
+from qianshu.core.read_models import extend
 from qianshu.delivery import delta_tokens, links, read_models
 from qianshu.exchange import service as exchange_service
 
@@ -44,7 +45,7 @@ class ContractDeliveryPage(read_models.ContractDeliveryView):
 def _delivery_page(request: Request, db: DbSession, actor: Actor, settings: AppSettings, contract_id: int,
                    error: str = "", status: int = 200) -> Response:
     view = read_models.contract_delivery(db, actor, settings, contract_id)
-    page = ContractDeliveryPage(**read_models.fields_of(view), error=error)
+    page = extend(ContractDeliveryPage, view, error=error)
     return render(request, "delivery/contract.html", page, status_code=status)
 
 

@@ -12,8 +12,12 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from qianshu.core.audit import AuditEvent
+from qianshu.core.blobs import open_blob_store
 from qianshu.sharing import appeals, grants, schemas, service
+from qianshu.sharing.models import SharingAccess
 from tests.sharing.conftest import World, ask, resource_in
 from tests.sharing.test_pages import _browser
 
@@ -175,3 +179,41 @@ def test_the_boxes_list_the_departments_own_requests(client, db, make, settings,
     assert f'href="/sharing/requests/{row.id}"' in client.get(f"/sharing/requests?box={box}").text
     assert f'href="/sharing/requests/{row.id}"' not in client.get(
         f"/sharing/requests?box={'mine' if box == 'incoming' else 'incoming'}").text
+
+
+def test_a_sandbox_query_on_the_request_page_shows_its_answer_or_its_refusal_and_is_audited(
+        client, db, make, settings, world) -> None:  # type: ignore[no-untyped-def]
+    owner = make.actor(world.owner)
+    body = "resident_id,assistance\n" + "".join(f"5201021990{i:08d},{'dibao' if i % 2 else 'tekun'}\n"
+                                                  for i in range(40))
+    service.upload_file(db, owner, open_blob_store(settings), settings, world.conditional, "s.csv", [body.encode()],
+                        dt.date(2026, 3, 1))
+    row = ask(db, make, world.other, settings, world.conditional, access="sandbox")
+    service.decide_request(db, owner, row.id, schemas.DecisionIn(decision="approve"))
+    db.flush()
+    token = _browser(client, db, settings, world.other, "en")
+    seen = client.get(f"/sharing/requests/{row.id}")
+    assert seen.status_code == 200
+    assert db.scalar(select(func.count()).select_from(SharingAccess)) == 0  # showing the page reads no row
+    sql = "SELECT assistance, COUNT(*) AS n FROM data GROUP BY assistance ORDER BY assistance"
+    answered = client.post(f"/sharing/requests/{row.id}/query", data={"csrf_token": token, "sql": sql})
+    assert answered.status_code == 200
+    assert re.search(r'<table id="answer">.*<td>dibao</td><td>20</td>', answered.text, re.S)
+    assert "GROUP BY assistance ORDER BY assistance</textarea>" in answered.text  # the query is kept
+    refused = client.post(f"/sharing/requests/{row.id}/query", data={"csrf_token": token, "sql": "SELECT * FROM data"})
+    assert refused.status_code >= 400
+    assert 'class="error" role="alert"' in refused.text
+    assert "SELECT * FROM data</textarea>" in refused.text
+    assert 'id="answer"' not in refused.text
+    assert [a.kind for a in db.scalars(select(SharingAccess))] == ["query"]  # the answered query only
+    assert db.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "sharing.access.query", AuditEvent.target_id == str(row.id))) == 1
+
+
+def test_a_request_form_naming_no_resource_comes_back_on_the_catalogue(client, db, settings, world) -> None:  # type: ignore[no-untyped-def]
+    token = _browser(client, db, settings, world.other, "en")
+    refused = client.post("/sharing/requests", data={"csrf_token": token, "resource_id": "", "purpose": "监测",
+                                                     "period_start": "2026-01-01", "period_end": "2026-12-31"})
+    assert refused.status_code == 422
+    assert "Government data resource catalogue</h1>" in refused.text
+    assert f'href="/sharing/resources/{world.conditional}"' in refused.text

@@ -1,6 +1,7 @@
 """Portal pages of government data sharing: the catalogue, a resource (with the request form and,
 for its owner, the upload of a feed version), the requests inbox for owners (approve, narrow,
-reject), my requests, a request or grant (downloads, sandbox queries) and the access log."""
+reject), my requests, a request or grant (downloads, sandbox queries) and the access log. What each
+page shows and which of its forms the viewer may use come from its read model (``read_models.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from fastapi.responses import Response
 
 from qianshu.accounts import service as accounts
 from qianshu.accounts.deps import SignedInActor, load_actor
-from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
@@ -37,22 +37,12 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
+from qianshu.core.read_models import extend
 from qianshu.core.settings import Settings
 from qianshu.core.streamed_form import FORM_SLACK, read_upload
 from qianshu.registry.service import file_too_large
-from qianshu.sharing import appeal_parts, appeals, grants, resource_pages, schemas, service
-from qianshu.sharing.models import (
-    GRANTED_STATUSES,
-    SANDBOX_AGGREGATES,
-    SHARING_CLASSES,
-    SharingAccess,
-    SharingAppeal,
-    SharingExtension,
-    SharingFile,
-    SharingRequest,
-    SharingResource,
-)
-from qianshu.sharing.permissions import request_resource, resource_of
+from qianshu.sharing import appeals, grants, read_models, resource_pages, schemas, service
+from qianshu.sharing.models import SANDBOX_AGGREGATES, SHARING_CLASSES, SharingAccess, SharingRequest, SharingResource
 from qianshu.sharing.settings import SharingSettings
 
 router = APIRouter(include_in_schema=False)
@@ -83,49 +73,34 @@ def _org_names(db: Any, ids: Any) -> dict[int, Any]:
     return accounts.organisations_by_id(db, set(ids))
 
 
-@dataclass
-class CataloguePage:
-    resources: list[SharingResource]
-    orgs: dict[int, Any]
+@dataclass(frozen=True)
+class CataloguePage(read_models.CatalogueView):
+    """The catalogue: its read model (``read_models.catalogue``) and the search asked."""
+
     q: str = ""
     sharing_class: str = ""
-    supervise: bool = False
-    may_publish: bool = False
 
 
 @router.get("/sharing")
 def catalogue(request: Request, db: DbSession, actor: SignedInActor, q: str = "", sharing_class: str = "") -> Response:
-    rows = service.list_resources(db, actor, query=q[:100],
-                                  sharing_class=sharing_class if sharing_class in SHARING_CLASSES else "")
-    return render(request, "sharing/catalogue.html", CataloguePage(
-        rows, _org_names(db, (r.org_id for r in rows)), q[:100], sharing_class,
-        policy.allows(actor, "sharing.supervise"),
-        policy.allows(actor, "sharing.resource.publish", resource_of(actor.org_id or 0))))
+    sharing_class = sharing_class if sharing_class in SHARING_CLASSES else ""
+    view = read_models.catalogue(db, actor, q[:100], sharing_class)
+    return render(request, "sharing/catalogue.html", extend(CataloguePage, view, q=q[:100],
+                                                            sharing_class=sharing_class))
 
 
-@dataclass
-class ResourcePage:
-    resource: SharingResource
-    owner: Any
-    files: list[SharingFile]
-    may_request: bool
-    may_upload: bool
+@dataclass(frozen=True)
+class ResourcePage(read_models.ResourceView):
+    """A resource: its read model (``read_models.resource_view``), the posted form, refused ("request",
+    "upload", "sandbox"), and the choices."""
+
     form: Form = field(default_factory=Form)
     today: date = field(default_factory=service.today)
-    sandbox: grants.SandboxRules = field(default_factory=grants.SandboxRules)
-    numeric: list[str] = field(default_factory=list)  # fields that may have bounds
     aggregates: tuple[str, ...] = SANDBOX_AGGREGATES
 
 
 def _resource_page(db: Any, actor: Actor, resource_id: int, form: Form | None = None) -> ResourcePage:
-    resource = service.get_resource(db, actor, resource_id)
-    owner = accounts.organisation_by_id(db, resource.org_id)
-    own = policy.allows(actor, "sharing.file.upload", resource_of(resource.org_id))
-    return ResourcePage(resource, owner, service.resource_files(db, resource.id) if own else [],
-                        resource.sharing_class != "not_shared" and resource.org_id != actor.org_id
-                        and policy.allows(actor, "sharing.request.create"), own, form or Form(),
-                        sandbox=grants.SandboxRules.of(resource),
-                        numeric=[str(f["name"]) for f in resource.fields if f["type"] in grants.NUMERIC_TYPES])
+    return extend(ResourcePage, read_models.resource_view(db, actor, resource_id), form=form or Form())
 
 
 @router.get("/sharing/resources/{resource_id:int}")
@@ -147,7 +122,7 @@ def create_request(request: Request, db: DbSession, actor: SignedInActor, settin
 
     def again(kept: Form) -> tuple[str, Any]:
         if resource_id <= 0:
-            return "sharing/catalogue.html", CataloguePage([], {})
+            return "sharing/catalogue.html", extend(CataloguePage, read_models.catalogue(db, actor))
         return "sharing/resource.html", _resource_page(db, actor, resource_id, kept)
 
     return submit_form(request, db, schemas.RequestIn, form, REQUEST_LABELS, created, again, name="request")
@@ -234,77 +209,35 @@ def sandbox_policy(resource_id: int, request: Request, db: DbSession, actor: Sig
                             name="sandbox")
 
 
-@dataclass
-class RequestsPage:
-    box: str
-    title: str
-    requests: list[SharingRequest]
-    resources: dict[int, SharingResource]
-    orgs: dict[int, Any]
-    boxes: dict[str, str]
+@dataclass(frozen=True)
+class RequestsPage(read_models.RequestsView):
+    """A box of requests: its read model (``read_models.requests_box``) and the boxes' labels."""
+
+    title: str = ""
+    boxes: dict[str, str] = field(default_factory=dict)  # the boxes the viewer may open, by key
     today: date = field(default_factory=service.today)
-    appeals: dict[int, SharingAppeal] = field(default_factory=dict)  # by request id
 
 
 @router.get("/sharing/requests")
 def requests_page(request: Request, db: DbSession, actor: SignedInActor, box: str = "mine") -> Response:
-    box = box if box in BOXES else "mine"
-    rows = service.list_requests(db, actor, box)
-    boxes = {k: v for k, v in BOXES.items() if k != "all" or policy.allows(actor, "sharing.supervise")}
-    return render(request, "sharing/requests.html", RequestsPage(
-        box, BOXES[box], rows, service.resources_by_id(db, (r.resource_id for r in rows)),
-        _org_names(db, [o for r in rows for o in (r.owner_org_id, r.requester_org_id)]), boxes,
-        appeals=appeals.appeals_by_request(db, [r.id for r in rows])))
+    view = read_models.requests_box(db, actor, box if box in BOXES else "mine")
+    boxes = {k: v for k, v in BOXES.items() if k != "all" or view.may_supervise}
+    return render(request, "sharing/requests.html", extend(RequestsPage, view, title=BOXES[view.box], boxes=boxes))
 
 
-@dataclass
-class RequestPage:
-    row: SharingRequest
-    resource: SharingResource
-    orgs: dict[int, Any]
-    files: list[SharingFile]
-    overdue: bool
-    may_decide: bool
-    may_use: bool
+@dataclass(frozen=True)
+class RequestPage(read_models.RequestView):
+    """A request or grant: its read model (``read_models.request_view``), the posted form, refused, and
+    a sandbox query with its answer or its error."""
+
     form: Form = field(default_factory=Form)
-    may_revoke: bool = False
-    in_force: bool = False
     sql: str = ""
     answer: Any = None
     error: str = ""
-    appeal: SharingAppeal | None = None
-    appealed: appeal_parts.Parts | None = None  # what the appeal asks back
-    left_out: list[str] = field(default_factory=list)  # the fields an appeal may ask back
-    extensions: list[SharingExtension] = field(default_factory=list)
-    timeline: list[appeals.Step] = field(default_factory=list)
-    may_appeal: bool = False
-    may_decide_appeal: bool = False
-    may_ask_extension: bool = False
-    extension_to_decide: SharingExtension | None = None
 
 
-def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None) -> RequestPage:
-    row, files = service.granted_files(db, actor, request_id)
-    res = request_resource(row.owner_org_id, row.requester_org_id)
-    live = grants.in_force(row)
-    appeal = appeals.appeal_of(db, row.id)
-    extensions = appeals.extensions_of(db, row.id)
-    pending = next((e for e in extensions if e.status == "pending"), None)
-    return RequestPage(row, db.get_one(SharingResource, row.resource_id),
-                       _org_names(db, (row.owner_org_id, row.requester_org_id)), files, service.is_overdue(row),
-                       row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
-                       policy.allows(actor, "sharing.grant.use", res), form or Form(),
-                       row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res), live,
-                       appeal=appeal, appealed=appeal_parts.appealed(appeal, row) if appeal else None,
-                       left_out=[f for f in row.fields if row.status != "narrowed" or f not in row.granted_fields],
-                       extensions=extensions, timeline=appeals.timeline(db, row),
-                       may_appeal=appeal is None and row.status in appeals.APPEALABLE
-                       and policy.allows(actor, "sharing.appeal.create", res),
-                       may_decide_appeal=appeal is not None and appeal.status == "pending"
-                       and policy.allows(actor, "sharing.appeal.decide", res),
-                       may_ask_extension=live and pending is None
-                       and policy.allows(actor, "sharing.extension.ask", res),
-                       extension_to_decide=pending if policy.allows(actor, "sharing.extension.decide", res) else None)
+def _request_page(db: Any, actor: Actor, request_id: int, form: Form | None = None, **query: Any) -> RequestPage:
+    return extend(RequestPage, read_models.request_view(db, actor, request_id), form=form or Form(), **query)
 
 
 @router.get("/sharing/requests/{request_id:int}")
@@ -414,12 +347,10 @@ def query(request_id: int, request: Request, db: DbSession, actor: SignedInActor
         answer = service.sandbox_query(db, actor, open_blob_store(settings), settings, request_id, sql)
     except QianshuError as exc:
         db.rollback()
-        page = _request_page(db, actor, request_id)
-        page.sql, page.error = sql, exc.render(get_lang(request))
-        return render(request, "sharing/request.html", page, status_code=exc.status)
-    page = _request_page(db, actor, request_id)
-    page.sql, page.answer = sql, answer
-    return render(request, "sharing/request.html", page)
+        return render(request, "sharing/request.html",
+                      _request_page(db, actor, request_id, sql=sql, error=exc.render(get_lang(request))),
+                      status_code=exc.status)
+    return render(request, "sharing/request.html", _request_page(db, actor, request_id, sql=sql, answer=answer))
 
 
 @dataclass

@@ -86,19 +86,19 @@ def _states(db: Any, make: Any, world: World, settings: Any) -> dict[str, int]:
 
 OWNER_SIDE = ("owner", "owner member", "owner in a county")
 REQUESTER_SIDE = ("requester", "requester in a county")
-# state → side → the controls shown. The requesting department is shown its grant's section in any
-# state (``sharing.grant.use`` asks only who); the service refuses a use outside a grant in force.
+# state → side → the controls shown. The requesting department is shown its grant's section only
+# while the grant is in force: the service refuses a use outside it, so the page does not offer one.
 REQUEST_PAGE = {
-    "pending": {"owner": {"decide"}, "requester": {"use"}, "bureau": NOTHING},
+    "pending": {"owner": {"decide"}, "requester": NOTHING, "bureau": NOTHING},
     "approved": {"owner": {"revoke"}, "requester": {"use", "ask extension"}, "bureau": NOTHING},
     "sandbox": {"owner": {"revoke"}, "requester": {"use", "ask extension", "query"}, "bureau": NOTHING},
-    "ended": {"owner": {"revoke"}, "requester": {"use"}, "bureau": NOTHING},
+    "ended": {"owner": {"revoke"}, "requester": NOTHING, "bureau": NOTHING},
     "narrowed": {"owner": {"revoke"}, "requester": {"use", "ask extension", "appeal"}, "bureau": NOTHING},
-    "rejected": {"owner": NOTHING, "requester": {"use", "appeal"}, "bureau": NOTHING},
-    "appealed": {"owner": NOTHING, "requester": {"use"}, "bureau": {"decide appeal"}},
-    "upheld": {"owner": NOTHING, "requester": {"use"}, "bureau": NOTHING},
+    "rejected": {"owner": NOTHING, "requester": {"appeal"}, "bureau": NOTHING},
+    "appealed": {"owner": NOTHING, "requester": NOTHING, "bureau": {"decide appeal"}},
+    "upheld": {"owner": NOTHING, "requester": NOTHING, "bureau": NOTHING},
     "extension asked": {"owner": {"revoke", "decide extension"}, "requester": {"use"}, "bureau": NOTHING},
-    "revoked": {"owner": NOTHING, "requester": {"use"}, "bureau": NOTHING},
+    "revoked": {"owner": NOTHING, "requester": NOTHING, "bureau": NOTHING},
     "granted at once": {"owner": {"revoke"}, "requester": {"use", "ask extension"}, "bureau": NOTHING},
 }
 # Who does not see a request at all: it does not exist for them (404), or they may not use sharing (403).

@@ -104,7 +104,7 @@ class RequestView:
     extensions: list[SharingExtension]
     timeline: list[appeals.Step]
     may_decide: bool  # the owner, while pending
-    may_use: bool  # the requester: the grant's section (the service refuses a use outside a grant in force)
+    may_use: bool  # the requester, while the grant is in force: the grant's section (files, the sandbox query)
     may_revoke: bool  # the owner, while granted
     may_appeal: bool  # the requester, once, after a narrowing or a rejection
     may_decide_appeal: bool  # the bureau, while the appeal is pending
@@ -127,7 +127,7 @@ def request_view(db: Session, actor: Actor, request_id: int) -> RequestView:
         [f for f in row.fields if row.status != "narrowed" or f not in row.granted_fields], extensions,
         appeals.timeline(db, row),
         may_decide=row.status == "pending" and policy.allows(actor, "sharing.request.decide", res),
-        may_use=policy.allows(actor, "sharing.grant.use", res),
+        may_use=live and policy.allows(actor, "sharing.grant.use", res),
         may_revoke=row.status in GRANTED_STATUSES and policy.allows(actor, "sharing.grant.revoke", res),
         may_appeal=(appeal is None and row.status in appeals.APPEALABLE
                     and policy.allows(actor, "sharing.appeal.create", res)),

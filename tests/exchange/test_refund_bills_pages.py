@@ -38,14 +38,21 @@ def _post(client: Any, url: str, data: dict[str, Any]) -> Any:
     return client.post(url, data={"csrf_token": csrf(client, url.rsplit("/", 1)[0]), **data}, follow_redirects=False)
 
 
-def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
-                                      signed: Callable[..., Contract], fund: Any) -> None:
+def _settled(db: Session, signed: Callable[..., Contract], fund: Any, buyer: Actor, merchant: Actor,
+             at: datetime | None = None) -> Contract:
+    """A contract of a fresh product paid, delivered and accepted (at ``at``, else now)."""
     contract = signed()
     fund(buyer, PRICE)
-    payments.pay(db, buyer, contract.id)
-    payments.deliver(db, merchant, contract.id)
-    payments.accept_delivery(db, buyer, contract.id)
+    payments.pay(db, buyer, contract.id, at=at)
+    payments.deliver(db, merchant, contract.id, at=at)
+    payments.accept_delivery(db, buyer, contract.id, at=at)
     db.flush()
+    return contract
+
+
+def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
+                                      signed: Callable[..., Contract], fund: Any) -> None:
+    contract = _settled(db, signed, fund, buyer, merchant)
     url = f"/exchange/contracts/{contract.id}"
     _as(client, db, buyer)
     page = client.get(url).text
@@ -151,12 +158,8 @@ def test_the_escalation_window_in_the_portal_and_the_api(client: Any, db: Sessio
     ended, the portal's and the API's escalation get a bilingual 409; a fresh refusal of the same
     item has the button and says until when."""
     days, now = ExchangeSettings().refund_escalation_days, utcnow()
-    contract = signed()
-    fund(buyer, PRICE)
     long_ago = now - timedelta(days=days + 3)
-    payments.pay(db, buyer, contract.id, at=long_ago)
-    payments.deliver(db, merchant, contract.id, at=long_ago)
-    payments.accept_delivery(db, buyer, contract.id, at=long_ago)
+    contract = _settled(db, signed, fund, buyer, merchant, at=long_ago)
     old = refunds.request_refund(db, buyer, contract.id, 30_000, "部分记录缺失", at=long_ago)
     refused = now - timedelta(days=days, minutes=1)
     refunds.answer_refund(db, merchant, old.id, False, "数据完整", at=refused)
@@ -215,12 +218,7 @@ def test_the_api_says_until_when_a_refusal_may_be_escalated(client: Any, db: Ses
     schema = client.get("/api/openapi.json").json()["components"]["schemas"]["RefundRequestOut"]
     assert "refund_escalation_days" in schema["properties"]["escalation_deadline"]["description"]
     assert {"type": "string", "format": "date-time"} in schema["properties"]["escalation_deadline"]["anyOf"]
-    contract = signed()
-    fund(buyer, PRICE)
-    payments.pay(db, buyer, contract.id)
-    payments.deliver(db, merchant, contract.id)
-    payments.accept_delivery(db, buyer, contract.id)
-    db.flush()
+    contract = _settled(db, signed, fund, buyer, merchant)
     as_buyer, as_seller = (bearer(db.get_one(User, who.user_id)) for who in (buyer, merchant))
     asked = client.post(f"{base}/contracts/{contract.id}/refund-requests", json={"amount_fen": 30_000,
                         "reason": "部分记录缺失"}, headers={**as_buyer, "Idempotency-Key": "ask"})
@@ -236,12 +234,8 @@ def test_the_api_says_until_when_a_refusal_may_be_escalated(client: Any, db: Ses
                             headers={**as_buyer, "Idempotency-Key": "escalate"}).json()
     assert (escalated["status"], escalated["escalation_deadline"]) == ("escalated", None)
     # a refusal whose time ended: the deadline stays, and the 409 names the same moment
-    late = signed()
-    fund(buyer, PRICE)
     long_ago = utcnow() - timedelta(days=days + 3)
-    payments.pay(db, buyer, late.id, at=long_ago)
-    payments.deliver(db, merchant, late.id, at=long_ago)
-    payments.accept_delivery(db, buyer, late.id, at=long_ago)
+    late = _settled(db, signed, fund, buyer, merchant, at=long_ago)
     old = refunds.request_refund(db, buyer, late.id, 30_000, "部分记录缺失", at=long_ago)
     refunds.answer_refund(db, merchant, old.id, False, "数据完整", at=long_ago + timedelta(hours=2))
     db.flush()

@@ -63,6 +63,7 @@ FOLDER_COMMANDS = [
     ["vouchers", "expire"],
     ["vouchers", "return", "1"],
     ["vouchers", "export", "1", "{out}"],
+    ["exchange", "backfill-transfer-leaves"],
 ]
 # commands that read or write only the files they are given
 NEEDS_NO_FOLDER = {"qianshu certificate verify", "qianshu monitoring generate", "qianshu monitoring run"}

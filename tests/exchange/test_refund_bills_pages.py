@@ -9,7 +9,7 @@ import html
 import io
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,14 +38,21 @@ def _post(client: Any, url: str, data: dict[str, Any]) -> Any:
     return client.post(url, data={"csrf_token": csrf(client, url.rsplit("/", 1)[0]), **data}, follow_redirects=False)
 
 
-def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
-                                      signed: Callable[..., Contract], fund: Any) -> None:
+def _settled(db: Session, signed: Callable[..., Contract], fund: Any, buyer: Actor, merchant: Actor,
+             at: datetime | None = None) -> Contract:
+    """A contract of a fresh product paid, delivered and accepted (at ``at``, else now)."""
     contract = signed()
     fund(buyer, PRICE)
-    payments.pay(db, buyer, contract.id)
-    payments.deliver(db, merchant, contract.id)
-    payments.accept_delivery(db, buyer, contract.id)
+    payments.pay(db, buyer, contract.id, at=at)
+    payments.deliver(db, merchant, contract.id, at=at)
+    payments.accept_delivery(db, buyer, contract.id, at=at)
     db.flush()
+    return contract
+
+
+def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, merchant: Actor, operator: Actor,
+                                      signed: Callable[..., Contract], fund: Any) -> None:
+    contract = _settled(db, signed, fund, buyer, merchant)
     url = f"/exchange/contracts/{contract.id}"
     _as(client, db, buyer)
     page = client.get(url).text
@@ -151,12 +158,8 @@ def test_the_escalation_window_in_the_portal_and_the_api(client: Any, db: Sessio
     ended, the portal's and the API's escalation get a bilingual 409; a fresh refusal of the same
     item has the button and says until when."""
     days, now = ExchangeSettings().refund_escalation_days, utcnow()
-    contract = signed()
-    fund(buyer, PRICE)
     long_ago = now - timedelta(days=days + 3)
-    payments.pay(db, buyer, contract.id, at=long_ago)
-    payments.deliver(db, merchant, contract.id, at=long_ago)
-    payments.accept_delivery(db, buyer, contract.id, at=long_ago)
+    contract = _settled(db, signed, fund, buyer, merchant, at=long_ago)
     old = refunds.request_refund(db, buyer, contract.id, 30_000, "部分记录缺失", at=long_ago)
     refused = now - timedelta(days=days, minutes=1)
     refunds.answer_refund(db, merchant, old.id, False, "数据完整", at=refused)
@@ -202,3 +205,44 @@ def test_the_escalation_window_in_the_portal_and_the_api(client: Any, db: Sessio
     r = client.post(f"/api/v1/exchange/refund-requests/{again.id}/escalate",
                     headers={**headers, "Idempotency-Key": "in-time"})
     assert (r.status_code, r.json()["status"]) == (200, "escalated")
+
+
+def test_the_api_says_until_when_a_refusal_may_be_escalated(client: Any, db: Session, buyer: Actor, merchant: Actor,
+                                                            signed: Callable[..., Contract], fund: Any,
+                                                            bearer: Any) -> None:
+    """A refund request over the API carries ``escalation_deadline``: none while pending, the
+    refusal's time plus ``refund_escalation_days`` (ISO 8601 with its zone) once refused, in every
+    answer that shows the request (the refusal, the request, the contract's list); none once
+    escalated; and on a refusal whose time has passed, the date it ended, which the 409 names too."""
+    days, base = ExchangeSettings().refund_escalation_days, "/api/v1/exchange"
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]["RefundRequestOut"]
+    assert "refund_escalation_days" in schema["properties"]["escalation_deadline"]["description"]
+    assert {"type": "string", "format": "date-time"} in schema["properties"]["escalation_deadline"]["anyOf"]
+    contract = _settled(db, signed, fund, buyer, merchant)
+    as_buyer, as_seller = (bearer(db.get_one(User, who.user_id)) for who in (buyer, merchant))
+    asked = client.post(f"{base}/contracts/{contract.id}/refund-requests", json={"amount_fen": 30_000,
+                        "reason": "部分记录缺失"}, headers={**as_buyer, "Idempotency-Key": "ask"})
+    assert (asked.status_code, asked.json()["status"], asked.json()["escalation_deadline"]) == (200, "pending", None)
+    refused = client.post(f"{base}/refund-requests/{asked.json()['id']}/answer", json={"accept": False,
+                          "reason": "数据完整"}, headers={**as_seller, "Idempotency-Key": "refuse"}).json()
+    deadline = datetime.fromisoformat(refused["escalation_deadline"])
+    assert deadline.utcoffset() is not None  # with its zone
+    assert deadline == datetime.fromisoformat(refused["answered_at"]) + timedelta(days=days)
+    assert client.get(f"{base}/refund-requests/{refused['id']}", headers=as_buyer).json() == refused
+    assert client.get(f"{base}/contracts/{contract.id}/refund-requests", headers=as_seller).json() == [refused]
+    escalated = client.post(f"{base}/refund-requests/{refused['id']}/escalate",
+                            headers={**as_buyer, "Idempotency-Key": "escalate"}).json()
+    assert (escalated["status"], escalated["escalation_deadline"]) == ("escalated", None)
+    # a refusal whose time ended: the deadline stays, and the 409 names the same moment
+    long_ago = utcnow() - timedelta(days=days + 3)
+    late = _settled(db, signed, fund, buyer, merchant, at=long_ago)
+    old = refunds.request_refund(db, buyer, late.id, 30_000, "部分记录缺失", at=long_ago)
+    refunds.answer_refund(db, merchant, old.id, False, "数据完整", at=long_ago + timedelta(hours=2))
+    db.flush()
+    ended = datetime.fromisoformat(client.get(f"{base}/refund-requests/{old.id}", headers=as_buyer
+                                              ).json()["escalation_deadline"])
+    assert ended == long_ago + timedelta(hours=2, days=days)
+    closed = client.post(f"{base}/refund-requests/{old.id}/escalate",
+                         headers={**as_buyer, "Idempotency-Key": "late", "Accept-Language": "en"})
+    assert closed.status_code == 409
+    assert local_display(ended, "%Y-%m-%d %H:%M GMT+08:00") in closed.json()["detail"]

@@ -16,6 +16,7 @@ from qianshu.core.openapi import problems
 from qianshu.exchange import bills, changes, contracts, orders, payments, refunds, renewals, service
 from qianshu.exchange import schemas as s
 from qianshu.exchange import trades as trade_reads  # the route ``trades`` below takes the module's name
+from qianshu.exchange.models import RefundRequest
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger.settings import LedgerSettings
 from qianshu.registry.settings import RegistrySettings
@@ -227,6 +228,11 @@ def decide_dispute(dispute_id: int, data: s.DecisionIn, request: Request, db: Db
 # --- refund requests after settlement (exchange/refunds.py) -------------------------------------
 
 
+def _refund_out(request: Request, found: RefundRequest) -> s.RefundRequestOut:
+    """A refund request as the API shows it: with the deadline to escalate a refusal."""
+    return s.RefundRequestOut.of(found, refunds.escalation_ends(found, _settings(request)))
+
+
 @router.post("/contracts/{contract_id}/refund-requests", response_model=s.RefundRequestOut,
              responses=problems(403, 404, 409, 422),
              summary="Ask the seller for a refund after settlement (the buyer), within the settings' window")
@@ -234,21 +240,21 @@ def request_refund(contract_id: int, data: s.RefundRequestIn, request: Request, 
                    actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.request_refund", contract_id=contract_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: refunds.request_refund(db, actor, contract_id, data.amount_fen, data.reason,
-                                                _settings(request), period=data.period, bill_id=data.bill_id),
-                 s.RefundRequestOut)
+                 lambda: _refund_out(request, refunds.request_refund(
+                     db, actor, contract_id, data.amount_fen, data.reason, _settings(request), period=data.period,
+                     bill_id=data.bill_id)), s.RefundRequestOut)
 
 
 @router.get("/contracts/{contract_id}/refund-requests", response_model=list[s.RefundRequestOut],
             responses=problems(404), summary="A contract's refund requests and their answers")
-def list_refund_requests(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return refunds.requests_of(db, service.get_contract(db, actor, contract_id))
+def list_refund_requests(contract_id: int, request: Request, db: DbSession, actor: SignedInActor) -> object:
+    return [_refund_out(request, r) for r in refunds.requests_of(db, service.get_contract(db, actor, contract_id))]
 
 
 @router.get("/refund-requests/{request_id}", response_model=s.RefundRequestOut, responses=problems(404),
             summary="A refund request")
-def get_refund_request(request_id: int, db: DbSession, actor: SignedInActor) -> object:
-    return refunds.get_request(db, actor, request_id)
+def get_refund_request(request_id: int, request: Request, db: DbSession, actor: SignedInActor) -> object:
+    return _refund_out(request, refunds.get_request(db, actor, request_id))
 
 
 @router.post("/refund-requests/{request_id}/answer", response_model=s.RefundRequestOut,
@@ -258,8 +264,8 @@ def answer_refund(request_id: int, data: s.RefundAnswerIn, request: Request, db:
                   key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.answer_refund", request_id=request_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: refunds.answer_refund(db, actor, request_id, data.accept, data.reason,
-                                               settings=_settings(request)), s.RefundRequestOut)
+                 lambda: _refund_out(request, refunds.answer_refund(db, actor, request_id, data.accept, data.reason,
+                                                                    settings=_settings(request))), s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/escalate", response_model=s.RefundRequestOut,
@@ -270,7 +276,8 @@ def escalate_refund(request_id: int, request: Request, db: DbSession, actor: Sig
                     key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.request_refund", request_id=request_id)
     return _once(request, db, actor, {},
-                 lambda: refunds.escalate(db, actor, request_id, settings=_settings(request)), s.RefundRequestOut)
+                 lambda: _refund_out(request, refunds.escalate(db, actor, request_id, settings=_settings(request))),
+                 s.RefundRequestOut)
 
 
 @router.post("/refund-requests/{request_id}/decide", response_model=s.RefundRequestOut,
@@ -280,8 +287,8 @@ def decide_refund(request_id: int, data: s.RefundDecisionIn, request: Request, d
                   actor: SignedInActor, key: IdempotencyKey = "") -> JSONResponse:
     refunds.authorise(db, actor, "contract.decide_refund", request_id=request_id)
     return _once(request, db, actor, data.model_dump(),
-                 lambda: refunds.decide_refund(db, actor, request_id, data.decision == "grant", data.reason,
-                                               data.refund_fen), s.RefundRequestOut)
+                 lambda: _refund_out(request, refunds.decide_refund(db, actor, request_id, data.decision == "grant",
+                                                                    data.reason, data.refund_fen)), s.RefundRequestOut)
 
 
 # --- usage bills of metered contracts (exchange/bills.py) -----------------------------------------

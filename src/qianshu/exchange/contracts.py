@@ -17,9 +17,9 @@ from qianshu.core.errors import Conflict, InvalidInput
 from qianshu.core.events import publish
 from qianshu.core.i18n import N_, Label, label
 from qianshu.core.timeutil import as_utc, utcnow
-from qianshu.exchange import documents
+from qianshu.exchange import documents, transfers
 from qianshu.exchange.events import ContractActivated, ContractEnded
-from qianshu.exchange.models import Contract, ContractPeriod, Order, Signature, TimelineEntry
+from qianshu.exchange.models import Contract, ContractPeriod, Order, Signature
 from qianshu.exchange.service import (
     NO_CONTRACT,
     PERIOD_DAYS,
@@ -182,11 +182,9 @@ def contract_pdf(db: Session, actor: Actor, contract_id: int, font_path: str = "
     current = [s for s in contract.signatures if s.text_version == contract.text_version]
     leaf = next(((s.log_index, "") for s in current if s.log_index is not None), None)
     if leaf is None and is_asset_transfer(contract):
-        # an asset transfer is signed by no party: its leaf is the one its timeline step keeps
-        index = next((e.detail.get("log_index") for e in db.scalars(
-            select(TimelineEntry).where(TimelineEntry.contract_id == contract.id,
-                                        TimelineEntry.step == "asset_transferred"))), None)
-        leaf = (int(index), "") if index is not None else None
+        # an asset transfer is signed by no party: its leaf is the one a timeline step keeps
+        index = transfers.leaf_index(db, contract.id)
+        leaf = (index, "") if index is not None else None
     if leaf is not None:
         from qianshu.translog.service import get_leaf
 

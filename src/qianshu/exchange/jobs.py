@@ -1,9 +1,16 @@
-"""The exchange's periodic tasks: close expired quotes and ended contracts; accept deliveries by themselves."""
+"""The exchange's periodic tasks: close expired quotes and ended contracts; accept deliveries by
+themselves. And the work of ``qianshu exchange backfill-transfer-leaves``, which owns its
+transactions as they do."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qianshu.core.db import Database
 from qianshu.core.settings import Settings
+
+if TYPE_CHECKING:
+    from qianshu.exchange.transfers import LoggedTransfer
 
 
 def expire_due(database: Database, settings: Settings) -> int:
@@ -54,3 +61,24 @@ def escalate_refund_requests(database: Database, settings: Settings) -> int:
 
     with database.unit_of_work() as db:
         return refunds.escalate_unanswered(db, settings.section(ExchangeSettings))
+
+
+def backfill_transfer_leaves(database: Database, settings: Settings) -> list[LoggedTransfer]:
+    """Give every asset transfer by forced sale recorded before migration 0039 its public-log leaf,
+    each in a transaction of its own (with a signed tree head that covers it); the leaves appended.
+    A second run appends nothing, and two runs at once append one leaf per transfer
+    (``transfers.log_missing_leaf`` locks the contract and looks again)."""
+    from qianshu.core.actor import SYSTEM
+    from qianshu.core.signing import load_signer
+    from qianshu.exchange import transfers
+
+    signer = load_signer(settings.key_dir)
+    with database.unit_of_work(write=False) as db:
+        missing = transfers.transfers_without_leaf(db)
+    logged = []
+    for contract_id in missing:
+        with database.unit_of_work() as db:
+            done = transfers.log_missing_leaf(db, SYSTEM, signer, contract_id)
+        if done is not None:
+            logged.append(done)
+    return logged

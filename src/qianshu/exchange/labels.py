@@ -11,7 +11,7 @@ STEPS = ("order_placed", "quote_requested", "quoted", "refused", "withdrawn", "e
          "paid", "delivered", "delivery_accepted", "accepted_automatically", "settled", "refunded", "disputed",
          "dispute_decided", "usage_charged", "usage_reported", "usage_billed", "usage_unpaid", "renewal_on",
          "renewal_off", "renewed", "lapsed", "refund_requested", "refund_request_accepted", "refund_request_refused",
-         "refund_request_escalated", "refund_request_decided", "asset_transferred")
+         "refund_request_escalated", "refund_request_decided", "asset_transferred", "asset_transfer_logged")
 
 LABELS = (
     NP_("job stage", "trades"),
@@ -36,6 +36,9 @@ LABELS = (
     NP_("trade step", "asset_transferred"),
     NP_("audit action", "exchange.asset_transferred"),
     NP_("log event", "exchange.asset_transferred"),
+    # its leaf appended later, for a transfer recorded before migration 0039 (transfers.log_missing_leaf)
+    NP_("trade step", "asset_transfer_logged"),
+    NP_("audit action", "exchange.asset_transfer_logged"),
     NP_("trade party", "buyer"),
     NP_("trade party", "seller"),
     NP_("contract change", "amend"),

@@ -20,6 +20,7 @@ MANIFEST = Manifest(
     api=True,
     pages=True,
     home=True,
+    cli=True,
     templates=True,
     translations=True,
     actions="qianshu.exchange.permissions:ACTIONS",

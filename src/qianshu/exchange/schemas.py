@@ -259,6 +259,19 @@ class RefundRequestOut(BaseModel):
     period_number: int | None = None
     bill_id: int | None = None
     created_at: datetime
+    escalation_deadline: datetime | None = Field(
+        default=None,
+        description="Until when the buyer may take the seller's refusal to the exchange's operators "
+                    "(POST /refund-requests/{id}/escalate): refund_escalation_days after the refusal, to the "
+                    "minute, ISO 8601 with its zone. It stays once passed (the time then ended at it; an escalation "
+                    "is a 409 refund_escalation_closed). null while the request is not refused: pending (it goes "
+                    "to the operators by itself after refund_answer_days), escalated, accepted, granted, rejected.",
+        examples=["2026-12-15T03:30:00Z"])
+
+    @classmethod
+    def of(cls, request: object, escalation_deadline: datetime | None) -> RefundRequestOut:
+        """A stored request with the deadline the exchange's settings give it (``refunds.escalation_ends``)."""
+        return cls.model_validate(request).model_copy(update={"escalation_deadline": escalation_deadline})
 
 
 class BillOut(BaseModel):

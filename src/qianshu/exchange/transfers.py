@@ -11,6 +11,11 @@ registration and the sale; never the price, as no contract leaf carries one unle
 agreed), whose index its timeline step keeps. The bank that enforced its pledge by the sale is the
 trade's ``pledgee`` (``pledgee_org_id``): the policy lets it read the contract, nothing more.
 
+Transfers recorded before migration 0039 were written without that leaf, and a migration appends
+nothing to the log: ``qianshu exchange backfill-transfer-leaves`` gives each its leaf later
+(``log_missing_leaf``, the same leaf closing writes, and a step ``asset_transfer_logged`` that keeps
+its index), once however often and however many times at once it runs.
+
 Such a contract moves no money and opens no machinery: nobody signs it (the winning purchase binds
 both parties), it has nothing in escrow to deliver, accept, dispute or refund, it never renews, and
 every action on it but reading is refused (``service.require_role``). It grants no delivery either
@@ -20,23 +25,28 @@ every action on it but reading is refused (``service.require_role``). It grants 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
 from qianshu.catalog import product as catalog_product
 from qianshu.core.actor import Actor
 from qianshu.core.policy import allows
+from qianshu.core.signing import Signer
 from qianshu.core.timeutil import utcnow
 from qianshu.exchange import documents
-from qianshu.exchange.models import ASSET_TRANSFER, TRANSFER_MODE, TRANSFER_PURPOSE, Contract, Order
+from qianshu.exchange.models import ASSET_TRANSFER, TRANSFER_MODE, TRANSFER_PURPOSE, Contract, Order, TimelineEntry
 from qianshu.exchange.permissions import trade
-from qianshu.exchange.service import record_step
-from qianshu.translog.service import append_events
+from qianshu.exchange.service import is_asset_transfer, record_step
+from qianshu.translog.service import append_events, sign_tree_head
 
 LEAF = "exchange.asset_transferred"
+LOGGED_STEP = "asset_transfer_logged"  # the leaf of a transfer recorded before migration 0039, appended later
+LEAF_STEPS = ("asset_transferred", LOGGED_STEP)  # the timeline steps that keep a transfer's leaf index
 
 
 def record_asset_transfer(db: Session, actor: Actor, *, registration_id: int, seller_org_id: int,
@@ -72,15 +82,74 @@ def record_asset_transfer(db: Session, actor: Actor, *, registration_id: int, se
                         renews=False, created_at=now, updated_at=now)
     db.add(contract)
     db.flush()
-    leaf = append_events(db, [(LEAF, {
-        "number": number, "text_sha256": contract.text_sha256, "version": "1",
-        "buyer_uscc": document["buyer"]["uscc"], "seller_uscc": document["seller"]["uscc"],
-        "pledgee_uscc": parties[pledgee_org_id].uscc,
-        "registration_number": document["product"]["registration_number"] or "",
-        "cause": str(reference["kind"]), "cause_id": str(reference["id"])})])[0]
+    index = append_transfer_leaf(db, contract, parties[pledgee_org_id].uscc)
     record_step(db, actor, order, "asset_transferred", contract, at=now, price_fen=price_fen, source=reference,
-                log_index=leaf.index)
+                log_index=index)
     return contract
+
+
+def append_transfer_leaf(db: Session, contract: Contract, pledgee_uscc: str) -> int:
+    """Append the contract's leaf, read from its text (number, hash, the parties' and the bank's
+    USCCs, the registration and the sale; never the price); its index. At the sale's closing, and
+    for a transfer recorded before migration 0039 by ``log_missing_leaf``."""
+    document = contract.document
+    return append_events(db, [(LEAF, {
+        "number": contract.number, "text_sha256": contract.text_sha256, "version": str(contract.text_version),
+        "buyer_uscc": document["buyer"]["uscc"], "seller_uscc": document["seller"]["uscc"],
+        "pledgee_uscc": pledgee_uscc, "registration_number": document["product"]["registration_number"] or "",
+        "cause": str(document["cause"]["kind"]), "cause_id": str(document["cause"]["id"])})])[0].index
+
+
+def leaf_index(db: Session, contract_id: int) -> int | None:
+    """The index of an asset transfer's own leaf, which a timeline step keeps: its
+    ``asset_transferred`` (closed after migration 0039) or the ``asset_transfer_logged`` of a leaf
+    appended later. None: it has none."""
+    return _indexes(db, [contract_id]).get(contract_id)
+
+
+def _indexes(db: Session, contract_ids: list[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for contract_id, detail in db.execute(
+            select(TimelineEntry.contract_id, TimelineEntry.detail)
+            .where(TimelineEntry.contract_id.in_(contract_ids), TimelineEntry.step.in_(LEAF_STEPS))
+            .order_by(TimelineEntry.id)):
+        if contract_id is not None and (detail or {}).get("log_index") is not None:
+            found.setdefault(contract_id, int(detail["log_index"]))
+    return found
+
+
+def transfers_without_leaf(db: Session) -> list[int]:
+    """The asset transfers whose contract has no leaf of its own (recorded before migration
+    0039), oldest first."""
+    ids = list(db.scalars(select(Contract.id).where(Contract.plan_kind == ASSET_TRANSFER).order_by(Contract.id)))
+    logged = _indexes(db, ids)
+    return [contract_id for contract_id in ids if contract_id not in logged]
+
+
+@dataclass(frozen=True)
+class LoggedTransfer:
+    contract_id: int
+    number: str
+    log_index: int
+
+
+def log_missing_leaf(db: Session, actor: Actor, signer: Signer, contract_id: int,
+                     at: datetime | None = None) -> LoggedTransfer | None:
+    """Give an asset transfer that has no leaf of its own (recorded before migration 0039) the leaf
+    its closing writes now, a timeline step ``asset_transfer_logged`` (and its audit entry) keeping
+    the index, and a signed tree head that covers it, so its inclusion proof exists at once. None:
+    nothing to do (it has its leaf, or it is not an asset transfer). The contract's row is locked
+    first (PostgreSQL; on SQLite a write transaction is the only writer), so of two runs at once the
+    second reads the first one's step and appends nothing."""
+    contract = db.get(Contract, contract_id, with_for_update=True, populate_existing=True)
+    if contract is None or not is_asset_transfer(contract) or leaf_index(db, contract.id) is not None:
+        return None
+    pledgee = contract.pledgee_org_id
+    uscc = accounts.organisations_by_id(db, [pledgee])[pledgee].uscc if pledgee is not None else ""
+    index = append_transfer_leaf(db, contract, uscc)
+    record_step(db, actor, contract.order, LOGGED_STEP, contract, at=at or utcnow(), log_index=index)
+    sign_tree_head(db, signer)
+    return LoggedTransfer(contract.id, contract.number, index)
 
 
 def contract_readable(db: Session, actor: Actor, contract_id: int) -> bool:

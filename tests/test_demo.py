@@ -577,6 +577,10 @@ def test_the_demo_departments_share_data_and_one_request_is_overdue(client: Test
     bureau, _csrf = _signed_in(client.app, "government@qianshu.demo")
     everything = bureau.get("/api/v1/sharing/requests?box=all").json()
     assert {r["status"] for r in everything} >= {"approved", "narrowed", "rejected", "granted", "pending"}
+    # a Guizhou department writes in Chinese: no English half in a purpose or a reason the portal shows
+    words = [r[k] for r in everything for k in ("purpose", "reason", "end_reason") if r[k]]
+    assert words
+    assert [w for w in words if re.search("[A-Za-z]", w)] == []
     overdue = next(r for r in everything if r["overdue"])
     # unread: the bureau also sells on the exchange, and the trading history fills its inbox (read)
     notes = bureau.get("/api/v1/inbox?unread=true").json()

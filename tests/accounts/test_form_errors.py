@@ -44,7 +44,12 @@ def beside(page: str, field: str, form: str = "") -> str:
     """The message shown beside ``field`` of ``form`` (the element its input's aria-describedby
     names), as read; the input must be marked invalid and tied to it."""
     ident = field_id(field, form)
-    assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
+    tag = re.search(rf'<(?:input|select|textarea|fieldset)\b[^>]*\bid="{ident}"[^>]*>', page)
+    assert tag, field
+    assert 'aria-invalid="true"' in tag.group(0), field
+    described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))  # a file field's also names the chosen file
+    assert described, field
+    assert f"{ident}-error" in described.group(1).split(), field
     found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
     assert found, f"no message beside {field}"
     return visible_text(found.group(1))

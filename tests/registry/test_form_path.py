@@ -11,7 +11,7 @@ from qianshu.accounts.models import Organisation
 from qianshu.core.i18n import LANG_COOKIE
 from qianshu.registry.models import Registration
 from qianshu.registry.settings import RegistrySettings
-from tests.accounts.test_form_errors import visible_text
+from tests.accounts.test_form_errors import beside, visible_text
 from tests.registry.helpers import DECLARATION, process, sign_in
 from tests.registry.test_document_pages import _blobs, browser_form
 
@@ -19,11 +19,7 @@ API = "/api/v1/registrations"
 
 
 def _field_message(page: str, field: str) -> str:
-    ident = "f-declaration-" + field.replace("_", "-")
-    assert f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"' in page, field
-    found = re.search(rf'<span class="field-error" id="{ident}-error">(.*?)</span>', page, flags=re.S)
-    assert found, field
-    return visible_text(found.group(1))
+    return beside(page, field, "declaration")
 
 
 @pytest.mark.parametrize(("lang", "expected"), [

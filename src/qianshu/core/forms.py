@@ -174,9 +174,13 @@ class Form:
     def error(self, name: str) -> str:
         return next((e.message for e in self.errors if e.field == name), "")
 
+    def id_of(self, name: str) -> str:
+        """The field's ``id`` (the summary links to it), for a template that writes its own attributes."""
+        return field_id(name, self.name)
+
     def attrs(self, name: str) -> Markup:
         """``id`` for the summary's link, and on an error ``aria-invalid`` and the message's id."""
-        ident = field_id(name, self.name)
+        ident = self.id_of(name)
         if not self.error(name):
             return Markup(f'id="{ident}"')  # noqa: S704 - built from the form's own key
         return Markup(f'id="{ident}" aria-invalid="true" aria-describedby="{ident}-error"')  # noqa: S704
@@ -186,7 +190,7 @@ class Form:
         text = self.error(name)
         if not text:
             return Markup("")
-        ident = field_id(name, self.name)
+        ident = self.id_of(name)
         return Markup(f'<span class="field-error" id="{ident}-error">{escape(text)}</span>')  # noqa: S704
 
     @property

@@ -73,8 +73,9 @@ def _f(name: str, kind: str, zh: str, en: str) -> schemas.FieldIn:
     return F.model_validate({"name": name, "type": kind, "meaning_zh": zh, "meaning_en": en})
 
 
-# A department's own words (stored data, not a message of Qianshu's to translate).
-OUTSIDE_CONDITIONS = "目的超出共享条件（仅限防返贫监测）/ the purpose is outside the conditions"
+# A department's own words (stored data, not a message of Qianshu's to translate): Guizhou's departments
+# write in Chinese, so purposes and reasons are Chinese only, as the resources' conditions are.
+OUTSIDE_CONDITIONS = "目的超出共享条件（仅限防返贫监测）"
 LAW = "《政务信息资源共享管理暂行办法》（国发〔2016〕51号）；《贵州省政务数据资源管理办法》"
 # (department key, feed code, name zh, name en, fields, frequency, class, conditions)
 RESOURCES = (
@@ -201,7 +202,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
             "period_end": end, "access_type": access}))
         return row.id
 
-    monitoring = "防返贫动态监测：比对监测对象家庭情况 / return-to-poverty monitoring"
+    monitoring = "防返贫动态监测：比对监测对象家庭情况"
     with database.unit_of_work() as db:
         approved = ask(db, "agriculture@qianshu.demo", "civil_affairs",
                        ["household_id", "assistance", "monthly_amount_fen"], monitoring)
@@ -223,7 +224,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 until=approved_row.expires_on + dt.timedelta(days=365),
                 reason="下一年度继续监测"))
         sandbox = ask(db, "civilaffairs@qianshu.demo", "disabled_persons", ["disability_kind", "grade"],
-                      "残疾人两项补贴核对 / disability allowance checks", "sandbox")
+                      "残疾人两项补贴核对", "sandbox")
         service.decide_request(db, actor_of(db, "disabled@qianshu.demo"), sandbox,
                                schemas.DecisionIn(decision="approve"))
         # the owner's sandbox policy for the resource: groups of 5 and more, counts and averages only
@@ -232,13 +233,13 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                                   schemas.SandboxPolicyIn(k=5, aggregates=["count", "avg"]))
         # a grant its owner revoked, with the reason the requester was told
         revoked = ask(db, "education@qianshu.demo", "civil_affairs", ["household_id", "assistance"],
-                      "学生资助对象核对 / student aid checks")
+                      "学生资助对象核对")
         civil = actor_of(db, "civilaffairs@qianshu.demo")
         service.decide_request(db, civil, revoked, schemas.DecisionIn(decision="approve"))
         grants.revoke(db, civil, service.load_request(db, civil, revoked, "sharing.grant.revoke"),
-                      "核对工作已结束，停止共享 / the checks are finished")
+                      "核对工作已结束，停止共享")
         rejected = ask(db, "education@qianshu.demo", "health", ["resident_id", "disease_category"],
-                       "学生健康档案 / pupils' health records")
+                       "学生健康档案")
         service.decide_request(db, actor_of(db, "health@qianshu.demo"), rejected, schemas.DecisionIn(
             decision="reject", reason=OUTSIDE_CONDITIONS))
         ask(db, "civilaffairs@qianshu.demo", "housing", ["household_id", "grade"], monitoring)  # unconditional

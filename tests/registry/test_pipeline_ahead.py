@@ -7,7 +7,6 @@ import csv
 import os
 from pathlib import Path
 
-from qianshu.core.analytics import Limits
 from qianshu.registry.ahead import PipelineAhead
 from qianshu.registry.ingest import SourceFile
 from qianshu.registry.pipeline import run_pipeline
@@ -20,8 +19,12 @@ def _summary(result) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
             sorted((f.column, f.kind) for f in result.findings), result.files[0].encoding)
 
 
-def test_the_result_ahead_is_the_pipeline_of_the_same_file(gb_csv, tmp_path) -> None:
-    ahead = PipelineAhead([gb_csv], tmp_path / "ahead", Limits()).start()
+def _ahead_folder(settings) -> Path:  # type: ignore[no-untyped-def]
+    return settings.work_dir / "registry"
+
+
+def test_the_result_ahead_is_the_pipeline_of_the_same_file(gb_csv, tmp_path, settings) -> None:
+    ahead = PipelineAhead([gb_csv], settings).start()
     try:
         result = ahead.result_for([SourceFile(tmp_path / "stored-copy", gb_csv.name)])
         assert result is not None
@@ -30,12 +33,12 @@ def test_the_result_ahead_is_the_pipeline_of_the_same_file(gb_csv, tmp_path) -> 
         assert result.measurements["row_count"] == direct.measurements["row_count"] == 300
     finally:
         ahead.close()
-    assert list((tmp_path / "ahead").iterdir()) == []  # its work folder is gone
+    assert list(_ahead_folder(settings).iterdir()) == []  # its work folder is gone
 
 
-def test_a_file_changed_meanwhile_or_other_files_get_no_result(tmp_path) -> None:
+def test_a_file_changed_meanwhile_or_other_files_get_no_result(tmp_path, settings) -> None:
     path = write_csv(tmp_path / "people.csv", people_rows(50))
-    ahead = PipelineAhead([path], tmp_path / "ahead", Limits()).start()
+    ahead = PipelineAhead([path], settings).start()
     try:
         with path.open("a", encoding="utf-8", newline="") as fh:  # written to after the pipeline started
             csv.writer(fh).writerows(people_rows(1, seed=2))
@@ -43,7 +46,7 @@ def test_a_file_changed_meanwhile_or_other_files_get_no_result(tmp_path) -> None
         assert ahead.result_for([SourceFile(path, path.name)]) is None
     finally:
         ahead.close()
-    ahead = PipelineAhead([path], tmp_path / "ahead", Limits()).start()
+    ahead = PipelineAhead([path], settings).start()
     try:
         assert ahead.result_for([SourceFile(path, "other-name.csv")]) is None
         assert ahead.result_for([SourceFile(path, path.name, IngestOptions(header_row=2))]) is None
@@ -53,8 +56,8 @@ def test_a_file_changed_meanwhile_or_other_files_get_no_result(tmp_path) -> None
         ahead.close()
 
 
-def test_closing_stops_the_pipeline_and_removes_its_folder(tmp_path) -> None:
+def test_closing_stops_the_pipeline_and_removes_its_folder(tmp_path, settings) -> None:
     path = write_csv(tmp_path / "people.csv", people_rows(2000))
-    ahead = PipelineAhead([path], tmp_path / "ahead", Limits()).start()
+    ahead = PipelineAhead([path], settings).start()
     ahead.close()
-    assert not any(Path(tmp_path / "ahead").iterdir())
+    assert not any(_ahead_folder(settings).iterdir())

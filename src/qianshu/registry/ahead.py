@@ -25,12 +25,12 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qianshu.core.analytics import Limits
-from qianshu.registry.ingest import SourceFile
-from qianshu.registry.pipeline import PipelineResult, run_pipeline
-from qianshu.registry.spreadsheets import IngestOptions
+if TYPE_CHECKING:
+    from qianshu.core.settings import Settings
+    from qianshu.registry.ingest import SourceFile
+    from qianshu.registry.pipeline import PipelineResult
 
 Signature = tuple[int, int, int, int]
 
@@ -44,12 +44,18 @@ def _signature(path: Path) -> Signature | None:
 
 
 class PipelineAhead:
-    """``start()`` the pipeline of ``files`` in a folder under ``work_root``; ``result_for`` the
-    job's sources (None: run it there); ``close()`` always (interrupts it if still running)."""
+    """``start()`` the pipeline of ``files`` with the settings' limits, in a folder of the
+    settings' work folder; ``result_for`` the job's sources (None: run it there); ``close()``
+    always (interrupts it if still running).
 
-    def __init__(self, files: list[Path], work_root: Path, limits: Limits) -> None:
+    The pipeline's modules (DuckDB among them, 0.05-0.1 s) are imported on the thread too, while
+    the command imports the rest: they import nothing of the database layer, so the two threads
+    never wait on each other's imports in a cycle."""
+
+    def __init__(self, files: list[Path], settings: Settings) -> None:
         self._files = [Path(f) for f in files]
-        self._limits = limits
+        self._settings = settings
+        work_root = settings.work_dir / "registry"
         work_root.mkdir(parents=True, exist_ok=True)
         self._work = Path(tempfile.mkdtemp(prefix="ahead-", dir=work_root))
         self._before = [_signature(f) for f in self._files]
@@ -75,10 +81,14 @@ class PipelineAhead:
             raise InterruptedError
 
     def _run(self) -> None:
-        sources = [SourceFile(path, path.name) for path in self._files]
         try:
-            self._result = run_pipeline(sources, self._work / "job", self._progress, limits=self._limits,
-                                        on_connect=self._connected)
+            from qianshu.core.analytics import Limits
+            from qianshu.registry.ingest import SourceFile
+            from qianshu.registry.pipeline import run_pipeline
+
+            sources = [SourceFile(path, path.name) for path in self._files]
+            self._result = run_pipeline(sources, self._work / "job", self._progress,
+                                        limits=Limits.from_settings(self._settings), on_connect=self._connected)
         except Exception:  # the job runs the pipeline again, and reports the failure as it always does
             self._result = None
         finally:
@@ -89,6 +99,8 @@ class PipelineAhead:
     def result_for(self, sources: list[SourceFile]) -> PipelineResult | None:
         """The result, if it is that of ``sources`` (the stored copies of these files, in this
         order, under these names, default options) and no file changed since it started."""
+        from qianshu.registry.spreadsheets import IngestOptions
+
         self._thread.join()
         now = [_signature(f) for f in self._files]
         same_files = (len(sources) == len(self._files)

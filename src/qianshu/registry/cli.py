@@ -55,12 +55,11 @@ def register(
     as_json: JsonOutput = False,
 ) -> None:
     """Register data: upload the files, run the pipeline with a progress bar, show the findings."""
-    from qianshu.core.analytics import Limits
     from qianshu.registry.ahead import PipelineAhead
 
     settings = settings_for(data_dir)
     # The pipeline starts now, while the database layer is imported and the user checked.
-    ahead = PipelineAhead(files, settings.work_dir / "registry", Limits.from_settings(settings)).start()
+    ahead = PipelineAhead(files, settings).start()
     try:
         _register(files, title, org_user, title_en, as_json, settings, ahead)
     finally:

@@ -55,9 +55,7 @@ class PipelineAhead:
     def __init__(self, files: list[Path], settings: Settings) -> None:
         self._files = [Path(f) for f in files]
         self._settings = settings
-        work_root = settings.work_dir / "registry"
-        work_root.mkdir(parents=True, exist_ok=True)
-        self._work = Path(tempfile.mkdtemp(prefix="ahead-", dir=work_root))
+        self._work: Path | None = None
         self._before = [_signature(f) for f in self._files]
         self._after: list[Signature | None] = []
         self._result: PipelineResult | None = None
@@ -86,10 +84,13 @@ class PipelineAhead:
             from qianshu.registry.ingest import SourceFile
             from qianshu.registry.pipeline import run_pipeline
 
+            work_root = self._settings.work_dir / "registry"
+            work_root.mkdir(parents=True, exist_ok=True)
+            self._work = Path(tempfile.mkdtemp(prefix="ahead-", dir=work_root))
             sources = [SourceFile(path, path.name) for path in self._files]
             self._result = run_pipeline(sources, self._work / "job", self._progress,
                                         limits=Limits.from_settings(self._settings), on_connect=self._connected)
-        except Exception:  # the job runs the pipeline again, and reports the failure as it always does
+        except Exception:  # (an unwritable work folder too) the job runs the pipeline and reports the failure
             self._result = None
         finally:
             with self._lock:
@@ -115,4 +116,5 @@ class PipelineAhead:
             if self._connection is not None:
                 self._connection.interrupt()
         self._thread.join()
-        shutil.rmtree(self._work, ignore_errors=True)
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)

@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ class PipelineAhead:
         self._files = [Path(f) for f in files]
         self._settings = settings
         self._work: Path | None = None
+        self._stage = (0.0, "")
         self._before = [_signature(f) for f in self._files]
         self._after: list[Signature | None] = []
         self._result: PipelineResult | None = None
@@ -74,9 +76,10 @@ class PipelineAhead:
             if self._closed:
                 connection.interrupt()
 
-    def _progress(self, _fraction: float, _stage: str) -> None:
+    def _progress(self, fraction: float, stage: str) -> None:
         if self._closed:  # between two queries: the one running was interrupted
             raise InterruptedError
+        self._stage = (fraction, stage)
 
     def _run(self) -> None:
         try:
@@ -97,12 +100,19 @@ class PipelineAhead:
                 self._connection = None
             self._after = [_signature(f) for f in self._files]
 
-    def result_for(self, sources: list[SourceFile]) -> PipelineResult | None:
+    def result_for(self, sources: list[SourceFile],
+                   progress: Callable[[float, str], None] | None = None) -> PipelineResult | None:
         """The result, if it is that of ``sources`` (the stored copies of these files, in this
-        order, under these names, default options) and no file changed since it started."""
+        order, under these names, default options) and no file changed since it started;
+        ``progress`` is told each stage the pipeline enters while it is awaited."""
         from qianshu.registry.spreadsheets import IngestOptions
 
-        self._thread.join()
+        shown = None
+        while self._thread.is_alive():
+            if progress is not None and self._stage != shown:
+                shown = self._stage
+                progress(*shown)
+            self._thread.join(0.1)
         now = [_signature(f) for f in self._files]
         same_files = (len(sources) == len(self._files)
                       and all(s.name == f.name and s.options == IngestOptions() for s, f in zip(sources, self._files,

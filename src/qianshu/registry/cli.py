@@ -128,7 +128,7 @@ def _register(files: list[Path], title: str, org_user: str, title_en: str, as_js
                     report(fraction, stage)
                     progress.update(task, completed=fraction, description=f"处理 pipeline: {stage}")
 
-                run_registration_pipeline(context, job_id, both, ahead.result_for)
+                run_registration_pipeline(context, job_id, both, lambda sources: ahead.result_for(sources, both))
 
             jobs.run_pending(jobs.JobContext(database, settings, store), {service.PIPELINE_JOB: handler})
         with database.unit_of_work(write=False) as db:

@@ -2,11 +2,12 @@
 
 Before the pipeline's job may run, the command imports its database layer and the services,
 checks the user, stores the files and records the registration: about 0.8 s of CPU whatever
-the file (2026-12-01), as long as the whole pipeline of a 100,000-row file. The pipeline needs
+the file (2026-12-01), more than the whole pipeline of a 100,000-row file. The pipeline needs
 none of it: ``PipelineAhead`` runs it on a thread of its own from the start, on the files as
 the command names them, into a work folder of its own, and the job takes its result instead of
-running the pipeline again (DuckDB releases the GIL while it works, so the two overlap on two
-cores).
+running the pipeline again. DuckDB releases the GIL while a query runs, so the two overlap
+where a second core is free; the CPU they cost is the same (the pipeline's Python parts and
+DuckDB's checks for signals still wait for the GIL while the command imports).
 
 The result stands for the stored bytes only if no file changed in between: each file's size,
 modification time and inode when the pipeline started, when it finished and when the job asks

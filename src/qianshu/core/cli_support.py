@@ -96,8 +96,8 @@ def data_dir_path(data_dir: Path | None) -> Path:
 
 def is_initialised(folder: Path) -> bool:
     """What ``qianshu init`` leaves: the settings file and the exchange's signing key."""
+    from qianshu.core.keyfiles import PRIVATE_KEY_FILE
     from qianshu.core.settings import SETTINGS_FILE
-    from qianshu.core.signing import PRIVATE_KEY_FILE
 
     return (folder / SETTINGS_FILE).is_file() and (folder / "keys" / PRIVATE_KEY_FILE).is_file()
 

@@ -18,9 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from qianshu.core.canonical import canonical_json
-
-PRIVATE_KEY_FILE = "exchange-ed25519.pem"
-PUBLIC_KEY_FILE = "exchange-ed25519.pub.pem"
+from qianshu.core.keyfiles import PRIVATE_KEY_FILE as PRIVATE_KEY_FILE
+from qianshu.core.keyfiles import PUBLIC_KEY_FILE as PUBLIC_KEY_FILE
 
 
 class Signer(Protocol):

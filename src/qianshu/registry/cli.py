@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from qianshu.core.actor import Actor
+    from qianshu.core.settings import Settings
+    from qianshu.registry.ahead import PipelineAhead
 
 
 def _actor_for_email(db: Session, email: str) -> Actor:
@@ -53,6 +55,19 @@ def register(
     as_json: JsonOutput = False,
 ) -> None:
     """Register data: upload the files, run the pipeline with a progress bar, show the findings."""
+    from qianshu.registry.ahead import PipelineAhead
+
+    settings = settings_for(data_dir)
+    # The pipeline starts now, while the database layer is imported and the user checked.
+    ahead = PipelineAhead(files, settings).start()
+    try:
+        _register(files, title, org_user, title_en, as_json, settings, ahead)
+    finally:
+        ahead.close()
+
+
+def _register(files: list[Path], title: str, org_user: str, title_en: str, as_json: bool, settings: Settings,
+              ahead: PipelineAhead) -> None:
     from functools import partial
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -65,7 +80,6 @@ def register(
     from qianshu.registry.models import Registration
     from qianshu.registry.settings import RegistrySettings
 
-    settings = settings_for(data_dir)
     upload_limit = settings.section(RegistrySettings).upload_max_bytes
     # With --json, standard output carries the JSON only: progress goes to standard error.
     progress_console = get_console(stderr=as_json)
@@ -114,7 +128,7 @@ def register(
                     report(fraction, stage)
                     progress.update(task, completed=fraction, description=f"处理 pipeline: {stage}")
 
-                run_registration_pipeline(context, job_id, both)
+                run_registration_pipeline(context, job_id, both, lambda sources: ahead.result_for(sources, both))
 
             jobs.run_pending(jobs.JobContext(database, settings, store), {service.PIPELINE_JOB: handler})
         with database.unit_of_work(write=False) as db:

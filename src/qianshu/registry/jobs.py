@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,12 @@ from qianshu.registry.spreadsheets import IngestOptions
 log = logging.getLogger(__name__)
 
 
-def run_registration_pipeline(context: JobContext, job_id: int, progress: Progress) -> None:
+def run_registration_pipeline(context: JobContext, job_id: int, progress: Progress,
+                              ahead: Callable[[list[SourceFile]], PipelineResult | None] | None = None) -> None:
     """The payload names the registration; the files are blobs of the context's store, and the
     work folder is the settings' (payloads queued by earlier versions also carry ``data_dir``, which is
-    no longer read: such a job runs against this process's store like any other)."""
+    no longer read: such a job runs against this process's store like any other). ``ahead``
+    gives the result of these sources if it was computed already (``registry/ahead.py``)."""
     database, store = context.database, context.blobs
     with database.unit_of_work(write=False) as db:
         job = db.get_one(Job, job_id)
@@ -70,8 +73,8 @@ def run_registration_pipeline(context: JobContext, job_id: int, progress: Progre
             if not src.path.exists():
                 raise InvalidInput("{file}: the uploaded bytes are missing from the blob store.",
                                    field="files", file=src.name)
-        result = run_pipeline(sources, work, lambda f, stage: progress(f, stage),
-                              limits=Limits.from_settings(context.settings))
+        result = (ahead(sources) if ahead else None) or run_pipeline(
+            sources, work, lambda f, stage: progress(f, stage), limits=Limits.from_settings(context.settings))
         digest, size = store.put_file(result.parquet_path)
         try:
             _save(database, registration_id, job_id, files, result, digest, size)

@@ -47,8 +47,10 @@ class PipelineResult:
 
 
 def run_pipeline(sources: list[SourceFile], work: Path, progress: ProgressFn | None = None,
-                 memory_limit: str = "1GB", threads: int = 2, limits: Limits | None = None) -> PipelineResult:
-    """``limits`` (the settings', core/analytics.py) win over ``memory_limit`` and ``threads``."""
+                 memory_limit: str = "1GB", threads: int = 2, limits: Limits | None = None,
+                 on_connect: Callable[[Any], None] | None = None) -> PipelineResult:
+    """``limits`` (the settings', core/analytics.py) win over ``memory_limit`` and ``threads``;
+    ``on_connect`` is given the DuckDB connection (to interrupt it from another thread)."""
     def report(fraction: float, stage: str) -> None:
         if progress:
             progress(fraction, stage)
@@ -57,6 +59,8 @@ def run_pipeline(sources: list[SourceFile], work: Path, progress: ProgressFn | N
     # DuckDB may read the uploaded files and the work folder, nothing else.
     con = ingest.connect(work, memory_limit=limits.memory_limit, threads=limits.threads,
                          readable=[s.path for s in sources], query_seconds=limits.query_seconds)
+    if on_connect:
+        on_connect(con)
     try:
         report(0.05, "normalise")
         result = ingest.normalise(con, sources, work, lambda f, _n: report(0.05 + 0.4 * f, "normalise"))

@@ -41,7 +41,7 @@ WORKSHEET = schemas.ValuationIn(
     rights_fen=500_000_00, quality_fen=300_000_00, quality_factor_bp=10_500, obsolescence_bp=1000,
     incomes_fen=[8_000_000_00, 9_000_000_00, 10_000_000_00], share_bp=4000, discount_bp=900, life_years=5,
     scale_bp=10_000, market_quality_bp=10_000, timeliness_bp=9000, rights_bp=10_000, method="cost",
-    notes="演示估值 / demo valuation")
+    notes="演示估值")
 HOLDERS = ("merchant.traffic@qianshu.demo", "merchant.weather@qianshu.demo", "merchant.health@qianshu.demo")
 
 
@@ -82,7 +82,7 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
                 if made % 4 != 0:  # one in four still waits for its holder's confirmation
                     service.confirm_pledge(db, holder, signer, pledge.id)
                 if made == 2:
-                    service.release_pledge(db, bank, signer, pledge.id, "贷款已结清 / repaid")
+                    service.release_pledge(db, bank, signer, pledge.id, "贷款已结清")
                 if made == 3:  # enforced on default by a sale at a fixed price: the buyer's contract is a trade
                     _sell(db, settings, signer, bank, pledge, secured)
                 if made == 5:  # a defaulted loan: the asset is offered in a forced sale on the exchange
@@ -117,7 +117,7 @@ def _sell(db: Session, settings: Settings, signer: Any, bank: Actor, pledge: Any
     operator recorded its transfer in first). The sale settles at once: the fee, the bank up to the
     debt, the holder the rest, the rights transferred, and an exchange contract for both parties."""
     offered = sale.list_forced_sale(db, bank, signer, pledge.id, secured // 100 * 100,
-                                    "借款人逾期未还 / borrower defaulted")
+                                    "借款人逾期未还")
     buyer = actor_of(db, SALE_BUYER)
     ledger.deposit(db, actor_of(db, "operator@qianshu.demo"), org_id=buyer.org_id or 0,
                    amount_fen=offered.price_fen, bank_reference="2026-11-70001", memo="购买资产入金")

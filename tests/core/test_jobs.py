@@ -513,6 +513,7 @@ def test_two_workers_never_run_the_same_job_or_periodic_task_in_one_interval(iso
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
 def test_job_threads_run_at_a_lower_priority_than_requests() -> None:
     seen: list[int] = []
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # the suite may itself run under nice
 
     def job_thread() -> None:
         lower_this_thread(JOB_NICENESS)
@@ -521,5 +522,5 @@ def test_job_threads_run_at_a_lower_priority_than_requests() -> None:
     thread = threading.Thread(target=job_thread)
     thread.start()
     thread.join()
-    assert seen == [JOB_NICENESS]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < JOB_NICENESS  # the rest untouched
+    assert seen == [max(base, JOB_NICENESS)]  # lowered, never raised
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the rest untouched

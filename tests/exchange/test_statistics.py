@@ -120,3 +120,25 @@ def test_renewed_periods_and_paid_usage_bills_count_in_the_turnover(
     assert "其中用量账单" in page
     rows = list(csv.reader(io.StringIO(client.get("/statistics/by_month.csv").text.lstrip("\ufeff"))))
     assert sum(float(r[3] or 0) for r in rows[1:]) * 100 <= after["turnover_fen"]
+
+
+def test_everyone_sees_the_statistics_and_their_data(client: Any, db: Session, make: Any) -> None:
+    """Public: a visitor, members of any organisation (approved or not) and staff see the same page
+    and download the same series; a series that does not exist is a 404 for each of them."""
+    from tests.accounts.test_portal import sign_in
+
+    users = [None, make.user(), make.user(org_role="member", organisation=make.org(org_type="buyer")),
+             make.user(organisation=make.org(status="suspended")), make.operator(),
+             make.operator(staff_role="auditor")]
+    db.flush()
+    for user in users:
+        client.cookies.clear()
+        if user is not None:
+            assert sign_in(client, user.email).status_code == 303
+        page = client.get("/statistics")
+        assert page.status_code == 200, user
+        assert page.text.count('href="/statistics/') == 7
+        data = client.get("/statistics/by_region.csv")
+        assert (data.status_code, data.headers["content-type"]) == (200, "text/csv; charset=utf-8")
+        assert data.headers["content-disposition"] == 'attachment; filename="qianshu-by_region.csv"'
+        assert client.get("/statistics/nothing.csv").status_code == 404

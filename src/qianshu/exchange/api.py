@@ -13,7 +13,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.canonical import canonical_json
 from qianshu.core.http import DbSession, get_settings_dep, idempotent
 from qianshu.core.openapi import problems
-from qianshu.exchange import bills, changes, contracts, orders, payments, refunds, renewals, service
+from qianshu.exchange import bills, changes, contracts, orders, payments, read_models, refunds, renewals, service
 from qianshu.exchange import schemas as s
 from qianshu.exchange import trades as trade_reads  # the route ``trades`` below takes the module's name
 from qianshu.exchange.models import RefundRequest
@@ -315,11 +315,7 @@ def statistics(db: DbSession, actor: CurrentActor) -> dict[str, Any]:
     subscriptions and paid usage bills; its parts in ``turnover_parts_fen``) by month, industry,
     region, delivery mode and product; products listed and resources registered over time
     (cumulative, by month, Asia/Shanghai)."""
-    from qianshu.core.policy import require
-    from qianshu.exchange.statistics import compute
-
-    require(actor, "exchange.statistics")
-    stats = compute(db)
+    stats = read_models.public_statistics(db, actor).stats  # the page's read model: one check of the policy
     return {"transactions": stats.transactions, "turnover_fen": stats.turnover_fen,
             "turnover_parts_fen": stats.parts,
             "products_listed": stats.products_listed, "resources_registered": stats.resources_registered,

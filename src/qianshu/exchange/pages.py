@@ -16,7 +16,7 @@ from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.forms import FormInvalid, validate_form
 from qianshu.core.http import DbSession, PostedForm, form_fields, get_lang, get_settings_dep, render, see_other
-from qianshu.core.policy import allows
+from qianshu.core.read_models import extend
 from qianshu.exchange import (
     bills_pages,
     changes,
@@ -26,12 +26,11 @@ from qianshu.exchange import (
     read_models,
     refunds,
     renewals,
-    service,
+    statistics,
     trades,
 )
 from qianshu.exchange import schemas as s
-from qianshu.exchange.models import Contract, Order, TimelineEntry
-from qianshu.exchange.permissions import trade
+from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
 
@@ -129,21 +128,16 @@ def my_trades(request: Request, db: DbSession, actor: SignedInActor) -> Response
                              older))
 
 
-@dataclass
-class OrderPage:
-    order: Order
-    timeline: list[TimelineEntry]
-    party: str | None
-    can_answer: bool
-    can_decide: bool
+@dataclass(frozen=True)
+class OrderPage(read_models.OrderView):
+    """An order's page: its read model (``read_models.order_view``) and a refused step's error."""
+
     error: str = ""
 
 
 def _order_page(request: Request, db: DbSession, actor: Actor, order_id: int, error: str = "",
                 status: int = 200) -> Response:
-    order = service.get_order(db, actor, order_id)
-    page = OrderPage(order, trades.timeline(db, actor, order_id), service.party_of(actor, order),
-                     allows(actor, "order.answer", trade(order)), allows(actor, "order.decide", trade(order)), error)
+    page = extend(OrderPage, read_models.order_view(db, actor, order_id), error=error)
     return render(request, "exchange/order.html", page, status_code=status)
 
 
@@ -280,21 +274,11 @@ def contract_action(contract_id: int, action: str, request: Request, db: DbSessi
 
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics_page(request: Request, db: DbSession, actor: CurrentActor) -> HTMLResponse:
-    from qianshu.core.policy import require
-    from qianshu.exchange.statistics import MIN_GROUP, compute
-
-    require(actor, "exchange.statistics")
-    return render(request, "exchange/statistics.html", {"stats": compute(db), "min_group": MIN_GROUP})
+    return render(request, "exchange/statistics.html", read_models.public_statistics(db, actor))
 
 
 @router.get("/statistics/{name}.csv")
 def statistics_csv(name: str, request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    from qianshu.core.policy import require
-    from qianshu.exchange.statistics import SERIES, compute, to_csv
-
-    require(actor, "exchange.statistics")
-    if name not in SERIES:
-        raise NotFound("Not found.")
-    body = to_csv(compute(db).series.get(name, []), get_lang(request))
+    body = statistics.to_csv(read_models.statistics_series(db, actor, name), get_lang(request))
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="qianshu-{name}.csv"'})

@@ -1,6 +1,9 @@
-"""Read models of the exchange's portal (docs/architecture.md, "Read models"): the contract page's
-data and what its viewer may do, without HTTP, so that a higher capability's panel form (the
-manifests' ``contract_panel`` hook) can show the contract page again with its refused form."""
+"""Read models of the exchange's portal (docs/architecture.md, "Read models"): each page's data and
+what its viewer may do, without HTTP. The policy says who may take a step of a trade; the state the
+services check says when (``orders._open``: an order is answered or withdrawn while it is open), so
+a page offers a button only when pressing it would be refused for neither. The contract page's is
+also what a higher capability's panel form (the manifests' ``contract_panel`` hook) shows again
+with its refused form."""
 
 from __future__ import annotations
 
@@ -12,11 +15,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from qianshu.core.actor import Actor
+from qianshu.core.errors import NotFound
 from qianshu.core.forms import Form
-from qianshu.core.policy import allows
+from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, changes, payments, refunds, renewals, service, trades
-from qianshu.exchange.models import Contract, ContractChange, Dispute, RefundRequest, TimelineEntry
+from qianshu.exchange import bills, changes, payments, refunds, renewals, service, statistics, trades
+from qianshu.exchange.models import (
+    OPEN_ORDER_STATUSES,
+    Contract,
+    ContractChange,
+    Dispute,
+    Order,
+    RefundRequest,
+    TimelineEntry,
+)
 from qianshu.exchange.permissions import trade
 from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
@@ -24,6 +36,57 @@ from qianshu.ledger import service as ledger
 # A capability's section of the contract page: ``hook(db, actor, contract) -> panel | None``.
 PanelHook = Callable[[Session, Actor, Any], Any]
 TEMPLATE = "exchange/contract.html"
+
+
+@dataclass(frozen=True)
+class OrderActions:
+    accept: bool = False  # the seller accepts at the plan's price (a placed order)
+    quote: bool = False  # the seller answers with a price and terms (an open order)
+    refuse: bool = False  # the seller refuses, saying why (an open order)
+    accept_quote: bool = False  # the buyer accepts the quote (a quoted order)
+    withdraw: bool = False  # the buyer withdraws (an open order)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    timeline: list[TimelineEntry]
+    party: str | None  # "buyer", "seller", or None (staff, a bank that sold the asset)
+    may: OrderActions
+
+
+def order_view(db: Session, actor: Actor, order_id: int) -> OrderView:
+    """An order (404 unless the viewer may see it: ``service.get_order``), its timeline, and the
+    steps the viewer may take now. A quote past its expiry that the periodic task has not closed yet
+    still offers the buyer "accept the quote", which the service refuses (409)."""
+    order = service.get_order(db, actor, order_id)
+    resource = trade(order)
+    open_ = order.status in OPEN_ORDER_STATUSES and not service.is_asset_transfer(order)
+    answer = open_ and allows(actor, "order.answer", resource)
+    decide = open_ and allows(actor, "order.decide", resource)
+    may = OrderActions(accept=answer and order.status == "placed", quote=answer, refuse=answer,
+                       accept_quote=decide and order.status == "quoted", withdraw=decide)
+    return OrderView(order, trades.timeline(db, actor, order_id), service.party_of(actor, order), may)
+
+
+@dataclass(frozen=True)
+class StatisticsView:
+    stats: statistics.Statistics
+    min_group: int  # a group of fewer contracts shows its count, not its amount
+
+
+def public_statistics(db: Session, actor: Actor) -> StatisticsView:
+    """The exchange's public statistics (the policy's ``exchange.statistics``: anyone)."""
+    require(actor, "exchange.statistics")
+    return StatisticsView(statistics.compute(db), statistics.MIN_GROUP)
+
+
+def statistics_series(db: Session, actor: Actor, name: str) -> list[statistics.Point]:
+    """One series of the public statistics, by the name in its address (404 for another name)."""
+    require(actor, "exchange.statistics")
+    if name not in statistics.SERIES:
+        raise NotFound("Not found.")
+    return statistics.compute(db).series.get(name, [])
 
 
 @dataclass

@@ -177,12 +177,17 @@ def refuse(db: Session, actor: Actor, order_id: int, reason: str) -> Order:
     return order
 
 
+def quote_expired(order: Order) -> bool:
+    """Past the quote's expiry (the periodic task may not have closed the order yet)."""
+    return order.quote_expires_at is not None and as_utc(order.quote_expires_at) <= utcnow()
+
+
 def accept_quote(db: Session, actor: Actor, order_id: int) -> Contract:
     """The buyer accepts a quote before it expires: the contract is drawn up for both to sign."""
     order = load_order(db, order_id)
     require_role(actor, "order.decide", order, NO_ORDER)
     _open(order, "quoted")
-    if order.quote_expires_at is not None and as_utc(order.quote_expires_at) <= utcnow():
+    if quote_expired(order):
         raise Conflict("{field}: {reason}", field="quote_expires_at",
                        reason="the quote has expired; ask the seller for a new one")
     return _make_contract(db, actor, order, "quote_accepted")

@@ -19,7 +19,7 @@ from qianshu.core.errors import NotFound
 from qianshu.core.forms import Form
 from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
-from qianshu.exchange import bills, changes, payments, refunds, renewals, service, statistics, trades
+from qianshu.exchange import bills, changes, orders, payments, refunds, renewals, service, statistics, trades
 from qianshu.exchange.models import (
     OPEN_ORDER_STATUSES,
     Contract,
@@ -53,20 +53,23 @@ class OrderView:
     timeline: list[TimelineEntry]
     party: str | None  # "buyer", "seller", or None (staff, a bank that sold the asset)
     may: OrderActions
+    quote_expired: bool  # a quoted order past its quote's expiry, not yet closed by the periodic task
 
 
 def order_view(db: Session, actor: Actor, order_id: int) -> OrderView:
     """An order (404 unless the viewer may see it: ``service.get_order``), its timeline, and the
-    steps the viewer may take now. A quote past its expiry that the periodic task has not closed yet
-    still offers the buyer "accept the quote", which the service refuses (409)."""
+    steps the viewer may take now. A quote past its expiry is not offered for acceptance, even before
+    the periodic task closes it (the service would refuse it: 409); the buyer may still withdraw."""
     order = service.get_order(db, actor, order_id)
     resource = trade(order)
     open_ = order.status in OPEN_ORDER_STATUSES and not service.is_asset_transfer(order)
     answer = open_ and allows(actor, "order.answer", resource)
     decide = open_ and allows(actor, "order.decide", resource)
     may = OrderActions(accept=answer and order.status == "placed", quote=answer, refuse=answer,
-                       accept_quote=decide and order.status == "quoted", withdraw=decide)
-    return OrderView(order, trades.timeline(db, actor, order_id), service.party_of(actor, order), may)
+                       accept_quote=decide and order.status == "quoted" and not orders.quote_expired(order),
+                       withdraw=decide)
+    return OrderView(order, trades.timeline(db, actor, order_id), service.party_of(actor, order), may,
+                     order.status == "quoted" and orders.quote_expired(order))
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ Rules (each violation names the file, the line and the rule):
   (its tables) except for type annotations; it reads them through that capability's services.
 - **pages only render**: a portal module (`pages.py`, `<part>_pages.py`) does not import the
   permission policy (`qianshu.core.policy`): what the viewer may do comes from the capability's read
-  model (`<capability>/read_models.py`) and what may be done from its services. The pages not yet
-  moved are listed in `PAGES_STILL_ASKING_THE_POLICY` (docs/architecture.md, "Not yet on read
-  models"); the list only shrinks.
+  model (`<capability>/read_models.py`) and what may be done from its services. Every portal
+  module is on its read model; there are no exceptions.
 """
 
 from __future__ import annotations
@@ -41,9 +40,6 @@ def is_http_module(module: str) -> bool:
 def is_portal_module(module: str) -> bool:
     return module == "pages" or module.endswith("_pages")
 CORE_HTTP = {"qianshu/core/http.py", "qianshu/core/csrf.py", "qianshu/core/openapi.py"}
-# Portal modules that still ask the policy themselves (docs/architecture.md, "Not yet on read
-# models"). Move a page onto its read model, then take its module off this list.
-PAGES_STILL_ASKING_THE_POLICY: frozenset[str] = frozenset()
 
 
 def _asks_the_policy(target: str, names: list[str]) -> bool:
@@ -96,8 +92,7 @@ def check_file(path: Path, root: Path, allowed: dict[str, set[str]]) -> list[Vio
             out.append(Violation(rel, line, "no HTTP in rules", f"{module}.py imports {target}"))
         if area == "core" and pieces[0] in ("fastapi", "starlette") and rel not in CORE_HTTP:
             out.append(Violation(rel, line, "no HTTP in rules", f"core module imports {target}"))
-        if is_portal_module(module) and area in allowed and _asks_the_policy(target, names) \
-                and rel not in PAGES_STILL_ASKING_THE_POLICY:
+        if is_portal_module(module) and area in allowed and _asks_the_policy(target, names):
             out.append(Violation(rel, line, "pages only render",
                                  f"{module}.py imports {target}; ask {area}'s read model what the viewer may do"))
         if pieces[0] != "qianshu" or len(pieces) < 2:
@@ -176,11 +171,3 @@ def test_type_annotations_may_name_another_capabilitys_tables(tmp_path: Path) ->
     target.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                       "    from qianshu.registry.models import Registration\n", encoding="utf-8")
     assert check_tree(tmp_path, _allowed()) == []
-
-
-def test_the_pages_still_asking_the_policy_only_shrink() -> None:
-    """A page moved onto its read model leaves the list, so that it cannot go back."""
-    still = {rel for rel in PAGES_STILL_ASKING_THE_POLICY
-             if any(_asks_the_policy(target, names)
-                    for _, target, names in _imports(ast.parse((SRC / rel).read_text(encoding="utf-8"))))}
-    assert still == PAGES_STILL_ASKING_THE_POLICY, f"no longer asks the policy: {PAGES_STILL_ASKING_THE_POLICY - still}"

@@ -90,8 +90,12 @@ def log_contract_event(db: Session, event: str, contract: Contract, **extra: str
                                        **extra})])[0].index
 
 
-# Every column attribute of a contract, by attribute name (what ``move_contract`` reads back).
-_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs}
+# Every column attribute of a contract but its document, by attribute name (what ``move_contract``
+# reads back). The document is the contract's text, the largest value of the row by far; it
+# changes only with a new version of the row, so it is read again only if the row's version shows
+# that someone else changed the row since this session read it.
+_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs
+                     if attr.key != "document"}
 
 
 def move_contract(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
@@ -111,8 +115,11 @@ def move_contract(db: Session, contract: Contract, allowed: tuple[str, ...], to:
         db.refresh(contract)
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
+    changed_meanwhile = moved.version != contract.version + 1
     for key, value in zip(_CONTRACT_COLUMNS, moved, strict=True):
         set_committed_value(contract, key, value)
+    if changed_meanwhile:
+        db.expire(contract, ["document"])
 
 
 def move_period(db: Session, contract: Contract, period: ContractPeriod, allowed: tuple[str, ...], to: str, *,
@@ -166,14 +173,14 @@ class Held:
         base = f"contract:{self.contract.id}"
         return base if self.period is None else f"{base}:period:{self.period.number}"
 
-    def escrow(self, db: Session, *, opening: bool = False) -> Any:
-        """Its escrow account; ``opening``: for the payment, which opens it (its owner, the buyer,
-        exists: inserted at once, without looking first)."""
+    def escrow(self, db: Session, *, opening: bool = False) -> int:
+        """Its escrow account's id; ``opening``: for the payment, which opens it (its owner, the
+        buyer, exists: inserted at once, without looking first)."""
         reference = f"contract-{self.contract.id}"
         if self.period is not None:
             reference += f"-period-{self.period.number}"
-        return ledger.open_account(db, kind="escrow", owner_org_id=self.contract.buyer_org_id, reference=reference,
-                                   owner_known=opening)
+        return ledger.account_id(db, kind="escrow", owner_org_id=self.contract.buyer_org_id, reference=reference,
+                                 opening=opening)
 
     def move(self, db: Session, allowed: tuple[str, ...], to: str, *, exact: bool = False,
              at: datetime | None = None, **values: Any) -> None:
@@ -220,9 +227,10 @@ def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, st
     fee = fee_of(held, fee_rate(db, contract, settings))
     item.move(db, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
     escrow, ref = item.escrow(db), item.ref()
-    legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
+    legs = [ledger.Leg(escrow, ledger.wallet_id(db, contract.seller_org_id), held - fee, "settlement",
                        (CAUSE, contract.id), contract.number, f"settle:{ref}"),
-            ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number, f"fee:{ref}")]
+            ledger.Leg(escrow, ledger.fee_account_id(db), fee, "fee", (CAUSE, contract.id), contract.number,
+                       f"fee:{ref}")]
     if step:
         record_step(db, actor, contract.order, step, contract, at=now, **item.detail())
     if item.period is None:

@@ -43,12 +43,14 @@ def _resolve(database: Database, bearer: str | None, session_cookie: str | None,
     """(actor, token id, unread notifications of a portal session when ``count_unread``) in one read
     transaction; (None, None, 0) for an anonymous request."""
     lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
-    with database.unit_of_work(write=False) as db:
-        if bearer is not None:
+    if bearer is not None:
+        # One statement (token, user and organisation): no transaction of its own needed.
+        with database.single_read() as db:
             resolved = service.resolve_token(db, bearer)
             actor = service.actor_for(resolved.user, via="api", ip=ip,
                                       scopes=frozenset(str(s) for s in resolved.token.scopes))
             return actor, resolved.token.id, 0
+    with database.unit_of_work(write=False) as db:
         if session_cookie and (found := service.session_user(db, session_cookie)):
             user = found[0]
             # The header of every portal page shows it: one indexed count, in the same transaction.

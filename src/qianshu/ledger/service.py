@@ -170,7 +170,8 @@ def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference:
             raise NotFound("Organisation {org_id} does not exist.", field="org_id", org_id=owner_org_id)
     # Two first uses at once: one inserts, the other's insert does nothing and both read the one
     # row. The new row comes back with the INSERT (RETURNING); only a row there before is read.
-    opened = db.scalar(_insert_account(db, code, kind, owner_org_id, reference).returning(LedgerAccount))
+    opened: LedgerAccount | None = db.scalar(
+        _insert_account(db, code, kind, owner_org_id, reference).returning(LedgerAccount))
     if opened is None:
         opened = _account_by_code(db, code)
     assert opened is not None
@@ -178,6 +179,7 @@ def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference:
 
 
 def _insert_account(db: Session, code: str, kind: str, owner_org_id: int | None, reference: str | None) -> Any:
+    """The account's INSERT that does nothing if its code is taken (RETURNING is the caller's)."""
     dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     return dialect_insert(LedgerAccount).values(
         code=code, kind=kind, owner_org_id=owner_org_id, reference=reference or "",

@@ -9,8 +9,7 @@ app in this process (Starlette's test client: middleware, token, idempotency key
 request at a time so that nothing waits for a lock. Every statement is timed at the driver
 (``before/after_cursor_execute``). Printed per payment: wall time, statements, time inside the
 driver (round trip and the server's work) and the rest (Python: routing, ORM, JSON), and the CPU time
-of the process (less sensitive to a busy machine than the wall time), and on PostgreSQL the round
-trips (statements, and the BEGIN, COMMIT, ROLLBACK and pool pings they do not count); then each
+of the process (less sensitive to a busy machine than the wall time); then each
 distinct statement with its count and mean time. ``--cprofile`` adds the top functions by
 cumulative time.
 """
@@ -68,21 +67,6 @@ class StatementClock:
                 self.sequence.append(short)
             self.seconds[short] += time.perf_counter() - began
 
-    def count_round_trips(self) -> None:
-        """Every exchange with PostgreSQL, not only statements: BEGIN, COMMIT, ROLLBACK and the
-        pool's liveness ping go through ``psycopg.Connection.wait`` too (one call per round trip)."""
-        import psycopg
-
-        clock, wait = self, psycopg.Connection.wait
-
-        def counted(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            if clock.on:
-                clock.round_trips += 1
-            return wait(conn, *args, **kwargs)
-
-        self.round_trips = 0
-        psycopg.Connection.wait = counted  # type: ignore[method-assign]
-
     def total(self) -> tuple[int, float]:
         return sum(self.count.values()), sum(self.seconds.values())
 
@@ -108,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         buyers, _offers, waiting = prepare(folder, url, 1, args.payments)
         settings = Settings(data_dir=folder)
         clock = StatementClock()
-        if args.database == "postgres":
-            clock.count_round_trips()
         with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
             contracts = waiting[0]
             # The first payment warms the caches (routes, compiled statements); not counted.
@@ -136,9 +118,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{statements / n:.1f} statements each, {in_driver / n * 1000:.1f} ms in the driver, "
               f"{(wall - in_driver) / n * 1000:.1f} ms elsewhere (Python); CPU of this process (app and "
               f"test client) {cpu / n * 1000:.1f} ms each")
-        if args.database == "postgres":
-            print(f"  {clock.round_trips / n:.1f} round trips to PostgreSQL per payment (statements, BEGIN, "
-                  f"COMMIT, ROLLBACK, the pool's ping)")
         print("  the statements of one payment, in order:")
         for k, text in enumerate(clock.sequence, 1):
             print(f"  {k:3d}. {text}")

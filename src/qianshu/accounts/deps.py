@@ -1,6 +1,7 @@
 """FastAPI dependencies: who is making this request (session cookie or bearer token).
 
-The actor is resolved in a short read transaction of its own, on a worker thread: never on the
+The actor is resolved in a short read of its own (a bearer token's one statement in autocommit on
+PostgreSQL, ``Database.single_read``), on a worker thread: never on the
 event loop (a database call there stalls every request of the process, including the one holding
 the lock it waits for), and never inside the request's own unit of work, so a write request takes
 the write lock only when its handler first writes. Resolving who someone is writes nothing: token

@@ -239,7 +239,7 @@ class Database:
     def single_read(self) -> Iterator[Session]:
         """A session for reads that need no transaction around them, because each is one statement
         (who an API token belongs to, which every API request asks): on PostgreSQL in autocommit,
-        so the read costs no ``BEGIN`` and no ``ROLLBACK``, two round trips fewer; a statement
+        so the read costs no ``BEGIN`` and no ``COMMIT``, two round trips fewer; a statement
         sees one snapshot all the same. Elsewhere (SQLite, where a statement costs no round trip,
         and the tests' one connection) ``unit_of_work(write=False)``."""
         factory = self.__dict__.get("_single_read")

@@ -191,7 +191,7 @@ def account_id(db: Session, *, kind: str, owner_org_id: int | None, reference: s
                opening: bool = False) -> int:
     """``open_account(...).id`` for the hot path of a payment or a settlement, which needs only
     the account's id for ``transfers``: Core statements on the session's connection, no ORM
-    object built (about a millisecond of CPU less per account). ``opening``: as ``open_account``'s
+    object built. ``opening``: as ``open_account``'s
     ``owner_known`` (inserted first, read only if it was there already)."""
     code = _checked_code(kind, owner_org_id, reference)
     conn = db.connection()

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import inspect, update
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -102,15 +103,11 @@ def move_contract(db: Session, contract: Contract, allowed: tuple[str, ...], to:
                   at: datetime | None = None, **values: Any) -> None:
     """Move the payment status by a conditional UPDATE: of two at once, one wins, the other gets a 409.
     ``exact``: only if nothing else changed the contract since it was read (refunds add up amounts)."""
-    stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
-    if exact:
-        stmt = stmt.where(Contract.version == contract.version)
     # The row as it is now comes back with the UPDATE itself (RETURNING): no second round trip
     # to read it again.
-    moved = db.execute(stmt
-                       .values(payment_status=to, version=Contract.version + 1, updated_at=at or utcnow(), **values)
-                       .returning(*_CONTRACT_COLUMNS.values())
-                       .execution_options(synchronize_session=False)).first()
+    moved = db.execute(_move_statement(tuple(allowed), exact, tuple(sorted(values))),
+                       {"contract_id": contract.id, "read_version": contract.version, "to": to,
+                        "at": at or utcnow(), **{f"new_{key}": value for key, value in values.items()}}).first()
     if moved is None:
         db.refresh(contract)
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
@@ -120,6 +117,19 @@ def move_contract(db: Session, contract: Contract, allowed: tuple[str, ...], to:
         set_committed_value(contract, key, value)
     if changed_meanwhile:
         db.expire(contract, ["document"])
+
+
+@lru_cache(maxsize=64)
+def _move_statement(allowed: tuple[str, ...], exact: bool, keys: tuple[str, ...]) -> Any:
+    """``move_contract``'s UPDATE for one kind of move, built once (with its 40-odd returned
+    columns, building it and its cache key cost more than running it); the values are parameters."""
+    stmt = update(Contract).where(Contract.id == bindparam("contract_id"), Contract.payment_status.in_(allowed))
+    if exact:
+        stmt = stmt.where(Contract.version == bindparam("read_version"))
+    return (stmt.values(payment_status=bindparam("to"), version=Contract.version + 1, updated_at=bindparam("at"),
+                        **{key: bindparam(f"new_{key}") for key in keys})
+            .returning(*_CONTRACT_COLUMNS.values())
+            .execution_options(synchronize_session=False))
 
 
 def move_period(db: Session, contract: Contract, period: ContractPeriod, allowed: tuple[str, ...], to: str, *,

@@ -190,20 +190,31 @@ def _insert_account(db: Session, code: str, kind: str, owner_org_id: int | None,
 def account_id(db: Session, *, kind: str, owner_org_id: int | None, reference: str | None = None,
                opening: bool = False) -> int:
     """``open_account(...).id`` for the hot path of a payment or a settlement, which needs only
-    the account's id for ``transfers``: Core statements on the session's connection, no ORM
-    object built. ``opening``: as ``open_account``'s
-    ``owner_known`` (inserted first, read only if it was there already)."""
+    the account's id for ``transfers``: statements built once, run on the session's connection, no
+    ORM object built. ``opening``: as ``open_account``'s ``owner_known`` (inserted first, read only
+    if it was there already)."""
     code = _checked_code(kind, owner_org_id, reference)
     conn = db.connection()
     if opening:
-        opened = conn.execute(_insert_account(db, code, kind, owner_org_id, reference)
-                              .returning(ACCOUNTS.c.id)).scalar()
+        opened = conn.execute(_open_returning_id(conn.dialect.name), {
+            "code": code, "kind": kind, "owner_org_id": owner_org_id, "reference": reference or "",
+            "may_go_negative": kind in MAY_GO_NEGATIVE, "created_at": utcnow()}).scalar()
         if opened is not None:
             return int(opened)
     found = conn.execute(_ID_BY_CODE, {"code": code}).scalar()
     if found is not None:
         return int(found)
     return open_account(db, kind=kind, owner_org_id=owner_org_id, reference=reference).id
+
+
+@lru_cache(maxsize=4)
+def _open_returning_id(dialect: str) -> Any:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (dialect_insert(ACCOUNTS).values(
+        code=bindparam("code"), kind=bindparam("kind"), owner_org_id=bindparam("owner_org_id"),
+        reference=bindparam("reference"), may_go_negative=bindparam("may_go_negative"), balance_fen=0,
+        created_at=bindparam("created_at"),
+    ).on_conflict_do_nothing(index_elements=["code"]).returning(ACCOUNTS.c.id))
 
 
 _ID_BY_CODE = select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == bindparam("code"))

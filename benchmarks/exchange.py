@@ -10,8 +10,9 @@ organisations with an API token and a funded wallet each, and the sellers' token
 loop for ``--seconds``: order a one-time plan, the seller accepts, both sign, pay (with an
 Idempotency-Key), the seller delivers, the buyer accepts (the contract settles). Before that, a
 payments-only phase pays ``--ready`` contracts per client signed beforehand (one request each,
-for at most ``--seconds``). Printed: settled orders/s, payments/s of both phases, and latency
-percentiles per step. On PostgreSQL, in the same run and
+for at most ``--seconds``; each client's first is a warm-up, not counted). Printed: settled
+orders/s, payments/s of both phases, latency percentiles per step, and the CPU time per payment
+and per trade of the server, of PostgreSQL and of the clients. On PostgreSQL, in the same run and
 against the same server, ``pgbench`` (TPC-B-like, scale ``--clients``, ``-c N -j N``) runs for
 the same seconds on a scratch database, and the ratio payments/s ÷ pgbench tps is printed
 (goals: at least 1/4; p99 of a payment under 100 ms at 32 clients). Finally the books are
@@ -319,11 +320,19 @@ def run(database: str, clients: int, seconds: float, workers: int | None, pg_url
         server = Server(folder, workers or (1 if database == "sqlite" else 2))
         trading = [Client(server.base, b, offers, i) for i, b in enumerate(buyers)]
         paying = 0.0
+        if ready > 1:  # warm-up, not counted: each client's first payment (the workers' first statements)
+            _phase(trading, "pay_only", [(w[:1], time.monotonic() + seconds) for w in waiting])
+            for c in trading:
+                c.paid_only = 0
+                c.latency.clear()
+            waiting = [w[1:] for w in waiting]
         cpu_before = cpu_now(server.process.pid)
         if ready:
             paying = _phase(trading, "pay_only", [(w, time.monotonic() + seconds) for w in waiting])
         cpu_paying = [after - before for after, before in zip(cpu_now(server.process.pid), cpu_before, strict=True)]
+        cpu_before = cpu_now(server.process.pid)
         elapsed = _phase(trading, "run", [(time.monotonic() + seconds,) for _ in trading])
+        cpu_trading = [after - before for after, before in zip(cpu_now(server.process.pid), cpu_before, strict=True)]
         latency: dict[str, list[float]] = defaultdict(list)
         for c in trading:
             for step, values in c.latency.items():
@@ -334,7 +343,7 @@ def run(database: str, clients: int, seconds: float, workers: int | None, pg_url
             "settled_per_s": sum(c.settled for c in trading) / elapsed,
             "failed": sum(c.failed for c in trading), "latency": latency,
             "pay_only_per_s": sum(c.paid_only for c in trading) / paying if paying else 0.0,
-            "pay_only_seconds": paying, "pay_only_cpu": cpu_paying,
+            "pay_only_seconds": paying, "pay_only_cpu": cpu_paying, "trading_cpu": cpu_trading,
             "load": os.getloadavg()[0]}
         if database == "postgres":
             result["pgbench_tps"] = run_pgbench(pg_url, clients, seconds)
@@ -367,6 +376,11 @@ def report(result: dict[str, Any]) -> None:
         server, postgres, clients = (seconds / paid * 1000 for seconds in result["pay_only_cpu"])
         print(f"  CPU per payment of that phase: server {server:.1f} ms, PostgreSQL (all of the machine's) "
               f"{postgres:.1f} ms, clients {clients:.1f} ms; load average after trading {result['load']:.1f}")
+    trades = result["settled_per_s"] * result["seconds"]
+    if trades:
+        server, postgres, clients = (seconds / trades * 1000 for seconds in result["trading_cpu"])
+        print(f"  CPU per settled trade (7 requests): server {server:.1f} ms, PostgreSQL {postgres:.1f} ms, "
+              f"clients {clients:.1f} ms")
     if "pgbench_tps" in result:
         best = max(result["payments_per_s"], result["pay_only_per_s"])
         ratio = best / result["pgbench_tps"] if result["pgbench_tps"] else 0.0

@@ -10,8 +10,9 @@ organisations with an API token and a funded wallet each, and the sellers' token
 loop for ``--seconds``: order a one-time plan, the seller accepts, both sign, pay (with an
 Idempotency-Key), the seller delivers, the buyer accepts (the contract settles). Before that, a
 payments-only phase pays ``--ready`` contracts per client signed beforehand (one request each,
-for at most ``--seconds``). Printed: settled orders/s, payments/s of both phases, and latency
-percentiles per step. On PostgreSQL, in the same run and
+for at most ``--seconds``; each client's first is a warm-up, not counted). Printed: settled
+orders/s, payments/s of both phases, latency percentiles per step, and the CPU time per payment
+and per trade of the server, of PostgreSQL and of the clients. On PostgreSQL, in the same run and
 against the same server, ``pgbench`` (TPC-B-like, scale ``--clients``, ``-c N -j N``) runs for
 the same seconds on a scratch database, and the ratio payments/s ÷ pgbench tps is printed
 (goals: at least 1/4; p99 of a payment under 100 ms at 32 clients). Finally the books are
@@ -69,6 +70,35 @@ def _admin(server: str, sql: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(sql))
     engine.dispose()
+
+
+def cpu_now(server_pid: int) -> tuple[float, float, float]:
+    """CPU seconds (user + system) used so far by the server (``qianshu serve`` and every process
+    under it), by all PostgreSQL processes of the machine (the benchmark's backends, and anyone
+    else's) and by this process (the clients): what a phase cost, beside how long it took."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    postgres = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        pid, seconds = int(entry.name), (int(fields[11]) + int(fields[12])) / tick
+        parent[pid], used[pid] = int(fields[1]), seconds
+        if raw[raw.index("(") + 1:raw.rindex(")")] == "postgres":
+            postgres += seconds
+    tree, grew = {server_pid}, True
+    while grew:
+        below = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= below
+        grew = bool(below)
+    times = os.times()
+    return sum(used.get(pid, 0.0) for pid in tree), postgres, times.user + times.system
 
 
 def _free_port() -> int:
@@ -290,9 +320,19 @@ def run(database: str, clients: int, seconds: float, workers: int | None, pg_url
         server = Server(folder, workers or (1 if database == "sqlite" else 2))
         trading = [Client(server.base, b, offers, i) for i, b in enumerate(buyers)]
         paying = 0.0
+        if ready > 1:  # warm-up, not counted: each client's first payment (the workers' first statements)
+            _phase(trading, "pay_only", [(w[:1], time.monotonic() + seconds) for w in waiting])
+            for c in trading:
+                c.paid_only = 0
+                c.latency.clear()
+            waiting = [w[1:] for w in waiting]
+        cpu_before = cpu_now(server.process.pid)
         if ready:
             paying = _phase(trading, "pay_only", [(w, time.monotonic() + seconds) for w in waiting])
+        cpu_paying = [after - before for after, before in zip(cpu_now(server.process.pid), cpu_before, strict=True)]
+        cpu_before = cpu_now(server.process.pid)
         elapsed = _phase(trading, "run", [(time.monotonic() + seconds,) for _ in trading])
+        cpu_trading = [after - before for after, before in zip(cpu_now(server.process.pid), cpu_before, strict=True)]
         latency: dict[str, list[float]] = defaultdict(list)
         for c in trading:
             for step, values in c.latency.items():
@@ -303,7 +343,8 @@ def run(database: str, clients: int, seconds: float, workers: int | None, pg_url
             "settled_per_s": sum(c.settled for c in trading) / elapsed,
             "failed": sum(c.failed for c in trading), "latency": latency,
             "pay_only_per_s": sum(c.paid_only for c in trading) / paying if paying else 0.0,
-            "pay_only_seconds": paying}
+            "pay_only_seconds": paying, "pay_only_cpu": cpu_paying, "trading_cpu": cpu_trading,
+            "load": os.getloadavg()[0]}
         if database == "postgres":
             result["pgbench_tps"] = run_pgbench(pg_url, clients, seconds)
         settings = Settings(data_dir=folder)
@@ -331,6 +372,15 @@ def report(result: dict[str, Any]) -> None:
     if result["pay_only_seconds"]:
         print(f"  payments only (contracts signed beforehand, one request each): "
               f"{result['pay_only_per_s']:.1f} payments/s over {result['pay_only_seconds']:.1f} s")
+        paid = result["pay_only_per_s"] * result["pay_only_seconds"]
+        server, postgres, clients = (seconds / paid * 1000 for seconds in result["pay_only_cpu"])
+        print(f"  CPU per payment of that phase: server {server:.1f} ms, PostgreSQL (all of the machine's) "
+              f"{postgres:.1f} ms, clients {clients:.1f} ms; load average after trading {result['load']:.1f}")
+    trades = result["settled_per_s"] * result["seconds"]
+    if trades:
+        server, postgres, clients = (seconds / trades * 1000 for seconds in result["trading_cpu"])
+        print(f"  CPU per settled trade (7 requests): server {server:.1f} ms, PostgreSQL {postgres:.1f} ms, "
+              f"clients {clients:.1f} ms")
     if "pgbench_tps" in result:
         best = max(result["payments_per_s"], result["pay_only_per_s"])
         ratio = best / result["pgbench_tps"] if result["pgbench_tps"] else 0.0

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from qianshu.catalog.schemas import PlanIn
@@ -335,3 +335,20 @@ def test_a_subscription_stops_at_the_policys_term(db: Session, buyer: Actor, mer
     fund(buyer, 10_000)
     assert renewals.renew_due(db, ExchangeSettings(), now=contract.ends_at) == (0, 1)
     assert _wallet(db, buyer) == 10_000
+
+
+def test_a_payment_shows_the_contract_as_it_is_after_a_change_made_meanwhile(
+        db: Session, buyer: Actor, signed: Callable[..., Contract], fund: Any) -> None:
+    """The status update reads back every column but the document; a contract changed by another
+    transaction between this session's read and the payment is shown with its new document."""
+    contract = signed()
+    fund(buyer, 200_000)
+    changed = {**contract.document, "note": "changed meanwhile"}
+    # As another transaction would: straight to the row, past this session's copy of the contract.
+    db.execute(update(Contract).where(Contract.id == contract.id)
+               .values(document=changed, version=Contract.version + 1)
+               .execution_options(synchronize_session=False))
+    assert "note" not in contract.document
+    payments.pay(db, buyer, contract.id)
+    assert contract.payment_status == "escrowed"
+    assert contract.document["note"] == "changed meanwhile"

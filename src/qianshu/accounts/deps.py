@@ -1,6 +1,7 @@
 """FastAPI dependencies: who is making this request (session cookie or bearer token).
 
-The actor is resolved in a short read transaction of its own, on a worker thread: never on the
+The actor is resolved in a short read of its own (a bearer token's one statement in autocommit on
+PostgreSQL, ``Database.single_read``), on a worker thread: never on the
 event loop (a database call there stalls every request of the process, including the one holding
 the lock it waits for), and never inside the request's own unit of work, so a write request takes
 the write lock only when its handler first writes. Resolving who someone is writes nothing: token
@@ -43,12 +44,14 @@ def _resolve(database: Database, bearer: str | None, session_cookie: str | None,
     """(actor, token id, unread notifications of a portal session when ``count_unread``) in one read
     transaction; (None, None, 0) for an anonymous request."""
     lower_this_thread(REQUEST_NICENESS)  # a handler thread: the event loop goes first
-    with database.unit_of_work(write=False) as db:
-        if bearer is not None:
+    if bearer is not None:
+        # One statement (token, user and organisation): no transaction of its own needed.
+        with database.single_read() as db:
             resolved = service.resolve_token(db, bearer)
             actor = service.actor_for(resolved.user, via="api", ip=ip,
                                       scopes=frozenset(str(s) for s in resolved.token.scopes))
             return actor, resolved.token.id, 0
+    with database.unit_of_work(write=False) as db:
         if session_cookie and (found := service.session_user(db, session_cookie)):
             user = found[0]
             # The header of every portal page shows it: one indexed count, in the same transaction.

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import inspect, update
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -90,29 +91,45 @@ def log_contract_event(db: Session, event: str, contract: Contract, **extra: str
                                        **extra})])[0].index
 
 
-# Every column attribute of a contract, by attribute name (what ``move_contract`` reads back).
-_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs}
+# Every column attribute of a contract but its document, by attribute name (what ``move_contract``
+# reads back). The document is the contract's text, the largest value of the row by far; it
+# changes only with a new version of the row, so it is read again only if the row's version shows
+# that someone else changed the row since this session read it.
+_CONTRACT_COLUMNS = {attr.key: getattr(Contract, attr.key) for attr in inspect(Contract).column_attrs
+                     if attr.key != "document"}
 
 
 def move_contract(db: Session, contract: Contract, allowed: tuple[str, ...], to: str, *, exact: bool = False,
                   at: datetime | None = None, **values: Any) -> None:
     """Move the payment status by a conditional UPDATE: of two at once, one wins, the other gets a 409.
     ``exact``: only if nothing else changed the contract since it was read (refunds add up amounts)."""
-    stmt = update(Contract).where(Contract.id == contract.id, Contract.payment_status.in_(allowed))
-    if exact:
-        stmt = stmt.where(Contract.version == contract.version)
     # The row as it is now comes back with the UPDATE itself (RETURNING): no second round trip
     # to read it again.
-    moved = db.execute(stmt
-                       .values(payment_status=to, version=Contract.version + 1, updated_at=at or utcnow(), **values)
-                       .returning(*_CONTRACT_COLUMNS.values())
-                       .execution_options(synchronize_session=False)).first()
+    moved = db.execute(_move_statement(tuple(allowed), exact, tuple(sorted(values))),
+                       {"contract_id": contract.id, "read_version": contract.version, "to": to,
+                        "at": at or utcnow(), **{f"new_{key}": value for key, value in values.items()}}).first()
     if moved is None:
         db.refresh(contract)
         raise Conflict("Contract {number} is {status}; this cannot be done now.", number=contract.number,
                        status=Label("payment status", contract.payment_status))
+    changed_meanwhile = moved.version != contract.version + 1
     for key, value in zip(_CONTRACT_COLUMNS, moved, strict=True):
         set_committed_value(contract, key, value)
+    if changed_meanwhile:
+        db.expire(contract, ["document"])
+
+
+@lru_cache(maxsize=64)
+def _move_statement(allowed: tuple[str, ...], exact: bool, keys: tuple[str, ...]) -> Any:
+    """``move_contract``'s UPDATE for one kind of move, built once (with its 40-odd returned
+    columns, building it and its cache key cost more than running it); the values are parameters."""
+    stmt = update(Contract).where(Contract.id == bindparam("contract_id"), Contract.payment_status.in_(allowed))
+    if exact:
+        stmt = stmt.where(Contract.version == bindparam("read_version"))
+    return (stmt.values(payment_status=bindparam("to"), version=Contract.version + 1, updated_at=bindparam("at"),
+                        **{key: bindparam(f"new_{key}") for key in keys})
+            .returning(*_CONTRACT_COLUMNS.values())
+            .execution_options(synchronize_session=False))
 
 
 def move_period(db: Session, contract: Contract, period: ContractPeriod, allowed: tuple[str, ...], to: str, *,
@@ -166,14 +183,14 @@ class Held:
         base = f"contract:{self.contract.id}"
         return base if self.period is None else f"{base}:period:{self.period.number}"
 
-    def escrow(self, db: Session, *, opening: bool = False) -> Any:
-        """Its escrow account; ``opening``: for the payment, which opens it (its owner, the buyer,
-        exists: inserted at once, without looking first)."""
+    def escrow(self, db: Session, *, opening: bool = False) -> int:
+        """Its escrow account's id; ``opening``: for the payment, which opens it (its owner, the
+        buyer, exists: inserted at once, without looking first)."""
         reference = f"contract-{self.contract.id}"
         if self.period is not None:
             reference += f"-period-{self.period.number}"
-        return ledger.open_account(db, kind="escrow", owner_org_id=self.contract.buyer_org_id, reference=reference,
-                                   owner_known=opening)
+        return ledger.account_id(db, kind="escrow", owner_org_id=self.contract.buyer_org_id, reference=reference,
+                                 opening=opening)
 
     def move(self, db: Session, allowed: tuple[str, ...], to: str, *, exact: bool = False,
              at: datetime | None = None, **values: Any) -> None:
@@ -220,9 +237,10 @@ def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, st
     fee = fee_of(held, fee_rate(db, contract, settings))
     item.move(db, allowed, "settled", at=now, settled_at=now, fee_fen=fee)
     escrow, ref = item.escrow(db), item.ref()
-    legs = [ledger.Leg(escrow, ledger.wallet_of(db, contract.seller_org_id), held - fee, "settlement",
+    legs = [ledger.Leg(escrow, ledger.wallet_id(db, contract.seller_org_id), held - fee, "settlement",
                        (CAUSE, contract.id), contract.number, f"settle:{ref}"),
-            ledger.Leg(escrow, ledger.fee_account(db), fee, "fee", (CAUSE, contract.id), contract.number, f"fee:{ref}")]
+            ledger.Leg(escrow, ledger.fee_account_id(db), fee, "fee", (CAUSE, contract.id), contract.number,
+                       f"fee:{ref}")]
     if step:
         record_step(db, actor, contract.order, step, contract, at=now, **item.detail())
     if item.period is None:

@@ -13,7 +13,6 @@ gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:co
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,7 +41,7 @@ from qianshu.exchange.settings import ExchangeSettings
 from qianshu.ledger import service as ledger
 
 
-def _escrow(db: Session, contract: Contract, *, opening: bool = False) -> Any:
+def _escrow(db: Session, contract: Contract, *, opening: bool = False) -> int:
     return Held(contract).escrow(db, opening=opening)
 
 
@@ -92,7 +91,7 @@ def pay(db: Session, actor: Actor, contract_id: int, at: datetime | None = None,
     if isinstance(subsidy_fen, bool) or not 0 <= subsidy_fen < contract.price_fen:
         raise InvalidInput("{field} must be at most {max}.", field="subsidy_fen", max=contract.price_fen - 1)
     _move(db, contract, ("unpaid",), "escrowed", at=now, paid_at=now, subsidy_fen=subsidy_fen)
-    ledger.transfer(db, actor, debit=ledger.wallet_of(db, contract.buyer_org_id),
+    ledger.transfer(db, actor, debit=ledger.wallet_id(db, contract.buyer_org_id),
                     credit=_escrow(db, contract, opening=True), amount_fen=contract.price_fen - subsidy_fen,
                     kind="escrow", cause=(CAUSE, contract.id),
                     memo=contract.number, unique_ref=f"pay:contract:{contract.id}", at=now)

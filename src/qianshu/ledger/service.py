@@ -145,6 +145,14 @@ def _account_by_code(db: Session, code: str) -> LedgerAccount | None:
     return db.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
 
 
+def _checked_code(kind: str, owner_org_id: int | None, reference: str | None) -> str:
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInput("{field} must be one of: {expected}.", field="kind", expected=", ".join(ACCOUNT_KINDS))
+    if reference is not None and (not reference or len(reference) > 100):
+        raise InvalidInput("{field} must be 1 to 100 characters.", field="reference")
+    return account_code(kind, owner_org_id, reference)
+
+
 def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference: str | None = None,
                  owner_known: bool = False) -> LedgerAccount:
     """The account of ``kind`` held by ``owner_org_id`` (None: the exchange) for ``reference``
@@ -153,11 +161,7 @@ def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference:
     ``owner_known``: the caller knows the owner exists (a party of a contract it holds) and that
     the account is most likely new (a contract's escrow, opened by its payment): the row is
     inserted first and read only if it was there already, one statement instead of four."""
-    if kind not in ACCOUNT_KINDS:
-        raise InvalidInput("{field} must be one of: {expected}.", field="kind", expected=", ".join(ACCOUNT_KINDS))
-    if reference is not None and (not reference or len(reference) > 100):
-        raise InvalidInput("{field} must be 1 to 100 characters.", field="reference")
-    code = account_code(kind, owner_org_id, reference)
+    code = _checked_code(kind, owner_org_id, reference)
     if not owner_known:
         found = _account_by_code(db, code)
         if found is not None:
@@ -166,15 +170,64 @@ def open_account(db: Session, *, kind: str, owner_org_id: int | None, reference:
             raise NotFound("Organisation {org_id} does not exist.", field="org_id", org_id=owner_org_id)
     # Two first uses at once: one inserts, the other's insert does nothing and both read the one
     # row. The new row comes back with the INSERT (RETURNING); only a row there before is read.
-    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    opened = db.scalar(dialect_insert(LedgerAccount).values(
-        code=code, kind=kind, owner_org_id=owner_org_id, reference=reference or "",
-        may_go_negative=kind in MAY_GO_NEGATIVE, balance_fen=0, created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["code"]).returning(LedgerAccount))
+    opened: LedgerAccount | None = db.scalar(
+        _insert_account(db, code, kind, owner_org_id, reference).returning(LedgerAccount))
     if opened is None:
         opened = _account_by_code(db, code)
     assert opened is not None
     return opened
+
+
+def _insert_account(db: Session, code: str, kind: str, owner_org_id: int | None, reference: str | None) -> Any:
+    """The account's INSERT that does nothing if its code is taken (RETURNING is the caller's)."""
+    dialect_insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(LedgerAccount).values(
+        code=code, kind=kind, owner_org_id=owner_org_id, reference=reference or "",
+        may_go_negative=kind in MAY_GO_NEGATIVE, balance_fen=0, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["code"])
+
+
+def account_id(db: Session, *, kind: str, owner_org_id: int | None, reference: str | None = None,
+               opening: bool = False) -> int:
+    """``open_account(...).id`` for the hot path of a payment or a settlement, which needs only
+    the account's id for ``transfers``: statements built once, run on the session's connection, no
+    ORM object built. ``opening``: as ``open_account``'s ``owner_known`` (inserted first, read only
+    if it was there already)."""
+    code = _checked_code(kind, owner_org_id, reference)
+    conn = db.connection()
+    if opening:
+        opened = conn.execute(_open_returning_id(conn.dialect.name), {
+            "code": code, "kind": kind, "owner_org_id": owner_org_id, "reference": reference or "",
+            "may_go_negative": kind in MAY_GO_NEGATIVE, "created_at": utcnow()}).scalar()
+        if opened is not None:
+            return int(opened)
+    found = conn.execute(_ID_BY_CODE, {"code": code}).scalar()
+    if found is not None:
+        return int(found)
+    return open_account(db, kind=kind, owner_org_id=owner_org_id, reference=reference).id
+
+
+@lru_cache(maxsize=4)
+def _open_returning_id(dialect: str) -> Any:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (dialect_insert(ACCOUNTS).values(
+        code=bindparam("code"), kind=bindparam("kind"), owner_org_id=bindparam("owner_org_id"),
+        reference=bindparam("reference"), may_go_negative=bindparam("may_go_negative"), balance_fen=0,
+        created_at=bindparam("created_at"),
+    ).on_conflict_do_nothing(index_elements=["code"]).returning(ACCOUNTS.c.id))
+
+
+_ID_BY_CODE = select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == bindparam("code"))
+
+
+def wallet_id(db: Session, org_id: int) -> int:
+    """``wallet_of(db, org_id).id`` without the ORM object (``account_id``)."""
+    return account_id(db, kind="wallet", owner_org_id=org_id)
+
+
+def fee_account_id(db: Session) -> int:
+    """``fee_account(db).id`` without the ORM object (``account_id``)."""
+    return account_id(db, kind="fees", owner_org_id=None)
 
 
 def wallet_of(db: Session, org_id: int) -> LedgerAccount:

@@ -44,7 +44,7 @@ def beside(page: str, field: str, form: str = "") -> str:
     """The message shown beside ``field`` of ``form`` (the element its input's aria-describedby
     names), as read; the input must be marked invalid and tied to it."""
     ident = field_id(field, form)
-    tag = re.search(rf'<(?:input|select|textarea|fieldset)\b[^>]*\bid="{ident}"[^>]*>', page)
+    tag = re.search(rf'<[a-z]+\b[^>]*\bid="{ident}"[^>]*>', page)  # an input, or the element a figure is shown in
     assert tag, field
     assert 'aria-invalid="true"' in tag.group(0), field
     described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))  # a file field's also names the chosen file

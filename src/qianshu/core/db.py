@@ -242,7 +242,7 @@ class Database:
         so the read costs no ``BEGIN`` and no ``COMMIT``, two round trips fewer; a statement
         sees one snapshot all the same. Elsewhere (SQLite, where a statement costs no round trip,
         and the tests' one connection) ``unit_of_work(write=False)``."""
-        factory = self.__dict__.get("_single_read")
+        factory = self._single_read
         if factory is None:
             with self.unit_of_work(write=False) as session:
                 yield session

@@ -152,3 +152,15 @@ def test_a_post_the_page_would_not_offer_is_refused_on_the_page(client: Any, db:
             assert 'id="order-status"' in answer.text
         db.refresh(order)
     assert (placed.status, refused.status) == ("placed", "refused")
+
+
+def test_a_step_the_platform_took_names_the_system_in_the_pages_language(client: Any,
+                                                                         trade_orders: dict[str, Any]) -> None:
+    """The periodic task closed the expired quote: its step is the system's, in words of the page."""
+    sign_in(client, trade_orders["people"]["buyer admin"].email)
+    expired = trade_orders["orders"]["expired"].id
+    for lang, word, foreign in (("zh", "系统", "System"), ("en", "System", "系统")):
+        client.cookies.set("qs_lang", lang)
+        timeline = client.get(f"/exchange/orders/{expired}").text.split('id="timeline"', 1)[1].split("</ol>", 1)[0]
+        assert word in timeline, (lang, timeline)
+        assert foreign not in timeline, (lang, timeline)

@@ -394,6 +394,15 @@ def _province_choices(context: Context) -> tuple[vocabulary.Choice, ...]:
     return vocabulary.province_choices(_page_lang(context))
 
 
+@pass_context
+def _actor(context: Context, value: str | None) -> Markup:
+    """``{{ step.actor_label|actor }}``: who did a step, as ``data``; the platform's own steps
+    (periodic tasks, jobs: no one signed in, kept as "system" or empty) in the page's language."""
+    if value in (None, "", "system"):
+        return _data(i18n.label("system", "actor via", _page_lang(context)))
+    return _data(value)
+
+
 def _data(value: object) -> Markup:
     """``{{ stored_text|data }}``: users' data in an element that says which language it is in."""
     # Sample tables call this for every cell: an f-string and one escape, not Markup.format.
@@ -426,7 +435,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
     env.globals.update(fragment=Fragments(), reader_key=reader_key)  # core/fragments.py
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
-                       text_lang=text_lang, data=_data,
+                       text_lang=text_lang, data=_data, actor=_actor,
                        json_text=json_text)
     return Jinja2Templates(env=env)
 

@@ -1,7 +1,9 @@
 """Test harness: real databases, migrated once per session, every test rolled back.
 
 ``QIANSHU_TEST_DATABASE_URL`` selects PostgreSQL (CI runs the suite on both); otherwise a
-temporary SQLite file is used. Each pytest-xdist worker gets its own database.
+temporary SQLite file is used. Each pytest-xdist worker gets its own database. On PostgreSQL
+only the tests that reach a database run (see ``pytest_collection_modifyitems``): the rest ran
+already on the SQLite pass and would only repeat themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +23,26 @@ from qianshu.core.db import Database, bind_to_connection
 from qianshu.core.migrate import upgrade
 from qianshu.core.settings import Settings
 from tests.factories import Factories
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, leave out the tests that never reach a database.
+
+    A test reaches one through the ``database_url`` fixture (every database fixture depends on
+    it) or, when it opens its own, by the ``database`` mark. The others (parsers, the Merkle
+    tree, translations, the pipeline, Spark) do the same on either pass; running them twice cost
+    about four of CI's minutes.
+    """
+    if not os.environ.get("QIANSHU_TEST_DATABASE_URL"):
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        reaches = "database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
+        (kept if reaches else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 def _worker() -> str:

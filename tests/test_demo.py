@@ -48,6 +48,9 @@ from qianshu.registry.settings import RegistrySettings
 from qianshu.translog import merkle
 from qianshu.web.app import create_app
 
+# the demo seeds on the suite's PostgreSQL server when there is one (its own fixture, below)
+pytestmark = pytest.mark.database
+
 SECRET = "demo-test-secret-" + "x" * 32
 HISTORY = 240
 

@@ -15,6 +15,7 @@ from rich.console import Console
 
 @pytest.mark.slow
 @pytest.mark.alone
+@pytest.mark.database  # the load script makes its own database on the suite's server
 def test_sixteen_clients_with_two_kills_and_slow_attackers_lose_nothing_and_stay_responsive(tmp_path: Path) -> None:
     server = os.environ.get("QIANSHU_TEST_DATABASE_URL")
     config = load.LoadConfig(database="postgres" if server else "sqlite", pg_url=server or load.DEFAULT_PG_URL,

@@ -13,23 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
+from qianshu.accounts.models import User
 from qianshu.accounts.schemas import TokenIn
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
+from qianshu.core.errors import Conflict
 from qianshu.core.i18n import LANG_COOKIE
 from qianshu.core.settings import Settings
+from qianshu.exchange import payments
 from qianshu.ledger import service as ledger
 from qianshu.ledger.models import LedgerAccount
-from qianshu.vouchers import schemas, trust
-from qianshu.vouchers.models import BrokenTrust, ComputeOrder, Reimbursement
+from qianshu.vouchers import data_vouchers, redemption, schemas, trust
+from qianshu.vouchers.models import BrokenTrust, ComputeOrder, Programme, Reimbursement
 from qianshu.web.app import create_app
+from tests.catalog.conftest import buyer, listed, merchant, operator, registration  # noqa: F401 - fixtures
+from tests.exchange.conftest import fund, order, signed  # noqa: F401 - fixtures
 from tests.factories import Factories
 from tests.vouchers.conftest import EVIDENCE, World, build_world, issue
 from tests.vouchers.test_api_pages import _sign_in
 from tests.vouchers.test_concurrency import _at_once
+from tests.vouchers.test_contract_pay_form import Ready, ready  # noqa: F401 - fixture
 from tests.vouchers.test_trust_records import _uscc
 from tests.vouchers.test_trust_scope import _second_programme
 from tests.vouchers.test_trust_spending import RECORD, _left, _order_body
@@ -41,14 +50,14 @@ CLAIM = {"invoice_number": "52000001", "delivery_proof_base64": EVIDENCE}
 def _settled_order(client: Any, headers: dict[str, str], provider: dict[str, str], world: World,
                    vouchers: list[int], key: str) -> int:
     """An order of the company, paid with its vouchers and settled by the provider: its claim is due."""
-    order = client.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders", json=_order_body(world, vouchers),
+    placed = client.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders", json=_order_body(world, vouchers),
                         headers={**headers, "Idempotency-Key": key})
-    assert order.status_code == 201, order.text
-    used = client.post(f"/api/v1/vouchers/orders/{order.json()['id']}/usage", headers={
+    assert placed.status_code == 201, placed.text
+    used = client.post(f"/api/v1/vouchers/orders/{placed.json()['id']}/usage", headers={
         **provider, "Idempotency-Key": f"usage-{key}"}, json={
         "used_card_hours": 100, "evidence_name": "m.csv", "evidence_base64": EVIDENCE})
     assert used.status_code == 200, used.text
-    return int(order.json()["id"])
+    return int(placed.json()["id"])
 
 
 def _wallet(db: Session, user: Any) -> int:
@@ -157,13 +166,13 @@ def test_a_companys_record_does_not_stop_paying_for_an_order_placed_before_it(cl
     reimbursement of work already bought."""
     vouchers = issue(db, world, world.company)
     company, provider, admin = bearer(world.company), bearer(world.provider), bearer(world.admin)
-    order = client.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders",
+    placed = client.post(f"/api/v1/vouchers/programmes/{world.programme_id}/orders",
                         json=_order_body(world, vouchers), headers={**company, "Idempotency-Key": "o-1"})
-    assert order.status_code == 201
+    assert placed.status_code == 201
     trust.record_broken_trust(db, world.actor(world.admin), world.programme_id, schemas.BrokenTrustIn(
         org_id=world.company.org_id, **RECORD))
     db.flush()
-    order_id = order.json()["id"]
+    order_id = placed.json()["id"]
     assert client.post(f"/api/v1/vouchers/orders/{order_id}/usage", headers={**provider, "Idempotency-Key": "u"},
                        json={"used_card_hours": 80, "evidence_name": "m.csv",
                              "evidence_base64": EVIDENCE}).status_code == 200
@@ -249,3 +258,36 @@ def test_an_approval_and_a_record_of_its_provider_at_the_same_moment_end_one_way
                                  json={"org_id": world.provider.org_id, "reason": f"第{round_}轮信用修复"},
                                  headers=headers("stranger")).status_code == 200
     assert len(outcomes) == rounds
+
+
+def test_a_seller_with_a_record_is_not_paid_by_data_vouchers(db: Session, make: Any, settings: Settings,
+                                                            buyer: Actor, merchant: Actor,  # noqa: F811
+                                                            ready: Ready) -> None:  # noqa: F811
+    """A data voucher's provider is the contract's seller: while a record holds against it the buyer's
+    contract page offers no voucher form, a payment is refused and nothing moves; after the lift the
+    payment goes through, the seller delivers, and its claim is held by a new record until lifted."""
+    programme = db.get_one(Programme, ready.programme_id)
+    admin = make.actor(db.scalars(select(User).where(User.org_id == programme.admin_org_id)).first())
+    assert merchant.org_id is not None
+    record = schemas.BrokenTrustIn(org_id=merchant.org_id, **RECORD)
+    lift = schemas.LiftBrokenTrustIn(org_id=merchant.org_id, reason="信用修复")
+    trust.record_broken_trust(db, admin, programme.id, record)
+    assert data_vouchers.payment_offers(db, buyer, ready.contract) == []
+    payment = schemas.ContractPaymentIn(contract_id=ready.contract.id, voucher_ids=[ready.voucher_id])
+    with pytest.raises(Conflict) as refused:
+        data_vouchers.pay_contract(db, buyer, programme.id, payment)
+    assert (refused.value.code, refused.value.field) == ("broken_trust", "contract_id")
+    assert "该服务商" in refused.value.render("zh")
+    assert _left(db, [ready.voucher_id]) == [10_000_00]
+    trust.lift_broken_trust(db, admin, programme.id, lift)
+    placed = data_vouchers.pay_contract(db, buyer, programme.id, payment)
+    payments.deliver(db, merchant, ready.contract.id)
+    payments.accept_delivery(db, buyer, ready.contract.id)
+    trust.record_broken_trust(db, admin, programme.id, record)
+    claim = schemas.ClaimIn(invoice_number="INV-DATA-1", delivery_proof_base64=EVIDENCE)
+    with pytest.raises(Conflict) as held:
+        redemption.claim_reimbursement(db, merchant, open_blob_store(settings), placed.id, claim, 1 << 20)
+    assert held.value.code == "broken_trust"
+    trust.lift_broken_trust(db, admin, programme.id, lift)
+    assert redemption.claim_reimbursement(db, merchant, open_blob_store(settings), placed.id, claim,
+                                          1 << 20).amount_fen == ready.part

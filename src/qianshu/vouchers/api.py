@@ -24,7 +24,9 @@ from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
-                                       description="Any unique text; a repeat returns the first answer.")]
+                                       description="Any unique text; a repeat returns the first answer, a 4xx refusal "
+                                                   "included (409 broken_trust too): after the cause is "
+                                                   "gone (a record lifted), retry with a new key.")]
 
 
 NEW_KEY = N_("Once the record is lifted, send the request again with a new Idempotency-Key: this key keeps this "

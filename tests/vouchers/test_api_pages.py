@@ -111,3 +111,8 @@ def test_the_portal_road(client, db, world: World) -> None:
     csv = client.get("/vouchers/dashboard/by_provider.csv")
     assert csv.status_code == 200
     assert "中国移动" in csv.text or "测试" in csv.text or csv.text.count("\n") == 2
+    # the purpose's label column is in the reader's language, as the chart's (not the stored key)
+    for lang, label in (("zh", "大模型训练"), ("en", "Large-model training")):
+        client.cookies.set("qs_lang", lang)
+        row = client.get("/vouchers/dashboard/by_purpose.csv").text.splitlines()[1]
+        assert row.startswith(f"large_model_training,{label},1,"), row

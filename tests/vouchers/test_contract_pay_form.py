@@ -109,6 +109,10 @@ def test_the_buyer_pays_through_the_form_and_the_seller_claims(
         text = visible_text(seen)
         for compute_words in ("算力服务商", "以算力券支付", "Provider", "Paid with vouchers"):
             assert compute_words not in text
+        # its orders list names the contract, not 0 card-hours
+        row = re.search(rf'<a href="/vouchers/orders/{paid.id}">.*?</tr>', client.get("/vouchers/mine").text, re.S)
+        assert row, "the order is listed"
+        assert f'href="/exchange/contracts/{contract.id}"' in row.group(0)
 
 
 @pytest.mark.parametrize(("lang", "words", "absent"), [

@@ -101,6 +101,11 @@ def test_the_buyer_escrows_its_part_and_the_seller_is_paid_the_voucher_part_on_i
     assert ledger.balance(db, programme.budget_account_id or 0) == budget_before - part
     assert db.get_one(Programme, paid.programme_id).reimbursed_fen == part
     assert _books(db) == 0
+    # the dashboard: a contract has no data centre's city, and buys no card-hours
+    board = statistics.dashboard(db, buyer, paid.programme_id)
+    assert [(p.key, p.label("zh"), p.label("en")) for p in board.series["by_city"]] == [
+        ("-", "交易合同（数据券）", "Exchange contracts (data vouchers)")]
+    assert board.series["hours_by_provider"] == []
     with pytest.raises(Conflict) as twice:  # the same contract again (by this or another programme)
         data_vouchers.pay_contract(db, buyer, paid.programme_id, schemas.ContractPaymentIn(
             contract_id=contract.id, voucher_ids=[paid.order.id]))

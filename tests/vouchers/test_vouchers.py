@@ -157,6 +157,34 @@ def test_redemption_rules(db, world: World, settings) -> None:
     assert one.value.code == "one_voucher_per_contract"
 
 
+def test_a_long_term_a_voucher_part_above_the_cap_and_a_claim_without_payment_proof_are_refused(
+        db, world: World, settings) -> None:
+    vouchers = issue(db, world, world.company)
+    company, blobs = world.actor(world.company), open_blob_store(settings)
+    programme = db.get_one(Programme, world.programme_id)
+    with pytest.raises(InvalidInput) as long:  # the programme pays contracts of at most 12 months
+        redemption.place_order(db, company, world.programme_id, order_in(world, vouchers, term_months=13))
+    assert (long.value.code, long.value.field) == ("term_too_long", "term_months")
+    programme.cap_contract_fen = 1_000_00
+    with pytest.raises(InvalidInput) as capped:  # within the ratio (30 % of 12,000 yuan), above the cap
+        redemption.place_order(db, company, world.programme_id, order_in(world, vouchers, voucher_fen=2_000_00))
+    assert (capped.value.code, capped.value.field) == ("above_cap", "voucher_fen")
+    left = db.get_one(Voucher, vouchers[0]).remaining_fen
+    assert left == 100_000_00  # nothing taken by the refusals
+    programme.require_payment_proof = True
+    order = redemption.place_order(db, company, world.programme_id, order_in(world, vouchers))
+    redemption.report_usage(db, world.actor(world.provider), blobs, order.id, schemas.UsageIn(
+        used_card_hours=1000, evidence_name="m.csv", evidence_base64=EVIDENCE), LIMIT)
+    claim = schemas.ClaimIn(invoice_number="52000001", delivery_proof_base64=EVIDENCE)
+    with pytest.raises(InvalidInput) as unproven:
+        redemption.claim_reimbursement(db, world.actor(world.provider), blobs, order.id, claim, LIMIT)
+    assert (unproven.value.code, unproven.value.field) == ("payment_proof_required", "payment_proof_base64")
+    assert redemption.claim_of(db, order.id) is None
+    proven = claim.model_copy(update={"payment_proof_base64": EVIDENCE})
+    assert redemption.claim_reimbursement(db, world.actor(world.provider), blobs, order.id, proven,
+                                          LIMIT).payment_proof_digest
+
+
 def test_an_expired_voucher_is_refused(db, world: World) -> None:
     vouchers = issue(db, world, world.company)
     db.get(Voucher, vouchers[0]).expires_on = service.today() - timedelta(days=1)

@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
+from qianshu.core.errors import Conflict
 from qianshu.core.http import AppSettings, DbSession, get_lang, get_settings_dep, idempotent
+from qianshu.core.i18n import N_, translate
 from qianshu.core.openapi import problems
 from qianshu.ledger.settings import LedgerSettings
 from qianshu.vouchers import data_vouchers, org_picker, redemption, schemas, service, statistics, trust
@@ -22,14 +24,42 @@ from qianshu.vouchers.settings import VouchersSettings
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
-                                       description="Any unique text; a repeat returns the first answer.")]
+                                       description="Any unique text; a repeat returns the first answer, a 4xx refusal "
+                                                   "included (409 broken_trust too): after the cause is "
+                                                   "gone (a record lifted), retry with a new key.")]
+
+
+NEW_KEY = N_("Once the record is lifted, send the request again with a new Idempotency-Key: this key keeps this "
+             "answer.")
+
+
+class HeldUnderKey(Conflict):
+    """A broken-trust refusal (409 ``broken_trust``) of a request made with an ``Idempotency-Key``.
+    Like every 4xx it is stored as the key's result (core/idempotency.py, as Stripe does), so a
+    repeat with the same key gets it again even after the record is lifted; its text says so."""
+
+    def render(self, lang: str) -> str:
+        joint = "" if lang == "zh" else " "
+        return f"{super().render(lang)}{joint}{translate(NEW_KEY, lang)}"
+
+
+def _telling_the_key(work: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        try:
+            return work()
+        except Conflict as exc:
+            if exc.code != "broken_trust":
+                raise
+            params = {k: v for k, v in exc.params.items() if k != "field"}
+            raise HeldUnderKey(exc.message, code=exc.code, field=exc.field, **params) from exc
+    return run
 
 
 def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], dict[str, Any]],
           status_code: int = 200) -> JSONResponse:
     ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
     caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
-    return idempotent(request, db, caller, body, ttl, work, status_code=status_code)
+    return idempotent(request, db, caller, body, ttl, _telling_the_key(work), status_code=status_code)
 
 
 @router.get("/directory", summary="Compute providers, their offerings and the province's declared capacity")

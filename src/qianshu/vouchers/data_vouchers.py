@@ -35,13 +35,14 @@ from qianshu.ledger import service as ledger
 from qianshu.translog import service as log
 from qianshu.vouchers import schemas
 from qianshu.vouchers.models import ComputeOrder, Programme, Reimbursement, Voucher, VoucherUse
-from qianshu.vouchers.redemption import held_vouchers
+from qianshu.vouchers.redemption import PROVIDER_NOT_PAID, held_vouchers
 from qianshu.vouchers.service import (
     are_related,
     broken_trust_in_force,
     get_programme,
     lock,
     missing_programme,
+    refuse_broken_trust,
     today,
     uscc_of,
 )
@@ -102,6 +103,8 @@ def payment_offers(db: Session, actor: Actor, contract: Any) -> list[PaymentOffe
         return []
     if broken_trust_in_force(db, actor.org_id) is not None:  # its vouchers are not spent (its vouchers page says why)
         return []
+    if broken_trust_in_force(db, contract.seller_org_id) is not None:  # no voucher pays the seller meanwhile
+        return []
     if db.scalar(select(ComputeOrder.id).where(ComputeOrder.subject == SUBJECT.format(id=contract.id))) is not None:
         return []
     day = today()
@@ -147,6 +150,7 @@ def pay_contract(db: Session, actor: Actor, programme_id: int, data: schemas.Con
     if contract.seller_org_id not in programme.provider_org_ids:
         raise Conflict("This provider does not take part in the programme.", field="contract_id",
                        code="provider_not_in_programme")
+    refuse_broken_trust(db, contract.seller_org_id, PROVIDER_NOT_PAID, "contract_id")
     if are_related(db, programme.admin_org_id, actor.org_id, contract.seller_org_id):
         raise Conflict("You and the provider are related parties; a voucher does not pay between them.",
                        field="contract_id", code="related_parties")

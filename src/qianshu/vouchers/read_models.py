@@ -60,6 +60,9 @@ class ProgrammeView:
     claims: list[Reimbursement] = field(default_factory=list)  # for its administrator
     # broken-trust records in force against the company: its apply and order forms give way to why
     records_against: list[trust.RecordAgainst] = field(default_factory=list)
+    # for its administrator: the oldest record in force against the provider of each pending claim
+    # held by one (by provider's organisation id); such a claim may be rejected, not approved
+    held_claims: dict[int, trust.RecordAgainst] = field(default_factory=dict)
 
 
 def programme_view(db: Session, actor: Actor, programme_id: int) -> ProgrammeView:
@@ -73,10 +76,16 @@ def programme_view(db: Session, actor: Actor, programme_id: int) -> ProgrammeVie
     mine = [v for v in service.vouchers_of(db, actor) if v.programme_id == programme.id] if may.apply else []
     applications = service.applications(db, actor, programme.id) if may.manage else []
     claims = redemption.claims(db, actor, programme.id) if may.manage else []
-    names.update(accounts.organisations_by_id(db, {a.org_id for a in applications}))
+    names.update(accounts.organisations_by_id(db, {a.org_id for a in applications}
+                                              | {c.provider_org_id for c in claims}))
     against = trust.records_against(db, actor.org_id) if may.apply and actor.org_id is not None else []
     return ProgrammeView(programme, offers, names, may, service.today().strftime("%Y-%m"), mine, applications, claims,
-                         against)
+                         against, _held(db, {c.provider_org_id for c in claims if c.status == "pending"}))
+
+
+def _held(db: Session, provider_ids: set[int]) -> dict[int, trust.RecordAgainst]:
+    """The oldest broken-trust record in force against each of the providers that has one."""
+    return {i: records[0] for i in sorted(provider_ids) for records in (trust.records_against(db, i),) if records}
 
 
 @dataclass(frozen=True)
@@ -86,13 +95,21 @@ class MineView:
     # broken-trust records in force against the viewer's organisation: while any holds its vouchers
     # are not spent (redemption.held_vouchers), and the page says so and why
     records_against: list[trust.RecordAgainst] = field(default_factory=list)
+    spends: bool = False  # the organisation may hold and spend vouchers: the notice says they are held
+    paid: bool = False  # a programme may pay it (a provider): the notice says its claims are held
 
 
 def mine(db: Session, actor: Actor) -> MineView:
-    """An organisation's vouchers and orders, and why its vouchers are not spent, if a record holds."""
+    """An organisation's vouchers and orders, and why its vouchers are not spent and its claims not
+    paid, if a record holds."""
     vouchers = service.vouchers_of(db, actor)
     against = trust.records_against(db, actor.org_id) if actor.org_id is not None else []
-    return MineView(vouchers, redemption.orders_of(db, actor), against)
+    return MineView(vouchers, redemption.orders_of(db, actor), against, policy.allows(actor, "vouchers.apply"),
+                    actor.org_type in PAID_ORG_TYPES)
+
+
+# who a programme may pay: compute providers and, for data vouchers, the exchange's sellers
+PAID_ORG_TYPES = ("compute_provider", *MERCHANT_ORG_TYPES)
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,10 @@ class OrderView:
     names: dict[int, Any]
     claim: Reimbursement | None
     may: OrderActions
+    # broken-trust records in force against the order's provider, for the provider and the
+    # programme's administrator: its claim is held (not filed, not approved) while one holds
+    provider_records: list[trust.RecordAgainst] = field(default_factory=list)
+    provider_viewing: bool = False  # the viewer is the provider (the notice speaks to it)
 
 
 def order_view(db: Session, actor: Actor, order_id: int) -> OrderView:
@@ -115,10 +136,14 @@ def order_view(db: Session, actor: Actor, order_id: int) -> OrderView:
     names = accounts.organisations_by_id(db, [order.company_org_id, order.provider_org_id])
     claim = redemption.claim_of(db, order.id)
     deliver = policy.allows(actor, "vouchers.order.deliver", redemption.order_resource_of(db, order))
+    admin_org_id = db.get_one(Programme, order.programme_id).admin_org_id
+    manage = policy.allows(actor, "vouchers.programme.manage", programme_resource(admin_org_id))
+    held = trust.records_against(db, order.provider_org_id) if deliver or manage else []
     return OrderView(order, names, claim, OrderActions(
         report_usage=deliver and order.status == "paid",
-        claim=(deliver and order.status == "settled" and (order.settled_voucher_fen or 0) > order.returned_fen
-               and (claim is None or claim.status == "rejected"))))
+        claim=(deliver and not held and order.status == "settled"
+               and (order.settled_voucher_fen or 0) > order.returned_fen
+               and (claim is None or claim.status == "rejected"))), held, actor.org_id == order.provider_org_id)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     offering = lock(db, Offering, data.offering_id, missing)  # capacity: one order at a time per offering
     if not offering.active:
         raise missing
+    # with the offering locked: a record against the provider made at the same moment locks it too
+    refuse_broken_trust(db, offering.provider_org_id, PROVIDER_NOT_PAID, "offering_id")
     if offering.provider_org_id not in programme.provider_org_ids:
         raise Conflict("This provider does not take part in the programme.", field="offering_id",
                        code="provider_not_in_programme")
@@ -166,6 +168,17 @@ def place_order(db: Session, actor: Actor, programme_id: int, data: schemas.Orde
     db.flush()
     return order
 
+
+# Joint discipline (联合惩戒) on the paid side: no subsidy goes to a provider with a broken-trust
+# record in force. Its new orders are refused; its claims are held (not filed, not approved) until
+# every record is lifted, and are then filed and approved as before (docs/vouchers.md).
+PROVIDER_NOT_PAID = N_("The provider has a broken-trust record in force, made by {administrator} on {day} (source: "
+                       "{source}); no voucher pays it until the record is lifted.")
+CLAIM_HELD = N_("Your organisation has a broken-trust record in force, made by {administrator} on {day} (source: "
+                "{source}); no voucher programme reimburses it until the record is lifted. The claim is not lost: "
+                "file it once the record is lifted.")
+APPROVAL_HELD = N_("The provider has a broken-trust record in force, made by {administrator} on {day} (source: "
+                   "{source}); its claim stays pending and can be approved once the record is lifted.")
 
 SPENDING_REFUSED = N_("Your organisation has a broken-trust record in force, made by {administrator} on {day} "
                     "(source: {source}); its vouchers are not spent until the record is lifted.")
@@ -338,6 +351,7 @@ def claim_reimbursement(db: Session, actor: Actor, blobs: BlobStore, order_id: i
     if existing is not None and existing.status != "rejected":
         raise Conflict("Reimbursement of order {order_id} was claimed already.", field="order_id",
                        code="already_claimed", order_id=order.id)
+    refuse_broken_trust(db, order.provider_org_id, CLAIM_HELD, "order_id")
     require_delivered(db, order)
     programme = db.get_one(Programme, order.programme_id)
     delivery = decode_file(data.delivery_proof_base64, "delivery_proof_base64", max_bytes)
@@ -394,6 +408,9 @@ def decide_claim(db: Session, actor: Actor, claim_id: int, data: schemas.ClaimDe
         claim.status, claim.reason = "rejected", data.reason
     else:
         assert programme.budget_account_id is not None
+        # with the programme locked: a record against the provider made at the same moment locks
+        # the programmes of its orders too (trust.py), so it comes before this read or after the payment
+        refuse_broken_trust(db, claim.provider_org_id, APPROVAL_HELD, "claim_id")
         if claim.amount_fen <= 0:  # the contract was refunded meanwhile: its subsidy went back
             raise Conflict("No voucher paid for order {order_id}.", field="order_id", code="nothing_to_claim",
                            order_id=claim.order_id)

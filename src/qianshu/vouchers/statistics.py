@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import service as accounts
 from qianshu.core import policy
 from qianshu.core.actor import Actor
+from qianshu.core.i18n import N_, pgettext, translate
 from qianshu.core.vocabulary import region_name
 from qianshu.exchange.statistics import Point, to_csv
 from qianshu.vouchers.models import ComputeOrder, Programme, Voucher
 
+NO_CITY = N_("Exchange contracts (data vouchers)")
 SERIES = ("by_month", "by_provider", "by_purpose", "by_city", "hours_by_provider")
 __all__ = ["SERIES", "Dashboard", "dashboard", "to_csv"]
 
@@ -65,7 +67,8 @@ def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Das
                           ("by_city", city or "-")):
             groups[name][key][0] += 1
             groups[name][key][1] += spent
-        groups["hours_by_provider"][str(provider)][0] += hours_bought
+        if hours_bought:  # a data voucher's contract buys no card-hours: no bar of 0 for its seller
+            groups["hours_by_provider"][str(provider)][0] += hours_bought
     names = accounts.organisations_by_id(db, {int(r[0]) for r in rows})
     for name in SERIES:
         points = []
@@ -75,6 +78,10 @@ def dashboard(db: Session, actor: Actor, programme_id: int | None = None) -> Das
                 zh, en = names[int(key)].name, names[int(key)].name_en or names[int(key)].name
             elif name == "by_city" and key != "-":
                 zh, en = region_name(key, "zh"), region_name(key, "en")
+            elif name == "by_city":  # data vouchers' exchange contracts have no data centre
+                zh, en = translate(NO_CITY, "zh"), translate(NO_CITY, "en")
+            elif name == "by_purpose":  # the CSV's label column, as the chart labels it
+                zh, en = pgettext("voucher purpose", key, "zh"), pgettext("voucher purpose", key, "en")
             points.append(Point(key, count_, amount, zh, en))
         if name == "by_month":
             points.sort(key=lambda p: p.key)

@@ -6,8 +6,9 @@ of an organisation with its source and reason and lifts it with a reason. Marks 
 administering organisation (a conflict of interest within its schemes). Broken-trust records are
 made and lifted by one administrator but, while in force, bind every administrator's programmes
 (joint discipline, 联合惩戒: ``service.broken_trust_in_force``): the organisation may not apply, be
-issued vouchers or spend the vouchers it holds; every administrator sees them, read-only when
-another's (docs/vouchers.md). The API and the portal call these same functions.
+issued vouchers or spend the vouchers it holds, and, a provider, is not paid (no new subsidised
+order of its compute, its claims neither filed nor approved until the lift); every administrator
+sees them, read-only when another's (docs/vouchers.md). The API and the portal call these same functions.
 
 Every change is audited (none is a leaf of the public log: the log holds what moves value, and these
 records name companies' trust standing, which is the administrator's to publish, not the log's).
@@ -17,7 +18,9 @@ once, through one programme or two, queue: the second sees the first's change an
 lifting what is lifted). Recording also locks the organisation's vouchers (after the programmes
 they belong to, in id order, the order settlements take), and a payment checks the records after
 locking its vouchers, so a payment and a record at the same moment queue: the payment is made
-before the record, or refused by it.
+before the record, or refused by it. Likewise for a provider: recording locks the programmes of the
+orders it provides (an approval of its claim locks its programme, then reads the records) and its
+offerings (an order of its compute locks the offering, then reads them).
 """
 
 from __future__ import annotations
@@ -35,24 +38,32 @@ from qianshu.core.errors import Conflict, InvalidInput
 from qianshu.core.identifiers import validate_uscc
 from qianshu.core.timeutil import utcnow
 from qianshu.vouchers import schemas, service
-from qianshu.vouchers.models import BrokenTrust, Programme, RelatedParties, Voucher
+from qianshu.vouchers.models import BrokenTrust, ComputeOrder, Offering, Programme, RelatedParties, Voucher
 from qianshu.vouchers.service import managed_programme
 
 
 def _managed_locked(db: Session, actor: Actor, programme_id: int, holder: int | None = None) -> Programme:
     """The programme (its administrator only), with every programme of its administrator locked:
     the records are the administrator's, whichever programme's page they are changed through. With
-    ``holder``, the programmes of the holder's vouchers too (one ordered set), then those vouchers."""
+    ``holder``, the programmes of the holder's vouchers and of the orders it provides too (one ordered
+    set), then those vouchers, then its offerings: a payment with its vouchers, an order of its compute
+    and the approval of its claim each lock one of these before reading the records, so each queues
+    with a record made at the same moment."""
     programme = managed_programme(db, actor, programme_id)
     locked = Programme.admin_org_id == programme.admin_org_id
     if holder is not None:
-        locked = or_(locked, Programme.id.in_(select(Voucher.programme_id).where(Voucher.holder_org_id == holder)))
+        locked = or_(locked, Programme.id.in_(select(Voucher.programme_id).where(Voucher.holder_org_id == holder)),
+                     Programme.id.in_(select(ComputeOrder.programme_id)
+                                      .where(ComputeOrder.provider_org_id == holder)))
     # FOR NO KEY UPDATE (PostgreSQL): it queues other changes of these rows and their FOR UPDATE
     # locks, but not the key-share lock an insert's foreign key takes, so a payment holding its
     # vouchers can still insert its order (which names the programme) while we wait for them
     list(db.scalars(select(Programme.id).where(locked).order_by(Programme.id).with_for_update(key_share=True)))
     if holder is not None:
         list(db.scalars(select(Voucher.id).where(Voucher.holder_org_id == holder).order_by(Voucher.id)
+                        .with_for_update(key_share=True)))
+        # and, a provider, its offerings: an order locks its offering before reading the records
+        list(db.scalars(select(Offering.id).where(Offering.provider_org_id == holder).order_by(Offering.id)
                         .with_for_update(key_share=True)))
     return programme
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qianshu.core.errors import InvalidInput
-from qianshu.core.text import clean_text
+from qianshu.core.text import clean_text, fit
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,14 @@ def test_default_field_name() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         clean_text("\x00")
     assert excinfo.value.field == "text"
+
+
+def test_fit_counts_a_chinese_character_as_two_columns() -> None:
+    # a chart's label: a long Chinese provider name is cut where it would run under the bar
+    assert fit("贵州省贵安新区华为云数据中心有限公司", 24) == "贵州省贵安新区华为云数…"
+    assert fit("Guizhou Gui'an Huawei Cloud Data Centre", 24) == "Guizhou Gui'an Huawei C…"
+    assert fit("黔东南州", 24) == "黔东南州"
+    assert fit("exactly twenty-four col", 24) == "exactly twenty-four col"
+    assert fit("", 24) == ""
+    assert fit(None, 24) == ""
+    assert fit("长名字", 2) == "…"

@@ -53,6 +53,7 @@ from qianshu.core.fragments import Fragments, reader_key
 from qianshu.core.read_models import fields_of
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
+from qianshu.core.text import fit
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -435,7 +436,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
     env.globals.update(fragment=Fragments(), reader_key=reader_key)  # core/fragments.py
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
-                       text_lang=text_lang, data=_data, actor=_actor,
+                       text_lang=text_lang, data=_data, actor=_actor, fit=fit,
                        json_text=json_text)
     return Jinja2Templates(env=env)
 

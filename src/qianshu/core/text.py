@@ -20,3 +20,21 @@ def clean_text(value: str, field: str = "text") -> str:
         if (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or ch in BIDI_OVERRIDES:
             raise InvalidInput("{field} contains characters that are not allowed.", field=field)
     return text
+
+
+def fit(value: object, columns: int) -> str:
+    """A text cut to ``columns`` display columns, ending in "…" when cut; a Chinese (wide)
+    character takes two columns, as it takes twice the width on screen.
+
+    For labels drawn in SVG, which has no CSS ellipsis: Jinja's ``truncate`` counts characters
+    (and lets five more through), so a long Chinese name ran under the bar beside it."""
+    text = str(value or "")
+    widths = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
+    if sum(widths) <= columns:
+        return text
+    used = 1  # the ellipsis
+    for i, width in enumerate(widths):
+        if used + width > columns:
+            return text[:i] + "…"
+        used += width
+    return text  # not reached: the text is wider than columns

@@ -149,3 +149,30 @@ def test_the_api_answers_202_then_shows_progress_and_the_result(client, db: Sess
         assert refused["status"] == "refused"
         assert words in refused["error"]["detail"], refused["error"]["detail"]
         assert refused["error"]["field"] == "file"
+
+
+@pytest.mark.slow
+def test_the_job_reports_its_progress_on_a_database_of_its_own_while_it_checks_against_the_registration(
+        isolated_database: Database, settings: Settings, generated: Path) -> None:
+    """The job's progress is written in transactions of its own while the check's transaction
+    reads the registration: on SQLite the two must not wait for each other (they did: 'database is
+    locked' after the busy timeout, and the upload was refused as an internal error)."""
+    from qianshu.accounts.service import actor_for
+
+    with isolated_database.unit_of_work() as db:
+        make = Factories(db)
+        user = make.user(organisation=make.org(org_type="government"), org_role="member", jurisdiction=COUNTY)
+        actor = actor_for(user, via="api", ip=None)
+        store = open_blob_store(settings)
+        feeds.store_feed(db, actor, store, generated / "household_registration.parquet",
+                         Upload(feed="household_registration", year=YEAR, division=COUNTY,
+                                name="household_registration.parquet"))
+        upload_id = _receive(db, actor, settings, generated / "health.parquet", "health")
+    assert jobs.run_pending(jobs.JobContext.build(isolated_database, settings), HANDLERS) == 1
+    with isolated_database.unit_of_work(write=False) as db:
+        row = feed_uploads.get_upload(db, actor, upload_id)
+        assert (row.status, row.error) == ("stored", None)
+        job = db.get_one(jobs.Job, row.job_id)
+        assert (job.status, job.progress) == ("succeeded", 1.0)
+        assert db.get_one(FeedVersion, row.version_id).rows_accepted == pq.read_metadata(
+            generated / "health.parquet").num_rows

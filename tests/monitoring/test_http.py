@@ -37,9 +37,12 @@ def test_another_countys_case_is_not_found_through_every_route(client, db, world
     exported = client.get("/api/v1/monitoring/cases.csv", headers=headers)
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert [int(r["id"]) for r in rows] == [mine.id]
-    r = client.get(f"/api/v1/monitoring/dashboard?division={OTHER_COUNTY}", headers=_api(bearer, user, "en"))
-    assert r.status_code == 404
-    assert "not within your jurisdiction" in r.json()["detail"]
+    for lang, words in (("zh", f"区划 {OTHER_COUNTY} 不在您的管辖范围内"),
+                        ("en", f"The division {OTHER_COUNTY} is not within your jurisdiction")):
+        r = client.get(f"/api/v1/monitoring/dashboard?division={OTHER_COUNTY}", headers=_api(bearer, user, lang))
+        assert r.status_code == 404
+        assert words in r.json()["detail"]
+        assert r.json()["code"] == "not_found"
 
     csrf = sign_in(client, user)
     for path in (f"/monitoring/cases/{far.id}", f"/monitoring/cases/{far.id}/files/{'a' * 64}",
@@ -180,3 +183,78 @@ def test_a_self_report_shows_its_receipt_to_the_household_and_the_case_to_its_ca
     client.cookies.clear()
     sign_in(client, world.users["merchant"])
     assert client.get("/monitoring/cases/new").status_code == 403
+
+
+def test_the_case_page_names_the_feed_and_the_amount_and_a_revisit_is_typed_in_yuan(  # type: ignore[no-untyped-def]
+        client, db, world: World) -> None:
+    from tests.monitoring.test_cases import to_monitored
+
+    case = to_monitored(db, world, world.case(db))
+    db.flush()
+    csrf = sign_in(client, world.users["village"])
+    page = client.get(f"/monitoring/cases/{case.id}").text
+    trace = page.split('class="trace">', 1)[1].split("</li>", 1)[0]
+    assert "收入监测（农业农村）" in trace  # the feed's name, not agriculture_income
+    assert "¥5,000.00" in trace  # the household's income of the year, 500,000 fen
+    assert "agriculture_income" not in page
+    assert '<span lang="zh-CN">系统</span>' in page  # the run opened it: 系统, not 'system'
+    assert ">system<" not in page
+    assert 'name="income_months_yuan"' in page
+
+    def revisit(months: str):  # type: ignore[no-untyped-def]
+        seen = db.get(type(case), case.id)
+        db.refresh(seen)
+        return client.post(f"/monitoring/cases/{case.id}/steps/revisit?csrf_token={csrf}", follow_redirects=False,
+                           data={"csrf_token": csrf, "version": str(seen.version), "findings": "稳定",
+                                 "income_months_yuan": months, "guarantees_secured": "1"})
+
+    r = revisit("2026-01:七百")
+    assert r.status_code == 422
+    assert 'id="error"' in r.text
+    assert "income_months" in r.text.split('id="error"', 1)[1].split("</p>", 1)[0]
+    # six months at 700 yuan a person, above this year's 650 yuan a month (7,800 a year)
+    r = revisit("2026-01:700, 2026-02:700，2026-03：700, 2026-04:700.5, 2026-05:700, 2026-06:700")
+    assert r.status_code == 303, r.text[:800]
+    db.expire_all()
+    assert cases.events_of(db, case.id)[-1].details["income_months"][3] == {"month": "2026-04",
+                                                                             "per_capita_fen": 70_050}
+    page = client.get(f"/monitoring/cases/{case.id}").text
+    assert 'id="blockers"' not in page
+    assert 'id="step-propose_elimination"' in page
+
+
+def test_a_runs_households_show_resident_ids_only_to_the_front_line_and_each_view_is_audited(  # type: ignore[no-untyped-def]
+        client, db, world: World, bearer) -> None:
+    from sqlalchemy import select
+
+    from qianshu.core.audit import AuditEvent
+    from qianshu.monitoring.models import FlaggedHousehold, MonitoringRun
+    from tests.monitoring.conftest import COUNTY, VILLAGE, resident_id
+
+    ill = resident_id(COUNTY, 3)
+    run = MonitoringRun(year=2026, division_code=COUNTY, status="succeeded", households_flagged=1, flags=2,
+                        reasons={"serious_illness": 1, "income_below_threshold": 1})
+    db.add(run)
+    db.flush()
+    db.add(FlaggedHousehold(run_id=run.id, household_id="H1", county_code=COUNTY, township_code=VILLAGE[:9],
+                            village_code=VILLAGE, proposed_type="marginal", reasons=[
+                                {"reason": "serious_illness", "source_feed": "health", "source_key": ill, "value": 1},
+                                {"reason": "income_below_threshold", "source_feed": "agriculture_income",
+                                 "source_key": "H1", "value": 500_000}]))
+    db.flush()
+
+    def keys(user: str) -> list[str]:
+        r = client.get(f"/api/v1/monitoring/runs/{run.id}/households", headers=_api(bearer, world.users[user]))
+        assert r.status_code == 200, r.text
+        return [reason["source_key"] for reason in r.json()[0]["reasons"]]
+
+    assert keys("county") == [ill, "H1"]
+    assert keys("province") == [ill[:6] + "*" * 8 + ill[-4:], "H1"]
+    viewed = db.scalars(select(AuditEvent).where(AuditEvent.action == "monitoring.run.households_viewed",
+                                                 AuditEvent.target_id == str(run.id))).all()
+    assert len(viewed) == 2
+    sign_in(client, world.users["province"])
+    page = client.get(f"/monitoring/runs/{run.id}").text
+    assert ill not in page
+    assert ill[:6] + "*" * 8 + ill[-4:] in page
+    assert "大病（卫健）" in page  # the feed by its name, not 'health'

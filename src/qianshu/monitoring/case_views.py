@@ -12,6 +12,11 @@ from qianshu.core.timeutil import as_utc
 from qianshu.monitoring.models import Case, CaseEvent, Measure
 from qianshu.monitoring.permissions import case_resource
 
+# The reasons whose trace value is an amount in fen (rules.py: the household's income of the year,
+# the last three months' income, out-of-pocket medical spending, a disaster's loss); the others
+# carry a grade, a count or a marker.
+MONEY_REASONS = frozenset({"income_below_threshold", "sharp_income_drop", "medical_burden", "disaster_loss"})
+
 # --- masking -------------------------------------------------------------------------------------
 
 def mask_name(name: str) -> str:

@@ -69,6 +69,7 @@ class CasePage(read_models.CaseView):
     household_types: tuple[str, ...] = cases.HOUSEHOLD_TYPES
     risk_types: tuple[str, ...] = cases.RISK_TYPES
     measure_kinds: tuple[str, ...] = cases.MEASURE_KINDS
+    money_reasons: frozenset[str] = case_views.MONEY_REASONS
     today: str = ""
 
 
@@ -114,6 +115,8 @@ def do_step(case_id: int, step: str, request: Request, db: WriteDbSession, actor
         data = dict(form)
         if "amount_yuan" in form:
             data["amount_fen"] = _fen(str(form["amount_yuan"]))
+        if "income_months_yuan" in form:
+            data["income_months"] = _income_months_fen(str(form["income_months_yuan"]))
         cases.advance(db, actor, case_id, step, int(version), data, files)
     except QianshuError as exc:
         db.rollback()
@@ -123,17 +126,28 @@ def do_step(case_id: int, step: str, request: Request, db: WriteDbSession, actor
     return see_other(f"/monitoring/cases/{case_id}")
 
 
-def _fen(text: str) -> int:
+def _fen(text: str, field: str = "amount_fen") -> int:
     from decimal import Decimal, InvalidOperation
 
     cleaned = text.replace(",", "").replace("，", "").strip()
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise InvalidInput("{field}: give a number.", field="amount_fen") from None
+        raise InvalidInput("{field}: give a number.", field=field) from None
     if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput("{field}: give a number with at most two decimals.", field="amount_fen")
+        raise InvalidInput("{field}: give a number with at most two decimals.", field=field)
     return int(value * 100)
+
+
+def _income_months_fen(text: str) -> list[dict[str, Any]]:
+    """The revisit form's "2026-05:800, 2026-06:820" (yuan, as the caseworker and the threshold on
+    the page count) as the service's months in fen; Chinese commas and colons are accepted too."""
+    parts = [p.strip() for p in text.replace("，", ",").replace("：", ":").split(",") if p.strip()]
+    months = []
+    for part in parts:
+        month, _, yuan = part.partition(":")
+        months.append({"month": month.strip(), "per_capita_fen": _fen(yuan, "income_months")})
+    return months
 
 
 @router.get("/monitoring/cases/{case_id:int}/files/{digest}")

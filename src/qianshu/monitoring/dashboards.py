@@ -88,7 +88,7 @@ def compute(db: Session, actor: Actor, division: str = "") -> Dashboard:
     if prefix is None:
         raise InvalidInput("{field}: unknown division code {value}.", field="division", value=division[:12])
     if not policy.within(jurisdiction, division):
-        raise NotFound("The division {code} is not within your jurisdiction.", code=division)
+        raise NotFound("The division {division} is not within your jurisdiction.", division=division)
     level = policy.division_level(division) or "province"
     cases = db.execute(select(Case.id, Case.division_code, Case.opened_at, Case.confirmed_at, Case.outcome,
                               Case.reasons).where(Case.division_code.startswith(prefix, autoescape=True))).all()

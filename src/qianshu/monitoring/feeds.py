@@ -125,16 +125,21 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
     if raw.num_rows and not good.num_rows:
         raise bad_file("{file}: no row of the file is valid ({count} rejected); first reason: {reason}", upload.name,
                        count=len(rejected), reason=reason_text(rejected[0].reason, rejected[0].column, "en"))
-    progress(0.6, "cross_check")
-    findings = cross_check(db, blobs, upload.feed, upload.year, division, good)
-    progress(0.8, "storing")
-    findings["rejected_by_reason"] = _count_reasons(rejected)
+    # The files go to the blob store before ``db`` is first used, and progress is told only
+    # before then: the upload job writes its progress in transactions of its own, and on SQLite
+    # ``db``'s first statement takes the one write lock (BEGIN IMMEDIATE) until it commits, so a
+    # progress report after it would wait for this very transaction ("database is locked").
+    # Blobs of a file refused after this point are left to the orphan sweep.
+    progress(0.6, "storing")
     with tempfile.TemporaryDirectory() as work:
         rows_file = Path(work) / "rows.parquet"
         pq.write_table(good, rows_file, compression="zstd")
         rows_digest, _ = blobs.put_file(rows_file)
     source_digest, _ = blobs.put_file(source)
     rejects_digest = _store_bytes(blobs, rejects_csv(raw, rejected, reason_text)) if rejected else None
+    progress(0.8, "cross_check")
+    findings = cross_check(db, blobs, upload.feed, upload.year, division, good)
+    findings["rejected_by_reason"] = _count_reasons(rejected)
     latest = select(func.max(FeedVersion.version)).where(
         FeedVersion.feed == upload.feed, FeedVersion.year == upload.year, FeedVersion.division_code == division)
     row = insert_next_version(db, latest, lambda version: FeedVersion(

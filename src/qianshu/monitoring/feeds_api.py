@@ -16,7 +16,15 @@ from qianshu.core.actor import Actor
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.body_rules import BodyRule
 from qianshu.core.errors import NotFound, PayloadTooLarge
-from qianshu.core.http import AppSettings, DbSession, body_chunks, get_database, get_lang, receive_streamed
+from qianshu.core.http import (
+    AppSettings,
+    DbSession,
+    WriteDbSession,
+    body_chunks,
+    get_database,
+    get_lang,
+    receive_streamed,
+)
 from qianshu.core.openapi import SIGNED_IN, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.core.streamed_form import FORM_SLACK, ReceivedForm, read_upload
@@ -167,11 +175,9 @@ def get_run(run_id: int, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/households", summary="The households a run flagged", responses=problems(401, 403, 404))
-def run_households(run_id: int, db: DbSession, actor: SignedInActor, division: str | None = None,
+def run_households(run_id: int, db: WriteDbSession, actor: SignedInActor, division: str | None = None,
                    limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-    runs.get_run(db, actor, run_id)
-    limit = max(1, min(limit, 10_000))
-    found = runs.flagged_households(db, run_id, division=division)[max(offset, 0):max(offset, 0) + limit]
+    found = runs.households_seen_by(db, actor, run_id, division=division, limit=min(limit, 10_000), offset=offset)
     return [{"household_id": f.household_id, "county_code": f.county_code, "township_code": f.township_code,
              "village_code": f.village_code, "proposed_type": f.proposed_type,
              "reasons": [vars(r) | {"feed_version_ids": list(r.feed_version_ids)} for r in f.reasons]}

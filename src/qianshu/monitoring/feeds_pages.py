@@ -24,6 +24,7 @@ from qianshu.core.http import (
     AppSettings,
     DbSession,
     PostedForm,
+    WriteDbSession,
     form_fields,
     get_database,
     get_lang,
@@ -255,7 +256,7 @@ class RunPage:
 
 
 @router.get("/monitoring/runs/{run_id:int}")
-def run_detail(run_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
+def run_detail(run_id: int, request: Request, db: WriteDbSession, actor: SignedInActor) -> Response:
     """Progress while it runs (the page reloads itself), then the flags by reason and the households."""
     run = runs.get_run(db, actor, run_id)
     job = runs.job_of(db, run)
@@ -264,4 +265,4 @@ def run_detail(run_id: int, request: Request, db: DbSession, actor: SignedInActo
             for reason, count in sorted(run.reasons.items(), key=lambda kv: -kv[1])]
     return render(request, "monitoring/run.html", RunPage(
         run, job.progress if job else 0.0, job.stage if job else "",
-        runs.flagged_households(db, run_id)[:200], bars))
+        runs.households_seen_by(db, actor, run_id, limit=200), bars))

@@ -123,6 +123,7 @@ LABELS = (
     NP_("audit action", "monitoring.case.viewed"),
     NP_("audit action", "monitoring.case.file_viewed"),
     NP_("audit action", "monitoring.dashboard.viewed"),
+    NP_("audit action", "monitoring.run.households_viewed"),
     N_("Monitoring cases"),
     N_("Monitoring dashboard"),
     N_("Monitoring case {case} waits for you: {step}."),

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,10 +49,11 @@ from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_division_code
 from qianshu.core.jobs import Job, JobContext, Progress
-from qianshu.core.policy import Resource, division_prefix, require
+from qianshu.core.policy import Resource, allows, division_prefix, require
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import case_opening, cases, feeds, rulesets
+from qianshu.monitoring import case_opening, case_views, cases, feeds, rulesets
 from qianshu.monitoring.models import FeedVersion, FlaggedHousehold, MonitoringRun
+from qianshu.monitoring.permissions import case_resource
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import RuleSet, run_duckdb
 
@@ -96,6 +97,31 @@ def flagged_households(db: Session, run_id: int, *, division: str | None = None)
     return [Flagged(run_id=r.run_id, household_id=r.household_id, county_code=r.county_code,
                     township_code=r.township_code, village_code=r.village_code, proposed_type=r.proposed_type,
                     reasons=tuple(_reason(x) for x in r.reasons)) for r in rows]
+
+
+def households_seen_by(db: Session, actor: Actor, run_id: int, *, division: str | None = None,
+                       limit: int = 1000, offset: int = 0) -> list[Flagged]:
+    """A run's flagged households as ``actor`` sees them (the portal's run page and the API): the
+    resident IDs a reason rests on are masked unless the viewer may identify the residents of the
+    household's village (``monitoring.case.identify``: its county, township and village caseworkers,
+    as on the cases); the view is in the audit trail."""
+    run = get_run(db, actor, run_id)
+    offset = max(offset, 0)
+    found = flagged_households(db, run_id, division=division)[offset:offset + max(limit, 1)]
+    identified: dict[str, bool] = {}
+    shown = []
+    for household in found:
+        village = household.village_code
+        if village not in identified:
+            identified[village] = allows(actor, "monitoring.case.identify", case_resource(village))
+        if not identified[village]:
+            household = replace(household, reasons=tuple(
+                replace(r, source_key=case_views.mask_resident_id(r.source_key)) if len(r.source_key) == 18 else r
+                for r in household.reasons))
+        shown.append(household)
+    audit.record(db, actor, "monitoring.run.households_viewed", target_type="monitoring_run", target_id=run.id,
+                 division=division or run.division_code, households=len(shown))
+    return shown
 
 
 def latest_run(db: Session, year: int, division: str) -> MonitoringRun | None:

@@ -193,7 +193,11 @@ def _has_byte(values: pa.Array, byte: int) -> bool:
 
 def row_fingerprints(columns: Sequence[pa.Array | pa.ChunkedArray]) -> np.ndarray:
     """The fingerprint of each row's identity (the canonical texts of its identifying columns)."""
-    texts = [canonical_text(c) for c in columns]
+    return text_fingerprints([canonical_text(c) for c in columns])
+
+
+def text_fingerprints(texts: Sequence[pa.Array]) -> np.ndarray:
+    """The fingerprint of each row of identifying columns already in their canonical text."""
     # The separator as large_string too: Arrow has no kernel mixing large_string and string.
     joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, pa.scalar("\x1f", pa.large_string()))
     return fingerprint_strings(joined)

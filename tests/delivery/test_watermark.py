@@ -270,3 +270,25 @@ def test_a_product_identified_by_several_columns_is_traced(tmp_path: Path) -> No
     assert detection.named is not None
     assert detection.named.key_id == LEAKER.key_id
     assert detection.false_positive_bound <= 1e-6
+
+
+def test_a_pair_beyond_the_two_best_columns_identifies_stations_by_day(tmp_path: Path) -> None:
+    """Six stations a day for a year, with a weather column of seven values: no column identifies
+    a row, nor does (day, weather), the two with the most values; (day, station) does, so the
+    product is marked and traced (it was delivered unmarked before)."""
+    rng = np.random.default_rng(3)
+    days = [f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(336)]
+    stations = [57816, 57713, 57806, 57707, 57741, 57902]
+    table = pa.table({"站号": [s for _ in days for s in stations], "日期": [d for d in days for _ in stations],
+                      "天气现象": rng.choice(["晴", "阴", "小雨", "中雨", "大雨", "雾", "雪"], len(days) * 6),
+                      "最高气温": np.round(rng.uniform(-5, 35, len(days) * 6), 1)})
+    original = tmp_path / "weather.parquet"
+    pq.write_table(table, original)
+    plan = make_plan(original_sample(original, PLAN_SAMPLE_ROWS), WatermarkPolicy())
+    assert set(plan.identity) == {"日期", "站号"}
+    suspect = _subset(marked_table(original, plan, LEAKER), 0.1)
+    path = tmp_path / "leak.csv"
+    write_copy(suspect.to_batches(), suspect.schema, path, "csv")
+    detection = detect_file(path, original, plan, [*OTHERS, LEAKER])
+    assert detection.named is not None
+    assert detection.named.key_id == LEAKER.key_id

@@ -36,6 +36,9 @@ def test_the_buyer_asks_in_the_sandbox_and_the_seller_sees_the_log(client: TestC
     page = client.get(path)
     assert page.status_code == 200
     assert 'name="sql"' in page.text
+    # the buyer is told what the table's columns are, without seeing a value of them
+    columns = page.text.split('id="sandbox-columns"')[1].split("</p>")[0]
+    assert ">county</code>" in columns
     token = csrf(client, path)
     answered = client.post(path, data={"sql": "SELECT county, count(*) FROM data GROUP BY county",
                                        "csrf_token": token})
@@ -53,6 +56,7 @@ def test_the_buyer_asks_in_the_sandbox_and_the_seller_sees_the_log(client: TestC
     seller_view = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}").text
     assert "SELECT * FROM data" in seller_view
     assert 'id="sandbox-log"' in seller_view
+    assert "sandbox_refused" not in seller_view  # the outcome says it was refused, in words
     assert f"/delivery/contracts/{setup.sandbox_contract.id}/sandbox" not in seller_view  # buyer only
     assert client.get(path).status_code == 403
 

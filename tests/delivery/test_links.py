@@ -242,5 +242,10 @@ def test_both_parties_see_the_delivery_on_the_contract_page(client: Any, db: Ses
     seen = client.get(f"/delivery/contracts/{contract.id}")
     assert seen.status_code == 200
     assert "下载链接已签发" in seen.text or "Download link issued" in seen.text
+    # the fetch was made by the link itself: the page says so in its language, not "download link"
+    events = seen.text.split('id="delivery-events"')[1]
+    assert "文件已下载" in events
+    assert "下载链接 · " in re.sub(r"<[^>]+>", "", events)
+    assert "download link" not in events
     assert "/downloads/" not in seen.text  # the seller sees what was delivered, not the buyer's links
     assert 'id="issue-link"' not in seen.text

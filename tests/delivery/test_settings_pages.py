@@ -134,3 +134,7 @@ def test_the_leak_page_names_the_contract_of_the_decoys(client: Any, db: Session
     assert answer.status_code == 200, answer.text
     assert 'id="decoy-result"' in answer.text
     assert f"该文件含有合同 {contract.number} 的 8 个诱饵行" in answer.text
+    # the copy's channel in the page's language, not the stored word
+    named = answer.text.split('id="leak-result"')[1].split("</div>")[0]
+    assert "(文件下载)" in named
+    assert "(download)" not in named

@@ -245,3 +245,50 @@ def test_the_binomial_tail_is_exact() -> None:
             assert got == pytest.approx(exact, rel=1e-9, abs=1e-300)
     assert critical_count(40, 1e-6) == min(m for m in range(42) if 10.0 ** log10_tail(40, m) <= 1e-6)
     assert critical_count(10, 1e-6) == 11  # ten marks can never reach one in a million
+
+
+def test_a_product_identified_by_several_columns_is_traced(tmp_path: Path) -> None:
+    """Rows identified by month, county and kind together (the demo's medical statistics are so):
+    a 10 % subset of the copy, its columns reordered and renamed, in GB18030, names its recipient
+    (detection joined the identity's texts with a separator of another string type and failed)."""
+    months = [f"{2020 + i // 12}-{1 + i % 12:02d}" for i in range(40)]
+    keys = [(m, 520100 + c, k) for m in months for c in range(50) for k in ("门诊", "住院", "购药", "慢病")]
+    rng = np.random.default_rng(11)
+    table = pa.table({"月份": [m for m, _, _ in keys], "区县代码": [c for _, c, _ in keys],
+                      "类型": [k for _, _, k in keys], "金额": np.round(rng.uniform(1e4, 1e7, len(keys)), 2)})
+    original = tmp_path / "product.parquet"
+    pq.write_table(table, original)
+    policy = WatermarkPolicy(identity=("月份", "区县代码", "类型"))
+    plan = make_plan(original_sample(original, PLAN_SAMPLE_ROWS), policy)
+    assert len(plan.identity) == 3
+    copy = marked_table(original, plan, LEAKER)
+    suspect = _subset(copy, 0.1).select(["金额", "类型", "区县代码", "月份"]).rename_columns(["a", "b", "c", "d"])
+    path = tmp_path / "leak.csv"
+    write_copy(suspect.to_batches(), suspect.schema, path, "csv-gb18030")
+    detection = detect_file(path, original, plan, [*OTHERS, LEAKER])
+    assert detection.rows_aligned == suspect.num_rows
+    assert detection.named is not None
+    assert detection.named.key_id == LEAKER.key_id
+    assert detection.false_positive_bound <= 1e-6
+
+
+def test_a_pair_beyond_the_two_best_columns_identifies_stations_by_day(tmp_path: Path) -> None:
+    """Six stations a day for a year, with a weather column of seven values: no column identifies
+    a row, nor does (day, weather), the two with the most values; (day, station) does, so the
+    product is marked and traced (it was delivered unmarked before)."""
+    rng = np.random.default_rng(3)
+    days = [f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(336)]
+    stations = [57816, 57713, 57806, 57707, 57741, 57902]
+    table = pa.table({"站号": [s for _ in days for s in stations], "日期": [d for d in days for _ in stations],
+                      "天气现象": rng.choice(["晴", "阴", "小雨", "中雨", "大雨", "雾", "雪"], len(days) * 6),
+                      "最高气温": np.round(rng.uniform(-5, 35, len(days) * 6), 1)})
+    original = tmp_path / "weather.parquet"
+    pq.write_table(table, original)
+    plan = make_plan(original_sample(original, PLAN_SAMPLE_ROWS), WatermarkPolicy())
+    assert set(plan.identity) == {"日期", "站号"}
+    suspect = _subset(marked_table(original, plan, LEAKER), 0.1)
+    path = tmp_path / "leak.csv"
+    write_copy(suspect.to_batches(), suspect.schema, path, "csv")
+    detection = detect_file(path, original, plan, [*OTHERS, LEAKER])
+    assert detection.named is not None
+    assert detection.named.key_id == LEAKER.key_id

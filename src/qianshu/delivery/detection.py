@@ -41,6 +41,7 @@ from qianshu.delivery.watermark import (
     fingerprint_strings,
     keyed_hash,
     selection,
+    text_fingerprints,
     text_forms,
 )
 
@@ -224,12 +225,8 @@ def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
     if mapping is None or not candidates:
         return Detection(rows, 0, alpha=alpha)
     suspect_texts = [canonical_text(suspect.column(i)) for i in mapping]
-
-    def prints(texts: list[pa.Array]) -> np.ndarray:
-        return fingerprint_strings(texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "\x1f"))
-
-    original_prints = prints(original_texts)
-    suspect_prints = prints(suspect_texts)
+    original_prints = text_fingerprints(original_texts)
+    suspect_prints = text_fingerprints(suspect_texts)
     order = np.argsort(original_prints, kind="stable")
     sorted_prints = original_prints[order]
     unique_prints, first = _first_of_each(suspect_prints)

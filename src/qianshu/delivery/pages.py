@@ -183,15 +183,16 @@ class SandboxPage(read_models.SandboxQueryView):
     example: str = "SELECT count(*) FROM data"
 
 
-def _sandbox_page(request: Request, actor: Actor, contract_id: int, **values: Any) -> SandboxPage:
+def _sandbox_page(request: Request, actor: Actor, settings: AppSettings, contract_id: int,
+                  **values: Any) -> SandboxPage:
     with get_database(request).unit_of_work(write=False) as db:
-        view = read_models.sandbox_query(db, actor, contract_id)
+        view = read_models.sandbox_query(db, actor, settings, contract_id)
         return extend(SandboxPage, view, **values)
 
 
 @router.get("/delivery/contracts/{contract_id:int}/sandbox")
-def sandbox_form(contract_id: int, request: Request, actor: SignedInActor) -> Response:
-    return render(request, "delivery/sandbox.html", _sandbox_page(request, actor, contract_id))
+def sandbox_form(contract_id: int, request: Request, actor: SignedInActor, settings: AppSettings) -> Response:
+    return render(request, "delivery/sandbox.html", _sandbox_page(request, actor, settings, contract_id))
 
 
 @router.post("/delivery/contracts/{contract_id:int}/sandbox")
@@ -201,6 +202,7 @@ def sandbox_ask(contract_id: int, request: Request, actor: SignedInActor, settin
     try:
         result = sandbox_service.run_contract_query(get_database(request), actor, settings, contract_id, sql)
     except QianshuError as exc:
-        page = _sandbox_page(request, actor, contract_id, sql=sql, error=exc.render(get_lang(request)))
+        page = _sandbox_page(request, actor, settings, contract_id, sql=sql, error=exc.render(get_lang(request)))
         return render(request, "delivery/sandbox.html", page, status_code=exc.status)
-    return render(request, "delivery/sandbox.html", _sandbox_page(request, actor, contract_id, sql=sql, result=result))
+    page = _sandbox_page(request, actor, settings, contract_id, sql=sql, result=result)
+    return render(request, "delivery/sandbox.html", page)

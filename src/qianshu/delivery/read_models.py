@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog import service as catalog_service
+from qianshu.catalog.models import Listing
 from qianshu.core import policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.settings import Settings
@@ -111,13 +112,25 @@ class SandboxQueryView:
     contract: Any
     budget: Any  # the contract's privacy budget (None: nothing spent yet)
     queries: list[Any]  # the contract's query log, newest first
+    columns: list[tuple[str, str]]  # the table's columns and their types: what a question may name
 
 
-def sandbox_query(db: Session, actor: Actor, contract_id: int) -> SandboxQueryView:
+def _columns_of(db: Session, settings: Settings, listing: Listing | None) -> list[tuple[str, str]]:
+    if listing is None:
+        return []
+    try:
+        return [(f.name, str(f.type)) for f in pq.read_schema(service.product_data(db, settings, listing))]
+    except Exception:  # a product whose data is gone or unreadable: the page still shows the log
+        return []
+
+
+def sandbox_query(db: Session, actor: Actor, settings: Settings, contract_id: int) -> SandboxQueryView:
     """The sandbox of a contract, for whom may ask it (its buyer: ``sandbox.query``)."""
     summary = sandbox_service.contract_summary(db, actor, contract_id)
-    policy.require(actor, "sandbox.query", sandbox_service.exchange_resource(summary["contract"]))
-    return SandboxQueryView(summary["contract"], summary["budget"], summary["queries"])
+    contract = summary["contract"]
+    policy.require(actor, "sandbox.query", sandbox_service.exchange_resource(contract))
+    columns = _columns_of(db, settings, db.get(Listing, contract.listing_id))
+    return SandboxQueryView(contract, summary["budget"], summary["queries"], columns)
 
 
 # --- the seller's settings: a product's sandbox, a data API contract's limits -----------------------
@@ -136,12 +149,9 @@ def sandbox_settings(db: Session, actor: Actor, settings: Settings, listing_id: 
     listing = sandbox_service.listing_to_configure(db, actor, listing_id)
     columns: list[str] = []
     numeric: list[str] = []
-    try:
-        schema = pq.read_schema(service.product_data(db, settings, listing))
-        columns = list(schema.names)
-        numeric = [f.name for f in schema if str(f.type).startswith(NUMERIC_TYPES)]
-    except Exception:  # a product whose data is gone or unreadable still has its settings
-        columns = []
+    typed = _columns_of(db, settings, listing)
+    columns = [name for name, _ in typed]
+    numeric = [name for name, kind in typed if kind.startswith(NUMERIC_TYPES)]
     return SandboxSettingsView(listing, columns, numeric, sandbox_service.product_sandbox(db, settings, listing.id))
 
 

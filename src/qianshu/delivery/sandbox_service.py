@@ -51,6 +51,10 @@ MAX_SQL = 10_000
 OUTCOME_LABELS = (NP_("sandbox outcome", "answered"), NP_("sandbox outcome", "suppressed"),
                   NP_("sandbox outcome", "refused"), NP_("sandbox outcome", "failed"),
                   NP_("sandbox outcome", "timed_out"))
+# Why a query was not answered, beside its outcome where the outcome alone does not say (a refusal by
+# the rules and a time-out need no more words): pages, ``{{ q.code|label("sandbox reason") }}``.
+REASON_LABELS = (NP_("sandbox reason", "privacy_budget_exhausted"), NP_("sandbox reason", "sandbox_query_failed"),
+                 NP_("sandbox reason", "contract_not_active"))
 
 
 @dataclass(frozen=True)

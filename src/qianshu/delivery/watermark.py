@@ -193,7 +193,11 @@ def _has_byte(values: pa.Array, byte: int) -> bool:
 
 def row_fingerprints(columns: Sequence[pa.Array | pa.ChunkedArray]) -> np.ndarray:
     """The fingerprint of each row's identity (the canonical texts of its identifying columns)."""
-    texts = [canonical_text(c) for c in columns]
+    return text_fingerprints([canonical_text(c) for c in columns])
+
+
+def text_fingerprints(texts: Sequence[pa.Array]) -> np.ndarray:
+    """The fingerprint of each row of identifying columns already in their canonical text."""
     # The separator as large_string too: Arrow has no kernel mixing large_string and string.
     joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, pa.scalar("\x1f", pa.large_string()))
     return fingerprint_strings(joined)
@@ -244,9 +248,15 @@ def _text(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
+IDENTITY_PAIR_COLUMNS = 8  # the pairs tried when no column identifies the rows alone are of the best eight
+
+
 def choose_identity(sample: pa.Table) -> tuple[str, ...]:
     """The column that best identifies rows (most distinct values among text and integer
-    columns, at least 90 % distinct); the pair of the two best when none does alone."""
+    columns, at least 90 % distinct); when none does alone, the first pair of the best columns
+    (in order of their distinct values) that does. Not only the two best: in a table of stations
+    by day, a weather column of seven values outscores the six stations, and (day, weather)
+    identifies nothing while (day, station) identifies every row."""
     scored = []
     for name in sample.column_names:
         kind = sample.schema.field(name).type
@@ -257,10 +267,11 @@ def choose_identity(sample: pa.Table) -> tuple[str, ...]:
     rows = max(sample.num_rows, 1)
     if scored and scored[0][0] >= 0.9 * rows:
         return (scored[0][1],)
-    if len(scored) >= 2:
-        pair = (scored[0][1], scored[1][1])
-        if len(set(row_fingerprints([sample.column(n) for n in pair]).tolist())) >= 0.9 * rows:
-            return pair
+    best = [name for _, name in scored[:IDENTITY_PAIR_COLUMNS]]
+    for i, first in enumerate(best):
+        for second in best[i + 1:]:
+            if len(np.unique(row_fingerprints([sample.column(first), sample.column(second)]))) >= 0.9 * rows:
+                return (first, second)
     raise NoIdentity("no column identifies the rows")
 
 

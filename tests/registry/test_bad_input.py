@@ -103,6 +103,9 @@ def wide(tmp_path: Path, n: int) -> None:
     result = run(tmp_path, tmp_path / "wide.csv")
     assert result.stats.row_count == 3
     assert len(result.stats.columns) == n
+    # in the file's order (beyond 2,048 columns they came shuffled)
+    assert [c.name for c in result.stats.columns] == [f"c{i}" for i in range(n)]
+    assert [c.position for c in result.stats.columns] == list(range(n))
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from qianshu.registry.profile import ColumnStats, literal, quote
 
 PII_SAMPLE = 20_000
 VERIFY_LIMIT = 5_000
-UNPIVOT_CHUNK = 100
+UNPIVOT_CHUNK = 1000  # columns a statement: see profile._profile_long
 MIN_SHARE = 0.01
 MIN_MATCHES = 3
 _B = "(?:^|[^0-9A-Za-z])"

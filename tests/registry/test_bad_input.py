@@ -119,6 +119,18 @@ def test_fifty_megabyte_cell(tmp_path: Path) -> None:
     assert result.stats.columns[1].max_length == 17 * 1024 * 1024
 
 
+def test_a_long_quoted_cell_keeps_its_commas_and_quotes(tmp_path: Path) -> None:
+    # A cell longer than DuckDB's default line (2 MB) is read with standard CSV quoting.
+    cell = '他说："好，", a, b' * 200_000
+    with (tmp_path / "doc.csv").open("w", encoding="utf-8") as fh:
+        fh.write('id,doc\n1,"' + cell.replace('"', '""') + '"\n2,short\n')
+    result = run(tmp_path, tmp_path / "doc.csv")
+    assert result.stats.row_count == 2
+    doc = result.stats.columns[1]
+    assert doc.max_length == len(cell)
+    assert doc.max_value == cell[:200]
+
+
 def test_mixed_encodings(tmp_path: Path) -> None:
     head = ("a,b\n" + "正常,1\n" * 300_000).encode("utf-8")
     (tmp_path / "m.csv").write_bytes(head + "乱码,2\n".encode("gbk"))

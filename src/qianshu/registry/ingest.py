@@ -270,7 +270,7 @@ def _csv_sql(path: Path, *, all_varchar: bool = False, null_padding: bool = Fals
 def has_long_line(path: Path) -> bool:
     """Whether a line among the first the sniffer reads (``SNIFF_ROWS``, within ``LONG_LINE_SCAN``
     bytes) is longer than DuckDB reads by default: then the file is read with the large buffers
-    at once, not after a first attempt fails (on a 50 MB cell, a failure that took 30 s). A long
+    at once, not after a first attempt fails (on a 50 MB cell, a failure that took 30-60 s). A long
     line further on is still caught by that failure."""
     run = lines = scanned = 0  # run: bytes since the last line break
     with path.open("rb") as fh:

@@ -103,6 +103,9 @@ def wide(tmp_path: Path, n: int) -> None:
     result = run(tmp_path, tmp_path / "wide.csv")
     assert result.stats.row_count == 3
     assert len(result.stats.columns) == n
+    # in the file's order (beyond 2,048 columns they came shuffled)
+    assert [c.name for c in result.stats.columns] == [f"c{i}" for i in range(n)]
+    assert [c.position for c in result.stats.columns] == list(range(n))
 
 
 @pytest.mark.slow
@@ -114,6 +117,18 @@ def test_fifty_megabyte_cell(tmp_path: Path) -> None:
     result = run(tmp_path, tmp_path / "cell.csv")
     assert result.stats.row_count == 2
     assert result.stats.columns[1].max_length == 17 * 1024 * 1024
+
+
+def test_a_long_quoted_cell_keeps_its_commas_and_quotes(tmp_path: Path) -> None:
+    # A cell longer than DuckDB's default line (2 MB) is read with standard CSV quoting.
+    cell = '他说："好，", a, b' * 200_000
+    with (tmp_path / "doc.csv").open("w", encoding="utf-8") as fh:
+        fh.write('id,doc\n1,"' + cell.replace('"', '""') + '"\n2,short\n')
+    result = run(tmp_path, tmp_path / "doc.csv")
+    assert result.stats.row_count == 2
+    doc = result.stats.columns[1]
+    assert doc.max_length == len(cell)
+    assert doc.max_value == cell[:200]
 
 
 def test_mixed_encodings(tmp_path: Path) -> None:

@@ -27,11 +27,12 @@ from typing import Any
 import duckdb
 
 from qianshu.core.identifiers import is_valid_resident_id, is_valid_uscc, luhn_ok
-from qianshu.registry.profile import ColumnStats, literal, quote
+from qianshu.registry.profile import ColumnStats, literal, quote, unpivot, unpivot_chunks
 
 PII_SAMPLE = 20_000
 VERIFY_LIMIT = 5_000
-UNPIVOT_CHUNK = 100
+# Columns a statement (see profile._profile_long): few statements, each within UNPIVOT_VALUES values.
+UNPIVOT_MIN_CHUNK, UNPIVOT_MAX_CHUNK, UNPIVOT_VALUES = 100, 2000, 2_000_000
 MIN_SHARE = 0.01
 MIN_MATCHES = 3
 _B = "(?:^|[^0-9A-Za-z])"
@@ -203,8 +204,8 @@ def _scannable(col: ColumnStats) -> bool:
 def scan(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats], table: str = "registry_sample",
          limit: int = PII_SAMPLE) -> list[Finding]:
     """The columns as one long (column, value) relation, so each pattern is compiled once
-    whatever the width, in chunks of columns (small statements: planning cost grows faster than
-    width).
+    whatever the width, in chunks of columns of one type (planning cost grows faster than width,
+    and a cast per column costs more to plan than one after the unpivot).
 
     Each pattern runs once per value: one aggregate per chunk counts the matches and collects the
     candidates to verify (running the patterns again for the candidates cost a third of the
@@ -221,14 +222,18 @@ def scan(con: duckdb.DuckDBPyConnection, columns: list[ColumnStats], table: str 
              *(f"(list(x{i}) FILTER (WHERE x{i} <> ''))[1:{VERIFY_LIMIT}]" for i in range(len(kinds)))]
     counts: dict[str, tuple[Any, ...]] = {}
     candidates: dict[str, dict[str, list[str]]] = {}
-    for i in range(0, len(targets), UNPIVOT_CHUNK):
-        select = ", ".join(f"trim({quote(c.name)}::VARCHAR) AS {quote(c.name)}" for c in targets[i:i + UNPIVOT_CHUNK])
+    got = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    scanned = min(int(got[0]) if got else 0, limit)
+    # As many columns a statement as keep it within UNPIVOT_VALUES values (what it may hold as candidates).
+    size = min(max(UNPIVOT_VALUES // max(scanned, 1), UNPIVOT_MIN_CHUNK), UNPIVOT_MAX_CHUNK)
+    for _duck_type, chunk in unpivot_chunks(targets, size):
         rows = con.execute(
             f"SELECT col, {', '.join(exprs)} FROM (SELECT col, v, {extracted}, "  # noqa: S608
             f"regexp_matches(v, {literal(_NAME_VALUE)}) AS is_name, "
             f"length(v) >= 6 AND regexp_matches(v, {literal(_ADDRESS_VALUE)}) AS is_address "
-            f"FROM (SELECT *, {_SIX_DIGITS} AS six_digits FROM (UNPIVOT (SELECT {select} FROM {table} "
-            f"LIMIT {int(limit)}) ON COLUMNS(*) INTO NAME col VALUE v))) GROUP BY col").fetchall()
+            f"FROM (SELECT *, {_SIX_DIGITS} AS six_digits FROM "
+            f"{unpivot(chunk, table, 'trim(v::VARCHAR)', limit)})) "
+            "GROUP BY col").fetchall()
         for name, *values in rows:
             counts[name] = tuple(values[:len(kinds) + 6])
             for kind, listed in zip(kinds, values[len(kinds) + 6:], strict=True):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import permissions as catalog_permissions
 from qianshu.catalog import service as catalog_service
-from qianshu.catalog.models import Listing
 from qianshu.core import policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.settings import Settings
@@ -26,6 +25,9 @@ from qianshu.delivery.files import FORMATS
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.exchange import service as exchange
 from qianshu.exchange.permissions import trade
+
+if TYPE_CHECKING:
+    from qianshu.catalog.models import Listing
 
 NUMERIC_TYPES = ("int", "uint", "float", "double", "decimal")
 
@@ -115,9 +117,7 @@ class SandboxQueryView:
     columns: list[tuple[str, str]]  # the table's columns and their types: what a question may name
 
 
-def _columns_of(db: Session, settings: Settings, listing: Listing | None) -> list[tuple[str, str]]:
-    if listing is None:
-        return []
+def _columns_of(db: Session, settings: Settings, listing: Listing) -> list[tuple[str, str]]:
     try:
         return [(f.name, str(f.type)) for f in pq.read_schema(service.product_data(db, settings, listing))]
     except Exception:  # a product whose data is gone or unreadable: the page still shows the log
@@ -129,7 +129,7 @@ def sandbox_query(db: Session, actor: Actor, settings: Settings, contract_id: in
     summary = sandbox_service.contract_summary(db, actor, contract_id)
     contract = summary["contract"]
     policy.require(actor, "sandbox.query", sandbox_service.exchange_resource(contract))
-    columns = _columns_of(db, settings, db.get(Listing, contract.listing_id))
+    columns = _columns_of(db, settings, catalog_service.get_listing(db, SYSTEM, contract.listing_id))
     return SandboxQueryView(contract, summary["budget"], summary["queries"], columns)
 
 

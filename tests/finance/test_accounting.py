@@ -157,6 +157,10 @@ def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None: 
         assert pdf.content.startswith(b"%PDF")
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
         assert "1,222,000.00" in text
+        assert "78,000.00" in text  # this year's amortisation, in the PDF's tables as in the workbook's
+        if lang == "en":
+            assert "1 asset ·" in text
+            assert "1 assets" not in text
         csv_text = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31", "format": "csv"},
                               headers=headers).content.decode("utf-8-sig")
         assert heading in csv_text.splitlines()[0]

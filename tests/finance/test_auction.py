@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from qianshu.core.inbox import Notification
 from qianshu.core.signing import load_signer
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.finance import auction, jobs, sale
 from qianshu.finance.models import ForcedSale, Pledge, SaleBid
 from qianshu.ledger import service as ledger
@@ -32,7 +32,7 @@ def _wallet(db, user) -> int:  # type: ignore[no-untyped-def]
 
 def _auction(client, db, asset, bearer, days=73, step=None):  # type: ignore[no-untyped-def]
     pledge_id = _active_pledge(client, asset, bearer, asset.bank, secured=400_000_000)
-    db.get(Pledge, pledge_id).starts_on = utcnow().date() - dt.timedelta(days=days)
+    db.get(Pledge, pledge_id).starts_on = utcnow().astimezone(SHANGHAI).date() - dt.timedelta(days=days)
     db.flush()
     body = {"reason": "借款人逾期 90 天", "mode": "sale", "price_fen": RESERVE, "closes_in_days": 7}
     if step is not None:

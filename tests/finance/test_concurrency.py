@@ -247,12 +247,10 @@ def test_two_equal_bids_at_once_over_http_one_leads(isolated_database, settings,
 
     from qianshu.accounts import service as accounts
     from qianshu.accounts.schemas import TokenIn
-    from qianshu.core.settings import Settings
     from qianshu.finance import sale
     from qianshu.finance.models import SaleBid
     from qianshu.ledger import service as ledger
     from qianshu.ledger.models import LedgerAccount
-    from qianshu.web.app import create_app
     from tests.web.live import live_server
 
     signer = load_signer(settings.key_dir)
@@ -267,11 +265,8 @@ def test_two_equal_bids_at_once_over_http_one_leads(isolated_database, settings,
             ledger.deposit(db, operator, org_id=bidder.org_id or 0, amount_fen=800_000_000, bank_reference=f"BID-{n}")
             tokens.append(accounts.create_token(db, bidder, TokenIn(name=f"bid-{n}", scopes=["read", "write"]))[1])
         sale_id = offered.id
-    app = create_app(Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
-                              secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False),
-                     database=isolated_database)
     answers: list[httpx.Response] = []
-    with live_server(app) as url:
+    with live_server(_app(isolated_database, tmp_path)) as url:
         def bid(i: int, amount: int) -> Any:
             def _bid() -> None:
                 answers.append(httpx.post(f"{url}/api/v1/finance/forced-sales/{sale_id}/bids",
@@ -304,3 +299,62 @@ def test_two_equal_bids_at_once_over_http_one_leads(isolated_database, settings,
                                                  .order_by(SaleBid.id))]
         assert statuses == ["outbid", "leading"]
         assert db.scalar(select(func.sum(LedgerAccount.balance_fen))) == 0
+
+
+def _app(isolated_database, tmp_path):  # type: ignore[no-untyped-def]
+    """The web app on the test's committed database, without the periodic jobs."""
+    from qianshu.core.settings import Settings
+    from qianshu.web.app import create_app
+
+    return create_app(Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
+                               secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False),
+                      database=isolated_database)
+
+
+@pytest.mark.slow
+def test_two_banks_pledging_one_asset_at_once_over_http_only_one_wins(isolated_database, settings, gb_csv,  # type: ignore[no-untyped-def]
+                                                                      tmp_path) -> None:
+    """Two banks send a pledge of the same asset to a live server at the same moment, each within
+    the limit alone (35 % of the value) but not together (70 % against 50 %): one is registered (201),
+    the other is a 422 problem naming ``secured_fen`` in its reader's language, and leaves nothing:
+    one open pledge, one registration leaf. Three rounds, the winner releasing in between."""
+    import httpx
+
+    from qianshu.accounts import service as accounts
+    from qianshu.accounts.schemas import TokenIn
+    from qianshu.finance.models import PledgeEvent
+    from tests.web.live import live_server
+
+    with isolated_database.unit_of_work() as db:
+        asset = issue_asset(isolated_database, db, settings, Factories(db), gb_csv)
+        banks = [actor_for(u, via="api", ip=None) for u in (asset.bank, asset.other_bank)]
+        tokens = [accounts.create_token(db, bank, TokenIn(name=f"bank-{n}", scopes=["read", "write"]))[1]
+                  for n, bank in enumerate(banks)]
+        holder_org = asset.holder.organisation.id
+    languages = ("zh", "en")
+    with live_server(_app(isolated_database, tmp_path)) as url:
+        def pledge(i: int, answers: list[httpx.Response]) -> Any:
+            def _pledge() -> None:
+                answers.append(httpx.post(f"{url}/api/v1/finance/pledges", timeout=60, json={
+                    "certificate_number": asset.number, "pledgor_org_id": holder_org, "secured_fen": 700_000_000,
+                    "appraised_fen": 2_000_000_000, "interest_bp": 400, "term_months": 12},
+                    headers={"Authorization": f"Bearer {tokens[i]}", "Accept-Language": languages[i]}))
+            return _pledge
+
+        for round_ in range(3):
+            answers: list[httpx.Response] = []
+            _race([pledge(0, answers), pledge(1, answers)])
+            assert sorted(r.status_code for r in answers) == [201, 422], [r.text for r in answers]
+            won = next(r for r in answers if r.status_code == 201).json()
+            refused = next(r for r in answers if r.status_code == 422)
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert (refused.json()["code"], refused.json()["field"]) == ("ltv_above_limit", "secured_fen")
+            words = "超过上限" if refused.headers["Content-Language"] == "zh" else "above the limit"
+            assert words in refused.json()["detail"], refused.json()
+            with isolated_database.unit_of_work() as db:
+                open_ = db.scalars(select(Pledge).where(Pledge.status.in_(("pending", "active")))).all()
+                assert [p.id for p in open_] == [won["id"]]
+                registered = db.scalars(select(PledgeEvent).where(PledgeEvent.action == "registered")).all()
+                assert len(registered) == round_ + 1  # the refused pledge left no event, hence no leaf
+                winner = next(b for b in banks if b.org_id == won["pledgee_org_id"])
+                service.release_pledge(db, winner, load_signer(settings.key_dir), won["id"], f"round {round_}")

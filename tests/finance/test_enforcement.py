@@ -12,6 +12,7 @@ from qianshu.core.errors import Conflict
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas
 from qianshu.registry.models import Registration
+from tests.registry.helpers import sign_in
 
 
 def _active_pledge(client, asset, bearer, bank, secured=400_000_000):  # type: ignore[no-untyped-def]
@@ -41,6 +42,21 @@ def test_enforcement_by_transfer_to_the_pledgee(client, db, settings, make, asse
     event = status["pledges"][0]["events"][-1]
     assert event["details"]["mode"] == "transfer"
     transfer_id = event["details"]["transfer_registration_id"]
+    # while the rights pass to the bank no one lends against the asset again (nor blocks the transfer so)
+    body = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+            "secured_fen": 100_000_000, "appraised_fen": 2_000_000_000, "interest_bp": 400, "term_months": 6}
+    for lang, words in (("zh", "正在转移"), ("en", "passing to another holder")):
+        again = client.post("/api/v1/finance/pledges", json=body,
+                            headers=bearer(asset.other_bank) | {"Accept-Language": lang})
+        assert again.status_code == 409, again.text
+        assert (again.json()["code"], again.json()["field"]) == ("transfer_under_way", "certificate_number")
+        assert words in again.json()["detail"]
+    assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["open_pledges"] == 0
+    sign_in(client, asset.other_bank)  # and the lookup page says so instead of offering a form it would refuse
+    page = client.get(f"/finance/lookup?number={asset.number}").text
+    assert 'id="transfer-under-way"' in page
+    assert 'id="pledge-form"' not in page
+    client.cookies.clear()
     transfer = db.get(Registration, transfer_id)
     assert (transfer.reg_type, transfer.status, transfer.transferee_org_id) == (
         "transfer", "submitted", asset.bank.organisation.id)

@@ -11,7 +11,8 @@ from tests.registry.helpers import sign_in
 
 def _pledge(client, asset, bearer):  # type: ignore[no-untyped-def]
     body = {"certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
-            "secured_fen": 1_500_000_000, "appraised_fen": 3_200_000_000, "interest_bp": 380, "term_months": 9}
+            "secured_fen": 1_500_000_000, "appraised_fen": 3_200_000_000, "interest_bp": 380, "term_months": 9,
+            "external_registry": "动产融资统一登记公示系统", "external_number": "0451 2026 1130 0001"}
     r = client.post("/api/v1/finance/pledges", json=body, headers=bearer(asset.bank))
     assert r.status_code == 201, r.text
     return r.json()["id"]
@@ -43,9 +44,25 @@ def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -
     page = client.get(f"/finance/lookup?number={asset.number}")
     assert "出质人确认" in page.text  # the history, with the confirmation
     assert page.text.count("包含证明") == 2  # one inclusion proof per event
+    holder_name = asset.holder.organisation.name
+    card = page.text.split(f'id="pledge-{pledge_id}"')[1]
+    assert "贵阳农商银行" in card.split(f'id="pledgee-{pledge_id}"')[1].split("</td>")[0]  # who lends
+    assert holder_name in card.split(f'id="pledgor-{pledge_id}"')[1].split("</td>")[0]  # and who borrows
+    assert "(9 个月)" in card  # the term, from its start to its maturity
+    # release and enforcement: each form under its own heading, not two bare "reason" fields
+    assert "<h3>解除质押</h3>" in card.split(f'id="release-form-{pledge_id}"')[1].split("</form>")[0]
+    assert "<h3>违约处置</h3>" in card.split(f'id="enforce-form-{pledge_id}"')[1].split("</form>")[0]
     portfolio = client.get("/finance/pledges")
     assert asset.number in portfolio.text
     assert "15,000,000" in portfolio.text
+    row = portfolio.text.split('id="portfolio"')[1].split("</table>")[0]
+    assert holder_name in row  # the borrower
+    assert "32,000,000" in row  # the appraised value beside the secured amount
+    assert "担保金额（元）" in row
+    assert 'action="/finance/lookup"' in portfolio.text  # the next certificate to lend against, from here
+    client.cookies.set("qs_lang", "en")
+    english = client.get(f"/finance/lookup?number={asset.number}").text
+    assert '<span lang="zh-CN">动产融资统一登记公示系统</span> <code>0451 2026 1130 0001</code>' in english
     assert "50.0 %" in portfolio.text.split('id="limits"')[1]  # the exchange's default, none of its own
 
 

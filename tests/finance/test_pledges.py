@@ -236,3 +236,15 @@ def test_a_renewal_of_a_pledged_asset_is_told_to_its_bank(client, db, settings, 
     assert render(notes[0], "zh") == f"您持有质权的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
     assert render(notes[0], "en").endswith(f"was replaced (Renewal registration): {reg.number}.")
     assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "superseded"
+
+
+def test_a_loan_starts_on_the_day_in_china(client, asset, bearer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A pledge registered at 07:30 in Guiyang (23:30 UTC the day before) starts that day in China,
+    and a loan of twelve months matures on the same day a year on, not a day early."""
+    from qianshu.finance import service
+
+    guiyang_morning = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)  # 2 December, 07:30 in China
+    monkeypatch.setattr(service, "utcnow", lambda: guiyang_morning)
+    made = client.post("/api/v1/finance/pledges", json=_pledge(asset), headers=bearer(asset.bank))
+    assert made.status_code == 201, made.text
+    assert (made.json()["starts_on"], made.json()["matures_on"]) == ("2026-12-02", "2027-12-02")

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from qianshu.core.inbox import Notification
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.finance import sale
 from qianshu.finance.models import ForcedSale, Pledge
 from qianshu.ledger import service as ledger
@@ -24,7 +24,8 @@ def _fund(db, make, asset, org_id, fen, ref):  # type: ignore[no-untyped-def]
 
 def _list(client, db, asset, bearer, secured=400_000_000, price=500_000_000, days=73):  # type: ignore[no-untyped-def]
     pledge_id = _active_pledge(client, asset, bearer, asset.bank, secured=secured)
-    db.get(Pledge, pledge_id).starts_on = utcnow().date() - dt.timedelta(days=days)  # lent 73 days ago
+    # lent 73 days ago (the day in China, as a loan starts)
+    db.get(Pledge, pledge_id).starts_on = utcnow().astimezone(SHANGHAI).date() - dt.timedelta(days=days)
     db.flush()
     r = client.post(f"/api/v1/finance/pledges/{pledge_id}/enforce",
                     json={"reason": "借款人逾期 90 天", "mode": "sale", "price_fen": price}, headers=bearer(asset.bank))
@@ -126,10 +127,14 @@ def test_the_sales_page_and_the_lookup_show_the_offer(client, db, make, asset, b
     assert asset.number in page.text
     assert "强制出售" in page.text
     assert f'id="buy-{sale_id}"' not in page.text  # a visitor may not buy
+    assert f'id="buy-{sale_id}"' not in client.get(f"/finance/sales/{sale_id}").text
     sign_in(client, asset.stranger)
     assert f'id="buy-{sale_id}"' in client.get("/finance/sales").text
+    # the sale's own page (where the lookup and the product page lead) sells too, not only the list
+    assert f'id="buy-{sale_id}"' in client.get(f"/finance/sales/{sale_id}").text
     sign_in(client, asset.bank)
     assert f'id="buy-{sale_id}"' not in client.get("/finance/sales").text  # its own sale
+    assert f'id="buy-{sale_id}"' not in client.get(f"/finance/sales/{sale_id}").text
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert f'id="sale-{sale_id}"' in lookup.text
 

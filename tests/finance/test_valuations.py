@@ -146,6 +146,12 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     assert page.status_code == 200
     assert "信息属性" in page.text
     assert 'id="recompute"' in page.text
+    # the attributes in the page's language: the Chinese name alone, the frequency in words
+    attributes = page.text.split('id="attributes"')[1].split("</table>")[0]
+    assert "贵阳市居民样本数据" in attributes
+    assert "Guiyang residents sample" not in attributes
+    assert "每月" in attributes
+    assert "monthly" not in attributes
     # absurd, negative and missing figures: every one named beside its field, in Chinese, nothing stored
     wrong = TYPED | {"discount_bp": "500", "acquisition_fen": "-5", "share_bp": ""}
     refused = client.post(url, data=wrong | {"csrf_token": csrf})
@@ -175,6 +181,9 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     page = client.get(url)
     assert "The signature verifies." in page.text
     assert "Replacement cost" in page.text
+    attributes = page.text.split('id="attributes"')[1].split("</table>")[0]
+    assert '<span lang="en">Guiyang residents sample</span>' in attributes
+    assert "贵阳市居民样本数据" not in attributes
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert 'id="latest-valuation"' in lookup.text
 

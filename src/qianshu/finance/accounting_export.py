@@ -9,7 +9,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from qianshu.core.i18n import N_, label, translate
+from qianshu.core.i18n import N_, label, ngettext, translate
 from qianshu.finance.accounting import AssetPack, Pack
 
 TABLE_COLUMNS = (N_("Acquisition method"), N_("Assets"), N_("Original cost (yuan)"),
@@ -120,15 +120,16 @@ def pack_lines(pack: Pack, lang: str) -> list[str]:
             figures = [(N_("Original cost (yuan)"), row["cost_fen"]),
                        (N_("Accumulated amortisation (yuan)"), row["accumulated_fen"]),
                        (N_("Impairment or write-down (yuan)"), row["impairment_fen"]),
-                       (N_("Book value (yuan)"), row["book_value_fen"])]
+                       (N_("Book value (yuan)"), row["book_value_fen"]),
+                       (N_("Amortisation this year (yuan)"), row["period_amortisation_fen"])]
             lines.append(" · ".join([label(row["method"], "acquisition method", lang),
-                                     translate("{n} assets", lang, n=row["count"])]
+                                     ngettext("{n} asset", "{n} assets", row["count"], lang)]
                                     + [f"{translate(name, lang)} {yuan(fen)}" for name, fen in figures]))
     for asset in pack.assets:
         lines += ["", f"{asset.number} {_title(asset, lang)}"]
         for heading, value in zip(ASSET_COLUMNS[2:], asset_row(asset, lang)[2:], strict=True):
             index = ASSET_COLUMNS.index(heading)
-            shown = yuan(value) if index in MONEY_ASSET_COLUMNS else ("—" if value is None else str(value))
+            shown = "—" if value is None else yuan(value) if index in MONEY_ASSET_COLUMNS else str(value)
             lines.append(f"{translate(heading, lang)}: {shown}")
     return lines
 

@@ -3,7 +3,7 @@ registry/labels.py)."""
 
 from __future__ import annotations
 
-from qianshu.core.i18n import N_, NP_
+from qianshu.core.i18n import N_, NN_, NP_
 
 LABELS = (
     NP_("pledge status", "pending"), NP_("pledge status", "active"), NP_("pledge status", "released"),
@@ -66,6 +66,6 @@ LABELS = (
     NP_("cost source", "entered"), NP_("cost source", "ledger"),
     NP_("accounting intent", "own_use"), NP_("accounting intent", "for_sale"),
     N_("Data resources accounting"), N_("Forced sales"), N_("Disclosure"), N_("Assets"), N_("Costs"),
-    N_("yes"), N_("no"), N_("None"), N_("As of {day}"), N_("{n} assets"),
+    N_("yes"), N_("no"), N_("None"), N_("As of {day}"), NN_("{n} asset", "{n} assets"),
     N_("Pledged to {bank} for {secured} yuan until {matures}"),
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from qianshu.accounts import service as accounts
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.settings import Settings
@@ -20,6 +21,7 @@ from qianshu.finance import accounting, auction, sale, service, valuation
 from qianshu.finance.models import OPEN_STATUSES, ForcedSale, LtvLimit, Pledge, SaleBid, Valuation
 from qianshu.finance.permissions import pledge_resource, valuation_resource
 from qianshu.finance.settings import FinanceSettings
+from qianshu.registry import service as registry
 
 
 def _pledges_allowing(actor: Actor, pledges: list[Pledge], action: str) -> frozenset[int]:
@@ -38,16 +40,26 @@ class LookupView:
     may_pledge: bool = False  # an approved bank, over a valid certificate
     valuation: Valuation | None = None  # the asset's latest signed valuation
     sales: list[ForcedSale] = field(default_factory=list)  # the asset's forced sales (public)
+    # the holder (public, as on the certificate) and the banks and pledgors of the pledges shown
+    organisations: dict[int, Any] = field(default_factory=dict)
+    transfer_under_way: bool = False  # the rights are passing to another holder: no new pledge
+
+
+def _organisations_of(db: Session, pledges: list[Pledge], *more: int) -> dict[int, Any]:
+    return accounts.organisations_by_id(db, {*more, *(p.pledgee_org_id for p in pledges),
+                                             *(p.pledgor_org_id for p in pledges)})
 
 
 def certificate_lookup(db: Session, actor: Actor, number: str) -> LookupView:
     found = service.standing(db, actor, number)
     confirm = _pledges_allowing(actor, found.pledges, "finance.pledge.confirm")
     manage = _pledges_allowing(actor, found.pledges, "finance.pledge.manage")
+    passing = registry.transfer_under_way(db, found.registration_id) is not None
     return LookupView(found, confirm, manage, manage | confirm,
-                      found.status == "valid" and policy.allows(actor, "finance.pledge.create"),
+                      found.status == "valid" and not passing and policy.allows(actor, "finance.pledge.create"),
                       service.latest_signed_valuation(db, found.registration_id),
-                      sale.sales_of(db, found.registration_id))
+                      sale.sales_of(db, found.registration_id),
+                      _organisations_of(db, found.pledges, found.holder_org_id), passing)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class PortfolioView:
     # pledge id → the loan-to-value (bp) of the asset's open pledges on its latest signed valuation,
     # for the open pledges whose asset has one
     current_ltv: dict[int, int] = field(default_factory=dict)
+    organisations: dict[int, Any] = field(default_factory=dict)  # the pledgors (borrowers)
 
 
 def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
@@ -74,7 +87,7 @@ def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
                 current[p.id] = secured * 10_000 // latest.value_fen
     return PortfolioView(pledges, sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES),
                          service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
-                         current)
+                         current, _organisations_of(db, pledges))
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,8 @@ class SaleView:
     viewer_org_id: int | None = None  # the viewer's own bids are marked
     # The sale's exchange contract may be read by the viewer (its parties, the bank that sold, staff).
     contract_readable: bool = False
+    # a sale at a fixed price, still offered: the viewer may buy it (as on the list of sales)
+    may_buy: bool = False
 
 
 def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int) -> SaleView:
@@ -147,7 +162,8 @@ def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     found = auction.close_sale(db, settings, signer, sale_id)
     bids = auction.bids_of(db, found.id)
     taking = found.status == "listed" and found.closes_at is not None and not auction.is_due(found)
-    may = (taking and policy.allows(actor, "finance.sale.buy")
-           and actor.org_id not in (found.pledgee_org_id, found.pledgor_org_id))
+    buyer = policy.allows(actor, "finance.sale.buy") and actor.org_id not in (found.pledgee_org_id,
+                                                                              found.pledgor_org_id)
     readable = found.contract_id is not None and transfers.contract_readable(db, actor, found.contract_id)
-    return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, may, actor.org_id, readable)
+    return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, taking and buyer,
+                    actor.org_id, readable, found.status == "listed" and found.closes_at is None and buyer)

@@ -42,7 +42,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.exchange import transfers
 from qianshu.exchange.payments import fee_of
 from qianshu.exchange.settings import ExchangeSettings
@@ -245,7 +245,7 @@ def settle_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     the rights pass to the buyer by the registry's transfer. The caller holds the asset's lock."""
     pledge = db.get_one(Pledge, found.pledge_id, populate_existing=True)
     require_status(pledge, "selling")
-    today = utcnow().date()
+    today = utcnow().astimezone(SHANGHAI).date()  # the day of sale in China, as the loan's start
     reg, _status = registration_standing(db, found.certificate_number)
     fee_bp = settings.section(ExchangeSettings).fee_rate(reg.industry_code[:1])
     debt = debt_on(pledge, today)

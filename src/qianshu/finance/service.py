@@ -27,7 +27,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.i18n import Label, label
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
-from qianshu.core.timeutil import utcnow
+from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.finance import schemas
 from qianshu.finance.models import OPEN_STATUSES, EncumberedAsset, LtvLimit, Pledge, PledgeEvent, Valuation
 from qianshu.finance.permissions import pledge_resource
@@ -260,6 +260,11 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
         raise InvalidInput("An external pledge needs both the registry and its registration number.",
                            field="external_number")
     lock_asset(db, reg.id, number)
+    # under the lock, which an enforcement by transfer or a forced sale's settlement holds too
+    if (transfer := registry.transfer_under_way(db, reg.id)) is not None:
+        raise Conflict("The rights to the asset of certificate {number} are passing to another holder (transfer "
+                       "registration {transfer} is before the exchange); it cannot be pledged until that is decided.",
+                       field="certificate_number", code="transfer_under_way", number=number, transfer=transfer.id)
     limit = ltv_limit(db, settings, actor.org_id or 0, reg.industry_code)
     valuation = latest_signed_valuation(db, reg.id)
     if valuation is not None and valuation.value_fen:
@@ -270,7 +275,7 @@ def create_pledge(db: Session, actor: Actor, settings: Settings, signer: Ed25519
     else:
         appraised, source = data.appraised_fen, "entered"
     _check_ltv(db, None, reg.id, data.secured_fen, appraised, limit)
-    today = utcnow().date()
+    today = utcnow().astimezone(SHANGHAI).date()  # a loan starts on the day in China, where it is made
     pledge = Pledge(registration_id=reg.id, certificate_number=number, pledgee_org_id=actor.org_id,
                     pledgor_org_id=reg.holder_org_id, secured_fen=data.secured_fen, appraised_fen=appraised,
                     value_source=source, valuation_id=valuation.id if source == "valuation" and valuation else None,

@@ -117,6 +117,16 @@ def successor_of(db: Session, registration_id: int) -> Registration | None:
                      .order_by(Registration.id).limit(1))
 
 
+def transfer_under_way(db: Session, registration_id: int) -> Registration | None:
+    """A transfer of the registration submitted to the exchange and not yet decided (in review,
+    returned for changes or on public notice), or None: for finance, which takes no new pledge over
+    an asset whose rights are passing to someone else (a buyer in a forced sale, the enforcing bank)."""
+    return db.scalar(select(Registration).where(
+        Registration.previous_id == registration_id, Registration.reg_type == "transfer",
+        Registration.status.in_(("submitted", "under_review", "returned", "public_notice")))
+        .order_by(Registration.id).limit(1))
+
+
 def registrations_by_id(db: Session, registration_ids: Iterable[int]) -> dict[int, Registration]:
     """Registrations by id, in one query: for the catalogue's DCAT export (number, time coverage)."""
     wanted = set(registration_ids)

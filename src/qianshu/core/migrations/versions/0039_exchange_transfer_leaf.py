@@ -9,9 +9,11 @@ has its own public-log leaf (``exchange.asset_transferred``, written with the co
 migrate: the leaf's index is in the contract's timeline) and the selling bank may read it. For the
 policy to see that bank, ``exchange_orders`` and ``exchange_contracts`` gain ``pledgee_org_id``
 (NULL for every other trade). The upgrade fills it for the asset transfers recorded before, from
-the forced sale that names each contract (``finance_forced_sales.contract_id``); their contracts
-keep having no leaf of their own (a migration appends nothing to the log). Downgrading drops the
-columns.
+the forced sale that names each contract (``finance_forced_sales.contract_id``). A migration appends
+nothing to the log, so those contracts come out of the upgrade without a leaf of their own; the
+operator gives them one afterwards with ``qianshu exchange backfill-transfer-leaves``
+(``exchange/jobs.py``, see ``docs/exchange.md``, *Asset transfers by forced sale*), which appends
+the leaf closing a sale writes now, once per contract. Downgrading drops the columns.
 """
 
 from collections.abc import Sequence

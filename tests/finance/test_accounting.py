@@ -137,8 +137,9 @@ def accounting_actor(user):  # type: ignore[no-untyped-def]
 
 def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None:  # type: ignore[no-untyped-def]
     db.flush()
-    for lang, heading, title in (("zh", "账面价值（元）", "确认为无形资产的数据资源"),
-                                 ("en", "Book value (yuan)", "Data resources recognised as intangible assets")):
+    for lang, heading, title, industry in (
+            ("zh", "账面价值（元）", "确认为无形资产的数据资源", "道路运输业 (G54)"),
+            ("en", "Book value (yuan)", "Data resources recognised as intangible assets", "Road transport (G54)")):
         headers = {**bearer(holder), "Accept-Language": lang}
         xlsx = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31", "format": "xlsx"},
                           headers=headers)
@@ -150,6 +151,8 @@ def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None: 
         total = next(r for r in rows if r[0] in ("合计", "total"))
         assert float(total[2]) == 1_560_000.00
         assert float(total[5]) == 1_222_000.00
+        assets = list(book.worksheets[1].iter_rows(values_only=True))
+        assert industry in assets[1]  # the nature of the asset in words, not the bare code
         costs = list(book.worksheets[2].iter_rows(values_only=True))
         assert len(costs) == 1 + 5  # the header and the five costs up to the date
         pdf = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31", "format": "pdf"},

@@ -374,6 +374,12 @@ def _region(context: Context, code: str | None) -> Markup:
 
 
 @pass_context
+def _industry(context: Context, code: str | None) -> str:
+    """``{{ code|industry }}``: an industry (GB/T 4754) by its name in the page's language, then its code."""
+    return vocabulary.industry_label(code, _page_lang(context))
+
+
+@pass_context
 def _pick(context: Context, zh: str | None, en: str | None) -> str:
     """``{{ pick(org.name, org.name_en) }}``: a stored text in the page's language, else the other one."""
     first, second = (en, zh) if _page_lang(context) == "en" else (zh, en)
@@ -436,7 +442,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
     env.globals.update(fragment=Fragments(), reader_key=reader_key)  # core/fragments.py
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
-                       text_lang=text_lang, data=_data, actor=_actor, fit=fit,
+                       text_lang=text_lang, data=_data, actor=_actor, fit=fit, industry=_industry,
                        json_text=json_text)
     return Jinja2Templates(env=env)
 

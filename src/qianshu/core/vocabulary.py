@@ -167,6 +167,15 @@ def industry_name(code: str, lang: str) -> str:
     return names[1] if lang == "en" else names[0]
 
 
+def industry_label(code: str | None, lang: str) -> str:
+    """An industry as a reader sees it: its name, then its code (``软件和信息技术服务业 (I65)``);
+    an unknown code as it is."""
+    if not code:
+        return ""
+    name = industry_name(code, lang)
+    return code if name == code else f"{name} ({code})"
+
+
 def region_name(code: str, lang: str) -> str:
     if lang == "en" and code in PREFECTURES_EN:
         return PREFECTURES_EN[code]

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from qianshu.core.i18n import N_, label, ngettext, translate
+from qianshu.core.vocabulary import industry_label
 from qianshu.finance.accounting import AssetPack, Pack
 
 TABLE_COLUMNS = (N_("Acquisition method"), N_("Assets"), N_("Original cost (yuan)"),
@@ -41,7 +42,8 @@ def restrictions_text(asset: AssetPack, lang: str) -> str:
 def asset_row(asset: AssetPack, lang: str) -> list[Any]:
     """One asset's disclosure items, in ASSET_COLUMNS' order (money in fen)."""
     scale = f"{asset.rows or 0:,} × {asset.columns or 0}"
-    return [asset.number, _title(asset, lang), asset.industry_code, scale, label(asset.source, "data source", lang),
+    return [asset.number, _title(asset, lang), industry_label(asset.industry_code, lang), scale,
+            label(asset.source, "data source", lang),
             ", ".join(label(r, "data right", lang) for r in asset.rights),
             label(asset.acquisition, "acquisition method", lang),
             label(asset.classification, "accounting class", lang), asset.cost_fen, asset.expensed_fen,

@@ -171,6 +171,7 @@ def check(*, imports: bool = True) -> list[str]:
         refs += [m.blob_references] if m.blob_references else []
         refs += [m.contract_panel] if m.contract_panel else []
         refs += [m.product_panel] if m.product_panel else []
+        refs += [m.certificate_panel] if m.certificate_panel else []
         for ref in refs:
             module_name = ref.partition(":")[0]
             if importlib.util.find_spec(module_name) is None:
@@ -359,6 +360,12 @@ def product_panels() -> list[Any]:
     """Each capability's ``product_panel`` hook (``function(db, actor, listing) -> panel | None``),
     in capability order: the sections the catalogue's product page shows."""
     return [resolve(m.product_panel) for m in manifests() if m.product_panel]
+
+
+def certificate_panels() -> list[Any]:
+    """Each capability's ``certificate_panel`` hook (``function(db, actor, certificate) -> panel |
+    None``), in capability order: the sections the registry's certificate page shows."""
+    return [resolve(m.certificate_panel) for m in manifests() if m.certificate_panel]
 
 
 def periodic_tasks() -> dict[str, tuple[float, Any]]:

@@ -18,16 +18,29 @@ def _pledge(client, asset, bearer):  # type: ignore[no-untyped-def]
     return r.json()["id"]
 
 
+def _standing(page: str) -> str:
+    return page.split('id="standing"')[1].split("</div>")[0]
+
+
 def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -> None:  # type: ignore[no-untyped-def]
     verify = client.get(f"/registry/verify?number={asset.number}")
     assert f'/finance/lookup?number={asset.number}' in verify.text  # the slot of the verification page
     page = client.get(f"/finance/lookup?number={asset.number}")
     assert page.status_code == 200
     assert "未设质押" in page.text
+    # the certificate's page, where its QR code leads, says at once whether it stands and is pledged
+    certificate = client.get(f"/registry/certificates/{asset.number}")
+    assert "未设质押" in _standing(certificate.text)
 
     pledge_id = _pledge(client, asset, bearer)
     page = client.get(f"/finance/lookup?number={asset.number}")
     assert "已设质押：1 笔未解除的质押" in page.text
+    standing = _standing(client.get(f"/registry/certificates/{asset.number}").text)
+    assert "已设质押：1 笔未解除的质押" in standing
+    assert f'href="/finance/lookup?number={asset.number}"' in standing
+    client.cookies.set("qs_lang", "en")
+    assert "Encumbered: 1 open pledge" in _standing(client.get(f"/registry/certificates/{asset.number}").text)
+    client.cookies.delete("qs_lang")
     assert 'id="pledge-' not in page.text  # an anonymous visitor sees the encumbrance, not the loan
 
     csrf = sign_in(client, asset.holder)

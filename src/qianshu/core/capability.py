@@ -137,6 +137,10 @@ class Manifest:
     # of the catalogue's product page (an object with ``template``, included with ``panel`` set;
     # docs/architecture.md, "The product page's panels").
     product_panel: str | None = None
+    # "module:function": ``function(db, actor, certificate) -> panel | None``, the capability's
+    # section of the registry's certificate page, where a scanned QR code lands (an object with
+    # ``template``, included with ``panel`` set; docs/architecture.md, "The certificate page's panels").
+    certificate_panel: str | None = None
     # The package the capability lives in, when it is not ``qianshu.<name>`` (the example
     # capability of the tests lives in ``tests.example_capability``).
     package_name: str | None = None

@@ -35,5 +35,7 @@ MANIFEST = Manifest(
     product_panel="qianshu.finance.sale_pages:product_panel",
     # the contract a forced sale becomes (exchange/transfers.py) links to the sale on its page
     contract_panel="qianshu.finance.sale_pages:contract_panel",
+    # the certificate's page (where its QR code leads) says whether it is valid and encumbered
+    certificate_panel="qianshu.finance.pages:certificate_panel",
     demo="qianshu.demo.finance_seed:seed",
 )

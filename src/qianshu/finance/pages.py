@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from qianshu.accounts.deps import CurrentActor, SignedInActor
 from qianshu.core.actor import Actor
@@ -40,6 +41,23 @@ router = APIRouter(include_in_schema=False)
 router.include_router(accounting_pages.router)  # the accounting pack and the forced sales
 router.include_router(sale_pages.router)  # a forced sale's page and its bids
 MAX_NUMBER_CHARS = 40
+
+
+@dataclass(frozen=True)
+class CertificatePanel:
+    """Finance's section of the registry's certificate page (the manifest's ``certificate_panel``),
+    where the certificate's QR code leads: its standing and whether its asset is encumbered."""
+
+    found: service.Standing
+    template: str = "finance/_certificate_panel.html"
+
+
+def certificate_panel(db: Session, actor: Actor, certificate: Any) -> CertificatePanel | None:
+    """The certificate page's hook: the lookup's answer for the certificate's number."""
+    try:
+        return CertificatePanel(service.standing(db, actor, certificate.number))
+    except QianshuError:  # a number the lookup refuses: the certificate page shows without the panel
+        return None
 # The pledge forms' fields as the lookup page labels them (English message ids), by the schemas' names.
 PLEDGE_LABELS = {
     "certificate_number": N_("Certificate number"), "secured_fen": N_("Secured amount"),

@@ -363,6 +363,9 @@ class CertificatePage:
     proof_json: str = ""
     proof: list[str] = field(default_factory=list)
     head: Any = None
+    # Other capabilities' sections (finance: the asset's standing and pledges), from the
+    # manifests' ``certificate_panel`` hooks: what a scanned QR code shows at once.
+    panels: list[Any] = field(default_factory=list)
 
 
 def _verify_url(request: Request, number: str) -> str:
@@ -375,7 +378,9 @@ def certificate_page(number: str, request: Request, db: DbSession, actor: Curren
     cert = review.certificate_by_number(db, number)
     reg = db.get_one(Registration, cert.registration_id)
     url = _verify_url(request, cert.number)
-    page = CertificatePage(cert, reg, certificate.qr_svg(url), url)
+    hooks = getattr(request.app.state, "certificate_panels", ())
+    page = CertificatePage(cert, reg, certificate.qr_svg(url), url,
+                           panels=[panel for hook in hooks if (panel := hook(db, actor, cert)) is not None])
     if cert.log_index is not None:
         try:
             from qianshu.translog import service as log

@@ -111,6 +111,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # (``function(db, actor, contract)`` → an object with ``template``, or None); exchange/pages.py shows them.
     app.state.contract_panels = capabilities.contract_panels()
     app.state.product_panels = capabilities.product_panels()
+    app.state.certificate_panels = capabilities.certificate_panels()
     app.state.nav_items = capabilities.nav_items()
     app.state.nav_menus = capabilities.nav_menus()
     openapi.install(app)

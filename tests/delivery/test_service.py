@@ -24,8 +24,9 @@ from qianshu.core.settings import Settings
 from qianshu.delivery import service
 from qianshu.delivery.files import read_suspect, write_copy
 from qianshu.delivery.models import WatermarkedCopy
+from qianshu.delivery.watermark import WatermarkKey, watermark_batches
 from tests.accounts.test_portal import csrf, sign_in
-from tests.delivery.test_watermark import _subset, product_table
+from tests.delivery.test_watermark import _subset, demo_like_table, product_table
 from tests.exchange.conftest import order, signed  # noqa: F401 - fixtures
 
 
@@ -66,6 +67,32 @@ def test_copies_are_recorded_and_a_leak_names_its_recipient(db: Session, databas
     assert audit.detail["named"] == "HT-2026-000002"
     assert audit.detail["file"] == "found-online.csv"
     assert audit.target_id == str(product.id)
+
+
+def test_a_copy_delivered_under_the_first_watermark_rules_is_still_traced(
+        db: Session, database: Database, settings: Settings, listed: Callable[..., Listing], merchant: Actor,
+        tmp_path: Path) -> None:
+    """Copies delivered before text marks were limited to free text, and before decimals were
+    judged exactly, carry marks in the district and amounts moved by 5 yuan, none of which the
+    current plan reads: the leak search recomputes the first rules' plan too and names their
+    contract."""
+    path = tmp_path / "data.parquet"
+    pq.write_table(demo_like_table(3_000).drop_columns(["备注"]), path)
+    digest, size = open_blob_store(settings).put_file(path)
+    product = listed(merchant, parquet_sha256=digest, parquet_size=size)
+    data = service.product_data(db, settings, product)
+    earlier = service.plan_for(data, service.watermark_policy(db, settings, product), rules=1)
+    assert earlier.column("区县") is not None
+    service.issue_copy(db, merchant, settings, product.id, "HT-2026-000009", "csv", tmp_path / "new.csv")
+    key = WatermarkKey.for_contract(settings.secret_key, "HT-2026-000008")
+    old = pa.Table.from_batches(list(watermark_batches(pq.read_table(data).to_batches(), earlier, key)))
+    suspect = tmp_path / "old-copy-found.csv"
+    leaked = _subset(old, 0.1)
+    write_copy(leaked.to_batches(), leaked.schema, suspect, "csv")
+    detection = service.find_leak(database, merchant, settings, product.id, suspect, also=["HT-2026-000008"])
+    assert detection.named is not None
+    assert detection.named.key_id == "HT-2026-000008"
+    assert {c.key_id for c in detection.candidates} == {"HT-2026-000008", "HT-2026-000009"}
 
 
 def test_a_copy_of_our_data_from_no_recipient_is_silent(db: Session, database: Database, settings: Settings,

@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from qianshu.delivery.watermark import WatermarkKey, canonical_text, decimals_of
+from qianshu.delivery.watermark import WatermarkKey, canonical_text, decimals_of_rules_1
 
 DECOY_VERSION = b"qianshu/decoy/v1"
 MAX_DECOYS = 100
@@ -111,8 +111,10 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int) -> DecoyMo
             values = valid.to_numpy(zero_copy_only=False)
             finite = values[np.isfinite(values)]
             if finite.size:
+                # Tracing regenerates the decoys of copies already delivered: their decimals keep
+                # the rule they were made with (watermark.decimals_of_rules_1).
                 columns.append(DecoyColumn(name, "decimal", low=float(finite.min()), high=float(finite.max()),
-                                           decimals=decimals_of(finite)))
+                                           decimals=decimals_of_rules_1(finite)))
             else:
                 columns.append(DecoyColumn(name, "pick", picks=(None,)))
         else:

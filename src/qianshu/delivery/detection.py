@@ -16,13 +16,16 @@
    is named when K·p ≤ α. The chance that any candidate that did not leak is named is then at
    most α; ``false_positive_bound`` is its exact value for the counts seen (the sum of the
    binomial tails at each candidate's critical count), never more than α.
+
+A product whose copies were delivered under several plan rules (``watermark.PLAN_RULES``) is
+scored under each plan: the Bonferroni count is then candidates × plans, so the bound still holds.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -214,9 +217,19 @@ def _evidence(kind: str, suspect: pa.Array, original: pa.Array, step: float, dec
     return np.where(is_one, np.int8(1), np.where(is_zero, np.int8(0), np.int8(-1))).astype(np.int8)
 
 
-def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
+def detect_table(suspect: pa.Table, original_path: Path, plans: WatermarkPlan | Sequence[WatermarkPlan],
                  candidates: Sequence[WatermarkKey], alpha: float = 1e-6) -> Detection:
-    """Score every candidate key against a suspect table of text columns (see the module's doc)."""
+    """Score every candidate key against a suspect table of text columns under each plan (see the
+    module's doc); the detection that names a candidate most surely, else the first plan's."""
+    plans = [plans] if isinstance(plans, WatermarkPlan) else list(plans)
+    found = [_detect_with(suspect, original_path, plan, candidates, alpha, len(plans)) for plan in plans]
+    named = [d for d in found if d.named is not None]
+    best = min(named, key=lambda d: d.named.log10_p if d.named else 0.0) if named else found[0]
+    return replace(best, false_positive_bound=min(alpha, sum(d.false_positive_bound for d in found)))
+
+
+def _detect_with(suspect: pa.Table, original_path: Path, plan: WatermarkPlan, candidates: Sequence[WatermarkKey],
+                 alpha: float, plans: int) -> Detection:
     candidates = list(candidates)
     rows = suspect.num_rows
     original_identity = pq.read_table(original_path, columns=list(plan.identity))
@@ -271,7 +284,7 @@ def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
             chosen, expected = selection(keyed_hash(cell_prints, key, salt), plan.gamma)
             n += int(chosen.sum())
             m += int((chosen & (expected == bits)).sum())
-        scores.append(score(key, n, m, len(candidates), alpha))
+        scores.append(score(key, n, m, len(candidates) * plans, alpha))
     # The exact chance, given these counts, that some candidate reaches its critical count by luck.
     bound = min(alpha, sum(10.0 ** log10_tail(s.marks, s.critical) for s in scores))
     named = min((s for s in scores if s.matches >= s.critical), key=lambda s: s.log10_p, default=None)
@@ -279,9 +292,9 @@ def detect_table(suspect: pa.Table, original_path: Path, plan: WatermarkPlan,
     return Detection(rows, len(suspect_rows), columns, ranked, alpha, bound, named)
 
 
-def detect_file(path: Path, original_path: Path, plan: WatermarkPlan, candidates: Sequence[WatermarkKey],
-                alpha: float = 1e-6) -> Detection:
-    return detect_table(read_suspect(path), original_path, plan, candidates, alpha)
+def detect_file(path: Path, original_path: Path, plans: WatermarkPlan | Sequence[WatermarkPlan],
+                candidates: Sequence[WatermarkKey], alpha: float = 1e-6) -> Detection:
+    return detect_table(read_suspect(path), original_path, plans, candidates, alpha)
 
 
 __all__ = ["PLAN_SAMPLE_ROWS", "CandidateScore", "Detection", "critical_count", "detect_file", "detect_table",

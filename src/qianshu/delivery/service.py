@@ -35,6 +35,7 @@ from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original
 from qianshu.delivery.models import WatermarkedCopy, WatermarkPolicyRow
 from qianshu.delivery.settings import DeliverySettings
 from qianshu.delivery.watermark import (
+    PLAN_RULES,
     PLAN_SAMPLE_ROWS,
     NoIdentity,
     WatermarkKey,
@@ -71,6 +72,8 @@ class PreparedDetection:
     alpha: float
     decoys: DecoyModel | None = None
     total_rows: int = 0
+    # The plans of copies delivered under earlier rules (watermark.PLAN_RULES) where they differ.
+    earlier_plans: tuple[WatermarkPlan, ...] = ()
 
 
 def _listing(db: Session, actor: Actor, listing_id: int, action: str) -> Listing:
@@ -195,9 +198,9 @@ def set_watermark_policy(db: Session, actor: Actor, settings: Settings, listing_
     return row
 
 
-def plan_for(data: Path, watermark: WatermarkPolicy) -> WatermarkPlan:
+def plan_for(data: Path, watermark: WatermarkPolicy, rules: int = PLAN_RULES[0]) -> WatermarkPlan:
     try:
-        return make_plan(original_sample(data, PLAN_SAMPLE_ROWS), watermark)
+        return make_plan(original_sample(data, PLAN_SAMPLE_ROWS), watermark, rules)
     except NoIdentity:
         raise Conflict("No column identifies the rows of this product, so its copies cannot be "
                        "watermarked.") from None
@@ -264,6 +267,11 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
     data = product_data(db, settings, listing)
     chosen = watermark_policy(db, settings, listing)
     plan = plan_for(data, chosen)
+    earlier: list[WatermarkPlan] = []
+    for rules in PLAN_RULES[1:]:
+        other = plan_for(data, chosen, rules)
+        if other != plan and other not in earlier:
+            earlier.append(other)
     candidates = recipients(db, listing)
     known = {r.key_id for r in candidates}
     candidates += [Recipient(key) for key in dict.fromkeys(_check_recipient(k) for k in also if k.strip())
@@ -273,12 +281,14 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
     keys = tuple(WatermarkKey.for_contract(settings.secret_key, r.key_id, r.label) for r in candidates)
     alpha = settings.section(DeliverySettings).detection_false_positive_rate
     return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha,
-                             decoy_model_for(data, chosen, plan), pq.ParquetFile(data).metadata.num_rows)
+                             decoy_model_for(data, chosen, plan), pq.ParquetFile(data).metadata.num_rows,
+                             tuple(earlier))
 
 
 def run_detection(prepared: PreparedDetection, suspect: Path) -> Detection:
     try:
-        return detect_file(suspect, prepared.data, prepared.plan, prepared.keys, prepared.alpha)
+        return detect_file(suspect, prepared.data, (prepared.plan, *prepared.earlier_plans), prepared.keys,
+                           prepared.alpha)
     except UnreadableFile:
         raise InvalidInput("The file could not be read as CSV, XLSX or Parquet.", field="file") from None
 

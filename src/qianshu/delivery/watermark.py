@@ -12,11 +12,19 @@ marked (about one row in ``gamma``) and which bit it carries:
   moves far less);
 - a text cell takes one of two forms a reader does not tell apart from the original: bit 1 the
   full-width digits (``１２３`` for ``123``), a date written ``2024/01/05`` for ``2024-01-05``, or a
-  trailing ideographic space; bit 0 a trailing ASCII space.
+  trailing ideographic space; bit 0 a trailing ASCII space. A variant is a new group to
+  ``groupby`` and a miss to ``==``, so only free text is marked: a column whose values a buyer
+  would group, filter or join by (a category, a date, a key) is not (rules 2, below).
 
-Identity columns are never marked. Everything here works on Arrow record batches with NumPy and
-``pyarrow.compute``: no Python loop runs per row. The row fingerprint is a hash of our own over
-the normalised bytes, so a copy delivered today is still recognised after a library upgrade.
+Identity columns are never marked. How a plan is derived from the data is versioned
+(:data:`PLAN_RULES`): a plan is recomputed at detection, so detection tries every rule under which
+copies were delivered. Rules 1 (until December 2026) marked every text column and judged a
+column's decimals with a relative tolerance (amounts in the millions read as whole or one-decimal
+numbers); rules 2 mark free text only and judge decimals exactly.
+
+Everything here works on Arrow record batches with NumPy and ``pyarrow.compute``: no Python loop
+runs per row. The row fingerprint is a hash of our own over the normalised bytes, so a copy
+delivered today is still recognised after a library upgrade.
 Detection is in ``delivery/detection.py``.
 """
 
@@ -36,6 +44,14 @@ import pyarrow.compute as pc
 
 FORMAT_VERSION = b"qianshu/watermark/v1"
 _MAX_DECIMALS = 6
+# The rules that turn a policy and the product's first rows into a plan, newest first: copies are
+# delivered under the first, and detection tries each (see the module's doc).
+PLAN_RULES = (2, 1)
+# Rules 2 mark a text column only where a buyer would not group or filter by it: at least half of
+# its values distinct (no category, no date of a few hundred days), and not a key (below the share
+# that makes a column identify rows).
+FREE_TEXT_MIN_SHARE = 0.5
+KEY_MIN_SHARE = 0.9
 # How much of the original data decides a plan (decimals of each numeric column, the identity
 # chosen when the seller named none): the same first rows at delivery and at detection.
 PLAN_SAMPLE_ROWS = 100_000
@@ -229,15 +245,41 @@ def selection(hashes: np.ndarray, gamma: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------- plans
 
 def decimals_of(values: np.ndarray, *, lowest: int = 0) -> int:
-    """The fewest decimals (from ``lowest``, which may be negative: tens, hundreds) that write every value."""
+    """The fewest decimals (from ``lowest``, which may be negative: tens, hundreds) that write every
+    value exactly: each value equals itself rounded to them, up to the float's own rounding error
+    (a few units of its last binary place), whatever its size."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return max(lowest, 0)
+    slack = 16 * np.spacing(np.abs(finite))
     for decimals in range(lowest, _MAX_DECIMALS + 1):
+        if np.all(np.abs(finite - np.round(finite, decimals)) <= slack):
+            return decimals
+    return _MAX_DECIMALS
+
+
+def decimals_of_rules_1(values: np.ndarray) -> int:
+    """How rules 1 judged decimals (a tolerance relative to the value: 1,234,567.85 read as having
+    none). Kept only to recompute the plans, and the decoy rows, of copies delivered under them."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0
+    for decimals in range(0, _MAX_DECIMALS + 1):
         scaled = finite * 10.0 ** decimals
         if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
             return decimals
     return _MAX_DECIMALS
+
+
+def is_free_text(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether a buyer would not group, filter or join by a text column: at least
+    :data:`FREE_TEXT_MIN_SHARE` of its non-empty values distinct, and fewer than
+    :data:`KEY_MIN_SHARE` (a column that identifies rows may be a key)."""
+    nonempty = pc.filter(values, pc.greater(pc.fill_null(pc.utf8_length(values), 0), 0))
+    if len(nonempty) == 0:
+        return False
+    share = len(pc.unique(nonempty)) / len(nonempty)
+    return FREE_TEXT_MIN_SHARE <= share < KEY_MIN_SHARE
 
 
 def _numeric(kind: pa.DataType) -> bool:
@@ -275,9 +317,11 @@ def choose_identity(sample: pa.Table) -> tuple[str, ...]:
     raise NoIdentity("no column identifies the rows")
 
 
-def make_plan(sample: pa.Table, policy: WatermarkPolicy) -> WatermarkPlan:
+def make_plan(sample: pa.Table, policy: WatermarkPolicy, rules: int = PLAN_RULES[0]) -> WatermarkPlan:
     """Resolve ``policy`` against the first rows of the product's data (the same rows at delivery
-    and at detection, so the plan is the same)."""
+    and at detection, so the plan is the same) under ``rules`` (:data:`PLAN_RULES`)."""
+    if rules not in PLAN_RULES:
+        raise ValueError(f"no watermark rules {rules}")
     names = sample.column_names
     for name in (*policy.identity, *policy.tolerances):
         if name not in names:
@@ -290,7 +334,8 @@ def make_plan(sample: pa.Table, policy: WatermarkPolicy) -> WatermarkPlan:
         kind = sample.schema.field(name).type
         if _numeric(kind):
             values = pc.fill_null(sample.column(name).cast(pa.float64()), np.nan).to_numpy()
-            decimals = decimals_of(values) if pa.types.is_floating(kind) else 0
+            judge = decimals_of if rules >= 2 else decimals_of_rules_1
+            decimals = judge(values) if pa.types.is_floating(kind) else 0
             unit = 10.0 ** -decimals
             # Integers (counts, codes) move only where the seller gives a tolerance.
             default = policy.default_tolerance_units * unit if pa.types.is_floating(kind) else 0.0
@@ -298,7 +343,7 @@ def make_plan(sample: pa.Table, policy: WatermarkPolicy) -> WatermarkPlan:
             units = int(np.floor(tolerance / unit + 1e-9))
             if units >= 1:
                 columns.append(ColumnMark(name, "numeric", salt_of(name), decimals, round(units * unit, decimals)))
-        elif _text(kind) and policy.mark_text:
+        elif _text(kind) and policy.mark_text and (rules < 2 or is_free_text(sample.column(name))):
             columns.append(ColumnMark(name, "text", salt_of(name)))
     return WatermarkPlan(tuple(identity), tuple(columns), policy.gamma)
 

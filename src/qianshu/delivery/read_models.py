@@ -129,7 +129,9 @@ def sandbox_query(db: Session, actor: Actor, settings: Settings, contract_id: in
     summary = sandbox_service.contract_summary(db, actor, contract_id)
     contract = summary["contract"]
     policy.require(actor, "sandbox.query", sandbox_service.exchange_resource(contract))
-    columns = _columns_of(db, settings, catalog_service.get_listing(db, SYSTEM, contract.listing_id))
+    # a contract with no product (a forced sale's transfer of the asset itself) has no table to ask
+    columns = ([] if contract.listing_id is None
+               else _columns_of(db, settings, catalog_service.get_listing(db, SYSTEM, contract.listing_id)))
     return SandboxQueryView(contract, summary["budget"], summary["queries"], columns)
 
 

@@ -108,22 +108,31 @@ def pandas_rules(feeds: Path, rules: RuleSet) -> tuple[float, int]:
     survey = read["agriculture_income"]
     survey = survey[pd.to_datetime(survey["month"]).dt.year == rules.year]
     month = pd.to_datetime(survey["month"]).dt.month
-    income = survey.groupby("household_id")["per_capita_income_fen"].sum().rename("annual")
-    first3 = survey[month <= 3].groupby("household_id")["per_capita_income_fen"].sum().rename("first3")
-    last3 = survey[month >= 10].groupby("household_id")["per_capita_income_fen"].sum().rename("last3")
+    # income over the months reported (their mean × 12); the quarters compared as monthly means
+    by = survey.groupby("household_id")
+    months = by["month"].count().rename("months")
+    income = (by["per_capita_income_fen"].sum() * 12 // months).rename("annual")
+    quarters = []
+    for name, rows in (("first", survey[month <= 3]), ("last", survey[month >= 10])):
+        quarter = rows.groupby("household_id")
+        quarters += [quarter["per_capita_income_fen"].sum().rename(f"{name}3"),
+                     quarter["month"].count().rename(f"{name}_months")]
     hr = read["human_resources"].merge(people, on="resident_id")
     earned = ((hr["monthly_wage_fen"] + hr["monthly_pension_fen"]).groupby(hr["household_id"]).sum() * 12)
     employed = (hr["status"] == "employed").groupby(hr["household_id"]).sum()
     unemployed = (hr["status"] == "unemployed").groupby(hr["household_id"]).sum()
-    base = pd.concat([size, income, first3, last3, earned.rename("earned"), employed.rename("employed"),
+    base = pd.concat([size, income, months, *quarters, earned.rename("earned"), employed.rename("employed"),
                       unemployed.rename("unemployed")], axis=1)
     base["per_capita"] = base["annual"].fillna((base["earned"] / base["size"]).fillna(0).astype("int64"))
     threshold = rules.income_threshold_fen
     marginal = threshold * rules.marginal_factor
     flagged: set[str] = set()
-    flagged |= set(base.index[base["per_capita"] < threshold])
-    falling = base["last3"] < base["first3"] * (1 - rules.sharp_drop_ratio)
-    drop = base["annual"].notna() & (base["first3"] > 0) & falling
+    gap = base["annual"].notna() & (base["months"].fillna(0) < rules.min_income_months)
+    flagged |= set(base.index[(base["per_capita"] < threshold) & ~gap])
+    flagged |= set(base.index[gap & (base["per_capita"] < marginal)])  # a data gap to visit
+    falling = (base["last3"] * base["first_months"]
+               < base["first3"] * base["last_months"] * (1 - rules.sharp_drop_ratio))
+    drop = base["annual"].notna() & (base["first3"] > 0) & (base["last_months"].fillna(0) > 0) & falling
     flagged |= set(base.index[drop])
     claims = read["medical_insurance"]
     claims = claims[pd.to_datetime(claims["claim_date"]).dt.year == rules.year].merge(people, on="resident_id")

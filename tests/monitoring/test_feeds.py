@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import Workbook
@@ -151,6 +152,21 @@ def test_conflicts_with_the_registration_are_reported(db: Session, department: A
     version = _store(db, department, settings, path, "civil_affairs")
     assert version.findings["conflicts"]["count"] == 1
     assert version.findings["conflicts"]["examples"][0]["resident_id"] == stranger["resident_id"]
+
+
+def test_an_income_survey_missing_whole_months_is_kept_and_the_months_are_named(
+        db: Session, department: Actor, settings: Settings, generated: Path, tmp_path: Path) -> None:
+    survey = pq.read_table(generated / "agriculture_income.parquet")
+    month = pc.month(survey["month"])
+    # March and April never arrived; December has not been reported yet (not a gap: the latest month).
+    kept = survey.filter(pc.invert(pc.is_in(month, value_set=pa.array([3, 4, 12], pa.int64()))))
+    path = tmp_path / "income.parquet"
+    pq.write_table(kept, path)
+    version = _store(db, department, settings, path, "agriculture_income")
+    assert (version.rows_accepted, version.rows_rejected) == (kept.num_rows, 0)
+    assert version.findings["missing_months"] == {COUNTY: [3, 4]}
+    complete = _store(db, department, settings, generated / "agriculture_income.parquet", "agriculture_income")
+    assert "missing_months" not in complete.findings
 
 
 def test_rules_read_the_configured_parameters_and_a_county_overrides_the_province(

@@ -185,6 +185,24 @@ def test_a_self_report_shows_its_receipt_to_the_household_and_the_case_to_its_ca
     assert client.get("/monitoring/cases/new").status_code == 403
 
 
+def test_a_data_gap_case_says_how_many_months_the_income_rests_on(  # type: ignore[no-untyped-def]
+        client, db, world: World) -> None:
+    from qianshu.monitoring import case_opening
+    from qianshu.monitoring.models import Case
+    from tests.monitoring.conftest import VILLAGE, flag
+
+    gap = flag("H9", VILLAGE, reasons=("income_data_gap",))
+    gap["traces"][0]["value"] = 2  # the months of the income survey reported
+    case_opening.open_cases_from_flags(db, [gap], "test-run")
+    db.flush()
+    case = db.query(Case).filter(Case.open_household == "H9").one()
+    sign_in(client, world.users["village"])
+    trace = client.get(f"/monitoring/cases/{case.id}").text.split('class="trace">', 1)[1].split("</li>", 1)[0]
+    assert "收入数据缺月（需入户核实）" in trace
+    assert "仅报送 2 个月（共 12 个月）" in trace
+    assert "¥" not in trace  # months, not an amount
+
+
 def test_the_case_page_names_the_feed_and_the_amount_and_a_revisit_is_typed_in_yuan(  # type: ignore[no-untyped-def]
         client, db, world: World) -> None:
     from tests.monitoring.test_cases import to_monitored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -74,11 +75,52 @@ def test_rules_are_data_a_higher_threshold_flags_more_and_a_disabled_rule_nothin
     assert not {"sharp_income_drop", "medical_burden", "disaster_loss"} & set(other_year)
 
 
+def _copy(feeds: Path, to: Path) -> pa.Table:
+    """A copy of the feeds in ``to``; gives back its income survey."""
+    for path in feeds.iterdir():
+        (to / path.name).write_bytes(path.read_bytes())
+    return pq.read_table(to / "agriculture_income.parquet")
+
+
+def _with_months(survey: pa.Table, households: dict[str, tuple[int, int]]) -> pa.Table:
+    """The survey where each of ``households`` reports only its first ``months`` months, each of
+    ``fen`` per head: (months, fen)."""
+    keep = pc.invert(pc.is_in(survey["household_id"], value_set=pa.array(list(households))))
+    rows = [{"household_id": h, "month": date(2025, m, 1), "per_capita_income_fen": fen}
+            for h, (months, fen) in households.items() for m in range(1, months + 1)]
+    return pa.concat_tables([survey.filter(keep), pa.Table.from_pylist(rows, schema=survey.schema)])
+
+
+def test_income_is_measured_over_the_months_reported_and_too_few_months_are_a_data_gap(
+        feeds: Path, tmp_path: Path) -> None:
+    survey = _copy(feeds, tmp_path)
+    rural = pc.unique(survey["household_id"]).to_pylist()
+    half_year_fine, half_year_poor, two_months = rural[:3]
+    # 800 yuan a head a month (9,600 a year, above the 7,800 threshold) over six months: summed as
+    # they stand the months make 4,800, which flagged the household as poor because months were missing.
+    pq.write_table(_with_months(survey, {half_year_fine: (6, 80_000), half_year_poor: (6, 50_000),
+                                         two_months: (2, 40_000)}), tmp_path / "agriculture_income.parquet")
+    result = run_duckdb(tmp_path, RuleSet(year=2025))
+    flags: dict[str, dict[str, int]] = {}
+    for flag in result.flags.to_pylist():
+        flags.setdefault(flag["household_id"], {})[flag["reason"]] = flag["value"]
+    assert "income_below_threshold" not in flags.get(half_year_fine, {})
+    assert "income_data_gap" not in flags.get(half_year_fine, {})
+    # 500 yuan a month over six months: 6,000 a year, below the threshold, and the flag says so.
+    assert flags[half_year_poor]["income_below_threshold"] == 600_000
+    # Two months cannot tell: a data gap to visit, naming the months the figure rests on.
+    assert flags[two_months]["income_data_gap"] == 2
+    assert "income_below_threshold" not in flags[two_months]
+    # A region that asks for fewer months judges the same household on its two months.
+    lenient = run_duckdb(tmp_path, RuleSet(year=2025, min_income_months=2))
+    reasons = {f["reason"] for f in lenient.flags.to_pylist() if f["household_id"] == two_months}
+    assert "income_below_threshold" in reasons
+    assert "income_data_gap" not in reasons
+
+
 def test_a_sharp_drop_in_a_household_above_the_threshold_proposes_sudden_difficulty(feeds: Path,
                                                                                     tmp_path: Path) -> None:
-    for path in feeds.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    survey = pq.read_table(tmp_path / "agriculture_income.parquet")
+    survey = _copy(feeds, tmp_path)
     lifted = pq.read_table(tmp_path / "agriculture_households.parquet")
     candidates = lifted.filter(pc.invert(lifted["lifted_out_of_poverty"]))
     target = candidates.filter(pc.greater(candidates["annual_income_per_capita_fen"], 2_500_000))[
@@ -97,7 +139,8 @@ def test_a_sharp_drop_in_a_household_above_the_threshold_proposes_sudden_difficu
 
 
 @pytest.mark.parametrize("bad", [{"income_threshold_fen": 0}, {"marginal_factor": 0.5},
-                                 {"sharp_drop_ratio": 5.0}, {"enabled": frozenset({"astrology"})}])
+                                 {"sharp_drop_ratio": 5.0}, {"min_income_months": 0},
+                                 {"enabled": frozenset({"astrology"})}])
 def test_absurd_rules_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(InvalidInput) as refused:
         RuleSet(year=2025, **bad)  # type: ignore[arg-type]
@@ -106,8 +149,15 @@ def test_absurd_rules_are_refused(bad: dict[str, object]) -> None:
 
 
 @pytest.mark.slow
-def test_spark_and_duckdb_flag_the_same_households_for_the_same_reasons(feeds: Path) -> None:
+def test_spark_and_duckdb_flag_the_same_households_for_the_same_reasons(feeds: Path, tmp_path: Path) -> None:
     pyspark = pytest.importorskip("pyspark.sql")
+    # Every seventh rural household misses its first 0 to 10 months: annualised incomes and data gaps.
+    survey = _copy(feeds, tmp_path)
+    rural = {h: i % 11 for i, h in enumerate(pc.unique(survey["household_id"]).to_pylist()) if i % 7 == 0}
+    missing = pa.array([rural.get(h, 0) for h in survey["household_id"].to_pylist()], pa.int64())
+    pq.write_table(survey.filter(pc.greater(pc.month(survey["month"]), missing)),
+                   tmp_path / "agriculture_income.parquet")
+    feeds = tmp_path
     spark = (pyspark.SparkSession.builder.master("local[1]").appName("qianshu-monitoring-test")
              .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
              # One partition per shuffle (the feeds are a few thousand rows) and a JVM tuned to start
@@ -122,5 +172,6 @@ def test_spark_and_duckdb_flag_the_same_households_for_the_same_reasons(feeds: P
     finally:
         spark.stop()
     assert on_duckdb.flags.num_rows > 100
+    assert "income_data_gap" in set(on_duckdb.flags["reason"].to_pylist())
     assert on_spark.flags.to_pylist() == on_duckdb.flags.to_pylist()
     assert on_spark.households.to_pylist() == on_duckdb.households.to_pylist()

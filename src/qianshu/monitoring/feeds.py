@@ -139,6 +139,9 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
     rejects_digest = _store_bytes(blobs, rejects_csv(raw, rejected, reason_text)) if rejected else None
     progress(0.8, "cross_check")
     findings = cross_check(db, blobs, upload.feed, upload.year, division, good)
+    gaps = missing_months(upload.feed, good)
+    if gaps:
+        findings["missing_months"] = gaps
     findings["rejected_by_reason"] = _count_reasons(rejected)
     latest = select(func.max(FeedVersion.version)).where(
         FeedVersion.feed == upload.feed, FeedVersion.year == upload.year, FeedVersion.division_code == division)
@@ -204,6 +207,30 @@ def get_version(db: Session, actor: Actor, version_id: int) -> FeedVersion:
         raise NotFound("No such feed version.")
     require(actor, "monitoring.feeds.read", Resource(division=row.division_code))
     return row
+
+
+# --- months -------------------------------------------------------------------------------------
+
+# Feeds with a row per household and month: a month with no row at all for a county is missing.
+MONTHLY = {"agriculture_income": "month"}
+
+
+def missing_months(feed: str, good: pa.Table) -> dict[str, list[int]]:
+    """The months of a monthly feed that a county (the first six digits of its household IDs) has
+    no row for, up to the latest month of the file (later months are not due yet): reported, the
+    rows are kept; the rules measure a household's income over the months it reported."""
+    column = MONTHLY.get(feed)
+    if column is None or not good.num_rows:
+        return {}
+    counties = pc.utf8_slice_codeunits(good["household_id"], 0, 6)
+    months = pc.month(good[column])
+    latest = pc.max(months).as_py()
+    seen = pa.table({"county": counties, "month": months}).group_by(["county", "month"]).aggregate([]).to_pylist()
+    present: dict[str, set[int]] = {}
+    for row in seen:
+        present.setdefault(row["county"], set()).add(row["month"])
+    return {county: missing for county, found in sorted(present.items())
+            if (missing := [m for m in range(1, latest + 1) if m not in found])}
 
 
 # --- across departments -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ RULES = (
     "severe_disability",        # 残疾 (grades 1 and 2) in a household of low income
     "no_employment",            # 失业: no one of working age employed, low income
     "disaster_loss",            # 自然灾害: a loss large against the household's income
+    "income_data_gap",          # 收入数据缺月: too few months of the income survey to judge, visit
 )
 # Monitored-household types (监测对象类型).
 UNSTABLE_LIFTED = "unstable_lifted"          # 脱贫不稳定户
@@ -68,6 +69,10 @@ class RuleSet:
     disaster_loss_ratio: float = 0.3
     # Disability: grades 1 (the most severe) to this one count, in a household of low income.
     disability_max_grade: int = 2
+    # The income survey is monthly: a household's annual income is its reported months' mean × 12.
+    # Fewer months than this (in a household whose estimate is below the marginal band) is a data
+    # gap to visit, not a low income.
+    min_income_months: int = 6
     enabled: frozenset[str] = field(default_factory=lambda: frozenset(RULES))
 
     def __post_init__(self) -> None:
@@ -83,6 +88,8 @@ class RuleSet:
                 raise InvalidInput("{field} must be more than 0 and at most 1.", field=name)
         if not 1 <= self.disability_max_grade <= 4:
             raise InvalidInput("The disability grade must be 1 to 4.", field="disability_max_grade")
+        if not 1 <= self.min_income_months <= 12:
+            raise InvalidInput("The months of income needed must be 1 to 12.", field="min_income_months")
 
     @classmethod
     def from_parameters(cls, year: int, division: str, parameters: Mapping[str, Any]) -> RuleSet:
@@ -126,6 +133,7 @@ PARAMETERS: dict[str, type] = {
     "medical_burden_ratio": float,
     "disaster_loss_ratio": float,
     "disability_max_grade": int,
+    "min_income_months": int,
     "enabled": frozenset,
 }
 
@@ -182,11 +190,21 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet, materialize:
 
     survey = tables["agriculture_income"]
     survey = survey.filter(_of_year(survey.month, rules.year))
+    # The survey is monthly and a household's months may be missing: its income is measured over
+    # the months reported (their mean × 12), the quarters' as their months' means, and the number
+    # of months is kept so that a figure resting on too few of them is a data gap, not a low income.
+    # floor(): DuckDB rounds a double cast to an integer where Spark truncates it. Months are
+    # counted as rows: a stored feed version has one row per household and month (a second one is
+    # rejected as a duplicate), and count(DISTINCT month) took 7x the time of the aggregation.
     income = materialize("income", survey.group_by("household_id").aggregate(
-        annual=survey.per_capita_income_fen.sum(),
+        reported=survey.per_capita_income_fen.sum(),
+        months=survey.month.count(),
         first3=survey.per_capita_income_fen.sum(where=survey.month < ibis.date(rules.year, 4, 1)),
+        first_months=survey.month.count(where=survey.month < ibis.date(rules.year, 4, 1)),
         last3=survey.per_capita_income_fen.sum(where=survey.month >= ibis.date(rules.year, 10, 1)),
+        last_months=survey.month.count(where=survey.month >= ibis.date(rules.year, 10, 1)),
     ))
+    income = income.mutate(annual=(income.reported * 12 / income.months).floor().cast("int64"))
     # Urban households are not in the rural income survey: wages and pensions stand in for income.
     # Records with no wage, no pension and neither employed nor unemployed (pupils, people out of
     # the labour force) add nothing to either: they are left out before the join, not after it.
@@ -202,7 +220,8 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet, materialize:
     base = materialize("base", base.select(
         "household_id", "division_code", "size",
         per_capita=ibis.coalesce(base.annual, (base.earned / base.size).cast("int64"), ibis.literal(0)),
-        first3=base.first3, last3=base.last3,
+        first3=base.first3, last3=base.last3, first_months=ibis.coalesce(base.first_months, 0),
+        last_months=ibis.coalesce(base.last_months, 0), months=ibis.coalesce(base.months, 0),
         employed=ibis.coalesce(base.employed, 0), unemployed=ibis.coalesce(base.unemployed, 0),
         surveyed=base.annual.notnull()))
     threshold = rules.income_threshold_fen
@@ -232,13 +251,20 @@ def flag_expression(tables: Mapping[str, ir.Table], rules: RuleSet, materialize:
         union = ibis.union(*wanted, distinct=False)
         resident = materialize("resident_records", union.join(member, "resident_id"))
 
+    # Surveyed on too few months to judge: a visit, not a verdict of low income.
+    gap = base.surveyed & (base.months < rules.min_income_months)
     if "income_below_threshold" in on:
-        low = base.filter(base.per_capita < threshold)
+        low = base.filter((base.per_capita < threshold) & ~gap)
         parts.append(_flags(low, "income_below_threshold",
                             "agriculture_income", low.household_id, low.per_capita))
+    if "income_data_gap" in on:
+        unsure = base.filter(gap & (base.per_capita < marginal))
+        parts.append(_flags(unsure, "income_data_gap", "agriculture_income", unsure.household_id, unsure.months))
     if "sharp_income_drop" in on:
-        drop = base.filter(base.surveyed & (base.first3 > 0)
-                           & (base.last3 < base.first3 * (1 - rules.sharp_drop_ratio)))
+        # the last quarter's monthly mean against the first's (last3/last_months < first3/first_months …)
+        drop = base.filter(base.surveyed & (base.first3 > 0) & (base.last_months > 0)
+                           & (base.last3 * base.first_months
+                              < base.first3 * base.last_months * (1 - rules.sharp_drop_ratio)))
         parts.append(_flags(drop, "sharp_income_drop", "agriculture_income", drop.household_id, drop.last3))
     if "medical_burden" in on and resident is not None:
         claimed = resident.filter(resident.feed == "medical_insurance")

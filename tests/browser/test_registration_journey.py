@@ -33,7 +33,9 @@ def test_gb18030_csv_to_a_verified_certificate(browser, live_server: str, tmp_pa
     page.wait_for_selector("#files")
     registration_url = page.url
     page.set_input_files("#files", str(csv_path))
-    page.wait_for_selector("#process", timeout=30_000)
+    # the page reloads once the upload is stored; a refused upload says so beside the field instead
+    page.wait_for_selector("#process, #upload-status:has-text('上传失败')", timeout=60_000)
+    assert page.locator("#process").count() == 1, page.locator("#upload-status").inner_text()
     page.click("#process")
     page.wait_for_selector("#declaration", timeout=60_000)  # the job ran; profile and declaration shown
     assert "GB18030" in page.content().upper()

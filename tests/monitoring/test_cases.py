@@ -20,6 +20,18 @@ def _notice_ago(days: int) -> str:
     return (utcnow().astimezone(SHANGHAI).date() - timedelta(days=days)).isoformat()
 
 
+def recent_months(count: int, fen: int, *, skip: int | None = None) -> list[dict[str, object]]:
+    """``count`` months of income ending last month, oldest first (``skip``: leave out the n-th, 1-based)."""
+    month = utcnow().astimezone(SHANGHAI).date().replace(day=1)
+    out: list[dict[str, object]] = []
+    for _ in range(count + (skip is not None)):
+        month = (month - timedelta(days=1)).replace(day=1)
+        out.insert(0, {"month": month.strftime("%Y-%m"), "per_capita_fen": fen})
+    if skip is not None:
+        del out[skip - 1]
+    return out
+
+
 def go(db, actor, case, step, data=None, files=()):  # type: ignore[no-untyped-def]
     return cases.advance(db, actor, case.id, step, case.version, data or {}, list(files))
 
@@ -41,7 +53,7 @@ def test_a_household_goes_through_the_mechanism_and_its_risk_is_eliminated(db, w
     with pytest.raises(Conflict) as exc:
         go(db, world.village, case, "propose_elimination")
     assert exc.value.code == "income_not_stable"
-    months = [{"month": f"2026-{m:02d}", "per_capita_fen": 70_000} for m in range(1, 7)]
+    months = recent_months(6, 70_000)
     case = go(db, world.village, case, "revisit", {"findings": "稳定", "income_months": months,
                                                    "guarantees_secured": "1"})
     case = go(db, world.village, case, "propose_elimination")
@@ -61,17 +73,17 @@ def test_a_household_goes_through_the_mechanism_and_its_risk_is_eliminated(db, w
 
 def test_income_below_the_threshold_or_a_gap_blocks_the_elimination(db, world: World) -> None:
     case = to_monitored(db, world, world.case(db))
-    months = [{"month": f"2026-{m:02d}", "per_capita_fen": 70_000} for m in (1, 2, 3, 5, 6, 7)]  # April missing
+    months = recent_months(6, 70_000, skip=4)  # the fourth month missing
     case = go(db, world.village, case, "revisit", {"findings": "x", "income_months": months, "guarantees_secured": "1"})
     assert [b.code for b in cases.elimination_blockers(db, case)] == ["income_not_stable"]
-    months = [{"month": f"2026-{m:02d}", "per_capita_fen": 60_000} for m in range(1, 7)]  # below 780,000 / 12
+    months = recent_months(6, 60_000)  # below 780,000 / 12
     case = go(db, world.village, case, "revisit", {"findings": "x", "income_months": months})
     assert {b.code for b in cases.elimination_blockers(db, case)} == {"income_not_stable", "guarantees_not_secured"}
 
 
 def test_a_household_with_no_one_able_to_work_is_never_eliminated(db, world: World) -> None:
     case = to_monitored(db, world, world.case(db))
-    months = [{"month": f"2026-{m:02d}", "per_capita_fen": 90_000} for m in range(1, 7)]
+    months = recent_months(6, 90_000)
     case = go(db, world.village, case, "revisit", {"findings": "x", "income_months": months,
                                                    "guarantees_secured": "1", "able_to_work": 0})
     with pytest.raises(Conflict) as exc:
@@ -79,6 +91,32 @@ def test_a_household_with_no_one_able_to_work_is_never_eliminated(db, world: Wor
     assert exc.value.code == "no_one_able_to_work"
     assert "无劳动能力" in exc.value.render("zh")
     assert "able to work" in exc.value.render("en")
+
+
+def test_elimination_needs_recent_income_and_the_members_ability_to_work_recorded(db, world: World) -> None:
+    case = world.case(db)
+    case = go(db, world.village, case, "visit", {"findings": "属实"}, AUTH)  # ability to work not recorded
+    case = go(db, world.village, case, "cross_check", {"departments": "民政", "findings": "一致"})
+    case = go(db, world.village, case, "village_review", {"decision": "approve", "notice_starts_on": _notice_ago(6)})
+    case = go(db, world.township, case, "township_review", {"decision": "approve"})
+    case = go(db, world.county, case, "county_approve", {"decision": "approve", "household_type": "marginal",
+                                                         "risk_types": ["income_below_threshold"]})
+    stale = recent_months(9, 90_000)[:6]  # six good months that ended three months ago
+    case = go(db, world.village, case, "revisit", {"findings": "x", "income_months": stale, "guarantees_secured": "1"})
+    blockers = cases.elimination_blockers(db, case)
+    assert [b.code for b in blockers] == ["work_ability_unknown", "income_not_recent"]
+    assert "劳动能力" in blockers[0].render("zh")
+    assert stale[-1]["month"] in blockers[1].render("zh")
+    with pytest.raises(Conflict):
+        go(db, world.village, case, "propose_elimination")
+    case = go(db, world.village, case, "revisit", {"findings": "x", "income_months": recent_months(6, 90_000),
+                                                   "guarantees_secured": "1", "able_to_work": 1})
+    assert cases.elimination_blockers(db, case) == []
+    coming = utcnow().astimezone(SHANGHAI).date().replace(day=28) + timedelta(days=5)
+    with pytest.raises(InvalidInput) as exc:
+        go(db, world.village, case, "revisit", {"findings": "x", "income_months": [
+            {"month": coming.strftime("%Y-%m"), "per_capita_fen": 90_000}]})
+    assert "尚未到来" in exc.value.render("zh")
 
 
 def test_each_step_is_done_by_its_level(db, world: World) -> None:

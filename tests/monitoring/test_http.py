@@ -205,7 +205,7 @@ def test_a_data_gap_case_says_how_many_months_the_income_rests_on(  # type: igno
 
 def test_the_case_page_names_the_feed_and_the_amount_and_a_revisit_is_typed_in_yuan(  # type: ignore[no-untyped-def]
         client, db, world: World) -> None:
-    from tests.monitoring.test_cases import to_monitored
+    from tests.monitoring.test_cases import recent_months, to_monitored
 
     case = to_monitored(db, world, world.case(db))
     db.flush()
@@ -230,12 +230,13 @@ def test_the_case_page_names_the_feed_and_the_amount_and_a_revisit_is_typed_in_y
     assert r.status_code == 422
     assert 'id="error"' in r.text
     assert "income_months" in r.text.split('id="error"', 1)[1].split("</p>", 1)[0]
-    # six months at 700 yuan a person, above this year's 650 yuan a month (7,800 a year)
-    r = revisit("2026-01:700, 2026-02:700，2026-03：700, 2026-04:700.5, 2026-05:700, 2026-06:700")
+    # six months at 700 yuan a person, above this year's 650 yuan a month (7,800 a year), typed as people
+    # type them: Chinese and ASCII commas and colons, one with a fraction of a yuan
+    m = [item["month"] for item in recent_months(6, 0)]
+    r = revisit(f"{m[0]}:700, {m[1]}:700，{m[2]}：700, {m[3]}:700.5, {m[4]}:700, {m[5]}:700")
     assert r.status_code == 303, r.text[:800]
     db.expire_all()
-    assert cases.events_of(db, case.id)[-1].details["income_months"][3] == {"month": "2026-04",
-                                                                             "per_capita_fen": 70_050}
+    assert cases.events_of(db, case.id)[-1].details["income_months"][3] == {"month": m[3], "per_capita_fen": 70_050}
     page = client.get(f"/monitoring/cases/{case.id}").text
     assert 'id="blockers"' not in page
     assert 'id="step-propose_elimination"' in page

@@ -280,6 +280,11 @@ def elimination_blockers(db: Session, case: Case) -> list[InvalidInput | Conflic
                                  "assistance, and is never marked as eliminated.", field="able_to_work",
                                  code="no_one_able_to_work"))
         return problems
+    if case.able_to_work is None:
+        # Elimination must not pass a household whose members may all be unable to work.
+        problems.append(Conflict("How many members are able to work has not been recorded: record it at a visit or "
+                                 "revisit before proposing elimination.", field="able_to_work",
+                                 code="work_ability_unknown"))
     months = income_record(db, case.id)
     monthly = -(-case.income_threshold_fen // 12)
     run, month = 0, max(months) if months else ""
@@ -290,6 +295,12 @@ def elimination_blockers(db: Session, case: Case) -> list[InvalidInput | Conflic
                                  "for {run} month(s) of the {needed} needed.", field="income_months",
                                  code="income_not_stable", monthly=f"{monthly / 100:,.2f}", run=run,
                                  needed=INCOME_MONTHS))
+    # Six stable months long ago say nothing of today: the run must reach last month at least.
+    last_month = _previous_month(_today().strftime("%Y-%m"))
+    if months and max(months) < last_month:
+        problems.append(Conflict("The latest income recorded is for {latest}: record the months up to {needed} at a "
+                                 "revisit.", field="income_months", code="income_not_recent", latest=max(months),
+                                 needed=last_month))
     last = next((e for e in reversed(events_of(db, case.id)) if e.step == "revisit"), None)
     if last is None or not last.details.get("guarantees_secured"):
         problems.append(Conflict("The guarantees (food, clothing, compulsory education, basic medical care, safe "
@@ -308,6 +319,8 @@ def _income_months(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         month = str(item.get("month", "")).strip()
         if not MONTH.match(month):
             raise InvalidInput("{field}: a month as YYYY-MM.", field="income_months")
+        if month > _today().strftime("%Y-%m"):
+            raise InvalidInput("{field}: {month} is still to come.", field="income_months", month=month)
         out.append({"month": month, "per_capita_fen": _int(item, "per_capita_fen")})
     return out
 

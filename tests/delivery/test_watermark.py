@@ -288,12 +288,35 @@ def test_a_pair_beyond_the_two_best_columns_identifies_stations_by_day(tmp_path:
     pq.write_table(table, original)
     plan = make_plan(original_sample(original, PLAN_SAMPLE_ROWS), WatermarkPolicy())
     assert set(plan.identity) == {"日期", "站号"}
-    # One marked column, one mark in ten rows: a tenth of these 2,016 rows shows some 20 marks, short
-    # of the 26 that alpha = 1e-6 over 50 candidates needs; a third shows enough.
-    suspect = _subset(marked_table(original, plan, LEAKER), 0.3)
+    # One marked column: one mark in ten rows would leave a tenth of these 2,016 rows some 20 marks,
+    # short of the 26 that alpha = 1e-6 over 50 candidates needs; rules 3 mark one row in three.
+    assert [c.name for c in plan.columns] == ["最高气温"]
+    assert plan.gamma == 3
+    suspect = _subset(marked_table(original, plan, LEAKER), 0.1)
     path = tmp_path / "leak.csv"
     write_copy(suspect.to_batches(), suspect.schema, path, "csv")
     detection = detect_file(path, original, plan, [*OTHERS, LEAKER])
+    assert detection.named is not None
+    assert detection.named.key_id == LEAKER.key_id
+    assert detection.false_positive_bound <= 1e-6
+    assert detect_file(path, original, plan, OTHERS).named is None
+
+
+def test_a_small_products_copy_of_the_second_rules_is_still_traced(tmp_path: Path, original: Path) -> None:
+    """Copies delivered under rules 2 (one row in ten) before small products were marked more
+    often are traced too: detection tries both plans."""
+    big = make_plan(original_sample(original, PLAN_SAMPLE_ROWS), POLICY)
+    assert big.gamma == 10  # 20,000 rows, two columns: a tenth shows hundreds of marks as it is
+    original = tmp_path / "small.parquet"
+    pq.write_table(product_table(3_000), original)
+    sample = original_sample(original, PLAN_SAMPLE_ROWS)
+    current, earlier = make_plan(sample, POLICY), make_plan(sample, POLICY, rules=2)
+    assert (current.gamma, earlier.gamma) == (9, 10)  # 3,000 rows, two marked columns
+    assert current.columns == earlier.columns
+    suspect = _subset(marked_table(original, earlier, LEAKER), 0.5)
+    path = tmp_path / "leak.parquet"
+    write_copy(suspect.to_batches(), suspect.schema, path, "parquet")
+    detection = detect_file(path, original, (current, earlier), [*OTHERS, LEAKER])
     assert detection.named is not None
     assert detection.named.key_id == LEAKER.key_id
 

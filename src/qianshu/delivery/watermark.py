@@ -20,7 +20,9 @@ Identity columns are never marked. How a plan is derived from the data is versio
 (:data:`PLAN_RULES`): a plan is recomputed at detection, so detection tries every rule under which
 copies were delivered. Rules 1 (until December 2026) marked every text column and judged a
 column's decimals with a relative tolerance (amounts in the millions read as whole or one-decimal
-numbers); rules 2 mark free text only and judge decimals exactly.
+numbers); rules 2 mark free text only and judge decimals exactly; rules 3 (from December 2026)
+mark more rows of a small product (:func:`gamma_for`), so that a tenth of it still names its
+recipient.
 
 Everything here works on Arrow record batches with NumPy and ``pyarrow.compute``: no Python loop
 runs per row. The row fingerprint is a hash of our own over the normalised bytes, so a copy
@@ -46,7 +48,15 @@ FORMAT_VERSION = b"qianshu/watermark/v1"
 _MAX_DECIMALS = 6
 # The rules that turn a policy and the product's first rows into a plan, newest first: copies are
 # delivered under the first, and detection tries each (see the module's doc).
-PLAN_RULES = (2, 1)
+PLAN_RULES = (3, 2, 1)
+# Rules 3: a product small enough to fit the plan's sample (its every row is known to the plan)
+# has one row in gamma marked only while a tenth of its rows still carries this many marks in all
+# its marked columns; fewer rows mark more often (down to one row in two, so that most values of a
+# column stay exact). 26 agreeing marks name one of 50 candidates at alpha = 1e-6; 64 leaves room
+# for rounding and mixing, which drop some.
+SUBSET_SHARE = 0.1
+SUBSET_MARKS = 64
+MIN_GAMMA = 2
 # Rules 2 mark a text column only where a buyer would not group or filter by it: at least half of
 # its values distinct (no category, no date of a few hundred days), and not a key (below the share
 # that makes a column identify rows).
@@ -345,7 +355,17 @@ def make_plan(sample: pa.Table, policy: WatermarkPolicy, rules: int = PLAN_RULES
                 columns.append(ColumnMark(name, "numeric", salt_of(name), decimals, round(units * unit, decimals)))
         elif _text(kind) and policy.mark_text and (rules < 2 or is_free_text(sample.column(name))):
             columns.append(ColumnMark(name, "text", salt_of(name)))
-    return WatermarkPlan(tuple(identity), tuple(columns), policy.gamma)
+    gamma = policy.gamma if rules < 3 else gamma_for(sample.num_rows, len(columns), policy.gamma)
+    return WatermarkPlan(tuple(identity), tuple(columns), gamma)
+
+
+def gamma_for(rows: int, marked_columns: int, gamma: int) -> int:
+    """One row in how many is marked under rules 3: the seller's ``gamma`` for a product of more
+    rows than the plan's sample (a tenth of 100,000 rows carries thousands of marks), fewer for a
+    small one (see :data:`SUBSET_MARKS`)."""
+    if rows >= PLAN_SAMPLE_ROWS or marked_columns == 0:
+        return gamma
+    return max(min(gamma, MIN_GAMMA), min(gamma, int(rows * SUBSET_SHARE * marked_columns // SUBSET_MARKS)))
 
 
 # ---------------------------------------------------------------- embedding

@@ -26,7 +26,7 @@ from qianshu.core.settings import Settings
 from qianshu.delivery import links, service
 from qianshu.delivery.decoys import DecoyModel, decoys_for, make_model, trace_decoys, with_decoys
 from qianshu.delivery.files import original_sample, read_suspect, write_copy
-from qianshu.delivery.watermark import PLAN_SAMPLE_ROWS, WatermarkKey, make_plan, watermark_batches
+from qianshu.delivery.watermark import PLAN_SAMPLE_ROWS, WatermarkKey, WatermarkPolicy, make_plan, watermark_batches
 from qianshu.exchange.models import Contract
 from tests.delivery.test_cli import exchange  # noqa: F401 - fixture
 from tests.delivery.test_links import contract_of  # noqa: F401 - fixture
@@ -124,6 +124,30 @@ def test_copies_of_others_and_the_original_stay_silent(tmp_path: Path, original:
     path = tmp_path / "other.parquet"
     write_copy(other.to_batches(), other.schema, path, "parquet")
     assert trace_decoys(read_suspect(path), model, [LEAKER, *many], ROWS, 1e-6).named == ()
+
+
+def test_decoys_in_a_column_of_millions_keep_its_decimals_and_earlier_copies_are_traced(tmp_path: Path) -> None:
+    """Amounts of millions with two decimals: a decoy has two decimals too (rules 1 gave it whole
+    yuan, a row that stood out); a copy carrying rules-1 decoys is traced through both models."""
+    from tests.delivery.test_watermark import demo_like_table
+
+    original = tmp_path / "product.parquet"
+    pq.write_table(demo_like_table(), original)
+    sample = original_sample(original, PLAN_SAMPLE_ROWS)
+    identity = make_plan(sample, WatermarkPolicy()).identity
+    current, earlier = make_model(sample, identity, DECOYS), make_model(sample, identity, DECOYS, rules=1)
+    amounts = [d.values[2] for d in decoys_for(current, LEAKER, 6_000)]
+    assert all(isinstance(a, float) and a >= 1_000_000 for a in amounts)
+    assert any(round(float(a)) != a for a in amounts)  # cents, like the real rows
+    assert all(float(a) == round(float(a)) for a in (d.values[2] for d in decoys_for(earlier, LEAKER, 6_000)))
+    for made_with in (current, earlier):
+        copy = pa.Table.from_batches(list(with_decoys(pq.ParquetFile(original).iter_batches(), made_with, LEAKER,
+                                                      6_000)))
+        path = tmp_path / "leak.csv"
+        write_copy(copy.to_batches(), copy.schema, path, "csv")
+        found = trace_decoys(read_suspect(path), (current, earlier), [*OTHERS, LEAKER], 6_000, 1e-6)
+        assert found.named == (LEAKER.key_id,)
+        assert found.decoys_tested == 2 * DECOYS * (len(OTHERS) + 1)  # both models' decoys, each counted
 
 
 def test_a_downloaded_copy_carries_the_contracts_decoys_and_the_api_traces_it(

@@ -41,9 +41,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from qianshu.delivery.watermark import WatermarkKey, canonical_text, decimals_of_rules_1
+from qianshu.delivery.watermark import WatermarkKey, canonical_text, decimals_of, decimals_of_rules_1
 
 DECOY_VERSION = b"qianshu/decoy/v1"
+# How a model judges a decimal column's decimals, newest first: copies get decoys of the first,
+# and tracing regenerates each (rules 1, until December 2026, read amounts in the millions as
+# whole yuan, so a decoy of 3,456,789 stood out among 3,456,789.12 and its neighbours).
+DECOY_RULES = (2, 1)
 MAX_DECOYS = 100
 _TEMPLATES = 1_000  # distinct values of a text column a decoy may start from
 _MIN_MUTATED = 4
@@ -85,7 +89,9 @@ def _common_prefix(values: Sequence[str]) -> int:
     return shared
 
 
-def make_model(sample: pa.Table, identity: Sequence[str], count: int) -> DecoyModel:
+def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int = DECOY_RULES[0]) -> DecoyModel:
+    if rules not in DECOY_RULES:
+        raise ValueError(f"no decoy rules {rules}")
     columns = []
     for name in sample.column_names:
         column = sample.column(name)
@@ -111,10 +117,11 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int) -> DecoyMo
             values = valid.to_numpy(zero_copy_only=False)
             finite = values[np.isfinite(values)]
             if finite.size:
-                # Tracing regenerates the decoys of copies already delivered: their decimals keep
-                # the rule they were made with (watermark.decimals_of_rules_1).
+                # Exactly the decimals the column is written with (rules 2); tracing regenerates
+                # the decoys of copies delivered under rules 1 with the decimals those had.
+                judge = decimals_of if rules >= 2 else decimals_of_rules_1
                 columns.append(DecoyColumn(name, "decimal", low=float(finite.min()), high=float(finite.max()),
-                                           decimals=decimals_of_rules_1(finite)))
+                                           decimals=judge(finite)))
             else:
                 columns.append(DecoyColumn(name, "pick", picks=(None,)))
         else:
@@ -297,15 +304,21 @@ def threshold_bits(decoys_tested: int, rows: int, alpha: float) -> float:
     return math.log2(max(decoys_tested, 1) * max(rows, 1) / alpha)
 
 
-def trace_decoys(suspect: pa.Table, model: DecoyModel, keys: Sequence[WatermarkKey], total_rows: int,
-                 alpha: float) -> DecoyTrace:
+def trace_decoys(suspect: pa.Table, models: DecoyModel | Sequence[DecoyModel], keys: Sequence[WatermarkKey],
+                 total_rows: int, alpha: float) -> DecoyTrace:
     """Which candidates' decoys are in ``suspect`` (a table of text columns, as read by
-    ``files.read_suspect``)."""
+    ``files.read_suspect``), under each model copies were delivered with (:data:`DECOY_RULES`):
+    every distinct decoy of every model counts in the threshold."""
     rows = suspect.num_rows
     wanted: dict[str, list[tuple[int, float]]] = {}  # canonical text → (decoy number, bits)
     every: list[tuple[WatermarkKey, Decoy]] = []
+    seen: set[tuple[str, tuple[tuple[str, float], ...]]] = set()
     for key in keys:
-        for decoy in decoys_for(model, key, total_rows):
+        for decoy in (d for model in ([models] if isinstance(models, DecoyModel) else models)
+                      for d in decoys_for(model, key, total_rows)):
+            if (key.key_id, decoy.cells) in seen:  # the same decoy under both rules: tested once
+                continue
+            seen.add((key.key_id, decoy.cells))
             number = len(every)
             every.append((key, decoy))
             for text, bits in dict(decoy.cells).items():

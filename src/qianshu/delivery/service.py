@@ -29,7 +29,15 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound
 from qianshu.core.settings import Settings
-from qianshu.delivery.decoys import MAX_DECOYS, DecoyModel, DecoyTrace, make_model, trace_decoys, with_decoys
+from qianshu.delivery.decoys import (
+    DECOY_RULES,
+    MAX_DECOYS,
+    DecoyModel,
+    DecoyTrace,
+    make_model,
+    trace_decoys,
+    with_decoys,
+)
 from qianshu.delivery.detection import Detection, detect_file
 from qianshu.delivery.files import BATCH_ROWS, FORMATS, UnreadableFile, original_sample, read_suspect, write_copy
 from qianshu.delivery.models import WatermarkedCopy, WatermarkPolicyRow
@@ -74,6 +82,8 @@ class PreparedDetection:
     total_rows: int = 0
     # The plans of copies delivered under earlier rules (watermark.PLAN_RULES) where they differ.
     earlier_plans: tuple[WatermarkPlan, ...] = ()
+    # The decoy models of copies delivered under earlier rules (decoys.DECOY_RULES) where they differ.
+    earlier_decoys: tuple[DecoyModel, ...] = ()
 
 
 def _listing(db: Session, actor: Actor, listing_id: int, action: str) -> Listing:
@@ -104,12 +114,13 @@ def watermark_policy(db: Session, settings: Settings, listing: Listing) -> Water
                            decoys=row.decoys if row else 0)
 
 
-def decoy_model_for(data: Path, watermark: WatermarkPolicy, plan: WatermarkPlan) -> DecoyModel:
+def decoy_model_for(data: Path, watermark: WatermarkPolicy, plan: WatermarkPlan,
+                    rules: int = DECOY_RULES[0]) -> DecoyModel:
     """How the product's decoy rows look (none unless the seller allows them): made from the same
     first rows as the plan, so delivery and tracing agree."""
     if watermark.decoys <= 0:
         return DecoyModel(pq.read_schema(data), (), 0)
-    return make_model(original_sample(data, PLAN_SAMPLE_ROWS), plan.identity, watermark.decoys)
+    return make_model(original_sample(data, PLAN_SAMPLE_ROWS), plan.identity, watermark.decoys, rules)
 
 
 def delivered_batches(data: Path, plan: WatermarkPlan, key: WatermarkKey, decoys: DecoyModel,
@@ -280,9 +291,11 @@ def prepare_detection(db: Session, actor: Actor, settings: Settings, listing_id:
         raise InvalidInput("At most {n} recipients can be tested at once.", field="recipient", n=MAX_CANDIDATES)
     keys = tuple(WatermarkKey.for_contract(settings.secret_key, r.key_id, r.label) for r in candidates)
     alpha = settings.section(DeliverySettings).detection_false_positive_rate
-    return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha,
-                             decoy_model_for(data, chosen, plan), pq.ParquetFile(data).metadata.num_rows,
-                             tuple(earlier))
+    decoys = decoy_model_for(data, chosen, plan)
+    earlier_decoys = tuple(model for model in (decoy_model_for(data, chosen, plan, rules) for rules in DECOY_RULES[1:])
+                           if model != decoys)
+    return PreparedDetection(listing.id, listing.org_id, data, plan, keys, alpha, decoys,
+                             pq.ParquetFile(data).metadata.num_rows, tuple(earlier), earlier_decoys)
 
 
 def run_detection(prepared: PreparedDetection, suspect: Path) -> Detection:
@@ -301,7 +314,8 @@ def run_trace(prepared: PreparedDetection, suspect: Path) -> DecoyTrace:
         table = read_suspect(suspect)
     except UnreadableFile:
         raise InvalidInput("The file could not be read as CSV, XLSX or Parquet.", field="file") from None
-    return trace_decoys(table, prepared.decoys, prepared.keys, prepared.total_rows, prepared.alpha)
+    return trace_decoys(table, (prepared.decoys, *prepared.earlier_decoys), prepared.keys, prepared.total_rows,
+                        prepared.alpha)
 
 
 def record_trace(db: Session, actor: Actor, prepared: PreparedDetection, trace: DecoyTrace,

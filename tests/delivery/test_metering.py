@@ -91,9 +91,15 @@ def test_a_metered_download_bills_its_rows_once_per_link(client: Any, db: Sessio
         assert (month["units"], month["reports"], month["estimated_fen"], month["closed"]) == (2 * ROWS, 2, 1103, False)
     client.cookies.clear()
     sign_in(client, db.get_one(User, buyer.user_id).email)
-    page = client.get(f"/exchange/contracts/{metered.id}", headers={"Accept-Language": "zh"}).text
+    page = client.get(f"/exchange/contracts/{metered.id}").text  # Chinese, the default
     assert 'id="usage-so-far"' in page
-    for shown in ("4,690", "预计费用", "¥11.03"):
+    for shown in ("4,690", "预计费用", "¥11.03", "进行中：月末后出账"):
+        assert shown in page
+    client.cookies.clear()
+    sign_in(client, db.get_one(User, merchant.user_id).email)
+    client.get("/lang/en")
+    page = client.get(f"/exchange/contracts/{metered.id}").text
+    for shown in ("Usage so far", "Estimated charge", "4,690 rows", "Running: billed after the month ends"):
         assert shown in page
 
     # After the month: one bill, charged, and this month's usage starts again from nothing.

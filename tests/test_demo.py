@@ -341,9 +341,11 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         assert steps.quotes_to_decide == 1
 
 
-def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo) -> None:
-    """The delivery seed: a metered download contract with a link issued, and a Delta Sharing contract
-    whose profile file (its token shown once) is in the data folder and authenticates."""
+def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo,
+                                                                        client: TestClient) -> None:
+    """The delivery seed: a metered download contract with a link issued (and last month's fetch
+    billed: the bills page is not empty), and a Delta Sharing contract whose profile file (its token
+    shown once) is in the data folder and authenticates."""
     from qianshu.core.timeutil import utcnow
     from qianshu.delivery import delta_tokens, links
     from qianshu.demo.registrations import actor_of
@@ -377,6 +379,9 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
         policy = db.get(WatermarkPolicyRow, active["download"].listing_id)
         assert policy is not None
         assert policy.decoys == 5
+        number = active["download"].number
+    browser, _token = _signed_in(client.app, "buyer.logistics@qianshu.demo")
+    assert number in browser.get("/exchange/bills").text
 
 
 def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:

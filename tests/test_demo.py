@@ -341,11 +341,15 @@ def test_the_demo_buyer_has_trades_waiting(database: Database) -> None:
         assert steps.quotes_to_decide == 1
 
 
-def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo) -> None:
-    """The delivery seed: a metered download contract with a link issued, and a Delta Sharing contract
-    whose profile file (its token shown once) is in the data folder and authenticates."""
+def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database: Database, demo: Demo,
+                                                                        client: TestClient) -> None:
+    """The delivery seed: a metered download contract with a link issued (and last month's fetch
+    billed: the bills page is not empty), and a Delta Sharing contract whose profile file (its token
+    shown once) is in the data folder and authenticates."""
+    from qianshu.core.timeutil import utcnow
     from qianshu.delivery import delta_tokens, links
     from qianshu.demo.registrations import actor_of
+    from qianshu.exchange import payments
     from qianshu.exchange import trades as exchange_trades
 
     with database.unit_of_work(write=False) as db:
@@ -353,7 +357,17 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
         active = {c.delivery_mode: c for c in exchange_trades.my_trades(db, buyer).contracts
                   if c.status == "active" and c.plan_kind == "per_1000_rows"}
         assert set(active) == {"download", "delta_sharing"}
-        assert len(links.links_of(db, active["download"].id)) == 1
+        # One link fetched last month (its usage billed, below), one issued now and waiting.
+        assert [link.fetches for link in links.links_of(db, active["download"].id)] == [0, 1]
+        from qianshu.exchange import bills
+
+        [bill] = bills.contract_bills(db, buyer, active["download"].id)
+        assert bill.status == "paid"
+        assert bill.units > 0
+        assert bill.amount_fen > 0
+        assert bill.period < payments.billing_period(utcnow())
+        [running] = bills.usage_so_far(db, buyer, active["download"].id)
+        assert (running.units, running.closed) == (0, False)
         share = delta_tokens.share_name(active["delta_sharing"].number)
         profile = json.loads((demo.folder / "demo" / f"{share}.share").read_text(encoding="utf-8"))
         assert profile["shareCredentialsVersion"] == 1
@@ -365,6 +379,9 @@ def test_the_demo_buyer_has_a_download_link_and_a_delta_sharing_profile(database
         policy = db.get(WatermarkPolicyRow, active["download"].listing_id)
         assert policy is not None
         assert policy.decoys == 5
+        number = active["download"].number
+    browser, _token = _signed_in(client.app, "buyer.logistics@qianshu.demo")
+    assert number in browser.get("/exchange/bills").text
 
 
 def test_the_demo_bank_holds_a_book_of_pledges_the_lookup_shows(client: TestClient) -> None:

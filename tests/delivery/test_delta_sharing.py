@@ -31,11 +31,14 @@ from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.delivery import delta_tokens, service
 from qianshu.delivery.models import SharingToken
+from qianshu.delivery.settings import DeliverySettings
+from qianshu.exchange import bills, payments
 from qianshu.exchange import changes as exchange_changes
 from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange import orders as exchange_orders
-from qianshu.exchange import payments
+from qianshu.exchange.models import UsageReport
 from qianshu.exchange.schemas import ChangeIn, OrderIn
+from qianshu.exchange.service import PREPAID_KINDS
 from qianshu.ledger import service as ledger
 from qianshu.registry.models import Registration
 from qianshu.web.app import create_app
@@ -57,9 +60,11 @@ def _put(settings: Settings, table: pa.Table, folder: Path) -> tuple[str, int]:
 
 
 def committed_contract(database: Database, settings: Settings, folder: Path, mode: str,
-                       rows: int = ROWS, data: tuple[str, int] | None = None) -> dict[str, Any]:
+                       rows: int = ROWS, data: tuple[str, int] | None = None, kind: str = "one_time",
+                       price: str = "500") -> dict[str, Any]:
     """Committed: a seller, a buyer, a product with ``rows`` rows (or the stored Parquet ``data``,
-    its digest and size), and a paid contract in force whose delivery is ``mode``."""
+    its digest and size), and a contract in force (paid, when ``kind`` is paid before use) whose
+    delivery is ``mode``."""
     digest, size = data or _put(settings, product_table(rows), folder)
     with database.unit_of_work() as db:
         make = Factories(db)
@@ -75,7 +80,7 @@ def committed_contract(database: Database, settings: Settings, folder: Path, mod
         db.add(reg)
         db.flush()
         listing = catalog.create_listing(db, seller, ListingIn(registration_id=reg.id))
-        catalog.add_plan(db, seller, listing.id, PlanIn(kind="one_time", price="500",
+        catalog.add_plan(db, seller, listing.id, PlanIn(kind=kind, price=price,  # type: ignore[arg-type]
                                                         delivery_modes=["download", "delta_sharing"]))
         catalog.submit_listing(db, seller, listing.id)
         catalog.review_listing(db, operator, listing.id, "approve")
@@ -87,7 +92,8 @@ def committed_contract(database: Database, settings: Settings, folder: Path, mod
         contract = exchange_orders.accept_order(db, seller, order.id)
         exchange_contracts.sign(db, buyer, contract.id)
         exchange_contracts.sign(db, seller, contract.id)
-        payments.pay(db, buyer, contract.id)
+        if kind in PREPAID_KINDS:
+            payments.pay(db, buyer, contract.id)
         return {"buyer": buyer, "seller": seller, "operator": operator, "contract_id": contract.id,
                 "number": contract.number, "listing_id": listing.id, "registration_id": reg.id,
                 "buyer_user": buyer_user.id}
@@ -135,7 +141,9 @@ def _profile(database: Database, settings: Settings, trade: dict[str, Any], fold
 def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings], isolated_database: Database,
                                                       tmp_path: Path) -> None:
     base, settings = live
-    trade = committed_contract(isolated_database, settings, tmp_path, "delta_sharing")
+    # Per 1,000 rows (¥2): each query's answer reports the rows of the files it lists (delivery/metering.py).
+    trade = committed_contract(isolated_database, settings, tmp_path, "delta_sharing", kind="per_1000_rows",
+                               price="2")
     profile, _token = _profile(isolated_database, settings, trade, tmp_path)
     share = delta_tokens.share_name(trade["number"])
     url = f"{profile}#{share}.product.data"
@@ -157,6 +165,8 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     assert detection.named is not None
     assert detection.named.key_id == trade["number"]
 
+    window = settings.section(DeliverySettings).sharing_url_minutes * 60
+    first_limited = time.time()
     assert len(delta_sharing.load_as_pandas(url, limit=10)) == 10
     hint = json.dumps({"op": "greaterThanOrEqual", "children": [
         {"op": "column", "name": "户编号", "valueType": "string"},
@@ -180,6 +190,9 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     assert list(lines[1]) == ["metaData"]
     files = [x["file"] for x in lines[2:]]
     assert len(files) == 1
+    # That answer lists the file the client's own query with a limit got: in the same window of the
+    # URLs' lifetime it is the same report (its rows billed once), in the next a new one.
+    same_window = int(first_limited) // window == int(time.time()) // window
     assert json.loads(files[0]["stats"])["numRecords"] == FILE_ROWS
     assert files[0]["expirationTimestamp"] > time.time() * 1000
     paged = httpx.get(f"{base}/delta-sharing/shares", headers=headers, params={"maxResults": 0}).json()
@@ -196,10 +209,21 @@ def test_the_official_client_reads_a_watermarked_share(live: tuple[str, Settings
     ranged = httpx.get(good, headers={"Range": "bytes=0-3"})
     assert ranged.status_code == 206
     assert ranged.content == b"PAR1"
+    assert httpx.get(good).status_code == 200  # fetched again whole: a file fetch reports nothing
     with isolated_database.unit_of_work(write=False) as db:
         queries = list(db.scalars(select(AuditEvent).where(AuditEvent.action == "delivery.sharing_query")))
         assert len(queries) >= 4
         assert all(q.target_id == str(trade["contract_id"]) for q in queries)
+        assert {q.detail["usage"] for q in queries} == {"billed"}
+        reports = db.scalars(select(UsageReport).where(UsageReport.contract_id == trade["contract_id"])
+                             .order_by(UsageReport.id)).all()
+        # The whole table (3 files), the first file (limit), the last file (the predicate hint) and,
+        # in another window only, the first file again.
+        assert [r.units for r in reports] == [ROWS, FILE_ROWS, FILE_ROWS] + ([] if same_window else [FILE_ROWS])
+        assert all(r.report_id.startswith(f"sharing:{trade['contract_id']}:") for r in reports)
+        [month] = bills.usage_so_far(db, trade["buyer"], trade["contract_id"])
+        assert month.units == sum(r.units for r in reports)
+        assert month.estimated_fen == month.units * 200 // 1000  # ¥2 per 1,000 rows
 
 
 def test_versions_and_timestamps_read_the_registration_chain(live: tuple[str, Settings],

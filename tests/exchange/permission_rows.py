@@ -88,6 +88,7 @@ ROWS = {
     ("GET", f"{A}/bills"): Row(action="exchange.bills",
                                also=(Row(action="exchange.bills.all", query="?every=true"),)),
     ("GET", f"{A}/contracts/{{contract_id}}/bills"): Row(params=CONTRACT, action="trade.read", on="other_contract"),
+    ("GET", f"{A}/contracts/{{contract_id}}/usage"): Row(params=CONTRACT, action="trade.read", on="other_contract"),
     ("GET", f"{A}/contracts/{{contract_id}}/periods"): Row(params=CONTRACT, action="trade.read",
                                                              on="other_contract"),
     # portal pages

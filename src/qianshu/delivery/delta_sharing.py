@@ -51,6 +51,7 @@ from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDeni
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.delivery import metering
 from qianshu.delivery.decoys import DecoyModel, with_decoys
 from qianshu.delivery.delta_tokens import PREFIX, Grant, grant_of_token
 from qianshu.delivery.files import BATCH_ROWS
@@ -545,10 +546,17 @@ def query_lines(settings: Settings, prepared: PreparedQuery, parts: list[SharedF
     return lines
 
 
-def record_query(db: Session, prepared: PreparedQuery, lines: list[dict[str, Any]], wrote: bool) -> None:
+def record_query(db: Session, prepared: PreparedQuery, lines: list[dict[str, Any]], wrote: bool,
+                 url_minutes: int, at: datetime | None = None) -> None:
+    """The query's short write: the copy on the first query of a version, the rows of the files
+    listed reported to the billing of a metered contract (:mod:`.metering`: once per contract,
+    version, files and window of ``url_minutes``), the audit row and the public-log leaf."""
     grant = prepared.grant
     files = [line["file"] for line in lines if "file" in line]
     rows = sum(json.loads(f["stats"])["numRecords"] for f in files)
+    report = metering.sharing_report_id(grant.contract_id, prepared.version.number, prepared.version.sha256,
+                                        [f["id"] for f in files], url_minutes, at)
+    usage = metering.report_delivery(db, grant.contract_id, report, rows, at)
     actor = Actor(user_id=None, via="delta_sharing", display_name=f"Delta Sharing {grant.contract_number}")
     if wrote:
         db.add(WatermarkedCopy(listing_id=grant.listing_id, org_id=grant.seller_org_id,
@@ -556,7 +564,7 @@ def record_query(db: Session, prepared: PreparedQuery, lines: list[dict[str, Any
                                file_format="parquet", rows=_rows_of(prepared), created_by=None))
     audit.record(db, actor, "delivery.sharing_query", target_type="contract", target_id=grant.contract_id,
                  target_org_id=grant.seller_org_id, token=grant.token_id, version=prepared.version.number,
-                 files=len(files), rows=rows, limit=prepared.request.limit)
+                 files=len(files), rows=rows, limit=prepared.request.limit, usage=usage)
     append_event(db, "delivery.shared", {"contract": grant.contract_number, "token": grant.token_id,
                                          "version": prepared.version.number, "files": len(files), "rows": rows})
 

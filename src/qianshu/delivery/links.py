@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ from qianshu.core.errors import Conflict, InvalidInput, PermissionDenied
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+from qianshu.delivery import metering
 from qianshu.delivery.decoys import DecoyModel
 from qianshu.delivery.files import FORMATS, write_copy
 from qianshu.delivery.models import DownloadLink, WatermarkedCopy
@@ -92,17 +93,19 @@ def contract_data(db: Session, settings: Settings, listing_id: int) -> Path:
     return product_data(db, settings, catalog_service.get_listing(db, SYSTEM, listing_id))
 
 
-def issue_link(db: Session, actor: Actor, settings: Settings, contract_id: int, fmt: str) -> DownloadLink:
-    """A new signed link to a watermarked copy of the contract's data in ``fmt``, for its buyer."""
+def issue_link(db: Session, actor: Actor, settings: Settings, contract_id: int, fmt: str,
+               at: datetime | None = None) -> DownloadLink:
+    """A new signed link to a watermarked copy of the contract's data in ``fmt``, for its buyer
+    (``at``: the clock, now by default)."""
     contract = contract_for(db, actor, contract_id, "delivery.download")
     if fmt not in FORMATS:
         raise InvalidInput("Choose a format: {formats}.", field="format", formats=", ".join(FORMATS))
-    if not exchange_contracts.contract_is_active(db, contract.id, "download"):
+    if not exchange_contracts.contract_is_active(db, contract.id, "download", at):
         raise Conflict("This contract does not permit downloads now: it is not in force, not paid, or its "
                        "delivery is not by download.")
     contract_data(db, settings, contract.catalogue_listing_id)  # a product without data gets no link
     minutes = settings.section(DeliverySettings).download_link_minutes
-    now = utcnow().replace(microsecond=0)
+    now = (at or utcnow()).replace(microsecond=0)
     link = DownloadLink(contract_id=contract.id, file_format=fmt, expires_at=now + timedelta(minutes=minutes),
                         issued_by=actor.user_id, issued_at=now, fetches=0)
     db.add(link)
@@ -134,8 +137,9 @@ class PreparedFetch:
 
 
 def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: int, expires: str,
-                  sig: str) -> PreparedFetch:
-    """Check a link (signature, expiry, contract in force) and gather what its copy is made from."""
+                  sig: str, now: datetime | None = None) -> PreparedFetch:
+    """Check a link (signature, expiry, contract in force at ``now``) and gather what its copy is
+    made from."""
     from qianshu.delivery.service import decoy_model_for, plan_for, watermark_policy
 
     link = db.get(DownloadLink, link_id)
@@ -145,9 +149,9 @@ def prepare_fetch(db: Session, settings: Settings, contract_id: int, link_id: in
     if (not hmac.compare_digest(expected, sig) or link.contract_id != contract_id
             or int(as_utc(link.expires_at).timestamp()) != int(expires)):
         raise PermissionDenied(INVALID, code="link_invalid")
-    if utcnow() >= as_utc(link.expires_at):
+    if (now or utcnow()) >= as_utc(link.expires_at):
         raise PermissionDenied(EXPIRED, code="link_expired")
-    if not exchange_contracts.contract_is_active(db, contract_id, "download"):
+    if not exchange_contracts.contract_is_active(db, contract_id, "download", now):
         raise PermissionDenied(INACTIVE, code="contract_inactive")
     contract = exchange_service.load_contract(db, contract_id)
     listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
@@ -176,17 +180,21 @@ def write_fetch(prepared: PreparedFetch, destination: Path) -> tuple[int, str]:
     return rows, digest.hexdigest()
 
 
-def record_fetch(db: Session, actor: Actor, prepared: PreparedFetch, rows: int, sha256: str) -> None:
+def record_fetch(db: Session, actor: Actor, prepared: PreparedFetch, rows: int, sha256: str,
+                 at: datetime | None = None) -> None:
     """Count the fetch (one atomic increment: concurrent fetches are all counted), record the copy,
-    audit it and append it to the public log."""
+    report its rows to the billing of a metered contract (once per link: :mod:`.metering`), audit it
+    and append it to the public log."""
     db.execute(update(DownloadLink).where(DownloadLink.id == prepared.link_id)
-               .values(fetches=DownloadLink.fetches + 1, last_fetched_at=utcnow()))
+               .values(fetches=DownloadLink.fetches + 1, last_fetched_at=at or utcnow()))
+    usage = metering.report_delivery(db, prepared.contract_id,
+                                     metering.download_report_id(prepared.link_id, prepared.data), rows, at)
     db.add(WatermarkedCopy(listing_id=prepared.listing_id, org_id=prepared.seller_org_id,
                            recipient_key=prepared.contract_number, recipient_label="download",
                            file_format=prepared.fmt, rows=rows, created_by=actor.user_id))
     audit.record(db, actor, "delivery.download", target_type="contract", target_id=prepared.contract_id,
                  target_org_id=prepared.seller_org_id, link=prepared.link_id, format=prepared.fmt, rows=rows,
-                 sha256=sha256)
+                 sha256=sha256, usage=usage)
     append_event(db, "delivery.downloaded", {"contract": prepared.contract_number, "link": prepared.link_id,
                                              "format": prepared.fmt, "rows": rows, "sha256": sha256})
 

@@ -307,6 +307,12 @@ def contract_bills(contract_id: int, db: DbSession, actor: SignedInActor) -> obj
     return bills.contract_bills(db, actor, contract_id)
 
 
+@router.get("/contracts/{contract_id}/usage", response_model=list[s.UsageSoFarOut], responses=problems(404),
+            summary="A metered contract's usage not yet billed: this month's so far with its estimated charge")
+def contract_usage(contract_id: int, db: DbSession, actor: SignedInActor) -> object:
+    return bills.usage_so_far(db, actor, contract_id)
+
+
 @router.get("/statistics", summary="Public statistics of the exchange",
             responses=problems(422))
 def statistics(db: DbSession, actor: CurrentActor) -> dict[str, Any]:

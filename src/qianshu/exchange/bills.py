@@ -1,7 +1,8 @@
 """Usage bills of metered contracts (per call, per 1,000 rows), as their parties see them: one row
 per bill (a contract's month, ``part`` 2 … for late reports) with its usage, amount, status and the
 ledger transfer that paid it. Bills are made and charged by ``payments.bill_usage_due``; this module
-only reads them.
+only reads them, and the usage received but not yet billed (``usage_so_far``: the current month's
+running usage with its estimated charge, and an ended month's until the periodic task bills it).
 
 Who sees what: an organisation its own bills, as buyer or as seller (``exchange.bills``); an
 operator every organisation's (``exchange.bills.all``); a contract's bills whoever may see the
@@ -15,14 +16,16 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qianshu.core.actor import Actor
 from qianshu.core.i18n import N_, label, translate
 from qianshu.core.policy import allows, require
-from qianshu.exchange.models import Contract, UsageBill
-from qianshu.exchange.service import get_contract
+from qianshu.core.timeutil import utcnow
+from qianshu.exchange.models import Contract, UsageBill, UsageReport
+from qianshu.exchange.payments import billing_period, usage_price
+from qianshu.exchange.service import METERED_KINDS, get_contract
 from qianshu.ledger import service as ledger
 
 MAX_ROWS = 5000
@@ -106,6 +109,38 @@ def contract_bills(db: Session, actor: Actor, contract_id: int) -> list[BillRow]
     """One contract's bills, for whoever may see the contract."""
     contract = get_contract(db, actor, contract_id)
     return _rows(db, actor, _base().where(Contract.id == contract.id))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class UsageSoFar:
+    """A period's usage received and not yet billed: the current month (always listed for a metered
+    contract, 0 before any report) or an ended month waiting for ``exchange.bill_usage``."""
+
+    contract_id: int
+    plan_kind: str
+    period: str
+    units: int
+    reports: int
+    estimated_fen: int  # the bill's amount if nothing more came: the plan's price, rounded as a bill is
+    closed: bool  # the month has ended: billed at the periodic task's next run
+
+
+def usage_so_far(db: Session, actor: Actor, contract_id: int, now: datetime | None = None) -> list[UsageSoFar]:
+    """A metered contract's unbilled usage by month, the current month first; whoever may see the
+    contract. A contract that is not metered has none (an empty list)."""
+    contract = get_contract(db, actor, contract_id)
+    if contract.plan_kind not in METERED_KINDS:
+        return []
+    current = billing_period(now or utcnow())
+    found = {str(period): (int(units or 0), int(count)) for period, units, count in db.execute(
+        select(UsageReport.period, func.sum(UsageReport.units), func.count(UsageReport.id))
+        .where(UsageReport.contract_id == contract.id, UsageReport.bill_id.is_(None),
+               UsageReport.period.is_not(None))
+        .group_by(UsageReport.period))}
+    found.setdefault(current, (0, 0))
+    return [UsageSoFar(contract.id, contract.plan_kind, period, units, count, usage_price(contract, units),
+                       period < current)
+            for period, (units, count) in sorted(found.items(), reverse=True)]
 
 
 def sees_every_bill(actor: Actor) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qianshu.core.actor import SYSTEM, Actor
@@ -254,23 +255,34 @@ def record_usage(db: Session, actor: Actor, contract_id: int, report_id: str, un
         raise InvalidInput("{field} must be at most {max}.", field="units", max=MAX_FEN)
     existing = db.scalar(select(UsageReport).where(UsageReport.report_id == report_id))
     if existing is not None:
-        if (existing.contract_id, existing.units) != (contract.id, units):
-            raise Conflict("{field}: {reason}", field="report_id",
-                           reason="this usage report was received before with other figures")
-        return existing
+        return _same_report(existing, contract, units)
     if contract.plan_kind not in METERED_KINDS:
         raise Conflict("Contract {number} is not billed from usage.", number=contract.number)
     now = at or utcnow()
     if not contract_is_active(db, contract.id, contract.delivery_mode, now):
         raise Conflict("Contract {number} is not in force; it cannot be paid.", number=contract.number)
     report = UsageReport(report_id=report_id, contract_id=contract.id, units=units,
-                         amount_fen=_usage_price(contract, units), fee_fen=0, reported_at=now,
+                         amount_fen=usage_price(contract, units), fee_fen=0, reported_at=now,
                          period=billing_period(now))
-    db.add(report)
-    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(report)
+            db.flush()
+    except IntegrityError:  # the same report received at that moment by another transaction
+        first = db.scalar(select(UsageReport).where(UsageReport.report_id == report_id))
+        if first is None:
+            raise
+        return _same_report(first, contract, units)
     record_step(db, actor, contract.order, "usage_reported", contract, at=now, units=units, report=report_id,
                 period=report.period)
     return report
+
+
+def _same_report(existing: UsageReport, contract: Contract, units: int) -> UsageReport:
+    if (existing.contract_id, existing.units) != (contract.id, units):
+        raise Conflict("{field}: {reason}", field="report_id",
+                       reason="this usage report was received before with other figures")
+    return existing
 
 
 def billing_period(moment: datetime) -> str:
@@ -278,7 +290,9 @@ def billing_period(moment: datetime) -> str:
     return as_utc(moment).astimezone(SHANGHAI).strftime("%Y-%m")
 
 
-def _usage_price(contract: Contract, units: int) -> int:
+def usage_price(contract: Contract, units: int) -> int:
+    """What ``units`` cost at the contract's price: per call, or per 1,000 rows pro rata (a part of a
+    fen rounded up) — a report's figure, a bill's amount and the running estimate alike."""
     per = 1 if contract.plan_kind == "per_call" else 1000
     return (contract.price_fen * units + per - 1) // per  # pro rata, a part of a fen rounded up
 
@@ -313,7 +327,7 @@ def _make_bill(db: Session, contract: Contract, period: str, settings: ExchangeS
     part = 1 + int(db.scalar(select(func.count(UsageBill.id)).where(UsageBill.contract_id == contract.id,
                                                                    UsageBill.period == period)) or 0)
     units = sum(r.units for r in reports)
-    amount = _usage_price(contract, units)
+    amount = usage_price(contract, units)
     bill = UsageBill(contract_id=contract.id, period=period, part=part, units=units, reports=len(reports),
                      amount_fen=amount, fee_fen=fee_of(amount, fee_rate(db, contract, settings)), status="unpaid",
                      created_at=now or utcnow())

@@ -20,6 +20,7 @@ from qianshu.core.forms import Form
 from qianshu.core.policy import allows, require
 from qianshu.core.timeutil import utcnow
 from qianshu.exchange import bills, changes, orders, payments, refunds, renewals, service, statistics, trades
+from qianshu.exchange.bills import UsageSoFar
 from qianshu.exchange.models import (
     OPEN_ORDER_STATUSES,
     Contract,
@@ -134,6 +135,7 @@ class ContractPage:
     refund_requests: list[RefundRequest] = field(default_factory=list)
     refund_window_ends: Any = None
     bills: list[bills.BillRow] = field(default_factory=list)  # a metered contract's usage bills
+    usage: list[UsageSoFar] = field(default_factory=list)  # and its usage not yet billed
     # A subscription's renewed periods (2, 3 …), each with what the viewer may do to it now
     # (``PeriodRow``), and what the buyer may ask back now (``refunds.refundable_items``).
     periods: list[PeriodRow] = field(default_factory=list)
@@ -200,7 +202,8 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error, refund_requests=requests, refund_window_ends=window,
                         bills=bills.contract_bills(db, actor, contract.id)
-                        if contract.plan_kind in service.METERED_KINDS else [], form=form or Form(),
+                        if contract.plan_kind in service.METERED_KINDS else [],
+                        usage=bills.usage_so_far(db, actor, contract.id, now), form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
                         else [], refundable=refundable, refund_steps=steps, escalation_ends=ends,
                         escalation_closed=closed, refund_escalation_days=settings.refund_escalation_days)

@@ -294,3 +294,18 @@ class BillOut(BaseModel):
     created_at: datetime
     charged_at: datetime | None
     transfer_id: int | None
+
+
+class UsageSoFarOut(BaseModel):
+    """A month's usage received and not yet billed: the current month's running usage (0 before any
+    report) and its estimated charge, or an ended month that the next billing run bills."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    contract_id: int
+    plan_kind: str
+    period: str
+    units: int
+    reports: int
+    estimated_fen: int
+    closed: bool

@@ -129,7 +129,8 @@ def _query(request: Request, share: str, schema: str, table: str, raw: bytes) ->
             caches.mark_used(prepared.folder)
         lines = delta_sharing.query_lines(settings, prepared, parts)
         with database.unit_of_work() as db:
-            delta_sharing.record_query(db, prepared, lines, wrote)
+            delta_sharing.record_query(db, prepared, lines, wrote,
+                                       settings.section(DeliverySettings).sharing_url_minutes)
     except QianshuError as exc:
         return _protocol_error(exc)
     return _ndjson(lines, prepared.version.number)

@@ -1,7 +1,8 @@
 """Every page of the portal, as every kind of demo user, in both languages, looked at as a person would.
 
 A crawler signs in as each demo role, follows the portal's own links from the home page and the
-navigation (a few pages of each address pattern), and fails on what a person would see: an error
+navigation (a few pages of each address pattern; the bank and the appraiser from their finance
+pages, following the links to the pages only they see), and fails on what a person would see: an error
 page, a page wider than the window, a console error, a request that leaves the server, a raw key
 (``snake_case`` or ``dotted.key``) on screen, a checkbox far from its words, English words on a
 Chinese page, or Chinese on an English page where English exists (text the data only has in
@@ -33,6 +34,14 @@ ROLES = {
     "auditor": "auditor@qianshu.demo",
     "merchant": "merchant.traffic@qianshu.demo",
     "buyer": "buyer.logistics@qianshu.demo",
+    "bank": "bank@qianshu.demo",
+    "appraiser": "service.provider@qianshu.demo",
+}
+# Roles crawled for the pages only they see (the rest of the portal, the forced sales and the
+# accounting pack included, is the other roles'): role → (first page, addresses followed).
+FOCUSED = {
+    "bank": ("/finance/pledges", ("/finance/pledges", "/finance/lookup", "/finance/sales/")),
+    "appraiser": ("/finance/valuations", ("/finance/valuations", "/finance/lookup")),
 }
 # Addresses a crawler must not follow: they act, download a file, or are not pages.
 SKIP = re.compile(r"^/(sign-out|lang/|api/|static/|healthz|favicon)|\.(pdf|ttl|jsonld|json|csv|parquet|zip|xlsx)$"
@@ -144,7 +153,8 @@ def test_every_page_reads_well(browser, live_server: str, role: str, lang: str, 
     context.add_cookies([{"name": "qs_lang", "value": lang, "url": live_server}])
     if email := ROLES[role]:
         _sign_in(page, email)
-    queue, seen, per_pattern = ["/"], set(), defaultdict(int)
+    start, prefixes = FOCUSED.get(role, ("/", ("/",)))
+    queue, seen, per_pattern = [start], set(), defaultdict(int)
     failures: dict[str, list[str]] = {}
     visited = 0
     while queue and visited < PAGES_PER_ROLE:
@@ -170,7 +180,7 @@ def test_every_page_reads_well(browser, live_server: str, role: str, lang: str, 
             failures[path] = problems
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
             target = urlsplit(href)
-            if target.netloc not in ("", host) or not target.path.startswith("/") or SKIP.search(target.path):
+            if target.netloc not in ("", host) or not target.path.startswith(prefixes) or SKIP.search(target.path):
                 continue
             link = target.path + (f"?{target.query}" if target.query else "")
             if link not in seen:

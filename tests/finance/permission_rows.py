@@ -22,11 +22,11 @@ BOOKS = "books"  # the acting organisation's own data assets (the accounting pac
 FIGURES = {"acquisition_fen": 100, "processing_fen": 100, "storage_fen": 100, "labour_fen": 100, "rights_fen": 100,
            "quality_fen": 100, "quality_factor_bp": 10_000, "obsolescence_bp": 0, "incomes_fen": [100],
            "share_bp": 5000, "discount_bp": 1000, "life_years": 1, "scale_bp": 10_000, "market_quality_bp": 10_000,
-           "timeliness_bp": 10_000, "rights_bp": 10_000, "method": "cost"}
+           "timeliness_bp": 10_000, "rights_bp": 10_000, "licences_per_year": 1, "method": "cost"}
 TYPED = {"acquisition_fen": "1", "processing_fen": "1", "storage_fen": "1", "labour_fen": "1", "rights_fen": "1",
          "quality_fen": "1", "quality_factor_bp": "1", "obsolescence_bp": "0", "incomes_fen": "1", "share_bp": "50",
          "discount_bp": "10", "life_years": "1", "scale_bp": "1", "market_quality_bp": "1", "timeliness_bp": "1",
-         "rights_bp": "1", "method": "cost"}
+         "rights_bp": "1", "licences_per_year": "1", "method": "cost"}
 
 
 def _on(key: str) -> Any:
@@ -61,6 +61,8 @@ ROWS = {
         "reason": "逾期"}, action="finance.pledge.manage", on=PLEDGE),
     ("GET", "/finance/lookup"): Row(EVERYONE, query="?number=QS-DR-2026-000001", action="finance.lookup"),
     ("GET", "/finance/pledges"): Row(action="finance.portfolio"),
+    ("POST", "/finance/ltv-limits"): Row(body=lambda c: {"category": "I", "limit_percent": "60"},
+                                         action="finance.portfolio"),
     ("POST", "/finance/pledges"): Row(body=lambda c: {
         "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_yuan": "100",
         "appraised_yuan": "10000", "interest_percent": "4", "term_months": "6"}, action="finance.pledge.create"),

@@ -56,6 +56,13 @@ def test_enforcement_by_transfer_to_the_pledgee(client, db, settings, make, asse
     page = client.get(f"/finance/lookup?number={asset.number}").text
     assert 'id="transfer-under-way"' in page
     assert 'id="pledge-form"' not in page
+    assert f'id="transfer-{pledge_id}"' not in page  # another bank cannot open the transfer registration: no link to it
+    client.cookies.clear()
+    sign_in(client, asset.bank)  # the pledgee (the transferee) follows the enforcement to its transfer registration
+    page = client.get(f"/finance/lookup?number={asset.number}").text
+    assert f'id="transfer-{pledge_id}"' in page
+    assert f'href="/registry/{transfer_id}"' in page
+    assert client.get(f"/registry/{transfer_id}").status_code == 200
     client.cookies.clear()
     transfer = db.get(Registration, transfer_id)
     assert (transfer.reg_type, transfer.status, transfer.transferee_org_id) == (

@@ -28,6 +28,8 @@ def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -
     page = client.get(f"/finance/lookup?number={asset.number}")
     assert page.status_code == 200
     assert "未设质押" in page.text
+    assert "持有主体：" in page.text
+    assert "持有主体:" not in page.text
     # the certificate's page, where its QR code leads, says at once whether it stands and is pledged
     certificate = client.get(f"/registry/certificates/{asset.number}")
     assert "未设质押" in _standing(certificate.text)
@@ -97,3 +99,45 @@ def test_a_bank_registers_a_pledge_in_the_portal(client, db, asset) -> None:  # 
     assert (pledge.secured_fen, pledge.appraised_fen, pledge.interest_bp, pledge.risk_pool_bp) == (
         1_200_000_000, 3_000_000_000, 380, 7000)
     assert 'id="pledge-form"' in client.get(f"/finance/lookup?number={asset.number}").text  # remaining value
+
+
+def test_a_bank_sets_its_loan_to_value_limits_in_the_portal(client, db, make) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.core.audit import AuditEvent
+    from qianshu.finance.models import LtvLimit
+
+    bank = make.user(organisation=make.org(org_type="bank", name="贵阳农商银行"))
+    csrf = sign_in(client, bank)
+    page = client.get("/finance/pledges")
+    assert 'id="limit-form"' in page.text
+    assert "质押率上限（%）" in page.text
+    # refused in the page's language beside its field, nothing stored
+    for typed, words in (({"limit_percent": "120"}, "质押率上限（%）"), ({"limit_percent": "六十"}, "请填写数字"),
+                         ({"category": "Z99", "limit_percent": "60"}, "产品类别")):
+        bad = client.post("/finance/ltv-limits", data={"csrf_token": csrf, "category": "G"} | typed)
+        assert bad.status_code == 422, typed
+        assert words in bad.text, typed
+        assert 'aria-invalid="true"' in bad.text
+        assert "10000" not in bad.text  # in the percent typed, not in basis points
+    client.cookies.set("qs_lang", "en")
+    english = client.post("/finance/ltv-limits", data={"csrf_token": csrf, "category": "G", "limit_percent": "120"})
+    assert "Loan-to-value limit (%)" in english.text
+    assert db.scalars(select(LtvLimit)).all() == []
+    for category, percent in (("", "55"), ("G", "62.5"), ("G", "65")):  # the second for G replaces the first
+        r = client.post("/finance/ltv-limits", data={"csrf_token": csrf, "category": category,
+                                                    "limit_percent": percent}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+    db.expire_all()
+    assert {(row.category, row.limit_bp) for row in db.scalars(select(LtvLimit))} == {("", 5500), ("G", 6500)}
+    assert len(db.scalars(select(AuditEvent).where(AuditEvent.action == "finance.ltv_limit_set")).all()) == 3
+    limits = client.get("/finance/pledges").text.split('id="limits"')[1].split("</table>")[0]
+    assert "65.0 %" in limits or "65 %" in limits
+    # the API reads what the page set (one service)
+    assert {(r["category"], r["limit_bp"]) for r in client.get("/api/v1/finance/ltv-limits").json()} == {
+        ("", 5500), ("G", 6500)}
+    # a merchant has no limits to set
+    client.cookies.clear()
+    merchant = make.user(organisation=make.org(org_type="data_merchant"))
+    csrf = sign_in(client, merchant)
+    refused = client.post("/finance/ltv-limits", data={"csrf_token": csrf, "category": "", "limit_percent": "50"})
+    assert refused.status_code == 403
+    assert len(db.scalars(select(LtvLimit)).all()) == 2

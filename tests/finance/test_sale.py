@@ -16,6 +16,7 @@ from qianshu.finance.models import ForcedSale, Pledge
 from qianshu.ledger import service as ledger
 from qianshu.registry.models import Registration
 from tests.finance.test_enforcement import _active_pledge
+from tests.registry.helpers import sign_in
 
 
 def _fund(db, make, asset, org_id, fen, ref):  # type: ignore[no-untyped-def]
@@ -65,6 +66,13 @@ def test_the_proceeds_pay_the_fee_then_the_bank_up_to_the_debt_then_the_holder( 
     transfer = db.get(Registration, body["transfer_registration_id"])
     assert (transfer.reg_type, transfer.status, transfer.transferee_org_id) == (
         "transfer", "submitted", buyer.organisation.id)
+    # the sale's page links the buyer (the transferee) to the transfer registration; not a stranger to it
+    sign_in(client, buyer)
+    assert f'href="/registry/{transfer.id}" id="sale-transfer"' in client.get(f"/finance/sales/{sale_id}").text
+    client.cookies.clear()
+    anonymous = client.get(f"/finance/sales/{sale_id}").text  # the number, but no link it could not follow
+    assert 'id="sale-transfer"' not in anonymous
+    assert 'id="sale-transfer-number"' in anonymous
     told = {n.org_id: n.params for n in db.scalars(select(Notification).where(
         Notification.message.in_((sale.SOLD_BANK, sale.SOLD_HOLDER))))}
     assert told[asset.holder.organisation.id]["to_holder"] == "843,000.00"
@@ -118,8 +126,6 @@ def test_refusals_change_nothing(client, db, make, asset, bearer) -> None:  # ty
 
 
 def test_the_sales_page_and_the_lookup_show_the_offer(client, db, make, asset, bearer) -> None:  # type: ignore[no-untyped-def]
-    from tests.registry.helpers import sign_in
-
     _pledge_id, listed = _list(client, db, asset, bearer, days=0)
     sale_id = listed["forced_sale"]["id"]
     page = client.get("/finance/sales")

@@ -26,12 +26,14 @@ FIGURES = {"acquisition_fen": 100_000_000, "processing_fen": 50_000_000, "storag
            "labour_fen": 30_000_000, "rights_fen": 5_000_000, "quality_fen": 5_000_000,
            "quality_factor_bp": 9000, "obsolescence_bp": 2000, "incomes_fen": [80_000_000, 90_000_000, 100_000_000],
            "share_bp": 4000, "discount_bp": 1000, "life_years": 5, "scale_bp": 10_000,
-           "market_quality_bp": 10_000, "timeliness_bp": 9000, "rights_bp": 10_000, "method": "cost"}
+           "market_quality_bp": 10_000, "timeliness_bp": 9000, "rights_bp": 10_000, "licences_per_year": 350,
+           "method": "cost"}
 # the same worksheet as a person types it in the portal (yuan, percent, factors)
 TYPED = {"acquisition_fen": "1,000,000", "processing_fen": "500000", "storage_fen": "100000", "labour_fen": "300000",
          "rights_fen": "50000", "quality_fen": "50000.00", "quality_factor_bp": "0.9", "obsolescence_bp": "20",
          "incomes_fen": "800000, 900000，1000000", "share_bp": "40", "discount_bp": "10", "life_years": "5",
-         "scale_bp": "1", "market_quality_bp": "1", "timeliness_bp": "0.9", "rights_bp": "1", "method": "cost"}
+         "scale_bp": "1", "market_quality_bp": "1", "timeliness_bp": "0.9", "rights_bp": "1",
+         "licences_per_year": "350", "method": "cost"}
 
 
 @pytest.fixture
@@ -52,7 +54,15 @@ def test_the_approaches_step_by_step() -> None:
              worksheet.Comparable("QS-C-2", "b", "I64", 300_000_000, "2026-11-01")]
     market = worksheet.market_approach(found, {"scale_bp": 10_000, "quality_bp": 10_000, "timeliness_bp": 9000,
                                                "rights_bp": 5000})
-    assert market.value_fen == 90_000_000  # mean 200 万 × 0.9 × 0.5
+    assert market.value_fen == 90_000_000  # mean 200 万 × 0.9 × 0.5 (one licence a year, one year, undiscounted)
+    # the licence prices capitalised: 200 licences a year over 5 years at 10 %, supply and demand 1.2
+    licensed = worksheet.market_approach(found, {"scale_bp": 10_000, "quality_bp": 10_000, "timeliness_bp": 9000,
+                                                 "supply_demand_bp": 12_000, "rights_bp": 5000}, 200, 1000, 5)
+    annuity = sum(1 / Fraction(11, 10) ** t for t in range(1, 6))
+    assert licensed.value_fen == worksheet.fen(Fraction(200_000_000) * Fraction(54, 100) * 200 * annuity)
+    assert [s.key for s in licensed.steps[-3:]] == ["Adjusted price of one licence", "Licence income per year",
+                                                    "Capitalised over the economic life"]
+    assert "0.9 × 1.2 × 0.5" in licensed.steps[0].formula
     assert worksheet.market_approach([], {}).value_fen is None
     assert worksheet.deviation_bp(144_000_000, 90_000_000) == 6000
 
@@ -213,10 +223,30 @@ def test_the_market_approach_takes_settled_contracts_of_the_industry(  # type: i
     filled = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES, headers=headers).json()
     market = filled["results"]["approaches"]["market"]
     assert [c["number"] for c in filled["results"]["comparables"]] == [contract.number]
-    assert market["value_fen"] == contract.price_fen * 9 // 10  # timeliness 0.9
-    # the cost approach's 144 万 lies far from the market's evidence: flagged
-    assert filled["flagged"] is True
-    assert filled["deviation_bp"] > 5000
+    # like with like: the licence price (× timeliness 0.9) × 350 licences a year, capitalised over 5 years at 10 %
+    assert market["value_fen"] == worksheet.fen(Fraction(contract.price_fen) * Fraction(9, 10) * 350
+                                                * worksheet.annuity_factor(1000, 5))
+    basis = filled["results"]["market_basis"]
+    assert (basis["timeliness_bp"], basis["supply_demand_bp"], basis["licences_per_year"], basis["life_years"]) == (
+        9000, 10_000, 350, 5)
+    # an ordinary valuation: the cost approach's 144 万 agrees with the market's evidence (within the band)
+    assert filled["flagged"] is False
+    assert filled["deviation_bp"] < filled["results"]["tolerance_bp"]
+    # an outlier (a mistyped acquisition cost of 1,000 万) lies far from it: flagged
+    outlier = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES | {"acquisition_fen": 1_000_000_000},
+                         headers=headers).json()
+    assert outlier["flagged"] is True
+    assert outlier["deviation_bp"] > 5000
+    sign_in(client, appraiser)
+    page = client.get(f"/finance/valuations/{vid}").text
+    assert 'id="market-basis"' in page
+    assert "供求修正系数" in page
+    assert 'id="reasonableness" role="alert"' in page
+    assert "市场法：" in page
+    assert "评估结论价值：" in page
+    listing = client.get("/finance/valuations").text
+    assert f'id="check-{vid}"><span class="error">' in listing
+    client.cookies.clear()
     on_market = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES | {"method": "market"}, headers=headers)
     assert on_market.json()["flagged"] is False
     assert on_market.json()["value_fen"] == market["value_fen"]

@@ -35,12 +35,18 @@ from qianshu.registry import service as registry
 BANK_USER = "bank@qianshu.demo"
 APPRAISER_USER = "service.provider@qianshu.demo"
 # A worksheet as an appraiser would fill it (fen; basis points): 2,830万 of costs, × 1.05 for
-# quality, less 10 % obsolescence; five years of income of which 40 % is the data's, at 9 %.
+# quality, less 10 % obsolescence; five years of income of which 40 % is the data's, at 9 %; the
+# market approach expects 600 licences a year at the comparables' adjusted licence price (about
+# ¥10,000: the demo's G54 contracts × 0.9 for timeliness), capitalised over the same five years at
+# 9 %: about ¥2,420万, within the reasonableness band of the cost approach's ¥2,674万. (The demo's
+# trading history is a job that runs once the portal is up: the worksheet signed while seeding has
+# no comparables yet, the ones an appraiser fills in afterwards have.)
 WORKSHEET = schemas.ValuationIn(
     acquisition_fen=12_000_000_00, processing_fen=6_000_000_00, storage_fen=1_500_000_00, labour_fen=8_000_000_00,
     rights_fen=500_000_00, quality_fen=300_000_00, quality_factor_bp=10_500, obsolescence_bp=1000,
     incomes_fen=[8_000_000_00, 9_000_000_00, 10_000_000_00], share_bp=4000, discount_bp=900, life_years=5,
-    scale_bp=10_000, market_quality_bp=10_000, timeliness_bp=9000, rights_bp=10_000, method="cost",
+    scale_bp=10_000, market_quality_bp=10_000, timeliness_bp=9000, rights_bp=10_000, licences_per_year=600,
+    method="cost",
     notes="演示估值")
 HOLDERS = ("merchant.traffic@qianshu.demo", "merchant.weather@qianshu.demo", "merchant.health@qianshu.demo")
 

@@ -132,7 +132,7 @@ def pack_lines(pack: Pack, lang: str) -> list[str]:
         for heading, value in zip(ASSET_COLUMNS[2:], asset_row(asset, lang)[2:], strict=True):
             index = ASSET_COLUMNS.index(heading)
             shown = "—" if value is None else yuan(value) if index in MONEY_ASSET_COLUMNS else str(value)
-            lines.append(f"{translate(heading, lang)}: {shown}")
+            lines.append(f"{translate(heading, lang)}{'：' if lang == 'zh' else ': '}{shown}")
     return lines
 
 

@@ -23,7 +23,9 @@ LABELS = (
     N_("Valuations"),
     # the worksheet's steps (worksheet.py)
     N_("Replacement cost"), N_("Adjusted for quality"), N_("Less obsolescence"), N_("Year {year}"),
-    N_("Present value"), N_("Comparable {number}"), N_("Mean of adjusted comparables"),
+    N_("Present value"), N_("Comparable {number}"), N_("Mean of adjusted comparables"),  # worksheets of before
+    N_("Comparable licence {number}"), N_("Adjusted price of one licence"), N_("Licence income per year"),
+    N_("Capitalised over the economic life"),
     N_("An appraiser signed a valuation of your certificate {number}."),
     N_("An amendment of the pledge over {number} awaits your agreement."),
     N_("The amendment of the pledge over {number} was agreed."),

@@ -98,9 +98,44 @@ def lookup(request: Request, db: DbSession, actor: CurrentActor, number: str = "
                       status_code=exc.status)
 
 
+LIMIT_LABELS = {"category": N_("Product category"), "limit_bp": N_("Loan-to-value limit (%)")}
+
+
+@dataclass(frozen=True)
+class PortfolioPage(read_models.PortfolioView):
+    """The bank's portfolio (``read_models.portfolio``) and its form setting a loan-to-value limit."""
+
+    form: Form = field(default_factory=Form)
+
+
+def _portfolio_page(db: DbSession, actor: Actor, settings: AppSettings,
+                    form: Form | None = None) -> tuple[str, PortfolioPage]:
+    return "finance/portfolio.html", extend(PortfolioPage, read_models.portfolio(db, actor, settings),
+                                            form=form or Form())
+
+
 @router.get("/finance/pledges")
 def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
-    return render(request, "finance/portfolio.html", read_models.portfolio(db, actor, settings))
+    return render(request, *_portfolio_page(db, actor, settings))
+
+
+@router.post("/finance/ltv-limits")
+def set_ltv_limit(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
+                  posted: PostedForm) -> Response:
+    """The bank's limit for a product category (or its default), in percent as people type it:
+    the API's service (``finance.portfolio``, audited)."""
+    typed = form_fields(posted)
+
+    def work() -> Response:
+        convert = Typed()
+        data = validate_form(schemas.LtvLimitIn, {
+            "category": str(typed.get("category", "")).strip(),
+            "limit_bp": convert(_hundredths, typed, "limit_percent", "limit_bp")}, convert.errors)
+        service.set_ltv_limit(db, actor, data)
+        return see_other("/finance/pledges#limits")
+
+    return answer_form(request, db, typed, LIMIT_LABELS, work,
+                       lambda form: _portfolio_page(db, actor, settings, form), name="limit")
 
 
 @router.post("/finance/pledges")
@@ -196,11 +231,13 @@ VALUATION_LABELS = {
     "share_bp": N_("Share of income attributable to the data (%)"), "discount_bp": N_("Discount rate (%)"),
     "life_years": N_("Economic life (years)"), "scale_bp": N_("Scale factor"),
     "market_quality_bp": N_("Quality factor (market)"), "timeliness_bp": N_("Timeliness factor"),
-    "rights_bp": N_("Rights factor"), "method": N_("Approach concluded on"), "notes": N_("Notes"),
+    "supply_demand_bp": N_("Supply and demand factor"), "rights_bp": N_("Rights and scope factor"),
+    "licences_per_year": N_("Licences expected per year"), "method": N_("Approach concluded on"), "notes": N_("Notes"),
 }
 YUAN_FIELDS = ("acquisition_fen", "processing_fen", "storage_fen", "labour_fen", "rights_fen", "quality_fen")
 PERCENT_FIELDS = ("obsolescence_bp", "share_bp", "discount_bp")
-FACTOR_FIELDS = ("quality_factor_bp", "scale_bp", "market_quality_bp", "timeliness_bp", "rights_bp")
+FACTOR_FIELDS = ("quality_factor_bp", "scale_bp", "market_quality_bp", "timeliness_bp", "supply_demand_bp", "rights_bp")
+COUNT_FIELDS = ("life_years", "licences_per_year")
 
 
 def _scaled(text: Any, scale: int) -> Any:
@@ -219,7 +256,7 @@ def valuation_form_data(form: dict[str, Any]) -> dict[str, Any]:
     empty field is left out, so that it is reported as missing."""
     data: dict[str, Any] = {}
     for name, scale in ([(f, 100) for f in YUAN_FIELDS] + [(f, 100) for f in PERCENT_FIELDS]
-                        + [(f, 10_000) for f in FACTOR_FIELDS] + [("life_years", 1)]):
+                        + [(f, 10_000) for f in FACTOR_FIELDS] + [(f, 1) for f in COUNT_FIELDS]):
         if str(form.get(name, "")).strip():
             data[name] = _scaled(form[name], scale)
     incomes = str(form.get("incomes_fen", "")).replace("，", ",").replace("、", ",")
@@ -235,11 +272,11 @@ def worksheet_values(inputs: dict[str, Any]) -> dict[str, Any]:
     """The stored figures back in the units the page shows."""
     if not inputs:
         return {}
-    shown: dict[str, Any] = {k: inputs.get(k, "") for k in ("method", "notes", "life_years")}
+    shown: dict[str, Any] = {k: inputs.get(k, "") for k in ("method", "notes", *COUNT_FIELDS)}
     for name in YUAN_FIELDS + PERCENT_FIELDS:
         shown[name] = f"{Decimal(inputs[name]) / 100:f}"
-    for name in FACTOR_FIELDS:
-        shown[name] = f"{Decimal(inputs[name]) / 10_000:f}"
+    for name in FACTOR_FIELDS:  # a worksheet of before the supply and demand factor: 1
+        shown[name] = f"{Decimal(inputs.get(name, 10_000)) / 10_000:f}"
     shown["incomes_fen"] = ", ".join(f"{Decimal(v) / 100:f}" for v in inputs.get("incomes_fen", []))
     return shown
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import service as accounts
 from qianshu.core import policy
 from qianshu.core.actor import Actor
+from qianshu.core.errors import QianshuError
 from qianshu.core.settings import Settings
 from qianshu.core.signing import Ed25519Signer
 from qianshu.exchange import transfers
@@ -43,6 +44,21 @@ class LookupView:
     # the holder (public, as on the certificate) and the banks and pledgors of the pledges shown
     organisations: dict[int, Any] = field(default_factory=dict)
     transfer_under_way: bool = False  # the rights are passing to another holder: no new pledge
+    # the registry's transfer registrations that enforcements produced, which the viewer may open
+    readable_transfers: frozenset[int] = frozenset()
+
+
+def readable_registrations(db: Session, actor: Actor, ids: set[int]) -> frozenset[int]:
+    """Those of the registrations the viewer may open (their holder, transferee, staff, or anyone
+    once in public notice): a link the viewer cannot follow is not shown."""
+    readable = set()
+    for rid in ids:
+        try:
+            registry.get_registration(db, actor, rid)
+        except QianshuError:
+            continue
+        readable.add(rid)
+    return frozenset(readable)
 
 
 def _organisations_of(db: Session, pledges: list[Pledge], *more: int) -> dict[int, Any]:
@@ -59,7 +75,10 @@ def certificate_lookup(db: Session, actor: Actor, number: str) -> LookupView:
                       found.status == "valid" and not passing and policy.allows(actor, "finance.pledge.create"),
                       service.latest_signed_valuation(db, found.registration_id),
                       sale.sales_of(db, found.registration_id),
-                      _organisations_of(db, found.pledges, found.holder_org_id), passing)
+                      _organisations_of(db, found.pledges, found.holder_org_id), passing,
+                      readable_registrations(db, actor, {int(e.details["transfer_registration_id"])
+                                                         for p in found.pledges for e in p.events
+                                                         if (e.details or {}).get("transfer_registration_id")}))
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,8 @@ class SaleView:
     contract_readable: bool = False
     # a sale at a fixed price, still offered: the viewer may buy it (as on the list of sales)
     may_buy: bool = False
+    # the registry's transfer registration the sale produced may be opened by the viewer
+    transfer_readable: bool = False
 
 
 def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Signer, sale_id: int) -> SaleView:
@@ -165,5 +186,7 @@ def forced_sale(db: Session, actor: Actor, settings: Settings, signer: Ed25519Si
     buyer = policy.allows(actor, "finance.sale.buy") and actor.org_id not in (found.pledgee_org_id,
                                                                               found.pledgor_org_id)
     readable = found.contract_id is not None and transfers.contract_readable(db, actor, found.contract_id)
+    transfer = found.transfer_registration_id
     return SaleView(found, bids, auction.minimum_bid(db, found) if taking else None, taking and buyer,
-                    actor.org_id, readable, found.status == "listed" and found.closes_at is None and buyer)
+                    actor.org_id, readable, found.status == "listed" and found.closes_at is None and buyer,
+                    transfer is not None and bool(readable_registrations(db, actor, {transfer})))

@@ -76,7 +76,15 @@ class LtvLimitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: str = Field(default="", max_length=3, pattern=r"^([A-T]|[A-T][0-9]{2})?$")
-    limit_bp: int = Field(gt=0, le=10_000)
+    limit_bp: int
+
+    @field_validator("limit_bp")
+    @classmethod
+    def _limit(cls, value: int) -> int:  # said in percent: the portal's form takes percent, the API basis points
+        if not 1 <= value <= 10_000:
+            raise InvalidInput("{field} must lie between {low} % and {high} %.", field="limit_bp", low="0.01",
+                               high="100")
+        return value
 
 
 class ValuationStart(BaseModel):
@@ -89,7 +97,7 @@ MONEY_FIELDS = ("acquisition_fen", "processing_fen", "storage_fen", "labour_fen"
 # (low, high) in basis points, and whether the page shows the field as a percent or as a factor
 PERCENT_RANGES = {"obsolescence_bp": (0, 9999), "share_bp": (1, 10_000), "discount_bp": (1, 5000)}
 FACTOR_RANGES = {"quality_factor_bp": (0, 20_000), "scale_bp": (1000, 30_000), "market_quality_bp": (1000, 30_000),
-                 "timeliness_bp": (1000, 30_000), "rights_bp": (1000, 30_000)}
+                 "timeliness_bp": (1000, 30_000), "supply_demand_bp": (1000, 30_000), "rights_bp": (1000, 30_000)}
 
 
 def _money(value: int, name: str) -> int:
@@ -120,11 +128,15 @@ class ValuationIn(BaseModel):
     share_bp: int
     discount_bp: int  # at most 50 % a year: 500 % is a typing mistake
     life_years: int
-    # market approach: factors applied to comparable settled contracts
+    # market approach: factors applied to the licence prices of comparable settled contracts
+    # (capacity, quality, time, supply and demand, rights/scope of the licence), and how many
+    # licences at that price the asset is expected to sell a year (capitalised over the life)
     scale_bp: int
     market_quality_bp: int
     timeliness_bp: int
+    supply_demand_bp: int = 10_000
     rights_bp: int
+    licences_per_year: int = Field(ge=1, le=1_000_000)
     method: Literal["cost", "income", "market"] = "cost"
     notes: str = Field(default="", max_length=5000)
 

@@ -162,8 +162,9 @@ def compute(settings: Settings, data: schemas.ValuationIn, found: list[worksheet
                            count=len(data.incomes_fen))
     cost = worksheet.cost_approach(data.model_dump())
     income = worksheet.income_approach(data.incomes_fen, data.share_bp, data.discount_bp, data.life_years)
-    market = worksheet.market_approach(found, {"scale_bp": data.scale_bp, "quality_bp": data.market_quality_bp,
-                                               "timeliness_bp": data.timeliness_bp, "rights_bp": data.rights_bp})
+    factors = {"scale_bp": data.scale_bp, "quality_bp": data.market_quality_bp, "timeliness_bp": data.timeliness_bp,
+               "supply_demand_bp": data.supply_demand_bp, "rights_bp": data.rights_bp}
+    market = worksheet.market_approach(found, factors, data.licences_per_year, data.discount_bp, data.life_years)
     approaches = {"cost": cost, "income": income, "market": market}
     value = approaches[data.method].value_fen
     if value is None:
@@ -174,6 +175,11 @@ def compute(settings: Settings, data: schemas.ValuationIn, found: list[worksheet
     return {"approaches": {k: a.as_dict() for k, a in approaches.items()}, "value_fen": value,
             "market_fen": market.value_fen, "deviation_bp": deviation,
             "flagged": deviation is not None and deviation > tolerance, "tolerance_bp": tolerance,
+            # what the market approach took, by name (the worksheet, the API and the signed report)
+            "market_basis": factors | {"licences_per_year": data.licences_per_year, "discount_bp": data.discount_bp,
+                                       "life_years": data.life_years,
+                                       "annuity_factor": round(float(worksheet.annuity_factor(
+                                           data.discount_bp, data.life_years)), 6)},
             "comparables": [c.__dict__ for c in found]}
 
 

@@ -4,8 +4,10 @@ Following the China Appraisal Society's guidance on data-asset appraisal (《数
 2023): the **cost approach** adds what it costs to rebuild the data (acquisition, processing,
 storage, labour, rights confirmation, quality assessment) and adjusts the total for quality and
 obsolescence; the **income approach** discounts the income the data earns over its economic
-life; the **market approach** adjusts the prices of comparable settled contracts for scale,
-quality, timeliness and rights. Pure functions of plain numbers: no database, no HTTP.
+life; the **market approach** adjusts the licence prices of comparable settled contracts for
+capacity (scale), quality, time, supply and demand and the rights/scope of the licence, and
+capitalises the licence income they imply (a licence is not the whole asset: see
+``market_approach``). Pure functions of plain numbers: no database, no HTTP.
 
 Money is integer fen; rates, shares and factors are basis points (1 % = 100, a factor of 1.0 is
 10 000). Intermediate values are exact fractions, rounded half up to the fen once per result.
@@ -96,19 +98,43 @@ class Comparable:
     settled_on: str
 
 
-def market_approach(comparables: list[Comparable], factors: dict[str, int]) -> Approach:
-    """Mean price of the comparables × scale × quality × timeliness × rights factors."""
+# The market approach's adjustment factors, in the order the worksheet shows them (the schema's
+# names): capacity (scale), quality, time (timeliness), supply and demand, and rights/scope.
+MARKET_FACTORS = ("scale_bp", "quality_bp", "timeliness_bp", "supply_demand_bp", "rights_bp")
+
+
+def annuity_factor(discount_bp: int, life_years: int) -> Fraction:
+    """Σ 1 ÷ (1 + r)^t for t = 1 … n: what one yuan a year over the life is worth today."""
+    rate = Fraction(discount_bp, BP)
+    return sum((1 / (1 + rate) ** year for year in range(1, life_years + 1)), Fraction(0))
+
+
+def market_approach(comparables: list[Comparable], factors: dict[str, int], licences_per_year: int = 1,
+                    discount_bp: int = 0, life_years: int = 1) -> Approach:
+    """Like is compared with like: the comparables are **licence** prices (what one buyer paid for
+    the use of a product), not prices of whole assets. Each is adjusted by the factors of the
+    guidance (capacity, quality, time, supply and demand, rights/scope of the licence); their mean
+    is the price one licence of this asset would fetch; times the licences it is expected to sell a
+    year, that is its licence income, capitalised over the economic life at the discount rate
+    (the income approach's): value = adjusted price × licences a year × Σ 1 ÷ (1 + r)^t."""
     if not comparables:
         return Approach(None, [])
     product = Fraction(1)
-    for name in ("scale_bp", "quality_bp", "timeliness_bp", "rights_bp"):
-        product *= Fraction(factors[name], BP)
-    formula = " × ".join(_factor(factors[n]) for n in ("scale_bp", "quality_bp", "timeliness_bp", "rights_bp"))
-    steps = [Step("Comparable {number}", f"{_yuan(c.price_fen)} × {formula}", fen(c.price_fen * product),
+    for name in MARKET_FACTORS:
+        product *= Fraction(factors.get(name, BP), BP)
+    formula = " × ".join(_factor(factors.get(n, BP)) for n in MARKET_FACTORS)
+    steps = [Step("Comparable licence {number}", f"{_yuan(c.price_fen)} × {formula}", fen(c.price_fen * product),
                   {"number": c.number}) for c in comparables]
     mean = sum((Fraction(c.price_fen) * product for c in comparables), Fraction(0)) / len(comparables)
-    steps.append(Step("Mean of adjusted comparables", f"Σ ÷ {len(comparables)}", fen(mean)))
-    return Approach(fen(mean), steps)
+    steps.append(Step("Adjusted price of one licence", f"Σ ÷ {len(comparables)}", fen(mean)))
+    yearly = mean * licences_per_year
+    steps.append(Step("Licence income per year", f"{_yuan(mean)} × {licences_per_year}", fen(yearly)))
+    annuity = annuity_factor(discount_bp, life_years)
+    value = yearly * annuity
+    steps.append(Step("Capitalised over the economic life",
+                      f"{_yuan(yearly)} × Σ 1 ÷ (1 + {_factor(discount_bp)})^t, t = 1 … {life_years} "
+                      f"= {_yuan(yearly)} × {float(annuity):.4f}", fen(value)))
+    return Approach(fen(value), steps)
 
 
 def deviation_bp(value_fen: int, market_fen: int | None) -> int | None:

@@ -50,7 +50,7 @@ ROWS = {
     ("GET", "/api/v1/finance/pledges"): Row(action="finance.portfolio"),
     ("GET", "/api/v1/finance/ltv-limits"): Row(action="finance.portfolio"),
     ("PUT", "/api/v1/finance/ltv-limits"): Row(body=lambda c: {"category": "I", "limit_bp": 6000},
-                                               action="finance.portfolio"),
+                                               action="finance.ltv.set"),
     ("POST", "/api/v1/finance/pledges/{pledge_id}/confirm"): Row(params=_on("p_api_confirm"),
                                                                  action="finance.pledge.confirm", on=PLEDGE),
     ("POST", "/api/v1/finance/pledges/{pledge_id}/amend"): Row(params=_on("p_api_amend"), body=lambda c: {
@@ -62,7 +62,7 @@ ROWS = {
     ("GET", "/finance/lookup"): Row(EVERYONE, query="?number=QS-DR-2026-000001", action="finance.lookup"),
     ("GET", "/finance/pledges"): Row(action="finance.portfolio"),
     ("POST", "/finance/ltv-limits"): Row(body=lambda c: {"category": "I", "limit_percent": "60"},
-                                         action="finance.portfolio"),
+                                         action="finance.ltv.set"),
     ("POST", "/finance/pledges"): Row(body=lambda c: {
         "certificate_number": c["number"], "pledgor_org_id": c["finance_holder_org"], "secured_yuan": "100",
         "appraised_yuan": "10000", "interest_percent": "4", "term_months": "6"}, action="finance.pledge.create"),

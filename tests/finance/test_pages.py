@@ -134,6 +134,17 @@ def test_a_bank_sets_its_loan_to_value_limits_in_the_portal(client, db, make) ->
     # the API reads what the page set (one service)
     assert {(r["category"], r["limit_bp"]) for r in client.get("/api/v1/finance/ltv-limits").json()} == {
         ("", 5500), ("G", 6500)}
+    # a loan officer of the bank (a member, not an administrator) sees the limits and sets none
+    client.cookies.clear()
+    officer = make.user(organisation=bank.organisation, org_role="member")
+    csrf = sign_in(client, officer)
+    page = client.get("/finance/pledges").text
+    assert 'id="limits"' in page
+    assert 'id="limit-form"' not in page
+    assert "质押率上限由本行管理员设定。" in page
+    refused = client.post("/finance/ltv-limits", data={"csrf_token": csrf, "category": "", "limit_percent": "50"})
+    assert refused.status_code == 403
+    assert "只有本行管理员可以设定本行的质押率上限。" in refused.text
     # a merchant has no limits to set
     client.cookies.clear()
     merchant = make.user(organisation=make.org(org_type="data_merchant"))

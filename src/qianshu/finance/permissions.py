@@ -25,8 +25,12 @@ ACTIONS = (
     Action("finance.pledge.manage", (PLEDGEE,), "Amend, release or enforce a pledge (record, transfer to the bank, "
            "or offer the asset in a forced sale, and withdraw that offer before anyone buys)",
            N_("Only the bank that holds the pledge may change, release or enforce it.")),
-    Action("finance.portfolio", (BANK,), "See one's bank's pledges and set its loan-to-value limits",
+    Action("finance.portfolio", (BANK,), "See one's bank's pledges and its loan-to-value limits",
            N_("Only an approved bank has a pledge portfolio.")),
+    # A limit is the bank's credit policy: its administrators set it, not every loan officer.
+    Action("finance.ltv.set", (Rule(org_types=("bank",), org_roles=("admin",), active=True),),
+           "Set one's bank's loan-to-value limits (an administrator of the bank)",
+           N_("Only an administrator of the bank sets its loan-to-value limits.")),
     Action("finance.sale.buy", (Rule(active=True),), "Buy a pledged asset offered in a forced sale on default, or "
            "bid in its auction (any approved organisation but its holder and its bank)",
            N_("Only an approved organisation buys in a forced sale.")),

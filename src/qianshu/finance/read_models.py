@@ -91,6 +91,7 @@ class PortfolioView:
     # for the open pledges whose asset has one
     current_ltv: dict[int, int] = field(default_factory=dict)
     organisations: dict[int, Any] = field(default_factory=dict)  # the pledgors (borrowers)
+    may_set_limits: bool = False  # an administrator of the bank
 
 
 def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
@@ -106,7 +107,7 @@ def portfolio(db: Session, actor: Actor, settings: Settings) -> PortfolioView:
                 current[p.id] = secured * 10_000 // latest.value_fen
     return PortfolioView(pledges, sum(p.secured_fen for p in pledges if p.status in OPEN_STATUSES),
                          service.ltv_limits(db, actor), settings.section(FinanceSettings).default_ltv_limit_bp,
-                         current, _organisations_of(db, pledges))
+                         current, _organisations_of(db, pledges), policy.allows(actor, "finance.ltv.set"))
 
 
 @dataclass(frozen=True)

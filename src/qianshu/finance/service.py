@@ -167,7 +167,7 @@ def ltv_limit(db: Session, settings: Settings, bank_org_id: int, industry_code: 
 
 
 def set_ltv_limit(db: Session, actor: Actor, data: schemas.LtvLimitIn) -> LtvLimit:
-    policy.require(actor, "finance.portfolio")
+    policy.require(actor, "finance.ltv.set")
     row = db.scalar(select(LtvLimit).where(LtvLimit.bank_org_id == actor.org_id,
                                            LtvLimit.category == data.category))
     if row is None:

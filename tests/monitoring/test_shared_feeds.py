@@ -323,3 +323,32 @@ def test_the_api_declares_a_grant_and_the_versions_say_how_they_came(  # type: i
     assert [(v["via"], v["sharing_request_id"], v["rejected"]) for v in listed] == [("sharing", request_id, 1)]
     log = client.get("/api/v1/sharing/accesses", headers=bearer(owner)).json()
     assert [(a["kind"], a["request_id"]) for a in log] == [("feed", request_id)]
+
+
+def test_the_feeds_page_offers_the_grant_and_says_how_each_version_came(  # type: ignore[no-untyped-def]
+        client, db: Session, database: Database, settings: Settings, make: Factories) -> None:
+    from tests.registry.helpers import sign_in
+
+    world = build(db, make)
+    short = grant(db, world, settings, fields=["household_id", "head_resident_id", "assistance"])
+    request_id = grant(db, world, settings)
+    publish(db, world, settings, civil_csv(simple_rows()))
+    db.flush()
+    csrf = sign_in(client, db.get_one(User, world.receiver.user_id))
+    page = client.get("/monitoring/feeds")
+    assert page.status_code == 200
+    assert 'id="receive-grant"' in page.text
+    assert f'<option value="{request_id}"' in page.text
+    refused = client.post("/monitoring/feeds/shared", data={
+        "csrf_token": csrf, "request_id": str(short), "feed": "civil_affairs", "division": COUNTY})
+    assert refused.status_code == 422
+    assert "该授权未包含数据源" in refused.text
+    done = client.post("/monitoring/feeds/shared", data={
+        "csrf_token": csrf, "request_id": str(request_id), "feed": "civil_affairs", "division": COUNTY},
+        follow_redirects=False)
+    assert done.status_code == 303, done.text
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
+    page = client.get("/monitoring/feeds")
+    assert f'<a href="/sharing/requests/{request_id}">' in page.text
+    assert "提供方第 1 版" in page.text
+    assert f'<option value="{request_id}"' not in page.text  # received: no longer offered

@@ -242,6 +242,15 @@ def resources_by_id(db: Session, ids: Iterable[int]) -> dict[int, SharingResourc
     return {r.id: r for r in db.scalars(select(SharingResource).where(SharingResource.id.in_(wanted)))}
 
 
+def deadline_unknown_years(row: SharingRequest) -> list[int]:
+    """For a pending request: the years its deadline was counted over whose official holidays the
+    working-day calendar does not have (counted Monday to Friday, less the operator's
+    ``[sharing] extra_holidays``): shown beside the deadline, so no one takes it for the official one."""
+    if row.status != "pending" or row.due_on is None:
+        return []
+    return workdays.unknown_years(row.created_at.astimezone(SHANGHAI).date(), row.due_on)
+
+
 def is_overdue(row: SharingRequest, on: date | None = None) -> bool:
     return row.status == "pending" and row.due_on is not None and (on or today()) > row.due_on
 
@@ -648,6 +657,7 @@ def request_json(r: SharingRequest) -> dict[str, Any]:
             "requester_org_id": r.requester_org_id, "purpose": r.purpose, "fields": r.fields,
             "period_start": _iso(r.period_start), "period_end": _iso(r.period_end), "access_type": r.access_type,
             "status": r.status, "due_on": _iso(r.due_on), "overdue": is_overdue(r),
+            "due_on_unknown_calendar_years": deadline_unknown_years(r),
             "overdue_flagged_at": _iso(r.overdue_flagged_at), "granted_fields": r.granted_fields,
             "granted_start": _iso(r.granted_start), "granted_end": _iso(r.granted_end), "reason": r.reason,
             "created_at": _iso(r.created_at), "decided_at": _iso(r.decided_at), "expires_on": _iso(r.expires_on),

@@ -613,6 +613,38 @@ def test_the_demo_departments_share_data_and_one_request_is_overdue(client: Test
     assert english.status_code == 200
 
 
+def test_the_demo_county_receives_its_civil_affairs_feed_through_sharing(client: TestClient,
+                                                                         database: Database) -> None:
+    """Danzhai's civil-affairs feed came through the civil affairs department's grant, not as a file:
+    the caseworker's feeds page says so (with the request), the department sees the access, the run
+    read that version."""
+    from qianshu.monitoring.models import MonitoringRun
+
+    county, _csrf = _signed_in(client.app, "county.caseworker@qianshu.demo")
+    versions = county.get("/api/v1/monitoring/feeds?feed=civil_affairs&division=522636").json()
+    assert [(v["via"], v["version"]) for v in versions] == [("sharing", 1)]
+    assert versions[0]["accepted"] > 0
+    request_id = versions[0]["sharing_request_id"]
+    page = county.get("/monitoring/feeds")
+    assert f'href="/sharing/requests/{request_id}"' in page.text
+    assert "数据共享" in page.text
+    from qianshu.core.i18n import LANG_COOKIE
+
+    county.cookies.set(LANG_COOKIE, "en")
+    assert "Data sharing" in county.get("/monitoring/feeds").text
+    others = county.get("/api/v1/monitoring/feeds?feed=housing&division=522636").json()
+    assert [v["via"] for v in others] == ["upload"]
+    owner, _csrf = _signed_in(client.app, "civilaffairs@qianshu.demo")
+    log = owner.get("/api/v1/sharing/accesses").json()
+    assert any(a["kind"] == "feed" and a["request_id"] == request_id for a in log)
+    assert "数据推送" in owner.get("/sharing/accesses").text
+    with database.unit_of_work(write=False) as db:
+        from sqlalchemy import select
+
+        run = db.scalars(select(MonitoringRun).where(MonitoringRun.division_code == "522636")).one()
+        assert versions[0]["id"] in run.feed_version_ids
+
+
 def test_the_demo_bureau_has_an_appeal_in_part_to_decide(client: TestClient) -> None:
     """The agriculture department appealed, of the two fields the narrowing left out, only one, for the
     whole year; the bureau sees the appeal and the form that decides it, offering that one field."""

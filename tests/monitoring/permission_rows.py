@@ -61,6 +61,14 @@ ROWS = {
     ("POST", "/api/v1/monitoring/feeds"): Row(query=f"?feed=housing&year=2025&division={COUNTY}",
                                               body=lambda c: {}, action="monitoring.feeds.upload", on=AT),
     ("GET", "/api/v1/monitoring/feeds"): Row(action="monitoring.feeds.read", on=HOME),
+    # receiving a sharing grant as a feed: who may send the division's feed (an unknown feed: 422)
+    ("POST", "/api/v1/monitoring/shared-feeds"): Row(
+        body=lambda c: {"request_id": 1, "feed": "no_such_feed", "division": COUNTY},
+        action="monitoring.feeds.upload", on=AT),
+    ("GET", "/api/v1/monitoring/shared-feeds"): Row(action="monitoring.feeds.read", on=HOME),
+    ("POST", "/monitoring/feeds/shared"): Row(
+        body=lambda c: {"request_id": "1", "feed": "no_such_feed", "division": COUNTY},
+        action="monitoring.feeds.upload", on=AT),
     ("GET", "/api/v1/monitoring/feeds/{version_id}/rejects.csv"): Row(params=_version, action="monitoring.feeds.read",
                                                                       on=AT),
     ("GET", "/api/v1/monitoring/rules/{year}/{division}"): Row(params=lambda c: {"year": 2025, "division": COUNTY},

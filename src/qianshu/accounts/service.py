@@ -461,6 +461,12 @@ def active_user_by_email(db: Session, email: str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def active_user_by_id(db: Session, user_id: int) -> User | None:
+    """For work done later on a user's behalf (a job acting as the user who asked for it)."""
+    user = db.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
 def users_with_jurisdiction(db: Session, code: str) -> list[User]:
     """The active users whose jurisdiction is exactly ``code`` (a division's caseworkers, whom a
     capability tells about a case of that division)."""

@@ -11,22 +11,29 @@ one closed with its risk eliminated; one household applied by itself. Seconds, n
 
 from __future__ import annotations
 
+import io
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from qianshu.accounts import service as accounts
 from qianshu.accounts.models import Organisation, User
 from qianshu.accounts.passwords import hash_password
 from qianshu.core.actor import ANONYMOUS, Actor
+from qianshu.core.blobs import BlobStore
 from qianshu.core.db import Database
 from qianshu.core.identifiers import uscc_check_char
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.demo.seed import DEMO_PASSWORD
-from qianshu.monitoring import case_opening, cases
+from qianshu.monitoring import case_opening, cases, shared_feeds
 from qianshu.monitoring.models import Case
+from qianshu.sharing import schemas as sharing_schemas
+from qianshu.sharing import service as sharing
 
 COUNTY = "522636"  # 丹寨县, Qiandongnan
 SCALE = 0.01
@@ -34,6 +41,7 @@ COUNTY_USER = "county.caseworker@qianshu.demo"
 TOWNSHIP_USER = "township.caseworker@qianshu.demo"
 VILLAGE_USER = "village.caseworker@qianshu.demo"
 PROVINCE_USER = "province.monitoring@qianshu.demo"
+CIVIL_AFFAIRS_USER = "civilaffairs@qianshu.demo"  # demo/sharing_seed.py
 AUTHORISATION = b"%PDF-1.4\n% demo: the household's signed authorisation\n"
 PHOTO = b"\x89PNG\r\n\x1a\n demo photo of the household visit"
 
@@ -73,11 +81,39 @@ def _go(db: object, actor: Actor, case: Case, step: str, data: dict[str, object]
     return cases.advance(db, actor, case.id, step, case.version, data, files or [])
 
 
+def _civil_affairs_through_sharing(db: Session, settings: Settings, store: BlobStore, source: Path,
+                                   county: Actor) -> bool:
+    """The county's civil-affairs feed through data sharing, as the departments would do it in the
+    portal: the county's bureau requests the civil affairs department's resource (demo/sharing_seed.py)
+    for the year, the department approves, the bureau receives the grant as its civil-affairs feed,
+    and the department publishes the county's file, which arrives through the grant. False when the
+    department is not seeded (the monitoring demo alone): the file is then uploaded."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if accounts.active_user_by_email(db, CIVIL_AFFAIRS_USER) is None:
+        return False
+    owner = actor_of(db, CIVIL_AFFAIRS_USER)
+    resource = next(r for r in sharing.list_resources(db, owner, org_id=owner.org_id) if r.code == "civil_affairs")
+    year = utcnow().astimezone(SHANGHAI).year
+    request = sharing.request_data(db, county, settings, sharing_schemas.RequestIn.model_validate({
+        "resource_id": resource.id, "purpose": "防返贫动态监测：丹寨县社会救助对象比对",
+        "fields": resource.field_names(), "period_start": date(year, 1, 1), "period_end": date(year, 12, 31),
+        "access_type": "feed"}))
+    sharing.decide_request(db, owner, request.id, sharing_schemas.DecisionIn(decision="approve"))
+    body = io.BytesIO()
+    pa_csv.write_csv(pq.read_table(source), body, pa_csv.WriteOptions(quoting_style="none"))
+    sharing.upload_file(db, owner, store, settings, resource.id, f"civil_affairs-{COUNTY}.csv",
+                        [body.getvalue()], utcnow().astimezone(SHANGHAI).date())
+    shared_feeds.receive_grant(db, county, request.id, "civil_affairs", COUNTY)  # delivers the newest version
+    return True
+
+
 def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> None:
     from qianshu.core import jobs
     from qianshu.core.blobs import open_blob_store
+    from qianshu.monitoring import feed_uploads, runs
     from qianshu.monitoring import feeds as feed_versions
-    from qianshu.monitoring import runs
     from qianshu.monitoring.models import MonitoringRun
     from qianshu.monitoring.population import FEEDS, generate
 
@@ -87,11 +123,18 @@ def seed(database: Database, settings: Settings, org_ids: dict[str, int]) -> Non
     store = open_blob_store(settings)
     with database.unit_of_work() as db:
         _users(db)
-        uploader, administrator = actor_of(db, COUNTY_USER), actor_of(db, PROVINCE_USER)
+        uploader = actor_of(db, COUNTY_USER)
+        shared = _civil_affairs_through_sharing(db, settings, store, folder / "civil_affairs.parquet", uploader)
         for feed in FEEDS:
+            if feed == "civil_affairs" and shared:
+                continue
             feed_versions.store_feed(db, uploader, store, folder / f"{feed}.parquet", feed_versions.Upload(
                 feed=feed, year=today.year, division=COUNTY, name=f"{feed}.parquet"))
-        run_id = runs.start_run(db, administrator, today.year, COUNTY).id
+    # the job worker takes the civil affairs department's version through the grant and checks it
+    jobs.run_pending(jobs.JobContext.build(database, settings), {
+        shared_feeds.JOB_KIND: shared_feeds.deliver_job, feed_uploads.JOB_KIND: feed_uploads.validate_upload_job})
+    with database.unit_of_work() as db:
+        run_id = runs.start_run(db, actor_of(db, PROVINCE_USER), today.year, COUNTY).id
     # The job worker runs the rules; its success opens the cases (runs.py → case_opening.open_cases_from_flags).
     jobs.run_pending(jobs.JobContext.build(database, settings), {runs.JOB_KIND: runs.run_monitoring_job})
     with database.unit_of_work() as db:

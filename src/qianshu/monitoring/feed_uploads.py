@@ -60,11 +60,18 @@ def receive(db: Session, actor: Actor, settings: Settings, blobs: BlobStore, sou
                      uploaded_by=actor.user_id)
     db.add(row)
     db.flush()
+    return queue_check(db, actor, row)
+
+
+def queue_check(db: Session, actor: Actor, row: FeedUpload) -> FeedUpload:
+    """Queue the validation job of a stored file (an upload, or a delivery through data sharing:
+    shared_feeds.py), run as ``actor``."""
     job = jobs.enqueue(db, JOB_KIND, {"upload_id": row.id, "actor": {k: getattr(actor, k) for k in _ACTOR_FIELDS}},
                        org_id=actor.org_id, created_by=actor.user_id)
     row.job_id = job.id
     audit.record(db, actor, "monitoring.feed_received", target_type="monitoring_feed_upload", target_id=row.id,
-                 feed=row.feed, year=row.year, division=division, size=size, sha256=digest)
+                 feed=row.feed, year=row.year, division=row.division_code, size=row.size, sha256=row.source_digest,
+                 sharing_request=row.sharing_request_id)
     return row
 
 
@@ -121,6 +128,7 @@ def upload_json(db: Session, row: FeedUpload, lang: str) -> dict[str, Any]:
             "version": version.version if version else None,
             "error": {"code": (row.error or {}).get("code"), "field": (row.error or {}).get("field"),
                       "detail": error_text(row, lang)} if row.error else None,
+            "sharing_request_id": row.sharing_request_id, "sharing_file_version": row.sharing_file_version,
             "created_at": row.created_at.isoformat(),
             "finished_at": row.finished_at.isoformat() if row.finished_at else None}
 
@@ -130,6 +138,16 @@ def _finish(db: Session, upload_id: int, **values: Any) -> FeedUpload:
     for key, value in values.items():
         setattr(row, key, value)
     row.finished_at = utcnow()
+    return row
+
+
+def refuse(db: Session, actor: Actor, upload_id: int, exc: QianshuError) -> FeedUpload:
+    """Mark the upload refused, with the error kept to be shown in the reader's language."""
+    row = _finish(db, upload_id, status="refused", error={
+        "message": exc.message, "params": {k: _stored_param(v) for k, v in exc.params.items()},
+        "code": exc.code, "field": exc.field})
+    audit.record(db, actor, "monitoring.feed_refused", target_type="monitoring_feed_upload",
+                 target_id=upload_id, code=exc.code, reason=exc.bilingual()[:500])
     return row
 
 
@@ -146,7 +164,9 @@ def validate_upload_job(context: jobs.JobContext, job_id: int, progress: jobs.Pr
                                        if k in _ACTOR_FIELDS})
         upload_id, digest = upload.id, upload.source_digest
         target = feeds.Upload(feed=upload.feed, year=upload.year, division=upload.division_code,
-                              name=upload.source_name, encoding=upload.encoding or "auto")
+                              name=upload.source_name, encoding=upload.encoding or "auto",
+                              sharing_request_id=upload.sharing_request_id,
+                              sharing_file_version=upload.sharing_file_version)
     try:
         with database.unit_of_work() as db:
             def told(fraction: float, stage: str = "") -> None:
@@ -156,11 +176,7 @@ def validate_upload_job(context: jobs.JobContext, job_id: int, progress: jobs.Pr
             _finish(db, upload_id, status="stored", version_id=version.id, error=None)
     except QianshuError as exc:
         with database.unit_of_work() as db:
-            _finish(db, upload_id, status="refused", error={
-                "message": exc.message, "params": {k: _stored_param(v) for k, v in exc.params.items()},
-                "code": exc.code, "field": exc.field})
-            audit.record(db, actor, "monitoring.feed_refused", target_type="monitoring_feed_upload",
-                         target_id=upload_id, code=exc.code, reason=exc.bilingual()[:500])
+            refuse(db, actor, upload_id, exc)
     except Exception:
         log.exception("feed upload %s failed", upload_id)
         with database.unit_of_work() as db:

@@ -68,6 +68,9 @@ class Upload:
     division: str
     name: str
     encoding: str = "auto"
+    # received through data sharing (shared_feeds.py): the grant and the owner's feed version
+    sharing_request_id: int | None = None
+    sharing_file_version: int | None = None
 
 
 def upload_resource(division: str) -> Resource:
@@ -82,11 +85,16 @@ def require_upload(actor: Actor, division: str) -> None:
 
 def validate_target(upload: Upload) -> str:
     """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
-    if upload.feed not in FEEDS:
-        raise InvalidInput("{field}: not a known feed", field="feed")
     if not 2000 <= upload.year <= 2100:
         raise InvalidInput("{field}: not a plausible year", field="year")
-    division = validate_division_code(upload.division, "division")
+    return validate_feed_division(upload.feed, upload.division)
+
+
+def validate_feed_division(feed: str, division: str) -> str:
+    """The division, once the feed is known and the division is a county of Guizhou or the province."""
+    if feed not in FEEDS:
+        raise InvalidInput("{field}: not a known feed", field="feed")
+    division = validate_division_code(division, "division")
     if division != PROVINCE and (not division.startswith("52") or division.endswith("00")):
         raise InvalidInput("{field}: a feed is for a county of Guizhou or for the province (520000)", field="division")
     return division
@@ -150,13 +158,14 @@ def store_feed(db: Session, actor: Actor, blobs: BlobStore, source: Path, upload
         version=version, source_name=upload.name[:255], source_format=fmt, source_encoding=encoding,
         source_digest=source_digest, rows_digest=rows_digest, rejects_digest=rejects_digest,
         rows_total=raw.num_rows, rows_accepted=good.num_rows, rows_rejected=len(rejected), findings=findings,
-        org_id=actor.org_id, uploaded_by=actor.user_id),
+        org_id=actor.org_id, uploaded_by=actor.user_id, sharing_request_id=upload.sharing_request_id,
+        sharing_file_version=upload.sharing_file_version),
         attempts=VERSION_ATTEMPTS, conflict=Conflict(
             "Another version of this feed was stored at the same moment; upload it again.",
             code="feed_version_taken"))
     audit.record(db, actor, "monitoring.feed_uploaded", target_type="monitoring_feed_version", target_id=row.id,
                  feed=upload.feed, year=upload.year, division=division, version=row.version,
-                 accepted=good.num_rows, rejected=len(rejected))
+                 accepted=good.num_rows, rejected=len(rejected), sharing_request=upload.sharing_request_id)
     return row
 
 

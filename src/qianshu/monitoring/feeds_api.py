@@ -28,8 +28,8 @@ from qianshu.core.http import (
 from qianshu.core.openapi import SIGNED_IN, body_of, problems
 from qianshu.core.settings import Settings
 from qianshu.core.streamed_form import FORM_SLACK, ReceivedForm, read_upload
-from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas
-from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters
+from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, schemas, shared_feeds
+from qianshu.monitoring.models import FeedVersion, MonitoringRun, RuleParameters, SharedFeed
 from qianshu.monitoring.settings import MonitoringSettings
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
@@ -40,7 +40,9 @@ def version_json(v: FeedVersion) -> dict[str, Any]:
             "version": v.version, "source_name": v.source_name, "format": v.source_format,
             "encoding": v.source_encoding, "rows": v.rows_total, "accepted": v.rows_accepted,
             "rejected": v.rows_rejected, "findings": v.findings, "uploaded_at": v.uploaded_at.isoformat(),
-            "rejects": f"/api/v1/monitoring/feeds/{v.id}/rejects.csv" if v.rejects_digest else None}
+            "rejects": f"/api/v1/monitoring/feeds/{v.id}/rejects.csv" if v.rejects_digest else None,
+            "via": "sharing" if v.sharing_request_id else "upload", "sharing_request_id": v.sharing_request_id,
+            "sharing_file_version": v.sharing_file_version}
 
 
 def run_json(run: MonitoringRun, progress: float | None = None, stage: str = "") -> dict[str, Any]:
@@ -143,6 +145,26 @@ def rejects_response(db: Any, actor: Actor, settings: Settings, version_id: int)
             responses=problems(401, 403, 404))
 def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings) -> Response:
     return rejects_response(db, actor, settings, version_id)
+
+
+def shared_feed_json(row: SharedFeed) -> dict[str, Any]:
+    return {"id": row.id, "request_id": row.request_id, "feed": row.feed, "division": row.division_code,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat()}
+
+
+@router.post("/shared-feeds", status_code=201, summary="Receive a data-sharing feed grant as a monitoring feed",
+             responses=problems(401, 403, 404, 409, 422))
+def receive_shared_feed(data: schemas.SharedFeedIn, db: DbSession, actor: SignedInActor) -> dict[str, Any]:
+    """The grant (``request_id``: a feed grant of the caller's organisation, in force) carries the
+    feed ``feed`` of ``division``; its granted fields must hold the feed's columns. The newest
+    version in the granted period arrives at once, each later one as the owner publishes it: see
+    ``GET /feeds/uploads/{id}`` and the versions' ``via``."""
+    return shared_feed_json(shared_feeds.receive_grant(db, actor, data.request_id, data.feed, data.division))
+
+
+@router.get("/shared-feeds", summary="The data-sharing grants received as monitoring feeds", responses=problems(401))
+def list_shared_feeds(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
+    return [shared_feed_json(r) for r in shared_feeds.shared_feeds(db, actor)]
 
 
 @router.get("/rules/{year}/{division}", summary="The rules' parameters in force and their history",

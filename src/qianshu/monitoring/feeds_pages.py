@@ -32,10 +32,20 @@ from qianshu.core.http import (
     render,
     see_other,
     show_form_errors,
+    submit_form,
 )
 from qianshu.core.i18n import N_
 from qianshu.core.settings import Settings
-from qianshu.monitoring import feed_uploads, feeds, feeds_api, feeds_read_models, rulesets, runs
+from qianshu.monitoring import (
+    feed_uploads,
+    feeds,
+    feeds_api,
+    feeds_read_models,
+    rulesets,
+    runs,
+    schemas,
+    shared_feeds,
+)
 from qianshu.monitoring.feeds_api import rejects_response
 from qianshu.monitoring.feeds_read_models import home_division, this_year
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun
@@ -105,6 +115,20 @@ def _receive_form(request: Request, actor: Actor, settings: Settings) -> Respons
             return show_form_errors(request, exc, data, FEED_LABELS, lambda kept: (
                 "monitoring/feeds.html", _feeds_page(db, actor, kept)), name="upload")
     return see_other(f"/monitoring/feeds/uploads/{upload_id}")
+
+
+SHARED_LABELS = {"request_id": N_("Grant"), "feed": N_("Feed"), "division": N_("Division code")}
+
+
+@router.post("/monitoring/feeds/shared")
+def feeds_receive_grant(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
+    """Receive a data-sharing feed grant of the organisation as a monitoring feed of a division."""
+    def work(got: schemas.SharedFeedIn) -> Response:
+        shared_feeds.receive_grant(db, actor, got.request_id, got.feed, got.division)
+        return see_other("/monitoring/feeds#shared")
+
+    return submit_form(request, db, schemas.SharedFeedIn, form_fields(posted), SHARED_LABELS, work,
+                       lambda kept: ("monitoring/feeds.html", _feeds_page(db, actor, kept)), name="shared")
 
 
 @dataclass

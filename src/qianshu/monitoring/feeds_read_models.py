@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from qianshu.core import policy
 from qianshu.core.actor import Actor
 from qianshu.core.timeutil import utcnow
-from qianshu.monitoring import feed_uploads, feeds, rulesets, runs
-from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters
+from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, shared_feeds
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters, SharedFeed
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
 
@@ -37,14 +37,21 @@ class FeedsView:
     may_upload: bool  # upload a feed for its own division
     year: int
     division: str
+    shared: list[SharedFeed]  # the organisation's grants received as feeds
+    grants: list[tuple[int, str]]  # its feed grants in force not yet received: (request, resource's name)
     feeds: tuple[str, ...] = FEEDS
 
 
 def feeds_view(db: Session, actor: Actor) -> FeedsView:
-    """The feeds' versions and recent uploads the viewer may see, and the upload form's defaults."""
+    """The feeds' versions and recent uploads the viewer may see (each saying whether it was uploaded
+    or came through a data-sharing grant), the grants received as feeds, and the forms' defaults: the
+    upload, and receiving a feed grant (offered with the grants that may be received)."""
     home = home_division(actor)
-    return FeedsView(feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10),
-                     policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(home)), this_year(), home)
+    may_upload = policy.allows(actor, "monitoring.feeds.upload", feeds.upload_resource(home))
+    shared = shared_feeds.shared_feeds(db, actor) if may_upload else []
+    grants = shared_feeds.receivable_grants(db, actor) if may_upload else []
+    return FeedsView(feeds.list_versions(db, actor)[:200], feed_uploads.recent_uploads(db, actor, 10), may_upload,
+                     this_year(), home, shared, grants)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ LABELS = (
     NP_("job stage", "households"),
     # --- feeds, rules and runs ---
     NP_("job kind", "monitoring.run"), NP_("job kind", "monitoring.feed_upload"),
+    NP_("job kind", "monitoring.shared_feed"),
     NP_("monitoring feed", "household_registration"),
     NP_("monitoring feed", "civil_affairs"),
     NP_("monitoring feed", "human_resources"),

@@ -2,7 +2,7 @@
 benchmarks run on; the departments' feeds, the rules' parameters and the runs; the cases and
 dashboards of caseworkers that a run's flags open (docs/monitoring.md)."""
 
-from qianshu.core.capability import MENU_MINE, JobKind, Manifest, NavItem, Periodic
+from qianshu.core.capability import MENU_MINE, JobKind, Manifest, NavItem, Periodic, Subscription
 from qianshu.core.policy import Resource, allows
 
 
@@ -14,6 +14,8 @@ def _department(actor: object) -> bool:
 MANIFEST = Manifest(
     name="monitoring",
     title="Return-to-poverty monitoring",
+    # sharing: departments' feeds received through their grants (shared_feeds.py)
+    uses=("sharing",),
     models=True,
     api=True,
     pages=True,
@@ -33,7 +35,12 @@ MANIFEST = Manifest(
     settings="qianshu.monitoring.settings:MonitoringSettings",
     jobs={"monitoring.run": JobKind("qianshu.monitoring.runs:run_monitoring_job", concurrency=1),
           # a received feed file checked and recorded as a version (feed_uploads.py)
-          "monitoring.feed_upload": JobKind("qianshu.monitoring.feed_uploads:validate_upload_job", concurrency=1)},
+          "monitoring.feed_upload": JobKind("qianshu.monitoring.feed_uploads:validate_upload_job", concurrency=1),
+          # a version of a shared resource's feed taken through its grant (shared_feeds.py)
+          "monitoring.shared_feed": JobKind("qianshu.monitoring.shared_feeds:deliver_job", concurrency=1)},
+    # a department published a new version of a resource granted to us as a feed: queue its delivery
+    subscriptions={"sharing.file_published": Subscription("qianshu.monitoring.shared_feeds:on_file_published",
+                                                          in_transaction=True)},
     periodic={"monitoring.cases_overdue": Periodic(3600.0, "qianshu.monitoring.cases_jobs:tell_overdue_steps")},
     demo="qianshu.demo.monitoring_seed:seed",
     # visit files, feed versions' files and uploads waiting for their check

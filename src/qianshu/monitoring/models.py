@@ -60,6 +60,10 @@ class FeedVersion(Base):
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Through data sharing (shared_feeds.py): the grant it came through and the owner's version of
+    # the resource's feed; None for an uploaded file.
+    sharing_request_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"))
+    sharing_file_version: Mapped[int | None]
 
 
 class FeedUpload(Base):
@@ -68,6 +72,7 @@ class FeedUpload(Base):
     whole-file refusal, as a message id and parameters to show in the reader's language)."""
 
     __tablename__ = "monitoring_feed_uploads"
+    __table_args__ = (UniqueConstraint("sharing_request_id", "sharing_file_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int | None] = mapped_column(index=True)
@@ -86,6 +91,28 @@ class FeedUpload(Base):
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # Delivered through data sharing (shared_feeds.py): the grant, and the owner's feed version
+    # (``sharing_files``) it carries; unique, so one version arrives once per grant.
+    sharing_request_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"))
+    sharing_file_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_files.id", ondelete="RESTRICT"))
+    sharing_file_version: Mapped[int | None]
+
+
+class SharedFeed(Base):
+    """A grant received as a monitoring feed: the requesting organisation's declaration that the
+    feed versions its grant (``sharing_requests``, feed access) delivers are the feed ``feed`` of
+    ``division_code``. Each new version the owner publishes arrives as a feed upload (shared_feeds.py)."""
+
+    __tablename__ = "monitoring_shared_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"), unique=True)
+    feed: Mapped[str] = mapped_column(String(40))  # population.FEEDS
+    division_code: Mapped[str] = mapped_column(String(12))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    # the user the deliveries are received as (their permission to send the division's feed)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RuleParameters(Base):

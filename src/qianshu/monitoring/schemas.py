@@ -18,3 +18,11 @@ class RunIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
     division: str = Field(min_length=6, max_length=6)
     force: bool = False
+
+
+class SharedFeedIn(BaseModel):
+    """A feed grant of one's organisation received as a monitoring feed of a division."""
+
+    request_id: int = Field(ge=1)
+    feed: str = Field(min_length=1, max_length=40)
+    division: str = Field(min_length=6, max_length=6)

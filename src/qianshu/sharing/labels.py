@@ -14,7 +14,7 @@ LABELS = (
     NP_("field type", "string"), NP_("field type", "integer"), NP_("field type", "decimal"),
     NP_("field type", "date"), NP_("field type", "boolean"), NP_("field type", "code"),
     NP_("access type", "feed"), NP_("access type", "sandbox"),
-    NP_("access kind", "download"), NP_("access kind", "query"),
+    NP_("access kind", "download"), NP_("access kind", "query"), NP_("access kind", "feed"),
     NP_("audit action", "sharing.resource.published"), NP_("audit action", "sharing.request.created"),
     NP_("audit action", "sharing.request.approved"), NP_("audit action", "sharing.request.narrowed"),
     NP_("audit action", "sharing.request.rejected"), NP_("audit action", "sharing.request.overdue"),

@@ -23,5 +23,7 @@ MANIFEST = Manifest(
               "sharing.expire_grants": Periodic(3600.0, "qianshu.sharing.grants:expire_grants_task")},
     # Feed files in the blob store are kept from the registry's sweep of orphan blobs.
     blob_references="qianshu.sharing.service:blob_in_use",
+    # a new version of a resource's feed, for the grantees that receive it (monitoring)
+    events=("qianshu.sharing.events:FeedFilePublished",),
     demo="qianshu.demo.sharing_seed:seed",
 )

@@ -110,6 +110,8 @@ class RequestView:
     may_decide_appeal: bool  # the bureau, while the appeal is pending
     may_ask_extension: bool  # the requester, while the grant is in force and no longer grant waits
     extension_to_decide: SharingExtension | None  # the longer grant asked for, to its owner
+    # the years a pending request's deadline reaches whose official holidays the calendar lacks
+    deadline_unknown_years: tuple[int, ...] = ()
 
 
 def request_view(db: Session, actor: Actor, request_id: int) -> RequestView:
@@ -134,7 +136,8 @@ def request_view(db: Session, actor: Actor, request_id: int) -> RequestView:
         may_decide_appeal=(appeal is not None and appeal.status == "pending"
                            and policy.allows(actor, "sharing.appeal.decide", res)),
         may_ask_extension=live and pending is None and policy.allows(actor, "sharing.extension.ask", res),
-        extension_to_decide=pending if policy.allows(actor, "sharing.extension.decide", res) else None)
+        extension_to_decide=pending if policy.allows(actor, "sharing.extension.decide", res) else None,
+        deadline_unknown_years=tuple(service.deadline_unknown_years(row)))
 
 
 @dataclass(frozen=True)

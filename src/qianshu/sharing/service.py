@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
-from qianshu.core import audit, inbox, policy
+from qianshu.core import audit, events, inbox, policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.db import Database
@@ -31,6 +31,7 @@ from qianshu.core.i18n import Label
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.sharing import grants, schemas, workdays
+from qianshu.sharing.events import FeedFilePublished
 from qianshu.sharing.models import (
     SharingAccess,
     SharingFile,
@@ -241,6 +242,15 @@ def resources_by_id(db: Session, ids: Iterable[int]) -> dict[int, SharingResourc
     return {r.id: r for r in db.scalars(select(SharingResource).where(SharingResource.id.in_(wanted)))}
 
 
+def deadline_unknown_years(row: SharingRequest) -> list[int]:
+    """For a pending request: the years its deadline was counted over whose official holidays the
+    working-day calendar does not have (counted Monday to Friday, less the operator's
+    ``[sharing] extra_holidays``): shown beside the deadline, so no one takes it for the official one."""
+    if row.status != "pending" or row.due_on is None:
+        return []
+    return workdays.unknown_years(row.created_at.astimezone(SHANGHAI).date(), row.due_on)
+
+
 def is_overdue(row: SharingRequest, on: date | None = None) -> bool:
     return row.status == "pending" and row.due_on is not None and (on or today()) > row.due_on
 
@@ -382,6 +392,7 @@ def record_file(db: Session, actor: Actor, resource_id: int, filename: str, dige
     db.flush()
     audit.record(db, actor, "sharing.file.uploaded", target_type="sharing_resource", target_id=resource.id,
                  target_org_id=resource.org_id, version=version, digest=digest, size=size)
+    events.publish(db, FeedFilePublished(resource_id=resource.id, file_id=row.id))
     return row
 
 
@@ -468,14 +479,32 @@ class Download:
     body: bytes
 
 
-def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int) -> Download:
-    """One feed version as CSV with only the granted fields; audited and in the owner's access log."""
+@dataclass(frozen=True)
+class Delivered:
+    """A feed version a grantee's platform received through its grant: the file (version, as-of
+    date) and what was written (granted columns only), with its SHA-256 and size."""
+
+    file: SharingFile
+    fields: list[str]
+    sha256: str
+    size: int
+
+
+def _use_file(db: Session, actor: Actor, request_id: int, file_id: int) -> tuple[SharingRequest, SharingFile]:
+    """Begin a use of the grant for one of its feed versions: refused (409) unless the grant is in
+    force, 404 when the version is not in the granted period."""
     row = _grant(db, actor, request_id)
     grants.begin_use(db, row)
     _request, files = granted_files(db, actor, request_id)
     found = next((f for f in files if f.id == file_id), None)
     if found is None:
         raise NotFound("File {id} is not part of this grant.", id=file_id)
+    return row, found
+
+
+def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int) -> Download:
+    """One feed version as CSV with only the granted fields; audited and in the owner's access log."""
+    row, found = _use_file(db, actor, request_id, file_id)
     out = io.StringIO()
     writer = csv.writer(out)
     with blobs.open(found.digest) as stream:
@@ -484,6 +513,45 @@ def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_
     _record_access(db, actor, row, "download", found.id, version=found.version, fields=list(row.granted_fields),
                    sha256=hashlib.sha256(body).hexdigest())
     return Download(f"{Path(found.filename).stem}-v{found.version}-granted.csv", body)
+
+
+def deliver_file(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int,
+                 target: Path) -> Delivered:
+    """One feed version written to ``target`` (UTF-8 CSV, only the granted fields) for the grantee's
+    platform that receives the grant's feed (monitoring's feeds through sharing): the same grant
+    checks as a download (in force, the version in the granted period), audited and in the owner's
+    access log as a ``feed`` access."""
+    row, found = _use_file(db, actor, request_id, file_id)
+    fields = list(row.granted_fields)
+    digest = hashlib.sha256()
+    with blobs.open(found.digest) as stream, target.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(_filtered_rows(stream, fields))
+    with target.open("rb") as written:
+        for chunk in iter(lambda: written.read(1 << 20), b""):
+            digest.update(chunk)
+    delivered = Delivered(found, fields, digest.hexdigest(), target.stat().st_size)
+    _record_access(db, actor, row, "feed", found.id, version=found.version, fields=fields,
+                   sha256=delivered.sha256)
+    return delivered
+
+
+def feed_file(db: Session, file_id: int) -> SharingFile | None:
+    """A published feed version (for a grantee deciding what it receives; no data in it)."""
+    return db.get(SharingFile, file_id)
+
+
+def latest_granted_file(db: Session, actor: Actor, request_id: int) -> SharingFile | None:
+    """The newest feed version in the grant's period (None: none, or the grant not in force)."""
+    files = granted_files(db, actor, request_id)[1]
+    return files[0] if files else None
+
+
+def feed_grant_ids(db: Session, resource_id: int) -> list[int]:
+    """The feed grants (requests for feed access) of a resource, in force or not: a grantee's
+    receiver decides which it takes, and the use itself is refused when the grant is not in force."""
+    return list(db.scalars(select(SharingRequest.id).where(SharingRequest.resource_id == resource_id,
+                                                           SharingRequest.access_type == "feed")
+                           .order_by(SharingRequest.id)))
 
 
 def sandbox_query(db: Session, actor: Actor, blobs: BlobStore, settings: Settings, request_id: int,
@@ -589,6 +657,7 @@ def request_json(r: SharingRequest) -> dict[str, Any]:
             "requester_org_id": r.requester_org_id, "purpose": r.purpose, "fields": r.fields,
             "period_start": _iso(r.period_start), "period_end": _iso(r.period_end), "access_type": r.access_type,
             "status": r.status, "due_on": _iso(r.due_on), "overdue": is_overdue(r),
+            "due_on_unknown_calendar_years": deadline_unknown_years(r),
             "overdue_flagged_at": _iso(r.overdue_flagged_at), "granted_fields": r.granted_fields,
             "granted_start": _iso(r.granted_start), "granted_end": _iso(r.granted_end), "reason": r.reason,
             "created_at": _iso(r.created_at), "decided_at": _iso(r.decided_at), "expires_on": _iso(r.expires_on),

@@ -46,3 +46,9 @@ def knows_year(year: int) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+def unknown_years(start: date, end: date) -> list[int]:
+    """The years from ``start`` to ``end`` whose announcement the package does not have: a deadline
+    reaching into them counts Monday to Friday, less the days the operator entered in the settings."""
+    return [year for year in range(start.year, end.year + 1) if not knows_year(year)]

@@ -1,0 +1,160 @@
+"""Feeds through data sharing: a department's resource granted to the monitoring organisation as a
+feed (sharing's request → decision → grant) arrives here, version by version, as a feed upload.
+
+The requesting organisation declares, on its grant, which monitoring feed of which division the
+grant carries (``receive_grant``: a feed grant of its own, in force, whose granted fields hold every
+column the feed needs). From then on each new version the owner publishes (sharing's event
+``sharing.file_published``) queues the job ``monitoring.shared_feed``, which takes the version
+through the grant (``sharing.service.deliver_file``: refused unless the grant is in force and the
+version's as-of date lies in the granted period; only the granted columns are written; audited and in
+the owner's access log as a ``feed`` access) and records it as a ``monitoring_feed_uploads`` row
+checked by the same job as an uploaded file (``feed_uploads.validate_upload_job`` → ``feeds.store_feed``:
+the same validation, rejected rows, version). The feed's year is the version's as-of year.
+
+One version arrives once per grant: the upload row of (grant, file) is unique and is written first,
+so a second delivery of the same version (a retried job, two workers) finds it and does nothing,
+and takes nothing through the grant. A delivery the grant refuses (revoked, expired, outside the
+period) is recorded as a refused upload saying why.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qianshu.accounts import service as accounts
+from qianshu.core import audit, jobs, policy
+from qianshu.core.actor import SYSTEM, Actor
+from qianshu.core.blobs import BlobStore
+from qianshu.core.errors import Conflict, InvalidInput, PermissionDenied, QianshuError
+from qianshu.core.i18n import Label
+from qianshu.core.policy import Resource, require
+from qianshu.monitoring import feed_uploads, feeds
+from qianshu.monitoring.feeds_files import COLUMNS
+from qianshu.monitoring.models import FeedUpload, SharedFeed
+from qianshu.sharing import grants
+from qianshu.sharing import service as sharing
+from qianshu.sharing.events import FeedFilePublished
+
+JOB_KIND = "monitoring.shared_feed"
+
+
+def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, division: str) -> SharedFeed:
+    """Declare the actor's organisation's feed grant ``request_id`` to be the monitoring feed ``feed``
+    of ``division``; the newest version in the granted period is delivered at once."""
+    feeds.require_upload(actor, division)
+    division = feeds.validate_feed_division(feed, division)
+    grant = sharing.load_request(db, actor, request_id, "sharing.grant.use")
+    if grant.access_type != "feed":
+        raise Conflict("This grant is a sandbox, not a feed; it delivers no files.", field="request_id",
+                       code="not_feed")
+    if not grants.in_force(grant):
+        raise Conflict("This grant is not in force ({status}); it delivers nothing.", field="request_id",
+                       code="grant_not_active", status=Label("sharing request status", grant.status))
+    missing = [c for c in COLUMNS[feed] if c not in grant.granted_fields]
+    if missing:
+        raise InvalidInput("The grant does not give the columns the feed {feed} needs: {columns}.", field="feed",
+                           code="columns_not_granted", feed=Label("monitoring feed", feed),
+                           columns=", ".join(missing))
+    taken = Conflict("This grant is already received as a monitoring feed.", field="request_id",
+                     code="already_received")
+    if db.scalar(select(SharedFeed.id).where(SharedFeed.request_id == grant.id)) is not None:
+        raise taken
+    row = SharedFeed(request_id=grant.id, feed=feed, division_code=division, org_id=actor.org_id,
+                     created_by=actor.user_id)
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except IntegrityError as exc:
+        raise taken from exc
+    audit.record(db, actor, "monitoring.shared_feed.declared", target_type="monitoring_shared_feed",
+                 target_id=row.id, sharing_request=grant.id, feed=feed, division=division)
+    latest = sharing.latest_granted_file(db, actor, grant.id)
+    if latest is not None:
+        _queue(db, row, latest.id)
+    return row
+
+
+def shared_feeds(db: Session, actor: Actor) -> list[SharedFeed]:
+    """The grants the actor's organisation receives as monitoring feeds."""
+    require(actor, "monitoring.feeds.read", Resource(division=actor.jurisdiction or feeds.PROVINCE))
+    return list(db.scalars(select(SharedFeed).where(SharedFeed.org_id == actor.org_id).order_by(SharedFeed.id)))
+
+
+def receivable_grants(db: Session, actor: Actor) -> list[tuple[int, str]]:
+    """The actor's organisation's feed grants in force that are not received as a feed yet, with
+    their resource's name (the portal's form offers them); none when it may not request data."""
+    if not policy.allows(actor, "sharing.request.create"):
+        return []
+    taken = set(db.scalars(select(SharedFeed.request_id).where(SharedFeed.org_id == actor.org_id)))
+    rows = [r for r in sharing.list_requests(db, actor, "mine")
+            if r.access_type == "feed" and grants.in_force(r) and r.id not in taken]
+    names = sharing.resources_by_id(db, (r.resource_id for r in rows))
+    return [(r.id, names[r.resource_id].name_zh) for r in rows]
+
+
+def _queue(db: Session, row: SharedFeed, file_id: int) -> None:
+    jobs.enqueue(db, JOB_KIND, {"shared_feed_id": row.id, "file_id": file_id}, org_id=row.org_id,
+                 created_by=row.created_by)
+
+
+def on_file_published(db: Session, event: FeedFilePublished) -> None:
+    """``sharing.file_published`` (in the owner's transaction): queue the version's delivery to every
+    grant of the resource received as a monitoring feed."""
+    ids = sharing.feed_grant_ids(db, event.resource_id)
+    if not ids:
+        return
+    for row in db.scalars(select(SharedFeed).where(SharedFeed.request_id.in_(ids)).order_by(SharedFeed.id)):
+        _queue(db, row, event.file_id)
+
+
+def _receiver(db: Session, row: SharedFeed) -> Actor:
+    """The user the grant was declared by, as they stand now (their organisation, role, jurisdiction);
+    a user removed since is refused."""
+    user = accounts.active_user_by_id(db, row.created_by)
+    if user is None:
+        raise PermissionDenied("The user who receives this feed is no longer active; declare the grant again.")
+    return accounts.actor_for(user, via="system", ip=None)
+
+
+def deliver(db: Session, blobs: BlobStore, shared_feed_id: int, file_id: int) -> FeedUpload | None:
+    """Take one feed version through the grant and queue its check; None when it has already arrived
+    (or is arriving) for this grant. A refusal of the grant is recorded on the upload."""
+    row = db.get_one(SharedFeed, shared_feed_id)
+    file = sharing.feed_file(db, file_id)
+    if file is None:
+        return None
+    upload = FeedUpload(feed=row.feed, year=file.as_of.year, division_code=row.division_code,
+                        source_name=file.filename[:255], encoding="utf-8", source_digest="", size=0,
+                        org_id=row.org_id, uploaded_by=row.created_by, sharing_request_id=row.request_id,
+                        sharing_file_id=file.id, sharing_file_version=file.version)
+    try:
+        with db.begin_nested():
+            db.add(upload)
+            db.flush()
+    except IntegrityError:
+        return None  # delivered already, or by a transaction that committed first
+    actor: Actor = SYSTEM  # until the receiving user is found
+    with tempfile.TemporaryDirectory() as work:
+        target = Path(work) / "feed.csv"
+        try:
+            actor = _receiver(db, row)
+            feeds.require_upload(actor, row.division_code)
+            sharing.deliver_file(db, actor, blobs, row.request_id, file.id, target)
+        except QianshuError as exc:
+            return feed_uploads.refuse(db, actor, upload.id, exc)
+        upload.source_digest, upload.size = blobs.put_file(target)
+    return feed_uploads.queue_check(db, actor, upload)
+
+
+def deliver_job(context: jobs.JobContext, job_id: int, progress: jobs.Progress) -> None:
+    """``monitoring.shared_feed``: deliver one feed version to one grant received as a feed."""
+    with context.database.unit_of_work() as db:
+        payload = db.get_one(jobs.Job, job_id).payload
+        deliver(db, context.blobs, int(payload["shared_feed_id"]), int(payload["file_id"]))
+    progress(1.0, "done")

@@ -1,0 +1,354 @@
+"""Feeds through data sharing: the civil affairs department's resource, granted (narrowed) to a
+county's monitoring bureau and received as its `civil_affairs` feed, arrives version by version as
+the owner publishes: checked like an uploaded file (its bad row reported with the reason), versioned
+with the grant it came through, only the granted columns, in the owner's access log, read by a run.
+A revoked or expired grant delivers nothing and says so; the declaration is checked; two deliveries
+of one version at once store it once; the API declares and lists."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from qianshu.accounts.models import User
+from qianshu.core import jobs
+from qianshu.core.actor import Actor
+from qianshu.core.blobs import open_blob_store
+from qianshu.core.db import Database
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.settings import Settings
+from qianshu.monitoring import feed_uploads, feeds, runs, shared_feeds
+from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, SharedFeed
+from qianshu.monitoring.population import FEEDS, generate
+from qianshu.sharing import grants, schemas, service
+from qianshu.sharing.models import SharingAccess, SharingRequest
+from tests.factories import Factories
+from tests.monitoring.conftest import resident_id
+
+COUNTY = "522636"
+YEAR = 2026
+HANDLERS = {shared_feeds.JOB_KIND: shared_feeds.deliver_job, feed_uploads.JOB_KIND: feed_uploads.validate_upload_job}
+F = schemas.FieldIn
+FIELDS = [F(name="household_id", type="string", meaning_zh="户编号"),
+          F(name="head_resident_id", type="string", meaning_zh="户主身份号码"),
+          F(name="assistance", type="code", meaning_zh="救助类别"),
+          F(name="monthly_amount_fen", type="integer", meaning_zh="月救助金额（分）"),
+          F(name="start_date", type="date", meaning_zh="救助起始日期"),
+          F(name="phone", type="string", meaning_zh="联系电话")]
+COLUMNS = [f.name for f in FIELDS]
+
+
+@dataclass
+class World:
+    owner: Actor  # the civil affairs department
+    receiver: Actor  # the county's monitoring bureau: a caseworker of the county
+    admin: Actor  # its monitoring administrator
+    resource_id: int
+
+
+def build(db: Session, make: Factories) -> World:
+    owner = make.actor(make.user(organisation=make.org(org_type="government", name="贵州省民政厅"), org_role="admin"))
+    bureau = make.org(org_type="government", name="丹寨县乡村振兴局", division_code=COUNTY)
+    receiver = make.actor(make.user(organisation=bureau, org_role="member", jurisdiction=COUNTY))
+    admin = make.actor(make.user(organisation=bureau, org_role="monitoring_admin", jurisdiction=COUNTY))
+    resource = service.publish_resource(db, owner, schemas.ResourceIn(
+        code="civil_affairs", name_zh="社会救助对象信息", name_en="Social assistance recipients", fields=FIELDS,
+        update_frequency="monthly", legal_basis="《政务信息资源共享管理暂行办法》", sharing_class="conditional",
+        conditions="仅用于防返贫监测"))
+    db.flush()
+    return World(owner, receiver, admin, resource.id)
+
+
+def grant(db: Session, world: World, settings: Settings, *, fields: list[str] | None = None,
+          access: str = "feed") -> int:
+    """The bureau asks for every field; the owner narrows away the phone numbers."""
+    row = service.request_data(db, world.receiver, settings, schemas.RequestIn(
+        resource_id=world.resource_id, purpose="防返贫监测", fields=COLUMNS, period_start=dt.date(YEAR, 1, 1),
+        period_end=dt.date(YEAR, 12, 31), access_type=access))  # type: ignore[arg-type]
+    service.decide_request(db, world.owner, row.id, schemas.DecisionIn(
+        decision="narrow", fields=fields or COLUMNS[:-1]))
+    return row.id
+
+
+def civil_csv(rows: list[dict[str, Any]], bad: int = 1) -> bytes:
+    """The department's file: its rows with phone numbers, and ``bad`` rows whose head's resident ID
+    has a wrong check character."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "phone": "13800000000"})
+    for n in range(bad):
+        good = resident_id(COUNTY, 900 + n)
+        wrong = good[:17] + ("0" if good[17] != "0" else "1")
+        writer.writerow({"household_id": f"{COUNTY}{99000000000 + n:011d}", "head_resident_id": wrong,
+                         "assistance": "special_hardship", "monthly_amount_fen": "50000",
+                         "start_date": "2025-03-01", "phone": "13800000001"})
+    return out.getvalue().encode()
+
+
+def publish(db: Session, world: World, settings: Settings, body: bytes, as_of: dt.date = dt.date(YEAR, 6, 30)) -> int:
+    return service.upload_file(db, world.owner, open_blob_store(settings), settings, world.resource_id,
+                               "civil_affairs.csv", [body], as_of).id
+
+
+def simple_rows(n: int = 3) -> list[dict[str, Any]]:
+    return [{"household_id": f"{COUNTY}{10000000000 + i:011d}", "head_resident_id": resident_id(COUNTY, i),
+             "assistance": "minimum_living_allowance", "monthly_amount_fen": str(30000 + i),
+             "start_date": "2024-05-01"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("feeds")
+    generate(out, scope=[COUNTY], scale=0.002, seed=7, year=YEAR)
+    return out
+
+
+def test_a_feed_through_sharing_arrives_checked_versioned_and_read_by_a_run(
+        db: Session, database: Database, settings: Settings, make: Factories, generated: Path) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    declared = shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    assert declared.feed == "civil_affairs"
+    # the county's other feeds, uploaded as files
+    store = open_blob_store(settings)
+    for feed in FEEDS:
+        if feed != "civil_affairs":
+            feeds.store_feed(db, world.receiver, store, generated / f"{feed}.parquet", feeds.Upload(
+                feed=feed, year=YEAR, division=COUNTY, name=f"{feed}.parquet"))
+    rows = pq.read_table(generated / "civil_affairs.parquet").to_pylist()
+    rows = [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()} for r in rows]
+    assert rows
+    file_id = publish(db, world, settings, civil_csv(rows))
+    db.flush()
+    context = jobs.JobContext.build(database, settings)
+    assert jobs.run_pending(context, HANDLERS) == 2  # the delivery, then the same check as an upload
+    upload = db.scalars(select(FeedUpload).where(FeedUpload.sharing_request_id == request_id)).one()
+    assert (upload.status, upload.sharing_file_id, upload.sharing_file_version) == ("stored", file_id, 1)
+    version = db.get_one(FeedVersion, upload.version_id)
+    assert (version.feed, version.year, version.division_code, version.version) == ("civil_affairs", YEAR, COUNTY, 1)
+    assert version.sharing_request_id == request_id
+    assert version.sharing_file_version == 1
+    assert (version.rows_accepted, version.rows_rejected) == (len(rows), 1)
+    rejects = store.path(version.rejects_digest or "").read_bytes().decode("utf-8-sig")
+    assert "head_resident_id" in rejects
+    assert "GB 11643" in rejects
+    assert "公民身份号码" in rejects
+    # only the granted columns arrived: the phone numbers were narrowed away
+    sent = store.path(version.source_digest).read_text("utf-8")
+    assert sent.splitlines()[0] == ",".join(COLUMNS[:-1])
+    assert "13800000000" not in sent
+    # the owner sees the access in its access log
+    accesses = service.access_log(db, world.owner)
+    assert [(a.kind, a.request_id, a.file_id) for a in accesses] == [("feed", request_id, file_id)]
+    assert accesses[0].detail["fields"] == COLUMNS[:-1]
+    # a run reads it
+    run = runs.start_run(db, world.admin, YEAR, COUNTY)
+    assert version.id in run.feed_version_ids
+    db.flush()
+    assert jobs.run_pending(context, {runs.JOB_KIND: runs.run_monitoring_job}) == 1
+    db.expire_all()
+    assert db.get_one(MonitoringRun, run.id).status == "succeeded"
+    # a second version the owner publishes arrives as version 2
+    publish(db, world, settings, civil_csv(rows[:1], bad=0), dt.date(YEAR, 7, 31))
+    db.flush()
+    assert jobs.run_pending(context, HANDLERS) == 2
+    newest = feeds.current_versions(db, YEAR, COUNTY)["civil_affairs"]
+    assert [(v.version, v.rows_accepted, v.sharing_file_version) for v in newest] == [(2, 1, 2)]
+
+
+def _refused_delivery(db: Session, database: Database, settings: Settings, world: World,
+                      request_id: int) -> FeedUpload:
+    publish(db, world, settings, civil_csv(simple_rows()))
+    db.flush()
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 1  # no check queued
+    upload = db.scalars(select(FeedUpload).where(FeedUpload.sharing_request_id == request_id)).one()
+    assert upload.status == "refused"
+    assert upload.version_id is None
+    assert db.scalar(select(func.count()).select_from(FeedVersion)) == 0
+    assert db.scalar(select(func.count()).select_from(SharingAccess)) == 0
+    return upload
+
+
+def test_a_revoked_grant_delivers_nothing_and_says_so(db: Session, database: Database, settings: Settings,
+                                                       make: Factories) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    grants.revoke(db, world.owner, db.get_one(SharingRequest, request_id), "核对结束")
+    upload = _refused_delivery(db, database, settings, world, request_id)
+    assert upload.error is not None
+    assert upload.error["code"] == "not_granted"
+    assert "revoked" in feed_uploads.error_text(upload, "en")
+    assert "已撤销" in feed_uploads.error_text(upload, "zh")
+
+
+def test_an_expired_grant_delivers_nothing_and_says_so(db: Session, database: Database, settings: Settings,
+                                                        make: Factories) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    db.execute(update(SharingRequest).where(SharingRequest.id == request_id)
+               .values(expires_on=grants.today() - dt.timedelta(days=1)))
+    upload = _refused_delivery(db, database, settings, world, request_id)
+    assert upload.error is not None
+    assert upload.error["code"] == "grant_expired"
+    assert "ended on" in feed_uploads.error_text(upload, "en")
+    assert "到期" in feed_uploads.error_text(upload, "zh") or "结束" in feed_uploads.error_text(upload, "zh")
+
+
+def test_a_version_outside_the_granted_period_does_not_arrive(db: Session, database: Database, settings: Settings,
+                                                               make: Factories) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    publish(db, world, settings, civil_csv(simple_rows()), dt.date(YEAR + 1, 1, 31))
+    db.flush()
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
+    upload = db.scalars(select(FeedUpload).where(FeedUpload.sharing_request_id == request_id)).one()
+    assert (upload.status, upload.version_id) == ("refused", None)
+    assert "not part of this grant" in feed_uploads.error_text(upload, "en")
+
+
+def test_the_declaration_is_checked(db: Session, settings: Settings, make: Factories) -> None:
+    world = build(db, make)
+    feed_grant = grant(db, world, settings)
+    # a grant that leaves out a column the feed needs
+    short = grant(db, world, settings, fields=["household_id", "head_resident_id", "assistance"])
+    with pytest.raises(InvalidInput) as refused:
+        shared_feeds.receive_grant(db, world.receiver, short, "civil_affairs", COUNTY)
+    assert refused.value.code == "columns_not_granted"
+    assert "monthly_amount_fen, start_date" in refused.value.render("en")
+    # a sandbox grant
+    sandbox = grant(db, world, settings, access="sandbox")
+    with pytest.raises(Conflict) as conflict:
+        shared_feeds.receive_grant(db, world.receiver, sandbox, "civil_affairs", COUNTY)
+    assert conflict.value.code == "not_feed"
+    # an unknown feed, another county's division
+    with pytest.raises(InvalidInput):
+        shared_feeds.receive_grant(db, world.receiver, feed_grant, "no_such_feed", COUNTY)
+    with pytest.raises(PermissionDenied):
+        shared_feeds.receive_grant(db, world.receiver, feed_grant, "civil_affairs", "520102")
+    # another organisation's grant does not exist for it
+    stranger = make.actor(make.user(organisation=make.org(org_type="government", division_code=COUNTY),
+                                    jurisdiction=COUNTY))
+    with pytest.raises(NotFound):
+        shared_feeds.receive_grant(db, stranger, feed_grant, "civil_affairs", COUNTY)
+    # a revoked grant
+    revoked = grant(db, world, settings)
+    grants.revoke(db, world.owner, db.get_one(SharingRequest, revoked), "停止")
+    with pytest.raises(Conflict) as conflict:
+        shared_feeds.receive_grant(db, world.receiver, revoked, "civil_affairs", COUNTY)
+    assert conflict.value.code == "grant_not_active"
+    # declared once
+    shared_feeds.receive_grant(db, world.receiver, feed_grant, "civil_affairs", COUNTY)
+    with pytest.raises(Conflict) as conflict:
+        shared_feeds.receive_grant(db, world.receiver, feed_grant, "civil_affairs", COUNTY)
+    assert conflict.value.code == "already_received"
+    assert [r.request_id for r in shared_feeds.shared_feeds(db, world.receiver)] == [feed_grant]
+
+
+def test_two_deliveries_of_one_version_at_once_store_it_once(isolated_database: Database,
+                                                             settings: Settings) -> None:
+    with isolated_database.unit_of_work() as db:
+        world = build(db, Factories(db))
+        request_id = grant(db, world, settings)
+        binding = shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY).id
+        file_id = publish(db, world, settings, civil_csv(simple_rows()))
+    store = open_blob_store(settings)
+    barrier = threading.Barrier(2)
+    outcomes: list[Any] = [None, None]
+
+    def deliver(i: int) -> None:
+        barrier.wait()
+        try:
+            with isolated_database.unit_of_work() as db:
+                row = shared_feeds.deliver(db, store, binding, file_id)
+                outcomes[i] = row.id if row is not None else None
+        except Exception as exc:  # pragma: no cover - shown by the assertion
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes, key=lambda o: o is None)[1] is None, outcomes
+    assert isinstance(sorted(outcomes, key=lambda o: o is None)[0], int), outcomes
+    # the job queued when the file was published delivers nothing more; the check stores one version
+    jobs.run_pending(jobs.JobContext.build(isolated_database, settings), HANDLERS)
+    with isolated_database.unit_of_work(write=False) as db:
+        assert db.scalar(select(func.count()).select_from(FeedUpload)) == 1
+        assert db.scalar(select(func.count()).select_from(SharingAccess)) == 1
+        versions = db.scalars(select(FeedVersion)).all()
+        assert [(v.version, v.rows_accepted, v.rows_rejected) for v in versions] == [(1, 3, 1)]
+        assert db.scalar(select(func.count()).select_from(SharedFeed)) == 1
+
+
+def test_the_api_declares_a_grant_and_the_versions_say_how_they_came(  # type: ignore[no-untyped-def]
+        client, db: Session, database: Database, settings: Settings, make: Factories, bearer) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    publish(db, world, settings, civil_csv(simple_rows()))
+    receiver = db.get_one(User, world.receiver.user_id)
+    headers = {**bearer(receiver), "Accept-Language": "en"}
+    r = client.post("/api/v1/monitoring/shared-feeds", headers=headers,
+                    json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
+    assert r.status_code == 201, r.text
+    assert r.json()["feed"] == "civil_affairs"
+    again = client.post("/api/v1/monitoring/shared-feeds", headers={**headers, "Accept-Language": "zh"},
+                        json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
+    assert again.status_code == 409
+    assert "已" in again.json()["detail"]
+    owner = db.get_one(User, world.owner.user_id)
+    r = client.post("/api/v1/monitoring/shared-feeds", headers=bearer(owner),
+                    json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
+    assert r.status_code in (403, 404)
+    assert [s["request_id"] for s in client.get("/api/v1/monitoring/shared-feeds", headers=headers).json()] == [
+        request_id]
+    # the newest version of the grant's period arrives at once
+    assert jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS) == 2
+    listed = client.get(f"/api/v1/monitoring/feeds?feed=civil_affairs&division={COUNTY}", headers=headers).json()
+    assert [(v["via"], v["sharing_request_id"], v["rejected"]) for v in listed] == [("sharing", request_id, 1)]
+    log = client.get("/api/v1/sharing/accesses", headers=bearer(owner)).json()
+    assert [(a["kind"], a["request_id"]) for a in log] == [("feed", request_id)]
+
+
+def test_the_feeds_page_offers_the_grant_and_says_how_each_version_came(  # type: ignore[no-untyped-def]
+        client, db: Session, database: Database, settings: Settings, make: Factories) -> None:
+    from tests.registry.helpers import sign_in
+
+    world = build(db, make)
+    short = grant(db, world, settings, fields=["household_id", "head_resident_id", "assistance"])
+    request_id = grant(db, world, settings)
+    publish(db, world, settings, civil_csv(simple_rows()))
+    db.flush()
+    csrf = sign_in(client, db.get_one(User, world.receiver.user_id))
+    page = client.get("/monitoring/feeds")
+    assert page.status_code == 200
+    assert 'id="receive-grant"' in page.text
+    assert f'<option value="{request_id}"' in page.text
+    refused = client.post("/monitoring/feeds/shared", data={
+        "csrf_token": csrf, "request_id": str(short), "feed": "civil_affairs", "division": COUNTY})
+    assert refused.status_code == 422
+    assert "该授权未包含数据源" in refused.text
+    done = client.post("/monitoring/feeds/shared", data={
+        "csrf_token": csrf, "request_id": str(request_id), "feed": "civil_affairs", "division": COUNTY},
+        follow_redirects=False)
+    assert done.status_code == 303, done.text
+    jobs.run_pending(jobs.JobContext.build(database, settings), HANDLERS)
+    page = client.get("/monitoring/feeds")
+    assert f'<a href="/sharing/requests/{request_id}">' in page.text
+    assert "提供方第 1 版" in page.text
+    assert f'<option value="{request_id}"' not in page.text  # received: no longer offered

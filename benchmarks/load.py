@@ -137,6 +137,8 @@ class LoadConfig:
     # page before the next click; 0: a closed loop, each client's next request follows its answer.
     think_seconds: float = 0.0
     baseline_seconds: float = 5.0
+    # The server's ``worker_stale_seconds``: how long after a kill its jobs wait to be put back.
+    stale_seconds: float = jobs.STALE_AFTER.total_seconds()
     seed: int | None = None
     mix: dict[str, int] = field(default_factory=lambda: dict(MIX))  # action → weight
     log_dir: Path | None = None  # keep the server's output here (default: in the data folder, removed after)
@@ -153,6 +155,7 @@ class Environment:
     secret_key: str
     pg_server: str | None = None
     pg_name: str | None = None
+    stale_seconds: float = jobs.STALE_AFTER.total_seconds()
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url, secret_key=self.secret_key,
@@ -165,7 +168,8 @@ class Environment:
         env.update(QIANSHU_DATA_DIR=str(self.data_dir), QIANSHU_DATABASE_URL=self.database_url,
                    QIANSHU_SECRET_KEY=self.secret_key, QIANSHU_ENVIRONMENT="development",
                    QIANSHU_RUN_JOBS_IN_PROCESS="true", PYTHONUNBUFFERED="1",
-                   QIANSHU_ACCESS_LOG="false")  # as in production: warnings and errors only
+                   QIANSHU_ACCESS_LOG="false",  # as in production: warnings and errors only
+                   QIANSHU_WORKER_STALE_SECONDS=str(self.stale_seconds))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
         return env
 
@@ -179,7 +183,8 @@ def prepare_environment(config: LoadConfig) -> Environment:
     data_dir = Path(tempfile.mkdtemp(prefix=f"qianshu-load-{config.database}-"))
     secret = secrets.token_urlsafe(32)
     if config.database == "sqlite":
-        return Environment(data_dir, f"sqlite:///{data_dir / 'qianshu.db'}", secret)
+        return Environment(data_dir, f"sqlite:///{data_dir / 'qianshu.db'}", secret,
+                           stale_seconds=config.stale_seconds)
     name = f"qs_load_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin(config.pg_url)
     try:
@@ -191,7 +196,8 @@ def prepare_environment(config: LoadConfig) -> Environment:
     finally:
         admin.dispose()
     url = make_url(config.pg_url).set(database=name).render_as_string(hide_password=False)
-    return Environment(data_dir, url, secret, pg_server=config.pg_url, pg_name=name)
+    return Environment(data_dir, url, secret, pg_server=config.pg_url, pg_name=name,
+                       stale_seconds=config.stale_seconds)
 
 
 def teardown_environment(env: Environment) -> None:
@@ -784,11 +790,11 @@ async def drive(config: LoadConfig, server: Server, seeded: Seeded, rec: Recorde
 
 def settle(env: Environment, stopped_at: float, timeout: float = 600.0) -> float:
     """Wait (the server running) until no registration is ``processing``. The job worker requeues
-    a job whose worker died once its heartbeat is ``STALE_AFTER`` old, so we wait at least that
-    long after the last stop while any remain, and keep waiting while the count falls."""
+    a job whose worker died once its heartbeat is ``worker_stale_seconds`` old, so we wait at least
+    that long after the last stop while any remain, and keep waiting while the count falls."""
     database = Database(env.database_url)
     begin = time.monotonic()
-    stale = jobs.STALE_AFTER.total_seconds()
+    stale = env.stale_seconds
     last_count, last_progress = -1, time.monotonic()
     try:
         while time.monotonic() - begin < timeout:
@@ -1042,6 +1048,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the server's output here")
     parser.add_argument("--think-seconds", type=float, default=0.0,
                         help="mean pause (exponential) of each client between actions; 0: closed loop")
+    parser.add_argument("--stale-seconds", type=float, default=jobs.STALE_AFTER.total_seconds(),
+                        help="the server's worker_stale_seconds: when a killed job is put back")
     args = parser.parse_args(argv)
     only = [a.strip() for a in args.only.split(",") if a.strip()]
     if unknown := set(only) - set(MIX):
@@ -1052,6 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
         config = LoadConfig(database=database, clients=args.clients, seconds=args.seconds, kills=args.kills,
                             workers=args.workers, pg_url=args.pg_url, attackers=args.attackers, seed=args.seed,
                             log_dir=args.log_dir, think_seconds=args.think_seconds,
+                            stale_seconds=args.stale_seconds,
                             mix={a: MIX[a] for a in only} if only else dict(MIX))
         result = run_load(config, console)
         report(result, console)

@@ -280,21 +280,29 @@ def allowed_uses(m: Manifest) -> set[str]:
     return allowed
 
 
+@lru_cache(maxsize=4096)
+def _absolute_imports(path: Path, _mtime_ns: int) -> tuple[tuple[str, int], ...]:
+    """The modules a file imports absolutely, with their lines; read once per version of the file
+    (parsing every capability's files took seconds, and ``check`` runs at every start-up)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        targets = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+        found += [(target, getattr(node, "lineno", 0)) for target in targets]
+    return tuple(found)
+
+
 def _undeclared_imports(m: Manifest, names: list[str]) -> list[str]:
     allowed = allowed_uses(m)
     problems = []
     for path in sorted(folder(m).rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
-            for target in targets:
-                parts = target.split(".")
-                if len(parts) >= 2 and parts[0] == "qianshu" and parts[1] in names and parts[1] not in allowed:
-                    where = path.relative_to(folder(m).parents[len(m.package.split(".")) - 1])
-                    line = getattr(node, "lineno", 0)
-                    problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
-                                    f"declare uses={parts[1]!r}")
+        for target, line in _absolute_imports(path, path.stat().st_mtime_ns):
+            parts = target.split(".")
+            if len(parts) >= 2 and parts[0] == "qianshu" and parts[1] in names and parts[1] not in allowed:
+                where = path.relative_to(folder(m).parents[len(m.package.split(".")) - 1])
+                problems.append(f"{m.name}: {where}:{line} imports {target}, but the manifest does not "
+                                f"declare uses={parts[1]!r}")
     return problems
 
 

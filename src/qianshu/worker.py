@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from types import FrameType
 
 from qianshu import capabilities
@@ -33,7 +34,8 @@ def build_worker(settings: Settings, database: Database, threads: int | None = N
     return jobs.Worker(jobs.JobContext.build(database, settings), capabilities.job_handlers(),
                        threads=threads or settings.worker_threads, concurrency=capabilities.job_concurrency(),
                        periodic=capabilities.periodic_tasks(), poll_seconds=poll_seconds,
-                       grace_seconds=settings.worker_stop_seconds, periodic_after=periodic_after)
+                       grace_seconds=settings.worker_stop_seconds, periodic_after=periodic_after,
+                       stale_after=timedelta(seconds=settings.worker_stale_seconds))
 
 
 def run_worker(settings: Settings, database: Database, threads: int | None = None,

@@ -177,6 +177,18 @@ def test_a_stale_running_job_is_requeued_and_a_fresh_one_is_left_alone(database:
     assert fetch(database, stale).attempts == 2
 
 
+def test_a_worker_with_a_shorter_stale_setting_requeues_sooner(settings: Settings, database: Database) -> None:
+    from qianshu.worker import build_worker
+
+    now = utcnow()
+    silent = add_job(database, status="running", attempts=1, heartbeat_at=now - timedelta(seconds=20))
+    assert requeue_stale(database, now=now) == 0  # the default: 60 s of silence
+    worker = build_worker(settings.model_copy(update={"worker_stale_seconds": 15}), database)
+    assert worker.stale_after == timedelta(seconds=15)
+    assert requeue_stale(database, now=now, stale_after=worker.stale_after) == 1
+    assert fetch(database, silent).status == "queued"
+
+
 def test_a_job_that_keeps_crashing_is_failed_as_job_crashed(database: Database) -> None:
     job_id = add_job(database)
     for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -48,8 +48,8 @@ from qianshu.core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
-STALE_AFTER = timedelta(seconds=60)
-HEARTBEAT_EVERY = STALE_AFTER / 4  # a live worker's jobs never look stale
+STALE_AFTER = timedelta(seconds=60)  # the default of the ``worker_stale_seconds`` setting
+HEARTBEAT_BEATS_PER_STALE = 4  # a worker beats four times per stale interval: its live jobs never look stale
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 CRASHED_MESSAGE = "The job stopped unexpectedly too many times."
 
@@ -146,11 +146,12 @@ def enqueue(db: Session, kind: str, payload: dict[str, Any], *, org_id: int | No
     return job
 
 
-def requeue_stale(database: Database, now: datetime | None = None) -> int:
-    """Put back jobs whose worker died; fail those that have crashed too often."""
+def requeue_stale(database: Database, now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> int:
+    """Put back jobs whose worker died (no heartbeat for ``stale_after``); fail those that have
+    crashed too often."""
     now = now or utcnow()
     with database.unit_of_work() as db:
-        query = select(Job).where(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER)
+        query = select(Job).where(Job.status == "running", Job.heartbeat_at < now - stale_after)
         if not database.is_sqlite:  # two workers sweeping at once settle each job once
             query = query.with_for_update(skip_locked=True)
         stale = list(db.scalars(query))
@@ -388,8 +389,10 @@ class Worker:
     def __init__(self, context: JobContext, handlers: Mapping[str, Handler], *, threads: int = 4,
                  concurrency: Mapping[str, int] | None = None,
                  periodic: Mapping[str, tuple[float, Periodic]] | None = None,
-                 poll_seconds: float = 1.0, grace_seconds: float = 30.0, periodic_after: float = 0.0) -> None:
+                 poll_seconds: float = 1.0, grace_seconds: float = 30.0, periodic_after: float = 0.0,
+                 stale_after: timedelta = STALE_AFTER) -> None:
         self.context, self.handlers = context, dict(handlers)
+        self.stale_after = stale_after
         # A worker inside a web process that has just started lets its first requests go first.
         self._periodic_from = time.monotonic() + periodic_after
         self.threads = max(1, threads)
@@ -519,11 +522,11 @@ class Worker:
         last_beat = 0.0
         while not self._stopping.is_set():
             try:
-                if time.monotonic() - last_beat >= HEARTBEAT_EVERY.total_seconds():
+                if time.monotonic() - last_beat >= self.stale_after.total_seconds() / HEARTBEAT_BEATS_PER_STALE:
                     with self._lock:
                         mine = list(self._running)
                     beat(self.database, mine)
-                    requeue_stale(self.database)
+                    requeue_stale(self.database, stale_after=self.stale_after)
                     last_beat = time.monotonic()
                 if time.monotonic() >= self._periodic_from:
                     run_periodic(self.context, self.periodic, due=self._due)

@@ -111,9 +111,12 @@ class Settings(BaseSettings):
     # CPU priority than the web workers; false: jobs are left to `qianshu worker` processes.
     run_jobs_in_process: bool = True
     # The job worker (core/jobs.py): threads running jobs at once per worker process, and how long
-    # a stopping worker lets running jobs finish before it gives them back to the queue.
+    # a stopping worker lets running jobs finish before it gives them back to the queue, and how
+    # long a running job's heartbeat may be silent before a worker takes its process for dead and
+    # puts the job back (workers beat four times as often).
     worker_threads: int = Field(default=4, ge=1, le=64)
     worker_stop_seconds: float = Field(default=30.0, ge=0, le=3600)
+    worker_stale_seconds: float = Field(default=60.0, ge=4, le=3600)
     # Where blobs (uploads, Parquet, documents) are kept: "local" is blob_dir in the data folder.
     blob_store: Literal["local"] = "local"
     # Admission control per web worker process (web/admission.py): requests in progress at once,

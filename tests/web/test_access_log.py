@@ -63,7 +63,8 @@ def test_production_writes_no_access_log_unless_asked(tmp_path: Path) -> None:
     assert "GET /catalog" not in quiet
     assert "GET /healthz" not in quiet
 
-    asked = _serve_and_read_log(tmp_path / "asked", QIANSHU_ENVIRONMENT="production",
+    # the same folder, already set up: only the setting differs
+    asked = _serve_and_read_log(tmp_path / "quiet", QIANSHU_ENVIRONMENT="production",
                                 QIANSHU_SECRET_KEY=STRONG_SECRET, QIANSHU_ACCESS_LOG="true")
     assert "GET /catalog HTTP/1.1\" 200" in asked
 

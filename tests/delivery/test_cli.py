@@ -62,9 +62,10 @@ def test_a_seller_issues_copies_and_finds_the_leaker(exchange: tuple[Path, int, 
     folder, product, email = exchange
     d = ["--data-dir", str(folder)]
     for recipient in ("HT-A", "HT-B", "HT-C"):
+        # HT-B's copy is labelled as the download channel labels the copies it delivers.
         issued = runner.invoke(app, ["watermark", "issue", str(tmp_path / f"{recipient}.csv"),
                                      "--product", str(product), "--recipient", recipient, "--org-user", email,
-                                     "--json", *d])
+                                     "--label", "download" if recipient == "HT-B" else "", "--json", *d])
         assert issued.exit_code == 0, issued.output
         assert json.loads(issued.stdout)["rows"] == 3_000
     # A third of the rows, re-encoded to GB18030.
@@ -80,6 +81,11 @@ def test_a_seller_issues_copies_and_finds_the_leaker(exchange: tuple[Path, int, 
     said = runner.invoke(app, ["watermark", "detect", str(suspect), "--product", str(product), *d])
     assert "HT-B" in said.output
     assert "水印" in said.output
+    # Each half names the channel in its own language, never as the raw key.
+    said_line = " ".join(said.output.split())
+    assert "HT-B (文件下载)" in said_line
+    assert "HT-B (File download)" in said_line
+    assert "(download)" not in said_line
     clean = tmp_path / "clean.parquet"
     pq.write_table(product_table(3_000), clean)
     silent = runner.invoke(app, ["watermark", "detect", str(clean), "--product", str(product), *d])

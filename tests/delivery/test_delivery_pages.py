@@ -51,6 +51,10 @@ def test_the_buyer_asks_in_the_sandbox_and_the_seller_sees_the_log(client: TestC
     contract_page = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}")
     assert 'id="delivery-panel"' in contract_page.text
     assert 'id="sandbox-log"' in contract_page.text
+    # A sandbox contract hands over no copy, so its delivery page speaks of no watermarked copy.
+    delivery_page = client.get(f"/delivery/contracts/{setup.sandbox_contract.id}").text
+    assert "隐形水印" not in delivery_page
+    assert "invisible watermark" not in delivery_page
     client.post("/sign-out", data={"csrf_token": csrf(client, "/")})
     assert sign_in(client, _email(db, setup.merchant.user_id)).status_code == 303
     seller_view = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}").text

@@ -347,6 +347,10 @@ def test_the_buyer_downloads_the_profile_from_the_portal(client: Any, db: Any, s
     answer = client.post(f"/delivery/contracts/{contract.id}/sharing-token", data={"csrf_token": token})
     assert answer.status_code == 200
     assert "attachment" in answer.headers["content-disposition"]
+    # The page's client call names the file just downloaded and this contract's table, ready to paste.
+    file_name = answer.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    share = contract.number.lower().replace("-", "_")
+    assert f'delta_sharing.load_as_pandas("{file_name}#{share}.product.data")' in page.text
     body = answer.json()
     assert body["shareCredentialsVersion"] == 1
     assert body["bearerToken"].startswith("qsds_")

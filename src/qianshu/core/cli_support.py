@@ -82,10 +82,14 @@ err_console: Console = _ConsoleProxy(stderr=True)  # type: ignore[assignment]
 
 
 def bilingual(message: str, **params: Any) -> str:
-    """A message of the catalogues on one line, Chinese first: ``中文 / English``."""
+    """A message of the catalogues on one line, Chinese first: ``中文 / English``. A parameter that
+    is a function of the language (``lambda lang: ...``) is called for each half."""
     from qianshu.core.i18n import translate
 
-    zh, en = translate(message, "zh", **params), translate(message, "en", **params)
+    def half(lang: str) -> str:
+        return translate(message, lang, **{k: v(lang) if callable(v) else v for k, v in params.items()})
+
+    zh, en = half("zh"), half("en")
     return en if zh == en else f"{zh} / {en}"
 
 

@@ -35,6 +35,16 @@ watermark_app = typer.Typer(help="Watermarked copies of a product and the source
 OrgUser = Annotated[str, typer.Option("--org-user", help="E-mail of the acting user of the seller.")]
 
 
+def _recipient(key_id: str, how: str, lang: str) -> str:
+    """A recipient with what it was delivered through: a delivery channel's label ("download",
+    "delta-sharing") in the reader's language, as the leak page shows it; a seller's own label as given."""
+    from qianshu.core.i18n import label
+
+    if how in ("download", "delta-sharing"):
+        how = label(how.replace("-", "_"), "delivery mode", lang)
+    return key_id + (f" ({how})" if how else "")
+
+
 def _actor(db: Session, email: str) -> Actor:
     from qianshu.accounts.service import active_user_by_email, actor_for
     from qianshu.core.actor import SYSTEM
@@ -101,7 +111,7 @@ def detect(
     console.print(bilingual(
         "The copy carries the watermark of {recipient}: {matches} of {marks} marks agree "
         "(p ≤ 1e{log10:.1f} after testing every recipient).",
-        recipient=named.key_id + (f" ({named.label})" if named.label else ""), matches=named.matches,
+        recipient=lambda lang: _recipient(named.key_id, named.label, lang), matches=named.matches,
         marks=named.marks, log10=named.log10_adjusted))
 
 

@@ -36,6 +36,16 @@ def share_name(contract_number: str) -> str:
     return contract_number.lower().replace("-", "_")
 
 
+def profile_file_name(contract_number: str) -> str:
+    """The name the portal gives the contract's profile file when it hands it over."""
+    return f"qianshu-{share_name(contract_number)}.share"
+
+
+def table_url(contract_number: str) -> str:
+    """What the official client takes after the profile file's name: ``share.schema.table``."""
+    return f"{share_name(contract_number)}.product.data"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

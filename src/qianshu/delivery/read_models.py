@@ -50,6 +50,8 @@ class ContractDeliveryView:
     formats: tuple[str, ...] = FORMATS
     endpoint: str = ""
     now: datetime | None = None
+    # What the buyer passes to the official client: the profile file as the portal names it, "#", the table.
+    client_url: str = ""
 
 
 def contract_delivery(db: Session, actor: Actor, settings: Settings, contract_id: int) -> ContractDeliveryView:
@@ -65,7 +67,8 @@ def contract_delivery(db: Session, actor: Actor, settings: Settings, contract_id
         contract, exchange.party_of(actor, contract), can_download, policy.allows(actor, "delivery.share", resource),
         contract.delivery_mode == "download", contract.delivery_mode == "delta_sharing", rows, urls,
         delta_tokens.tokens_of(db, contract.id), links.delivery_events(db, contract.id),
-        endpoint=base + delta_tokens.PREFIX, now=utcnow())
+        endpoint=base + delta_tokens.PREFIX, now=utcnow(),
+        client_url=f"{delta_tokens.profile_file_name(contract.number)}#{delta_tokens.table_url(contract.number)}")
 
 
 # --- delivery's panel on the exchange's contract page -------------------------------------------------

@@ -104,9 +104,9 @@ def sharing_token(contract_id: int, request: Request, db: DbSession, actor: Sign
         db.rollback()
         return _delivery_page(request, db, actor, settings, contract_id, exc.render(get_lang(request)), exc.status)
     body = json.dumps(delta_tokens.profile(settings, token, row), indent=2)
-    name = delta_tokens.share_name(exchange_service.load_contract(db, row.contract_id).number)
+    name = delta_tokens.profile_file_name(exchange_service.load_contract(db, row.contract_id).number)
     return Response(body, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="qianshu-{name}.share"', "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 @router.post("/delivery/contracts/{contract_id:int}/sharing-revoke")

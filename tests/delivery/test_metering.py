@@ -95,11 +95,13 @@ def test_a_metered_download_bills_its_rows_once_per_link(client: Any, db: Sessio
     assert 'id="usage-so-far"' in page
     for shown in ("4,690", "预计费用", "¥11.03", "进行中：月末后出账"):
         assert shown in page
+    assert "按月用量账单结算" in page.split('id="payment-status">', 1)[1][:60]  # not "awaiting payment"
     client.cookies.clear()
     sign_in(client, db.get_one(User, merchant.user_id).email)
     client.get("/lang/en")
     page = client.get(f"/exchange/contracts/{metered.id}").text
-    for shown in ("Usage so far", "Estimated charge", "4,690 rows", "Running: billed after the month ends"):
+    for shown in ("Usage so far", "Estimated charge", "4,690 rows", "Running: billed after the month ends",
+                  "Paid by monthly usage bills (below)"):
         assert shown in page
 
     # After the month: one bill, charged, and this month's usage starts again from nothing.

@@ -146,7 +146,8 @@ class ContractPage:
     escalation_ends: dict[int, datetime] = field(default_factory=dict)
     escalation_closed: set[int] = field(default_factory=set)
     refund_escalation_days: int = 0
-    form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
+    form: Form = field(default_factory=Form)
+    metered: bool = False  # paid by monthly usage bills, not by the contract's own payment  # a panel's posted form, refused (its template reads it)
 
 
 def contract_page(db: Session, actor: Actor, contract_id: int, settings: ExchangeSettings,
@@ -206,7 +207,8 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
                         usage=bills.usage_so_far(db, actor, contract.id, now), form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
                         else [], refundable=refundable, refund_steps=steps, escalation_ends=ends,
-                        escalation_closed=closed, refund_escalation_days=settings.refund_escalation_days)
+                        escalation_closed=closed, refund_escalation_days=settings.refund_escalation_days,
+                        metered=contract.plan_kind in service.METERED_KINDS)
     if service.is_asset_transfer(contract):  # settled on the sale: nothing to do here (transfers.py)
         page.can = dict.fromkeys(can, False)
         page.can_sign = page.can_change = page.can_operate = False

@@ -146,8 +146,8 @@ class ContractPage:
     escalation_ends: dict[int, datetime] = field(default_factory=dict)
     escalation_closed: set[int] = field(default_factory=set)
     refund_escalation_days: int = 0
-    form: Form = field(default_factory=Form)
-    metered: bool = False  # paid by monthly usage bills, not by the contract's own payment  # a panel's posted form, refused (its template reads it)
+    form: Form = field(default_factory=Form)  # a panel's posted form, refused (its template reads it)
+    metered: bool = False  # paid by monthly usage bills, not by the contract's own payment
 
 
 def contract_page(db: Session, actor: Actor, contract_id: int, settings: ExchangeSettings,

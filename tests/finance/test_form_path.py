@@ -82,6 +82,9 @@ def test_a_pledge_form_states_its_limits_in_the_units_typed(  # type: ignore[no-
     assert interest in visible_text(beside(r.text, "interest_bp", "pledge"))
     assert risk_pool in visible_text(beside(r.text, "risk_pool_bp", "pledge"))
     assert term in visible_text(beside(r.text, "term_months", "pledge"))
+    shown = visible_text(r.text)
+    assert ("担保金额（元）" if lang == "zh" else "Secured amount (yuan)") in shown  # the unit's brackets
+    assert ("年利率（%）" if lang == "zh" else "Interest (%)") in shown
     assert "3600" not in visible_text(r.text)
     assert "10000" not in visible_text(r.text)
     assert db.scalar(select(func.count(Pledge.id))) == 0

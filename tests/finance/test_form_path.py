@@ -61,3 +61,30 @@ def test_enforcement_without_a_reason_stays_on_the_lookup_page(client, db, asset
                            follow_redirects=False)
     assert stranger.status_code == 404
     assert 'id="lookup-form"' not in stranger.text
+
+
+@pytest.mark.parametrize(("lang", "interest", "risk_pool", "term"), [
+    ("zh", "年利率须在 0% 至 36% 之间。", "风险补偿资金池分担比例须在 0% 至 100% 之间。", "期限（月） 不能小于 1。"),
+    ("en", "Interest must lie between 0 % and 36 %.", "Risk-pool share must lie between 0 % and 100 %.",
+     "Term (months) must be at least 1."),
+])
+def test_a_pledge_form_states_its_limits_in_the_units_typed(  # type: ignore[no-untyped-def]
+        client, db, asset, lang, interest, risk_pool, term) -> None:
+    """The form takes percent: a rate of 500 % is refused as above 36 %, not as above "3600" (the
+    API's basis points), a risk-pool share of 150 % as above 100 %, a term of 0 months as below 1."""
+    csrf = sign_in(client, asset.bank)
+    client.cookies.set(LANG_COOKIE, lang)
+    r = client.post("/finance/pledges", follow_redirects=False, data={
+        "csrf_token": csrf, "certificate_number": asset.number, "pledgor_org_id": asset.holder.organisation.id,
+        "secured_yuan": "10,000,000", "appraised_yuan": "30,000,000", "interest_percent": "500",
+        "term_months": "0", "risk_pool_percent": "150"})
+    assert r.status_code == 422
+    assert interest in visible_text(beside(r.text, "interest_bp", "pledge"))
+    assert risk_pool in visible_text(beside(r.text, "risk_pool_bp", "pledge"))
+    assert term in visible_text(beside(r.text, "term_months", "pledge"))
+    shown = visible_text(r.text)
+    assert ("担保金额（元）" if lang == "zh" else "Secured amount (yuan)") in shown  # the unit's brackets
+    assert ("年利率（%）" if lang == "zh" else "Interest (%)") in shown
+    assert "3600" not in visible_text(r.text)
+    assert "10000" not in visible_text(r.text)
+    assert db.scalar(select(func.count(Pledge.id))) == 0

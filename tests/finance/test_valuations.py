@@ -131,7 +131,10 @@ def test_absurd_figures_are_refused_by_field(client, db, asset, bearer, appraise
     vid = client.post("/api/v1/finance/valuations", json={"certificate_number": asset.number},
                       headers=headers).json()["id"]
     for change, field in (({"discount_bp": 50_000}, "discount_bp"), ({"acquisition_fen": -1}, "acquisition_fen"),
-                          ({"incomes_fen": [1, 2, 3, 4, 5, 6]}, "incomes_fen"), ({"method": "market"}, "method")):
+                          ({"incomes_fen": [1, 2, 3, 4, 5, 6]}, "incomes_fen"), ({"method": "market"}, "method"),
+                          # a quality factor of 0 would value any data at nothing: below 0.1 is a typing mistake
+                          ({"quality_factor_bp": 0}, "quality_factor_bp"),
+                          ({"quality_factor_bp": 999}, "quality_factor_bp")):
         r = client.put(f"/api/v1/finance/valuations/{vid}", json=FIGURES | change, headers=headers)
         assert r.status_code == 422, (change, r.text)
         assert r.json().get("field") == field, r.json()

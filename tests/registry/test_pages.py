@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from qianshu.core.i18n import LANG_COOKIE
 from qianshu.core.signing import load_signer
 from qianshu.registry import review, schemas, service
 from tests.registry.helpers import DECLARATION, process, sign_in
@@ -88,6 +89,16 @@ def test_a_certificate_is_checked_by_its_number(client, database, db, settings, 
     assert checked.status_code == 200
     assert 'id="verify-result" class="ok"' in checked.text
     assert cert.number in checked.text
+    # a bank checking a certificate reads the labels with the colon of its language
+    client.cookies.set(LANG_COOKIE, "zh")
+    zh = client.get(f"/registry/verify?number={cert.number}").text
+    result = zh.split('id="verify-result"', 1)[1].split("</div>", 1)[0]
+    assert "登记编号：" in result
+    assert "公共日志叶子：" in result
+    assert not re.search(r"[\u4e00-\u9fff]: ", result)
+    client.cookies.set(LANG_COOKIE, "en")
+    en = client.get(f"/registry/verify?number={cert.number}").text
+    assert "Public log leaf: " in en
     missing = client.get("/registry/verify?number=QS-DR-1999-000001")
     assert missing.status_code == 404
     assert "QS-DR-1999-000001" in missing.text

@@ -12,6 +12,18 @@ from qianshu.core.errors import InvalidInput
 MAX_FEN = 10**15  # ten trillion yuan: anything larger is a typing mistake
 
 
+# A pledge's rates in basis points: the interest at most 36 % a year, the risk pool's share at most all
+RATE_RANGES = {"interest_bp": 3600, "risk_pool_bp": 10_000}
+
+
+def _rate(value: int | None, name: str) -> int | None:
+    """Refused in percent, the unit the portal's forms take (not "at most 3600" to one who typed 500 %)."""
+    if value is not None and not 0 <= value <= RATE_RANGES[name]:
+        raise InvalidInput("{field} must lie between {low} % and {high} %.", field=name, low="0",
+                           high=f"{RATE_RANGES[name] / 100:g}")
+    return value
+
+
 class PledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -21,20 +33,30 @@ class PledgeIn(BaseModel):
     # The asset's latest signed valuation is what the loan-to-value uses; only an asset without
     # one may be pledged on a value the bank enters itself.
     appraised_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
-    interest_bp: int = Field(ge=0, le=3600)  # at most 36 % a year
-    term_months: int = Field(gt=0, le=360)
-    risk_pool_bp: int | None = Field(default=None, ge=0, le=10_000)
+    interest_bp: int = Field(json_schema_extra={"minimum": 0, "maximum": 3600})  # at most 36 % a year
+    term_months: int = Field(ge=1, le=360)
+    risk_pool_bp: int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 10_000})
     external_registry: str = Field(default="", max_length=100)
     external_number: str = Field(default="", max_length=60)
+
+    @field_validator("interest_bp", "risk_pool_bp")
+    @classmethod
+    def _rates(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return _rate(value, str(info.field_name))
 
 
 class AmendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secured_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
-    interest_bp: int | None = Field(default=None, ge=0, le=3600)
-    term_months: int | None = Field(default=None, gt=0, le=360)
+    interest_bp: int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 3600})
+    term_months: int | None = Field(default=None, ge=1, le=360)
     reason: str = Field(default="", max_length=2000)
+
+    @field_validator("interest_bp")
+    @classmethod
+    def _interest(cls, value: int | None) -> int | None:
+        return _rate(value, "interest_bp")
 
 
 class AmendmentDecisionIn(BaseModel):
@@ -96,7 +118,7 @@ class ValuationStart(BaseModel):
 MONEY_FIELDS = ("acquisition_fen", "processing_fen", "storage_fen", "labour_fen", "rights_fen", "quality_fen")
 # (low, high) in basis points, and whether the page shows the field as a percent or as a factor
 PERCENT_RANGES = {"obsolescence_bp": (0, 9999), "share_bp": (1, 10_000), "discount_bp": (1, 5000)}
-FACTOR_RANGES = {"quality_factor_bp": (0, 20_000), "scale_bp": (1000, 30_000), "market_quality_bp": (1000, 30_000),
+FACTOR_RANGES = {"quality_factor_bp": (1000, 20_000), "scale_bp": (1000, 30_000), "market_quality_bp": (1000, 30_000),
                  "timeliness_bp": (1000, 30_000), "supply_demand_bp": (1000, 30_000), "rights_bp": (1000, 30_000)}
 
 

@@ -236,6 +236,16 @@ def test_a_renewal_of_a_pledged_asset_is_told_to_its_bank(client, db, settings, 
     assert render(notes[0], "zh") == f"您持有质权的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
     assert render(notes[0], "en").endswith(f"was replaced (Renewal registration): {reg.number}.")
     assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "superseded"
+    # The renewal does not free the asset: its new certificate is encumbered by the same pledge, a
+    # second pledge counts it against the limit, and the new registration cannot be revoked.
+    renewed = client.get(f"/api/v1/finance/certificates/{reg.number}/status", headers=bearer(asset.bank)).json()
+    assert (renewed["status"], renewed["encumbered"], renewed["open_pledges"]) == ("valid", True, 1)
+    again = client.post("/api/v1/finance/pledges", json=_pledge(asset, certificate_number=reg.number),
+                        headers=bearer(asset.bank))
+    assert again.status_code == 422, again.text
+    assert again.json()["code"] == "ltv_above_limit"
+    with pytest.raises(Conflict):
+        review.revoke(db, make_actor(asset.operator), reg.id, "测试")
 
 
 def test_a_loan_starts_on_the_day_in_china(client, asset, bearer, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -33,8 +33,9 @@ def tell_pledgees_of_challenge(db: Session, registration_id: int, previous_id: i
     challenged = registry.find_registration(db, registration_id)
     if challenged is None or outcome not in CHALLENGE:
         return 0
-    pledges = [p for reg_id in dict.fromkeys(i for i in (registration_id, previous_id) if i is not None)
-               for p in open_pledges_of(db, reg_id)]
+    # the challenged registration's pledges include those of the one it replaces (same asset): once each
+    pledges = list({p.id: p for reg_id in (registration_id, previous_id) if reg_id is not None
+                    for p in open_pledges_of(db, reg_id)}.values())
     for pledge in pledges:
         inbox.notify(db, CAPABILITY, CHALLENGE[outcome], org_id=pledge.pledgee_org_id, subject=("pledge", pledge.id),
                      link=f"/finance/lookup?number={pledge.certificate_number}", number=pledge.certificate_number,

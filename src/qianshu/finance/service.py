@@ -99,8 +99,11 @@ def latest_signed_valuation(db: Session, registration_id: int) -> Valuation | No
 
 
 def open_pledges_of(db: Session, registration_id: int) -> list[Pledge]:
-    return list(db.scalars(select(Pledge).where(Pledge.registration_id == registration_id,
-                                                Pledge.status.in_(OPEN_STATUSES)).order_by(Pledge.id)))
+    """The open pledges over the asset: over this certificate, and over the ones its changes and
+    renewals replaced (a renewal does not free a pledged asset; the pledge stays on the number the
+    bank registered it under, and follows the asset)."""
+    return list(db.scalars(select(Pledge).where(Pledge.registration_id.in_(registry.same_asset_before(
+        db, registration_id)), Pledge.status.in_(OPEN_STATUSES)).order_by(Pledge.id)))
 
 
 def standing(db: Session, actor: Actor, number: str) -> Standing:
@@ -113,7 +116,7 @@ def standing(db: Session, actor: Actor, number: str) -> Standing:
     found = Standing(number, status, open_count > 0, open_count, reg.holder_org_id, reg.id, reg.title_zh,
                      reg.title_en, reg.valid_until, cert.revocation_reason)
     every = db.scalars(select(Pledge).options(selectinload(Pledge.events))
-                       .where(Pledge.registration_id == reg.id).order_by(Pledge.id))
+                       .where(Pledge.registration_id.in_(registry.same_asset_before(db, reg.id))).order_by(Pledge.id))
     found.pledges = [p for p in every if policy.allows(actor, "finance.pledge.read",
                                                        pledge_resource(p.pledgor_org_id, p.pledgee_org_id))]
     for pledge in found.pledges:
@@ -223,7 +226,7 @@ def record_event(db: Session, actor: Actor, signer: Ed25519Signer, pledge: Pledg
 def _check_ltv(db: Session, pledge_id: int | None, registration_id: int, secured_fen: int, appraised_fen: int,
                limit_bp: int) -> None:
     others = db.scalar(select(func.coalesce(func.sum(Pledge.secured_fen), 0)).where(
-        Pledge.registration_id == registration_id, Pledge.status.in_(OPEN_STATUSES),
+        Pledge.registration_id.in_(registry.same_asset_before(db, registration_id)), Pledge.status.in_(OPEN_STATUSES),
         Pledge.id != (pledge_id or 0))) or 0
     combined = int(others) + secured_fen
     if combined * 10_000 > appraised_fen * limit_bp:

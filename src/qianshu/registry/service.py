@@ -108,6 +108,19 @@ def find_registration(db: Session, registration_id: int) -> Registration | None:
     return db.get(Registration, registration_id)
 
 
+def same_asset_before(db: Session, registration_id: int) -> list[int]:
+    """The registration and the ones its changes and renewals replaced, newest first: one asset
+    under successive certificates (a transfer starts another holder's; it is not followed)."""
+    chain: list[int] = []
+    reg = db.get(Registration, registration_id)
+    while reg is not None and reg.id not in chain:
+        chain.append(reg.id)
+        if reg.reg_type not in ("change", "renewal") or reg.previous_id is None:
+            break
+        reg = db.get(Registration, reg.previous_id)
+    return chain
+
+
 def successor_of(db: Session, registration_id: int) -> Registration | None:
     """The issued change or renewal that replaced a registration (its next version), or None: for
     delivery, whose Delta Sharing tables have one version per registration of the chain."""

@@ -42,5 +42,9 @@ def test_the_treemap_fills_its_frame_and_exports_open(db, world: World) -> None:
     assert cells[0].code == VILLAGE
     assert cells[0].w * cells[0].h > cells[1].w * cells[1].h
     assert dashboards.to_csv(board, "by_division", "en").splitlines()[1].startswith(f"{VILLAGE},Village 001,3,")
-    sheets = load_workbook(io.BytesIO(dashboards.to_xlsx(board, "zh"))).sheetnames
-    assert sheets == list(dashboards.SERIES)
+    book = load_workbook(io.BytesIO(dashboards.to_xlsx(board, "zh")))
+    assert book.sheetnames == list(dashboards.SERIES)
+    # the reasons are named in the reader's language, as on the page, not by their codes
+    assert [c.value for c in book["by_reason"][2]][:3] == ["income_below_threshold", "收入低于监测范围", 5]
+    assert dashboards.to_csv(board, "by_reason", "en").splitlines()[1] == \
+        "income_below_threshold,Income below the threshold,5,0,0,0"

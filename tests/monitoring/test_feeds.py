@@ -20,7 +20,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, PermissionDenied
 from qianshu.core.settings import Settings
-from qianshu.monitoring import feeds, rulesets, runs
+from qianshu.monitoring import feeds, feeds_read_models, rulesets, runs
 from qianshu.monitoring.feeds import Upload, store_feed
 from qianshu.monitoring.models import MonitoringRun
 from qianshu.monitoring.population import FEEDS, generate
@@ -152,6 +152,8 @@ def test_conflicts_with_the_registration_are_reported(db: Session, department: A
     version = _store(db, department, settings, path, "civil_affairs")
     assert version.findings["conflicts"]["count"] == 1
     assert version.findings["conflicts"]["examples"][0]["resident_id"] == stranger["resident_id"]
+    assert f"1 名户主在户籍数据中属于另一户，例如 {stranger['resident_id']}" in \
+        feeds_read_models.findings_lines(version.findings, "zh")
 
 
 def test_an_income_survey_missing_whole_months_is_kept_and_the_months_are_named(
@@ -165,6 +167,9 @@ def test_an_income_survey_missing_whole_months_is_kept_and_the_months_are_named(
     version = _store(db, department, settings, path, "agriculture_income")
     assert (version.rows_accepted, version.rows_rejected) == (kept.num_rows, 0)
     assert version.findings["missing_months"] == {COUNTY: [3, 4]}
+    # the version's page says so in a sentence in the reader's language, not as the stored JSON
+    assert f"{COUNTY}：3、4 月没有任何记录" in feeds_read_models.findings_lines(version.findings, "zh")
+    assert f"{COUNTY}: no row for the months 3, 4" in feeds_read_models.findings_lines(version.findings, "en")
     complete = _store(db, department, settings, generated / "agriculture_income.parquet", "agriculture_income")
     assert "missing_months" not in complete.findings
 

@@ -111,6 +111,15 @@ def test_the_village_caseworker_records_a_visit_with_files_in_the_portal(client,
     assert {f["kind"] for f in event.files} == {"photo", "authorisation"}
     digest = next(f["digest"] for f in event.files if f["kind"] == "authorisation")
     assert client.get(f"/monitoring/cases/{case.id}/files/{digest}").content == b"%PDF signed"
+    # what the visit found is in the case's history, as typed, in both languages
+    page = client.get(f"/monitoring/cases/{case.id}")
+    assert '核实情况：<span class="findings"><span lang="zh-CN">属实</span></span>' in page.text
+    client.cookies.set(LANG_COOKIE, "en")
+    page = client.get(f"/monitoring/cases/{case.id}")
+    assert 'Findings: <span class="findings"><span lang="zh-CN">属实</span></span>' in page.text
+    assert '<dd id="head-name"><span lang="zh-CN">王大山</span></dd>' in page.text  # a Chinese name on an English page
+    assert '<td class="person"><span lang="zh-CN">王大山</span></td>' in client.get("/monitoring/cases").text
+    client.cookies.set(LANG_COOKIE, "zh")
     # a second submit of the same (now stale) version: 409, the page says why
     r = client.post(f"/monitoring/cases/{case.id}/steps/cross_check?csrf_token={csrf}",
                     data={"csrf_token": csrf, "version": str(seen), "departments": "x", "findings": "y"})

@@ -56,6 +56,8 @@ def test_feeds_rules_and_runs_in_the_portal(client, db: Session, database: Datab
     assert "已入库" in stored.text
     version = client.get(re.search(r'href="(/monitoring/feeds/\d+)"', stored.text).group(1))  # type: ignore[union-attr]
     assert "保留行数" in version.text
+    assert 'id="findings"' in version.text
+    assert "rejected_by_reason" not in version.text  # the findings in words, not the stored JSON
     assert "最近上传" in client.get("/monitoring/feeds").text
     # a file refused whole: accepted by the request, refused by its check, in the reader's language
     bad = client.post(f"/monitoring/feeds?csrf_token={csrf}", data={"feed": "emergency", "year": "2025",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qianshu.core import audit, policy
+from qianshu.core import audit, i18n, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import InvalidInput, NotFound
 from qianshu.core.timeutil import SHANGHAI, as_utc
@@ -40,6 +40,8 @@ class Row:
     def label(self, lang: str, series: str) -> str:
         if series == "by_division":
             return division_name(self.key, lang)
+        if series == "by_reason":
+            return i18n.label(self.key, "monitoring reason", lang)
         return self.key
 
 

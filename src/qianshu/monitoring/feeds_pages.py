@@ -5,7 +5,6 @@ A refused form shows its page again with the error in the reader's language, not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,14 +152,14 @@ def feed_upload(upload_id: int, request: Request, db: DbSession, actor: SignedIn
 @dataclass
 class VersionPage:
     version: FeedVersion
-    findings: str
+    findings: list[str]
 
 
 @router.get("/monitoring/feeds/{version_id:int}")
 def feed_version(version_id: int, request: Request, db: DbSession, actor: SignedInActor) -> Response:
     version = feeds.get_version(db, actor, version_id)
     return render(request, "monitoring/feed_version.html", VersionPage(
-        version, json.dumps(version.findings, ensure_ascii=False, indent=1)))
+        version, feeds_read_models.findings_lines(version.findings, get_lang(request))))
 
 
 @router.get("/monitoring/feeds/{version_id:int}/rejects.csv")

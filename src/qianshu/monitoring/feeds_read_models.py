@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qianshu.core import policy
+from qianshu.core import i18n, policy
 from qianshu.core.actor import Actor
+from qianshu.core.i18n import N_
 from qianshu.core.timeutil import utcnow
 from qianshu.monitoring import feed_uploads, feeds, rulesets, runs, shared_feeds
+from qianshu.monitoring.feeds_files import REASONS
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, RuleParameters, SharedFeed
 from qianshu.monitoring.population import FEEDS
 from qianshu.monitoring.rules import PARAMETERS, RULES
@@ -89,3 +91,44 @@ def runs_view(db: Session, actor: Actor) -> RunsView:
     division = home_division(actor)[:6]
     return RunsView(runs.list_runs(db, actor), this_year(), division,
                     policy.allows(actor, "monitoring.runs.start", policy.Resource(division=division)))
+
+
+# A version's findings across departments (feeds.cross_check, feeds.missing_months), as sentences.
+_FINDINGS = {
+    "no_registration": N_("No household registration of the year is stored for this division: "
+                          "its residents and households were not checked."),
+    "unknown": N_("{count} records whose {column} the household registration of the year does not know, "
+                  "e.g. {examples}"),
+    "registered_elsewhere": N_("Residents registered in another county as well, e.g. {examples}"),
+    "conflicts": N_("{count} heads of household whom the household registration places in another "
+                    "household, e.g. {examples}"),
+    "missing_months": N_("{division}: no row for the months {months}"),
+    "rejected": N_("{count} rows rejected: {reason}"),
+}
+
+
+def findings_lines(findings: dict[str, Any], lang: str) -> list[str]:
+    """What the cross-check and the months check found, one sentence each in ``lang`` (the page
+    showed them as JSON, keys and all)."""
+    sep = "、" if lang == "zh" else ", "
+
+    def say(key: str, **params: Any) -> str:
+        return i18n.translate(_FINDINGS[key], lang, **params)
+
+    def some(values: list[Any]) -> str:
+        return sep.join(dict.fromkeys(str(v) for v in values))
+
+    lines = [say("no_registration")] if findings.get("no_registration") else []
+    for column, found in findings.get("unknown_to_registration", {}).items():
+        lines.append(say("unknown", count=found["count"], column=column, examples=some(found["examples"])))
+    if elsewhere := findings.get("registered_elsewhere"):
+        lines.append(say("registered_elsewhere", examples=some(elsewhere["examples"])))
+    if conflicts := findings.get("conflicts"):
+        lines.append(say("conflicts", count=conflicts["count"],
+                         examples=some([e["resident_id"] for e in conflicts["examples"]])))
+    for division, months in findings.get("missing_months", {}).items():
+        lines.append(say("missing_months", division=division, months=some(months)))
+    for reason, count in findings.get("rejected_by_reason", {}).items():
+        text = i18n.translate(REASONS[reason], lang, column="") if reason in REASONS else reason
+        lines.append(say("rejected", count=count, reason=text.lstrip(":： ")))
+    return lines

@@ -102,7 +102,7 @@ def test_the_village_caseworker_records_a_visit_with_files_in_the_portal(client,
     assert "王大山" in page.text
     r = client.post(f"/monitoring/cases/{case.id}/steps/visit?csrf_token={csrf}",
                     data={"csrf_token": csrf, "version": str(case.version), "findings": "属实", "able_to_work": "1"},
-                    files=[("photos", ("p.png", b"\x89PNG photo", "image/png")),
+                    files=[("photos", ("p.png", b"\x89PNG\r\n\x1a\n photo", "image/png")),
                            ("authorisation", ("a.pdf", b"%PDF signed", "application/pdf"))], follow_redirects=False)
     assert r.status_code == 303, r.text[:600]
     db.expire_all()
@@ -110,7 +110,13 @@ def test_the_village_caseworker_records_a_visit_with_files_in_the_portal(client,
     assert event.step == "visit"
     assert {f["kind"] for f in event.files} == {"photo", "authorisation"}
     digest = next(f["digest"] for f in event.files if f["kind"] == "authorisation")
-    assert client.get(f"/monitoring/cases/{case.id}/files/{digest}").content == b"%PDF signed"
+    signed = client.get(f"/monitoring/cases/{case.id}/files/{digest}")
+    assert signed.content == b"%PDF signed"
+    assert signed.headers["content-disposition"].startswith("attachment")
+    photo = client.get(f"/monitoring/cases/{case.id}/files/"
+                       + next(f["digest"] for f in event.files if f["kind"] == "photo"))
+    assert photo.headers["content-type"] == "image/png"  # shown in the browser, not downloaded
+    assert photo.headers["content-disposition"].startswith("inline")
     # what the visit found is in the case's history, as typed, in both languages
     page = client.get(f"/monitoring/cases/{case.id}")
     assert '核实情况：<span class="findings"><span lang="zh-CN">属实</span></span>' in page.text

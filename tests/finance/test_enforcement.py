@@ -73,6 +73,7 @@ def test_enforcement_by_transfer_to_the_pledgee(client, db, settings, make, asse
     after = client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()
     assert after["status"] == "transferred"
     assert after["encumbered"] is False
+    assert after["current_number"] == cert.number  # the lookup leads to the bank's new certificate
     new = client.get(f"/api/v1/finance/certificates/{cert.number}/status").json()
     assert new["status"] == "valid"
     assert review.certificate_by_number(db, cert.number).registration_id == transfer_id

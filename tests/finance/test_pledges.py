@@ -235,7 +235,10 @@ def test_a_renewal_of_a_pledged_asset_is_told_to_its_bank(client, db, settings, 
     assert [(n.subject_type, n.subject_id) for n in notes] == [("pledge", pledge["id"])]
     assert render(notes[0], "zh") == f"您持有质权的登记 {asset.number} 已被新登记取代（续期登记）：{reg.number}。"
     assert render(notes[0], "en").endswith(f"was replaced (Renewal registration): {reg.number}.")
-    assert client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()["status"] == "superseded"
+    old = client.get(f"/api/v1/finance/certificates/{asset.number}/status").json()
+    assert (old["status"], old["current_number"]) == ("superseded", reg.number)  # the bank finds the new one
+    page = client.get(f"/finance/lookup?number={asset.number}").text
+    assert f'现行证书：<a href="/finance/lookup?number={reg.number}">' in page
     # The renewal does not free the asset: its new certificate is encumbered by the same pledge, a
     # second pledge counts it against the limit, and the new registration cannot be revoked.
     renewed = client.get(f"/api/v1/finance/certificates/{reg.number}/status", headers=bearer(asset.bank)).json()

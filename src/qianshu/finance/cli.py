@@ -16,7 +16,7 @@ def status(number: Annotated[str, typer.Argument(help="QS-DR-YYYY-NNNNNN")],
            data_dir: DataDir = None, as_json: JsonOutput = False) -> None:
     """Whether a certificate is valid, revoked or expired, and whether its asset is pledged."""
     from qianshu.core.actor import Actor
-    from qianshu.core.i18n import label, translate
+    from qianshu.core.i18n import label, ngettext, translate
     from qianshu.finance import service
 
     settings = settings_for(data_dir)
@@ -28,7 +28,8 @@ def status(number: Annotated[str, typer.Argument(help="QS-DR-YYYY-NNNNNN")],
         return
     lang = settings.default_language
     console.print(f"{found.number}: {label(found.status, 'certificate standing', lang)}")
-    console.print(translate("Encumbered: {count} open pledge(s)", lang, count=found.open_pledges)
+    console.print(ngettext("Encumbered: {count} open pledge", "Encumbered: {count} open pledges", found.open_pledges,
+                           lang, count=found.open_pledges)
                   if found.encumbered else translate("Not encumbered", lang))
 
 

@@ -65,6 +65,7 @@ class Standing:
     title_en: str = ""
     valid_until: date | None = None
     revocation_reason: str = ""
+    current_number: str | None = None  # a transferred or superseded certificate: the one now current
     pledges: list[Pledge] = field(default_factory=list)  # only those the actor may see
     proofs: dict[int, dict[str, Any]] = field(default_factory=dict)  # event id → proof bundle
 
@@ -113,8 +114,9 @@ def standing(db: Session, actor: Actor, number: str) -> Standing:
     number = normalise_number(number)
     cert, reg, status = _registration_status(db, number)
     open_count = len(open_pledges_of(db, reg.id))
+    current = registry.current_of(db, reg.id) if status in ("transferred", "superseded") else None
     found = Standing(number, status, open_count > 0, open_count, reg.holder_org_id, reg.id, reg.title_zh,
-                     reg.title_en, reg.valid_until, cert.revocation_reason)
+                     reg.title_en, reg.valid_until, cert.revocation_reason, current.number if current else None)
     every = db.scalars(select(Pledge).options(selectinload(Pledge.events))
                        .where(Pledge.registration_id.in_(registry.same_asset_before(db, reg.id))).order_by(Pledge.id))
     found.pledges = [p for p in every if policy.allows(actor, "finance.pledge.read",
@@ -131,7 +133,7 @@ def standing_json(found: Standing) -> dict[str, Any]:
     return {
         "number": found.number, "status": found.status, "encumbered": found.encumbered,
         "open_pledges": found.open_pledges, "valid_until": found.valid_until.isoformat() if found.valid_until else None,
-        "revocation_reason": found.revocation_reason,
+        "revocation_reason": found.revocation_reason, "current_number": found.current_number,
         "pledges": [dict(pledge_json(p), events=[dict(event_json(e), proof=found.proofs.get(e.id))
                                                  for e in p.events]) for p in found.pledges],
     }

@@ -121,6 +121,22 @@ def same_asset_before(db: Session, registration_id: int) -> list[int]:
     return chain
 
 
+def current_of(db: Session, registration_id: int) -> Registration | None:
+    """The issued registration that now stands for a transferred or superseded one (following
+    transfers, changes and renewals to the newest), or None when it was not replaced."""
+    found: Registration | None = None
+    seen = {registration_id}
+    while True:
+        nxt = db.scalar(select(Registration).where(Registration.previous_id == (found.id if found else registration_id),
+                                                   Registration.reg_type.in_(("change", "renewal", "transfer")),
+                                                   Registration.issued_at.is_not(None))
+                        .order_by(Registration.id).limit(1))
+        if nxt is None or nxt.id in seen:
+            return found
+        seen.add(nxt.id)
+        found = nxt
+
+
 def successor_of(db: Session, registration_id: int) -> Registration | None:
     """The issued change or renewal that replaced a registration (its next version), or None: for
     delivery, whose Delta Sharing tables have one version per registration of the chain."""

@@ -150,6 +150,41 @@ def test_decoys_in_a_column_of_millions_keep_its_decimals_and_earlier_copies_are
         assert found.decoys_tested == 2 * DECOYS * (len(OTHERS) + 1)  # both models' decoys, each counted
 
 
+def test_decoys_of_a_statistics_product_look_like_its_rows_and_still_name_the_leaker(tmp_path: Path) -> None:
+    """Like the demo's medical statistics: months as YYYY-MM, districts by code and name, a kind,
+    counts and amounts. A decoy's month is a real month of the range, its code and name belong
+    together, its count lies among the real ones (rules 2 gave 2048-90, codes that exist nowhere
+    and counts far above the largest); a copy still names its contract."""
+    rng = np.random.default_rng(5)
+    districts = {520102: "南明区", 520103: "云岩区", 520111: "花溪区", 520112: "乌当区", 520113: "白云区"}
+    months = [f"{2022 + i // 12}-{1 + i % 12:02d}" for i in range(36)]
+    keys = [(m, c, k) for m in months for c in districts for k in ("门诊", "住院", "购药")]
+    table = pa.table({"月份": [m for m, _, _ in keys], "区县代码": [c for _, c, _ in keys],
+                      "区县": [districts[c] for _, c, _ in keys], "类型": [k for _, _, k in keys],
+                      "结算人次": rng.integers(200, 18_000, len(keys)),
+                      "金额": np.round(rng.uniform(1e4, 1e7, len(keys)), 2)})
+    original = tmp_path / "health.parquet"
+    pq.write_table(table, original)
+    sample = original_sample(original, PLAN_SAMPLE_ROWS)
+    identity = ("月份", "区县代码", "类型", "结算人次")  # the automatic choice may take the count in
+    model = make_model(sample, identity, DECOYS)
+    for decoy in decoys_for(model, LEAKER, len(keys)):
+        month, code, name, kind, count, amount = decoy.values
+        assert "2022-01" <= str(month) <= "2024-12"
+        assert 1 <= int(str(month)[5:]) <= 12
+        assert districts[code] == name  # type: ignore[index]
+        assert kind in ("门诊", "住院", "购药")
+        assert 200 <= count < 18_000  # type: ignore[operator]
+    copy = pa.Table.from_batches(list(with_decoys(pq.ParquetFile(original).iter_batches(), model, LEAKER,
+                                                  len(keys))))
+    path = tmp_path / "leak.csv"
+    write_copy(copy.to_batches(), copy.schema, path, "csv")
+    earlier = [make_model(sample, identity, DECOYS, rules=r) for r in (2, 1)]
+    found = trace_decoys(read_suspect(path), (model, *earlier), [*OTHERS, LEAKER], len(keys), 1e-6)
+    assert found.named == (LEAKER.key_id,)
+    assert len(found.found) == DECOYS
+
+
 def test_a_downloaded_copy_carries_the_contracts_decoys_and_the_api_traces_it(
         client: Any, db: Session, database: Database, settings: Settings, buyer: Actor, merchant: Actor,
         operator_token: str, contract_of: Callable[..., Contract], tmp_path: Path) -> None:  # noqa: F811

@@ -47,7 +47,15 @@ DECOY_VERSION = b"qianshu/decoy/v1"
 # How a model judges a decimal column's decimals, newest first: copies get decoys of the first,
 # and tracing regenerates each (rules 1, until December 2026, read amounts in the millions as
 # whole yuan, so a decoy of 3,456,789 stood out among 3,456,789.12 and its neighbours).
-DECOY_RULES = (2, 1)
+# Rules 3 (December 2026) make a decoy a row a buyer cannot tell from the others: the columns a
+# buyer groups by (a district's name and code, a kind; at most 1,000 values, fewer than half of
+# the rows distinct) take the values of one real row together, so a code matches its name; a month
+# written YYYY-MM is a month of the column's range (rules 2 scrambled its digits: 2048-90); and an
+# integer that identifies rows only with other columns (a count beside a month) stays within its
+# column's range (rules 2 put it above the largest, far outside the real values).
+DECOY_RULES = (3, 2, 1)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_CATEGORY_VALUES = 1_000
 MAX_DECOYS = 100
 _TEMPLATES = 1_000  # distinct values of a text column a decoy may start from
 _MIN_MUTATED = 4
@@ -76,6 +84,7 @@ class DecoyModel:
     schema: pa.Schema
     columns: tuple[DecoyColumn, ...]
     count: int  # decoy rows per copy (the seller's choice; 0: none)
+    template_rows: int = 0  # rules 3: the real rows whose grouping values a decoy takes together
 
 
 def _common_prefix(values: Sequence[str]) -> int:
@@ -93,10 +102,20 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
     if rules not in DECOY_RULES:
         raise ValueError(f"no decoy rules {rules}")
     columns = []
+    rows = min(sample.num_rows, _TEMPLATES)
     for name in sample.column_names:
         column = sample.column(name)
         kind = column.type
         valid = column.drop_null()
+        if rules >= 3 and _groups_by(valid):  # an identifying column too: the others keep rows apart
+            columns.append(DecoyColumn(name, "row", picks=tuple(column.slice(0, rows).to_pylist())))
+            continue
+        if rules >= 3 and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            months = [v for v in pc.unique(valid).to_pylist() if v]
+            if months and all(_MONTH.match(v) for v in months):
+                ordinals = [int(v[:4]) * 12 + int(v[5:]) - 1 for v in months]
+                columns.append(DecoyColumn(name, "month", low=min(ordinals), high=max(ordinals)))
+                continue
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             distinct = [v for v in pc.unique(valid).to_pylist() if v]
             if distinct and all(_ISO.match(v) for v in distinct):
@@ -110,7 +129,7 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
                                            avoid=frozenset(distinct) if name in identity else frozenset()))
         elif pa.types.is_integer(kind) and len(valid):
             low, high = pc.min_max(valid).as_py().values()
-            if name in identity:  # a new identifier, above the ones in use
+            if name in identity and (rules < 3 or len(identity) == 1):  # a new identifier, above those in use
                 low, high = high + 1, high + max(high - low + 1, 1000)
             columns.append(DecoyColumn(name, "integer", low=float(low), high=float(high)))
         elif pa.types.is_floating(kind) and len(valid):
@@ -127,7 +146,17 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
         else:
             picks = tuple(dict.fromkeys(valid.to_pylist()))[:_TEMPLATES] or (None,)
             columns.append(DecoyColumn(name, "pick", picks=picks))
-    return DecoyModel(sample.schema, tuple(columns), max(0, min(count, MAX_DECOYS)))
+    return DecoyModel(sample.schema, tuple(columns), max(0, min(count, MAX_DECOYS)),
+                      rows if any(c.kind == "row" for c in columns) else 0)
+
+
+def _groups_by(valid: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether a buyer would group by the column: few values, most of them repeated (rules 3)."""
+    if len(valid) == 0 or not (pa.types.is_string(valid.type) or pa.types.is_large_string(valid.type)
+                               or pa.types.is_integer(valid.type)):
+        return False
+    distinct = len(pc.unique(valid))
+    return distinct <= _CATEGORY_VALUES and distinct < 0.5 * len(valid)
 
 
 # ---------------------------------------------------------------- derivation
@@ -194,6 +223,10 @@ def _cell(column: DecoyColumn, stream: Iterator[int]) -> tuple[object, float]:
         span = int(column.high - column.low) + 1
         day = date.fromordinal(int(column.low) + _uniform(stream, span))
         return day.isoformat(), math.log2(span)
+    if column.kind == "month":
+        span = int(column.high - column.low) + 1
+        month = int(column.low) + _uniform(stream, span)
+        return f"{month // 12:04d}-{month % 12 + 1:02d}", math.log2(span)
     if column.kind == "integer":
         span = int(column.high - column.low) + 1
         return int(column.low) + _uniform(stream, span), math.log2(span)
@@ -211,8 +244,11 @@ def decoys_for(model: DecoyModel, key: WatermarkKey, total_rows: int) -> list[De
     found = []
     for index in range(model.count):
         values, cells = [], []
+        # rules 3: the grouping columns all take the values of one real row (a code with its name)
+        row = _uniform(_stream(key, index, "\x00row"), model.template_rows) if model.template_rows else 0
         for column in model.columns:
-            value, bits = _cell(column, _stream(key, index, column.name))
+            value, bits = ((column.picks[row], 0.0) if column.kind == "row"
+                           else _cell(column, _stream(key, index, column.name)))
             values.append(value)
             cells.append((_canonical(value), bits))
         position = _uniform(_stream(key, index, "\x00position"), total_rows + 1)

@@ -175,6 +175,7 @@ def test_decoys_of_a_statistics_product_look_like_its_rows_and_still_name_the_le
         assert districts[code] == name  # type: ignore[index]
         assert kind in ("门诊", "住院", "购药")
         assert 200 <= count < 18_000  # type: ignore[operator]
+        assert 1e4 <= amount <= 1e7  # type: ignore[operator]
     copy = pa.Table.from_batches(list(with_decoys(pq.ParquetFile(original).iter_batches(), model, LEAKER,
                                                   len(keys))))
     path = tmp_path / "leak.csv"

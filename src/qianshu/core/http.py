@@ -417,6 +417,13 @@ def _data(value: object) -> Markup:
     return Markup(f'<span lang="{"zh-CN" if _CJK.search(text) else "en"}">{escape(text)}</span>')  # noqa: S704 - escaped
 
 
+def _file_name(value: object) -> Markup:
+    """``{{ upload.source_name|file_name }}``: a file's name as its sender gave it (``民政_522636.csv``,
+    ``civil_affairs-v3.csv``): data, not words of the page, and broken anywhere rather than widening it."""
+    text = "" if value is None else str(value)
+    return Markup(f'<span class="file-name" data-raw>{escape(text)}</span>')  # noqa: S704 - escaped
+
+
 def _slot_partials(folders: list[Path]) -> Any:
     """``slot_partials("name")``: the partials ``<capability>/_slot_name.html`` that capabilities
     contribute to a page of another one (which includes them by slot name, not knowing who does)."""
@@ -443,7 +450,7 @@ def build_templates(folders: list[Path]) -> Jinja2Templates:
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension
     env.filters.update(label=_label, datetime=_datetime, number=_number, money=_money, region=_region,
                        text_lang=text_lang, data=_data, actor=_actor, fit=fit, industry=_industry,
-                       json_text=json_text)
+                       json_text=json_text, file_name=_file_name)
     return Jinja2Templates(env=env)
 
 

@@ -107,7 +107,8 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
         column = sample.column(name)
         kind = column.type
         valid = column.drop_null()
-        if rules >= 3 and _groups_by(valid):  # an identifying column too: the others keep rows apart
+        # identifying columns keep their keyed values: they carry the bits that name the contract
+        if rules >= 3 and name not in identity and _groups_by(valid):
             columns.append(DecoyColumn(name, "row", picks=tuple(column.slice(0, rows).to_pylist())))
             continue
         if rules >= 3 and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -382,7 +383,12 @@ def trace_decoys(suspect: pa.Table, models: DecoyModel | Sequence[DecoyModel], k
             if bits >= threshold and (number not in best or bits > best[number].bits):
                 key, decoy = every[number]
                 best[number] = FoundDecoy(key.key_id, key.label, decoy.index, row, bits, count)
-    found = tuple(sorted(best.values(), key=lambda f: (-f.bits, f.key_id, f.index)))
+    # One decoy (a contract's j-th) is one row of the file, whichever rules' model matched it best.
+    each: dict[tuple[str, int], FoundDecoy] = {}
+    for f in best.values():
+        if (f.key_id, f.index) not in each or f.bits > each[(f.key_id, f.index)].bits:
+            each[(f.key_id, f.index)] = f
+    found = tuple(sorted(each.values(), key=lambda f: (-f.bits, f.key_id, f.index)))
     named = tuple(dict.fromkeys(f.key_id for f in found))
     weakest = min((f.bits for f in found), default=threshold)
     bound = min(1.0, len(every) * rows * 2.0 ** -weakest)

@@ -102,23 +102,25 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
     if rules not in DECOY_RULES:
         raise ValueError(f"no decoy rules {rules}")
     columns = []
-    rows = min(sample.num_rows, _TEMPLATES)
+    # rules 3: the real rows a decoy's grouping values come from, spread over the sample
+    rows = pa.array(range(0, sample.num_rows, max(1, sample.num_rows // _TEMPLATES)))[:_TEMPLATES]
     for name in sample.column_names:
         column = sample.column(name)
         kind = column.type
         valid = column.drop_null()
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        values = pc.unique(valid) if text or pa.types.is_integer(kind) else None
         # identifying columns keep their keyed values: they carry the bits that name the contract
-        if rules >= 3 and name not in identity and _groups_by(valid):
-            columns.append(DecoyColumn(name, "row", picks=tuple(column.slice(0, rows).to_pylist())))
+        if (rules >= 3 and name not in identity and values is not None
+                and 0 < len(values) <= _CATEGORY_VALUES and len(values) < 0.5 * len(valid)):
+            columns.append(DecoyColumn(name, "row", picks=tuple(column.take(rows).to_pylist())))
             continue
-        if rules >= 3 and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            months = [v for v in pc.unique(valid).to_pylist() if v]
-            if months and all(_MONTH.match(v) for v in months):
-                ordinals = [int(v[:4]) * 12 + int(v[5:]) - 1 for v in months]
-                columns.append(DecoyColumn(name, "month", low=min(ordinals), high=max(ordinals)))
-                continue
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            distinct = [v for v in pc.unique(valid).to_pylist() if v]
+        distinct = [v for v in values.to_pylist() if v] if text and values is not None else []
+        if rules >= 3 and distinct and all(_MONTH.match(v) for v in distinct):
+            ordinals = [int(v[:4]) * 12 + int(v[5:]) - 1 for v in distinct]
+            columns.append(DecoyColumn(name, "month", low=min(ordinals), high=max(ordinals)))
+            continue
+        if text:
             if distinct and all(_ISO.match(v) for v in distinct):
                 days = [date.fromisoformat(v).toordinal() for v in distinct]
                 columns.append(DecoyColumn(name, "date", low=min(days), high=max(days)))
@@ -148,16 +150,7 @@ def make_model(sample: pa.Table, identity: Sequence[str], count: int, rules: int
             picks = tuple(dict.fromkeys(valid.to_pylist()))[:_TEMPLATES] or (None,)
             columns.append(DecoyColumn(name, "pick", picks=picks))
     return DecoyModel(sample.schema, tuple(columns), max(0, min(count, MAX_DECOYS)),
-                      rows if any(c.kind == "row" for c in columns) else 0)
-
-
-def _groups_by(valid: pa.Array | pa.ChunkedArray) -> bool:
-    """Whether a buyer would group by the column: few values, most of them repeated (rules 3)."""
-    if len(valid) == 0 or not (pa.types.is_string(valid.type) or pa.types.is_large_string(valid.type)
-                               or pa.types.is_integer(valid.type)):
-        return False
-    distinct = len(pc.unique(valid))
-    return distinct <= _CATEGORY_VALUES and distinct < 0.5 * len(valid)
+                      len(rows) if any(c.kind == "row" for c in columns) else 0)
 
 
 # ---------------------------------------------------------------- derivation

@@ -197,18 +197,18 @@ def contract_page(db: Session, actor: Actor, contract_id: int, settings: Exchang
         "escalate_refund": "escalate" in steps.values(),
         "decide_refund": "decide" in steps.values(),
     })
+    metered = contract.plan_kind in service.METERED_KINDS
     page = ContractPage(contract, trades.timeline(db, actor, contract.order_id), party, signed,
                         allows(actor, "contract.sign", resource), allows(actor, "contract.change", resource),
                         allows(actor, "contract.operate", resource), changes.pending_change(db, contract),
                         ledger.transfers_by_cause(db, "contract", contract.id), payments.open_dispute(db, contract),
                         can, error, refund_requests=requests, refund_window_ends=window,
-                        bills=bills.contract_bills(db, actor, contract.id)
-                        if contract.plan_kind in service.METERED_KINDS else [],
+                        bills=bills.contract_bills(db, actor, contract.id) if metered else [],
                         usage=bills.usage_so_far(db, actor, contract.id, now), form=form or Form(),
                         periods=_period_rows(db, actor, contract) if contract.plan_kind in service.PERIOD_DAYS
                         else [], refundable=refundable, refund_steps=steps, escalation_ends=ends,
                         escalation_closed=closed, refund_escalation_days=settings.refund_escalation_days,
-                        metered=contract.plan_kind in service.METERED_KINDS)
+                        metered=metered)
     if service.is_asset_transfer(contract):  # settled on the sale: nothing to do here (transfers.py)
         page.can = dict.fromkeys(can, False)
         page.can_sign = page.can_change = page.can_operate = False

@@ -123,7 +123,7 @@ def portfolio(request: Request, db: DbSession, actor: SignedInActor, settings: A
 def set_ltv_limit(request: Request, db: DbSession, actor: SignedInActor, settings: AppSettings,
                   posted: PostedForm) -> Response:
     """The bank's limit for a product category (or its default), in percent as people type it:
-    the API's service (``finance.portfolio``, audited)."""
+    the API's service (``finance.ltv.set``: the bank's administrators; audited)."""
     typed = form_fields(posted)
 
     def work() -> Response:

@@ -141,14 +141,13 @@ def deliver(db: Session, blobs: BlobStore, shared_feed_id: int, file_id: int) ->
         return None  # delivered already, or by a transaction that committed first
     actor: Actor = SYSTEM  # until the receiving user is found
     with tempfile.TemporaryDirectory() as work:
-        target = Path(work) / "feed.csv"
         try:
             actor = _receiver(db, row)
             feeds.require_upload(actor, row.division_code)
-            sharing.deliver_file(db, actor, blobs, row.request_id, file.id, target)
+            delivered = sharing.deliver_file(db, actor, blobs, row.request_id, file.id, Path(work))
         except QianshuError as exc:
             return feed_uploads.refuse(db, actor, upload.id, exc)
-        upload.source_digest, upload.size = blobs.put_file(target)
+    upload.source_digest, upload.size = delivered.sha256, delivered.size
     return feed_uploads.queue_check(db, actor, upload)
 
 

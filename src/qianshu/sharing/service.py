@@ -482,7 +482,7 @@ class Download:
 @dataclass(frozen=True)
 class Delivered:
     """A feed version a grantee's platform received through its grant: the file (version, as-of
-    date) and what was written (granted columns only), with its SHA-256 and size."""
+    date) and what was written (granted columns only), stored as the blob of this SHA-256."""
 
     file: SharingFile
     fields: list[str]
@@ -516,20 +516,18 @@ def download(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_
 
 
 def deliver_file(db: Session, actor: Actor, blobs: BlobStore, request_id: int, file_id: int,
-                 target: Path) -> Delivered:
-    """One feed version written to ``target`` (UTF-8 CSV, only the granted fields) for the grantee's
-    platform that receives the grant's feed (monitoring's feeds through sharing): the same grant
-    checks as a download (in force, the version in the granted period), audited and in the owner's
-    access log as a ``feed`` access."""
+                 work: Path) -> Delivered:
+    """One feed version (UTF-8 CSV, only the granted fields, written in the folder ``work``) stored
+    in the blob store for the grantee's platform that receives the grant's feed (monitoring's feeds
+    through sharing): the same grant checks as a download (in force, the version in the granted
+    period), audited and in the owner's access log as a ``feed`` access."""
     row, found = _use_file(db, actor, request_id, file_id)
     fields = list(row.granted_fields)
-    digest = hashlib.sha256()
+    target = work / "feed.csv"
     with blobs.open(found.digest) as stream, target.open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows(_filtered_rows(stream, fields))
-    with target.open("rb") as written:
-        for chunk in iter(lambda: written.read(1 << 20), b""):
-            digest.update(chunk)
-    delivered = Delivered(found, fields, digest.hexdigest(), target.stat().st_size)
+    digest, size = blobs.put_file(target)  # hashed once, as it is stored
+    delivered = Delivered(found, fields, digest, size)
     _record_access(db, actor, row, "feed", found.id, version=found.version, fields=fields,
                    sha256=delivered.sha256)
     return delivered

@@ -37,6 +37,11 @@ def _feed(tmp_path: Path, name: str) -> Path:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_file_field_speaks_the_page_language(page, lang: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     button_text, none_text = WORDS[lang]
+    # Playwright asks the browser to intercept file dialogs without waiting for the answer, when the
+    # first listener is added and again after the last is removed; under load the key press could
+    # overtake that request and the dialog went unseen (a CI run waited 30 s for it). One listener
+    # for the page's life, added before signing in, keeps interception on before any press.
+    page.on("filechooser", lambda chooser: None)
     _open_upload(page, lang)
     field = page.locator("#upload label.file-field")
     button, chosen, native = (field.locator(".file-field-button"), field.locator(".file-field-chosen"),

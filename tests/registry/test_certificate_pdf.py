@@ -74,11 +74,66 @@ def test_a_configured_truetype_font_is_embedded() -> None:
     assert "/FontFile2" in _fonts_embedded(pdf)
 
 
+def _cff_font(path: Path) -> Path:
+    """An OpenType font with CFF outlines (as Noto Sans CJK is) that has 数, 据 and A: a square,
+    a triangle and a bar, so the converted outlines can be told apart."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+    shapes = {".notdef": [(100, 0), (500, 0), (500, 700), (100, 700)],
+              "shu": [(50, 0), (950, 0), (950, 800), (50, 800)],
+              "ju": [(50, 0), (950, 0), (500, 800)], "A": [(50, 0), (550, 0), (550, 100), (50, 100)]}
+    builder = FontBuilder(1000, isTTF=False)
+    builder.setupGlyphOrder(list(shapes))
+    builder.setupCharacterMap({ord("数"): "shu", ord("据"): "ju", ord("A"): "A"})
+    charstrings = {}
+    for name, points in shapes.items():
+        pen = T2CharStringPen(1000, None)
+        pen.moveTo(points[0])
+        for point in points[1:]:
+            pen.curveTo(point, point, point) if name == "shu" else pen.lineTo(point)  # cubic curves to convert
+        pen.closePath()
+        charstrings[name] = pen.getCharString()
+    builder.setupCFF("QianshuTestCJK-Regular", {"FullName": "Qianshu Test CJK"}, charstrings, {})
+    builder.setupHorizontalMetrics(dict.fromkeys(shapes, (1000, 50)))
+    builder.setupHorizontalHeader(ascent=880, descent=-120)
+    builder.setupNameTable({"familyName": "Qianshu Test CJK SC", "styleName": "Regular"})
+    builder.setupOS2(sTypoAscender=880, usWinAscent=880, usWinDescent=120)
+    builder.setupPost()
+    builder.save(str(path))
+    return path
+
+
+def test_a_cff_font_is_converted_and_embedded_as_truetype(tmp_path: Path) -> None:
+    """Noto Sans CJK and Source Han Sans have CFF outlines, which ReportLab cannot embed: the PDF
+    carries a TrueType font cut from them to the document's characters."""
+    from fontTools.ttLib import TTFont
+
+    font_path = str(_cff_font(tmp_path / "cjk.otf"))
+    certificate.certificate_font(font_path, "A")  # another document's subset of the same face, drawn before
+    pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v", font_path=font_path)
+    assert set(_fonts_embedded(pdf)) == {"/FontFile2"}  # TrueType, in as many subsets as ReportLab makes
+    assert b"STSong-Light" not in pdf
+    widest = []
+    for font in PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"].values():  # type: ignore[index]
+        font = font.get_object()
+        for face in [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]:
+            if "/FontDescriptor" in face and "/FontFile2" in face["/FontDescriptor"]:
+                embedded = TTFont(io.BytesIO(face["/FontDescriptor"]["/FontFile2"].get_data()))
+                assert "glyf" in embedded  # TrueType outlines
+                assert "CFF " not in embedded
+                embedded["glyf"].ensureDecompiled()
+                widest += [g.xMax for g in embedded["glyf"].glyphs.values() if getattr(g, "numberOfContours", 0)]
+    assert 950 in widest  # the square and the triangle of 数 and 据 kept their outlines
+    text = " ".join(r[0] for r in _text_runs(pdf))
+    assert "数据" in text  # a reader copies the characters, not boxes
+
+
 def test_the_system_font_is_embedded_or_the_builtin_cid_font_is_named() -> None:
     font, embedded = certificate.certificate_font("")
     pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v")
-    if embedded:  # this machine has a Chinese TrueType font
-        assert set(_fonts_embedded(pdf)) & {"/FontFile2", "/FontFile3"}
+    if embedded:  # this machine has a Chinese TrueType or CFF font (Noto Sans CJK): the PDF carries it
+        assert "/FontFile2" in _fonts_embedded(pdf)
     else:
         assert font == certificate.CID_FONT
         assert b"/STSong-Light" in pdf
@@ -88,10 +143,10 @@ def test_the_system_font_is_embedded_or_the_builtin_cid_font_is_named() -> None:
 def test_no_line_runs_off_the_page(font_path: str) -> None:
     from reportlab.lib.pagesizes import A4
 
-    signed = _signed()
-    pdf = certificate.pdf_bytes(signed, "https://exchange.example/registry/certificates/QS-DR-2026-000123",
-                                font_path=font_path)
-    font, _ = certificate.certificate_font(font_path)
+    signed, url = _signed(), "https://exchange.example/registry/certificates/QS-DR-2026-000123"
+    pdf = certificate.pdf_bytes(signed, url, font_path=font_path)
+    font, _ = certificate.certificate_font(  # the font the PDF was drawn in (a CFF font is cut to its text)
+        font_path, "".join([certificate.TITLE, *certificate.certificate_lines(signed, url), certificate.REVOKED]))
     text = "".join(r[0] for r in _text_runs(pdf))
     assert signed["signature"]["value"] in re.sub(r"\s", "", text)  # all of it, wrapped
     for run, x, size in _text_runs(pdf):

@@ -182,12 +182,13 @@ def pdf_bytes(doc: dict[str, Any], signatures: list[Any], log_leaf: tuple[int, s
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
-    font, _embedded = certificate_font(font_path)
+    title = "数据资产转让合同 Data Asset Transfer" if doc.get("cause") else "数据交易合同 Data Trading Contract"
+    lines = contract_lines(doc, signatures, log_leaf)
+    font, _embedded = certificate_font(font_path, "".join([title, *lines]))
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     pdf.setTitle(doc["number"])
-    title = "数据资产转让合同 Data Asset Transfer" if doc.get("cause") else "数据交易合同 Data Trading Contract"
-    draw_titled_lines(pdf, font, title, contract_lines(doc, signatures, log_leaf))
+    draw_titled_lines(pdf, font, title, lines)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -142,11 +142,12 @@ def pack_pdf(pack: Pack, lang: str, font_path: str = "") -> bytes:
 
     from qianshu.registry.certificate import certificate_font, draw_titled_lines
 
-    font, _embedded = certificate_font(font_path)
+    title, lines = translate("Accounting pack of data resources", lang), pack_lines(pack, lang)
+    font, _embedded = certificate_font(font_path, "".join([title, *lines]))
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setTitle(translate("Accounting pack of data resources", lang))
-    draw_titled_lines(pdf, font, translate("Accounting pack of data resources", lang), pack_lines(pack, lang))
+    pdf.setTitle(title)
+    draw_titled_lines(pdf, font, title, lines)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

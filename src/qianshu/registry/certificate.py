@@ -8,8 +8,11 @@ leaf that recorded the issue, so anyone can also check the certificate against t
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -134,6 +137,8 @@ FONT_CANDIDATES = (
     "C:/Windows/Fonts/simhei.ttf",
     "C:/Windows/Fonts/simsun.ttc",
 )
+TITLE = "数据资源登记凭证 Data Registration Certificate"
+REVOKED = "已撤销 REVOKED"
 CID_FONT = "STSong-Light"  # built into ReportLab and PDF readers: never embedded
 PAGE_MARGIN = 50.0
 FONT_SIZE = 10.5
@@ -154,33 +159,55 @@ def _system_fonts() -> list[str]:
                                  timeout=5, check=False).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
-        found += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+        found += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()}, key=_weighted_last)
     return found + [p for p in FONT_CANDIDATES if p not in found]
 
 
-_FONTS: dict[str, str] = {}
+def _weighted_last(path: str) -> tuple[bool, str]:
+    """Regular faces before bold, light and the rest (NotoSansCJK-Bold.ttc sorts before -Regular)."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return any(w in name for w in ("bold", "black", "heavy", "light", "thin", "medium", "semi")), path
 
 
-def certificate_font(configured: str = "") -> tuple[str, bool]:
-    """The registered ReportLab font name for the PDF, and whether it is embedded.
+_FONTS: dict[str, str] = {}  # configured path or "<system>" → a registered TrueType font, or the CID font
+_CFF_SOURCES: dict[str, tuple[str, int]] = {}  # … or → a CFF font (path, face) subset per document
+_SUBSETS: OrderedDict[str, Any] = OrderedDict()  # characters' digest → registered subset font
+_SUBSETS_KEPT = 64  # subsets stay registered for documents drawn again soon; the oldest are dropped
+_SUBSETS_LOCK = threading.Lock()
+
+
+def certificate_font(configured: str = "", text: str = "") -> tuple[str, bool]:
+    """The registered ReportLab font name for a PDF that draws ``text``, and whether it is embedded.
 
     The configured file is used as given; otherwise the first system font that has Chinese
-    glyphs and TrueType outlines (ReportLab cannot embed CFF outlines). Failing both, the
-    built-in CID font STSong-Light, which readers draw with their own font (not embedded).
+    glyphs, TrueType outlines first. A font with CFF outlines (the Noto Sans CJK of most Linux
+    machines; ReportLab embeds TrueType only) is cut down to ``text``'s characters and converted
+    (core/truetype.py), so callers pass everything they will draw. Failing all, the built-in CID
+    font STSong-Light, which readers draw with their own font (not embedded).
     """
+    key = configured or "<system>"
+    if key not in _FONTS and key not in _CFF_SOURCES:
+        _choose_font(key, configured)
+    if key in _CFF_SOURCES:
+        try:
+            return _cff_subset(*_CFF_SOURCES[key], text), True
+        except Exception:  # a font fontTools reads but cannot convert: say so, draw the document anyway
+            log.warning("the font %s could not be converted to TrueType; this PDF uses the built-in %s, "
+                        "not embedded", _CFF_SOURCES[key][0], CID_FONT, exc_info=True)
+            return _cid_font(), False
+    return _FONTS[key], _FONTS[key] != CID_FONT
+
+
+def _choose_font(key: str, configured: str) -> None:
     from pathlib import Path
 
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
-    key = configured or "<system>"
-    if key in _FONTS:
-        return _FONTS[key], _FONTS[key] != CID_FONT
-    paths = [configured] if configured else _system_fonts()
+    from qianshu.core.truetype import chinese_cff_face
+
+    paths = [p for p in ([configured] if configured else _system_fonts()) if Path(p).is_file()]
     for path in paths:
-        if not Path(path).is_file():
-            continue
         try:
             font = TTFont(f"QianshuCert{len(_FONTS)}", path, subfontIndex=0)
         except (TTFError, OSError, ValueError, KeyError, IndexError):
@@ -189,13 +216,46 @@ def certificate_font(configured: str = "") -> tuple[str, bool]:
             continue  # no Chinese glyphs
         pdfmetrics.registerFont(font)
         _FONTS[key] = font.fontName
-        return font.fontName, True
+        return
+    for path in paths:
+        if (face := chinese_cff_face(path)) is not None:
+            _CFF_SOURCES[key] = (path, face)
+            return
     if configured:
-        log.warning("certificate_font_path %s is not a TrueType font ReportLab can embed; "
+        log.warning("certificate_font_path %s is not a font whose outlines can be embedded; "
                     "certificates use the built-in %s, not embedded", configured, CID_FONT)
-    pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
-    _FONTS[key] = CID_FONT
-    return CID_FONT, False
+    _FONTS[key] = _cid_font()
+
+
+def _cid_font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if CID_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
+    return CID_FONT
+
+
+def _cff_subset(path: str, face: int, text: str) -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from qianshu.core.truetype import ALWAYS, truetype_subset
+
+    characters = "".join(sorted(set(text + ALWAYS)))
+    digest = hashlib.sha256(f"{path}\0{face}\0{characters}".encode()).hexdigest()[:20]
+    with _SUBSETS_LOCK:
+        if digest in _SUBSETS:
+            _SUBSETS.move_to_end(digest)
+            return str(_SUBSETS[digest].fontName)
+    name = f"QianshuSubset-{digest}"
+    font = TTFont(name, io.BytesIO(truetype_subset(path, face, characters, name)))
+    pdfmetrics.registerFont(font)
+    with _SUBSETS_LOCK:
+        _SUBSETS[digest] = font
+        while len(_SUBSETS) > _SUBSETS_KEPT:
+            _SUBSETS.popitem(last=False)[1].unregister()
+    return name
 
 
 def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
@@ -317,14 +377,14 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False, fo
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
-    font, _embedded = certificate_font(font_path)
     doc = signed["certificate"]
+    lines = certificate_lines(signed, verify_url)
+    font, _embedded = certificate_font(font_path, "".join([TITLE, *lines, REVOKED]))
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     width, height = A4
     pdf.setTitle(f"{doc['number']}")
-    y = draw_titled_lines(pdf, font, "数据资源登记凭证 Data Registration Certificate",
-                          certificate_lines(signed, verify_url), link=verify_url)
+    y = draw_titled_lines(pdf, font, TITLE, lines, link=verify_url)
     if y - QR_SIZE - 10 < PAGE_MARGIN:
         pdf.showPage()
         y = height - PAGE_MARGIN
@@ -336,7 +396,7 @@ def pdf_bytes(signed: dict[str, Any], verify_url: str, revoked: bool = False, fo
     if revoked:
         pdf.setFont(font, 28)
         pdf.setFillColorRGB(0.8, 0, 0)
-        pdf.drawString(PAGE_MARGIN, y - QR_SIZE / 2 - 10, "已撤销 REVOKED")
+        pdf.drawString(PAGE_MARGIN, y - QR_SIZE / 2 - 10, REVOKED)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -83,6 +83,15 @@ def require_upload(actor: Actor, division: str) -> None:
     require(actor, "monitoring.feeds.upload", upload_resource(division))
 
 
+def require_upload_target(actor: Actor, feed: str, year: int, division: str) -> str:
+    """The division of an upload about to be received, once its feed, year and division are
+    plausible (422 naming the field) and then ``actor`` may send it (403): bad input is answered as
+    such before who may send it is asked."""
+    division = validate_target(Upload(feed=feed, year=year, division=division, name=""))
+    require_upload(actor, division)
+    return division
+
+
 def validate_target(upload: Upload) -> str:
     """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
     if not 2000 <= upload.year <= 2100:
@@ -196,6 +205,8 @@ def current_versions(db: Session, year: int, region: str) -> dict[str, list[Feed
 
 def list_versions(db: Session, actor: Actor, *, year: int | None = None, feed: str | None = None,
                   division: str | None = None) -> list[FeedVersion]:
+    if division:  # a malformed code is bad input (422), not another jurisdiction (403)
+        division = validate_division_code(division, "division")
     require(actor, "monitoring.feeds.read", Resource(division=division or actor.jurisdiction or PROVINCE))
     query = select(FeedVersion)
     if year is not None:

@@ -45,9 +45,10 @@ JOB_KIND = "monitoring.shared_feed"
 
 def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, division: str) -> SharedFeed:
     """Declare the actor's organisation's feed grant ``request_id`` to be the monitoring feed ``feed``
-    of ``division``; the newest version in the granted period is delivered at once."""
-    feeds.require_upload(actor, division)
+    of ``division``; the newest version in the granted period is delivered at once. The feed and the
+    division are checked (422) before who may send it is asked."""
     division = feeds.validate_feed_division(feed, division)
+    feeds.require_upload(actor, division)
     grant = sharing.load_request(db, actor, request_id, "sharing.grant.use")
     if grant.access_type != "feed":
         raise Conflict("This grant is a sandbox, not a feed; it delivers no files.", field="request_id",

@@ -107,7 +107,7 @@ async def upload_feed(request: Request, settings: AppSettings, feed: str = "", y
     database = get_database(request)
 
     def receive(actor: Actor) -> Response:
-        feeds.require_upload_target(actor, feed, year, division)
+        feeds.require_upload_target(actor, year, division)
         with streamed_feed(request, settings) as got:
             target = feeds.Upload(feed=feed, year=year, division=division, name=got.name, encoding=encoding)
             with database.unit_of_work() as db:

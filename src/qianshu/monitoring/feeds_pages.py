@@ -100,7 +100,7 @@ def _receive_form(request: Request, actor: Actor, settings: Settings) -> Respons
         year = fields.get("year", "").strip()
         if not year.isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
-        feeds.require_upload_target(actor, fields.get("feed", ""), int(year), fields.get("division", "").strip())
+        feeds.require_upload_target(actor, int(year), fields.get("division", "").strip())
 
     try:
         with feeds_api.streamed_feed(request, settings, allowed, seen=data) as got:

@@ -132,6 +132,22 @@ def feeds_receive_grant(request: Request, db: DbSession, actor: SignedInActor, p
                        lambda kept: ("monitoring/feeds.html", _feeds_page(db, actor, kept)), name="shared")
 
 
+WITHDRAW_LABELS = {"reason": N_("Reason")}
+
+
+@router.post("/monitoring/feeds/shared/{shared_feed_id:int}/withdraw")
+def feeds_withdraw_grant(shared_feed_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                         posted: PostedForm) -> Response:
+    """Withdraw a feed received through data sharing, saying why: nothing more arrives through it."""
+    def work(got: schemas.SharedFeedWithdrawIn) -> Response:
+        shared_feeds.withdraw(db, actor, shared_feed_id, got.reason)
+        return see_other("/monitoring/feeds#shared")
+
+    return submit_form(request, db, schemas.SharedFeedWithdrawIn, {"reason": str(posted.get("reason") or "")},
+                       WITHDRAW_LABELS, work, lambda kept: ("monitoring/feeds.html", _feeds_page(db, actor, kept)),
+                       name=f"withdraw-{shared_feed_id}")
+
+
 @dataclass
 class UploadPage:
     upload: FeedUpload

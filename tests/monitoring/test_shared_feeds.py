@@ -3,7 +3,8 @@ county's monitoring bureau and received as its `civil_affairs` feed, arrives ver
 the owner publishes: checked like an uploaded file (its bad row reported with the reason), versioned
 with the grant it came through, only the granted columns, in the owner's access log, read by a run.
 A revoked or expired grant delivers nothing and says so; the declaration is checked; two deliveries
-of one version at once store it once; the API declares and lists."""
+of one version at once store it once; the API declares and lists. A declaration withdrawn (the API,
+the portal; two at once over real HTTP) stays as history and takes in nothing more."""
 
 from __future__ import annotations
 
@@ -15,25 +16,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from qianshu.accounts.models import User
+from qianshu.accounts import service as accounts
+from qianshu.accounts.models import Organisation, User
+from qianshu.accounts.schemas import TokenIn
 from qianshu.core import jobs
 from qianshu.core.actor import Actor
+from qianshu.core.audit import AuditEvent
 from qianshu.core.blobs import open_blob_store
 from qianshu.core.db import Database
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from qianshu.core.i18n import LANG_COOKIE
 from qianshu.core.settings import Settings
 from qianshu.monitoring import feed_uploads, feeds, runs, shared_feeds
 from qianshu.monitoring.models import FeedUpload, FeedVersion, MonitoringRun, SharedFeed
 from qianshu.monitoring.population import FEEDS, generate
 from qianshu.sharing import grants, schemas, service
 from qianshu.sharing.models import SharingAccess, SharingRequest
+from qianshu.web.app import create_app
 from tests.factories import Factories
 from tests.monitoring.conftest import resident_id
+from tests.web.live import live_server
 
 COUNTY = "522636"
 YEAR = 2026
@@ -74,7 +82,7 @@ def grant(db: Session, world: World, settings: Settings, *, fields: list[str] | 
     """The bureau asks for every field; the owner narrows away the phone numbers."""
     row = service.request_data(db, world.receiver, settings, schemas.RequestIn(
         resource_id=world.resource_id, purpose="防返贫监测", fields=COLUMNS, period_start=dt.date(YEAR, 1, 1),
-        period_end=dt.date(YEAR, 12, 31), access_type=access))  # type: ignore[arg-type]
+        period_end=dt.date(YEAR, 12, 31), access_type=access))
     service.decide_request(db, world.owner, row.id, schemas.DecisionIn(
         decision="narrow", fields=fields or COLUMNS[:-1]))
     return row.id
@@ -352,3 +360,165 @@ def test_the_feeds_page_offers_the_grant_and_says_how_each_version_came(  # type
     assert f'<a href="/sharing/requests/{request_id}">' in page.text
     assert "提供方第 1 版" in page.text
     assert f'<option value="{request_id}"' not in page.text  # received: no longer offered
+
+
+# --- withdrawing a declaration ------------------------------------------------------------------
+
+def test_a_withdrawn_feed_takes_in_nothing_more_and_keeps_what_came(db: Session, database: Database,
+                                                                    settings: Settings, make: Factories) -> None:
+    world = build(db, make)
+    request_id = grant(db, world, settings)
+    declared = shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    publish(db, world, settings, civil_csv(simple_rows(), bad=0))
+    db.flush()
+    context = jobs.JobContext.build(database, settings)
+    assert jobs.run_pending(context, HANDLERS) == 2
+    # a version published before the withdrawal whose delivery has not run yet
+    publish(db, world, settings, civil_csv(simple_rows(2), bad=0), dt.date(YEAR, 7, 31))
+    db.flush()
+    # who may not declare it may not withdraw it: another county's user of the bureau, the owner
+    bureau = db.get_one(Organisation, world.receiver.org_id)
+    elsewhere = make.actor(make.user(organisation=bureau, org_role="member", jurisdiction="520102"))
+    with pytest.raises(PermissionDenied):
+        shared_feeds.withdraw(db, elsewhere, declared.id, "不再需要")
+    with pytest.raises(NotFound):
+        shared_feeds.withdraw(db, world.owner, declared.id, "不再需要")
+    with pytest.raises(InvalidInput) as empty:
+        shared_feeds.withdraw(db, world.receiver, declared.id, "  ")
+    assert empty.value.code == "reason_required"
+    assert "原因" in empty.value.render("zh")
+    row = shared_feeds.withdraw(db, world.receiver, declared.id, "改为直接上传")
+    assert row.withdrawn_at is not None
+    assert (row.withdrawn_by, row.withdraw_reason) == (world.receiver.user_id, "改为直接上传")
+    assert row.withdrawn_by_label == world.receiver.display_name
+    audited = db.scalars(select(AuditEvent).where(AuditEvent.action == "monitoring.shared_feed.withdrawn")).all()
+    assert [(a.target_id, a.actor_user_id) for a in audited] == [(str(declared.id), world.receiver.user_id)]
+    # kept as history, not deleted
+    assert [(r.id, r.withdrawn_at is not None) for r in shared_feeds.shared_feeds(db, world.receiver)] == [
+        (declared.id, True)]
+    # a second withdrawal says who withdrew it and when, in both languages
+    with pytest.raises(Conflict) as again:
+        shared_feeds.withdraw(db, world.admin, declared.id, "重复")
+    assert again.value.code == "feed_withdrawn"
+    assert world.receiver.display_name in again.value.render("zh")
+    assert "已由" in again.value.render("zh")
+    assert "already withdrawn" in again.value.render("en")
+    # the delivery queued before the withdrawal takes nothing, and a version published now queues none
+    assert jobs.run_pending(context, HANDLERS) == 1
+    publish(db, world, settings, civil_csv(simple_rows(1), bad=0), dt.date(YEAR, 8, 31))
+    db.flush()
+    assert jobs.run_pending(context, HANDLERS) == 0
+    uploads = db.scalars(select(FeedUpload).where(FeedUpload.sharing_request_id == request_id)).all()
+    assert [(u.status, u.sharing_file_version) for u in uploads] == [("stored", 1)]
+    # what came before stays, and a run reads it
+    kept = feeds.current_versions(db, YEAR, COUNTY)["civil_affairs"]
+    assert [(v.version, v.rows_accepted, v.sharing_request_id) for v in kept] == [(1, 3, request_id)]
+    assert [a.file_id for a in service.access_log(db, world.owner)] == [uploads[0].sharing_file_id]
+    # the grant is not offered again, and declaring it again is refused
+    assert request_id not in [g for g, _ in shared_feeds.receivable_grants(db, world.receiver)]
+    with pytest.raises(Conflict):
+        shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+
+
+def test_the_api_and_the_page_withdraw_a_feed_and_show_who_and_when(  # type: ignore[no-untyped-def]
+        client, db: Session, settings: Settings, make: Factories, bearer) -> None:
+    from tests.registry.helpers import sign_in
+
+    world = build(db, make)
+    first = shared_feeds.receive_grant(db, world.receiver, grant(db, world, settings), "civil_affairs", COUNTY)
+    second = shared_feeds.receive_grant(db, world.receiver, grant(db, world, settings), "civil_affairs", COUNTY)
+    db.flush()
+    receiver = db.get_one(User, world.receiver.user_id)
+    headers = {**bearer(receiver), "Accept-Language": "en"}
+    empty = client.post(f"/api/v1/monitoring/shared-feeds/{first.id}/withdraw", headers=headers, json={"reason": ""})
+    assert empty.status_code == 422
+    assert empty.json()["field"] == "reason"
+    owner = db.get_one(User, world.owner.user_id)
+    r = client.post(f"/api/v1/monitoring/shared-feeds/{first.id}/withdraw", headers=bearer(owner),
+                    json={"reason": "x"})
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/monitoring/shared-feeds/{first.id}/withdraw", headers=headers,
+                    json={"reason": "核对结束"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["withdrawn_by"], r.json()["withdraw_reason"]) == (
+        "withdrawn", receiver.id, "核对结束")
+    again = client.post(f"/api/v1/monitoring/shared-feeds/{first.id}/withdraw",
+                        headers={**headers, "Accept-Language": "zh"}, json={"reason": "再次"})
+    assert again.status_code == 409
+    assert again.json()["code"] == "feed_withdrawn"
+    assert "已由" in again.json()["detail"]
+    listed = client.get("/api/v1/monitoring/shared-feeds", headers=headers).json()
+    assert [(s["id"], s["status"]) for s in listed] == [(first.id, "withdrawn"), (second.id, "receiving")]
+    # the portal: the withdrawn one says so, with who; the other offers the withdrawal, which asks why
+    csrf = sign_in(client, receiver)
+    page = client.get("/monitoring/feeds")
+    assert page.status_code == 200
+    assert "已撤回" in page.text
+    assert receiver.display_name in page.text
+    assert f'id="withdraw-shared-{first.id}"' not in page.text
+    assert f'id="withdraw-shared-{second.id}"' in page.text
+    refused = client.post(f"/monitoring/feeds/shared/{second.id}/withdraw", data={"csrf_token": csrf, "reason": ""})
+    assert refused.status_code == 422
+    assert 'id="form-errors"' in refused.text
+    assert f'id="withdraw-shared-{second.id}"' in refused.text  # nothing withdrawn: offered again
+    done = client.post(f"/monitoring/feeds/shared/{second.id}/withdraw",
+                       data={"csrf_token": csrf, "reason": "改为上传"}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    page = client.get("/monitoring/feeds")
+    assert f'id="withdraw-shared-{second.id}"' not in page.text
+    assert "改为上传" in page.text
+    client.cookies.set(LANG_COOKIE, "en")
+    page = client.get("/monitoring/feeds")
+    assert "Withdrawn" in page.text
+    assert "已撤回" not in page.text
+
+
+@pytest.mark.slow
+def test_two_withdrawals_at_once_over_http_one_applies_the_other_is_told(isolated_database: Database,
+                                                                         tmp_path: Path) -> None:
+    """Two users who may declare it withdraw the same feed at the same moment, over real HTTP (real
+    commits): one applies, the other gets 409 ``feed_withdrawn`` in its language; one audit row."""
+    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=isolated_database.url,
+                        secret_key="test-secret-" + "x" * 32, run_jobs_in_process=False)
+    rounds = []
+    with isolated_database.unit_of_work() as db:
+        world = build(db, Factories(db))
+        tokens = []
+        for actor in (world.receiver, world.admin):
+            user = db.get_one(User, actor.user_id)
+            tokens.append(accounts.create_token(db, accounts.actor_for(user, via="api", ip=None),
+                                                TokenIn(name="t", scopes=["read", "write"]))[1])
+        for _ in range(2):
+            rounds.append(shared_feeds.receive_grant(db, world.receiver, grant(db, world, settings), "civil_affairs",
+                                                     COUNTY).id)
+    with live_server(create_app(settings, database=isolated_database)) as url:
+        for shared_feed_id, lang in zip(rounds, ("zh", "en"), strict=True):
+            start = threading.Barrier(2)
+            answers: list[Any] = [None, None]
+
+            def withdraw(i: int, shared_feed_id: int = shared_feed_id, lang: str = lang,
+                         start: threading.Barrier = start, answers: list[Any] = answers) -> None:
+                with httpx.Client(base_url=url, timeout=60) as http:
+                    start.wait()
+                    answers[i] = http.post(f"/api/v1/monitoring/shared-feeds/{shared_feed_id}/withdraw",
+                                           headers={"Authorization": f"Bearer {tokens[i]}", "Accept-Language": lang},
+                                           json={"reason": f"user {i}"})
+
+            threads = [threading.Thread(target=withdraw, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert sorted(a.status_code for a in answers) == [200, 409], [(a.status_code, a.text[:300])
+                                                                           for a in answers]
+            won = next(a for a in answers if a.status_code == 200).json()
+            lost = next(a for a in answers if a.status_code == 409).json()
+            assert lost["code"] == "feed_withdrawn"
+            assert ("已由" if lang == "zh" else "already withdrawn") in lost["detail"]
+            assert won["withdrawn_by_name"] in lost["detail"]
+            with isolated_database.unit_of_work(write=False) as db:
+                row = db.get_one(SharedFeed, shared_feed_id)
+                assert row.withdraw_reason == won["withdraw_reason"]
+                assert db.scalar(select(func.count()).select_from(AuditEvent).where(
+                    AuditEvent.action == "monitoring.shared_feed.withdrawn",
+                    AuditEvent.target_id == str(shared_feed_id))) == 1

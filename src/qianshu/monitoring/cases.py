@@ -137,8 +137,8 @@ def _month_bounds(month: str) -> tuple[datetime, datetime]:
 
 def list_cases(db: Session, actor: Actor, filters: Filters | None = None, *, audit_as: str = "listed") -> list[Case]:
     """The cases within the actor's jurisdiction (newest first, at most ``MAX_LISTED``); audited."""
+    f = (filters or Filters()).clean()  # bad input is 422 before the permission is asked
     policy.require(actor, "monitoring.case.list")
-    f = (filters or Filters()).clean()
     query = select(Case).where(_visible(actor))
     if f.stage:
         query = query.where(Case.stage == f.stage)

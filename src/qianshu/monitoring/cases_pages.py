@@ -239,7 +239,7 @@ class DashboardPage:
 
 @router.get("/monitoring/dashboard")
 def dashboard(request: Request, db: WriteDbSession, actor: SignedInActor, division: str = "") -> Response:
-    board = dashboards.compute(db, actor, division[:12])
+    board = dashboards.compute(db, actor, division)
     cells = dashboards.treemap(board.series["by_division"])
     lang = get_lang(request)
     names = {code: dashboards.division_name(code, lang) for code in (*board.parents, board.division)}
@@ -249,7 +249,7 @@ def dashboard(request: Request, db: WriteDbSession, actor: SignedInActor, divisi
 @router.get("/monitoring/dashboard/{name}.csv")
 def dashboard_csv(name: str, request: Request, db: WriteDbSession, actor: SignedInActor,
                   division: str = "") -> Response:
-    board = dashboards.compute(db, actor, division[:12])
+    board = dashboards.compute(db, actor, division)
     body = dashboards.to_csv(board, name, get_lang(request))
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="qianshu-monitoring-{name}.csv"'})
@@ -257,7 +257,7 @@ def dashboard_csv(name: str, request: Request, db: WriteDbSession, actor: Signed
 
 @router.get("/monitoring/dashboard.xlsx")
 def dashboard_xlsx(request: Request, db: WriteDbSession, actor: SignedInActor, division: str = "") -> Response:
-    board = dashboards.compute(db, actor, division[:12])
+    board = dashboards.compute(db, actor, division)
     return Response(dashboards.to_xlsx(board, get_lang(request)),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="qianshu-monitoring-{board.division}.xlsx"'})

@@ -82,10 +82,14 @@ def _month(value: object) -> str:
 
 
 def compute(db: Session, actor: Actor, division: str = "") -> Dashboard:
-    """The dashboard of ``division`` (default: the actor's jurisdiction), which must lie within it."""
+    """The dashboard of ``division`` (default: the actor's jurisdiction), which must lie within it.
+    A malformed division asked for is 422 before the permission is asked."""
+    division = division.strip()
+    if division and policy.division_prefix(division) is None:
+        raise InvalidInput("{field}: unknown division code {value}.", field="division", value=division[:12])
     policy.require(actor, "monitoring.dashboard")
     jurisdiction = actor.jurisdiction or ""
-    division = (division or jurisdiction).strip()
+    division = division or jurisdiction
     prefix = policy.division_prefix(division)
     if prefix is None:
         raise InvalidInput("{field}: unknown division code {value}.", field="division", value=division[:12])

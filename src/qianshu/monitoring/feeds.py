@@ -83,6 +83,17 @@ def require_upload(actor: Actor, division: str) -> None:
     require(actor, "monitoring.feeds.upload", upload_resource(division))
 
 
+def require_upload_target(actor: Actor, year: int, division: str) -> str:
+    """The division of an upload about to be received, once its year and division are plausible
+    (422 naming the field) and then ``actor`` may send it (403): bad input is answered as such before
+    who may send it is asked. (The feed is checked with the file, as before.)"""
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("{field}: not a plausible year", field="year")
+    division = validate_feed_division_code(division)
+    require_upload(actor, division)
+    return division
+
+
 def validate_target(upload: Upload) -> str:
     """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
     if not 2000 <= upload.year <= 2100:
@@ -94,6 +105,11 @@ def validate_feed_division(feed: str, division: str) -> str:
     """The division, once the feed is known and the division is a county of Guizhou or the province."""
     if feed not in FEEDS:
         raise InvalidInput("{field}: not a known feed", field="feed")
+    return validate_feed_division_code(division)
+
+
+def validate_feed_division_code(division: str) -> str:
+    """The division, once it is a county of Guizhou or the province (the divisions feeds are for)."""
     division = validate_division_code(division, "division")
     if division != PROVINCE and (not division.startswith("52") or division.endswith("00")):
         raise InvalidInput("{field}: a feed is for a county of Guizhou or for the province (520000)", field="division")
@@ -196,6 +212,8 @@ def current_versions(db: Session, year: int, region: str) -> dict[str, list[Feed
 
 def list_versions(db: Session, actor: Actor, *, year: int | None = None, feed: str | None = None,
                   division: str | None = None) -> list[FeedVersion]:
+    if division:  # a malformed code is bad input (422), not another jurisdiction (403)
+        division = validate_division_code(division, "division")
     require(actor, "monitoring.feeds.read", Resource(division=division or actor.jurisdiction or PROVINCE))
     query = select(FeedVersion)
     if year is not None:

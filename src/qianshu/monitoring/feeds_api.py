@@ -107,7 +107,7 @@ async def upload_feed(request: Request, settings: AppSettings, feed: str = "", y
     database = get_database(request)
 
     def receive(actor: Actor) -> Response:
-        feeds.require_upload(actor, division)
+        feeds.require_upload_target(actor, year, division)
         with streamed_feed(request, settings) as got:
             target = feeds.Upload(feed=feed, year=year, division=division, name=got.name, encoding=encoding)
             with database.unit_of_work() as db:
@@ -149,7 +149,11 @@ def feed_rejects(version_id: int, db: DbSession, actor: SignedInActor, settings:
 
 def shared_feed_json(row: SharedFeed) -> dict[str, Any]:
     return {"id": row.id, "request_id": row.request_id, "feed": row.feed, "division": row.division_code,
-            "created_by": row.created_by, "created_at": row.created_at.isoformat()}
+            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+            "status": "withdrawn" if row.withdrawn_at else "receiving",
+            "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+            "withdrawn_by": row.withdrawn_by, "withdrawn_by_name": row.withdrawn_by_label or None,
+            "withdraw_reason": row.withdraw_reason or None}
 
 
 @router.post("/shared-feeds", status_code=201, summary="Receive a data-sharing feed grant as a monitoring feed",
@@ -162,9 +166,20 @@ def receive_shared_feed(data: schemas.SharedFeedIn, db: DbSession, actor: Signed
     return shared_feed_json(shared_feeds.receive_grant(db, actor, data.request_id, data.feed, data.division))
 
 
-@router.get("/shared-feeds", summary="The data-sharing grants received as monitoring feeds", responses=problems(401))
+@router.get("/shared-feeds", summary="The data-sharing grants received as monitoring feeds (withdrawn ones too)",
+            responses=problems(401))
 def list_shared_feeds(db: DbSession, actor: SignedInActor) -> list[dict[str, Any]]:
     return [shared_feed_json(r) for r in shared_feeds.shared_feeds(db, actor)]
+
+
+@router.post("/shared-feeds/{shared_feed_id}/withdraw", summary="Withdraw a feed received through data sharing",
+             responses=problems(401, 403, 404, 409, 422))
+def withdraw_shared_feed(shared_feed_id: int, data: schemas.SharedFeedWithdrawIn, db: DbSession,
+                         actor: SignedInActor) -> dict[str, Any]:
+    """Saying why (``reason``). No version the owner publishes afterwards arrives; the versions that
+    came before stay. The declaration stays too, ``withdrawn`` with who and when; a second
+    withdrawal is 409 ``feed_withdrawn``."""
+    return shared_feed_json(shared_feeds.withdraw(db, actor, shared_feed_id, data.reason))
 
 
 @router.get("/rules/{year}/{division}", summary="The rules' parameters in force and their history",

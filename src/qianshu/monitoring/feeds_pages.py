@@ -34,6 +34,7 @@ from qianshu.core.http import (
     submit_form,
 )
 from qianshu.core.i18n import N_
+from qianshu.core.identifiers import validate_division_code
 from qianshu.core.settings import Settings
 from qianshu.monitoring import (
     feed_uploads,
@@ -96,9 +97,10 @@ def _receive_form(request: Request, actor: Actor, settings: Settings) -> Respons
     data: dict[str, str] = {}
 
     def allowed(fields: Mapping[str, str]) -> None:
-        feeds.require_upload(actor, fields.get("division", "").strip())
-        if not fields.get("year", "").strip().isdigit():
+        year = fields.get("year", "").strip()
+        if not year.isdigit():
             raise InvalidInput("{field}: not a plausible year", field="year")
+        feeds.require_upload_target(actor, int(year), fields.get("division", "").strip())
 
     try:
         with feeds_api.streamed_feed(request, settings, allowed, seen=data) as got:
@@ -128,6 +130,22 @@ def feeds_receive_grant(request: Request, db: DbSession, actor: SignedInActor, p
 
     return submit_form(request, db, schemas.SharedFeedIn, form_fields(posted), SHARED_LABELS, work,
                        lambda kept: ("monitoring/feeds.html", _feeds_page(db, actor, kept)), name="shared")
+
+
+WITHDRAW_LABELS = {"reason": N_("Reason")}
+
+
+@router.post("/monitoring/feeds/shared/{shared_feed_id:int}/withdraw")
+def feeds_withdraw_grant(shared_feed_id: int, request: Request, db: DbSession, actor: SignedInActor,
+                         posted: PostedForm) -> Response:
+    """Withdraw a feed received through data sharing, saying why: nothing more arrives through it."""
+    def work(got: schemas.SharedFeedWithdrawIn) -> Response:
+        shared_feeds.withdraw(db, actor, shared_feed_id, got.reason)
+        return see_other("/monitoring/feeds#shared")
+
+    return submit_form(request, db, schemas.SharedFeedWithdrawIn, {"reason": str(posted.get("reason") or "")},
+                       WITHDRAW_LABELS, work, lambda kept: ("monitoring/feeds.html", _feeds_page(db, actor, kept)),
+                       name=f"withdraw-{shared_feed_id}")
 
 
 @dataclass
@@ -181,19 +199,23 @@ def _rules_page(request: Request, db: Session, actor: Actor, year: int, division
 
 
 def _year_division(actor: Actor, year: str, division: str) -> tuple[int, str]:
-    try:
-        from qianshu.core.identifiers import validate_division_code
-
-        return (int(year) if year.strip().isdigit() else this_year(),
-                validate_division_code(division, "division") if division.strip() else home_division(actor)[:6])
-    except InvalidInput:
-        return this_year(), home_division(actor)[:6]
+    """The year and division asked for (empty: this year, the viewer's own division); a malformed
+    one is refused (422 naming the field), never replaced by another division."""
+    if year.strip() and not year.strip().isdigit():
+        raise InvalidInput("{field}: not a plausible year", field="year")
+    return (int(year) if year.strip() else this_year(),
+            validate_division_code(division, "division") if division.strip() else home_division(actor)[:6])
 
 
 @router.get("/monitoring/rules")
 def rules_index(request: Request, db: DbSession, actor: SignedInActor, year: str = "", division: str = "") -> Response:
-    """The parameters in force for a year and a region, where each came from, and their history."""
-    y, d = _year_division(actor, year, division)
+    """The parameters in force for a year and a region, where each came from, and their history; a
+    malformed year or division asked for shows the viewer's own with the error (422)."""
+    try:
+        y, d = _year_division(actor, year, division)
+    except InvalidInput as exc:
+        return _rules_page(request, db, actor, this_year(), home_division(actor)[:6], exc.render(get_lang(request)),
+                           exc.status)
     return _rules_page(request, db, actor, y, d)
 
 
@@ -226,8 +248,9 @@ def _parameters_from(form: dict[str, Any], enabled: list[str]) -> dict[str, Any]
 @router.post("/monitoring/rules")
 def rules_set(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted, lists=("enabled",))
-    y, d = _year_division(actor, str(form.get("year", "")), str(form.get("division", "")))
+    y, d = this_year(), home_division(actor)[:6]
     try:
+        y, d = _year_division(actor, str(form.get("year", "")), str(form.get("division", "")))
         rulesets.set_parameters(db, actor, y, d, _parameters_from(form, list(form.get("enabled", []))),
                                 str(form.get("note", "")))
     except QianshuError as exc:
@@ -258,8 +281,8 @@ def runs_index(request: Request, db: DbSession, actor: SignedInActor) -> Respons
 @router.post("/monitoring/runs")
 def runs_start(request: Request, db: DbSession, actor: SignedInActor, posted: PostedForm) -> Response:
     form = form_fields(posted)
-    y, d = _year_division(actor, str(form.get("year", "")), str(form.get("division", "")))
     try:
+        y, d = _year_division(actor, str(form.get("year", "")), str(form.get("division", "")))
         run = runs.start_run(db, actor, y, d, force=bool(form.get("force")))
     except QianshuError as exc:
         if exc.status in (401, 403):

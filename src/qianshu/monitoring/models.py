@@ -101,7 +101,9 @@ class FeedUpload(Base):
 class SharedFeed(Base):
     """A grant received as a monitoring feed: the requesting organisation's declaration that the
     feed versions its grant (``sharing_requests``, feed access) delivers are the feed ``feed`` of
-    ``division_code``. Each new version the owner publishes arrives as a feed upload (shared_feeds.py)."""
+    ``division_code``. Each new version the owner publishes arrives as a feed upload (shared_feeds.py).
+    A withdrawn declaration stays, with who withdrew it, when and why; nothing arrives through it any
+    more, and the versions that came before it stay."""
 
     __tablename__ = "monitoring_shared_feeds"
 
@@ -113,6 +115,10 @@ class SharedFeed(Base):
     # the user the deliveries are received as (their permission to send the division's feed)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    withdrawn_by_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    withdraw_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class RuleParameters(Base):

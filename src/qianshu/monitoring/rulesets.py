@@ -105,6 +105,7 @@ def set_parameters(db: Session, actor: Actor, year: int, division: str, paramete
 
 
 def history(db: Session, actor: Actor, year: int, division: str) -> list[RuleParameters]:
+    division = validate_division_code(division, "division")  # 422 before the jurisdiction's 403
     require(actor, "monitoring.rules.read", Resource(division=division))
     return list(db.scalars(select(RuleParameters).where(RuleParameters.year == year,
                                                         RuleParameters.division_code.in_(_chain(division)))

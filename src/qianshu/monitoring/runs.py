@@ -47,7 +47,7 @@ from qianshu.core.analytics import Limits
 from qianshu.core.db import Database
 from qianshu.core.errors import InvalidInput, NotFound, QianshuError
 from qianshu.core.i18n import Label
-from qianshu.core.identifiers import validate_division_code
+from qianshu.core.identifiers import validate_division_code, validate_jurisdiction
 from qianshu.core.jobs import Job, JobContext, Progress
 from qianshu.core.policy import Resource, allows, division_prefix, require
 from qianshu.core.timeutil import utcnow
@@ -104,7 +104,10 @@ def households_seen_by(db: Session, actor: Actor, run_id: int, *, division: str 
     """A run's flagged households as ``actor`` sees them (the portal's run page and the API): the
     resident IDs a reason rests on are masked unless the viewer may identify the residents of the
     household's village (``monitoring.case.identify``: its county, township and village caseworkers,
-    as on the cases); the view is in the audit trail."""
+    as on the cases); the view is in the audit trail. A malformed ``division`` is refused (422)
+    before the run is looked up."""
+    if division:
+        division = validate_jurisdiction(division, "division")
     run = get_run(db, actor, run_id)
     offset = max(offset, 0)
     found = flagged_households(db, run_id, division=division)[offset:offset + max(limit, 1)]

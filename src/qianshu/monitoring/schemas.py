@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ParametersIn(BaseModel):
@@ -26,3 +26,11 @@ class SharedFeedIn(BaseModel):
     request_id: int = Field(ge=1)
     feed: str = Field(min_length=1, max_length=40)
     division: str = Field(min_length=6, max_length=6)
+
+
+class SharedFeedWithdrawIn(BaseModel):
+    """Why a feed received through data sharing is withdrawn (the answer to "are you sure")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000)

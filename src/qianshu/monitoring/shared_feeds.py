@@ -15,6 +15,12 @@ One version arrives once per grant: the upload row of (grant, file) is unique an
 so a second delivery of the same version (a retried job, two workers) finds it and does nothing,
 and takes nothing through the grant. A delivery the grant refuses (revoked, expired, outside the
 period) is recorded as a refused upload saying why.
+
+The declaration can be withdrawn (``withdraw``, by the same people who may declare it, saying why):
+the row stays, marked withdrawn with who and when, so the page and the API keep its history; no
+version published afterwards is queued, a delivery still queued finds it withdrawn and takes
+nothing, and the versions that came through it before stay. A delivery takes the declaration's row
+shared (PostgreSQL), so a withdrawal waits for a delivery under way and a later delivery sees it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,9 +36,10 @@ from qianshu.accounts import service as accounts
 from qianshu.core import audit, jobs, policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import BlobStore
-from qianshu.core.errors import Conflict, InvalidInput, PermissionDenied, QianshuError
+from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
 from qianshu.core.i18n import Label
 from qianshu.core.policy import Resource, require
+from qianshu.core.timeutil import local_display, utcnow
 from qianshu.monitoring import feed_uploads, feeds
 from qianshu.monitoring.feeds_files import COLUMNS
 from qianshu.monitoring.models import FeedUpload, SharedFeed
@@ -45,9 +52,10 @@ JOB_KIND = "monitoring.shared_feed"
 
 def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, division: str) -> SharedFeed:
     """Declare the actor's organisation's feed grant ``request_id`` to be the monitoring feed ``feed``
-    of ``division``; the newest version in the granted period is delivered at once."""
-    feeds.require_upload(actor, division)
+    of ``division``; the newest version in the granted period is delivered at once. The feed and the
+    division are checked (422) before who may send it is asked."""
     division = feeds.validate_feed_division(feed, division)
+    feeds.require_upload(actor, division)
     grant = sharing.load_request(db, actor, request_id, "sharing.grant.use")
     if grant.access_type != "feed":
         raise Conflict("This grant is a sandbox, not a feed; it delivers no files.", field="request_id",
@@ -63,7 +71,7 @@ def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, divisio
     taken = Conflict("This grant is already received as a monitoring feed.", field="request_id",
                      code="already_received")
     if db.scalar(select(SharedFeed.id).where(SharedFeed.request_id == grant.id)) is not None:
-        raise taken
+        raise taken  # a withdrawn declaration too: it stays, as history
     row = SharedFeed(request_id=grant.id, feed=feed, division_code=division, org_id=actor.org_id,
                      created_by=actor.user_id)
     try:
@@ -80,8 +88,40 @@ def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, divisio
     return row
 
 
+def withdraw(db: Session, actor: Actor, shared_feed_id: int, reason: str) -> SharedFeed:
+    """Withdraw the declaration ``shared_feed_id``, saying why: by a user who may declare it (the
+    grant is one of their organisation's, ``sharing.grant.use``; they may send the division's feeds,
+    ``monitoring.feeds.upload``). Another organisation's declaration does not exist for them (404).
+    Of two withdrawals at once one applies; the other gets 409 ``feed_withdrawn``."""
+    row = db.get(SharedFeed, shared_feed_id)
+    if row is None or row.org_id != actor.org_id:
+        raise NotFound("Feed received through data sharing {id} does not exist.", id=shared_feed_id)
+    sharing.load_request(db, actor, row.request_id, "sharing.grant.use")
+    feeds.require_upload(actor, row.division_code)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why the feed is withdrawn.", field="reason", code="reason_required")
+    # Only a declaration in force is withdrawn: the second of two withdrawals at once finds none
+    # (PostgreSQL: it waits for the first's row lock, then reads the row as committed).
+    result = db.execute(update(SharedFeed)
+                        .where(SharedFeed.id == row.id, SharedFeed.withdrawn_at.is_(None))
+                        .values(withdrawn_at=utcnow(), withdrawn_by=actor.user_id,
+                                withdrawn_by_label=actor.display_name[:200], withdraw_reason=reason[:4000])
+                        .execution_options(synchronize_session=False))
+    db.refresh(row)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This feed was already withdrawn, by {who} on {when}; nothing was changed.",
+                       code="feed_withdrawn", who=row.withdrawn_by_label,
+                       when=local_display(row.withdrawn_at))
+    audit.record(db, actor, "monitoring.shared_feed.withdrawn", target_type="monitoring_shared_feed",
+                 target_id=row.id, sharing_request=row.request_id, feed=row.feed, division=row.division_code,
+                 reason=reason)
+    return row
+
+
 def shared_feeds(db: Session, actor: Actor) -> list[SharedFeed]:
-    """The grants the actor's organisation receives as monitoring feeds."""
+    """The grants the actor's organisation receives as monitoring feeds, and those it received
+    before it withdrew them."""
     require(actor, "monitoring.feeds.read", Resource(division=actor.jurisdiction or feeds.PROVINCE))
     return list(db.scalars(select(SharedFeed).where(SharedFeed.org_id == actor.org_id).order_by(SharedFeed.id)))
 
@@ -109,7 +149,8 @@ def on_file_published(db: Session, event: FeedFilePublished) -> None:
     ids = sharing.feed_grant_ids(db, event.resource_id)
     if not ids:
         return
-    for row in db.scalars(select(SharedFeed).where(SharedFeed.request_id.in_(ids)).order_by(SharedFeed.id)):
+    for row in db.scalars(select(SharedFeed).where(SharedFeed.request_id.in_(ids), SharedFeed.withdrawn_at.is_(None))
+                          .order_by(SharedFeed.id)):
         _queue(db, row, event.file_id)
 
 
@@ -124,10 +165,13 @@ def _receiver(db: Session, row: SharedFeed) -> Actor:
 
 def deliver(db: Session, blobs: BlobStore, shared_feed_id: int, file_id: int) -> FeedUpload | None:
     """Take one feed version through the grant and queue its check; None when it has already arrived
-    (or is arriving) for this grant. A refusal of the grant is recorded on the upload."""
-    row = db.get_one(SharedFeed, shared_feed_id)
+    (or is arriving) for this grant, or when the declaration has been withdrawn. A refusal of the
+    grant is recorded on the upload."""
+    # shared, not exclusive: deliveries do not wait for each other, a withdrawal waits for them
+    row = db.scalars(select(SharedFeed).where(SharedFeed.id == shared_feed_id)
+                     .with_for_update(read=True)).one()
     file = sharing.feed_file(db, file_id)
-    if file is None:
+    if file is None or row.withdrawn_at is not None:
         return None
     upload = FeedUpload(feed=row.feed, year=file.as_of.year, division_code=row.division_code,
                         source_name=file.filename[:255], encoding="utf-8", source_digest="", size=0,

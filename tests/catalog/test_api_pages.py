@@ -220,3 +220,17 @@ def test_prices_are_formatted_for_the_language(client, products) -> None:  # typ
     assert "CN¥" in english  # CLDR's English format for yuan
     assert "¥" in chinese
     assert "CN¥" not in chinese
+
+
+def test_the_product_page_names_column_types_in_the_readers_language(client, products, db) -> None:  # type: ignore[no-untyped-def]
+    from qianshu.registry.models import ColumnProfile
+
+    for position, (name, kind) in enumerate((("卡口编号", "text"), ("过车数", "integer"), ("日期", "date"))):
+        db.add(ColumnProfile(registration_id=products[0].registration_id, position=position, name=name,
+                             inferred_type=kind))
+    db.flush()
+    for lang, expected in (("zh", ["文本", "整数", "日期"]), ("en", ["text", "integer", "date"])):
+        client.cookies.set("qs_lang", lang)
+        page = client.get(f"/catalog/{products[0].id}")
+        assert page.status_code == 200
+        assert [t.split("</td>")[0] for t in page.text.split('class="column-type">')[1:]] == expected

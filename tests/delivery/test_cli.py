@@ -78,6 +78,13 @@ def test_a_seller_issues_copies_and_finds_the_leaker(exchange: tuple[Path, int, 
     assert answer["named"]["recipient"] == "HT-B"
     assert answer["named"]["log10_adjusted_p"] < -6
     assert answer["false_positive_bound"] <= 1e-6
+    # The same third saved by Excel as "CSV UTF-8": a byte-order mark in front, CRLF line ends.
+    excel = tmp_path / "found-excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(text[:1] + text[1::3]).encode("utf-8"))
+    from_excel = runner.invoke(app, ["watermark", "detect", str(excel), "--product", str(product), "--json", *d])
+    assert from_excel.exit_code == 0, from_excel.output
+    assert json.loads(from_excel.stdout)["named"]["recipient"] == "HT-B"
+    assert json.loads(from_excel.stdout)["rows_aligned"] == answer["rows_aligned"]
     said = runner.invoke(app, ["watermark", "detect", str(suspect), "--product", str(product), *d])
     assert "HT-B" in said.output
     assert "水印" in said.output

@@ -86,7 +86,7 @@ def test_a_buyer_downloads_a_watermarked_copy_in_each_format(client: Any, db: Se
                                                            tmp_path: Path) -> None:
     contract = contract_of()
     bodies = {}
-    for fmt in ("csv", "csv-gb18030", "xlsx", "parquet"):
+    for fmt in ("csv", "csv-excel", "csv-gb18030", "xlsx", "parquet"):
         link = links.issue_link(db, buyer, settings, contract.id, fmt)
         db.flush()
         response = _fetch(client, settings, link)
@@ -94,6 +94,9 @@ def test_a_buyer_downloads_a_watermarked_copy_in_each_format(client: Any, db: Se
         assert contract.number in response.headers["content-disposition"]
         bodies[fmt] = response.content
     assert bodies["csv-gb18030"].decode("gb18030").replace("\r\n", "\n") == bodies["csv"].decode("utf-8")
+    # UTF-8 for Excel: the same text after the byte-order mark Excel needs to read it as UTF-8; plain UTF-8 has none
+    assert bodies["csv-excel"] == b"\xef\xbb\xbf" + bodies["csv"]
+    assert not bodies["csv"].startswith(b"\xef\xbb\xbf")
     table = pacsv.read_csv(io.BytesIO(bodies["csv"]))
     assert table.num_rows == 3_000
     assert pq.read_table(io.BytesIO(bodies["parquet"])).num_rows == 3_000
@@ -108,13 +111,14 @@ def test_a_buyer_downloads_a_watermarked_copy_in_each_format(client: Any, db: Se
     assert found.named is not None
     assert found.named.key_id == contract.number
     # Audited, logged, counted.
-    assert [e.detail["format"] for e in _audits(db, "delivery.download")] == ["csv", "csv-gb18030", "xlsx", "parquet"]
-    assert len(_audits(db, "delivery.link_issue")) == 4
+    assert [e.detail["format"] for e in _audits(db, "delivery.download")] == ["csv", "csv-excel", "csv-gb18030",
+                                                                             "xlsx", "parquet"]
+    assert len(_audits(db, "delivery.link_issue")) == 5
     leaves = [e.leaf for e in db.scalars(select(LogEntry))]
-    assert sum(b"delivery.download_link_issued" in leaf for leaf in leaves) == 4
-    assert sum(b"delivery.downloaded" in leaf for leaf in leaves) == 4
+    assert sum(b"delivery.download_link_issued" in leaf for leaf in leaves) == 5
+    assert sum(b"delivery.downloaded" in leaf for leaf in leaves) == 5
     db.expire_all()
-    assert [x.fetches for x in db.scalars(select(DownloadLink))] == [1, 1, 1, 1]
+    assert [x.fetches for x in db.scalars(select(DownloadLink))] == [1, 1, 1, 1, 1]
 
 
 def test_links_refuse_expired_forged_other_contracts_and_ended_contracts(

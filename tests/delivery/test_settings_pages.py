@@ -138,3 +138,53 @@ def test_the_leak_page_names_the_contract_of_the_decoys(client: Any, db: Session
     named = answer.text.split('id="leak-result"')[1].split("</div>")[0]
     assert "(文件下载)" in named
     assert "(download)" not in named
+
+
+
+def test_the_seller_reaches_the_leak_search_from_the_contract_page(
+        client: Any, db: Session, settings: Settings, buyer: Actor, merchant: Actor, make: Any,
+        contract_of: Callable[..., Contract]) -> None:  # noqa: F811
+    contract = contract_of()
+    # the buyer's copy as CSV for Excel (UTF-8 after a byte-order mark), which then leaks
+    link = links.issue_link(db, buyer, settings, contract.id, "csv-excel")
+    db.flush()
+    parts = urlsplit(settings.public_base + links.link_path(settings, link))
+    leaked = client.get(f"{parts.path}?{parts.query}").content
+    assert leaked.startswith(b"\xef\xbb\xbf")
+    page_path = f"/exchange/contracts/{contract.id}"
+    leak_path = f"/delivery/leaks?listing_id={contract.listing_id}"
+    sign_in(client, _email(db, merchant.user_id))
+    chinese = client.get(page_path).text
+    assert f'href="{leak_path}" id="leak-search-link">查找本产品泄露副本的来源</a>' in chinese
+    client.cookies.set("qs_lang", "en")
+    english = client.get(page_path).text
+    assert f'href="{leak_path}" id="leak-search-link">Find the source of a leaked copy of this product</a>' in english
+    client.cookies.set("qs_lang", "zh")
+    # the link opens the search with the contract's product chosen, and the search names the contract
+    form = client.get(leak_path)
+    assert form.status_code == 200
+    assert f'<option value="{contract.listing_id}" selected>' in form.text
+    answer = client.post(f"/delivery/leaks?csrf_token={csrf(client, leak_path)}",
+                         data={"listing_id": str(contract.listing_id)},
+                         files={"file": ("泄露.csv", leaked, "text/csv")})
+    assert answer.status_code == 200, answer.text
+    named = answer.text.split('id="leak-result"')[1].split("</div>")[0]
+    assert f"该副本带有合同 {contract.number} 的水印" in named
+    client.post("/sign-out", data={"csrf_token": csrf(client, "/")})
+    client.cookies.clear()
+    # the buyer may not search the seller's copies: no link on the same page; it is offered CSV for Excel
+    sign_in(client, _email(db, buyer.user_id))
+    seen = client.get(page_path)
+    assert seen.status_code == 200
+    assert 'id="delivery"' in seen.text
+    assert "leak-search-link" not in seen.text
+    delivery_path = f"/delivery/contracts/{contract.id}"
+    assert '<option value="csv-excel">CSV（UTF-8，供 Excel 打开）</option>' in client.get(delivery_path).text
+    client.cookies.set("qs_lang", "en")
+    assert '<option value="csv-excel">CSV (UTF-8, for Excel)</option>' in client.get(delivery_path).text
+    # the exchange's operator, who arbitrates the dispute that follows a leak, is offered it too (the policy)
+    from qianshu.delivery import read_models
+    offered = {who: read_models.contract_panel(db, actor, contract) for who, actor in (
+        ("buyer", buyer), ("seller", merchant), ("operator", make.actor(make.operator())))}
+    assert {who: bool(panel and panel.can_find_leak) for who, panel in offered.items()} == {
+        "buyer": False, "seller": True, "operator": True}

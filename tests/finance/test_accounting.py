@@ -137,9 +137,12 @@ def accounting_actor(user):  # type: ignore[no-untyped-def]
 
 def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None:  # type: ignore[no-untyped-def]
     db.flush()
-    for lang, heading, title, industry in (
-            ("zh", "账面价值（元）", "确认为无形资产的数据资源", "道路运输业 (G54)"),
-            ("en", "Book value (yuan)", "Data resources recognised as intangible assets", "Road transport (G54)")):
+    # the enumerated values (how acquired, how classified, what a cost was, where it is recorded) as labels
+    for lang, heading, title, industry, (purchased, intangible, price, entered, total_label) in (
+            ("zh", "账面价值（元）", "确认为无形资产的数据资源", "道路运输业 (G54)",
+             ("外购", "无形资产", "购买价款及相关税费", "持有人录入", "合计")),
+            ("en", "Book value (yuan)", "Data resources recognised as intangible assets", "Road transport (G54)",
+             ("Purchased", "Intangible asset", "Purchase price and taxes", "Entered by the holder", "Total"))):
         headers = {**bearer(holder), "Accept-Language": lang}
         xlsx = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31", "format": "xlsx"},
                           headers=headers)
@@ -148,19 +151,24 @@ def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None: 
         rows = list(book.worksheets[0].iter_rows(values_only=True))
         assert [title] in [list(r[:1]) for r in rows]
         assert heading in rows[3]
-        total = next(r for r in rows if r[0] in ("合计", "total"))
+        total = next(r for r in rows if r[0] == total_label)
+        assert purchased in [r[0] for r in rows]
         assert float(total[2]) == 1_560_000.00
         assert float(total[5]) == 1_222_000.00
         assets = list(book.worksheets[1].iter_rows(values_only=True))
         assert industry in assets[1]  # the nature of the asset in words, not the bare code
         costs = list(book.worksheets[2].iter_rows(values_only=True))
         assert len(costs) == 1 + 5  # the header and the five costs up to the date
+        assert (purchased, intangible) == (assets[1][6], assets[1][7])
+        assert (price, entered) == (costs[1][2], costs[1][5])
         pdf = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31", "format": "pdf"},
                          headers=headers)
         assert pdf.content.startswith(b"%PDF")
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
         assert "1,222,000.00" in text
         assert "78,000.00" in text  # this year's amortisation, in the PDF's tables as in the workbook's
+        assert f"{purchased} · " in text
+        assert intangible in text
         if lang == "en":
             assert "1 asset ·" in text
             assert "1 assets" not in text
@@ -168,6 +176,7 @@ def test_exports_in_both_languages(client, db, booked, holder, bearer) -> None: 
                               headers=headers).content.decode("utf-8-sig")
         assert heading in csv_text.splitlines()[0]
         assert "1,560,000.00" in csv_text
+        assert f",{purchased},{intangible}," in csv_text
     as_json = client.get("/api/v1/finance/accounting", params={"as_of": "2026-03-31"}, headers=bearer(holder)).json()
     assert as_json["intangible"][-1]["book_value_fen"] == 122_200_000
 

@@ -216,7 +216,7 @@ def test_the_sale_page_shows_the_bids_and_refuses_a_bid_beside_its_field(  # typ
     assert "您的出价" in shown.text
     client.cookies.set("qs_lang", "en")
     english = client.get(f"/finance/sales/{sale_id}")
-    for words in ("Reserve price", "leading", "your bid"):
+    for words in ("Reserve price", "<td>Leading</td>", "your bid"):  # the bid's status as a label
         assert words in english.text
     client.cookies.set("qs_lang", "zh")
     sign_in(client, asset.bank)

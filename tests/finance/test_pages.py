@@ -78,6 +78,22 @@ def test_lookup_confirm_and_portfolio_in_the_portal(client, db, asset, bearer) -
     client.cookies.set("qs_lang", "en")
     english = client.get(f"/finance/lookup?number={asset.number}").text
     assert '<span lang="zh-CN">动产融资统一登记公示系统</span> <code>0451 2026 1130 0001</code>' in english
+    # the pledge's status and its history read as labels in English, as the Chinese page's do
+    card = english.split(f'id="pledge-{pledge_id}"')[1]
+    assert f"#{pledge_id} — Active</h2>" in english
+    assert " · Registered · " in card
+    assert " · Confirmed · " in card
+    assert " · registered · " not in card
+    assert "— active<" not in english
+    row = client.get("/finance/pledges").text.split('id="portfolio"')[1].split("</table>")[0]
+    assert "<td>Active</td>" in row
+    client.cookies.set("qs_lang", "zh")
+    chinese = client.get(f"/finance/lookup?number={asset.number}").text
+    assert f"#{pledge_id} — 生效中</h2>" in chinese
+    assert " · 登记质押 · " in chinese
+    assert " · 出质人确认 · " in chinese
+    assert "<td>生效中</td>" in client.get("/finance/pledges").text.split('id="portfolio"')[1].split("</table>")[0]
+    client.cookies.set("qs_lang", "en")
     assert "50.0 %" in portfolio.text.split('id="limits"')[1]  # the exchange's default, none of its own
 
 

@@ -165,6 +165,15 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     assert "Guiyang residents sample" not in attributes
     assert "每月" in attributes
     assert "monthly" not in attributes
+    # the data dictionary names each column's type in Chinese, not the profile's English key
+    types = [t.split("</span>")[0] for t in attributes.split('class="column-type">')[1:]]
+    assert types
+    assert set(types) <= {"整数", "小数", "日期", "日期时间", "布尔值", "文本", "文本（多为数字）", "文本（多为日期）",
+                          "其他"}, types
+    assert "整数" in types
+    assert "文本" in types
+    assert "integer" not in attributes
+    assert "(text" not in attributes
     # absurd, negative and missing figures: every one named beside its field, in Chinese, nothing stored
     wrong = TYPED | {"discount_bp": "500", "acquisition_fen": "-5", "share_bp": ""}
     refused = client.post(url, data=wrong | {"csrf_token": csrf})
@@ -196,6 +205,8 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     assert "Replacement cost" in page.text
     attributes = page.text.split('id="attributes"')[1].split("</table>")[0]
     assert '<span lang="en">Guiyang residents sample</span>' in attributes
+    assert 'class="column-type">integer</span>' in attributes
+    assert "整数" not in attributes
     assert "贵阳市居民样本数据" not in attributes
     lookup = client.get(f"/finance/lookup?number={asset.number}")
     assert 'id="latest-valuation"' in lookup.text

@@ -37,3 +37,20 @@ def test_gb18030_to_certificate(database, db, settings, make, merchant, reviewer
     assert certificate.verify_certificate(signed, signer.public_key()).valid
     signed["certificate"]["data"]["rows"] = 1
     assert not certificate.verify_certificate(signed, signer.public_key()).valid
+
+
+def test_a_utf8_csv_with_a_byte_order_mark_registers(database, db, settings, make, merchant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What Excel's "CSV UTF-8" save (and the exchange's own CSV for Excel) writes: the BOM is no part of
+    the first column's name, and the Chinese reads as Chinese."""
+    from tests.registry.conftest import people_rows, write_csv
+
+    bom = write_csv(tmp_path / "居民-excel.csv", people_rows(120), encoding="utf-8-sig")
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    reg = process(database, db, settings, make.actor(merchant), [bom])
+    assert reg.status == "ready", reg.pipeline_error
+    assert reg.files[0].detected_encoding == "UTF-8 (BOM)"
+    assert reg.row_count == 120
+    names = [c.name for c in service.column_profiles(db, reg.id)]
+    assert names[0] == "姓名"
+    assert not any("\ufeff" in n for n in names)
+    assert service.pii_columns(db, reg.id)["身份证号"] == "resident_id"

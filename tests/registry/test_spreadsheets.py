@@ -279,8 +279,16 @@ def test_the_page_shows_what_was_detected(client, database, db, settings, make, 
         assert word in block, (word, block)
     for text in ("人口|男", TITLE, "封面", "备用"):
         assert text in block
-    profile = page.text.split('id="profile"')[1]
+    profile = page.text.split('id="profile"')[1].split("</table>")[0]
     assert "人口|女" in profile
+    # each column's type in the page's language (the registry's "column type" labels)
+    types = {t.split("</td>")[0] for t in profile.split('class="column-type">')[1:]}
+    assert types
+    named = {"zh": {"整数", "小数", "日期", "日期时间", "布尔值", "文本", "文本（多为数字）", "文本（多为日期）",
+                    "其他"},
+             "en": {"integer", "decimal", "date", "date and time", "true or false", "text", "text (mostly numbers)",
+                    "text (mostly dates)", "other"}}
+    assert types <= named[lang], types
 
 
 def test_the_holder_corrects_the_reading_in_the_portal_and_through_the_api(client, database, db, settings, make,

@@ -156,7 +156,8 @@ def issue(
     product: Annotated[int, typer.Option("--product", help="The product (catalogue id).")],
     recipient: Annotated[str, typer.Option("--recipient", help="The contract id the watermark is keyed to.")],
     org_user: Annotated[str, typer.Option("--org-user", help="E-mail of the acting user of the seller.")],
-    file_format: Annotated[str, typer.Option("--format", help="csv, csv-gb18030, xlsx or parquet.")] = "csv",
+    file_format: Annotated[str, typer.Option(
+        "--format", help="csv, csv-excel (UTF-8 with a byte-order mark), csv-gb18030, xlsx or parquet.")] = "csv",
     label: Annotated[str, typer.Option("--label", help="Who the recipient is, in words.")] = "",
     data_dir: DataDir = None,
     as_json: JsonOutput = False,

@@ -1,5 +1,6 @@
-"""Delivered copies and suspect files: writing a product's batches as CSV (UTF-8 or GB18030), XLSX
-or Parquet, and reading a suspect file of any of those formats back as text columns."""
+"""Delivered copies and suspect files: writing a product's batches as CSV (UTF-8, UTF-8 with a
+byte-order mark for Excel, or GB18030), XLSX or Parquet, and reading a suspect file of any of those
+formats back as text columns."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-FORMATS = ("csv", "csv-gb18030", "xlsx", "parquet")
+# "csv" is plain UTF-8 for programs; "csv-excel" is the same text after a UTF-8 byte-order mark, which
+# is what makes Excel (Chinese Windows above all) read it as UTF-8 rather than the ANSI code page; see
+# docs/delivery.md, "CSV encodings".
+FORMATS = ("csv", "csv-excel", "csv-gb18030", "xlsx", "parquet")
+CSV_FORMATS = ("csv", "csv-excel", "csv-gb18030")
 BATCH_ROWS = 256 * 1024
 
 
@@ -28,20 +33,24 @@ def write_copy(batches: Iterable[pa.RecordBatch], schema: pa.Schema, destination
             for batch in batches:
                 writer.write_batch(batch)
                 rows += batch.num_rows
-    elif fmt in ("csv", "csv-gb18030"):
+    elif fmt in CSV_FORMATS:
+        def encoded(data: bytes) -> bytes:  # Arrow writes UTF-8
+            return data.decode("utf-8").encode("gb18030") if fmt == "csv-gb18030" else data
+
         with destination.open("wb") as out:
+            if fmt == "csv-excel":
+                out.write(codecs.BOM_UTF8)
             header = True
             for batch in batches:
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=header))
                 header = False
-                data = buffer.getvalue()
-                out.write(data if fmt == "csv" else data.decode("utf-8").encode("gb18030"))
+                out.write(encoded(buffer.getvalue()))
                 rows += batch.num_rows
             if header:  # no batch at all: still the header line
                 buffer = io.BytesIO()
                 pacsv.write_csv(schema.empty_table(), buffer)
-                out.write(buffer.getvalue())
+                out.write(encoded(buffer.getvalue()))
     elif fmt == "xlsx":
         from openpyxl import Workbook
 

@@ -51,8 +51,9 @@ if TYPE_CHECKING:
     from qianshu.exchange.models import Contract
 
 LINK_CONTEXT = b"qianshu/download-link/v1"
-EXTENSIONS = {"csv": "csv", "csv-gb18030": "csv", "xlsx": "xlsx", "parquet": "parquet"}
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "csv-gb18030": "text/csv; charset=gb18030",
+EXTENSIONS = {"csv": "csv", "csv-excel": "csv", "csv-gb18030": "csv", "xlsx": "xlsx", "parquet": "parquet"}
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "csv-excel": "text/csv; charset=utf-8",
+               "csv-gb18030": "text/csv; charset=gb18030",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "parquet": "application/vnd.apache.parquet"}
 SIGNATURE = re.compile(r"^[0-9a-f]{64}$")

@@ -60,7 +60,7 @@ class DownloadLink(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column()
-    file_format: Mapped[str] = mapped_column(String(16))  # csv | csv-gb18030 | xlsx | parquet
+    file_format: Mapped[str] = mapped_column(String(16))  # csv | csv-excel | csv-gb18030 | xlsx | parquet
     expires_at: Mapped[datetime]
     issued_by: Mapped[int | None]
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)

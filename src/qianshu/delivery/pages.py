@@ -54,8 +54,9 @@ def _products(request: Request, actor: Actor) -> list[Listing]:
 
 
 @router.get("/delivery/leaks")
-def leak_form(request: Request, actor: SignedInActor) -> Response:
-    return render(request, "delivery/leaks.html", LeakPage(_products(request, actor)))
+def leak_form(request: Request, actor: SignedInActor, listing_id: int | None = None) -> Response:
+    """``listing_id`` preselects the product (the link from a contract's page)."""
+    return render(request, "delivery/leaks.html", LeakPage(_products(request, actor), listing_id=listing_id))
 
 
 @router.post("/delivery/leaks")

@@ -88,14 +88,20 @@ class DeliveryPanelView:
     can_query: bool = False  # ask the sandbox (its buyer: ``sandbox.query``)
     can_limits: bool = False  # change an API contract's limits (its seller, operators: ``data_api.limits``)
     can_configure: bool = False  # change the product's sandbox (its seller: ``sandbox.configure``)
+    # search a leaked file for the watermark of a copy of the product (its seller, operators: ``watermark.detect``)
+    can_find_leak: bool = False
 
 
 def contract_panel(db: Session, actor: Actor, contract: Any) -> DeliveryPanelView | None:
     """What the contract page shows of its delivery; None where there is nothing (a download or
     Delta Sharing contract not in force yet, another delivery mode)."""
     party = exchange.party_of(actor, contract)
-    if contract.delivery_mode in ("download", "delta_sharing"):
-        return DeliveryPanelView(contract, party) if contract.starts_at else None
+    if contract.delivery_mode in ("download", "delta_sharing"):  # the modes that hand over watermarked copies
+        if not contract.starts_at:
+            return None
+        listing = catalog_service.get_listing(db, SYSTEM, contract.catalogue_listing_id)
+        return DeliveryPanelView(contract, party, can_find_leak=policy.allows(
+            actor, "watermark.detect", catalog_permissions.listing(listing)))
     if contract.delivery_mode not in ("api", "sandbox"):
         return None
     summary = sandbox_service.contract_summary(db, actor, contract.id)

@@ -62,6 +62,11 @@ LABELS = (
     NP_("registration type", "transfer"),
     NP_("registration type", "renewal"),
     NP_("registration type", "cancellation"),
+    # a column's inferred type (profile.py), shown in data dictionaries
+    NP_("column type", "integer"), NP_("column type", "decimal"), NP_("column type", "date"),
+    NP_("column type", "timestamp"), NP_("column type", "boolean"), NP_("column type", "text"),
+    NP_("column type", "text (mostly number)"), NP_("column type", "text (mostly date)"),
+    NP_("column type", "other"),
     NP_("data right", "holding"),
     NP_("data right", "processing_use"),
     NP_("data right", "operation"),

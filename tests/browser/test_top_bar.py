@@ -30,6 +30,8 @@ def test_the_top_bar_is_one_line_for_every_demo_user(browser, live_server: str) 
             _sign_in(page, login.email)
             for lang in ("zh", "en"):
                 page.goto(f"/lang/{lang}?next=/")
+                # a failed sign-in would leave the short bar of a visitor, and the test pass for nothing
+                assert page.locator("#inbox-link").count() == 1, f"{login.email}: not signed in (at {page.url})"
                 tops = page.evaluate(TOPS)
                 assert len(tops) >= 4, f"{login.email}: no top bar"
                 first = min(top for _, top in tops)

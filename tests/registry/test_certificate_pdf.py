@@ -183,12 +183,37 @@ def test_the_portal_pdf_uses_the_configured_font(client, database, db, settings,
     assert "holding" not in text
 
 
-def test_an_unusable_configured_font_falls_back_to_the_builtin_cid_font(tmp_path: Path,
+@pytest.mark.parametrize("content", [b"not a font", b"ttcf\x00\x01\x00\x00\x00\x00\x00\x09"],
+                         ids=["not-a-font", "truncated-collection"])
+def test_an_unusable_configured_font_falls_back_to_the_builtin_cid_font(tmp_path: Path, content: bytes,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     bogus = tmp_path / "not-a-font.ttf"
-    bogus.write_bytes(b"not a font")
+    bogus.write_bytes(content)
     with caplog.at_level("WARNING"):
         pdf = certificate.pdf_bytes(_signed(), "https://exchange.example/v", font_path=str(bogus))
     assert b"/STSong-Light" in pdf
     assert not _fonts_embedded(pdf)
     assert "certificate_font_path" in caplog.text
+
+
+def test_concurrent_documents_in_a_cff_font_all_read_right(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many new documents at once, with room for one subset only: none is drawn with a font pulled
+    from under it (ReportLab looks a font up by name on every line), and each reads its own text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(certificate, "_SUBSETS_KEPT", 1)
+    font_path = str(_cff_font(tmp_path / "cjk.otf"))
+
+    def name(n: int) -> str:  # each document its own name, in the only characters the font has
+        return "".join("数" if bit == "1" else "据" for bit in f"{n:05b}")
+
+    def draw(n: int) -> str:
+        # a character the font lacks makes each document's character set, and so its subset, its own
+        signed = _signed(holder={"name": name(n) + chr(0x4E00 + n), "name_en": "A", "uscc": "A"})
+        return "".join(r[0] for r in _text_runs(certificate.pdf_bytes(signed, "https://exchange.example/v",
+                                                                       font_path=font_path)))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # without the in-use guard, a KeyError within 48
+        texts = list(pool.map(draw, range(48)))
+    for n, text in enumerate(texts):
+        assert name(n) in text

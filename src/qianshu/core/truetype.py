@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import Any
 
 # Characters every document may draw whatever its text: ASCII, so that numbers and Latin names
 # written later in the same font (a page number, "REVOKED") are always there.
@@ -24,40 +25,61 @@ PREFERRED_FACES = (" SC", " CN", "SC ", "Simplified")
 def chinese_cff_face(path: str) -> int | None:
     """The index of the face in ``path`` that has CFF outlines and Chinese characters, preferring a
     Simplified Chinese face of a collection; None when the file is no such font."""
-    from fontTools.ttLib import TTCollection, TTFont, TTLibError
+    from fontTools.ttLib import TTCollection, TTFont
 
     try:
         with open(path, "rb") as file:
             is_collection = file.read(4) == b"ttcf"
         faces = list(TTCollection(path, lazy=True).fonts) if is_collection else [TTFont(path, lazy=True)]
-    except (OSError, TTLibError, AssertionError, ValueError, KeyError):
+    except Exception:  # any damaged or foreign file is simply not a usable font
         return None
+    try:
+        return _preferred_chinese_face(faces)
+    finally:
+        for face in faces:
+            face.close()
+
+
+def _preferred_chinese_face(faces: list[Any]) -> int | None:
     def preferred(index: int) -> bool:
         try:
             family = str(faces[index]["name"].getDebugName(1) or "")
-        except (TTLibError, AssertionError, ValueError, KeyError):
+        except Exception:  # a damaged name table: no preference
             return False
         return any(mark in family for mark in PREFERRED_FACES)
 
     # a face's character map is slow to read (tens of thousands of entries): the preferred face first
     for index in sorted(range(len(faces)), key=lambda i: not preferred(i)):
-        try:
-            if "CFF " in faces[index] and ord("数") in (faces[index].getBestCmap() or {}):
-                return index
-        except (TTLibError, AssertionError, ValueError, KeyError):
-            continue
+        if _has_chinese_cff(faces[index]):
+            return index
     return None
+
+
+def _has_chinese_cff(face: Any) -> bool:
+    try:
+        return "CFF " in face and ord("数") in (face.getBestCmap() or {})
+    except Exception:  # a damaged face: not this one
+        return False
 
 
 def truetype_subset(path: str, face: int, text: str, postscript_name: str) -> bytes:
     """The glyphs of ``text`` (and ASCII) from face ``face`` of the CFF font at ``path``, as a
     TrueType font file named ``postscript_name`` (ReportLab takes two fonts of one name for one)."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(path, fontNumber=face, lazy=True)
+    try:
+        return _converted(font, text, postscript_name)
+    finally:
+        font.close()
+
+
+def _converted(font: Any, text: str, postscript_name: str) -> bytes:
     from fontTools import subset
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
-    from fontTools.ttLib import TTFont, newTable
+    from fontTools.ttLib import newTable
 
-    font = TTFont(path, fontNumber=face, lazy=True)
     # Layout tables are what make a CJK font slow to open, and a PDF places glyphs one by one.
     for tag in ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "vhea", "vmtx", "VORG", "DSIG"):
         if tag in font:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -159,21 +160,30 @@ def _system_fonts() -> list[str]:
                                  timeout=5, check=False).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
-        found += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()}, key=_weighted_last)
+        found += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()}, key=_font_rank)
     return found + [p for p in FONT_CANDIDATES if p not in found]
 
 
-def _weighted_last(path: str) -> tuple[bool, str]:
-    """Regular faces before bold, light and the rest (NotoSansCJK-Bold.ttc sorts before -Regular)."""
+def _font_rank(path: str) -> tuple[bool, bool, str]:
+    """Regular faces before bold, light and the rest (NotoSansCJK-Bold.ttc sorts before -Regular),
+    and, where a distribution ships one file per language, Simplified Chinese before Japanese."""
     name = path.rsplit("/", 1)[-1].lower()
-    return any(w in name for w in ("bold", "black", "heavy", "light", "thin", "medium", "semi")), path
+    weighted = any(w in name for w in ("bold", "black", "heavy", "light", "thin", "medium", "semi"))
+    other_language = any(m in name for m in ("jp", "kr", "tc", "hk")) and not any(m in name for m in ("sc", "cn"))
+    return weighted, other_language, path
 
 
 _FONTS: dict[str, str] = {}  # configured path or "<system>" → a registered TrueType font, or the CID font
 _CFF_SOURCES: dict[str, tuple[str, int]] = {}  # … or → a CFF font (path, face) subset per document
-_SUBSETS: OrderedDict[str, Any] = OrderedDict()  # characters' digest → registered subset font
-_SUBSETS_KEPT = 64  # subsets stay registered for documents drawn again soon; the oldest are dropped
+_CHOOSE_LOCK = threading.Lock()
+# characters' digest → (registered subset font, when last drawn with)
+_SUBSETS: OrderedDict[str, tuple[Any, float]] = OrderedDict()
+_SUBSETS_KEPT = 64  # subsets stay registered for documents drawn again soon; the oldest are dropped …
+_SUBSET_IN_USE_SECONDS = 300.0  # … unless drawn with this recently (another request may be drawing with it)
 _SUBSETS_LOCK = threading.Lock()
+# A build is ~0.5 s of CPU and ~40 MB holding the GIL: one at a time, so a burst of downloads of new
+# documents queues instead of stalling every request of the process.
+_BUILDS = threading.BoundedSemaphore(1)
 
 
 def certificate_font(configured: str = "", text: str = "") -> tuple[str, bool]:
@@ -186,8 +196,14 @@ def certificate_font(configured: str = "", text: str = "") -> tuple[str, bool]:
     font STSong-Light, which readers draw with their own font (not embedded).
     """
     key = configured or "<system>"
-    if key not in _FONTS and key not in _CFF_SOURCES:
-        _choose_font(key, configured)
+    with _CHOOSE_LOCK:
+        if key not in _FONTS and key not in _CFF_SOURCES:
+            try:
+                _choose_font(key, configured)
+            except Exception:  # a damaged font file (a stale font cache): the PDF is drawn all the same
+                log.warning("no usable font found for %s; PDFs use the built-in %s, not embedded", key, CID_FONT,
+                            exc_info=True)
+                _FONTS[key] = _cid_font()
     if key in _CFF_SOURCES:
         try:
             return _cff_subset(*_CFF_SOURCES[key], text), True
@@ -199,6 +215,7 @@ def certificate_font(configured: str = "", text: str = "") -> tuple[str, bool]:
 
 
 def _choose_font(key: str, configured: str) -> None:
+    import struct
     from pathlib import Path
 
     from reportlab.pdfbase import pdfmetrics
@@ -209,8 +226,8 @@ def _choose_font(key: str, configured: str) -> None:
     paths = [p for p in ([configured] if configured else _system_fonts()) if Path(p).is_file()]
     for path in paths:
         try:
-            font = TTFont(f"QianshuCert{len(_FONTS)}", path, subfontIndex=0)
-        except (TTFError, OSError, ValueError, KeyError, IndexError):
+            font = TTFont(f"QianshuCert-{hashlib.sha256(path.encode()).hexdigest()[:12]}", path, subfontIndex=0)
+        except (TTFError, OSError, ValueError, KeyError, IndexError, struct.error):
             continue
         if not configured and ord("数") not in font.face.charToGlyph:
             continue  # no Chinese glyphs
@@ -244,18 +261,45 @@ def _cff_subset(path: str, face: int, text: str) -> str:
 
     characters = "".join(sorted(set(text + ALWAYS)))
     digest = hashlib.sha256(f"{path}\0{face}\0{characters}".encode()).hexdigest()[:20]
+    if (name := _cached_subset(digest)) is not None:
+        return name
+    with _BUILDS:
+        if (name := _cached_subset(digest)) is not None:  # built while this request waited
+            return name
+        name = f"QianshuSubset-{digest}"
+        font = TTFont(name, io.BytesIO(truetype_subset(path, face, characters, name)))
+        pdfmetrics.registerFont(font)
     with _SUBSETS_LOCK:
-        if digest in _SUBSETS:
-            _SUBSETS.move_to_end(digest)
-            return str(_SUBSETS[digest].fontName)
-    name = f"QianshuSubset-{digest}"
-    font = TTFont(name, io.BytesIO(truetype_subset(path, face, characters, name)))
-    pdfmetrics.registerFont(font)
-    with _SUBSETS_LOCK:
-        _SUBSETS[digest] = font
+        _SUBSETS[digest] = (font, time.monotonic())
         while len(_SUBSETS) > _SUBSETS_KEPT:
-            _SUBSETS.popitem(last=False)[1].unregister()
+            oldest, used = next(iter(_SUBSETS.values()))
+            if time.monotonic() - used < _SUBSET_IN_USE_SECONDS:
+                break  # ReportLab looks the font up by name on every line: never pull one from under a render
+            _SUBSETS.popitem(last=False)
+            _forget(oldest)
     return name
+
+
+def _cached_subset(digest: str) -> str | None:
+    with _SUBSETS_LOCK:
+        if digest not in _SUBSETS:
+            return None
+        font, _used = _SUBSETS.pop(digest)
+        _SUBSETS[digest] = (font, time.monotonic())  # the most recently used is last
+        return str(font.fontName)
+
+
+def _forget(font: Any) -> None:
+    """Unregister a subset, and the family entries registering a multi-byte font adds (which
+    ``unregister`` leaves behind)."""
+    from reportlab.lib import fonts
+
+    font.unregister()
+    name = font.fontName.lower()
+    for bold in (0, 1):
+        for italic in (0, 1):
+            fonts._tt2ps_map.pop((name, bold, italic), None)
+    fonts._ps2tt_map.pop(name, None)
 
 
 def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:

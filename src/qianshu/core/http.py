@@ -21,7 +21,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -478,15 +478,27 @@ def render(request: Request, template: str, context: Any = None, *, status_code:
 
 
 def idempotent(request: Request, db: Session, caller: str, body: Any, ttl: timedelta,
-               work: Callable[[], Any], *, status_code: int = 201) -> JSONResponse:
+               work: Callable[[], Any], *, status_code: int = 201,
+               last: Sequence[Callable[[], None]] = ()) -> JSONResponse:
     """A money-moving route's answer, executed once per ``Idempotency-Key`` (``core/idempotency.py``):
-    ``work()`` returns a JSON-ready body; a repeat gets the first answer with ``Idempotent-Replayed``."""
+    ``work()`` returns a JSON-ready body; a repeat gets the first answer with ``Idempotent-Replayed``.
+    ``last``: writes a successful ``work`` left to run once the answer is stored (those that lock
+    rows many requests share), in order; an error there undoes the whole request, the key's answer too.
+    The transaction is committed here."""
     lang = get_lang(request)
     outcome = idempotency.execute_once(
         db, caller=caller, key=request.headers.get(idempotency.HEADER, ""),
         fingerprint=idempotency.fingerprint(request.method, request.url.path, body), ttl=ttl,
         work=lambda: (status_code, work()),
         on_error=lambda exc: (exc.status, problem_body(exc, lang, request.url.path)))
+    if outcome.status < 400:  # a refusal's writes were undone with its savepoint: theirs must not run
+        for write in last:
+            write()
+    # Committed here, on the handler's thread, and not when the request's unit of work ends (a hop
+    # back to the event loop and onto another thread later): the step's row locks (a seller's
+    # wallet, the exchange's fee account, the public log's sequencer) are released at once, not
+    # held while this thread waits to be scheduled twice (docs/exchange.md, "Performance").
+    db.commit()
     media = "application/problem+json" if outcome.status >= 400 else "application/json"
     headers = {"Idempotent-Replayed": "true" if outcome.replayed else "false", "Content-Language": lang}
     return JSONResponse(outcome.body, status_code=outcome.status, media_type=media, headers=headers)

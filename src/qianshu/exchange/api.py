@@ -105,7 +105,11 @@ def contract_pdf(contract_id: int, request: Request, db: DbSession, actor: Signe
 @router.post("/contracts/{contract_id}/sign", response_model=s.ContractOut, responses=problems(404, 409),
              summary="Accept the contract's current text (either party)")
 def sign(contract_id: int, db: DbSession, actor: SignedInActor, data: s.SignIn | None = None) -> object:
-    return contracts.sign(db, actor, contract_id, data.text_sha256 if data else "")
+    signed = contracts.sign(db, actor, contract_id, data.text_sha256 if data else "")
+    # The second signature holds the public log's sequencer, one lock for the whole exchange:
+    # committed here, on the handler's thread, as a money step is (core.http.idempotent).
+    db.commit()
+    return signed
 
 
 @router.post("/contracts/{contract_id}/decline", response_model=s.ContractOut, responses=problems(404, 409, 422),
@@ -146,12 +150,14 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255,
 
 
 def _once(request: Request, db: DbSession, actor: Actor, body: Any, work: Callable[[], Any],
-          out: type[Any] = s.ContractOut) -> JSONResponse:
-    """``work`` once per Idempotency-Key; the caller has checked the actor's permission first."""
+          out: type[Any] = s.ContractOut, last: list[Callable[[], None]] | None = None) -> JSONResponse:
+    """``work`` once per Idempotency-Key; the caller has checked the actor's permission first.
+    ``last``: what ``work`` left to run after the answer is stored (``escrow.settle``)."""
     ttl = get_settings_dep(request).section(LedgerSettings).idempotency_ttl
     caller = f"user:{actor.user_id}" if actor.user_id is not None else f"org:{actor.org_id}"
     return idempotent(request, db, caller, body, ttl,
-                      lambda: out.model_validate(work()).model_dump(mode="json"), status_code=200)
+                      lambda: out.model_validate(work()).model_dump(mode="json"), status_code=200,
+                      last=() if last is None else last)
 
 
 def _settings(request: Request) -> ExchangeSettings:
@@ -187,8 +193,12 @@ def accept_delivery(contract_id: int, request: Request, db: DbSession, actor: Si
                     key: IdempotencyKey = "", data: s.PeriodIn | None = None) -> JSONResponse:
     contract = payments.authorise(db, actor, "contract.accept_delivery", contract_id=contract_id)
     body, period = _period(data)
+    # The transfers and the log leaf, which lock rows every settlement shares, run after the answer
+    # is built and stored, just before the commit (docs/exchange.md, "Performance").
+    last: list[Callable[[], None]] = []
     return _once(request, db, actor, body,
-                 lambda: renewals.accept_delivery(db, actor, contract.id, _settings(request), period))
+                 lambda: renewals.accept_delivery(db, actor, contract.id, _settings(request), period, last=last),
+                 last=last)
 
 
 @router.get("/contracts/{contract_id}/periods", response_model=list[s.PeriodOut], responses=problems(404),

@@ -17,6 +17,7 @@ transaction and tells subscribers of a refund (vouchers).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -224,14 +225,20 @@ def deliver(db: Session, actor: Actor, item: Held, at: datetime | None = None) -
 
 
 def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, step: str,
-           allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
+           allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None,
+           last: list[Callable[[], None]] | None = None) -> None:
     """Pay the seller and the fee out of escrow (``step``: the timeline entry that says why, none
     for a dispute's decision over a renewed period). The order of the writes is chosen for
     concurrency (docs/exchange.md, "Performance"): the fee account and the seller's wallet are rows
     every settlement to them must lock, and the log's sequencer is one lock for the whole exchange;
     each is held until the transaction commits. So everything else (the status, the timeline, the
     notifications, the product's counter) is written first, and the transfers and the log leaf
-    come last, leaving only the leaf's timeline row and the commit inside the locks."""
+    come last, leaving only the leaf's timeline row and the commit inside the locks.
+
+    ``last``: a caller that still writes after this in the same transaction (the API: the answer
+    stored under its idempotency key) is given the transfers and the leaf to run after its own
+    writes, just before it commits, instead of having them run here; it must run them (or roll
+    back)."""
     now, contract = at or utcnow(), item.contract
     held = item.held()
     fee = fee_of(held, fee_rate(db, contract, settings))
@@ -250,11 +257,18 @@ def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, st
     if item.period is None:
         _ = contract.signatures  # loaded now (the answer shows them), not while the locks below are held
         db.flush()
-    if held:
-        ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
-    index = log_contract_event(db, "exchange.contract_settled", contract, **item.leaf())
-    record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
-                log_index=index, **item.detail())
+
+    def post() -> None:
+        if held:
+            ledger.transfers(db, actor, [leg for leg in legs if leg.amount_fen > 0], at=now)
+        index = log_contract_event(db, "exchange.contract_settled", contract, **item.leaf())
+        record_step(db, actor, contract.order, "settled", contract, at=now, seller_fen=held - fee, fee_fen=fee,
+                    log_index=index, **item.detail())
+
+    if last is None:
+        post()
+    else:
+        last.append(post)
 
 
 def published_refund(db: Session, contract: Contract, amount: int, *, after_settlement: bool) -> None:

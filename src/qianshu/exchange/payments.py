@@ -12,6 +12,7 @@ gets a 409 and moves nothing. The ledger's ``unique_ref`` of each move (``pay:co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -109,20 +110,22 @@ def deliver(db: Session, actor: Actor, contract_id: int, at: datetime | None = N
     return contract
 
 
-def accept_delivery(db: Session, actor: Actor, contract_id: int,
-                    settings: ExchangeSettings | None = None, at: datetime | None = None) -> Contract:
-    """The buyer accepts the delivery: the contract settles (seller paid, fee booked)."""
+def accept_delivery(db: Session, actor: Actor, contract_id: int, settings: ExchangeSettings | None = None,
+                    at: datetime | None = None, last: list[Callable[[], None]] | None = None) -> Contract:
+    """The buyer accepts the delivery: the contract settles (seller paid, fee booked; ``last``:
+    as ``escrow.settle``'s)."""
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
-    _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted", at=at)
+    _settle(db, actor, contract, settings or ExchangeSettings(), "delivery_accepted", at=at, last=last)
     return contract
 
 
 def _settle(db: Session, actor: Actor, contract: Contract, settings: ExchangeSettings, step: str,
-            allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None) -> None:
+            allowed: tuple[str, ...] = ("delivered",), at: datetime | None = None,
+            last: list[Callable[[], None]] | None = None) -> None:
     """Pay the seller and the fee out of escrow (``escrow.settle``: the order of its writes is
     chosen for concurrency)."""
-    escrow.settle(db, actor, Held(contract), settings, step, allowed, at)
+    escrow.settle(db, actor, Held(contract), settings, step, allowed, at, last)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings) -> int:

@@ -17,6 +17,7 @@ acceptance at once exactly one happens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -268,10 +269,12 @@ def accept_delivery(
     settings: ExchangeSettings | None = None,
     period: int | None = None,
     at: datetime | None = None,
+    last: list[Callable[[], None]] | None = None,
 ) -> Contract:
-    """The buyer accepts a period's delivery: it settles (seller paid, fee booked)."""
+    """The buyer accepts a period's delivery: it settles (seller paid, fee booked; ``last``: as
+    ``escrow.settle``'s)."""
     if _first(period):
-        return payments.accept_delivery(db, actor, contract_id, settings, at)
+        return payments.accept_delivery(db, actor, contract_id, settings, at, last)
     contract = load_contract(db, contract_id)
     require_role(actor, "contract.accept_delivery", contract, NO_CONTRACT)
     settle(
@@ -282,6 +285,7 @@ def accept_delivery(
         settings or ExchangeSettings(),
         "delivery_accepted",
         at=at,
+        last=last,
     )
     return contract
 
@@ -295,9 +299,10 @@ def settle(
     step: str,
     allowed: tuple[str, ...] = ("delivered",),
     at: datetime | None = None,
+    last: list[Callable[[], None]] | None = None,
 ) -> None:
     """Pay the seller and the fee out of the period's escrow (what is left of its price)."""
-    escrow.settle(db, actor, Held(contract, period), settings, step, allowed, at)
+    escrow.settle(db, actor, Held(contract, period), settings, step, allowed, at, last)
 
 
 def auto_accept_due(db: Session, settings: ExchangeSettings, now: datetime | None = None) -> int:

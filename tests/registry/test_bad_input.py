@@ -87,6 +87,16 @@ def test_duplicate_and_empty_headers(tmp_path: Path) -> None:
     assert result.measurements["renamed_headers"] == 2
 
 
+def test_a_header_duckdb_reads_otherwise_keeps_the_names_of_the_file(tmp_path: Path) -> None:
+    """DuckDB takes the single quotes of ``'x'`` for quoting; the names are the header's as
+    written, whether the rows are copied in one pass or renamed after."""
+    (tmp_path / "q.csv").write_text("'x',y\n'1',2\n'3',4\n")
+    result = run(tmp_path, tmp_path / "q.csv")
+    assert [c.name for c in result.stats.columns] == ["'x'", "y"]
+    assert result.stats.row_count == 2
+    assert result.measurements["renamed_headers"] == 0
+
+
 @pytest.mark.slow
 def test_ten_thousand_columns(tmp_path: Path) -> None:
     wide(tmp_path, 10_000)

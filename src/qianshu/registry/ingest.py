@@ -227,8 +227,28 @@ def _raw_csv_header(path: Path) -> list[str]:
 
 
 def _copy_relation(con: duckdb.DuckDBPyConnection, source_sql: str, out: Path,
-                   raw_names: list[str] | None = None) -> tuple[list[str], list[str], int, int]:
-    """COPY the rows of ``source_sql`` to Parquet under clean column names."""
+                   raw_names: list[str] | None = None, *,
+                   direct: bool = True) -> tuple[list[str], list[str], int, int]:
+    """COPY the rows of ``source_sql`` to Parquet under clean column names.
+
+    When the header read from the file (``raw_names``) needs no cleaning, the rows are copied as
+    they are and the names checked in the Parquet after: binding ``source_sql`` first to learn
+    its names makes DuckDB sniff a CSV twice (about 0.08 s of CPU whatever the file's size). A
+    name DuckDB reads differently is then renamed in a second copy of the Parquet."""
+    if direct and raw_names and len(raw_names) <= MAX_COLUMNS and clean_names(raw_names) == (raw_names, 0):
+        rows = con.execute(f"COPY ({source_sql}) TO '{_sql_path(out)}' "
+                           f"({PARQUET_OPTIONS}, ROW_GROUP_SIZE 122880)").fetchone()
+        written = list(con.sql(f"SELECT * FROM read_parquet('{_sql_path(out)}')").columns)  # noqa: S608
+        if written == raw_names:
+            return list(raw_names), list(raw_names), 0, int(rows[0]) if rows else 0
+        copied = out.with_name(out.stem + ".copied.parquet")
+        out.rename(copied)
+        try:
+            names, sources, changed, count = _copy_relation(
+                con, f"SELECT * FROM read_parquet('{_sql_path(copied)}')", out, raw_names, direct=False)  # noqa: S608
+        finally:
+            copied.unlink(missing_ok=True)
+        return names, sources, changed, count
     rel = con.sql(source_sql)
     columns = list(rel.columns)
     if len(columns) > MAX_COLUMNS:

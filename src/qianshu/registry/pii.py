@@ -50,12 +50,19 @@ PATTERNS: dict[str, str] = {
     "ip_address": r"((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})",
 }
 # What a value must contain for a pattern to match it, cheaper to test than the pattern: most
-# values (names, addresses, remarks) then skip most patterns. Each pattern above needs six
-# ASCII digits in a row (``\d`` is ASCII in RE2; ``six_digits``, computed once per value), an
-# at sign or a dot.
+# values (names, addresses, remarks) then skip most patterns. Resident IDs, bank cards, mobiles,
+# landlines, USCCs and passports need six ASCII digits in a row (``\d`` is ASCII in RE2;
+# ``six_digits``, computed once per value) and as many bytes as their shortest match (a mobile
+# 11, a bank card 16: a division code skips them), a landline also a hyphen and a passport an E or a G;
+# an e-mail address needs an at sign, an IP address a dot, a licence plate a character beyond
+# ASCII (its province) and a capital letter.
 _SIX_DIGITS = "regexp_matches(v, '\\d{6}')"
 GATES: dict[str, str] = {
-    **dict.fromkeys(("resident_id", "bank_card", "mobile", "landline", "uscc", "passport"), "six_digits"),
+    "resident_id": "strlen(v) >= 18 AND six_digits", "bank_card": "strlen(v) >= 16 AND six_digits",
+    "mobile": "strlen(v) >= 11 AND six_digits", "uscc": "strlen(v) >= 18 AND six_digits",
+    "landline": "strlen(v) >= 11 AND six_digits AND contains(v, '-')",
+    "passport": "strlen(v) >= 9 AND six_digits AND (contains(v, 'E') OR contains(v, 'G'))",
+    "licence_plate": "strlen(v) > length(v) AND regexp_matches(v, '[A-HJ-NP-Z]')",
     "email": "contains(v, '@')", "ip_address": "contains(v, '.')",
 }
 CHECKED: dict[str, Callable[[str], bool]] = {
@@ -188,9 +195,13 @@ def birth_date_columns(con: duckdb.DuckDBPyConnection, temporal: list[str], resi
     found = [c for c in temporal if is_birth_date(c)]
     for column in (c for c in temporal if c not in found):
         for id_column in resident_id_columns:
-            born = f"substr(regexp_extract({quote(id_column)}::VARCHAR, '\\d{{17}}[\\dXx]'), 7, 8)"
+            value = f"{quote(id_column)}::VARCHAR"
+            day = f"strftime({quote(column)}::DATE, '%Y%m%d')"
+            born = f"substr(regexp_extract({value}, '\\d{{17}}[\\dXx]'), 7, 8)"
+            # The ID can hold the date only if it contains it: the regular expression (most of the
+            # query's cost) runs only then (100,000 rows of other dates: 61 → 16 ms).
             row = con.execute(f"SELECT count({quote(column)}), count(*) FILTER (WHERE "  # noqa: S608
-                              f"strftime({quote(column)}::DATE, '%Y%m%d') = {born}) FROM {table}").fetchone()
+                              f"CASE WHEN contains({value}, {day}) THEN {day} = {born} END) FROM {table}").fetchone()
             if row and row[0] and row[1] >= 0.8 * row[0]:
                 found.append(column)
                 break

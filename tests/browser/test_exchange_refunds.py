@@ -139,7 +139,7 @@ def test_refund_request_and_bills_pages_read_well(browser: Any, isolated_databas
             assert "退款申请" in zh
             assert "待卖方答复" in zh
             en = _look(tab, contract, "en", f"refund-request-{who}")
-            assert "waiting for the seller" in en
+            assert "Waiting for the seller" in en  # the request's status as a label
             if who == "seller":
                 assert tab.locator("#answer-refund").count() == 1
             else:
@@ -159,5 +159,5 @@ def test_refund_request_and_bills_pages_read_well(browser: Any, isolated_databas
             assert tab.locator("tr[data-status=paid]").count() == 2
             assert tab.locator("tr[data-status=retrying]").count() == 1
             en = _look(tab, "/exchange/bills", "en", f"bills-{who}")
-            assert "retrying" in en
+            assert "Retrying" in en
             context.close()

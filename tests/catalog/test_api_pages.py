@@ -229,7 +229,7 @@ def test_the_product_page_names_column_types_in_the_readers_language(client, pro
         db.add(ColumnProfile(registration_id=products[0].registration_id, position=position, name=name,
                              inferred_type=kind))
     db.flush()
-    for lang, expected in (("zh", ["文本", "整数", "日期"]), ("en", ["text", "integer", "date"])):
+    for lang, expected in (("zh", ["文本", "整数", "日期"]), ("en", ["Text", "Integer", "Date"])):
         client.cookies.set("qs_lang", lang)
         page = client.get(f"/catalog/{products[0].id}")
         assert page.status_code == 200

@@ -61,6 +61,11 @@ def test_the_buyer_asks_in_the_sandbox_and_the_seller_sees_the_log(client: TestC
     assert "SELECT * FROM data" in seller_view
     assert 'id="sandbox-log"' in seller_view
     assert "sandbox_refused" not in seller_view  # the outcome says it was refused, in words
+    client.cookies.set("qs_lang", "en")  # each outcome as a label in English
+    log = client.get(f"/exchange/contracts/{setup.sandbox_contract.id}").text.split('id="sandbox-log"')[1]
+    assert "</code></td><td>Answered</td>" in log
+    assert "</code></td><td>Refused</td>" in log
+    client.cookies.set("qs_lang", "zh")
     assert f"/delivery/contracts/{setup.sandbox_contract.id}/sandbox" not in seller_view  # buyer only
     assert client.get(path).status_code == 403
 

@@ -163,7 +163,15 @@ def test_portal_order_button_form_and_trade_pages(client: Any, db: Session, make
     assert 'id="pay-contract"' in page
     client.get("/lang/en")
     english = client.get(contract_url).text
-    assert 'id="contract-status">in force' in english
+    # the contract's status, payment status, purpose and history read as labels in English, as in Chinese
+    assert 'id="contract-status">In force</span>' in english
+    assert 'id="payment-status">Unpaid</dd>' in english
+    assert "<dd>Scientific research</dd>" in english
+    assert " Order accepted · " in english
+    assert " order accepted · " not in english
+    trades_en = client.get("/exchange/trades").text
+    assert "<td>Buyer</td>" in trades_en
+    assert "<td>In force · Unpaid</td>" in trades_en
     assert "Pay CN¥1,200.00 from our wallet into escrow" in english
 
 

@@ -166,6 +166,10 @@ def test_early_termination_by_agreement_ends_access_at_once(db: Session, buyer: 
     leaves = [e.detail.get("log_index") for e in trades.timeline(db, buyer, contract.order_id)
               if e.step == "terminated"]
     assert get_leaf(db, leaves[0]).event_type == "exchange.contract_terminated"
+    # the parties are told in a sentence: the status reads lowercase inside it, a label on the page
+    told = [inbox.render(n, "en") for n in inbox.inbox(db, buyer)]
+    assert f"Contract {contract.number} is terminated: 项目提前结束" in told
+    assert f"合同 {contract.number} 已终止：项目提前结束" in [inbox.render(n, "zh") for n in inbox.inbox(db, buyer)]
 
 
 def test_only_the_operator_terminates_alone(db: Session, buyer: Actor, operator: Actor,

@@ -68,7 +68,7 @@ def test_refund_request_in_the_portal(client: Any, db: Session, buyer: Actor, me
     assert 'id="request-refund"' not in page  # its only item (the price) has an open request
     client.get("/lang/en")
     english = client.get(url).text
-    assert "waiting for the seller" in english
+    assert '<td class="refund-status">Waiting for the seller' in english  # its status as a label
     assert "Refund requests" in english
     # the seller sees it waiting and refuses it, saying why
     _as(client, db, merchant)
@@ -130,8 +130,16 @@ def test_usage_bills_page_csv_and_api(client: Any, db: Session, buyer: Actor, me
     assert rows[0][:3] == ["合同编号", "身份", "月份"], rows[0]
     assert rows[1][0] == contract.number
     assert (rows[1][6], rows[1][7], rows[1][9]) == ("60000", "600.00", "已支付")
+    assert rows[1][1] == "买方"
     client.get("/lang/en")
-    assert "Usage bills" in client.get("/exchange/bills").text
+    english = client.get("/exchange/bills").text
+    assert "Usage bills" in english
+    # the side, the plan and the bill's status read as labels in the page and the export
+    assert "<td>Buyer</td>" in english
+    assert "<td>Per API call</td>" in english
+    assert '<td class="bill-paid">Paid</td>' in english
+    rows = list(csv.reader(io.StringIO(client.get("/exchange/bills.csv").content.decode("utf-8").lstrip("\ufeff"))))
+    assert (rows[1][1], rows[1][9]) == ("Buyer", "Paid")
     # the seller sees the same bill from its side; an operator sees every organisation's
     _as(client, db, merchant)
     assert contract.number in client.get("/exchange/bills").text

@@ -98,8 +98,8 @@ def test_the_winning_bid_is_a_contract_of_both_parties_and_counts_in_the_statist
     client.cookies.set("qs_lang", "en")  # in English, the same labels
     english = client.get(f"/exchange/contracts/{contract.id}").text
     client.cookies.delete("qs_lang")
-    assert "asset transfer by forced sale" in english
-    assert "completed" in english
+    assert '<dd id="contract-kind">Asset transfer by forced sale</dd>' in english
+    assert 'id="contract-status">Completed</span>' in english
     assert "强制出售" not in english
     # a third organisation is told it does not exist
     client.cookies.clear()
@@ -207,8 +207,8 @@ def test_the_selling_bank_reads_the_contract_and_its_pdf_and_no_other(  # type: 
     # the bank, signed in, finds the contract from its sale and reads it in both languages
     sign_in(client, asset.bank)
     assert f'href="/exchange/contracts/{contract.id}"' in client.get(f"/finance/sales/{sale_id}").text
-    for lang, words, absent in (("zh", "强制出售的资产转让", "asset transfer by forced sale"),
-                                ("en", "asset transfer by forced sale", "强制出售")):
+    for lang, words, absent in (("zh", "强制出售的资产转让", "Asset transfer by forced sale"),
+                                ("en", "Asset transfer by forced sale", "强制出售")):
         client.cookies.set("qs_lang", lang)
         page = client.get(f"/exchange/contracts/{contract.id}")
         assert page.status_code == 200, page.text
@@ -280,7 +280,7 @@ def test_the_contract_is_a_leaf_of_the_public_log_once(client, db, make, asset, 
     # the log's page names the event in the reader's language
     assert "强制出售的资产转让合同" in client.get(f"/log/leaves/{entry.index}").text
     client.cookies.set("qs_lang", "en")
-    assert "contract of an asset transfer by forced sale" in client.get(f"/log/leaves/{entry.index}").text
+    assert "Contract of an asset transfer by forced sale" in client.get(f"/log/leaves/{entry.index}").text
     client.cookies.delete("qs_lang")
     # the signed tree head the sale's enforcement signed covers it: its inclusion proof verifies
     head = client.get("/api/v1/log/sth").json()

@@ -205,7 +205,7 @@ def test_the_worksheet_in_the_portal_in_both_languages(client, db, asset, apprai
     assert "Replacement cost" in page.text
     attributes = page.text.split('id="attributes"')[1].split("</table>")[0]
     assert '<span lang="en">Guiyang residents sample</span>' in attributes
-    assert 'class="column-type">integer</span>' in attributes
+    assert 'class="column-type">Integer</span>' in attributes  # the registry's column type, a label
     assert "整数" not in attributes
     assert "贵阳市居民样本数据" not in attributes
     lookup = client.get(f"/finance/lookup?number={asset.number}")

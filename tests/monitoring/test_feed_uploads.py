@@ -22,6 +22,7 @@ from qianshu.monitoring.feeds import Upload
 from qianshu.monitoring.models import FeedVersion
 from qianshu.monitoring.population import generate
 from qianshu.registry.service import blob_in_use
+from tests.accounts.test_portal import sign_in
 from tests.factories import Factories
 
 COUNTY = "520402"
@@ -141,6 +142,12 @@ def test_the_api_answers_202_then_shows_progress_and_the_result(client, db: Sess
     assert done["status"] == "stored"
     assert done["progress"] == 1.0
     assert done["version"] == 1
+    # the upload's page shows its status as a label in either language
+    sign_in(client, user.email)
+    for lang, status in (("zh", "已入库"), ("en", "Stored")):
+        client.cookies.set("qs_lang", lang)
+        assert f'<dd id="status">{status}</dd>' in client.get(f"/monitoring/feeds/uploads/{queued['id']}").text
+    client.cookies.clear()  # the API below answers in its Accept-Language
     # the feed by its name in the reader's language, never its code
     for lang, words in (("zh", "数据项 住房安全（住建） 缺少列"),
                         ("en", "columns missing for the feed housing safety")):

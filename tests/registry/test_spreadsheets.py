@@ -286,8 +286,8 @@ def test_the_page_shows_what_was_detected(client, database, db, settings, make, 
     assert types
     named = {"zh": {"整数", "小数", "日期", "日期时间", "布尔值", "文本", "文本（多为数字）", "文本（多为日期）",
                     "其他"},
-             "en": {"integer", "decimal", "date", "date and time", "true or false", "text", "text (mostly numbers)",
-                    "text (mostly dates)", "other"}}
+             "en": {"Integer", "Decimal", "Date", "Date and time", "True or false", "Text", "Text (mostly numbers)",
+                    "Text (mostly dates)", "Other"}}  # labels in a table cell, capitalised
     assert types <= named[lang], types
 
 

@@ -110,6 +110,14 @@ def test_the_owner_sets_the_sandbox_policy_on_the_resource_page(client, db, sett
     shown = client.get(f"/sharing/resources/{world.conditional}")
     assert '<dd id="policy-k">20</dd>' in shown.text
     assert "求和" in shown.text
+    # the allowed aggregates and the fields' types read as labels in English
+    client.get(f"/lang/en?next=/sharing/resources/{world.conditional}")
+    english = client.get(f"/sharing/resources/{world.conditional}").text
+    assert '<dd id="policy-aggregates">Count (COUNT)' in english
+    assert "Sum (SUM)</dd>" in english
+    assert "<code>resident_id</code></td><td>String</td>" in english
+    assert "<code>monthly_amount_fen</code></td><td>Integer</td>" in english
+    client.get(f"/lang/zh?next=/sharing/resources/{world.conditional}")
     resource = db.get_one(SharingResource, world.conditional)
     db.refresh(resource)
     assert resource.sandbox_policy == {"k": 20, "aggregates": ["count", "sum"], "epsilon": 0.5, "budget": 5.0,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput
 from qianshu.core.events import publish
-from qianshu.core.i18n import N_, Label, label
+from qianshu.core.i18n import N_, Label
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange import documents, transfers
 from qianshu.exchange.events import ContractActivated, ContractEnded
@@ -124,7 +124,8 @@ def end_contract(db: Session, actor: Actor, contract: Contract, status: str, rea
     record_step(db, actor, contract.order, status, contract, **detail)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         notify_party(db, org_id, N_("Contract {number} is {status}: {reason}"), contract.order, contract,
-                     status_zh=label(status, "contract status", "zh"), status_en=label(status, "contract status", "en"),
+                     status_zh=Label("contract status", status).render("zh"),
+                     status_en=Label("contract status", status).render("en"),
                      reason=reason)
     if status in ("ended", "terminated"):
         publish(db, ContractEnded(contract_id=contract.id, status=status, reason=reason))

@@ -121,6 +121,10 @@ def test_contract_is_active_for_its_use_until_its_term_ends(db: Session, buyer: 
     assert not contracts.contract_is_active(db, 10**9, "download")
     assert contracts.expire_due(db, now=end) == (0, 1)
     assert contract.status == "ended"
+    notes = [n for n in inbox.inbox(db, buyer) if "QS-TC" in inbox.render(n, "zh") and "届满" in inbox.render(n, "zh")]
+    assert notes  # the buyer is told, each reader in their own language (it was "term ended" to both)
+    assert inbox.render(notes[0], "zh").endswith("：期限届满")
+    assert inbox.render(notes[0], "en").endswith(": term ended")
 
 
 def test_amendment_by_agreement_is_a_new_signed_version(db: Session, buyer: Actor, merchant: Actor,

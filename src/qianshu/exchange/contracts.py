@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput
 from qianshu.core.events import publish
-from qianshu.core.i18n import N_, Label
+from qianshu.core.i18n import N_, Label, translate
 from qianshu.core.timeutil import as_utc, utcnow
 from qianshu.exchange import documents, transfers
 from qianshu.exchange.events import ContractActivated, ContractEnded
@@ -114,6 +114,10 @@ def decline(db: Session, actor: Actor, contract_id: int, reason: str) -> Contrac
     return contract
 
 
+TERM_ENDED = N_("term ended")
+SYSTEM_REASONS = frozenset({TERM_ENDED})  # reasons the exchange gives, translated for each reader
+
+
 def end_contract(db: Session, actor: Actor, contract: Contract, status: str, reason: str, log: bool = False) -> None:
     contract.status, contract.ended_at, contract.end_reason = status, utcnow(), reason
     contract.updated_at = utcnow()
@@ -126,7 +130,9 @@ def end_contract(db: Session, actor: Actor, contract: Contract, status: str, rea
         notify_party(db, org_id, N_("Contract {number} is {status}: {reason}"), contract.order, contract,
                      status_zh=Label("contract status", status).render("zh"),
                      status_en=Label("contract status", status).render("en"),
-                     reason=reason)
+                     # the system's own reason in each reader's language; a person's as they wrote it
+                     **({"reason_zh": translate(reason, "zh"), "reason_en": translate(reason, "en")}
+                        if reason in SYSTEM_REASONS else {"reason": reason}))
     if status in ("ended", "terminated"):
         publish(db, ContractEnded(contract_id=contract.id, status=status, reason=reason))
 
@@ -173,7 +179,7 @@ def expire_due(db: Session, now: datetime | None = None) -> tuple[int, int]:
     contracts = list(db.scalars(select(Contract).where(Contract.status == "active", Contract.ends_at <= moment)
                                 .limit(500)))
     for contract in contracts:
-        end_contract(db, SYSTEM, contract, "ended", "term ended")
+        end_contract(db, SYSTEM, contract, "ended", TERM_ENDED)
     flush_or_conflict(db)
     return len(quotes), len(contracts)
 

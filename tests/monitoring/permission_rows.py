@@ -18,7 +18,7 @@ from qianshu.core.blobs import open_blob_store
 from qianshu.core.identifiers import resident_id_check_char
 from qianshu.core.policy import Resource
 from qianshu.monitoring import case_opening
-from qianshu.monitoring.models import Case, FeedUpload, FeedVersion, MonitoringRun
+from qianshu.monitoring.models import Case, FeedUpload, FeedVersion, MonitoringRun, SharedFeed
 from qianshu.monitoring.permissions import case_resource
 from tests.permission_support import EVERYONE, Row
 
@@ -29,6 +29,13 @@ AT = "monitoring_county"
 
 def _version(c: dict[str, Any]) -> dict[str, Any]:
     return {"version_id": c["monitoring_version"]}
+
+
+def _shared_feed(c: dict[str, Any]) -> dict[str, Any]:
+    return {"shared_feed_id": c["monitoring_shared_feed"]}
+
+
+SHARED = "monitoring_shared_feed"
 
 
 def _run(c: dict[str, Any]) -> dict[str, Any]:
@@ -61,14 +68,23 @@ ROWS = {
     ("POST", "/api/v1/monitoring/feeds"): Row(query=f"?feed=housing&year=2025&division={COUNTY}",
                                               body=lambda c: {}, action="monitoring.feeds.upload", on=AT),
     ("GET", "/api/v1/monitoring/feeds"): Row(action="monitoring.feeds.read", on=HOME),
-    # receiving a sharing grant as a feed: who may send the division's feed (an unknown feed: 422)
+    # receiving a sharing grant as a feed: who uses the grant and may send the division's feed (the
+    # grant is received already, by the declaration made below for the withdrawals: 409)
     ("POST", "/api/v1/monitoring/shared-feeds"): Row(
-        body=lambda c: {"request_id": 1, "feed": "no_such_feed", "division": COUNTY},
-        action="monitoring.feeds.upload", on=AT),
+        body=lambda c: {"request_id": c["outgoing_request"], "feed": "civil_affairs", "division": COUNTY},
+        action=("sharing.grant.use", "monitoring.feeds.upload"), on=SHARED),
     ("GET", "/api/v1/monitoring/shared-feeds"): Row(action="monitoring.feeds.read", on=HOME),
     ("POST", "/monitoring/feeds/shared"): Row(
-        body=lambda c: {"request_id": "1", "feed": "no_such_feed", "division": COUNTY},
-        action="monitoring.feeds.upload", on=AT),
+        body=lambda c: {"request_id": str(c["outgoing_request"]), "feed": "civil_affairs", "division": COUNTY},
+        action=("sharing.grant.use", "monitoring.feeds.upload"), on=SHARED),
+    # withdrawing it: the declaration is the actor's organisation's, on a grant it uses (sharing's
+    # outgoing request), for a division whose feeds it may send
+    ("POST", "/api/v1/monitoring/shared-feeds/{shared_feed_id}/withdraw"): Row(
+        params=_shared_feed, body=lambda c: {"reason": "矩阵"}, action=("sharing.grant.use", "monitoring.feeds.upload"),
+        on=SHARED),
+    ("POST", "/monitoring/feeds/shared/{shared_feed_id:int}/withdraw"): Row(
+        params=_shared_feed, body=lambda c: {"reason": "矩阵"}, action=("sharing.grant.use", "monitoring.feeds.upload"),
+        on=SHARED),
     ("GET", "/api/v1/monitoring/feeds/{version_id}/rejects.csv"): Row(params=_version, action="monitoring.feeds.read",
                                                                       on=AT),
     ("GET", "/api/v1/monitoring/rules/{year}/{division}"): Row(params=lambda c: {"year": 2025, "division": COUNTY},
@@ -149,3 +165,14 @@ def setup(ctx: dict[str, Any], db: Any, make: Any, actor: Actor | None, env: dic
     db.flush()
     ctx["monitoring_case"] = db.query(Case).filter(Case.open_household == "M1").one().id
     ctx["res"][CASE] = case_resource(VILLAGE)
+    # a feed the actor's organisation receives through sharing's outgoing grant (tests/sharing/permission_rows.py)
+    ctx[SHARED] = 10**9  # none: a visitor's, refused
+    owner = ctx["res"]["outgoing_request"].org_id if "outgoing_request" in ctx["res"] else None
+    if actor is not None and actor.org_id is not None and actor.user_id is not None and "outgoing_request" in ctx:
+        shared = SharedFeed(request_id=ctx["outgoing_request"], feed="civil_affairs", division_code=COUNTY,
+                            org_id=actor.org_id, created_by=actor.user_id)
+        db.add(shared)
+        db.flush()
+        ctx[SHARED] = shared.id
+    ctx["res"][SHARED] = Resource(org_id=owner, counterparties=(actor.org_id,) if actor and actor.org_id else (),
+                                  division=COUNTY)

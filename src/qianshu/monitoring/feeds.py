@@ -87,17 +87,21 @@ def require_upload_target(actor: Actor, year: int, division: str) -> str:
     """The division of an upload about to be received, once its year and division are plausible
     (422 naming the field) and then ``actor`` may send it (403): bad input is answered as such before
     who may send it is asked. (The feed is checked with the file, as before.)"""
-    if not 2000 <= year <= 2100:
-        raise InvalidInput("{field}: not a plausible year", field="year")
+    validate_year(year)
     division = validate_feed_division_code(division)
     require_upload(actor, division)
     return division
 
 
+def validate_year(year: int) -> None:
+    """A feed's year is plausible (422 naming the field)."""
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("{field}: not a plausible year", field="year")
+
+
 def validate_target(upload: Upload) -> str:
     """The upload's division, once its feed, year and division are plausible (422 naming the field)."""
-    if not 2000 <= upload.year <= 2100:
-        raise InvalidInput("{field}: not a plausible year", field="year")
+    validate_year(upload.year)
     return validate_feed_division(upload.feed, upload.division)
 
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, contains_eager
 from qianshu.accounts import permissions
 from qianshu.accounts.models import ApiToken, Invitation, LoginAttempt, Organisation, User, WebSession
 from qianshu.accounts.passwords import hash_password, needs_rehash, verify_password
-from qianshu.accounts.schemas import InvitationIn, OrganisationApplication, TokenIn
 from qianshu.core import audit, policy
 from qianshu.core.actor import Actor
 from qianshu.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
@@ -28,6 +27,11 @@ from qianshu.core.i18n import Label
 from qianshu.core.identifiers import validate_jurisdiction
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import as_utc, utcnow
+
+if TYPE_CHECKING:
+    # Types only: the schemas' Pydantic models cost a CLI command ~15 ms to build, and the
+    # callers (the API, the pages) import them themselves.
+    from qianshu.accounts.schemas import InvitationIn, OrganisationApplication, TokenIn
 
 TOKEN_PREFIX = "qs_"  # noqa: S105 - a public prefix, not a secret
 INVITATION_DAYS = 7

@@ -228,6 +228,23 @@ def test_help_and_version_import_nothing_heavy() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+def test_a_command_imports_only_what_it_uses(initialised: Path) -> None:
+    """``registry list`` reads rows: no DuckDB (the registry's service imports it only to read a
+    Parquet file), and no account schemas (the accounts' service names them as types only)."""
+    probe = (
+        "import sys, json\n"
+        "from qianshu.cli import app\n"
+        "try:\n"
+        f"    app(['registry', 'list', '--json', '--data-dir', {str(initialised)!r}], prog_name='qianshu')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print(json.dumps([m for m in ('duckdb', 'qianshu.accounts.schemas') if m in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
 def test_shell_completion_completes_commands_and_options() -> None:
     shown = subprocess.run([sys.executable, "-m", "qianshu.cli", "--show-completion", "bash"],
                            env=_env() | {"SHELL": "/bin/bash"}, capture_output=True, text=True, timeout=60)

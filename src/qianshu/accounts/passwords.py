@@ -23,14 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from qianshu.accounts.settings import AccountsSettings
 from qianshu.core.errors import QianshuError
 from qianshu.core.threads import REQUEST_NICENESS, lower_this_thread
 
 if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
     from qianshu.core.settings import Settings
 
 MIN_LENGTH = 10
@@ -39,11 +38,15 @@ MAX_LENGTH = 256
 
 
 def _hasher_for(section: AccountsSettings) -> PasswordHasher:
+    # argon2-cffi is imported at the first hash, not with this module: every CLI command that uses
+    # the accounts' service imports this module, and few of them hash (about 20 ms of start-up).
+    from argon2 import PasswordHasher
+
     return PasswordHasher(time_cost=section.password_hash_time_cost, memory_cost=section.password_hash_memory_kib,
                           parallelism=section.password_hash_parallelism)
 
 
-_hasher = _hasher_for(AccountsSettings())  # the settings' defaults, until configure() says otherwise
+_hasher: PasswordHasher | None = None  # made from the settings' defaults at first use, until configure()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
@@ -76,14 +79,23 @@ def configure(settings: Settings) -> None:
     hasher = _hasher_for(section)
     size = section.password_hash_threads or default_threads()
     with _lock:
+        current = _current_hasher()
         if (hasher.time_cost, hasher.memory_cost, hasher.parallelism) != (
-                _hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+                current.time_cost, current.memory_cost, current.parallelism):
             _hasher = hasher
             _dummy_hash.cache_clear()
         if size != _pool_size:
             old, _pool, _pool_size = _pool, None, size
             if old is not None:
                 old.shutdown(wait=False)
+
+
+def _current_hasher() -> PasswordHasher:
+    """The hasher in use: the settings' defaults until ``configure`` (call it holding ``_lock``)."""
+    global _hasher
+    if _hasher is None:
+        _hasher = _hasher_for(AccountsSettings())
+    return _hasher
 
 
 def _run(function: str, *args: str, queue_seconds: float | None = None) -> object:
@@ -95,7 +107,7 @@ def _run(function: str, *args: str, queue_seconds: float | None = None) -> objec
             _pool_size = _pool_size or default_threads()
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="qianshu-password",
                                        initializer=lower_this_thread, initargs=(REQUEST_NICENESS,))
-        pool, hasher = _pool, _hasher
+        pool, hasher = _pool, _current_hasher()
     started = threading.Event()
 
     def call() -> object:
@@ -127,6 +139,8 @@ def warm_up() -> None:
 
 def verify_password(password_hash: str | None, password: str, queue_seconds: float | None = None) -> bool:
     """Whether ``password`` matches; ``queue_seconds``: see ``_run`` (raises ``PasswordCheckBusy``)."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
         return (bool(_run("verify", password_hash or _dummy_hash(), password, queue_seconds=queue_seconds))
                 and password_hash is not None)
@@ -136,7 +150,11 @@ def verify_password(password_hash: str | None, password: str, queue_seconds: flo
 
 def needs_rehash(password_hash: str) -> bool:
     """Whether the hash was made with other parameters than the current ones (cheap: no hashing)."""
+    from argon2.exceptions import InvalidHashError
+
+    with _lock:
+        hasher = _current_hasher()
     try:
-        return _hasher.check_needs_rehash(password_hash)
+        return hasher.check_needs_rehash(password_hash)
     except InvalidHashError:
         return False

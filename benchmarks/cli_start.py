@@ -11,8 +11,9 @@ runs ``python -c pass`` in about 0.02 s. The median is the figure; the fastest r
 an idle machine gives. A command that fails shows ``nan``.
 
 A subcommand's ``--help`` (``qianshu log --help``) costs more than ``qianshu --help``: Typer
-(0.29) checks the values of the root's options with Pydantic before it reaches the
-subcommand, which imports Pydantic (Qianshu's own modules are still not imported).
+(0.29) checks the values of its own options (``--help``, ``--install-completion``,
+``--show-completion``) with Pydantic, which imports Pydantic (Qianshu's own modules are still
+not imported).
 
 To see where the time goes: ``python -X importtime -m qianshu.cli --help 2> imports.txt``.
 """

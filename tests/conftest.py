@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,6 +24,27 @@ from qianshu.core.db import Database, bind_to_connection
 from qianshu.core.migrate import upgrade
 from qianshu.core.settings import Settings
 from tests.factories import Factories
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n``, hand out whole modules (and the browser tests as one group) instead of single
+    tests: a module's fixtures are then set up on one worker, not on each. The demo seeded for
+    ``tests/test_demo.py`` and the browser tests' live demo server cost a minute or more of CPU
+    each, and were made by both workers whenever their tests were split between them. Largest
+    groups go first (xdist's ``loadscope`` order), so the long ones start at once and the small
+    modules fill in the end. xdist's own ``--dist loadgroup`` cannot do this under pytest 9 (the
+    group it appends to a test's id is not read)."""
+    if config.getoption("dist", "no") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/browser" if path.startswith("tests/browser/") else path
+
+    return ModuleScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

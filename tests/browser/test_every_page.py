@@ -4,7 +4,7 @@ A crawler signs in as each demo role, follows the portal's own links from the ho
 navigation (a few pages of each address pattern; the bank and the appraiser from their finance
 pages, following the links to the pages only they see), and fails on what a person would see: an error
 page, a page wider than the window, a console error, a request that leaves the server, a raw key
-(``snake_case`` or ``dotted.key``) on screen, a checkbox far from its words, English words on a
+(``snake_case`` or ``dotted.key``) on screen, a top bar on two lines, a checkbox far from its words, English words on a
 Chinese page, or Chinese on an English page where English exists (text the data only has in
 Chinese sits in an element marked ``lang="zh-CN"``). Screenshots of every page go to
 ``QIANSHU_SCREENSHOTS``, or a temporary folder.
@@ -95,8 +95,24 @@ def _visible_text(page, exclude_lang: str | None) -> str:  # type: ignore[no-unt
         }""", exclude_lang))
 
 
+# The top of every item of the top bar: the brand, each link and menu of the navigation, the session's links.
+TOP_BAR = """() => [...document.querySelectorAll(
+    'header.topbar > .brand, .mainnav > a, .mainnav > details > summary, header.topbar .session > *')]
+    .filter(e => e.offsetParent !== null)
+    .map(e => [e.textContent.trim().slice(0, 20), Math.round(e.getBoundingClientRect().top)])"""
+
+
+def top_bar_wraps(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The top bar's items that sit below its first line (a bar that wrapped pushes menus under the brand)."""
+    tops = page.evaluate(TOP_BAR)
+    first = min((top for _, top in tops), default=0)
+    return [name for name, top in tops if top > first + 20]
+
+
 def _problems(page, lang: str) -> list[str]:  # type: ignore[no-untyped-def]
     found = []
+    if wrapped := top_bar_wraps(page):
+        found.append(f"the top bar wraps onto a second line: {wrapped}")
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > VIEWPORT["width"] + 1:
         found.append(f"page is {width} px wide in a {VIEWPORT['width']} px window")

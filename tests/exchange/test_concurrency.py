@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from qianshu.accounts import service as accounts
 from qianshu.accounts.schemas import TokenIn
 from qianshu.catalog import service as catalog
+from qianshu.catalog.follows import popularity
 from qianshu.catalog.schemas import ListingIn, PlanIn
 from qianshu.core.actor import Actor
 from qianshu.core.db import Database
@@ -24,7 +25,7 @@ from qianshu.core.errors import Conflict
 from qianshu.core.settings import Settings
 from qianshu.core.timeutil import utcnow
 from qianshu.exchange import contracts as exchange_contracts
-from qianshu.exchange import orders, payments
+from qianshu.exchange import jobs, orders, payments
 from qianshu.exchange.models import Contract
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
@@ -210,7 +211,21 @@ def test_many_settlements_at_once_book_every_fee_and_leaf_once(isolated_database
                              .where(TimelineEntry.step == "settled")).all()
         assert len(set(indexes)) == n
         assert verify_log(db, None).ok
-        # every settlement counts on the product's popularity
+        # no settlement locked the product's row; its count of sales comes from the schedule's recount
         listing_id = db.get_one(Contract, trade["contracts"][0]).listing_id
-        assert db.get_one(Listing, listing_id).transaction_count == n
+        assert db.get_one(Listing, listing_id).transaction_count == 0
+    assert jobs.count_sales(isolated_database, Settings()) == 1
+    assert jobs.count_sales(isolated_database, Settings()) == 0  # nothing new: nothing written
+    with isolated_database.unit_of_work() as db:
+        listing = db.get_one(Listing, listing_id)
+        assert listing.transaction_count == n
+        assert listing.popularity == popularity(listing)
+        listing_version = listing.version
+        # a count gone wrong (a restore, a hand edit) is recounted, not added to
+        db.execute(update(Listing).where(Listing.id == listing_id).values(transaction_count=n + 5))
+    assert jobs.count_sales(isolated_database, Settings()) == 1
+    with isolated_database.unit_of_work(write=False) as db:
+        listing = db.get_one(Listing, listing_id)
+        assert listing.transaction_count == n
+        assert listing.version == listing_version  # an editor of the product sees no false conflict
     _books_balance(isolated_database)

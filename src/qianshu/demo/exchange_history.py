@@ -45,6 +45,7 @@ from qianshu.core.timeutil import SHANGHAI, utcnow
 from qianshu.demo.registrations import actor_of
 from qianshu.exchange import contracts as exchange_contracts
 from qianshu.exchange import orders, payments
+from qianshu.exchange import trades as trades_read
 from qianshu.exchange.models import Contract, Order
 from qianshu.exchange.schemas import OrderIn
 from qianshu.ledger import service as ledger
@@ -272,6 +273,7 @@ def seed_history(database: Database, contracts: int = HISTORY_CONTRACTS, *, now:
         # Contracts whose term passed end as the periodic task would end them.
         while sum(exchange_contracts.expire_due(db, now=now)):
             db.flush()
+        trades_read.recount_sales(db)  # the products' counts now, not at the schedule's next run
         _read(db, [*buyers.values(), *(a for a in sellers.values() if a is not None)],
               select(Order.id).where(Order.buyer_org_id.in_(buyer_ids.values())))
     report.seconds = time.monotonic() - started

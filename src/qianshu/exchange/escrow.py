@@ -232,8 +232,9 @@ def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, st
     concurrency (docs/exchange.md, "Performance"): the fee account and the seller's wallet are rows
     every settlement to them must lock, and the log's sequencer is one lock for the whole exchange;
     each is held until the transaction commits. So everything else (the status, the timeline, the
-    notifications, the product's counter) is written first, and the transfers and the log leaf
-    come last, leaving only the leaf's timeline row and the commit inside the locks.
+    notifications) is written first, and the transfers and the log leaf come last, leaving only
+    the leaf's timeline row and the commit inside the locks. The product's count of sales is not
+    written here: ``trades.recount_sales`` counts settled contracts on a schedule.
 
     ``last``: a caller that still writes after this in the same transaction (the API: the answer
     stored under its idempotency key) is given the transfers and the leaf to run after its own
@@ -250,8 +251,6 @@ def settle(db: Session, actor: Actor, item: Held, settings: ExchangeSettings, st
                        f"fee:{ref}")]
     if step:
         record_step(db, actor, contract.order, step, contract, at=now, **item.detail())
-    if item.period is None:
-        catalog.record_transaction(db, contract.catalogue_listing_id)
     for org_id in (contract.buyer_org_id, contract.seller_org_id):
         item.notify(db, org_id, SETTLED)
     if item.period is None:

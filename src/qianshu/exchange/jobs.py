@@ -63,6 +63,14 @@ def escalate_refund_requests(database: Database, settings: Settings) -> int:
         return refunds.escalate_unanswered(db, settings.section(ExchangeSettings))
 
 
+def count_sales(database: Database, settings: Settings) -> int:
+    """Each product's count of sales, recounted from the settled contracts (popularity)."""
+    from qianshu.exchange import trades
+
+    with database.unit_of_work() as db:
+        return trades.recount_sales(db)
+
+
 def backfill_transfer_leaves(database: Database, settings: Settings) -> list[LoggedTransfer]:
     """Give every asset transfer by forced sale recorded before migration 0039 its public-log leaf,
     each in a transaction of its own (with a signed tree head that covers it); the leaves appended.

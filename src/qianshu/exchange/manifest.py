@@ -36,6 +36,8 @@ MANIFEST = Manifest(
               "exchange.auto_accept": Periodic(600.0, "qianshu.exchange.jobs:auto_accept_deliveries"),
               "exchange.renew": Periodic(600.0, "qianshu.exchange.jobs:renew_subscriptions"),
               "exchange.bill_usage": Periodic(600.0, "qianshu.exchange.jobs:bill_usage"),
+              # each product's count of sales (its popularity), off the settlements' path
+              "exchange.count_sales": Periodic(60.0, "qianshu.exchange.jobs:count_sales"),
               "exchange.escalate_refunds": Periodic(3600.0, "qianshu.exchange.jobs:escalate_refund_requests")},
     # The demo's two years of trading history, made after its portal is up (one at a time).
     jobs={"exchange.demo_history": JobKind("qianshu.demo.exchange_history:run_history_job", concurrency=1)},

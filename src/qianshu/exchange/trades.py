@@ -2,7 +2,8 @@
 what waits for it (``next_steps``, the home page and "my trades") and an order's timeline. For other
 capabilities: the contracts a product's data went out under (``recipients_of``, delivery's
 watermarks), settled trades as market evidence (``settled_trades``, finance's valuations) and a
-registration's settled sales (``settled_sales_of_registration``, finance's accounting pack)."""
+registration's settled sales (``settled_sales_of_registration``, finance's accounting pack). And
+each product's count of sales for the catalogue's popularity (``recount_sales``, a periodic job)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from qianshu.catalog import service as catalog
@@ -34,6 +35,18 @@ from qianshu.exchange.service import PREPAID_KINDS, get_order
 class Trades:
     orders: list[Order]
     contracts: list[Contract]
+
+
+def recount_sales(db: Session) -> int:
+    """Set each product's count of sales (contracts whose price was settled, a contract once
+    however often it renews) from the contracts themselves; returns how many products changed.
+    A schedule runs it (``exchange.count_sales``) so that a settlement does not lock the
+    product's row, which every settlement of one product would queue on. The count lags by at
+    most the schedule's period, and it cannot drift: it is recounted, not added to."""
+    counts = dict(db.execute(select(Contract.listing_id, func.count())
+                             .where(Contract.settled_at.is_not(None), Contract.listing_id.is_not(None))
+                             .group_by(Contract.listing_id)).all())
+    return catalog.set_transaction_counts(db, {int(k): int(v) for k, v in counts.items() if k is not None})
 
 
 TRADES_PAGE = 100  # contracts (and open orders) shown at once in "my trades"

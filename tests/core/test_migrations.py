@@ -52,3 +52,30 @@ def test_the_stems_migration_retokenises_stored_search_text(isolated_database: D
         assert title.endswith(" ride hail driver")
         assert [x.id for x in search_listings(db, SearchQuery(q="driver")).items] == [listing_id]
         assert [x.id for x in search_demands(db, DemandQuery(q="driver"))[0]] == [demand_id]
+
+
+def test_the_feed_redeclare_migration_goes_down_and_up(isolated_database: Database) -> None:
+    """0042: the grant's unique constraint on its declarations becomes a unique index over the
+    declarations in force, and back."""
+    url = isolated_database.url
+    engine = isolated_database.engine
+    command.downgrade(alembic_config(url), "0041_feed_withdrawal")
+    engine.dispose()
+    found = inspect(engine)
+    assert [u["name"] for u in found.get_unique_constraints("monitoring_shared_feeds")] == [
+        "uq_monitoring_shared_feeds_request_id"]
+    assert "uq_monitoring_shared_feeds_active_request" not in {
+        i["name"] for i in found.get_indexes("monitoring_shared_feeds")}
+    upgrade(url)
+    check(url)
+    engine.dispose()
+    found = inspect(engine)
+    assert found.get_unique_constraints("monitoring_shared_feeds") == []
+    [index] = [i for i in found.get_indexes("monitoring_shared_feeds")
+               if i["name"] == "uq_monitoring_shared_feeds_active_request"]
+    assert (index["column_names"], bool(index["unique"])) == (["request_id"], True)
+    query = ("SELECT sql FROM sqlite_master WHERE name = 'uq_monitoring_shared_feeds_active_request'"
+             if engine.dialect.name == "sqlite" else
+             "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_monitoring_shared_feeds_active_request'")
+    with engine.connect() as conn:
+        assert "withdrawn_at IS NULL" in conn.exec_driver_sql(query).scalar_one()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from qianshu.accounts import service as accounts
 from qianshu.accounts.models import Organisation, User
 from qianshu.accounts.schemas import TokenIn
-from qianshu.core import jobs
+from qianshu.core import inbox, jobs
 from qianshu.core.actor import Actor
 from qianshu.core.audit import AuditEvent
 from qianshu.core.blobs import open_blob_store
@@ -318,7 +318,12 @@ def test_the_api_declares_a_grant_and_the_versions_say_how_they_came(  # type: i
     again = client.post("/api/v1/monitoring/shared-feeds", headers={**headers, "Accept-Language": "zh"},
                         json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
     assert again.status_code == 409
-    assert "已" in again.json()["detail"]
+    assert (again.json()["code"], again.json()["field"]) == ("already_received", "request_id")
+    assert "请先撤回" in again.json()["detail"]
+    again = client.post("/api/v1/monitoring/shared-feeds", headers=headers,
+                        json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
+    assert again.status_code == 409
+    assert f"(#{r.json()['id']}); withdraw that one" in again.json()["detail"]
     owner = db.get_one(User, world.owner.user_id)
     r = client.post("/api/v1/monitoring/shared-feeds", headers=bearer(owner),
                     json={"request_id": request_id, "feed": "civil_affairs", "division": COUNTY})
@@ -364,8 +369,9 @@ def test_the_feeds_page_offers_the_grant_and_says_how_each_version_came(  # type
 
 # --- withdrawing a declaration ------------------------------------------------------------------
 
-def test_a_withdrawn_feed_takes_in_nothing_more_and_keeps_what_came(db: Session, database: Database,
-                                                                    settings: Settings, make: Factories) -> None:
+def declared_and_delivered(db: Session, database: Database, settings: Settings,
+                           make: Factories) -> tuple[World, int, SharedFeed, jobs.JobContext]:
+    """A grant declared by the bureau's caseworker, through which version 1 has arrived."""
     world = build(db, make)
     request_id = grant(db, world, settings)
     declared = shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
@@ -373,6 +379,11 @@ def test_a_withdrawn_feed_takes_in_nothing_more_and_keeps_what_came(db: Session,
     db.flush()
     context = jobs.JobContext.build(database, settings)
     assert jobs.run_pending(context, HANDLERS) == 2
+    return world, request_id, declared, context
+
+def test_a_withdrawn_feed_takes_in_nothing_more_and_keeps_what_came(db: Session, database: Database,
+                                                                    settings: Settings, make: Factories) -> None:
+    world, request_id, declared, context = declared_and_delivered(db, database, settings, make)
     # a version published before the withdrawal whose delivery has not run yet
     publish(db, world, settings, civil_csv(simple_rows(2), bad=0), dt.date(YEAR, 7, 31))
     db.flush()
@@ -414,10 +425,105 @@ def test_a_withdrawn_feed_takes_in_nothing_more_and_keeps_what_came(db: Session,
     kept = feeds.current_versions(db, YEAR, COUNTY)["civil_affairs"]
     assert [(v.version, v.rows_accepted, v.sharing_request_id) for v in kept] == [(1, 3, request_id)]
     assert [a.file_id for a in service.access_log(db, world.owner)] == [uploads[0].sharing_file_id]
-    # the grant is not offered again, and declaring it again is refused
+    # the grant's owner is told, in its organisation's inbox, naming the feed, the division and why
+    [note] = inbox.inbox(db, world.owner, capability="monitoring")
+    assert (note.org_id, note.user_id, note.subject_type, note.subject_id, note.link) == (
+        world.owner.org_id, None, "sharing_request", request_id, f"/sharing/requests/{request_id}")
+    zh, en = inbox.render(note, "zh"), inbox.render(note, "en")
+    assert zh == (f"丹寨县乡村振兴局 撤回了经贵单位共享授权 #{request_id}（社会救助对象信息）接收的 丹寨县 "
+                  "监测数据源 低保与特困（民政），原因：改为直接上传")
+    assert en == (f"{bureau.name_en} withdrew the monitoring feed Minimum living allowance and special hardship "
+                  f"(civil affairs) of 丹寨县 it received through your grant #{request_id} "
+                  "(Social assistance recipients): 改为直接上传")
+    assert inbox.inbox(db, world.receiver, capability="monitoring") == []
+    # withdrawn, the grant is offered again
+    assert request_id in [g for g, _ in shared_feeds.receivable_grants(db, world.receiver)]
+
+
+def test_a_withdrawn_grant_is_declared_again_and_only_the_new_declaration_receives(
+        db: Session, database: Database, settings: Settings, make: Factories) -> None:
+    world, request_id, first, context = declared_and_delivered(db, database, settings, make)
+    # while it is in force, declaring the grant again is 409, in both languages, naming the one in force
+    with pytest.raises(Conflict) as taken:
+        shared_feeds.receive_grant(db, world.admin, request_id, "civil_affairs", COUNTY)
+    assert (taken.value.code, taken.value.field) == ("already_received", "request_id")
+    assert f"（#{first.id}）；如需重新声明，请先撤回该数据源" in taken.value.render("zh")
+    assert f"(#{first.id}); withdraw that one to declare the grant again" in taken.value.render("en")
+    shared_feeds.withdraw(db, world.receiver, first.id, "误操作")
+    # a version published while withdrawn queues nothing; declared again, it arrives through the new one
+    publish(db, world, settings, civil_csv(simple_rows(2), bad=0), dt.date(YEAR, 7, 31))
+    db.flush()
+    assert jobs.run_pending(context, HANDLERS) == 0
+    assert request_id in [g for g, _ in shared_feeds.receivable_grants(db, world.receiver)]
+    second = shared_feeds.receive_grant(db, world.admin, request_id, "civil_affairs", COUNTY)
+    assert second.id != first.id
+    assert second.withdrawn_at is None
     assert request_id not in [g for g, _ in shared_feeds.receivable_grants(db, world.receiver)]
-    with pytest.raises(Conflict):
+    assert jobs.run_pending(context, HANDLERS) == 2
+    # a later version is queued for the new declaration only
+    publish(db, world, settings, civil_csv(simple_rows(1), bad=0), dt.date(YEAR, 8, 31))
+    db.flush()
+    queued = db.scalars(select(jobs.Job).where(jobs.Job.kind == shared_feeds.JOB_KIND,
+                                               jobs.Job.status == "queued")).all()
+    assert [j.payload["shared_feed_id"] for j in queued] == [second.id]
+    assert jobs.run_pending(context, HANDLERS) == 2
+    uploads = db.scalars(select(FeedUpload).where(FeedUpload.sharing_request_id == request_id)
+                         .order_by(FeedUpload.id)).all()
+    assert [(u.status, u.sharing_file_version, u.uploaded_by) for u in uploads] == [
+        ("stored", 1, world.receiver.user_id), ("stored", 2, world.admin.user_id),
+        ("stored", 3, world.admin.user_id)]
+    # the withdrawn one stays withdrawn, as history; a third declaration is refused while the second holds
+    assert [(r.id, r.withdrawn_at is not None) for r in shared_feeds.shared_feeds(db, world.receiver)] == [
+        (first.id, True), (second.id, False)]
+    with pytest.raises(Conflict) as taken:
         shared_feeds.receive_grant(db, world.receiver, request_id, "civil_affairs", COUNTY)
+    assert f"#{second.id}" in taken.value.render("en")
+
+
+def test_two_declarations_of_one_grant_at_once_one_applies_the_other_is_409(isolated_database: Database,
+                                                                            settings: Settings) -> None:
+    """Both pass the check before either inserts (the check is made to answer "none" to both); the
+    unique index refuses the second, which is told 409 ``already_received`` like a declaration made
+    after the first. On PostgreSQL the two run at once; SQLite's writers take turns (BEGIN
+    IMMEDIATE), so there the second runs after the first, its check still answering "none"."""
+    with isolated_database.unit_of_work() as db:
+        world = build(db, Factories(db))
+        request_id = grant(db, world, settings)
+    at_once = isolated_database.engine.dialect.name == "postgresql"
+    barrier = threading.Barrier(2 if at_once else 1)
+    outcomes: list[Any] = [None, None]
+    real_scalar = Session.scalar
+
+    def declare(i: int) -> None:
+        actor = (world.receiver, world.admin)[i]
+        try:
+            with isolated_database.unit_of_work() as db:
+                def scalar(statement: Any, *args: Any, **kwargs: Any) -> Any:
+                    found = real_scalar(db, statement, *args, **kwargs)
+                    if "monitoring_shared_feeds" in str(statement) and "withdrawn_at IS NULL" in str(statement):
+                        barrier.wait(10)  # both have looked, neither has inserted
+                        return None
+                    return found
+
+                db.scalar = scalar  # type: ignore[method-assign]
+                outcomes[i] = shared_feeds.receive_grant(db, actor, request_id, "civil_affairs", COUNTY).id
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=declare, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+        if not at_once:
+            t.join(60)
+    for t in threads:
+        t.join(60)
+    won = [o for o in outcomes if isinstance(o, int)]
+    lost = [o for o in outcomes if isinstance(o, Conflict)]
+    assert (len(won), len(lost)) == (1, 1), outcomes
+    assert lost[0].code == "already_received"
+    assert f"(#{won[0]}); withdraw that one" in lost[0].render("en")
+    with isolated_database.unit_of_work(write=False) as db:
+        assert db.scalars(select(SharedFeed.id).where(SharedFeed.request_id == request_id)).all() == won
 
 
 def test_the_api_and_the_page_withdraw_a_feed_and_show_who_and_when(  # type: ignore[no-untyped-def]

@@ -162,7 +162,8 @@ def receive_shared_feed(data: schemas.SharedFeedIn, db: DbSession, actor: Signed
     """The grant (``request_id``: a feed grant of the caller's organisation, in force) carries the
     feed ``feed`` of ``division``; its granted fields must hold the feed's columns. The newest
     version in the granted period arrives at once, each later one as the owner publishes it: see
-    ``GET /feeds/uploads/{id}`` and the versions' ``via``."""
+    ``GET /feeds/uploads/{id}`` and the versions' ``via``. A grant has one declaration in force:
+    declaring it again is 409 ``already_received`` until that one is withdrawn."""
     return shared_feed_json(shared_feeds.receive_grant(db, actor, data.request_id, data.feed, data.division))
 
 
@@ -178,7 +179,8 @@ def withdraw_shared_feed(shared_feed_id: int, data: schemas.SharedFeedWithdrawIn
                          actor: SignedInActor) -> dict[str, Any]:
     """Saying why (``reason``). No version the owner publishes afterwards arrives; the versions that
     came before stay. The declaration stays too, ``withdrawn`` with who and when; a second
-    withdrawal is 409 ``feed_withdrawn``."""
+    withdrawal is 409 ``feed_withdrawn``. The grant's owner is told in its inbox, and the grant can
+    be declared again."""
     return shared_feed_json(shared_feeds.withdraw(db, actor, shared_feed_id, data.reason))
 
 

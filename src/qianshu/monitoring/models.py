@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qianshu.core.db import Base
@@ -103,12 +103,16 @@ class SharedFeed(Base):
     feed versions its grant (``sharing_requests``, feed access) delivers are the feed ``feed`` of
     ``division_code``. Each new version the owner publishes arrives as a feed upload (shared_feeds.py).
     A withdrawn declaration stays, with who withdrew it, when and why; nothing arrives through it any
-    more, and the versions that came before it stay."""
+    more, and the versions that came before it stay. A grant has at most one declaration in force
+    (the partial unique index); it may be declared again once withdrawn."""
 
     __tablename__ = "monitoring_shared_feeds"
+    __table_args__ = (Index("uq_monitoring_shared_feeds_active_request", "request_id", unique=True,
+                            postgresql_where=text("withdrawn_at IS NULL"),
+                            sqlite_where=text("withdrawn_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("sharing_requests.id", ondelete="RESTRICT"))
     feed: Mapped[str] = mapped_column(String(40))  # population.FEEDS
     division_code: Mapped[str] = mapped_column(String(12))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)

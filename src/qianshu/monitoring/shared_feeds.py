@@ -19,8 +19,15 @@ period) is recorded as a refused upload saying why.
 The declaration can be withdrawn (``withdraw``, by the same people who may declare it, saying why):
 the row stays, marked withdrawn with who and when, so the page and the API keep its history; no
 version published afterwards is queued, a delivery still queued finds it withdrawn and takes
-nothing, and the versions that came through it before stay. A delivery takes the declaration's row
-shared (PostgreSQL), so a withdrawal waits for a delivery under way and a later delivery sees it.
+nothing, and the versions that came through it before stay. The grant's owner is told, in its
+organisation's inbox. A delivery takes the declaration's row shared (PostgreSQL), so a withdrawal
+waits for a delivery under way and a later delivery sees it.
+
+A grant has at most one declaration in force (a unique index on the grant over the rows not
+withdrawn): declaring a grant already received is 409 ``already_received``, also when two
+declarations race (the second's insert fails on the index). Once withdrawn, the grant can be
+declared again: a new row, through which the versions published afterwards arrive (the withdrawn
+one stays withdrawn). A version that already arrived through the grant does not arrive again.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
-from qianshu.core import audit, jobs, policy
+from qianshu.core import audit, i18n, inbox, jobs, policy
 from qianshu.core.actor import SYSTEM, Actor
 from qianshu.core.blobs import BlobStore
 from qianshu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QianshuError
@@ -41,6 +48,7 @@ from qianshu.core.i18n import Label
 from qianshu.core.policy import Resource, require
 from qianshu.core.timeutil import local_display, utcnow
 from qianshu.monitoring import feed_uploads, feeds
+from qianshu.monitoring.dashboards import division_name
 from qianshu.monitoring.feeds_files import COLUMNS
 from qianshu.monitoring.models import FeedUpload, SharedFeed
 from qianshu.sharing import grants
@@ -48,6 +56,22 @@ from qianshu.sharing import service as sharing
 from qianshu.sharing.events import FeedFilePublished
 
 JOB_KIND = "monitoring.shared_feed"
+CAPABILITY = "monitoring"
+WITHDRAWN = ("{org} withdrew the monitoring feed {feed} of {division} it received through your grant #{id} "
+             "({resource}): {reason}")
+
+
+def _already_received(db: Session, request_id: int) -> Conflict:
+    """409 naming the grant's declaration in force (when it can be read: the one that won a race
+    is read once committed)."""
+    active = db.scalars(select(SharedFeed).where(SharedFeed.request_id == request_id,
+                                                 SharedFeed.withdrawn_at.is_(None))).first()
+    if active is None:
+        return Conflict("This grant is already received as a monitoring feed.", field="request_id",
+                        code="already_received")
+    return Conflict("This grant is already received as the monitoring feed {feed} of {division} (#{id}); "
+                    "withdraw that one to declare the grant again.", field="request_id", code="already_received",
+                    feed=Label("monitoring feed", active.feed), division=active.division_code, id=active.id)
 
 
 def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, division: str) -> SharedFeed:
@@ -68,18 +92,18 @@ def receive_grant(db: Session, actor: Actor, request_id: int, feed: str, divisio
         raise InvalidInput("The grant does not give the columns the feed {feed} needs: {columns}.", field="feed",
                            code="columns_not_granted", feed=Label("monitoring feed", feed),
                            columns=", ".join(missing))
-    taken = Conflict("This grant is already received as a monitoring feed.", field="request_id",
-                     code="already_received")
-    if db.scalar(select(SharedFeed.id).where(SharedFeed.request_id == grant.id)) is not None:
-        raise taken  # a withdrawn declaration too: it stays, as history
+    # one declaration in force per grant; a withdrawn one stays, as history, and does not count
+    if db.scalar(select(SharedFeed.id).where(SharedFeed.request_id == grant.id,
+                                             SharedFeed.withdrawn_at.is_(None))) is not None:
+        raise _already_received(db, grant.id)
     row = SharedFeed(request_id=grant.id, feed=feed, division_code=division, org_id=actor.org_id,
                      created_by=actor.user_id)
     try:
         with db.begin_nested():
             db.add(row)
             db.flush()
-    except IntegrityError as exc:
-        raise taken from exc
+    except IntegrityError as exc:  # a declaration of the same grant committed first (the index)
+        raise _already_received(db, grant.id) from exc
     audit.record(db, actor, "monitoring.shared_feed.declared", target_type="monitoring_shared_feed",
                  target_id=row.id, sharing_request=grant.id, feed=feed, division=division)
     latest = sharing.latest_granted_file(db, actor, grant.id)
@@ -96,7 +120,7 @@ def withdraw(db: Session, actor: Actor, shared_feed_id: int, reason: str) -> Sha
     row = db.get(SharedFeed, shared_feed_id)
     if row is None or row.org_id != actor.org_id:
         raise NotFound("Feed received through data sharing {id} does not exist.", id=shared_feed_id)
-    sharing.load_request(db, actor, row.request_id, "sharing.grant.use")
+    grant = sharing.load_request(db, actor, row.request_id, "sharing.grant.use")
     feeds.require_upload(actor, row.division_code)
     reason = reason.strip()
     if not reason:
@@ -116,6 +140,15 @@ def withdraw(db: Session, actor: Actor, shared_feed_id: int, reason: str) -> Sha
     audit.record(db, actor, "monitoring.shared_feed.withdrawn", target_type="monitoring_shared_feed",
                  target_id=row.id, sharing_request=row.request_id, feed=row.feed, division=row.division_code,
                  reason=reason)
+    resource = sharing.resources_by_id(db, [grant.resource_id])[grant.resource_id]
+    org = accounts.organisation_by_id(db, grant.requester_org_id)
+    inbox.notify(db, CAPABILITY, WITHDRAWN, org_id=grant.owner_org_id, subject=("sharing_request", grant.id),
+                 link=f"/sharing/requests/{grant.id}", id=grant.id, reason=reason,
+                 org_zh=org.name, org_en=org.name_en or org.name,
+                 resource_zh=resource.name_zh, resource_en=resource.name_en,
+                 feed_zh=i18n.label(row.feed, "monitoring feed", "zh"),
+                 feed_en=i18n.label(row.feed, "monitoring feed", "en"),
+                 division_zh=division_name(row.division_code, "zh"), division_en=division_name(row.division_code, "en"))
     return row
 
 
@@ -127,11 +160,13 @@ def shared_feeds(db: Session, actor: Actor) -> list[SharedFeed]:
 
 
 def receivable_grants(db: Session, actor: Actor) -> list[tuple[int, str]]:
-    """The actor's organisation's feed grants in force that are not received as a feed yet, with
-    their resource's name (the portal's form offers them); none when it may not request data."""
+    """The actor's organisation's feed grants in force that are not received as a feed (or whose
+    declaration was withdrawn), with their resource's name (the portal's form offers them); none
+    when it may not request data."""
     if not policy.allows(actor, "sharing.request.create"):
         return []
-    taken = set(db.scalars(select(SharedFeed.request_id).where(SharedFeed.org_id == actor.org_id)))
+    taken = set(db.scalars(select(SharedFeed.request_id).where(SharedFeed.org_id == actor.org_id,
+                                                               SharedFeed.withdrawn_at.is_(None))))
     rows = [r for r in sharing.list_requests(db, actor, "mine")
             if r.access_type == "feed" and grants.in_force(r) and r.id not in taken]
     names = sharing.resources_by_id(db, (r.resource_id for r in rows))

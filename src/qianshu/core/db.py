@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -133,7 +135,7 @@ def make_engine(url: str, *, immediate: bool = True, lock_timeout: float = DEFAU
         _sqlite_pragmas(engine, immediate=immediate, lock_timeout=lock_timeout)
         _forbid_event_loop(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    ping_idle = kwargs.pop("pool_pre_ping", True)
     # Requests in progress are bounded by admission control (32 by default): room for them and the
     # job worker, within PostgreSQL's default of 100 connections for two web workers.
     if "poolclass" not in kwargs:
@@ -143,8 +145,45 @@ def make_engine(url: str, *, immediate: bool = True, lock_timeout: float = DEFAU
     options = (f"-c lock_timeout={int(lock_timeout * 1000)} "
                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}")
     engine = create_engine(url, connect_args={"options": options}, **kwargs)
+    if ping_idle:
+        _ping_when_idle(engine)
     _forbid_event_loop(engine)
     return engine
+
+
+# A pooled connection used this recently is not pinged at checkout (HikariCP's
+# ``aliveBypassWindowMs``, 500 ms by default): under load a connection goes back and out within
+# milliseconds, and a ping on every checkout was a round trip on each (two per API request, one
+# of a ledger transfer's six).
+PING_AFTER_IDLE_SECONDS = 0.5
+_LAST_USED = "qianshu_last_used"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for a connection idle longer than ``PING_AFTER_IDLE_SECONDS``.
+
+    A connection the server closed while it sat in the pool (a restart, a timeout) is found at
+    checkout and replaced, as SQLAlchemy's pre-ping does (a ``DisconnectionError`` raised in the
+    checkout event makes the pool discard it and hand out another). One the server drops within
+    the window fails its statement instead, which a request answers 503, and the pool is
+    emptied of the connections made before it (SQLAlchemy invalidates them on a disconnect)."""
+    @event.listens_for(engine, "connect")
+    def _made(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _back(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # whatever the driver raises for a dead connection
+            raise DisconnectionError("the pooled connection no longer answers") from exc
 
 
 _EPOCH_LOCK = threading.Lock()

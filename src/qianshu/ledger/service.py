@@ -27,7 +27,21 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, Update, bindparam, case, exists, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Integer,
+    Select,
+    String,
+    Table,
+    Update,
+    bindparam,
+    case,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -309,8 +323,9 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     # The row locks, always in ascending id order (no deadlock between two batches), and in the
     # same round trip whether a unique reference was posted already (one committed meanwhile by a
     # concurrent transaction fails the INSERT below instead).
-    locked = conn.execute(_LOCK_POSTED, {"ids": ids, "refs": refs}).all() if refs else \
-        conn.execute(_LOCK, {"ids": ids}).all()
+    lock_params: dict[str, Any] = {f"i{k}": account_id for k, account_id in enumerate(ids)}
+    lock_params.update({f"r{k}": ref for k, ref in enumerate(refs)})
+    locked = conn.execute(_lock(len(ids), len(refs)), lock_params).all()
     if refs and locked and locked[0].posted:
         raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
     balances = {row.id: int(row.balance_fen) for row in locked}
@@ -338,8 +353,17 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     # One statement for every account (one round trip, not one per account).
     # The transfers first: a unique reference posted meanwhile by a concurrent transaction fails
     # here, before any balance has moved.
+    params: dict[str, Any] = {}
+    for k, account_id in enumerate(ids):
+        params[f"a{k}"], params[f"b{k}"] = account_id, balances[account_id]
+    # On PostgreSQL one transfer is one statement: the balances' UPDATE rides along as a
+    # data-modifying CTE of the INSERT, so the two happen or fail together in one round trip.
+    one_statement = len(rows) == 1 and conn.dialect.name == "postgresql"
     try:
-        if len(rows) == 1:
+        if one_statement:
+            moving = {f"t_{name}": value for name, value in rows[0].items()}
+            new_ids = [conn.execute(_insert_moving(len(ids)), {**moving, **params}).scalar_one()]
+        elif len(rows) == 1:
             new_ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
         else:
             new_ids = list(conn.execute(_INSERT_MANY, rows).scalars())
@@ -347,21 +371,29 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
         if not refs:
             raise
         raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
-    params: dict[str, int] = {}
-    for k, account_id in enumerate(ids):
-        params[f"a{k}"], params[f"b{k}"] = account_id, balances[account_id]
-    conn.execute(_set_balances(len(ids)), params)
+    if not one_statement:
+        conn.execute(_set_balances(len(ids)), params)
     _refresh_loaded_accounts(db, balances)
     return [Transfer.of(_Row(id=i, **row)) for i, row in zip(new_ids, rows, strict=True)]
 
 
-# Built once: a transfer's three statements cost their execution, not their construction.
-_LOCK = (select(ACCOUNTS.c.id, ACCOUNTS.c.balance_fen, ACCOUNTS.c.may_go_negative)
-         .where(ACCOUNTS.c.id.in_(bindparam("ids", expanding=True))).order_by(ACCOUNTS.c.id)
-         .with_for_update(of=ACCOUNTS))
-_LOCK_POSTED = _LOCK.add_columns(
-    exists(select(TRANSFERS.c.id).where(TRANSFERS.c.unique_ref.in_(bindparam("refs", expanding=True))))
-    .label("posted"))
+# Built once per shape: a transfer's statements cost their execution, not their construction,
+# and a fixed list of parameters spares each execution the expansion of an ``IN`` list.
+@lru_cache(maxsize=64)
+def _lock(accounts: int, refs: int) -> Select[Any]:
+    """The accounts' rows locked in ascending id order and, in the same round trip, whether one
+    of ``refs`` was posted already (one committed meanwhile by a concurrent transaction fails the
+    INSERT instead)."""
+    stmt = (select(ACCOUNTS.c.id, ACCOUNTS.c.balance_fen, ACCOUNTS.c.may_go_negative)
+            .where(ACCOUNTS.c.id.in_([bindparam(f"i{k}", type_=Integer) for k in range(accounts)]))
+            .order_by(ACCOUNTS.c.id).with_for_update(of=ACCOUNTS))
+    if refs:
+        posted = [bindparam(f"r{k}", type_=String) for k in range(refs)]
+        stmt = stmt.add_columns(exists(select(TRANSFERS.c.id).where(TRANSFERS.c.unique_ref.in_(posted)))
+                                .label("posted"))
+    return stmt
+
+
 _INSERT = insert(TRANSFERS).returning(TRANSFERS.c.id)
 _INSERT_MANY = insert(TRANSFERS).returning(TRANSFERS.c.id, sort_by_parameter_order=True)
 
@@ -373,6 +405,22 @@ def _set_balances(accounts: int) -> Update:
     keys = [(bindparam(f"a{k}", type_=Integer), bindparam(f"b{k}", type_=BigInteger)) for k in range(accounts)]
     return (update(ACCOUNTS).where(ACCOUNTS.c.id.in_([a for a, _ in keys]))
             .values(balance_fen=case(*[(ACCOUNTS.c.id == a, b) for a, b in keys], else_=ACCOUNTS.c.balance_fen)))
+
+
+@lru_cache(maxsize=32)
+def _insert_moving(accounts: int) -> Insert:
+    """PostgreSQL: ``WITH moved AS (UPDATE …balances…) INSERT INTO ledger_transfers … RETURNING id``.
+    A failed INSERT (a unique reference posted meanwhile) fails the statement, balances included."""
+    # The transfer's values under names of their own: a parameter named like an account's column
+    # (``kind``, ``created_at``) would otherwise become a SET of the UPDATE.
+    values = {name: bindparam(f"t_{name}", type_=TRANSFERS.c[name].type) for name in _TRANSFER_COLUMNS}
+    return (insert(TRANSFERS).values(values).add_cte(_set_balances(accounts).cte("moved"))
+            .returning(TRANSFERS.c.id))
+
+
+_TRANSFER_COLUMNS = ("batch_id", "debit_account_id", "credit_account_id", "amount_fen", "kind", "cause_type",
+                     "cause_id", "memo", "unique_ref", "actor_user_id", "actor_org_id", "via", "created_at",
+                     "debit_balance_fen", "credit_balance_fen")
 
 
 class _Row:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from qianshu.core import db as core_db
 from qianshu.core.db import Database
@@ -40,9 +40,7 @@ def test_a_connection_closed_by_the_server_while_idle_is_replaced(pg_database: D
 
 
 def test_a_connection_used_just_now_is_not_pinged(pg_database: Database) -> None:
-    statements: list[str] = []
     _backend_pid(pg_database)
-    event.listen(pg_database.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     pings: list[int] = []
     real_ping = pg_database.engine.dialect.do_ping
 

@@ -173,8 +173,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def _back(_dbapi_conn: Any, record: Any) -> None:
-        if record is not None:
-            record.info[_LAST_USED] = time.monotonic()
+        record.info[_LAST_USED] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:

@@ -350,14 +350,14 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
                      "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
                      "via": actor.via[:20], "created_at": now, "debit_balance_fen": balances[debit],
                      "credit_balance_fen": balances[credit]})
-    # One statement for every account (one round trip, not one per account).
-    # The transfers first: a unique reference posted meanwhile by a concurrent transaction fails
-    # here, before any balance has moved.
+    # Every account's new balance in one statement (one round trip, not one per account).
     params: dict[str, Any] = {}
     for k, account_id in enumerate(ids):
         params[f"a{k}"], params[f"b{k}"] = account_id, balances[account_id]
-    # On PostgreSQL one transfer is one statement: the balances' UPDATE rides along as a
-    # data-modifying CTE of the INSERT, so the two happen or fail together in one round trip.
+    # The transfers first: a unique reference posted meanwhile by a concurrent transaction fails
+    # there, before any balance has moved. On PostgreSQL one transfer is one statement: the
+    # balances' UPDATE rides along as a data-modifying CTE of the INSERT, so the two happen or
+    # fail together in one round trip.
     one_statement = len(rows) == 1 and conn.dialect.name == "postgresql"
     try:
         if one_statement:
@@ -413,14 +413,10 @@ def _insert_moving(accounts: int) -> Insert:
     A failed INSERT (a unique reference posted meanwhile) fails the statement, balances included."""
     # The transfer's values under names of their own: a parameter named like an account's column
     # (``kind``, ``created_at``) would otherwise become a SET of the UPDATE.
-    values = {name: bindparam(f"t_{name}", type_=TRANSFERS.c[name].type) for name in _TRANSFER_COLUMNS}
+    values = {column.name: bindparam(f"t_{column.name}", type_=column.type)
+              for column in TRANSFERS.c if column.name != "id"}
     return (insert(TRANSFERS).values(values).add_cte(_set_balances(accounts).cte("moved"))
             .returning(TRANSFERS.c.id))
-
-
-_TRANSFER_COLUMNS = ("batch_id", "debit_account_id", "credit_account_id", "amount_fen", "kind", "cause_type",
-                     "cause_id", "memo", "unique_ref", "actor_user_id", "actor_org_id", "via", "created_at",
-                     "debit_balance_fen", "credit_balance_fen")
 
 
 class _Row:

@@ -120,6 +120,17 @@ def test_a_missing_data_file_is_not_remembered(  # type: ignore[no-untyped-def]
     assert "稍后可见" in client.get(f"/catalog/{product.id}").text
 
 
+def test_a_damaged_data_file_shows_the_page_without_a_sample(  # type: ignore[no-untyped-def]
+        client, db: Session, settings: Settings, listed, merchant: Actor) -> None:
+    digest, size = _parquet(settings, {"站点": ["看不见"], "数量": [1]})
+    blob = LocalBlobStore(settings.blob_dir).path(digest)
+    blob.write_bytes(blob.read_bytes()[: size // 2])  # cut in half: the footer is gone
+    product = listed(merchant, parquet_sha256=digest, parquet_size=size)
+    page = client.get(f"/catalog/{product.id}")
+    assert page.status_code == 200
+    assert (product.title_zh or product.title_en) in page.text and "看不见" not in page.text
+
+
 def test_views_are_counted_together_and_none_is_lost_when_the_app_stops(  # type: ignore[no-untyped-def]
         app, db: Session, listed, merchant: Actor) -> None:
     from fastapi.testclient import TestClient

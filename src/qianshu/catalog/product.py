@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import duckdb
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,7 +126,7 @@ def masked_sample(db: Session, settings: Settings, actor: Actor, listing: Listin
     pii = pii_columns(db, listing.registration_id)
     try:
         columns, rows = _registry_sample(db, settings, listing.registration_id, max(1, min(limit, SAMPLE_LIMIT)))
-    except (OSError, LookupError, ValueError, duckdb.Error):  # a data file missing or unreadable: no preview
+    except (OSError, LookupError, ValueError, pa.ArrowException):  # a data file missing or unreadable: no preview
         return Sample(masked_columns=pii, available=False)
     if not columns:
         return Sample(masked_columns=pii, available=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import duckdb
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from qianshu.accounts import service as accounts
@@ -92,7 +92,7 @@ def _sample(db: Session, settings: Settings, reg: Registration) -> Sample:
     """The first rows of the registered data, each personal-information column masked."""
     try:
         columns, rows = service.sample_rows(db, settings, reg.id, SAMPLE_ROWS)
-    except (OSError, duckdb.Error):  # the Parquet is gone from the store: show no sample
+    except (OSError, ValueError, pa.ArrowException):  # the Parquet is gone or unreadable: show no sample
         return NO_SAMPLE
     names = [str(c) for c in columns]
     pii = service.pii_columns(db, reg.data_from_id or reg.id, sensitive_first=True)

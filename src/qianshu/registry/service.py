@@ -536,19 +536,22 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     data = load_registration(db, reg.data_from_id) if reg.data_from_id else reg
     if not data.parquet_sha256:
         return [], []
-    # DuckDB (0.05-0.1 s to import) only here: `qianshu registry list` and the other commands
-    # that use this module need none of it.
-    from qianshu.core.analytics import open_analytics
+    # The first rows straight from the Parquet file, read with Arrow: opening a DuckDB database (the
+    # bounded connection the queries use) costs about 22 ms of CPU, forty times the read, and a
+    # product page after a restart pays it once per product and worker (docs/load.md, "The tail, in time").
+    # No query is run, so there is nothing for DuckDB's file allow-list to guard. Imported here:
+    # the CLI commands that use this module need no Arrow.
+    import pyarrow.parquet as pq
 
     path = open_blob_store(settings).path(data.parquet_sha256)
-    con = open_analytics(settings, readable=[path], interactive=True)
-    try:
-        escaped = str(path).replace("'", "''")
-        cursor = con.execute(f"SELECT * FROM read_parquet('{escaped}') LIMIT {max(0, min(int(limit), 1000))}")  # noqa: S608
-        names = [d[0] for d in cursor.description or []]
-        rows = [list(r) for r in cursor.fetchall()]
-    finally:
-        con.close()
+    count = max(0, min(int(limit), 1000))
+    with pq.ParquetFile(path) as parquet:
+        names = list(parquet.schema_arrow.names)
+        batch = next(parquet.iter_batches(batch_size=count), None) if count else None
+    if batch is None:
+        return names, []
+    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+    rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
     return names, rows
 
 

@@ -142,6 +142,7 @@ class LoadConfig:
     seed: int | None = None
     mix: dict[str, int] = field(default_factory=lambda: dict(MIX))  # action → weight
     log_dir: Path | None = None  # keep the server's output here (default: in the data folder, removed after)
+    samples_csv: Path | None = None  # every request's route, start, latency and status, to find a tail's cause
 
     @property
     def worker_count(self) -> int:
@@ -478,6 +479,8 @@ class LoadClient:
     async def run(self, clock: Clock) -> None:
         actions, weights = list(self.mix), list(self.mix.values())
         try:
+            if self.think:  # users arrive one by one: the first click, too, comes after a pause
+                await asyncio.sleep(self.rng.expovariate(1.0 / self.think))
             while clock.running():
                 action = self.rng.choices(actions, weights)[0]
                 await getattr(self, "do_" + action.replace(".", "_").replace("-", "_"))()
@@ -940,6 +943,8 @@ def run_load(config: LoadConfig, console: Console | None = None) -> LoadResult:
                     f"{config.clients} clients for {config.seconds:.0f} s, {config.kills} kills")
         rec = Recorder()
         duration, probes = asyncio.run(drive(config, server, seeded, rec, rng))
+        if config.samples_csv:
+            write_samples(config.samples_csv, rec, probes)
         console.log(f"[{config.database}] load done; stopping, then a clean restart to let jobs finish")
         server.stop()
         stopped_at = time.monotonic()
@@ -956,6 +961,18 @@ def run_load(config: LoadConfig, console: Console | None = None) -> LoadResult:
 
 
 # --- reporting ----------------------------------------------------------------------------
+
+def write_samples(path: Path, rec: Recorder, probes: list[tuple[float, float, int]]) -> None:
+    """Every request and probe as a CSV row, so that a tail can be told apart: slow requests spread
+    over the run are a queue, slow requests bunched in time a stall. ``start_s`` is on the machine's
+    monotonic clock, to line the rows up with other measurements taken meanwhile (CPU per process)."""
+    rows = [(s.route, s.start, s.latency, s.status) for s in rec.samples]
+    rows += [("healthz.probe", start, latency, status) for start, latency, status in probes]
+    with path.open("w", encoding="utf-8") as out:
+        out.write("route,start_s,latency_ms,status\n")
+        for route, start, latency, status in sorted(rows, key=lambda r: r[1]):
+            out.write(f"{route},{start:.4f},{latency * 1000:.1f},{status}\n")
+
 
 def _percentile(values: list[float], q: float) -> float:
     if not values:
@@ -1048,6 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the server's output here")
     parser.add_argument("--think-seconds", type=float, default=0.0,
                         help="mean pause (exponential) of each client between actions; 0: closed loop")
+    parser.add_argument("--samples-csv", type=Path, default=None,
+                        help="write every request's route, start, latency and status here (one database)")
     parser.add_argument("--stale-seconds", type=float, default=jobs.STALE_AFTER.total_seconds(),
                         help="the server's worker_stale_seconds: when a killed job is put back")
     args = parser.parse_args(argv)
@@ -1060,7 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
         config = LoadConfig(database=database, clients=args.clients, seconds=args.seconds, kills=args.kills,
                             workers=args.workers, pg_url=args.pg_url, attackers=args.attackers, seed=args.seed,
                             log_dir=args.log_dir, think_seconds=args.think_seconds,
-                            stale_seconds=args.stale_seconds,
+                            stale_seconds=args.stale_seconds, samples_csv=args.samples_csv,
                             mix={a: MIX[a] for a in only} if only else dict(MIX))
         result = run_load(config, console)
         report(result, console)

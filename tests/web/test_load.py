@@ -71,3 +71,15 @@ def test_the_clock_gives_the_clients_their_seconds_of_up_time() -> None:
     clock.add_downtime(7.5)
     clock.add_downtime(2.5)
     assert (clock.stop_at, clock.downtime) == (40.0, 10.0)
+
+
+def test_the_samples_file_holds_every_request_and_probe_in_order_of_start(tmp_path: Path) -> None:
+    rec = load.Recorder(samples=[load.Sample("product.page", 12.5, 0.4, 200),
+                                 load.Sample("api.me", 11.0, 0.02, 503, True)])
+    load.write_samples(tmp_path / "s.csv", rec, probes=[(11.5, 0.003, 200)])
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8").splitlines() == [
+        "route,start_s,latency_ms,status",
+        "api.me,11.0000,20.0,503",
+        "healthz.probe,11.5000,3.0,200",
+        "product.page,12.5000,400.0,200",
+    ]

@@ -128,7 +128,8 @@ def test_a_damaged_data_file_shows_the_page_without_a_sample(  # type: ignore[no
     product = listed(merchant, parquet_sha256=digest, parquet_size=size)
     page = client.get(f"/catalog/{product.id}")
     assert page.status_code == 200
-    assert (product.title_zh or product.title_en) in page.text and "看不见" not in page.text
+    assert (product.title_zh or product.title_en) in page.text
+    assert "看不见" not in page.text
 
 
 def test_views_are_counted_together_and_none_is_lost_when_the_app_stops(  # type: ignore[no-untyped-def]

@@ -480,17 +480,21 @@ class LoadClient:
         actions, weights = list(self.mix), list(self.mix.values())
         try:
             if self.think:  # users arrive one by one: the first click, too, comes after a pause
-                await asyncio.sleep(self.rng.expovariate(1.0 / self.think))
+                await self.think_pause()
             while clock.running():
                 action = self.rng.choices(actions, weights)[0]
                 await getattr(self, "do_" + action.replace(".", "_").replace("-", "_"))()
                 if self.pause:
                     await asyncio.sleep(self.pause)
                     self.pause = 0.0
-                if self.think:  # a user's pause, random (exponential) around the mean
-                    await asyncio.sleep(min(self.rng.expovariate(1.0 / self.think), 10 * self.think))
+                if self.think:
+                    await self.think_pause()
         finally:
             await self.http.aclose()
+
+    async def think_pause(self) -> None:
+        """A user's pause, random (exponential) around the mean, at most ten times it."""
+        await asyncio.sleep(min(self.rng.expovariate(1.0 / self.think), 10 * self.think))
 
     async def do_search(self) -> None:
         word = self.rng.choice(SEARCH_WORDS)

@@ -551,8 +551,7 @@ def sample_rows(db: Session, settings: Settings, registration_id: int,
     if batch is None:
         return names, []
     columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-    rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
-    return names, rows
+    return names, [list(row) for row in zip(*columns, strict=True)]
 
 
 def issued_dates(db: Session) -> list[datetime]:

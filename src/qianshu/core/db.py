@@ -292,6 +292,23 @@ class Database:
         finally:
             session.close()
 
+    def open_connections(self, count: int) -> int:
+        """Open up to ``count`` pooled connections now (at most the pool's size, which it keeps), so
+        that the first requests after a start do not each wait for a connection of their own (a
+        PostgreSQL connection costs a server process and an authentication); returns how many
+        were open at once. A file SQLite database opens in microseconds and is left alone."""
+        if self.is_sqlite:
+            return 0
+        count = min(count, getattr(self.engine.pool, "size", lambda: 0)())
+        opened = []
+        try:
+            for _ in range(count):
+                opened.append(self.engine.connect())
+        finally:
+            for connection in opened:
+                connection.close()  # back to the pool, which keeps it
+        return len(opened)
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:

@@ -74,3 +74,19 @@ def format_money(fen: int | None, lang: str, *, exact: bool = False) -> str:
         sign = "-" if yuan < 0 else ""
         return f"{sign}¥{format_decimal(abs(yuan) / size, '#,##0.##', locale=locale)}{unit}"
     return format_currency(yuan, "CNY", locale=locale)
+
+
+def warm_up() -> None:
+    """Load each language's CLDR data and translations now: Babel reads a locale's data file the
+    first time it formats in that locale (about 12 ms of CPU for Chinese), and the translations
+    are read from their .po files at first use; a server does this before it accepts requests."""
+    from qianshu.core.i18n import LANGUAGES, catalogue
+
+    moment = datetime(2026, 1, 1, tzinfo=SHANGHAI)
+    for lang in LANGUAGES:
+        catalogue(lang)
+        format_datetime(moment, lang)
+        format_number(1234.5, lang)
+        format_number(1234.5, lang, decimals=2)
+        format_money(123_456_789, lang)
+        format_money(12_345, lang)

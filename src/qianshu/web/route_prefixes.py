@@ -106,6 +106,28 @@ if _IncludedRouter is not None:
             return super().matches(scope)  # type: ignore[no-any-return]
 
 
+def build_included_routes(app: FastAPI) -> int:
+    """Make FastAPI analyse now every included router's routes (their dependency trees and
+    parameter models), which it otherwise does when a request first reaches the router; returns
+    how many routers it built.
+
+    That first request paid 20–45 ms of CPU for its router (the search page's 60 ms against 7
+    warm), and after a restart a burst of waiting clients paid it together. A server calls this
+    while it warms up, before it accepts connections; tests, which make an app each, do not."""
+    if _IncludedRouter is None:
+        return 0
+
+    def build(entry: Any) -> int:
+        built = 1
+        for candidate in entry.effective_candidates():  # the nested routers are built as they are reached
+            if isinstance(candidate, _IncludedRouter):
+                built += build(candidate)
+        entry.effective_low_priority_routes()
+        return built
+
+    return sum(build(route) for route in app.router.routes if isinstance(route, _IncludedRouter))
+
+
 def filter_routers_by_path(app: FastAPI) -> int:
     """Give every router included in ``app`` its path filter; returns how many got one. Call it
     once every router is included (a route added to a router later would not be in its filter)."""

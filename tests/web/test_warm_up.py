@@ -78,7 +78,7 @@ def test_the_translations_are_read_before_the_first_page() -> None:
 def test_the_pool_opens_its_connections(database_url: str) -> None:
     database = Database(database_url, **({} if database_url.startswith("sqlite") else {"pool_size": 3}))
     try:
-        opened = database.open_connections(10)
+        opened = database.open_connections()
         if database.is_sqlite:
             assert opened == 0  # a file database opens in microseconds: nothing to do
         else:

@@ -292,14 +292,14 @@ class Database:
         finally:
             session.close()
 
-    def open_connections(self, count: int) -> int:
-        """Open up to ``count`` pooled connections now (at most the pool's size, which it keeps), so
-        that the first requests after a start do not each wait for a connection of their own (a
-        PostgreSQL connection costs a server process and an authentication); returns how many
-        were open at once. A file SQLite database opens in microseconds and is left alone."""
+    def open_connections(self) -> int:
+        """Fill the pool now with the connections it keeps (its size), so that the first requests
+        after a start do not each wait for a connection of their own (a PostgreSQL connection
+        costs a server process and an authentication); returns how many were opened. A file
+        SQLite database opens in microseconds and is left alone."""
         if self.is_sqlite:
             return 0
-        count = min(count, getattr(self.engine.pool, "size", lambda: 0)())
+        count = getattr(self.engine.pool, "size", lambda: 0)()  # a pool that keeps none has no size
         opened = []
         try:
             for _ in range(count):

@@ -18,7 +18,7 @@ from babel.dates import format_time as _format_time
 from babel.dates import get_datetime_format
 from babel.numbers import format_currency, format_decimal
 
-from qianshu.core.i18n import LOCALES
+from qianshu.core.i18n import LANGUAGES, LOCALES, catalogue
 from qianshu.core.timeutil import SHANGHAI, as_utc
 
 WAN = 10_000
@@ -80,8 +80,6 @@ def warm_up() -> None:
     """Load each language's CLDR data and translations now: Babel reads a locale's data file the
     first time it formats in that locale (about 12 ms of CPU for Chinese), and the translations
     are read from their .po files at first use; a server does this before it accepts requests."""
-    from qianshu.core.i18n import LANGUAGES, catalogue
-
     moment = datetime(2026, 1, 1, tzinfo=SHANGHAI)
     for lang in LANGUAGES:
         catalogue(lang)

@@ -6,8 +6,8 @@ background jobs on threads of their own. On a busy machine the scheduler shares 
 runnable threads, so the loop waited behind the handlers' time slices (``/healthz`` p50 19 ms,
 worst 500 ms under the load test). Handler threads therefore run ``REQUEST_NICENESS`` levels and
 job threads ``JOB_NICENESS`` levels below the process's starting priority: the loop, at that
-priority, goes first. Password
-hashing (accounts/passwords.py) runs on a bounded pool of threads at ``REQUEST_NICENESS`` too:
+priority, goes first. Password hashing (accounts/passwords.py) runs on a bounded pool of threads
+``REQUEST_NICENESS`` levels down too:
 lower still, sign-ins starved behind the pages on a busy machine (10 s and more). ``qianshu serve``
 runs its job worker as a child process at ``JOB_NICENESS``. Lowering a thread's priority needs no
 privilege; elsewhere than Linux this does nothing.

@@ -49,7 +49,6 @@ from qianshu.worker import build_worker
 
 log = logging.getLogger(__name__)
 PERIODIC_AFTER_START_SECONDS = 30.0
-POOLED_AT_START = 10  # connections a web worker opens while it warms up (the PostgreSQL pool keeps 10)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -153,7 +152,7 @@ def _warm_up(app: FastAPI, database: Database) -> None:
         templates.env.get_template(name)
     build_included_routes(app)
     l10n.warm_up()
-    database.open_connections(POOLED_AT_START)
+    database.open_connections()
 
 
 def freeze_start_up_objects() -> None:

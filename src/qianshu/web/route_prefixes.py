@@ -111,7 +111,7 @@ def build_included_routes(app: FastAPI) -> int:
     parameter models), which it otherwise does when a request first reaches the router; returns
     how many routers it built.
 
-    That first request paid 20–45 ms of CPU for its router (the search page's 60 ms against 7
+    That first request paid 17–43 ms of CPU for its router (the search page's 60 ms against 7
     warm), and after a restart a burst of waiting clients paid it together. A server calls this
     while it warms up, before it accepts connections; tests, which make an app each, do not."""
     if _IncludedRouter is None:

@@ -114,17 +114,28 @@ def test_hashes_run_on_at_most_the_configured_threads_below_the_event_loop(
 
 
 def test_a_sign_in_that_cannot_get_a_hashing_thread_in_time_is_answered_503_with_retry_after(
-        client, make, db: Session, settings: Settings, restore_hashing: None) -> None:  # type: ignore[no-untyped-def]
+        client, make, db: Session, settings: Settings, restore_hashing: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     user = make.user()
     db.flush()
-    # One hashing thread, kept busy by a slow hash (100 passes), and a short wait for a turn.
-    passwords.configure(_with(settings, password_hash_threads=1, password_hash_time_cost=100,
+    # One hashing thread, held by a hash that waits until the test lets it go (a slow real hash
+    # finished before the sign-in on a fast machine), and a short wait for a turn.
+    passwords.configure(_with(settings, password_hash_threads=1, password_hash_time_cost=2,
                                   password_hash_memory_kib=19 * 1024))
     settings.override(AccountsSettings, password_hash_queue_seconds=0.05)
-    busy = threading.Thread(target=passwords.hash_password, args=("a slow hash for the test",))
+    release = threading.Event()
+
+    class HeldHasher:
+        def hash(self, password: str) -> str:
+            release.wait(30)
+            return password
+
+    monkeypatch.setattr(passwords, "_current_hasher", HeldHasher)
+    busy = threading.Thread(target=passwords.hash_password, args=("a held hash for the test",))
     busy.start()
     try:
-        time.sleep(0.2)  # the slow hash has the thread
+        time.sleep(0.2)  # the held hash has the thread
+        monkeypatch.undo()  # the sign-in below gets the real hasher
         attempts_before = db.scalar(select(func.count()).select_from(LoginAttempt))
         answer = sign_in(client, user.email)
         assert answer.status_code == 503
@@ -133,6 +144,7 @@ def test_a_sign_in_that_cannot_get_a_hashing_thread_in_time_is_answered_503_with
         assert "qs_session" not in answer.cookies
         assert db.scalar(select(func.count()).select_from(LoginAttempt)) == attempts_before  # not a failure
     finally:
+        release.set()
         busy.join()
     settings.override(AccountsSettings, password_hash_queue_seconds=30)
     assert sign_in(client, user.email).status_code == 303  # the thread is free again

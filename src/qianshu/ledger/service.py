@@ -29,19 +29,21 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Insert,
     Integer,
     Select,
     String,
     Table,
+    TextClause,
     Update,
     bindparam,
     case,
     exists,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -301,6 +303,8 @@ def _check_leg(leg: Leg) -> tuple[int, int, int, str, str, str]:
         raise InvalidInput("{field} is not in the expected format.", field="cause")
     if len(leg.memo) > 500:
         raise InvalidInput("{field} is too long (at most {max} characters).", field="memo", max=500)
+    if leg.unique_ref is not None and len(leg.unique_ref) > 160:  # the column's width
+        raise InvalidInput("{field} is too long (at most {max} characters).", field="unique_ref", max=160)
     return debit, credit, amount, leg.kind, cause_type, cause_id
 
 
@@ -320,6 +324,8 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     # Core statements on the session's connection: the hot path of the books skips the ORM's
     # execution layer (about a third of a transfer's CPU time; benchmarks/ledger.py).
     conn = db.connection()
+    if len(legs) == 1 and conn.dialect.name == "postgresql":
+        return [_move_in_one_statement(db, conn, actor, legs[0], checked[0], field, at or utcnow())]
     # The row locks, always in ascending id order (no deadlock between two batches), and in the
     # same round trip whether a unique reference was posted already (one committed meanwhile by a
     # concurrent transaction fails the INSERT below instead).
@@ -355,15 +361,9 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     for k, account_id in enumerate(ids):
         params[f"a{k}"], params[f"b{k}"] = account_id, balances[account_id]
     # The transfers first: a unique reference posted meanwhile by a concurrent transaction fails
-    # there, before any balance has moved. On PostgreSQL one transfer is one statement: the
-    # balances' UPDATE rides along as a data-modifying CTE of the INSERT, so the two happen or
-    # fail together in one round trip.
-    one_statement = len(rows) == 1 and conn.dialect.name == "postgresql"
+    # there, before any balance has moved.
     try:
-        if one_statement:
-            moving = {f"t_{name}": value for name, value in rows[0].items()}
-            new_ids = [conn.execute(_insert_moving(len(ids)), {**moving, **params}).scalar_one()]
-        elif len(rows) == 1:
+        if len(rows) == 1:
             new_ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
         else:
             new_ids = list(conn.execute(_INSERT_MANY, rows).scalars())
@@ -371,8 +371,7 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
         if not refs:
             raise
         raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
-    if not one_statement:
-        conn.execute(_set_balances(len(ids)), params)
+    conn.execute(_set_balances(len(ids)), params)
     _refresh_loaded_accounts(db, balances)
     return [Transfer.of(_Row(id=i, **row)) for i, row in zip(new_ids, rows, strict=True)]
 
@@ -407,16 +406,111 @@ def _set_balances(accounts: int) -> Update:
             .values(balance_fen=case(*[(ACCOUNTS.c.id == a, b) for a, b in keys], else_=ACCOUNTS.c.balance_fen)))
 
 
-@lru_cache(maxsize=32)
-def _insert_moving(accounts: int) -> Insert:
-    """PostgreSQL: ``WITH moved AS (UPDATE …balances…) INSERT INTO ledger_transfers … RETURNING id``.
-    A failed INSERT (a unique reference posted meanwhile) fails the statement, balances included."""
-    # The transfer's values under names of their own: a parameter named like an account's column
-    # (``kind``, ``created_at``) would otherwise become a SET of the UPDATE.
-    values = {column.name: bindparam(f"t_{column.name}", type_=column.type)
-              for column in TRANSFERS.c if column.name != "id"}
-    return (insert(TRANSFERS).values(values).add_cte(_set_balances(accounts).cte("moved"))
-            .returning(TRANSFERS.c.id))
+# One transfer on PostgreSQL is one statement, so three round trips with BEGIN and COMMIT: the
+# lock, the check, the balances' UPDATE and the transfer's INSERT, each a part of one WITH.
+# - ``locked`` takes the two rows' locks in ascending id order (no deadlock with any other
+#   transfer or batch); under READ COMMITTED a row another transaction moved meanwhile is read
+#   in its new version once that one commits.
+# - ``allowed`` is a one-row verdict computed from those rows: both exist, the debit's balance
+#   covers the amount (unless it may go negative), no balance leaves what a BIGINT holds, and the
+#   unique reference (if any) was not posted. The UPDATE tests it as an uncorrelated subquery, which
+#   PostgreSQL evaluates once before the UPDATE reads a row (an InitPlan), so the locks are taken
+#   in that order before any row is written.
+# - ``moved`` sets the balances from the locked rows; ``posted`` inserts the transfer with the
+#   balances ``moved`` returns, and only if both moved.
+# When the verdict is no, nothing is written and the locked rows come back for the message
+# (insufficient funds names the balance), exactly as the lock of a batch would give them.
+# SQLite keeps the statements of a batch: a statement costs it no round trip.
+_ONE_MOVE = """
+WITH locked AS (
+    SELECT id, balance_fen, may_go_negative FROM ledger_accounts
+    WHERE id IN (:debit, :credit) ORDER BY id FOR UPDATE
+), allowed AS (
+    SELECT count(*) = 2 AND bool_and(CASE WHEN id = :debit
+               THEN (may_go_negative OR balance_fen >= :amount) AND balance_fen >= :amount - :limit
+               ELSE balance_fen <= :limit - :amount END){unposted} AS ok
+    FROM locked
+), moved AS (
+    UPDATE ledger_accounts AS a
+    SET balance_fen = CASE WHEN a.id = :debit THEN l.balance_fen - :amount ELSE l.balance_fen + :amount END
+    FROM locked AS l
+    WHERE a.id = l.id AND (SELECT ok FROM allowed)
+    RETURNING a.id, a.balance_fen
+), posted AS (
+    INSERT INTO ledger_transfers ({columns}, debit_balance_fen, credit_balance_fen)
+    SELECT {values}, d.balance_fen, c.balance_fen
+    FROM moved AS d JOIN moved AS c ON d.id = :debit AND c.id = :credit
+    RETURNING id
+)
+SELECT l.id, l.balance_fen, l.may_go_negative, (SELECT id FROM posted) AS transfer_id{posted_column}
+FROM locked AS l ORDER BY l.id
+"""
+_POSTGRESQL = postgresql_dialect()  # type: ignore[no-untyped-call]
+_UNPOSTED = " AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE unique_ref = :t_unique_ref)"
+# Columns the statement fills itself: the id from its sequence, the balances from ``moved``.
+_COMPUTED = frozenset({"id", "debit_balance_fen", "credit_balance_fen"})
+
+
+@lru_cache(maxsize=2)
+def _one_move(with_ref: bool) -> TextClause:
+    """``_ONE_MOVE`` for a leg with (or without) a unique reference. The transfer's values are
+    cast to their columns' types: in ``INSERT … SELECT`` a parameter's type is not taken from
+    the column it fills."""
+    columns = [c for c in TRANSFERS.c if c.name not in _COMPUTED]
+    sql = _ONE_MOVE.format(
+        columns=", ".join(c.name for c in columns),
+        values=", ".join(f"CAST(:t_{c.name} AS {_cast_type(c.type)})" for c in columns),
+        unposted=_UNPOSTED if with_ref else "",
+        posted_column=(", EXISTS (SELECT 1 FROM ledger_transfers WHERE unique_ref = :t_unique_ref) AS posted"
+                       if with_ref else ""))
+    return text(sql).bindparams(
+        *(bindparam(f"t_{c.name}", type_=c.type) for c in columns),
+        bindparam("debit", type_=Integer), bindparam("credit", type_=Integer),
+        bindparam("amount", type_=BigInteger), bindparam("limit", type_=BigInteger))
+
+
+def _cast_type(column_type: Any) -> str:
+    """The type a parameter is cast to: strings as TEXT (a cast to ``VARCHAR(n)`` would cut a
+    longer value silently; the column refuses it), the rest as the column's own type."""
+    if isinstance(column_type, String):
+        return "TEXT"
+    return str(column_type.compile(dialect=_POSTGRESQL))
+
+
+def _move_in_one_statement(db: Session, conn: Any, actor: Actor, leg: Leg,
+                           checked: tuple[int, int, int, str, str, str], field: str, now: datetime) -> Transfer:
+    """One leg on PostgreSQL (``_ONE_MOVE``): the same checks, errors and result as a batch of one."""
+    debit, credit, amount, kind, cause_type, cause_id = checked
+    row = {"batch_id": None, "debit_account_id": debit, "credit_account_id": credit, "amount_fen": amount,
+           "kind": kind, "cause_type": cause_type, "cause_id": cause_id, "memo": leg.memo,
+           "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
+           "via": actor.via[:20], "created_at": now}
+    params: dict[str, Any] = {f"t_{name}": value for name, value in row.items()}
+    params.update(debit=debit, credit=credit, amount=amount, limit=BALANCE_LIMIT)
+    try:
+        locked = conn.execute(_one_move(leg.unique_ref is not None), params).all()
+    except IntegrityError:  # the same reference, committed meanwhile by a concurrent transaction
+        if leg.unique_ref is None:
+            raise
+        raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
+    balances = {r.id: int(r.balance_fen) for r in locked}
+    transfer_id = locked[0].transfer_id if locked else None
+    if transfer_id is None:
+        if leg.unique_ref is not None and locked and locked[0].posted:
+            raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
+        for account_id in sorted((debit, credit)):
+            if account_id not in balances:
+                raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
+        if balances[debit] - amount < 0 and not next(r.may_go_negative for r in locked if r.id == debit):
+            raise InvalidInput("{field}: the account's balance ({balance}) is less than {amount}.", field=field,
+                               balance=yuan_text(balances[debit]), amount=yuan_text(amount), code="insufficient_funds")
+        raise InvalidInput("{field} would take a balance beyond what the books can hold.", field=field,
+                           code="balance_overflow")
+    balances[debit] -= amount
+    balances[credit] += amount
+    _refresh_loaded_accounts(db, balances)
+    return Transfer.of(_Row(id=transfer_id, **row, debit_balance_fen=balances[debit],
+                            credit_balance_fen=balances[credit]))
 
 
 class _Row:

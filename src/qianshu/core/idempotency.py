@@ -26,9 +26,10 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, Index, String, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -81,8 +82,35 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def _insert(db: Session) -> Any:
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+_KEYS = IdempotencyKey.__table__
+
+
+@lru_cache(maxsize=4)
+def _claim(dialect: str) -> Any:
+    """One statement claims the key: a new key is inserted; an expired one is forgotten (taken
+    over as if it were new); a live one is left alone and nothing comes back. Waits, on
+    PostgreSQL, for a concurrent transaction that inserted the same key to end. Built once per
+    dialect: building it and its cache key cost every money request about half a millisecond."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    claim = insert(IdempotencyKey).values(
+        caller=bindparam("caller", type_=_KEYS.c.caller.type), key=bindparam("key", type_=_KEYS.c.key.type),
+        fingerprint=bindparam("fingerprint", type_=_KEYS.c.fingerprint.type),
+        response=bindparam("response", type_=_KEYS.c.response.type),
+        created_at=bindparam("now", type_=_KEYS.c.created_at.type),
+        expires_at=bindparam("expires_at", type_=_KEYS.c.expires_at.type))
+    return claim.on_conflict_do_update(
+        index_elements=["caller", "key"], where=IdempotencyKey.expires_at <= bindparam("now"),
+        set_={"fingerprint": claim.excluded.fingerprint, "status_code": None,
+              "response": claim.excluded.response, "created_at": claim.excluded.created_at,
+              "expires_at": claim.excluded.expires_at},
+    ).returning(IdempotencyKey.id)
+
+
+_FOUND = select(IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response).where(
+    IdempotencyKey.caller == bindparam("caller"), IdempotencyKey.key == bindparam("key"))
+_ANSWERED = update(IdempotencyKey).where(IdempotencyKey.id == bindparam("claimed")).values(
+    status_code=bindparam("status", type_=_KEYS.c.status_code.type),
+    response=bindparam("body", type_=_KEYS.c.response.type))
 
 
 def execute_once(db: Session, *, caller: str, key: str, fingerprint: str, ttl: timedelta,
@@ -92,22 +120,11 @@ def execute_once(db: Session, *, caller: str, key: str, fingerprint: str, ttl: t
     a domain error it raises becomes ``on_error``'s (status, body), stored too."""
     key = check_key(key)
     now = utcnow()
-    # One statement claims the key: a new key is inserted; an expired one is forgotten (taken over
-    # as if it were new); a live one is left alone and nothing comes back. Waits, on PostgreSQL,
-    # for a concurrent transaction that inserted the same key to end.
-    claim = _insert(db)(IdempotencyKey).values(caller=caller, key=key, fingerprint=fingerprint, response={},
-                                               created_at=now, expires_at=now + ttl)
-    claimed = db.execute(
-        claim.on_conflict_do_update(
-            index_elements=["caller", "key"], where=IdempotencyKey.expires_at <= now,
-            set_={"fingerprint": claim.excluded.fingerprint, "status_code": None,
-                  "response": claim.excluded.response, "created_at": claim.excluded.created_at,
-                  "expires_at": claim.excluded.expires_at})
-        .returning(IdempotencyKey.id)
-    ).scalar()
+    claimed = db.execute(_claim(db.get_bind().dialect.name), {
+        "caller": caller, "key": key, "fingerprint": fingerprint, "response": {}, "now": now,
+        "expires_at": now + ttl}).scalar()
     if claimed is None:
-        found = db.execute(select(IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response)
-                           .where(IdempotencyKey.caller == caller, IdempotencyKey.key == key)).one()
+        found = db.execute(_FOUND, {"caller": caller, "key": key}).one()
         if found.fingerprint != fingerprint:
             raise Conflict("This {field} was used for a different request; use a new key for a new request.",
                            field=HEADER, code="idempotency_key_reused")
@@ -124,8 +141,7 @@ def execute_once(db: Session, *, caller: str, key: str, fingerprint: str, ttl: t
         if exc.status >= 500:
             raise
         status, body = on_error(exc)
-    db.execute(update(IdempotencyKey).where(IdempotencyKey.id == claimed)
-               .values(status_code=status, response=body))
+    db.execute(_ANSWERED, {"claimed": claimed, "status": status, "body": body})
     return Outcome(status, body, replayed=False)
 
 

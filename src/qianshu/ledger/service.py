@@ -11,7 +11,8 @@ The API other capabilities use (the exchange's escrow and settlement):
 How a transfer stays correct under concurrency: every account it touches is locked, in ascending
 id order, with ``SELECT ... FOR UPDATE`` (PostgreSQL; SQLite has a single writer and its write
 transactions begin IMMEDIATE), the balances are checked, the transfer rows inserted and the
-balances moved, all in the caller's transaction. Two transfers from one wallet therefore queue on the
+balances moved, all in the caller's transaction (a single transfer on PostgreSQL in one statement,
+``_ONE_MOVE``). Two transfers from one wallet therefore queue on the
 wallet's row: the second sees the first's balance, so a wallet is never overdrawn and the sum of
 all balances stays zero. The fixed lock order means two batches over the same accounts cannot
 deadlock. Nothing here commits: the request, command or job that calls it does.

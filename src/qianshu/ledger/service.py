@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -320,7 +321,7 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     checked = [_check_leg(leg) for leg in legs]
     refs = [leg.unique_ref for leg in legs if leg.unique_ref is not None]
     if len(set(refs)) != len(refs):
-        raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
+        raise _posted_already()
     ids = sorted({i for c in checked for i in c[:2]})
     # Core statements on the session's connection: the hot path of the books skips the ORM's
     # execution layer (about a third of a transfer's CPU time; benchmarks/ledger.py).
@@ -333,30 +334,7 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     lock_params: dict[str, Any] = {f"i{k}": account_id for k, account_id in enumerate(ids)}
     lock_params.update({f"r{k}": ref for k, ref in enumerate(refs)})
     locked = conn.execute(_lock(len(ids), len(refs)), lock_params).all()
-    if refs and locked and locked[0].posted:
-        raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
-    balances = {row.id: int(row.balance_fen) for row in locked}
-    negative_ok = {row.id: bool(row.may_go_negative) for row in locked}
-    for account_id in ids:
-        if account_id not in balances:
-            raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
-    now = at or utcnow()
-    batch = uuid.uuid4().hex if len(legs) > 1 else None
-    rows: list[dict[str, Any]] = []
-    for leg, (debit, credit, amount, kind, cause_type, cause_id) in zip(legs, checked, strict=True):
-        if balances[debit] - amount < 0 and not negative_ok[debit]:
-            raise InvalidInput("{field}: the account's balance ({balance}) is less than {amount}.", field=field,
-                               balance=yuan_text(balances[debit]), amount=yuan_text(amount), code="insufficient_funds")
-        if balances[credit] + amount > BALANCE_LIMIT or balances[debit] - amount < -BALANCE_LIMIT:
-            raise InvalidInput("{field} would take a balance beyond what the books can hold.", field=field,
-                               code="balance_overflow")
-        balances[debit] -= amount
-        balances[credit] += amount
-        rows.append({"batch_id": batch, "debit_account_id": debit, "credit_account_id": credit, "amount_fen": amount,
-                     "kind": kind, "cause_type": cause_type, "cause_id": cause_id, "memo": leg.memo,
-                     "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
-                     "via": actor.via[:20], "created_at": now, "debit_balance_fen": balances[debit],
-                     "credit_balance_fen": balances[credit]})
+    balances, rows = _moved(locked, ids, bool(refs), legs, checked, actor, at or utcnow(), field)
     # Every account's new balance in one statement (one round trip, not one per account).
     params: dict[str, Any] = {}
     for k, account_id in enumerate(ids):
@@ -371,10 +349,55 @@ def transfers(db: Session, actor: Actor, legs: Sequence[Leg], *, field: str = "a
     except IntegrityError:
         if not refs:
             raise
-        raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
+        raise _posted_already() from None
     conn.execute(_set_balances(len(ids)), params)
     _refresh_loaded_accounts(db, balances)
     return [Transfer.of(_Row(id=i, **row)) for i, row in zip(new_ids, rows, strict=True)]
+
+
+def _posted_already() -> Conflict:
+    return Conflict("This transfer has been posted already.", code="duplicate_transfer")
+
+
+def _row_values(leg: Leg, checked: tuple[int, int, int, str, str, str], actor: Actor, now: datetime,
+                batch: str | None) -> dict[str, Any]:
+    """A transfer's row but for the two balances after it."""
+    debit, credit, amount, kind, cause_type, cause_id = checked
+    return {"batch_id": batch, "debit_account_id": debit, "credit_account_id": credit, "amount_fen": amount,
+            "kind": kind, "cause_type": cause_type, "cause_id": cause_id, "memo": leg.memo,
+            "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
+            "via": actor.via[:20], "created_at": now}
+
+
+def _moved(locked: Sequence[Any], ids: list[int], with_refs: bool, legs: Sequence[Leg],
+           checked: list[tuple[int, int, int, str, str, str]], actor: Actor, now: datetime,
+           field: str) -> tuple[dict[int, int], list[dict[str, Any]]]:
+    """From the locked rows as they were before the transfers (id, balance, may it go negative and,
+    ``with_refs``, whether a reference was posted): every account's balance after the legs and
+    their rows, or the refusal (409 posted already, 404 unknown account, 422 insufficient funds
+    naming ``field``, 422 a balance past what the books hold)."""
+    if with_refs and locked and locked[0].posted:
+        raise _posted_already()
+    balances = {row.id: int(row.balance_fen) for row in locked}
+    negative_ok = {row.id: bool(row.may_go_negative) for row in locked}
+    for account_id in ids:
+        if account_id not in balances:
+            raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
+    batch = uuid.uuid4().hex if len(legs) > 1 else None
+    rows: list[dict[str, Any]] = []
+    for leg, leg_checked in zip(legs, checked, strict=True):
+        debit, credit, amount = leg_checked[:3]
+        if balances[debit] - amount < 0 and not negative_ok[debit]:
+            raise InvalidInput("{field}: the account's balance ({balance}) is less than {amount}.", field=field,
+                               balance=yuan_text(balances[debit]), amount=yuan_text(amount), code="insufficient_funds")
+        if balances[credit] + amount > BALANCE_LIMIT or balances[debit] - amount < -BALANCE_LIMIT:
+            raise InvalidInput("{field} would take a balance beyond what the books can hold.", field=field,
+                               code="balance_overflow")
+        balances[debit] -= amount
+        balances[credit] += amount
+        rows.append({**_row_values(leg, leg_checked, actor, now, batch), "debit_balance_fen": balances[debit],
+                     "credit_balance_fen": balances[credit]})
+    return balances, rows
 
 
 # Built once per shape: a transfer's statements cost their execution, not their construction,
@@ -478,40 +501,27 @@ def _cast_type(column_type: Any) -> str:
     return str(column_type.compile(dialect=_POSTGRESQL))
 
 
-def _move_in_one_statement(db: Session, conn: Any, actor: Actor, leg: Leg,
+def _move_in_one_statement(db: Session, conn: Connection, actor: Actor, leg: Leg,
                            checked: tuple[int, int, int, str, str, str], field: str, now: datetime) -> Transfer:
     """One leg on PostgreSQL (``_ONE_MOVE``): the same checks, errors and result as a batch of one."""
-    debit, credit, amount, kind, cause_type, cause_id = checked
-    row = {"batch_id": None, "debit_account_id": debit, "credit_account_id": credit, "amount_fen": amount,
-           "kind": kind, "cause_type": cause_type, "cause_id": cause_id, "memo": leg.memo,
-           "unique_ref": leg.unique_ref, "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
-           "via": actor.via[:20], "created_at": now}
-    params: dict[str, Any] = {f"t_{name}": value for name, value in row.items()}
+    debit, credit, amount = checked[:3]
+    params: dict[str, Any] = {f"t_{name}": value for name, value in _row_values(leg, checked, actor, now, None).items()}
     params.update(debit=debit, credit=credit, amount=amount, limit=BALANCE_LIMIT)
     try:
         locked = conn.execute(_one_move(leg.unique_ref is not None), params).all()
     except IntegrityError:  # the same reference, committed meanwhile by a concurrent transaction
         if leg.unique_ref is None:
             raise
-        raise Conflict("This transfer has been posted already.", code="duplicate_transfer") from None
-    balances = {r.id: int(r.balance_fen) for r in locked}
-    transfer_id = locked[0].transfer_id if locked else None
-    if transfer_id is None:
-        if leg.unique_ref is not None and locked and locked[0].posted:
-            raise Conflict("This transfer has been posted already.", code="duplicate_transfer")
-        for account_id in sorted((debit, credit)):
-            if account_id not in balances:
-                raise NotFound("Account {account_id} does not exist.", field="account_id", account_id=account_id)
-        if balances[debit] - amount < 0 and not next(r.may_go_negative for r in locked if r.id == debit):
-            raise InvalidInput("{field}: the account's balance ({balance}) is less than {amount}.", field=field,
-                               balance=yuan_text(balances[debit]), amount=yuan_text(amount), code="insufficient_funds")
-        raise InvalidInput("{field} would take a balance beyond what the books can hold.", field=field,
-                           code="balance_overflow")
-    balances[debit] -= amount
-    balances[credit] += amount
+        raise _posted_already() from None
+    # The rows come back as they were locked, before the move: the batch's own checks give the
+    # statement's refusal its error, and its balances after the move.
+    balances, rows = _moved(locked, sorted((debit, credit)), leg.unique_ref is not None, [leg], [checked], actor,
+                            now, field)
+    transfer_id = locked[0].transfer_id
+    if transfer_id is None:  # the statement and _moved check the same things on the same rows
+        raise RuntimeError("the books refused a transfer that their checks allow")
     _refresh_loaded_accounts(db, balances)
-    return Transfer.of(_Row(id=transfer_id, **row, debit_balance_fen=balances[debit],
-                            credit_balance_fen=balances[credit]))
+    return Transfer.of(_Row(id=transfer_id, **rows[0]))
 
 
 class _Row:
